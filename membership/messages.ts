@@ -1,0 +1,96 @@
+// The SWIM wire vocabulary, shared by the sans-IO core (membership/core), the wire
+// codec (membership/codec) and the simulator (props/sim). Plain data only: the codec
+// turns these into bytes, the simulator passes them by value.
+//
+// Names follow hashicorp/memberlist where the concept is the same, so that anyone
+// who has read state.go recognises them.
+
+/** Identity of a node on the wire. `name` is the stable identity; addr:port may change across restarts. */
+export interface NodeAddress {
+  name: string;
+  addr: string; // IPv4 or IPv6 literal
+  port: number; // gossip port (UDP and TCP)
+}
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
+
+export interface Ping {
+  t: 'ping';
+  seq: number;
+  /** Name the sender believes it is probing; a node that is not `target` answers nothing (memberlist#222: restarted at a reused address). */
+  target: string;
+  source: NodeAddress;
+}
+
+/** ping-req: ask the receiver to probe `target` on our behalf. */
+export interface IndirectPing {
+  t: 'ping-req';
+  seq: number;
+  target: NodeAddress;
+  /** The requester wants a nack if the target does not answer in time (Lifeguard). */
+  nack: boolean;
+  source: NodeAddress;
+}
+
+export interface Ack {
+  t: 'ack';
+  seq: number;
+  /** Optional payload, e.g. the acker's metadata hash; opaque to the core. */
+  payload?: Uint8Array;
+}
+
+export interface Nack {
+  t: 'nack';
+  seq: number;
+}
+
+export interface Alive {
+  t: 'alive';
+  incarnation: number;
+  node: NodeAddress;
+  meta: Uint8Array; // at most 512 bytes
+}
+
+export interface Suspect {
+  t: 'suspect';
+  incarnation: number;
+  node: string;
+  from: string;
+}
+
+/** from === node means a graceful leave (state `left`), as in memberlist. */
+export interface Dead {
+  t: 'dead';
+  incarnation: number;
+  node: string;
+  from: string;
+}
+
+/** Opaque payload for layers above membership (the store's broadcasts); disseminated like the rest. */
+export interface User {
+  t: 'user';
+  data: Uint8Array;
+}
+
+/** One entry of a push/pull exchange. */
+export interface PushNodeState {
+  node: NodeAddress;
+  incarnation: number;
+  state: MemberState;
+  meta: Uint8Array;
+}
+
+/** Full-state exchange, sent over TCP. `join` marks the first exchange of a joining node. */
+export interface PushPull {
+  t: 'push-pull';
+  join: boolean;
+  states: PushNodeState[];
+}
+
+/** Messages that may travel in a UDP packet (possibly several per packet: a compound). */
+export type PacketMessage = Ping | IndirectPing | Ack | Nack | Alive | Suspect | Dead | User;
+
+/** Everything the core can send or receive. PushPull goes over TCP (stream) only. */
+export type Message = PacketMessage | PushPull;
+
+export const MAX_META_BYTES = 512;
