@@ -1,0 +1,38 @@
+// The scaling formulas of SWIM/Lifeguard as hashicorp/memberlist computes them. They are
+// kept apart and golden-tested because cluster behaviour at 1,000 nodes hinges on them.
+
+/**
+ * Minimum suspicion timeout: suspicionMult * log10(n) * probeInterval, with the log
+ * floored at 1 so tiny clusters still wait a few probe rounds. memberlist keeps
+ * millisecond precision by truncating nodeScale*1000.
+ */
+export function suspicionTimeout(suspicionMult: number, n: number, probeIntervalMs: number): number {
+  const nodeScale = Math.max(1, Math.log10(Math.max(1, n)));
+  return Math.floor((suspicionMult * Math.floor(nodeScale * 1000) * probeIntervalMs) / 1000);
+}
+
+/**
+ * Lifeguard's dynamic suspicion: the timeout falls from max towards min as the log of the
+ * number of independent confirmations n approaches that of k. Returns the time left after
+ * `elapsedMs`; negative means overdue.
+ */
+export function remainingSuspicionTime(n: number, k: number, elapsedMs: number, minMs: number, maxMs: number): number {
+  const frac = k <= 0 ? 1 : Math.log(n + 1) / Math.log(k + 1);
+  const raw = maxMs - frac * (maxMs - minMs);
+  const timeout = Math.max(minMs, Math.floor(raw));
+  return timeout - elapsedMs;
+}
+
+/** How many times each gossip message is sent: retransmitMult * ceil(log10(n + 1)). */
+export function retransmitLimit(retransmitMult: number, n: number): number {
+  return retransmitMult * Math.ceil(Math.log10(n + 1));
+}
+
+const PUSH_PULL_SCALE_THRESHOLD = 32;
+
+/** Push/pull interval stretched past 32 nodes so full-state syncs don't grow as N². */
+export function pushPullScale(intervalMs: number, n: number): number {
+  if (n <= PUSH_PULL_SCALE_THRESHOLD) return intervalMs;
+  const multiplier = Math.ceil(Math.log2(n) - Math.log2(PUSH_PULL_SCALE_THRESHOLD)) + 1;
+  return multiplier * intervalMs;
+}

@@ -1,0 +1,45 @@
+// Bookkeeping for one suspected member: who has independently confirmed the suspicion,
+// and therefore when it turns into a death. Pure arithmetic; the core owns the timer.
+
+import { remainingSuspicionTime } from './math.js';
+
+export class Suspicion {
+  private readonly confirmedBy = new Set<string>();
+  private confirmations = 0;
+
+  /**
+   * @param from who raised the suspicion first; never counted as a confirmation, since our
+   *   own suspicion may gossip back to us.
+   * @param k confirmations that drive the timeout all the way down to `minMs`.
+   */
+  constructor(
+    from: string,
+    readonly k: number,
+    readonly startMs: number,
+    readonly minMs: number,
+    readonly maxMs: number,
+  ) {
+    this.confirmedBy.add(from);
+  }
+
+  get count(): number {
+    return this.confirmations;
+  }
+
+  /** Absolute time at which the member is declared dead, given what is known now. */
+  deadline(): number {
+    return this.startMs + remainingSuspicionTime(this.confirmations, this.k, 0, this.minMs, this.maxMs);
+  }
+
+  /**
+   * Record an independent confirmation. Returns true when it was new information worth
+   * re-gossiping; false for duplicates or once k confirmations already reached the floor.
+   */
+  confirm(from: string): boolean {
+    if (this.confirmations >= this.k) return false;
+    if (this.confirmedBy.has(from)) return false;
+    this.confirmedBy.add(from);
+    this.confirmations++;
+    return true;
+  }
+}

@@ -1,0 +1,855 @@
+// SwimCore: SWIM with Lifeguard as a deterministic state machine. See index.ts for the
+// contract with drivers; this file is the protocol itself.
+//
+// Reading guide, in the order a failure is handled:
+//   probeRound -> startIndirect -> expireProbe        (failure detection, Lifeguard awareness)
+//   onSuspect -> suspicionExpired -> onDead           (dynamic suspicion timeouts)
+//   onAlive / refute                                  (incarnations, restarts, refutation)
+//   gossipRound / flush                               (piggybacked, transmit-limited dissemination)
+//   pushPullRound / merge / healRound / reap          (anti-entropy, partition healing)
+
+import {
+  MAX_META_BYTES,
+  type Alive,
+  type Dead,
+  type IndirectPing,
+  type Message,
+  type MemberState,
+  type NodeAddress,
+  type PacketMessage,
+  type Ping,
+  type PushNodeState,
+  type PushPull,
+  type Suspect,
+} from '../messages.js';
+import { Awareness } from './awareness.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+import { makeConfig, validateConfig, type SwimConfig } from './config.js';
+import { bytesEqual, isCounter, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
+import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
+import { isLive, MemberTable, type Member } from './members.js';
+import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
+import { randomInt, type Rng } from './rng.js';
+import { msgpackSize, type MeasureFn } from './size.js';
+import { Suspicion } from './suspicion.js';
+import { TimerQueue, type Timer } from './timers.js';
+
+export interface SwimCoreOptions {
+  self: NodeAddress;
+  meta?: Uint8Array;
+  /** A full config (see makeConfig); defaults to the lan preset. */
+  config?: SwimConfig;
+  rng: Rng;
+  /** The driver's clock at creation, in ms. */
+  now: number;
+  /**
+   * Starting incarnation. A daemon that restarts should pass something larger than any
+   * incarnation of its previous life (e.g. seconds since the epoch), so its first alive
+   * message outranks stale news about it. 0 works too: the node then refutes once.
+   */
+  incarnation?: number;
+  /** Encoded size of a message; defaults to msgpackr's size of the plain object. */
+  measure?: MeasureFn;
+}
+
+/** Our own probe of a member, keyed by the ping's seq. */
+interface Probe {
+  kind: 'probe';
+  seq: number;
+  target: string;
+  incarnation: number;
+  expectedNacks: number;
+  nacks: number;
+  indirectTimer: Timer;
+  expireTimer: Timer;
+}
+
+/** A ping we send on someone else's behalf (ping-req), keyed by our ping's seq. */
+interface Relay {
+  kind: 'relay';
+  requester: Endpoint;
+  requesterSeq: number;
+  wantsNack: boolean;
+  timer: Timer;
+}
+
+function endpointKey(e: Endpoint): string {
+  return `${e.addr}:${e.port}`;
+}
+
+export class SwimCore {
+  readonly config: SwimConfig;
+  private readonly rng: Rng;
+  private readonly measure: MeasureFn;
+  private readonly table: MemberTable;
+  private readonly timers = new TimerQueue();
+  private readonly queue: BroadcastQueue;
+  private readonly awareness: Awareness;
+  private readonly pending = new Map<number, Probe | Relay>();
+  private readonly outbox = new Map<string, { to: Endpoint; msgs: PacketMessage[] }>();
+  private outputs: Output[] = [];
+  private readonly seeds: Endpoint[] = [];
+  private seq = 0;
+  private now: number;
+  private leaving = false;
+  private readonly counters: Omit<SwimStats, 'healthScore'> = {
+    probes: 0,
+    probeFailures: 0,
+    indirectProbes: 0,
+    suspicionsRaised: 0,
+    refutations: 0,
+    deathsDeclared: 0,
+    addressConflicts: 0,
+    rejectedMessages: 0,
+    staleAcks: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    streamsOut: 0,
+    oversizeToStream: 0,
+    pushPulls: 0,
+    healAttempts: 0,
+  };
+
+  constructor(opts: SwimCoreOptions) {
+    const meta = opts.meta ?? new Uint8Array(0);
+    if (meta.byteLength > MAX_META_BYTES) throw new RangeError(`node metadata is ${meta.byteLength} bytes, at most ${MAX_META_BYTES} allowed`);
+    if (!isNodeAddress(opts.self)) throw new TypeError('self must be a NodeAddress {name, addr, port}');
+    this.config = opts.config ?? makeConfig('lan');
+    validateConfig(this.config);
+    this.rng = opts.rng;
+    this.measure = opts.measure ?? msgpackSize;
+    this.now = opts.now;
+    this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
+    this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
+    const self: Member = {
+      name: opts.self.name,
+      addr: opts.self.addr,
+      port: opts.self.port,
+      meta,
+      incarnation: opts.incarnation ?? 0,
+      state: 'alive',
+      lastChange: opts.now,
+    };
+    this.table = new MemberTable(self, this.rng);
+    // Announce ourselves: the first peers we talk to carry the news on.
+    this.broadcast(self.name, this.selfAlive());
+
+    // Random phases, so that nodes started together do not probe and gossip in lockstep.
+    const c = this.config;
+    this.timers.set(opts.now + this.jitter(c.probeIntervalMs), (t) => this.probeRound(t));
+    if (c.gossipNodes > 0) this.timers.set(opts.now + this.jitter(c.gossipIntervalMs), (t) => this.gossipRound(t));
+    if (c.pushPullIntervalMs > 0) this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
+    const maintenance = this.maintenanceInterval();
+    this.timers.set(opts.now + this.jitter(maintenance), (t) => this.maintenanceRound(t));
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** A datagram arrived from `from`, decoded into its messages (a compound may hold several). */
+  receive(now: number, from: Endpoint, msgs: PacketMessage | readonly PacketMessage[]): void {
+    this.advance(now);
+    const list = Array.isArray(msgs) ? msgs : [msgs as PacketMessage];
+    for (const msg of list) this.dispatch(from, msg);
+    this.flush();
+  }
+
+  /**
+   * A stream opened by `from` delivered `msg`. For a push-pull, returns our reply (the
+   * full state, after merging theirs, so it already carries any refutation of ours).
+   */
+  receiveStream(now: number, from: Endpoint, msg: Message): PushPull | undefined {
+    this.advance(now);
+    let reply: PushPull | undefined;
+    if (msg && typeof msg === 'object' && msg.t === 'push-pull') {
+      if (this.mergeChecked(msg)) reply = this.fullState(false);
+    } else {
+      this.dispatch(from, msg as PacketMessage);
+    }
+    this.flush();
+    return reply;
+  }
+
+  /** The reply to a push-pull we sent (see StreamOutput). */
+  receiveStreamReply(now: number, from: Endpoint, msg: PushPull): void {
+    this.advance(now);
+    if (msg && typeof msg === 'object' && msg.t === 'push-pull') this.mergeChecked(msg);
+    else this.counters.rejectedMessages++;
+    this.flush();
+  }
+
+  /** Fire every timer due at `now`. Call it at nextDeadline() (calling it early is harmless). */
+  tick(now: number): void {
+    this.advance(now);
+    this.timers.runDue(this.now);
+    this.flush();
+  }
+
+  /**
+   * Contact seeds with a full-state push-pull. The seeds are remembered and retried by
+   * the healing round whenever none of them is a live member, so a node that started
+   * alone, or got cut off, finds its way back.
+   */
+  join(now: number, seeds: readonly Endpoint[]): void {
+    this.advance(now);
+    const selfKey = endpointKey(this.table.self);
+    for (const seed of seeds) {
+      if (!seed || typeof seed.addr !== 'string' || !Number.isInteger(seed.port)) continue;
+      const key = endpointKey(seed);
+      if (key === selfKey) continue;
+      if (!this.seeds.some((s) => endpointKey(s) === key)) this.seeds.push({ addr: seed.addr, port: seed.port });
+      if (!this.leaving) this.emitStream(seed, this.fullState(true));
+    }
+    this.flush();
+  }
+
+  /**
+   * Graceful leave: gossip that we left (a dead message from ourselves), stop probing.
+   * A `{kind:'left'}` output tells the driver when the news has been sent often enough.
+   */
+  leave(now: number): void {
+    this.advance(now);
+    if (this.leaving) return;
+    this.leaving = true;
+    const me = this.table.self;
+    const d: Dead = { t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name };
+    const others = this.table.liveOthers();
+    this.broadcast(me.name, d, () => this.outputs.push({ kind: 'left' }));
+    this.table.setState(me, 'left');
+    me.lastChange = this.now;
+    this.emitEvent('leave', me);
+    if (others === 0) {
+      // Nobody to tell; do not keep the driver waiting for a broadcast that cannot go out.
+      this.queue.clear();
+    } else {
+      this.sendGossip(this.config.gossipNodes);
+    }
+    this.flush();
+  }
+
+  /** Change our metadata (≤ 512 bytes) and gossip it with a new incarnation. */
+  updateMeta(now: number, meta: Uint8Array): void {
+    this.advance(now);
+    if (!(meta instanceof Uint8Array) || meta.byteLength > MAX_META_BYTES) {
+      throw new RangeError(`node metadata must be a Uint8Array of at most ${MAX_META_BYTES} bytes`);
+    }
+    const me = this.table.self;
+    me.meta = meta;
+    me.incarnation++;
+    me.lastChange = this.now;
+    this.broadcast(me.name, this.selfAlive());
+    this.emitEvent('update', me);
+    this.flush();
+  }
+
+  /**
+   * Disseminate an opaque payload for the layers above. Each receiver gets it as a
+   * `{kind:'user'}` output and does not pass it on: relaying and de-duplication belong to
+   * the layer that knows what the payload means. Too large for a datagram, it goes over
+   * streams to as many members as the queue would have sent it to.
+   */
+  broadcastUser(now: number, data: Uint8Array): void {
+    this.advance(now);
+    const msg: PacketMessage = { t: 'user', data };
+    const bytes = this.measure(msg);
+    if (bytes + this.config.messageOverhead > this.packetBudget()) {
+      const n = retransmitLimit(this.config.retransmitMult, this.table.liveCount());
+      for (const m of this.table.sample(n, isLive)) {
+        this.counters.oversizeToStream++;
+        this.emitStream(m, msg);
+      }
+    } else {
+      this.queue.enqueue(undefined, msg, bytes);
+    }
+    this.flush();
+  }
+
+  // ---------------------------------------------------------------- outputs and queries
+
+  /** Everything produced since the last call, in order. */
+  takeOutputs(): Output[] {
+    const out = this.outputs;
+    this.outputs = [];
+    return out;
+  }
+
+  /** When tick() must next be called (Infinity if never). */
+  nextDeadline(): number {
+    return this.timers.next();
+  }
+
+  members(): MemberView[] {
+    const out: MemberView[] = [];
+    for (const m of this.table.values()) out.push(view(m));
+    return out;
+  }
+
+  member(name: string): MemberView | undefined {
+    const m = this.table.get(name);
+    return m ? view(m) : undefined;
+  }
+
+  localMember(): MemberView {
+    return view(this.table.self);
+  }
+
+  /** Live members (alive or suspect), self included: the N of the scaling formulas. */
+  numLive(): number {
+    return this.table.liveCount();
+  }
+
+  healthScore(): number {
+    return this.awareness.score;
+  }
+
+  /** Gossip messages waiting to be piggybacked. */
+  queuedBroadcasts(): number {
+    return this.queue.size;
+  }
+
+  stats(): SwimStats {
+    return { ...this.counters, healthScore: this.awareness.score };
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  private advance(now: number): void {
+    // A driver clock that steps back (NTP, a test) must not rewind deadlines.
+    if (typeof now === 'number' && now > this.now) this.now = now;
+  }
+
+  private dispatch(from: Endpoint, msg: PacketMessage): void {
+    try {
+      if (!msg || typeof msg !== 'object') return this.reject();
+      switch (msg.t) {
+        case 'ping':
+          return isCounter(msg.seq) && typeof msg.target === 'string' ? this.onPing(from, msg) : this.reject();
+        case 'ping-req':
+          return isCounter(msg.seq) && isNodeAddress(msg.target) ? this.onPingReq(from, msg) : this.reject();
+        case 'ack':
+          return isCounter(msg.seq) ? this.onAck(msg.seq) : this.reject();
+        case 'nack':
+          return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
+        case 'alive':
+          return isCounter(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) ? this.onAlive(msg, false) : this.reject();
+        case 'suspect':
+          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onSuspect(msg, false) : this.reject();
+        case 'dead':
+          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg) : this.reject();
+        case 'user':
+          if (!(msg.data instanceof Uint8Array)) return this.reject();
+          this.outputs.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
+          return;
+        default:
+          return this.reject();
+      }
+    } catch {
+      // Never let one odd message take the node down; the guards above should make this unreachable.
+      this.reject();
+    }
+  }
+
+  private reject(): void {
+    this.counters.rejectedMessages++;
+  }
+
+  // ---------------------------------------------------------------- failure detection
+
+  private probeRound(now: number): void {
+    const interval = this.awareness.scale(this.config.probeIntervalMs);
+    if (!this.leaving) {
+      const target = this.table.nextProbeTarget();
+      if (target) this.probe(now, target, interval);
+    }
+    // Set after the probe's own expiry so that, at the same instant, expiry runs first.
+    this.timers.set(now + interval, (t) => this.probeRound(t));
+  }
+
+  private probe(now: number, target: Member, interval: number): void {
+    const me = this.table.self;
+    const seq = this.nextSeq();
+    const ping: Ping = { t: 'ping', seq, target: target.name, source: { name: me.name, addr: me.addr, port: me.port } };
+    const msgs: PacketMessage[] = [ping];
+    // Lifeguard buddy system: a suspect hears of it on the probe itself, so it can refute
+    // even if the suspicion gossip never reaches it.
+    if (target.state === 'suspect') msgs.push({ t: 'suspect', incarnation: target.incarnation, node: target.name, from: me.name });
+    const probe: Probe = {
+      kind: 'probe',
+      seq,
+      target: target.name,
+      incarnation: target.incarnation,
+      expectedNacks: 0,
+      nacks: 0,
+      indirectTimer: this.timers.set(now + this.awareness.scale(this.config.probeTimeoutMs), () => this.startIndirect(probe)),
+      expireTimer: this.timers.set(now + interval, () => this.expireProbe(probe)),
+    };
+    this.pending.set(seq, probe);
+    this.counters.probes++;
+    this.send(target, msgs);
+  }
+
+  private startIndirect(probe: Probe): void {
+    if (this.pending.get(probe.seq) !== probe) return;
+    const target = this.table.get(probe.target);
+    if (!target) return;
+    const me = this.table.self;
+    const peers = this.table.sample(this.config.indirectChecks, (m) => m.state === 'alive' && m !== target);
+    const req: IndirectPing = {
+      t: 'ping-req',
+      seq: probe.seq,
+      target: { name: target.name, addr: target.addr, port: target.port },
+      nack: true,
+      source: { name: me.name, addr: me.addr, port: me.port },
+    };
+    probe.expectedNacks = peers.length;
+    for (const peer of peers) {
+      this.counters.indirectProbes++;
+      this.send(peer, [req]);
+    }
+  }
+
+  private expireProbe(probe: Probe): void {
+    if (this.pending.get(probe.seq) !== probe) return;
+    this.pending.delete(probe.seq);
+    this.counters.probeFailures++;
+    // Lifeguard: nacks prove the intermediaries heard us and we heard them, so the target
+    // is the likely culprit; every missing nack hints that we are the slow one. With no
+    // intermediaries at all, any failed probe counts against us.
+    if (probe.expectedNacks > 0) this.awareness.applyDelta(Math.max(0, probe.expectedNacks - probe.nacks));
+    else this.awareness.applyDelta(1);
+    if (this.leaving) return;
+    const target = this.table.get(probe.target);
+    if (!target || !isLive(target)) return;
+    this.onSuspect({ t: 'suspect', incarnation: probe.incarnation, node: target.name, from: this.table.self.name }, false);
+  }
+
+  private onPing(from: Endpoint, ping: Ping): void {
+    // The ping names whom it is for: a different node now living at a reused address
+    // must not vouch for the old one (memberlist#222).
+    if (ping.target !== '' && ping.target !== this.table.self.name) return this.reject();
+    this.send(from, [{ t: 'ack', seq: ping.seq }]);
+  }
+
+  private onPingReq(from: Endpoint, req: IndirectPing): void {
+    if (req.target.name === this.table.self.name) {
+      // Asked to probe ourselves: our answer is the proof.
+      this.send(from, [{ t: 'ack', seq: req.seq }]);
+      return;
+    }
+    const me = this.table.self;
+    const seq = this.nextSeq();
+    const relay: Relay = {
+      kind: 'relay',
+      requester: { addr: from.addr, port: from.port },
+      requesterSeq: req.seq,
+      wantsNack: req.nack === true,
+      timer: this.timers.set(this.now + this.config.probeTimeoutMs, () => this.expireRelay(seq, relay)),
+    };
+    this.pending.set(seq, relay);
+    this.send(req.target, [{ t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } }]);
+  }
+
+  private expireRelay(seq: number, relay: Relay): void {
+    if (this.pending.get(seq) !== relay) return;
+    this.pending.delete(seq);
+    if (relay.wantsNack) this.send(relay.requester, [{ t: 'nack', seq: relay.requesterSeq }]);
+  }
+
+  private onAck(seq: number): void {
+    const handler = this.pending.get(seq);
+    if (!handler) {
+      this.counters.staleAcks++;
+      return;
+    }
+    this.pending.delete(seq);
+    if (handler.kind === 'probe') {
+      this.timers.cancel(handler.indirectTimer);
+      this.timers.cancel(handler.expireTimer);
+      this.awareness.applyDelta(-1);
+    } else {
+      this.timers.cancel(handler.timer);
+      this.send(handler.requester, [{ t: 'ack', seq: handler.requesterSeq }]);
+    }
+  }
+
+  private onNack(seq: number): void {
+    const handler = this.pending.get(seq);
+    if (handler?.kind === 'probe') {
+      if (handler.nacks < handler.expectedNacks) handler.nacks++;
+    } else {
+      this.counters.staleAcks++;
+    }
+  }
+
+  // ---------------------------------------------------------------- state transitions
+
+  private onSuspect(s: Suspect, quiet: boolean): void {
+    const m = this.table.get(s.node);
+    if (!m || s.incarnation < m.incarnation) return;
+
+    // Already suspect: a suspicion from someone new is an independent confirmation, which
+    // shortens the timeout; re-gossip it so others can count it too.
+    if (m.suspicion) {
+      if (m.suspicion.confirm(s.from)) {
+        this.rescheduleSuspicion(m);
+        if (!quiet) this.broadcast(m.name, s);
+      }
+      return;
+    }
+    if (m.state !== 'alive') return;
+    if (m === this.table.self) {
+      if (!this.leaving) this.refute(s.incarnation);
+      return;
+    }
+    if (!quiet) this.broadcast(m.name, s);
+    if (s.from === this.table.self.name) this.counters.suspicionsRaised++;
+    m.incarnation = s.incarnation;
+    this.table.setState(m, 'suspect');
+    m.lastChange = this.now;
+
+    // k confirmations reach the minimum timeout two probe rounds before the nominal
+    // suspicionMult rounds; tiny clusters cannot supply them, so they expect none.
+    const n = this.table.liveCount();
+    let k = this.config.suspicionMult - 2;
+    if (n - 2 < k) k = 0;
+    const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
+    const max = this.config.suspicionMaxTimeoutMult * min;
+    m.suspicion = new Suspicion(s.from, k, this.now, min, max);
+    this.rescheduleSuspicion(m);
+    this.emitEvent('suspect', m);
+  }
+
+  private rescheduleSuspicion(m: Member): void {
+    const suspicion = m.suspicion;
+    if (!suspicion) return;
+    this.timers.cancel(m.suspicionTimer);
+    m.suspicionTimer = this.timers.set(Math.max(this.now, suspicion.deadline()), () => this.suspicionExpired(m, suspicion));
+  }
+
+  private clearSuspicion(m: Member): void {
+    this.timers.cancel(m.suspicionTimer);
+    m.suspicion = undefined;
+    m.suspicionTimer = undefined;
+  }
+
+  private suspicionExpired(m: Member, suspicion: Suspicion): void {
+    if (m.suspicion !== suspicion || m.state !== 'suspect' || this.table.get(m.name) !== m) return;
+    this.onDead({ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name });
+  }
+
+  private onDead(d: Dead): void {
+    const m = this.table.get(d.node);
+    if (!m || d.incarnation < m.incarnation) return;
+    this.clearSuspicion(m);
+    if (m.state === 'dead' || m.state === 'left') return;
+    if (m === this.table.self) {
+      if (!this.leaving) this.refute(d.incarnation);
+      return;
+    }
+    this.broadcast(m.name, d);
+    if (d.from === this.table.self.name) this.counters.deathsDeclared++;
+    m.incarnation = d.incarnation;
+    const left = d.from === d.node;
+    this.table.setState(m, left ? 'left' : 'dead');
+    m.lastChange = this.now;
+    this.emitEvent(left ? 'leave' : 'dead', m);
+  }
+
+  private onAlive(a: Alive, quiet: boolean): void {
+    const me = this.table.self;
+    if (a.node.name === me.name) return this.onAliveAboutSelf(a);
+
+    let m = this.table.get(a.node.name);
+    let isNew = false;
+    let moved = false;
+    if (!m) {
+      m = { name: a.node.name, addr: a.node.addr, port: a.node.port, meta: a.meta, incarnation: a.incarnation, state: 'dead', lastChange: this.now };
+      this.table.add(m);
+      isNew = true;
+    } else if (m.addr !== a.node.addr || m.port !== a.node.port) {
+      // Same name, new address: a restart elsewhere. memberlist refuses it until a reclaim
+      // time passes (#157, #222); we accept it as soon as the old life is over, or the new
+      // one proves it is newer by a higher incarnation (it refuted the old one).
+      if (m.state === 'dead' || m.state === 'left' || a.incarnation > m.incarnation) {
+        moved = true;
+      } else {
+        this.counters.addressConflicts++;
+        return;
+      }
+    }
+    if (!isNew && !moved && a.incarnation <= m.incarnation) return;
+
+    this.clearSuspicion(m);
+    const oldState: MemberState | undefined = isNew ? undefined : m.state;
+    const metaChanged = !bytesEqual(m.meta, a.meta);
+    if (!quiet) this.broadcast(m.name, a);
+    m.incarnation = a.incarnation;
+    m.meta = a.meta;
+    m.addr = a.node.addr;
+    m.port = a.node.port;
+    this.table.setState(m, 'alive');
+
+    let event: MemberEventType | undefined;
+    if (oldState === undefined || oldState === 'dead' || oldState === 'left') event = 'join';
+    else if (oldState === 'suspect') event = 'alive';
+    else if (metaChanged || moved) event = 'update';
+    if (event) {
+      m.lastChange = this.now;
+      this.emitEvent(event, m);
+    }
+  }
+
+  private onAliveAboutSelf(a: Alive): void {
+    const me = this.table.self;
+    if (this.leaving || a.incarnation < me.incarnation) return;
+    if (a.incarnation === me.incarnation && a.node.addr === me.addr && a.node.port === me.port && bytesEqual(a.meta, me.meta)) return;
+    // Someone holds a different picture of us at our incarnation or above: a previous
+    // life at another address, or metadata we no longer have. Outbid it.
+    this.refute(a.incarnation);
+  }
+
+  private refute(accused: number): void {
+    const me = this.table.self;
+    me.incarnation = Math.max(me.incarnation + 1, accused + 1);
+    // Lifeguard: having to refute means others could not hear us in time; we may be the slow one.
+    this.awareness.applyDelta(1);
+    this.counters.refutations++;
+    this.broadcast(me.name, this.selfAlive());
+  }
+
+  // ---------------------------------------------------------------- dissemination
+
+  private gossipRound(now: number): void {
+    this.sendGossip(this.config.gossipNodes);
+    this.timers.set(now + this.config.gossipIntervalMs, (t) => this.gossipRound(t));
+  }
+
+  private sendGossip(fanout: number): void {
+    if (this.queue.size === 0) return;
+    const deadline = this.now - this.config.gossipToTheDeadTimeMs;
+    // Recently dead members are included: if they were declared dead wrongly, this is how
+    // they hear of it and refute.
+    const targets = this.table.sample(fanout, (m) => isLive(m) || (m.state === 'dead' && m.lastChange > deadline));
+    for (const target of targets) {
+      const msgs = this.queue.take(this.packetBudget(), this.config.messageOverhead, this.transmitLimit());
+      if (msgs.length === 0) return;
+      this.emitPacket(target, msgs);
+    }
+  }
+
+  /** Queue an update for piggybacking; one too large for any datagram goes out by stream instead. */
+  private broadcast(key: string, msg: PacketMessage, onDone?: () => void): void {
+    const bytes = this.measure(msg);
+    if (bytes + this.config.messageOverhead > this.packetBudget()) {
+      const targets = this.table.sample(this.transmitLimit(), isLive);
+      for (const t of targets) {
+        this.counters.oversizeToStream++;
+        this.emitStream(t, msg);
+      }
+      onDone?.();
+      return;
+    }
+    this.queue.enqueue(key, msg, bytes, onDone);
+  }
+
+  private send(to: Endpoint, msgs: PacketMessage[]): void {
+    const key = endpointKey(to);
+    const pending = this.outbox.get(key);
+    if (pending) pending.msgs.push(...msgs);
+    else this.outbox.set(key, { to: { addr: to.addr, port: to.port }, msgs });
+  }
+
+  /**
+   * Turn the messages queued for each destination during this input into datagrams, and
+   * fill the room left with gossip. Replies go out after the whole input is processed, so
+   * an ack answering a buddy-system suspicion already carries the refutation.
+   */
+  private flush(): void {
+    if (this.outbox.size === 0) return;
+    const budget = this.packetBudget();
+    const per = this.config.messageOverhead;
+    for (const { to, msgs } of this.outbox.values()) {
+      let batch: PacketMessage[] = [];
+      let used = 0;
+      for (const msg of msgs) {
+        const cost = this.measure(msg) + per;
+        if (cost > budget) {
+          this.counters.oversizeToStream++;
+          this.emitStream(to, msg);
+          continue;
+        }
+        if (used + cost > budget) {
+          this.emitPacket(to, batch);
+          batch = [];
+          used = 0;
+        }
+        batch.push(msg);
+        used += cost;
+      }
+      if (batch.length > 0) {
+        const extra = this.queue.size > 0 ? this.queue.take(budget - used, per, this.transmitLimit()) : [];
+        this.emitPacket(to, extra.length > 0 ? batch.concat(extra) : batch);
+      }
+    }
+    this.outbox.clear();
+  }
+
+  private emitPacket(to: Endpoint, msgs: PacketMessage[]): void {
+    let bytes = this.config.packetOverhead;
+    for (const m of msgs) bytes += this.measure(m) + this.config.messageOverhead;
+    this.counters.packetsOut++;
+    this.counters.bytesOut += bytes;
+    this.outputs.push({ kind: 'packet', to: { addr: to.addr, port: to.port }, msgs, bytes });
+  }
+
+  private emitStream(to: Endpoint, msg: Message): void {
+    this.counters.streamsOut++;
+    this.outputs.push({ kind: 'stream', to: { addr: to.addr, port: to.port }, msg });
+  }
+
+  private packetBudget(): number {
+    return this.config.udpPayload - this.config.packetOverhead;
+  }
+
+  private transmitLimit(): number {
+    return Math.max(1, retransmitLimit(this.config.retransmitMult, this.table.liveCount()));
+  }
+
+  // ---------------------------------------------------------------- anti-entropy and healing
+
+  private pushPullRound(now: number): void {
+    if (!this.leaving) {
+      const [peer] = this.table.sample(1, (m) => m.state === 'alive');
+      if (peer) {
+        this.counters.pushPulls++;
+        this.emitStream(peer, this.fullState(false));
+      }
+    }
+    this.timers.set(now + pushPullScale(this.config.pushPullIntervalMs, this.table.liveCount()), (t) => this.pushPullRound(t));
+  }
+
+  private maintenanceInterval(): number {
+    return this.config.healIntervalMs > 0 ? this.config.healIntervalMs : 10_000;
+  }
+
+  private maintenanceRound(now: number): void {
+    this.reap(now);
+    if (this.config.healIntervalMs > 0 && !this.leaving) this.healRound();
+    this.timers.set(now + this.maintenanceInterval(), (t) => this.maintenanceRound(t));
+  }
+
+  /**
+   * memberlist never looks back at members it declared dead, so an isolated node, or two
+   * halves of a healed partition, stay apart for good. Here each node, every heal
+   * interval, push-pulls with one dead member or one seed that is not a live member.
+   * Like serf's reconnect, the chance is (#candidates / #live peers), so a lone failure
+   * costs about one attempt per interval cluster-wide while a split retries at full rate.
+   */
+  private healRound(): void {
+    const candidates: Endpoint[] = [];
+    if (this.table.dead() > 0) {
+      for (const m of this.table.values()) if (m.state === 'dead') candidates.push(m);
+    }
+    if (this.seeds.length > 0) {
+      const live = new Set<string>([endpointKey(this.table.self)]);
+      for (const m of this.table.values()) if (isLive(m)) live.add(endpointKey(m));
+      for (const s of this.seeds) if (!live.has(endpointKey(s))) candidates.push(s);
+    }
+    if (candidates.length === 0) return;
+    const peers = this.table.liveOthers();
+    const chance = peers === 0 ? 1 : Math.min(1, candidates.length / peers);
+    if (this.rng.next() >= chance) return;
+    const target = candidates[randomInt(this.rng, candidates.length)];
+    this.counters.healAttempts++;
+    this.emitStream(target, this.fullState(false));
+  }
+
+  private reap(now: number): void {
+    const cutoff = now - this.config.reapAfterMs;
+    const doomed: Member[] = [];
+    for (const m of this.table.values()) {
+      if ((m.state === 'dead' || m.state === 'left') && m !== this.table.self && m.lastChange <= cutoff) doomed.push(m);
+    }
+    for (const m of doomed) {
+      this.table.remove(m);
+      this.emitEvent('reap', m);
+    }
+  }
+
+  private fullState(join: boolean): PushPull {
+    const states: PushNodeState[] = [];
+    for (const m of this.table.values()) {
+      states.push({ node: { name: m.name, addr: m.addr, port: m.port }, incarnation: m.incarnation, state: m.state, meta: m.meta });
+    }
+    return { t: 'push-pull', join, states };
+  }
+
+  private mergeChecked(msg: PushPull): boolean {
+    if (!Array.isArray(msg.states)) {
+      this.reject();
+      return false;
+    }
+    try {
+      this.merge(msg.states);
+    } catch {
+      this.reject();
+    }
+    return true;
+  }
+
+  /**
+   * Merge a peer's full state. Remote deaths become suspicions (memberlist's rule: let the
+   * node refute rather than trust a possibly stale verdict). When we knew nobody before,
+   * nothing learnt is re-gossiped: there is no one who could need it, and a joining node
+   * re-announcing all N members is what makes memberlist joins cost N² messages.
+   */
+  private merge(states: readonly unknown[]): void {
+    const quiet = this.table.liveOthers() === 0;
+    const me = this.table.self.name;
+    for (const s of states) {
+      if (!isPushNodeState(s)) {
+        this.reject();
+        continue;
+      }
+      switch (s.state) {
+        case 'alive':
+          this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);
+          break;
+        case 'suspect':
+          // A suspect is still a member: learn it, then share the suspicion.
+          if (!this.table.get(s.node.name)) this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);
+          this.onSuspect({ t: 'suspect', incarnation: s.incarnation, node: s.node.name, from: me }, quiet);
+          break;
+        case 'dead':
+          this.onSuspect({ t: 'suspect', incarnation: s.incarnation, node: s.node.name, from: me }, quiet);
+          break;
+        case 'left':
+          this.onDead({ t: 'dead', incarnation: s.incarnation, node: s.node.name, from: s.node.name });
+          break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private selfAlive(): Alive {
+    const me = this.table.self;
+    return { t: 'alive', incarnation: me.incarnation, node: { name: me.name, addr: me.addr, port: me.port }, meta: me.meta };
+  }
+
+  private nextSeq(): number {
+    this.seq = this.seq >= 0xffffffff ? 1 : this.seq + 1;
+    return this.seq;
+  }
+
+  private jitter(interval: number): number {
+    return Math.floor(this.rng.next() * interval);
+  }
+
+  private emitEvent(type: MemberEventType, m: Member): void {
+    this.outputs.push({ kind: 'event', type, member: view(m) });
+  }
+}
+
+function view(m: Member): MemberView {
+  return { name: m.name, addr: m.addr, port: m.port, state: m.state, incarnation: m.incarnation, meta: m.meta, lastChange: m.lastChange };
+}
