@@ -1,0 +1,139 @@
+// The lifecycle of one child slot as a nact actor. Its mailbox orders start, stop and
+// the component's own crash/exit reports, so a report from an old incarnation, or one
+// that arrives while the supervisor is already stopping the child, is dropped here
+// rather than restarting something twice.
+import { dispatch, spawnSerial, type Ref } from './actors.js';
+import { asError } from './errors.js';
+import { linkContext } from './nesting.js';
+import { stopWithin, forceKill, type StopOutcome } from './shutdown.js';
+import type { Child, ChildContext, ChildSpec, SupervisorEvent } from './types.js';
+
+export type Exit = { normal: true } | { normal: false; error: Error };
+
+export type StartResult =
+  | { ok: true; incarnation: number; handle: Child }
+  /** `aborted`: the supervisor withdrew the start (shutdown), so it is no crash. */
+  | { ok: false; error: Error; aborted: boolean };
+
+type ChildMsg =
+  | { type: 'start'; reply: (result: StartResult) => void }
+  | { type: 'stop'; reply: (outcome: StopOutcome | undefined) => void }
+  | { type: 'ended'; incarnation: number; exit: Exit };
+
+export interface ChildActorOptions {
+  spec: ChildSpec;
+  /** Path of the owning supervisor, for ChildContext.supervisor. */
+  supervisor: string;
+  /** The supervisor's actor. */
+  parent: Ref<unknown>;
+  /** Event sink handed on to a nested supervisor. */
+  emit: (event: SupervisorEvent) => void;
+  /** The running incarnation crashed or exited on its own. Called from this actor's mailbox, once per incarnation. */
+  onEnded: (incarnation: number, exit: Exit) => void;
+}
+
+export interface ChildActor {
+  /** Resolves when the child is ready, or with the reason it did not start. Never rejects. */
+  start(): Promise<StartResult>;
+  /** Stops the current incarnation within its shutdownMs; undefined when none holds resources. */
+  stop(): Promise<StopOutcome | undefined>;
+  /** Out of band: withdraw a start in progress (its result is stopped and discarded). */
+  abortStart(): void;
+  /** Out of band: drop the current incarnation without waiting (the subtree is being killed). */
+  killNow(): void;
+}
+
+interface Incarnation {
+  n: number;
+  handle: Child;
+  controller: AbortController;
+  ended: boolean;
+}
+
+export function spawnChildActor(opts: ChildActorOptions): ChildActor {
+  const { spec } = opts;
+  let incarnations = 0;
+  let current: Incarnation | undefined;
+  let starting: AbortController | undefined;
+
+  const ref: Ref<ChildMsg> = spawnSerial<ChildMsg>(opts.parent, spec.id, receive, () => undefined);
+
+  async function receive(msg: ChildMsg): Promise<void> {
+    switch (msg.type) {
+      case 'start':
+        msg.reply(await startIncarnation());
+        return;
+      case 'stop':
+        msg.reply(await stopIncarnation());
+        return;
+      case 'ended':
+        ended(msg.incarnation, msg.exit);
+        return;
+    }
+  }
+
+  async function startIncarnation(): Promise<StartResult> {
+    const n = ++incarnations;
+    const controller = new AbortController();
+    starting = controller;
+    // Reports go through the mailbox: one made during start() is handled after it.
+    const ctx: ChildContext = {
+      id: spec.id,
+      supervisor: opts.supervisor,
+      signal: controller.signal,
+      crash: (err: unknown) => dispatch(ref, { type: 'ended', incarnation: n, exit: { normal: false, error: asError(err) } }),
+      exit: () => dispatch(ref, { type: 'ended', incarnation: n, exit: { normal: true } }),
+    };
+    linkContext(ctx, { parentActor: ref, emit: opts.emit });
+    let handle: Child;
+    try {
+      handle = await spec.start(ctx);
+      if (handle === null || typeof handle !== 'object' || typeof handle.stop !== 'function') {
+        throw new TypeError(`start() of child ${spec.id} did not resolve to an object with stop()`);
+      }
+    } catch (err) {
+      const aborted = controller.signal.aborted;
+      controller.abort();
+      return { ok: false, error: asError(err), aborted };
+    } finally {
+      starting = undefined;
+    }
+    if (controller.signal.aborted) {
+      // Became unwanted while starting: release it now, nobody will stop it later.
+      await stopWithin(handle, spec.shutdownMs);
+      return { ok: false, error: new Error(`start of ${spec.id} withdrawn: supervisor is shutting down`), aborted: true };
+    }
+    current = { n, handle, controller, ended: false };
+    return { ok: true, incarnation: n, handle };
+  }
+
+  async function stopIncarnation(): Promise<StopOutcome | undefined> {
+    const inc = current;
+    if (!inc) return undefined;
+    current = undefined;
+    inc.controller.abort();
+    return stopWithin(inc.handle, spec.shutdownMs);
+  }
+
+  function ended(n: number, exit: Exit): void {
+    if (!current || current.n !== n || current.ended) return;
+    // Keep the handle: the supervisor's stop releases it, in the order its strategy wants.
+    current.ended = true;
+    current.controller.abort();
+    opts.onEnded(n, exit);
+  }
+
+  return {
+    start: () => new Promise<StartResult>((reply) => dispatch(ref, { type: 'start', reply })),
+    stop: () => new Promise<StopOutcome | undefined>((reply) => dispatch(ref, { type: 'stop', reply })),
+    abortStart: () => starting?.abort(),
+    killNow: () => {
+      starting?.abort();
+      const inc = current;
+      if (!inc) return;
+      current = undefined;
+      inc.controller.abort();
+      forceKill(inc.handle);
+    },
+  };
+}
