@@ -1,0 +1,241 @@
+// The gossip envelope: how a list of messages becomes the bytes of one UDP packet or
+// one TCP frame body, and back.
+//
+//   0      version (WIRE_VERSION)
+//   1      mode: 0 = plain, CRC32 trailer; 1 = AES-256-GCM
+//   2      L, length of the cluster label in bytes
+//   3..3+L cluster label (UTF-8), in the clear so a foreign cluster is told apart from a wrong key
+//   plain: msgpack body ‖ CRC32 (big-endian) of everything before it
+//   gcm:   nonce ‖ ciphertext of the msgpack body ‖ tag; bytes 0..3+L are the additional data,
+//          so the label and mode cannot be altered without the tag failing
+//
+// The msgpack body is an array of messages in the positional form of wire-schema.ts.
+// Decoding never throws: any input yields messages that passed validate.ts, or a reason
+// from a small closed set (a Prometheus label) with an optional loggable detail.
+
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import type { Message, PacketMessage } from './messages.js';
+import { SEAL_OVERHEAD, type Keyring } from './keyring.js';
+import { fromWire, toWire } from './wire-schema.js';
+import { checkMessage } from './validate.js';
+
+export const WIRE_VERSION = 1;
+export const MAX_LABEL_BYTES = 255;
+/** The default UDP payload budget, as memberlist: fits a 1500-byte MTU with room for IP/UDP headers and tunnels. */
+export const DEFAULT_UDP_PAYLOAD = 1400;
+/** Largest UDP payload IPv4 can carry; anything bigger did not come from a datagram. */
+export const MAX_PACKET_BYTES = 65507;
+
+const MODE_PLAIN = 0;
+const MODE_GCM = 1;
+const HEADER_FIXED = 3;
+const CRC_BYTES = 4;
+
+export const REJECT_REASONS = [
+  'too_short', // shorter than its header and trailer
+  'too_large', // larger than the packet or frame limit
+  'bad_version', // unknown version or mode byte
+  'encryption_mismatch', // plain while we require encryption, or encrypted while we have no keyring
+  'bad_crc', // plain packet damaged in transit
+  'wrong_label', // another cluster's packet
+  'decrypt_failed', // no installed key authenticates it (wrong key, or tampered)
+  'malformed', // authentic but not a msgpack list of messages
+  'invalid_message', // a message that does not match messages.ts, or is not allowed in this context
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export type DecodeResult<M> = { ok: true; msgs: M[] } | { ok: false; reason: RejectReason; detail?: string };
+
+export interface WireOptions {
+  /** Cluster label; packets of another label are rejected. Default '' (no label). At most 255 UTF-8 bytes. */
+  label?: string;
+  /** When set, everything sent is encrypted and only encrypted input is accepted. */
+  keyring?: Keyring;
+}
+
+// Binary fields come back as Buffer copies (copyBuffers), so a stored meta does not pin the whole
+// packet in memory. Records, structured clone and bundled strings are off: the body is plain
+// arrays, and anything a peer sends beyond that (maps, dates, sets, extensions) fails validation.
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  structuredClone: false,
+  bundleStrings: false,
+  moreTypes: false,
+  copyBuffers: true,
+});
+
+const headerCache = new Map<string, Buffer>();
+
+function header(mode: number, label: string): Buffer {
+  const key = `${mode}:${label}`;
+  let h = headerCache.get(key);
+  if (h === undefined) {
+    const labelBytes = Buffer.from(label, 'utf8');
+    if (labelBytes.length > MAX_LABEL_BYTES) throw new Error(`cluster label must be at most ${MAX_LABEL_BYTES} bytes`);
+    h = Buffer.concat([Buffer.from([WIRE_VERSION, mode, labelBytes.length]), labelBytes]);
+    if (headerCache.size > 64) headerCache.clear(); // a process uses one or two labels; never grow without bound
+    headerCache.set(key, h);
+  }
+  return h;
+}
+
+/** msgpack array header size for `count` elements. */
+function arrayHeaderBytes(count: number): number {
+  return count < 16 ? 1 : count < 0x10000 ? 3 : 5;
+}
+
+/** Bytes a message of this shape takes inside the body. The compound adds packetOverhead() once. */
+export function encodedSize(msg: Message): number {
+  return packr.pack(toWire(msg)).length;
+}
+
+/** Bytes a packet of `count` messages adds on top of the messages' encodedSize(). */
+export function packetOverhead(opts: WireOptions, count: number): number {
+  const labelBytes = Buffer.byteLength(opts.label ?? '', 'utf8');
+  return HEADER_FIXED + labelBytes + (opts.keyring ? SEAL_OVERHEAD : CRC_BYTES) + arrayHeaderBytes(count);
+}
+
+/**
+ * Packs messages, in order, into as few packets as a greedy pass allows, each within `budget`
+ * bytes. A message that cannot fit even alone is returned in `oversized`: the caller sends it
+ * over TCP rather than dropping it (memberlist silently loses payloads over the MTU).
+ */
+export function splitIntoPackets(
+  msgs: readonly PacketMessage[],
+  opts: WireOptions,
+  budget: number = DEFAULT_UDP_PAYLOAD,
+): { packets: PacketMessage[][]; oversized: PacketMessage[] } {
+  const packets: PacketMessage[][] = [];
+  const oversized: PacketMessage[] = [];
+  let current: PacketMessage[] = [];
+  let currentBytes = 0;
+  for (const m of msgs) {
+    const size = encodedSize(m);
+    if (packetOverhead(opts, 1) + size > budget) {
+      oversized.push(m);
+      continue;
+    }
+    if (current.length > 0 && packetOverhead(opts, current.length + 1) + currentBytes + size > budget) {
+      packets.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(m);
+    currentBytes += size;
+  }
+  if (current.length > 0) packets.push(current);
+  return { packets, oversized };
+}
+
+function seal(msgs: readonly Message[], opts: WireOptions): Buffer {
+  if (msgs.length === 0) throw new Error('cannot encode an empty list of messages');
+  // Our own bug, caught here rather than by every receiver silently dropping the packet.
+  for (const m of msgs) {
+    const problem = checkMessage(m);
+    if (problem) throw new Error(`cannot encode an invalid message: ${problem}`);
+  }
+  const body = packr.pack(msgs.map(toWire));
+  const label = opts.label ?? '';
+  if (opts.keyring) {
+    const h = header(MODE_GCM, label);
+    const sealed = opts.keyring.seal(body, h);
+    return Buffer.concat([h, sealed], h.length + sealed.length);
+  }
+  const h = header(MODE_PLAIN, label);
+  const out = Buffer.allocUnsafe(h.length + body.length + CRC_BYTES);
+  h.copy(out, 0);
+  out.set(body, h.length);
+  out.writeUInt32BE(crc32(out.subarray(0, out.length - CRC_BYTES)), out.length - CRC_BYTES);
+  return out;
+}
+
+type Opened = { ok: true; body: Uint8Array } | { ok: false; reason: RejectReason; detail?: string };
+
+function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
+  if (buf.length > maxBytes) return { ok: false, reason: 'too_large' };
+  if (buf.length < HEADER_FIXED) return { ok: false, reason: 'too_short' };
+  if (buf[0] !== WIRE_VERSION) return { ok: false, reason: 'bad_version', detail: `version ${buf[0]}` };
+  const mode = buf[1];
+  if (mode !== MODE_PLAIN && mode !== MODE_GCM) return { ok: false, reason: 'bad_version', detail: `mode ${mode}` };
+  if ((mode === MODE_GCM) !== (opts.keyring !== undefined)) {
+    return { ok: false, reason: 'encryption_mismatch', detail: mode === MODE_GCM ? 'encrypted, no keyring' : 'not encrypted' };
+  }
+  const headerEnd = HEADER_FIXED + buf[2]!;
+  const trailer = mode === MODE_GCM ? SEAL_OVERHEAD : CRC_BYTES;
+  if (buf.length < headerEnd + trailer) return { ok: false, reason: 'too_short' };
+  const ours = header(mode, opts.label ?? '');
+  const theirs = buf.subarray(0, headerEnd);
+
+  if (mode === MODE_PLAIN) {
+    // CRC before label: a damaged packet is reported as damaged, not as foreign.
+    const crcAt = buf.length - CRC_BYTES;
+    const got = (buf[crcAt]! * 0x1000000 + ((buf[crcAt + 1]! << 16) | (buf[crcAt + 2]! << 8) | buf[crcAt + 3]!)) >>> 0;
+    if (crc32(buf.subarray(0, crcAt)) !== got) return { ok: false, reason: 'bad_crc' };
+    if (!ours.equals(theirs)) return { ok: false, reason: 'wrong_label' };
+    return { ok: true, body: buf.subarray(headerEnd, crcAt) };
+  }
+  if (!ours.equals(theirs)) return { ok: false, reason: 'wrong_label' };
+  const body = opts.keyring!.open(buf.subarray(headerEnd), theirs);
+  if (body === undefined) return { ok: false, reason: 'decrypt_failed' };
+  return { ok: true, body };
+}
+
+function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: number, streamOnlyAllowed: boolean): DecodeResult<M> {
+  const opened = open(buf, opts, maxBytes);
+  if (!opened.ok) return opened;
+  let list: unknown;
+  try {
+    list = packr.unpack(opened.body);
+  } catch {
+    // msgpackr's messages can echo input; the reason is enough to count and log.
+    return { ok: false, reason: 'malformed', detail: 'not msgpack' };
+  }
+  if (!Array.isArray(list)) return { ok: false, reason: 'malformed', detail: 'body is not a list' };
+  if (list.length === 0) return { ok: false, reason: 'malformed', detail: 'no messages' };
+  const msgs: M[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const r = fromWire(list[i]);
+    if (!r.ok) return { ok: false, reason: 'invalid_message', detail: r.problem };
+    if (!streamOnlyAllowed && r.msg.t === 'push-pull') {
+      return { ok: false, reason: 'invalid_message', detail: 'push-pull: stream only' };
+    }
+    msgs[i] = r.msg as M;
+  }
+  return { ok: true, msgs };
+}
+
+/** Encodes a compound UDP packet. Throws only on a programming error (invalid message, empty list, label too long). */
+export function encodePacket(msgs: readonly PacketMessage[], opts: WireOptions): Buffer {
+  return seal(msgs, opts);
+}
+
+/** Decodes a UDP packet. Never throws. */
+export function decodePacket(buf: Uint8Array, opts: WireOptions): DecodeResult<PacketMessage> {
+  try {
+    return parse<PacketMessage>(buf, opts, MAX_PACKET_BYTES, false);
+  } catch {
+    // Belt and braces: every known failure returns above; this keeps an unforeseen one from
+    // reaching the socket handler, where it would take the process down.
+    return { ok: false, reason: 'malformed', detail: 'unexpected decoder failure' };
+  }
+}
+
+/** Encodes the body of a TCP frame (see framing.ts); unlike a packet it may carry push-pull. */
+export function encodeStream(msgs: readonly Message[], opts: WireOptions): Buffer {
+  return seal(msgs, opts);
+}
+
+/** Decodes the body of a TCP frame. Never throws. `maxBytes` should match the frame limit. */
+export function decodeStream(buf: Uint8Array, opts: WireOptions, maxBytes = Number.MAX_SAFE_INTEGER): DecodeResult<Message> {
+  try {
+    return parse<Message>(buf, opts, maxBytes, true);
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'unexpected decoder failure' };
+  }
+}
+
+export function isRejectReason(v: unknown): v is RejectReason {
+  return (REJECT_REASONS as readonly unknown[]).includes(v);
+}
