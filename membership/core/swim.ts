@@ -306,6 +306,11 @@ export class SwimCore {
     return this.queue.size;
   }
 
+  /** The update about `name` waiting in the gossip queue, if any (inspection and tests). */
+  peekBroadcast(name: string): PacketMessage | undefined {
+    return this.queue.peek(name);
+  }
+
   stats(): SwimStats {
     return { ...this.counters, healthScore: this.awareness.score };
   }

@@ -1,0 +1,64 @@
+import t from 'tap';
+import type { PacketMessage } from '../messages.js';
+import { BroadcastQueue } from './broadcast-queue.js';
+
+const msg = (node: string, incarnation = 1): PacketMessage => ({ t: 'suspect', incarnation, node, from: 'x' });
+
+t.test('least transmitted first, each up to the limit', async (t) => {
+  const q = new BroadcastQueue(100);
+  q.enqueue('a', msg('a'), 40);
+  q.take(1000, 2, 3); // a: 1 transmit
+  q.enqueue('b', msg('b'), 40);
+  const first = q.take(50, 2, 3);
+  t.same(first.map((m) => (m as { node: string }).node), ['b'], 'the fresher (never sent) goes first when only one fits');
+  const both = q.take(1000, 2, 3);
+  t.equal(both.length, 2);
+  q.take(1000, 2, 3);
+  t.equal(q.size, 0, 'both dropped after 3 transmissions');
+  t.same(q.take(1000, 2, 3), []);
+});
+
+t.test('a newer update about a node replaces the queued one', async (t) => {
+  const q = new BroadcastQueue(100);
+  let doneOld = 0;
+  q.enqueue('a', msg('a', 1), 40, () => doneOld++);
+  q.enqueue('a', msg('a', 2), 40);
+  t.equal(q.size, 1);
+  t.equal(doneOld, 1, 'the replaced entry is finished');
+  t.same(q.take(1000, 2, 5), [msg('a', 2)]);
+});
+
+t.test('user payloads (no key) never replace each other', async (t) => {
+  const q = new BroadcastQueue(100);
+  q.enqueue(undefined, { t: 'user', data: new Uint8Array([1]) }, 10);
+  q.enqueue(undefined, { t: 'user', data: new Uint8Array([2]) }, 10);
+  t.equal(q.size, 2);
+});
+
+t.test('respects the byte budget including per-message overhead', async (t) => {
+  const q = new BroadcastQueue(100);
+  for (let i = 0; i < 10; i++) q.enqueue(`n${i}`, msg(`n${i}`), 98);
+  t.equal(q.take(500, 2, 5).length, 5, '5 x (98 + 2) = 500');
+  t.equal(q.take(99, 2, 5).length, 0, 'nothing fits in 99');
+});
+
+t.test('onDone fires when the transmit limit is reached', async (t) => {
+  const q = new BroadcastQueue(100);
+  let done = 0;
+  q.enqueue('a', msg('a'), 10, () => done++);
+  q.take(100, 2, 2);
+  t.equal(done, 0);
+  q.take(100, 2, 2);
+  t.equal(done, 1);
+});
+
+t.test('over capacity, the most transmitted entries are pruned first', async (t) => {
+  const q = new BroadcastQueue(2);
+  q.enqueue('old', msg('old'), 10);
+  q.take(100, 2, 10);
+  q.enqueue('b', msg('b'), 10);
+  q.enqueue('c', msg('c'), 10);
+  t.equal(q.size, 2);
+  t.equal(q.peek('old'), undefined, 'the already-sent entry went');
+  t.ok(q.peek('b') && q.peek('c'));
+});

@@ -1,0 +1,292 @@
+// One test per state transition, covering what memberlist's state_test.go checks.
+import t from 'tap';
+import { MAX_META_BYTES } from '../messages.js';
+import {
+  addrOf,
+  alive,
+  dead,
+  endpointOf,
+  events,
+  makeCore,
+  messages,
+  runTimers,
+  streams,
+  suspect,
+  withPeers,
+} from './test-harness.js';
+
+const PEERS = ['b', 'c', 'd', 'e', 'f'];
+
+t.test('alive about an unknown node: join event, and re-gossiped', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 1, new Uint8Array([7])));
+  const ev = events(core.takeOutputs());
+  t.equal(ev.length, 1);
+  t.equal(ev[0].type, 'join');
+  t.equal(ev[0].member.name, 'b');
+  t.same([...ev[0].member.meta], [7]);
+  t.same(core.member('b')?.state, 'alive');
+  t.same(core.peekBroadcast('b'), alive('b', 1, new Uint8Array([7])));
+});
+
+t.test('alive with an old or equal incarnation changes nothing', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 5));
+  core.takeOutputs();
+  core.receive(1, endpointOf('b'), alive('b', 4, new Uint8Array([1])));
+  core.receive(2, endpointOf('b'), alive('b', 5, new Uint8Array([1])));
+  t.same(events(core.takeOutputs()), []);
+  t.equal(core.member('b')?.incarnation, 5);
+  t.same([...core.member('b')!.meta], []);
+});
+
+t.test('alive with new metadata: update event', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 1));
+  core.takeOutputs();
+  core.receive(10, endpointOf('b'), alive('b', 2, new Uint8Array([1, 2])));
+  const ev = events(core.takeOutputs());
+  t.equal(ev.length, 1);
+  t.equal(ev[0].type, 'update');
+  t.equal(ev[0].member.lastChange, 10);
+  core.receive(20, endpointOf('b'), alive('b', 3, new Uint8Array([1, 2])));
+  t.same(events(core.takeOutputs()), [], 'a higher incarnation with the same data is no event');
+});
+
+t.test('alive metadata over 512 bytes is rejected', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 1, new Uint8Array(MAX_META_BYTES + 1)));
+  t.equal(core.member('b'), undefined);
+  t.equal(core.stats().rejectedMessages, 1);
+});
+
+t.test('suspect: suspect event, re-gossiped, dead after the max timeout without confirmations', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(1000, endpointOf('c'), suspect('b', 1, 'c'));
+  const out = core.takeOutputs();
+  t.same(events(out).map((e) => e.type), ['suspect']);
+  t.same(core.peekBroadcast('b'), suspect('b', 1, 'c'));
+  // n = 6 live: log10(6) < 1 is floored at 1, so min = 4 * 1 * 1 s, max = 6 * min; k = 2.
+  const min = 4000;
+  const before = runTimers(core, 1000 + 6 * min - 1);
+  t.notOk(events(before).some((e) => e.type === 'dead' && e.member.name === 'b'), 'still suspect just before max');
+  const after = runTimers(core, 1000 + 6 * min);
+  t.ok(events(after).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at max');
+  t.equal(core.member('b')?.state, 'dead');
+  const gossiped = [...messages(after), ...messages(runTimers(core, 1000 + 6 * min + 1000))];
+  t.ok(gossiped.some((m) => m.t === 'dead' && m.node === 'b' && m.from === 'self'), 'our verdict is gossiped');
+});
+
+t.test('old suspect (lower incarnation) is ignored', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 10));
+  core.takeOutputs();
+  core.receive(1, endpointOf('c'), suspect('b', 9, 'c'));
+  t.equal(core.member('b')?.state, 'alive');
+  t.same(events(core.takeOutputs()), []);
+  t.same(core.peekBroadcast('b'), alive('b', 10), 'nothing new queued');
+});
+
+t.test('double suspect: same accuser is not re-gossiped; a new one confirms and shortens the timeout', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), suspect('b', 1, 'c'));
+  core.takeOutputs();
+  core.receive(1, endpointOf('d'), alive('zz', 1)); // unrelated traffic, replaces nothing about b
+  core.receive(1, endpointOf('c'), suspect('b', 1, 'c'));
+  t.same(core.peekBroadcast('b'), suspect('b', 1, 'c'));
+  t.same(events(core.takeOutputs()).filter((e) => e.member.name === 'b'), [], 'no second suspect event');
+
+  core.receive(2, endpointOf('d'), suspect('b', 1, 'd'));
+  t.same(core.peekBroadcast('b'), suspect('b', 1, 'd'), 'the confirmation is gossiped on');
+  core.receive(3, endpointOf('e'), suspect('b', 1, 'e'));
+  // k = 2 confirmations reached: deadline = start + min = 4 s instead of max = 24 s.
+  t.notOk(events(runTimers(core, 3999)).some((e) => e.type === 'dead'), 'not before min');
+  const out = runTimers(core, 4000);
+  t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at the minimum timeout');
+});
+
+t.test('suspect about ourselves: refute with a higher incarnation, health score rises', async (t) => {
+  const core = makeCore('self', { incarnation: 3 });
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('b'), suspect('self', 7, 'b'));
+  t.equal(core.localMember().incarnation, 8);
+  t.equal(core.localMember().state, 'alive');
+  t.same(core.peekBroadcast('self'), alive('self', 8));
+  t.equal(core.healthScore(), 1);
+  t.equal(core.stats().refutations, 1);
+  core.receive(1, endpointOf('b'), suspect('self', 2, 'b'));
+  t.equal(core.localMember().incarnation, 8, 'a stale accusation needs no refutation');
+});
+
+t.test('dead about ourselves: refute', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('b'), dead('self', 0, 'b'));
+  t.equal(core.localMember().incarnation, 1);
+  t.equal(core.localMember().state, 'alive');
+  t.same(core.peekBroadcast('self'), alive('self', 1));
+});
+
+t.test('dead: dead event; a replayed alive of the same incarnation does not resurrect', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 10));
+  core.takeOutputs();
+  core.receive(5, endpointOf('c'), dead('b', 10, 'c'));
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['dead']);
+  core.receive(6, endpointOf('c'), alive('b', 10));
+  t.equal(core.member('b')?.state, 'dead', 'alive-replay ignored');
+  t.same(events(core.takeOutputs()), []);
+  core.receive(7, endpointOf('b'), alive('b', 11));
+  t.equal(core.member('b')?.state, 'alive', 'a refutation brings it back');
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
+});
+
+t.test('double dead is not re-gossiped; old dead is ignored', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), alive('b', 10));
+  core.receive(0, endpointOf('e'), alive('e', 1));
+  core.receive(1, endpointOf('c'), dead('b', 9, 'c'));
+  t.equal(core.member('b')?.state, 'alive', 'old dead ignored');
+  core.receive(2, endpointOf('c'), dead('b', 10, 'c'));
+  core.takeOutputs();
+  core.receive(3, endpointOf('d'), dead('b', 10, 'd'));
+  t.same(core.peekBroadcast('b'), dead('b', 10, 'c'), 'the second verdict is not queued');
+  t.same(events(core.takeOutputs()), []);
+});
+
+t.test('suspect → alive by refutation: alive event and the suspicion timer is gone', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), suspect('b', 1, 'c'));
+  core.takeOutputs();
+  core.receive(10, endpointOf('b'), alive('b', 2));
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['alive']);
+  const later = runTimers(core, 60_000);
+  t.notOk(events(later).some((e) => e.type === 'dead'), 'no stale timer fires');
+  t.equal(core.member('b')?.state, 'alive');
+});
+
+t.test('dead from the node itself means left', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('b'), dead('b', 1, 'b'));
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['leave']);
+  t.equal(core.member('b')?.state, 'left');
+});
+
+t.test('leave(): we turn left, gossip it, and report when it has gone out enough', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.leave(100);
+  const out = core.takeOutputs();
+  t.equal(core.localMember().state, 'left');
+  t.ok(events(out).some((e) => e.type === 'leave' && e.member.name === 'self'));
+  t.ok(messages(out).some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'), 'sent at once, not at the next gossip round');
+  t.notOk(out.some((o) => o.kind === 'left'), 'not done after one round');
+  const rest = runTimers(core, 10_000);
+  t.ok(rest.some((o) => o.kind === 'left'), 'done once transmitted retransmit-limit times');
+  t.notOk(rest.some((o) => o.kind === 'packet' && o.msgs[0]?.t === 'ping'), 'a leaving node stops probing');
+  core.receive(20_000, endpointOf('b'), suspect('self', 5, 'b'));
+  t.equal(core.localMember().state, 'left', 'a leaving node does not refute');
+});
+
+t.test('leave() alone is done at once', async (t) => {
+  const core = makeCore();
+  core.leave(0);
+  t.ok(core.takeOutputs().some((o) => o.kind === 'left'));
+});
+
+t.test('reap: dead and left members are forgotten after reapAfterMs', async (t) => {
+  const core = makeCore('self', { config: { reapAfterMs: 60_000, healIntervalMs: 10_000 } });
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), dead('b', 1, 'c'));
+  core.receive(0, endpointOf('d'), dead('d', 1, 'd'));
+  core.takeOutputs();
+  const early = runTimers(core, 59_000);
+  t.notOk(events(early).some((e) => e.type === 'reap'));
+  const late = runTimers(core, 71_000);
+  t.same(events(late).filter((e) => e.type === 'reap').map((e) => e.member.name).sort(), ['b', 'd']);
+  t.equal(core.member('b'), undefined);
+  t.equal(core.member('c')?.state, 'alive', 'live members stay');
+});
+
+t.test('updateMeta: new incarnation, gossiped, update event; over 512 bytes throws', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.updateMeta(5, new Uint8Array([9]));
+  t.equal(core.localMember().incarnation, 1);
+  t.same(core.peekBroadcast('self'), alive('self', 1, new Uint8Array([9])));
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['update']);
+  t.throws(() => core.updateMeta(6, new Uint8Array(MAX_META_BYTES + 1)), RangeError);
+  t.throws(() => makeCore('x', { meta: new Uint8Array(MAX_META_BYTES + 1) }), RangeError);
+});
+
+t.test('a message too large for any datagram goes out as stream outputs, not dropped', async (t) => {
+  const core = makeCore('self', { config: { udpPayload: 300, packetOverhead: 40 } });
+  withPeers(core, PEERS);
+  core.updateMeta(0, new Uint8Array(400));
+  const out = core.takeOutputs();
+  const s = streams(out);
+  t.ok(s.length > 0, 'sent by stream');
+  for (const o of s) t.equal(o.msg.t, 'alive');
+  t.equal(core.stats().oversizeToStream, s.length);
+  core.broadcastUser(1, new Uint8Array(1000));
+  const u = streams(core.takeOutputs());
+  t.ok(u.length > 0 && u.every((o) => o.msg.t === 'user'), 'oversized user payloads too');
+  for (const p of runTimers(core, 5000).filter((o) => o.kind === 'packet')) {
+    t.ok((p as { bytes: number }).bytes <= 300, 'no datagram exceeds udpPayload');
+  }
+});
+
+t.test('restart at a new address (memberlist#157, #222, PR #345)', async (t) => {
+  const moved = { ...addrOf('b'), addr: '10.9.9.9' };
+  t.test('same incarnation at a new address while the old one is alive: conflict, ignored', async (t) => {
+    const core = makeCore();
+    core.receive(0, endpointOf('b'), alive('b', 3));
+    core.receive(1, { addr: moved.addr, port: moved.port }, alive('b', 3, undefined, moved));
+    t.equal(core.member('b')?.addr, addrOf('b').addr);
+    t.equal(core.stats().addressConflicts, 1);
+  });
+  t.test('a higher incarnation at a new address: accepted, update event', async (t) => {
+    const core = makeCore();
+    core.receive(0, endpointOf('b'), alive('b', 3));
+    core.takeOutputs();
+    core.receive(1, { addr: moved.addr, port: moved.port }, alive('b', 4, undefined, moved));
+    t.equal(core.member('b')?.addr, '10.9.9.9');
+    t.same(events(core.takeOutputs()).map((e) => e.type), ['update']);
+  });
+  t.test('the old life is dead: any incarnation at a new address rejoins', async (t) => {
+    const core = makeCore();
+    core.receive(0, endpointOf('b'), alive('b', 3));
+    core.receive(1, endpointOf('c'), dead('b', 3, 'c'));
+    core.takeOutputs();
+    core.receive(2, { addr: moved.addr, port: moved.port }, alive('b', 0, undefined, moved));
+    t.equal(core.member('b')?.state, 'alive');
+    t.equal(core.member('b')?.addr, '10.9.9.9');
+    t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
+  });
+  t.test('hearing an old life of ourselves (other address, higher incarnation) makes us outbid it', async (t) => {
+    const core = makeCore('self');
+    withPeers(core, PEERS);
+    const old = { ...addrOf('self'), addr: '10.8.8.8' };
+    core.receive(0, endpointOf('b'), alive('self', 12, undefined, old));
+    t.equal(core.localMember().incarnation, 13);
+    t.equal(core.localMember().addr, addrOf('self').addr, 'we keep our own address');
+    t.same(core.peekBroadcast('self'), alive('self', 13));
+  });
+  t.test('our own alive echoed back is not refuted', async (t) => {
+    const core = makeCore('self');
+    core.receive(0, endpointOf('b'), alive('self', 0));
+    t.equal(core.localMember().incarnation, 0);
+    t.equal(core.stats().refutations, 0);
+  });
+});
+
+t.test('messages about unknown nodes are ignored', async (t) => {
+  const core = makeCore();
+  core.receive(0, endpointOf('b'), [suspect('ghost', 1, 'b'), dead('ghost', 1, 'b')]);
+  t.equal(core.member('ghost'), undefined);
+  t.same(events(core.takeOutputs()), []);
+});
