@@ -48,12 +48,26 @@ interface Incarnation {
   handle: Child;
   controller: AbortController;
   ended: boolean;
+  stopCalled: boolean;
+  killed: boolean;
+}
+
+/** kill() at most once, and never a second stop() on a child whose stop() already hangs. */
+function killIncarnation(inc: Incarnation): void {
+  if (inc.killed) return;
+  inc.killed = true;
+  if (typeof inc.handle.kill === 'function' || !inc.stopCalled) {
+    inc.stopCalled = true;
+    forceKill(inc.handle);
+  }
 }
 
 export function spawnChildActor(opts: ChildActorOptions): ChildActor {
   const { spec } = opts;
   let incarnations = 0;
   let current: Incarnation | undefined;
+  /** Being stopped: a kill of the whole subtree must still reach it. */
+  let stopping: Incarnation | undefined;
   let starting: AbortController | undefined;
 
   const ref: Ref<ChildMsg> = spawnSerial<ChildMsg>(opts.parent, spec.id, receive, () => undefined);
@@ -103,7 +117,7 @@ export function spawnChildActor(opts: ChildActorOptions): ChildActor {
       await stopWithin(handle, spec.shutdownMs);
       return { ok: false, error: new Error(`start of ${spec.id} withdrawn: supervisor is shutting down`), aborted: true };
     }
-    current = { n, handle, controller, ended: false };
+    current = { n, handle, controller, ended: false, stopCalled: false, killed: false };
     return { ok: true, incarnation: n, handle };
   }
 
@@ -111,8 +125,14 @@ export function spawnChildActor(opts: ChildActorOptions): ChildActor {
     const inc = current;
     if (!inc) return undefined;
     current = undefined;
+    stopping = inc;
     inc.controller.abort();
-    return stopWithin(inc.handle, spec.shutdownMs);
+    inc.stopCalled = true;
+    try {
+      return await stopWithin({ stop: () => inc.handle.stop(), kill: () => killIncarnation(inc) }, spec.shutdownMs);
+    } finally {
+      if (stopping === inc) stopping = undefined;
+    }
   }
 
   function ended(n: number, exit: Exit): void {
@@ -129,11 +149,12 @@ export function spawnChildActor(opts: ChildActorOptions): ChildActor {
     abortStart: () => starting?.abort(),
     killNow: () => {
       starting?.abort();
-      const inc = current;
-      if (!inc) return;
+      for (const inc of [current, stopping]) {
+        if (!inc) continue;
+        inc.controller.abort();
+        killIncarnation(inc);
+      }
       current = undefined;
-      inc.controller.abort();
-      forceKill(inc.handle);
     },
   };
 }
