@@ -1,0 +1,420 @@
+// The gossip transport: one UDP socket and one TCP listener on the same address and port,
+// as memberlist does. It moves bytes and nothing else: what the bytes mean is codec.ts's
+// business, what to do with them is the core's.
+//
+// Nothing that arrives from the network can crash the process: every socket has an error
+// listener, handler exceptions are caught and counted, and inbound streams are bounded in
+// number, size (framing.ts) and time.
+
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
+import { DEFAULT_MAX_FRAME_BYTES, FrameReader, frame } from './framing.js';
+
+export interface Peer {
+  addr: string;
+  port: number;
+}
+
+export type PacketHandler = (from: Peer, buf: Buffer) => void;
+/** Answers a stream request; `undefined` means nothing to answer (the requester gets an empty reply). */
+export type RequestHandler = (from: Peer, body: Buffer) => Promise<Buffer | Uint8Array | undefined>;
+
+export interface TransportOptions {
+  /** Largest frame accepted or sent over TCP. Default 4 MiB. */
+  maxFrameBytes?: number;
+  /** How long an inbound stream may take to deliver its request and get its answer. Default 10 s. */
+  inboundTimeoutMs?: number;
+  /** Inbound streams served at once; more are refused, so a flood cannot exhaust file descriptors. Default 64. */
+  maxInboundStreams?: number;
+  /** UDP socket buffer to ask the kernel for (capped by net.core.rmem_max). memberlist asks for 2 MiB. */
+  udpBufferBytes?: number;
+  /** Told about every failure that was absorbed, for logging. `context` is a short fixed phrase. */
+  onError?: (err: Error, context: string) => void;
+}
+
+/** Plain counters; the daemon exports them to Prometheus. */
+export interface TransportStats {
+  packetsIn: number;
+  packetsOut: number;
+  packetBytesIn: number;
+  packetBytesOut: number;
+  streamsIn: number;
+  streamsOut: number;
+  streamBytesIn: number;
+  streamBytesOut: number;
+  /** Packets that could not be sent (no route, wrong address family, socket closed). */
+  sendErrors: number;
+  /** Inbound streams that failed: reset, timed out, oversized frame, data after the request. */
+  streamErrors: number;
+  /** Inbound streams turned away because maxInboundStreams were already open, or no handler was set. */
+  streamsRefused: number;
+  /** Exceptions thrown or rejections returned by onPacket/onRequest handlers. */
+  handlerErrors: number;
+}
+
+/** A bind failure with a message fit to show the user as is. */
+export class GossipBindError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'GossipBindError';
+  }
+}
+
+const MAX_EPHEMERAL_ATTEMPTS = 10;
+
+function hostPort(addr: string, port: number): string {
+  return isIP(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+/** A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; the core should see one spelling per peer. */
+function unmapped(addr: string): string {
+  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+}
+
+function isWildcard(addr: string): boolean {
+  return addr === '0.0.0.0' || addr === '::';
+}
+
+function bindError(err: NodeJS.ErrnoException, addr: string, port: number): GossipBindError {
+  const where = hostPort(addr, port);
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new GossipBindError(`gossip port ${where} is in use: choose another with --bind-port`, err.code);
+    case 'EADDRNOTAVAIL':
+      return new GossipBindError(`gossip address ${addr} is not an address of this machine: choose another with --bind-addr`, err.code);
+    case 'EACCES':
+      return new GossipBindError(`gossip port ${where} needs privileges this process lacks: choose a port above 1023`, err.code);
+    default:
+      return new GossipBindError(`cannot bind gossip port ${where}: ${err.code ?? err.message}`, err.code ?? 'EUNKNOWN');
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    default:
+      return e?.code ?? (e instanceof Error ? e.message : String(err));
+  }
+}
+
+/** Ends an inbound stream after a failure, counting it under `counter`. */
+type Fail = (err: Error, context: string, counter?: 'streamErrors' | 'handlerErrors') => void;
+
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+export class Transport {
+  readonly #maxFrameBytes: number;
+  readonly #inboundTimeoutMs: number;
+  readonly #maxInboundStreams: number;
+  readonly #udpBufferBytes: number;
+  readonly #onError: (err: Error, context: string) => void;
+
+  #udp: UdpSocket | undefined;
+  #tcp: Server | undefined;
+  #local: Peer | undefined;
+  #closed = false;
+  #onPacket: PacketHandler | undefined;
+  #onRequest: RequestHandler | undefined;
+  readonly #inbound = new Set<Socket>();
+  readonly #outbound = new Set<Socket>();
+  readonly #stats: TransportStats = {
+    packetsIn: 0,
+    packetsOut: 0,
+    packetBytesIn: 0,
+    packetBytesOut: 0,
+    streamsIn: 0,
+    streamsOut: 0,
+    streamBytesIn: 0,
+    streamBytesOut: 0,
+    sendErrors: 0,
+    streamErrors: 0,
+    streamsRefused: 0,
+    handlerErrors: 0,
+  };
+
+  constructor(opts: TransportOptions = {}) {
+    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#inboundTimeoutMs = opts.inboundTimeoutMs ?? 10_000;
+    this.#maxInboundStreams = opts.maxInboundStreams ?? 64;
+    this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;
+    this.#onError = opts.onError ?? (() => {});
+  }
+
+  /**
+   * Binds UDP and TCP on addr:port. Port 0 picks a free port that is free for both.
+   * Resolves with the bound address; rejects with a GossipBindError.
+   */
+  async bind(addr: string, port: number): Promise<Peer> {
+    if (this.#udp || this.#closed) throw new Error('a transport binds once');
+    if (isIP(addr) === 0) throw new GossipBindError(`gossip bind address "${addr}" is not an IP address`, 'EINVAL');
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new GossipBindError(`gossip port ${port} is not a port number (0..65535)`, 'EINVAL');
+    }
+    for (let attempt = 1; ; attempt++) {
+      const udp = await this.#bindUdp(addr, port);
+      const udpPort = udp.address().port;
+      try {
+        this.#tcp = await this.#listenTcp(addr, udpPort);
+      } catch (err) {
+        await new Promise<void>((resolve) => udp.close(() => resolve()));
+        // With an ephemeral port only the UDP side was checked; someone may hold the TCP one.
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < MAX_EPHEMERAL_ATTEMPTS) continue;
+        throw bindError(err as NodeJS.ErrnoException, addr, udpPort);
+      }
+      this.#udp = udp;
+      this.#local = { addr, port: udpPort };
+      return { ...this.#local };
+    }
+  }
+
+  /** The bound address, once bind() has resolved. */
+  get local(): Peer | undefined {
+    return this.#local && { ...this.#local };
+  }
+
+  onPacket(handler: PacketHandler): void {
+    this.#onPacket = handler;
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#onRequest = handler;
+  }
+
+  /** Sends one datagram, fire and forget (UDP). Failures are counted, never thrown. */
+  sendPacket(to: Peer, buf: Uint8Array): void {
+    const udp = this.#udp;
+    const dest = this.#udpDestination(to.addr);
+    if (!udp || dest === undefined) {
+      this.#stats.sendErrors++;
+      return;
+    }
+    try {
+      udp.send(buf, to.port, dest, (err) => {
+        if (err) {
+          this.#stats.sendErrors++;
+          this.#onError(err, 'udp send');
+        } else {
+          this.#stats.packetsOut++;
+          this.#stats.packetBytesOut += buf.length;
+        }
+      });
+    } catch (err) {
+      // dgram throws synchronously for a bad port or a socket closed under us.
+      this.#stats.sendErrors++;
+      this.#onError(asError(err), 'udp send');
+    }
+  }
+
+  /**
+   * Opens a TCP connection, sends one frame, reads one reply frame and closes. The reply is
+   * empty when the peer had nothing to answer. Rejects with a short message on timeout,
+   * refusal, reset, an oversized reply, or a close without reply.
+   */
+  request(to: Peer, body: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    const where = hostPort(to.addr, to.port);
+    if (this.#closed) return Promise.reject(new Error(`gossip request to ${where} failed: transport closed`));
+    if (body.length > this.#maxFrameBytes) {
+      return Promise.reject(new Error(`gossip request to ${where} is ${body.length} bytes, over the ${this.#maxFrameBytes}-byte frame limit`));
+    }
+    return new Promise<Buffer>((resolve, reject) => {
+      const local = this.#local;
+      // Connect from our gossip address, so the peer sees the same address as for our packets
+      // (several agents on 127.0.0.x would otherwise all appear as 127.0.0.1).
+      const localAddress = local && !isWildcard(local.addr) && isIP(local.addr) === isIP(to.addr) ? local.addr : undefined;
+      const socket = connect({ host: to.addr, port: to.port, localAddress });
+      this.#outbound.add(socket);
+      this.#stats.streamsOut++;
+      socket.setNoDelay(true);
+      const reader = new FrameReader(this.#maxFrameBytes);
+      let settled = false;
+      const finish = (err: Error | undefined, reply?: Buffer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#outbound.delete(socket);
+        socket.destroy();
+        if (err) reject(err);
+        else resolve(reply!);
+      };
+      const timer = setTimeout(() => finish(new Error(`gossip request to ${where} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const framed = frame(body);
+      socket.write(framed, (err) => {
+        if (!err) this.#stats.streamBytesOut += framed.length;
+      });
+      socket.on('data', (chunk: Buffer) => {
+        this.#stats.streamBytesIn += chunk.length;
+        const r = reader.push(chunk);
+        if (!r.ok) finish(new Error(`gossip reply from ${where} is over the ${this.#maxFrameBytes}-byte frame limit`));
+        else if (r.frames.length > 0) finish(undefined, r.frames[0]);
+      });
+      socket.on('error', (err) => finish(new Error(`gossip request to ${where} failed: ${describe(err)}`)));
+      socket.on('close', () => finish(new Error(`gossip request to ${where} failed: closed without a reply`)));
+    });
+  }
+
+  /** A snapshot of the counters. */
+  stats(): TransportStats {
+    return { ...this.#stats };
+  }
+
+  /** Stops listening and drops every open stream; pending requests reject. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#inbound) s.destroy();
+    for (const s of this.#outbound) s.destroy(); // their 'close' rejects the pending request
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    this.#udp = undefined;
+    this.#tcp = undefined;
+    await Promise.all([
+      udp && new Promise<void>((resolve) => udp.close(() => resolve())),
+      tcp && new Promise<void>((resolve) => tcp.close(() => resolve())),
+    ]);
+  }
+
+  #bindUdp(addr: string, port: number): Promise<UdpSocket> {
+    return new Promise((resolve, reject) => {
+      const udp = createSocket({ type: isIP(addr) === 6 ? 'udp6' : 'udp4' });
+      const onBindError = (err: Error) => {
+        try {
+          udp.close();
+        } catch {
+          // already closed by the failed bind
+        }
+        reject(bindError(err as NodeJS.ErrnoException, addr, port));
+      };
+      udp.once('error', onBindError);
+      udp.bind({ address: addr, port, exclusive: true }, () => {
+        udp.off('error', onBindError);
+        udp.on('error', (err) => this.#onError(err, 'udp socket'));
+        udp.on('message', (msg, rinfo) => this.#receivePacket(msg, rinfo.address, rinfo.port));
+        try {
+          udp.setRecvBufferSize(this.#udpBufferBytes);
+          udp.setSendBufferSize(this.#udpBufferBytes);
+        } catch {
+          // The kernel's default still works; a larger buffer only absorbs bursts.
+        }
+        resolve(udp);
+      });
+    });
+  }
+
+  #listenTcp(addr: string, port: number): Promise<Server> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((socket) => this.#acceptStream(socket));
+      server.once('error', reject);
+      server.listen({ host: addr, port, exclusive: true }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.#onError(err, 'tcp listener'));
+        resolve(server);
+      });
+    });
+  }
+
+  /** The destination as this socket can reach it, or undefined when its address family cannot. */
+  #udpDestination(addr: string): string | undefined {
+    const family = isIP(addr);
+    if (family === 0 || !this.#local) return undefined;
+    if (isIP(this.#local.addr) === 4) return family === 4 ? addr : undefined;
+    // A udp6 socket on :: is dual-stack and reaches IPv4 peers through mapped addresses.
+    if (family === 4) return isWildcard(this.#local.addr) ? `::ffff:${addr}` : undefined;
+    return addr;
+  }
+
+  #receivePacket(msg: Buffer, addr: string, port: number): void {
+    this.#stats.packetsIn++;
+    this.#stats.packetBytesIn += msg.length;
+    const handler = this.#onPacket;
+    if (!handler) return;
+    try {
+      handler({ addr: unmapped(addr), port }, msg);
+    } catch (err) {
+      this.#stats.handlerErrors++;
+      this.#onError(asError(err), 'packet handler');
+    }
+  }
+
+  #acceptStream(socket: Socket): void {
+    socket.on('error', (err) => {
+      this.#stats.streamErrors++;
+      this.#onError(err, 'inbound stream');
+    });
+    const handler = this.#onRequest;
+    if (this.#closed || !handler || this.#inbound.size >= this.#maxInboundStreams) {
+      this.#stats.streamsRefused++;
+      socket.destroy();
+      return;
+    }
+    this.#inbound.add(socket);
+    this.#stats.streamsIn++;
+    socket.setNoDelay(true);
+    const from: Peer = { addr: unmapped(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
+    const reader = new FrameReader(this.#maxFrameBytes);
+    let answering = false;
+    const fail: Fail = (err, context, counter = 'streamErrors') => {
+      this.#stats[counter]++;
+      this.#onError(err, context);
+      socket.destroy();
+    };
+    const timer = setTimeout(() => fail(new Error(`stream from ${hostPort(from.addr, from.port)} timed out`), 'inbound stream'), this.#inboundTimeoutMs);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      this.#inbound.delete(socket);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.#stats.streamBytesIn += chunk.length;
+      if (answering) {
+        // One request per connection: anything more is a confused or hostile peer.
+        fail(new Error(`stream from ${hostPort(from.addr, from.port)} sent data after its request`), 'inbound stream');
+        return;
+      }
+      const r = reader.push(chunk);
+      if (!r.ok) {
+        fail(new Error(`stream from ${hostPort(from.addr, from.port)} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
+        return;
+      }
+      if (r.frames.length === 0) return;
+      if (r.frames.length > 1 || reader.buffered > 0) {
+        fail(new Error(`stream from ${hostPort(from.addr, from.port)} sent data after its request`), 'inbound stream');
+        return;
+      }
+      answering = true;
+      this.#answer(socket, from, r.frames[0]!, handler, fail);
+    });
+  }
+
+  #answer(socket: Socket, from: Peer, body: Buffer, handler: RequestHandler, fail: Fail): void {
+    let pending: Promise<Buffer | Uint8Array | undefined>;
+    try {
+      pending = handler(from, body);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (reply) => {
+        if (socket.destroyed) return;
+        const out = reply ?? Buffer.alloc(0);
+        if (out.length > this.#maxFrameBytes) {
+          fail(new Error(`reply of ${out.length} bytes is over the frame limit`), 'request handler', 'handlerErrors');
+          return;
+        }
+        const framed = frame(out);
+        socket.end(framed, () => {
+          this.#stats.streamBytesOut += framed.length;
+        });
+      },
+      (err: unknown) => fail(asError(err), 'request handler', 'handlerErrors'),
+    );
+  }
+}
