@@ -29,6 +29,8 @@ interface Slot {
   app: SimApp;
   wakeAt: number;
   wakeEvent: ScheduledEvent | undefined;
+  /** A wake-up fired while paused and waits in the inbox: do not arm another. */
+  wakeQueued: boolean;
 }
 
 export class SimHost {
@@ -56,7 +58,7 @@ export class SimHost {
   }
 
   bind(port: number, app: SimApp): void {
-    this.slots.set(port, { app, wakeAt: Infinity, wakeEvent: undefined });
+    this.slots.set(port, { app, wakeAt: Infinity, wakeEvent: undefined, wakeQueued: false });
     this.touch(port);
   }
 
@@ -73,7 +75,7 @@ export class SimHost {
   /** Re-arm the wake-up of the app on `port` after something may have changed its deadline. */
   touch(port: number): void {
     const slot = this.slots.get(port);
-    if (!slot || this.status_ === 'down') return;
+    if (!slot || this.status_ === 'down' || slot.wakeQueued) return;
     const deadline = slot.app.nextDeadline();
     if (deadline === Infinity) return;
     if (slot.wakeEvent && !slot.wakeEvent.cancelled && slot.wakeAt <= deadline) return;
@@ -82,7 +84,9 @@ export class SimHost {
     slot.wakeEvent = this.scheduler.at(deadline, () => {
       slot.wakeEvent = undefined;
       slot.wakeAt = Infinity;
+      slot.wakeQueued = true;
       this.deliver(() => {
+        slot.wakeQueued = false;
         if (this.slots.get(port) !== slot) return;
         slot.app.wake(this.scheduler.now);
         this.touch(port);

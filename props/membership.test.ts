@@ -1,0 +1,201 @@
+// Cluster properties of membership, checked with fast-check over generated fault
+// schedules in the deterministic simulator. Every run is a pure function of its inputs,
+// so a failure replays exactly: fast-check prints its seed and path, the shrunk input,
+// and the message below prints the schedule in words.
+//
+//   PROPS_RUNS   runs per property (default 12)
+//   PROPS_NODES  cluster size (default 24)
+//   PROPS_SEED   fast-check seed (default: random, printed)
+//   PROPS_PATH   fast-check path, to replay one shrunk case with PROPS_SEED
+//
+// Bounds are stated from the configuration (lan preset) for the cluster size n:
+//   S(n)  = suspicionMaxTimeoutMult * suspicionMult * max(1, log10 n) * probeInterval,
+//           the longest a suspicion can last (no independent confirmation at all);
+//   H     = healIntervalMs, the period of seed / dead-member retries.
+// A crash is dead everywhere within S(n) + 5 probe intervals (time to be probed,
+// the probe itself, and dissemination of the verdict). After faults stop, every live
+// node agrees on the live set within S(n) + 3 H + 10 s: crashed nodes time out, cut-off
+// nodes meet again on a heal retry, and refutations spread. A healed partition merges
+// within 3 H + 10 s.
+
+import fc from 'fast-check';
+import t from 'tap';
+import { makeConfig } from '../membership/core/config.js';
+import { suspicionTimeout } from '../membership/core/math.js';
+import { describeFaults, MembershipCluster, scheduleFaults, type Fault } from './sim/index.js';
+
+const RUNS = Number(process.env.PROPS_RUNS ?? 12);
+const N = Number(process.env.PROPS_NODES ?? 24);
+const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : Date.now() % 2 ** 31;
+const PATH = process.env.PROPS_PATH;
+
+const config = makeConfig('lan');
+const NAMES = Array.from({ length: N }, (_, i) => `node-${i}`);
+const S = config.suspicionMaxTimeoutMult * suspicionTimeout(config.suspicionMult, N, config.probeIntervalMs);
+const H = config.healIntervalMs;
+const CRASH_BOUND_MS = S + 5 * config.probeIntervalMs;
+const CONVERGE_BOUND_MS = S + 3 * H + 10_000;
+const MERGE_BOUND_MS = 3 * H + 10_000;
+const WARMUP_MS = 5000;
+
+function params(): fc.Parameters<unknown> {
+  return { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) };
+}
+
+t.comment(`props: ${N} nodes, ${RUNS} runs per property, PROPS_SEED=${SEED}`);
+t.comment(`bounds: crash→dead ${CRASH_BOUND_MS} ms, converge ${CONVERGE_BOUND_MS} ms, partition merge ${MERGE_BOUND_MS} ms`);
+
+// ------------------------------------------------------------------ generators
+
+const nodeArb = fc.integer({ min: 0, max: N - 1 }).map((i) => NAMES[i]);
+
+/** Any split of the nodes into up to three sides; shrinks towards "no partition". */
+const groupsArb = (maxGroups: number) =>
+  fc.array(fc.integer({ min: 0, max: maxGroups - 1 }), { minLength: N, maxLength: N }).map((sides) => {
+    const groups: string[][] = Array.from({ length: maxGroups }, () => []);
+    sides.forEach((g, i) => groups[g].push(NAMES[i]));
+    return groups.filter((g) => g.length > 0);
+  });
+
+const FAULT_WINDOW_MS = 60_000;
+
+const faultArb = (window: number): fc.Arbitrary<Fault> => {
+  const at = fc.integer({ min: 0, max: window });
+  return fc.oneof(
+    fc.record({ at, kind: fc.constant('crash' as const), node: nodeArb }),
+    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.boolean() }),
+    fc.record({ at, kind: fc.constant('pause' as const), node: nodeArb, ms: fc.integer({ min: 100, max: 5000 }) }),
+    fc.record({ at, kind: fc.constant('partition' as const), groups: groupsArb(3) }),
+    fc.record({ at, kind: fc.constant('heal' as const) }),
+    fc.record({ at, kind: fc.constant('loss' as const), p: fc.double({ min: 0, max: 0.3, noNaN: true }) }),
+    fc.record({ at, kind: fc.constant('leave' as const), node: nodeArb }),
+  );
+};
+
+const scheduleArb = (window: number, maxFaults: number) =>
+  fc.array(faultArb(window), { maxLength: maxFaults }).map((fs) => [...fs].sort((a, b) => a.at - b.at));
+
+function report(seed: number, faults: readonly Fault[], detail: string): string {
+  return `cluster seed ${seed}, ${N} nodes; schedule (after ${WARMUP_MS} ms warm-up):\n${describeFaults(faults) || '(none)'}\n${detail}`;
+}
+
+// ------------------------------------------------------------------ properties
+
+t.test('after faults stop, every live node agrees on the live set within the bound', async (t) => {
+  let worst = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), scheduleArb(FAULT_WINDOW_MS, 8), (seed, faults) => {
+      const c = new MembershipCluster({ nodes: N, seed, config });
+      c.run(WARMUP_MS);
+      scheduleFaults(c, faults);
+      c.run(FAULT_WINDOW_MS);
+      // Faults stop: links heal, loss ends; pauses still running end within 5 s.
+      c.heal();
+      c.setLoss(0);
+      const start = c.now;
+      const done = c.runUntilTrue(() => c.converged(), CONVERGE_BOUND_MS + 5000, 250);
+      if (done === undefined) {
+        throw new Error(report(seed, faults, `not converged after ${CONVERGE_BOUND_MS + 5000} ms: ${JSON.stringify(c.disagreements().slice(0, 5))}`));
+      }
+      worst = Math.max(worst, done - start);
+      return true;
+    }),
+    params(),
+  );
+  t.comment(`worst time to agreement: ${worst} ms (bound ${CONVERGE_BOUND_MS + 5000} ms incl. 5 s of trailing pause)`);
+  t.pass('converged in every run');
+});
+
+t.test('a crashed node is dead at every live node within the bound', async (t) => {
+  let worst = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      nodeArb,
+      fc.double({ min: 0, max: 0.1, noNaN: true }),
+      fc.integer({ min: 0, max: 10_000 }),
+      (seed, victim, loss, delay) => {
+        const c = new MembershipCluster({ nodes: N, seed, config, link: { loss } });
+        c.run(WARMUP_MS + delay);
+        c.crash(victim);
+        const start = c.now;
+        const done = c.runUntilTrue(() => c.deadEverywhere(victim), CRASH_BOUND_MS, 100);
+        if (done === undefined) {
+          const holdouts = c.upNodes().filter((o) => ['alive', 'suspect'].includes(c.core(o)?.member(victim)?.state ?? ''));
+          throw new Error(`cluster seed ${seed}, loss ${loss}: ${victim} crashed at ${start} ms still live at ${holdouts.join(',')} after ${CRASH_BOUND_MS} ms`);
+        }
+        worst = Math.max(worst, done - start);
+        return true;
+      },
+    ),
+    params(),
+  );
+  t.comment(`worst crash→dead everywhere: ${worst} ms (bound ${CRASH_BOUND_MS} ms)`);
+  t.pass('every crash detected in time');
+});
+
+t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a live node', async (t) => {
+  let suspicions = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      nodeArb,
+      fc.array(fc.integer({ min: 2000, max: 10_000 }), { minLength: 5, maxLength: 20 }),
+      (seed, sleeper, gaps) => {
+        const c = new MembershipCluster({ nodes: N, seed, config, link: { loss: 0.05 } });
+        const falseDeaths: string[] = [];
+        c.onEvent((e) => {
+          if (e.type === 'dead' && e.subjectUp) falseDeaths.push(`${e.observer} declared ${e.member.name} dead at ${e.at} ms`);
+          if (e.type === 'suspect') suspicions++;
+        });
+        c.run(WARMUP_MS);
+        let at = c.now;
+        const pauses: Fault[] = [];
+        for (const gap of gaps) {
+          at += gap;
+          pauses.push({ at: at - c.now, kind: 'pause', node: sleeper, ms: 2000 });
+          at += 2000;
+        }
+        scheduleFaults(c, pauses);
+        c.runUntil(at + 20_000);
+        if (falseDeaths.length > 0) {
+          throw new Error(report(seed, pauses, `false deaths with 5 % loss:\n${falseDeaths.slice(0, 5).join('\n')}`));
+        }
+        return true;
+      },
+    ),
+    params(),
+  );
+  t.comment(`suspicions raised and refuted meanwhile: ${suspicions}`);
+  t.pass('no false deaths');
+});
+
+t.test('a healed partition merges within the bound', async (t) => {
+  let worst = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      groupsArb(3).filter((g) => g.length >= 2),
+      fc.integer({ min: 5000, max: 120_000 }),
+      fc.double({ min: 0, max: 0.05, noNaN: true }),
+      (seed, groups, duration, loss) => {
+        const c = new MembershipCluster({ nodes: N, seed, config, link: { loss } });
+        c.run(WARMUP_MS);
+        c.partition(groups);
+        c.run(duration);
+        c.heal();
+        const start = c.now;
+        const done = c.runUntilTrue(() => c.converged(), MERGE_BOUND_MS, 250);
+        if (done === undefined) {
+          const split = groups.map((g) => `[${g.join(',')}]`).join(' | ');
+          throw new Error(`cluster seed ${seed}, loss ${loss}: partition ${split} for ${duration} ms not merged ${MERGE_BOUND_MS} ms after healing: ${JSON.stringify(c.disagreements().slice(0, 5))}`);
+        }
+        worst = Math.max(worst, done - start);
+        return true;
+      },
+    ),
+    params(),
+  );
+  t.comment(`worst merge after healing: ${worst} ms (bound ${MERGE_BOUND_MS} ms)`);
+  t.pass('every partition merged in time');
+});
