@@ -1,0 +1,134 @@
+// Assembly of one weft agent: the components as children of the root supervisor,
+// started in dependency order (each only once the one before is ready) and stopped
+// in reverse. Components that have not landed yet are absent, never stand-ins.
+import { ApiServer } from './api.js';
+import type { Config, LoadedConfig } from './config.js';
+import type { Logger } from './log.js';
+import { Counter, createRegistry, type Registry } from './metrics.js';
+import { VERSION } from './version.js';
+import { Supervisor, type ChildSpec, type GaveUpError, type SupervisorEvent } from '../supervisors/index.js';
+import { apiChild } from './components/api-child.js';
+
+/** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
+export interface AgentContext {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  api: ApiServer;
+  /** Where components report the addresses they serve on, for the ready line and /v1/status. */
+  listening: Map<string, string>;
+}
+
+export class Agent {
+  readonly ctx: AgentContext;
+  readonly gaveUp: Promise<GaveUpError>;
+  private readonly root: Supervisor;
+  private readonly startedAt = Date.now();
+
+  constructor(loaded: LoadedConfig, log: Logger) {
+    const registry = createRegistry();
+    this.ctx = { config: loaded.config, log, registry, api: new ApiServer(log, registry), listening: new Map() };
+    const { supervision } = loaded.config;
+    this.root = new Supervisor({
+      name: 'weft',
+      strategy: 'one_for_one',
+      maxRestarts: supervision.maxRestarts,
+      periodMs: supervision.periodMs,
+      children: this.children(),
+      onEvent: supervisorEventLogger(log, registry),
+    });
+    this.gaveUp = this.root.gaveUp;
+    this.routes();
+  }
+
+  /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
+  private children(): ChildSpec[] {
+    return [apiChild(this.ctx)];
+  }
+
+  private routes(): void {
+    const { api, registry, config } = this.ctx;
+    api.route('GET', '/v1/health', () => {
+      const down = flatten(this.root.status()).filter((c) => c.state !== 'running' && c.state !== 'stopped');
+      return down.length
+        ? { status: 503, body: { status: 'degraded', down: down.map((c) => c.id) } }
+        : { body: { status: 'ok' } };
+    });
+    api.route('GET', '/v1/status', () => ({
+      body: {
+        node: config.node.name,
+        version: VERSION,
+        uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+        listening: Object.fromEntries(this.ctx.listening),
+        components: this.root.status(),
+      },
+    }));
+    api.route('GET', '/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+  }
+
+  /** Resolves with the addresses to print on the ready line once every component is ready. */
+  async start(): Promise<Record<string, string>> {
+    await this.root.start();
+    return Object.fromEntries(this.ctx.listening);
+  }
+
+  stop(): Promise<void> {
+    return this.root.stop();
+  }
+
+  /** Applies what can change at run time; reports what needs a restart. */
+  reload(next: Config): { applied: string[]; needRestart: string[] } {
+    const applied: string[] = [];
+    const needRestart: string[] = [];
+    const cur = this.ctx.config as unknown as Record<string, Record<string, unknown>>;
+    const nxt = next as unknown as Record<string, Record<string, unknown>>;
+    for (const section of Object.keys(nxt)) {
+      for (const key of Object.keys(nxt[section]!)) {
+        if (JSON.stringify(cur[section]![key]) === JSON.stringify(nxt[section]![key])) continue;
+        const path = `${section}.${key}`;
+        if (path === 'log.level') {
+          this.ctx.log.level = next.log.level;
+          cur[section]![key] = nxt[section]![key];
+          applied.push(path);
+        } else needRestart.push(path);
+      }
+    }
+    return { applied, needRestart };
+  }
+}
+
+function flatten(list: ReturnType<Supervisor['status']>): ReturnType<Supervisor['status']> {
+  return list.flatMap((c) => [c, ...flatten(c.children ?? [])]);
+}
+
+function supervisorEventLogger(log: Logger, registry: Registry): (e: SupervisorEvent) => void {
+  const restarts = new Counter({ name: 'weft_component_restarts_total', help: 'Component restarts by the supervision tree', labelNames: ['component'], registers: [registry] });
+  const crashes = new Counter({ name: 'weft_component_crashes_total', help: 'Component crashes seen by the supervision tree', labelNames: ['component'], registers: [registry] });
+  return (e) => {
+    const where = `${e.supervisor}/${'id' in e ? e.id : ''}`;
+    switch (e.type) {
+      case 'child_started':
+        log.debug({ component: where }, `${where} started`);
+        break;
+      case 'child_restarted':
+        restarts.inc({ component: e.id });
+        log.warn({ component: where, restarts: e.restarts }, `${where} restarted`);
+        break;
+      case 'child_crashed':
+        crashes.inc({ component: e.id });
+        log.error({ component: where, err: e.error.message, during: e.during }, `${where} failed: ${e.error.message}`);
+        break;
+      case 'child_killed':
+        log.warn({ component: where, afterMs: e.afterMs }, `${where} did not stop within ${e.afterMs}ms and was killed`);
+        break;
+      case 'child_stop_failed':
+        log.warn({ component: where, err: e.error.message }, `${where} failed to stop cleanly: ${e.error.message}`);
+        break;
+      case 'gave_up':
+        log.error({ supervisor: e.supervisor, err: e.error.message }, e.error.message);
+        break;
+      default:
+        log.debug({ component: where }, `${where} ${e.type.replace('child_', '')}`);
+    }
+  };
+}

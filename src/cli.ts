@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The `weft` command. Each subcommand lives in src/commands/; this file only dispatches
+// and turns expected failures into one short line on stderr (never a stack trace).
+import { UsageError, CommandFailed } from './commands/errors.js';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  agent: { summary: 'run the weft daemon on this node', load: () => import('./commands/agent.js') },
+  status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
+};
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'weft: a peer daemon for every node: membership, replicated state, DNS, VIPs, overlay.',
+    '',
+    'Usage: weft <command> [flags]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `weft <command> --help` for the flags of a command.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(mainHelp());
+    return 0;
+  }
+  if (name === '--version' || name === 'version') {
+    const { VERSION } = await import('./version.js');
+    console.log(VERSION);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new UsageError(`unknown command "${name}"; run weft --help to see the commands`);
+  return (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError || e instanceof CommandFailed) {
+      process.stderr.write(`weft: ${e.message}\n`);
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+    } else {
+      process.stderr.write(`weft: unexpected failure: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (process.env.WEFT_DEBUG) console.error(e);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,71 @@
+import { CONFIG_KEYS, describeType, envOf, flagOf } from '../config-schema.js';
+import { ConfigError, loadConfig, redacted, type ConfigInputs } from '../config.js';
+import { type Options, parseFlags } from './args.js';
+import { CommandFailed, UsageError } from './errors.js';
+
+export function agentHelp(): string {
+  const rows = CONFIG_KEYS.map((k) => {
+    const def = k.secret ? '' : ` (default: ${JSON.stringify(k.default)})`;
+    return `  --${flagOf(k).padEnd(16)} ${k.doc}${def}\n  ${''.padEnd(18)} ${describeType(k.type)}; env ${envOf(k)}; file ${k.path}`;
+  });
+  return [
+    'Usage: weft agent [flags]',
+    '',
+    'Run the weft daemon. With no flags it runs a single-node agent on loopback and needs no root.',
+    'Config precedence: flags > WEFT_* environment > config file > defaults.',
+    '',
+    'Flags:',
+    '  --config FILE      YAML config file (env WEFT_CONFIG)',
+    '  --print-config     print the effective config with the source of each value, then exit',
+    '  -h, --help         this help',
+    ...rows,
+    '',
+    'Signals: SIGTERM/SIGINT stop gracefully (exit 0); SIGHUP reloads the config file where safe.',
+  ].join('\n');
+}
+
+const OPTIONS: Options = {
+  config: { type: 'string' },
+  'print-config': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), { type: 'string' as const }])),
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('agent', argv, OPTIONS);
+  if (values.help) {
+    console.log(agentHelp());
+    return 0;
+  }
+  const inputs: ConfigInputs = {
+    flags: Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), values[flagOf(k)] as string | undefined])),
+    env: process.env,
+    file: values.config as string | undefined,
+  };
+  let loaded;
+  try {
+    loaded = await loadConfig(inputs);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`config error: ${e.message}`);
+    throw e;
+  }
+  if (values['print-config']) {
+    const { stringify } = await import('yaml');
+    const shown = redacted(loaded.config) as unknown as Record<string, Record<string, unknown>>;
+    let section = '';
+    const lines = stringify(shown).split('\n').map((line) => {
+      const top = /^(\w+):/.exec(line);
+      if (top) section = top[1]!;
+      const key = /^ {2}(\w+):/.exec(line);
+      return key ? `${line}  # ${loaded.sources[`${section}.${key[1]}`]}` : line;
+    });
+    console.log(lines.join('\n').trimEnd());
+    return 0;
+  }
+  const { startDaemon } = await import('../daemon.js');
+  try {
+    return await startDaemon(loaded, inputs);
+  } catch (e) {
+    throw new CommandFailed((e as Error).message);
+  }
+}

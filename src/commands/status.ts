@@ -1,0 +1,34 @@
+import { apiBase, parseFlags } from './args.js';
+import { callApi, table } from './client.js';
+
+const HELP = `Usage: weft status [--api URL] [--json]
+
+Show the status of a running agent: node, version, uptime, and each component's state.
+
+Flags:
+  --api URL   agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --json      print the raw JSON
+  -h, --help  this help`;
+
+interface StatusBody {
+  node: string;
+  version: string;
+  uptimeS: number;
+  components: { id: string; state: string; restarts: number }[];
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('status', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const status = (await callApi(apiBase(values.api as string | undefined), 'GET', '/v1/status')) as StatusBody;
+  if (values.json) {
+    console.log(JSON.stringify(status, null, 2));
+    return 0;
+  }
+  console.log(`node ${status.node}  version ${status.version}  up ${status.uptimeS}s\n`);
+  console.log(table(['COMPONENT', 'STATE', 'RESTARTS'], status.components.map((c) => [c.id, c.state, String(c.restarts)])));
+  return 0;
+}

@@ -1,0 +1,84 @@
+// The one table of every config key: its type, default, env variable, flag and doc.
+// Loading, validation, --help and the README's config reference are all derived from it,
+// so a key cannot be documented in one place and spelled differently in another.
+import { hostname } from 'node:os';
+
+export type KeyType =
+  | { kind: 'string'; pattern?: RegExp; patternDoc?: string }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
+  | { kind: 'ip' }
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' };
+
+export interface KeySpec {
+  /** Dotted path in the YAML file, e.g. `api.port`. */
+  path: string;
+  type: KeyType;
+  default: unknown;
+  doc: string;
+  /** Can a SIGHUP apply a new value without a restart? */
+  reloadable?: boolean;
+  /** Flag name without dashes; derived from the path when absent. */
+  flag?: string;
+  /** Hide from examples (secrets). */
+  secret?: boolean;
+}
+
+const port = (min = 0): KeyType => ({ kind: 'int', min, max: 65535 });
+const nodeName: KeyType = {
+  kind: 'string',
+  pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+  patternDoc: '1-63 characters: letters, digits, ".", "_" or "-", starting with a letter or digit',
+};
+
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { path: 'node.name', type: nodeName, default: defaultNodeName(), doc: 'Unique name of this node in the cluster (default: the host name).', flag: 'node' },
+  { path: 'node.dataDir', type: { kind: 'string' }, default: '', doc: 'Directory for persisted state; empty keeps everything in memory.', flag: 'data-dir' },
+
+  { path: 'gossip.bindAddr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'Address the gossip UDP and TCP sockets bind to.', flag: 'bind' },
+  { path: 'gossip.bindPort', type: port(), default: 7946, doc: 'Gossip port, UDP and TCP (0 picks a free one).', flag: 'bind-port' },
+  { path: 'gossip.advertiseAddr', type: { kind: 'string' }, default: '', doc: 'Address other nodes reach this one at; empty uses the bind address.', flag: 'advertise' },
+  { path: 'gossip.join', type: { kind: 'list', item: 'hostport' }, default: [], doc: 'Seed members to join, host:port, comma separated. Retried until one answers.', flag: 'join' },
+  { path: 'gossip.preset', type: { kind: 'enum', values: ['lan', 'wan', 'local'] }, default: 'lan', doc: 'Timing preset, as memberlist: lan, wan or local.', flag: 'preset' },
+  { path: 'gossip.label', type: { kind: 'string', pattern: /^[\x21-\x7e]{0,64}$/, patternDoc: 'up to 64 printable ASCII characters, no spaces' }, default: '', doc: 'Cluster label; nodes with another label are ignored.', flag: 'label' },
+  { path: 'gossip.keys', type: { kind: 'list', item: 'key' }, default: [], doc: 'AES-256-GCM keys, base64 of 32 bytes, comma separated; the first encrypts, all decrypt. Empty: no encryption.', flag: 'encrypt', secret: true, reloadable: true },
+
+  { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
+  { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
+
+  { path: 'log.level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', doc: 'Log level.', flag: 'log-level', reloadable: true },
+  { path: 'log.format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto', doc: 'Log format: JSON lines, readable lines, or auto (readable on a TTY).', flag: 'log-format' },
+
+  { path: 'supervision.maxRestarts', type: { kind: 'int', min: 0, max: 1000 }, default: 5, doc: 'Restart intensity: at most this many restarts of the components...', flag: 'max-restarts' },
+  { path: 'supervision.periodMs', type: { kind: 'duration' }, default: 10_000, doc: '...within this period; beyond it the agent exits non-zero for its service manager to restart.', flag: 'restart-period' },
+];
+
+function defaultNodeName(): string {
+  const h = hostname().split('.')[0] ?? 'weft';
+  const cleaned = h.replace(/[^A-Za-z0-9_.-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63);
+  return cleaned || 'weft';
+}
+
+export function flagOf(k: KeySpec): string {
+  return k.flag ?? k.path.replace(/\./g, '-').replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** `gossip.bindAddr` → `WEFT_GOSSIP_BIND_ADDR`. */
+export function envOf(k: KeySpec): string {
+  return 'WEFT_' + k.path.replace(/([a-z])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}
+
+export function describeType(t: KeyType): string {
+  switch (t.kind) {
+    case 'string': return t.patternDoc ?? 'a string';
+    case 'int': return `an integer from ${t.min} to ${t.max}`;
+    case 'bool': return 'true or false';
+    case 'enum': return 'one of ' + t.values.join(', ');
+    case 'duration': return 'a duration such as 500ms, 10s or 2m';
+    case 'ip': return 'an IPv4 or IPv6 address';
+    case 'list':
+      return t.item === 'hostport' ? 'a list of host:port' : t.item === 'key' ? 'a list of base64 32-byte keys' : 'a list of strings';
+  }
+}

@@ -1,0 +1,210 @@
+// Effective config = defaults < file (YAML) < WEFT_* environment < flags.
+// Every problem is collected and reported at once, each naming the key, the value,
+// where it came from and what is allowed, so an operator fixes them in one go.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
+
+export interface Config {
+  node: { name: string; dataDir: string };
+  gossip: {
+    bindAddr: string;
+    bindPort: number;
+    advertiseAddr: string;
+    join: string[];
+    preset: 'lan' | 'wan' | 'local';
+    label: string;
+    keys: string[];
+  };
+  api: { addr: string; port: number };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
+  supervision: { maxRestarts: number; periodMs: number };
+}
+
+export type Source = 'default' | 'file' | 'env' | 'flag';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where each key's effective value came from, for --print-config. */
+  sources: Record<string, Source>;
+  file?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} config problems:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigInputs {
+  /** Flag values as strings, keyed by flag name without dashes (from parseArgs). */
+  flags?: Record<string, string | undefined>;
+  env?: NodeJS.ProcessEnv;
+  /** Path of a YAML file; falls back to WEFT_CONFIG. */
+  file?: string;
+}
+
+export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfig> {
+  const env = inputs.env ?? {};
+  const flags = inputs.flags ?? {};
+  const file = inputs.file ?? (env.WEFT_CONFIG || undefined);
+  const problems: string[] = [];
+  const fileValues = file ? await readConfigFile(file, problems) : new Map<string, unknown>();
+
+  const config = {} as Record<string, Record<string, unknown>>;
+  const sources: Record<string, Source> = {};
+  for (const spec of CONFIG_KEYS) {
+    let raw: unknown = spec.default;
+    let source: Source = 'default';
+    let origin = 'default';
+    if (fileValues.has(spec.path)) {
+      raw = fileValues.get(spec.path);
+      source = 'file';
+      origin = `in ${file}`;
+    }
+    const envName = envOf(spec);
+    if (env[envName] !== undefined) {
+      raw = env[envName];
+      source = 'env';
+      origin = `from ${envName}`;
+    }
+    const flag = flagOf(spec);
+    if (flags[flag] !== undefined) {
+      raw = flags[flag];
+      source = 'flag';
+      origin = `from --${flag}`;
+    }
+    const parsed = parseValue(spec, raw);
+    if ('error' in parsed) {
+      problems.push(`${spec.path} = ${show(spec, raw)} (${origin}): must be ${parsed.error}`);
+      continue;
+    }
+    const [section, key] = spec.path.split('.') as [string, string];
+    (config[section] ??= {})[key] = parsed.value;
+    sources[spec.path] = source;
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { config: config as unknown as Config, sources, file };
+}
+
+async function readConfigFile(file: string, problems: string[]): Promise<Map<string, unknown>> {
+  const values = new Map<string, unknown>();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    problems.push(`config file ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return values;
+  }
+  // yaml is only needed when a file is given; keep it off the default start path.
+  const { parseDocument } = await import('yaml');
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? ` line ${e.linePos[0].line}` : '';
+    problems.push(`config file ${file}${where}: not valid YAML (${e.code}: ${e.message.split('\n')[0]!.replace(/ at line.*/, '')})`);
+    return values;
+  }
+  const root: unknown = doc.toJS();
+  if (root === null || root === undefined) return values;
+  if (!isPlainObject(root)) {
+    problems.push(`config file ${file}: must be a mapping of sections (node, gossip, api, log, supervision)`);
+    return values;
+  }
+  const known = new Set(CONFIG_KEYS.map((k) => k.path));
+  for (const [section, body] of Object.entries(root)) {
+    if (!isPlainObject(body)) {
+      problems.push(`config file ${file}: ${section} must be a mapping of keys`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(body)) {
+      const path = `${section}.${key}`;
+      if (!known.has(path)) {
+        const near = CONFIG_KEYS.find((k) => k.path.toLowerCase() === path.toLowerCase());
+        problems.push(`config file ${file}: unknown key ${path}` + (near ? ` (did you mean ${near.path}?)` : ''));
+        continue;
+      }
+      values.set(path, value);
+    }
+  }
+  return values;
+}
+
+type Parsed = { value: unknown } | { error: string };
+
+export function parseValue(spec: KeySpec, raw: unknown): Parsed {
+  const t = spec.type;
+  const bad = { error: describeType(t) };
+  switch (t.kind) {
+    case 'string': {
+      if (typeof raw !== 'string') return bad;
+      if (t.pattern && !t.pattern.test(raw)) return bad;
+      return { value: raw };
+    }
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < t.min || n > t.max) return bad;
+      return { value: n };
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return { value: raw };
+      if (raw === 'true' || raw === '1') return { value: true };
+      if (raw === 'false' || raw === '0') return { value: false };
+      return bad;
+    }
+    case 'enum':
+      return typeof raw === 'string' && t.values.includes(raw) ? { value: raw } : bad;
+    case 'duration': {
+      const ms = parseDuration(raw);
+      return ms === undefined ? bad : { value: ms };
+    }
+    case 'ip':
+      return typeof raw === 'string' && isIP(raw) !== 0 ? { value: raw } : bad;
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+      if (!items || !items.every((i) => typeof i === 'string')) return bad;
+      const check = t.item === 'hostport' ? isHostPort : t.item === 'key' ? isKey : () => true;
+      return items.every(check) ? { value: items } : bad;
+    }
+  }
+}
+
+/** "500ms", "10s", "2m", "1h", or a plain number of milliseconds. */
+export function parseDuration(raw: unknown): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) && raw >= 0 ? Math.round(raw) : undefined;
+  if (typeof raw !== 'string') return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms']!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function isHostPort(s: string): boolean {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
+  if (!m) return false;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return false;
+  const host = m[1] ?? m[2]!;
+  return m[1] ? isIP(host) === 6 : isIP(host) === 4 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host);
+}
+
+function isKey(s: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=$/.test(s) && Buffer.from(s, 'base64').length === 32;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(spec: KeySpec, raw: unknown): string {
+  if (spec.secret) return '<redacted>';
+  return JSON.stringify(raw) ?? String(raw);
+}
+
+/** The effective config as shown by --print-config, with secrets redacted. */
+export function redacted(cfg: Config): Config {
+  const copy = structuredClone(cfg);
+  copy.gossip.keys = copy.gossip.keys.map(() => '<redacted>');
+  return copy;
+}

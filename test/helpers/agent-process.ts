@@ -1,0 +1,74 @@
+// Starts `weft agent` as a real process (from dist/, built by `npm test`'s pretest) and
+// waits for its ready line. Every process started here is killed in t.teardown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+export interface AgentProcess {
+  proc: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  lines: Record<string, unknown>[];
+  /** Fields of the ready line (api, gossip, ...). */
+  ready: Record<string, string>;
+  /** Resolves with the exit code (or signal name). */
+  exited: Promise<number | string>;
+  /** Resolves with the first log line that matches. */
+  waitForLine(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+export interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 15_000): Promise<AgentProcess> {
+  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', '--api-port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let stderr = '';
+  proc.stderr.on('data', (d) => (stderr += d));
+  createInterface({ input: proc.stdout }).on('line', (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      line = { msg: text, unparsed: true };
+    }
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.pred(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = lines.find(pred);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs}ms; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
+      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      void exited.then((code) => reject(new Error(`agent exited (${code}) before the expected line; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)));
+    });
+  const readyLine = await waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'), readyTimeoutMs);
+  return { proc, lines, ready: readyLine as Record<string, string>, exited, waitForLine };
+}
