@@ -5,7 +5,8 @@ import { frame, FrameReader } from './framing.js';
 import { decodePacket, decodeStream, encodePacket, encodeStream } from './codec.js';
 import { Keyring, generateKey } from './keyring.js';
 
-type Test = typeof t;
+/** What the helpers need of a tap test: somewhere to register cleanup. */
+type Test = { teardown(fn: () => unknown): void };
 
 /** A transport on an ephemeral loopback port, closed when the test ends. */
 async function bound(t: Test, opts: TransportOptions = {}, addr = '127.0.0.1'): Promise<{ tr: Transport; at: Peer }> {
