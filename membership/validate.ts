@@ -18,7 +18,6 @@ export const MAX_ACK_PAYLOAD_BYTES = MAX_META_BYTES;
 export type Problem = string | undefined;
 
 export const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left'];
-export const PACKET_MESSAGE_TYPES = ['ping', 'ping-req', 'ack', 'nack', 'alive', 'suspect', 'dead', 'user'] as const;
 
 /** A lone UTF-16 surrogate cannot survive UTF-8 on the wire: the name would change in transit. */
 const LONE_SURROGATE = /\p{Cs}/u;
