@@ -144,7 +144,7 @@ class World {
 
   /** Resolves once `times` events in total match; fails loudly instead of hanging. */
   async until(pred: (e: SupervisorEvent) => boolean, times = 1, label = 'event'): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 5_000;
     while (this.count(pred) < times) {
       const left = deadline - Date.now();
       if (left <= 0) {
