@@ -70,6 +70,8 @@ export function spawnChildActor(opts: ChildActorOptions): ChildActor {
   let stopping: Incarnation | undefined;
   let starting: AbortController | undefined;
 
+  // receive() turns every failure of the component into a reply, so no fault can reach
+  // nact here; the no-op only keeps nact's printing default policy out.
   const ref: Ref<ChildMsg> = spawnSerial<ChildMsg>(opts.parent, spec.id, receive, () => undefined);
 
   async function receive(msg: ChildMsg): Promise<void> {
