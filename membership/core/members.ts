@@ -21,6 +21,8 @@ export interface Member {
   state: MemberState;
   /** Virtual/wall ms of the last change of state, address or metadata. */
   lastChange: number;
+  /** When a datagram from this member's address last arrived (driver clock, ms). */
+  lastHeard?: number;
   suspicion?: Suspicion;
   suspicionTimer?: Timer;
 }
@@ -31,6 +33,8 @@ export function isLive(m: Member): boolean {
 
 export class MemberTable {
   private readonly byName = new Map<string, Member>();
+  /** Members other than self by "addr:port", to tell who a datagram came from. */
+  private readonly byEndpoint = new Map<string, Member>();
   /** Every known member except self, in probe order. */
   private readonly order: Member[] = [];
   private probeIndex = 0;
@@ -75,6 +79,7 @@ export class MemberTable {
   add(member: Member): void {
     if (this.byName.has(member.name)) return;
     this.byName.set(member.name, member);
+    this.byEndpoint.set(`${member.addr}:${member.port}`, member);
     // A random slot, not the end: if every node appended, a newcomer would be probed by
     // all of them at the same late point of their rounds.
     const n = this.order.length;
@@ -90,12 +95,27 @@ export class MemberTable {
   remove(member: Member): void {
     if (this.byName.get(member.name) !== member || member === this.self) return;
     this.byName.delete(member.name);
+    this.unindex(member);
     const i = this.order.indexOf(member);
     if (i >= 0) {
       this.order.splice(i, 1);
       if (i < this.probeIndex) this.probeIndex--;
     }
     this.count(member.state, -1);
+  }
+
+  /** The member living at `addr:port`, if any. */
+  atEndpoint(addr: string, port: number): Member | undefined {
+    return this.byEndpoint.get(`${addr}:${port}`);
+  }
+
+  /** Change a member's address, keeping the endpoint index right. */
+  move(member: Member, addr: string, port: number): void {
+    if (member.addr === addr && member.port === port) return;
+    this.unindex(member);
+    member.addr = addr;
+    member.port = port;
+    if (member !== this.self && this.byName.get(member.name) === member) this.byEndpoint.set(`${addr}:${port}`, member);
   }
 
   setState(member: Member, state: MemberState): void {
@@ -141,6 +161,11 @@ export class MemberTable {
       }
     }
     return picked;
+  }
+
+  private unindex(member: Member): void {
+    const key = `${member.addr}:${member.port}`;
+    if (this.byEndpoint.get(key) === member) this.byEndpoint.delete(key);
   }
 
   private count(state: MemberState, delta: number): void {

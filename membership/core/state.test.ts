@@ -3,6 +3,8 @@ import t from 'tap';
 import { MAX_META_BYTES } from '../messages.js';
 import {
   addrOf,
+  isTo,
+  packets,
   alive,
   dead,
   endpointOf,
@@ -60,7 +62,7 @@ t.test('alive metadata over 512 bytes is rejected', async (t) => {
   t.equal(core.stats().rejectedMessages, 1);
 });
 
-t.test('suspect: suspect event, re-gossiped, dead after the max timeout without confirmations', async (t) => {
+t.test('suspect: suspect event, re-gossiped, timer at max without confirmations', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   core.receive(1000, endpointOf('c'), suspect('b', 1, 'c'));
@@ -68,14 +70,43 @@ t.test('suspect: suspect event, re-gossiped, dead after the max timeout without 
   t.same(events(out).map((e) => e.type), ['suspect']);
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'c'));
   // n = 6 live: log10(6) < 1 is floored at 1, so min = 4 * 1 * 1 s, max = 6 * min; k = 2.
-  const min = 4000;
-  const before = runTimers(core, 1000 + 6 * min - 1);
+  // b keeps answering our pings (so our own probes add no confirmation) but never refutes.
+  const max = 24_000;
+  const before = runTimers(core, 1000 + max - 1);
   t.notOk(events(before).some((e) => e.type === 'dead' && e.member.name === 'b'), 'still suspect just before max');
-  const after = runTimers(core, 1000 + 6 * min);
-  t.ok(events(after).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at max');
+  const atMax = runTimers(core, 1000 + max);
+  const lastChance = packets(atMax).find((p) => isTo(p, 'b') && p.msgs[0].t === 'ping');
+  t.ok(lastChance, 'b was heard from during the suspicion: one last probe at max instead of a verdict');
+  t.ok(lastChance?.msgs.some((m) => m.t === 'suspect' && m.node === 'b'), 'carrying the suspicion, so b can refute');
+  t.notOk(events(atMax).some((e) => e.type === 'dead'));
+  const after = runTimers(core, 1000 + max + 2000);
+  t.ok(events(after).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead after the grace of two probe intervals');
   t.equal(core.member('b')?.state, 'dead');
-  const gossiped = [...messages(after), ...messages(runTimers(core, 1000 + 6 * min + 1000))];
+  const gossiped = [...messages(after), ...messages(runTimers(core, 1000 + max + 3000))];
   t.ok(gossiped.some((m) => m.t === 'dead' && m.node === 'b' && m.from === 'self'), 'our verdict is gossiped');
+});
+
+t.test('a silent suspect gets no grace: dead exactly at the deadline', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), [suspect('b', 1, 'c')]);
+  core.receive(0, endpointOf('d'), [suspect('b', 1, 'd')]);
+  core.receive(0, endpointOf('e'), [suspect('b', 1, 'e')]);
+  core.takeOutputs();
+  const silent = new Set(['b']);
+  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'));
+  t.ok(events(runTimers(core, 4000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'k confirmations: min = 4 s');
+});
+
+t.test('a refutation during the grace saves the suspect', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), [suspect('b', 1, 'c'), suspect('b', 1, 'd'), suspect('b', 1, 'e')]);
+  core.takeOutputs();
+  runTimers(core, 4000); // grace starts: b answered pings meanwhile
+  core.receive(4100, endpointOf('b'), alive('b', 2));
+  t.same(events(core.takeOutputs()).map((e) => e.type), ['alive']);
+  t.notOk(events(runTimers(core, 60_000)).some((e) => e.type === 'dead'));
 });
 
 t.test('old suspect (lower incarnation) is ignored', async (t) => {
@@ -102,8 +133,9 @@ t.test('double suspect: same accuser is not re-gossiped; a new one confirms and 
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'd'), 'the confirmation is gossiped on');
   core.receive(3, endpointOf('e'), suspect('b', 1, 'e'));
   // k = 2 confirmations reached: deadline = start + min = 4 s instead of max = 24 s.
-  t.notOk(events(runTimers(core, 3999)).some((e) => e.type === 'dead'), 'not before min');
-  const out = runTimers(core, 4000);
+  const silent = new Set(['b']);
+  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'), 'not before min');
+  const out = runTimers(core, 4000, silent);
   t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at the minimum timeout');
 });
 
@@ -118,6 +150,17 @@ t.test('suspect about ourselves: refute with a higher incarnation, health score 
   t.equal(core.stats().refutations, 1);
   core.receive(1, endpointOf('b'), suspect('self', 2, 'b'));
   t.equal(core.localMember().incarnation, 8, 'a stale accusation needs no refutation');
+});
+
+t.test('a stale accusation about ourselves is answered directly with our current incarnation', async (t) => {
+  const core = makeCore('self', { incarnation: 5 });
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('b'), [suspect('self', 3, 'x'), dead('self', 4, 'y')]);
+  const direct = packets(core.takeOutputs()).filter((p) => isTo(p, 'b'));
+  const alives = direct.flatMap((p) => p.msgs).filter((m) => m.t === 'alive' && m.node.name === 'self');
+  t.equal(alives.length, 1, 'once per packet, not once per stale message');
+  t.equal(alives[0].t === 'alive' && alives[0].incarnation, 5, 'no new incarnation needed');
+  t.equal(core.stats().refutations, 0);
 });
 
 t.test('dead about ourselves: refute', async (t) => {

@@ -6,6 +6,8 @@ import { remainingSuspicionTime } from './math.js';
 export class Suspicion {
   private readonly confirmedBy = new Set<string>();
   private confirmations = 0;
+  /** End of the one grace period granted (see SwimCore.suspicionExpired), if any. */
+  graceUntil: number | undefined;
 
   /**
    * @param from who raised the suspicion first; never counted as a confirmation, since our
@@ -28,7 +30,8 @@ export class Suspicion {
 
   /** Absolute time at which the member is declared dead, given what is known now. */
   deadline(): number {
-    return this.startMs + remainingSuspicionTime(this.confirmations, this.k, 0, this.minMs, this.maxMs);
+    const d = this.startMs + remainingSuspicionTime(this.confirmations, this.k, 0, this.minMs, this.maxMs);
+    return this.graceUntil === undefined ? d : Math.max(d, this.graceUntil);
   }
 
   /**

@@ -149,6 +149,8 @@ export class SwimCore {
   receive(now: number, from: Endpoint, msgs: PacketMessage | readonly PacketMessage[]): void {
     this.advance(now);
     const list = Array.isArray(msgs) ? msgs : [msgs as PacketMessage];
+    const sender = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
+    if (sender) sender.lastHeard = this.now;
     for (const msg of list) this.dispatch(from, msg);
     this.flush();
   }
@@ -337,9 +339,9 @@ export class SwimCore {
         case 'alive':
           return isCounter(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) ? this.onAlive(msg, false) : this.reject();
         case 'suspect':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onSuspect(msg, false) : this.reject();
+          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onSuspect(msg, false, from) : this.reject();
         case 'dead':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg) : this.reject();
+          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg, from) : this.reject();
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
           this.outputs.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
@@ -487,9 +489,13 @@ export class SwimCore {
 
   // ---------------------------------------------------------------- state transitions
 
-  private onSuspect(s: Suspect, quiet: boolean): void {
+  private onSuspect(s: Suspect, quiet: boolean, from?: Endpoint): void {
     const m = this.table.get(s.node);
-    if (!m || s.incarnation < m.incarnation) return;
+    if (!m) return;
+    if (s.incarnation < m.incarnation) {
+      if (m === this.table.self && from) this.correct(from);
+      return;
+    }
 
     // Already suspect: a suspicion from someone new is an independent confirmation, which
     // shortens the timeout; re-gossip it so others can count it too.
@@ -538,12 +544,28 @@ export class SwimCore {
 
   private suspicionExpired(m: Member, suspicion: Suspicion): void {
     if (m.suspicion !== suspicion || m.state !== 'suspect' || this.table.get(m.name) !== m) return;
+    // Grace: if the suspect has sent us anything since the suspicion began, it is running
+    // and we most likely missed its refutation (gossip is probabilistic; with loss a node
+    // can miss every copy). Probe it once more, with the suspicion attached: it answers
+    // with its current incarnation (see correct()). A crashed node sends nothing, so
+    // real failures are not delayed.
+    if (suspicion.graceUntil === undefined && !this.leaving && (m.lastHeard ?? -Infinity) > suspicion.startMs) {
+      const interval = this.awareness.scale(this.config.probeIntervalMs);
+      suspicion.graceUntil = this.now + 2 * interval;
+      this.probe(this.now, m, interval);
+      this.rescheduleSuspicion(m);
+      return;
+    }
     this.onDead({ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name });
   }
 
-  private onDead(d: Dead): void {
+  private onDead(d: Dead, from?: Endpoint): void {
     const m = this.table.get(d.node);
-    if (!m || d.incarnation < m.incarnation) return;
+    if (!m) return;
+    if (d.incarnation < m.incarnation) {
+      if (m === this.table.self && from) this.correct(from);
+      return;
+    }
     this.clearSuspicion(m);
     if (m.state === 'dead' || m.state === 'left') return;
     if (m === this.table.self) {
@@ -589,8 +611,7 @@ export class SwimCore {
     if (!quiet) this.broadcast(m.name, a);
     m.incarnation = a.incarnation;
     m.meta = a.meta;
-    m.addr = a.node.addr;
-    m.port = a.node.port;
+    this.table.move(m, a.node.addr, a.node.port);
     this.table.setState(m, 'alive');
 
     let event: MemberEventType | undefined;
@@ -610,6 +631,20 @@ export class SwimCore {
     // Someone holds a different picture of us at our incarnation or above: a previous
     // life at another address, or metadata we no longer have. Outbid it.
     this.refute(a.incarnation);
+  }
+
+  /**
+   * Someone sent us a stale accusation (an incarnation we already refuted): they missed
+   * our refutation. Tell them directly rather than wait for gossip or push/pull to.
+   */
+  private correct(to: Endpoint): void {
+    if (this.leaving) return;
+    const pending = this.outbox.get(endpointKey(to));
+    const me = this.table.self;
+    if (pending?.msgs.some((m) => m.t === 'alive' && m.node.name === me.name)) return;
+    // Reuse the queued announcement if current, so piggybacking does not send it twice.
+    const queued = this.queue.peek(me.name);
+    this.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
   private refute(accused: number): void {
@@ -692,7 +727,7 @@ export class SwimCore {
       }
       if (batch.length > 0) {
         const extra = this.queue.size > 0 ? this.queue.take(budget - used, per, this.transmitLimit()) : [];
-        this.emitPacket(to, extra.length > 0 ? batch.concat(extra) : batch);
+        this.emitPacket(to, extra.length > 0 ? batch.concat(extra.filter((m) => !batch.includes(m))) : batch);
       }
     }
     this.outbox.clear();
