@@ -8,6 +8,7 @@ import { Counter, createRegistry, type Registry } from './metrics.js';
 import { VERSION } from './version.js';
 import { Supervisor, type ChildSpec, type GaveUpError, type SupervisorEvent } from '../supervisors/index.js';
 import { apiChild } from './components/api-child.js';
+import { membershipChild, type MembershipHandle } from './components/membership-child.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -24,6 +25,7 @@ export class Agent {
   readonly gaveUp: Promise<GaveUpError>;
   private readonly root: Supervisor;
   private readonly startedAt = Date.now();
+  readonly membership: MembershipHandle = {};
 
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
@@ -43,7 +45,7 @@ export class Agent {
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
   private children(): ChildSpec[] {
-    return [apiChild(this.ctx)];
+    return [membershipChild(this.ctx, this.membership), apiChild(this.ctx)];
   }
 
   private routes(): void {
@@ -86,14 +88,32 @@ export class Agent {
       for (const key of Object.keys(nxt[section]!)) {
         if (JSON.stringify(cur[section]![key]) === JSON.stringify(nxt[section]![key])) continue;
         const path = `${section}.${key}`;
-        if (path === 'log.level') {
-          this.ctx.log.level = next.log.level;
+        if (this.applyLive(path, next)) {
           cur[section]![key] = nxt[section]![key];
           applied.push(path);
         } else needRestart.push(path);
       }
     }
     return { applied, needRestart };
+  }
+
+  /** Changes one key in the running agent if that is safe; false when it needs a restart. */
+  private applyLive(path: string, next: Config): boolean {
+    if (path === 'log.level') {
+      this.ctx.log.level = next.log.level;
+      return true;
+    }
+    if (path === 'gossip.keys') {
+      // Rotation keeps encryption on: add the new keys, switch the primary, drop the old.
+      // Turning encryption on or off needs a restart (and a rolling plan across the cluster).
+      const ring = this.membership.current?.keyring;
+      if (!ring || next.gossip.keys.length === 0) return false;
+      for (const k of next.gossip.keys) if (!ring.keys().includes(k)) ring.add(k);
+      ring.use(next.gossip.keys[0]!);
+      for (const k of ring.keys()) if (!next.gossip.keys.includes(k)) ring.remove(k);
+      return true;
+    }
+    return false;
   }
 }
 

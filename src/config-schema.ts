@@ -45,6 +45,15 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.label', type: { kind: 'string', pattern: /^[\x21-\x7e]{0,64}$/, patternDoc: 'up to 64 printable ASCII characters, no spaces' }, default: '', doc: 'Cluster label; nodes with another label are ignored.', flag: 'label' },
   { path: 'gossip.keys', type: { kind: 'list', item: 'key' }, default: [], doc: 'AES-256-GCM keys, base64 of 32 bytes, comma separated; the first encrypts, all decrypt. Empty: no encryption.', flag: 'encrypt', secret: true, reloadable: true },
 
+  { path: 'gossip.probeInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: time between probes.', flag: 'probe-interval' },
+  { path: 'gossip.probeTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: wait for a direct ack before probing indirectly.', flag: 'probe-timeout' },
+  { path: 'gossip.gossipInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: time between gossip rounds.', flag: 'gossip-interval' },
+  { path: 'gossip.suspicionMult', type: { kind: 'int', min: 1, max: 100 }, default: undefined, doc: 'Override the preset: suspicion timeout multiplier.', flag: 'suspicion-mult' },
+  { path: 'gossip.retransmitMult', type: { kind: 'int', min: 1, max: 100 }, default: undefined, doc: 'Override the preset: retransmissions per update, times log10(N+1).', flag: 'retransmit-mult' },
+  { path: 'gossip.pushPullInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: full-state sync period (scaled up with cluster size).', flag: 'push-pull-interval' },
+  { path: 'gossip.reapAfter', type: { kind: 'duration' }, default: undefined, doc: 'Forget dead and left members after this long (preset: 24h).', flag: 'reap-after' },
+  { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
+
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
   { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
 

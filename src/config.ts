@@ -15,6 +15,15 @@ export interface Config {
     preset: 'lan' | 'wan' | 'local';
     label: string;
     keys: string[];
+    /** Timing overrides; undefined keeps the preset's value. Durations in ms. */
+    probeInterval?: number;
+    probeTimeout?: number;
+    gossipInterval?: number;
+    suspicionMult?: number;
+    retransmitMult?: number;
+    pushPullInterval?: number;
+    reapAfter?: number;
+    udpPayload?: number;
   };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
@@ -75,7 +84,8 @@ export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfi
       source = 'flag';
       origin = `from --${flag}`;
     }
-    const parsed = parseValue(spec, raw);
+    // An unset override stays undefined: the preset decides.
+    const parsed = raw === undefined ? { value: undefined } : parseValue(spec, raw);
     if ('error' in parsed) {
       problems.push(`${spec.path} = ${show(spec, raw)} (${origin}): must be ${parsed.error}`);
       continue;

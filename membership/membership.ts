@@ -1,0 +1,285 @@
+// The SWIM driver for real networks: the sans-IO core (membership/core) wired to the
+// UDP/TCP transport, the wire codec and a real clock. This file owns time and sockets
+// and nothing else; every protocol decision is the core's.
+//
+// The API follows swim-js and memberlist: start, join, leave, members, updateMeta, and
+// events join / alive / update / suspect / dead / leave / reap, each also emitted as `change`.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type Output, type SwimConfig, type SwimStats } from './core/index.js';
+import { REJECT_REASONS, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
+import { Keyring } from './keyring.js';
+import { Transport, type TransportStats } from './transport.js';
+import type { Message } from './messages.js';
+
+export interface MembershipOptions {
+  name: string;
+  bindAddr: string;
+  bindPort: number;
+  /** Address others reach us at; defaults to the bound address (must be an IP literal). */
+  advertiseAddr?: string;
+  config?: SwimConfig;
+  /** Cluster label: packets from another label are rejected. */
+  label?: string;
+  /** Base64 AES-256 keys; the first encrypts. Empty: plain packets with a CRC. */
+  keys?: readonly string[];
+  meta?: Uint8Array;
+  /** Absorbed failures (send errors, bad streams), for the log. */
+  onError?: (err: Error, context: string) => void;
+}
+
+export type MemberEvent = 'join' | 'alive' | 'update' | 'suspect' | 'dead' | 'leave' | 'reap';
+
+/** A member as the API and CLI show it: times in wall-clock ms. */
+export interface MemberInfo extends Omit<MemberView, 'lastChange' | 'meta'> {
+  meta: Uint8Array;
+  lastChange: number;
+}
+
+export class Membership extends EventEmitter {
+  readonly name: string;
+  readonly keyring: Keyring | undefined;
+  readonly rejects: Record<RejectReason, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  /** Streams we opened that failed (peer down, timeout). */
+  streamFailures = 0;
+
+  private readonly core: SwimCore;
+  private readonly wire: WireOptions;
+  private readonly config: SwimConfig;
+  private readonly monoStart = performance.now();
+  private readonly wallStart = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+  private leaveWaiters: (() => void)[] = [];
+  private joinWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly transport: Transport,
+    local: Endpoint,
+    private readonly opts: MembershipOptions,
+  ) {
+    super();
+    this.name = opts.name;
+    this.config = { ...(opts.config ?? makeConfig('lan')) };
+    this.keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
+    this.wire = { label: opts.label ?? '', keyring: this.keyring };
+    // The core packs compounds with the codec's exact sizes rather than its own estimate.
+    // (0xffff messages: the widest array header, so any compound the core builds fits.)
+    this.config.packetOverhead = packetOverhead(this.wire, 0xffff);
+    this.config.messageOverhead = 0;
+    this.core = new SwimCore({
+      self: { name: opts.name, addr: local.addr, port: local.port },
+      meta: opts.meta,
+      config: this.config,
+      rng: seededRng(randomBytes(4).readUInt32LE()),
+      now: this.now(),
+      // Seconds since the epoch: a restarted node outranks every stale rumour about its previous life.
+      incarnation: Math.floor(Date.now() / 1000),
+      measure: (m) => encodedSize(m as Message),
+    });
+    transport.onPacket((from, buf) => this.onPacket(from, buf));
+    transport.onRequest((from, body) => this.onRequest(from, body));
+  }
+
+  /** Binds the gossip sockets and starts probing (alone until join). */
+  static async start(opts: MembershipOptions): Promise<Membership> {
+    const transport = new Transport({ onError: opts.onError });
+    const bound = await transport.bind(opts.bindAddr, opts.bindPort);
+    const advertise = opts.advertiseAddr || bound.addr;
+    if (isIP(advertise) === 0) {
+      await transport.close();
+      throw new Error(`advertise address ${advertise} must be an IP address`);
+    }
+    const m = new Membership(transport, { addr: advertise, port: bound.port }, opts);
+    m.flush();
+    return m;
+  }
+
+  /** The address:port gossip is bound to. */
+  get local(): Endpoint {
+    const me = this.core.localMember();
+    return { addr: me.addr, port: me.port };
+  }
+
+  /**
+   * Contacts the seeds (host:port) by push/pull. Resolves with how many answered within the
+   * TCP timeout; the core keeps retrying the seeds on its own (healing), so 0 is not final.
+   */
+  async join(seeds: readonly string[]): Promise<number> {
+    const endpoints = (await Promise.all(seeds.map(resolveSeed))).flat();
+    const own = this.local;
+    const others = endpoints.filter((e) => !(e.addr === own.addr && e.port === own.port));
+    if (others.length === 0) return 0;
+    let answered = 0;
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.config.tcpTimeoutMs);
+      this.joinWaiters.push(() => {
+        answered++;
+        if (answered === others.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    this.core.join(this.now(), others);
+    this.flush();
+    await done;
+    this.joinWaiters = [];
+    return answered;
+  }
+
+  /** Gossips our departure and waits until it has spread (or timeoutMs), then stops probing. */
+  async leave(timeoutMs = 5_000): Promise<void> {
+    if (this.closed) return;
+    const left = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.leaveWaiters.push(() => (clearTimeout(timer), resolve()));
+    });
+    this.core.leave(this.now());
+    this.flush();
+    await left;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.transport.close();
+  }
+
+  members(): MemberInfo[] {
+    return this.core.members().map((m) => this.info(m));
+  }
+
+  localMember(): MemberInfo {
+    return this.info(this.core.localMember());
+  }
+
+  updateMeta(meta: Uint8Array): void {
+    this.core.updateMeta(this.now(), meta);
+    this.flush();
+  }
+
+  /** Broadcast an opaque payload to every member (for layers above membership). */
+  broadcast(data: Uint8Array): void {
+    this.core.broadcastUser(this.now(), data);
+    this.flush();
+  }
+
+  stats(): { swim: SwimStats; transport: TransportStats; rejects: Record<RejectReason, number>; streamFailures: number } {
+    return { swim: this.core.stats(), transport: this.transport.stats(), rejects: { ...this.rejects }, streamFailures: this.streamFailures };
+  }
+
+  private now(): number {
+    return performance.now() - this.monoStart;
+  }
+
+  private info(m: MemberView): MemberInfo {
+    return { ...m, lastChange: Math.round(this.wallStart + m.lastChange) };
+  }
+
+  private onPacket(from: Endpoint, buf: Buffer): void {
+    if (this.closed) return;
+    const r = decodePacket(buf, this.wire);
+    if (!r.ok) {
+      this.rejects[r.reason]++;
+      return;
+    }
+    this.core.receive(this.now(), from, r.msgs);
+    this.flush();
+  }
+
+  private async onRequest(from: Endpoint, body: Buffer): Promise<Buffer | undefined> {
+    if (this.closed) return undefined;
+    const r = decodeStream(body, this.wire);
+    if (!r.ok) {
+      this.rejects[r.reason]++;
+      return undefined;
+    }
+    let reply: Message | undefined;
+    for (const msg of r.msgs) reply = this.core.receiveStream(this.now(), from, msg) ?? reply;
+    this.flush();
+    return reply ? encodeStream([reply], this.wire) : undefined;
+  }
+
+  /** Carries out everything the core asked for, then re-arms the timer for its next deadline. */
+  private flush(): void {
+    if (this.closed) return;
+    for (const out of this.core.takeOutputs()) this.perform(out);
+    this.arm();
+  }
+
+  private perform(out: Output): void {
+    switch (out.kind) {
+      case 'packet':
+        this.transport.sendPacket(out.to, encodePacket(out.msgs, this.wire));
+        break;
+      case 'stream':
+        void this.stream(out.to, out.msg);
+        break;
+      case 'event':
+        this.emit(out.type, this.info(out.member));
+        this.emit('change', { type: out.type, member: this.info(out.member) });
+        break;
+      case 'user':
+        this.emit('user', out.data, out.from);
+        break;
+      case 'left':
+        for (const w of this.leaveWaiters.splice(0)) w();
+        break;
+    }
+  }
+
+  private async stream(to: Endpoint, msg: Message): Promise<void> {
+    try {
+      const reply = await this.transport.request(to, encodeStream([msg], this.wire), this.config.tcpTimeoutMs);
+      if (this.closed || reply.length === 0) return;
+      const r = decodeStream(reply, this.wire);
+      if (!r.ok) {
+        this.rejects[r.reason]++;
+        return;
+      }
+      for (const m of r.msgs) {
+        if (m.t === 'push-pull') {
+          this.core.receiveStreamReply(this.now(), to, m);
+          for (const w of this.joinWaiters) w();
+        }
+      }
+      this.flush();
+    } catch (e) {
+      this.streamFailures++;
+      this.opts.onError?.(e as Error, 'gossip stream');
+    }
+  }
+
+  private arm(): void {
+    const at = this.core.nextDeadline();
+    if (at === this.timerAt && this.timer) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      if (this.closed) return;
+      this.core.tick(this.now());
+      this.flush();
+    }, Math.max(0, at - this.now()));
+  }
+}
+
+async function resolveSeed(seed: string): Promise<Endpoint[]> {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(seed);
+  if (!m) return [];
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (isIP(host)) return [{ addr: host, port }];
+  try {
+    return (await lookup(host, { all: true })).map((a) => ({ addr: a.address, port }));
+  } catch {
+    return [];
+  }
+}
