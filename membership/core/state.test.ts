@@ -109,6 +109,22 @@ t.test('a refutation during the grace saves the suspect', async (t) => {
   t.notOk(events(runTimers(core, 60_000)).some((e) => e.type === 'dead'));
 });
 
+t.test('a suspicion of a higher incarnation restarts the timer instead of confirming', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), [suspect('b', 1, 'c'), suspect('b', 1, 'd'), suspect('b', 1, 'e')]);
+  core.takeOutputs();
+  // b refuted to 2 (we missed it) and was suspected again at 2, 3 s later.
+  core.receive(3000, endpointOf('c'), suspect('b', 2, 'c'));
+  t.equal(core.member('b')?.incarnation, 2);
+  t.same(core.peekBroadcast('b'), suspect('b', 2, 'c'));
+  const silent = new Set(['b']);
+  t.notOk(events(runTimers(core, 3000 + 4000 - 1, silent)).some((e) => e.type === 'dead'), 'not at the old deadline (4 s)');
+  core.receive(3001, endpointOf('d'), [suspect('b', 2, 'd')]);
+  core.receive(3001, endpointOf('e'), [suspect('b', 2, 'e')]);
+  t.ok(events(runTimers(core, 3000 + 4000, silent)).some((e) => e.type === 'dead'), 'a fresh timer from the new suspicion');
+});
+
 t.test('old suspect (lower incarnation) is ignored', async (t) => {
   const core = makeCore();
   core.receive(0, endpointOf('b'), alive('b', 10));

@@ -498,7 +498,13 @@ export class SwimCore {
     }
 
     // Already suspect: a suspicion from someone new is an independent confirmation, which
-    // shortens the timeout; re-gossip it so others can count it too.
+    // shortens the timeout; re-gossip it so others can count it too. A suspicion of a
+    // higher incarnation is not a confirmation but a new episode: the node refuted the
+    // old one (we missed that) and must get a full timeout to refute again.
+    if (m.suspicion && s.incarnation > m.incarnation) {
+      this.clearSuspicion(m);
+      this.table.setState(m, 'alive');
+    }
     if (m.suspicion) {
       if (m.suspicion.confirm(s.from)) {
         this.rescheduleSuspicion(m);
