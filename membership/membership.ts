@@ -54,7 +54,8 @@ export class Membership extends EventEmitter {
   private timerAt = Infinity;
   private closed = false;
   private leaveWaiters: (() => void)[] = [];
-  private joinWaiters: (() => void)[] = [];
+  /** Told of each join push-pull's outcome: a reply (true), or a failure or refusal (false). */
+  private joinWaiters: ((ok: boolean) => void)[] = [];
 
   private constructor(
     private readonly transport: Transport,
@@ -114,11 +115,12 @@ export class Membership extends EventEmitter {
     const others = endpoints.filter((e) => !(e.addr === own.addr && e.port === own.port));
     if (others.length === 0) return 0;
     let answered = 0;
+    let settled = 0;
     const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.config.tcpTimeoutMs);
-      this.joinWaiters.push(() => {
-        answered++;
-        if (answered === others.length) {
+      const timer = setTimeout(resolve, this.config.tcpTimeoutMs).unref();
+      this.joinWaiters.push((ok) => {
+        if (ok) answered++;
+        if (++settled === others.length) {
           clearTimeout(timer);
           resolve();
         }
@@ -135,7 +137,7 @@ export class Membership extends EventEmitter {
   async leave(timeoutMs = 5_000): Promise<void> {
     if (this.closed) return;
     const left = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(resolve, timeoutMs).unref();
       this.leaveWaiters.push(() => (clearTimeout(timer), resolve()));
     });
     this.core.leave(this.now());
@@ -234,6 +236,8 @@ export class Membership extends EventEmitter {
   }
 
   private async stream(to: Endpoint, msg: Message): Promise<void> {
+    const joining = msg.t === 'push-pull' && msg.join;
+    let replied = false;
     try {
       const reply = await this.transport.request(to, encodeStream([msg], this.wire), this.config.tcpTimeoutMs);
       if (this.closed || reply.length === 0) return;
@@ -243,15 +247,17 @@ export class Membership extends EventEmitter {
         return;
       }
       for (const m of r.msgs) {
-        if (m.t === 'push-pull') {
-          this.core.receiveStreamReply(this.now(), to, m);
-          for (const w of this.joinWaiters) w();
-        }
+        if (m.t !== 'push-pull') continue;
+        this.core.receiveStreamReply(this.now(), to, m);
+        replied = true;
       }
       this.flush();
     } catch (e) {
       this.streamFailures++;
       this.opts.onError?.(e as Error, 'gossip stream');
+    } finally {
+      // An empty reply is a peer that refused us (wrong label or key): that seed has answered, negatively.
+      if (joining) for (const w of this.joinWaiters) w(replied);
     }
   }
 
