@@ -1,0 +1,91 @@
+import t from 'tap';
+import { spawn, execFileSync } from 'node:child_process';
+import { CLI } from '../test/helpers/agent-process.js';
+import { skipUnless } from '../test/helpers/system.js';
+
+interface Member {
+  name: string;
+  state: string;
+}
+
+function startDevCluster(t: { teardown(fn: () => void): void }, args: string[]) {
+  const proc = spawn(process.execPath, [CLI, 'dev-cluster', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const up = new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (out.includes('Ctrl-C stops them all')) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+    void exited.then((code) => (clearInterval(timer), reject(new Error(`dev-cluster exited ${code}: ${out}`))));
+  });
+  return { proc, exited, up, output: () => out };
+}
+
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them all', async (t) => {
+  const dc = startDevCluster(t, ['--nodes', '4', '--subnet', '91']);
+  await dc.up;
+  const formed = await eventually(async () => {
+    const views = await Promise.all([1, 2, 3, 4].map(async (i) => ((await (await fetch(`http://127.91.0.${i}:8947/v1/members`)).json()) as { members: Member[] }).members));
+    return views.every((v) => v.filter((m) => m.state === 'alive').length === 4);
+  }, 15_000);
+  t.ok(formed, 'every agent sees 4 alive members');
+  dc.proc.kill('SIGINT');
+  t.equal(await dc.exited, 0, 'exits 0 on Ctrl-C');
+  const gone = await fetch('http://127.91.0.1:8947/v1/health').then(() => false, () => true);
+  t.ok(gone, 'the agents are stopped');
+});
+
+t.test('dev-cluster rejects bad flags', async (t) => {
+  const r = execFileSyncStatus(['dev-cluster', '--nodes', '0']);
+  t.equal(r.status, 2);
+  t.match(r.stderr, /--nodes must be an integer from 1 to 250/);
+});
+
+t.test('dev-cluster --netns: one namespace per agent, all removed after', { skip: skipUnless({ root: true, commands: ['ip'] }) }, async (t) => {
+  const dc = startDevCluster(t, ['--nodes', '3', '--netns', '--subnet', '93']);
+  t.teardown(() => {
+    for (const ns of ['weft-dev-93-1', 'weft-dev-93-2', 'weft-dev-93-3', 'weft-dev-93-hub']) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  });
+  await dc.up;
+  const formed = await eventually(() => {
+    const out = execFileSync('ip', ['netns', 'exec', 'weft-dev-93-2', process.execPath, CLI, 'members', '--json'], { encoding: 'utf8' });
+    return (JSON.parse(out) as Member[]).filter((m) => m.state === 'alive').length === 3;
+  }, 15_000);
+  t.ok(formed, 'agents in separate namespaces form one cluster over the bridge');
+  dc.proc.kill('SIGINT');
+  t.equal(await dc.exited, 0);
+  t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /weft-dev-93/, 'namespaces removed');
+});
+
+function execFileSyncStatus(args: string[]): { status: number | null; stderr: string } {
+  try {
+    execFileSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return { status: 0, stderr: '' };
+  } catch (e) {
+    const err = e as { status: number | null; stderr: Buffer };
+    return { status: err.status, stderr: err.stderr.toString() };
+  }
+}
