@@ -86,7 +86,23 @@ t.test('suspect: suspect event, re-gossiped, timer at max without confirmations'
   t.ok(gossiped.some((m) => m.t === 'dead' && m.node === 'b' && m.from === 'self'), 'our verdict is gossiped');
 });
 
-t.test('a silent suspect gets no grace: dead exactly at the deadline', async (t) => {
+t.test('first-hand evidence: our own failed probe plus k confirmations → dead exactly at min', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  const silent = new Set(['b']);
+  let start = -1;
+  for (let until = 1000; start < 0 && until < 60_000; until += 100) {
+    const ev = events(runTimers(core, until, silent)).find((e) => e.type === 'suspect' && e.member.name === 'b');
+    if (ev) start = ev.member.lastChange;
+  }
+  t.ok(start > 0, 'our probe of silent b failed');
+  core.receive(start, endpointOf('c'), suspect('b', 1, 'c'));
+  core.receive(start, endpointOf('d'), suspect('b', 1, 'd'));
+  t.notOk(events(runTimers(core, start + 4000 - 1, silent)).some((e) => e.type === 'dead'));
+  t.ok(events(runTimers(core, start + 4000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'no grace for a verdict we saw ourselves');
+});
+
+t.test('second-hand only: one probe of our own first; a silent suspect fails it and is declared at once', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   core.receive(0, endpointOf('c'), [suspect('b', 1, 'c')]);
@@ -94,8 +110,9 @@ t.test('a silent suspect gets no grace: dead exactly at the deadline', async (t)
   core.receive(0, endpointOf('e'), [suspect('b', 1, 'e')]);
   core.takeOutputs();
   const silent = new Set(['b']);
-  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'));
-  t.ok(events(runTimers(core, 4000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'k confirmations: min = 4 s');
+  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'), 'not before min = 4 s');
+  const out = runTimers(core, 5000, silent);
+  t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'by min + one probe interval, well before the 2-interval grace ends');
 });
 
 t.test('a refutation during the grace saves the suspect', async (t) => {
@@ -148,17 +165,23 @@ t.test('double suspect: same accuser is not re-gossiped; a new one confirms and 
   core.receive(2, endpointOf('d'), suspect('b', 1, 'd'));
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'd'), 'the confirmation is gossiped on');
   core.receive(3, endpointOf('e'), suspect('b', 1, 'e'));
-  // k = 2 confirmations reached: deadline = start + min = 4 s instead of max = 24 s.
+  // k = 2 confirmations reached: deadline = start + min = 4 s instead of max = 24 s (plus
+  // at most one probe interval of our own check, the news being second-hand).
   const silent = new Set(['b']);
   t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'), 'not before min');
-  const out = runTimers(core, 4000, silent);
+  const out = runTimers(core, 5000, silent);
   t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at the minimum timeout');
 });
 
 t.test('suspect about ourselves: refute with a higher incarnation, health score rises', async (t) => {
   const core = makeCore('self', { incarnation: 3 });
   withPeers(core, PEERS);
-  core.receive(0, endpointOf('b'), suspect('self', 7, 'b'));
+  core.receive(0, endpointOf('d'), suspect('self', 7, 'b'));
+  const direct = packets(core.takeOutputs()).filter((p) => isTo(p, 'b'));
+  t.ok(
+    direct.some((p) => p.msgs.some((m) => m.t === 'alive' && m.node.name === 'self' && m.incarnation === 8)),
+    'the accuser b is told directly, even though the rumour came from d',
+  );
   t.equal(core.localMember().incarnation, 8);
   t.equal(core.localMember().state, 'alive');
   t.same(core.peekBroadcast('self'), alive('self', 8));

@@ -8,6 +8,8 @@ export class Suspicion {
   private confirmations = 0;
   /** End of the one grace period granted (see SwimCore.suspicionExpired), if any. */
   graceUntil: number | undefined;
+  /** We saw the failure ourselves (our own probe), rather than only hearing of it. */
+  firstHand = false;
 
   /**
    * @param from who raised the suspicion first; never counted as a confirmation, since our

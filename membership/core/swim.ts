@@ -506,6 +506,12 @@ export class SwimCore {
       this.table.setState(m, 'alive');
     }
     if (m.suspicion) {
+      if (s.from === this.table.self.name && !m.suspicion.firstHand) {
+        // Our own probe failed: first-hand evidence, which also ends any grace period.
+        m.suspicion.firstHand = true;
+        m.suspicion.graceUntil = m.suspicion.graceUntil === undefined ? undefined : this.now;
+        this.rescheduleSuspicion(m);
+      }
       if (m.suspicion.confirm(s.from)) {
         this.rescheduleSuspicion(m);
         if (!quiet) this.broadcast(m.name, s);
@@ -514,7 +520,7 @@ export class SwimCore {
     }
     if (m.state !== 'alive') return;
     if (m === this.table.self) {
-      if (!this.leaving) this.refute(s.incarnation);
+      if (!this.leaving) this.refute(s.incarnation, s.from);
       return;
     }
     if (!quiet) this.broadcast(m.name, s);
@@ -531,6 +537,7 @@ export class SwimCore {
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
     const max = this.config.suspicionMaxTimeoutMult * min;
     m.suspicion = new Suspicion(s.from, k, this.now, min, max);
+    m.suspicion.firstHand = s.from === this.table.self.name;
     this.rescheduleSuspicion(m);
     this.emitEvent('suspect', m);
   }
@@ -550,14 +557,17 @@ export class SwimCore {
 
   private suspicionExpired(m: Member, suspicion: Suspicion): void {
     if (m.suspicion !== suspicion || m.state !== 'suspect' || this.table.get(m.name) !== m) return;
-    // Grace: if the suspect has sent us anything since the suspicion began, it is running
-    // and we most likely missed its refutation (gossip is probabilistic; with loss a node
-    // can miss every copy). Probe it once more, with the suspicion attached: it answers
-    // with its current incarnation (see correct()). A crashed node sends nothing, so
-    // real failures are not delayed.
-    if (suspicion.graceUntil === undefined && !this.leaving && (m.lastHeard ?? -Infinity) > suspicion.startMs) {
+    // Grace: gossip is probabilistic, and with loss a node can miss every copy of a
+    // refutation. Before acting on second-hand news only, or when the suspect has sent us
+    // something since the suspicion began (so it runs), probe it once ourselves, with the
+    // suspicion attached: a live node answers with its current incarnation (refute() or
+    // correct()), a dead one fails the probe and is declared at once. The nodes holding
+    // first-hand evidence declare without delay, so real failures are not detected later.
+    const heard = (m.lastHeard ?? -Infinity) > suspicion.startMs;
+    if (suspicion.graceUntil === undefined && !this.leaving && (!suspicion.firstHand || heard)) {
       const interval = this.awareness.scale(this.config.probeIntervalMs);
       suspicion.graceUntil = this.now + 2 * interval;
+      suspicion.firstHand = false;
       this.probe(this.now, m, interval);
       this.rescheduleSuspicion(m);
       return;
@@ -575,7 +585,7 @@ export class SwimCore {
     this.clearSuspicion(m);
     if (m.state === 'dead' || m.state === 'left') return;
     if (m === this.table.self) {
-      if (!this.leaving) this.refute(d.incarnation);
+      if (!this.leaving) this.refute(d.incarnation, d.from);
       return;
     }
     this.broadcast(m.name, d);
@@ -653,13 +663,18 @@ export class SwimCore {
     this.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
-  private refute(accused: number): void {
+  private refute(accused: number, accuser?: string): void {
     const me = this.table.self;
     me.incarnation = Math.max(me.incarnation + 1, accused + 1);
     // Lifeguard: having to refute means others could not hear us in time; we may be the slow one.
     this.awareness.applyDelta(1);
     this.counters.refutations++;
-    this.broadcast(me.name, this.selfAlive());
+    const a = this.selfAlive();
+    this.broadcast(me.name, a);
+    // The accuser holds first-hand evidence and will not wait for more (see
+    // suspicionExpired): tell it directly instead of trusting gossip to reach it in time.
+    const accuserMember = accuser !== undefined && accuser !== me.name ? this.table.get(accuser) : undefined;
+    if (accuserMember && isLive(accuserMember)) this.send(accuserMember, [a]);
   }
 
   // ---------------------------------------------------------------- dissemination
