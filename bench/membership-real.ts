@@ -1,0 +1,598 @@
+// Real membership figures, side by side with serf (issue 3, figures part 2):
+//   - `kill -9` one agent; time until every other agent marks it dead (weft) or failed (serf);
+//   - idle gossip bytes per agent per second.
+//
+// Both clusters run on loopback in the same run, with the same timing profile (weft
+// `--preset lan`, serf `-profile=lan`), every agent on its own address and the gossip port
+// 7946: weft on 127.0.10.1..N, serf on 127.0.11.1..N (BENCH_WEFT_NET / BENCH_SERF_NET change
+// the /24). Agent 1 is the seed of its cluster and is never killed.
+//
+// Detection is timed on both sides by the same method: the arrival time, in this process, of
+// each observer's log line for the victim (weft: "member X is dead"; serf: "serf:
+// EventMemberFailed: X", logged when serf processes the failure, before the agent's 1–3 s event
+// coalescing, which an event handler would add). For weft, /v1/members of every observer is
+// also polled every 100 ms as a cross-check. Phases: first suspicion anywhere (weft "member X
+// is suspect"; memberlist "Suspect X has failed, no acks received"), first dead anywhere,
+// dead everywhere.
+//
+// Idle bytes: weft from its own counters (weft_gossip_bytes_out_total: UDP payload + TCP
+// frames); serf from memberlist's go-metrics counters memberlist.udp.sent + memberlist.tcp.sent
+// (the same payload-level meaning) sent by each serf agent to a statsd listener in this
+// process (serf 0.8.2 reads the top-level "statsd_addr" config key). As root with nft, the
+// same window is also counted on the wire with nftables counters (IP bytes, headers included),
+// the same rules for both clusters.
+//
+// Run directly: `node dist/bench/membership-real.js [agents] [trials]`.
+
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { nftUsable, removeNftTable, setupNft, type NftCounters, type NftTotals } from './membership-nft.js';
+import { cleanEnv, ProcGroup, sleep, type Proc } from './membership-procs.js';
+import { startStatsd, type StatsdSink } from './membership-statsd.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const GOSSIP_PORT = 7946;
+const SERF_RPC_PORT = 7373;
+const DETECT_TIMEOUT_MS = 90_000;
+const WHOLE_TIMEOUT_MS = 90_000;
+const POLL_MS = 100;
+
+export interface RealOptions {
+  agents: number;
+  trials: number;
+  /** Seconds to settle after the clusters are whole, before the idle window; default 5. */
+  settleSeconds?: number;
+  /** Seconds of the idle window; default 30 (one push/pull period of the lan profile). */
+  idleSeconds?: number;
+  weftNet?: string;
+  serfNet?: string;
+  serfBin?: string;
+  log?: (line: string) => void;
+}
+
+export interface TrialResult {
+  victim: string;
+  /** Seconds from kill -9 until the last observer's dead/failed log line; null on timeout. */
+  all_dead_s: number | null;
+  first_suspect_s: number | null;
+  first_dead_s: number | null;
+  /** weft only: the same, seen by polling /v1/members every 100 ms. */
+  poll_all_dead_s?: number | null;
+  /** Seconds from restart until every agent saw the cluster whole again. */
+  rejoin_s: number | null;
+}
+
+export interface ClusterResult {
+  impl: 'weft' | 'serf';
+  agents: number;
+  trials: TrialResult[];
+  detect_p50_s: number | null;
+  detect_max_s: number | null;
+  first_suspect_p50_s: number | null;
+  first_dead_p50_s: number | null;
+  poll_detect_p50_s?: number | null;
+  form_s: number;
+  /** Payload bytes sent per agent per second, idle, from the implementation's own counters. */
+  idle_bytes_per_agent_s: number;
+  /** UDP datagrams sent per agent per second (weft_gossip_packets_out_total; memberlist.udp.sent samples). */
+  idle_msgs_per_agent_s: number;
+  /** nftables: IP bytes (headers included) and packets per agent per second; null without nft. */
+  idle_wire_bytes_per_agent_s: number | null;
+  idle_wire_packets_per_agent_s: number | null;
+  /** Observer-level dead/failed events about members that were not killed. */
+  false_deaths: number;
+  /** Distinct suspicion episodes about members that were not killed. */
+  false_suspicions: number;
+}
+
+export interface RealResult {
+  weft: ClusterResult;
+  serf: ClusterResult;
+  detect_ratio: number | null;
+  bytes_ratio: number | null;
+  wire_bytes_ratio: number | null;
+  bytes_method: string;
+  idle_seconds: number;
+  loadavg_before: number[];
+  loadavg_after: number[];
+  wall_s: number;
+}
+
+/** Nearest-rank percentile of the non-null values; null when there are none. */
+export function pct(values: readonly (number | null | undefined)[], p: number): number | null {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  return xs[Math.min(xs.length, Math.max(1, Math.ceil((p / 100) * xs.length))) - 1];
+}
+
+type ParsedEvent = { type: 'suspect' | 'dead' | 'declared' | 'alive' | 'join'; subject: string; episode?: string };
+
+interface Impl {
+  readonly kind: 'weft' | 'serf';
+  readonly names: string[];
+  readonly procs: (Proc | undefined)[];
+  start(i: number): Promise<void>;
+  /** The members every agent sees alive; undefined for an agent that did not answer. */
+  aliveViews(): Promise<(Set<string> | undefined)[]>;
+  parse(text: string): ParsedEvent | undefined;
+  /** Sum over agents of payload bytes and messages sent so far. */
+  counters(): Promise<{ bytes: number; msgs: number }>;
+}
+
+function ipOf(net: string, i: number): string {
+  return `${net}.${i + 1}`;
+}
+
+async function fetchJson(url: string, timeoutMs = 2000): Promise<unknown> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+async function fetchText(url: string, timeoutMs = 2000): Promise<string> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.text();
+}
+
+interface WeftMember {
+  name: string;
+  state: string;
+}
+
+class WeftCluster implements Impl {
+  readonly kind = 'weft' as const;
+  readonly names: string[];
+  readonly procs: (Proc | undefined)[] = [];
+  readonly apis: string[] = [];
+
+  constructor(
+    private readonly group: ProcGroup,
+    private readonly net: string,
+    agents: number,
+  ) {
+    this.names = Array.from({ length: agents }, (_, i) => `weft-${i + 1}`);
+  }
+
+  async start(i: number): Promise<void> {
+    const args = [CLI, 'agent', '--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT), '--api-port', '0', '--preset', 'lan', '--log-format', 'json'];
+    if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
+    const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
+    this.procs[i] = p;
+    const ready = await p.waitFor((t) => t.includes('weft agent ready'), 30_000, 'ready line');
+    const line = JSON.parse(ready.text) as { api?: string };
+    if (!line.api) throw new Error(`${this.names[i]}: ready line without api: ${ready.text}`);
+    this.apis[i] = line.api;
+  }
+
+  async members(i: number): Promise<WeftMember[] | undefined> {
+    if (!this.procs[i]?.running()) return undefined;
+    try {
+      return ((await fetchJson(`${this.apis[i]}/v1/members`)) as { members: WeftMember[] }).members;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async aliveViews(): Promise<(Set<string> | undefined)[]> {
+    return Promise.all(this.names.map(async (_, i) => {
+      const ms = await this.members(i);
+      return ms && new Set(ms.filter((m) => m.state === 'alive').map((m) => m.name));
+    }));
+  }
+
+  parse(text: string): ParsedEvent | undefined {
+    if (!text.includes('"member"')) return undefined;
+    let l: { msg?: string; member?: string; incarnation?: number };
+    try {
+      l = JSON.parse(text) as typeof l;
+    } catch {
+      return undefined;
+    }
+    if (typeof l.msg !== 'string' || typeof l.member !== 'string') return undefined;
+    const m = /^member \S+ (?:is (suspect|dead|alive)|(joined))$/.exec(l.msg);
+    if (!m) return undefined;
+    const type = (m[1] ?? 'join') as ParsedEvent['type'];
+    return { type, subject: l.member, episode: `${l.member}@${l.incarnation}` };
+  }
+
+  async counters(): Promise<{ bytes: number; msgs: number }> {
+    let bytes = 0;
+    let msgs = 0;
+    await Promise.all(this.names.map(async (_, i) => {
+      const text = await fetchText(`${this.apis[i]}/metrics`);
+      const num = (name: string) => {
+        const m = new RegExp(`^${name} ([0-9.eE+]+)$`, 'm').exec(text);
+        if (!m) throw new Error(`${this.names[i]}: no ${name} in /metrics`);
+        return Number(m[1]);
+      };
+      bytes += num('weft_gossip_bytes_out_total');
+      msgs += num('weft_gossip_packets_out_total');
+    }));
+    return { bytes, msgs };
+  }
+}
+
+class SerfCluster implements Impl {
+  readonly kind = 'serf' as const;
+  readonly names: string[];
+  readonly procs: (Proc | undefined)[] = [];
+
+  constructor(
+    private readonly group: ProcGroup,
+    private readonly net: string,
+    agents: number,
+    private readonly bin: string,
+    private readonly dir: string,
+    private readonly statsd: StatsdSink,
+  ) {
+    this.names = Array.from({ length: agents }, (_, i) => `serf-${i + 1}`);
+  }
+
+  rpc(i: number): string {
+    return `${ipOf(this.net, i)}:${SERF_RPC_PORT}`;
+  }
+
+  async start(i: number): Promise<void> {
+    const cfg = join(this.dir, `serf-${i + 1}.json`);
+    writeFileSync(cfg, JSON.stringify({ statsd_addr: `127.0.0.1:${this.statsd.ports[i]}` }));
+    const args = ['agent', '-node', this.names[i], '-bind', `${ipOf(this.net, i)}:${GOSSIP_PORT}`, '-rpc-addr', this.rpc(i), '-profile=lan', '-log-level=info', '-config-file', cfg];
+    if (i > 0) args.push('-retry-join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`, '-retry-interval', '1s');
+    const p = this.group.spawn(this.names[i], this.bin, args, cleanEnv());
+    this.procs[i] = p;
+    await p.waitFor((t) => t.includes('Serf agent running!'), 30_000, '"Serf agent running!"');
+  }
+
+  aliveViews(): Promise<(Set<string> | undefined)[]> {
+    return Promise.all(this.names.map((_, i) => new Promise<Set<string> | undefined>((resolve) => {
+      if (!this.procs[i]?.running()) return resolve(undefined);
+      execFile(this.bin, ['members', '-format', 'json', '-rpc-addr', this.rpc(i)], { timeout: 5000 }, (err, stdout) => {
+        if (err) return resolve(undefined);
+        try {
+          const ms = (JSON.parse(stdout) as { members: { name: string; status: string }[] }).members;
+          resolve(new Set(ms.filter((m) => m.status === 'alive').map((m) => m.name)));
+        } catch {
+          resolve(undefined);
+        }
+      });
+    })));
+  }
+
+  parse(text: string): ParsedEvent | undefined {
+    let m = /serf: EventMemberFailed: (\S+)/.exec(text);
+    if (m) return { type: 'dead', subject: m[1] };
+    m = /memberlist: Suspect (\S+) has failed, no acks received/.exec(text);
+    if (m) return { type: 'suspect', subject: m[1], episode: `${m[1]}@${text}` };
+    m = /memberlist: Marking (\S+) as failed, suspect timeout reached/.exec(text);
+    if (m) return { type: 'declared', subject: m[1] };
+    m = /serf: EventMemberJoin: (\S+)/.exec(text);
+    if (m) return { type: 'join', subject: m[1] };
+    return undefined;
+  }
+
+  async counters(): Promise<{ bytes: number; msgs: number }> {
+    const s = this.statsd.sum();
+    return { bytes: s.udpBytes + s.tcpBytes, msgs: s.udpPackets };
+  }
+}
+
+/** Counts events about members that were not killed; `down` holds the killed ones. */
+class FalseAlarms {
+  deaths = 0;
+  readonly suspicionEpisodes = new Set<string>();
+  readonly down = new Set<string>();
+  readonly offs: (() => void)[] = [];
+
+  watch(impl: Impl, i: number): void {
+    const p = impl.procs[i];
+    if (!p) return;
+    this.offs.push(p.onLine((text) => {
+      const e = impl.parse(text);
+      if (!e || this.down.has(e.subject)) return;
+      if (e.type === 'dead') this.deaths++;
+      else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
+    }));
+  }
+}
+
+async function waitWhole(impl: Impl, pollMs: number, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const views = await impl.aliveViews();
+    const whole = views.every((v) => v !== undefined && v.size === impl.names.length && impl.names.every((n) => v.has(n)));
+    if (whole) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > timeoutMs) {
+      const worst = views.map((v, i) => `${impl.names[i]}:${v ? v.size : 'no answer'}`).join(' ');
+      throw new Error(`${impl.kind}: cluster not whole after ${timeoutMs / 1000} s (alive seen per agent: ${worst})`);
+    }
+    await sleep(pollMs);
+  }
+}
+
+async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) => void): Promise<number> {
+  const t0 = performance.now();
+  await impl.start(0);
+  alarms.watch(impl, 0);
+  // The rest in small batches: 20 processes starting at once on 2 cores would only queue.
+  for (let i = 1; i < impl.names.length; i += 4) {
+    const batch = [];
+    for (let j = i; j < Math.min(impl.names.length, i + 4); j++) batch.push(impl.start(j).then(() => alarms.watch(impl, j)));
+    await Promise.all(batch);
+  }
+  const whole = await waitWhole(impl, 250, WHOLE_TIMEOUT_MS);
+  const formS = (performance.now() - t0) / 1000;
+  log(`${impl.kind}: ${impl.names.length} agents up and whole after ${formS.toFixed(1)} s (last ${whole.toFixed(1)} s waiting for convergence)`);
+  return formS;
+}
+
+async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log: (l: string) => void): Promise<TrialResult> {
+  const victim = impl.names[victimIdx];
+  const observers = impl.names.map((_, i) => i).filter((i) => i !== victimIdx);
+  const deadAt = new Map<number, number>();
+  let firstSuspect: number | undefined;
+  let firstDead: number | undefined;
+  const offs: (() => void)[] = [];
+  let allDead!: () => void;
+  const allDeadP = new Promise<void>((r) => (allDead = r));
+  for (const i of observers) {
+    offs.push(impl.procs[i]!.onLine((text, at) => {
+      const e = impl.parse(text);
+      if (!e || e.subject !== victim) return;
+      if (e.type === 'suspect') firstSuspect ??= at;
+      if (e.type === 'declared') firstDead ??= at;
+      if (e.type === 'dead') {
+        firstDead ??= at;
+        if (!deadAt.has(i)) deadAt.set(i, at);
+        if (deadAt.size === observers.length) allDead();
+      }
+    }));
+  }
+
+  alarms.down.add(victim);
+  const t0 = performance.now();
+  const killed = impl.procs[victimIdx]!.kill9();
+
+  // weft: poll /v1/members of every observer until each shows the victim dead.
+  const pollAt = new Map<number, number>();
+  let polling = impl instanceof WeftCluster;
+  const poller = (async () => {
+    if (!(impl instanceof WeftCluster)) return;
+    while (polling && pollAt.size < observers.length) {
+      const tick = performance.now();
+      await Promise.all(observers.filter((i) => !pollAt.has(i)).map(async (i) => {
+        const ms = await impl.members(i);
+        const m = ms?.find((x) => x.name === victim);
+        if (m && (m.state === 'dead' || m.state === 'left')) pollAt.set(i, performance.now());
+      }));
+      await sleep(Math.max(0, POLL_MS - (performance.now() - tick)));
+    }
+  })();
+
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([allDeadP.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), DETECT_TIMEOUT_MS)))]);
+  clearTimeout(timer);
+  // Let the poller see the last observer too (it lags the log by up to one poll).
+  const pollDeadline = performance.now() + 3000;
+  while (polling && pollAt.size < observers.length && performance.now() < pollDeadline) await sleep(20);
+  polling = false;
+  await poller;
+  for (const off of offs) off();
+  await killed;
+
+  const s = (at: number | undefined) => (at === undefined ? null : round3((at - t0) / 1000));
+  const res: TrialResult = {
+    victim,
+    all_dead_s: timedOut ? null : s(Math.max(...deadAt.values())),
+    first_suspect_s: s(firstSuspect),
+    first_dead_s: s(firstDead),
+    rejoin_s: null,
+  };
+  if (impl instanceof WeftCluster) res.poll_all_dead_s = pollAt.size === observers.length ? s(Math.max(...pollAt.values())) : null;
+  if (timedOut) log(`${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${deadAt.size}/${observers.length} observers)`);
+
+  // Restart the victim, same name and address, and wait for the cluster to be whole again.
+  const r0 = performance.now();
+  await impl.start(victimIdx);
+  alarms.watch(impl, victimIdx);
+  await waitWhole(impl, impl.kind === 'weft' ? 200 : 500, WHOLE_TIMEOUT_MS);
+  res.rejoin_s = round3((performance.now() - r0) / 1000);
+  alarms.down.delete(victim);
+  return res;
+}
+
+function summarize(impl: Impl, trials: TrialResult[], formS: number, idle: { bytes: number; msgs: number }, wire: NftTotals | null, idleS: number, alarms: FalseAlarms): ClusterResult {
+  const n = impl.names.length;
+  const r: ClusterResult = {
+    impl: impl.kind,
+    agents: n,
+    trials,
+    detect_p50_s: pct(trials.map((t) => t.all_dead_s), 50),
+    detect_max_s: pct(trials.map((t) => t.all_dead_s), 100),
+    first_suspect_p50_s: pct(trials.map((t) => t.first_suspect_s), 50),
+    first_dead_p50_s: pct(trials.map((t) => t.first_dead_s), 50),
+    form_s: round3(formS),
+    idle_bytes_per_agent_s: round1(idle.bytes / n / idleS),
+    idle_msgs_per_agent_s: round3(idle.msgs / n / idleS),
+    idle_wire_bytes_per_agent_s: wire ? round1((wire.udpBytes + wire.tcpBytes) / n / idleS) : null,
+    idle_wire_packets_per_agent_s: wire ? round3((wire.udpPackets + wire.tcpPackets) / n / idleS) : null,
+    false_deaths: alarms.deaths,
+    false_suspicions: alarms.suspicionEpisodes.size,
+  };
+  if (impl.kind === 'weft') r.poll_detect_p50_s = pct(trials.map((t) => t.poll_all_dead_s), 50);
+  return r;
+}
+
+export function serfInstalled(bin = process.env.BENCH_SERF_BIN ?? 'serf'): boolean {
+  return spawnSync(bin, ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+export async function runRealComparison(opts: RealOptions): Promise<RealResult> {
+  const started = performance.now();
+  const log = opts.log ?? (() => {});
+  const agents = opts.agents;
+  if (agents < 3 || agents > 254) throw new Error(`agents must be 3..254, got ${agents}`);
+  const settleS = opts.settleSeconds ?? 5;
+  const idleS = opts.idleSeconds ?? 30;
+  const weftNet = opts.weftNet ?? process.env.BENCH_WEFT_NET ?? '127.0.10';
+  const serfNet = opts.serfNet ?? process.env.BENCH_SERF_NET ?? '127.0.11';
+  for (const net of [weftNet, serfNet]) if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
+  if (weftNet === serfNet) throw new Error('weft and serf need different address ranges');
+  const serfBin = opts.serfBin ?? process.env.BENCH_SERF_BIN ?? 'serf';
+
+  const group = new ProcGroup();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-membership-'));
+  let statsd: StatsdSink | undefined;
+  let nft: NftCounters | undefined;
+  const loadBefore = loadavg().map(round3);
+
+  let cleaned = false;
+  const cleanupSync = () => {
+    if (cleaned) return;
+    cleaned = true;
+    group.killAllSync();
+    if (nft) removeNftTable();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.error(`\n${sig}: stopping every agent of the bench`);
+    cleanupSync();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', cleanupSync);
+
+  const weftAlarms = new FalseAlarms();
+  const serfAlarms = new FalseAlarms();
+  try {
+    statsd = await startStatsd(agents);
+    const weft = new WeftCluster(group, weftNet, agents);
+    const serf = new SerfCluster(group, serfNet, agents, serfBin, dir, statsd);
+
+    if (nftUsable()) {
+      nft = setupNft([
+        { label: 'weft', cidr: `${weftNet}.0/24`, port: GOSSIP_PORT },
+        { label: 'serf', cidr: `${serfNet}.0/24`, port: GOSSIP_PORT },
+      ]);
+    } else log('nft not usable (needs root and nft): no wire-level cross-check');
+
+    const weftForm = await startCluster(weft, weftAlarms, log);
+    const serfForm = await startCluster(serf, serfAlarms, log);
+    log(`settling ${settleS} s, then ${idleS} s idle for traffic`);
+    await sleep(settleS * 1000);
+
+    // --- idle traffic, both clusters over the same window
+    const w0 = await weft.counters();
+    const s0 = await serf.counters();
+    const n0 = nft?.read();
+    const i0 = performance.now();
+    await sleep(idleS * 1000);
+    const w1 = await weft.counters();
+    const s1 = await serf.counters();
+    const n1 = nft?.read();
+    const idleActual = (performance.now() - i0) / 1000;
+    const diff = (a: NftTotals, b: NftTotals): NftTotals => ({ udpBytes: b.udpBytes - a.udpBytes, udpPackets: b.udpPackets - a.udpPackets, tcpBytes: b.tcpBytes - a.tcpBytes, tcpPackets: b.tcpPackets - a.tcpPackets });
+    const weftWire = n0 && n1 ? diff(n0.weft, n1.weft) : null;
+    const serfWire = n0 && n1 ? diff(n0.serf, n1.serf) : null;
+    const weftIdle = { bytes: w1.bytes - w0.bytes, msgs: w1.msgs - w0.msgs };
+    const serfIdle = { bytes: s1.bytes - s0.bytes, msgs: s1.msgs - s0.msgs };
+    log(`idle: weft ${(weftIdle.bytes / agents / idleActual).toFixed(0)} B/agent/s, serf ${(serfIdle.bytes / agents / idleActual).toFixed(0)} B/agent/s`);
+    if (statsd.malformed > 0) log(`statsd: ${statsd.malformed} malformed lines`);
+
+    // --- kill -9 trials; one victim per trial, never the seed (index 0), the same for both
+    const weftTrials: TrialResult[] = [];
+    const serfTrials: TrialResult[] = [];
+    for (let t = 0; t < opts.trials; t++) {
+      const victimIdx = 1 + ((t * 7 + 3) % (agents - 1));
+      for (const [impl, alarms, out] of [[weft, weftAlarms, weftTrials], [serf, serfAlarms, serfTrials]] as const) {
+        await sleep(2000);
+        const r = await runTrial(impl, victimIdx, alarms, log);
+        out.push(r);
+        const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
+        log(`trial ${t + 1}/${opts.trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`);
+      }
+    }
+
+    const weftRes = summarize(weft, weftTrials, weftForm, weftIdle, weftWire, idleActual, weftAlarms);
+    const serfRes = summarize(serf, serfTrials, serfForm, serfIdle, serfWire, idleActual, serfAlarms);
+    const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round3(a / b));
+    return {
+      weft: weftRes,
+      serf: serfRes,
+      detect_ratio: ratio(weftRes.detect_p50_s, serfRes.detect_p50_s),
+      bytes_ratio: ratio(weftRes.idle_bytes_per_agent_s, serfRes.idle_bytes_per_agent_s),
+      wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
+      bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
+      idle_seconds: round3(idleActual),
+      loadavg_before: loadBefore,
+      loadavg_after: loadavg().map(round3),
+      wall_s: round3((performance.now() - started) / 1000),
+    };
+  } finally {
+    for (const off of [...weftAlarms.offs, ...serfAlarms.offs]) off();
+    await group.killAll();
+    await statsd?.close();
+    nft?.remove();
+    rmSync(dir, { recursive: true, force: true });
+    cleaned = true;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', cleanupSync);
+  }
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** The table rows of a real comparison, for this file's main and for bench/membership.ts. */
+export function realTable(r: RealResult): string[] {
+  const f = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? 'n/a' : `${v}${unit}`);
+  const rows: [string, string, string, string][] = [
+    ['', 'weft', 'serf', 'weft/serf'],
+    ['agents', String(r.weft.agents), String(r.serf.agents), ''],
+    ['cluster formed (start to whole)', f(r.weft.form_s, ' s'), f(r.serf.form_s, ' s'), ''],
+    [`kill -9 -> dead/failed at all, p50 (${r.weft.trials.length} trials)`, f(r.weft.detect_p50_s, ' s'), f(r.serf.detect_p50_s, ' s'), f(r.detect_ratio)],
+    ['  max', f(r.weft.detect_max_s, ' s'), f(r.serf.detect_max_s, ' s'), ''],
+    ['  all trials', r.weft.trials.map((t) => f(t.all_dead_s)).join(' '), r.serf.trials.map((t) => f(t.all_dead_s)).join(' '), ''],
+    ['  phase: first suspicion, p50', f(r.weft.first_suspect_p50_s, ' s'), f(r.serf.first_suspect_p50_s, ' s'), ''],
+    ['  phase: first dead anywhere, p50', f(r.weft.first_dead_p50_s, ' s'), f(r.serf.first_dead_p50_s, ' s'), ''],
+    ['  weft by polling /v1/members, p50', f(r.weft.poll_detect_p50_s, ' s'), '', ''],
+    ['  whole again after restart, p50', f(pct(r.weft.trials.map((t) => t.rejoin_s), 50), ' s'), f(pct(r.serf.trials.map((t) => t.rejoin_s), 50), ' s'), ''],
+    [`idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s)`, f(r.weft.idle_bytes_per_agent_s), f(r.serf.idle_bytes_per_agent_s), f(r.bytes_ratio)],
+    ['idle UDP datagrams/agent/s (own counters)', f(r.weft.idle_msgs_per_agent_s), f(r.serf.idle_msgs_per_agent_s), ''],
+    ['idle wire bytes/agent/s (nft, IP)', f(r.weft.idle_wire_bytes_per_agent_s), f(r.serf.idle_wire_bytes_per_agent_s), f(r.wire_bytes_ratio)],
+    ['idle wire packets/agent/s (nft)', f(r.weft.idle_wire_packets_per_agent_s), f(r.serf.idle_wire_packets_per_agent_s), ''],
+    ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
+    ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
+  ];
+  const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
+  const lines = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ').trimEnd());
+  lines.push(`bytes: ${r.bytes_method}`);
+  lines.push(`load average before ${r.loadavg_before.join(' ')}, after ${r.loadavg_after.join(' ')} (2 cores; other work may share them); wall ${r.wall_s} s`);
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const [agents = '20', trials = '5'] = process.argv.slice(2);
+  if (!serfInstalled()) {
+    console.log('serf is not installed: nothing to compare with');
+    process.exit(2);
+  }
+  const r = await runRealComparison({ agents: Number(agents), trials: Number(trials), idleSeconds: process.env.BENCH_IDLE_S ? Number(process.env.BENCH_IDLE_S) : undefined, log: (l) => console.error(l) });
+  for (const l of realTable(r)) console.log(l);
+  console.log(JSON.stringify(r));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
