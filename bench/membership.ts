@@ -1,0 +1,103 @@
+// `npm run bench -- membership`: the figures of issue 3.
+//   1. Simulated, N = BENCH_NODES (1000) nodes, lan preset, BENCH_TRIALS (20) trials
+//      (bench/membership-sim.ts).
+//   2. Real, side by side with serf: BENCH_AGENTS (20) weft agents and as many serf agents on
+//      loopback, BENCH_REAL_TRIALS (5) kill -9 trials, BENCH_IDLE_S (30) s of idle traffic
+//      (bench/membership-real.ts). Skipped, with real_* null, when serf is not installed.
+// BENCH_SKIP_SIM=1 / BENCH_SKIP_REAL=1 run one half. Progress goes to stderr; stdout has the
+// tables, and its last line is one JSON object (ratios are weft / serf, lower is better).
+import { spawnSync } from 'node:child_process';
+import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
+import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
+
+const env = process.env;
+const flag = (name: string) => env[name] === '1' || env[name] === 'true';
+const num = (name: string, dflt: number) => {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
+  return n;
+};
+
+const started = performance.now();
+const progress = (l: string) => console.error(`  ${l}`);
+
+let sim: MembershipSimResult | null = null;
+const nodes = num('BENCH_NODES', 1000);
+const simTrials = num('BENCH_TRIALS', 20);
+if (flag('BENCH_SKIP_SIM')) {
+  console.log('simulated: skipped (BENCH_SKIP_SIM=1)\n');
+} else {
+  console.error(`simulated: ${nodes} nodes, ${simTrials} trials, lan preset ...`);
+  sim = await runMembershipSim({ nodes, trials: simTrials, log: progress });
+  const rows: [string, string, string][] = [
+    ['crash -> dead at 100 % of members, p50', `${sim.dead_p50_s} s`, ''],
+    ['crash -> dead at 100 % of members, p99', `${sim.dead_p99_s} s`, 'aim <= 15 s'],
+    ['join -> alive at 100 % of members, p50', `${sim.join_p50_s} s`, ''],
+    ['join -> alive at 100 % of members, p99', `${sim.join_p99_s} s`, 'aim <= 3 s'],
+    ['false deaths (5 % loss, 1 member paused)', String(sim.false_deaths), 'aim 0'],
+    ['bytes per member per s (steady state)', String(sim.bytes_per_member_s), ''],
+    ['messages per member per s', String(sim.msgs_per_member_s), ''],
+    ['wall time', `${sim.wall_s} s`, ''],
+  ];
+  console.log(`simulated: ${nodes} nodes, lan preset, ${simTrials} trials (crash and join)`);
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  for (const [k, v, aim] of rows) console.log(`  ${k.padEnd(w0)}  ${v.padStart(w1)}  ${aim}`.trimEnd());
+  console.log('');
+}
+
+let real: RealResult | null = null;
+const agents = num('BENCH_AGENTS', 20);
+const realTrials = num('BENCH_REAL_TRIALS', 5);
+if (flag('BENCH_SKIP_REAL')) {
+  console.log('real vs serf: skipped (BENCH_SKIP_REAL=1)');
+} else if (!serfInstalled()) {
+  console.log('real vs serf: skipped, serf is not installed (apt-get install serf); real_* are null');
+} else {
+  console.error(`real: ${agents} weft + ${agents} serf agents on loopback, ${realTrials} kill -9 trials each ...`);
+  real = await runRealComparison({ agents, trials: realTrials, idleSeconds: env.BENCH_IDLE_S ? num('BENCH_IDLE_S', 30) : undefined, log: progress });
+  console.log(`real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`);
+  for (const l of realTable(real)) console.log(`  ${l}`);
+  console.log('');
+}
+
+console.log(`total wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  JSON.stringify({
+    sim_dead_p99_s: sim?.dead_p99_s ?? null,
+    sim_join_p99_s: sim?.join_p99_s ?? null,
+    sim_false_deaths: sim?.false_deaths ?? null,
+    sim_bytes_per_member_s: sim?.bytes_per_member_s ?? null,
+    real_detect_ratio_vs_serf: real?.detect_ratio ?? null,
+    real_bytes_ratio_vs_serf: real?.bytes_ratio ?? null,
+    sim_nodes: sim ? nodes : null,
+    sim_trials: sim ? simTrials : null,
+    sim_dead_p50_s: sim?.dead_p50_s ?? null,
+    sim_join_p50_s: sim?.join_p50_s ?? null,
+    sim_msgs_per_member_s: sim?.msgs_per_member_s ?? null,
+    sim_wall_s: sim?.wall_s ?? null,
+    real_agents: real ? agents : null,
+    real_trials: real ? realTrials : null,
+    real_weft_detect_p50_s: real?.weft.detect_p50_s ?? null,
+    real_serf_detect_p50_s: real?.serf.detect_p50_s ?? null,
+    real_weft_detect_s: real ? real.weft.trials.map((t) => t.all_dead_s) : null,
+    real_serf_detect_s: real ? real.serf.trials.map((t) => t.all_dead_s) : null,
+    real_weft_first_suspect_p50_s: real?.weft.first_suspect_p50_s ?? null,
+    real_serf_first_suspect_p50_s: real?.serf.first_suspect_p50_s ?? null,
+    real_weft_poll_detect_p50_s: real?.weft.poll_detect_p50_s ?? null,
+    real_weft_bytes_per_agent_s: real?.weft.idle_bytes_per_agent_s ?? null,
+    real_serf_bytes_per_agent_s: real?.serf.idle_bytes_per_agent_s ?? null,
+    real_wire_bytes_ratio_vs_serf: real?.wire_bytes_ratio ?? null,
+    real_weft_false_deaths: real?.weft.false_deaths ?? null,
+    real_serf_false_deaths: real?.serf.false_deaths ?? null,
+    real_bytes_method: real ? (real.weft.idle_wire_bytes_per_agent_s === null ? 'counters (weft /metrics, serf statsd)' : 'counters (weft /metrics, serf statsd); nft cross-check') : null,
+    real_wall_s: real?.wall_s ?? null,
+  }),
+);
+
+function serfVersion(): string {
+  const r = spawnSync(env.BENCH_SERF_BIN ?? 'serf', ['version'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n')[0].replace(/^Serf\s*/i, '').trim() || '(unknown version)';
+}
