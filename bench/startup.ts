@@ -49,24 +49,25 @@ function rssMb(pid: number): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function measure(s: Subject): Promise<{ readyMs: number; rssMb: number }> {
-  const times: number[] = [];
-  // Alternate-free: runs of one subject back to back, after one warm-up for the file cache.
-  await (await startOnce(s)).kill();
+/** Runs of the two subjects alternate, so both see the same background load on a noisy machine. */
+async function measureAll(list: Subject[]): Promise<{ name: string; readyMs: number; rssMb: number }[]> {
+  const times = list.map(() => [] as number[]);
+  for (const s of list) await (await startOnce(s)).kill(); // warm the file cache
   for (let i = 0; i < RUNS; i++) {
-    const r = await startOnce(s);
-    times.push(r.ms);
-    await r.kill();
+    for (const [j, s] of list.entries()) {
+      const r = await startOnce(s);
+      times[j]!.push(r.ms);
+      await r.kill();
+    }
   }
-  const idle = await startOnce(s);
+  const idle = await Promise.all(list.map(startOnce));
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const rss = rssMb(idle.pid);
-  await idle.kill();
-  return { readyMs: median(times), rssMb: rss };
+  const rss = idle.map((p) => rssMb(p.pid));
+  await Promise.all(idle.map((p) => p.kill()));
+  return list.map((s, j) => ({ name: s.name, readyMs: median(times[j]!), rssMb: rss[j]! }));
 }
 
-const results = [];
-for (const s of subjects) results.push({ name: s.name, ...(await measure(s)) });
+const results = await measureAll(subjects);
 const [weft, floor] = results as [(typeof results)[0], (typeof results)[0]];
 
 console.log(`startup, median of ${RUNS}; RSS after ${IDLE_MS / 1000}s idle\n`);
