@@ -40,6 +40,7 @@ export class MemberTable {
   private probeIndex = 0;
   private liveOthersCount = 0;
   private deadCount = 0;
+  private liveVersion = 0;
 
   constructor(
     readonly self: Member,
@@ -66,6 +67,11 @@ export class MemberTable {
     return this.liveOthersCount;
   }
 
+  /** Changes whenever the set of live members (self included) may have changed. */
+  get version(): number {
+    return this.liveVersion;
+  }
+
   /** Members in state dead (not left) other than self. */
   dead(): number {
     return this.deadCount;
@@ -90,6 +96,7 @@ export class MemberTable {
       this.order[offset] = member;
     }
     this.count(member.state, +1);
+    if (isLive(member)) this.liveVersion++;
   }
 
   remove(member: Member): void {
@@ -102,6 +109,7 @@ export class MemberTable {
       if (i < this.probeIndex) this.probeIndex--;
     }
     this.count(member.state, -1);
+    if (isLive(member)) this.liveVersion++;
   }
 
   /** The member living at `addr:port`, if any. */
@@ -122,6 +130,7 @@ export class MemberTable {
     if (member.state === state) return;
     const tracked = member !== this.self && this.byName.get(member.name) === member;
     if (tracked) this.count(member.state, -1);
+    if (isLive(member) !== (state === 'alive' || state === 'suspect')) this.liveVersion++;
     member.state = state;
     if (tracked) this.count(state, +1);
   }

@@ -163,7 +163,8 @@ t.test('ping-req relay: forwards the ack with the requester seq, or nacks after 
 
   core.receive(1000, endpointOf('c'), { ...req, seq: 78 });
   core.takeOutputs();
-  const nack = packets(advance(core, 1500)).find((p) => p.msgs[0]?.t === 'nack');
+  t.same(packets(advance(core, 1399)).filter((p) => p.msgs[0]?.t === 'nack'), [], 'not before 80 % of the indirect window');
+  const nack = packets(advance(core, 1400)).find((p) => p.msgs[0]?.t === 'nack');
   t.ok(nack && isTo(nack, 'c'));
   t.same(nack?.msgs[0], { t: 'nack', seq: 78 });
 });

@@ -27,6 +27,7 @@ import { BroadcastQueue } from './broadcast-queue.js';
 import { makeConfig, validateConfig, type SwimConfig } from './config.js';
 import { bytesEqual, isCounter, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
+import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
 import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
 import { randomInt, type Rng } from './rng.js';
@@ -50,6 +51,13 @@ export interface SwimCoreOptions {
   incarnation?: number;
   /** Encoded size of a message; defaults to msgpackr's size of the plain object. */
   measure?: MeasureFn;
+  /**
+   * `now` is wall-clock time shared by the cluster (Date.now() under NTP, or a simulator's
+   * virtual clock): probe rounds then align across nodes so every member is probed once
+   * per interval (see probe-ring.ts). With a process-local monotonic clock leave this
+   * false: probing is memberlist's independent shuffled round-robin.
+   */
+  alignedProbing?: boolean;
 }
 
 /** Our own probe of a member, keyed by the ping's seq. */
@@ -82,6 +90,7 @@ export class SwimCore {
   private readonly rng: Rng;
   private readonly measure: MeasureFn;
   private readonly table: MemberTable;
+  private readonly ring: ProbeRing | undefined;
   private readonly timers = new TimerQueue();
   private readonly queue: BroadcastQueue;
   private readonly awareness: Awareness;
@@ -131,12 +140,14 @@ export class SwimCore {
       lastChange: opts.now,
     };
     this.table = new MemberTable(self, this.rng);
+    this.ring = opts.alignedProbing ? new ProbeRing(this.table) : undefined;
     // Announce ourselves: the first peers we talk to carry the news on.
     this.broadcast(self.name, this.selfAlive());
 
     // Random phases, so that nodes started together do not probe and gossip in lockstep.
     const c = this.config;
-    this.timers.set(opts.now + this.jitter(c.probeIntervalMs), (t) => this.probeRound(t));
+    const firstProbe = this.ring ? this.alignedRoundAtOrAfter(opts.now + 1) : opts.now + this.jitter(c.probeIntervalMs);
+    this.timers.set(firstProbe, (t) => this.probeRound(t));
     if (c.gossipNodes > 0) this.timers.set(opts.now + this.jitter(c.gossipIntervalMs), (t) => this.gossipRound(t));
     if (c.pushPullIntervalMs > 0) this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
     const maintenance = this.maintenanceInterval();
@@ -364,11 +375,18 @@ export class SwimCore {
   private probeRound(now: number): void {
     const interval = this.awareness.scale(this.config.probeIntervalMs);
     if (!this.leaving) {
-      const target = this.table.nextProbeTarget();
+      const target = this.ring ? this.ring.target(Math.floor(now / this.config.probeIntervalMs)) : this.table.nextProbeTarget();
       if (target) this.probe(now, target, interval);
     }
     // Set after the probe's own expiry so that, at the same instant, expiry runs first.
-    this.timers.set(now + interval, (t) => this.probeRound(t));
+    const next = this.ring ? this.alignedRoundAtOrAfter(now + interval) : now + interval;
+    this.timers.set(next, (t) => this.probeRound(t));
+  }
+
+  /** The first round boundary at or after `t`. */
+  private alignedRoundAtOrAfter(t: number): number {
+    const i = this.config.probeIntervalMs;
+    return Math.ceil(t / i) * i;
   }
 
   private probe(now: number, target: Member, interval: number): void {
@@ -449,10 +467,23 @@ export class SwimCore {
       requester: { addr: from.addr, port: from.port },
       requesterSeq: req.seq,
       wantsNack: req.nack === true,
-      timer: this.timers.set(this.now + this.config.probeTimeoutMs, () => this.expireRelay(seq, relay)),
+      timer: this.timers.set(this.now + this.relayTimeout(), () => this.expireRelay(seq, relay)),
     };
     this.pending.set(seq, relay);
     this.send(req.target, [{ t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } }]);
+  }
+
+  /**
+   * How long we wait for the target on someone's behalf before nacking. The requester
+   * sent the ping-req after probeTimeout and gives up at probeInterval, so the nack must
+   * land inside that window with room for the trip back: 80 % of the shorter of the two
+   * phases (Lifeguard nacks at 80 % of the timeout). Waiting the full probeTimeout, as
+   * memberlist does, makes the nack arrive just after the requester stopped counting, and
+   * every honest failed probe would then look like our own sickness.
+   */
+  private relayTimeout(): number {
+    const c = this.config;
+    return 0.8 * Math.min(c.probeTimeoutMs, c.probeIntervalMs - c.probeTimeoutMs);
   }
 
   private expireRelay(seq: number, relay: Relay): void {

@@ -32,6 +32,8 @@ export interface MembershipClusterOptions {
   measure?: MeasureFn;
   /** Node names; default node-0, node-1, ... */
   name?: (i: number) => string;
+  /** Cluster-aligned probe rounds (the virtual clock is shared); default true. */
+  alignedProbing?: boolean;
 }
 
 export interface RecordedEvent {
@@ -61,12 +63,14 @@ export class MembershipCluster {
   private readonly listeners: ((e: RecordedEvent) => void)[] = [];
   private addrCounter = 0;
   private readonly measure: MeasureFn | undefined;
+  private readonly alignedProbing: boolean;
 
   constructor(opts: MembershipClusterOptions) {
     this.rng = new Xoshiro128(opts.seed ?? 1);
     this.network = new SimNetwork(this.scheduler, this.rng.split(), opts.link);
     this.config = opts.config ?? makeConfig('lan');
     this.measure = opts.measure;
+    this.alignedProbing = opts.alignedProbing ?? true;
     const name = opts.name ?? ((i: number) => `node-${i}`);
     const names: string[] = [];
     for (let i = 0; i < opts.nodes; i++) {
@@ -305,6 +309,7 @@ export class MembershipCluster {
       now: this.now,
       incarnation,
       measure: this.measure,
+      alignedProbing: this.alignedProbing,
     });
     m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure);
     m.host.bind(GOSSIP_PORT, m.app);
