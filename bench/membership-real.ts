@@ -15,7 +15,8 @@
 // is suspect"; memberlist "Suspect X has failed, no acks received"), first dead anywhere,
 // dead everywhere.
 //
-// Idle bytes: weft from its own counters (weft_gossip_bytes_out_total: UDP payload + TCP
+// Idle bytes, over a window that starts once every agent has run 65 s (memberlist's first
+// periodic push/pull comes 30-60 s after start, so earlier would undercount serf): weft from its own counters (weft_gossip_bytes_out_total: UDP payload + TCP
 // frames); serf from memberlist's go-metrics counters memberlist.udp.sent + memberlist.tcp.sent
 // (the same payload-level meaning) sent by each serf agent to a statsd listener in this
 // process (serf 0.8.2 reads the top-level "statsd_addr" config key). As root with nft, the
@@ -45,6 +46,9 @@ export interface RealOptions {
   trials: number;
   /** Seconds to settle after the clusters are whole, before the idle window; default 5. */
   settleSeconds?: number;
+  /** The idle window starts once every agent has run this long; default 65 (memberlist's first
+   *  periodic push/pull comes 30-60 s after start on lan). */
+  steadySeconds?: number;
   /** Seconds of the idle window; default 30 (one push/pull period of the lan profile). */
   idleSeconds?: number;
   weftNet?: string;
@@ -82,6 +86,11 @@ export interface ClusterResult {
   /** nftables: IP bytes (headers included) and packets per agent per second; null without nft. */
   idle_wire_bytes_per_agent_s: number | null;
   idle_wire_packets_per_agent_s: number | null;
+  /** nftables split: UDP and TCP (push/pull) IP bytes per agent per second. */
+  idle_wire_udp_bytes_per_agent_s: number | null;
+  idle_wire_tcp_bytes_per_agent_s: number | null;
+  /** nftables: mean UDP payload per datagram (IP length minus 28 bytes of IPv4 + UDP headers). */
+  idle_udp_payload_per_datagram: number | null;
   /** Observer-level dead/failed events about members that were not killed. */
   false_deaths: number;
   /** Distinct suspicion episodes about members that were not killed. */
@@ -96,6 +105,8 @@ export interface RealResult {
   wire_bytes_ratio: number | null;
   bytes_method: string;
   idle_seconds: number;
+  /** Seconds the idle window started after the youngest agent. */
+  idle_after_s: number;
   loadavg_before: number[];
   loadavg_after: number[];
   wall_s: number;
@@ -418,6 +429,9 @@ function summarize(impl: Impl, trials: TrialResult[], formS: number, idle: { byt
     idle_msgs_per_agent_s: round3(idle.msgs / n / idleS),
     idle_wire_bytes_per_agent_s: wire ? round1((wire.udpBytes + wire.tcpBytes) / n / idleS) : null,
     idle_wire_packets_per_agent_s: wire ? round3((wire.udpPackets + wire.tcpPackets) / n / idleS) : null,
+    idle_wire_udp_bytes_per_agent_s: wire ? round1(wire.udpBytes / n / idleS) : null,
+    idle_wire_tcp_bytes_per_agent_s: wire ? round1(wire.tcpBytes / n / idleS) : null,
+    idle_udp_payload_per_datagram: wire && wire.udpPackets > 0 ? round1(wire.udpBytes / wire.udpPackets - 28) : null,
     false_deaths: alarms.deaths,
     false_suspicions: alarms.suspicionEpisodes.size,
   };
@@ -436,6 +450,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
   if (agents < 3 || agents > 254) throw new Error(`agents must be 3..254, got ${agents}`);
   const settleS = opts.settleSeconds ?? 5;
   const idleS = opts.idleSeconds ?? 30;
+  const steadyS = opts.steadySeconds ?? 65;
   const weftNet = opts.weftNet ?? process.env.BENCH_WEFT_NET ?? '127.0.10';
   const serfNet = opts.serfNet ?? process.env.BENCH_SERF_NET ?? '127.0.11';
   for (const net of [weftNet, serfNet]) if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
@@ -480,15 +495,23 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     } else log('nft not usable (needs root and nft): no wire-level cross-check');
 
     const weftForm = await startCluster(weft, weftAlarms, log);
+    const serfStarted = performance.now();
     const serfForm = await startCluster(serf, serfAlarms, log);
-    log(`settling ${settleS} s, then ${idleS} s idle for traffic`);
-    await sleep(settleS * 1000);
+    // memberlist starts its periodic push/pull only after a random stagger of up to one
+    // interval plus one interval (30-60 s on lan), so a window right after forming would miss
+    // most of serf's push/pull traffic and not all of weft's startup traffic would be over:
+    // wait until the youngest agent has run `steadyS` seconds, and at least `settleS`.
+    const youngestAge = (performance.now() - serfStarted) / 1000;
+    const waitS = Math.max(settleS, steadyS - youngestAge);
+    log(`settling ${waitS.toFixed(0)} s (every agent >= ${steadyS} s old, so both are in steady state), then ${idleS} s idle for traffic`);
+    await sleep(waitS * 1000);
 
     // --- idle traffic, both clusters over the same window
     const w0 = await weft.counters();
     const s0 = await serf.counters();
     const n0 = nft?.read();
     const i0 = performance.now();
+    const idleAfter = (i0 - serfStarted) / 1000;
     await sleep(idleS * 1000);
     const w1 = await weft.counters();
     const s1 = await serf.counters();
@@ -527,6 +550,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
       wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
       bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
       idle_seconds: round3(idleActual),
+      idle_after_s: round3(idleAfter),
       loadavg_before: loadBefore,
       loadavg_after: loadavg().map(round3),
       wall_s: round3((performance.now() - started) / 1000),
@@ -565,16 +589,18 @@ export function realTable(r: RealResult): string[] {
     ['  phase: first dead anywhere, p50', f(r.weft.first_dead_p50_s, ' s'), f(r.serf.first_dead_p50_s, ' s'), ''],
     ['  weft by polling /v1/members, p50', f(r.weft.poll_detect_p50_s, ' s'), '', ''],
     ['  whole again after restart, p50', f(pct(r.weft.trials.map((t) => t.rejoin_s), 50), ' s'), f(pct(r.serf.trials.map((t) => t.rejoin_s), 50), ' s'), ''],
-    [`idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s)`, f(r.weft.idle_bytes_per_agent_s), f(r.serf.idle_bytes_per_agent_s), f(r.bytes_ratio)],
+    [`idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s window)`, f(r.weft.idle_bytes_per_agent_s), f(r.serf.idle_bytes_per_agent_s), f(r.bytes_ratio)],
     ['idle UDP datagrams/agent/s (own counters)', f(r.weft.idle_msgs_per_agent_s), f(r.serf.idle_msgs_per_agent_s), ''],
     ['idle wire bytes/agent/s (nft, IP)', f(r.weft.idle_wire_bytes_per_agent_s), f(r.serf.idle_wire_bytes_per_agent_s), f(r.wire_bytes_ratio)],
     ['idle wire packets/agent/s (nft)', f(r.weft.idle_wire_packets_per_agent_s), f(r.serf.idle_wire_packets_per_agent_s), ''],
+    ['  of which UDP bytes / TCP (push/pull) bytes', `${f(r.weft.idle_wire_udp_bytes_per_agent_s)} / ${f(r.weft.idle_wire_tcp_bytes_per_agent_s)}`, `${f(r.serf.idle_wire_udp_bytes_per_agent_s)} / ${f(r.serf.idle_wire_tcp_bytes_per_agent_s)}`, ''],
+    ['  mean UDP payload per datagram (B)', f(r.weft.idle_udp_payload_per_datagram), f(r.serf.idle_udp_payload_per_datagram), ''],
     ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
     ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
   ];
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
   const lines = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ').trimEnd());
-  lines.push(`bytes: ${r.bytes_method}`);
+  lines.push(`bytes: ${r.bytes_method}; idle window from ${r.idle_after_s.toFixed(0)} s after the agents started`);
   lines.push(`load average before ${r.loadavg_before.join(' ')}, after ${r.loadavg_after.join(' ')} (2 cores; other work may share them); wall ${r.wall_s} s`);
   return lines;
 }
