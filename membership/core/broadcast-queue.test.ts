@@ -9,13 +9,17 @@ t.test('least transmitted first, each up to the limit', async (t) => {
   q.enqueue('a', msg('a'), 40);
   q.take(1000, 2, 3); // a: 1 transmit
   q.enqueue('b', msg('b'), 40);
-  const first = q.take(50, 2, 3);
+  const first: PacketMessage[] = [];
+  t.equal(q.take(50, 2, 3, first), 42, 'bytes used, overhead included');
   t.same(first.map((m) => (m as { node: string }).node), ['b'], 'the fresher (never sent) goes first when only one fits');
-  const both = q.take(1000, 2, 3);
+  const both: PacketMessage[] = [];
+  q.take(1000, 2, 3, both);
   t.equal(both.length, 2);
   q.take(1000, 2, 3);
   t.equal(q.size, 0, 'both dropped after 3 transmissions');
-  t.same(q.take(1000, 2, 3), []);
+  const none: PacketMessage[] = [];
+  t.equal(q.take(1000, 2, 3, none), 0);
+  t.same(none, []);
 });
 
 t.test('a newer update about a node replaces the queued one', async (t) => {
@@ -25,7 +29,9 @@ t.test('a newer update about a node replaces the queued one', async (t) => {
   q.enqueue('a', msg('a', 2), 40);
   t.equal(q.size, 1);
   t.equal(doneOld, 1, 'the replaced entry is finished');
-  t.same(q.take(1000, 2, 5), [msg('a', 2)]);
+  const out: PacketMessage[] = [];
+  q.take(1000, 2, 5, out);
+  t.same(out, [msg('a', 2)]);
 });
 
 t.test('user payloads (no key) never replace each other', async (t) => {
@@ -38,8 +44,12 @@ t.test('user payloads (no key) never replace each other', async (t) => {
 t.test('respects the byte budget including per-message overhead', async (t) => {
   const q = new BroadcastQueue(100);
   for (let i = 0; i < 10; i++) q.enqueue(`n${i}`, msg(`n${i}`), 98);
-  t.equal(q.take(500, 2, 5).length, 5, '5 x (98 + 2) = 500');
-  t.equal(q.take(99, 2, 5).length, 0, 'nothing fits in 99');
+  const five: PacketMessage[] = [];
+  t.equal(q.take(500, 2, 5, five), 500);
+  t.equal(five.length, 5, '5 x (98 + 2) = 500');
+  const zero: PacketMessage[] = [];
+  q.take(99, 2, 5, zero);
+  t.equal(zero.length, 0, 'nothing fits in 99');
 });
 
 t.test('onDone fires when the transmit limit is reached', async (t) => {

@@ -52,9 +52,10 @@ export class BroadcastQueue {
   /**
    * Take updates that fit in `budget` bytes (each costing its size plus `perMessage`),
    * least-transmitted first, and count one transmission for each. Entries reaching
-   * `limit` transmissions leave the queue.
+   * `limit` transmissions leave the queue. The messages are appended to `out`; the return
+   * value is the bytes they use, overheads included.
    */
-  take(budget: number, perMessage: number, limit: number): PacketMessage[] {
+  take(budget: number, perMessage: number, limit: number, out: PacketMessage[] = []): number {
     const taken: QueuedBroadcast[] = [];
     let left = budget;
     for (let t = 0; t < this.buckets.length && left >= SMALLEST_MESSAGE_BYTES + perMessage; t++) {
@@ -68,10 +69,8 @@ export class BroadcastQueue {
         if (left < SMALLEST_MESSAGE_BYTES + perMessage) break;
       }
     }
-    const msgs: PacketMessage[] = new Array(taken.length);
-    for (let i = 0; i < taken.length; i++) {
-      const entry = taken[i];
-      msgs[i] = entry.msg;
+    for (const entry of taken) {
+      out.push(entry.msg);
       this.buckets[entry.transmits].delete(entry);
       entry.transmits++;
       if (entry.transmits >= limit) {
@@ -82,7 +81,7 @@ export class BroadcastQueue {
         this.bucket(entry.transmits).add(entry);
       }
     }
-    return msgs;
+    return budget - left;
   }
 
   /** Drop everything (used when the node shuts down). */

@@ -6,7 +6,7 @@
 // in lockstep. Counts of live members are kept incrementally because every gossip packet
 // needs N (for the retransmit limit) and scanning 1,000 records per packet would dominate.
 
-import type { MemberState } from '../messages.js';
+import type { MemberState, PushNodeState } from '../messages.js';
 import { randomInt, shuffle, type Rng } from './rng.js';
 import type { Suspicion } from './suspicion.js';
 import type { Timer } from './timers.js';
@@ -25,6 +25,8 @@ export interface Member {
   lastHeard?: number;
   suspicion?: Suspicion;
   suspicionTimer?: Timer;
+  /** This member as a push/pull entry, reused while it still matches (see SwimCore.fullState). */
+  pushState?: PushNodeState;
 }
 
 export function isLive(m: Member): boolean {
@@ -33,8 +35,8 @@ export function isLive(m: Member): boolean {
 
 export class MemberTable {
   private readonly byName = new Map<string, Member>();
-  /** Members other than self by "addr:port", to tell who a datagram came from. */
-  private readonly byEndpoint = new Map<string, Member>();
+  /** Members other than self by port, then address: who a datagram came from, without building a key per packet. */
+  private readonly byEndpoint = new Map<number, Map<string, Member>>();
   /** Every known member except self, in probe order. */
   private readonly order: Member[] = [];
   private probeIndex = 0;
@@ -85,7 +87,7 @@ export class MemberTable {
   add(member: Member): void {
     if (this.byName.has(member.name)) return;
     this.byName.set(member.name, member);
-    this.byEndpoint.set(`${member.addr}:${member.port}`, member);
+    this.index(member);
     // A random slot, not the end: if every node appended, a newcomer would be probed by
     // all of them at the same late point of their rounds.
     const n = this.order.length;
@@ -114,7 +116,7 @@ export class MemberTable {
 
   /** The member living at `addr:port`, if any. */
   atEndpoint(addr: string, port: number): Member | undefined {
-    return this.byEndpoint.get(`${addr}:${port}`);
+    return this.byEndpoint.get(port)?.get(addr);
   }
 
   /** Change a member's address, keeping the endpoint index right. */
@@ -123,7 +125,7 @@ export class MemberTable {
     this.unindex(member);
     member.addr = addr;
     member.port = port;
-    if (member !== this.self && this.byName.get(member.name) === member) this.byEndpoint.set(`${addr}:${port}`, member);
+    if (member !== this.self && this.byName.get(member.name) === member) this.index(member);
   }
 
   setState(member: Member, state: MemberState): void {
@@ -172,9 +174,18 @@ export class MemberTable {
     return picked;
   }
 
+  private index(member: Member): void {
+    let byAddr = this.byEndpoint.get(member.port);
+    if (!byAddr) {
+      byAddr = new Map();
+      this.byEndpoint.set(member.port, byAddr);
+    }
+    byAddr.set(member.addr, member);
+  }
+
   private unindex(member: Member): void {
-    const key = `${member.addr}:${member.port}`;
-    if (this.byEndpoint.get(key) === member) this.byEndpoint.delete(key);
+    const byAddr = this.byEndpoint.get(member.port);
+    if (byAddr?.get(member.addr) === member) byAddr.delete(member.addr);
   }
 
   private count(state: MemberState, delta: number): void {

@@ -8,3 +8,23 @@ import type { Message } from '../messages.js';
 export type MeasureFn = (msg: Message) => number;
 
 export const msgpackSize: MeasureFn = (msg) => pack(msg).length;
+
+/**
+ * Memoise a measure per message object. Messages are immutable once built and gossip
+ * passes the same object along many times (in the simulator, across nodes too), so this
+ * turns repeated encodings into a lookup.
+ */
+export function memoized(measure: MeasureFn): MeasureFn {
+  const cache = new WeakMap<object, number>();
+  return (msg) => {
+    let size = cache.get(msg);
+    if (size === undefined) {
+      size = measure(msg);
+      cache.set(msg, size);
+    }
+    return size;
+  };
+}
+
+/** The default measure, shared by every core so shared messages are encoded once. */
+export const defaultMeasure: MeasureFn = memoized(msgpackSize);

@@ -31,7 +31,7 @@ import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
 import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
 import { randomInt, type Rng } from './rng.js';
-import { msgpackSize, type MeasureFn } from './size.js';
+import { defaultMeasure, memoized, msgpackSize, type MeasureFn } from './size.js';
 import { Suspicion } from './suspicion.js';
 import { TimerQueue, type Timer } from './timers.js';
 
@@ -88,7 +88,10 @@ function endpointKey(e: Endpoint): string {
 export class SwimCore {
   readonly config: SwimConfig;
   private readonly rng: Rng;
-  private readonly measure: MeasureFn;
+  /** Size of a message built for one packet (pings, acks): measured afresh. */
+  private readonly sizeOf: MeasureFn;
+  /** Size of a message that is passed around (gossip): memoised per object. */
+  private readonly measureShared: MeasureFn;
   private readonly table: MemberTable;
   private readonly ring: ProbeRing | undefined;
   private readonly timers = new TimerQueue();
@@ -126,7 +129,8 @@ export class SwimCore {
     this.config = opts.config ?? makeConfig('lan');
     validateConfig(this.config);
     this.rng = opts.rng;
-    this.measure = opts.measure ?? msgpackSize;
+    this.sizeOf = opts.measure ?? msgpackSize;
+    this.measureShared = opts.measure ? memoized(opts.measure) : defaultMeasure;
     this.now = opts.now;
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
@@ -263,7 +267,7 @@ export class SwimCore {
   broadcastUser(now: number, data: Uint8Array): void {
     this.advance(now);
     const msg: PacketMessage = { t: 'user', data };
-    const bytes = this.measure(msg);
+    const bytes = this.sizeOf(msg);
     if (bytes + this.config.messageOverhead > this.packetBudget()) {
       const n = retransmitLimit(this.config.retransmitMult, this.table.liveCount());
       for (const m of this.table.sample(n, isLive)) {
@@ -722,15 +726,17 @@ export class SwimCore {
     // they hear of it and refute.
     const targets = this.table.sample(fanout, (m) => isLive(m) || (m.state === 'dead' && m.lastChange > deadline));
     for (const target of targets) {
-      const msgs = this.queue.take(this.packetBudget(), this.config.messageOverhead, this.transmitLimit());
+      const msgs: PacketMessage[] = [];
+      const bytes = this.queue.take(this.packetBudget(), this.config.messageOverhead, this.transmitLimit(), msgs);
       if (msgs.length === 0) return;
-      this.emitPacket(target, msgs);
+      this.emitPacket(target, msgs, bytes);
     }
   }
 
   /** Queue an update for piggybacking; one too large for any datagram goes out by stream instead. */
   private broadcast(key: string, msg: PacketMessage, onDone?: () => void): void {
-    const bytes = this.measure(msg);
+    // Memoised: gossip hands the same message object on, so each is encoded once.
+    const bytes = this.measureShared(msg);
     if (bytes + this.config.messageOverhead > this.packetBudget()) {
       const targets = this.table.sample(this.transmitLimit(), isLive);
       for (const t of targets) {
@@ -763,14 +769,14 @@ export class SwimCore {
       let batch: PacketMessage[] = [];
       let used = 0;
       for (const msg of msgs) {
-        const cost = this.measure(msg) + per;
+        const cost = this.sizeOf(msg) + per;
         if (cost > budget) {
           this.counters.oversizeToStream++;
           this.emitStream(to, msg);
           continue;
         }
         if (used + cost > budget) {
-          this.emitPacket(to, batch);
+          this.emitPacket(to, batch, used);
           batch = [];
           used = 0;
         }
@@ -778,16 +784,20 @@ export class SwimCore {
         used += cost;
       }
       if (batch.length > 0) {
-        const extra = this.queue.size > 0 ? this.queue.take(budget - used, per, this.transmitLimit()) : [];
-        this.emitPacket(to, extra.length > 0 ? batch.concat(extra.filter((m) => !batch.includes(m))) : batch);
+        if (this.queue.size > 0) {
+          const extra: PacketMessage[] = [];
+          used += this.queue.take(budget - used, per, this.transmitLimit(), extra);
+          for (const m of extra) if (!batch.includes(m)) batch.push(m);
+        }
+        this.emitPacket(to, batch, used);
       }
     }
     this.outbox.clear();
   }
 
-  private emitPacket(to: Endpoint, msgs: PacketMessage[]): void {
-    let bytes = this.config.packetOverhead;
-    for (const m of msgs) bytes += this.measure(m) + this.config.messageOverhead;
+  /** `payloadBytes`: the messages' sizes plus per-message overheads, as packed. */
+  private emitPacket(to: Endpoint, msgs: PacketMessage[], payloadBytes: number): void {
+    const bytes = this.config.packetOverhead + payloadBytes;
     this.counters.packetsOut++;
     this.counters.bytesOut += bytes;
     this.outputs.push({ kind: 'packet', to: { addr: to.addr, port: to.port }, msgs, bytes });
@@ -870,7 +880,14 @@ export class SwimCore {
   private fullState(join: boolean): PushPull {
     const states: PushNodeState[] = [];
     for (const m of this.table.values()) {
-      states.push({ node: { name: m.name, addr: m.addr, port: m.port }, incarnation: m.incarnation, state: m.state, meta: m.meta });
+      // Entries are immutable messages; reusing unchanged ones keeps a 1,000-member sync
+      // from allocating (and, in the simulator, from re-encoding) 1,000 fresh objects.
+      let e = m.pushState;
+      if (!e || e.incarnation !== m.incarnation || e.state !== m.state || e.meta !== m.meta || e.node.addr !== m.addr || e.node.port !== m.port) {
+        e = { node: { name: m.name, addr: m.addr, port: m.port }, incarnation: m.incarnation, state: m.state, meta: m.meta };
+        m.pushState = e;
+      }
+      states.push(e);
     }
     return { t: 'push-pull', join, states };
   }

@@ -8,7 +8,7 @@ import type { PushPull } from '../../membership/messages.js';
 import { makeConfig, type SwimConfig } from '../../membership/core/config.js';
 import type { Endpoint, MemberEventOutput, MemberView } from '../../membership/core/outputs.js';
 import { Xoshiro128 } from '../../membership/core/rng.js';
-import type { MeasureFn } from '../../membership/core/size.js';
+import { memoized, type MeasureFn } from '../../membership/core/size.js';
 import { SwimCore } from '../../membership/core/swim.js';
 import { SimHost } from './host.js';
 import { SimNetwork, type LinkProfile, type TrafficCounters } from './network.js';
@@ -311,7 +311,7 @@ export class MembershipCluster {
       measure: this.measure,
       alignedProbing: this.alignedProbing,
     });
-    m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure);
+    m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure && memoized(this.measure));
     m.host.bind(GOSSIP_PORT, m.app);
   }
 
