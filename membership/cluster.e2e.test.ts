@@ -3,9 +3,10 @@
 import t from 'tap';
 import { startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
 import { generateKey } from './keyring.js';
+import { eventually } from '../test/helpers/eventually.js';
 
 // Fast timings so the whole file runs in well under a minute, with room for a loaded 2-core machine.
-const FAST = ['--probe-interval', '400ms', '--probe-timeout', '200ms', '--gossip-interval', '100ms', '--suspicion-mult', '3'];
+const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4'];
 const DETECT_BOUND_MS = 20_000;
 
 interface Member {
@@ -17,15 +18,6 @@ interface Member {
 async function members(a: AgentProcess): Promise<Member[]> {
   const res = await fetch(`${a.ready.api}/v1/members`);
   return ((await res.json()) as { members: Member[] }).members;
-}
-
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`not within ${timeoutMs}ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function stateEverywhere(agents: AgentProcess[], name: string, state: string): Promise<boolean> {
