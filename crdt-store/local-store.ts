@@ -1,0 +1,677 @@
+// The store on one node: its replicas of every document, the API that reads and writes
+// them, the views and watches, owner liveness and reaping, own-document epochs, and the
+// hooks replication and persistence attach to. It is synchronous and deterministic: it
+// reads time only through the injected clock, and does no I/O except through the
+// injected Persistence.
+//
+// Document model (see names.ts):
+//   - n/<node>: the records a node owns, written only by it. The owner compacts it by
+//     starting a new epoch: a fresh document whose first change holds the whole current
+//     content; peers replace the old epoch wholesale when they see the new one, so history
+//     never outgrows a few times the content. A node starts a new epoch at every start,
+//     so whatever a crash cut from its log can never come back from a peer and outvote
+//     its later writes.
+//   - s/<bucket>: shared records (owner "*"), any node writes them, merged by Automerge;
+//     their history grows with every write, so they are for low-churn shared data
+//     (declared VIPs, user KV, cluster config), not per-container records.
+//
+// Merge semantics (what a reader sees after concurrent writes):
+//   - A value is replaced whole; there is no merge inside a value.
+//   - Concurrent writes of one key in one document: the write with the greater Automerge
+//     op id (Lamport counter, then actor) wins on every replica; the other is dropped.
+//   - A write concurrent with a delete of the same key wins (the delete removes only the
+//     writes it had seen).
+//   - One key held in several documents: the shared record first, then the owner whose
+//     name sorts first (code points); the live view skips owners that are not alive.
+//   - A non-durable write cut by a crash before it reached the log or a peer is lost; one
+//     that reached a peer is discarded by the owner's next epoch (own records) or may
+//     reappear (shared records).
+
+import { canonicalJson, DEFAULT_VALUE_LIMITS, StoreValueError, type Json, type ValueLimits } from './json-value.js';
+import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, sharedDocId, SHARED_OWNER, type DocId, type DocKind } from './names.js';
+import { ReplicaDoc, type KeyChange } from './replica-doc.js';
+import type { AmSyncState } from './automerge.js';
+import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
+
+export type Mutator = (current: Json | undefined) => Json | undefined;
+
+export interface UpdateOptions {
+  /** Write the shared record (owner "*") instead of this node's own record. */
+  shared?: boolean;
+  /** Return only once the write is on disk (fsync). */
+  durable?: boolean;
+}
+
+export interface ReadOptions {
+  /** 'live' (default): hide records whose owner is not alive. 'all': every record held. */
+  view?: ViewName;
+}
+
+export interface UpdateResult {
+  /** False when the mutator returned undefined or a value equal to the current one. */
+  changed: boolean;
+  /** The record as written (undefined after a delete). */
+  record: StoreRecord | undefined;
+}
+
+/** A change this node made, for replication to push. */
+export interface LocalChange {
+  docId: DocId;
+  epoch: number;
+  hash: string;
+  change: Uint8Array;
+}
+
+/** What became of changes or a document received from a peer. */
+export type RemoteOutcome = 'applied' | 'unchanged' | 'stale' | 'refused' | 'incomplete' | 'invalid';
+
+/** What replication watches: documents it must digest and changes it must push. */
+export interface StoreObserver {
+  localChange?(change: LocalChange): void;
+  /** A document's heads changed, or it was adopted (new document or new epoch). */
+  docUpdated?(doc: ReplicaDoc): void;
+  docRemoved?(docId: DocId): void;
+}
+
+/** A document as found on disk: its epoch and its chunks (save or saveIncremental output) in order. */
+export interface PersistedDoc {
+  docId: DocId;
+  epoch: number;
+  chunks: Uint8Array[];
+}
+
+/** Where the store keeps its state; see persist/journal.ts. */
+export interface Persistence {
+  readonly loaded: { docs: PersistedDoc[]; maxEpoch: number };
+  /** Append a chunk of a document's history (after the chunks already given for that epoch). */
+  chunk(docId: DocId, epoch: number, bytes: Uint8Array): void;
+  /** The document is gone (reaped). */
+  drop(docId: DocId): void;
+  /** Everything appended so far is on disk when this returns. */
+  sync(): void;
+  /** Rewrite the state compactly if the log has grown; `snapshot` lists every document. */
+  maybeCompact(snapshot: () => Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }>): void;
+}
+
+export interface LocalStoreOptions {
+  /** This node's name: the owner of its own records. */
+  name: string;
+  /**
+   * Milliseconds, only ever compared with itself: dead-since times for reaping, and the
+   * floor of new epoch numbers. For epochs to keep rising across a lost data directory it
+   * should be wall-clock-aligned in the daemon (performance.timeOrigin + performance.now()).
+   */
+  clock: () => number;
+  persistence?: Persistence;
+  /** Records of an owner not alive for this long are dropped by every node. Default 24 h (as membership's reapAfterMs). */
+  reapAfterMs?: number;
+  limits?: Partial<ValueLimits>;
+  /** Start a new epoch of the own document when its history exceeds max(minChanges, factor x records). */
+  compaction?: { minChanges: number; factor: number };
+  /** Failures that were absorbed (a throwing watch handler, an unreadable persisted document). */
+  onError?: (err: unknown, context: string) => void;
+}
+
+export interface LocalStoreStats {
+  docs: number;
+  records: number;
+  liveRecords: number;
+  watches: number;
+  ownEpoch: number;
+  localChanges: number;
+  remoteChangesApplied: number;
+  epochsStarted: number;
+  docsAdopted: number;
+  docsReaped: number;
+  remoteRejected: number;
+  /** Keys written by a peer with a value that is not valid JSON text (hidden). */
+  badValues: number;
+  watchErrors: number;
+}
+
+const DAY_MS = 24 * 3600_000;
+
+interface Txn {
+  docs: Map<ReplicaDoc, KeyChange[]>;
+  durable: boolean;
+}
+
+export class LocalStore {
+  readonly name: string;
+  private readonly clock: () => number;
+  private readonly persistence: Persistence | undefined;
+  private readonly limits: ValueLimits;
+  private readonly reapAfterMs: number;
+  private readonly compaction: { minChanges: number; factor: number };
+  private readonly onError: (err: unknown, context: string) => void;
+
+  private readonly docs = new Map<DocId, ReplicaDoc>();
+  /** Higher-epoch documents being filled by a sync session, adopted once they hold their first change. */
+  private readonly pending = new Map<DocId, ReplicaDoc>();
+  private readonly holders = new Holders();
+  private readonly views: Views;
+  private readonly observers: StoreObserver[] = [];
+
+  private alive = new Set<string>();
+  /** Owners of documents we hold who are not alive, and since when (our clock). */
+  private readonly deadSince = new Map<string, number>();
+  /** Owners whose documents were reaped and who have not been alive since, with when. */
+  private readonly reaped = new Map<string, number>();
+
+  /** Highest epoch number this node has used; every new one is above it. */
+  private lastEpoch: number;
+  /** The epoch of this run: names this node's Automerge actor in shared documents. */
+  readonly session: number;
+  private txn: Txn | undefined;
+  private readonly counters = { localChanges: 0, remoteChangesApplied: 0, epochsStarted: 0, docsAdopted: 0, docsReaped: 0, remoteRejected: 0 };
+
+  constructor(opts: LocalStoreOptions) {
+    checkNodeName(opts.name);
+    this.name = opts.name;
+    this.clock = opts.clock;
+    this.persistence = opts.persistence;
+    this.limits = { ...DEFAULT_VALUE_LIMITS, ...opts.limits };
+    this.reapAfterMs = opts.reapAfterMs ?? DAY_MS;
+    this.compaction = opts.compaction ?? { minChanges: 256, factor: 4 };
+    this.onError = opts.onError ?? (() => {});
+    this.views = new Views(this.holders, (owner) => this.isAlive(owner), (err) => this.onError(err, 'watch handler'));
+
+    const loaded = this.persistence?.loaded ?? { docs: [], maxEpoch: 0 };
+    this.lastEpoch = loaded.maxEpoch;
+    this.session = this.nextEpoch();
+    for (const p of loaded.docs) this.loadPersisted(p);
+    // A new epoch at every start (see the header): the own records as they were persisted.
+    this.startOwnEpoch(this.session);
+    this.views.flush();
+  }
+
+  // ------------------------------------------------------------ reading
+
+  get(key: string, opts: ReadOptions = {}): StoreRecord | undefined {
+    return this.views.get(key, opts.view ?? 'live');
+  }
+
+  /** Keys under `prefix`, sorted. */
+  keys(prefix = '', opts: ReadOptions = {}): string[] {
+    return this.views.entries(prefix, opts.view ?? 'live').map((r) => r.key);
+  }
+
+  /** Records under `prefix`, sorted by key. */
+  entries(prefix = '', opts: ReadOptions = {}): StoreRecord[] {
+    return this.views.entries(prefix, opts.view ?? 'live');
+  }
+
+  /**
+   * Calls `handler` at once for every current record under `prefix` (initial: true), then
+   * once per change of what the view shows for a key under it: a write, a delete, a merge
+   * that changed the winner, an owner dying or coming back. A merge or write that leaves
+   * the value as it was is not an event. Returns the function that stops the watch.
+   */
+  watch(prefix: string, handler: WatchHandler, opts: ReadOptions = {}): () => void {
+    return this.views.watch(prefix, handler, opts.view ?? 'live');
+  }
+
+  // ------------------------------------------------------------ writing
+
+  /**
+   * Sets `key` to what `mutator` returns given the current value (frozen; return a new
+   * one). Returning undefined, or a value equal to the current one, writes nothing.
+   * Throws StoreValueError for a value that is not JSON-like or over the limits.
+   */
+  update(key: string, mutator: Mutator, opts: UpdateOptions = {}): UpdateResult {
+    checkKey(key);
+    return this.transact(opts.durable ?? false, () => {
+      const doc = this.writableDoc(key, opts.shared ?? false);
+      const next = mutator(doc.value(key));
+      if (next === undefined) return { changed: false, record: this.recordIn(doc, key) };
+      const text = canonicalJson(next, this.limits);
+      const change = doc.put(key, text);
+      if (change) this.stage(doc, change);
+      return { changed: change !== undefined, record: this.recordIn(doc, key) };
+    });
+  }
+
+  /** Shorthand for update(key, () => value); undefined is refused (use delete). */
+  put(key: string, value: Json, opts: UpdateOptions = {}): UpdateResult {
+    if (value === undefined) throw new StoreValueError('value is undefined: use delete() to remove a key');
+    return this.update(key, () => value, opts);
+  }
+
+  /** Deletes this node's own record of `key` (or the shared one). False if there was none. */
+  delete(key: string, opts: UpdateOptions = {}): boolean {
+    checkKey(key);
+    return this.transact(opts.durable ?? false, () => {
+      const doc = this.writableDoc(key, opts.shared ?? false);
+      const change = doc.remove(key);
+      if (change) this.stage(doc, change);
+      return change !== undefined;
+    });
+  }
+
+  /**
+   * Runs `fn`, whose updates and deletes commit together: one change per document
+   * touched, one fsync if durable. Updates made before `fn` throws are kept.
+   */
+  batch<T>(fn: () => T, opts: { durable?: boolean } = {}): T {
+    return this.transact(opts.durable ?? false, fn);
+  }
+
+  // ------------------------------------------------------------ liveness and reaping
+
+  /** The owners membership holds alive (this node always is). */
+  setAlive(names: Iterable<string>): void {
+    const next = new Set(names);
+    next.delete(this.name);
+    const flipped: string[] = [];
+    for (const n of next) if (!this.alive.has(n)) flipped.push(n);
+    for (const n of this.alive) if (!next.has(n)) flipped.push(n);
+    this.alive = next;
+    const now = this.clock();
+    for (const owner of flipped) {
+      if (next.has(owner)) {
+        this.deadSince.delete(owner);
+        this.reaped.delete(owner);
+      } else if (this.docs.has(ownDocId(owner))) {
+        this.deadSince.set(owner, now);
+      }
+      const doc = this.docs.get(ownDocId(owner));
+      if (doc) for (const key of doc.keys()) this.views.refresh(key);
+    }
+    this.views.flush();
+  }
+
+  isAlive(owner: string): boolean {
+    return owner === SHARED_OWNER || owner === this.name || this.alive.has(owner);
+  }
+
+  /**
+   * The reaping rule, the same on every node: the documents of an owner that has not been
+   * alive for reapAfterMs (by this node's own observation, counted from when it first held
+   * them) are dropped, and documents of that owner are refused until it is alive again.
+   * Returns the owners reaped now.
+   */
+  reap(): string[] {
+    const now = this.clock();
+    const out: string[] = [];
+    for (const [owner, since] of this.deadSince) {
+      if (now - since < this.reapAfterMs) continue;
+      this.deadSince.delete(owner);
+      this.reaped.set(owner, now);
+      this.dropDoc(ownDocId(owner));
+      this.counters.docsReaped++;
+      out.push(owner);
+    }
+    // A refusal outlives the reap by another reapAfterMs; after that, a straggler's copy
+    // would be accepted and reaped again in turn, which keeps this map bounded.
+    for (const [owner, at] of this.reaped) if (now - at >= this.reapAfterMs) this.reaped.delete(owner);
+    this.views.flush();
+    return out;
+  }
+
+  // ------------------------------------------------------------ replication hooks
+
+  observe(o: StoreObserver): void {
+    this.observers.push(o);
+  }
+
+  /** Current documents (not those still being filled by a sync). */
+  documents(): IterableIterator<ReplicaDoc> {
+    return this.docs.values();
+  }
+
+  doc(id: DocId): ReplicaDoc | undefined {
+    return this.docs.get(id);
+  }
+
+  get ownEpoch(): number {
+    return this.docs.get(ownDocId(this.name))!.epoch;
+  }
+
+  /** Would a document with this id be taken from a peer (not our own, not a reaped owner's)? */
+  accepts(docId: DocId): boolean {
+    const kind = parseDocId(docId);
+    if (!kind) return false;
+    if (kind.kind === 'shared') return true;
+    return kind.owner !== this.name && !(this.reaped.has(kind.owner) && !this.alive.has(kind.owner));
+  }
+
+  /** Applies changes a peer pushed. Never throws. */
+  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[]): RemoteOutcome {
+    const kind = parseDocId(docId);
+    if (!kind || !validEpoch(epoch)) return this.rejected();
+    if (kind.kind === 'own' && kind.owner === this.name) return this.ownDocSeenElsewhere(epoch);
+    if (!this.accepts(docId)) return 'refused';
+    const current = this.docs.get(docId);
+    if (current && epoch < current.epoch) return 'stale';
+    try {
+      if (current && epoch === current.epoch) {
+        const changed = current.applyChanges(changes);
+        return this.merged(current, changed) ? 'applied' : 'unchanged';
+      }
+      // A newer epoch (or a first sight): adoptable only from its first change.
+      const fresh = this.freshDoc(docId, kind, epoch);
+      fresh.applyChanges(changes);
+      if (fresh.empty) {
+        fresh.free();
+        return 'incomplete';
+      }
+      this.adopt(fresh);
+      return 'applied';
+    } catch (err) {
+      this.onError(err, `changes for ${docId}`);
+      return this.rejected();
+    } finally {
+      this.views.flush();
+    }
+  }
+
+  /**
+   * The document a sync session about (docId, epoch) works on: ours at that epoch, a
+   * fresh one when the peer's epoch is newer or we have none, undefined when ours is newer
+   * or we refuse the document.
+   */
+  private syncDoc(docId: DocId, epoch: number): ReplicaDoc | undefined {
+    const kind = parseDocId(docId);
+    if (!kind || !validEpoch(epoch)) return undefined;
+    if (kind.kind === 'own' && kind.owner === this.name) {
+      const own = this.docs.get(docId)!;
+      if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
+      return epoch === own.epoch ? own : undefined;
+    }
+    if (!this.accepts(docId)) return undefined;
+    const current = this.docs.get(docId);
+    if (current && epoch === current.epoch) return current;
+    if (current && epoch < current.epoch) return undefined;
+    const p = this.pending.get(docId);
+    if (p && p.epoch === epoch) return p;
+    if (p && p.epoch > epoch) return undefined;
+    p?.free();
+    const fresh = this.freshDoc(docId, kind, epoch);
+    this.pending.set(docId, fresh);
+    return fresh;
+  }
+
+  /** Our next sync message about (docId, epoch) in a session, or null when we have nothing to say. */
+  generateSync(docId: DocId, epoch: number, state: AmSyncState): Uint8Array | null {
+    const doc = this.syncDoc(docId, epoch);
+    if (!doc) return null;
+    try {
+      return doc.generateSync(state);
+    } catch (err) {
+      this.onError(err, `sync message for ${docId}`);
+      return null;
+    }
+  }
+
+  /** Takes a peer's sync message about (docId, epoch). Never throws. */
+  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array): RemoteOutcome {
+    const doc = this.syncDoc(docId, epoch);
+    if (!doc) return parseDocId(docId) && validEpoch(epoch) ? 'stale' : this.rejected();
+    try {
+      const changed = doc.receiveSync(state, message);
+      if (this.pending.get(docId) === doc) {
+        if (doc.empty) return 'unchanged';
+        this.pending.delete(docId);
+        this.adopt(doc);
+        return 'applied';
+      }
+      return this.merged(doc, changed) ? 'applied' : 'unchanged';
+    } catch (err) {
+      this.onError(err, `sync message for ${docId}`);
+      return this.rejected();
+    } finally {
+      this.views.flush();
+    }
+  }
+
+  /** Forget documents a finished sync session left half-filled. */
+  dropPending(): void {
+    for (const p of this.pending.values()) p.free();
+    this.pending.clear();
+  }
+
+  // ------------------------------------------------------------ maintenance
+
+  /** fsync everything written so far (for drivers that batch durable acknowledgements). */
+  sync(): void {
+    this.persistence?.sync();
+  }
+
+  stats(): LocalStoreStats {
+    let badValues = 0;
+    for (const d of this.docs.values()) badValues += d.badValues;
+    return {
+      docs: this.docs.size,
+      records: this.views.count('all'),
+      liveRecords: this.views.count('live'),
+      watches: this.views.watchCount,
+      ownEpoch: this.ownEpoch,
+      ...this.counters,
+      badValues,
+      watchErrors: this.views.handlerErrors,
+    };
+  }
+
+  /** Frees every Automerge document; the store is unusable after. */
+  close(): void {
+    for (const d of this.docs.values()) d.free();
+    this.dropPending();
+    this.docs.clear();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private transact<T>(durable: boolean, fn: () => T): T {
+    if (this.txn) {
+      this.txn.durable ||= durable;
+      return fn();
+    }
+    const txn: Txn = { docs: new Map(), durable };
+    this.txn = txn;
+    try {
+      return fn();
+    } finally {
+      this.txn = undefined;
+      this.commitTxn(txn);
+    }
+  }
+
+  private stage(doc: ReplicaDoc, change: KeyChange): void {
+    const txn = this.txn!;
+    let list = txn.docs.get(doc);
+    if (!list) txn.docs.set(doc, (list = []));
+    list.push(change);
+  }
+
+  private commitTxn(txn: Txn): void {
+    let wrote = false;
+    for (const [doc, changes] of txn.docs) {
+      const committed = doc.commit();
+      if (!committed) continue;
+      wrote = true;
+      this.counters.localChanges++;
+      this.reindex(doc, changes);
+      this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+      for (const o of this.observers) {
+        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change });
+        o.docUpdated?.(doc);
+      }
+    }
+    const own = this.docs.get(ownDocId(this.name))!;
+    if (txn.docs.has(own) && own.changeCount > Math.max(this.compaction.minChanges, this.compaction.factor * own.size)) {
+      this.startOwnEpoch(this.nextEpoch());
+      wrote = true;
+    }
+    if (wrote && txn.durable) this.persistence?.sync();
+    if (wrote) this.persistence?.maybeCompact(() => this.snapshot());
+    this.views.flush();
+  }
+
+  private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
+    for (const d of this.docs.values()) yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
+  }
+
+  private writableDoc(key: string, shared: boolean): ReplicaDoc {
+    if (!shared) return this.docs.get(ownDocId(this.name))!;
+    const id = sharedDocId(bucketOf(key));
+    let doc = this.docs.get(id);
+    if (!doc) {
+      doc = this.freshDoc(id, { kind: 'shared', bucket: bucketOf(key) }, 0);
+      this.docs.set(id, doc);
+    }
+    return doc;
+  }
+
+  private recordIn(doc: ReplicaDoc, key: string): StoreRecord | undefined {
+    const value = doc.value(key);
+    return value === undefined ? undefined : { key, value, owner: doc.owner };
+  }
+
+  /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
+  private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
+    const actor = kind.kind === 'own' && kind.owner === this.name ? actorId(this.name, epoch) : actorId(this.name, this.session);
+    return ReplicaDoc.create(docId, kind, epoch, actor, this.limits);
+  }
+
+  /** Key changes of a document we hold: indexes, views, persistence, replication digests. */
+  private merged(doc: ReplicaDoc, changes: KeyChange[]): boolean {
+    this.counters.remoteChangesApplied++;
+    this.reindex(doc, changes);
+    this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    for (const o of this.observers) o.docUpdated?.(doc);
+    this.persistence?.maybeCompact(() => this.snapshot());
+    return changes.length > 0;
+  }
+
+  private reindex(doc: ReplicaDoc, changes: KeyChange[]): void {
+    for (const c of changes) {
+      if (c.after === undefined) this.holders.remove(c.key, doc);
+      else if (c.before === undefined) this.holders.add(c.key, doc);
+      this.views.refresh(c.key);
+    }
+  }
+
+  /** Puts `doc` in place of whatever we held under its id (another epoch, or nothing). */
+  private adopt(doc: ReplicaDoc): void {
+    const old = this.docs.get(doc.id);
+    this.docs.set(doc.id, doc);
+    const touched = new Set<string>();
+    if (old) {
+      for (const k of old.keys()) {
+        touched.add(k);
+        this.holders.remove(k, old);
+      }
+    }
+    for (const k of doc.keys()) {
+      touched.add(k);
+      this.holders.add(k, doc);
+    }
+    for (const k of touched) this.views.refresh(k);
+    old?.free();
+    if (doc.owner !== SHARED_OWNER && !this.isAlive(doc.owner) && !this.deadSince.has(doc.owner)) this.deadSince.set(doc.owner, this.clock());
+    this.counters.docsAdopted++;
+    this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    for (const o of this.observers) o.docUpdated?.(doc);
+    this.persistence?.maybeCompact(() => this.snapshot());
+  }
+
+  private dropDoc(docId: DocId): void {
+    const doc = this.docs.get(docId);
+    this.pending.get(docId)?.free();
+    this.pending.delete(docId);
+    if (!doc) return;
+    this.docs.delete(docId);
+    for (const k of doc.keys()) {
+      this.holders.remove(k, doc);
+      this.views.refresh(k);
+    }
+    doc.free();
+    this.persistence?.drop(docId);
+    for (const o of this.observers) o.docRemoved?.(docId);
+  }
+
+  /**
+   * Replaces the own document with a fresh epoch holding its current content in one
+   * change. The epoch is on disk before anyone can see it: an epoch number must never be
+   * used twice, even across a crash.
+   */
+  private startOwnEpoch(epoch: number): void {
+    const id = ownDocId(this.name);
+    const old = this.docs.get(id);
+    const doc = ReplicaDoc.create(id, { kind: 'own', owner: this.name }, epoch, actorId(this.name, epoch), this.limits);
+    if (old) for (const k of old.keys()) doc.put(k, old.text(k)!);
+    const first = doc.commit(true)!;
+    this.counters.epochsStarted++;
+    if (old) {
+      // Adopt without re-announcing: the views see the same texts, so no events.
+      this.docs.set(id, doc);
+      for (const k of old.keys()) this.holders.add(k, doc);
+      for (const k of old.keys()) this.views.refresh(k);
+      old.free();
+    } else {
+      this.docs.set(id, doc);
+      for (const k of doc.keys()) {
+        this.holders.add(k, doc);
+        this.views.refresh(k);
+      }
+    }
+    this.persistence?.chunk(id, epoch, doc.saveIncremental());
+    this.persistence?.sync();
+    for (const o of this.observers) {
+      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change });
+      o.docUpdated?.(doc);
+    }
+  }
+
+  /** A peer holds our own document at an epoch we do not know (our clock went back, or our disk was replaced). */
+  private ownDocSeenElsewhere(epoch: number): RemoteOutcome {
+    if (epoch > this.ownEpoch) {
+      this.lastEpoch = Math.max(this.lastEpoch, epoch);
+      this.startOwnEpoch(this.nextEpoch());
+      this.views.flush();
+    }
+    return 'stale';
+  }
+
+  private nextEpoch(): number {
+    this.lastEpoch = Math.max(this.lastEpoch + 1, Math.floor(this.clock()));
+    return this.lastEpoch;
+  }
+
+  private loadPersisted(p: PersistedDoc): void {
+    const kind = parseDocId(p.docId);
+    if (!kind || !validEpoch(p.epoch)) {
+      this.onError(new StoreValueError(`persisted document id ${JSON.stringify(p.docId)} or epoch ${p.epoch} is invalid`), 'load');
+      return;
+    }
+    const doc = this.freshDoc(p.docId, kind, p.epoch);
+    for (const chunk of p.chunks) {
+      try {
+        doc.loadIncremental(chunk);
+      } catch (err) {
+        this.onError(err, `persisted chunk of ${p.docId}`);
+      }
+    }
+    if (doc.empty) {
+      doc.free();
+      return;
+    }
+    this.docs.set(p.docId, doc);
+    for (const k of doc.keys()) {
+      this.holders.add(k, doc);
+      this.views.refresh(k);
+    }
+    if (doc.owner !== SHARED_OWNER && doc.owner !== this.name) this.deadSince.set(doc.owner, this.clock());
+    // The persisted chunks are the history so far; the next saveIncremental must not repeat them.
+    doc.saveIncremental();
+  }
+
+  private rejected(): RemoteOutcome {
+    this.counters.remoteRejected++;
+    return 'invalid';
+  }
+}
+
+function validEpoch(e: unknown): e is number {
+  return typeof e === 'number' && Number.isSafeInteger(e) && e >= 0;
+}

@@ -1,0 +1,87 @@
+// Keys, node names and document ids: what they may look like and how they map onto
+// each other. These rules are part of the protocol: every node must agree on them.
+//
+// Two kinds of document hold the records:
+//   n/<node>     the records a node owns; only that node writes it (single writer), and
+//                it compacts it by starting a new epoch.
+//   s/<bucket>   shared records (owner SHARED_OWNER), any node writes them; a key's
+//                bucket is murmur3(key) mod SHARED_BUCKETS.
+
+import { murmur3 } from './hash.js';
+import { StoreValueError } from './json-value.js';
+
+/** The owner named by shared records: always alive, never reaped. Not a valid node name. */
+export const SHARED_OWNER = '*';
+
+/**
+ * Shared buckets. Each document costs ~15 KB before any record and one digest entry, so
+ * a few; each write to a shared key costs ~0.1 ms whatever the bucket's size, so more
+ * buckets do not buy speed, only smaller repair units. 16 keeps a bucket's repair
+ * (bloom filter of its history) small for the low-churn shared data this is for.
+ */
+export const SHARED_BUCKETS = 16;
+
+export const MAX_KEY_BYTES = 512;
+export const MAX_NODE_NAME_BYTES = 128;
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Throws a StoreValueError unless `key` is a usable key. */
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) throw new StoreValueError('a key is a non-empty string');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new StoreValueError(`key is over ${MAX_KEY_BYTES} bytes`);
+  if (CONTROL.test(key)) throw new StoreValueError('a key may not contain control characters');
+}
+
+export function isNodeName(name: unknown): name is string {
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    name !== SHARED_OWNER &&
+    Buffer.byteLength(name, 'utf8') <= MAX_NODE_NAME_BYTES &&
+    !CONTROL.test(name)
+  );
+}
+
+export function checkNodeName(name: unknown): asserts name is string {
+  if (!isNodeName(name)) throw new StoreValueError(`node name ${JSON.stringify(name)} is not usable: a non-empty string without control characters, at most ${MAX_NODE_NAME_BYTES} bytes, not "${SHARED_OWNER}"`);
+}
+
+export type DocId = string;
+
+export type DocKind = { kind: 'own'; owner: string } | { kind: 'shared'; bucket: number };
+
+export const ownDocId = (owner: string): DocId => `n/${owner}`;
+export const sharedDocId = (bucket: number): DocId => `s/${bucket}`;
+export const bucketOf = (key: string): number => murmur3(key, 0x5eed) % SHARED_BUCKETS;
+
+/** What a document id names, or undefined for an id no node would use (from the wire). */
+export function parseDocId(id: unknown): DocKind | undefined {
+  if (typeof id !== 'string') return undefined;
+  if (id.startsWith('n/')) {
+    const owner = id.slice(2);
+    return isNodeName(owner) ? { kind: 'own', owner } : undefined;
+  }
+  if (id.startsWith('s/')) {
+    const rest = id.slice(2);
+    if (!/^(0|[1-9][0-9]?)$/.test(rest)) return undefined;
+    const bucket = Number(rest);
+    return bucket < SHARED_BUCKETS ? { kind: 'shared', bucket } : undefined;
+  }
+  return undefined;
+}
+
+export const ownerOfDoc = (kind: DocKind): string => (kind.kind === 'own' ? kind.owner : SHARED_OWNER);
+
+/**
+ * The Automerge actor of `node` in `epoch`: 8 bytes of the name's hash, 8 bytes of the
+ * epoch. Epochs never repeat for a node (they rise across restarts, see the journal), so
+ * no actor ever reuses a sequence number, even after losing an unsynced tail.
+ */
+export function actorId(node: string, epoch: number): string {
+  const a = murmur3(node, 1).toString(16).padStart(8, '0');
+  const b = murmur3(node, 2).toString(16).padStart(8, '0');
+  const hi = Math.floor(epoch / 2 ** 32).toString(16).padStart(8, '0');
+  const lo = (epoch >>> 0).toString(16).padStart(8, '0');
+  return a + b + hi + lo;
+}

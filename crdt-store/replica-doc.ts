@@ -1,0 +1,258 @@
+// One replicated document: an Automerge document whose root map holds key -> canonical
+// JSON text, plus the decoded view of it the store reads from. Every way the document can
+// change (a local put, remote changes, a sync message, a persisted chunk) goes through
+// here and reports exactly which keys now read differently, so the store above can keep
+// its indexes and watches right without ever materialising the document.
+//
+// Values are Automerge scalar strings, one per key: a value is replaced whole, and
+// concurrent writes of one key resolve as Automerge resolves a map key: the op with the
+// greater (Lamport counter, actor id) wins on every replica; a put concurrent with a
+// delete wins over it (a delete only removes the ops it has seen).
+
+import { amCreate, amLoad, amDecodeChange, type AmDoc, type AmSyncState } from './automerge.js';
+import { parseStoredJson, type Json, type ValueLimits } from './json-value.js';
+import type { DocId, DocKind } from './names.js';
+import { ownerOfDoc } from './names.js';
+import { murmur3 } from './hash.js';
+
+/** A key whose visible text changed: from `before` to `after` (undefined = absent). */
+export interface KeyChange {
+  key: string;
+  before: string | undefined;
+  after: string | undefined;
+}
+
+interface Entry {
+  text: string;
+  /** Decoded on first read and shared (frozen) by every reader after. */
+  value?: Json;
+}
+
+export class ReplicaDoc {
+  readonly owner: string;
+  private readonly am: AmDoc;
+  private readonly entries = new Map<string, Entry>();
+  private headsCache: string[] | undefined;
+  private headsHashCache: number | undefined;
+  /** Changes in this document's history; the measure of when to compact. */
+  private changes: number;
+  /** Keys a peer wrote with something other than valid JSON text (hidden, counted). */
+  badValues = 0;
+  private freed = false;
+
+  private constructor(
+    readonly id: DocId,
+    readonly kind: DocKind,
+    readonly epoch: number,
+    am: AmDoc,
+    private readonly limits: ValueLimits,
+  ) {
+    this.owner = ownerOfDoc(kind);
+    this.am = am;
+    this.changes = am.stats().numChanges;
+    for (const key of am.keys('_root')) this.refresh(key);
+  }
+
+  static create(id: DocId, kind: DocKind, epoch: number, actor: string, limits: ValueLimits): ReplicaDoc {
+    return new ReplicaDoc(id, kind, epoch, amCreate(actor), limits);
+  }
+
+  /** From bytes written by save() or concatenated saveIncremental() chunks; throws if Automerge cannot read them. */
+  static load(id: DocId, kind: DocKind, epoch: number, bytes: Uint8Array, actor: string, limits: ValueLimits): ReplicaDoc {
+    return new ReplicaDoc(id, kind, epoch, amLoad(bytes, actor), limits);
+  }
+
+  // ------------------------------------------------------------ reading
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  text(key: string): string | undefined {
+    return this.entries.get(key)?.text;
+  }
+
+  value(key: string): Json | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.value === undefined) e.value = parseStoredJson(e.text, this.limits);
+    return e.value;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  heads(): string[] {
+    return (this.headsCache ??= this.am.getHeads());
+  }
+
+  /** Has any change been applied (an epoch's first change carries its whole content). */
+  get empty(): boolean {
+    return this.heads().length === 0;
+  }
+
+  /** A 32-bit digest of (id, epoch, heads): equal on two nodes iff they hold the same history (w.h.p.). */
+  headsHash(): number {
+    if (this.headsHashCache === undefined) {
+      const heads = [...this.heads()].sort().join(',');
+      this.headsHashCache = murmur3(`${this.id}@${this.epoch}:${heads}`, 0xd1 /* digest seed */);
+    }
+    return this.headsHashCache;
+  }
+
+  get changeCount(): number {
+    return this.changes;
+  }
+
+  hasChange(hash: string): boolean {
+    return this.am.getChangeByHash(hash) !== null;
+  }
+
+  getChange(hash: string): Uint8Array | undefined {
+    return this.am.getChangeByHash(hash) ?? undefined;
+  }
+
+  // ------------------------------------------------------------ local writes
+
+  /** Stage a put (visible at once, committed by commit()). */
+  put(key: string, text: string): KeyChange | undefined {
+    const before = this.entries.get(key)?.text;
+    if (before === text) return undefined;
+    this.am.put('_root', key, text, 'str');
+    this.entries.set(key, { text });
+    return { key, before, after: text };
+  }
+
+  /** Stage a delete; undefined when the key was absent. */
+  remove(key: string): KeyChange | undefined {
+    const before = this.entries.get(key)?.text;
+    if (before === undefined && this.am.get('_root', key) === undefined) return undefined;
+    this.am.delete('_root', key);
+    this.entries.delete(key);
+    return { key, before, after: undefined };
+  }
+
+  /**
+   * Commits staged writes as one change: its hash and bytes, or undefined if nothing was
+   * staged. With `evenIfEmpty`, an empty change is made instead: the first change of an
+   * epoch must exist even when the owner has no records, or peers could not adopt it.
+   */
+  commit(evenIfEmpty = false): { hash: string; change: Uint8Array } | undefined {
+    // time 0: no wall clock in changes, so a replay is byte-identical.
+    const hash = this.am.commit(null, 0) ?? (evenIfEmpty ? this.am.emptyChange(null, 0) : null);
+    if (!hash) return undefined;
+    this.changes++;
+    this.invalidateHeads();
+    const change = this.am.getLastLocalChange();
+    if (!change) throw new Error(`crdt-store: Automerge committed ${hash} in ${this.id} but has no last local change`);
+    return { hash, change };
+  }
+
+  // ------------------------------------------------------------ merging
+
+  /**
+   * Applies remote changes or saved chunks (changes with missing dependencies wait inside
+   * Automerge). Throws on bytes Automerge rejects; chunks before the bad one stay applied.
+   */
+  applyChanges(chunks: Uint8Array[]): KeyChange[] {
+    return this.merging(() => {
+      for (const c of chunks) this.am.loadIncremental(c);
+    });
+  }
+
+  /** Applies a saveIncremental()/save() chunk. Throws on bytes Automerge rejects. */
+  loadIncremental(bytes: Uint8Array): KeyChange[] {
+    return this.merging(() => this.am.loadIncremental(bytes));
+  }
+
+  /** Applies a peer's sync message. Throws on bytes Automerge rejects. */
+  receiveSync(state: AmSyncState, message: Uint8Array): KeyChange[] {
+    return this.merging(() => this.am.receiveSyncMessage(state, message));
+  }
+
+  generateSync(state: AmSyncState): Uint8Array | null {
+    return this.am.generateSyncMessage(state);
+  }
+
+  // ------------------------------------------------------------ persistence
+
+  /** Everything since the last call (the first call: everything), for the append log. */
+  saveIncremental(): Uint8Array {
+    return this.am.saveIncremental();
+  }
+
+  save(): Uint8Array {
+    return this.am.save();
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.am.free();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private merging(apply: () => unknown): KeyChange[] {
+    const before = this.am.getHeads();
+    apply();
+    const after = this.am.getHeads();
+    if (sameHeads(before, after)) return [];
+    this.changes = this.am.stats().numChanges;
+    this.invalidateHeads();
+    const touched = new Set<string>();
+    for (const p of this.am.diff(before, after)) {
+      const key = p.path[0];
+      if (typeof key === 'string') touched.add(key);
+    }
+    const out: KeyChange[] = [];
+    for (const key of touched) {
+      const beforeText = this.entries.get(key)?.text;
+      this.refresh(key);
+      const afterText = this.entries.get(key)?.text;
+      if (beforeText !== afterText) out.push({ key, before: beforeText, after: afterText });
+    }
+    return out;
+  }
+
+  /** Re-reads one key from Automerge; anything but valid JSON text hides the key. */
+  private refresh(key: string): void {
+    const v = this.am.getWithType('_root', key);
+    if (v === null) {
+      this.entries.delete(key);
+      return;
+    }
+    if (v[0] === 'str') {
+      const text = v[1] as string;
+      if (this.entries.get(key)?.text === text) return; // keep the decoded copy readers already share
+      const value = parseStoredJson(text, this.limits);
+      if (value !== undefined) {
+        this.entries.set(key, { text, value });
+        return;
+      }
+    }
+    this.badValues++;
+    this.entries.delete(key);
+  }
+
+  private invalidateHeads(): void {
+    this.headsCache = undefined;
+    this.headsHashCache = undefined;
+  }
+}
+
+function sameHeads(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((h) => s.has(h));
+}
+
+/** The hash of a change, or undefined for bytes that are not one. */
+export function changeHash(change: Uint8Array): string | undefined {
+  try {
+    return amDecodeChange(change).hash;
+  } catch {
+    return undefined;
+  }
+}
