@@ -7,6 +7,8 @@
 //   PROPS_NODES  cluster size (default 24)
 //   PROPS_SEED   fast-check seed (default: random, printed)
 //   PROPS_PATH   fast-check path, to replay one shrunk case with PROPS_SEED
+//   PROPS_TIME_LIMIT_MS  time per property before fast-check stops (default 60 s);
+//                a failure found by then is still reported, shrunk as far as it got
 //
 // Bounds are stated from the configuration (lan preset) for the cluster size n:
 //   S(n)  = suspicionMaxTimeoutMult * suspicionMult * max(1, log10 n) * probeInterval,
@@ -38,8 +40,17 @@ const CONVERGE_BOUND_MS = S + 3 * H + 10_000;
 const MERGE_BOUND_MS = 3 * H + 10_000;
 const WARMUP_MS = 5000;
 
+/** Shrinking reruns whole simulations; cap it so a failure is reported, not timed out. */
+const SHRINK_LIMIT_MS = Number(process.env.PROPS_TIME_LIMIT_MS ?? 60_000);
+
 function params(): fc.Parameters<unknown> {
-  return { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) };
+  return {
+    numRuns: RUNS,
+    seed: SEED,
+    interruptAfterTimeLimit: SHRINK_LIMIT_MS,
+    markInterruptAsFailure: false,
+    ...(PATH ? { path: PATH, endOnFailure: true } : {}),
+  };
 }
 
 t.comment(`props: ${N} nodes, ${RUNS} runs per property, PROPS_SEED=${SEED}`);

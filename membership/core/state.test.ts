@@ -225,6 +225,23 @@ t.test('dead: dead event; a replayed alive of the same incarnation does not resu
   t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
 });
 
+t.test('a member we hold dead that talks to us is told of our verdict, at most once per probe interval', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  core.receive(0, endpointOf('c'), dead('b', 1, 'c'));
+  core.takeOutputs();
+  const hello = { t: 'ack' as const, seq: 12345 };
+  core.receive(100, endpointOf('b'), hello);
+  const told = packets(core.takeOutputs()).filter((p) => isTo(p, 'b'));
+  t.ok(told.some((p) => p.msgs.some((m) => m.t === 'dead' && m.node === 'b' && m.incarnation === 1 && m.from === 'self')));
+  core.receive(600, endpointOf('b'), hello);
+  t.same(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')), [], 'not again within the interval');
+  core.receive(1100, endpointOf('b'), hello);
+  t.equal(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')).length, 1);
+  core.receive(1200, endpointOf('c'), hello);
+  t.same(packets(core.takeOutputs()).filter((p) => isTo(p, 'c')), [], 'live members are not bothered');
+});
+
 t.test('double dead is not re-gossiped; old dead is ignored', async (t) => {
   const core = makeCore();
   core.receive(0, endpointOf('b'), alive('b', 10));

@@ -165,7 +165,10 @@ export class SwimCore {
     this.advance(now);
     const list = Array.isArray(msgs) ? msgs : [msgs as PacketMessage];
     const sender = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
-    if (sender) sender.lastHeard = this.now;
+    if (sender) {
+      sender.lastHeard = this.now;
+      if (sender.state === 'dead') this.tellDead(sender);
+    }
     for (const msg of list) this.dispatch(from, msg);
     this.flush();
   }
@@ -682,6 +685,18 @@ export class SwimCore {
     // Someone holds a different picture of us at our incarnation or above: a previous
     // life at another address, or metadata we no longer have. Outbid it.
     this.refute(a.incarnation);
+  }
+
+  /**
+   * A member we hold dead is sending us packets: it runs, and we missed its refutation, or
+   * it never learnt of our verdict (gossip about it went out while we were cut off from
+   * it). Tell it directly, at most once per probe interval; it answers with a refutation
+   * (refute() sends it straight back to us) or its current incarnation (correct()).
+   */
+  private tellDead(m: Member): void {
+    if (this.leaving || (m.toldDeadAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
+    m.toldDeadAt = this.now;
+    this.send(m, [{ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name }]);
   }
 
   /**
