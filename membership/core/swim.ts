@@ -510,10 +510,27 @@ export class SwimCore {
       this.timers.cancel(handler.indirectTimer);
       this.timers.cancel(handler.expireTimer);
       this.awareness.applyDelta(-1);
+      this.probeAnswered(handler);
     } else {
       this.timers.cancel(handler.timer);
       this.send(handler.requester, [{ t: 'ack', seq: handler.requesterSeq }]);
     }
+  }
+
+  /**
+   * A member we suspect answered our probe: by SWIM's own test it has not failed. Its
+   * refutation normally rides on a direct ack (it answers our buddy suspicion), but an
+   * ack relayed through a ping-req carries nothing, and gossip may have missed us. Drop
+   * our suspicion locally (same incarnation, nothing gossiped): only the node itself can
+   * refute for everyone, but we need not keep accusing a node we just heard answer.
+   */
+  private probeAnswered(probe: Probe): void {
+    const m = this.table.get(probe.target);
+    if (!m || m.state !== 'suspect' || m.incarnation !== probe.incarnation) return;
+    this.clearSuspicion(m);
+    this.table.setState(m, 'alive');
+    m.lastChange = this.now;
+    this.emitEvent('alive', m);
   }
 
   private onNack(seq: number): void {
