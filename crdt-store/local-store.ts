@@ -182,6 +182,7 @@ export class LocalStore {
     for (const p of loaded.docs) this.loadPersisted(p);
     // A new epoch at every start (see the header): the own records as they were persisted.
     this.startOwnEpoch(this.session);
+    this.persistence?.maybeCompact(() => this.snapshot());
     this.views.flush();
   }
 
