@@ -304,6 +304,10 @@ t.test('leave(): we turn left, gossip it, and report when it has gone out enough
   t.notOk(rest.some((o) => o.kind === 'packet' && o.msgs[0]?.t === 'ping'), 'a leaving node stops probing');
   core.receive(20_000, endpointOf('b'), suspect('self', 5, 'b'));
   t.equal(core.localMember().state, 'left', 'a leaving node does not refute');
+  core.receive(20_001, endpointOf('b'), { t: 'ping', seq: 9, target: 'self', source: addrOf('b') });
+  const answer = messages(core.takeOutputs());
+  t.notOk(answer.some((m) => m.t === 'ack'), 'a probe of a leaving node is not acked...');
+  t.ok(answer.some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'), '...but answered with the leave');
 });
 
 t.test('leave() alone is done at once', async (t) => {

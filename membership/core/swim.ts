@@ -451,13 +451,20 @@ export class SwimCore {
     if (this.leaving) return;
     const target = this.table.get(probe.target);
     if (!target || !isLive(target)) return;
-    this.onSuspect({ t: 'suspect', incarnation: probe.incarnation, node: target.name, from: this.table.self.name }, false);
+    this.onSuspect({ t: 'suspect', incarnation: probe.incarnation, node: target.name, from: this.table.self.name }, false, undefined, true);
   }
 
   private onPing(from: Endpoint, ping: Ping): void {
     // The ping names whom it is for: a different node now living at a reused address
     // must not vouch for the old one (memberlist#222).
     if (ping.target !== '' && ping.target !== this.table.self.name) return this.reject();
+    const me = this.table.self;
+    if (this.leaving) {
+      // Whoever still probes us missed our leave (or we are still flushing it): answer
+      // with the leave itself, so it records `left` rather than keeping us alive.
+      this.send(from, [{ t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name }]);
+      return;
+    }
     this.send(from, [{ t: 'ack', seq: ping.seq }]);
   }
 
@@ -544,7 +551,12 @@ export class SwimCore {
 
   // ---------------------------------------------------------------- state transitions
 
-  private onSuspect(s: Suspect, quiet: boolean, from?: Endpoint): void {
+  /**
+   * @param from the sender of the packet, when the suspicion arrived in one
+   * @param ownProbe the suspicion comes from our own failed probe (first-hand evidence);
+   *   a suspicion signed with our name because it came from a push/pull is not
+   */
+  private onSuspect(s: Suspect, quiet: boolean, from?: Endpoint, ownProbe = false): void {
     const m = this.table.get(s.node);
     if (!m) return;
     if (s.incarnation < m.incarnation) {
@@ -561,7 +573,7 @@ export class SwimCore {
       this.table.setState(m, 'alive');
     }
     if (m.suspicion) {
-      if (s.from === this.table.self.name && !m.suspicion.firstHand) {
+      if (ownProbe && !m.suspicion.firstHand) {
         // Our own probe failed: first-hand evidence, which also ends any grace period.
         m.suspicion.firstHand = true;
         m.suspicion.graceUntil = m.suspicion.graceUntil === undefined ? undefined : this.now;
@@ -592,7 +604,7 @@ export class SwimCore {
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
     const max = this.config.suspicionMaxTimeoutMult * min;
     m.suspicion = new Suspicion(s.from, k, this.now, min, max);
-    m.suspicion.firstHand = s.from === this.table.self.name;
+    m.suspicion.firstHand = ownProbe;
     this.rescheduleSuspicion(m);
     this.emitEvent('suspect', m);
   }

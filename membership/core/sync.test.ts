@@ -75,6 +75,28 @@ t.test('a push-pull is answered with our state after merging theirs, refutations
   t.same(ev.sort(), ['join:new', 'leave:c', 'suspect:b']);
 });
 
+t.test('a suspicion learnt from a push-pull is second-hand: probed once before any verdict', async (t) => {
+  // Find a seed whose probe order does not reach b before the timeout, so that the only
+  // evidence is the push-pull's (deterministic per seed).
+  for (let seed = 1; seed < 50; seed++) {
+    const core = makeCore('self', { seed });
+    withPeers(core, PEERS);
+    const pp: PushPull = { t: 'push-pull', join: false, states: [{ node: addrOf('b'), incarnation: 1, state: 'suspect', meta: new Uint8Array() }] };
+    core.receiveStream(0, endpointOf('c'), pp);
+    core.receive(0, endpointOf('d'), [suspect('b', 1, 'd'), suspect('b', 1, 'e')]); // k confirmations: min = 4 s
+    core.takeOutputs();
+    const silent = new Set(['b']);
+    const before = runTimers(core, 3999, silent);
+    if (packets(before).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping')) continue; // we probed b ourselves
+    const atMin = runTimers(core, 4000, silent);
+    t.notOk(events(atMin).some((e) => e.type === 'dead'), `seed ${seed}: no verdict at min on push-pull news alone`);
+    t.ok(packets(atMin).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'), 'a probe of our own instead');
+    t.ok(events(runTimers(core, 5000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'and the verdict when it fails');
+    return;
+  }
+  t.fail('no seed met the premise');
+});
+
 t.test('periodic push-pull to one live member', async (t) => {
   const core = makeCore('self', { config: { pushPullIntervalMs: 5000 } });
   withPeers(core, PEERS);
