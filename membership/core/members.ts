@@ -23,8 +23,8 @@ export interface Member {
   lastChange: number;
   /** When a datagram from this member's address last arrived (driver clock, ms). */
   lastHeard?: number;
-  /** When we last told this member, found talking while we hold it dead, of our verdict. */
-  toldDeadAt?: number;
+  /** When we last told this member, found talking while we hold it suspect or dead, of our verdict. */
+  toldAt?: number;
   suspicion?: Suspicion;
   suspicionTimer?: Timer;
   /** This member as a push/pull entry, reused while it still matches (see SwimCore.fullState). */

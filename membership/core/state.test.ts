@@ -240,7 +240,7 @@ t.test('dead: dead event; a replayed alive of the same incarnation does not resu
   t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
 });
 
-t.test('a member we hold dead that talks to us is told of our verdict, at most once per probe interval', async (t) => {
+t.test('a member we hold dead or suspect that talks to us is told of our verdict, at most once per probe interval', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   core.receive(0, endpointOf('c'), dead('b', 1, 'c'));
@@ -255,6 +255,11 @@ t.test('a member we hold dead that talks to us is told of our verdict, at most o
   t.equal(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')).length, 1);
   core.receive(1200, endpointOf('c'), hello);
   t.same(packets(core.takeOutputs()).filter((p) => isTo(p, 'c')), [], 'live members are not bothered');
+  core.receive(1300, endpointOf('e'), suspect('d', 1, 'e'));
+  core.takeOutputs();
+  core.receive(1400, endpointOf('d'), hello);
+  const toD = packets(core.takeOutputs()).filter((p) => isTo(p, 'd'));
+  t.ok(toD.some((p) => p.msgs.some((m) => m.t === 'suspect' && m.node === 'd' && m.from === 'self')), 'a suspect is told it is suspected');
 });
 
 t.test('double dead is not re-gossiped; old dead is ignored', async (t) => {

@@ -167,7 +167,7 @@ export class SwimCore {
     const sender = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
     if (sender) {
       sender.lastHeard = this.now;
-      if (sender.state === 'dead') this.tellDead(sender);
+      if (sender.state === 'dead' || sender.state === 'suspect') this.tellVerdict(sender);
     }
     for (const msg of list) this.dispatch(from, msg);
     this.flush();
@@ -717,15 +717,18 @@ export class SwimCore {
   }
 
   /**
-   * A member we hold dead is sending us packets: it runs, and we missed its refutation, or
-   * it never learnt of our verdict (gossip about it went out while we were cut off from
-   * it). Tell it directly, at most once per probe interval; it answers with a refutation
-   * (refute() sends it straight back to us) or its current incarnation (correct()).
+   * A member we hold suspect or dead is sending us packets: it runs, and we missed its
+   * refutation, or it never learnt of our verdict (the gossip went out while we were cut
+   * off from it). Tell it directly, at most once per probe interval; it answers with a
+   * refutation (refute() sends it straight back to us) or its current incarnation
+   * (correct()), so a stale view heals as soon as the member talks to us instead of
+   * lingering until the suspicion times out or a push/pull comes by.
    */
-  private tellDead(m: Member): void {
-    if (this.leaving || (m.toldDeadAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
-    m.toldDeadAt = this.now;
-    this.send(m, [{ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name }]);
+  private tellVerdict(m: Member): void {
+    if (this.leaving || (m.toldAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
+    m.toldAt = this.now;
+    const me = this.table.self.name;
+    this.send(m, [m.state === 'dead' ? { t: 'dead', incarnation: m.incarnation, node: m.name, from: me } : { t: 'suspect', incarnation: m.incarnation, node: m.name, from: me }]);
   }
 
   /**
