@@ -573,12 +573,10 @@ export class SwimCore {
       this.table.setState(m, 'alive');
     }
     if (m.suspicion) {
-      if (ownProbe && !m.suspicion.firstHand) {
-        // Our own probe failed: first-hand evidence, which also ends any grace period.
-        m.suspicion.firstHand = true;
-        m.suspicion.graceUntil = m.suspicion.graceUntil === undefined ? undefined : this.now;
-        this.rescheduleSuspicion(m);
-      }
+      // Our own probe failed: first-hand evidence. A grace period already granted still
+      // runs to its end: the suspect may be stalled (a GC pause) with our probe queued,
+      // and its answer comes when it resumes.
+      if (ownProbe) m.suspicion.firstHand = true;
       if (m.suspicion.confirm(s.from)) {
         this.rescheduleSuspicion(m);
         if (!quiet) this.broadcast(m.name, s);
@@ -626,10 +624,11 @@ export class SwimCore {
     if (m.suspicion !== suspicion || m.state !== 'suspect' || this.table.get(m.name) !== m) return;
     // Grace: gossip is probabilistic, and with loss a node can miss every copy of a
     // refutation. Before acting on second-hand news only, or when the suspect has sent us
-    // something since the suspicion began (so it runs), probe it once ourselves, with the
-    // suspicion attached: a live node answers with its current incarnation (refute() or
-    // correct()), a dead one fails the probe and is declared at once. The nodes holding
-    // first-hand evidence declare without delay, so real failures are not detected later.
+    // something since the suspicion began (so it runs), probe it ourselves, with the
+    // suspicion attached, and wait two probe intervals: a live node answers with its
+    // current incarnation (refute() or correct()), even one that was stalled when the
+    // probe arrived. The nodes holding first-hand evidence declare without this delay, and
+    // their verdict reaches the others, so real failures are not detected later.
     const heard = (m.lastHeard ?? -Infinity) > suspicion.startMs;
     if (suspicion.graceUntil === undefined && !this.leaving && (!suspicion.firstHand || heard)) {
       const interval = this.awareness.scale(this.config.probeIntervalMs);

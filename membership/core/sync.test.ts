@@ -91,7 +91,8 @@ t.test('a suspicion learnt from a push-pull is second-hand: probed once before a
     const atMin = runTimers(core, 4000, silent);
     t.notOk(events(atMin).some((e) => e.type === 'dead'), `seed ${seed}: no verdict at min on push-pull news alone`);
     t.ok(packets(atMin).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'), 'a probe of our own instead');
-    t.ok(events(runTimers(core, 5000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'and the verdict when it fails');
+    t.notOk(events(runTimers(core, 5999, silent)).some((e) => e.type === 'dead'), 'the grace runs two probe intervals');
+    t.ok(events(runTimers(core, 6000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'and then the verdict');
     return;
   }
   t.fail('no seed met the premise');
