@@ -12,6 +12,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { makeConfig } from '../membership/core/config.js';
+import { pushPullScale } from '../membership/core/math.js';
 import { MembershipCluster, type RecordedEvent } from '../props/sim/index.js';
 
 export interface MembershipSimOptions {
@@ -20,7 +21,11 @@ export interface MembershipSimOptions {
   seed?: number;
   /** Virtual seconds of the Lifeguard (loss + pause) scenario; default 60. */
   lifeguardSeconds?: number;
-  /** Virtual seconds of the idle window traffic is measured over; default 60. */
+  /**
+   * Virtual seconds of the idle window traffic is measured over; default one push/pull
+   * period at this size (180 s at 1,000 nodes), so full-state syncs are counted at their
+   * steady rate.
+   */
   idleSeconds?: number;
   log?: (line: string) => void;
 }
@@ -85,9 +90,9 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
 
   // --- steady state traffic, then crash and join trials, in one cluster
   const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config });
-  cluster.run(10_000);
+  cluster.run(30_000); // past start-up: everyone's first gossip of itself is done
   const before = trafficTotals(cluster);
-  const idleMs = (opts.idleSeconds ?? 60) * 1000;
+  const idleMs = opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
   cluster.run(idleMs);
   const after = trafficTotals(cluster);
   const memberSeconds = cluster.upNodes().length * (idleMs / 1000);
