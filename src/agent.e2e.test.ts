@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { runCli, startAgent } from '../test/helpers/agent-process.js';
+import { eventually } from '../test/helpers/eventually.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('agent serves /v1/health, /v1/status and /metrics, reloads on SIGHUP, exits 0 on SIGTERM', async (t) => {
   const cfg = join(dir, 'agent.yaml');
-  writeFileSync(cfg, 'log:\n  level: info\n');
+  const keyA = Buffer.alloc(32, 1).toString('base64');
+  const keyB = Buffer.alloc(32, 2).toString('base64');
+  writeFileSync(cfg, `log:\n  level: info\ngossip:\n  keys: [${keyA}]\n`);
   const a = await startAgent(t, ['--config', cfg, '--bind-port', '0', '--node', 'e2e-1']);
   const api = a.ready.api!;
   t.match(api, /^http:\/\/127\.0\.0\.1:\d+$/, 'ready line names the API address');
@@ -36,11 +39,17 @@ t.test('agent serves /v1/health, /v1/status and /metrics, reloads on SIGHUP, exi
   t.match(cli.stdout, /node e2e-1/);
   t.match(cli.stdout, /api\s+running\s+0/);
 
-  writeFileSync(cfg, 'log:\n  level: debug\ngossip:\n  preset: wan\n');
+  writeFileSync(cfg, `log:\n  level: debug\ngossip:\n  preset: wan\n  keys: [${keyB}, ${keyA}]\n`);
   a.proc.kill('SIGHUP');
   const reloaded = await a.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('SIGHUP: config reloaded'));
-  t.same(reloaded.applied, ['log.level']);
+  t.same(reloaded.applied, ['gossip.keys', 'log.level'], 'log level and a key rotation apply live');
   t.same(reloaded.needRestart, ['gossip.preset'], 'timings are not changed under a running agent');
+
+  // The rotation is real: a node that only knows the new key can now join.
+  const b = await startAgent(t, ['--bind-port', '0', '--node', 'e2e-2', '--encrypt', keyB, '--join', a.ready.gossip!]);
+  await eventually('e2e-2 joined with the rotated key', async () => ((await (await fetch(`${api}/v1/members`)).json()) as { members: unknown[] }).members.length === 2, 10_000);
+  b.proc.kill('SIGTERM');
+  t.equal(await b.exited, 0);
 
   writeFileSync(cfg, 'log:\n  level: [\n');
   a.proc.kill('SIGHUP');
