@@ -11,8 +11,10 @@
 // Run directly: `node dist/bench/membership-sim.js [nodes] [trials] [seed]`.
 
 import { pathToFileURL } from 'node:url';
+import { encodedSize, packetOverhead } from '../membership/codec.js';
 import { makeConfig } from '../membership/core/config.js';
 import { pushPullScale } from '../membership/core/math.js';
+import type { Message } from '../membership/messages.js';
 import { MembershipCluster, type RecordedEvent } from '../props/sim/index.js';
 
 export interface MembershipSimOptions {
@@ -86,10 +88,13 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
   const started = performance.now();
   const seed = opts.seed ?? 1;
   const log = opts.log ?? (() => {});
-  const config = makeConfig('lan');
+  // Sized exactly as the daemon's wire codec encodes (no label, CRC, no encryption), so the
+  // bytes counted are the bytes a real cluster would send.
+  const config = makeConfig('lan', { packetOverhead: packetOverhead({}, 0xffff), messageOverhead: 0 });
+  const measure = (m: Message) => encodedSize(m);
 
   // --- steady state traffic, then crash and join trials, in one cluster
-  const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config });
+  const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config, measure });
   cluster.run(30_000); // past start-up: everyone's first gossip of itself is done
   const before = trafficTotals(cluster);
   const idleMs = opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
@@ -133,7 +138,7 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
   }
 
   // --- Lifeguard: 5 % loss everywhere, one member paused 2 s out of every 5 s
-  const lg = new MembershipCluster({ nodes: opts.nodes, seed: seed + 1, config, link: { loss: 0.05 } });
+  const lg = new MembershipCluster({ nodes: opts.nodes, seed: seed + 1, config, measure, link: { loss: 0.05 } });
   let falseDeaths = 0;
   lg.onEvent((e) => {
     if (e.type === 'dead' && e.subjectUp) falseDeaths++;

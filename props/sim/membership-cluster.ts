@@ -8,7 +8,7 @@ import type { PushPull } from '../../membership/messages.js';
 import { makeConfig, type SwimConfig } from '../../membership/core/config.js';
 import type { Endpoint, MemberEventOutput, MemberView } from '../../membership/core/outputs.js';
 import { Xoshiro128 } from '../../membership/core/rng.js';
-import { memoized, type MeasureFn } from '../../membership/core/size.js';
+import type { MeasureFn } from '../../membership/core/size.js';
 import { SwimCore } from '../../membership/core/swim.js';
 import { SimHost } from './host.js';
 import { SimNetwork, type LinkProfile, type TrafficCounters } from './network.js';
@@ -28,7 +28,7 @@ export interface MembershipClusterOptions {
    */
   form?: 'instant' | 'join';
   joinStaggerMs?: number;
-  /** Size measure for the cores' packing and the stream byte counts. */
+  /** Size measure for the cores' packing and the stream byte counts (default: msgpackr size of the plain object). */
   measure?: MeasureFn;
   /** Node names; default node-0, node-1, ... */
   name?: (i: number) => string;
@@ -311,7 +311,7 @@ export class MembershipCluster {
       measure: this.measure,
       alignedProbing: this.alignedProbing,
     });
-    m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure && memoized(this.measure));
+    m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure);
     m.host.bind(GOSSIP_PORT, m.app);
   }
 
