@@ -29,6 +29,7 @@ import { bytesEqual, isCounter, isMeta, isName, isNodeAddress, isPushNodeState }
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
+import { Outbox } from './outbox.js';
 import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
 import { randomInt, type Rng } from './rng.js';
 import { defaultMeasure, memoized, msgpackSize, type MeasureFn } from './size.js';
@@ -98,8 +99,7 @@ export class SwimCore {
   private readonly queue: BroadcastQueue;
   private readonly awareness: Awareness;
   private readonly pending = new Map<number, Probe | Relay>();
-  private readonly outbox = new Map<string, { to: Endpoint; msgs: PacketMessage[] }>();
-  private outputs: Output[] = [];
+  private readonly outbox: Outbox;
   private readonly seeds: Endpoint[] = [];
   private seq = 0;
   private now: number;
@@ -134,6 +134,7 @@ export class SwimCore {
     this.now = opts.now;
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
+    this.outbox = new Outbox(this.config, this.queue, this.sizeOf, () => this.transmitLimit(), this.counters);
     const self: Member = {
       name: opts.self.name,
       addr: opts.self.addr,
@@ -164,13 +165,10 @@ export class SwimCore {
   receive(now: number, from: Endpoint, msgs: PacketMessage | readonly PacketMessage[]): void {
     this.advance(now);
     const list = Array.isArray(msgs) ? msgs : [msgs as PacketMessage];
-    const sender = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
-    if (sender) {
-      sender.lastHeard = this.now;
-      if (sender.state === 'dead' || sender.state === 'suspect') this.tellVerdict(sender);
-    }
+    const sender = this.heardFrom(from);
+    if (sender && (sender.state === 'dead' || sender.state === 'suspect')) this.tellVerdict(sender);
     for (const msg of list) this.dispatch(from, msg);
-    this.flush();
+    this.outbox.flush();
   }
 
   /**
@@ -185,23 +183,24 @@ export class SwimCore {
     } else {
       this.dispatch(from, msg as PacketMessage);
     }
-    this.flush();
+    this.outbox.flush();
     return reply;
   }
 
-  /** The reply to a push-pull we sent (see StreamOutput). */
+  /** The reply to a push-pull we sent to `from` (see StreamOutput). */
   receiveStreamReply(now: number, from: Endpoint, msg: PushPull): void {
     this.advance(now);
+    this.heardFrom(from);
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') this.mergeChecked(msg);
     else this.counters.rejectedMessages++;
-    this.flush();
+    this.outbox.flush();
   }
 
   /** Fire every timer due at `now`. Call it at nextDeadline() (calling it early is harmless). */
   tick(now: number): void {
     this.advance(now);
     this.timers.runDue(this.now);
-    this.flush();
+    this.outbox.flush();
   }
 
   /**
@@ -217,9 +216,9 @@ export class SwimCore {
       const key = endpointKey(seed);
       if (key === selfKey) continue;
       if (!this.seeds.some((s) => endpointKey(s) === key)) this.seeds.push({ addr: seed.addr, port: seed.port });
-      if (!this.leaving) this.emitStream(seed, this.fullState(true));
+      if (!this.leaving) this.outbox.stream(seed, this.fullState(true));
     }
-    this.flush();
+    this.outbox.flush();
   }
 
   /**
@@ -233,7 +232,7 @@ export class SwimCore {
     const me = this.table.self;
     const d: Dead = { t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name };
     const others = this.table.liveOthers();
-    this.broadcast(me.name, d, () => this.outputs.push({ kind: 'left' }));
+    this.broadcast(me.name, d, () => this.outbox.push({ kind: 'left' }));
     this.table.setState(me, 'left');
     me.lastChange = this.now;
     this.emitEvent('leave', me);
@@ -243,7 +242,7 @@ export class SwimCore {
     } else {
       this.sendGossip(this.config.gossipNodes);
     }
-    this.flush();
+    this.outbox.flush();
   }
 
   /** Change our metadata (≤ 512 bytes) and gossip it with a new incarnation. */
@@ -258,7 +257,7 @@ export class SwimCore {
     me.lastChange = this.now;
     this.broadcast(me.name, this.selfAlive());
     this.emitEvent('update', me);
-    this.flush();
+    this.outbox.flush();
   }
 
   /**
@@ -271,25 +270,23 @@ export class SwimCore {
     this.advance(now);
     const msg: PacketMessage = { t: 'user', data };
     const bytes = this.sizeOf(msg);
-    if (bytes + this.config.messageOverhead > this.packetBudget()) {
+    if (bytes + this.config.messageOverhead > this.outbox.budget) {
       const n = retransmitLimit(this.config.retransmitMult, this.table.liveCount());
       for (const m of this.table.sample(n, isLive)) {
         this.counters.oversizeToStream++;
-        this.emitStream(m, msg);
+        this.outbox.stream(m, msg);
       }
     } else {
       this.queue.enqueue(undefined, msg, bytes);
     }
-    this.flush();
+    this.outbox.flush();
   }
 
   // ---------------------------------------------------------------- outputs and queries
 
   /** Everything produced since the last call, in order. */
   takeOutputs(): Output[] {
-    const out = this.outputs;
-    this.outputs = [];
-    return out;
+    return this.outbox.take();
   }
 
   /** When tick() must next be called (Infinity if never). */
@@ -362,7 +359,7 @@ export class SwimCore {
           return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg, from) : this.reject();
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
-          this.outputs.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
+          this.outbox.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
           return;
         default:
           return this.reject();
@@ -371,6 +368,13 @@ export class SwimCore {
       // Never let one odd message take the node down; the guards above should make this unreachable.
       this.reject();
     }
+  }
+
+  /** The member living at `from`, noting that it just proved to be running. */
+  private heardFrom(from: Endpoint): Member | undefined {
+    const m = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
+    if (m) m.lastHeard = this.now;
+    return m;
   }
 
   private reject(): void {
@@ -416,7 +420,7 @@ export class SwimCore {
     };
     this.pending.set(seq, probe);
     this.counters.probes++;
-    this.send(target, msgs);
+    this.outbox.send(target, msgs);
   }
 
   private startIndirect(probe: Probe): void {
@@ -435,7 +439,7 @@ export class SwimCore {
     probe.expectedNacks = peers.length;
     for (const peer of peers) {
       this.counters.indirectProbes++;
-      this.send(peer, [req]);
+      this.outbox.send(peer, [req]);
     }
   }
 
@@ -462,16 +466,16 @@ export class SwimCore {
     if (this.leaving) {
       // Whoever still probes us missed our leave (or we are still flushing it): answer
       // with the leave itself, so it records `left` rather than keeping us alive.
-      this.send(from, [{ t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name }]);
+      this.outbox.send(from, [{ t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name }]);
       return;
     }
-    this.send(from, [{ t: 'ack', seq: ping.seq }]);
+    this.outbox.send(from, [{ t: 'ack', seq: ping.seq }]);
   }
 
   private onPingReq(from: Endpoint, req: IndirectPing): void {
     if (req.target.name === this.table.self.name) {
       // Asked to probe ourselves: our answer is the proof.
-      this.send(from, [{ t: 'ack', seq: req.seq }]);
+      this.outbox.send(from, [{ t: 'ack', seq: req.seq }]);
       return;
     }
     const me = this.table.self;
@@ -484,7 +488,7 @@ export class SwimCore {
       timer: this.timers.set(this.now + this.relayTimeout(), () => this.expireRelay(seq, relay)),
     };
     this.pending.set(seq, relay);
-    this.send(req.target, [{ t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } }]);
+    this.outbox.send(req.target, [{ t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } }]);
   }
 
   /**
@@ -503,7 +507,7 @@ export class SwimCore {
   private expireRelay(seq: number, relay: Relay): void {
     if (this.pending.get(seq) !== relay) return;
     this.pending.delete(seq);
-    if (relay.wantsNack) this.send(relay.requester, [{ t: 'nack', seq: relay.requesterSeq }]);
+    if (relay.wantsNack) this.outbox.send(relay.requester, [{ t: 'nack', seq: relay.requesterSeq }]);
   }
 
   private onAck(seq: number): void {
@@ -520,7 +524,7 @@ export class SwimCore {
       this.probeAnswered(handler);
     } else {
       this.timers.cancel(handler.timer);
-      this.send(handler.requester, [{ t: 'ack', seq: handler.requesterSeq }]);
+      this.outbox.send(handler.requester, [{ t: 'ack', seq: handler.requesterSeq }]);
     }
   }
 
@@ -727,7 +731,7 @@ export class SwimCore {
     if (this.leaving || (m.toldAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
     m.toldAt = this.now;
     const me = this.table.self.name;
-    this.send(m, [m.state === 'dead' ? { t: 'dead', incarnation: m.incarnation, node: m.name, from: me } : { t: 'suspect', incarnation: m.incarnation, node: m.name, from: me }]);
+    this.outbox.send(m, [m.state === 'dead' ? { t: 'dead', incarnation: m.incarnation, node: m.name, from: me } : { t: 'suspect', incarnation: m.incarnation, node: m.name, from: me }]);
   }
 
   /**
@@ -736,12 +740,11 @@ export class SwimCore {
    */
   private correct(to: Endpoint): void {
     if (this.leaving) return;
-    const pending = this.outbox.get(endpointKey(to));
     const me = this.table.self;
-    if (pending?.msgs.some((m) => m.t === 'alive' && m.node.name === me.name)) return;
+    if (this.outbox.queuedFor(to).some((m) => m.t === 'alive' && m.node.name === me.name)) return;
     // Reuse the queued announcement if current, so piggybacking does not send it twice.
     const queued = this.queue.peek(me.name);
-    this.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
+    this.outbox.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
   private refute(accused: number, accuser?: string): void {
@@ -755,7 +758,7 @@ export class SwimCore {
     // The accuser holds first-hand evidence and will not wait for more (see
     // suspicionExpired): tell it directly instead of trusting gossip to reach it in time.
     const accuserMember = accuser !== undefined && accuser !== me.name ? this.table.get(accuser) : undefined;
-    if (accuserMember && isLive(accuserMember)) this.send(accuserMember, [a]);
+    if (accuserMember && isLive(accuserMember)) this.outbox.send(accuserMember, [a]);
   }
 
   // ---------------------------------------------------------------- dissemination
@@ -771,91 +774,23 @@ export class SwimCore {
     // Recently dead members are included: if they were declared dead wrongly, this is how
     // they hear of it and refute.
     const targets = this.table.sample(fanout, (m) => isLive(m) || (m.state === 'dead' && m.lastChange > deadline));
-    for (const target of targets) {
-      const msgs: PacketMessage[] = [];
-      const bytes = this.queue.take(this.packetBudget(), this.config.messageOverhead, this.transmitLimit(), msgs);
-      if (msgs.length === 0) return;
-      this.emitPacket(target, msgs, bytes);
-    }
+    for (const target of targets) if (!this.outbox.gossip(target)) return;
   }
 
   /** Queue an update for piggybacking; one too large for any datagram goes out by stream instead. */
   private broadcast(key: string, msg: PacketMessage, onDone?: () => void): void {
     // Memoised: gossip hands the same message object on, so each is encoded once.
     const bytes = this.measureShared(msg);
-    if (bytes + this.config.messageOverhead > this.packetBudget()) {
+    if (bytes + this.config.messageOverhead > this.outbox.budget) {
       const targets = this.table.sample(this.transmitLimit(), isLive);
       for (const t of targets) {
         this.counters.oversizeToStream++;
-        this.emitStream(t, msg);
+        this.outbox.stream(t, msg);
       }
       onDone?.();
       return;
     }
     this.queue.enqueue(key, msg, bytes, onDone);
-  }
-
-  private send(to: Endpoint, msgs: PacketMessage[]): void {
-    const key = endpointKey(to);
-    const pending = this.outbox.get(key);
-    if (pending) pending.msgs.push(...msgs);
-    else this.outbox.set(key, { to: { addr: to.addr, port: to.port }, msgs });
-  }
-
-  /**
-   * Turn the messages queued for each destination during this input into datagrams, and
-   * fill the room left with gossip. Replies go out after the whole input is processed, so
-   * an ack answering a buddy-system suspicion already carries the refutation.
-   */
-  private flush(): void {
-    if (this.outbox.size === 0) return;
-    const budget = this.packetBudget();
-    const per = this.config.messageOverhead;
-    for (const { to, msgs } of this.outbox.values()) {
-      let batch: PacketMessage[] = [];
-      let used = 0;
-      for (const msg of msgs) {
-        const cost = this.sizeOf(msg) + per;
-        if (cost > budget) {
-          this.counters.oversizeToStream++;
-          this.emitStream(to, msg);
-          continue;
-        }
-        if (used + cost > budget) {
-          this.emitPacket(to, batch, used);
-          batch = [];
-          used = 0;
-        }
-        batch.push(msg);
-        used += cost;
-      }
-      if (batch.length > 0) {
-        if (this.queue.size > 0) {
-          const extra: PacketMessage[] = [];
-          used += this.queue.take(budget - used, per, this.transmitLimit(), extra);
-          for (const m of extra) if (!batch.includes(m)) batch.push(m);
-        }
-        this.emitPacket(to, batch, used);
-      }
-    }
-    this.outbox.clear();
-  }
-
-  /** `payloadBytes`: the messages' sizes plus per-message overheads, as packed. */
-  private emitPacket(to: Endpoint, msgs: PacketMessage[], payloadBytes: number): void {
-    const bytes = this.config.packetOverhead + payloadBytes;
-    this.counters.packetsOut++;
-    this.counters.bytesOut += bytes;
-    this.outputs.push({ kind: 'packet', to: { addr: to.addr, port: to.port }, msgs, bytes });
-  }
-
-  private emitStream(to: Endpoint, msg: Message): void {
-    this.counters.streamsOut++;
-    this.outputs.push({ kind: 'stream', to: { addr: to.addr, port: to.port }, msg });
-  }
-
-  private packetBudget(): number {
-    return this.config.udpPayload - this.config.packetOverhead;
   }
 
   private transmitLimit(): number {
@@ -881,7 +816,7 @@ export class SwimCore {
       const [peer] = this.table.sample(1, (m) => m.state === 'alive');
       if (peer) {
         this.counters.pushPulls++;
-        this.emitStream(peer, this.fullState(false));
+        this.outbox.stream(peer, this.fullState(false));
       }
     }
     this.timers.set(now + pushPullScale(this.config.pushPullIntervalMs, this.table.liveCount()), (t) => this.pushPullRound(t));
@@ -920,7 +855,7 @@ export class SwimCore {
     if (this.rng.next() >= chance) return;
     const target = candidates[randomInt(this.rng, candidates.length)];
     this.counters.healAttempts++;
-    this.emitStream(target, this.fullState(false));
+    this.outbox.stream(target, this.fullState(false));
   }
 
   private reap(now: number): void {
@@ -1013,7 +948,7 @@ export class SwimCore {
   }
 
   private emitEvent(type: MemberEventType, m: Member): void {
-    this.outputs.push({ kind: 'event', type, member: view(m) });
+    this.outbox.push({ kind: 'event', type, member: view(m) });
   }
 }
 
