@@ -154,7 +154,7 @@ export class SwimCore {
     const firstProbe = this.ring ? this.alignedRoundAtOrAfter(opts.now + 1) : opts.now + this.jitter(c.probeIntervalMs);
     this.timers.set(firstProbe, (t) => this.probeRound(t));
     if (c.gossipNodes > 0) this.timers.set(opts.now + this.jitter(c.gossipIntervalMs), (t) => this.gossipRound(t));
-    if (c.pushPullIntervalMs > 0) this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.firstPushPullRound(t));
+    if (c.pushPullIntervalMs > 0) this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
     const maintenance = this.maintenanceInterval();
     this.timers.set(opts.now + this.jitter(maintenance), (t) => this.maintenanceRound(t));
   }
@@ -798,18 +798,6 @@ export class SwimCore {
   }
 
   // ---------------------------------------------------------------- anti-entropy and healing
-
-  /**
-   * The start-up phase is drawn before we know the cluster size. In a large cluster the
-   * real period is several times longer, so draw a phase within it now; otherwise nodes
-   * started together (a rack power cycle) all sync in the first base interval. A node
-   * that joined has just had its full sync anyway.
-   */
-  private firstPushPullRound(now: number): void {
-    const scaled = pushPullScale(this.config.pushPullIntervalMs, this.table.liveCount());
-    if (scaled > this.config.pushPullIntervalMs) this.timers.set(now + this.jitter(scaled), (t) => this.pushPullRound(t));
-    else this.pushPullRound(now);
-  }
 
   private pushPullRound(now: number): void {
     if (!this.leaving) {
