@@ -33,6 +33,12 @@ export class Outbox {
     /** The current gossip transmit limit (it depends on N). */
     private readonly transmitLimit: () => number,
     private readonly counters: TrafficCounters,
+    /**
+     * Whether gossip may ride on a packet to `to`. Each piggybacked copy counts against
+     * the transmit limit, so copies sent to a node that is probably dead (a suspect, or a
+     * relay's ping to a crashed target) are copies the live members never get.
+     */
+    private readonly piggybackTo: (to: Endpoint) => boolean = () => true,
   ) {}
 
   /** Bytes of messages a datagram can carry. */
@@ -80,7 +86,7 @@ export class Outbox {
         used += cost;
       }
       if (batch.length > 0) {
-        if (this.queue.size > 0) {
+        if (this.queue.size > 0 && this.piggybackTo(to)) {
           const extra: PacketMessage[] = [];
           used += this.queue.take(budget - used, per, this.transmitLimit(), extra);
           for (const m of extra) if (!batch.includes(m)) batch.push(m);

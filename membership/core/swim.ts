@@ -134,7 +134,10 @@ export class SwimCore {
     this.now = opts.now;
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
-    this.outbox = new Outbox(this.config, this.queue, this.sizeOf, () => this.transmitLimit(), this.counters);
+    this.outbox = new Outbox(this.config, this.queue, this.sizeOf, () => this.transmitLimit(), this.counters, (to) => {
+      const m = this.table.atEndpoint(to.addr, to.port);
+      return m === undefined || m.state === 'alive';
+    });
     const self: Member = {
       name: opts.self.name,
       addr: opts.self.addr,

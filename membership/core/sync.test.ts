@@ -133,6 +133,17 @@ t.test('piggyback: gossip rides on probe traffic within the datagram budget', as
   t.ok(packets(out).some((p) => p.bytes > 1000), 'and packets are filled, not sent one message at a time');
 });
 
+t.test('no gossip rides on packets to a member we suspect: those copies would likely be lost', async (t) => {
+  const core = makeCore('self');
+  withPeers(core, PEERS);
+  for (let i = 0; i < 20; i++) core.receive(0, endpointOf('c'), alive(`n${i}`, 1));
+  core.receive(0, endpointOf('c'), suspect('b', 1, 'c'));
+  core.takeOutputs();
+  const toB = packets(runTimers(core, 10_000, new Set(['b']))).filter((p) => isTo(p, 'b') && p.msgs[0].t === 'ping');
+  t.ok(toB.length > 0, 'b is probed');
+  for (const p of toB) t.same(p.msgs.map((m) => m.t), ['ping', 'suspect'], 'the probe and the buddy suspicion only');
+});
+
 t.test('retransmit limit: each update is sent retransmitMult * ceil(log10(n+1)) times', async (t) => {
   const core = makeCore('self', { config: { gossipNodes: 1 } });
   withPeers(core, PEERS); // n = 6 → limit 4 * 1 = 4
