@@ -3,7 +3,7 @@
 // so a failure replays exactly: fast-check prints its seed and path, the shrunk input,
 // and the message below prints the schedule in words.
 //
-//   PROPS_RUNS   runs per property (default 12)
+//   PROPS_RUNS   runs per property (default 30)
 //   PROPS_NODES  cluster size (default 24)
 //   PROPS_SEED   fast-check seed (default: random, printed)
 //   PROPS_PATH   fast-check path, to replay one shrunk case with PROPS_SEED
@@ -28,7 +28,7 @@ import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
 import { describeFaults, MembershipCluster, scheduleFaults, type Fault } from './sim/index.js';
 
-const RUNS = Number(process.env.PROPS_RUNS ?? 12);
+const RUNS = Number(process.env.PROPS_RUNS ?? 30);
 const N = Number(process.env.PROPS_NODES ?? 24);
 const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : Date.now() % 2 ** 31;
 const PATH = process.env.PROPS_PATH;
