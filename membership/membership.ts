@@ -48,8 +48,6 @@ export class Membership extends EventEmitter {
   private readonly core: SwimCore;
   private readonly wire: WireOptions;
   private readonly config: SwimConfig;
-  private readonly monoStart = performance.now();
-  private readonly wallStart = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private closed = false;
@@ -77,6 +75,9 @@ export class Membership extends EventEmitter {
       config: this.config,
       rng: seededRng(randomBytes(4).readUInt32LE()),
       now: this.now(),
+      // Every node derives the same probe order from a shared clock, so a dead member is
+      // probed within one interval instead of whenever its turn comes in N random rings.
+      alignedProbing: true,
       // Seconds since the epoch: a restarted node outranks every stale rumour about its previous life.
       incarnation: Math.floor(Date.now() / 1000),
       measure: (m) => encodedSize(m as Message),
@@ -175,12 +176,16 @@ export class Membership extends EventEmitter {
     return { swim: this.core.stats(), transport: this.transport.stats(), rejects: { ...this.rejects }, streamFailures: this.streamFailures };
   }
 
+  /**
+   * Monotonic (immune to NTP steps, unlike Date.now) yet on the wall-clock scale, so that
+   * NTP-synced nodes agree on probe rounds and lastChange reads as epoch milliseconds.
+   */
   private now(): number {
-    return performance.now() - this.monoStart;
+    return performance.timeOrigin + performance.now();
   }
 
   private info(m: MemberView): MemberInfo {
-    return { ...m, lastChange: Math.round(this.wallStart + m.lastChange) };
+    return { ...m, lastChange: Math.round(m.lastChange) };
   }
 
   private onPacket(from: Endpoint, buf: Buffer): void {
