@@ -1,0 +1,307 @@
+// The replication core: a LocalStore plus everything that keeps it in step with the
+// other nodes, as a sans-IO state machine. It never touches a socket, a clock or
+// Math.random: time comes in with every call, randomness from the injected Rng, and what
+// it wants sent comes out of takeOutputs(). The daemon's driver (store-node.ts) and the
+// simulator (props/sim/store-cluster.ts) drive the same core:
+//
+//   const core = new StoreCore({ store, rng, now });
+//   core.setMembers(now, [{ name, addr, port }, ...])     live members (routing and liveness)
+//   datagram in   -> core.receivePacket(now, from, bytes)
+//   stream in     -> reply = core.receiveStream(now, from, bytes); send reply back if defined
+//   stream reply  -> core.receiveStreamReply(now, from, bytes)
+//   stream failed -> core.streamFailed(now, to)
+//   clock reaches core.nextDeadline() -> core.tick(now)
+//   local writes  -> core.store.update(...), then as after every call:
+//   for (const o of core.takeOutputs(now)) ...
+//     { kind: 'packet', to, bytes }            one datagram (bytes.length <= udpPayload)
+//     { kind: 'stream', to, bytes, request }   one stream frame; if request, feed the reply back
+//
+// Nothing from the network throws: undecodable or invalid messages are counted by reason
+// in stats().rejects and dropped; the store is never touched by them.
+
+import type { Rng } from '../../membership/core/rng.js';
+import type { LocalChange, LocalStore } from '../local-store.js';
+import { ownDocId } from '../names.js';
+import { Digest } from './digest.js';
+import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
+import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
+import { BroadcastRing } from './ring.js';
+import { decode, encode, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
+
+export type { Peer } from './repair.js';
+
+export interface ReplicationConfig extends FastPathConfig, RepairConfig {
+  /** Mean time between anti-entropy rounds (each one is jittered to 0.5x-1.5x). */
+  repairIntervalMs: number;
+  /** How often the reaping rule runs. */
+  reapCheckMs: number;
+}
+
+export const DEFAULT_REPLICATION: ReplicationConfig = {
+  udpPayload: 1200,
+  lazyPath: true,
+  lazyDelayMs: 20,
+  graftDelayMs: 50,
+  seenCapacity: 16_384,
+  recentCapacity: 4096,
+  repairIntervalMs: 1000,
+  maxDocsPerSession: 256,
+  maxSyncRounds: 16,
+  sessionTimeoutMs: 10_000,
+  maxInboundSessions: 8,
+  reapCheckMs: 10_000,
+};
+
+export interface Member {
+  name: string;
+  addr: string;
+  port: number;
+}
+
+export type StoreOutput = { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
+
+export interface ReplicationStats {
+  fastPath: FastPathStats;
+  repair: RepairStats;
+  rejects: Record<RejectReason, number>;
+  packetsOut: number;
+  packetBytesOut: number;
+  streamsOut: number;
+  streamBytesOut: number;
+  packetsIn: number;
+  packetBytesIn: number;
+  streamsIn: number;
+  streamBytesIn: number;
+  /** Messages to a member we no longer know (dropped). */
+  unroutable: number;
+  members: number;
+  digestDocs: number;
+}
+
+export interface StoreCoreOptions {
+  store: LocalStore;
+  rng: Rng;
+  now: number;
+  config?: Partial<ReplicationConfig>;
+}
+
+export class StoreCore {
+  readonly store: LocalStore;
+  readonly config: ReplicationConfig;
+  private readonly rng: Rng;
+  private readonly digest = new Digest();
+  private readonly eager = new BroadcastRing(0);
+  private readonly lazy = new BroadcastRing(1);
+  private readonly fast: FastPath;
+  private readonly repair: Repair;
+  private members = new Map<string, Peer>();
+  private memberList: string[] = [];
+  private outbox: LocalChange[] = [];
+  private outputs: StoreOutput[] = [];
+  private nextRepairAt: number;
+  private nextReapAt: number;
+  private readonly rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  private readonly io = { packetsOut: 0, packetBytesOut: 0, streamsOut: 0, streamBytesOut: 0, packetsIn: 0, packetBytesIn: 0, streamsIn: 0, streamBytesIn: 0, unroutable: 0 };
+
+  constructor(opts: StoreCoreOptions) {
+    this.store = opts.store;
+    this.rng = opts.rng;
+    this.config = { ...DEFAULT_REPLICATION, ...opts.config };
+    const send = (to: string | Peer, msg: Message, mode: 'auto' | 'request' = 'auto') => this.send(to, msg, mode);
+    this.fast = new FastPath(this.store.name, this.store, this.eager, this.lazy, this.config, send);
+    this.repair = new Repair(this.store, this.digest, this.config, send, this.rng);
+    this.eager.setMembers([this.store.name]);
+    this.lazy.setMembers([this.store.name]);
+    for (const d of this.store.documents()) this.digest.set(d.id, d.epoch, d.headsHash());
+    this.store.observe({
+      localChange: (c) => this.outbox.push(c),
+      docUpdated: (d) => this.digest.set(d.id, d.epoch, d.headsHash()),
+      docRemoved: (id) => this.digest.remove(id),
+    });
+    this.announceOwnEpoch();
+    this.nextRepairAt = opts.now + this.repairDelay();
+    this.nextReapAt = opts.now + this.config.reapCheckMs;
+  }
+
+  // ------------------------------------------------------------ inputs
+
+  /** The live members (alive or suspect in membership), this node excluded or not. */
+  setMembers(now: number, members: readonly Member[]): void {
+    const next = new Map<string, Peer>();
+    for (const m of members) if (m.name !== this.store.name) next.set(m.name, { addr: m.addr, port: m.port });
+    const names = [...next.keys()];
+    const changed = names.length !== this.memberList.length || names.some((n) => !this.members.has(n));
+    this.members = next;
+    if (changed) {
+      this.memberList = names;
+      this.eager.setMembers([this.store.name, ...names]);
+      this.lazy.setMembers([this.store.name, ...names]);
+    }
+    this.store.setAlive(names);
+    this.flush(now);
+  }
+
+  receivePacket(now: number, from: Peer, bytes: Uint8Array): void {
+    this.io.packetsIn++;
+    this.io.packetBytesIn += bytes.length;
+    const msg = this.decode(bytes);
+    if (msg) this.handle(now, from, msg);
+    this.flush(now);
+  }
+
+  /** A stream from a peer; the return value, if any, is its reply. */
+  receiveStream(now: number, from: Peer, bytes: Uint8Array): Uint8Array | undefined {
+    this.io.streamsIn++;
+    this.io.streamBytesIn += bytes.length;
+    const msg = this.decode(bytes);
+    let reply: Message | undefined;
+    if (msg?.t === 'sync') reply = this.repair.onSync(now, from, msg);
+    else if (msg) this.handle(now, from, msg);
+    this.flush(now);
+    return reply && this.count(encode(reply), 'stream');
+  }
+
+  /** The reply to a stream this core asked to open with request: true. */
+  receiveStreamReply(now: number, from: Peer, bytes: Uint8Array): void {
+    this.io.streamBytesIn += bytes.length;
+    if (bytes.length === 0) return; // the peer had nothing to say
+    const msg = this.decode(bytes);
+    if (msg?.t === 'sync-reply') this.repair.onSyncReply(now, from, msg);
+    else if (msg) this.rejects.unexpected++;
+    this.flush(now);
+  }
+
+  /** A stream this core asked for could not be delivered (or its reply never came). */
+  streamFailed(now: number, to: Peer): void {
+    this.repair.failed(to);
+    this.flush(now);
+  }
+
+  tick(now: number): void {
+    this.fast.tick(now);
+    this.repair.tick(now);
+    const again = this.repair.takeContinuation();
+    if (again && !this.repair.busy) this.repair.begin(again);
+    if (now >= this.nextRepairAt) {
+      this.nextRepairAt = now + this.repairDelay();
+      const peer = this.randomMember();
+      if (peer) this.repair.begin(peer);
+    }
+    if (now >= this.nextReapAt) {
+      this.nextReapAt = now + this.config.reapCheckMs;
+      this.store.reap();
+    }
+    this.flush(now);
+  }
+
+  nextDeadline(): number {
+    return Math.min(this.nextRepairAt, this.nextReapAt, this.fast.nextDeadline(), this.repair.nextDeadline());
+  }
+
+  /** What to send; pushes what local writes changed since the last call. */
+  takeOutputs(now: number): StoreOutput[] {
+    this.flush(now);
+    const out = this.outputs;
+    this.outputs = [];
+    return out;
+  }
+
+  // ------------------------------------------------------------ observation
+
+  stats(): ReplicationStats {
+    return {
+      fastPath: { ...this.fast.stats },
+      repair: { ...this.repair.stats },
+      rejects: { ...this.rejects, bad_change: this.fast.badChanges, bad_sync: this.repair.badSync },
+      ...this.io,
+      members: this.members.size,
+      digestDocs: this.digest.size,
+    };
+  }
+
+  /** The digest root: equal on two nodes when they hold the same documents at the same heads. */
+  digestRoot(): number {
+    return this.digest.root();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private handle(now: number, from: Peer, msg: Message): void {
+    switch (msg.t) {
+      case 'push':
+        this.fast.onPush(msg);
+        return;
+      case 'ihave':
+        this.fast.onIHave(now, msg);
+        return;
+      case 'graft':
+        this.fast.onGraft(from, msg);
+        return;
+      case 'digest':
+        this.repair.onDigest(from, msg.root);
+        return;
+      case 'groups':
+        this.repair.onGroups(now, from, msg.groups);
+        return;
+      default:
+        this.rejects.unexpected++; // a session message outside a stream
+    }
+  }
+
+  private decode(bytes: Uint8Array): Message | undefined {
+    const r = decode(bytes);
+    if (r.ok) return r.msg;
+    this.rejects[r.reason]++;
+    return undefined;
+  }
+
+  private flush(now: number): void {
+    if (this.outbox.length === 0) return;
+    const changes = this.outbox;
+    this.outbox = [];
+    this.fast.originate(now, changes);
+  }
+
+  private send(to: string | Peer, msg: Message, mode: 'auto' | 'request'): void {
+    const peer = typeof to === 'string' ? this.members.get(to) : to;
+    if (!peer) {
+      this.io.unroutable++;
+      return;
+    }
+    const bytes = encode(msg);
+    if (mode === 'auto' && bytes.length <= this.config.udpPayload) {
+      this.outputs.push({ kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') });
+    } else {
+      this.outputs.push({ kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' });
+    }
+  }
+
+  private count(bytes: Uint8Array, kind: 'packet' | 'stream'): Uint8Array {
+    if (kind === 'packet') {
+      this.io.packetsOut++;
+      this.io.packetBytesOut += bytes.length;
+    } else {
+      this.io.streamsOut++;
+      this.io.streamBytesOut += bytes.length;
+    }
+    return bytes;
+  }
+
+  private randomMember(): Peer | undefined {
+    if (this.memberList.length === 0) return undefined;
+    return this.members.get(this.memberList[Math.floor(this.rng.next() * this.memberList.length)]);
+  }
+
+  private repairDelay(): number {
+    return this.config.repairIntervalMs * (0.5 + this.rng.next());
+  }
+
+  /** A fresh epoch (every start) is pushed at once, so peers switch without waiting for repair. */
+  private announceOwnEpoch(): void {
+    const own = this.store.doc(ownDocId(this.store.name));
+    const heads = own?.heads() ?? [];
+    if (!own || heads.length !== 1) return;
+    const change = own.getChange(heads[0]);
+    if (change) this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change });
+  }
+}

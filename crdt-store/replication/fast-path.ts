@@ -1,0 +1,224 @@
+// The fast path, after Plumtree (Leitão et al., "Epidemic broadcast trees"): a local
+// change is pushed at once, whole, down broadcast ring 0 (every live node gets it once,
+// in at most log2 N hops), and its id is announced lazily down ring 1, an independent
+// tree. A node that hears of an id but has not received the change within graftDelayMs
+// asks the origin for it (graft). So a lost packet or a dead node in the eager tree costs
+// its subtree a few tens of milliseconds, not a repair interval, and the lazy path costs
+// ~30 bytes per node per batch of changes instead of a second copy of each.
+//
+// Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
+// before is neither applied nor announced again, and a push is forwarded once per range.
+
+import type { LocalChange, LocalStore } from '../local-store.js';
+import type { Peer } from './repair.js';
+import type { BroadcastRing } from './ring.js';
+import { LruMap, LruSet } from './lru.js';
+import { changeId, NO_FORWARD, type ChangeId, type ChangeRef, type Message, type WireChange } from './wire.js';
+
+export interface FastPathConfig {
+  /** Largest message sent as a packet; a change too big for one goes alone over a stream. */
+  udpPayload: number;
+  /** Announce ids down ring 1 and graft what did not arrive (false: eager ring only, repair for the rest). */
+  lazyPath: boolean;
+  /** The origin batches its announcements this long. */
+  lazyDelayMs: number;
+  /** After an announcement, wait this long for the eager push before grafting. */
+  graftDelayMs: number;
+  /** Change ids remembered as seen. */
+  seenCapacity: number;
+  /** Own changes kept to answer grafts. */
+  recentCapacity: number;
+}
+
+export interface FastPathStats {
+  pushesOut: number;
+  pushesIn: number;
+  changesOriginated: number;
+  changesApplied: number;
+  duplicates: number;
+  /** Changes that arrived before what they build on (left to repair). */
+  incomplete: number;
+  ihavesOut: number;
+  ihavesIn: number;
+  graftsOut: number;
+  graftsIn: number;
+  graftedChanges: number;
+}
+
+/** Sends to a member by name, or to an address. */
+export type SendTo = (to: string | Peer, msg: Message) => void;
+
+/** Rough bytes of a change inside a push, for packing several into one packet. */
+const changeBytes = (c: WireChange) => c.change.length + c.docId.length + 24;
+const PUSH_OVERHEAD = 64;
+/** Grafts per missing change before leaving it to repair. */
+const GRAFT_TRIES = 3;
+/** Ids per announcement: ~30 bytes each, so a burst goes over streams in a few large messages. */
+const LAZY_BATCH = 1024;
+
+export class FastPath {
+  readonly stats: FastPathStats = {
+    pushesOut: 0,
+    pushesIn: 0,
+    changesOriginated: 0,
+    changesApplied: 0,
+    duplicates: 0,
+    incomplete: 0,
+    ihavesOut: 0,
+    ihavesIn: 0,
+    graftsOut: 0,
+    graftsIn: 0,
+    graftedChanges: 0,
+  };
+  /** Changes Automerge rejected (counted by the core as bad_change). */
+  badChanges = 0;
+
+  private readonly seen: LruSet<ChangeId>;
+  private readonly forwarded: LruSet<string>;
+  private readonly recent: LruMap<ChangeId, WireChange>;
+  private lazyItems: ChangeRef[] = [];
+  private lazyAt = Infinity;
+  private readonly grafts = new Map<ChangeId, { at: number; origin: string; tries: number }>();
+
+  constructor(
+    private readonly self: string,
+    private readonly store: LocalStore,
+    private readonly eager: BroadcastRing,
+    private readonly lazy: BroadcastRing,
+    private readonly config: FastPathConfig,
+    private readonly send: SendTo,
+  ) {
+    this.seen = new LruSet(config.seenCapacity);
+    this.forwarded = new LruSet(config.seenCapacity);
+    this.recent = new LruMap(config.recentCapacity);
+  }
+
+  /** Pushes changes this node just made. */
+  originate(now: number, local: readonly LocalChange[]): void {
+    const changes = local.map((c): WireChange => ({ docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
+    for (const c of changes) {
+      this.seen.add(c.id);
+      this.recent.set(c.id, c);
+    }
+    this.stats.changesOriginated += changes.length;
+    const children = this.eager.children(this.self);
+    for (const batch of this.batches(changes)) {
+      for (const child of children) this.push(child.name, child.limit, batch);
+    }
+    if (this.config.lazyPath && children.length > 0) {
+      for (const c of changes) this.lazyItems.push({ docId: c.docId, epoch: c.epoch, id: c.id });
+      if (this.lazyAt === Infinity) this.lazyAt = now + this.config.lazyDelayMs;
+    }
+  }
+
+  onPush(m: Extract<Message, { t: 'push' }>): void {
+    this.stats.pushesIn++;
+    for (const c of m.changes) {
+      if (this.seen.has(c.id)) {
+        this.stats.duplicates++;
+        continue;
+      }
+      const outcome = this.store.applyRemote(c.docId, c.epoch, [c.change]);
+      if (outcome === 'invalid') {
+        this.badChanges++;
+        continue;
+      }
+      if (outcome === 'incomplete') this.stats.incomplete++;
+      if (outcome === 'applied' || outcome === 'unchanged') this.stats.changesApplied++;
+      // Seen even when incomplete: grafting it again would not help, repair will.
+      this.seen.add(c.id);
+      this.grafts.delete(c.id);
+    }
+    if (m.limit === NO_FORWARD || m.changes.length === 0) return;
+    if (!this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) return; // a duplicated packet
+    for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin);
+  }
+
+  onIHave(now: number, m: Extract<Message, { t: 'ihave' }>): void {
+    this.stats.ihavesIn++;
+    if (m.items.length === 0) return;
+    if (m.limit !== NO_FORWARD && this.forwarded.add(`i${m.items[0].id}/${m.limit}`)) {
+      for (const child of this.lazy.children(this.self, m.limit)) this.announce(child.name, child.limit, m.origin, m.items);
+    }
+    for (const item of m.items) {
+      if (this.seen.has(item.id) || this.grafts.has(item.id) || !this.store.accepts(item.docId)) continue;
+      this.grafts.set(item.id, { at: now + this.config.graftDelayMs, origin: m.origin, tries: 0 });
+    }
+  }
+
+  onGraft(from: Peer, m: Extract<Message, { t: 'graft' }>): void {
+    this.stats.graftsIn++;
+    const changes: WireChange[] = [];
+    for (const id of m.ids) {
+      const c = this.recent.get(id);
+      if (c) changes.push(c);
+    }
+    this.stats.graftedChanges += changes.length;
+    for (const batch of this.batches(changes)) this.send(from, { t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch });
+  }
+
+  tick(now: number): void {
+    if (now >= this.lazyAt) {
+      const items = this.lazyItems;
+      this.lazyItems = [];
+      this.lazyAt = Infinity;
+      for (let i = 0; i < items.length; i += LAZY_BATCH) {
+        const part = items.slice(i, i + LAZY_BATCH);
+        for (const child of this.lazy.children(this.self)) this.announce(child.name, child.limit, this.self, part);
+      }
+    }
+    const due = new Map<string, ChangeId[]>();
+    for (const [id, g] of this.grafts) {
+      if (g.at > now) continue;
+      if (this.seen.has(id) || g.tries >= GRAFT_TRIES) {
+        this.grafts.delete(id);
+        continue;
+      }
+      // Asked again later if the answer does not come (the graft or the push was lost).
+      g.tries++;
+      g.at = now + this.config.graftDelayMs * 2 ** g.tries;
+      let ids = due.get(g.origin);
+      if (!ids) due.set(g.origin, (ids = []));
+      ids.push(id);
+    }
+    for (const [origin, ids] of due) {
+      this.stats.graftsOut++;
+      this.send(origin, { t: 'graft', ids });
+    }
+  }
+
+  nextDeadline(): number {
+    let at = this.lazyAt;
+    for (const g of this.grafts.values()) if (g.at < at) at = g.at;
+    return at;
+  }
+
+  private push(to: string, limit: number, changes: WireChange[], origin = this.self): void {
+    this.stats.pushesOut++;
+    this.send(to, { t: 'push', origin, limit, changes });
+  }
+
+  private announce(to: string, limit: number, origin: string, items: ChangeRef[]): void {
+    this.stats.ihavesOut++;
+    this.send(to, { t: 'ihave', origin, limit, items });
+  }
+
+  /** Groups changes into pushes that fit a packet; a change too big for one travels alone. */
+  private batches(changes: WireChange[]): WireChange[][] {
+    const out: WireChange[][] = [];
+    let cur: WireChange[] = [];
+    let bytes = PUSH_OVERHEAD;
+    for (const c of changes) {
+      const b = changeBytes(c);
+      if (cur.length > 0 && bytes + b > this.config.udpPayload) {
+        out.push(cur);
+        cur = [];
+        bytes = PUSH_OVERHEAD;
+      }
+      cur.push(c);
+      bytes += b;
+    }
+    if (cur.length > 0) out.push(cur);
+    return out;
+  }
+}

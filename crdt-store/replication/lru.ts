@@ -1,0 +1,53 @@
+// Bounded maps and sets that forget the oldest entry first: the dedup windows of the
+// fast path. A Map iterates in insertion order, so the oldest key is always first.
+
+export class LruMap<K, V> {
+  private readonly map = new Map<K, V>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(k: K): V | undefined {
+    return this.map.get(k);
+  }
+
+  has(k: K): boolean {
+    return this.map.has(k);
+  }
+
+  set(k: K, v: V): void {
+    this.map.delete(k);
+    this.map.set(k, v);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+  }
+
+  delete(k: K): void {
+    this.map.delete(k);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class LruSet<K> {
+  private readonly map: LruMap<K, true>;
+
+  constructor(capacity: number) {
+    this.map = new LruMap(capacity);
+  }
+
+  has(k: K): boolean {
+    return this.map.has(k);
+  }
+
+  /** Adds `k`; false if it was there already. */
+  add(k: K): boolean {
+    if (this.map.has(k)) return false;
+    this.map.set(k, true);
+    return true;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

@@ -1,0 +1,82 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { BroadcastRing } from './ring.js';
+import { Digest, DIGEST_GROUPS } from './digest.js';
+
+/** Runs one broadcast from `origin` over rings built from each node's `view`; returns receipts per node and the depth. */
+function broadcast(names: string[], origin: string, view: (node: string) => string[]) {
+  const rings = new Map<string, BroadcastRing>();
+  for (const n of names) {
+    const r = new BroadcastRing(0);
+    r.setMembers(view(n));
+    rings.set(n, r);
+  }
+  const received = new Map<string, number>();
+  let depth = 0;
+  let frontier: { node: string; limit: number | undefined }[] = [{ node: origin, limit: undefined }];
+  while (frontier.length > 0) {
+    const next: typeof frontier = [];
+    for (const f of frontier) {
+      for (const c of rings.get(f.node)!.children(f.node, f.limit)) {
+        received.set(c.name, (received.get(c.name) ?? 0) + 1);
+        next.push({ node: c.name, limit: c.limit });
+      }
+    }
+    if (next.length) depth++;
+    frontier = next;
+  }
+  return { received, depth };
+}
+
+t.test('with one view everywhere, every node gets a broadcast exactly once within ceil(log2 N) hops', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), (n, o) => {
+      const names = Array.from({ length: n }, (_, i) => `node-${i}`);
+      const origin = names[o % n];
+      const { received, depth } = broadcast(names, origin, () => names);
+      for (const x of names) {
+        const k = received.get(x) ?? 0;
+        if (x === origin ? k !== 0 : k !== 1) throw new Error(`${x} received ${k} copies (n=${n})`);
+      }
+      if (depth > Math.ceil(Math.log2(n))) throw new Error(`depth ${depth} for n=${n}`);
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
+
+t.test('views that differ by a few members: no duplicates, only the unknown ones missed', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 5, max: 120 }), fc.array(fc.nat(), { maxLength: 4 }), (n, holes) => {
+      const names = Array.from({ length: n }, (_, i) => `node-${i}`);
+      // Each node misses a few members from its view (stale membership).
+      const missing = new Set(holes.map((h) => names[1 + (h % (n - 1))]));
+      const { received } = broadcast(names, names[0], (node) => names.filter((x) => x === node || !missing.has(x) || node.length % 2 === 0));
+      for (const [x, k] of received) if (k > 1) throw new Error(`${x} received ${k} copies`);
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+  t.pass();
+});
+
+t.test('digest: equal contents give equal roots whatever the order; differing groups are found', async (t) => {
+  const a = new Digest();
+  const b = new Digest();
+  const docs = Array.from({ length: 200 }, (_, i) => `n/node-${i}`);
+  docs.forEach((d, i) => a.set(d, 1, i * 7919));
+  [...docs].reverse().forEach((d, i) => b.set(d, 1, (docs.length - 1 - i) * 7919));
+  t.equal(a.root(), b.root());
+  t.same(a.differingGroups(b.groups()), []);
+  b.set('n/node-7', 1, 1);
+  t.not(a.root(), b.root());
+  const diff = a.differingGroups(b.groups());
+  t.equal(diff.length, 1);
+  t.ok(a.docsIn(diff[0]).some((d) => d.docId === 'n/node-7'));
+  b.set('n/node-7', 1, 7 * 7919);
+  t.equal(a.root(), b.root(), 'XOR undoes an update exactly');
+  b.remove('n/node-3');
+  t.not(a.root(), b.root());
+  t.equal(a.groups().length, DIGEST_GROUPS);
+});

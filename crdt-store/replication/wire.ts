@@ -1,0 +1,208 @@
+// Replication messages and their msgpack form (positional arrays, type first). Decoding
+// never throws: any bytes yield a validated message or a reason from a closed set, which
+// the core counts (a Prometheus label).
+//
+//   push        changes, eagerly, down broadcast ring 0 (limit = end of the receiver's range;
+//               NO_FORWARD for a graft's answer)
+//   ihave       ids of changes, lazily, down broadcast ring 1 (Plumtree's lazy push)
+//   graft       "send me these", to the origin of an ihave whose push never came
+//   digest      anti-entropy: the root of the sender's two-level digest
+//   groups      the receiver's group digests, when the roots differ
+//   sync        a repair session's request: round 0 lists the initiator's documents in the
+//               differing groups; every round carries Automerge sync messages
+//   sync-reply  the responder's Automerge sync messages
+
+import { Packr } from 'msgpackr';
+import { parseDocId, type DocId } from '../names.js';
+import { DIGEST_GROUPS } from './digest.js';
+
+/** 8 bytes of an Automerge change hash, as 16 hex digits: enough to tell changes apart in dedup windows. */
+export type ChangeId = string;
+
+export const NO_FORWARD = -1;
+
+export interface WireChange {
+  docId: DocId;
+  epoch: number;
+  id: ChangeId;
+  change: Uint8Array;
+}
+
+export interface ChangeRef {
+  docId: DocId;
+  epoch: number;
+  id: ChangeId;
+}
+
+/** A document as listed in a repair: id, epoch, heads hash. */
+export interface DocEntry {
+  docId: DocId;
+  epoch: number;
+  hash: number;
+}
+
+export interface SyncItem {
+  docId: DocId;
+  epoch: number;
+  msg: Uint8Array;
+}
+
+export type Message =
+  | { t: 'push'; origin: string; limit: number; changes: WireChange[] }
+  | { t: 'ihave'; origin: string; limit: number; items: ChangeRef[] }
+  | { t: 'graft'; ids: ChangeId[] }
+  | { t: 'digest'; root: number }
+  | { t: 'groups'; root: number; groups: number[] }
+  | { t: 'sync'; session: number; round: number; groups: number[]; entries: DocEntry[]; items: SyncItem[] }
+  | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean };
+
+export const REJECT_REASONS = ['malformed', 'unknown_type', 'invalid_field', 'too_many', 'bad_change', 'bad_sync', 'unexpected'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export type Decoded = { ok: true; msg: Message } | { ok: false; reason: RejectReason };
+
+const TYPES = ['push', 'ihave', 'graft', 'digest', 'groups', 'sync', 'sync-reply'] as const;
+const CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
+
+/** Bounds on lists in one message: far above what a sender makes, low enough that a hostile one costs little. */
+export const MAX_ITEMS = 4096;
+const MAX_NAME = 256;
+
+const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
+
+const idBytes = (id: ChangeId): Buffer => Buffer.from(id, 'hex');
+const idHex = (b: Uint8Array): ChangeId => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+/** The id of a change from its Automerge hash (64 hex digits). */
+export const changeId = (hash: string): ChangeId => hash.slice(0, 16);
+
+export function encode(m: Message): Uint8Array {
+  const code = CODE.get(m.t)!;
+  switch (m.t) {
+    case 'push':
+      return packr.pack([code, m.origin, m.limit, m.changes.map((c) => [c.docId, c.epoch, idBytes(c.id), c.change])]);
+    case 'ihave':
+      return packr.pack([code, m.origin, m.limit, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
+    case 'graft':
+      return packr.pack([code, m.ids.map(idBytes)]);
+    case 'digest':
+      return packr.pack([code, m.root]);
+    case 'groups':
+      return packr.pack([code, m.root, m.groups]);
+    case 'sync':
+      return packr.pack([code, m.session, m.round, m.groups, m.entries.map((e) => [e.docId, e.epoch, e.hash]), m.items.map(syncItem)]);
+    case 'sync-reply':
+      return packr.pack([code, m.session, m.items.map(syncItem), m.more]);
+  }
+}
+
+const syncItem = (s: SyncItem) => [s.docId, s.epoch, s.msg];
+
+class Invalid extends Error {
+  constructor(readonly reason: RejectReason) {
+    super(reason);
+  }
+}
+
+const fail = (reason: RejectReason = 'invalid_field'): never => {
+  throw new Invalid(reason);
+};
+
+const u32 = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail());
+const epoch = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail());
+const docId = (v: unknown): DocId => (typeof v === 'string' && parseDocId(v) ? v : fail());
+const name = (v: unknown): string => (typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME ? v : fail());
+const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array && v.length > 0 ? v : fail());
+const id = (v: unknown): ChangeId => (v instanceof Uint8Array && v.length === 8 ? idHex(v) : fail());
+const limit = (v: unknown): number => (v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail());
+const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {
+  if (!Array.isArray(v)) return fail();
+  if (v.length > max) return fail('too_many');
+  return v.map(each);
+};
+const tuple = (v: unknown, n: number): unknown[] => (Array.isArray(v) && v.length === n ? v : fail());
+const group = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail());
+
+function parse(v: unknown): Message {
+  if (!Array.isArray(v) || v.length === 0) return fail('malformed');
+  const type = TYPES[(v[0] as number) - 1];
+  if (typeof v[0] !== 'number' || !type) return fail('unknown_type');
+  switch (type) {
+    case 'push': {
+      const [, o, l, cs] = tuple(v, 4);
+      return {
+        t: type,
+        origin: name(o),
+        limit: limit(l),
+        changes: list(cs, (c) => {
+          const [d, e, i, ch] = tuple(c, 4);
+          return { docId: docId(d), epoch: epoch(e), id: id(i), change: bytes(ch) };
+        }),
+      };
+    }
+    case 'ihave': {
+      const [, o, l, is] = tuple(v, 4);
+      return {
+        t: type,
+        origin: name(o),
+        limit: limit(l),
+        items: list(is, (c) => {
+          const [d, e, i] = tuple(c, 3);
+          return { docId: docId(d), epoch: epoch(e), id: id(i) };
+        }),
+      };
+    }
+    case 'graft': {
+      const [, ids] = tuple(v, 2);
+      return { t: type, ids: list(ids, id) };
+    }
+    case 'digest': {
+      const [, r] = tuple(v, 2);
+      return { t: type, root: u32(r) };
+    }
+    case 'groups': {
+      const [, r, gs] = tuple(v, 3);
+      const groups = list(gs, u32);
+      if (groups.length !== DIGEST_GROUPS) fail();
+      return { t: type, root: u32(r), groups };
+    }
+    case 'sync': {
+      const [, s, r, gs, es, is] = tuple(v, 6);
+      return {
+        t: type,
+        session: u32(s),
+        round: u32(r),
+        groups: list(gs, group, DIGEST_GROUPS),
+        entries: list(es, (x) => {
+          const [d, e, h] = tuple(x, 3);
+          return { docId: docId(d), epoch: epoch(e), hash: u32(h) };
+        }),
+        items: list(is, syncItemOf),
+      };
+    }
+    case 'sync-reply': {
+      const [, s, is, more] = tuple(v, 4);
+      return { t: type, session: u32(s), items: list(is, syncItemOf), more: typeof more === 'boolean' ? more : fail() };
+    }
+  }
+}
+
+const syncItemOf = (x: unknown): SyncItem => {
+  const [d, e, m] = tuple(x, 3);
+  return { docId: docId(d), epoch: epoch(e), msg: bytes(m) };
+};
+
+export function decode(buf: Uint8Array): Decoded {
+  let v: unknown;
+  try {
+    v = packr.unpack(buf);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+  try {
+    return { ok: true, msg: parse(v) };
+  } catch (err) {
+    if (err instanceof Invalid) return { ok: false, reason: err.reason };
+    return { ok: false, reason: 'malformed' };
+  }
+}
