@@ -84,6 +84,9 @@ t.test('config errors exit 2 with the key, value and what is allowed, and no sta
   t.equal(r.code, 2);
   t.equal(r.stdout, '');
   t.match(r.stderr, /^weft: config error: 2 config problems:\n {2}- gossip\.preset = "fast" \(from --preset\): must be one of lan, wan, local\n {2}- api\.port = "x" \(from --api-port\): must be an integer from 0 to 65535\n$/);
+  const clash = await runCli(['agent', '--probe-interval', '100ms', '--probe-timeout', '200ms']);
+  t.equal(clash.code, 2, 'timings that clash are a config error, not a crash loop');
+  t.equal(clash.stderr, 'weft: config error: gossip timings: gossip.probeTimeout must be > 0 and < gossip.probeInterval\n');
   const env = await runCli(['agent'], { WEFT_LOG_LEVEL: 'chatty' });
   t.equal(env.code, 2);
   t.match(env.stderr, /log\.level = "chatty" \(from WEFT_LOG_LEVEL\)/);

@@ -52,6 +52,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.retransmitMult', type: { kind: 'int', min: 1, max: 100 }, default: undefined, doc: 'Override the preset: retransmissions per update, times log10(N+1).', flag: 'retransmit-mult' },
   { path: 'gossip.pushPullInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: full-state sync period (scaled up with cluster size).', flag: 'push-pull-interval' },
   { path: 'gossip.reapAfter', type: { kind: 'duration' }, default: undefined, doc: 'Forget dead and left members after this long (preset: 24h).', flag: 'reap-after' },
+  { path: 'gossip.indirectChecks', type: { kind: 'int', min: 0, max: 16 }, default: undefined, doc: 'Override the preset: members asked to ping-req a target that did not ack.', flag: 'indirect-checks' },
+  { path: 'gossip.gossipNodes', type: { kind: 'int', min: 1, max: 64 }, default: undefined, doc: 'Override the preset: members each gossip round goes to.', flag: 'gossip-nodes' },
+  { path: 'gossip.suspicionMaxTimeoutMult', type: { kind: 'int', min: 1, max: 100 }, default: undefined, doc: 'Override the preset: longest suspicion, as a multiple of the shortest.', flag: 'suspicion-max-mult' },
+  { path: 'gossip.awarenessMaxMultiplier', type: { kind: 'int', min: 1, max: 100 }, default: undefined, doc: 'Override the preset: how far Lifeguard may stretch probe timings on an unhealthy node.', flag: 'awareness-max-mult' },
+  { path: 'gossip.gossipToTheDeadTime', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: how long dead members still receive gossip, to refute.', flag: 'gossip-to-dead' },
+  { path: 'gossip.healInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: period of retrying seeds and dead members (partition healing).', flag: 'heal-interval' },
+  { path: 'gossip.tcpTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: connect and exchange timeout of gossip streams.', flag: 'tcp-timeout' },
   { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
 
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },

@@ -24,6 +24,13 @@ export interface Config {
     pushPullInterval?: number;
     reapAfter?: number;
     udpPayload?: number;
+    indirectChecks?: number;
+    gossipNodes?: number;
+    suspicionMaxTimeoutMult?: number;
+    awarenessMaxMultiplier?: number;
+    gossipToTheDeadTime?: number;
+    healInterval?: number;
+    tcpTimeout?: number;
   };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };

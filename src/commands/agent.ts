@@ -49,6 +49,17 @@ export async function run(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) throw new UsageError(`config error: ${e.message}`);
     throw e;
   }
+  try {
+    // Timings that parse one by one can still clash (a probe timeout longer than the interval).
+    const { swimConfig } = await import('../components/membership-child.js');
+    swimConfig(loaded.config.gossip);
+  } catch (e) {
+    const g = loaded.config.gossip;
+    const msg = (e as Error).message
+      .replace(/^membership config /, '')
+      .replace(/\b([a-z]\w*?)(?:Ms)?\b/g, (word, name: string) => (Object.hasOwn(g, name) ? `gossip.${name}` : word));
+    throw new UsageError(`config error: gossip timings: ${msg}`);
+  }
   if (values['print-config']) {
     const { stringify } = await import('yaml');
     const shown = redacted(loaded.config) as unknown as Record<string, Record<string, unknown>>;

@@ -22,6 +22,13 @@ export function swimConfig(g: Config['gossip']): SwimConfig {
     pushPullIntervalMs: g.pushPullInterval,
     reapAfterMs: g.reapAfter,
     udpPayload: g.udpPayload,
+    indirectChecks: g.indirectChecks,
+    gossipNodes: g.gossipNodes,
+    suspicionMaxTimeoutMult: g.suspicionMaxTimeoutMult,
+    awarenessMaxMultiplier: g.awarenessMaxMultiplier,
+    gossipToTheDeadTimeMs: g.gossipToTheDeadTime,
+    healIntervalMs: g.healInterval,
+    tcpTimeoutMs: g.tcpTimeout,
   });
 }
 
