@@ -32,6 +32,12 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void reload(agent, inputs, log));
+  // A throw that escaped every component leaves the process in an unknown state: log it as one
+  // structured line and exit 1 for the service manager, rather than limp on.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, `internal error, exiting: ${err.message}`);
+    process.exit(1);
+  });
 
   try {
     const ready = await agent.start();
