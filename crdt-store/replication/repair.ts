@@ -58,7 +58,8 @@ interface Session {
 }
 
 const key = (docId: DocId, epoch: number) => `${docId}@${epoch}`;
-const peerKey = (p: Peer, session: number) => `${p.addr}:${p.port}/${session}`;
+/** A responder session is the initiator's address and its session id: not its port, as every stream of a session comes from a new one. */
+const peerKey = (p: Peer, session: number) => `${p.addr}/${session}`;
 
 export class Repair {
   /** The one session this node runs as initiator. */
