@@ -34,7 +34,7 @@ const nodeName: KeyType = {
 };
 
 export const CONFIG_KEYS: readonly KeySpec[] = [
-  { path: 'node.name', type: nodeName, default: defaultNodeName(), doc: 'Unique name of this node in the cluster (default: the host name).', flag: 'node' },
+  { path: 'node.name', type: nodeName, default: defaultNodeName(), doc: 'Unique name of this node in the cluster; defaults to the host name.', flag: 'node' },
   { path: 'node.dataDir', type: { kind: 'string' }, default: '', doc: 'Directory for persisted state; empty keeps everything in memory.', flag: 'data-dir' },
 
   { path: 'gossip.bindAddr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'Address the gossip UDP and TCP sockets bind to.', flag: 'bind' },

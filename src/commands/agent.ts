@@ -5,7 +5,7 @@ import { CommandFailed, UsageError } from './errors.js';
 
 export function agentHelp(): string {
   const rows = CONFIG_KEYS.map((k) => {
-    const def = k.secret ? "" : k.default === undefined ? " (default: the preset's)" : ` (default: ${JSON.stringify(k.default)})`;
+    const def = k.secret || k.path === "node.name" ? "" : k.default === undefined ? " (default: the preset's)" : ` (default: ${JSON.stringify(k.default)})`;
     return `  --${flagOf(k).padEnd(16)} ${k.doc}${def}\n  ${''.padEnd(18)} ${describeType(k.type)}; env ${envOf(k)}; file ${k.path}`;
   });
   return [
