@@ -53,17 +53,27 @@ export class BroadcastQueue {
    * Take updates that fit in `budget` bytes (each costing its size plus `perMessage`),
    * least-transmitted first, and count one transmission for each. Entries reaching
    * `limit` transmissions leave the queue. The messages are appended to `out`; the return
-   * value is the bytes they use, overheads included.
+   * value is the bytes they use, overheads included. The updates about the nodes in
+   * `first`, if queued, are taken before any other (a fresh verdict being flooded).
    */
-  take(budget: number, perMessage: number, limit: number, out: PacketMessage[] = []): number {
+  take(budget: number, perMessage: number, limit: number, out: PacketMessage[] = [], first: readonly string[] = []): number {
     const taken: QueuedBroadcast[] = [];
     let left = budget;
+    for (const key of first) {
+      const entry = this.byKey.get(key);
+      if (!entry || taken.includes(entry)) continue;
+      const cost = entry.bytes + perMessage;
+      if (cost > left) continue;
+      taken.push(entry);
+      left -= cost;
+    }
+    const skip = taken.length > 0 ? new Set(taken) : undefined;
     for (let t = 0; t < this.buckets.length && left >= SMALLEST_MESSAGE_BYTES + perMessage; t++) {
       const bucket = this.buckets[t];
       if (!bucket) continue;
       for (const entry of bucket) {
         const cost = entry.bytes + perMessage;
-        if (cost > left) continue;
+        if (cost > left || skip?.has(entry)) continue;
         taken.push(entry);
         left -= cost;
         if (left < SMALLEST_MESSAGE_BYTES + perMessage) break;

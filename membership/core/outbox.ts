@@ -97,10 +97,13 @@ export class Outbox {
     this.pending.clear();
   }
 
-  /** A datagram of gossip only, as full as the queue allows; false when the queue had nothing. */
-  gossip(to: Endpoint): boolean {
+  /**
+   * A datagram of gossip only, as full as the queue allows; false when the queue had
+   * nothing. The updates about the nodes in `first` go in before any other.
+   */
+  gossip(to: Endpoint, first: readonly string[] = []): boolean {
     const msgs: PacketMessage[] = [];
-    const bytes = this.queue.take(this.budget, this.config.messageOverhead, this.transmitLimit(), msgs);
+    const bytes = this.queue.take(this.budget, this.config.messageOverhead, this.transmitLimit(), msgs, first);
     if (msgs.length === 0) return false;
     this.packet(to, msgs, bytes);
     return true;

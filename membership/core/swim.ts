@@ -104,6 +104,10 @@ export class SwimCore {
   private seq = 0;
   private now: number;
   private leaving = false;
+  /** Deaths learnt or declared during this input, flooded at its end (see floodDeaths). */
+  private readonly newDeaths: string[] = [];
+  /** Who told us of them (they need no copy back). */
+  private readonly deathSources = new Set<string>();
   private readonly counters: Omit<SwimStats, 'healthScore'> = {
     probes: 0,
     probeFailures: 0,
@@ -171,7 +175,7 @@ export class SwimCore {
     const sender = this.heardFrom(from);
     if (sender && (sender.state === 'dead' || sender.state === 'suspect')) this.tellVerdict(sender);
     for (const msg of list) this.dispatch(from, msg);
-    this.outbox.flush();
+    this.flush();
   }
 
   /**
@@ -186,7 +190,7 @@ export class SwimCore {
     } else {
       this.dispatch(from, msg as PacketMessage);
     }
-    this.outbox.flush();
+    this.flush();
     return reply;
   }
 
@@ -196,14 +200,14 @@ export class SwimCore {
     this.heardFrom(from);
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') this.mergeChecked(msg);
     else this.counters.rejectedMessages++;
-    this.outbox.flush();
+    this.flush();
   }
 
   /** Fire every timer due at `now`. Call it at nextDeadline() (calling it early is harmless). */
   tick(now: number): void {
     this.advance(now);
     this.timers.runDue(this.now);
-    this.outbox.flush();
+    this.flush();
   }
 
   /**
@@ -221,7 +225,7 @@ export class SwimCore {
       if (!this.seeds.some((s) => endpointKey(s) === key)) this.seeds.push({ addr: seed.addr, port: seed.port });
       if (!this.leaving) this.outbox.stream(seed, this.fullState(true));
     }
-    this.outbox.flush();
+    this.flush();
   }
 
   /**
@@ -245,7 +249,7 @@ export class SwimCore {
     } else {
       this.sendGossip(this.config.gossipNodes);
     }
-    this.outbox.flush();
+    this.flush();
   }
 
   /** Change our metadata (≤ 512 bytes) and gossip it with a new incarnation. */
@@ -260,7 +264,7 @@ export class SwimCore {
     me.lastChange = this.now;
     this.broadcast(me.name, this.selfAlive());
     this.emitEvent('update', me);
-    this.outbox.flush();
+    this.flush();
   }
 
   /**
@@ -282,7 +286,7 @@ export class SwimCore {
     } else {
       this.queue.enqueue(undefined, msg, bytes);
     }
-    this.outbox.flush();
+    this.flush();
   }
 
   // ---------------------------------------------------------------- outputs and queries
@@ -665,6 +669,10 @@ export class SwimCore {
     if (d.from === this.table.self.name) this.counters.deathsDeclared++;
     m.incarnation = d.incarnation;
     const left = d.from === d.node;
+    if (!left) {
+      this.newDeaths.push(m.name);
+      if (from) this.deathSources.add(endpointKey(from));
+    }
     this.table.setState(m, left ? 'left' : 'dead');
     m.lastChange = this.now;
     this.emitEvent(left ? 'leave' : 'dead', m);
@@ -769,6 +777,34 @@ export class SwimCore {
   private gossipRound(now: number): void {
     this.sendGossip(this.config.gossipNodes);
     this.timers.set(now + this.config.gossipIntervalMs, (t) => this.gossipRound(t));
+  }
+
+  /** End of an input: flood new deaths, then turn the queued messages into outputs. */
+  private flush(): void {
+    if (this.newDeaths.length > 0) this.floodDeaths();
+    this.outbox.flush();
+  }
+
+  /**
+   * A verdict of death we did not hold before (declared or learnt) goes out at once, in
+   * a gossip packet to gossipNodes live members, instead of waiting up to a gossip
+   * interval at every hop. memberlist gets a fast spread for free, since every node
+   * holding the suspicion declares at about the same time; here nodes with second-hand
+   * suspicions wait out a grace period (suspicionExpired), so the verdict's first hops
+   * decide how soon everyone agrees. Each copy is one of the update's transmit-limited
+   * sends, so the total number of copies is the same as without the flood, and only a
+   * new death (never a leave, which nobody waits on, nor other updates) triggers one:
+   * at most gossipNodes packets per node per death.
+   */
+  private floodDeaths(): void {
+    const keys = this.newDeaths.splice(0);
+    const exclude = new Set(this.deathSources);
+    this.deathSources.clear();
+    // Still queued (not sent or replaced by newer news within this input)?
+    const queued = keys.filter((k) => this.queue.peek(k)?.t === 'dead');
+    if (queued.length === 0) return;
+    const targets = this.table.sample(this.config.gossipNodes, (m) => m.state === 'alive' && !exclude.has(endpointKey(m)));
+    for (const target of targets) if (!this.outbox.gossip(target, queued)) return;
   }
 
   private sendGossip(fanout: number): void {
