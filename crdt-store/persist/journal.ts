@@ -101,7 +101,7 @@ export class StoreFileError extends Error {
 export interface JournalOptions {
   /** This node's name: only its own document's epochs bound the next epoch. */
   name: string;
-  /** Compact when the log exceeds max(minLogBytes, compactRatio x snapshot). Defaults 4 MiB and 2. */
+  /** Compact when the log exceeds max(minLogBytes, compactRatio x snapshot). Defaults 1 MiB and 2. */
   minLogBytes?: number;
   compactRatio?: number;
   /** Write buffered appends once this many bytes are waiting. Default 256 KiB. */
@@ -142,7 +142,7 @@ export class Journal implements Persistence {
     private readonly files: StoreFiles,
     private readonly opts: JournalOptions,
   ) {
-    this.minLogBytes = opts.minLogBytes ?? 4 * 1024 * 1024;
+    this.minLogBytes = opts.minLogBytes ?? 1024 * 1024;
     this.compactRatio = opts.compactRatio ?? 2;
     this.flushBytes = opts.flushBytes ?? 256 * 1024;
     const docs = new Map<DocId, DocState>();

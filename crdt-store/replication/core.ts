@@ -40,8 +40,8 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   udpPayload: 1200,
   lazyPath: true,
-  lazyDelayMs: 20,
-  graftDelayMs: 50,
+  lazyDelayMs: 50,
+  graftDelayMs: 20,
   seenCapacity: 16_384,
   recentCapacity: 4096,
   repairIntervalMs: 1000,
@@ -229,10 +229,10 @@ export class StoreCore {
   private handle(now: number, from: Peer, msg: Message): void {
     switch (msg.t) {
       case 'push':
-        this.fast.onPush(msg);
+        this.fast.onPush(now, msg);
         return;
       case 'ihave':
-        this.fast.onIHave(now, msg);
+        this.fast.onIHave(now, from, msg);
         return;
       case 'graft':
         this.fast.onGraft(from, msg);

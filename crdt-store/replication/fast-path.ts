@@ -1,10 +1,12 @@
-// The fast path, after Plumtree (Leitão et al., "Epidemic broadcast trees"): a local
-// change is pushed at once, whole, down broadcast ring 0 (every live node gets it once,
-// in at most log2 N hops), and its id is announced lazily down ring 1, an independent
-// tree. A node that hears of an id but has not received the change within graftDelayMs
-// asks the origin for it (graft). So a lost packet or a dead node in the eager tree costs
-// its subtree a few tens of milliseconds, not a repair interval, and the lazy path costs
-// ~30 bytes per node per batch of changes instead of a second copy of each.
+// The fast path, after Plumtree (Leitão et al., "Epidemic broadcast trees"): a change is
+// pushed at once, whole, down broadcast ring 0 (every live node gets it once, in at most
+// log2 N hops). That is the eager half. The lazy half: every node tells one lazy peer
+// (its successor on ring 1, placed independently of the eager tree) the ids of the
+// changes it got, batched over lazyDelayMs; a node that hears of an id it has not
+// received asks the announcer for it (graft) after graftDelayMs, retrying a few times. A
+// lost packet or a dead node in the eager tree then costs its subtree tens of
+// milliseconds, not a repair interval. A node receives one push per change and at most
+// one announcement per lazy window whatever the write rate.
 //
 // Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
 // before is neither applied nor announced again, and a push is forwarded once per range.
@@ -18,15 +20,15 @@ import { changeId, NO_FORWARD, type ChangeId, type ChangeRef, type Message, type
 export interface FastPathConfig {
   /** Largest message sent as a packet; a change too big for one goes alone over a stream. */
   udpPayload: number;
-  /** Announce ids down ring 1 and graft what did not arrive (false: eager ring only, repair for the rest). */
+  /** Announce ids to the lazy peer and graft what did not arrive (false: eager ring only, repair for the rest). */
   lazyPath: boolean;
-  /** The origin batches its announcements this long. */
+  /** Announcements are batched this long. */
   lazyDelayMs: number;
-  /** After an announcement, wait this long for the eager push before grafting. */
+  /** After an announcement, wait this long for the eager push before grafting (doubling on each retry). */
   graftDelayMs: number;
   /** Change ids remembered as seen. */
   seenCapacity: number;
-  /** Own changes kept to answer grafts. */
+  /** Changes kept to answer grafts. */
   recentCapacity: number;
 }
 
@@ -78,7 +80,8 @@ export class FastPath {
   private readonly recent: LruMap<ChangeId, WireChange>;
   private lazyItems: ChangeRef[] = [];
   private lazyAt = Infinity;
-  private readonly grafts = new Map<ChangeId, { at: number; origin: string; tries: number }>();
+  /** Announced ids not received yet: when to ask whom for them. */
+  private readonly grafts = new Map<ChangeId, { at: number; from: Peer; tries: number }>();
 
   constructor(
     private readonly self: string,
@@ -98,20 +101,16 @@ export class FastPath {
     const changes = local.map((c): WireChange => ({ docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
     for (const c of changes) {
       this.seen.add(c.id);
-      this.recent.set(c.id, c);
+      this.gotten(now, c);
     }
     this.stats.changesOriginated += changes.length;
     const children = this.eager.children(this.self);
     for (const batch of this.batches(changes)) {
       for (const child of children) this.push(child.name, child.limit, batch);
     }
-    if (this.config.lazyPath && children.length > 0) {
-      for (const c of changes) this.lazyItems.push({ docId: c.docId, epoch: c.epoch, id: c.id });
-      if (this.lazyAt === Infinity) this.lazyAt = now + this.config.lazyDelayMs;
-    }
   }
 
-  onPush(m: Extract<Message, { t: 'push' }>): void {
+  onPush(now: number, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
     for (const c of m.changes) {
       if (this.seen.has(c.id)) {
@@ -128,21 +127,18 @@ export class FastPath {
       // Seen even when incomplete: grafting it again would not help, repair will.
       this.seen.add(c.id);
       this.grafts.delete(c.id);
+      if (outcome !== 'incomplete') this.gotten(now, c);
     }
     if (m.limit === NO_FORWARD || m.changes.length === 0) return;
     if (!this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) return; // a duplicated packet
     for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin);
   }
 
-  onIHave(now: number, m: Extract<Message, { t: 'ihave' }>): void {
+  onIHave(now: number, from: Peer, m: Extract<Message, { t: 'ihave' }>): void {
     this.stats.ihavesIn++;
-    if (m.items.length === 0) return;
-    if (m.limit !== NO_FORWARD && this.forwarded.add(`i${m.items[0].id}/${m.limit}`)) {
-      for (const child of this.lazy.children(this.self, m.limit)) this.announce(child.name, child.limit, m.origin, m.items);
-    }
     for (const item of m.items) {
       if (this.seen.has(item.id) || this.grafts.has(item.id) || !this.store.accepts(item.docId)) continue;
-      this.grafts.set(item.id, { at: now + this.config.graftDelayMs, origin: m.origin, tries: 0 });
+      this.grafts.set(item.id, { at: now + this.config.graftDelayMs, from, tries: 0 });
     }
   }
 
@@ -162,12 +158,15 @@ export class FastPath {
       const items = this.lazyItems;
       this.lazyItems = [];
       this.lazyAt = Infinity;
-      for (let i = 0; i < items.length; i += LAZY_BATCH) {
-        const part = items.slice(i, i + LAZY_BATCH);
-        for (const child of this.lazy.children(this.self)) this.announce(child.name, child.limit, this.self, part);
+      const peer = this.lazy.successor(this.self);
+      if (peer) {
+        for (let i = 0; i < items.length; i += LAZY_BATCH) {
+          this.stats.ihavesOut++;
+          this.send(peer, { t: 'ihave', items: items.slice(i, i + LAZY_BATCH) });
+        }
       }
     }
-    const due = new Map<string, ChangeId[]>();
+    const due = new Map<string, { to: Peer; ids: ChangeId[] }>();
     for (const [id, g] of this.grafts) {
       if (g.at > now) continue;
       if (this.seen.has(id) || g.tries >= GRAFT_TRIES) {
@@ -177,13 +176,14 @@ export class FastPath {
       // Asked again later if the answer does not come (the graft or the push was lost).
       g.tries++;
       g.at = now + this.config.graftDelayMs * 2 ** g.tries;
-      let ids = due.get(g.origin);
-      if (!ids) due.set(g.origin, (ids = []));
-      ids.push(id);
+      const k = `${g.from.addr}:${g.from.port}`;
+      let d = due.get(k);
+      if (!d) due.set(k, (d = { to: g.from, ids: [] }));
+      d.ids.push(id);
     }
-    for (const [origin, ids] of due) {
+    for (const { to, ids } of due.values()) {
       this.stats.graftsOut++;
-      this.send(origin, { t: 'graft', ids });
+      this.send(to, { t: 'graft', ids });
     }
   }
 
@@ -198,9 +198,12 @@ export class FastPath {
     this.send(to, { t: 'push', origin, limit, changes });
   }
 
-  private announce(to: string, limit: number, origin: string, items: ChangeRef[]): void {
-    this.stats.ihavesOut++;
-    this.send(to, { t: 'ihave', origin, limit, items });
+  /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
+  private gotten(now: number, c: WireChange): void {
+    this.recent.set(c.id, c);
+    if (!this.config.lazyPath) return;
+    this.lazyItems.push({ docId: c.docId, epoch: c.epoch, id: c.id });
+    if (this.lazyAt === Infinity) this.lazyAt = now + this.config.lazyDelayMs;
   }
 
   /** Groups changes into pushes that fit a packet; a change too big for one travels alone. */

@@ -8,7 +8,8 @@
 // Ranges travel as ring positions, not names or indices, so two nodes whose member lists
 // differ a little still split the ring consistently; a member one node does not know is
 // missed by that broadcast and caught by the lazy path or repair. Different salts give
-// independent trees: ring 0 carries eager pushes, ring 1 the lazy announcements.
+// independent orders: ring 0 carries eager pushes; on ring 1 each node's successor is
+// its lazy peer, an announcer placed independently of the eager tree.
 
 import { position52, RING_SIZE } from '../hash.js';
 
@@ -52,6 +53,13 @@ export class BroadcastRing {
 
   get size(): number {
     return this.slots.length;
+  }
+
+  /** The member after `self` on this ring (undefined when alone). */
+  successor(self: string): string | undefined {
+    const i = this.index.get(self);
+    if (i === undefined || this.slots.length < 2) return undefined;
+    return this.slots[(i + 1) % this.slots.length].name;
   }
 
   /**

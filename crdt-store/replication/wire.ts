@@ -4,8 +4,8 @@
 //
 //   push        changes, eagerly, down broadcast ring 0 (limit = end of the receiver's range;
 //               NO_FORWARD for a graft's answer)
-//   ihave       ids of changes, lazily, down broadcast ring 1 (Plumtree's lazy push)
-//   graft       "send me these", to the origin of an ihave whose push never came
+//   ihave       ids of changes the sender has, lazily, to its lazy peer (Plumtree's lazy push)
+//   graft       "send me these", to the sender of an ihave whose pushes never came
 //   digest      anti-entropy: the root of the sender's two-level digest
 //   groups      the receiver's group digests, when the roots differ
 //   sync        a repair session's request: round 0 lists the initiator's documents in the
@@ -49,7 +49,7 @@ export interface SyncItem {
 
 export type Message =
   | { t: 'push'; origin: string; limit: number; changes: WireChange[] }
-  | { t: 'ihave'; origin: string; limit: number; items: ChangeRef[] }
+  | { t: 'ihave'; items: ChangeRef[] }
   | { t: 'graft'; ids: ChangeId[] }
   | { t: 'digest'; root: number }
   | { t: 'groups'; root: number; groups: number[] }
@@ -82,7 +82,7 @@ export function encode(m: Message): Uint8Array {
     case 'push':
       return packr.pack([code, m.origin, m.limit, m.changes.map((c) => [c.docId, c.epoch, idBytes(c.id), c.change])]);
     case 'ihave':
-      return packr.pack([code, m.origin, m.limit, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
+      return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
       return packr.pack([code, m.ids.map(idBytes)]);
     case 'digest':
@@ -141,11 +141,9 @@ function parse(v: unknown): Message {
       };
     }
     case 'ihave': {
-      const [, o, l, is] = tuple(v, 4);
+      const [, is] = tuple(v, 2);
       return {
         t: type,
-        origin: name(o),
-        limit: limit(l),
         items: list(is, (c) => {
           const [d, e, i] = tuple(c, 3);
           return { docId: docId(d), epoch: epoch(e), id: id(i) };
