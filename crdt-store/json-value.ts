@@ -94,19 +94,12 @@ export function canonicalJson(value: unknown, limits: ValueLimits = DEFAULT_VALU
   return text;
 }
 
-/** Deep-freezes a decoded value, so every reader can share one copy. */
-export function deepFreeze<T extends Json>(v: T): T {
-  if (v !== null && typeof v === 'object') {
-    for (const child of Object.values(v)) deepFreeze(child);
-    Object.freeze(v);
-  }
-  return v;
-}
-
 /**
- * Parses stored text back into a frozen value. Text from a peer is checked the same
- * way as a local write (it may come from a buggy or hostile node): undefined when it is
- * not canonical JSON within the limits.
+ * Parses stored text back into a frozen value. Text from a peer is checked (it may come
+ * from a buggy or hostile node): undefined unless it is JSON within the size and depth
+ * limits. It is not required to be canonical: every node writes canonical text, and a
+ * foreign writer's odd spelling could at worst make an equal rewrite look like a change.
+ * Checking by parsing alone keeps loading a large store from churning the JS heap.
  */
 export function parseStoredJson(text: string, limits: ValueLimits = DEFAULT_VALUE_LIMITS): Json | undefined {
   if (text.length > limits.maxBytes) return undefined;
@@ -116,10 +109,14 @@ export function parseStoredJson(text: string, limits: ValueLimits = DEFAULT_VALU
   } catch {
     return undefined;
   }
-  try {
-    if (canonicalJson(v, limits) !== text) return undefined;
-  } catch {
-    return undefined;
-  }
-  return deepFreeze(v as Json);
+  return freezeWithin(v, limits.maxDepth) ? (v as Json) : undefined;
+}
+
+/** Deep-freezes `v`; false (partly frozen, to be discarded) if it nests deeper than `depth`. */
+function freezeWithin(v: unknown, depth: number): boolean {
+  if (v === null || typeof v !== 'object') return true;
+  if (depth <= 0) return false;
+  for (const child of Object.values(v)) if (!freezeWithin(child, depth - 1)) return false;
+  Object.freeze(v);
+  return true;
 }

@@ -300,11 +300,14 @@ t.test('a peer writing a non-JSON value into a document: hidden and counted', as
   const b = store('b');
   b.setAlive(['a']);
   a.put('good', 1);
-  // Forge a change the way a buggy peer would: a raw Automerge write of a non-canonical text.
+  // Forge a change the way a buggy peer would: raw Automerge writes of text that is not JSON, and of JSON nested too deep.
   const doc = a.doc(ownDocId('a'))!;
-  (doc as unknown as { am: { put: (o: string, k: string, v: string, t: string) => void } }).am.put('_root', 'bad', '{ "x": 1 }', 'str');
+  const am = (doc as unknown as { am: { put: (o: string, k: string, v: unknown, t?: string) => void } }).am;
+  am.put('_root', 'bad', '{not json', 'str');
+  am.put('_root', 'deep', '['.repeat(40) + ']'.repeat(40), 'str');
+  am.put('_root', 'number', 42, 'int');
   const change = doc.commit()!;
   t.equal(b.applyRemote(ownDocId('a'), doc.epoch, [doc.save(), change.change]), 'applied');
   t.same(b.keys(), ['good']);
-  t.equal(b.stats().badValues, 1);
+  t.equal(b.stats().badValues, 3);
 });

@@ -114,6 +114,8 @@ export interface LocalStoreOptions {
 
 export interface LocalStoreStats {
   docs: number;
+  /** Documents kept as saved bytes until used (see ReplicaDoc). */
+  hibernating: number;
   records: number;
   liveRecords: number;
   watches: number;
@@ -433,6 +435,17 @@ export class LocalStore {
 
   // ------------------------------------------------------------ maintenance
 
+  /**
+   * Hibernates the documents nothing used since the previous call (see ReplicaDoc): call
+   * it every so often (the replication core does, every hibernateEveryMs). Returns how
+   * many hibernated now.
+   */
+  hibernateIdle(): number {
+    let n = 0;
+    for (const d of this.docs.values()) if (d.hibernateIfIdle()) n++;
+    return n;
+  }
+
   /** fsync everything written so far (for drivers that batch durable acknowledgements). */
   sync(): void {
     this.persistence?.sync();
@@ -440,9 +453,14 @@ export class LocalStore {
 
   stats(): LocalStoreStats {
     let badValues = 0;
-    for (const d of this.docs.values()) badValues += d.badValues;
+    let hibernating = 0;
+    for (const d of this.docs.values()) {
+      badValues += d.badValues;
+      if (d.hibernating) hibernating++;
+    }
     return {
       docs: this.docs.size,
+      hibernating,
       records: this.views.count('all'),
       liveRecords: this.views.count('live'),
       watches: this.views.watchCount,
@@ -524,8 +542,7 @@ export class LocalStore {
   }
 
   private recordIn(doc: ReplicaDoc, key: string): StoreRecord | undefined {
-    const value = doc.value(key);
-    return value === undefined ? undefined : { key, value, owner: doc.owner };
+    return doc.record(key);
   }
 
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
@@ -664,7 +681,10 @@ export class LocalStore {
     }
     if (doc.owner !== SHARED_OWNER && doc.owner !== this.name) this.deadSince.set(doc.owner, this.clock());
     // The persisted chunks are the history so far; the next saveIncremental must not repeat them.
-    doc.saveIncremental();
+    doc.markPersisted();
+    // Most documents of a large cluster stay quiet: start them hibernating, so opening
+    // a big store never holds every document live at once.
+    if (doc.owner !== this.name) doc.hibernate();
   }
 
   private rejected(): RemoteOutcome {

@@ -14,6 +14,7 @@ import { parseStoredJson, type Json, type ValueLimits } from './json-value.js';
 import type { DocId, DocKind } from './names.js';
 import { ownerOfDoc } from './names.js';
 import { murmur3 } from './hash.js';
+import type { StoreRecord } from './views.js';
 
 /** A key whose visible text changed: from `before` to `after` (undefined = absent). */
 export interface KeyChange {
@@ -26,11 +27,24 @@ interface Entry {
   text: string;
   /** Decoded on first read and shared (frozen) by every reader after. */
   value?: Json;
+  /** The record readers get, made once per text. */
+  record?: StoreRecord;
 }
+
+/** The stored text each record was made from: how views tell a real change from a new object. */
+const recordTexts = new WeakMap<StoreRecord, string>();
+
+export const textOf = (r: StoreRecord): string | undefined => recordTexts.get(r);
 
 export class ReplicaDoc {
   readonly owner: string;
-  private readonly am: AmDoc;
+  /** The live Automerge document; undefined while hibernating (then `saved` holds it). */
+  private live: AmDoc | undefined;
+  private saved: Uint8Array | undefined;
+  /** Set by every use of the document; hibernateIfIdle() clears it (a second-chance clock). */
+  private used = true;
+  /** Heads as of the last saveIncremental(): the journal holds everything up to them. */
+  private persistedHeads: string[] = [];
   private readonly entries = new Map<string, Entry>();
   private headsCache: string[] | undefined;
   private headsHashCache: number | undefined;
@@ -45,21 +59,62 @@ export class ReplicaDoc {
     readonly kind: DocKind,
     readonly epoch: number,
     am: AmDoc,
+    private readonly actor: string,
     private readonly limits: ValueLimits,
   ) {
     this.owner = ownerOfDoc(kind);
-    this.am = am;
+    this.live = am;
     this.changes = am.stats().numChanges;
     for (const key of am.keys('_root')) this.refresh(key);
   }
 
   static create(id: DocId, kind: DocKind, epoch: number, actor: string, limits: ValueLimits): ReplicaDoc {
-    return new ReplicaDoc(id, kind, epoch, amCreate(actor), limits);
+    return new ReplicaDoc(id, kind, epoch, amCreate(actor), actor, limits);
   }
 
   /** From bytes written by save() or concatenated saveIncremental() chunks; throws if Automerge cannot read them. */
   static load(id: DocId, kind: DocKind, epoch: number, bytes: Uint8Array, actor: string, limits: ValueLimits): ReplicaDoc {
-    return new ReplicaDoc(id, kind, epoch, amLoad(bytes, actor), limits);
+    return new ReplicaDoc(id, kind, epoch, amLoad(bytes, actor), actor, limits);
+  }
+
+  /**
+   * The Automerge document, loaded back if it was hibernating. A large cluster's store
+   * holds a document per node, most of them quiet for hours: kept as saved bytes (a few
+   * hundred bytes for a node's endpoints) instead of a live document (~25 KB of wasm
+   * memory each), they cost next to nothing until a change or a repair touches them.
+   */
+  private get am(): AmDoc {
+    this.used = true;
+    if (!this.live) {
+      if (this.freed || !this.saved) throw new Error(`crdt-store: document ${this.id} was freed`);
+      this.live = amLoad(this.saved, this.actor);
+      this.saved = undefined;
+    }
+    return this.live;
+  }
+
+  /** Saves and frees the Automerge document if nothing used it since the last call; true if it hibernated. */
+  hibernateIfIdle(): boolean {
+    if (!this.live || this.freed) return false;
+    if (this.used) {
+      this.used = false;
+      return false;
+    }
+    this.hibernate();
+    return true;
+  }
+
+  /** Saves and frees the Automerge document now (it comes back on the next use). */
+  hibernate(): void {
+    if (!this.live || this.freed) return;
+    this.headsCache ??= this.live.getHeads();
+    this.saved = this.live.save();
+    this.live.free();
+    this.live = undefined;
+  }
+
+  get hibernating(): boolean {
+    return this.live === undefined;
   }
 
   // ------------------------------------------------------------ reading
@@ -79,12 +134,25 @@ export class ReplicaDoc {
     return e.value;
   }
 
+  /** The record of `key` as readers see it: one frozen object per stored text. */
+  record(key: string): StoreRecord | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (!e.record) {
+      const value = this.value(key);
+      if (value === undefined) return undefined;
+      e.record = Object.freeze({ key, value, owner: this.owner });
+      recordTexts.set(e.record, e.text);
+    }
+    return e.record;
+  }
+
   keys(): IterableIterator<string> {
     return this.entries.keys();
   }
 
   heads(): string[] {
-    return (this.headsCache ??= this.am.getHeads());
+    return (this.headsCache ??= this.am.getHeads()); // kept while hibernating
   }
 
   /** Has any change been applied (an epoch's first change carries its whole content). */
@@ -156,9 +224,13 @@ export class ReplicaDoc {
    * Automerge). Throws on bytes Automerge rejects; chunks before the bad one stay applied.
    */
   applyChanges(chunks: Uint8Array[]): KeyChange[] {
+    // Which keys the changes touch, read from the changes themselves: Automerge's diff
+    // costs several times the application and grows with the document (4 ms at 10k keys).
+    const keys = touchedKeys(chunks);
+    const changesBefore = this.changes;
     return this.merging(() => {
       for (const c of chunks) this.am.loadIncremental(c);
-    });
+    }, (changesAfter) => (keys && changesAfter === changesBefore + chunks.length ? keys : undefined));
   }
 
   /** Applies a saveIncremental()/save() chunk. Throws on bytes Automerge rejects. */
@@ -179,32 +251,51 @@ export class ReplicaDoc {
 
   /** Everything since the last call (the first call: everything), for the append log. */
   saveIncremental(): Uint8Array {
-    return this.am.saveIncremental();
+    const heads = this.heads();
+    if (sameHeads(heads, this.persistedHeads)) return new Uint8Array(0);
+    const out = this.persistedHeads.length === 0 ? this.am.save() : this.am.saveSince(this.persistedHeads);
+    this.persistedHeads = heads;
+    return out;
+  }
+
+  /** The journal already holds everything up to now (the document was loaded from it). */
+  markPersisted(): void {
+    this.persistedHeads = this.heads();
   }
 
   save(): Uint8Array {
-    return this.am.save();
+    return this.live ? this.live.save() : this.saved!;
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    this.am.free();
+    this.live?.free();
+    this.live = undefined;
+    this.saved = undefined;
   }
 
   // ------------------------------------------------------------ internals
 
-  private merging(apply: () => unknown): KeyChange[] {
+  /**
+   * Applies something and reports the keys whose text changed. `known` may name the keys
+   * touched, given the change count after; without it (or when it declines: changes that
+   * waited for these were released too, or some of these now wait) Automerge's diff says.
+   */
+  private merging(apply: () => unknown, known?: (changesAfter: number) => Set<string> | undefined): KeyChange[] {
     const before = this.am.getHeads();
     apply();
     const after = this.am.getHeads();
     if (sameHeads(before, after)) return [];
     this.changes = this.am.stats().numChanges;
     this.invalidateHeads();
-    const touched = new Set<string>();
-    for (const p of this.am.diff(before, after)) {
-      const key = p.path[0];
-      if (typeof key === 'string') touched.add(key);
+    let touched = known?.(this.changes);
+    if (!touched) {
+      touched = new Set<string>();
+      for (const p of this.am.diff(before, after)) {
+        const key = p.path[0];
+        if (typeof key === 'string') touched.add(key);
+      }
     }
     const out: KeyChange[] = [];
     for (const key of touched) {
@@ -246,6 +337,24 @@ function sameHeads(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
   return b.every((h) => s.has(h));
+}
+
+/** Root-map keys the changes write or delete; undefined when a chunk is not a single change (a saved document). */
+function touchedKeys(chunks: Uint8Array[]): Set<string> | undefined {
+  const keys = new Set<string>();
+  for (const c of chunks) {
+    let ops: { obj: string; key?: unknown }[];
+    try {
+      ops = (amDecodeChange(c) as unknown as { ops: { obj: string; key?: unknown }[] }).ops;
+    } catch {
+      return undefined;
+    }
+    for (const op of ops) {
+      if (op.obj !== '_root') return undefined; // nested objects: not ours, let diff sort it out
+      if (typeof op.key === 'string') keys.add(op.key);
+    }
+  }
+  return keys;
 }
 
 /** The hash of a change, or undefined for bytes that are not one. */

@@ -182,6 +182,11 @@ export class StoreNode {
     };
   }
 
+  /** The anti-entropy digest root: equal on two nodes when they hold the same documents at the same heads. */
+  digestRoot(): number {
+    return this.core.digestRoot();
+  }
+
   /** Writes out what is buffered, closes the port and the files. */
   async stop(): Promise<void> {
     if (this.closed) return;

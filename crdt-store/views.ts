@@ -9,7 +9,7 @@
 
 import type { Json } from './json-value.js';
 import { SHARED_OWNER } from './names.js';
-import type { ReplicaDoc } from './replica-doc.js';
+import { textOf, type ReplicaDoc } from './replica-doc.js';
 
 export type ViewName = 'live' | 'all';
 export const VIEWS: readonly ViewName[] = ['live', 'all'];
@@ -35,51 +35,54 @@ export type WatchHandler = (event: WatchEvent) => void;
 
 const ownerOrder = (a: string, b: string): number => (a === b ? 0 : a === SHARED_OWNER ? -1 : b === SHARED_OWNER ? 1 : a < b ? -1 : 1);
 
-/** key -> the documents holding it, in resolution order. */
+/**
+ * key -> the documents holding it, in resolution order. Nearly every key has one holder,
+ * so that case is stored bare, without an array around it.
+ */
 export class Holders {
-  private readonly byKey = new Map<string, ReplicaDoc[]>();
+  private readonly byKey = new Map<string, ReplicaDoc | ReplicaDoc[]>();
 
   add(key: string, doc: ReplicaDoc): void {
-    const list = this.byKey.get(key);
-    if (!list) {
-      this.byKey.set(key, [doc]);
+    const cur = this.byKey.get(key);
+    if (cur === undefined || (!Array.isArray(cur) && cur.id === doc.id)) {
+      this.byKey.set(key, doc); // first holder, or a new epoch of the same document
       return;
     }
+    const list = Array.isArray(cur) ? cur : [cur];
     const i = list.findIndex((d) => d.id === doc.id);
-    if (i >= 0) {
-      list[i] = doc; // a new epoch of the same document
-      return;
+    if (i >= 0) list[i] = doc;
+    else {
+      list.push(doc);
+      list.sort((a, b) => ownerOrder(a.owner, b.owner));
     }
-    list.push(doc);
-    list.sort((a, b) => ownerOrder(a.owner, b.owner));
+    this.byKey.set(key, list);
   }
 
   remove(key: string, doc: ReplicaDoc): void {
-    const list = this.byKey.get(key);
-    if (!list) return;
-    const i = list.findIndex((d) => d.id === doc.id);
+    const cur = this.byKey.get(key);
+    if (cur === undefined) return;
+    if (!Array.isArray(cur)) {
+      if (cur.id === doc.id) this.byKey.delete(key);
+      return;
+    }
+    const i = cur.findIndex((d) => d.id === doc.id);
     if (i < 0) return;
-    if (list.length === 1) this.byKey.delete(key);
-    else list.splice(i, 1);
+    cur.splice(i, 1);
+    this.byKey.set(key, cur.length === 1 ? cur[0] : cur);
   }
 
   /** The first holder whose owner `accept`s. */
   first(key: string, accept: (owner: string) => boolean): ReplicaDoc | undefined {
-    const list = this.byKey.get(key);
-    if (!list) return undefined;
-    for (const d of list) if (accept(d.owner)) return d;
+    const cur = this.byKey.get(key);
+    if (cur === undefined) return undefined;
+    if (!Array.isArray(cur)) return accept(cur.owner) ? cur : undefined;
+    for (const d of cur) if (accept(d.owner)) return d;
     return undefined;
   }
 
   get size(): number {
     return this.byKey.size;
   }
-}
-
-interface Shown {
-  record: StoreRecord;
-  /** The stored text of record.value: what "changed" is decided on. */
-  text: string;
 }
 
 interface Watcher {
@@ -95,7 +98,8 @@ interface Watcher {
  * handlers run after the store is consistent again and may write to it themselves.
  */
 export class Views {
-  private readonly shown: Record<ViewName, Map<string, Shown>> = { live: new Map(), all: new Map() };
+  /** What each view shows; both views share the record objects (see ReplicaDoc.record). */
+  private readonly shown: Record<ViewName, Map<string, StoreRecord>> = { live: new Map(), all: new Map() };
   private readonly watchers = new Set<Watcher>();
   private readonly queue: { w: Watcher; e: WatchEvent }[] = [];
   private delivering = false;
@@ -109,13 +113,13 @@ export class Views {
   ) {}
 
   get(key: string, view: ViewName): StoreRecord | undefined {
-    return this.shown[view].get(key)?.record;
+    return this.shown[view].get(key);
   }
 
   /** Records under `prefix`, sorted by key. */
   entries(prefix: string, view: ViewName): StoreRecord[] {
     const out: StoreRecord[] = [];
-    for (const [k, s] of this.shown[view]) if (k.startsWith(prefix)) out.push(s.record);
+    for (const [k, r] of this.shown[view]) if (k.startsWith(prefix)) out.push(r);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -163,21 +167,16 @@ export class Views {
   }
 
   private refreshView(key: string, view: ViewName, accept: (owner: string) => boolean): void {
-    const doc = this.holders.first(key, accept);
-    const text = doc?.text(key);
-    const shown = this.shown[view].get(key);
-    const before = shown?.record;
-    let after: StoreRecord | undefined;
-    if (doc && text !== undefined) {
-      if (shown && shown.record.owner === doc.owner && shown.text === text) return;
-      const value = doc.value(key);
-      if (value === undefined) return; // holders only list keys with valid values
-      after = { key, value, owner: doc.owner };
-      this.shown[view].set(key, { record: after, text });
-    } else {
-      if (!shown) return;
-      this.shown[view].delete(key);
+    const after = this.holders.first(key, accept)?.record(key);
+    const before = this.shown[view].get(key);
+    if (after === before) return;
+    // A new object for the same text and owner (a new epoch of the document) is no change.
+    if (after && before && after.owner === before.owner && textOf(after) === textOf(before)) {
+      this.shown[view].set(key, after);
+      return;
     }
+    if (after) this.shown[view].set(key, after);
+    else this.shown[view].delete(key);
     for (const w of this.watchers) {
       if (w.view === view && key.startsWith(w.prefix)) this.queue.push({ w, e: { key, before, after, initial: false } });
     }

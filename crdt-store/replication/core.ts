@@ -35,6 +35,8 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
   repairIntervalMs: number;
   /** How often the reaping rule runs. */
   reapCheckMs: number;
+  /** Documents unused for one to two of these periods hibernate (LocalStore.hibernateIdle). */
+  hibernateEveryMs: number;
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
@@ -50,6 +52,7 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   sessionTimeoutMs: 10_000,
   maxInboundSessions: 8,
   reapCheckMs: 10_000,
+  hibernateEveryMs: 30_000,
 };
 
 export interface Member {
@@ -100,6 +103,7 @@ export class StoreCore {
   private outputs: StoreOutput[] = [];
   private nextRepairAt: number;
   private nextReapAt: number;
+  private nextHibernateAt: number;
   private readonly rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   private readonly io = { packetsOut: 0, packetBytesOut: 0, streamsOut: 0, streamBytesOut: 0, packetsIn: 0, packetBytesIn: 0, streamsIn: 0, streamBytesIn: 0, unroutable: 0 };
 
@@ -121,6 +125,7 @@ export class StoreCore {
     this.announceOwnEpoch();
     this.nextRepairAt = opts.now + this.repairDelay();
     this.nextReapAt = opts.now + this.config.reapCheckMs;
+    this.nextHibernateAt = opts.now + this.config.hibernateEveryMs;
   }
 
   // ------------------------------------------------------------ inputs
@@ -191,11 +196,15 @@ export class StoreCore {
       this.nextReapAt = now + this.config.reapCheckMs;
       this.store.reap();
     }
+    if (now >= this.nextHibernateAt) {
+      this.nextHibernateAt = now + this.config.hibernateEveryMs;
+      this.store.hibernateIdle();
+    }
     this.flush(now);
   }
 
   nextDeadline(): number {
-    return Math.min(this.nextRepairAt, this.nextReapAt, this.fast.nextDeadline(), this.repair.nextDeadline());
+    return Math.min(this.nextRepairAt, this.nextReapAt, this.nextHibernateAt, this.fast.nextDeadline(), this.repair.nextDeadline());
   }
 
   /** What to send; pushes what local writes changed since the last call. */
