@@ -118,13 +118,16 @@ export class StoreNode {
         if (offset === undefined) throw new Error('crdt-store: cannot tell peers\' store ports: give gossipPort or peerEndpoint');
         return { addr: m.addr, port: m.port + offset };
       });
+    let node: StoreNode | undefined;
     const core = new StoreCore({
       store: opened.store,
       rng: new Xoshiro128(randomBytes(4).readUInt32LE()),
       now: clock(),
       config: { ...opts.replication, udpPayload: (opts.udpBytes ?? 1200) - envelope.overhead },
+      // Sent as soon as made: a forwarded push leaves before this node applies it.
+      emit: (out) => node?.perform(out),
     });
-    const node = new StoreNode(opts, transport, core, opened, envelope, peerEndpoint, local);
+    node = new StoreNode(opts, transport, core, opened, envelope, peerEndpoint, local);
     transport.onPacket((from, buf) => node.onPacket(from, buf));
     transport.onRequest((from, body) => node.onRequest(from, body));
     opts.membership.on('change', node.onMembers);
@@ -233,6 +236,7 @@ export class StoreNode {
     this.arm();
   }
 
+  /** Sends one output of the core (called by the core as it makes them). */
   private perform(out: StoreOutput): void {
     if (this.closed) return;
     if (out.kind === 'packet') {

@@ -12,7 +12,7 @@
 //   stream failed -> core.streamFailed(now, to)
 //   clock reaches core.nextDeadline() -> core.tick(now)
 //   local writes  -> core.store.update(...), then as after every call:
-//   for (const o of core.takeOutputs(now)) ...
+//   for (const o of core.takeOutputs(now)) ...       (or give an `emit` callback instead)
 //     { kind: 'packet', to, bytes }            one datagram (bytes.length <= udpPayload)
 //     { kind: 'stream', to, bytes, request }   one stream frame; if request, feed the reply back
 //
@@ -86,6 +86,12 @@ export interface StoreCoreOptions {
   rng: Rng;
   now: number;
   config?: Partial<ReplicationConfig>;
+  /**
+   * Takes each output the moment it is made, instead of takeOutputs(): a push is then
+   * forwarded before this node spends time applying it, so a tree's depth does not add
+   * up every hop's apply time. It must not call back into the core.
+   */
+  emit?: (output: StoreOutput) => void;
 }
 
 export class StoreCore {
@@ -101,6 +107,7 @@ export class StoreCore {
   private memberList: string[] = [];
   private outbox: LocalChange[] = [];
   private outputs: StoreOutput[] = [];
+  private readonly emit: ((o: StoreOutput) => void) | undefined;
   private nextRepairAt: number;
   private nextReapAt: number;
   private nextHibernateAt: number;
@@ -111,6 +118,7 @@ export class StoreCore {
     this.store = opts.store;
     this.rng = opts.rng;
     this.config = { ...DEFAULT_REPLICATION, ...opts.config };
+    this.emit = opts.emit;
     const send = (to: string | Peer, msg: Message, mode: 'auto' | 'request' = 'auto') => this.send(to, msg, mode);
     this.fast = new FastPath(this.store.name, this.store, this.eager, this.lazy, this.config, send);
     this.repair = new Repair(this.store, this.digest, this.config, send, this.rng);
@@ -278,11 +286,12 @@ export class StoreCore {
       return;
     }
     const bytes = encode(msg);
-    if (mode === 'auto' && bytes.length <= this.config.udpPayload) {
-      this.outputs.push({ kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') });
-    } else {
-      this.outputs.push({ kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' });
-    }
+    const out: StoreOutput =
+      mode === 'auto' && bytes.length <= this.config.udpPayload
+        ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
+        : { kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' };
+    if (this.emit) this.emit(out);
+    else this.outputs.push(out);
   }
 
   private count(bytes: Uint8Array, kind: 'packet' | 'stream'): Uint8Array {

@@ -112,6 +112,10 @@ export class FastPath {
 
   onPush(now: number, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
+    // Forward first: the subtree's latency then does not include applying it here.
+    if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
+      for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin);
+    }
     for (const c of m.changes) {
       if (this.seen.has(c.id)) {
         this.stats.duplicates++;
@@ -129,9 +133,6 @@ export class FastPath {
       this.grafts.delete(c.id);
       if (outcome !== 'incomplete') this.gotten(now, c);
     }
-    if (m.limit === NO_FORWARD || m.changes.length === 0) return;
-    if (!this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) return; // a duplicated packet
-    for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin);
   }
 
   onIHave(now: number, from: Peer, m: Extract<Message, { t: 'ihave' }>): void {
