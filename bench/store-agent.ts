@@ -1,0 +1,40 @@
+// One agent of the real store benchmark (bench/store-real.ts): membership and the store
+// in one process, on its own loopback address, driven by JSON lines on stdin. It reports
+// when its live view first shows each key under bench/, on the wall clock
+// (performance.timeOrigin + now()), which all processes on the machine share.
+//   argv: name addr port dataDir [seed addr:port]
+//   in:   {"op":"put","key":…,"value":…} | {"op":"stats"} | {"op":"stop"}
+//   out:  {"ready":…} {"put":key,"at":t} {"seen":key,"at":t} {"stats":…}
+import { createInterface } from 'node:readline';
+import { Membership } from '../membership/membership.js';
+import { StoreNode } from '../crdt-store/store-node.js';
+
+const [name, addr, portArg, dataDir, seed] = process.argv.slice(2);
+const port = Number(portArg);
+const now = () => performance.timeOrigin + performance.now();
+const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
+
+const membership = await Membership.start({ name: name!, bindAddr: addr!, bindPort: port });
+const store = await StoreNode.start({ name: name!, dataDir: dataDir!, bind: addr!, port: port + 1, membership, gossipPort: port });
+store.watch('bench/', (e) => {
+  if (!e.initial && e.after) out({ seen: e.key, at: now() });
+});
+if (seed) void membership.join([seed]);
+out({ ready: name });
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const cmd = JSON.parse(line) as { op: string; key?: string; value?: never };
+  if (cmd.op === 'put') {
+    const at = now();
+    await store.put(cmd.key!, cmd.value!);
+    out({ put: cmd.key, at });
+  } else if (cmd.op === 'stats') {
+    const s = store.stats();
+    out({ stats: { members: s.replication.members, root: store.digestRoot(), docs: s.store.docs, replication: s.replication, rss: process.memoryUsage().rss } });
+  } else if (cmd.op === 'stop') {
+    await store.stop();
+    await membership.leave(500);
+    await membership.close();
+    process.exit(0);
+  }
+}

@@ -1,0 +1,124 @@
+// Real figure of the store: BENCH_STORE_AGENTS (20) agents, each its own process with
+// membership and store on its own loopback address (127.0.20.x), lan membership preset,
+// default replication. Updates at random agents, one every intervalMs; the time until
+// every agent's live view shows an update, p50 and p99, on the shared wall clock.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const agentJs = fileURLToPath(new URL('./store-agent.js', import.meta.url));
+
+export interface StoreRealResult {
+  agents: number;
+  updates: number;
+  interval_ms: number;
+  visible_p50_ms: number;
+  visible_p99_ms: number;
+  visible_max_ms: number;
+  missing: number;
+  agent_rss_mb_p50: number;
+  form_s: number;
+  wall_s: number;
+}
+
+interface Agent {
+  proc: ChildProcess;
+  send(v: unknown): void;
+  lines: ((m: Record<string, unknown>) => void)[];
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runStoreReal(opts: { agents: number; updates: number; intervalMs: number; port?: number; log: (l: string) => void }): Promise<StoreRealResult> {
+  const t0 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-store-real-'));
+  const port = opts.port ?? 17946;
+  const agents: Agent[] = [];
+  const seen = new Map<string, number[]>();
+  const put = new Map<string, number>();
+  const start = (i: number): Promise<Agent> =>
+    new Promise((resolve, reject) => {
+      const addr = `127.0.20.${i + 1}`;
+      const args = [agentJs, `a${i + 1}`, addr, String(port), join(dir, `a${i + 1}`), ...(i > 0 ? [`127.0.20.1:${port}`] : [])];
+      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+      const a: Agent = { proc, send: (v) => proc.stdin!.write(JSON.stringify(v) + '\n'), lines: [] };
+      proc.on('error', reject);
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        const m = JSON.parse(line) as Record<string, unknown>;
+        if (m.ready) resolve(a);
+        if (typeof m.seen === 'string') {
+          if (!seen.has(m.seen)) seen.set(m.seen, []);
+          seen.get(m.seen)!.push(m.at as number);
+        }
+        if (typeof m.put === 'string') put.set(m.put, m.at as number);
+        for (const l of a.lines.splice(0)) l(m);
+      });
+    });
+  const stats = (a: Agent) =>
+    new Promise<{ members: number; root: number; rss: number }>((resolve) => {
+      const wait = (m: Record<string, unknown>) => (m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait));
+      a.lines.push(wait);
+      a.send({ op: 'stats' });
+    });
+  try {
+    agents.push(await start(0));
+    for (let i = 1; i < opts.agents; i++) agents.push(await start(i));
+    // Formed: every store knows every other member and all hold the same documents.
+    const formStart = performance.now();
+    for (;;) {
+      const s = await Promise.all(agents.map(stats));
+      if (s.every((x) => x.members === opts.agents - 1) && new Set(s.map((x) => x.root)).size === 1) break;
+      if (performance.now() - formStart > 60_000) throw new Error('the agents did not form a cluster within 60 s');
+      await sleep(250);
+    }
+    const formS = (performance.now() - formStart) / 1000;
+    opts.log(`${opts.agents} agents formed and in agreement after ${formS.toFixed(1)} s`);
+    type Rep = { fastPath: Record<string, number>; repair: Record<string, number> };
+    const repOf = (x: unknown) => (x as { replication: Rep }).replication;
+    const initial = (await Promise.all(agents.map(stats))).map(repOf);
+    let rnd = 777;
+    for (let i = 0; i < opts.updates; i++) {
+      rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
+      agents[rnd % agents.length].send({ op: 'put', key: `bench/${i}`, value: { i, addr: '10.0.0.1', port: 8080 } });
+      await sleep(opts.intervalMs);
+    }
+    await sleep(3000);
+    const final = await Promise.all(agents.map(stats));
+    const rss = final.map((s) => s.rss / 1e6);
+    const fp = final.map(repOf);
+    const sum = (f: (x: Rep) => number) => fp.reduce((a, x) => a + f(x), 0) - initial.reduce((a, x) => a + f(x), 0);
+    opts.log(`fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`);
+    const lat: number[] = [];
+    let missing = 0;
+    for (const [key, at] of put) {
+      const s = seen.get(key) ?? [];
+      if (s.length < opts.agents) missing++;
+      else lat.push(Math.max(...s) - at);
+    }
+    if (missing) opts.log(`warning: ${missing} updates not seen everywhere`);
+    return {
+      agents: opts.agents,
+      updates: opts.updates,
+      interval_ms: opts.intervalMs,
+      visible_p50_ms: +pct(lat, 50).toFixed(1),
+      visible_p99_ms: +pct(lat, 99).toFixed(1),
+      visible_max_ms: +Math.max(...lat).toFixed(1),
+      missing,
+      agent_rss_mb_p50: +pct(rss, 50).toFixed(1),
+      form_s: +formS.toFixed(1),
+      wall_s: +((performance.now() - t0) / 1000).toFixed(1),
+    };
+  } finally {
+    for (const a of agents) a.send({ op: 'stop' });
+    await sleep(1500);
+    for (const a of agents) if (a.proc.exitCode === null) a.proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,114 @@
+// Simulated figures of the store (props/sim, membership and store on every node, the
+// lan membership preset, constant one-way link delay):
+//   - time from an update at one node until every node's live view shows it (p50, p99);
+//   - messages and bytes the store received per node per update (store port only:
+//     pushes, announcements, grafts, and whatever repair ran meanwhile);
+//   - store bytes sent per node per second when nothing changes (anti-entropy digests).
+import { latency } from '../props/sim/index.js';
+import { StoreCluster } from '../props/sim/store-cluster.js';
+import { makeConfig } from '../membership/core/config.js';
+
+export interface StoreSimResult {
+  nodes: number;
+  updates: number;
+  update_interval_ms: number;
+  link_ms: number;
+  visible_p50_ms: number;
+  visible_p99_ms: number;
+  visible_max_ms: number;
+  msgs_per_node_per_update: number;
+  bytes_per_node_per_update: number;
+  pushes_per_node_per_update: number;
+  idle_repair_bytes_per_node_s: number;
+  idle_repair_msgs_per_node_s: number;
+  wall_s: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+/** Envelope bytes the daemon adds per message (plain mode, no label): version, mode, label length, CRC. */
+const ENVELOPE = 7;
+
+export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void }): StoreSimResult {
+  const t0 = performance.now();
+  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) } });
+  const names = c.names();
+  // When each node's live view first showed each key.
+  const seenAt = new Map<string, number[]>();
+  for (const n of names) {
+    c.store(n).watch('bench/', (e) => {
+      if (e.initial || !e.after) return;
+      let at = seenAt.get(e.key);
+      if (!at) seenAt.set(e.key, (at = []));
+      at.push(c.now);
+    });
+  }
+  c.run(5000); // warm-up: first repair rounds, epochs known everywhere
+  if (!c.storesAgree()) opts.log('warning: stores differ after warm-up');
+
+  const io = () =>
+    names.reduce(
+      (acc, n) => {
+        const s = c.core(n).stats();
+        acc.msgs += s.packetsIn + s.streamsIn;
+        acc.bytes += s.packetBytesIn + s.streamBytesIn + (s.packetsIn + s.streamsIn) * ENVELOPE;
+        acc.pushes += s.fastPath.pushesIn;
+        acc.outMsgs += s.packetsOut + s.streamsOut;
+        acc.outBytes += s.packetBytesOut + s.streamBytesOut + (s.packetsOut + s.streamsOut) * ENVELOPE;
+        return acc;
+      },
+      { msgs: 0, bytes: 0, pushes: 0, outMsgs: 0, outBytes: 0 },
+    );
+
+  // Idle: nothing changes, only anti-entropy runs.
+  const idle0 = io();
+  c.run(opts.idleS * 1000);
+  const idle1 = io();
+  const idleBytes = (idle1.outBytes - idle0.outBytes) / opts.nodes / opts.idleS;
+  const idleMsgs = (idle1.outMsgs - idle0.outMsgs) / opts.nodes / opts.idleS;
+  opts.log(`idle: ${idleBytes.toFixed(1)} B and ${idleMsgs.toFixed(2)} messages per node per s`);
+
+  // Updates at random nodes, one every intervalMs.
+  const writtenAt = new Map<string, number>();
+  const before = io();
+  let rnd = 12345;
+  for (let i = 0; i < opts.updates; i++) {
+    c.membership.scheduler.at(c.now + i * opts.intervalMs, () => {
+      rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
+      const node = names[rnd % names.length];
+      const key = `bench/${i}`;
+      writtenAt.set(key, c.now);
+      c.write(node, key, { i, addr: '10.0.0.1', port: 8080 });
+    });
+  }
+  c.run(opts.updates * opts.intervalMs + 2000);
+  const after = io();
+  const lat: number[] = [];
+  let missing = 0;
+  for (const [key, at] of writtenAt) {
+    const seen = seenAt.get(key) ?? [];
+    if (seen.length < opts.nodes) missing++;
+    else lat.push(Math.max(...seen) - at);
+  }
+  if (missing) opts.log(`warning: ${missing} updates not visible everywhere after the run`);
+  const perNodeUpdate = (x: number) => x / opts.nodes / opts.updates;
+  const r: StoreSimResult = {
+    nodes: opts.nodes,
+    updates: opts.updates,
+    update_interval_ms: opts.intervalMs,
+    link_ms: opts.linkMs,
+    visible_p50_ms: +pct(lat, 50).toFixed(2),
+    visible_p99_ms: +pct(lat, 99).toFixed(2),
+    visible_max_ms: +Math.max(...lat).toFixed(2),
+    msgs_per_node_per_update: +perNodeUpdate(after.msgs - before.msgs).toFixed(3),
+    bytes_per_node_per_update: +perNodeUpdate(after.bytes - before.bytes).toFixed(1),
+    pushes_per_node_per_update: +perNodeUpdate(after.pushes - before.pushes).toFixed(3),
+    idle_repair_bytes_per_node_s: +idleBytes.toFixed(1),
+    idle_repair_msgs_per_node_s: +idleMsgs.toFixed(3),
+    wall_s: +((performance.now() - t0) / 1000).toFixed(1),
+  };
+  return r;
+}
