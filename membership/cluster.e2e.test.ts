@@ -36,7 +36,11 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
   );
   agents.push(...rest);
 
-  const formed = await eventually('all 10 see 10 alive', async () => (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10), 15_000);
+  // 30 s: in CI ten agents start beside other test files on 2 cores. On failure, say who saw what.
+  const formed = await eventually('all 10 see 10 alive', async () => (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10), 30_000).catch(async (e: Error) => {
+    const views = await Promise.all(agents.map(async (a, i) => `n${i + 1}: ${(await members(a)).map((m) => `${m.name}=${m.state}`).join(' ')}`));
+    throw new Error(`${e.message}\n${views.join('\n')}`);
+  });
   t.pass(`cluster of 10 formed in ${formed}ms`);
 
   const victim = agents[4]!;
