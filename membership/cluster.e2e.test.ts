@@ -91,8 +91,8 @@ t.test('an encrypted cluster rejects a node with the wrong key, and counts it', 
 });
 
 t.test('a node with another cluster label is kept apart', async (t) => {
-  const a = await startAgent(t, ['--node', 'l1', '--bind', '127.0.3.1', '--bind-port', '0', '--label', 'blue', ...FAST]);
-  const b = await startAgent(t, ['--node', 'l2', '--bind', '127.0.3.2', '--bind-port', '0', '--label', 'green', '--join', a.ready.gossip!, ...FAST]);
+  const a = await startAgent(t, ['--node', 'l1', '--bind', '127.0.4.1', '--bind-port', '0', '--label', 'blue', ...FAST]);
+  const b = await startAgent(t, ['--node', 'l2', '--bind', '127.0.4.2', '--bind-port', '0', '--label', 'green', '--join', a.ready.gossip!, ...FAST]);
   await eventually(
     'l1 counted a wrong label',
     async () => /weft_gossip_rejected_total\{reason="wrong_label"\} [1-9]/.test(await (await fetch(`${a.ready.api}/metrics`)).text()),
