@@ -12,6 +12,7 @@ import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type O
 import { REJECT_REASONS, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
 import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
+import { DeadlineTimer } from './deadline-timer.js';
 import type { Message } from './messages.js';
 
 export interface MembershipOptions {
@@ -48,8 +49,10 @@ export class Membership extends EventEmitter {
   private readonly core: SwimCore;
   private readonly wire: WireOptions;
   private readonly config: SwimConfig;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer = new DeadlineTimer(() => this.now(), (now) => {
+    this.core.tick(now);
+    this.flush();
+  });
   private closed = false;
   private leaveWaiters: (() => void)[] = [];
   /** Told of each join push-pull's outcome: a reply (true), or a failure or refusal (false). */
@@ -149,7 +152,7 @@ export class Membership extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.timer);
+    this.timer.stop();
     await this.transport.close();
   }
 
@@ -216,7 +219,7 @@ export class Membership extends EventEmitter {
   private flush(): void {
     if (this.closed) return;
     for (const out of this.core.takeOutputs()) this.perform(out);
-    this.arm();
+    this.timer.arm(this.core.nextDeadline());
   }
 
   private perform(out: Output): void {
@@ -266,20 +269,6 @@ export class Membership extends EventEmitter {
     }
   }
 
-  private arm(): void {
-    const at = this.core.nextDeadline();
-    if (at === this.timerAt && this.timer) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      if (this.closed) return;
-      this.core.tick(this.now());
-      this.flush();
-    }, Math.max(0, at - this.now()));
-  }
 }
 
 async function resolveSeed(seed: string): Promise<Endpoint[]> {
