@@ -4,7 +4,8 @@
 // (performance.timeOrigin + now()), which all processes on the machine share.
 //   argv: name addr port dataDir [seed addr:port]
 //   in:   {"op":"put","key":…,"value":…} | {"op":"stats"} | {"op":"stop"}
-//   out:  {"ready":…} {"put":key,"at":t} {"seen":key,"at":t} {"stats":…}
+//   out:  {"ready":…} {"put":key,"at":t} {"seen":key,"at":t} {"held":key,"at":t} {"stats":…}
+//   (seen: the live view shows it; held: the all view does)
 import { createInterface } from 'node:readline';
 import { Membership } from '../membership/membership.js';
 import { StoreNode } from '../crdt-store/store-node.js';
@@ -19,6 +20,10 @@ const store = await StoreNode.start({ name: name!, dataDir: dataDir!, bind: addr
 store.watch('bench/', (e) => {
   if (!e.initial && e.after) out({ seen: e.key, at: now() });
 });
+// The same in the all view: replication alone, whatever membership thinks of the writer.
+store.watch('bench/', (e) => {
+  if (!e.initial && e.after) out({ held: e.key, at: now() });
+}, { view: 'all' });
 if (seed) void membership.join([seed]);
 out({ ready: name });
 

@@ -18,6 +18,9 @@ export interface StoreRealResult {
   visible_p50_ms: number;
   visible_p99_ms: number;
   visible_max_ms: number;
+  /** The same in the all view: replication alone, not waiting on membership's opinion of the writer. */
+  held_p50_ms: number;
+  held_p99_ms: number;
   missing: number;
   agent_rss_mb_p50: number;
   form_s: number;
@@ -42,6 +45,7 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
   const port = opts.port ?? 17946;
   const agents: Agent[] = [];
   const seen = new Map<string, number[]>();
+  const held = new Map<string, number[]>();
   const put = new Map<string, number>();
   const start = (i: number): Promise<Agent> =>
     new Promise((resolve, reject) => {
@@ -56,6 +60,10 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
         if (typeof m.seen === 'string') {
           if (!seen.has(m.seen)) seen.set(m.seen, []);
           seen.get(m.seen)!.push(m.at as number);
+        }
+        if (typeof m.held === 'string') {
+          if (!held.has(m.held)) held.set(m.held, []);
+          held.get(m.held)!.push(m.at as number);
         }
         if (typeof m.put === 'string') put.set(m.put, m.at as number);
         for (const l of a.lines.splice(0)) l(m);
@@ -96,11 +104,14 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
     const sum = (f: (x: Rep) => number) => fp.reduce((a, x) => a + f(x), 0) - initial.reduce((a, x) => a + f(x), 0);
     opts.log(`fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`);
     const lat: number[] = [];
+    const heldLat: number[] = [];
     let missing = 0;
     for (const [key, at] of put) {
       const s = seen.get(key) ?? [];
       if (s.length < opts.agents) missing++;
       else lat.push(Math.max(...s) - at);
+      const h = held.get(key) ?? [];
+      if (h.length === opts.agents) heldLat.push(Math.max(...h) - at);
     }
     if (missing) opts.log(`warning: ${missing} updates not seen everywhere`);
     return {
@@ -110,6 +121,8 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
       visible_p50_ms: +pct(lat, 50).toFixed(1),
       visible_p99_ms: +pct(lat, 99).toFixed(1),
       visible_max_ms: +Math.max(...lat).toFixed(1),
+      held_p50_ms: +pct(heldLat, 50).toFixed(1),
+      held_p99_ms: +pct(heldLat, 99).toFixed(1),
       missing,
       agent_rss_mb_p50: +pct(rss, 50).toFixed(1),
       form_s: +formS.toFixed(1),

@@ -67,14 +67,18 @@ if (!flag('BENCH_SKIP_SIM')) {
 }
 
 let real: StoreRealResult | null = null;
+let realLoad = 0;
 const agents = num('BENCH_STORE_AGENTS', 20);
 if (!flag('BENCH_SKIP_REAL')) {
   console.error(`real: ${agents} agents on loopback ...`);
   const load = loadavg()[0];
+  realLoad = load;
   real = await runStoreReal({ agents, updates: num('BENCH_STORE_REAL_UPDATES', 100), intervalMs: 100, log: progress });
   table(`real: ${agents} agents (one process each, membership + store) on 127.0.20.x, lan preset; load average ${load.toFixed(1)} at start`, [
     ['update visible at every agent, p50', `${real.visible_p50_ms} ms`, ''],
     ['update visible at every agent, p99', `${real.visible_p99_ms} ms`, 'aim <= 200 ms'],
+    ['update held at every agent (all view), p50', `${real.held_p50_ms} ms`, ''],
+    ['update held at every agent (all view), p99', `${real.held_p99_ms} ms`, ''],
     ['updates not seen everywhere', String(real.missing), ''],
     ['agent RSS, p50', `${real.agent_rss_mb_p50} MB`, ''],
     ['wall time', `${real.wall_s} s`, ''],
@@ -123,6 +127,8 @@ console.log(
     sim_msgs_per_node_per_update_50_per_s: simBurst?.msgs_per_node_per_update ?? null,
     real_agents: real ? agents : null,
     real_visible_p50_ms: real?.visible_p50_ms ?? null,
+    real_held_p99_ms: real?.held_p99_ms ?? null,
+    real_load_avg: real ? +realLoad.toFixed(1) : null,
     real_missing: real?.missing ?? null,
     churn_updates: churn?.total_updates ?? null,
     rss_mb_1000x30_small_young_gen: rss.rss_small_young_mb,
