@@ -3,7 +3,7 @@
 // side on every simulated host, each store's data on a disk that loses unsynced writes
 // when its node crashes). A failure replays exactly from the printed seed and schedule.
 //
-//   PROPS_RUNS   runs per property (default 6)
+//   PROPS_RUNS   runs per property (default 12)
 //   PROPS_NODES  cluster size (default 12)
 //   PROPS_SEED   fast-check seed (default: random, printed)
 //   PROPS_PATH   fast-check path, to replay one shrunk case with PROPS_SEED
@@ -23,7 +23,7 @@ import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { describeFaults, latency, type Fault } from './sim/index.js';
 import { StoreCluster } from './sim/store-cluster.js';
 
-const RUNS = Number(process.env.PROPS_RUNS ?? 6);
+const RUNS = Number(process.env.PROPS_RUNS ?? 12);
 const N = Number(process.env.PROPS_NODES ?? 12);
 const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : Date.now() % 2 ** 31;
 const PATH = process.env.PROPS_PATH;
