@@ -14,6 +14,7 @@
 // made in the same event-loop turn share one fsync (group commit).
 
 import { randomBytes } from 'node:crypto';
+import { DeadlineTimer } from '../membership/deadline-timer.js';
 import { Keyring } from '../membership/keyring.js';
 import { Xoshiro128 } from '../membership/core/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
@@ -75,8 +76,7 @@ export class StoreNode {
   readonly problems: readonly StoreFileError[];
   private readonly envelopeRejects = Object.fromEntries(ENVELOPE_REJECTS.map((r) => [r, 0])) as Record<EnvelopeReject, number>;
   private streamFailures = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = Infinity;
+  private readonly timer: DeadlineTimer;
   private flushScheduled = false;
   private durableWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private closed = false;
@@ -93,6 +93,11 @@ export class StoreNode {
   ) {
     this.name = opts.name;
     this.problems = opened.problems;
+    this.timer = new DeadlineTimer(clock, (now) => {
+      if (this.closed) return;
+      this.core.tick(now);
+      this.flush();
+    });
   }
 
   /** Opens the data directory, binds the port, and starts replicating with the members membership reports. */
@@ -195,7 +200,7 @@ export class StoreNode {
     if (this.closed) return;
     this.closed = true;
     this.opts.membership.off('change', this.onMembers);
-    clearTimeout(this.timer);
+    this.timer.stop();
     this.flush();
     await this.transport.close();
     for (const w of this.durableWaiters.splice(0)) w.resolve(); // flushed above, and synced by close below
@@ -308,20 +313,7 @@ export class StoreNode {
   }
 
   private arm(): void {
-    if (this.closed) return;
-    const at = this.core.nextDeadline();
-    if (at === this.timerAt && this.timer) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      if (this.closed) return;
-      this.core.tick(clock());
-      this.flush();
-    }, Math.max(0, at - clock()));
-    this.timer.unref();
+    if (!this.closed) this.timer.arm(this.core.nextDeadline());
   }
 }
 
