@@ -19,7 +19,7 @@ import { Keyring } from '../membership/keyring.js';
 import { Xoshiro128 } from '../membership/core/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
 import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
-import type { Json } from './json-value.js';
+import { StoreValueError, type Json } from './json-value.js';
 import type { LocalStore, LocalStoreStats, Mutator, ReadOptions, UpdateOptions, UpdateResult } from './local-store.js';
 import type { JournalStats, StoreFileError } from './persist/journal.js';
 import { openStore } from './persist/open.js';
@@ -162,14 +162,15 @@ export class StoreNode {
     return this.core.store.watch(prefix, handler, opts);
   }
 
-  /** As LocalStore.update; resolves once durable if asked (throws StoreValueError at once for a bad value). */
+  /** As LocalStore.update; resolves once on disk if durable; rejects with StoreValueError for a bad key or value (nothing written). */
   async update(key: string, mutator: Mutator, opts: UpdateOptions = {}): Promise<UpdateResult> {
     const r = this.core.store.update(key, mutator, { ...opts, durable: false });
     await this.afterWrite(opts.durable === true); // even unchanged: the value it reports must be on disk
     return r;
   }
 
-  put(key: string, value: Json, opts: UpdateOptions = {}): Promise<UpdateResult> {
+  async put(key: string, value: Json, opts: UpdateOptions = {}): Promise<UpdateResult> {
+    if (value === undefined) throw new StoreValueError('value is undefined: use delete() to remove a key');
     return this.update(key, () => value, opts);
   }
 
