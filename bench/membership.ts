@@ -9,16 +9,9 @@
 import { spawnSync } from 'node:child_process';
 import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
+import { envFlag as flag, envNumber as num } from './_env.js';
 
 const env = process.env;
-const flag = (name: string) => env[name] === '1' || env[name] === 'true';
-const num = (name: string, dflt: number) => {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
-  return n;
-};
 
 const started = performance.now();
 const progress = (l: string) => console.error(`  ${l}`);

@@ -16,16 +16,8 @@ import { runStoreSim, type StoreSimResult } from './store-sim.js';
 import { runStoreReal, type StoreRealResult } from './store-real.js';
 import { measureChurnInChild, measureClusterRss, type RssResult } from './store-rss.js';
 import { loadavg } from 'node:os';
+import { envFlag as flag, envNumber as num } from './_env.js';
 
-const env = process.env;
-const flag = (name: string) => env[name] === '1' || env[name] === 'true';
-const num = (name: string, dflt: number) => {
-  const v = env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
-  return n;
-};
 const progress = (l: string) => console.error(`  ${l}`);
 const started = performance.now();
 const table = (title: string, rows: [string, string, string][]) => {

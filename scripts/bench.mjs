@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // `npm run bench -- <name>`: builds, then runs dist/bench/<name>.js. Each bench prints a
-// table and ends with one JSON line of its figures.
+// table and ends with one JSON line of its figures. Files named <bench>-<part>.ts are parts of
+// a bench (runnable, but not listed).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
 const [name, ...rest] = process.argv.slice(2);
-const available = () => readdirSync('bench').filter((f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_')).map((f) => f.slice(0, -3));
+const available = () => readdirSync('bench').filter((f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_') && !f.includes('-')).map((f) => f.slice(0, -3));
 if (!name) {
   console.error(`usage: npm run bench -- <name>\navailable: ${available().join(', ')}`);
   process.exit(2);
