@@ -1,0 +1,135 @@
+// The records weft keeps in the store, and what their keys look like. This is a protocol
+// between nodes: the registrar and the API write these, and DNS, the load balancer and the
+// overlay read them on every node. Readers validate every value (a peer may run another
+// version or be faulty) and skip what does not parse, counting it.
+//
+//   node/<node>                          owned by <node>: how to reach the node
+//   svc/<service>/<node>/<id>            owned by <node>: one endpoint of a service
+//   vip/<name-or-ip>:<port>/<proto>      shared: a VIP declared through the API
+//   kv/<key>                             shared: user data (weft kv ...)
+//
+// Only the owner writes its own records (DESIGN.md, principle 3); a reader ignores records
+// whose owner is not alive, which the store's live view already does.
+import { isIP } from 'node:net';
+
+export const NODE_PREFIX = 'node/';
+export const SERVICE_PREFIX = 'svc/';
+export const VIP_PREFIX = 'vip/';
+export const KV_PREFIX = 'kv/';
+
+export type Proto = 'tcp' | 'udp';
+export type Health = 'healthy' | 'starting' | 'unhealthy' | 'none';
+
+export interface NodeRecord {
+  /** The node's address (its advertised gossip address). */
+  addr: string;
+}
+
+export interface PortSpec {
+  port: number;
+  proto: Proto;
+}
+
+/** A VIP this endpoint is a backend of. */
+export interface VipBinding {
+  /** A VIP name (hashed into the VIP CIDR) or a literal IP address. */
+  vip: string;
+  port: number;
+  proto: Proto;
+  /** The endpoint's port that the VIP's traffic goes to. */
+  targetPort: number;
+}
+
+export interface EndpointRecord {
+  service: string;
+  /** The endpoint's addresses (IPv4 and/or IPv6), one per network it is on. */
+  addrs: string[];
+  /** Named ports, for SRV: `_<name>._<proto>.<service>.svc.<domain>`. */
+  ports: Record<string, PortSpec>;
+  /** Docker's healthcheck state; 'none' when there is no healthcheck. Only healthy and none are answered. */
+  health: Health;
+  vips: VipBinding[];
+  source: 'docker' | 'api';
+  /** The container id, for source docker. */
+  container?: string;
+}
+
+export interface DeclaredVip {
+  vip: string;
+  port: number;
+  proto: Proto;
+}
+
+// A DNS label: what a service or VIP name must be so it can appear in a name.
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function isServiceName(name: unknown): name is string {
+  return typeof name === 'string' && LABEL.test(name);
+}
+
+export const nodeKey = (node: string): string => `${NODE_PREFIX}${node}`;
+export const endpointKey = (service: string, node: string, id: string): string => `${SERVICE_PREFIX}${service}/${node}/${id}`;
+export const vipKey = (v: DeclaredVip): string => `${VIP_PREFIX}${v.vip}:${v.port}/${v.proto}`;
+
+export function isServing(e: EndpointRecord): boolean {
+  return e.health === 'healthy' || e.health === 'none';
+}
+
+const isPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
+const isProto = (p: unknown): p is Proto => p === 'tcp' || p === 'udp';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const HEALTH: readonly Health[] = ['healthy', 'starting', 'unhealthy', 'none'];
+
+/** A VIP is a service-style name or a literal IP. */
+export function isVipName(v: unknown): v is string {
+  return typeof v === 'string' && (LABEL.test(v) || isIP(v) !== 0);
+}
+
+export function parseNodeRecord(v: unknown): NodeRecord | undefined {
+  return isObject(v) && typeof v.addr === 'string' && isIP(v.addr) !== 0 ? { addr: v.addr } : undefined;
+}
+
+export function parseVipBinding(v: unknown): VipBinding | undefined {
+  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto) || !isPort(v.targetPort)) return undefined;
+  return { vip: v.vip, port: v.port, proto: v.proto, targetPort: v.targetPort };
+}
+
+export function parseDeclaredVip(v: unknown): DeclaredVip | undefined {
+  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto)) return undefined;
+  return { vip: v.vip, port: v.port, proto: v.proto };
+}
+
+/** The endpoint in a store value, or undefined if any part of it is not as this file says. */
+export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
+  if (!isObject(v) || !isServiceName(v.service)) return undefined;
+  if (!Array.isArray(v.addrs) || !v.addrs.every((a) => typeof a === 'string' && isIP(a) !== 0)) return undefined;
+  if (!isObject(v.ports)) return undefined;
+  const ports: Record<string, PortSpec> = {};
+  for (const [name, p] of Object.entries(v.ports)) {
+    if (!LABEL.test(name) || !isObject(p) || !isPort(p.port) || !isProto(p.proto)) return undefined;
+    ports[name] = { port: p.port, proto: p.proto };
+  }
+  if (!HEALTH.includes(v.health as Health)) return undefined;
+  if (!Array.isArray(v.vips)) return undefined;
+  const vips: VipBinding[] = [];
+  for (const b of v.vips) {
+    const parsed = parseVipBinding(b);
+    if (!parsed) return undefined;
+    vips.push(parsed);
+  }
+  if (v.source !== 'docker' && v.source !== 'api') return undefined;
+  if (v.container !== undefined && typeof v.container !== 'string') return undefined;
+  const rec: EndpointRecord = { service: v.service, addrs: [...(v.addrs as string[])], ports, health: v.health as Health, vips, source: v.source };
+  if (typeof v.container === 'string') rec.container = v.container;
+  return rec;
+}
+
+/** The parts of an endpoint key, or undefined if it is not one. */
+export function parseEndpointKey(key: string): { service: string; node: string; id: string } | undefined {
+  if (!key.startsWith(SERVICE_PREFIX)) return undefined;
+  const rest = key.slice(SERVICE_PREFIX.length);
+  const a = rest.indexOf('/');
+  const b = rest.lastIndexOf('/');
+  if (a <= 0 || b <= a + 1 || b === rest.length - 1) return undefined;
+  return { service: rest.slice(0, a), node: rest.slice(a + 1, b), id: rest.slice(b + 1) };
+}
