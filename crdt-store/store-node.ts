@@ -22,13 +22,21 @@ import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
 import { StoreValueError, type Json } from './json-value.js';
 import type { LocalStore, LocalStoreStats, Mutator, ReadOptions, UpdateOptions, UpdateResult } from './local-store.js';
 import type { JournalStats, StoreFileError } from './persist/journal.js';
-import { openStore } from './persist/open.js';
+import { openMemoryStore, openStore, type OpenedStore } from './persist/open.js';
 import { StoreCore, type Member, type Peer, type ReplicationConfig, type ReplicationStats, type StoreOutput } from './replication/core.js';
 import type { StoreRecord, WatchHandler } from './views.js';
 
 /** What the store needs of membership (membership/membership.ts's Membership fits). */
+export interface SourceMember {
+  name: string;
+  addr: string;
+  port: number;
+  state: string;
+  meta?: Uint8Array;
+}
+
 export interface MembershipSource {
-  members(): readonly { name: string; addr: string; port: number; state: string }[];
+  members(): readonly SourceMember[];
   on(event: 'change', listener: () => void): unknown;
   off(event: 'change', listener: () => void): unknown;
 }
@@ -36,8 +44,8 @@ export interface MembershipSource {
 export interface StoreNodeOptions {
   /** This node's name (the same as in membership). */
   name: string;
-  /** The data directory (created if missing). */
-  dataDir: string;
+  /** The data directory (created if missing); undefined keeps the store in memory only. */
+  dataDir: string | undefined;
   /** Address and port for the store's UDP socket and TCP listener (port 0: any free one). */
   bind: string;
   port: number;
@@ -45,7 +53,7 @@ export interface StoreNodeOptions {
   /** Own gossip port, to derive peers' store ports (default: the members' entry for `name`). */
   gossipPort?: number;
   /** Where a member's store listens; default: its gossip address, gossip port + (port - gossipPort). */
-  peerEndpoint?: (member: { name: string; addr: string; port: number }) => Peer;
+  peerEndpoint?: (member: SourceMember) => Peer;
   /** Cluster label and encryption keys (base64 AES-256, first encrypts), as for gossip. */
   label?: string;
   keys?: readonly string[];
@@ -86,9 +94,9 @@ export class StoreNode {
     private readonly opts: StoreNodeOptions,
     private readonly transport: Transport,
     private readonly core: StoreCore,
-    private readonly opened: ReturnType<typeof openStore>,
+    private readonly opened: OpenedStore,
     private readonly envelope: Envelope,
-    private readonly peerEndpoint: (m: { name: string; addr: string; port: number }) => Peer,
+    private readonly peerEndpoint: (m: SourceMember) => Peer,
     readonly local: Peer,
   ) {
     this.name = opts.name;
@@ -105,7 +113,8 @@ export class StoreNode {
     const onError = opts.onError ?? (() => {});
     const keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
     const envelope = new Envelope({ label: opts.label ?? '', keyring });
-    const opened = openStore(opts.dataDir, { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, onError: (e, ctx) => onError(asError(e), ctx) });
+    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
+    const opened = opts.dataDir === undefined ? openMemoryStore(storeOpts) : openStore(opts.dataDir, storeOpts);
     for (const p of opened.problems) onError(p, 'data directory');
     const transport = new Transport({ onError });
     let local: Peer;
@@ -184,7 +193,7 @@ export class StoreNode {
     return {
       store: this.core.store.stats(),
       replication: this.core.stats(),
-      journal: this.opened.journal.stats(),
+      journal: this.opened.journal?.stats() ?? { logBytes: 0, snapshotBytes: 0, compactions: 0, syncs: 0 },
       transport: this.transport.stats(),
       envelopeRejects: { ...this.envelopeRejects },
       streamFailures: this.streamFailures,
@@ -205,7 +214,7 @@ export class StoreNode {
     this.flush();
     await this.transport.close();
     for (const w of this.durableWaiters.splice(0)) w.resolve(); // flushed above, and synced by close below
-    this.opened.journal.sync();
+    this.opened.journal?.sync();
     this.opened.close();
   }
 
@@ -232,8 +241,8 @@ export class StoreNode {
     for (const out of this.core.takeOutputs(clock())) this.perform(out);
     const waiters = this.durableWaiters.splice(0);
     try {
-      if (waiters.length > 0) this.opened.journal.sync();
-      else this.opened.journal.flush();
+      if (waiters.length > 0) this.opened.journal?.sync();
+      else this.opened.journal?.flush();
       for (const w of waiters) w.resolve();
     } catch (err) {
       for (const w of waiters) w.reject(asError(err));
@@ -300,16 +309,18 @@ export class StoreNode {
 
   private refreshMembers(): void {
     if (this.closed) return;
-    const live: Member[] = [];
+    const peers: Member[] = [];
+    const alive: string[] = [];
     for (const m of this.opts.membership.members()) {
       if (m.name === this.name || (m.state !== 'alive' && m.state !== 'suspect')) continue;
+      alive.push(m.name);
       try {
-        live.push({ name: m.name, ...this.peerEndpoint(m) });
+        peers.push({ name: m.name, ...this.peerEndpoint(m) });
       } catch (err) {
         this.opts.onError?.(asError(err), 'peer endpoint');
       }
     }
-    this.core.setMembers(clock(), live);
+    this.core.setMembers(clock(), peers, alive);
     this.flush();
   }
 

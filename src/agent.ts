@@ -6,9 +6,11 @@ import type { Config, LoadedConfig } from './config.js';
 import type { Logger } from './log.js';
 import { Counter, createRegistry, type Registry } from './metrics.js';
 import { VERSION } from './version.js';
+import { encodeMeta } from './node-meta.js';
 import { Supervisor, type ChildSpec, type GaveUpError, type SupervisorEvent } from '../supervisors/index.js';
 import { apiChild } from './components/api-child.js';
 import { membershipChild, type MembershipHandle } from './components/membership-child.js';
+import { storeChild, type StoreHandle } from './components/store-child.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -18,6 +20,12 @@ export interface AgentContext {
   api: ApiServer;
   /** Where components report the addresses they serve on, for the ready line and /v1/status. */
   listening: Map<string, string>;
+  /**
+   * What this node tells the cluster about itself through gossip metadata (JSON): the
+   * version, the store's port, the operator's own text. Set a field, then `publishMeta()`.
+   */
+  meta: Map<string, unknown>;
+  publishMeta(): void;
 }
 
 export class Agent {
@@ -26,14 +34,26 @@ export class Agent {
   private readonly root: Supervisor;
   private readonly startedAt = Date.now();
   readonly membership: MembershipHandle = {};
+  readonly store: StoreHandle = {};
 
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
-    this.ctx = { config: loaded.config, log, registry, api: new ApiServer(log, registry), listening: new Map() };
+    const meta = new Map<string, unknown>([['version', VERSION]]);
+    this.ctx = {
+      config: loaded.config,
+      log,
+      registry,
+      api: new ApiServer(log, registry),
+      listening: new Map(),
+      meta,
+      publishMeta: () => this.membership.current?.updateMeta(encodeMeta(meta)),
+    };
     const { supervision } = loaded.config;
     this.root = new Supervisor({
       name: 'weft',
-      strategy: 'one_for_one',
+      // A component holds the ones started before it (the store holds membership), so
+      // when one restarts, those after it restart too.
+      strategy: 'rest_for_one',
       maxRestarts: supervision.maxRestarts,
       periodMs: supervision.periodMs,
       children: this.children(),
@@ -45,7 +65,7 @@ export class Agent {
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
   private children(): ChildSpec[] {
-    return [membershipChild(this.ctx, this.membership), apiChild(this.ctx)];
+    return [membershipChild(this.ctx, this.membership), storeChild(this.ctx, this.membership, this.store), apiChild(this.ctx)];
   }
 
   private routes(): void {

@@ -23,6 +23,11 @@ export interface ApiReply {
   /** Raw text (e.g. Prometheus exposition) instead of JSON. */
   text?: string;
   contentType?: string;
+  /**
+   * A stream of JSON lines (NDJSON) instead of one body, kept open until the client goes
+   * away or the server closes; `start` returns what to do then.
+   */
+  stream?: (send: (line: unknown) => void) => () => void;
 }
 
 export type Handler = (req: ApiRequest) => ApiReply | Promise<ApiReply>;
@@ -106,7 +111,12 @@ export class ApiServer {
     }
     const status = reply.status ?? 200;
     this.requests.inc({ route: routeLabel, status: String(status) });
-    if (reply.text !== undefined) {
+    if (reply.stream) {
+      res.writeHead(status, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      res.flushHeaders();
+      const stop = reply.stream((line) => res.write(JSON.stringify(line) + '\n'));
+      res.once('close', stop);
+    } else if (reply.text !== undefined) {
       res.writeHead(status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8' });
       res.end(reply.text);
     } else {
@@ -116,15 +126,26 @@ export class ApiServer {
   }
 }
 
+/** `:name` matches one segment; a last `*name` matches the rest (one or more segments, joined by "/"). */
 function matchSegments(pattern: string[], actual: string[]): Record<string, string> | undefined {
-  if (pattern.length !== actual.length) return undefined;
+  const rest = pattern.length > 0 && pattern[pattern.length - 1]!.startsWith('*');
+  if (rest ? actual.length < pattern.length : pattern.length !== actual.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
-    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(actual[i]!);
+    if (p.startsWith('*')) params[p.slice(1)] = actual.slice(i).map(decodeSegment).join('/');
+    else if (p.startsWith(':')) params[p.slice(1)] = decodeSegment(actual[i]!);
     else if (p !== actual[i]) return undefined;
   }
   return params;
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError(400, `path segment "${s}" is not valid percent-encoding`);
+  }
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {

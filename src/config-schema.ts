@@ -61,6 +61,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.tcpTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: connect and exchange timeout of gossip streams.', flag: 'tcp-timeout' },
   { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
 
+  { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
+
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
   { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
 

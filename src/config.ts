@@ -32,6 +32,7 @@ export interface Config {
     healInterval?: number;
     tcpTimeout?: number;
   };
+  store: { bindPort: number };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };
@@ -126,7 +127,7 @@ async function readConfigFile(file: string, problems: string[]): Promise<Map<str
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) return values;
   if (!isPlainObject(root)) {
-    problems.push(`config file ${file}: must be a mapping of sections (node, gossip, api, log, supervision)`);
+    problems.push(`config file ${file}: must be a mapping of sections (${[...new Set(CONFIG_KEYS.map((k) => k.path.split('.')[0]))].join(', ')})`);
     return values;
   }
   const known = new Set(CONFIG_KEYS.map((k) => k.path));

@@ -5,6 +5,7 @@
 
 import { closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { lockDataDir } from './dir-lock.js';
 
 export interface StoreFiles {
   /** How to name `file` in a message to a person (the full path). */
@@ -26,9 +27,12 @@ export interface StoreFiles {
 
 export class FsStoreFiles implements StoreFiles {
   private readonly fds = new Map<string, number>();
+  private readonly unlock: () => void;
 
+  /** Throws DataDirInUseError while another live process has `dir` open. */
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
+    this.unlock = lockDataDir(dir);
   }
 
   describe(file: string): string {
@@ -92,6 +96,7 @@ export class FsStoreFiles implements StoreFiles {
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+    this.unlock();
   }
 
   private fd(file: string): number {

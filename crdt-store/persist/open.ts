@@ -7,7 +7,8 @@ import { Journal, type JournalOptions, type StoreFileError } from './journal.js'
 
 export interface OpenedStore {
   store: LocalStore;
-  journal: Journal;
+  /** Absent for a store kept in memory only. */
+  journal?: Journal;
   /** What start-up found wrong with the files (torn tails, damage); the store opened anyway. */
   problems: StoreFileError[];
   /** Writes what is buffered, frees the documents, closes the files. */
@@ -17,7 +18,7 @@ export interface OpenedStore {
 export function openStore(
   where: string | StoreFiles,
   opts: Omit<LocalStoreOptions, 'persistence'> & { journal?: Omit<JournalOptions, 'name'> },
-): OpenedStore {
+): OpenedStore & { journal: Journal } {
   const files = typeof where === 'string' ? new FsStoreFiles(where) : where;
   const journal = new Journal(files, { ...opts.journal, name: opts.name });
   const store = new LocalStore({ ...opts, persistence: journal });
@@ -30,4 +31,10 @@ export function openStore(
       store.close();
     },
   };
+}
+
+/** A store with no data directory: everything is lost when the process ends (`node.dataDir` empty). */
+export function openMemoryStore(opts: Omit<LocalStoreOptions, 'persistence'>): OpenedStore {
+  const store = new LocalStore(opts);
+  return { store, problems: [], close: () => store.close() };
 }

@@ -139,7 +139,12 @@ export class StoreCore {
   // ------------------------------------------------------------ inputs
 
   /** The live members (alive or suspect in membership), this node excluded or not. */
-  setMembers(now: number, members: readonly Member[]): void {
+  /**
+   * `members` are the peers to replicate with; `alive` names the owners whose records the
+   * live view shows (default: the same). They differ while a live member's store endpoint
+   * is not known yet: it is alive, but cannot be sent to.
+   */
+  setMembers(now: number, members: readonly Member[], alive?: readonly string[]): void {
     const next = new Map<string, Peer>();
     for (const m of members) if (m.name !== this.store.name) next.set(m.name, { addr: m.addr, port: m.port });
     const names = [...next.keys()];
@@ -150,7 +155,7 @@ export class StoreCore {
       this.eager.setMembers([this.store.name, ...names]);
       this.lazy.setMembers([this.store.name, ...names]);
     }
-    this.store.setAlive(names);
+    this.store.setAlive(alive ?? names);
     this.flush(now);
   }
 

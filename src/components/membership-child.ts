@@ -3,6 +3,7 @@
 // Stop is a graceful leave: the cluster sees `left`, not a failure.
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
+import { encodeMeta } from '../node-meta.js';
 import { Membership, type MemberInfo } from '../../membership/membership.js';
 import { makeConfig, type SwimConfig } from '../../membership/core/index.js';
 import { MAX_META_BYTES } from '../../membership/messages.js';
@@ -10,7 +11,6 @@ import { REJECT_REASONS } from '../../membership/codec.js';
 import { ApiError } from '../api.js';
 import { Counter, Gauge } from '../metrics.js';
 import type { Config } from '../config.js';
-import { VERSION } from '../version.js';
 
 export function swimConfig(g: Config['gossip']): SwimConfig {
   return makeConfig(g.preset, {
@@ -61,7 +61,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         config: swim,
         label: g.label,
         keys: g.keys,
-        meta: Buffer.from(JSON.stringify({ version: VERSION })),
+        meta: encodeMeta(ctx.meta),
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });
       handle.current = m;
@@ -117,13 +117,17 @@ function metaText(meta: Uint8Array): string {
 function registerRoutes(ctx: AgentContext, handle: MembershipHandle): void {
   ctx.api.route('GET', '/v1/members', () => ({ body: { members: requireMembership(handle).members().map(memberJson) } }));
   ctx.api.route('GET', '/v1/members/self', () => ({ body: memberJson(requireMembership(handle).localMember()) }));
+  // The operator's text goes in the "user" field of the node's metadata; the other fields
+  // are weft's own (version, store port), which peers rely on.
   ctx.api.route('PUT', '/v1/members/self/meta', (req) => {
-    const meta = (req.body as { meta?: unknown } | undefined)?.meta;
-    if (typeof meta !== 'string') throw new ApiError(400, 'body must be {"meta": "<text>"}');
-    const bytes = Buffer.from(meta, 'utf8');
-    if (bytes.length > MAX_META_BYTES) throw new ApiError(400, `meta is ${bytes.length} bytes; at most ${MAX_META_BYTES} are allowed`);
+    const text = (req.body as { meta?: unknown } | undefined)?.meta;
+    if (typeof text !== 'string') throw new ApiError(400, 'body must be {"meta": "<text>"}');
     const m = requireMembership(handle);
-    m.updateMeta(bytes);
+    const next = new Map(ctx.meta).set('user', text);
+    const bytes = encodeMeta(next);
+    if (bytes.length > MAX_META_BYTES) throw new ApiError(400, `metadata would be ${bytes.length} bytes; at most ${MAX_META_BYTES} are allowed, so shorten the text`);
+    ctx.meta.set('user', text);
+    ctx.publishMeta();
     return { body: memberJson(m.localMember()) };
   });
   ctx.api.route('POST', '/v1/members/join', async (req) => {
