@@ -1,0 +1,197 @@
+// The responder: query bytes in, response bytes out. No sockets and no clock: `now` comes
+// in with each query (the forwarder needs it; the zone does not). The hot path for a zone
+// name parses the question by hand, finds the name's precomputed answer, and writes the
+// query's own header and question followed by the precomputed bytes.
+import { prepare, soaTail } from './prepare.js';
+import type { Forwarder, ClientQuery } from './forwarder.js';
+import { DnsStats } from './stats.js';
+import {
+  BADVERS,
+  CLASS_IN,
+  FLAG_AA,
+  FLAG_CD,
+  FLAG_RA,
+  FLAG_RD,
+  FLAG_TC,
+  HEADER_LEN,
+  OPT_LEN,
+  Parse,
+  Query,
+  RCODE,
+  TYPE,
+  parseQuery,
+} from './wire.js';
+import type { Zone } from './zone.js';
+
+export interface ResponderOptions {
+  /** The largest UDP answer we send to an EDNS client, whatever it offers. Default 1232 (DNS flag day 2020). */
+  maxUdpPayload?: number;
+}
+
+export const DEFAULT_MAX_UDP = 1232;
+
+export class Responder<C = unknown> {
+  private readonly q = new Query();
+  private readonly maxUdp: number;
+  private readonly soa: Buffer;
+  private readonly raFlag: number;
+
+  constructor(
+    readonly zone: Zone,
+    readonly stats: DnsStats = new DnsStats(),
+    /** Names outside the zone go here; without it they are REFUSED. */
+    readonly forwarder: Forwarder<C> | undefined = undefined,
+    opts: ResponderOptions = {},
+  ) {
+    this.maxUdp = Math.max(512, Math.min(65535, opts.maxUdpPayload ?? DEFAULT_MAX_UDP));
+    this.soa = soaTail(zone);
+    this.raFlag = forwarder ? FLAG_RA : 0;
+  }
+
+  /** What the last handled query was answered from (for the latency histogram). */
+  lastSource: 'zone' | 'cache' | 'upstream' | 'error' = 'zone';
+
+  /**
+   * The response to `msg`, or undefined when there is none now: dropped (not a query), or
+   * forwarded (the forwarder's outbox has the upstream query; the answer comes later).
+   */
+  handle(msg: Buffer, tcp: boolean, now: number, client: C): Buffer | undefined {
+    const q = this.q;
+    const r = parseQuery(msg, q);
+    if (r !== Parse.Ok) {
+      this.stats.malformed[q.bad!]++;
+      this.lastSource = 'error';
+      return r === Parse.Drop ? undefined : this.error(msg, q, RCODE.FORMERR);
+    }
+    if (q.opcode !== 0) return this.error(msg, q, RCODE.NOTIMP);
+    if (q.edns && q.ednsVersion !== 0) return this.error(msg, q, BADVERS);
+    const qtype = q.qtype;
+    if (qtype === TYPE.OPT) return this.error(msg, q, RCODE.FORMERR);
+    if (qtype === TYPE.AXFR || qtype === TYPE.IXFR || qtype === TYPE.MAILA || qtype === TYPE.MAILB) return this.error(msg, q, RCODE.NOTIMP);
+
+    const entry = this.zone.get(q.key);
+    if (entry !== undefined && q.qclass === CLASS_IN) {
+      let prepared = entry.prepared?.get(qtype);
+      if (prepared === undefined) {
+        prepared = prepare(this.zone, entry, qtype);
+        (entry.prepared ??= new Map()).set(qtype, prepared);
+      }
+      const rot = prepared.rot;
+      const sec = rot[prepared.next];
+      if (++prepared.next === rot.length) prepared.next = 0;
+      this.lastSource = 'zone';
+      this.stats.answered(qtype, RCODE.NOERROR);
+      return this.compose(msg, q, tcp, prepared.flags, RCODE.NOERROR, prepared.an, prepared.ns, prepared.ar, sec);
+    }
+    if (this.zone.inZone(q.key)) {
+      if (q.qclass !== CLASS_IN) return this.error(msg, q, RCODE.REFUSED);
+      return this.nxdomain(msg, q, tcp);
+    }
+    if (this.forwarder === undefined) return this.error(msg, q, RCODE.REFUSED);
+    const cq: ClientQuery<C> = {
+      id: q.id,
+      flags: q.flags,
+      key: q.key,
+      qtype,
+      qclass: q.qclass,
+      question: msg.subarray(HEADER_LEN, q.qEnd),
+      edns: q.edns,
+      udpSize: this.udpLimit(q, tcp),
+      dnssecOk: q.dnssecOk,
+      client,
+      at: now,
+    };
+    const out = this.forwarder.query(now, cq);
+    this.lastSource = out === undefined ? 'upstream' : out.fromCache ? 'cache' : 'error';
+    if (out) this.stats.answered(qtype, out.rcode);
+    return out?.bytes;
+  }
+
+  private udpLimit(q: Query, tcp: boolean): number {
+    if (tcp) return 65535;
+    if (!q.edns) return 512;
+    return q.udpSize < 512 ? 512 : q.udpSize > this.maxUdp ? this.maxUdp : q.udpSize;
+  }
+
+  /** Header + question of the query, then `sec`; TC and no records when it does not fit. */
+  private compose(msg: Buffer, q: Query, tcp: boolean, flags: number, rcode: number, an: number, ns: number, ar: number, sec: Buffer): Buffer {
+    const qEnd = q.qEnd;
+    const opt = q.edns ? OPT_LEN : 0;
+    let size = qEnd + sec.length + opt;
+    let tc = 0;
+    if (size > this.udpLimit(q, tcp)) {
+      tc = FLAG_TC;
+      an = ns = ar = 0;
+      size = qEnd + opt;
+    }
+    const out = Buffer.allocUnsafe(size);
+    msg.copy(out, 0, 0, qEnd);
+    this.header(out, q, flags | tc, rcode, an, ns, ar + (opt ? 1 : 0));
+    if (!tc) sec.copy(out, qEnd);
+    if (opt) this.opt(out, size - OPT_LEN, q, rcode);
+    return out;
+  }
+
+  private nxdomain(msg: Buffer, q: Query, tcp: boolean): Buffer {
+    const qEnd = q.qEnd;
+    const opt = q.edns ? OPT_LEN : 0;
+    const size = qEnd + 2 + this.soa.length + opt;
+    this.lastSource = 'zone';
+    this.stats.answered(q.qtype, RCODE.NXDOMAIN);
+    if (size > this.udpLimit(q, tcp)) return this.compose(msg, q, tcp, FLAG_AA, RCODE.NXDOMAIN, 0, 1, 0, Buffer.alloc(size));
+    const out = Buffer.allocUnsafe(size);
+    msg.copy(out, 0, 0, qEnd);
+    this.header(out, q, FLAG_AA, RCODE.NXDOMAIN, 0, 1, opt ? 1 : 0);
+    // The SOA's owner is the domain, which ends the question's name: point there.
+    const apexAt = HEADER_LEN + q.nameLen - this.zone.domainKey.length;
+    out[qEnd] = 0xc0 | (apexAt >> 8);
+    out[qEnd + 1] = apexAt & 0xff;
+    this.soa.copy(out, qEnd + 2);
+    if (opt) this.opt(out, size - OPT_LEN, q, RCODE.NXDOMAIN);
+    return out;
+  }
+
+  /** An answer with no records: FORMERR, NOTIMP, REFUSED, SERVFAIL, BADVERS. */
+  private error(msg: Buffer, q: Query, rcode: number): Buffer {
+    const withQuestion = q.qEnd > 0;
+    const opt = q.edns ? OPT_LEN : 0;
+    const qEnd = withQuestion ? q.qEnd : HEADER_LEN;
+    const out = Buffer.allocUnsafe(qEnd + opt);
+    msg.copy(out, 0, 0, qEnd);
+    this.header(out, q, 0, rcode & 0xf, 0, 0, opt ? 1 : 0);
+    if (!withQuestion) out.writeUInt16BE(0, 4);
+    if (opt) this.opt(out, qEnd, q, rcode);
+    this.lastSource = 'error';
+    this.stats.answered(withQuestion ? q.qtype : -1, rcode);
+    return out;
+  }
+
+  private header(out: Buffer, q: Query, flags: number, rcode: number, an: number, ns: number, ar: number): void {
+    // QR, the query's opcode and RD and CD, our AA/TC/RA, the rcode.
+    const f = 0x8000 | (q.opcode << 11) | flags | (q.flags & (FLAG_RD | FLAG_CD)) | this.raFlag | (rcode & 0xf);
+    out[2] = f >> 8;
+    out[3] = f & 0xff;
+    out[4] = 0;
+    out[5] = 1;
+    out[6] = an >> 8;
+    out[7] = an & 0xff;
+    out[8] = ns >> 8;
+    out[9] = ns & 0xff;
+    out[10] = ar >> 8;
+    out[11] = ar & 0xff;
+  }
+
+  private opt(out: Buffer, at: number, q: Query, rcode: number): void {
+    out[at] = 0;
+    out[at + 1] = 0;
+    out[at + 2] = TYPE.OPT;
+    out[at + 3] = this.maxUdp >> 8;
+    out[at + 4] = this.maxUdp & 0xff;
+    out[at + 5] = rcode >> 4; // extended rcode: the upper 8 bits
+    out[at + 6] = 0; // version 0
+    out[at + 7] = q.dnssecOk ? 0x80 : 0; // DO is copied back (RFC 3225)
+    out[at + 8] = 0;
+    out[at + 9] = 0;
+    out[at + 10] = 0;
+  }
+}

@@ -1,0 +1,21 @@
+// dns: the DNS server for the zone built from the store, with a forwarder for the rest.
+//
+// In the daemon:
+//   const dns = await DnsServer.start({ source: store, nodeName, listen, domain, ttlS, upstreams, registry, log });
+//   dns.addresses   where it answers (UDP and TCP on each)
+//   await dns.stop()
+//
+// Layers (each usable alone; the first four never touch a socket or a clock):
+//   wire.ts         hand parser of queries, name-compressing writer
+//   zone.ts         names and records from the store's live view, updated per record
+//   prepare.ts      precomputed answer bytes per name and type, with rotations
+//   answer.ts       Responder: query bytes -> response bytes (zone, errors, hand-off to the forwarder)
+//   forwarder.ts    upstream selection, retries, coalescing; cache.ts its LRU + TTL cache
+//   resolv-conf.ts  upstream lists
+//   server.ts       UDP/TCP listeners, upstream sockets, timer; metrics.ts prom-client export
+export { DnsServer, DnsStartError, type DnsServerOptions, type DnsLog, type ListenAddr } from './server.js';
+export { Zone, endpointLabel, type RecordSource, type VipSource, type SourceEvent, type ZoneOptions } from './zone.js';
+export { Responder, type ResponderOptions } from './answer.js';
+export { Forwarder, type ForwarderOptions, type Upstream } from './forwarder.js';
+export { DnsStats } from './stats.js';
+export { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';

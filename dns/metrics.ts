@@ -1,0 +1,91 @@
+// prom-client metrics for the DNS server, read from the core's plain counters when /metrics
+// is scraped (the hot path only bumps array slots). Names start with weft_dns_.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS_S, QTYPE_LABELS, RCODE_LABELS, SOURCES, type DnsStats } from './stats.js';
+import { ZONE_SKIP_REASONS, type Zone } from './zone.js';
+import type { Forwarder } from './forwarder.js';
+
+/** A counter that follows a total kept elsewhere: each scrape adds what the total grew by. */
+function follow<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => [Partial<Record<L, string>>, number][]): void {
+  const last = new Map<string, number>();
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, total] of read()) {
+        const k = JSON.stringify(labels);
+        const d = total - (last.get(k) ?? 0);
+        if (d > 0) {
+          this.inc(labels, d);
+          last.set(k, total);
+        } else if (!last.has(k)) {
+          this.inc(labels, 0);
+          last.set(k, total);
+        }
+      }
+    },
+  });
+}
+
+/** The latency histogram, from the counts the server keeps per source. */
+const LATENCY_NAME = 'weft_dns_query_duration_seconds';
+const LATENCY_HELP = 'Time from receiving a query to sending its answer, by where the answer came from (zone, cache, upstream, error)';
+
+class FollowedHistogram extends Histogram<'source'> {
+  constructor(
+    registry: Registry,
+    private readonly stats: DnsStats,
+  ) {
+    super({ name: LATENCY_NAME, help: LATENCY_HELP, labelNames: ['source'], buckets: LATENCY_BUCKETS_S, registers: [registry] });
+  }
+
+  override async get(): ReturnType<Histogram<'source'>['get']> {
+    const values: { value: number; labels: Partial<Record<'source' | 'le', string | number>>; metricName: string }[] = [];
+    SOURCES.forEach((source, i) => {
+      const l = this.stats.latency[i];
+      let cum = 0;
+      LATENCY_BUCKETS_S.forEach((le, b) => {
+        cum += l.buckets[b];
+        values.push({ value: cum, labels: { source, le }, metricName: `${LATENCY_NAME}_bucket` });
+      });
+      values.push({ value: l.count, labels: { source, le: '+Inf' }, metricName: `${LATENCY_NAME}_bucket` });
+      values.push({ value: l.sum, labels: { source }, metricName: `${LATENCY_NAME}_sum` });
+      values.push({ value: l.count, labels: { source }, metricName: `${LATENCY_NAME}_count` });
+    });
+    const base = await super.get();
+    return { ...base, values };
+  }
+}
+
+export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined): void {
+  follow(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
+    const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
+    QTYPE_LABELS.forEach((qtype, qi) =>
+      RCODE_LABELS.forEach((rcode, ri) => {
+        const v = stats.queries[qi * RCODE_LABELS.length + ri];
+        if (v > 0) out.push([{ qtype, rcode }, v]);
+      }),
+    );
+    return out;
+  });
+  new FollowedHistogram(registry, stats);
+  follow(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [[{}, stats.cacheHits]]);
+  follow(registry, 'weft_dns_cache_misses_total', 'Forwarded questions not in the cache', [], () => [[{}, stats.cacheMisses]]);
+  follow(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
+    [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
+  );
+  follow(registry, 'weft_dns_upstream_unmatched_total', 'Upstream messages that answer no question we asked (late, spoofed or garbled)', [], () => [[{}, stats.upstreamUnmatched]]);
+  follow(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
+  follow(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
+    Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
+  );
+  follow(registry, 'weft_dns_zone_skipped_records_total', 'Store records (and VIPs) left out of the zone because their value does not parse, by reason', ['reason'], () =>
+    ZONE_SKIP_REASONS.map((reason) => [{ reason }, zone.skipped[reason]]),
+  );
+  new Gauge({ name: 'weft_dns_zone_names', help: 'Names in the zone that hold records', registers: [registry], collect() { this.set(zone.stats.names); } });
+  new Gauge({ name: 'weft_dns_zone_records', help: 'Records in the zone', registers: [registry], collect() { this.set(zone.stats.records); } });
+  new Gauge({ name: 'weft_dns_cache_entries', help: 'Answers in the forwarding cache', registers: [registry], collect() { this.set(forwarder?.cache.size ?? 0); } });
+  new Gauge({ name: 'weft_dns_upstream_outstanding', help: 'Upstream queries in flight', registers: [registry], collect() { this.set(forwarder?.outstanding ?? 0); } });
+}

@@ -1,0 +1,388 @@
+// The socket adapter: UDP and TCP listeners in front of the sans-IO responder, and the
+// upstream sockets and timer behind the forwarder. It reads the clock and moves bytes;
+// every decision is made in answer.ts and forwarder.ts.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { Registry } from 'prom-client';
+import { Responder, DEFAULT_MAX_UDP } from './answer.js';
+import { Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
+import { registerDnsMetrics } from './metrics.js';
+import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
+import { DnsStats, type Source } from './stats.js';
+import { Zone, type RecordSource, type VipSource } from './zone.js';
+
+export interface ListenAddr {
+  addr: string;
+  port: number;
+}
+
+/** pino's Logger fits. */
+export interface DnsLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface DnsServerOptions {
+  /** Where to answer, UDP and TCP on each. Default 127.0.0.1:8600. Port 0 picks a free port. */
+  listen?: ListenAddr[];
+  /** Default `weft.internal.` */
+  domain?: string;
+  /** TTL of zone answers and the negative TTL. Default 5 s. */
+  ttlS?: number;
+  /** This node's name: the zone's NS is `<nodeName>.node.<domain>`. */
+  nodeName?: string;
+  /** The store (live view): crdt-store's StoreNode or LocalStore. */
+  source: RecordSource;
+  /** VIP name -> address, from the load balancer. Without it VIP names are NXDOMAIN. */
+  vips?: VipSource;
+  /** Forward names outside the zone (default true); when false they are REFUSED. */
+  forward?: boolean;
+  /** host, host:port or [v6]:port. Default: the nameservers of resolvConf, without our own listen addresses. */
+  upstreams?: string[];
+  /** Default /etc/resolv.conf */
+  resolvConf?: string;
+  /** Forwarded answers cached. Default 10,000. */
+  cacheSize?: number;
+  /** Upstream queries in flight at once. Default 512. */
+  maxOutstanding?: number;
+  /** Per upstream attempt. Default 1500 ms. */
+  upstreamTimeoutMs?: number;
+  /** Largest UDP answer to EDNS clients. Default 1232. */
+  maxUdpPayload?: number;
+  /** Open TCP client connections at once. Default 256. */
+  maxTcpConnections?: number;
+  /** A TCP client connection with nothing to say for this long is closed. Default 10 s. */
+  tcpIdleMs?: number;
+  log?: DnsLog;
+  /** Where the weft_dns_* metrics go. Default: a registry of its own (see `registry`). */
+  registry?: Registry;
+}
+
+/** A start failure, said in one line for a person. */
+export class DnsStartError extends Error {
+  override name = 'DnsStartError';
+}
+
+const silent: DnsLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+type UdpClient = { sock: dgram.Socket; address: string; port: number };
+type TcpClient = { conn: net.Socket };
+type Client = UdpClient | TcpClient;
+
+// A literal address needs no lookup; dgram's default goes through dns.lookup and a tick per send.
+const literal = (address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void =>
+  cb(null, address, net.isIP(address) === 6 ? 6 : 4);
+
+const now = (): number => performance.now();
+
+export class DnsServer {
+  readonly zone: Zone;
+  readonly stats = new DnsStats();
+  readonly registry: Registry;
+  readonly forwarder: Forwarder<Client> | undefined;
+  /** The bound addresses, UDP and TCP on each (ports resolved when 0 was asked). */
+  readonly addresses: ListenAddr[] = [];
+  private readonly responder: Responder<Client>;
+  private readonly udp: dgram.Socket[] = [];
+  private readonly tcp: net.Server[] = [];
+  private readonly conns = new Set<net.Socket>();
+  private readonly upstreamTcp = new Set<net.Socket>();
+  private upSock4: dgram.Socket | undefined;
+  private upSock6: dgram.Socket | undefined;
+  private readonly upIndex = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private detach: () => void = () => {};
+  private readonly log: DnsLog;
+  private readonly tcpIdleMs: number;
+  private readonly maxTcp: number;
+  private readonly timeoutMs: number;
+  private stopped = false;
+
+  private constructor(opts: DnsServerOptions, upstreams: Upstream[]) {
+    this.log = opts.log ?? silent;
+    this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
+    this.maxTcp = opts.maxTcpConnections ?? 256;
+    this.timeoutMs = opts.upstreamTimeoutMs ?? 1500;
+    this.zone = new Zone({ domain: opts.domain, ttlS: opts.ttlS, nodeName: opts.nodeName });
+    this.forwarder =
+      opts.forward === false || upstreams.length === 0
+        ? undefined
+        : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
+    upstreams.forEach((u, i) => this.upIndex.set(`${u.host}|${u.port}`, i));
+    this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULT_MAX_UDP });
+    this.registry = opts.registry ?? new Registry();
+    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined);
+  }
+
+  static async start(opts: DnsServerOptions): Promise<DnsServer> {
+    const listen = opts.listen ?? [{ addr: '127.0.0.1', port: 8600 }];
+    if (listen.length === 0) throw new DnsStartError('DNS needs at least one listen address');
+    for (const l of listen) {
+      if (net.isIP(l.addr) === 0) throw new DnsStartError(`DNS listen address "${l.addr}" is not an IP address`);
+      if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) throw new DnsStartError(`DNS listen port ${l.port} is not a port (0-65535)`);
+    }
+    let upstreams: Upstream[] = [];
+    try {
+      if (opts.forward !== false) upstreams = opts.upstreams ? opts.upstreams.map(parseUpstream) : defaultUpstreams(opts.resolvConf ?? '/etc/resolv.conf', listen);
+    } catch (err) {
+      throw new DnsStartError((err as Error).message);
+    }
+    let server: DnsServer;
+    try {
+      server = new DnsServer(opts, upstreams);
+    } catch (err) {
+      throw new DnsStartError((err as Error).message);
+    }
+    try {
+      for (const l of listen) await server.bind(l);
+      if (server.forwarder) await server.openUpstreams(upstreams);
+    } catch (err) {
+      await server.stop();
+      throw err;
+    }
+    if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? '/etc/resolv.conf'} after our own address); names outside ${server.zone.domain} are refused`);
+    server.detach = server.zone.attach(opts.source, opts.vips);
+    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label) }, 'DNS serving');
+    return server;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.detach();
+    if (this.timer) clearTimeout(this.timer);
+    for (const c of this.conns) c.destroy();
+    for (const c of this.upstreamTcp) c.destroy();
+    const closing: Promise<void>[] = [];
+    for (const s of [...this.udp, this.upSock4, this.upSock6]) if (s) closing.push(new Promise((r) => s.close(() => r())));
+    for (const s of this.tcp) closing.push(new Promise((r) => s.close(() => r())));
+    await Promise.all(closing);
+  }
+
+  // ------------------------------------------------------------ listening
+
+  private async bind(l: ListenAddr): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const sock = dgram.createSocket({ type: net.isIP(l.addr) === 6 ? 'udp6' : 'udp4', lookup: literal });
+      await listenOrExplain(l, l.port, (done) => {
+        sock.once('error', done);
+        sock.bind(l.port, l.addr, () => {
+          sock.off('error', done);
+          done(null);
+        });
+      });
+      const port = sock.address().port;
+      const server = net.createServer({ noDelay: true }, (c) => this.onConnection(c));
+      server.maxConnections = this.maxTcp;
+      try {
+        await listenOrExplain(l, port, (done) => {
+          server.once('error', done);
+          server.listen({ host: l.addr, port, exclusive: true }, () => {
+            server.off('error', done);
+            done(null);
+          });
+        });
+      } catch (err) {
+        sock.close();
+        // Port 0 found a UDP port whose TCP twin is taken: pick again.
+        if (l.port === 0 && attempt < 10) continue;
+        throw err;
+      }
+      try {
+        sock.setRecvBufferSize(4 << 20);
+        sock.setSendBufferSize(4 << 20);
+      } catch {
+        // the kernel's limits apply
+      }
+      sock.on('error', (err) => this.log.warn({ err: err.message }, 'DNS UDP socket error'));
+      sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+      server.on('error', (err) => this.log.warn({ err: err.message }, 'DNS TCP listener error'));
+      this.udp.push(sock);
+      this.tcp.push(server);
+      this.addresses.push({ addr: l.addr, port });
+      return;
+    }
+  }
+
+  private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const t0 = now();
+    const out = this.responder.handle(msg, false, t0, { sock, address: rinfo.address, port: rinfo.port });
+    if (out !== undefined) sock.send(out, rinfo.port, rinfo.address);
+    else if (this.forwarder?.outbox.length) this.flush();
+    this.observe(this.responder.lastSource, t0);
+  }
+
+  private observe(source: Source, t0: number): void {
+    this.stats.observe(source, (now() - t0) / 1000);
+  }
+
+  private onConnection(conn: net.Socket): void {
+    this.conns.add(conn);
+    const client: TcpClient = { conn };
+    let buf: Buffer = Buffer.alloc(0);
+    conn.setTimeout(this.tcpIdleMs, () => conn.destroy());
+    conn.on('error', () => {});
+    conn.on('close', () => this.conns.delete(conn));
+    conn.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (len === 0) {
+          this.stats.malformed.bad_tcp_frame++;
+          conn.destroy();
+          return;
+        }
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        const t0 = now();
+        const out = this.responder.handle(msg, true, t0, client);
+        if (out !== undefined) writeFramed(conn, out);
+        else if (this.forwarder?.outbox.length) this.flush();
+        this.observe(this.responder.lastSource, t0);
+        if (this.responder.lastSource === 'error' && out === undefined) {
+          // Not a query (a response, a runt): a stream that carries those is not a DNS client.
+          conn.destroy();
+          return;
+        }
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ upstreams
+
+  private async openUpstreams(upstreams: Upstream[]): Promise<void> {
+    const open = async (type: 'udp4' | 'udp6'): Promise<dgram.Socket> => {
+      const s = dgram.createSocket({ type, lookup: literal });
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(0, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      s.on('error', (err) => this.log.warn({ err: err.message }, 'DNS upstream socket error'));
+      s.on('message', (msg, rinfo) => {
+        const i = this.upIndex.get(`${rinfo.address}|${rinfo.port}`);
+        if (i === undefined) {
+          this.stats.upstreamUnmatched++;
+          return;
+        }
+        this.forwarder!.response(now(), i, false, msg);
+        this.flush();
+      });
+      return s;
+    };
+    if (upstreams.some((u) => net.isIP(u.host) === 4)) this.upSock4 = await open('udp4');
+    if (upstreams.some((u) => net.isIP(u.host) === 6)) this.upSock6 = await open('udp6');
+  }
+
+  /** Carries out what the forwarder queued, then keeps its timer armed. */
+  private flush(): void {
+    const fwd = this.forwarder!;
+    const outs = fwd.outbox.splice(0);
+    for (const o of outs) {
+      if (o.kind === 'reply') this.replyTo(o);
+      else if (o.tcp) this.upstreamOverTcp(o.upstream, o.id, o.bytes);
+      else {
+        const u = fwd.upstreams[o.upstream];
+        const sock = net.isIP(u.host) === 6 ? this.upSock6 : this.upSock4;
+        sock?.send(o.bytes, u.port, u.host);
+      }
+    }
+    const next = fwd.nextDeadline();
+    if (next !== undefined && next < this.timerAt) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = next;
+      this.timer = setTimeout(() => this.onTimer(), Math.max(0, next - now()) + 1);
+      this.timer.unref();
+    }
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.stopped) return;
+    this.forwarder!.tick(now());
+    this.flush();
+  }
+
+  private replyTo(o: Extract<ForwarderOutput<Client>, { kind: 'reply' }>): void {
+    const c = o.client;
+    if ('sock' in c) c.sock.send(o.bytes, c.port, c.address);
+    else if (!c.conn.destroyed) writeFramed(c.conn, o.bytes);
+    this.observe(o.rcode === 2 ? 'error' : 'upstream', o.at);
+  }
+
+  private upstreamOverTcp(index: number, id: number, bytes: Buffer): void {
+    const fwd = this.forwarder!;
+    const u = fwd.upstreams[index];
+    const sock = net.connect({ host: u.host, port: u.port, noDelay: true });
+    this.upstreamTcp.add(sock);
+    let buf: Buffer = Buffer.alloc(0);
+    let answered = false;
+    const fail = (): void => {
+      if (answered || this.stopped) return;
+      answered = true;
+      fwd.failed(now(), index, id);
+      this.flush();
+    };
+    sock.setTimeout(this.timeoutMs, () => sock.destroy());
+    sock.on('connect', () => writeFramed(sock, bytes));
+    sock.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        answered = true;
+        fwd.response(now(), index, true, buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        sock.destroy();
+        this.flush();
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      this.upstreamTcp.delete(sock);
+      fail();
+    });
+  }
+}
+
+function writeFramed(conn: net.Socket, msg: Buffer): void {
+  const out = Buffer.allocUnsafe(msg.length + 2);
+  out.writeUInt16BE(msg.length, 0);
+  msg.copy(out, 2);
+  conn.write(out);
+}
+
+/** Runs a bind and turns its failure into a sentence for a person. */
+async function listenOrExplain(l: ListenAddr, port: number, bind: (done: (err: Error | null) => void) => void): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    bind((err) => {
+      if (!err) return resolve();
+      const code = (err as NodeJS.ErrnoException).code;
+      const at = `${net.isIP(l.addr) === 6 ? `[${l.addr}]` : l.addr}:${port}`;
+      if (code === 'EADDRINUSE') reject(new DnsStartError(`DNS address ${at} is in use (another DNS server?); choose another DNS listen address or port`));
+      else if (code === 'EACCES') reject(new DnsStartError(`DNS address ${at} needs root or CAP_NET_BIND_SERVICE (ports below 1024); run as root, grant the capability, or use a port above 1023`));
+      else if (code === 'EADDRNOTAVAIL') reject(new DnsStartError(`DNS address ${l.addr} is not an address of this host`));
+      else reject(new DnsStartError(`DNS address ${at} cannot be used: ${code ?? err.message}`));
+    });
+  });
+}
+
+function defaultUpstreams(path: string, listen: ListenAddr[]): Upstream[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const local = Object.values(networkInterfaces())
+    .flat()
+    .map((i) => i?.address)
+    .filter((a): a is string => typeof a === 'string');
+  return upstreamsFromResolvConf(text, listen, local);
+}

@@ -1,0 +1,77 @@
+// Plain counters the sans-IO core increments on every query (an array slot, no labels to hash);
+// metrics.ts turns them into prom-client metrics when /metrics is read.
+import { MALFORMED_REASONS, TYPE, type MalformedReason } from './wire.js';
+
+export const QTYPE_LABELS = ['A', 'AAAA', 'SRV', 'PTR', 'SOA', 'NS', 'ANY', 'other'] as const;
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other'] as const;
+/** Where an answer came from, for the latency histogram. */
+export const SOURCES = ['zone', 'cache', 'upstream', 'error'] as const;
+export type Source = (typeof SOURCES)[number];
+export const LATENCY_BUCKETS_S = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+const qtypeIndex = (t: number): number => {
+  switch (t) {
+    case TYPE.A:
+      return 0;
+    case TYPE.AAAA:
+      return 1;
+    case TYPE.SRV:
+      return 2;
+    case TYPE.PTR:
+      return 3;
+    case TYPE.SOA:
+      return 4;
+    case TYPE.NS:
+      return 5;
+    case TYPE.ANY:
+      return 6;
+    default:
+      return 7;
+  }
+};
+
+const rcodeIndex = (r: number): number => (r <= 5 ? r : r === 16 ? 6 : 7);
+
+export class DnsStats {
+  /** [qtype][rcode] answers sent */
+  readonly queries = new Float64Array(QTYPE_LABELS.length * RCODE_LABELS.length);
+  readonly malformed: Record<MalformedReason, number> = Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>;
+  cacheHits = 0;
+  cacheMisses = 0;
+  /** Queries refused because too many were already waiting on upstreams. */
+  overloaded = 0;
+  /** Upstream timeouts, errors, SERVFAIL/REFUSED answers and unusable responses, by upstream. */
+  readonly upstreamFailures = new Map<string, number>();
+  /** Responses from upstreams that matched no query we asked (late, spoofed or garbled). */
+  upstreamUnmatched = 0;
+  /** Latency per source: counts per bucket (cumulative at export), sum and count. */
+  readonly latency = SOURCES.map(() => ({ buckets: new Float64Array(LATENCY_BUCKETS_S.length), sum: 0, count: 0 }));
+
+  answered(qtype: number, rcode: number): void {
+    this.queries[qtypeIndex(qtype) * RCODE_LABELS.length + rcodeIndex(rcode)]++;
+  }
+
+  /** How many answers of this qtype and rcode (tests). */
+  count(qtype: string, rcode: string): number {
+    const qi = QTYPE_LABELS.indexOf(qtype as (typeof QTYPE_LABELS)[number]);
+    const ri = RCODE_LABELS.indexOf(rcode as (typeof RCODE_LABELS)[number]);
+    return qi < 0 || ri < 0 ? 0 : this.queries[qi * RCODE_LABELS.length + ri];
+  }
+
+  upstreamFailed(upstream: string): void {
+    this.upstreamFailures.set(upstream, (this.upstreamFailures.get(upstream) ?? 0) + 1);
+  }
+
+  observe(source: Source, seconds: number): void {
+    const l = this.latency[SOURCES.indexOf(source)];
+    l.sum += seconds;
+    l.count++;
+    const b = LATENCY_BUCKETS_S;
+    for (let i = 0; i < b.length; i++) {
+      if (seconds <= b[i]) {
+        l.buckets[i]++;
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,304 @@
+// The zone: names and their records, kept current from the store's live view one record at
+// a time. Every store record (and every VIP) is a "contributor" that adds records to a few
+// names; a change withdraws what that contributor added and adds what it adds now, so only
+// the names it touches change, and only their precomputed answers are dropped.
+//
+//   node/<node>             <node>.node.<domain> A/AAAA, and the PTR of its address
+//   svc/<svc>/<node>/<id>   <svc>.svc.<domain> A/AAAA (serving endpoints only),
+//                           <ep>.<svc>.svc.<domain> A/AAAA (the endpoint's own name, SRV target),
+//                           _<port>._<proto>.<svc>.svc.<domain> SRV, PTRs of its addresses
+//   a VIP (VipSource)       <vip>.vip.<domain> A/AAAA, and its PTR
+//
+// <ep> is a hash of the endpoint's node and id, so every node names an endpoint the same way.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
+import { TYPE, isSubdomainKey, labelsOf, nameOfKey, reverseName, wireKey } from './wire.js';
+
+/** A store event, as crdt-store's watches deliver it (only the parts the zone reads). */
+export interface SourceEvent {
+  key: string;
+  after: { value: unknown } | undefined;
+}
+
+/** What the zone reads records from: crdt-store's LocalStore and StoreNode (live view) both fit. */
+export interface RecordSource {
+  watch(prefix: string, handler: (event: SourceEvent) => void): () => void;
+}
+
+/**
+ * Where VIP addresses come from (the load balancer allocates them). `watch` delivers every
+ * current VIP at once, then each change; addr undefined means the VIP is gone.
+ */
+export interface VipSource {
+  watch(handler: (vip: string, addr: string | undefined) => void): () => void;
+}
+
+export type Rdata =
+  | { type: typeof TYPE.A | typeof TYPE.AAAA; addr: string }
+  | { type: typeof TYPE.PTR | typeof TYPE.NS; target: string }
+  | { type: typeof TYPE.SRV; port: number; target: string; addrs: string[] }
+  | { type: typeof TYPE.SOA; mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+
+/** Answers the responder precomputed for one name and type (see answer.ts). */
+export interface Prepared {
+  rcode: number;
+  flags: number;
+  an: number;
+  ns: number;
+  ar: number;
+  /** Answer, authority and additional sections, one per rotation of the records. */
+  rot: Buffer[];
+  next: number;
+}
+
+export class NameEntry {
+  /** contributor -> the records it adds here */
+  readonly by = new Map<string, Rdata[]>();
+  records = 0;
+  /** Whether this name is counted as holding records (in the zone's name count and its ancestors' descendants). */
+  counted = false;
+  /** Names below this one that hold records: a name with none of its own still exists (empty non-terminal). */
+  descendants = 0;
+  /** Filled by the responder on first use, dropped whenever this name changes. */
+  prepared: Map<number, Prepared> | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    /** Lowercase, with the trailing dot. */
+    readonly name: string,
+  ) {}
+
+  /** This name's records of one type in a stable order (contributors in key order), without duplicates. */
+  rdata(type: number): Rdata[] {
+    const keys = [...this.by.keys()].sort();
+    const out: Rdata[] = [];
+    const seen = new Set<string>();
+    for (const k of keys) {
+      for (const r of this.by.get(k)!) {
+        if (r.type !== type) continue;
+        const id = JSON.stringify(r);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        out.push(r);
+      }
+    }
+    return out;
+  }
+
+  types(): Set<number> {
+    const s = new Set<number>();
+    for (const rs of this.by.values()) for (const r of rs) s.add(r.type);
+    return s;
+  }
+}
+
+export interface ZoneOptions {
+  /** Default `weft.internal.` */
+  domain?: string;
+  /** TTL of every answer, and the negative TTL (SOA minimum). Default 5 s. */
+  ttlS?: number;
+  /** This node's name: the zone's NS and SOA name is `<nodeName>.node.<domain>`. Default `ns.<domain>` (no address). */
+  nodeName?: string;
+  vips?: VipSource;
+}
+
+export type ZoneSkipReason = 'node_record' | 'node_name' | 'endpoint_record' | 'endpoint_key' | 'vip';
+export const ZONE_SKIP_REASONS: readonly ZoneSkipReason[] = ['node_record', 'node_name', 'endpoint_record', 'endpoint_key', 'vip'];
+
+type Item = [name: string, rd: Rdata];
+
+export class Zone {
+  readonly domain: string;
+  readonly domainKey: string;
+  readonly ttl: number;
+  readonly soa: Rdata & { type: typeof TYPE.SOA };
+  readonly nsName: string;
+  private readonly names = new Map<string, NameEntry>();
+  /** contributor -> the name keys it added records to */
+  private readonly contributed = new Map<string, string[]>();
+  private readonly apex: NameEntry;
+  /** Store values and VIPs that were skipped because they do not parse, by reason (each bad value seen). */
+  readonly skipped: Record<ZoneSkipReason, number> = { node_record: 0, node_name: 0, endpoint_record: 0, endpoint_key: 0, vip: 0 };
+  /** Called after each change with the names whose answers changed (tests, metrics). */
+  onChange: ((names: string[]) => void) | undefined = undefined;
+  private recordCount = 0;
+  private nameCount = 0;
+
+  constructor(opts: ZoneOptions = {}) {
+    const labels = labelsOf(opts.domain ?? 'weft.internal.');
+    if (labels.length === 0) throw new Error('the DNS domain cannot be the root');
+    this.domain = labels.join('.') + '.';
+    this.domainKey = wireKey(this.domain);
+    this.ttl = opts.ttlS ?? 5;
+    if (!Number.isInteger(this.ttl) || this.ttl < 0 || this.ttl > 86400) throw new Error(`DNS TTL ${opts.ttlS} is not a whole number of seconds from 0 to 86400`);
+    this.nsName = opts.nodeName !== undefined && nodeLabels(opts.nodeName) ? `${nodeLabels(opts.nodeName)}.node.${this.domain}` : `ns.${this.domain}`;
+    this.soa = { type: TYPE.SOA, mname: this.nsName, rname: `hostmaster.${this.domain}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: this.ttl };
+    this.apex = new NameEntry(this.domainKey, this.domain);
+    this.names.set(this.domainKey, this.apex);
+    this.contribute('@', [
+      [this.domain, this.soa],
+      [this.domain, { type: TYPE.NS, target: this.nsName }],
+    ]);
+  }
+
+  /** Follows the source (and the VIP source) until the returned function is called. */
+  attach(source: RecordSource, vips?: VipSource): () => void {
+    const stops = [source.watch(NODE_PREFIX, (e) => this.onNode(e)), source.watch(SERVICE_PREFIX, (e) => this.onEndpoint(e))];
+    if (vips) stops.push(vips.watch((vip, addr) => this.setVip(vip, addr)));
+    return () => {
+      for (const s of stops) s();
+    };
+  }
+
+  get(key: string): NameEntry | undefined {
+    return this.names.get(key);
+  }
+
+  /** Whether a wire key is the domain or below it. */
+  inZone(key: string): boolean {
+    return isSubdomainKey(key, this.domainKey);
+  }
+
+  get stats(): { names: number; records: number } {
+    return { names: this.nameCount, records: this.recordCount };
+  }
+
+  // ------------------------------------------------------------ sources
+
+  onNode(e: SourceEvent): void {
+    const node = e.key.slice(NODE_PREFIX.length);
+    if (e.after === undefined) return this.contribute(e.key, []);
+    const rec = parseNodeRecord(e.after.value);
+    const labels = nodeLabels(node);
+    if (!rec || !labels) {
+      this.skipped[!rec ? 'node_record' : 'node_name']++;
+      return this.contribute(e.key, []);
+    }
+    const name = `${labels}.node.${this.domain}`;
+    this.contribute(e.key, [[name, addrRdata(rec.addr)], [reverseName(rec.addr, family(rec.addr)), { type: TYPE.PTR, target: name }]]);
+  }
+
+  onEndpoint(e: SourceEvent): void {
+    if (e.after === undefined) return this.contribute(e.key, []);
+    const k = parseEndpointKey(e.key);
+    const rec = parseEndpointRecord(e.after.value);
+    if (!k || !rec || rec.service !== k.service) {
+      this.skipped[!rec ? 'endpoint_record' : 'endpoint_key']++;
+      return this.contribute(e.key, []);
+    }
+    if (!isServing(rec)) return this.contribute(e.key, []);
+    const svc = `${rec.service}.svc.${this.domain}`;
+    const ep = `${endpointLabel(k.node, k.id)}.${svc}`;
+    const items: Item[] = [];
+    for (const a of rec.addrs) {
+      items.push([svc, addrRdata(a)], [ep, addrRdata(a)], [reverseName(a, family(a)), { type: TYPE.PTR, target: ep }]);
+    }
+    if (rec.addrs.length > 0) {
+      for (const [pn, spec] of Object.entries(rec.ports)) {
+        items.push([`_${pn}._${spec.proto}.${svc}`, { type: TYPE.SRV, port: spec.port, target: ep, addrs: rec.addrs }]);
+      }
+    }
+    this.contribute(e.key, items);
+  }
+
+  setVip(vip: string, addr: string | undefined): void {
+    const key = `vip:${vip}`;
+    if (addr === undefined) return this.contribute(key, []);
+    if (!isServiceName(vip) || isIP(addr) === 0) {
+      this.skipped.vip++;
+      return this.contribute(key, []);
+    }
+    const name = `${vip}.vip.${this.domain}`;
+    this.contribute(key, [[name, addrRdata(addr)], [reverseName(addr, family(addr)), { type: TYPE.PTR, target: name }]]);
+  }
+
+  // ------------------------------------------------------------ names
+
+  private contribute(contributor: string, items: Item[]): void {
+    const touched = new Set<string>();
+    for (const key of this.contributed.get(contributor) ?? []) {
+      const entry = this.names.get(key);
+      if (!entry) continue;
+      const n = entry.by.get(contributor)?.length ?? 0;
+      entry.by.delete(contributor);
+      this.recordCount -= n;
+      entry.records -= n;
+      touched.add(key);
+    }
+    const keys: string[] = [];
+    for (const [name, rd] of items) {
+      const key = wireKey(name);
+      let entry = this.names.get(key);
+      if (!entry) {
+        entry = new NameEntry(key, labelsOf(name).join('.') + '.');
+        this.names.set(key, entry);
+      }
+      const list = entry.by.get(contributor);
+      if (list) list.push(rd);
+      else {
+        entry.by.set(contributor, [rd]);
+        keys.push(key);
+      }
+      entry.records++;
+      this.recordCount++;
+      touched.add(key);
+    }
+    if (keys.length) this.contributed.set(contributor, keys);
+    else this.contributed.delete(contributor);
+    for (const key of touched) this.settle(this.names.get(key)!);
+    if (touched.size && this.onChange) this.onChange([...touched]);
+  }
+
+  /** After a name's records changed: drop its answers, keep the empty non-terminals above it right. */
+  private settle(entry: NameEntry): void {
+    entry.prepared = undefined;
+    const has = entry.records > 0;
+    if (has !== entry.counted) {
+      entry.counted = has;
+      this.nameCount += has ? 1 : -1;
+      this.walkUp(entry.key, has ? 1 : -1);
+    }
+    this.dropIfEmpty(entry);
+  }
+
+  /** Adjusts the descendant counts of the names between `key` and the apex (only inside the zone). */
+  private walkUp(key: string, d: number): void {
+    if (!this.inZone(key)) return;
+    let k = key;
+    while (k !== this.domainKey) {
+      k = k.slice(k.charCodeAt(0) + 1);
+      let e = this.names.get(k);
+      if (!e) {
+        e = new NameEntry(k, nameOfKey(k));
+        this.names.set(k, e);
+      }
+      e.descendants += d;
+      // The answers at an empty non-terminal (NODATA vs NXDOMAIN) depend on its descendants.
+      e.prepared = undefined;
+      if (k !== this.domainKey) this.dropIfEmpty(e);
+    }
+  }
+
+  private dropIfEmpty(e: NameEntry): void {
+    if (e !== this.apex && e.records === 0 && e.descendants === 0) this.names.delete(e.key);
+  }
+}
+
+
+const family = (addr: string): 4 | 6 => (isIP(addr) === 6 ? 6 : 4);
+
+const addrRdata = (addr: string): Rdata => (isIP(addr) === 6 ? { type: TYPE.AAAA, addr } : { type: TYPE.A, addr });
+
+/** A node name as DNS labels (lowercased), or undefined when it cannot be one. */
+function nodeLabels(node: string): string | undefined {
+  const labels = node.toLowerCase().split('.');
+  if (!labels.every((l) => isServiceName(l))) return undefined;
+  const joined = labels.join('.');
+  return joined.length <= 180 ? joined : undefined;
+}
+
+/** The endpoint's own label: the same on every node, whatever the id looks like. */
+export function endpointLabel(node: string, id: string): string {
+  return 'e' + createHash('sha1').update(`${node}/${id}`).digest('hex').slice(0, 12);
+}
