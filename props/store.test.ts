@@ -236,7 +236,7 @@ t.test('fast path: one push per node per change, visible everywhere in log2 N ho
     const seen = c.runUntilTrue(() => NAMES.every((n) => c.store(n).get(`fast/${i}`) !== undefined), 1000, 0.25);
     t.ok(seen !== undefined, `write ${i} visible everywhere`);
     worst = Math.max(worst, seen! - at);
-    c.run(50); // let the lazy announcements go out, as a quiet cluster would
+    c.run(DEFAULT_REPLICATION.lazyDelayMs); // let the lazy announcements go out, as a quiet cluster would
   }
   t.ok(worst <= depthBound, `slowest write visible everywhere after ${worst} ms (bound ${depthBound} ms = ceil(log2 ${N}) hops of ${hop} ms)`);
   const pushes = NAMES.map((n, i) => c.core(n).stats().fastPath.pushesIn - before[i]);
@@ -252,7 +252,7 @@ t.test('fast path: one push per node per change, visible everywhere in log2 N ho
     const seen = c.runUntilTrue(() => NAMES.every((n) => c.store(n).get(`lossy/${i}`) !== undefined), 10_000, 1);
     t.ok(seen !== undefined, `lossy write ${i} visible everywhere`);
     if (seen! - at > DEFAULT_REPLICATION.lazyDelayMs + 7 * DEFAULT_REPLICATION.graftDelayMs + 10 * hop) slow++;
-    c.run(50);
+    c.run(DEFAULT_REPLICATION.lazyDelayMs);
   }
   const grafts = NAMES.reduce((s, n) => s + c.core(n).stats().fastPath.graftsOut, 0);
   t.ok(grafts > 0, `${grafts} grafts were needed`);

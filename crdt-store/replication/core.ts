@@ -42,7 +42,10 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
 export const DEFAULT_REPLICATION: ReplicationConfig = {
   udpPayload: 1200,
   lazyPath: true,
-  lazyDelayMs: 50,
+  // Announcements batch a quarter second of changes: at a few updates per second that is
+  // well under one lazy message per node per update, and a lost push still comes back in
+  // ~0.3 s, sooner than anti-entropy (one round a second) would find it.
+  lazyDelayMs: 250,
   graftDelayMs: 20,
   seenCapacity: 16_384,
   recentCapacity: 4096,
