@@ -91,6 +91,15 @@ export function describeEngineError(err: unknown, socket: string): string {
   return `cannot use the Docker engine at ${socket}: ${msg.split('\n')[0]}`;
 }
 
+const AWAY = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ABORT_ERR']);
+
+/** The engine is not there or went away (as opposed to refusing us); undefined: a stream that ended. */
+function isAway(err: unknown): boolean {
+  if (err === undefined) return true;
+  const e = err as { code?: string; name?: string };
+  return AWAY.has(e?.code ?? '') || e?.name === 'TimeoutError' || e?.name === 'AbortError';
+}
+
 function parseEvent(line: string): EngineEvent | undefined {
   let v: unknown;
   try {
@@ -193,11 +202,13 @@ export class EngineWatcher {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let reason: string;
+      let err: unknown;
       try {
         await this.session();
         reason = this.dropReason ?? `the Docker engine at ${this.opts.socket} closed its event stream`;
-      } catch (err) {
-        reason = describeEngineError(err, this.opts.socket);
+      } catch (e) {
+        err = e;
+        reason = describeEngineError(e, this.opts.socket);
       }
       this.stream = undefined;
       this.dropReason = undefined;
@@ -208,9 +219,14 @@ export class EngineWatcher {
       this.firstAttemptDone();
       if (wasConnected) this.opts.handlers.onDisconnected(reason);
       this.opts.handlers.onRetry?.(reason);
-      if (wasConnected || reason !== this.logged) {
+      // The ways an engine is simply away (not there, restarting, hung up) are one story:
+      // told once per outage. A different kind of trouble (permissions) is told too.
+      const story = isAway(err) ? 'away' : reason;
+      if (wasConnected || story !== this.logged) {
         this.opts.logger.warn({ socket: this.opts.socket, reason }, wasConnected ? `lost the Docker engine: ${reason}; reconnecting with backoff` : `${reason}; retrying with backoff (up to ${Math.round((this.opts.backoff?.maxMs ?? 30_000) / 1000)} s apart)`);
-        this.logged = reason;
+        this.logged = story;
+      } else {
+        this.opts.logger.debug({ socket: this.opts.socket, reason }, 'Docker engine still unreachable');
       }
       await this.sleep(this.backoff.next());
     }

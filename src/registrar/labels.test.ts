@@ -23,7 +23,8 @@ t.test('a full, valid label set', async (t) => {
 });
 
 t.test('no labels, or none of ours', async (t) => {
-  for (const labels of [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }]) {
+  const none: (Record<string, string> | null | undefined)[] = [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }];
+  for (const labels of none) {
     t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [] });
     t.equal(hasWeftLabels(labels), false);
   }

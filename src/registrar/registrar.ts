@@ -20,6 +20,7 @@ import { mapContainer, shortId, type InspectInfo } from './container.js';
 import { EngineWatcher, describeEngineError, type EngineClient, type EngineEvent, type RegistrarLogger } from './engine.js';
 import { hasWeftLabels, type LabelProblem } from './labels.js';
 import type { BackoffOptions } from './backoff.js';
+import type { Json } from '../../crdt-store/json-value.js';
 
 /**
  * The store as the registrar uses it. crdt-store's LocalStore (synchronous) and StoreNode
@@ -28,7 +29,7 @@ import type { BackoffOptions } from './backoff.js';
 export interface EndpointStore {
   get(key: string, opts?: { view?: 'live' | 'all' }): { value: unknown; owner: string } | undefined;
   keys(prefix: string, opts?: { view?: 'live' | 'all' }): string[];
-  update(key: string, mutator: (current: never) => never, opts?: { durable?: boolean }): unknown;
+  update(key: string, mutator: (current: Json | undefined) => Json | undefined, opts?: { durable?: boolean }): unknown;
   delete(key: string): unknown;
 }
 
@@ -324,7 +325,8 @@ export class Registrar {
     const cur = this.opts.store.get(key, { view: 'all' });
     if (cur && cur.owner === this.opts.node && sameJson(cur.value, record)) return;
     // The record is plain JSON already (strings, numbers, arrays, objects).
-    await this.opts.store.update(key, (() => record) as never);
+    const value = record as unknown as Json;
+    await this.opts.store.update(key, () => value);
   }
 
   private async remove(key: string): Promise<void> {
