@@ -20,6 +20,7 @@ import {
   RCODE,
   TYPE,
   parseQuery,
+  queryKey,
 } from './wire.js';
 import type { Zone } from './zone.js';
 
@@ -48,15 +49,18 @@ export class Responder<C = unknown> {
     this.raFlag = forwarder ? FLAG_RA : 0;
   }
 
+  private pendingForward: Buffer | undefined = undefined;
+
   /** What the last handled query was answered from (for the latency histogram). */
   lastSource: 'zone' | 'cache' | 'upstream' | 'error' = 'zone';
 
   /**
-   * The response to `msg`, or undefined when there is none now: dropped (not a query), or
-   * forwarded (the forwarder's outbox has the upstream query; the answer comes later).
+   * The response to `msg`, or undefined when there is none: dropped (not a query), or a name
+   * outside the zone (then wantsForward is true).
    */
-  handle(msg: Buffer, tcp: boolean, now: number, client: C): Buffer | undefined {
+  handle(msg: Buffer, tcp: boolean): Buffer | undefined {
     const q = this.q;
+    this.pendingForward = undefined;
     const r = parseQuery(msg, q);
     if (r !== Parse.Ok) {
       this.stats.malformed[q.bad!]++;
@@ -69,7 +73,7 @@ export class Responder<C = unknown> {
     if (qtype === TYPE.OPT) return this.error(msg, q, RCODE.FORMERR);
     if (qtype === TYPE.AXFR || qtype === TYPE.IXFR || qtype === TYPE.MAILA || qtype === TYPE.MAILB) return this.error(msg, q, RCODE.NOTIMP);
 
-    const entry = this.zone.get(q.key);
+    const entry = this.zone.find(msg, HEADER_LEN, q.nameLen, q.hash);
     if (entry !== undefined && q.qclass === CLASS_IN) {
       let prepared = entry.prepared?.get(qtype);
       if (prepared === undefined) {
@@ -83,16 +87,33 @@ export class Responder<C = unknown> {
       this.stats.answered(qtype, RCODE.NOERROR);
       return this.compose(msg, q, tcp, prepared.flags, RCODE.NOERROR, prepared.an, prepared.ns, prepared.ar, sec);
     }
-    if (this.zone.inZone(q.key)) {
+    if (this.zone.inZone(queryKey(msg, q))) {
       if (q.qclass !== CLASS_IN) return this.error(msg, q, RCODE.REFUSED);
       return this.nxdomain(msg, q, tcp);
     }
     if (this.forwarder === undefined) return this.error(msg, q, RCODE.REFUSED);
+    this.pendingForward = msg;
+    this.lastSource = 'upstream';
+    return undefined;
+  }
+
+  /**
+   * Whether the query just handled is for the forwarder: then call forward() with the client
+   * (right away, before the next handle()). Kept apart so the zone's hot path builds no client object.
+   */
+  get wantsForward(): boolean {
+    return this.pendingForward !== undefined;
+  }
+
+  forward(now: number, tcp: boolean, client: C): Buffer | undefined {
+    const msg = this.pendingForward!;
+    this.pendingForward = undefined;
+    const q = this.q;
     const cq: ClientQuery<C> = {
       id: q.id,
       flags: q.flags,
       key: q.key,
-      qtype,
+      qtype: q.qtype,
       qclass: q.qclass,
       question: msg.subarray(HEADER_LEN, q.qEnd),
       edns: q.edns,
@@ -101,9 +122,9 @@ export class Responder<C = unknown> {
       client,
       at: now,
     };
-    const out = this.forwarder.query(now, cq);
+    const out = this.forwarder!.query(now, cq);
     this.lastSource = out === undefined ? 'upstream' : out.fromCache ? 'cache' : 'error';
-    if (out) this.stats.answered(qtype, out.rcode);
+    if (out) this.stats.answered(q.qtype, out.rcode);
     return out?.bytes;
   }
 

@@ -211,10 +211,14 @@ export class DnsServer {
 
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const t0 = now();
-    const out = this.responder.handle(msg, false, t0, { sock, address: rinfo.address, port: rinfo.port });
+    const r = this.responder;
+    let out = r.handle(msg, false);
+    if (out === undefined && r.wantsForward) {
+      out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
+      if (this.forwarder!.outbox.length) this.flush();
+    }
     if (out !== undefined) sock.send(out, rinfo.port, rinfo.address);
-    else if (this.forwarder?.outbox.length) this.flush();
-    this.observe(this.responder.lastSource, t0);
+    this.observe(r.lastSource, t0);
   }
 
   private observe(source: Source, t0: number): void {
@@ -241,11 +245,16 @@ export class DnsServer {
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         const t0 = now();
-        const out = this.responder.handle(msg, true, t0, client);
+        const r = this.responder;
+        let out = r.handle(msg, true);
+        const forwarded = out === undefined && r.wantsForward;
+        if (forwarded) {
+          out = r.forward(t0, true, client);
+          if (this.forwarder!.outbox.length) this.flush();
+        }
         if (out !== undefined) writeFramed(conn, out);
-        else if (this.forwarder?.outbox.length) this.flush();
-        this.observe(this.responder.lastSource, t0);
-        if (this.responder.lastSource === 'error' && out === undefined) {
+        this.observe(r.lastSource, t0);
+        if (out === undefined && !forwarded) {
           // Not a query (a response, a runt): a stream that carries those is not a DNS client.
           conn.destroy();
           return;

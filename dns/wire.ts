@@ -81,8 +81,10 @@ export class Query {
   qEnd = 0;
   /** Wire length of the qname (labels + root byte). */
   nameLen = 0;
-  /** The qname in wire form, ASCII lowercased, as a latin1 string: the lookup key. */
+  /** The qname in wire form, ASCII lowercased, as a latin1 string; filled by queryKey() when needed (not on the hot path). */
   key = '';
+  /** nameHash of the qname: the hot path's lookup key. */
+  hash = 0;
   qtype = 0;
   qclass = 0;
   edns = false;
@@ -105,6 +107,35 @@ export const Parse = { Ok: 0, Drop: 1, FormErr: 2 } as const;
 export type Parse = (typeof Parse)[keyof typeof Parse];
 
 const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE);
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 16777619;
+
+/** FNV-1a of a lowercased wire name, kept to 30 bits so it stays a small integer (a fast Map key). */
+export function nameHash(key: Buffer): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key[i], FNV_PRIME);
+  return h & 0x3fffffff;
+}
+
+/** Whether the name at msg[off..] equals `key` (lowercased wire form), ASCII case-insensitively. */
+export function sameName(msg: Buffer, off: number, key: Buffer): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = msg[off + i];
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== key[i]) return false;
+  }
+  return true;
+}
+
+/** Fills q.key (the lowercased wire name as a string) from a query parseQuery accepted. */
+export function queryKey(msg: Buffer, q: Query): string {
+  const end = HEADER_LEN + q.nameLen;
+  for (let i = HEADER_LEN; i < end; i++) {
+    const c = msg[i];
+    scratch[i - HEADER_LEN] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  }
+  q.key = scratch.toString('latin1', 0, q.nameLen);
+  return q.key;
+}
 
 /**
  * Parses `msg` into `q`. Checks the whole message (every record's framing), not just the
@@ -137,15 +168,16 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
     q.bad = 'qdcount';
     return Parse.FormErr;
   }
-  // The question, by hand: labels, lowercased into the key.
+  // The question, by hand: label framing and the hash of the lowercased name in one pass.
   let p = HEADER_LEN;
-  let upper = false;
+  let h = FNV_OFFSET;
   for (;;) {
     if (p >= len) {
       q.bad = 'truncated';
       return Parse.FormErr;
     }
     const l = msg[p];
+    h = Math.imul(h ^ l, FNV_PRIME);
     if (l === 0) {
       p++;
       break;
@@ -164,7 +196,10 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
       q.bad = 'truncated';
       return Parse.FormErr;
     }
-    if (!upper) for (let i = p + 1; i < end; i++) if (msg[i] >= 0x41 && msg[i] <= 0x5a) upper = true;
+    for (let i = p + 1; i < end; i++) {
+      const c = msg[i];
+      h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
+    }
     p = end;
   }
   if (p + 4 > len) {
@@ -172,16 +207,7 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
     return Parse.FormErr;
   }
   q.nameLen = p - HEADER_LEN;
-  if (upper) {
-    // ASCII only: DNS names compare case-insensitively in ASCII, nothing else (RFC 4343).
-    for (let i = HEADER_LEN; i < p; i++) {
-      const c = msg[i];
-      scratch[i - HEADER_LEN] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
-    }
-    q.key = scratch.toString('latin1', 0, q.nameLen);
-  } else {
-    q.key = msg.toString('latin1', HEADER_LEN, p);
-  }
+  q.hash = h & 0x3fffffff;
   q.qtype = (msg[p] << 8) | msg[p + 1];
   q.qclass = (msg[p + 2] << 8) | msg[p + 3];
   p += 4;

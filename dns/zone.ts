@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
-import { TYPE, isSubdomainKey, labelsOf, nameOfKey, reverseName, wireKey } from './wire.js';
+import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
 /** A store event, as crdt-store's watches deliver it (only the parts the zone reads). */
 export interface SourceEvent {
@@ -63,11 +63,20 @@ export class NameEntry {
   /** Filled by the responder on first use, dropped whenever this name changes. */
   prepared: Map<number, Prepared> | undefined = undefined;
 
+  /** The key's bytes and hash, for the hot path's lookup straight from a query's bytes. */
+  readonly keyBytes: Buffer;
+  readonly hash: number;
+  /** The next entry whose key has the same hash. */
+  nextInHash: NameEntry | undefined = undefined;
+
   constructor(
     readonly key: string,
     /** Lowercase, with the trailing dot. */
     readonly name: string,
-  ) {}
+  ) {
+    this.keyBytes = Buffer.from(key, 'latin1');
+    this.hash = nameHash(this.keyBytes);
+  }
 
   /** This name's records of one type in a stable order (contributors in key order), without duplicates. */
   rdata(type: number): Rdata[] {
@@ -115,6 +124,8 @@ export class Zone {
   readonly soa: Rdata & { type: typeof TYPE.SOA };
   readonly nsName: string;
   private readonly names = new Map<string, NameEntry>();
+  /** The same entries by nameHash (collisions chained through nextInHash). */
+  private readonly byHash = new Map<number, NameEntry>();
   /** contributor -> the name keys it added records to */
   private readonly contributed = new Map<string, string[]>();
   private readonly apex: NameEntry;
@@ -135,7 +146,7 @@ export class Zone {
     this.nsName = opts.nodeName !== undefined && nodeLabels(opts.nodeName) ? `${nodeLabels(opts.nodeName)}.node.${this.domain}` : `ns.${this.domain}`;
     this.soa = { type: TYPE.SOA, mname: this.nsName, rname: `hostmaster.${this.domain}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: this.ttl };
     this.apex = new NameEntry(this.domainKey, this.domain);
-    this.names.set(this.domainKey, this.apex);
+    this.add(this.apex);
     this.contribute('@', [
       [this.domain, this.soa],
       [this.domain, { type: TYPE.NS, target: this.nsName }],
@@ -153,6 +164,32 @@ export class Zone {
 
   get(key: string): NameEntry | undefined {
     return this.names.get(key);
+  }
+
+  /** The entry for the name at msg[off..off+len) with that nameHash, if any. */
+  find(msg: Buffer, off: number, len: number, hash: number): NameEntry | undefined {
+    for (let e = this.byHash.get(hash); e !== undefined; e = e.nextInHash) {
+      if (e.keyBytes.length === len && sameName(msg, off, e.keyBytes)) return e;
+    }
+    return undefined;
+  }
+
+  private add(e: NameEntry): void {
+    this.names.set(e.key, e);
+    e.nextInHash = this.byHash.get(e.hash);
+    this.byHash.set(e.hash, e);
+  }
+
+  private remove(e: NameEntry): void {
+    this.names.delete(e.key);
+    let cur = this.byHash.get(e.hash);
+    if (cur === e) {
+      if (e.nextInHash) this.byHash.set(e.hash, e.nextInHash);
+      else this.byHash.delete(e.hash);
+      return;
+    }
+    while (cur && cur.nextInHash !== e) cur = cur.nextInHash;
+    if (cur) cur.nextInHash = e.nextInHash;
   }
 
   /** Whether a wire key is the domain or below it. */
@@ -232,7 +269,7 @@ export class Zone {
       let entry = this.names.get(key);
       if (!entry) {
         entry = new NameEntry(key, labelsOf(name).join('.') + '.');
-        this.names.set(key, entry);
+        this.add(entry);
       }
       const list = entry.by.get(contributor);
       if (list) list.push(rd);
@@ -271,7 +308,7 @@ export class Zone {
       let e = this.names.get(k);
       if (!e) {
         e = new NameEntry(k, nameOfKey(k));
-        this.names.set(k, e);
+        this.add(e);
       }
       e.descendants += d;
       // The answers at an empty non-terminal (NODATA vs NXDOMAIN) depend on its descendants.
@@ -281,7 +318,7 @@ export class Zone {
   }
 
   private dropIfEmpty(e: NameEntry): void {
-    if (e !== this.apex && e.records === 0 && e.descendants === 0) this.names.delete(e.key);
+    if (e !== this.apex && e.records === 0 && e.descendants === 0 && this.names.get(e.key) === e) this.remove(e);
   }
 }
 
