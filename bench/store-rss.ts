@@ -13,6 +13,7 @@ import { Journal } from '../crdt-store/persist/journal.js';
 import { ReplicaDoc } from '../crdt-store/replica-doc.js';
 import { canonicalJson, DEFAULT_VALUE_LIMITS } from '../crdt-store/json-value.js';
 import { actorId, ownDocId } from '../crdt-store/names.js';
+import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 
 const child = fileURLToPath(new URL('./store-child.js', import.meta.url));
 
@@ -20,8 +21,8 @@ export interface RssResult {
   nodes: number;
   per_node: number;
   rss_mb: number;
-  /** The same with Node's young generation capped (--max-semi-space-size=2), a flag the daemon could set. */
-  rss_small_young_mb: number;
+  /** The same with Node's default flags (the headline figure uses the agent's, src/node-flags.ts). */
+  rss_default_flags_mb: number;
   empty_rss_mb: number;
   data_dir_bytes: number;
 }
@@ -57,11 +58,11 @@ export function measureClusterRss(nodes: number, perNode: number, log: (l: strin
   const empty = mkdtempSync(join(tmpdir(), 'weft-bench-rss0-'));
   try {
     const bytes = prepareClusterDir(dir, nodes, perNode);
-    const full = childRss(dir, 'node-0');
-    const base = childRss(empty, 'node-0');
-    const small = childRss(dir, 'node-0', ['--max-semi-space-size=2']);
+    const full = childRss(dir, 'node-0', [...AGENT_NODE_FLAGS]);
+    const base = childRss(empty, 'node-0', [...AGENT_NODE_FLAGS]);
+    const defaults = childRss(dir, 'node-0');
     log(`${nodes} nodes x ${perNode} records: ${full.docs} documents, ${full.records} records, rss ${full.rss_mb.toFixed(1)} MB (JS heap ${full.heap_mb.toFixed(1)} MB used of ${full.heap_total_mb.toFixed(1)} MB, wasm+buffers ${full.external_mb.toFixed(1)} MB; empty store: rss ${base.rss_mb.toFixed(1)} MB, heap ${base.heap_mb.toFixed(1)}, wasm+buffers ${base.external_mb.toFixed(1)}), snapshot ${bytes} B`);
-    return { nodes, per_node: perNode, rss_mb: +full.rss_mb.toFixed(1), rss_small_young_mb: +small.rss_mb.toFixed(1), empty_rss_mb: +base.rss_mb.toFixed(1), data_dir_bytes: bytes };
+    return { nodes, per_node: perNode, rss_mb: +full.rss_mb.toFixed(1), rss_default_flags_mb: +defaults.rss_mb.toFixed(1), empty_rss_mb: +base.rss_mb.toFixed(1), data_dir_bytes: bytes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });

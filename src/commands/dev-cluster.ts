@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
+import { AGENT_NODE_FLAGS } from '../node-flags.js';
 
 const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [-- agent flags...]
 
@@ -77,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     if (netns) createNamespaces(nodes, hub);
     const seed = `${nodes[0]!.addr}:7946`;
     for (const [i, n] of nodes.entries()) {
-      const args = [CLI, 'agent', '--node', n.name, '--bind', n.addr, '--bind-port', '7946', '--data-dir', join(dir, n.name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+      const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', n.name, '--bind', n.addr, '--bind-port', '7946', '--data-dir', join(dir, n.name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
       // In loopback mode each API gets its own address; inside a namespace 127.0.0.1 is its own.
       if (!netns) args.push('--api-addr', n.addr);
       n.proc = n.ns ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,15 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { AGENT_NODE_FLAGS } from './node-flags.js';
+
+const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
+
+t.test('the agent is started with the same V8 flags everywhere', async (t) => {
+  const shebang = read('./cli.ts').split('\n')[0]!;
+  const start = (JSON.parse(read('../package.json')) as { scripts: { start: string } }).scripts.start;
+  for (const flag of AGENT_NODE_FLAGS) {
+    t.ok(shebang.includes(flag), `the weft shebang has ${flag}: ${shebang}`);
+    t.ok(start.includes(flag), `npm start has ${flag}: ${start}`);
+  }
+  t.match(read('./commands/dev-cluster.ts'), /\.\.\.AGENT_NODE_FLAGS, CLI, 'agent'/, 'dev-cluster starts agents with them');
+});
