@@ -11,6 +11,7 @@ import { Supervisor, type ChildSpec, type GaveUpError, type SupervisorEvent } fr
 import { apiChild } from './components/api-child.js';
 import { membershipChild, type MembershipHandle } from './components/membership-child.js';
 import { storeChild, type StoreHandle } from './components/store-child.js';
+import { registerServiceRoutes } from './components/service-routes.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -61,6 +62,7 @@ export class Agent {
     });
     this.gaveUp = this.root.gaveUp;
     this.routes();
+    registerServiceRoutes(this.ctx, this.membership, this.store);
   }
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
