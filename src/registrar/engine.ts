@@ -31,14 +31,16 @@ export interface EngineEvent {
   labels: Record<string, string>;
 }
 
-export interface RunningContainer {
+export interface ListedContainer {
   id: string;
   labels: Record<string, string>;
+  running: boolean;
 }
 
 /** The engine as the registrar uses it during one connection. */
 export interface EngineClient {
-  listRunning(): Promise<RunningContainer[]>;
+  /** Every container the engine has, running or not. */
+  listContainers(): Promise<ListedContainer[]>;
   /** undefined when there is no such container (any more). */
   inspect(id: string): Promise<InspectInfo | undefined>;
 }
@@ -184,9 +186,9 @@ export class EngineWatcher {
 
   private client(docker: Docker): EngineClient {
     return {
-      listRunning: async () => {
-        const list = await docker.listContainers({ abortSignal: this.signal() });
-        return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+      listContainers: async () => {
+        const list = await docker.listContainers({ all: true, abortSignal: this.signal() });
+        return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, running: c.State === 'running' || c.State === 'paused' }));
       },
       inspect: async (id) => {
         try {

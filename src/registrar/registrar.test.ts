@@ -11,7 +11,8 @@ import { LocalStore } from '../../crdt-store/local-store.js';
 import { endpointKey, type EndpointRecord } from '../records.js';
 import { Registrar, resolveSocket, DEFAULT_SOCKET, type EndpointStore } from './registrar.js';
 import type { StoreNode } from '../../crdt-store/store-node.js';
-import { describeEngineError } from './engine.js';
+import { describeEngineError, type RegistrarLogger } from './engine.js';
+import type { Logger } from '../log.js';
 import type { Json } from '../../crdt-store/json-value.js';
 import { captureLogger } from './log-capture.fixture.js';
 
@@ -111,4 +112,5 @@ t.test('two registrars on one registry (a restart under a supervisor) share the 
 });
 
 // Both stores of crdt-store fit the registrar's narrow interface (checked by the compiler).
-export type StoresFit = [LocalStore extends EndpointStore ? true : never, StoreNode extends EndpointStore ? true : never];
+export type StoresFit = [LocalStore extends EndpointStore ? true : never, StoreNode extends EndpointStore ? true : never, Logger extends RegistrarLogger ? true : never];
+export const storesFit: StoresFit = [true, true, true];

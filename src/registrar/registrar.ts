@@ -217,10 +217,14 @@ export class Registrar {
     this.syncing = true;
     try {
       this.loadIndex();
-      const running = await client.listRunning();
+      const all = await client.listContainers();
       const ids = new Set<string>([...this.index.keys(), ...this.watched, ...this.failed]);
       this.failed.clear();
-      for (const c of running) if (hasWeftLabels(c.labels)) ids.add(c.id);
+      for (const c of all) if (c.running && hasWeftLabels(c.labels)) ids.add(c.id);
+      // Forget what was reported about containers removed while we were not listening
+      // (their destroy event was missed); those that still exist stay reported.
+      const exists = new Set(all.map((c) => c.id));
+      for (const id of this.reported) if (!exists.has(id)) this.reported.delete(id);
       for (const id of ids) this.schedule(id);
       await this.drained();
     } finally {
@@ -358,9 +362,10 @@ export class Registrar {
   private async dropStale(): Promise<void> {
     const keys = this.opts.store.keys(SERVICE_PREFIX, { view: 'all' }).filter((k) => parseEndpointKey(k)?.node === this.opts.node && this.isOwnDockerRecord(k));
     if (keys.length === 0) return;
-    for (const k of keys) await this.opts.store.delete(k);
-    this.index.clear();
-    this.metrics.containers.set(0);
+    for (const k of keys) {
+      if (this.client) return; // the engine came up meanwhile: the resync decides
+      await this.opts.store.delete(k);
+    }
     this.log.info({ removed: keys.length }, `removed ${keys.length} Docker endpoint record(s) left from an earlier run: no engine to confirm the containers run`);
   }
 }
