@@ -12,6 +12,8 @@ import { apiChild } from './components/api-child.js';
 import { membershipChild, type MembershipHandle } from './components/membership-child.js';
 import { storeChild, type StoreHandle } from './components/store-child.js';
 import { registerServiceRoutes } from './components/service-routes.js';
+import { dnsChild, type DnsHandle } from './components/dns-child.js';
+import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -27,6 +29,11 @@ export interface AgentContext {
    */
   meta: Map<string, unknown>;
   publishMeta(): void;
+  /**
+   * Registries of running component instances, exported with the agent's own: for metrics
+   * whose collectors read one instance's state (a restart registers its own afresh).
+   */
+  instanceRegistries: Set<Registry>;
 }
 
 export class Agent {
@@ -36,6 +43,8 @@ export class Agent {
   private readonly startedAt = Date.now();
   readonly membership: MembershipHandle = {};
   readonly store: StoreHandle = {};
+  readonly dns: DnsHandle = {};
+  readonly registrar: RegistrarHandle = {};
 
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
@@ -48,6 +57,7 @@ export class Agent {
       listening: new Map(),
       meta,
       publishMeta: () => this.membership.current?.updateMeta(encodeMeta(meta)),
+      instanceRegistries: new Set(),
     };
     const { supervision } = loaded.config;
     this.root = new Supervisor({
@@ -67,7 +77,14 @@ export class Agent {
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
   private children(): ChildSpec[] {
-    return [membershipChild(this.ctx, this.membership), storeChild(this.ctx, this.membership, this.store), apiChild(this.ctx)];
+    const { dns, docker } = this.ctx.config;
+    return [
+      membershipChild(this.ctx, this.membership),
+      storeChild(this.ctx, this.membership, this.store),
+      ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.dns)] : []),
+      ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
+      apiChild(this.ctx),
+    ];
   }
 
   private routes(): void {
@@ -87,7 +104,10 @@ export class Agent {
         components: this.root.status(),
       },
     }));
-    api.route('GET', '/metrics', async () => ({ text: await registry.metrics(), contentType: registry.contentType }));
+    api.route('GET', '/metrics', async () => {
+      const parts = await Promise.all([registry, ...this.ctx.instanceRegistries].map((r) => r.metrics()));
+      return { text: parts.join('\n'), contentType: registry.contentType };
+    });
   }
 
   /** Resolves with the addresses to print on the ready line once every component is ready. */

@@ -10,7 +10,7 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
-  | { kind: 'list'; item: 'hostport' | 'string' | 'key' };
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' };
 
 export interface KeySpec {
   /** Dotted path in the YAML file, e.g. `api.port`. */
@@ -63,6 +63,15 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 
   { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
 
+  { path: 'dns.listen', type: { kind: 'list', item: 'listen' }, default: ['127.0.0.1:8600'], doc: 'Addresses the DNS server answers on, UDP and TCP, ip:port, comma separated (port 0 picks a free one). Port 53 needs root or CAP_NET_BIND_SERVICE; add the Docker bridge gateway (e.g. 172.17.0.1:53) for containers. Empty: no DNS server.', flag: 'dns-listen' },
+  { path: 'dns.domain', type: { kind: 'string', pattern: /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+$/, patternDoc: 'a lower-case domain ending in a dot, e.g. weft.internal.' }, default: 'weft.internal.', doc: 'The domain weft answers for.', flag: 'dns-domain' },
+  { path: 'dns.ttl', type: { kind: 'duration' }, default: 5_000, doc: 'TTL of weft\'s answers, and of its negative answers.', flag: 'dns-ttl' },
+  { path: 'dns.forward', type: { kind: 'bool' }, default: true, doc: 'Forward names outside the domain to the upstreams; false answers them REFUSED.', flag: 'dns-forward' },
+  { path: 'dns.upstreams', type: { kind: 'list', item: 'upstream' }, default: [], doc: 'Upstream resolvers, ip or ip:port, comma separated. Empty: the nameservers in /etc/resolv.conf, without weft\'s own addresses.', flag: 'dns-upstreams' },
+
+  { path: 'docker.enabled', type: { kind: 'bool' }, default: true, doc: 'Register containers labelled weft.service from the local Docker engine. With no engine the agent runs on and retries.', flag: 'docker' },
+  { path: 'docker.socket', type: { kind: 'string' }, default: '', doc: 'The Docker engine socket; empty: DOCKER_HOST (unix://) or /var/run/docker.sock.', flag: 'docker-socket' },
+
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
   { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
 
@@ -97,6 +106,14 @@ export function describeType(t: KeyType): string {
     case 'duration': return 'a duration such as 500ms, 10s or 2m';
     case 'ip': return 'an IPv4 or IPv6 address';
     case 'list':
-      return t.item === 'hostport' ? 'a list of host:port' : t.item === 'key' ? 'a list of base64 32-byte keys' : 'a list of strings';
+      return t.item === 'hostport'
+        ? 'a list of host:port'
+        : t.item === 'key'
+          ? 'a list of base64 32-byte keys'
+          : t.item === 'listen'
+            ? 'a list of ip:port ([v6]:port), port 0-65535'
+            : t.item === 'upstream'
+              ? 'a list of ip or ip:port ([v6]:port)'
+              : 'a list of strings';
   }
 }

@@ -33,6 +33,8 @@ export interface Config {
     tcpTimeout?: number;
   };
   store: { bindPort: number };
+  dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[] };
+  docker: { enabled: boolean; socket: string };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };
@@ -182,7 +184,7 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
     case 'list': {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       if (!items || !items.every((i) => typeof i === 'string')) return bad;
-      const check = t.item === 'hostport' ? isHostPort : t.item === 'key' ? isKey : () => true;
+      const check = { hostport: isHostPort, key: isKey, listen: isListenAddr, upstream: isUpstream, string: () => true }[t.item];
       return items.every(check) ? { value: items } : bad;
     }
   }
@@ -206,6 +208,19 @@ export function isHostPort(s: string): boolean {
   const host = m[1] ?? m[2]!;
   return m[1] ? isIP(host) === 6 : isIP(host) === 4 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host);
 }
+
+/** ip:port or [v6]:port, port 0 allowed (pick a free one). */
+export function parseListenAddr(s: string): { addr: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s);
+  if (!m) return undefined;
+  const addr = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (port > 65535 || isIP(addr) !== (m[1] ? 6 : 4)) return undefined;
+  return { addr, port };
+}
+
+const isListenAddr = (s: string) => parseListenAddr(s) !== undefined;
+const isUpstream = (s: string) => isIP(s) !== 0 || (parseListenAddr(s)?.port ?? 0) > 0;
 
 function isKey(s: string): boolean {
   return /^[A-Za-z0-9+/]{43}=$/.test(s) && Buffer.from(s, 'base64').length === 32;
