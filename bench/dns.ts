@@ -1,0 +1,214 @@
+// `npm run bench -- dns`: weft's DNS server against dnsmasq, with dnsperf, on loopback.
+//   weft: 1,000 service names (2 endpoints each) from a real LocalStore, in a child process
+//         (bench/dns-server.ts) so this harness does not share its event loop;
+//   dnsmasq: the same 1,000 names and addresses from a hosts file.
+// Figures: max qps (dnsperf unthrottled, 100 outstanding), p50/p99 latency at 20,000 qps
+// (percentiles from dnsperf -v per-query lines), and the qps of forwarded names answered
+// from weft's cache (upstream: a tiny local server; the cache is warmed first). Each load runs
+// BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
+// Knobs: BENCH_DNS_SECONDS (4) per run, BENCH_DNS_ROUNDS (3).
+// Progress on stderr; the table on stdout; the last line is one JSON object.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import dgram from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { TestUpstream } from '../dns/upstream.fixture.js';
+import { benchAddr } from './dns-data.js';
+import { envNumber as num } from './_env.js';
+
+const SERVICES = 1000;
+const PER = 2;
+const WEFT = '127.0.8.2';
+const DNSMASQ = '127.0.8.3';
+const UPSTREAM = '127.0.8.1';
+const seconds = num('BENCH_DNS_SECONDS', 4);
+const rounds = num('BENCH_DNS_ROUNDS', 3);
+const progress = (l: string) => console.error(`  ${l}`);
+
+for (const cmd of ['dnsperf', 'dnsmasq']) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+  } catch {
+    console.error(`bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`);
+    process.exit(1);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-bench-dns-'));
+const children: ChildProcess[] = [];
+const cleanup = () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+// ---------------------------------------------------------------- inputs
+let hosts = '';
+let zoneQueries = '';
+for (let s = 0; s < SERVICES; s++) {
+  for (let e = 0; e < PER; e++) hosts += `${benchAddr(s, e)} s${s}.svc.weft.internal\n`;
+  zoneQueries += `s${s}.svc.weft.internal A\n`;
+}
+let fwdQueries = '';
+for (let i = 0; i < 100; i++) fwdQueries += `f${i}.example.test A\n`;
+writeFileSync(join(dir, 'hosts'), hosts);
+writeFileSync(join(dir, 'zone.txt'), zoneQueries);
+writeFileSync(join(dir, 'fwd.txt'), fwdQueries);
+
+// ---------------------------------------------------------------- servers
+const upstream = await TestUpstream.start(UPSTREAM, (q) => ({ answers: [{ type: 'A', name: q.name, ttl: 3600, data: '192.0.2.1' }] }));
+
+async function freePort(addr: string): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, addr, () => r()));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function startWeft(): Promise<number> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'dns-server.js'), WEFT, String(SERVICES), String(PER), upstream.label], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`weft DNS child exited with ${code}`)));
+  });
+  const { port, names } = JSON.parse(line) as { port: number; names: number };
+  progress(`weft serving ${names} names on ${WEFT}:${port} (pid ${child.pid})`);
+  return port;
+}
+
+async function startDnsmasq(): Promise<number> {
+  const port = await freePort(DNSMASQ);
+  const child = spawn(
+    'dnsmasq',
+    ['-C', '/dev/null', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, `--port=${port}`, `--listen-address=${DNSMASQ}`, '--bind-interfaces', '--keep-in-foreground', '--cache-size=10000', '--local-ttl=5', '--user=root'],
+    { stdio: 'ignore' },
+  );
+  children.push(child);
+  // Ready when it answers.
+  for (let i = 0; i < 50; i++) {
+    if ((await perf(DNSMASQ, port, join(dir, 'zone.txt'), { seconds: 0.2, qps: 100 })).completed > 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  progress(`dnsmasq serving ${SERVICES} names on ${DNSMASQ}:${port} (pid ${child.pid})`);
+  return port;
+}
+
+// ---------------------------------------------------------------- dnsperf
+interface PerfResult {
+  qps: number;
+  completed: number;
+  lost: number;
+  p50_ms?: number;
+  p99_ms?: number;
+}
+
+const run = promisify(execFile);
+
+/** One dnsperf run. Asynchronous: the upstream for forwarded names answers from this process meanwhile. */
+async function perf(server: string, port: number, file: string, o: { seconds: number; qps?: number; verbose?: boolean }): Promise<PerfResult> {
+  const args = ['-s', server, '-p', String(port), '-d', file, '-l', String(o.seconds), '-q', '100', '-t', '2'];
+  if (o.qps) args.push('-Q', String(o.qps));
+  if (o.verbose) args.push('-v');
+  const { stdout: out } = await run('dnsperf', args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r: PerfResult = {
+    qps: Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+    completed: Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0),
+    lost: Number(/Queries lost:\s+(\d+)/.exec(out)?.[1] ?? 0),
+  };
+  if (o.verbose) {
+    const lat: number[] = [];
+    for (const m of out.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)) lat.push(Number(m[1]) * 1000);
+    lat.sort((a, b) => a - b);
+    const pct = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] : NaN);
+    r.p50_ms = round(pct(50), 3);
+    r.p99_ms = round(pct(99), 3);
+  }
+  return r;
+}
+
+const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// ---------------------------------------------------------------- runs
+const load0 = loadavg()[0];
+const weftPort = await startWeft();
+const dnsmasqPort = await startDnsmasq();
+const zoneFile = join(dir, 'zone.txt');
+
+// Warm-up: weft precomputes answers on first use and V8 optimises the hot path.
+await perf(WEFT, weftPort, zoneFile, { seconds: 1 });
+await perf(DNSMASQ, dnsmasqPort, zoneFile, { seconds: 1 });
+
+const max = { weft: [] as number[], dnsmasq: [] as number[] };
+const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
+for (let r = 0; r < rounds; r++) {
+  // Alternate who goes first, so a slow patch of the machine does not always hit one side.
+  const order: ['weft' | 'dnsmasq', string, number][] = [
+    ['weft', WEFT, weftPort],
+    ['dnsmasq', DNSMASQ, dnsmasqPort],
+  ];
+  if (r % 2) order.reverse();
+  for (const [who, addr, port] of order) {
+    const m = await perf(addr, port, zoneFile, { seconds });
+    max[who].push(m.qps);
+    progress(`round ${r + 1}: ${who} max ${round(m.qps)} qps (lost ${m.lost})`);
+  }
+  for (const [who, addr, port] of order) {
+    const l = await perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true });
+    at20k[who].push(l);
+    progress(`round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms`);
+  }
+}
+
+// Forwarded names on cache hits: warm every name, then measure.
+const fwdFile = join(dir, 'fwd.txt');
+await perf(WEFT, weftPort, fwdFile, { seconds: 1, qps: 1000 });
+const askedBefore = upstream.asked.length;
+const cached: number[] = [];
+for (let r = 0; r < rounds; r++) cached.push((await perf(WEFT, weftPort, fwdFile, { seconds })).qps);
+const upstreamDuring = upstream.asked.length - askedBefore;
+progress(`cached forwards: ${cached.map((q) => round(q)).join(', ')} qps; upstream asked ${upstreamDuring} times meanwhile`);
+
+for (const c of children) c.kill('SIGTERM');
+await upstream.close();
+
+const weftMax = median(max.weft);
+const dnsmasqMax = median(max.dnsmasq);
+const p = (who: 'weft' | 'dnsmasq', k: 'p50_ms' | 'p99_ms') => round(median(at20k[who].map((x) => x[k]!)), 3);
+const result = {
+  qps: round(weftMax),
+  dnsmasq_qps: round(dnsmasqMax),
+  qps_ratio_vs_dnsmasq: round(weftMax / dnsmasqMax, 2),
+  p50_ms_at_20k: p('weft', 'p50_ms'),
+  p99_ms_at_20k: p('weft', 'p99_ms'),
+  dnsmasq_p50_ms_at_20k: p('dnsmasq', 'p50_ms'),
+  dnsmasq_p99_ms_at_20k: p('dnsmasq', 'p99_ms'),
+  cached_forward_qps: round(median(cached)),
+  rounds,
+  seconds_per_run: seconds,
+  load_average_at_start: round(load0, 1),
+};
+
+const rows: [string, string, string, string][] = [
+  ['', 'weft', 'dnsmasq', 'weft/dnsmasq'],
+  ['max qps (median)', String(result.qps), String(result.dnsmasq_qps), `${result.qps_ratio_vs_dnsmasq}  (aim >= 1.0)`],
+  ['  each run', max.weft.map((x) => round(x)).join(' '), max.dnsmasq.map((x) => round(x)).join(' '), ''],
+  ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
+  ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
+  ['forwarded, cache hits', `${result.cached_forward_qps} qps`, '', `upstream asked ${upstreamDuring}x during`],
+];
+console.log(`DNS: ${SERVICES} service names x ${PER} endpoints, dnsperf -q 100, ${seconds} s runs, median of ${rounds}; load average ${result.load_average_at_start} at start`);
+const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}  ${r[3]}`.trimEnd());
+console.log('');
+console.log(JSON.stringify(result));
+process.exit(0);
