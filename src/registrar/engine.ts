@@ -225,7 +225,7 @@ export class EngineWatcher {
       // told once per outage. A different kind of trouble (permissions) is told too.
       const story = isAway(err) ? 'away' : reason;
       if (wasConnected || story !== this.logged) {
-        this.opts.logger.warn({ socket: this.opts.socket, reason }, wasConnected ? `lost the Docker engine: ${reason}; reconnecting with backoff` : `${reason}; retrying with backoff (up to ${Math.round((this.opts.backoff?.maxMs ?? 30_000) / 1000)} s apart)`);
+        this.opts.logger.warn({ socket: this.opts.socket, reason }, wasConnected ? `connection to the Docker engine lost: ${reason}; reconnecting with backoff` : `${reason}; retrying with backoff (up to ${Math.round((this.opts.backoff?.maxMs ?? 30_000) / 1000)} s apart)`);
         this.logged = story;
       } else {
         this.opts.logger.debug({ socket: this.opts.socket, reason }, 'Docker engine still unreachable');

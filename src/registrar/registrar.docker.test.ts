@@ -3,6 +3,8 @@
 // the file; each test makes and removes its own containers and networks. The engine
 // restart test runs last, as it stops every container.
 import t from 'tap';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalStore } from '../../crdt-store/local-store.js';
 import { endpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records.js';
@@ -41,7 +43,10 @@ function harness(t: Test) {
     log,
     registry,
     async start() {
-      registrar = await Registrar.start({ node: NODE, nodeAddr: NODE_ADDR, store, logger: log, socket: engine.socket, registry, backoff: fast });
+      return this.startAt(engine.socket);
+    },
+    async startAt(socket: string) {
+      registrar = await Registrar.start({ node: NODE, nodeAddr: NODE_ADDR, store, logger: log, socket, registry, backoff: fast });
       return registrar;
     },
     /** This node's endpoint records, by key. */
@@ -205,6 +210,65 @@ t.test('stale and foreign records at start: docker ones of gone containers go, a
   t.equal(h.records()[endpointKey('web', NODE, 'by-api')].addrs[0], '10.0.0.1', 'api record untouched');
 });
 
+/**
+ * A unix socket that passes through to the engine until cut: from the registrar's side the
+ * engine is gone (connections dropped, socket file removed) while it keeps running, so
+ * the test can change containers that the registrar then only learns of by resyncing.
+ */
+async function cuttablePath(t: Test, target: string) {
+  const path = join(engine.dir, `proxy-${Math.random().toString(36).slice(2, 8)}.sock`);
+  const conns = new Set<Socket>();
+  let server: Server | undefined;
+  const open = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((c) => {
+        const up = connect(target);
+        conns.add(c).add(up);
+        c.pipe(up).pipe(c);
+        const end = () => (c.destroy(), up.destroy(), conns.delete(c), conns.delete(up));
+        c.on('error', end).on('close', end);
+        up.on('error', end).on('close', end);
+      });
+      server.listen(path, resolve);
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const c of conns) c.destroy();
+      if (server) server.close(() => resolve());
+      else resolve();
+      server = undefined;
+    });
+  t.teardown(cut);
+  await open();
+  return { path, cut, open };
+}
+
+t.test('connection lost: resync after reconnecting removes what vanished, adds what came', { skip }, async (t) => {
+  const h = harness(t);
+  const net = await network(t, 'weft-reg-g');
+  const proxy = await cuttablePath(t, engine.socket);
+  const stays = await container(t, ['--network', net, '-l', 'weft.service=stays']);
+  const goes = await container(t, ['--network', net, '-l', 'weft.service=goes']);
+  const stops = await container(t, ['--network', net, '-l', 'weft.service=stops']);
+  const r = await h.startAt(proxy.path);
+  t.same(Object.keys(h.records()).sort(), [key('goes', goes), key('stays', stays), key('stops', stops)].sort());
+
+  await proxy.cut();
+  await eventually('the registrar sees the engine go', () => !r.status().connected, 5000, 20);
+  await engine.run(['rm', '-f', goes]);
+  await engine.run(['stop', '-t', '0', stops]);
+  const came = await container(t, ['--network', net, '-l', 'weft.service=came']);
+  await new Promise((res) => setTimeout(res, 300));
+  t.equal(Object.keys(h.records()).length, 3, 'records stay as they were while the engine cannot be reached');
+
+  await proxy.open();
+  await eventually('reconnected', () => r.status().connected, 5000, 20);
+  await eventually('resynced', () => Object.keys(h.records()).length === 2, 5000, 20);
+  t.same(Object.keys(h.records()).sort(), [key('came', came), key('stays', stays)].sort());
+  const lines = h.log.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+  t.equal(lines.length, 1, `one warning for the outage: ${lines.join(' | ')}`);
+});
+
 t.test('engine restart: reconnects, resyncs, the records match what runs after', { skip }, async (t) => {
   const h = harness(t);
   const net = await network(t, 'weft-reg-f');
@@ -233,7 +297,7 @@ t.test('engine restart: reconnects, resyncs, the records match what runs after',
 
   const lines = h.log.lines.map((l) => `${l.level} ${l.msg}`);
   t.equal(lines.filter((l) => /^info connected to the Docker engine/.test(l)).length, 2, 'one connected line per connection');
-  const outage = lines.filter((l) => /^warn (lost the Docker engine|no Docker engine)/.test(l));
+  const outage = lines.filter((l) => /^warn (connection to the Docker engine lost|no Docker engine)/.test(l));
   t.equal(outage.length, 1, `one line for the outage, however many retries: ${outage.join(' | ')}`);
   t.equal(h.log.lines.filter((l) => l.level === 'warn').length - warnsBefore, 1, 'the bad vip label of the restarted container is not logged again');
   t.match(await h.registry.getSingleMetricAsString('weft_registrar_reconnects_total'), /weft_registrar_reconnects_total [2-9]/);

@@ -23,7 +23,7 @@
 // then SIGKILL after 15 s), removes bridges a killed dockerd left, unmounts what it
 // mounted under the directory and deletes the directory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, symlinkSync, copyFileSync, chmodSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, symlinkSync, copyFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -124,6 +124,30 @@ async function busyboxRootfsTar(dir: string): Promise<NodeJS.ReadableStream> {
   return spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout!;
 }
 
+/** Processes started for this engine that outlived it (a killed dockerd leaves containerd shims and their containers), with their descendants. */
+function leftoverProcesses(dir: string): number[] {
+  const parent = new Map<number, number>();
+  const roots: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) roots.push(pid);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out = new Set(roots);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, pp] of parent) if (!out.has(pid) && out.has(pp)) (out.add(pid), (grew = true));
+  }
+  return [...out];
+}
+
 function mountsUnder(dir: string): string[] {
   try {
     return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -218,7 +242,14 @@ export async function startDocker(t: Teardown): Promise<DockerEngine> {
       }
       await stopDaemon();
     } finally {
-      // What a killed dockerd can leave behind: bridges, mounts (netns, shm), the directory.
+      // What a killed dockerd can leave behind: processes, bridges, mounts (netns, shm), the directory.
+      for (const pid of leftoverProcesses(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
       for (const b of bridges) if (existsSync(`/sys/class/net/${b}`)) await sh('ip', ['link', 'del', b]).catch(() => '');
       for (const m of mountsUnder(dir)) await sh('umount', ['-l', m]).catch(() => '');
       rmSync(dir, { recursive: true, force: true });
