@@ -42,6 +42,11 @@ class FollowedHistogram extends Histogram<'source'> {
   }
 
   override async get(): ReturnType<Histogram<'source'>['get']> {
+    return this.getForPromString();
+  }
+
+  // The registry reads this one when a metric has it (prom-client 15); Histogram.get calls it too.
+  async getForPromString(): ReturnType<Histogram<'source'>['get']> {
     const values: { value: number; labels: Partial<Record<'source' | 'le', string | number>>; metricName: string }[] = [];
     SOURCES.forEach((source, i) => {
       const l = this.stats.latency[i];
@@ -54,8 +59,8 @@ class FollowedHistogram extends Histogram<'source'> {
       values.push({ value: l.sum, labels: { source }, metricName: `${LATENCY_NAME}_sum` });
       values.push({ value: l.count, labels: { source }, metricName: `${LATENCY_NAME}_count` });
     });
-    const base = await super.get();
-    return { ...base, values };
+    const own = this as unknown as { type: never; aggregator: never; collect: never };
+    return { name: LATENCY_NAME, help: LATENCY_HELP, type: own.type, aggregator: own.aggregator, collect: own.collect, values };
   }
 }
 
