@@ -1,9 +1,9 @@
 import t from 'tap';
-import dnsPacket, { type Answer } from 'dns-packet';
+import dnsPacket from 'dns-packet';
 import { Responder } from './answer.js';
 import { Zone, endpointLabel } from './zone.js';
 import { DnsStats } from './stats.js';
-import { decode, endpoint, newStore, query } from '../test/helpers/dns.js';
+import { decode, endpoint, newStore, query, type Rec } from '../test/helpers/dns.js';
 
 function setup(ttlS = 5) {
   const s = newStore('n1');
@@ -19,7 +19,7 @@ function setup(ttlS = 5) {
   return { s, zone, stats, r, ask };
 }
 
-const data = (as: Answer[] | undefined) => (as ?? []).map((a) => ('data' in a ? a.data : undefined));
+const data = (as: Rec[] | undefined) => (as ?? []).map((a) => a.data);
 
 t.test('A, AAAA, SRV (targets resolve in the additional section), PTR, SOA, NS', async (t) => {
   const { ask } = setup();

@@ -1,6 +1,7 @@
 // Helpers for the dns/ tests: store records, query bytes, decoding answers, running dig.
 import { execFile } from 'node:child_process';
-import dnsPacket, { type Packet, type RecordType } from 'dns-packet';
+import dnsPacket, { type RecordType } from 'dns-packet';
+import type { Json } from '../../crdt-store/json-value.js';
 import { LocalStore, type LocalChange } from '../../crdt-store/local-store.js';
 import type { EndpointRecord } from '../../src/records.js';
 
@@ -14,8 +15,10 @@ export function pipe(from: LocalStore, to: LocalStore): void {
   from.observe({ localChange: (c: LocalChange) => void to.applyRemote(c.docId, c.epoch, [c.change]) });
 }
 
-export function endpoint(service: string, addrs: string[], extra: Partial<EndpointRecord> = {}): EndpointRecord {
-  return { service, addrs, ports: {}, health: 'none', vips: [], source: 'api', ...extra };
+/** An endpoint record's value, as the store holds it. */
+export function endpoint(service: string, addrs: string[], extra: Partial<EndpointRecord> = {}): Json {
+  const rec: EndpointRecord = { service, addrs, ports: {}, health: 'none', vips: [], source: 'api', ...extra };
+  return JSON.parse(JSON.stringify(rec)) as Json;
 }
 
 export interface QueryOpts {
@@ -26,9 +29,9 @@ export interface QueryOpts {
   class?: 'IN' | 'CH' | 'ANY';
 }
 
-export function query(name: string, type: RecordType | number, o: QueryOpts = {}): Buffer {
+export function query(name: string, type: RecordType | 'ANY' | number, o: QueryOpts = {}): Buffer {
   const edns = o.edns === undefined ? 1232 : o.edns;
-  const qtype = typeof type === 'number' ? type : undefined;
+  const qtype = type === 'ANY' ? 255 : typeof type === 'number' ? type : undefined;
   const bytes = dnsPacket.encode({
     type: 'query',
     id: o.id ?? 4242,
@@ -45,9 +48,33 @@ function nameWireLength(name: string): number {
   return n === '' ? 1 : n.length + 2;
 }
 
-export function decode(b: Buffer | undefined): Packet & { rcode: string; flags: number } {
+/** A decoded record, loosely typed (dns-packet's union makes every test cast). */
+export interface Rec {
+  type: string;
+  name: string;
+  ttl?: number;
+  data?: unknown;
+  udpPayloadSize?: number;
+  extendedRcode?: number;
+  flag_do?: boolean;
+}
+
+export interface Decoded {
+  id: number;
+  rcode: string;
+  flags: number;
+  flag_aa: boolean;
+  flag_tc: boolean;
+  flag_rd: boolean;
+  questions: { name: string; type: string }[];
+  answers: Rec[];
+  authorities: Rec[];
+  additionals: Rec[];
+}
+
+export function decode(b: Buffer | undefined): Decoded {
   if (!b) throw new Error('no answer');
-  return dnsPacket.decode(b) as Packet & { rcode: string; flags: number };
+  return dnsPacket.decode(b) as unknown as Decoded;
 }
 
 export interface DigResult {
