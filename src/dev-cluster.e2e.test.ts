@@ -54,6 +54,7 @@ t.test('dev-cluster --netns: one namespace per agent, all removed after', { skip
   const dc = startDevCluster(t, ['--nodes', '3', '--netns', '--subnet', '93']);
   t.teardown(() => {
     for (const ns of ['weft-dev-93-1', 'weft-dev-93-2', 'weft-dev-93-3', 'weft-dev-93-hub']) {
+      // (the root leg weft-dev-93 goes with the hub namespace)
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {
@@ -63,13 +64,16 @@ t.test('dev-cluster --netns: one namespace per agent, all removed after', { skip
   });
   await dc.up;
   const formed = await eventually('agents in namespaces form one cluster', () => {
-    const out = execFileSync('ip', ['netns', 'exec', 'weft-dev-93-2', process.execPath, CLI, 'members', '--json'], { encoding: 'utf8' });
+    const out = execFileSync('ip', ['netns', 'exec', 'weft-dev-93-2', process.execPath, CLI, 'members', '--json', '--api', 'http://10.93.0.2:8947'], { encoding: 'utf8' });
     return (JSON.parse(out) as Member[]).filter((m) => m.state === 'alive').length === 3;
   }, 15_000, 200);
   t.ok(formed >= 0, 'agents in separate namespaces form one cluster over the bridge');
+  const fromHere = ((await (await fetch('http://10.93.0.3:8947/v1/members')).json()) as { members: Member[] }).members;
+  t.equal(fromHere.length, 3, 'the agents\' APIs are reachable from the root namespace through the hub');
   dc.proc.kill('SIGINT');
   t.equal(await dc.exited, 0);
   t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /weft-dev-93/, 'namespaces removed');
+  t.notMatch(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }), /weft-dev-93/, 'the root leg is removed');
 });
 
 function execFileSyncStatus(args: string[]): { status: number | null; stderr: string } {

@@ -3,13 +3,17 @@
 // Netns mode (root): each agent in its own network namespace, wired to a bridge in a hub
 // namespace, so that links can be cut and delayed per node with ip/tc/nft.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
+
+export const STATE_FILE = 'cluster.json';
+export const CONTROL_SOCKET = 'control.sock';
 
 const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [-- agent flags...]
 
@@ -23,13 +27,19 @@ Flags:
                  agents get 10.X.0.1 .. 10.X.0.N inside them
   --dir DIR      where logs go (default: a new temp dir)
   -h, --help     this help
-Flags after -- are passed to every agent (e.g. -- --preset local).`;
+Flags after -- are passed to every agent (e.g. -- --preset local).
+
+Every agent listens on its own address: gossip :7946, store :7947, DNS :8600, API :8947
+(in netns mode this machine reaches them through 10.X.0.254). The directory holds
+cluster.json and control.sock, through which \`weft chaos --cluster DIR\` injects faults.`;
 
 interface Node {
   name: string;
   addr: string;
   ns?: string;
+  args: string[];
   proc?: ChildProcess;
+  paused?: boolean;
 }
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -56,18 +66,31 @@ export async function run(argv: string[]): Promise<number> {
   const netns = values.netns === true;
   if (netns && process.getuid?.() !== 0) throw new CommandFailed('dev-cluster --netns needs root (it creates network namespaces); run it with sudo or drop --netns');
   const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'weft-dev-'));
+  mkdirSync(dir, { recursive: true });
 
   const prefix = netns ? `10.${subnet}.0.` : `127.${subnet}.0.`;
-  const nodes: Node[] = Array.from({ length: count }, (_, i) => ({ name: `dev-${i + 1}`, addr: prefix + (i + 1), ns: netns ? `weft-dev-${subnet}-${i + 1}` : undefined }));
+  const seed = `${prefix}1:7946`;
+  const nodes: Node[] = Array.from({ length: count }, (_, i) => {
+    const name = `dev-${i + 1}`;
+    const addr = prefix + (i + 1);
+    // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
+    // for (-- --docker true): N agents registering one engine's containers would all claim them.
+    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+    return { name, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : undefined, args };
+  });
   const hub = `weft-dev-${subnet}-hub`;
+  const state = new ClusterState(dir, subnet, netns, nodes);
 
   let stopping = false;
+  let control: Server | undefined;
   const stopAll = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping the dev cluster...');
+    control?.close();
     await Promise.all(nodes.map((n) => stopAgent(n)));
-    if (netns) removeNamespaces(nodes, hub);
+    if (netns) removeNamespaces(nodes, hub, subnet);
+    state.remove();
   };
   const signalled = new Promise<void>((resolve) => {
     const onSignal = () => void stopAll().then(resolve);
@@ -75,34 +98,115 @@ export async function run(argv: string[]): Promise<number> {
   });
 
   try {
-    if (netns) createNamespaces(nodes, hub);
-    const seed = `${nodes[0]!.addr}:7946`;
-    for (const [i, n] of nodes.entries()) {
-      const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', n.name, '--bind', n.addr, '--bind-port', '7946', '--data-dir', join(dir, n.name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
-      // In loopback mode each API gets its own address; inside a namespace 127.0.0.1 is its own.
-      if (!netns) args.push('--api-addr', n.addr);
-      n.proc = n.ns ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const log = createWriteStream(join(dir, `${n.name}.log`));
-      n.proc.stdout!.pipe(log);
-      n.proc.stderr!.pipe(log);
-      await waitReady(n);
-    }
+    if (netns) createNamespaces(nodes, hub, subnet);
+    for (const n of nodes) await startNode(n, dir, state);
+    control = await serveControl(dir, nodes, state, () => stopping);
   } catch (e) {
     await stopAll();
     throw new CommandFailed(`dev-cluster: ${(e as Error).message}; logs in ${dir}`);
   }
 
-  console.log(`dev cluster of ${count} agents is up; logs in ${dir}\n`);
-  for (const n of nodes) {
-    const members = n.ns ? `ip netns exec ${n.ns} weft members` : `weft members --api http://${n.addr}:8947`;
-    console.log(`  ${n.name.padEnd(8)} gossip ${n.addr}:7946   ${members}`);
-  }
-  console.log('\nCtrl-C stops them all.');
-
-  const exits = nodes.map((n) => new Promise<void>((r) => (n.proc!.exitCode !== null ? r() : n.proc!.once('exit', () => r()))));
-  await Promise.race([Promise.all(exits), signalled]);
-  await stopAll();
+  console.log(`dev cluster of ${count} agents is up; logs in ${dir}; state in ${state.file}\n`);
+  for (const n of nodes) console.log(`  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`);
+  console.log(`\n\`weft chaos --cluster ${dir} ...\` injects faults into it. Ctrl-C stops them all.`);
+  await signalled;
   return 0;
+}
+
+/**
+ * cluster.json in the cluster's directory: what `weft chaos` may act on (and nothing
+ * else): the namespaces and the current pid of each agent. Rewritten on every change.
+ */
+class ClusterState {
+  readonly file: string;
+  constructor(
+    private readonly dir: string,
+    private readonly subnet: number,
+    private readonly netns: boolean,
+    private readonly nodes: Node[],
+  ) {
+    this.file = join(dir, STATE_FILE);
+  }
+
+  write(): void {
+    const body = {
+      devCluster: process.pid,
+      subnet: this.subnet,
+      netns: this.netns,
+      control: join(this.dir, CONTROL_SOCKET),
+      nodes: this.nodes.map((n) => ({ name: n.name, addr: n.addr, ns: n.ns ?? null, pid: running(n) ? n.proc!.pid : null, paused: n.paused === true, api: `http://${n.addr}:8947`, dns: `${n.addr}:8600` })),
+    };
+    writeFileSync(this.file + '.tmp', JSON.stringify(body, null, 2));
+    renameSync(this.file + '.tmp', this.file);
+  }
+
+  remove(): void {
+    rmSync(this.file, { force: true });
+  }
+}
+
+const running = (n: Node) => n.proc !== undefined && n.proc.exitCode === null && n.proc.signalCode === null;
+
+async function startNode(n: Node, dir: string, state: ClusterState): Promise<void> {
+  n.proc = n.ns ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  n.paused = false;
+  const log = createWriteStream(join(dir, `${n.name}.log`), { flags: 'a' });
+  n.proc.stdout!.pipe(log);
+  n.proc.stderr!.pipe(log);
+  n.proc.once('exit', () => state.write());
+  await waitReady(n);
+  state.write();
+}
+
+/**
+ * The control socket: the only way `weft chaos` touches processes, so it can only ever
+ * signal the agents this dev-cluster started.
+ *   POST /nodes/<name>/kill | stop | start | pause | resume
+ */
+function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping: () => boolean): Promise<Server> {
+  const path = join(dir, CONTROL_SOCKET);
+  rmSync(path, { force: true });
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const m = /^\/nodes\/([^/]+)\/(kill|stop|start|pause|resume)$/.exec(req.url ?? '');
+    const n = m && nodes.find((x) => x.name === decodeURIComponent(m[1]!));
+    if (req.method !== 'POST' || !m || !n) return reply(404, { error: 'POST /nodes/<name>/kill|stop|start|pause|resume' });
+    if (stopping()) return reply(409, { error: 'the dev cluster is stopping' });
+    const act = async (): Promise<unknown> => {
+      switch (m[2]) {
+        case 'kill':
+          if (running(n)) n.proc!.kill('SIGKILL');
+          break;
+        case 'stop':
+          await stopAgent(n);
+          break;
+        case 'start':
+          if (!running(n)) await startNode(n, dir, state);
+          break;
+        case 'pause':
+        case 'resume':
+          if (!running(n)) throw new Error(`${n.name} is not running`);
+          signalAgent(n, m[2] === 'pause' ? 'SIGSTOP' : 'SIGCONT');
+          n.paused = m[2] === 'pause';
+          break;
+      }
+      state.write();
+      return { name: n.name, running: running(n), paused: n.paused === true };
+    };
+    act().then((body) => reply(200, body), (e: Error) => reply(409, { error: e.message }));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve(server));
+  });
+}
+
+/** The agent itself, not `ip netns exec` in front of it (which has exec'd into node: same pid). */
+function signalAgent(n: Node, sig: NodeJS.Signals): void {
+  process.kill(n.proc!.pid!, sig);
 }
 
 function waitReady(n: Node): Promise<void> {
@@ -128,6 +232,7 @@ async function stopAgent(n: Node): Promise<void> {
   const p = n.proc;
   if (!p || p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  if (n.paused) p.kill('SIGCONT');
   p.kill('SIGTERM');
   const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
   await exited;
@@ -138,11 +243,17 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-function createNamespaces(nodes: Node[], hub: string): void {
-  removeNamespaces(nodes, hub); // leftovers of a run that was killed
+function createNamespaces(nodes: Node[], hub: string, subnet: number): void {
+  removeNamespaces(nodes, hub, subnet); // leftovers of a run that was killed
   ip('netns', 'add', hub);
   ip('-n', hub, 'link', 'add', 'br0', 'type', 'bridge');
   ip('-n', hub, 'link', 'set', 'br0', 'up');
+  // A leg from this namespace into the hub, so the APIs and DNS servers are reachable from
+  // here at the agents' addresses (10.X.0.254 is ours).
+  ip('link', 'add', rootLink(subnet), 'type', 'veth', 'peer', 'name', 'p0', 'netns', hub);
+  ip('-n', hub, 'link', 'set', 'p0', 'master', 'br0', 'up');
+  ip('addr', 'add', `10.${subnet}.0.254/24`, 'dev', rootLink(subnet));
+  ip('link', 'set', rootLink(subnet), 'up');
   nodes.forEach((n, i) => {
     ip('netns', 'add', n.ns!);
     ip('-n', hub, 'link', 'add', `p${i + 1}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n.ns!);
@@ -153,7 +264,14 @@ function createNamespaces(nodes: Node[], hub: string): void {
   });
 }
 
-function removeNamespaces(nodes: Node[], hub: string): void {
+const rootLink = (subnet: number) => `weft-dev-${subnet}`;
+
+function removeNamespaces(nodes: Node[], hub: string, subnet: number): void {
+  try {
+    ip('link', 'del', rootLink(subnet));
+  } catch {
+    // not there (deleting the hub namespace removes it too)
+  }
   for (const ns of [...nodes.map((n) => n.ns!), hub]) {
     try {
       ip('netns', 'del', ns);
