@@ -276,7 +276,6 @@ export class EngineWatcher {
     if (this.stopped) return;
     this._connected = true;
     this._lastError = undefined;
-    this.backoff.reset();
     this.logged = undefined;
     this.opts.logger.info({ socket: this.opts.socket, version: version.Version }, `connected to the Docker engine at ${this.opts.socket} (Docker ${version.Version})`);
     try {
@@ -285,6 +284,9 @@ export class EngineWatcher {
       stream.destroy();
       throw err;
     }
+    // Only a connection that got as far as a full resync resets the delay, so an engine
+    // that accepts and then drops every connection is retried ever more slowly.
+    this.backoff.reset();
     this.firstAttemptDone();
     await ended;
   }
