@@ -1,0 +1,210 @@
+import t from 'tap';
+import dnsPacket, { type Answer } from 'dns-packet';
+import { Resolver } from 'node:dns/promises';
+import { Forwarder, type ForwarderOutput } from './forwarder.js';
+import { Responder } from './answer.js';
+import { DnsStats } from './stats.js';
+import { Zone } from './zone.js';
+import { DnsServer } from './server.js';
+import { TestUpstream, testSoa } from './upstream.fixture.js';
+import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
+import { decode, dig, newStore, query } from '../test/helpers/dns.js';
+import { skipUnless } from '../test/helpers/system.js';
+
+// ------------------------------------------------------------ the sans-IO core, with a hand-driven clock
+
+type Out = ForwarderOutput<number>;
+
+function core(opts: { upstreams?: number; maxOutstanding?: number; timeoutMs?: number } = {}) {
+  const stats = new DnsStats();
+  const ups = Array.from({ length: opts.upstreams ?? 2 }, (_, i) => parseUpstream(`127.0.0.${i + 1}:53`));
+  const fwd = new Forwarder<number>({ upstreams: ups, maxOutstanding: opts.maxOutstanding, timeoutMs: opts.timeoutMs ?? 1000, random: seq() }, stats);
+  const r = new Responder<number>(new Zone(), stats, fwd);
+  /** A client query at `now`; the immediate answer if any. */
+  const ask = (now: number, name: string, client = 1, o: { rd?: boolean } = {}) => {
+    const msg = query(name, 'A', { id: client, rd: o.rd });
+    const out = r.handle(msg, false);
+    return out ?? (r.wantsForward ? r.forward(now, false, client) : undefined);
+  };
+  const take = (): Out[] => fwd.outbox.splice(0);
+  /** The upstream answers the query it was sent in `send`. */
+  const reply = (now: number, send: Out, answers: Answer[], o: { rcode?: number; authorities?: Answer[]; tc?: boolean } = {}) => {
+    if (send.kind !== 'send') throw new Error('not a send');
+    const q = dnsPacket.decode(send.bytes);
+    const bytes = dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (o.tc ? dnsPacket.TRUNCATED_RESPONSE : 0) | (o.rcode ?? 0), questions: q.questions, answers, authorities: o.authorities ?? [] });
+    fwd.response(now, send.upstream, send.tcp, bytes);
+  };
+  return { fwd, stats, ask, take, reply };
+}
+
+function seq(): () => number {
+  let i = 0;
+  return () => ((i++ * 7919) % 65536) / 65536;
+}
+
+const A = (name: string, ttl: number, data = '192.0.2.1'): Answer => ({ type: 'A', name, ttl, data });
+
+t.test('cache: served for the TTL, with the TTL counting down; then asked again', async (t) => {
+  const { ask, take, reply, stats } = core();
+  t.equal(ask(0, 'a.example'), undefined, 'a miss goes upstream');
+  const [send] = take();
+  t.match(send, { kind: 'send', upstream: 0, tcp: false });
+  reply(10, send, [A('a.example', 10)]);
+  const [answer] = take();
+  t.match(answer, { kind: 'reply', client: 1 });
+  t.equal(decode((answer as { bytes: Buffer }).bytes).answers[0].ttl, 10);
+
+  const hit = decode(ask(4_010, 'A.Example'));
+  t.equal(hit.answers[0].ttl, 6, 'the TTL counts down');
+  t.equal(hit.questions[0].name, 'A.Example', "the client's case in the question");
+  t.equal(stats.cacheHits, 1);
+  t.equal(take().length, 0, 'no upstream query for a hit');
+  t.equal(ask(10_010, 'a.example'), undefined, 'expired: asked again');
+  t.equal(take().length, 1);
+});
+
+t.test('negative answers are cached for the SOA minimum (RFC 2308), not without an SOA', async (t) => {
+  const { ask, take, reply } = core();
+  ask(0, 'nx.example');
+  reply(0, take()[0], [], { rcode: 3, authorities: [testSoa('example', 300, 30)] });
+  t.equal(decode((take()[0] as { bytes: Buffer }).bytes).rcode, 'NXDOMAIN');
+  t.equal(decode(ask(29_000, 'nx.example')).rcode, 'NXDOMAIN', 'still cached before the minimum');
+  t.equal(ask(30_001, 'nx.example'), undefined, 'gone after it');
+  take();
+  ask(0, 'nosoa.example');
+  reply(0, take()[0], [], { rcode: 3 });
+  take();
+  t.equal(ask(1, 'nosoa.example'), undefined, 'no SOA: not cached');
+});
+
+t.test('timeout: the next upstream; all timed out: SERVFAIL; the failing one is avoided afterwards', async (t) => {
+  const { fwd, ask, take, reply, stats } = core({ timeoutMs: 1000 });
+  ask(0, 'slow.example');
+  const [first] = take();
+  t.match(first, { upstream: 0 });
+  t.equal(fwd.nextDeadline(), 1000);
+  fwd.tick(999);
+  t.equal(take().length, 0);
+  fwd.tick(1000);
+  const [second] = take();
+  t.match(second, { kind: 'send', upstream: 1 }, 'failover to the second upstream');
+  fwd.tick(2000);
+  const [fail] = take();
+  t.match(fail, { kind: 'reply', rcode: 2 }, 'both timed out: SERVFAIL');
+  t.equal(decode((fail as { bytes: Buffer }).bytes).rcode, 'SERVFAIL');
+  t.same([...stats.upstreamFailures.values()], [1, 1]);
+
+  ask(2_000, 'next.example');
+  const [n] = take();
+  t.match(n, { upstream: 0 }, 'equal failures: configured order');
+  reply(2_000, n, [], { rcode: 2 });
+  const [retry] = take();
+  t.match(retry, { kind: 'send', upstream: 1 }, 'SERVFAIL from upstream 0: try upstream 1');
+  reply(2_000, retry, [A('next.example', 60)]);
+  t.match(take(), [{ kind: 'reply', rcode: 0 }]);
+  ask(2_100, 'third.example');
+  t.match(take(), [{ kind: 'send', upstream: 1 }], 'upstream 0 has more recent failures now');
+  t.ok(fwd.failureScores(2_100)[0] > fwd.failureScores(2_100)[1]);
+  t.ok(fwd.failureScores(2_100 + 600_000)[0] < 0.01, 'failures decay');
+});
+
+t.test('concurrency limit, coalescing, RD=0, unmatched responses, TC -> TCP', async (t) => {
+  const { fwd, ask, take, reply, stats } = core({ maxOutstanding: 2 });
+  ask(0, 'a.example', 1);
+  ask(0, 'a.example', 2);
+  const [sendA] = take();
+  t.ok(sendA && take().length === 0, 'two clients, one upstream query');
+  ask(0, 'b.example', 3);
+  const [sendB] = take();
+  const full = decode(ask(0, 'c.example', 4));
+  t.equal(full.rcode, 'SERVFAIL', 'past the limit: SERVFAIL at once');
+  t.equal(stats.overloaded, 1);
+  t.equal(fwd.outstanding, 2);
+
+  const norec = decode(ask(0, 'd.example', 5, { rd: false }));
+  t.equal(norec.rcode, 'REFUSED', 'RD=0 and not cached: REFUSED (no recursion asked for)');
+
+  fwd.response(0, 0, false, Buffer.from('garbage!garbage!'));
+  fwd.response(0, 1, false, query('a.example', 'A'));
+  t.equal(stats.upstreamUnmatched, 2, 'garbage and non-responses do not match');
+
+  reply(0, sendA, [A('a.example', 60)]);
+  reply(0, sendB, [A('b.example', 60)]);
+  t.same(take().map((o) => (o.kind === 'reply' ? o.client : -1)), [1, 2, 3], 'both waiting clients of a, then b');
+  ask(0, 'big.example', 6);
+  const [big] = take();
+  reply(0, big, [], { tc: true });
+  const [viaTcp] = take();
+  t.match(viaTcp, { kind: 'send', tcp: true, upstream: 0 }, 'TC from upstream: ask it again over TCP');
+  reply(0, viaTcp, [A('big.example', 60)]);
+  t.match(take(), [{ kind: 'reply', client: 6, rcode: 0 }]);
+});
+
+t.test('resolv.conf: nameservers without our own address', async (t) => {
+  const text = '# comment\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\nsearch x\nnameserver bogus\n';
+  t.same(upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 53 }]).map((u) => u.label), ['10.0.0.2:53', '[fe80::1]:53']);
+  t.same(upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 8600 }]).map((u) => u.label), ['127.0.0.1:53', '10.0.0.2:53', '[fe80::1]:53'], 'another port is not us');
+  t.same(upstreamsFromResolvConf(text, [{ addr: '0.0.0.0', port: 53 }], ['10.0.0.2']).map((u) => u.label), ['[fe80::1]:53'], 'a wildcard on 53 is every local address');
+  t.same(parseUpstream('[::1]:5353'), { host: '::1', port: 5353, label: '[::1]:5353' });
+  t.same(parseUpstream('10.0.0.1:5353'), { host: '10.0.0.1', port: 5353, label: '10.0.0.1:5353' });
+  t.throws(() => parseUpstream('10.0.0.1:0'), /bad port/);
+});
+
+// ------------------------------------------------------------ over real sockets, against tiny upstreams on 127.0.6.x
+
+async function upstreams(t: { teardown(fn: () => unknown): void }) {
+  const one = await TestUpstream.start('127.0.6.1', (q) => ({ answers: [A(q.name, 60, '192.0.2.1')] }));
+  const two = await TestUpstream.start('127.0.6.2', (q) => ({ answers: [A(q.name, 60, '192.0.2.2')] }));
+  t.teardown(() => Promise.all([one.close(), two.close()]));
+  return { one, two };
+}
+
+t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP upstream', async (t) => {
+  const { one, two } = await upstreams(t);
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.10', port: 0 }], upstreams: [one.label, two.label], upstreamTimeoutMs: 300 });
+  t.teardown(() => dns.stop());
+  const r = new Resolver({ timeout: 3000, tries: 1 });
+  r.setServers([`127.0.6.10:${dns.addresses[0].port}`]);
+
+  t.same(await r.resolve4('www.example.test'), ['192.0.2.1']);
+  t.same(await r.resolve4('www.example.test'), ['192.0.2.1']);
+  t.equal(one.asked.length, 1, 'the second was a cache hit');
+
+  one.handler = () => 'drop';
+  t.same(await r.resolve4('other.example.test'), ['192.0.2.2'], 'the first is silent: the second answers');
+  two.handler = () => 'drop';
+  await t.rejects(r.resolve4('nobody.example.test'), { code: 'ESERVFAIL' }, 'both silent: SERVFAIL');
+
+  two.handler = (q) => ({ truncateUdp: true, answers: Array.from({ length: 80 }, (_, i) => A(q.name, 60, `198.51.100.${i + 1}`)) });
+  const many = await r.resolve4('many.example.test');
+  t.equal(many.length, 80, 'a truncated upstream answer is fetched again over TCP and relayed whole');
+  t.ok(two.asked.some((a) => a.tcp && a.name === 'many.example.test'));
+
+  const metrics = await dns.registry.metrics();
+  t.match(metrics, /weft_dns_cache_hits_total \d+/);
+  t.match(metrics, new RegExp(`weft_dns_upstream_failures_total\\{upstream="${one.label}"\\} [1-9]`));
+});
+
+t.test('dig +norec outside the zone: from the cache, else REFUSED', { skip: skipUnless({ commands: ['dig'] }) }, async (t) => {
+  const { one, two } = await upstreams(t);
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.11', port: 0 }], upstreams: [one.label, two.label] });
+  t.teardown(() => dns.stop());
+  const port = dns.addresses[0].port;
+  t.equal((await dig('127.0.6.11', port, ['cold.example.test', '+norec'])).status, 'REFUSED');
+  t.equal(one.asked.length, 0, 'nothing went upstream');
+  const warm = await dig('127.0.6.11', port, ['cold.example.test']);
+  t.equal(warm.status, 'NOERROR');
+  t.ok(warm.flags.includes('ra'), 'recursion available');
+  t.notOk(warm.flags.includes('aa'), 'not authoritative outside the zone');
+  const cached = await dig('127.0.6.11', port, ['cold.example.test', '+norec']);
+  t.same(cached.answer.map((r) => r[4]), ['192.0.2.1'], 'now from the cache');
+});
+
+t.test('forward: false refuses names outside the zone; no upstreams at all is a warning, not a failure', async (t) => {
+  const warnings: string[] = [];
+  const log = { debug() {}, info() {}, warn: (_: object, m: string) => void warnings.push(m), error() {} };
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.12', port: 0 }], resolvConf: '/nonexistent/resolv.conf', log });
+  t.teardown(() => dns.stop());
+  t.match(warnings, [/no upstream resolvers/]);
+  t.equal(dns.forwarder, undefined);
+});
