@@ -52,7 +52,6 @@ export type MalformedReason =
   | 'bad_rr'
   | 'multiple_opt'
   | 'bad_opt'
-  | 'trailing'
   | 'bad_tcp_frame';
 
 export const MALFORMED_REASONS: readonly MalformedReason[] = [
@@ -65,7 +64,6 @@ export const MALFORMED_REASONS: readonly MalformedReason[] = [
   'bad_rr',
   'multiple_opt',
   'bad_opt',
-  'trailing',
   'bad_tcp_frame',
 ];
 
