@@ -1,0 +1,78 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChaosPlanner, type Fault } from './planner.js';
+import { parsePlan, PolicyError } from './policy.js';
+import { faultRules, openCluster, type DevCluster } from './cluster.js';
+
+const nodes = Array.from({ length: 6 }, (_, i) => ({ name: `dev-${i + 1}`, meta: i < 3 ? '{"user":"zone=a"}' : '{"user":"zone=b"}' }));
+
+function schedule(seed: number) {
+  const plan = parsePlan({
+    seed,
+    for: '30s',
+    policies: [
+      { mode: 'kill', probability: 0.5, interval: '2s', duration: '3s' },
+      { mode: 'partition', interval: '5s', duration: '2s', targets: { count: 2, meta: 'zone=b' } },
+    ],
+  });
+  const p = new ChaosPlanner(plan);
+  const log: string[] = [];
+  const active = new Map<number, Fault>();
+  for (let now = 0; now <= 31_000; now += 100) {
+    const { inject, heal } = p.step(now, nodes);
+    for (const f of heal) {
+      active.delete(f.id);
+      log.push(`${now} heal ${f.id}`);
+    }
+    for (const f of inject) {
+      // No node is in two faults at once.
+      const busy = [...active.values()].flatMap((a) => a.targets);
+      if (f.targets.some((x) => busy.includes(x))) throw new Error(`fault ${f.id} hits a busy node`);
+      active.set(f.id, f);
+      log.push(`${now} ${f.mode} ${f.targets.join('+')}${f.others.length ? ` | ${f.others.join('+')}` : ''}`);
+    }
+  }
+  return { log, active };
+}
+
+t.test('the planner is deterministic, heals every fault, and keeps to its targets', async (t) => {
+  const a = schedule(7);
+  t.same(schedule(7).log, a.log, 'same seed, same schedule');
+  t.not(schedule(8).log.join('\n'), a.log.join('\n'), 'another seed, another schedule');
+  t.equal(a.active.size, 0, 'nothing is left in place at the end');
+  const partitions = a.log.filter((l) => l.includes('partition'));
+  t.ok(partitions.length >= 4, `${partitions.length} partitions`);
+  for (const l of partitions) t.match(l, /partition dev-[456](\+dev-[456])? \| /, `only zone=b nodes are cut off: ${l}`);
+  const kills = a.log.filter((l) => l.includes(' kill '));
+  t.ok(kills.length > 3 && kills.length < 15, `probability 0.5 every 2 s for 30 s: ${kills.length} kills`);
+});
+
+t.test('policy problems are reported together, naming the key', async (t) => {
+  const e = t.throws(() => parsePlan({ for: 'soon', policies: [{ mode: 'explode', probability: 2, colour: 'red', targets: { count: 0 } }] })) as PolicyError;
+  t.ok(e instanceof PolicyError);
+  t.match(e.message, /for "soon"/);
+  t.match(e.message, /policies\[0\]\.mode "explode": is one of drop, partition, latency, pause, kill/);
+  t.match(e.message, /probability 2/);
+  t.match(e.message, /unknown key colour/);
+  t.match(e.message, /count is an integer/);
+});
+
+t.test('nft rules for drop and partition', async (t) => {
+  const c = { subnet: 9, netns: true, nodes: nodes.map((n, i) => ({ name: n.name, addr: `10.9.0.${i + 1}`, ns: `weft-dev-9-${i + 1}` })) } as unknown as DevCluster;
+  const base = { id: 3, policy: 0, targets: ['dev-1'], loss: 0.3, delayMs: 0, ports: [7946, 7947], startMs: 0, endMs: 1 };
+  const drop = faultRules(c, { ...base, mode: 'drop', others: [] });
+  t.match(drop, /table inet weft-chaos-3 \{/);
+  t.match(drop, /th dport \{ 7946, 7947 \} numgen random mod 100 < 30 drop/);
+  const part = faultRules(c, { ...base, mode: 'partition', others: ['dev-5', 'dev-6'] });
+  t.match(part, /ip saddr \{ 10\.9\.0\.5, 10\.9\.0\.6 \} drop/);
+  t.match(part, /ip daddr \{ 10\.9\.0\.5, 10\.9\.0\.6 \} drop/);
+});
+
+t.test('chaos refuses what is not a running dev cluster', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-chaos-'));
+  t.throws(() => openCluster(dir), /no dev cluster in/, 'no cluster.json');
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ devCluster: process.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [] }));
+  t.throws(() => openCluster(dir), /is not running/, 'the pid is not a dev-cluster');
+});
