@@ -1,0 +1,65 @@
+// Docker on the overlay: a user-defined bridge network on this node's subnet, using weft's
+// bridge, so containers started with `--network weft` get overlay addresses and reach
+// containers on other nodes through the routes weft programs.
+//
+// This file only computes the network's create options (dockerode's createNetwork body,
+// the same as `docker network create` flags); creating it is the agent's job, after the
+// lease is held and the bridge exists, and again when the lease changes (remove, create).
+//
+// Why the options are these:
+//   - com.docker.network.bridge.name: Docker's bridge driver adopts an existing bridge of
+//     that name instead of making its own, so Docker and weft agree on one device. weft
+//     keeps the gateway address on it; Docker configures the same one.
+//   - subnet = the lease, gateway = its .1 (the bridge's address); Docker's IPAM hands out
+//     .2 and up. The .0 address is the node's VTEP, never a container's.
+//   - driver.mtu = the VXLAN device's MTU, so containers' packets fit after encapsulation.
+//   - enable_ip_masquerade=false: Docker's rule masquerades everything leaving the bridge
+//     for another device, which would hide container addresses from the other nodes'
+//     containers (they would see this node's VTEP address). Traffic to outside the cluster
+//     CIDR then needs a masquerade rule of its own (flannel's: -s cidr ! -d cidr), which
+//     weft does not install yet: containers on the weft network reach other nodes'
+//     containers, not the internet. Attach them to a second network for that.
+//   - Docker's FORWARD policy DROP (set by dockerd with iptables=true) lets in only
+//     replies to connections from the bridge; new connections from other nodes to a
+//     container need an ACCEPT for the cluster CIDR in DOCKER-USER. weft does not add it
+//     yet either: set it by hand or run dockerd with --iptables=false.
+import { formatIPv4, parsePrefix } from './cidr.js';
+
+export interface DockerNetworkPlan {
+  Name: string;
+  Driver: 'bridge';
+  CheckDuplicate: true;
+  Attachable: true;
+  IPAM: { Driver: 'default'; Config: { Subnet: string; Gateway: string }[] };
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** The create options of the Docker network for `subnet` on `bridge`. */
+export function dockerNetworkPlan(o: { subnet: string; bridge: string; mtu: number; name?: string }): DockerNetworkPlan {
+  const p = parsePrefix(o.subnet);
+  if (!p) throw new RangeError(`subnet "${o.subnet}" is not an IPv4 prefix`);
+  return {
+    Name: o.name ?? 'weft',
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Attachable: true,
+    IPAM: { Driver: 'default', Config: [{ Subnet: o.subnet, Gateway: formatIPv4(p.base + 1) }] },
+    Options: {
+      'com.docker.network.bridge.name': o.bridge,
+      'com.docker.network.driver.mtu': String(o.mtu),
+      'com.docker.network.bridge.enable_ip_masquerade': 'false',
+    },
+    Labels: { 'weft.overlay.subnet': o.subnet },
+  };
+}
+
+/** The same as `docker network create` arguments. */
+export function dockerNetworkArgs(plan: DockerNetworkPlan): string[] {
+  const args = ['network', 'create', '--driver', plan.Driver, '--attachable'];
+  for (const c of plan.IPAM.Config) args.push('--subnet', c.Subnet, '--gateway', c.Gateway);
+  for (const [k, v] of Object.entries(plan.Options)) args.push('--opt', `${k}=${v}`);
+  for (const [k, v] of Object.entries(plan.Labels)) args.push('--label', `${k}=${v}`);
+  args.push(plan.Name);
+  return args;
+}

@@ -1,0 +1,429 @@
+// The overlay driver: keeps this node's lease in the store and the kernel in line with
+// every live node's lease, level-triggered (DESIGN.md principle 2). A pass
+//   1. finds the underlay (config, else the route towards a peer, else the default route);
+//   2. decides the lease (lease.ts) and writes it if it changed;
+//   3. computes the desired state from the live view (desired.ts);
+//   4. reads the kernel state and applies the difference (plan.ts, ip.ts).
+// Passes run after every change of the overlay records (a dead owner's records leave the
+// live view, which is a change) and every reconcileEveryMs, one at a time; changes that
+// arrive during a pass cause one more pass, not one each.
+import { Registry } from 'prom-client';
+import type { Json } from '../crdt-store/json-value.js';
+import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
+import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
+import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
+import { IpAdapter, type HostLinks } from './ip.js';
+import { decideLease, type LeaseConfig } from './lease.js';
+import { OverlayMetrics } from './metrics.js';
+import { plan, planCleanup, type Command } from './plan.js';
+import { leaseKey, leaseValue, MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+
+/** What the driver needs of the store: LocalStore and StoreNode both fit. */
+export interface OverlayStore {
+  entries(prefix: string, opts?: { view?: 'live' | 'all' }): StoreRecord[];
+  watch(prefix: string, handler: (e: WatchEvent) => void, opts?: { view?: 'live' | 'all' }): () => void;
+  update(key: string, mutator: (current: Json | undefined) => Json | undefined, opts?: { durable?: boolean }): unknown;
+  delete(key: string, opts?: { durable?: boolean }): unknown;
+}
+
+/** pino's Logger fits. */
+export interface OverlayLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface OverlayOptions {
+  store: OverlayStore;
+  /** This node's name (the store's and membership's). */
+  node: string;
+  /** The cluster CIDR subnets are leased from. Default 10.42.0.0/16. */
+  cidr?: string;
+  /** Prefix length of each node's subnet. Default 24. */
+  subnetPrefix?: number;
+  /** VXLAN network id. Default 1. */
+  vni?: number;
+  /** VXLAN UDP port. Default 4789 (IANA). */
+  port?: number;
+  /** Underlay IPv4 address (must be on a device of this host). Default: the source address of the route to the first peer, else of the default route. */
+  underlay?: string;
+  /** VXLAN device name. Default weft.vx. */
+  device?: string;
+  /** Bridge for local containers, holding the subnet's .1 as their gateway; false: none. Default weft0. */
+  bridge?: string | false;
+  /** Network namespace to configure instead of the current one (tests, the bench). */
+  netns?: string;
+  log: OverlayLog;
+  /** Where the weft_overlay_ metrics go. Default: a private registry. */
+  registry?: Registry;
+  /** Full reconcile period (repairs changes made by hand). Default 10 s. */
+  reconcileEveryMs?: number;
+  /** Wall clock for claim times. Default Date.now. */
+  now?: () => number;
+}
+
+export class OverlayConfigError extends Error {
+  override name = 'OverlayConfigError';
+}
+
+export interface OverlayStatus {
+  node: string;
+  cidr: string;
+  subnetPrefix: number;
+  device: string;
+  bridge: string | null;
+  netns: string | null;
+  /** held: the lease is ours; exhausted: no free subnet; waiting: no underlay address yet. */
+  state: 'starting' | 'held' | 'exhausted' | 'waiting' | 'stopped';
+  lease: LeaseRecord | null;
+  underlay: { addr: string; dev: string; mtu: number; source: string } | null;
+  peers: PeerEntry[];
+  skipped: { node: string; reason: SkipReason }[];
+  /** What the kernel held after the last pass that changed something (or the first). */
+  programmed: { device: boolean; bridge: boolean; routes: number; neighbours: number; fdb: number } | null;
+  /** IPv4 forwarding in the namespace; off means containers cannot reach other hosts. */
+  forwarding: boolean | null;
+  lastReconcile: { at: string; ms: number; commands: number; failures: number; error: string | null } | null;
+  reconciles: number;
+  driftRepaired: number;
+  applyFailures: number;
+  leaseChanges: number;
+  badRecords: number;
+}
+
+interface Resolved {
+  cidr: Prefix;
+  subnetLen: number;
+  vni: number;
+  port: number;
+  device: string;
+  bridge: string | undefined;
+  everyMs: number;
+}
+
+const DEV_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** Checks the options; the error says which one and what is allowed. */
+export function resolveOptions(o: OverlayOptions): Resolved {
+  const cidrText = o.cidr ?? '10.42.0.0/16';
+  const cidr = parsePrefix(cidrText);
+  if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`);
+  const subnetLen = o.subnetPrefix ?? 24;
+  if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)
+    throw new OverlayConfigError(`overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`);
+  if (subnetCount(cidr, subnetLen) > 1 << 20) throw new OverlayConfigError(`overlay cidr ${cidrText} holds more than 2^20 /${subnetLen} subnets: use a longer subnet prefix`);
+  const vni = o.vni ?? 1;
+  if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) throw new OverlayConfigError(`overlay vni ${vni} must be an integer from 1 to ${MAX_VNI}`);
+  const port = o.port ?? 4789;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OverlayConfigError(`overlay port ${port} must be 1-65535`);
+  if (o.underlay !== undefined && parseIPv4(o.underlay) === undefined) throw new OverlayConfigError(`overlay underlay "${o.underlay}" is not an IPv4 address`);
+  const device = o.device ?? 'weft.vx';
+  const bridge = o.bridge === false ? undefined : (o.bridge ?? 'weft0');
+  for (const [what, name] of [['device', device], ['bridge', bridge]] as const)
+    if (name !== undefined && !DEV_NAME.test(name)) throw new OverlayConfigError(`overlay ${what} name "${name}" must be 1-15 letters, digits, '.', '-' or '_'`);
+  if (bridge === device) throw new OverlayConfigError('overlay bridge and device need different names');
+  const everyMs = o.reconcileEveryMs ?? 10_000;
+  if (!(everyMs >= 50)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below 50 ms`);
+  return { cidr, subnetLen, vni, port, device, bridge, everyMs };
+}
+
+const LOOPBACK = (a: string): boolean => a.startsWith('127.');
+
+export class Overlay {
+  readonly metrics: OverlayMetrics;
+  readonly registry: Registry;
+  readonly ip: IpAdapter;
+  private readonly cfg: Resolved;
+  private readonly leaseCfg: LeaseConfig;
+  private readonly log: OverlayLog;
+  private readonly now: () => number;
+  private readonly mac: string;
+  private unwatch: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+
+  private underlay: { addr: string; dev: string; mtu: number; source: string } | undefined;
+  /** The desired state of the last pass that applied without failures, as text, for drift detection. */
+  private lastClean: string | undefined;
+  private readonly badSeen = new Map<string, string>();
+  private lastProblem = '';
+  private st: OverlayStatus;
+
+  private constructor(private readonly opts: OverlayOptions) {
+    this.cfg = resolveOptions(opts);
+    this.leaseCfg = { cidr: this.cfg.cidr, subnetLen: this.cfg.subnetLen };
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.mac = vtepMac(opts.node);
+    this.registry = opts.registry ?? new Registry();
+    this.metrics = new OverlayMetrics(this.registry);
+    this.ip = new IpAdapter({ netns: opts.netns });
+    this.st = {
+      node: opts.node,
+      cidr: opts.cidr ?? '10.42.0.0/16',
+      subnetPrefix: this.cfg.subnetLen,
+      device: this.cfg.device,
+      bridge: this.cfg.bridge ?? null,
+      netns: opts.netns ?? null,
+      state: 'starting',
+      lease: null,
+      underlay: null,
+      peers: [],
+      skipped: [],
+      programmed: null,
+      forwarding: null,
+      lastReconcile: null,
+      reconciles: 0,
+      driftRepaired: 0,
+      applyFailures: 0,
+      leaseChanges: 0,
+      badRecords: 0,
+    };
+  }
+
+  /**
+   * Starts the driver and runs the first pass before resolving (its failure is in
+   * status(), not thrown: the timer retries). Throws OverlayConfigError for bad options.
+   */
+  static async start(opts: OverlayOptions): Promise<Overlay> {
+    const o = new Overlay(opts);
+    const kick = (): void => o.schedule();
+    // Both views: the live one decides the peers, the 'all' one the leases (a dead owner's
+    // claim still holds its subnet until reaped).
+    o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'all' }));
+    o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'live' }));
+    o.timer = setInterval(kick, o.cfg.everyMs);
+    o.timer.unref?.();
+    await o.reconcileNow();
+    return o;
+  }
+
+  /** Runs a pass now (after the one running, if any) and resolves when it is done. */
+  async reconcileNow(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.stopped) return;
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.dirty && !this.stopped) {
+        this.dirty = false;
+        this.schedule();
+      }
+    });
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
+    // Coalesce a burst of watch events (a store merge delivers one per key) into one pass.
+    this.running = new Promise<void>((r) => setImmediate(r))
+      .then(() => this.pass())
+      .finally(() => {
+        this.running = undefined;
+        if (this.dirty && !this.stopped) {
+          this.dirty = false;
+          this.schedule();
+        }
+      });
+  }
+
+  /** Stops watching and reconciling; the kernel configuration stays as it is. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const u of this.unwatch) u();
+    this.unwatch = [];
+    while (this.running) await this.running.catch(() => {});
+    this.st.state = 'stopped';
+  }
+
+  /** Stops, then removes the devices weft made (and with them every route, neighbour and FDB entry on them). */
+  async cleanup(): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
+    await this.stop();
+    return Overlay.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
+  }
+
+  /** Removes weft's overlay devices from a host without a running driver (`weft agent --cleanup`). */
+  static async cleanupHost(o: { netns?: string; device?: string; bridge?: string | false } = {}): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
+    const ip = new IpAdapter({ netns: o.netns });
+    const names = [o.device ?? 'weft.vx', ...(o.bridge === false ? [] : [o.bridge ?? 'weft0'])];
+    const actual = await ip.read(names[0], names[1]);
+    const cmds = planCleanup(actual, names);
+    const r = await ip.apply(cmds);
+    return { removed: cmds.map((c) => c.args[c.args.length - 1]), failed: r.failed };
+  }
+
+  status(): OverlayStatus {
+    return structuredClone(this.st);
+  }
+
+  // ------------------------------------------------------------ one pass
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    const t0 = performance.now();
+    let commands = 0;
+    let failures = 0;
+    let error: string | null = null;
+    try {
+      const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
+      const all = this.readLeases('all');
+      const live = this.readLeases('live');
+      const underlay = await this.findUnderlay(host, live);
+      if (!underlay) {
+        this.st.state = 'waiting';
+        throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
+      }
+      const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
+      const lease = await this.keepLease(all, vtep);
+      if (!lease) {
+        this.st.state = 'exhausted';
+        throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
+      }
+      this.st.state = 'held';
+      const prefix = parsePrefix(lease.subnet)!;
+      const { peers, skipped } = peersOf(this.opts.node, live, all, { cfg: this.leaseCfg, vni: this.cfg.vni, port: this.cfg.port, underlay: underlay.addr });
+      const desired: DesiredState = {
+        device: { name: this.cfg.device, vni: this.cfg.vni, port: this.cfg.port, local: underlay.addr, dev: underlay.dev, mtu: underlay.mtu - VXLAN_OVERHEAD, mac: this.mac, addr: `${vtepAddr(prefix)}/32` },
+        bridge: this.cfg.bridge ? { name: this.cfg.bridge, addr: `${gatewayAddr(prefix)}/${prefix.len}` } : undefined,
+        peers,
+      };
+      this.st.peers = peers;
+      this.st.skipped = skipped;
+      this.metrics.peers.set(peers.length);
+      const counts: Partial<Record<SkipReason, number>> = {};
+      for (const s of skipped) counts[s.reason] = (counts[s.reason] ?? 0) + 1;
+      this.metrics.setSkipped(counts);
+
+      const actual = await this.ip.read(this.cfg.device, this.cfg.bridge, host);
+      const cmds = plan(desired, actual);
+      const key = JSON.stringify(desired);
+      commands = cmds.length;
+      if (cmds.length > 0) {
+        // Nothing we asked for changed, yet the kernel differs: someone changed it by hand.
+        if (key === this.lastClean) {
+          this.st.driftRepaired += cmds.length;
+          this.metrics.driftRepaired.inc(cmds.length);
+          this.log.warn({ commands: cmds.map(describe) }, 'overlay: repairing configuration changed outside weft');
+        }
+        const r = await this.ip.apply(cmds);
+        for (const c of cmds) this.metrics.command(c.kind);
+        failures = r.failed.length;
+        if (failures > 0) {
+          this.st.applyFailures += failures;
+          this.metrics.applyFailures.inc(failures);
+          throw new Error(`${failures} of ${cmds.length} ip/bridge commands failed, first: "${r.failed[0].line}": ${r.failed[0].error}`);
+        }
+        this.st.programmed = summarize(await this.ip.read(this.cfg.device, this.cfg.bridge), this.cfg);
+      } else if (!this.st.programmed) this.st.programmed = summarize(actual, this.cfg);
+      this.lastClean = key;
+      if (this.st.forwarding === null || cmds.length > 0) {
+        this.st.forwarding = (await this.ip.forwarding()) ?? null;
+        if (this.st.forwarding === false && this.cfg.bridge) this.problem('overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1', {});
+      }
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+      if (failures === 0) {
+        this.metrics.reconcileErrors.inc();
+        this.lastClean = undefined;
+      } else this.lastClean = undefined;
+      this.problem(`overlay: ${error}`, {});
+    } finally {
+      const ms = performance.now() - t0;
+      this.st.reconciles++;
+      this.metrics.reconciles.inc();
+      this.metrics.duration.observe(ms / 1000);
+      this.st.lastReconcile = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, commands, failures, error };
+      if (error === null) this.lastProblem = '';
+    }
+  }
+
+  /** Logs a problem once until it changes or clears, not on every pass. */
+  private problem(msg: string, obj: object): void {
+    if (msg === this.lastProblem) return;
+    this.lastProblem = msg;
+    this.log.warn(obj, msg);
+  }
+
+  private readLeases(view: 'live' | 'all'): Lease[] {
+    const { leases, bad } = readLeases(this.opts.store.entries(OVERLAY_PREFIX, { view }));
+    for (const b of bad) {
+      const text = JSON.stringify(this.opts.store.entries(b.key, { view }).find((r) => r.key === b.key));
+      if (this.badSeen.get(b.key) === text) continue;
+      this.badSeen.set(b.key, text);
+      this.st.badRecords++;
+      this.metrics.bad(b.reason);
+      this.log.warn({ key: b.key, reason: b.reason }, 'overlay: skipping a malformed overlay record');
+    }
+    return leases;
+  }
+
+  /** Decides the lease and writes it when it differs from what the store holds. */
+  private async keepLease(all: Lease[], vtep: Vtep): Promise<LeaseRecord | undefined> {
+    const own = all.find((l) => l.node === this.opts.node);
+    const d = decideLease(this.opts.node, own, all, this.leaseCfg, vtep, this.now());
+    const key = leaseKey(this.opts.node);
+    if (d.kind === 'exhausted') {
+      if (own) await this.opts.store.delete(key);
+      if (d.lostTo) this.log.warn({ lostTo: d.lostTo, subnet: own?.subnet }, 'overlay: lost the subnet to an earlier claim and none is free');
+      this.st.lease = null;
+      return undefined;
+    }
+    const value = leaseValue(d.record);
+    if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(value)) {
+      await this.opts.store.update(key, () => value);
+      if (d.kind === 'claim') {
+        this.st.leaseChanges++;
+        this.metrics.leaseChanges.inc();
+        if (d.lostTo) this.log.warn({ subnet: d.record.subnet, was: own?.subnet, lostTo: d.lostTo }, 'overlay: subnet lost to an earlier claim; claimed another');
+        else this.log.info({ subnet: d.record.subnet }, 'overlay: claimed a subnet');
+      }
+    }
+    this.st.lease = d.record;
+    return d.record;
+  }
+
+  /**
+   * The underlay address and its device. Config wins; otherwise the source address of the
+   * route towards the first live peer (its VTEP), else the default route's. Once found it
+   * is kept while it stays on the host, so VTEPs do not flap with routing changes.
+   */
+  private async findUnderlay(host: HostLinks, live: Lease[]): Promise<{ addr: string; dev: string; mtu: number; source: string } | undefined> {
+    const on = (addr: string, source: string) => {
+      const o = host.addrOwner.get(addr);
+      return o ? { addr, dev: o.dev, mtu: o.mtu, source } : undefined;
+    };
+    if (this.opts.underlay) return (this.st.underlay = on(this.opts.underlay, 'config') ?? null) ?? undefined;
+    const kept = this.underlay && on(this.underlay.addr, this.underlay.source);
+    if (kept) return (this.st.underlay = this.underlay = kept);
+    const targets: [string, string][] = live.filter((l) => l.node !== this.opts.node).map((l) => [l.vtep.addr, `route to ${l.node}`]);
+    targets.push(['1.1.1.1', 'default route']);
+    for (const [dst, source] of targets) {
+      const r = await this.ip.routeTo(dst);
+      if (!r || LOOPBACK(r.addr)) continue;
+      const found = on(r.addr, source);
+      if (found) return (this.st.underlay = this.underlay = found);
+    }
+    this.st.underlay = null;
+    return undefined;
+  }
+}
+
+function summarize(a: Awaited<ReturnType<IpAdapter['read']>>, cfg: Resolved): OverlayStatus['programmed'] {
+  return {
+    device: a.links[cfg.device] !== undefined,
+    bridge: cfg.bridge !== undefined && a.links[cfg.bridge] !== undefined,
+    routes: a.routes.length,
+    neighbours: a.neigh.filter((n) => n.permanent).length,
+    fdb: a.fdb.length,
+  };
+}
+
+const describe = (c: Command): string => `${c.tool} ${c.args.join(' ')}`;

@@ -1,0 +1,158 @@
+// The reconciler's core, sans-IO: desired state + actual state -> the fewest iproute2
+// commands that turn one into the other. Planning against the state those commands
+// produce yields nothing (plan.test.ts checks it on a model, ip.test.ts on the kernel).
+//
+// Everything on weft's own devices is weft's: an address, route, neighbour or FDB entry
+// there that is not desired is removed. Non-permanent neighbour entries are the kernel's
+// cache and are left alone unless they shadow a desired one.
+import type { DesiredState, PeerEntry } from './desired.js';
+
+export interface VxlanInfo {
+  id: number;
+  port: number;
+  local: string | undefined;
+  /** The underlay device's name. */
+  link: string | undefined;
+  learning: boolean;
+}
+
+export interface LinkState {
+  name: string;
+  /** 'vxlan', 'bridge', ... (undefined: a plain device). */
+  kind: string | undefined;
+  up: boolean;
+  mtu: number;
+  mac: string;
+  vxlan: VxlanInfo | undefined;
+  /** IPv4 addresses with prefix length, e.g. 10.42.1.0/32. */
+  addrs: string[];
+}
+
+export interface RouteState {
+  /** With prefix length, e.g. 10.42.2.0/24 (a host route as /32). */
+  dst: string;
+  gateway: string | undefined;
+  onlink: boolean;
+}
+
+export interface NeighState {
+  dst: string;
+  lladdr: string | undefined;
+  permanent: boolean;
+}
+
+export interface FdbState {
+  mac: string;
+  dst: string;
+  permanent: boolean;
+}
+
+/** The kernel state the planner looks at: weft's devices, and the entries on the VXLAN device. */
+export interface ActualState {
+  links: Record<string, LinkState>;
+  routes: RouteState[];
+  neigh: NeighState[];
+  fdb: FdbState[];
+}
+
+export type CommandKind = 'link' | 'addr' | 'route' | 'neigh' | 'fdb';
+
+export interface Command {
+  tool: 'ip' | 'bridge';
+  kind: CommandKind;
+  /** One line of `ip -batch` / `bridge -batch`. */
+  args: string[];
+}
+
+export const emptyActual = (): ActualState => ({ links: {}, routes: [], neigh: [], fdb: [] });
+
+const ip = (kind: CommandKind, ...args: (string | number)[]): Command => ({ tool: 'ip', kind, args: args.map(String) });
+const br = (...args: (string | number)[]): Command => ({ tool: 'bridge', kind: 'fdb', args: args.map(String) });
+
+/** ip prints a host route without its length. */
+export const normDst = (dst: string): string => (dst.includes('/') ? dst : `${dst}/32`);
+
+function vxlanMatches(l: LinkState, d: DesiredState['device']): boolean {
+  const v = l.vxlan;
+  return l.kind === 'vxlan' && v !== undefined && v.id === d.vni && v.port === d.port && v.local === d.local && v.link === d.dev && !v.learning;
+}
+
+/**
+ * Commands in application order: ip's first (devices, addresses, neighbours, routes),
+ * then bridge's (FDB entries need the device). Each tool's commands run as one batch.
+ */
+export function plan(desired: DesiredState, actual: ActualState): Command[] {
+  const out: Command[] = [];
+  const d = desired.device;
+  const dev = d.name;
+  let cur: LinkState | undefined = actual.links[dev];
+  let fresh = false;
+  // VNI, port, local address and underlay device cannot be changed in place.
+  if (cur && !vxlanMatches(cur, d)) {
+    out.push(ip('link', 'link', 'del', 'dev', dev));
+    cur = undefined;
+  }
+  if (!cur) {
+    out.push(ip('link', 'link', 'add', dev, 'address', d.mac, 'mtu', d.mtu, 'type', 'vxlan', 'id', d.vni, 'dstport', d.port, 'local', d.local, 'dev', d.dev, 'nolearning'));
+    fresh = true;
+  } else {
+    if (cur.mtu !== d.mtu) out.push(ip('link', 'link', 'set', 'dev', dev, 'mtu', d.mtu));
+    if (cur.mac !== d.mac) out.push(ip('link', 'link', 'set', 'dev', dev, 'address', d.mac));
+  }
+  addrs(out, dev, fresh ? [] : cur!.addrs, [d.addr]);
+  if (fresh || !cur!.up) out.push(ip('link', 'link', 'set', 'dev', dev, 'up'));
+
+  if (desired.bridge) {
+    const b = desired.bridge;
+    let bcur: LinkState | undefined = actual.links[b.name];
+    if (bcur && bcur.kind !== 'bridge') {
+      out.push(ip('link', 'link', 'del', 'dev', b.name));
+      bcur = undefined;
+    }
+    if (!bcur) out.push(ip('link', 'link', 'add', b.name, 'type', 'bridge'));
+    addrs(out, b.name, bcur?.addrs ?? [], [b.addr]);
+    if (!bcur?.up) out.push(ip('link', 'link', 'set', 'dev', b.name, 'up'));
+  }
+
+  // A fresh device holds no entries, whatever the old one had.
+  const routes = fresh ? [] : actual.routes;
+  const neigh = fresh ? [] : actual.neigh;
+  const fdb = fresh ? [] : actual.fdb;
+  const want = new Map<string, PeerEntry>(desired.peers.map((p) => [normDst(p.subnet), p]));
+  const wantGw = new Map<string, PeerEntry>(desired.peers.map((p) => [p.gateway, p]));
+  const wantMac = new Map<string, PeerEntry>(desired.peers.map((p) => [p.mac, p]));
+
+  for (const n of neigh) if (n.permanent && wantGw.get(n.dst)?.mac !== n.lladdr) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
+  const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
+  for (const p of desired.peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
+
+  const routeOk = new Set<string>();
+  for (const r of routes) {
+    const p = want.get(normDst(r.dst));
+    if (p && r.gateway === p.gateway && r.onlink && !routeOk.has(normDst(r.dst))) routeOk.add(normDst(r.dst));
+    else out.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
+  }
+  for (const p of desired.peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
+
+  const fdbOk = new Set<string>();
+  for (const f of fdb) {
+    const p = wantMac.get(f.mac);
+    if (p && f.dst === p.underlay && f.permanent && !fdbOk.has(f.mac)) fdbOk.add(f.mac);
+    else out.push(br('fdb', 'del', f.mac, 'dev', dev, 'dst', f.dst, 'self'));
+  }
+  for (const p of desired.peers) if (!fdbOk.has(p.mac)) out.push(br('fdb', 'replace', p.mac, 'dev', dev, 'dst', p.underlay, 'self', 'permanent'));
+  return out;
+}
+
+function addrs(out: Command[], dev: string, have: readonly string[], want: readonly string[]): void {
+  for (const a of have) if (!want.includes(a)) out.push(ip('addr', 'addr', 'del', a, 'dev', dev));
+  for (const a of want) if (!have.includes(a)) out.push(ip('addr', 'addr', 'add', a, 'dev', dev));
+}
+
+/** Removes weft's devices; the kernel drops their addresses, routes, neighbours and FDB entries with them. */
+export function planCleanup(actual: ActualState, names: readonly string[]): Command[] {
+  return names.filter((n) => actual.links[n]).map((n) => ip('link', 'link', 'del', 'dev', n));
+}
+
+/** The line `ip -batch` or `bridge -batch` reads. */
+export const batchLine = (c: Command): string => c.args.join(' ');
