@@ -1,0 +1,319 @@
+// The load balancer: follows the store, and after every change (coalesced for debounceMs,
+// at most 50 ms) and every resyncMs runs one level-triggered pass: desired state from all
+// records -> datapath. A pass that fails is retried with backoff; nothing here is fatal
+// after start.
+//
+//   const lb = await LoadBalancer.start({ source: store, registry, log });
+//   dns: DnsServer.start({ ..., vips: lb.dnsVips });
+//   lb.status()   for /v1/vips;   await lb.stop()   leaves the kernel rules in place
+//   await lb.cleanup()   removes them (weft's table and interface)
+//
+// Datapaths:
+//   nft        (root and nft present; the default then) VIP addresses from vipCidr on the
+//              weft-vip0 dummy interface, DNAT in the `ip weft` table. Clients anywhere on
+//              the node (local processes, containers routed through it) use the VIP address.
+//   userspace  a proxy per VIP listening on a loopback address allocated from proxyCidr
+//              (127.128.0.0/9 by default: on Linux every 127/8 address is local, no setup)
+//              at the VIP's own port. Only clients on this host reach it; `dnsVips` answers
+//              that loopback address, so `<vip>.vip.<domain>` resolves to something that
+//              works here, and status() shows it. A VIP port below 1024 needs
+//              CAP_NET_BIND_SERVICE (status and the log say so).
+import { Registry } from 'prom-client';
+import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
+import { computeDesired, type DesiredState } from './desired.js';
+import { LbMetrics } from './metrics.js';
+import { Nft } from './nft.js';
+import { NftDatapath } from './nft-datapath.js';
+import type { Affinity } from './nft-plan.js';
+import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
+import { RecordIndex, type RecordSource } from './records.js';
+import { VipTable } from './vip-source.js';
+
+/** pino's Logger fits. */
+export interface LbLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export type DatapathChoice = 'auto' | 'nft' | 'userspace';
+
+export interface LoadBalancerOptions {
+  /** The store (live view): crdt-store's StoreNode or LocalStore. */
+  source: RecordSource;
+  /** Default auto: nft when root and `nft` works, else userspace. */
+  datapath?: DatapathChoice;
+  /** Where VIP names get their addresses. Every node of a cluster must use the same one. Default 11.0.0.0/8. */
+  vipCidr?: string;
+  /** Userspace datapath: where its listen addresses come from. Default 127.128.0.0/9. */
+  proxyCidr?: string;
+  /** nft: `source` keeps a client on one backend (jhash of its address); default none (random). */
+  affinity?: Affinity;
+  /** Userspace: backend choice. Default round-robin. */
+  policy?: Policy;
+  /** Userspace: timeouts and passive checks. */
+  proxy?: Omit<ProxyOptions, 'policy' | 'onEvent'>;
+  /** nft: run nft and ip in this network namespace (tests, benches). */
+  netns?: string;
+  /** nft table name (family ip). Default weft. */
+  table?: string;
+  /** Dummy interface for VIP addresses. Default weft-vip0. */
+  iface?: string;
+  /** Changes within this window share one pass. Default 10 ms, at most 50. */
+  debounceMs?: number;
+  /** Full check of the datapath against the kernel. Default 30 s. */
+  resyncMs?: number;
+  log?: LbLog;
+  /** Where the weft_lb_* metrics go. Default: a registry of its own. */
+  registry?: Registry;
+}
+
+export interface VipStatus {
+  key: string;
+  vip: string;
+  /** The VIP's address (the same on every node); undefined when the CIDR is full. */
+  addr: string | undefined;
+  port: number;
+  proto: 'tcp' | 'udp';
+  /** Userspace: where this node's proxy listens for it. */
+  listen?: string;
+  backends: string[];
+  error?: string;
+}
+
+export interface LbStatus {
+  datapath: 'nft' | 'userspace';
+  vipCidr: string;
+  vips: VipStatus[];
+  unallocated: string[];
+  passes: number;
+  lastReconcile: { at: string; durationMs: number; ok: boolean; error?: string; changed: boolean } | undefined;
+}
+
+/** A start failure, said in one line for a person. */
+export class LbStartError extends Error {
+  override name = 'LbStartError';
+}
+
+const silent: LbLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+export class LoadBalancer {
+  /** VIP name -> its address (the same on every node). */
+  readonly vips = new VipTable();
+  /** VIP name -> the address a client on this node connects to: `vips` with nft, the proxy's listen address with userspace. Give this one to DNS. */
+  readonly dnsVips: VipTable;
+  readonly registry: Registry;
+  readonly index = new RecordIndex();
+  readonly datapath: NftDatapath | UserspaceProxy;
+  private readonly vipCidr: Cidr;
+  private readonly proxyCidr: Cidr;
+  private readonly log: LbLog;
+  private readonly debounceMs: number;
+  private readonly metrics: LbMetrics;
+  private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [] };
+  private proxyVips = new Map<string, ProxyVip>();
+  private detach: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private wantFull = false;
+  private retryMs = 0;
+  private stopped = false;
+  private passes = 0;
+  private last: LbStatus['lastReconcile'];
+  private reconciles = { ok: 0, error: 0 };
+  private applyFailures = 0;
+  private lastUnallocated = '';
+
+  private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr) {
+    this.datapath = datapath;
+    this.vipCidr = vipCidr;
+    this.proxyCidr = proxyCidr;
+    this.log = opts.log ?? silent;
+    this.debounceMs = Math.min(50, Math.max(0, opts.debounceMs ?? 10));
+    this.dnsVips = datapath.kind === 'nft' ? this.vips : new VipTable();
+    this.registry = opts.registry ?? new Registry();
+    this.metrics = new LbMetrics(this.registry, () => ({
+      vips: this.desired.vips.length,
+      backends: this.desired.vips.reduce((n, v) => n + v.backends.length, 0),
+      unallocated: this.desired.unallocated.length,
+      reconciles: this.reconciles,
+      applyFailures: this.applyFailures,
+      skipped: this.index.skipped,
+      proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
+    }));
+    this.index.onSkip = (key, reason) => this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
+  }
+
+  static async start(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+    const vipCidr = parseCidr(opts.vipCidr ?? DEFAULT_VIP_CIDR);
+    const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULT_PROXY_CIDR);
+    const choice = opts.datapath ?? 'auto';
+    if (!['auto', 'nft', 'userspace'].includes(choice)) throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
+    let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
+    if (choice !== 'userspace') {
+      const root = process.getuid?.() === 0;
+      const usable = root && (await Nft.usable({ netns: opts.netns }));
+      if (choice === 'nft' && !usable) {
+        throw new LbStartError(root ? 'the nft datapath needs a working `nft` command: install nftables, or use datapath userspace' : 'the nft datapath needs root: run as root, or use datapath userspace');
+      }
+      kind = usable ? 'nft' : 'userspace';
+    }
+    let lb: LoadBalancer | undefined = undefined;
+    const datapath =
+      kind === 'nft'
+        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity })
+        : new UserspaceProxy({
+            ...opts.proxy,
+            policy: opts.policy,
+            onEvent: (what, detail) => {
+              if (what === 'listen_failed') lb?.log.warn(detail, 'load balancer proxy cannot listen for a VIP (a port below 1024 needs root or CAP_NET_BIND_SERVICE; or the port is taken)');
+              else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
+            },
+          });
+    lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr);
+    const started = lb;
+    lb.detach = lb.index.attach(opts.source, () => started.changed());
+    lb.wantFull = true;
+    await lb.reconcileNow();
+    const resyncMs = opts.resyncMs ?? 30_000;
+    lb.resync = setInterval(() => {
+      lb.wantFull = true;
+      lb.kick();
+    }, resyncMs);
+    lb.resync.unref();
+    lb.log.info({ datapath: kind, vipCidr: vipCidr.text, vips: lb.desired.vips.length }, 'load balancer started');
+    return lb;
+  }
+
+  get kind(): 'nft' | 'userspace' {
+    return this.datapath.kind;
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, this.debounceMs);
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  private async loop(): Promise<void> {
+    while ((this.dirty || this.wantFull) && !this.stopped) {
+      const full = this.wantFull;
+      this.dirty = this.wantFull = false;
+      await this.pass(full);
+    }
+  }
+
+  /** Runs a pass now (after any running one) and resolves when the datapath holds the current records. */
+  async reconcileNow(full = false): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = true;
+    if (full) this.wantFull = true;
+    while (this.running) await this.running;
+    this.kick();
+    await this.running;
+  }
+
+  private async pass(full: boolean): Promise<void> {
+    const t0 = performance.now();
+    this.passes++;
+    let changed = false;
+    try {
+      this.desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr);
+      const unalloc = this.desired.unallocated.join(',');
+      if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: this.desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
+      this.lastUnallocated = unalloc;
+      if (this.datapath.kind === 'nft') {
+        const r = await this.datapath.apply(this.desired.vips, full);
+        this.applyFailures += r.failures;
+        changed = r.changed;
+      } else {
+        const listen = allocate(
+          this.desired.vips.map((v) => v.vip),
+          this.proxyCidr,
+        ).addrs;
+        this.proxyVips = new Map();
+        for (const v of this.desired.vips) {
+          const addr = listen.get(v.vip);
+          if (addr === undefined || v.addr === undefined) continue;
+          this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
+        }
+        const r = await this.datapath.apply([...this.proxyVips.values()]);
+        this.applyFailures += r.failed.length;
+        changed = r.changed;
+        const local = new Map<string, string>();
+        for (const v of this.desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
+        this.dnsVips.set(local);
+      }
+      this.vips.set(this.desired.addrs);
+      this.reconciles.ok++;
+      this.retryMs = 0;
+      const ms = performance.now() - t0;
+      this.last = { at: new Date().toISOString(), durationMs: Math.round(ms * 10) / 10, ok: true, changed };
+      if (changed) this.log.debug({ ms: this.last.durationMs, vips: this.desired.vips.length, full }, 'load balancer applied a change');
+    } catch (err) {
+      this.reconciles.error++;
+      this.applyFailures++;
+      const msg = (err as Error).message;
+      this.last = { at: new Date().toISOString(), durationMs: Math.round((performance.now() - t0) * 10) / 10, ok: false, error: msg, changed };
+      this.retryMs = Math.min(30_000, this.retryMs ? this.retryMs * 2 : 1000);
+      this.log.error({ err: msg, retryInMs: this.retryMs }, 'load balancer pass failed; retrying');
+      if (this.datapath.kind === 'nft') this.datapath.invalidate();
+      const retry = setTimeout(() => {
+        this.wantFull = true;
+        this.kick();
+      }, this.retryMs);
+      retry.unref();
+    } finally {
+      this.metrics.duration.observe((performance.now() - t0) / 1000);
+    }
+  }
+
+  status(): LbStatus {
+    return {
+      datapath: this.datapath.kind,
+      vipCidr: this.vipCidr.text,
+      vips: this.desired.vips.map((v) => {
+        const s: VipStatus = { key: v.key, vip: v.vip, addr: v.addr, port: v.port, proto: v.proto, backends: v.backends.map((b) => (b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`)) };
+        const p = this.proxyVips.get(v.key);
+        if (p) {
+          s.listen = `${p.listen.addr}:${p.listen.port}`;
+          const e = this.datapath.kind === 'userspace' ? this.datapath.listenError(p) : undefined;
+          if (e) s.error = e;
+        }
+        if (v.addr === undefined) s.error = 'no address: the VIP CIDR is full';
+        return s;
+      }),
+      unallocated: this.desired.unallocated,
+      passes: this.passes,
+      lastReconcile: this.last,
+    };
+  }
+
+  /** Stops following the store. Kernel rules stay, so traffic to VIPs keeps flowing across an agent restart; the userspace proxy closes. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.detach?.();
+    if (this.timer) clearTimeout(this.timer);
+    if (this.resync) clearInterval(this.resync);
+    while (this.running) await this.running;
+    if (this.datapath.kind === 'userspace') this.datapath.stop();
+  }
+
+  /** stop(), then removes weft's nft table and dummy interface. */
+  async cleanup(): Promise<void> {
+    await this.stop();
+    if (this.datapath.kind === 'nft') await this.datapath.cleanup();
+  }
+}

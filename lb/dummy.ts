@@ -1,0 +1,61 @@
+// The dummy-interface adapter: VIP addresses (/32) on an interface of our own, so the kernel
+// routes local clients' packets for a VIP to the output hook, where our DNAT picks them up.
+// Reads the addresses the interface has and adds or removes the difference in one
+// `ip -batch`.
+import { run } from './exec.js';
+
+export interface DummyOptions {
+  /** Default weft-vip0. */
+  name?: string;
+  netns?: string;
+}
+
+export class DummyInterface {
+  readonly name: string;
+  private readonly netns: string | undefined;
+
+  constructor(opts: DummyOptions = {}) {
+    this.name = opts.name ?? 'weft-vip0';
+    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(this.name)) throw new Error(`interface name "${this.name}" is not a valid Linux interface name (1-15 letters, digits, _.-)`);
+    this.netns = opts.netns;
+  }
+
+  private ip(args: string[], input?: string): Promise<string> {
+    return run(['ip', ...(this.netns ? ['-n', this.netns] : []), ...args], { input });
+  }
+
+  /** The IPv4 addresses on the interface, or undefined if there is no such interface. */
+  async addresses(): Promise<Set<string> | undefined> {
+    let out: string;
+    try {
+      out = await this.ip(['-j', 'addr', 'show', 'dev', this.name]);
+    } catch (err) {
+      if (/does not exist|Cannot find device/i.test(String((err as { stderr?: string }).stderr ?? err))) return undefined;
+      throw err;
+    }
+    const links = JSON.parse(out || '[]') as { addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+    const set = new Set<string>();
+    for (const l of links) for (const a of l.addr_info ?? []) if (a.family === 'inet') set.add(a.local);
+    return set;
+  }
+
+  /** Makes the interface exist, be up, and hold exactly `addrs`. Returns how many addresses changed. */
+  async sync(addrs: Set<string>): Promise<number> {
+    let have = await this.addresses();
+    const cmds: string[] = [];
+    if (have === undefined) {
+      cmds.push(`link add ${this.name} type dummy`);
+      have = new Set();
+    }
+    cmds.push(`link set ${this.name} up`);
+    let changed = 0;
+    for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${a}/32 dev ${this.name}`), changed++;
+    for (const a of addrs) if (!have.has(a)) cmds.push(`addr add ${a}/32 dev ${this.name}`), changed++;
+    if (changed > 0 || cmds.length > 1) await this.ip(['-batch', '-'], cmds.join('\n') + '\n');
+    return changed;
+  }
+
+  async remove(): Promise<void> {
+    if ((await this.addresses()) !== undefined) await this.ip(['link', 'del', this.name]);
+  }
+}

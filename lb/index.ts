@@ -1,0 +1,20 @@
+// lb: L4 load balancing for VIPs.
+//
+//   allocator.ts     VIP name -> address in a CIDR, the same on every node (collisions too)
+//   records.ts       store records (svc/, vip/) parsed and validated; RecordSource
+//   desired.ts       records + allocator -> every VIP with address and backends (pure)
+//   vip-source.ts    VIP name -> address with change notification (DNS's VipSource)
+//   nft-plan.ts      desired -> nft script; nft JSON -> comparable state (pure)
+//   nft.ts, dummy.ts, exec.ts   the adapters: nft, ip (dummy interface), running them
+//   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
+//   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining
+//   metrics.ts       weft_lb_* metrics
+//   driver.ts        LoadBalancer: watches, debounced and periodic passes, status
+export { LoadBalancer, LbStartError, type LoadBalancerOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
+export { allocate, parseCidr, DEFAULT_VIP_CIDR, DEFAULT_PROXY_CIDR, type Cidr, type Allocation } from './allocator.js';
+export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend } from './desired.js';
+export { RecordIndex, type RecordSource, type SourceEvent } from './records.js';
+export { VipTable, type VipHandler } from './vip-source.js';
+export { planNft, renderFull, renderDiff, parseActual, matches, type NftPlan, type Affinity } from './nft-plan.js';
+export { NftDatapath } from './nft-datapath.js';
+export { UserspaceProxy, type ProxyOptions, type ProxyVip, type Policy } from './proxy.js';

@@ -1,0 +1,98 @@
+// prom-client metrics of the load balancer (names start with weft_lb_). The proxy's hot
+// path only bumps plain numbers; counters follow those totals when /metrics is scraped.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { SKIP_REASONS, type SkipReason } from './records.js';
+import type { ProxyStats } from './proxy.js';
+
+export interface LbCounters {
+  vips: number;
+  backends: number;
+  unallocated: number;
+  reconciles: { ok: number; error: number };
+  applyFailures: number;
+  skipped: Record<SkipReason, number>;
+  proxy: ProxyStats | undefined;
+}
+
+/** A counter that follows a total kept elsewhere. */
+function follow<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => [Partial<Record<L, string>>, number][]): void {
+  const last = new Map<string, number>();
+  new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const [labels, total] of read()) {
+        const k = JSON.stringify(labels);
+        const d = total - (last.get(k) ?? 0);
+        if (d > 0 || !last.has(k)) this.inc(labels, Math.max(0, d));
+        last.set(k, total);
+      }
+    },
+  });
+}
+
+export class LbMetrics {
+  readonly duration: Histogram;
+
+  constructor(registry: Registry, read: () => LbCounters) {
+    this.duration = new Histogram({
+      name: 'weft_lb_reconcile_duration_seconds',
+      help: 'Time of one reconcile pass: desired state, datapath read and apply',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    const gauge = (name: string, help: string, get: (c: LbCounters) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(get(read()));
+        },
+      });
+    gauge('weft_lb_vips', 'VIPs in the desired state (name or IP, port, protocol)', (c) => c.vips);
+    gauge('weft_lb_backends', 'Backends across all VIPs', (c) => c.backends);
+    gauge('weft_lb_unallocated_vips', 'VIP names without an address because the VIP CIDR is full', (c) => c.unallocated);
+    follow(registry, 'weft_lb_reconciles_total', 'Reconcile passes, by result', ['result'], () => {
+      const r = read().reconciles;
+      return [
+        [{ result: 'ok' }, r.ok],
+        [{ result: 'error' }, r.error],
+      ];
+    });
+    follow(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
+    follow(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
+      const s = read().skipped;
+      return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
+    });
+    const proxy = (f: (p: ProxyStats) => [Record<string, string>, number][]) => () => {
+      const p = read().proxy;
+      return p ? f(p) : [];
+    };
+    follow(
+      registry,
+      'weft_lb_proxy_connections_total',
+      'Client connections (TCP) and sessions (UDP) the userspace proxy took',
+      ['proto'],
+      proxy((p) => [
+        [{ proto: 'tcp' }, p.tcpConnections],
+        [{ proto: 'udp' }, p.udpSessions],
+      ]),
+    );
+    follow(
+      registry,
+      'weft_lb_proxy_bytes_total',
+      'Bytes the userspace proxy moved, by direction (TCP counted when a connection closes)',
+      ['direction'],
+      proxy((p) => [
+        [{ direction: 'from_clients' }, p.bytesFromClients],
+        [{ direction: 'to_clients' }, p.bytesToClients],
+      ]),
+    );
+    follow(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
+    follow(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
+    follow(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
+  }
+}

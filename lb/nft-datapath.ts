@@ -1,0 +1,88 @@
+// The kernel datapath: our nft table plus the VIP addresses on the dummy interface.
+//
+// Level-triggered: a pass plans the whole desired table. Between full checks it diffs the
+// plan against what it last applied (kube-proxy's partial sync) and applies the difference
+// as one transaction; a full check reads the table from the kernel and, if it differs at
+// all, rewrites it whole in one transaction. Full checks run on the first pass (so a
+// restart that finds its own rules in place writes nothing), on the resync timer, and
+// after any failed transaction (a table someone else changed shows up as a failure).
+import type { DesiredVip } from './desired.js';
+import { DummyInterface } from './dummy.js';
+import { Nft } from './nft.js';
+import { matches, planNft, renderDiff, renderFull, type Affinity, type NftPlan } from './nft-plan.js';
+
+export interface NftDatapathOptions {
+  netns?: string;
+  table?: string;
+  iface?: string;
+  affinity?: Affinity;
+}
+
+export interface ApplyResult {
+  /** Whether anything was written to the kernel. */
+  changed: boolean;
+  /** Whether the table was rewritten whole. */
+  full: boolean;
+  /** Transactions that failed in this pass (the pass still converged if it returned). */
+  failures: number;
+  /** VIPs this datapath cannot program (not IPv4). */
+  skipped: string[];
+}
+
+export class NftDatapath {
+  readonly kind = 'nft' as const;
+  readonly nft: Nft;
+  readonly iface: DummyInterface;
+  private readonly affinity: Affinity;
+  private applied: NftPlan | undefined;
+
+  constructor(opts: NftDatapathOptions = {}) {
+    this.nft = new Nft({ table: opts.table, netns: opts.netns });
+    this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
+    this.affinity = opts.affinity ?? 'none';
+  }
+
+  async apply(vips: readonly DesiredVip[], fullCheck: boolean): Promise<ApplyResult> {
+    const plan = planNft(vips, this.affinity);
+    const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: plan.skipped };
+    if (this.applied && !fullCheck) {
+      const script = renderDiff(this.applied, plan, this.nft.table);
+      try {
+        if (script) await this.nft.apply(script);
+        res.changed = script !== undefined;
+        this.applied = plan;
+      } catch {
+        res.failures++;
+        this.applied = undefined;
+      }
+    }
+    if (fullCheck || !this.applied) {
+      const actual = await this.nft.read();
+      if (!matches(plan, actual)) {
+        try {
+          await this.nft.apply(renderFull(plan, this.nft.table));
+        } catch (err) {
+          res.failures++;
+          throw err;
+        }
+        res.changed = res.full = true;
+      }
+      this.applied = plan;
+    }
+    // Addresses after rules: a new VIP's address is routed only once its DNAT is in place.
+    if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
+    return res;
+  }
+
+  /** Forget what was applied, so the next pass reads the kernel. */
+  invalidate(): void {
+    this.applied = undefined;
+  }
+
+  /** Removes the table and the interface. */
+  async cleanup(): Promise<void> {
+    this.applied = undefined;
+    await this.nft.remove();
+    await this.iface.remove();
+  }
+}

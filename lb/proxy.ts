@@ -1,0 +1,346 @@
+// The userspace datapath, for a node without root or nftables: a TCP listener and/or a UDP
+// socket per VIP, on the VIP's listen address (see driver.ts: a loopback address of its
+// own, allocated like VIP addresses, at the VIP's port).
+//
+//   - Backend choice: round-robin (default) or least-connections, over backends not ejected.
+//   - Passive checks: a failed or timed-out connect ejects the backend for a backoff that
+//     doubles with each consecutive failure (ejectMs .. ejectMaxMs); the connection is
+//     retried on another backend, so the client does not see it.
+//   - Fail-open: when every backend is ejected, all of them are tried anyway; a proxy that
+//     refuses everything because its checks are wrong is worse than one that tries.
+//   - Draining: a backend leaving the desired state takes no new connections, and its
+//     established ones run until either side closes. A VIP that goes away stops listening;
+//     its TCP connections also run on. (UDP sessions of a removed VIP end with it.)
+import dgram from 'node:dgram';
+import net from 'node:net';
+import type { Proto } from '../src/records.js';
+import type { Backend } from './desired.js';
+
+export type Policy = 'round-robin' | 'least-connections';
+
+export interface ProxyVip {
+  key: string;
+  proto: Proto;
+  listen: { addr: string; port: number };
+  backends: Backend[];
+}
+
+export interface ProxyOptions {
+  policy?: Policy;
+  /** Default 2000 ms. */
+  connectTimeoutMs?: number;
+  /** First ejection after a failed connect; doubles per consecutive failure. Default 1000 ms. */
+  ejectMs?: number;
+  /** Default 30 s. */
+  ejectMaxMs?: number;
+  /** Backends tried per client connection before giving up. Default 3. */
+  maxAttempts?: number;
+  /** A UDP session (client address -> backend) idle this long is closed. Default 30 s. */
+  udpIdleMs?: number;
+  now?: () => number;
+  onEvent?: (what: 'ejected' | 'listen_failed', detail: Record<string, unknown>) => void;
+}
+
+export interface ProxyStats {
+  tcpConnections: number;
+  udpSessions: number;
+  bytesFromClients: number;
+  bytesToClients: number;
+  connectFailures: number;
+  ejections: number;
+  failOpen: number;
+  /** Client connections closed because no backend could be reached. */
+  dropped: number;
+}
+
+class BackendState {
+  active = 0;
+  failures = 0;
+  ejectedUntil = 0;
+  constructor(
+    readonly addr: string,
+    readonly port: number,
+  ) {}
+  get id(): string {
+    return `${this.addr} ${this.port}`;
+  }
+}
+
+interface UdpSession {
+  up: dgram.Socket;
+  backend: BackendState;
+  last: number;
+  queue: Buffer[] | undefined;
+}
+
+class VipListener {
+  /** The backends new connections may go to. */
+  backends: BackendState[] = [];
+  private rr = 0;
+  server: net.Server | undefined;
+  udp: dgram.Socket | undefined;
+  private readonly sessions = new Map<string, UdpSession>();
+  listenError: string | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    readonly vip: ProxyVip,
+    private readonly p: UserspaceProxy,
+  ) {}
+
+  get id(): string {
+    return `${this.vip.proto} ${this.vip.listen.addr} ${this.vip.listen.port}`;
+  }
+
+  setBackends(list: Backend[]): void {
+    const old = new Map(this.backends.map((b) => [b.id, b]));
+    this.backends = list.map((b) => old.get(`${b.addr} ${b.port}`) ?? new BackendState(b.addr, b.port));
+  }
+
+  pick(exclude: Set<BackendState>): BackendState | undefined {
+    const now = this.p.now();
+    let c = this.backends.filter((b) => !exclude.has(b) && b.ejectedUntil <= now);
+    if (c.length === 0) {
+      c = this.backends.filter((b) => !exclude.has(b));
+      if (c.length === 0) return undefined;
+      this.p.stats.failOpen++;
+    }
+    if (this.p.policy === 'least-connections') {
+      let min = Infinity;
+      for (const b of c) min = Math.min(min, b.active);
+      c = c.filter((b) => b.active === min);
+    }
+    return c[this.rr++ % c.length];
+  }
+
+  async listen(): Promise<void> {
+    const { addr, port } = this.vip.listen;
+    try {
+      if (this.vip.proto === 'tcp') {
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (c) => this.onConnection(c));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: addr, port, backlog: 4096 }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        server.on('error', () => {});
+        this.server = server;
+      } else {
+        const sock = dgram.createSocket(net.isIPv6(addr) ? 'udp6' : 'udp4');
+        await new Promise<void>((resolve, reject) => {
+          sock.once('error', reject);
+          sock.bind(port, addr, () => {
+            sock.off('error', reject);
+            resolve();
+          });
+        });
+        sock.on('error', () => {});
+        sock.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+        this.udp = sock;
+      }
+      this.listenError = undefined;
+    } catch (err) {
+      this.listenError = (err as Error).message;
+      this.p.onEvent?.('listen_failed', { vip: this.vip.key, listen: `${addr}:${port}`, proto: this.vip.proto, error: this.listenError });
+    }
+  }
+
+  /** Stops taking new connections; established TCP connections run on (draining). */
+  close(destroyConnections: boolean): void {
+    this.server?.close();
+    this.udp?.close();
+    for (const s of this.sessions.values()) s.up.close();
+    this.sessions.clear();
+    if (destroyConnections) for (const s of this.sockets) s.destroy();
+  }
+
+  private onConnection(client: net.Socket): void {
+    this.p.stats.tcpConnections++;
+    this.sockets.add(client);
+    const tried = new Set<BackendState>();
+    let up: net.Socket | undefined;
+    let clientGone = false;
+    client.on('error', () => up?.destroy());
+    client.on('close', () => {
+      clientGone = true;
+      this.sockets.delete(client);
+      this.p.stats.bytesFromClients += client.bytesRead;
+      this.p.stats.bytesToClients += client.bytesWritten;
+      up?.destroy();
+    });
+    const attempt = (): void => {
+      if (client.destroyed) return;
+      const b = tried.size < this.p.maxAttempts ? this.pick(tried) : undefined;
+      if (!b) {
+        this.p.stats.dropped++;
+        client.destroy();
+        return;
+      }
+      tried.add(b);
+      b.active++;
+      const s = net.connect({ host: b.addr, port: b.port, noDelay: true, allowHalfOpen: true });
+      up = s;
+      let connected = false;
+      const timer = setTimeout(() => s.destroy(new Error('connect timeout')), this.p.connectTimeoutMs);
+      s.once('connect', () => {
+        connected = true;
+        clearTimeout(timer);
+        b.failures = 0;
+        b.ejectedUntil = 0;
+        client.pipe(s);
+        s.pipe(client);
+      });
+      s.on('error', () => {
+        if (connected) client.destroy();
+      });
+      s.once('close', () => {
+        clearTimeout(timer);
+        b.active--;
+        if (connected || clientGone) return; // a client that left is no verdict on the backend
+        this.p.stats.connectFailures++;
+        this.p.eject(b, this.vip.key);
+        attempt();
+      });
+    };
+    attempt();
+  }
+
+  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const key = `${rinfo.address} ${rinfo.port}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const b = this.pick(new Set());
+      if (!b) return;
+      const up = dgram.createSocket(net.isIPv6(b.addr) ? 'udp6' : 'udp4');
+      const session: UdpSession = { up, backend: b, last: this.p.now(), queue: [] };
+      s = session;
+      this.sessions.set(key, session);
+      this.p.stats.udpSessions++;
+      b.active++;
+      up.on('message', (m) => {
+        session.last = this.p.now();
+        this.p.stats.bytesToClients += m.length;
+        this.udp?.send(m, rinfo.port, rinfo.address);
+      });
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        // A connected UDP socket hears the backend's ICMP port unreachable as ECONNREFUSED.
+        if (err.code === 'ECONNREFUSED') this.p.eject(b, this.vip.key);
+        this.endSession(key, session);
+      });
+      up.connect(b.port, b.addr, () => {
+        for (const m of session.queue ?? []) up.send(m);
+        session.queue = undefined;
+      });
+    }
+    s.last = this.p.now();
+    this.p.stats.bytesFromClients += msg.length;
+    if (s.queue) s.queue.push(msg);
+    else s.up.send(msg);
+  }
+
+  private endSession(key: string, s: UdpSession): void {
+    if (this.sessions.get(key) !== s) return;
+    this.sessions.delete(key);
+    s.backend.active--;
+    try {
+      s.up.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  sweep(now: number): void {
+    for (const [k, s] of this.sessions) if (now - s.last > this.p.udpIdleMs) this.endSession(k, s);
+  }
+}
+
+export class UserspaceProxy {
+  readonly kind = 'userspace' as const;
+  readonly policy: Policy;
+  readonly connectTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly udpIdleMs: number;
+  readonly now: () => number;
+  readonly onEvent: ProxyOptions['onEvent'];
+  readonly stats: ProxyStats = { tcpConnections: 0, udpSessions: 0, bytesFromClients: 0, bytesToClients: 0, connectFailures: 0, ejections: 0, failOpen: 0, dropped: 0 };
+  private readonly ejectMs: number;
+  private readonly ejectMaxMs: number;
+  private readonly listeners = new Map<string, VipListener>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(opts: ProxyOptions = {}) {
+    this.policy = opts.policy ?? 'round-robin';
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+    this.ejectMs = opts.ejectMs ?? 1000;
+    this.ejectMaxMs = opts.ejectMaxMs ?? 30_000;
+    this.maxAttempts = opts.maxAttempts ?? 3;
+    this.udpIdleMs = opts.udpIdleMs ?? 30_000;
+    this.now = opts.now ?? (() => performance.now());
+    this.onEvent = opts.onEvent;
+    this.sweeper = setInterval(() => {
+      const now = this.now();
+      for (const l of this.listeners.values()) l.sweep(now);
+    }, Math.max(100, this.udpIdleMs / 4));
+    this.sweeper.unref();
+  }
+
+  eject(b: BackendState, vip: string): void {
+    b.failures++;
+    const ms = Math.min(this.ejectMaxMs, this.ejectMs * 2 ** Math.min(20, b.failures - 1));
+    b.ejectedUntil = this.now() + ms;
+    this.stats.ejections++;
+    this.onEvent?.('ejected', { vip, backend: `${b.addr}:${b.port}`, forMs: ms, failures: b.failures });
+  }
+
+  /** Listens for exactly these VIPs (by listen address, port and protocol). */
+  async apply(vips: readonly ProxyVip[]): Promise<{ changed: boolean; failed: string[] }> {
+    const want = new Map<string, ProxyVip>();
+    for (const v of vips) want.set(`${v.proto} ${v.listen.addr} ${v.listen.port}`, v);
+    let changed = false;
+    for (const [id, l] of this.listeners) {
+      if (want.has(id)) continue;
+      l.close(false);
+      this.listeners.delete(id);
+      changed = true;
+    }
+    const opening: Promise<void>[] = [];
+    for (const [id, v] of want) {
+      let l = this.listeners.get(id);
+      if (!l || l.vip.key !== v.key) {
+        l?.close(false);
+        l = new VipListener(v, this);
+        this.listeners.set(id, l);
+        opening.push(l.listen());
+        changed = true;
+      } else if (l.listenError !== undefined) {
+        opening.push(l.listen()); // a port that was busy may be free now
+      }
+      const before = l.backends.map((b) => b.id).join(',');
+      l.setBackends(v.backends);
+      if (l.backends.map((b) => b.id).join(',') !== before) changed = true;
+    }
+    await Promise.all(opening);
+    const failed = [...this.listeners.values()].filter((l) => l.listenError !== undefined).map((l) => `${l.vip.key} on ${l.vip.listen.addr}:${l.vip.listen.port}: ${l.listenError}`);
+    return { changed, failed };
+  }
+
+  /** The listen error of a VIP's listener, if it could not listen. */
+  listenError(v: ProxyVip): string | undefined {
+    return this.listeners.get(`${v.proto} ${v.listen.addr} ${v.listen.port}`)?.listenError;
+  }
+
+  get activeConnections(): number {
+    let n = 0;
+    for (const l of this.listeners.values()) for (const b of l.backends) n += b.active;
+    return n;
+  }
+
+  /** Closes every listener and connection. */
+  stop(): void {
+    clearInterval(this.sweeper);
+    for (const l of this.listeners.values()) l.close(true);
+    this.listeners.clear();
+  }
+}
