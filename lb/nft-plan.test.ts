@@ -1,0 +1,91 @@
+import t from 'tap';
+import type { DesiredVip } from './desired.js';
+import { LAYOUT_VERSION, emptyActual, matches, parseActual, planNft, renderDiff, renderFull } from './nft-plan.js';
+
+const vip = (key: string, addr: string, port: number, backends: [string, number][], proto: 'tcp' | 'udp' = 'tcp'): DesiredVip => ({
+  key,
+  vip: key.split(':')[0],
+  addr,
+  port,
+  proto,
+  backends: backends.map(([a, p]) => ({ addr: a, port: p })),
+});
+
+const web = vip('web:80/tcp', '11.0.0.5', 80, [
+  ['10.1.0.1', 8080],
+  ['10.1.0.2', 8080],
+]);
+const dns = vip('dns:53/udp', '11.0.0.6', 53, [['10.1.0.3', 5353]], 'udp');
+const empty = vip('empty:90/tcp', '11.0.0.7', 90, []);
+
+t.test('the plan: one chain per VIP with backends, its address in the sets, named by content', async (t) => {
+  const p = planNft([web, dns, empty]);
+  t.equal(p.chains.size, 2);
+  const [c] = [...p.chains].filter(([, c]) => c.key === 'web:80/tcp');
+  t.match(c[0], /^v-[0-9a-f]{16}$/);
+  t.equal(c[1].rule, 'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }');
+  t.equal(p.vmap.get('11.0.0.5 . tcp . 80'), c[0]);
+  t.same([...p.vipAddrs], ['11.0.0.5', '11.0.0.6', '11.0.0.7'], 'a VIP without backends still has its address (refused, not passed to a local service)');
+  t.same([...p.hairpin], ['10.1.0.1 . 10.1.0.1', '10.1.0.2 . 10.1.0.2', '10.1.0.3 . 10.1.0.3']);
+  t.match([...planNft([web], 'source').chains.values()][0].rule, /jhash ip saddr mod 2 map/);
+  const six = planNft([vip('fd00::1:80/tcp', 'fd00::1', 80, [['fd00::2', 80]])]);
+  t.same(six.skipped, ['fd00::1:80/tcp'], 'IPv6 VIPs are not this table\'s');
+  const again = planNft([web, dns, empty]);
+  t.same([...again.chains.keys()], [...p.chains.keys()], 'same input, same chain names');
+  const moved = planNft([{ ...web, backends: web.backends.slice(1) }]);
+  t.not([...moved.chains.keys()][0], c[0], 'other backends, another chain');
+});
+
+t.test('the full script: table rewritten in one file, chains on several lines', async (t) => {
+  const s = renderFull(planNft([web, dns]));
+  t.match(s, /^table ip weft \{\n\}\ndelete table ip weft\ntable ip weft \{\n/);
+  t.match(s, new RegExp(`comment "weft lb ${LAYOUT_VERSION}`));
+  t.match(s, /map vips \{\n    type ipv4_addr \. inet_proto \. inet_service : verdict\n    elements = \{ 11\.0\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 11\.0\.0\.6 \. udp \. 53 : goto v-/);
+  t.match(s, /chain output \{\n    type nat hook output priority -100; policy accept;\n    ip daddr \. meta l4proto \. th dport vmap @vips\n  \}/);
+  t.match(s, /meta l4proto udp dnat ip to numgen random mod 1 map \{ 0 : 10\.1\.0\.3 \. 5353 \} comment "dns:53\/udp"/);
+  t.notMatch(renderFull(planNft([])), /elements/, 'no empty element lists');
+});
+
+t.test('the diff: nothing when equal; new chains before the map, old chains last', async (t) => {
+  const a = planNft([web, dns]);
+  t.equal(renderDiff(a, planNft([web, dns])), undefined);
+  const b = planNft([{ ...web, backends: web.backends.slice(0, 1) }, empty]);
+  const d = renderDiff(a, b)!.split('\n').filter(Boolean);
+  const newChain = [...b.chains.keys()][0];
+  const old = [...a.chains.keys()];
+  t.same(d.slice(0, 3), [`add chain ip weft ${newChain}`, `flush chain ip weft ${newChain}`, `add rule ip weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`]);
+  t.same(d.slice(3, 5), ['delete element ip weft vips { 11.0.0.5 . tcp . 80, 11.0.0.6 . udp . 53 }', `add element ip weft vips { 11.0.0.5 . tcp . 80 : goto ${newChain} }`]);
+  t.ok(d.includes('delete element ip weft vip-addrs { 11.0.0.6 }'));
+  t.ok(d.includes('add element ip weft vip-addrs { 11.0.0.7 }'));
+  t.ok(d.includes('delete element ip weft hairpin { 10.1.0.2 . 10.1.0.2, 10.1.0.3 . 10.1.0.3 }'));
+  t.same(d.slice(-2), old.map((c) => `delete chain ip weft ${c}`));
+});
+
+t.test('reading nft -j output back: matches only the exact table', async (t) => {
+  const p = planNft([web, empty]);
+  const chain = [...p.chains.keys()][0];
+  const json = (over: { comment?: string; extraRule?: boolean; elems?: unknown[] } = {}) =>
+    JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { table: { family: 'ip', name: 'weft', handle: 1, comment: over.comment ?? `weft lb ${LAYOUT_VERSION}, managed by weft: do not edit` } },
+        { set: { family: 'ip', name: 'vip-addrs', table: 'weft', type: 'ipv4_addr', elem: over.elems ?? ['11.0.0.5', '11.0.0.7'] } },
+        { set: { family: 'ip', name: 'hairpin', table: 'weft', type: ['ipv4_addr', 'ipv4_addr'], elem: [{ concat: ['10.1.0.1', '10.1.0.1'] }, { concat: ['10.1.0.2', '10.1.0.2'] }] } },
+        { map: { family: 'ip', name: 'vips', table: 'weft', map: 'verdict', elem: [[{ concat: ['11.0.0.5', 'tcp', 80] }, { goto: { target: chain } }]] } },
+        ...['prerouting', 'output', 'postrouting', 'input', chain].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
+        { rule: { table: 'weft', chain: 'prerouting' } },
+        { rule: { table: 'weft', chain: 'output' } },
+        { rule: { table: 'weft', chain: 'postrouting' } },
+        { rule: { table: 'weft', chain: 'postrouting' } },
+        { rule: { table: 'weft', chain: 'input' } },
+        { rule: { table: 'weft', chain: 'input' } },
+        { rule: { table: 'weft', chain } },
+        ...(over.extraRule ? [{ rule: { table: 'weft', chain } }] : []),
+      ],
+    });
+  t.ok(matches(p, parseActual(json())));
+  t.notOk(matches(p, parseActual(json({ comment: 'weft lb old' }))), 'another layout version');
+  t.notOk(matches(p, parseActual(json({ extraRule: true }))), 'a duplicated rule');
+  t.notOk(matches(p, parseActual(json({ elems: ['11.0.0.5'] }))), 'a missing address');
+  t.notOk(matches(p, emptyActual()));
+});
