@@ -24,6 +24,7 @@
 
 import fc from 'fast-check';
 import t from 'tap';
+import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
 import { describeFaults, MembershipCluster, scheduleFaults, type Fault } from './sim/index.js';
@@ -95,10 +96,12 @@ function report(seed: number, faults: readonly Fault[], detail: string): string 
 // ------------------------------------------------------------------ properties
 
 t.test('after faults stop, every live node agrees on the live set within the bound', async (t) => {
+  const meter = new PropertyMeter();
   let worst = 0;
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), scheduleArb(FAULT_WINDOW_MS, 8), (seed, faults) => {
       const c = new MembershipCluster({ nodes: N, seed, config });
+      meter.run(c);
       c.run(WARMUP_MS);
       scheduleFaults(c, faults);
       c.run(FAULT_WINDOW_MS);
@@ -117,9 +120,11 @@ t.test('after faults stop, every live node agrees on the live set within the bou
   );
   t.comment(`worst time to agreement: ${worst} ms (bound ${CONVERGE_BOUND_MS + 5000} ms incl. 5 s of trailing pause)`);
   t.pass('converged in every run');
+  meter.report(t, 'membership: live set agreed after faults', N, SEED);
 });
 
 t.test('a crashed node is dead at every live node within the bound', async (t) => {
+  const meter = new PropertyMeter();
   let worst = 0;
   fc.assert(
     fc.property(
@@ -129,6 +134,7 @@ t.test('a crashed node is dead at every live node within the bound', async (t) =
       fc.integer({ min: 0, max: 10_000 }),
       (seed, victim, loss, delay) => {
         const c = new MembershipCluster({ nodes: N, seed, config, link: { loss } });
+        meter.run(c);
         c.run(WARMUP_MS + delay);
         c.crash(victim);
         const start = c.now;
@@ -145,9 +151,11 @@ t.test('a crashed node is dead at every live node within the bound', async (t) =
   );
   t.comment(`worst crash→dead everywhere: ${worst} ms (bound ${CRASH_BOUND_MS} ms)`);
   t.pass('every crash detected in time');
+  meter.report(t, 'membership: crash dead everywhere in bound', N, SEED);
 });
 
 t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a live node', async (t) => {
+  const meter = new PropertyMeter();
   let suspicions = 0;
   fc.assert(
     fc.property(
@@ -156,6 +164,7 @@ t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a liv
       fc.array(fc.integer({ min: 2000, max: 10_000 }), { minLength: 5, maxLength: 20 }),
       (seed, sleeper, gaps) => {
         const c = new MembershipCluster({ nodes: N, seed, config, link: { loss: 0.05 } });
+        meter.run(c);
         const falseDeaths: string[] = [];
         c.onEvent((e) => {
           if (e.type === 'dead' && e.subjectUp) falseDeaths.push(`${e.observer} declared ${e.member.name} dead at ${e.at} ms`);
@@ -181,9 +190,11 @@ t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a liv
   );
   t.comment(`suspicions raised and refuted meanwhile: ${suspicions}`);
   t.pass('no false deaths');
+  meter.report(t, 'membership: no false death (Lifeguard)', N, SEED);
 });
 
 t.test('a healed partition merges within the bound', async (t) => {
+  const meter = new PropertyMeter();
   let worst = 0;
   fc.assert(
     fc.property(
@@ -193,6 +204,7 @@ t.test('a healed partition merges within the bound', async (t) => {
       fc.double({ min: 0, max: 0.05, noNaN: true }),
       (seed, groups, duration, loss) => {
         const c = new MembershipCluster({ nodes: N, seed, config, link: { loss } });
+        meter.run(c);
         c.run(WARMUP_MS);
         c.partition(groups);
         c.run(duration);
@@ -211,4 +223,5 @@ t.test('a healed partition merges within the bound', async (t) => {
   );
   t.comment(`worst merge after healing: ${worst} ms (bound ${MERGE_BOUND_MS} ms)`);
   t.pass('every partition merged in time');
+  meter.report(t, 'membership: healed partition merges', N, SEED);
 });

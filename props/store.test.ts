@@ -16,6 +16,7 @@
 
 import fc from 'fast-check';
 import t from 'tap';
+import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
 import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
@@ -112,6 +113,7 @@ function checkWatchChain(events: WatchEvent[], final: Map<string, string> | unde
 // ------------------------------------------------------------------ properties
 
 t.test('after faults stop: identical replicas within the bound, no acknowledged durable write lost, watches exact', async (t) => {
+  const meter = new PropertyMeter();
   let worst = 0;
   let totalWrites = 0;
   let durableAcks = 0;
@@ -133,6 +135,7 @@ t.test('after faults stop: identical replicas within the bound, no acknowledged 
           store.watch('', (e) => events.push(e), { view: 'all' });
         },
       });
+      meter.run(c);
       c.run(WARMUP_MS);
       c.scheduleFaults(faults);
       crashes += faults.filter((f) => f.kind === 'crash').length;
@@ -195,12 +198,15 @@ t.test('after faults stop: identical replicas within the bound, no acknowledged 
   );
   t.comment(`worst time to identical replicas after faults: ${worst} ms (bound ${STORE_BOUND_MS} ms); ${totalWrites} writes, ${durableAcks} durable acks, ${crashes} crashes, ${torn} torn appends`);
   t.pass('converged, durable writes kept, watches exact in every run');
+  meter.report(t, 'store: identical replicas, durable writes kept, watches exact', N, SEED);
 });
 
 t.test('a node that joins late catches up entirely through repair', async (t) => {
+  const meter = new PropertyMeter();
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.integer({ min: 1, max: 40 }), (seed, writes) => {
       const c = new StoreCluster({ nodes: N, seed, config });
+      meter.run(c);
       c.run(WARMUP_MS);
       for (let i = 0; i < writes; i++) {
         c.write(NAMES[i % N], `k/${i}`, i);
@@ -220,11 +226,14 @@ t.test('a node that joins late catches up entirely through repair', async (t) =>
     { ...params(), numRuns: Math.max(1, Math.ceil(RUNS / 2)) },
   );
   t.pass('caught up in every run');
+  meter.report(t, 'store: late joiner catches up', N, SEED);
 });
 
 t.test('fast path: one push per node per change, visible everywhere in log2 N hops; loss repaired by grafts', async (t) => {
+  const meter = new PropertyMeter();
   const hop = 1;
   const c = new StoreCluster({ nodes: N, seed: 11, config, link: { latency: latency.constant(hop) } });
+  meter.run(c);
   c.run(WARMUP_MS);
   const before = NAMES.map((n) => c.core(n).stats().fastPath.pushesIn);
   const writes = 20;
@@ -257,4 +266,5 @@ t.test('fast path: one push per node per change, visible everywhere in log2 N ho
   const grafts = NAMES.reduce((s, n) => s + c.core(n).stats().fastPath.graftsOut, 0);
   t.ok(grafts > 0, `${grafts} grafts were needed`);
   t.ok(slow <= writes / 4, `${slow} of ${writes} writes at 5 % loss needed more than the lazy path (anti-entropy)`);
+  meter.report(t, 'store: fast path one push per node', N, SEED);
 });

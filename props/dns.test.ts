@@ -1,0 +1,139 @@
+// DNS as a cluster property: every simulated node runs membership, the store and the
+// real DNS zone builder and responder (dns/zone.ts, dns/answer.ts) on its store's live
+// view. Under generated crash/restart/partition/loss schedules:
+//   - safety, checked every simulated second: no node's answer ever includes an endpoint
+//     whose owner crashed longer than the detection bound ago (and is still down);
+//   - after the faults stop and the cluster converges, every node gives the same answer
+//     (as a set: rotation orders differ) for every service name.
+//
+//   PROPS_RUNS (default 8), PROPS_NODES (default 10), PROPS_SEED, PROPS_PATH as elsewhere.
+import fc from 'fast-check';
+import t from 'tap';
+import dnsPacket from 'dns-packet';
+import { makeConfig } from '../membership/core/config.js';
+import { suspicionTimeout } from '../membership/core/math.js';
+import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
+import { Zone } from '../dns/zone.js';
+import { Responder } from '../dns/answer.js';
+import { endpointKey, nodeKey, type EndpointRecord } from '../src/records.js';
+import { describeFaults, type Fault } from './sim/index.js';
+import { StoreCluster } from './sim/store-cluster.js';
+import { reportProperty } from './report.js';
+
+const RUNS = Number(process.env.PROPS_RUNS ?? 8);
+const N = Number(process.env.PROPS_NODES ?? 10);
+const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : Date.now() % 2 ** 31;
+const PATH = process.env.PROPS_PATH;
+
+const config = makeConfig('lan');
+const NAMES = Array.from({ length: N }, (_, i) => `node-${i}`);
+const S = config.suspicionMaxTimeoutMult * suspicionTimeout(config.suspicionMult, N, config.probeIntervalMs);
+// Membership's crash bound (props/membership.test.ts), plus one store refresh: the live view follows membership at once.
+const DEAD_BOUND_MS = S + 5 * config.probeIntervalMs;
+const CONVERGE_BOUND_MS = S + 3 * config.healIntervalMs + 10_000 + 20 * DEFAULT_REPLICATION.repairIntervalMs;
+const WARMUP_MS = 3000;
+// Longer than the dead bound, so a node crashed early in the window is checked past it.
+const FAULT_WINDOW_MS = 45_000;
+const SERVICES = ['web', 'db', 'cache'];
+
+t.comment(`dns props: ${N} nodes, ${RUNS} runs, PROPS_SEED=${SEED}; dead endpoint bound ${DEAD_BOUND_MS} ms, converge ${CONVERGE_BOUND_MS} ms`);
+
+const nodeArb = fc.integer({ min: 0, max: N - 1 }).map((i) => NAMES[i]!);
+const faultArb: fc.Arbitrary<Fault> = (() => {
+  const at = fc.integer({ min: 0, max: FAULT_WINDOW_MS });
+  return fc.oneof(
+    fc.record({ at, kind: fc.constant('crash' as const), node: nodeArb }),
+    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.constant(false) }),
+    fc.record({ at, kind: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: N, maxLength: N }).map((s) => [NAMES.filter((_, i) => s[i] === 0), NAMES.filter((_, i) => s[i] === 1)].filter((g) => g.length > 0)) }),
+    fc.record({ at, kind: fc.constant('heal' as const) }),
+    fc.record({ at, kind: fc.constant('loss' as const), p: fc.double({ min: 0, max: 0.2, noNaN: true }) }),
+  );
+})();
+
+/** Endpoint address of node i's endpoint of service s: unique, so an answer names its owner. */
+const addrOf = (node: string, s: number) => `10.${s + 1}.0.${Number(node.slice(5)) + 1}`;
+const ownerOf = (addr: string) => `node-${Number(addr.split('.')[3]) - 1}`;
+
+function answerA(r: Responder<unknown>, name: string): string[] | 'nxdomain' {
+  const q = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name, class: 'IN' }] });
+  const out = r.handle(q, true);
+  if (!out) return [];
+  const msg = dnsPacket.decode(out) as { rcode?: string; answers?: { type: string; data?: unknown }[] };
+  if (msg.rcode === 'NXDOMAIN') return 'nxdomain';
+  return (msg.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data)).sort();
+}
+
+t.test('DNS answers: never a long-dead endpoint; the same at every node after convergence', async (t) => {
+  let runs = 0;
+  let checks = 0;
+  let simulatedMs = 0;
+  const started = performance.now();
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.array(faultArb, { maxLength: 6 }).map((fs) => [...fs].sort((a, b) => a.at - b.at)), (seed, faults) => {
+      runs++;
+      const responders = new Map<string, Responder<unknown>>();
+      const c = new StoreCluster({
+        nodes: N,
+        seed,
+        config,
+        onStart: (name, store) => {
+          const zone = new Zone({ nodeName: name });
+          zone.attach(store);
+          responders.set(name, new Responder(zone, undefined, undefined, {}));
+        },
+      });
+      // Every node registers itself and one endpoint of each service, as its registrar would.
+      for (const n of NAMES) {
+        c.write(n, nodeKey(n), { addr: `192.168.0.${Number(n.slice(5)) + 1}` }, { durable: true });
+        SERVICES.forEach((service, s) => {
+          const rec: EndpointRecord = { service, addrs: [addrOf(n, s)], ports: { http: { port: 80, proto: 'tcp' } }, health: 'none', vips: [], source: 'docker' };
+          c.write(n, endpointKey(service, n, 'c1'), rec as never, { durable: true });
+        });
+      }
+      c.run(WARMUP_MS);
+      const start = c.now;
+      const downSince = new Map<string, number>();
+      const report = (detail: string) => `cluster seed ${seed}, ${N} nodes; faults (after ${WARMUP_MS} ms warm-up):\n${describeFaults(faults) || '(none)'}\n${detail}`;
+      c.scheduleFaults(faults);
+      for (let tick = 0; tick <= FAULT_WINDOW_MS; tick += 1000) {
+        c.run(1000);
+        for (const n of NAMES) {
+          const down = !c.isUp(n);
+          if (down && !downSince.has(n)) downSince.set(n, c.now);
+          if (!down) downSince.delete(n);
+        }
+        // Safety: no up node answers with an endpoint of a node down longer than the bound.
+        for (const n of c.upNodes()) {
+          for (const service of SERVICES) {
+            const a = answerA(responders.get(n)!, `${service}.svc.weft.internal`);
+            checks++;
+            if (a === 'nxdomain') continue;
+            for (const addr of a) {
+              const since = downSince.get(ownerOf(addr));
+              if (since !== undefined && c.now - since > DEAD_BOUND_MS) throw new Error(report(`at ${c.now - start} ms ${n} answered ${service} with ${addr} of ${ownerOf(addr)}, down for ${c.now - since} ms (bound ${DEAD_BOUND_MS})`));
+            }
+          }
+        }
+      }
+      c.membership.heal();
+      c.membership.setLoss(0);
+      for (const n of NAMES) if (!c.isUp(n) && c.membership.host(n).status === 'down') c.restart(n);
+      const stop = c.now;
+      const done = c.runUntilTrue(() => c.membership.converged() && c.storesAgree(), CONVERGE_BOUND_MS, 250);
+      if (done === undefined) throw new Error(report(`not converged ${CONVERGE_BOUND_MS} ms after the faults stopped`));
+      // Liveness: one answer everywhere, and it is every endpoint (every node is up again).
+      for (const service of SERVICES) {
+        const s = SERVICES.indexOf(service);
+        const want = NAMES.map((n) => addrOf(n, s)).sort().join(',');
+        for (const n of c.upNodes()) {
+          const got = answerA(responders.get(n)!, `${service}.svc.weft.internal`);
+          if (got === 'nxdomain' || got.join(',') !== want) throw new Error(report(`${c.now - stop} ms after faults stopped, ${n} answers ${service} with ${JSON.stringify(got)}; want ${want}`));
+        }
+      }
+      simulatedMs += c.now;
+    }),
+    { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
+  );
+  t.pass(`${runs} runs, ${checks} answers checked against the dead-endpoint bound; identical answers after convergence`);
+  reportProperty(t, { property: 'dns: no long-dead endpoint; same answers', runs, nodes: N, simulatedMs, wallMs: performance.now() - started, seed: SEED });
+});
