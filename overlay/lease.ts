@@ -109,6 +109,7 @@ export function decideLease(self: string, own: Lease | undefined, claims: readon
     taken.add(o.prefix);
     latest = Math.max(latest, o.claimedAt);
   }
+  if (own) latest = Math.max(latest, own.claimedAt);
   const count = subnetCount(cfg.cidr, cfg.subnetLen);
   for (const i of probeOrder(self, count)) {
     const p = subnetAt(cfg.cidr, cfg.subnetLen, i);

@@ -122,16 +122,21 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
   const wantGw = new Map<string, PeerEntry>(desired.peers.map((p) => [p.gateway, p]));
   const wantMac = new Map<string, PeerEntry>(desired.peers.map((p) => [p.mac, p]));
 
-  for (const n of neigh) if (n.permanent && wantGw.get(n.dst)?.mac !== n.lladdr) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
+  for (const n of neigh) if (n.permanent && (!wantGw.has(n.dst) || wantGw.get(n.dst)!.mac !== n.lladdr)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
   const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
   for (const p of desired.peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
 
   const routeOk = new Set<string>();
+  const routeDel: Command[] = [];
   for (const r of routes) {
     const p = want.get(normDst(r.dst));
     if (p && r.gateway === p.gateway && r.onlink && !routeOk.has(normDst(r.dst))) routeOk.add(normDst(r.dst));
-    else out.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
+    else routeDel.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
   }
+  // A delete without a gateway removes the first route to that destination, which may be
+  // one being kept: the exact ones go first.
+  routeDel.sort((a, b) => Number(!a.args.includes('via')) - Number(!b.args.includes('via')));
+  out.push(...routeDel);
   for (const p of desired.peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
 
   const fdbOk = new Set<string>();
