@@ -85,8 +85,10 @@ export interface VipStatus {
 export interface LbStatus {
   datapath: 'nft' | 'userspace';
   vipCidr: string;
+  /** As of the last pass that succeeded. */
   vips: VipStatus[];
   unallocated: string[];
+  /** Passes completed (succeeded or failed). */
   passes: number;
   lastReconcile: { at: string; durationMs: number; ok: boolean; error?: string; changed: boolean } | undefined;
 }
@@ -126,6 +128,7 @@ export class LoadBalancer {
   private reconciles = { ok: 0, error: 0 };
   private applyFailures = 0;
   private lastUnallocated = '';
+  private warnedConntrack = false;
 
   private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr) {
     this.datapath = datapath;
@@ -227,24 +230,27 @@ export class LoadBalancer {
 
   private async pass(full: boolean): Promise<void> {
     const t0 = performance.now();
-    this.passes++;
     let changed = false;
     try {
-      this.desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr);
-      const unalloc = this.desired.unallocated.join(',');
-      if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: this.desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
+      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr);
+      const unalloc = desired.unallocated.join(',');
+      if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
       this.lastUnallocated = unalloc;
       if (this.datapath.kind === 'nft') {
-        const r = await this.datapath.apply(this.desired.vips, full);
+        const r = await this.datapath.apply(desired.vips, full);
         this.applyFailures += r.failures;
         changed = r.changed;
+        if (r.conntrackError && !this.warnedConntrack) {
+          this.warnedConntrack = true;
+          this.log.warn({ err: r.conntrackError }, 'load balancer: UDP clients may keep reaching removed backends until their flows expire');
+        }
       } else {
         const listen = allocate(
-          this.desired.vips.map((v) => v.vip),
+          desired.vips.map((v) => v.vip),
           this.proxyCidr,
         ).addrs;
         this.proxyVips = new Map();
-        for (const v of this.desired.vips) {
+        for (const v of desired.vips) {
           const addr = listen.get(v.vip);
           if (addr === undefined || v.addr === undefined) continue;
           this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
@@ -253,10 +259,11 @@ export class LoadBalancer {
         this.applyFailures += r.failed.length;
         changed = r.changed;
         const local = new Map<string, string>();
-        for (const v of this.desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
+        for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
         this.dnsVips.set(local);
       }
-      this.vips.set(this.desired.addrs);
+      this.desired = desired;
+      this.vips.set(desired.addrs);
       this.reconciles.ok++;
       this.retryMs = 0;
       const ms = performance.now() - t0;
@@ -276,6 +283,7 @@ export class LoadBalancer {
       }, this.retryMs);
       retry.unref();
     } finally {
+      this.passes++;
       this.metrics.duration.observe((performance.now() - t0) / 1000);
     }
   }

@@ -1,7 +1,8 @@
 // The dummy-interface adapter: VIP addresses (/32) on an interface of our own, so the kernel
 // routes local clients' packets for a VIP to the output hook, where our DNAT picks them up.
 // Reads the addresses the interface has and adds or removes the difference in one
-// `ip -batch`.
+// `ip -batch`. A kernel without the dummy driver (seen: no modules at all) gets an empty
+// bridge instead: it holds local addresses just the same.
 import { run } from './exec.js';
 
 export interface DummyOptions {
@@ -44,15 +45,24 @@ export class DummyInterface {
     let have = await this.addresses();
     const cmds: string[] = [];
     if (have === undefined) {
-      cmds.push(`link add ${this.name} type dummy`);
+      await this.create();
       have = new Set();
     }
-    cmds.push(`link set ${this.name} up`);
     let changed = 0;
     for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${a}/32 dev ${this.name}`), changed++;
     for (const a of addrs) if (!have.has(a)) cmds.push(`addr add ${a}/32 dev ${this.name}`), changed++;
-    if (changed > 0 || cmds.length > 1) await this.ip(['-batch', '-'], cmds.join('\n') + '\n');
+    if (cmds.length > 0) await this.ip(['-batch', '-'], cmds.join('\n') + '\n');
     return changed;
+  }
+
+  private async create(): Promise<void> {
+    try {
+      await this.ip(['link', 'add', this.name, 'type', 'dummy']);
+    } catch (err) {
+      if (!/Unknown device type/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+      await this.ip(['link', 'add', this.name, 'type', 'bridge']);
+    }
+    await this.ip(['link', 'set', this.name, 'up']);
   }
 
   async remove(): Promise<void> {

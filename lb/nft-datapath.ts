@@ -8,6 +8,7 @@
 // after any failed transaction (a table someone else changed shows up as a failure).
 import type { DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
+import { run } from './exec.js';
 import { Nft } from './nft.js';
 import { matches, planNft, renderDiff, renderFull, type Affinity, type NftPlan } from './nft-plan.js';
 
@@ -27,6 +28,8 @@ export interface ApplyResult {
   failures: number;
   /** VIPs this datapath cannot program (not IPv4). */
   skipped: string[];
+  /** UDP flows to removed backends that could not be forgotten (no `conntrack` command). */
+  conntrackError?: string;
 }
 
 export class NftDatapath {
@@ -35,11 +38,15 @@ export class NftDatapath {
   readonly iface: DummyInterface;
   private readonly affinity: Affinity;
   private applied: NftPlan | undefined;
+  private readonly netns: string | undefined;
+  /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
+  private udp = new Map<string, Set<string>>();
 
   constructor(opts: NftDatapathOptions = {}) {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? 'none';
+    this.netns = opts.netns;
   }
 
   async apply(vips: readonly DesiredVip[], fullCheck: boolean): Promise<ApplyResult> {
@@ -71,7 +78,34 @@ export class NftDatapath {
     }
     // Addresses after rules: a new VIP's address is routed only once its DNAT is in place.
     if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
+    const err = await this.forgetUdpFlows(vips);
+    if (err) res.conntrackError = err;
     return res;
+  }
+
+  /**
+   * UDP has no end of flow: conntrack keeps a client's flow on the backend NAT first chose
+   * (for 30-120 s after its last packet), so a removed backend would keep receiving. Like
+   * kube-proxy, delete those flows (conntrack -D); TCP flows end on their own.
+   */
+  private async forgetUdpFlows(vips: readonly DesiredVip[]): Promise<string | undefined> {
+    const next = new Map<string, Set<string>>();
+    for (const v of vips) if (v.proto === 'udp' && v.addr) next.set(`${v.addr} ${v.port}`, new Set(v.backends.map((b) => `${b.addr} ${b.port}`)));
+    const gone: [string, string][] = [];
+    for (const [vip, backends] of this.udp) for (const b of backends) if (!next.get(vip)?.has(b)) gone.push([vip, b]);
+    this.udp = next;
+    for (const [vip, b] of gone) {
+      const [va, vp] = vip.split(' ');
+      const [ba, bp] = b.split(' ');
+      try {
+        await run(['conntrack', '-D', '-p', 'udp', '--orig-dst', va, '--orig-port-dst', vp, '--reply-src', ba, '--reply-port-src', bp], { netns: this.netns });
+      } catch (err) {
+        const msg = String((err as { stderr?: string }).stderr ?? err);
+        if (/0 flow entries/.test(msg)) continue; // nothing to forget: exit status 1
+        return `cannot remove UDP flows to a removed backend (${(err as Error).message}); install the conntrack command (conntrack-tools)`;
+      }
+    }
+    return undefined;
   }
 
   /** Forget what was applied, so the next pass reads the kernel. */

@@ -59,6 +59,9 @@ const SETS = ['set vip-addrs {', '  type ipv4_addr', '}', 'set hairpin {', '  ty
 /** Names the layout above; a table with another version (an older weft) is rewritten whole. */
 export const LAYOUT_VERSION = createHash('sha256').update(JSON.stringify([BASE_CHAINS, SETS])).digest('hex').slice(0, 12);
 const TABLE_COMMENT = `weft lb ${LAYOUT_VERSION}, managed by weft: do not edit`;
+// nft 1.0.6 leaves the table's comment out of its JSON, so the version is also the name of
+// an empty chain, which the JSON does show.
+const LAYOUT_CHAIN = `layout-${LAYOUT_VERSION}`;
 
 const isVipChain = (name: string): boolean => /^v-[0-9a-f]{16}$/.test(name);
 
@@ -113,6 +116,7 @@ export function renderFull(plan: NftPlan, table = 'weft'): string {
   for (const [name, lines] of Object.entries(BASE_CHAINS)) {
     out.push(`  chain ${name} {`, ...lines.map((l) => `    ${l}`), '  }');
   }
+  out.push(`  chain ${LAYOUT_CHAIN} {`, '  }');
   for (const [name, c] of plan.chains) out.push(`  chain ${name} {`, `    ${ruleLine(c)}`, '  }');
   out.push('}', '');
   return out.join('\n');
@@ -153,7 +157,6 @@ export function renderDiff(from: NftPlan, to: NftPlan, table = 'weft'): string |
 /** What `nft -j list table ip <table>` shows, in the plan's terms. */
 export interface NftActual {
   exists: boolean;
-  comment: string | undefined;
   /** chain name -> number of rules */
   chains: Map<string, number>;
   vmap: Map<string, string>;
@@ -161,7 +164,7 @@ export interface NftActual {
   hairpin: Set<string>;
 }
 
-export const emptyActual = (): NftActual => ({ exists: false, comment: undefined, chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set() });
+export const emptyActual = (): NftActual => ({ exists: false, chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set() });
 
 type JsonObj = Record<string, unknown>;
 const obj = (v: unknown): JsonObj | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObj) : undefined);
@@ -182,10 +185,7 @@ export function parseActual(json: string, table = 'weft'): NftActual {
     const it = obj(item);
     if (!it) continue;
     const tbl = obj(it.table);
-    if (tbl && tbl.name === table) {
-      a.exists = true;
-      a.comment = typeof tbl.comment === 'string' ? tbl.comment : undefined;
-    }
+    if (tbl && tbl.name === table) a.exists = true;
     const chain = obj(it.chain);
     if (chain && chain.table === table && typeof chain.name === 'string') a.chains.set(chain.name, a.chains.get(chain.name) ?? 0);
     const rule = obj(it.rule);
@@ -209,11 +209,11 @@ export function parseActual(json: string, table = 'weft'): NftActual {
 
 /** Whether the kernel holds exactly the plan (chains compared by name and rule count). */
 export function matches(plan: NftPlan, actual: NftActual): boolean {
-  if (!actual.exists || actual.comment !== TABLE_COMMENT) return false;
+  if (!actual.exists || actual.chains.get(LAYOUT_CHAIN) !== 0) return false;
   for (const [name, lines] of Object.entries(BASE_CHAINS)) if (actual.chains.get(name) !== lines.length - 1) return false;
   let vipChains = 0;
   for (const [name, rules] of actual.chains) {
-    if (name in BASE_CHAINS) continue;
+    if (name in BASE_CHAINS || name === LAYOUT_CHAIN) continue;
     if (!isVipChain(name) || !plan.chains.has(name) || rules !== 1) return false;
     vipChains++;
   }
