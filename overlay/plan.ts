@@ -7,6 +7,7 @@
 // cache and are left alone unless they shadow a desired one.
 import type { DesiredState, PeerEntry } from './desired.js';
 
+
 export interface VxlanInfo {
   id: number;
   port: number;
@@ -78,7 +79,7 @@ function vxlanMatches(l: LinkState, d: DesiredState['device']): boolean {
 }
 
 /**
- * Commands in application order: ip's first (devices, addresses, neighbours, routes),
+ * Commands in application order: ip's first (devices, addresses, routes, neighbours),
  * then bridge's (FDB entries need the device). Each tool's commands run as one batch.
  */
 export function plan(desired: DesiredState, actual: ActualState): Command[] {
@@ -122,15 +123,14 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
   const wantGw = new Map<string, PeerEntry>(desired.peers.map((p) => [p.gateway, p]));
   const wantMac = new Map<string, PeerEntry>(desired.peers.map((p) => [p.mac, p]));
 
-  for (const n of neigh) if (n.permanent && (!wantGw.has(n.dst) || wantGw.get(n.dst)!.mac !== n.lladdr)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
-  const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
-  for (const p of desired.peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
-
   const routeOk = new Set<string>();
   const routeDel: Command[] = [];
+  const perDst = new Map<string, number>();
+  for (const r of routes) perDst.set(normDst(r.dst), (perDst.get(normDst(r.dst)) ?? 0) + 1);
   for (const r of routes) {
     const p = want.get(normDst(r.dst));
-    if (p && r.gateway === p.gateway && r.onlink && !routeOk.has(normDst(r.dst))) routeOk.add(normDst(r.dst));
+    // Kept only when alone: a delete of another route to the same destination could hit it.
+    if (p && r.gateway === p.gateway && r.onlink && perDst.get(normDst(r.dst)) === 1) routeOk.add(normDst(r.dst));
     else routeDel.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
   }
   // A delete without a gateway removes the first route to that destination, which may be
@@ -139,19 +139,35 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
   out.push(...routeDel);
   for (const p of desired.peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
 
-  const fdbOk = new Set<string>();
-  for (const f of fdb) {
-    const p = wantMac.get(f.mac);
-    if (p && f.dst === p.underlay && f.permanent && !fdbOk.has(f.mac)) fdbOk.add(f.mac);
-    else out.push(br('fdb', 'del', f.mac, 'dev', dev, 'dst', f.dst, 'self'));
+  // Neighbours last among ip's lines: `ip neigh` ends the whole batch on a failure
+  // (iproute2 6.1 exits), where the other commands let -force go on.
+  for (const n of neigh) if (n.permanent && !wantGw.has(n.dst)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
+  const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
+  for (const p of desired.peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
+
+  // A unicast MAC has one remote in a VXLAN FDB (`append` adds remotes only to the
+  // all-zero and multicast MACs), and `replace` rewrites it in place.
+  const fdbByMac = new Map<string, FdbState[]>();
+  for (const f of fdb) fdbByMac.set(f.mac, [...(fdbByMac.get(f.mac) ?? []), f]);
+  for (const [mac, entries] of fdbByMac) {
+    const p = wantMac.get(mac);
+    if (p && entries.length === 1) continue;
+    for (const f of entries) if (!p || f.dst !== p.underlay) out.push(br('fdb', 'del', mac, 'dev', dev, 'dst', f.dst, 'self'));
   }
-  for (const p of desired.peers) if (!fdbOk.has(p.mac)) out.push(br('fdb', 'replace', p.mac, 'dev', dev, 'dst', p.underlay, 'self', 'permanent'));
+  for (const p of desired.peers) {
+    const entries = fdbByMac.get(p.mac) ?? [];
+    if (entries.length === 1 && entries[0].dst === p.underlay && entries[0].permanent) continue;
+    if (entries.length > 1 && entries.some((f) => f.dst === p.underlay && f.permanent)) continue;
+    out.push(br('fdb', 'replace', p.mac, 'dev', dev, 'dst', p.underlay, 'self', 'permanent'));
+  }
   return out;
 }
 
+// New addresses first: removing a device's last IPv4 address makes the kernel flush its
+// routes and neighbours, which would undo the rest of the plan.
 function addrs(out: Command[], dev: string, have: readonly string[], want: readonly string[]): void {
-  for (const a of have) if (!want.includes(a)) out.push(ip('addr', 'addr', 'del', a, 'dev', dev));
   for (const a of want) if (!have.includes(a)) out.push(ip('addr', 'addr', 'add', a, 'dev', dev));
+  for (const a of have) if (!want.includes(a)) out.push(ip('addr', 'addr', 'del', a, 'dev', dev));
 }
 
 /** Removes weft's devices; the kernel drops their addresses, routes, neighbours and FDB entries with them. */
