@@ -1,0 +1,109 @@
+// Every node computes the same VIPs: fed the same records in any order (with detours:
+// values later overwritten, records later deleted, bad values), two load balancers' record
+// indexes, allocators and nft planners agree on every VIP address, every backend set and
+// every nft chain. A tiny CIDR forces collisions (and, sometimes, a full CIDR).
+//
+//   PROPS_RUNS   runs per property (default 100)
+//   PROPS_SEED   fast-check seed (default: random, printed on failure)
+import fc from 'fast-check';
+import t from 'tap';
+import { allocate, inCidr, parseCidr } from '../lb/allocator.js';
+import { computeDesired } from '../lb/desired.js';
+import { planNft, renderFull } from '../lb/nft-plan.js';
+import { RecordIndex, type SourceEvent } from '../lb/records.js';
+
+const RUNS = Number(process.env.PROPS_RUNS ?? 100);
+const SEED = process.env.PROPS_SEED !== undefined ? Number(process.env.PROPS_SEED) : undefined;
+
+const vipName = fc.constantFrom('web', 'api', 'db', 'cache', 'queue', 'auth', 'search', 'mail', 'log', 'metrics', 'a', 'b', 'c', 'd', 'e', 'f', '10.9.0.3', '192.168.7.7');
+const binding = fc.record({ vip: vipName, port: fc.constantFrom(80, 443, 53), proto: fc.constantFrom('tcp' as const, 'udp' as const), targetPort: fc.constantFrom(8080, 8081, 5353) });
+const endpointRec = fc.record({
+  service: fc.constantFrom('web', 'api', 'db'),
+  addrs: fc.uniqueArray(fc.constantFrom('10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', 'fd00::1', 'fd00::2'), { maxLength: 3 }),
+  ports: fc.constant({}),
+  health: fc.constantFrom('healthy' as const, 'none' as const, 'unhealthy' as const, 'starting' as const),
+  vips: fc.array(binding, { maxLength: 3 }),
+  source: fc.constant('api' as const),
+});
+
+interface Rec {
+  key: string;
+  value: unknown;
+}
+
+const records = fc
+  .tuple(
+    fc.uniqueArray(fc.tuple(fc.constantFrom('n1', 'n2', 'n3'), fc.nat(30), endpointRec), { selector: ([n, id, r]) => `${r.service}/${n}/${id}`, maxLength: 25 }),
+    fc.uniqueArray(fc.record({ vip: vipName, port: fc.constantFrom(80, 443, 53, 7000), proto: fc.constantFrom('tcp' as const, 'udp' as const) }), { selector: (v) => `${v.vip}:${v.port}/${v.proto}`, maxLength: 6 }),
+  )
+  .map(([eps, decl]): Rec[] => [
+    ...eps.map(([n, id, r]) => ({ key: `svc/${r.service}/${n}/${id}`, value: r as unknown })),
+    ...decl.map((d) => ({ key: `vip/${d.vip}:${d.port}/${d.proto}`, value: d as unknown })),
+  ]);
+
+/** The same final records as events in another order, with detours that end where they should. */
+function detoured(recs: Rec[], order: number[], noise: number[]): SourceEvent[] {
+  const ev: SourceEvent[] = [];
+  order.forEach((i, j) => {
+    const r = recs[i % recs.length];
+    if (noise[j] === 1) ev.push({ key: r.key, after: { value: { garbage: true } } }); // a bad value first
+    if (noise[j] === 2) ev.push({ key: r.key, after: undefined }); // deleted, then back
+    if (noise[j] === 3) ev.push({ key: `svc/ghost/n9/${j}`, after: { value: { service: 'ghost', addrs: ['10.1.0.9'], ports: {}, health: 'none', vips: [{ vip: 'a', port: 80, proto: 'tcp', targetPort: 1 }], source: 'api' } } }, { key: `svc/ghost/n9/${j}`, after: undefined });
+  });
+  // Then every record in the given order: the final value of each key is its record.
+  for (const i of order) ev.push({ key: recs[i % recs.length].key, after: { value: recs[i % recs.length].value } });
+  for (const r of recs) ev.push({ key: r.key, after: { value: r.value } });
+  return ev;
+}
+
+const view = (idx: RecordIndex, cidr: ReturnType<typeof parseCidr>) => {
+  const d = computeDesired(idx.endpoints.values(), idx.declared.values(), cidr);
+  return { vips: d.vips, addrs: [...d.addrs].sort(), unallocated: d.unallocated, nft: renderFull(planNft(d.vips)) };
+};
+
+for (const cidrText of ['10.9.0.0/28', '10.9.0.0/29', '11.0.0.0/8']) {
+  t.test(`two nodes, same records, any order: same VIP addresses, backends and nft table (${cidrText})`, async (t) => {
+    const cidr = parseCidr(cidrText);
+    let checked = 0;
+    fc.assert(
+      fc.property(records, fc.array(fc.nat(100), { minLength: 1, maxLength: 40 }), fc.array(fc.nat(100), { minLength: 1, maxLength: 40 }), fc.array(fc.nat(3), { minLength: 40, maxLength: 40 }), (recs, o1, o2, noise) => {
+        if (recs.length === 0) return true;
+        const a = new RecordIndex();
+        const b = new RecordIndex();
+        for (const e of detoured(recs, o1, noise)) a.apply(e);
+        for (const e of detoured(recs, o2, noise.slice().reverse())) b.apply(e);
+        const va = view(a, cidr);
+        const vb = view(b, cidr);
+        if (JSON.stringify(va) !== JSON.stringify(vb)) throw new Error(`nodes disagree:\n${JSON.stringify(va.vips)}\n${JSON.stringify(vb.vips)}`);
+        // And the allocation is sound: distinct addresses in the CIDR for names, literal IPs as themselves.
+        const named = va.addrs.filter(([n]) => !/^[0-9.]+$/.test(n));
+        const used = new Set(va.addrs.map(([, addr]) => addr));
+        if (used.size !== va.addrs.length) throw new Error(`two VIPs share an address: ${JSON.stringify(va.addrs)}`);
+        for (const [, addr] of named) if (!inCidr(cidr, addr)) throw new Error(`${addr} outside ${cidrText}`);
+        for (const [n, addr] of va.addrs) if (/^[0-9.]+$/.test(n) && addr !== n) throw new Error(`literal ${n} got ${addr}`);
+        checked++;
+        return true;
+      }),
+      { numRuns: RUNS, seed: SEED },
+    );
+    t.ok(checked > 0, `${checked} cases checked`);
+  });
+}
+
+t.test('allocation depends only on the set of names: permutations and duplicates agree (tiny CIDR, often full)', async (t) => {
+  const cidr = parseCidr('10.9.0.0/29'); // 6 slots
+  fc.assert(
+    fc.property(fc.array(vipName, { maxLength: 20 }), fc.func(fc.integer()), (names, rank) => {
+      const shuffled = names.map((n, i) => [rank(i), n] as const).sort((x, y) => x[0] - y[0]).map(([, n]) => n);
+      const a = allocate(names, cidr);
+      const b = allocate([...shuffled, ...shuffled], cidr);
+      if (JSON.stringify([...a.addrs].sort()) !== JSON.stringify([...b.addrs].sort()) || JSON.stringify(a.unallocated) !== JSON.stringify(b.unallocated)) throw new Error('order changed the allocation');
+      const distinctNames = new Set(names.filter((n) => !/^[0-9.]+$/.test(n))).size;
+      const literalsIn = new Set(names.filter((n) => /^[0-9.]+$/.test(n) && inCidr(cidr, n))).size;
+      if (a.unallocated.length !== Math.max(0, distinctNames - (cidr.size - literalsIn))) throw new Error(`wrong number unallocated: ${a.unallocated}`);
+      return true;
+    }),
+    { numRuns: RUNS * 5, seed: SEED },
+  );
+  t.pass('agreed');
+});
