@@ -50,9 +50,9 @@ function detoured(recs: Rec[], order: number[], noise: number[]): SourceEvent[] 
     if (noise[j] === 2) ev.push({ key: r.key, after: undefined }); // deleted, then back
     if (noise[j] === 3) ev.push({ key: `svc/ghost/n9/${j}`, after: { value: { service: 'ghost', addrs: ['10.1.0.9'], ports: {}, health: 'none', vips: [{ vip: 'a', port: 80, proto: 'tcp', targetPort: 1 }], source: 'api' } } }, { key: `svc/ghost/n9/${j}`, after: undefined });
   });
-  // Then every record in the given order: the final value of each key is its record.
-  for (const i of order) ev.push({ key: recs[i % recs.length].key, after: { value: recs[i % recs.length].value } });
-  for (const r of recs) ev.push({ key: r.key, after: { value: r.value } });
+  // Then every record once more, in an order of its own: the final value of each key is its record.
+  const final = recs.map((r, i) => [(order[i % order.length] * 7919 + i * 104729) % 1000003, r] as const).sort((x, y) => x[0] - y[0]);
+  for (const [, r] of final) ev.push({ key: r.key, after: { value: r.value } });
   return ev;
 }
 
