@@ -5,8 +5,8 @@
 // resolves that address to the peer's VTEP MAC without ARP; the FDB entry sends frames for
 // that MAC to the peer's underlay address, so no learning or flooding is needed).
 import { createHash } from 'node:crypto';
-import { contains, hostAt, type Prefix } from './cidr.js';
-import { holding, type Claim, type LeaseConfig } from './lease.js';
+import { hostAt, type Prefix } from './cidr.js';
+import { countsAsClaim, holding, type Claim, type LeaseConfig } from './lease.js';
 import type { Lease } from './records.js';
 
 export interface PeerEntry {
@@ -46,7 +46,7 @@ export interface DesiredState {
 }
 
 /** Why a peer's lease is not programmed (label of weft_overlay_peers_skipped). */
-export type SkipReason = 'conflict' | 'outside_cidr' | 'other_vxlan' | 'same_underlay' | 'duplicate_mac';
+export type SkipReason = 'conflict' | 'foreign_subnet' | 'other_vxlan' | 'same_underlay' | 'duplicate_mac';
 
 export interface PeerOptions {
   cfg: LeaseConfig;
@@ -59,10 +59,10 @@ export interface PeerOptions {
 /**
  * The peers to program: the live leases (other than `self`'s) whose claim holds among
  * `claims` (every claim held, dead owners' included, as lease.ts decides), inside the
- * cluster CIDR, on the same VNI and port. Sorted by node name.
+ * cluster CIDR and no wider than a subnet, on the same VNI and port. Sorted by node name.
  */
 export function peersOf(self: string, live: readonly Lease[], claims: readonly Claim[], o: PeerOptions): { peers: PeerEntry[]; skipped: { node: string; reason: SkipReason }[] } {
-  const holds = new Set(holding(claims).map((c) => c.node));
+  const holds = new Set(holding(claims.filter((c) => countsAsClaim(c.prefix, o.cfg))).map((c) => c.node));
   const peers: PeerEntry[] = [];
   const skipped: { node: string; reason: SkipReason }[] = [];
   const macs = new Set<string>();
@@ -70,8 +70,8 @@ export function peersOf(self: string, live: readonly Lease[], claims: readonly C
     if (l.node === self) continue;
     let reason: SkipReason | undefined;
     // A peer's route must not capture addresses outside the overlay (a faulty peer
-    // claiming 0.0.0.0/1 would otherwise take this node's traffic).
-    if (!contains(o.cfg.cidr, l.prefix)) reason = 'outside_cidr';
+    // claiming 10.0.0.0/8 would otherwise take this node's traffic), nor more than a subnet.
+    if (!countsAsClaim(l.prefix, o.cfg)) reason = 'foreign_subnet';
     else if (!holds.has(l.node)) reason = 'conflict';
     else if (l.vtep.vni !== o.vni || l.vtep.port !== o.port) reason = 'other_vxlan';
     else if (o.underlay !== undefined && l.vtep.addr === o.underlay) reason = 'same_underlay';

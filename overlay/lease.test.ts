@@ -58,6 +58,9 @@ t.test('conflict rule: earliest claim wins, ties by name; overlapping prefixes c
   t.same(holding([a, b, wide, other]).map((x) => x.node).sort(), ['o', 'w'], 'a /23 claimed first beats the /24 inside it');
   // Order of input never matters.
   t.same(holding([other, wide, b, a]).map((x) => x.node).sort(), ['o', 'w']);
+  const huge = lease('evil', '10.0.0.0/8', 0);
+  const d = decideLease('n1', undefined, [huge], cfg, vtep(1), 10);
+  t.equal(d.kind, 'claim', 'a claim wider than a subnet or outside the cidr takes nothing from anyone');
 });
 
 t.test('probe order visits every subnet once, and differs between names', async (t) => {
@@ -152,7 +155,7 @@ t.test('peers: live leases that hold, in the cidr, on the same VXLAN; never self
   t.same(r.peers, [{ node: 'n2', subnet: '10.42.2.0/24', gateway: '10.42.2.0', mac: vtepMac('n2'), underlay: '192.168.0.2' }]);
   t.same(r.skipped, [
     { node: 'n3', reason: 'conflict' },
-    { node: 'n4', reason: 'outside_cidr' },
+    { node: 'n4', reason: 'foreign_subnet' },
     { node: 'n5', reason: 'other_vxlan' },
     { node: 'n6', reason: 'same_underlay' },
   ]);

@@ -83,6 +83,15 @@ export function fitsConfig(p: Prefix, cfg: LeaseConfig): boolean {
   return p.len === cfg.subnetLen && contains(cfg.cidr, p);
 }
 
+/**
+ * Claims that count: inside the cluster CIDR and no wider than one subnet. A node with
+ * another config (a narrower subnet prefix during a change) still counts; a faulty one
+ * claiming 10.0.0.0/8 must not take every subnet from everyone.
+ */
+export function countsAsClaim(p: Prefix, cfg: LeaseConfig): boolean {
+  return p.len >= cfg.subnetLen && contains(cfg.cidr, p);
+}
+
 export type LeaseDecision =
   /** The current claim holds (possibly with a new vtep to write). */
   | { kind: 'keep'; record: LeaseRecord }
@@ -96,7 +105,7 @@ export type LeaseDecision =
  * claim the store holds, dead owners' included) and the VTEP it publishes.
  */
 export function decideLease(self: string, own: Lease | undefined, claims: readonly Claim[], cfg: LeaseConfig, vtep: Vtep, now: number): LeaseDecision {
-  const others = claims.filter((c) => c.node !== self);
+  const others = claims.filter((c) => c.node !== self && countsAsClaim(c.prefix, cfg));
   let lostTo: string | undefined;
   if (own && fitsConfig(own.prefix, cfg)) {
     const winner = others.find((o) => precedes(o, own) && (contains(o.prefix, own.prefix) || contains(own.prefix, o.prefix)));

@@ -149,6 +149,7 @@ export class Overlay {
   /** The desired state of the last pass that applied without failures, as text, for drift detection. */
   private lastClean: string | undefined;
   private readonly badSeen = new Map<string, string>();
+  private ownMemo: Lease | undefined;
   private lastProblem = '';
   private st: OverlayStatus;
 
@@ -367,11 +368,14 @@ export class Overlay {
 
   /** Decides the lease and writes it when it differs from what the store holds. */
   private async keepLease(all: Lease[], vtep: Vtep): Promise<LeaseRecord | undefined> {
-    const own = all.find((l) => l.node === this.opts.node);
+    // The view may show a faulty peer's record under our key instead of ours (the store
+    // resolves a key held by several owners by name); then what we last wrote stands in.
+    const own = all.find((l) => l.node === this.opts.node) ?? this.ownMemo;
     const d = decideLease(this.opts.node, own, all, this.leaseCfg, vtep, this.now());
     const key = leaseKey(this.opts.node);
     if (d.kind === 'exhausted') {
       if (own) await this.opts.store.delete(key);
+      this.ownMemo = undefined;
       if (d.lostTo) this.log.warn({ lostTo: d.lostTo, subnet: own?.subnet }, 'overlay: lost the subnet to an earlier claim and none is free');
       this.st.lease = null;
       return undefined;
@@ -387,6 +391,7 @@ export class Overlay {
       }
     }
     this.st.lease = d.record;
+    this.ownMemo = { ...d.record, node: this.opts.node, prefix: parsePrefix(d.record.subnet)! };
     return d.record;
   }
 
