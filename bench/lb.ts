@@ -1,0 +1,259 @@
+// `npm run bench -- lb`: weft's load balancer against a direct connection and HAProxy, in
+// network namespaces (root, ip, nft, wrk, curl, haproxy).
+//   Paths, each in namespaces of its own (a client and two backends on a bridge; fresh
+//   namespaces per path, so PAWS/TIME_WAIT of one path cannot reject another's SYNs):
+//     direct    wrk -> one backend
+//     nft       wrk -> weft's nftables VIP (the LB programs the client's namespace)
+//     proxy     wrk -> weft's userspace proxy (a process in the client's namespace)
+//     haproxy   wrk -> HAProxy, mode tcp, the same two backends (a process in the client's namespace)
+//   Figures: requests/s of short HTTP requests with keep-alive off (wrk, Connection: close:
+//   the new-connection rate), and bulk throughput of one 100 MB response (curl). Backends:
+//   a minimal HTTP responder (Node, one process each). BENCH_LB_ROUNDS (3) rounds, paths
+//   interleaved within each round; medians.
+//   Programming: 1,000 VIPs x 10 backends from an empty table (LoadBalancer.start to
+//   resolved, nft and the addresses in place), and store update of one backend -> the
+//   transaction committed (median of 7).
+// Progress on stderr; the table on stdout; the last line is one JSON object.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { LocalStore } from '../crdt-store/local-store.js';
+import { LoadBalancer } from '../lb/index.js';
+import { run } from '../lb/exec.js';
+import { envNumber as num } from './_env.js';
+
+const rounds = num('BENCH_LB_ROUNDS', 3);
+const seconds = num('BENCH_LB_SECONDS', 4);
+const conns = num('BENCH_LB_CONNECTIONS', 32);
+const progress = (l: string) => console.error(`  ${l}`);
+const tag = `wlb${process.pid}`;
+const namespaces: string[] = [];
+const procs: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+const tmp = mkdtempSync(join(tmpdir(), 'weft-lb-bench-'));
+
+async function teardown(): Promise<void> {
+  for (const c of cleanups.splice(0)) await c().catch(() => {});
+  for (const p of procs.splice(0)) p.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  for (const ns of namespaces.splice(0).reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('SIGINT', () => void teardown().then(() => process.exit(130)));
+
+async function addNs(ns: string): Promise<void> {
+  await run(['ip', 'netns', 'add', ns]);
+  namespaces.push(ns);
+  await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+interface Lab {
+  client: string;
+  backends: string[];
+}
+
+/** A hub with a bridge, a client at 10.77.0.1 and backends at 10.77.0.11, .12. */
+async function lab(name: string): Promise<Lab> {
+  const hub = `${tag}${name}hub`;
+  await addNs(hub);
+  await run(['ip', '-n', hub, '-batch', '-'], { input: 'link add br0 type bridge\nlink set br0 up\n' });
+  const host = async (last: number): Promise<string> => {
+    const ns = `${tag}${name}h${last}`;
+    await addNs(ns);
+    await run(['ip', '-n', hub, '-batch', '-'], { input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n` });
+    await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add 10.77.0.${last}/24 dev eth0\nlink set eth0 up\n` });
+    await run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], { netns: ns });
+    return ns;
+  };
+  return { client: await host(1), backends: [await host(11), await host(12)] };
+}
+
+const BACKEND = `
+import net from 'node:net';
+const body = 'hello\\n';
+const resp = Buffer.from('HTTP/1.1 200 OK\\r\\nContent-Length: ' + body.length + '\\r\\nConnection: close\\r\\n\\r\\n' + body);
+const big = Buffer.alloc(1 << 20, 120);
+const MB = 100;
+net.createServer({ noDelay: true }, (c) => {
+  c.on('error', () => {});
+  let buf = '';
+  c.on('data', (d) => {
+    if (buf === null) return;
+    buf += d;
+    if (!buf.includes('\\r\\n\\r\\n')) return;
+    const bulk = buf.startsWith('GET /bulk');
+    buf = null;
+    if (!bulk) return c.end(resp);
+    c.write('HTTP/1.1 200 OK\\r\\nContent-Length: ' + MB * 1048576 + '\\r\\nConnection: close\\r\\n\\r\\n');
+    let n = 0;
+    const pump = () => { while (n < MB) { n++; if (!c.write(big)) return c.once('drain', pump); } c.end(); };
+    pump();
+  });
+}).listen({ port: 80, backlog: 4096 }, () => console.log('ready'));
+`;
+
+function startIn(ns: string, argv: string[]): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${argv[0]} in ${ns} not ready: ${err}`)), 15_000);
+    createInterface({ input: proc.stdout! }).once('line', (line) => (clearTimeout(timer), resolve({ proc, line })));
+    proc.once('exit', (code) => reject(new Error(`${argv[0]} in ${ns} exited (${code}): ${err}`)));
+  });
+}
+
+async function backends(l: Lab): Promise<void> {
+  await Promise.all(l.backends.map((ns) => startIn(ns, [process.execPath, '--input-type=module', '-e', BACKEND])));
+}
+
+async function wrkRps(ns: string, url: string): Promise<number> {
+  const out = await run(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '-H', 'Connection: close', url], { netns: ns, timeoutMs: (seconds + 30) * 1000 });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const errs = /Socket errors: (.*)/.exec(out);
+  if (errs) progress(`  wrk ${url}: socket errors ${errs[1]}`);
+  if (!m) throw new Error(`wrk printed no rate: ${out}`);
+  return Number(m[1]);
+}
+
+async function bulk(ns: string, url: string): Promise<number> {
+  const out = await run(['curl', '-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', url], { netns: ns, timeoutMs: 60_000 });
+  const [speed, size] = out.trim().split(' ').map(Number);
+  if (size !== 100 * 1048576) throw new Error(`bulk transfer through ${url} got ${size} bytes`);
+  return speed;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const endpoint = (addr: string, port: number, vipPort: number) => ({ service: 'web', addrs: [addr], ports: {}, health: 'none', vips: [{ vip: 'web', port: vipPort, proto: 'tcp', targetPort: port }], source: 'api' });
+
+async function main(): Promise<void> {
+  const load = loadavg()[0];
+  // ---------------------------------------------------------------- paths
+  console.error('namespaces and backends ...');
+  const labs = { direct: await lab('d'), nft: await lab('n'), proxy: await lab('p'), haproxy: await lab('h') };
+  for (const l of Object.values(labs)) await backends(l);
+
+  const urls: Record<keyof typeof labs, string> = { direct: 'http://10.77.0.11:80', nft: '', proxy: '', haproxy: 'http://127.0.0.1:8080' };
+
+  const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
+  store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
+  store.put('svc/web/bench/b', endpoint('10.77.0.12', 80, 80));
+  const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: labs.nft.client });
+  cleanups.push(() => lb.cleanup());
+  urls.nft = `http://${lb.vips.get('web')}:80`;
+
+  const proxy = await startIn(labs.proxy.client, [process.execPath, fileURLToPath(new URL('./lb-proxy.js', import.meta.url)), JSON.stringify({ port: 80, backends: [['10.77.0.11', 80], ['10.77.0.12', 80]] })]);
+  const listen = (JSON.parse(proxy.line) as { listen: string }).listen;
+  urls.proxy = `http://${listen}:80`;
+
+  const cfg = join(tmp, 'haproxy.cfg');
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '  maxconn 8000',
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 5s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      'frontend fe',
+      '  bind 127.0.0.1:8080',
+      '  default_backend be',
+      'backend be',
+      '  balance roundrobin',
+      '  server b1 10.77.0.11:80',
+      '  server b2 10.77.0.12:80',
+      '',
+    ].join('\n'),
+  );
+  const hap = spawn('ip', ['netns', 'exec', labs.haproxy.client, 'haproxy', '-f', cfg, '-db'], { stdio: 'ignore' });
+  procs.push(hap);
+  await new Promise((r) => setTimeout(r, 500));
+
+  const rps: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
+  const bw: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
+  const order = ['direct', 'nft', 'proxy', 'haproxy'] as const;
+  for (let r = 0; r < rounds; r++) {
+    console.error(`round ${r + 1}/${rounds} ...`);
+    // Rotate the order each round, so no path always runs first (or right after another).
+    const o = order.map((_, i) => order[(i + r) % order.length]);
+    for (const p of o) {
+      rps[p].push(await wrkRps(labs[p].client, `${urls[p]}/`));
+      bw[p].push(await bulk(labs[p].client, `${urls[p]}/bulk`));
+      progress(`${p}: ${rps[p].at(-1)!.toFixed(0)} req/s, ${(bw[p].at(-1)! / 1e6).toFixed(0)} MB/s`);
+    }
+  }
+  await lb.cleanup();
+  cleanups.length = 0;
+
+  // ---------------------------------------------------------------- programming
+  console.error('programming 1,000 VIPs x 10 backends ...');
+  const pns = `${tag}prog`;
+  await addNs(pns);
+  const big = new LocalStore({ name: 'bench', clock: () => Date.now() });
+  big.batch(() => {
+    for (let v = 0; v < 1000; v++) {
+      for (let b = 0; b < 10; b++) big.put(`svc/s${v}/bench/${b}`, { ...endpoint(`10.${b + 1}.${v >> 8}.${v & 255}`, 8080, 80), service: `s${v}`, vips: [{ vip: `vip-${v}`, port: 80, proto: 'tcp', targetPort: 8080 }] });
+    }
+  });
+  const t0 = performance.now();
+  const lbBig = await LoadBalancer.start({ source: big, datapath: 'nft', netns: pns });
+  const programMs = performance.now() - t0;
+  cleanups.push(() => lbBig.cleanup());
+  const rules = await run(['nft', 'list', 'map', 'ip', 'weft', 'vips'], { netns: pns });
+  const elements = (rules.match(/goto v-/g) ?? []).length;
+  const addrs = (await run(['ip', '-n', pns, '-o', '-4', 'addr', 'show', 'dev', 'weft-vip0'])).trim().split('\n').length;
+  if (elements !== 1000 || addrs !== 1000) throw new Error(`programmed ${elements} map elements and ${addrs} addresses, expected 1000 each`);
+  progress(`programmed in ${programMs.toFixed(0)} ms (first pass ${lbBig.status().lastReconcile?.durationMs} ms)`);
+
+  const updates: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const passes = lbBig.status().passes;
+    const port = 9000 + i;
+    const u0 = performance.now();
+    big.put('svc/s500/bench/3', { ...endpoint('10.4.1.244', port, 80), service: 's500', vips: [{ vip: 'vip-500', port: 80, proto: 'tcp', targetPort: port }] });
+    while (lbBig.status().passes === passes) await new Promise((r) => setImmediate(r));
+    const ms = performance.now() - u0;
+    if (!(await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: pns })).includes(`10.4.1.244 . ${port}`)) throw new Error('the updated backend is not in the table');
+    updates.push(ms);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  progress(`update to live: ${updates.map((u) => u.toFixed(0)).join(', ')} ms`);
+
+  // ---------------------------------------------------------------- report
+  const m = (xs: Record<string, number[]>) => Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, median(v)]));
+  const R = m(rps);
+  const B = m(bw);
+  const res = {
+    nft_rps_ratio_vs_direct: +(R.nft / R.direct).toFixed(3),
+    nft_bulk_ratio_vs_direct: +(B.nft / B.direct).toFixed(3),
+    proxy_rps_ratio_vs_haproxy: +(R.proxy / R.haproxy).toFixed(3),
+    proxy_bulk_ratio_vs_haproxy: +(B.proxy / B.haproxy).toFixed(3),
+    program_1000x10_ms: Math.round(programMs),
+    update_to_live_ms: +median(updates).toFixed(1),
+  };
+  console.log(`L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start`);
+  console.log(`  ${'path'.padEnd(10)} ${'req/s'.padStart(9)} ${'bulk MB/s'.padStart(10)}`);
+  for (const p of order) console.log(`  ${p.padEnd(10)} ${R[p].toFixed(0).padStart(9)} ${(B[p] / 1e6).toFixed(0).padStart(10)}`);
+  console.log('');
+  console.log(`  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`);
+  console.log(`  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both)`);
+  console.log(`  program 1,000 VIPs x 10 backends from empty: ${res.program_1000x10_ms} ms   (aim <= 1,000)`);
+  console.log(`  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of 7   (aim <= 100)`);
+  console.log(JSON.stringify(res));
+}
+
+try {
+  await main();
+} finally {
+  await teardown();
+}
