@@ -382,7 +382,8 @@ export class Overlay {
     }
     const value = leaseValue(d.record);
     if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(value)) {
-      await this.opts.store.update(key, () => value);
+      // Durable: a restart must find the lease it had, not claim anew.
+      await this.opts.store.update(key, () => value, { durable: true });
       if (d.kind === 'claim') {
         this.st.leaseChanges++;
         this.metrics.leaseChanges.inc();
