@@ -39,6 +39,7 @@ export class NftDatapath {
   private readonly affinity: Affinity;
   private applied: NftPlan | undefined;
   private readonly netns: string | undefined;
+  private syncedAddrs: string | undefined;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -77,7 +78,13 @@ export class NftDatapath {
       this.applied = plan;
     }
     // Addresses after rules: a new VIP's address is routed only once its DNAT is in place.
-    if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
+    // Like the table, the interface is read on full checks and when the addresses change.
+    const addrs = [...plan.vipAddrs].sort().join(' ');
+    if (fullCheck || addrs !== this.syncedAddrs) {
+      this.syncedAddrs = undefined;
+      if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
+      this.syncedAddrs = addrs;
+    }
     const err = await this.forgetUdpFlows(vips);
     if (err) res.conntrackError = err;
     return res;
@@ -111,11 +118,12 @@ export class NftDatapath {
   /** Forget what was applied, so the next pass reads the kernel. */
   invalidate(): void {
     this.applied = undefined;
+    this.syncedAddrs = undefined;
   }
 
   /** Removes the table and the interface. */
   async cleanup(): Promise<void> {
-    this.applied = undefined;
+    this.invalidate();
     await this.nft.remove();
     await this.iface.remove();
   }
