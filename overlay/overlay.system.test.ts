@@ -10,7 +10,9 @@ import { Hosts, type Container, type Host } from '../test/helpers/hosts.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { newStore, pipe } from '../test/helpers/dns.js';
 import type { LocalStore } from '../crdt-store/local-store.js';
-import { Overlay, type OverlayLog } from './overlay.js';
+import { Overlay, type OverlayLog, type OverlayStore } from './overlay.js';
+import type { StoreNode } from '../crdt-store/store-node.js';
+import type { Logger } from '../src/log.js';
 import { IpAdapter } from './ip.js';
 import { parsePrefix, hostAt } from './cidr.js';
 import { vtepMac } from './desired.js';
@@ -204,3 +206,6 @@ t.test('options are checked with a message that says what to do', async (t) => {
   await t.rejects(Overlay.start({ ...base, device: 'a-name-longer-than-15' }), /1-15/);
   await t.rejects(Overlay.start({ ...base, underlay: 'eth0' }), /not an IPv4 address/);
 });
+
+// The stores and logger the agent has fit the driver's narrow interfaces (checked by tsc).
+export type StoresFit = [LocalStore extends OverlayStore ? true : never, StoreNode extends OverlayStore ? true : never, Logger extends OverlayLog ? true : never];
