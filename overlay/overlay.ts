@@ -191,12 +191,15 @@ export class Overlay {
    */
   static async start(opts: OverlayOptions): Promise<Overlay> {
     const o = new Overlay(opts);
-    const kick = (): void => o.schedule();
+    // The initial entries a watch delivers are what the first pass below reads anyway.
+    const kick = (e?: WatchEvent): void => {
+      if (!e?.initial) o.schedule();
+    };
     // Both views: the live one decides the peers, the 'all' one the leases (a dead owner's
     // claim still holds its subnet until reaped).
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'all' }));
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'live' }));
-    o.timer = setInterval(kick, o.cfg.everyMs);
+    o.timer = setInterval(() => o.schedule(), o.cfg.everyMs);
     o.timer.unref?.();
     await o.reconcileNow();
     return o;
