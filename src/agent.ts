@@ -14,6 +14,8 @@ import { storeChild, type StoreHandle } from './components/store-child.js';
 import { registerServiceRoutes } from './components/service-routes.js';
 import { dnsChild, type DnsHandle } from './components/dns-child.js';
 import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
+import { lbChild, type LbHandle } from './components/lb-child.js';
+import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -45,6 +47,8 @@ export class Agent {
   readonly store: StoreHandle = {};
   readonly dns: DnsHandle = {};
   readonly registrar: RegistrarHandle = {};
+  readonly lb: LbHandle = {};
+  readonly overlay: OverlayHandle = {};
 
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
@@ -77,12 +81,14 @@ export class Agent {
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
   private children(): ChildSpec[] {
-    const { dns, docker } = this.ctx.config;
+    const { dns, docker, lb, overlay } = this.ctx.config;
     return [
       membershipChild(this.ctx, this.membership),
       storeChild(this.ctx, this.membership, this.store),
-      ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.dns)] : []),
+      ...(lb.datapath !== 'off' ? [lbChild(this.ctx, this.store, this.lb)] : []),
+      ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
       ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
+      ...(overlay.enabled ? [overlayChild(this.ctx, this.store, this.overlay)] : []),
       apiChild(this.ctx),
     ];
   }

@@ -14,7 +14,9 @@ const COMMANDS: Record<string, Command> = {
   'dev-cluster': { summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)', load: () => import('./commands/dev-cluster.js') },
   kv: { summary: 'get, put, delete, list and watch keys of the shared store', load: () => import('./commands/kv.js') },
   members: { summary: 'list the cluster members a running agent knows', load: () => import('./commands/members.js') },
+  overlay: { summary: "show this node's overlay lease and peers", load: () => import('./commands/overlay.js') },
   service: { summary: 'register, deregister and list service endpoints', load: () => import('./commands/service.js') },
+  vip: { summary: 'declare, remove and list virtual IPs', load: () => import('./commands/vip.js') },
   status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
 };
 

@@ -69,6 +69,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'dns.forward', type: { kind: 'bool' }, default: true, doc: 'Forward names outside the domain to the upstreams; false answers them REFUSED.', flag: 'dns-forward' },
   { path: 'dns.upstreams', type: { kind: 'list', item: 'upstream' }, default: [], doc: 'Upstream resolvers, ip or ip:port, comma separated. Empty: the nameservers in /etc/resolv.conf, without weft\'s own addresses.', flag: 'dns-upstreams' },
 
+  { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: 'auto', doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
+  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 11.0.0.0/8' }, default: '11.0.0.0/8', doc: 'Where VIP names get their addresses; the same on every node.', flag: 'vip-cidr' },
+  { path: 'lb.proxyCidr', type: { kind: 'string', pattern: /^127(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'a loopback CIDR such as 127.128.0.0/9' }, default: '127.128.0.0/9', doc: 'Userspace datapath: the loopback addresses its proxies listen on (one per VIP, at the VIP port).', flag: 'proxy-cidr' },
+  { path: 'lb.affinity', type: { kind: 'enum', values: ['none', 'source'] }, default: 'none', doc: 'nft: keep a client on one backend (source) or spread every connection (none).', flag: 'lb-affinity' },
+  { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: 'round-robin', doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
+
+  { path: 'overlay.enabled', type: { kind: 'bool' }, default: false, doc: 'Program the VXLAN overlay (needs root): a subnet lease for this node, the VXLAN device, routes, neighbour and FDB entries for every live peer.', flag: 'overlay' },
+  { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16' }, default: '10.42.0.0/16', doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
+  { path: 'overlay.subnetPrefix', type: { kind: 'int', min: 8, max: 30 }, default: 24, doc: 'Prefix length of each node\'s subnet.', flag: 'overlay-subnet-prefix' },
+  { path: 'overlay.vni', type: { kind: 'int', min: 1, max: 16777215 }, default: 1, doc: 'VXLAN network identifier.', flag: 'overlay-vni' },
+  { path: 'overlay.port', type: port(1), default: 4789, doc: 'VXLAN UDP port.', flag: 'overlay-port' },
+  { path: 'overlay.underlay', type: { kind: 'string' }, default: '', doc: 'This node\'s underlay IPv4 (on a local device); empty: the source address of the route to the first peer.', flag: 'overlay-underlay' },
+  { path: 'overlay.bridge', type: { kind: 'string' }, default: 'weft0', doc: 'Bridge for local containers, holding the subnet\'s first address; empty: no bridge.', flag: 'overlay-bridge' },
+
   { path: 'docker.enabled', type: { kind: 'bool' }, default: true, doc: 'Register containers labelled weft.service from the local Docker engine. With no engine the agent runs on and retries.', flag: 'docker' },
   { path: 'docker.socket', type: { kind: 'string' }, default: '', doc: 'The Docker engine socket; empty: DOCKER_HOST (unix://) or /var/run/docker.sock.', flag: 'docker-socket' },
 

@@ -35,6 +35,8 @@ export interface Config {
   store: { bindPort: number };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[] };
   docker: { enabled: boolean; socket: string };
+  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
+  overlay: { enabled: boolean; cidr: string; subnetPrefix: number; vni: number; port: number; underlay: string; bridge: string };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };

@@ -17,6 +17,7 @@ export function agentHelp(): string {
     'Flags:',
     '  --config FILE      YAML config file (env WEFT_CONFIG)',
     '  --print-config     print the effective config with the source of each value, then exit',
+    '  --cleanup          remove what weft programmed on this host (nft table, VIP interface, overlay devices and routes), then exit',
     '  -h, --help         this help',
     ...rows,
     '',
@@ -27,6 +28,7 @@ export function agentHelp(): string {
 const OPTIONS: Options = {
   config: { type: 'string' },
   'print-config': { type: 'boolean' },
+  cleanup: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), { type: 'string' as const }])),
 };
@@ -72,6 +74,14 @@ export async function run(argv: string[]): Promise<number> {
     });
     console.log(lines.join('\n').trimEnd());
     return 0;
+  }
+  if (values.cleanup) {
+    const { cleanupHost } = await import('../cleanup.js');
+    const r = await cleanupHost(loaded.config);
+    for (const line of r.removed) console.log(`removed ${line}`);
+    for (const f of r.failed) console.error(`could not remove: ${f}`);
+    if (r.removed.length === 0 && r.failed.length === 0) console.log('nothing of weft\'s to remove');
+    return r.failed.length ? 1 : 0;
   }
   const { startDaemon } = await import('../daemon.js');
   try {

@@ -75,7 +75,10 @@ export async function run(argv: string[]): Promise<number> {
     const addr = prefix + (i + 1);
     // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
     // for (-- --docker true): N agents registering one engine's containers would all claim them.
-    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+    // On loopback the agents share one network stack, so the LB is the userspace one (N
+    // agents programming one nft table would fight); in namespaces each has its own.
+    const lb = netns ? [] : ['--lb-datapath', 'userspace'];
+    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
     return { name, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : undefined, args };
   });
   const hub = `weft-dev-${subnet}-hub`;

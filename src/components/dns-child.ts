@@ -1,5 +1,5 @@
 // The DNS server as a supervised child, answering from the store's live view. It starts
-// after the store (rest_for_one: a new store means a new zone). Ready once every listen
+// after the store and the load balancer (rest_for_one: a new store means a new zone). Ready once every listen
 // address is bound; a bind failure (port 53 without privileges, address in use) is a
 // start failure with a one-line reason.
 import type { ChildSpec } from '../../supervisors/index.js';
@@ -8,12 +8,13 @@ import { DnsServer } from '../../dns/index.js';
 import { parseListenAddr } from '../config.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
+import type { LbHandle } from './lb-child.js';
 
 export interface DnsHandle {
   current?: DnsServer;
 }
 
-export function dnsChild(ctx: AgentContext, store: StoreHandle, handle: DnsHandle): ChildSpec {
+export function dnsChild(ctx: AgentContext, store: StoreHandle, lb: LbHandle, handle: DnsHandle): ChildSpec {
   const { config, log } = ctx;
   return {
     id: 'dns',
@@ -30,6 +31,8 @@ export function dnsChild(ctx: AgentContext, store: StoreHandle, handle: DnsHandl
         ttlS: Math.max(0, Math.round(d.ttl / 1000)),
         nodeName: config.node.name,
         source,
+        // VIP names resolve to the addresses the load balancer computes (absent with lb off).
+        vips: lb.current?.dnsVips,
         forward: d.forward,
         upstreams: d.upstreams.length ? d.upstreams : undefined,
         log: log.child({ component: 'dns' }),

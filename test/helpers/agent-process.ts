@@ -34,7 +34,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
 }
 
 export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 15_000): Promise<AgentProcess> {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0', '--dns-forward', 'false', '--docker', 'false', ...args], {
+  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0', '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

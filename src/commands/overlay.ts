@@ -1,0 +1,44 @@
+// `weft overlay`: this node's overlay lease, peers and programmed state, from /v1/overlay.
+import { apiBase, parseFlags } from './args.js';
+import { callApi, table } from './client.js';
+
+const HELP = `Usage: weft overlay [--api URL] [--json]
+
+Show this node's VXLAN overlay: its subnet lease, its underlay, and for every live peer the
+route, neighbour and FDB entry the agent programs (the agent needs overlay.enabled).
+
+Flags:
+  --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --json        print the raw JSON
+  -h, --help    this help`;
+
+interface OverlayStatus {
+  node: string;
+  state: string;
+  cidr: string;
+  lease: { subnet: string; vtep: { addr: string; mac: string } } | null;
+  underlay: { addr: string; dev: string; mtu: number } | null;
+  peers: { node: string; subnet: string; gateway: string; underlay: string; mac: string }[];
+  skipped: { node: string; reason: string }[];
+  reconciles: number;
+  driftRepaired: number;
+  applyFailures: number;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags('overlay', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const s = (await callApi(apiBase(values.api as string | undefined), 'GET', '/v1/overlay')) as OverlayStatus;
+  if (values.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  console.log(`node ${s.node}: ${s.state}; lease ${s.lease?.subnet ?? '-'} of ${s.cidr}; underlay ${s.underlay ? `${s.underlay.addr} on ${s.underlay.dev} (mtu ${s.underlay.mtu})` : '-'}`);
+  console.log(`reconciles ${s.reconciles}, drift repaired ${s.driftRepaired}, apply failures ${s.applyFailures}\n`);
+  console.log(table(['PEER', 'SUBNET', 'VTEP', 'UNDERLAY', 'MAC'], s.peers.map((p) => [p.node, p.subnet, p.gateway, p.underlay, p.mac])));
+  for (const k of s.skipped) console.log(`skipped ${k.node}: ${k.reason}`);
+  return 0;
+}

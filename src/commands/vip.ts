@@ -1,0 +1,68 @@
+// `weft vip`: virtual IPs, through /v1/vips.
+import { apiBase, parseFlags } from './args.js';
+import { callApi, table } from './client.js';
+import { UsageError } from './errors.js';
+
+const HELP = `Usage: weft vip <add|ls|rm> [flags]
+
+A VIP is a name (given an address from lb.vipCidr, the same on every node) or an IP, a
+port and a protocol. Its backends are the live endpoints bound to it, from containers'
+weft.vip labels or \`weft service register --vip\`. DNS answers <name>.vip.<domain>.
+
+  weft vip add VIP:PORT[/tcp|udp]     declare a VIP (it exists even before it has backends)
+  weft vip rm VIP:PORT[/tcp|udp]      remove a declared VIP
+  weft vip ls                         VIPs as this node programs them: address, backends
+
+Flags:
+  --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --json        ls: print JSON
+  -h, --help    this help`;
+
+interface VipStatus {
+  vip: string;
+  addr?: string;
+  port: number;
+  proto: string;
+  listen?: string;
+  backends: string[];
+  error?: string;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('vip', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const [sub, ...args] = positionals;
+  if (values.help || !sub) {
+    console.log(HELP);
+    return values.help ? 0 : 2;
+  }
+  const base = apiBase(values.api as string | undefined);
+  switch (sub) {
+    case 'add': {
+      if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
+      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string };
+      console.log(`declared ${r.vip}:${r.port}/${r.proto}`);
+      return 0;
+    }
+    case 'rm': {
+      const m = args.length === 1 ? /^(\[[^\]]+\]|[^:]+):(\d+)(?:\/(tcp|udp))?$/.exec(args[0]!) : null;
+      if (!m) throw new UsageError('usage: weft vip rm VIP:PORT[/tcp|udp]');
+      const vip = m[1]!.replace(/^\[|\]$/g, '');
+      await callApi(base, 'DELETE', `/v1/vips/${encodeURIComponent(vip)}/${m[2]}/${m[3] ?? 'tcp'}`);
+      console.log(`removed ${args[0]}`);
+      return 0;
+    }
+    case 'ls':
+    case 'list': {
+      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[] };
+      if (values.json) {
+        console.log(JSON.stringify(status, null, 2));
+        return 0;
+      }
+      console.log(`datapath: ${status.datapath}`);
+      console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
+      return 0;
+    }
+    default:
+      throw new UsageError(`vip: unknown subcommand "${sub}"; run weft vip --help`);
+  }
+}

@@ -1,0 +1,79 @@
+// The VIP load balancer as a supervised child, after the store and before DNS (DNS answers
+// VIP names with the addresses the LB computes). Stopping leaves the kernel rules in place,
+// so traffic to VIPs keeps flowing across an agent restart; `weft agent --cleanup` removes them.
+import type { ChildSpec } from '../../supervisors/index.js';
+import type { AgentContext } from '../agent.js';
+import { LoadBalancer } from '../../lb/index.js';
+import { ApiError } from '../api.js';
+import { Registry } from '../metrics.js';
+import { parseDeclaredVip, vipKey } from '../records.js';
+import { parseVipSpec } from '../registrar/labels.js';
+import type { StoreHandle } from './store-child.js';
+
+export interface LbHandle {
+  current?: LoadBalancer;
+}
+
+export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle): ChildSpec {
+  const { config, log } = ctx;
+  registerVipRoutes(ctx, store, handle);
+  return {
+    id: 'lb',
+    restart: 'permanent',
+    shutdownMs: 5_000,
+    async start() {
+      if (!store.current) throw new Error('the load balancer needs the store, which is not running');
+      const registry = new Registry();
+      const { datapath, vipCidr, proxyCidr, affinity, policy } = config.lb;
+      const lb = await LoadBalancer.start({
+        source: store.current,
+        datapath: datapath === 'off' ? 'auto' : datapath, // off: the child is not started at all
+        vipCidr,
+        proxyCidr,
+        affinity,
+        policy,
+        log: log.child({ component: 'lb' }),
+        registry,
+      });
+      handle.current = lb;
+      ctx.instanceRegistries.add(registry);
+      return {
+        async stop() {
+          ctx.instanceRegistries.delete(registry);
+          if (handle.current === lb) handle.current = undefined;
+          await lb.stop();
+        },
+      };
+    },
+  };
+}
+
+/**
+ *   GET    /v1/vips                      VIPs with their addresses and backends, as this node programs them
+ *   POST   /v1/vips {"vip": "web:80/tcp"}  declare a VIP (a shared record; backends come from endpoints)
+ *   DELETE /v1/vips/<vip>/<port>/<proto>
+ */
+function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHandle): void {
+  ctx.api.route('GET', '/v1/vips', () => {
+    if (!handle.current) throw new ApiError(503, 'the load balancer is not running; see /v1/status');
+    return { body: handle.current.status() };
+  });
+  ctx.api.route('POST', '/v1/vips', async (req) => {
+    if (!store.current) throw new ApiError(503, 'the store is not running; see /v1/status');
+    const spec = (req.body as { vip?: unknown } | undefined)?.vip;
+    if (typeof spec !== 'string') throw new ApiError(400, 'body must be {"vip": "<name or IP>:<port>[/tcp|udp]"}');
+    const parsed = parseVipSpec(spec);
+    if (typeof parsed === 'string') throw new ApiError(400, `vip: ${parsed}`);
+    const vip = { vip: parsed.vip, port: parsed.port, proto: parsed.proto };
+    const r = await store.current.put(vipKey(vip), vip, { shared: true, durable: true });
+    return { status: 201, body: { ...vip, changed: r.changed } };
+  });
+  ctx.api.route('DELETE', '/v1/vips/:vip/:port/:proto', async (req) => {
+    if (!store.current) throw new ApiError(503, 'the store is not running; see /v1/status');
+    const vip = parseDeclaredVip({ vip: req.params.vip, port: Number(req.params.port), proto: req.params.proto });
+    if (!vip) throw new ApiError(400, 'write /v1/vips/<name or IP>/<port>/<tcp|udp>');
+    const deleted = await store.current.delete(vipKey(vip), { shared: true, durable: true });
+    if (!deleted) throw new ApiError(404, `no declared VIP ${vip.vip}:${vip.port}/${vip.proto} (VIPs from container labels go with their containers)`);
+    return { body: { ...vip, deleted } };
+  });
+}

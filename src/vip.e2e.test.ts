@@ -1,0 +1,60 @@
+// VIPs through the agent, without root: the userspace datapath. An endpoint registered
+// with a VIP binding makes the VIP; DNS answers its name with where this node's proxy
+// listens; traffic through it reaches the backend; removing the backend removes the VIP.
+import t from 'tap';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { Resolver } from 'node:dns/promises';
+import { startAgent, runCli } from '../test/helpers/agent-process.js';
+import { eventually } from '../test/helpers/eventually.js';
+
+interface Vips {
+  datapath: string;
+  vips: { vip: string; addr?: string; port: number; proto: string; listen?: string; backends: string[] }[];
+}
+
+t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) => {
+  const backend = createServer((_req, res) => res.end('hello from the backend\n'));
+  await new Promise<void>((r) => backend.listen(0, '127.0.8.10', r));
+  t.teardown(() => backend.close());
+  const port = (backend.address() as AddressInfo).port;
+
+  const a = await startAgent(t, ['--node', 'v1', '--bind', '127.0.8.1', '--bind-port', '0', '--proxy-cidr', '127.201.0.0/16']);
+  const env = { WEFT_API: a.ready.api! };
+  const reg = await runCli(['service', 'register', 'web', '--addr', '127.0.8.10', '--vip', `web:8080->${port}`], env);
+  t.equal(reg.code, 0, reg.stderr);
+
+  const vips = async () => (await (await fetch(`${a.ready.api}/v1/vips`)).json()) as Vips;
+  await eventually('the VIP has its backend', async () => (await vips()).vips.some((v) => v.vip === 'web' && v.backends.length === 1), 5000, 50);
+  const web = (await vips()).vips.find((v) => v.vip === 'web')!;
+  t.equal((await vips()).datapath, 'userspace');
+  t.match(web.addr, /^11\./, `a cluster-wide address from 11.0.0.0/8: ${web.addr}`);
+  t.match(web.listen, /^127\.201\.\d+\.\d+:8080$/, `the proxy listens on loopback at the VIP port: ${web.listen}`);
+  t.same(web.backends, [`127.0.8.10:${port}`]);
+
+  const r = new Resolver({ timeout: 1000, tries: 1 });
+  r.setServers([a.ready.dns!]);
+  const [addr] = await r.resolve4('web.vip.weft.internal');
+  t.equal(`${addr}:8080`, web.listen, 'DNS answers the VIP name with where this node serves it');
+  const body = await (await fetch(`http://${addr}:8080/`)).text();
+  t.equal(body, 'hello from the backend\n', 'traffic through the VIP reaches the backend');
+
+  const add = await runCli(['vip', 'add', 'db:5432'], env);
+  t.equal(add.code, 0, add.stderr);
+  await eventually('the declared VIP is listed', async () => (await vips()).vips.some((v) => v.vip === 'db' && v.port === 5432), 5000, 50);
+  const ls = await runCli(['vip', 'ls'], env);
+  t.match(ls.stdout, /db:5432\/tcp\s+11\.\S+\s+\S+\s+-/, 'weft vip ls shows it without backends');
+  t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 0);
+  t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 1, 'removing it twice fails');
+  t.equal((await runCli(['vip', 'add', 'Bad Name:80'], env)).code, 1, 'a bad VIP is refused');
+
+  t.equal((await runCli(['service', 'deregister', 'web', 'web'], env)).code, 0);
+  await eventually('the VIP is gone with its only endpoint', async () => !(await vips()).vips.some((v) => v.vip === 'web'), 5000, 50);
+  // A new connection (fetch's pooled one may still drain, as established connections should).
+  const refused = await new Promise<string>((resolve) => {
+    const s = connect(8080, addr!);
+    s.once('connect', () => (s.destroy(), resolve('connected')));
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  t.equal(refused, 'ECONNREFUSED', 'a new connection to the VIP is refused');
+});
