@@ -16,7 +16,7 @@ import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
 import { Zone } from '../dns/zone.js';
 import { Responder } from '../dns/answer.js';
 import { endpointKey, nodeKey, type EndpointRecord } from '../src/records.js';
-import { describeFaults, type Fault } from './sim/index.js';
+import { describeFaults, skewFromSeed, type Fault } from './sim/index.js';
 import { StoreCluster } from './sim/store-cluster.js';
 import { reportProperty } from './report.js';
 
@@ -43,7 +43,7 @@ const faultArb: fc.Arbitrary<Fault> = (() => {
   const at = fc.integer({ min: 0, max: FAULT_WINDOW_MS });
   return fc.oneof(
     fc.record({ at, kind: fc.constant('crash' as const), node: nodeArb }),
-    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.constant(false) }),
+    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.constant(false), skewMs: fc.integer({ min: -600_000, max: 600_000 }) }),
     fc.record({ at, kind: fc.constant('partition' as const), groups: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: N, maxLength: N }).map((s) => [NAMES.filter((_, i) => s[i] === 0), NAMES.filter((_, i) => s[i] === 1)].filter((g) => g.length > 0)) }),
     fc.record({ at, kind: fc.constant('heal' as const) }),
     fc.record({ at, kind: fc.constant('loss' as const), p: fc.double({ min: 0, max: 0.2, noNaN: true }) }),
@@ -76,6 +76,7 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
         nodes: N,
         seed,
         config,
+        skewMs: skewFromSeed(seed),
         onStart: (name, store) => {
           const zone = new Zone({ nodeName: name });
           zone.attach(store);
@@ -132,7 +133,8 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
       }
       simulatedMs += c.now;
     }),
-    { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
+    // Shrinking replays whole simulations: capped so a failure is reported in minutes.
+    { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: 120_000, markInterruptAsFailure: true, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
   );
   t.pass(`${runs} runs, ${checks} answers checked against the dead-endpoint bound; identical answers after convergence`);
   reportProperty(t, { property: 'dns: no long-dead endpoint; same answers', runs, nodes: N, simulatedMs, wallMs: performance.now() - started, seed: SEED });

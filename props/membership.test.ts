@@ -27,7 +27,7 @@ import t from 'tap';
 import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
-import { describeFaults, MembershipCluster, scheduleFaults, type Fault } from './sim/index.js';
+import { describeFaults, MembershipCluster, scheduleFaults, skewFromSeed, type Fault } from './sim/index.js';
 
 const RUNS = Number(process.env.PROPS_RUNS ?? 30);
 const N = Number(process.env.PROPS_NODES ?? 24);
@@ -100,7 +100,7 @@ t.test('after faults stop, every live node agrees on the live set within the bou
   let worst = 0;
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), scheduleArb(FAULT_WINDOW_MS, 8), (seed, faults) => {
-      const c = new MembershipCluster({ nodes: N, seed, config });
+      const c = new MembershipCluster({ nodes: N, seed, config, skewMs: skewFromSeed(seed) });
       meter.run(c);
       c.run(WARMUP_MS);
       scheduleFaults(c, faults);

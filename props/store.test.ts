@@ -21,7 +21,7 @@ import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
 import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
-import { describeFaults, latency, type Fault } from './sim/index.js';
+import { describeFaults, latency, skewFromSeed, type Fault } from './sim/index.js';
 import { StoreCluster } from './sim/store-cluster.js';
 
 const RUNS = Number(process.env.PROPS_RUNS ?? 12);
@@ -60,7 +60,7 @@ const faultArb: fc.Arbitrary<Fault> = (() => {
   const at = fc.integer({ min: 0, max: FAULT_WINDOW_MS });
   return fc.oneof(
     fc.record({ at, kind: fc.constant('crash' as const), node: nodeArb }),
-    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.boolean() }),
+    fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.boolean(), skewMs: fc.integer({ min: -600_000, max: 600_000 }) }),
     fc.record({ at, kind: fc.constant('pause' as const), node: nodeArb, ms: fc.integer({ min: 100, max: 5000 }) }),
     fc.record({ at, kind: fc.constant('partition' as const), groups: groupsArb }),
     fc.record({ at, kind: fc.constant('heal' as const) }),
@@ -128,6 +128,7 @@ t.test('after faults stop: identical replicas within the bound, no acknowledged 
         nodes: N,
         seed,
         config,
+        skewMs: skewFromSeed(seed),
         onStart: (name, store) => {
           const events: WatchEvent[] = [];
           lives.push({ node: name, events });

@@ -5,7 +5,7 @@ import type { MembershipCluster } from './membership-cluster.js';
 
 export type Fault =
   | { at: number; kind: 'crash'; node: string }
-  | { at: number; kind: 'restart'; node: string; newAddress: boolean }
+  | { at: number; kind: 'restart'; node: string; newAddress: boolean; /** its clock set this far off after the reboot */ skewMs?: number }
   | { at: number; kind: 'pause'; node: string; ms: number }
   | { at: number; kind: 'partition'; groups: string[][] }
   | { at: number; kind: 'heal' }
@@ -24,7 +24,7 @@ export function applyFault(cluster: MembershipCluster, f: Fault): void {
       return;
     case 'restart':
       // Only a crashed node restarts; a schedule may name one that is still running.
-      if (cluster.host(f.node).status === 'down') cluster.restart(f.node, { newAddress: f.newAddress });
+      if (cluster.host(f.node).status === 'down') cluster.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
       return;
     case 'pause':
       cluster.pause(f.node, f.ms);
@@ -54,7 +54,7 @@ export function describeFaults(faults: readonly Fault[]): string {
         case 'leave':
           return `${at} ${f.kind} ${f.node}`;
         case 'restart':
-          return `${at} restart ${f.node}${f.newAddress ? ' at a new address' : ''}`;
+          return `${at} restart ${f.node}${f.newAddress ? ' at a new address' : ''}${f.skewMs ? ` with its clock ${f.skewMs > 0 ? '+' : ''}${f.skewMs} ms off` : ''}`;
         case 'pause':
           return `${at} pause ${f.node} for ${f.ms} ms`;
         case 'partition':
@@ -66,4 +66,16 @@ export function describeFaults(faults: readonly Fault[]): string {
       }
     })
     .join('\n');
+}
+
+/**
+ * A clock offset per node, from a run's seed: machines whose clocks disagree by up to
+ * ±10 minutes, as an unsynchronised datacenter might have.
+ */
+export function skewFromSeed(seed: number): (name: string) => number {
+  return (name) => {
+    let h = seed >>> 0;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x9e3779b1) >>> 0;
+    return (h % 1_200_001) - 600_000;
+  };
 }

@@ -40,6 +40,12 @@ export class SimHost {
   private epoch_ = 0;
   private pausedUntil = -Infinity;
   private resumeEvent: ScheduledEvent | undefined;
+  /**
+   * How far this machine's clock is off the simulation's: its processes see now + skewMs.
+   * Set at boot (a machine whose clock is wrong), as the daemon's clock is monotonic while
+   * it runs and only differs between machines, or after a reboot.
+   */
+  private skew = 0;
 
   constructor(
     /** Stable identity of the machine across restarts (not an address). */
@@ -50,6 +56,15 @@ export class SimHost {
 
   get status(): HostStatus {
     return this.status_;
+  }
+
+  /** The time on this machine's clock. */
+  get now(): number {
+    return this.scheduler.now + this.skew;
+  }
+
+  get skewMs(): number {
+    return this.skew;
   }
 
   /** Changes on every crash: lets in-flight replies to a former life be discarded. */
@@ -81,14 +96,16 @@ export class SimHost {
     if (slot.wakeEvent && !slot.wakeEvent.cancelled && slot.wakeAt <= deadline) return;
     if (slot.wakeEvent) slot.wakeEvent.cancelled = true;
     slot.wakeAt = deadline;
-    slot.wakeEvent = this.scheduler.at(deadline, () => {
+    slot.wakeEvent = this.scheduler.at(deadline - this.skew, () => {
       slot.wakeEvent = undefined;
       slot.wakeAt = Infinity;
       slot.wakeQueued = true;
       this.deliver(() => {
         slot.wakeQueued = false;
         if (this.slots.get(port) !== slot) return;
-        slot.app.wake(this.scheduler.now);
+        // (deadline - skew) + skew can round to just below the deadline; an app woken
+        // before its deadline does nothing and asks for the same wake-up, forever.
+        slot.app.wake(Math.max(this.now, deadline));
         this.touch(port);
       });
     });
@@ -136,10 +153,17 @@ export class SimHost {
     this.slots.clear();
   }
 
-  /** Boot again, possibly at a new address; the caller binds fresh apps. */
-  restart(addr?: string): void {
+  /** Boot again, possibly at a new address or with its clock set differently; the caller binds fresh apps. */
+  restart(addr?: string, skewMs?: number): void {
     if (this.status_ !== 'down') this.crash();
     if (addr !== undefined) this.addr = addr;
+    if (skewMs !== undefined) this.skew = skewMs;
     this.status_ = 'up';
+  }
+
+  /** Sets the clock offset of a machine that has not booted its apps yet. */
+  setSkew(ms: number): void {
+    if (this.slots.size > 0) throw new Error('set a host\'s clock skew before its apps start (or at restart)');
+    this.skew = ms;
   }
 }

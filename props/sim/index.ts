@@ -22,4 +22,4 @@ export { SwimApp, type SwimAppHooks } from './swim-app.js';
 export { MembershipCluster, GOSSIP_PORT, type MembershipClusterOptions, type RecordedEvent, type SimMember } from './membership-cluster.js';
 export * as latency from './latency.js';
 export { Xoshiro128 } from '../../membership/core/rng.js';
-export { scheduleFaults, applyFault, describeFaults, type Fault } from './faults.js';
+export { scheduleFaults, applyFault, describeFaults, skewFromSeed, type Fault } from './faults.js';

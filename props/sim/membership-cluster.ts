@@ -34,6 +34,8 @@ export interface MembershipClusterOptions {
   name?: (i: number) => string;
   /** Cluster-aligned probe rounds (the virtual clock is shared); default true. */
   alignedProbing?: boolean;
+  /** How far each node's clock is off the simulation's (default: none). */
+  skewMs?: (name: string) => number;
 }
 
 export interface RecordedEvent {
@@ -64,8 +66,10 @@ export class MembershipCluster {
   private addrCounter = 0;
   private readonly measure: MeasureFn | undefined;
   private readonly alignedProbing: boolean;
+  private readonly skewMs: ((name: string) => number) | undefined;
 
   constructor(opts: MembershipClusterOptions) {
+    this.skewMs = opts.skewMs;
     this.rng = new Xoshiro128(opts.seed ?? 1);
     this.network = new SimNetwork(this.scheduler, this.rng.split(), opts.link);
     this.config = opts.config ?? makeConfig('lan');
@@ -156,8 +160,9 @@ export class MembershipCluster {
     const app = this.node(name).app;
     if (!app) return;
     this.host(name).deliver(() => {
-      app.core.join(this.now, seeds);
-      app.drain(this.now);
+      const now = this.host(name).now;
+      app.core.join(now, seeds);
+      app.drain(now);
       this.host(name).touch(GOSSIP_PORT);
     });
   }
@@ -172,11 +177,11 @@ export class MembershipCluster {
    * Boot a crashed node again with a fresh core (incarnation 0 unless given), at a new
    * address if asked, and join it through a random up node.
    */
-  restart(name: string, opts: { newAddress?: boolean; incarnation?: number; seeds?: string[] } = {}): void {
+  restart(name: string, opts: { newAddress?: boolean; incarnation?: number; seeds?: string[]; skewMs?: number } = {}): void {
     const m = this.node(name);
     if (m.host.status !== 'down') this.crash(name);
     const addr = opts.newAddress ? this.nextAddr() : m.host.addr;
-    m.host.restart();
+    m.host.restart(undefined, opts.skewMs);
     this.network.move(m.host, addr);
     m.left = false;
     this.startCore(m, opts.incarnation ?? 0);
@@ -195,8 +200,8 @@ export class MembershipCluster {
     if (!app) return;
     m.left = true;
     m.host.deliver(() => {
-      app.core.leave(this.now);
-      app.drain(this.now);
+      app.core.leave(m.host.now);
+      app.drain(m.host.now);
       m.host.touch(GOSSIP_PORT);
     });
   }
@@ -294,6 +299,7 @@ export class MembershipCluster {
 
   private boot(name: string, addr: string): SimMember {
     const host = new SimHost(name, addr, this.scheduler);
+    if (this.skewMs) host.setSkew(this.skewMs(name));
     this.network.attach(host);
     const m: SimMember = { name, host, app: undefined, left: false };
     this.members.set(name, m);
@@ -306,7 +312,7 @@ export class MembershipCluster {
       self: { name: m.name, addr: m.host.addr, port: GOSSIP_PORT },
       config: this.config,
       rng: this.rng.split(),
-      now: this.now,
+      now: m.host.now,
       incarnation,
       measure: this.measure,
       alignedProbing: this.alignedProbing,
@@ -333,8 +339,8 @@ export class MembershipCluster {
     const full: PushPull = { t: 'push-pull', join: false, states };
     for (const m of this.members.values()) {
       const app = m.app!;
-      app.core.receiveStream(this.now, { addr: m.host.addr, port: GOSSIP_PORT }, full);
-      app.drain(this.now);
+      app.core.receiveStream(m.host.now, { addr: m.host.addr, port: GOSSIP_PORT }, full);
+      app.drain(m.host.now);
       m.host.touch(GOSSIP_PORT);
     }
   }

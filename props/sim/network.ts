@@ -190,7 +190,7 @@ export class SimNetwork {
         const app = dst.app(to.port);
         if (!app) return;
         this.counters(dst.id).streamBytesIn += bytes;
-        const reply = app.stream(this.scheduler.now, from, payload);
+        const reply = app.stream(dst.now, from, payload);
         dst.touch(to.port);
         if (reply === undefined) return;
         const rb = replyBytes(reply);
@@ -202,7 +202,7 @@ export class SimNetwork {
             const origin = src.app(srcPort);
             if (!origin) return;
             this.counters(src.id).streamBytesIn += rb;
-            origin.streamReply(this.scheduler.now, replyFrom, reply);
+            origin.streamReply(src.now, replyFrom, reply);
             src.touch(srcPort);
           });
         });
@@ -226,7 +226,7 @@ export class SimNetwork {
         const c = this.counters(dst.id);
         c.packetsIn++;
         c.bytesIn += bytes;
-        app.datagram(this.scheduler.now, from, payload);
+        app.datagram(dst.now, from, payload);
         dst.touch(to.port);
       });
     });

@@ -104,7 +104,7 @@ export class StoreCluster {
       const app = this.slots.get(name)?.app;
       if (!app) return;
       const r = value === undefined ? app.core.store.delete(key, opts) : app.core.store.put(key, value, opts);
-      app.drain(this.now);
+      app.drain(host.now);
       ack?.(r);
     });
   }
@@ -124,7 +124,7 @@ export class StoreCluster {
     slot.disk.crash();
   }
 
-  restart(name: string, opts: { newAddress?: boolean } = {}): void {
+  restart(name: string, opts: { newAddress?: boolean; skewMs?: number } = {}): void {
     if (this.membership.host(name).status !== 'down') this.crash(name);
     this.membership.restart(name, opts);
     this.startStore(name);
@@ -134,7 +134,7 @@ export class StoreCluster {
   applyFault(f: Fault): void {
     if (f.kind === 'crash') this.crash(f.node);
     else if (f.kind === 'restart') {
-      if (this.membership.host(f.node).status === 'down') this.restart(f.node, { newAddress: f.newAddress });
+      if (this.membership.host(f.node).status === 'down') this.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
     } else applyFault(this.membership, f);
   }
 
@@ -172,9 +172,9 @@ export class StoreCluster {
     const slot = this.slots.get(name)!;
     const host = this.membership.host(name);
     const journal = new Journal(slot.disk, { ...this.opts.journal, name });
-    const store = new LocalStore({ name, clock: () => this.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs });
+    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
-    const core = new StoreCore({ store, rng, now: this.now, config: this.opts.replication });
+    const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });
     slot.app = new StoreApp(core, journal, host, STORE_PORT, this.membership.network, this.opts.hooks);
     host.bind(STORE_PORT, slot.app);
     this.opts.onStart?.(name, store);
@@ -191,8 +191,8 @@ export class StoreCluster {
     const live = view.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => ({ name: m.name, addr: m.addr, port: STORE_PORT }));
     host.deliver(() => {
       if (slot.app !== app) return;
-      app.core.setMembers(this.now, live);
-      app.drain(this.now);
+      app.core.setMembers(host.now, live);
+      app.drain(host.now);
     });
   }
 }
