@@ -88,7 +88,7 @@ export class Agent {
       ...(lb.datapath !== 'off' ? [lbChild(this.ctx, this.store, this.lb)] : []),
       ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
       ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
-      ...(overlay.enabled ? [overlayChild(this.ctx, this.store, this.overlay)] : []),
+      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay)] : []),
       apiChild(this.ctx),
     ];
   }

@@ -3,7 +3,9 @@
 // cluster's invariants are checked through the HTTP API and DNS:
 //   1. every node sees every node alive;
 //   3. the replicas are identical, and every acknowledged durable write is everywhere;
-//   4. every node gives the same DNS answer for every service name.
+//   4. every node gives the same DNS answer for every service name;
+//   5. every node computes the same VIP addresses and backend sets;
+//   and the overlay: no two nodes lease one subnet, and every node programs all others.
 // SOAK_S sets the chaos length (default 20 s in CI; longer for a real soak).
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -17,7 +19,7 @@ import { eventually } from '../test/helpers/eventually.js';
 const N = 8;
 const SUBNET = 97;
 const SOAK_S = Number(process.env.SOAK_S ?? 20);
-const FAST = ['--probe-interval', '400ms', '--probe-timeout', '200ms', '--gossip-interval', '100ms', '--suspicion-mult', '3', '--heal-interval', '2s'];
+const FAST = ['--probe-interval', '400ms', '--probe-timeout', '200ms', '--gossip-interval', '100ms', '--suspicion-mult', '3', '--heal-interval', '2s', '--overlay', 'true'];
 const addr = (i: number) => `10.${SUBNET}.0.${i}`;
 const api = (i: number) => `http://${addr(i)}:8947`;
 const CONVERGE_BOUND_MS = 45_000;
@@ -53,7 +55,7 @@ t.test('8 agents under chaos keep their invariants', { skip: skipUnless({ root: 
   }, 30_000, 200);
 
   for (let i = 1; i <= 4; i++) {
-    const r = await fetch(`${api(i)}/v1/services`, { method: 'POST', body: JSON.stringify({ service: 'web', id: `w${i}`, addrs: [`10.250.0.${i}`] }), headers: { 'content-type': 'application/json' } });
+    const r = await fetch(`${api(i)}/v1/services`, { method: 'POST', body: JSON.stringify({ service: 'web', id: `w${i}`, addrs: [`10.250.0.${i}`], vips: ['web:80->8080', 'dns-vip:53/udp'] }), headers: { 'content-type': 'application/json' } });
     t.equal(r.status, 201);
   }
 
@@ -138,6 +140,24 @@ t.test('8 agents under chaos keep their invariants', { skip: skipUnless({ root: 
   );
   t.same(new Set(answers).size, 1, 'every node answers web.svc the same');
   t.equal(answers[0], '10.250.0.1,10.250.0.2,10.250.0.3,10.250.0.4', 'with all four endpoints (their nodes are alive again)');
+
+  // 5. VIPs: the same addresses and backends at every node (each programs its own nft table).
+  type Vips = { datapath: string; vips: { vip: string; addr?: string; port: number; proto: string; backends: string[] }[] };
+  const vipViews = await Promise.all(Array.from({ length: N }, (_, i) => getJson<Vips>(`${api(i + 1)}/v1/vips`)));
+  const vipKey = (v: Vips | undefined) => JSON.stringify(v?.vips.map((x) => [x.vip, x.addr, x.port, x.proto, [...x.backends].sort()]).sort());
+  t.equal(new Set(vipViews.map(vipKey)).size, 1, 'every node computes the same VIPs and backends');
+  t.same(vipViews[0]?.vips.map((v) => `${v.vip}:${v.port}/${v.proto} ${v.backends.length}`).sort(), ['dns-vip:53/udp 4', 'web:80/tcp 4']);
+  t.equal(vipViews[0]?.datapath, 'nft', 'in namespaces, as root, the kernel datapath');
+
+  // Overlay: distinct leases, and every node programs the 7 others.
+  type Overlay = { lease: { subnet: string } | null; peers: { node: string }[] };
+  await eventually('every overlay programs 7 peers', async () => {
+    const views = await Promise.all(Array.from({ length: N }, (_, i) => getJson<Overlay>(`${api(i + 1)}/v1/overlay`)));
+    return views.every((v) => v?.peers.length === N - 1);
+  }, 20_000, 250);
+  const overlays = await Promise.all(Array.from({ length: N }, (_, i) => getJson<Overlay>(`${api(i + 1)}/v1/overlay`)));
+  const subnets = overlays.map((o) => o?.lease?.subnet);
+  t.equal(new Set(subnets).size, N, `${N} distinct subnets: ${subnets.join(' ')}`);
 
   dc.kill('SIGINT');
   t.equal(await dcExited, 0, 'the dev cluster stops cleanly');

@@ -4,16 +4,18 @@
 // `weft agent --cleanup` removes it.
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
+import { isIP } from 'node:net';
 import { Overlay } from '../../overlay/index.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
+import type { MembershipHandle } from './membership-child.js';
 
 export interface OverlayHandle {
   current?: Overlay;
 }
 
-export function overlayChild(ctx: AgentContext, store: StoreHandle, handle: OverlayHandle): ChildSpec {
+export function overlayChild(ctx: AgentContext, membership: MembershipHandle, store: StoreHandle, handle: OverlayHandle): ChildSpec {
   const { config, log } = ctx;
   ctx.api.route('GET', '/v1/overlay', () => {
     if (!handle.current) throw new ApiError(503, 'the overlay is not running; see /v1/status');
@@ -34,7 +36,7 @@ export function overlayChild(ctx: AgentContext, store: StoreHandle, handle: Over
         subnetPrefix: o.subnetPrefix,
         vni: o.vni,
         port: o.port,
-        underlay: o.underlay || undefined,
+        underlay: o.underlay || underlayFromGossip(membership),
         bridge: o.bridge || false,
         log: log.child({ component: 'overlay' }),
         registry,
@@ -50,4 +52,14 @@ export function overlayChild(ctx: AgentContext, store: StoreHandle, handle: Over
       };
     },
   };
+}
+
+/**
+ * The address this node gossips on is the one its peers reach it at: the natural underlay.
+ * Loopback and unspecified addresses are not (then the overlay finds a route itself).
+ */
+function underlayFromGossip(membership: MembershipHandle): string | undefined {
+  const addr = membership.current?.localMember().addr;
+  if (!addr || isIP(addr) !== 4 || addr.startsWith('127.') || addr === '0.0.0.0') return undefined;
+  return addr;
 }
