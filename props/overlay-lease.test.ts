@@ -15,6 +15,7 @@
 
 import fc from 'fast-check';
 import t from 'tap';
+import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
 import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
@@ -66,6 +67,7 @@ const faultArb: fc.Arbitrary<Fault> = (() => {
 const leasesIn = (store: LocalStore, view: 'live' | 'all'): Lease[] => readLeases(store.entries(OVERLAY_PREFIX, { view })).leases;
 
 t.test('concurrent joins under partitions: disjoint leases, kept across restarts, peers = live nodes', async (t) => {
+  const meter = new PropertyMeter();
   let worst = 0;
   let moves = 0;
   fc.assert(
@@ -110,6 +112,7 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
             soon(name);
           },
         });
+        meter.run(c);
         for (const n of early) c.membership.scheduler.at(c.now + 1, () => step(n));
         c.membership.partition(firstSplit.map((g) => g.filter((n) => INITIAL_NAMES.includes(n) || JOIN_NAMES.includes(n))));
         const tick = () => {
@@ -179,4 +182,5 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
   );
   t.comment(`worst time to settled leases after faults: ${worst} ms (bound ${BOUND_MS} ms); ${moves} moves after a lost conflict`);
   t.ok(moves > 0, 'conflicts happened and were resolved (the property was exercised)');
+  meter.report(t, 'overlay: disjoint leases, peers = live nodes', N, SEED);
 });
