@@ -1,33 +1,10 @@
 // prom-client metrics for the DNS server, read from the core's plain counters when /metrics
 // is scraped (the hot path only bumps array slots). Names start with weft_dns_.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_S, QTYPE_LABELS, RCODE_LABELS, SOURCES, type DnsStats } from './stats.js';
 import { ZONE_SKIP_REASONS, type Zone } from './zone.js';
 import type { Forwarder } from './forwarder.js';
-
-/** A counter that follows a total kept elsewhere: each scrape adds what the total grew by. */
-function follow<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => [Partial<Record<L, string>>, number][]): void {
-  const last = new Map<string, number>();
-  new Counter<L>({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      for (const [labels, total] of read()) {
-        const k = JSON.stringify(labels);
-        const d = total - (last.get(k) ?? 0);
-        if (d > 0) {
-          this.inc(labels, d);
-          last.set(k, total);
-        } else if (!last.has(k)) {
-          this.inc(labels, 0);
-          last.set(k, total);
-        }
-      }
-    },
-  });
-}
+import { followCounter } from '../src/metrics.js';
 
 /** The latency histogram, from the counts the server keeps per source. */
 const LATENCY_NAME = 'weft_dns_query_duration_seconds';
@@ -65,7 +42,7 @@ class FollowedHistogram extends Histogram<'source'> {
 }
 
 export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined): void {
-  follow(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
+  followCounter(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
     const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
     QTYPE_LABELS.forEach((qtype, qi) =>
       RCODE_LABELS.forEach((rcode, ri) => {
@@ -76,17 +53,17 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
     return out;
   });
   new FollowedHistogram(registry, stats);
-  follow(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [[{}, stats.cacheHits]]);
-  follow(registry, 'weft_dns_cache_misses_total', 'Forwarded questions not in the cache', [], () => [[{}, stats.cacheMisses]]);
-  follow(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
+  followCounter(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [[{}, stats.cacheHits]]);
+  followCounter(registry, 'weft_dns_cache_misses_total', 'Forwarded questions not in the cache', [], () => [[{}, stats.cacheMisses]]);
+  followCounter(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
     [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
   );
-  follow(registry, 'weft_dns_upstream_unmatched_total', 'Upstream messages that answer no question we asked (late, spoofed or garbled)', [], () => [[{}, stats.upstreamUnmatched]]);
-  follow(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
-  follow(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
+  followCounter(registry, 'weft_dns_upstream_unmatched_total', 'Upstream messages that answer no question we asked (late, spoofed or garbled)', [], () => [[{}, stats.upstreamUnmatched]]);
+  followCounter(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
+  followCounter(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
     Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
   );
-  follow(registry, 'weft_dns_zone_skipped_records_total', 'Store records (and VIPs) left out of the zone because their value does not parse, by reason', ['reason'], () =>
+  followCounter(registry, 'weft_dns_zone_skipped_records_total', 'Store records (and VIPs) left out of the zone because their value does not parse, by reason', ['reason'], () =>
     ZONE_SKIP_REASONS.map((reason) => [{ reason }, zone.skipped[reason]]),
   );
   new Gauge({ name: 'weft_dns_zone_names', help: 'Names in the zone that hold records', registers: [registry], collect() { this.set(zone.stats.names); } });

@@ -15,16 +15,8 @@ import { isIP } from 'node:net';
 import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
 import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
-/** A store event, as crdt-store's watches deliver it (only the parts the zone reads). */
-export interface SourceEvent {
-  key: string;
-  after: { value: unknown } | undefined;
-}
-
-/** What the zone reads records from: crdt-store's LocalStore and StoreNode (live view) both fit. */
-export interface RecordSource {
-  watch(prefix: string, handler: (event: SourceEvent) => void): () => void;
-}
+import type { RecordSource, SourceEvent } from '../src/records.js';
+export type { RecordSource, SourceEvent };
 
 /**
  * Where VIP addresses come from (the load balancer allocates them). `watch` delivers every

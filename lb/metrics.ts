@@ -1,8 +1,9 @@
 // prom-client metrics of the load balancer (names start with weft_lb_). The proxy's hot
 // path only bumps plain numbers; counters follow those totals when /metrics is scraped.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
 import { SKIP_REASONS, type SkipReason } from './records.js';
 import type { ProxyStats } from './proxy.js';
+import { followCounter } from '../src/metrics.js';
 
 export interface LbCounters {
   vips: number;
@@ -14,24 +15,6 @@ export interface LbCounters {
   proxy: ProxyStats | undefined;
 }
 
-/** A counter that follows a total kept elsewhere. */
-function follow<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], read: () => [Partial<Record<L, string>>, number][]): void {
-  const last = new Map<string, number>();
-  new Counter<L>({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      for (const [labels, total] of read()) {
-        const k = JSON.stringify(labels);
-        const d = total - (last.get(k) ?? 0);
-        if (d > 0 || !last.has(k)) this.inc(labels, Math.max(0, d));
-        last.set(k, total);
-      }
-    },
-  });
-}
 
 export class LbMetrics {
   readonly duration: Histogram;
@@ -55,15 +38,15 @@ export class LbMetrics {
     gauge('weft_lb_vips', 'VIPs in the desired state (name or IP, port, protocol)', (c) => c.vips);
     gauge('weft_lb_backends', 'Backends across all VIPs', (c) => c.backends);
     gauge('weft_lb_unallocated_vips', 'VIP names without an address because the VIP CIDR is full', (c) => c.unallocated);
-    follow(registry, 'weft_lb_reconciles_total', 'Reconcile passes, by result', ['result'], () => {
+    followCounter(registry, 'weft_lb_reconciles_total', 'Reconcile passes, by result', ['result'], () => {
       const r = read().reconciles;
       return [
         [{ result: 'ok' }, r.ok],
         [{ result: 'error' }, r.error],
       ];
     });
-    follow(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
-    follow(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
+    followCounter(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
+    followCounter(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
       const s = read().skipped;
       return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
     });
@@ -71,7 +54,7 @@ export class LbMetrics {
       const p = read().proxy;
       return p ? f(p) : [];
     };
-    follow(
+    followCounter(
       registry,
       'weft_lb_proxy_connections_total',
       'Client connections (TCP) and sessions (UDP) the userspace proxy took',
@@ -81,7 +64,7 @@ export class LbMetrics {
         [{ proto: 'udp' }, p.udpSessions],
       ]),
     );
-    follow(
+    followCounter(
       registry,
       'weft_lb_proxy_bytes_total',
       'Bytes the userspace proxy moved, by direction (TCP counted when a connection closes)',
@@ -91,8 +74,8 @@ export class LbMetrics {
         [{ direction: 'to_clients' }, p.bytesToClients],
       ]),
     );
-    follow(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
-    follow(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
-    follow(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
+    followCounter(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
+    followCounter(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
+    followCounter(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
   }
 }

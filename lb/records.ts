@@ -13,16 +13,8 @@ import {
   type EndpointRecord,
 } from '../src/records.js';
 
-/** A store event, as crdt-store's watches deliver it (only the parts the LB reads). */
-export interface SourceEvent {
-  key: string;
-  after: { value: unknown } | undefined;
-}
-
-/** What the LB reads records from: crdt-store's LocalStore and StoreNode (live view) both fit. */
-export interface RecordSource {
-  watch(prefix: string, handler: (event: SourceEvent) => void): () => void;
-}
+import type { RecordSource, SourceEvent } from '../src/records.js';
+export type { RecordSource, SourceEvent };
 
 export interface EndpointEntry {
   key: string;

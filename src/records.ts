@@ -12,6 +12,17 @@
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
 
+/** A store event, as crdt-store's watches deliver it (the parts readers use). */
+export interface SourceEvent {
+  key: string;
+  after: { value: unknown } | undefined;
+}
+
+/** What DNS and the LB read records from: crdt-store's LocalStore and StoreNode (live view) both fit. */
+export interface RecordSource {
+  watch(prefix: string, handler: (event: SourceEvent) => void): () => void;
+}
+
 export const NODE_PREFIX = 'node/';
 export const SERVICE_PREFIX = 'svc/';
 export const VIP_PREFIX = 'vip/';
