@@ -1,6 +1,7 @@
-// DNS as a cluster property: every simulated node runs membership, the store and the
-// real DNS zone builder and responder (dns/zone.ts, dns/answer.ts) on its store's live
-// view. Under generated crash/restart/partition/loss schedules:
+// DNS and VIPs as cluster properties: every simulated node runs membership, the store, the
+// real DNS zone builder and responder (dns/zone.ts, dns/answer.ts) and the load balancer's
+// record index and VIP planning (lb/records.ts, lb/desired.ts) on its store's live view.
+// Under generated crash/restart/partition/loss/clock-skew schedules:
 //   - safety, checked every simulated second: no node's answer ever includes an endpoint
 //     whose owner crashed longer than the detection bound ago (and is still down). The
 //     bound is membership's for a connected cluster; while a partition cuts a node off (and
@@ -8,7 +9,8 @@
 //     Lifeguard deliberately slows its own verdicts, so it is not held to the bound then:
 //     its worst staleness is reported instead;
 //   - after the faults stop and the cluster converges, every node gives the same answer
-//     (as a set: rotation orders differ) for every service name.
+//     (as a set: rotation orders differ) for every service name, and computes the same VIP
+//     addresses and backend sets.
 //
 //   PROPS_RUNS (default 8), PROPS_NODES (default 10), PROPS_SEED, PROPS_PATH as elsewhere.
 import fc from 'fast-check';
@@ -19,6 +21,9 @@ import { suspicionTimeout } from '../membership/core/math.js';
 import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
 import { Zone } from '../dns/zone.js';
 import { Responder } from '../dns/answer.js';
+import { RecordIndex } from '../lb/records.js';
+import { computeDesired } from '../lb/desired.js';
+import { parseCidr } from '../lb/allocator.js';
 import { endpointKey, nodeKey, type EndpointRecord } from '../src/records.js';
 import { describeFaults, skewFromSeed, type Fault } from './sim/index.js';
 import { StoreCluster } from './sim/store-cluster.js';
@@ -39,6 +44,8 @@ const WARMUP_MS = 3000;
 // Longer than the dead bound, so a node crashed early in the window is checked past it.
 const FAULT_WINDOW_MS = 45_000;
 const SERVICES = ['web', 'db', 'cache'];
+/** Room for 6 addresses and 5 VIPs: names collide, and every node must settle them alike. */
+const VIP_CIDR = parseCidr('10.99.0.0/29');
 
 t.comment(`dns props: ${N} nodes, ${RUNS} runs, PROPS_SEED=${SEED}; dead endpoint bound ${DEAD_BOUND_MS} ms, converge ${CONVERGE_BOUND_MS} ms`);
 
@@ -67,7 +74,7 @@ function answerA(r: Responder<unknown>, name: string): string[] | 'nxdomain' {
   return (msg.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data)).sort();
 }
 
-t.test('DNS answers: never a long-dead endpoint; the same at every node after convergence', async (t) => {
+t.test('DNS answers: never a long-dead endpoint; the same at every node after convergence; VIP plans agree', async (t) => {
   let runs = 0;
   let checks = 0;
   let worstPartitionedStale = 0;
@@ -77,6 +84,7 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
     fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.array(faultArb, { maxLength: 6 }).map((fs) => [...fs].sort((a, b) => a.at - b.at)), (seed, faults) => {
       runs++;
       const responders = new Map<string, Responder<unknown>>();
+      const lbIndexes = new Map<string, RecordIndex>();
       const c = new StoreCluster({
         nodes: N,
         seed,
@@ -86,16 +94,23 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
           const zone = new Zone({ nodeName: name });
           zone.attach(store);
           responders.set(name, new Responder(zone, undefined, undefined, {}));
+          const idx = new RecordIndex();
+          idx.attach(store, () => {});
+          lbIndexes.set(name, idx);
         },
       });
       // Every node registers itself and one endpoint of each service, as its registrar would.
       for (const n of NAMES) {
         c.write(n, nodeKey(n), { addr: `192.168.0.${Number(n.slice(5)) + 1}` }, { durable: true });
         SERVICES.forEach((service, s) => {
-          const rec: EndpointRecord = { service, addrs: [addrOf(n, s)], ports: { http: { port: 80, proto: 'tcp' } }, health: 'none', vips: [], source: 'docker' };
+          // Every service backs a VIP of its name; a tiny VIP CIDR below forces collisions.
+          const rec: EndpointRecord = { service, addrs: [addrOf(n, s)], ports: { http: { port: 80, proto: 'tcp' } }, health: 'none', vips: [{ vip: service, port: 80, proto: 'tcp', targetPort: 8080 }], source: 'docker' };
           c.write(n, endpointKey(service, n, 'c1'), rec as never, { durable: true });
         });
       }
+      // Declared VIPs, written at two nodes at once: shared records, merged.
+      c.write(NAMES[0]!, 'vip/api:443/tcp', { vip: 'api', port: 443, proto: 'tcp' }, { shared: true });
+      c.write(NAMES[1]!, 'vip/metrics:9100/tcp', { vip: 'metrics', port: 9100, proto: 'tcp' }, { shared: true });
       c.run(WARMUP_MS);
       const start = c.now;
       const downSince = new Map<string, number>();
@@ -152,6 +167,15 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
           if (got === 'nxdomain' || got.join(',') !== want) throw new Error(report(`${c.now - stop} ms after faults stopped, ${n} answers ${service} with ${JSON.stringify(got)}; want ${want}`));
         }
       }
+      // VIPs: the same addresses (collisions included) and backends at every node.
+      const plans = c.upNodes().map((n) => {
+        const idx = lbIndexes.get(n)!;
+        const d = computeDesired(idx.endpoints.values(), idx.declared.values(), VIP_CIDR);
+        return JSON.stringify([d.vips.map((v) => [v.key, v.addr, v.backends.map((b) => `${b.addr}:${b.port}`).sort()]), d.unallocated]);
+      });
+      if (new Set(plans).size !== 1) throw new Error(report(`nodes plan different VIPs after convergence:\n${[...new Set(plans)].join('\n')}`));
+      const vipCount = (JSON.parse(plans[0]!) as unknown[][])[0]!.length;
+      if (vipCount !== SERVICES.length + 2) throw new Error(report(`expected ${SERVICES.length + 2} VIPs, planned ${vipCount}`));
       simulatedMs += c.now;
     }),
     // Shrinking replays whole simulations: capped so a failure is reported in minutes.
@@ -159,5 +183,5 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
   );
   t.pass(`${runs} runs, ${checks} answers checked against the dead-endpoint bound; identical answers after convergence`);
   t.comment(`longest a partitioned node kept answering with a crashed owner's endpoint: ${worstPartitionedStale} ms`);
-  reportProperty(t, { property: 'dns: no long-dead endpoint; same answers', runs, nodes: N, simulatedMs, wallMs: performance.now() - started, seed: SEED });
+  reportProperty(t, { property: 'dns + vips: no long-dead endpoint; same answers and VIP plans', runs, nodes: N, simulatedMs, wallMs: performance.now() - started, seed: SEED });
 });
