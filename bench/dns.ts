@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { TestUpstream } from '../dns/upstream.fixture.js';
 import { benchAddr } from './dns-data.js';
 import { envNumber as num } from './_env.js';
+import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 
 const SERVICES = 1000;
 const PER = 2;
@@ -71,7 +72,7 @@ async function freePort(addr: string): Promise<number> {
 }
 
 async function startWeft(): Promise<number> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'dns-server.js'), WEFT, String(SERVICES), String(PER), upstream.label], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, join(import.meta.dirname, 'dns-server.js'), WEFT, String(SERVICES), String(PER), upstream.label], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
