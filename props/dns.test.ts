@@ -1,7 +1,8 @@
 // DNS and VIPs as cluster properties: every simulated node runs membership, the store, the
 // real DNS zone builder and responder (dns/zone.ts, dns/answer.ts) and the load balancer's
 // record index and VIP planning (lb/records.ts, lb/desired.ts) on its store's live view.
-// Under generated crash/restart/partition/loss/clock-skew schedules:
+// Under generated crash/restart/partition/loss/clock-skew schedules, on links that also
+// duplicate and reorder datagrams:
 //   - safety, checked every simulated second: no node's answer ever includes an endpoint
 //     whose owner crashed longer than the detection bound ago (and is still down). The
 //     bound is membership's for a connected cluster; while a partition cuts a node off (and
@@ -90,6 +91,8 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
         seed,
         config,
         skewMs: skewFromSeed(seed),
+        // Besides the scheduled faults, every link duplicates and reorders some datagrams.
+        link: { duplicate: 0.02, reorder: 0.05, reorderDelayMs: 20 },
         onStart: (name, store) => {
           const zone = new Zone({ nodeName: name });
           zone.attach(store);
