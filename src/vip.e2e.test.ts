@@ -58,3 +58,19 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
   });
   t.equal(refused, 'ECONNREFUSED', 'a new connection to the VIP is refused');
 });
+
+t.test('kill -9 of the backend\'s node removes the backend from the VIP at another node', async (t) => {
+  const FAST = ['--probe-interval', '300ms', '--probe-timeout', '150ms', '--gossip-interval', '100ms', '--suspicion-mult', '2'];
+  const a = await startAgent(t, ['--node', 'va', '--bind', '127.0.8.21', '--bind-port', '0', '--proxy-cidr', '127.202.0.0/16', ...FAST]);
+  const b = await startAgent(t, ['--node', 'vb', '--bind', '127.0.8.22', '--bind-port', '0', '--proxy-cidr', '127.203.0.0/16', '--join', a.ready.gossip!, ...FAST]);
+  const register = (x: typeof a, id: string, addr: string) =>
+    fetch(`${x.ready.api}/v1/services`, { method: 'POST', body: JSON.stringify({ service: 'api', id, addrs: [addr], vips: ['api:80->8080'] }), headers: { 'content-type': 'application/json' } });
+  t.equal((await register(a, 'a1', '10.8.0.1')).status, 201);
+  t.equal((await register(b, 'b1', '10.8.0.2')).status, 201);
+  const backendsAt = async (x: typeof a) => ((await (await fetch(`${x.ready.api}/v1/vips`)).json()) as Vips).vips.find((v) => v.vip === 'api')?.backends.sort() ?? [];
+  await eventually('both backends at A', async () => (await backendsAt(a)).join() === '10.8.0.1:8080,10.8.0.2:8080', 10_000, 50);
+  const killedAt = Date.now();
+  b.proc.kill('SIGKILL');
+  await eventually('B\'s backend gone at A', async () => (await backendsAt(a)).join() === '10.8.0.1:8080', 15_000, 50);
+  t.pass(`B's backend left A's VIP ${Date.now() - killedAt} ms after kill -9`);
+});
