@@ -95,6 +95,15 @@ export class Agent {
 
   private routes(): void {
     const { api, registry, config } = this.ctx;
+    // A component that is turned off says so, and how to turn it on, instead of a bare 404.
+    const off: [string, boolean, string][] = [
+      ['/v1/vips', config.lb.datapath === 'off', 'the load balancer is off (lb.datapath off); start the agent with --lb-datapath auto'],
+      ['/v1/docker', !config.docker.enabled, 'the Docker registrar is off; start the agent with --docker true'],
+      ['/v1/overlay', !config.overlay.enabled, 'the overlay is off; start the agent with --overlay true (needs root)'],
+    ];
+    for (const [path, isOff, why] of off) {
+      if (isOff) api.route('GET', path, () => ({ status: 404, body: { error: why } }));
+    }
     api.route('GET', '/v1/health', () => {
       const down = flatten(this.root.status()).filter((c) => c.state !== 'running' && c.state !== 'stopped');
       return down.length

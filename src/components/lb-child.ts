@@ -27,7 +27,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
       const { datapath, vipCidr, proxyCidr, affinity, policy } = config.lb;
       const lb = await LoadBalancer.start({
         source: store.current,
-        datapath: datapath === 'off' ? 'auto' : datapath, // off: the child is not started at all
+        datapath: datapath === 'off' ? 'userspace' : datapath, // never off here: the agent leaves the child out
         vipCidr,
         proxyCidr,
         affinity,
