@@ -1,7 +1,7 @@
 // System test of the kernel datapath (root, nft, ip): a client namespace and three backend
 // namespaces on a bridge. The LB programs the client namespace (its nft table and dummy
 // interface live there), from a real LocalStore; real TCP and UDP servers answer.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint, pipe } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
@@ -55,18 +55,12 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   t.match(await lab.exec(client.ns, ['ip', '-j', 'addr', 'show', 'dev', 'weft-vip0']), `"local":"${vip}"`, 'on the dummy interface');
 
   await t.test('TCP connections spread near-uniformly over every backend (chi-square, p = 0.01)', async (t) => {
-    const counts = await c.tcp(vip, 80, 600);
-    t.equal(counts.error, undefined, 'no failed connection');
-    const s = spread(counts, ['b11', 'b12', 'b13']);
+    const s = await uniformSpread(t, () => c.tcp(vip, 80, 600));
     t.ok(s.every((x) => x > 0), `every backend reached: ${s}`);
-    t.ok(chiSquare(s) < CHI2_P01[2], `chi-square ${chiSquare(s).toFixed(2)} < ${CHI2_P01[2]} (${s})`);
   });
 
   await t.test('UDP too', async (t) => {
-    const counts = await c.udp(vip, 53, 300);
-    t.equal(counts.error, undefined);
-    const s = spread(counts, ['b11', 'b12', 'b13']);
-    t.ok(chiSquare(s) < CHI2_P01[2], `chi-square ${chiSquare(s).toFixed(2)} (${s})`);
+    await uniformSpread(t, () => c.udp(vip, 53, 300));
   });
 
   await t.test('a deleted record, then a dead owner: no new connection reaches them after the pass', async (t) => {
@@ -121,3 +115,25 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
     t.same(await c.tcp(vip, 80, 5), { error: 5 }, 'the VIP is gone');
   });
 });
+
+/**
+ * The chi-square test at p = 0.01 rejects a truly uniform spread once in a hundred runs. A
+ * first rejection is followed by a fresh sample, which must pass: a uniform spread then fails
+ * once in 10,000 runs, a skewed one still fails (almost) every time.
+ */
+async function uniformSpread(t: Test, sample: () => Promise<Counts>): Promise<number[]> {
+  let s: number[] = [];
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const counts = await sample();
+    t.equal(counts.error, undefined, 'no failed connection');
+    s = spread(counts, ['b11', 'b12', 'b13']);
+    const chi = chiSquare(s);
+    if (chi < CHI2_P01[2]) {
+      t.pass(`chi-square ${chi.toFixed(2)} < ${CHI2_P01[2]} (${s})${attempt > 1 ? ' on the second sample' : ''}`);
+      return s;
+    }
+    t.comment(`chi-square ${chi.toFixed(2)} >= ${CHI2_P01[2]} (${s}) on sample ${attempt}`);
+  }
+  t.fail(`two samples in a row rejected at p = 0.01: the spread is not uniform (${s})`);
+  return s;
+}

@@ -38,6 +38,15 @@ t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them al
     return views.every((v) => v.filter((m) => m.state === 'alive').length === 4);
   }, 15_000, 200);
   t.ok(formed >= 0, 'every agent sees 4 alive members');
+  // Each agent proxies VIPs on its own loopback addresses, so one VIP listens at all four.
+  const reg = await fetch('http://127.91.0.1:8947/v1/services', { method: 'POST', body: JSON.stringify({ service: 'web', addrs: ['127.91.0.1'], vips: ['web:8080'] }), headers: { 'content-type': 'application/json' } });
+  t.equal(reg.status, 201);
+  type Vips = { vips: { vip: string; listen?: string; error?: string }[] };
+  await eventually('the VIP listens at every agent', async () => {
+    const views = await Promise.all([1, 2, 3, 4].map(async (i) => ((await (await fetch(`http://127.91.0.${i}:8947/v1/vips`)).json()) as Vips).vips.find((v) => v.vip === 'web')));
+    return views.every((v) => v?.listen !== undefined && v.error === undefined);
+  }, 10_000, 200);
+  t.pass('one VIP, four proxies, no address clash');
   dc.proc.kill('SIGINT');
   t.equal(await dc.exited, 0, 'exits 0 on Ctrl-C');
   const gone = await fetch('http://127.91.0.1:8947/v1/health').then(() => false, () => true);
