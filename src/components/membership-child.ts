@@ -9,7 +9,7 @@ import { makeConfig, type SwimConfig } from '../../membership/core/index.js';
 import { MAX_META_BYTES } from '../../membership/messages.js';
 import { REJECT_REASONS } from '../../membership/codec.js';
 import { ApiError } from '../api.js';
-import { Counter, Gauge } from '../metrics.js';
+import { followCounter, Gauge } from '../metrics.js';
 import type { Config } from '../config.js';
 
 export function swimConfig(g: Config['gossip']): SwimConfig {
@@ -150,20 +150,12 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
+  const stats = () => handle.current?.stats();
   const swimCounter = (name: string, help: string, pick: (s: ReturnType<Membership['stats']>) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        // Counters restart with the component; report the running instance's total.
-        const stats = handle.current?.stats();
-        if (stats) {
-          this.reset();
-          this.inc(pick(stats));
-        }
-      },
-    });
+    followCounter(ctx.registry, name, help, [], () => {
+      const s = stats();
+      return s ? [[{}, pick(s)]] : [];
+    }, () => handle.current);
   swimCounter('weft_gossip_probes_total', 'Probes sent', (s) => s.swim.probes);
   swimCounter('weft_gossip_probe_failures_total', 'Probes with no ack, direct or indirect', (s) => s.swim.probeFailures);
   swimCounter('weft_gossip_suspicions_total', 'Suspicions raised by this node', (s) => s.swim.suspicionsRaised);
@@ -174,17 +166,9 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_packets_in_total', 'Gossip packets received', (s) => s.transport.packetsIn);
   swimCounter('weft_gossip_packets_out_total', 'Gossip packets sent', (s) => s.transport.packetsOut);
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
-  new Counter({
-    name: 'weft_gossip_rejected_total',
-    help: 'Gossip input rejected by the decoder, by reason',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      const stats = handle.current?.stats();
-      if (!stats) return;
-      this.reset();
-      for (const reason of REJECT_REASONS) this.inc({ reason }, stats.rejects[reason]);
-    },
-  });
+  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder, by reason', ['reason'], () => {
+    const s = stats();
+    return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];
+  }, () => handle.current);
   new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
 }

@@ -1,7 +1,6 @@
-// The store's figures for /metrics. Counters restart with the component, so each reports
-// the running store's own total.
+// The store's figures for /metrics, read from the running store's stats at each scrape.
 import type { AgentContext } from '../agent.js';
-import { Counter, Gauge } from '../metrics.js';
+import { followCounter, Gauge } from '../metrics.js';
 import { ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';
 import type { StoreHandle } from './store-child.js';
 
@@ -11,17 +10,10 @@ export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): vo
   const gauge = (name: string, help: string, pick: (s: StoreNodeStats) => number) =>
     new Gauge({ name, help, registers, collect() { const s = stats(); this.set(s ? pick(s) : 0); } });
   const counter = (name: string, help: string, pick: (s: StoreNodeStats) => number) =>
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        this.reset();
-        this.inc(pick(s));
-      },
-    });
+    followCounter(ctx.registry, name, help, [], () => {
+      const s = stats();
+      return s ? [[{}, pick(s)]] : [];
+    }, () => handle.current);
   gauge('weft_store_documents', 'Store documents held (one per node, plus shared buckets)', (s) => s.store.docs);
   gauge('weft_store_records', 'Records held, all owners', (s) => s.store.records);
   gauge('weft_store_live_records', 'Records whose owner is alive', (s) => s.store.liveRecords);
@@ -34,19 +26,14 @@ export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): vo
   counter('weft_store_repair_rounds_total', 'Anti-entropy digests sent to a random member', (s) => s.replication.repair.digestsSent);
   counter('weft_store_repaired_documents_total', 'Documents brought up to date by anti-entropy', (s) => s.replication.repair.docsRepaired);
   counter('weft_store_compactions_total', 'Rewrites of the log into a snapshot', (s) => s.journal.compactions);
-  new Counter({
-    name: 'weft_store_rejected_total',
-    help: 'Store input rejected, by reason: replication messages, envelopes (label, key, checksum), remote changes',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      const s = stats();
-      if (!s) return;
-      this.reset();
-      for (const r of REPLICATION_REJECT_REASONS) this.inc({ reason: r }, s.replication.rejects[r]);
-      for (const r of ENVELOPE_REJECTS) this.inc({ reason: `envelope_${r}` }, s.envelopeRejects[r]);
-      this.inc({ reason: 'remote_change' }, s.store.remoteRejected);
-      this.inc({ reason: 'bad_value' }, s.store.badValues);
-    },
-  });
+  followCounter(ctx.registry, 'weft_store_rejected_total', 'Store input rejected, by reason: replication messages, envelopes (label, key, checksum), remote changes', ['reason'], () => {
+    const s = stats();
+    if (!s) return [];
+    return [
+      ...REPLICATION_REJECT_REASONS.map((r): [{ reason: string }, number] => [{ reason: r }, s.replication.rejects[r]]),
+      ...ENVELOPE_REJECTS.map((r): [{ reason: string }, number] => [{ reason: `envelope_${r}` }, s.envelopeRejects[r]]),
+      [{ reason: 'remote_change' }, s.store.remoteRejected],
+      [{ reason: 'bad_value' }, s.store.badValues],
+    ];
+  }, () => handle.current);
 }
