@@ -88,7 +88,19 @@ export class StoreNode {
   private flushScheduled = false;
   private durableWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private closed = false;
-  private readonly onMembers = () => this.refreshMembers();
+  private refreshScheduled = false;
+  /**
+   * Membership reports every member event; a join of N nodes is N events, each of which
+   * would walk every member. One refresh per event-loop turn sees them all.
+   */
+  private readonly onMembers = () => {
+    if (this.refreshScheduled) return;
+    this.refreshScheduled = true;
+    setImmediate(() => {
+      this.refreshScheduled = false;
+      this.refreshMembers();
+    });
+  };
 
   private constructor(
     private readonly opts: StoreNodeOptions,

@@ -16,8 +16,16 @@ function decodeMeta(bytes: Uint8Array | undefined): Record<string, unknown> | un
   }
 }
 
+// A member's metadata is the same bytes until it changes: parse each once, not on every
+// membership refresh.
+const storePorts = new WeakMap<Uint8Array, number | undefined>();
+
 /** The store port a member announced, or undefined (not yet known, or not an agent with a store). */
 export function storePortOf(meta: Uint8Array | undefined): number | undefined {
+  if (!meta) return undefined;
+  if (storePorts.has(meta)) return storePorts.get(meta);
   const port = decodeMeta(meta)?.store;
-  return Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
+  const valid = Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
+  storePorts.set(meta, valid);
+  return valid;
 }
