@@ -2,11 +2,12 @@
 // the cluster's own namespaces, and the dev-cluster's control socket for processes. It
 // refuses anything that does not look like a live `weft dev-cluster` it can verify, so a
 // mistake in a policy can never reach another namespace or process on the machine.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Fault } from './planner.js';
+import type { Mode } from './policy.js';
+import { run } from '../../lb/exec.js';
 
 export interface ClusterNode {
   name: string;
@@ -94,65 +95,44 @@ export function faultRules(c: DevCluster, f: Fault): string {
   throw new Error(`no nft rules for mode ${f.mode}`);
 }
 
-function inNs(ns: string, cmd: string, args: string[], input?: string): void {
-  execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { input, stdio: ['pipe', 'ignore', 'pipe'] });
-}
-
 function nsOf(c: DevCluster, name: string): string {
   const n = c.nodes.find((x) => x.name === name);
   if (!c.netns || !n?.ns) throw new ChaosRefused('network faults need a dev cluster started with --netns (one namespace per agent)');
   return n.ns;
 }
 
+/** Runs a command inside the target's namespace; a failure to undo a fault that is already gone (its namespace went with a stopped cluster) is no failure. */
+const inNs = (c: DevCluster, name: string, argv: string[], input?: string) => run(argv, { netns: nsOf(c, name), input });
+const undo = (p: Promise<unknown>) => p.catch(() => undefined);
+
+type Action = (c: DevCluster, f: Fault, name: string) => Promise<unknown>;
+
+/** Drop and partition: one nft table per fault in the target's namespace, deleted to heal. */
+const nftFault: { inject: Action; heal: Action } = {
+  inject: (c, f, n) => inNs(c, n, ['nft', '-f', '-'], faultRules(c, f)),
+  heal: (c, f, n) => undo(inNs(c, n, ['nft', 'delete', 'table', 'inet', tableName(f)])),
+};
+
+/** What each mode does to one target, and how it is undone. */
+const ACTIONS: Record<Mode, { inject: Action; heal: Action }> = {
+  drop: nftFault,
+  partition: nftFault,
+  // netem is the only delay qdisc; kernels without CONFIG_NET_SCH_NETEM refuse it.
+  latency: {
+    inject: (c, f, n) =>
+      inNs(c, n, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${f.delayMs}ms`]).catch((e: Error) => {
+        throw new ChaosRefused(`latency needs tc netem, which this kernel refuses (${e.message}); use drop or partition`);
+      }),
+    heal: (c, _f, n) => undo(inNs(c, n, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])),
+  },
+  pause: { inject: (c, _f, n) => controlNode(c, n, 'pause'), heal: (c, _f, n) => controlNode(c, n, 'resume') },
+  kill: { inject: (c, _f, n) => controlNode(c, n, 'kill'), heal: (c, _f, n) => controlNode(c, n, 'start') },
+};
+
 export async function inject(c: DevCluster, f: Fault): Promise<void> {
-  for (const name of f.targets) {
-    switch (f.mode) {
-      case 'drop':
-      case 'partition':
-        inNs(nsOf(c, name), 'nft', ['-f', '-'], faultRules(c, f));
-        break;
-      case 'latency':
-        // netem is the only delay qdisc; kernels without CONFIG_NET_SCH_NETEM refuse it.
-        try {
-          inNs(nsOf(c, name), 'tc', ['qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${f.delayMs}ms`]);
-        } catch (e) {
-          throw new ChaosRefused(`latency needs tc netem, which this kernel refuses (${String((e as { stderr?: Buffer }).stderr ?? e).trim()}); use drop or partition`);
-        }
-        break;
-      case 'pause':
-        await controlNode(c, name, 'pause');
-        break;
-      case 'kill':
-        await controlNode(c, name, 'kill');
-        break;
-    }
-  }
+  for (const name of f.targets) await ACTIONS[f.mode].inject(c, f, name);
 }
 
 export async function heal(c: DevCluster, f: Fault): Promise<void> {
-  for (const name of f.targets) {
-    switch (f.mode) {
-      case 'drop':
-      case 'partition':
-        try {
-          inNs(nsOf(c, name), 'nft', ['delete', 'table', 'inet', tableName(f)]);
-        } catch {
-          // already gone (the namespace went with a stopped cluster)
-        }
-        break;
-      case 'latency':
-        try {
-          inNs(nsOf(c, name), 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']);
-        } catch {
-          // already gone
-        }
-        break;
-      case 'pause':
-        await controlNode(c, name, 'resume');
-        break;
-      case 'kill':
-        await controlNode(c, name, 'start');
-        break;
-    }
-  }
+  for (const name of f.targets) await ACTIONS[f.mode].heal(c, f, name);
 }
