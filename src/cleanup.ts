@@ -1,26 +1,16 @@
 // `weft agent --cleanup`: removes what an agent leaves in the kernel on purpose when it
 // stops (so that VIP traffic and overlay routes survive a restart): the nft table and VIP
 // interface of the load balancer, the overlay's VXLAN device and bridge. Nothing else.
-import { execFileSync } from 'node:child_process';
 import type { Config } from './config.js';
 import { Nft } from '../lb/nft.js';
 import { DummyInterface } from '../lb/dummy.js';
 import { Overlay } from '../overlay/index.js';
 
-const has = (cmd: string) => {
-  try {
-    execFileSync(cmd, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 export async function cleanupHost(config: Config): Promise<{ removed: string[]; failed: string[] }> {
   const removed: string[] = [];
   const failed: string[] = [];
   if (process.getuid?.() !== 0) return { removed, failed: ['weft agent --cleanup needs root (the kernel state it removes is root\'s)'] };
-  if (has('nft')) {
+  if (await Nft.usable()) {
     const nft = new Nft();
     try {
       const before = await nft.read();
@@ -32,19 +22,21 @@ export async function cleanupHost(config: Config): Promise<{ removed: string[]; 
       failed.push(`nft table ip weft: ${(e as Error).message}`);
     }
   }
-  if (has('ip')) {
-    const vipIf = new DummyInterface();
-    try {
-      if ((await vipIf.addresses()) !== undefined) {
-        await vipIf.remove();
-        removed.push('interface weft-vip0');
-      }
-    } catch (e) {
-      failed.push(`interface weft-vip0: ${(e as Error).message}`);
+  const vipIf = new DummyInterface();
+  try {
+    if ((await vipIf.addresses()) !== undefined) {
+      await vipIf.remove();
+      removed.push('interface weft-vip0');
     }
+  } catch (e) {
+    failed.push(`interface weft-vip0: ${(e as Error).message}`);
+  }
+  try {
     const r = await Overlay.cleanupHost({ bridge: config.overlay.bridge || false });
     removed.push(...r.removed.map((d) => `overlay device ${d}`));
     failed.push(...r.failed.map((f) => `${f.line}: ${f.error}`));
+  } catch (e) {
+    failed.push(`overlay devices: ${(e as Error).message}`);
   }
   return { removed, failed };
 }
