@@ -82,8 +82,6 @@ interface Pending<C> {
   done: boolean;
 }
 
-const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
-
 export class Forwarder<C> {
   readonly outbox: ForwarderOutput<C>[] = [];
   readonly cache: AnswerCache;

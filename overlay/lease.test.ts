@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { formatPrefix, overlaps, parsePrefix, subnetAt } from './cidr.js';
-import { decideLease, holding, precedes, probeOrder, type Claim, type LeaseConfig } from './lease.js';
+import { decideLease, holding, precedes, probeOrder, type LeaseConfig } from './lease.js';
 import { parseLease, parseLeaseRecord, readLeases, leaseValue, type Lease } from './records.js';
 import { peersOf, vtepMac } from './desired.js';
 

@@ -11,8 +11,7 @@ export async function callApi(base: string, method: string, path: string, body?:
       signal: AbortSignal.timeout(5_000),
     });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    throw new CommandFailed(`cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`);
+    throw unreachable(base, e);
   }
   const text = await res.text();
   let parsed: unknown;
@@ -26,6 +25,12 @@ export async function callApi(base: string, method: string, path: string, body?:
     throw new CommandFailed(msg);
   }
   return parsed;
+}
+
+/** The failure to show when the agent's API does not answer at all. */
+export function unreachable(base: string, e: unknown): CommandFailed {
+  const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+  return new CommandFailed(`cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`);
 }
 
 /** Left-aligned columns for terminal tables. */

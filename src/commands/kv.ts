@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { callApi, table, unreachable } from './client.js';
 import { CommandFailed, UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
@@ -108,8 +108,7 @@ async function watch(base: string, prefix: string, json: boolean): Promise<void>
   try {
     res = await fetch(`${base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`);
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    throw new CommandFailed(`cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`);
+    throw unreachable(base, e);
   }
   if (!res.ok || !res.body) throw new CommandFailed(((await res.json().catch(() => ({}))) as { error?: string }).error ?? `status ${res.status}`);
   const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });

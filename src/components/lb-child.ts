@@ -23,11 +23,12 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
     shutdownMs: 5_000,
     async start() {
       if (!store.current) throw new Error('the load balancer needs the store, which is not running');
-      const registry = new Registry();
       const { datapath, vipCidr, proxyCidr, affinity, policy } = config.lb;
+      if (datapath === 'off') throw new Error('lb.datapath is off: the agent should not have started the load balancer');
+      const registry = new Registry();
       const lb = await LoadBalancer.start({
         source: store.current,
-        datapath: datapath === 'off' ? 'userspace' : datapath, // never off here: the agent leaves the child out
+        datapath,
         vipCidr,
         proxyCidr,
         affinity,
