@@ -48,6 +48,7 @@ export class SimNetwork {
   private readonly hostOverrides = new Map<string, Partial<LinkProfile>>();
   private readonly blocked = new Set<string>();
   private groups: Map<string, number> | undefined;
+  private healedAt = -Infinity;
   private readonly traffic = new Map<string, TrafficCounters>();
   profile: LinkProfile;
 
@@ -117,8 +118,14 @@ export class SimNetwork {
 
   /** Remove every partition and block. */
   heal(): void {
+    if (this.groups) this.healedAt = this.scheduler.now;
     this.groups = undefined;
     this.blocked.clear();
+  }
+
+  /** The last time a partition was in force: now while one is, -Infinity if never. */
+  get lastPartitioned(): number {
+    return this.groups ? this.scheduler.now : this.healedAt;
   }
 
   reachable(fromId: string, toId: string): boolean {
