@@ -2,8 +2,12 @@
 // replace atomically, truncate, and set a damaged file aside. The interface is small so
 // the simulator can give every simulated node a disk that loses unsynced writes on a
 // crash (props/sim/store-disk.ts); FsStoreFiles is the real one.
+//
+// The directory is 0700 and every file 0600: the log holds KV values and records that are
+// nobody else's business on a shared host. A directory or file found wider (made by an
+// older version, or by hand) is narrowed when opened.
 
-import { closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { lockDataDir } from './dir-lock.js';
 
@@ -31,7 +35,8 @@ export class FsStoreFiles implements StoreFiles {
 
   /** Throws DataDirInUseError while another live process has `dir` open. */
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+    if (statSync(dir).mode & 0o077) chmodSync(dir, PRIVATE_DIR);
     this.unlock = lockDataDir(dir);
   }
 
@@ -61,7 +66,7 @@ export class FsStoreFiles implements StoreFiles {
 
   replace(file: string, data: Uint8Array): void {
     const tmp = this.describe(`${file}.tmp`);
-    const fd = openSync(tmp, 'w');
+    const fd = openPrivate(tmp, 'w');
     try {
       let off = 0;
       while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -89,6 +94,7 @@ export class FsStoreFiles implements StoreFiles {
     while (existsSync(this.describe(`${file}.corrupt-${n}`))) n++;
     const copy = this.describe(`${file}.corrupt-${n}`);
     copyFileSync(this.describe(file), copy);
+    chmodSync(copy, PRIVATE_FILE);
     this.syncDir();
     return copy;
   }
@@ -102,7 +108,7 @@ export class FsStoreFiles implements StoreFiles {
   private fd(file: string): number {
     let fd = this.fds.get(file);
     if (fd === undefined) {
-      fd = openSync(this.describe(file), 'a');
+      fd = openPrivate(this.describe(file), 'a');
       this.fds.set(file, fd);
       this.syncDir(); // the file's name must survive a crash as well as its bytes
     }
@@ -118,4 +124,14 @@ export class FsStoreFiles implements StoreFiles {
       closeSync(fd);
     }
   }
+}
+
+const PRIVATE_DIR = 0o700;
+const PRIVATE_FILE = 0o600;
+
+/** Opens with mode 0600, narrowing a file that already exists with a wider mode. */
+function openPrivate(path: string, flags: string): number {
+  const fd = openSync(path, flags, PRIVATE_FILE);
+  if (fstatSync(fd).mode & 0o077) fchmodSync(fd, PRIVATE_FILE);
+  return fd;
 }

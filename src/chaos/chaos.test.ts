@@ -1,5 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChaosPlanner, type Fault } from './planner.js';
@@ -75,4 +76,35 @@ t.test('chaos refuses what is not a running dev cluster', async (t) => {
   t.throws(() => openCluster(dir), /no dev cluster in/, 'no cluster.json');
   writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ devCluster: process.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [] }));
   t.throws(() => openCluster(dir), /is not running/, 'the pid is not a dev-cluster');
+});
+
+// Found in review: a forged subnet string went unescaped into a RegExp, so chaos rules could
+// land in a namespace the dev cluster does not own. Each field must be exactly a dev cluster's.
+t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev cluster would not write', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-chaos-'));
+  // A process that looks like a running dev cluster, so only the file's contents are judged.
+  const fake = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'dev-cluster'], { stdio: 'ignore' });
+  t.teardown(() => {
+    fake.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const node = (i: number, over: Record<string, unknown> = {}) => ({ name: `dev-${i}`, addr: `10.9.0.${i}`, ns: `weft-dev-9-${i}`, pid: null, paused: false, api: `http://10.9.0.${i}:8947`, ...over });
+  const base = { devCluster: fake.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [node(1), node(2)] };
+  const write = (c: unknown) => writeFileSync(join(dir, 'cluster.json'), typeof c === 'string' ? c : JSON.stringify(c));
+  write(base);
+  t.equal(openCluster(dir).nodes.length, 2, 'the real shape is accepted');
+  const forged: [string, unknown][] = [
+    ['a subnet that is a RegExp', { ...base, subnet: '9|victim', nodes: [node(1, { addr: '10.9|victim.0.1', ns: 'victim-1', api: 'http://10.9|victim.0.1:8947' })] }],
+    ['a namespace of someone else', { ...base, nodes: [node(1, { ns: 'victim-ns' })] }],
+    ['an address that injects nft syntax', { ...base, nodes: [node(1, { addr: '10.9.0.1 } accept; ip saddr { 1.2.3.4' })] }],
+    ['an address outside the subnet', { ...base, nodes: [node(1, { addr: '10.8.0.1' })] }],
+    ['a node out of order', { ...base, nodes: [node(2)] }],
+    ['a subnet out of range', { ...base, subnet: 300 }],
+    ['a pid that is not one', { ...base, nodes: [node(1, { pid: -1 })] }],
+    ['not JSON', '{"devCluster": '],
+  ];
+  for (const [what, c] of forged) {
+    write(c);
+    t.throws(() => openCluster(dir), /is not a dev cluster's/, what);
+  }
 });

@@ -9,6 +9,9 @@ import type { Fault } from './planner.js';
 import type { Mode } from './policy.js';
 import { run } from '../../lb/exec.js';
 
+/** The dev-cluster's control socket, in its directory. */
+export const CONTROL_SOCKET = 'control.sock';
+
 export interface ClusterNode {
   name: string;
   addr: string;
@@ -29,11 +32,24 @@ export interface DevCluster {
 
 export class ChaosRefused extends Error {}
 
-/** Reads and checks cluster.json of a running dev-cluster. */
+/** What a dev cluster names its i-th agent (from 0): chaos accepts exactly this and nothing else. */
+export function devNode(subnet: number, netns: boolean, i: number): { name: string; addr: string; ns: string | null; api: string } {
+  const addr = `${netns ? 10 : 127}.${subnet}.0.${i + 1}`;
+  return { name: `dev-${i + 1}`, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : null, api: `http://${addr}:8947` };
+}
+
+export const MAX_DEV_NODES = 250;
+
+/**
+ * Reads and checks cluster.json of a running dev-cluster. The file is trusted for nothing:
+ * every field must be exactly what `weft dev-cluster` writes, since its names and addresses
+ * end up in nft scripts and namespace arguments (a forged subnet string once matched any
+ * namespace through a RegExp).
+ */
 export function openCluster(dir: string): DevCluster {
   const file = join(dir, 'cluster.json');
   if (!existsSync(file)) throw new ChaosRefused(`no dev cluster in ${dir} (no cluster.json): start one with \`weft dev-cluster --dir ${dir}\``);
-  const c = JSON.parse(readFileSync(file, 'utf8')) as Omit<DevCluster, 'dir'>;
+  const c = parseCluster(readFileSync(file, 'utf8'), dir);
   const cmdline = (() => {
     try {
       return readFileSync(`/proc/${c.devCluster}/cmdline`, 'utf8');
@@ -42,13 +58,42 @@ export function openCluster(dir: string): DevCluster {
     }
   })();
   if (!cmdline.includes('dev-cluster')) throw new ChaosRefused(`the dev cluster of ${dir} (pid ${c.devCluster}) is not running`);
-  const prefix = c.netns ? `10.${c.subnet}.0.` : `127.${c.subnet}.0.`;
-  const nsName = new RegExp(`^weft-dev-${c.subnet}-\\d+$`);
-  for (const n of c.nodes) {
-    if (!n.addr.startsWith(prefix)) throw new ChaosRefused(`node ${n.name} has address ${n.addr}, outside the dev cluster's ${prefix}0/24`);
-    if (c.netns && (!n.ns || !nsName.test(n.ns))) throw new ChaosRefused(`node ${n.name}'s namespace ${n.ns} is not one a dev cluster makes`);
+  return c;
+}
+
+function parseCluster(text: string, dir: string): DevCluster {
+  const bad = (what: string) => new ChaosRefused(`${join(dir, 'cluster.json')} is not a dev cluster's: ${what}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw bad('not JSON');
   }
-  return { ...c, dir };
+  const c = raw as Partial<Record<keyof DevCluster, unknown>>;
+  if (typeof raw !== 'object' || raw === null) throw bad('not an object');
+  if (!isInt(c.devCluster, 1, 2 ** 22)) throw bad('devCluster is not a pid');
+  if (!isInt(c.subnet, 1, 254)) throw bad('subnet is not an integer from 1 to 254');
+  if (typeof c.netns !== 'boolean') throw bad('netns is not true or false');
+  if (!Array.isArray(c.nodes) || c.nodes.length > MAX_DEV_NODES) throw bad(`nodes is not a list of at most ${MAX_DEV_NODES}`);
+  const subnet = c.subnet;
+  const netns = c.netns;
+  const nodes = c.nodes.map((n: unknown, i): ClusterNode => {
+    const want = devNode(subnet, netns, i);
+    const got = n as Partial<ClusterNode> | null;
+    if (typeof got !== 'object' || got === null) throw bad(`node ${i + 1} is not an object`);
+    for (const k of ['name', 'addr', 'ns', 'api'] as const) {
+      if (got[k] !== want[k]) throw bad(`node ${i + 1}'s ${k} is ${JSON.stringify(got[k])}, not ${JSON.stringify(want[k])}`);
+    }
+    if (got.pid !== null && !isInt(got.pid, 1, 2 ** 22)) throw bad(`node ${want.name}'s pid is not a pid`);
+    if (typeof got.paused !== 'boolean') throw bad(`node ${want.name}'s paused is not true or false`);
+    return { ...want, pid: got.pid ?? null, paused: got.paused };
+  });
+  // The socket is always the one in the directory chaos was pointed at, whatever the file says.
+  return { dir, devCluster: c.devCluster, subnet, netns, control: join(dir, CONTROL_SOCKET), nodes };
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
 /** Asks the dev-cluster to act on one of its agents. */

@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
+import { CONTROL_SOCKET, MAX_DEV_NODES, devNode } from '../chaos/cluster.js';
 
 export const STATE_FILE = 'cluster.json';
-export const CONTROL_SOCKET = 'control.sock';
 
 const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [-- agent flags...]
 
@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const count = Number(values.nodes ?? 3);
-  if (!Number.isInteger(count) || count < 1 || count > 250) throw new UsageError('dev-cluster: --nodes must be an integer from 1 to 250');
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEV_NODES) throw new UsageError(`dev-cluster: --nodes must be an integer from 1 to ${MAX_DEV_NODES}`);
   const subnet = Number(values.subnet ?? 42);
   if (!Number.isInteger(subnet) || subnet < 1 || subnet > 254) throw new UsageError('dev-cluster: --subnet must be an integer from 1 to 254');
   const netns = values.netns === true;
@@ -68,11 +68,9 @@ export async function run(argv: string[]): Promise<number> {
   const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'weft-dev-'));
   mkdirSync(dir, { recursive: true });
 
-  const prefix = netns ? `10.${subnet}.0.` : `127.${subnet}.0.`;
-  const seed = `${prefix}1:7946`;
+  const seed = `${devNode(subnet, netns, 0).addr}:7946`;
   const nodes: Node[] = Array.from({ length: count }, (_, i) => {
-    const name = `dev-${i + 1}`;
-    const addr = prefix + (i + 1);
+    const { name, addr, ns } = devNode(subnet, netns, i);
     // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
     // for (-- --docker true): N agents registering one engine's containers would all claim them.
     // On loopback the agents share one network stack, so the LB is the userspace one (N
@@ -80,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     // its own (127.X.i.0/24, beside the agents' 127.X.0.i); in namespaces each has its own.
     const lb = netns ? [] : ['--lb-datapath', 'userspace', '--proxy-cidr', `127.${subnet}.${i + 1}.0/24`];
     const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
-    return { name, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : undefined, args };
+    return { name, addr, ns: ns ?? undefined, args };
   });
   const hub = `weft-dev-${subnet}-hub`;
   const state = new ClusterState(dir, subnet, netns, nodes);
