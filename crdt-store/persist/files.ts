@@ -7,7 +7,8 @@
 // nobody else's business on a shared host. A directory or file found wider (made by an
 // older version, or by hand) is narrowed when opened.
 
-import { chmodSync, closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, fchmodSync, fstatSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { lockDataDir } from './dir-lock.js';
 
@@ -29,12 +30,22 @@ export interface StoreFiles {
   close(): void;
 }
 
+/**
+ * The calls through which bytes reach the disk and become durable. Injected so a test can
+ * stand between the journal and the kernel and lose, at a simulated power cut, everything
+ * that was never fsynced (crdt-store/persist/power-loss.fixture.ts).
+ */
+export type DiskIo = Pick<typeof fs, 'openSync' | 'writeSync' | 'fsyncSync' | 'ftruncateSync' | 'renameSync' | 'closeSync'>;
+
 export class FsStoreFiles implements StoreFiles {
   private readonly fds = new Map<string, number>();
   private readonly unlock: () => void;
 
   /** Throws DataDirInUseError while another live process has `dir` open. */
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly io: DiskIo = fs,
+  ) {
     mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
     if (statSync(dir).mode & 0o077) chmodSync(dir, PRIVATE_DIR);
     this.unlock = lockDataDir(dir);
@@ -56,37 +67,37 @@ export class FsStoreFiles implements StoreFiles {
   append(file: string, data: Uint8Array): void {
     const fd = this.fd(file);
     let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    while (off < data.length) off += this.io.writeSync(fd, data, off, data.length - off);
   }
 
   sync(file: string): void {
     const fd = this.fds.get(file);
-    if (fd !== undefined) fsyncSync(fd);
+    if (fd !== undefined) this.io.fsyncSync(fd);
   }
 
   replace(file: string, data: Uint8Array): void {
     const tmp = this.describe(`${file}.tmp`);
-    const fd = openPrivate(tmp, 'w');
+    const fd = this.openPrivate(tmp, 'w');
     try {
       let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-      fsyncSync(fd);
+      while (off < data.length) off += this.io.writeSync(fd, data, off, data.length - off);
+      this.io.fsyncSync(fd);
     } finally {
-      closeSync(fd);
+      this.io.closeSync(fd);
     }
     const open = this.fds.get(file);
     if (open !== undefined) {
-      closeSync(open);
+      this.io.closeSync(open);
       this.fds.delete(file);
     }
-    renameSync(tmp, this.describe(file));
+    this.io.renameSync(tmp, this.describe(file));
     this.syncDir();
   }
 
   truncate(file: string, length: number): void {
     const fd = this.fd(file);
-    ftruncateSync(fd, length);
-    fsyncSync(fd);
+    this.io.ftruncateSync(fd, length);
+    this.io.fsyncSync(fd);
   }
 
   quarantine(file: string): string {
@@ -100,7 +111,7 @@ export class FsStoreFiles implements StoreFiles {
   }
 
   close(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
+    for (const fd of this.fds.values()) this.io.closeSync(fd);
     this.fds.clear();
     this.unlock();
   }
@@ -108,30 +119,30 @@ export class FsStoreFiles implements StoreFiles {
   private fd(file: string): number {
     let fd = this.fds.get(file);
     if (fd === undefined) {
-      fd = openPrivate(this.describe(file), 'a');
+      fd = this.openPrivate(this.describe(file), 'a');
       this.fds.set(file, fd);
       this.syncDir(); // the file's name must survive a crash as well as its bytes
     }
     return fd;
   }
 
+  /** Opens with mode 0600, narrowing a file that already exists with a wider mode. */
+  private openPrivate(path: string, flags: string): number {
+    const fd = this.io.openSync(path, flags, PRIVATE_FILE);
+    if (fstatSync(fd).mode & 0o077) fchmodSync(fd, PRIVATE_FILE);
+    return fd;
+  }
+
   /** A rename or a new file is durable only once its directory is. */
   private syncDir(): void {
-    const fd = openSync(this.dir, 'r');
+    const fd = this.io.openSync(this.dir, 'r');
     try {
-      fsyncSync(fd);
+      this.io.fsyncSync(fd);
     } finally {
-      closeSync(fd);
+      this.io.closeSync(fd);
     }
   }
 }
 
 const PRIVATE_DIR = 0o700;
 const PRIVATE_FILE = 0o600;
-
-/** Opens with mode 0600, narrowing a file that already exists with a wider mode. */
-function openPrivate(path: string, flags: string): number {
-  const fd = openSync(path, flags, PRIVATE_FILE);
-  if (fstatSync(fd).mode & 0o077) fchmodSync(fd, PRIVATE_FILE);
-  return fd;
-}
