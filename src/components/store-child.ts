@@ -7,7 +7,7 @@ import type { AgentContext } from '../agent.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError } from '../../membership/transport.js';
 import { storePortOf } from '../node-meta.js';
-import { nodeKey } from '../records.js';
+import { nodeKey, recordOwner } from '../records.js';
 import type { MembershipHandle } from './membership-child.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { registerStoreRoutes } from './store-routes.js';
@@ -39,7 +39,9 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
           membership: m,
           peerEndpoint: storeEndpoint,
           label: g.label,
-          keys: g.keys,
+          // Gossip's keyring itself: a rotation applies to both at once.
+          keyring: m.keyring,
+          keyOwner: recordOwner,
           reapAfterMs: g.reapAfter,
           onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
         });
