@@ -13,19 +13,22 @@
 //
 // Each starts what it needs, attacks, measures, and cleans up through the Teardown given
 // (a tap test's t, or runStoreAttacks' own).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAgent, type AgentProcess, type Teardown } from '../../test/helpers/agent-process.js';
+import { runCli, startAgent, type AgentProcess, type Teardown } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { StoreNode, type MembershipSource, type SourceMember } from '../../crdt-store/store-node.js';
 import { ReplicaDoc } from '../../crdt-store/replica-doc.js';
-import { actorId, ownDocId } from '../../crdt-store/names.js';
+import { actorId, bucketOf, ownDocId, sharedDocId } from '../../crdt-store/names.js';
+import { Envelope } from '../../crdt-store/envelope.js';
 import { DEFAULT_VALUE_LIMITS } from '../../crdt-store/json-value.js';
 import { encode, changeId, NO_FORWARD } from '../../crdt-store/replication/wire.js';
 import { Membership } from '../../membership/membership.js';
 import { makeConfig } from '../../membership/core/config.js';
-import { generateKey } from '../../membership/keyring.js';
+import { generateKey, Keyring } from '../../membership/keyring.js';
 import { encodeMeta, storePortOf } from '../../src/node-meta.js';
 import type { AttackResult } from './result.js';
 
@@ -248,9 +251,131 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   };
 }
 
+// ------------------------------------------------------------------ rotation, retired key
+
+export interface RotationReport {
+  /** kv writes at each step (install, use, remove) read at every other agent. */
+  replicatedAtEveryStep: boolean;
+  steps: string[];
+  /** Keyring file of an agent after the rotation: its keys, and its mode. */
+  keyFile: { keys: string[]; mode: number };
+  /** Store packets sealed with the retired key, sent and opened (an opened one is forged_accepted). */
+  retiredSent: number;
+  retiredOpened: number;
+  /** A forged kv write sealed with the retired key got through. */
+  retiredWriteSeen: boolean;
+  /** The agent restarted after the rotation rejoined and replicates. */
+  restartRejoined: boolean;
+}
+
+/** The push of one shared change writing `key` = `value`, as any writer would make it. */
+export function sharedWritePush(key: string, value: unknown): Uint8Array {
+  const bucket = bucketOf(key);
+  const doc = ReplicaDoc.create(sharedDocId(bucket), { kind: 'shared', bucket }, 0, actorId('mallory', Date.now()), DEFAULT_VALUE_LIMITS);
+  doc.put(key, JSON.stringify(value));
+  const c = doc.commit()!;
+  doc.free();
+  return encode({ t: 'push', origin: 'mallory', limit: NO_FORWARD, changes: [{ docId: sharedDocId(bucket), epoch: 0, id: changeId(c.hash), change: c.change }] });
+}
+
+/**
+ * 3 agents with keyring files rotate from key A to key B with weft keyring (install B,
+ * use B, remove A) while writing; then store packets sealed with A are sent to every
+ * agent, and one agent restarts from its keyring file.
+ */
+export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<RotationReport> {
+  const net = '127.0.123';
+  const A = generateKey();
+  const B = generateKey();
+  const dir = tempDirs(t, 'keyring');
+  const keyFile = (i: number) => `${dir(i)}-keys.json`;
+  const args = (i: number) => ['--encrypt', A, '--keyring-file', keyFile(i), '--data-dir', dir(i)];
+  const agents = await startCluster(t, net, 3, args);
+  const steps: string[] = [];
+  let replicated = true;
+  let n = 0;
+  const writeAndRead = async (step: string) => {
+    const writer = agents[n % 3]!;
+    const key = `rot/${++n}`;
+    await api(writer, 'PUT', `/v1/kv/${key}`, step);
+    try {
+      await eventually(`${key} (${step}) at every agent`, async () => (await Promise.all(agents.map((a) => liveRecords(a, `kv/${key}`)))).every((r) => r.length === 1), 10_000, 50);
+      steps.push(`${step}: replicated`);
+    } catch {
+      replicated = false;
+      steps.push(`${step}: NOT replicated`);
+    }
+  };
+  const keyring = async (a: AgentProcess) => (await api(a, 'GET', '/v1/keyring')).body as { live: number; keys: { fingerprint: string; nodes: number; primaryOn: number }[] };
+  const cli = async (...argv: string[]) => {
+    const r = await runCli(['keyring', ...argv, '--api', agents[0]!.ready.api!]);
+    if (r.code !== 0) throw new Error(`weft keyring ${argv[0]} failed (${r.code}): ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const fp = (k: string) => createHash('sha256').update(Buffer.from(k, 'base64')).digest('hex').slice(0, 16);
+  const until = (what: string, pred: (s: Awaited<ReturnType<typeof keyring>>) => boolean) =>
+    eventually(what, async () => (await Promise.all(agents.map(keyring))).every(pred), 15_000, 100);
+
+  await writeAndRead('before');
+  await cli('install', B);
+  await until('B on 3/3', (s) => s.keys.some((k) => k.fingerprint === fp(B) && k.nodes === 3));
+  await writeAndRead('after install');
+  await cli('use', B);
+  await until('B primary on 3', (s) => s.keys.some((k) => k.fingerprint === fp(B) && k.primaryOn === 3));
+  await writeAndRead('after use');
+  await cli('remove', A);
+  await until('A gone everywhere', (s) => !s.keys.some((k) => k.fingerprint === fp(A)));
+  await writeAndRead('after remove');
+
+  const fileKeys = JSON.parse(readFileSync(keyFile(2), 'utf8')) as string[];
+  const mode = statSync(keyFile(2)).mode & 0o777;
+
+  // The retired key: packets sealed with A, to every agent's store port.
+  const before = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
+  const oldRing = new Envelope({ label: '', keyring: new Keyring([A]) });
+  const sock = createSocket('udp4');
+  t.teardown(() => void sock.close());
+  await new Promise<void>((r) => sock.bind(0, `${net}.99`, r));
+  const perAgent = opts.smoke ? 3 : 20;
+  for (const a of agents) {
+    const to = endpointPort(a.ready.store!);
+    for (let i = 0; i < perAgent; i++) sock.send(oldRing.seal(sharedWritePush('kv/retired', 'forged with a retired key')), to.port, to.addr);
+  }
+  await sleep(1500);
+  const after = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
+  const sent = perAgent * agents.length;
+  const seen = (await Promise.all(agents.map((a) => liveRecords(a, 'kv/retired')))).some((r) => r.length > 0);
+
+  // node2 restarts, reading its keyring file (the flags still say A).
+  agents[1]!.proc.kill('SIGTERM');
+  await agents[1]!.exited;
+  agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
+  let rejoined = true;
+  try {
+    await eventually('node2 sees 3 node records again', async () => (await liveRecords(agents[1]!, 'node/')).length === 3, 15_000);
+    await writeAndRead('after restart');
+    rejoined = replicated;
+  } catch {
+    rejoined = false;
+  }
+  return { replicatedAtEveryStep: replicated, steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: sent - (after - before), retiredWriteSeen: seen, restartRejoined: rejoined };
+}
+
+export async function retiredKey(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
+  const r = await rotation(t, opts);
+  const forged = Math.max(0, r.retiredOpened) + (r.retiredWriteSeen ? 1 : 0);
+  return {
+    name: 'store: packets sealed with a key retired by weft keyring',
+    held: forged === 0 && r.replicatedAtEveryStep && r.restartRejoined,
+    forged_accepted: forged,
+    detail: `${r.retiredSent} sealed with the retired key, ${r.retiredOpened} opened; rotation: ${r.steps.join(', ')}; restart from the keyring file rejoined: ${r.restartRejoined}`,
+    figures: { store_retired_key_opened: r.retiredOpened },
+  };
+}
+
 export async function runStoreAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
   const out: AttackResult[] = [];
-  for (const attack of [nonMemberForgery, keyHolderEpoch]) {
+  for (const attack of [nonMemberForgery, keyHolderEpoch, retiredKey]) {
     const fns: (() => void | Promise<void>)[] = [];
     const t: Teardown = { teardown: (fn) => void fns.push(fn) };
     try {
