@@ -76,10 +76,23 @@ export function checkSyncMessage(message: Uint8Array, kind: DocKind, epoch: numb
   return checkChunks(chunks, kind, epoch, rule);
 }
 
-/** 'foreign_actor' if a sync message carries any change (for a document only this node writes). */
-export function carriesChanges(message: Uint8Array): AdmitReject | undefined {
+/**
+ * 'foreign_actor' if a sync message carries a change `has` does not know, for a document
+ * only this node writes (a peer cannot hold a change of it that this node lacks).
+ */
+export function carriesUnknownChanges(message: Uint8Array, has: (hash: string) => boolean): AdmitReject | undefined {
   try {
-    return amDecodeSyncChanges(message).some((c) => c.length > 0) ? 'foreign_actor' : undefined;
+    for (const chunk of amDecodeSyncChanges(message)) {
+      if (chunk.length === 0) continue;
+      let hashes: string[];
+      try {
+        hashes = [amDecodeChange(chunk).hash];
+      } catch {
+        hashes = amLoadChanges(chunk).map((c) => amDecodeChange(c).hash);
+      }
+      if (hashes.some((h) => !has(h))) return 'foreign_actor';
+    }
+    return undefined;
   } catch {
     return 'undecodable';
   }

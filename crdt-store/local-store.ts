@@ -32,7 +32,7 @@ import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, share
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
-import { ADMIT_REJECTS, carriesChanges, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type KeyOwnerRule } from './admission.js';
+import { ADMIT_REJECTS, carriesUnknownChanges, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type KeyOwnerRule } from './admission.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -451,7 +451,13 @@ export class LocalStore {
     if (!doc) return 'stale';
     // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
     // so any it sends is forged.
-    const bad = doc.owner === this.name ? carriesChanges(message) : checkSyncMessage(message, kind, epoch, this.keyOwner);
+    const bad = doc.owner === this.name ? carriesUnknownChanges(message, (h) => doc.hasChange(h)) : checkSyncMessage(message, kind, epoch, this.keyOwner);
+    if (bad && doc.owner === this.name) {
+      // Someone holds a forgery of our current epoch (a key holder who wrote with our actor
+      // before our own first change reached a peer): a new epoch replaces it everywhere.
+      this.startOwnEpoch(this.nextEpoch());
+      this.views.flush();
+    }
     if (bad) return this.rejected(bad);
     try {
       const changed = doc.receiveSync(state, message);

@@ -21,11 +21,8 @@ import { join } from 'node:path';
 import { runCli, startAgent, type AgentProcess, type Teardown } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { StoreNode, type MembershipSource, type SourceMember } from '../../crdt-store/store-node.js';
-import { ReplicaDoc } from '../../crdt-store/replica-doc.js';
-import { actorId, bucketOf, ownDocId, sharedDocId } from '../../crdt-store/names.js';
 import { Envelope } from '../../crdt-store/envelope.js';
-import { DEFAULT_VALUE_LIMITS } from '../../crdt-store/json-value.js';
-import { encode, changeId, NO_FORWARD } from '../../crdt-store/replication/wire.js';
+import { forgedOwnDocPush, sharedWritePush } from './store-forge.js';
 import { Membership } from '../../membership/membership.js';
 import { makeConfig } from '../../membership/core/config.js';
 import { generateKey, Keyring } from '../../membership/keyring.js';
@@ -147,15 +144,6 @@ export async function metric(agents: AgentProcess[], line: string): Promise<numb
 
 // ------------------------------------------------------------------ key holder, forged epochs
 
-/** The bytes of a push of one forged first change of n/<owner> at `epoch`, holding `records`. */
-export function forgedOwnDocPush(owner: string, epoch: number, records: Record<string, unknown>): Uint8Array {
-  const doc = ReplicaDoc.create(ownDocId(owner), { kind: 'own', owner }, epoch, actorId(owner, epoch), DEFAULT_VALUE_LIMITS);
-  for (const [k, v] of Object.entries(records)) doc.put(k, JSON.stringify(v));
-  const c = doc.commit(true)!;
-  doc.free();
-  return encode({ t: 'push', origin: 'mallory', limit: NO_FORWARD, changes: [{ docId: ownDocId(owner), epoch, id: changeId(c.hash), change: c.change }] });
-}
-
 export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
   const net = '127.0.122';
   const key = generateKey();
@@ -266,16 +254,6 @@ export interface RotationReport {
   retiredWriteSeen: boolean;
   /** The agent restarted after the rotation rejoined and replicates. */
   restartRejoined: boolean;
-}
-
-/** The push of one shared change writing `key` = `value`, as any writer would make it. */
-export function sharedWritePush(key: string, value: unknown): Uint8Array {
-  const bucket = bucketOf(key);
-  const doc = ReplicaDoc.create(sharedDocId(bucket), { kind: 'shared', bucket }, 0, actorId('mallory', Date.now()), DEFAULT_VALUE_LIMITS);
-  doc.put(key, JSON.stringify(value));
-  const c = doc.commit()!;
-  doc.free();
-  return encode({ t: 'push', origin: 'mallory', limit: NO_FORWARD, changes: [{ docId: sharedDocId(bucket), epoch: 0, id: changeId(c.hash), change: c.change }] });
 }
 
 /**
