@@ -207,12 +207,6 @@ export class LocalStore {
 
     const loaded = this.persistence?.loaded ?? { docs: [], maxEpoch: 0 };
     this.lastEpoch = loaded.maxEpoch;
-    if (this.futureEpoch(this.lastEpoch)) {
-      // Only a forged epoch, taken before epochs were bounded, gets here: epochs above the
-      // clock were never really used, and keeping them would have every peer refuse ours.
-      this.onError(new StoreValueError(`the highest own epoch on disk, ${this.lastEpoch}, is beyond the clock; starting from the clock`), 'load');
-      this.lastEpoch = 0;
-    }
     this.session = this.nextEpoch();
     for (const p of loaded.docs) this.loadPersisted(p);
     // A new epoch at every start (see the header): the own records as they were persisted.
