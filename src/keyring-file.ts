@@ -40,14 +40,18 @@ export function readKeyringFile(path: string): string[] | undefined {
 /** Writes the keys (primary first) atomically, mode 0600: a crash leaves the old file or the new one. */
 export function writeKeyringFile(path: string, keys: readonly string[]): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', 0o600);
   try {
-    writeSync(fd, JSON.stringify(keys, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(keys, null, 2) + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new KeyringFileError(`keyring file ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its directory exists and is writable`);
   }
-  renameSync(tmp, path);
 }
 
 /**
