@@ -96,3 +96,25 @@ t.test('a forgery of our own current epoch, met in a sync, starts a new epoch', 
   forger.free();
   a.close();
 });
+
+t.test('a sync session brings another node\'s document only if its changes pass (whole-document chunks too)', async (t) => {
+  const a = store('a');
+  const e = NOW - 5;
+  const forger = ReplicaDoc.create(ownDocId('b'), { kind: 'own', owner: 'b' }, e, actorId('c', e), DEFAULT_VALUE_LIMITS);
+  forger.put('node/b', JSON.stringify({ addr: '6.6.6.6' }));
+  forger.commit(true);
+  const sa = amInitSyncState();
+  const sf = amInitSyncState();
+  const outcomes: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const m = a.generateSync(ownDocId('b'), e, sa);
+    if (m) forger.receiveSync(sf, m);
+    const f = forger.generateSync(sf);
+    if (f) outcomes.push(a.receiveSync(ownDocId('b'), e, sa, f));
+  }
+  t.ok(outcomes.includes('invalid'), `refused (${outcomes.join(', ')})`);
+  t.equal(a.get('node/b', { view: 'all' }), undefined, 'nothing of it is held');
+  t.ok(a.stats().admitRejects.foreign_actor > 0);
+  forger.free();
+  a.close();
+});
