@@ -148,6 +148,7 @@ export interface LocalStoreStats {
 
 const DAY_MS = 24 * 3600_000;
 export const DEFAULT_MAX_EPOCH_AHEAD_MS = 3600_000;
+const FORCED_EPOCH_EVERY_MS = 1000;
 
 interface Txn {
   docs: Map<ReplicaDoc, KeyChange[]>;
@@ -184,6 +185,8 @@ export class LocalStore {
   /** The epoch of this run: names this node's Automerge actor in shared documents. */
   readonly session: number;
   private txn: Txn | undefined;
+  /** When replaceOwnEpoch last started an epoch (our clock). */
+  private forcedEpochAt = -Infinity;
   private readonly counters = { localChanges: 0, remoteChangesApplied: 0, epochsStarted: 0, docsAdopted: 0, docsReaped: 0, remoteRejected: 0 };
 
   constructor(opts: LocalStoreOptions) {
@@ -446,12 +449,9 @@ export class LocalStore {
     // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
     // so any it sends is forged.
     const bad = doc.owner === this.name ? carriesUnknownChanges(message, (h) => doc.hasChange(h)) : checkSyncMessage(message, kind, epoch, this.keyOwner);
-    if (bad && doc.owner === this.name) {
-      // Someone holds a forgery of our current epoch (a key holder who wrote with our actor
-      // before our own first change reached a peer): a new epoch replaces it everywhere.
-      this.startOwnEpoch(this.nextEpoch());
-      this.views.flush();
-    }
+    // Someone holds a forgery of our current epoch (a key holder who wrote with our actor
+    // before our own first change reached a peer): a new epoch replaces it everywhere.
+    if (bad && doc.owner === this.name) this.replaceOwnEpoch();
     if (bad) return this.rejected(bad);
     try {
       const changed = doc.receiveSync(state, message);
@@ -694,10 +694,22 @@ export class LocalStore {
   private ownDocSeenElsewhere(epoch: number): RemoteOutcome {
     if (epoch > this.ownEpoch) {
       this.lastEpoch = Math.max(this.lastEpoch, epoch);
-      this.startOwnEpoch(this.nextEpoch());
-      this.views.flush();
+      this.replaceOwnEpoch();
     }
     return 'stale';
+  }
+
+  /**
+   * A new own epoch because peers hold something else under our name. At most one a second:
+   * each costs a change holding every own record, and a key holder could ask for them in a
+   * loop; a refusal now is retried by the next repair that meets the other copy.
+   */
+  private replaceOwnEpoch(): void {
+    const now = this.clock();
+    if (now - this.forcedEpochAt < FORCED_EPOCH_EVERY_MS) return;
+    this.forcedEpochAt = now;
+    this.startOwnEpoch(this.nextEpoch());
+    this.views.flush();
   }
 
   private nextEpoch(): number {
