@@ -6,7 +6,8 @@
 //                      records, deletes kv/config/db and declares a VIP on port 22
 //   keyHolderEpoch     a member holding the cluster key pushes forged documents n/node2 at
 //                      epoch 2^53-1, a year ahead, and 10 minutes ahead (within the allowed
-//                      skew); node2 must keep writing and being heard, and keep its log
+//                      skew), and node2's records in the shared documents and in its own
+//                      document; node2 must keep writing and being heard, and keep its log
 //                      across a restart
 //   retiredKey         (keyring.ts in this folder's tests) a key removed by rotation must no
 //                      longer open store packets
@@ -194,6 +195,12 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
     send(forgedOwnDocPush('node2', e, forgedRecords));
     await sleep(300);
   }
+  // node2's records written where they do not belong: the shared records, and mallory's own document.
+  send(sharedWritePush('svc/api/node2/api', forgedRecords['svc/api/node2/api']));
+  send(sharedWritePush('node/node2', forgedRecords['node/node2']));
+  const own = Date.now() + 1000;
+  send(forgedOwnDocPush('mallory', own, forgedRecords));
+  await sleep(300);
   const t0 = Date.now();
   // node2 writes after the attack; every agent must hear it, and see only node2's real records.
   await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
@@ -231,7 +238,7 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   const ownAfter = (await liveRecords(again, 'svc/api')).filter((r) => r.owner === 'node2').length;
   const held = heardMs >= 0 && forged === 0 && afterRestart && ownAfter === 2 && problems.length === 0;
   return {
-    name: 'store: forged own document (epochs 2^53-1, +1 year, +10 min) by a key holder',
+    name: 'store: forged own document (epochs 2^53-1, +1 year, +10 min) and misplaced records by a key holder',
     held,
     forged_accepted: forged,
     detail: `node2 heard after the attack: ${heardMs >= 0 ? `yes, in ${heardMs} ms` : 'no'}; after a restart: ${afterRestart ? 'yes' : 'no'}, holding ${ownAfter}/2 of its endpoints${problems.length ? `; warnings: ${problems.join(' | ')}` : ''}`,
