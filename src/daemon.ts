@@ -80,7 +80,8 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
   }
   const { applied, needRestart } = agent.reload(next.config);
   try {
-    if (agent.reloadKeyring()) applied.push('keyring');
+    // gossip.keys, when it changed, is already listed; else the keyring file was edited.
+    if (agent.reloadKeyring() && !applied.includes('gossip.keys')) applied.push('keyring file');
   } catch (e) {
     log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
   }
