@@ -25,6 +25,7 @@ interface WasmApi {
   load(data: Uint8Array, options?: { actor?: string; unchecked?: boolean; allowMissingDeps?: boolean }): AmDoc;
   initSyncState(): AmSyncState;
   decodeChange(change: Uint8Array): { hash: string; deps: string[]; actor: string; seq: number };
+  decodeSyncMessage(message: Uint8Array): { changes: Uint8Array[] };
 }
 
 function loadWasmApi(): WasmApi {
@@ -37,7 +38,7 @@ function loadWasmApi(): WasmApi {
   } catch (err) {
     throw new Error(`crdt-store: cannot load Automerge's wasm bindings at ${bindings} (${(err as Error).message}); this store is written against @automerge/automerge 3.5`);
   }
-  for (const fn of ['create', 'load', 'initSyncState', 'decodeChange'] as const) {
+  for (const fn of ['create', 'load', 'initSyncState', 'decodeChange', 'decodeSyncMessage'] as const) {
     if (typeof api[fn] !== 'function') throw new Error(`crdt-store: Automerge's wasm bindings at ${bindings} lack ${fn}(); this store is written against @automerge/automerge 3.5`);
   }
   return api as WasmApi;
@@ -60,3 +61,19 @@ export const amInitSyncState = (): AmSyncState => wasm.initSyncState();
 
 /** Throws on bytes that are not a change. */
 export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[] } => wasm.decodeChange(change);
+
+/** The change chunks a sync message carries (each a change or a saved document). Throws on bytes that are not one. */
+export const amDecodeSyncChanges = (message: Uint8Array): Uint8Array[] => wasm.decodeSyncMessage(message).changes;
+
+/**
+ * Every change in saved bytes (a document, or concatenated changes whose dependencies may
+ * be missing), each as change bytes. Throws on bytes Automerge cannot read.
+ */
+export function amLoadChanges(data: Uint8Array): Uint8Array[] {
+  const doc = wasm.load(data, { actor: '00', allowMissingDeps: true });
+  try {
+    return doc.getChanges([]);
+  } finally {
+    doc.free();
+  }
+}

@@ -10,6 +10,7 @@
 // Layers, each usable alone (tests and the simulator use them directly):
 //   json-value.ts, names.ts    what values, keys, names and document ids may be
 //   replica-doc.ts             one Automerge document and its decoded view
+//   admission.ts               what a peer's changes may write, where, as whom (owners write their own)
 //   views.ts                   the live/all views and watches
 //   local-store.ts             the store on one node: documents, epochs, liveness, reaping
 //   persist/                   snapshot + append log in the data directory
@@ -34,3 +35,4 @@ export { StoreFileError, type JournalStats } from './persist/journal.js';
 export { StoreCore, DEFAULT_REPLICATION, type ReplicationConfig, type ReplicationStats, type StoreOutput, type Member, type Peer } from './replication/core.js';
 export { REJECT_REASONS as REPLICATION_REJECT_REASONS } from './replication/wire.js';
 export { ENVELOPE_REJECTS } from './envelope.js';
+export { ADMIT_REJECTS, type AdmitReject, type KeyOwnerRule } from './admission.js';

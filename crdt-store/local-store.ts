@@ -32,6 +32,7 @@ import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, share
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
+import { ADMIT_REJECTS, carriesUnknownChanges, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type KeyOwnerRule } from './admission.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -110,6 +111,18 @@ export interface LocalStoreOptions {
   compaction?: { minChanges: number; factor: number };
   /** Failures that were absorbed (a throwing watch handler, an unreadable persisted document). */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Which document each key belongs in (see admission.ts): records elsewhere are hidden
+   * from both views, changes writing them are refused, and local writes of them throw.
+   * Default: none (any document may hold any key).
+   */
+  keyOwner?: KeyOwnerRule;
+  /**
+   * Epochs are wall-clock milliseconds (nextEpoch), so one further ahead of this node's
+   * clock than the clock skew allowed between nodes is forged or broken: it is refused,
+   * and never makes this node move its own epoch past it. Default 1 h.
+   */
+  maxEpochAheadMs?: number;
 }
 
 export interface LocalStoreStats {
@@ -126,12 +139,16 @@ export interface LocalStoreStats {
   docsAdopted: number;
   docsReaped: number;
   remoteRejected: number;
+  /** Remote changes refused by admission.ts's rules (included in remoteRejected), by reason. */
+  admitRejects: Record<AdmitReject, number>;
   /** Keys written by a peer with a value that is not valid JSON text (hidden). */
   badValues: number;
   watchErrors: number;
 }
 
 const DAY_MS = 24 * 3600_000;
+export const DEFAULT_MAX_EPOCH_AHEAD_MS = 3600_000;
+const FORCED_EPOCH_EVERY_MS = 1000;
 
 interface Txn {
   docs: Map<ReplicaDoc, KeyChange[]>;
@@ -146,6 +163,9 @@ export class LocalStore {
   private readonly reapAfterMs: number;
   private readonly compaction: { minChanges: number; factor: number };
   private readonly onError: (err: unknown, context: string) => void;
+  private readonly keyOwner: KeyOwnerRule | undefined;
+  private readonly maxEpochAheadMs: number;
+  private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
 
   private readonly docs = new Map<DocId, ReplicaDoc>();
   /** Higher-epoch documents being filled by a sync session, adopted once they hold their first change. */
@@ -165,6 +185,8 @@ export class LocalStore {
   /** The epoch of this run: names this node's Automerge actor in shared documents. */
   readonly session: number;
   private txn: Txn | undefined;
+  /** When replaceOwnEpoch last started an epoch (our clock). */
+  private forcedEpochAt = -Infinity;
   private readonly counters = { localChanges: 0, remoteChangesApplied: 0, epochsStarted: 0, docsAdopted: 0, docsReaped: 0, remoteRejected: 0 };
 
   constructor(opts: LocalStoreOptions) {
@@ -176,7 +198,15 @@ export class LocalStore {
     this.reapAfterMs = opts.reapAfterMs ?? DAY_MS;
     this.compaction = opts.compaction ?? { minChanges: 256, factor: 4 };
     this.onError = opts.onError ?? (() => {});
-    this.views = new Views(this.holders, (owner) => this.isAlive(owner), (err) => this.onError(err, 'watch handler'));
+    this.keyOwner = opts.keyOwner;
+    this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULT_MAX_EPOCH_AHEAD_MS;
+    const keyOwner = this.keyOwner;
+    this.views = new Views(
+      this.holders,
+      (key, owner) => mayHold(keyOwner, key, owner),
+      (owner) => this.isAlive(owner),
+      (err) => this.onError(err, 'watch handler'),
+    );
 
     const loaded = this.persistence?.loaded ?? { docs: [], maxEpoch: 0 };
     this.lastEpoch = loaded.maxEpoch;
@@ -342,10 +372,13 @@ export class LocalStore {
   applyRemote(docId: DocId, epoch: number, changes: Uint8Array[]): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
+    if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
     if (kind.kind === 'own' && kind.owner === this.name) return this.ownDocSeenElsewhere(epoch);
     if (!this.accepts(docId)) return 'refused';
     const current = this.docs.get(docId);
     if (current && epoch < current.epoch) return 'stale';
+    const bad = checkChunks(changes, kind, epoch, this.keyOwner);
+    if (bad) return this.rejected(bad);
     try {
       if (current && epoch === current.epoch) {
         const changed = current.applyChanges(changes);
@@ -375,7 +408,7 @@ export class LocalStore {
    */
   private syncDoc(docId: DocId, epoch: number): ReplicaDoc | undefined {
     const kind = parseDocId(docId);
-    if (!kind || !validEpoch(epoch)) return undefined;
+    if (!kind || !validEpoch(epoch) || this.futureEpoch(epoch)) return undefined;
     if (kind.kind === 'own' && kind.owner === this.name) {
       const own = this.docs.get(docId)!;
       if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
@@ -408,8 +441,18 @@ export class LocalStore {
 
   /** Takes a peer's sync message about (docId, epoch). Never throws. */
   receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array): RemoteOutcome {
+    const kind = parseDocId(docId);
+    if (!kind || !validEpoch(epoch)) return this.rejected();
+    if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
     const doc = this.syncDoc(docId, epoch);
-    if (!doc) return parseDocId(docId) && validEpoch(epoch) ? 'stale' : this.rejected();
+    if (!doc) return 'stale';
+    // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
+    // so any it sends is forged.
+    const bad = doc.owner === this.name ? carriesUnknownChanges(message, (h) => doc.hasChange(h)) : checkSyncMessage(message, kind, epoch, this.keyOwner);
+    // Someone holds a forgery of our current epoch (a key holder who wrote with our actor
+    // before our own first change reached a peer): a new epoch replaces it everywhere.
+    if (bad && doc.owner === this.name) this.replaceOwnEpoch();
+    if (bad) return this.rejected(bad);
     try {
       const changed = doc.receiveSync(state, message);
       if (this.pending.get(docId) === doc) {
@@ -466,6 +509,7 @@ export class LocalStore {
       watches: this.views.watchCount,
       ownEpoch: this.ownEpoch,
       ...this.counters,
+      admitRejects: { ...this.admitRejects },
       badValues,
       watchErrors: this.views.handlerErrors,
     };
@@ -531,6 +575,11 @@ export class LocalStore {
   }
 
   private writableDoc(key: string, shared: boolean): ReplicaDoc {
+    const owner = shared ? SHARED_OWNER : this.name;
+    if (!mayHold(this.keyOwner, key, owner)) {
+      const want = this.keyOwner!(key)!;
+      throw new StoreValueError(`key ${key} belongs in ${want === SHARED_OWNER ? 'the shared records' : `node ${want}'s own records`}, not in ${shared ? 'the shared records' : 'this node\'s own records'}`);
+    }
     if (!shared) return this.docs.get(ownDocId(this.name))!;
     const id = sharedDocId(bucketOf(key));
     let doc = this.docs.get(id);
@@ -645,10 +694,22 @@ export class LocalStore {
   private ownDocSeenElsewhere(epoch: number): RemoteOutcome {
     if (epoch > this.ownEpoch) {
       this.lastEpoch = Math.max(this.lastEpoch, epoch);
-      this.startOwnEpoch(this.nextEpoch());
-      this.views.flush();
+      this.replaceOwnEpoch();
     }
     return 'stale';
+  }
+
+  /**
+   * A new own epoch because peers hold something else under our name. At most one a second:
+   * each costs a change holding every own record, and a key holder could ask for them in a
+   * loop; a refusal now is retried by the next repair that meets the other copy.
+   */
+  private replaceOwnEpoch(): void {
+    const now = this.clock();
+    if (now - this.forcedEpochAt < FORCED_EPOCH_EVERY_MS) return;
+    this.forcedEpochAt = now;
+    this.startOwnEpoch(this.nextEpoch());
+    this.views.flush();
   }
 
   private nextEpoch(): number {
@@ -660,6 +721,11 @@ export class LocalStore {
     const kind = parseDocId(p.docId);
     if (!kind || !validEpoch(p.epoch)) {
       this.onError(new StoreValueError(`persisted document id ${JSON.stringify(p.docId)} or epoch ${p.epoch} is invalid`), 'load');
+      return;
+    }
+    if (kind.kind === 'own' && kind.owner !== this.name && this.futureEpoch(p.epoch)) {
+      // Taken before epochs were bounded: its owner's real epochs would all be refused as stale.
+      this.onError(new StoreValueError(`persisted document ${p.docId} has epoch ${p.epoch}, beyond the clock: dropped`), 'load');
       return;
     }
     const doc = this.freshDoc(p.docId, kind, p.epoch);
@@ -687,9 +753,15 @@ export class LocalStore {
     if (doc.owner !== this.name) doc.hibernate();
   }
 
-  private rejected(): RemoteOutcome {
+  private rejected(reason?: AdmitReject): RemoteOutcome {
     this.counters.remoteRejected++;
+    if (reason) this.admitRejects[reason]++;
     return 'invalid';
+  }
+
+  /** An epoch further ahead of our clock than any honest node's could be (see maxEpochAheadMs). */
+  private futureEpoch(epoch: number): boolean {
+    return epoch > this.clock() + this.maxEpochAheadMs;
   }
 }
 

@@ -18,6 +18,7 @@ import { DeadlineTimer } from '../membership/deadline-timer.js';
 import { Keyring } from '../membership/keyring.js';
 import { Xoshiro128 } from '../membership/core/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
+import type { KeyOwnerRule } from './admission.js';
 import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
 import { StoreValueError, type Json } from './json-value.js';
 import type { LocalStore, LocalStoreStats, Mutator, ReadOptions, UpdateOptions, UpdateResult } from './local-store.js';
@@ -57,6 +58,13 @@ export interface StoreNodeOptions {
   /** Cluster label and encryption keys (base64 AES-256, first encrypts), as for gossip. */
   label?: string;
   keys?: readonly string[];
+  /**
+   * The keyring to seal and open with, instead of one made from `keys`: give gossip's, so
+   * that one rotation (add, use, remove) covers gossip and the store at the same moment.
+   */
+  keyring?: Keyring;
+  /** Which document each key belongs in (LocalStoreOptions.keyOwner; weft's: src/records.ts recordOwner). */
+  keyOwner?: KeyOwnerRule;
   /** Largest UDP datagram, envelope included. Default 1200. */
   udpBytes?: number;
   replication?: Partial<Omit<ReplicationConfig, 'udpPayload'>>;
@@ -123,9 +131,9 @@ export class StoreNode {
   /** Opens the data directory, binds the port, and starts replicating with the members membership reports. */
   static async start(opts: StoreNodeOptions): Promise<StoreNode> {
     const onError = opts.onError ?? (() => {});
-    const keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
+    const keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
     const envelope = new Envelope({ label: opts.label ?? '', keyring });
-    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
+    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, keyOwner: opts.keyOwner, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
     const opened = opts.dataDir === undefined ? openMemoryStore(storeOpts) : openStore(opts.dataDir, storeOpts);
     for (const p of opened.problems) onError(p, 'data directory');
     const transport = new Transport({ onError });

@@ -4,6 +4,7 @@
 // their names. Two views apply that rule to different candidates:
 //   all   every record held;
 //   live  only records whose owner is alive (shared records always are).
+// Neither view shows a record held by a document its key does not belong in (admission.ts).
 // Each view keeps the record it shows per key, so a change is reported only when what a
 // reader sees actually differs, once per difference, with the record before and after.
 
@@ -108,6 +109,8 @@ export class Views {
 
   constructor(
     readonly holders: Holders,
+    /** May a document of `owner` hold `key` (the key-space rule, admission.ts)? Others' are never shown. */
+    private readonly mayHold: (key: string, owner: string) => boolean,
     private readonly isLive: (owner: string) => boolean,
     private readonly onHandlerError: (err: unknown) => void = () => {},
   ) {}
@@ -128,8 +131,8 @@ export class Views {
   }
 
   refresh(key: string): void {
-    this.refreshView(key, 'all', () => true);
-    this.refreshView(key, 'live', this.isLive);
+    this.refreshView(key, 'all', (owner) => this.mayHold(key, owner));
+    this.refreshView(key, 'live', (owner) => this.mayHold(key, owner) && this.isLive(owner));
   }
 
   watch(prefix: string, handler: WatchHandler, view: ViewName): () => void {

@@ -12,7 +12,7 @@
 // <ep> is a hash of the endpoint's node and id, so every node names an endpoint the same way.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
+import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, ownedAsKeySays, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
 import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
 import type { RecordSource, SourceEvent } from '../src/records.js';
@@ -200,7 +200,7 @@ export class Zone {
     if (e.after === undefined) return this.contribute(e.key, []);
     const rec = parseNodeRecord(e.after.value);
     const labels = nodeLabels(node);
-    if (!rec || !labels) {
+    if (!rec || !labels || !ownedAsKeySays(e.key, e.after.owner)) {
       this.skipped[!rec ? 'node_record' : 'node_name']++;
       return this.contribute(e.key, []);
     }
@@ -212,7 +212,7 @@ export class Zone {
     if (e.after === undefined) return this.contribute(e.key, []);
     const k = parseEndpointKey(e.key);
     const rec = parseEndpointRecord(e.after.value);
-    if (!k || !rec || rec.service !== k.service) {
+    if (!k || !rec || rec.service !== k.service || !ownedAsKeySays(e.key, e.after.owner)) {
       this.skipped[!rec ? 'endpoint_record' : 'endpoint_key']++;
       return this.contribute(e.key, []);
     }

@@ -8,6 +8,7 @@ import {
   parseDeclaredVip,
   parseEndpointKey,
   parseEndpointRecord,
+  ownedAsKeySays,
   vipKey,
   type DeclaredVip,
   type EndpointRecord,
@@ -65,7 +66,7 @@ export class RecordIndex {
       this.skip(e.key, 'endpoint_record');
       return had;
     }
-    if (!k || rec.service !== k.service) {
+    if (!k || rec.service !== k.service || !ownedAsKeySays(e.key, e.after.owner)) {
       this.skip(e.key, 'endpoint_key');
       return had;
     }
@@ -81,7 +82,7 @@ export class RecordIndex {
       this.skip(e.key, 'vip_record');
       return had;
     }
-    if (vipKey(v) !== e.key) {
+    if (vipKey(v) !== e.key || !ownedAsKeySays(e.key, e.after.owner)) {
       this.skip(e.key, 'vip_key');
       return had;
     }

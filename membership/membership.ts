@@ -26,6 +26,8 @@ export interface MembershipOptions {
   label?: string;
   /** Base64 AES-256 keys; the first encrypts. Empty: plain packets with a CRC. */
   keys?: readonly string[];
+  /** A keyring to use instead of one made from `keys` (the agent's, shared with the store). */
+  keyring?: Keyring;
   meta?: Uint8Array;
   /** Absorbed failures (send errors, bad streams), for the log. */
   onError?: (err: Error, context: string) => void;
@@ -66,7 +68,7 @@ export class Membership extends EventEmitter {
     super();
     this.name = opts.name;
     this.config = { ...(opts.config ?? makeConfig('lan')) };
-    this.keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
+    this.keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
     this.wire = { label: opts.label ?? '', keyring: this.keyring };
     // The core packs compounds with the codec's exact sizes rather than its own estimate.
     // (0xffff messages: the widest array header, so any compound the core builds fits.)

@@ -16,6 +16,8 @@ import { dnsChild, type DnsHandle } from './components/dns-child.js';
 import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
 import { lbChild, type LbHandle } from './components/lb-child.js';
 import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
+import { Keyring } from '../membership/keyring.js';
+import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -36,6 +38,11 @@ export interface AgentContext {
    * whose collectors read one instance's state (a restart registers its own afresh).
    */
   instanceRegistries: Set<Registry>;
+  /** The one keyring of gossip and the store (undefined: no encryption); it outlives component restarts. */
+  keyring: Keyring | undefined;
+  /** Call after changing `keyring`: rewrites the keyring file and tells the listeners. */
+  keyringChanged(): void;
+  keyringListeners: Set<() => void>;
 }
 
 export class Agent {
@@ -50,9 +57,12 @@ export class Agent {
   readonly lb: LbHandle = {};
   readonly overlay: OverlayHandle = {};
 
+  /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used. */
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
     const meta = new Map<string, unknown>([['version', VERSION]]);
+    const starting = startingKeys(loaded.config.gossip);
+    if (starting.ignored) log.warn({ keyFile: loaded.config.gossip.keyFile }, `the keyring file ${loaded.config.gossip.keyFile} exists, so the keys given by flag, environment or config file are ignored (it holds the current keyring; change it with weft keyring)`);
     this.ctx = {
       config: loaded.config,
       log,
@@ -62,6 +72,9 @@ export class Agent {
       meta,
       publishMeta: () => this.membership.current?.updateMeta(encodeMeta(meta)),
       instanceRegistries: new Set(),
+      keyring: starting.keys.length ? new Keyring(starting.keys) : undefined,
+      keyringChanged: () => this.keyringChanged(),
+      keyringListeners: new Set(),
     };
     const { supervision } = loaded.config;
     this.root = new Supervisor({
@@ -160,17 +173,41 @@ export class Agent {
       this.ctx.log.level = next.log.level;
       return true;
     }
-    if (path === 'gossip.keys') {
-      // Rotation keeps encryption on: add the new keys, switch the primary, drop the old.
-      // Turning encryption on or off needs a restart (and a rolling plan across the cluster).
-      const ring = this.membership.current?.keyring;
-      if (!ring || next.gossip.keys.length === 0) return false;
-      for (const k of next.gossip.keys) if (!ring.keys().includes(k)) ring.add(k);
-      ring.use(next.gossip.keys[0]!);
-      for (const k of ring.keys()) if (!next.gossip.keys.includes(k)) ring.remove(k);
-      return true;
+    if (path === 'gossip.keys' || path === 'gossip.keyFile') {
+      // Applied by reloadKeyring. Turning encryption on or off needs a restart (and a
+      // rolling plan across the cluster).
+      return this.ctx.keyring !== undefined && (next.gossip.keys.length > 0 || next.gossip.keyFile !== '');
     }
     return false;
+  }
+
+  /**
+   * SIGHUP: the keyring follows the keyring file if there is one (an operator may have
+   * edited it), else the configured keys; gossip and the store share it, so both rotate
+   * at once. Throws KeyringFileError for a file that cannot be used (nothing changes).
+   */
+  reloadKeyring(): boolean {
+    const ring = this.ctx.keyring;
+    const g = this.ctx.config.gossip;
+    if (!ring) return false;
+    const keys = (g.keyFile ? readKeyringFile(g.keyFile) : undefined) ?? g.keys;
+    if (!reconcileKeyring(ring, keys)) return false;
+    this.keyringChanged();
+    return true;
+  }
+
+  private keyringChanged(): void {
+    const ring = this.ctx.keyring;
+    const file = this.ctx.config.gossip.keyFile;
+    if (ring && file) {
+      try {
+        writeKeyringFile(file, ring.keys());
+      } catch (err) {
+        this.ctx.log.error({ keyFile: file, err: (err as Error).message }, `cannot write the keyring file ${file}: ${(err as Error).message}; a restart would start with the old keys`);
+      }
+    }
+    this.ctx.log.info({ keys: ring?.keys().length ?? 0 }, 'keyring changed (gossip and store)');
+    for (const l of this.ctx.keyringListeners) l();
   }
 }
 

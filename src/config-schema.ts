@@ -44,6 +44,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.preset', type: { kind: 'enum', values: ['lan', 'wan', 'local'] }, default: 'lan', doc: 'Timing preset, as memberlist: lan, wan or local.', flag: 'preset' },
   { path: 'gossip.label', type: { kind: 'string', pattern: /^[\x21-\x7e]{0,64}$/, patternDoc: 'up to 64 printable ASCII characters, no spaces' }, default: '', doc: 'Cluster label; nodes with another label are ignored.', flag: 'label' },
   { path: 'gossip.keys', type: { kind: 'list', item: 'key' }, default: [], doc: 'AES-256-GCM keys, base64 of 32 bytes, comma separated; the first encrypts, all decrypt. Empty: no encryption.', flag: 'encrypt', secret: true, reloadable: true },
+  { path: 'gossip.keyFile', type: { kind: 'string' }, default: '', doc: 'Keyring file (JSON list of base64 keys, primary first, mode 0600), as serf\'s keyring_file: when it exists it is the keyring and gossip.keys is ignored; else it is created from gossip.keys. The agent rewrites it at every keyring change (weft keyring, SIGHUP), so a restart keeps the current keys.', flag: 'keyring-file', reloadable: true },
 
   { path: 'gossip.probeInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: time between probes.', flag: 'probe-interval' },
   { path: 'gossip.probeTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: wait for a direct ack before probing indirectly.', flag: 'probe-timeout' },

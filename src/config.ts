@@ -15,6 +15,8 @@ export interface Config {
     preset: 'lan' | 'wan' | 'local';
     label: string;
     keys: string[];
+    /** Keyring file (src/keyring-file.ts); empty: none. */
+    keyFile: string;
     /** Timing overrides; undefined keeps the preset's value. Durations in ms. */
     probeInterval?: number;
     probeTimeout?: number;

@@ -4,11 +4,19 @@
 import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
 import { createLogger } from './log.js';
+import { KeyringFileError } from './keyring-file.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;
   const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name });
-  const agent = new Agent(loaded, log);
+  let agent: Agent;
+  try {
+    agent = new Agent(loaded, log);
+  } catch (e) {
+    if (!(e instanceof KeyringFileError)) throw e;
+    log.fatal(e.message);
+    return 2;
+  }
 
   let stopping: Promise<number> | undefined;
   const stop = (reason: string, code: number): Promise<number> => {
@@ -71,6 +79,12 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
     return;
   }
   const { applied, needRestart } = agent.reload(next.config);
+  try {
+    // gossip.keys, when it changed, is already listed; else the keyring file was edited.
+    if (agent.reloadKeyring() && !applied.includes('gossip.keys')) applied.push('keyring file');
+  } catch (e) {
+    log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
+  }
   log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
 }
 

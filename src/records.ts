@@ -7,15 +7,23 @@
 //   svc/<service>/<node>/<id>            owned by <node>: one endpoint of a service
 //   vip/<name-or-ip>:<port>/<proto>      shared: a VIP declared through the API
 //   kv/<key>                             shared: user data (weft kv ...)
+//   overlay/<node>                       owned by <node>: its subnet lease (overlay/records.ts)
+//   keyring/<node>                       owned by <node>: fingerprints of its keys (src/keyring-sync.ts)
+//   keyring-op                           shared: the last cluster-wide keyring operation
 //
-// Only the owner writes its own records (DESIGN.md, principle 3); a reader ignores records
+// Only the owner writes its own records (DESIGN.md, principle 3): recordOwner() says which
+// document each key belongs in, and the store (crdt-store/admission.ts) refuses changes
+// that write a key elsewhere and shows no record held elsewhere. A reader ignores records
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
+import { SHARED_OWNER } from '../crdt-store/names.js';
+import { OVERLAY_PREFIX } from '../overlay/records.js';
 
 /** A store event, as crdt-store's watches deliver it (the parts readers use). */
 export interface SourceEvent {
   key: string;
-  after: { value: unknown } | undefined;
+  /** owner: the node whose document holds it, or SHARED_OWNER (crdt-store's records say). */
+  after: { value: unknown; owner?: string } | undefined;
 }
 
 /** What DNS and the LB read records from: crdt-store's LocalStore and StoreNode (live view) both fit. */
@@ -27,6 +35,36 @@ export const NODE_PREFIX = 'node/';
 export const SERVICE_PREFIX = 'svc/';
 export const VIP_PREFIX = 'vip/';
 export const KV_PREFIX = 'kv/';
+export const KEYRING_PREFIX = 'keyring/';
+export const KEYRING_OP_KEY = 'keyring-op';
+
+/**
+ * The document a key belongs in: the node it names for node/, svc/, overlay/ and keyring/
+ * keys, SHARED_OWNER for kv/, vip/ and keyring-op, or undefined for keys of no weft key
+ * space (anywhere). A key of an owned space that names no node (malformed) belongs
+ * nowhere: SHARED_OWNER would let anyone write it, so it gets an owner no node has.
+ */
+export function recordOwner(key: string): string | undefined {
+  if (key.startsWith(KV_PREFIX) || key.startsWith(VIP_PREFIX) || key === KEYRING_OP_KEY) return SHARED_OWNER;
+  if (key.startsWith(SERVICE_PREFIX)) return parseEndpointKey(key)?.node ?? NOBODY;
+  for (const prefix of [NODE_PREFIX, OVERLAY_PREFIX, KEYRING_PREFIX]) {
+    if (key.startsWith(prefix)) {
+      const node = key.slice(prefix.length);
+      return node.length > 0 && !node.includes('/') ? node : NOBODY;
+    }
+  }
+  return undefined;
+}
+
+/** An owner no document has (not a node name, not SHARED_OWNER): what malformed owned keys get. */
+const NOBODY = '';
+
+/** Does a record held by `owner` (a node, or SHARED_OWNER) sit where its key says it belongs? Readers check it too. */
+export function ownedAsKeySays(key: string, owner: string | undefined): boolean {
+  if (owner === undefined) return true; // a source that does not say (tests' plain maps)
+  const want = recordOwner(key);
+  return want === undefined || want === owner;
+}
 
 export type Proto = 'tcp' | 'udp';
 export type Health = 'healthy' | 'starting' | 'unhealthy' | 'none';

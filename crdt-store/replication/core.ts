@@ -18,6 +18,14 @@
 //
 // Nothing from the network throws: undecodable or invalid messages are counted by reason
 // in stats().rejects and dropped; the store is never touched by them.
+//
+// Only members are heard. A datagram must come from a live member's store address and
+// port; a stream (whose source port is the sender's ephemeral one) from a live member's
+// address. Datagrams from an unknown sender wait a little (heldPacketMs, at most
+// heldPackets of them) instead of being dropped at once: a node that has just joined
+// pushes to peers that may not have heard of it yet, and its first changes should not
+// have to wait for repair. A stream from an unknown sender is refused; its repair retries.
+// Addresses are not proof (UDP can be spoofed): the keyring is what keeps strangers out.
 
 import type { Rng } from '../../membership/core/rng.js';
 import type { LocalChange, LocalStore } from '../local-store.js';
@@ -37,6 +45,10 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
   reapCheckMs: number;
   /** Documents unused for one to two of these periods hibernate (LocalStore.hibernateIdle). */
   hibernateEveryMs: number;
+  /** How long a datagram from a sender not (yet) known as a member waits for it to become one. */
+  heldPacketMs: number;
+  /** At most this many such datagrams wait at once (the oldest is dropped first). */
+  heldPackets: number;
 }
 
 export const DEFAULT_REPLICATION: ReplicationConfig = {
@@ -56,6 +68,9 @@ export const DEFAULT_REPLICATION: ReplicationConfig = {
   maxInboundSessions: 8,
   reapCheckMs: 10_000,
   hibernateEveryMs: 30_000,
+  // Membership learns of a joiner within a gossip round or two, well under 2 s.
+  heldPacketMs: 2_000,
+  heldPackets: 64,
 };
 
 export interface Member {
@@ -80,6 +95,8 @@ export interface ReplicationStats {
   streamBytesIn: number;
   /** Messages to a member we no longer know (dropped). */
   unroutable: number;
+  /** Datagrams from a sender not yet known as a member, taken once it became one. */
+  heldReplayed: number;
   members: number;
   digestDocs: number;
 }
@@ -108,6 +125,10 @@ export class StoreCore {
   private readonly repair: Repair;
   private members = new Map<string, Peer>();
   private memberList: string[] = [];
+  /** `addr:port` of every member's store, and every member address: who is heard. */
+  private memberEndpoints = new Set<string>();
+  private memberAddrs = new Set<string>();
+  private held: { at: number; from: Peer; bytes: Uint8Array }[] = [];
   private outbox: LocalChange[] = [];
   private outputs: StoreOutput[] = [];
   private readonly emit: ((o: StoreOutput) => void) | undefined;
@@ -115,7 +136,7 @@ export class StoreCore {
   private nextReapAt: number;
   private nextHibernateAt: number;
   private readonly rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  private readonly io = { packetsOut: 0, packetBytesOut: 0, streamsOut: 0, streamBytesOut: 0, packetsIn: 0, packetBytesIn: 0, streamsIn: 0, streamBytesIn: 0, unroutable: 0 };
+  private readonly io = { packetsOut: 0, packetBytesOut: 0, streamsOut: 0, streamBytesOut: 0, packetsIn: 0, packetBytesIn: 0, streamsIn: 0, streamBytesIn: 0, unroutable: 0, heldReplayed: 0 };
 
   constructor(opts: StoreCoreOptions) {
     this.store = opts.store;
@@ -153,20 +174,27 @@ export class StoreCore {
     const names = [...next.keys()];
     const changed = names.length !== this.memberList.length || names.some((n) => !this.members.has(n));
     this.members = next;
+    this.memberEndpoints = new Set([...next.values()].map(endpointKey));
+    this.memberAddrs = new Set([...next.values()].map((p) => p.addr));
     if (changed) {
       this.memberList = names;
       this.eager.setMembers([this.store.name, ...names]);
       this.lazy.setMembers([this.store.name, ...names]);
     }
     this.store.setAlive(alive ?? names);
+    this.replayHeld(now);
     this.flush(now);
   }
 
   receivePacket(now: number, from: Peer, bytes: Uint8Array): void {
     this.io.packetsIn++;
     this.io.packetBytesIn += bytes.length;
-    const msg = this.decode(bytes);
-    if (msg) this.handle(now, from, msg);
+    this.expireHeld(now);
+    if (!this.memberEndpoints.has(endpointKey(from))) {
+      this.hold(now, from, bytes);
+      return;
+    }
+    this.take(now, from, bytes);
     this.flush(now);
   }
 
@@ -174,6 +202,10 @@ export class StoreCore {
   receiveStream(now: number, from: Peer, bytes: Uint8Array): Uint8Array | undefined {
     this.io.streamsIn++;
     this.io.streamBytesIn += bytes.length;
+    if (!this.memberAddrs.has(from.addr)) {
+      this.rejects.not_member++;
+      return undefined;
+    }
     const msg = this.decode(bytes);
     let reply: Message | undefined;
     if (msg?.t === 'sync') reply = this.repair.onSync(now, from, msg);
@@ -199,6 +231,7 @@ export class StoreCore {
   }
 
   tick(now: number): void {
+    this.expireHeld(now);
     this.fast.tick(now);
     this.repair.tick(now);
     const again = this.repair.takeContinuation();
@@ -273,6 +306,45 @@ export class StoreCore {
     }
   }
 
+  private take(now: number, from: Peer, bytes: Uint8Array): void {
+    const msg = this.decode(bytes);
+    if (msg) this.handle(now, from, msg);
+  }
+
+  private hold(now: number, from: Peer, bytes: Uint8Array): void {
+    if (this.config.heldPackets <= 0) {
+      this.rejects.not_member++;
+      return;
+    }
+    if (this.held.length >= this.config.heldPackets) {
+      this.held.shift();
+      this.rejects.not_member++;
+    }
+    this.held.push({ at: now, from, bytes });
+  }
+
+  private expireHeld(now: number): void {
+    let n = 0;
+    while (n < this.held.length && now - this.held[n]!.at >= this.config.heldPacketMs) n++;
+    if (n === 0) return;
+    this.held.splice(0, n);
+    this.rejects.not_member += n;
+  }
+
+  /** Datagrams held for senders that are members now are taken, in arrival order. */
+  private replayHeld(now: number): void {
+    this.expireHeld(now);
+    if (this.held.length === 0) return;
+    const keep: typeof this.held = [];
+    const ready: typeof this.held = [];
+    for (const h of this.held) (this.memberEndpoints.has(endpointKey(h.from)) ? ready : keep).push(h);
+    this.held = keep;
+    for (const h of ready) {
+      this.io.heldReplayed++;
+      this.take(now, h.from, h.bytes);
+    }
+  }
+
   private decode(bytes: Uint8Array): Message | undefined {
     const r = decode(bytes);
     if (r.ok) return r.msg;
@@ -331,3 +403,5 @@ export class StoreCore {
     if (change) this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change });
   }
 }
+
+const endpointKey = (p: Peer): string => `${p.addr}:${p.port}`;

@@ -56,7 +56,8 @@ export type Message =
   | { t: 'sync'; session: number; round: number; groups: number[]; entries: DocEntry[]; items: SyncItem[] }
   | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean };
 
-export const REJECT_REASONS = ['malformed', 'unknown_type', 'invalid_field', 'too_many', 'bad_change', 'bad_sync', 'unexpected'] as const;
+// not_member: from an address that is no live member's store (core.ts), counted when dropped.
+export const REJECT_REASONS = ['malformed', 'unknown_type', 'invalid_field', 'too_many', 'bad_change', 'bad_sync', 'unexpected', 'not_member'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Decoded = { ok: true; msg: Message } | { ok: false; reason: RejectReason };

@@ -11,6 +11,7 @@
 
 import { LocalStore, type UpdateOptions, type UpdateResult } from '../../crdt-store/local-store.js';
 import type { Json } from '../../crdt-store/json-value.js';
+import type { KeyOwnerRule } from '../../crdt-store/admission.js';
 import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.js';
 import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
 import { murmur3 } from '../../crdt-store/hash.js';
@@ -27,6 +28,8 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
   reapAfterMs?: number;
   journal?: Omit<JournalOptions, 'name'>;
   hooks?: StoreAppHooks;
+  /** Which document each key belongs in (LocalStoreOptions.keyOwner); default none. */
+  keyOwner?: KeyOwnerRule;
   /** Called when a node's store (re)starts, e.g. to attach watches. */
   onStart?(name: string, store: LocalStore): void;
 }
@@ -109,6 +112,17 @@ export class StoreCluster {
     });
   }
 
+  /** A datagram arrives at `name`'s store from `from` (a hostile peer's forgery), now if it is up. */
+  inject(name: string, from: { addr: string; port: number }, bytes: Uint8Array): void {
+    const host = this.membership.host(name);
+    host.deliver(() => {
+      const app = this.slots.get(name)?.app;
+      if (!app) return;
+      app.core.receivePacket(host.now, from, bytes);
+      app.drain(host.now);
+    });
+  }
+
   addNode(name: string, seeds?: string[]): void {
     this.membership.addNode(name, seeds);
     this.addSlot(name);
@@ -172,7 +186,7 @@ export class StoreCluster {
     const slot = this.slots.get(name)!;
     const host = this.membership.host(name);
     const journal = new Journal(slot.disk, { ...this.opts.journal, name });
-    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs });
+    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs, keyOwner: this.opts.keyOwner });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
     const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });
     slot.app = new StoreApp(core, journal, host, STORE_PORT, this.membership.network, this.opts.hooks);

@@ -60,7 +60,8 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         advertiseAddr: g.advertiseAddr || undefined,
         config: swim,
         label: g.label,
-        keys: g.keys,
+        // The agent's keyring, shared with the store: one rotation covers both.
+        keyring: ctx.keyring,
         meta: encodeMeta(ctx.meta),
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });

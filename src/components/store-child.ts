@@ -7,10 +7,12 @@ import type { AgentContext } from '../agent.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError } from '../../membership/transport.js';
 import { storePortOf } from '../node-meta.js';
-import { nodeKey } from '../records.js';
+import { nodeKey, recordOwner } from '../records.js';
 import type { MembershipHandle } from './membership-child.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { registerStoreRoutes } from './store-routes.js';
+import { registerKeyringRoutes } from './keyring-routes.js';
+import { followKeyringOps } from '../keyring-sync.js';
 
 /** Holds the running store so routes and later components can reach it across restarts. */
 export interface StoreHandle {
@@ -21,6 +23,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
   const { config, log } = ctx;
   registerStoreMetrics(ctx, handle);
   registerStoreRoutes(ctx, handle);
+  registerKeyringRoutes(ctx, membership, handle);
   return {
     id: 'store',
     restart: 'permanent',
@@ -39,7 +42,9 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
           membership: m,
           peerEndpoint: storeEndpoint,
           label: g.label,
-          keys: g.keys,
+          // Gossip's keyring itself: a rotation applies to both at once.
+          keyring: m.keyring,
+          keyOwner: recordOwner,
           reapAfterMs: g.reapAfter,
           onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
         });
@@ -56,10 +61,18 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       ctx.publishMeta();
       const self = m.localMember();
       await store.put(nodeKey(config.node.name), { addr: self.addr });
+      // Cluster keyring changes (weft keyring): follow them, and say which keys this node holds.
+      const ring = ctx.keyring;
+      const sync = ring && followKeyringOps(config.node.name, ring, store, ctx.keyringChanged, (msg) => log.warn(msg));
+      if (sync) ctx.keyringListeners.add(sync.publish);
       const s = store.stats().store;
       log.info({ docs: s.docs, records: s.records, epoch: s.ownEpoch, dataDir: config.node.dataDir || null }, config.node.dataDir ? `store loaded ${s.records} records from ${config.node.dataDir}` : 'store is in memory only (no --data-dir)');
       return {
         async stop() {
+          if (sync) {
+            sync.stop();
+            ctx.keyringListeners.delete(sync.publish);
+          }
           if (handle.current === store) handle.current = undefined;
           ctx.meta.delete('store');
           await store.stop();

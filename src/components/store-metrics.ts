@@ -1,7 +1,7 @@
 // The store's figures for /metrics, read from the running store's stats at each scrape.
 import type { AgentContext } from '../agent.js';
 import { followCounter, Gauge } from '../metrics.js';
-import { ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';
+import { ADMIT_REJECTS, ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';
 import type { StoreHandle } from './store-child.js';
 
 export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): void {
@@ -33,6 +33,8 @@ export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): vo
       ...REPLICATION_REJECT_REASONS.map((r): [{ reason: string }, number] => [{ reason: r }, s.replication.rejects[r]]),
       ...ENVELOPE_REJECTS.map((r): [{ reason: string }, number] => [{ reason: `envelope_${r}` }, s.envelopeRejects[r]]),
       [{ reason: 'remote_change' }, s.store.remoteRejected],
+      // why remote changes were refused (crdt-store/admission.ts): forged actors, foreign keys, future epochs
+      ...ADMIT_REJECTS.map((r): [{ reason: string }, number] => [{ reason: `change_${r}` }, s.store.admitRejects[r]]),
       [{ reason: 'bad_value' }, s.store.badValues],
     ];
   }, () => handle.current);

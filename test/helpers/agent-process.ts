@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+// From test/helpers/*.ts (tap) the build is in dist/; compiled into dist/test/helpers (a bench imports this), it is beside us.
+export const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
 
 export interface AgentProcess {
   proc: ChildProcess;
