@@ -58,7 +58,9 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
   followCounter(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
     [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
   );
-  followCounter(registry, 'weft_dns_upstream_unmatched_total', 'Upstream messages that answer no question we asked (late, spoofed or garbled)', [], () => [[{}, stats.upstreamUnmatched]]);
+  followCounter(registry, 'weft_dns_upstream_spoof_total', 'Upstream replies dropped as possible spoofs (or garbled), by reason: source, id, question, case (0x20), not_response', ['reason'], () =>
+    Object.entries(stats.upstreamSpoofs).map(([reason, n]) => [{ reason }, n]),
+  );
   followCounter(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
   followCounter(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
     Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),

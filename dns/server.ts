@@ -1,6 +1,11 @@
 // The socket adapter: UDP and TCP listeners in front of the sans-IO responder, and the
 // upstream sockets and timer behind the forwarder. It reads the clock and moves bytes;
 // every decision is made in answer.ts and forwarder.ts.
+//
+// Upstream queries over UDP each leave from a socket of their own, bound by the kernel to a
+// fresh random port and closed when the forwarder is done with the query (its 'done'): a
+// spoofer must guess that port as well as the id and the 0x20 case. Their number is bounded
+// by the forwarder's maxOutstanding (times the upstreams tried per query).
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -91,9 +96,10 @@ export class DnsServer {
   private readonly tcp: net.Server[] = [];
   private readonly conns = new Set<net.Socket>();
   private readonly upstreamTcp = new Set<net.Socket>();
-  private upSock4: dgram.Socket | undefined;
-  private upSock6: dgram.Socket | undefined;
-  private readonly upIndex = new Map<string, number>();
+  /** The UDP sockets of each upstream query in flight, by query id. */
+  private readonly upSocks = new Map<number, dgram.Socket[]>();
+  /** Each upstream's address as dgram reports a sender's (IPv6 in canonical form). */
+  private readonly upHosts: string[];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private detach: () => void = () => {};
@@ -113,7 +119,7 @@ export class DnsServer {
       opts.forward === false || upstreams.length === 0
         ? undefined
         : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
-    upstreams.forEach((u, i) => this.upIndex.set(`${u.host}|${u.port}`, i));
+    this.upHosts = upstreams.map((u) => (net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host));
     this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULT_MAX_UDP });
     this.registry = opts.registry ?? new Registry();
     registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined);
@@ -140,7 +146,6 @@ export class DnsServer {
     }
     try {
       for (const l of listen) await server.bind(l);
-      if (server.forwarder) await server.openUpstreams(upstreams);
     } catch (err) {
       await server.stop();
       throw err;
@@ -159,7 +164,9 @@ export class DnsServer {
     for (const c of this.conns) c.destroy();
     for (const c of this.upstreamTcp) c.destroy();
     const closing: Promise<void>[] = [];
-    for (const s of [...this.udp, this.upSock4, this.upSock6]) if (s) closing.push(new Promise((r) => s.close(() => r())));
+    for (const socks of this.upSocks.values()) for (const s of socks) s.close();
+    this.upSocks.clear();
+    for (const s of this.udp) closing.push(new Promise((r) => s.close(() => r())));
     for (const s of this.tcp) closing.push(new Promise((r) => s.close(() => r())));
     await Promise.all(closing);
   }
@@ -265,30 +272,39 @@ export class DnsServer {
 
   // ------------------------------------------------------------ upstreams
 
-  private async openUpstreams(upstreams: Upstream[]): Promise<void> {
-    const open = async (type: 'udp4' | 'udp6'): Promise<dgram.Socket> => {
-      const s = dgram.createSocket({ type, lookup: literal });
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.bind(0, () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
-      s.on('error', (err) => this.log.warn({ err: err.message }, 'DNS upstream socket error'));
-      s.on('message', (msg, rinfo) => {
-        const i = this.upIndex.get(`${rinfo.address}|${rinfo.port}`);
-        if (i === undefined) {
-          this.stats.upstreamUnmatched++;
-          return;
-        }
-        this.forwarder!.response(now(), i, false, msg);
-        this.flush();
-      });
-      return s;
-    };
-    if (upstreams.some((u) => net.isIP(u.host) === 4)) this.upSock4 = await open('udp4');
-    if (upstreams.some((u) => net.isIP(u.host) === 6)) this.upSock6 = await open('udp6');
+  /** Query `id` to upstream `index` over UDP, from a new socket (the kernel binds it to a random free port on send). */
+  private upstreamOverUdp(index: number, id: number, bytes: Buffer): void {
+    const fwd = this.forwarder!;
+    const u = fwd.upstreams[index];
+    const host = this.upHosts[index];
+    const sock = dgram.createSocket({ type: net.isIP(u.host) === 6 ? 'udp6' : 'udp4', lookup: literal });
+    let socks = this.upSocks.get(id);
+    if (!socks) this.upSocks.set(id, (socks = []));
+    socks.push(sock);
+    sock.on('error', (err) => this.log.debug({ err: err.message, upstream: u.label }, 'DNS upstream socket error'));
+    sock.on('message', (msg, rinfo) => {
+      // Only the address and port the query went to; the forwarder checks id and question.
+      if (rinfo.port !== u.port || rinfo.address !== host) {
+        this.stats.upstreamSpoofs.source++;
+        return;
+      }
+      fwd.response(now(), index, false, msg, id);
+      this.flush();
+    });
+    sock.send(bytes, u.port, u.host, (err) => {
+      if (!err || this.stopped) return;
+      // No socket to be had (out of file descriptors) or no route: this upstream failed now.
+      this.log.warn({ err: err.message, upstream: u.label }, 'DNS upstream query could not be sent');
+      fwd.failed(now(), index, id);
+      this.flush();
+    });
+  }
+
+  private closeUpstreamSockets(id: number): void {
+    const socks = this.upSocks.get(id);
+    if (!socks) return;
+    this.upSocks.delete(id);
+    for (const s of socks) s.close();
   }
 
   /** Carries out what the forwarder queued, then keeps its timer armed. */
@@ -297,12 +313,9 @@ export class DnsServer {
     const outs = fwd.outbox.splice(0);
     for (const o of outs) {
       if (o.kind === 'reply') this.replyTo(o);
+      else if (o.kind === 'done') this.closeUpstreamSockets(o.id);
       else if (o.tcp) this.upstreamOverTcp(o.upstream, o.id, o.bytes);
-      else {
-        const u = fwd.upstreams[o.upstream];
-        const sock = net.isIP(u.host) === 6 ? this.upSock6 : this.upSock4;
-        sock?.send(o.bytes, u.port, u.host);
-      }
+      else this.upstreamOverUdp(o.upstream, o.id, o.bytes);
     }
     const next = fwd.nextDeadline();
     if (next !== undefined && next < this.timerAt) {
@@ -347,7 +360,7 @@ export class DnsServer {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         answered = true;
-        fwd.response(now(), index, true, buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        fwd.response(now(), index, true, buf.subarray(2, 2 + buf.readUInt16BE(0)), id);
         sock.destroy();
         this.flush();
       }
