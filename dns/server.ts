@@ -10,6 +10,9 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { RecursionAcl, type Interfaces } from './client-acl.js';
+import { NetSet, parseNet } from './netset.js';
+import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
 import { Registry } from 'prom-client';
 import { Responder, DEFAULT_MAX_UDP } from './answer.js';
 import { Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
@@ -62,6 +65,14 @@ export interface DnsServerOptions {
   maxTcpConnections?: number;
   /** A TCP client connection with nothing to say for this long is closed. Default 10 s. */
   tcpIdleMs?: number;
+  /** Who may recurse (names outside the domain): CIDRs and the words docker and overlay (see client-acl.ts). Default loopback, docker, overlay. */
+  recursionAllow?: readonly string[];
+  /** The overlay CIDR, when the overlay runs (what `overlay` in recursionAllow means). */
+  overlayCidr?: string;
+  /** The host's interfaces, for the Docker bridges (tests). Default os.networkInterfaces. */
+  interfaces?: Interfaces;
+  /** Response-rate limiting on UDP, per client /24 or /56. Default 1000/s, burst 1000, slip 2, loopback exempt. */
+  rateLimit?: { ratePerS?: number; burst?: number; slip?: number; maxClients?: number; exempt?: readonly string[] };
   log?: DnsLog;
   /** Where the weft_dns_* metrics go. Default: a registry of its own (see `registry`). */
   registry?: Registry;
@@ -84,11 +95,20 @@ const literal = (address: string, family: unknown, cb: (err: Error | null, addre
 
 const now = (): number => performance.now();
 
+/** Over UDP a client outside recursionAllow gets at most this many times its query's size (more is truncated: TCP). */
+export const UNTRUSTED_AMPLIFICATION = 3;
+export const DEFAULT_RATE_LIMIT = 1000;
+export const DEFAULT_RATE_LIMIT_EXEMPT = ['127.0.0.0/8', '::1/128'] as const;
+/** How often the Docker bridges are read again for the recursion ACL. */
+const ACL_REFRESH_MS = 30_000;
+
 export class DnsServer {
   readonly zone: Zone;
   readonly stats = new DnsStats();
   readonly registry: Registry;
   readonly forwarder: Forwarder<Client> | undefined;
+  readonly acl: RecursionAcl;
+  readonly rrl: ResponseRateLimiter;
   /** The bound addresses, UDP and TCP on each (ports resolved when 0 was asked). */
   readonly addresses: ListenAddr[] = [];
   private readonly responder: Responder<Client>;
@@ -102,6 +122,7 @@ export class DnsServer {
   private readonly upHosts: string[];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  private aclTimer: NodeJS.Timeout | undefined;
   private detach: () => void = () => {};
   private readonly log: DnsLog;
   private readonly tcpIdleMs: number;
@@ -121,8 +142,16 @@ export class DnsServer {
         : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
     this.upHosts = upstreams.map((u) => (net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host));
     this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULT_MAX_UDP });
+    this.acl = new RecursionAcl({ allow: opts.recursionAllow, overlayCidr: opts.overlayCidr, interfaces: opts.interfaces ?? networkInterfaces });
+    const rl = opts.rateLimit ?? {};
+    const exempt = (rl.exempt ?? DEFAULT_RATE_LIMIT_EXEMPT).map((c) => {
+      const n = parseNet(c);
+      if (!n) throw new Error(`DNS rate-limit exemption "${c}" is not a CIDR (a.b.c.d/n or v6/n)`);
+      return n;
+    });
+    this.rrl = new ResponseRateLimiter({ ratePerS: rl.ratePerS ?? DEFAULT_RATE_LIMIT, burst: rl.burst, slip: rl.slip, maxClients: rl.maxClients, exempt: new NetSet(exempt) });
     this.registry = opts.registry ?? new Registry();
-    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined);
+    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined, this.rrl);
   }
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
@@ -152,7 +181,8 @@ export class DnsServer {
     }
     if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? '/etc/resolv.conf'} after our own address); names outside ${server.zone.domain} are refused`);
     server.detach = server.zone.attach(opts.source, opts.vips);
-    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label) }, 'DNS serving');
+    server.aclTimer = setInterval(() => server.acl.refresh(now()), ACL_REFRESH_MS).unref();
+    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label), recursionAllow: server.acl.describe(), rateLimit: server.rrl.rate }, 'DNS serving');
     return server;
   }
 
@@ -161,6 +191,7 @@ export class DnsServer {
     this.stopped = true;
     this.detach();
     if (this.timer) clearTimeout(this.timer);
+    if (this.aclTimer) clearInterval(this.aclTimer);
     for (const c of this.conns) c.destroy();
     for (const c of this.upstreamTcp) c.destroy();
     const closing: Promise<void>[] = [];
@@ -219,13 +250,26 @@ export class DnsServer {
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const t0 = now();
     const r = this.responder;
-    let out = r.handle(msg, false);
+    const trusted = this.acl.allows(rinfo.address, t0);
+    let out = r.handle(msg, false, trusted ? 0 : UNTRUSTED_AMPLIFICATION * msg.length);
     if (out === undefined && r.wantsForward) {
-      out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
-      if (this.forwarder!.outbox.length) this.flush();
+      if (trusted) {
+        out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
+        if (this.forwarder!.outbox.length) this.flush();
+      } else {
+        this.stats.recursionRefused++;
+        out = r.refuseForward();
+      }
     }
-    if (out !== undefined) sock.send(out, rinfo.port, rinfo.address);
+    if (out !== undefined) this.sendUdp(sock, out, rinfo.address, rinfo.port, t0);
     this.observe(r.lastSource, t0);
+  }
+
+  /** A UDP response, through the rate limiter. */
+  private sendUdp(sock: dgram.Socket, out: Buffer, address: string, port: number, t: number): void {
+    const v = this.rrl.check(address, t);
+    if (v === RRL_SEND) sock.send(out, port, address);
+    else if (v === RRL_SLIP) sock.send(slipResponse(out), port, address);
   }
 
   private observe(source: Source, t0: number): void {
@@ -235,6 +279,8 @@ export class DnsServer {
   private onConnection(conn: net.Socket): void {
     this.conns.add(conn);
     const client: TcpClient = { conn };
+    // TCP cannot come from a forged address, so it is neither capped nor rate-limited, only checked for recursion.
+    const trusted = this.acl.allows(conn.remoteAddress ?? '', now());
     let buf: Buffer = Buffer.alloc(0);
     conn.setTimeout(this.tcpIdleMs, () => conn.destroy());
     conn.on('error', () => {});
@@ -256,8 +302,13 @@ export class DnsServer {
         let out = r.handle(msg, true);
         const forwarded = out === undefined && r.wantsForward;
         if (forwarded) {
-          out = r.forward(t0, true, client);
-          if (this.forwarder!.outbox.length) this.flush();
+          if (trusted) {
+            out = r.forward(t0, true, client);
+            if (this.forwarder!.outbox.length) this.flush();
+          } else {
+            this.stats.recursionRefused++;
+            out = r.refuseForward();
+          }
         }
         if (out !== undefined) writeFramed(conn, out);
         this.observe(r.lastSource, t0);
@@ -336,7 +387,7 @@ export class DnsServer {
 
   private replyTo(o: Extract<ForwarderOutput<Client>, { kind: 'reply' }>): void {
     const c = o.client;
-    if ('sock' in c) c.sock.send(o.bytes, c.port, c.address);
+    if ('sock' in c) this.sendUdp(c.sock, o.bytes, c.address, c.port, now());
     else if (!c.conn.destroyed) writeFramed(c.conn, o.bytes);
     this.observe(o.rcode === 2 ? 'error' : 'upstream', o.at);
   }

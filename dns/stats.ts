@@ -47,6 +47,8 @@ export class DnsStats {
   cacheMisses = 0;
   /** Queries refused because too many were already waiting on upstreams. */
   overloaded = 0;
+  /** Names outside the zone REFUSED because the client is not allowed to recurse. */
+  recursionRefused = 0;
   /** Upstream timeouts, errors, SERVFAIL/REFUSED answers and unusable responses, by upstream. */
   readonly upstreamFailures = new Map<string, number>();
   /** Upstream replies dropped because they answer no query as we asked it (spoofed, or garbled), by reason. */
