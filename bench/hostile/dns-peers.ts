@@ -9,6 +9,12 @@
 //     weft's DNS server (dns/server.ts) with its forwarder; prints {"ready":true,"ports":[...]}
 //     then answers JSON commands on stdin, one per line: {"op":"ask","name"} asks it over
 //     loopback and answers {"rcode","addrs"}; {"op":"stats"} answers its counters.
+//   node dns-peers.js client
+//     any DNS client (an attacker's, in the bench), driven by JSON commands on stdin:
+//     {"op":"ask","server","port","name","type"} answers {"rcode","answers","tc","bytes"};
+//     {"op":"flood","server","port","name","type","count"} sends count queries from one
+//     socket as fast as it can, waits for stragglers, and answers the bytes each way and
+//     how the responses were (full, truncated, refused).
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import dnsPacket from 'dns-packet';
@@ -67,10 +73,71 @@ if (role === 'upstream') {
   createInterface({ input: process.stdin }).on('line', (line) => {
     const cmd = JSON.parse(line) as { op: string; name?: string };
     if (cmd.op === 'ask') void ask(String(cmd.name)).then(print);
-    else if (cmd.op === 'stats') print({ stats: JSON.parse(JSON.stringify(dns.stats, (_, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : ArrayBuffer.isView(v) ? undefined : v))) });
+    else if (cmd.op === 'stats') {
+      const stats = JSON.parse(JSON.stringify(dns.stats, (_, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : ArrayBuffer.isView(v) ? undefined : v))) as Record<string, unknown>;
+      // The rate limiter's counters (absent before it existed).
+      const rrl = (dns as unknown as { rrl?: { dropped: number; slipped: number } }).rrl;
+      print({ stats: { ...stats, rrlDropped: rrl?.dropped, rrlSlipped: rrl?.slipped } });
+    }
   });
   print({ ready: true, ports: dns.addresses.map((a) => a.port) });
+} else if (role === 'client') {
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, () => r()));
+  sock.setRecvBufferSize(4 << 20);
+  type Reply = { rcode: string; answers: number; tc: boolean; bytes: number };
+  let onReply: ((r: Reply) => void) | undefined;
+  sock.on('message', (m) => {
+    let r: Reply = { rcode: 'garbled', answers: 0, tc: false, bytes: m.length };
+    try {
+      const p = dnsPacket.decode(m) as unknown as { rcode?: string; answers?: unknown[]; flag_tc?: boolean };
+      r = { rcode: p.rcode ?? 'NOERROR', answers: p.answers?.length ?? 0, tc: p.flag_tc === true, bytes: m.length };
+    } catch {
+      // counted as garbled
+    }
+    onReply?.(r);
+  });
+  const q = (name: string, type: string, id: number): Buffer =>
+    dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type as 'A', name }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never] });
+  type Cmd = { op: string; server: string; port: number; name: string; type: string; count?: number };
+  const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
+    ask: (c) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => ((onReply = undefined), resolve({ rcode: 'TIMEOUT', answers: 0, tc: false, bytes: 0 })), 3000);
+        onReply = (r) => {
+          clearTimeout(timer);
+          onReply = undefined;
+          resolve(r);
+        };
+        sock.send(q(c.name, c.type, 7), c.port, c.server);
+      }),
+    flood: async (c) => {
+      const out = { sent: 0, bytesIn: 0, bytesOut: 0, responses: 0, full: 0, truncated: 0, refused: 0 };
+      onReply = (r) => {
+        out.responses++;
+        out.bytesOut += r.bytes;
+        if (r.tc) out.truncated++;
+        else if (r.rcode === 'REFUSED') out.refused++;
+        else out.full++;
+      };
+      const msg = q(c.name, c.type, 1);
+      for (let i = 0; i < (c.count ?? 1000); i++) {
+        msg.writeUInt16BE(i & 0xffff, 0);
+        await new Promise<void>((r) => sock.send(msg, c.port, c.server, () => r()));
+        out.sent++;
+        out.bytesIn += msg.length;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      onReply = undefined;
+      return out;
+    },
+  };
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const cmd = JSON.parse(line) as Cmd;
+    void ops[cmd.op](cmd).then(print);
+  });
+  print({ ready: true });
 } else {
-  console.error('usage: dns-peers.js upstream|forwarder JSON');
+  console.error('usage: dns-peers.js upstream|forwarder|client JSON');
   process.exit(2);
 }

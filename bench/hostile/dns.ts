@@ -196,6 +196,72 @@ export async function poisonAttack(t: Teardown | undefined, o: { rounds: number;
   }
 }
 
+export interface Flood {
+  sent: number;
+  bytesIn: number;
+  bytesOut: number;
+  responses: number;
+  full: number;
+  truncated: number;
+  refused: number;
+}
+
+export interface AmplificationResult {
+  /** A client outside the forwarder's networks asks once: an external name, a big external record, weft's own names. */
+  external: { rcode: string };
+  bigExternal: { rcode: string; bytes: number };
+  zoneName: { rcode: string; answers: number };
+  bigZone: { rcode: string; answers: number; tc: boolean; bytes: number };
+  /** The same client floods: the big external record, then the zone's biggest answer. */
+  floodExternal: Flood;
+  floodZone: Flood;
+  /** A flood of a small zone answer (what the rate limit alone bounds). */
+  floodSmall: Flood;
+  /** bytes out / bytes in of each flood, and the worse of the two. */
+  ratioExternal: number;
+  ratioZone: number;
+  amplification: number;
+  /** The forwarder's own loopback client still recurses. */
+  loopback: { rcode: string; addrs: string[] };
+  stats: Record<string, unknown>;
+}
+
+/**
+ * Reflection and amplification: a client on another host (outside the forwarder's recursion
+ * networks) asks for an external TXT of 1,200 bytes and for weft's biggest name (a service
+ * with `bigService` endpoints), once each and then `count` times as fast as it can.
+ */
+export async function amplificationAttack(t: Teardown | undefined, o: { count: number; bigService?: number; tag?: string }): Promise<AmplificationResult> {
+  const p = await peers(t, { delayMs: 0, timeoutMs: 1500, bigService: o.bigService ?? 60, tag: o.tag ?? 'a' });
+  try {
+    const client = new Lines(p.lab.spawn(p.other.ns, [process.execPath, PEERS, 'client']), 'client');
+    await client.next(has('ready'));
+    const at = { server: p.fwdHost.addr, port: 53 };
+    const call = <T>(cmd: object): Promise<T> => {
+      const r = client.next<T>(() => true, 60_000);
+      client.send({ ...at, ...cmd });
+      return r;
+    };
+    const external = await call<{ rcode: string }>({ op: 'ask', name: 'www.outside.example', type: 'A' });
+    const bigExternal = await call<{ rcode: string; bytes: number }>({ op: 'ask', name: 'big.amp.example', type: 'TXT' });
+    const zoneName = await call<{ rcode: string; answers: number }>({ op: 'ask', name: 'n1.node.weft.internal', type: 'A' });
+    const bigZone = await call<{ rcode: string; answers: number; tc: boolean; bytes: number }>({ op: 'ask', name: 'big.svc.weft.internal', type: 'A' });
+    const floodExternal = await call<Flood>({ op: 'flood', name: 'big.amp.example', type: 'TXT', count: o.count });
+    const floodZone = await call<Flood>({ op: 'flood', name: 'big.svc.weft.internal', type: 'A', count: o.count });
+    const floodSmall = await call<Flood>({ op: 'flood', name: 'n1.node.weft.internal', type: 'A', count: o.count });
+    const loopbackAnswer = p.forwarder.next<{ rcode: string; addrs: string[] }>(has('addrs'));
+    p.forwarder.send({ op: 'ask', name: 'www.outside.example' });
+    const loopback = await loopbackAnswer;
+    const stats = (await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))).stats;
+    const ratio = (f: Flood) => (f.bytesIn ? f.bytesOut / f.bytesIn : 0);
+    const ratioExternal = ratio(floodExternal);
+    const ratioZone = ratio(floodZone);
+    return { external, bigExternal, zoneName, bigZone, floodExternal, floodZone, floodSmall, ratioExternal, ratioZone, amplification: Math.max(ratioExternal, ratioZone), loopback, stats };
+  } finally {
+    await p.lab.destroy();
+  }
+}
+
 export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
   const out: AttackResult[] = [];
   const want = opts.smoke ? 2_000 : 100_000;
@@ -208,8 +274,17 @@ export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackRes
     detail: `${poison.spoofsSent} forged answers to the known source port over ${poison.rounds} queries; ${poison.poisonedRounds} poisoned`,
     figures: { poison_success: poison.poisonedRounds, poison_spoofs_sent: poison.spoofsSent, poison_rounds: poison.rounds },
   });
+  const amp = await amplificationAttack(undefined, { count: opts.smoke ? 2_000 : 20_000, tag: 'ba' });
+  out.push({
+    name: 'dns_amplification',
+    held: amp.amplification <= 3 && amp.external.rcode === 'REFUSED',
+    detail: `client outside the allowed networks: external name ${amp.external.rcode}; flood of a 1,200-byte TXT ${amp.ratioExternal.toFixed(2)}x, of the zone's biggest answer ${amp.ratioZone.toFixed(2)}x (${amp.floodZone.full} full, ${amp.floodZone.truncated} truncated of ${amp.floodZone.sent})`,
+    figures: { dns_amplification: round2(amp.amplification), dns_amplification_external: round2(amp.ratioExternal), dns_amplification_zone: round2(amp.ratioZone) },
+  });
   return out;
 }
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const results = await runDnsAttacks({ smoke: process.argv.includes('--smoke') });
