@@ -82,12 +82,18 @@ if (role === 'upstream') {
   });
   print({ ready: true, ports: dns.addresses.map((a) => a.port) });
 } else if (role === 'client') {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, () => r()));
-  sock.setRecvBufferSize(4 << 20);
   type Reply = { rcode: string; answers: number; tc: boolean; bytes: number };
   let onReply: ((r: Reply) => void) | undefined;
-  sock.on('message', (m) => {
+  let sock: dgram.Socket;
+  // A socket per command, so that late answers to the last one are not counted in the next.
+  const fresh = async (): Promise<void> => {
+    sock?.close();
+    sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, () => r()));
+    sock.setRecvBufferSize(4 << 20);
+    sock.on('message', onMessage);
+  };
+  const onMessage = (m: Buffer): void => {
     let r: Reply = { rcode: 'garbled', answers: 0, tc: false, bytes: m.length };
     try {
       const p = dnsPacket.decode(m) as unknown as { rcode?: string; answers?: unknown[]; flag_tc?: boolean };
@@ -96,7 +102,7 @@ if (role === 'upstream') {
       // counted as garbled
     }
     onReply?.(r);
-  });
+  };
   const q = (name: string, type: string, id: number): Buffer =>
     dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type as 'A', name }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never] });
   type Cmd = { op: string; server: string; port: number; name: string; type: string; count?: number };
@@ -132,9 +138,10 @@ if (role === 'upstream') {
       return out;
     },
   };
+  let chain = Promise.resolve();
   createInterface({ input: process.stdin }).on('line', (line) => {
     const cmd = JSON.parse(line) as Cmd;
-    void ops[cmd.op](cmd).then(print);
+    chain = chain.then(fresh).then(() => ops[cmd.op](cmd).then(print));
   });
   print({ ready: true });
 } else {

@@ -122,7 +122,7 @@ async function peers(t: Teardown | undefined, o: { delayMs: number; timeoutMs: n
   const lab = await NetLab.create(t, { subnet: '10.77.9', tag: o.tag });
   try {
     const [fwdHost, upHost, other] = [await lab.addHost(2), await lab.addHost(3), await lab.addHost(4)];
-    const upstream = new Lines(lab.spawn(upHost.ns, [process.execPath, PEERS, 'upstream', JSON.stringify({ addr: upHost.addr, port: 53, delayMs: o.delayMs, bigTxt: 1200 })]), 'upstream');
+    const upstream = new Lines(lab.spawn(upHost.ns, [process.execPath, PEERS, 'upstream', JSON.stringify({ addr: upHost.addr, port: 53, delayMs: o.delayMs, bigTxt: 1000 })]), 'upstream');
     await upstream.next(has('ready'));
     const forwarder = new Lines(
       lab.spawn(fwdHost.ns, [
@@ -228,7 +228,7 @@ export interface AmplificationResult {
 
 /**
  * Reflection and amplification: a client on another host (outside the forwarder's recursion
- * networks) asks for an external TXT of 1,200 bytes and for weft's biggest name (a service
+ * networks) asks for an external TXT of 1,000 bytes and for weft's biggest name (a service
  * with `bigService` endpoints), once each and then `count` times as fast as it can.
  */
 export async function amplificationAttack(t: Teardown | undefined, o: { count: number; bigService?: number; tag?: string }): Promise<AmplificationResult> {
@@ -278,7 +278,7 @@ export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackRes
   out.push({
     name: 'dns_amplification',
     held: amp.amplification <= 3 && amp.external.rcode === 'REFUSED',
-    detail: `client outside the allowed networks: external name ${amp.external.rcode}; flood of a 1,200-byte TXT ${amp.ratioExternal.toFixed(2)}x, of the zone's biggest answer ${amp.ratioZone.toFixed(2)}x (${amp.floodZone.full} full, ${amp.floodZone.truncated} truncated of ${amp.floodZone.sent})`,
+    detail: `client outside the allowed networks: external name ${amp.external.rcode}; flood of a 1,000-byte TXT ${amp.ratioExternal.toFixed(2)}x, of the zone's biggest answer ${amp.ratioZone.toFixed(2)}x (${amp.floodZone.full} full, ${amp.floodZone.truncated} truncated of ${amp.floodZone.sent})`,
     figures: { dns_amplification: round2(amp.amplification), dns_amplification_external: round2(amp.ratioExternal), dns_amplification_zone: round2(amp.ratioZone) },
   });
   return out;
