@@ -265,14 +265,17 @@ export async function amplificationAttack(t: Teardown | undefined, o: { count: n
 export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
   const out: AttackResult[] = [];
   const want = opts.smoke ? 2_000 : 100_000;
-  const perRound = opts.smoke ? 1_000 : 25_000;
-  const poison = await poisonAttack(undefined, { rounds: Math.ceil(want / perRound), spoofsPerRound: perRound, tag: 'bp' });
+  const perRound = opts.smoke ? 1_000 : 40_000;
+  const poison = await poisonAttack(undefined, { rounds: Math.ceil(want / perRound), spoofsPerRound: perRound, delayMs: opts.smoke ? 300 : 800, tag: 'bp' });
+  // Forged answers that reached the query's own socket (right address, port) and were dropped there.
+  const spoofs = (poison.stats.upstreamSpoofs ?? {}) as Record<string, number>;
+  const dropped = Object.values(spoofs).reduce((a, b) => a + b, 0);
   out.push({
     name: 'dns_poison',
     held: poison.poisonedRounds === 0,
     forged_accepted: poison.poisonedRounds,
-    detail: `${poison.spoofsSent} forged answers to the known source port over ${poison.rounds} queries; ${poison.poisonedRounds} poisoned`,
-    figures: { poison_success: poison.poisonedRounds, poison_spoofs_sent: poison.spoofsSent, poison_rounds: poison.rounds },
+    detail: `${poison.spoofsSent} forged answers to the known source port over ${poison.rounds} queries (${dropped} reached the query's socket and were dropped: ${JSON.stringify(spoofs)}); ${poison.poisonedRounds} poisoned`,
+    figures: { poison_success: poison.poisonedRounds, poison_spoofs_sent: poison.spoofsSent, poison_spoofs_dropped: dropped, poison_rounds: poison.rounds },
   });
   const amp = await amplificationAttack(undefined, { count: opts.smoke ? 2_000 : 20_000, tag: 'ba' });
   out.push({
