@@ -1,6 +1,7 @@
 import t from 'tap';
 import dnsPacket, { type Answer } from 'dns-packet';
 import { Resolver } from 'node:dns/promises';
+import { readdirSync } from 'node:fs';
 import { Forwarder, type ForwarderOutput } from './forwarder.js';
 import { Responder } from './answer.js';
 import { DnsStats } from './stats.js';
@@ -236,6 +237,33 @@ t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP u
   const metrics = await dns.registry.metrics();
   t.match(metrics, /weft_dns_cache_hits_total \d+/);
   t.match(metrics, new RegExp(`weft_dns_upstream_failures_total\\{upstream="${one.label}"\\} [1-9]`));
+});
+
+t.test('each upstream query leaves from a fresh port; a burst of one name is one query; sockets are bounded and closed', async (t) => {
+  const ports: number[] = [];
+  const up = await TestUpstream.start('127.0.6.40', (q) => (q.name.toLowerCase().startsWith('silent') ? 'drop' : { answers: [A(q.name, 0, '192.0.2.1')] }));
+  up.onQuery = (_, port) => ports.push(port);
+  t.teardown(() => up.close());
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.41', port: 0 }], upstreams: [up.label], maxOutstanding: 8, upstreamTimeoutMs: 300 });
+  t.teardown(() => dns.stop());
+  const r = new Resolver({ timeout: 3000, tries: 1 });
+  r.setServers([`127.0.6.41:${dns.addresses[0].port}`]);
+  for (let i = 0; i < 20; i++) await r.resolve4(`p${i}.example.test`);
+  t.equal(new Set(ports).size, 20, `20 queries, 20 source ports (${ports.slice(0, 5).join(', ')}, ...)`);
+
+  up.asked.length = 0;
+  await Promise.all(Array.from({ length: 50 }, () => r.resolve4('burst.example.test')));
+  t.equal(up.asked.length, 1, '50 clients asking one name at once: one upstream query');
+
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const silent = Array.from({ length: 40 }, (_, i) => r.resolve4(`silent${i}.example.test`).catch((e: { code: string }) => e.code));
+  await new Promise((res) => setTimeout(res, 100));
+  const during = fds() - before;
+  t.ok(during <= 8 + 2, `40 questions to a silent upstream hold at most maxOutstanding sockets (${during} more descriptors)`);
+  t.same(new Set(await Promise.all(silent)), new Set(['ESERVFAIL']), 'past the limit SERVFAIL at once, the rest on timeout');
+  await new Promise((res) => setTimeout(res, 100));
+  t.ok(fds() - before <= 1, `all closed after the timeouts (${fds() - before})`);
 });
 
 t.test('dig +norec outside the zone: from the cache, else REFUSED', { skip: skipUnless({ commands: ['dig'] }) }, async (t) => {
