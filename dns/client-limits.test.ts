@@ -111,12 +111,14 @@ t.test('the server: recursion only for allowed clients, weft names for all, UDP 
   const { newStore, query } = await import('../test/helpers/dns.js');
   const dgram = await import('node:dgram');
   const net = await import('node:net');
+  const logged: string[] = [];
+  const log = { debug() {}, info: (_: object, m: string) => void logged.push(m), warn: (_: object, m: string) => void logged.push(m), error() {} };
   const up = await TestUpstream.start('127.0.6.30', (q) => ({ answers: [{ type: 'A', name: q.name, ttl: 60, data: '192.0.2.1' }] }));
   t.teardown(() => up.close());
   const store = newStore('n1');
   store.put('node/n1', { addr: '10.0.0.1' });
   // Only 127.0.6.31 may recurse; the rate limit exempts nobody.
-  const dns = await DnsServer.start({ source: store, nodeName: 'n1', listen: [{ addr: '127.0.6.32', port: 0 }], upstreams: [up.label], recursionAllow: ['127.0.6.31/32'], rateLimit: { ratePerS: 20, exempt: [] } });
+  const dns = await DnsServer.start({ source: store, nodeName: 'n1', listen: [{ addr: '127.0.6.32', port: 0 }], upstreams: [up.label], recursionAllow: ['127.0.6.31/32'], rateLimit: { ratePerS: 20, exempt: [] }, log });
   t.teardown(() => dns.stop());
   const port = dns.addresses[0].port;
   const client = async (from: string) => {
@@ -147,6 +149,11 @@ t.test('the server: recursion only for allowed clients, weft names for all, UDP 
   t.ok(full >= 20 && full <= 25, `100 queries at once, rate 20/s: ${full} answers`);
   t.ok(slips >= 35 && slips <= 41, `every 2nd over the limit slips (${slips})`);
   t.match(await dns.registry.metrics(), /weft_dns_rate_limited_total\{action="drop"\} [1-9]/);
+  dns.reportHostile();
+  const summaries = () => logged.filter((m) => m.startsWith('DNS:'));
+  t.match(summaries(), [/recursion refused/, /rate/], 'one summary line each, not one per packet');
+  dns.reportHostile();
+  t.equal(summaries().length, 2, 'nothing new, nothing said');
 
   // Over TCP the same client is neither limited nor capped (a TCP peer's address is not forged).
   const sock = net.connect({ host: '127.0.6.32', port, localAddress: '127.0.6.34' });

@@ -99,8 +99,8 @@ const now = (): number => performance.now();
 export const UNTRUSTED_AMPLIFICATION = 3;
 export const DEFAULT_RATE_LIMIT = 1000;
 export const DEFAULT_RATE_LIMIT_EXEMPT = ['127.0.0.0/8', '::1/128'] as const;
-/** How often the Docker bridges are read again for the recursion ACL. */
-const ACL_REFRESH_MS = 30_000;
+/** How often the Docker bridges are read again for the recursion ACL, and hostile traffic is summed up in the log. */
+const HOUSEKEEPING_MS = 30_000;
 
 export class DnsServer {
   readonly zone: Zone;
@@ -122,7 +122,9 @@ export class DnsServer {
   private readonly upHosts: string[];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
-  private aclTimer: NodeJS.Timeout | undefined;
+  private housekeeping: NodeJS.Timeout | undefined;
+  /** What the last log summary counted (spoofs, refusals, rate-limited), so each line says what is new. */
+  private reported = { spoofs: 0, refused: 0, limited: 0 };
   private detach: () => void = () => {};
   private readonly log: DnsLog;
   private readonly tcpIdleMs: number;
@@ -181,7 +183,10 @@ export class DnsServer {
     }
     if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? '/etc/resolv.conf'} after our own address); names outside ${server.zone.domain} are refused`);
     server.detach = server.zone.attach(opts.source, opts.vips);
-    server.aclTimer = setInterval(() => server.acl.refresh(now()), ACL_REFRESH_MS).unref();
+    server.housekeeping = setInterval(() => {
+      server.acl.refresh(now());
+      server.reportHostile();
+    }, HOUSEKEEPING_MS).unref();
     server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label), recursionAllow: server.acl.describe(), rateLimit: server.rrl.rate }, 'DNS serving');
     return server;
   }
@@ -191,7 +196,7 @@ export class DnsServer {
     this.stopped = true;
     this.detach();
     if (this.timer) clearTimeout(this.timer);
-    if (this.aclTimer) clearInterval(this.aclTimer);
+    if (this.housekeeping) clearInterval(this.housekeeping);
     for (const c of this.conns) c.destroy();
     for (const c of this.upstreamTcp) c.destroy();
     const closing: Promise<void>[] = [];
@@ -263,6 +268,18 @@ export class DnsServer {
     }
     if (out !== undefined) this.sendUdp(sock, out, rinfo.address, rinfo.port, t0);
     this.observe(r.lastSource, t0);
+  }
+
+  /** One log line per period for what hostile or misdirected traffic did, never one per packet. */
+  reportHostile(): void {
+    const spoofs = Object.values(this.stats.upstreamSpoofs).reduce((a, b) => a + b, 0);
+    const refused = this.stats.recursionRefused;
+    const limited = this.rrl.dropped + this.rrl.slipped;
+    const r = this.reported;
+    if (spoofs > r.spoofs) this.log.warn({ dropped: spoofs - r.spoofs, byReason: { ...this.stats.upstreamSpoofs } }, 'DNS: upstream replies dropped as possible spoofs (wrong source, id, question or 0x20 case); see weft_dns_upstream_spoof_total');
+    if (refused > r.refused) this.log.info({ refused: refused - r.refused, allowed: this.acl.describe() }, 'DNS: recursion refused to clients outside dns.recursionAllow');
+    if (limited > r.limited) this.log.info({ limited: limited - r.limited, networks: this.rrl.clients }, 'DNS: UDP answers over dns.rateLimit dropped or slipped');
+    this.reported = { spoofs, refused, limited };
   }
 
   /** A UDP response, through the rate limiter. */
