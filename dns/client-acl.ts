@@ -85,7 +85,9 @@ export class RecursionAcl {
       for (const [name, addrs] of Object.entries(ifs)) {
         if (!DOCKER_BRIDGE.test(name)) continue;
         for (const a of addrs ?? []) {
-          if (!a.cidr || a.internal) continue;
+          // Link-local (fe80::/10, 169.254/16) is the same range on every link: a neighbour on
+          // eth0 would match a bridge's fe80::/64, and the set does not know interfaces.
+          if (!a.cidr || a.internal || /^(fe[89ab][0-9a-f]:|169\.254\.)/i.test(a.address)) continue;
           const n = parseNet(a.cidr);
           if (n) {
             nets.push(n);
