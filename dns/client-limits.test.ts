@@ -39,7 +39,7 @@ t.test('network sets: v4 and v6 prefixes, host bits ignored, mapped addresses ma
 
 t.test('recursion ACL: loopback and Docker bridges by default, the overlay only when it runs, a new bridge found at its first query', async (t) => {
   const info = (cidr: string): NetworkInterfaceInfo => ({ address: cidr.split('/')[0], netmask: '', family: 'IPv4', mac: '', internal: false, cidr });
-  let ifs: Record<string, NetworkInterfaceInfo[]> = { lo: [{ ...info('127.0.0.1/8'), internal: true }], eth0: [info('192.168.1.10/24')], docker0: [info('172.17.0.1/16'), { ...info('fe80::42:acff:fe11:1/64'), family: 'IPv6' }] };
+  let ifs: Record<string, NetworkInterfaceInfo[]> = { lo: [{ ...info('127.0.0.1/8'), internal: true }], eth0: [info('192.168.1.10/24')], docker0: [info('172.17.0.1/16'), { ...info('fe80::42:acff:fe11:1/64'), family: 'IPv6', scopeid: 3 } as NetworkInterfaceInfo] };
   let reads = 0;
   const acl = new RecursionAcl({ interfaces: () => (reads++, ifs), refreshMs: 10_000 });
   t.ok(acl.allows('127.0.0.1', 0));
