@@ -194,3 +194,23 @@ t.test('a real agent takes the dns.* keys: recursion allow-list and rate limit',
   const limited = await ask('127.0.6.54', 'acl1.node.weft.internal', 20);
   t.equal(limited.filter((r) => !r.flag_tc).length, 5, 'another client gets the burst of 5 in full');
 });
+
+t.test('IPv6 clients: ::1 recurses by default; another v6 client is refused and limited per /56', async (t) => {
+  const { DnsServer } = await import('./server.js');
+  const { TestUpstream } = await import('./upstream.fixture.js');
+  const { newStore, query } = await import('../test/helpers/dns.js');
+  const dgram = await import('node:dgram');
+  const up = await TestUpstream.start('127.0.6.60', (q) => ({ answers: [{ type: 'A', name: q.name, ttl: 60, data: '192.0.2.1' }] }));
+  t.teardown(() => up.close());
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '::1', port: 0 }], upstreams: [up.label] });
+  t.teardown(() => dns.stop());
+  const s = dgram.createSocket('udp6');
+  await new Promise<void>((r) => s.bind(0, '::1', () => r()));
+  t.teardown(() => s.close());
+  const reply = new Promise<Buffer>((r) => s.once('message', r));
+  s.send(query('v6.example.test', 'A'), dns.addresses[0].port, '::1');
+  t.equal(decode(await reply).rcode, 'NOERROR', '::1 recurses');
+  const acl = dns.acl;
+  t.notOk(acl.allows('2001:db8::5', 0), 'another v6 address may not');
+  t.ok(acl.allows('::ffff:127.0.0.1', 0), 'v4-mapped loopback is loopback');
+});
