@@ -231,8 +231,8 @@ export interface AmplificationResult {
  * networks) asks for an external TXT of 1,000 bytes and for weft's biggest name (a service
  * with `bigService` endpoints), once each and then `count` times as fast as it can.
  */
-export async function amplificationAttack(t: Teardown | undefined, o: { count: number; bigService?: number; tag?: string }): Promise<AmplificationResult> {
-  const p = await peers(t, { delayMs: 0, timeoutMs: 1500, bigService: o.bigService ?? 60, tag: o.tag ?? 'a' });
+export async function amplificationAttack(t: Teardown | undefined, o: { count: number; bigService?: number; tag?: string; server?: object }): Promise<AmplificationResult> {
+  const p = await peers(t, { delayMs: 0, timeoutMs: 1500, bigService: o.bigService ?? 60, tag: o.tag ?? 'a', server: o.server });
   try {
     const client = new Lines(p.lab.spawn(p.other.ns, [process.execPath, PEERS, 'client']), 'client');
     await client.next(has('ready'));
