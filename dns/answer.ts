@@ -54,13 +54,19 @@ export class Responder<C = unknown> {
   /** What the last handled query was answered from (for the latency histogram). */
   lastSource: 'zone' | 'cache' | 'upstream' | 'error' = 'zone';
 
+  /** The UDP size cap of the query being handled (0: none). */
+  private cap = 0;
+
   /**
    * The response to `msg`, or undefined when there is none: dropped (not a query), or a name
-   * outside the zone (then wantsForward is true).
+   * outside the zone (then wantsForward is true). `udpCap` (0: none) truncates UDP answers
+   * bigger than that many bytes, whatever the client offers: the server's bound on how much
+   * an untrusted client (maybe a forged victim address) can amplify.
    */
-  handle(msg: Buffer, tcp: boolean): Buffer | undefined {
+  handle(msg: Buffer, tcp: boolean, udpCap = 0): Buffer | undefined {
     const q = this.q;
     this.pendingForward = undefined;
+    this.cap = udpCap;
     const r = parseQuery(msg, q);
     if (r !== Parse.Ok) {
       this.stats.malformed[q.bad!]++;
@@ -105,6 +111,13 @@ export class Responder<C = unknown> {
     return this.pendingForward !== undefined;
   }
 
+  /** REFUSED for the query just handled, instead of forwarding it (a client not allowed to recurse). */
+  refuseForward(): Buffer {
+    const msg = this.pendingForward!;
+    this.pendingForward = undefined;
+    return this.error(msg, this.q, RCODE.REFUSED);
+  }
+
   forward(now: number, tcp: boolean, client: C): Buffer | undefined {
     const msg = this.pendingForward!;
     this.pendingForward = undefined;
@@ -130,8 +143,8 @@ export class Responder<C = unknown> {
 
   private udpLimit(q: Query, tcp: boolean): number {
     if (tcp) return 65535;
-    if (!q.edns) return 512;
-    return q.udpSize < 512 ? 512 : q.udpSize > this.maxUdp ? this.maxUdp : q.udpSize;
+    const limit = !q.edns ? 512 : q.udpSize < 512 ? 512 : q.udpSize > this.maxUdp ? this.maxUdp : q.udpSize;
+    return this.cap > 0 && this.cap < limit ? this.cap : limit;
   }
 
   /** Header + question of the query, then `sec`; TC and no records when it does not fit. */

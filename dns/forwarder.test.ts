@@ -1,6 +1,7 @@
 import t from 'tap';
 import dnsPacket, { type Answer } from 'dns-packet';
 import { Resolver } from 'node:dns/promises';
+import { readdirSync } from 'node:fs';
 import { Forwarder, type ForwarderOutput } from './forwarder.js';
 import { Responder } from './answer.js';
 import { DnsStats } from './stats.js';
@@ -26,20 +27,27 @@ function core(opts: { upstreams?: number; maxOutstanding?: number; timeoutMs?: n
     const out = r.handle(msg, false);
     return out ?? (r.wantsForward ? r.forward(now, false, client) : undefined);
   };
-  const take = (): Out[] => fwd.outbox.splice(0);
+  /** Ids the forwarder said it is done with (the adapter closes their sockets). */
+  const done: number[] = [];
+  const take = (): Out[] =>
+    fwd.outbox.splice(0).filter((o) => {
+      if (o.kind !== 'done') return true;
+      done.push(o.id);
+      return false;
+    });
   /** The upstream answers the query it was sent in `send`. */
   const reply = (now: number, send: Out, answers: Answer[], o: { rcode?: number; authorities?: Answer[]; tc?: boolean } = {}) => {
     if (send.kind !== 'send') throw new Error('not a send');
     const q = dnsPacket.decode(send.bytes);
     const bytes = dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (o.tc ? dnsPacket.TRUNCATED_RESPONSE : 0) | (o.rcode ?? 0), questions: q.questions, answers, authorities: o.authorities ?? [] });
-    fwd.response(now, send.upstream, send.tcp, bytes);
+    fwd.response(now, send.upstream, send.tcp, bytes, send.id);
   };
-  return { fwd, stats, ask, take, reply };
+  return { fwd, stats, ask, take, reply, done };
 }
 
 function seq(): () => number {
   let i = 0;
-  return () => ((i++ * 7919) % 65536) / 65536;
+  return () => (i++ * 7919) % 65536;
 }
 
 const A = (name: string, ttl: number, data = '192.0.2.1'): Answer => ({ type: 'A', name, ttl, data });
@@ -124,9 +132,9 @@ t.test('concurrency limit, coalescing, RD=0, unmatched responses, TC -> TCP', as
   const norec = decode(ask(0, 'd.example', 5, { rd: false }));
   t.equal(norec.rcode, 'REFUSED', 'RD=0 and not cached: REFUSED (no recursion asked for)');
 
-  fwd.response(0, 0, false, Buffer.from('garbage!garbage!'));
-  fwd.response(0, 1, false, query('a.example', 'A'));
-  t.equal(stats.upstreamUnmatched, 2, 'garbage and non-responses do not match');
+  fwd.response(0, 0, false, Buffer.from('garbage!garbage!'), (sendA as { id: number }).id);
+  fwd.response(0, 1, false, query('a.example', 'A'), (sendA as { id: number }).id);
+  t.same(stats.upstreamSpoofs, { source: 0, id: 0, question: 0, case: 0, not_response: 2 }, 'garbage and non-responses are dropped');
 
   reply(0, sendA, [A('a.example', 60)]);
   reply(0, sendB, [A('b.example', 60)]);
@@ -138,6 +146,52 @@ t.test('concurrency limit, coalescing, RD=0, unmatched responses, TC -> TCP', as
   t.match(viaTcp, { kind: 'send', tcp: true, upstream: 0 }, 'TC from upstream: ask it again over TCP');
   reply(0, viaTcp, [A('big.example', 60)]);
   t.match(take(), [{ kind: 'reply', client: 6, rcode: 0 }]);
+});
+
+t.test('spoofing: a reply counts only with the id, the question and the 0x20 case as sent', async (t) => {
+  const { ask, take, reply, stats, fwd, done } = core();
+  ask(0, 'Spoof-Target.Example', 1);
+  const [send] = take() as Extract<Out, { kind: 'send' }>[];
+  const sent = dnsPacket.decode(send.bytes);
+  const name = sent.questions![0].name;
+  t.equal(name.toLowerCase(), 'spoof-target.example', 'the name goes up lowercased, then 0x20-cased');
+  t.not(name, name.toLowerCase(), 'some letters are upper case');
+  const forged = (o: { id?: number; name?: string; type?: 'A' | 'AAAA' }) =>
+    dnsPacket.encode({ type: 'response', id: o.id ?? send.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: [{ type: o.type ?? 'A', name: o.name ?? name }], answers: [A(o.name ?? name, 300, '6.6.6.6')] });
+  fwd.response(0, 0, false, forged({ id: send.id ^ 1 }), send.id);
+  fwd.response(0, 0, false, forged({ name: name.toLowerCase() }), send.id);
+  fwd.response(0, 0, false, forged({ name: name.toUpperCase() }), send.id);
+  fwd.response(0, 0, false, forged({ name: 'other.example' }), send.id);
+  fwd.response(0, 0, false, forged({ type: 'AAAA' }), send.id);
+  fwd.response(0, 1, false, forged({}), send.id);
+  t.same(stats.upstreamSpoofs, { source: 0, id: 2, question: 2, case: 2, not_response: 0 }, 'each forgery dropped, by reason (the last: an upstream not asked)');
+  t.same(take(), [], 'nothing reached the client');
+  t.same(done, [], 'the query still waits for its real answer');
+  reply(0, send, [A(name, 60, '192.0.2.9')]);
+  const [answer] = take();
+  const d = decode((answer as { bytes: Buffer }).bytes);
+  t.same(d.answers.map((a) => a.data), ['192.0.2.9'], 'the real answer is taken');
+  t.equal(d.questions[0].name, 'Spoof-Target.Example', "the client sees its own case");
+  t.same(done, [send.id], 'then the query is done (its socket closes)');
+});
+
+t.test('query ids and 0x20 bits come from node:crypto by default: no two queries alike', async (t) => {
+  const stats = new DnsStats();
+  const fwd = new Forwarder<number>({ upstreams: [parseUpstream('127.0.0.1:53')] }, stats);
+  const r = new Responder<number>(new Zone(), stats, fwd);
+  const ids = new Set<number>();
+  const names = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    r.handle(query('abcdefghijklmnop.example', 'A', { id: i }), false);
+    r.forward(0, false, i);
+    const [send] = fwd.outbox.splice(0) as Extract<Out, { kind: 'send' }>[];
+    ids.add(send.id);
+    names.add(dnsPacket.decode(send.bytes).questions![0].name);
+    fwd.response(0, 0, false, dnsPacket.encode({ type: 'response', id: send.id, flags: 0x8002, questions: dnsPacket.decode(send.bytes).questions }), send.id);
+    fwd.outbox.length = 0;
+  }
+  t.ok(ids.size > 190, `ids spread (${ids.size} distinct of 200)`);
+  t.ok(names.size > 190, `0x20 patterns spread (${names.size} distinct of 200)`);
 });
 
 t.test('resolv.conf: nameservers without our own address', async (t) => {
@@ -178,11 +232,38 @@ t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP u
   two.handler = (q) => ({ truncateUdp: true, answers: Array.from({ length: 80 }, (_, i) => A(q.name, 60, `198.51.100.${i + 1}`)) });
   const many = await r.resolve4('many.example.test');
   t.equal(many.length, 80, 'a truncated upstream answer is fetched again over TCP and relayed whole');
-  t.ok(two.asked.some((a) => a.tcp && a.name === 'many.example.test'));
+  t.ok(two.asked.some((a) => a.tcp && a.name.toLowerCase() === 'many.example.test'));
 
   const metrics = await dns.registry.metrics();
   t.match(metrics, /weft_dns_cache_hits_total \d+/);
   t.match(metrics, new RegExp(`weft_dns_upstream_failures_total\\{upstream="${one.label}"\\} [1-9]`));
+});
+
+t.test('each upstream query leaves from a fresh port; a burst of one name is one query; sockets are bounded and closed', async (t) => {
+  const ports: number[] = [];
+  const up = await TestUpstream.start('127.0.6.40', (q) => (q.name.toLowerCase().startsWith('silent') ? 'drop' : { answers: [A(q.name, 0, '192.0.2.1')] }));
+  up.onQuery = (_, port) => ports.push(port);
+  t.teardown(() => up.close());
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.41', port: 0 }], upstreams: [up.label], maxOutstanding: 8, upstreamTimeoutMs: 300 });
+  t.teardown(() => dns.stop());
+  const r = new Resolver({ timeout: 3000, tries: 1 });
+  r.setServers([`127.0.6.41:${dns.addresses[0].port}`]);
+  for (let i = 0; i < 20; i++) await r.resolve4(`p${i}.example.test`);
+  t.equal(new Set(ports).size, 20, `20 queries, 20 source ports (${ports.slice(0, 5).join(', ')}, ...)`);
+
+  up.asked.length = 0;
+  await Promise.all(Array.from({ length: 50 }, () => r.resolve4('burst.example.test')));
+  t.equal(up.asked.length, 1, '50 clients asking one name at once: one upstream query');
+
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const silent = Array.from({ length: 40 }, (_, i) => r.resolve4(`silent${i}.example.test`).catch((e: { code: string }) => e.code));
+  await new Promise((res) => setTimeout(res, 100));
+  const during = fds() - before;
+  t.ok(during <= 8 + 2, `40 questions to a silent upstream hold at most maxOutstanding sockets (${during} more descriptors)`);
+  t.same(new Set(await Promise.all(silent)), new Set(['ESERVFAIL']), 'past the limit SERVFAIL at once, the rest on timeout');
+  await new Promise((res) => setTimeout(res, 100));
+  t.ok(fds() - before <= 1, `all closed after the timeouts (${fds() - before})`);
 });
 
 t.test('dig +norec outside the zone: from the cache, else REFUSED', { skip: skipUnless({ commands: ['dig'] }) }, async (t) => {

@@ -9,9 +9,17 @@
 //
 // Recursion not desired (RD=0, e.g. dig +norec): answered from the cache if it is there,
 // else REFUSED — the client asked us not to go upstream, and we are not authoritative there.
+//
+// Against blind spoofing (Kaminsky, SAD DNS): every upstream query has a fresh id from
+// node:crypto and its name in random case (0x20, draft-vixie-dnsext-dns0x20), and the adapter
+// sends each attempt from a socket of its own on a fresh random port (the 'send' and 'done'
+// outputs). A reply is taken only when it carries that id and the question exactly as asked,
+// case included; anything else is dropped and counted by reason (DnsStats.upstreamSpoofs).
+// Identical questions share one upstream query, so a burst cannot open many guesses at once.
 import dnsPacket from 'dns-packet';
 import { AnswerCache, type CachedAnswer } from './cache.js';
-import type { DnsStats } from './stats.js';
+import { cryptoRandom32 } from './random.js';
+import type { DnsStats, SpoofReason } from './stats.js';
 import { FLAG_AD, FLAG_CD, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_LEN, OPT_LEN, RCODE, TYPE, skipName } from './wire.js';
 
 export interface Upstream {
@@ -41,7 +49,10 @@ export interface ClientQuery<C> {
 }
 
 export type ForwarderOutput<C> =
+  /** Ask upstream `upstream` (over UDP: from a new socket on a fresh port, kept until 'done'). */
   | { kind: 'send'; upstream: number; tcp: boolean; id: number; bytes: Buffer }
+  /** Query `id` is over: close what was opened for it (its id may be used again from now on). */
+  | { kind: 'done'; id: number }
   | { kind: 'reply'; client: C; bytes: Buffer; rcode: number; qtype: number; at: number };
 
 export interface ForwarderOptions {
@@ -57,7 +68,7 @@ export interface ForwarderOptions {
   failureHalfLifeMs?: number;
   /** Clients waiting on one question; more get SERVFAIL. Default 1000. */
   maxWaiters?: number;
-  /** Source of query ids (tests make it deterministic). Default Math.random. */
+  /** 32 random bits per call, for query ids and 0x20 (tests make it deterministic). Default node:crypto. */
   random?: () => number;
   /** The UDP payload size we ask upstreams for. Default 1232. */
   udpPayload?: number;
@@ -72,7 +83,7 @@ export interface ImmediateAnswer {
 interface Pending<C> {
   id: number;
   cacheKey: string;
-  /** The upstream query as sent (lowercased name, our OPT). */
+  /** The upstream query as sent (the name in its 0x20 case, our OPT). */
   bytes: Buffer;
   qEnd: number;
   waiters: ClientQuery<C>[];
@@ -111,7 +122,7 @@ export class Forwarder<C> {
     this.maxTtl = opts.maxTtlS ?? 3600;
     this.halfLife = opts.failureHalfLifeMs ?? 30_000;
     this.maxWaiters = opts.maxWaiters ?? 1000;
-    this.random = opts.random ?? Math.random;
+    this.random = opts.random ?? cryptoRandom32;
     this.udpPayload = opts.udpPayload ?? 1232;
     this.scores = this.upstreams.map(() => ({ score: 0, at: 0 }));
   }
@@ -151,11 +162,17 @@ export class Forwarder<C> {
     return undefined;
   }
 
-  /** A message from upstream `index` (over TCP when `tcp`). Anything that is not the answer to a question we asked it is dropped. */
-  response(now: number, index: number, tcp: boolean, msg: Buffer): void {
-    if (msg.length < HEADER_LEN || !(msg[2] & 0x80)) return this.unmatched();
-    const p = this.pending.get(msg.readUInt16BE(0));
-    if (!p || !p.tried.includes(index) || !this.sameQuestion(p, msg)) return this.unmatched();
+  /**
+   * A message from upstream `index` (over TCP when `tcp`) on the socket that carried query
+   * `id`. Anything but the answer to exactly that question is dropped and counted.
+   */
+  response(now: number, index: number, tcp: boolean, msg: Buffer, id: number): void {
+    if (msg.length < HEADER_LEN || !(msg[2] & 0x80)) return this.spoof('not_response');
+    if (msg.readUInt16BE(0) !== id) return this.spoof('id');
+    const p = this.pending.get(id);
+    if (!p || !p.tried.includes(index)) return this.spoof('id');
+    const mismatch = this.questionMismatch(p, msg);
+    if (mismatch) return this.spoof(mismatch);
     const rcode = msg[3] & 0xf;
     let parsed: ReturnType<typeof parseAnswer>;
     try {
@@ -278,6 +295,7 @@ export class Forwarder<C> {
     p.done = true;
     this.pending.delete(p.id);
     this.byKey.delete(p.cacheKey);
+    this.outbox.push({ kind: 'done', id: p.id });
   }
 
   private reply(w: ClientQuery<C>, bytes: Buffer, rcode: number): void {
@@ -285,8 +303,8 @@ export class Forwarder<C> {
     this.outbox.push({ kind: 'reply', client: w.client, bytes, rcode, qtype: w.qtype, at: w.at });
   }
 
-  private unmatched(): void {
-    this.stats.upstreamUnmatched++;
+  private spoof(reason: SpoofReason): void {
+    this.stats.upstreamSpoofs[reason]++;
   }
 
   private overloaded(cq: ClientQuery<C>): ImmediateAnswer {
@@ -300,7 +318,7 @@ export class Forwarder<C> {
 
   private freshId(): number {
     for (;;) {
-      const id = Math.floor(this.random() * 0x10000) & 0xffff;
+      const id = this.random() & 0xffff;
       if (!this.pending.has(id)) return id;
     }
   }
@@ -312,8 +330,22 @@ export class Forwarder<C> {
     out.writeUInt16BE(FLAG_RD | (cq.flags & FLAG_CD), 2);
     out.writeUInt16BE(1, 4);
     out.writeUInt16BE(1, 10);
-    // The lowercased name (the cache key), then the client's type and class.
+    // The lowercased name (the cache key) with each letter's case drawn at random (0x20), then
+    // the client's type and class. Label lengths are below 64, so never taken for letters.
     out.write(cq.key, HEADER_LEN, 'latin1');
+    let bits = 0;
+    let left = 0;
+    for (let i = HEADER_LEN; i < HEADER_LEN + cq.key.length; i++) {
+      const c = out[i];
+      if (c < 0x61 || c > 0x7a) continue;
+      if (left === 0) {
+        bits = this.random();
+        left = 32;
+      }
+      if (bits & 1) out[i] = c ^ 0x20;
+      bits >>>= 1;
+      left--;
+    }
     cq.question.copy(out, HEADER_LEN + cq.key.length, cq.key.length);
     const opt = HEADER_LEN + qlen;
     out.writeUInt16BE(TYPE.OPT, opt + 1);
@@ -322,14 +354,19 @@ export class Forwarder<C> {
     return out;
   }
 
-  private sameQuestion(p: Pending<C>, msg: Buffer): boolean {
-    if (msg.readUInt16BE(4) !== 1 || msg.length < p.qEnd) return false;
+  /** Why the reply's question is not the one asked, byte for byte; undefined when it is. */
+  private questionMismatch(p: Pending<C>, msg: Buffer): SpoofReason | undefined {
+    if (msg.readUInt16BE(4) !== 1 || msg.length < p.qEnd) return 'question';
+    let caseOnly = false;
     for (let i = HEADER_LEN; i < p.qEnd; i++) {
-      let c = msg[i];
-      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      if (c !== p.bytes[i]) return false;
+      const c = msg[i];
+      const want = p.bytes[i];
+      if (c === want) continue;
+      // Letters that differ only in case: a guess at the 0x20 bits that missed.
+      if ((c | 0x20) === (want | 0x20) && (want | 0x20) >= 0x61 && (want | 0x20) <= 0x7a) caseOnly = true;
+      else return 'question';
     }
-    return true;
+    return caseOnly ? 'case' : undefined;
   }
 
   private cacheTtl(rcode: number, a: ParsedAnswer, msg: Buffer): number {

@@ -12,6 +12,10 @@
 //   answer.ts       Responder: query bytes -> response bytes (zone, errors, hand-off to the forwarder)
 //   forwarder.ts    upstream selection, retries, coalescing; cache.ts its LRU + TTL cache
 //   resolv-conf.ts  upstream lists
+//   netset.ts       client addresses and networks, matched without allocation
+//   client-acl.ts   who may recurse (loopback, Docker bridges, overlay, CIDRs)
+//   rrl.ts          response-rate limiting per client network, with slip
+//   random.ts       ids and 0x20 bits from node:crypto
 //   server.ts       UDP/TCP listeners, upstream sockets, timer; metrics.ts prom-client export
 export { DnsServer, DnsStartError, type DnsServerOptions, type DnsLog, type ListenAddr } from './server.js';
 export { Zone, endpointLabel, type RecordSource, type VipSource, type SourceEvent, type ZoneOptions } from './zone.js';
@@ -19,3 +23,5 @@ export { Responder, type ResponderOptions } from './answer.js';
 export { Forwarder, type ForwarderOptions, type Upstream } from './forwarder.js';
 export { DnsStats } from './stats.js';
 export { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
+export { RecursionAcl, DEFAULT_RECURSION_ALLOW, checkRecursionAllow } from './client-acl.js';
+export { ResponseRateLimiter } from './rrl.js';

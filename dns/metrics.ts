@@ -4,6 +4,7 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { LATENCY_BUCKETS_S, QTYPE_LABELS, RCODE_LABELS, SOURCES, type DnsStats } from './stats.js';
 import { ZONE_SKIP_REASONS, type Zone } from './zone.js';
 import type { Forwarder } from './forwarder.js';
+import type { ResponseRateLimiter } from './rrl.js';
 import { followCounter } from '../src/metrics.js';
 
 /** The latency histogram, from the counts the server keeps per source. */
@@ -41,7 +42,7 @@ class FollowedHistogram extends Histogram<'source'> {
   }
 }
 
-export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined): void {
+export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined, rrl?: ResponseRateLimiter): void {
   followCounter(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
     const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
     QTYPE_LABELS.forEach((qtype, qi) =>
@@ -58,7 +59,15 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
   followCounter(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
     [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
   );
-  followCounter(registry, 'weft_dns_upstream_unmatched_total', 'Upstream messages that answer no question we asked (late, spoofed or garbled)', [], () => [[{}, stats.upstreamUnmatched]]);
+  followCounter(registry, 'weft_dns_upstream_spoof_total', 'Upstream replies dropped as possible spoofs (or garbled), by reason: source, id, question, case (0x20), not_response', ['reason'], () =>
+    Object.entries(stats.upstreamSpoofs).map(([reason, n]) => [{ reason }, n]),
+  );
+  followCounter(registry, 'weft_dns_recursion_refused_total', 'Names outside the zone answered REFUSED because the client is not in dns.recursionAllow', [], () => [[{}, stats.recursionRefused]]);
+  followCounter(registry, 'weft_dns_rate_limited_total', 'UDP responses over the per-network rate limit, by action: slip (sent empty with TC) or drop', ['action'], () => [
+    [{ action: 'slip' }, rrl?.slipped ?? 0],
+    [{ action: 'drop' }, rrl?.dropped ?? 0],
+  ]);
+  new Gauge({ name: 'weft_dns_rate_limit_networks', help: 'Client networks the response-rate limiter tracks', registers: [registry], collect() { this.set(rrl?.clients ?? 0); } });
   followCounter(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
   followCounter(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
     Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),

@@ -1,10 +1,18 @@
 // The socket adapter: UDP and TCP listeners in front of the sans-IO responder, and the
 // upstream sockets and timer behind the forwarder. It reads the clock and moves bytes;
 // every decision is made in answer.ts and forwarder.ts.
+//
+// Upstream queries over UDP each leave from a socket of their own, bound by the kernel to a
+// fresh random port and closed when the forwarder is done with the query (its 'done'): a
+// spoofer must guess that port as well as the id and the 0x20 case. Their number is bounded
+// by the forwarder's maxOutstanding (times the upstreams tried per query).
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { RecursionAcl, type Interfaces } from './client-acl.js';
+import { NetSet, parseNet } from './netset.js';
+import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
 import { Registry } from 'prom-client';
 import { Responder, DEFAULT_MAX_UDP } from './answer.js';
 import { Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
@@ -57,6 +65,14 @@ export interface DnsServerOptions {
   maxTcpConnections?: number;
   /** A TCP client connection with nothing to say for this long is closed. Default 10 s. */
   tcpIdleMs?: number;
+  /** Who may recurse (names outside the domain): CIDRs and the words docker and overlay (see client-acl.ts). Default loopback, docker, overlay. */
+  recursionAllow?: readonly string[];
+  /** The overlay CIDR, when the overlay runs (what `overlay` in recursionAllow means). */
+  overlayCidr?: string;
+  /** The host's interfaces, for the Docker bridges (tests). Default os.networkInterfaces. */
+  interfaces?: Interfaces;
+  /** Response-rate limiting on UDP, per client /24 or /56. Default 1000/s, burst 1000, slip 2, loopback exempt. */
+  rateLimit?: { ratePerS?: number; burst?: number; slip?: number; maxClients?: number; exempt?: readonly string[] };
   log?: DnsLog;
   /** Where the weft_dns_* metrics go. Default: a registry of its own (see `registry`). */
   registry?: Registry;
@@ -79,11 +95,20 @@ const literal = (address: string, family: unknown, cb: (err: Error | null, addre
 
 const now = (): number => performance.now();
 
+/** Over UDP a client outside recursionAllow gets at most this many times its query's size (more is truncated: TCP). */
+export const UNTRUSTED_AMPLIFICATION = 3;
+export const DEFAULT_RATE_LIMIT = 1000;
+export const DEFAULT_RATE_LIMIT_EXEMPT = ['127.0.0.0/8', '::1/128'] as const;
+/** How often the Docker bridges are read again for the recursion ACL, and hostile traffic is summed up in the log. */
+const HOUSEKEEPING_MS = 30_000;
+
 export class DnsServer {
   readonly zone: Zone;
   readonly stats = new DnsStats();
   readonly registry: Registry;
   readonly forwarder: Forwarder<Client> | undefined;
+  readonly acl: RecursionAcl;
+  readonly rrl: ResponseRateLimiter;
   /** The bound addresses, UDP and TCP on each (ports resolved when 0 was asked). */
   readonly addresses: ListenAddr[] = [];
   private readonly responder: Responder<Client>;
@@ -91,11 +116,15 @@ export class DnsServer {
   private readonly tcp: net.Server[] = [];
   private readonly conns = new Set<net.Socket>();
   private readonly upstreamTcp = new Set<net.Socket>();
-  private upSock4: dgram.Socket | undefined;
-  private upSock6: dgram.Socket | undefined;
-  private readonly upIndex = new Map<string, number>();
+  /** The UDP sockets of each upstream query in flight, by query id. */
+  private readonly upSocks = new Map<number, dgram.Socket[]>();
+  /** Each upstream's address as dgram reports a sender's (IPv6 in canonical form). */
+  private readonly upHosts: string[];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  private housekeeping: NodeJS.Timeout | undefined;
+  /** What the last log summary counted (spoofs, refusals, rate-limited), so each line says what is new. */
+  private reported = { spoofs: 0, refused: 0, limited: 0 };
   private detach: () => void = () => {};
   private readonly log: DnsLog;
   private readonly tcpIdleMs: number;
@@ -113,10 +142,18 @@ export class DnsServer {
       opts.forward === false || upstreams.length === 0
         ? undefined
         : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
-    upstreams.forEach((u, i) => this.upIndex.set(`${u.host}|${u.port}`, i));
+    this.upHosts = upstreams.map((u) => (net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host));
     this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULT_MAX_UDP });
+    this.acl = new RecursionAcl({ allow: opts.recursionAllow, overlayCidr: opts.overlayCidr, interfaces: opts.interfaces ?? networkInterfaces });
+    const rl = opts.rateLimit ?? {};
+    const exempt = (rl.exempt ?? DEFAULT_RATE_LIMIT_EXEMPT).map((c) => {
+      const n = parseNet(c);
+      if (!n) throw new Error(`DNS rate-limit exemption "${c}" is not a CIDR (a.b.c.d/n or v6/n)`);
+      return n;
+    });
+    this.rrl = new ResponseRateLimiter({ ratePerS: rl.ratePerS ?? DEFAULT_RATE_LIMIT, burst: rl.burst, slip: rl.slip, maxClients: rl.maxClients, exempt: new NetSet(exempt) });
     this.registry = opts.registry ?? new Registry();
-    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined);
+    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined, this.rrl);
   }
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
@@ -140,14 +177,17 @@ export class DnsServer {
     }
     try {
       for (const l of listen) await server.bind(l);
-      if (server.forwarder) await server.openUpstreams(upstreams);
     } catch (err) {
       await server.stop();
       throw err;
     }
     if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? '/etc/resolv.conf'} after our own address); names outside ${server.zone.domain} are refused`);
     server.detach = server.zone.attach(opts.source, opts.vips);
-    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label) }, 'DNS serving');
+    server.housekeeping = setInterval(() => {
+      server.acl.refresh(now());
+      server.reportHostile();
+    }, HOUSEKEEPING_MS).unref();
+    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label), recursionAllow: server.acl.describe(), rateLimit: server.rrl.rate }, 'DNS serving');
     return server;
   }
 
@@ -156,10 +196,13 @@ export class DnsServer {
     this.stopped = true;
     this.detach();
     if (this.timer) clearTimeout(this.timer);
+    if (this.housekeeping) clearInterval(this.housekeeping);
     for (const c of this.conns) c.destroy();
     for (const c of this.upstreamTcp) c.destroy();
     const closing: Promise<void>[] = [];
-    for (const s of [...this.udp, this.upSock4, this.upSock6]) if (s) closing.push(new Promise((r) => s.close(() => r())));
+    for (const socks of this.upSocks.values()) for (const s of socks) s.close();
+    this.upSocks.clear();
+    for (const s of this.udp) closing.push(new Promise((r) => s.close(() => r())));
     for (const s of this.tcp) closing.push(new Promise((r) => s.close(() => r())));
     await Promise.all(closing);
   }
@@ -212,13 +255,38 @@ export class DnsServer {
   private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const t0 = now();
     const r = this.responder;
-    let out = r.handle(msg, false);
+    const trusted = this.acl.allows(rinfo.address, t0);
+    let out = r.handle(msg, false, trusted ? 0 : UNTRUSTED_AMPLIFICATION * msg.length);
     if (out === undefined && r.wantsForward) {
-      out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
-      if (this.forwarder!.outbox.length) this.flush();
+      if (trusted) {
+        out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
+        if (this.forwarder!.outbox.length) this.flush();
+      } else {
+        this.stats.recursionRefused++;
+        out = r.refuseForward();
+      }
     }
-    if (out !== undefined) sock.send(out, rinfo.port, rinfo.address);
+    if (out !== undefined) this.sendUdp(sock, out, rinfo.address, rinfo.port, t0);
     this.observe(r.lastSource, t0);
+  }
+
+  /** One log line per period for what hostile or misdirected traffic did, never one per packet. */
+  reportHostile(): void {
+    const spoofs = Object.values(this.stats.upstreamSpoofs).reduce((a, b) => a + b, 0);
+    const refused = this.stats.recursionRefused;
+    const limited = this.rrl.dropped + this.rrl.slipped;
+    const r = this.reported;
+    if (spoofs > r.spoofs) this.log.warn({ dropped: spoofs - r.spoofs, byReason: { ...this.stats.upstreamSpoofs } }, 'DNS: upstream replies dropped as possible spoofs (wrong source, id, question or 0x20 case); see weft_dns_upstream_spoof_total');
+    if (refused > r.refused) this.log.info({ refused: refused - r.refused, allowed: this.acl.describe() }, 'DNS: recursion refused to clients outside dns.recursionAllow');
+    if (limited > r.limited) this.log.info({ limited: limited - r.limited, networks: this.rrl.clients }, 'DNS: UDP answers over dns.rateLimit dropped or slipped');
+    this.reported = { spoofs, refused, limited };
+  }
+
+  /** A UDP response, through the rate limiter. */
+  private sendUdp(sock: dgram.Socket, out: Buffer, address: string, port: number, t: number): void {
+    const v = this.rrl.check(address, t);
+    if (v === RRL_SEND) sock.send(out, port, address);
+    else if (v === RRL_SLIP) sock.send(slipResponse(out), port, address);
   }
 
   private observe(source: Source, t0: number): void {
@@ -228,6 +296,8 @@ export class DnsServer {
   private onConnection(conn: net.Socket): void {
     this.conns.add(conn);
     const client: TcpClient = { conn };
+    // TCP cannot come from a forged address, so it is neither capped nor rate-limited, only checked for recursion.
+    const trusted = this.acl.allows(conn.remoteAddress ?? '', now());
     let buf: Buffer = Buffer.alloc(0);
     conn.setTimeout(this.tcpIdleMs, () => conn.destroy());
     conn.on('error', () => {});
@@ -249,8 +319,13 @@ export class DnsServer {
         let out = r.handle(msg, true);
         const forwarded = out === undefined && r.wantsForward;
         if (forwarded) {
-          out = r.forward(t0, true, client);
-          if (this.forwarder!.outbox.length) this.flush();
+          if (trusted) {
+            out = r.forward(t0, true, client);
+            if (this.forwarder!.outbox.length) this.flush();
+          } else {
+            this.stats.recursionRefused++;
+            out = r.refuseForward();
+          }
         }
         if (out !== undefined) writeFramed(conn, out);
         this.observe(r.lastSource, t0);
@@ -265,30 +340,39 @@ export class DnsServer {
 
   // ------------------------------------------------------------ upstreams
 
-  private async openUpstreams(upstreams: Upstream[]): Promise<void> {
-    const open = async (type: 'udp4' | 'udp6'): Promise<dgram.Socket> => {
-      const s = dgram.createSocket({ type, lookup: literal });
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.bind(0, () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
-      s.on('error', (err) => this.log.warn({ err: err.message }, 'DNS upstream socket error'));
-      s.on('message', (msg, rinfo) => {
-        const i = this.upIndex.get(`${rinfo.address}|${rinfo.port}`);
-        if (i === undefined) {
-          this.stats.upstreamUnmatched++;
-          return;
-        }
-        this.forwarder!.response(now(), i, false, msg);
-        this.flush();
-      });
-      return s;
-    };
-    if (upstreams.some((u) => net.isIP(u.host) === 4)) this.upSock4 = await open('udp4');
-    if (upstreams.some((u) => net.isIP(u.host) === 6)) this.upSock6 = await open('udp6');
+  /** Query `id` to upstream `index` over UDP, from a new socket (the kernel binds it to a random free port on send). */
+  private upstreamOverUdp(index: number, id: number, bytes: Buffer): void {
+    const fwd = this.forwarder!;
+    const u = fwd.upstreams[index];
+    const host = this.upHosts[index];
+    const sock = dgram.createSocket({ type: net.isIP(u.host) === 6 ? 'udp6' : 'udp4', lookup: literal });
+    let socks = this.upSocks.get(id);
+    if (!socks) this.upSocks.set(id, (socks = []));
+    socks.push(sock);
+    sock.on('error', (err) => this.log.debug({ err: err.message, upstream: u.label }, 'DNS upstream socket error'));
+    sock.on('message', (msg, rinfo) => {
+      // Only the address and port the query went to; the forwarder checks id and question.
+      if (rinfo.port !== u.port || rinfo.address !== host) {
+        this.stats.upstreamSpoofs.source++;
+        return;
+      }
+      fwd.response(now(), index, false, msg, id);
+      this.flush();
+    });
+    sock.send(bytes, u.port, u.host, (err) => {
+      if (!err || this.stopped) return;
+      // No socket to be had (out of file descriptors) or no route: this upstream failed now.
+      this.log.warn({ err: err.message, upstream: u.label }, 'DNS upstream query could not be sent');
+      fwd.failed(now(), index, id);
+      this.flush();
+    });
+  }
+
+  private closeUpstreamSockets(id: number): void {
+    const socks = this.upSocks.get(id);
+    if (!socks) return;
+    this.upSocks.delete(id);
+    for (const s of socks) s.close();
   }
 
   /** Carries out what the forwarder queued, then keeps its timer armed. */
@@ -297,12 +381,9 @@ export class DnsServer {
     const outs = fwd.outbox.splice(0);
     for (const o of outs) {
       if (o.kind === 'reply') this.replyTo(o);
+      else if (o.kind === 'done') this.closeUpstreamSockets(o.id);
       else if (o.tcp) this.upstreamOverTcp(o.upstream, o.id, o.bytes);
-      else {
-        const u = fwd.upstreams[o.upstream];
-        const sock = net.isIP(u.host) === 6 ? this.upSock6 : this.upSock4;
-        sock?.send(o.bytes, u.port, u.host);
-      }
+      else this.upstreamOverUdp(o.upstream, o.id, o.bytes);
     }
     const next = fwd.nextDeadline();
     if (next !== undefined && next < this.timerAt) {
@@ -323,7 +404,7 @@ export class DnsServer {
 
   private replyTo(o: Extract<ForwarderOutput<Client>, { kind: 'reply' }>): void {
     const c = o.client;
-    if ('sock' in c) c.sock.send(o.bytes, c.port, c.address);
+    if ('sock' in c) this.sendUdp(c.sock, o.bytes, c.address, c.port, now());
     else if (!c.conn.destroyed) writeFramed(c.conn, o.bytes);
     this.observe(o.rcode === 2 ? 'error' : 'upstream', o.at);
   }
@@ -347,7 +428,7 @@ export class DnsServer {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         answered = true;
-        fwd.response(now(), index, true, buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        fwd.response(now(), index, true, buf.subarray(2, 2 + buf.readUInt16BE(0)), id);
         sock.destroy();
         this.flush();
       }

@@ -7,6 +7,13 @@ export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTI
 /** Where an answer came from, for the latency histogram. */
 export const SOURCES = ['zone', 'cache', 'upstream', 'error'] as const;
 export type Source = (typeof SOURCES)[number];
+/**
+ * Why an upstream reply was dropped: not from the address and port asked (source), not
+ * carrying the query's id (id), another question (question), the question in another case
+ * than the 0x20 one sent (case), not a response at all (not_response).
+ */
+export const SPOOF_REASONS = ['source', 'id', 'question', 'case', 'not_response'] as const;
+export type SpoofReason = (typeof SPOOF_REASONS)[number];
 export const LATENCY_BUCKETS_S = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 const qtypeIndex = (t: number): number => {
@@ -40,10 +47,12 @@ export class DnsStats {
   cacheMisses = 0;
   /** Queries refused because too many were already waiting on upstreams. */
   overloaded = 0;
+  /** Names outside the zone REFUSED because the client is not allowed to recurse. */
+  recursionRefused = 0;
   /** Upstream timeouts, errors, SERVFAIL/REFUSED answers and unusable responses, by upstream. */
   readonly upstreamFailures = new Map<string, number>();
-  /** Responses from upstreams that matched no query we asked (late, spoofed or garbled). */
-  upstreamUnmatched = 0;
+  /** Upstream replies dropped because they answer no query as we asked it (spoofed, or garbled), by reason. */
+  readonly upstreamSpoofs: Record<SpoofReason, number> = Object.fromEntries(SPOOF_REASONS.map((r) => [r, 0])) as Record<SpoofReason, number>;
   /** Latency per source: counts per bucket (cumulative at export), sum and count. */
   readonly latency = SOURCES.map(() => ({ buckets: new Float64Array(LATENCY_BUCKETS_S.length), sum: 0, count: 0 }));
 

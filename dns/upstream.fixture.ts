@@ -19,6 +19,8 @@ export type UpstreamHandler = (q: { name: string; type: string }, tcp: boolean) 
 export class TestUpstream {
   readonly asked: { name: string; type: string; tcp: boolean }[] = [];
   delayMs = 0;
+  /** Called with each question's name as received (0x20 case included) and the asker's source port. */
+  onQuery: ((name: string, port: number) => void) | undefined = undefined;
   private readonly conns = new Set<net.Socket>();
   private constructor(
     readonly addr: string,
@@ -46,7 +48,7 @@ export class TestUpstream {
     });
     const up = new TestUpstream(addr, bound, udp, tcp, handler);
     udp.on('message', (msg, rinfo) => {
-      const out = up.answer(msg, false);
+      const out = up.answer(msg, false, rinfo.port);
       if (out) up.later(() => udp.send(out, rinfo.port, rinfo.address));
     });
     tcp.on('connection', (c) => {
@@ -59,7 +61,7 @@ export class TestUpstream {
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
           buf = buf.subarray(2 + msg.length);
-          const out = up.answer(msg, true);
+          const out = up.answer(msg, true, c.remotePort ?? 0);
           if (out) up.later(() => c.write(Buffer.concat([Buffer.from([out.length >> 8, out.length & 0xff]), out])));
         }
       });
@@ -72,7 +74,7 @@ export class TestUpstream {
     else f();
   }
 
-  private answer(msg: Buffer, tcp: boolean): Buffer | undefined {
+  private answer(msg: Buffer, tcp: boolean, port: number): Buffer | undefined {
     let q: Packet;
     try {
       q = dnsPacket.decode(msg);
@@ -82,6 +84,7 @@ export class TestUpstream {
     const question = q.questions?.[0];
     if (!question) return undefined;
     this.asked.push({ name: question.name, type: question.type, tcp });
+    this.onQuery?.(question.name, port);
     const r = this.handler({ name: question.name, type: question.type }, tcp);
     if (r === 'drop') return undefined;
     const tc = r.truncateUdp === true && !tcp;

@@ -10,7 +10,7 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
-  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' };
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' };
 
 export interface KeySpec {
   /** Dotted path in the YAML file, e.g. `api.port`. */
@@ -69,6 +69,10 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'dns.ttl', type: { kind: 'duration' }, default: 5_000, doc: 'TTL of weft\'s answers, and of its negative answers.', flag: 'dns-ttl' },
   { path: 'dns.forward', type: { kind: 'bool' }, default: true, doc: 'Forward names outside the domain to the upstreams; false answers them REFUSED.', flag: 'dns-forward' },
   { path: 'dns.upstreams', type: { kind: 'list', item: 'upstream' }, default: [], doc: 'Upstream resolvers, ip or ip:port, comma separated. Empty: the nameservers in /etc/resolv.conf, without weft\'s own addresses.', flag: 'dns-upstreams' },
+  { path: 'dns.recursionAllow', type: { kind: 'list', item: 'recursion' }, default: ['127.0.0.0/8', '::1/128', 'docker', 'overlay'], doc: 'Clients that may have names outside the domain forwarded: CIDRs, `docker` (the subnets of this host\'s Docker bridges, docker0 and br-*) and `overlay` (overlay.cidr, when the overlay is on). Others get REFUSED for those names; the domain is answered for everyone.', flag: 'dns-recursion-allow' },
+  { path: 'dns.rateLimit', type: { kind: 'int', min: 0, max: 1_000_000 }, default: 1000, doc: 'UDP responses per second to one client network (/24, IPv6 /56), with a burst of as many; over it, answers are dropped or slip. 0: no limit.', flag: 'dns-rate-limit' },
+  { path: 'dns.rateLimitSlip', type: { kind: 'int', min: 0, max: 10 }, default: 2, doc: 'Over the rate limit, every Nth answer goes out empty with TC set (a real client retries over TCP); the rest are dropped. 0: drop all.', flag: 'dns-rate-limit-slip' },
+  { path: 'dns.rateLimitExempt', type: { kind: 'list', item: 'cidr' }, default: ['127.0.0.0/8', '::1/128'], doc: 'Client networks the rate limit never applies to, CIDRs.', flag: 'dns-rate-limit-exempt' },
 
   { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: 'auto', doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
   { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 11.0.0.0/8' }, default: '11.0.0.0/8', doc: 'Where VIP names get their addresses; the same on every node.', flag: 'vip-cidr' },
@@ -129,6 +133,10 @@ export function describeType(t: KeyType): string {
             ? 'a list of ip:port ([v6]:port), port 0-65535'
             : t.item === 'upstream'
               ? 'a list of ip or ip:port ([v6]:port)'
-              : 'a list of strings';
+              : t.item === 'cidr'
+                ? 'a list of CIDRs (a.b.c.d/n or v6/n)'
+                : t.item === 'recursion'
+                  ? 'a list of CIDRs (a.b.c.d/n or v6/n), docker or overlay'
+                  : 'a list of strings';
   }
 }

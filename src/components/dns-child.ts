@@ -35,6 +35,10 @@ export function dnsChild(ctx: AgentContext, store: StoreHandle, lb: LbHandle, ha
         vips: lb.current?.dnsVips,
         forward: d.forward,
         upstreams: d.upstreams.length ? d.upstreams : undefined,
+        recursionAllow: d.recursionAllow,
+        // `overlay` in recursionAllow: the overlay's containers are this node's clients only when it runs.
+        overlayCidr: config.overlay.enabled ? config.overlay.cidr : undefined,
+        rateLimit: { ratePerS: d.rateLimit, slip: d.rateLimitSlip, exempt: d.rateLimitExempt },
         log: log.child({ component: 'dns' }),
         registry,
       });
