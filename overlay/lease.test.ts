@@ -165,3 +165,21 @@ t.test('peers: live leases that hold, in the cidr, on the same VXLAN; never self
   t.match(vtepMac('n1'), /^0e(:[0-9a-f]{2}){5}$/);
   t.not(vtepMac('n1'), vtepMac('n2'));
 });
+
+t.test('conflict rule: an earlier, narrower claim beats a later, wider one that contains it', async (t) => {
+  // A node still configured with /25 subnets (a config change under way) claimed first;
+  // a later /24 containing that /25 must lose and move (test/mutants/overlay-narrow-claim.patch).
+  const narrow = lease('n1', '10.42.5.0/25', 1, 1);
+  const wide = lease('n2', '10.42.5.0/24', 2, 2);
+  t.same(holding([wide, narrow]).map((c) => c.node), ['n1'], 'only the earlier /25 holds');
+  const d = decideLease('n2', wide, [narrow, wide], cfg, vtep(2), 10);
+  t.equal(d.kind, 'claim', 'the later /24 is given up');
+  if (d.kind !== 'claim') return;
+  t.equal(d.lostTo, 'n1');
+  t.notOk(overlaps(parsePrefix(d.record.subnet)!, narrow.prefix), 'the new subnet does not overlap the /25');
+  t.equal(decideLease('n1', narrow, [narrow, wide], { cidr: cfg.cidr, subnetLen: 25 }, vtep(1), 10).kind, 'keep', 'the /25 keeps its claim');
+  // The other way round, the wider claim is the earlier one and holds.
+  const earlyWide = lease('n2', '10.42.5.0/24', 1, 2);
+  const lateNarrow = lease('n1', '10.42.5.0/25', 2, 1);
+  t.equal(decideLease('n2', earlyWide, [earlyWide, lateNarrow], cfg, vtep(2), 10).kind, 'keep', 'an earlier /24 keeps its claim over a later /25 inside it');
+});
