@@ -33,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { nftUsable, removeNftTable, setupNft, type NftCounters, type NftTotals } from './membership-nft.js';
 import { cleanEnv, ProcGroup, sleep, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
+import { HERMETIC_AGENT_FLAGS } from '../test/helpers/agent-process.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const GOSSIP_PORT = 7946;
@@ -51,6 +52,8 @@ export interface RealOptions {
   steadySeconds?: number;
   /** Seconds of the idle window; default 30 (one push/pull period of the lan profile). */
   idleSeconds?: number;
+  /** Count wire bytes with host nftables counters when root and nft allow; default true. */
+  nft?: boolean;
   weftNet?: string;
   serfNet?: string;
   serfBin?: string;
@@ -169,7 +172,9 @@ class WeftCluster implements Impl {
   }
 
   async start(i: number): Promise<void> {
-    const args = [CLI, 'agent', '--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT), '--api-port', '0', '--preset', 'lan', '--log-format', 'json'];
+    // Its own address for gossip (as serf), every other listener on port 0: 20 agents
+    // cannot share the default DNS or store ports.
+    const args = [CLI, 'agent', ...HERMETIC_AGENT_FLAGS, '--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT), '--preset', 'lan', '--log-format', 'json'];
     if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
     const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
     this.procs[i] = p;
@@ -487,7 +492,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     const weft = new WeftCluster(group, weftNet, agents);
     const serf = new SerfCluster(group, serfNet, agents, serfBin, dir, statsd);
 
-    if (nftUsable()) {
+    if (opts.nft !== false && nftUsable()) {
       nft = setupNft([
         { label: 'weft', cidr: `${weftNet}.0/24`, port: GOSSIP_PORT },
         { label: 'serf', cidr: `${serfNet}.0/24`, port: GOSSIP_PORT },

@@ -4,12 +4,14 @@
 //   2. Real, side by side with serf: BENCH_AGENTS (20) weft agents and as many serf agents on
 //      loopback, BENCH_REAL_TRIALS (5) kill -9 trials, BENCH_IDLE_S (30) s of idle traffic
 //      (bench/membership-real.ts). Skipped, with real_* null, when serf is not installed.
-// BENCH_SKIP_SIM=1 / BENCH_SKIP_REAL=1 run one half. Progress goes to stderr; stdout has the
+// BENCH_SKIP_SIM=1 / BENCH_SKIP_REAL=1 run one half. --smoke: 20 simulated nodes, 1 trial,
+// 3 real agents of each, 1 trial, 2 s idle, no nft counters; serf missing is reported in
+// `absent`. Progress goes to stderr; stdout has the
 // tables, and its last line is one JSON object (ratios are weft / serf, lower is better).
 import { spawnSync } from 'node:child_process';
 import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
-import { envFlag as flag, envNumber as num } from './_env.js';
+import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
 
 const env = process.env;
 
@@ -17,13 +19,13 @@ const started = performance.now();
 const progress = (l: string) => console.error(`  ${l}`);
 
 let sim: MembershipSimResult | null = null;
-const nodes = num('BENCH_NODES', 1000);
-const simTrials = num('BENCH_TRIALS', 20);
+const nodes = num('BENCH_NODES', 1000, 20);
+const simTrials = num('BENCH_TRIALS', 20, 1);
 if (flag('BENCH_SKIP_SIM')) {
   console.log('simulated: skipped (BENCH_SKIP_SIM=1)\n');
 } else {
   console.error(`simulated: ${nodes} nodes, ${simTrials} trials, lan preset ...`);
-  sim = await runMembershipSim({ nodes, trials: simTrials, log: progress });
+  sim = await runMembershipSim({ nodes, trials: simTrials, log: progress, ...(SMOKE ? { idleSeconds: 5, lifeguardSeconds: 5 } : {}) });
   const rows: [string, string, string][] = [
     ['crash -> dead at 100 % of members, p50', `${sim.dead_p50_s} s`, ''],
     ['crash -> dead at 100 % of members, p99', `${sim.dead_p99_s} s`, 'aim <= 15 s'],
@@ -42,15 +44,18 @@ if (flag('BENCH_SKIP_SIM')) {
 }
 
 let real: RealResult | null = null;
-const agents = num('BENCH_AGENTS', 20);
-const realTrials = num('BENCH_REAL_TRIALS', 5);
+const agents = num('BENCH_AGENTS', 20, 3);
+const realTrials = num('BENCH_REAL_TRIALS', 5, 1);
+const absent: string[] = [];
 if (flag('BENCH_SKIP_REAL')) {
   console.log('real vs serf: skipped (BENCH_SKIP_REAL=1)');
 } else if (!serfInstalled()) {
+  absent.push('serf');
   console.log('real vs serf: skipped, serf is not installed (apt-get install serf); real_* are null');
 } else {
   console.error(`real: ${agents} weft + ${agents} serf agents on loopback, ${realTrials} kill -9 trials each ...`);
-  real = await runRealComparison({ agents, trials: realTrials, idleSeconds: env.BENCH_IDLE_S ? num('BENCH_IDLE_S', 30) : undefined, log: progress });
+  const smoke = SMOKE ? { settleSeconds: 1, steadySeconds: 1, nft: false } : {};
+  real = await runRealComparison({ agents, trials: realTrials, idleSeconds: env.BENCH_IDLE_S || SMOKE ? num('BENCH_IDLE_S', 30, 2) : undefined, log: progress, ...smoke });
   console.log(`real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`);
   for (const l of realTable(real)) console.log(`  ${l}`);
   console.log('');
@@ -87,6 +92,8 @@ console.log(
     real_serf_false_deaths: real?.serf.false_deaths ?? null,
     real_bytes_method: real ? (real.weft.idle_wire_bytes_per_agent_s === null ? 'counters (weft /metrics, serf statsd)' : 'counters (weft /metrics, serf statsd); nft cross-check') : null,
     real_wall_s: real?.wall_s ?? null,
+    smoke: SMOKE,
+    absent,
   }),
 );
 

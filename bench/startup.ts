@@ -3,10 +3,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HERMETIC_PORT_FLAGS } from '../test/helpers/agent-process.js';
+import { envNumber as num } from './_env.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const RUNS = Number(process.env.BENCH_RUNS ?? 10);
-const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+const RUNS = num('BENCH_RUNS', 10, 1);
+const IDLE_MS = num('BENCH_IDLE_MS', 10_000, 500);
 
 const FLOOR = `require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', () => console.log('ready'))`;
 
@@ -17,7 +19,7 @@ interface Subject {
 }
 
 const subjects: Subject[] = [
-  { name: 'weft agent', args: [CLI, 'agent', '--log-format', 'json', '--api-port', '0', '--bind-port', '0'], isReady: (l) => l.includes('weft agent ready') },
+  { name: 'weft agent', args: [CLI, 'agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'], isReady: (l) => l.includes('weft agent ready') },
   { name: 'floor (node -e http server)', args: ['-e', FLOOR], isReady: (l) => l.trim() === 'ready' },
 ];
 

@@ -34,8 +34,19 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
   });
 }
 
+/**
+ * Flags that leave an agent no fixed port and nothing outside its process: every listener
+ * on port 0 (gossip's address and port are the caller's), no Docker, no forwarding, the
+ * userspace datapath. Tests and benches start agents with these first, so an agent already
+ * running on this host (on the default ports 7946, 7947, 8600, 8947) never gets in the way;
+ * test/hermetic.test.ts checks that nothing starts an agent on a default port.
+ * HERMETIC_PORT_FLAGS are the ports alone, for a bench that measures the default agent.
+ */
+export const HERMETIC_PORT_FLAGS: readonly string[] = ['--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0'];
+export const HERMETIC_AGENT_FLAGS: readonly string[] = [...HERMETIC_PORT_FLAGS, '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace'];
+
 export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 15_000): Promise<AgentProcess> {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0', '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace', ...args], {
+  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
