@@ -6,14 +6,15 @@
 //      documents: N^2 in one process, which is what bounds N here), then 60 s steady.
 //   2. Property runs in 60 s: the whole suite (`npm run props`) at its default run counts,
 //      its total runs scaled to 60 s of wall time.
+// --smoke: 50 and 10 nodes, 5 s virtual, and not the suite (`npm test` runs it anyway).
 import { spawnSync } from 'node:child_process';
 import { MembershipCluster } from '../props/sim/membership-cluster.js';
 import { StoreCluster } from '../props/sim/store-cluster.js';
 import { Zone } from '../dns/zone.js';
 import { endpointKey, nodeKey } from '../src/records.js';
-import { envNumber as num } from './_env.js';
+import { envNumber as num, SMOKE } from './_env.js';
 
-const VIRTUAL_MS = 60_000;
+const VIRTUAL_MS = SMOKE ? 5_000 : 60_000;
 
 function swimOnly(nodes: number): { wall_s: number; rate: number } {
   const c = new MembershipCluster({ nodes, seed: 1 });
@@ -38,26 +39,26 @@ function fullNodes(nodes: number): { wall_s: number; rate: number; setup_s: numb
   return { wall_s: +wall.toFixed(2), rate: Math.round((nodes * VIRTUAL_MS) / 1000 / wall), setup_s: +setup.toFixed(2), form_virtual_s: +((formed ?? NaN) / 1000).toFixed(1) };
 }
 
-const n = num('BENCH_PROPS_NODES', 1000);
-const nFull = num('BENCH_PROPS_FULL_NODES', 100);
-console.error(`swim only: ${n} nodes x 60 s ...`);
+const n = num('BENCH_PROPS_NODES', 1000, 50);
+const nFull = num('BENCH_PROPS_FULL_NODES', 100, 10);
+console.error(`swim only: ${n} nodes x ${VIRTUAL_MS / 1000} s ...`);
 const swim = swimOnly(n);
-console.error(`full nodes: ${nFull} x 60 s ...`);
+console.error(`full nodes: ${nFull} x ${VIRTUAL_MS / 1000} s ...`);
 const full = fullNodes(nFull);
 
-console.error('the property suite ...');
+console.error(SMOKE ? 'the property suite: not in smoke mode' : 'the property suite ...');
 const t0 = performance.now();
-const r = spawnSync(process.execPath, ['scripts/props.mjs', '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const r = SMOKE ? { stdout: '' } : spawnSync(process.execPath, ['scripts/props.mjs', '--quiet'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 const suiteS = (performance.now() - t0) / 1000;
 const rows = r.stdout.split('\n').filter((l) => /\s(ok|FAILED)\s*$/.test(l));
 const runs = rows.reduce((s, l) => s + (Number(l.split(/\s{2,}/)[1]) || 0), 0);
 const failed = rows.filter((l) => /FAILED\s*$/.test(l)).length;
 
 console.log('simulator speed (virtual node-seconds per wall second)');
-console.log(`  SWIM only, ${n} nodes x 60 s            ${swim.rate.toLocaleString('en')} /s  (${swim.wall_s} s wall)   aim >= 1,000`);
-console.log(`  membership + store + DNS zone, ${nFull} x 60 s steady  ${full.rate.toLocaleString('en')} /s  (${full.wall_s} s wall)`);
+console.log(`  SWIM only, ${n} nodes x ${VIRTUAL_MS / 1000} s            ${swim.rate.toLocaleString('en')} /s  (${swim.wall_s} s wall)   aim >= 1,000`);
+console.log(`  membership + store + DNS zone, ${nFull} x ${VIRTUAL_MS / 1000} s steady  ${full.rate.toLocaleString('en')} /s  (${full.wall_s} s wall)`);
 console.log(`    forming: every store holds all ${nFull * nFull} documents after ${full.form_virtual_s} s virtual, ${full.setup_s} s wall`);
 console.log('');
 console.log('property suite (npm run props, default run counts)');
 console.log(`  ${rows.length} properties, ${runs} runs in ${suiteS.toFixed(1)} s wall: ${Math.round((runs * 60) / suiteS)} runs per 60 s${failed ? `; ${failed} FAILED` : ''}`);
-console.log(JSON.stringify({ sim_node_seconds_per_s: swim.rate, full_node_seconds_per_s: full.rate, full_form_wall_s: full.setup_s, runs_in_60s: Math.round((runs * 60) / suiteS), sim_nodes: n, full_nodes: nFull, props: rows.length, props_failed: failed, suite_wall_s: +suiteS.toFixed(1) }));
+console.log(JSON.stringify({ sim_node_seconds_per_s: swim.rate, full_node_seconds_per_s: full.rate, full_form_wall_s: full.setup_s, runs_in_60s: SMOKE ? null : Math.round((runs * 60) / suiteS), sim_nodes: n, full_nodes: nFull, props: rows.length, props_failed: failed, suite_wall_s: SMOKE ? null : +suiteS.toFixed(1), smoke: SMOKE }));

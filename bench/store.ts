@@ -10,13 +10,15 @@
 //   6. One agent's RSS holding a 1,000-node cluster's store, 30 records per node (fresh
 //      process), with the agent's V8 flags (src/node-flags.ts) and with Node's defaults.
 // BENCH_SKIP_SIM / BENCH_SKIP_REAL / BENCH_SKIP_CHURN=1 skip a part (its fields are null).
+// --smoke: every part at toy sizes (0.2 s rates, 5 simulated nodes, 3 agents, 2,000 churn
+// updates, 20 nodes x 3 records).
 // Progress on stderr; the tables on stdout; the last line is one JSON object.
 import { measureUpdateRates, type UpdateRates, type ChurnResult } from './store-local.js';
 import { runStoreSim, type StoreSimResult } from './store-sim.js';
 import { runStoreReal, type StoreRealResult } from './store-real.js';
 import { measureChurnInChild, measureClusterRss, type RssResult } from './store-rss.js';
 import { loadavg } from 'node:os';
-import { envFlag as flag, envNumber as num } from './_env.js';
+import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
 
 const progress = (l: string) => console.error(`  ${l}`);
 const started = performance.now();
@@ -29,7 +31,7 @@ const table = (title: string, rows: [string, string, string][]) => {
 };
 
 console.error('local update rates ...');
-const rates: UpdateRates = measureUpdateRates(progress);
+const rates: UpdateRates = measureUpdateRates(progress, SMOKE ? 0.2 : 3);
 table('local updates (data directory on disk, non-durable unless said)', [
   ['one key per update', `${rates.single_per_s}/s`, 'aim >= 5,000/s'],
   [`batched (${rates.batch_size} keys per batch)`, `${rates.batched_per_s}/s`, ''],
@@ -38,13 +40,13 @@ table('local updates (data directory on disk, non-durable unless said)', [
 
 let sim: StoreSimResult | null = null;
 let simBurst: StoreSimResult | null = null;
-const nodes = num('BENCH_STORE_NODES', 100);
+const nodes = num('BENCH_STORE_NODES', 100, 5);
 if (!flag('BENCH_SKIP_SIM')) {
   console.error(`sim: ${nodes} nodes, 1 ms links ...`);
   // Isolated updates (5/s cluster-wide): every announcement carries one change.
-  sim = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200), intervalMs: 200, linkMs: 1, idleS: 30, log: progress });
+  sim = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200, 5), intervalMs: 200, linkMs: 1, idleS: SMOKE ? 1 : 30, log: progress });
   // A steadier stream (50/s cluster-wide): announcements batch several changes.
-  simBurst = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200), intervalMs: 20, linkMs: 1, idleS: 1, log: progress });
+  simBurst = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200, 5), intervalMs: 20, linkMs: 1, idleS: 1, log: progress });
   table(`simulated: ${nodes} nodes, 1 ms one-way links, lan membership preset`, [
     ['update visible at every node, p50', `${sim.visible_p50_ms} ms`, ''],
     ['update visible at every node, p99', `${sim.visible_p99_ms} ms`, 'aim <= 100 ms'],
@@ -60,12 +62,12 @@ if (!flag('BENCH_SKIP_SIM')) {
 
 let real: StoreRealResult | null = null;
 let realLoad = 0;
-const agents = num('BENCH_STORE_AGENTS', 20);
+const agents = num('BENCH_STORE_AGENTS', 20, 3);
 if (!flag('BENCH_SKIP_REAL')) {
   console.error(`real: ${agents} agents on loopback ...`);
   const load = loadavg()[0];
   realLoad = load;
-  real = await runStoreReal({ agents, updates: num('BENCH_STORE_REAL_UPDATES', 100), intervalMs: 100, log: progress });
+  real = await runStoreReal({ agents, updates: num('BENCH_STORE_REAL_UPDATES', 100, 3), intervalMs: 100, log: progress });
   table(`real: ${agents} agents (one process each, membership + store) on 127.0.20.x, lan preset; load average ${load.toFixed(1)} at start`, [
     ['update visible at every agent, p50', `${real.visible_p50_ms} ms`, ''],
     ['update visible at every agent, p99', `${real.visible_p99_ms} ms`, 'aim <= 200 ms'],
@@ -79,9 +81,9 @@ if (!flag('BENCH_SKIP_REAL')) {
 
 let churn: ChurnResult | null = null;
 if (!flag('BENCH_SKIP_CHURN')) {
-  const total = num('BENCH_STORE_CHURN', 1_000_000);
+  const total = num('BENCH_STORE_CHURN', 1_000_000, 2_000);
   console.error(`churn: 1,000 keys, ${total} updates (fresh process) ...`);
-  churn = measureChurnInChild(1000, total, 10_000);
+  churn = measureChurnInChild(1000, total, SMOKE ? 500 : 10_000);
   table(`churn: ${churn.keys} keys, ${churn.total_updates} updates against ${churn.early_updates}`, [
     ['RSS after 10,000 / after all', `${churn.rss_early_mb} / ${churn.rss_late_mb} MB`, ''],
     ['RSS ratio', String(churn.churn_rss_ratio), 'aim <= 2'],
@@ -91,8 +93,10 @@ if (!flag('BENCH_SKIP_CHURN')) {
   ]);
 }
 
-console.error('rss: 1,000 nodes x 30 records ...');
-const rss: RssResult = measureClusterRss(1000, 30, progress);
+const rssNodes = SMOKE ? 20 : 1000;
+const rssPer = SMOKE ? 3 : 30;
+console.error(`rss: ${rssNodes} nodes x ${rssPer} records ...`);
+const rss: RssResult = measureClusterRss(rssNodes, rssPer, progress);
 table('one agent holding a 1,000-node cluster, 30 records per node (fresh process, store + journal + replication core)', [
   ['RSS with the agent\'s V8 flags', `${rss.rss_mb} MB`, 'aim <= 150 MB'],
   ['RSS with Node\'s default flags', `${rss.rss_default_flags_mb} MB`, ''],
@@ -125,5 +129,6 @@ console.log(
     churn_updates: churn?.total_updates ?? null,
     rss_mb_1000x30_default_flags: rss.rss_default_flags_mb,
     rss_mb_empty_store: rss.empty_rss_mb,
+    smoke: SMOKE,
   }),
 );
