@@ -7,8 +7,10 @@
 // from weft's cache (upstream: a tiny local server; the cache is warmed first). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
 // Knobs: BENCH_DNS_SECONDS (4) per run, BENCH_DNS_ROUNDS (3).
+// --smoke: one round of 0.5 s runs; without dnsperf or dnsmasq the JSON line names them in
+// `absent` (figures null).
 // Progress on stderr; the table on stdout; the last line is one JSON object.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -17,7 +19,7 @@ import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { TestUpstream } from '../dns/upstream.fixture.js';
 import { benchAddr } from './dns-data.js';
-import { envNumber as num } from './_env.js';
+import { envNumber as num, missingCommands, printAbsent, SMOKE } from './_env.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 
 const SERVICES = 1000;
@@ -25,17 +27,16 @@ const PER = 2;
 const WEFT = '127.0.8.2';
 const DNSMASQ = '127.0.8.3';
 const UPSTREAM = '127.0.8.1';
-const seconds = num('BENCH_DNS_SECONDS', 4);
-const rounds = num('BENCH_DNS_ROUNDS', 3);
+const seconds = num('BENCH_DNS_SECONDS', 4, 0.5);
+const rounds = num('BENCH_DNS_ROUNDS', 3, 1);
+const warmS = SMOKE ? 0.3 : 1;
 const progress = (l: string) => console.error(`  ${l}`);
 
-for (const cmd of ['dnsperf', 'dnsmasq']) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-  } catch {
-    console.error(`bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`);
-    process.exit(1);
-  }
+const missing = missingCommands(['dnsperf', 'dnsmasq']);
+if (missing.length) {
+  for (const cmd of missing) console.error(`bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`);
+  printAbsent(missing, { qps: null, qps_ratio_vs_dnsmasq: null, p99_ms_at_20k: null, cached_forward_qps: null });
+  process.exit(SMOKE ? 0 : 1);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-bench-dns-'));
@@ -146,8 +147,8 @@ const dnsmasqPort = await startDnsmasq();
 const zoneFile = join(dir, 'zone.txt');
 
 // Warm-up: weft precomputes answers on first use and V8 optimises the hot path.
-await perf(WEFT, weftPort, zoneFile, { seconds: 1 });
-await perf(DNSMASQ, dnsmasqPort, zoneFile, { seconds: 1 });
+await perf(WEFT, weftPort, zoneFile, { seconds: warmS });
+await perf(DNSMASQ, dnsmasqPort, zoneFile, { seconds: warmS });
 
 const max = { weft: [] as number[], dnsmasq: [] as number[] };
 const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
@@ -172,7 +173,7 @@ for (let r = 0; r < rounds; r++) {
 
 // Forwarded names on cache hits: warm every name, then measure.
 const fwdFile = join(dir, 'fwd.txt');
-await perf(WEFT, weftPort, fwdFile, { seconds: 1, qps: 1000 });
+await perf(WEFT, weftPort, fwdFile, { seconds: warmS, qps: 1000 });
 const askedBefore = upstream.asked.length;
 const cached: number[] = [];
 for (let r = 0; r < rounds; r++) cached.push((await perf(WEFT, weftPort, fwdFile, { seconds })).qps);
@@ -197,6 +198,8 @@ const result = {
   rounds,
   seconds_per_run: seconds,
   load_average_at_start: round(load0, 1),
+  smoke: SMOKE,
+  absent: [] as string[],
 };
 
 const rows: [string, string, string, string][] = [
