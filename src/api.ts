@@ -102,8 +102,8 @@ export class ApiServer {
   private limits: ApiLimits = DEFAULT_LIMITS;
   private readonly perClient = new Map<string, number>();
   private watches = 0;
-  private lastCutLog = 0;
-  private cutsNotLogged = 0;
+  /** Per kind of refusal: when it was last logged, and how many since. */
+  private readonly warned = new Map<string, { at: number; since: number }>();
 
   constructor(private readonly log: Logger, registry: Registry) {
     this.requests = new Counter({ name: 'weft_api_requests_total', help: 'HTTP API requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
@@ -135,7 +135,10 @@ export class ApiServer {
       (req, res) => void this.handle(req, res),
     );
     server.maxConnections = limits.maxConnections;
-    server.on('drop', () => this.refused.inc({ reason: 'connections_total' }));
+    server.on('drop', (d?: { remoteAddress?: string }) => {
+      this.refused.inc({ reason: 'connections_total' });
+      this.warnRated('connections_total', d?.remoteAddress, `API connection refused: ${limits.maxConnections} are open (api.maxConnections)`);
+    });
     server.on('connection', (socket: Socket) => this.admit(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) =>
@@ -166,6 +169,7 @@ export class ApiServer {
     const n = this.perClient.get(client) ?? 0;
     if (n >= this.limits.maxConnectionsPerClient) {
       this.refused.inc({ reason: 'connections_per_client' });
+      this.warnRated('connections_per_client', client, `API connection refused: ${client} already has ${n} open (api.maxConnectionsPerClient)`);
       socket.destroy();
       return;
     }
@@ -189,7 +193,7 @@ export class ApiServer {
     if (refusal) {
       this.refused.inc({ reason: refusal.reason });
       this.requests.inc({ route: 'refused', status: String(refusal.status) });
-      this.log.debug({ reason: refusal.reason, client: req.socket.remoteAddress, path: url.pathname }, `API request refused: ${refusal.message}`);
+      this.warnRated(refusal.reason, req.socket.remoteAddress, `API request ${req.method} ${url.pathname.slice(0, 100)} refused: ${refusal.message}`);
       const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
       if (refusal.status === 401) headers['www-authenticate'] = 'Bearer realm="weft"';
       res.writeHead(refusal.status, headers);
@@ -241,6 +245,8 @@ export class ApiServer {
    */
   private openStream(res: ServerResponse, start: NonNullable<ApiReply['stream']>): void {
     const { streamHighWaterBytes, streamStallMs, streamMaxPending } = this.limits;
+    // A client gone before its stream starts would never see 'close' again.
+    if (!res.socket || res.socket.destroyed) return;
     this.watches++;
     let queue: unknown[] = [];
     let head = 0;
@@ -258,7 +264,7 @@ export class ApiServer {
     const cut = (reason: (typeof STREAM_CUTS)[number]) => {
       if (!finish()) return;
       this.streamsCut.inc({ reason });
-      this.logCut(reason, res.socket?.remoteAddress);
+      this.warnRated(`cut_${reason}`, res.socket?.remoteAddress, `API watch cut off: the client ${reason === 'stalled' ? 'read nothing' : 'fell too far behind'}`);
       res.end(JSON.stringify({ error: `watch cut off: the client ${reason === 'stalled' ? `read nothing for ${streamStallMs / 1000}s` : `fell ${streamMaxPending} events behind`}; watch again to get the current entries` }) + '\n');
       // The last line cannot reach a client that does not read; do not keep its buffers.
       setTimeout(() => (res.socket ? res.socket.resetAndDestroy() : res.destroy()), 1_000).unref();
@@ -295,17 +301,17 @@ export class ApiServer {
     if (done) stop();
   }
 
-  /** One warning per 10 s at most: a flood of stalled watchers must not flood the log too. */
-  private logCut(reason: string, client: string | undefined): void {
+  /** One warning per kind per 10 s at most: a flood of bad requests must not flood the log too. */
+  private warnRated(kind: string, client: string | undefined, msg: string): void {
     const now = Date.now();
-    if (now - this.lastCutLog < 10_000) {
-      this.cutsNotLogged++;
+    const w = this.warned.get(kind);
+    if (w && now - w.at < 10_000) {
+      w.since++;
       return;
     }
-    const more = this.cutsNotLogged ? ` (and ${this.cutsNotLogged} more since the last warning)` : '';
-    this.log.warn({ reason, client }, `API watch from ${client ?? '?'} cut off: ${reason}${more}`);
-    this.lastCutLog = now;
-    this.cutsNotLogged = 0;
+    const more = w?.since ? ` (and ${w.since} more like it since the last warning)` : '';
+    this.log.warn({ reason: kind, client }, `${msg} [from ${client ?? '?'}]${more}`);
+    this.warned.set(kind, { at: now, since: 0 });
   }
 }
 
