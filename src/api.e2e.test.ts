@@ -54,3 +54,24 @@ t.test('api.allowedHosts and the node name are Host names; api.maxWatches answer
   t.equal(third.status, 503, 'the third watch is refused');
   t.match(third.body, /too many watch streams .*api\.maxWatches/);
 });
+
+t.test('api.maxConnections bounds the connections of many clients together, and counts the rest', async (t) => {
+  const a = await startAgent(t, ['--node', 'conn-cap', '--bind-port', '0', '--api-max-connections', '40', '--api-max-connections-per-client', '30']);
+  const port = Number(new URL(a.ready.api!).port);
+  const sockets = ['127.0.2.1', '127.0.2.2', '127.0.2.3'].flatMap((src) =>
+    Array.from({ length: 30 }, () => {
+      const s = connect({ host: '127.0.0.1', port, localAddress: src });
+      s.on('error', () => {});
+      return s;
+    }),
+  );
+  t.teardown(() => sockets.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 1_000));
+  const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
+  t.ok(open <= 40, `${open} of 90 connections kept open`);
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  const metrics = (await httpRequest(`${a.ready.api}/metrics`)).body;
+  const dropped = Number(/weft_api_refused_total\{reason="connections_total"\} (\d+)/.exec(metrics)?.[1]);
+  t.ok(dropped >= 50, `${dropped} counted as over api.maxConnections`);
+});
