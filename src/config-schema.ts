@@ -93,6 +93,16 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
   { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
+  { path: 'api.token', type: { kind: 'string' }, default: '', doc: 'API token for every request but /v1/health (X-Weft-Token or Authorization: Bearer); needed beyond loopback. Prefer api.tokenFile: flags show in ps.', flag: 'api-token', secret: true },
+  { path: 'api.tokenFile', type: { kind: 'string' }, default: '', doc: 'File holding the API token (first line); keep it mode 0600.', flag: 'api-token-file' },
+  { path: 'api.readToken', type: { kind: 'string' }, default: '', doc: 'Optional second token that may only read (GET), e.g. for Prometheus.', flag: 'api-read-token', secret: true },
+  { path: 'api.readTokenFile', type: { kind: 'string' }, default: '', doc: 'File holding the read-only token (first line).', flag: 'api-read-token-file' },
+  { path: 'api.allowedHosts', type: { kind: 'list', item: 'string' }, default: [], doc: 'More Host names the API answers to, besides its address, localhost, 127.0.0.1, [::1] and the node\'s name and addresses (DNS-rebinding defence).', flag: 'api-allowed-hosts' },
+  { path: 'api.maxConnections', type: { kind: 'int', min: 1, max: 65535 }, default: 512, doc: 'Open API connections at most; more are closed at once.', flag: 'api-max-connections' },
+  { path: 'api.maxConnectionsPerClient', type: { kind: 'int', min: 1, max: 65535 }, default: 100, doc: 'Open API connections at most from one client address.', flag: 'api-max-connections-per-client' },
+  { path: 'api.maxWatches', type: { kind: 'int', min: 0, max: 65535 }, default: 256, doc: 'Watch streams (?watch=true) open at once at most; more get 503.', flag: 'api-max-watches' },
+
+  { path: 'security.insecure', type: { kind: 'bool' }, default: false, doc: 'Allow gossip or the API on a non-loopback address without encryption keys and an API token.', flag: 'insecure' },
 
   { path: 'log.level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', doc: 'Log level.', flag: 'log-level', reloadable: true },
   { path: 'log.format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto', doc: 'Log format: JSON lines, readable lines, or auto (readable on a TTY).', flag: 'log-format' },

@@ -1,6 +1,6 @@
 // `weft vip`: virtual IPs, through /v1/vips.
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft vip <add|ls|rm> [flags]
@@ -15,6 +15,7 @@ weft.vip labels or \`weft service register --vip\`. DNS answers <name>.vip.<doma
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
   -h, --help    this help`;
 
@@ -29,13 +30,13 @@ interface VipStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('vip', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags('vip', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
   const [sub, ...args] = positionals;
   if (values.help || !sub) {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiBase(values.api as string | undefined);
+  const base = apiTarget(values);
   switch (sub) {
     case 'add': {
       if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
