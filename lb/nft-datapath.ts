@@ -115,6 +115,18 @@ export class NftDatapath {
     return undefined;
   }
 
+  /** The namespace's IPv4 and IPv6 addresses, the VIP interface's left out. */
+  async localAddresses(): Promise<Set<string>> {
+    const out = await run(['ip', '-j', 'addr', 'show'], { netns: this.netns });
+    const links = JSON.parse(out || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+    const set = new Set<string>();
+    for (const l of links) {
+      if (l.ifname === this.iface.name) continue;
+      for (const a of l.addr_info ?? []) if (typeof a.local === 'string') set.add(a.local);
+    }
+    return set;
+  }
+
   /** Forget what was applied, so the next pass reads the kernel. */
   invalidate(): void {
     this.applied = undefined;
