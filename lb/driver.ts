@@ -191,7 +191,7 @@ export class LoadBalancer {
     let lb: LoadBalancer | undefined = undefined;
     const datapath =
       kind === 'nft'
-        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity })
+        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity, vipCidr: vipCidr.text })
         : new UserspaceProxy({
             ...opts.proxy,
             policy: opts.policy,

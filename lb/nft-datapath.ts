@@ -17,6 +17,8 @@ export interface NftDatapathOptions {
   table?: string;
   iface?: string;
   affinity?: Affinity;
+  /** The VIP CIDR (`198.18.0.0/15`): traffic to it that is not DNATed is refused, never routed. */
+  vipCidr?: string;
 }
 
 export interface ApplyResult {
@@ -37,6 +39,7 @@ export class NftDatapath {
   readonly nft: Nft;
   readonly iface: DummyInterface;
   private readonly affinity: Affinity;
+  private readonly vipCidr: string | undefined;
   private applied: NftPlan | undefined;
   private readonly netns: string | undefined;
   private syncedAddrs: string | undefined;
@@ -47,11 +50,12 @@ export class NftDatapath {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? 'none';
+    this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }
 
   async apply(vips: readonly DesiredVip[], fullCheck: boolean): Promise<ApplyResult> {
-    const plan = planNft(vips, this.affinity);
+    const plan = planNft(vips, this.affinity, this.vipCidr);
     const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: plan.skipped };
     if (this.applied && !fullCheck) {
       const script = renderDiff(this.applied, plan, this.nft.table);
