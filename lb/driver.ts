@@ -18,7 +18,6 @@
 //              that loopback address, so `<vip>.vip.<domain>` resolves to something that
 //              works here, and status() shows it. A VIP port below 1024 needs
 //              CAP_NET_BIND_SERVICE (status and the log say so).
-import { networkInterfaces } from 'node:os';
 import { Registry } from 'prom-client';
 import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
 import { vipClaims } from './claims.js';
@@ -30,7 +29,7 @@ import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { RecordIndex, type RecordSource } from './records.js';
 import { VipTable } from './vip-source.js';
-import { REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
+import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
 
 /** pino's Logger fits. */
 export interface LbLog {
@@ -321,9 +320,7 @@ export class LoadBalancer {
   /** This node's addresses, the VIP interface's left out: from the kernel (nft, in its namespace) or Node (userspace). */
   private async localAddresses(): Promise<Set<string>> {
     if (this.datapath.kind === 'nft') return this.datapath.localAddresses();
-    const out = new Set<string>();
-    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ''));
-    return out;
+    return hostAddresses();
   }
 
   /** Logs and counts each refused VIP once (again only if its reason changes). */

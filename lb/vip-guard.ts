@@ -9,6 +9,7 @@
 // The same check serves the writers (API 400, label problems) and every reader (the
 // load balancer skips the record). Pure: members' and local addresses are passed in.
 import { BlockList, isIP, isIPv4 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { inCidr, ipv4ToInt, parseCidr, type Cidr } from './allocator.js';
 
 export type RefusalReason = 'unspecified' | 'loopback' | 'link_local' | 'multicast' | 'broadcast' | 'reserved' | 'network_address' | 'outside_range' | 'member_address' | 'local_address';
@@ -97,4 +98,14 @@ export class VipGuard {
   inVipCidr(addr: string): boolean {
     return isIPv4(addr) && inCidr(this.vipCidr, addr);
   }
+}
+
+/** This host's addresses as Node sees them (its network namespace), one interface left out (the VIP dummy). */
+export function hostAddresses(except = 'weft-vip0'): Set<string> {
+  const out = new Set<string>();
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (name === except) continue;
+    for (const a of list ?? []) out.add(a.address.replace(/%.*$/, ''));
+  }
+  return out;
 }

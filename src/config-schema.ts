@@ -10,7 +10,7 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
-  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' };
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' };
 
 export interface KeySpec {
   /** Dotted path in the YAML file, e.g. `api.port`. */
@@ -70,7 +70,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'dns.upstreams', type: { kind: 'list', item: 'upstream' }, default: [], doc: 'Upstream resolvers, ip or ip:port, comma separated. Empty: the nameservers in /etc/resolv.conf, without weft\'s own addresses.', flag: 'dns-upstreams' },
 
   { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: 'auto', doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
-  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 11.0.0.0/8' }, default: '11.0.0.0/8', doc: 'Where VIP names get their addresses; the same on every node.', flag: 'vip-cidr' },
+  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 198.18.0.0/15' }, default: '198.18.0.0/15', doc: 'Where VIP names get their addresses; the same on every node. Traffic to it that is not a live VIP is refused on the node (nft), never routed.', flag: 'vip-cidr' },
+  { path: 'lb.vipAllow', type: { kind: 'list', item: 'cidr' }, default: [], doc: 'Where literal-IP VIPs may be besides lb.vipCidr, CIDRs comma separated. Loopback, link-local, multicast, members\' and the node\'s own addresses are refused anyway.', flag: 'vip-allow' },
   { path: 'lb.proxyCidr', type: { kind: 'string', pattern: /^127(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'a loopback CIDR such as 127.128.0.0/9' }, default: '127.128.0.0/9', doc: 'Userspace datapath: the loopback addresses its proxies listen on (one per VIP, at the VIP port).', flag: 'proxy-cidr' },
   { path: 'lb.affinity', type: { kind: 'enum', values: ['none', 'source'] }, default: 'none', doc: 'nft: keep a client on one backend (source) or spread every connection (none).', flag: 'lb-affinity' },
   { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: 'round-robin', doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
@@ -128,6 +129,8 @@ export function describeType(t: KeyType): string {
             ? 'a list of ip:port ([v6]:port), port 0-65535'
             : t.item === 'upstream'
               ? 'a list of ip or ip:port ([v6]:port)'
-              : 'a list of strings';
+              : t.item === 'cidr'
+                ? 'a list of CIDRs such as 10.99.0.0/24 or fd00:99::/64'
+                : 'a list of strings';
   }
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
+import { parseAnyCidr } from '../lb/vip-guard.js';
 
 export interface Config {
   node: { name: string; dataDir: string };
@@ -35,7 +36,7 @@ export interface Config {
   store: { bindPort: number };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[] };
   docker: { enabled: boolean; socket: string };
-  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
+  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
   overlay: { enabled: boolean; cidr: string; subnetPrefix: number; vni: number; port: number; underlay: string; bridge: string };
   api: { addr: string; port: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
@@ -186,7 +187,7 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
     case 'list': {
       const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       if (!items || !items.every((i) => typeof i === 'string')) return bad;
-      const check = { hostport: isHostPort, key: isKey, listen: isListenAddr, upstream: isUpstream, string: () => true }[t.item];
+      const check = { hostport: isHostPort, key: isKey, listen: isListenAddr, upstream: isUpstream, cidr: isCidr, string: () => true }[t.item];
       return items.every(check) ? { value: items } : bad;
     }
   }
@@ -222,6 +223,7 @@ export function parseListenAddr(s: string): { addr: string; port: number } | und
 }
 
 const isListenAddr = (s: string) => parseListenAddr(s) !== undefined;
+const isCidr = (s: string) => parseAnyCidr(s) !== undefined;
 const isUpstream = (s: string) => isIP(s) !== 0 || (parseListenAddr(s)?.port ?? 0) > 0;
 
 function isKey(s: string): boolean {
