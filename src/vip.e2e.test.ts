@@ -108,3 +108,10 @@ t.test('literal VIPs on loopback, metadata, own or foreign addresses are refused
   // The agent still answers on its own address.
   t.equal((await fetch(`${api}/v1/health`)).status, 200);
 });
+
+t.test('a VIP added later never takes an existing VIP\'s address: eta after zeta in a full /29 (issue 12, item 10)', async (t) => {
+  const { vipAddressMoved } = await import('../bench/hostile/vip.js');
+  const r = await vipAddressMoved({ smoke: true });
+  t.ok(r.held, r.detail);
+  t.equal(r.figures?.vip_addresses_moved, 0);
+});
