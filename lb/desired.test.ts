@@ -4,7 +4,7 @@ import { parseCidr } from './allocator.js';
 import { computeDesired } from './desired.js';
 import { RecordIndex } from './records.js';
 
-const cidr = parseCidr('11.0.0.0/8');
+const cidr = parseCidr('198.18.0.0/15');
 const bind = (vip: string, port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') => ({ vip, port, proto, targetPort });
 
 t.test('VIPs from endpoint bindings and declared records; backends are serving endpoints of the right family', async (t) => {
