@@ -128,6 +128,7 @@ export class LoadBalancer {
   /** VIP key -> reason, for VIPs refused and logged already (a log line per VIP, not per pass). */
   private refusedSeen = new Map<string, RefusalReason>();
   private conflictsSeen = new Set<string>();
+  private lastRangeInUse = '';
   private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
@@ -265,7 +266,7 @@ export class LoadBalancer {
       if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
       this.lastUnallocated = unalloc;
       if (this.datapath.kind === 'nft') {
-        const r = await this.datapath.apply(desired.vips, full);
+        const r = await this.datapath.apply(desired.vips, full, this.rangeIsFree());
         this.applyFailures += r.failures;
         changed = r.changed;
         if (r.conntrackError && !this.warnedConntrack) {
@@ -321,6 +322,19 @@ export class LoadBalancer {
   private async localAddresses(): Promise<Set<string>> {
     if (this.datapath.kind === 'nft') return this.datapath.localAddresses();
     return hostAddresses();
+  }
+
+  /**
+   * Whether the VIP CIDR holds none of this node's or the members' addresses. Refusing the
+   * whole range would otherwise cut the node off from hosts in it (a vipCidr overlapping the
+   * node network is a misconfiguration, said once in the log); VIPs still work.
+   */
+  private rangeIsFree(): boolean {
+    const inUse = [...this.local, ...this.index.memberAddrs()].filter((a) => this.guard.inVipCidr(a)).sort();
+    const key = inUse.join(',');
+    if (inUse.length && key !== this.lastRangeInUse) this.log.error({ vipCidr: this.vipCidr.text, inUse }, `lb.vipCidr ${this.vipCidr.text} holds addresses in use (${inUse.slice(0, 5).join(', ')}): traffic to the range is not refused on this node, and VIP names may shadow real hosts; choose a range no host uses (the default 198.18.0.0/15)`);
+    this.lastRangeInUse = key;
+    return inUse.length === 0;
   }
 
   /** Logs and counts each refused VIP once (again only if its reason changes). */

@@ -54,8 +54,9 @@ export class NftDatapath {
     this.netns = opts.netns;
   }
 
-  async apply(vips: readonly DesiredVip[], fullCheck: boolean): Promise<ApplyResult> {
-    const plan = planNft(vips, this.affinity, this.vipCidr);
+  /** `guardRange`: refuse traffic to the VIP CIDR that is not DNATed (off when the CIDR holds addresses in use). */
+  async apply(vips: readonly DesiredVip[], fullCheck: boolean, guardRange = true): Promise<ApplyResult> {
+    const plan = planNft(vips, this.affinity, guardRange ? this.vipCidr : undefined);
     const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: plan.skipped };
     if (this.applied && !fullCheck) {
       const script = renderDiff(this.applied, plan, this.nft.table);
