@@ -35,41 +35,64 @@ export interface ClaimSource {
   get(key: string, opts?: { view?: 'live' | 'all' }): { value: unknown } | undefined;
 }
 
+/** A claim later than this many ms ahead of the writer's clock is not followed (a skewed or hostile writer). */
+export const MAX_CLAIM_AHEAD_MS = 24 * 3600_000;
+
+const sinceOf = (b: unknown): number | undefined => {
+  const s = (b as { since?: unknown } | null)?.since;
+  return typeof s === 'number' && Number.isSafeInteger(s) && s >= 0 ? s : undefined;
+};
+
 /**
  * The claims of `names` as the store holds them, dead owners' records included (a VIP whose
- * backends' node is down for a while keeps its claim). Reads every endpoint record: called
- * only when a binding is new.
+ * backends' node is down for a while keeps its claim), and the latest claim of any VIP.
+ * Reads every endpoint record, cheaply (a record naming none of `names` is not parsed):
+ * called only when a binding is new.
  */
-export function claimsInStore(store: ClaimSource, names: ReadonlySet<string>): Map<string, number> {
+export function claimsInStore(store: ClaimSource, names: ReadonlySet<string>): { claims: Map<string, number>; latest: number } {
   const endpoints: { rec: EndpointRecord }[] = [];
   const declared: DeclaredVip[] = [];
-  if (names.size === 0) return new Map();
+  let latest = -1;
+  if (names.size === 0) return { claims: new Map(), latest };
   for (const key of store.keys(SERVICE_PREFIX, { view: 'all' })) {
-    const rec = parseEndpointRecord(store.get(key, { view: 'all' })?.value);
-    if (rec && rec.vips.some((b) => names.has(b.vip))) endpoints.push({ rec });
+    const value = store.get(key, { view: 'all' })?.value;
+    const vips = (value as { vips?: unknown } | null)?.vips;
+    if (!Array.isArray(vips)) continue;
+    let named = false;
+    for (const b of vips) {
+      latest = Math.max(latest, sinceOf(b) ?? 0);
+      if (names.has((b as { vip?: unknown } | null)?.vip as string)) named = true;
+    }
+    if (!named) continue;
+    const rec = parseEndpointRecord(value);
+    if (rec) endpoints.push({ rec });
   }
   for (const key of store.keys(VIP_PREFIX, { view: 'all' })) {
     const d = parseDeclaredVip(store.get(key, { view: 'all' })?.value);
-    if (d && names.has(d.vip)) declared.push(d);
+    if (!d) continue;
+    latest = Math.max(latest, d.since ?? 0);
+    if (names.has(d.vip)) declared.push(d);
   }
   const all = vipClaims(endpoints, declared);
-  return new Map([...all].filter(([n]) => names.has(n)));
+  return { claims: new Map([...all].filter(([n]) => names.has(n))), latest };
 }
 
 /**
  * Bindings (or declared VIPs) with `since` set: kept from the previous version of the
- * record when it named the same VIP, else the VIP's current claim in the store, else now.
- * The lowest of those that exist, so a rewrite never moves a claim later.
+ * record when it named the same VIP, else the VIP's current claim in the store, else (a
+ * new VIP) now, or just after the latest claim in the store when that is later (as overlay
+ * leases are stamped: a writer whose clock is behind never outranks a VIP it has seen).
  */
 export function stampClaims<T extends Pick<VipBinding, 'vip' | 'since'>>(items: readonly T[], previous: readonly Pick<VipBinding, 'vip' | 'since'>[] | undefined, store: ClaimSource, now: number): T[] {
   const prev = new Map<string, number>();
   for (const p of previous ?? []) if (p.since !== undefined) prev.set(p.vip, Math.min(p.since, prev.get(p.vip) ?? Infinity));
   const need = new Set(items.filter((b) => b.since === undefined && !prev.has(b.vip)).map((b) => b.vip));
-  const claims = claimsInStore(store, need);
+  const { claims, latest } = claimsInStore(store, need);
   const at = Math.max(0, Math.floor(now));
+  const fresh = latest + 1 > at && latest + 1 <= at + MAX_CLAIM_AHEAD_MS ? latest + 1 : at;
   return items.map((b) => {
     if (b.since !== undefined) return b;
     const since = Math.min(prev.get(b.vip) ?? Infinity, claims.get(b.vip) ?? Infinity);
-    return { ...b, since: Number.isFinite(since) ? since : at };
+    return { ...b, since: Number.isFinite(since) ? since : fresh };
   });
 }
