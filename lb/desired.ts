@@ -70,37 +70,33 @@ const byBackend = (a: Backend, b: Backend): number => cmp(a.addr, b.addr) || a.p
 export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr, opts: DesiredOptions = {}): DesiredState {
   const eps = [...endpoints];
   const decl = [...declared];
-  const refused: RefusedVip[] = [];
-  const refusedVips = new Map<string, { reason: RefusalReason; message: string }>();
-  const refuse = (vip: string, r: { reason: RefusalReason; message: string } | undefined): boolean => {
-    if (r) refusedVips.set(vip, r);
-    return r !== undefined;
+  // Literal VIPs the guard refuses for what every node sees alike, each checked once.
+  const verdicts = new Map<string, { reason: RefusalReason; message: string } | undefined>();
+  const refusalOf = (vip: string) => {
+    if (!opts.guard || isIP(vip) === 0) return undefined;
+    if (!verdicts.has(vip)) verdicts.set(vip, opts.guard.check(vip, { members: opts.members }));
+    return verdicts.get(vip);
   };
-  const isRefused = (vip: string): boolean => {
-    if (refusedVips.has(vip)) return true;
-    return isIP(vip) !== 0 && opts.guard !== undefined && refuse(vip, opts.guard.check(vip, { members: opts.members }));
-  };
+  const refusedByKey = new Map<string, RefusedVip>();
   const vips = new Map<string, { vip: string; port: number; proto: Proto; backends: Map<string, Backend> }>();
+  /** The VIP's entry, or undefined when it is refused (noted once per key). */
   const touch = (vip: string, port: number, proto: Proto) => {
     const key = vipId(vip, port, proto);
+    const r = refusalOf(vip);
+    if (r) {
+      refusedByKey.set(key, { key, vip, ...r });
+      return undefined;
+    }
     let v = vips.get(key);
     if (!v) vips.set(key, (v = { vip, port, proto, backends: new Map() }));
     return v;
   };
-  const skip = (vip: string, port: number, proto: Proto): boolean => {
-    if (!isRefused(vip)) return false;
-    const r = refusedVips.get(vip)!;
-    const key = vipId(vip, port, proto);
-    if (!refused.some((x) => x.key === key)) refused.push({ key, vip, ...r });
-    return true;
-  };
-  for (const d of decl) if (!skip(d.vip, d.port, d.proto)) touch(d.vip, d.port, d.proto);
-  const bound: [EndpointEntry, ReturnType<typeof touch>, number][] = [];
+  for (const d of decl) touch(d.vip, d.port, d.proto);
+  const bound: [EndpointEntry, NonNullable<ReturnType<typeof touch>>, number][] = [];
   for (const e of eps) {
     for (const b of e.rec.vips) {
-      if (skip(b.vip, b.port, b.proto)) continue;
       const v = touch(b.vip, b.port, b.proto);
-      if (isServing(e.rec)) bound.push([e, v, b.targetPort]);
+      if (v && isServing(e.rec)) bound.push([e, v, b.targetPort]);
     }
   }
   const claims = vipClaims(eps, decl);
@@ -116,7 +112,7 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
       const addr = addrs.get(v.vip);
       if (addr === undefined || !opts.local.has(addr)) continue;
       const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
-      refused.push({ key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
+      refusedByKey.set(key, { key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
       vips.delete(key);
     }
   }
@@ -132,6 +128,6 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
     out.push({ key, vip: v.vip, addr: addrs.get(v.vip), port: v.port, proto: v.proto, backends: [...v.backends.values()].sort(byBackend) });
   }
   out.sort((a, b) => cmp(a.key, b.key));
-  refused.sort((a, b) => cmp(a.key, b.key));
+  const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
   return { vips: out, addrs, unallocated, conflicts, refused };
 }
