@@ -73,9 +73,9 @@ function detoured(recs: Rec[], order: number[], noise: number[]): SourceEvent[] 
   return ev;
 }
 
-const view = (idx: RecordIndex, cidr: ReturnType<typeof parseCidr>) => {
+const view = (idx: RecordIndex, cidr: ReturnType<typeof parseCidr>, local?: Set<string>) => {
   const guard = new VipGuard({ vipCidr: cidr, allow: ['192.168.7.0/24', '10.9.0.0/24'] });
-  const d = computeDesired(idx.endpoints.values(), idx.declared.values(), cidr, { guard, members: idx.memberAddrs() });
+  const d = computeDesired(idx.endpoints.values(), idx.declared.values(), cidr, { guard, members: idx.memberAddrs(), local });
   return { vips: d.vips, addrs: [...d.addrs].sort(), unallocated: d.unallocated, conflicts: [...d.conflicts].sort(), refused: d.refused, nft: renderFull(planNft(d.vips, 'none', cidr.text)) };
 };
 
@@ -103,6 +103,13 @@ for (const cidrText of ['10.9.0.0/28', '10.9.0.0/29', '198.18.0.0/15']) {
         // Hostile literals are refused by every node and never programmed.
         for (const h of HOSTILE) if (va.vips.some((v) => v.vip === h) || va.nft.includes(`${h} . `)) throw new Error(`hostile VIP ${h} was programmed`);
         for (const r of va.refused) if (!HOSTILE.includes(r.vip)) throw new Error(`${r.vip} refused (${r.reason}), but it is allowed`);
+        // A node holding one of the VIP addresses itself leaves that VIP out, and computes every address as the others do.
+        const own = va.addrs.length ? va.addrs[noise[0] % va.addrs.length][1] : undefined;
+        if (own !== undefined) {
+          const vl = view(b, cidr, new Set([own]));
+          if (JSON.stringify(vl.addrs) !== JSON.stringify(va.addrs)) throw new Error(`a node's own address ${own} changed the allocation`);
+          if (vl.vips.some((v) => v.addr === own)) throw new Error(`the VIP on the node's own address ${own} was programmed`);
+        }
         checked++;
         return true;
       }),
