@@ -38,7 +38,7 @@ export interface Config {
   store: { bindPort: number };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
   docker: { enabled: boolean; socket: string };
-  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
+  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
   overlay: { enabled: boolean; cidr: string; subnetPrefix: number; vni: number; port: number; underlay: string; bridge: string };
   api: {
     addr: string;

@@ -5,8 +5,9 @@ import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft vip <add|ls|rm> [flags]
 
-A VIP is a name (given an address from lb.vipCidr, the same on every node) or an IP, a
-port and a protocol. Its backends are the live endpoints bound to it, from containers'
+A VIP is a name (given an address from lb.vipCidr, the same on every node) or an IP
+inside lb.vipCidr or lb.vipAllow (never loopback, link-local, multicast, a member's or
+this node's address), a port and a protocol. Its backends are the live endpoints bound to it, from containers'
 weft.vip labels or \`weft service register --vip\`. DNS answers <name>.vip.<domain>.
 
   weft vip add VIP:PORT[/tcp|udp]     declare a VIP (it exists even before it has backends)
@@ -54,13 +55,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'ls':
     case 'list': {
-      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[] };
+      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[]; refused?: { key: string; error: string }[] };
       if (values.json) {
         console.log(JSON.stringify(status, null, 2));
         return 0;
       }
       console.log(`datapath: ${status.datapath}`);
       console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
+      // VIPs in the store that this node refuses to program (a literal on a forbidden address).
+      for (const r of status.refused ?? []) console.log(`refused ${r.key}: ${r.error}`);
       return 0;
     }
     default:
