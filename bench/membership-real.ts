@@ -255,6 +255,7 @@ class SerfCluster implements Impl {
   async start(i: number): Promise<void> {
     const cfg = join(this.dir, `serf-${i + 1}.json`);
     writeFileSync(cfg, JSON.stringify({ statsd_addr: `127.0.0.1:${this.statsd.ports[i]}` }));
+    // hermetic: serf's agent, on its own address (127.0.11.x), as weft's are on 127.0.10.x
     const args = ['agent', '-node', this.names[i], '-bind', `${ipOf(this.net, i)}:${GOSSIP_PORT}`, '-rpc-addr', this.rpc(i), '-profile=lan', '-log-level=info', '-config-file', cfg];
     if (i > 0) args.push('-retry-join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`, '-retry-interval', '1s');
     const p = this.group.spawn(this.names[i], this.bin, args, cleanEnv());

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { runCli, startAgent } from '../test/helpers/agent-process.js';
+import { HERMETIC_AGENT_FLAGS, runCli, startAgent } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-e2e-'));
@@ -70,7 +70,7 @@ t.test('SIGINT is a graceful stop too', async (t) => {
 t.test('a port in use: the agent says so in one line and exits 1', async (t) => {
   const first = await startAgent(t, ['--bind-port', '0']);
   const port = new URL(first.ready.api!).port;
-  const second = await runCli(['agent', '--log-format', 'json', '--bind-port', '0', '--api-port', port]);
+  const second = await runCli(['agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, '--api-port', port]);
   t.equal(second.code, 1);
   const fatal = second.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 60);
   t.match(fatal?.msg, new RegExp(`^could not start: API address 127\\.0\\.0\\.1:${port} is in use`));
@@ -80,14 +80,14 @@ t.test('a port in use: the agent says so in one line and exits 1', async (t) => 
 });
 
 t.test('config errors exit 2 with the key, value and what is allowed, and no stack trace', async (t) => {
-  const r = await runCli(['agent', '--api-port', 'x', '--preset', 'fast']);
+  const r = await runCli(['agent', ...HERMETIC_AGENT_FLAGS, '--api-port', 'x', '--preset', 'fast']);
   t.equal(r.code, 2);
   t.equal(r.stdout, '');
   t.match(r.stderr, /^weft: config error: 2 config problems:\n {2}- gossip\.preset = "fast" \(from --preset\): must be one of lan, wan, local\n {2}- api\.port = "x" \(from --api-port\): must be an integer from 0 to 65535\n$/);
-  const clash = await runCli(['agent', '--probe-interval', '100ms', '--probe-timeout', '200ms']);
+  const clash = await runCli(['agent', ...HERMETIC_AGENT_FLAGS, '--probe-interval', '100ms', '--probe-timeout', '200ms']);
   t.equal(clash.code, 2, 'timings that clash are a config error, not a crash loop');
   t.equal(clash.stderr, 'weft: config error: gossip timings: gossip.probeTimeout must be > 0 and < gossip.probeInterval\n');
-  const env = await runCli(['agent'], { WEFT_LOG_LEVEL: 'chatty' });
+  const env = await runCli(['agent', ...HERMETIC_AGENT_FLAGS], { WEFT_LOG_LEVEL: 'chatty' });
   t.equal(env.code, 2);
   t.match(env.stderr, /log\.level = "chatty" \(from WEFT_LOG_LEVEL\)/);
 });

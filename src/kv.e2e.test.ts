@@ -108,7 +108,7 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   t.pass(`the late node caught up (21 keys) in ${lateMs} ms`);
 
   // Another process on a data directory in use is refused with a clear reason.
-  const clash = await runCli(['agent', '--node', 'kv1b', '--bind', `${NET}.9`, '--bind-port', '0', '--store-port', '0', '--api-port', '0', '--data-dir', dirs(1), '--log-format', 'json']);
+  const clash = await runCli(['agent', '--node', 'kv1b', '--bind', `${NET}.9`, '--bind-port', '0', '--store-port', '0', '--api-port', '0', '--dns-listen', '127.0.0.1:0', '--data-dir', dirs(1), '--log-format', 'json']);
   t.equal(clash.code, 1, 'an agent on a data directory in use exits 1');
   t.match(clash.stdout + clash.stderr, /data directory .* is in use by process \d+/);
 });

@@ -11,5 +11,6 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
     t.ok(shebang.includes(flag), `the weft shebang has ${flag}: ${shebang}`);
     t.ok(start.includes(flag), `npm start has ${flag}: ${start}`);
   }
+  // hermetic: a pattern read from the source, no agent is started here
   t.match(read('./commands/dev-cluster.ts'), /\.\.\.AGENT_NODE_FLAGS, CLI, 'agent'/, 'dev-cluster starts agents with them');
 });

@@ -25,6 +25,7 @@ t.test('containers on three hosts reach each other over the overlay the agents p
   const hosts = await Hosts.create(3);
   t.teardown(() => hosts.destroy());
   const agents = hosts.hosts.map((h, i) =>
+    // hermetic: each agent runs in its own host namespace, so the default ports are its own
     hosts.spawnIn(h.ns, process.execPath, [
       ...AGENT_NODE_FLAGS, CLI, 'agent', '--node', `oh${i + 1}`, '--bind', h.underlay, '--bind-port', '7946', '--api-addr', h.underlay,
       '--dns-listen', `${h.underlay}:8600`, '--docker', 'false', '--lb-datapath', 'userspace', '--overlay', 'true', '--log-format', 'json',

@@ -42,7 +42,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
  * test/hermetic.test.ts checks that nothing starts an agent on a default port.
  * HERMETIC_PORT_FLAGS are the ports alone, for a bench that measures the default agent.
  */
-export const HERMETIC_PORT_FLAGS: readonly string[] = ['--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0'];
+export const HERMETIC_PORT_FLAGS: readonly string[] = ['--bind-port', '0', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0'];
 export const HERMETIC_AGENT_FLAGS: readonly string[] = [...HERMETIC_PORT_FLAGS, '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace'];
 
 export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 15_000): Promise<AgentProcess> {
