@@ -1,6 +1,6 @@
 // The registrar without a Docker engine (runs anywhere, no root): it starts, says so once,
 // keeps retrying, and never crashes. The tests against a real dockerd are in
-// registrar.docker.test.ts.
+// registrar.system.test.ts.
 import t from 'tap';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
