@@ -1,11 +1,39 @@
 #!/usr/bin/env node
 // Runs the tap suite and ends with the plain `N passed, N failed, N skipped` line CI reads.
 // Counts each test file's top-level subtests (tap's own summary counts files and assertions).
+//
+// `--tier unit|system|e2e` runs one tier; the tier of a file is its name (README, "Tests"):
+//   *.system.test.ts  needs root, the kernel or Docker (namespaces, nft, a private dockerd);
+//   *.e2e.test.ts     starts real agents (processes of dist/, so build first);
+//   *.test.ts         unit: no root, no agent, seconds; props/ is not in it (npm run props).
+// Without --tier (npm test) every file runs. Under WEFT_REQUIRE_SYSTEM=1 (CI) a skipped test
+// is a failure: everything CI installs must run.
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+const TIERS = {
+  system: (f) => f.endsWith('.system.test.ts'),
+  e2e: (f) => f.endsWith('.e2e.test.ts'),
+  unit: (f) => !f.endsWith('.system.test.ts') && !f.endsWith('.e2e.test.ts') && !f.startsWith('props/'),
+};
+
 const args = process.argv.slice(2);
-const tap = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', '--reporter=tap', ...args], {
+const at = args.indexOf('--tier');
+let files = [];
+if (at >= 0) {
+  const tier = args[at + 1];
+  if (!TIERS[tier]) {
+    console.error(`--tier takes one of ${Object.keys(TIERS).join(', ')}`);
+    process.exit(2);
+  }
+  args.splice(at, 2);
+  files = testFiles().filter(TIERS[tier]);
+  console.log(`# tier ${tier}: ${files.length} files`);
+}
+const requireSystem = process.env.WEFT_REQUIRE_SYSTEM === '1';
+
+const tap = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', '--reporter=tap', ...args, ...files], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 
@@ -14,13 +42,14 @@ let failed = 0;
 let skipped = 0;
 let fileFailures = 0;
 const failures = [];
+const skips = [];
 const depth1 = /^ {4}(not )?ok \d+ - (.*)$/;
 const depth0 = /^(not )?ok \d+ - (.*)$/;
 createInterface({ input: tap.stdout }).on('line', (line) => {
   process.stdout.write(line + '\n');
   const m = depth1.exec(line);
   if (m) {
-    if (/# SKIP/i.test(m[2])) skipped++;
+    if (/# SKIP/i.test(m[2])) { skipped++; skips.push(m[2]); }
     else if (m[1]) { failed++; failures.push(m[2]); }
     else passed++;
     return;
@@ -28,11 +57,22 @@ createInterface({ input: tap.stdout }).on('line', (line) => {
   const f = depth0.exec(line);
   // A file that failed without any failing subtest (a crash at load time, a timeout) still counts.
   if (f && f[1]) fileFailures++;
+  // A whole file skipped (t.plan(0, why)) is a skip too.
+  else if (f && /# SKIP/i.test(f[2])) { skipped++; skips.push(f[2]); }
 });
 
 tap.on('close', (code) => {
   if (fileFailures > 0 && failed === 0) failed = fileFailures;
   if (failures.length) console.log('\nfailed:\n' + failures.map((f) => '  - ' + f).join('\n'));
+  const skipFails = requireSystem && skipped > 0;
+  if (skipFails) console.log('\nskipped with WEFT_REQUIRE_SYSTEM=1 (every prerequisite should be here):\n' + skips.map((s) => '  - ' + s).join('\n'));
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exit(code === 0 && failed === 0 ? 0 : 1);
+  process.exit(code === 0 && failed === 0 && !skipFails ? 0 : 1);
 });
+
+/** Every test file tap's config would take (package.json "tap": **\/*.test.ts, not node_modules or dist). */
+function testFiles() {
+  return readdirSync('.', { recursive: true })
+    .filter((f) => f.endsWith('.test.ts') && !/^(node_modules|dist)\//.test(f) && !f.startsWith('.'))
+    .sort();
+}
