@@ -32,7 +32,9 @@ createInterface({ input: tap.stdout }).on('line', (line) => {
 
 tap.on('close', (code) => {
   const fmt = (ms) => (ms >= 60_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
-  const table = [['property', 'runs', 'nodes', 'simulated', 'wall', 'seed', 'result'], ...rows.map((r) => [r.property, String(r.runs), String(r.nodes), fmt(r.simulatedMs), fmt(r.wallMs), String(r.seed), 'ok']), ...failed.map((f) => [f, '-', '-', '-', '-', env.PROPS_SEED ?? '(see above)', 'FAILED'])];
+  // armed: share of runs whose safety check could have failed (see props/report.ts); '-' when every run is.
+  const armed = (r) => (r.armed === undefined ? '-' : `${Math.round(r.armed * 100)} %`);
+  const table = [['property', 'runs', 'nodes', 'simulated', 'wall', 'armed', 'seed', 'result'], ...rows.map((r) => [r.property, String(r.runs), String(r.nodes), fmt(r.simulatedMs), fmt(r.wallMs), armed(r), String(r.seed), 'ok']), ...failed.map((f) => [f, '-', '-', '-', '-', '-', env.PROPS_SEED ?? '(see above)', 'FAILED'])];
   const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
   console.log('\n' + table.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n'));
   console.log(`\n${rows.length} properties held, ${failed.length} failed`);
