@@ -136,7 +136,14 @@ function seal(msgs: readonly Message[], opts: WireOptions): Buffer {
     const problem = checkMessage(m);
     if (problem) throw new Error(`cannot encode an invalid message: ${problem}`);
   }
-  const body = packr.pack(msgs.map(toWire));
+  return sealBody(packr.pack(msgs.map(toWire)), opts);
+}
+
+/**
+ * The envelope around an already packed body, with no check of what it holds. For tests
+ * and the hostile-input bench, which must be able to send what the encoder refuses to.
+ */
+export function sealBody(body: Uint8Array, opts: WireOptions): Buffer {
   const label = opts.label ?? '';
   if (opts.keyring) {
     const h = header(MODE_GCM, label);
@@ -204,6 +211,11 @@ function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: 
     msgs[i] = r.msg as M;
   }
   return { ok: true, msgs };
+}
+
+/** Packs wire-form values (wire-schema.ts) unchecked, as a hostile peer could: tests and benches only. */
+export function packUnchecked(values: readonly unknown[]): Uint8Array {
+  return packr.pack(values);
 }
 
 /** Encodes a compound UDP packet. Throws only on a programming error (invalid message, empty list, label too long). */

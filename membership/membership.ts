@@ -45,12 +45,23 @@ export class Membership extends EventEmitter {
   readonly rejects: Record<RejectReason, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
   /** Streams we opened that failed (peer down, timeout). */
   streamFailures = 0;
+  /** Outgoing messages dropped because they could not be encoded (a bug or a value we should never have accepted). */
+  encodeFailures = 0;
+  /** Exceptions thrown by our own event listeners, absorbed so they cannot stop gossip. */
+  listenerErrors = 0;
+  private encodeFailureLogged = false;
 
   private readonly core: SwimCore;
   private readonly wire: WireOptions;
   private readonly config: SwimConfig;
+  // A timer callback is outside every socket handler's try/catch: an exception here would
+  // be uncaught and end the process, so nothing may escape it.
   private readonly timer = new DeadlineTimer(() => this.now(), (now) => {
-    this.core.tick(now);
+    try {
+      this.core.tick(now);
+    } catch (e) {
+      this.opts.onError?.(e as Error, 'membership timer');
+    }
     this.flush();
   });
   private closed = false;
@@ -175,8 +186,22 @@ export class Membership extends EventEmitter {
     this.flush();
   }
 
-  stats(): { swim: SwimStats; transport: TransportStats; rejects: Record<RejectReason, number>; streamFailures: number } {
-    return { swim: this.core.stats(), transport: this.transport.stats(), rejects: { ...this.rejects }, streamFailures: this.streamFailures };
+  stats(): {
+    swim: SwimStats;
+    transport: TransportStats;
+    rejects: Record<RejectReason, number>;
+    streamFailures: number;
+    encodeFailures: number;
+    listenerErrors: number;
+  } {
+    return {
+      swim: this.core.stats(),
+      transport: this.transport.stats(),
+      rejects: { ...this.rejects },
+      streamFailures: this.streamFailures,
+      encodeFailures: this.encodeFailures,
+      listenerErrors: this.listenerErrors,
+    };
   }
 
   /**
@@ -212,7 +237,21 @@ export class Membership extends EventEmitter {
     let reply: Message | undefined;
     for (const msg of r.msgs) reply = this.core.receiveStream(this.now(), from, msg) ?? reply;
     this.flush();
-    return reply ? encodeStream([reply], this.wire) : undefined;
+    return reply ? this.encode(() => encodeStream([reply], this.wire)) : undefined;
+  }
+
+  /** Encodes, or drops the message: counted, logged the first time, never thrown. */
+  private encode(fn: () => Buffer): Buffer | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      this.encodeFailures++;
+      if (!this.encodeFailureLogged) {
+        this.encodeFailureLogged = true;
+        this.opts.onError?.(e as Error, 'gossip encode (message dropped; further failures are only counted)');
+      }
+      return undefined;
+    }
   }
 
   /** Carries out everything the core asked for, then re-arms the timer for its next deadline. */
@@ -222,20 +261,31 @@ export class Membership extends EventEmitter {
     this.timer.arm(this.core.nextDeadline());
   }
 
+  private emitSafely(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (e) {
+      this.listenerErrors++;
+      this.opts.onError?.(e as Error, `membership ${event} listener`);
+    }
+  }
+
   private perform(out: Output): void {
     switch (out.kind) {
-      case 'packet':
-        this.transport.sendPacket(out.to, encodePacket(out.msgs, this.wire));
+      case 'packet': {
+        const buf = this.encode(() => encodePacket(out.msgs, this.wire));
+        if (buf) this.transport.sendPacket(out.to, buf);
         break;
+      }
       case 'stream':
         void this.stream(out.to, out.msg);
         break;
       case 'event':
-        this.emit(out.type, this.info(out.member));
-        this.emit('change', { type: out.type, member: this.info(out.member) });
+        this.emitSafely(out.type, this.info(out.member));
+        this.emitSafely('change', { type: out.type, member: this.info(out.member) });
         break;
       case 'user':
-        this.emit('user', out.data, out.from);
+        this.emitSafely('user', out.data, out.from);
         break;
       case 'left':
         for (const w of this.leaveWaiters.splice(0)) w();
@@ -247,7 +297,9 @@ export class Membership extends EventEmitter {
     const joining = msg.t === 'push-pull' && msg.join;
     let replied = false;
     try {
-      const reply = await this.transport.request(to, encodeStream([msg], this.wire), this.config.tcpTimeoutMs);
+      const body = this.encode(() => encodeStream([msg], this.wire));
+      if (!body) return;
+      const reply = await this.transport.request(to, body, this.config.tcpTimeoutMs);
       if (this.closed || reply.length === 0) return;
       const r = decodeStream(reply, this.wire);
       if (!r.ok) {

@@ -9,6 +9,7 @@
 //   pushPullRound / merge / healRound / reap          (anti-entropy, partition healing)
 
 import {
+  MAX_INCARNATION,
   MAX_META_BYTES,
   type Alive,
   type Dead,
@@ -25,7 +26,7 @@ import {
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { makeConfig, validateConfig, type SwimConfig } from './config.js';
-import { bytesEqual, isCounter, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
+import { bytesEqual, isCounter, isIncarnation, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
@@ -117,6 +118,7 @@ export class SwimCore {
     deathsDeclared: 0,
     addressConflicts: 0,
     rejectedMessages: 0,
+    implausibleIncarnations: 0,
     staleAcks: 0,
     packetsOut: 0,
     bytesOut: 0,
@@ -147,7 +149,7 @@ export class SwimCore {
       addr: opts.self.addr,
       port: opts.self.port,
       meta,
-      incarnation: opts.incarnation ?? 0,
+      incarnation: Math.min(opts.incarnation ?? 0, MAX_INCARNATION),
       state: 'alive',
       lastChange: opts.now,
     };
@@ -260,7 +262,9 @@ export class SwimCore {
     }
     const me = this.table.self;
     me.meta = meta;
-    me.incarnation++;
+    // At the bound (only reachable by a forged lead we accepted) the change still spreads
+    // through push/pull, which compares metadata at equal incarnations.
+    me.incarnation = Math.min(me.incarnation + 1, MAX_INCARNATION);
     me.lastChange = this.now;
     this.broadcast(me.name, this.selfAlive());
     this.emitEvent('update', me);
@@ -359,11 +363,14 @@ export class SwimCore {
         case 'nack':
           return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
-          return isCounter(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) ? this.onAlive(msg, false) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta))) return this.reject();
+          return this.plausible(msg.incarnation) ? this.onAlive(msg, false) : undefined;
         case 'suspect':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onSuspect(msg, false, from) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
+          return this.plausible(msg.incarnation) ? this.onSuspect(msg, false, from) : undefined;
         case 'dead':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg, from) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
+          return this.plausible(msg.incarnation) ? this.onDead(msg, from) : undefined;
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
           this.outbox.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
@@ -758,8 +765,29 @@ export class SwimCore {
     this.outbox.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
+  /**
+   * Bounded incarnations, and why we reject rather than wrap: memberlist keeps them in a
+   * uint32 and lets refute() wrap around, after which the refutation is smaller than the
+   * accusation and every node ignores it, so the accused is declared dead while running.
+   * Here the codec rejects anything above MAX_INCARNATION, news more than
+   * incarnationLeadS seconds ahead of our clock is dropped (so a forged accusation at the
+   * top is believed by no one, ourselves included, and nobody needs to outbid it), and
+   * whatever does get through can be outbid by +1 without leaving the valid range.
+   */
+  private plausible(incarnation: number): boolean {
+    const lead = this.config.incarnationLeadS;
+    if (lead <= 0 || incarnation <= Math.floor(this.now / 1000) + lead) return true;
+    this.counters.implausibleIncarnations++;
+    return false;
+  }
+
   private refute(accused: number, accuser?: string): void {
     const me = this.table.self;
+    if (accused >= MAX_INCARNATION) {
+      // Cannot be outbid; only reachable with the lead check off. Never raise past the bound.
+      this.counters.implausibleIncarnations++;
+      return;
+    }
     me.incarnation = Math.max(me.incarnation + 1, accused + 1);
     // Lifeguard: having to refute means others could not hear us in time; we may be the slow one.
     this.awareness.applyDelta(1);
@@ -939,6 +967,7 @@ export class SwimCore {
         this.reject();
         continue;
       }
+      if (!this.plausible(s.incarnation)) continue;
       switch (s.state) {
         case 'alive':
           this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);

@@ -166,6 +166,8 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_packets_in_total', 'Gossip packets received', (s) => s.transport.packetsIn);
   swimCounter('weft_gossip_packets_out_total', 'Gossip packets sent', (s) => s.transport.packetsOut);
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
+  swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
+  swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
   followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder, by reason', ['reason'], () => {
     const s = stats();
     return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];

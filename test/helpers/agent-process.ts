@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+// From dist/test/helpers (a bench importing this) the built CLI is two folders up, not in dist/dist.
+export const CLI = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
 
 export interface AgentProcess {
   proc: ChildProcess;

@@ -1,0 +1,143 @@
+// Hostile input against membership, as reusable attacks: the tests in membership/ run
+// them and assert, `npm run bench -- hostile` runs them once and prints what they measured.
+// Each attack starts real agents on loopback (127.0.2.0/24 and up), attacks them through
+// their real sockets, measures, and stops everything it started, even when it fails.
+import { createSocket } from 'node:dgram';
+import { startAgent, type AgentProcess } from '../../test/helpers/agent-process.js';
+import { eventually } from '../../test/helpers/eventually.js';
+import { packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
+import { Keyring, generateKey } from '../../membership/keyring.js';
+import type { AttackResult } from './result.js';
+
+export type { AttackResult } from './result.js';
+
+/** Fast timings, so that an attack and its verdict take seconds. */
+const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4', '--push-pull-interval', '5s'];
+
+/** Collects cleanups, run in reverse order, as tap's t.teardown does. */
+export class Cleanup {
+  readonly #fns: (() => void | Promise<void>)[] = [];
+  teardown(fn: () => void | Promise<void>): void {
+    this.#fns.push(fn);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.#fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+  }
+}
+
+interface MemberJson {
+  name: string;
+  state: string;
+  incarnation: number;
+}
+
+export async function members(a: AgentProcess): Promise<MemberJson[]> {
+  const res = await fetch(`${a.ready.api}/v1/members`);
+  return ((await res.json()) as { members: MemberJson[] }).members;
+}
+
+function running(a: AgentProcess): boolean {
+  return a.proc.exitCode === null && a.proc.signalCode === null;
+}
+
+function endpoint(a: AgentProcess): { addr: string; port: number } {
+  const [addr, port] = a.ready.gossip!.split(':');
+  return { addr: addr!, port: Number(port) };
+}
+
+/** Sends datagrams from `from` (a loopback address of the attacker's) and closes the socket. */
+export async function sendDatagrams(from: string, to: { addr: string; port: number }, bufs: readonly Uint8Array[]): Promise<void> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, from, () => resolve());
+  });
+  for (const b of bufs) await new Promise<void>((resolve) => sock.send(b, to.port, to.addr, () => resolve()));
+  await new Promise<void>((resolve) => sock.close(() => resolve()));
+}
+
+const HUGE = Number.MAX_SAFE_INTEGER; // 2^53-1: +1 is not a safe integer
+
+/**
+ * Issue 12 item 1: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
+ * when `keyed`) to a1 and to a2 itself, plus a forged `alive` of a3 at the same height.
+ * Held when no agent exits, a2 and a3 stay alive in every view, no view holds an
+ * incarnation above 2^32-1, and a2, restarted, stays up and alive.
+ */
+export async function forgedIncarnationAttack(opts: { keyed: boolean; base: string }): Promise<AttackResult> {
+  const name = `forged_incarnation_${opts.keyed ? 'key_holder' : 'plain'}`;
+  const cleanup = new Cleanup();
+  try {
+    const key = opts.keyed ? generateKey() : undefined;
+    const keyArgs = key ? ['--encrypt', key] : [];
+    const ip = (i: number) => `${opts.base}.${i}`;
+    const start = (i: number, join?: string) =>
+      startAgent(cleanup, ['--node', `a${i}`, '--bind', ip(i), '--bind-port', '0', ...(join ? ['--join', join] : []), ...keyArgs, ...FAST]);
+    const a1 = await start(1);
+    const seed = a1.ready.gossip!;
+    let a2 = await start(2, seed);
+    const a3 = await start(3, seed);
+    const all = () => [a1, a2, a3];
+    const aliveEverywhere = async (names: string[]) =>
+      (await Promise.all(all().filter(running).map(members))).every((v) => names.every((n) => v.find((m) => m.name === n)?.state === 'alive'));
+    await eventually('3 agents see each other alive', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000);
+
+    const wire: WireOptions = { label: '', keyring: key ? new Keyring([key]) : undefined };
+    // Wire forms (wire-schema.ts): [6 dead, incarnation, node, from], [4 alive, incarnation, [name, addr, port], meta].
+    const a3Addr = endpoint(a3);
+    // Three heights: above what +1 can encode; the top of the valid range (2^32-1), which
+    // nobody could outbid; and just inside the plausible lead of a day, which a2 must outbid.
+    const nearLead = Math.floor(Date.now() / 1000) + 24 * 3600 - 60;
+    const packets: Buffer[] = [];
+    for (const inc of [HUGE, 0xffffffff, nearLead]) {
+      packets.push(sealBody(packUnchecked([[6, inc, 'a2', 'a1']]), wire));
+      packets.push(sealBody(packUnchecked([[4, inc, ['a3', a3Addr.addr, a3Addr.port], new Uint8Array(0)]]), wire));
+    }
+    await sendDatagrams(ip(9), endpoint(a1), packets);
+    await sendDatagrams(ip(9), endpoint(a2), packets);
+
+    // Long enough for the refutation to be encoded several times and for gossip to spread.
+    await new Promise((r) => setTimeout(r, 3000));
+    let crashes = all().filter((a) => !running(a)).length;
+    const details: string[] = [];
+    if (crashes > 0) details.push(`exited after the forged packets: ${all().filter((a) => !running(a)).map((a) => a.ready.gossip).join(', ')}`);
+
+    // Restart a2 (as systemd would after a crash, or by hand): it must not crash again.
+    if (running(a2)) {
+      a2.proc.kill('SIGTERM');
+      await a2.exited;
+    }
+    const addr2 = endpoint(a2);
+    try {
+      a2 = await startAgent(cleanup, ['--node', 'a2', '--bind', ip(2), '--bind-port', String(addr2.port), '--join', seed, ...keyArgs, ...FAST]);
+    } catch (e) {
+      const line = /"msg":"(internal error[^"]*)"/.exec((e as Error).message)?.[1];
+      return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${line ?? (e as Error).message.slice(0, 200)}`].join('; ') };
+    }
+    const healed = await eventually('a2 and a3 alive in every view after the restart', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000).then(
+      () => true,
+      () => false,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    if (!running(a2)) {
+      crashes++;
+      details.push('a2 crashed again after its restart');
+    }
+    const views = await Promise.all(all().filter(running).map(members));
+    const huge = views.flat().filter((m) => m.incarnation > 0xffffffff).length;
+    const wrong = views.flat().filter((m) => m.state !== 'alive').length;
+    const forged = huge + wrong;
+    if (!healed || forged > 0) details.push(`views: ${views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ')}`);
+    return { name, held: crashes === 0 && forged === 0 && healed, crashes, forged_accepted: forged, detail: details.join('; ') || undefined };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+export async function runGossipAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
+  void opts;
+  const results: AttackResult[] = [];
+  results.push(await forgedIncarnationAttack({ keyed: false, base: '127.0.2' }));
+  results.push(await forgedIncarnationAttack({ keyed: true, base: '127.0.3' }));
+  return results;
+}
