@@ -40,6 +40,8 @@ export const REJECT_REASONS = [
   'bad_crc', // plain packet damaged in transit
   'wrong_label', // another cluster's packet
   'decrypt_failed', // no installed key authenticates it (wrong key, or tampered)
+  'stale', // authentic, but sent (by its timestamp) outside the allowed clock skew: a replay or a wrong clock
+  'replayed', // authentic, but this very packet was already received: a replay
   'malformed', // authentic but not a msgpack list of messages
   'invalid_message', // a message that does not match messages.ts, or is not allowed in this context
 ] as const;
@@ -187,6 +189,20 @@ function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
   const body = opts.keyring!.open(buf.subarray(headerEnd), theirs);
   if (body === undefined) return { ok: false, reason: 'decrypt_failed' };
   return { ok: true, body };
+}
+
+/** The authenticated body of an envelope (the inverse of sealBody), or a reason. Never throws. */
+export function openBody(buf: Uint8Array, opts: WireOptions, maxBytes = MAX_PACKET_BYTES): Opened {
+  try {
+    return open(buf, opts, maxBytes);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+}
+
+/** The envelope as stream-hello.ts wants it. */
+export function codecEnvelope(opts: WireOptions): { seal(body: Uint8Array): Buffer; open(buf: Uint8Array): Opened } {
+  return { seal: (body) => sealBody(body, opts), open: (buf) => openBody(buf, opts) };
 }
 
 function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: number, streamOnlyAllowed: boolean): DecodeResult<M> {

@@ -9,9 +9,10 @@ import { EventEmitter } from 'node:events';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type Output, type SwimConfig, type SwimStats } from './core/index.js';
-import { REJECT_REASONS, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
+import { REJECT_REASONS, codecEnvelope, isRejectReason, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
 import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
+import { sealedHello } from './stream-hello.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Message } from './messages.js';
 
@@ -42,7 +43,7 @@ export interface MemberInfo extends Omit<MemberView, 'lastChange' | 'meta'> {
 export class Membership extends EventEmitter {
   readonly name: string;
   readonly keyring: Keyring | undefined;
-  readonly rejects: Record<RejectReason, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  readonly rejects: Record<RejectReason, number>;
   /** Streams we opened that failed (peer down, timeout). */
   streamFailures = 0;
   /** Outgoing messages dropped because they could not be encoded (a bug or a value we should never have accepted). */
@@ -73,12 +74,15 @@ export class Membership extends EventEmitter {
     private readonly transport: Transport,
     local: Endpoint,
     private readonly opts: MembershipOptions,
+    wire: WireOptions,
+    rejects: Record<RejectReason, number>,
   ) {
     super();
+    this.rejects = rejects;
     this.name = opts.name;
     this.config = { ...(opts.config ?? makeConfig('lan')) };
-    this.keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
-    this.wire = { label: opts.label ?? '', keyring: this.keyring };
+    this.keyring = wire.keyring;
+    this.wire = wire;
     // The core packs compounds with the codec's exact sizes rather than its own estimate.
     // (0xffff messages: the widest array header, so any compound the core builds fits.)
     this.config.packetOverhead = packetOverhead(this.wire, 0xffff);
@@ -102,14 +106,19 @@ export class Membership extends EventEmitter {
 
   /** Binds the gossip sockets and starts probing (alone until join). */
   static async start(opts: MembershipOptions): Promise<Membership> {
-    const transport = new Transport({ onError: opts.onError });
+    const keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
+    const wire: WireOptions = { label: opts.label ?? '', keyring };
+    // Streams open with a hello sealed like our packets: no large read before it authenticates.
+    const rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    const hello = sealedHello(codecEnvelope(wire), (reason) => (rejects[isRejectReason(reason) ? reason : 'malformed'] += 1));
+    const transport = new Transport({ onError: opts.onError, hello });
     const bound = await transport.bind(opts.bindAddr, opts.bindPort);
     const advertise = opts.advertiseAddr || bound.addr;
     if (isIP(advertise) === 0) {
       await transport.close();
       throw new Error(`advertise address ${advertise} must be an IP address`);
     }
-    const m = new Membership(transport, { addr: advertise, port: bound.port }, opts);
+    const m = new Membership(transport, { addr: advertise, port: bound.port }, opts, wire, rejects);
     m.flush();
     return m;
   }

@@ -172,5 +172,14 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
     const s = stats();
     return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];
   }, () => handle.current);
+  followCounter(ctx.registry, 'weft_gossip_streams_rejected_total', 'Inbound gossip streams closed or refused, by reason', ['reason'], () => {
+    const s = stats();
+    if (!s) return [];
+    return [
+      [{ reason: 'refused' }, s.transport.streamsRefused],
+      [{ reason: 'unauthenticated' }, s.transport.streamsUnauthenticated],
+      [{ reason: 'over_budget' }, s.transport.streamsOverBudget],
+    ];
+  }, () => handle.current);
   new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
 }
