@@ -1,7 +1,7 @@
 // Hostile input against real agents on loopback (issue 12): each attack lives in
 // bench/hostile/gossip.ts, shared with `npm run bench -- hostile`; here it must hold.
 import t from 'tap';
-import { forgedIncarnationAttack } from '../bench/hostile/gossip.js';
+import { forgedIncarnationAttack, streamFloodAttack } from '../bench/hostile/gossip.js';
 
 for (const keyed of [false, true]) {
   t.test(`a dead message at incarnation 2^53-1 ${keyed ? 'from a key holder' : '(no encryption)'} crashes no one and convinces no one`, async (t) => {
@@ -11,3 +11,11 @@ for (const keyed of [false, true]) {
     t.ok(r.held, r.detail ?? 'held');
   });
 }
+
+t.test('a flood of streams announcing 4 MiB frames neither bloats the agent nor locks out a join and a store repair', async (t) => {
+  const r = await streamFloodAttack({ smoke: true, base: '127.0.4' });
+  t.comment(r.detail);
+  t.equal(r.crashes, 0, 'the agent stays up');
+  t.ok(r.figures!.rss_growth_mb_stream_flood! <= 32, `RSS growth ${r.figures!.rss_growth_mb_stream_flood} MB <= 32 MB`);
+  t.ok(r.figures!.stream_flood_join_ms! >= 0, 'a join and a store repair succeed during the flood');
+});

@@ -39,7 +39,7 @@ export interface TransportOptions {
   maxPendingStreams?: number;
   /** Inbound streams, pending or not, from one source address. Default 8. */
   maxStreamsPerSource?: number;
-  /** Bytes all inbound streams may hold together while their frames arrive. Default 16 MiB. */
+  /** Bytes all inbound streams may hold together while their frames arrive: two full frames. Default 8 MiB. */
   maxBufferedBytes?: number;
   /** How long an inbound stream may take to send its hello. Default 3 s. */
   helloTimeoutMs?: number;
@@ -183,7 +183,7 @@ export class Transport {
     this.#maxInboundStreams = opts.maxInboundStreams ?? 64;
     this.#maxPendingStreams = opts.maxPendingStreams ?? 32;
     this.#maxStreamsPerSource = opts.maxStreamsPerSource ?? 8;
-    this.#maxBufferedBytes = opts.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.#maxBufferedBytes = opts.maxBufferedBytes ?? 8 * 1024 * 1024;
     this.#helloTimeoutMs = opts.helloTimeoutMs ?? 3_000;
     this.#hello = opts.hello ?? PLAIN_HELLO;
     this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;

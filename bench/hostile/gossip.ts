@@ -3,9 +3,14 @@
 // Each attack starts real agents on loopback (127.0.2.0/24 and up), attacks them through
 // their real sockets, measures, and stops everything it started, even when it fails.
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { Envelope } from '../../crdt-store/envelope.js';
+import { frame } from '../../membership/framing.js';
+import { sealedHello } from '../../membership/stream-hello.js';
 import { startAgent, type AgentProcess } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
+import { codecEnvelope, packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
 import { Keyring, generateKey } from '../../membership/keyring.js';
 import type { AttackResult } from './result.js';
 
@@ -134,10 +139,132 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
   }
 }
 
+/** Resident memory of a process in MB, from /proc (VmRSS). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const FRAME_4MIB = 4 * 1024 * 1024;
+
+/**
+ * One hostile connection: an optional first frame (a forged hello), then a 4 MiB length
+ * prefix, then as much of the body as the server takes, in 64 KiB writes. Resolves when the
+ * server closes it or `stopAt` passes.
+ */
+function floodConnection(from: string, to: { addr: string; port: number }, hello: Uint8Array | undefined, stopAt: number): Promise<number> {
+  return new Promise((resolve) => {
+    let sent = 0;
+    const sock: Socket = connect({ host: to.addr, port: to.port, localAddress: from });
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    const done = () => {
+      sock.destroy();
+      resolve(sent);
+    };
+    sock.on('error', done);
+    sock.on('close', done);
+    sock.setTimeout(Math.max(1, stopAt - Date.now()), done);
+    sock.on('connect', () => {
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(FRAME_4MIB);
+      sock.write(hello ? Buffer.concat([frame(hello), prefix]) : prefix);
+      const pump = () => {
+        while (!sock.destroyed && sent < FRAME_4MIB - chunk.length && Date.now() < stopAt) {
+          sent += chunk.length;
+          if (!sock.write(chunk)) return void sock.once('drain', pump);
+        }
+        // The body stays one chunk short of complete: the frame is never finished.
+      };
+      pump();
+    });
+  });
+}
+
+/**
+ * Issue 12 item 3: connections that announce 4 MiB frames and dump or trickle bytes, at
+ * the gossip and the store port of one agent, half without a hello and half behind a
+ * forged one (without encryption anyone can make one). Meanwhile a second agent joins
+ * (gossip push/pull) and must receive a KV entry written before it came (store repair).
+ * Held when the agent's RSS grows by at most 32 MB and the join and the repair succeed.
+ */
+export async function streamFloodAttack(opts: { smoke: boolean; base: string }): Promise<AttackResult> {
+  const name = 'stream_flood';
+  const cleanup = new Cleanup();
+  try {
+    const ip = (i: number) => `${opts.base}.${i}`;
+    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST]);
+    const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify('before') });
+    if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
+    await new Promise((r) => setTimeout(r, 500));
+    const baseline = rssMb(v1.proc.pid!);
+
+    const gossipAt = endpoint(v1);
+    const [storeAddr, storePort] = v1.ready.store!.split(':');
+    const storeAt = { addr: storeAddr!, port: Number(storePort) };
+    const gossipHello = sealedHello(codecEnvelope({ label: '' })).make();
+    const storeHello = sealedHello(new Envelope({ label: '' })).make();
+    const connections = opts.smoke ? 160 : 400; // over 64 per port: old agents refused the 65th
+    const sources = 8;
+    const durationMs = opts.smoke ? 6_000 : 12_000;
+    const stopAt = Date.now() + durationMs;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, rssMb(v1.proc.pid!));
+      } catch {
+        // exited: counted below
+      }
+    }, 100);
+    cleanup.teardown(() => clearInterval(sampler));
+    // Waves of connections, so that trickling ones are always in flight while the join runs.
+    let attempted = 0;
+    let bytesSent = 0;
+    const flood = (async () => {
+      while (Date.now() < stopAt) {
+        const wave: Promise<number>[] = [];
+        for (let i = 0; i < connections; i++) {
+          const toStore = i % 2 === 1;
+          const withHello = i % 4 >= 2;
+          const hello = withHello ? (toStore ? storeHello : gossipHello) : undefined;
+          wave.push(floodConnection(ip(10 + (i % sources)), toStore ? storeAt : gossipAt, hello, stopAt));
+        }
+        attempted += wave.length;
+        for (const n of await Promise.all(wave)) bytesSent += n;
+        await new Promise((r) => setTimeout(r, 200)); // no busy loop when the agent cuts them off at once
+      }
+    })();
+
+    await new Promise((r) => setTimeout(r, 1000)); // the flood is in full swing
+    const joinStarted = Date.now();
+    const v2 = await startAgent(cleanup, ['--node', 'v2', '--bind', ip(2), '--bind-port', '0', '--join', v1.ready.gossip!, ...FAST]);
+    const joined = await eventually('v2 joined v1 and holds the KV entry written before it came', async () => {
+      const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
+      return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
+    }, durationMs).then(
+      () => Date.now() - joinStarted,
+      () => -1,
+    );
+    await flood;
+    clearInterval(sampler);
+    const crashes = running(v1) ? 0 : 1;
+    const growth = Math.round((peak - baseline) * 10) / 10;
+    const held = crashes === 0 && growth <= 32 && joined >= 0;
+    return {
+      name,
+      held,
+      crashes,
+      detail: `${attempted} connections, ${Math.round(bytesSent / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
+      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: attempted, stream_flood_join_ms: joined },
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
 export async function runGossipAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
-  void opts;
   const results: AttackResult[] = [];
   results.push(await forgedIncarnationAttack({ keyed: false, base: '127.0.2' }));
   results.push(await forgedIncarnationAttack({ keyed: true, base: '127.0.3' }));
+  results.push(await streamFloodAttack({ smoke: opts.smoke, base: '127.0.4' }));
   return results;
 }
