@@ -13,6 +13,7 @@ import { REJECT_REASONS, codecEnvelope, isRejectReason, decodePacket, decodeStre
 import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
 import { sealedHello } from './stream-hello.js';
+import { ReplayWindow } from './replay-window.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Message } from './messages.js';
 
@@ -28,6 +29,11 @@ export interface MembershipOptions {
   /** Base64 AES-256 keys; the first encrypts. Empty: plain packets with a CRC. */
   keys?: readonly string[];
   meta?: Uint8Array;
+  /**
+   * Also accept encrypted packets without a sender time, as agents from before replay
+   * protection send them: for a rolling upgrade of an encrypted cluster (see codec.ts).
+   */
+  acceptUnstamped?: boolean;
   /** Absorbed failures (send errors, bad streams), for the log. */
   onError?: (err: Error, context: string) => void;
 }
@@ -107,7 +113,7 @@ export class Membership extends EventEmitter {
   /** Binds the gossip sockets and starts probing (alone until join). */
   static async start(opts: MembershipOptions): Promise<Membership> {
     const keyring = opts.keys?.length ? new Keyring(opts.keys) : undefined;
-    const wire: WireOptions = { label: opts.label ?? '', keyring };
+    const wire: WireOptions = { label: opts.label ?? '', keyring, replay: new ReplayWindow(), acceptUnstamped: opts.acceptUnstamped };
     // Streams open with a hello sealed like our packets: no large read before it authenticates.
     const rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     const hello = sealedHello(codecEnvelope(wire), (reason) => (rejects[isRejectReason(reason) ? reason : 'malformed'] += 1));

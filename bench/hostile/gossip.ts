@@ -10,7 +10,7 @@ import { frame } from '../../membership/framing.js';
 import { sealedHello } from '../../membership/stream-hello.js';
 import { startAgent, type AgentProcess } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { codecEnvelope, packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
+import { codecEnvelope, decodePacket, packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
 import { Keyring, generateKey } from '../../membership/keyring.js';
 import type { AttackResult } from './result.js';
 
@@ -261,10 +261,82 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string }):
   }
 }
 
+/** A counter of an agent's /metrics, summed over the label sets that match `labels`. */
+export async function metric(a: AgentProcess, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${a.ready.api}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name) && line.includes(labels)) sum += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return sum;
+}
+
+/**
+ * Issue 12 item 11: a captured encrypted packet, sent again. A fake member (the attacker,
+ * who holds no key here; it merely records) announces itself to agent r1 with a packet
+ * sealed by an insider, then records what r1 gossips to it; every recorded packet that
+ * carries an alive or suspect is delivered to r2 twice. Held when r2 refuses every second
+ * copy (counted as replayed) and r1 refuses its own packets sent back to it.
+ */
+export async function replayAttack(opts: { base: string }): Promise<AttackResult> {
+  const name = 'gossip_replay';
+  const cleanup = new Cleanup();
+  try {
+    const key = generateKey();
+    const ip = (i: number) => `${opts.base}.${i}`;
+    const r1 = await startAgent(cleanup, ['--node', 'r1', '--bind', ip(1), '--bind-port', '0', '--encrypt', key, ...FAST]);
+    const r2 = await startAgent(cleanup, ['--node', 'r2', '--bind', ip(2), '--bind-port', '0', '--encrypt', key, '--join', r1.ready.gossip!, ...FAST]);
+    await eventually('r1 and r2 see each other', async () => (await members(r1)).length === 2 && (await members(r2)).length === 2, 15_000);
+
+    // The recording post: a UDP socket r1 believes is member "tap".
+    const sock = createSocket('udp4');
+    cleanup.teardown(() => new Promise<void>((resolve) => sock.close(() => resolve())));
+    await new Promise<void>((resolve) => sock.bind(0, ip(9), () => resolve()));
+    const tapPort = sock.address().port;
+    const captured: Buffer[] = [];
+    const look: WireOptions = { label: '', keyring: new Keyring([key]), acceptUnstamped: true };
+    sock.on('message', (buf) => {
+      const r = decodePacket(buf, look);
+      if (r.ok && r.msgs.some((m) => m.t === 'alive' || m.t === 'suspect')) captured.push(buf);
+    });
+    const body = packUnchecked([[4, Math.floor(Date.now() / 1000), ['tap', ip(9), tapPort], new Uint8Array(0)]]);
+    // Also sealed as agents before replay protection did (mode 1, no sender time), so the
+    // attack runs against them too; newer agents refuse that copy as stale.
+    const legacyHeader = Buffer.from([1, 1, 0]);
+    for (const intro of [sealBody(body, look), Buffer.concat([legacyHeader, look.keyring!.seal(body, legacyHeader)])]) {
+      await new Promise<void>((resolve) => sock.send(intro, endpoint(r1).port, ip(1), () => resolve()));
+    }
+    await eventually('r1 gossiped an alive or suspect to the tap', () => captured.length >= 3, 15_000);
+
+    const before = await metric(r2, 'weft_gossip_rejected_total', 'reason="replayed"');
+    const beforeOwn = await metric(r1, 'weft_gossip_rejected_total', 'reason="replayed"');
+    const replays = captured.slice(0, 3);
+    for (const p of replays) {
+      await sendDatagrams(ip(8), endpoint(r2), [p, p]);
+      // r1 sealed it and never received it: the first copy is new to r1, the second a replay.
+      await sendDatagrams(ip(8), endpoint(r1), [p, p]);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const refused = (await metric(r2, 'weft_gossip_rejected_total', 'reason="replayed"')) - before;
+    const refusedOwn = (await metric(r1, 'weft_gossip_rejected_total', 'reason="replayed"')) - beforeOwn;
+    const accepted = Math.max(0, replays.length - refused) + Math.max(0, replays.length - refusedOwn);
+    return {
+      name,
+      held: accepted === 0,
+      forged_accepted: accepted,
+      detail: `${replays.length} captured packets replayed at r2 and r1: ${refused} + ${refusedOwn} second copies refused as replayed`,
+      figures: { replays_refused: refused + refusedOwn },
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
 export async function runGossipAttacks(opts: { smoke: boolean }): Promise<AttackResult[]> {
   const results: AttackResult[] = [];
   results.push(await forgedIncarnationAttack({ keyed: false, base: '127.0.2' }));
   results.push(await forgedIncarnationAttack({ keyed: true, base: '127.0.3' }));
+  results.push(await replayAttack({ base: '127.0.5' }));
   results.push(await streamFloodAttack({ smoke: opts.smoke, base: '127.0.4' }));
   return results;
 }
