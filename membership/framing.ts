@@ -63,6 +63,11 @@ export class FrameReader {
     return this.#buffered;
   }
 
+  /** Length of the frame whose prefix has been read and whose body is still arriving, else 0. */
+  get announced(): number {
+    return this.#bodyLength ?? 0;
+  }
+
   /** True between frames: nothing buffered and no length prefix read for a frame to come. */
   get idle(): boolean {
     return this.#buffered === 0 && this.#bodyLength === undefined;

@@ -198,7 +198,7 @@ t.test('a hostile stream announcing a huge frame is cut off before it is buffere
   await closed(s);
   t.equal(b.tr.stats().streamsUnauthenticated, 1);
   t.match(errors[0], /announced a first frame over 4096 bytes before authenticating/);
-  const a = await bound(t);
+  const a = await bound(t, {}, '127.0.0.2'); // 127.0.0.1 now waits a second for its next stream
   t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'still serving');
 });
 
@@ -264,6 +264,28 @@ t.test('a stream that sends no hello in time is dropped', async (t) => {
   t.equal(b.tr.stats().streamsUnauthenticated, 1);
 });
 
+t.test('a source whose stream failed to authenticate waits before its next one; others do not', async (t) => {
+  const b = await bound(t);
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const s = await rawClient(t, b.at);
+  s.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+  await closed(s);
+  const again = await rawClient(t, b.at);
+  await closed(again);
+  t.equal(b.tr.stats().streamsRefused, 1, 'the next stream from 127.0.0.1 is refused at once');
+  const other = await bound(t, {}, '127.0.0.3');
+  t.equal((await other.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'another source is served');
+});
+
+t.test('one source address opens at most streamsPerSourcePerSecond streams (bursts of twice that)', async (t) => {
+  const b = await bound(t, { streamsPerSourcePerSecond: 2, maxStreamsPerSource: 100 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const a = await bound(t);
+  const results = await Promise.allSettled(Array.from({ length: 6 }, () => a.tr.request(b.at, Buffer.from('x'), 2000)));
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'the burst of 4 is served');
+  t.equal(b.tr.stats().streamsRefused, 2, 'the rest refused');
+});
+
 t.test('one source address holds at most maxStreamsPerSource streams', async (t) => {
   const b = await bound(t, { maxStreamsPerSource: 2 });
   b.tr.onRequest(async () => Buffer.from('ok'));
@@ -306,7 +328,7 @@ t.test('with a keyring, a peer without the key cannot announce more than a hello
   await closed(s);
   t.equal(b.tr.stats().streamsIn, 1);
   t.equal(b.tr.stats().streamsUnauthenticated, 1, 'cut off at its hello');
-  const a = await bound(t, { hello });
+  const a = await bound(t, { hello }, '127.0.0.2');
   t.equal((await a.tr.request(b.at, Buffer.alloc(1_000_000), 2000)).toString(), 'ok', 'a key holder sends a large frame');
 });
 

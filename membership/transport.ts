@@ -39,7 +39,17 @@ export interface TransportOptions {
   maxPendingStreams?: number;
   /** Inbound streams, pending or not, from one source address. Default 8. */
   maxStreamsPerSource?: number;
-  /** Bytes all inbound streams may hold together while their frames arrive: two full frames. Default 8 MiB. */
+  /**
+   * New streams one source address may open per second, with bursts of twice that; more
+   * are closed before a byte is read. Every stream read costs a 64 KiB buffer, so a source
+   * that opens and drops connections in a loop would otherwise churn memory. Default 16.
+   */
+  streamsPerSourcePerSecond?: number;
+  /**
+   * Bytes the inbound streams of this transport may hold together while their frames
+   * arrive. Default: a budget of 8 MiB (two full frames) shared by every transport of the
+   * process (gossip and store ports), so that a flood at both ports holds no more than one.
+   */
   maxBufferedBytes?: number;
   /** How long an inbound stream may take to send its hello. Default 3 s. */
   helloTimeoutMs?: number;
@@ -87,6 +97,45 @@ export class GossipBindError extends Error {
 }
 
 const MAX_EPHEMERAL_ATTEMPTS = 10;
+
+/** Bytes held by inbound streams, against a maximum; shared by the transports that use it. */
+class ByteBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
+const PROCESS_STREAM_BUDGET = new ByteBudget(8 * 1024 * 1024);
+
+/** A token bucket per source address (burst: two seconds' worth); bounded in the sources it remembers. */
+class SourceRate {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(readonly perSecond: number, readonly maxSources = 4096) {}
+
+  take(source: string, now = performance.now()): boolean {
+    const burst = 2 * this.perSecond;
+    let b = this.#buckets.get(source);
+    if (b === undefined) {
+      if (this.#buckets.size >= this.maxSources) this.#buckets.delete(this.#buckets.keys().next().value as string);
+      b = { tokens: burst, at: now };
+      this.#buckets.set(source, b);
+    } else {
+      b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** A source whose stream failed to authenticate or overran the budget waits a second or two before its next one. */
+  penalize(source: string, now = performance.now()): void {
+    const b = this.#buckets.get(source);
+    if (b) {
+      b.tokens = Math.min(b.tokens, 0) - this.perSecond;
+      b.at = now;
+    }
+  }
+}
 
 function hostPort(addr: string, port: number): string {
   return isIP(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -141,7 +190,6 @@ export class Transport {
   readonly #maxInboundStreams: number;
   readonly #maxPendingStreams: number;
   readonly #maxStreamsPerSource: number;
-  readonly #maxBufferedBytes: number;
   readonly #helloTimeoutMs: number;
   readonly #hello: StreamHello;
   readonly #udpBufferBytes: number;
@@ -158,7 +206,8 @@ export class Transport {
   /** Inbound streams waiting for their hello, oldest first (a Set keeps insertion order). */
   readonly #pending = new Set<Socket>();
   readonly #perSource = new Map<string, number>();
-  #bufferedBytes = 0;
+  readonly #openRate: SourceRate;
+  readonly #budget: ByteBudget;
   readonly #outbound = new Set<Socket>();
   readonly #stats: TransportStats = {
     packetsIn: 0,
@@ -183,9 +232,10 @@ export class Transport {
     this.#maxInboundStreams = opts.maxInboundStreams ?? 64;
     this.#maxPendingStreams = opts.maxPendingStreams ?? 32;
     this.#maxStreamsPerSource = opts.maxStreamsPerSource ?? 8;
-    this.#maxBufferedBytes = opts.maxBufferedBytes ?? 8 * 1024 * 1024;
+    this.#budget = opts.maxBufferedBytes === undefined ? PROCESS_STREAM_BUDGET : new ByteBudget(opts.maxBufferedBytes);
     this.#helloTimeoutMs = opts.helloTimeoutMs ?? 3_000;
     this.#hello = opts.hello ?? PLAIN_HELLO;
+    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? 16);
     this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;
     this.#onError = opts.onError ?? (() => {});
   }
@@ -393,7 +443,7 @@ export class Transport {
     });
     const handler = this.#onRequest;
     const source = unmapped(socket.remoteAddress ?? '');
-    if (this.#closed || !handler || (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource) {
+    if (this.#closed || !handler || (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource || !this.#openRate.take(source)) {
       this.#stats.streamsRefused++;
       socket.destroy();
       return;
@@ -413,14 +463,15 @@ export class Transport {
     const where = hostPort(from.addr, from.port);
     const reader = new FrameReader(this.#maxFrameBytes, HELLO_MAX_BYTES);
     let phase: 'hello' | 'request' | 'answering' = 'hello';
-    /** Bytes this stream counts against maxBufferedBytes: its reader's, then the request being answered. */
+    /** Bytes this stream counts against maxBufferedBytes: its frame's announced length, then the request being answered. */
     let held = 0;
     const hold = (bytes: number) => {
-      this.#bufferedBytes += bytes - held;
+      this.#budget.used += bytes - held;
       held = bytes;
     };
     const fail: Fail = (err, context, counter = 'streamErrors') => {
       this.#stats[counter]++;
+      if (counter === 'streamsUnauthenticated' || counter === 'streamsOverBudget') this.#openRate.penalize(source);
       this.#onError(err, context);
       socket.destroy();
     };
@@ -460,14 +511,17 @@ export class Transport {
         return;
       }
       const r = reader.push(chunk);
-      hold(reader.buffered);
+      // A frame reserves its announced length as soon as its prefix is read: a flood of
+      // streams announcing 4 MiB is turned away before their bodies are read, instead of
+      // cycling the budget through garbage the collector has yet to free.
+      hold(Math.max(reader.buffered, reader.announced));
       if (!r.ok) {
         if (phase === 'hello' && r.frames.length === 0) fail(new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`), 'inbound stream', 'streamsUnauthenticated');
         else fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
         return;
       }
-      if (this.#bufferedBytes > this.#maxBufferedBytes) {
-        fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#maxBufferedBytes} bytes`), 'inbound stream', 'streamsOverBudget');
+      if (this.#budget.used > this.#budget.max) {
+        fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`), 'inbound stream', 'streamsOverBudget');
         return;
       }
       const frames = r.frames;

@@ -187,12 +187,14 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
  * (gossip push/pull) and must receive a KV entry written before it came (store repair).
  * Held when the agent's RSS grows by at most 32 MB and the join and the repair succeed.
  */
-export async function streamFloodAttack(opts: { smoke: boolean; base: string }): Promise<AttackResult> {
+export async function streamFloodAttack(opts: { smoke: boolean; base: string; hellos?: 'none' | 'all' | 'half'; connections?: number }): Promise<AttackResult> {
   const name = 'stream_flood';
   const cleanup = new Cleanup();
   try {
     const ip = (i: number) => `${opts.base}.${i}`;
-    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST]);
+    // NODE_OPTIONS cleared: under tap it loads tap's TypeScript loader into the agent, which
+    // then measures tap as well as weft.
+    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], { NODE_OPTIONS: '' });
     const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify('before') });
     if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
     await new Promise((r) => setTimeout(r, 500));
@@ -203,7 +205,7 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string }):
     const storeAt = { addr: storeAddr!, port: Number(storePort) };
     const gossipHello = sealedHello(codecEnvelope({ label: '' })).make();
     const storeHello = sealedHello(new Envelope({ label: '' })).make();
-    const connections = opts.smoke ? 160 : 400; // over 64 per port: old agents refused the 65th
+    const connections = opts.connections ?? (opts.smoke ? 160 : 400); // over 64 per port: old agents refused the 65th
     const sources = 8;
     const durationMs = opts.smoke ? 6_000 : 12_000;
     const stopAt = Date.now() + durationMs;
@@ -220,11 +222,11 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string }):
     let attempted = 0;
     let bytesSent = 0;
     const flood = (async () => {
-      while (Date.now() < stopAt) {
+      while (Date.now() < stopAt && connections > 0) {
         const wave: Promise<number>[] = [];
         for (let i = 0; i < connections; i++) {
           const toStore = i % 2 === 1;
-          const withHello = i % 4 >= 2;
+          const withHello = opts.hellos === 'all' || (opts.hellos !== 'none' && i % 4 >= 2);
           const hello = withHello ? (toStore ? storeHello : gossipHello) : undefined;
           wave.push(floodConnection(ip(10 + (i % sources)), toStore ? storeAt : gossipAt, hello, stopAt));
         }
