@@ -83,6 +83,9 @@ interface Relay {
   timer: Timer;
 }
 
+/** How far above a member's known incarnation an accusation of it may be (see plausible()). */
+const ACCUSATION_SLACK = 16;
+
 function endpointKey(e: Endpoint): string {
   return `${e.addr}:${e.port}`;
 }
@@ -364,13 +367,13 @@ export class SwimCore {
           return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
           if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta))) return this.reject();
-          return this.plausible(msg.incarnation) ? this.onAlive(msg, false) : undefined;
+          return this.plausible(msg.incarnation, msg.node.name) ? this.onAlive(msg, false) : undefined;
         case 'suspect':
           if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
-          return this.plausible(msg.incarnation) ? this.onSuspect(msg, false, from) : undefined;
+          return this.plausible(msg.incarnation, msg.node, true) ? this.onSuspect(msg, false, from) : undefined;
         case 'dead':
           if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
-          return this.plausible(msg.incarnation) ? this.onDead(msg, from) : undefined;
+          return this.plausible(msg.incarnation, msg.node, true) ? this.onDead(msg, from) : undefined;
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
           this.outbox.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
@@ -769,22 +772,39 @@ export class SwimCore {
    * Bounded incarnations, and why we reject rather than wrap: memberlist keeps them in a
    * uint32 and lets refute() wrap around, after which the refutation is smaller than the
    * accusation and every node ignores it, so the accused is declared dead while running.
-   * Here the codec rejects anything above MAX_INCARNATION, news more than
-   * incarnationLeadS seconds ahead of our clock is dropped (so a forged accusation at the
-   * top is believed by no one, ourselves included, and nobody needs to outbid it), and
-   * whatever does get through can be outbid by +1 without leaving the valid range.
+   * Here the codec rejects anything above MAX_INCARNATION, and news is dropped (counted)
+   * when it is implausible, so that a key holder cannot push a member out of reach:
+   *  - any incarnation more than incarnationLeadS seconds ahead of our clock (honest ones
+   *    start at the clock and grow by one per refutation or metadata change);
+   *  - an accusation of another member more than ACCUSATION_SLACK above the incarnation we
+   *    know for it: an honest accuser accuses an incarnation the member announced, and
+   *    announcements reach us too (a restart's jump arrives as the member's own alive).
+   * The accused refutes whatever it finds plausible by the same rule, unless +1 would leave
+   * its window (refute()); it refutes once its clock has moved on, when told again. So what
+   * a key holder can still do is bounded by the clock: a member whose clock is behind its
+   * peers' by d can be kept from refuting for about d seconds, or ACCUSATION_SLACK seconds
+   * while the attack lasts. Per-node signatures (issue 13) are what would remove it.
    */
-  private plausible(incarnation: number): boolean {
+  private incarnationLimit(): number {
     const lead = this.config.incarnationLeadS;
-    if (lead <= 0 || incarnation <= Math.floor(this.now / 1000) + lead) return true;
-    this.counters.implausibleIncarnations++;
-    return false;
+    return lead > 0 ? Math.min(MAX_INCARNATION, Math.floor(this.now / 1000) + lead) : MAX_INCARNATION;
+  }
+
+  private plausible(incarnation: number, subject: string, accusation = false): boolean {
+    let ok = incarnation <= this.incarnationLimit();
+    if (ok && accusation && subject !== this.table.self.name) {
+      const m = this.table.get(subject);
+      ok = m === undefined || incarnation <= m.incarnation + ACCUSATION_SLACK;
+    }
+    if (!ok) this.counters.implausibleIncarnations++;
+    return ok;
   }
 
   private refute(accused: number, accuser?: string): void {
     const me = this.table.self;
-    if (accused >= MAX_INCARNATION) {
-      // Cannot be outbid; only reachable with the lead check off. Never raise past the bound.
+    if (accused >= this.incarnationLimit()) {
+      // Outbidding it would leave the window our peers accept (or the valid range): wait
+      // until our clock has moved on; the accusation will be told to us again.
       this.counters.implausibleIncarnations++;
       return;
     }
@@ -967,7 +987,7 @@ export class SwimCore {
         this.reject();
         continue;
       }
-      if (!this.plausible(s.incarnation)) continue;
+      if (!this.plausible(s.incarnation, s.node.name, s.state !== 'alive')) continue;
       switch (s.state) {
         case 'alive':
           this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);
