@@ -42,7 +42,7 @@ export interface TransportOptions {
   /**
    * New streams one source address may open per second, with bursts of twice that; more
    * are closed before a byte is read. Every stream read costs a 64 KiB buffer, so a source
-   * that opens and drops connections in a loop would otherwise churn memory. Default 16.
+   * that opens and drops connections in a loop would otherwise churn memory. Default 32.
    */
   streamsPerSourcePerSecond?: number;
   /**
@@ -235,7 +235,7 @@ export class Transport {
     this.#budget = opts.maxBufferedBytes === undefined ? PROCESS_STREAM_BUDGET : new ByteBudget(opts.maxBufferedBytes);
     this.#helloTimeoutMs = opts.helloTimeoutMs ?? 3_000;
     this.#hello = opts.hello ?? PLAIN_HELLO;
-    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? 16);
+    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? 32);
     this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;
     this.#onError = opts.onError ?? (() => {});
   }
