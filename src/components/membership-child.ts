@@ -61,6 +61,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         config: swim,
         label: g.label,
         keys: g.keys,
+        acceptUnstamped: g.acceptUnstamped,
         meta: encodeMeta(ctx.meta),
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });
