@@ -61,6 +61,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.healInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: period of retrying seeds and dead members (partition healing).', flag: 'heal-interval' },
   { path: 'gossip.tcpTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: connect and exchange timeout of gossip streams.', flag: 'tcp-timeout' },
   { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
+  { path: 'gossip.acceptUnstamped', type: { kind: 'bool' }, default: false, doc: 'Also accept encrypted gossip without a sender time (agents from before replay protection): only while upgrading an encrypted cluster, as it lets their packets be replayed.', flag: 'accept-unstamped' },
 
   { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
 

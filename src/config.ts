@@ -34,6 +34,8 @@ export interface Config {
     gossipToTheDeadTime?: number;
     healInterval?: number;
     tcpTimeout?: number;
+    /** Accept encrypted gossip without a sender time (a rolling upgrade from agents before replay protection). */
+    acceptUnstamped: boolean;
   };
   store: { bindPort: number };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
