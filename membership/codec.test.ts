@@ -93,6 +93,12 @@ for (const [mode, opts] of modes) {
     t.equal(reason(decodePacket(encodePacket(oneOfEach, theirs), o)), 'wrong_label');
     t.equal(reason(decodePacket(encodePacket(oneOfEach, { ...o, label: '' }), o)), 'wrong_label', 'unlabelled vs labelled');
     t.equal(reason(decodePacket(encodePacket(oneOfEach, o), { ...o, label: '' })), 'wrong_label', 'labelled vs unlabelled');
+    // Labels of the same length differ in their bytes only: a check of the length alone
+    // lets "test" into "prod" (test/mutants/codec-label-length.patch).
+    for (const same of ['test', 'proe', 'Prod', 'drop']) {
+      t.equal(reason(decodePacket(encodePacket(oneOfEach, { ...o, label: same }), o)), 'wrong_label', `"${same}" into "prod", a packet`);
+      t.equal(reason(decodeStream(encodeStream([pushPull], { ...o, label: same }), o)), 'wrong_label', `"${same}" into "prod", a stream`);
+    }
   });
 }
 
