@@ -167,6 +167,37 @@ t.test('a crashed node is dead at every live node within the bound', async (t) =
   meter.report(t, 'membership: crash dead everywhere in bound', N, SEED);
 });
 
+// A 3-node cluster cannot supply the suspicionMult - 2 = 2 independent confirmations that
+// bring a suspicion down to its minimum (only one other member is left to confirm), so
+// there it expects none (membership/core/swim.ts). Without that rule a crash waits for the
+// unconfirmed maximum, S(3) = 24 s less what one confirmation takes off: dead after 12.4 s
+// instead of 5.1 s (test/mutants/indirect-tiny-cluster.patch). Bound: Smin(3) + 4 P = 8 s
+// (worst seen 6.0 s over 200 runs, seeds 1, 2, 18).
+t.test('tiny cluster: a crashed node of 3 is dead at both others within Smin(3) + 4 probe intervals', async (t) => {
+  const meter = new PropertyMeter();
+  const n = 3;
+  const names = ['node-0', 'node-1', 'node-2'];
+  const bound = suspicionTimeout(config.suspicionMult, n, config.probeIntervalMs) + 4 * config.probeIntervalMs;
+  let worst = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.constantFrom(...names), fc.integer({ min: 0, max: 10_000 }), (seed, victim, delay) => {
+      const c = new MembershipCluster({ nodes: n, seed, config });
+      meter.run(c);
+      c.run(WARMUP_MS + delay);
+      c.crash(victim);
+      const start = c.now;
+      const done = c.runUntilTrue(() => c.deadEverywhere(victim), bound, 100);
+      if (done === undefined) throw new Error(`cluster seed ${seed}: ${victim} of 3 crashed at ${start} ms is not dead at both others after ${bound} ms`);
+      worst = Math.max(worst, done - start);
+      return true;
+    }),
+    params(),
+  );
+  t.comment(`worst crash→dead in a 3-node cluster: ${worst} ms (bound ${bound} ms)`);
+  t.pass('every crash of 3 detected in time');
+  meter.report(t, 'membership: 3-node crash dead in bound', n, SEED);
+});
+
 t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a live node', async (t) => {
   const meter = new PropertyMeter();
   let suspicions = 0;
