@@ -9,16 +9,19 @@
 //   PROPS_PATH   fast-check path, to replay one shrunk case with PROPS_SEED
 //
 // Bound: after the faults stop (links heal, loss ends, crashed nodes restart from their
-// disks), membership agrees within its own bound M = S(n) + 3 H + 10 s (props/membership
-// .test.ts); from then on every anti-entropy round (mean R = repairIntervalMs) pairs each
-// node with a random live member, so a difference spreads like a push-pull epidemic,
-// in O(log n) rounds. We state the store bound as M + 20 R.
+// disks) every node is up, so no suspicion has to time out: membership agrees once heal
+// retries (period H = healIntervalMs) have reunited every side and the restarted nodes, 3 H;
+// from then on every anti-entropy round (mean R = repairIntervalMs) pairs each node with a
+// random live member, so a difference spreads like a push-pull epidemic, in O(log n)
+// rounds: 10 R at n = 12. The store bound is 3 H + 10 R = 40 s (the run is given 5 s more
+// for a pause still running). Worst seen over 200 runs: 27.5 s (PROPS_RUNS=200
+// PROPS_SEED=18; 24.5 s before the arming pairs were added): within 2x, as issue 18 wants
+// (the old bound, 85.9 s, was 6x the worst case).
 
 import fc from 'fast-check';
 import t from 'tap';
 import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
-import { suspicionTimeout } from '../membership/core/math.js';
 import { DEFAULT_REPLICATION } from '../crdt-store/replication/core.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { describeFaults, latency, skewFromSeed, type Fault } from './sim/index.js';
@@ -31,9 +34,7 @@ const PATH = process.env.PROPS_PATH;
 
 const config = makeConfig('lan');
 const NAMES = Array.from({ length: N }, (_, i) => `node-${i}`);
-const S = config.suspicionMaxTimeoutMult * suspicionTimeout(config.suspicionMult, N, config.probeIntervalMs);
-const MEMBERSHIP_BOUND_MS = S + 3 * config.healIntervalMs + 10_000;
-const STORE_BOUND_MS = MEMBERSHIP_BOUND_MS + 20 * DEFAULT_REPLICATION.repairIntervalMs;
+const STORE_BOUND_MS = 3 * config.healIntervalMs + 10 * DEFAULT_REPLICATION.repairIntervalMs;
 const WARMUP_MS = 3000;
 const FAULT_WINDOW_MS = 40_000;
 
