@@ -53,6 +53,9 @@ const suiteS = (performance.now() - t0) / 1000;
 const rows = r.stdout.split('\n').filter((l) => /\s(ok|FAILED)\s*$/.test(l));
 const runs = rows.reduce((s, l) => s + (Number(l.split(/\s{2,}/)[1]) || 0), 0);
 const failed = rows.filter((l) => /FAILED\s*$/.test(l)).length;
+// The table's armed column (scripts/props.mjs): share of runs whose safety check was armed.
+const armed = Object.fromEntries(rows.map((l) => l.split(/\s{2,}/)).filter((c) => /%$/.test(c[5] ?? '')).map((c) => [c[0], Number(c[5]!.replace(/\s*%$/, '')) / 100]));
+const armedMin = Object.keys(armed).length ? Math.min(...Object.values(armed)) : null;
 
 console.log('simulator speed (virtual node-seconds per wall second)');
 console.log(`  SWIM only, ${n} nodes x ${VIRTUAL_MS / 1000} s            ${swim.rate.toLocaleString('en')} /s  (${swim.wall_s} s wall)   aim >= 1,000`);
@@ -61,4 +64,5 @@ console.log(`    forming: every store holds all ${nFull * nFull} documents after
 console.log('');
 console.log('property suite (npm run props, default run counts)');
 console.log(`  ${rows.length} properties, ${runs} runs in ${suiteS.toFixed(1)} s wall: ${Math.round((runs * 60) / suiteS)} runs per 60 s${failed ? `; ${failed} FAILED` : ''}`);
-console.log(JSON.stringify({ sim_node_seconds_per_s: swim.rate, full_node_seconds_per_s: full.rate, full_form_wall_s: full.setup_s, runs_in_60s: SMOKE ? null : Math.round((runs * 60) / suiteS), sim_nodes: n, full_nodes: nFull, props: rows.length, props_failed: failed, suite_wall_s: SMOKE ? null : +suiteS.toFixed(1), smoke: SMOKE }));
+for (const [p, a] of Object.entries(armed)) console.log(`  armed in ${Math.round(a * 100)} % of runs: ${p}   (aim >= 50 %)`);
+console.log(JSON.stringify({ sim_node_seconds_per_s: swim.rate, full_node_seconds_per_s: full.rate, full_form_wall_s: full.setup_s, runs_in_60s: SMOKE ? null : Math.round((runs * 60) / suiteS), sim_nodes: n, full_nodes: nFull, props: rows.length, props_failed: failed, suite_wall_s: SMOKE ? null : +suiteS.toFixed(1), armed_min: armedMin, armed, smoke: SMOKE }));
