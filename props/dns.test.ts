@@ -204,9 +204,12 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
       if (vipCount !== SERVICES.length + 2) throw new Error(report(`expected ${SERVICES.length + 2} VIPs, planned ${vipCount}`));
       simulatedMs += c.now;
       if (armed) armedRuns++;
+      if (process.env.PROPS_DEBUG_ARMING) t.comment(`run ${runs}: armed ${armed}: ${describeFaults(faults).split("\n").join("; ")}`);
     }),
     // Shrinking replays whole simulations: capped so a failure is reported in minutes.
-    { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: Number(process.env.PROPS_TIME_LIMIT_MS ?? 120_000), markInterruptAsFailure: true, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
+    // Unbiased: fast-check's bias towards small values (empty schedules, the first choice) took the
+    // arming rate of 8 runs down to one half; unbiased, the schedules are drawn as weighted.
+    { numRuns: RUNS, seed: SEED, plugins: [fc.unbiased()], interruptAfterTimeLimit: Number(process.env.PROPS_TIME_LIMIT_MS ?? 120_000), markInterruptAsFailure: true, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
   );
   t.pass(`${runs} runs, ${checks} answers checked against the dead-endpoint bound; identical answers after convergence`);
   const armedRate = runs ? armedRuns / runs : 0;
