@@ -18,8 +18,10 @@ const hostileParts = files.filter((f) => f.startsWith('hostile-')).map((f) => f.
 const benches = [...listed, ...(listed.includes('hostile') ? [] : hostileParts)];
 /** Peers CI installs (.ci/run): missing them under WEFT_REQUIRE_SYSTEM=1 is a failure. */
 const ciInstalls = /root|\bip\b|nft|serf/;
-/** Generous: a smoke run takes seconds, but the machine is shared. */
-const PER_BENCH_MS = 120_000;
+/** Generous: a smoke run takes seconds (bench hostile's, about two minutes), but the machine is shared. */
+const PER_BENCH_MS = 240_000;
+// Every bench in sequence: more than tap's default 300 s per file on a loaded machine.
+t.setTimeout(900_000);
 
 function runBench(name: string): Promise<{ code: number | string; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
