@@ -32,7 +32,8 @@ import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, share
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
-import { ADMIT_REJECTS, carriesUnknownChanges, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type KeyOwnerRule } from './admission.js';
+import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
+import type { ChangeAuth } from './change-auth.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -61,6 +62,8 @@ export interface LocalChange {
   epoch: number;
   hash: string;
   change: Uint8Array;
+  /** Its auth record (change-auth.ts), with identity on. */
+  auth?: Uint8Array;
 }
 
 /** What became of changes or a document received from a peer. */
@@ -123,6 +126,11 @@ export interface LocalStoreOptions {
    * and never makes this node move its own epoch past it. Default 1 h.
    */
   maxEpochAheadMs?: number;
+  /**
+   * Identity (change-auth.ts): this node signs every change it makes, and every remote
+   * change must carry a valid signature of a writer allowed to write it. Default: none.
+   */
+  auth?: ChangeAuth;
 }
 
 export interface LocalStoreStats {
@@ -165,6 +173,7 @@ export class LocalStore {
   private readonly onError: (err: unknown, context: string) => void;
   private readonly keyOwner: KeyOwnerRule | undefined;
   private readonly maxEpochAheadMs: number;
+  private readonly auth: ChangeAuth | undefined;
   private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
 
   private readonly docs = new Map<DocId, ReplicaDoc>();
@@ -200,6 +209,7 @@ export class LocalStore {
     this.onError = opts.onError ?? (() => {});
     this.keyOwner = opts.keyOwner;
     this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULT_MAX_EPOCH_AHEAD_MS;
+    this.auth = opts.auth;
     const keyOwner = this.keyOwner;
     this.views = new Views(
       this.holders,
@@ -369,7 +379,7 @@ export class LocalStore {
   }
 
   /** Applies changes a peer pushed. Never throws. */
-  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[]): RemoteOutcome {
+  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[], auths?: readonly (Uint8Array | undefined)[]): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
@@ -379,13 +389,29 @@ export class LocalStore {
     if (current && epoch < current.epoch) return 'stale';
     const bad = checkChunks(changes, kind, epoch, this.keyOwner);
     if (bad) return this.rejected(bad);
+    let signed: Map<string, Uint8Array> | undefined;
+    if (this.auth) {
+      // Pushed changes are single changes; each must come with its own auth record.
+      const infos = changesIn(changes, true);
+      if (!infos) return this.rejected('unsigned');
+      const byHash = new Map<string, Uint8Array>();
+      changes.forEach((c, i) => {
+        const a = auths?.[i];
+        if (a && c.length > 0) byHash.set(infos.find((x) => x.bytes === c)!.hash, a);
+      });
+      const r = this.verifyChanges(docId, infos, byHash);
+      if (typeof r === 'string') return this.rejected(r);
+      signed = r;
+    }
     try {
       if (current && epoch === current.epoch) {
+        keepAuths(current, signed);
         const changed = current.applyChanges(changes);
         return this.merged(current, changed) ? 'applied' : 'unchanged';
       }
       // A newer epoch (or a first sight): adoptable only from its first change.
       const fresh = this.freshDoc(docId, kind, epoch);
+      keepAuths(fresh, signed);
       fresh.applyChanges(changes);
       if (fresh.empty) {
         fresh.free();
@@ -439,8 +465,26 @@ export class LocalStore {
     }
   }
 
+  /**
+   * The auth records of the changes in a sync message this node generated about (docId,
+   * epoch), for the peer to verify them (empty without identity, or for records not held:
+   * a document loaded from disk has none for other writers' changes).
+   */
+  syncAuths(docId: DocId, epoch: number, message: Uint8Array): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    if (!this.auth) return out;
+    const doc = this.docs.get(docId);
+    const held = doc && doc.epoch === epoch ? doc : this.pending.get(docId);
+    if (!held || held.auths.size === 0) return out;
+    for (const c of changesInSync(message) ?? []) {
+      const a = held.auths.get(c.hash);
+      if (a) out.set(c.hash, a);
+    }
+    return out;
+  }
+
   /** Takes a peer's sync message about (docId, epoch). Never throws. */
-  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array): RemoteOutcome {
+  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array, auths?: ReadonlyMap<string, Uint8Array>): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
@@ -453,6 +497,13 @@ export class LocalStore {
     // before our own first change reached a peer): a new epoch replaces it everywhere.
     if (bad && doc.owner === this.name) this.replaceOwnEpoch();
     if (bad) return this.rejected(bad);
+    if (this.auth && doc.owner !== this.name) {
+      const infos = changesInSync(message);
+      if (!infos) return this.rejected('undecodable');
+      const r = this.verifyChanges(docId, infos, auths ?? new Map());
+      if (typeof r === 'string') return this.rejected(r);
+      keepAuths(doc, r);
+    }
     try {
       const changed = doc.receiveSync(state, message);
       if (this.pending.get(docId) === doc) {
@@ -555,8 +606,9 @@ export class LocalStore {
       this.counters.localChanges++;
       this.reindex(doc, changes);
       this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+      const auth = this.signChange(doc, committed);
       for (const o of this.observers) {
-        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change });
+        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change, auth });
         o.docUpdated?.(doc);
       }
     }
@@ -684,8 +736,9 @@ export class LocalStore {
     }
     this.persistence?.chunk(id, epoch, doc.saveIncremental());
     this.persistence?.sync();
+    const auth = this.signChange(doc, first);
     for (const o of this.observers) {
-      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change });
+      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change, auth });
       o.docUpdated?.(doc);
     }
   }
@@ -753,6 +806,30 @@ export class LocalStore {
     if (doc.owner !== this.name) doc.hibernate();
   }
 
+  /** Signs a change this node just made and keeps the record beside it (with identity on). */
+  private signChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }): Uint8Array | undefined {
+    if (!this.auth) return undefined;
+    const auth = this.auth.sign(doc.id, c.change);
+    doc.auths.set(c.hash, auth);
+    return auth;
+  }
+
+  /**
+   * Checks every change's signature (change-auth.ts): the auth records to keep, or why
+   * the lot is refused (one bad change refuses the message: an honest sender never sends one).
+   */
+  private verifyChanges(docId: DocId, infos: readonly ChangeInfo[], auths: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> | AdmitReject {
+    const keep = new Map<string, Uint8Array>();
+    const now = this.clock();
+    for (const c of infos) {
+      const a = auths.get(c.hash);
+      const r = this.auth!.verify(docId, c.bytes, c.hash, c.actor, a, now);
+      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked') return r;
+      if (a) keep.set(c.hash, a);
+    }
+    return keep;
+  }
+
   private rejected(reason?: AdmitReject): RemoteOutcome {
     this.counters.remoteRejected++;
     if (reason) this.admitRejects[reason]++;
@@ -763,6 +840,10 @@ export class LocalStore {
   private futureEpoch(epoch: number): boolean {
     return epoch > this.clock() + this.maxEpochAheadMs;
   }
+}
+
+function keepAuths(doc: ReplicaDoc, auths: Map<string, Uint8Array> | undefined): void {
+  if (auths) for (const [h, a] of auths) doc.auths.set(h, a);
 }
 
 function validEpoch(e: unknown): e is number {

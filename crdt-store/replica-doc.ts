@@ -50,6 +50,8 @@ export class ReplicaDoc {
   private headsHashCache: number | undefined;
   /** Changes in this document's history; the measure of when to compact. */
   private changes: number;
+  /** Auth records of the changes held, by change hash (change-auth.ts), with identity on. */
+  readonly auths = new Map<string, Uint8Array>();
   /** Keys a peer wrote with something other than valid JSON text (hidden, counted). */
   badValues = 0;
   private freed = false;
@@ -270,6 +272,7 @@ export class ReplicaDoc {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.auths.clear();
     this.live?.free();
     this.live = undefined;
     this.saved = undefined;

@@ -62,7 +62,8 @@ export class CertVerifier {
     private readonly capacity = 4096,
   ) {}
 
-  check(der: Uint8Array, now: number): TrustedCert | CertReject {
+  /** `allowExpired`: a certificate past its notAfter is still taken (history signed while it was valid). */
+  check(der: Uint8Array, now: number, allowExpired = false): TrustedCert | CertReject {
     const fp = fingerprintOf(der);
     let c = this.cache.get(fp);
     if (c === undefined) {
@@ -72,7 +73,7 @@ export class CertVerifier {
     }
     if (typeof c === 'string') return c;
     if (now < c.notBefore) return 'not_yet_valid';
-    if (now > c.notAfter) return 'expired';
+    if (now > c.notAfter && !allowExpired) return 'expired';
     if (this.revoked.has(c.name) || this.revoked.has(c.fingerprint)) return 'revoked';
     return c;
   }
