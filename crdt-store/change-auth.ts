@@ -56,6 +56,8 @@ export interface SignedChangesOptions {
   acceptUnsigned?: () => boolean;
   /** Verified changes remembered. */
   cacheSize?: number;
+  /** Added to the store's clock to get wall-clock ms for certificate validity (the simulator's clock starts at 0). */
+  clockOffsetMs?: number;
 }
 
 /** ChangeAuth over this node's identity and the cluster CA. */
@@ -65,6 +67,7 @@ export class SignedChanges implements ChangeAuth {
   private readonly writers = new LruMap<string, string>(65_536);
   private readonly acceptUnsigned: () => boolean;
   private ownCert: Uint8Array;
+  private readonly clockOffsetMs: number;
 
   constructor(
     private identity: Identity,
@@ -73,6 +76,7 @@ export class SignedChanges implements ChangeAuth {
     this.verified = new LruMap(opts.cacheSize ?? 65_536);
     this.acceptUnsigned = opts.acceptUnsigned ?? (() => false);
     this.ownCert = identity.cert.der;
+    this.clockOffsetMs = opts.clockOffsetMs ?? 0;
     this.writers.set(actorName(actorId(identity.name, 0)), identity.name);
   }
 
@@ -104,7 +108,7 @@ export class SignedChanges implements ChangeAuth {
     }
     if (!(sig instanceof Uint8Array) || !(der instanceof Uint8Array)) return 'bad_signature';
     const kind = parseDocId(docId);
-    const cert = this.identity.verifier.check(der, now, kind?.kind === 'shared');
+    const cert = this.identity.verifier.check(der, now + this.clockOffsetMs, kind?.kind === 'shared');
     if (typeof cert === 'string') return cert === 'revoked' ? 'revoked' : 'bad_cert';
     const writer = cert.name;
     if (kind?.kind === 'own' && kind.owner !== writer) return 'wrong_signer';
