@@ -123,3 +123,29 @@ export class SignedChanges implements ChangeAuth {
     return this.writers.get(actorName(actor));
   }
 }
+
+// Auth records on disk: a chunk of the document's journal entry that Automerge would never
+// write (its chunks start with its own magic bytes), so the loader tells them apart.
+const AUTH_MAGIC = Buffer.from('WEFTAUTH');
+
+export const isAuthChunk = (chunk: Uint8Array): boolean => chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
+
+export function authChunk(entries: Iterable<[string, Uint8Array]>): Uint8Array {
+  return Buffer.concat([AUTH_MAGIC, packr.pack([...entries].map(([h, a]) => [Buffer.from(h, 'hex'), a]))]);
+}
+
+/** The (hash, auth record) pairs of an auth chunk, or undefined if it is damaged. */
+export function readAuthChunk(chunk: Uint8Array): [string, Uint8Array][] | undefined {
+  try {
+    const v = packr.unpack(chunk.subarray(AUTH_MAGIC.length)) as unknown;
+    if (!Array.isArray(v)) return undefined;
+    const out: [string, Uint8Array][] = [];
+    for (const e of v) {
+      if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array)) return undefined;
+      out.push([Buffer.from(e[0]).toString('hex'), e[1]]);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}

@@ -33,7 +33,7 @@ import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
 import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
-import type { ChangeAuth } from './change-auth.js';
+import { authChunk, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -607,6 +607,7 @@ export class LocalStore {
       this.reindex(doc, changes);
       this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
       const auth = this.signChange(doc, committed);
+      this.persistAuths(doc);
       for (const o of this.observers) {
         o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change, auth });
         o.docUpdated?.(doc);
@@ -623,7 +624,11 @@ export class LocalStore {
   }
 
   private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
-    for (const d of this.docs.values()) yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
+    for (const d of this.docs.values()) {
+      yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
+      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths) };
+      d.unpersistedAuths = [];
+    }
   }
 
   private writableDoc(key: string, shared: boolean): ReplicaDoc {
@@ -657,6 +662,7 @@ export class LocalStore {
     this.counters.remoteChangesApplied++;
     this.reindex(doc, changes);
     this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    this.persistAuths(doc);
     for (const o of this.observers) o.docUpdated?.(doc);
     this.persistence?.maybeCompact(() => this.snapshot());
     return changes.length > 0;
@@ -690,6 +696,7 @@ export class LocalStore {
     if (doc.owner !== SHARED_OWNER && !this.isAlive(doc.owner) && !this.deadSince.has(doc.owner)) this.deadSince.set(doc.owner, this.clock());
     this.counters.docsAdopted++;
     this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    this.persistAuths(doc);
     for (const o of this.observers) o.docUpdated?.(doc);
     this.persistence?.maybeCompact(() => this.snapshot());
   }
@@ -735,8 +742,9 @@ export class LocalStore {
       }
     }
     this.persistence?.chunk(id, epoch, doc.saveIncremental());
-    this.persistence?.sync();
     const auth = this.signChange(doc, first);
+    this.persistAuths(doc);
+    this.persistence?.sync();
     for (const o of this.observers) {
       o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change, auth });
       o.docUpdated?.(doc);
@@ -783,6 +791,12 @@ export class LocalStore {
     }
     const doc = this.freshDoc(p.docId, kind, p.epoch);
     for (const chunk of p.chunks) {
+      if (isAuthChunk(chunk)) {
+        const entries = readAuthChunk(chunk);
+        if (entries) for (const [h, a] of entries) doc.auths.set(h, a);
+        else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');
+        continue;
+      }
       try {
         doc.loadIncremental(chunk);
       } catch (err) {
@@ -811,7 +825,20 @@ export class LocalStore {
     if (!this.auth) return undefined;
     const auth = this.auth.sign(doc.id, c.change);
     doc.auths.set(c.hash, auth);
+    doc.unpersistedAuths.push(c.hash);
     return auth;
+  }
+
+  /** Auth records of `doc` not on disk yet go after its content (never before: see keepAuths). */
+  private persistAuths(doc: ReplicaDoc): void {
+    if (doc.unpersistedAuths.length === 0) return;
+    const entries: [string, Uint8Array][] = [];
+    for (const h of doc.unpersistedAuths) {
+      const a = doc.auths.get(h);
+      if (a) entries.push([h, a]);
+    }
+    doc.unpersistedAuths = [];
+    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries));
   }
 
   /**
@@ -842,8 +869,14 @@ export class LocalStore {
   }
 }
 
+/** Keeps verified auth records beside the document; they reach the disk after its next content chunk. */
 function keepAuths(doc: ReplicaDoc, auths: Map<string, Uint8Array> | undefined): void {
-  if (auths) for (const [h, a] of auths) doc.auths.set(h, a);
+  if (!auths) return;
+  for (const [h, a] of auths) {
+    if (doc.auths.has(h)) continue;
+    doc.auths.set(h, a);
+    doc.unpersistedAuths.push(h);
+  }
 }
 
 function validEpoch(e: unknown): e is number {

@@ -52,6 +52,8 @@ export class ReplicaDoc {
   private changes: number;
   /** Auth records of the changes held, by change hash (change-auth.ts), with identity on. */
   readonly auths = new Map<string, Uint8Array>();
+  /** Hashes of auth records not yet given to persistence (LocalStore writes them after the document's own chunk). */
+  unpersistedAuths: string[] = [];
   /** Keys a peer wrote with something other than valid JSON text (hidden, counted). */
   badValues = 0;
   private freed = false;
@@ -273,6 +275,7 @@ export class ReplicaDoc {
     if (this.freed) return;
     this.freed = true;
     this.auths.clear();
+    this.unpersistedAuths = [];
     this.live?.free();
     this.live = undefined;
     this.saved = undefined;
