@@ -60,6 +60,9 @@ t.test('a signed change is taken once verified; unsigned, foreign-signed and tam
   m.put('kv/y', 2, { shared: true });
   t.equal(b.applyRemote(mseen[0]!.docId, mseen[0]!.epoch, [mseen[0]!.change], [mseen[0]!.auth]), 'applied', 'm writes the shared records as itself');
   t.equal(b.get('kv/x')?.value, 1, 'a shared record of a is still there');
+  t.equal(b.writerOf('kv/x'), 'a', 'shared records name their writer');
+  t.equal(b.writerOf('kv/y'), 'm');
+  t.equal(b.writerOf('node/a'), 'a', 'own records: the owner');
   t.equal(a.stats().remoteRejected, 0, 'a was sent nothing');
   for (const s of [a, b, m]) s.close();
 });

@@ -254,6 +254,24 @@ export class LocalStore {
     return this.views.watch(prefix, handler, opts.view ?? 'live');
   }
 
+  /**
+   * Who wrote the record of `key` that `get` returns: its owner for a node's own record;
+   * for a shared record the node whose Automerge actor made the winning write (with
+   * identity on, proven: a change's actor must be its signer's). Undefined if unknown.
+   */
+  writerOf(key: string, opts: ReadOptions = {}): string | undefined {
+    const rec = this.get(key, opts);
+    if (!rec) return undefined;
+    if (rec.owner !== SHARED_OWNER) return rec.owner;
+    const actor = this.docs.get(sharedDocId(bucketOf(key)))?.winnerActor(key);
+    if (!actor) return undefined;
+    const known = this.auth?.writerOfActor(actor);
+    if (known) return known;
+    const half = actor.slice(0, 16);
+    const names = [this.name, ...this.alive, ...[...this.docs.values()].map((d) => d.owner)];
+    return names.find((n) => n !== SHARED_OWNER && actorId(n, 0).slice(0, 16) === half);
+  }
+
   // ------------------------------------------------------------ writing
 
   /**

@@ -177,6 +177,19 @@ export class ReplicaDoc {
     return this.changes;
   }
 
+  /** The Automerge actor of the write `key` reads from (the greatest op id among concurrent ones), or undefined. */
+  winnerActor(key: string): string | undefined {
+    let best: { counter: number; actor: string } | undefined;
+    for (const v of this.am.getAll('_root', key) as unknown[][]) {
+      const id = String(v[v.length - 1]);
+      const at = id.indexOf('@');
+      const counter = Number(id.slice(0, at));
+      const actor = id.slice(at + 1);
+      if (!best || counter > best.counter || (counter === best.counter && actor > best.actor)) best = { counter, actor };
+    }
+    return best?.actor;
+  }
+
   hasChange(hash: string): boolean {
     return this.am.getChangeByHash(hash) !== null;
   }

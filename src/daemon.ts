@@ -5,6 +5,7 @@ import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
 import { createLogger } from './log.js';
 import { KeyringFileError } from './keyring-file.js';
+import { IdentityError } from '../membership/identity.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;
@@ -13,7 +14,7 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   try {
     agent = new Agent(loaded, log);
   } catch (e) {
-    if (!(e instanceof KeyringFileError)) throw e;
+    if (!(e instanceof KeyringFileError) && !(e instanceof IdentityError)) throw e;
     log.fatal(e.message);
     return 2;
   }

@@ -45,6 +45,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
           // Gossip's keyring itself: a rotation applies to both at once.
           keyring: m.keyring,
           keyOwner: recordOwner,
+          auth: ctx.changeAuth,
           reapAfterMs: g.reapAfter,
           onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
         });
