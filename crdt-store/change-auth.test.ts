@@ -28,14 +28,15 @@ t.test('a signed change is taken once verified; unsigned, foreign-signed and tam
   const b = mk('b');
   const seen: LocalChange[] = [];
   a.observe({ localChange: (c) => seen.push(c) });
+  // Its own epoch's first change (made at start, before the observer).
+  const own = a.doc(ownDocId('a'))!;
+  const firstHash = own.heads()[0]!;
+  const first = own.getChange(firstHash)!;
+  t.equal(b.applyRemote(own.id, own.epoch, [first], [own.auths.get(firstHash)]), 'applied', 'the epoch\'s first change, signed at start');
   a.put('node/a', { addr: '10.0.0.1' });
   a.put('kv/x', 1, { shared: true });
   t.equal(seen.length, 2);
   t.ok(seen.every((c) => c.auth && c.auth.length > 64), 'every change a makes carries its auth record');
-  // Its own epoch's first change first (made at start, before the observer).
-  const own = a.doc(ownDocId('a'))!;
-  const first = own.getChange(own.heads()[0]!);
-  t.ok(first);
 
   // Unsigned: refused.
   t.equal(b.applyRemote(seen[0]!.docId, seen[0]!.epoch, [seen[0]!.change]), 'invalid', 'unsigned');
