@@ -64,7 +64,15 @@ t.test('a signed change is taken once verified; unsigned, foreign-signed and tam
   t.equal(b.writerOf('kv/x'), 'a', 'shared records name their writer');
   t.equal(b.writerOf('kv/y'), 'm');
   t.equal(b.writerOf('node/a', { view: 'all' }), 'a', 'own records: the owner');
-  t.equal(a.stats().remoteRejected, 0, 'a was sent nothing');
+  // Forgeries of a's own document sent to a itself: counted, and no new epoch for a.
+  const epochBefore = a.ownEpoch;
+  const ahead = Date.now() + 60_000;
+  const f2 = decode(forgedOwnDocPush('a', ahead, { 'node/a': { addr: '6.6.6.6' } }, actorId('a', ahead), (d, ch) => mAuth.sign(d, ch)));
+  const f2c = f2.ok && f2.msg.t === 'push' ? f2.msg.changes[0]! : undefined;
+  t.equal(a.applyRemote(f2c!.docId, f2c!.epoch, [f2c!.change], [f2c!.auth]), 'invalid', 'a refuses a forgery of its own document');
+  t.equal(a.applyRemote(f2c!.docId, f2c!.epoch, [f2c!.change]), 'invalid', 'unsigned too');
+  t.equal(a.ownEpoch, epochBefore, 'and starts no epoch for it');
+  t.equal(a.stats().admitRejects.wrong_signer + a.stats().admitRejects.unsigned, 2);
   for (const s of [a, b, m]) s.close();
 });
 

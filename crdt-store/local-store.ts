@@ -401,7 +401,16 @@ export class LocalStore {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
-    if (kind.kind === 'own' && kind.owner === this.name) return this.ownDocSeenElsewhere(epoch);
+    if (kind.kind === 'own' && kind.owner === this.name) {
+      // With identity, only our own signature shows we lost something: a forgery is counted,
+      // and never makes us start an epoch (a key holder could otherwise churn ours).
+      if (this.auth) {
+        const infos = changesIn(changes, true);
+        const r = infos ? this.verifyChanges(docId, infos, authsByHash(changes, infos, auths)) : 'unsigned';
+        if (typeof r === 'string') return this.rejected(r);
+      }
+      return this.ownDocSeenElsewhere(epoch);
+    }
     if (!this.accepts(docId)) return 'refused';
     const current = this.docs.get(docId);
     if (current && epoch < current.epoch) return 'stale';
@@ -412,12 +421,7 @@ export class LocalStore {
       // Pushed changes are single changes; each must come with its own auth record.
       const infos = changesIn(changes, true);
       if (!infos) return this.rejected('unsigned');
-      const byHash = new Map<string, Uint8Array>();
-      changes.forEach((c, i) => {
-        const a = auths?.[i];
-        if (a && c.length > 0) byHash.set(infos.find((x) => x.bytes === c)!.hash, a);
-      });
-      const r = this.verifyChanges(docId, infos, byHash);
+      const r = this.verifyChanges(docId, infos, authsByHash(changes, infos, auths));
       if (typeof r === 'string') return this.rejected(r);
       signed = r;
     }
@@ -455,7 +459,8 @@ export class LocalStore {
     if (!kind || !validEpoch(epoch) || this.futureEpoch(epoch)) return undefined;
     if (kind.kind === 'own' && kind.owner === this.name) {
       const own = this.docs.get(docId)!;
-      if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
+      // With identity a claim is not enough: receiveSync moves once it holds changes we signed.
+      if (epoch > own.epoch && !this.auth) this.ownDocSeenElsewhere(epoch);
       return epoch === own.epoch ? own : undefined;
     }
     if (!this.accepts(docId)) return undefined;
@@ -506,6 +511,24 @@ export class LocalStore {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
+    if (this.auth && kind.kind === 'own' && kind.owner === this.name) {
+      // Changes of our own document we do not hold: counted forgeries unless we signed them
+      // (then we lost them: a new epoch above theirs).
+      const own = this.docs.get(docId)!;
+      const infos = changesInSync(message);
+      if (!infos) return this.rejected('undecodable');
+      const unknown = epoch === own.epoch ? infos.filter((c) => !own.hasChange(c.hash)) : infos;
+      if (unknown.length > 0) {
+        const r = this.verifyChanges(docId, unknown, auths ?? new Map());
+        if (typeof r === 'string') return this.rejected(r);
+        if (epoch >= own.epoch) {
+          if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
+          else this.replaceOwnEpoch();
+          this.views.flush();
+          return 'stale';
+        }
+      }
+    }
     const doc = this.syncDoc(docId, epoch);
     if (!doc) return 'stale';
     // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
@@ -885,6 +908,18 @@ export class LocalStore {
   private futureEpoch(epoch: number): boolean {
     return epoch > this.clock() + this.maxEpochAheadMs;
   }
+}
+
+/** The auth records given beside pushed chunks, by the hash of each chunk's change. */
+function authsByHash(chunks: readonly Uint8Array[], infos: readonly ChangeInfo[], auths: readonly (Uint8Array | undefined)[] | undefined): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const hashOf = new Map(infos.map((c) => [c.bytes, c.hash]));
+  chunks.forEach((c, i) => {
+    const a = auths?.[i];
+    const h = hashOf.get(c);
+    if (a && h) out.set(h, a);
+  });
+  return out;
 }
 
 /** Keeps verified auth records beside the document; they reach the disk after its next content chunk. */
