@@ -19,6 +19,7 @@ import { Keyring } from '../membership/keyring.js';
 import { Xoshiro128 } from '../membership/core/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
 import type { KeyOwnerRule } from './admission.js';
+import { sealedHello } from '../membership/stream-hello.js';
 import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
 import { StoreValueError, type Json } from './json-value.js';
 import type { ChangeAuth } from './change-auth.js';
@@ -139,7 +140,7 @@ export class StoreNode {
     const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, keyOwner: opts.keyOwner, auth: opts.auth, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
     const opened = opts.dataDir === undefined ? openMemoryStore(storeOpts) : openStore(opts.dataDir, storeOpts);
     for (const p of opened.problems) onError(p, 'data directory');
-    const transport = new Transport({ onError });
+    const transport = new Transport({ onError, hello: sealedHello(envelope) });
     let local: Peer;
     try {
       local = await transport.bind(opts.bind, opts.port);

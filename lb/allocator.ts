@@ -1,20 +1,26 @@
 // VIP addresses, hashed from VIP names into a CIDR, with no coordination between nodes.
 //
-// The rule (every node holding the same set of names computes the same map):
-//   1. A literal-IP VIP is its own address; if it lies in the CIDR it reserves that slot.
-//   2. Names are taken in code-point order. Each probes hash(name, 0), hash(name, 1), ...
-//      (PROBES rehashes), then the slots after its last probe, and keeps the first slot
-//      not already held. So the smallest of two colliding names keeps the slot and the
-//      other moves on, whatever order the names arrived in.
-// A name's address depends only on the names sorting before it that land on one of its
-// probes: adding a VIP can move a later-sorting VIP it collides with (and that one, in
-// turn, a later one on its path), never an earlier one. With a sparse CIDR (the default
-// /8 holds 16.7M slots) that is rare; with a tiny one it is routine, and still agreed on.
-// When the CIDR is full, the names sorting last get no address (reported, not fatal).
+// The rule (every node holding the same records computes the same map):
+//   1. Every VIP has a claim time: the earliest `since` among the records naming it
+//      (claims.ts; records without one claim at 0, which is how older versions behave).
+//   2. VIPs are taken in claim order, ties by name (code points). A name probes
+//      hash(name, 0), hash(name, 1), ... (PROBES rehashes), then the slots after its last
+//      probe, and keeps the first slot not already held. A literal IP inside the CIDR takes
+//      its own slot if no earlier claim holds it, else it gets nothing (a conflict).
+// So the earliest claim keeps its address, as overlay leases do (overlay/lease.ts): a VIP
+// added later never moves one that exists, because it sorts after it; only a VIP whose
+// records all went away and came back (a new claim) can land elsewhere. Whatever order
+// records arrive in, the same claims give the same map.
+// When the CIDR is full, the latest claims get no address (reported, not fatal).
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 
-export const DEFAULT_VIP_CIDR = '11.0.0.0/8';
+/**
+ * RFC 2544's benchmarking range: not routed on the internet (unlike 11.0.0.0/8, which is
+ * allocated public space) and, unlike 10/8, 172.16/12 or CGNAT's 100.64/10, rarely used
+ * inside datacenters. 131,070 addresses.
+ */
+export const DEFAULT_VIP_CIDR = '198.18.0.0/15';
 /** Where the userspace datapath listens: on Linux every 127/8 address is local, and 127.128/9 is rarely used. */
 export const DEFAULT_PROXY_CIDR = '127.128.0.0/9';
 const PROBES = 16;
@@ -41,7 +47,7 @@ export function intToIpv4(n: number): string {
 /** An IPv4 CIDR (the VIP range). Throws a short message a person can act on. */
 export function parseCidr(text: string): Cidr {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(text.trim());
-  if (!m || !isIPv4(m[1]) || +m[2] > 32) throw new Error(`VIP CIDR "${text}" is not an IPv4 CIDR like 11.0.0.0/8`);
+  if (!m || !isIPv4(m[1]) || +m[2] > 32) throw new Error(`VIP CIDR "${text}" is not an IPv4 CIDR like 198.18.0.0/15`);
   const prefix = +m[2];
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   const base = (ipv4ToInt(m[1]) & mask) >>> 0;
@@ -67,42 +73,60 @@ function probe(name: string, k: number, size: number): number {
 export interface Allocation {
   /** VIP (name or literal IP) -> address. */
   addrs: Map<string, string>;
-  /** Names that got no address because the CIDR is full, in code-point order. */
+  /** Names that got no address because the CIDR is full, in claim order. */
   unallocated: string[];
+  /** Literal IPs inside the CIDR whose address an earlier claim holds -> the VIP holding it. */
+  conflicts: Map<string, string>;
 }
 
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const isLiteral = (v: string): boolean => isIPv4(v) || v.includes(':');
 
-/** Addresses for a set of VIPs (names and literal IPs); a pure function of the set. */
-export function allocate(vips: Iterable<string>, cidr: Cidr): Allocation {
+/**
+ * Addresses for a set of VIPs (names and literal IPs); a pure function of the set and the
+ * claims (VIP -> claim time; a VIP without one claims at 0). `reserved`: addresses inside
+ * the CIDR no VIP may take (members' own addresses).
+ */
+export function allocate(vips: Iterable<string>, cidr: Cidr, claims?: ReadonlyMap<string, number>, reserved: Iterable<string> = []): Allocation {
   const addrs = new Map<string, string>();
-  const taken = new Set<number>();
-  const names: string[] = [];
-  for (const v of new Set(vips)) {
-    if (isIPv4(v) || v.includes(':')) {
-      addrs.set(v, v);
-      if (inCidr(cidr, v)) taken.add(ipv4ToInt(v) - cidr.base - cidr.first);
-    } else names.push(v);
-  }
-  names.sort(byCodePoint);
+  const conflicts = new Map<string, string>();
+  const taken = new Map<number, string>();
+  for (const r of reserved) if (inCidr(cidr, r)) taken.set(ipv4ToInt(r) - cidr.base - cidr.first, '');
+  const claim = (v: string): number => claims?.get(v) ?? 0;
+  // Literals first on a tie, so that with no claims at all a literal keeps its slot (as before).
+  const order = [...new Set(vips)].sort((a, b) => claim(a) - claim(b) || Number(isLiteral(b)) - Number(isLiteral(a)) || byCodePoint(a, b));
   const unallocated: string[] = [];
-  for (const name of names) {
+  for (const v of order) {
+    if (isLiteral(v)) {
+      if (!inCidr(cidr, v)) {
+        addrs.set(v, v);
+        continue;
+      }
+      const s = ipv4ToInt(v) - cidr.base - cidr.first;
+      const holder = taken.get(s);
+      if (holder !== undefined) conflicts.set(v, holder);
+      else {
+        taken.set(s, v);
+        addrs.set(v, v);
+      }
+      continue;
+    }
     if (taken.size >= cidr.size) {
-      unallocated.push(name);
+      unallocated.push(v);
       continue;
     }
     let slot = -1;
     let last = 0;
     for (let k = 0; k < PROBES && slot < 0; k++) {
-      last = probe(name, k, cidr.size);
+      last = probe(v, k, cidr.size);
       if (!taken.has(last)) slot = last;
     }
     for (let i = 1; slot < 0 && i <= cidr.size; i++) {
       const s = (last + i) % cidr.size;
       if (!taken.has(s)) slot = s;
     }
-    taken.add(slot);
-    addrs.set(name, intToIpv4((cidr.base + cidr.first + slot) >>> 0));
+    taken.set(slot, v);
+    addrs.set(v, intToIpv4((cidr.base + cidr.first + slot) >>> 0));
   }
-  return { addrs, unallocated };
+  return { addrs, unallocated, conflicts };
 }

@@ -4,7 +4,7 @@ import { parseCidr } from './allocator.js';
 import { computeDesired } from './desired.js';
 import { RecordIndex } from './records.js';
 
-const cidr = parseCidr('11.0.0.0/8');
+const cidr = parseCidr('198.18.0.0/15');
 const bind = (vip: string, port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') => ({ vip, port, proto, targetPort });
 
 t.test('VIPs from endpoint bindings and declared records; backends are serving endpoints of the right family', async (t) => {
@@ -70,4 +70,33 @@ t.test('bad records are skipped and counted, and drop what the key held', async 
   t.equal(idx.endpoints.size, 0, 'the bad value replaced the good one');
   t.equal(seen.length, 4);
   t.same(computeDesired(idx.endpoints.values(), idx.declared.values(), cidr).vips, []);
+});
+
+t.test('literal VIPs on special, foreign or members\' addresses are left out, with a reason, on every node alike (issue 12, item 8)', async (t) => {
+  const { VipGuard } = await import('./vip-guard.js');
+  const guard = new VipGuard({ vipCidr: '198.18.0.0/15', allow: ['10.99.0.0/24'] });
+  const c = parseCidr('198.18.0.0/15');
+  const s = newStore('n1');
+  const idx = new RecordIndex();
+  t.teardown(idx.attach(s, () => {}));
+  s.put('node/n1', { addr: '10.99.0.10' });
+  s.put('svc/web/n1/a', endpoint('web', ['10.1.0.1'], { vips: [bind('127.0.0.1', 8947, 80), bind('169.254.169.254', 80, 80), bind('10.99.0.10', 7946, 80), bind('8.8.8.8', 53, 53, 'udp'), bind('10.99.0.5', 80, 80), bind('web', 80, 80)] }));
+  s.put('vip/0.0.0.0:22/tcp', { vip: '0.0.0.0', port: 22, proto: 'tcp' }, { shared: true });
+  const d = computeDesired(idx.endpoints.values(), idx.declared.values(), c, { guard, members: idx.memberAddrs() });
+  t.same(d.vips.map((v) => v.key), ['10.99.0.5:80/tcp', 'web:80/tcp'], 'only the allowed literal and the name remain');
+  t.same(
+    d.refused.map((r) => [r.key, r.reason]),
+    [
+      ['0.0.0.0:22/tcp', 'unspecified'],
+      ['10.99.0.10:7946/tcp', 'member_address'],
+      ['127.0.0.1:8947/tcp', 'loopback'],
+      ['169.254.169.254:80/tcp', 'link_local'],
+      ['8.8.8.8:53/udp', 'outside_range'],
+    ],
+  );
+  // This node's own address: left out here only; the allocation is what every node computes.
+  const local = computeDesired(idx.endpoints.values(), idx.declared.values(), c, { guard, members: idx.memberAddrs(), local: new Set(['10.99.0.5']) });
+  t.same(local.vips.map((v) => v.key), ['web:80/tcp']);
+  t.same(local.refused.find((r) => r.key === '10.99.0.5:80/tcp')?.reason, 'local_address');
+  t.equal(local.addrs.get('web'), d.addrs.get('web'));
 });

@@ -6,10 +6,17 @@
 // declares it, so its address does not come and go with its endpoints' health. Its backends
 // are the serving endpoints (health healthy or none) bound to it: each of the endpoint's
 // addresses of the VIP address's family, at the binding's target port.
-import { isIPv4, isIPv6 } from 'node:net';
+//
+// With a guard, literal VIPs it refuses are left out (vip-guard.ts): those refused for what
+// every node sees alike (the address, the ranges, members' node records) before
+// allocation, so every node still agrees on the addresses; those on one of this node's own
+// addresses after it, since only this node must not program them.
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { isServing, type DeclaredVip, type Proto } from '../src/records.js';
 import { allocate, type Cidr } from './allocator.js';
+import { vipClaims } from './claims.js';
 import type { EndpointEntry } from './records.js';
+import type { RefusalReason, VipGuard } from './vip-guard.js';
 
 export interface Backend {
   addr: string;
@@ -28,11 +35,31 @@ export interface DesiredVip {
   backends: Backend[];
 }
 
+export interface RefusedVip {
+  key: string;
+  vip: string;
+  reason: RefusalReason;
+  message: string;
+}
+
 export interface DesiredState {
   vips: DesiredVip[];
   /** VIP name or literal IP -> address. */
   addrs: Map<string, string>;
   unallocated: string[];
+  /** Literal IPs in the CIDR whose address an earlier claim holds -> the VIP holding it. */
+  conflicts: Map<string, string>;
+  /** VIPs the guard refused, by key (not in `vips`). */
+  refused: RefusedVip[];
+}
+
+export interface DesiredOptions {
+  /** Refuses literal VIPs on special, foreign, members' or local addresses. */
+  guard?: VipGuard;
+  /** Members' addresses: refused as literals, never handed to a name. */
+  members?: ReadonlySet<string>;
+  /** This node's own addresses: VIPs there are not programmed here. */
+  local?: ReadonlySet<string>;
 }
 
 export const vipId = (vip: string, port: number, proto: Proto): string => `${vip}:${port}/${proto}`;
@@ -40,23 +67,55 @@ export const vipId = (vip: string, port: number, proto: Proto): string => `${vip
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byBackend = (a: Backend, b: Backend): number => cmp(a.addr, b.addr) || a.port - b.port;
 
-export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr): DesiredState {
+export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr, opts: DesiredOptions = {}): DesiredState {
+  const eps = [...endpoints];
+  const decl = [...declared];
+  // Literal VIPs the guard refuses for what every node sees alike, each checked once.
+  const verdicts = new Map<string, { reason: RefusalReason; message: string } | undefined>();
+  const refusalOf = (vip: string) => {
+    if (!opts.guard || isIP(vip) === 0) return undefined;
+    if (!verdicts.has(vip)) verdicts.set(vip, opts.guard.check(vip, { members: opts.members }));
+    return verdicts.get(vip);
+  };
+  const refusedByKey = new Map<string, RefusedVip>();
   const vips = new Map<string, { vip: string; port: number; proto: Proto; backends: Map<string, Backend> }>();
+  /** The VIP's entry, or undefined when it is refused (noted once per key). */
   const touch = (vip: string, port: number, proto: Proto) => {
     const key = vipId(vip, port, proto);
+    const r = refusalOf(vip);
+    if (r) {
+      refusedByKey.set(key, { key, vip, ...r });
+      return undefined;
+    }
     let v = vips.get(key);
     if (!v) vips.set(key, (v = { vip, port, proto, backends: new Map() }));
     return v;
   };
-  for (const d of declared) touch(d.vip, d.port, d.proto);
-  const bound: [EndpointEntry, ReturnType<typeof touch>, number][] = [];
-  for (const e of endpoints) {
+  for (const d of decl) touch(d.vip, d.port, d.proto);
+  const bound: [EndpointEntry, NonNullable<ReturnType<typeof touch>>, number][] = [];
+  for (const e of eps) {
     for (const b of e.rec.vips) {
       const v = touch(b.vip, b.port, b.proto);
-      if (isServing(e.rec)) bound.push([e, v, b.targetPort]);
+      if (v && isServing(e.rec)) bound.push([e, v, b.targetPort]);
     }
   }
-  const { addrs, unallocated } = allocate([...vips.values()].map((v) => v.vip), cidr);
+  const claims = vipClaims(eps, decl);
+  const { addrs, unallocated, conflicts } = allocate(
+    [...vips.values()].map((v) => v.vip),
+    cidr,
+    claims,
+    opts.members ?? [],
+  );
+  // Only now: this node's own addresses must not change what the others compute.
+  if (opts.guard && opts.local?.size) {
+    for (const [key, v] of vips) {
+      const addr = addrs.get(v.vip);
+      if (addr === undefined || !opts.local.has(addr)) continue;
+      const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
+      refusedByKey.set(key, { key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
+      vips.delete(key);
+    }
+  }
   for (const [e, v, targetPort] of bound) {
     const six = isIPv6(addrs.get(v.vip) ?? '0.0.0.0');
     for (const a of e.rec.addrs) {
@@ -69,5 +128,6 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
     out.push({ key, vip: v.vip, addr: addrs.get(v.vip), port: v.port, proto: v.proto, backends: [...v.backends.values()].sort(byBackend) });
   }
   out.sort((a, b) => cmp(a.key, b.key));
-  return { vips: out, addrs, unallocated };
+  const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
+  return { vips: out, addrs, unallocated, conflicts, refused };
 }

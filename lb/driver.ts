@@ -20,6 +20,7 @@
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
 import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
+import { vipClaims } from './claims.js';
 import { computeDesired, type DesiredState } from './desired.js';
 import { LbMetrics } from './metrics.js';
 import { Nft } from './nft.js';
@@ -28,6 +29,7 @@ import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { RecordIndex, type RecordSource } from './records.js';
 import { VipTable } from './vip-source.js';
+import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
 
 /** pino's Logger fits. */
 export interface LbLog {
@@ -44,8 +46,10 @@ export interface LoadBalancerOptions {
   source: RecordSource;
   /** Default auto: nft when root and `nft` works, else userspace. */
   datapath?: DatapathChoice;
-  /** Where VIP names get their addresses. Every node of a cluster must use the same one. Default 11.0.0.0/8. */
+  /** Where VIP names get their addresses. Every node of a cluster must use the same one. Default 198.18.0.0/15. */
   vipCidr?: string;
+  /** Where literal-IP VIPs may be besides vipCidr: IPv4 or IPv6 CIDRs. Default none. */
+  vipAllow?: readonly string[];
   /** Userspace datapath: where its listen addresses come from. Default 127.128.0.0/9. */
   proxyCidr?: string;
   /** nft: `source` keeps a client on one backend (jhash of its address); default none (random). */
@@ -85,6 +89,9 @@ export interface VipStatus {
 export interface LbStatus {
   datapath: 'nft' | 'userspace';
   vipCidr: string;
+  vipAllow: string[];
+  /** VIPs left out because their address may not be a VIP, with the reason. */
+  refused: { key: string; reason: RefusalReason; error: string }[];
   /** As of the last pass that succeeded. */
   vips: VipStatus[];
   unallocated: string[];
@@ -113,7 +120,16 @@ export class LoadBalancer {
   private readonly log: LbLog;
   private readonly debounceMs: number;
   private readonly metrics: LbMetrics;
-  private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [] };
+  private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [], conflicts: new Map(), refused: [] };
+  readonly guard: VipGuard;
+  /** This node's own addresses (not the VIP interface's), refreshed on full passes and every few seconds. */
+  private local = new Set<string>();
+  private localAt = -Infinity;
+  /** VIP key -> reason, for VIPs refused and logged already (a log line per VIP, not per pass). */
+  private refusedSeen = new Map<string, RefusalReason>();
+  private conflictsSeen = new Set<string>();
+  private lastRangeInUse = '';
+  private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -130,7 +146,8 @@ export class LoadBalancer {
   private lastUnallocated = '';
   private warnedConntrack = false;
 
-  private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr) {
+  private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
+    this.guard = guard;
     this.datapath = datapath;
     this.vipCidr = vipCidr;
     this.proxyCidr = proxyCidr;
@@ -145,6 +162,7 @@ export class LoadBalancer {
       reconciles: this.reconciles,
       applyFailures: this.applyFailures,
       skipped: this.index.skipped,
+      refused: this.refusedTotal,
       proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
     }));
     this.index.onSkip = (key, reason) => this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
@@ -153,6 +171,12 @@ export class LoadBalancer {
   static async start(opts: LoadBalancerOptions): Promise<LoadBalancer> {
     const vipCidr = parseCidr(opts.vipCidr ?? DEFAULT_VIP_CIDR);
     const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULT_PROXY_CIDR);
+    let guard: VipGuard;
+    try {
+      guard = new VipGuard({ vipCidr, allow: opts.vipAllow });
+    } catch (err) {
+      throw new LbStartError((err as Error).message);
+    }
     const choice = opts.datapath ?? 'auto';
     if (!['auto', 'nft', 'userspace'].includes(choice)) throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
@@ -167,7 +191,7 @@ export class LoadBalancer {
     let lb: LoadBalancer | undefined = undefined;
     const datapath =
       kind === 'nft'
-        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity })
+        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity, vipCidr: vipCidr.text })
         : new UserspaceProxy({
             ...opts.proxy,
             policy: opts.policy,
@@ -176,7 +200,7 @@ export class LoadBalancer {
               else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
             },
           });
-    lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr);
+    lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr, guard);
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.changed());
     lb.wantFull = true;
@@ -232,12 +256,17 @@ export class LoadBalancer {
     const t0 = performance.now();
     let changed = false;
     try {
-      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr);
+      if (full || performance.now() - this.localAt > 5_000) {
+        this.local = await this.localAddresses();
+        this.localAt = performance.now();
+      }
+      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr, { guard: this.guard, members: this.index.memberAddrs(), local: this.local });
+      this.noteRefused(desired);
       const unalloc = desired.unallocated.join(',');
       if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
       this.lastUnallocated = unalloc;
       if (this.datapath.kind === 'nft') {
-        const r = await this.datapath.apply(desired.vips, full);
+        const r = await this.datapath.apply(desired.vips, full, this.rangeIsFree());
         this.applyFailures += r.failures;
         changed = r.changed;
         if (r.conntrackError && !this.warnedConntrack) {
@@ -248,6 +277,7 @@ export class LoadBalancer {
         const listen = allocate(
           desired.vips.map((v) => v.vip),
           this.proxyCidr,
+          vipClaims(this.index.endpoints.values(), this.index.declared.values()),
         ).addrs;
         this.proxyVips = new Map();
         for (const v of desired.vips) {
@@ -288,10 +318,59 @@ export class LoadBalancer {
     }
   }
 
+  /** This node's addresses, the VIP interface's left out: from the kernel (nft, in its namespace) or Node (userspace). */
+  private async localAddresses(): Promise<Set<string>> {
+    if (this.datapath.kind === 'nft') return this.datapath.localAddresses();
+    return hostAddresses();
+  }
+
+  /**
+   * Whether the VIP CIDR holds none of this node's or the members' addresses. Refusing the
+   * whole range would otherwise cut the node off from hosts in it (a vipCidr overlapping the
+   * node network is a misconfiguration, said once in the log); VIPs still work.
+   */
+  private rangeIsFree(): boolean {
+    const inUse = [...this.local, ...this.index.memberAddrs()].filter((a) => this.guard.inVipCidr(a)).sort();
+    const key = inUse.join(',');
+    if (inUse.length && key !== this.lastRangeInUse) this.log.error({ vipCidr: this.vipCidr.text, inUse }, `lb.vipCidr ${this.vipCidr.text} holds addresses in use (${inUse.slice(0, 5).join(', ')}): traffic to the range is not refused on this node, and VIP names may shadow real hosts; choose a range no host uses (the default 198.18.0.0/15)`);
+    this.lastRangeInUse = key;
+    return inUse.length === 0;
+  }
+
+  /** Logs and counts each refused VIP once (again only if its reason changes). */
+  private noteRefused(desired: DesiredState): void {
+    const now = new Map<string, RefusalReason>();
+    for (const r of desired.refused) {
+      now.set(r.key, r.reason);
+      if (this.refusedSeen.get(r.key) === r.reason) continue;
+      this.refusedTotal[r.reason]++;
+      this.log.warn({ vip: r.key, reason: r.reason }, `load balancer refused VIP ${r.key}: ${r.message}`);
+    }
+    this.refusedSeen = now;
+    const conflicts = new Set<string>();
+    for (const [lit, holder] of desired.conflicts) {
+      const key = `${lit} ${holder}`;
+      conflicts.add(key);
+      if (!this.conflictsSeen.has(key)) this.log.warn({ vip: lit, holder }, `load balancer: VIP ${lit} is the address VIP ${holder} already holds (the earlier claim); it gets no address`);
+    }
+    this.conflictsSeen = conflicts;
+  }
+
+  /**
+   * Why a literal VIP would be refused here (members and this node's addresses as of the
+   * last pass), or undefined: for the API, so a writer gets a 400 instead of a record
+   * every reader skips.
+   */
+  refusal(vip: string): Refusal | undefined {
+    return this.guard.check(vip, { members: this.index.memberAddrs(), local: this.local });
+  }
+
   status(): LbStatus {
     return {
       datapath: this.datapath.kind,
       vipCidr: this.vipCidr.text,
+      vipAllow: [...this.guard.allow],
+      refused: this.desired.refused.map((r) => ({ key: r.key, reason: r.reason, error: r.message })),
       vips: this.desired.vips.map((v) => {
         const s: VipStatus = { key: v.key, vip: v.vip, addr: v.addr, port: v.port, proto: v.proto, backends: v.backends.map((b) => (b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`)) };
         const p = this.proxyVips.get(v.key);
@@ -300,7 +379,9 @@ export class LoadBalancer {
           const e = this.datapath.kind === 'userspace' ? this.datapath.listenError(p) : undefined;
           if (e) s.error = e;
         }
-        if (v.addr === undefined) s.error = 'no address: the VIP CIDR is full';
+        const holder = this.desired.conflicts.get(v.vip);
+        if (holder !== undefined) s.error = `no address: VIP ${holder} holds ${v.vip} (the earlier claim)`;
+        else if (v.addr === undefined) s.error = 'no address: the VIP CIDR is full';
         return s;
       }),
       unallocated: this.desired.unallocated,

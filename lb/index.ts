@@ -1,7 +1,10 @@
 // lb: L4 load balancing for VIPs.
 //
-//   allocator.ts     VIP name -> address in a CIDR, the same on every node (collisions too)
-//   records.ts       store records (svc/, vip/) parsed and validated; RecordSource
+//   allocator.ts     VIP name -> address in a CIDR, the same on every node (collisions too),
+//                    earliest claim first, so an existing VIP never moves
+//   claims.ts        VIP claim times from the records; what writers stamp
+//   vip-guard.ts     which literal IPs may be VIPs (not loopback, metadata, members' or own...)
+//   records.ts       store records (svc/, vip/, node/) parsed and validated; RecordSource
 //   desired.ts       records + allocator -> every VIP with address and backends (pure)
 //   vip-source.ts    VIP name -> address with change notification (DNS's VipSource)
 //   nft-plan.ts      desired -> nft script; nft JSON -> comparable state (pure)
@@ -12,7 +15,9 @@
 //   driver.ts        LoadBalancer: watches, debounced and periodic passes, status
 export { LoadBalancer, LbStartError, type LoadBalancerOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
 export { allocate, parseCidr, DEFAULT_VIP_CIDR, DEFAULT_PROXY_CIDR, type Cidr, type Allocation } from './allocator.js';
-export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend } from './desired.js';
+export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend, type RefusedVip } from './desired.js';
+export { vipClaims, stampClaims } from './claims.js';
+export { VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
 export { RecordIndex, type RecordSource, type SourceEvent } from './records.js';
 export { VipTable, type VipHandler } from './vip-source.js';
 export { planNft, renderFull, renderDiff, parseActual, matches, type NftPlan, type Affinity } from './nft-plan.js';

@@ -3,6 +3,7 @@
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { SKIP_REASONS, type SkipReason } from './records.js';
 import type { ProxyStats } from './proxy.js';
+import { REFUSAL_REASONS, type RefusalReason } from './vip-guard.js';
 import { followCounter } from '../src/metrics.js';
 
 export interface LbCounters {
@@ -12,6 +13,7 @@ export interface LbCounters {
   reconciles: { ok: number; error: number };
   applyFailures: number;
   skipped: Record<SkipReason, number>;
+  refused: Record<RefusalReason, number>;
   proxy: ProxyStats | undefined;
 }
 
@@ -49,6 +51,10 @@ export class LbMetrics {
     followCounter(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
       const s = read().skipped;
       return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
+    });
+    followCounter(registry, 'weft_lb_refused_vips_total', 'VIPs refused because their address may not be a VIP (loopback, link-local, a member\'s or this node\'s address, outside the VIP ranges...), by reason; once per VIP', ['reason'], () => {
+      const r = read().refused;
+      return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
     });
     const proxy = (f: (p: ProxyStats) => [Record<string, string>, number][]) => () => {
       const p = read().proxy;

@@ -17,6 +17,8 @@ export interface NftDatapathOptions {
   table?: string;
   iface?: string;
   affinity?: Affinity;
+  /** The VIP CIDR (`198.18.0.0/15`): traffic to it that is not DNATed is refused, never routed. */
+  vipCidr?: string;
 }
 
 export interface ApplyResult {
@@ -37,6 +39,7 @@ export class NftDatapath {
   readonly nft: Nft;
   readonly iface: DummyInterface;
   private readonly affinity: Affinity;
+  private readonly vipCidr: string | undefined;
   private applied: NftPlan | undefined;
   private readonly netns: string | undefined;
   private syncedAddrs: string | undefined;
@@ -47,11 +50,13 @@ export class NftDatapath {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? 'none';
+    this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }
 
-  async apply(vips: readonly DesiredVip[], fullCheck: boolean): Promise<ApplyResult> {
-    const plan = planNft(vips, this.affinity);
+  /** `guardRange`: refuse traffic to the VIP CIDR that is not DNATed (off when the CIDR holds addresses in use). */
+  async apply(vips: readonly DesiredVip[], fullCheck: boolean, guardRange = true): Promise<ApplyResult> {
+    const plan = planNft(vips, this.affinity, guardRange ? this.vipCidr : undefined);
     const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: plan.skipped };
     if (this.applied && !fullCheck) {
       const script = renderDiff(this.applied, plan, this.nft.table);
@@ -113,6 +118,18 @@ export class NftDatapath {
       }
     }
     return undefined;
+  }
+
+  /** The namespace's IPv4 and IPv6 addresses, the VIP interface's left out. */
+  async localAddresses(): Promise<Set<string>> {
+    const out = await run(['ip', '-j', 'addr', 'show'], { netns: this.netns });
+    const links = JSON.parse(out || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+    const set = new Set<string>();
+    for (const l of links) {
+      if (l.ifname === this.iface.name) continue;
+      for (const a of l.addr_info ?? []) if (typeof a.local === 'string') set.add(a.local);
+    }
+    return set;
   }
 
   /** Forget what was applied, so the next pass reads the kernel. */

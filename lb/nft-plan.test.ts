@@ -11,12 +11,12 @@ const vip = (key: string, addr: string, port: number, backends: [string, number]
   backends: backends.map(([a, p]) => ({ addr: a, port: p })),
 });
 
-const web = vip('web:80/tcp', '11.0.0.5', 80, [
+const web = vip('web:80/tcp', '198.18.0.5', 80, [
   ['10.1.0.1', 8080],
   ['10.1.0.2', 8080],
 ]);
-const dns = vip('dns:53/udp', '11.0.0.6', 53, [['10.1.0.3', 5353]], 'udp');
-const empty = vip('empty:90/tcp', '11.0.0.7', 90, []);
+const dns = vip('dns:53/udp', '198.18.0.6', 53, [['10.1.0.3', 5353]], 'udp');
+const empty = vip('empty:90/tcp', '198.18.0.7', 90, []);
 
 t.test('the plan: one chain per VIP with backends, its address in the sets, named by content', async (t) => {
   const p = planNft([web, dns, empty]);
@@ -24,8 +24,8 @@ t.test('the plan: one chain per VIP with backends, its address in the sets, name
   const [c] = [...p.chains].filter(([, c]) => c.key === 'web:80/tcp');
   t.match(c[0], /^v-[0-9a-f]{16}$/);
   t.equal(c[1].rule, 'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }');
-  t.equal(p.vmap.get('11.0.0.5 . tcp . 80'), c[0]);
-  t.same([...p.vipAddrs], ['11.0.0.5', '11.0.0.6', '11.0.0.7'], 'a VIP without backends still has its address (refused, not passed to a local service)');
+  t.equal(p.vmap.get('198.18.0.5 . tcp . 80'), c[0]);
+  t.same([...p.vipAddrs], ['198.18.0.5', '198.18.0.6', '198.18.0.7'], 'a VIP without backends still has its address (refused, not passed to a local service)');
   t.same([...p.hairpin], ['10.1.0.1 . 10.1.0.1', '10.1.0.2 . 10.1.0.2', '10.1.0.3 . 10.1.0.3']);
   t.match([...planNft([web], 'source').chains.values()][0].rule, /jhash ip saddr mod 2 map/);
   const six = planNft([vip('fd00::1:80/tcp', 'fd00::1', 80, [['fd00::2', 80]])]);
@@ -41,7 +41,7 @@ t.test('the full script: table rewritten in one file, chains on several lines', 
   t.match(s, /^table ip weft \{\n\}\ndelete table ip weft\ntable ip weft \{\n/);
   t.match(s, new RegExp(`comment "weft lb ${LAYOUT_VERSION}`));
   t.match(s, new RegExp(`chain layout-${LAYOUT_VERSION} \\{\n  \\}`), 'the layout version, readable in nft -j output');
-  t.match(s, /map vips \{\n    type ipv4_addr \. inet_proto \. inet_service : verdict\n    elements = \{ 11\.0\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 11\.0\.0\.6 \. udp \. 53 : goto v-/);
+  t.match(s, /map vips \{\n    type ipv4_addr \. inet_proto \. inet_service : verdict\n    elements = \{ 198\.18\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 198\.18\.0\.6 \. udp \. 53 : goto v-/);
   t.match(s, /chain output \{\n    type nat hook output priority -100; policy accept;\n    ip daddr \. meta l4proto \. th dport vmap @vips\n  \}/);
   t.match(s, /meta l4proto udp dnat ip to numgen random mod 1 map \{ 0 : 10\.1\.0\.3 \. 5353 \} comment "dns:53\/udp"/);
   t.notMatch(renderFull(planNft([])), /elements/, 'no empty element lists');
@@ -55,31 +55,33 @@ t.test('the diff: nothing when equal; new chains before the map, old chains last
   const newChain = [...b.chains.keys()][0];
   const old = [...a.chains.keys()];
   t.same(d.slice(0, 3), [`add chain ip weft ${newChain}`, `flush chain ip weft ${newChain}`, `add rule ip weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`]);
-  t.same(d.slice(3, 5), ['delete element ip weft vips { 11.0.0.5 . tcp . 80, 11.0.0.6 . udp . 53 }', `add element ip weft vips { 11.0.0.5 . tcp . 80 : goto ${newChain} }`]);
-  t.ok(d.includes('delete element ip weft vip-addrs { 11.0.0.6 }'));
-  t.ok(d.includes('add element ip weft vip-addrs { 11.0.0.7 }'));
+  t.same(d.slice(3, 5), ['delete element ip weft vips { 198.18.0.5 . tcp . 80, 198.18.0.6 . udp . 53 }', `add element ip weft vips { 198.18.0.5 . tcp . 80 : goto ${newChain} }`]);
+  t.ok(d.includes('delete element ip weft vip-addrs { 198.18.0.6 }'));
+  t.ok(d.includes('add element ip weft vip-addrs { 198.18.0.7 }'));
   t.ok(d.includes('delete element ip weft hairpin { 10.1.0.2 . 10.1.0.2, 10.1.0.3 . 10.1.0.3 }'));
   t.same(d.slice(-2), old.map((c) => `delete chain ip weft ${c}`));
 });
 
 t.test('reading nft -j output back: matches only the exact table', async (t) => {
-  const p = planNft([web, empty]);
+  const p = planNft([web, empty], 'none', '198.18.0.0/15');
   const chain = [...p.chains.keys()][0];
-  const json = (over: { layout?: string; extraRule?: boolean; elems?: unknown[] } = {}) =>
+  const json = (over: { layout?: string; extraRule?: boolean; elems?: unknown[]; range?: unknown[] } = {}) =>
     JSON.stringify({
       nftables: [
         { metainfo: { version: '1.0.6' } },
         { table: { family: 'ip', name: 'weft', handle: 1 } },
-        { set: { family: 'ip', name: 'vip-addrs', table: 'weft', type: 'ipv4_addr', elem: over.elems ?? ['11.0.0.5', '11.0.0.7'] } },
+        { set: { family: 'ip', name: 'vip-addrs', table: 'weft', type: 'ipv4_addr', elem: over.elems ?? ['198.18.0.5', '198.18.0.7'] } },
         { set: { family: 'ip', name: 'hairpin', table: 'weft', type: ['ipv4_addr', 'ipv4_addr'], elem: [{ concat: ['10.1.0.1', '10.1.0.1'] }, { concat: ['10.1.0.2', '10.1.0.2'] }] } },
-        { map: { family: 'ip', name: 'vips', table: 'weft', map: 'verdict', elem: [[{ concat: ['11.0.0.5', 'tcp', 80] }, { goto: { target: chain } }]] } },
-        ...['prerouting', 'output', 'postrouting', 'input', over.layout ?? `layout-${LAYOUT_VERSION}`, chain].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
+        { map: { family: 'ip', name: 'vips', table: 'weft', map: 'verdict', elem: [[{ concat: ['198.18.0.5', 'tcp', 80] }, { goto: { target: chain } }]] } },
+        { set: { family: 'ip', name: 'vip-range', table: 'weft', type: 'ipv4_addr', flags: ['interval'], elem: over.range ?? [{ prefix: { addr: '198.18.0.0', len: 15 } }] } },
+        ...['prerouting', 'output', 'postrouting', 'input', 'range-output', 'range-forward', over.layout ?? `layout-${LAYOUT_VERSION}`, chain].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
         { rule: { table: 'weft', chain: 'prerouting' } },
         { rule: { table: 'weft', chain: 'output' } },
         { rule: { table: 'weft', chain: 'postrouting' } },
         { rule: { table: 'weft', chain: 'postrouting' } },
         { rule: { table: 'weft', chain: 'input' } },
         { rule: { table: 'weft', chain: 'input' } },
+        ...['range-output', 'range-output', 'range-forward', 'range-forward'].map((c) => ({ rule: { table: 'weft', chain: c } })),
         { rule: { table: 'weft', chain } },
         ...(over.extraRule ? [{ rule: { table: 'weft', chain } }] : []),
       ],
@@ -87,6 +89,15 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
   t.ok(matches(p, parseActual(json())));
   t.notOk(matches(p, parseActual(json({ layout: 'layout-0123456789ab' }))), 'another layout version');
   t.notOk(matches(p, parseActual(json({ extraRule: true }))), 'a duplicated rule');
-  t.notOk(matches(p, parseActual(json({ elems: ['11.0.0.5'] }))), 'a missing address');
+  t.notOk(matches(p, parseActual(json({ elems: ['198.18.0.5'] }))), 'a missing address');
+  t.notOk(matches(p, parseActual(json({ range: [{ prefix: { addr: '11.0.0.0', len: 8 } }] }))), 'another VIP range');
   t.notOk(matches(p, emptyActual()));
+});
+
+t.test('the VIP range: what is not DNATed to a backend is refused locally, from local processes and forwarded alike', async (t) => {
+  const s = renderFull(planNft([web], 'none', '198.18.0.0/15'));
+  t.match(s, /set vip-range \{\n    type ipv4_addr\n    flags interval\n    elements = \{ 198\.18\.0\.0\/15 \}/);
+  t.match(s, /chain range-output \{\n    type filter hook output priority filter; policy accept;\n    ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset\n    ip daddr @vip-range ip daddr != @vip-addrs reject/);
+  t.match(s, /chain range-forward \{\n    type filter hook forward priority filter; policy accept;\n    ip daddr @vip-range meta l4proto tcp reject with tcp reset\n    ip daddr @vip-range reject/);
+  t.equal(renderDiff(planNft([web], 'none', '198.18.0.0/15'), planNft([web], 'none', '198.18.0.0/15')), undefined);
 });

@@ -15,6 +15,14 @@
 //   chain input        filter: a new connection still addressed to a VIP (no backends, or a
 //                      port that is not a VIP's) is refused, rather than reaching a local
 //                      service listening on 0.0.0.0
+//   set vip-range      the VIP CIDR (lb.vipCidr)
+//   chain range-output filter: local processes' packets to an address of the VIP CIDR that
+//                      is not a live VIP are refused (TCP reset, else ICMP unreachable)
+//   chain range-forward filter: the same for containers and forwarded traffic. Together:
+//                      nothing sent to the VIP range leaves the host unless DNATed to a
+//                      backend (DNAT happens in the nat chains before these, so what is
+//                      still addressed to the range here was not). Without this, an address
+//                      no longer (or not yet) a VIP followed the default route off the host.
 //   chain v-<hash>     one per VIP with backends: one DNAT rule, numgen random (or jhash of
 //                      the source for affinity) into an anonymous map of backends
 //
@@ -35,6 +43,8 @@ export interface NftPlan {
   vipAddrs: Set<string>;
   /** "a . a" for each backend address a */
   hairpin: Set<string>;
+  /** The VIP CIDR, "addr/len" (empty: no range guarded). */
+  range: Set<string>;
   /** VIPs this datapath cannot program (not IPv4), by key. */
   skipped: string[];
 }
@@ -52,9 +62,33 @@ const BASE_CHAINS: Record<string, string[]> = {
     'ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset',
     'ct state new ip daddr @vip-addrs meta l4proto udp reject',
   ],
+  'range-output': [
+    'type filter hook output priority filter; policy accept;',
+    'ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset',
+    'ip daddr @vip-range ip daddr != @vip-addrs reject with icmp type host-unreachable',
+  ],
+  'range-forward': [
+    'type filter hook forward priority filter; policy accept;',
+    'ip daddr @vip-range meta l4proto tcp reject with tcp reset',
+    'ip daddr @vip-range reject with icmp type host-unreachable',
+  ],
 };
 
-const SETS = ['set vip-addrs {', '  type ipv4_addr', '}', 'set hairpin {', '  type ipv4_addr . ipv4_addr', '}', 'map vips {', '  type ipv4_addr . inet_proto . inet_service : verdict', '}'];
+const SETS = [
+  'set vip-addrs {',
+  '  type ipv4_addr',
+  '}',
+  'set hairpin {',
+  '  type ipv4_addr . ipv4_addr',
+  '}',
+  'set vip-range {',
+  '  type ipv4_addr',
+  '  flags interval',
+  '}',
+  'map vips {',
+  '  type ipv4_addr . inet_proto . inet_service : verdict',
+  '}',
+];
 
 /** Names the layout above; a table with another version (an older weft) is rewritten whole. */
 export const LAYOUT_VERSION = createHash('sha256').update(JSON.stringify([BASE_CHAINS, SETS])).digest('hex').slice(0, 12);
@@ -65,8 +99,9 @@ const LAYOUT_CHAIN = `layout-${LAYOUT_VERSION}`;
 
 const isVipChain = (name: string): boolean => /^v-[0-9a-f]{16}$/.test(name);
 
-export function planNft(vips: readonly DesiredVip[], affinity: Affinity = 'none'): NftPlan {
-  const plan: NftPlan = { chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set(), skipped: [] };
+/** `vipCidr`: the VIP range to refuse locally (its network address and length, as `198.18.0.0/15`). */
+export function planNft(vips: readonly DesiredVip[], affinity: Affinity = 'none', vipCidr?: string): NftPlan {
+  const plan: NftPlan = { chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set(), range: new Set(vipCidr ? [vipCidr] : []), skipped: [] };
   for (const v of vips) {
     if (v.addr === undefined) continue;
     if (!isIPv4(v.addr)) {
@@ -111,6 +146,7 @@ export function renderFull(plan: NftPlan, table = 'weft'): string {
   };
   set('set vip-addrs', 'ipv4_addr', elements(plan.vipAddrs));
   set('set hairpin', 'ipv4_addr . ipv4_addr', elements(plan.hairpin));
+  set('set vip-range', 'ipv4_addr\n    flags interval', elements(plan.range));
   set('map vips', 'ipv4_addr . inet_proto . inet_service : verdict', elements([...plan.vmap].map(([k, c]) => `${k} : goto ${c}`)));
   // Each chain on several lines: nft 1.0.6 refused some chains written on one line.
   for (const [name, lines] of Object.entries(BASE_CHAINS)) {
@@ -144,6 +180,7 @@ export function renderDiff(from: NftPlan, to: NftPlan, table = 'weft'): string |
   for (const [set, a, b] of [
     ['vip-addrs', from.vipAddrs, to.vipAddrs],
     ['hairpin', from.hairpin, to.hairpin],
+    ['vip-range', from.range, to.range],
   ] as const) {
     const del = [...a].filter((x) => !b.has(x));
     const add = [...b].filter((x) => !a.has(x));
@@ -162,9 +199,10 @@ export interface NftActual {
   vmap: Map<string, string>;
   vipAddrs: Set<string>;
   hairpin: Set<string>;
+  range: Set<string>;
 }
 
-export const emptyActual = (): NftActual => ({ exists: false, chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set() });
+export const emptyActual = (): NftActual => ({ exists: false, chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set(), range: new Set() });
 
 type JsonObj = Record<string, unknown>;
 const obj = (v: unknown): JsonObj | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObj) : undefined);
@@ -174,6 +212,7 @@ function elemText(v: unknown): string {
   const o = obj(v);
   if (o && Array.isArray(o.concat)) return o.concat.map(elemText).join(' . ');
   if (o && obj(o.elem)) return elemText(obj(o.elem)!.val);
+  if (o && obj(o.prefix)) return `${String(obj(o.prefix)!.addr)}/${String(obj(o.prefix)!.len)}`;
   return String(v);
 }
 
@@ -192,7 +231,7 @@ export function parseActual(json: string, table = 'weft'): NftActual {
     if (rule && rule.table === table && typeof rule.chain === 'string') a.chains.set(rule.chain, (a.chains.get(rule.chain) ?? 0) + 1);
     const set = obj(it.set);
     if (set && set.table === table && Array.isArray(set.elem)) {
-      const into = set.name === 'vip-addrs' ? a.vipAddrs : set.name === 'hairpin' ? a.hairpin : undefined;
+      const into = set.name === 'vip-addrs' ? a.vipAddrs : set.name === 'hairpin' ? a.hairpin : set.name === 'vip-range' ? a.range : undefined;
       for (const e of set.elem) into?.add(elemText(e));
     }
     const map = obj(it.map);
@@ -218,7 +257,7 @@ export function matches(plan: NftPlan, actual: NftActual): boolean {
     vipChains++;
   }
   if (vipChains !== plan.chains.size) return false;
-  return sameMap(plan.vmap, actual.vmap) && sameSet(plan.vipAddrs, actual.vipAddrs) && sameSet(plan.hairpin, actual.hairpin);
+  return sameMap(plan.vmap, actual.vmap) && sameSet(plan.vipAddrs, actual.vipAddrs) && sameSet(plan.hairpin, actual.hairpin) && sameSet(plan.range, actual.range);
 }
 
 const sameSet = (a: Set<string>, b: Set<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));

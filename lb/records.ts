@@ -1,8 +1,12 @@
 // What the load balancer reads from the store, kept parsed: endpoints (svc/...) and declared
-// VIPs (vip/...), from the live view, so records of dead owners are already gone. Values
+// VIPs (vip/...), from the live view, so records of dead owners are already gone; and the
+// members' addresses (node/...) from every record held, dead owners' included, since no
+// VIP may take a member's address (vip-guard.ts). Values
 // from peers are validated here; a bad one is skipped and counted, and whatever that key
 // held before is dropped (the writer meant to replace it).
 import {
+  NODE_PREFIX,
+  parseNodeRecord,
   SERVICE_PREFIX,
   VIP_PREFIX,
   parseDeclaredVip,
@@ -14,8 +18,13 @@ import {
   type EndpointRecord,
 } from '../src/records.js';
 
-import type { RecordSource, SourceEvent } from '../src/records.js';
-export type { RecordSource, SourceEvent };
+import type { SourceEvent } from '../src/records.js';
+export type { SourceEvent };
+
+/** What the LB reads records from: crdt-store's LocalStore and StoreNode both fit. */
+export interface RecordSource {
+  watch(prefix: string, handler: (event: SourceEvent) => void, opts?: { view?: 'live' | 'all' }): () => void;
+}
 
 export interface EndpointEntry {
   key: string;
@@ -30,6 +39,8 @@ export const SKIP_REASONS: readonly SkipReason[] = ['endpoint_record', 'endpoint
 export class RecordIndex {
   readonly endpoints = new Map<string, EndpointEntry>();
   readonly declared = new Map<string, DeclaredVip>();
+  /** node name -> its address, from node/ records. */
+  readonly nodes = new Map<string, string>();
   readonly skipped: Record<SkipReason, number> = { endpoint_record: 0, endpoint_key: 0, vip_record: 0, vip_key: 0 };
   /** Called for each record skipped (for a log line). */
   onSkip: ((key: string, reason: SkipReason) => void) | undefined = undefined;
@@ -38,7 +49,22 @@ export class RecordIndex {
   apply(e: SourceEvent): boolean {
     if (e.key.startsWith(SERVICE_PREFIX)) return this.onEndpoint(e);
     if (e.key.startsWith(VIP_PREFIX)) return this.onDeclared(e);
+    if (e.key.startsWith(NODE_PREFIX)) return this.onNode(e);
     return false;
+  }
+
+  /** Every member's address the store knows of. */
+  memberAddrs(): Set<string> {
+    return new Set(this.nodes.values());
+  }
+
+  private onNode(e: SourceEvent): boolean {
+    const node = e.key.slice(NODE_PREFIX.length);
+    const before = this.nodes.get(node);
+    const rec = e.after === undefined ? undefined : parseNodeRecord(e.after.value);
+    if (rec) this.nodes.set(node, rec.addr);
+    else this.nodes.delete(node);
+    return before !== rec?.addr;
   }
 
   /** Follows the source until the returned function is called; `changed` after each change. */
@@ -46,7 +72,7 @@ export class RecordIndex {
     const on = (e: SourceEvent) => {
       if (this.apply(e)) changed();
     };
-    const stops = [source.watch(SERVICE_PREFIX, on), source.watch(VIP_PREFIX, on)];
+    const stops = [source.watch(SERVICE_PREFIX, on), source.watch(VIP_PREFIX, on), source.watch(NODE_PREFIX, on, { view: 'all' })];
     return () => {
       for (const s of stops) s();
     };

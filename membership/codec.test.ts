@@ -14,7 +14,7 @@ import {
   type WireOptions,
 } from './codec.js';
 import { Keyring, generateKey } from './keyring.js';
-import type { Message, PacketMessage } from './messages.js';
+import { MAX_INCARNATION, type Message, type PacketMessage } from './messages.js';
 import { arbMessage, arbPacketMessage, typicalCompound } from './wire-arbitraries.js';
 
 const addr = (name: string, a = '10.0.0.1', port = 7946) => ({ name, addr: a, port });
@@ -27,7 +27,7 @@ const oneOfEach: PacketMessage[] = [
   { t: 'nack', seq: 5 },
   { t: 'alive', incarnation: 6, node: addr('d', '192.168.1.4', 1), meta: new Uint8Array(512).fill(7) },
   { t: 'suspect', incarnation: 7, node: 'd', from: 'a' },
-  { t: 'dead', incarnation: Number.MAX_SAFE_INTEGER, node: 'd', from: 'd' },
+  { t: 'dead', incarnation: MAX_INCARNATION, node: 'd', from: 'd' },
   { t: 'user', data: new Uint8Array([0, 255]) },
 ];
 

@@ -2,12 +2,21 @@
 // one TCP frame body, and back.
 //
 //   0      version (WIRE_VERSION)
-//   1      mode: 0 = plain, CRC32 trailer; 1 = AES-256-GCM
+//   1      mode: 0 = plain, CRC32 trailer; 1 = AES-256-GCM (before replay protection, accepted
+//          only with acceptUnstamped); 2 = AES-256-GCM with the sender's clock
 //   2      L, length of the cluster label in bytes
 //   3..3+L cluster label (UTF-8), in the clear so a foreign cluster is told apart from a wrong key
 //   plain: msgpack body ‖ CRC32 (big-endian) of everything before it
 //   gcm:   nonce ‖ ciphertext of the msgpack body ‖ tag; bytes 0..3+L are the additional data,
 //          so the label and mode cannot be altered without the tag failing
+//   gcm+time: sent-at (8 bytes, ms since the epoch, big-endian double) ‖ nonce ‖ ciphertext ‖ tag;
+//          the additional data is bytes 0..3+L+8, so the time is authenticated too and a
+//          receiver's ReplayWindow (replay-window.ts) refuses stale and repeated envelopes.
+//
+// Upgrade note: mode 2 came with issue 12. Older agents reject it as bad_version, and newer
+// ones reject mode 1 unless acceptUnstamped is set, so an encrypted cluster is upgraded
+// with acceptUnstamped on (replays of the old agents' packets stay possible meanwhile) or
+// all at once.
 //
 // The msgpack body is an array of messages in the positional form of wire-schema.ts.
 // Decoding never throws: any input yields messages that passed validate.ts, or a reason
@@ -16,7 +25,8 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { Message, PacketMessage } from './messages.js';
-import { SEAL_OVERHEAD, type Keyring } from './keyring.js';
+import { NONCE_BYTES, SEAL_OVERHEAD, type Keyring } from './keyring.js';
+import type { ReplayWindow } from './replay-window.js';
 import { fromWire, toWire } from './wire-schema.js';
 import { checkMessage } from './validate.js';
 
@@ -29,6 +39,8 @@ export const MAX_PACKET_BYTES = 65507;
 
 const MODE_PLAIN = 0;
 const MODE_GCM = 1;
+const MODE_GCM_STAMPED = 2;
+const STAMP_BYTES = 8;
 const HEADER_FIXED = 3;
 const CRC_BYTES = 4;
 
@@ -40,6 +52,8 @@ export const REJECT_REASONS = [
   'bad_crc', // plain packet damaged in transit
   'wrong_label', // another cluster's packet
   'decrypt_failed', // no installed key authenticates it (wrong key, or tampered)
+  'stale', // authentic, but sent (by its timestamp) outside the allowed clock skew: a replay or a wrong clock
+  'replayed', // authentic, but this very packet was already received: a replay
   'malformed', // authentic but not a msgpack list of messages
   'invalid_message', // a message that does not match messages.ts, or is not allowed in this context
 ] as const;
@@ -52,6 +66,12 @@ export interface WireOptions {
   label?: string;
   /** When set, everything sent is encrypted and only encrypted input is accepted. */
   keyring?: Keyring;
+  /** With a keyring: refuses stale and repeated envelopes. Without one, time and nonce go unchecked (tests). */
+  replay?: ReplayWindow;
+  /** With a keyring: also accept encrypted envelopes without a sender time (mode 1, agents before issue 12). */
+  acceptUnstamped?: boolean;
+  /** The sender time to stamp; default Date.now. */
+  clock?: () => number;
 }
 
 // Binary fields come back as Buffer copies (copyBuffers), so a stored meta does not pin the whole
@@ -94,7 +114,7 @@ export function encodedSize(msg: Message): number {
 /** Bytes a packet of `count` messages adds on top of the messages' encodedSize(). */
 export function packetOverhead(opts: WireOptions, count: number): number {
   const labelBytes = Buffer.byteLength(opts.label ?? '', 'utf8');
-  return HEADER_FIXED + labelBytes + (opts.keyring ? SEAL_OVERHEAD : CRC_BYTES) + arrayHeaderBytes(count);
+  return HEADER_FIXED + labelBytes + (opts.keyring ? STAMP_BYTES + SEAL_OVERHEAD : CRC_BYTES) + arrayHeaderBytes(count);
 }
 
 /**
@@ -136,12 +156,22 @@ function seal(msgs: readonly Message[], opts: WireOptions): Buffer {
     const problem = checkMessage(m);
     if (problem) throw new Error(`cannot encode an invalid message: ${problem}`);
   }
-  const body = packr.pack(msgs.map(toWire));
+  return sealBody(packr.pack(msgs.map(toWire)), opts);
+}
+
+/**
+ * The envelope around an already packed body, with no check of what it holds. For tests
+ * and the hostile-input bench, which must be able to send what the encoder refuses to.
+ */
+export function sealBody(body: Uint8Array, opts: WireOptions): Buffer {
   const label = opts.label ?? '';
   if (opts.keyring) {
-    const h = header(MODE_GCM, label);
-    const sealed = opts.keyring.seal(body, h);
-    return Buffer.concat([h, sealed], h.length + sealed.length);
+    const h = header(MODE_GCM_STAMPED, label);
+    const aad = Buffer.allocUnsafe(h.length + STAMP_BYTES);
+    h.copy(aad, 0);
+    aad.writeDoubleBE((opts.clock ?? Date.now)(), h.length);
+    const sealed = opts.keyring.seal(body, aad);
+    return Buffer.concat([aad, sealed], aad.length + sealed.length);
   }
   const h = header(MODE_PLAIN, label);
   const out = Buffer.allocUnsafe(h.length + body.length + CRC_BYTES);
@@ -158,13 +188,15 @@ function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
   if (buf.length < HEADER_FIXED) return { ok: false, reason: 'too_short' };
   if (buf[0] !== WIRE_VERSION) return { ok: false, reason: 'bad_version', detail: `version ${buf[0]}` };
   const mode = buf[1];
-  if (mode !== MODE_PLAIN && mode !== MODE_GCM) return { ok: false, reason: 'bad_version', detail: `mode ${mode}` };
-  if ((mode === MODE_GCM) !== (opts.keyring !== undefined)) {
-    return { ok: false, reason: 'encryption_mismatch', detail: mode === MODE_GCM ? 'encrypted, no keyring' : 'not encrypted' };
+  if (mode !== MODE_PLAIN && mode !== MODE_GCM && mode !== MODE_GCM_STAMPED) return { ok: false, reason: 'bad_version', detail: `mode ${mode}` };
+  if ((mode !== MODE_PLAIN) !== (opts.keyring !== undefined)) {
+    return { ok: false, reason: 'encryption_mismatch', detail: mode !== MODE_PLAIN ? 'encrypted, no keyring' : 'not encrypted' };
   }
+  if (mode === MODE_GCM && !opts.acceptUnstamped) return { ok: false, reason: 'stale', detail: 'no sender time (an agent from before replay protection)' };
   const headerEnd = HEADER_FIXED + buf[2]!;
-  const trailer = mode === MODE_GCM ? SEAL_OVERHEAD : CRC_BYTES;
-  if (buf.length < headerEnd + trailer) return { ok: false, reason: 'too_short' };
+  const stampEnd = headerEnd + (mode === MODE_GCM_STAMPED ? STAMP_BYTES : 0);
+  const trailer = mode === MODE_PLAIN ? CRC_BYTES : SEAL_OVERHEAD;
+  if (buf.length < stampEnd + trailer) return { ok: false, reason: 'too_short' };
   const ours = header(mode, opts.label ?? '');
   const theirs = buf.subarray(0, headerEnd);
 
@@ -177,9 +209,29 @@ function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
     return { ok: true, body: buf.subarray(headerEnd, crcAt) };
   }
   if (!ours.equals(theirs)) return { ok: false, reason: 'wrong_label' };
-  const body = opts.keyring!.open(buf.subarray(headerEnd), theirs);
+  const body = opts.keyring!.open(buf.subarray(stampEnd), buf.subarray(0, stampEnd));
   if (body === undefined) return { ok: false, reason: 'decrypt_failed' };
+  if (mode === MODE_GCM_STAMPED && opts.replay) {
+    // Only now, once authentic: forged envelopes must not fill the replay cache.
+    const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+    const verdict = opts.replay.check(b.readDoubleBE(headerEnd), b.toString('latin1', stampEnd, stampEnd + NONCE_BYTES));
+    if (verdict !== 'ok') return { ok: false, reason: verdict };
+  }
   return { ok: true, body };
+}
+
+/** The authenticated body of an envelope (the inverse of sealBody), or a reason. Never throws. */
+export function openBody(buf: Uint8Array, opts: WireOptions, maxBytes = MAX_PACKET_BYTES): Opened {
+  try {
+    return open(buf, opts, maxBytes);
+  } catch {
+    return { ok: false, reason: 'malformed' };
+  }
+}
+
+/** The envelope as stream-hello.ts wants it. */
+export function codecEnvelope(opts: WireOptions): { seal(body: Uint8Array): Buffer; open(buf: Uint8Array): Opened } {
+  return { seal: (body) => sealBody(body, opts), open: (buf) => openBody(buf, opts) };
 }
 
 function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: number, streamOnlyAllowed: boolean): DecodeResult<M> {
@@ -204,6 +256,11 @@ function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: 
     msgs[i] = r.msg as M;
   }
   return { ok: true, msgs };
+}
+
+/** Packs wire-form values (wire-schema.ts) unchecked, as a hostile peer could: tests and benches only. */
+export function packUnchecked(values: readonly unknown[]): Uint8Array {
+  return packr.pack(values);
 }
 
 /** Encodes a compound UDP packet. Throws only on a programming error (invalid message, empty list, label too long). */

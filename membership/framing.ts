@@ -8,10 +8,16 @@
 //
 // The reader refuses a frame as soon as its length prefix exceeds the limit, before
 // buffering any of it, so a hostile peer cannot make us hold more than one frame.
+//
+// A stream opens with a hello frame (stream-hello.ts), at most HELLO_MAX_BYTES long, that
+// must authenticate before the server accepts a frame of full size: without the key,
+// nobody gets more than a few KiB of our memory per connection.
 
 export const FRAME_PREFIX_BYTES = 4;
 /** Large enough for a push/pull of several thousand members with full metadata. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Largest first frame of an inbound stream: a hello, or a small request from a peer that sends none. */
+export const HELLO_MAX_BYTES = 4 * 1024;
 
 /** Prefixes a body with its length. */
 export function frame(body: Uint8Array): Buffer {
@@ -39,13 +45,32 @@ export class FrameReader {
   #bodyLength: number | undefined;
   #failed = false;
 
-  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+  readonly #firstFrameBytes: number;
+  #framesRead = 0;
+
+  /**
+   * @param firstFrameBytes a smaller limit for the first frame: an inbound stream's hello,
+   *   which must authenticate before anything large is read (the caller checks it as soon
+   *   as push() returns it, so at most one chunk of the next frame is held meanwhile)
+   */
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES, firstFrameBytes: number = maxFrameBytes) {
     this.#maxFrameBytes = maxFrameBytes;
+    this.#firstFrameBytes = Math.min(firstFrameBytes, maxFrameBytes);
   }
 
   /** Bytes held waiting for the rest of a frame. */
   get buffered(): number {
     return this.#buffered;
+  }
+
+  /** Length of the frame whose prefix has been read and whose body is still arriving, else 0. */
+  get announced(): number {
+    return this.#bodyLength ?? 0;
+  }
+
+  /** True between frames: nothing buffered and no length prefix read for a frame to come. */
+  get idle(): boolean {
+    return this.#buffered === 0 && this.#bodyLength === undefined;
   }
 
   /** Separate buffers held: what a trickling peer would try to inflate. */
@@ -65,7 +90,7 @@ export class FrameReader {
       if (this.#bodyLength === undefined) {
         if (this.#buffered < FRAME_PREFIX_BYTES) break;
         const length = this.#take(FRAME_PREFIX_BYTES).readUInt32BE(0);
-        if (length > this.#maxFrameBytes) {
+        if (length > (this.#framesRead === 0 ? this.#firstFrameBytes : this.#maxFrameBytes)) {
           this.#failed = true;
           this.#chunks = [];
           this.#acc = undefined;
@@ -77,6 +102,7 @@ export class FrameReader {
       if (this.#buffered < this.#bodyLength) break;
       frames.push(this.#take(this.#bodyLength));
       this.#bodyLength = undefined;
+      this.#framesRead++;
     }
     return { ok: true, frames };
   }

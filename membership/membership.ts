@@ -9,9 +9,11 @@ import { EventEmitter } from 'node:events';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type Output, type SwimConfig, type SwimStats } from './core/index.js';
-import { REJECT_REASONS, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
+import { REJECT_REASONS, codecEnvelope, isRejectReason, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
 import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
+import { sealedHello } from './stream-hello.js';
+import { ReplayWindow } from './replay-window.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Message } from './messages.js';
 
@@ -29,6 +31,11 @@ export interface MembershipOptions {
   /** A keyring to use instead of one made from `keys` (the agent's, shared with the store). */
   keyring?: Keyring;
   meta?: Uint8Array;
+  /**
+   * Also accept encrypted packets without a sender time, as agents from before replay
+   * protection send them: for a rolling upgrade of an encrypted cluster (see codec.ts).
+   */
+  acceptUnstamped?: boolean;
   /** Absorbed failures (send errors, bad streams), for the log. */
   onError?: (err: Error, context: string) => void;
 }
@@ -44,15 +51,26 @@ export interface MemberInfo extends Omit<MemberView, 'lastChange' | 'meta'> {
 export class Membership extends EventEmitter {
   readonly name: string;
   readonly keyring: Keyring | undefined;
-  readonly rejects: Record<RejectReason, number> = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  readonly rejects: Record<RejectReason, number>;
   /** Streams we opened that failed (peer down, timeout). */
   streamFailures = 0;
+  /** Outgoing messages dropped because they could not be encoded (a bug or a value we should never have accepted). */
+  encodeFailures = 0;
+  /** Exceptions thrown by our own event listeners, absorbed so they cannot stop gossip. */
+  listenerErrors = 0;
+  private encodeFailureLogged = false;
 
   private readonly core: SwimCore;
   private readonly wire: WireOptions;
   private readonly config: SwimConfig;
+  // A timer callback is outside every socket handler's try/catch: an exception here would
+  // be uncaught and end the process, so nothing may escape it.
   private readonly timer = new DeadlineTimer(() => this.now(), (now) => {
-    this.core.tick(now);
+    try {
+      this.core.tick(now);
+    } catch (e) {
+      this.opts.onError?.(e as Error, 'membership timer');
+    }
     this.flush();
   });
   private closed = false;
@@ -64,12 +82,15 @@ export class Membership extends EventEmitter {
     private readonly transport: Transport,
     local: Endpoint,
     private readonly opts: MembershipOptions,
+    wire: WireOptions,
+    rejects: Record<RejectReason, number>,
   ) {
     super();
+    this.rejects = rejects;
     this.name = opts.name;
     this.config = { ...(opts.config ?? makeConfig('lan')) };
-    this.keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
-    this.wire = { label: opts.label ?? '', keyring: this.keyring };
+    this.keyring = wire.keyring;
+    this.wire = wire;
     // The core packs compounds with the codec's exact sizes rather than its own estimate.
     // (0xffff messages: the widest array header, so any compound the core builds fits.)
     this.config.packetOverhead = packetOverhead(this.wire, 0xffff);
@@ -93,14 +114,19 @@ export class Membership extends EventEmitter {
 
   /** Binds the gossip sockets and starts probing (alone until join). */
   static async start(opts: MembershipOptions): Promise<Membership> {
-    const transport = new Transport({ onError: opts.onError });
+    const keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
+    const wire: WireOptions = { label: opts.label ?? '', keyring, replay: new ReplayWindow(), acceptUnstamped: opts.acceptUnstamped };
+    // Streams open with a hello sealed like our packets: no large read before it authenticates.
+    const rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    const hello = sealedHello(codecEnvelope(wire), (reason) => (rejects[isRejectReason(reason) ? reason : 'malformed'] += 1));
+    const transport = new Transport({ onError: opts.onError, hello });
     const bound = await transport.bind(opts.bindAddr, opts.bindPort);
     const advertise = opts.advertiseAddr || bound.addr;
     if (isIP(advertise) === 0) {
       await transport.close();
       throw new Error(`advertise address ${advertise} must be an IP address`);
     }
-    const m = new Membership(transport, { addr: advertise, port: bound.port }, opts);
+    const m = new Membership(transport, { addr: advertise, port: bound.port }, opts, wire, rejects);
     m.flush();
     return m;
   }
@@ -177,8 +203,22 @@ export class Membership extends EventEmitter {
     this.flush();
   }
 
-  stats(): { swim: SwimStats; transport: TransportStats; rejects: Record<RejectReason, number>; streamFailures: number } {
-    return { swim: this.core.stats(), transport: this.transport.stats(), rejects: { ...this.rejects }, streamFailures: this.streamFailures };
+  stats(): {
+    swim: SwimStats;
+    transport: TransportStats;
+    rejects: Record<RejectReason, number>;
+    streamFailures: number;
+    encodeFailures: number;
+    listenerErrors: number;
+  } {
+    return {
+      swim: this.core.stats(),
+      transport: this.transport.stats(),
+      rejects: { ...this.rejects },
+      streamFailures: this.streamFailures,
+      encodeFailures: this.encodeFailures,
+      listenerErrors: this.listenerErrors,
+    };
   }
 
   /**
@@ -214,7 +254,21 @@ export class Membership extends EventEmitter {
     let reply: Message | undefined;
     for (const msg of r.msgs) reply = this.core.receiveStream(this.now(), from, msg) ?? reply;
     this.flush();
-    return reply ? encodeStream([reply], this.wire) : undefined;
+    return reply ? this.encode(() => encodeStream([reply], this.wire)) : undefined;
+  }
+
+  /** Encodes, or drops the message: counted, logged the first time, never thrown. */
+  private encode(fn: () => Buffer): Buffer | undefined {
+    try {
+      return fn();
+    } catch (e) {
+      this.encodeFailures++;
+      if (!this.encodeFailureLogged) {
+        this.encodeFailureLogged = true;
+        this.opts.onError?.(e as Error, 'gossip encode (message dropped; further failures are only counted)');
+      }
+      return undefined;
+    }
   }
 
   /** Carries out everything the core asked for, then re-arms the timer for its next deadline. */
@@ -224,20 +278,31 @@ export class Membership extends EventEmitter {
     this.timer.arm(this.core.nextDeadline());
   }
 
+  private emitSafely(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (e) {
+      this.listenerErrors++;
+      this.opts.onError?.(e as Error, `membership ${event} listener`);
+    }
+  }
+
   private perform(out: Output): void {
     switch (out.kind) {
-      case 'packet':
-        this.transport.sendPacket(out.to, encodePacket(out.msgs, this.wire));
+      case 'packet': {
+        const buf = this.encode(() => encodePacket(out.msgs, this.wire));
+        if (buf) this.transport.sendPacket(out.to, buf);
         break;
+      }
       case 'stream':
         void this.stream(out.to, out.msg);
         break;
       case 'event':
-        this.emit(out.type, this.info(out.member));
-        this.emit('change', { type: out.type, member: this.info(out.member) });
+        this.emitSafely(out.type, this.info(out.member));
+        this.emitSafely('change', { type: out.type, member: this.info(out.member) });
         break;
       case 'user':
-        this.emit('user', out.data, out.from);
+        this.emitSafely('user', out.data, out.from);
         break;
       case 'left':
         for (const w of this.leaveWaiters.splice(0)) w();
@@ -249,7 +314,9 @@ export class Membership extends EventEmitter {
     const joining = msg.t === 'push-pull' && msg.join;
     let replied = false;
     try {
-      const reply = await this.transport.request(to, encodeStream([msg], this.wire), this.config.tcpTimeoutMs);
+      const body = this.encode(() => encodeStream([msg], this.wire));
+      if (!body) return;
+      const reply = await this.transport.request(to, body, this.config.tcpTimeoutMs);
       if (this.closed || reply.length === 0) return;
       const r = decodeStream(reply, this.wire);
       if (!r.ok) {

@@ -94,3 +94,11 @@ export type PacketMessage = Ping | IndirectPing | Ack | Nack | Alive | Suspect |
 export type Message = PacketMessage | PushPull;
 
 export const MAX_META_BYTES = 512;
+
+/**
+ * Largest incarnation a valid message may carry: memberlist's uint32 range. An honest node
+ * starts at seconds since the epoch (room until 2106) and adds one per refutation or
+ * metadata change, so anything near the top was forged. The bound keeps every increment
+ * encodable: 2^53-1 + 1 is not a safe integer and used to make the encoder throw.
+ */
+export const MAX_INCARNATION = 0xffffffff;

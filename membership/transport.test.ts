@@ -2,7 +2,8 @@ import t from 'tap';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { GossipBindError, Transport, type Peer, type TransportOptions } from './transport.js';
 import { frame, FrameReader } from './framing.js';
-import { decodePacket, decodeStream, encodePacket, encodeStream } from './codec.js';
+import { decodePacket, decodeStream, encodePacket, encodeStream, codecEnvelope } from './codec.js';
+import { PLAIN_HELLO, sealedHello } from './stream-hello.js';
 import { Keyring, generateKey } from './keyring.js';
 
 /** What the helpers need of a tap test: somewhere to register cleanup. */
@@ -195,9 +196,9 @@ t.test('a hostile stream announcing a huge frame is cut off before it is buffere
   prefix.writeUInt32BE(0xfffffff0);
   s.write(prefix);
   await closed(s);
-  t.equal(b.tr.stats().streamErrors, 1);
-  t.match(errors[0], /announced a frame over 4194304 bytes/);
-  const a = await bound(t);
+  t.equal(b.tr.stats().streamsUnauthenticated, 1);
+  t.match(errors[0], /announced a first frame over 4096 bytes before authenticating/);
+  const a = await bound(t, {}, '127.0.0.2'); // 127.0.0.1 now waits a second for its next stream
   t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'still serving');
 });
 
@@ -222,16 +223,113 @@ t.test('an idle inbound stream is dropped after the inbound timeout', async (t) 
   t.equal(b.tr.stats().streamErrors, 1);
 });
 
-t.test('inbound streams beyond the limit are refused', async (t) => {
+/** A raw client that sends a valid (unauthenticated, PLAIN_HELLO) hello and then `rest`. */
+async function helloClient(t: Test, at: Peer, rest: Buffer = Buffer.alloc(0)): Promise<Socket> {
+  const s = await rawClient(t, at);
+  s.on('data', () => {});
+  s.write(Buffer.concat([frame(PLAIN_HELLO.make()), rest]));
+  return s;
+}
+
+t.test('authenticated streams beyond the limit are refused', async (t) => {
   const b = await bound(t, { maxInboundStreams: 2 });
   b.tr.onRequest(async () => Buffer.from('ok'));
-  const held = [await rawClient(t, b.at), await rawClient(t, b.at)];
+  const held = [await helloClient(t, b.at), await helloClient(t, b.at)];
   await new Promise((r) => setTimeout(r, 50)); // let the server accept both
+  const third = await helloClient(t, b.at);
+  await closed(third);
+  t.equal(b.tr.stats().streamsRefused, 1);
+  t.equal(b.tr.stats().streamsIn, 3);
+  for (const s of held) s.destroy();
+});
+
+t.test('streams without a hello share a small pool; a newcomer evicts the oldest, so a live peer still gets through', async (t) => {
+  const b = await bound(t, { maxPendingStreams: 3, maxStreamsPerSource: 100 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const silent: Socket[] = [];
+  for (let i = 0; i < 6; i++) silent.push(await rawClient(t, b.at));
+  await Promise.all(silent.slice(0, 3).map(closed));
+  t.equal(b.tr.stats().streamsUnauthenticated, 3, 'the three oldest were dropped');
+  const a = await bound(t);
+  t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'a request still goes through');
+  for (const s of silent) s.destroy();
+});
+
+t.test('a stream that sends no hello in time is dropped', async (t) => {
+  const b = await bound(t, { helloTimeoutMs: 100 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const s = await rawClient(t, b.at);
+  s.write(Buffer.from([0, 0, 0, 10, 1])); // a frame begun, never finished
+  await closed(s);
+  t.equal(b.tr.stats().streamsUnauthenticated, 1);
+});
+
+t.test('a source whose stream failed to authenticate waits before its next one; others do not', async (t) => {
+  const b = await bound(t);
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const s = await rawClient(t, b.at);
+  s.write(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+  await closed(s);
+  const again = await rawClient(t, b.at);
+  await closed(again);
+  t.equal(b.tr.stats().streamsRefused, 1, 'the next stream from 127.0.0.1 is refused at once');
+  const other = await bound(t, {}, '127.0.0.3');
+  t.equal((await other.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'another source is served');
+});
+
+t.test('one source address opens at most streamsPerSourcePerSecond streams (bursts of twice that)', async (t) => {
+  const b = await bound(t, { streamsPerSourcePerSecond: 2, maxStreamsPerSource: 100 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const a = await bound(t);
+  const results = await Promise.allSettled(Array.from({ length: 6 }, () => a.tr.request(b.at, Buffer.from('x'), 2000)));
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'the burst of 4 is served');
+  t.equal(b.tr.stats().streamsRefused, 2, 'the rest refused');
+});
+
+t.test('one source address holds at most maxStreamsPerSource streams', async (t) => {
+  const b = await bound(t, { maxStreamsPerSource: 2 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const held = [await rawClient(t, b.at), await rawClient(t, b.at)];
+  await new Promise((r) => setTimeout(r, 50));
   const third = await rawClient(t, b.at);
   await closed(third);
   t.equal(b.tr.stats().streamsRefused, 1);
-  t.equal(b.tr.stats().streamsIn, 2);
   for (const s of held) s.destroy();
+  await Promise.all(held.map(closed));
+  await new Promise((r) => setTimeout(r, 50));
+  const a = await bound(t);
+  t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'slots come back when streams close');
+});
+
+t.test('the bytes all streams hold together are capped: the stream that goes over is closed', async (t) => {
+  const b = await bound(t, { maxBufferedBytes: 100_000, maxStreamsPerSource: 100 });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(80_000);
+  const first = await helloClient(t, b.at, Buffer.concat([prefix, Buffer.alloc(60_000)]));
+  await new Promise((r) => setTimeout(r, 100));
+  const second = await helloClient(t, b.at, Buffer.concat([prefix, Buffer.alloc(60_000)]));
+  await closed(second);
+  t.equal(b.tr.stats().streamsOverBudget, 1);
+  t.notOk(first.destroyed, 'the stream within the budget stays');
+  first.write(Buffer.alloc(20_000));
+  await closed(first);
+  t.equal(b.tr.stats().handlerErrors + b.tr.stats().streamErrors + b.tr.stats().streamsOverBudget, 1, 'and is answered');
+});
+
+t.test('with a keyring, a peer without the key cannot announce more than a hello', async (t) => {
+  const opts = { label: '', keyring: new Keyring([generateKey()]) };
+  const hello = sealedHello(codecEnvelope(opts));
+  const b = await bound(t, { hello });
+  b.tr.onRequest(async () => Buffer.from('ok'));
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(4 * 1024 * 1024);
+  const s = await helloClient(t, b.at, prefix); // a hello sealed with no key, then a 4 MiB frame
+  await closed(s);
+  t.equal(b.tr.stats().streamsIn, 1);
+  t.equal(b.tr.stats().streamsUnauthenticated, 1, 'cut off at its hello');
+  const a = await bound(t, { hello }, '127.0.0.2');
+  t.equal((await a.tr.request(b.at, Buffer.alloc(1_000_000), 2000)).toString(), 'ok', 'a key holder sends a large frame');
 });
 
 t.test('unsendable packets are counted, never thrown', async (t) => {

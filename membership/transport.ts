@@ -5,10 +5,19 @@
 // Nothing that arrives from the network can crash the process: every socket has an error
 // listener, handler exceptions are caught and counted, and inbound streams are bounded in
 // number, size (framing.ts) and time.
+//
+// Before authentication a stream gets little: its first frame must be a hello of at most
+// HELLO_MAX_BYTES that authenticates (stream-hello.ts) within helloTimeoutMs, and streams
+// still waiting for theirs share a small pool in which a newcomer evicts the oldest, so a
+// flood of silent or trickling connections cannot lock out a peer whose hello arrives at
+// once (before, the 65th connection was refused). After it, a stream may send one frame of
+// up to maxFrameBytes, within a cap on the bytes all streams hold together, and no source
+// address holds more than maxStreamsPerSource streams.
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
-import { DEFAULT_MAX_FRAME_BYTES, FrameReader, frame } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES, HELLO_MAX_BYTES, FrameReader, frame } from './framing.js';
+import { PLAIN_HELLO, type StreamHello } from './stream-hello.js';
 
 export interface Peer {
   addr: string;
@@ -24,8 +33,28 @@ export interface TransportOptions {
   maxFrameBytes?: number;
   /** How long an inbound stream may take to deliver its request and get its answer. Default 10 s. */
   inboundTimeoutMs?: number;
-  /** Inbound streams served at once; more are refused, so a flood cannot exhaust file descriptors. Default 64. */
+  /** Authenticated inbound streams served at once; more are refused, so a flood cannot exhaust file descriptors. Default 64. */
   maxInboundStreams?: number;
+  /** Inbound streams waiting for their hello; when full, the oldest is dropped for a newcomer. Default 32. */
+  maxPendingStreams?: number;
+  /** Inbound streams, pending or not, from one source address. Default 8. */
+  maxStreamsPerSource?: number;
+  /**
+   * New streams one source address may open per second, with bursts of twice that; more
+   * are closed before a byte is read. Every stream read costs a 64 KiB buffer, so a source
+   * that opens and drops connections in a loop would otherwise churn memory. Default 32.
+   */
+  streamsPerSourcePerSecond?: number;
+  /**
+   * Bytes the inbound streams of this transport may hold together while their frames
+   * arrive. Default: a budget of 8 MiB (two full frames) shared by every transport of the
+   * process (gossip and store ports), so that a flood at both ports holds no more than one.
+   */
+  maxBufferedBytes?: number;
+  /** How long an inbound stream may take to send its hello. Default 3 s. */
+  helloTimeoutMs?: number;
+  /** Makes and checks the first frame of a stream; default: an unauthenticated tag (PLAIN_HELLO). */
+  hello?: StreamHello;
   /** UDP socket buffer to ask the kernel for (capped by net.core.rmem_max). memberlist asks for 2 MiB. */
   udpBufferBytes?: number;
   /** Told about every failure that was absorbed, for logging. `context` is a short fixed phrase. */
@@ -46,8 +75,12 @@ export interface TransportStats {
   sendErrors: number;
   /** Inbound streams that failed: reset, timed out, oversized frame, data after the request. */
   streamErrors: number;
-  /** Inbound streams turned away because maxInboundStreams were already open, or no handler was set. */
+  /** Inbound streams turned away because maxInboundStreams (or maxStreamsPerSource) were already open, or no handler was set. */
   streamsRefused: number;
+  /** Inbound streams closed before authenticating: first frame too large or not a hello in time, or evicted by a newer one. */
+  streamsUnauthenticated: number;
+  /** Inbound streams closed because the bytes held by all streams would exceed maxBufferedBytes. */
+  streamsOverBudget: number;
   /** Exceptions thrown or rejections returned by onPacket/onRequest handlers. */
   handlerErrors: number;
 }
@@ -64,6 +97,45 @@ export class GossipBindError extends Error {
 }
 
 const MAX_EPHEMERAL_ATTEMPTS = 10;
+
+/** Bytes held by inbound streams, against a maximum; shared by the transports that use it. */
+class ByteBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
+const PROCESS_STREAM_BUDGET = new ByteBudget(8 * 1024 * 1024);
+
+/** A token bucket per source address (burst: two seconds' worth); bounded in the sources it remembers. */
+class SourceRate {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(readonly perSecond: number, readonly maxSources = 4096) {}
+
+  take(source: string, now = performance.now()): boolean {
+    const burst = 2 * this.perSecond;
+    let b = this.#buckets.get(source);
+    if (b === undefined) {
+      if (this.#buckets.size >= this.maxSources) this.#buckets.delete(this.#buckets.keys().next().value as string);
+      b = { tokens: burst, at: now };
+      this.#buckets.set(source, b);
+    } else {
+      b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** A source whose stream failed to authenticate or overran the budget waits a second or two before its next one. */
+  penalize(source: string, now = performance.now()): void {
+    const b = this.#buckets.get(source);
+    if (b) {
+      b.tokens = Math.min(b.tokens, 0) - this.perSecond;
+      b.at = now;
+    }
+  }
+}
 
 function hostPort(addr: string, port: number): string {
   return isIP(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
@@ -108,7 +180,7 @@ function describe(err: unknown): string {
 }
 
 /** Ends an inbound stream after a failure, counting it under `counter`. */
-type Fail = (err: Error, context: string, counter?: 'streamErrors' | 'handlerErrors') => void;
+type Fail = (err: Error, context: string, counter?: 'streamErrors' | 'handlerErrors' | 'streamsUnauthenticated' | 'streamsRefused' | 'streamsOverBudget') => void;
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
@@ -116,6 +188,10 @@ export class Transport {
   readonly #maxFrameBytes: number;
   readonly #inboundTimeoutMs: number;
   readonly #maxInboundStreams: number;
+  readonly #maxPendingStreams: number;
+  readonly #maxStreamsPerSource: number;
+  readonly #helloTimeoutMs: number;
+  readonly #hello: StreamHello;
   readonly #udpBufferBytes: number;
   readonly #onError: (err: Error, context: string) => void;
 
@@ -125,7 +201,13 @@ export class Transport {
   #closed = false;
   #onPacket: PacketHandler | undefined;
   #onRequest: RequestHandler | undefined;
+  /** Authenticated inbound streams (or a peer's small hello-less request). */
   readonly #inbound = new Set<Socket>();
+  /** Inbound streams waiting for their hello, oldest first (a Set keeps insertion order). */
+  readonly #pending = new Set<Socket>();
+  readonly #perSource = new Map<string, number>();
+  readonly #openRate: SourceRate;
+  readonly #budget: ByteBudget;
   readonly #outbound = new Set<Socket>();
   readonly #stats: TransportStats = {
     packetsIn: 0,
@@ -139,6 +221,8 @@ export class Transport {
     sendErrors: 0,
     streamErrors: 0,
     streamsRefused: 0,
+    streamsUnauthenticated: 0,
+    streamsOverBudget: 0,
     handlerErrors: 0,
   };
 
@@ -146,6 +230,12 @@ export class Transport {
     this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#inboundTimeoutMs = opts.inboundTimeoutMs ?? 10_000;
     this.#maxInboundStreams = opts.maxInboundStreams ?? 64;
+    this.#maxPendingStreams = opts.maxPendingStreams ?? 32;
+    this.#maxStreamsPerSource = opts.maxStreamsPerSource ?? 8;
+    this.#budget = opts.maxBufferedBytes === undefined ? PROCESS_STREAM_BUDGET : new ByteBudget(opts.maxBufferedBytes);
+    this.#helloTimeoutMs = opts.helloTimeoutMs ?? 3_000;
+    this.#hello = opts.hello ?? PLAIN_HELLO;
+    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? 32);
     this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;
     this.#onError = opts.onError ?? (() => {});
   }
@@ -247,7 +337,7 @@ export class Transport {
         else resolve(reply!);
       };
       const timer = setTimeout(() => finish(new Error(`gossip request to ${where} timed out after ${timeoutMs} ms`)), timeoutMs);
-      const framed = frame(body);
+      const framed = Buffer.concat([frame(this.#hello.make()), frame(body)]);
       socket.write(framed, (err) => {
         if (!err) this.#stats.streamBytesOut += framed.length;
       });
@@ -272,6 +362,7 @@ export class Transport {
     if (this.#closed) return;
     this.#closed = true;
     for (const s of this.#inbound) s.destroy();
+    for (const s of this.#pending) s.destroy();
     for (const s of this.#outbound) s.destroy(); // their 'close' rejects the pending request
     const udp = this.#udp;
     const tcp = this.#tcp;
@@ -351,46 +442,116 @@ export class Transport {
       this.#onError(err, 'inbound stream');
     });
     const handler = this.#onRequest;
-    if (this.#closed || !handler || this.#inbound.size >= this.#maxInboundStreams) {
+    const source = unmapped(socket.remoteAddress ?? '');
+    if (this.#closed || !handler || (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource || !this.#openRate.take(source)) {
       this.#stats.streamsRefused++;
       socket.destroy();
       return;
     }
-    this.#inbound.add(socket);
+    if (this.#pending.size >= this.#maxPendingStreams) {
+      // The oldest has had the longest to send its hello; a live peer's arrives at once.
+      const oldest = this.#pending.values().next().value as Socket;
+      this.#pending.delete(oldest);
+      this.#stats.streamsUnauthenticated++;
+      oldest.destroy();
+    }
+    this.#pending.add(socket);
+    this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
     this.#stats.streamsIn++;
     socket.setNoDelay(true);
-    const from: Peer = { addr: unmapped(socket.remoteAddress ?? ''), port: socket.remotePort ?? 0 };
-    const reader = new FrameReader(this.#maxFrameBytes);
-    let answering = false;
+    const from: Peer = { addr: source, port: socket.remotePort ?? 0 };
+    const where = hostPort(from.addr, from.port);
+    const reader = new FrameReader(this.#maxFrameBytes, HELLO_MAX_BYTES);
+    let phase: 'hello' | 'request' | 'answering' = 'hello';
+    /** Bytes this stream counts against maxBufferedBytes: its frame's announced length, then the request being answered. */
+    let held = 0;
+    const hold = (bytes: number) => {
+      this.#budget.used += bytes - held;
+      held = bytes;
+    };
     const fail: Fail = (err, context, counter = 'streamErrors') => {
       this.#stats[counter]++;
+      if (counter === 'streamsUnauthenticated' || counter === 'streamsOverBudget') this.#openRate.penalize(source);
       this.#onError(err, context);
       socket.destroy();
     };
-    const timer = setTimeout(() => fail(new Error(`stream from ${hostPort(from.addr, from.port)} timed out`), 'inbound stream'), this.#inboundTimeoutMs);
+    const helloTimer = setTimeout(() => fail(new Error(`stream from ${where} sent no hello in time`), 'inbound stream', 'streamsUnauthenticated'), this.#helloTimeoutMs);
+    const timer = setTimeout(() => fail(new Error(`stream from ${where} timed out`), 'inbound stream'), this.#inboundTimeoutMs);
     socket.on('close', () => {
+      clearTimeout(helloTimer);
       clearTimeout(timer);
+      hold(0);
+      this.#pending.delete(socket);
       this.#inbound.delete(socket);
+      const n = (this.#perSource.get(source) ?? 1) - 1;
+      if (n > 0) this.#perSource.set(source, n);
+      else this.#perSource.delete(source);
     });
+    const authenticated = (): boolean => {
+      clearTimeout(helloTimer);
+      this.#pending.delete(socket);
+      if (this.#inbound.size >= this.#maxInboundStreams) {
+        fail(new Error(`stream from ${where} refused: ${this.#maxInboundStreams} streams already open`), 'inbound stream', 'streamsRefused');
+        return false;
+      }
+      this.#inbound.add(socket);
+      return true;
+    };
+    const answer = (body: Buffer) => {
+      phase = 'answering';
+      hold(body.length);
+      this.#answer(socket, from, body, handler, fail);
+    };
     socket.on('data', (chunk: Buffer) => {
       this.#stats.streamBytesIn += chunk.length;
-      if (answering) {
+      if (socket.destroyed) return;
+      if (phase === 'answering') {
         // One request per connection: anything more is a confused or hostile peer.
-        fail(new Error(`stream from ${hostPort(from.addr, from.port)} sent data after its request`), 'inbound stream');
+        fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
         return;
       }
       const r = reader.push(chunk);
+      // A frame reserves its announced length as soon as its prefix is read: a flood of
+      // streams announcing 4 MiB is turned away before their bodies are read, instead of
+      // cycling the budget through garbage the collector has yet to free.
+      hold(Math.max(reader.buffered, reader.announced));
       if (!r.ok) {
-        fail(new Error(`stream from ${hostPort(from.addr, from.port)} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
+        if (phase === 'hello' && r.frames.length === 0) fail(new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`), 'inbound stream', 'streamsUnauthenticated');
+        else fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
         return;
       }
-      if (r.frames.length === 0) return;
-      if (r.frames.length > 1 || reader.buffered > 0) {
-        fail(new Error(`stream from ${hostPort(from.addr, from.port)} sent data after its request`), 'inbound stream');
+      if (this.#budget.used > this.#budget.max) {
+        fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`), 'inbound stream', 'streamsOverBudget');
         return;
       }
-      answering = true;
-      this.#answer(socket, from, r.frames[0]!, handler, fail);
+      const frames = r.frames;
+      if (phase === 'hello' && frames.length > 0) {
+        const first = frames.shift()!;
+        const verdict = this.#hello.check(first);
+        if (verdict === 'unauthentic') {
+          fail(new Error(`stream from ${where} did not authenticate`), 'inbound stream', 'streamsUnauthenticated');
+          return;
+        }
+        if (verdict === 'other') {
+          // A peer that sends no hello (an older version) may still send a small request;
+          // it gets no more than the hello's size, and the handler authenticates it.
+          if (!authenticated()) return;
+          if (frames.length > 0 || !reader.idle) {
+            fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
+            return;
+          }
+          answer(first);
+          return;
+        }
+        if (!authenticated()) return;
+        phase = 'request';
+      }
+      if (phase !== 'request' || frames.length === 0) return;
+      if (frames.length > 1 || !reader.idle) {
+        fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
+        return;
+      }
+      answer(frames[0]!);
     });
   }
 

@@ -28,6 +28,9 @@ t.test('records with extra fields, exotic prototypes or wrong bounds are rejecte
     [{ t: 'ping', seq: 1, target: 'b', source: { ...node, addr: 'fe80::1%' + 'x'.repeat(80) } }, 'ping.source.addr: not an IP address literal'],
     [{ t: 'ping', seq: 1, target: 'b', source: { ...node, port: 7946.5 } }, 'ping.source.port: not an integer in 1..65535'],
     [{ t: 'dead', incarnation: Infinity, node: 'a', from: 'a' }, 'dead.incarnation: not a non-negative safe integer'],
+    // issue 12: refuting 2^53-1 (+1) gave an unencodable value and the encoder threw
+    [{ t: 'dead', incarnation: Number.MAX_SAFE_INTEGER, node: 'a', from: 'b' }, 'dead.incarnation: above 4294967295'],
+    [{ t: 'alive', incarnation: 2 ** 32, node, meta: new Uint8Array(0) }, 'alive.incarnation: above 4294967295'],
     [{ t: 'push-pull', join: true, states: 'all' }, 'push-pull.states: not a list'],
     [{ t: 'push-pull', join: 1, states: [] }, 'push-pull.join: not a boolean'],
     [{ t: '__proto__' }, 'message: unknown type'],

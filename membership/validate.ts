@@ -7,7 +7,7 @@
 // safe to log: it names fields, never echoes the offending bytes.
 
 import { isIP } from 'node:net';
-import { MAX_META_BYTES } from './messages.js';
+import { MAX_INCARNATION, MAX_META_BYTES } from './messages.js';
 import type { Message, MemberState, PacketMessage } from './messages.js';
 
 /** Node names end up in DNS labels, log lines and metrics; 255 keeps them bounded. */
@@ -34,6 +34,11 @@ export function checkName(v: unknown, field: string): Problem {
 export function checkCounter(v: unknown, field: string): Problem {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${field}: not a non-negative safe integer`;
   return undefined;
+}
+
+/** A counter that also stays within MAX_INCARNATION, so that refuting it (+1) is still valid. */
+export function checkIncarnation(v: unknown, field: string): Problem {
+  return checkCounter(v, field) ?? ((v as number) > MAX_INCARNATION ? `${field}: above ${MAX_INCARNATION}` : undefined);
 }
 
 export function checkPort(v: unknown, field: string): Problem {
@@ -94,7 +99,7 @@ function checkPushNodeState(v: unknown, field: string): Problem {
   return (
     checkKeys(v, ['node', 'incarnation', 'state', 'meta'], field) ??
     checkNodeAddress(v.node, `${field}.node`) ??
-    checkCounter(v.incarnation, `${field}.incarnation`) ??
+    checkIncarnation(v.incarnation, `${field}.incarnation`) ??
     checkMemberState(v.state, `${field}.state`) ??
     checkBytes(v.meta, `${field}.meta`, MAX_META_BYTES)
   );
@@ -130,7 +135,7 @@ export function checkPacketMessage(v: unknown): Problem {
     case 'alive':
       return (
         checkKeys(v, ['t', 'incarnation', 'node', 'meta'], 'alive') ??
-        checkCounter(v.incarnation, 'alive.incarnation') ??
+        checkIncarnation(v.incarnation, 'alive.incarnation') ??
         checkNodeAddress(v.node, 'alive.node') ??
         checkBytes(v.meta, 'alive.meta', MAX_META_BYTES)
       );
@@ -138,7 +143,7 @@ export function checkPacketMessage(v: unknown): Problem {
     case 'dead':
       return (
         checkKeys(v, ['t', 'incarnation', 'node', 'from'], v.t) ??
-        checkCounter(v.incarnation, `${v.t}.incarnation`) ??
+        checkIncarnation(v.incarnation, `${v.t}.incarnation`) ??
         checkName(v.node, `${v.t}.node`) ??
         checkName(v.from, `${v.t}.from`)
       );

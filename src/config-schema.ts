@@ -61,6 +61,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.healInterval', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: period of retrying seeds and dead members (partition healing).', flag: 'heal-interval' },
   { path: 'gossip.tcpTimeout', type: { kind: 'duration' }, default: undefined, doc: 'Override the preset: connect and exchange timeout of gossip streams.', flag: 'tcp-timeout' },
   { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
+  { path: 'gossip.acceptUnstamped', type: { kind: 'bool' }, default: false, doc: 'Also accept encrypted gossip without a sender time (agents from before replay protection): only while upgrading an encrypted cluster, as it lets their packets be replayed.', flag: 'accept-unstamped' },
 
   { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
 
@@ -80,7 +81,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'dns.rateLimitExempt', type: { kind: 'list', item: 'cidr' }, default: ['127.0.0.0/8', '::1/128'], doc: 'Client networks the rate limit never applies to, CIDRs.', flag: 'dns-rate-limit-exempt' },
 
   { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: 'auto', doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
-  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 11.0.0.0/8' }, default: '11.0.0.0/8', doc: 'Where VIP names get their addresses; the same on every node.', flag: 'vip-cidr' },
+  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 198.18.0.0/15' }, default: '198.18.0.0/15', doc: 'Where VIP names get their addresses; the same on every node. Traffic to it that is not a live VIP is refused on the node (nft), never routed.', flag: 'vip-cidr' },
+  { path: 'lb.vipAllow', type: { kind: 'list', item: 'cidr' }, default: [], doc: 'Where literal-IP VIPs may be besides lb.vipCidr, CIDRs comma separated. Loopback, link-local, multicast, members\' and the node\'s own addresses are refused anyway.', flag: 'vip-allow' },
   { path: 'lb.proxyCidr', type: { kind: 'string', pattern: /^127(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'a loopback CIDR such as 127.128.0.0/9' }, default: '127.128.0.0/9', doc: 'Userspace datapath: the loopback addresses its proxies listen on (one per VIP, at the VIP port).', flag: 'proxy-cidr' },
   { path: 'lb.affinity', type: { kind: 'enum', values: ['none', 'source'] }, default: 'none', doc: 'nft: keep a client on one backend (source) or spread every connection (none).', flag: 'lb-affinity' },
   { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: 'round-robin', doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
@@ -98,6 +100,16 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 
   { path: 'api.addr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'HTTP API listen address. Keep it on loopback unless it is firewalled.', flag: 'api-addr' },
   { path: 'api.port', type: port(), default: 8947, doc: 'HTTP API port (0 picks a free one).', flag: 'api-port' },
+  { path: 'api.token', type: { kind: 'string' }, default: '', doc: 'API token for every request but /v1/health (X-Weft-Token or Authorization: Bearer); needed beyond loopback. Prefer api.tokenFile: flags show in ps.', flag: 'api-token', secret: true },
+  { path: 'api.tokenFile', type: { kind: 'string' }, default: '', doc: 'File holding the API token (first line); keep it mode 0600.', flag: 'api-token-file' },
+  { path: 'api.readToken', type: { kind: 'string' }, default: '', doc: 'Optional second token that may only read (GET), e.g. for Prometheus.', flag: 'api-read-token', secret: true },
+  { path: 'api.readTokenFile', type: { kind: 'string' }, default: '', doc: 'File holding the read-only token (first line).', flag: 'api-read-token-file' },
+  { path: 'api.allowedHosts', type: { kind: 'list', item: 'string' }, default: [], doc: 'More Host names the API answers to, besides its address, localhost, 127.0.0.1, [::1] and the node\'s name and addresses (DNS-rebinding defence).', flag: 'api-allowed-hosts' },
+  { path: 'api.maxConnections', type: { kind: 'int', min: 1, max: 65535 }, default: 512, doc: 'Open API connections at most; more are closed at once.', flag: 'api-max-connections' },
+  { path: 'api.maxConnectionsPerClient', type: { kind: 'int', min: 1, max: 65535 }, default: 100, doc: 'Open API connections at most from one client address.', flag: 'api-max-connections-per-client' },
+  { path: 'api.maxWatches', type: { kind: 'int', min: 0, max: 65535 }, default: 256, doc: 'Watch streams (?watch=true) open at once at most; more get 503.', flag: 'api-max-watches' },
+
+  { path: 'security.insecure', type: { kind: 'bool' }, default: false, doc: 'Allow gossip or the API on a non-loopback address without encryption keys and an API token.', flag: 'insecure' },
 
   { path: 'log.level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', doc: 'Log level.', flag: 'log-level', reloadable: true },
   { path: 'log.format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto', doc: 'Log format: JSON lines, readable lines, or auto (readable on a TTY).', flag: 'log-format' },

@@ -34,15 +34,29 @@ export interface Config {
     gossipToTheDeadTime?: number;
     healInterval?: number;
     tcpTimeout?: number;
+    /** Accept encrypted gossip without a sender time (a rolling upgrade from agents before replay protection). */
+    acceptUnstamped: boolean;
   };
   store: { bindPort: number };
   /** Per-node identity files (issue 13); all empty: identity off. */
   tls: { caFile: string; certFile: string; keyFile: string };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
   docker: { enabled: boolean; socket: string };
-  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
+  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
   overlay: { enabled: boolean; cidr: string; subnetPrefix: number; vni: number; port: number; underlay: string; bridge: string };
-  api: { addr: string; port: number };
+  api: {
+    addr: string;
+    port: number;
+    token: string;
+    tokenFile: string;
+    readToken: string;
+    readTokenFile: string;
+    allowedHosts: string[];
+    maxConnections: number;
+    maxConnectionsPerClient: number;
+    maxWatches: number;
+  };
+  security: { insecure: boolean };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };
 }
@@ -251,5 +265,7 @@ function show(spec: KeySpec, raw: unknown): string {
 export function redacted(cfg: Config): Config {
   const copy = structuredClone(cfg);
   copy.gossip.keys = copy.gossip.keys.map(() => '<redacted>');
+  if (copy.api.token) copy.api.token = '<redacted>';
+  if (copy.api.readToken) copy.api.readToken = '<redacted>';
   return copy;
 }

@@ -17,10 +17,12 @@ t.test('keyring file: written 0600 and atomically, read back, errors say what is
   chmodSync(f, 0o644);
   readKeyringFile(f);
   t.equal(statSync(f).mode & 0o777, 0o600, 'a readable file is closed again');
-  for (const [text, why] of [['nope', /not JSON/], ['[]', /non-empty JSON list/], ['["abc"]', /key 1: encryption key must be 32 bytes/], [`["${A}", 3]`, /non-empty JSON list/]] as const) {
+  for (const [text, why] of [['{nope', /not JSON/], ['nope', /key 1: encryption key must be 32 bytes/], ['[]', /non-empty JSON list/], ['["abc"]', /key 1: encryption key must be 32 bytes/], [`["${A}", 3]`, /non-empty JSON list/]] as const) {
     writeFileSync(f, text);
     t.throws(() => readKeyringFile(f), why);
   }
+  writeFileSync(f, `${A}\n`);
+  t.same(readKeyringFile(f), [A], 'a lone key, as `weft keygen --out` writes it, is a keyring of one');
   let err: unknown;
   try {
     writeKeyringFile(`${dir}/missing/keys.json`, [A]);

@@ -18,7 +18,8 @@ export function readKeyringFile(path: string): string[] | undefined {
   }
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    // A lone key (what `weft keygen --out FILE` writes) is a keyring of one.
+    v = /^\s*[A-Za-z0-9+/]+=*\s*$/.test(text) ? [text.trim()] : JSON.parse(text);
   } catch {
     throw new KeyringFileError(`keyring file ${path}: not JSON; it must be a list of base64 keys, primary first, e.g. ["<output of: openssl rand -base64 32>"]`);
   }

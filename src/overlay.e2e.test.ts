@@ -28,6 +28,7 @@ t.test('containers on three hosts reach each other over the overlay the agents p
     hosts.spawnIn(h.ns, process.execPath, [
       ...AGENT_NODE_FLAGS, CLI, 'agent', '--node', `oh${i + 1}`, '--bind', h.underlay, '--bind-port', '7946', '--api-addr', h.underlay,
       '--dns-listen', `${h.underlay}:8600`, '--docker', 'false', '--lb-datapath', 'userspace', '--overlay', 'true', '--log-format', 'json',
+      '--insecure', // the test's own namespaces: no keys or token needed
       ...(i > 0 ? ['--join', `${hosts.hosts[0]!.underlay}:7946`] : []), ...FAST,
     ]),
   );

@@ -87,6 +87,12 @@ export interface VipBinding {
   proto: Proto;
   /** The endpoint's port that the VIP's traffic goes to. */
   targetPort: number;
+  /**
+   * When this VIP was first claimed (ms since the epoch), as the writer saw it: the VIP's
+   * current claim if it already existed, else the time of writing. The earliest claim
+   * keeps its address (lb/claims.ts). Absent in records of older versions: 0.
+   */
+  since?: number;
 }
 
 export interface EndpointRecord {
@@ -107,6 +113,8 @@ export interface DeclaredVip {
   vip: string;
   port: number;
   proto: Proto;
+  /** As VipBinding.since. */
+  since?: number;
 }
 
 // A DNS label: what a service or VIP name must be so it can appear in a name.
@@ -138,14 +146,20 @@ export function parseNodeRecord(v: unknown): NodeRecord | undefined {
   return isObject(v) && typeof v.addr === 'string' && isIP(v.addr) !== 0 ? { addr: v.addr } : undefined;
 }
 
+const isSince = (s: unknown): s is number => s === undefined || (Number.isSafeInteger(s) && (s as number) >= 0);
+
 export function parseVipBinding(v: unknown): VipBinding | undefined {
-  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto) || !isPort(v.targetPort)) return undefined;
-  return { vip: v.vip, port: v.port, proto: v.proto, targetPort: v.targetPort };
+  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto) || !isPort(v.targetPort) || !isSince(v.since)) return undefined;
+  const b: VipBinding = { vip: v.vip, port: v.port, proto: v.proto, targetPort: v.targetPort };
+  if (v.since !== undefined) b.since = v.since;
+  return b;
 }
 
 export function parseDeclaredVip(v: unknown): DeclaredVip | undefined {
-  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto)) return undefined;
-  return { vip: v.vip, port: v.port, proto: v.proto };
+  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto) || !isSince(v.since)) return undefined;
+  const d: DeclaredVip = { vip: v.vip, port: v.port, proto: v.proto };
+  if (v.since !== undefined) d.since = v.since;
+  return d;
 }
 
 /** The endpoint in a store value, or undefined if any part of it is not as this file says. */

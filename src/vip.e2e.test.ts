@@ -28,7 +28,7 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
   await eventually('the VIP has its backend', async () => (await vips()).vips.some((v) => v.vip === 'web' && v.backends.length === 1), 5000, 50);
   const web = (await vips()).vips.find((v) => v.vip === 'web')!;
   t.equal((await vips()).datapath, 'userspace');
-  t.match(web.addr, /^11\./, `a cluster-wide address from 11.0.0.0/8: ${web.addr}`);
+  t.match(web.addr, /^198\.1[89]\./, `a cluster-wide address from 198.18.0.0/15: ${web.addr}`);
   t.match(web.listen, /^127\.201\.\d+\.\d+:8080$/, `the proxy listens on loopback at the VIP port: ${web.listen}`);
   t.same(web.backends, [`127.0.8.10:${port}`]);
 
@@ -43,7 +43,7 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
   t.equal(add.code, 0, add.stderr);
   await eventually('the declared VIP is listed', async () => (await vips()).vips.some((v) => v.vip === 'db' && v.port === 5432), 5000, 50);
   const ls = await runCli(['vip', 'ls'], env);
-  t.match(ls.stdout, /db:5432\/tcp\s+11\.\S+\s+\S+\s+-/, 'weft vip ls shows it without backends');
+  t.match(ls.stdout, /db:5432\/tcp\s+198\.1[89]\.\S+\s+\S+\s+-/, 'weft vip ls shows it without backends');
   t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 0);
   t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 1, 'removing it twice fails');
   t.equal((await runCli(['vip', 'add', 'Bad Name:80'], env)).code, 1, 'a bad VIP is refused');
@@ -73,4 +73,45 @@ t.test('kill -9 of the backend\'s node removes the backend from the VIP at anoth
   b.proc.kill('SIGKILL');
   await eventually('B\'s backend gone at A', async () => (await backendsAt(a)).join() === '10.8.0.1:8080', 15_000, 50);
   t.pass(`B's backend left A's VIP ${Date.now() - killedAt} ms after kill -9`);
+});
+
+t.test('literal VIPs on loopback, metadata, own or foreign addresses are refused with 400 and a reason (issue 12, item 8)', async (t) => {
+  const a = await startAgent(t, ['--node', 'vg', '--bind', '127.0.8.31', '--bind-port', '0', '--proxy-cidr', '127.204.0.0/16', '--vip-allow', '10.98.0.0/24']);
+  const api = a.ready.api!;
+  const apiPort = new URL(api).port;
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${api}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    return { status: r.status, body: (await r.json()) as { error?: string } };
+  };
+  for (const [spec, why] of [
+    [`127.0.8.31:${apiPort}`, /loopback/], // the agent's own API address
+    ['127.0.0.1:22', /loopback/],
+    ['169.254.169.254:80', /link-local/],
+    ['0.0.0.0:22', /unspecified/],
+    ['224.0.0.251:5353/udp', /multicast/],
+    ['8.8.8.8:53/udp', /outside lb\.vipCidr \(198\.18\.0\.0\/15\) or lb\.vipAllow \(10\.98\.0\.0\/24\)/],
+    ['11.0.0.7:80', /outside/],
+  ] as const) {
+    const r = await post('/v1/vips', { vip: spec });
+    t.equal(r.status, 400, `POST /v1/vips ${spec}: ${r.body.error}`);
+    t.match(r.body.error, why);
+    const s = await post('/v1/services', { service: 'x', addrs: ['10.8.0.9'], vips: [`${spec}->80`] });
+    t.equal(s.status, 400, `POST /v1/services binding ${spec}: ${s.body.error}`);
+  }
+  t.equal((await post('/v1/vips', { vip: '10.98.0.7:80' })).status, 201, 'an address in lb.vipAllow is accepted');
+  t.equal((await post('/v1/vips', { vip: '198.18.0.77:80' })).status, 201, 'and one in lb.vipCidr');
+  const cli = await runCli(['vip', 'add', '169.254.169.254:80'], { WEFT_API: api });
+  t.equal(cli.code, 1);
+  t.match(cli.stderr, /169\.254\.169\.254 is a link-local address/, `the CLI says why: ${cli.stderr.trim()}`);
+  const vips = (await (await fetch(`${api}/v1/vips`)).json()) as Vips;
+  t.same(vips.vips.map((v) => v.vip).sort(), ['10.98.0.7', '198.18.0.77'], 'nothing refused was stored');
+  // The agent still answers on its own address.
+  t.equal((await fetch(`${api}/v1/health`)).status, 200);
+});
+
+t.test('a VIP added later never takes an existing VIP\'s address: eta after zeta in a full /29 (issue 12, item 10)', async (t) => {
+  const { vipAddressMoved } = await import('../bench/hostile/vip.js');
+  const r = await vipAddressMoved({ smoke: true });
+  t.ok(r.held, r.detail ?? r.name);
+  t.equal(r.figures?.vip_addresses_moved, 0);
 });

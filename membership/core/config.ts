@@ -39,6 +39,15 @@ export interface SwimConfig {
   messageOverhead: number;
   /** Upper bound on queued gossip; the most-transmitted entries go first when exceeded. */
   maxQueuedBroadcasts: number;
+  /**
+   * Incarnations are seconds since the epoch at start, plus one per refutation or metadata
+   * change, so an honest one is never far ahead of the clock (`now` / 1000). News about a
+   * member with an incarnation more than this many seconds ahead is ignored and counted:
+   * a forged accusation at a huge incarnation would otherwise be believed by everyone and
+   * leave its target unable to outbid it. It must exceed the clock skew between nodes.
+   * 0 turns the check off (drivers whose clock is not wall-clock seconds).
+   */
+  incarnationLeadS: number;
 }
 
 const LAN: SwimConfig = {
@@ -60,6 +69,7 @@ const LAN: SwimConfig = {
   packetOverhead: 48,
   messageOverhead: 2,
   maxQueuedBroadcasts: 4096,
+  incarnationLeadS: 24 * 3600,
 };
 
 const WAN: SwimConfig = {

@@ -1,10 +1,14 @@
 // Cheap structural checks on what the core is handed. The codec validates thoroughly;
 // these exist so that a driver bug or an unvalidated path can never make a handler throw.
 
-import { MAX_META_BYTES, type NodeAddress, type PushNodeState } from '../messages.js';
+import { MAX_INCARNATION, MAX_META_BYTES, type NodeAddress, type PushNodeState } from '../messages.js';
 
 export function isCounter(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+export function isIncarnation(v: unknown): v is number {
+  return isCounter(v) && v <= MAX_INCARNATION;
 }
 
 export function isName(v: unknown): v is string {
@@ -26,7 +30,7 @@ export function isPushNodeState(v: unknown): v is PushNodeState {
   const s = v as Record<string, unknown>;
   return (
     isNodeAddress(s.node) &&
-    isCounter(s.incarnation) &&
+    isIncarnation(s.incarnation) &&
     isMeta(s.meta) &&
     (s.state === 'alive' || s.state === 'suspect' || s.state === 'dead' || s.state === 'left')
   );

@@ -77,6 +77,8 @@ export interface SwimStats {
   deathsDeclared: number;
   addressConflicts: number;
   rejectedMessages: number;
+  /** Alive/suspect/dead news with an incarnation too far ahead of our clock to be honest (see SwimConfig.incarnationLeadS). */
+  implausibleIncarnations: number;
   staleAcks: number;
   packetsOut: number;
   bytesOut: number;

@@ -9,6 +9,7 @@
 //   pushPullRound / merge / healRound / reap          (anti-entropy, partition healing)
 
 import {
+  MAX_INCARNATION,
   MAX_META_BYTES,
   type Alive,
   type Dead,
@@ -25,7 +26,7 @@ import {
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { makeConfig, validateConfig, type SwimConfig } from './config.js';
-import { bytesEqual, isCounter, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
+import { bytesEqual, isCounter, isIncarnation, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
@@ -82,6 +83,9 @@ interface Relay {
   timer: Timer;
 }
 
+/** How far above a member's known incarnation an accusation of it may be (see plausible()). */
+const ACCUSATION_SLACK = 16;
+
 function endpointKey(e: Endpoint): string {
   return `${e.addr}:${e.port}`;
 }
@@ -117,6 +121,7 @@ export class SwimCore {
     deathsDeclared: 0,
     addressConflicts: 0,
     rejectedMessages: 0,
+    implausibleIncarnations: 0,
     staleAcks: 0,
     packetsOut: 0,
     bytesOut: 0,
@@ -147,7 +152,7 @@ export class SwimCore {
       addr: opts.self.addr,
       port: opts.self.port,
       meta,
-      incarnation: opts.incarnation ?? 0,
+      incarnation: Math.min(opts.incarnation ?? 0, MAX_INCARNATION),
       state: 'alive',
       lastChange: opts.now,
     };
@@ -260,7 +265,9 @@ export class SwimCore {
     }
     const me = this.table.self;
     me.meta = meta;
-    me.incarnation++;
+    // At the bound (only reachable by a forged lead we accepted) the change still spreads
+    // through push/pull, which compares metadata at equal incarnations.
+    me.incarnation = Math.min(me.incarnation + 1, MAX_INCARNATION);
     me.lastChange = this.now;
     this.broadcast(me.name, this.selfAlive());
     this.emitEvent('update', me);
@@ -359,11 +366,14 @@ export class SwimCore {
         case 'nack':
           return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
-          return isCounter(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) ? this.onAlive(msg, false) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta))) return this.reject();
+          return this.plausible(msg.incarnation, msg.node.name) ? this.onAlive(msg, false) : undefined;
         case 'suspect':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onSuspect(msg, false, from) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
+          return this.plausible(msg.incarnation, msg.node, true) ? this.onSuspect(msg, false, from) : undefined;
         case 'dead':
-          return isCounter(msg.incarnation) && isName(msg.node) && isName(msg.from) ? this.onDead(msg, from) : this.reject();
+          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
+          return this.plausible(msg.incarnation, msg.node, true) ? this.onDead(msg, from) : undefined;
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
           this.outbox.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
@@ -758,8 +768,46 @@ export class SwimCore {
     this.outbox.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
+  /**
+   * Bounded incarnations, and why we reject rather than wrap: memberlist keeps them in a
+   * uint32 and lets refute() wrap around, after which the refutation is smaller than the
+   * accusation and every node ignores it, so the accused is declared dead while running.
+   * Here the codec rejects anything above MAX_INCARNATION, and news is dropped (counted)
+   * when it is implausible, so that a key holder cannot push a member out of reach:
+   *  - any incarnation more than incarnationLeadS seconds ahead of our clock (honest ones
+   *    start at the clock and grow by one per refutation or metadata change);
+   *  - an accusation of another member more than ACCUSATION_SLACK above the incarnation we
+   *    know for it: an honest accuser accuses an incarnation the member announced, and
+   *    announcements reach us too (a restart's jump arrives as the member's own alive).
+   * The accused refutes whatever it finds plausible by the same rule, unless +1 would leave
+   * its window (refute()); it refutes once its clock has moved on, when told again. So what
+   * a key holder can still do is bounded by the clock: a member whose clock is behind its
+   * peers' by d can be kept from refuting for about d seconds, or ACCUSATION_SLACK seconds
+   * while the attack lasts. Per-node signatures (issue 13) are what would remove it.
+   */
+  private incarnationLimit(): number {
+    const lead = this.config.incarnationLeadS;
+    return lead > 0 ? Math.min(MAX_INCARNATION, Math.floor(this.now / 1000) + lead) : MAX_INCARNATION;
+  }
+
+  private plausible(incarnation: number, subject: string, accusation = false): boolean {
+    let ok = incarnation <= this.incarnationLimit();
+    if (ok && accusation && subject !== this.table.self.name) {
+      const m = this.table.get(subject);
+      ok = m === undefined || incarnation <= m.incarnation + ACCUSATION_SLACK;
+    }
+    if (!ok) this.counters.implausibleIncarnations++;
+    return ok;
+  }
+
   private refute(accused: number, accuser?: string): void {
     const me = this.table.self;
+    if (accused >= this.incarnationLimit()) {
+      // Outbidding it would leave the window our peers accept (or the valid range): wait
+      // until our clock has moved on; the accusation will be told to us again.
+      this.counters.implausibleIncarnations++;
+      return;
+    }
     me.incarnation = Math.max(me.incarnation + 1, accused + 1);
     // Lifeguard: having to refute means others could not hear us in time; we may be the slow one.
     this.awareness.applyDelta(1);
@@ -939,6 +987,7 @@ export class SwimCore {
         this.reject();
         continue;
       }
+      if (!this.plausible(s.incarnation, s.node.name, s.state !== 'alive')) continue;
       switch (s.state) {
         case 'alive':
           this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);

@@ -1,12 +1,15 @@
 import { CONFIG_KEYS, describeType, envOf, flagOf } from '../config-schema.js';
 import { ConfigError, loadConfig, redacted, type ConfigInputs } from '../config.js';
+import { resolveApiTokens } from '../api-tokens.js';
+import { exposureMessage, unprotectedExposure } from '../secure-default.js';
 import { type Options, parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 
 export function agentHelp(): string {
   const rows = CONFIG_KEYS.map((k) => {
     const def = k.secret || k.path === "node.name" ? "" : k.default === undefined ? " (default: the preset's)" : ` (default: ${JSON.stringify(k.default)})`;
-    return `  --${flagOf(k).padEnd(16)} ${k.doc}${def}\n  ${''.padEnd(18)} ${describeType(k.type)}; env ${envOf(k)}; file ${k.path}`;
+    const type = BOOLEAN_FLAGS.has(flagOf(k)) ? 'a flag without a value' : describeType(k.type);
+    return `  --${flagOf(k).padEnd(16)} ${k.doc}${def}\n  ${''.padEnd(18)} ${type}; env ${envOf(k)}; file ${k.path}`;
   });
   return [
     'Usage: weft agent [flags]',
@@ -25,12 +28,15 @@ export function agentHelp(): string {
   ].join('\n');
 }
 
+/** Config flags given alone (`--insecure`), not with a value. */
+const BOOLEAN_FLAGS = new Set(['insecure']);
+
 const OPTIONS: Options = {
   config: { type: 'string' },
   'print-config': { type: 'boolean' },
   cleanup: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  ...Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), { type: 'string' as const }])),
+  ...Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), { type: BOOLEAN_FLAGS.has(flagOf(k)) ? ('boolean' as const) : ('string' as const) }])),
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -40,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const inputs: ConfigInputs = {
-    flags: Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), values[flagOf(k)] as string | undefined])),
+    flags: Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), BOOLEAN_FLAGS.has(flagOf(k)) ? (values[flagOf(k)] ? 'true' : undefined) : (values[flagOf(k)] as string | undefined)])),
     env: process.env,
     file: values.config as string | undefined,
   };
@@ -83,6 +89,15 @@ export async function run(argv: string[]): Promise<number> {
     if (r.removed.length === 0 && r.failed.length === 0) console.log('nothing of weft\'s to remove');
     return r.failed.length ? 1 : 0;
   }
+  // Before anything binds: a token file that cannot be read, or a node open to the network.
+  try {
+    resolveApiTokens(loaded.config.api);
+  } catch (e) {
+    throw new UsageError(`config error: ${(e as Error).message}`);
+  }
+  const exposure = unprotectedExposure(loaded.config);
+  if (exposure && !loaded.config.security.insecure) throw new UsageError(exposureMessage(exposure));
+  if (exposure) console.error(`weft: warning: running with --insecure: ${exposure.exposed.join(' and ')} with ${exposure.missing.join(' and ')}`);
   const { startDaemon } = await import('../daemon.js');
   try {
     return await startDaemon(loaded, inputs);

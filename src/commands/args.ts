@@ -13,6 +13,9 @@ export function parseFlags(command: string, argv: string[], options: Options, al
   }
 }
 
+/** The flags of every command that talks to an agent: where it is and the token to send. */
+export const API_FLAGS = { api: { type: 'string' }, 'token-file': { type: 'string' } } as const satisfies Options;
+
 /** API base URL from --api, WEFT_API or the default listen address. */
 export function apiBase(flag: string | undefined): string {
   const v = flag ?? process.env.WEFT_API ?? `http://${process.env.WEFT_API_ADDR ?? '127.0.0.1'}:${process.env.WEFT_API_PORT ?? '8947'}`;

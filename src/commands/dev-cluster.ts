@@ -77,7 +77,10 @@ export async function run(argv: string[]): Promise<number> {
     // agents programming one nft table would fight), each proxying on loopback addresses of
     // its own (127.X.i.0/24, beside the agents' 127.X.0.i); in namespaces each has its own.
     const lb = netns ? [] : ['--lb-datapath', 'userspace', '--proxy-cidr', `127.${subnet}.${i + 1}.0/24`];
-    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+    // In namespaces the agents bind 10.X.0.i, beyond loopback but inside this machine's own
+    // namespaces: a dev cluster runs without keys or token, so it says --insecure.
+    const open = netns ? ['--insecure'] : [];
+    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, ...open, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
     return { name, addr, ns: ns ?? undefined, args };
   });
   const hub = `weft-dev-${subnet}-hub`;

@@ -1,7 +1,7 @@
 // `weft keyring`: the gossip and store encryption keys of the whole running cluster, as
 // serf's `keys`, through /v1/keyring (src/keyring-sync.ts).
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft keyring <list|install|use|remove> [KEY] [flags]
@@ -27,17 +27,17 @@ interface KeyringStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('keyring', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags('keyring', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
   const [sub, ...args] = positionals;
   if (values.help || !sub) {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiBase(values.api as string | undefined);
+  const target = apiTarget(values);
   switch (sub) {
     case 'list':
     case 'ls': {
-      const s = (await callApi(base, 'GET', '/v1/keyring')) as KeyringStatus;
+      const s = (await callApi(target, 'GET', '/v1/keyring')) as KeyringStatus;
       if (values.json) {
         console.log(JSON.stringify(s, null, 2));
         return 0;
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'use':
     case 'remove': {
       if (args.length !== 1) throw new UsageError(`usage: weft keyring ${sub} KEY`);
-      const r = (await callApi(base, 'POST', '/v1/keyring', { op: sub, key: args[0] })) as { fingerprint: string; keys: string[] };
+      const r = (await callApi(target, 'POST', '/v1/keyring', { op: sub, key: args[0] })) as { fingerprint: string; keys: string[] };
       const done = { install: 'installed', use: 'now the primary key', remove: 'removed' }[sub];
       console.log(`key ${r.fingerprint} ${done} here; every node follows (weft keyring list shows how far)`);
       return 0;

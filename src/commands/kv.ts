@@ -1,8 +1,8 @@
 // `weft kv`: the cluster-wide key-value store, through the local agent's /v1/kv.
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table, unreachable } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, authHeaders, callApi, refused, table, unreachable, type ApiTarget } from './client.js';
 import { CommandFailed, UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
@@ -20,6 +20,7 @@ every node (the later by Lamport time).
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --durable     put/del: return only once the write is on the agent's disk (fsync)
   --string      put: take VALUE as a string even if it parses as JSON
   --json        get/ls/watch: print JSON (watch: one object per line)
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     'kv',
     argv,
     {
-      api: { type: 'string' },
+      ...API_FLAGS,
       durable: { type: 'boolean' },
       string: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -45,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiBase(values.api as string | undefined);
+  const base = apiTarget(values);
   const durable = values.durable ? '?durable=true' : '';
   const want = (n: number, usage: string) => {
     if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
@@ -103,14 +104,14 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
 }
 
-async function watch(base: string, prefix: string, json: boolean): Promise<void> {
+async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(`${base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`);
+    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
   } catch (e) {
-    throw unreachable(base, e);
+    throw unreachable(target.base, e);
   }
-  if (!res.ok || !res.body) throw new CommandFailed(((await res.json().catch(() => ({}))) as { error?: string }).error ?? `status ${res.status}`);
+  if (!res.ok || !res.body) throw refused(target, res.status, ((await res.json().catch(() => ({}))) as { error?: string }).error);
   const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
   process.once('SIGINT', () => process.exit(0));
   for await (const line of lines) {
@@ -122,5 +123,5 @@ async function watch(base: string, prefix: string, json: boolean): Promise<void>
     const e = JSON.parse(line) as { op: string; key: string; value?: unknown };
     console.log(e.op === 'put' ? `put ${e.key} ${JSON.stringify(e.value)}` : `del ${e.key}`);
   }
-  throw new CommandFailed('the agent closed the watch (it stopped or restarted its store)');
+  throw new CommandFailed('the agent closed the watch (it stopped or restarted its store, or cut a client that did not read)');
 }

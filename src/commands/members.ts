@@ -1,5 +1,5 @@
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 
 const HELP = `Usage: weft members [--api URL] [--state STATE] [--json]
 
@@ -8,6 +8,7 @@ the time of the last change.
 
 Flags:
   --api URL       agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --state STATE   only members in this state: alive, suspect, dead or left
   --json          print the raw JSON
   -h, --help      this help`;
@@ -24,7 +25,7 @@ interface MemberBody {
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('members', argv, {
-    api: { type: 'string' },
+    ...API_FLAGS,
     state: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -33,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const { members } = (await callApi(apiBase(values.api as string | undefined), 'GET', '/v1/members')) as { members: MemberBody[] };
+  const { members } = (await callApi(apiTarget(values), 'GET', '/v1/members')) as { members: MemberBody[] };
   const shown = members.filter((m) => !values.state || m.state === values.state).sort((a, b) => a.name.localeCompare(b.name));
   if (values.json) {
     console.log(JSON.stringify(shown, null, 2));

@@ -1,6 +1,6 @@
 // `weft overlay`: this node's overlay lease, peers and programmed state, from /v1/overlay.
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 
 const HELP = `Usage: weft overlay [--api URL] [--json]
 
@@ -9,6 +9,7 @@ route, neighbour and FDB entry the agent programs (the agent needs overlay.enabl
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        print the raw JSON
   -h, --help    this help`;
 
@@ -26,12 +27,12 @@ interface OverlayStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('overlay', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('overlay', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const s = (await callApi(apiBase(values.api as string | undefined), 'GET', '/v1/overlay')) as OverlayStatus;
+  const s = (await callApi(apiTarget(values), 'GET', '/v1/overlay')) as OverlayStatus;
   if (values.json) {
     console.log(JSON.stringify(s, null, 2));
     return 0;

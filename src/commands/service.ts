@@ -1,6 +1,6 @@
 // `weft service`: endpoints of processes that are not containers, through /v1/services.
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft service <register|deregister|ls> [flags]
@@ -20,6 +20,7 @@ Flags:
   --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
   --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip web:80->8080; repeatable
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
   -h, --help    this help`;
 
@@ -32,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       addr: { type: 'string', multiple: true },
       port: { type: 'string', multiple: true },
       vip: { type: 'string', multiple: true },
-      api: { type: 'string' },
+      ...API_FLAGS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -43,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiBase(values.api as string | undefined);
+  const base = apiTarget(values);
   switch (sub) {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');

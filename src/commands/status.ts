@@ -1,5 +1,5 @@
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 
 const HELP = `Usage: weft status [--api URL] [--json]
 
@@ -7,6 +7,7 @@ Show the status of a running agent: node, version, uptime, and each component's 
 
 Flags:
   --api URL   agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json      print the raw JSON
   -h, --help  this help`;
 
@@ -18,12 +19,12 @@ interface StatusBody {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('status', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('status', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const status = (await callApi(apiBase(values.api as string | undefined), 'GET', '/v1/status')) as StatusBody;
+  const status = (await callApi(apiTarget(values), 'GET', '/v1/status')) as StatusBody;
   if (values.json) {
     console.log(JSON.stringify(status, null, 2));
     return 0;

@@ -1,12 +1,13 @@
 // `weft vip`: virtual IPs, through /v1/vips.
-import { apiBase, parseFlags } from './args.js';
-import { callApi, table } from './client.js';
+import { API_FLAGS, parseFlags } from './args.js';
+import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft vip <add|ls|rm> [flags]
 
-A VIP is a name (given an address from lb.vipCidr, the same on every node) or an IP, a
-port and a protocol. Its backends are the live endpoints bound to it, from containers'
+A VIP is a name (given an address from lb.vipCidr, the same on every node) or an IP
+inside lb.vipCidr or lb.vipAllow (never loopback, link-local, multicast, a member's or
+this node's address), a port and a protocol. Its backends are the live endpoints bound to it, from containers'
 weft.vip labels or \`weft service register --vip\`. DNS answers <name>.vip.<domain>.
 
   weft vip add VIP:PORT[/tcp|udp]     declare a VIP (it exists even before it has backends)
@@ -15,6 +16,7 @@ weft.vip labels or \`weft service register --vip\`. DNS answers <name>.vip.<doma
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
   -h, --help    this help`;
 
@@ -29,13 +31,13 @@ interface VipStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('vip', argv, { api: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags('vip', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
   const [sub, ...args] = positionals;
   if (values.help || !sub) {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiBase(values.api as string | undefined);
+  const base = apiTarget(values);
   switch (sub) {
     case 'add': {
       if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
@@ -53,13 +55,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'ls':
     case 'list': {
-      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[] };
+      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[]; refused?: { key: string; error: string }[] };
       if (values.json) {
         console.log(JSON.stringify(status, null, 2));
         return 0;
       }
       console.log(`datapath: ${status.datapath}`);
       console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
+      // VIPs in the store that this node refuses to program (a literal on a forbidden address).
+      for (const r of status.refused ?? []) console.log(`refused ${r.key}: ${r.error}`);
       return 0;
     }
     default:

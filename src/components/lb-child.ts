@@ -4,9 +4,11 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
 import { LoadBalancer } from '../../lb/index.js';
+import { stampClaims } from '../../lb/claims.js';
+import { hostAddresses, VipGuard, type Refusal } from '../../lb/vip-guard.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
-import { parseDeclaredVip, vipKey } from '../records.js';
+import { NODE_PREFIX, parseDeclaredVip, parseNodeRecord, vipKey } from '../records.js';
 import { parseVipSpec } from '../registrar/labels.js';
 import type { StoreHandle } from './store-child.js';
 
@@ -23,13 +25,14 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
     shutdownMs: 5_000,
     async start() {
       if (!store.current) throw new Error('the load balancer needs the store, which is not running');
-      const { datapath, vipCidr, proxyCidr, affinity, policy } = config.lb;
+      const { datapath, vipCidr, vipAllow, proxyCidr, affinity, policy } = config.lb;
       if (datapath === 'off') throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
       const lb = await LoadBalancer.start({
         source: store.current,
         datapath,
         vipCidr,
+        vipAllow,
         proxyCidr,
         affinity,
         policy,
@@ -65,8 +68,13 @@ function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHand
     if (typeof spec !== 'string') throw new ApiError(400, 'body must be {"vip": "<name or IP>:<port>[/tcp|udp]"}');
     const parsed = parseVipSpec(spec);
     if (typeof parsed === 'string') throw new ApiError(400, `vip: ${parsed}`);
-    const vip = { vip: parsed.vip, port: parsed.port, proto: parsed.proto };
-    const r = await store.current.put(vipKey(vip), vip, { shared: true, durable: true });
+    const refused = vipRefusal(ctx, store, handle, parsed.vip);
+    if (refused) throw new ApiError(400, refused.message);
+    const key = vipKey({ vip: parsed.vip, port: parsed.port, proto: parsed.proto });
+    // Re-declaring keeps the claim it had; a new one takes the VIP's current claim, or now.
+    const prev = parseDeclaredVip(store.current.get(key, { view: 'all' })?.value);
+    const [vip] = stampClaims([{ vip: parsed.vip, port: parsed.port, proto: parsed.proto }], prev ? [prev] : [], store.current, Date.now());
+    const r = await store.current.put(key, vip, { shared: true, durable: true });
     return { status: 201, body: { ...vip, changed: r.changed } };
   });
   ctx.api.route('DELETE', '/v1/vips/:vip/:port/:proto', async (req) => {
@@ -77,4 +85,19 @@ function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHand
     if (!deleted) throw new ApiError(404, `no declared VIP ${vip.vip}:${vip.port}/${vip.proto} (VIPs from container labels go with their containers)`);
     return { body: { ...vip, deleted } };
   });
+}
+
+/**
+ * Why a literal VIP may not be declared (issue 12, item 8): the running load balancer's
+ * view (members, this node's addresses as its datapath sees them), else the config's ranges
+ * with the members' node records and this host's addresses.
+ */
+export function vipRefusal(ctx: AgentContext, store: StoreHandle, handle: LbHandle, vip: string): Refusal | undefined {
+  if (handle.current) return handle.current.refusal(vip);
+  const members = new Set<string>();
+  for (const r of store.current?.entries(NODE_PREFIX, { view: 'all' }) ?? []) {
+    const n = parseNodeRecord(r.value);
+    if (n) members.add(n.addr);
+  }
+  return new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow }).check(vip, { members, local: hostAddresses() });
 }

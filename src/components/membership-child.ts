@@ -62,6 +62,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         label: g.label,
         // The agent's keyring, shared with the store: one rotation covers both.
         keyring: ctx.keyring,
+        acceptUnstamped: g.acceptUnstamped,
         meta: encodeMeta(ctx.meta),
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });
@@ -167,9 +168,20 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_packets_in_total', 'Gossip packets received', (s) => s.transport.packetsIn);
   swimCounter('weft_gossip_packets_out_total', 'Gossip packets sent', (s) => s.transport.packetsOut);
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
+  swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
+  swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
   followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder, by reason', ['reason'], () => {
     const s = stats();
     return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];
+  }, () => handle.current);
+  followCounter(ctx.registry, 'weft_gossip_streams_rejected_total', 'Inbound gossip streams closed or refused, by reason', ['reason'], () => {
+    const s = stats();
+    if (!s) return [];
+    return [
+      [{ reason: 'refused' }, s.transport.streamsRefused],
+      [{ reason: 'unauthenticated' }, s.transport.streamsUnauthenticated],
+      [{ reason: 'over_budget' }, s.transport.streamsOverBudget],
+    ];
   }, () => handle.current);
   new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
 }

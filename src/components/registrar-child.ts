@@ -5,6 +5,7 @@ import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
 import { Registrar } from '../registrar/index.js';
 import { ApiError } from '../api.js';
+import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
 
@@ -24,9 +25,13 @@ export function registrarChild(ctx: AgentContext, membership: MembershipHandle, 
     shutdownMs: 5_000,
     async start() {
       if (!store.current || !membership.current) throw new Error('the registrar needs the store, which is not running');
+      const m = membership.current;
+      const guard = new VipGuard({ vipCidr: config.lb.vipCidr, allow: config.lb.vipAllow });
       const registrar = await Registrar.start({
         node: config.node.name,
-        nodeAddr: membership.current.localMember().addr,
+        nodeAddr: m.localMember().addr,
+        // A weft.vip label on a loopback, member's or this host's address is a bad label (lb/vip-guard.ts).
+        checkVip: (vip) => guard.check(vip, { members: new Set(m.members().map((x) => x.addr)), local: hostAddresses() })?.message,
         store: store.current,
         socket: config.docker.socket || undefined,
         logger: log.child({ component: 'registrar' }),

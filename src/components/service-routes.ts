@@ -13,6 +13,8 @@ import { parsePortSpec, parseVipSpec } from '../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';
+import { stampClaims } from '../../lb/claims.js';
+import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -36,9 +38,17 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
 
   ctx.api.route('POST', '/v1/services', async (req) => {
     const { s, m } = running();
-    const rec = endpointFromBody(req.body, m.localMember().addr);
+    // A literal VIP on a special, foreign, member's or this host's address is refused here
+    // as every load balancer would skip it (lb/vip-guard.ts).
+    const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
+    const members = new Set(m.members().map((x) => x.addr));
+    const local = hostAddresses();
+    const rec = endpointFromBody(req.body, m.localMember().addr, (vip) => guard.check(vip, { members, local })?.message);
     const id = (req.body as { id?: string }).id ?? rec.service;
-    const r = await s.put(endpointKey(rec.service, ctx.config.node.name, id), rec as unknown as Parameters<typeof s.put>[1], { durable: true });
+    const key = endpointKey(rec.service, ctx.config.node.name, id);
+    const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
+    rec.vips = stampClaims(rec.vips, prev?.vips, s, Date.now());
+    const r = await s.put(key, rec as unknown as Parameters<typeof s.put>[1], { durable: true });
     return { status: 201, body: { service: rec.service, id, endpoint: rec, changed: r.changed } };
   });
 
@@ -53,8 +63,8 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
   });
 }
 
-/** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. */
-export function endpointFromBody(body: unknown, nodeAddr: string): EndpointRecord {
+/** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. `checkVip`: why a VIP is refused. */
+export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vip: string) => string | undefined): EndpointRecord {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?}');
   const b = body as Record<string, unknown>;
   if (!isServiceName(b.service)) throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
@@ -75,6 +85,8 @@ export function endpointFromBody(body: unknown, nodeAddr: string): EndpointRecor
   for (const spec of vipsIn) {
     const v = typeof spec === 'string' ? parseVipSpec(spec) : `${JSON.stringify(spec)} is not text`;
     if (typeof v === 'string') throw new ApiError(400, `vip: ${v}`);
+    const refused = checkVip?.(v.vip);
+    if (refused) throw new ApiError(400, refused);
     vips.push(v);
   }
   const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api' });

@@ -108,3 +108,14 @@ t.test('malformed inspect output never throws', async (t) => {
   t.match(mapContainer(junk[3] as InspectInfo, ctx), { kind: 'invalid', reason: /no IP address/ });
   t.match(mapContainer(junk[4] as InspectInfo, ctx), { kind: 'invalid', reason: /no IP address/ });
 });
+
+t.test('a weft.vip label on an address the VIP guard refuses is a problem; the endpoint stays (issue 12, item 8)', async (t) => {
+  const { VipGuard } = await import('../../lb/vip-guard.js');
+  const guard = new VipGuard({ vipCidr: '198.18.0.0/15' }); // web1's 10.99.0.1 is outside it
+  const info = fixture('web1');
+  const m = mapContainer(info, { ...ctx, checkVip: (v) => guard.check(v)?.message });
+  t.equal(m.kind, 'endpoint');
+  if (m.kind !== 'endpoint') return;
+  t.same(m.record.vips.map((v) => v.vip), ['web'], 'the refused binding is left out');
+  t.match(m.problems, [{ value: '10.99.0.1:53/udp', reason: /VIP 10\.99\.0\.1 is outside lb\.vipCidr/ }]);
+});

@@ -35,6 +35,8 @@ export interface MapContext {
   node: string;
   /** This node's address, for containers in network mode host. */
   nodeAddr: string | undefined;
+  /** Why a literal VIP is refused (labels.ts LabelOptions). */
+  checkVip?: (vip: string) => string | undefined;
 }
 
 export type Mapped =
@@ -81,7 +83,7 @@ export function addressesOf(info: InspectInfo, nodeAddr: string | undefined): st
 export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
   const labels = info.Config?.Labels;
   if (typeof info.Id !== 'string' || info.Id === '' || !hasWeftLabels(labels) || !isRunning(info)) return { kind: 'none' };
-  const parsed = parseLabels(labels);
+  const parsed = parseLabels(labels, { checkVip: ctx.checkVip });
   if (parsed.service === undefined) return { kind: 'invalid', reason: 'no usable weft.service label', problems: parsed.problems };
   const addrs = addressesOf(info, ctx.nodeAddr);
   if (typeof addrs === 'string') return { kind: 'invalid', reason: addrs, problems: parsed.problems };

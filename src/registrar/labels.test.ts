@@ -44,7 +44,7 @@ t.test('port specs', async (t) => {
 t.test('vip specs', async (t) => {
   t.same(parseVipSpec('web:80'), { vip: 'web', port: 80, proto: 'tcp', targetPort: 80 });
   t.same(parseVipSpec('web:53/udp->5353'), { vip: 'web', port: 53, proto: 'udp', targetPort: 5353 });
-  t.same(parseVipSpec('11.0.0.7:80'), { vip: '11.0.0.7', port: 80, proto: 'tcp', targetPort: 80 });
+  t.same(parseVipSpec('198.18.0.7:80'), { vip: '198.18.0.7', port: 80, proto: 'tcp', targetPort: 80 });
   t.same(parseVipSpec('[::1]:80'), { vip: '::1', port: 80, proto: 'tcp', targetPort: 80 });
   const bad: [string, RegExp][] = [
     ['web', /no :<port>/],
@@ -137,4 +137,14 @@ t.test('values that are not strings do not throw', async (t) => {
   t.equal(p.service, 's');
   t.same(p.ports, {});
   t.same(p.vips, []);
+});
+
+t.test('a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)', async (t) => {
+  const { VipGuard } = await import('../../lb/vip-guard.js');
+  const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
+  const p = parseLabels({ 'weft.service': 'web', 'weft.vip': '127.0.0.1:22', 'weft.vip.1': 'web:80', 'weft.vip.2': '198.18.0.9:53/udp', 'weft.vip.3': '169.254.169.254:80' }, { checkVip: (v) => guard.check(v)?.message });
+  t.same(p.vips.map((v) => v.vip), ['web', '198.18.0.9']);
+  t.same(p.problems.map((x) => x.label), ['weft.vip', 'weft.vip.3']);
+  t.match(p.problems[0].reason, /loopback/);
+  t.match(p.problems[1].reason, /link-local/);
 });

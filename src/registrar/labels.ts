@@ -22,7 +22,9 @@
 //       when left out.
 //         weft.vip=web:80                 web:80/tcp -> container port 80
 //         weft.vip.1=web:80->8080         web:80/tcp -> container port 8080
-//         weft.vip.2=10.99.0.1:53/udp     10.99.0.1:53/udp -> container port 53
+//         weft.vip.2=198.18.0.53:53/udp   198.18.0.53:53/udp -> container port 53
+//       A literal IP must be inside lb.vipCidr or lb.vipAllow and not loopback, link-local,
+//       multicast, a member's or this node's address (lb/vip-guard.ts), else it is refused.
 //       Two labels that bind the same <vip>:<port>/<proto> to different target ports: the
 //       first in label-key order wins and the other is reported. Exact repeats are merged.
 //
@@ -122,12 +124,20 @@ export function parseVipSpec(value: string): VipBinding | string {
 
 const sameBinding = (a: VipBinding, b: VipBinding): boolean => a.vip === b.vip && a.port === b.port && a.proto === b.proto;
 
+export interface LabelOptions {
+  /**
+   * Why a VIP (a literal IP) may not be one (lb/vip-guard.ts: loopback, a member's
+   * address, outside the VIP ranges...), or undefined. The label is then a problem.
+   */
+  checkVip?: (vip: string) => string | undefined;
+}
+
 /**
  * Reads a container's labels. Never throws: each refused label is a problem, and the rest
  * are still used. Labels are visited in key order so the outcome (which of two clashing
  * VIP labels wins) does not depend on how Docker ordered them.
  */
-export function parseLabels(labels: Record<string, string> | null | undefined): ParsedLabels {
+export function parseLabels(labels: Record<string, string> | null | undefined, opts: LabelOptions = {}): ParsedLabels {
   const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [] };
   if (!labels) return out;
   const problem = (label: string, value: string, reason: string) => out.problems.push({ label, value, reason });
@@ -159,6 +169,11 @@ export function parseLabels(labels: Record<string, string> | null | undefined): 
       const b = parseVipSpec(value);
       if (typeof b === 'string') {
         problem(label, value, b);
+        continue;
+      }
+      const refused = opts.checkVip?.(b.vip);
+      if (refused) {
+        problem(label, value, refused);
         continue;
       }
       const clash = out.vips.find((v) => sameBinding(v, b));

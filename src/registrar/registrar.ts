@@ -15,7 +15,8 @@
 // engine can vouch for are removed when the first attempt to reach the engine fails.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
-import { parseEndpointKey, SERVICE_PREFIX, type EndpointRecord } from '../records.js';
+import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records.js';
+import { stampClaims } from '../../lb/claims.js';
 import { mapContainer, shortId, type InspectInfo } from './container.js';
 import { EngineWatcher, describeEngineError, type EngineClient, type EngineEvent, type RegistrarLogger } from './engine.js';
 import { hasWeftLabels, type LabelProblem } from './labels.js';
@@ -38,6 +39,8 @@ export interface RegistrarOptions {
   node: string;
   /** This node's address: the address of containers in network mode host. */
   nodeAddr?: string;
+  /** Why a literal VIP in a label is refused (lb/vip-guard.ts), reported like other bad labels. */
+  checkVip?: (vip: string) => string | undefined;
   store: EndpointStore;
   logger: RegistrarLogger;
   /**
@@ -297,7 +300,7 @@ export class Registrar {
 
   private async apply(id: string, info: InspectInfo | undefined): Promise<void> {
     if (this.stopped) return;
-    const mapped = info ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr }) : ({ kind: 'none' } as const);
+    const mapped = info ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr, checkVip: this.opts.checkVip }) : ({ kind: 'none' } as const);
     if (!info) this.reported.delete(id);
     if (mapped.kind === 'none') this.watched.delete(id);
     else this.watched.add(id);
@@ -325,8 +328,10 @@ export class Registrar {
     this.metrics.containers.set(this.index.size);
   }
 
-  private async write(key: string, record: EndpointRecord): Promise<void> {
+  private async write(key: string, mapped: EndpointRecord): Promise<void> {
     const cur = this.opts.store.get(key, { view: 'all' });
+    // VIP claims: kept from the record this one replaces, else the VIP's current claim, else now (lb/claims.ts).
+    const record = { ...mapped, vips: stampClaims(mapped.vips, parseEndpointRecord(cur?.value)?.vips, this.opts.store, Date.now()) };
     if (cur && cur.owner === this.opts.node && sameJson(cur.value, record)) return;
     // The record is plain JSON already (strings, numbers, arrays, objects).
     const value = record as unknown as Json;
