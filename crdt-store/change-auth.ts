@@ -84,9 +84,14 @@ export class SignedChanges implements ChangeAuth {
     return this.identity.verifier;
   }
 
+  get certFingerprint(): string {
+    return this.identity.cert.fingerprint;
+  }
+
   /** A renewed certificate (SIGHUP): signs with it from now on. */
   setIdentity(identity: Identity): void {
-    this.identity = identity;
+    // The same CA and its revocations: only the signing key and certificate change.
+    this.identity = { ...identity, verifier: this.identity.verifier };
     this.ownCert = identity.cert.der;
   }
 

@@ -178,12 +178,28 @@ export class Agent {
       this.ctx.log.level = next.log.level;
       return true;
     }
+    if (path === 'tls.acceptUnsigned') return this.ctx.changeAuth !== undefined; // read live by changeAuth
     if (path === 'gossip.keys' || path === 'gossip.keyFile') {
       // Applied by reloadKeyring. Turning encryption on or off needs a restart (and a
       // rolling plan across the cluster).
       return this.ctx.keyring !== undefined && (next.gossip.keys.length > 0 || next.gossip.keyFile !== '');
     }
     return false;
+  }
+
+  /**
+   * SIGHUP: a renewed certificate (same files, new contents) signs from now on. Throws
+   * IdentityError for files that cannot be used (the running identity stays).
+   */
+  reloadIdentity(): boolean {
+    const auth = this.ctx.changeAuth;
+    const { tls, node } = this.ctx.config;
+    if (!auth || !tls.caFile) return false;
+    const id = loadIdentity(tls, node.name, Date.now());
+    if (id.cert.fingerprint === auth.certFingerprint) return false;
+    auth.setIdentity(id);
+    this.ctx.log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, 'identity: renewed node certificate in use');
+    return true;
   }
 
   /**
@@ -258,5 +274,6 @@ function identityOf(config: LoadedConfig['config'], log: Logger): SignedChanges 
   if (!tls.caFile) return undefined;
   const id = loadIdentity(tls, config.node.name, Date.now());
   log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, `identity: node certificate for ${id.name}; store changes are signed and checked`);
-  return new SignedChanges(id);
+  // The window is read at every unsigned change, so a SIGHUP that closes it applies at once.
+  return new SignedChanges(id, { acceptUnsigned: () => config.tls.acceptUnsigned });
 }

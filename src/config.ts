@@ -39,7 +39,7 @@ export interface Config {
   };
   store: { bindPort: number };
   /** Per-node identity files (issue 13); all empty: identity off. */
-  tls: { caFile: string; certFile: string; keyFile: string };
+  tls: { caFile: string; certFile: string; keyFile: string; acceptUnsigned: boolean };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
   docker: { enabled: boolean; socket: string };
   lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };

@@ -86,6 +86,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
   } catch (e) {
     log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
   }
+  try {
+    if (agent.reloadIdentity()) applied.push('node certificate');
+  } catch (e) {
+    log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
+  }
   log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
 }
 
