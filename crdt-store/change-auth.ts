@@ -135,19 +135,37 @@ const AUTH_MAGIC = Buffer.from('WEFTAUTH');
 
 export const isAuthChunk = (chunk: Uint8Array): boolean => chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
 
+/**
+ * On disk an auth chunk holds each certificate once: [certificates, [hash, signature,
+ * certificate index]...]; a record per change would repeat the same ~340 bytes and make
+ * the journal compact several times as often.
+ */
 export function authChunk(entries: Iterable<[string, Uint8Array]>): Uint8Array {
-  return Buffer.concat([AUTH_MAGIC, packr.pack([...entries].map(([h, a]) => [Buffer.from(h, 'hex'), a]))]);
+  const certs: Uint8Array[] = [];
+  const index = new Map<string, number>();
+  const rows: [Buffer, Uint8Array, number][] = [];
+  for (const [h, a] of entries) {
+    const [sig, der] = packr.unpack(a) as [Uint8Array, Uint8Array];
+    const k = Buffer.from(der).toString('base64');
+    let i = index.get(k);
+    if (i === undefined) index.set(k, (i = certs.push(der) - 1));
+    rows.push([Buffer.from(h, 'hex'), sig, i]);
+  }
+  return Buffer.concat([AUTH_MAGIC, packr.pack([certs, rows])]);
 }
 
 /** The (hash, auth record) pairs of an auth chunk, or undefined if it is damaged. */
 export function readAuthChunk(chunk: Uint8Array): [string, Uint8Array][] | undefined {
   try {
     const v = packr.unpack(chunk.subarray(AUTH_MAGIC.length)) as unknown;
-    if (!Array.isArray(v)) return undefined;
+    if (!Array.isArray(v) || v.length !== 2 || !Array.isArray(v[0]) || !Array.isArray(v[1])) return undefined;
+    const certs = v[0] as unknown[];
     const out: [string, Uint8Array][] = [];
-    for (const e of v) {
+    for (const e of v[1] as unknown[]) {
       if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array)) return undefined;
-      out.push([Buffer.from(e[0]).toString('hex'), e[1]]);
+      const der = certs[e[2] as number];
+      if (!(der instanceof Uint8Array)) return undefined;
+      out.push([Buffer.from(e[0]).toString('hex'), packr.pack([e[1], der])]);
     }
     return out;
   } catch {
