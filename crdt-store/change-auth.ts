@@ -84,6 +84,11 @@ export class SignedChanges implements ChangeAuth {
     return this.identity.verifier;
   }
 
+  /** From now on `node`'s changes are refused, even those verified before ('revoked'). */
+  revoke(node: string): void {
+    this.identity.verifier.revoke(node);
+  }
+
   get certFingerprint(): string {
     return this.identity.cert.fingerprint;
   }

@@ -186,6 +186,8 @@ export class LocalStore {
   private alive = new Set<string>();
   /** Owners of documents we hold who are not alive, and since when (our clock). */
   private readonly deadSince = new Map<string, number>();
+  /** Owners whose records are dropped and refused for good (a revoked certificate). */
+  private readonly refused = new Set<string>();
   /** Owners whose documents were reaped and who have not been alive since, with when. */
   private readonly reaped = new Map<string, number>();
 
@@ -270,6 +272,18 @@ export class LocalStore {
     const half = actor.slice(0, 16);
     const names = [this.name, ...this.alive, ...[...this.docs.values()].map((d) => d.owner)];
     return names.find((n) => n !== SHARED_OWNER && actorId(n, 0).slice(0, 16) === half);
+  }
+
+  /**
+   * Drops `owner`'s own document and refuses it from now on (its certificate was revoked):
+   * its records leave every view at once. Not for this node itself.
+   */
+  refuseOwner(owner: string): void {
+    if (owner === this.name || this.refused.has(owner)) return;
+    this.refused.add(owner);
+    this.deadSince.delete(owner);
+    this.dropDoc(ownDocId(owner));
+    this.views.flush();
   }
 
   // ------------------------------------------------------------ writing
@@ -393,6 +407,7 @@ export class LocalStore {
     const kind = parseDocId(docId);
     if (!kind) return false;
     if (kind.kind === 'shared') return true;
+    if (this.refused.has(kind.owner)) return false;
     return kind.owner !== this.name && !(this.reaped.has(kind.owner) && !this.alive.has(kind.owner));
   }
 
@@ -411,6 +426,7 @@ export class LocalStore {
       }
       return this.ownDocSeenElsewhere(epoch);
     }
+    if (kind.kind === 'own' && this.refused.has(kind.owner)) return this.rejected('revoked');
     if (!this.accepts(docId)) return 'refused';
     const current = this.docs.get(docId);
     if (current && epoch < current.epoch) return 'stale';
@@ -511,6 +527,7 @@ export class LocalStore {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
+    if (kind.kind === 'own' && this.refused.has(kind.owner)) return this.rejected('revoked');
     if (this.auth && kind.kind === 'own' && kind.owner === this.name) {
       // Changes of our own document we do not hold: counted forgeries unless we signed them
       // (then we lost them: a new epoch above theirs).

@@ -193,3 +193,22 @@ export function certProblem(r: CertReject): string {
       return 'revoked (weft tls revoke)';
   }
 }
+
+// Revocation: the CA's own signature over a node name. Anyone may carry it (it is written
+// into the store's shared records); only the CA key can make one, and every node checks it.
+const REVOKE_DOMAIN = 'revoke';
+
+/** The CA's signature revoking `node` (by `weft tls revoke`, which holds the CA key). */
+export function signRevocation(caKeyPem: string | Uint8Array, node: string): Uint8Array {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(typeof caKeyPem === 'string' ? caKeyPem : Buffer.from(caKeyPem));
+  } catch {
+    throw new IdentityError('the CA key is not a PEM private key');
+  }
+  return new Uint8Array(sign(null, message(REVOKE_DOMAIN, Buffer.from(node)), key));
+}
+
+export function verifyRevocation(ca: X509Certificate, node: string, sig: Uint8Array): boolean {
+  return verifySignature(ca.publicKey, REVOKE_DOMAIN, Buffer.from(node), sig);
+}
