@@ -157,6 +157,8 @@ export interface LocalStoreStats {
 const DAY_MS = 24 * 3600_000;
 export const DEFAULT_MAX_EPOCH_AHEAD_MS = 3600_000;
 const FORCED_EPOCH_EVERY_MS = 1000;
+/** Auth records buffered per document before they go to the journal as one chunk. */
+const AUTH_BATCH = 64;
 
 interface Txn {
   docs: Map<ReplicaDoc, KeyChange[]>;
@@ -514,9 +516,15 @@ export class LocalStore {
     if (!this.auth) return out;
     const doc = this.docs.get(docId);
     const held = doc && doc.epoch === epoch ? doc : this.pending.get(docId);
-    if (!held || held.auths.size === 0) return out;
+    if (!held) return out;
     for (const c of changesInSync(message) ?? []) {
-      const a = held.auths.get(c.hash);
+      let a = held.auths.get(c.hash);
+      // Our own change whose record a crash lost before it reached the disk: sign it again.
+      if (!a && c.actor.slice(0, 16) === actorId(this.name, 0).slice(0, 16)) {
+        a = this.auth.sign(docId, c.bytes);
+        held.auths.set(c.hash, a);
+        held.unpersistedAuths.push(c.hash);
+      }
       if (a) out.set(c.hash, a);
     }
     return out;
@@ -600,7 +608,13 @@ export class LocalStore {
 
   /** fsync everything written so far (for drivers that batch durable acknowledgements). */
   sync(): void {
+    this.flushAuths();
     this.persistence?.sync();
+  }
+
+  /** Writes every auth record not on disk yet (before the journal closes, or a durable sync). */
+  flushAuths(): void {
+    for (const d of this.docs.values()) this.persistAuths(d, true);
   }
 
   stats(): LocalStoreStats {
@@ -676,7 +690,10 @@ export class LocalStore {
       this.startOwnEpoch(this.nextEpoch());
       wrote = true;
     }
-    if (wrote && txn.durable) this.persistence?.sync();
+    if (wrote && txn.durable) {
+      for (const doc of txn.docs.keys()) this.persistAuths(doc, true);
+      this.persistence?.sync();
+    }
     if (wrote) this.persistence?.maybeCompact(() => this.snapshot());
     this.views.flush();
   }
@@ -888,8 +905,11 @@ export class LocalStore {
   }
 
   /** Auth records of `doc` not on disk yet go after its content (never before: see keepAuths). */
-  private persistAuths(doc: ReplicaDoc): void {
-    if (doc.unpersistedAuths.length === 0) return;
+  private persistAuths(doc: ReplicaDoc, now = false): void {
+    // Batched: one journal record per change would double the log's growth (and its
+    // compactions). What a crash loses is re-signed on demand for our own changes
+    // (syncAuths); other writers' are fetched again from peers that hold them.
+    if (doc.unpersistedAuths.length === 0 || (!now && doc.unpersistedAuths.length < AUTH_BATCH)) return;
     const entries: [string, Uint8Array][] = [];
     for (const h of doc.unpersistedAuths) {
       const a = doc.auths.get(h);
