@@ -11,7 +11,7 @@
 //   push        each change with its auth record (wire.ts WireChange.auth)
 //   sync        each sync message with the auth records of the changes in it
 //               (SyncItem.auths), looked up in the sender's side table
-// An auth record is msgpack [signature (64 bytes), the writer's certificate (DER)].
+// An auth record is the signature (64 bytes) followed by the writer's certificate (DER).
 //
 // What is checked, per change:
 //   - a record is there (else 'unsigned', unless the migration window accepts unsigned);
@@ -45,6 +45,7 @@ export interface ChangeAuth {
 }
 
 const DOMAIN = 'store-change';
+const SIG_BYTES = 64;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const signedBytes = (docId: DocId, change: Uint8Array): Buffer => Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
@@ -101,7 +102,7 @@ export class SignedChanges implements ChangeAuth {
   }
 
   sign(docId: DocId, change: Uint8Array): Uint8Array {
-    return packr.pack([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownCert]);
+    return Buffer.concat([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownCert]);
   }
 
   verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject {
@@ -109,14 +110,9 @@ export class SignedChanges implements ChangeAuth {
     const known = this.verified.get(key);
     if (known !== undefined) return this.identity.verifier.isRevoked(known) ? 'revoked' : known;
     if (!auth) return this.acceptUnsigned() ? (this.writers.get(actorName(actor)) ?? '?') : 'unsigned';
-    let sig: unknown;
-    let der: unknown;
-    try {
-      [sig, der] = packr.unpack(auth) as unknown[];
-    } catch {
-      return 'bad_signature';
-    }
-    if (!(sig instanceof Uint8Array) || !(der instanceof Uint8Array)) return 'bad_signature';
+    if (auth.length <= SIG_BYTES) return 'bad_signature';
+    const sig = auth.subarray(0, SIG_BYTES);
+    const der = auth.subarray(SIG_BYTES);
     const kind = parseDocId(docId);
     const cert = this.identity.verifier.check(der, now + this.clockOffsetMs, kind?.kind === 'shared');
     if (typeof cert === 'string') return cert === 'revoked' ? 'revoked' : 'bad_cert';
@@ -150,8 +146,9 @@ export function authChunk(entries: Iterable<[string, Uint8Array]>): Uint8Array {
   const index = new Map<string, number>();
   const rows: [Buffer, Uint8Array, number][] = [];
   for (const [h, a] of entries) {
-    const [sig, der] = packr.unpack(a) as [Uint8Array, Uint8Array];
-    const k = Buffer.from(der).toString('base64');
+    const sig = a.subarray(0, SIG_BYTES);
+    const der = a.subarray(SIG_BYTES);
+    const k = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
     let i = index.get(k);
     if (i === undefined) index.set(k, (i = certs.push(der) - 1));
     rows.push([Buffer.from(h, 'hex'), sig, i]);
@@ -170,7 +167,8 @@ export function readAuthChunk(chunk: Uint8Array): [string, Uint8Array][] | undef
       if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array)) return undefined;
       const der = certs[e[2] as number];
       if (!(der instanceof Uint8Array)) return undefined;
-      out.push([Buffer.from(e[0]).toString('hex'), packr.pack([e[1], der])]);
+      if (e[1].length !== SIG_BYTES) return undefined;
+      out.push([Buffer.from(e[0]).toString('hex'), Buffer.concat([e[1], der])]);
     }
     return out;
   } catch {
