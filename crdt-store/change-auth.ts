@@ -42,6 +42,8 @@ export interface ChangeAuth {
   verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject;
   /** The writer of a change already verified here (for records to name their writer). */
   writerOfActor(actor: string): string | undefined;
+  /** Has every certificate seen for node `name` expired by `now` (the store's clock)? False if none was seen. */
+  expired(name: string, now: number): boolean;
 }
 
 const DOMAIN = 'store-change';
@@ -68,6 +70,8 @@ export class SignedChanges implements ChangeAuth {
   private readonly writers = new LruMap<string, string>(65_536);
   private readonly acceptUnsigned: () => boolean;
   private ownCert: Uint8Array;
+  /** Latest notAfter among the certificates seen per node (a renewal extends it). */
+  private readonly notAfter = new LruMap<string, number>(65_536);
   private readonly clockOffsetMs: number;
 
   constructor(
@@ -120,9 +124,15 @@ export class SignedChanges implements ChangeAuth {
     if (kind?.kind === 'own' && kind.owner !== writer) return 'wrong_signer';
     if (actorName(actor) !== actorName(actorId(writer, 0))) return 'wrong_signer';
     if (!verifySignature(cert.publicKey, DOMAIN, signedBytes(docId, change), sig)) return 'bad_signature';
+    if ((this.notAfter.get(writer) ?? -Infinity) < cert.notAfter) this.notAfter.set(writer, cert.notAfter);
     this.verified.set(key, writer);
     this.writers.set(actorName(actor), writer);
     return writer;
+  }
+
+  expired(name: string, now: number): boolean {
+    const until = this.notAfter.get(name);
+    return until !== undefined && now + this.clockOffsetMs > until;
   }
 
   writerOfActor(actor: string): string | undefined {

@@ -188,6 +188,8 @@ export class LocalStore {
   private alive = new Set<string>();
   /** Owners of documents we hold who are not alive, and since when (our clock). */
   private readonly deadSince = new Map<string, number>();
+  /** Owners whose certificates all expired (identity on): not alive, whatever membership says. */
+  private readonly expiredOwners = new Set<string>();
   /** Owners whose records are dropped and refused for good (a revoked certificate). */
   private readonly refused = new Set<string>();
   /** Owners whose documents were reaped and who have not been alive since, with when. */
@@ -358,7 +360,26 @@ export class LocalStore {
   }
 
   isAlive(owner: string): boolean {
-    return owner === SHARED_OWNER || owner === this.name || this.alive.has(owner);
+    return owner === SHARED_OWNER || owner === this.name || (this.alive.has(owner) && !this.expiredOwners.has(owner));
+  }
+
+  /**
+   * With identity, a node whose certificate expired is treated as failed: its records leave
+   * the live view (as if membership declared it dead) until a change signed with a renewed
+   * certificate arrives. Checked with the reaping rule (every reapCheckMs).
+   */
+  private checkExpiry(): void {
+    if (!this.auth) return;
+    const now = this.clock();
+    for (const d of this.docs.values()) {
+      if (d.owner === SHARED_OWNER || d.owner === this.name) continue;
+      const expired = this.auth.expired(d.owner, now);
+      if (expired === this.expiredOwners.has(d.owner)) continue;
+      if (expired) this.expiredOwners.add(d.owner);
+      else this.expiredOwners.delete(d.owner);
+      for (const key of d.keys()) this.views.refresh(key);
+    }
+    this.views.flush();
   }
 
   /**
@@ -368,6 +389,7 @@ export class LocalStore {
    * Returns the owners reaped now.
    */
   reap(): string[] {
+    this.checkExpiry();
     const now = this.clock();
     const out: string[] = [];
     for (const [owner, since] of this.deadSince) {
