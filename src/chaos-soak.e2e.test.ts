@@ -101,8 +101,9 @@ t.test('8 agents under chaos keep their invariants', { skip: skipUnless({ root: 
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  t.equal(await chaosExited, 0, 'chaos ran and healed everything', { stderr: chaosErr });
-  const events = chaosOut.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; mode: string });
+  const events = chaosOut.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; mode: string; error?: string });
+  const failed = events.filter((e) => e.event.endsWith('_failed'));
+  t.equal(await chaosExited, 0, 'chaos ran and healed everything', { stderr: chaosErr, failed });
   for (const mode of ['drop', 'partition', 'pause', 'kill']) {
     const injected = events.filter((e) => e.event === 'inject' && e.mode === mode).length;
     t.ok(injected > 0, `${injected} ${mode} faults injected`);
