@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { AttackResult } from './hostile/result.js';
 
-type Area = 'gossip' | 'store' | 'dns' | 'api' | 'vip';
+type Area = 'gossip' | 'store' | 'dns' | 'api' | 'vip' | 'identity';
 
 const AREAS: Record<Area, () => Promise<(o: { smoke: boolean }) => Promise<AttackResult[]>>> = {
   gossip: async () => (await import('./hostile/gossip.js')).runGossipAttacks,
@@ -16,6 +16,7 @@ const AREAS: Record<Area, () => Promise<(o: { smoke: boolean }) => Promise<Attac
   dns: async () => (await import('./hostile/dns.js')).runDnsAttacks,
   api: async () => (await import('./hostile/api.js')).runApiAttacks,
   vip: async () => (await import('./hostile/vip.js')).runVipAttacks,
+  identity: async () => (await import('./hostile/identity.js')).runIdentityAttacks,
 };
 
 const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, only: { type: 'string' } } });

@@ -5,7 +5,7 @@
 //     pushes, announcements, grafts, and whatever repair ran meanwhile);
 //   - store bytes sent per node per second when nothing changes (anti-entropy digests).
 import { latency } from '../props/sim/index.js';
-import { StoreCluster } from '../props/sim/store-cluster.js';
+import { StoreCluster, type StoreClusterOptions } from '../props/sim/store-cluster.js';
 import { makeConfig } from '../membership/core/config.js';
 
 export interface StoreSimResult {
@@ -32,9 +32,9 @@ const pct = (xs: number[], p: number) => {
 /** Envelope bytes the daemon adds per message (plain mode, no label): version, mode, label length, CRC. */
 const ENVELOPE = 7;
 
-export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void }): StoreSimResult {
+export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void; auth?: StoreClusterOptions['auth'] }): StoreSimResult {
   const t0 = performance.now();
-  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) } });
+  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) }, auth: opts.auth });
   const names = c.names();
   // When each node's live view first showed each key.
   const seenAt = new Map<string, number[]>();

@@ -8,7 +8,8 @@
 //   any document       only root-map string writes and deletes (the store never makes
 //                      nested objects, counters or text), and only bytes Automerge can read
 //
-// What this cannot check without signatures (issue 13): an actor is a name's hash, not a
+// What this cannot check without signatures (issue 13; with identity on, change-auth.ts
+// checks it, after these rules): an actor is a name's hash, not a
 // proof, so a holder of the cluster key can still build a change that claims to be X's.
 // The actors of shared documents are not checked at all: a shared document's history
 // legitimately holds changes of nodes long gone, which no member list can vouch for. What
@@ -21,11 +22,13 @@
 
 import { amDecodeChange, amDecodeSyncChanges, amLoadChanges } from './automerge.js';
 import { actorId, bucketOf, type DocKind, SHARED_OWNER } from './names.js';
+import { AUTH_REJECTS } from './change-auth.js';
 
 /** The owner whose document must hold `key` (a node name or SHARED_OWNER), or undefined for no rule. */
 export type KeyOwnerRule = (key: string) => string | undefined;
 
-export const ADMIT_REJECTS = ['undecodable', 'foreign_actor', 'foreign_key', 'wrong_bucket', 'not_a_record_op', 'future_epoch'] as const;
+// The last ones are change-auth.ts's: signatures, with identity on.
+export const ADMIT_REJECTS = ['undecodable', 'foreign_actor', 'foreign_key', 'wrong_bucket', 'not_a_record_op', 'future_epoch', ...AUTH_REJECTS] as const;
 export type AdmitReject = (typeof ADMIT_REJECTS)[number];
 
 /** May a document owned by `owner` (a node, or SHARED_OWNER) hold `key` under `rule`? */
@@ -116,4 +119,47 @@ function checkChunk(chunk: Uint8Array, kind: DocKind, epoch: number, rule: KeyOw
     if (r) return r;
   }
   return undefined;
+}
+
+/** One change of a chunk list: its bytes, hash and Automerge actor. */
+export interface ChangeInfo {
+  bytes: Uint8Array;
+  hash: string;
+  actor: string;
+}
+
+/**
+ * Every change in `chunks` (single changes, or saved documents split into theirs), or
+ * undefined if some chunk is no Automerge data. `singleOnly`: a chunk must be one change.
+ */
+export function changesIn(chunks: readonly Uint8Array[], singleOnly = false): ChangeInfo[] | undefined {
+  const out: ChangeInfo[] = [];
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    try {
+      const c = amDecodeChange(chunk);
+      out.push({ bytes: chunk, hash: c.hash, actor: c.actor });
+      continue;
+    } catch {
+      if (singleOnly) return undefined;
+    }
+    try {
+      for (const bytes of amLoadChanges(chunk)) {
+        const c = amDecodeChange(bytes);
+        out.push({ bytes, hash: c.hash, actor: c.actor });
+      }
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
+}
+
+/** The changes a sync message carries (see changesIn). */
+export function changesInSync(message: Uint8Array): ChangeInfo[] | undefined {
+  try {
+    return changesIn(amDecodeSyncChanges(message));
+  } catch {
+    return undefined;
+  }
 }

@@ -60,7 +60,7 @@ export const amLoad = (data: Uint8Array, actor: string): AmDoc => wasm.load(data
 export const amInitSyncState = (): AmSyncState => wasm.initSyncState();
 
 /** Throws on bytes that are not a change. */
-export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[] } => wasm.decodeChange(change);
+export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[]; actor: string } => wasm.decodeChange(change);
 
 /** The change chunks a sync message carries (each a change or a saved document). Throws on bytes that are not one. */
 export const amDecodeSyncChanges = (message: Uint8Array): Uint8Array[] => wasm.decodeSyncMessage(message).changes;

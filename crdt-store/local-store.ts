@@ -32,7 +32,8 @@ import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, share
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
-import { ADMIT_REJECTS, carriesUnknownChanges, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type KeyOwnerRule } from './admission.js';
+import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
+import { authChunk, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -61,6 +62,8 @@ export interface LocalChange {
   epoch: number;
   hash: string;
   change: Uint8Array;
+  /** Its auth record (change-auth.ts), with identity on. */
+  auth?: Uint8Array;
 }
 
 /** What became of changes or a document received from a peer. */
@@ -123,6 +126,11 @@ export interface LocalStoreOptions {
    * and never makes this node move its own epoch past it. Default 1 h.
    */
   maxEpochAheadMs?: number;
+  /**
+   * Identity (change-auth.ts): this node signs every change it makes, and every remote
+   * change must carry a valid signature of a writer allowed to write it. Default: none.
+   */
+  auth?: ChangeAuth;
 }
 
 export interface LocalStoreStats {
@@ -149,6 +157,8 @@ export interface LocalStoreStats {
 const DAY_MS = 24 * 3600_000;
 export const DEFAULT_MAX_EPOCH_AHEAD_MS = 3600_000;
 const FORCED_EPOCH_EVERY_MS = 1000;
+/** Auth records buffered per document before they go to the journal as one chunk. */
+const AUTH_BATCH = 64;
 
 interface Txn {
   docs: Map<ReplicaDoc, KeyChange[]>;
@@ -165,6 +175,7 @@ export class LocalStore {
   private readonly onError: (err: unknown, context: string) => void;
   private readonly keyOwner: KeyOwnerRule | undefined;
   private readonly maxEpochAheadMs: number;
+  private readonly auth: ChangeAuth | undefined;
   private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
 
   private readonly docs = new Map<DocId, ReplicaDoc>();
@@ -177,6 +188,10 @@ export class LocalStore {
   private alive = new Set<string>();
   /** Owners of documents we hold who are not alive, and since when (our clock). */
   private readonly deadSince = new Map<string, number>();
+  /** Owners whose certificates all expired (identity on): not alive, whatever membership says. */
+  private readonly expiredOwners = new Set<string>();
+  /** Owners whose records are dropped and refused for good (a revoked certificate). */
+  private readonly refused = new Set<string>();
   /** Owners whose documents were reaped and who have not been alive since, with when. */
   private readonly reaped = new Map<string, number>();
 
@@ -200,6 +215,7 @@ export class LocalStore {
     this.onError = opts.onError ?? (() => {});
     this.keyOwner = opts.keyOwner;
     this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULT_MAX_EPOCH_AHEAD_MS;
+    this.auth = opts.auth;
     const keyOwner = this.keyOwner;
     this.views = new Views(
       this.holders,
@@ -242,6 +258,36 @@ export class LocalStore {
    */
   watch(prefix: string, handler: WatchHandler, opts: ReadOptions = {}): () => void {
     return this.views.watch(prefix, handler, opts.view ?? 'live');
+  }
+
+  /**
+   * Who wrote the record of `key` that `get` returns: its owner for a node's own record;
+   * for a shared record the node whose Automerge actor made the winning write (with
+   * identity on, proven: a change's actor must be its signer's). Undefined if unknown.
+   */
+  writerOf(key: string, opts: ReadOptions = {}): string | undefined {
+    const rec = this.get(key, opts);
+    if (!rec) return undefined;
+    if (rec.owner !== SHARED_OWNER) return rec.owner;
+    const actor = this.docs.get(sharedDocId(bucketOf(key)))?.winnerActor(key);
+    if (!actor) return undefined;
+    const known = this.auth?.writerOfActor(actor);
+    if (known) return known;
+    const half = actor.slice(0, 16);
+    const names = [this.name, ...this.alive, ...[...this.docs.values()].map((d) => d.owner)];
+    return names.find((n) => n !== SHARED_OWNER && actorId(n, 0).slice(0, 16) === half);
+  }
+
+  /**
+   * Drops `owner`'s own document and refuses it from now on (its certificate was revoked):
+   * its records leave every view at once. Not for this node itself.
+   */
+  refuseOwner(owner: string): void {
+    if (owner === this.name || this.refused.has(owner)) return;
+    this.refused.add(owner);
+    this.deadSince.delete(owner);
+    this.dropDoc(ownDocId(owner));
+    this.views.flush();
   }
 
   // ------------------------------------------------------------ writing
@@ -314,7 +360,26 @@ export class LocalStore {
   }
 
   isAlive(owner: string): boolean {
-    return owner === SHARED_OWNER || owner === this.name || this.alive.has(owner);
+    return owner === SHARED_OWNER || owner === this.name || (this.alive.has(owner) && !this.expiredOwners.has(owner));
+  }
+
+  /**
+   * With identity, a node whose certificate expired is treated as failed: its records leave
+   * the live view (as if membership declared it dead) until a change signed with a renewed
+   * certificate arrives. Checked with the reaping rule (every reapCheckMs).
+   */
+  private checkExpiry(): void {
+    if (!this.auth) return;
+    const now = this.clock();
+    for (const d of this.docs.values()) {
+      if (d.owner === SHARED_OWNER || d.owner === this.name) continue;
+      const expired = this.auth.expired(d.owner, now);
+      if (expired === this.expiredOwners.has(d.owner)) continue;
+      if (expired) this.expiredOwners.add(d.owner);
+      else this.expiredOwners.delete(d.owner);
+      for (const key of d.keys()) this.views.refresh(key);
+    }
+    this.views.flush();
   }
 
   /**
@@ -324,6 +389,7 @@ export class LocalStore {
    * Returns the owners reaped now.
    */
   reap(): string[] {
+    this.checkExpiry();
     const now = this.clock();
     const out: string[] = [];
     for (const [owner, since] of this.deadSince) {
@@ -365,27 +431,49 @@ export class LocalStore {
     const kind = parseDocId(docId);
     if (!kind) return false;
     if (kind.kind === 'shared') return true;
+    if (this.refused.has(kind.owner)) return false;
     return kind.owner !== this.name && !(this.reaped.has(kind.owner) && !this.alive.has(kind.owner));
   }
 
   /** Applies changes a peer pushed. Never throws. */
-  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[]): RemoteOutcome {
+  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[], auths?: readonly (Uint8Array | undefined)[]): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
-    if (kind.kind === 'own' && kind.owner === this.name) return this.ownDocSeenElsewhere(epoch);
+    if (kind.kind === 'own' && kind.owner === this.name) {
+      // With identity, only our own signature shows we lost something: a forgery is counted,
+      // and never makes us start an epoch (a key holder could otherwise churn ours).
+      if (this.auth) {
+        const infos = changesIn(changes, true);
+        const r = infos ? this.verifyChanges(docId, infos, authsByHash(changes, infos, auths)) : 'unsigned';
+        if (typeof r === 'string') return this.rejected(r);
+      }
+      return this.ownDocSeenElsewhere(epoch);
+    }
+    if (kind.kind === 'own' && this.refused.has(kind.owner)) return this.rejected('revoked');
     if (!this.accepts(docId)) return 'refused';
     const current = this.docs.get(docId);
     if (current && epoch < current.epoch) return 'stale';
     const bad = checkChunks(changes, kind, epoch, this.keyOwner);
     if (bad) return this.rejected(bad);
+    let signed: Map<string, Uint8Array> | undefined;
+    if (this.auth) {
+      // Pushed changes are single changes; each must come with its own auth record.
+      const infos = changesIn(changes, true);
+      if (!infos) return this.rejected('unsigned');
+      const r = this.verifyChanges(docId, infos, authsByHash(changes, infos, auths));
+      if (typeof r === 'string') return this.rejected(r);
+      signed = r;
+    }
     try {
       if (current && epoch === current.epoch) {
+        keepAuths(current, signed);
         const changed = current.applyChanges(changes);
         return this.merged(current, changed) ? 'applied' : 'unchanged';
       }
       // A newer epoch (or a first sight): adoptable only from its first change.
       const fresh = this.freshDoc(docId, kind, epoch);
+      keepAuths(fresh, signed);
       fresh.applyChanges(changes);
       if (fresh.empty) {
         fresh.free();
@@ -411,7 +499,8 @@ export class LocalStore {
     if (!kind || !validEpoch(epoch) || this.futureEpoch(epoch)) return undefined;
     if (kind.kind === 'own' && kind.owner === this.name) {
       const own = this.docs.get(docId)!;
-      if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
+      // With identity a claim is not enough: receiveSync moves once it holds changes we signed.
+      if (epoch > own.epoch && !this.auth) this.ownDocSeenElsewhere(epoch);
       return epoch === own.epoch ? own : undefined;
     }
     if (!this.accepts(docId)) return undefined;
@@ -439,11 +528,54 @@ export class LocalStore {
     }
   }
 
+  /**
+   * The auth records of the changes in a sync message this node generated about (docId,
+   * epoch), for the peer to verify them (empty without identity, or for records not held:
+   * a document loaded from disk has none for other writers' changes).
+   */
+  syncAuths(docId: DocId, epoch: number, message: Uint8Array): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    if (!this.auth) return out;
+    const doc = this.docs.get(docId);
+    const held = doc && doc.epoch === epoch ? doc : this.pending.get(docId);
+    if (!held) return out;
+    for (const c of changesInSync(message) ?? []) {
+      let a = held.auths.get(c.hash);
+      // Our own change whose record a crash lost before it reached the disk: sign it again.
+      if (!a && c.actor.slice(0, 16) === actorId(this.name, 0).slice(0, 16)) {
+        a = this.auth.sign(docId, c.bytes);
+        held.auths.set(c.hash, a);
+        held.unpersistedAuths.push(c.hash);
+      }
+      if (a) out.set(c.hash, a);
+    }
+    return out;
+  }
+
   /** Takes a peer's sync message about (docId, epoch). Never throws. */
-  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array): RemoteOutcome {
+  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array, auths?: ReadonlyMap<string, Uint8Array>): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
+    if (kind.kind === 'own' && this.refused.has(kind.owner)) return this.rejected('revoked');
+    if (this.auth && kind.kind === 'own' && kind.owner === this.name) {
+      // Changes of our own document we do not hold: counted forgeries unless we signed them
+      // (then we lost them: a new epoch above theirs).
+      const own = this.docs.get(docId)!;
+      const infos = changesInSync(message);
+      if (!infos) return this.rejected('undecodable');
+      const unknown = epoch === own.epoch ? infos.filter((c) => !own.hasChange(c.hash)) : infos;
+      if (unknown.length > 0) {
+        const r = this.verifyChanges(docId, unknown, auths ?? new Map());
+        if (typeof r === 'string') return this.rejected(r);
+        if (epoch >= own.epoch) {
+          if (epoch > own.epoch) this.ownDocSeenElsewhere(epoch);
+          else this.replaceOwnEpoch();
+          this.views.flush();
+          return 'stale';
+        }
+      }
+    }
     const doc = this.syncDoc(docId, epoch);
     if (!doc) return 'stale';
     // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
@@ -453,6 +585,13 @@ export class LocalStore {
     // before our own first change reached a peer): a new epoch replaces it everywhere.
     if (bad && doc.owner === this.name) this.replaceOwnEpoch();
     if (bad) return this.rejected(bad);
+    if (this.auth && doc.owner !== this.name) {
+      const infos = changesInSync(message);
+      if (!infos) return this.rejected('undecodable');
+      const r = this.verifyChanges(docId, infos, auths ?? new Map());
+      if (typeof r === 'string') return this.rejected(r);
+      keepAuths(doc, r);
+    }
     try {
       const changed = doc.receiveSync(state, message);
       if (this.pending.get(docId) === doc) {
@@ -491,7 +630,13 @@ export class LocalStore {
 
   /** fsync everything written so far (for drivers that batch durable acknowledgements). */
   sync(): void {
+    this.flushAuths();
     this.persistence?.sync();
+  }
+
+  /** Writes every auth record not on disk yet (before the journal closes, or a durable sync). */
+  flushAuths(): void {
+    for (const d of this.docs.values()) this.persistAuths(d, true);
   }
 
   stats(): LocalStoreStats {
@@ -555,8 +700,10 @@ export class LocalStore {
       this.counters.localChanges++;
       this.reindex(doc, changes);
       this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+      const auth = this.signChange(doc, committed);
+      this.persistAuths(doc);
       for (const o of this.observers) {
-        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change });
+        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change, auth });
         o.docUpdated?.(doc);
       }
     }
@@ -565,13 +712,20 @@ export class LocalStore {
       this.startOwnEpoch(this.nextEpoch());
       wrote = true;
     }
-    if (wrote && txn.durable) this.persistence?.sync();
+    if (wrote && txn.durable) {
+      for (const doc of txn.docs.keys()) this.persistAuths(doc, true);
+      this.persistence?.sync();
+    }
     if (wrote) this.persistence?.maybeCompact(() => this.snapshot());
     this.views.flush();
   }
 
   private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
-    for (const d of this.docs.values()) yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
+    for (const d of this.docs.values()) {
+      yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
+      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths) };
+      d.unpersistedAuths = [];
+    }
   }
 
   private writableDoc(key: string, shared: boolean): ReplicaDoc {
@@ -605,6 +759,7 @@ export class LocalStore {
     this.counters.remoteChangesApplied++;
     this.reindex(doc, changes);
     this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    this.persistAuths(doc);
     for (const o of this.observers) o.docUpdated?.(doc);
     this.persistence?.maybeCompact(() => this.snapshot());
     return changes.length > 0;
@@ -638,6 +793,7 @@ export class LocalStore {
     if (doc.owner !== SHARED_OWNER && !this.isAlive(doc.owner) && !this.deadSince.has(doc.owner)) this.deadSince.set(doc.owner, this.clock());
     this.counters.docsAdopted++;
     this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
+    this.persistAuths(doc);
     for (const o of this.observers) o.docUpdated?.(doc);
     this.persistence?.maybeCompact(() => this.snapshot());
   }
@@ -683,9 +839,11 @@ export class LocalStore {
       }
     }
     this.persistence?.chunk(id, epoch, doc.saveIncremental());
+    const auth = this.signChange(doc, first);
+    this.persistAuths(doc);
     this.persistence?.sync();
     for (const o of this.observers) {
-      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change });
+      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change, auth });
       o.docUpdated?.(doc);
     }
   }
@@ -730,6 +888,12 @@ export class LocalStore {
     }
     const doc = this.freshDoc(p.docId, kind, p.epoch);
     for (const chunk of p.chunks) {
+      if (isAuthChunk(chunk)) {
+        const entries = readAuthChunk(chunk);
+        if (entries) for (const [h, a] of entries) doc.auths.set(h, a);
+        else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');
+        continue;
+      }
       try {
         doc.loadIncremental(chunk);
       } catch (err) {
@@ -753,6 +917,46 @@ export class LocalStore {
     if (doc.owner !== this.name) doc.hibernate();
   }
 
+  /** Signs a change this node just made and keeps the record beside it (with identity on). */
+  private signChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }): Uint8Array | undefined {
+    if (!this.auth) return undefined;
+    const auth = this.auth.sign(doc.id, c.change);
+    doc.auths.set(c.hash, auth);
+    doc.unpersistedAuths.push(c.hash);
+    return auth;
+  }
+
+  /** Auth records of `doc` not on disk yet go after its content (never before: see keepAuths). */
+  private persistAuths(doc: ReplicaDoc, now = false): void {
+    // Batched: one journal record per change would double the log's growth (and its
+    // compactions). What a crash loses is re-signed on demand for our own changes
+    // (syncAuths); other writers' are fetched again from peers that hold them.
+    if (doc.unpersistedAuths.length === 0 || (!now && doc.unpersistedAuths.length < AUTH_BATCH)) return;
+    const entries: [string, Uint8Array][] = [];
+    for (const h of doc.unpersistedAuths) {
+      const a = doc.auths.get(h);
+      if (a) entries.push([h, a]);
+    }
+    doc.unpersistedAuths = [];
+    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries));
+  }
+
+  /**
+   * Checks every change's signature (change-auth.ts): the auth records to keep, or why
+   * the lot is refused (one bad change refuses the message: an honest sender never sends one).
+   */
+  private verifyChanges(docId: DocId, infos: readonly ChangeInfo[], auths: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> | AdmitReject {
+    const keep = new Map<string, Uint8Array>();
+    const now = this.clock();
+    for (const c of infos) {
+      const a = auths.get(c.hash);
+      const r = this.auth!.verify(docId, c.bytes, c.hash, c.actor, a, now);
+      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked') return r;
+      if (a) keep.set(c.hash, a);
+    }
+    return keep;
+  }
+
   private rejected(reason?: AdmitReject): RemoteOutcome {
     this.counters.remoteRejected++;
     if (reason) this.admitRejects[reason]++;
@@ -762,6 +966,28 @@ export class LocalStore {
   /** An epoch further ahead of our clock than any honest node's could be (see maxEpochAheadMs). */
   private futureEpoch(epoch: number): boolean {
     return epoch > this.clock() + this.maxEpochAheadMs;
+  }
+}
+
+/** The auth records given beside pushed chunks, by the hash of each chunk's change. */
+function authsByHash(chunks: readonly Uint8Array[], infos: readonly ChangeInfo[], auths: readonly (Uint8Array | undefined)[] | undefined): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const hashOf = new Map(infos.map((c) => [c.bytes, c.hash]));
+  chunks.forEach((c, i) => {
+    const a = auths?.[i];
+    const h = hashOf.get(c);
+    if (a && h) out.set(h, a);
+  });
+  return out;
+}
+
+/** Keeps verified auth records beside the document; they reach the disk after its next content chunk. */
+function keepAuths(doc: ReplicaDoc, auths: Map<string, Uint8Array> | undefined): void {
+  if (!auths) return;
+  for (const [h, a] of auths) {
+    if (doc.auths.has(h)) continue;
+    doc.auths.set(h, a);
+    doc.unpersistedAuths.push(h);
   }
 }
 

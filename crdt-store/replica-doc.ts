@@ -50,6 +50,10 @@ export class ReplicaDoc {
   private headsHashCache: number | undefined;
   /** Changes in this document's history; the measure of when to compact. */
   private changes: number;
+  /** Auth records of the changes held, by change hash (change-auth.ts), with identity on. */
+  readonly auths = new Map<string, Uint8Array>();
+  /** Hashes of auth records not yet given to persistence (LocalStore writes them after the document's own chunk). */
+  unpersistedAuths: string[] = [];
   /** Keys a peer wrote with something other than valid JSON text (hidden, counted). */
   badValues = 0;
   private freed = false;
@@ -173,6 +177,19 @@ export class ReplicaDoc {
     return this.changes;
   }
 
+  /** The Automerge actor of the write `key` reads from (the greatest op id among concurrent ones), or undefined. */
+  winnerActor(key: string): string | undefined {
+    let best: { counter: number; actor: string } | undefined;
+    for (const v of this.am.getAll('_root', key) as unknown[][]) {
+      const id = String(v[v.length - 1]);
+      const at = id.indexOf('@');
+      const counter = Number(id.slice(0, at));
+      const actor = id.slice(at + 1);
+      if (!best || counter > best.counter || (counter === best.counter && actor > best.actor)) best = { counter, actor };
+    }
+    return best?.actor;
+  }
+
   hasChange(hash: string): boolean {
     return this.am.getChangeByHash(hash) !== null;
   }
@@ -270,6 +287,8 @@ export class ReplicaDoc {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.auths.clear();
+    this.unpersistedAuths = [];
     this.live?.free();
     this.live = undefined;
     this.saved = undefined;

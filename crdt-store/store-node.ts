@@ -22,6 +22,7 @@ import type { KeyOwnerRule } from './admission.js';
 import { sealedHello } from '../membership/stream-hello.js';
 import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
 import { StoreValueError, type Json } from './json-value.js';
+import type { ChangeAuth } from './change-auth.js';
 import type { LocalStore, LocalStoreStats, Mutator, ReadOptions, UpdateOptions, UpdateResult } from './local-store.js';
 import type { JournalStats, StoreFileError } from './persist/journal.js';
 import { openMemoryStore, openStore, type OpenedStore } from './persist/open.js';
@@ -66,6 +67,8 @@ export interface StoreNodeOptions {
   keyring?: Keyring;
   /** Which document each key belongs in (LocalStoreOptions.keyOwner; weft's: src/records.ts recordOwner). */
   keyOwner?: KeyOwnerRule;
+  /** Identity (LocalStoreOptions.auth): sign own changes, check everyone's. */
+  auth?: ChangeAuth;
   /** Largest UDP datagram, envelope included. Default 1200. */
   udpBytes?: number;
   replication?: Partial<Omit<ReplicationConfig, 'udpPayload'>>;
@@ -134,7 +137,7 @@ export class StoreNode {
     const onError = opts.onError ?? (() => {});
     const keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
     const envelope = new Envelope({ label: opts.label ?? '', keyring });
-    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, keyOwner: opts.keyOwner, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
+    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, keyOwner: opts.keyOwner, auth: opts.auth, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
     const opened = opts.dataDir === undefined ? openMemoryStore(storeOpts) : openStore(opts.dataDir, storeOpts);
     for (const p of opened.problems) onError(p, 'data directory');
     const transport = new Transport({ onError, hello: sealedHello(envelope) });
@@ -182,6 +185,11 @@ export class StoreNode {
 
   keys(prefix = '', opts?: ReadOptions): string[] {
     return this.core.store.keys(prefix, opts);
+  }
+
+  /** LocalStore.writerOf. */
+  writerOf(key: string, opts?: ReadOptions): string | undefined {
+    return this.core.store.writerOf(key, opts);
   }
 
   entries(prefix = '', opts?: ReadOptions): StoreRecord[] {

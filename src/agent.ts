@@ -17,6 +17,8 @@ import { registrarChild, type RegistrarHandle } from './components/registrar-chi
 import { lbChild, type LbHandle } from './components/lb-child.js';
 import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
 import { Keyring } from '../membership/keyring.js';
+import { loadIdentity } from '../membership/identity.js';
+import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
@@ -43,6 +45,8 @@ export interface AgentContext {
   /** Call after changing `keyring`: rewrites the keyring file and tells the listeners. */
   keyringChanged(): void;
   keyringListeners: Set<() => void>;
+  /** Per-node identity (tls.*): signs this node's store changes and checks everyone's; undefined: identity off. */
+  changeAuth: SignedChanges | undefined;
 }
 
 export class Agent {
@@ -57,7 +61,7 @@ export class Agent {
   readonly lb: LbHandle = {};
   readonly overlay: OverlayHandle = {};
 
-  /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used. */
+  /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used, IdentityError when the tls files cannot. */
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
     const meta = new Map<string, unknown>([['version', VERSION]]);
@@ -75,6 +79,7 @@ export class Agent {
       keyring: starting.keys.length ? new Keyring(starting.keys) : undefined,
       keyringChanged: () => this.keyringChanged(),
       keyringListeners: new Set(),
+      changeAuth: identityOf(loaded.config, log),
     };
     const { supervision } = loaded.config;
     this.root = new Supervisor({
@@ -173,12 +178,28 @@ export class Agent {
       this.ctx.log.level = next.log.level;
       return true;
     }
+    if (path === 'tls.acceptUnsigned') return this.ctx.changeAuth !== undefined; // read live by changeAuth
     if (path === 'gossip.keys' || path === 'gossip.keyFile') {
       // Applied by reloadKeyring. Turning encryption on or off needs a restart (and a
       // rolling plan across the cluster).
       return this.ctx.keyring !== undefined && (next.gossip.keys.length > 0 || next.gossip.keyFile !== '');
     }
     return false;
+  }
+
+  /**
+   * SIGHUP: a renewed certificate (same files, new contents) signs from now on. Throws
+   * IdentityError for files that cannot be used (the running identity stays).
+   */
+  reloadIdentity(): boolean {
+    const auth = this.ctx.changeAuth;
+    const { tls, node } = this.ctx.config;
+    if (!auth || !tls.caFile) return false;
+    const id = loadIdentity(tls, node.name, Date.now());
+    if (id.cert.fingerprint === auth.certFingerprint) return false;
+    auth.setIdentity(id);
+    this.ctx.log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, 'identity: renewed node certificate in use');
+    return true;
   }
 
   /**
@@ -245,4 +266,14 @@ function supervisorEventLogger(log: Logger, registry: Registry): (e: SupervisorE
         log.debug({ component: where }, `${where} ${e.type.replace('child_', '')}`);
     }
   };
+}
+
+/** The node's identity from tls.caFile/certFile/keyFile (all or none, config.ts checks). */
+function identityOf(config: LoadedConfig['config'], log: Logger): SignedChanges | undefined {
+  const tls = config.tls;
+  if (!tls.caFile) return undefined;
+  const id = loadIdentity(tls, config.node.name, Date.now());
+  log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, `identity: node certificate for ${id.name}; store changes are signed and checked`);
+  // The window is read at every unsigned change, so a SIGHUP that closes it applies at once.
+  return new SignedChanges(id, { acceptUnsigned: () => config.tls.acceptUnsigned });
 }

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   members: { summary: 'list the cluster members a running agent knows', load: () => import('./commands/members.js') },
   overlay: { summary: "show this node's overlay lease and peers", load: () => import('./commands/overlay.js') },
   service: { summary: 'register, deregister and list service endpoints', load: () => import('./commands/service.js') },
+  tls: { summary: 'create the cluster CA and node certificates (per-node identity)', load: () => import('./commands/tls.js') },
   vip: { summary: 'declare, remove and list virtual IPs', load: () => import('./commands/vip.js') },
   status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
 };

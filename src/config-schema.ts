@@ -65,6 +65,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 
   { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
 
+  // Per-node identity (issue 13): all three or none.
+  { path: 'tls.caFile', type: { kind: 'string' }, default: '', doc: 'The cluster CA certificate (weft tls ca create): node certificates must be issued by it. With tls.certFile and tls.keyFile, store changes are signed and checked.', flag: 'tls-ca-file' },
+  { path: 'tls.certFile', type: { kind: 'string' }, default: '', doc: 'This node\'s certificate (weft tls cert create --node NAME); its CN must be node.name.', flag: 'tls-cert-file' },
+  { path: 'tls.acceptUnsigned', type: { kind: 'bool' }, default: false, doc: 'Migration window from shared-key-only to identity: also accept unsigned store changes (from nodes not yet given their certificate). Turn it off, with SIGHUP, once every node runs with identity.', flag: 'tls-accept-unsigned', reloadable: true },
+  { path: 'tls.keyFile', type: { kind: 'string' }, default: '', doc: 'This node\'s Ed25519 private key (mode 0600).', flag: 'tls-key-file' },
+
   { path: 'dns.listen', type: { kind: 'list', item: 'listen' }, default: ['127.0.0.1:8600'], doc: 'Addresses the DNS server answers on, UDP and TCP, ip:port, comma separated (port 0 picks a free one). Port 53 needs root or CAP_NET_BIND_SERVICE; add the Docker bridge gateway (e.g. 172.17.0.1:53) for containers. Empty: no DNS server.', flag: 'dns-listen' },
   { path: 'dns.domain', type: { kind: 'string', pattern: /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+$/, patternDoc: 'a lower-case domain ending in a dot, e.g. weft.internal.' }, default: 'weft.internal.', doc: 'The domain weft answers for.', flag: 'dns-domain' },
   { path: 'dns.ttl', type: { kind: 'duration' }, default: 5_000, doc: 'TTL of weft\'s answers, and of its negative answers.', flag: 'dns-ttl' },

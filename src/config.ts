@@ -38,6 +38,8 @@ export interface Config {
     acceptUnstamped: boolean;
   };
   store: { bindPort: number };
+  /** Per-node identity files (issue 13); all empty: identity off. */
+  tls: { caFile: string; certFile: string; keyFile: string; acceptUnsigned: boolean };
   dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
   docker: { enabled: boolean; socket: string };
   lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
@@ -122,6 +124,10 @@ export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfi
     const [section, key] = spec.path.split('.') as [string, string];
     (config[section] ??= {})[key] = parsed.value;
     sources[spec.path] = source;
+  }
+  const tls = config.tls as Config['tls'] | undefined;
+  if (tls && (tls.caFile || tls.certFile || tls.keyFile) && !(tls.caFile && tls.certFile && tls.keyFile)) {
+    problems.push('tls.caFile, tls.certFile and tls.keyFile go together: give all three (weft tls --help), or none');
   }
   if (problems.length) throw new ConfigError(problems);
   return { config: config as unknown as Config, sources, file };

@@ -5,6 +5,7 @@ import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
 import { createLogger } from './log.js';
 import { KeyringFileError } from './keyring-file.js';
+import { IdentityError } from '../membership/identity.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;
@@ -13,7 +14,7 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   try {
     agent = new Agent(loaded, log);
   } catch (e) {
-    if (!(e instanceof KeyringFileError)) throw e;
+    if (!(e instanceof KeyringFileError) && !(e instanceof IdentityError)) throw e;
     log.fatal(e.message);
     return 2;
   }
@@ -84,6 +85,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
     if (agent.reloadKeyring() && !applied.includes('gossip.keys')) applied.push('keyring file');
   } catch (e) {
     log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
+  }
+  try {
+    if (agent.reloadIdentity()) applied.push('node certificate');
+  } catch (e) {
+    log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
   log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
 }

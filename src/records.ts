@@ -35,6 +35,8 @@ export const NODE_PREFIX = 'node/';
 export const SERVICE_PREFIX = 'svc/';
 export const VIP_PREFIX = 'vip/';
 export const KV_PREFIX = 'kv/';
+/** revoked/<node>: a CA-signed revocation of node's certificate (issue 13; src/components/identity-routes.ts). */
+export const REVOKED_PREFIX = 'revoked/';
 export const KEYRING_PREFIX = 'keyring/';
 export const KEYRING_OP_KEY = 'keyring-op';
 
@@ -45,7 +47,7 @@ export const KEYRING_OP_KEY = 'keyring-op';
  * nowhere: SHARED_OWNER would let anyone write it, so it gets an owner no node has.
  */
 export function recordOwner(key: string): string | undefined {
-  if (key.startsWith(KV_PREFIX) || key.startsWith(VIP_PREFIX) || key === KEYRING_OP_KEY) return SHARED_OWNER;
+  if (key.startsWith(KV_PREFIX) || key.startsWith(VIP_PREFIX) || key === KEYRING_OP_KEY || key.startsWith(REVOKED_PREFIX)) return SHARED_OWNER;
   if (key.startsWith(SERVICE_PREFIX)) return parseEndpointKey(key)?.node ?? NOBODY;
   for (const prefix of [NODE_PREFIX, OVERLAY_PREFIX, KEYRING_PREFIX]) {
     if (key.startsWith(prefix)) {

@@ -27,6 +27,7 @@ export function openStore(
     journal,
     problems: journal.problems,
     close: () => {
+      store.flushAuths();
       journal.close();
       store.close();
     },

@@ -400,7 +400,7 @@ export class StoreCore {
     const heads = own?.heads() ?? [];
     if (!own || heads.length !== 1) return;
     const change = own.getChange(heads[0]);
-    if (change) this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change });
+    if (change) this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change, auth: own.auths.get(heads[0]) });
   }
 }
 

@@ -51,7 +51,7 @@ export interface FastPathStats {
 export type SendTo = (to: string | Peer, msg: Message) => void;
 
 /** Rough bytes of a change inside a push, for packing several into one packet. */
-const changeBytes = (c: WireChange) => c.change.length + c.docId.length + 24;
+const changeBytes = (c: WireChange) => c.change.length + (c.auth?.length ?? 0) + c.docId.length + 24;
 const PUSH_OVERHEAD = 64;
 /** Grafts per missing change before leaving it to repair. */
 const GRAFT_TRIES = 3;
@@ -98,7 +98,7 @@ export class FastPath {
 
   /** Pushes changes this node just made. */
   originate(now: number, local: readonly LocalChange[]): void {
-    const changes = local.map((c): WireChange => ({ docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
+    const changes = local.map((c): WireChange => (c.auth ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth } : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
     for (const c of changes) {
       this.seen.add(c.id);
       this.gotten(now, c);
@@ -121,7 +121,7 @@ export class FastPath {
         this.stats.duplicates++;
         continue;
       }
-      const outcome = this.store.applyRemote(c.docId, c.epoch, [c.change]);
+      const outcome = this.store.applyRemote(c.docId, c.epoch, [c.change], [c.auth]);
       if (outcome === 'invalid') {
         this.badChanges++;
         continue;

@@ -237,7 +237,7 @@ export class Repair {
     for (const item of items) {
       if (!s.states.has(key(item.docId, item.epoch)) && s.states.size >= this.config.maxDocsPerSession) continue;
       this.stats.syncMessagesIn++;
-      const outcome = this.store.receiveSync(item.docId, item.epoch, this.stateFor(s, item.docId, item.epoch), item.msg);
+      const outcome = this.store.receiveSync(item.docId, item.epoch, this.stateFor(s, item.docId, item.epoch), item.msg, item.auths);
       if (outcome === 'invalid') this.badSync++;
       if (outcome === 'applied') this.stats.docsRepaired++;
     }
@@ -247,7 +247,10 @@ export class Repair {
     const items: SyncItem[] = [];
     for (const st of s.states.values()) {
       const msg = this.store.generateSync(st.docId, st.epoch, st.state);
-      if (msg) items.push({ docId: st.docId, epoch: st.epoch, msg });
+      if (msg) {
+        const auths = this.store.syncAuths(st.docId, st.epoch, msg);
+        items.push(auths.size > 0 ? { docId: st.docId, epoch: st.epoch, msg, auths } : { docId: st.docId, epoch: st.epoch, msg });
+      }
     }
     this.stats.syncMessagesOut += items.length;
     return items;

@@ -26,6 +26,8 @@ export interface WireChange {
   epoch: number;
   id: ChangeId;
   change: Uint8Array;
+  /** The writer's auth record (change-auth.ts), with identity on. */
+  auth?: Uint8Array;
 }
 
 export interface ChangeRef {
@@ -45,6 +47,8 @@ export interface SyncItem {
   docId: DocId;
   epoch: number;
   msg: Uint8Array;
+  /** Auth records of the changes in msg, by change hash (64 hex digits), with identity on. */
+  auths?: Map<string, Uint8Array>;
 }
 
 export type Message =
@@ -81,7 +85,7 @@ export function encode(m: Message): Uint8Array {
   const code = CODE.get(m.t)!;
   switch (m.t) {
     case 'push':
-      return packr.pack([code, m.origin, m.limit, m.changes.map((c) => [c.docId, c.epoch, idBytes(c.id), c.change])]);
+      return packr.pack([code, m.origin, m.limit, m.changes.map((c) => (c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change]))]);
     case 'ihave':
       return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
@@ -97,7 +101,7 @@ export function encode(m: Message): Uint8Array {
   }
 }
 
-const syncItem = (s: SyncItem) => [s.docId, s.epoch, s.msg];
+const syncItem = (s: SyncItem) => (s.auths && s.auths.size > 0 ? [s.docId, s.epoch, s.msg, [...s.auths].map(([h, a]) => [Buffer.from(h, 'hex'), a])] : [s.docId, s.epoch, s.msg]);
 
 class Invalid extends Error {
   constructor(readonly reason: RejectReason) {
@@ -121,7 +125,8 @@ const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {
   if (v.length > max) return fail('too_many');
   return v.map(each);
 };
-const tuple = (v: unknown, n: number): unknown[] => (Array.isArray(v) && v.length === n ? v : fail());
+const tuple = (v: unknown, n: number, upTo = n): unknown[] => (Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail());
+const hash = (v: unknown): string => (v instanceof Uint8Array && v.length === 32 ? idHex(v) : fail());
 const group = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail());
 
 function parse(v: unknown): Message {
@@ -136,8 +141,10 @@ function parse(v: unknown): Message {
         origin: name(o),
         limit: limit(l),
         changes: list(cs, (c) => {
-          const [d, e, i, ch] = tuple(c, 4);
-          return { docId: docId(d), epoch: epoch(e), id: id(i), change: bytes(ch) };
+          const [d, e, i, ch, a] = tuple(c, 4, 5);
+          const w: WireChange = { docId: docId(d), epoch: epoch(e), id: id(i), change: bytes(ch) };
+          if (a !== undefined) w.auth = bytes(a);
+          return w;
         }),
       };
     }
@@ -187,8 +194,17 @@ function parse(v: unknown): Message {
 }
 
 const syncItemOf = (x: unknown): SyncItem => {
-  const [d, e, m] = tuple(x, 3);
-  return { docId: docId(d), epoch: epoch(e), msg: bytes(m) };
+  const [d, e, m, as] = tuple(x, 3, 4);
+  const item: SyncItem = { docId: docId(d), epoch: epoch(e), msg: bytes(m) };
+  if (as !== undefined) {
+    item.auths = new Map(
+      list(as, (p) => {
+        const [h, a] = tuple(p, 2);
+        return [hash(h), bytes(a)] as const;
+      }),
+    );
+  }
+  return item;
 };
 
 export function decode(buf: Uint8Array): Decoded {

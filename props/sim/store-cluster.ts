@@ -12,6 +12,7 @@
 import { LocalStore, type UpdateOptions, type UpdateResult } from '../../crdt-store/local-store.js';
 import type { Json } from '../../crdt-store/json-value.js';
 import type { KeyOwnerRule } from '../../crdt-store/admission.js';
+import type { ChangeAuth } from '../../crdt-store/change-auth.js';
 import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.js';
 import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
 import { murmur3 } from '../../crdt-store/hash.js';
@@ -30,6 +31,8 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
   hooks?: StoreAppHooks;
   /** Which document each key belongs in (LocalStoreOptions.keyOwner); default none. */
   keyOwner?: KeyOwnerRule;
+  /** Identity (issue 13): each node's ChangeAuth (signs its changes, checks everyone's); default none. */
+  auth?: (name: string) => ChangeAuth | undefined;
   /** Called when a node's store (re)starts, e.g. to attach watches. */
   onStart?(name: string, store: LocalStore): void;
 }
@@ -186,7 +189,7 @@ export class StoreCluster {
     const slot = this.slots.get(name)!;
     const host = this.membership.host(name);
     const journal = new Journal(slot.disk, { ...this.opts.journal, name });
-    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs, keyOwner: this.opts.keyOwner });
+    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs, keyOwner: this.opts.keyOwner, auth: this.opts.auth?.(name) });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
     const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });
     slot.app = new StoreApp(core, journal, host, STORE_PORT, this.membership.network, this.opts.hooks);

@@ -13,6 +13,7 @@ import { registerStoreMetrics } from './store-metrics.js';
 import { registerStoreRoutes } from './store-routes.js';
 import { registerKeyringRoutes } from './keyring-routes.js';
 import { followKeyringOps } from '../keyring-sync.js';
+import { followRevocations, registerIdentityRoutes } from './identity-routes.js';
 
 /** Holds the running store so routes and later components can reach it across restarts. */
 export interface StoreHandle {
@@ -24,6 +25,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
   registerStoreMetrics(ctx, handle);
   registerStoreRoutes(ctx, handle);
   registerKeyringRoutes(ctx, membership, handle);
+  registerIdentityRoutes(ctx, handle);
   return {
     id: 'store',
     restart: 'permanent',
@@ -45,6 +47,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
           // Gossip's keyring itself: a rotation applies to both at once.
           keyring: m.keyring,
           keyOwner: recordOwner,
+          auth: ctx.changeAuth,
           reapAfterMs: g.reapAfter,
           onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
         });
@@ -65,10 +68,12 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       const ring = ctx.keyring;
       const sync = ring && followKeyringOps(config.node.name, ring, store, ctx.keyringChanged, (msg) => log.warn(msg));
       if (sync) ctx.keyringListeners.add(sync.publish);
+      const stopRevocations = followRevocations(ctx, store);
       const s = store.stats().store;
       log.info({ docs: s.docs, records: s.records, epoch: s.ownEpoch, dataDir: config.node.dataDir || null }, config.node.dataDir ? `store loaded ${s.records} records from ${config.node.dataDir}` : 'store is in memory only (no --data-dir)');
       return {
         async stop() {
+          stopRevocations();
           if (sync) {
             sync.stop();
             ctx.keyringListeners.delete(sync.publish);

@@ -77,7 +77,9 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
   api.route('GET', '/v1/store', (req) => {
     const view = req.query.get('view') ?? 'live';
     if (view !== 'live' && view !== 'all') throw new ApiError(400, `?view= is live or all, not "${view}"`);
-    const entries = requireStore(handle).entries(req.query.get('prefix') ?? '', { view });
-    return { body: { entries: entries.map((r) => ({ key: r.key, owner: r.owner, value: r.value })) } };
+    const store = requireStore(handle);
+    const entries = store.entries(req.query.get('prefix') ?? '', { view });
+    // writer: who wrote it (shared records: the winning write's node; with identity on, proven by its signature).
+    return { body: { entries: entries.map((r) => ({ key: r.key, owner: r.owner, writer: store.writerOf(r.key, { view }) ?? null, value: r.value })) } };
   });
 }

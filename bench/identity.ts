@@ -1,0 +1,136 @@
+// `npm run bench -- identity [--smoke]`: what per-node identity (issue 13) costs and holds.
+//   sign_us, verify_us          median per store change (Ed25519 over the change, certificate
+//                               checked once per certificate; verify without the cache)
+//   store_updates_per_s_*       local single-key updates per second, signed and unsigned
+//                               (signing is on the write path; the ratio must be >= 0.7)
+//   sim_visible_p*_ms_*         simulated update-to-visible-everywhere time at N nodes, signed
+//                               and unsigned (simulated time: it shows what larger messages
+//                               do to the broadcast, not CPU, which the lines above measure)
+//   forged_accepted             forged records seen in the real-agent attack
+//                               (bench/hostile/identity.ts)
+// The last line is the JSON of the figures.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openStore } from '../crdt-store/persist/open.js';
+import { LocalStore, type LocalChange } from '../crdt-store/local-store.js';
+import { SignedChanges } from '../crdt-store/change-auth.js';
+import { changeHash } from '../crdt-store/replica-doc.js';
+import { amDecodeChange } from '../crdt-store/automerge.js';
+import { makePki } from '../test/helpers/identity.js';
+import { runStoreSim } from './store-sim.js';
+import { runIdentityAttacks } from './hostile/identity.js';
+
+const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, 'skip-attack': { type: 'boolean' } } });
+const smoke = values.smoke ?? false;
+const log = (l: string) => console.log(l);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const clock = () => performance.timeOrigin + performance.now();
+
+const SIM_N = smoke ? 20 : 100;
+const pki = makePki([]);
+try {
+  const names = Array.from({ length: SIM_N }, (_, i) => `node-${i}`);
+  const t0 = performance.now();
+  for (const n of names) pki.node(n);
+  log(`PKI: CA and ${SIM_N} node certificates in ${((performance.now() - t0) / 1000).toFixed(1)} s (openssl)`);
+  const base = Date.now();
+  const ids = new Map(names.map((n) => [n, pki.identity(n, base)]));
+
+  // Sign and verify, per change.
+  const writer = new LocalStore({ name: 'node-0', clock });
+  const changes: LocalChange[] = [];
+  writer.observe({ localChange: (c) => changes.push(c) });
+  const count = smoke ? 300 : 2000;
+  for (let i = 0; i < count; i++) writer.put(`svc/web/node-0/c${i % 100}`, { addr: '10.0.0.1', port: 8000 + i });
+  const signer = new SignedChanges(ids.get('node-0')!);
+  const signUs: number[] = [];
+  const auths: Uint8Array[] = [];
+  for (const c of changes) {
+    const s = performance.now();
+    auths.push(signer.sign(c.docId, c.change));
+    signUs.push((performance.now() - s) * 1000);
+  }
+  const verifyUs: number[] = [];
+  const verifier = new SignedChanges(ids.get('node-1')!, { cacheSize: 1 });
+  let bad = 0;
+  changes.forEach((c, i) => {
+    const hash = changeHash(c.change)!;
+    const actor = (amDecodeChange(c.change) as { actor: string }).actor;
+    const s = performance.now();
+    const r = verifier.verify(c.docId, c.change, hash, actor, auths[i], Date.now());
+    verifyUs.push((performance.now() - s) * 1000);
+    if (r !== 'node-0') bad++;
+  });
+  writer.close();
+  const sign_us = +median(signUs).toFixed(1);
+  const verify_us = +median(verifyUs).toFixed(1);
+  log(`sign: ${sign_us} us, verify: ${verify_us} us per change (median of ${changes.length}; ${bad} failed)`);
+
+  // Local update rate, signed and unsigned, interleaved so machine load hits both alike.
+  // As bench store's updates_per_s: one key per update on a data directory (journal, not durable).
+  const rate = (auth: SignedChanges | undefined, ms: number): number => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-bench-identity-'));
+    const s = openStore(dir, { name: 'node-0', clock, auth });
+    let i = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) s.store.put(`svc/web/node-0/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i: i++ });
+    s.journal.flush();
+    const r = i / ((performance.now() - start) / 1000);
+    s.close();
+    rmSync(dir, { recursive: true, force: true });
+    return r;
+  };
+  rate(undefined, 300);
+  rate(signer, 300);
+  const signed: number[] = [];
+  const unsigned: number[] = [];
+  for (let k = 0; k < (smoke ? 2 : 5); k++) {
+    unsigned.push(rate(undefined, smoke ? 400 : 1000));
+    signed.push(rate(new SignedChanges(ids.get('node-0')!), smoke ? 400 : 1000));
+  }
+  const store_updates_per_s_unsigned = Math.round(median(unsigned));
+  const store_updates_per_s_signed = Math.round(median(signed));
+  const ratio = +(store_updates_per_s_signed / store_updates_per_s_unsigned).toFixed(3);
+  log(`local updates: ${store_updates_per_s_signed}/s signed, ${store_updates_per_s_unsigned}/s unsigned (ratio ${ratio})`);
+
+  // Simulated visibility at N nodes.
+  const simOpts = { nodes: SIM_N, updates: smoke ? 30 : 200, intervalMs: 50, linkMs: 1, idleS: 2, log };
+  const plain = runStoreSim(simOpts);
+  const withId = runStoreSim({ ...simOpts, auth: (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }) });
+  log(`sim N=${SIM_N}: visible p50/p99 ${withId.visible_p50_ms}/${withId.visible_p99_ms} ms signed, ${plain.visible_p50_ms}/${plain.visible_p99_ms} ms unsigned; bytes per node per update ${withId.bytes_per_node_per_update} vs ${plain.bytes_per_node_per_update}`);
+
+  // The real-agent attack.
+  let forged_accepted = 0;
+  let attacks_held = 0;
+  if (!values['skip-attack']) {
+    for (const r of await runIdentityAttacks({ smoke })) {
+      log(`${r.held ? 'held' : 'NOT HELD'}: ${r.name}: ${r.detail ?? ''}`);
+      forged_accepted += r.forged_accepted ?? 0;
+      if (r.held) attacks_held++;
+    }
+  }
+  console.log(
+    JSON.stringify({
+      sign_us,
+      verify_us,
+      verify_failed: bad,
+      store_updates_per_s_signed,
+      store_updates_per_s_unsigned,
+      store_updates_ratio: ratio,
+      sim_nodes: SIM_N,
+      sim_visible_p50_ms_signed: withId.visible_p50_ms,
+      sim_visible_p99_ms_signed: withId.visible_p99_ms,
+      sim_visible_p50_ms_unsigned: plain.visible_p50_ms,
+      sim_visible_p99_ms_unsigned: plain.visible_p99_ms,
+      sim_visible_p99_ratio: +(withId.visible_p99_ms / plain.visible_p99_ms).toFixed(3),
+      sim_bytes_per_node_per_update_signed: withId.bytes_per_node_per_update,
+      sim_bytes_per_node_per_update_unsigned: plain.bytes_per_node_per_update,
+      attacks_held,
+      forged_accepted,
+    }),
+  );
+} finally {
+  pki.cleanup();
+}
