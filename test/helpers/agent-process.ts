@@ -45,7 +45,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
 export const HERMETIC_PORT_FLAGS: readonly string[] = ['--bind-port', '0', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0'];
 export const HERMETIC_AGENT_FLAGS: readonly string[] = [...HERMETIC_PORT_FLAGS, '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace'];
 
-export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 15_000): Promise<AgentProcess> {
+// 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
+export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 30_000): Promise<AgentProcess> {
   const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
