@@ -30,7 +30,7 @@ t.setTimeout(900_000);
 function runBench(name: string): Promise<{ code: number | string; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, ['--expose-gc', `dist/bench/${name}.js`, '--smoke'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--expose-gc', `dist/bench/${name}.js`, '--smoke', ...(SMOKE_ARGS[name] ?? [])], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
