@@ -26,7 +26,8 @@ t.test('a slow but reading watcher gets all of a 3 MB prefix in order and is not
       s.pause();
       setTimeout(() => s.resume(), Math.ceil(d.length / 1024));
       const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-      const got = body.split('\n').filter((l) => l.startsWith('{'));
+      // Only whole lines: the last piece may be a line the next packet completes.
+      const got = body.split('\n').slice(0, -1).filter((l) => l.startsWith('{'));
       if (got.length >= keys || body.includes('"error"')) resolve(got);
     });
     s.on('error', reject);
