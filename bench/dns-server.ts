@@ -4,7 +4,7 @@
 //   node dist/bench/dns-server.js <addr> <services> <endpoints-per-service> [upstream host:port]
 import { LocalStore } from '../crdt-store/index.js';
 import { DnsServer } from '../dns/index.js';
-import { endpointKey } from '../src/records.js';
+import { endpointKey } from '../records/schema.js';
 import { benchAddr } from './dns-data.js';
 
 const [addr = '127.0.0.1', servicesArg = '1000', perArg = '2', upstream] = process.argv.slice(2);

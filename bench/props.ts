@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { MembershipCluster } from '../props/sim/membership-cluster.js';
 import { StoreCluster } from '../props/sim/store-cluster.js';
 import { Zone } from '../dns/zone.js';
-import { endpointKey, nodeKey } from '../src/records.js';
+import { endpointKey, nodeKey } from '../records/schema.js';
 import { envNumber as num, SMOKE } from './_env.js';
 
 const VIRTUAL_MS = SMOKE ? 5_000 : 60_000;

@@ -6,7 +6,7 @@ import { ReplicaDoc } from './replica-doc.js';
 import { StoreValueError, DEFAULT_VALUE_LIMITS } from './json-value.js';
 import { actorId, bucketOf, ownDocId, sharedDocId, SHARED_BUCKETS } from './names.js';
 import { amInitSyncState } from './automerge.js';
-import { recordOwner } from '../src/records.js';
+import { recordOwner } from '../records/schema.js';
 
 const NOW = 1_700_000_000_000;
 const store = (name: string) => new LocalStore({ name, clock: () => NOW, keyOwner: recordOwner });

@@ -16,7 +16,7 @@
 // the rules do stop is one node (or a relay) writing records in another owner's key space
 // or document, whatever it claims to be.
 //
-// The key-space rule is the application's (weft's is src/records.ts recordOwner): given a
+// The key-space rule is the application's (weft's is records/schema.ts recordOwner): given a
 // key it names the owner whose document must hold it, SHARED_OWNER for shared key spaces,
 // or undefined when any document may hold it.
 

@@ -10,7 +10,7 @@ import { SignedChanges } from './change-auth.js';
 import { amInitSyncState } from './automerge.js';
 import { actorId, ownDocId, sharedDocId, bucketOf } from './names.js';
 import { openStore } from './persist/open.js';
-import { recordOwner } from '../src/records.js';
+import { recordOwner } from '../records/schema.js';
 import { forgedOwnDocPush } from '../bench/hostile/store-forge.js';
 import { decode } from './replication/wire.js';
 import { makePki } from '../test/helpers/identity.js';

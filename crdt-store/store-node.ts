@@ -65,7 +65,7 @@ export interface StoreNodeOptions {
    * that one rotation (add, use, remove) covers gossip and the store at the same moment.
    */
   keyring?: Keyring;
-  /** Which document each key belongs in (LocalStoreOptions.keyOwner; weft's: src/records.ts recordOwner). */
+  /** Which document each key belongs in (LocalStoreOptions.keyOwner; weft's: records/schema.ts recordOwner). */
   keyOwner?: KeyOwnerRule;
   /** Identity (LocalStoreOptions.auth): sign own changes, check everyone's. */
   auth?: ChangeAuth;

@@ -12,10 +12,10 @@
 // <ep> is a hash of the endpoint's node and id, so every node names an endpoint the same way.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, ownedAsKeySays, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../src/records.js';
+import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, ownedAsKeySays, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../records/schema.js';
 import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
-import type { RecordSource, SourceEvent } from '../src/records.js';
+import type { RecordSource, SourceEvent } from '../records/schema.js';
 export type { RecordSource, SourceEvent };
 
 /**

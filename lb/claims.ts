@@ -13,8 +13,8 @@
 // Limits: a node can only claim for names it backs or declares, but it can claim any
 // time: a hostile member stamping 0 puts a VIP it backs first, which can move another VIP
 // colliding with it. Members can already bind any VIP name; this is no more than that.
-import type { DeclaredVip, EndpointRecord, VipBinding } from '../src/records.js';
-import { parseDeclaredVip, parseEndpointRecord, SERVICE_PREFIX, VIP_PREFIX } from '../src/records.js';
+import type { DeclaredVip, EndpointRecord, VipBinding } from '../records/schema.js';
+import { parseDeclaredVip, parseEndpointRecord, SERVICE_PREFIX, VIP_PREFIX } from '../records/schema.js';
 
 /** VIP name or literal -> its claim: the earliest `since` among the records naming it. */
 export function vipClaims(endpoints: Iterable<{ rec: EndpointRecord }>, declared: Iterable<DeclaredVip>): Map<string, number> {

@@ -12,7 +12,7 @@
 // allocation, so every node still agrees on the addresses; those on one of this node's own
 // addresses after it, since only this node must not program them.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { isServing, type DeclaredVip, type Proto } from '../src/records.js';
+import { isServing, type DeclaredVip, type Proto } from '../records/schema.js';
 import { allocate, type Cidr } from './allocator.js';
 import { vipClaims } from './claims.js';
 import type { EndpointEntry } from './records.js';

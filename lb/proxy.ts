@@ -13,7 +13,7 @@
 //     its TCP connections also run on. (UDP sessions of a removed VIP end with it.)
 import dgram from 'node:dgram';
 import net from 'node:net';
-import type { Proto } from '../src/records.js';
+import type { Proto } from '../records/schema.js';
 import type { Backend } from './desired.js';
 
 export type Policy = 'round-robin' | 'least-connections';

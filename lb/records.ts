@@ -16,9 +16,9 @@ import {
   vipKey,
   type DeclaredVip,
   type EndpointRecord,
-} from '../src/records.js';
+} from '../records/schema.js';
 
-import type { SourceEvent } from '../src/records.js';
+import type { SourceEvent } from '../records/schema.js';
 export type { SourceEvent };
 
 /** What the LB reads records from: crdt-store's LocalStore and StoreNode both fit. */

@@ -2,7 +2,7 @@
 // `<vip>.vip.<domain>` from (dns/zone.ts VipSource). Only named VIPs; a literal-IP VIP needs
 // no name. A handler hears every current VIP at once, then each change (addr undefined:
 // the VIP is gone), and nothing when a pass leaves the addresses as they were.
-import { isServiceName } from '../src/records.js';
+import { isServiceName } from '../records/schema.js';
 
 export type VipHandler = (vip: string, addr: string | undefined) => void;
 

@@ -16,10 +16,11 @@
 // value and skips (and counts) what does not parse; unknown extra fields are ignored so a
 // later version may add some.
 import { isNodeName } from '../crdt-store/names.js';
+import { OVERLAY_PREFIX } from '../records/schema.js';
 import type { StoreRecord } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, type Prefix } from './cidr.js';
 
-export const OVERLAY_PREFIX = 'overlay/';
+export { OVERLAY_PREFIX };
 export const leaseKey = (node: string): string => `${OVERLAY_PREFIX}${node}`;
 
 export interface Vtep {

@@ -32,7 +32,7 @@ import { Responder } from '../dns/answer.js';
 import { RecordIndex } from '../lb/records.js';
 import { computeDesired } from '../lb/desired.js';
 import { parseCidr } from '../lb/allocator.js';
-import { endpointKey, nodeKey, type EndpointRecord } from '../src/records.js';
+import { endpointKey, nodeKey, type EndpointRecord } from '../records/schema.js';
 import { describeFaults, skewFromSeed, type Fault } from './sim/index.js';
 import { StoreCluster } from './sim/store-cluster.js';
 import { reportProperty } from './report.js';

@@ -18,7 +18,7 @@ import t from 'tap';
 import { PropertyMeter } from './report.js';
 import { makeConfig } from '../membership/core/config.js';
 import { actorId, bucketOf, ownDocId, SHARED_BUCKETS } from '../crdt-store/names.js';
-import { recordOwner } from '../src/records.js';
+import { recordOwner } from '../records/schema.js';
 import { forgedOwnDocPush, sharedWritePush } from '../bench/hostile/store-forge.js';
 import { StoreCluster, STORE_PORT } from './sim/store-cluster.js';
 

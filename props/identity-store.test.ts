@@ -24,7 +24,7 @@ import { actorId, bucketOf, ownDocId } from '../crdt-store/names.js';
 import { SignedChanges } from '../crdt-store/change-auth.js';
 import type { LocalChange } from '../crdt-store/local-store.js';
 import { encode, changeId, NO_FORWARD } from '../crdt-store/replication/wire.js';
-import { recordOwner } from '../src/records.js';
+import { recordOwner } from '../records/schema.js';
 import { forgedOwnDocPush, sharedWritePush, type ForgeSigner } from '../bench/hostile/store-forge.js';
 import { StoreCluster, STORE_PORT } from './sim/store-cluster.js';
 import { makePki } from '../test/helpers/identity.js';

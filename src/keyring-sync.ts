@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { Keyring } from '../membership/keyring.js';
 import { parseKey } from '../membership/keyring.js';
-import { KEYRING_OP_KEY, KEYRING_PREFIX } from './records.js';
+import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../records/schema.js';
 import { reconcileKeyring } from './keyring-file.js';
 
 const AAD = Buffer.from('weft keyring-op v1');

@@ -21,7 +21,7 @@ import dnsPacket from 'dns-packet';
 import { LocalStore } from '../../crdt-store/index.js';
 import { DnsServer } from '../../dns/index.js';
 import { TestUpstream } from '../../dns/upstream.fixture.js';
-import { endpointKey } from '../../src/records.js';
+import { endpointKey } from '../../records/schema.js';
 
 const [role, optsText = '{}'] = process.argv.slice(2);
 const opts = JSON.parse(optsText) as Record<string, unknown>;

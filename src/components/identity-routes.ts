@@ -6,7 +6,7 @@
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
 import { verifyRevocation } from '../../membership/identity.js';
-import { REVOKED_PREFIX } from '../records.js';
+import { REVOKED_PREFIX } from '../../records/schema.js';
 import type { StoreNode } from '../../crdt-store/store-node.js';
 import type { StoreHandle } from './store-child.js';
 

@@ -5,7 +5,7 @@
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
 import { parseKey } from '../../membership/keyring.js';
-import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../records.js';
+import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../../records/schema.js';
 import { countKeys, fingerprint, KEYRING_OPS, parseNodeKeys, planOp, sealKeys, type KeyringOp, type NodeKeys } from '../keyring-sync.js';
 import { reconcileKeyring } from '../keyring-file.js';
 import type { MembershipHandle } from './membership-child.js';

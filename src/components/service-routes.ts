@@ -8,7 +8,7 @@
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
-import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../records.js';
+import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../../records/schema.js';
 import { parsePortSpec, parseVipSpec } from '../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';

@@ -7,7 +7,7 @@ import type { AgentContext } from '../agent.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError } from '../../membership/transport.js';
 import { storePortOf } from '../node-meta.js';
-import { nodeKey, recordOwner } from '../records.js';
+import { nodeKey, recordOwner } from '../../records/schema.js';
 import type { MembershipHandle } from './membership-child.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { registerStoreRoutes } from './store-routes.js';

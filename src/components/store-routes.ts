@@ -11,7 +11,7 @@
 import type { AgentContext } from '../agent.js';
 import { ApiError, type ApiRequest } from '../api.js';
 import { StoreValueError, type Json, type StoreRecord, type StoreNode, type WatchEvent } from '../../crdt-store/index.js';
-import { KV_PREFIX } from '../records.js';
+import { KV_PREFIX } from '../../records/schema.js';
 import type { StoreHandle } from './store-child.js';
 
 function requireStore(handle: StoreHandle): StoreNode {

@@ -2,7 +2,7 @@
 // parts that matter), one container per case: see fixtures/*.json.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { parseEndpointRecord, isServing } from '../records.js';
+import { parseEndpointRecord, isServing } from '../../records/schema.js';
 import { addressesOf, healthOf, mapContainer, type InspectInfo } from './container.js';
 
 const fixture = (name: string): InspectInfo => JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as InspectInfo;

@@ -7,7 +7,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalStore } from '../../crdt-store/local-store.js';
-import { endpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records.js';
+import { endpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../../records/schema.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { dockerSkip, startDocker, type DockerEngine } from '../../test/helpers/docker.js';
 import { Registrar } from './registrar.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalStore } from '../../crdt-store/local-store.js';
-import { endpointKey, type EndpointRecord } from '../records.js';
+import { endpointKey, type EndpointRecord } from '../../records/schema.js';
 import { Registrar, resolveSocket, DEFAULT_SOCKET, type EndpointStore } from './registrar.js';
 import type { StoreNode } from '../../crdt-store/store-node.js';
 import { describeEngineError, type RegistrarLogger } from './engine.js';

@@ -15,7 +15,7 @@
 // engine can vouch for are removed when the first attempt to reach the engine fails.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
-import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records.js';
+import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../../records/schema.js';
 import { stampClaims } from '../../lb/claims.js';
 import { mapContainer, shortId, type InspectInfo } from './container.js';
 import { EngineWatcher, describeEngineError, type EngineClient, type EngineEvent, type RegistrarLogger } from './engine.js';

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import dnsPacket, { type RecordType } from 'dns-packet';
 import type { Json } from '../../crdt-store/json-value.js';
 import { LocalStore, type LocalChange } from '../../crdt-store/local-store.js';
-import type { EndpointRecord } from '../../src/records.js';
+import type { EndpointRecord } from '../../records/schema.js';
 
 export function newStore(name = 'n1'): LocalStore {
   return new LocalStore({ name, clock: () => Date.now() });

@@ -17,7 +17,6 @@
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
 import { SHARED_OWNER } from '../crdt-store/names.js';
-import { OVERLAY_PREFIX } from '../overlay/records.js';
 
 /** A store event, as crdt-store's watches deliver it (the parts readers use). */
 export interface SourceEvent {
@@ -35,6 +34,7 @@ export const NODE_PREFIX = 'node/';
 export const SERVICE_PREFIX = 'svc/';
 export const VIP_PREFIX = 'vip/';
 export const KV_PREFIX = 'kv/';
+export const OVERLAY_PREFIX = 'overlay/';
 /** revoked/<node>: a CA-signed revocation of node's certificate (issue 13; src/components/identity-routes.ts). */
 export const REVOKED_PREFIX = 'revoked/';
 export const KEYRING_PREFIX = 'keyring/';

@@ -1,7 +1,7 @@
 // Which document each key belongs in, and the readers' own check of it (DESIGN.md
 // principle 3); the store enforces the same rule (crdt-store/admission.test.ts).
 import t from 'tap';
-import { ownedAsKeySays, recordOwner, type RecordSource, type SourceEvent } from './records.js';
+import { ownedAsKeySays, recordOwner, type RecordSource, type SourceEvent } from './schema.js';
 import { RecordIndex } from '../lb/records.js';
 import { Zone } from '../dns/zone.js';
 import { wireKey } from '../dns/wire.js';
