@@ -3,7 +3,7 @@
 //   store-child.js churn <keys> <total> <early>
 import { openStore } from '../crdt-store/persist/open.js';
 import { StoreCore } from '../crdt-store/replication/core.js';
-import { Xoshiro128 } from '../membership/core/rng.js';
+import { Xoshiro128 } from '../base/rng.js';
 import { measureChurn } from './store-local.js';
 
 const [mode, ...args] = process.argv.slice(2);

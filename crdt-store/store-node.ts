@@ -14,9 +14,9 @@
 // made in the same event-loop turn share one fsync (group commit).
 
 import { randomBytes } from 'node:crypto';
-import { DeadlineTimer } from '../membership/deadline-timer.js';
+import { DeadlineTimer } from '../base/deadline-timer.js';
 import { Keyring } from '../membership/keyring.js';
-import { Xoshiro128 } from '../membership/core/rng.js';
+import { Xoshiro128 } from '../base/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
 import type { KeyOwnerRule } from './admission.js';
 import { sealedHello } from '../membership/stream-hello.js';

@@ -14,7 +14,7 @@ import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
 import { sealedHello } from './stream-hello.js';
 import { ReplayWindow } from './replay-window.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../base/deadline-timer.js';
 import type { Message } from './messages.js';
 
 export interface MembershipOptions {

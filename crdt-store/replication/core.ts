@@ -27,7 +27,7 @@
 // have to wait for repair. A stream from an unknown sender is refused; its repair retries.
 // Addresses are not proof (UDP can be spoofed): the keyring is what keeps strangers out.
 
-import type { Rng } from '../../membership/core/rng.js';
+import type { Rng } from '../../base/rng.js';
 import type { LocalChange, LocalStore } from '../local-store.js';
 import { ownDocId } from '../names.js';
 import { Digest } from './digest.js';

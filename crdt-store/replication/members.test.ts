@@ -4,7 +4,7 @@
 import t from 'tap';
 import { LocalStore } from '../local-store.js';
 import { StoreCore } from './core.js';
-import { Xoshiro128 } from '../../membership/core/rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 
 const A = { addr: '10.0.0.1', port: 7947 };
 const B = { addr: '10.0.0.2', port: 7947 };

@@ -12,7 +12,7 @@
 import { amInitSyncState, type AmSyncState } from '../automerge.js';
 import type { LocalStore } from '../local-store.js';
 import type { DocId } from '../names.js';
-import type { Rng } from '../../membership/core/rng.js';
+import type { Rng } from '../../base/rng.js';
 import { groupOf, type Digest } from './digest.js';
 import type { DocEntry, Message, SyncItem } from './wire.js';
 import { MAX_ITEMS } from './wire.js';

@@ -7,7 +7,7 @@ import { decode, encode, REJECT_REASONS, NO_FORWARD, type Message } from './wire
 import { DIGEST_GROUPS } from './digest.js';
 import { StoreCore } from './core.js';
 import { LocalStore } from '../local-store.js';
-import { Xoshiro128 } from '../../membership/core/rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 

@@ -57,6 +57,6 @@ export type {
   SwimStats,
   UserOutput,
 } from './outputs.js';
-export { type Rng, Xoshiro128, seededRng, randomInt, shuffle } from './rng.js';
+export { type Rng, Xoshiro128, seededRng, randomInt, shuffle } from '../../base/rng.js';
 export { msgpackSize, memoized, type MeasureFn } from './size.js';
 export { suspicionTimeout, remainingSuspicionTime, retransmitLimit, pushPullScale } from './math.js';

@@ -7,7 +7,7 @@
 // needs N (for the retransmit limit) and scanning 1,000 records per packet would dominate.
 
 import type { MemberState, PushNodeState } from '../messages.js';
-import { randomInt, shuffle, type Rng } from './rng.js';
+import { randomInt, shuffle, type Rng } from '../../base/rng.js';
 import type { Suspicion } from './suspicion.js';
 import type { Timer } from './timers.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { MemberTable, type Member } from './members.js';
 import { ProbeRing } from './probe-ring.js';
-import { Xoshiro128 } from './rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 
 function member(name: string): Member {
   return { name, addr: `10.0.0.${name.length}`, port: 7946, meta: new Uint8Array(), incarnation: 0, state: 'alive', lastChange: 0 };

@@ -32,7 +32,7 @@ import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
 import { Outbox } from './outbox.js';
 import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
-import { randomInt, type Rng } from './rng.js';
+import { randomInt, type Rng } from '../../base/rng.js';
 import { defaultMeasure, memoized, msgpackSize, type MeasureFn } from './size.js';
 import { Suspicion } from './suspicion.js';
 import { TimerQueue, type Timer } from './timers.js';

@@ -2,7 +2,7 @@
 import t from 'tap';
 import type { PushPull } from '../messages.js';
 import { makeConfig } from './config.js';
-import { Xoshiro128 } from './rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 import { SwimCore } from './swim.js';
 import {
   addrOf,

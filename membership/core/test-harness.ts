@@ -5,7 +5,7 @@
 import type { Alive, Dead, NodeAddress, PacketMessage, Suspect } from '../messages.js';
 import { makeConfig, type SwimConfig } from './config.js';
 import type { Endpoint, MemberEventOutput, Output, PacketOutput, StreamOutput } from './outputs.js';
-import { Xoshiro128 } from './rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 import { SwimCore } from './swim.js';
 
 const PORT = 7946;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { MinHeap } from './heap.js';
 import { TimerQueue } from './timers.js';
-import { Xoshiro128, shuffle } from './rng.js';
+import { Xoshiro128, shuffle } from '../../base/rng.js';
 
 t.test('heap pops in order', async (t) => {
   const h = new MinHeap<number>((a, b) => a < b);

@@ -21,5 +21,5 @@ export { SimHost, type SimApp, type HostStatus } from './host.js';
 export { SwimApp, type SwimAppHooks } from './swim-app.js';
 export { MembershipCluster, GOSSIP_PORT, type MembershipClusterOptions, type RecordedEvent, type SimMember } from './membership-cluster.js';
 export * as latency from './latency.js';
-export { Xoshiro128 } from '../../membership/core/rng.js';
+export { Xoshiro128 } from '../../base/rng.js';
 export { scheduleFaults, applyFault, describeFaults, skewFromSeed, type Fault } from './faults.js';

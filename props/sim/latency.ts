@@ -1,7 +1,7 @@
 // One-way delay distributions for simulated links. A distribution is just a function of
 // the link's random stream, so tests can compose their own.
 
-import type { Rng } from '../../membership/core/rng.js';
+import type { Rng } from '../../base/rng.js';
 
 export type Latency = (rng: Rng) => number;
 

@@ -7,7 +7,7 @@
 import type { PushPull } from '../../membership/messages.js';
 import { makeConfig, type SwimConfig } from '../../membership/core/config.js';
 import type { Endpoint, MemberEventOutput, MemberView } from '../../membership/core/outputs.js';
-import { Xoshiro128 } from '../../membership/core/rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 import type { MeasureFn } from '../../membership/core/size.js';
 import { SwimCore } from '../../membership/core/swim.js';
 import { SimHost } from './host.js';

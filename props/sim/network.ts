@@ -5,7 +5,7 @@
 // whoever lives there now (as in memberlist#222).
 
 import type { Endpoint } from '../../membership/core/outputs.js';
-import type { Rng } from '../../membership/core/rng.js';
+import type { Rng } from '../../base/rng.js';
 import type { SimHost } from './host.js';
 import { lan, type Latency } from './latency.js';
 import type { Scheduler } from './scheduler.js';

@@ -2,7 +2,7 @@
 // built on it is worthless.
 import t from 'tap';
 import type { Endpoint } from '../../membership/core/outputs.js';
-import { Xoshiro128 } from '../../membership/core/rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 import { SimHost, type SimApp } from './host.js';
 import { constant } from './latency.js';
 import { SimNetwork } from './network.js';

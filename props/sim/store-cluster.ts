@@ -16,7 +16,7 @@ import type { ChangeAuth } from '../../crdt-store/change-auth.js';
 import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.js';
 import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
 import { murmur3 } from '../../crdt-store/hash.js';
-import { Xoshiro128 } from '../../membership/core/rng.js';
+import { Xoshiro128 } from '../../base/rng.js';
 import { applyFault, type Fault } from './faults.js';
 import { MembershipCluster, type MembershipClusterOptions } from './membership-cluster.js';
 import { SimDisk } from './store-disk.js';

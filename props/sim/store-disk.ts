@@ -4,7 +4,7 @@
 // replace() and truncate() are durable at once, as the real ones (fsync + rename) are.
 // The disk belongs to the machine, so it outlives the processes that use it.
 
-import type { Rng } from '../../membership/core/rng.js';
+import type { Rng } from '../../base/rng.js';
 import type { StoreFiles } from '../../crdt-store/persist/files.js';
 
 interface SimFile {

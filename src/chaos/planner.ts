@@ -1,7 +1,7 @@
 // When to inject which fault into whom: sans-IO and seeded, so a run's schedule can be
 // replayed (`--seed`) and tested without a cluster. The driver (chaos/run.ts) feeds it the
 // time and the nodes it may target, and carries out what it returns.
-import { seededRng, shuffle, type Rng } from '../../membership/core/rng.js';
+import { seededRng, shuffle, type Rng } from '../../base/rng.js';
 import type { ChaosPlan, Mode, Policy } from './policy.js';
 
 export interface TargetNode {
