@@ -5,7 +5,7 @@ import { LATENCY_BUCKETS_S, QTYPE_LABELS, RCODE_LABELS, SOURCES, type DnsStats }
 import { ZONE_SKIP_REASONS, type Zone } from './zone.js';
 import type { Forwarder } from './forwarder.js';
 import type { ResponseRateLimiter } from './rrl.js';
-import { followCounter } from '../src/metrics.js';
+import { followCounter } from '../base/follow-counter.js';
 
 /** The latency histogram, from the counts the server keeps per source. */
 const LATENCY_NAME = 'weft_dns_query_duration_seconds';

@@ -4,7 +4,7 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { SKIP_REASONS, type SkipReason } from './records.js';
 import type { ProxyStats } from './proxy.js';
 import { REFUSAL_REASONS, type RefusalReason } from './vip-guard.js';
-import { followCounter } from '../src/metrics.js';
+import { followCounter } from '../base/follow-counter.js';
 
 export interface LbCounters {
   vips: number;

@@ -9,7 +9,8 @@ import { makeConfig, type SwimConfig } from '../../membership/core/index.js';
 import { MAX_META_BYTES } from '../../membership/messages.js';
 import { REJECT_REASONS } from '../../membership/codec.js';
 import { ApiError } from '../api.js';
-import { followCounter, Gauge } from '../metrics.js';
+import { followCounter } from '../../base/follow-counter.js';
+import { Gauge } from '../metrics.js';
 import type { Config } from '../config.js';
 
 export function swimConfig(g: Config['gossip']): SwimConfig {

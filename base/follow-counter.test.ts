@@ -1,5 +1,6 @@
 import t from 'tap';
-import { followCounter, Registry } from './metrics.js';
+import { Registry } from 'prom-client';
+import { followCounter } from './follow-counter.js';
 
 t.test('followCounter adds what a total grew by, and never goes back when the component restarts', async (t) => {
   const registry = new Registry();
