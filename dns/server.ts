@@ -20,19 +20,15 @@ import { registerDnsMetrics } from './metrics.js';
 import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
 import { Zone, type RecordSource, type VipSource } from './zone.js';
+import type { Log } from '../base/log.js';
 
 export interface ListenAddr {
   addr: string;
   port: number;
 }
 
-/** pino's Logger fits. */
-export interface DnsLog {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The component's log (base/log.ts). */
+export type DnsLog = Log;
 
 export interface DnsServerOptions {
   /** Where to answer, UDP and TCP on each. Default 127.0.0.1:8600. Port 0 picks a free port. */

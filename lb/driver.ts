@@ -30,14 +30,10 @@ import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from '.
 import { RecordIndex, type RecordSource } from './records.js';
 import { VipTable } from './vip-source.js';
 import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
+import type { Log } from '../base/log.js';
 
-/** pino's Logger fits. */
-export interface LbLog {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The component's log (base/log.ts). */
+export type LbLog = Log;
 
 export type DatapathChoice = 'auto' | 'nft' | 'userspace';
 

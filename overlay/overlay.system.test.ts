@@ -12,7 +12,7 @@ import { newStore, pipe } from '../test/helpers/dns.js';
 import type { LocalStore } from '../crdt-store/local-store.js';
 import { Overlay, type OverlayLog, type OverlayStore } from './overlay.js';
 import type { StoreNode } from '../crdt-store/store-node.js';
-import type { Logger } from '../src/log.js';
+import type { Logger } from 'pino';
 import { IpAdapter } from './ip.js';
 import { parsePrefix, hostAt } from './cidr.js';
 import { vtepMac } from './desired.js';

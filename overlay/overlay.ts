@@ -17,6 +17,7 @@ import { decideLease, type LeaseConfig } from './lease.js';
 import { OverlayMetrics } from './metrics.js';
 import { plan, planCleanup, type Command } from './plan.js';
 import { leaseKey, leaseValue, MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import type { Log } from '../base/log.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
 export interface OverlayStore {
@@ -26,13 +27,8 @@ export interface OverlayStore {
   delete(key: string, opts?: { durable?: boolean }): unknown;
 }
 
-/** pino's Logger fits. */
-export interface OverlayLog {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+/** The component's log (base/log.ts). */
+export type OverlayLog = Log;
 
 export interface OverlayOptions {
   store: OverlayStore;

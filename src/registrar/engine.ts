@@ -12,14 +12,10 @@ import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { InspectInfo } from './container.js';
+import type { Log } from '../../base/log.js';
 
-/** What the registrar logs through: pino's Logger fits, and so does a console-like object. */
-export interface RegistrarLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+/** The component's log (base/log.ts). */
+export type RegistrarLogger = Log;
 
 export interface EngineEvent {
   type: 'container' | 'network';
