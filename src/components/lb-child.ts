@@ -9,7 +9,7 @@ import { hostAddresses, VipGuard, type Refusal } from '../../lb/vip-guard.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import { NODE_PREFIX, parseDeclaredVip, parseNodeRecord, vipKey } from '../../records/schema.js';
-import { parseVipSpec } from '../registrar/labels.js';
+import { parseVipSpec } from '../../registrar/labels.js';
 import type { StoreHandle } from './store-child.js';
 
 export interface LbHandle {

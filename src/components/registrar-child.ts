@@ -3,7 +3,7 @@
 // keeps retrying in the background, so the rest of the agent never waits on Docker.
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
-import { Registrar } from '../registrar/index.js';
+import { Registrar } from '../../registrar/index.js';
 import { ApiError } from '../api.js';
 import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';
 import type { MembershipHandle } from './membership-child.js';

@@ -9,7 +9,7 @@
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
 import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../../records/schema.js';
-import { parsePortSpec, parseVipSpec } from '../registrar/labels.js';
+import { parsePortSpec, parseVipSpec } from '../../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';

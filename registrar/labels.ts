@@ -32,7 +32,7 @@
 // not silently read as something else. Any other `weft.*` label is reported as unknown, so
 // a typo (weft.prot.http) is seen instead of quietly doing nothing.
 import { isIP } from 'node:net';
-import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../../records/schema.js';
+import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';

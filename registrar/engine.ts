@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { InspectInfo } from './container.js';
-import type { Log } from '../../base/log.js';
+import type { Log } from '../base/log.js';
 
 /** The component's log (base/log.ts). */
 export type RegistrarLogger = Log;

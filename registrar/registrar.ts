@@ -15,13 +15,13 @@
 // engine can vouch for are removed when the first attempt to reach the engine fails.
 import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
-import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../../records/schema.js';
-import { stampClaims } from '../../lb/claims.js';
+import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records/schema.js';
+import { stampClaims } from '../lb/claims.js';
 import { mapContainer, shortId, type InspectInfo } from './container.js';
 import { EngineWatcher, describeEngineError, type EngineClient, type EngineEvent, type RegistrarLogger } from './engine.js';
 import { hasWeftLabels, type LabelProblem } from './labels.js';
 import type { BackoffOptions } from './backoff.js';
-import type { Json } from '../../crdt-store/json-value.js';
+import type { Json } from '../crdt-store/json-value.js';
 
 /**
  * The store as the registrar uses it. crdt-store's LocalStore (synchronous) and StoreNode

@@ -140,7 +140,7 @@ t.test('values that are not strings do not throw', async (t) => {
 });
 
 t.test('a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)', async (t) => {
-  const { VipGuard } = await import('../../lb/vip-guard.js');
+  const { VipGuard } = await import('../lb/vip-guard.js');
   const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
   const p = parseLabels({ 'weft.service': 'web', 'weft.vip': '127.0.0.1:22', 'weft.vip.1': 'web:80', 'weft.vip.2': '198.18.0.9:53/udp', 'weft.vip.3': '169.254.169.254:80' }, { checkVip: (v) => guard.check(v)?.message });
   t.same(p.vips.map((v) => v.vip), ['web', '198.18.0.9']);

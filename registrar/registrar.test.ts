@@ -7,13 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { LocalStore } from '../../crdt-store/local-store.js';
-import { endpointKey, type EndpointRecord } from '../../records/schema.js';
+import { LocalStore } from '../crdt-store/local-store.js';
+import { endpointKey, type EndpointRecord } from '../records/schema.js';
 import { Registrar, resolveSocket, DEFAULT_SOCKET, type EndpointStore } from './registrar.js';
-import type { StoreNode } from '../../crdt-store/store-node.js';
+import type { StoreNode } from '../crdt-store/store-node.js';
 import { describeEngineError, type RegistrarLogger } from './engine.js';
-import type { Logger } from '../log.js';
-import type { Json } from '../../crdt-store/json-value.js';
+import type { Logger } from '../src/log.js';
+import type { Json } from '../crdt-store/json-value.js';
 import { captureLogger } from './log-capture.fixture.js';
 
 const fast = { initialMs: 20, maxMs: 40 };

@@ -2,7 +2,7 @@
 // parts that matter), one container per case: see fixtures/*.json.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { parseEndpointRecord, isServing } from '../../records/schema.js';
+import { parseEndpointRecord, isServing } from '../records/schema.js';
 import { addressesOf, healthOf, mapContainer, type InspectInfo } from './container.js';
 
 const fixture = (name: string): InspectInfo => JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as InspectInfo;
@@ -110,7 +110,7 @@ t.test('malformed inspect output never throws', async (t) => {
 });
 
 t.test('a weft.vip label on an address the VIP guard refuses is a problem; the endpoint stays (issue 12, item 8)', async (t) => {
-  const { VipGuard } = await import('../../lb/vip-guard.js');
+  const { VipGuard } = await import('../lb/vip-guard.js');
   const guard = new VipGuard({ vipCidr: '198.18.0.0/15' }); // web1's 10.99.0.1 is outside it
   const info = fixture('web1');
   const m = mapContainer(info, { ...ctx, checkVip: (v) => guard.check(v)?.message });

@@ -15,7 +15,7 @@
 //     code does not know is read as 'starting', which readers do not serve: a check that
 //     cannot be understood must not make an endpoint look healthy.
 import { isIP } from 'node:net';
-import { endpointKey, type EndpointRecord, type Health } from '../../records/schema.js';
+import { endpointKey, type EndpointRecord, type Health } from '../records/schema.js';
 import { hasWeftLabels, parseLabels, type LabelProblem } from './labels.js';
 
 /** The parts of `docker inspect` output read here; everything optional, as it is external input. */

@@ -6,12 +6,12 @@ import t from 'tap';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { LocalStore } from '../../crdt-store/local-store.js';
-import { endpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../../records/schema.js';
-import { eventually } from '../../test/helpers/eventually.js';
-import { dockerSkip, startDocker, type DockerEngine } from '../../test/helpers/docker.js';
+import { LocalStore } from '../crdt-store/local-store.js';
+import { endpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records/schema.js';
+import { eventually } from '../test/helpers/eventually.js';
+import { dockerSkip, startDocker, type DockerEngine } from '../test/helpers/docker.js';
 import { Registrar } from './registrar.js';
-import type { Json } from '../../crdt-store/json-value.js';
+import type { Json } from '../crdt-store/json-value.js';
 import { captureLogger } from './log-capture.fixture.js';
 
 type Test = { teardown(fn: () => unknown): void };
