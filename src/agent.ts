@@ -16,8 +16,7 @@ import { dnsChild, type DnsHandle } from './components/dns-child.js';
 import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
 import { lbChild, type LbHandle } from './components/lb-child.js';
 import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
-import { Keyring } from '../membership/keyring.js';
-import { loadIdentity } from '../membership/identity.js';
+import { Keyring, loadIdentity } from '../membership/index.js';
 import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
 

@@ -5,7 +5,7 @@ import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
 import { createLogger } from './log.js';
 import { KeyringFileError } from './keyring-file.js';
-import { IdentityError } from '../membership/identity.js';
+import { IdentityError } from '../membership/index.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;

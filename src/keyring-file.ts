@@ -3,7 +3,7 @@
 // SIGHUP rotations rewrite it) and keeps keys off the command line, where `ps` shows them.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, chmodSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
-import { Keyring, parseKey } from '../membership/keyring.js';
+import { Keyring, parseKey } from '../membership/index.js';
 
 export class KeyringFileError extends Error {}
 

@@ -15,8 +15,7 @@
 // Without signatures (issue 13) any key holder can write keyring-op: key holders are
 // trusted here, as in serf.
 import { createHash } from 'node:crypto';
-import type { Keyring } from '../membership/keyring.js';
-import { parseKey } from '../membership/keyring.js';
+import { parseKey, type Keyring } from '../membership/index.js';
 import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../records/schema.js';
 import { reconcileKeyring } from './keyring-file.js';
 

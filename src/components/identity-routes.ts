@@ -5,7 +5,7 @@
 // node's records and refuses its changes from then on.
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
-import { verifyRevocation } from '../../membership/identity.js';
+import { verifyRevocation } from '../../membership/index.js';
 import { REVOKED_PREFIX } from '../../records/schema.js';
 import type { StoreNode } from '../../crdt-store/store-node.js';
 import type { StoreHandle } from './store-child.js';

@@ -4,7 +4,7 @@
 //                                             changes this node's keyring and asks every node to follow
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
-import { parseKey } from '../../membership/keyring.js';
+import { parseKey } from '../../membership/index.js';
 import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../../records/schema.js';
 import { countKeys, fingerprint, KEYRING_OPS, parseNodeKeys, planOp, sealKeys, type KeyringOp, type NodeKeys } from '../keyring-sync.js';
 import { reconcileKeyring } from '../keyring-file.js';

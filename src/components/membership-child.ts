@@ -4,10 +4,7 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
 import { encodeMeta } from '../node-meta.js';
-import { Membership, type MemberInfo } from '../../membership/membership.js';
-import { makeConfig, type SwimConfig } from '../../membership/core/index.js';
-import { MAX_META_BYTES } from '../../membership/messages.js';
-import { REJECT_REASONS } from '../../membership/codec.js';
+import { Membership, makeConfig, MAX_META_BYTES, REJECT_REASONS, type MemberInfo, type SwimConfig } from '../../membership/index.js';
 import { ApiError } from '../api.js';
 import { followCounter } from '../../base/follow-counter.js';
 import { Gauge } from '../metrics.js';

@@ -5,7 +5,7 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from '../agent.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
-import { GossipBindError } from '../../membership/transport.js';
+import { GossipBindError } from '../../membership/index.js';
 import { storePortOf } from '../node-meta.js';
 import { nodeKey, recordOwner } from '../../records/schema.js';
 import type { MembershipHandle } from './membership-child.js';
