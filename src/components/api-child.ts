@@ -1,7 +1,7 @@
 // The HTTP API as a supervised child: listening means ready; stop closes every connection.
 // Tokens are read at each start, so a restarted API picks up a rewritten token file.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { allowedHosts, hostOf } from '../api-access.js';
 import { resolveApiTokens } from '../api-tokens.js';
 

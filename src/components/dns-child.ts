@@ -3,7 +3,7 @@
 // address is bound; a bind failure (port 53 without privileges, address in use) is a
 // start failure with a one-line reason.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { DnsServer } from '../../dns/index.js';
 import { parseListenAddr } from '../config.js';
 import { Registry } from '../metrics.js';

@@ -3,7 +3,7 @@
 // The agent checks the signature against its CA, then writes revoked/<NAME> into the shared
 // records; every node checks it again when it reads it (followRevocations), drops the
 // node's records and refuses its changes from then on.
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
 import { verifyRevocation } from '../../membership/index.js';
 import { REVOKED_PREFIX } from '../../records/schema.js';

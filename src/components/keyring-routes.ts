@@ -2,7 +2,7 @@
 //   GET  /v1/keyring                          per key fingerprint: live nodes holding it, sending with it
 //   POST /v1/keyring {"op": "install"|"use"|"remove", "key": "<base64>"}
 //                                             changes this node's keyring and asks every node to follow
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
 import { parseKey } from '../../membership/index.js';
 import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../../records/schema.js';

@@ -2,7 +2,7 @@
 // VIP names with the addresses the LB computes). Stopping leaves the kernel rules in place,
 // so traffic to VIPs keeps flowing across an agent restart; `weft agent --cleanup` removes them.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { LoadBalancer } from '../../lb/index.js';
 import { stampClaims } from '../../lb/claims.js';
 import { hostAddresses, VipGuard, type Refusal } from '../../lb/vip-guard.js';

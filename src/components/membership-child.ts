@@ -2,7 +2,7 @@
 // goes on in the background, so a node whose seeds are down still starts and heals later).
 // Stop is a graceful leave: the cluster sees `left`, not a failure.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { encodeMeta } from '../node-meta.js';
 import { Membership, makeConfig, MAX_META_BYTES, REJECT_REASONS, type MemberInfo, type SwimConfig } from '../../membership/index.js';
 import { ApiError } from '../api.js';

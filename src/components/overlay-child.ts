@@ -3,7 +3,7 @@
 // configuration in place (containers keep their routes across an agent restart);
 // `weft agent --cleanup` removes it.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { isIP } from 'node:net';
 import { Overlay } from '../../overlay/index.js';
 import { ApiError } from '../api.js';

@@ -2,7 +2,7 @@
 // node's endpoint records. Docker is optional: without an engine it is ready at once and
 // keeps retrying in the background, so the rest of the agent never waits on Docker.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { Registrar } from '../../registrar/index.js';
 import { ApiError } from '../api.js';
 import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';

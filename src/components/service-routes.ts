@@ -6,7 +6,7 @@
 //   GET    /v1/services                      every live service, its endpoints cluster-wide
 //   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?}
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
 import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../../records/schema.js';
 import { parsePortSpec, parseVipSpec } from '../../registrar/labels.js';

@@ -3,7 +3,7 @@
 // gossip address and announces that port in the node's gossip metadata, so peers find it
 // whatever port it got. Ready once the data directory is loaded and the port is bound.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError } from '../../membership/index.js';
 import { storePortOf } from '../node-meta.js';

@@ -1,5 +1,5 @@
 // The store's figures for /metrics, read from the running store's stats at each scrape.
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { followCounter } from '../../base/follow-counter.js';
 import { Gauge } from '../metrics.js';
 import { ADMIT_REJECTS, ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';

@@ -8,7 +8,7 @@
 //   PUT    /v1/kv/<key>[?durable=true]    body: any JSON value (never code)
 //   DELETE /v1/kv/<key>[?durable=true]
 //   GET    /v1/store?prefix=P&view=live|all
-import type { AgentContext } from '../agent.js';
+import type { AgentContext } from './context.js';
 import { ApiError, type ApiRequest } from '../api.js';
 import { StoreValueError, type Json, type StoreRecord, type StoreNode, type WatchEvent } from '../../crdt-store/index.js';
 import { KV_PREFIX } from '../../records/schema.js';
