@@ -14,7 +14,14 @@ import { parseStoredJson, type Json, type ValueLimits } from './json-value.js';
 import type { DocId, DocKind } from './names.js';
 import { ownerOfDoc } from './names.js';
 import { murmur3 } from './hash.js';
-import type { StoreRecord } from './views.js';
+
+/** One record as a reader sees it; views.ts re-exports it with the views built from these. */
+export interface StoreRecord {
+  readonly key: string;
+  readonly value: Json;
+  /** The node that owns it, or SHARED_OWNER ("*") for a shared record. */
+  readonly owner: string;
+}
 
 /** A key whose visible text changed: from `before` to `after` (undefined = absent). */
 export interface KeyChange {

@@ -10,17 +10,12 @@
 
 import type { Json } from './json-value.js';
 import { SHARED_OWNER } from './names.js';
-import { textOf, type ReplicaDoc } from './replica-doc.js';
+import { textOf, type ReplicaDoc, type StoreRecord } from './replica-doc.js';
 
 export type ViewName = 'live' | 'all';
 export const VIEWS: readonly ViewName[] = ['live', 'all'];
 
-export interface StoreRecord {
-  readonly key: string;
-  readonly value: Json;
-  /** The node that owns it, or SHARED_OWNER ("*") for a shared record. */
-  readonly owner: string;
-}
+export type { StoreRecord };
 
 export interface WatchEvent {
   key: string;
