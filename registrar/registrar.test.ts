@@ -12,7 +12,7 @@ import { endpointKey, type EndpointRecord } from '../records/schema.js';
 import { Registrar, resolveSocket, DEFAULT_SOCKET, type EndpointStore } from './registrar.js';
 import type { StoreNode } from '../crdt-store/store-node.js';
 import { describeEngineError, type RegistrarLogger } from './engine.js';
-import type { Logger } from '../src/log.js';
+import type { Logger } from 'pino';
 import type { Json } from '../crdt-store/json-value.js';
 import { captureLogger } from './log-capture.fixture.js';
 

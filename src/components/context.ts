@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import type { Keyring } from '../../membership/index.js';
 import type { SignedChanges } from '../../crdt-store/change-auth.js';
+import type { StoreNode } from '../../crdt-store/index.js';
 
 /** What every component gets: the config, a logger, the metrics registry and the API to add routes to. */
 export interface AgentContext {
@@ -33,4 +34,9 @@ export interface AgentContext {
   keyringListeners: Set<() => void>;
   /** Per-node identity (tls.*): signs this node's store changes and checks everyone's; undefined: identity off. */
   changeAuth: SignedChanges | undefined;
+}
+
+/** The running store, for the routes and metrics that read it (the store component sets it; a restart replaces it). */
+export interface StoreHandle {
+  current?: StoreNode;
 }

@@ -3,12 +3,11 @@
 // The agent checks the signature against its CA, then writes revoked/<NAME> into the shared
 // records; every node checks it again when it reads it (followRevocations), drops the
 // node's records and refuses its changes from then on.
-import type { AgentContext } from './context.js';
+import type { AgentContext, StoreHandle } from './context.js';
 import { ApiError } from '../api.js';
 import { verifyRevocation } from '../../membership/index.js';
 import { REVOKED_PREFIX } from '../../records/schema.js';
 import type { StoreNode } from '../../crdt-store/store-node.js';
-import type { StoreHandle } from './store-child.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 

@@ -2,14 +2,13 @@
 //   GET  /v1/keyring                          per key fingerprint: live nodes holding it, sending with it
 //   POST /v1/keyring {"op": "install"|"use"|"remove", "key": "<base64>"}
 //                                             changes this node's keyring and asks every node to follow
-import type { AgentContext } from './context.js';
+import type { AgentContext, StoreHandle } from './context.js';
 import { ApiError } from '../api.js';
 import { parseKey } from '../../membership/index.js';
 import { KEYRING_OP_KEY, KEYRING_PREFIX } from '../../records/schema.js';
 import { countKeys, fingerprint, KEYRING_OPS, parseNodeKeys, planOp, sealKeys, type KeyringOp, type NodeKeys } from '../keyring-sync.js';
 import { reconcileKeyring } from '../keyring-file.js';
 import type { MembershipHandle } from './membership-child.js';
-import type { StoreHandle } from './store-child.js';
 
 const NO_KEYS = 'encryption is off on this agent (no gossip keys): start every agent with --keyring-file (or --encrypt) to use weft keyring';
 

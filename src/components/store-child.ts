@@ -3,7 +3,7 @@
 // gossip address and announces that port in the node's gossip metadata, so peers find it
 // whatever port it got. Ready once the data directory is loaded and the port is bound.
 import type { ChildSpec } from '../../supervisors/index.js';
-import type { AgentContext } from './context.js';
+import type { AgentContext, StoreHandle } from './context.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError } from '../../membership/index.js';
 import { storePortOf } from '../node-meta.js';
@@ -15,11 +15,9 @@ import { registerKeyringRoutes } from './keyring-routes.js';
 import { followKeyringOps } from '../keyring-sync.js';
 import { followRevocations, registerIdentityRoutes } from './identity-routes.js';
 
-/** Holds the running store so routes and later components can reach it across restarts. */
-export interface StoreHandle {
-  current?: StoreNode;
-}
+export type { StoreHandle };
 
+/** Holds the running store so routes and later components can reach it across restarts. */
 export function storeChild(ctx: AgentContext, membership: MembershipHandle, handle: StoreHandle): ChildSpec {
   const { config, log } = ctx;
   registerStoreMetrics(ctx, handle);

@@ -1,9 +1,8 @@
 // The store's figures for /metrics, read from the running store's stats at each scrape.
-import type { AgentContext } from './context.js';
+import type { AgentContext, StoreHandle } from './context.js';
 import { followCounter } from '../../base/follow-counter.js';
 import { Gauge } from '../metrics.js';
 import { ADMIT_REJECTS, ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';
-import type { StoreHandle } from './store-child.js';
 
 export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): void {
   const registers = [ctx.registry];

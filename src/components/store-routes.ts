@@ -8,11 +8,10 @@
 //   PUT    /v1/kv/<key>[?durable=true]    body: any JSON value (never code)
 //   DELETE /v1/kv/<key>[?durable=true]
 //   GET    /v1/store?prefix=P&view=live|all
-import type { AgentContext } from './context.js';
+import type { AgentContext, StoreHandle } from './context.js';
 import { ApiError, type ApiRequest } from '../api.js';
 import { StoreValueError, type Json, type StoreRecord, type StoreNode, type WatchEvent } from '../../crdt-store/index.js';
 import { KV_PREFIX } from '../../records/schema.js';
-import type { StoreHandle } from './store-child.js';
 
 function requireStore(handle: StoreHandle): StoreNode {
   if (!handle.current) throw new ApiError(503, 'the store is not running; see /v1/status');
