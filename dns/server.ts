@@ -20,7 +20,6 @@ import { registerDnsMetrics } from './metrics.js';
 import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
 import { Zone, type RecordSource, type VipSource } from './zone.js';
-import type { Log } from '../base/log.js';
 
 export interface ListenAddr {
   addr: string;
@@ -28,7 +27,7 @@ export interface ListenAddr {
 }
 
 /** The component's log (base/log.ts). */
-export type DnsLog = Log;
+export type DnsLog = import('../base/log.js').Log;
 
 export interface DnsServerOptions {
   /** Where to answer, UDP and TCP on each. Default 127.0.0.1:8600. Port 0 picks a free port. */

@@ -30,10 +30,9 @@ import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from '.
 import { RecordIndex, type RecordSource } from './records.js';
 import { VipTable } from './vip-source.js';
 import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
-import type { Log } from '../base/log.js';
 
 /** The component's log (base/log.ts). */
-export type LbLog = Log;
+export type LbLog = import('../base/log.js').Log;
 
 export type DatapathChoice = 'auto' | 'nft' | 'userspace';
 

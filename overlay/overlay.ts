@@ -17,7 +17,6 @@ import { decideLease, type LeaseConfig } from './lease.js';
 import { OverlayMetrics } from './metrics.js';
 import { plan, planCleanup, type Command } from './plan.js';
 import { leaseKey, leaseValue, MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
-import type { Log } from '../base/log.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
 export interface OverlayStore {
@@ -28,7 +27,7 @@ export interface OverlayStore {
 }
 
 /** The component's log (base/log.ts). */
-export type OverlayLog = Log;
+export type OverlayLog = import('../base/log.js').Log;
 
 export interface OverlayOptions {
   store: OverlayStore;
