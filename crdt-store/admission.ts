@@ -1,6 +1,6 @@
 // What a document may take from a peer: the checks every change passes before it touches a
-// replica (DESIGN.md principle 3: only the owner writes its own records, and every receiver
-// enforces it, whoever relayed them).
+// replica (docs/ARCHITECTURE.md, "Owner writes, and the live view": only the owner writes its
+// own records, and every receiver enforces it, whoever relayed them).
 //
 //   n/<X> at epoch E   every change is authored by X in E: its Automerge actor is actorId(X, E)
 //                      (names.ts), and every key it writes may live in X's document

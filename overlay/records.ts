@@ -1,4 +1,4 @@
-// The overlay's record in the store: one per node, owned by it (DESIGN.md principle 3).
+// The overlay's record in the store: one per node, owned by it (docs/ARCHITECTURE.md, "Owner writes, and the live view").
 //
 //   overlay/<node>   owned by <node>
 //   {

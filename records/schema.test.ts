@@ -1,5 +1,5 @@
-// Which document each key belongs in, and the readers' own check of it (DESIGN.md
-// principle 3); the store enforces the same rule (crdt-store/admission.test.ts).
+// Which document each key belongs in, and the readers' own check of it (docs/ARCHITECTURE.md,
+// "Owner writes, and the live view"); the store enforces the same rule (crdt-store/admission.test.ts).
 import t from 'tap';
 import { ownedAsKeySays, recordOwner, type RecordSource, type SourceEvent } from './schema.js';
 import { RecordIndex } from '../lb/records.js';

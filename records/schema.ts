@@ -11,9 +11,10 @@
 //   keyring/<node>                       owned by <node>: fingerprints of its keys (src/keyring-sync.ts)
 //   keyring-op                           shared: the last cluster-wide keyring operation
 //
-// Only the owner writes its own records (DESIGN.md, principle 3): recordOwner() says which
-// document each key belongs in, and the store (crdt-store/admission.ts) refuses changes
-// that write a key elsewhere and shows no record held elsewhere. A reader ignores records
+// Only the owner writes its own records (docs/ARCHITECTURE.md, "Owner writes, and the live
+// view"): recordOwner() says which document each key belongs in, and the store
+// (crdt-store/admission.ts) refuses changes that write a key elsewhere and shows no record
+// held elsewhere. A reader ignores records
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
 import { SHARED_OWNER } from '../crdt-store/names.js';

@@ -1,4 +1,4 @@
-// Public API of weft's supervision tree (DESIGN.md, principle 4).
+// Public API of weft's supervision tree (docs/ARCHITECTURE.md, "Supervision tree").
 export type {
   Child,
   ChildContext,

@@ -1,4 +1,4 @@
-// Public types of weft's supervision tree (DESIGN.md, principle 4).
+// Public types of weft's supervision tree (docs/ARCHITECTURE.md, "Supervision tree").
 
 /** Erlang/OTP restart types. */
 export type RestartType = 'permanent' | 'transient' | 'temporary';
