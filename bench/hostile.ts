@@ -1,5 +1,5 @@
 // `npm run bench -- hostile [--smoke] [--only gossip,store,dns,api,vip]`: one run of the
-// whole attack suite of the hostile-input issue, each attack against real agents on loopback
+// whole attack suite behind the rules of README "Security", each attack against real agents on loopback
 // or in namespaces of its own (bench/hostile/<area>.ts). Prints one row per attack and, last,
 // one JSON object: attacks, held, crashes, forged_accepted, and every area's figures
 // (rss_growth_mb_stream_flood, rss_growth_mb_stalled_watchers, poison_success,

@@ -1,4 +1,4 @@
-// `npm run bench -- identity [--smoke]`: what per-node identity (issue 13) costs and holds.
+// `npm run bench -- identity [--smoke]`: what per-node identity (README "Identity") costs and holds.
 //   sign_us, verify_us          median per store change (Ed25519 over the change, certificate
 //                               checked once per certificate; verify without the cache)
 //   store_updates_per_s_*       local single-key updates per second, signed and unsigned

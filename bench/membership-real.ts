@@ -1,4 +1,5 @@
-// Real membership figures, side by side with serf (issue 3, figures part 2):
+// Real membership figures, side by side with serf (the real half of
+// `npm run bench -- membership`, README "Tests and benchmarks"):
 //   - `kill -9` one agent; time until every other agent marks it dead (weft) or failed (serf);
 //   - idle gossip bytes per agent per second.
 //

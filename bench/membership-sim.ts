@@ -1,4 +1,5 @@
-// Simulated membership figures at N nodes, lan preset (issue 3, figures part 1):
+// Simulated membership figures at N nodes, lan preset (the simulated half of
+// `npm run bench -- membership`, README "Tests and benchmarks"):
 //   - time for a crash to be marked dead at 100 % of members (p50, p99),
 //   - time for a join to reach 100 % of members (p50, p99),
 //   - false deaths with 5 % loss and one member paused 2 s at a time,

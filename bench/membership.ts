@@ -1,4 +1,5 @@
-// `npm run bench -- membership`: the figures of issue 3.
+// `npm run bench -- membership`: the membership row of the README's bench table ("Tests and
+// benchmarks"):
 //   1. Simulated, N = BENCH_NODES (1000) nodes, lan preset, BENCH_TRIALS (20) trials
 //      (bench/membership-sim.ts).
 //   2. Real, side by side with serf: BENCH_AGENTS (20) weft agents and as many serf agents on

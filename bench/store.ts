@@ -1,4 +1,4 @@
-// `npm run bench -- store`: the figures of issue 4.
+// `npm run bench -- store`: the store row of the README's bench table ("Tests and benchmarks"):
 //   1. Local updates per second: one key per update, batched, durable (bench/store-local.ts).
 //   2. Update visible at every node: sim, N = BENCH_STORE_NODES (100), 1 ms links
 //      (bench/store-sim.ts); real, BENCH_STORE_AGENTS (20) agents on loopback

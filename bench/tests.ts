@@ -1,4 +1,5 @@
-// `npm run bench -- tests [--smoke]`: the regression set of issue 18 (test/mutants/). Each
+// `npm run bench -- tests [--smoke]`: the regression set of mutants (test/mutants/; README
+// "Tests and benchmarks"). Each
 // mutant is a deliberate bug the suite once missed, kept as a patch with the test that must
 // kill it (test/mutants/mutants.json). On a scratch copy of HEAD (git archive into a temp
 // dir, node_modules linked; the real tree is never touched) each killing test first runs

@@ -1,4 +1,4 @@
-// Attacks on the HTTP API of a real agent on loopback (issue 12, item 7): a web page's
+// Attacks on the HTTP API of a real agent on loopback (README "Security"): a web page's
 // cross-site writes (CSRF), DNS rebinding, slowloris, stalled watchers and unauthenticated
 // writes. Each starts its own agent, attacks, measures and stops it. Used by
 // `npm run bench -- hostile` and by src/api-hostile.e2e.test.ts.
@@ -14,7 +14,7 @@ import type { AttackResult } from './result.js';
 const HERE = fileURLToPath(import.meta.url);
 const CLI = fileURLToPath(new URL(HERE.includes('/dist/') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
 
-/** The RSS budget the stalled-watcher attack may cost (issue 12). */
+/** The RSS budget the stalled-watcher attack may cost (the figure rss_growth_mb_stalled_watchers of `bench hostile`). */
 export const RSS_BUDGET_MB = 32;
 
 export interface ApiAgent {

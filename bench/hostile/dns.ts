@@ -1,4 +1,4 @@
-// The DNS attacks of `npm run bench -- hostile` (issue 12, items 5 and 6), each against weft's
+// The DNS attacks of `npm run bench -- hostile` (README "Security"), each against weft's
 // real DNS server in network namespaces of its own (root, ip, python3):
 //   dns_poison         blind cache poisoning: a slow upstream, and an attacker on a third host
 //                      that floods forged answers carrying the upstream's address and port

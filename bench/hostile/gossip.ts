@@ -64,7 +64,7 @@ export async function sendDatagrams(from: string, to: { addr: string; port: numb
 const HUGE = Number.MAX_SAFE_INTEGER; // 2^53-1: +1 is not a safe integer
 
 /**
- * Issue 12 item 1: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
+ * Forged incarnation: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
  * when `keyed`) to a1 and to a2 itself, plus a forged `alive` of a3 at the same height.
  * Held when no agent exits, a2 and a3 stay alive in every view, no view holds an
  * incarnation above 2^32-1, and a2, restarted, stays up and alive.
@@ -181,7 +181,7 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
 }
 
 /**
- * Issue 12 item 3: connections that announce 4 MiB frames and dump or trickle bytes, at
+ * Stream flood: connections that announce 4 MiB frames and dump or trickle bytes, at
  * the gossip and the store port of one agent, half without a hello and half behind a
  * forged one (without encryption anyone can make one). Meanwhile a second agent joins
  * (gossip push/pull) and must receive a KV entry written before it came (store repair).
@@ -274,7 +274,7 @@ export async function metric(a: AgentProcess, name: string, labels = ''): Promis
 }
 
 /**
- * Issue 12 item 11: a captured encrypted packet, sent again. A fake member (the attacker,
+ * Replay: a captured encrypted packet, sent again. A fake member (the attacker,
  * who holds no key here; it merely records) announces itself to agent r1 with a packet
  * sealed by an insider, then records what r1 gossips to it; every recorded packet that
  * carries an alive or suspect is delivered to r2 twice. Held when r2 refuses every second

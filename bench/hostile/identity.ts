@@ -1,4 +1,4 @@
-// Attacks on per-node identity (issue 13), against real agents on loopback: the key-holder
+// Attacks on per-node identity (README "Identity"), against real agents on loopback: the key-holder
 // forgeries of store.ts repeated with identity on. Mallory is a member holding the cluster
 // key AND a valid certificate of its own (a compromised node); it pushes node2's records
 // as node2's own document (at node2's current epoch, and 10 minutes ahead: what the key

@@ -1,4 +1,5 @@
-// Attacks on the replicated store, against real agents on loopback (issue 12, items 2 and 4):
+// Attacks on the replicated store, against real agents on loopback (README "Security": a node
+// can lie only about itself):
 //
 //   nonMemberForgery   a process that is no member (no key: the cluster runs without one)
 //                      replicates with the agents as if it were a peer, then writes an

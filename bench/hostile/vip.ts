@@ -1,5 +1,5 @@
-// The VIP attacks of issue 12 (items 8, 9, 10), each against real components: the nft
-// datapath programming a network namespace of its own (root, nft, ip), real TCP/UDP
+// The VIP attacks (README "Security"; `npm run bench -- hostile --only vip`), each against
+// real components: the nft datapath programming a network namespace of its own (root, nft, ip), real TCP/UDP
 // processes in other namespaces, and a real agent on loopback. Used by
 // `npm run bench -- hostile` and by lb/vip-hostile.system.test.ts and
 // src/vip-claims.e2e.test.ts, so the attack code exists once.
