@@ -11,7 +11,7 @@ t.test('fires once at the deadline, re-arming to the same deadline is a no-op', 
   timer.arm(at);
   await sleep(60);
   t.equal(fired.length, 1);
-  t.ok(fired[0]! >= at - 1, 'not before the deadline');
+  t.ok(fired[0]! >= at, 'not before the deadline');
 });
 
 t.test('a new deadline replaces the old; Infinity and stop() cancel', async (t) => {
