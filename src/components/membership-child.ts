@@ -8,6 +8,8 @@ import { Membership, type MemberInfo } from '../../membership/membership.js';
 import { makeConfig, type SwimConfig } from '../../membership/core/index.js';
 import { MAX_META_BYTES } from '../../membership/messages.js';
 import { REJECT_REASONS } from '../../membership/codec.js';
+import { MEMBER_AUTH_REJECTS } from '../../membership/core/member-auth.js';
+import { SignedMembership } from '../../membership/member-signer.js';
 import { ApiError } from '../api.js';
 import { followCounter, Gauge } from '../metrics.js';
 import type { Config } from '../config.js';
@@ -53,6 +55,8 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       } catch (e) {
         throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`);
       }
+      const changeAuth = ctx.changeAuth;
+      const signed = changeAuth ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned }) : undefined;
       const m = await Membership.start({
         name: config.node.name,
         bindAddr: g.bindAddr,
@@ -64,9 +68,23 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         keyring: ctx.keyring,
         acceptUnstamped: g.acceptUnstamped,
         meta: encodeMeta(ctx.meta),
+        // Identity on (tls.*): alives and leaves are signed with the node's certificate, as store changes are.
+        auth: signed,
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });
       handle.current = m;
+      // Revocations reach membership as they reach the store (identity-routes.ts followRevocations).
+      const identityListener = {
+        revoked: (node: string) => {
+          m.standingChanged();
+          log.warn({ node }, `membership: node ${node} revoked: failed, its gossip refused`);
+        },
+        renewed: (id: Parameters<SignedMembership['setIdentity']>[0]) => {
+          signed?.setIdentity(id);
+          m.identityRenewed();
+        },
+      };
+      changeAuth?.listeners.add(identityListener);
       for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
         m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
       }
@@ -81,11 +99,13 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       }
       return {
         async stop() {
+          changeAuth?.listeners.delete(identityListener);
           await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
           await m.close();
           if (handle.current === m) handle.current = undefined;
         },
         kill() {
+          changeAuth?.listeners.delete(identityListener);
           void m.close();
         },
       };
@@ -170,9 +190,13 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
   swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
   swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
-  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder, by reason', ['reason'], () => {
+  // Decoder rejects, then membership news refused by identity (issue 13: unsigned, bad_signature, ...).
+  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder or by identity, by reason', ['reason'], () => {
     const s = stats();
-    return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];
+    if (!s) return [];
+    const rows: [{ reason: string }, number][] = REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]);
+    for (const reason of MEMBER_AUTH_REJECTS) rows.push([{ reason }, s.swim.authRejects[reason]]);
+    return rows;
   }, () => handle.current);
   followCounter(ctx.registry, 'weft_gossip_streams_rejected_total', 'Inbound gossip streams closed or refused, by reason', ['reason'], () => {
     const s = stats();
