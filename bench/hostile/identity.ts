@@ -18,6 +18,8 @@ import { encodeMeta, storePortOf } from '../../src/node-meta.js';
 import { api, FAST, liveRecords, metric, tempDirs } from './store.js';
 import { forgedOwnDocPush, sharedWritePush } from './store-forge.js';
 import type { AttackResult } from './result.js';
+import { keyHolderForgesMembership } from './identity-membership.js';
+import { SignedMembership } from '../../membership/member-signer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const endpoint = (p: string) => {
@@ -55,7 +57,9 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
 
   // Mallory: membership and a store with the key and its own valid certificate.
   const meta = new Map<string, unknown>();
-  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta) });
+  // Its membership is signed with its certificate too: signed agents take no unsigned member.
+  const auth = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
+  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta), auth });
   t.teardown(() => m.close());
   const mallory = new SignedChanges(pki.identity('mallory'));
   const store = await StoreNode.start({
@@ -159,7 +163,7 @@ export async function runIdentityAttacks(opts: { smoke: boolean }): Promise<Atta
   const teardowns: (() => unknown)[] = [];
   const t: Teardown = { teardown: (fn) => void teardowns.push(fn) };
   try {
-    return [await keyHolderWithCertificate(t, opts)];
+    return [await keyHolderWithCertificate(t, opts), await keyHolderForgesMembership(t)];
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -16,7 +16,7 @@ function setup(pki: ToyPki = toyPki(NAMES)) {
 }
 
 /** `name`'s alive signed by `signer` (by default the node itself). */
-function signed(pki: ToyPki, name: string, incarnation: number, opts: { signer?: string; meta?: Uint8Array; address?: ReturnType<typeof addrOf> } = {}): Alive {
+function signed(pki: ToyPki, name: string, incarnation: number, opts: { signer?: string; meta?: Uint8Array<ArrayBuffer>; address?: ReturnType<typeof addrOf> } = {}): Alive {
   const a = alive(name, incarnation, opts.meta, opts.address ?? addrOf(name));
   const signer = opts.signer ?? name;
   return { ...a, sig: toyAuth(pki, signer).sign('alive', aliveBytes(a)), cert: enc.encode(signer) };
