@@ -73,3 +73,49 @@ t.test('wire size of an alive: unsigned, signed by reference, signed with the ce
   t.comment(`alive bytes (20-byte meta): unsigned ${unsigned}, signed by reference ${byRef}, signed with certificate ${full}`);
   t.ok(byRef - unsigned <= 64 + CERT_REF_BYTES + 6, 'a signed alive by reference costs the signature, the reference and their headers');
 });
+
+t.test('a member whose real certificate expires is failed at its next probe, and its alives are refused', { skip }, async (t) => {
+  const pki = makePki();
+  t.teardown(() => pki.cleanup());
+  pki.node('short', 1); // valid one day
+  const now = Date.now();
+  const notAfter = pki.identity('short', now).cert.notAfter;
+  // Both nodes' clocks read 5 s before the certificate's end (the core's clock starts at 0).
+  const offset = notAfter - 5_000;
+  const a = new SignedMembership(pki.identity('a', now), { clockOffsetMs: offset });
+  const short = new SignedMembership(pki.identity('short', now), { clockOffsetMs: offset });
+  const cores = [
+    new SwimCore({ self: { name: 'a', addr: '127.0.0.1', port: 1001 }, rng: seededRng(1), now: 0, auth: a }),
+    new SwimCore({ self: { name: 'short', addr: '127.0.0.1', port: 1002 }, rng: seededRng(2), now: 0, auth: short }),
+  ] as const;
+  const [ca, cs] = cores;
+  const byPort = (port: number) => cores.find((c) => c.localMember().port === port);
+  // A lossless wire between the two, in virtual time.
+  const pump = (until: number) => {
+    for (;;) {
+      const next = Math.min(...cores.map((c) => c.nextDeadline()));
+      for (const c of cores) {
+        for (const o of c.takeOutputs()) {
+          const to = o.kind === 'packet' || o.kind === 'stream' ? byPort(o.to.port) : undefined;
+          const from = { addr: '127.0.0.1', port: c.localMember().port };
+          if (o.kind === 'packet') to?.receive(next, from, o.msgs);
+          if (o.kind === 'stream' && o.msg.t === 'push-pull') {
+            const reply = to?.receiveStream(next, from, o.msg);
+            if (reply) c.receiveStreamReply(next, o.to, reply);
+          }
+        }
+      }
+      if (next > until) return;
+      for (const c of cores) if (c.nextDeadline() <= next) c.tick(next);
+    }
+  };
+  cs.join(0, [{ addr: '127.0.0.1', port: 1001 }]);
+  pump(3_000);
+  t.equal(ca.member('short')?.state, 'alive', 'alive while its certificate is valid');
+  pump(12_000);
+  t.equal(ca.member('short')?.state, 'dead', 'failed once its certificate expired, though it answers');
+  cs.updateMeta(12_001, new Uint8Array([1]));
+  pump(15_000);
+  t.equal(ca.member('short')?.state, 'dead', 'its later alives are refused');
+  t.ok(ca.stats().authRejects.expired + ca.stats().authRejects.refused_sender >= 1, JSON.stringify(ca.stats().authRejects));
+});
