@@ -85,6 +85,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         },
       };
       changeAuth?.listeners.add(identityListener);
+      const stopRefusalLog = signed ? logRefusals(m, log) : () => {};
       for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
         m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
       }
@@ -100,17 +101,32 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       return {
         async stop() {
           changeAuth?.listeners.delete(identityListener);
+          stopRefusalLog();
           await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
           await m.close();
           if (handle.current === m) handle.current = undefined;
         },
         kill() {
           changeAuth?.listeners.delete(identityListener);
+          stopRefusalLog();
           void m.close();
         },
       };
     },
   };
+}
+
+/** Membership news refused by identity: one log line per period at most, with the counts by reason since the last. */
+function logRefusals(m: Membership, log: AgentContext['log'], periodMs = 30_000): () => void {
+  let last = { ...m.stats().swim.authRejects };
+  const timer = setInterval(() => {
+    const now = m.stats().swim.authRejects;
+    const grown = Object.fromEntries(MEMBER_AUTH_REJECTS.map((r) => [r, now[r] - last[r]]).filter(([, n]) => (n as number) > 0));
+    last = { ...now };
+    if (Object.keys(grown).length > 0) log.warn({ refused: grown }, `membership: refused gossip not signed by its node (${Object.entries(grown).map(([r, n]) => `${r} ${n}`).join(', ')}); see weft_gossip_rejected_total`);
+  }, periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function requireMembership(handle: MembershipHandle): Membership {
