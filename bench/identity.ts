@@ -8,6 +8,10 @@
 //                               do to the broadcast, not CPU, which the lines above measure)
 //   forged_accepted             forged records seen in the real-agent attack
 //                               (bench/hostile/identity.ts)
+//   alive_bytes_*               one alive on the wire (20-byte metadata): unsigned, signed
+//                               with the certificate's reference, signed with it whole
+//   membership_forged_accepted  agents holding node2 other than alive at its own incarnation
+//                               after a key holder forged its membership (bench/hostile/identity-membership.ts)
 // The last line is the JSON of the figures.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +25,10 @@ import { amDecodeChange } from '../crdt-store/automerge.js';
 import { makePki } from '../test/helpers/identity.js';
 import { runStoreSim } from './store-sim.js';
 import { runIdentityAttacks } from './hostile/identity.js';
+import { SignedMembership } from '../membership/member-signer.js';
+import { aliveBytes } from '../membership/core/member-auth.js';
+import { encodedSize } from '../membership/codec.js';
+import type { Alive } from '../membership/messages.js';
 
 const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, 'skip-attack': { type: 'boolean' } } });
 const smoke = values.smoke ?? false;
@@ -101,13 +109,25 @@ try {
   const withId = runStoreSim({ ...simOpts, auth: (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }) });
   log(`sim N=${SIM_N}: visible p50/p99 ${withId.visible_p50_ms}/${withId.visible_p99_ms} ms signed, ${plain.visible_p50_ms}/${plain.visible_p99_ms} ms unsigned; bytes per node per update ${withId.bytes_per_node_per_update} vs ${plain.bytes_per_node_per_update}`);
 
-  // The real-agent attack.
+  // Signed membership on the wire.
+  const member = new SignedMembership(ids.get('node-0')!);
+  const alive: Alive = { t: 'alive', incarnation: Math.floor(Date.now() / 1000), node: { name: 'node-0', addr: '10.0.0.1', port: 7946 }, meta: new Uint8Array(20) };
+  const aliveSig = member.sign('alive', aliveBytes(alive));
+  const alive_bytes_unsigned = encodedSize(alive);
+  const alive_bytes_signed_ref = encodedSize({ ...alive, sig: aliveSig, cert: member.ownCert(false) });
+  const alive_bytes_signed_full = encodedSize({ ...alive, sig: aliveSig, cert: member.ownCert(true) });
+  log(`alive on the wire: ${alive_bytes_unsigned} bytes unsigned, ${alive_bytes_signed_ref} signed (certificate by reference), ${alive_bytes_signed_full} with the whole certificate`);
+
+  // The real-agent attacks.
   let forged_accepted = 0;
+  let membership_forged_accepted = 0;
   let attacks_held = 0;
   if (!values['skip-attack']) {
     for (const r of await runIdentityAttacks({ smoke })) {
       log(`${r.held ? 'held' : 'NOT HELD'}: ${r.name}: ${r.detail ?? ''}`);
-      forged_accepted += r.forged_accepted ?? 0;
+      const m = r.figures?.membership_forged_accepted;
+      if (m !== undefined) membership_forged_accepted += m;
+      else forged_accepted += r.forged_accepted ?? 0;
       if (r.held) attacks_held++;
     }
   }
@@ -127,8 +147,12 @@ try {
       sim_visible_p99_ratio: +(withId.visible_p99_ms / plain.visible_p99_ms).toFixed(3),
       sim_bytes_per_node_per_update_signed: withId.bytes_per_node_per_update,
       sim_bytes_per_node_per_update_unsigned: plain.bytes_per_node_per_update,
+      alive_bytes_unsigned,
+      alive_bytes_signed_ref,
+      alive_bytes_signed_full,
       attacks_held,
       forged_accepted,
+      membership_forged_accepted,
     }),
   );
 } finally {

@@ -28,7 +28,7 @@
 
 import { Packr } from 'msgpackr';
 import { verifySignature, type Identity, type CertVerifier } from '../membership/identity.js';
-import { LruMap } from './replication/lru.js';
+import { LruMap } from '../base/lru.js';
 import { actorId, parseDocId, type DocId } from './names.js';
 
 export const AUTH_REJECTS = ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked'] as const;
@@ -89,9 +89,18 @@ export class SignedChanges implements ChangeAuth {
     return this.identity.verifier;
   }
 
+  /** Told of revocations and renewals (membership signs with the same identity, issue 13). */
+  readonly listeners = new Set<{ revoked?(node: string): void; renewed?(identity: Identity): void }>();
+
+  /** The identity this node signs with now. */
+  get current(): Identity {
+    return this.identity;
+  }
+
   /** From now on `node`'s changes are refused, even those verified before ('revoked'). */
   revoke(node: string): void {
     this.identity.verifier.revoke(node);
+    for (const l of this.listeners) l.revoked?.(node);
   }
 
   get certFingerprint(): string {
@@ -103,6 +112,7 @@ export class SignedChanges implements ChangeAuth {
     // The same CA and its revocations: only the signing key and certificate change.
     this.identity = { ...identity, verifier: this.identity.verifier };
     this.ownCert = identity.cert.der;
+    for (const l of this.listeners) l.renewed?.(this.identity);
   }
 
   sign(docId: DocId, change: Uint8Array): Uint8Array {

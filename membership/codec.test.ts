@@ -257,3 +257,36 @@ t.test('the typical compound is compact', async (t) => {
   const size = encodePacket(typicalCompound(), { label: 'prod' }).length;
   t.ok(size < 400, `ping + 5 alive with 24-byte meta = ${size} bytes`);
 });
+
+t.test('signed membership fields (issue 13) round-trip, and malformed ones are invalid', async (t) => {
+  const sig = new Uint8Array(64).fill(1);
+  const der = new Uint8Array(300).fill(2);
+  const ref = new Uint8Array(16).fill(3);
+  const node = { name: 'b', addr: '10.0.0.2', port: 7946 };
+  const msgs: PacketMessage[] = [
+    { t: 'alive', incarnation: 7, node, meta: new Uint8Array(0), sig, cert: der },
+    { t: 'alive', incarnation: 8, node, meta: new Uint8Array(0), sig, cert: ref },
+    { t: 'dead', incarnation: 8, node: 'b', from: 'b', sig, cert: ref },
+  ];
+  // Decoded binary fields are Buffers: compare the bytes.
+  const norm = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array && !Buffer.isBuffer(x) ? [...x] : x && typeof x === 'object' && (x as { type?: unknown }).type === 'Buffer' ? (x as { data: number[] }).data : x))) as unknown;
+  const r = decodePacket(encodePacket(msgs, {}), {});
+  t.ok(r.ok && r.msgs.length === 3);
+  if (r.ok) t.same(norm(r.msgs), norm(msgs));
+  const pp: Message = { t: 'push-pull', join: false, states: [{ node, incarnation: 8, state: 'left', meta: new Uint8Array(0), sig, cert: der, leave: sig }, { node, incarnation: 8, state: 'alive', meta: new Uint8Array(0) }] };
+  const s = decodeStream(encodeStream([pp], {}), {});
+  t.ok(s.ok);
+  if (s.ok) t.same(norm(s.msgs[0]), norm(pp));
+  const bad = new Packr({ useRecords: false, moreTypes: false });
+  const body = (v: unknown[]) => {
+    const b = bad.pack([v]);
+    const head = Buffer.from([1, 0, 0]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head, b])));
+    return Buffer.concat([head, b, crc]);
+  };
+  for (const v of [[4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), new Uint8Array(10), der], [4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), sig, new Uint8Array(3)], [5, 1, 'b', 'c', sig, der]]) {
+    const d = decodePacket(body(v), {});
+    t.notOk(d.ok, JSON.stringify(v.map((x) => (x instanceof Uint8Array ? x.length : x))));
+  }
+});

@@ -16,6 +16,7 @@ import { sealedHello } from './stream-hello.js';
 import { ReplayWindow } from './replay-window.js';
 import { DeadlineTimer } from '../base/deadline-timer.js';
 import type { Message } from './messages.js';
+import type { MemberAuth } from './core/member-auth.js';
 
 export interface MembershipOptions {
   name: string;
@@ -36,6 +37,8 @@ export interface MembershipOptions {
    * protection send them: for a rolling upgrade of an encrypted cluster (see codec.ts).
    */
   acceptUnstamped?: boolean;
+  /** Signed membership (issue 13): see core/member-auth.ts and member-signer.ts. Without it, unsigned. */
+  auth?: MemberAuth;
   /** Absorbed failures (send errors, bad streams), for the log. */
   onError?: (err: Error, context: string) => void;
 }
@@ -107,6 +110,7 @@ export class Membership extends EventEmitter {
       // Seconds since the epoch: a restarted node outranks every stale rumour about its previous life.
       incarnation: Math.floor(Date.now() / 1000),
       measure: (m) => encodedSize(m as Message),
+      auth: opts.auth,
     });
     transport.onPacket((from, buf) => this.onPacket(from, buf));
     transport.onRequest((from, body) => this.onRequest(from, body));
@@ -194,6 +198,21 @@ export class Membership extends EventEmitter {
 
   updateMeta(meta: Uint8Array): void {
     this.core.updateMeta(this.now(), meta);
+    this.flush();
+  }
+
+  /**
+   * A revocation arrived (or certificates may have expired): members out of standing are
+   * declared dead at once, and their gossip is refused from now on.
+   */
+  standingChanged(): void {
+    this.core.standingChanged(this.now());
+    this.flush();
+  }
+
+  /** Our certificate was renewed: a new incarnation announces it, whole, to everyone. */
+  identityRenewed(): void {
+    this.core.updateMeta(this.now(), this.core.localMember().meta);
     this.flush();
   }
 

@@ -49,6 +49,13 @@ export interface Alive {
   incarnation: number;
   node: NodeAddress;
   meta: Uint8Array; // at most 512 bytes
+  /**
+   * With identity on (issue 13): the node's own signature over (name, addr, port,
+   * incarnation, meta), see core/member-auth.ts, and its certificate: the DER, or its
+   * short reference (CERT_REF_BYTES) once receivers know it. Relays pass both on as they are.
+   */
+  sig?: Uint8Array;
+  cert?: Uint8Array;
 }
 
 export interface Suspect {
@@ -64,6 +71,9 @@ export interface Dead {
   incarnation: number;
   node: string;
   from: string;
+  /** A leave with identity on: the node's signature over (name, incarnation) and its certificate, as in Alive. */
+  sig?: Uint8Array;
+  cert?: Uint8Array;
 }
 
 /** Opaque payload for layers above membership (the store's broadcasts); disseminated like the rest. */
@@ -78,6 +88,11 @@ export interface PushNodeState {
   incarnation: number;
   state: MemberState;
   meta: Uint8Array;
+  /** With identity on: the signature of the node's alive at this incarnation, and its certificate (DER). */
+  sig?: Uint8Array;
+  cert?: Uint8Array;
+  /** For state `left`: the node's signature of its leave. */
+  leave?: Uint8Array;
 }
 
 /** Full-state exchange, sent over TCP. `join` marks the first exchange of a joining node. */
@@ -94,6 +109,12 @@ export type PacketMessage = Ping | IndirectPing | Ack | Nack | Alive | Suspect |
 export type Message = PacketMessage | PushPull;
 
 export const MAX_META_BYTES = 512;
+/** A signature (Ed25519). */
+export const SIG_BYTES = 64;
+/** A certificate's short reference on the wire: the first bytes of its SHA-256 fingerprint. */
+export const CERT_REF_BYTES = 16;
+/** Largest certificate accepted on the wire (an Ed25519 node certificate is about 330 bytes). */
+export const MAX_CERT_BYTES = 2048;
 
 /**
  * Largest incarnation a valid message may carry: memberlist's uint32 range. An honest node

@@ -7,7 +7,7 @@
 // safe to log: it names fields, never echoes the offending bytes.
 
 import { isIP } from 'node:net';
-import { MAX_INCARNATION, MAX_META_BYTES } from './messages.js';
+import { CERT_REF_BYTES, MAX_CERT_BYTES, MAX_INCARNATION, MAX_META_BYTES, SIG_BYTES } from './messages.js';
 import type { Message, MemberState, PacketMessage } from './messages.js';
 
 /** Node names end up in DNS labels, log lines and metrics; 255 keeps them bounded. */
@@ -90,6 +90,18 @@ export function checkNodeAddress(v: unknown, field: string): Problem {
   );
 }
 
+/** Optional signature and certificate (issue 13): both or neither; a signature of SIG_BYTES, a certificate reference or DER. */
+function checkProof(v: Record<string, unknown>, field: string, leave = false): Problem {
+  if (v.sig === undefined && v.cert === undefined && (!leave || v.leave === undefined)) return undefined;
+  const sig = (b: unknown, f: string) => (b instanceof Uint8Array && b.byteLength === SIG_BYTES ? undefined : `${f}: not a ${SIG_BYTES}-byte signature`);
+  return (
+    sig(v.sig, `${field}.sig`) ??
+    checkBytes(v.cert, `${field}.cert`, MAX_CERT_BYTES) ??
+    ((v.cert as Uint8Array).byteLength < CERT_REF_BYTES ? `${field}.cert: shorter than a certificate reference` : undefined) ??
+    (leave && v.leave !== undefined ? sig(v.leave, `${field}.leave`) : undefined)
+  );
+}
+
 function checkMemberState(v: unknown, field: string): Problem {
   return MEMBER_STATES.includes(v as MemberState) ? undefined : `${field}: not a member state`;
 }
@@ -97,11 +109,12 @@ function checkMemberState(v: unknown, field: string): Problem {
 function checkPushNodeState(v: unknown, field: string): Problem {
   if (!isRecord(v)) return `${field}: not a node state`;
   return (
-    checkKeys(v, ['node', 'incarnation', 'state', 'meta'], field) ??
+    checkKeys(v, ['node', 'incarnation', 'state', 'meta', 'sig', 'cert', 'leave'], field) ??
     checkNodeAddress(v.node, `${field}.node`) ??
     checkIncarnation(v.incarnation, `${field}.incarnation`) ??
     checkMemberState(v.state, `${field}.state`) ??
-    checkBytes(v.meta, `${field}.meta`, MAX_META_BYTES)
+    checkBytes(v.meta, `${field}.meta`, MAX_META_BYTES) ??
+    checkProof(v, field, true)
   );
 }
 
@@ -134,18 +147,20 @@ export function checkPacketMessage(v: unknown): Problem {
       return checkKeys(v, ['t', 'seq'], 'nack') ?? checkCounter(v.seq, 'nack.seq');
     case 'alive':
       return (
-        checkKeys(v, ['t', 'incarnation', 'node', 'meta'], 'alive') ??
+        checkKeys(v, ['t', 'incarnation', 'node', 'meta', 'sig', 'cert'], 'alive') ??
         checkIncarnation(v.incarnation, 'alive.incarnation') ??
         checkNodeAddress(v.node, 'alive.node') ??
-        checkBytes(v.meta, 'alive.meta', MAX_META_BYTES)
+        checkBytes(v.meta, 'alive.meta', MAX_META_BYTES) ??
+        checkProof(v, 'alive')
       );
     case 'suspect':
     case 'dead':
       return (
-        checkKeys(v, ['t', 'incarnation', 'node', 'from'], v.t) ??
+        checkKeys(v, v.t === 'dead' ? ['t', 'incarnation', 'node', 'from', 'sig', 'cert'] : ['t', 'incarnation', 'node', 'from'], v.t) ??
         checkIncarnation(v.incarnation, `${v.t}.incarnation`) ??
         checkName(v.node, `${v.t}.node`) ??
-        checkName(v.from, `${v.t}.from`)
+        checkName(v.from, `${v.t}.from`) ??
+        checkProof(v, v.t)
       );
     case 'user':
       // Bounded by the packet or frame that carries it; the layer above owns the content.

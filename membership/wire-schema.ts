@@ -32,8 +32,16 @@ function addressToWire(a: NodeAddress): WireAddress {
   return [a.name, a.addr, a.port];
 }
 
+// Signed membership (issue 13) appends optional trailing fields: [..., sig, cert] to alive
+// and dead, [..., sig, cert] or [..., sig, cert, leave] to a push/pull entry. Unsigned
+// messages keep their old layout and size.
+function proofToWire(m: { sig?: Uint8Array; cert?: Uint8Array }): unknown[] {
+  return m.sig && m.cert ? [m.sig, m.cert] : [];
+}
+
 function stateToWire(s: PushNodeState): unknown[] {
-  return [addressToWire(s.node), s.incarnation, STATE_CODES[s.state], s.meta];
+  const base = [addressToWire(s.node), s.incarnation, STATE_CODES[s.state], s.meta, ...proofToWire(s)];
+  return s.leave && s.sig && s.cert ? [...base, s.leave] : base;
 }
 
 /** The msgpack-ready form of a message. */
@@ -48,11 +56,11 @@ export function toWire(m: Message): unknown[] {
     case 'nack':
       return [TYPE_CODES.nack, m.seq];
     case 'alive':
-      return [TYPE_CODES.alive, m.incarnation, addressToWire(m.node), m.meta];
+      return [TYPE_CODES.alive, m.incarnation, addressToWire(m.node), m.meta, ...proofToWire(m)];
     case 'suspect':
       return [TYPE_CODES.suspect, m.incarnation, m.node, m.from];
     case 'dead':
-      return [TYPE_CODES.dead, m.incarnation, m.node, m.from];
+      return [TYPE_CODES.dead, m.incarnation, m.node, m.from, ...proofToWire(m)];
     case 'user':
       return [TYPE_CODES.user, m.data];
     case 'push-pull':
@@ -75,11 +83,22 @@ function addressFromWire(v: unknown, field: string): NodeAddress {
   return { name, addr, port } as NodeAddress;
 }
 
+/** A list of one of the given lengths. */
+function tupleOf(v: unknown, lengths: readonly number[], field: string): unknown[] {
+  if (!Array.isArray(v) || !lengths.includes(v.length)) throw new ShapeError(`${field}: not a list of ${lengths.join(' or ')}`);
+  return v;
+}
+
+function proofFromWire(v: unknown[], at: number): { sig?: Uint8Array; cert?: Uint8Array } {
+  return v.length > at ? { sig: v[at] as Uint8Array, cert: v[at + 1] as Uint8Array } : {};
+}
+
 function stateFromWire(v: unknown, field: string): PushNodeState {
-  const [node, incarnation, code, meta] = tuple(v, 4, field);
+  const t = tupleOf(v, [4, 6, 7], field);
+  const [node, incarnation, code, meta] = t;
   const state = typeof code === 'number' ? STATES_BY_CODE[code] : undefined;
   if (state === undefined) throw new ShapeError(`${field}.state: not a member state`);
-  return { node: addressFromWire(node, `${field}.node`), incarnation, state, meta } as PushNodeState;
+  return { node: addressFromWire(node, `${field}.node`), incarnation, state, meta, ...proofFromWire(t, 4), ...(t.length === 7 ? { leave: t[6] } : {}) } as PushNodeState;
 }
 
 function build(v: unknown): Message {
@@ -106,14 +125,14 @@ function build(v: unknown): Message {
       tuple(v, 2, 'nack');
       return { t: 'nack', seq: field(1) };
     case TYPE_CODES.alive:
-      tuple(v, 4, 'alive');
-      return { t: 'alive', incarnation: field(1), node: addressFromWire(v[2], 'alive.node'), meta: field(3) };
+      tupleOf(v, [4, 6], 'alive');
+      return { t: 'alive', incarnation: field(1), node: addressFromWire(v[2], 'alive.node'), meta: field(3), ...proofFromWire(v, 4) };
     case TYPE_CODES.suspect:
       tuple(v, 4, 'suspect');
       return { t: 'suspect', incarnation: field(1), node: field(2), from: field(3) };
     case TYPE_CODES.dead:
-      tuple(v, 4, 'dead');
-      return { t: 'dead', incarnation: field(1), node: field(2), from: field(3) };
+      tupleOf(v, [4, 6], 'dead');
+      return { t: 'dead', incarnation: field(1), node: field(2), from: field(3), ...proofFromWire(v, 4) };
     case TYPE_CODES.user:
       tuple(v, 2, 'user');
       return { t: 'user', data: field(1) };

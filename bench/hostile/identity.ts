@@ -5,9 +5,9 @@
 // alone could not stop), unsigned, signed with its own certificate, carrying node2's real
 // signature lifted from one of node2's changes, and as a shared write under node2's
 // Automerge actor. Nothing may ever show at any agent, and every forgery is counted.
-import { startAgent, type AgentProcess, type Teardown } from '../../test/helpers/agent-process.js';
+import type { AgentProcess, Teardown } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { makePki, type TestPki } from '../../test/helpers/identity.js';
+import { makePki } from '../../test/helpers/identity.js';
 import { StoreNode } from '../../crdt-store/store-node.js';
 import { SignedChanges } from '../../crdt-store/change-auth.js';
 import { actorId, bucketOf, ownDocId } from '../../crdt-store/names.js';
@@ -15,30 +15,18 @@ import { Membership } from '../../membership/membership.js';
 import { makeConfig } from '../../membership/core/config.js';
 import { generateKey } from '../../membership/keyring.js';
 import { encodeMeta, storePortOf } from '../../src/node-meta.js';
-import { api, FAST, liveRecords, metric, tempDirs } from './store.js';
+import { api, liveRecords, metric, tempDirs } from './store.js';
 import { forgedOwnDocPush, sharedWritePush } from './store-forge.js';
 import type { AttackResult } from './result.js';
+import { keyHolderForgesMembership } from './identity-membership.js';
+import { startIdentityCluster } from './identity-cluster.js';
+import { SignedMembership } from '../../membership/member-signer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const endpoint = (p: string) => {
   const [addr, port] = p.split(':');
   return { addr: addr!, port: Number(port) };
 };
-
-/** Agent flags for node `name`'s identity from `pki`. */
-export function tlsArgs(pki: TestPki, name: string): string[] {
-  const f = pki.node(name);
-  return ['--tls-ca-file', pki.ca.cert, '--tls-cert-file', f.cert, '--tls-key-file', f.key];
-}
-
-/** `n` agents node1..n on `net`, with the key and identity, joined, each seeing every node/ record. */
-export async function startIdentityCluster(t: Teardown, net: string, n: number, pki: TestPki | undefined, extra: (i: number) => string[] = () => []): Promise<AgentProcess[]> {
-  const start = (i: number, seed?: string) => startAgent(t, ['--node', `node${i}`, '--bind', `${net}.${i}`, '--bind-port', '0', ...FAST, ...(pki ? tlsArgs(pki, `node${i}`) : []), ...extra(i), ...(seed ? ['--join', seed] : [])]);
-  const agents = [await start(1)];
-  for (let i = 2; i <= n; i++) agents.push(await start(i, agents[0]!.ready.gossip!));
-  await eventually(`all ${n} agents see ${n} node records`, async () => (await Promise.all(agents.map((a) => liveRecords(a, 'node/')))).every((r) => r.length === n), 20_000);
-  return agents;
-}
 
 /** `identity: false` runs the same attack on a key-only cluster (it must fail there: the check that it can). */
 export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boolean; identity?: boolean }): Promise<AttackResult> {
@@ -55,7 +43,9 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
 
   // Mallory: membership and a store with the key and its own valid certificate.
   const meta = new Map<string, unknown>();
-  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta) });
+  // Its membership is signed with its certificate too: signed agents take no unsigned member.
+  const auth = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
+  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta), auth });
   t.teardown(() => m.close());
   const mallory = new SignedChanges(pki.identity('mallory'));
   const store = await StoreNode.start({
@@ -159,7 +149,7 @@ export async function runIdentityAttacks(opts: { smoke: boolean }): Promise<Atta
   const teardowns: (() => unknown)[] = [];
   const t: Teardown = { teardown: (fn) => void teardowns.push(fn) };
   try {
-    return [await keyHolderWithCertificate(t, opts)];
+    return [await keyHolderWithCertificate(t, opts), await keyHolderForgesMembership(t)];
   } finally {
     for (const fn of teardowns.reverse()) await fn();
   }

@@ -14,7 +14,7 @@
 import type { LocalChange, LocalStore } from '../local-store.js';
 import type { Peer } from './repair.js';
 import type { BroadcastRing } from './ring.js';
-import { LruMap, LruSet } from './lru.js';
+import { LruMap, LruSet } from '../../base/lru.js';
 import { changeId, NO_FORWARD, type ChangeId, type ChangeRef, type Message, type WireChange } from './wire.js';
 
 export interface FastPathConfig {

@@ -1,7 +1,7 @@
 // Cheap structural checks on what the core is handed. The codec validates thoroughly;
 // these exist so that a driver bug or an unvalidated path can never make a handler throw.
 
-import { MAX_INCARNATION, MAX_META_BYTES, type NodeAddress, type PushNodeState } from '../messages.js';
+import { MAX_CERT_BYTES, MAX_INCARNATION, MAX_META_BYTES, type NodeAddress, type PushNodeState } from '../messages.js';
 
 export function isCounter(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -25,10 +25,18 @@ export function isMeta(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array && v.byteLength <= MAX_META_BYTES;
 }
 
+/** An optional signature or certificate (issue 13). */
+export function isProofBytes(v: unknown): boolean {
+  return v === undefined || (v instanceof Uint8Array && v.byteLength <= MAX_CERT_BYTES);
+}
+
 export function isPushNodeState(v: unknown): v is PushNodeState {
   if (typeof v !== 'object' || v === null) return false;
   const s = v as Record<string, unknown>;
   return (
+    isProofBytes(s.sig) &&
+    isProofBytes(s.cert) &&
+    isProofBytes(s.leave) &&
     isNodeAddress(s.node) &&
     isIncarnation(s.incarnation) &&
     isMeta(s.meta) &&

@@ -29,6 +29,15 @@ export interface Member {
   suspicionTimer?: Timer;
   /** This member as a push/pull entry, reused while it still matches (see SwimCore.fullState). */
   pushState?: PushNodeState;
+  /**
+   * With identity on: the highest incarnation the member itself announced (signed, or
+   * unsigned in the migration window), and the signature and certificate of that alive.
+   * Claims about higher incarnations are refused.
+   */
+  vouched?: number;
+  proof?: { sig: Uint8Array; cert: Uint8Array };
+  /** Its signed leave, when it left. */
+  leaveSig?: Uint8Array;
 }
 
 export function isLive(m: Member): boolean {

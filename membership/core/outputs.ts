@@ -2,6 +2,7 @@
 // network in props/sim). Plain data: the driver encodes, sends, or reports it.
 
 import type { MemberState, Message, PacketMessage } from '../messages.js';
+import type { MemberAuthReject } from './member-auth.js';
 
 /** A transport address. The node's name is not part of it: names survive restarts, addresses don't. */
 export interface Endpoint {
@@ -86,6 +87,8 @@ export interface SwimStats {
   oversizeToStream: number;
   pushPulls: number;
   healAttempts: number;
+  /** Membership news refused by identity (issue 13), by reason; all 0 with identity off. */
+  authRejects: Record<MemberAuthReject, number>;
   /** Current local health score (0 = healthy); not monotonic. */
   healthScore: number;
 }

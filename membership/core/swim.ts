@@ -24,9 +24,10 @@ import {
   type Suspect,
 } from '../messages.js';
 import { Awareness } from './awareness.js';
+import { aliveBytes, leaveBytes, MEMBER_AUTH_REJECTS, type MemberAuth, type MemberAuthReject } from './member-auth.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { makeConfig, validateConfig, type SwimConfig } from './config.js';
-import { bytesEqual, isCounter, isIncarnation, isMeta, isName, isNodeAddress, isPushNodeState } from './guards.js';
+import { bytesEqual, isCounter, isIncarnation, isMeta, isName, isNodeAddress, isProofBytes, isPushNodeState } from './guards.js';
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
@@ -60,6 +61,11 @@ export interface SwimCoreOptions {
    * false: probing is memberlist's independent shuffled round-robin.
    */
   alignedProbing?: boolean;
+  /**
+   * Signed membership (issue 13): sign our alives and leave, and take others' only with
+   * their signatures (member-auth.ts). Without it membership is unsigned, as before.
+   */
+  auth?: MemberAuth;
 }
 
 /** Our own probe of a member, keyed by the ping's seq. */
@@ -112,6 +118,14 @@ export class SwimCore {
   private readonly newDeaths: string[] = [];
   /** Who told us of them (they need no copy back). */
   private readonly deathSources = new Set<string>();
+  private readonly auth: MemberAuth | undefined;
+  /** Our signed alive, while incarnation, address and metadata stay the same. */
+  private ownAlive: Alive | undefined;
+  /** Our certificate reference last announced in full: a renewed certificate goes out whole once. */
+  private announcedCert: Uint8Array | undefined;
+  /** Where the packet being handled came from (asked for certificates we lack). */
+  private inputFrom: Endpoint | undefined;
+  private nextCertPull = -Infinity;
   private readonly counters: Omit<SwimStats, 'healthScore'> = {
     probes: 0,
     probeFailures: 0,
@@ -129,6 +143,7 @@ export class SwimCore {
     oversizeToStream: 0,
     pushPulls: 0,
     healAttempts: 0,
+    authRejects: Object.fromEntries(MEMBER_AUTH_REJECTS.map((r) => [r, 0])) as Record<MemberAuthReject, number>,
   };
 
   constructor(opts: SwimCoreOptions) {
@@ -138,6 +153,7 @@ export class SwimCore {
     this.config = opts.config ?? makeConfig('lan');
     validateConfig(this.config);
     this.rng = opts.rng;
+    this.auth = opts.auth;
     this.sizeOf = opts.measure ?? msgpackSize;
     this.measureShared = opts.measure ? memoized(opts.measure) : defaultMeasure;
     this.now = opts.now;
@@ -177,9 +193,12 @@ export class SwimCore {
   receive(now: number, from: Endpoint, msgs: PacketMessage | readonly PacketMessage[]): void {
     this.advance(now);
     const list = Array.isArray(msgs) ? msgs : [msgs as PacketMessage];
+    if (this.refusedSender(from)) return;
     const sender = this.heardFrom(from);
     if (sender && (sender.state === 'dead' || sender.state === 'suspect')) this.tellVerdict(sender);
+    this.inputFrom = from;
     for (const msg of list) this.dispatch(from, msg);
+    this.inputFrom = undefined;
     this.flush();
   }
 
@@ -189,6 +208,7 @@ export class SwimCore {
    */
   receiveStream(now: number, from: Endpoint, msg: Message): PushPull | undefined {
     this.advance(now);
+    if (this.refusedSender(from)) return undefined;
     let reply: PushPull | undefined;
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') {
       if (this.mergeChecked(msg)) reply = this.fullState(false);
@@ -202,6 +222,7 @@ export class SwimCore {
   /** The reply to a push-pull we sent to `from` (see StreamOutput). */
   receiveStreamReply(now: number, from: Endpoint, msg: PushPull): void {
     this.advance(now);
+    if (this.refusedSender(from)) return;
     this.heardFrom(from);
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') this.mergeChecked(msg);
     else this.counters.rejectedMessages++;
@@ -242,7 +263,7 @@ export class SwimCore {
     if (this.leaving) return;
     this.leaving = true;
     const me = this.table.self;
-    const d: Dead = { t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name };
+    const d = this.selfLeave();
     const others = this.table.liveOthers();
     this.broadcast(me.name, d, () => this.outbox.push({ kind: 'left' }));
     this.table.setState(me, 'left');
@@ -343,7 +364,7 @@ export class SwimCore {
   }
 
   stats(): SwimStats {
-    return { ...this.counters, healthScore: this.awareness.score };
+    return { ...this.counters, authRejects: { ...this.counters.authRejects }, healthScore: this.awareness.score };
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -366,14 +387,16 @@ export class SwimCore {
         case 'nack':
           return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
-          if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta))) return this.reject();
+          if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) && isProofBytes(msg.sig) && isProofBytes(msg.cert))) return this.reject();
           return this.plausible(msg.incarnation, msg.node.name) ? this.onAlive(msg, false) : undefined;
         case 'suspect':
           if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
-          return this.plausible(msg.incarnation, msg.node, true) ? this.onSuspect(msg, false, from) : undefined;
+          return this.plausible(msg.incarnation, msg.node, true) && this.vouched(msg.incarnation, msg.node) ? this.onSuspect(msg, false, from) : undefined;
         case 'dead':
-          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
-          return this.plausible(msg.incarnation, msg.node, true) ? this.onDead(msg, from) : undefined;
+          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from) && isProofBytes(msg.sig) && isProofBytes(msg.cert))) return this.reject();
+          if (!this.plausible(msg.incarnation, msg.node, true)) return;
+          if (msg.from === msg.node ? !this.admitLeave(msg.node, msg.incarnation, msg.sig, msg.cert) : !this.vouched(msg.incarnation, msg.node)) return;
+          return this.onDead(msg, from);
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
           this.outbox.push({ kind: 'user', from: { addr: from.addr, port: from.port }, data: msg.data });
@@ -398,13 +421,108 @@ export class SwimCore {
     this.counters.rejectedMessages++;
   }
 
+  private refuse(reason: MemberAuthReject): false {
+    this.counters.authRejects[reason]++;
+    return false;
+  }
+
+  /** A packet or stream from a member whose certificate was revoked or expired: dropped whole. */
+  private refusedSender(from: Endpoint): boolean {
+    if (!this.auth || !from || typeof from.addr !== 'string') return false;
+    const m = this.table.atEndpoint(from.addr, from.port);
+    if (!m || this.auth.standing(m.name, this.now) === undefined) return false;
+    this.refuse('refused_sender');
+    return true;
+  }
+
+  /** Is this alive its node's own (or, in the migration window, an unsigned one we may take)? */
+  private admitAlive(a: Alive): boolean {
+    const auth = this.auth;
+    if (!auth) return true;
+    const name = a.node.name;
+    if (!a.sig || !a.cert) {
+      const standing = auth.standing(name, this.now);
+      if (standing) return this.refuse(standing);
+      return auth.acceptUnsigned(name) || this.refuse('unsigned');
+    }
+    const why = auth.verify('alive', name, aliveBytes(a), a.sig, a.cert, this.now);
+    if (why === undefined) return true;
+    if (why === 'unknown_cert') this.pullCertificates();
+    return this.refuse(why);
+  }
+
+  /** Is this leave signed by the node that leaves (or unsigned and may be taken)? */
+  private admitLeave(name: string, incarnation: number, sig: Uint8Array | undefined, cert: Uint8Array | undefined): boolean {
+    const auth = this.auth;
+    if (!auth || name === this.table.self.name) return true; // our own leave: refuted if it is not ours
+    cert ??= this.table.get(name)?.proof?.cert;
+    if (!sig || !cert) return auth.acceptUnsigned(name) || this.refuse('unsigned');
+    const why = auth.verify('leave', name, leaveBytes(name, incarnation), sig, cert, this.now);
+    if (why === undefined) {
+      const m = this.table.get(name);
+      if (m) m.leaveSig = sig;
+      return true;
+    }
+    if (why === 'unknown_cert') this.pullCertificates();
+    return this.refuse(why);
+  }
+
+  /**
+   * A suspect or dead claim names an incarnation: with identity on, one the accused itself
+   * announced. A claim above it is a forged lead (an honest accuser only repeats what the
+   * node said), so it is dropped; only the node raises its own incarnation. Claims about
+   * us go through, as before: we refute them, and a restarted life of ours must be able to
+   * outbid the last one's.
+   */
+  private vouched(incarnation: number, name: string): boolean {
+    if (!this.auth || name === this.table.self.name) return true;
+    const m = this.table.get(name);
+    if (!m || incarnation <= (m.vouched ?? -1)) return true;
+    return this.refuse('unsigned_incarnation');
+  }
+
+  /**
+   * A relayed alive named a certificate only by reference and we do not have it: the
+   * relay verified it, so it has it; a push/pull with it (entries carry certificates)
+   * brings it. At most one such request per probe interval.
+   */
+  private pullCertificates(): void {
+    const from = this.inputFrom;
+    if (!from || this.leaving || this.now < this.nextCertPull) return;
+    this.nextCertPull = this.now + this.config.probeIntervalMs;
+    this.outbox.stream(from, this.fullState(false));
+  }
+
+  /**
+   * Revocations or expiries changed (the driver calls this when the store learns of a
+   * revocation; expiry is also checked at every probe): members no longer in standing are
+   * declared dead, and stay so, since their alives are refused from now on.
+   */
+  standingChanged(now: number): void {
+    this.advance(now);
+    this.failOutOfStanding();
+    this.flush();
+  }
+
+  private failOutOfStanding(only?: Member): void {
+    const auth = this.auth;
+    if (!auth) return;
+    const doomed: Member[] = [];
+    for (const m of only ? [only] : this.table.values()) {
+      if (m !== this.table.self && isLive(m) && auth.standing(m.name, this.now) !== undefined) doomed.push(m);
+    }
+    for (const m of doomed) this.onDead({ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name });
+  }
+
   // ---------------------------------------------------------------- failure detection
 
   private probeRound(now: number): void {
     const interval = this.awareness.scale(this.config.probeIntervalMs);
     if (!this.leaving) {
       const target = this.ring ? this.ring.target(Math.floor(now / this.config.probeIntervalMs)) : this.table.nextProbeTarget();
-      if (target) this.probe(now, target, interval);
+      // A certificate that expired (or a revocation) fails its member at its next probe.
+      if (target) this.failOutOfStanding(target);
+      if (target && isLive(target)) this.probe(now, target, interval);
     }
     // Set after the probe's own expiry so that, at the same instant, expiry runs first.
     const next = this.ring ? this.alignedRoundAtOrAfter(now + interval) : now + interval;
@@ -479,11 +597,10 @@ export class SwimCore {
     // The ping names whom it is for: a different node now living at a reused address
     // must not vouch for the old one (memberlist#222).
     if (ping.target !== '' && ping.target !== this.table.self.name) return this.reject();
-    const me = this.table.self;
     if (this.leaving) {
       // Whoever still probes us missed our leave (or we are still flushing it): answer
       // with the leave itself, so it records `left` rather than keeping us alive.
-      this.outbox.send(from, [{ t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name }]);
+      this.outbox.send(from, [this.selfLeave()]);
       return;
     }
     this.outbox.send(from, [{ t: 'ack', seq: ping.seq }]);
@@ -695,22 +812,32 @@ export class SwimCore {
     let m = this.table.get(a.node.name);
     let isNew = false;
     let moved = false;
-    if (!m) {
-      m = { name: a.node.name, addr: a.node.addr, port: a.node.port, meta: a.meta, incarnation: a.incarnation, state: 'dead', lastChange: this.now };
-      this.table.add(m);
-      isNew = true;
-    } else if (m.addr !== a.node.addr || m.port !== a.node.port) {
+    if (m && (m.addr !== a.node.addr || m.port !== a.node.port)) {
       // Same name, new address: a restart elsewhere. memberlist refuses it until a reclaim
       // time passes (#157, #222); we accept it as soon as the old life is over, or the new
-      // one proves it is newer by a higher incarnation (it refuted the old one).
-      if (m.state === 'dead' || m.state === 'left' || a.incarnation > m.incarnation) {
+      // one proves it is newer by a higher incarnation (it refuted the old one). With
+      // identity on only the latter: an old signed alive from another address is a replay
+      // (a restarted node's incarnation, seconds since the epoch, is higher anyway).
+      if (((m.state === 'dead' || m.state === 'left') && !this.auth) || a.incarnation > m.incarnation) {
         moved = true;
       } else {
         this.counters.addressConflicts++;
         return;
       }
     }
-    if (!isNew && !moved && a.incarnation <= m.incarnation) return;
+    if (m && !moved && a.incarnation <= m.incarnation) return;
+    // Only news gets this far, so each (node, incarnation) is verified about once.
+    if (!this.admitAlive(a)) return;
+    if (!m) {
+      m = { name: a.node.name, addr: a.node.addr, port: a.node.port, meta: a.meta, incarnation: a.incarnation, state: 'dead', lastChange: this.now };
+      this.table.add(m);
+      isNew = true;
+    }
+    if (this.auth) {
+      m.vouched = a.incarnation;
+      m.proof = a.sig && a.cert ? { sig: a.sig, cert: a.cert } : undefined;
+      m.leaveSig = undefined;
+    }
 
     this.clearSuspicion(m);
     const oldState: MemberState | undefined = isNew ? undefined : m.state;
@@ -735,6 +862,8 @@ export class SwimCore {
     const me = this.table.self;
     if (this.leaving || a.incarnation < me.incarnation) return;
     if (a.incarnation === me.incarnation && a.node.addr === me.addr && a.node.port === me.port && bytesEqual(a.meta, me.meta)) return;
+    // With identity on, only a life of ours that signed it (a restart elsewhere) makes us outbid it.
+    if (!this.admitAlive(a)) return;
     // Someone holds a different picture of us at our incarnation or above: a previous
     // life at another address, or metadata we no longer have. Outbid it.
     this.refute(a.incarnation);
@@ -951,8 +1080,16 @@ export class SwimCore {
       // Entries are immutable messages; reusing unchanged ones keeps a 1,000-member sync
       // from allocating (and, in the simulator, from re-encoding) 1,000 fresh objects.
       let e = m.pushState;
-      if (!e || e.incarnation !== m.incarnation || e.state !== m.state || e.meta !== m.meta || e.node.addr !== m.addr || e.node.port !== m.port) {
+      const proof = this.auth ? this.proofOf(m) : undefined;
+      if (!e || e.incarnation !== m.incarnation || e.state !== m.state || e.meta !== m.meta || e.node.addr !== m.addr || e.node.port !== m.port || e.sig !== proof?.sig || e.leave !== proof?.leave) {
         e = { node: { name: m.name, addr: m.addr, port: m.port }, incarnation: m.incarnation, state: m.state, meta: m.meta };
+        // The signed alive at this incarnation travels with the entry, with the full
+        // certificate: the receiver may know none yet (a joining node).
+        if (proof) {
+          e.sig = proof.sig;
+          e.cert = proof.cert;
+          if (proof.leave) e.leave = proof.leave;
+        }
         m.pushState = e;
       }
       states.push(e);
@@ -988,13 +1125,15 @@ export class SwimCore {
         continue;
       }
       if (!this.plausible(s.incarnation, s.node.name, s.state !== 'alive')) continue;
+      if (this.auth && !this.mergeSigned(s, quiet)) continue;
+      const alive: Alive = { t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta, ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}) };
       switch (s.state) {
         case 'alive':
-          this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);
+          this.onAlive(alive, quiet);
           break;
         case 'suspect':
           // A suspect is still a member: learn it, then share the suspicion.
-          if (!this.table.get(s.node.name)) this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta }, quiet);
+          if (!this.table.get(s.node.name)) this.onAlive(alive, quiet);
           this.onSuspect({ t: 'suspect', incarnation: s.incarnation, node: s.node.name, from: me }, quiet);
           break;
         case 'dead':
@@ -1007,11 +1146,65 @@ export class SwimCore {
     }
   }
 
+  /**
+   * With identity on, a push/pull entry is only as good as the signature it carries: an
+   * entry newer than what we hold is first taken as the node's signed alive (which it
+   * must verify as), and a suspect or dead entry must then name an incarnation the node
+   * signed; a left entry needs the node's signed leave. False: skip the entry.
+   */
+  private mergeSigned(s: PushNodeState, quiet: boolean): boolean {
+    const name = s.node.name;
+    if (s.state === 'left') return this.admitLeave(name, s.incarnation, s.leave, s.cert);
+    if (s.state === 'alive') return true; // onAlive verifies it
+    const m = this.table.get(name);
+    if (name !== this.table.self.name && (!m || s.incarnation > (m.vouched ?? -1))) {
+      this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta, ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}) }, quiet);
+    }
+    return this.vouched(s.incarnation, name);
+  }
+
   // ---------------------------------------------------------------- helpers
+
+  /** What proves a member's current state to others (push/pull), with the certificate in full. */
+  private proofOf(m: Member): { sig: Uint8Array; cert: Uint8Array; leave?: Uint8Array } | undefined {
+    const auth = this.auth!;
+    if (m === this.table.self) {
+      const a = this.selfAlive();
+      return a.sig ? { sig: a.sig, cert: auth.ownCert(true), ...(m.state === 'left' ? { leave: this.selfLeave().sig } : {}) } : undefined;
+    }
+    if (!m.proof || m.vouched !== m.incarnation) return undefined;
+    const cert = auth.certificate(m.proof.cert);
+    if (!cert) return undefined;
+    return { sig: m.proof.sig, cert, ...(m.state === 'left' && m.leaveSig ? { leave: m.leaveSig } : {}) };
+  }
 
   private selfAlive(): Alive {
     const me = this.table.self;
-    return { t: 'alive', incarnation: me.incarnation, node: { name: me.name, addr: me.addr, port: me.port }, meta: me.meta };
+    const cached = this.ownAlive;
+    if (cached && cached.incarnation === me.incarnation && cached.node.addr === me.addr && cached.node.port === me.port && cached.meta === me.meta) return cached;
+    const a: Alive = { t: 'alive', incarnation: me.incarnation, node: { name: me.name, addr: me.addr, port: me.port }, meta: me.meta };
+    if (this.auth) {
+      // The certificate goes out whole in our first alive (the join announcement) and after
+      // a renewal; later alives name it by reference, which peers have learnt by then (a
+      // peer that has not asks us, or the relay, by push/pull: pullCertificates).
+      const ref = this.auth.ownCert(false);
+      const full = !this.announcedCert || !bytesEqual(ref, this.announcedCert);
+      this.announcedCert = ref;
+      a.sig = this.auth.sign('alive', aliveBytes(a));
+      a.cert = full ? this.auth.ownCert(true) : ref;
+    }
+    this.ownAlive = a;
+    return a;
+  }
+
+  private selfLeave(): Dead {
+    const me = this.table.self;
+    const d: Dead = { t: 'dead', incarnation: me.incarnation, node: me.name, from: me.name };
+    if (this.auth) {
+      d.sig = this.auth.sign('leave', leaveBytes(me.name, me.incarnation));
+      d.cert = this.auth.ownCert(false);
+    }
+    return d;
   }
 
   private nextSeq(): number {

@@ -7,6 +7,7 @@ import { makeConfig, type SwimConfig } from './config.js';
 import type { Endpoint, MemberEventOutput, Output, PacketOutput, StreamOutput } from './outputs.js';
 import { Xoshiro128 } from '../../base/rng.js';
 import { SwimCore } from './swim.js';
+import type { MemberAuth } from './member-auth.js';
 
 const PORT = 7946;
 
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   seed?: number;
   meta?: Uint8Array;
   incarnation?: number;
+  /** Signed membership (member-auth.ts). */
+  auth?: MemberAuth;
 }
 
 export function makeCore(name = 'self', opts: HarnessOptions = {}): SwimCore {
@@ -39,6 +42,7 @@ export function makeCore(name = 'self', opts: HarnessOptions = {}): SwimCore {
     now: opts.now ?? 0,
     meta: opts.meta,
     incarnation: opts.incarnation,
+    auth: opts.auth,
   });
 }
 

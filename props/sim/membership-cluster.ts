@@ -10,6 +10,7 @@ import type { Endpoint, MemberEventOutput, MemberView } from '../../membership/c
 import { Xoshiro128 } from '../../base/rng.js';
 import type { MeasureFn } from '../../membership/core/size.js';
 import { SwimCore } from '../../membership/core/swim.js';
+import type { MemberAuth } from '../../membership/core/member-auth.js';
 import { SimHost } from './host.js';
 import { SimNetwork, type LinkProfile, type TrafficCounters } from './network.js';
 import { Scheduler } from './scheduler.js';
@@ -36,6 +37,8 @@ export interface MembershipClusterOptions {
   alignedProbing?: boolean;
   /** How far each node's clock is off the simulation's (default: none). */
   skewMs?: (name: string) => number;
+  /** Signed membership per node (issue 13; membership/core/member-auth.ts); default none: unsigned. */
+  memberAuth?: (name: string) => MemberAuth | undefined;
 }
 
 export interface RecordedEvent {
@@ -67,9 +70,11 @@ export class MembershipCluster {
   private readonly measure: MeasureFn | undefined;
   private readonly alignedProbing: boolean;
   private readonly skewMs: ((name: string) => number) | undefined;
+  private readonly auth: ((name: string) => MemberAuth | undefined) | undefined;
 
   constructor(opts: MembershipClusterOptions) {
     this.skewMs = opts.skewMs;
+    this.auth = opts.memberAuth;
     this.rng = new Xoshiro128(opts.seed ?? 1);
     this.network = new SimNetwork(this.scheduler, this.rng.split(), opts.link);
     this.config = opts.config ?? makeConfig('lan');
@@ -316,6 +321,7 @@ export class MembershipCluster {
       incarnation,
       measure: this.measure,
       alignedProbing: this.alignedProbing,
+      auth: this.auth?.(m.name),
     });
     m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure);
     m.host.bind(GOSSIP_PORT, m.app);
@@ -334,7 +340,10 @@ export class MembershipCluster {
     const states: PushPull['states'] = [];
     for (const m of this.members.values()) {
       const self = m.app!.core.localMember();
-      states.push({ node: { name: self.name, addr: self.addr, port: self.port }, incarnation: self.incarnation, state: 'alive', meta: self.meta });
+      // With signed membership, each node's own signed announcement stands for it.
+      const own = m.app!.core.peekBroadcast(self.name);
+      const proof = own?.t === 'alive' && own.sig && own.cert ? { sig: own.sig, cert: own.cert } : {};
+      states.push({ node: { name: self.name, addr: self.addr, port: self.port }, incarnation: self.incarnation, state: 'alive', meta: self.meta, ...proof });
     }
     const full: PushPull = { t: 'push-pull', join: false, states };
     for (const m of this.members.values()) {

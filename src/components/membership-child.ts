@@ -4,7 +4,16 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
 import { encodeMeta } from '../node-meta.js';
-import { Membership, makeConfig, MAX_META_BYTES, REJECT_REASONS, type MemberInfo, type SwimConfig } from '../../membership/index.js';
+import {
+  Membership,
+  makeConfig,
+  MAX_META_BYTES,
+  REJECT_REASONS,
+  MEMBER_AUTH_REJECTS,
+  SignedMembership,
+  type MemberInfo,
+  type SwimConfig,
+} from '../../membership/index.js';
 import { ApiError } from '../api.js';
 import { followCounter } from '../../base/follow-counter.js';
 import { Gauge } from '../metrics.js';
@@ -51,6 +60,8 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       } catch (e) {
         throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`);
       }
+      const changeAuth = ctx.changeAuth;
+      const signed = changeAuth ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned }) : undefined;
       const m = await Membership.start({
         name: config.node.name,
         bindAddr: g.bindAddr,
@@ -62,9 +73,24 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         keyring: ctx.keyring,
         acceptUnstamped: g.acceptUnstamped,
         meta: encodeMeta(ctx.meta),
+        // Identity on (tls.*): alives and leaves are signed with the node's certificate, as store changes are.
+        auth: signed,
         onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
       });
       handle.current = m;
+      // Revocations reach membership as they reach the store (identity-routes.ts followRevocations).
+      const identityListener = {
+        revoked: (node: string) => {
+          m.standingChanged();
+          log.warn({ node }, `membership: node ${node} revoked: failed, its gossip refused`);
+        },
+        renewed: (id: Parameters<SignedMembership['setIdentity']>[0]) => {
+          signed?.setIdentity(id);
+          m.identityRenewed();
+        },
+      };
+      changeAuth?.listeners.add(identityListener);
+      const stopRefusalLog = signed ? logRefusals(m, log) : () => {};
       for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
         m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
       }
@@ -79,16 +105,33 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       }
       return {
         async stop() {
+          changeAuth?.listeners.delete(identityListener);
+          stopRefusalLog();
           await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
           await m.close();
           if (handle.current === m) handle.current = undefined;
         },
         kill() {
+          changeAuth?.listeners.delete(identityListener);
+          stopRefusalLog();
           void m.close();
         },
       };
     },
   };
+}
+
+/** Membership news refused by identity: one log line per period at most, with the counts by reason since the last. */
+function logRefusals(m: Membership, log: AgentContext['log'], periodMs = 30_000): () => void {
+  let last = { ...m.stats().swim.authRejects };
+  const timer = setInterval(() => {
+    const now = m.stats().swim.authRejects;
+    const grown = Object.fromEntries(MEMBER_AUTH_REJECTS.map((r) => [r, now[r] - last[r]]).filter(([, n]) => (n as number) > 0));
+    last = { ...now };
+    if (Object.keys(grown).length > 0) log.warn({ refused: grown }, `membership: refused gossip not signed by its node (${Object.entries(grown).map(([r, n]) => `${r} ${n}`).join(', ')}); see weft_gossip_rejected_total`);
+  }, periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 function requireMembership(handle: MembershipHandle): Membership {
@@ -168,9 +211,13 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
   swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
   swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
-  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder, by reason', ['reason'], () => {
+  // Decoder rejects, then membership news refused by identity (issue 13: unsigned, bad_signature, ...).
+  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder or by identity, by reason', ['reason'], () => {
     const s = stats();
-    return s ? REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]) : [];
+    if (!s) return [];
+    const rows: [{ reason: string }, number][] = REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]);
+    for (const reason of MEMBER_AUTH_REJECTS) rows.push([{ reason }, s.swim.authRejects[reason]]);
+    return rows;
   }, () => handle.current);
   followCounter(ctx.registry, 'weft_gossip_streams_rejected_total', 'Inbound gossip streams closed or refused, by reason', ['reason'], () => {
     const s = stats();
