@@ -1,7 +1,7 @@
 // The load balancer: follows the store, and after every change (coalesced for debounceMs,
 // at most 50 ms) and every resyncMs runs one level-triggered pass: desired state from all
-// records -> datapath. A pass that fails is retried with backoff; nothing here is fatal
-// after start.
+// records -> datapath, on the shared reconcile runner (base/reconcile-runner.ts). A pass
+// that fails is retried with backoff; nothing here is fatal after start.
 //
 //   const lb = await LoadBalancer.start({ source: store, registry, log });
 //   dns: DnsServer.start({ ..., vips: lb.dnsVips });
@@ -19,6 +19,7 @@
 //              works here, and status() shows it. A VIP port below 1024 needs
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
+import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
 import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
 import { vipClaims } from './claims.js';
 import { computeDesired, type DesiredState } from './desired.js';
@@ -97,7 +98,7 @@ export interface LbStatus {
   unallocated: string[];
   /** Passes completed (succeeded or failed). */
   passes: number;
-  lastReconcile: { at: string; durationMs: number; ok: boolean; error?: string; changed: boolean } | undefined;
+  lastReconcile: ReconcileStatus | undefined;
 }
 
 /** A start failure, said in one line for a person. */
@@ -118,7 +119,7 @@ export class LoadBalancer {
   private readonly vipCidr: Cidr;
   private readonly proxyCidr: Cidr;
   private readonly log: LbLog;
-  private readonly debounceMs: number;
+  private readonly runner: ReconcileRunner;
   private readonly metrics: LbMetrics;
   private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [], conflicts: new Map(), refused: [] };
   readonly guard: VipGuard;
@@ -132,15 +133,6 @@ export class LoadBalancer {
   private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private wantFull = false;
-  private retryMs = 0;
-  private stopped = false;
-  private passes = 0;
-  private last: LbStatus['lastReconcile'];
   private reconciles = { ok: 0, error: 0 };
   private applyFailures = 0;
   private lastUnallocated = '';
@@ -152,7 +144,20 @@ export class LoadBalancer {
     this.vipCidr = vipCidr;
     this.proxyCidr = proxyCidr;
     this.log = opts.log ?? silent;
-    this.debounceMs = Math.min(50, Math.max(0, opts.debounceMs ?? 10));
+    this.runner = new ReconcileRunner({
+      pass: (full) => this.pass(full),
+      debounceMs: Math.min(50, Math.max(0, opts.debounceMs ?? 10)),
+      minIntervalMs: 0,
+      fullEveryMs: opts.resyncMs ?? 30_000,
+      retryBaseMs: 1000,
+      retryMaxMs: 30_000,
+      retryJitter: 0.2,
+      onPass: (s, retryInMs) => {
+        this.metrics.duration.observe(s.durationMs / 1000);
+        if (!s.ok) this.log.error({ err: s.error, retryInMs }, 'load balancer pass failed; retrying');
+        else if (s.changed) this.log.debug({ ms: s.durationMs, vips: this.desired.vips.length, full: s.full }, 'load balancer applied a change');
+      },
+    });
     this.dnsVips = datapath.kind === 'nft' ? this.vips : new VipTable();
     this.registry = opts.registry ?? new Registry();
     this.metrics = new LbMetrics(this.registry, () => ({
@@ -202,15 +207,9 @@ export class LoadBalancer {
           });
     lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr, guard);
     const started = lb;
-    lb.detach = lb.index.attach(opts.source, () => started.changed());
-    lb.wantFull = true;
-    await lb.reconcileNow();
-    const resyncMs = opts.resyncMs ?? 30_000;
-    lb.resync = setInterval(() => {
-      lb.wantFull = true;
-      lb.kick();
-    }, resyncMs);
-    lb.resync.unref();
+    lb.detach = lb.index.attach(opts.source, () => started.runner.request());
+    await lb.runner.runNow(true);
+    lb.runner.start();
     lb.log.info({ datapath: kind, vipCidr: vipCidr.text, vips: lb.desired.vips.length }, 'load balancer started');
     return lb;
   }
@@ -219,41 +218,13 @@ export class LoadBalancer {
     return this.datapath.kind;
   }
 
-  private changed(): void {
-    this.dirty = true;
-    if (this.timer || this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
-    }, this.debounceMs);
-  }
-
-  private kick(): void {
-    if (this.stopped) return;
-    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  private async loop(): Promise<void> {
-    while ((this.dirty || this.wantFull) && !this.stopped) {
-      const full = this.wantFull;
-      this.dirty = this.wantFull = false;
-      await this.pass(full);
-    }
-  }
-
   /** Runs a pass now (after any running one) and resolves when the datapath holds the current records. */
   async reconcileNow(full = false): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.dirty = true;
-    if (full) this.wantFull = true;
-    while (this.running) await this.running;
-    this.kick();
-    await this.running;
+    await this.runner.runNow(full);
   }
 
-  private async pass(full: boolean): Promise<void> {
-    const t0 = performance.now();
+  /** One level-triggered pass; throws when it failed (the runner retries it as a full pass). */
+  private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed = false;
     try {
       if (full || performance.now() - this.localAt > 5_000) {
@@ -295,26 +266,12 @@ export class LoadBalancer {
       this.desired = desired;
       this.vips.set(desired.addrs);
       this.reconciles.ok++;
-      this.retryMs = 0;
-      const ms = performance.now() - t0;
-      this.last = { at: new Date().toISOString(), durationMs: Math.round(ms * 10) / 10, ok: true, changed };
-      if (changed) this.log.debug({ ms: this.last.durationMs, vips: this.desired.vips.length, full }, 'load balancer applied a change');
+      return { changed };
     } catch (err) {
       this.reconciles.error++;
       this.applyFailures++;
-      const msg = (err as Error).message;
-      this.last = { at: new Date().toISOString(), durationMs: Math.round((performance.now() - t0) * 10) / 10, ok: false, error: msg, changed };
-      this.retryMs = Math.min(30_000, this.retryMs ? this.retryMs * 2 : 1000);
-      this.log.error({ err: msg, retryInMs: this.retryMs }, 'load balancer pass failed; retrying');
       if (this.datapath.kind === 'nft') this.datapath.invalidate();
-      const retry = setTimeout(() => {
-        this.wantFull = true;
-        this.kick();
-      }, this.retryMs);
-      retry.unref();
-    } finally {
-      this.passes++;
-      this.metrics.duration.observe((performance.now() - t0) / 1000);
+      throw err;
     }
   }
 
@@ -385,18 +342,15 @@ export class LoadBalancer {
         return s;
       }),
       unallocated: this.desired.unallocated,
-      passes: this.passes,
-      lastReconcile: this.last,
+      passes: this.runner.passes,
+      lastReconcile: this.runner.last,
     };
   }
 
   /** Stops following the store. Kernel rules stay, so traffic to VIPs keeps flowing across an agent restart; the userspace proxy closes. */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.detach?.();
-    if (this.timer) clearTimeout(this.timer);
-    if (this.resync) clearInterval(this.resync);
-    while (this.running) await this.running;
+    await this.runner.stop();
     if (this.datapath.kind === 'userspace') this.datapath.stop();
   }
 
