@@ -4,10 +4,13 @@
 //   2. decides the lease (lease.ts) and writes it if it changed;
 //   3. computes the desired state from the live view (desired.ts);
 //   4. reads the kernel state and applies the difference (plan.ts, ip.ts).
-// Passes run after every change of the overlay records (a dead owner's records leave the
-// live view, which is a change) and every reconcileEveryMs, one at a time; changes that
-// arrive during a pass cause one more pass, not one each.
+// Passes run on the shared reconcile runner (base/reconcile-runner.ts): after every change
+// of the overlay records (a dead owner's records leave the live view, which is a change)
+// and every reconcileEveryMs, one at a time; changes that arrive during a pass cause one
+// more pass, not one each; a failed pass is retried with backoff. Every pass reads the
+// kernel (the state is small), so drift is found on any pass, not only the periodic one.
 import { Registry } from 'prom-client';
+import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
 import type { Json } from '../crdt-store/json-value.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
@@ -84,7 +87,7 @@ export interface OverlayStatus {
   programmed: { device: boolean; bridge: boolean; routes: number; neighbours: number; fdb: number } | null;
   /** IPv4 forwarding in the namespace; off means containers cannot reach other hosts. */
   forwarding: boolean | null;
-  lastReconcile: { at: string; ms: number; commands: number; failures: number; error: string | null } | null;
+  lastReconcile: ReconcileStatus | null;
   reconciles: number;
   driftRepaired: number;
   applyFailures: number;
@@ -140,10 +143,7 @@ export class Overlay {
   private readonly now: () => number;
   private readonly mac: string;
   private unwatch: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private stopped = false;
+  private readonly runner: ReconcileRunner;
 
   private underlay: { addr: string; dev: string; mtu: number; source: string } | undefined;
   /** The desired state of the last pass that applied without failures, as text, for drift detection. */
@@ -162,6 +162,24 @@ export class Overlay {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
+    this.runner = new ReconcileRunner({
+      pass: () => this.pass(),
+      // A store merge delivers one watch event per key in one turn: a zero window still
+      // makes them one pass.
+      debounceMs: 0,
+      minIntervalMs: 0,
+      fullEveryMs: this.cfg.everyMs,
+      retryBaseMs: Math.min(1000, this.cfg.everyMs),
+      retryMaxMs: this.cfg.everyMs,
+      retryJitter: 0.2,
+      onPass: (s) => {
+        this.st.reconciles++;
+        this.metrics.reconciles.inc();
+        this.metrics.duration.observe(s.durationMs / 1000);
+        this.st.lastReconcile = s;
+        if (s.ok) this.lastProblem = '';
+      },
+    });
     this.st = {
       node: opts.node,
       cidr: opts.cidr ?? '10.42.0.0/16',
@@ -193,58 +211,27 @@ export class Overlay {
     const o = new Overlay(opts);
     // The initial entries a watch delivers are what the first pass below reads anyway.
     const kick = (e?: WatchEvent): void => {
-      if (!e?.initial) o.schedule();
+      if (!e?.initial) o.runner.request();
     };
     // Both views: the live one decides the peers, the 'all' one the leases (a dead owner's
     // claim still holds its subnet until reaped).
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'all' }));
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'live' }));
-    o.timer = setInterval(() => o.schedule(), o.cfg.everyMs);
-    o.timer.unref?.();
+    o.runner.start();
     await o.reconcileNow();
     return o;
   }
 
   /** Runs a pass now (after the one running, if any) and resolves when it is done. */
   async reconcileNow(): Promise<void> {
-    while (this.running) await this.running;
-    if (this.stopped) return;
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.dirty && !this.stopped) {
-        this.dirty = false;
-        this.schedule();
-      }
-    });
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.dirty = false;
-    // Coalesce a burst of watch events (a store merge delivers one per key) into one pass.
-    this.running = new Promise<void>((r) => setImmediate(r))
-      .then(() => this.pass())
-      .finally(() => {
-        this.running = undefined;
-        if (this.dirty && !this.stopped) {
-          this.dirty = false;
-          this.schedule();
-        }
-      });
+    await this.runner.runNow(true);
   }
 
   /** Stops watching and reconciling; the kernel configuration stays as it is. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
     for (const u of this.unwatch) u();
     this.unwatch = [];
-    while (this.running) await this.running.catch(() => {});
+    await this.runner.stop();
     this.st.state = 'stopped';
   }
 
@@ -270,12 +257,10 @@ export class Overlay {
 
   // ------------------------------------------------------------ one pass
 
-  private async pass(): Promise<void> {
-    if (this.stopped) return;
-    const t0 = performance.now();
+  /** One pass; throws when it failed (the runner retries it). */
+  private async pass(): Promise<{ changed: boolean }> {
     let commands = 0;
     let failures = 0;
-    let error: string | null = null;
     try {
       const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
       const all = this.readLeases('all');
@@ -332,20 +317,12 @@ export class Overlay {
         this.st.forwarding = (await this.ip.forwarding()) ?? null;
         if (this.st.forwarding === false && this.cfg.bridge) this.problem('overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1', {});
       }
+      return { changed: commands > 0 };
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
-      if (failures === 0) {
-        this.metrics.reconcileErrors.inc();
-        this.lastClean = undefined;
-      } else this.lastClean = undefined;
-      this.problem(`overlay: ${error}`, {});
-    } finally {
-      const ms = performance.now() - t0;
-      this.st.reconciles++;
-      this.metrics.reconciles.inc();
-      this.metrics.duration.observe(ms / 1000);
-      this.st.lastReconcile = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, commands, failures, error };
-      if (error === null) this.lastProblem = '';
+      if (failures === 0) this.metrics.reconcileErrors.inc();
+      this.lastClean = undefined;
+      this.problem(`overlay: ${err instanceof Error ? err.message : String(err)}`, {});
+      throw err;
     }
   }
 
