@@ -25,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { LoadBalancer } from '../lb/index.js';
-import { run } from '../lb/exec.js';
+import { run } from '../base/exec.js';
 import { envNumber as num, kernelUsable, missingCommands, printAbsent, SMOKE } from './_env.js';
 
 const rounds = num('BENCH_LB_ROUNDS', 3, 1);

@@ -3,7 +3,7 @@
 // Reads the addresses the interface has and adds or removes the difference in one
 // `ip -batch`. A kernel without the dummy driver (seen: no modules at all) gets an empty
 // bridge instead: it holds local addresses just the same.
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 
 export interface DummyOptions {
   /** Default weft-vip0. */

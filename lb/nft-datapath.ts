@@ -8,7 +8,7 @@
 // after any failed transaction (a table someone else changed shows up as a failure).
 import type { DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 import { Nft } from './nft.js';
 import { matches, planNft, renderDiff, renderFull, type Affinity, type NftPlan } from './nft-plan.js';
 

@@ -12,7 +12,7 @@ import { endpoint } from '../test/helpers/dns.js';
 import { NetLab } from '../test/helpers/netns.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { LoadBalancer } from './driver.js';
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 
 const skip = skipUnless({ root: true, commands: ['nft', 'ip'] });
 const SOURCES = Array.from({ length: 8 }, (_, i) => `10.88.0.${10 + i}`);

@@ -7,7 +7,7 @@ import { endpoint, pipe } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { CHI2_P01, NetLab, chiSquare, type Counts, type Host, type LabClient } from '../test/helpers/netns.js';
 import { skipUnless } from '../test/helpers/system.js';
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 import { LoadBalancer } from './driver.js';
 
 // conntrack: a removed UDP backend's flows are deleted with it (see nft-datapath.ts).

@@ -1,6 +1,6 @@
 // The nft adapter: reads our table as JSON and applies scripts with `nft -f -` (one
 // transaction each). It never touches another table.
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 import { emptyActual, parseActual, type NftActual } from './nft-plan.js';
 
 export interface NftOptions {
