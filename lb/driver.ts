@@ -3,7 +3,7 @@
 // records -> datapath, on the shared reconcile runner (base/reconcile-runner.ts). A pass
 // that fails is retried with backoff; nothing here is fatal after start.
 //
-//   const lb = await LoadBalancer.start({ source: store, registry, log });
+//   const lb = await LbDriver.start({ source: store, registry, log });
 //   dns: DnsServer.start({ ..., vips: lb.dnsVips });
 //   lb.status()   for /v1/vips;   await lb.stop()   leaves the kernel rules in place
 //   await lb.cleanup()   removes them (weft's table and interface)
@@ -42,7 +42,7 @@ export interface LbLog {
 
 export type DatapathChoice = 'auto' | 'nft' | 'userspace';
 
-export interface LoadBalancerOptions {
+export interface LbOptions {
   /** The store (live view): crdt-store's StoreNode or LocalStore. */
   source: RecordSource;
   /** Default auto: nft when root and `nft` works, else userspace. */
@@ -108,7 +108,7 @@ export class LbStartError extends Error {
 
 const silent: LbLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-export class LoadBalancer {
+export class LbDriver {
   /** VIP name -> its address (the same on every node). */
   readonly vips = new VipTable();
   /** VIP name -> the address a client on this node connects to: `vips` with nft, the proxy's listen address with userspace. Give this one to DNS. */
@@ -138,7 +138,7 @@ export class LoadBalancer {
   private lastUnallocated = '';
   private warnedConntrack = false;
 
-  private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
+  private constructor(opts: LbOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
     this.guard = guard;
     this.datapath = datapath;
     this.vipCidr = vipCidr;
@@ -173,7 +173,7 @@ export class LoadBalancer {
     this.index.onSkip = (key, reason) => this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
   }
 
-  static async start(opts: LoadBalancerOptions): Promise<LoadBalancer> {
+  static async start(opts: LbOptions): Promise<LbDriver> {
     const vipCidr = parseCidr(opts.vipCidr ?? DEFAULT_VIP_CIDR);
     const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULT_PROXY_CIDR);
     let guard: VipGuard;
@@ -193,7 +193,7 @@ export class LoadBalancer {
       }
       kind = usable ? 'nft' : 'userspace';
     }
-    let lb: LoadBalancer | undefined = undefined;
+    let lb: LbDriver | undefined = undefined;
     const datapath =
       kind === 'nft'
         ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity, vipCidr: vipCidr.text })
@@ -205,7 +205,7 @@ export class LoadBalancer {
               else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
             },
           });
-    lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr, guard);
+    lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.runner.request());
     await lb.runner.runNow(true);

@@ -1,7 +1,7 @@
 // The overlay driver: keeps this node's lease in the store and the kernel in line with
 // every live node's lease, level-triggered (DESIGN.md principle 2). A pass
-//   1. finds the underlay (config, else the route towards a peer, else the default route);
-//   2. decides the lease (lease.ts) and writes it if it changed;
+//   1. finds the underlay (underlay.ts: config, else the route towards a peer, else the default route);
+//   2. decides the lease and writes it if it changed (lease-keeper.ts);
 //   3. computes the desired state from the live view (desired.ts);
 //   4. reads the kernel state and applies the difference (plan.ts, ip.ts).
 // Passes run on the shared reconcile runner (base/reconcile-runner.ts): after every change
@@ -11,22 +11,21 @@
 // kernel (the state is small), so drift is found on any pass, not only the periodic one.
 import { Registry } from 'prom-client';
 import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
-import type { Json } from '../crdt-store/json-value.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
 import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
-import { IpAdapter, type HostLinks } from './ip.js';
-import { decideLease, type LeaseConfig } from './lease.js';
+import { IpAdapter } from './ip.js';
+import type { LeaseConfig } from './lease.js';
+import { LeaseKeeper, type LeaseStore } from './lease-keeper.js';
 import { OverlayMetrics } from './metrics.js';
 import { plan, planCleanup, type Command } from './plan.js';
-import { leaseKey, leaseValue, MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import { MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import { UnderlayFinder, type Underlay } from './underlay.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
-export interface OverlayStore {
+export interface OverlayStore extends LeaseStore {
   entries(prefix: string, opts?: { view?: 'live' | 'all' }): StoreRecord[];
   watch(prefix: string, handler: (e: WatchEvent) => void, opts?: { view?: 'live' | 'all' }): () => void;
-  update(key: string, mutator: (current: Json | undefined) => Json | undefined, opts?: { durable?: boolean }): unknown;
-  delete(key: string, opts?: { durable?: boolean }): unknown;
 }
 
 /** pino's Logger fits. */
@@ -80,7 +79,7 @@ export interface OverlayStatus {
   /** held: the lease is ours; exhausted: no free subnet; waiting: no underlay address yet. */
   state: 'starting' | 'held' | 'exhausted' | 'waiting' | 'stopped';
   lease: LeaseRecord | null;
-  underlay: { addr: string; dev: string; mtu: number; source: string } | null;
+  underlay: Underlay | null;
   peers: PeerEntry[];
   skipped: { node: string; reason: SkipReason }[];
   /** What the kernel held after the last pass that changed something (or the first). */
@@ -131,9 +130,7 @@ export function resolveOptions(o: OverlayOptions): Resolved {
   return { cidr, subnetLen, vni, port, device, bridge, everyMs };
 }
 
-const LOOPBACK = (a: string): boolean => a.startsWith('127.');
-
-export class Overlay {
+export class OverlayDriver {
   readonly metrics: OverlayMetrics;
   readonly registry: Registry;
   readonly ip: IpAdapter;
@@ -145,11 +142,11 @@ export class Overlay {
   private unwatch: (() => void)[] = [];
   private readonly runner: ReconcileRunner;
 
-  private underlay: { addr: string; dev: string; mtu: number; source: string } | undefined;
+  private readonly underlays: UnderlayFinder;
+  private readonly leases: LeaseKeeper;
   /** The desired state of the last pass that applied without failures, as text, for drift detection. */
   private lastClean: string | undefined;
   private readonly badSeen = new Map<string, string>();
-  private ownMemo: Lease | undefined;
   private lastProblem = '';
   private st: OverlayStatus;
 
@@ -162,6 +159,18 @@ export class Overlay {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
+    this.underlays = new UnderlayFinder({ configured: opts.underlay, node: opts.node, routeTo: (dst) => this.ip.routeTo(dst) });
+    this.leases = new LeaseKeeper({
+      node: opts.node,
+      store: opts.store,
+      cfg: this.leaseCfg,
+      now: this.now,
+      log: this.log,
+      onClaim: () => {
+        this.st.leaseChanges++;
+        this.metrics.leaseChanges.inc();
+      },
+    });
     this.runner = new ReconcileRunner({
       pass: () => this.pass(),
       // A store merge delivers one watch event per key in one turn: a zero window still
@@ -207,8 +216,8 @@ export class Overlay {
    * Starts the driver and runs the first pass before resolving (its failure is in
    * status(), not thrown: the timer retries). Throws OverlayConfigError for bad options.
    */
-  static async start(opts: OverlayOptions): Promise<Overlay> {
-    const o = new Overlay(opts);
+  static async start(opts: OverlayOptions): Promise<OverlayDriver> {
+    const o = new OverlayDriver(opts);
     // The initial entries a watch delivers are what the first pass below reads anyway.
     const kick = (e?: WatchEvent): void => {
       if (!e?.initial) o.runner.request();
@@ -238,7 +247,7 @@ export class Overlay {
   /** Stops, then removes the devices weft made (and with them every route, neighbour and FDB entry on them). */
   async cleanup(): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     await this.stop();
-    return Overlay.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
+    return OverlayDriver.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
   }
 
   /** Removes weft's overlay devices from a host without a running driver (`weft agent --cleanup`). */
@@ -265,13 +274,15 @@ export class Overlay {
       const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
       const all = this.readLeases('all');
       const live = this.readLeases('live');
-      const underlay = await this.findUnderlay(host, live);
+      const underlay = await this.underlays.find(host, live);
+      this.st.underlay = underlay ?? null;
       if (!underlay) {
         this.st.state = 'waiting';
         throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
       }
       const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
-      const lease = await this.keepLease(all, vtep);
+      const lease = await this.leases.keep(all, vtep);
+      this.st.lease = lease ?? null;
       if (!lease) {
         this.st.state = 'exhausted';
         throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
@@ -344,61 +355,6 @@ export class Overlay {
       this.log.warn({ key: b.key, reason: b.reason }, 'overlay: skipping a malformed overlay record');
     }
     return leases;
-  }
-
-  /** Decides the lease and writes it when it differs from what the store holds. */
-  private async keepLease(all: Lease[], vtep: Vtep): Promise<LeaseRecord | undefined> {
-    // The view may show a faulty peer's record under our key instead of ours (the store
-    // resolves a key held by several owners by name); then what we last wrote stands in.
-    const own = all.find((l) => l.node === this.opts.node) ?? this.ownMemo;
-    const d = decideLease(this.opts.node, own, all, this.leaseCfg, vtep, this.now());
-    const key = leaseKey(this.opts.node);
-    if (d.kind === 'exhausted') {
-      if (own) await this.opts.store.delete(key);
-      this.ownMemo = undefined;
-      if (d.lostTo) this.log.warn({ lostTo: d.lostTo, subnet: own?.subnet }, 'overlay: lost the subnet to an earlier claim and none is free');
-      this.st.lease = null;
-      return undefined;
-    }
-    const value = leaseValue(d.record);
-    if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(value)) {
-      // Durable: a restart must find the lease it had, not claim anew.
-      await this.opts.store.update(key, () => value, { durable: true });
-      if (d.kind === 'claim') {
-        this.st.leaseChanges++;
-        this.metrics.leaseChanges.inc();
-        if (d.lostTo) this.log.warn({ subnet: d.record.subnet, was: own?.subnet, lostTo: d.lostTo }, 'overlay: subnet lost to an earlier claim; claimed another');
-        else this.log.info({ subnet: d.record.subnet }, 'overlay: claimed a subnet');
-      }
-    }
-    this.st.lease = d.record;
-    this.ownMemo = { ...d.record, node: this.opts.node, prefix: parsePrefix(d.record.subnet)! };
-    return d.record;
-  }
-
-  /**
-   * The underlay address and its device. Config wins; otherwise the source address of the
-   * route towards the first live peer (its VTEP), else the default route's. Once found it
-   * is kept while it stays on the host, so VTEPs do not flap with routing changes.
-   */
-  private async findUnderlay(host: HostLinks, live: Lease[]): Promise<{ addr: string; dev: string; mtu: number; source: string } | undefined> {
-    const on = (addr: string, source: string) => {
-      const o = host.addrOwner.get(addr);
-      return o ? { addr, dev: o.dev, mtu: o.mtu, source } : undefined;
-    };
-    if (this.opts.underlay) return (this.st.underlay = on(this.opts.underlay, 'config') ?? null) ?? undefined;
-    const kept = this.underlay && on(this.underlay.addr, this.underlay.source);
-    if (kept) return (this.st.underlay = this.underlay = kept);
-    const targets: [string, string][] = live.filter((l) => l.node !== this.opts.node).map((l) => [l.vtep.addr, `route to ${l.node}`]);
-    targets.push(['1.1.1.1', 'default route']);
-    for (const [dst, source] of targets) {
-      const r = await this.ip.routeTo(dst);
-      if (!r || LOOPBACK(r.addr)) continue;
-      const found = on(r.addr, source);
-      if (found) return (this.st.underlay = this.underlay = found);
-    }
-    this.st.underlay = null;
-    return undefined;
   }
 }
 
