@@ -20,8 +20,9 @@
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
 import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
-import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
+import { allocate, parseCidr, type Cidr } from './allocator.js';
 import { vipClaims } from './claims.js';
+import { DEFAULTS, lbRunnerTimings } from './defaults.js';
 import { computeDesired, type DesiredState } from './desired.js';
 import { LbMetrics } from './metrics.js';
 import { Nft } from './nft.js';
@@ -146,12 +147,7 @@ export class LbDriver {
     this.log = opts.log ?? silent;
     this.runner = new ReconcileRunner({
       pass: (full) => this.pass(full),
-      debounceMs: Math.min(50, Math.max(0, opts.debounceMs ?? 10)),
-      minIntervalMs: 0,
-      fullEveryMs: opts.resyncMs ?? 30_000,
-      retryBaseMs: 1000,
-      retryMaxMs: 30_000,
-      retryJitter: 0.2,
+      ...lbRunnerTimings(opts),
       onPass: (s, retryInMs) => {
         this.metrics.duration.observe(s.durationMs / 1000);
         if (!s.ok) this.log.error({ err: s.error, retryInMs }, 'load balancer pass failed; retrying');
@@ -174,15 +170,15 @@ export class LbDriver {
   }
 
   static async start(opts: LbOptions): Promise<LbDriver> {
-    const vipCidr = parseCidr(opts.vipCidr ?? DEFAULT_VIP_CIDR);
-    const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULT_PROXY_CIDR);
+    const vipCidr = parseCidr(opts.vipCidr ?? DEFAULTS.vipCidr);
+    const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULTS.proxyCidr);
     let guard: VipGuard;
     try {
       guard = new VipGuard({ vipCidr, allow: opts.vipAllow });
     } catch (err) {
       throw new LbStartError((err as Error).message);
     }
-    const choice = opts.datapath ?? 'auto';
+    const choice = opts.datapath ?? DEFAULTS.datapath;
     if (!['auto', 'nft', 'userspace'].includes(choice)) throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
     if (choice !== 'userspace') {
@@ -227,7 +223,7 @@ export class LbDriver {
   private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed = false;
     try {
-      if (full || performance.now() - this.localAt > 5_000) {
+      if (full || performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }

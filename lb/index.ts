@@ -12,9 +12,11 @@
 //   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
 //   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining
 //   metrics.ts       weft_lb_* metrics
+//   defaults.ts      DEFAULTS: every default, with its reason
 //   driver.ts        LbDriver: watches, passes on the reconcile runner (base/), status
 export { LbDriver, LbStartError, type LbOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
-export { allocate, parseCidr, DEFAULT_VIP_CIDR, DEFAULT_PROXY_CIDR, type Cidr, type Allocation } from './allocator.js';
+export { allocate, parseCidr, type Cidr, type Allocation } from './allocator.js';
+export { DEFAULTS } from './defaults.js';
 export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend, type RefusedVip } from './desired.js';
 export { vipClaims, stampClaims } from './claims.js';
 export { VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';

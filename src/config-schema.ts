@@ -2,6 +2,7 @@
 // Loading, validation, --help and the README's config reference are all derived from it,
 // so a key cannot be documented in one place and spelled differently in another.
 import { hostname } from 'node:os';
+import { DEFAULTS as LB } from '../lb/defaults.js';
 
 export type KeyType =
   | { kind: 'string'; pattern?: RegExp; patternDoc?: string }
@@ -81,12 +82,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'dns.rateLimitSlip', type: { kind: 'int', min: 0, max: 10 }, default: 2, doc: 'Over the rate limit, every Nth answer goes out empty with TC set (a real client retries over TCP); the rest are dropped. 0: drop all.', flag: 'dns-rate-limit-slip' },
   { path: 'dns.rateLimitExempt', type: { kind: 'list', item: 'cidr' }, default: ['127.0.0.0/8', '::1/128'], doc: 'Client networks the rate limit never applies to, CIDRs.', flag: 'dns-rate-limit-exempt' },
 
-  { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: 'auto', doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
-  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 198.18.0.0/15' }, default: '198.18.0.0/15', doc: 'Where VIP names get their addresses; the same on every node. Traffic to it that is not a live VIP is refused on the node (nft), never routed.', flag: 'vip-cidr' },
-  { path: 'lb.vipAllow', type: { kind: 'list', item: 'cidr' }, default: [], doc: 'Where literal-IP VIPs may be besides lb.vipCidr, CIDRs comma separated. Loopback, link-local, multicast, members\' and the node\'s own addresses are refused anyway.', flag: 'vip-allow' },
-  { path: 'lb.proxyCidr', type: { kind: 'string', pattern: /^127(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'a loopback CIDR such as 127.128.0.0/9' }, default: '127.128.0.0/9', doc: 'Userspace datapath: the loopback addresses its proxies listen on (one per VIP, at the VIP port).', flag: 'proxy-cidr' },
-  { path: 'lb.affinity', type: { kind: 'enum', values: ['none', 'source'] }, default: 'none', doc: 'nft: keep a client on one backend (source) or spread every connection (none).', flag: 'lb-affinity' },
-  { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: 'round-robin', doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
+  { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: LB.datapath, doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
+  { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 198.18.0.0/15' }, default: LB.vipCidr, doc: 'Where VIP names get their addresses; the same on every node. Traffic to it that is not a live VIP is refused on the node (nft), never routed.', flag: 'vip-cidr' },
+  { path: 'lb.vipAllow', type: { kind: 'list', item: 'cidr' }, default: [...LB.vipAllow], doc: 'Where literal-IP VIPs may be besides lb.vipCidr, CIDRs comma separated. Loopback, link-local, multicast, members\' and the node\'s own addresses are refused anyway.', flag: 'vip-allow' },
+  { path: 'lb.proxyCidr', type: { kind: 'string', pattern: /^127(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'a loopback CIDR such as 127.128.0.0/9' }, default: LB.proxyCidr, doc: 'Userspace datapath: the loopback addresses its proxies listen on (one per VIP, at the VIP port).', flag: 'proxy-cidr' },
+  { path: 'lb.affinity', type: { kind: 'enum', values: ['none', 'source'] }, default: LB.affinity, doc: 'nft: keep a client on one backend (source) or spread every connection (none).', flag: 'lb-affinity' },
+  { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: LB.policy, doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
 
   { path: 'overlay.enabled', type: { kind: 'bool' }, default: false, doc: 'Program the VXLAN overlay (needs root): a subnet lease for this node, the VXLAN device, routes, neighbour and FDB entries for every live peer.', flag: 'overlay' },
   { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16' }, default: '10.42.0.0/16', doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
