@@ -13,6 +13,7 @@ import { Registry } from 'prom-client';
 import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
+import { DEFAULTS, overlayRunnerTimings } from './defaults.js';
 import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
 import { IpAdapter } from './ip.js';
 import type { LeaseConfig } from './lease.js';
@@ -95,6 +96,7 @@ export interface OverlayStatus {
 }
 
 interface Resolved {
+  cidrText: string;
   cidr: Prefix;
   subnetLen: number;
   vni: number;
@@ -108,26 +110,26 @@ const DEV_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** Checks the options; the error says which one and what is allowed. */
 export function resolveOptions(o: OverlayOptions): Resolved {
-  const cidrText = o.cidr ?? '10.42.0.0/16';
+  const cidrText = o.cidr ?? DEFAULTS.cidr;
   const cidr = parsePrefix(cidrText);
   if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`);
-  const subnetLen = o.subnetPrefix ?? 24;
+  const subnetLen = o.subnetPrefix ?? DEFAULTS.subnetPrefix;
   if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)
     throw new OverlayConfigError(`overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`);
   if (subnetCount(cidr, subnetLen) > 1 << 20) throw new OverlayConfigError(`overlay cidr ${cidrText} holds more than 2^20 /${subnetLen} subnets: use a longer subnet prefix`);
-  const vni = o.vni ?? 1;
+  const vni = o.vni ?? DEFAULTS.vni;
   if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) throw new OverlayConfigError(`overlay vni ${vni} must be an integer from 1 to ${MAX_VNI}`);
-  const port = o.port ?? 4789;
+  const port = o.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OverlayConfigError(`overlay port ${port} must be 1-65535`);
   if (o.underlay !== undefined && parseIPv4(o.underlay) === undefined) throw new OverlayConfigError(`overlay underlay "${o.underlay}" is not an IPv4 address`);
-  const device = o.device ?? 'weft.vx';
-  const bridge = o.bridge === false ? undefined : (o.bridge ?? 'weft0');
+  const device = o.device ?? DEFAULTS.device;
+  const bridge = o.bridge === false ? undefined : (o.bridge ?? DEFAULTS.bridge);
   for (const [what, name] of [['device', device], ['bridge', bridge]] as const)
     if (name !== undefined && !DEV_NAME.test(name)) throw new OverlayConfigError(`overlay ${what} name "${name}" must be 1-15 letters, digits, '.', '-' or '_'`);
   if (bridge === device) throw new OverlayConfigError('overlay bridge and device need different names');
-  const everyMs = o.reconcileEveryMs ?? 10_000;
-  if (!(everyMs >= 50)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below 50 ms`);
-  return { cidr, subnetLen, vni, port, device, bridge, everyMs };
+  const everyMs = o.reconcileEveryMs ?? DEFAULTS.reconcileEveryMs;
+  if (!(everyMs >= DEFAULTS.minReconcileEveryMs)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below ${DEFAULTS.minReconcileEveryMs} ms`);
+  return { cidrText, cidr, subnetLen, vni, port, device, bridge, everyMs };
 }
 
 export class OverlayDriver {
@@ -159,7 +161,7 @@ export class OverlayDriver {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
-    this.underlays = new UnderlayFinder({ configured: opts.underlay, node: opts.node, routeTo: (dst) => this.ip.routeTo(dst) });
+    this.underlays = new UnderlayFinder({ configured: opts.underlay, node: opts.node, probe: DEFAULTS.defaultRouteProbe, routeTo: (dst) => this.ip.routeTo(dst) });
     this.leases = new LeaseKeeper({
       node: opts.node,
       store: opts.store,
@@ -173,14 +175,7 @@ export class OverlayDriver {
     });
     this.runner = new ReconcileRunner({
       pass: () => this.pass(),
-      // A store merge delivers one watch event per key in one turn: a zero window still
-      // makes them one pass.
-      debounceMs: 0,
-      minIntervalMs: 0,
-      fullEveryMs: this.cfg.everyMs,
-      retryBaseMs: Math.min(1000, this.cfg.everyMs),
-      retryMaxMs: this.cfg.everyMs,
-      retryJitter: 0.2,
+      ...overlayRunnerTimings(this.cfg.everyMs),
       onPass: (s) => {
         this.st.reconciles++;
         this.metrics.reconciles.inc();
@@ -191,7 +186,7 @@ export class OverlayDriver {
     });
     this.st = {
       node: opts.node,
-      cidr: opts.cidr ?? '10.42.0.0/16',
+      cidr: this.cfg.cidrText,
       subnetPrefix: this.cfg.subnetLen,
       device: this.cfg.device,
       bridge: this.cfg.bridge ?? null,
@@ -253,7 +248,7 @@ export class OverlayDriver {
   /** Removes weft's overlay devices from a host without a running driver (`weft agent --cleanup`). */
   static async cleanupHost(o: { netns?: string; device?: string; bridge?: string | false } = {}): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     const ip = new IpAdapter({ netns: o.netns });
-    const names = [o.device ?? 'weft.vx', ...(o.bridge === false ? [] : [o.bridge ?? 'weft0'])];
+    const names = [o.device ?? DEFAULTS.device, ...(o.bridge === false ? [] : [o.bridge ?? DEFAULTS.bridge])];
     const actual = await ip.read(names[0], names[1]);
     const cmds = planCleanup(actual, names);
     const r = await ip.apply(cmds);

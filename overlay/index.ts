@@ -14,6 +14,7 @@
 //   docker.ts    the Docker network on the node's subnet
 //   underlay.ts  finds the underlay address and device
 //   lease-keeper.ts  keeps this node's lease in the store
+//   defaults.ts  DEFAULTS: every default, with its reason
 //   driver.ts    OverlayDriver: watches, passes on the reconcile runner, status
 export { OverlayDriver, OverlayConfigError, resolveOptions, type OverlayOptions, type OverlayStatus, type OverlayStore, type OverlayLog } from './driver.js';
 export { OVERLAY_PREFIX, leaseKey, parseLease, parseLeaseRecord, readLeases, type Lease, type LeaseRecord, type Vtep, type BadReason } from './records.js';
@@ -21,4 +22,5 @@ export { decideLease, holding, precedes, probeOrder, type LeaseConfig, type Leas
 export { peersOf, vtepMac, vtepAddr, gatewayAddr, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
 export { plan, planCleanup, type ActualState, type Command } from './plan.js';
 export { IpAdapter } from './ip.js';
+export { DEFAULTS } from './defaults.js';
 export { dockerNetworkPlan, dockerNetworkArgs, type DockerNetworkPlan } from './docker.js';

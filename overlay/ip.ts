@@ -7,6 +7,7 @@
 // we do not understand makes that entry count as absent, so the next plan re-creates it
 // rather than the pass failing.
 import { exec, type ExecResult } from '../base/exec.js';
+import { DEFAULTS } from './defaults.js';
 import { batchLine, normDst, type ActualState, type Command, type FdbState, type LinkState, type NeighState, type RouteState } from './plan.js';
 
 export interface IpAdapterOptions {
@@ -119,7 +120,7 @@ export class IpAdapter {
 
   constructor(opts: IpAdapterOptions = {}) {
     this.netns = opts.netns;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULTS.commandTimeoutMs;
   }
 
   /** Runs `tool` (ip or bridge) in the namespace (`-n`, no `ip netns exec` process); resolves with any exit status. */

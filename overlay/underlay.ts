@@ -18,13 +18,13 @@ export interface UnderlayFinderOptions {
   configured?: string;
   /** This node's name (its own lease is no peer to route to). */
   node: string;
+  /** An address asked for the default route's source when no peer is known (DEFAULTS.defaultRouteProbe); nothing is sent to it. */
+  probe: string;
   /** Where packets to `dst` leave from (IpAdapter.routeTo). */
   routeTo: (dst: string) => Promise<{ addr: string; dev: string } | undefined>;
 }
 
 const LOOPBACK = (a: string): boolean => a.startsWith('127.');
-/** Asked for the default route's source when no peer is known; nothing is sent to it. */
-const DEFAULT_ROUTE_PROBE = '1.1.1.1';
 
 export class UnderlayFinder {
   private kept: Underlay | undefined;
@@ -40,7 +40,7 @@ export class UnderlayFinder {
     const kept = this.kept && on(this.kept.addr, this.kept.source);
     if (kept) return (this.kept = kept);
     const targets: [string, string][] = live.filter((l) => l.node !== this.o.node).map((l) => [l.vtep.addr, `route to ${l.node}`]);
-    targets.push([DEFAULT_ROUTE_PROBE, 'default route']);
+    targets.push([this.o.probe, 'default route']);
     for (const [dst, source] of targets) {
       const r = await this.o.routeTo(dst);
       if (!r || LOOPBACK(r.addr)) continue;

@@ -3,6 +3,7 @@
 // so a key cannot be documented in one place and spelled differently in another.
 import { hostname } from 'node:os';
 import { DEFAULTS as LB } from '../lb/defaults.js';
+import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
 
 export type KeyType =
   | { kind: 'string'; pattern?: RegExp; patternDoc?: string }
@@ -90,12 +91,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: LB.policy, doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
 
   { path: 'overlay.enabled', type: { kind: 'bool' }, default: false, doc: 'Program the VXLAN overlay (needs root): a subnet lease for this node, the VXLAN device, routes, neighbour and FDB entries for every live peer.', flag: 'overlay' },
-  { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16' }, default: '10.42.0.0/16', doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
-  { path: 'overlay.subnetPrefix', type: { kind: 'int', min: 8, max: 30 }, default: 24, doc: 'Prefix length of each node\'s subnet.', flag: 'overlay-subnet-prefix' },
-  { path: 'overlay.vni', type: { kind: 'int', min: 1, max: 16777215 }, default: 1, doc: 'VXLAN network identifier.', flag: 'overlay-vni' },
-  { path: 'overlay.port', type: port(1), default: 4789, doc: 'VXLAN UDP port.', flag: 'overlay-port' },
+  { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16' }, default: OVERLAY.cidr, doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
+  { path: 'overlay.subnetPrefix', type: { kind: 'int', min: 8, max: 30 }, default: OVERLAY.subnetPrefix, doc: 'Prefix length of each node\'s subnet.', flag: 'overlay-subnet-prefix' },
+  { path: 'overlay.vni', type: { kind: 'int', min: 1, max: 16777215 }, default: OVERLAY.vni, doc: 'VXLAN network identifier.', flag: 'overlay-vni' },
+  { path: 'overlay.port', type: port(1), default: OVERLAY.port, doc: 'VXLAN UDP port.', flag: 'overlay-port' },
   { path: 'overlay.underlay', type: { kind: 'string' }, default: '', doc: 'This node\'s underlay IPv4 (on a local device); empty: the source address of the route to the first peer.', flag: 'overlay-underlay' },
-  { path: 'overlay.bridge', type: { kind: 'string' }, default: 'weft0', doc: 'Bridge for local containers, holding the subnet\'s first address; empty: no bridge.', flag: 'overlay-bridge' },
+  { path: 'overlay.bridge', type: { kind: 'string' }, default: OVERLAY.bridge, doc: 'Bridge for local containers, holding the subnet\'s first address; empty: no bridge.', flag: 'overlay-bridge' },
 
   { path: 'docker.enabled', type: { kind: 'bool' }, default: true, doc: 'Register containers labelled weft.service from the local Docker engine. With no engine the agent runs on and retries.', flag: 'docker' },
   { path: 'docker.socket', type: { kind: 'string' }, default: '', doc: 'The Docker engine socket; empty: DOCKER_HOST (unix://) or /var/run/docker.sock.', flag: 'docker-socket' },
