@@ -2,6 +2,7 @@
 // Loading, validation, --help and the README's config reference are all derived from it,
 // so a key cannot be documented in one place and spelled differently in another.
 import { hostname } from 'node:os';
+import { DEFAULTS as DNS } from '../dns/defaults.js';
 import { DEFAULTS as LB } from '../lb/defaults.js';
 import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
 
@@ -73,15 +74,15 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'tls.acceptUnsigned', type: { kind: 'bool' }, default: false, doc: 'Migration window from shared-key-only to identity: also accept unsigned store changes (from nodes not yet given their certificate). Turn it off, with SIGHUP, once every node runs with identity.', flag: 'tls-accept-unsigned', reloadable: true },
   { path: 'tls.keyFile', type: { kind: 'string' }, default: '', doc: 'This node\'s Ed25519 private key (mode 0600).', flag: 'tls-key-file' },
 
-  { path: 'dns.listen', type: { kind: 'list', item: 'listen' }, default: ['127.0.0.1:8600'], doc: 'Addresses the DNS server answers on, UDP and TCP, ip:port, comma separated (port 0 picks a free one). Port 53 needs root or CAP_NET_BIND_SERVICE; add the Docker bridge gateway (e.g. 172.17.0.1:53) for containers. Empty: no DNS server.', flag: 'dns-listen' },
-  { path: 'dns.domain', type: { kind: 'string', pattern: /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+$/, patternDoc: 'a lower-case domain ending in a dot, e.g. weft.internal.' }, default: 'weft.internal.', doc: 'The domain weft answers for.', flag: 'dns-domain' },
-  { path: 'dns.ttl', type: { kind: 'duration' }, default: 5_000, doc: 'TTL of weft\'s answers, and of its negative answers.', flag: 'dns-ttl' },
-  { path: 'dns.forward', type: { kind: 'bool' }, default: true, doc: 'Forward names outside the domain to the upstreams; false answers them REFUSED.', flag: 'dns-forward' },
+  { path: 'dns.listen', type: { kind: 'list', item: 'listen' }, default: DNS.listen.map((l) => `${l.addr}:${l.port}`), doc: 'Addresses the DNS server answers on, UDP and TCP, ip:port, comma separated (port 0 picks a free one). Port 53 needs root or CAP_NET_BIND_SERVICE; add the Docker bridge gateway (e.g. 172.17.0.1:53) for containers. Empty: no DNS server.', flag: 'dns-listen' },
+  { path: 'dns.domain', type: { kind: 'string', pattern: /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+$/, patternDoc: 'a lower-case domain ending in a dot, e.g. weft.internal.' }, default: DNS.domain, doc: 'The domain weft answers for.', flag: 'dns-domain' },
+  { path: 'dns.ttl', type: { kind: 'duration' }, default: DNS.ttlS * 1000, doc: 'TTL of weft\'s answers, and of its negative answers.', flag: 'dns-ttl' },
+  { path: 'dns.forward', type: { kind: 'bool' }, default: DNS.forward, doc: 'Forward names outside the domain to the upstreams; false answers them REFUSED.', flag: 'dns-forward' },
   { path: 'dns.upstreams', type: { kind: 'list', item: 'upstream' }, default: [], doc: 'Upstream resolvers, ip or ip:port, comma separated. Empty: the nameservers in /etc/resolv.conf, without weft\'s own addresses.', flag: 'dns-upstreams' },
-  { path: 'dns.recursionAllow', type: { kind: 'list', item: 'recursion' }, default: ['127.0.0.0/8', '::1/128', 'docker', 'overlay'], doc: 'Clients that may have names outside the domain forwarded: CIDRs, `docker` (the subnets of this host\'s Docker bridges, docker0 and br-*) and `overlay` (overlay.cidr, when the overlay is on). Others get REFUSED for those names; the domain is answered for everyone.', flag: 'dns-recursion-allow' },
-  { path: 'dns.rateLimit', type: { kind: 'int', min: 0, max: 1_000_000 }, default: 1000, doc: 'UDP responses per second to one client network (/24, IPv6 /56), with a burst of as many; over it, answers are dropped or slip. 0: no limit.', flag: 'dns-rate-limit' },
-  { path: 'dns.rateLimitSlip', type: { kind: 'int', min: 0, max: 10 }, default: 2, doc: 'Over the rate limit, every Nth answer goes out empty with TC set (a real client retries over TCP); the rest are dropped. 0: drop all.', flag: 'dns-rate-limit-slip' },
-  { path: 'dns.rateLimitExempt', type: { kind: 'list', item: 'cidr' }, default: ['127.0.0.0/8', '::1/128'], doc: 'Client networks the rate limit never applies to, CIDRs.', flag: 'dns-rate-limit-exempt' },
+  { path: 'dns.recursionAllow', type: { kind: 'list', item: 'recursion' }, default: [...DNS.recursionAllow], doc: 'Clients that may have names outside the domain forwarded: CIDRs, `docker` (the subnets of this host\'s Docker bridges, docker0 and br-*) and `overlay` (overlay.cidr, when the overlay is on). Others get REFUSED for those names; the domain is answered for everyone.', flag: 'dns-recursion-allow' },
+  { path: 'dns.rateLimit', type: { kind: 'int', min: 0, max: 1_000_000 }, default: DNS.rateLimit, doc: 'UDP responses per second to one client network (/24, IPv6 /56), with a burst of as many; over it, answers are dropped or slip. 0: no limit.', flag: 'dns-rate-limit' },
+  { path: 'dns.rateLimitSlip', type: { kind: 'int', min: 0, max: 10 }, default: DNS.rateLimitSlip, doc: 'Over the rate limit, every Nth answer goes out empty with TC set (a real client retries over TCP); the rest are dropped. 0: drop all.', flag: 'dns-rate-limit-slip' },
+  { path: 'dns.rateLimitExempt', type: { kind: 'list', item: 'cidr' }, default: [...DNS.rateLimitExempt], doc: 'Client networks the rate limit never applies to, CIDRs.', flag: 'dns-rate-limit-exempt' },
 
   { path: 'lb.datapath', type: { kind: 'enum', values: ['auto', 'nft', 'userspace', 'off'] }, default: LB.datapath, doc: 'VIP load balancing: nft (kernel, needs root), userspace (TCP/UDP proxies on loopback), auto (nft when root and nft work), or off.', flag: 'lb-datapath' },
   { path: 'lb.vipCidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 198.18.0.0/15' }, default: LB.vipCidr, doc: 'Where VIP names get their addresses; the same on every node. Traffic to it that is not a live VIP is refused on the node (nft), never routed.', flag: 'vip-cidr' },
