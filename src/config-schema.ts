@@ -2,6 +2,7 @@
 // Loading, validation, --help and the README's config reference are all derived from it,
 // so a key cannot be documented in one place and spelled differently in another.
 import { hostname } from 'node:os';
+import { DEFAULTS as STORE } from '../crdt-store/defaults.js';
 import { DEFAULTS as DNS } from '../dns/defaults.js';
 import { DEFAULTS as LB } from '../lb/defaults.js';
 import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
@@ -66,7 +67,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'gossip.udpPayload', type: { kind: 'int', min: 512, max: 65507 }, default: undefined, doc: 'Override the preset: bytes per UDP packet; larger messages go over TCP.', flag: 'udp-payload' },
   { path: 'gossip.acceptUnstamped', type: { kind: 'bool' }, default: false, doc: 'Also accept encrypted gossip without a sender time (agents from before replay protection): only while upgrading an encrypted cluster, as it lets their packets be replayed.', flag: 'accept-unstamped' },
 
-  { path: 'store.bindPort', type: port(), default: 7947, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
+  { path: 'store.bindPort', type: port(), default: STORE.bindPort, doc: 'Store replication port, UDP and TCP, on the gossip bind address (0 picks a free one). Peers learn it through gossip metadata.', flag: 'store-port' },
 
   // Per-node identity (issue 13): all three or none.
   { path: 'tls.caFile', type: { kind: 'string' }, default: '', doc: 'The cluster CA certificate (weft tls ca create): node certificates must be issued by it. With tls.certFile and tls.keyFile, store changes are signed and checked.', flag: 'tls-ca-file' },
