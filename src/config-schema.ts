@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { DEFAULTS as STORE } from '../crdt-store/defaults.js';
 import { DEFAULTS as DNS } from '../dns/defaults.js';
 import { DEFAULTS as LB } from '../lb/defaults.js';
+import { DEFAULTS as MEMBERSHIP } from '../membership/defaults.js';
 import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
 
 export type KeyType =
@@ -41,11 +42,11 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'node.name', type: nodeName, default: defaultNodeName(), doc: 'Unique name of this node in the cluster; defaults to the host name.', flag: 'node' },
   { path: 'node.dataDir', type: { kind: 'string' }, default: '', doc: 'Directory for persisted state; empty keeps everything in memory.', flag: 'data-dir' },
 
-  { path: 'gossip.bindAddr', type: { kind: 'ip' }, default: '127.0.0.1', doc: 'Address the gossip UDP and TCP sockets bind to.', flag: 'bind' },
-  { path: 'gossip.bindPort', type: port(), default: 7946, doc: 'Gossip port, UDP and TCP (0 picks a free one).', flag: 'bind-port' },
+  { path: 'gossip.bindAddr', type: { kind: 'ip' }, default: MEMBERSHIP.bindAddr, doc: 'Address the gossip UDP and TCP sockets bind to.', flag: 'bind' },
+  { path: 'gossip.bindPort', type: port(), default: MEMBERSHIP.bindPort, doc: 'Gossip port, UDP and TCP (0 picks a free one).', flag: 'bind-port' },
   { path: 'gossip.advertiseAddr', type: { kind: 'string' }, default: '', doc: 'Address other nodes reach this one at; empty uses the bind address.', flag: 'advertise' },
   { path: 'gossip.join', type: { kind: 'list', item: 'hostport' }, default: [], doc: 'Seed members to join, host:port, comma separated. Retried until one answers.', flag: 'join' },
-  { path: 'gossip.preset', type: { kind: 'enum', values: ['lan', 'wan', 'local'] }, default: 'lan', doc: 'Timing preset, as memberlist: lan, wan or local.', flag: 'preset' },
+  { path: 'gossip.preset', type: { kind: 'enum', values: ['lan', 'wan', 'local'] }, default: MEMBERSHIP.preset, doc: 'Timing preset, as memberlist: lan, wan or local.', flag: 'preset' },
   { path: 'gossip.label', type: { kind: 'string', pattern: /^[\x21-\x7e]{0,64}$/, patternDoc: 'up to 64 printable ASCII characters, no spaces' }, default: '', doc: 'Cluster label; nodes with another label are ignored.', flag: 'label' },
   { path: 'gossip.keys', type: { kind: 'list', item: 'key' }, default: [], doc: 'AES-256-GCM keys, base64 of 32 bytes, comma separated; the first encrypts, all decrypt. Empty: no encryption.', flag: 'encrypt', secret: true, reloadable: true },
   { path: 'gossip.keyFile', type: { kind: 'string' }, default: '', doc: 'Keyring file (JSON list of base64 keys, primary first, mode 0600), as serf\'s keyring_file: when it exists it is the keyring and gossip.keys is ignored; else it is created from gossip.keys. The agent rewrites it at every keyring change (weft keyring, SIGHUP), so a restart keeps the current keys.', flag: 'keyring-file', reloadable: true },
