@@ -33,15 +33,20 @@ export interface ExecResult {
   code: number;
 }
 
+/** A kernel tool that has not finished in 30 s is stuck (a wedged netns, a held lock); a pass then fails and retries. */
+const TIMEOUT_MS = 30_000;
+/** `ip -json` of a big host or an nft ruleset of thousands of VIPs is a few MB; 64 MiB is a runaway. */
+const MAX_OUTPUT_BYTES = 64 << 20;
+
 const firstLines = (stderr: string): string => stderr.trim().split('\n').slice(0, 4).join(' | ');
 
 /** Resolves with stdout, stderr and the exit status, whatever it is. */
 export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
   const full = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv;
   const what = argv.slice(0, 3).join(' ');
-  const max = opts.maxOutputBytes ?? 64 << 20;
+  const max = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   return new Promise((resolve, reject) => {
-    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 30_000 });
+    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? TIMEOUT_MS });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
