@@ -22,3 +22,10 @@ t.test('a missing program, a timeout and too much output reject', async (t) => {
   await t.rejects(exec(['sleep', '10'], { timeoutMs: 100 }), /was killed \(SIGTERM\)/);
   await t.rejects(exec(['head', '-c', '100000', '/dev/zero'], { maxOutputBytes: 1000 }), /more than 1000 bytes/);
 });
+
+t.test('a missing program leaves no timer behind (the process can exit)', async (t) => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  await t.rejects(exec(['/nonexistent/weft-no-such-tool'], { timeoutMs: 60_000 }));
+  t.equal(timers(), before);
+});

@@ -46,7 +46,9 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
   const what = argv.slice(0, 3).join(' ');
   const max = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   return new Promise((resolve, reject) => {
-    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? TIMEOUT_MS });
+    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Our own timer rather than spawn's `timeout`, which stays armed when the program is missing.
+    const timer = setTimeout(() => p.kill('SIGTERM'), opts.timeoutMs ?? TIMEOUT_MS);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
@@ -60,8 +62,12 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
     };
     p.stdout.on('data', take(out));
     p.stderr.on('data', take(err));
-    p.on('error', (e) => reject(new CommandError(`${argv[0]}: ${e.message}`, '', null)));
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new CommandError(`${argv[0]}: ${e.message}`, '', null));
+    });
     p.on('close', (code, signal) => {
+      clearTimeout(timer);
       const stderr = Buffer.concat(err).toString('utf8');
       if (tooMuch) return reject(new CommandError(`${what}: more than ${max} bytes of output`, stderr, null));
       if (code === null) return reject(new CommandError(`${what} was killed (${signal ?? 'no status'}): it ran too long or was stopped`, stderr, null));
