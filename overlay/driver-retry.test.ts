@@ -9,7 +9,7 @@ import { OverlayDriver } from './driver.js';
 
 const skip = skipUnless({ commands: ['ip'] });
 
-t.test('a failing pass is retried within seconds, as a full pass, and says why', skip, async (t) => {
+t.test('a failing pass is retried within seconds, as a full pass, and says why', { skip }, async (t) => {
   const lines: string[] = [];
   const log = { debug() {}, info() {}, warn: (_o: object, m: string) => void lines.push(m), error: (_o: object, m: string) => void lines.push(m) };
   // A period far longer than the test: any pass after the first is a retry.
