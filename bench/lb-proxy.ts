@@ -2,12 +2,12 @@
 // inside the client's network namespace). argv[2]: JSON { port, backends: [addr, port][] }.
 // Prints one JSON line { listen } once it listens; runs until killed.
 import { LocalStore } from '../crdt-store/local-store.js';
-import { LoadBalancer } from '../lb/index.js';
+import { LbDriver } from '../lb/index.js';
 
 const cfg = JSON.parse(process.argv[2]) as { port: number; backends: [string, number][] };
 const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
 cfg.backends.forEach(([addr, port], i) =>
   store.put(`svc/web/bench/${i}`, { service: 'web', addrs: [addr], ports: {}, health: 'none', vips: [{ vip: 'web', port: cfg.port, proto: 'tcp', targetPort: port }], source: 'api' }),
 );
-const lb = await LoadBalancer.start({ source: store, datapath: 'userspace' });
+const lb = await LbDriver.start({ source: store, datapath: 'userspace' });
 console.log(JSON.stringify({ listen: lb.dnsVips.get('web'), status: lb.status().vips[0] }));

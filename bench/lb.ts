@@ -10,7 +10,7 @@
 //   the new-connection rate), and bulk throughput of one 100 MB response (curl). Backends:
 //   a minimal HTTP responder (Node, one process each). BENCH_LB_ROUNDS (3) rounds, paths
 //   interleaved within each round; medians.
-//   Programming: 1,000 VIPs x 10 backends from an empty table (LoadBalancer.start to
+//   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
 //   resolved, nft and the addresses in place), and store update of one backend -> the
 //   transaction committed (median of 7).
 // --smoke: 1 round of 1 s, 20 VIPs x 2 backends, 1 update. A path whose tool is missing
@@ -24,8 +24,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalStore } from '../crdt-store/local-store.js';
-import { LoadBalancer } from '../lb/index.js';
-import { run } from '../lb/exec.js';
+import { LbDriver } from '../lb/index.js';
+import { run } from '../base/exec.js';
 import { envNumber as num, kernelUsable, missingCommands, printAbsent, SMOKE } from './_env.js';
 
 const rounds = num('BENCH_LB_ROUNDS', 3, 1);
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
   store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
   store.put('svc/web/bench/b', endpoint('10.77.0.12', 80, 80));
-  const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: labs.nft.client });
+  const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: labs.nft.client });
   cleanups.push(() => lb.cleanup());
   urls.nft = `http://${lb.vips.get('web')}:80`;
 
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     }
   });
   const t0 = performance.now();
-  const lbBig = await LoadBalancer.start({ source: big, datapath: 'nft', netns: pns });
+  const lbBig = await LbDriver.start({ source: big, datapath: 'nft', netns: pns });
   const programMs = performance.now() - t0;
   cleanups.push(() => lbBig.cleanup());
   const rules = await run(['nft', 'list', 'map', 'ip', 'weft', 'vips'], { netns: pns });

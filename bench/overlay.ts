@@ -7,7 +7,7 @@
 //      (same MTU, same shape: bridge, VXLAN device, static FDB and neighbour entries),
 //      interleaved rounds (BENCH_OVERLAY_ROUNDS, 5), medians; the ratio is weft / by hand.
 //   3. Program 200 peers from empty: a host's store holds 200 peers' leases (one
-//      LocalStore per peer); time from Overlay.start to its first pass done (devices,
+//      LocalStore per peer); time from OverlayDriver.start to its first pass done (devices,
 //      200 routes, neighbours and FDB entries in the kernel). p50 of the trials.
 // Everything runs in network namespaces made here; nothing touches the host's network.
 // --smoke: 1 trial, 1 round of 1 s, 10 peers; without root and iproute2 the JSON line has
@@ -16,7 +16,7 @@
 import { execFileSync } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { LocalStore, type LocalChange } from '../crdt-store/local-store.js';
-import { Overlay, type OverlayLog } from '../overlay/overlay.js';
+import { OverlayDriver, type OverlayLog } from '../overlay/driver.js';
 import { IpAdapter } from '../overlay/ip.js';
 import { hostAt, parsePrefix } from '../overlay/cidr.js';
 import { decideLease } from '../overlay/lease.js';
@@ -59,7 +59,7 @@ interface Site {
   name: string;
   host: Host;
   store: LocalStore;
-  overlay?: Overlay;
+  overlay?: OverlayDriver;
 }
 
 /** Three hosts, replicated stores, drivers on the first two with a container each; the third's bridge and container pre-made at its predicted subnet. */
@@ -72,7 +72,7 @@ async function threeHosts(): Promise<{ f: Hosts; sites: Site[] }> {
 }
 
 const start = (s: Site, everyMs = 10_000) =>
-  Overlay.start({ store: s.store, node: s.name, netns: s.host.ns, underlay: s.host.underlay, log: quiet, registry: new Registry(), reconcileEveryMs: everyMs });
+  OverlayDriver.start({ store: s.store, node: s.name, netns: s.host.ns, underlay: s.host.underlay, log: quiet, registry: new Registry(), reconcileEveryMs: everyMs });
 
 async function addContainerFor(s: Site, subnet: string) {
   const p = parsePrefix(subnet)!;
@@ -191,7 +191,7 @@ async function programTrials(): Promise<number[]> {
     site.store.setAlive(names);
     const out: number[] = [];
     for (let k = 0; k < TRIALS; k++) {
-      await Overlay.cleanupHost({ netns: site.host.ns });
+      await OverlayDriver.cleanupHost({ netns: site.host.ns });
       const t0 = performance.now();
       const o = await start(site);
       const ms = performance.now() - t0;

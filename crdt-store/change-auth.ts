@@ -26,6 +26,7 @@
 // A change that passed is remembered by (document, hash) in a bounded cache, so the
 // signature is paid once per change, not once per receipt.
 
+import { DEFAULTS } from './defaults.js';
 import { Packr } from 'msgpackr';
 import { verifySignature, type Identity, type CertVerifier } from '../membership/identity.js';
 import { LruMap } from '../base/lru.js';
@@ -78,7 +79,7 @@ export class SignedChanges implements ChangeAuth {
     private identity: Identity,
     opts: SignedChangesOptions = {},
   ) {
-    this.verified = new LruMap(opts.cacheSize ?? 65_536);
+    this.verified = new LruMap(opts.cacheSize ?? DEFAULTS.changeAuthCacheSize);
     this.acceptUnsigned = opts.acceptUnsigned ?? (() => false);
     this.ownCert = identity.cert.der;
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;

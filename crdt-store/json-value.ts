@@ -2,6 +2,7 @@
 // written, and stored as its canonical JSON text (object keys sorted), so two writes of
 // equal values are byte-equal: an update that changes nothing is detected by comparing
 // text and never becomes a change, a replication message or a watch event.
+import { DEFAULTS } from './defaults.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -20,7 +21,8 @@ export interface ValueLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_VALUE_LIMITS: ValueLimits = { maxBytes: 64 * 1024, maxDepth: 32 };
+/** Reasons in crdt-store/defaults.ts. */
+export const DEFAULT_VALUE_LIMITS: ValueLimits = DEFAULTS.valueLimits;
 
 /**
  * Checks that `value` is JSON-like and returns its canonical JSON text. Throws a

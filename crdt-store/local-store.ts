@@ -27,6 +27,7 @@
 //     that reached a peer is discarded by the owner's next epoch (own records) or may
 //     reappear (shared records).
 
+import { DEFAULTS } from './defaults.js';
 import { canonicalJson, DEFAULT_VALUE_LIMITS, StoreValueError, type Json, type ValueLimits } from './json-value.js';
 import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, sharedDocId, SHARED_OWNER, type DocId, type DocKind } from './names.js';
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
@@ -154,8 +155,6 @@ export interface LocalStoreStats {
   watchErrors: number;
 }
 
-const DAY_MS = 24 * 3600_000;
-export const DEFAULT_MAX_EPOCH_AHEAD_MS = 3600_000;
 const FORCED_EPOCH_EVERY_MS = 1000;
 /** Auth records buffered per document before they go to the journal as one chunk. */
 const AUTH_BATCH = 64;
@@ -210,11 +209,11 @@ export class LocalStore {
     this.clock = opts.clock;
     this.persistence = opts.persistence;
     this.limits = { ...DEFAULT_VALUE_LIMITS, ...opts.limits };
-    this.reapAfterMs = opts.reapAfterMs ?? DAY_MS;
-    this.compaction = opts.compaction ?? { minChanges: 256, factor: 4 };
+    this.reapAfterMs = opts.reapAfterMs ?? DEFAULTS.reapAfterMs;
+    this.compaction = opts.compaction ?? DEFAULTS.compaction;
     this.onError = opts.onError ?? (() => {});
     this.keyOwner = opts.keyOwner;
-    this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULT_MAX_EPOCH_AHEAD_MS;
+    this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULTS.maxEpochAheadMs;
     this.auth = opts.auth;
     const keyOwner = this.keyOwner;
     this.views = new Views(

@@ -19,6 +19,7 @@ import { Keyring } from '../membership/keyring.js';
 import { Xoshiro128 } from '../base/rng.js';
 import { Transport, type TransportStats } from '../membership/transport.js';
 import type { KeyOwnerRule } from './admission.js';
+import { DEFAULTS } from './defaults.js';
 import { sealedHello } from '../membership/stream-hello.js';
 import { Envelope, ENVELOPE_REJECTS, type EnvelopeReject } from './envelope.js';
 import { StoreValueError, type Json } from './json-value.js';
@@ -161,7 +162,7 @@ export class StoreNode {
       store: opened.store,
       rng: new Xoshiro128(randomBytes(4).readUInt32LE()),
       now: clock(),
-      config: { ...opts.replication, udpPayload: (opts.udpBytes ?? 1200) - envelope.overhead },
+      config: { ...opts.replication, udpPayload: (opts.udpBytes ?? DEFAULTS.udpBytes) - envelope.overhead },
       // Sent as soon as made: a forwarded push leaves before this node applies it.
       emit: (out) => node?.perform(out),
     });
@@ -292,7 +293,7 @@ export class StoreNode {
 
   private async stream(to: Peer, bytes: Uint8Array, request: boolean): Promise<void> {
     try {
-      const reply = await this.transport.request(to, this.envelope.seal(bytes), this.opts.streamTimeoutMs ?? 10_000);
+      const reply = await this.transport.request(to, this.envelope.seal(bytes), this.opts.streamTimeoutMs ?? DEFAULTS.streamTimeoutMs);
       if (this.closed || !request) return;
       if (reply.length === 0) {
         this.core.receiveStreamReply(clock(), to, new Uint8Array(0));

@@ -2,6 +2,7 @@
 // in with each query (the forwarder needs it; the zone does not). The hot path for a zone
 // name parses the question by hand, finds the name's precomputed answer, and writes the
 // query's own header and question followed by the precomputed bytes.
+import { DEFAULTS } from './defaults.js';
 import { prepare, soaTail } from './prepare.js';
 import type { Forwarder, ClientQuery } from './forwarder.js';
 import { DnsStats } from './stats.js';
@@ -29,8 +30,6 @@ export interface ResponderOptions {
   maxUdpPayload?: number;
 }
 
-export const DEFAULT_MAX_UDP = 1232;
-
 export class Responder<C = unknown> {
   private readonly q = new Query();
   private readonly maxUdp: number;
@@ -44,7 +43,7 @@ export class Responder<C = unknown> {
     readonly forwarder: Forwarder<C> | undefined = undefined,
     opts: ResponderOptions = {},
   ) {
-    this.maxUdp = Math.max(512, Math.min(65535, opts.maxUdpPayload ?? DEFAULT_MAX_UDP));
+    this.maxUdp = Math.max(512, Math.min(65535, opts.maxUdpPayload ?? DEFAULTS.udpPayload));
     this.soa = soaTail(zone);
     this.raFlag = forwarder ? FLAG_RA : 0;
   }

@@ -9,10 +9,9 @@
 //             asks (at most every refreshMs), so a new bridge is allowed at its first query.
 //   overlay   the overlay CIDR, when the agent runs the overlay (else nothing).
 // Sans-IO: the interface list and the clock come in from the caller.
+import { DEFAULTS } from './defaults.js';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { NetSet, parseNet, type Net } from './netset.js';
-
-export const DEFAULT_RECURSION_ALLOW = ['127.0.0.0/8', '::1/128', 'docker', 'overlay'] as const;
 
 /** Interface names of Docker's bridges: the default one and those of user-defined networks. */
 const DOCKER_BRIDGE = /^(docker\d+|br-[0-9a-f]{12})$/;
@@ -20,7 +19,7 @@ const DOCKER_BRIDGE = /^(docker\d+|br-[0-9a-f]{12})$/;
 export type Interfaces = () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 
 export interface RecursionAclOptions {
-  /** CIDRs and the words docker and overlay. Default DEFAULT_RECURSION_ALLOW. */
+  /** CIDRs and the words docker and overlay. Default DEFAULTS.recursionAllow. */
   allow?: readonly string[];
   /** The overlay CIDR when the overlay runs. */
   overlayCidr?: string;
@@ -47,7 +46,7 @@ export class RecursionAcl {
   bridges: string[] = [];
 
   constructor(opts: RecursionAclOptions) {
-    const allow = opts.allow ?? DEFAULT_RECURSION_ALLOW;
+    const allow = opts.allow ?? DEFAULTS.recursionAllow;
     const bad = checkRecursionAllow(allow);
     if (bad) throw new Error(`DNS recursion allow-list: ${bad}`);
     for (const a of allow) {
@@ -58,7 +57,7 @@ export class RecursionAcl {
     }
     this.docker = allow.includes('docker');
     this.interfaces = opts.interfaces;
-    this.refreshMs = opts.refreshMs ?? 10_000;
+    this.refreshMs = opts.refreshMs ?? DEFAULTS.aclRefreshMs;
     this.refresh(-Infinity);
   }
 

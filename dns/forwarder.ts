@@ -16,6 +16,7 @@
 // outputs). A reply is taken only when it carries that id and the question exactly as asked,
 // case included; anything else is dropped and counted by reason (DnsStats.upstreamSpoofs).
 // Identical questions share one upstream query, so a burst cannot open many guesses at once.
+import { DEFAULTS } from './defaults.js';
 import dnsPacket from 'dns-packet';
 import { AnswerCache, type CachedAnswer } from './cache.js';
 import { cryptoRandom32 } from './random.js';
@@ -116,14 +117,14 @@ export class Forwarder<C> {
     private readonly stats: DnsStats,
   ) {
     this.upstreams = opts.upstreams;
-    this.cache = new AnswerCache(opts.cacheSize ?? 10_000);
-    this.maxOutstanding = opts.maxOutstanding ?? 512;
-    this.timeoutMs = opts.timeoutMs ?? 1500;
-    this.maxTtl = opts.maxTtlS ?? 3600;
-    this.halfLife = opts.failureHalfLifeMs ?? 30_000;
-    this.maxWaiters = opts.maxWaiters ?? 1000;
+    this.cache = new AnswerCache(opts.cacheSize ?? DEFAULTS.cacheSize);
+    this.maxOutstanding = opts.maxOutstanding ?? DEFAULTS.maxOutstanding;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULTS.upstreamTimeoutMs;
+    this.maxTtl = opts.maxTtlS ?? DEFAULTS.maxTtlS;
+    this.halfLife = opts.failureHalfLifeMs ?? DEFAULTS.failureHalfLifeMs;
+    this.maxWaiters = opts.maxWaiters ?? DEFAULTS.maxWaiters;
     this.random = opts.random ?? cryptoRandom32;
-    this.udpPayload = opts.udpPayload ?? 1232;
+    this.udpPayload = opts.udpPayload ?? DEFAULTS.udpPayload;
     this.scores = this.upstreams.map(() => ({ score: 0, at: 0 }));
   }
 

@@ -23,5 +23,6 @@ export { Responder, type ResponderOptions } from './answer.js';
 export { Forwarder, type ForwarderOptions, type Upstream } from './forwarder.js';
 export { DnsStats } from './stats.js';
 export { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
-export { RecursionAcl, DEFAULT_RECURSION_ALLOW, checkRecursionAllow } from './client-acl.js';
+export { RecursionAcl, checkRecursionAllow } from './client-acl.js';
+export { DEFAULTS } from './defaults.js';
 export { ResponseRateLimiter } from './rrl.js';

@@ -4,6 +4,7 @@
 // empty truncated answer (TC=1: a real client retries over TCP, which cannot be spoofed) and
 // the rest are dropped. The table is bounded: past maxClients the least recently active
 // network is forgotten. Sans-IO: the time comes in with each call.
+import { DEFAULTS } from './defaults.js';
 import { clientAddress, type NetSet } from './netset.js';
 import { FLAG_TC, HEADER_LEN, skipName } from './wire.js';
 
@@ -47,8 +48,8 @@ export class ResponseRateLimiter {
   constructor(opts: RrlOptions) {
     this.rate = opts.ratePerS;
     this.burst = Math.max(1, opts.burst ?? opts.ratePerS);
-    this.slip = opts.slip ?? 2;
-    this.maxClients = opts.maxClients ?? 16_384;
+    this.slip = opts.slip ?? DEFAULTS.rateLimitSlip;
+    this.maxClients = opts.maxClients ?? DEFAULTS.rateLimitMaxClients;
     this.exempt = opts.exempt;
   }
 

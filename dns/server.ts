@@ -14,7 +14,8 @@ import { RecursionAcl, type Interfaces } from './client-acl.js';
 import { NetSet, parseNet } from './netset.js';
 import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
 import { Registry } from 'prom-client';
-import { Responder, DEFAULT_MAX_UDP } from './answer.js';
+import { Responder } from './answer.js';
+import { DEFAULTS } from './defaults.js';
 import { Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
 import { registerDnsMetrics } from './metrics.js';
 import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
@@ -92,10 +93,6 @@ const now = (): number => performance.now();
 
 /** Over UDP a client outside recursionAllow gets at most this many times its query's size (more is truncated: TCP). */
 export const UNTRUSTED_AMPLIFICATION = 3;
-export const DEFAULT_RATE_LIMIT = 1000;
-export const DEFAULT_RATE_LIMIT_EXEMPT = ['127.0.0.0/8', '::1/128'] as const;
-/** How often the Docker bridges are read again for the recursion ACL, and hostile traffic is summed up in the log. */
-const HOUSEKEEPING_MS = 30_000;
 
 export class DnsServer {
   readonly zone: Zone;
@@ -129,30 +126,30 @@ export class DnsServer {
 
   private constructor(opts: DnsServerOptions, upstreams: Upstream[]) {
     this.log = opts.log ?? silent;
-    this.tcpIdleMs = opts.tcpIdleMs ?? 10_000;
-    this.maxTcp = opts.maxTcpConnections ?? 256;
-    this.timeoutMs = opts.upstreamTimeoutMs ?? 1500;
+    this.tcpIdleMs = opts.tcpIdleMs ?? DEFAULTS.tcpIdleMs;
+    this.maxTcp = opts.maxTcpConnections ?? DEFAULTS.maxTcpConnections;
+    this.timeoutMs = opts.upstreamTimeoutMs ?? DEFAULTS.upstreamTimeoutMs;
     this.zone = new Zone({ domain: opts.domain, ttlS: opts.ttlS, nodeName: opts.nodeName });
     this.forwarder =
       opts.forward === false || upstreams.length === 0
         ? undefined
         : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
     this.upHosts = upstreams.map((u) => (net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host));
-    this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULT_MAX_UDP });
+    this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULTS.udpPayload });
     this.acl = new RecursionAcl({ allow: opts.recursionAllow, overlayCidr: opts.overlayCidr, interfaces: opts.interfaces ?? networkInterfaces });
     const rl = opts.rateLimit ?? {};
-    const exempt = (rl.exempt ?? DEFAULT_RATE_LIMIT_EXEMPT).map((c) => {
+    const exempt = (rl.exempt ?? DEFAULTS.rateLimitExempt).map((c) => {
       const n = parseNet(c);
       if (!n) throw new Error(`DNS rate-limit exemption "${c}" is not a CIDR (a.b.c.d/n or v6/n)`);
       return n;
     });
-    this.rrl = new ResponseRateLimiter({ ratePerS: rl.ratePerS ?? DEFAULT_RATE_LIMIT, burst: rl.burst, slip: rl.slip, maxClients: rl.maxClients, exempt: new NetSet(exempt) });
+    this.rrl = new ResponseRateLimiter({ ratePerS: rl.ratePerS ?? DEFAULTS.rateLimit, burst: rl.burst, slip: rl.slip, maxClients: rl.maxClients, exempt: new NetSet(exempt) });
     this.registry = opts.registry ?? new Registry();
     registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined, this.rrl);
   }
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
-    const listen = opts.listen ?? [{ addr: '127.0.0.1', port: 8600 }];
+    const listen = opts.listen ?? DEFAULTS.listen.map((l) => ({ ...l }));
     if (listen.length === 0) throw new DnsStartError('DNS needs at least one listen address');
     for (const l of listen) {
       if (net.isIP(l.addr) === 0) throw new DnsStartError(`DNS listen address "${l.addr}" is not an IP address`);
@@ -160,7 +157,7 @@ export class DnsServer {
     }
     let upstreams: Upstream[] = [];
     try {
-      if (opts.forward !== false) upstreams = opts.upstreams ? opts.upstreams.map(parseUpstream) : defaultUpstreams(opts.resolvConf ?? '/etc/resolv.conf', listen);
+      if (opts.forward !== false) upstreams = opts.upstreams ? opts.upstreams.map(parseUpstream) : defaultUpstreams(opts.resolvConf ?? DEFAULTS.resolvConf, listen);
     } catch (err) {
       throw new DnsStartError((err as Error).message);
     }
@@ -176,12 +173,12 @@ export class DnsServer {
       await server.stop();
       throw err;
     }
-    if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? '/etc/resolv.conf'} after our own address); names outside ${server.zone.domain} are refused`);
+    if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? DEFAULTS.resolvConf} after our own address); names outside ${server.zone.domain} are refused`);
     server.detach = server.zone.attach(opts.source, opts.vips);
     server.housekeeping = setInterval(() => {
       server.acl.refresh(now());
       server.reportHostile();
-    }, HOUSEKEEPING_MS).unref();
+    }, DEFAULTS.housekeepingMs).unref();
     server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label), recursionAllow: server.acl.describe(), rateLimit: server.rrl.rate }, 'DNS serving');
     return server;
   }

@@ -10,6 +10,7 @@
 //   a VIP (VipSource)       <vip>.vip.<domain> A/AAAA, and its PTR
 //
 // <ep> is a hash of the endpoint's node and id, so every node names an endpoint the same way.
+import { DEFAULTS } from './defaults.js';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, ownedAsKeySays, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../records/schema.js';
@@ -129,11 +130,11 @@ export class Zone {
   private nameCount = 0;
 
   constructor(opts: ZoneOptions = {}) {
-    const labels = labelsOf(opts.domain ?? 'weft.internal.');
+    const labels = labelsOf(opts.domain ?? DEFAULTS.domain);
     if (labels.length === 0) throw new Error('the DNS domain cannot be the root');
     this.domain = labels.join('.') + '.';
     this.domainKey = wireKey(this.domain);
-    this.ttl = opts.ttlS ?? 5;
+    this.ttl = opts.ttlS ?? DEFAULTS.ttlS;
     if (!Number.isInteger(this.ttl) || this.ttl < 0 || this.ttl > 86400) throw new Error(`DNS TTL ${opts.ttlS} is not a whole number of seconds from 0 to 86400`);
     this.nsName = opts.nodeName !== undefined && nodeLabels(opts.nodeName) ? `${nodeLabels(opts.nodeName)}.node.${this.domain}` : `ns.${this.domain}`;
     this.soa = { type: TYPE.SOA, mname: this.nsName, rname: `hostmaster.${this.domain}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: this.ttl };

@@ -15,14 +15,6 @@
 import { createHash } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 
-/**
- * RFC 2544's benchmarking range: not routed on the internet (unlike 11.0.0.0/8, which is
- * allocated public space) and, unlike 10/8, 172.16/12 or CGNAT's 100.64/10, rarely used
- * inside datacenters. 131,070 addresses.
- */
-export const DEFAULT_VIP_CIDR = '198.18.0.0/15';
-/** Where the userspace datapath listens: on Linux every 127/8 address is local, and 127.128/9 is rarely used. */
-export const DEFAULT_PROXY_CIDR = '127.128.0.0/9';
 const PROBES = 16;
 
 export interface Cidr {

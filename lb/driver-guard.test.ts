@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
 import { endpoint, newStore, pipe } from '../test/helpers/dns.js';
-import { LoadBalancer } from './driver.js';
+import { LbDriver } from './driver.js';
 
 t.test('hostile literal VIPs in the store: refused, logged once, counted', async (t) => {
   const store = newStore('n1');
@@ -15,7 +15,7 @@ t.test('hostile literal VIPs in the store: refused, logged once, counted', async
   const warnings: string[] = [];
   const log = { debug() {}, info() {}, error() {}, warn: (_o: object, msg: string) => void warnings.push(msg) };
   const registry = new Registry();
-  const lb = await LoadBalancer.start({ source: store, datapath: 'userspace', proxyCidr: '127.206.0.0/16', vipAllow: ['10.60.0.0/24'], log, registry });
+  const lb = await LbDriver.start({ source: store, datapath: 'userspace', proxyCidr: '127.206.0.0/16', vipAllow: ['10.60.0.0/24'], log, registry });
   t.teardown(() => lb.stop());
   peer.put('svc/evil/n2/x', endpoint('evil', ['10.60.0.9'], { vips: [{ vip: '127.0.0.1', port: 22, proto: 'tcp', targetPort: 22 }, { vip: '10.60.0.1', port: 7946, proto: 'udp', targetPort: 7946 }] }));
   peer.put('vip/169.254.169.254:80/tcp', { vip: '169.254.169.254', port: 80, proto: 'tcp' }, { shared: true });

@@ -1,9 +1,9 @@
 // The load balancer: follows the store, and after every change (coalesced for debounceMs,
 // at most 50 ms) and every resyncMs runs one level-triggered pass: desired state from all
-// records -> datapath. A pass that fails is retried with backoff; nothing here is fatal
-// after start.
+// records -> datapath, on the shared reconcile runner (base/reconcile-runner.ts). A pass
+// that fails is retried with backoff; nothing here is fatal after start.
 //
-//   const lb = await LoadBalancer.start({ source: store, registry, log });
+//   const lb = await LbDriver.start({ source: store, registry, log });
 //   dns: DnsServer.start({ ..., vips: lb.dnsVips });
 //   lb.status()   for /v1/vips;   await lb.stop()   leaves the kernel rules in place
 //   await lb.cleanup()   removes them (weft's table and interface)
@@ -19,8 +19,10 @@
 //              works here, and status() shows it. A VIP port below 1024 needs
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
-import { allocate, DEFAULT_PROXY_CIDR, DEFAULT_VIP_CIDR, parseCidr, type Cidr } from './allocator.js';
+import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
+import { allocate, parseCidr, type Cidr } from './allocator.js';
 import { vipClaims } from './claims.js';
+import { DEFAULTS, lbRunnerTimings } from './defaults.js';
 import { computeDesired, type DesiredState } from './desired.js';
 import { LbMetrics } from './metrics.js';
 import { Nft } from './nft.js';
@@ -36,7 +38,7 @@ export type LbLog = import('../base/log.js').Log;
 
 export type DatapathChoice = 'auto' | 'nft' | 'userspace';
 
-export interface LoadBalancerOptions {
+export interface LbOptions {
   /** The store (live view): crdt-store's StoreNode or LocalStore. */
   source: RecordSource;
   /** Default auto: nft when root and `nft` works, else userspace. */
@@ -92,7 +94,7 @@ export interface LbStatus {
   unallocated: string[];
   /** Passes completed (succeeded or failed). */
   passes: number;
-  lastReconcile: { at: string; durationMs: number; ok: boolean; error?: string; changed: boolean } | undefined;
+  lastReconcile: ReconcileStatus | undefined;
 }
 
 /** A start failure, said in one line for a person. */
@@ -102,7 +104,7 @@ export class LbStartError extends Error {
 
 const silent: LbLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-export class LoadBalancer {
+export class LbDriver {
   /** VIP name -> its address (the same on every node). */
   readonly vips = new VipTable();
   /** VIP name -> the address a client on this node connects to: `vips` with nft, the proxy's listen address with userspace. Give this one to DNS. */
@@ -113,7 +115,7 @@ export class LoadBalancer {
   private readonly vipCidr: Cidr;
   private readonly proxyCidr: Cidr;
   private readonly log: LbLog;
-  private readonly debounceMs: number;
+  private readonly runner: ReconcileRunner;
   private readonly metrics: LbMetrics;
   private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [], conflicts: new Map(), refused: [] };
   readonly guard: VipGuard;
@@ -127,27 +129,26 @@ export class LoadBalancer {
   private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private wantFull = false;
-  private retryMs = 0;
-  private stopped = false;
-  private passes = 0;
-  private last: LbStatus['lastReconcile'];
   private reconciles = { ok: 0, error: 0 };
   private applyFailures = 0;
   private lastUnallocated = '';
   private warnedConntrack = false;
 
-  private constructor(opts: LoadBalancerOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
+  private constructor(opts: LbOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
     this.guard = guard;
     this.datapath = datapath;
     this.vipCidr = vipCidr;
     this.proxyCidr = proxyCidr;
     this.log = opts.log ?? silent;
-    this.debounceMs = Math.min(50, Math.max(0, opts.debounceMs ?? 10));
+    this.runner = new ReconcileRunner({
+      pass: (full) => this.pass(full),
+      ...lbRunnerTimings(opts),
+      onPass: (s, retryInMs) => {
+        this.metrics.duration.observe(s.durationMs / 1000);
+        if (!s.ok) this.log.error({ err: s.error, retryInMs }, 'load balancer pass failed; retrying');
+        else if (s.changed) this.log.debug({ ms: s.durationMs, vips: this.desired.vips.length, full: s.full }, 'load balancer applied a change');
+      },
+    });
     this.dnsVips = datapath.kind === 'nft' ? this.vips : new VipTable();
     this.registry = opts.registry ?? new Registry();
     this.metrics = new LbMetrics(this.registry, () => ({
@@ -163,16 +164,16 @@ export class LoadBalancer {
     this.index.onSkip = (key, reason) => this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
   }
 
-  static async start(opts: LoadBalancerOptions): Promise<LoadBalancer> {
-    const vipCidr = parseCidr(opts.vipCidr ?? DEFAULT_VIP_CIDR);
-    const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULT_PROXY_CIDR);
+  static async start(opts: LbOptions): Promise<LbDriver> {
+    const vipCidr = parseCidr(opts.vipCidr ?? DEFAULTS.vipCidr);
+    const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULTS.proxyCidr);
     let guard: VipGuard;
     try {
       guard = new VipGuard({ vipCidr, allow: opts.vipAllow });
     } catch (err) {
       throw new LbStartError((err as Error).message);
     }
-    const choice = opts.datapath ?? 'auto';
+    const choice = opts.datapath ?? DEFAULTS.datapath;
     if (!['auto', 'nft', 'userspace'].includes(choice)) throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
     if (choice !== 'userspace') {
@@ -183,7 +184,7 @@ export class LoadBalancer {
       }
       kind = usable ? 'nft' : 'userspace';
     }
-    let lb: LoadBalancer | undefined = undefined;
+    let lb: LbDriver | undefined = undefined;
     const datapath =
       kind === 'nft'
         ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity, vipCidr: vipCidr.text })
@@ -195,17 +196,11 @@ export class LoadBalancer {
               else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
             },
           });
-    lb = new LoadBalancer(opts, datapath, vipCidr, proxyCidr, guard);
+    lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
     const started = lb;
-    lb.detach = lb.index.attach(opts.source, () => started.changed());
-    lb.wantFull = true;
-    await lb.reconcileNow();
-    const resyncMs = opts.resyncMs ?? 30_000;
-    lb.resync = setInterval(() => {
-      lb.wantFull = true;
-      lb.kick();
-    }, resyncMs);
-    lb.resync.unref();
+    lb.detach = lb.index.attach(opts.source, () => started.runner.request());
+    await lb.runner.runNow(true);
+    lb.runner.start();
     lb.log.info({ datapath: kind, vipCidr: vipCidr.text, vips: lb.desired.vips.length }, 'load balancer started');
     return lb;
   }
@@ -214,44 +209,16 @@ export class LoadBalancer {
     return this.datapath.kind;
   }
 
-  private changed(): void {
-    this.dirty = true;
-    if (this.timer || this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.kick();
-    }, this.debounceMs);
-  }
-
-  private kick(): void {
-    if (this.stopped) return;
-    if (!this.running) this.running = this.loop().finally(() => (this.running = undefined));
-  }
-
-  private async loop(): Promise<void> {
-    while ((this.dirty || this.wantFull) && !this.stopped) {
-      const full = this.wantFull;
-      this.dirty = this.wantFull = false;
-      await this.pass(full);
-    }
-  }
-
   /** Runs a pass now (after any running one) and resolves when the datapath holds the current records. */
   async reconcileNow(full = false): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.dirty = true;
-    if (full) this.wantFull = true;
-    while (this.running) await this.running;
-    this.kick();
-    await this.running;
+    await this.runner.runNow(full);
   }
 
-  private async pass(full: boolean): Promise<void> {
-    const t0 = performance.now();
+  /** One level-triggered pass; throws when it failed (the runner retries it as a full pass). */
+  private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed = false;
     try {
-      if (full || performance.now() - this.localAt > 5_000) {
+      if (full || performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
@@ -290,26 +257,12 @@ export class LoadBalancer {
       this.desired = desired;
       this.vips.set(desired.addrs);
       this.reconciles.ok++;
-      this.retryMs = 0;
-      const ms = performance.now() - t0;
-      this.last = { at: new Date().toISOString(), durationMs: Math.round(ms * 10) / 10, ok: true, changed };
-      if (changed) this.log.debug({ ms: this.last.durationMs, vips: this.desired.vips.length, full }, 'load balancer applied a change');
+      return { changed };
     } catch (err) {
       this.reconciles.error++;
       this.applyFailures++;
-      const msg = (err as Error).message;
-      this.last = { at: new Date().toISOString(), durationMs: Math.round((performance.now() - t0) * 10) / 10, ok: false, error: msg, changed };
-      this.retryMs = Math.min(30_000, this.retryMs ? this.retryMs * 2 : 1000);
-      this.log.error({ err: msg, retryInMs: this.retryMs }, 'load balancer pass failed; retrying');
       if (this.datapath.kind === 'nft') this.datapath.invalidate();
-      const retry = setTimeout(() => {
-        this.wantFull = true;
-        this.kick();
-      }, this.retryMs);
-      retry.unref();
-    } finally {
-      this.passes++;
-      this.metrics.duration.observe((performance.now() - t0) / 1000);
+      throw err;
     }
   }
 
@@ -380,18 +333,15 @@ export class LoadBalancer {
         return s;
       }),
       unallocated: this.desired.unallocated,
-      passes: this.passes,
-      lastReconcile: this.last,
+      passes: this.runner.passes,
+      lastReconcile: this.runner.last,
     };
   }
 
   /** Stops following the store. Kernel rules stay, so traffic to VIPs keeps flowing across an agent restart; the userspace proxy closes. */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.detach?.();
-    if (this.timer) clearTimeout(this.timer);
-    if (this.resync) clearInterval(this.resync);
-    while (this.running) await this.running;
+    await this.runner.stop();
     if (this.datapath.kind === 'userspace') this.datapath.stop();
   }
 

@@ -3,7 +3,8 @@
 // Reads the addresses the interface has and adds or removes the difference in one
 // `ip -batch`. A kernel without the dummy driver (seen: no modules at all) gets an empty
 // bridge instead: it holds local addresses just the same.
-import { run } from './exec.js';
+import { DEFAULTS } from './defaults.js';
+import { run } from '../base/exec.js';
 
 export interface DummyOptions {
   /** Default weft-vip0. */
@@ -16,7 +17,7 @@ export class DummyInterface {
   private readonly netns: string | undefined;
 
   constructor(opts: DummyOptions = {}) {
-    this.name = opts.name ?? 'weft-vip0';
+    this.name = opts.name ?? DEFAULTS.iface;
     if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(this.name)) throw new Error(`interface name "${this.name}" is not a valid Linux interface name (1-15 letters, digits, _.-)`);
     this.netns = opts.netns;
   }

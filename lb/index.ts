@@ -8,13 +8,15 @@
 //   desired.ts       records + allocator -> every VIP with address and backends (pure)
 //   vip-source.ts    VIP name -> address with change notification (DNS's VipSource)
 //   nft-plan.ts      desired -> nft script; nft JSON -> comparable state (pure)
-//   nft.ts, dummy.ts, exec.ts   the adapters: nft, ip (dummy interface), running them
+//   nft.ts, dummy.ts the adapters: nft, ip (dummy interface), run by base/exec.ts
 //   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
 //   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining
 //   metrics.ts       weft_lb_* metrics
-//   driver.ts        LoadBalancer: watches, debounced and periodic passes, status
-export { LoadBalancer, LbStartError, type LoadBalancerOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
-export { allocate, parseCidr, DEFAULT_VIP_CIDR, DEFAULT_PROXY_CIDR, type Cidr, type Allocation } from './allocator.js';
+//   defaults.ts      DEFAULTS: every default, with its reason
+//   driver.ts        LbDriver: watches, passes on the reconcile runner (base/), status
+export { LbDriver, LbStartError, type LbOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
+export { allocate, parseCidr, type Cidr, type Allocation } from './allocator.js';
+export { DEFAULTS } from './defaults.js';
 export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend, type RefusedVip } from './desired.js';
 export { vipClaims, stampClaims } from './claims.js';
 export { VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';

@@ -6,9 +6,10 @@
 // all, rewrites it whole in one transaction. Full checks run on the first pass (so a
 // restart that finds its own rules in place writes nothing), on the resync timer, and
 // after any failed transaction (a table someone else changed shows up as a failure).
+import { DEFAULTS } from './defaults.js';
 import type { DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
-import { run } from './exec.js';
+import { run } from '../base/exec.js';
 import { Nft } from './nft.js';
 import { matches, planNft, renderDiff, renderFull, type Affinity, type NftPlan } from './nft-plan.js';
 
@@ -49,7 +50,7 @@ export class NftDatapath {
   constructor(opts: NftDatapathOptions = {}) {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
-    this.affinity = opts.affinity ?? 'none';
+    this.affinity = opts.affinity ?? DEFAULTS.affinity;
     this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }

@@ -11,8 +11,8 @@ import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
 import { NetLab } from '../test/helpers/netns.js';
 import { skipUnless } from '../test/helpers/system.js';
-import { LoadBalancer } from './driver.js';
-import { run } from './exec.js';
+import { LbDriver } from './driver.js';
+import { run } from '../base/exec.js';
 
 const skip = skipUnless({ root: true, commands: ['nft', 'ip'] });
 const SOURCES = Array.from({ length: 8 }, (_, i) => `10.88.0.${10 + i}`);
@@ -55,7 +55,7 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
   for (const b of backends) store.put(`svc/web/n1/${b.addr}`, endpoint('web', [b.addr], { vips: [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }] }));
   store.put('svc/self/n1/box', endpoint('self', ['10.88.0.2'], { vips: [{ vip: 'self', port: 80, proto: 'tcp', targetPort: 8080 }] }));
-  const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: router.ns, affinity: 'source' });
+  const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: router.ns, affinity: 'source' });
   t.teardown(() => lb.cleanup());
   const web = lb.vips.get('web')!;
   const self = lb.vips.get('self')!;

@@ -7,8 +7,8 @@ import { endpoint, pipe } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { CHI2_P01, NetLab, chiSquare, type Counts, type Host, type LabClient } from '../test/helpers/netns.js';
 import { skipUnless } from '../test/helpers/system.js';
-import { run } from './exec.js';
-import { LoadBalancer } from './driver.js';
+import { run } from '../base/exec.js';
+import { LbDriver } from './driver.js';
 
 // conntrack: a removed UDP backend's flows are deleted with it (see nft-datapath.ts).
 const skip = skipUnless({ root: true, commands: ['nft', 'ip', 'conntrack'] });
@@ -48,7 +48,7 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   store.put('svc/web/n1/b13', endpoint('web', ['10.77.0.13'], { vips: binding }));
 
   const opts = { source: store, datapath: 'nft' as const, netns: client.ns };
-  let lb = await LoadBalancer.start(opts);
+  let lb = await LbDriver.start(opts);
   t.teardown(() => lb.cleanup());
   const vip = lb.vips.get('web')!;
   t.match(vip, /^198\.1[89]\./, 'the VIP got an address in 198.18.0.0/15');
@@ -90,7 +90,7 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
     await lb.stop();
     t.equal(await c.ping('kept'), `${first} ping`, 'stopped: rules stay, the connection works');
     t.same(Object.keys(await c.tcp(vip, 80, 60)).sort(), ['b11', 'b12', 'b13'], 'and new connections still spread');
-    lb = await LoadBalancer.start(opts);
+    lb = await LbDriver.start(opts);
     t.equal(await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'ip', 'weft']), table, 'after the restart the table is identical, handles included: nothing rewritten, nothing duplicated');
     t.equal(await c.ping('kept'), `${first} ping`, 'the established connection survived');
   });

@@ -1,6 +1,7 @@
 // The nft adapter: reads our table as JSON and applies scripts with `nft -f -` (one
 // transaction each). It never touches another table.
-import { run } from './exec.js';
+import { DEFAULTS } from './defaults.js';
+import { run } from '../base/exec.js';
 import { emptyActual, parseActual, type NftActual } from './nft-plan.js';
 
 export interface NftOptions {
@@ -16,9 +17,9 @@ export class Nft {
   private readonly nft: string;
 
   constructor(opts: NftOptions = {}) {
-    this.table = opts.table ?? 'weft';
+    this.table = opts.table ?? DEFAULTS.table;
     this.netns = opts.netns;
-    this.nft = opts.nft ?? 'nft';
+    this.nft = opts.nft ?? DEFAULTS.nftCommand;
   }
 
   async read(): Promise<NftActual> {
@@ -44,7 +45,7 @@ export class Nft {
   /** Whether nft runs here (and we may use it): `nft list tables` works. */
   static async usable(opts: NftOptions = {}): Promise<boolean> {
     try {
-      await run([opts.nft ?? 'nft', 'list', 'tables'], { netns: opts.netns, timeoutMs: 5000 });
+      await run([opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables'], { netns: opts.netns, timeoutMs: DEFAULTS.nftProbeTimeoutMs });
       return true;
     } catch {
       return false;

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
-import { LoadBalancer, type LoadBalancerOptions } from './driver.js';
+import { LbDriver, type LbOptions } from './driver.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -99,8 +99,8 @@ async function held(host: string, port: number): Promise<{ name: string; ask: ()
 
 const bind = (port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') => [{ vip: 'web', port, proto, targetPort }];
 
-async function start(t: Teardown, store: LocalStore, extra: Partial<LoadBalancerOptions> = {}): Promise<LoadBalancer> {
-  const lb = await LoadBalancer.start({ source: store, datapath: 'userspace', debounceMs: 5, ...extra });
+async function start(t: Teardown, store: LocalStore, extra: Partial<LbOptions> = {}): Promise<LbDriver> {
+  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, ...extra });
   t.teardown(() => lb.stop());
   return lb;
 }

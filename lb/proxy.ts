@@ -11,6 +11,7 @@
 //   - Draining: a backend leaving the desired state takes no new connections, and its
 //     established ones run until either side closes. A VIP that goes away stops listening;
 //     its TCP connections also run on. (UDP sessions of a removed VIP end with it.)
+import { DEFAULTS } from './defaults.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Proto } from '../records/schema.js';
@@ -271,12 +272,12 @@ export class UserspaceProxy {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: ProxyOptions = {}) {
-    this.policy = opts.policy ?? 'round-robin';
-    this.connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
-    this.ejectMs = opts.ejectMs ?? 1000;
-    this.ejectMaxMs = opts.ejectMaxMs ?? 30_000;
-    this.maxAttempts = opts.maxAttempts ?? 3;
-    this.udpIdleMs = opts.udpIdleMs ?? 30_000;
+    this.policy = opts.policy ?? DEFAULTS.policy;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    this.ejectMs = opts.ejectMs ?? DEFAULTS.ejectMs;
+    this.ejectMaxMs = opts.ejectMaxMs ?? DEFAULTS.ejectMaxMs;
+    this.maxAttempts = opts.maxAttempts ?? DEFAULTS.maxAttempts;
+    this.udpIdleMs = opts.udpIdleMs ?? DEFAULTS.udpIdleMs;
     this.now = opts.now ?? (() => performance.now());
     this.onEvent = opts.onEvent;
     this.sweeper = setInterval(() => {

@@ -22,7 +22,7 @@ t.test('after vip rm, and for an unused address of the VIP CIDR: refused on the 
 t.test('a vipCidr overlapping the node network does not cut the node off: the range is then not refused (logged)', { skip }, async (t) => {
   const { NetLab } = await import('../test/helpers/netns.js');
   const { LocalStore } = await import('../crdt-store/local-store.js');
-  const { LoadBalancer } = await import('./driver.js');
+  const { LbDriver } = await import('./driver.js');
   const lab = await NetLab.create(t, { tag: 'vx' });
   const node = await lab.addHost(1);
   const peer = await lab.addHost(2);
@@ -31,7 +31,7 @@ t.test('a vipCidr overlapping the node network does not cut the node off: the ra
   store.put('vip/db:5432/tcp', { vip: 'db', port: 5432, proto: 'tcp' }, { shared: true });
   const errors: string[] = [];
   const log = { debug() {}, info() {}, warn() {}, error: (_o: object, msg: string) => void errors.push(msg) };
-  const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: `${lab.subnet}.0/24`, table: 'weftvx', iface: 'weftvx0', log });
+  const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: `${lab.subnet}.0/24`, table: 'weftvx', iface: 'weftvx0', log });
   t.teardown(() => lb.cleanup());
   await lb.reconcileNow(true);
   const c = await lab.client(node);

@@ -6,6 +6,7 @@
 // events join / alive / update / suspect / dead / leave / reap, each also emitted as `change`.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { DEFAULTS } from './defaults.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type Output, type SwimConfig, type SwimStats } from './core/index.js';
@@ -91,7 +92,7 @@ export class Membership extends EventEmitter {
     super();
     this.rejects = rejects;
     this.name = opts.name;
-    this.config = { ...(opts.config ?? makeConfig('lan')) };
+    this.config = { ...(opts.config ?? makeConfig(DEFAULTS.preset)) };
     this.keyring = wire.keyring;
     this.wire = wire;
     // The core packs compounds with the codec's exact sizes rather than its own estimate.

@@ -16,7 +16,8 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
-import { DEFAULT_MAX_FRAME_BYTES, HELLO_MAX_BYTES, FrameReader, frame } from './framing.js';
+import { DEFAULTS } from './defaults.js';
+import { HELLO_MAX_BYTES, FrameReader, frame } from './framing.js';
 import { PLAIN_HELLO, type StreamHello } from './stream-hello.js';
 
 export interface Peer {
@@ -227,16 +228,16 @@ export class Transport {
   };
 
   constructor(opts: TransportOptions = {}) {
-    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#inboundTimeoutMs = opts.inboundTimeoutMs ?? 10_000;
-    this.#maxInboundStreams = opts.maxInboundStreams ?? 64;
-    this.#maxPendingStreams = opts.maxPendingStreams ?? 32;
-    this.#maxStreamsPerSource = opts.maxStreamsPerSource ?? 8;
+    this.#maxFrameBytes = opts.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+    this.#inboundTimeoutMs = opts.inboundTimeoutMs ?? DEFAULTS.inboundTimeoutMs;
+    this.#maxInboundStreams = opts.maxInboundStreams ?? DEFAULTS.maxInboundStreams;
+    this.#maxPendingStreams = opts.maxPendingStreams ?? DEFAULTS.maxPendingStreams;
+    this.#maxStreamsPerSource = opts.maxStreamsPerSource ?? DEFAULTS.maxStreamsPerSource;
     this.#budget = opts.maxBufferedBytes === undefined ? PROCESS_STREAM_BUDGET : new ByteBudget(opts.maxBufferedBytes);
-    this.#helloTimeoutMs = opts.helloTimeoutMs ?? 3_000;
+    this.#helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULTS.helloTimeoutMs;
     this.#hello = opts.hello ?? PLAIN_HELLO;
-    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? 32);
-    this.#udpBufferBytes = opts.udpBufferBytes ?? 2 * 1024 * 1024;
+    this.#openRate = new SourceRate(opts.streamsPerSourcePerSecond ?? DEFAULTS.streamsPerSourcePerSecond);
+    this.#udpBufferBytes = opts.udpBufferBytes ?? DEFAULTS.udpBufferBytes;
     this.#onError = opts.onError ?? (() => {});
   }
 

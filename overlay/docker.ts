@@ -23,6 +23,7 @@
 //     replies to connections from the bridge; new connections from other nodes to a
 //     container need an ACCEPT for the cluster CIDR in DOCKER-USER. weft does not add it
 //     yet either: set it by hand or run dockerd with --iptables=false.
+import { DEFAULTS } from './defaults.js';
 import { formatIPv4, parsePrefix } from './cidr.js';
 
 export interface DockerNetworkPlan {
@@ -40,7 +41,7 @@ export function dockerNetworkPlan(o: { subnet: string; bridge: string; mtu: numb
   const p = parsePrefix(o.subnet);
   if (!p) throw new RangeError(`subnet "${o.subnet}" is not an IPv4 prefix`);
   return {
-    Name: o.name ?? 'weft',
+    Name: o.name ?? DEFAULTS.dockerNetwork,
     Driver: 'bridge',
     CheckDuplicate: true,
     Attachable: true,

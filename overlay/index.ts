@@ -1,8 +1,8 @@
 // overlay: the VXLAN overlay as a library.
 //
-//   const o = await Overlay.start({ store, node, cidr, subnetPrefix, vni, port, underlay, bridge, log, registry });
+//   const o = await OverlayDriver.start({ store, node, cidr, subnetPrefix, vni, port, underlay, bridge, log, registry });
 //   o.status()   lease, peers, programmed state, last pass;   await o.stop()   (config stays)
-//   await o.cleanup()  or  Overlay.cleanupHost({ device, bridge })   (removes weft's devices)
+//   await o.cleanup()  or  OverlayDriver.cleanupHost({ device, bridge })   (removes weft's devices)
 //
 // Layers, each usable alone:
 //   cidr.ts      IPv4 prefixes
@@ -12,11 +12,15 @@
 //   plan.ts      desired + actual -> ip/bridge commands (sans-IO)
 //   ip.ts        ip -json / ip -batch adapter, with a netns option
 //   docker.ts    the Docker network on the node's subnet
-//   overlay.ts   the driver
-export { Overlay, OverlayConfigError, resolveOptions, type OverlayOptions, type OverlayStatus, type OverlayStore, type OverlayLog } from './overlay.js';
+//   underlay.ts  finds the underlay address and device
+//   lease-keeper.ts  keeps this node's lease in the store
+//   defaults.ts  DEFAULTS: every default, with its reason
+//   driver.ts    OverlayDriver: watches, passes on the reconcile runner, status
+export { OverlayDriver, OverlayConfigError, resolveOptions, type OverlayOptions, type OverlayStatus, type OverlayStore, type OverlayLog } from './driver.js';
 export { OVERLAY_PREFIX, leaseKey, parseLease, parseLeaseRecord, readLeases, type Lease, type LeaseRecord, type Vtep, type BadReason } from './records.js';
 export { decideLease, holding, precedes, probeOrder, type LeaseConfig, type LeaseDecision, type Claim } from './lease.js';
 export { peersOf, vtepMac, vtepAddr, gatewayAddr, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
 export { plan, planCleanup, type ActualState, type Command } from './plan.js';
 export { IpAdapter } from './ip.js';
+export { DEFAULTS } from './defaults.js';
 export { dockerNetworkPlan, dockerNetworkArgs, type DockerNetworkPlan } from './docker.js';

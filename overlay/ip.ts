@@ -6,7 +6,8 @@
 // Parsing is defensive: iproute2's JSON differs a little between versions and a field
 // we do not understand makes that entry count as absent, so the next plan re-creates it
 // rather than the pass failing.
-import { execFile } from 'node:child_process';
+import { exec, type ExecResult } from '../base/exec.js';
+import { DEFAULTS } from './defaults.js';
 import { batchLine, normDst, type ActualState, type Command, type FdbState, type LinkState, type NeighState, type RouteState } from './plan.js';
 
 export interface IpAdapterOptions {
@@ -119,23 +120,12 @@ export class IpAdapter {
 
   constructor(opts: IpAdapterOptions = {}) {
     this.netns = opts.netns;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULTS.commandTimeoutMs;
   }
 
-  /** Runs `tool` (ip or bridge) in the namespace; resolves with stdout, rejects with stderr. */
-  run(tool: 'ip' | 'bridge', args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-    const full = this.netns ? ['-n', this.netns, ...args] : [...args];
-    return new Promise((resolve, reject) => {
-      const child = execFile(tool, full, { timeout: this.timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-          // Not an exit status: the program is missing or was killed by the timeout.
-          reject(new Error(`${tool} ${full.join(' ')}: ${err.message}`));
-          return;
-        }
-        resolve({ stdout, stderr, code: err ? ((err as { code?: number }).code ?? 1) : 0 });
-      });
-      if (input !== undefined) child.stdin?.end(input);
-    });
+  /** Runs `tool` (ip or bridge) in the namespace (`-n`, no `ip netns exec` process); resolves with any exit status. */
+  run(tool: 'ip' | 'bridge', args: readonly string[], input?: string): Promise<ExecResult> {
+    return exec([tool, ...(this.netns ? ['-n', this.netns] : []), ...args], { input, timeoutMs: this.timeoutMs });
   }
 
   private async json(tool: 'ip' | 'bridge', args: string[]): Promise<string> {

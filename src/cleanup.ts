@@ -4,7 +4,7 @@
 import type { Config } from './config.js';
 import { Nft } from '../lb/nft.js';
 import { DummyInterface } from '../lb/dummy.js';
-import { Overlay } from '../overlay/index.js';
+import { OverlayDriver } from '../overlay/index.js';
 
 export async function cleanupHost(config: Config): Promise<{ removed: string[]; failed: string[] }> {
   const removed: string[] = [];
@@ -32,7 +32,7 @@ export async function cleanupHost(config: Config): Promise<{ removed: string[]; 
     failed.push(`interface weft-vip0: ${(e as Error).message}`);
   }
   try {
-    const r = await Overlay.cleanupHost({ bridge: config.overlay.bridge || false });
+    const r = await OverlayDriver.cleanupHost({ bridge: config.overlay.bridge || false });
     removed.push(...r.removed.map((d) => `overlay device ${d}`));
     failed.push(...r.failed.map((f) => `${f.line}: ${f.error}`));
   } catch (e) {

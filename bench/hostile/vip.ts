@@ -17,7 +17,7 @@
 //   vip-address-moved        in a full /29, VIPs alpha..zeta are declared through the API,
 //                            then eta. Held when no existing VIP's address changed.
 import { LocalStore } from '../../crdt-store/local-store.js';
-import { LoadBalancer } from '../../lb/driver.js';
+import { LbDriver } from '../../lb/driver.js';
 import { startAgent, type Teardown } from '../../test/helpers/agent-process.js';
 import { endpoint, pipe } from '../../test/helpers/dns.js';
 import { NetLab, type Host, type LabClient } from '../../test/helpers/netns.js';
@@ -78,7 +78,7 @@ export async function literalVipOnOwnAddress(opts: { smoke: boolean }): Promise<
     peer.put('svc/evil/n2/x', endpoint('evil', [attacker.addr], { vips: hostile.map((h) => ({ vip: h.vip, port: h.port, proto: 'tcp' as const, targetPort: 8080 })) }));
     peer.put(`vip/${node.addr}:9000/tcp`, { vip: node.addr, port: 9000, proto: 'tcp' }, { shared: true });
     // The lab's subnet is allowed for literal VIPs: the node's own address must be refused as such, not merely as out of range.
-    const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, vipAllow: [`${lab.subnet}.0/24`], table: 'weftvo', iface: 'weftvo0' });
+    const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, vipAllow: [`${lab.subnet}.0/24`], table: 'weftvo', iface: 'weftvo0' });
     c.teardown(() => lb.cleanup());
     await lb.reconcileNow(true);
     const n = opts.smoke ? 10 : 50;
@@ -132,7 +132,7 @@ export async function vipTrafficLeavesHost(opts: { smoke: boolean }): Promise<At
     const { store } = stores();
     const key = 'svc/web/n1/b3';
     store.put(key, endpoint('web', [backend.addr], { vips: [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }, { vip: 'web', port: 53, proto: 'udp', targetPort: 8081 }] }));
-    const lb = await LoadBalancer.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, table: 'weftvl', iface: 'weftvl0' });
+    const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, table: 'weftvl', iface: 'weftvl0' });
     c.teardown(() => lb.cleanup());
     const vip = lb.vips.get('web')!;
     const fromNode = await lab.client(node);

@@ -12,6 +12,7 @@
 // naming the file and the offset, the file is copied aside, and the good records before
 // the damage are kept (the rest of the state comes back from peers through repair).
 
+import { DEFAULTS } from '../defaults.js';
 import { Packr } from 'msgpackr';
 import type { DocId } from '../names.js';
 import { ownDocId, parseDocId } from '../names.js';
@@ -142,9 +143,9 @@ export class Journal implements Persistence {
     private readonly files: StoreFiles,
     private readonly opts: JournalOptions,
   ) {
-    this.minLogBytes = opts.minLogBytes ?? 1024 * 1024;
-    this.compactRatio = opts.compactRatio ?? 2;
-    this.flushBytes = opts.flushBytes ?? 256 * 1024;
+    this.minLogBytes = opts.minLogBytes ?? DEFAULTS.minLogBytes;
+    this.compactRatio = opts.compactRatio ?? DEFAULTS.compactRatio;
+    this.flushBytes = opts.flushBytes ?? DEFAULTS.flushBytes;
     const docs = new Map<DocId, DocState>();
     const own = ownDocId(opts.name);
     let maxEpoch = 0;

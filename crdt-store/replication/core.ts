@@ -29,6 +29,7 @@
 
 import type { Rng } from '../../base/rng.js';
 import type { LocalChange, LocalStore } from '../local-store.js';
+import { DEFAULTS } from '../defaults.js';
 import { ownDocId } from '../names.js';
 import { Digest } from './digest.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
@@ -51,27 +52,8 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
   heldPackets: number;
 }
 
-export const DEFAULT_REPLICATION: ReplicationConfig = {
-  udpPayload: 1200,
-  lazyPath: true,
-  // Announcements batch a quarter second of changes: at a few updates per second that is
-  // well under one lazy message per node per update, and a lost push still comes back in
-  // ~0.3 s, sooner than anti-entropy (one round a second) would find it.
-  lazyDelayMs: 250,
-  graftDelayMs: 20,
-  seenCapacity: 16_384,
-  recentCapacity: 4096,
-  repairIntervalMs: 1000,
-  maxDocsPerSession: 256,
-  maxSyncRounds: 16,
-  sessionTimeoutMs: 10_000,
-  maxInboundSessions: 8,
-  reapCheckMs: 10_000,
-  hibernateEveryMs: 30_000,
-  // Membership learns of a joiner within a gossip round or two, well under 2 s.
-  heldPacketMs: 2_000,
-  heldPackets: 64,
-};
+/** The defaults, with their reasons, live in crdt-store/defaults.ts. */
+export const DEFAULT_REPLICATION: ReplicationConfig = DEFAULTS.replication;
 
 export interface Member {
   name: string;

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Fault } from './planner.js';
 import type { Mode } from './policy.js';
-import { run } from '../../lb/exec.js';
+import { run } from '../../base/exec.js';
 
 /** The dev-cluster's control socket, in its directory. */
 export const CONTROL_SOCKET = 'control.sock';

@@ -3,7 +3,7 @@
 // so traffic to VIPs keeps flowing across an agent restart; `weft agent --cleanup` removes them.
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
-import { LoadBalancer } from '../../lb/index.js';
+import { LbDriver } from '../../lb/index.js';
 import { stampClaims } from '../../lb/claims.js';
 import { hostAddresses, VipGuard, type Refusal } from '../../lb/vip-guard.js';
 import { ApiError } from '../api.js';
@@ -13,7 +13,7 @@ import { parseVipSpec } from '../../registrar/labels.js';
 import type { StoreHandle } from './store-child.js';
 
 export interface LbHandle {
-  current?: LoadBalancer;
+  current?: LbDriver;
 }
 
 export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle): ChildSpec {
@@ -28,7 +28,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
       const { datapath, vipCidr, vipAllow, proxyCidr, affinity, policy } = config.lb;
       if (datapath === 'off') throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
-      const lb = await LoadBalancer.start({
+      const lb = await LbDriver.start({
         source: store.current,
         datapath,
         vipCidr,

@@ -5,14 +5,14 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
 import { isIP } from 'node:net';
-import { Overlay } from '../../overlay/index.js';
+import { OverlayDriver } from '../../overlay/index.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
 import type { MembershipHandle } from './membership-child.js';
 
 export interface OverlayHandle {
-  current?: Overlay;
+  current?: OverlayDriver;
 }
 
 export function overlayChild(ctx: AgentContext, membership: MembershipHandle, store: StoreHandle, handle: OverlayHandle): ChildSpec {
@@ -29,7 +29,7 @@ export function overlayChild(ctx: AgentContext, membership: MembershipHandle, st
       if (!store.current) throw new Error('the overlay needs the store, which is not running');
       const o = config.overlay;
       const registry = new Registry();
-      const overlay = await Overlay.start({
+      const overlay = await OverlayDriver.start({
         store: store.current,
         node: config.node.name,
         cidr: o.cidr,

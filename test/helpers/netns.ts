@@ -8,7 +8,7 @@
 // process driven over stdin, both real Node processes inside a host's namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { run } from '../../lb/exec.js';
+import { run } from '../../base/exec.js';
 
 export interface Teardown {
   teardown(fn: () => void | Promise<void>): void;

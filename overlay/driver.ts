@@ -1,29 +1,32 @@
 // The overlay driver: keeps this node's lease in the store and the kernel in line with
-// every live node's lease, level-triggered (DESIGN.md principle 2). A pass
-//   1. finds the underlay (config, else the route towards a peer, else the default route);
-//   2. decides the lease (lease.ts) and writes it if it changed;
+// every live node's lease, level-triggered (docs/ARCHITECTURE.md, "The reconcile pattern"). A pass
+//   1. finds the underlay (underlay.ts: config, else the route towards a peer, else the default route);
+//   2. decides the lease and writes it if it changed (lease-keeper.ts);
 //   3. computes the desired state from the live view (desired.ts);
 //   4. reads the kernel state and applies the difference (plan.ts, ip.ts).
-// Passes run after every change of the overlay records (a dead owner's records leave the
-// live view, which is a change) and every reconcileEveryMs, one at a time; changes that
-// arrive during a pass cause one more pass, not one each.
+// Passes run on the shared reconcile runner (base/reconcile-runner.ts): after every change
+// of the overlay records (a dead owner's records leave the live view, which is a change)
+// and every reconcileEveryMs, one at a time; changes that arrive during a pass cause one
+// more pass, not one each; a failed pass is retried with backoff. Every pass reads the
+// kernel (the state is small), so drift is found on any pass, not only the periodic one.
 import { Registry } from 'prom-client';
-import type { Json } from '../crdt-store/json-value.js';
+import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
+import { DEFAULTS, overlayRunnerTimings } from './defaults.js';
 import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
-import { IpAdapter, type HostLinks } from './ip.js';
-import { decideLease, type LeaseConfig } from './lease.js';
+import { IpAdapter } from './ip.js';
+import type { LeaseConfig } from './lease.js';
+import { LeaseKeeper, type LeaseStore } from './lease-keeper.js';
 import { OverlayMetrics } from './metrics.js';
 import { plan, planCleanup, type Command } from './plan.js';
-import { leaseKey, leaseValue, MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import { MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import { UnderlayFinder, type Underlay } from './underlay.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
-export interface OverlayStore {
+export interface OverlayStore extends LeaseStore {
   entries(prefix: string, opts?: { view?: 'live' | 'all' }): StoreRecord[];
   watch(prefix: string, handler: (e: WatchEvent) => void, opts?: { view?: 'live' | 'all' }): () => void;
-  update(key: string, mutator: (current: Json | undefined) => Json | undefined, opts?: { durable?: boolean }): unknown;
-  delete(key: string, opts?: { durable?: boolean }): unknown;
 }
 
 /** The component's log (base/log.ts). */
@@ -72,14 +75,14 @@ export interface OverlayStatus {
   /** held: the lease is ours; exhausted: no free subnet; waiting: no underlay address yet. */
   state: 'starting' | 'held' | 'exhausted' | 'waiting' | 'stopped';
   lease: LeaseRecord | null;
-  underlay: { addr: string; dev: string; mtu: number; source: string } | null;
+  underlay: Underlay | null;
   peers: PeerEntry[];
   skipped: { node: string; reason: SkipReason }[];
   /** What the kernel held after the last pass that changed something (or the first). */
   programmed: { device: boolean; bridge: boolean; routes: number; neighbours: number; fdb: number } | null;
   /** IPv4 forwarding in the namespace; off means containers cannot reach other hosts. */
   forwarding: boolean | null;
-  lastReconcile: { at: string; ms: number; commands: number; failures: number; error: string | null } | null;
+  lastReconcile: ReconcileStatus | null;
   reconciles: number;
   driftRepaired: number;
   applyFailures: number;
@@ -88,6 +91,7 @@ export interface OverlayStatus {
 }
 
 interface Resolved {
+  cidrText: string;
   cidr: Prefix;
   subnetLen: number;
   vni: number;
@@ -101,31 +105,29 @@ const DEV_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /** Checks the options; the error says which one and what is allowed. */
 export function resolveOptions(o: OverlayOptions): Resolved {
-  const cidrText = o.cidr ?? '10.42.0.0/16';
+  const cidrText = o.cidr ?? DEFAULTS.cidr;
   const cidr = parsePrefix(cidrText);
   if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`);
-  const subnetLen = o.subnetPrefix ?? 24;
+  const subnetLen = o.subnetPrefix ?? DEFAULTS.subnetPrefix;
   if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)
     throw new OverlayConfigError(`overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`);
   if (subnetCount(cidr, subnetLen) > 1 << 20) throw new OverlayConfigError(`overlay cidr ${cidrText} holds more than 2^20 /${subnetLen} subnets: use a longer subnet prefix`);
-  const vni = o.vni ?? 1;
+  const vni = o.vni ?? DEFAULTS.vni;
   if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) throw new OverlayConfigError(`overlay vni ${vni} must be an integer from 1 to ${MAX_VNI}`);
-  const port = o.port ?? 4789;
+  const port = o.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OverlayConfigError(`overlay port ${port} must be 1-65535`);
   if (o.underlay !== undefined && parseIPv4(o.underlay) === undefined) throw new OverlayConfigError(`overlay underlay "${o.underlay}" is not an IPv4 address`);
-  const device = o.device ?? 'weft.vx';
-  const bridge = o.bridge === false ? undefined : (o.bridge ?? 'weft0');
+  const device = o.device ?? DEFAULTS.device;
+  const bridge = o.bridge === false ? undefined : (o.bridge ?? DEFAULTS.bridge);
   for (const [what, name] of [['device', device], ['bridge', bridge]] as const)
     if (name !== undefined && !DEV_NAME.test(name)) throw new OverlayConfigError(`overlay ${what} name "${name}" must be 1-15 letters, digits, '.', '-' or '_'`);
   if (bridge === device) throw new OverlayConfigError('overlay bridge and device need different names');
-  const everyMs = o.reconcileEveryMs ?? 10_000;
-  if (!(everyMs >= 50)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below 50 ms`);
-  return { cidr, subnetLen, vni, port, device, bridge, everyMs };
+  const everyMs = o.reconcileEveryMs ?? DEFAULTS.reconcileEveryMs;
+  if (!(everyMs >= DEFAULTS.minReconcileEveryMs)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below ${DEFAULTS.minReconcileEveryMs} ms`);
+  return { cidrText, cidr, subnetLen, vni, port, device, bridge, everyMs };
 }
 
-const LOOPBACK = (a: string): boolean => a.startsWith('127.');
-
-export class Overlay {
+export class OverlayDriver {
   readonly metrics: OverlayMetrics;
   readonly registry: Registry;
   readonly ip: IpAdapter;
@@ -135,16 +137,13 @@ export class Overlay {
   private readonly now: () => number;
   private readonly mac: string;
   private unwatch: (() => void)[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
-  private stopped = false;
+  private readonly runner: ReconcileRunner;
 
-  private underlay: { addr: string; dev: string; mtu: number; source: string } | undefined;
+  private readonly underlays: UnderlayFinder;
+  private readonly leases: LeaseKeeper;
   /** The desired state of the last pass that applied without failures, as text, for drift detection. */
   private lastClean: string | undefined;
   private readonly badSeen = new Map<string, string>();
-  private ownMemo: Lease | undefined;
   private lastProblem = '';
   private st: OverlayStatus;
 
@@ -157,9 +156,32 @@ export class Overlay {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
+    this.underlays = new UnderlayFinder({ configured: opts.underlay, node: opts.node, probe: DEFAULTS.defaultRouteProbe, routeTo: (dst) => this.ip.routeTo(dst) });
+    this.leases = new LeaseKeeper({
+      node: opts.node,
+      store: opts.store,
+      cfg: this.leaseCfg,
+      now: this.now,
+      log: this.log,
+      onClaim: () => {
+        this.st.leaseChanges++;
+        this.metrics.leaseChanges.inc();
+      },
+    });
+    this.runner = new ReconcileRunner({
+      pass: () => this.pass(),
+      ...overlayRunnerTimings(this.cfg.everyMs),
+      onPass: (s) => {
+        this.st.reconciles++;
+        this.metrics.reconciles.inc();
+        this.metrics.duration.observe(s.durationMs / 1000);
+        this.st.lastReconcile = s;
+        if (s.ok) this.lastProblem = '';
+      },
+    });
     this.st = {
       node: opts.node,
-      cidr: opts.cidr ?? '10.42.0.0/16',
+      cidr: this.cfg.cidrText,
       subnetPrefix: this.cfg.subnetLen,
       device: this.cfg.device,
       bridge: this.cfg.bridge ?? null,
@@ -184,75 +206,44 @@ export class Overlay {
    * Starts the driver and runs the first pass before resolving (its failure is in
    * status(), not thrown: the timer retries). Throws OverlayConfigError for bad options.
    */
-  static async start(opts: OverlayOptions): Promise<Overlay> {
-    const o = new Overlay(opts);
+  static async start(opts: OverlayOptions): Promise<OverlayDriver> {
+    const o = new OverlayDriver(opts);
     // The initial entries a watch delivers are what the first pass below reads anyway.
     const kick = (e?: WatchEvent): void => {
-      if (!e?.initial) o.schedule();
+      if (!e?.initial) o.runner.request();
     };
     // Both views: the live one decides the peers, the 'all' one the leases (a dead owner's
     // claim still holds its subnet until reaped).
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'all' }));
     o.unwatch.push(opts.store.watch(OVERLAY_PREFIX, kick, { view: 'live' }));
-    o.timer = setInterval(() => o.schedule(), o.cfg.everyMs);
-    o.timer.unref?.();
+    o.runner.start();
     await o.reconcileNow();
     return o;
   }
 
   /** Runs a pass now (after the one running, if any) and resolves when it is done. */
   async reconcileNow(): Promise<void> {
-    while (this.running) await this.running;
-    if (this.stopped) return;
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.dirty && !this.stopped) {
-        this.dirty = false;
-        this.schedule();
-      }
-    });
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.dirty = false;
-    // Coalesce a burst of watch events (a store merge delivers one per key) into one pass.
-    this.running = new Promise<void>((r) => setImmediate(r))
-      .then(() => this.pass())
-      .finally(() => {
-        this.running = undefined;
-        if (this.dirty && !this.stopped) {
-          this.dirty = false;
-          this.schedule();
-        }
-      });
+    await this.runner.runNow(true);
   }
 
   /** Stops watching and reconciling; the kernel configuration stays as it is. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
     for (const u of this.unwatch) u();
     this.unwatch = [];
-    while (this.running) await this.running.catch(() => {});
+    await this.runner.stop();
     this.st.state = 'stopped';
   }
 
   /** Stops, then removes the devices weft made (and with them every route, neighbour and FDB entry on them). */
   async cleanup(): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     await this.stop();
-    return Overlay.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
+    return OverlayDriver.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
   }
 
   /** Removes weft's overlay devices from a host without a running driver (`weft agent --cleanup`). */
   static async cleanupHost(o: { netns?: string; device?: string; bridge?: string | false } = {}): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     const ip = new IpAdapter({ netns: o.netns });
-    const names = [o.device ?? 'weft.vx', ...(o.bridge === false ? [] : [o.bridge ?? 'weft0'])];
+    const names = [o.device ?? DEFAULTS.device, ...(o.bridge === false ? [] : [o.bridge ?? DEFAULTS.bridge])];
     const actual = await ip.read(names[0], names[1]);
     const cmds = planCleanup(actual, names);
     const r = await ip.apply(cmds);
@@ -265,23 +256,23 @@ export class Overlay {
 
   // ------------------------------------------------------------ one pass
 
-  private async pass(): Promise<void> {
-    if (this.stopped) return;
-    const t0 = performance.now();
+  /** One pass; throws when it failed (the runner retries it). */
+  private async pass(): Promise<{ changed: boolean }> {
     let commands = 0;
     let failures = 0;
-    let error: string | null = null;
     try {
       const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
       const all = this.readLeases('all');
       const live = this.readLeases('live');
-      const underlay = await this.findUnderlay(host, live);
+      const underlay = await this.underlays.find(host, live);
+      this.st.underlay = underlay ?? null;
       if (!underlay) {
         this.st.state = 'waiting';
         throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
       }
       const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
-      const lease = await this.keepLease(all, vtep);
+      const lease = await this.leases.keep(all, vtep);
+      this.st.lease = lease ?? null;
       if (!lease) {
         this.st.state = 'exhausted';
         throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
@@ -327,20 +318,12 @@ export class Overlay {
         this.st.forwarding = (await this.ip.forwarding()) ?? null;
         if (this.st.forwarding === false && this.cfg.bridge) this.problem('overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1', {});
       }
+      return { changed: commands > 0 };
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
-      if (failures === 0) {
-        this.metrics.reconcileErrors.inc();
-        this.lastClean = undefined;
-      } else this.lastClean = undefined;
-      this.problem(`overlay: ${error}`, {});
-    } finally {
-      const ms = performance.now() - t0;
-      this.st.reconciles++;
-      this.metrics.reconciles.inc();
-      this.metrics.duration.observe(ms / 1000);
-      this.st.lastReconcile = { at: new Date().toISOString(), ms: Math.round(ms * 10) / 10, commands, failures, error };
-      if (error === null) this.lastProblem = '';
+      if (failures === 0) this.metrics.reconcileErrors.inc();
+      this.lastClean = undefined;
+      this.problem(`overlay: ${err instanceof Error ? err.message : String(err)}`, {});
+      throw err;
     }
   }
 
@@ -362,61 +345,6 @@ export class Overlay {
       this.log.warn({ key: b.key, reason: b.reason }, 'overlay: skipping a malformed overlay record');
     }
     return leases;
-  }
-
-  /** Decides the lease and writes it when it differs from what the store holds. */
-  private async keepLease(all: Lease[], vtep: Vtep): Promise<LeaseRecord | undefined> {
-    // The view may show a faulty peer's record under our key instead of ours (the store
-    // resolves a key held by several owners by name); then what we last wrote stands in.
-    const own = all.find((l) => l.node === this.opts.node) ?? this.ownMemo;
-    const d = decideLease(this.opts.node, own, all, this.leaseCfg, vtep, this.now());
-    const key = leaseKey(this.opts.node);
-    if (d.kind === 'exhausted') {
-      if (own) await this.opts.store.delete(key);
-      this.ownMemo = undefined;
-      if (d.lostTo) this.log.warn({ lostTo: d.lostTo, subnet: own?.subnet }, 'overlay: lost the subnet to an earlier claim and none is free');
-      this.st.lease = null;
-      return undefined;
-    }
-    const value = leaseValue(d.record);
-    if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(value)) {
-      // Durable: a restart must find the lease it had, not claim anew.
-      await this.opts.store.update(key, () => value, { durable: true });
-      if (d.kind === 'claim') {
-        this.st.leaseChanges++;
-        this.metrics.leaseChanges.inc();
-        if (d.lostTo) this.log.warn({ subnet: d.record.subnet, was: own?.subnet, lostTo: d.lostTo }, 'overlay: subnet lost to an earlier claim; claimed another');
-        else this.log.info({ subnet: d.record.subnet }, 'overlay: claimed a subnet');
-      }
-    }
-    this.st.lease = d.record;
-    this.ownMemo = { ...d.record, node: this.opts.node, prefix: parsePrefix(d.record.subnet)! };
-    return d.record;
-  }
-
-  /**
-   * The underlay address and its device. Config wins; otherwise the source address of the
-   * route towards the first live peer (its VTEP), else the default route's. Once found it
-   * is kept while it stays on the host, so VTEPs do not flap with routing changes.
-   */
-  private async findUnderlay(host: HostLinks, live: Lease[]): Promise<{ addr: string; dev: string; mtu: number; source: string } | undefined> {
-    const on = (addr: string, source: string) => {
-      const o = host.addrOwner.get(addr);
-      return o ? { addr, dev: o.dev, mtu: o.mtu, source } : undefined;
-    };
-    if (this.opts.underlay) return (this.st.underlay = on(this.opts.underlay, 'config') ?? null) ?? undefined;
-    const kept = this.underlay && on(this.underlay.addr, this.underlay.source);
-    if (kept) return (this.st.underlay = this.underlay = kept);
-    const targets: [string, string][] = live.filter((l) => l.node !== this.opts.node).map((l) => [l.vtep.addr, `route to ${l.node}`]);
-    targets.push(['1.1.1.1', 'default route']);
-    for (const [dst, source] of targets) {
-      const r = await this.ip.routeTo(dst);
-      if (!r || LOOPBACK(r.addr)) continue;
-      const found = on(r.addr, source);
-      if (found) return (this.st.underlay = this.underlay = found);
-    }
-    this.st.underlay = null;
-    return undefined;
   }
 }
 
