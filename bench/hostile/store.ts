@@ -37,7 +37,7 @@ export const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '-
 export async function api(a: AgentProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(a.ready.api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const text = await res.text();
-  let parsed: Record<string, unknown> = {};
+  let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -114,14 +114,14 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   await mallory.put('vip/ssh:22/tcp', { vip: 'ssh', port: 22, proto: 'tcp' }, { shared: true });
   await sleep(opts.smoke ? 2500 : 4000); // pushes, then a few repair rounds
 
-  let forged = 0;
   const detail: string[] = [];
   for (const [i, a] of agents.entries()) {
     const web = await liveRecords(a, 'svc/web/');
-    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) forged++, detail.push(`node${i + 1}: web has the attacker's address`);
-    if ((await liveRecords(a, 'kv/config/db')).length === 0) forged++, detail.push(`node${i + 1}: kv/config/db deleted`);
-    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) forged++, detail.push(`node${i + 1}: VIP on port 22 declared`);
+    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) detail.push(`node${i + 1}: web has the attacker's address`);
+    if ((await liveRecords(a, 'kv/config/db')).length === 0) detail.push(`node${i + 1}: kv/config/db deleted`);
+    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) detail.push(`node${i + 1}: VIP on port 22 declared`);
   }
+  const forged = detail.length; // one line per forged record that took
   const notMember = await metric(agents, 'weft_store_rejected_total{reason="not_member"}');
   return {
     name: 'store: forged records from a non-member',
@@ -335,7 +335,7 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
   agents[1]!.proc.kill('SIGTERM');
   await agents[1]!.exited;
   agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
-  let rejoined = true;
+  let rejoined: boolean;
   try {
     await eventually('node2 sees 3 node records again', async () => (await liveRecords(agents[1]!, 'node/')).length === 3, 15_000);
     await writeAndRead('after restart');

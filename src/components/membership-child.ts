@@ -51,7 +51,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       try {
         swim = swimConfig(g);
       } catch (e) {
-        throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`);
+        throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`, { cause: e });
       }
       const m = await Membership.start({
         name: config.node.name,

@@ -53,7 +53,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
         });
       } catch (err) {
         if (err instanceof GossipBindError && err.code === 'EADDRINUSE') {
-          throw new Error(`store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`);
+          throw new Error(`store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`, { cause: err });
         }
         throw err;
       }

@@ -143,7 +143,12 @@ function leftoverProcesses(dir: string): number[] {
   const out = new Set(roots);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, pp] of parent) if (!out.has(pid) && out.has(pp)) (out.add(pid), (grew = true));
+    for (const [pid, pp] of parent) {
+      if (!out.has(pid) && out.has(pp)) {
+        out.add(pid);
+        grew = true;
+      }
+    }
   }
   return [...out];
 }
