@@ -142,9 +142,11 @@ const median = (xs: number[]): number => {
 
 const endpoint = (addr: string, port: number, vipPort: number) => ({ service: 'web', addrs: [addr], ports: {}, health: 'none', vips: [{ vip: 'web', port: vipPort, proto: 'tcp', targetPort: port }], source: 'api' });
 
-async function main(): Promise<void> {
-  const load = loadavg()[0];
-  // ---------------------------------------------------------------- paths
+type Labs = { direct: Lab; nft: Lab; proxy: Lab; haproxy: Lab | undefined };
+type Path = keyof Labs;
+
+/** One lab per path, each with its backends; the VIP programmed by weft's nft datapath, its userspace proxy, and HAProxy when installed. */
+async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver }> {
   console.error('namespaces and backends ...');
   const labs = { direct: await lab('d'), nft: await lab('n'), proxy: await lab('p'), haproxy: has('haproxy') ? await lab('h') : undefined };
   for (const l of Object.values(labs)) if (l) await backends(l);
@@ -162,6 +164,12 @@ async function main(): Promise<void> {
   const listen = (JSON.parse(proxy.line) as { listen: string }).listen;
   urls.proxy = `http://${listen}:80`;
 
+  if (labs.haproxy) await startHaproxy(labs.haproxy.client);
+  return { labs, urls, lb };
+}
+
+/** HAProxy in the lab's client namespace, round robin over both backends. */
+async function startHaproxy(client: string): Promise<void> {
   const cfg = join(tmp, 'haproxy.cfg');
   writeFileSync(
     cfg,
@@ -183,15 +191,15 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  if (labs.haproxy) {
-    const hap = spawn('ip', ['netns', 'exec', labs.haproxy.client, 'haproxy', '-f', cfg, '-db'], { stdio: 'ignore' });
-    procs.push(hap);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const hap = spawn('ip', ['netns', 'exec', client, 'haproxy', '-f', cfg, '-db'], { stdio: 'ignore' });
+  procs.push(hap);
+  await new Promise((r) => setTimeout(r, 500));
+}
 
+/** Rounds of wrk and a bulk download over every path; the rates per path. */
+async function measurePaths(labs: Labs, urls: Record<Path, string>, order: readonly Path[]): Promise<{ rps: Record<string, number[]>; bw: Record<string, number[]> }> {
   const rps: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
   const bw: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
-  const order = (['direct', 'nft', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
   for (let r = 0; r < rounds; r++) {
     console.error(`round ${r + 1}/${rounds} ...`);
     // Rotate the order each round, so no path always runs first (or right after another).
@@ -203,10 +211,11 @@ async function main(): Promise<void> {
       progress(`${p}: ${rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${bw[p].length ? (bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s`);
     }
   }
-  await lb.cleanup();
-  cleanups.length = 0;
+  return { rps, bw };
+}
 
-  // ---------------------------------------------------------------- programming
+/** Programs VIPS x PER_VIP from empty in a namespace of its own, then times single backend updates until their rule is live. */
+async function measureProgramming(): Promise<{ programMs: number; updates: number[]; putMs: number[] }> {
   console.error(`programming ${VIPS} VIPs x ${PER_VIP} backends ...`);
   const pns = `${tag}prog`;
   await addNs(pns);
@@ -243,7 +252,12 @@ async function main(): Promise<void> {
   }
   progress(`update to live: ${updates.map((u) => u.toFixed(0)).join(', ')} ms (of which the store's put: ${putMs.map((u) => u.toFixed(0)).join(', ')} ms)`);
 
-  // ---------------------------------------------------------------- report
+  return { programMs, updates, putMs };
+}
+
+/** The table and the final JSON line. */
+function report(o: { load: number; order: readonly Path[]; rps: Record<string, number[]>; bw: Record<string, number[]>; programMs: number; updates: number[]; putMs: number[] }): void {
+  const { load, order, rps, bw, programMs, updates, putMs } = o;
   const m = (xs: Record<string, number[]>) => Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, v.length ? median(v) : NaN]));
   const R = m(rps);
   const B = m(bw);
@@ -269,6 +283,17 @@ async function main(): Promise<void> {
   console.log(`  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of ${UPDATES}   (aim <= 100)`);
   console.log(`    of which the store's own put (Automerge, 10,000 keys): ${median(putMs).toFixed(1)} ms; the LB's part: ${(median(updates) - median(putMs)).toFixed(1)} ms`);
   console.log(JSON.stringify(res));
+}
+
+async function main(): Promise<void> {
+  const load = loadavg()[0];
+  const { labs, urls, lb } = await startPaths();
+  const order = (['direct', 'nft', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
+  const { rps, bw } = await measurePaths(labs, urls, order);
+  await lb.cleanup();
+  cleanups.length = 0;
+  const { programMs, updates, putMs } = await measureProgramming();
+  report({ load, order, rps, bw, programMs, updates, putMs });
 }
 
 if (!kernelUsable()) {

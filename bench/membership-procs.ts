@@ -24,6 +24,23 @@ export interface Proc {
   kill9(): Promise<void>;
 }
 
+/** The first line of `proc` that `pred` accepts; rejects when `timeoutMs` passes or the process exits first. */
+function waitForLine(proc: Proc, pred: (text: string) => boolean, timeoutMs: number, what: string): Promise<{ text: string; at: number }> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, v?: { text: string; at: number }) => {
+      clearTimeout(timer);
+      off();
+      if (err) reject(err);
+      else resolve(v!);
+    };
+    const off = proc.onLine((text, at) => {
+      if (pred(text)) done(undefined, { text, at });
+    });
+    const timer = setTimeout(() => done(new Error(`${proc.name}: no ${what} within ${timeoutMs} ms; last lines:\n${proc.tail()}`)), timeoutMs);
+    void proc.exited.then((code) => done(new Error(`${proc.name} exited (${code}) before ${what}; last lines:\n${proc.tail()}`)));
+  });
+}
+
 export class ProcGroup {
   readonly #procs = new Set<Proc>();
 
@@ -61,21 +78,7 @@ export class ProcGroup {
         listeners.add(fn);
         return () => listeners.delete(fn);
       },
-      waitFor(pred, timeoutMs, what = 'the expected line') {
-        return new Promise((resolve, reject) => {
-          const done = (err: Error | undefined, v?: { text: string; at: number }) => {
-            clearTimeout(timer);
-            off();
-            if (err) reject(err);
-            else resolve(v!);
-          };
-          const off = proc.onLine((text, at) => {
-            if (pred(text)) done(undefined, { text, at });
-          });
-          const timer = setTimeout(() => done(new Error(`${name}: no ${what} within ${timeoutMs} ms; last lines:\n${proc.tail()}`)), timeoutMs);
-          void exited.then((code) => done(new Error(`${name} exited (${code}) before ${what}; last lines:\n${proc.tail()}`)));
-        });
-      },
+      waitFor: (pred, timeoutMs, what = 'the expected line') => waitForLine(proc, pred, timeoutMs, what),
       tail: (n = 8) => recent.slice(-n).join('\n'),
       async kill9() {
         if (!exitedFlag) {

@@ -346,79 +346,103 @@ async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) =>
   return formS;
 }
 
-async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log: (l: string) => void): Promise<TrialResult> {
-  const victim = impl.names[victimIdx];
-  const observers = impl.names.map((_, i) => i).filter((i) => i !== victimIdx);
-  const deadAt = new Map<number, number>();
-  let firstSuspect: number | undefined;
-  let firstDead: number | undefined;
+/** What the observers' logs say about `victim`: its first suspicion, first death, and when each observer saw it dead. */
+interface VictimWatch {
+  deadAt: Map<number, number>;
+  firstSuspect?: number;
+  firstDead?: number;
+  /** Resolves once every observer logged the victim dead. */
+  allDead: Promise<void>;
+  stop(): void;
+}
+
+function watchVictim(impl: Impl, victim: string | undefined, observers: number[]): VictimWatch {
   const offs: (() => void)[] = [];
   let allDead!: () => void;
-  const allDeadP = new Promise<void>((r) => (allDead = r));
+  const w: VictimWatch = { deadAt: new Map(), allDead: new Promise<void>((r) => (allDead = r)), stop: () => offs.forEach((off) => off()) };
   for (const i of observers) {
     offs.push(impl.procs[i]!.onLine((text, at) => {
       const e = impl.parse(text);
       if (!e || e.subject !== victim) return;
-      if (e.type === 'suspect') firstSuspect ??= at;
-      if (e.type === 'declared') firstDead ??= at;
+      if (e.type === 'suspect') w.firstSuspect ??= at;
+      if (e.type === 'declared') w.firstDead ??= at;
       if (e.type === 'dead') {
-        firstDead ??= at;
-        if (!deadAt.has(i)) deadAt.set(i, at);
-        if (deadAt.size === observers.length) allDead();
+        w.firstDead ??= at;
+        if (!w.deadAt.has(i)) w.deadAt.set(i, at);
+        if (w.deadAt.size === observers.length) allDead();
       }
     }));
   }
+  return w;
+}
 
-  alarms.down.add(victim);
-  const t0 = performance.now();
-  const killed = impl.procs[victimIdx]!.kill9();
-
-  // weft: poll /v1/members of every observer until each shows the victim dead.
-  const pollAt = new Map<number, number>();
+/**
+ * weft only: polls /v1/members of every observer until each shows the victim dead. finish()
+ * lets the poller see the last observer too (it lags the log by up to one poll), up to 3 s.
+ */
+function pollMembers(impl: Impl, victim: string | undefined, observers: number[]): { at: Map<number, number>; finish(): Promise<void> } {
+  const at = new Map<number, number>();
   let polling = impl instanceof WeftCluster;
   const poller = (async () => {
     if (!(impl instanceof WeftCluster)) return;
-    while (polling && pollAt.size < observers.length) {
+    while (polling && at.size < observers.length) {
       const tick = performance.now();
-      await Promise.all(observers.filter((i) => !pollAt.has(i)).map(async (i) => {
+      await Promise.all(observers.filter((i) => !at.has(i)).map(async (i) => {
         const ms = await impl.members(i);
         const m = ms?.find((x) => x.name === victim);
-        if (m && (m.state === 'dead' || m.state === 'left')) pollAt.set(i, performance.now());
+        if (m && (m.state === 'dead' || m.state === 'left')) at.set(i, performance.now());
       }));
       await sleep(Math.max(0, POLL_MS - (performance.now() - tick)));
     }
   })();
+  const finish = async () => {
+    const deadline = performance.now() + 3000;
+    while (polling && at.size < observers.length && performance.now() < deadline) await sleep(20);
+    polling = false;
+    await poller;
+  };
+  return { at, finish };
+}
+
+async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log: (l: string) => void): Promise<TrialResult> {
+  const victim = impl.names[victimIdx];
+  const observers = impl.names.map((_, i) => i).filter((i) => i !== victimIdx);
+  const seen = watchVictim(impl, victim, observers);
+  alarms.down.add(victim);
+  const t0 = performance.now();
+  const killed = impl.procs[victimIdx]!.kill9();
+  const polled = pollMembers(impl, victim, observers);
 
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([allDeadP.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), DETECT_TIMEOUT_MS)))]);
+  const timedOut = await Promise.race([seen.allDead.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), DETECT_TIMEOUT_MS)))]);
   clearTimeout(timer);
-  // Let the poller see the last observer too (it lags the log by up to one poll).
-  const pollDeadline = performance.now() + 3000;
-  while (polling && pollAt.size < observers.length && performance.now() < pollDeadline) await sleep(20);
-  polling = false;
-  await poller;
-  for (const off of offs) off();
+  await polled.finish();
+  seen.stop();
   await killed;
 
   const s = (at: number | undefined) => (at === undefined ? null : round3((at - t0) / 1000));
   const res: TrialResult = {
     victim,
-    all_dead_s: timedOut ? null : s(Math.max(...deadAt.values())),
-    first_suspect_s: s(firstSuspect),
-    first_dead_s: s(firstDead),
+    all_dead_s: timedOut ? null : s(Math.max(...seen.deadAt.values())),
+    first_suspect_s: s(seen.firstSuspect),
+    first_dead_s: s(seen.firstDead),
     rejoin_s: null,
   };
-  if (impl instanceof WeftCluster) res.poll_all_dead_s = pollAt.size === observers.length ? s(Math.max(...pollAt.values())) : null;
-  if (timedOut) log(`${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${deadAt.size}/${observers.length} observers)`);
+  if (impl instanceof WeftCluster) res.poll_all_dead_s = polled.at.size === observers.length ? s(Math.max(...polled.at.values())) : null;
+  if (timedOut) log(`${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${seen.deadAt.size}/${observers.length} observers)`);
+  res.rejoin_s = await restartVictim(impl, victimIdx, alarms);
+  return res;
+}
 
-  // Restart the victim, same name and address, and wait for the cluster to be whole again.
+/** Restarts the victim, same name and address; the seconds until the cluster is whole again. */
+async function restartVictim(impl: Impl, victimIdx: number, alarms: FalseAlarms): Promise<number> {
   const r0 = performance.now();
   await impl.start(victimIdx);
   alarms.watch(impl, victimIdx);
   await waitWhole(impl, impl.kind === 'weft' ? 200 : 500, WHOLE_TIMEOUT_MS);
-  res.rejoin_s = round3((performance.now() - r0) / 1000);
-  alarms.down.delete(victim);
-  return res;
+  const rejoin = round3((performance.now() - r0) / 1000);
+  alarms.down.delete(impl.names[victimIdx]);
+  return rejoin;
 }
 
 function summarize(impl: Impl, trials: TrialResult[], formS: number, idle: { bytes: number; msgs: number }, wire: NftTotals | null, idleS: number, alarms: FalseAlarms): ClusterResult {
@@ -450,20 +474,118 @@ export function serfInstalled(bin = process.env.BENCH_SERF_BIN ?? 'serf'): boole
   return spawnSync(bin, ['version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function runRealComparison(opts: RealOptions): Promise<RealResult> {
-  const started = performance.now();
-  const log = opts.log ?? (() => {});
+/** The options with their defaults, checked: only 127.0.0.0/8, a different range for each. */
+function realSettings(opts: RealOptions) {
   const agents = opts.agents;
   if (agents < 3 || agents > 254) throw new Error(`agents must be 3..254, got ${agents}`);
-  const settleS = opts.settleSeconds ?? 5;
-  const idleS = opts.idleSeconds ?? 30;
-  const steadyS = opts.steadySeconds ?? 65;
   const weftNet = opts.weftNet ?? process.env.BENCH_WEFT_NET ?? '127.0.10';
   const serfNet = opts.serfNet ?? process.env.BENCH_SERF_NET ?? '127.0.11';
   for (const net of [weftNet, serfNet]) if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
   if (weftNet === serfNet) throw new Error('weft and serf need different address ranges');
-  const serfBin = opts.serfBin ?? process.env.BENCH_SERF_BIN ?? 'serf';
+  return {
+    agents,
+    settleS: opts.settleSeconds ?? 5,
+    idleS: opts.idleSeconds ?? 30,
+    steadyS: opts.steadySeconds ?? 65,
+    weftNet,
+    serfNet,
+    serfBin: opts.serfBin ?? process.env.BENCH_SERF_BIN ?? 'serf',
+  };
+}
 
+/** Runs `cleanupSync` on exit and on SIGINT/SIGTERM (then exits); returns the undo. */
+function cleanupOnExit(cleanupSync: () => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.error(`\n${sig}: stopping every agent of the bench`);
+    cleanupSync();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', cleanupSync);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', cleanupSync);
+  };
+}
+
+interface IdleTraffic {
+  weft: { bytes: number; msgs: number };
+  serf: { bytes: number; msgs: number };
+  weftWire: NftTotals | null;
+  serfWire: NftTotals | null;
+  /** When the window started (performance.now()) and how long it was, in seconds. */
+  startedAt: number;
+  seconds: number;
+}
+
+/** Idle traffic of both clusters over the same window: their own counters, and nft's when it counts. */
+async function measureIdle(weft: Impl, serf: Impl, nft: NftCounters | undefined, idleS: number): Promise<IdleTraffic> {
+  const w0 = await weft.counters();
+  const s0 = await serf.counters();
+  const n0 = nft?.read();
+  const i0 = performance.now();
+  await sleep(idleS * 1000);
+  const w1 = await weft.counters();
+  const s1 = await serf.counters();
+  const n1 = nft?.read();
+  const idleActual = (performance.now() - i0) / 1000;
+  const diff = (a: NftTotals, b: NftTotals): NftTotals => ({ udpBytes: b.udpBytes - a.udpBytes, udpPackets: b.udpPackets - a.udpPackets, tcpBytes: b.tcpBytes - a.tcpBytes, tcpPackets: b.tcpPackets - a.tcpPackets });
+  return {
+    weft: { bytes: w1.bytes - w0.bytes, msgs: w1.msgs - w0.msgs },
+    serf: { bytes: s1.bytes - s0.bytes, msgs: s1.msgs - s0.msgs },
+    weftWire: n0 && n1 ? diff(n0.weft, n1.weft) : null,
+    serfWire: n0 && n1 ? diff(n0.serf, n1.serf) : null,
+    startedAt: i0,
+    seconds: idleActual,
+  };
+}
+
+/** kill -9 trials; one victim per trial, never the seed (index 0), the same for both. */
+async function runTrials(trials: number, agents: number, clusters: readonly (readonly [Impl, FalseAlarms, TrialResult[]])[], log: (l: string) => void): Promise<void> {
+  for (let t = 0; t < trials; t++) {
+    const victimIdx = 1 + ((t * 7 + 3) % (agents - 1));
+    for (const [impl, alarms, out] of clusters) {
+      await sleep(2000);
+      const r = await runTrial(impl, victimIdx, alarms, log);
+      out.push(r);
+      const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
+      log(`trial ${t + 1}/${trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`);
+    }
+  }
+}
+
+/** Starts both clusters, then waits until both are in steady state; the seconds each took to form, and when serf's started. */
+async function formClusters(weft: Impl, serf: Impl, alarms: { weft: FalseAlarms; serf: FalseAlarms }, o: { settleS: number; steadyS: number; idleS: number }, log: (l: string) => void) {
+  const weftForm = await startCluster(weft, alarms.weft, log);
+  const serfStarted = performance.now();
+  const serfForm = await startCluster(serf, alarms.serf, log);
+  // memberlist starts its periodic push/pull only after a random stagger of up to one
+  // interval plus one interval (30-60 s on lan), so a window right after forming would miss
+  // most of serf's push/pull traffic and not all of weft's startup traffic would be over:
+  // wait until the youngest agent has run `steadyS` seconds, and at least `settleS`.
+  const youngestAge = (performance.now() - serfStarted) / 1000;
+  const waitS = Math.max(o.settleS, o.steadyS - youngestAge);
+  log(`settling ${waitS.toFixed(0)} s (every agent >= ${o.steadyS} s old, so both are in steady state), then ${o.idleS} s idle for traffic`);
+  await sleep(waitS * 1000);
+  return { weftForm, serfForm, serfStarted };
+}
+
+/** nft counters of both ranges' gossip traffic on the wire, same rules for both; undefined without root and nft. */
+function wireCounters(weftNet: string, serfNet: string): NftCounters | undefined {
+  if (!nftUsable()) return undefined;
+  return setupNft([
+    { label: 'weft', cidr: `${weftNet}.0/24`, port: GOSSIP_PORT },
+    { label: 'serf', cidr: `${serfNet}.0/24`, port: GOSSIP_PORT },
+  ]);
+}
+
+export async function runRealComparison(opts: RealOptions): Promise<RealResult> {
+  const started = performance.now();
+  const log = opts.log ?? (() => {});
+  const o = realSettings(opts);
+  const agents = o.agents;
   const group = new ProcGroup();
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-membership-'));
   let statsd: StatsdSink | undefined;
@@ -478,76 +600,29 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     if (nft) removeNftTable();
     rmSync(dir, { recursive: true, force: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    console.error(`\n${sig}: stopping every agent of the bench`);
-    cleanupSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', cleanupSync);
+  const undoCleanup = cleanupOnExit(cleanupSync);
 
   const weftAlarms = new FalseAlarms();
   const serfAlarms = new FalseAlarms();
   try {
     statsd = await startStatsd(agents);
-    const weft = new WeftCluster(group, weftNet, agents);
-    const serf = new SerfCluster(group, serfNet, agents, serfBin, dir, statsd);
+    const weft = new WeftCluster(group, o.weftNet, agents);
+    const serf = new SerfCluster(group, o.serfNet, agents, o.serfBin, dir, statsd);
 
-    if (opts.nft !== false && nftUsable()) {
-      nft = setupNft([
-        { label: 'weft', cidr: `${weftNet}.0/24`, port: GOSSIP_PORT },
-        { label: 'serf', cidr: `${serfNet}.0/24`, port: GOSSIP_PORT },
-      ]);
-    } else log('nft not usable (needs root and nft): no wire-level cross-check');
+    nft = opts.nft === false ? undefined : wireCounters(o.weftNet, o.serfNet);
+    if (!nft) log('nft not usable (needs root and nft): no wire-level cross-check');
 
-    const weftForm = await startCluster(weft, weftAlarms, log);
-    const serfStarted = performance.now();
-    const serfForm = await startCluster(serf, serfAlarms, log);
-    // memberlist starts its periodic push/pull only after a random stagger of up to one
-    // interval plus one interval (30-60 s on lan), so a window right after forming would miss
-    // most of serf's push/pull traffic and not all of weft's startup traffic would be over:
-    // wait until the youngest agent has run `steadyS` seconds, and at least `settleS`.
-    const youngestAge = (performance.now() - serfStarted) / 1000;
-    const waitS = Math.max(settleS, steadyS - youngestAge);
-    log(`settling ${waitS.toFixed(0)} s (every agent >= ${steadyS} s old, so both are in steady state), then ${idleS} s idle for traffic`);
-    await sleep(waitS * 1000);
-
-    // --- idle traffic, both clusters over the same window
-    const w0 = await weft.counters();
-    const s0 = await serf.counters();
-    const n0 = nft?.read();
-    const i0 = performance.now();
-    const idleAfter = (i0 - serfStarted) / 1000;
-    await sleep(idleS * 1000);
-    const w1 = await weft.counters();
-    const s1 = await serf.counters();
-    const n1 = nft?.read();
-    const idleActual = (performance.now() - i0) / 1000;
-    const diff = (a: NftTotals, b: NftTotals): NftTotals => ({ udpBytes: b.udpBytes - a.udpBytes, udpPackets: b.udpPackets - a.udpPackets, tcpBytes: b.tcpBytes - a.tcpBytes, tcpPackets: b.tcpPackets - a.tcpPackets });
-    const weftWire = n0 && n1 ? diff(n0.weft, n1.weft) : null;
-    const serfWire = n0 && n1 ? diff(n0.serf, n1.serf) : null;
-    const weftIdle = { bytes: w1.bytes - w0.bytes, msgs: w1.msgs - w0.msgs };
-    const serfIdle = { bytes: s1.bytes - s0.bytes, msgs: s1.msgs - s0.msgs };
-    log(`idle: weft ${(weftIdle.bytes / agents / idleActual).toFixed(0)} B/agent/s, serf ${(serfIdle.bytes / agents / idleActual).toFixed(0)} B/agent/s`);
+    const { weftForm, serfForm, serfStarted } = await formClusters(weft, serf, { weft: weftAlarms, serf: serfAlarms }, o, log);
+    const idle = await measureIdle(weft, serf, nft, o.idleS);
+    log(`idle: weft ${(idle.weft.bytes / agents / idle.seconds).toFixed(0)} B/agent/s, serf ${(idle.serf.bytes / agents / idle.seconds).toFixed(0)} B/agent/s`);
     if (statsd.malformed > 0) log(`statsd: ${statsd.malformed} malformed lines`);
 
-    // --- kill -9 trials; one victim per trial, never the seed (index 0), the same for both
     const weftTrials: TrialResult[] = [];
     const serfTrials: TrialResult[] = [];
-    for (let t = 0; t < opts.trials; t++) {
-      const victimIdx = 1 + ((t * 7 + 3) % (agents - 1));
-      for (const [impl, alarms, out] of [[weft, weftAlarms, weftTrials], [serf, serfAlarms, serfTrials]] as const) {
-        await sleep(2000);
-        const r = await runTrial(impl, victimIdx, alarms, log);
-        out.push(r);
-        const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
-        log(`trial ${t + 1}/${opts.trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`);
-      }
-    }
+    await runTrials(opts.trials, agents, [[weft, weftAlarms, weftTrials], [serf, serfAlarms, serfTrials]], log);
 
-    const weftRes = summarize(weft, weftTrials, weftForm, weftIdle, weftWire, idleActual, weftAlarms);
-    const serfRes = summarize(serf, serfTrials, serfForm, serfIdle, serfWire, idleActual, serfAlarms);
+    const weftRes = summarize(weft, weftTrials, weftForm, idle.weft, idle.weftWire, idle.seconds, weftAlarms);
+    const serfRes = summarize(serf, serfTrials, serfForm, idle.serf, idle.serfWire, idle.seconds, serfAlarms);
     const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round3(a / b));
     return {
       weft: weftRes,
@@ -556,8 +631,8 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
       bytes_ratio: ratio(weftRes.idle_bytes_per_agent_s, serfRes.idle_bytes_per_agent_s),
       wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
       bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
-      idle_seconds: round3(idleActual),
-      idle_after_s: round3(idleAfter),
+      idle_seconds: round3(idle.seconds),
+      idle_after_s: round3((idle.startedAt - serfStarted) / 1000),
       loadavg_before: loadBefore,
       loadavg_after: loadavg().map(round3),
       wall_s: round3((performance.now() - started) / 1000),
@@ -569,9 +644,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     nft?.remove();
     rmSync(dir, { recursive: true, force: true });
     cleaned = true;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', cleanupSync);
+    undoCleanup();
   }
 }
 

@@ -13,7 +13,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { encodedSize, packetOverhead } from '../membership/codec.js';
-import { makeConfig } from '../membership/core/config.js';
+import { makeConfig, type SwimConfig } from '../membership/core/config.js';
 import { pushPullScale } from '../membership/core/math.js';
 import type { Message } from '../membership/messages.js';
 import { MembershipCluster, type RecordedEvent } from '../props/sim/index.js';
@@ -85,31 +85,12 @@ function trafficTotals(cluster: MembershipCluster): { bytes: number; msgs: numbe
   return { bytes, msgs };
 }
 
-export async function runMembershipSim(opts: MembershipSimOptions): Promise<MembershipSimResult> {
-  const started = performance.now();
-  const seed = opts.seed ?? 1;
-  const log = opts.log ?? (() => {});
-  // Sized exactly as the daemon's wire codec encodes (no label, CRC, no encryption), so the
-  // bytes counted are the bytes a real cluster would send.
-  const config = makeConfig('lan', { packetOverhead: packetOverhead({}, 0xffff), messageOverhead: 0 });
-  const measure = (m: Message) => encodedSize(m);
-
-  // --- steady state traffic, then crash and join trials, in one cluster
-  const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config, measure });
-  cluster.run(30_000); // past start-up: everyone's first gossip of itself is done
-  const before = trafficTotals(cluster);
-  const idleMs = opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
-  cluster.run(idleMs);
-  const after = trafficTotals(cluster);
-  const memberSeconds = cluster.upNodes().length * (idleMs / 1000);
-  const bytesPerMemberS = (after.bytes - before.bytes) / memberSeconds;
-  const msgsPerMemberS = (after.msgs - before.msgs) / memberSeconds;
-  log(`steady state: ${bytesPerMemberS.toFixed(0)} B and ${msgsPerMemberS.toFixed(2)} msgs per member per s`);
-
+/** Trials in one cluster: crash a member and time until all see it dead, then add one and time until all see it alive. */
+function crashAndJoinTrials(cluster: MembershipCluster, trials: number, seed: number, log: (line: string) => void): { deadTimes: number[]; joinTimes: number[] } {
   const deadTimes: number[] = [];
   const joinTimes: number[] = [];
   let pick = seed >>> 0;
-  for (let i = 0; i < opts.trials; i++) {
+  for (let i = 0; i < trials; i++) {
     const up = cluster.upNodes();
     pick = (Math.imul(pick, 1103515245) + 12345) >>> 0;
     const victim = up[pick % up.length];
@@ -134,11 +115,15 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
       (o) => cluster.core(o)?.member(joiner)?.state === 'alive',
     );
     if (join !== undefined) joinTimes.push(join / 1000);
-    log(`trial ${i + 1}/${opts.trials}: dead ${dead === undefined ? 'timeout' : (dead / 1000).toFixed(2) + ' s'}, join ${join === undefined ? 'timeout' : (join / 1000).toFixed(2) + ' s'}`);
+    log(`trial ${i + 1}/${trials}: dead ${dead === undefined ? 'timeout' : (dead / 1000).toFixed(2) + ' s'}, join ${join === undefined ? 'timeout' : (join / 1000).toFixed(2) + ' s'}`);
     cluster.run(2000);
   }
+  return { deadTimes, joinTimes };
+}
 
-  // --- Lifeguard: 5 % loss everywhere, one member paused 2 s out of every 5 s
+/** Lifeguard: 5 % loss everywhere, one member paused 2 s out of every 5 s; how many members were declared dead while up. */
+function lifeguardFalseDeaths(opts: { nodes: number; seed: number; lifeguardSeconds?: number; config: SwimConfig; measure: (m: Message) => number; log: (line: string) => void }): number {
+  const { seed, config, measure, log } = opts;
   const lg = new MembershipCluster({ nodes: opts.nodes, seed: seed + 1, config, measure, link: { loss: 0.05 } });
   let falseDeaths = 0;
   lg.onEvent((e) => {
@@ -149,6 +134,32 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
   for (let t = 5000; t < lgMs; t += 5000) lg.scheduler.at(t, () => lg.pause(sleeper, 2000));
   lg.run(lgMs + 10_000);
   log(`lifeguard: ${falseDeaths} false deaths over ${lgMs / 1000 + 10} s`);
+  return falseDeaths;
+}
+
+export async function runMembershipSim(opts: MembershipSimOptions): Promise<MembershipSimResult> {
+  const started = performance.now();
+  const seed = opts.seed ?? 1;
+  const log = opts.log ?? (() => {});
+  // Sized exactly as the daemon's wire codec encodes (no label, CRC, no encryption), so the
+  // bytes counted are the bytes a real cluster would send.
+  const config = makeConfig('lan', { packetOverhead: packetOverhead({}, 0xffff), messageOverhead: 0 });
+  const measure = (m: Message) => encodedSize(m);
+
+  // --- steady state traffic, then crash and join trials, in one cluster
+  const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config, measure });
+  cluster.run(30_000); // past start-up: everyone's first gossip of itself is done
+  const before = trafficTotals(cluster);
+  const idleMs = opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
+  cluster.run(idleMs);
+  const after = trafficTotals(cluster);
+  const memberSeconds = cluster.upNodes().length * (idleMs / 1000);
+  const bytesPerMemberS = (after.bytes - before.bytes) / memberSeconds;
+  const msgsPerMemberS = (after.msgs - before.msgs) / memberSeconds;
+  log(`steady state: ${bytesPerMemberS.toFixed(0)} B and ${msgsPerMemberS.toFixed(2)} msgs per member per s`);
+
+  const { deadTimes, joinTimes } = crashAndJoinTrials(cluster, opts.trials, seed, log);
+  const falseDeaths = lifeguardFalseDeaths({ ...opts, seed, config, measure, log });
 
   return {
     dead_p50_s: round(percentile(deadTimes, 50)),

@@ -39,58 +39,88 @@ const pct = (xs: number[], p: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** When each key was put, and when each agent saw it (and held it). */
+interface Timeline {
+  seen: Map<string, number[]>;
+  held: Map<string, number[]>;
+  put: Map<string, number>;
+}
+
+/** Agent `i` on 127.0.20.(i+1), joining the first; its event lines go into `tl`. Resolves once it says ready. */
+function startAgent(i: number, dir: string, port: number, tl: Timeline): Promise<Agent> {
+  return new Promise((resolve, reject) => {
+    const addr = `127.0.20.${i + 1}`;
+    const args = [agentJs, `a${i + 1}`, addr, String(port), join(dir, `a${i + 1}`), ...(i > 0 ? [`127.0.20.1:${port}`] : [])];
+    const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const a: Agent = { proc, send: (v) => proc.stdin!.write(JSON.stringify(v) + '\n'), lines: [] };
+    proc.on('error', reject);
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = JSON.parse(line) as Record<string, unknown>;
+      if (m.ready) resolve(a);
+      if (typeof m.seen === 'string') {
+        if (!tl.seen.has(m.seen)) tl.seen.set(m.seen, []);
+        tl.seen.get(m.seen)!.push(m.at as number);
+      }
+      if (typeof m.held === 'string') {
+        if (!tl.held.has(m.held)) tl.held.set(m.held, []);
+        tl.held.get(m.held)!.push(m.at as number);
+      }
+      if (typeof m.put === 'string') tl.put.set(m.put, m.at as number);
+      for (const l of a.lines.splice(0)) l(m);
+    });
+  });
+}
+
+function agentStats(a: Agent): Promise<{ members: number; root: number; rss: number }> {
+  return new Promise((resolve) => {
+    const wait = (m: Record<string, unknown>) => (m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait));
+    a.lines.push(wait);
+    a.send({ op: 'stats' });
+  });
+}
+
+/** Seconds until every store knows every other member and all hold the same documents. */
+async function waitFormed(agents: Agent[]): Promise<number> {
+  const formStart = performance.now();
+  for (;;) {
+    const s = await Promise.all(agents.map(agentStats));
+    if (s.every((x) => x.members === agents.length - 1) && new Set(s.map((x) => x.root)).size === 1) break;
+    if (performance.now() - formStart > 60_000) throw new Error('the agents did not form a cluster within 60 s');
+    await sleep(250);
+  }
+  return (performance.now() - formStart) / 1000;
+}
+
+/** Per key put: ms until the last agent saw it, and held it; keys not seen by all are missing. */
+function latencies(tl: Timeline, agents: number): { lat: number[]; heldLat: number[]; missing: number } {
+  const lat: number[] = [];
+  const heldLat: number[] = [];
+  let missing = 0;
+  for (const [key, at] of tl.put) {
+    const s = tl.seen.get(key) ?? [];
+    if (s.length < agents) missing++;
+    else lat.push(Math.max(...s) - at);
+    const h = tl.held.get(key) ?? [];
+    if (h.length === agents) heldLat.push(Math.max(...h) - at);
+  }
+  return { lat, heldLat, missing };
+}
+
+type Rep = { fastPath: Record<string, number>; repair: Record<string, number> };
+const repOf = (x: unknown) => (x as { replication: Rep }).replication;
+
 export async function runStoreReal(opts: { agents: number; updates: number; intervalMs: number; port?: number; log: (l: string) => void }): Promise<StoreRealResult> {
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-store-real-'));
   const port = opts.port ?? 17946;
   const agents: Agent[] = [];
-  const seen = new Map<string, number[]>();
-  const held = new Map<string, number[]>();
-  const put = new Map<string, number>();
-  const start = (i: number): Promise<Agent> =>
-    new Promise((resolve, reject) => {
-      const addr = `127.0.20.${i + 1}`;
-      const args = [agentJs, `a${i + 1}`, addr, String(port), join(dir, `a${i + 1}`), ...(i > 0 ? [`127.0.20.1:${port}`] : [])];
-      const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-      const a: Agent = { proc, send: (v) => proc.stdin!.write(JSON.stringify(v) + '\n'), lines: [] };
-      proc.on('error', reject);
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
-        const m = JSON.parse(line) as Record<string, unknown>;
-        if (m.ready) resolve(a);
-        if (typeof m.seen === 'string') {
-          if (!seen.has(m.seen)) seen.set(m.seen, []);
-          seen.get(m.seen)!.push(m.at as number);
-        }
-        if (typeof m.held === 'string') {
-          if (!held.has(m.held)) held.set(m.held, []);
-          held.get(m.held)!.push(m.at as number);
-        }
-        if (typeof m.put === 'string') put.set(m.put, m.at as number);
-        for (const l of a.lines.splice(0)) l(m);
-      });
-    });
-  const stats = (a: Agent) =>
-    new Promise<{ members: number; root: number; rss: number }>((resolve) => {
-      const wait = (m: Record<string, unknown>) => (m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait));
-      a.lines.push(wait);
-      a.send({ op: 'stats' });
-    });
+  const tl: Timeline = { seen: new Map(), held: new Map(), put: new Map() };
   try {
-    agents.push(await start(0));
-    for (let i = 1; i < opts.agents; i++) agents.push(await start(i));
-    // Formed: every store knows every other member and all hold the same documents.
-    const formStart = performance.now();
-    for (;;) {
-      const s = await Promise.all(agents.map(stats));
-      if (s.every((x) => x.members === opts.agents - 1) && new Set(s.map((x) => x.root)).size === 1) break;
-      if (performance.now() - formStart > 60_000) throw new Error('the agents did not form a cluster within 60 s');
-      await sleep(250);
-    }
-    const formS = (performance.now() - formStart) / 1000;
+    agents.push(await startAgent(0, dir, port, tl));
+    for (let i = 1; i < opts.agents; i++) agents.push(await startAgent(i, dir, port, tl));
+    const formS = await waitFormed(agents);
     opts.log(`${opts.agents} agents formed and in agreement after ${formS.toFixed(1)} s`);
-    type Rep = { fastPath: Record<string, number>; repair: Record<string, number> };
-    const repOf = (x: unknown) => (x as { replication: Rep }).replication;
-    const initial = (await Promise.all(agents.map(stats))).map(repOf);
+    const initial = (await Promise.all(agents.map(agentStats))).map(repOf);
     let rnd = 777;
     for (let i = 0; i < opts.updates; i++) {
       rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
@@ -98,21 +128,12 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
       await sleep(opts.intervalMs);
     }
     await sleep(3000);
-    const final = await Promise.all(agents.map(stats));
+    const final = await Promise.all(agents.map(agentStats));
     const rss = final.map((s) => s.rss / 1e6);
     const fp = final.map(repOf);
     const sum = (f: (x: Rep) => number) => fp.reduce((a, x) => a + f(x), 0) - initial.reduce((a, x) => a + f(x), 0);
     opts.log(`fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`);
-    const lat: number[] = [];
-    const heldLat: number[] = [];
-    let missing = 0;
-    for (const [key, at] of put) {
-      const s = seen.get(key) ?? [];
-      if (s.length < opts.agents) missing++;
-      else lat.push(Math.max(...s) - at);
-      const h = held.get(key) ?? [];
-      if (h.length === opts.agents) heldLat.push(Math.max(...h) - at);
-    }
+    const { lat, heldLat, missing } = latencies(tl, opts.agents);
     if (missing) opts.log(`warning: ${missing} updates not seen everywhere`);
     return {
       agents: opts.agents,

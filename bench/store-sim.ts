@@ -32,6 +32,34 @@ const pct = (xs: number[], p: number) => {
 /** Envelope bytes the daemon adds per message (plain mode, no label): version, mode, label length, CRC. */
 const ENVELOPE = 7;
 
+/** Messages and bytes (with the envelope) every node took in and sent so far, and the pushes it took in. */
+function clusterIO(c: StoreCluster, names: string[]) {
+  return names.reduce(
+    (acc, n) => {
+      const s = c.core(n).stats();
+      acc.msgs += s.packetsIn + s.streamsIn;
+      acc.bytes += s.packetBytesIn + s.streamBytesIn + (s.packetsIn + s.streamsIn) * ENVELOPE;
+      acc.pushes += s.fastPath.pushesIn;
+      acc.outMsgs += s.packetsOut + s.streamsOut;
+      acc.outBytes += s.packetBytesOut + s.streamBytesOut + (s.packetsOut + s.streamsOut) * ENVELOPE;
+      return acc;
+    },
+    { msgs: 0, bytes: 0, pushes: 0, outMsgs: 0, outBytes: 0 },
+  );
+}
+
+/** Per key written: ms until the last node's live view showed it; keys not seen by all are missing. */
+function visibleLatencies(writtenAt: Map<string, number>, seenAt: Map<string, number[]>, nodes: number): { lat: number[]; missing: number } {
+  const lat: number[] = [];
+  let missing = 0;
+  for (const [key, at] of writtenAt) {
+    const seen = seenAt.get(key) ?? [];
+    if (seen.length < nodes) missing++;
+    else lat.push(Math.max(...seen) - at);
+  }
+  return { lat, missing };
+}
+
 export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void; auth?: StoreClusterOptions['auth'] }): StoreSimResult {
   const t0 = performance.now();
   const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) }, auth: opts.auth });
@@ -49,19 +77,7 @@ export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: 
   c.run(5000); // warm-up: first repair rounds, epochs known everywhere
   if (!c.storesAgree()) opts.log('warning: stores differ after warm-up');
 
-  const io = () =>
-    names.reduce(
-      (acc, n) => {
-        const s = c.core(n).stats();
-        acc.msgs += s.packetsIn + s.streamsIn;
-        acc.bytes += s.packetBytesIn + s.streamBytesIn + (s.packetsIn + s.streamsIn) * ENVELOPE;
-        acc.pushes += s.fastPath.pushesIn;
-        acc.outMsgs += s.packetsOut + s.streamsOut;
-        acc.outBytes += s.packetBytesOut + s.streamBytesOut + (s.packetsOut + s.streamsOut) * ENVELOPE;
-        return acc;
-      },
-      { msgs: 0, bytes: 0, pushes: 0, outMsgs: 0, outBytes: 0 },
-    );
+  const io = () => clusterIO(c, names);
 
   // Idle: nothing changes, only anti-entropy runs.
   const idle0 = io();
@@ -86,13 +102,7 @@ export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: 
   }
   c.run(opts.updates * opts.intervalMs + 2000);
   const after = io();
-  const lat: number[] = [];
-  let missing = 0;
-  for (const [key, at] of writtenAt) {
-    const seen = seenAt.get(key) ?? [];
-    if (seen.length < opts.nodes) missing++;
-    else lat.push(Math.max(...seen) - at);
-  }
+  const { lat, missing } = visibleLatencies(writtenAt, seenAt, opts.nodes);
   if (missing) opts.log(`warning: ${missing} updates not visible everywhere after the run`);
   const perNodeUpdate = (x: number) => x / opts.nodes / opts.updates;
   const r: StoreSimResult = {

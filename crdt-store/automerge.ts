@@ -36,7 +36,7 @@ function loadWasmApi(): WasmApi {
   try {
     api = require(bindings) as Partial<WasmApi>;
   } catch (err) {
-    throw new Error(`crdt-store: cannot load Automerge's wasm bindings at ${bindings} (${(err as Error).message}); this store is written against @automerge/automerge 3.5`);
+    throw new Error(`crdt-store: cannot load Automerge's wasm bindings at ${bindings} (${(err as Error).message}); this store is written against @automerge/automerge 3.5`, { cause: err });
   }
   for (const fn of ['create', 'load', 'initSyncState', 'decodeChange', 'decodeSyncMessage'] as const) {
     if (typeof api[fn] !== 'function') throw new Error(`crdt-store: Automerge's wasm bindings at ${bindings} lack ${fn}(); this store is written against @automerge/automerge 3.5`);

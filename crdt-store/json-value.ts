@@ -40,26 +40,11 @@ export function canonicalJson(value: unknown, limits: ValueLimits = DEFAULT_VALU
     if (bytes > limits.maxBytes) throw new StoreValueError(`value is over ${limits.maxBytes} bytes`);
   };
   const walk = (v: unknown, path: string, depth: number): void => {
-    switch (typeof v) {
-      case 'string':
-        emit(JSON.stringify(v));
-        return;
-      case 'boolean':
-        emit(v ? 'true' : 'false');
-        return;
-      case 'number':
-        if (!Number.isFinite(v)) throw new StoreValueError(`${path} is ${v}: only finite numbers are JSON`);
-        emit(JSON.stringify(v));
-        return;
-      case 'object':
-        break;
-      default:
-        throw new StoreValueError(`${path} is a ${typeof v}: only JSON values (null, boolean, number, string, array, plain object) can be stored`);
-    }
-    if (v === null) {
-      emit('null');
-      return;
-    }
+    const scalar = scalarJson(v, path);
+    if (scalar !== undefined) emit(scalar);
+    else walkObject(v as object, path, depth);
+  };
+  const walkObject = (v: object, path: string, depth: number): void => {
     if (depth >= limits.maxDepth) throw new StoreValueError(`${path} is nested deeper than ${limits.maxDepth} levels`);
     if (ancestors.has(v)) throw new StoreValueError(`${path} refers back to an enclosing value (a cycle)`);
     ancestors.add(v);
@@ -94,6 +79,23 @@ export function canonicalJson(value: unknown, limits: ValueLimits = DEFAULT_VALU
   const utf8 = Buffer.byteLength(text, 'utf8');
   if (utf8 > limits.maxBytes) throw new StoreValueError(`value is ${utf8} bytes of JSON, over the ${limits.maxBytes}-byte limit`);
   return text;
+}
+
+/** The JSON text of a string, boolean, finite number or null; undefined for an array or object; throws for anything else. */
+function scalarJson(v: unknown, path: string): string | undefined {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(v)) throw new StoreValueError(`${path} is ${v}: only finite numbers are JSON`);
+      return JSON.stringify(v);
+    case 'object':
+      return v === null ? 'null' : undefined;
+    default:
+      throw new StoreValueError(`${path} is a ${typeof v}: only JSON values (null, boolean, number, string, array, plain object) can be stored`);
+  }
 }
 
 /**

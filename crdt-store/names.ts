@@ -24,6 +24,7 @@ export const SHARED_BUCKETS = 16;
 export const MAX_KEY_BYTES = 512;
 export const MAX_NODE_NAME_BYTES = 128;
 
+// eslint-disable-next-line no-control-regex -- keys must not hold control characters: this is the check
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Throws a StoreValueError unless `key` is a usable key. */

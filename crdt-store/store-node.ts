@@ -157,6 +157,7 @@ export class StoreNode {
         if (offset === undefined) throw new Error('crdt-store: cannot tell peers\' store ports: give gossipPort or peerEndpoint');
         return { addr: m.addr, port: m.port + offset };
       });
+    // eslint-disable-next-line prefer-const -- the core's emit reads it before the node exists; a const there would throw
     let node: StoreNode | undefined;
     const core = new StoreCore({
       store: opened.store,

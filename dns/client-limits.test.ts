@@ -76,7 +76,7 @@ t.test('rate limiter: a bucket per /24 and /56, slip every 2nd over the limit, r
   t.equal(rrl.check('192.0.3.1', 0), RRL_SEND, 'another /24 has its own');
   t.equal(rrl.check('192.0.2.7', 100), RRL_SEND, '100 ms later at 10/s: one more');
   t.equal(rrl.check('192.0.2.7', 100), RRL_SLIP);
-  for (let i = 0; i < 100; i++) t.equal(rrl.check('127.0.0.1', 0), RRL_SEND, 'loopback is exempt') || i;
+  for (let i = 0; i < 100; i++) t.equal(rrl.check('127.0.0.1', 0), RRL_SEND, 'loopback is exempt');
   t.equal(rrl.check('2001:db8:0:1::1', 0), RRL_SEND);
   for (let i = 0; i < 4; i++) rrl.check('2001:db8:0:ff::9', 0);
   t.not(rrl.check('2001:db8:0:ff::9', 0), RRL_SEND, 'the same /56 shares the bucket');

@@ -55,8 +55,7 @@ export function ipv6Groups(s: string, out: Uint16Array): boolean {
       if (v4 < 0) return false;
       out[n++] = v4 >>> 16;
       out[n++] = v4 & 0xffff;
-      i = end;
-      break;
+      break; // the tail ends the address
     }
     if (j === i || j - i > 4) return false;
     let g = 0;

@@ -140,13 +140,12 @@ export function queryKey(msg: Buffer, q: Query): string {
  * question, so that a packet we answer is a packet we understood.
  */
 export function parseQuery(msg: Buffer, q: Query): Parse {
-  const len = msg.length;
   q.bad = undefined;
   q.edns = false;
   q.qEnd = 0;
   q.nameLen = 0;
   q.key = '';
-  if (len < HEADER_LEN) {
+  if (msg.length < HEADER_LEN) {
     q.bad = 'short';
     return Parse.Drop;
   }
@@ -166,13 +165,23 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
     q.bad = 'qdcount';
     return Parse.FormErr;
   }
-  // The question, by hand: label framing and the hash of the lowercased name in one pass.
+  const p = parseQuestion(msg, q);
+  if (p < 0) return Parse.FormErr;
+  return checkRecords(msg, q, p, an + ns, ar);
+}
+
+/**
+ * The question, by hand: label framing and the hash of the lowercased name in one pass, then
+ * type and class. The offset after it, or -1 with q.bad set.
+ */
+function parseQuestion(msg: Buffer, q: Query): number {
+  const len = msg.length;
   let p = HEADER_LEN;
   let h = FNV_OFFSET;
   for (;;) {
     if (p >= len) {
       q.bad = 'truncated';
-      return Parse.FormErr;
+      return -1;
     }
     const l = msg[p];
     h = Math.imul(h ^ l, FNV_PRIME);
@@ -183,16 +192,16 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
     if (l & 0xc0) {
       // A pointer in the question could only point back into the header.
       q.bad = (l & 0xc0) === 0xc0 ? 'compressed_question' : 'bad_name';
-      return Parse.FormErr;
+      return -1;
     }
     const end = p + 1 + l;
     if (end - HEADER_LEN >= MAX_NAME_WIRE) {
       q.bad = 'bad_name';
-      return Parse.FormErr;
+      return -1;
     }
     if (end > len) {
       q.bad = 'truncated';
-      return Parse.FormErr;
+      return -1;
     }
     for (let i = p + 1; i < end; i++) {
       const c = msg[i];
@@ -202,16 +211,23 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
   }
   if (p + 4 > len) {
     q.bad = 'truncated';
-    return Parse.FormErr;
+    return -1;
   }
   q.nameLen = p - HEADER_LEN;
   q.hash = h & 0x3fffffff;
   q.qtype = (msg[p] << 8) | msg[p + 1];
   q.qclass = (msg[p + 2] << 8) | msg[p + 3];
-  p += 4;
-  q.qEnd = p;
-  // The other sections: framing only, plus the OPT record's fields.
-  const total = an + ns + ar;
+  q.qEnd = p + 4;
+  return q.qEnd;
+}
+
+/**
+ * The sections after the question from offset `p`: `before` answer and authority records,
+ * then `additional` ones. Framing only, plus the OPT record's fields.
+ */
+function checkRecords(msg: Buffer, q: Query, p: number, before: number, additional: number): Parse {
+  const len = msg.length;
+  const total = before + additional;
   for (let i = 0; i < total; i++) {
     const nameStart = p;
     p = skipName(msg, p);
@@ -230,7 +246,7 @@ export function parseQuery(msg: Buffer, q: Query): Parse {
       return Parse.FormErr;
     }
     if (type === TYPE.OPT) {
-      if (i < an + ns || p - nameStart !== 1 || msg[nameStart] !== 0) {
+      if (i < before || p - nameStart !== 1 || msg[nameStart] !== 0) {
         q.bad = 'bad_opt';
         return Parse.FormErr;
       }

@@ -67,6 +67,23 @@ export const vipId = (vip: string, port: number, proto: Proto): string => `${vip
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byBackend = (a: Backend, b: Backend): number => cmp(a.addr, b.addr) || a.port - b.port;
 
+/** A VIP while the desired state is built: its backends keyed by address and port. */
+interface VipEntry {
+  vip: string;
+  port: number;
+  proto: Proto;
+  backends: Map<string, Backend>;
+}
+
+/** The VIPs with their allocated addresses, in key order, backends sorted. */
+function sortedVips(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, string>): DesiredVip[] {
+  const out: DesiredVip[] = [];
+  for (const [key, v] of vips) {
+    out.push({ key, vip: v.vip, addr: addrs.get(v.vip), port: v.port, proto: v.proto, backends: [...v.backends.values()].sort(byBackend) });
+  }
+  return out.sort((a, b) => cmp(a.key, b.key));
+}
+
 export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr, opts: DesiredOptions = {}): DesiredState {
   const eps = [...endpoints];
   const decl = [...declared];
@@ -78,7 +95,7 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
     return verdicts.get(vip);
   };
   const refusedByKey = new Map<string, RefusedVip>();
-  const vips = new Map<string, { vip: string; port: number; proto: Proto; backends: Map<string, Backend> }>();
+  const vips = new Map<string, VipEntry>();
   /** The VIP's entry, or undefined when it is refused (noted once per key). */
   const touch = (vip: string, port: number, proto: Proto) => {
     const key = vipId(vip, port, proto);
@@ -123,11 +140,7 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
       v.backends.set(`${a} ${targetPort}`, { addr: a, port: targetPort });
     }
   }
-  const out: DesiredVip[] = [];
-  for (const [key, v] of vips) {
-    out.push({ key, vip: v.vip, addr: addrs.get(v.vip), port: v.port, proto: v.proto, backends: [...v.backends.values()].sort(byBackend) });
-  }
-  out.sort((a, b) => cmp(a.key, b.key));
+  const out = sortedVips(vips, addrs);
   const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
   return { vips: out, addrs, unallocated, conflicts, refused };
 }

@@ -49,11 +49,10 @@ export class DummyInterface {
       await this.create();
       have = new Set();
     }
-    let changed = 0;
-    for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${a}/32 dev ${this.name}`), changed++;
-    for (const a of addrs) if (!have.has(a)) cmds.push(`addr add ${a}/32 dev ${this.name}`), changed++;
+    for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${a}/32 dev ${this.name}`);
+    for (const a of addrs) if (!have.has(a)) cmds.push(`addr add ${a}/32 dev ${this.name}`);
     if (cmds.length > 0) await this.ip(['-batch', '-'], cmds.join('\n') + '\n');
-    return changed;
+    return cmds.length;
   }
 
   private async create(): Promise<void> {

@@ -40,48 +40,58 @@ export class LbMetrics {
     gauge('weft_lb_vips', 'VIPs in the desired state (name or IP, port, protocol)', (c) => c.vips);
     gauge('weft_lb_backends', 'Backends across all VIPs', (c) => c.backends);
     gauge('weft_lb_unallocated_vips', 'VIP names without an address because the VIP CIDR is full', (c) => c.unallocated);
-    followCounter(registry, 'weft_lb_reconciles_total', 'Reconcile passes, by result', ['result'], () => {
-      const r = read().reconciles;
-      return [
-        [{ result: 'ok' }, r.ok],
-        [{ result: 'error' }, r.error],
-      ];
-    });
-    followCounter(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
-    followCounter(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
-      const s = read().skipped;
-      return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
-    });
-    followCounter(registry, 'weft_lb_refused_vips_total', 'VIPs refused because their address may not be a VIP (loopback, link-local, a member\'s or this node\'s address, outside the VIP ranges...), by reason; once per VIP', ['reason'], () => {
-      const r = read().refused;
-      return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
-    });
-    const proxy = (f: (p: ProxyStats) => [Record<string, string>, number][]) => () => {
-      const p = read().proxy;
-      return p ? f(p) : [];
-    };
-    followCounter(
-      registry,
-      'weft_lb_proxy_connections_total',
-      'Client connections (TCP) and sessions (UDP) the userspace proxy took',
-      ['proto'],
-      proxy((p) => [
-        [{ proto: 'tcp' }, p.tcpConnections],
-        [{ proto: 'udp' }, p.udpSessions],
-      ]),
-    );
-    followCounter(
-      registry,
-      'weft_lb_proxy_bytes_total',
-      'Bytes the userspace proxy moved, by direction (TCP counted when a connection closes)',
-      ['direction'],
-      proxy((p) => [
-        [{ direction: 'from_clients' }, p.bytesFromClients],
-        [{ direction: 'to_clients' }, p.bytesToClients],
-      ]),
-    );
-    followCounter(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
-    followCounter(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
-    followCounter(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
+    reconcileCounters(registry, read);
+    proxyCounters(registry, read);
   }
+}
+
+/** What the reconcile passes did: results, failed applies, records skipped, VIPs refused. */
+function reconcileCounters(registry: Registry, read: () => LbCounters): void {
+  followCounter(registry, 'weft_lb_reconciles_total', 'Reconcile passes, by result', ['result'], () => {
+    const r = read().reconciles;
+    return [
+      [{ result: 'ok' }, r.ok],
+      [{ result: 'error' }, r.error],
+    ];
+  });
+  followCounter(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
+  followCounter(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
+    const s = read().skipped;
+    return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
+  });
+  followCounter(registry, 'weft_lb_refused_vips_total', 'VIPs refused because their address may not be a VIP (loopback, link-local, a member\'s or this node\'s address, outside the VIP ranges...), by reason; once per VIP', ['reason'], () => {
+    const r = read().refused;
+    return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
+  });
+}
+
+/** What the userspace proxy did; nothing while the nft datapath runs. */
+function proxyCounters(registry: Registry, read: () => LbCounters): void {
+  const proxy = (f: (p: ProxyStats) => [Record<string, string>, number][]) => () => {
+    const p = read().proxy;
+    return p ? f(p) : [];
+  };
+  followCounter(
+    registry,
+    'weft_lb_proxy_connections_total',
+    'Client connections (TCP) and sessions (UDP) the userspace proxy took',
+    ['proto'],
+    proxy((p) => [
+      [{ proto: 'tcp' }, p.tcpConnections],
+      [{ proto: 'udp' }, p.udpSessions],
+    ]),
+  );
+  followCounter(
+    registry,
+    'weft_lb_proxy_bytes_total',
+    'Bytes the userspace proxy moved, by direction (TCP counted when a connection closes)',
+    ['direction'],
+    proxy((p) => [
+      [{ direction: 'from_clients' }, p.bytesFromClients],
+      [{ direction: 'to_clients' }, p.bytesToClients],
+    ]),
+  );
+  followCounter(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
+  followCounter(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
+  followCounter(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
 }

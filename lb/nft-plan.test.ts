@@ -41,8 +41,8 @@ t.test('the full script: table rewritten in one file, chains on several lines', 
   t.match(s, /^table ip weft \{\n\}\ndelete table ip weft\ntable ip weft \{\n/);
   t.match(s, new RegExp(`comment "weft lb ${LAYOUT_VERSION}`));
   t.match(s, new RegExp(`chain layout-${LAYOUT_VERSION} \\{\n  \\}`), 'the layout version, readable in nft -j output');
-  t.match(s, /map vips \{\n    type ipv4_addr \. inet_proto \. inet_service : verdict\n    elements = \{ 198\.18\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 198\.18\.0\.6 \. udp \. 53 : goto v-/);
-  t.match(s, /chain output \{\n    type nat hook output priority -100; policy accept;\n    ip daddr \. meta l4proto \. th dport vmap @vips\n  \}/);
+  t.match(s, /map vips \{\n {4}type ipv4_addr \. inet_proto \. inet_service : verdict\n {4}elements = \{ 198\.18\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 198\.18\.0\.6 \. udp \. 53 : goto v-/);
+  t.match(s, /chain output \{\n {4}type nat hook output priority -100; policy accept;\n {4}ip daddr \. meta l4proto \. th dport vmap @vips\n {2}\}/);
   t.match(s, /meta l4proto udp dnat ip to numgen random mod 1 map \{ 0 : 10\.1\.0\.3 \. 5353 \} comment "dns:53\/udp"/);
   t.notMatch(renderFull(planNft([])), /elements/, 'no empty element lists');
 });
@@ -96,8 +96,8 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
 
 t.test('the VIP range: what is not DNATed to a backend is refused locally, from local processes and forwarded alike', async (t) => {
   const s = renderFull(planNft([web], 'none', '198.18.0.0/15'));
-  t.match(s, /set vip-range \{\n    type ipv4_addr\n    flags interval\n    elements = \{ 198\.18\.0\.0\/15 \}/);
-  t.match(s, /chain range-output \{\n    type filter hook output priority filter; policy accept;\n    ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset\n    ip daddr @vip-range ip daddr != @vip-addrs reject/);
-  t.match(s, /chain range-forward \{\n    type filter hook forward priority filter; policy accept;\n    ip daddr @vip-range meta l4proto tcp reject with tcp reset\n    ip daddr @vip-range reject/);
+  t.match(s, /set vip-range \{\n {4}type ipv4_addr\n {4}flags interval\n {4}elements = \{ 198\.18\.0\.0\/15 \}/);
+  t.match(s, /chain range-output \{\n {4}type filter hook output priority filter; policy accept;\n {4}ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range ip daddr != @vip-addrs reject/);
+  t.match(s, /chain range-forward \{\n {4}type filter hook forward priority filter; policy accept;\n {4}ip daddr @vip-range meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range reject/);
   t.equal(renderDiff(planNft([web], 'none', '198.18.0.0/15'), planNft([web], 'none', '198.18.0.0/15')), undefined);
 });

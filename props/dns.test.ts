@@ -148,6 +148,23 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
       const start = c.now;
       const downSince = new Map<string, number>();
       const report = (detail: string) => `cluster seed ${seed}, ${N} nodes; faults (after ${WARMUP_MS} ms warm-up):\n${describeFaults(faults) || '(none)'}\n${detail}`;
+      // Safety: no up node answers with an endpoint of a node down longer than the bound.
+      const checkAnswers = (n: string, lastPartitioned: number) => {
+        for (const service of SERVICES) {
+          const a = answerA(responders.get(n)!, `${service}.svc.weft.internal`);
+          checks++;
+          if (a === 'nxdomain') continue;
+          for (const addr of a) {
+            const since = downSince.get(ownerOf(addr));
+            if (since === undefined) continue;
+            if (c.now - lastPartitioned <= DEAD_BOUND_MS) {
+              worstPartitionedStale = Math.max(worstPartitionedStale, c.now - since);
+              continue;
+            }
+            if (c.now - since > DEAD_BOUND_MS) throw new Error(report(`at ${c.now - start} ms ${n} answered ${service} with ${addr} of ${ownerOf(addr)}, down for ${c.now - since} ms (bound ${DEAD_BOUND_MS})`));
+          }
+        }
+      };
       c.scheduleFaults(faults);
       for (let tick = 0; tick <= FAULT_WINDOW_MS; tick += 1000) {
         c.run(1000);
@@ -159,23 +176,7 @@ t.test('DNS answers: never a long-dead endpoint; the same at every node after co
         }
         // Armed: a stale answer now would fail the run.
         if (c.now - lastPartitioned > DEAD_BOUND_MS && [...downSince.values()].some((since) => c.now - since > DEAD_BOUND_MS)) armed = true;
-        // Safety: no up node answers with an endpoint of a node down longer than the bound.
-        for (const n of c.upNodes()) {
-          for (const service of SERVICES) {
-            const a = answerA(responders.get(n)!, `${service}.svc.weft.internal`);
-            checks++;
-            if (a === 'nxdomain') continue;
-            for (const addr of a) {
-              const since = downSince.get(ownerOf(addr));
-              if (since === undefined) continue;
-              if (c.now - lastPartitioned <= DEAD_BOUND_MS) {
-                worstPartitionedStale = Math.max(worstPartitionedStale, c.now - since);
-                continue;
-              }
-              if (c.now - since > DEAD_BOUND_MS) throw new Error(report(`at ${c.now - start} ms ${n} answered ${service} with ${addr} of ${ownerOf(addr)}, down for ${c.now - since} ms (bound ${DEAD_BOUND_MS})`));
-            }
-          }
-        }
+        for (const n of c.upNodes()) checkAnswers(n, lastPartitioned);
       }
       c.membership.heal();
       c.membership.setLoss(0);

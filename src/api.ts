@@ -111,9 +111,8 @@ export class ApiServer {
     for (const reason of [...REFUSAL_REASONS, ...CONNECTION_REFUSALS]) this.refused.inc({ reason }, 0);
     this.streamsCut = new Counter({ name: 'weft_api_streams_cut_total', help: 'Watch streams cut off because the client did not read', labelNames: ['reason'], registers: [registry] });
     for (const reason of STREAM_CUTS) this.streamsCut.inc({ reason }, 0);
-    const self = this;
-    new Gauge({ name: 'weft_api_connections', help: 'Open HTTP API connections', registers: [registry], collect() { this.set([...self.perClient.values()].reduce((a, b) => a + b, 0)); } });
-    new Gauge({ name: 'weft_api_watches', help: 'Open watch streams', registers: [registry], collect() { this.set(self.watches); } });
+    const connections: Gauge = new Gauge({ name: 'weft_api_connections', help: 'Open HTTP API connections', registers: [registry], collect: () => connections.set([...this.perClient.values()].reduce((a, b) => a + b, 0)) });
+    const watches: Gauge = new Gauge({ name: 'weft_api_watches', help: 'Open watch streams', registers: [registry], collect: () => watches.set(this.watches) });
   }
 
   route(method: Method, pattern: string, handler: Handler): void {
@@ -252,6 +251,7 @@ export class ApiServer {
     let head = 0;
     let done = false;
     let stall: NodeJS.Timeout | undefined;
+    // eslint-disable-next-line prefer-const -- finish() may run before the watch is set up, so stop is read before it is assigned
     let stop: (() => void) | undefined;
     const finish = () => {
       if (done) return false;

@@ -51,10 +51,16 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   try {
     const ready = await agent.start();
     // Only after a successful start: a start that fails is reported once, below.
-    agent.gaveUp.then((err) => {
-      log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
-      void stop('supervisor gave up', 1).then(resolveExit);
-    });
+    agent.gaveUp
+      .then((err) => {
+        log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
+        return stop('supervisor gave up', 1);
+      })
+      .then(resolveExit, (e: unknown) => {
+        // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
+        log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
+        resolveExit(1);
+      });
 
     log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   } catch (e) {

@@ -63,44 +63,52 @@ function killIncarnation(inc: Incarnation): void {
 }
 
 export function spawnChildActor(opts: ChildActorOptions): ChildActor {
-  const { spec } = opts;
-  let incarnations = 0;
-  let current: Incarnation | undefined;
+  const slot = new ChildSlot(opts);
+  return {
+    start: () => new Promise<StartResult>((reply) => dispatch(slot.ref, { type: 'start', reply })),
+    stop: () => new Promise<StopOutcome | undefined>((reply) => dispatch(slot.ref, { type: 'stop', reply })),
+    abortStart: () => slot.abortStart(),
+    killNow: () => slot.killNow(),
+  };
+}
+
+/** The state of one child slot; its mailbox (receive) is the only way in but for the two out-of-band calls. */
+class ChildSlot {
+  readonly ref: Ref<ChildMsg>;
+  private readonly spec: ChildSpec;
+  private incarnations = 0;
+  private current: Incarnation | undefined;
   /** Being stopped: a kill of the whole subtree must still reach it. */
-  let stopping: Incarnation | undefined;
-  let starting: AbortController | undefined;
+  private stopping: Incarnation | undefined;
+  private starting: AbortController | undefined;
 
-  // receive() turns every failure of the component into a reply, so no fault can reach
-  // nact here; the no-op only keeps nact's printing default policy out.
-  const ref: Ref<ChildMsg> = spawnSerial<ChildMsg>(opts.parent, spec.id, receive, () => undefined);
+  constructor(private readonly opts: ChildActorOptions) {
+    this.spec = opts.spec;
+    // receive() turns every failure of the component into a reply, so no fault can reach
+    // nact here; the no-op only keeps nact's printing default policy out.
+    this.ref = spawnSerial<ChildMsg>(opts.parent, this.spec.id, (msg) => this.receive(msg), () => undefined);
+  }
 
-  async function receive(msg: ChildMsg): Promise<void> {
+  private async receive(msg: ChildMsg): Promise<void> {
     switch (msg.type) {
       case 'start':
-        msg.reply(await startIncarnation());
+        msg.reply(await this.startIncarnation());
         return;
       case 'stop':
-        msg.reply(await stopIncarnation());
+        msg.reply(await this.stopIncarnation());
         return;
       case 'ended':
-        ended(msg.incarnation, msg.exit);
+        this.ended(msg.incarnation, msg.exit);
         return;
     }
   }
 
-  async function startIncarnation(): Promise<StartResult> {
-    const n = ++incarnations;
+  private async startIncarnation(): Promise<StartResult> {
+    const { spec } = this;
+    const n = ++this.incarnations;
     const controller = new AbortController();
-    starting = controller;
-    // Reports go through the mailbox: one made during start() is handled after it.
-    const ctx: ChildContext = {
-      id: spec.id,
-      supervisor: opts.supervisor,
-      signal: controller.signal,
-      crash: (err: unknown) => dispatch(ref, { type: 'ended', incarnation: n, exit: { normal: false, error: asError(err) } }),
-      exit: () => dispatch(ref, { type: 'ended', incarnation: n, exit: { normal: true } }),
-    };
-    linkContext(ctx, { parentActor: ref, emit: opts.emit });
+    this.starting = controller;
+    const ctx = this.context(n, controller.signal);
     let handle: Child;
     try {
       handle = await spec.start(ctx);
@@ -112,51 +120,64 @@ export function spawnChildActor(opts: ChildActorOptions): ChildActor {
       controller.abort();
       return { ok: false, error: asError(err), aborted };
     } finally {
-      starting = undefined;
+      this.starting = undefined;
     }
     if (controller.signal.aborted) {
       // Became unwanted while starting: release it now, nobody will stop it later.
       await stopWithin(handle, spec.shutdownMs);
       return { ok: false, error: new Error(`start of ${spec.id} withdrawn: supervisor is shutting down`), aborted: true };
     }
-    current = { n, handle, controller, ended: false, stopCalled: false, killed: false };
+    this.current = { n, handle, controller, ended: false, stopCalled: false, killed: false };
     return { ok: true, incarnation: n, handle };
   }
 
-  async function stopIncarnation(): Promise<StopOutcome | undefined> {
-    const inc = current;
+  /** What incarnation `n` is given: its reports go through the mailbox, so one made during start() is handled after it. */
+  private context(n: number, signal: AbortSignal): ChildContext {
+    const ctx: ChildContext = {
+      id: this.spec.id,
+      supervisor: this.opts.supervisor,
+      signal,
+      crash: (err: unknown) => dispatch(this.ref, { type: 'ended', incarnation: n, exit: { normal: false, error: asError(err) } }),
+      exit: () => dispatch(this.ref, { type: 'ended', incarnation: n, exit: { normal: true } }),
+    };
+    linkContext(ctx, { parentActor: this.ref, emit: this.opts.emit });
+    return ctx;
+  }
+
+  private async stopIncarnation(): Promise<StopOutcome | undefined> {
+    const inc = this.current;
     if (!inc) return undefined;
-    current = undefined;
-    stopping = inc;
+    this.current = undefined;
+    this.stopping = inc;
     inc.controller.abort();
     inc.stopCalled = true;
     try {
-      return await stopWithin({ stop: () => inc.handle.stop(), kill: () => killIncarnation(inc) }, spec.shutdownMs);
+      return await stopWithin({ stop: () => inc.handle.stop(), kill: () => killIncarnation(inc) }, this.spec.shutdownMs);
     } finally {
-      if (stopping === inc) stopping = undefined;
+      if (this.stopping === inc) this.stopping = undefined;
     }
   }
 
-  function ended(n: number, exit: Exit): void {
+  private ended(n: number, exit: Exit): void {
+    const { current } = this;
     if (!current || current.n !== n || current.ended) return;
     // Keep the handle: the supervisor's stop releases it, in the order its strategy wants.
     current.ended = true;
     current.controller.abort();
-    opts.onEnded(n, exit);
+    this.opts.onEnded(n, exit);
   }
 
-  return {
-    start: () => new Promise<StartResult>((reply) => dispatch(ref, { type: 'start', reply })),
-    stop: () => new Promise<StopOutcome | undefined>((reply) => dispatch(ref, { type: 'stop', reply })),
-    abortStart: () => starting?.abort(),
-    killNow: () => {
-      starting?.abort();
-      for (const inc of [current, stopping]) {
-        if (!inc) continue;
-        inc.controller.abort();
-        killIncarnation(inc);
-      }
-      current = undefined;
-    },
-  };
+  abortStart(): void {
+    this.starting?.abort();
+  }
+
+  killNow(): void {
+    this.starting?.abort();
+    for (const inc of [this.current, this.stopping]) {
+      if (!inc) continue;
+      inc.controller.abort();
+      killIncarnation(inc);
+    }
+    this.current = undefined;
+  }
 }

@@ -155,6 +155,18 @@ export async function rebindingAttack(agent: ApiAgent): Promise<AttackResult> {
   return { name: 'api_dns_rebinding', held, forged_accepted: leaked.length, detail: held ? `${tries.length * 3} rebinding reads refused` : `answered: ${leaked.slice(0, 3).join('; ')}` };
 }
 
+/** `n` connections to `port` from `src`, paced, each added to `sockets` as it is made. */
+async function openConnections(port: number, src: string, n: number, sockets: Socket[], onClose: () => void): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const s = connect({ host: '127.0.0.1', port, localAddress: src });
+    s.on('error', () => {});
+    s.on('close', onClose);
+    s.on('data', () => {});
+    sockets.push(s);
+    if (i % 50 === 49) await sleep(5);
+  }
+}
+
 /**
  * Slowloris: many connections from other loopback addresses, each sending its request
  * headers a byte at a time, against an agent with 1024 file descriptors. The agent must
@@ -168,23 +180,13 @@ export async function slowlorisAttack(opts: { smoke: boolean }): Promise<AttackR
   const sockets: Socket[] = [];
   let closed = 0;
   let lastClose = 0;
+  const onClose = () => {
+    closed++;
+    lastClose = Date.now();
+  };
   try {
     const start = Date.now();
-    await Promise.all(
-      sources.map(async (src) => {
-        for (let i = 0; i < perSource; i++) {
-          const s = connect({ host: '127.0.0.1', port: agent.port, localAddress: src });
-          s.on('error', () => {});
-          s.on('close', () => {
-            closed++;
-            lastClose = Date.now();
-          });
-          s.on('data', () => {});
-          sockets.push(s);
-          if (i % 50 === 49) await sleep(5);
-        }
-      }),
-    );
+    await Promise.all(sources.map((src) => openConnections(agent.port, src, perSource, sockets, onClose)));
     const request = `GET /v1/kv HTTP/1.1\r\nHost: 127.0.0.1:${agent.port}\r\nX-Slow: ${'a'.repeat(200)}`;
     let pos = 0;
     const drip = setInterval(() => {
@@ -224,6 +226,24 @@ export async function slowlorisAttack(opts: { smoke: boolean }): Promise<AttackR
   }
 }
 
+/** `keys` values of 16 KB under flood/. */
+async function fillFlood(agent: ApiAgent, keys: number): Promise<void> {
+  const value = 'x'.repeat(16 * 1024);
+  for (let i = 0; i < keys; i++) {
+    const r = await legit(agent, 'PUT', `/v1/kv/flood/${String(i).padStart(4, '0')}`, value);
+    if (r.status !== 200) throw new Error(`filling the store failed: ${r.status} ${r.body}`);
+  }
+}
+
+/** A watch of flood/ from `src` (spread over source addresses as a botnet would, and under any per-client limit) that never reads. */
+function stalledWatch(port: number, src: string): Socket {
+  const s = connect({ host: '127.0.0.1', port, localAddress: src });
+  s.on('error', () => {});
+  s.pause();
+  s.write(`GET /v1/kv?watch=true&prefix=flood/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  return s;
+}
+
 /**
  * Stalled watchers: 200 clients start a watch of a prefix holding 6-12 MB and never read,
  * then the prefix changes a few times. (The kernel alone takes up to 4 MB, tcp_wmem, per
@@ -238,22 +258,11 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
   const agent = await startApiAgent();
   const sockets: Socket[] = [];
   try {
-    const value = 'x'.repeat(16 * 1024);
-    for (let i = 0; i < keys; i++) {
-      const r = await legit(agent, 'PUT', `/v1/kv/flood/${String(i).padStart(4, '0')}`, value);
-      if (r.status !== 200) throw new Error(`filling the store failed: ${r.status} ${r.body}`);
-    }
+    await fillFlood(agent, keys);
     await sleep(500);
     const baseRss = rssMb(agent.pid);
     const baseFds = openFds(agent.pid);
-    for (let i = 0; i < watchers; i++) {
-      // Spread over source addresses as a botnet would (and under any per-client limit).
-      const s = connect({ host: '127.0.0.1', port: agent.port, localAddress: `127.0.1.${(i % 4) + 2}` });
-      s.on('error', () => {});
-      s.pause();
-      s.write(`GET /v1/kv?watch=true&prefix=flood/ HTTP/1.1\r\nHost: 127.0.0.1:${agent.port}\r\n\r\n`);
-      sockets.push(s);
-    }
+    for (let i = 0; i < watchers; i++) sockets.push(stalledWatch(agent.port, `127.0.1.${(i % 4) + 2}`));
     let peak = baseRss;
     const start = Date.now();
     // Then changes, each of which every watcher is sent: this is what piles up in memory.

@@ -63,6 +63,20 @@ export async function sendDatagrams(from: string, to: { addr: string; port: numb
 
 const HUGE = Number.MAX_SAFE_INTEGER; // 2^53-1: +1 is not a safe integer
 
+/** A forged `dead` of a2 and `alive` of a3 (at `a3`) at each of three heights. */
+function forgedIncarnations(wire: WireOptions, a3: { addr: string; port: number }): Buffer[] {
+  // Wire forms (wire-schema.ts): [6 dead, incarnation, node, from], [4 alive, incarnation, [name, addr, port], meta].
+  // Three heights: above what +1 can encode; the top of the valid range (2^32-1), which
+  // nobody could outbid; and just inside the plausible lead of a day, which a2 must outbid.
+  const nearLead = Math.floor(Date.now() / 1000) + 24 * 3600 - 60;
+  const packets: Buffer[] = [];
+  for (const inc of [HUGE, 0xffffffff, nearLead]) {
+    packets.push(sealBody(packUnchecked([[6, inc, 'a2', 'a1']]), wire));
+    packets.push(sealBody(packUnchecked([[4, inc, ['a3', a3.addr, a3.port], new Uint8Array(0)]]), wire));
+  }
+  return packets;
+}
+
 /**
  * Forged incarnation: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
  * when `keyed`) to a1 and to a2 itself, plus a forged `alive` of a3 at the same height.
@@ -87,17 +101,7 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
       (await Promise.all(all().filter(running).map(members))).every((v) => names.every((n) => v.find((m) => m.name === n)?.state === 'alive'));
     await eventually('3 agents see each other alive', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000);
 
-    const wire: WireOptions = { label: '', keyring: key ? new Keyring([key]) : undefined };
-    // Wire forms (wire-schema.ts): [6 dead, incarnation, node, from], [4 alive, incarnation, [name, addr, port], meta].
-    const a3Addr = endpoint(a3);
-    // Three heights: above what +1 can encode; the top of the valid range (2^32-1), which
-    // nobody could outbid; and just inside the plausible lead of a day, which a2 must outbid.
-    const nearLead = Math.floor(Date.now() / 1000) + 24 * 3600 - 60;
-    const packets: Buffer[] = [];
-    for (const inc of [HUGE, 0xffffffff, nearLead]) {
-      packets.push(sealBody(packUnchecked([[6, inc, 'a2', 'a1']]), wire));
-      packets.push(sealBody(packUnchecked([[4, inc, ['a3', a3Addr.addr, a3Addr.port], new Uint8Array(0)]]), wire));
-    }
+    const packets = forgedIncarnations({ label: '', keyring: key ? new Keyring([key]) : undefined }, endpoint(a3));
     await sendDatagrams(ip(9), endpoint(a1), packets);
     await sendDatagrams(ip(9), endpoint(a2), packets);
 
@@ -181,6 +185,32 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
 }
 
 /**
+ * Waves of connections from 8 source addresses until `stopAt`, so that trickling ones are
+ * always in flight while the join runs: every other one to the store port, and with a
+ * forged hello as `hellos` says (half: a quarter of each wave gets none). Counts into `sent`.
+ */
+async function floodWaves(
+  o: { ip: (i: number) => string; gossipAt: { addr: string; port: number }; storeAt: { addr: string; port: number }; connections: number; hellos?: 'none' | 'all' | 'half'; stopAt: number },
+  sent: { attempted: number; bytes: number },
+): Promise<void> {
+  const sources = 8;
+  const gossipHello = sealedHello(codecEnvelope({ label: '' })).make();
+  const storeHello = sealedHello(new Envelope({ label: '' })).make();
+  while (Date.now() < o.stopAt && o.connections > 0) {
+    const wave: Promise<number>[] = [];
+    for (let i = 0; i < o.connections; i++) {
+      const toStore = i % 2 === 1;
+      const withHello = o.hellos === 'all' || (o.hellos !== 'none' && i % 4 >= 2);
+      const hello = withHello ? (toStore ? storeHello : gossipHello) : undefined;
+      wave.push(floodConnection(o.ip(10 + (i % sources)), toStore ? o.storeAt : o.gossipAt, hello, o.stopAt));
+    }
+    sent.attempted += wave.length;
+    for (const n of await Promise.all(wave)) sent.bytes += n;
+    await new Promise((r) => setTimeout(r, 200)); // no busy loop when the agent cuts them off at once
+  }
+}
+
+/**
  * Stream flood: connections that announce 4 MiB frames and dump or trickle bytes, at
  * the gossip and the store port of one agent, half without a hello and half behind a
  * forged one (without encryption anyone can make one). Meanwhile a second agent joins
@@ -203,10 +233,7 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
     const gossipAt = endpoint(v1);
     const [storeAddr, storePort] = v1.ready.store!.split(':');
     const storeAt = { addr: storeAddr!, port: Number(storePort) };
-    const gossipHello = sealedHello(codecEnvelope({ label: '' })).make();
-    const storeHello = sealedHello(new Envelope({ label: '' })).make();
     const connections = opts.connections ?? (opts.smoke ? 160 : 400); // over 64 per port: old agents refused the 65th
-    const sources = 8;
     const durationMs = opts.smoke ? 6_000 : 12_000;
     const stopAt = Date.now() + durationMs;
     let peak = baseline;
@@ -218,23 +245,8 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
       }
     }, 100);
     cleanup.teardown(() => clearInterval(sampler));
-    // Waves of connections, so that trickling ones are always in flight while the join runs.
-    let attempted = 0;
-    let bytesSent = 0;
-    const flood = (async () => {
-      while (Date.now() < stopAt && connections > 0) {
-        const wave: Promise<number>[] = [];
-        for (let i = 0; i < connections; i++) {
-          const toStore = i % 2 === 1;
-          const withHello = opts.hellos === 'all' || (opts.hellos !== 'none' && i % 4 >= 2);
-          const hello = withHello ? (toStore ? storeHello : gossipHello) : undefined;
-          wave.push(floodConnection(ip(10 + (i % sources)), toStore ? storeAt : gossipAt, hello, stopAt));
-        }
-        attempted += wave.length;
-        for (const n of await Promise.all(wave)) bytesSent += n;
-        await new Promise((r) => setTimeout(r, 200)); // no busy loop when the agent cuts them off at once
-      }
-    })();
+    const sent = { attempted: 0, bytes: 0 };
+    const flood = floodWaves({ ip, gossipAt, storeAt, connections, hellos: opts.hellos, stopAt }, sent);
 
     await new Promise((r) => setTimeout(r, 1000)); // the flood is in full swing
     const joinStarted = Date.now();
@@ -255,8 +267,8 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
       name,
       held,
       crashes,
-      detail: `${attempted} connections, ${Math.round(bytesSent / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
-      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: attempted, stream_flood_join_ms: joined },
+      detail: `${sent.attempted} connections, ${Math.round(sent.bytes / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
+      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: sent.attempted, stream_flood_join_ms: joined },
     };
   } finally {
     await cleanup.run();

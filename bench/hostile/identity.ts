@@ -1,4 +1,4 @@
-// Attacks on per-node identity (README "Identity"), against real agents on loopback: the key-holder
+// Attacks on per-node identity (issue 13), against real agents on loopback: the key-holder
 // forgeries of store.ts repeated with identity on. Mallory is a member holding the cluster
 // key AND a valid certificate of its own (a compromised node); it pushes node2's records
 // as node2's own document (at node2's current epoch, and 10 minutes ahead: what the key
@@ -7,7 +7,7 @@
 // Automerge actor. Nothing may ever show at any agent, and every forgery is counted.
 import type { AgentProcess, Teardown } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
-import { makePki } from '../../test/helpers/identity.js';
+import { makePki, type TestPki } from '../../test/helpers/identity.js';
 import { StoreNode } from '../../crdt-store/store-node.js';
 import { SignedChanges } from '../../crdt-store/change-auth.js';
 import { actorId, bucketOf, ownDocId } from '../../crdt-store/names.js';
@@ -28,20 +28,21 @@ const endpoint = (p: string) => {
   return { addr: addr!, port: Number(port) };
 };
 
-/** `identity: false` runs the same attack on a key-only cluster (it must fail there: the check that it can). */
-export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boolean; identity?: boolean }): Promise<AttackResult> {
-  const identity = opts.identity ?? true;
-  const net = '127.0.131';
-  const key = generateKey();
-  const pki = makePki(['node1', 'node2', 'node3', 'mallory']);
-  t.teardown(() => pki.cleanup());
-  const dir = tempDirs(t, 'identity');
-  const agents = await startIdentityCluster(t, net, 3, identity ? pki : undefined, (i) => ['--encrypt', key, '--data-dir', dir(i)]);
-  const node2Addr = `${net}.2`;
-  const attackerAddr = `${net}.99`;
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
+/** node2 keeps being heard: the ms until a write of node2's after the attack reaches everyone, or -1. */
+async function node2HeardAfter(agents: AgentProcess[], node2Addr: string): Promise<number> {
+  const t0 = Date.now();
+  await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
+  try {
+    await eventually('node2 heard everywhere after the attack', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api2/node2/')))).every((r) => r.length === 1), 10_000);
+    return Date.now() - t0;
+  } catch {
+    return -1; // reported by the caller
+  }
+}
 
-  // Mallory: membership and a store with the key and its own valid certificate.
+/** Mallory: membership and a store with the key and its own valid certificate, joined, holding node2's document. */
+async function startMallory(t: Teardown, agents: AgentProcess[], o: { key: string; pki: TestPki; identity: boolean; attackerAddr: string }): Promise<{ store: StoreNode; mallory: SignedChanges }> {
+  const { key, pki, identity, attackerAddr } = o;
   const meta = new Map<string, unknown>();
   // Its membership is signed with its certificate too: signed agents take no unsigned member.
   const auth = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
@@ -67,22 +68,21 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   m.updateMeta(encodeMeta(meta));
   await m.join([agents[0]!.ready.gossip!]);
   await eventually('mallory holds node2\'s document', async () => (!identity || (store.store.doc(ownDocId('node2'))?.auths.size ?? 0) > 0) && store.get('svc/api/node2/api', { view: 'all' }) !== undefined, 15_000);
+  return { store, mallory };
+}
 
+/** The ways mallory forges node2's records: both epochs, unsigned, its own signature, node2's lifted one, and node2's actor in a shared record. */
+function node2Forgeries(store: StoreNode, mallory: SignedChanges, attackerAddr: string): [string, Uint8Array][] {
   const forgedRecords = {
     'node/node2': { addr: attackerAddr },
     'svc/api/node2/api': { service: 'api', addrs: [attackerAddr], ports: { http: { port: 8080, proto: 'tcp' } }, health: 'none', vips: [], source: 'api' },
-  };
-  // From mallory's own store socket: the agents hear only members' store endpoints.
-  const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
-    for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
   };
   const node2Doc = store.store.doc(ownDocId('node2'))!;
   const epoch = node2Doc.epoch;
   const stolen = [...node2Doc.auths.values()][0] ?? new Uint8Array(96);
   const own = (d: string, ch: Uint8Array) => mallory.sign(d, ch);
   const ahead = Date.now() + 10 * 60_000;
-  const forgeries: [string, Uint8Array][] = [
+  return [
     ['current epoch, unsigned', forgedOwnDocPush('node2', epoch, forgedRecords)],
     ['current epoch, signed by mallory', forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), own)],
     ['+10 min epoch, signed by mallory', forgedOwnDocPush('node2', ahead, forgedRecords, actorId('node2', ahead), own)],
@@ -90,6 +90,28 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
     ['current epoch, node2\'s lifted signature', forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), () => stolen)],
     ['shared write as node2\'s actor', sharedWritePush('kv/config/db', { by: 'mallory' }, bucketOf('kv/config/db'), actorId('node2', epoch), own)],
   ];
+}
+
+/** `identity: false` runs the same attack on a key-only cluster (it must fail there: the check that it can). */
+export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boolean; identity?: boolean }): Promise<AttackResult> {
+  const identity = opts.identity ?? true;
+  const net = '127.0.131';
+  const key = generateKey();
+  const pki = makePki(['node1', 'node2', 'node3', 'mallory']);
+  t.teardown(() => pki.cleanup());
+  const dir = tempDirs(t, 'identity');
+  const agents = await startIdentityCluster(t, net, 3, identity ? pki : undefined, (i) => ['--encrypt', key, '--data-dir', dir(i)]);
+  const node2Addr = `${net}.2`;
+  const attackerAddr = `${net}.99`;
+  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
+
+  const { store, mallory } = await startMallory(t, agents, { key, pki, identity, attackerAddr });
+  // From mallory's own store socket: the agents hear only members' store endpoints.
+  const send = (bytes: Uint8Array) => {
+    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+    for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
+  };
+  const forgeries = node2Forgeries(store, mallory, attackerAddr);
   const before = await rejectCounts(agents);
   let forged = 0;
   const seen: string[] = [];
@@ -119,16 +141,7 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   }
   const counted = after - before;
   const expected = forgeries.length * rounds * agents.length;
-  // node2 keeps being heard: a write after the attack reaches everyone.
-  const t0 = Date.now();
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
-  let heardMs = -1;
-  try {
-    await eventually('node2 heard everywhere after the attack', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api2/node2/')))).every((r) => r.length === 1), 10_000);
-    heardMs = Date.now() - t0;
-  } catch {
-    // reported below
-  }
+  const heardMs = await node2HeardAfter(agents, node2Addr);
   return {
     name: 'identity: a key holder with its own certificate forges node2 (current and +10 min epochs, unsigned, own signature, lifted signature, node2\'s actor in shared records)',
     held: forged === 0 && (!identity || counted >= expected) && heardMs >= 0,

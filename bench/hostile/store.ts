@@ -38,7 +38,7 @@ export const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '-
 export async function api(a: AgentProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(a.ready.api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const text = await res.text();
-  let parsed: Record<string, unknown> = {};
+  let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -115,14 +115,14 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   await mallory.put('vip/ssh:22/tcp', { vip: 'ssh', port: 22, proto: 'tcp' }, { shared: true });
   await sleep(opts.smoke ? 2500 : 4000); // pushes, then a few repair rounds
 
-  let forged = 0;
   const detail: string[] = [];
   for (const [i, a] of agents.entries()) {
     const web = await liveRecords(a, 'svc/web/');
-    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) forged++, detail.push(`node${i + 1}: web has the attacker's address`);
-    if ((await liveRecords(a, 'kv/config/db')).length === 0) forged++, detail.push(`node${i + 1}: kv/config/db deleted`);
-    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) forged++, detail.push(`node${i + 1}: VIP on port 22 declared`);
+    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) detail.push(`node${i + 1}: web has the attacker's address`);
+    if ((await liveRecords(a, 'kv/config/db')).length === 0) detail.push(`node${i + 1}: kv/config/db deleted`);
+    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) detail.push(`node${i + 1}: VIP on port 22 declared`);
   }
+  const forged = detail.length; // one line per forged record that took
   const notMember = await metric(agents, 'weft_store_rejected_total{reason="not_member"}');
   return {
     name: 'store: forged records from a non-member',
@@ -146,17 +146,8 @@ export async function metric(agents: AgentProcess[], line: string): Promise<numb
 
 // ------------------------------------------------------------------ key holder, forged epochs
 
-export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
-  const net = '127.0.122';
-  const key = generateKey();
-  const dir = tempDirs(t, 'epoch');
-  const args = (i: number) => ['--encrypt', key, '--data-dir', dir(i)];
-  const agents = await startCluster(t, net, 3, args);
-  const node2Addr = `${net}.2`;
-  const attackerAddr = `${net}.99`;
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
-
-  // The attacker: a member with the key (membership and a store, as an agent has).
+/** The attacker: a member with the key (membership and a store, as an agent has), seen by every agent. */
+async function startKeyHolder(t: Teardown, agents: AgentProcess[], key: string, attackerAddr: string): Promise<StoreNode> {
   const meta = new Map<string, unknown>();
   const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta) });
   t.teardown(() => m.close());
@@ -181,15 +172,14 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
     const views = await Promise.all(agents.map((a) => api(a, 'GET', '/v1/members')));
     return views.every((v) => (v.body.members as { name: string; state: string; meta: string }[]).some((x) => x.name === 'mallory' && x.state === 'alive' && x.meta.includes('"store"')));
   }, 15_000);
-  await eventually('every agent sees api at node2', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api/node2/')))).every((r) => r.length === 1), 10_000);
+  return store;
+}
 
+/** node2's own document forged at three epochs, then node2's records where they do not belong. */
+async function sendForgedEpochs(send: (bytes: Uint8Array) => void, attackerAddr: string): Promise<void> {
   const forgedRecords = {
     'node/node2': { addr: attackerAddr },
     'svc/api/node2/api': { service: 'api', addrs: [attackerAddr], ports: { http: { port: 8080, proto: 'tcp' } }, health: 'none', vips: [], source: 'api' },
-  };
-  const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
-    for (const a of agents) inner.transport.sendPacket(endpointPort(a.ready.store!), inner.envelope.seal(bytes));
   };
   const epochs = [2 ** 53 - 1, Date.now() + 365 * 86400_000, Date.now() + 10 * 60_000];
   for (const e of epochs) {
@@ -202,6 +192,26 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   const own = Date.now() + 1000;
   send(forgedOwnDocPush('mallory', own, forgedRecords));
   await sleep(300);
+}
+
+export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
+  const net = '127.0.122';
+  const key = generateKey();
+  const dir = tempDirs(t, 'epoch');
+  const args = (i: number) => ['--encrypt', key, '--data-dir', dir(i)];
+  const agents = await startCluster(t, net, 3, args);
+  const node2Addr = `${net}.2`;
+  const attackerAddr = `${net}.99`;
+  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
+
+  const store = await startKeyHolder(t, agents, key, attackerAddr);
+  await eventually('every agent sees api at node2', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api/node2/')))).every((r) => r.length === 1), 10_000);
+
+  const send = (bytes: Uint8Array) => {
+    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+    for (const a of agents) inner.transport.sendPacket(endpointPort(a.ready.store!), inner.envelope.seal(bytes));
+  };
+  await sendForgedEpochs(send, attackerAddr);
   const t0 = Date.now();
   // node2 writes after the attack; every agent must hear it, and see only node2's real records.
   await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
@@ -264,6 +274,24 @@ export interface RotationReport {
   restartRejoined: boolean;
 }
 
+/** The retired key: `perAgent` store packets sealed with `retired` from `from` to every agent's store port; how many were sent and opened, and whether the forged write was seen. */
+async function sendRetiredKeyPackets(t: Teardown, agents: AgentProcess[], retired: string, from: string, perAgent: number): Promise<{ sent: number; opened: number; seen: boolean }> {
+  const before = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
+  const oldRing = new Envelope({ label: '', keyring: new Keyring([retired]) });
+  const sock = createSocket('udp4');
+  t.teardown(() => void sock.close());
+  await new Promise<void>((r) => sock.bind(0, from, r));
+  for (const a of agents) {
+    const to = endpointPort(a.ready.store!);
+    for (let i = 0; i < perAgent; i++) sock.send(oldRing.seal(sharedWritePush('kv/retired', 'forged with a retired key')), to.port, to.addr);
+  }
+  await sleep(1500);
+  const after = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
+  const sent = perAgent * agents.length;
+  const seen = (await Promise.all(agents.map((a) => liveRecords(a, 'kv/retired')))).some((r) => r.length > 0);
+  return { sent, opened: sent - (after - before), seen };
+}
+
 /**
  * 3 agents with keyring files rotate from key A to key B with weft keyring (install B,
  * use B, remove A) while writing; then store packets sealed with A are sent to every
@@ -316,27 +344,13 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
   const fileKeys = JSON.parse(readFileSync(keyFile(2), 'utf8')) as string[];
   const mode = statSync(keyFile(2)).mode & 0o777;
 
-  // The retired key: packets sealed with A, to every agent's store port.
-  const before = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
-  const oldRing = new Envelope({ label: '', keyring: new Keyring([A]) });
-  const sock = createSocket('udp4');
-  t.teardown(() => void sock.close());
-  await new Promise<void>((r) => sock.bind(0, `${net}.99`, r));
-  const perAgent = opts.smoke ? 3 : 20;
-  for (const a of agents) {
-    const to = endpointPort(a.ready.store!);
-    for (let i = 0; i < perAgent; i++) sock.send(oldRing.seal(sharedWritePush('kv/retired', 'forged with a retired key')), to.port, to.addr);
-  }
-  await sleep(1500);
-  const after = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
-  const sent = perAgent * agents.length;
-  const seen = (await Promise.all(agents.map((a) => liveRecords(a, 'kv/retired')))).some((r) => r.length > 0);
+  const { sent, opened, seen } = await sendRetiredKeyPackets(t, agents, A, `${net}.99`, opts.smoke ? 3 : 20);
 
   // node2 restarts, reading its keyring file (the flags still say A).
   agents[1]!.proc.kill('SIGTERM');
   await agents[1]!.exited;
   agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
-  let rejoined = true;
+  let rejoined: boolean;
   try {
     await eventually('node2 sees 3 node records again', async () => (await liveRecords(agents[1]!, 'node/')).length === 3, 15_000);
     await writeAndRead('after restart');
@@ -344,7 +358,7 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
   } catch {
     rejoined = false;
   }
-  return { replicatedAtEveryStep: replicated, steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: sent - (after - before), retiredWriteSeen: seen, restartRejoined: rejoined };
+  return { replicatedAtEveryStep: replicated, steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: opened, retiredWriteSeen: seen, restartRejoined: rejoined };
 }
 
 export async function retiredKey(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {

@@ -140,22 +140,14 @@ function parse(v: unknown): Message {
         t: type,
         origin: name(o),
         limit: limit(l),
-        changes: list(cs, (c) => {
-          const [d, e, i, ch, a] = tuple(c, 4, 5);
-          const w: WireChange = { docId: docId(d), epoch: epoch(e), id: id(i), change: bytes(ch) };
-          if (a !== undefined) w.auth = bytes(a);
-          return w;
-        }),
+        changes: list(cs, wireChangeOf),
       };
     }
     case 'ihave': {
       const [, is] = tuple(v, 2);
       return {
         t: type,
-        items: list(is, (c) => {
-          const [d, e, i] = tuple(c, 3);
-          return { docId: docId(d), epoch: epoch(e), id: id(i) };
-        }),
+        items: list(is, ihaveItemOf),
       };
     }
     case 'graft': {
@@ -192,6 +184,18 @@ function parse(v: unknown): Message {
     }
   }
 }
+
+const wireChangeOf = (c: unknown): WireChange => {
+  const [d, e, i, ch, a] = tuple(c, 4, 5);
+  const w: WireChange = { docId: docId(d), epoch: epoch(e), id: id(i), change: bytes(ch) };
+  if (a !== undefined) w.auth = bytes(a);
+  return w;
+};
+
+const ihaveItemOf = (c: unknown) => {
+  const [d, e, i] = tuple(c, 3);
+  return { docId: docId(d), epoch: epoch(e), id: id(i) };
+};
 
 const syncItemOf = (x: unknown): SyncItem => {
   const [d, e, m, as] = tuple(x, 3, 4);

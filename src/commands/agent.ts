@@ -1,5 +1,5 @@
 import { CONFIG_KEYS, describeType, envOf, flagOf } from '../config-schema.js';
-import { ConfigError, loadConfig, redacted, type ConfigInputs } from '../config.js';
+import { ConfigError, loadConfig, redacted, type ConfigInputs, type LoadedConfig } from '../config.js';
 import { resolveApiTokens } from '../api-tokens.js';
 import { exposureMessage, unprotectedExposure } from '../secure-default.js';
 import { type Options, parseFlags } from './args.js';
@@ -28,6 +28,54 @@ export function agentHelp(): string {
   ].join('\n');
 }
 
+/** The config from every source, or a UsageError saying what is wrong in it. */
+async function loadCheckedConfig(inputs: ConfigInputs): Promise<LoadedConfig> {
+  let loaded;
+  try {
+    loaded = await loadConfig(inputs);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`config error: ${e.message}`);
+    throw e;
+  }
+  try {
+    // Timings that parse one by one can still clash (a probe timeout longer than the interval).
+    const { swimConfig } = await import('../components/membership-child.js');
+    swimConfig(loaded.config.gossip);
+  } catch (e) {
+    const g = loaded.config.gossip;
+    const msg = (e as Error).message
+      .replace(/^membership config /, '')
+      .replace(/\b([a-z]\w*?)(?:Ms)?\b/g, (word, name: string) => (Object.hasOwn(g, name) ? `gossip.${name}` : word));
+    throw new UsageError(`config error: gossip timings: ${msg}`);
+  }
+  return loaded;
+}
+
+/** --print-config: the effective config as YAML, each value with its source. */
+async function printConfig(loaded: LoadedConfig): Promise<number> {
+  const { stringify } = await import('yaml');
+  const shown = redacted(loaded.config) as unknown as Record<string, Record<string, unknown>>;
+  let section = '';
+  const lines = stringify(shown).split('\n').map((line) => {
+    const top = /^(\w+):/.exec(line);
+    if (top) section = top[1]!;
+    const key = /^ {2}(\w+):/.exec(line);
+    return key ? `${line}  # ${loaded.sources[`${section}.${key[1]}`]}` : line;
+  });
+  console.log(lines.join('\n').trimEnd());
+  return 0;
+}
+
+/** --cleanup: removes what weft programmed on this host; exit 1 when something stayed. */
+async function cleanup(loaded: LoadedConfig): Promise<number> {
+  const { cleanupHost } = await import('../cleanup.js');
+  const r = await cleanupHost(loaded.config);
+  for (const line of r.removed) console.log(`removed ${line}`);
+  for (const f of r.failed) console.error(`could not remove: ${f}`);
+  if (r.removed.length === 0 && r.failed.length === 0) console.log('nothing of weft\'s to remove');
+  return r.failed.length ? 1 : 0;
+}
+
 /** Config flags given alone (`--insecure`), not with a value. */
 const BOOLEAN_FLAGS = new Set(['insecure']);
 
@@ -50,45 +98,9 @@ export async function run(argv: string[]): Promise<number> {
     env: process.env,
     file: values.config as string | undefined,
   };
-  let loaded;
-  try {
-    loaded = await loadConfig(inputs);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(`config error: ${e.message}`);
-    throw e;
-  }
-  try {
-    // Timings that parse one by one can still clash (a probe timeout longer than the interval).
-    const { swimConfig } = await import('../components/membership-child.js');
-    swimConfig(loaded.config.gossip);
-  } catch (e) {
-    const g = loaded.config.gossip;
-    const msg = (e as Error).message
-      .replace(/^membership config /, '')
-      .replace(/\b([a-z]\w*?)(?:Ms)?\b/g, (word, name: string) => (Object.hasOwn(g, name) ? `gossip.${name}` : word));
-    throw new UsageError(`config error: gossip timings: ${msg}`);
-  }
-  if (values['print-config']) {
-    const { stringify } = await import('yaml');
-    const shown = redacted(loaded.config) as unknown as Record<string, Record<string, unknown>>;
-    let section = '';
-    const lines = stringify(shown).split('\n').map((line) => {
-      const top = /^(\w+):/.exec(line);
-      if (top) section = top[1]!;
-      const key = /^ {2}(\w+):/.exec(line);
-      return key ? `${line}  # ${loaded.sources[`${section}.${key[1]}`]}` : line;
-    });
-    console.log(lines.join('\n').trimEnd());
-    return 0;
-  }
-  if (values.cleanup) {
-    const { cleanupHost } = await import('../cleanup.js');
-    const r = await cleanupHost(loaded.config);
-    for (const line of r.removed) console.log(`removed ${line}`);
-    for (const f of r.failed) console.error(`could not remove: ${f}`);
-    if (r.removed.length === 0 && r.failed.length === 0) console.log('nothing of weft\'s to remove');
-    return r.failed.length ? 1 : 0;
-  }
+  const loaded = await loadCheckedConfig(inputs);
+  if (values['print-config']) return printConfig(loaded);
+  if (values.cleanup) return cleanup(loaded);
   // Before anything binds: a token file that cannot be read, or a node open to the network.
   try {
     resolveApiTokens(loaded.config.api);

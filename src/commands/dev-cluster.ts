@@ -44,6 +44,25 @@ interface Node {
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
 
+/** The agents to start and each one's command line. */
+function planNodes(count: number, subnet: number, netns: boolean, dir: string, passThrough: string[]): Node[] {
+  const seed = `${devNode(subnet, netns, 0).addr}:7946`;
+  return Array.from({ length: count }, (_, i) => {
+    const { name, addr, ns } = devNode(subnet, netns, i);
+    // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
+    // for (-- --docker true): N agents registering one engine's containers would all claim them.
+    // On loopback the agents share one network stack, so the LB is the userspace one (N
+    // agents programming one nft table would fight), each proxying on loopback addresses of
+    // its own (127.X.i.0/24, beside the agents' 127.X.0.i); in namespaces each has its own.
+    const lb = netns ? [] : ['--lb-datapath', 'userspace', '--proxy-cidr', `127.${subnet}.${i + 1}.0/24`];
+    // In namespaces the agents bind 10.X.0.i, beyond loopback but inside this machine's own
+    // namespaces: a dev cluster runs without keys or token, so it says --insecure.
+    const open = netns ? ['--insecure'] : [];
+    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, ...open, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+    return { name, addr, ns: ns ?? undefined, args };
+  });
+}
+
 export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const own = dash === -1 ? argv : argv.slice(0, dash);
@@ -68,21 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'weft-dev-'));
   mkdirSync(dir, { recursive: true });
 
-  const seed = `${devNode(subnet, netns, 0).addr}:7946`;
-  const nodes: Node[] = Array.from({ length: count }, (_, i) => {
-    const { name, addr, ns } = devNode(subnet, netns, i);
-    // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
-    // for (-- --docker true): N agents registering one engine's containers would all claim them.
-    // On loopback the agents share one network stack, so the LB is the userspace one (N
-    // agents programming one nft table would fight), each proxying on loopback addresses of
-    // its own (127.X.i.0/24, beside the agents' 127.X.0.i); in namespaces each has its own.
-    const lb = netns ? [] : ['--lb-datapath', 'userspace', '--proxy-cidr', `127.${subnet}.${i + 1}.0/24`];
-    // In namespaces the agents bind 10.X.0.i, beyond loopback but inside this machine's own
-    // namespaces: a dev cluster runs without keys or token, so it says --insecure.
-    const open = netns ? ['--insecure'] : [];
-    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, ...open, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
-    return { name, addr, ns: ns ?? undefined, args };
-  });
+  const nodes = planNodes(count, subnet, netns, dir, passThrough);
   const hub = `weft-dev-${subnet}-hub`;
   const state = new ClusterState(dir, subnet, netns, nodes);
 

@@ -58,7 +58,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       try {
         swim = swimConfig(g);
       } catch (e) {
-        throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`);
+        throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`, { cause: e });
       }
       const changeAuth = ctx.changeAuth;
       const signed = changeAuth ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned }) : undefined;

@@ -5,7 +5,7 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext, StoreHandle } from './context.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
-import { GossipBindError } from '../../membership/index.js';
+import { GossipBindError, type Membership } from '../../membership/index.js';
 import { storePortOf } from '../node-meta.js';
 import { nodeKey, recordOwner } from '../../records/schema.js';
 import type { MembershipHandle } from './membership-child.js';
@@ -31,30 +31,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
     async start() {
       const m = membership.current;
       if (!m) throw new Error('the store needs membership, which is not running');
-      const g = config.gossip;
-      let store: StoreNode;
-      try {
-        store = await StoreNode.start({
-          name: config.node.name,
-          dataDir: config.node.dataDir || undefined,
-          bind: g.bindAddr,
-          port: config.store.bindPort,
-          membership: m,
-          peerEndpoint: storeEndpoint,
-          label: g.label,
-          // Gossip's keyring itself: a rotation applies to both at once.
-          keyring: m.keyring,
-          keyOwner: recordOwner,
-          auth: ctx.changeAuth,
-          reapAfterMs: g.reapAfter,
-          onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
-        });
-      } catch (err) {
-        if (err instanceof GossipBindError && err.code === 'EADDRINUSE') {
-          throw new Error(`store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`);
-        }
-        throw err;
-      }
+      const store = await startStoreNode(ctx, m);
       for (const p of store.problems) log.warn({ file: p.file }, p.message);
       handle.current = store;
       ctx.listening.set('store', `${store.local.addr}:${store.local.port}`);
@@ -83,6 +60,34 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       };
     },
   };
+}
+
+/** The store node on its port, or an error saying the port is taken and what to do. */
+async function startStoreNode(ctx: AgentContext, m: Membership): Promise<StoreNode> {
+  const { config, log } = ctx;
+  const g = config.gossip;
+  try {
+    return await StoreNode.start({
+      name: config.node.name,
+      dataDir: config.node.dataDir || undefined,
+      bind: g.bindAddr,
+      port: config.store.bindPort,
+      membership: m,
+      peerEndpoint: storeEndpoint,
+      label: g.label,
+      // Gossip's keyring itself: a rotation applies to both at once.
+      keyring: m.keyring,
+      keyOwner: recordOwner,
+      auth: ctx.changeAuth,
+      reapAfterMs: g.reapAfter,
+      onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
+    });
+  } catch (err) {
+    if (err instanceof GossipBindError && err.code === 'EADDRINUSE') {
+      throw new Error(`store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`, { cause: err });
+    }
+    throw err;
+  }
 }
 
 /** A member's store listens on its gossip address, at the port it announced in its metadata. */

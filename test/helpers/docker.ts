@@ -143,7 +143,12 @@ function leftoverProcesses(dir: string): number[] {
   const out = new Set(roots);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, pp] of parent) if (!out.has(pid) && out.has(pp)) (out.add(pid), (grew = true));
+    for (const [pid, pp] of parent) {
+      if (!out.has(pid) && out.has(pp)) {
+        out.add(pid);
+        grew = true;
+      }
+    }
   }
   return [...out];
 }
@@ -160,41 +165,51 @@ function mountsUnder(dir: string): string[] {
   }
 }
 
-export async function startDocker(t: Teardown): Promise<DockerEngine> {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-docker-'));
-  const socket = join(dir, 'docker.sock');
-  const logPath = join(dir, 'dockerd.log');
-  const pool = `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`;
-  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
-  const docker = new Dockerode({ socketPath: socket });
-  let proc: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const bridges = new Set<string>();
+/** One dockerd on a private directory and socket; start() again after stop() restarts it. */
+class Dockerd {
+  readonly logPath: string;
+  private proc: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
 
-  const logTail = (chars = 2000) => {
+  constructor(
+    private readonly dir: string,
+    private readonly socket: string,
+    private readonly docker: Dockerode,
+    private readonly pool: string,
+  ) {
+    this.logPath = join(dir, 'dockerd.log');
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  logTail(chars = 2000): string {
     try {
-      return readFileSync(logPath, 'utf8').slice(-chars);
+      return readFileSync(this.logPath, 'utf8').slice(-chars);
     } catch {
       return '';
     }
-  };
+  }
 
-  const startDaemon = async () => {
-    const log = openSync(logPath, 'a');
+  /** Resolves once dockerd answers a ping; rejects with its log's end if it exits or stays silent 30 s. */
+  async start(): Promise<void> {
+    const { dir } = this;
+    const log = openSync(this.logPath, 'a');
     const p = spawn(
       'dockerd',
       [
         '--data-root', join(dir, 'data'),
         '--exec-root', join(dir, 'exec'),
         '--pidfile', join(dir, 'docker.pid'),
-        '-H', `unix://${socket}`,
+        '-H', `unix://${this.socket}`,
         '--storage-driver', 'vfs',
         '--bridge', 'none',
         '--iptables=false',
         '--ip-forward=false',
         '--ip-masq=false',
         '--userland-proxy=false',
-        '--default-address-pool', `base=${pool},size=24`,
+        '--default-address-pool', `base=${this.pool},size=24`,
         '--log-level', 'warn',
         // Containers whose PID 1 ignores SIGTERM (busybox sleep) would hold a stop for 15 s.
         '--shutdown-timeout', '1',
@@ -202,63 +217,83 @@ export async function startDocker(t: Teardown): Promise<DockerEngine> {
       { stdio: ['ignore', log, log] },
     );
     closeSync(log);
-    proc = p;
-    exited = new Promise((resolve) => p.once('exit', () => resolve()));
+    this.proc = p;
+    this.exited = new Promise((resolve) => p.once('exit', () => resolve()));
+    await this.answering();
+  }
+
+  private async answering(): Promise<void> {
     const t0 = Date.now();
     let dead = false;
-    void exited.then(() => (dead = true));
+    void this.exited.then(() => (dead = true));
     for (;;) {
-      if (dead) throw new Error(`dockerd exited at start; its log ends: ${logTail(800)}`);
+      if (dead) throw new Error(`dockerd exited at start; its log ends: ${this.logTail(800)}`);
       try {
-        await docker.ping();
+        await this.docker.ping();
         return;
       } catch {
         /* not up yet */
       }
-      if (Date.now() - t0 > 30_000) throw new Error(`dockerd did not answer on ${socket} within 30 s; its log ends: ${logTail(800)}`);
+      if (Date.now() - t0 > 30_000) throw new Error(`dockerd did not answer on ${this.socket} within 30 s; its log ends: ${this.logTail(800)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-  };
+  }
 
-  const stopDaemon = async () => {
-    const p = proc;
+  async stop(): Promise<void> {
+    const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
     const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
-    await exited;
+    await this.exited;
     clearTimeout(timer);
-  };
+  }
+}
 
+/** Every container and network of a running engine, removed; the networks' bridges noted in `bridges`. */
+async function removeContainersAndNetworks(run: (args: string[]) => Promise<string>, bridges: Set<string>): Promise<void> {
+  const ids = (await run(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
+  if (ids.length) await run(['rm', '-f', ...ids]).catch(() => '');
+  const nets = (await run(['network', 'ls', '-q', '--filter', 'type=custom']).catch(() => '')).split('\n').filter(Boolean);
+  for (const n of nets) bridges.add(`br-${n.slice(0, 12)}`);
+  if (nets.length) await run(['network', 'rm', ...nets]).catch(() => '');
+}
+
+/** What a killed dockerd can leave behind: processes, bridges, mounts (netns, shm), the directory. */
+async function removeLeftovers(dir: string, bridges: Set<string>): Promise<void> {
+  for (const pid of leftoverProcesses(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const b of bridges) if (existsSync(`/sys/class/net/${b}`)) await sh('ip', ['link', 'del', b]).catch(() => '');
+  for (const m of mountsUnder(dir)) await sh('umount', ['-l', m]).catch(() => '');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function startDocker(t: Teardown): Promise<DockerEngine> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-docker-'));
+  const socket = join(dir, 'docker.sock');
+  const pool = `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`;
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
+  const docker = new Dockerode({ socketPath: socket });
+  const dockerd = new Dockerd(dir, socket, docker, pool);
+  const bridges = new Set<string>();
   const run = (args: string[], opts: { timeoutMs?: number } = {}) => sh('docker', args, { env, timeoutMs: opts.timeoutMs });
 
   t.teardown(async () => {
     try {
-      if (proc && proc.exitCode === null && proc.signalCode === null) {
-        const ids = (await run(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
-        if (ids.length) await run(['rm', '-f', ...ids]).catch(() => '');
-        const nets = (await run(['network', 'ls', '-q', '--filter', 'type=custom']).catch(() => '')).split('\n').filter(Boolean);
-        for (const n of nets) bridges.add(`br-${n.slice(0, 12)}`);
-        if (nets.length) await run(['network', 'rm', ...nets]).catch(() => '');
-      }
-      await stopDaemon();
+      if (dockerd.running) await removeContainersAndNetworks(run, bridges);
+      await dockerd.stop();
     } finally {
-      // What a killed dockerd can leave behind: processes, bridges, mounts (netns, shm), the directory.
-      for (const pid of leftoverProcesses(dir)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-      for (const b of bridges) if (existsSync(`/sys/class/net/${b}`)) await sh('ip', ['link', 'del', b]).catch(() => '');
-      for (const m of mountsUnder(dir)) await sh('umount', ['-l', m]).catch(() => '');
-      rmSync(dir, { recursive: true, force: true });
+      await removeLeftovers(dir, bridges);
     }
   });
 
   // Built while dockerd starts; a fresh data root per engine, so the image is imported
   // each time (about 0.2 s, cheaper than sharing one engine between test files).
-  const [tar] = await Promise.all([busyboxRootfsTar(dir), startDaemon()]);
+  const [tar] = await Promise.all([busyboxRootfsTar(dir), dockerd.start()]);
   const image = BUSYBOX_IMAGE;
   await sh('docker', ['import', '-', image], { env, input: tar });
   const engine: DockerEngine = {
@@ -272,9 +307,9 @@ export async function startDocker(t: Teardown): Promise<DockerEngine> {
       if (args[0] === 'network' && args[1] === 'create') bridges.add(`br-${out.slice(0, 12)}`);
       return out;
     },
-    stopDaemon,
-    startDaemon,
-    logTail,
+    stopDaemon: () => dockerd.stop(),
+    startDaemon: () => dockerd.start(),
+    logTail: (chars) => dockerd.logTail(chars),
   };
   return engine;
 }
