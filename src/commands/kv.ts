@@ -11,18 +11,22 @@ The cluster's shared key-value store. A write is local and never waits on other 
 it reaches every node within a second or so. Concurrent writes of one key: one wins on
 every node (the later by Lamport time).
 
-  weft kv get KEY               print the value (JSON)
-  weft kv put KEY VALUE         VALUE is JSON if it parses ({"a":1}, 42, true, "quoted"),
-                                else taken as a string; "-" reads it from stdin
-  weft kv del KEY
-  weft kv ls [PREFIX]           keys and values under PREFIX
+  weft kv get KEY               print the value (JSON; --json adds the key's index)
+  weft kv put KEY VALUE         VALUE is JSON ({"a":1}, 42, true, '"quoted"'); anything else
+                                is refused unless --raw; "-" reads it from stdin
+  weft kv del KEY               (also: delete)
+  weft kv del --recurse PREFIX  every key under PREFIX
+  weft kv ls [PREFIX]           keys, indexes and values under PREFIX
   weft kv watch [PREFIX]        print the current entries, then every change, until Ctrl-C
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --durable     put/del: return only once the write is on the agent's disk (fsync)
-  --string      put: take VALUE as a string even if it parses as JSON
+  --raw         put: store VALUE as a string, as typed (--string is the same)
+  --cas INDEX   put: write only if the key is still at INDEX (from kv get --json or kv ls;
+                0: only if the key does not exist); else exit 1 and nothing is written
+  --recurse     del: delete every key under the prefix
   --json        get/ls/watch: print JSON (watch: one object per line)
   -h, --help    this help`;
 
@@ -36,6 +40,9 @@ export async function run(argv: string[]): Promise<number> {
       ...API_FLAGS,
       durable: { type: 'boolean' },
       string: { type: 'boolean' },
+      raw: { type: 'boolean' },
+      cas: { type: 'string' },
+      recurse: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,7 +57,10 @@ export async function run(argv: string[]): Promise<number> {
   const durable = values.durable ? '?durable=true' : '';
   const want = (n: number, usage: string) => {
     if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
+    if (args[0] === '') throw new UsageError(`kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`);
   };
+  if (values.cas !== undefined && sub !== 'put') throw new UsageError('kv: --cas goes with put');
+  if (values.recurse && sub !== 'del' && sub !== 'delete') throw new UsageError('kv: --recurse goes with del');
   switch (sub) {
     case 'get': {
       want(1, 'get KEY');
@@ -60,13 +70,20 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'put': {
       want(2, 'put KEY VALUE');
+      const cas = values.cas === undefined ? '' : `${durable ? '&' : '?'}cas=${casIndex(values.cas as string)}`;
       const text = args[1] === '-' ? await readStdin() : args[1]!;
-      const r = (await callApi(base, 'PUT', path(args[0]!) + durable, parseValue(text, values.string === true))) as { changed: boolean };
+      const r = (await callApi(base, 'PUT', path(args[0]!) + durable + cas, parseValue(text, values.raw === true || values.string === true))) as { changed: boolean };
       if (!r.changed) console.error('unchanged: the key already had this value');
       return 0;
     }
     case 'del':
     case 'delete': {
+      if (values.recurse) {
+        want(1, 'del --recurse PREFIX');
+        const r = (await callApi(base, 'DELETE', path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true')) as { deleted: number };
+        console.error(`deleted ${r.deleted} key${r.deleted === 1 ? '' : 's'} under "${args[0]}"`);
+        return 0;
+      }
       want(1, 'del KEY');
       const r = (await callApi(base, 'DELETE', path(args[0]!) + durable)) as { deleted: boolean };
       if (!r.deleted) console.error(`no key "${args[0]}"`);
@@ -75,8 +92,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'ls':
     case 'list': {
       if (args.length > 1) throw new UsageError('usage: weft kv ls [PREFIX]');
-      const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown }[] };
-      console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'VALUE'], r.entries.map((e) => [e.key, JSON.stringify(e.value)])));
+      const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown; index: number }[] };
+      console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'INDEX', 'VALUE'], r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)])));
       return 0;
     }
     case 'watch': {
@@ -89,13 +106,20 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function parseValue(text: string, asString: boolean): unknown {
-  if (asString) return text;
+/** A value typed on the command line: JSON, or with --raw the text itself. A typo is not silently stored as a string. */
+export function parseValue(text: string, raw: boolean): unknown {
+  if (raw) return text;
   try {
     return JSON.parse(text);
   } catch {
-    return text;
+    const hint = text.length > 40 ? `${text.slice(0, 40)}...` : text;
+    throw new UsageError(`kv put: the value is not JSON (${hint}); quote a string ('"text"') or pass --raw to store it as typed`);
   }
+}
+
+function casIndex(v: string): number {
+  if (!/^\d{1,15}$/.test(v)) throw new UsageError(`kv put: --cas takes the key's index (a whole number; 0: only if absent), not "${v}"`);
+  return Number(v);
 }
 
 async function readStdin(): Promise<string> {
