@@ -8,7 +8,7 @@ async function api(a: AgentProcess, method: string, path: string, body?: unknown
 }
 
 t.test('check-and-set, recursive delete, invalid JSON and empty keys', async (t) => {
-  const a = await startAgent(t, ['--node', 'cas1', '--bind', '127.0.8.1']);
+  const a = await startAgent(t, ['--node', 'cas1', '--bind', '127.0.9.1']);
   const env = { WEFT_API: a.ready.api! };
 
   // The API: every read carries the key's index; a write with ?cas= succeeds only at that index.

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, authHeaders, callApi, refused, table, unreachable, type ApiTarget } from './client.js';
-import { CommandFailed, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
 
@@ -17,7 +17,8 @@ every node (the later by Lamport time).
   weft kv del KEY               (also: delete)
   weft kv del --recurse PREFIX  every key under PREFIX
   weft kv ls [PREFIX]           keys, indexes and values under PREFIX
-  weft kv watch [PREFIX]        print the current entries, then every change, until Ctrl-C
+  weft kv watch [PREFIX]        print the current entries, then every change, until Ctrl-C;
+                                reconnects when the agent restarts, printing what changed meanwhile
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
@@ -128,24 +129,83 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
 }
 
+type WatchLine = { op: string; key: string; value?: unknown; initial?: boolean };
+
+/**
+ * Prints the entries under `prefix`, then every change. When the agent goes away (stopped,
+ * restarted, or it cut a client that did not read) it says so on stderr and reconnects with
+ * backoff; on reconnecting it prints only what changed meanwhile (the agent sends the
+ * current entries again; a key gone since is printed as deleted), so each change shows once.
+ */
 async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
-  } catch (e) {
-    throw unreachable(target.base, e);
-  }
-  if (!res.ok || !res.body) throw refused(target, res.status, ((await res.json().catch(() => ({}))) as { error?: string }).error);
-  const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
+  const seen = new Map<string, string>(); // key -> its value as JSON, as last printed
+  const print = (e: WatchLine) => {
+    if (json) console.log(JSON.stringify(e));
+    else console.log(e.op === 'put' ? `put ${e.key} ${JSON.stringify(e.value)}` : `del ${e.key}`);
+  };
   process.once('SIGINT', () => process.exit(0));
-  for await (const line of lines) {
-    if (!line) continue;
-    if (json) {
-      console.log(line);
+  let connectedOnce = false;
+  let backoffMs = 250;
+  for (;;) {
+    let res: Response | undefined;
+    try {
+      res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
+    } catch (e) {
+      if (!connectedOnce) throw unreachable(target.base, e);
+    }
+    if (res && (!res.ok || !res.body)) {
+      const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
+      if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
+      res = undefined;
+    }
+    if (!res) {
+      await new Promise((r) => setTimeout(r, backoffMs));
+      backoffMs = Math.min(backoffMs * 2, 5_000);
       continue;
     }
-    const e = JSON.parse(line) as { op: string; key: string; value?: unknown };
-    console.log(e.op === 'put' ? `put ${e.key} ${JSON.stringify(e.value)}` : `del ${e.key}`);
+    const resync = connectedOnce;
+    if (resync) process.stderr.write(`weft: reconnected to the agent at ${target.base}; printing what changed meanwhile\n`);
+    connectedOnce = true;
+    backoffMs = 250;
+    // On a reconnect the agent's current entries arrive first (initial: true); keys printed
+    // before and missing from them were deleted meanwhile: found at the first live line, or
+    // from a listing once the stream goes quiet.
+    const initialKeys = new Set<string>();
+    let pendingDeletes = resync;
+    const flushDeletes = (present: Set<string>) => {
+      if (!pendingDeletes) return;
+      pendingDeletes = false;
+      for (const key of [...seen.keys()]) {
+        if (present.has(key)) continue;
+        seen.delete(key);
+        print({ op: 'delete', key });
+      }
+    };
+    const quiet = resync
+      ? setTimeout(() => {
+          void callApi(target, 'GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`)
+            .then((r) => flushDeletes(new Set((r as { entries: { key: string }[] }).entries.map((e) => e.key))))
+            .catch(() => undefined);
+        }, 500)
+      : undefined;
+    try {
+      const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
+      for await (const line of lines) {
+        if (!line) continue;
+        const e = JSON.parse(line) as WatchLine;
+        if (e.initial) initialKeys.add(e.key);
+        else flushDeletes(initialKeys);
+        const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;
+        if (resync && e.initial && seen.get(e.key) === value) continue;
+        if (value === undefined) seen.delete(e.key);
+        else seen.set(e.key, value);
+        print(e);
+      }
+    } catch {
+      // the connection broke mid-stream: as an end
+    } finally {
+      clearTimeout(quiet);
+    }
+    process.stderr.write(`weft: the agent at ${target.base} closed the watch (it stopped or restarted, or cut a client that did not read); reconnecting (Ctrl-C stops)\n`);
   }
-  throw new CommandFailed('the agent closed the watch (it stopped or restarted its store, or cut a client that did not read)');
 }
