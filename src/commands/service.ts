@@ -56,8 +56,8 @@ export async function run(argv: string[]): Promise<number> {
         ports[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
-      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] } };
-      console.log(`registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
+      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
+      console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
       return 0;
     }
     case 'deregister': {
