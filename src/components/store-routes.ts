@@ -73,7 +73,8 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
       stream: (send) =>
         store.watch(prefix, (e: WatchEvent) => {
           const key = e.key.slice(KV_PREFIX.length);
-          send(e.after ? { op: 'put', key, value: e.after.value, index: store.versionOf(e.key) ?? 0, initial: e.initial } : { op: 'delete', key, initial: e.initial });
+          // No index here: it costs an Automerge lookup per watcher per change (GET has it).
+          send(e.after ? { op: 'put', key, value: e.after.value, initial: e.initial } : { op: 'delete', key, initial: e.initial });
         }),
     };
   });
