@@ -102,4 +102,12 @@ t.test('service register, re-register (replaces, logged) and deregister are logg
   t.equal((await runCli(['service', 'deregister', 'web', 'w1'], env)).code, 0);
   await a.waitForLine((l) => l.msg === 'deregistered service endpoint web/w1');
   t.equal(a.lines.filter((l) => typeof l.msg === 'string' && /registered service endpoint web\/w1/.test(l.msg)).length, 3, 'one line each: the same registration again logs nothing');
+
+  // A VIP without ->PORT goes to the single named port, as for Docker labels.
+  const post = (body: unknown) => fetch(`${a.ready.api}/v1/services`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const one = (await (await post({ service: 'api', ports: { http: '8080' }, vips: ['api:80'] })).json()) as { endpoint: { vips: { targetPort: number }[] } };
+  t.equal(one.endpoint.vips[0]!.targetPort, 8080, 'api:80 with the one named port http=8080 goes to 8080');
+  const two = await post({ service: 'api2', ports: { http: '8080', admin: '9000' }, vips: ['api2:80'] });
+  t.equal(two.status, 400, 'two named ports and neither 80: refused');
+  t.match(((await two.json()) as { error: string }).error, /pick one of http \(8080\), admin \(9000\); write api2:80->PORT/);
 });

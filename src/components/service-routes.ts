@@ -9,7 +9,7 @@
 import type { AgentContext } from '../agent.js';
 import { ApiError } from '../api.js';
 import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../records.js';
-import { parsePortSpec, parseVipSpec } from '../registrar/labels.js';
+import { defaultVipTarget, parsePortSpec, parseVipSpec } from '../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';
@@ -95,6 +95,9 @@ export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vi
     if (typeof v === 'string') throw new ApiError(400, `vip: ${v}`);
     const refused = checkVip?.(v.vip);
     if (refused) throw new ApiError(400, refused);
+    // Without ->PORT, as for Docker labels: the one named port of its protocol, if just one.
+    const ambiguous = spec.includes('->') ? undefined : defaultVipTarget(v, ports);
+    if (ambiguous) throw new ApiError(400, `vip ${spec}: ${ambiguous}; write ${spec}->PORT`);
     vips.push(v);
   }
   const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api' });

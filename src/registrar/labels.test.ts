@@ -161,5 +161,5 @@ t.test('weft.vip without ->PORT goes to the single named port of its protocol (i
   t.same(otherProto.vips[0]!.targetPort, 53, 'only named ports of the same protocol count');
   const two = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
   t.equal(two.vips[0]!.targetPort, 80, 'two named ports, neither 80: the VIP port, as before');
-  t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /container port 80, which no weft.port label names; write web:80->PORT to pick one of admin \(9000\), http \(8080\)/ }], 'and the label is reported');
+  t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/ }], 'and the label is reported');
 });

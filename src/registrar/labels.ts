@@ -91,6 +91,21 @@ export function parsePortSpec(value: string): PortSpec | string {
   return { port, proto };
 }
 
+/**
+ * For a VIP binding written without ->targetPort: points it at the one named port of its
+ * protocol when there is exactly one (and none equals the VIP port). With several and none
+ * the VIP port, it is left at the VIP port and the reason is returned, to be reported.
+ */
+export function defaultVipTarget(b: VipBinding, ports: Record<string, PortSpec>): string | undefined {
+  const named = Object.entries(ports).filter(([, p]) => p.proto === b.proto);
+  if (named.length === 0 || named.some(([, p]) => p.port === b.port)) return undefined;
+  if (named.length === 1) {
+    b.targetPort = named[0]![1].port;
+    return undefined;
+  }
+  return `traffic goes to port ${b.port}, which no named port is; pick one of ${named.map(([n, p]) => `${n} (${p.port})`).join(', ')}`;
+}
+
 /** `<vip>:<port>[/<proto>][-><targetPort>]`, or the reason it is not. */
 export function parseVipSpec(value: string): VipBinding | string {
   const syntax = 'expected <vip>:<port>[/tcp|udp][-><targetPort>]';
@@ -194,10 +209,8 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     }
   }
   for (const { b, label, value } of implicit) {
-    const named = Object.entries(out.ports).filter(([, p]) => p.proto === b.proto);
-    if (named.length === 0 || named.some(([, p]) => p.port === b.port)) continue;
-    if (named.length === 1) b.targetPort = named[0]![1].port;
-    else problem(label, value, `traffic goes to container port ${b.port}, which no weft.port label names; write ${value}->PORT to pick one of ${named.map(([n, p]) => `${n} (${p.port})`).join(', ')}`);
+    const ambiguous = defaultVipTarget(b, out.ports);
+    if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);
   }
   if (!sawService && keys.length > 0) problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
   return out;
