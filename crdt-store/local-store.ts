@@ -278,6 +278,18 @@ export class LocalStore {
   }
 
   /**
+   * The version of the record of `key` that `get` returns: the Lamport counter of its
+   * winning write in its document, which every later write of the key that saw it exceeds
+   * (the KV's check-and-set index). Undefined when there is no record.
+   */
+  versionOf(key: string, opts: ReadOptions = {}): number | undefined {
+    const rec = this.get(key, opts);
+    if (!rec) return undefined;
+    const doc = this.docs.get(rec.owner === SHARED_OWNER ? sharedDocId(bucketOf(key)) : ownDocId(rec.owner));
+    return doc?.winnerOp(key)?.counter;
+  }
+
+  /**
    * Drops `owner`'s own document and refuses it from now on (its certificate was revoked):
    * its records leave every view at once. Not for this node itself.
    */

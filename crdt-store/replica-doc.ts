@@ -186,6 +186,11 @@ export class ReplicaDoc {
 
   /** The Automerge actor of the write `key` reads from (the greatest op id among concurrent ones), or undefined. */
   winnerActor(key: string): string | undefined {
+    return this.winnerOp(key)?.actor;
+  }
+
+  /** The op id (Lamport counter, actor) of the write `key` reads from, or undefined. */
+  winnerOp(key: string): { counter: number; actor: string } | undefined {
     let best: { counter: number; actor: string } | undefined;
     for (const v of this.am.getAll('_root', key) as unknown[][]) {
       const id = String(v[v.length - 1]);
@@ -194,7 +199,7 @@ export class ReplicaDoc {
       const actor = id.slice(at + 1);
       if (!best || counter > best.counter || (counter === best.counter && actor > best.actor)) best = { counter, actor };
     }
-    return best?.actor;
+    return best;
   }
 
   hasChange(hash: string): boolean {

@@ -194,6 +194,11 @@ export class StoreNode {
     return this.core.store.writerOf(key, opts);
   }
 
+  /** LocalStore.versionOf. */
+  versionOf(key: string, opts?: ReadOptions): number | undefined {
+    return this.core.store.versionOf(key, opts);
+  }
+
   entries(prefix = '', opts?: ReadOptions): StoreRecord[] {
     return this.core.store.entries(prefix, opts);
   }
@@ -218,6 +223,13 @@ export class StoreNode {
     const r = this.core.store.delete(key, { ...opts, durable: false });
     await this.afterWrite(opts.durable === true);
     return r;
+  }
+
+  /** Deletes every key of `keys` in one change per document (one fsync if durable); resolves with how many there were. */
+  async deleteAll(keys: string[], opts: UpdateOptions = {}): Promise<number> {
+    const n = this.core.store.batch(() => keys.filter((k) => this.core.store.delete(k, { ...opts, durable: false })).length);
+    await this.afterWrite(opts.durable === true);
+    return n;
   }
 
   stats(): StoreNodeStats {

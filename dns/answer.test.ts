@@ -108,7 +108,8 @@ t.test('EDNS: payload size honoured, 512 without EDNS, TC when it does not fit, 
 
   const noEdns = decode(ask(query('big.svc.weft.internal', 'A', { edns: false })));
   t.ok(noEdns.flag_tc, 'no EDNS: 60 A records do not fit 512 bytes');
-  t.equal(noEdns.answers!.length, 0);
+  // 12 header + 27 question, then 16 bytes per A record: 29 whole ones fit 512.
+  t.equal(noEdns.answers!.length, 29, 'as many whole records as fit, for clients that never retry over TCP (musl < 1.2.4)');
   t.equal(noEdns.additionals!.length, 0, 'and no OPT without EDNS');
 
   const small = ask(query('big.svc.weft.internal', 'A', { edns: 1232 }))!;
@@ -128,6 +129,16 @@ t.test('EDNS: payload size honoured, 512 without EDNS, TC when it does not fit, 
   const tcp = decode(ask(query('big.svc.weft.internal', 'A', { edns: false }), true));
   t.notOk(tcp.flag_tc);
   t.equal(tcp.answers!.length, 60, 'TCP carries the whole answer');
+
+  // Every size a client may offer gets a well-formed answer of whole records, never over the size.
+  for (let size = 512; size <= 1232; size += 7) {
+    const b = ask(query('big.svc.weft.internal', 'A', { edns: size }))!;
+    const d = decode(b);
+    if (b.length > size || d.answers.length !== Math.min(60, Math.floor((size - 39 - 11) / 16)) || d.flag_tc !== d.answers.length < 60) {
+      t.fail(`EDNS ${size}: ${b.length} bytes, ${d.answers.length} records, tc ${d.flag_tc}`);
+      break;
+    }
+  }
 
   const doBit = decode(ask(query('web.svc.weft.internal', 'A', { dnssecOk: true })));
   t.match(doBit.additionals, [{ type: 'OPT', flag_do: true }], 'DO is copied back (RFC 3225)');
@@ -179,4 +190,27 @@ t.test('answers follow the store: a change is visible on the next query', async 
   t.equal(decode(ask(query('web.svc.weft.internal', 'A'))).answers!.length, 4);
   for (const id of ['a', 'b', 'c', 'd']) s.delete(`svc/web/n1/${id}`);
   t.equal(decode(ask(query('web.svc.weft.internal', 'A'))).rcode, 'NXDOMAIN');
+});
+
+t.test('truncation keeps whole records: SRV answers first, additional addresses dropped without TC', async (t) => {
+  const { s, ask } = setup();
+  const n = 12;
+  for (let i = 0; i < n; i++) s.put(`svc/wide/n1/e${i}`, endpoint('wide', [`10.8.0.${i + 1}`, `fd00::8:${i + 1}`], { ports: { http: { port: 8000 + i, proto: 'tcp' } } }));
+  const full = decode(ask(query('_http._tcp.wide.svc.weft.internal', 'SRV'), true));
+  t.equal(full.answers.length, n);
+  t.equal(full.additionals.filter((x) => x.type !== 'OPT').length, 2 * n, 'TCP: every target\'s two addresses');
+  let answersOnly = 0;
+  for (let size = 512; size <= 1232; size += 8) {
+    const b = ask(query('_http._tcp.wide.svc.weft.internal', 'SRV', { edns: size }))!;
+    const d = decode(b);
+    const extra = d.additionals.filter((x) => x.type !== 'OPT');
+    if (b.length > size || d.flag_tc !== d.answers.length < n || (d.answers.length < n && extra.length > 0) || d.additionals.at(-1)?.type !== 'OPT') {
+      t.fail(`EDNS ${size}: ${b.length} bytes, ${d.answers.length} SRV, ${extra.length} addresses, tc ${d.flag_tc}`);
+      break;
+    }
+    if (d.answers.length === n && extra.length < 2 * n) answersOnly++;
+  }
+  t.ok(answersOnly > 0, `${answersOnly} sizes carry every SRV and only part of the addresses, without TC (RFC 2181 9)`);
+  const plain = decode(ask(query('_http._tcp.wide.svc.weft.internal', 'SRV', { edns: false })));
+  t.ok(plain.flag_tc && plain.answers.length > 0, `no EDNS: ${plain.answers.length} whole SRV records and TC`);
 });

@@ -30,6 +30,18 @@ export interface ResponderOptions {
   maxUdpPayload?: number;
 }
 
+/** How many records, from the first, end within `room` bytes (`ends` ascends: binary search). */
+export function wholeRecords(ends: Uint32Array, room: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ends[mid] <= room) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class Responder<C = unknown> {
   private readonly q = new Query();
   private readonly maxUdp: number;
@@ -86,11 +98,11 @@ export class Responder<C = unknown> {
         (entry.prepared ??= new Map()).set(qtype, prepared);
       }
       const rot = prepared.rot;
-      const sec = rot[prepared.next];
+      const at = prepared.next;
       if (++prepared.next === rot.length) prepared.next = 0;
       this.lastSource = 'zone';
       this.stats.answered(qtype, RCODE.NOERROR);
-      return this.compose(msg, q, tcp, prepared.flags, RCODE.NOERROR, prepared.an, prepared.ns, prepared.ar, sec);
+      return this.compose(msg, q, tcp, prepared.flags, RCODE.NOERROR, prepared.an, prepared.ns, prepared.ar, rot[at], prepared.ends[at]);
     }
     if (this.zone.inZone(queryKey(msg, q))) {
       if (q.qclass !== CLASS_IN) return this.error(msg, q, RCODE.REFUSED);
@@ -146,21 +158,33 @@ export class Responder<C = unknown> {
     return this.cap > 0 && this.cap < limit ? this.cap : limit;
   }
 
-  /** Header + question of the query, then `sec`; TC and no records when it does not fit. */
-  private compose(msg: Buffer, q: Query, tcp: boolean, flags: number, rcode: number, an: number, ns: number, ar: number, sec: Buffer): Buffer {
+  /**
+   * Header + question of the query, then `sec`. Over UDP's limit it carries the whole records
+   * that fit (`ends`: where each ends, in section order), so a client that never retries over
+   * TCP (musl before 1.2.4) still gets addresses; TC is set when an answer or authority record
+   * was left out (RFC 2181 9: additional records may be dropped silently).
+   */
+  private compose(msg: Buffer, q: Query, tcp: boolean, flags: number, rcode: number, an: number, ns: number, ar: number, sec: Buffer, ends?: Uint32Array): Buffer {
     const qEnd = q.qEnd;
     const opt = q.edns ? OPT_LEN : 0;
-    let size = qEnd + sec.length + opt;
+    let secLen = sec.length;
     let tc = 0;
-    if (size > this.udpLimit(q, tcp)) {
-      tc = FLAG_TC;
-      an = ns = ar = 0;
-      size = qEnd + opt;
+    const room = this.udpLimit(q, tcp) - qEnd - opt;
+    if (secLen > room) {
+      const kept = ends === undefined ? 0 : wholeRecords(ends, room);
+      secLen = kept === 0 ? 0 : ends![kept - 1];
+      if (kept < an + ns) tc = FLAG_TC;
+      const keptAn = Math.min(kept, an);
+      const keptNs = Math.min(kept - keptAn, ns);
+      ar = kept - keptAn - keptNs;
+      an = keptAn;
+      ns = keptNs;
     }
+    const size = qEnd + secLen + opt;
     const out = Buffer.allocUnsafe(size);
     msg.copy(out, 0, 0, qEnd);
     this.header(out, q, flags | tc, rcode, an, ns, ar + (opt ? 1 : 0));
-    if (!tc) sec.copy(out, qEnd);
+    sec.copy(out, qEnd, 0, secLen);
     if (opt) this.opt(out, size - OPT_LEN, q, rcode);
     return out;
   }

@@ -293,3 +293,25 @@ t.test('forward: false refuses names outside the zone; no upstreams at all is a 
   t.match(warnings, [/no upstream resolvers/]);
   t.equal(dns.forwarder, undefined);
 });
+
+t.test('upstream health changes are logged once each: down after failures in a row, up at its next answer', async (t) => {
+  const up = await TestUpstream.start('127.0.6.50', (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] }));
+  t.teardown(() => up.close());
+  const lines: { level: string; msg: string }[] = [];
+  const at = (level: string) => (_: object, msg: string) => void lines.push({ level, msg });
+  const log = { debug() {}, info: at('info'), warn: at('warn'), error: at('error') };
+  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.51', port: 0 }], upstreams: [up.label], upstreamTimeoutMs: 200, log });
+  t.teardown(() => dns.stop());
+  const r = new Resolver({ timeout: 5000, tries: 1 });
+  r.setServers([`127.0.6.51:${dns.addresses[0].port}`]);
+  const health = () => lines.filter((l) => l.msg.startsWith('DNS upstream'));
+
+  t.same(await r.resolve4('a.example.test'), ['192.0.2.9']);
+  up.handler = () => 'drop';
+  for (let i = 0; i < 4; i++) await t.rejects(r.resolve4(`dead${i}.example.test`), { code: 'ESERVFAIL' });
+  t.match(health(), [{ level: 'warn', msg: new RegExp(`^DNS upstream ${up.label} is down \\(no answer within 200 ms, 2 times in a row\\)`) }], 'one warning for four failures');
+  up.handler = (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] });
+  for (let i = 0; i < 3; i++) t.same(await r.resolve4(`back${i}.example.test`), ['192.0.2.9']);
+  t.match(health(), [{ level: 'warn' }, { level: 'info', msg: `DNS upstream ${up.label} answers again` }], 'and one line when it is back');
+  t.equal(health().length, 2);
+});

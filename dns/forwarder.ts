@@ -56,6 +56,17 @@ export type ForwarderOutput<C> =
   | { kind: 'done'; id: number }
   | { kind: 'reply'; client: C; bytes: Buffer; rcode: number; qtype: number; at: number };
 
+/** An upstream turned down (after DOWN_AFTER failures in a row) or up again (its first good answer). */
+export interface UpstreamHealthChange {
+  upstream: number;
+  up: boolean;
+  /** Down: what the last failure was. */
+  reason: string;
+}
+
+/** Failures in a row that mark an upstream down: one lost packet is not an outage. */
+export const DOWN_AFTER = 2;
+
 export interface ForwarderOptions {
   upstreams: Upstream[];
   /** Cached answers kept (least recently used goes first). Default 10,000. */
@@ -96,6 +107,10 @@ interface Pending<C> {
 
 export class Forwarder<C> {
   readonly outbox: ForwarderOutput<C>[] = [];
+  /** Health changes to log, once per change (drained by the server). */
+  readonly healthChanges: UpstreamHealthChange[] = [];
+  /** Failures in a row per upstream; DOWN_AFTER or more: down. */
+  private readonly failuresInRow: number[];
   readonly cache: AnswerCache;
   readonly upstreams: readonly Upstream[];
   private readonly pending = new Map<number, Pending<C>>();
@@ -126,6 +141,7 @@ export class Forwarder<C> {
     this.random = opts.random ?? cryptoRandom32;
     this.udpPayload = opts.udpPayload ?? DEFAULTS.udpPayload;
     this.scores = this.upstreams.map(() => ({ score: 0, at: 0 }));
+    this.failuresInRow = this.upstreams.map(() => 0);
   }
 
   get outstanding(): number {
@@ -183,21 +199,22 @@ export class Forwarder<C> {
       parsed = undefined;
     }
     if (!parsed) {
-      this.failure(index, now);
+      this.failure(index, now, 'an answer it could not parse');
       return this.tryNext(p, now);
     }
     if (msg[2] & (FLAG_TC >> 8)) {
       if (tcp) {
-        this.failure(index, now);
+        this.failure(index, now, 'a truncated answer over TCP');
         return this.tryNext(p, now);
       }
       // Too big for UDP: the same upstream, over TCP.
       return this.send(p, index, true, now);
     }
     if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED || rcode === RCODE.NOTIMP || rcode === RCODE.FORMERR) {
-      this.failure(index, now);
+      this.failure(index, now, `rcode ${rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : rcode === RCODE.NOTIMP ? 'NOTIMP' : 'FORMERR'}`);
       return this.tryNext(p, now);
     }
+    this.success(index);
     const ttl = this.cacheTtl(rcode, parsed, msg);
     const entry: CachedAnswer = {
       rcode,
@@ -220,7 +237,7 @@ export class Forwarder<C> {
   failed(now: number, index: number, id: number): void {
     const p = this.pending.get(id);
     if (!p || p.current !== index) return;
-    this.failure(index, now);
+    this.failure(index, now, 'the TCP connection failed');
     this.tryNext(p, now);
   }
 
@@ -230,7 +247,7 @@ export class Forwarder<C> {
       const d = this.deadlines[this.deadlineHead];
       if (!d.p.done && d.p.attempt === d.attempt) {
         if (d.at > now) break;
-        this.failure(d.p.current, now);
+        this.failure(d.p.current, now, `no answer within ${this.timeoutMs} ms`);
         this.tryNext(d.p, now);
       }
       this.deadlineHead++;
@@ -257,12 +274,18 @@ export class Forwarder<C> {
     return s.score === 0 ? 0 : s.score * Math.pow(0.5, Math.max(0, now - s.at) / this.halfLife);
   }
 
-  private failure(i: number, now: number): void {
+  private failure(i: number, now: number, reason: string): void {
     if (i < 0) return;
     const s = this.scores[i];
     s.score = this.score(i, now) + 1;
     s.at = now;
     this.stats.upstreamFailed(this.upstreams[i].label);
+    if (++this.failuresInRow[i] === DOWN_AFTER) this.healthChanges.push({ upstream: i, up: false, reason });
+  }
+
+  private success(i: number): void {
+    if (this.failuresInRow[i] >= DOWN_AFTER) this.healthChanges.push({ upstream: i, up: true, reason: '' });
+    this.failuresInRow[i] = 0;
   }
 
   private tryNext(p: Pending<C>, now: number): void {

@@ -62,15 +62,18 @@ function additional(zone: Zone, rds: Rdata[]): Out[] {
 
 function build(zone: Zone, entry: NameEntry, base: number, sets: Out[][]): Prepared {
   const rot: Buffer[] = [];
+  const ends: Uint32Array[] = [];
   let counts = { an: 0, ns: 0, ar: 0 };
   for (const set of sets) {
     let recs = set;
     for (;;) {
       const w = new Writer(base, entry.name);
       const c = { an: 0, ns: 0, ar: 0 };
-      for (const o of recs) {
-        writeRecord(w, o, zone.ttl);
-        c[o.section]++;
+      const at = new Uint32Array(recs.length);
+      for (let i = 0; i < recs.length; i++) {
+        writeRecord(w, recs[i], zone.ttl);
+        c[recs[i].section]++;
+        at[i] = w.pos;
       }
       // Past what TCP can carry (thousands of endpoints): keep the records that fit.
       if (base + w.pos + OPT_LEN > MAX_MESSAGE && recs.length > 1) {
@@ -78,11 +81,12 @@ function build(zone: Zone, entry: NameEntry, base: number, sets: Out[][]): Prepa
         continue;
       }
       rot.push(w.done());
+      ends.push(at);
       counts = c;
       break;
     }
   }
-  return { rcode: RCODE.NOERROR, flags: FLAG_AA, an: counts.an, ns: counts.ns, ar: counts.ar, rot, next: 0 };
+  return { rcode: RCODE.NOERROR, flags: FLAG_AA, an: counts.an, ns: counts.ns, ar: counts.ar, rot, ends, next: 0 };
 }
 
 function writeRecord(w: Writer, o: Out, ttl: number): void {

@@ -66,7 +66,7 @@ t.test('dig: every record type and error case, over UDP and TCP', { skip: skipUn
 
   const tcNoEdns = await q('big.svc.weft.internal', 'A', '+noedns', '+ignore');
   t.ok(tcNoEdns.flags.includes('tc'), 'no EDNS, 60 records: TC');
-  t.equal(tcNoEdns.answer.length, 0);
+  t.ok(tcNoEdns.answer.length > 20 && tcNoEdns.answer.length < 60, `and the ${tcNoEdns.answer.length} whole records that fit 512 bytes`);
   const fallback = await q('big.svc.weft.internal', 'A', '+noedns');
   t.equal(fallback.answer.length, 60, 'dig retries over TCP and gets them all');
   const bufsize = await q('big.svc.weft.internal', 'A', '+bufsize=1232');

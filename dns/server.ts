@@ -16,7 +16,7 @@ import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js'
 import { Registry } from 'prom-client';
 import { Responder } from './answer.js';
 import { DEFAULTS } from './defaults.js';
-import { Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
+import { DOWN_AFTER, Forwarder, type ForwarderOutput, type Upstream } from './forwarder.js';
 import { registerDnsMetrics } from './metrics.js';
 import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
@@ -370,6 +370,11 @@ export class DnsServer {
   /** Carries out what the forwarder queued, then keeps its timer armed. */
   private flush(): void {
     const fwd = this.forwarder!;
+    for (const h of fwd.healthChanges.splice(0)) {
+      const label = fwd.upstreams[h.upstream]!.label;
+      if (h.up) this.log.info({ upstream: label }, `DNS upstream ${label} answers again`);
+      else this.log.warn({ upstream: label, reason: h.reason }, `DNS upstream ${label} is down (${h.reason}, ${DOWN_AFTER} times in a row): its queries go to the other upstreams, or get SERVFAIL if none is left`);
+    }
     const outs = fwd.outbox.splice(0);
     for (const o of outs) {
       if (o.kind === 'reply') this.replyTo(o);

@@ -42,6 +42,8 @@ export interface Prepared {
   ar: number;
   /** Answer, authority and additional sections, one per rotation of the records. */
   rot: Buffer[];
+  /** Per rotation, where each record ends in its bytes: a UDP answer too big is cut after a whole record. */
+  ends: Uint32Array[];
   next: number;
 }
 

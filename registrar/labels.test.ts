@@ -148,3 +148,18 @@ t.test('a weft.vip label on an address the VIP guard refuses is reported like an
   t.match(p.problems[0].reason, /loopback/);
   t.match(p.problems[1].reason, /link-local/);
 });
+
+t.test('weft.vip without ->PORT goes to the single named port of its protocol (issue 14)', async (t) => {
+  const one = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80' });
+  t.same(one.problems, []);
+  t.same(one.vips, [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }], 'the container listens on 8080, not 80');
+  const explicit = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80->80' });
+  t.same(explicit.vips[0]!.targetPort, 80, 'an explicit ->80 stays');
+  const same = parseLabels({ 'weft.service': 'web', 'weft.port.http': '80', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  t.same([same.problems, same.vips[0]!.targetPort], [[], 80], 'a named port equal to the VIP port: that one');
+  const otherProto = parseLabels({ 'weft.service': 'dns', 'weft.port.dns': '5353/udp', 'weft.vip': 'dns:53' });
+  t.same(otherProto.vips[0]!.targetPort, 53, 'only named ports of the same protocol count');
+  const two = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  t.equal(two.vips[0]!.targetPort, 80, 'two named ports, neither 80: the VIP port, as before');
+  t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/ }], 'and the label is reported');
+});

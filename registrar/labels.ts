@@ -18,9 +18,12 @@
 //   weft.vip.<n>=...   (any <n> of a-z 0-9 - _, to give one container several VIPs)
 //       The container is a backend of VIP <vip> (a name, hashed into the VIP range, or a
 //       literal IP; an IPv6 literal goes in brackets: [fd00::1]:80) on <port>/<proto>
-//       (tcp when left out). Traffic goes to the container's <targetPort>, which is <port>
-//       when left out.
-//         weft.vip=web:80                 web:80/tcp -> container port 80
+//       (tcp when left out). Traffic goes to the container's <targetPort>. Left out, it is
+//       the container's one named port of that protocol when it has exactly one (with
+//       weft.port.http=8080, weft.vip=web:80 goes to 8080: what the container listens on),
+//       else <port>; with several named ports and none of them <port>, the label is
+//       reported (write ->PORT to say which).
+//         weft.vip=web:80                 web:80/tcp -> container port 80 (no named port)
 //         weft.vip.1=web:80->8080         web:80/tcp -> container port 8080
 //         weft.vip.2=198.18.0.53:53/udp   198.18.0.53:53/udp -> container port 53
 //       A literal IP must be inside lb.vipCidr or lb.vipAllow and not loopback, link-local,
@@ -88,6 +91,21 @@ export function parsePortSpec(value: string): PortSpec | string {
   return { port, proto };
 }
 
+/**
+ * For a VIP binding written without ->targetPort: points it at the one named port of its
+ * protocol when there is exactly one (and none equals the VIP port). With several and none
+ * the VIP port, it is left at the VIP port and the reason is returned, to be reported.
+ */
+export function defaultVipTarget(b: VipBinding, ports: Record<string, PortSpec>): string | undefined {
+  const named = Object.entries(ports).filter(([, p]) => p.proto === b.proto);
+  if (named.length === 0 || named.some(([, p]) => p.port === b.port)) return undefined;
+  if (named.length === 1) {
+    b.targetPort = named[0]![1].port;
+    return undefined;
+  }
+  return `traffic goes to port ${b.port}, which no named port is; pick one of ${named.map(([n, p]) => `${n} (${p.port})`).join(', ')}`;
+}
+
 /** `<vip>:<port>[/<proto>][-><targetPort>]`, or the reason it is not. */
 export function parseVipSpec(value: string): VipBinding | string {
   const syntax = 'expected <vip>:<port>[/tcp|udp][-><targetPort>]';
@@ -145,6 +163,8 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     .filter((k) => k.startsWith(LABEL_NS))
     .sort();
   let sawService = false;
+  /** VIP labels that left out ->targetPort: resolved against the named ports at the end. */
+  const implicit: { b: VipBinding; label: string; value: string }[] = [];
   for (const label of keys) {
     const value = labels[label];
     if (typeof value !== 'string') continue;
@@ -177,13 +197,20 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
         continue;
       }
       const clash = out.vips.find((v) => sameBinding(v, b));
-      if (!clash) out.vips.push(b);
+      if (!clash) {
+        out.vips.push(b);
+        if (!value.includes('->')) implicit.push({ b, label, value });
+      }
       else if (clash.targetPort !== b.targetPort) {
         problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
       }
     } else {
       problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
     }
+  }
+  for (const { b, label, value } of implicit) {
+    const ambiguous = defaultVipTarget(b, out.ports);
+    if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);
   }
   if (!sawService && keys.length > 0) problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
   return out;

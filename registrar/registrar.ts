@@ -302,6 +302,7 @@ export class Registrar {
     if (this.stopped) return;
     const mapped = info ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr, checkVip: this.opts.checkVip }) : ({ kind: 'none' } as const);
     if (!info) this.reported.delete(id);
+    const name = (info?.Name ?? '').replace(/^\//, '') || shortId(id);
     if (mapped.kind === 'none') this.watched.delete(id);
     else this.watched.add(id);
     if (mapped.kind !== 'none' && !this.reported.has(id)) {
@@ -309,7 +310,6 @@ export class Registrar {
       if (reason || mapped.problems.length > 0) {
         this.reported.add(id);
         this.metrics.labelErrors.inc(mapped.problems.length);
-        const name = (info?.Name ?? '').replace(/^\//, '') || shortId(id);
         this.log.warn(
           { container: shortId(id), name, problems: mapped.problems },
           `Docker container ${name} (${shortId(id)}): ${describeProblems(reason, mapped.problems)}`,
@@ -321,9 +321,12 @@ export class Registrar {
       if (old !== undefined && old !== mapped.key) await this.remove(old);
       this.index.set(id, mapped.key);
       await this.write(mapped.key, mapped.record);
+      // Once per container (and again only if its record moves to another key).
+      if (old !== mapped.key) this.log.info({ container: shortId(id), name, key: mapped.key }, `registered Docker container ${name} as ${mapped.record.service}`);
     } else if (old !== undefined) {
       this.index.delete(id);
       await this.remove(old);
+      this.log.info({ container: shortId(id), name, key: old }, `deregistered Docker container ${name} (${info ? 'no longer labelled or running' : 'gone'})`);
     }
     this.metrics.containers.set(this.index.size);
   }

@@ -96,8 +96,10 @@ export class Agent {
     }
     api.route('GET', '/v1/health', () => {
       const down = flatten(this.root.status()).filter((c) => c.state !== 'running' && c.state !== 'stopped');
-      return down.length
-        ? { status: 503, body: { status: 'degraded', down: down.map((c) => c.id) } }
+      // A running registrar that cannot reach Docker registers nothing: not "ok".
+      const docker = this.dockerProblem();
+      return down.length || docker
+        ? { status: 503, body: { status: 'degraded', down: down.map((c) => c.id), ...(docker ? { registrar: docker } : {}) } }
         : { body: { status: 'ok' } };
     });
     api.route('GET', '/v1/status', () => ({
@@ -107,12 +109,20 @@ export class Agent {
         uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
         listening: Object.fromEntries(this.ctx.listening),
         components: this.root.status(),
+        ...(config.docker.enabled ? { registrar: this.registrar.current?.status() ?? null } : {}),
       },
     }));
     api.route('GET', '/metrics', async () => {
       const parts = await Promise.all([registry, ...this.ctx.instanceRegistries].map((r) => r.metrics()));
       return { text: parts.join('\n'), contentType: registry.contentType };
     });
+  }
+
+  /** Why the Docker registrar is not doing its job although it runs, or undefined. */
+  private dockerProblem(): string | undefined {
+    const st = this.registrar.current?.status();
+    if (!st || st.connected) return undefined;
+    return `Docker unreachable at ${st.socket}${st.lastError ? `: ${st.lastError}` : ''}`;
   }
 
   /** Resolves with the addresses to print on the ready line once every component is ready. */

@@ -21,7 +21,14 @@ const COMMANDS: Record<string, Command> = {
   tls: { summary: 'create the cluster CA and node certificates (per-node identity)', load: () => import('./commands/tls.js') },
   vip: { summary: 'declare, remove and list virtual IPs', load: () => import('./commands/vip.js') },
   status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
+  version: { summary: 'print the version of weft (also --version)', load: async () => ({ run: printVersion }) },
 };
+
+async function printVersion(): Promise<number> {
+  const { VERSION } = await import('./version.js');
+  console.log(VERSION);
+  return 0;
+}
 
 export function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -39,15 +46,16 @@ export function mainHelp(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  // No command at all is a usage error (exit 2, as `weft kv` with no subcommand); asking for help is not.
+  if (!name) {
+    console.error(mainHelp());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());
     return 0;
   }
-  if (name === '--version' || name === 'version') {
-    const { VERSION } = await import('./version.js');
-    console.log(VERSION);
-    return 0;
-  }
+  if (name === '--version') return printVersion();
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"; run weft --help to see the commands`);
   return (await command.load()).run(rest);

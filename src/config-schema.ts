@@ -145,7 +145,7 @@ export function describeType(t: KeyType): string {
     case 'int': return `an integer from ${t.min} to ${t.max}`;
     case 'bool': return 'true or false';
     case 'enum': return 'one of ' + t.values.join(', ');
-    case 'duration': return 'a duration such as 500ms, 10s or 2m';
+    case 'duration': return 'a duration with its unit, such as 500ms, 10s or 2m (a bare number is refused: seconds or milliseconds?)';
     case 'ip': return 'an IPv4 or IPv6 address';
     case 'list':
       return t.item === 'hostport'

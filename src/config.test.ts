@@ -77,6 +77,8 @@ t.test('each error names the key, the value, the source and what is allowed', as
     [{ flags: { 'log-level': 'loud' } }, /^log\.level = "loud" .*one of trace, debug/],
     [{ flags: { 'log-format': 'xml' } }, /^log\.format = "xml" .*one of auto, json, pretty/],
     [{ flags: { 'restart-period': '10 parsecs' } }, /^supervision\.periodMs = "10 parsecs" .*a duration/],
+    [{ flags: { 'dns-ttl': '5' } }, /^dns\.ttl = "5" \(from --dns-ttl\): must be a duration with its unit, such as 500ms, 10s or 2m \(a bare number is refused/],
+    [{ env: { WEFT_DNS_TTL: '30' } }, /^dns\.ttl = "30" \(from WEFT_DNS_TTL\): must be a duration with its unit/],
     [{ flags: { join: 'nohost' } }, /^gossip\.join = "nohost" .*list of host:port/],
     [{ flags: { join: '10.0.0.1:0' } }, /^gossip\.join .*list of host:port/],
     [{ flags: { encrypt: 'c2hvcnQ=' } }, /^gossip\.keys = <redacted> .*base64 32-byte keys/],
@@ -119,7 +121,12 @@ t.test('helpers', async (t) => {
   t.equal(parseDuration('500ms'), 500);
   t.equal(parseDuration('1.5s'), 1500);
   t.equal(parseDuration('2m'), 120_000);
-  t.equal(parseDuration(250), 250);
+  // A number without a unit is ambiguous (issue 14: --dns-ttl 5 gave TTL 0): refused, 0 aside.
+  t.equal(parseDuration(250), undefined);
+  t.equal(parseDuration('5'), undefined);
+  t.equal(parseDuration('5.5'), undefined);
+  t.equal(parseDuration('0'), 0);
+  t.equal(parseDuration(0), 0);
   t.equal(parseDuration('-1s'), undefined);
   t.equal(parseDuration(Infinity), undefined);
   t.ok(isHostPort('127.0.0.1:7946'));

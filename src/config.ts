@@ -116,7 +116,8 @@ export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfi
       origin = `from --${flag}`;
     }
     // An unset override stays undefined: the preset decides.
-    const parsed = raw === undefined ? { value: undefined } : parseValue(spec, raw);
+    // Defaults are written in the schema in their parsed form (durations in ms).
+    const parsed = raw === undefined ? { value: undefined } : source === 'default' ? { value: raw } : parseValue(spec, raw);
     if ('error' in parsed) {
       problems.push(`${spec.path} = ${show(spec, raw)} (${origin}): must be ${parsed.error}`);
       continue;
@@ -215,13 +216,17 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
   }
 }
 
-/** "500ms", "10s", "2m", "1h", or a plain number of milliseconds. */
+/**
+ * "500ms", "10s", "2m", "1h" (or 0). A number without its unit is refused, from a flag, the
+ * environment or a config file alike: `--dns-ttl 5` meant 5 s to its writer and 5 ms to the
+ * old parser, and no guess is right for everyone.
+ */
 export function parseDuration(raw: unknown): number | undefined {
-  if (typeof raw === 'number') return Number.isFinite(raw) && raw >= 0 ? Math.round(raw) : undefined;
+  if (raw === 0 || raw === '0') return 0;
   if (typeof raw !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
   if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms']!;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!]!;
   return Math.round(Number(m[1]) * unit);
 }
 

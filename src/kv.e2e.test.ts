@@ -58,7 +58,7 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   })();
 
   const t0 = Date.now();
-  t.same((await api(agents[0]!, 'PUT', '/v1/kv/w/a', { n: 1 })).body, { key: 'w/a', value: { n: 1 }, changed: true });
+  t.match((await api(agents[0]!, 'PUT', '/v1/kv/w/a', { n: 1 })).body, { key: 'w/a', value: { n: 1 }, changed: true, index: Number });
   const ms = await eventually('w/a visible at all 5', async () => (await Promise.all(agents.map((a) => valueAt(a, 'w/a')))).every((v) => JSON.stringify(v) === '{"n":1}'), 10_000, 20);
   t.pass(`a write at kv1 was visible at all 5 within ${Date.now() - t0} ms (${ms} ms of polling)`);
 

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, authHeaders, callApi, refused, table, unreachable, type ApiTarget } from './client.js';
-import { CommandFailed, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
 
@@ -11,18 +11,23 @@ The cluster's shared key-value store. A write is local and never waits on other 
 it reaches every node within a second or so. Concurrent writes of one key: one wins on
 every node (the later by Lamport time).
 
-  weft kv get KEY               print the value (JSON)
-  weft kv put KEY VALUE         VALUE is JSON if it parses ({"a":1}, 42, true, "quoted"),
-                                else taken as a string; "-" reads it from stdin
-  weft kv del KEY
-  weft kv ls [PREFIX]           keys and values under PREFIX
-  weft kv watch [PREFIX]        print the current entries, then every change, until Ctrl-C
+  weft kv get KEY               print the value (JSON; --json adds the key's index)
+  weft kv put KEY VALUE         VALUE is JSON ({"a":1}, 42, true, '"quoted"'); anything else
+                                is refused unless --raw; "-" reads it from stdin
+  weft kv del KEY               (also: delete)
+  weft kv del --recurse PREFIX  every key under PREFIX
+  weft kv ls [PREFIX]           keys, indexes and values under PREFIX
+  weft kv watch [PREFIX]        print the current entries, then every change, until Ctrl-C;
+                                reconnects when the agent restarts, printing what changed meanwhile
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --durable     put/del: return only once the write is on the agent's disk (fsync)
-  --string      put: take VALUE as a string even if it parses as JSON
+  --raw         put: store VALUE as a string, as typed (--string is the same)
+  --cas INDEX   put: write only if the key is still at INDEX (from kv get --json or kv ls;
+                0: only if the key does not exist); else exit 1 and nothing is written
+  --recurse     del: delete every key under the prefix
   --json        get/ls/watch: print JSON (watch: one object per line)
   -h, --help    this help`;
 
@@ -36,6 +41,9 @@ export async function run(argv: string[]): Promise<number> {
       ...API_FLAGS,
       durable: { type: 'boolean' },
       string: { type: 'boolean' },
+      raw: { type: 'boolean' },
+      cas: { type: 'string' },
+      recurse: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,7 +58,10 @@ export async function run(argv: string[]): Promise<number> {
   const durable = values.durable ? '?durable=true' : '';
   const want = (n: number, usage: string) => {
     if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
+    if (args[0] === '') throw new UsageError(`kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`);
   };
+  if (values.cas !== undefined && sub !== 'put') throw new UsageError('kv: --cas goes with put');
+  if (values.recurse && sub !== 'del' && sub !== 'delete') throw new UsageError('kv: --recurse goes with del');
   switch (sub) {
     case 'get': {
       want(1, 'get KEY');
@@ -60,13 +71,20 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'put': {
       want(2, 'put KEY VALUE');
+      const cas = values.cas === undefined ? '' : `${durable ? '&' : '?'}cas=${casIndex(values.cas as string)}`;
       const text = args[1] === '-' ? await readStdin() : args[1]!;
-      const r = (await callApi(base, 'PUT', path(args[0]!) + durable, parseValue(text, values.string === true))) as { changed: boolean };
+      const r = (await callApi(base, 'PUT', path(args[0]!) + durable + cas, parseValue(text, values.raw === true || values.string === true))) as { changed: boolean };
       if (!r.changed) console.error('unchanged: the key already had this value');
       return 0;
     }
     case 'del':
     case 'delete': {
+      if (values.recurse) {
+        want(1, 'del --recurse PREFIX');
+        const r = (await callApi(base, 'DELETE', path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true')) as { deleted: number };
+        console.error(`deleted ${r.deleted} key${r.deleted === 1 ? '' : 's'} under "${args[0]}"`);
+        return 0;
+      }
       want(1, 'del KEY');
       const r = (await callApi(base, 'DELETE', path(args[0]!) + durable)) as { deleted: boolean };
       if (!r.deleted) console.error(`no key "${args[0]}"`);
@@ -75,8 +93,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'ls':
     case 'list': {
       if (args.length > 1) throw new UsageError('usage: weft kv ls [PREFIX]');
-      const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown }[] };
-      console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'VALUE'], r.entries.map((e) => [e.key, JSON.stringify(e.value)])));
+      const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown; index: number }[] };
+      console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'INDEX', 'VALUE'], r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)])));
       return 0;
     }
     case 'watch': {
@@ -89,13 +107,20 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function parseValue(text: string, asString: boolean): unknown {
-  if (asString) return text;
+/** A value typed on the command line: JSON, or with --raw the text itself. A typo is not silently stored as a string. */
+export function parseValue(text: string, raw: boolean): unknown {
+  if (raw) return text;
   try {
     return JSON.parse(text);
   } catch {
-    return text;
+    const hint = text.length > 40 ? `${text.slice(0, 40)}...` : text;
+    throw new UsageError(`kv put: the value is not JSON (${hint}); quote a string ('"text"') or pass --raw to store it as typed`);
   }
+}
+
+function casIndex(v: string): number {
+  if (!/^\d{1,15}$/.test(v)) throw new UsageError(`kv put: --cas takes the key's index (a whole number; 0: only if absent), not "${v}"`);
+  return Number(v);
 }
 
 async function readStdin(): Promise<string> {
@@ -104,24 +129,83 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
 }
 
+type WatchLine = { op: string; key: string; value?: unknown; initial?: boolean };
+
+/**
+ * Prints the entries under `prefix`, then every change. When the agent goes away (stopped,
+ * restarted, or it cut a client that did not read) it says so on stderr and reconnects with
+ * backoff; on reconnecting it prints only what changed meanwhile (the agent sends the
+ * current entries again; a key gone since is printed as deleted), so each change shows once.
+ */
 async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
-  } catch (e) {
-    throw unreachable(target.base, e);
-  }
-  if (!res.ok || !res.body) throw refused(target, res.status, ((await res.json().catch(() => ({}))) as { error?: string }).error);
-  const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
+  const seen = new Map<string, string>(); // key -> its value as JSON, as last printed
+  const print = (e: WatchLine) => {
+    if (json) console.log(JSON.stringify(e));
+    else console.log(e.op === 'put' ? `put ${e.key} ${JSON.stringify(e.value)}` : `del ${e.key}`);
+  };
   process.once('SIGINT', () => process.exit(0));
-  for await (const line of lines) {
-    if (!line) continue;
-    if (json) {
-      console.log(line);
+  let connectedOnce = false;
+  let backoffMs = 250;
+  for (;;) {
+    let res: Response | undefined;
+    try {
+      res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
+    } catch (e) {
+      if (!connectedOnce) throw unreachable(target.base, e);
+    }
+    if (res && (!res.ok || !res.body)) {
+      const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
+      if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
+      res = undefined;
+    }
+    if (!res) {
+      await new Promise((r) => setTimeout(r, backoffMs));
+      backoffMs = Math.min(backoffMs * 2, 5_000);
       continue;
     }
-    const e = JSON.parse(line) as { op: string; key: string; value?: unknown };
-    console.log(e.op === 'put' ? `put ${e.key} ${JSON.stringify(e.value)}` : `del ${e.key}`);
+    const resync = connectedOnce;
+    if (resync) process.stderr.write(`weft: reconnected to the agent at ${target.base}; printing what changed meanwhile\n`);
+    connectedOnce = true;
+    backoffMs = 250;
+    // On a reconnect the agent's current entries arrive first (initial: true); keys printed
+    // before and missing from them were deleted meanwhile: found at the first live line, or
+    // from a listing once the stream goes quiet.
+    const initialKeys = new Set<string>();
+    let pendingDeletes = resync;
+    const flushDeletes = (present: Set<string>) => {
+      if (!pendingDeletes) return;
+      pendingDeletes = false;
+      for (const key of [...seen.keys()]) {
+        if (present.has(key)) continue;
+        seen.delete(key);
+        print({ op: 'delete', key });
+      }
+    };
+    const quiet = resync
+      ? setTimeout(() => {
+          void callApi(target, 'GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`)
+            .then((r) => flushDeletes(new Set((r as { entries: { key: string }[] }).entries.map((e) => e.key))))
+            .catch(() => undefined);
+        }, 500)
+      : undefined;
+    try {
+      const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
+      for await (const line of lines) {
+        if (!line) continue;
+        const e = JSON.parse(line) as WatchLine;
+        if (e.initial) initialKeys.add(e.key);
+        else flushDeletes(initialKeys);
+        const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;
+        if (resync && e.initial && seen.get(e.key) === value) continue;
+        if (value === undefined) seen.delete(e.key);
+        else seen.set(e.key, value);
+        print(e);
+      }
+    } catch {
+      // the connection broke mid-stream: as an end
+    } finally {
+      clearTimeout(quiet);
+    }
+    process.stderr.write(`weft: the agent at ${target.base} closed the watch (it stopped or restarted, or cut a client that did not read); reconnecting (Ctrl-C stops)\n`);
   }
-  throw new CommandFailed('the agent closed the watch (it stopped or restarted its store, or cut a client that did not read)');
 }

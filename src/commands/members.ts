@@ -1,5 +1,7 @@
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
+import { UsageError } from './errors.js';
+import { MEMBER_STATES } from '../../membership/validate.js';
 
 const HELP = `Usage: weft members [--api URL] [--state STATE] [--json]
 
@@ -33,6 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   if (values.help) {
     console.log(HELP);
     return 0;
+  }
+  const state = values.state as string | undefined;
+  if (state !== undefined && !(MEMBER_STATES as readonly string[]).includes(state)) {
+    throw new UsageError(`members: --state takes ${MEMBER_STATES.join(', ')}, not "${state}"`);
   }
   const { members } = (await callApi(apiTarget(values), 'GET', '/v1/members')) as { members: MemberBody[] };
   const shown = members.filter((m) => !values.state || m.state === values.state).sort((a, b) => a.name.localeCompare(b.name));

@@ -10,7 +10,7 @@ Register an endpoint of a service on this node, for a process that is not a cont
 leaves DNS and the load balancer when this node dies, and stays across agent restarts
 when the agent has a data directory.
 
-  weft service register NAME [--id ID] [--addr IP]... [--port NAME=PORT[/PROTO]]... [--vip VIP:PORT[/PROTO][->TARGET]]...
+  weft service register NAME [--id ID] [--addr IP]... [--port NAME=PORT[/PROTO]]... [--vip 'VIP:PORT[/PROTO][->TARGET]']...
   weft service deregister NAME ID
   weft service ls                 every live service in the cluster and its endpoints
 
@@ -18,7 +18,8 @@ Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
   --addr IP     the endpoint's address (default: this node's address); repeatable
   --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
-  --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip web:80->8080; repeatable
+  --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip 'web:80->8080'
+                (quote it: a shell reads > as a redirection); repeatable
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
@@ -55,8 +56,8 @@ export async function run(argv: string[]): Promise<number> {
         ports[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
-      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] } };
-      console.log(`registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
+      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
+      console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
       return 0;
     }
     case 'deregister': {

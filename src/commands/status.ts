@@ -16,6 +16,7 @@ interface StatusBody {
   version: string;
   uptimeS: number;
   components: { id: string; state: string; restarts: number }[];
+  registrar?: { socket: string; connected: boolean; containers: number; lastError?: string } | null;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -31,5 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   console.log(`node ${status.node}  version ${status.version}  up ${status.uptimeS}s\n`);
   console.log(table(['COMPONENT', 'STATE', 'RESTARTS'], status.components.map((c) => [c.id, c.state, String(c.restarts)])));
+  const r = status.registrar;
+  if (r) console.log(`\ndocker: ${r.connected ? `connected at ${r.socket}, ${r.containers} container(s) registered` : `UNREACHABLE at ${r.socket}${r.lastError ? ` (${r.lastError})` : ''}: no container is registered from this node until it is back`}`);
   return 0;
 }

@@ -41,8 +41,9 @@ export async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'add': {
       if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
-      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string };
-      console.log(`declared ${r.vip}:${r.port}/${r.proto}`);
+      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string; existed?: boolean; changed?: boolean };
+      const name = `${r.vip}:${r.port}/${r.proto}`;
+      console.log(!r.existed ? `declared ${name}` : r.changed ? `${name} was already declared: updated` : `${name} was already declared: unchanged`);
       return 0;
     }
     case 'rm': {

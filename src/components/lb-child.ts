@@ -75,7 +75,8 @@ function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHand
     const prev = parseDeclaredVip(store.current.get(key, { view: 'all' })?.value);
     const [vip] = stampClaims([{ vip: parsed.vip, port: parsed.port, proto: parsed.proto }], prev ? [prev] : [], store.current, Date.now());
     const r = await store.current.put(key, vip, { shared: true, durable: true });
-    return { status: 201, body: { ...vip, changed: r.changed } };
+    // existed: the CLI says "already declared" rather than "declared" again.
+    return { status: prev ? 200 : 201, body: { ...vip, changed: r.changed, existed: prev !== undefined } };
   });
   ctx.api.route('DELETE', '/v1/vips/:vip/:port/:proto', async (req) => {
     if (!store.current) throw new ApiError(503, 'the store is not running; see /v1/status');

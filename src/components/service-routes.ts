@@ -9,7 +9,7 @@
 import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
 import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../../records/schema.js';
-import { parsePortSpec, parseVipSpec } from '../../registrar/labels.js';
+import { defaultVipTarget, parsePortSpec, parseVipSpec } from '../../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';
@@ -49,7 +49,12 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
     rec.vips = stampClaims(rec.vips, prev?.vips, s, Date.now());
     const r = await s.put(key, rec as unknown as Parameters<typeof s.put>[1], { durable: true });
-    return { status: 201, body: { service: rec.service, id, endpoint: rec, changed: r.changed } };
+    // Registering an id again replaces the endpoint whole (ports and VIPs not given are gone):
+    // said in the log and the answer, so nobody loses a port without being told.
+    const what = `${rec.service}/${id}`;
+    if (!prev) ctx.log.info({ service: rec.service, id, addrs: rec.addrs }, `registered service endpoint ${what} at ${rec.addrs.join(', ')}`);
+    else if (r.changed) ctx.log.info({ service: rec.service, id, before: { addrs: prev.addrs, ports: prev.ports, vips: prev.vips.map(vipText) }, after: { addrs: rec.addrs, ports: rec.ports, vips: rec.vips.map(vipText) } }, `re-registered service endpoint ${what}: replaced its addresses, ports and VIPs with the ones given`);
+    return { status: prev ? 200 : 201, body: { service: rec.service, id, endpoint: rec, changed: r.changed, replaced: prev !== undefined } };
   });
 
   ctx.api.route('DELETE', '/v1/services/:service/:id', async (req) => {
@@ -59,9 +64,12 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     if (!current) throw new ApiError(404, `this node has no endpoint ${req.params.id} of service ${req.params.service}`);
     if (current.source !== 'api') throw new ApiError(409, `endpoint ${req.params.id} of ${req.params.service} comes from Docker; stop the container instead`);
     await s.delete(key, { durable: true });
+    ctx.log.info({ service: req.params.service, id: req.params.id }, `deregistered service endpoint ${req.params.service}/${req.params.id}`);
     return { body: { service: req.params.service, id: req.params.id, deleted: true } };
   });
 }
+
+const vipText = (v: VipBinding) => `${v.vip}:${v.port}/${v.proto}->${v.targetPort}`;
 
 /** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. `checkVip`: why a VIP is refused. */
 export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vip: string) => string | undefined): EndpointRecord {
@@ -87,6 +95,9 @@ export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vi
     if (typeof v === 'string') throw new ApiError(400, `vip: ${v}`);
     const refused = checkVip?.(v.vip);
     if (refused) throw new ApiError(400, refused);
+    // Without ->PORT, as for Docker labels: the one named port of its protocol, if just one.
+    const ambiguous = spec.includes('->') ? undefined : defaultVipTarget(v, ports);
+    if (ambiguous) throw new ApiError(400, `vip ${spec}: ${ambiguous}; write ${spec}->PORT`);
     vips.push(v);
   }
   const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api' });
