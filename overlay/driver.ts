@@ -315,8 +315,11 @@ export class OverlayDriver {
       } else if (!this.st.programmed) this.st.programmed = summarize(actual, this.cfg);
       this.lastClean = key;
       if (this.st.forwarding === null || cmds.length > 0) {
+        const was = this.st.forwarding;
         this.st.forwarding = (await this.ip.forwarding()) ?? null;
-        if (this.st.forwarding === false && this.cfg.bridge) this.problem('overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1', {});
+        // Said when it turns off, not through problem(): a clean pass clears that, and the
+        // next pass that applies commands would say it again.
+        if (this.st.forwarding === false && was !== false && this.cfg.bridge) this.log.warn({}, 'overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1');
       }
       return { changed: commands > 0 };
     } catch (err) {

@@ -210,3 +210,31 @@ t.test('options are checked with a message that says what to do', async (t) => {
 
 // The stores and logger the agent has fit the driver's narrow interfaces (checked by tsc).
 export type StoresFit = [LocalStore extends OverlayStore ? true : never, StoreNode extends OverlayStore ? true : never, Logger extends OverlayLog ? true : never];
+
+t.test('forwarding off is said once, not again on every pass that applies commands', { skip }, async (t) => {
+  const f = await Hosts.create(1);
+  const store = newStore('h1');
+  const peer = newStore('p2');
+  pipe(peer, store);
+  const log = quietLog();
+  let o: OverlayDriver | undefined;
+  t.teardown(async () => {
+    await o?.stop();
+    await f.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const p = f.spawnIn(f.hosts[0].ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=0']);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sysctl exited ${code}`))));
+  });
+  peer.put('overlay/p2', { subnet: '10.42.9.0/24', claimedAt: 0, vtep: { addr: '192.168.77.99', mac: '0e:00:00:00:00:99', vni: 1, port: 4789 } });
+  const d = (o = await OverlayDriver.start({ store, node: 'h1', netns: f.hosts[0].ns, underlay: f.hosts[0].underlay, log, registry: new Registry(), reconcileEveryMs: EVERY_MS }));
+  // p2 comes and goes: every pass in between applies commands.
+  for (let i = 0; i < 3; i++) {
+    store.setAlive(['p2']);
+    await eventually('p2 programmed', () => d.status().peers.length === 1, BOUND_MS, 20);
+    store.setAlive([]);
+    await eventually('p2 removed', () => d.status().peers.length === 0, BOUND_MS, 20);
+  }
+  t.equal(d.status().forwarding, false);
+  t.equal(log.lines.filter((l) => l.includes('forwarding is off')).length, 1, 'said once');
+});
