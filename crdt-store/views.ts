@@ -8,7 +8,6 @@
 // Each view keeps the record it shows per key, so a change is reported only when what a
 // reader sees actually differs, once per difference, with the record before and after.
 
-import type { Json } from './json-value.js';
 import { SHARED_OWNER } from './names.js';
 import { textOf, type ReplicaDoc, type StoreRecord } from './replica-doc.js';
 

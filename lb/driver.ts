@@ -216,7 +216,7 @@ export class LbDriver {
 
   /** One level-triggered pass; throws when it failed (the runner retries it as a full pass). */
   private async pass(full: boolean): Promise<{ changed: boolean }> {
-    let changed = false;
+    let changed: boolean;
     try {
       if (full || performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) {
         this.local = await this.localAddresses();

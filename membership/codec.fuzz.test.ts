@@ -29,7 +29,7 @@ function check(buf: Uint8Array, opts: WireOptions, stream = false): void {
   try {
     r = stream ? decodeStream(buf, opts) : decodePacket(buf, opts);
   } catch (e) {
-    throw new Error(`decoder threw: ${String(e)}`);
+    throw new Error(`decoder threw: ${String(e)}`, { cause: e });
   }
   if (r.ok) {
     if (r.msgs.length === 0) throw new Error('ok with no messages');

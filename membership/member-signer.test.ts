@@ -91,21 +91,20 @@ t.test('a member whose real certificate expires is failed at its next probe, and
   ] as const;
   const [ca, cs] = cores;
   const byPort = (port: number) => cores.find((c) => c.localMember().port === port);
+  const deliver = (c: SwimCore, o: ReturnType<SwimCore['takeOutputs']>[number], now: number) => {
+    const to = o.kind === 'packet' || o.kind === 'stream' ? byPort(o.to.port) : undefined;
+    const from = { addr: '127.0.0.1', port: c.localMember().port };
+    if (o.kind === 'packet') to?.receive(now, from, o.msgs);
+    if (o.kind === 'stream' && o.msg.t === 'push-pull') {
+      const reply = to?.receiveStream(now, from, o.msg);
+      if (reply) c.receiveStreamReply(now, o.to, reply);
+    }
+  };
   // A lossless wire between the two, in virtual time.
   const pump = (until: number) => {
     for (;;) {
       const next = Math.min(...cores.map((c) => c.nextDeadline()));
-      for (const c of cores) {
-        for (const o of c.takeOutputs()) {
-          const to = o.kind === 'packet' || o.kind === 'stream' ? byPort(o.to.port) : undefined;
-          const from = { addr: '127.0.0.1', port: c.localMember().port };
-          if (o.kind === 'packet') to?.receive(next, from, o.msgs);
-          if (o.kind === 'stream' && o.msg.t === 'push-pull') {
-            const reply = to?.receiveStream(next, from, o.msg);
-            if (reply) c.receiveStreamReply(next, o.to, reply);
-          }
-        }
-      }
+      for (const c of cores) for (const o of c.takeOutputs()) deliver(c, o, next);
       if (next > until) return;
       for (const c of cores) if (c.nextDeadline() <= next) c.tick(next);
     }

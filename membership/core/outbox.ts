@@ -67,34 +67,36 @@ export class Outbox {
     if (this.pending.size === 0) return;
     const budget = this.budget;
     const per = this.config.messageOverhead;
-    for (const { to, msgs } of this.pending.values()) {
-      let batch: PacketMessage[] = [];
-      let used = 0;
-      for (const msg of msgs) {
-        const cost = this.sizeOf(msg) + per;
-        if (cost > budget) {
-          this.counters.oversizeToStream++;
-          this.stream(to, msg);
-          continue;
-        }
-        if (used + cost > budget) {
-          this.packet(to, batch, used);
-          batch = [];
-          used = 0;
-        }
-        batch.push(msg);
-        used += cost;
-      }
-      if (batch.length > 0) {
-        if (this.queue.size > 0 && this.piggybackTo(to)) {
-          const extra: PacketMessage[] = [];
-          used += this.queue.take(budget - used, per, this.transmitLimit(), extra);
-          for (const m of extra) if (!batch.includes(m)) batch.push(m);
-        }
-        this.packet(to, batch, used);
-      }
-    }
+    for (const { to, msgs } of this.pending.values()) this.flushTo(to, msgs, budget, per);
     this.pending.clear();
+  }
+
+  /** One peer's queued replies as full datagrams; the last one takes gossip piggybacked. */
+  private flushTo(to: Endpoint, msgs: PacketMessage[], budget: number, per: number): void {
+    let batch: PacketMessage[] = [];
+    let used = 0;
+    for (const msg of msgs) {
+      const cost = this.sizeOf(msg) + per;
+      if (cost > budget) {
+        this.counters.oversizeToStream++;
+        this.stream(to, msg);
+        continue;
+      }
+      if (used + cost > budget) {
+        this.packet(to, batch, used);
+        batch = [];
+        used = 0;
+      }
+      batch.push(msg);
+      used += cost;
+    }
+    if (batch.length === 0) return;
+    if (this.queue.size > 0 && this.piggybackTo(to)) {
+      const extra: PacketMessage[] = [];
+      used += this.queue.take(budget - used, per, this.transmitLimit(), extra);
+      for (const m of extra) if (!batch.includes(m)) batch.push(m);
+    }
+    this.packet(to, batch, used);
   }
 
   /**
