@@ -185,6 +185,23 @@ type Fail = (err: Error, context: string, counter?: 'streamErrors' | 'handlerErr
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
+/** One inbound stream, from accept to close: one hello, one request, one answer. */
+interface InboundStream {
+  socket: Socket;
+  source: string;
+  from: Peer;
+  /** host:port for messages */
+  where: string;
+  handler: RequestHandler;
+  fail: Fail;
+  reader: FrameReader;
+  phase: 'hello' | 'request' | 'answering';
+  /** Bytes this stream counts against maxBufferedBytes: its frame's announced length, then the request being answered. */
+  held: number;
+  helloTimer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 export class Transport {
   readonly #maxFrameBytes: number;
   readonly #inboundTimeoutMs: number;
@@ -442,12 +459,24 @@ export class Transport {
       this.#stats.streamErrors++;
       this.#onError(err, 'inbound stream');
     });
-    const handler = this.#onRequest;
     const source = unmapped(socket.remoteAddress ?? '');
+    const handler = this.#admitStream(socket, source);
+    if (!handler) return;
+    const s = this.#inboundStream(socket, source, handler);
+    socket.on('close', () => this.#streamClosed(s));
+    socket.on('data', (chunk: Buffer) => this.#streamData(s, chunk));
+  }
+
+  /**
+   * Refuses a stream over the limits of its source, or evicts the oldest unauthenticated one
+   * to make room, and counts it in; returns the handler for its request when admitted.
+   */
+  #admitStream(socket: Socket, source: string): RequestHandler | undefined {
+    const handler = this.#onRequest;
     if (this.#closed || !handler || (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource || !this.#openRate.take(source)) {
       this.#stats.streamsRefused++;
       socket.destroy();
-      return;
+      return undefined;
     }
     if (this.#pending.size >= this.#maxPendingStreams) {
       // The oldest has had the longest to send its hello; a live peer's arrives at once.
@@ -460,100 +489,125 @@ export class Transport {
     this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
     this.#stats.streamsIn++;
     socket.setNoDelay(true);
+    return handler;
+  }
+
+  /** An admitted stream's state, with its hello and overall deadlines running. */
+  #inboundStream(socket: Socket, source: string, handler: RequestHandler): InboundStream {
     const from: Peer = { addr: source, port: socket.remotePort ?? 0 };
     const where = hostPort(from.addr, from.port);
-    const reader = new FrameReader(this.#maxFrameBytes, HELLO_MAX_BYTES);
-    let phase: 'hello' | 'request' | 'answering' = 'hello';
-    /** Bytes this stream counts against maxBufferedBytes: its frame's announced length, then the request being answered. */
-    let held = 0;
-    const hold = (bytes: number) => {
-      this.#budget.used += bytes - held;
-      held = bytes;
-    };
     const fail: Fail = (err, context, counter = 'streamErrors') => {
       this.#stats[counter]++;
       if (counter === 'streamsUnauthenticated' || counter === 'streamsOverBudget') this.#openRate.penalize(source);
       this.#onError(err, context);
       socket.destroy();
     };
-    const helloTimer = setTimeout(() => fail(new Error(`stream from ${where} sent no hello in time`), 'inbound stream', 'streamsUnauthenticated'), this.#helloTimeoutMs);
-    const timer = setTimeout(() => fail(new Error(`stream from ${where} timed out`), 'inbound stream'), this.#inboundTimeoutMs);
-    socket.on('close', () => {
-      clearTimeout(helloTimer);
-      clearTimeout(timer);
-      hold(0);
-      this.#pending.delete(socket);
-      this.#inbound.delete(socket);
-      const n = (this.#perSource.get(source) ?? 1) - 1;
-      if (n > 0) this.#perSource.set(source, n);
-      else this.#perSource.delete(source);
-    });
-    const authenticated = (): boolean => {
-      clearTimeout(helloTimer);
-      this.#pending.delete(socket);
-      if (this.#inbound.size >= this.#maxInboundStreams) {
-        fail(new Error(`stream from ${where} refused: ${this.#maxInboundStreams} streams already open`), 'inbound stream', 'streamsRefused');
+    return {
+      socket,
+      source,
+      from,
+      where,
+      handler,
+      fail,
+      reader: new FrameReader(this.#maxFrameBytes, HELLO_MAX_BYTES),
+      phase: 'hello',
+      held: 0,
+      helloTimer: setTimeout(() => fail(new Error(`stream from ${where} sent no hello in time`), 'inbound stream', 'streamsUnauthenticated'), this.#helloTimeoutMs),
+      timer: setTimeout(() => fail(new Error(`stream from ${where} timed out`), 'inbound stream'), this.#inboundTimeoutMs),
+    };
+  }
+
+  /** Sets the bytes a stream counts against maxBufferedBytes. */
+  #hold(s: InboundStream, bytes: number): void {
+    this.#budget.used += bytes - s.held;
+    s.held = bytes;
+  }
+
+  #streamClosed(s: InboundStream): void {
+    clearTimeout(s.helloTimer);
+    clearTimeout(s.timer);
+    this.#hold(s, 0);
+    this.#pending.delete(s.socket);
+    this.#inbound.delete(s.socket);
+    const n = (this.#perSource.get(s.source) ?? 1) - 1;
+    if (n > 0) this.#perSource.set(s.source, n);
+    else this.#perSource.delete(s.source);
+  }
+
+  /** Moves a stream from pending to inbound once it authenticated; false when inbound streams are full (it is closed). */
+  #authenticated(s: InboundStream): boolean {
+    clearTimeout(s.helloTimer);
+    this.#pending.delete(s.socket);
+    if (this.#inbound.size >= this.#maxInboundStreams) {
+      s.fail(new Error(`stream from ${s.where} refused: ${this.#maxInboundStreams} streams already open`), 'inbound stream', 'streamsRefused');
+      return false;
+    }
+    this.#inbound.add(s.socket);
+    return true;
+  }
+
+  #answerStream(s: InboundStream, body: Buffer): void {
+    s.phase = 'answering';
+    this.#hold(s, body.length);
+    this.#answer(s.socket, s.from, body, s.handler, s.fail);
+  }
+
+  #streamData(s: InboundStream, chunk: Buffer): void {
+    const { socket, reader, where, fail } = s;
+    this.#stats.streamBytesIn += chunk.length;
+    if (socket.destroyed) return;
+    if (s.phase === 'answering') {
+      // One request per connection: anything more is a confused or hostile peer.
+      fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
+      return;
+    }
+    const r = reader.push(chunk);
+    // A frame reserves its announced length as soon as its prefix is read: a flood of
+    // streams announcing 4 MiB is turned away before their bodies are read, instead of
+    // cycling the budget through garbage the collector has yet to free.
+    this.#hold(s, Math.max(reader.buffered, reader.announced));
+    if (!r.ok) {
+      if (s.phase === 'hello' && r.frames.length === 0) fail(new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`), 'inbound stream', 'streamsUnauthenticated');
+      else fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
+      return;
+    }
+    if (this.#budget.used > this.#budget.max) {
+      fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`), 'inbound stream', 'streamsOverBudget');
+      return;
+    }
+    const frames = r.frames;
+    if (s.phase === 'hello' && frames.length > 0 && !this.#streamHello(s, frames)) return;
+    if (s.phase !== 'request' || frames.length === 0) return;
+    if (frames.length > 1 || !reader.idle) {
+      fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
+      return;
+    }
+    this.#answerStream(s, frames[0]!);
+  }
+
+  /** Checks a stream's first frame (taken off `frames`); true when the stream goes on to its request. */
+  #streamHello(s: InboundStream, frames: Buffer[]): boolean {
+    const { where, fail } = s;
+    const first = frames.shift()!;
+    const verdict = this.#hello.check(first);
+    if (verdict === 'unauthentic') {
+      fail(new Error(`stream from ${where} did not authenticate`), 'inbound stream', 'streamsUnauthenticated');
+      return false;
+    }
+    if (verdict === 'other') {
+      // A peer that sends no hello (an older version) may still send a small request;
+      // it gets no more than the hello's size, and the handler authenticates it.
+      if (!this.#authenticated(s)) return false;
+      if (frames.length > 0 || !s.reader.idle) {
+        fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
         return false;
       }
-      this.#inbound.add(socket);
-      return true;
-    };
-    const answer = (body: Buffer) => {
-      phase = 'answering';
-      hold(body.length);
-      this.#answer(socket, from, body, handler, fail);
-    };
-    socket.on('data', (chunk: Buffer) => {
-      this.#stats.streamBytesIn += chunk.length;
-      if (socket.destroyed) return;
-      if (phase === 'answering') {
-        // One request per connection: anything more is a confused or hostile peer.
-        fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
-        return;
-      }
-      const r = reader.push(chunk);
-      // A frame reserves its announced length as soon as its prefix is read: a flood of
-      // streams announcing 4 MiB is turned away before their bodies are read, instead of
-      // cycling the budget through garbage the collector has yet to free.
-      hold(Math.max(reader.buffered, reader.announced));
-      if (!r.ok) {
-        if (phase === 'hello' && r.frames.length === 0) fail(new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`), 'inbound stream', 'streamsUnauthenticated');
-        else fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
-        return;
-      }
-      if (this.#budget.used > this.#budget.max) {
-        fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`), 'inbound stream', 'streamsOverBudget');
-        return;
-      }
-      const frames = r.frames;
-      if (phase === 'hello' && frames.length > 0) {
-        const first = frames.shift()!;
-        const verdict = this.#hello.check(first);
-        if (verdict === 'unauthentic') {
-          fail(new Error(`stream from ${where} did not authenticate`), 'inbound stream', 'streamsUnauthenticated');
-          return;
-        }
-        if (verdict === 'other') {
-          // A peer that sends no hello (an older version) may still send a small request;
-          // it gets no more than the hello's size, and the handler authenticates it.
-          if (!authenticated()) return;
-          if (frames.length > 0 || !reader.idle) {
-            fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
-            return;
-          }
-          answer(first);
-          return;
-        }
-        if (!authenticated()) return;
-        phase = 'request';
-      }
-      if (phase !== 'request' || frames.length === 0) return;
-      if (frames.length > 1 || !reader.idle) {
-        fail(new Error(`stream from ${where} sent data after its request`), 'inbound stream');
-        return;
-      }
-      answer(frames[0]!);
-    });
+      this.#answerStream(s, first);
+      return false;
+    }
+    if (!this.#authenticated(s)) return false;
+    s.phase = 'request';
+    return true;
   }
 
   #answer(socket: Socket, from: Peer, body: Buffer, handler: RequestHandler, fail: Fail): void {

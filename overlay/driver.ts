@@ -15,7 +15,7 @@ import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
 import { DEFAULTS, overlayRunnerTimings } from './defaults.js';
 import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
-import { IpAdapter } from './ip.js';
+import { IpAdapter, type HostLinks } from './ip.js';
 import type { LeaseConfig } from './lease.js';
 import { LeaseKeeper, type LeaseStore } from './lease-keeper.js';
 import { OverlayMetrics } from './metrics.js';
@@ -258,76 +258,86 @@ export class OverlayDriver {
 
   /** One pass; throws when it failed (the runner retries it). */
   private async pass(): Promise<{ changed: boolean }> {
-    let commands = 0;
-    let failures = 0;
+    const applied = { failures: 0 };
     try {
       const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
-      const all = this.readLeases('all');
-      const live = this.readLeases('live');
-      const underlay = await this.underlays.find(host, live);
-      this.st.underlay = underlay ?? null;
-      if (!underlay) {
-        this.st.state = 'waiting';
-        throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
-      }
-      const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
-      const lease = await this.leases.keep(all, vtep);
-      this.st.lease = lease ?? null;
-      if (!lease) {
-        this.st.state = 'exhausted';
-        throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
-      }
-      this.st.state = 'held';
-      const prefix = parsePrefix(lease.subnet)!;
-      const { peers, skipped } = peersOf(this.opts.node, live, all, { cfg: this.leaseCfg, vni: this.cfg.vni, port: this.cfg.port, underlay: underlay.addr });
-      const desired: DesiredState = {
-        device: { name: this.cfg.device, vni: this.cfg.vni, port: this.cfg.port, local: underlay.addr, dev: underlay.dev, mtu: underlay.mtu - VXLAN_OVERHEAD, mac: this.mac, addr: `${vtepAddr(prefix)}/32` },
-        bridge: this.cfg.bridge ? { name: this.cfg.bridge, addr: `${gatewayAddr(prefix)}/${prefix.len}` } : undefined,
-        peers,
-      };
-      this.st.peers = peers;
-      this.st.skipped = skipped;
-      this.metrics.peers.set(peers.length);
-      const counts: Partial<Record<SkipReason, number>> = {};
-      for (const s of skipped) counts[s.reason] = (counts[s.reason] ?? 0) + 1;
-      this.metrics.setSkipped(counts);
-
-      const actual = await this.ip.read(this.cfg.device, this.cfg.bridge, host);
-      const cmds = plan(desired, actual);
-      const key = JSON.stringify(desired);
-      commands = cmds.length;
-      if (cmds.length > 0) {
-        // Nothing we asked for changed, yet the kernel differs: someone changed it by hand.
-        if (key === this.lastClean) {
-          this.st.driftRepaired += cmds.length;
-          this.metrics.driftRepaired.inc(cmds.length);
-          this.log.warn({ commands: cmds.map(describe) }, 'overlay: repairing configuration changed outside weft');
-        }
-        const r = await this.ip.apply(cmds);
-        for (const c of cmds) this.metrics.command(c.kind);
-        failures = r.failed.length;
-        if (failures > 0) {
-          this.st.applyFailures += failures;
-          this.metrics.applyFailures.inc(failures);
-          throw new Error(`${failures} of ${cmds.length} ip/bridge commands failed, first: "${r.failed[0].line}": ${r.failed[0].error}`);
-        }
-        this.st.programmed = summarize(await this.ip.read(this.cfg.device, this.cfg.bridge), this.cfg);
-      } else if (!this.st.programmed) this.st.programmed = summarize(actual, this.cfg);
-      this.lastClean = key;
-      if (this.st.forwarding === null || cmds.length > 0) {
-        const was = this.st.forwarding;
-        this.st.forwarding = (await this.ip.forwarding()) ?? null;
-        // Said when it turns off, not through problem(): a clean pass clears that, and the
-        // next pass that applies commands would say it again.
-        if (this.st.forwarding === false && was !== false && this.cfg.bridge) this.log.warn({}, 'overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1');
-      }
+      const desired = await this.desiredState(host);
+      const commands = await this.converge(desired, host, applied);
       return { changed: commands > 0 };
     } catch (err) {
-      if (failures === 0) this.metrics.reconcileErrors.inc();
+      if (applied.failures === 0) this.metrics.reconcileErrors.inc();
       this.lastClean = undefined;
       this.problem(`overlay: ${err instanceof Error ? err.message : String(err)}`, {});
       throw err;
     }
+  }
+
+  /** Finds the underlay, keeps this node's lease and derives the devices and peers wanted; throws when either is missing. */
+  private async desiredState(host: HostLinks): Promise<DesiredState> {
+    const all = this.readLeases('all');
+    const live = this.readLeases('live');
+    const underlay = await this.underlays.find(host, live);
+    this.st.underlay = underlay ?? null;
+    if (!underlay) {
+      this.st.state = 'waiting';
+      throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
+    }
+    const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
+    const lease = await this.leases.keep(all, vtep);
+    this.st.lease = lease ?? null;
+    if (!lease) {
+      this.st.state = 'exhausted';
+      throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
+    }
+    this.st.state = 'held';
+    const prefix = parsePrefix(lease.subnet)!;
+    const { peers, skipped } = peersOf(this.opts.node, live, all, { cfg: this.leaseCfg, vni: this.cfg.vni, port: this.cfg.port, underlay: underlay.addr });
+    this.st.peers = peers;
+    this.st.skipped = skipped;
+    this.metrics.peers.set(peers.length);
+    const counts: Partial<Record<SkipReason, number>> = {};
+    for (const s of skipped) counts[s.reason] = (counts[s.reason] ?? 0) + 1;
+    this.metrics.setSkipped(counts);
+    return {
+      device: { name: this.cfg.device, vni: this.cfg.vni, port: this.cfg.port, local: underlay.addr, dev: underlay.dev, mtu: underlay.mtu - VXLAN_OVERHEAD, mac: this.mac, addr: `${vtepAddr(prefix)}/32` },
+      bridge: this.cfg.bridge ? { name: this.cfg.bridge, addr: `${gatewayAddr(prefix)}/${prefix.len}` } : undefined,
+      peers,
+    };
+  }
+
+  /** Applies the commands that take the kernel to the desired state; returns how many there were, throws when some failed. */
+  private async converge(desired: DesiredState, host: HostLinks, applied: { failures: number }): Promise<number> {
+    const actual = await this.ip.read(this.cfg.device, this.cfg.bridge, host);
+    const cmds = plan(desired, actual);
+    const key = JSON.stringify(desired);
+    if (cmds.length > 0) {
+      // Nothing we asked for changed, yet the kernel differs: someone changed it by hand.
+      if (key === this.lastClean) {
+        this.st.driftRepaired += cmds.length;
+        this.metrics.driftRepaired.inc(cmds.length);
+        this.log.warn({ commands: cmds.map(describe) }, 'overlay: repairing configuration changed outside weft');
+      }
+      const r = await this.ip.apply(cmds);
+      for (const c of cmds) this.metrics.command(c.kind);
+      applied.failures = r.failed.length;
+      if (applied.failures > 0) {
+        this.st.applyFailures += applied.failures;
+        this.metrics.applyFailures.inc(applied.failures);
+        throw new Error(`${applied.failures} of ${cmds.length} ip/bridge commands failed, first: "${r.failed[0].line}": ${r.failed[0].error}`);
+      }
+      this.st.programmed = summarize(await this.ip.read(this.cfg.device, this.cfg.bridge), this.cfg);
+    } else if (!this.st.programmed) this.st.programmed = summarize(actual, this.cfg);
+    this.lastClean = key;
+    if (this.st.forwarding === null || cmds.length > 0) await this.checkForwarding();
+    return cmds.length;
+  }
+
+  private async checkForwarding(): Promise<void> {
+    const was = this.st.forwarding;
+    this.st.forwarding = (await this.ip.forwarding()) ?? null;
+    // Said when it turns off, not through problem(): a clean pass clears that, and the
+    // next pass that applies commands would say it again.
+    if (this.st.forwarding === false && was !== false && this.cfg.bridge) this.log.warn({}, 'overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1');
   }
 
   /** Logs a problem once until it changes or clears, not on every pass. */

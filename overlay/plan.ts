@@ -84,9 +84,20 @@ function vxlanMatches(l: LinkState, d: DesiredState['device']): boolean {
  */
 export function plan(desired: DesiredState, actual: ActualState): Command[] {
   const out: Command[] = [];
-  const d = desired.device;
+  const dev = desired.device.name;
+  const fresh = planDevice(out, desired.device, actual.links[dev]);
+  if (desired.bridge) planBridge(out, desired.bridge, actual.links[desired.bridge.name]);
+  // A fresh device holds no entries, whatever the old one had.
+  planRoutes(out, dev, desired.peers, fresh ? [] : actual.routes);
+  planNeighbours(out, dev, desired.peers, fresh ? [] : actual.neigh);
+  planFdb(out, dev, desired.peers, fresh ? [] : actual.fdb);
+  return out;
+}
+
+/** The VXLAN device, its address and link state; true when it is (re)created, so holds no entries. */
+function planDevice(out: Command[], d: DesiredState['device'], existing: LinkState | undefined): boolean {
   const dev = d.name;
-  let cur: LinkState | undefined = actual.links[dev];
+  let cur = existing;
   let fresh = false;
   // VNI, port, local address and underlay device cannot be changed in place.
   if (cur && !vxlanMatches(cur, d)) {
@@ -102,27 +113,22 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
   }
   addrs(out, dev, fresh ? [] : cur!.addrs, [d.addr]);
   if (fresh || !cur!.up) out.push(ip('link', 'link', 'set', 'dev', dev, 'up'));
+  return fresh;
+}
 
-  if (desired.bridge) {
-    const b = desired.bridge;
-    let bcur: LinkState | undefined = actual.links[b.name];
-    if (bcur && bcur.kind !== 'bridge') {
-      out.push(ip('link', 'link', 'del', 'dev', b.name));
-      bcur = undefined;
-    }
-    if (!bcur) out.push(ip('link', 'link', 'add', b.name, 'type', 'bridge'));
-    addrs(out, b.name, bcur?.addrs ?? [], [b.addr]);
-    if (!bcur?.up) out.push(ip('link', 'link', 'set', 'dev', b.name, 'up'));
+function planBridge(out: Command[], b: NonNullable<DesiredState['bridge']>, existing: LinkState | undefined): void {
+  let bcur = existing;
+  if (bcur && bcur.kind !== 'bridge') {
+    out.push(ip('link', 'link', 'del', 'dev', b.name));
+    bcur = undefined;
   }
+  if (!bcur) out.push(ip('link', 'link', 'add', b.name, 'type', 'bridge'));
+  addrs(out, b.name, bcur?.addrs ?? [], [b.addr]);
+  if (!bcur?.up) out.push(ip('link', 'link', 'set', 'dev', b.name, 'up'));
+}
 
-  // A fresh device holds no entries, whatever the old one had.
-  const routes = fresh ? [] : actual.routes;
-  const neigh = fresh ? [] : actual.neigh;
-  const fdb = fresh ? [] : actual.fdb;
-  const want = new Map<string, PeerEntry>(desired.peers.map((p) => [normDst(p.subnet), p]));
-  const wantGw = new Map<string, PeerEntry>(desired.peers.map((p) => [p.gateway, p]));
-  const wantMac = new Map<string, PeerEntry>(desired.peers.map((p) => [p.mac, p]));
-
+function planRoutes(out: Command[], dev: string, peers: readonly PeerEntry[], routes: ActualState['routes']): void {
+  const want = new Map<string, PeerEntry>(peers.map((p) => [normDst(p.subnet), p]));
   const routeOk = new Set<string>();
   const routeDel: Command[] = [];
   const perDst = new Map<string, number>();
@@ -137,16 +143,22 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
   // one being kept: the exact ones go first.
   routeDel.sort((a, b) => Number(!a.args.includes('via')) - Number(!b.args.includes('via')));
   out.push(...routeDel);
-  for (const p of desired.peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
+  for (const p of peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
+}
 
-  // Neighbours last among ip's lines: `ip neigh` ends the whole batch on a failure
-  // (iproute2 6.1 exits), where the other commands let -force go on.
+// Neighbours last among ip's lines: `ip neigh` ends the whole batch on a failure
+// (iproute2 6.1 exits), where the other commands let -force go on.
+function planNeighbours(out: Command[], dev: string, peers: readonly PeerEntry[], neigh: ActualState['neigh']): void {
+  const wantGw = new Map<string, PeerEntry>(peers.map((p) => [p.gateway, p]));
   for (const n of neigh) if (n.permanent && !wantGw.has(n.dst)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
   const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
-  for (const p of desired.peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
+  for (const p of peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
+}
 
-  // A unicast MAC has one remote in a VXLAN FDB (`append` adds remotes only to the
-  // all-zero and multicast MACs), and `replace` rewrites it in place.
+// A unicast MAC has one remote in a VXLAN FDB (`append` adds remotes only to the
+// all-zero and multicast MACs), and `replace` rewrites it in place.
+function planFdb(out: Command[], dev: string, peers: readonly PeerEntry[], fdb: readonly FdbState[]): void {
+  const wantMac = new Map<string, PeerEntry>(peers.map((p) => [p.mac, p]));
   const fdbByMac = new Map<string, FdbState[]>();
   for (const f of fdb) fdbByMac.set(f.mac, [...(fdbByMac.get(f.mac) ?? []), f]);
   for (const [mac, entries] of fdbByMac) {
@@ -154,13 +166,12 @@ export function plan(desired: DesiredState, actual: ActualState): Command[] {
     if (p && entries.length === 1) continue;
     for (const f of entries) if (!p || f.dst !== p.underlay) out.push(br('fdb', 'del', mac, 'dev', dev, 'dst', f.dst, 'self'));
   }
-  for (const p of desired.peers) {
+  for (const p of peers) {
     const entries = fdbByMac.get(p.mac) ?? [];
     if (entries.length === 1 && entries[0].dst === p.underlay && entries[0].permanent) continue;
     if (entries.length > 1 && entries.some((f) => f.dst === p.underlay && f.permanent)) continue;
     out.push(br('fdb', 'replace', p.mac, 'dev', dev, 'dst', p.underlay, 'self', 'permanent'));
   }
-  return out;
 }
 
 // New addresses first: removing a device's last IPv4 address makes the kernel flush its

@@ -54,57 +54,82 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return values.help ? 0 : 2;
   }
-  const base = apiTarget(values);
-  const durable = values.durable ? '?durable=true' : '';
-  const want = (n: number, usage: string) => {
-    if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
-    if (args[0] === '') throw new UsageError(`kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`);
-  };
+  const call: KvCall = { base: apiTarget(values), sub, args, values, durable: values.durable ? '?durable=true' : '' };
   if (values.cas !== undefined && sub !== 'put') throw new UsageError('kv: --cas goes with put');
   if (values.recurse && sub !== 'del' && sub !== 'delete') throw new UsageError('kv: --recurse goes with del');
   switch (sub) {
-    case 'get': {
-      want(1, 'get KEY');
-      const r = (await callApi(base, 'GET', path(args[0]!))) as { value: unknown };
-      console.log(values.json ? JSON.stringify(r) : JSON.stringify(r.value, null, 2));
-      return 0;
-    }
-    case 'put': {
-      want(2, 'put KEY VALUE');
-      const cas = values.cas === undefined ? '' : `${durable ? '&' : '?'}cas=${casIndex(values.cas as string)}`;
-      const text = args[1] === '-' ? await readStdin() : args[1]!;
-      const r = (await callApi(base, 'PUT', path(args[0]!) + durable + cas, parseValue(text, values.raw === true || values.string === true))) as { changed: boolean };
-      if (!r.changed) console.error('unchanged: the key already had this value');
-      return 0;
-    }
+    case 'get':
+      return get(call);
+    case 'put':
+      return put(call);
     case 'del':
-    case 'delete': {
-      if (values.recurse) {
-        want(1, 'del --recurse PREFIX');
-        const r = (await callApi(base, 'DELETE', path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true')) as { deleted: number };
-        console.error(`deleted ${r.deleted} key${r.deleted === 1 ? '' : 's'} under "${args[0]}"`);
-        return 0;
-      }
-      want(1, 'del KEY');
-      const r = (await callApi(base, 'DELETE', path(args[0]!) + durable)) as { deleted: boolean };
-      if (!r.deleted) console.error(`no key "${args[0]}"`);
-      return 0;
-    }
+    case 'delete':
+      return del(call);
     case 'ls':
-    case 'list': {
-      if (args.length > 1) throw new UsageError('usage: weft kv ls [PREFIX]');
-      const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown; index: number }[] };
-      console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'INDEX', 'VALUE'], r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)])));
-      return 0;
-    }
+    case 'list':
+      return list(call);
     case 'watch': {
       if (args.length > 1) throw new UsageError('usage: weft kv watch [PREFIX]');
-      await watch(base, args[0] ?? '', values.json === true);
+      await watch(call.base, args[0] ?? '', values.json === true);
       return 0;
     }
     default:
       throw new UsageError(`kv: unknown subcommand "${sub}"; run weft kv --help`);
   }
+}
+
+/** One `weft kv` subcommand as typed: where the agent is, its arguments and flags. */
+interface KvCall {
+  base: ApiTarget;
+  sub: string;
+  args: string[];
+  values: ReturnType<typeof parseFlags>['values'];
+  /** The query string of --durable, or nothing. */
+  durable: string;
+}
+
+/** Refuses a subcommand given the wrong number of arguments or an empty key. */
+function wantArgs({ sub, args }: KvCall, n: number, usage: string): void {
+  if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
+  if (args[0] === '') throw new UsageError(`kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`);
+}
+
+async function get(call: KvCall): Promise<number> {
+  wantArgs(call, 1, 'get KEY');
+  const r = (await callApi(call.base, 'GET', path(call.args[0]!))) as { value: unknown };
+  console.log(call.values.json ? JSON.stringify(r) : JSON.stringify(r.value, null, 2));
+  return 0;
+}
+
+async function put(call: KvCall): Promise<number> {
+  const { args, values, durable } = call;
+  wantArgs(call, 2, 'put KEY VALUE');
+  const cas = values.cas === undefined ? '' : `${durable ? '&' : '?'}cas=${casIndex(values.cas as string)}`;
+  const text = args[1] === '-' ? await readStdin() : args[1]!;
+  const r = (await callApi(call.base, 'PUT', path(args[0]!) + durable + cas, parseValue(text, values.raw === true || values.string === true))) as { changed: boolean };
+  if (!r.changed) console.error('unchanged: the key already had this value');
+  return 0;
+}
+
+async function del(call: KvCall): Promise<number> {
+  const { args, durable } = call;
+  if (call.values.recurse) {
+    wantArgs(call, 1, 'del --recurse PREFIX');
+    const r = (await callApi(call.base, 'DELETE', path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true')) as { deleted: number };
+    console.error(`deleted ${r.deleted} key${r.deleted === 1 ? '' : 's'} under "${args[0]}"`);
+    return 0;
+  }
+  wantArgs(call, 1, 'del KEY');
+  const r = (await callApi(call.base, 'DELETE', path(args[0]!) + durable)) as { deleted: boolean };
+  if (!r.deleted) console.error(`no key "${args[0]}"`);
+  return 0;
+}
+
+async function list({ base, args, values }: KvCall): Promise<number> {
+  if (args.length > 1) throw new UsageError('usage: weft kv ls [PREFIX]');
+  const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown; index: number }[] };
+  console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'INDEX', 'VALUE'], r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)])));
+  return 0;
 }
 
 /** A value typed on the command line: JSON, or with --raw the text itself. A typo is not silently stored as a string. */
@@ -147,17 +172,7 @@ async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<
   let connectedOnce = false;
   let backoffMs = 250;
   for (;;) {
-    let res: Response | undefined;
-    try {
-      res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
-    } catch (e) {
-      if (!connectedOnce) throw unreachable(target.base, e);
-    }
-    if (res && (!res.ok || !res.body)) {
-      const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
-      if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
-      res = undefined;
-    }
+    const res = await openWatch(target, prefix, connectedOnce);
     if (!res) {
       await new Promise((r) => setTimeout(r, backoffMs));
       backoffMs = Math.min(backoffMs * 2, 5_000);
@@ -167,45 +182,80 @@ async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<
     if (resync) process.stderr.write(`weft: reconnected to the agent at ${target.base}; printing what changed meanwhile\n`);
     connectedOnce = true;
     backoffMs = 250;
-    // On a reconnect the agent's current entries arrive first (initial: true); keys printed
-    // before and missing from them were deleted meanwhile: found at the first live line, or
-    // from a listing once the stream goes quiet.
-    const initialKeys = new Set<string>();
-    let pendingDeletes = resync;
-    const flushDeletes = (present: Set<string>) => {
-      if (!pendingDeletes) return;
-      pendingDeletes = false;
-      for (const key of [...seen.keys()]) {
-        if (present.has(key)) continue;
-        seen.delete(key);
-        print({ op: 'delete', key });
-      }
-    };
-    const quiet = resync
-      ? setTimeout(() => {
-          void callApi(target, 'GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`)
-            .then((r) => flushDeletes(new Set((r as { entries: { key: string }[] }).entries.map((e) => e.key))))
-            .catch(() => undefined);
-        }, 500)
-      : undefined;
-    try {
-      const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
-      for await (const line of lines) {
-        if (!line) continue;
-        const e = JSON.parse(line) as WatchLine;
-        if (e.initial) initialKeys.add(e.key);
-        else flushDeletes(initialKeys);
-        const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;
-        if (resync && e.initial && seen.get(e.key) === value) continue;
-        if (value === undefined) seen.delete(e.key);
-        else seen.set(e.key, value);
-        print(e);
-      }
-    } catch {
-      // the connection broke mid-stream: as an end
-    } finally {
-      clearTimeout(quiet);
-    }
+    await printWatch(res, { target, prefix, seen, print, resync });
     process.stderr.write(`weft: the agent at ${target.base} closed the watch (it stopped or restarted, or cut a client that did not read); reconnecting (Ctrl-C stops)\n`);
+  }
+}
+
+/**
+ * Opens the watch stream. Undefined when the agent is away, to retry; throws when it was
+ * never reached, refused the first request, or refuses the token.
+ */
+async function openWatch(target: ApiTarget, prefix: string, connectedOnce: boolean): Promise<Response | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
+  } catch (e) {
+    if (!connectedOnce) throw unreachable(target.base, e);
+    return undefined;
+  }
+  if (!res.ok || !res.body) {
+    const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
+    if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
+    return undefined;
+  }
+  return res;
+}
+
+interface WatchState {
+  target: ApiTarget;
+  prefix: string;
+  /** key -> its value as JSON, as last printed, across reconnects */
+  seen: Map<string, string>;
+  print: (e: WatchLine) => void;
+  /** A reconnect: print only what differs from `seen`. */
+  resync: boolean;
+}
+
+/** Prints one watch stream's lines until it ends or breaks. */
+async function printWatch(res: Response, { target, prefix, seen, print, resync }: WatchState): Promise<void> {
+  // On a reconnect the agent's current entries arrive first (initial: true); keys printed
+  // before and missing from them were deleted meanwhile: found at the first live line, or
+  // from a listing once the stream goes quiet.
+  const initialKeys = new Set<string>();
+  let pendingDeletes = resync;
+  const flushDeletes = (present: Set<string>) => {
+    if (!pendingDeletes) return;
+    pendingDeletes = false;
+    for (const key of [...seen.keys()]) {
+      if (present.has(key)) continue;
+      seen.delete(key);
+      print({ op: 'delete', key });
+    }
+  };
+  const quiet = resync
+    ? setTimeout(() => {
+        void callApi(target, 'GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`)
+          .then((r) => flushDeletes(new Set((r as { entries: { key: string }[] }).entries.map((e) => e.key))))
+          .catch(() => undefined);
+      }, 500)
+    : undefined;
+  try {
+    const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
+    for await (const line of lines) {
+      if (!line) continue;
+      const e = JSON.parse(line) as WatchLine;
+      if (e.initial) initialKeys.add(e.key);
+      else flushDeletes(initialKeys);
+      const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;
+      if (resync && e.initial && seen.get(e.key) === value) continue;
+      if (value === undefined) seen.delete(e.key);
+      else seen.set(e.key, value);
+      print(e);
+    }
+  } catch {
+    // the connection broke mid-stream: as an end
+  } finally {
+    clearTimeout(quiet);
   }
 }

@@ -62,63 +62,83 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       }
       const changeAuth = ctx.changeAuth;
       const signed = changeAuth ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned }) : undefined;
-      const m = await Membership.start({
-        name: config.node.name,
-        bindAddr: g.bindAddr,
-        bindPort: g.bindPort,
-        advertiseAddr: g.advertiseAddr || undefined,
-        config: swim,
-        label: g.label,
-        // The agent's keyring, shared with the store: one rotation covers both.
-        keyring: ctx.keyring,
-        acceptUnstamped: g.acceptUnstamped,
-        meta: encodeMeta(ctx.meta),
-        // Identity on (tls.*): alives and leaves are signed with the node's certificate, as store changes are.
-        auth: signed,
-        onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
-      });
+      const m = await startMembership(ctx, swim, signed);
       handle.current = m;
-      // Revocations reach membership as they reach the store (identity-routes.ts followRevocations).
-      const identityListener = {
-        revoked: (node: string) => {
-          m.standingChanged();
-          log.warn({ node }, `membership: node ${node} revoked: failed, its gossip refused`);
-        },
-        renewed: (id: Parameters<SignedMembership['setIdentity']>[0]) => {
-          signed?.setIdentity(id);
-          m.identityRenewed();
-        },
-      };
-      changeAuth?.listeners.add(identityListener);
+      const unfollowIdentity = followIdentity(ctx, m, signed);
       const stopRefusalLog = signed ? logRefusals(m, log) : () => {};
-      for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
-        m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
-      }
+      logMemberEvents(m, log);
       const local = m.local;
       ctx.listening.set('gossip', `${local.addr}:${local.port}`);
-      if (g.join.length) {
-        void m.join(g.join).then((n) => {
-          if (child.signal.aborted) return;
-          if (n > 0) log.info({ seeds: g.join, answered: n }, `joined the cluster through ${n} of ${g.join.length} seed(s)`);
-          else log.warn({ seeds: g.join }, `no seed answered yet (${g.join.join(', ')}); retrying in the background`);
-        });
-      }
+      if (g.join.length) joinSeeds(m, g.join, child.signal, log);
       return {
         async stop() {
-          changeAuth?.listeners.delete(identityListener);
+          unfollowIdentity();
           stopRefusalLog();
           await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
           await m.close();
           if (handle.current === m) handle.current = undefined;
         },
         kill() {
-          changeAuth?.listeners.delete(identityListener);
+          unfollowIdentity();
           stopRefusalLog();
           void m.close();
         },
       };
     },
   };
+}
+
+/** Binds the gossip sockets with the agent's config, keyring and identity. */
+function startMembership(ctx: AgentContext, swim: SwimConfig, signed: SignedMembership | undefined): Promise<Membership> {
+  const { config, log } = ctx;
+  const g = config.gossip;
+  return Membership.start({
+    name: config.node.name,
+    bindAddr: g.bindAddr,
+    bindPort: g.bindPort,
+    advertiseAddr: g.advertiseAddr || undefined,
+    config: swim,
+    label: g.label,
+    // The agent's keyring, shared with the store: one rotation covers both.
+    keyring: ctx.keyring,
+    acceptUnstamped: g.acceptUnstamped,
+    meta: encodeMeta(ctx.meta),
+    // Identity on (tls.*): alives and leaves are signed with the node's certificate, as store changes are.
+    auth: signed,
+    onError: (err, context) => log.debug({ err: err.message, context }, `membership: ${context}: ${err.message}`),
+  });
+}
+
+/** Revocations and renewals reach membership as they reach the store (identity-routes.ts followRevocations); returns the unfollow. */
+function followIdentity(ctx: AgentContext, m: Membership, signed: SignedMembership | undefined): () => void {
+  const changeAuth = ctx.changeAuth;
+  const identityListener = {
+    revoked: (node: string) => {
+      m.standingChanged();
+      ctx.log.warn({ node }, `membership: node ${node} revoked: failed, its gossip refused`);
+    },
+    renewed: (id: Parameters<SignedMembership['setIdentity']>[0]) => {
+      signed?.setIdentity(id);
+      m.identityRenewed();
+    },
+  };
+  changeAuth?.listeners.add(identityListener);
+  return () => changeAuth?.listeners.delete(identityListener);
+}
+
+function logMemberEvents(m: Membership, log: AgentContext['log']): void {
+  for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
+    m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
+  }
+}
+
+/** Joins in the background: a node whose seeds are down still starts, and says so. */
+function joinSeeds(m: Membership, seeds: string[], signal: AbortSignal, log: AgentContext['log']): void {
+  void m.join(seeds).then((n) => {
+    if (signal.aborted) return;
+    if (n > 0) log.info({ seeds, answered: n }, `joined the cluster through ${n} of ${seeds.length} seed(s)`);
+    else log.warn({ seeds }, `no seed answered yet (${seeds.join(', ')}); retrying in the background`);
+  });
 }
 
 /** Membership news refused by identity: one log line per period at most, with the counts by reason since the last. */
