@@ -4,7 +4,6 @@
 // CI: a folder takes minutes to an hour. Stryker's own report is in reports/mutation/.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { FOLDERS } from './mutation-folders.mjs';
 
 const asked = process.argv.slice(2).map((f) => f.replace(/\/+$/, ''));
@@ -13,13 +12,13 @@ if (unknown.length) {
   console.error(`unknown folder ${unknown.join(', ')}: use one of ${Object.keys(FOLDERS).join(', ')}`);
   process.exit(2);
 }
-const stryker = createRequire(import.meta.url).resolve('@stryker-mutator/core/bin/stryker.js');
+const stryker = 'node_modules/@stryker-mutator/core/bin/stryker.js';
 
 let failed = false;
 for (const folder of asked.length ? asked : Object.keys(FOLDERS)) {
   const run = spawnSync(process.execPath, [stryker, 'run', 'stryker.config.mjs'], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, WEFT_MUTATION_FOLDER: folder, TS_NODE_TRANSPILE_ONLY: '1' },
+    env: { ...process.env, WEFT_MUTATION_FOLDER: folder },
   });
   if (run.status !== 0) {
     console.log(JSON.stringify({ folder, error: `stryker exited with ${run.status ?? run.signal}` }));
