@@ -18,7 +18,7 @@ export const FOLDERS = {
   },
   lb: {
     mutate: ['lb/allocator.ts', 'lb/nft-plan.ts'],
-    tests: ['lb/allocator.test.ts', 'lb/nft-plan.test.ts', 'lb/nft-actual.test.ts'],
+    tests: ['lb/allocator.test.ts', 'lb/nft-plan.test.ts', 'lb/nft-actual.test.ts', 'lb/allocator-edges.test.ts'],
   },
   overlay: {
     mutate: ['overlay/lease.ts', 'overlay/plan.ts'],
