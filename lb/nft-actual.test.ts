@@ -99,3 +99,23 @@ t.test('any difference from the plan is a mismatch', async (t) => {
     t.equal(matches(plan, a), false, why);
   }
 });
+
+t.test('the base chains hold the rules the datapath depends on, each at its hook', async (t) => {
+  const chains = new Map<string, string[]>();
+  for (const it of full as { chain?: { name: string }; rule?: { chain: string; expr: string } }[]) {
+    if (it.chain) chains.set(it.chain.name, []);
+    if (it.rule) chains.get(it.rule.chain)!.push(it.rule.expr);
+  }
+  const hook = (name: string) => renderFull(plan).split(`  chain ${name} {\n`)[1].split('\n')[0].trim();
+  // Traffic to a VIP goes through the map, from outside (prerouting) and from this host (output).
+  t.match(hook('prerouting'), /^type nat hook prerouting priority dstnat; policy accept;$/);
+  t.match(hook('output'), /^type nat hook output priority -100; policy accept;$/);
+  for (const c of ['prerouting', 'output']) t.same(chains.get(c), ['ip daddr . meta l4proto . th dport vmap @vips'], c);
+  // A backend reached through a VIP answers the VIP's client via this host: masquerade the
+  // DNATed traffic of a VIP address, and hairpin traffic (backend to itself through the VIP).
+  t.match(hook('postrouting'), /^type nat hook postrouting priority srcnat; policy accept;$/);
+  t.same(chains.get('postrouting'), ['ct status dnat ip saddr @vip-addrs masquerade', 'ct status dnat ip saddr . ip daddr @hairpin masquerade']);
+  // A VIP address that was not DNATed (no backends) refuses new connections, never reaches a local service.
+  t.match(hook('input'), /^type filter hook input priority filter; policy accept;$/);
+  t.same(chains.get('input'), ['ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset', 'ct state new ip daddr @vip-addrs meta l4proto udp reject']);
+});
