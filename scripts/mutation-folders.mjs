@@ -1,0 +1,32 @@
+// The folders `npm run mutation` knows (issue 18): for each, the source files Stryker mutates
+// and the unit/property test files that cover them. No e2e or system tests: each mutant runs
+// the covering test files again, so only tests that take seconds belong here.
+// kill9.test.ts and dir-lock.test.ts are left out: they re-spawn node with the parent's
+// execArgv, which carries Stryker's hook into the children (dir-lock's race then fails even
+// unmutated); power-loss.test.ts covers the durability rule in-process.
+export const FOLDERS = {
+  'membership/core': {
+    mutate: ['membership/core/*.ts', '!membership/core/*.test.ts', '!membership/core/test-harness.ts'],
+    tests: ['membership/core/*.test.ts'],
+  },
+  'crdt-store': {
+    mutate: ['crdt-store/views.ts', 'crdt-store/replica-doc.ts', 'crdt-store/persist/*.ts', '!crdt-store/persist/*.test.ts', '!crdt-store/persist/*.fixture.ts'],
+    tests: ['crdt-store/local-store.test.ts', 'crdt-store/conflict-winner.test.ts', 'crdt-store/persist/journal.test.ts', 'crdt-store/persist/files.test.ts', 'crdt-store/persist/power-loss.test.ts', 'crdt-store/persist/loader.fuzz.test.ts'],
+  },
+  dns: {
+    mutate: ['dns/answer.ts', 'dns/zone.ts', 'dns/wire.ts'],
+    tests: ['dns/answer.test.ts', 'dns/zone.test.ts', 'dns/fuzz.test.ts'],
+  },
+  lb: {
+    mutate: ['lb/allocator.ts', 'lb/nft-plan.ts'],
+    tests: ['lb/allocator.test.ts', 'lb/nft-plan.test.ts', 'lb/nft-actual.test.ts', 'lb/allocator-edges.test.ts'],
+  },
+  overlay: {
+    mutate: ['overlay/lease.ts', 'overlay/plan.ts'],
+    tests: ['overlay/lease.test.ts', 'overlay/plan.test.ts'],
+  },
+  supervisors: {
+    mutate: ['supervisors/*.ts', '!supervisors/*.test.ts'],
+    tests: ['supervisors/*.test.ts'],
+  },
+};
