@@ -5,24 +5,14 @@
 // Also: a renewed certificate is taken with SIGHUP, and signs from then on.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Resolver } from 'node:dns/promises';
 import t from 'tap';
-import { startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import { startAgent, type AgentProcess, resolvesA } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { makePki } from '../test/helpers/identity.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { createNodeCert } from './tls-files.js';
 import { FAST, metric } from '../bench/hostile/store.js';
 
-const resolves = async (a: AgentProcess, name: string): Promise<string[]> => {
-  const r = new Resolver({ timeout: 1000, tries: 1 });
-  r.setServers([a.ready.dns!]);
-  try {
-    return (await r.resolve4(name)).sort();
-  } catch {
-    return [];
-  }
-};
 const post = (x: AgentProcess, body: unknown) => fetch(`${x.ready.api}/v1/services`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 t.test('a mixed cluster in the migration window serves DNS; closing the window refuses unsigned writes', { skip: skipUnless({ commands: ['openssl'] }) }, async (t) => {
@@ -41,7 +31,7 @@ t.test('a mixed cluster in the migration window serves DNS; closing the window r
 
   t.equal((await post(m1, { service: 'mig', id: 'a', addrs: ['10.9.0.1'] })).status, 201);
   t.equal((await post(m2, { service: 'mig', id: 'b', addrs: ['10.9.0.2'] })).status, 201);
-  const ms = await eventually('every node answers mig.svc with the signed and the unsigned endpoint', async () => (await Promise.all(all.map((a) => resolves(a, 'mig.svc.weft.internal')))).every((r) => r.join() === '10.9.0.1,10.9.0.2'), 15_000);
+  const ms = await eventually('every node answers mig.svc with the signed and the unsigned endpoint', async () => (await Promise.all(all.map((a) => resolvesA(a, 'mig.svc.weft.internal')))).every((r) => r.join() === '10.9.0.1,10.9.0.2'), 15_000);
   t.pass(`in the window, every node answers both endpoints (${ms} ms)`);
 
   // Renewal: a new certificate for m1 in place of the old files, then SIGHUP.
@@ -59,15 +49,15 @@ t.test('a mixed cluster in the migration window serves DNS; closing the window r
 
   // Signed by the renewed certificate: still taken by m3 (and by m2, which checks nothing).
   t.equal((await post(m1, { service: 'renewed', id: 'a', addrs: ['10.9.1.1'] })).status, 201);
-  await eventually('m1\'s write after renewal reaches m2 and m3', async () => (await Promise.all([m2, m3].map((a) => resolves(a, 'renewed.svc.weft.internal')))).every((r) => r.join() === '10.9.1.1'), 15_000);
+  await eventually('m1\'s write after renewal reaches m2 and m3', async () => (await Promise.all([m2, m3].map((a) => resolvesA(a, 'renewed.svc.weft.internal')))).every((r) => r.join() === '10.9.1.1'), 15_000);
   t.pass('a change signed with the renewed certificate is taken');
 
   // m2 (no certificate) writes after the window closed at m1: m3 (window open) takes it, m1 refuses it.
   const before = await metric([m1], 'weft_store_rejected_total{reason="change_unsigned"}');
   t.equal((await post(m2, { service: 'late', id: 'b', addrs: ['10.9.2.2'] })).status, 201);
-  await eventually('m3 answers late.svc', async () => (await resolves(m3, 'late.svc.weft.internal')).join() === '10.9.2.2', 15_000);
+  await eventually('m3 answers late.svc', async () => (await resolvesA(m3, 'late.svc.weft.internal')).join() === '10.9.2.2', 15_000);
   await eventually('m1 counts refused unsigned changes', async () => (await metric([m1], 'weft_store_rejected_total{reason="change_unsigned"}')) > before, 10_000);
   await new Promise((r) => setTimeout(r, 2000)); // repair rounds: it must not arrive another way
-  t.same(await resolves(m1, 'late.svc.weft.internal'), [], 'm1 does not take m2\'s unsigned write once its window is closed');
-  t.same(await resolves(m1, 'mig.svc.weft.internal'), ['10.9.0.1', '10.9.0.2'], 'and keeps answering what it held');
+  t.same(await resolvesA(m1, 'late.svc.weft.internal'), [], 'm1 does not take m2\'s unsigned write once its window is closed');
+  t.same(await resolvesA(m1, 'mig.svc.weft.internal'), ['10.9.0.1', '10.9.0.2'], 'and keeps answering what it held');
 });

@@ -8,14 +8,11 @@
 import type { AgentProcess, Teardown } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { makePki, type TestPki } from '../../test/helpers/identity.js';
-import { StoreNode } from '../../crdt-store/store-node.js';
+import type { StoreNode } from '../../crdt-store/store-node.js';
 import { SignedChanges } from '../../crdt-store/change-auth.js';
 import { actorId, bucketOf, ownDocId } from '../../crdt-store/names.js';
-import { Membership } from '../../membership/membership.js';
-import { makeConfig } from '../../membership/core/config.js';
 import { generateKey } from '../../membership/keyring.js';
-import { encodeMeta, storePortOf } from '../../src/node-meta.js';
-import { api, liveRecords, metric, tempDirs } from './store.js';
+import { api, liveRecords, metric, startKeyHolder, tempDirs } from './store.js';
 import { forgedOwnDocPush, sharedWritePush } from './store-forge.js';
 import type { AttackResult } from './result.js';
 import { keyHolderForgesMembership } from './identity-membership.js';
@@ -43,30 +40,10 @@ async function node2HeardAfter(agents: AgentProcess[], node2Addr: string): Promi
 /** Mallory: membership and a store with the key and its own valid certificate, joined, holding node2's document. */
 async function startMallory(t: Teardown, agents: AgentProcess[], o: { key: string; pki: TestPki; identity: boolean; attackerAddr: string }): Promise<{ store: StoreNode; mallory: SignedChanges }> {
   const { key, pki, identity, attackerAddr } = o;
-  const meta = new Map<string, unknown>();
   // Its membership is signed with its certificate too: signed agents take no unsigned member.
-  const auth = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
-  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta), auth });
-  t.teardown(() => m.close());
   const mallory = new SignedChanges(pki.identity('mallory'));
-  const store = await StoreNode.start({
-    name: 'mallory',
-    dataDir: undefined,
-    bind: attackerAddr,
-    port: 0,
-    membership: m,
-    keys: [key],
-    auth: identity ? mallory : undefined,
-    peerEndpoint: (member) => {
-      const port = storePortOf(member.meta);
-      if (port === undefined) throw new Error('no store port yet');
-      return { addr: member.addr, port };
-    },
-  });
-  t.teardown(() => store.stop());
-  meta.set('store', store.local.port);
-  m.updateMeta(encodeMeta(meta));
-  await m.join([agents[0]!.ready.gossip!]);
+  const members = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
+  const store = await startKeyHolder(t, agents, key, attackerAddr, members && { members, changes: mallory });
   await eventually('mallory holds node2\'s document', async () => (!identity || (store.store.doc(ownDocId('node2'))?.auths.size ?? 0) > 0) && store.get('svc/api/node2/api', { view: 'all' }) !== undefined, 15_000);
   return { store, mallory };
 }

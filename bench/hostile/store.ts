@@ -30,6 +30,8 @@ import { makeConfig } from '../../membership/core/config.js';
 import { generateKey, Keyring } from '../../membership/keyring.js';
 import { encodeMeta, storePortOf } from '../../src/node-meta.js';
 import type { AttackResult } from './result.js';
+import type { ChangeAuth } from '../../crdt-store/change-auth.js';
+import type { MemberAuth } from '../../membership/core/member-auth.js';
 
 export type { AttackResult };
 
@@ -147,9 +149,19 @@ export async function metric(agents: AgentProcess[], line: string): Promise<numb
 // ------------------------------------------------------------------ key holder, forged epochs
 
 /** The attacker: a member with the key (membership and a store, as an agent has), seen by every agent. */
-async function startKeyHolder(t: Teardown, agents: AgentProcess[], key: string, attackerAddr: string): Promise<StoreNode> {
+/**
+ * Mallory: a membership and a store holding the shared key, joined and seen alive by every
+ * agent. With `identity`, both sign with mallory's own certificate, as a compromised member's would.
+ */
+export async function startKeyHolder(
+  t: Teardown,
+  agents: AgentProcess[],
+  key: string,
+  attackerAddr: string,
+  identity?: { members: MemberAuth; changes: ChangeAuth },
+): Promise<StoreNode> {
   const meta = new Map<string, unknown>();
-  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta) });
+  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta), auth: identity?.members });
   t.teardown(() => m.close());
   const store = await StoreNode.start({
     name: 'mallory',
@@ -158,6 +170,7 @@ async function startKeyHolder(t: Teardown, agents: AgentProcess[], key: string, 
     port: 0,
     membership: m,
     keys: [key],
+    auth: identity?.changes,
     peerEndpoint: (member) => {
       const port = storePortOf(member.meta);
       if (port === undefined) throw new Error('no store port yet');

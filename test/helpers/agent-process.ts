@@ -1,6 +1,7 @@
 // Starts `weft agent` as a real process (from dist/, built by `npm test`'s pretest) and
 // waits for its ready line. Every process started here is killed in t.teardown.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -84,4 +85,15 @@ export async function startAgent(t: Teardown, args: string[], env: NodeJS.Proces
     });
   const readyLine = await waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'), readyTimeoutMs);
   return { proc, lines, ready: readyLine as Record<string, string>, exited, waitForLine };
+}
+
+/** The A records `name` has at `agent`'s DNS, sorted; none when it fails or times out (1 s). */
+export async function resolvesA(agent: AgentProcess, name: string): Promise<string[]> {
+  const r = new Resolver({ timeout: 1000, tries: 1 });
+  r.setServers([agent.ready.dns!]);
+  try {
+    return (await r.resolve4(name)).sort();
+  } catch {
+    return [];
+  }
 }
