@@ -43,6 +43,13 @@ class FollowedHistogram extends Histogram<'source'> {
 }
 
 export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined, rrl?: ResponseRateLimiter): void {
+  registerAnswerCounters(registry, stats);
+  registerRejectCounters(registry, stats, zone, rrl);
+  registerDnsGauges(registry, zone, forwarder, rrl);
+}
+
+// What was answered and how: by type and code, latency, the cache and the upstreams.
+function registerAnswerCounters(registry: Registry, stats: DnsStats): void {
   followCounter(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
     const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
     QTYPE_LABELS.forEach((qtype, qi) =>
@@ -59,6 +66,10 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
   followCounter(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
     [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
   );
+}
+
+// Input turned away or cut short: spoofs, refused recursion, rate limits, overload, malformed packets, bad records.
+function registerRejectCounters(registry: Registry, stats: DnsStats, zone: Zone, rrl: ResponseRateLimiter | undefined): void {
   followCounter(registry, 'weft_dns_upstream_spoof_total', 'Upstream replies dropped as possible spoofs (or garbled), by reason: source, id, question, case (0x20), not_response', ['reason'], () =>
     Object.entries(stats.upstreamSpoofs).map(([reason, n]) => [{ reason }, n]),
   );
@@ -67,7 +78,6 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
     [{ action: 'slip' }, rrl?.slipped ?? 0],
     [{ action: 'drop' }, rrl?.dropped ?? 0],
   ]);
-  new Gauge({ name: 'weft_dns_rate_limit_networks', help: 'Client networks the response-rate limiter tracks', registers: [registry], collect() { this.set(rrl?.clients ?? 0); } });
   followCounter(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
   followCounter(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
     Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
@@ -75,6 +85,10 @@ export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zo
   followCounter(registry, 'weft_dns_zone_skipped_records_total', 'Store records (and VIPs) left out of the zone because their value does not parse, by reason', ['reason'], () =>
     ZONE_SKIP_REASONS.map((reason) => [{ reason }, zone.skipped[reason]]),
   );
+}
+
+function registerDnsGauges(registry: Registry, zone: Zone, forwarder: Forwarder<unknown> | undefined, rrl: ResponseRateLimiter | undefined): void {
+  new Gauge({ name: 'weft_dns_rate_limit_networks', help: 'Client networks the response-rate limiter tracks', registers: [registry], collect() { this.set(rrl?.clients ?? 0); } });
   new Gauge({ name: 'weft_dns_zone_names', help: 'Names in the zone that hold records', registers: [registry], collect() { this.set(zone.stats.names); } });
   new Gauge({ name: 'weft_dns_zone_records', help: 'Records in the zone', registers: [registry], collect() { this.set(zone.stats.records); } });
   new Gauge({ name: 'weft_dns_cache_entries', help: 'Answers in the forwarding cache', registers: [registry], collect() { this.set(forwarder?.cache.size ?? 0); } });

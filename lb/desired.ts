@@ -84,6 +84,29 @@ function sortedVips(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, stri
   return out.sort((a, b) => cmp(a.key, b.key));
 }
 
+/** Takes out of `vips` (into `refused`) each VIP allocated an address of this node. */
+function refuseLocalAddresses(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, string>, refused: Map<string, RefusedVip>, opts: DesiredOptions): void {
+  if (!opts.guard || !opts.local?.size) return;
+  for (const [key, v] of vips) {
+    const addr = addrs.get(v.vip);
+    if (addr === undefined || !opts.local.has(addr)) continue;
+    const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
+    refused.set(key, { key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
+    vips.delete(key);
+  }
+}
+
+/** Each bound endpoint's addresses of the VIP's family become its backends, on the binding's target port. */
+function addBackends(bound: [EndpointEntry, VipEntry, number][], addrs: ReadonlyMap<string, string>): void {
+  for (const [e, v, targetPort] of bound) {
+    const six = isIPv6(addrs.get(v.vip) ?? '0.0.0.0');
+    for (const a of e.rec.addrs) {
+      if (six ? !isIPv6(a) : !isIPv4(a)) continue;
+      v.backends.set(`${a} ${targetPort}`, { addr: a, port: targetPort });
+    }
+  }
+}
+
 export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr, opts: DesiredOptions = {}): DesiredState {
   const eps = [...endpoints];
   const decl = [...declared];
@@ -124,22 +147,8 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
     opts.members ?? [],
   );
   // Only now: this node's own addresses must not change what the others compute.
-  if (opts.guard && opts.local?.size) {
-    for (const [key, v] of vips) {
-      const addr = addrs.get(v.vip);
-      if (addr === undefined || !opts.local.has(addr)) continue;
-      const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
-      refusedByKey.set(key, { key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
-      vips.delete(key);
-    }
-  }
-  for (const [e, v, targetPort] of bound) {
-    const six = isIPv6(addrs.get(v.vip) ?? '0.0.0.0');
-    for (const a of e.rec.addrs) {
-      if (six ? !isIPv6(a) : !isIPv4(a)) continue;
-      v.backends.set(`${a} ${targetPort}`, { addr: a, port: targetPort });
-    }
-  }
+  refuseLocalAddresses(vips, addrs, refusedByKey, opts);
+  addBackends(bound, addrs);
   const out = sortedVips(vips, addrs);
   const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
   return { vips: out, addrs, unallocated, conflicts, refused };

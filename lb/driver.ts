@@ -236,23 +236,7 @@ export class LbDriver {
           this.log.warn({ err: r.conntrackError }, 'load balancer: UDP clients may keep reaching removed backends until their flows expire');
         }
       } else {
-        const listen = allocate(
-          desired.vips.map((v) => v.vip),
-          this.proxyCidr,
-          vipClaims(this.index.endpoints.values(), this.index.declared.values()),
-        ).addrs;
-        this.proxyVips = new Map();
-        for (const v of desired.vips) {
-          const addr = listen.get(v.vip);
-          if (addr === undefined || v.addr === undefined) continue;
-          this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
-        }
-        const r = await this.datapath.apply([...this.proxyVips.values()]);
-        this.applyFailures += r.failed.length;
-        changed = r.changed;
-        const local = new Map<string, string>();
-        for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
-        this.dnsVips.set(local);
+        changed = await this.applyUserspace(this.datapath, desired);
       }
       this.desired = desired;
       this.vips.set(desired.addrs);
@@ -264,6 +248,27 @@ export class LbDriver {
       if (this.datapath.kind === 'nft') this.datapath.invalidate();
       throw err;
     }
+  }
+
+  /** The userspace proxy listens for each VIP on an address of its own range, which DNS then answers for the VIP. */
+  private async applyUserspace(proxy: UserspaceProxy, desired: DesiredState): Promise<boolean> {
+    const listen = allocate(
+      desired.vips.map((v) => v.vip),
+      this.proxyCidr,
+      vipClaims(this.index.endpoints.values(), this.index.declared.values()),
+    ).addrs;
+    this.proxyVips = new Map();
+    for (const v of desired.vips) {
+      const addr = listen.get(v.vip);
+      if (addr === undefined || v.addr === undefined) continue;
+      this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
+    }
+    const r = await proxy.apply([...this.proxyVips.values()]);
+    this.applyFailures += r.failed.length;
+    const local = new Map<string, string>();
+    for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
+    this.dnsVips.set(local);
+    return r.changed;
   }
 
   /** This node's addresses, the VIP interface's left out: from the kernel (nft, in its namespace) or Node (userspace). */

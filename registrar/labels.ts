@@ -150,6 +150,36 @@ export interface LabelOptions {
   checkVip?: (vip: string) => string | undefined;
 }
 
+/** A VIP label that left out ->targetPort: resolved against the named ports once all are read. */
+type ImplicitTarget = { b: VipBinding; label: string; value: string };
+
+/** weft.vip or weft.vip.<n>: a binding added to `out`, or a problem; a later label may not rebind a VIP to another port. */
+function readVipLabel(out: ParsedLabels, label: string, value: string, opts: LabelOptions, implicit: ImplicitTarget[]): void {
+  const problem = (reason: string) => out.problems.push({ label, value, reason });
+  if (label !== VIP_LABEL && !VIP_SUFFIX.test(label.slice(VIP_PREFIX.length))) {
+    problem('expected weft.vip or weft.vip.<n> with <n> of a-z, 0-9, - and _');
+    return;
+  }
+  const b = parseVipSpec(value);
+  if (typeof b === 'string') {
+    problem(b);
+    return;
+  }
+  const refused = opts.checkVip?.(b.vip);
+  if (refused) {
+    problem(refused);
+    return;
+  }
+  const clash = out.vips.find((v) => sameBinding(v, b));
+  if (!clash) {
+    out.vips.push(b);
+    if (!value.includes('->')) implicit.push({ b, label, value });
+  }
+  else if (clash.targetPort !== b.targetPort) {
+    problem(`${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
+  }
+}
+
 /**
  * Reads a container's labels. Never throws: each refused label is a problem, and the rest
  * are still used. Labels are visited in key order so the outcome (which of two clashing
@@ -164,7 +194,7 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     .sort();
   let sawService = false;
   /** VIP labels that left out ->targetPort: resolved against the named ports at the end. */
-  const implicit: { b: VipBinding; label: string; value: string }[] = [];
+  const implicit: ImplicitTarget[] = [];
   for (const label of keys) {
     const value = labels[label];
     if (typeof value !== 'string') continue;
@@ -182,28 +212,7 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       if (typeof spec === 'string') problem(label, value, spec);
       else out.ports[name] = spec;
     } else if (label === VIP_LABEL || label.startsWith(VIP_PREFIX)) {
-      if (label !== VIP_LABEL && !VIP_SUFFIX.test(label.slice(VIP_PREFIX.length))) {
-        problem(label, value, 'expected weft.vip or weft.vip.<n> with <n> of a-z, 0-9, - and _');
-        continue;
-      }
-      const b = parseVipSpec(value);
-      if (typeof b === 'string') {
-        problem(label, value, b);
-        continue;
-      }
-      const refused = opts.checkVip?.(b.vip);
-      if (refused) {
-        problem(label, value, refused);
-        continue;
-      }
-      const clash = out.vips.find((v) => sameBinding(v, b));
-      if (!clash) {
-        out.vips.push(b);
-        if (!value.includes('->')) implicit.push({ b, label, value });
-      }
-      else if (clash.targetPort !== b.targetPort) {
-        problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
-      }
+      readVipLabel(out, label, value, opts, implicit);
     } else {
       problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
     }

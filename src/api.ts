@@ -188,17 +188,7 @@ export class ApiServer {
     // Nothing the API answers may be cached by a browser or proxy, or sniffed into HTML.
     res.setHeader('cache-control', 'no-store');
     res.setHeader('x-content-type-options', 'nosniff');
-    const refusal = checkAccess(this.access, { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, localAddress: req.socket.localAddress });
-    if (refusal) {
-      this.refused.inc({ reason: refusal.reason });
-      this.requests.inc({ route: 'refused', status: String(refusal.status) });
-      this.warnRated(refusal.reason, req.socket.remoteAddress, `API request ${req.method} ${url.pathname.slice(0, 100)} refused: ${refusal.message}`);
-      const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
-      if (refusal.status === 401) headers['www-authenticate'] = 'Bearer realm="weft"';
-      res.writeHead(refusal.status, headers);
-      res.end(JSON.stringify({ error: refusal.message }) + '\n');
-      return;
-    }
+    if (this.refuseByAccess(req, res, url)) return;
     try {
       const candidates = this.routes.filter((r) => matchSegments(r.segments, segments) !== undefined);
       const route = candidates.find((r) => r.method === req.method);
@@ -223,6 +213,24 @@ export class ApiServer {
     }
     const status = reply.status ?? 200;
     this.requests.inc({ route: routeLabel, status: String(status) });
+    this.sendReply(res, status, reply);
+  }
+
+  /** Answers a request that api.access refuses (token, origin, host) and says so; true if it was refused. */
+  private refuseByAccess(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const refusal = checkAccess(this.access, { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, localAddress: req.socket.localAddress });
+    if (!refusal) return false;
+    this.refused.inc({ reason: refusal.reason });
+    this.requests.inc({ route: 'refused', status: String(refusal.status) });
+    this.warnRated(refusal.reason, req.socket.remoteAddress, `API request ${req.method} ${url.pathname.slice(0, 100)} refused: ${refusal.message}`);
+    const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
+    if (refusal.status === 401) headers['www-authenticate'] = 'Bearer realm="weft"';
+    res.writeHead(refusal.status, headers);
+    res.end(JSON.stringify({ error: refusal.message }) + '\n');
+    return true;
+  }
+
+  private sendReply(res: ServerResponse, status: number, reply: ApiReply): void {
     if (reply.stream) {
       res.writeHead(status, { 'content-type': 'application/x-ndjson' });
       res.flushHeaders();
@@ -262,12 +270,7 @@ export class ApiServer {
       return true;
     };
     const cut = (reason: (typeof STREAM_CUTS)[number]) => {
-      if (!finish()) return;
-      this.streamsCut.inc({ reason });
-      this.warnRated(`cut_${reason}`, res.socket?.remoteAddress, `API watch cut off: the client ${reason === 'stalled' ? 'read nothing' : 'fell too far behind'}`);
-      res.end(JSON.stringify({ error: `watch cut off: the client ${reason === 'stalled' ? `read nothing for ${streamStallMs / 1000}s` : `fell ${streamMaxPending} events behind`}; watch again to get the current entries` }) + '\n');
-      // The last line cannot reach a client that does not read; do not keep its buffers.
-      setTimeout(() => (res.socket ? res.socket.resetAndDestroy() : res.destroy()), 1_000).unref();
+      if (finish()) this.endCutStream(res, reason);
     };
     const pump = () => {
       while (head < queue.length && res.writableLength < streamHighWaterBytes && !done) {
@@ -299,6 +302,16 @@ export class ApiServer {
       else pump();
     });
     if (done) stop();
+  }
+
+  /** Counts and logs a watch cut off, sends the client a last line saying why, and drops the connection soon after. */
+  private endCutStream(res: ServerResponse, reason: (typeof STREAM_CUTS)[number]): void {
+    const { streamStallMs, streamMaxPending } = this.limits;
+    this.streamsCut.inc({ reason });
+    this.warnRated(`cut_${reason}`, res.socket?.remoteAddress, `API watch cut off: the client ${reason === 'stalled' ? 'read nothing' : 'fell too far behind'}`);
+    res.end(JSON.stringify({ error: `watch cut off: the client ${reason === 'stalled' ? `read nothing for ${streamStallMs / 1000}s` : `fell ${streamMaxPending} events behind`}; watch again to get the current entries` }) + '\n');
+    // The last line cannot reach a client that does not read; do not keep its buffers.
+    setTimeout(() => (res.socket ? res.socket.resetAndDestroy() : res.destroy()), 1_000).unref();
   }
 
   /** One warning per kind per 10 s at most: a flood of bad requests must not flood the log too. */

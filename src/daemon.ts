@@ -19,21 +19,7 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     return 2;
   }
 
-  let stopping: Promise<number> | undefined;
-  const stop = (reason: string, code: number): Promise<number> => {
-    stopping ??= (async () => {
-      log.info({ reason }, `stopping (${reason})`);
-      const timer = setTimeout(() => {
-        log.error('graceful stop took over 30s; exiting now');
-        process.exit(code || 1);
-      }, 30_000).unref();
-      await agent.stop().catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
-      clearTimeout(timer);
-      log.info('stopped');
-      return code;
-    })();
-    return stopping;
-  };
+  const { stop, stopping } = gracefulStop(agent, log);
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -51,20 +37,12 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   try {
     const ready = await agent.start();
     // Only after a successful start: a start that fails is reported once, below.
-    agent.gaveUp
-      .then((err) => {
-        log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
-        return stop('supervisor gave up', 1);
-      })
-      .then(resolveExit, (e: unknown) => {
-        // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
-        log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
-        resolveExit(1);
-      });
+    exitWhenSupervisorGivesUp(agent, log, stop, resolveExit);
 
     log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   } catch (e) {
-    if (stopping) return stopping; // a signal during start is an ordinary stop
+    const signalled = stopping();
+    if (signalled) return signalled; // a signal during start is an ordinary stop
     const cause = rootCause(e);
     log.fatal({ err: (e as Error).message }, `could not start: ${cause}`);
     await stop('start failed', 1);
@@ -74,6 +52,42 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   return code;
+}
+
+type Logger = import('./log.js').Logger;
+type Stop = (reason: string, code: number) => Promise<number>;
+
+/** One stop however many ask for it (signals, a supervisor giving up), bounded to 30s. `stopping`: the stop under way, if any. */
+function gracefulStop(agent: Agent, log: Logger): { stop: Stop; stopping: () => Promise<number> | undefined } {
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string, code: number): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ reason }, `stopping (${reason})`);
+      const timer = setTimeout(() => {
+        log.error('graceful stop took over 30s; exiting now');
+        process.exit(code || 1);
+      }, 30_000).unref();
+      await agent.stop().catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
+      clearTimeout(timer);
+      log.info('stopped');
+      return code;
+    })();
+    return stopping;
+  };
+  return { stop, stopping: () => stopping };
+}
+
+function exitWhenSupervisorGivesUp(agent: Agent, log: Logger, stop: Stop, exit: (code: number) => void): void {
+  agent.gaveUp
+    .then((err) => {
+      log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
+      return stop('supervisor gave up', 1);
+    })
+    .then(exit, (e: unknown) => {
+      // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
+      log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
+      exit(1);
+    });
 }
 
 async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js').Logger): Promise<void> {

@@ -116,11 +116,15 @@ export async function run(argv: string[]): Promise<number> {
     throw new CommandFailed(`dev-cluster: ${(e as Error).message}; logs in ${dir}`);
   }
 
-  console.log(`dev cluster of ${count} agents is up; logs in ${dir}; state in ${state.file}\n`);
-  for (const n of nodes) console.log(`  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`);
-  console.log(`\n\`weft chaos --cluster ${dir} ...\` injects faults into it. Ctrl-C stops them all.`);
+  printClusterUp(dir, state.file, nodes);
   await signalled;
   return 0;
+}
+
+function printClusterUp(dir: string, stateFile: string, nodes: Node[]): void {
+  console.log(`dev cluster of ${nodes.length} agents is up; logs in ${dir}; state in ${stateFile}\n`);
+  for (const n of nodes) console.log(`  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`);
+  console.log(`\n\`weft chaos --cluster ${dir} ...\` injects faults into it. Ctrl-C stops them all.`);
 }
 
 /**

@@ -1,6 +1,6 @@
 // `weft service`: endpoints of processes that are not containers, through /v1/services.
 import { API_FLAGS, parseFlags } from './args.js';
-import { apiTarget, callApi, table } from './client.js';
+import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft service <register|deregister|ls> [flags]
@@ -47,40 +47,51 @@ export async function run(argv: string[]): Promise<number> {
   }
   const base = apiTarget(values);
   switch (sub) {
-    case 'register': {
-      if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
-      const ports: Record<string, string> = {};
-      for (const p of (values.port as string[] | undefined) ?? []) {
-        const eq = p.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--port ${p}: write NAME=PORT[/PROTO], e.g. http=8080`);
-        ports[p.slice(0, eq)] = p.slice(eq + 1);
-      }
-      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
-      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
-      console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
-      return 0;
-    }
-    case 'deregister': {
-      if (args.length !== 2) throw new UsageError('usage: weft service deregister NAME ID');
-      await callApi(base, 'DELETE', `/v1/services/${encodeURIComponent(args[0]!)}/${encodeURIComponent(args[1]!)}`);
-      console.log(`deregistered ${args[0]}/${args[1]}`);
-      return 0;
-    }
+    case 'register':
+      return registerEndpoint(base, args, values as RegisterFlags);
+    case 'deregister':
+      return deregisterEndpoint(base, args);
     case 'ls':
-    case 'list': {
-      type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string }[] };
-      const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
-      if (values.json) {
-        console.log(JSON.stringify(services, null, 2));
-        return 0;
-      }
-      const rows = services.flatMap((s) =>
-        s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source]),
-      );
-      console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
-      return 0;
-    }
+    case 'list':
+      return listServices(base, values.json === true);
     default:
       throw new UsageError(`service: unknown subcommand "${sub}"; run weft service --help`);
   }
+}
+
+type RegisterFlags = { id?: string; addr?: string[]; port?: string[]; vip?: string[] };
+
+async function registerEndpoint(base: ApiTarget, args: string[], values: RegisterFlags): Promise<number> {
+  if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
+  const ports: Record<string, string> = {};
+  for (const p of values.port ?? []) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--port ${p}: write NAME=PORT[/PROTO], e.g. http=8080`);
+    ports[p.slice(0, eq)] = p.slice(eq + 1);
+  }
+  const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
+  const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
+  console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
+  return 0;
+}
+
+async function deregisterEndpoint(base: ApiTarget, args: string[]): Promise<number> {
+  if (args.length !== 2) throw new UsageError('usage: weft service deregister NAME ID');
+  await callApi(base, 'DELETE', `/v1/services/${encodeURIComponent(args[0]!)}/${encodeURIComponent(args[1]!)}`);
+  console.log(`deregistered ${args[0]}/${args[1]}`);
+  return 0;
+}
+
+async function listServices(base: ApiTarget, json: boolean): Promise<number> {
+  type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string }[] };
+  const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
+  if (json) {
+    console.log(JSON.stringify(services, null, 2));
+    return 0;
+  }
+  const rows = services.flatMap((s) =>
+    s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source]),
+  );
+  console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
+  return 0;
 }

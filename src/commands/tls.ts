@@ -45,41 +45,50 @@ export async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const dir = resolve((values.dir as string | undefined) ?? '.');
-  let days: number | undefined;
-  if (values.days !== undefined) {
-    days = Number(values.days);
-    if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError(`tls: --days ${values.days}: a whole number of days, 1 to 36500`);
-  }
+  const days = parseDays(values.days as string | undefined);
   try {
-    switch (what) {
-      case 'ca create': {
-        const f = createCa(dir, { days });
-        console.log(`created CA ${f.cert} and its key ${f.key} (keep the key off the nodes)`);
-        return 0;
-      }
-      case 'cert create': {
-        const node = values.node as string | undefined;
-        if (!node) throw new UsageError('tls cert create: --node NAME is needed');
-        const ca = { cert: resolve((values.ca as string | undefined) ?? `${dir}/weft-ca.pem`), key: resolve((values['ca-key'] as string | undefined) ?? `${dir}/weft-ca-key.pem`) };
-        const f = createNodeCert({ node, dir, ca, days });
-        console.log(`created ${f.cert} and ${f.key} for node ${node}; give the agent --tls-ca-file ${ca.cert} --tls-cert-file ${f.cert} --tls-key-file ${f.key}`);
-        return 0;
-      }
-      case 'revoke': {
-        const node = values.node as string | undefined;
-        if (!node) throw new UsageError('tls revoke: --node NAME is needed');
-        const caKey = resolve((values['ca-key'] as string | undefined) ?? `${dir}/weft-ca-key.pem`);
-        const signature = Buffer.from(signRevocation(readFileSync(caKey), node)).toString('base64');
-        await callApi(apiTarget(values), 'POST', '/v1/tls/revocations', { node, signature });
-        console.log(`node ${node} revoked: every node drops its records and refuses its changes as the revocation reaches it`);
-        return 0;
-      }
-      default:
-        throw new UsageError(`tls: unknown subcommand "${what}"; run weft tls --help`);
-    }
+    return await runSubcommand(what, dir, days, values as TlsFlags);
   } catch (e) {
     if (e instanceof IdentityError) throw new CommandFailed(`tls: ${e.message}`);
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandFailed(`tls: ${(e as Error).message.replace(/^ENOENT: /, '')}`);
     throw e;
+  }
+}
+
+function parseDays(flag: string | undefined): number | undefined {
+  if (flag === undefined) return undefined;
+  const days = Number(flag);
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError(`tls: --days ${flag}: a whole number of days, 1 to 36500`);
+  return days;
+}
+
+type TlsFlags = { node?: string; ca?: string; 'ca-key'?: string; api?: string; 'token-file'?: string };
+
+async function runSubcommand(what: string, dir: string, days: number | undefined, values: TlsFlags): Promise<number> {
+  switch (what) {
+    case 'ca create': {
+      const f = createCa(dir, { days });
+      console.log(`created CA ${f.cert} and its key ${f.key} (keep the key off the nodes)`);
+      return 0;
+    }
+    case 'cert create': {
+      const node = values.node;
+      if (!node) throw new UsageError('tls cert create: --node NAME is needed');
+      const ca = { cert: resolve(values.ca ?? `${dir}/weft-ca.pem`), key: resolve(values['ca-key'] ?? `${dir}/weft-ca-key.pem`) };
+      const f = createNodeCert({ node, dir, ca, days });
+      console.log(`created ${f.cert} and ${f.key} for node ${node}; give the agent --tls-ca-file ${ca.cert} --tls-cert-file ${f.cert} --tls-key-file ${f.key}`);
+      return 0;
+    }
+    case 'revoke': {
+      const node = values.node;
+      if (!node) throw new UsageError('tls revoke: --node NAME is needed');
+      const caKey = resolve(values['ca-key'] ?? `${dir}/weft-ca-key.pem`);
+      const signature = Buffer.from(signRevocation(readFileSync(caKey), node)).toString('base64');
+      await callApi(apiTarget(values), 'POST', '/v1/tls/revocations', { node, signature });
+      console.log(`node ${node} revoked: every node drops its records and refuses its changes as the revocation reaches it`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`tls: unknown subcommand "${what}"; run weft tls --help`);
   }
 }

@@ -1,6 +1,6 @@
 // `weft vip`: virtual IPs, through /v1/vips.
 import { API_FLAGS, parseFlags } from './args.js';
-import { apiTarget, callApi, table } from './client.js';
+import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft vip <add|ls|rm> [flags]
@@ -39,35 +39,44 @@ export async function run(argv: string[]): Promise<number> {
   }
   const base = apiTarget(values);
   switch (sub) {
-    case 'add': {
-      if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
-      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string; existed?: boolean; changed?: boolean };
-      const name = `${r.vip}:${r.port}/${r.proto}`;
-      console.log(!r.existed ? `declared ${name}` : r.changed ? `${name} was already declared: updated` : `${name} was already declared: unchanged`);
-      return 0;
-    }
-    case 'rm': {
-      const m = args.length === 1 ? /^(\[[^\]]+\]|[^:]+):(\d+)(?:\/(tcp|udp))?$/.exec(args[0]!) : null;
-      if (!m) throw new UsageError('usage: weft vip rm VIP:PORT[/tcp|udp]');
-      const vip = m[1]!.replace(/^\[|\]$/g, '');
-      await callApi(base, 'DELETE', `/v1/vips/${encodeURIComponent(vip)}/${m[2]}/${m[3] ?? 'tcp'}`);
-      console.log(`removed ${args[0]}`);
-      return 0;
-    }
+    case 'add':
+      return addVip(base, args);
+    case 'rm':
+      return removeVip(base, args);
     case 'ls':
-    case 'list': {
-      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[]; refused?: { key: string; error: string }[] };
-      if (values.json) {
-        console.log(JSON.stringify(status, null, 2));
-        return 0;
-      }
-      console.log(`datapath: ${status.datapath}`);
-      console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
-      // VIPs in the store that this node refuses to program (a literal on a forbidden address).
-      for (const r of status.refused ?? []) console.log(`refused ${r.key}: ${r.error}`);
-      return 0;
-    }
+    case 'list':
+      return listVips(base, values.json === true);
     default:
       throw new UsageError(`vip: unknown subcommand "${sub}"; run weft vip --help`);
   }
+}
+
+async function addVip(base: ApiTarget, args: string[]): Promise<number> {
+  if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
+  const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string; existed?: boolean; changed?: boolean };
+  const name = `${r.vip}:${r.port}/${r.proto}`;
+  console.log(!r.existed ? `declared ${name}` : r.changed ? `${name} was already declared: updated` : `${name} was already declared: unchanged`);
+  return 0;
+}
+
+async function removeVip(base: ApiTarget, args: string[]): Promise<number> {
+  const m = args.length === 1 ? /^(\[[^\]]+\]|[^:]+):(\d+)(?:\/(tcp|udp))?$/.exec(args[0]!) : null;
+  if (!m) throw new UsageError('usage: weft vip rm VIP:PORT[/tcp|udp]');
+  const vip = m[1]!.replace(/^\[|\]$/g, '');
+  await callApi(base, 'DELETE', `/v1/vips/${encodeURIComponent(vip)}/${m[2]}/${m[3] ?? 'tcp'}`);
+  console.log(`removed ${args[0]}`);
+  return 0;
+}
+
+async function listVips(base: ApiTarget, json: boolean): Promise<number> {
+  const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[]; refused?: { key: string; error: string }[] };
+  if (json) {
+    console.log(JSON.stringify(status, null, 2));
+    return 0;
+  }
+  console.log(`datapath: ${status.datapath}`);
+  console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
+  // VIPs in the store that this node refuses to program (a literal on a forbidden address).
+  for (const r of status.refused ?? []) console.log(`refused ${r.key}: ${r.error}`);
+  return 0;
 }

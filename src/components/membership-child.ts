@@ -201,6 +201,12 @@ function registerRoutes(ctx: AgentContext, handle: MembershipHandle): void {
 }
 
 function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
+  registerMemberGauges(ctx, handle);
+  registerSwimCounters(ctx, handle);
+  registerGossipRejects(ctx, handle);
+}
+
+function registerMemberGauges(ctx: AgentContext, handle: MembershipHandle): void {
   const registers = [ctx.registry];
   new Gauge({
     name: 'weft_members',
@@ -213,6 +219,10 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
+  new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
+}
+
+function registerSwimCounters(ctx: AgentContext, handle: MembershipHandle): void {
   const stats = () => handle.current?.stats();
   const swimCounter = (name: string, help: string, pick: (s: ReturnType<Membership['stats']>) => number) =>
     followCounter(ctx.registry, name, help, [], () => {
@@ -231,6 +241,10 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
   swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
   swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
+}
+
+function registerGossipRejects(ctx: AgentContext, handle: MembershipHandle): void {
+  const stats = () => handle.current?.stats();
   // Decoder rejects, then membership news refused by identity (issue 13: unsigned, bad_signature, ...).
   followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder or by identity, by reason', ['reason'], () => {
     const s = stats();
@@ -248,5 +262,4 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
       [{ reason: 'over_budget' }, s.transport.streamsOverBudget],
     ];
   }, () => handle.current);
-  new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
 }

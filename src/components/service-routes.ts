@@ -23,7 +23,15 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     if (!store.current || !membership.current) throw new ApiError(503, 'the store is not running; see /v1/status');
     return { s: store.current, m: membership.current };
   };
+  routeListServices(ctx, running);
+  routeRegisterEndpoint(ctx, running);
+  routeDeregisterEndpoint(ctx, running);
+}
 
+/** The running store and membership, or a 503 ApiError while they are not up. */
+type Running = () => { s: NonNullable<StoreHandle['current']>; m: NonNullable<MembershipHandle['current']> };
+
+function routeListServices(ctx: AgentContext, running: Running): void {
   ctx.api.route('GET', '/v1/services', () => {
     const services = new Map<string, { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string }[]>();
     for (const r of running().s.entries(SERVICE_PREFIX)) {
@@ -35,7 +43,9 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     }
     return { body: { services: [...services].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, endpoints]) => ({ service, endpoints })) } };
   });
+}
 
+function routeRegisterEndpoint(ctx: AgentContext, running: Running): void {
   ctx.api.route('POST', '/v1/services', async (req) => {
     const { s, m } = running();
     // A literal VIP on a special, foreign, member's or this host's address is refused here
@@ -56,7 +66,9 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     else if (r.changed) ctx.log.info({ service: rec.service, id, before: { addrs: prev.addrs, ports: prev.ports, vips: prev.vips.map(vipText) }, after: { addrs: rec.addrs, ports: rec.ports, vips: rec.vips.map(vipText) } }, `re-registered service endpoint ${what}: replaced its addresses, ports and VIPs with the ones given`);
     return { status: prev ? 200 : 201, body: { service: rec.service, id, endpoint: rec, changed: r.changed, replaced: prev !== undefined } };
   });
+}
 
+function routeDeregisterEndpoint(ctx: AgentContext, running: Running): void {
   ctx.api.route('DELETE', '/v1/services/:service/:id', async (req) => {
     const { s } = running();
     const key = endpointKey(req.params.service!, ctx.config.node.name, req.params.id!);

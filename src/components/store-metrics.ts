@@ -5,8 +5,15 @@ import { Gauge } from '../metrics.js';
 import { ADMIT_REJECTS, ENVELOPE_REJECTS, REPLICATION_REJECT_REASONS, type StoreNodeStats } from '../../crdt-store/index.js';
 
 export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): void {
-  const registers = [ctx.registry];
   const stats = () => handle.current?.stats();
+  registerStoreFigures(ctx, handle, stats);
+  registerStoreRejects(ctx, handle, stats);
+}
+
+type ReadStats = () => StoreNodeStats | undefined;
+
+function registerStoreFigures(ctx: AgentContext, handle: StoreHandle, stats: ReadStats): void {
+  const registers = [ctx.registry];
   const gauge = (name: string, help: string, pick: (s: StoreNodeStats) => number) =>
     new Gauge({ name, help, registers, collect() { const s = stats(); this.set(s ? pick(s) : 0); } });
   const counter = (name: string, help: string, pick: (s: StoreNodeStats) => number) =>
@@ -26,6 +33,9 @@ export function registerStoreMetrics(ctx: AgentContext, handle: StoreHandle): vo
   counter('weft_store_repair_rounds_total', 'Anti-entropy digests sent to a random member', (s) => s.replication.repair.digestsSent);
   counter('weft_store_repaired_documents_total', 'Documents brought up to date by anti-entropy', (s) => s.replication.repair.docsRepaired);
   counter('weft_store_compactions_total', 'Rewrites of the log into a snapshot', (s) => s.journal.compactions);
+}
+
+function registerStoreRejects(ctx: AgentContext, handle: StoreHandle, stats: ReadStats): void {
   followCounter(ctx.registry, 'weft_store_rejected_total', 'Store input rejected, by reason: replication messages, envelopes (label, key, checksum), remote changes', ['reason'], () => {
     const s = stats();
     if (!s) return [];

@@ -62,8 +62,12 @@ async function write<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): void {
-  const { api } = ctx;
+  routeKvReads(ctx.api, handle);
+  routeKvWrites(ctx.api, handle);
+  routeStoreDump(ctx.api, handle);
+}
 
+function routeKvReads(api: AgentContext['api'], handle: StoreHandle): void {
   api.route('GET', '/v1/kv', (req) => {
     const store = requireStore(handle);
     const prefix = KV_PREFIX + (req.query.get('prefix') ?? '');
@@ -84,7 +88,9 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
     if (!rec) throw new ApiError(404, `no key "${req.params.key}"`);
     return { body: kvJson(rec, store) };
   });
+}
 
+function routeKvWrites(api: AgentContext['api'], handle: StoreHandle): void {
   api.route('PUT', '/v1/kv/*key', async (req) => {
     if (req.body === undefined) throw new ApiError(400, 'the body is the value: any JSON (a string needs quotes: "text")');
     const key = keyOf(req);
@@ -112,7 +118,9 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
     const deleted = await write(() => store.delete(KV_PREFIX + key, { shared: true, durable }));
     return { body: { key, deleted } };
   });
+}
 
+function routeStoreDump(api: AgentContext['api'], handle: StoreHandle): void {
   api.route('GET', '/v1/store', (req) => {
     const view = req.query.get('view') ?? 'live';
     if (view !== 'live' && view !== 'all') throw new ApiError(400, `?view= is live or all, not "${view}"`);

@@ -56,10 +56,28 @@ export async function startAgent(t: Teardown, args: string[], env: NodeJS.Proces
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: LineWaiter[] = [];
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
-  createInterface({ input: proc.stdout }).on('line', (text) => {
+  collectLines(proc, lines, waiters);
+  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = lines.find(pred);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs}ms; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
+      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      void exited.then((code) => reject(new Error(`agent exited (${code}) before the expected line; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)));
+    });
+  const readyLine = await waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'), readyTimeoutMs);
+  return { proc, lines, ready: readyLine as Record<string, string>, exited, waitForLine };
+}
+
+type LineWaiter = { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void };
+
+/** Parses each stdout line into `lines` (text that is not JSON as {msg, unparsed}) and wakes the waiters it matches. */
+function collectLines(proc: ChildProcess, lines: Record<string, unknown>[], waiters: LineWaiter[]): void {
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
     let line: Record<string, unknown>;
     try {
       line = JSON.parse(text) as Record<string, unknown>;
@@ -74,17 +92,6 @@ export async function startAgent(t: Teardown, args: string[], env: NodeJS.Proces
       }
     }
   });
-  const exited = new Promise<number | string>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const seen = lines.find(pred);
-      if (seen) return resolve(seen);
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs}ms; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
-      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then((code) => reject(new Error(`agent exited (${code}) before the expected line; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)));
-    });
-  const readyLine = await waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'), readyTimeoutMs);
-  return { proc, lines, ready: readyLine as Record<string, string>, exited, waitForLine };
 }
 
 /** The A records `name` has at `agent`'s DNS, sorted; none when it fails or times out (1 s). */
