@@ -77,6 +77,29 @@ function forgedIncarnations(wire: WireOptions, a3: { addr: string; port: number 
   return packets;
 }
 
+/** Stops `a` if it still runs and starts it again with `args`: the new process, or why it would not start (its internal error line). */
+async function restartAgent(cleanup: Cleanup, a: AgentProcess, args: string[]): Promise<AgentProcess | string> {
+  if (running(a)) {
+    a.proc.kill('SIGTERM');
+    await a.exited;
+  }
+  try {
+    return await startAgent(cleanup, args);
+  } catch (e) {
+    const line = /"msg":"(internal error[^"]*)"/.exec((e as Error).message)?.[1];
+    return line ?? (e as Error).message.slice(0, 200);
+  }
+}
+
+/** Entries a forged message planted: an incarnation above 2^32-1, or a member not alive. */
+function forgedInViews(views: MemberJson[][]): number {
+  const huge = views.flat().filter((m) => m.incarnation > 0xffffffff).length;
+  const wrong = views.flat().filter((m) => m.state !== 'alive').length;
+  return huge + wrong;
+}
+
+const viewsText = (views: MemberJson[][]) => views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ');
+
 /**
  * Forged incarnation: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
  * when `keyed`) to a1 and to a2 itself, plus a forged `alive` of a3 at the same height.
@@ -112,17 +135,9 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     if (crashes > 0) details.push(`exited after the forged packets: ${all().filter((a) => !running(a)).map((a) => a.ready.gossip).join(', ')}`);
 
     // Restart a2 (as systemd would after a crash, or by hand): it must not crash again.
-    if (running(a2)) {
-      a2.proc.kill('SIGTERM');
-      await a2.exited;
-    }
-    const addr2 = endpoint(a2);
-    try {
-      a2 = await startAgent(cleanup, ['--node', 'a2', '--bind', ip(2), '--bind-port', String(addr2.port), '--join', seed, ...keyArgs, ...FAST]);
-    } catch (e) {
-      const line = /"msg":"(internal error[^"]*)"/.exec((e as Error).message)?.[1];
-      return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${line ?? (e as Error).message.slice(0, 200)}`].join('; ') };
-    }
+    const restarted = await restartAgent(cleanup, a2, ['--node', 'a2', '--bind', ip(2), '--bind-port', String(endpoint(a2).port), '--join', seed, ...keyArgs, ...FAST]);
+    if (typeof restarted === 'string') return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${restarted}`].join('; ') };
+    a2 = restarted;
     const healed = await eventually('a2 and a3 alive in every view after the restart', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000).then(
       () => true,
       () => false,
@@ -133,10 +148,8 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
       details.push('a2 crashed again after its restart');
     }
     const views = await Promise.all(all().filter(running).map(members));
-    const huge = views.flat().filter((m) => m.incarnation > 0xffffffff).length;
-    const wrong = views.flat().filter((m) => m.state !== 'alive').length;
-    const forged = huge + wrong;
-    if (!healed || forged > 0) details.push(`views: ${views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ')}`);
+    const forged = forgedInViews(views);
+    if (!healed || forged > 0) details.push(`views: ${viewsText(views)}`);
     return { name, held: crashes === 0 && forged === 0 && healed, crashes, forged_accepted: forged, detail: details.join('; ') || undefined };
   } finally {
     await cleanup.run();
