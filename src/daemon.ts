@@ -39,7 +39,12 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     // Only after a successful start: a start that fails is reported once, below.
     exitWhenSupervisorGivesUp(agent, log, stop, resolveExit);
 
-    log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log.info(
+      ready,
+      `weft agent ready: ${Object.entries(ready)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   } catch (e) {
     const signalled = stopping();
     if (signalled) return signalled; // a signal during start is an ordinary stop
@@ -80,12 +85,18 @@ function gracefulStop(agent: Agent, log: Logger): { stop: Stop; stopping: () => 
 function exitWhenSupervisorGivesUp(agent: Agent, log: Logger, stop: Stop, exit: (code: number) => void): void {
   agent.gaveUp
     .then((err) => {
-      log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
+      log.fatal(
+        { err: err.message },
+        `too many component failures; exiting for the service manager to restart weft: ${err.message}`,
+      );
       return stop('supervisor gave up', 1);
     })
     .then(exit, (e: unknown) => {
       // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
-      log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
+      log.fatal(
+        { err: (e as Error).message },
+        `too many component failures, and the stop failed: ${(e as Error).message}`,
+      );
       exit(1);
     });
 }
@@ -111,7 +122,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
   } catch (e) {
     log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
-  log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
+  log.info(
+    { applied, needRestart },
+    `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` +
+      (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''),
+  );
 }
 
 /** The innermost reason, which is the one an operator can act on (e.g. "port in use"). */
