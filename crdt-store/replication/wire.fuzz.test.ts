@@ -11,9 +11,9 @@ import { Xoshiro128 } from '../../base/rng.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 
-// eslint-disable-next-line no-control-regex -- document ids may not hold control characters, so the generator replaces them
 const docId = fc.oneof(
   fc.constantFrom('n/node-1', 's/0', 's/15'),
+  // eslint-disable-next-line no-control-regex -- document ids may not hold control characters, so the generator replaces them
   fc.string({ minLength: 1, maxLength: 20 }).map((s) => `n/${s.replace(/[\u0000-\u001f\u007f*]/g, 'x')}`),
 );
 const epoch = fc.nat({ max: 2 ** 40 });
