@@ -152,15 +152,13 @@ t.test(
                 return sharedWritePush(key, { by: FORGED, n: -1 }, bucketOf(key), actorId(f.victim, session), own);
               }
               case 'replay': {
-                const old = victimChanges
-                  .slice(0, 4)
-                  .map((x) => ({
-                    docId: x.docId,
-                    epoch: x.epoch,
-                    id: changeId(x.hash),
-                    change: x.change,
-                    ...(x.auth ? { auth: x.auth } : {}),
-                  }));
+                const old = victimChanges.slice(0, 4).map((x) => ({
+                  docId: x.docId,
+                  epoch: x.epoch,
+                  id: changeId(x.hash),
+                  change: x.change,
+                  ...(x.auth ? { auth: x.auth } : {}),
+                }));
                 return encode({ t: 'push', origin: HOSTILE, limit: NO_FORWARD, changes: old });
               }
             }
