@@ -23,6 +23,30 @@ export interface StatsdSink {
 
 const zero = (): StatsdTotals => ({ udpBytes: 0, udpPackets: 0, tcpBytes: 0, tcpWrites: 0 });
 
+/** Adds one statsd packet's memberlist send counters to `t`; returns how many of its lines did not parse. */
+function countPacket(msg: Buffer, t: StatsdTotals): number {
+  let malformed = 0;
+  for (const line of msg.toString('utf8').split('\n')) {
+    if (!line) continue;
+    // key:value|type[|@rate]
+    const m = /^([^:]+):([-0-9.eE+]+)\|([a-z]+)/.exec(line);
+    if (!m) {
+      malformed++;
+      continue;
+    }
+    if (m[3] !== 'c') continue;
+    const v = Number(m[2]);
+    if (m[1].endsWith('memberlist.udp.sent')) {
+      t.udpBytes += v;
+      t.udpPackets++;
+    } else if (m[1].endsWith('memberlist.tcp.sent')) {
+      t.tcpBytes += v;
+      t.tcpWrites++;
+    }
+  }
+  return malformed;
+}
+
 export async function startStatsd(agents: number): Promise<StatsdSink> {
   const sockets: Socket[] = [];
   const totals: StatsdTotals[] = [];
@@ -32,26 +56,7 @@ export async function startStatsd(agents: number): Promise<StatsdSink> {
       const t = zero();
       totals.push(t);
       const s = createSocket('udp4');
-      s.on('message', (msg) => {
-        for (const line of msg.toString('utf8').split('\n')) {
-          if (!line) continue;
-          // key:value|type[|@rate]
-          const m = /^([^:]+):([-0-9.eE+]+)\|([a-z]+)/.exec(line);
-          if (!m) {
-            malformed++;
-            continue;
-          }
-          if (m[3] !== 'c') continue;
-          const v = Number(m[2]);
-          if (m[1].endsWith('memberlist.udp.sent')) {
-            t.udpBytes += v;
-            t.udpPackets++;
-          } else if (m[1].endsWith('memberlist.tcp.sent')) {
-            t.tcpBytes += v;
-            t.tcpWrites++;
-          }
-        }
-      });
+      s.on('message', (msg) => (malformed += countPacket(msg, t)));
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.bind(0, '127.0.0.1', () => {

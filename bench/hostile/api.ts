@@ -96,25 +96,27 @@ async function legit(agent: ApiAgent, method: string, path: string, body?: unkno
   return httpRequest(agent.api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
 }
 
+const evil = { origin: 'http://evil.example', 'content-type': 'text/plain;charset=UTF-8' };
+/** What a web page can send without a preflight, and near misses: each must be refused. */
+const CSRF_ATTEMPTS: { what: string; method: string; path: string; headers: Record<string, string>; body: unknown }[] = [
+  { what: 'service', method: 'POST', path: '/v1/services', headers: evil, body: { service: 'csrf', id: 'c1', addrs: ['10.66.6.6'] } },
+  { what: 'vip', method: 'POST', path: '/v1/vips', headers: evil, body: { vip: 'csrf:22' } },
+  { what: 'kv', method: 'PUT', path: '/v1/kv/csrf/a', headers: evil, body: { owned: true } },
+  { what: 'join', method: 'POST', path: '/v1/members/join', headers: evil, body: { seeds: ['127.0.0.1:9'] } },
+  // A form post from an old browser or a plugin: text/plain and no Origin at all.
+  { what: 'service (no Origin)', method: 'POST', path: '/v1/services', headers: { 'content-type': 'text/plain' }, body: { service: 'csrf2', addrs: ['10.66.6.7'] } },
+  // JSON from a foreign Origin (a browser would preflight; the agent must not rely on that).
+  { what: 'kv (JSON, foreign Origin)', method: 'PUT', path: '/v1/kv/csrf/b', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: 1 },
+  { what: 'kv (Origin null)', method: 'PUT', path: '/v1/kv/csrf/c', headers: { origin: 'null', 'content-type': 'application/json' }, body: 1 },
+];
+
 /**
  * CSRF: what a web page can send without a CORS preflight (a POST with text/plain, with the
  * page's Origin), and a few near misses. Nothing may be created.
  */
 export async function csrfAttack(agent: ApiAgent): Promise<AttackResult> {
-  const evil = { origin: 'http://evil.example', 'content-type': 'text/plain;charset=UTF-8' };
-  const attempts: { what: string; method: string; path: string; headers: Record<string, string>; body: unknown }[] = [
-    { what: 'service', method: 'POST', path: '/v1/services', headers: evil, body: { service: 'csrf', id: 'c1', addrs: ['10.66.6.6'] } },
-    { what: 'vip', method: 'POST', path: '/v1/vips', headers: evil, body: { vip: 'csrf:22' } },
-    { what: 'kv', method: 'PUT', path: '/v1/kv/csrf/a', headers: evil, body: { owned: true } },
-    { what: 'join', method: 'POST', path: '/v1/members/join', headers: evil, body: { seeds: ['127.0.0.1:9'] } },
-    // A form post from an old browser or a plugin: text/plain and no Origin at all.
-    { what: 'service (no Origin)', method: 'POST', path: '/v1/services', headers: { 'content-type': 'text/plain' }, body: { service: 'csrf2', addrs: ['10.66.6.7'] } },
-    // JSON from a foreign Origin (a browser would preflight; the agent must not rely on that).
-    { what: 'kv (JSON, foreign Origin)', method: 'PUT', path: '/v1/kv/csrf/b', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: 1 },
-    { what: 'kv (Origin null)', method: 'PUT', path: '/v1/kv/csrf/c', headers: { origin: 'null', 'content-type': 'application/json' }, body: 1 },
-  ];
   const accepted: string[] = [];
-  for (const a of attempts) {
+  for (const a of CSRF_ATTEMPTS) {
     const r = await httpRequest(agent.api + a.path, { method: a.method, headers: a.headers, body: JSON.stringify(a.body) });
     if (r.status < 400) accepted.push(`${a.what} (${r.status})`);
   }
@@ -127,7 +129,7 @@ export async function csrfAttack(agent: ApiAgent): Promise<AttackResult> {
     name: 'api_csrf',
     held,
     forged_accepted: accepted.length,
-    detail: held ? `${attempts.length} cross-site writes refused, nothing created` : `accepted: ${accepted.join(', ') || 'none'}; created: ${created.join(', ') || 'nothing'}`,
+    detail: held ? `${CSRF_ATTEMPTS.length} cross-site writes refused, nothing created` : `accepted: ${accepted.join(', ') || 'none'}; created: ${created.join(', ') || 'nothing'}`,
   };
 }
 
@@ -245,6 +247,25 @@ function stalledWatch(port: number, src: string): Socket {
 }
 
 /**
+ * Polls the agent's open descriptors until the watchers' connections, once seen open, are
+ * closed (cutMs since `start`), or 20 s from `start` pass (cutMs NaN); peak: the RSS seen meanwhile.
+ */
+async function waitForWatchersCut(pid: number, baseFds: number, watchers: number, start: number): Promise<{ fds: number; cutMs: number; peak: number }> {
+  let fds = openFds(pid);
+  let peak = 0;
+  const deadline = start + 20_000;
+  let sawOpen = false;
+  while (Date.now() < deadline) {
+    await sleep(100);
+    peak = Math.max(peak, rssMb(pid));
+    fds = openFds(pid);
+    if (fds >= baseFds + watchers / 2) sawOpen = true;
+    if (sawOpen && fds <= baseFds + 5) return { fds, cutMs: Date.now() - start, peak };
+  }
+  return { fds, cutMs: NaN, peak };
+}
+
+/**
  * Stalled watchers: 200 clients start a watch of a prefix holding 6-12 MB and never read,
  * then the prefix changes a few times. (The kernel alone takes up to 4 MB, tcp_wmem, per
  * stalled loopback connection, so a smaller prefix would not show a leak; the data is in
@@ -279,20 +300,9 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
       putMsMax = Math.max(putMsMax, Date.now() - t0);
       peak = Math.max(peak, rssMb(agent.pid));
     }
-    let fds = openFds(agent.pid);
-    let cutMs = NaN;
-    const deadline = start + 20_000;
-    let sawOpen = false;
-    while (Date.now() < deadline) {
-      await sleep(100);
-      peak = Math.max(peak, rssMb(agent.pid));
-      fds = openFds(agent.pid);
-      if (fds >= baseFds + watchers / 2) sawOpen = true;
-      if (sawOpen && fds <= baseFds + 5) {
-        cutMs = Date.now() - start;
-        break;
-      }
-    }
+    const cut = await waitForWatchersCut(agent.pid, baseFds, watchers, start);
+    const { fds, cutMs } = cut;
+    peak = Math.max(peak, cut.peak);
     const growth = peak - baseRss;
     const held = growth <= RSS_BUDGET_MB && !Number.isNaN(cutMs) && putsFailed === 0;
     return {
