@@ -226,6 +226,18 @@ export interface AmplificationResult {
   stats: Record<string, unknown>;
 }
 
+/** Bytes sent per byte received in a flood. */
+const ratio = (f: Flood) => (f.bytesIn ? f.bytesOut / f.bytesIn : 0);
+
+/** The external name asked from the forwarder's own host (inside recursion networks, so answered), then the forwarder's stats. */
+async function askFromLoopback(forwarder: Lines): Promise<{ loopback: { rcode: string; addrs: string[] }; stats: Record<string, unknown> }> {
+  const loopbackAnswer = forwarder.next<{ rcode: string; addrs: string[] }>(has('addrs'));
+  forwarder.send({ op: 'ask', name: 'www.outside.example' });
+  const loopback = await loopbackAnswer;
+  const stats = (await (forwarder.send({ op: 'stats' }), forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))).stats;
+  return { loopback, stats };
+}
+
 /**
  * Reflection and amplification: a client on another host (outside the forwarder's recursion
  * networks) asks for an external TXT of 1,000 bytes and for weft's biggest name (a service
@@ -249,11 +261,7 @@ export async function amplificationAttack(t: Teardown | undefined, o: { count: n
     const floodExternal = await call<Flood>({ op: 'flood', name: 'big.amp.example', type: 'TXT', count: o.count });
     const floodZone = await call<Flood>({ op: 'flood', name: 'big.svc.weft.internal', type: 'A', count: o.count });
     const floodSmall = await call<Flood>({ op: 'flood', name: 'n1.node.weft.internal', type: 'A', count: o.count });
-    const loopbackAnswer = p.forwarder.next<{ rcode: string; addrs: string[] }>(has('addrs'));
-    p.forwarder.send({ op: 'ask', name: 'www.outside.example' });
-    const loopback = await loopbackAnswer;
-    const stats = (await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))).stats;
-    const ratio = (f: Flood) => (f.bytesIn ? f.bytesOut / f.bytesIn : 0);
+    const { loopback, stats } = await askFromLoopback(p.forwarder);
     const ratioExternal = ratio(floodExternal);
     const ratioZone = ratio(floodZone);
     return { external, bigExternal, zoneName, bigZone, floodExternal, floodZone, floodSmall, ratioExternal, ratioZone, amplification: Math.max(ratioExternal, ratioZone), loopback, stats };

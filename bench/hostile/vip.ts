@@ -113,21 +113,27 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   return [v, Math.round(performance.now() - t0)];
 }
 
+/** A node with a backend, a container routed through it, and an uplink router that counts what reaches it for the VIP CIDR. */
+async function uplinkLab(lab: NetLab): Promise<{ node: Host; backend: Host; container: Host; router: Host }> {
+  const node = await lab.addHost(1);
+  const backend = await lab.addHost(3);
+  const container = await lab.addHost(4);
+  const router = await lab.addHost(254);
+  await lab.backend(backend, 'b3', { tcp: 8080, udp: 8081 });
+  // The node's uplink: a default route to the router, which counts what reaches it for the VIP CIDR.
+  await lab.exec(node.ns, ['ip', 'route', 'add', 'default', 'via', router.addr]);
+  await lab.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  // A container's traffic is routed through the node.
+  await lab.exec(container.ns, ['ip', 'route', 'add', VIP_CIDR, 'via', node.addr]);
+  await lab.exec(router.ns, ['nft', '-f', '-'], `table ip probe {\n  chain pre {\n    type filter hook prerouting priority -300; policy accept;\n    ip daddr ${VIP_CIDR} counter\n  }\n}\n`);
+  return { node, backend, container, router };
+}
+
 export async function vipTrafficLeavesHost(opts: { smoke: boolean }): Promise<AttackResult> {
   const name = 'vip-traffic-leaves-host';
   return guarded(name, async (c) => {
     const lab = await NetLab.create(c, { tag: 'vl' });
-    const node = await lab.addHost(1);
-    const backend = await lab.addHost(3);
-    const container = await lab.addHost(4);
-    const router = await lab.addHost(254);
-    await lab.backend(backend, 'b3', { tcp: 8080, udp: 8081 });
-    // The node's uplink: a default route to the router, which counts what reaches it for the VIP CIDR.
-    await lab.exec(node.ns, ['ip', 'route', 'add', 'default', 'via', router.addr]);
-    await lab.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    // A container's traffic is routed through the node.
-    await lab.exec(container.ns, ['ip', 'route', 'add', VIP_CIDR, 'via', node.addr]);
-    await lab.exec(router.ns, ['nft', '-f', '-'], `table ip probe {\n  chain pre {\n    type filter hook prerouting priority -300; policy accept;\n    ip daddr ${VIP_CIDR} counter\n  }\n}\n`);
+    const { node, backend, container, router } = await uplinkLab(lab);
 
     const { store } = stores();
     const key = 'svc/web/n1/b3';
