@@ -60,13 +60,10 @@ function visibleLatencies(writtenAt: Map<string, number>, seenAt: Map<string, nu
   return { lat, missing };
 }
 
-export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void; auth?: StoreClusterOptions['auth'] }): StoreSimResult {
-  const t0 = performance.now();
-  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) }, auth: opts.auth });
-  const names = c.names();
-  // When each node's live view first showed each key.
+/** When each node's live view first showed each key under bench/, by key. */
+function watchFirstSeen(c: StoreCluster): Map<string, number[]> {
   const seenAt = new Map<string, number[]>();
-  for (const n of names) {
+  for (const n of c.names()) {
     c.store(n).watch('bench/', (e) => {
       if (e.initial || !e.after) return;
       let at = seenAt.get(e.key);
@@ -74,6 +71,31 @@ export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: 
       at.push(c.now);
     });
   }
+  return seenAt;
+}
+
+/** `updates` writes of bench/<i> at pseudo-random nodes, one every `intervalMs`; returns when each key was written. */
+function scheduleUpdates(c: StoreCluster, updates: number, intervalMs: number): Map<string, number> {
+  const names = c.names();
+  const writtenAt = new Map<string, number>();
+  let rnd = 12345;
+  for (let i = 0; i < updates; i++) {
+    c.membership.scheduler.at(c.now + i * intervalMs, () => {
+      rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
+      const node = names[rnd % names.length];
+      const key = `bench/${i}`;
+      writtenAt.set(key, c.now);
+      c.write(node, key, { i, addr: '10.0.0.1', port: 8080 });
+    });
+  }
+  return writtenAt;
+}
+
+export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void; auth?: StoreClusterOptions['auth'] }): StoreSimResult {
+  const t0 = performance.now();
+  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) }, auth: opts.auth });
+  const names = c.names();
+  const seenAt = watchFirstSeen(c);
   c.run(5000); // warm-up: first repair rounds, epochs known everywhere
   if (!c.storesAgree()) opts.log('warning: stores differ after warm-up');
 
@@ -88,18 +110,8 @@ export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: 
   opts.log(`idle: ${idleBytes.toFixed(1)} B and ${idleMsgs.toFixed(2)} messages per node per s`);
 
   // Updates at random nodes, one every intervalMs.
-  const writtenAt = new Map<string, number>();
   const before = io();
-  let rnd = 12345;
-  for (let i = 0; i < opts.updates; i++) {
-    c.membership.scheduler.at(c.now + i * opts.intervalMs, () => {
-      rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
-      const node = names[rnd % names.length];
-      const key = `bench/${i}`;
-      writtenAt.set(key, c.now);
-      c.write(node, key, { i, addr: '10.0.0.1', port: 8080 });
-    });
-  }
+  const writtenAt = scheduleUpdates(c, opts.updates, opts.intervalMs);
   c.run(opts.updates * opts.intervalMs + 2000);
   const after = io();
   const { lat, missing } = visibleLatencies(writtenAt, seenAt, opts.nodes);
