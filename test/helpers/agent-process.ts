@@ -47,8 +47,10 @@ export const HERMETIC_PORT_FLAGS: readonly string[] = ['--bind-port', '0', '--ap
 export const HERMETIC_AGENT_FLAGS: readonly string[] = [...HERMETIC_PORT_FLAGS, '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace'];
 
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
-export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 30_000): Promise<AgentProcess> {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
+// `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts).
+export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 30_000, weft: readonly string[] = [process.execPath, CLI]): Promise<AgentProcess> {
+  const [exe, ...pre] = weft as [string, ...string[]];
+  const proc = spawn(exe, [...pre, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
