@@ -3,13 +3,15 @@
 // a root supervisor that gives up exits 1 so that systemd (or any service manager) restarts us.
 import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, LogTap, type Logger } from './log.js';
+import { LEFT_EXIT_CODE, registerDaemonRoutes, type ReloadResult } from './daemon-routes.js';
 import { KeyringFileError } from './keyring-file.js';
 import { IdentityError } from '../membership/index.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;
-  const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name });
+  const tap = new LogTap();
+  const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name, tap });
   let agent: Agent;
   try {
     agent = new Agent(loaded, log);
@@ -19,28 +21,16 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     return 2;
   }
 
-  let stopping: Promise<number> | undefined;
-  const stop = (reason: string, code: number): Promise<number> => {
-    stopping ??= (async () => {
-      log.info({ reason }, `stopping (${reason})`);
-      const timer = setTimeout(() => {
-        log.error('graceful stop took over 30s; exiting now');
-        process.exit(code || 1);
-      }, 30_000).unref();
-      await agent.stop().catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
-      clearTimeout(timer);
-      log.info('stopped');
-      return code;
-    })();
-    return stopping;
-  };
+  const { stop, stopping } = gracefulStop(agent, log);
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
-  const onSignal = (sig: NodeJS.Signals) => void stop(sig, 0).then(resolveExit);
+  const exitAfter = (reason: string, code: number) => void stop(reason, code).then(resolveExit);
+  const onSignal = (sig: NodeJS.Signals) => exitAfter(sig, 0);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void reload(agent, inputs, log));
+  registerDaemonRoutes(agent.ctx.api, { leave: () => exitAfter('leave', LEFT_EXIT_CODE), reload: () => reload(agent, inputs, log), tap });
   // A throw that escaped every component leaves the process in an unknown state: log it as one
   // structured line and exit 1 for the service manager, rather than limp on.
   process.on('uncaughtException', (err) => {
@@ -64,7 +54,8 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
 
     log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   } catch (e) {
-    if (stopping) return stopping; // a signal during start is an ordinary stop
+    const stopped = stopping();
+    if (stopped) return stopped; // a signal during start is an ordinary stop
     const cause = rootCause(e);
     log.fatal({ err: (e as Error).message }, `could not start: ${cause}`);
     await stop('start failed', 1);
@@ -76,28 +67,50 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   return code;
 }
 
-async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js').Logger): Promise<void> {
+/** The one graceful stop, whoever asks first (a signal, a leave, a failed start); later asks get the same. */
+function gracefulStop(agent: Agent, log: Logger): { stop(reason: string, code: number): Promise<number>; stopping(): Promise<number> | undefined } {
+  let stopping: Promise<number> | undefined;
+  const stop = (reason: string, code: number): Promise<number> =>
+    (stopping ??= (async () => {
+      log.info({ reason }, `stopping (${reason})`);
+      const timer = setTimeout(() => {
+        log.error('graceful stop took over 30s; exiting now');
+        process.exit(code || 1);
+      }, 30_000).unref();
+      await agent.stop().catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
+      clearTimeout(timer);
+      log.info('stopped');
+      return code;
+    })());
+  return { stop, stopping: () => stopping };
+}
+
+/** SIGHUP and POST /v1/agent/reload: applies what can change while running, says what could not. */
+async function reload(agent: Agent, inputs: ConfigInputs, log: Logger): Promise<ReloadResult> {
   let next: LoadedConfig;
   try {
     next = await loadConfig({ ...inputs, env: process.env });
   } catch (e) {
-    const msg = e instanceof ConfigError ? e.message : (e as Error).message;
-    log.error(`SIGHUP: config not reloaded, the running config stays: ${msg}`);
-    return;
+    const msg = `config not reloaded, the running config stays: ${e instanceof ConfigError ? e.message : (e as Error).message}`;
+    log.error(`SIGHUP: ${msg}`);
+    return { applied: [], needRestart: [], errors: [msg] };
   }
   const { applied, needRestart } = agent.reload(next.config);
+  const errors: string[] = [];
   try {
     // gossip.keys, when it changed, is already listed; else the keyring file was edited.
     if (agent.reloadKeyring() && !applied.includes('gossip.keys')) applied.push('keyring file');
   } catch (e) {
-    log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
+    errors.push(`keyring not reloaded, the running keys stay: ${(e as Error).message}`);
   }
   try {
     if (agent.reloadIdentity()) applied.push('node certificate');
   } catch (e) {
-    log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
+    errors.push(`node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
+  for (const err of errors) log.error(`SIGHUP: ${err}`);
   log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
+  return { applied, needRestart, errors };
 }
 
 /** The innermost reason, which is the one an operator can act on (e.g. "port in use"). */
