@@ -12,6 +12,7 @@ const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the weft daemon on this node', load: () => import('./commands/agent.js') },
   chaos: { summary: 'inject faults (drop, partition, pause, kill) into a weft dev-cluster', load: () => import('./commands/chaos.js') },
   'dev-cluster': { summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)', load: () => import('./commands/dev-cluster.js') },
+  'force-leave': { summary: 'remove a failed member for good: left everywhere, its records dropped', load: () => import('./commands/force-leave.js') },
   join: { summary: 'make a running agent join a cluster through one of its members', load: () => import('./commands/join.js') },
   keygen: { summary: 'print a fresh gossip encryption key, or with --token an API token', load: () => import('./commands/keygen.js') },
   keyring: { summary: 'list, install, use and remove the cluster\'s encryption keys (gossip and store)', load: () => import('./commands/keyring.js') },

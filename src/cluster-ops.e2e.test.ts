@@ -69,3 +69,43 @@ t.test('join, monitor, reload and leave', async (t) => {
     await eventually('a sees b as left, not failed', async () => (await members(a))['ops-b'] === 'left', 20_000);
   });
 });
+
+t.test('weft force-leave: a failed node becomes left everywhere and its records go', async (t) => {
+  const fast = [...AGENT, '--preset', 'local'];
+  const a = await startAgent(t, [...fast, '--node', 'fl-a']);
+  const b = await startAgent(t, [...fast, '--node', 'fl-b', '--join', a.ready.gossip!]);
+  const c = await startAgent(t, [...fast, '--node', 'fl-c', '--join', a.ready.gossip!]);
+  const reg = await fetch(`${c.ready.api}/v1/services`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'doomed', addrs: ['127.0.0.1'] }),
+  });
+  t.equal(reg.status, 201);
+  const holds = async (x: AgentProcess) =>
+    ((await (await fetch(`${x.ready.api}/v1/store?prefix=svc/doomed/&view=all`)).json()) as { entries: unknown[] })
+      .entries.length > 0;
+  await eventually("a and b hold c's record", async () => (await holds(a)) && (await holds(b)), 20_000);
+
+  const alive = await runCli(['force-leave', '--api', a.ready.api!, 'fl-b']);
+  t.equal(alive.code, 1, 'an alive member is refused');
+  t.match(alive.stderr, /fl-b is alive: it would refute/);
+
+  c.proc.kill('SIGKILL');
+  await eventually(
+    'a and b see c dead',
+    async () => (await members(a))['fl-c'] === 'dead' && (await members(b))['fl-c'] === 'dead',
+    30_000,
+  );
+  t.ok(await holds(b), "a dead node's records are kept (for reapAfter) until told otherwise");
+  const r = await runCli(['force-leave', '--api', a.ready.api!, 'fl-c']);
+  t.equal(r.code, 0, r.stderr);
+  await eventually(
+    'left on a and b, its records gone',
+    async () =>
+      (await members(a))['fl-c'] === 'left' &&
+      (await members(b))['fl-c'] === 'left' &&
+      !(await holds(a)) &&
+      !(await holds(b)),
+    20_000,
+  );
+});
