@@ -30,7 +30,11 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void reload(agent, inputs, log));
-  registerDaemonRoutes(agent.ctx.api, { leave: () => exitAfter('leave', LEFT_EXIT_CODE), reload: () => reload(agent, inputs, log), tap });
+  registerDaemonRoutes(agent.ctx.api, {
+    leave: () => exitAfter('leave', LEFT_EXIT_CODE),
+    reload: () => reload(agent, inputs, log),
+    tap,
+  });
   // A throw that escaped every component leaves the process in an unknown state: log it as one
   // structured line and exit 1 for the service manager, rather than limp on.
   process.on('uncaughtException', (err) => {
@@ -43,16 +47,27 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     // Only after a successful start: a start that fails is reported once, below.
     agent.gaveUp
       .then((err) => {
-        log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
+        log.fatal(
+          { err: err.message },
+          `too many component failures; exiting for the service manager to restart weft: ${err.message}`,
+        );
         return stop('supervisor gave up', 1);
       })
       .then(resolveExit, (e: unknown) => {
         // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
-        log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
+        log.fatal(
+          { err: (e as Error).message },
+          `too many component failures, and the stop failed: ${(e as Error).message}`,
+        );
         resolveExit(1);
       });
 
-    log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log.info(
+      ready,
+      `weft agent ready: ${Object.entries(ready)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   } catch (e) {
     const stopped = stopping();
     if (stopped) return stopped; // a signal during start is an ordinary stop
@@ -68,7 +83,10 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
 }
 
 /** The one graceful stop, whoever asks first (a signal, a leave, a failed start); later asks get the same. */
-function gracefulStop(agent: Agent, log: Logger): { stop(reason: string, code: number): Promise<number>; stopping(): Promise<number> | undefined } {
+function gracefulStop(
+  agent: Agent,
+  log: Logger,
+): { stop(reason: string, code: number): Promise<number>; stopping(): Promise<number> | undefined } {
   let stopping: Promise<number> | undefined;
   const stop = (reason: string, code: number): Promise<number> =>
     (stopping ??= (async () => {
@@ -109,7 +127,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: Logger): Promise<
     errors.push(`node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
   for (const err of errors) log.error(`SIGHUP: ${err}`);
-  log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
+  log.info(
+    { applied, needRestart },
+    `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` +
+      (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''),
+  );
   return { applied, needRestart, errors };
 }
 

@@ -22,11 +22,23 @@ export async function createLogger(opts: LogOptions): Promise<Logger> {
   else {
     // pino-pretty in-process and synchronous: no worker thread, so the last lines before exit are never lost.
     const { default: prettyStream } = await import('pino-pretty');
-    out = prettyStream({ destination: dest as never, sync: true, colorize: (dest as NodeJS.WriteStream).isTTY === true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' });
+    out = prettyStream({
+      destination: dest as never,
+      sync: true,
+      colorize: (dest as NodeJS.WriteStream).isTTY === true,
+      ignore: 'pid,hostname',
+      translateTime: 'HH:MM:ss.l',
+    });
   }
   if (!opts.tap) return pino(base, out);
   const level = opts.level === 'silent' ? 'fatal' : opts.level;
-  return pino(base, pino.multistream([{ level, stream: out }, { level, stream: opts.tap }]));
+  return pino(
+    base,
+    pino.multistream([
+      { level, stream: out },
+      { level, stream: opts.tap },
+    ]),
+  );
 }
 
 /** pino's numeric levels, by name. */
