@@ -423,6 +423,24 @@ export class LocalStore {
   }
 
   /**
+   * weft force-leave: the records of an owner that is not alive are dropped now, as reap()
+   * would after reapAfterMs, and refused likewise until it is alive again. Returns whether
+   * there was anything to drop.
+   */
+  reapNow(owner: string): boolean {
+    if (owner === this.name || !this.deadSince.has(owner)) return false;
+    this.reapOwner(owner, this.clock());
+    return true;
+  }
+
+  private reapOwner(owner: string, now: number): void {
+    this.deadSince.delete(owner);
+    this.reaped.set(owner, now);
+    this.dropDoc(ownDocId(owner));
+    this.counters.docsReaped++;
+  }
+
+  /**
    * The reaping rule, the same on every node: the documents of an owner that has not been
    * alive for reapAfterMs (by this node's own observation, counted from when it first held
    * them) are dropped, and documents of that owner are refused until it is alive again.
@@ -434,10 +452,7 @@ export class LocalStore {
     const out: string[] = [];
     for (const [owner, since] of this.deadSince) {
       if (now - since < this.reapAfterMs) continue;
-      this.deadSince.delete(owner);
-      this.reaped.set(owner, now);
-      this.dropDoc(ownDocId(owner));
-      this.counters.docsReaped++;
+      this.reapOwner(owner, now);
       out.push(owner);
     }
     // A refusal outlives the reap by another reapAfterMs; after that, a straggler's copy

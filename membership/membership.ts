@@ -249,6 +249,13 @@ export class Membership extends EventEmitter {
     this.flush();
   }
 
+  /** weft force-leave: a member dead here at incarnation `upTo` or earlier becomes left (Swim.forceLeave). */
+  forceLeave(name: string, upTo: number): boolean {
+    const changed = this.core.forceLeave(this.now(), name, upTo);
+    this.flush();
+    return changed;
+  }
+
   /** Broadcast an opaque payload to every member (for layers above membership). */
   broadcast(data: Uint8Array): void {
     this.core.broadcastUser(this.now(), data);

@@ -10,6 +10,8 @@
 //   overlay/<node>                       owned by <node>: its subnet lease (overlay/records.ts)
 //   keyring/<node>                       owned by <node>: fingerprints of its keys (src/keyring-sync.ts)
 //   keyring-op                           shared: the last cluster-wide keyring operation
+//   revoked/<node>                       shared: a CA-signed revocation of node's certificate
+//   force-leave/<node>                   shared: an operator's force-leave of a failed node
 //
 // Only the owner writes its own records (docs/ARCHITECTURE.md, "Owner writes, and the live
 // view"): recordOwner() says which document each key belongs in, and the store
@@ -38,6 +40,8 @@ export const KV_PREFIX = 'kv/';
 export const OVERLAY_PREFIX = 'overlay/';
 /** revoked/<node>: a CA-signed revocation of node's certificate (issue 13; src/components/identity-routes.ts). */
 export const REVOKED_PREFIX = 'revoked/';
+/** force-leave/<node>: an operator's weft force-leave of a failed node (src/components/force-leave.ts). */
+export const FORCE_LEAVE_PREFIX = 'force-leave/';
 export const KEYRING_PREFIX = 'keyring/';
 export const KEYRING_OP_KEY = 'keyring-op';
 
@@ -52,7 +56,8 @@ export function recordOwner(key: string): string | undefined {
     key.startsWith(KV_PREFIX) ||
     key.startsWith(VIP_PREFIX) ||
     key === KEYRING_OP_KEY ||
-    key.startsWith(REVOKED_PREFIX)
+    key.startsWith(REVOKED_PREFIX) ||
+    key.startsWith(FORCE_LEAVE_PREFIX)
   )
     return SHARED_OWNER;
   if (key.startsWith(SERVICE_PREFIX)) return parseEndpointKey(key)?.node ?? NOBODY;

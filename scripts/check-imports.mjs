@@ -108,7 +108,7 @@ function sources(root) {
   return readdirSync(root, { recursive: true })
     .map((f) => f.split(sep).join('/'))
     .filter((f) => /\.(ts|mjs)$/.test(f) && !f.endsWith('.d.ts') && f.includes('/'))
-    .filter((f) => !/^(node_modules|dist)\//.test(f) && !f.split('/').some((p) => p.startsWith('.')))
+    .filter((f) => !/^(node_modules|dist|build)\//.test(f) && !f.split('/').some((p) => p.startsWith('.')))
     .sort();
 }
 

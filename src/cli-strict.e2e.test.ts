@@ -166,3 +166,29 @@ t.test('service register, re-register (replaces, logged) and deregister are logg
     /pick one of http \(8080\), admin \(9000\); write api2:80->PORT/,
   );
 });
+
+t.test('tls ca/cert create make the folder they are told to write to (0700)', async (t) => {
+  const { mkdtempSync, rmSync, statSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const base = mkdtempSync(join(tmpdir(), 'weft-tls-dir-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const ca = await runCli(['tls', 'ca', 'create', '--dir', join(base, 'ca')]);
+  t.equal(ca.code, 0, ca.stderr);
+  t.equal(statSync(join(base, 'ca')).mode & 0o777, 0o700);
+  const cert = await runCli([
+    'tls',
+    'cert',
+    'create',
+    '--node',
+    'n1',
+    '--dir',
+    join(base, 'nodes/n1'),
+    '--ca',
+    join(base, 'ca/weft-ca.pem'),
+    '--ca-key',
+    join(base, 'ca/weft-ca-key.pem'),
+  ]);
+  t.equal(cert.code, 0, cert.stderr);
+  t.equal(readdirSync(join(base, 'nodes/n1')).length, 2, 'a certificate and its key');
+});

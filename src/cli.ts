@@ -18,6 +18,14 @@ const COMMANDS: Record<string, Command> = {
     summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)',
     load: () => import('./commands/dev-cluster.js'),
   },
+  'force-leave': {
+    summary: 'remove a failed member for good: left everywhere, its records dropped',
+    load: () => import('./commands/force-leave.js'),
+  },
+  join: {
+    summary: 'make a running agent join a cluster through one of its members',
+    load: () => import('./commands/join.js'),
+  },
   keygen: {
     summary: 'print a fresh gossip encryption key, or with --token an API token',
     load: () => import('./commands/keygen.js'),
@@ -27,8 +35,17 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/keyring.js'),
   },
   kv: { summary: 'get, put, delete, list and watch keys of the shared store', load: () => import('./commands/kv.js') },
+  leave: {
+    summary: 'make a running agent leave the cluster gracefully, then stop',
+    load: () => import('./commands/leave.js'),
+  },
   members: { summary: 'list the cluster members a running agent knows', load: () => import('./commands/members.js') },
+  monitor: { summary: "stream a running agent's log lines", load: () => import('./commands/monitor.js') },
   overlay: { summary: "show this node's overlay lease and peers", load: () => import('./commands/overlay.js') },
+  reload: {
+    summary: "reload a running agent's config, keyring and certificate (as SIGHUP)",
+    load: () => import('./commands/reload.js'),
+  },
   service: { summary: 'register, deregister and list service endpoints', load: () => import('./commands/service.js') },
   tls: {
     summary: 'create the cluster CA and node certificates (per-node identity)',

@@ -3,13 +3,15 @@
 // a root supervisor that gives up exits 1 so that systemd (or any service manager) restarts us.
 import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
-import { createLogger } from './log.js';
+import { createLogger, LogTap, type Logger } from './log.js';
+import { LEFT_EXIT_CODE, registerDaemonRoutes, type ReloadResult } from './daemon-routes.js';
 import { KeyringFileError } from './keyring-file.js';
 import { IdentityError } from '../membership/index.js';
 
 export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): Promise<number> {
   const { config } = loaded;
-  const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name });
+  const tap = new LogTap();
+  const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name, tap });
   let agent: Agent;
   try {
     agent = new Agent(loaded, log);
@@ -23,10 +25,16 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
-  const onSignal = (sig: NodeJS.Signals) => void stop(sig, 0).then(resolveExit);
+  const exitAfter = (reason: string, code: number) => void stop(reason, code).then(resolveExit);
+  const onSignal = (sig: NodeJS.Signals) => exitAfter(sig, 0);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void reload(agent, inputs, log));
+  registerDaemonRoutes(agent.ctx.api, {
+    leave: () => exitAfter('leave', LEFT_EXIT_CODE),
+    reload: () => reload(agent, inputs, log),
+    tap,
+  });
   // A throw that escaped every component leaves the process in an unknown state: log it as one
   // structured line and exit 1 for the service manager, rather than limp on.
   process.on('uncaughtException', (err) => {
@@ -59,7 +67,6 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   return code;
 }
 
-type Logger = import('./log.js').Logger;
 type Stop = (reason: string, code: number) => Promise<number>;
 
 /** One stop however many ask for it (signals, a supervisor giving up), bounded to 30s. `stopping`: the stop under way, if any. */
@@ -101,32 +108,36 @@ function exitWhenSupervisorGivesUp(agent: Agent, log: Logger, stop: Stop, exit: 
     });
 }
 
-async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js').Logger): Promise<void> {
+/** SIGHUP and POST /v1/agent/reload: applies what can change while running, says what could not. */
+async function reload(agent: Agent, inputs: ConfigInputs, log: Logger): Promise<ReloadResult> {
   let next: LoadedConfig;
   try {
     next = await loadConfig({ ...inputs, env: process.env });
   } catch (e) {
-    const msg = e instanceof ConfigError ? e.message : (e as Error).message;
-    log.error(`SIGHUP: config not reloaded, the running config stays: ${msg}`);
-    return;
+    const msg = `config not reloaded, the running config stays: ${e instanceof ConfigError ? e.message : (e as Error).message}`;
+    log.error(`SIGHUP: ${msg}`);
+    return { applied: [], needRestart: [], errors: [msg] };
   }
   const { applied, needRestart } = agent.reload(next.config);
+  const errors: string[] = [];
   try {
     // gossip.keys, when it changed, is already listed; else the keyring file was edited.
     if (agent.reloadKeyring() && !applied.includes('gossip.keys')) applied.push('keyring file');
   } catch (e) {
-    log.error(`SIGHUP: keyring not reloaded, the running keys stay: ${(e as Error).message}`);
+    errors.push(`keyring not reloaded, the running keys stay: ${(e as Error).message}`);
   }
   try {
     if (agent.reloadIdentity()) applied.push('node certificate');
   } catch (e) {
-    log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
+    errors.push(`node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
+  for (const err of errors) log.error(`SIGHUP: ${err}`);
   log.info(
     { applied, needRestart },
     `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` +
       (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''),
   );
+  return { applied, needRestart, errors };
 }
 
 /** The innermost reason, which is the one an operator can act on (e.g. "port in use"). */

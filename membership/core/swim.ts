@@ -296,6 +296,24 @@ export class SwimCore {
     this.flush();
   }
 
+  /**
+   * An operator's force-leave (weft force-leave), as serf's: a member this node holds dead
+   * becomes left, so the layers above forget it now rather than after reapAfter. Not gossiped:
+   * every node applies the same shared record itself. A member alive or suspect is untouched
+   * (it could refute), and so is one dead at a later incarnation than `upTo` (it came back
+   * and died again since the operator asked). Returns whether it changed.
+   */
+  forceLeave(now: number, name: string, upTo: number): boolean {
+    this.advance(now);
+    const m = this.table.get(name);
+    if (!m || m === this.table.self || m.state !== 'dead' || m.incarnation > upTo) return false;
+    this.table.setState(m, 'left');
+    m.lastChange = this.now;
+    this.emitEvent('leave', m);
+    this.flush();
+    return true;
+  }
+
   /** Change our metadata (≤ 512 bytes) and gossip it with a new incarnation. */
   updateMeta(now: number, meta: Uint8Array): void {
     this.advance(now);

@@ -7,7 +7,6 @@ import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFil
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
@@ -42,7 +41,8 @@ interface Node {
   paused?: boolean;
 }
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+// The script this process runs as: dist/src/cli.js in a checkout, dist/weft.mjs when packaged.
+const CLI = process.argv[1]!;
 
 /** The agents to start and each one's command line. */
 function planNodes(count: number, subnet: number, netns: boolean, dir: string, passThrough: string[]): Node[] {

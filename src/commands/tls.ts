@@ -2,7 +2,7 @@
 //   weft tls ca create                      weft-ca.pem, weft-ca-key.pem
 //   weft tls cert create --node NAME        NAME.pem, NAME-key.pem, signed by the CA
 import { resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { IdentityError, signRevocation } from '../../membership/identity.js';
 import { apiTarget, callApi } from './client.js';
 import { createCa, createNodeCert } from '../tls-files.js';
@@ -78,6 +78,7 @@ type TlsFlags = { node?: string; ca?: string; 'ca-key'?: string; api?: string; '
 async function runSubcommand(what: string, dir: string, days: number | undefined, values: TlsFlags): Promise<number> {
   switch (what) {
     case 'ca create': {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const f = createCa(dir, { days });
       console.log(`created CA ${f.cert} and its key ${f.key} (keep the key off the nodes)`);
       return 0;
@@ -89,6 +90,7 @@ async function runSubcommand(what: string, dir: string, days: number | undefined
         cert: resolve(values.ca ?? `${dir}/weft-ca.pem`),
         key: resolve(values['ca-key'] ?? `${dir}/weft-ca-key.pem`),
       };
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const f = createNodeCert({ node, dir, ca, days });
       console.log(
         `created ${f.cert} and ${f.key} for node ${node}; give the agent --tls-ca-file ${ca.cert} --tls-cert-file ${f.cert} --tls-key-file ${f.key}`,

@@ -14,6 +14,7 @@ import { registerStoreRoutes } from './store-routes.js';
 import { registerKeyringRoutes } from './keyring-routes.js';
 import { followKeyringOps } from '../keyring-sync.js';
 import { followRevocations, registerIdentityRoutes } from './identity-routes.js';
+import { followForceLeaves, registerForceLeaveRoute } from './force-leave.js';
 
 export type { StoreHandle };
 
@@ -24,6 +25,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
   registerStoreRoutes(ctx, handle);
   registerKeyringRoutes(ctx, membership, handle);
   registerIdentityRoutes(ctx, handle);
+  registerForceLeaveRoute(ctx, membership, handle);
   return {
     id: 'store',
     restart: 'permanent',
@@ -44,6 +46,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       const sync = ring && followKeyringOps(config.node.name, ring, store, ctx.keyringChanged, (msg) => log.warn(msg));
       if (sync) ctx.keyringListeners.add(sync.publish);
       const stopRevocations = followRevocations(ctx, store);
+      const stopForceLeaves = followForceLeaves(ctx, m, store);
       const s = store.stats().store;
       log.info(
         { docs: s.docs, records: s.records, epoch: s.ownEpoch, dataDir: config.node.dataDir || null },
@@ -54,6 +57,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       return {
         async stop() {
           stopRevocations();
+          stopForceLeaves();
           if (sync) {
             sync.stop();
             ctx.keyringListeners.delete(sync.publish);

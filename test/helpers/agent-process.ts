@@ -72,13 +72,16 @@ export const HERMETIC_AGENT_FLAGS: readonly string[] = [
 ];
 
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
+// `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts).
 export async function startAgent(
   t: Teardown,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   readyTimeoutMs = 30_000,
+  weft: readonly string[] = [process.execPath, CLI],
 ): Promise<AgentProcess> {
-  const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
+  const [exe, ...pre] = weft as [string, ...string[]];
+  const proc = spawn(exe, [...pre, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
