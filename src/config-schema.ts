@@ -15,6 +15,7 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
+  | { kind: 'handlers' } // events.handlers: a list of {on, exec} (src/events/handlers.ts)
   | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' };
 
 export interface KeySpec {
@@ -120,6 +121,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'log.level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] }, default: 'info', doc: 'Log level.', flag: 'log-level', reloadable: true },
   { path: 'log.format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto', doc: 'Log format: JSON lines, readable lines, or auto (readable on a TTY).', flag: 'log-format' },
 
+  { path: 'events.handlers', type: { kind: 'handlers' }, default: [], doc: 'serf-style handlers: a list of {on, exec}; on is member-join, member-leave, member-failed, member-update, user or user:NAME; exec runs with /bin/sh -c, the event as JSON on stdin and WEFT_EVENT (and for user events WEFT_EVENT_NAME, WEFT_EVENT_ORIGIN) set. One run at a time, in order. From a flag or the environment: JSON.', flag: 'event-handlers' },
+  { path: 'events.handlerTimeout', type: { kind: 'duration' }, default: 30_000, doc: 'An event handler still running after this is killed with its process group.', flag: 'event-handler-timeout' },
+
   { path: 'supervision.maxRestarts', type: { kind: 'int', min: 0, max: 1000 }, default: 5, doc: 'Restart intensity: at most this many restarts of the components...', flag: 'max-restarts' },
   { path: 'supervision.periodMs', type: { kind: 'duration' }, default: 10_000, doc: '...within this period; beyond it the agent exits non-zero for its service manager to restart.', flag: 'restart-period' },
 ];
@@ -147,6 +151,7 @@ export function describeType(t: KeyType): string {
     case 'enum': return 'one of ' + t.values.join(', ');
     case 'duration': return 'a duration with its unit, such as 500ms, 10s or 2m (a bare number is refused: seconds or milliseconds?)';
     case 'ip': return 'an IPv4 or IPv6 address';
+    case 'handlers': return 'a list of {on, exec} handlers';
     case 'list':
       return t.item === 'hostport'
         ? 'a list of host:port'
