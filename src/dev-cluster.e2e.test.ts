@@ -110,6 +110,11 @@ t.test('dev-cluster says when an agent dies, with its last log lines, and restar
   t.equal(r.status, 0, r.stderr);
   const back = await fetch('http://127.94.0.2:8947/v1/health').then((res) => res.status);
   t.equal(back, 200, 'dev-2 answers again');
+  // chaos with a netns-only mode on this loopback cluster: refused before the first roll.
+  const chaos = execFileSyncStatus(['chaos', '--cluster', dir, '--mode', 'drop', '--for', '2s']);
+  t.equal(chaos.status, 2);
+  t.match(chaos.stderr, /^weft: chaos: policies\[0\] \(drop\) needs a dev cluster started with --netns/);
+  t.notMatch(chaos.stderr, /policies for/, 'nothing was rolled');
   const bad = execFileSyncStatus(['dev-cluster', 'restart', 'dev-9', '--dir', dir]);
   t.equal(bad.status, 2);
   t.match(bad.stderr, /no node "dev-9" .*it has dev-1, dev-2/);
