@@ -36,7 +36,7 @@ export interface OverlayOptions {
   store: OverlayStore;
   /** This node's name (the store's and membership's). */
   node: string;
-  /** The cluster CIDR subnets are leased from. Default 10.42.0.0/16. */
+  /** The cluster CIDR subnets are leased from. Default DEFAULTS.cidr (172.16.0.0/16). */
   cidr?: string;
   /** Prefix length of each node's subnet. Default 24. */
   subnetPrefix?: number;
@@ -107,7 +107,7 @@ const DEV_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 export function resolveOptions(o: OverlayOptions): Resolved {
   const cidrText = o.cidr ?? DEFAULTS.cidr;
   const cidr = parsePrefix(cidrText);
-  if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`);
+  if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 172.16.0.0/16)`);
   const subnetLen = o.subnetPrefix ?? DEFAULTS.subnetPrefix;
   if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)
     throw new OverlayConfigError(`overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`);

@@ -95,7 +95,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'lb.policy', type: { kind: 'enum', values: ['round-robin', 'least-connections'] }, default: LB.policy, doc: 'Userspace: how a backend is chosen.', flag: 'lb-policy' },
 
   { path: 'overlay.enabled', type: { kind: 'bool' }, default: false, doc: 'Program the VXLAN overlay (needs root): a subnet lease for this node, the VXLAN device, routes, neighbour and FDB entries for every live peer.', flag: 'overlay' },
-  { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16' }, default: OVERLAY.cidr, doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
+  { path: 'overlay.cidr', type: { kind: 'string', pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, patternDoc: 'an IPv4 CIDR such as 172.16.0.0/16' }, default: OVERLAY.cidr, doc: 'The cluster CIDR node subnets are leased from; the same on every node.', flag: 'overlay-cidr' },
   { path: 'overlay.subnetPrefix', type: { kind: 'int', min: 8, max: 30 }, default: OVERLAY.subnetPrefix, doc: 'Prefix length of each node\'s subnet.', flag: 'overlay-subnet-prefix' },
   { path: 'overlay.vni', type: { kind: 'int', min: 1, max: 16777215 }, default: OVERLAY.vni, doc: 'VXLAN network identifier.', flag: 'overlay-vni' },
   { path: 'overlay.port', type: port(1), default: OVERLAY.port, doc: 'VXLAN UDP port.', flag: 'overlay-port' },

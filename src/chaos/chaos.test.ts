@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChaosPlanner, type Fault } from './planner.js';
 import { parsePlan, PolicyError, POLICY_FORMAT, unfitPolicies } from './policy.js';
-import { faultRules, openCluster, type DevCluster } from './cluster.js';
+import { devNode, faultRules, MAX_DEV_NODES, openCluster, type DevCluster } from './cluster.js';
+import { DEFAULTS as OVERLAY } from '../../overlay/defaults.js';
+import { parseIPv4, parsePrefix } from '../../overlay/cidr.js';
 
 const nodes = Array.from({ length: 6 }, (_, i) => ({ name: `dev-${i + 1}`, meta: i < 3 ? '{"user":"zone=a"}' : '{"user":"zone=b"}' }));
 
@@ -119,4 +121,17 @@ t.test('the policy format shown by --help parses; netns modes are refused on a l
   t.equal(unfit.length, 2);
   t.match(unfit[0], /^policies\[1\] \(partition\) needs a dev cluster started with --netns/);
   t.match(unfit[1], /^policies\[3\] \(latency\)/);
+});
+
+t.test('the default overlay CIDR holds no dev-cluster address, whatever its --subnet', async (t) => {
+  const cidr = parsePrefix(OVERLAY.cidr)!;
+  const inside = (addr: string) => (parseIPv4(addr)! >>> (32 - cidr.len)) === cidr.base >>> (32 - cidr.len);
+  const clashes: string[] = [];
+  for (let subnet = 1; subnet <= 254; subnet++) {
+    for (const netns of [true, false]) {
+      for (const i of [0, MAX_DEV_NODES - 1]) if (inside(devNode(subnet, netns, i).addr)) clashes.push(devNode(subnet, netns, i).addr);
+    }
+    if (inside(`10.${subnet}.0.254`)) clashes.push(`10.${subnet}.0.254 (the host's leg)`);
+  }
+  t.same(clashes, [], `${OVERLAY.cidr} overlaps no dev-cluster address`);
 });
