@@ -8,7 +8,16 @@ import t from 'tap';
 import { CLI, startAgent, type AgentProcess, type Teardown } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--lb-datapath', 'off'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--lb-datapath',
+  'off',
+];
 
 interface Batch {
   run: number;
@@ -25,11 +34,19 @@ const batches = (file: string): Batch[] =>
     : [];
 
 const put = (a: AgentProcess, key: string, value: unknown) =>
-  fetch(`${a.ready.api}/v1/kv/${key}`, { method: 'PUT', body: JSON.stringify(value), headers: { 'content-type': 'application/json' } }).then((r) => r.json());
-const del = (a: AgentProcess, key: string) => fetch(`${a.ready.api}/v1/kv/${key}`, { method: 'DELETE' }).then((r) => r.json());
+  fetch(`${a.ready.api}/v1/kv/${key}`, {
+    method: 'PUT',
+    body: JSON.stringify(value),
+    headers: { 'content-type': 'application/json' },
+  }).then((r) => r.json());
+const del = (a: AgentProcess, key: string) =>
+  fetch(`${a.ready.api}/v1/kv/${key}`, { method: 'DELETE' }).then((r) => r.json());
 
 function startWatch(t: Teardown, api: string, args: string[]) {
-  const p = spawn(process.execPath, [CLI, 'watch', ...args], { env: { ...process.env, WEFT_API: api }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [CLI, 'watch', ...args], {
+    env: { ...process.env, WEFT_API: api },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => void p.kill('SIGKILL'));
   const out = { stderr: '' };
   p.stderr.on('data', (d) => (out.stderr += d));
@@ -37,7 +54,8 @@ function startWatch(t: Teardown, api: string, args: string[]) {
 }
 
 /** Every change handled, as "op key value", in order. */
-const handled = (file: string) => batches(file).flatMap((b) => b.changes.map((c) => `${c.op} ${c.key} ${JSON.stringify(c.value ?? null)}`));
+const handled = (file: string) =>
+  batches(file).flatMap((b) => b.changes.map((c) => `${c.op} ${c.key} ${JSON.stringify(c.value ?? null)}`));
 
 t.test('each kv change runs the handler exactly once: coalesced, and across an agent restart', async (t) => {
   const dir = t.testdir();
@@ -73,7 +91,11 @@ t.test('each kv change runs the handler exactly once: coalesced, and across an a
   mark('const a2 =');
   const a2 = await startAgent(t, [...args, '--api-port', apiPort]);
   t.equal(a2.ready.api, a.ready.api, 'the agent is back at the same API address');
-  await eventually('the changes made while it was away are handled', () => handled(out).includes('put app/c "while-away"') && handled(out).includes('delete app/d null'), 30_000);
+  await eventually(
+    'the changes made while it was away are handled',
+    () => handled(out).includes('put app/c "while-away"') && handled(out).includes('delete app/d null'),
+    30_000,
+  );
   mark("await put(a2, 'app/f'");
   await put(a2, 'app/f', 6);
   await eventually('a change after the restart is handled', () => handled(out).includes('put app/f 6'), 20_000);
@@ -81,7 +103,17 @@ t.test('each kv change runs the handler exactly once: coalesced, and across an a
   mark('t.same(\n    handled');
   t.same(
     handled(out).sort(),
-    ['put app/a 0', 'put app/b 1', 'put app/c 2', 'put app/d 3', 'put app/e 4', 'put app/a "new"', 'put app/c "while-away"', 'delete app/d null', 'put app/f 6'].sort(),
+    [
+      'put app/a 0',
+      'put app/b 1',
+      'put app/c 2',
+      'put app/d 3',
+      'put app/e 4',
+      'put app/a "new"',
+      'put app/c "while-away"',
+      'delete app/d null',
+      'put app/f 6',
+    ].sort(),
     'every change exactly once: nothing handled before the restart is handled again',
   );
   t.same(
@@ -98,7 +130,11 @@ t.test('a handler over its timeout is killed with its process group, and the nex
   // The handler leaves a grandchild (sleep) behind and waits on it: killing the shell alone would not do.
   const cmd = `cat > /dev/null; echo "$WEFT_WATCH_RUN" >> ${dir}/runs; sleep 60 & echo $! >> ${dir}/pids; wait`;
   const watch = startWatch(t, a.ready.api!, ['kv', 'k/', '--exec', cmd, '--timeout', '500ms', '--quiet', '100ms']);
-  await eventually('the first run timed out', () => /run 1 of the handler failed \(timed out after 0.5s/.test(watch.stderr), 20_000);
+  await eventually(
+    'the first run timed out',
+    () => /run 1 of the handler failed \(timed out after 0.5s/.test(watch.stderr),
+    20_000,
+  );
   const pid = Number(readFileSync(`${dir}/pids`, 'utf8').split('\n')[0]);
   const alive = (p: number) => {
     try {
@@ -111,7 +147,11 @@ t.test('a handler over its timeout is killed with its process group, and the nex
   await eventually('the grandchild is gone too', () => !alive(pid), 10_000);
   t.pass('the sleep the handler left behind was killed with it');
   await put(a, 'k/1', 1);
-  await eventually('the next change still runs the handler', () => readFileSync(`${dir}/runs`, 'utf8').split('\n').includes('2'), 20_000);
+  await eventually(
+    'the next change still runs the handler',
+    () => readFileSync(`${dir}/runs`, 'utf8').split('\n').includes('2'),
+    20_000,
+  );
 });
 
 t.test('watch refuses bad flags and kinds with exit 2', async (t) => {

@@ -97,7 +97,11 @@ t.test('limits: 512 bytes of name and payload, names, garbage', async (t) => {
   t.match(r.receive(NOW, Buffer.from('not an event')), { reject: 'malformed' });
   t.equal(decodeEvent(new Uint8Array(0)), 'malformed');
   const future = new UserEvents({ self: 'n3' }).fire(NOW + 3_600_000, 'x', Buffer.alloc(0));
-  t.match(r.receive(NOW, (future as { data: Uint8Array }).data), { reject: 'future' }, 'an event stamped an hour ahead is refused');
+  t.match(
+    r.receive(NOW, (future as { data: Uint8Array }).data),
+    { reject: 'future' },
+    'an event stamped an hour ahead is refused',
+  );
 });
 
 t.test('a flood from one origin is bounded at every receiver', async (t) => {
@@ -114,7 +118,11 @@ t.test('a flood from one origin is bounded at every receiver', async (t) => {
   t.ok('event' in r.receive(NOW + 1000, (later as { data: Uint8Array }).data), 'a second later, the rate refills');
   const own = new UserEvents({ self: 'me' });
   for (let i = 0; i < 50; i++) own.fire(NOW, 'e', Buffer.alloc(0));
-  t.match(own.fire(NOW, 'e', Buffer.alloc(0)), { reason: 'rate', error: /more than 10 events a second/ }, 'the origin refuses its own flood');
+  t.match(
+    own.fire(NOW, 'e', Buffer.alloc(0)),
+    { reason: 'rate', error: /more than 10 events a second/ },
+    'the origin refuses its own flood',
+  );
 });
 
 t.test('with identity: events are signed by their origin; unsigned and forged ones are refused', async (t) => {
@@ -130,5 +138,8 @@ t.test('with identity: events are signed by their origin; unsigned and forged on
   // n3 signs with its own key and certificate but names n1 as the origin.
   const forger = new UserEvents({ self: 'n1', auth: identityEventAuth(() => pki.identity('n3')) });
   const forged = forger.fire(Date.now() + 2, 'deploy', Buffer.from('evil'));
-  t.match(n2.receive(Date.now(), (forged as { data: Uint8Array }).data), { reject: 'bad_signature', detail: /n3's, not n1's/ });
+  t.match(n2.receive(Date.now(), (forged as { data: Uint8Array }).data), {
+    reject: 'bad_signature',
+    detail: /n3's, not n1's/,
+  });
 });

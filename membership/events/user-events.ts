@@ -51,11 +51,22 @@ export interface UserEventOptions {
   auth?: EventAuth;
 }
 
-export const EVENT_REJECTS = ['malformed', 'too_large', 'bad_name', 'unsigned', 'bad_signature', 'future', 'too_old', 'rate', 'duplicate'] as const;
+export const EVENT_REJECTS = [
+  'malformed',
+  'too_large',
+  'bad_name',
+  'unsigned',
+  'bad_signature',
+  'future',
+  'too_old',
+  'rate',
+  'duplicate',
+] as const;
 export type EventReject = (typeof EVENT_REJECTS)[number];
 
 export type Received = { event: UserEvent; relay: Uint8Array } | { reject: EventReject; detail?: string };
-export type Fired = { event: UserEvent; data: Uint8Array } | { error: string; reason: 'too_large' | 'bad_name' | 'rate' };
+export type Fired =
+  { event: UserEvent; data: Uint8Array } | { error: string; reason: 'too_large' | 'bad_name' | 'rate' };
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -76,7 +87,10 @@ export class UserEvents {
   private readonly dedupe: EventDedupe;
   private readonly buckets: LruMap<string, Bucket>;
   private readonly o: Required<Omit<UserEventOptions, 'auth'>> & { auth?: EventAuth };
-  readonly rejected: Record<EventReject, number> = Object.fromEntries(EVENT_REJECTS.map((r) => [r, 0])) as Record<EventReject, number>;
+  readonly rejected: Record<EventReject, number> = Object.fromEntries(EVENT_REJECTS.map((r) => [r, 0])) as Record<
+    EventReject,
+    number
+  >;
   delivered = 0;
 
   constructor(opts: UserEventOptions) {
@@ -87,10 +101,19 @@ export class UserEvents {
 
   /** A local event: checked, stamped, signed, and admitted here (the caller delivers it locally and broadcasts `data`). */
   fire(now: number, name: string, payload: Uint8Array): Fired {
-    if (!EVENT_NAME.test(name)) return { error: `event name "${name.slice(0, 80)}" must be ${EVENT_NAME_DOC}`, reason: 'bad_name' };
+    if (!EVENT_NAME.test(name))
+      return { error: `event name "${name.slice(0, 80)}" must be ${EVENT_NAME_DOC}`, reason: 'bad_name' };
     const size = eventSize(name, payload);
-    if (size > MAX_EVENT_BYTES) return { error: `event name and payload are ${size} bytes; at most ${MAX_EVENT_BYTES} (put larger data in weft kv and send its key)`, reason: 'too_large' };
-    if (!this.take(this.o.self, now)) return { error: `more than ${this.o.ratePerSec} events a second (burst ${this.o.burst}) from this node; try again shortly`, reason: 'rate' };
+    if (size > MAX_EVENT_BYTES)
+      return {
+        error: `event name and payload are ${size} bytes; at most ${MAX_EVENT_BYTES} (put larger data in weft kv and send its key)`,
+        reason: 'too_large',
+      };
+    if (!this.take(this.o.self, now))
+      return {
+        error: `more than ${this.o.ratePerSec} events a second (burst ${this.o.burst}) from this node; try again shortly`,
+        reason: 'rate',
+      };
     const event: UserEvent = { origin: this.o.self, lamport: Math.max(this.clock + 1, Math.floor(now)), name, payload };
     this.clock = event.lamport;
     this.dedupe.admit(event.origin, event.lamport);
@@ -163,5 +186,9 @@ export function decodeEvent(data: Uint8Array): { event: UserEvent; sig?: Uint8Ar
   if (typeof lamport !== 'number' || !Number.isSafeInteger(lamport) || lamport < 0) return 'malformed';
   if (typeof name !== 'string' || !isBytes(payload)) return 'malformed';
   if ((sig !== null && !isBytes(sig)) || (cert !== null && !isBytes(cert))) return 'malformed';
-  return { event: { origin, lamport, name, payload: new Uint8Array(payload) }, sig: sig ?? undefined, cert: cert ?? undefined };
+  return {
+    event: { origin, lamport, name, payload: new Uint8Array(payload) },
+    sig: sig ?? undefined,
+    cert: cert ?? undefined,
+  };
 }

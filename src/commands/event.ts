@@ -26,18 +26,29 @@ Example:
   weft event deploy '{"app": "web", "version": "1.4.2"}'`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('event', argv, { ...API_FLAGS, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags(
+    'event',
+    argv,
+    { ...API_FLAGS, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length < 1 || positionals.length > 2) throw new UsageError('usage: weft event NAME [PAYLOAD]; run weft event --help');
+  if (positionals.length < 1 || positionals.length > 2)
+    throw new UsageError('usage: weft event NAME [PAYLOAD]; run weft event --help');
   const [name, arg = ''] = positionals as [string, string?];
   const payload = arg === '-' ? await readStdin() : arg;
   const size = Buffer.byteLength(name) + Buffer.byteLength(payload);
-  if (size > MAX_EVENT_BYTES) throw new UsageError(`event: name and payload are ${size} bytes; at most ${MAX_EVENT_BYTES} (put larger data in weft kv and send its key)`);
-  const r = (await callApi(apiTarget(values), 'POST', `/v1/event/${encodeURIComponent(name)}`, { payload })) as { name: string; lamport: number };
+  if (size > MAX_EVENT_BYTES)
+    throw new UsageError(
+      `event: name and payload are ${size} bytes; at most ${MAX_EVENT_BYTES} (put larger data in weft kv and send its key)`,
+    );
+  const r = (await callApi(apiTarget(values), 'POST', `/v1/event/${encodeURIComponent(name)}`, { payload })) as {
+    name: string;
+    lamport: number;
+  };
   console.error(`fired ${r.name} (lamport ${r.lamport})`);
   return 0;
 }
-

@@ -1,8 +1,8 @@
 // `weft watch`: run a command when something in the cluster changes.
 import { parseDuration } from '../config.js';
 import { deliver, type WatchFlags } from '../watch/deliver.js';
-import { WATCH_KINDS } from '../watch/snapshot.js';
-import { StateWatcher, type WatchBatch } from '../watch/state-watcher.js';
+import { WATCH_KINDS, type WatchKind } from '../watch/snapshot.js';
+import { StateWatcher } from '../watch/state-watcher.js';
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget } from './client.js';
 import { UsageError } from './errors.js';
@@ -56,7 +56,10 @@ Example:
 function durationFlag(name: string, v: unknown, fallback: number, min: number): number {
   if (v === undefined) return fallback;
   const ms = parseDuration(v);
-  if (ms === undefined || ms < min) throw new UsageError(`watch: --${name} takes a duration of at least ${min}ms with its unit (500ms, 2s), not "${String(v)}"`);
+  if (ms === undefined || ms < min)
+    throw new UsageError(
+      `watch: --${name} takes a duration of at least ${min}ms with its unit (500ms, 2s), not "${String(v)}"`,
+    );
   return ms;
 }
 
@@ -64,7 +67,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'watch',
     argv,
-    { ...API_FLAGS, exec: { type: 'string' }, quiet: { type: 'string' }, timeout: { type: 'string' }, poll: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      ...API_FLAGS,
+      exec: { type: 'string' },
+      quiet: { type: 'string' },
+      timeout: { type: 'string' },
+      poll: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     true,
   );
   if (values.help) {
@@ -72,7 +82,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [kindName, prefix = '', ...extra] = positionals;
-  if (!kindName) throw new UsageError('usage: weft watch <kv|service|members|vip|event> [PREFIX] [--exec CMD]; run weft watch --help');
+  if (!kindName)
+    throw new UsageError(
+      'usage: weft watch <kv|service|members|vip|event> [PREFIX] [--exec CMD]; run weft watch --help',
+    );
   if (extra.length) throw new UsageError(`watch: one PREFIX at most, not "${extra.join(' ')}"`);
   const exec = values.exec as string | undefined;
   if (exec !== undefined && exec.trim() === '') throw new UsageError('watch: --exec is empty; give the command to run');
@@ -90,6 +103,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   const kind = WATCH_KINDS[kindName];
   if (!kind) throw new UsageError(`watch: unknown kind "${kindName}"; watch one of kv, service, members, vip, event`);
+  await watchState(flags, kindName, kind, prefix);
+  return 0;
+}
+
+/** Runs a StateWatcher until a signal stops the process. */
+async function watchState(flags: WatchFlags, kindName: string, kind: WatchKind, prefix: string): Promise<void> {
   const watcher = new StateWatcher({
     target: flags.target,
     kindName,
@@ -97,12 +116,17 @@ export async function run(argv: string[]): Promise<number> {
     prefix,
     quietMs: flags.quietMs,
     pollMs: kind.stream ? Math.max(flags.pollMs, STREAM_POLL_MS) : flags.pollMs,
-    deliver: (batch) => deliver(flags, batch, { WEFT_WATCH_KIND: batch.kind, WEFT_WATCH_PREFIX: batch.prefix, WEFT_WATCH_RUN: String(batch.run), WEFT_WATCH_CHANGES: String(batch.changes.length) }),
+    deliver: (batch) =>
+      deliver(flags, batch, {
+        WEFT_WATCH_KIND: batch.kind,
+        WEFT_WATCH_PREFIX: batch.prefix,
+        WEFT_WATCH_RUN: String(batch.run),
+        WEFT_WATCH_CHANGES: String(batch.changes.length),
+      }),
     say: (line) => process.stderr.write(`weft watch: ${line}\n`),
   });
   process.once('SIGINT', () => process.exit(0));
   process.once('SIGTERM', () => process.exit(0));
   await watcher.start();
   await new Promise(() => undefined); // runs until a signal
-  return 0;
 }

@@ -4,7 +4,15 @@
 // streams. The protocol (dedupe, limits, signatures) is membership/events/user-events.ts;
 // this file is its thin edge: the clock, the socket, the processes.
 import { randomUUID } from 'node:crypto';
-import { identityEventAuth, UserEvents, EVENT_TAG, type Identity, type Membership, type MemberInfo, type UserEvent } from '../../membership/index.js';
+import {
+  identityEventAuth,
+  UserEvents,
+  EVENT_TAG,
+  type Identity,
+  type Membership,
+  type MemberInfo,
+  type UserEvent,
+} from '../../membership/index.js';
 import type { Logger } from '../log.js';
 import { runHandler } from '../watch/handler.js';
 import { handles, type EventHandler, type MemberEventName } from './handlers.js';
@@ -25,7 +33,12 @@ const MAX_PENDING_RUNS = 1000;
 /** Deliveries kept for a watch that reconnects (same boot) to resume after the last it saw. */
 const RECENT = 256;
 
-const MEMBER_EVENT: Partial<Record<string, MemberEventName>> = { join: 'member-join', leave: 'member-leave', dead: 'member-failed', update: 'member-update' };
+const MEMBER_EVENT: Partial<Record<string, MemberEventName>> = {
+  join: 'member-join',
+  leave: 'member-leave',
+  dead: 'member-failed',
+  update: 'member-update',
+};
 
 export class AgentEvents {
   readonly boot = randomUUID();
@@ -58,15 +71,22 @@ export class AgentEvents {
       if (data[0] !== EVENT_TAG) return;
       const r = core.receive(Date.now(), data);
       if ('reject' in r) {
-        if (r.reject !== 'duplicate') this.log.debug({ reason: r.reject, detail: r.detail }, `user event refused: ${r.reject}`);
+        if (r.reject !== 'duplicate')
+          this.log.debug({ reason: r.reject, detail: r.detail }, `user event refused: ${r.reject}`);
         return;
       }
       m.broadcast(r.relay);
-      this.deliver(r.event);
+      const e = this.deliver(r.event);
+      this.log.info({ event: e.name, origin: e.origin, lamport: e.lamport }, `user event ${e.name} from ${e.origin}`);
     };
     const onMember = (type: string) => (member: MemberInfo) => {
       const event = MEMBER_EVENT[type];
-      if (event) this.runHandlers(event, { event, member: { name: member.name, addr: member.addr, port: member.port, state: member.state } }, {});
+      if (event)
+        this.runHandlers(
+          event,
+          { event, member: { name: member.name, addr: member.addr, port: member.port, state: member.state } },
+          {},
+        );
     };
     const memberListeners = Object.keys(MEMBER_EVENT).map((type) => [type, onMember(type)] as const);
     m.on('user', onUser);
@@ -82,7 +102,8 @@ export class AgentEvents {
   fire(name: string, payload: string): { event: EventJson } | { error: string; status: number } {
     if (!this.core || !this.membership) return { error: 'membership is not running; see /v1/status', status: 503 };
     const r = this.core.fire(Date.now(), name, Buffer.from(payload, 'utf8'));
-    if ('error' in r) return { error: r.error, status: r.reason === 'rate' ? 429 : r.reason === 'too_large' ? 413 : 400 };
+    if ('error' in r)
+      return { error: r.error, status: r.reason === 'rate' ? 429 : r.reason === 'too_large' ? 413 : 400 };
     this.membership.broadcast(r.data);
     return { event: this.deliver(r.event) };
   }
@@ -95,11 +116,22 @@ export class AgentEvents {
   }
 
   private deliver(e: UserEvent): EventJson {
-    const json: EventJson = { seq: ++this.seq, boot: this.boot, name: e.name, origin: e.origin, lamport: e.lamport, payload: Buffer.from(e.payload).toString('utf8') };
+    const json: EventJson = {
+      seq: ++this.seq,
+      boot: this.boot,
+      name: e.name,
+      origin: e.origin,
+      lamport: e.lamport,
+      payload: Buffer.from(e.payload).toString('utf8'),
+    };
     this.recent.push(json);
     if (this.recent.length > RECENT) this.recent.shift();
     for (const s of this.subscribers) s(json);
-    this.runHandlers('user', { event: 'user', ...json }, { WEFT_EVENT_NAME: json.name, WEFT_EVENT_ORIGIN: json.origin, WEFT_EVENT_LAMPORT: String(json.lamport) });
+    this.runHandlers(
+      'user',
+      { event: 'user', ...json },
+      { WEFT_EVENT_NAME: json.name, WEFT_EVENT_ORIGIN: json.origin, WEFT_EVENT_LAMPORT: String(json.lamport) },
+    );
     return json;
   }
 
@@ -109,7 +141,10 @@ export class AgentEvents {
     for (const h of this.handlers().filter((x) => handles(x, event, name))) {
       if (this.pending.length >= MAX_PENDING_RUNS) {
         this.runsDropped++;
-        this.log.warn({ on: h.on }, `event handler run dropped: ${MAX_PENDING_RUNS} runs are waiting (a handler is slow or events flood)`);
+        this.log.warn(
+          { on: h.on },
+          `event handler run dropped: ${MAX_PENDING_RUNS} runs are waiting (a handler is slow or events flood)`,
+        );
         continue;
       }
       this.pending.push(() => this.runOne(h, input, { ...env, WEFT_EVENT: event }));
@@ -132,6 +167,9 @@ export class AgentEvents {
     this.handlerRuns++;
     if (r.ok) return;
     this.handlerFailures++;
-    this.log.warn({ on: h.on, exec: h.exec, failure: r.failure, stderr: r.stderr.slice(-500) }, `event handler for ${h.on} failed (${r.failure})`);
+    this.log.warn(
+      { on: h.on, exec: h.exec, failure: r.failure, stderr: r.stderr.slice(-500) },
+      `event handler for ${h.on} failed (${r.failure})`,
+    );
   }
 }

@@ -12,13 +12,25 @@ export interface WatchFlags {
 }
 
 /** Runs the handler with one input (or prints it), reporting a failed run on stderr. */
-export async function deliver(flags: WatchFlags, input: WatchBatch | object, env: Record<string, string>): Promise<void> {
+export async function deliver(
+  flags: WatchFlags,
+  input: WatchBatch | object,
+  env: Record<string, string>,
+): Promise<void> {
   if (!flags.exec) {
     console.log(JSON.stringify(input));
     return;
   }
-  const r = await runHandler({ cmd: flags.exec, input, env: { ...env, WEFT_API: flags.target.base }, timeoutMs: flags.timeoutMs });
+  const r = await runHandler({
+    cmd: flags.exec,
+    input,
+    env: { ...env, WEFT_API: flags.target.base },
+    timeoutMs: flags.timeoutMs,
+  });
   if (r.stdout) process.stdout.write(r.stdout);
   if (r.stderr) process.stderr.write(r.stderr);
-  if (!r.ok) process.stderr.write(`weft watch: run ${env.WEFT_WATCH_RUN ?? ''} of the handler failed (${r.failure}); its changes count as handled\n`);
+  if (!r.ok)
+    process.stderr.write(
+      `weft watch: run ${env.WEFT_WATCH_RUN ?? ''} of the handler failed (${r.failure}); its changes count as handled\n`,
+    );
 }

@@ -19,7 +19,11 @@ export async function watchEvents(flags: WatchFlags, name: string): Promise<void
   let chain = Promise.resolve();
   for (;;) {
     const resume = last ? `&boot=${encodeURIComponent(last.boot)}&after=${last.seq}` : '';
-    const res = await openStream(flags.target, `/v1/event?watch=true&name=${encodeURIComponent(name)}${resume}`, connectedOnce);
+    const res = await openStream(
+      flags.target,
+      `/v1/event?watch=true&name=${encodeURIComponent(name)}${resume}`,
+      connectedOnce,
+    );
     if (!res) {
       await new Promise((r) => setTimeout(r, backoffMs));
       backoffMs = Math.min(backoffMs * 2, 5_000);
@@ -36,8 +40,16 @@ export async function watchEvents(flags: WatchFlags, name: string): Promise<void
       }
       if (last && last.boot === e.boot && e.seq <= last.seq) continue;
       last = { boot: e.boot, seq: e.seq };
-      const env = { WEFT_WATCH_KIND: 'event', WEFT_WATCH_PREFIX: name, WEFT_WATCH_RUN: String(e.seq), WEFT_EVENT_NAME: e.name, WEFT_EVENT_ORIGIN: e.origin };
-      chain = chain.then(() => deliver(flags, { kind: 'event', name: e.name, origin: e.origin, lamport: e.lamport, payload: e.payload }, env));
+      const env = {
+        WEFT_WATCH_KIND: 'event',
+        WEFT_WATCH_PREFIX: name,
+        WEFT_WATCH_RUN: String(e.seq),
+        WEFT_EVENT_NAME: e.name,
+        WEFT_EVENT_ORIGIN: e.origin,
+      };
+      chain = chain.then(() =>
+        deliver(flags, { kind: 'event', name: e.name, origin: e.origin, lamport: e.lamport, payload: e.payload }, env),
+      );
     }
     say(`the agent at ${flags.target.base} closed the watch (it stopped or restarted); reconnecting (Ctrl-C stops)`);
   }

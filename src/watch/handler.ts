@@ -33,11 +33,18 @@ export async function runHandler(run: HandlerRun): Promise<HandlerResult> {
       maxOutputBytes: MAX_OUTPUT_BYTES,
       killGroup: true,
     });
-    return { ok: r.code === 0, failure: r.code === 0 ? undefined : `exit ${r.code}`, stdout: r.stdout, stderr: r.stderr };
+    return {
+      ok: r.code === 0,
+      failure: r.code === 0 ? undefined : `exit ${r.code}`,
+      stdout: r.stdout,
+      stderr: r.stderr,
+    };
   } catch (e) {
     const stderr = e instanceof CommandError ? e.stderr : '';
     const timedOut = performance.now() - started >= run.timeoutMs - 5;
-    const failure = timedOut ? `timed out after ${run.timeoutMs / 1000}s (its process group was killed)` : `cannot run: ${(e as Error).message}`;
+    const failure = timedOut
+      ? `timed out after ${run.timeoutMs / 1000}s (its process group was killed)`
+      : `cannot run: ${(e as Error).message}`;
     return { ok: false, failure, stdout: '', stderr };
   }
 }

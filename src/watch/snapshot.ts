@@ -41,7 +41,12 @@ export const WATCH_KINDS: Record<string, WatchKind> = {
     entries: (body, prefix) =>
       list(body, 'services')
         .filter((s) => String(s.service).startsWith(prefix))
-        .flatMap((s) => (s.endpoints as Body[]).map((e): [string, unknown] => [`${String(s.service)}/${String(e.node)}/${String(e.id)}`, { service: s.service, ...e }])),
+        .flatMap((s) =>
+          (s.endpoints as Body[]).map((e): [string, unknown] => [
+            `${String(s.service)}/${String(e.node)}/${String(e.id)}`,
+            { service: s.service, ...e },
+          ]),
+        ),
   },
   members: {
     path: () => '/v1/members',

@@ -90,7 +90,9 @@ export class StateWatcher {
   private report(s: ReconcileStatus): void {
     if (!s.ok && !this.away) {
       this.away = true;
-      this.o.say(`cannot list the state from the agent at ${this.o.target.base} (${s.error ?? 'error'}); retrying (Ctrl-C stops)`);
+      this.o.say(
+        `cannot list the state from the agent at ${this.o.target.base} (${s.error ?? 'error'}); retrying (Ctrl-C stops)`,
+      );
     } else if (s.ok && this.away) {
       this.away = false;
       this.o.say(`the agent at ${this.o.target.base} answers again; handling what changed meanwhile`);
