@@ -123,6 +123,14 @@ t.test('a flood from one origin is bounded at every receiver', async (t) => {
     { reason: 'rate', error: /more than 10 events a second/ },
     'the origin refuses its own flood',
   );
+  // Without identity an origin name is free to forge: a flood under fresh names meets the total bound.
+  const victim = new UserEvents({ self: 'good' });
+  let forged = 0;
+  for (let i = 0; i < 1000; i++) {
+    const f = new UserEvents({ self: `fake-${i}` }).fire(NOW, 'spam', Buffer.alloc(0));
+    if ('data' in f && 'event' in victim.receive(NOW, f.data)) forged++;
+  }
+  t.equal(forged, 200, 'a flood under 1000 names: twice the total rate a second, then nothing');
 });
 
 t.test('with identity: events are signed by their origin; unsigned and forged ones are refused', async (t) => {

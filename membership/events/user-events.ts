@@ -46,6 +46,12 @@ export interface UserEventOptions {
   /** Events per second one origin may fire, at every receiver; burst as many as `burst`. */
   ratePerSec?: number;
   burst?: number;
+  /**
+   * Events per second from all origins together, at every receiver (burst twice as many):
+   * without identity an origin name costs nothing to forge, so the per-origin bucket alone
+   * would not bound a flood under fresh names. Default 100.
+   */
+  totalPerSec?: number;
   /** An event stamped further ahead of this node's clock is refused. Default 10 min. */
   maxFutureMs?: number;
   auth?: EventAuth;
@@ -77,6 +83,9 @@ export function eventSize(name: string, payload: Uint8Array): number {
   return Buffer.byteLength(name) + payload.byteLength;
 }
 
+/** The bucket of all origins together (no node name is empty). */
+const ALL = '';
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -94,7 +103,15 @@ export class UserEvents {
   delivered = 0;
 
   constructor(opts: UserEventOptions) {
-    this.o = { windowMs: 300_000, maxRemembered: 4096, ratePerSec: 10, burst: 50, maxFutureMs: 600_000, ...opts };
+    this.o = {
+      windowMs: 300_000,
+      maxRemembered: 4096,
+      ratePerSec: 10,
+      burst: 50,
+      totalPerSec: 100,
+      maxFutureMs: 600_000,
+      ...opts,
+    };
     this.dedupe = new EventDedupe(this.o.windowMs, this.o.maxRemembered);
     this.buckets = new LruMap(4096);
   }
@@ -109,7 +126,7 @@ export class UserEvents {
         error: `event name and payload are ${size} bytes; at most ${MAX_EVENT_BYTES} (put larger data in weft kv and send its key)`,
         reason: 'too_large',
       };
-    if (!this.take(this.o.self, now))
+    if (!this.take(this.o.self, now, this.o.ratePerSec, this.o.burst))
       return {
         error: `more than ${this.o.ratePerSec} events a second (burst ${this.o.burst}) from this node; try again shortly`,
         reason: 'rate',
@@ -138,7 +155,11 @@ export class UserEvents {
     const admission = this.dedupe.admit(e.origin, e.lamport);
     if (admission !== 'new') return this.refuse(admission);
     // Counted after dedupe: duplicates of an admitted event cost its origin nothing.
-    if (!this.take(e.origin, now)) return this.refuse('rate');
+    if (
+      !this.take(ALL, now, this.o.totalPerSec, this.o.totalPerSec * 2) ||
+      !this.take(e.origin, now, this.o.ratePerSec, this.o.burst)
+    )
+      return this.refuse('rate');
     if (e.lamport > this.clock) this.clock = e.lamport;
     this.delivered++;
     return { event: e, relay: data };
@@ -149,9 +170,9 @@ export class UserEvents {
     return { reject: reason, detail };
   }
 
-  private take(origin: string, now: number): boolean {
-    const b = this.buckets.get(origin) ?? { tokens: this.o.burst, at: now };
-    b.tokens = Math.min(this.o.burst, b.tokens + ((now - b.at) / 1000) * this.o.ratePerSec);
+  private take(origin: string, now: number, ratePerSec: number, burst: number): boolean {
+    const b = this.buckets.get(origin) ?? { tokens: burst, at: now };
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * ratePerSec);
     b.at = now;
     this.buckets.set(origin, b);
     if (b.tokens < 1) return false;
