@@ -36,10 +36,16 @@ export class EventDedupe {
     return this.floorAt;
   }
 
-  admit(origin: string, lamport: number): Admission {
+  /** What admit would answer, without admitting (a copy is told apart before its signature is paid for). */
+  peek(origin: string, lamport: number): Admission {
     if (lamport < this.floorAt) return 'too_old';
+    return this.seen.has(`${origin}\0${lamport}`) ? 'duplicate' : 'new';
+  }
+
+  admit(origin: string, lamport: number): Admission {
+    const seen = this.peek(origin, lamport);
+    if (seen !== 'new') return seen;
     const key = `${origin}\0${lamport}`;
-    if (this.seen.has(key)) return 'duplicate';
     this.seen.add(key);
     this.byAge.push({ key, lamport });
     if (lamport > this.top) {

@@ -138,9 +138,16 @@ t.test('with identity: events are signed by their origin; unsigned and forged on
   t.teardown(() => pki.cleanup());
   const core = (name: string) => new UserEvents({ self: name, auth: identityEventAuth(() => pki.identity(name)) });
   const n1 = core('n1');
-  const n2 = core('n2');
+  const auth = identityEventAuth(() => pki.identity('n2'));
+  let verified = 0;
+  const n2 = new UserEvents({
+    self: 'n2',
+    auth: { sign: auth.sign, verify: (...a) => (verified++, auth.verify(...a)) },
+  });
   const fired = n1.fire(Date.now(), 'deploy', Buffer.from('v2'));
   t.ok('event' in n2.receive(Date.now(), (fired as { data: Uint8Array }).data), 'a signed event is taken');
+  t.match(n2.receive(Date.now(), (fired as { data: Uint8Array }).data), { reject: 'duplicate' });
+  t.equal(verified, 1, 'a copy of a known event costs no signature check');
   const unsigned = new UserEvents({ self: 'n1' }).fire(Date.now() + 1, 'deploy', Buffer.from('v3'));
   t.match(n2.receive(Date.now(), (unsigned as { data: Uint8Array }).data), { reject: 'unsigned' });
   // n3 signs with its own key and certificate but names n1 as the origin.

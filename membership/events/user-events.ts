@@ -145,6 +145,9 @@ export class UserEvents {
     if (!EVENT_NAME.test(event.event.name)) return this.refuse('bad_name');
     if (eventSize(event.event.name, event.event.payload) > MAX_EVENT_BYTES) return this.refuse('too_large');
     const { sig, cert } = event;
+    // Copies are the common case (every node relays once): known ones cost no signature check.
+    const known = this.dedupe.peek(event.event.origin, event.event.lamport);
+    if (known !== 'new') return this.refuse(known);
     if (this.o.auth) {
       if (!sig || !cert) return this.refuse('unsigned');
       const why = this.o.auth.verify(event.event.origin, signedBytes(event.event), sig, cert, now);
