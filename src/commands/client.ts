@@ -94,13 +94,19 @@ export async function openStream(target: ApiTarget, path: string, connectedOnce:
   return res;
 }
 
-/** The lines of a stream opened by openStream, until it ends or breaks (a break ends it too). */
-export async function* streamLines(res: Response): AsyncGenerator<string> {
+/** The JSON lines of a stream opened by openStream, until it ends or breaks (a break ends it too); a line that is not JSON is skipped. */
+export async function* streamJson<T>(res: Response): AsyncGenerator<T> {
   const { createInterface } = await import('node:readline');
   const { Readable } = await import('node:stream');
   try {
     for await (const line of createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) })) {
-      if (line) yield line;
+      let value: T;
+      try {
+        value = JSON.parse(line) as T;
+      } catch {
+        continue;
+      }
+      yield value;
     }
   } catch {
     // the connection broke mid-stream: as an end

@@ -1,6 +1,6 @@
 // `weft kv`: the cluster-wide key-value store, through the local agent's /v1/kv.
 import { API_FLAGS, parseFlags, readStdin } from './args.js';
-import { apiTarget, callApi, openStream, streamLines, table, type ApiTarget } from './client.js';
+import { apiTarget, callApi, openStream, streamJson, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
@@ -219,8 +219,7 @@ async function printWatch(res: Response, { target, prefix, seen, print, resync }
       }, 500)
     : undefined;
   try {
-    for await (const line of streamLines(res)) {
-      const e = JSON.parse(line) as WatchLine;
+    for await (const e of streamJson<WatchLine>(res)) {
       if (e.initial) initialKeys.add(e.key);
       else flushDeletes(initialKeys);
       const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;

@@ -4,7 +4,7 @@
 // once even across reconnects. A restarted agent has a new boot id: events fired while it was
 // down did not reach this node (as with serf), and it delivers from its start on.
 import { deliver, type WatchFlags } from './deliver.js';
-import { openStream, streamLines } from '../commands/client.js';
+import { openStream, streamJson } from '../commands/client.js';
 import type { EventJson } from '../events/agent-events.js';
 
 const say = (line: string) => process.stderr.write(`weft watch: ${line}\n`);
@@ -32,8 +32,7 @@ export async function watchEvents(flags: WatchFlags, name: string): Promise<void
     if (connectedOnce) say(`reconnected to the agent at ${flags.target.base}`);
     connectedOnce = true;
     backoffMs = 250;
-    for await (const line of streamLines(res)) {
-      const e = JSON.parse(line) as EventJson & { error?: string };
+    for await (const e of streamJson<EventJson & { error?: string }>(res)) {
       if (e.error) {
         say(e.error);
         continue;

@@ -15,7 +15,7 @@
 // also listed every pollMs; a pass that cannot reach the agent retries with backoff; and one
 // pass (one handler run) at a time.
 import { ReconcileRunner, type ReconcileStatus } from '../../base/reconcile-runner.js';
-import { callApi, openStream, streamLines, type ApiTarget } from '../commands/client.js';
+import { callApi, openStream, streamJson, type ApiTarget } from '../commands/client.js';
 import { diffSnapshots, snapshotOf, type Snapshot, type WatchChange, type WatchKind } from './snapshot.js';
 
 export interface StateWatchOptions {
@@ -111,9 +111,10 @@ export class StateWatcher {
       }
       backoffMs = 250;
       this.runner.request();
-      for await (const line of streamLines(res)) {
+      // The current entries (initial) are what the pass lists anyway; each change after asks for one.
+      for await (const line of streamJson<{ initial?: boolean }>(res)) {
         if (this.stopped) return;
-        if (!line.includes('"initial":true')) this.runner.request();
+        if (!line.initial) this.runner.request();
       }
     }
   }
