@@ -17,6 +17,24 @@ export { MEMBER_AUTH_REJECTS } from './core/member-auth.js';
 export { SignedMembership } from './member-signer.js';
 export { GossipBindError } from './transport.js';
 export { Keyring, parseKey, generateKey } from './keyring.js';
-export { IdentityError, makeIdentity, parseCa, loadIdentity, signRevocation, verifyRevocation, type Identity } from './identity.js';
+export {
+  IdentityError,
+  makeIdentity,
+  parseCa,
+  loadIdentity,
+  signRevocation,
+  verifyRevocation,
+  type Identity,
+} from './identity.js';
 export { identityEventAuth } from './events/event-auth.js';
-export { UserEvents, EVENT_TAG, EVENT_NAME, EVENT_NAME_DOC, EVENT_REJECTS, MAX_EVENT_BYTES, type UserEvent, type EventAuth, type EventReject } from './events/user-events.js';
+export {
+  UserEvents,
+  EVENT_TAG,
+  EVENT_NAME,
+  EVENT_NAME_DOC,
+  EVENT_REJECTS,
+  MAX_EVENT_BYTES,
+  type UserEvent,
+  type EventAuth,
+  type EventReject,
+} from './events/user-events.js';

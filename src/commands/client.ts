@@ -13,7 +13,10 @@ export interface ApiTarget {
  * From a command's --api and --token-file; else WEFT_TOKEN_FILE, WEFT_TOKEN, then the
  * agent's own WEFT_API_TOKEN_FILE / WEFT_API_TOKEN (a shell set up for the agent works too).
  */
-export function apiTarget(values: { api?: unknown; 'token-file'?: unknown }, env: NodeJS.ProcessEnv = process.env): ApiTarget {
+export function apiTarget(
+  values: { api?: unknown; 'token-file'?: unknown },
+  env: NodeJS.ProcessEnv = process.env,
+): ApiTarget {
   const base = apiBase(values.api as string | undefined);
   const fromFile = (file: string, what: string) => {
     try {
@@ -78,7 +81,11 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
  * retry; throws when it was never reached (`connectedOnce` false), refused the first request,
  * or refuses the token.
  */
-export async function openStream(target: ApiTarget, path: string, connectedOnce: boolean): Promise<Response | undefined> {
+export async function openStream(
+  target: ApiTarget,
+  path: string,
+  connectedOnce: boolean,
+): Promise<Response | undefined> {
   let res: Response;
   try {
     res = await fetch(target.base + path, { headers: authHeaders(target) });
@@ -99,7 +106,9 @@ export async function* streamJson<T>(res: Response): AsyncGenerator<T> {
   const { createInterface } = await import('node:readline');
   const { Readable } = await import('node:stream');
   try {
-    for await (const line of createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) })) {
+    for await (const line of createInterface({
+      input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+    })) {
       let value: T;
       try {
         value = JSON.parse(line) as T;
@@ -116,7 +125,9 @@ export async function* streamJson<T>(res: Response): AsyncGenerator<T> {
 /** The failure to show when the agent's API does not answer at all. */
 export function unreachable(base: string, e: unknown): CommandFailed {
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-  return new CommandFailed(`cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`);
+  return new CommandFailed(
+    `cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`,
+  );
 }
 
 /** Left-aligned columns for terminal tables. */
