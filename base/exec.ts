@@ -25,6 +25,13 @@ export interface RunOptions {
   timeoutMs?: number;
   /** stdout and stderr together; beyond it the process is killed. Default 64 MiB. */
   maxOutputBytes?: number;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Run it as the leader of a process group, and kill the whole group (SIGKILL) at the
+   * timeout: `sh -c 'a | b'` or a script's own children would outlive a kill of the shell.
+   */
+  killGroup?: boolean;
 }
 
 export interface ExecResult {
@@ -46,9 +53,21 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
   const what = argv.slice(0, 3).join(' ');
   const max = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   return new Promise((resolve, reject) => {
-    const p = spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(full[0], full.slice(1), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: opts.env,
+      detached: opts.killGroup === true,
+    });
+    const kill = (signal: NodeJS.Signals) => {
+      if (!opts.killGroup || p.pid === undefined) return void p.kill(signal);
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    };
     // Our own timer rather than spawn's `timeout`, which stays armed when the program is missing.
-    const timer = setTimeout(() => p.kill('SIGTERM'), opts.timeoutMs ?? TIMEOUT_MS);
+    const timer = setTimeout(() => kill('SIGTERM'), opts.timeoutMs ?? TIMEOUT_MS);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
@@ -57,7 +76,7 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
       size += d.length;
       if (size > max) {
         tooMuch = true;
-        p.kill('SIGKILL');
+        kill('SIGKILL');
       } else into.push(d);
     };
     p.stdout.on('data', take(out));

@@ -26,3 +26,15 @@ export {
   verifyRevocation,
   type Identity,
 } from './identity.js';
+export { identityEventAuth } from './events/event-auth.js';
+export {
+  UserEvents,
+  EVENT_TAG,
+  EVENT_NAME,
+  EVENT_NAME_DOC,
+  EVENT_REJECTS,
+  MAX_EVENT_BYTES,
+  type UserEvent,
+  type EventAuth,
+  type EventReject,
+} from './events/user-events.js';

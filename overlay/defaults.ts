@@ -4,8 +4,14 @@
 import type { ReconcileRunnerOptions } from '../base/reconcile-runner.js';
 
 export const DEFAULTS = {
-  /** Private space (RFC 1918), k3s's cluster CIDR too, so operators know it; 256 nodes of /24. The same on every node. */
-  cidr: '10.42.0.0/16',
+  /**
+   * Private space (RFC 1918), 256 nodes of /24, the same on every node. Outside 10/8, where
+   * `weft dev-cluster --netns` puts its agents (10.X.0.x; 10.42.0.x by default, which the old
+   * default 10.42.0.0/16 overlapped), and where k3s (10.42/16 pods, 10.43/16 services) and
+   * Kubernetes (10.96/12 services, 10.244/16 pods) live; below Docker's default pools
+   * (172.17-172.31/16 bridges, 192.168/16 in /20s).
+   */
+  cidr: '172.16.0.0/16',
   /** A /24 per node: 253 containers, and subnets that read as the node's third octet. */
   subnetPrefix: 24,
   /** VXLAN network id: one overlay per cluster needs only one; 1 as flannel's. */

@@ -54,7 +54,7 @@ export interface OverlayOptions {
   store: OverlayStore;
   /** This node's name (the store's and membership's). */
   node: string;
-  /** The cluster CIDR subnets are leased from. Default 10.42.0.0/16. */
+  /** The cluster CIDR subnets are leased from. Default DEFAULTS.cidr (172.16.0.0/16). */
   cidr?: string;
   /** Prefix length of each node's subnet. Default 24. */
   subnetPrefix?: number;
@@ -127,7 +127,7 @@ export function resolveOptions(o: OverlayOptions): Resolved {
   const cidr = parsePrefix(cidrText);
   if (!cidr)
     throw new OverlayConfigError(
-      `overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`,
+      `overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 172.16.0.0/16)`,
     );
   const subnetLen = o.subnetPrefix ?? DEFAULTS.subnetPrefix;
   if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)

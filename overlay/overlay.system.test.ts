@@ -16,6 +16,11 @@ import type { Logger } from 'pino';
 import { IpAdapter } from './ip.js';
 import { parsePrefix, hostAt } from './cidr.js';
 import { vtepMac } from './desired.js';
+import { DEFAULTS } from './defaults.js';
+
+/** The first two octets of the default cluster CIDR (a /16), and its i-th /24 (a lease, as the driver would lease it). */
+const CIDR_HEAD = DEFAULTS.cidr.split('.').slice(0, 2).join('.');
+const subnetIn = (i: number) => `${CIDR_HEAD}.${i}.0/24`;
 
 const skip = skipUnless({ root: true, commands: ['ip', 'bridge'] });
 const EVERY_MS = 400;
@@ -221,7 +226,7 @@ t.test(
     const r = await h1.overlay!.cleanup();
     t.same(r, { removed: ['weft.vx', 'weft0'], failed: [] });
     t.notOk((await h1.host.ip('-o', 'link', 'show')).includes('weft'), 'no weft device left');
-    t.notOk((await h1.host.ip('route', 'show')).includes('10.42.'), 'no overlay route left');
+    t.notOk((await h1.host.ip('route', 'show')).includes(`${CIDR_HEAD}.`), 'no overlay route left');
   },
 );
 
@@ -243,7 +248,7 @@ t.test('a malformed or foreign lease in the store is skipped and counted, never 
     vtep: { addr: '192.168.77.99', mac: '0e:00:00:00:00:99', vni: 1, port: 4789 },
   });
   other.put('overlay/h1', {
-    subnet: '10.42.0.0/24',
+    subnet: subnetIn(0),
     claimedAt: 0,
     vtep: { addr: '192.168.77.99', mac: '0e:00:00:00:00:98', vni: 1, port: 4789 },
   });
@@ -262,7 +267,7 @@ t.test('a malformed or foreign lease in the store is skipped and counted, never 
   t.same(s.peers, [], 'nothing programmed from them');
   t.same(s.skipped, [{ node: 'evil', reason: 'foreign_subnet' }]);
   t.equal(s.badRecords, 2, 'a lease written by another owner, and a shared value');
-  t.not(s.lease?.subnet, '10.42.0.0/24', "the foreign record under h1's key is no claim of h1's");
+  t.not(s.lease?.subnet, subnetIn(0), "the foreign record under h1's key is no claim of h1's");
   const m = await registry.metrics();
   t.match(m, /weft_overlay_bad_records_total\{reason="wrong_owner"\} 2/);
   t.match(m, /weft_overlay_peers_skipped\{reason="foreign_subnet"\} 1/);
@@ -308,7 +313,7 @@ t.test('forwarding off is said once, not again on every pass that applies comman
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sysctl exited ${code}`))));
   });
   peer.put('overlay/p2', {
-    subnet: '10.42.9.0/24',
+    subnet: subnetIn(9),
     claimedAt: 0,
     vtep: { addr: '192.168.77.99', mac: '0e:00:00:00:00:99', vni: 1, port: 4789 },
   });

@@ -216,6 +216,24 @@ t.test('stop, kill and rm remove the record; start brings it back; pause keeps i
     3,
     'one delete per container gone (a die followed by stop and destroy is not three)',
   );
+  // Issue 14: each registration and deregistration is logged at info, once.
+  const logged = (what: 'registered' | 'deregistered', id: string) =>
+    h.log.lines.filter(
+      (l) =>
+        l.level === 'info' &&
+        l.msg.startsWith(`${what} Docker container`) &&
+        (l.obj as { container?: string }).container === id.slice(0, 12),
+    ).length;
+  t.same(
+    ids.map((id) => [logged('registered', id), logged('deregistered', id)]),
+    [
+      [2, 1], // stopped: registered, deregistered, registered again on start
+      [1, 1], // killed
+      [1, 1], // removed
+      [1, 0], // paused and unpaused: no news
+    ],
+    'one info line per registration and per deregistration, none for a pause',
+  );
 });
 
 t.test('health follows the healthcheck: starting -> healthy, and unhealthy', { skip }, async (t) => {

@@ -18,6 +18,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)',
     load: () => import('./commands/dev-cluster.js'),
   },
+  event: {
+    summary: "fire a user event: every node's handlers for it run once",
+    load: () => import('./commands/event.js'),
+  },
   'force-leave': {
     summary: 'remove a failed member for good: left everywhere, its records dropped',
     load: () => import('./commands/force-leave.js'),
@@ -52,6 +56,10 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/tls.js'),
   },
   vip: { summary: 'declare, remove and list virtual IPs', load: () => import('./commands/vip.js') },
+  watch: {
+    summary: 'run a command when keys, services, members, VIPs change, or on user events',
+    load: () => import('./commands/watch.js'),
+  },
   status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
   version: { summary: 'print the version of weft (also --version)', load: async () => ({ run: printVersion }) },
 };

@@ -15,6 +15,7 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
+  | { kind: 'handlers' } // events.handlers: a list of {on, exec} (src/events/handlers.ts)
   | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' };
 
 export interface KeySpec {
@@ -401,7 +402,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     type: {
       kind: 'string',
       pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/,
-      patternDoc: 'an IPv4 CIDR such as 10.42.0.0/16',
+      patternDoc: 'an IPv4 CIDR such as 172.16.0.0/16',
     },
     default: OVERLAY.cidr,
     doc: 'The cluster CIDR node subnets are leased from; the same on every node.',
@@ -544,6 +545,21 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   },
 
   {
+    path: 'events.handlers',
+    type: { kind: 'handlers' },
+    default: [],
+    doc: 'serf-style handlers: a list of {on, exec}; on is member-join, member-leave, member-failed, member-update, user or user:NAME; exec runs with /bin/sh -c, the event as JSON on stdin and WEFT_EVENT (and for user events WEFT_EVENT_NAME, WEFT_EVENT_ORIGIN) set. One run at a time, in order. From a flag or the environment: JSON.',
+    flag: 'event-handlers',
+  },
+  {
+    path: 'events.handlerTimeout',
+    type: { kind: 'duration' },
+    default: 30_000,
+    doc: 'An event handler still running after this is killed with its process group.',
+    flag: 'event-handler-timeout',
+  },
+
+  {
     path: 'supervision.maxRestarts',
     type: { kind: 'int', min: 0, max: 1000 },
     default: 5,
@@ -597,6 +613,8 @@ export function describeType(t: KeyType): string {
       return 'a duration with its unit, such as 500ms, 10s or 2m (a bare number is refused: seconds or milliseconds?)';
     case 'ip':
       return 'an IPv4 or IPv6 address';
+    case 'handlers':
+      return 'a list of {on, exec} handlers';
     case 'list':
       return t.item === 'hostport'
         ? 'a list of host:port'

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
 import { parseNet } from '../dns/netset.js';
+import { parseHandlers, type EventHandler } from './events/handlers.js';
 
 export interface Config {
   node: { name: string; dataDir: string };
@@ -84,6 +85,8 @@ export interface Config {
   security: { insecure: boolean };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };
+  /** serf-style handlers of user and member events (src/events/handlers.ts). */
+  events: { handlers: EventHandler[]; handlerTimeout: number };
 }
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -238,6 +241,10 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
     }
     case 'ip':
       return typeof raw === 'string' && isIP(raw) !== 0 ? { value: raw } : bad;
+    case 'handlers': {
+      const r = parseHandlers(raw);
+      return 'error' in r ? r : { value: r.value };
+    }
     case 'list': {
       const items = Array.isArray(raw)
         ? raw

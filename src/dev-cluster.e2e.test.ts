@@ -135,6 +135,54 @@ t.test(
   },
 );
 
+t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  // Short: the control socket's path must fit a unix socket address (108 bytes); tap's test dirs do not.
+  const dir = mkdtempSync('/tmp/weft-dc-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Registered before the dev-cluster's own teardown, so it runs after it: a dev-cluster killed
+  // by SIGKILL (a failed test) leaves its agents running.
+  t.teardown(() => {
+    try {
+      for (const n of (JSON.parse(readFileSync(`${dir}/cluster.json`, 'utf8')) as { nodes: { pid: number | null }[] })
+        .nodes)
+        if (n.pid) process.kill(n.pid, 'SIGKILL');
+    } catch {
+      // no cluster.json: a clean stop removed it
+    }
+  });
+  const dc = startDevCluster(t, ['--nodes', '2', '--subnet', '94', '--dir', dir]);
+  await dc.up;
+  const cluster = JSON.parse(readFileSync(`${dir}/cluster.json`, 'utf8')) as { nodes: { name: string; pid: number }[] };
+  process.kill(cluster.nodes[1]!.pid, 'SIGKILL');
+  await eventually(
+    'dev-cluster reports the death',
+    () => /dev-2 was killed by SIGKILL; the last lines of .*dev-2\.log:\n {2}\| /.test(dc.output()),
+    20_000,
+  );
+  t.match(dc.output(), `restart it with: weft dev-cluster restart dev-2 --dir ${dir}`);
+  t.match(dc.output(), /\| \{.*weft agent ready/, "the last lines are the agent's own");
+  const r = execFileSyncStatus(['dev-cluster', 'restart', '2', '--dir', dir]);
+  t.equal(r.status, 0, r.stderr);
+  const back = await fetch('http://127.94.0.2:8947/v1/health').then((res) => res.status);
+  t.equal(back, 200, 'dev-2 answers again');
+  // chaos with a netns-only mode on this loopback cluster: refused before the first roll.
+  const chaos = execFileSyncStatus(['chaos', '--cluster', dir, '--mode', 'drop', '--for', '2s']);
+  t.equal(chaos.status, 2);
+  t.match(chaos.stderr, /^weft: chaos: policies\[0\] \(drop\) needs a dev cluster started with --netns/);
+  t.notMatch(chaos.stderr, /policies for/, 'nothing was rolled');
+  const bad = execFileSyncStatus(['dev-cluster', 'restart', 'dev-9', '--dir', dir]);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /no node "dev-9" .*it has dev-1, dev-2/);
+  dc.proc.kill('SIGINT');
+  t.equal(await dc.exited, 0);
+  t.notMatch(
+    dc.output().split('stopping the dev cluster')[1] ?? '',
+    /killed|exited with/,
+    'a stop by Ctrl-C is no death',
+  );
+});
+
 function execFileSyncStatus(args: string[]): { status: number | null; stderr: string } {
   try {
     execFileSync(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,8 +4,10 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChaosPlanner, type Fault } from './planner.js';
-import { parsePlan, PolicyError } from './policy.js';
-import { faultRules, openCluster, type DevCluster } from './cluster.js';
+import { parsePlan, PolicyError, POLICY_FORMAT, unfitPolicies } from './policy.js';
+import { devNode, faultRules, MAX_DEV_NODES, openCluster, type DevCluster } from './cluster.js';
+import { DEFAULTS as OVERLAY } from '../../overlay/defaults.js';
+import { parseIPv4, parsePrefix } from '../../overlay/cidr.js';
 
 const nodes = Array.from({ length: 6 }, (_, i) => ({
   name: `dev-${i + 1}`,
@@ -153,4 +155,45 @@ t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev clu
     write(c);
     t.throws(() => openCluster(dir), /is not a dev cluster's/, what);
   }
+});
+
+t.test(
+  'the policy format shown by --help parses; netns modes are refused on a loopback cluster before any roll',
+  async (t) => {
+    const { parse } = await import('yaml');
+    const plan = parsePlan(parse(POLICY_FORMAT));
+    t.match(
+      plan,
+      {
+        seed: 7,
+        forMs: 60_000,
+        policies: [
+          { mode: 'drop', probability: 0.5, loss: 0.3, ports: [7946, 7947], targets: { names: ['dev-2'], count: 1 } },
+        ],
+      },
+      'the documented example is a valid policy',
+    );
+    const mixed = parsePlan({
+      policies: [{ mode: 'kill' }, { mode: 'partition' }, { mode: 'pause' }, { mode: 'latency' }],
+    });
+    t.same(unfitPolicies(mixed, { netns: true }), []);
+    const unfit = unfitPolicies(mixed, { netns: false });
+    t.equal(unfit.length, 2);
+    t.match(unfit[0], /^policies\[1\] \(partition\) needs a dev cluster started with --netns/);
+    t.match(unfit[1], /^policies\[3\] \(latency\)/);
+  },
+);
+
+t.test('the default overlay CIDR holds no dev-cluster address, whatever its --subnet', async (t) => {
+  const cidr = parsePrefix(OVERLAY.cidr)!;
+  const inside = (addr: string) => parseIPv4(addr)! >>> (32 - cidr.len) === cidr.base >>> (32 - cidr.len);
+  const clashes: string[] = [];
+  for (let subnet = 1; subnet <= 254; subnet++) {
+    for (const netns of [true, false]) {
+      for (const i of [0, MAX_DEV_NODES - 1])
+        if (inside(devNode(subnet, netns, i).addr)) clashes.push(devNode(subnet, netns, i).addr);
+    }
+    if (inside(`10.${subnet}.0.254`)) clashes.push(`10.${subnet}.0.254 (the host's leg)`);
+  }
+  t.same(clashes, [], `${OVERLAY.cidr} overlaps no dev-cluster address`);
 });

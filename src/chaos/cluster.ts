@@ -107,7 +107,11 @@ function isInt(v: unknown, min: number, max: number): v is number {
 }
 
 /** Asks the dev-cluster to act on one of its agents. */
-export function controlNode(c: DevCluster, name: string, action: 'kill' | 'start' | 'pause' | 'resume'): Promise<void> {
+export function controlNode(
+  c: DevCluster,
+  name: string,
+  action: 'kill' | 'start' | 'restart' | 'pause' | 'resume',
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
       { socketPath: c.control, method: 'POST', path: `/nodes/${encodeURIComponent(name)}/${action}`, timeout: 30_000 },

@@ -1,22 +1,43 @@
 // Chaos policies, after Docker's Entropy: each policy says what to do (mode), how often
 // (every `interval`, with `probability`), to whom (targets chosen by name or metadata) and
 // for how long. Read from a YAML/JSON file or from flags; every problem is reported at once.
-//
-//   seed: 7                  # same seed, same schedule (the targets' state aside)
-//   for: 60s                 # how long to inject; everything is healed at the end
-//   policies:
-//     - mode: drop           # drop | partition | latency | pause | kill
-//       probability: 0.5     # chance per interval
-//       interval: 5s
-//       duration: 3s         # how long one fault lasts (kill: the node restarts after it)
-//       targets: { names: [dev-2], match: "^dev-[0-9]$", meta: "zone=b", count: 1 }
-//       loss: 0.3            # drop: fraction of packets dropped (default 1)
-//       delay: 200ms         # latency: added one-way delay
-//       ports: [7946, 7947]  # drop/latency: which ports (default gossip and store)
+// The format is POLICY_FORMAT below, which `weft chaos --help` and the README show.
 import { parseDuration } from '../config.js';
+
+/** The policy file's format, as `weft chaos --help` shows it. */
+export const POLICY_FORMAT = `  seed: 7                  # same seed, same schedule (the targets' state aside)
+  for: 60s                 # how long to inject; everything is healed at the end
+  policies:
+    - mode: drop           # drop | partition | latency | pause | kill
+      probability: 0.5     # chance per interval (default 1)
+      interval: 5s         # how often to roll (default 5s)
+      duration: 3s         # how long one fault lasts (kill: the node restarts after it)
+      targets: { names: [dev-2], match: "^dev-[0-9]$", meta: "zone=b", count: 1 }
+                           # any of: names, a regex on names, text in the gossip
+                           # metadata; count: nodes per fault (partition: group size)
+      loss: 0.3            # drop: fraction of packets dropped (default 1)
+      delay: 200ms         # latency: added one-way delay (default 100ms)
+      ports: [7946, 7947]  # drop/latency: which ports (default gossip and store)`;
 
 export const MODES = ['drop', 'partition', 'latency', 'pause', 'kill'] as const;
 export type Mode = (typeof MODES)[number];
+/** Modes that act inside the agents' namespaces: a loopback dev cluster has none. */
+export const NETNS_MODES: readonly Mode[] = ['drop', 'partition', 'latency'];
+
+/**
+ * The policies a dev cluster cannot run, each with why: checked before the first roll, so
+ * a plan that could never work fails at once rather than at its first fault.
+ */
+export function unfitPolicies(plan: ChaosPlan, cluster: { netns: boolean }): string[] {
+  if (cluster.netns) return [];
+  return plan.policies.flatMap((p, i) =>
+    NETNS_MODES.includes(p.mode)
+      ? [
+          `policies[${i}] (${p.mode}) needs a dev cluster started with --netns (one namespace per agent); this one runs on loopback: use pause or kill, or start it with weft dev-cluster --netns`,
+        ]
+      : [],
+  );
+}
 
 export interface Targets {
   names?: string[];

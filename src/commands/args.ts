@@ -26,3 +26,10 @@ export function apiBase(flag: string | undefined): string {
     `http://${process.env.WEFT_API_ADDR ?? '127.0.0.1'}:${process.env.WEFT_API_PORT ?? '8947'}`;
   return v.startsWith('http') ? v.replace(/\/$/, '') : `http://${v}`;
 }
+
+/** All of stdin as text, less one trailing newline (a VALUE or PAYLOAD given as "-"). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
+}

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { ChaosPlanner, type Fault, type TargetNode } from '../chaos/planner.js';
-import { parsePlan, PolicyError, type ChaosPlan } from '../chaos/policy.js';
+import { parsePlan, PolicyError, POLICY_FORMAT, unfitPolicies, type ChaosPlan } from '../chaos/policy.js';
 import { ChaosRefused, heal, inject, openCluster, type DevCluster } from '../chaos/cluster.js';
 
 const HELP = `Usage: weft chaos --cluster DIR (--policy FILE | --mode MODE [flags])
@@ -23,7 +23,7 @@ Modes:
 
 Flags:
   --cluster DIR      the dev cluster's directory (required)
-  --policy FILE      policies in YAML or JSON (see src/chaos/policy.ts); or one policy by flags:
+  --policy FILE      policies in YAML or JSON (the format below); or one policy by flags:
   --mode MODE        one of the modes above
   --probability P    chance of a fault per interval (default 1)
   --interval D       how often to roll (default 5s)
@@ -36,7 +36,13 @@ Flags:
   --delay D          latency: added delay (default 100ms)
   --for D            how long to inject (default 60s)
   --seed N           replay a schedule
-  -h, --help         this help`;
+  -h, --help         this help
+
+Policy file (YAML or JSON; the flags above make one policy of the same shape):
+${POLICY_FORMAT}
+
+Modes marked (--netns) need a dev cluster started with --netns; chaos checks this before the
+first roll.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('chaos', argv, {
@@ -80,6 +86,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new CommandFailed(`chaos: ${(e as Error).message}`);
   }
+  const unfit = unfitPolicies(plan, cluster);
+  if (unfit.length) throw new UsageError(`chaos: ${unfit.join('; ')}`);
   return runChaos(cluster, plan);
 }
 

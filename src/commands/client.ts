@@ -76,6 +76,52 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
   return parsed;
 }
 
+/**
+ * Opens one of the agent's NDJSON streams (a watch). Undefined when the agent is away, to
+ * retry; throws when it was never reached (`connectedOnce` false), refused the first request,
+ * or refuses the token.
+ */
+export async function openStream(
+  target: ApiTarget,
+  path: string,
+  connectedOnce: boolean,
+): Promise<Response | undefined> {
+  let res: Response;
+  try {
+    res = await fetch(target.base + path, { headers: authHeaders(target) });
+  } catch (e) {
+    if (!connectedOnce) throw unreachable(target.base, e);
+    return undefined;
+  }
+  if (!res.ok || !res.body) {
+    const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
+    if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
+    return undefined;
+  }
+  return res;
+}
+
+/** The JSON lines of a stream opened by openStream, until it ends or breaks (a break ends it too); a line that is not JSON is skipped. */
+export async function* streamJson<T>(res: Response): AsyncGenerator<T> {
+  const { createInterface } = await import('node:readline');
+  const { Readable } = await import('node:stream');
+  try {
+    for await (const line of createInterface({
+      input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+    })) {
+      let value: T;
+      try {
+        value = JSON.parse(line) as T;
+      } catch {
+        continue;
+      }
+      yield value;
+    }
+  } catch {
+    // the connection broke mid-stream: as an end
+  }
+}
+
 /** The failure to show when the agent's API does not answer at all. */
 export function unreachable(base: string, e: unknown): CommandFailed {
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;

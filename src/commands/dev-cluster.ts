@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { parseFlags } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
-import { CONTROL_SOCKET, MAX_DEV_NODES, devNode } from '../chaos/cluster.js';
+import { CONTROL_SOCKET, MAX_DEV_NODES, controlNode, devNode, openCluster, type DevCluster } from '../chaos/cluster.js';
 
 export const STATE_FILE = 'cluster.json';
 
 const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [-- agent flags...]
+       weft dev-cluster restart NODE --dir DIR
 
 Start N weft agents on this machine and join them into one cluster. Ctrl-C stops them all
 gracefully. Each agent's log goes to <dir>/<name>.log.
@@ -30,7 +31,11 @@ Flags after -- are passed to every agent (e.g. -- --preset local).
 
 Every agent listens on its own address: gossip :7946, store :7947, DNS :8600, API :8947
 (in netns mode this machine reaches them through 10.X.0.254). The directory holds
-cluster.json and control.sock, through which \`weft chaos --cluster DIR\` injects faults.`;
+cluster.json and control.sock, through which \`weft chaos --cluster DIR\` injects faults.
+
+When an agent dies (it crashed, or was killed), dev-cluster says so, with its exit status and
+the last lines of its log; \`weft dev-cluster restart NODE --dir DIR\` (NODE: dev-2, or 2)
+starts it again, as does a restart of one that runs.`;
 
 interface Node {
   name: string;
@@ -39,7 +44,14 @@ interface Node {
   args: string[];
   proc?: ChildProcess;
   paused?: boolean;
+  /** dev-cluster itself stopped it (Ctrl-C, restart): its exit is no news. */
+  stopping?: boolean;
+  /** The last lines it wrote, for the report of its death. */
+  tail: string[];
 }
+
+/** Lines of a dead agent's output shown with the news. */
+const TAIL_LINES = 8;
 
 // The script this process runs as: dist/src/cli.js in a checkout, dist/weft.mjs when packaged.
 const CLI = process.argv[1]!;
@@ -83,11 +95,12 @@ function planNodes(count: number, subnet: number, netns: boolean, dir: string, p
       ...(i > 0 ? ['--join', seed] : []),
       ...passThrough,
     ];
-    return { name, addr, ns: ns ?? undefined, args };
+    return { name, addr, ns: ns ?? undefined, args, tail: [] };
   });
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'restart') return restart(argv.slice(1));
   const dash = argv.indexOf('--');
   const own = dash === -1 ? argv : argv.slice(0, dash);
   const passThrough = dash === -1 ? [] : argv.slice(dash + 1);
@@ -202,14 +215,24 @@ class ClusterState {
 const running = (n: Node) => n.proc !== undefined && n.proc.exitCode === null && n.proc.signalCode === null;
 
 async function startNode(n: Node, dir: string, state: ClusterState): Promise<void> {
-  n.proc = n.ns
+  const proc = (n.proc = n.ns
     ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   n.paused = false;
-  const log = createWriteStream(join(dir, `${n.name}.log`), { flags: 'a' });
-  n.proc.stdout!.pipe(log);
-  n.proc.stderr!.pipe(log);
-  n.proc.once('exit', () => state.write());
+  n.stopping = false;
+  n.tail = [];
+  const logFile = join(dir, `${n.name}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  proc.stdout!.pipe(log);
+  proc.stderr!.pipe(log);
+  const keep = (d: Buffer) => (n.tail = [...n.tail, ...String(d).split('\n').filter(Boolean)].slice(-TAIL_LINES));
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  proc.once('exit', () => state.write());
+  // 'close': after its output has ended, so the tail is complete.
+  proc.once('close', (code, signal) => {
+    if (!n.stopping && n.proc === proc) reportDeath(n, code, signal, dir, logFile);
+  });
   await waitReady(n);
   state.write();
 }
@@ -227,10 +250,10 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const m = /^\/nodes\/([^/]+)\/(kill|stop|start|pause|resume)$/.exec(req.url ?? '');
+    const m = /^\/nodes\/([^/]+)\/(kill|stop|start|restart|pause|resume)$/.exec(req.url ?? '');
     const n = m && nodes.find((x) => x.name === decodeURIComponent(m[1]!));
     if (req.method !== 'POST' || !m || !n)
-      return reply(404, { error: 'POST /nodes/<name>/kill|stop|start|pause|resume' });
+      return reply(404, { error: 'POST /nodes/<name>/kill|stop|start|restart|pause|resume' });
     if (stopping()) return reply(409, { error: 'the dev cluster is stopping' });
     const act = async (): Promise<unknown> => {
       switch (m[2]) {
@@ -242,6 +265,11 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
           break;
         case 'start':
           if (!running(n)) await startNode(n, dir, state);
+          break;
+        case 'restart':
+          await stopAgent(n);
+          await startNode(n, dir, state);
+          console.log(`${n.name} restarted`);
           break;
         case 'pause':
         case 'resume':
@@ -292,11 +320,55 @@ async function stopAgent(n: Node): Promise<void> {
   const p = n.proc;
   if (!p || p.exitCode !== null || p.signalCode !== null) return;
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  n.stopping = true;
   if (n.paused) p.kill('SIGCONT');
   p.kill('SIGTERM');
   const timer = setTimeout(() => p.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** An agent died that dev-cluster did not stop: say which, how, its last words, and how to restart it. */
+function reportDeath(n: Node, code: number | null, signal: NodeJS.Signals | null, dir: string, logFile: string): void {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  const tail = n.tail.map((l) => `  | ${l.length > 300 ? `${l.slice(0, 300)}...` : l}`).join('\n');
+  process.stderr.write(
+    `\n${n.name} ${how}; the last lines of ${logFile}:\n${tail || '  (nothing)'}\nrestart it with: weft dev-cluster restart ${n.name} --dir ${dir}\n`,
+  );
+}
+
+/** `weft dev-cluster restart NODE --dir DIR`: through the running dev-cluster's control socket. */
+async function restart(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    'dev-cluster',
+    argv,
+    { dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const dir = values.dir as string | undefined;
+  if (positionals.length !== 1 || !dir)
+    throw new UsageError('usage: weft dev-cluster restart NODE --dir DIR (the directory the dev cluster printed)');
+  let c: DevCluster;
+  try {
+    c = openCluster(dir);
+  } catch (e) {
+    throw new CommandFailed((e as Error).message);
+  }
+  const want = positionals[0]!;
+  const node = c.nodes.find((x) => x.name === want || x.name === `dev-${want}`);
+  if (!node)
+    throw new UsageError(
+      `dev-cluster restart: no node "${want}" in ${dir}; it has ${c.nodes.map((x) => x.name).join(', ')}`,
+    );
+  await controlNode(c, node.name, 'restart').catch((e: Error) => {
+    throw new CommandFailed(e.message);
+  });
+  console.log(`${node.name} restarted`);
+  return 0;
 }
 
 function ip(...args: string[]): void {

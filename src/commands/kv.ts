@@ -1,8 +1,6 @@
 // `weft kv`: the cluster-wide key-value store, through the local agent's /v1/kv.
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
-import { API_FLAGS, parseFlags } from './args.js';
-import { apiTarget, authHeaders, callApi, refused, table, unreachable, type ApiTarget } from './client.js';
+import { API_FLAGS, parseFlags, readStdin } from './args.js';
+import { apiTarget, callApi, openStream, streamJson, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft kv <get|put|del|ls|watch> [flags]
@@ -172,12 +170,6 @@ function casIndex(v: string): number {
   return Number(v);
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
-}
-
 type WatchLine = { op: string; key: string; value?: unknown; initial?: boolean };
 
 /**
@@ -214,26 +206,9 @@ async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<
   }
 }
 
-/**
- * Opens the watch stream. Undefined when the agent is away, to retry; throws when it was
- * never reached, refused the first request, or refuses the token.
- */
-async function openWatch(target: ApiTarget, prefix: string, connectedOnce: boolean): Promise<Response | undefined> {
-  let res: Response;
-  try {
-    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, {
-      headers: authHeaders(target),
-    });
-  } catch (e) {
-    if (!connectedOnce) throw unreachable(target.base, e);
-    return undefined;
-  }
-  if (!res.ok || !res.body) {
-    const error = ((await res.json().catch(() => ({}))) as { error?: string }).error;
-    if (!connectedOnce || res.status === 401 || res.status === 403) throw refused(target, res.status, error);
-    return undefined;
-  }
-  return res;
+/** Opens the watch stream (client.ts's openStream). */
+function openWatch(target: ApiTarget, prefix: string, connectedOnce: boolean): Promise<Response | undefined> {
+  return openStream(target, `/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, connectedOnce);
 }
 
 interface WatchState {
@@ -270,10 +245,7 @@ async function printWatch(res: Response, { target, prefix, seen, print, resync }
       }, 500)
     : undefined;
   try {
-    const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream) });
-    for await (const line of lines) {
-      if (!line) continue;
-      const e = JSON.parse(line) as WatchLine;
+    for await (const e of streamJson<WatchLine>(res)) {
       if (e.initial) initialKeys.add(e.key);
       else flushDeletes(initialKeys);
       const value = e.op === 'put' ? JSON.stringify(e.value) : undefined;
@@ -282,8 +254,6 @@ async function printWatch(res: Response, { target, prefix, seen, print, resync }
       else seen.set(e.key, value);
       print(e);
     }
-  } catch {
-    // the connection broke mid-stream: as an end
   } finally {
     clearTimeout(quiet);
   }

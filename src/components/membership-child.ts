@@ -15,6 +15,7 @@ import {
   type SwimConfig,
 } from '../../membership/index.js';
 import { ApiError } from '../api.js';
+import { registerEventRoutes } from './event-routes.js';
 import { followCounter } from '../../base/follow-counter.js';
 import { Gauge } from '../metrics.js';
 import type { Config } from '../config.js';
@@ -48,6 +49,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
   const { config, log } = ctx;
   registerMetrics(ctx, handle);
   registerRoutes(ctx, handle);
+  const events = registerEventRoutes(ctx);
   return {
     id: 'membership',
     restart: 'permanent',
@@ -69,11 +71,13 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
       const unfollowIdentity = followIdentity(ctx, m, signed);
       const stopRefusalLog = signed ? logRefusals(m, log) : () => {};
       logMemberEvents(m, log);
+      const detachEvents = events.attach(m, config.node.name, changeAuth ? () => changeAuth.current : undefined);
       const local = m.local;
       ctx.listening.set('gossip', `${local.addr}:${local.port}`);
       if (g.join.length) joinSeeds(m, g.join, child.signal, log);
       return {
         async stop() {
+          detachEvents();
           unfollowIdentity();
           stopRefusalLog();
           await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
@@ -81,6 +85,7 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
           if (handle.current === m) handle.current = undefined;
         },
         kill() {
+          detachEvents();
           unfollowIdentity();
           stopRefusalLog();
           void m.close();
