@@ -785,3 +785,72 @@ t.test('a supervisor stopped before it started', async (t) => {
   t.same(empty.status(), []);
   await empty.stop();
 });
+
+// ---------------------------------------------------------------------------
+// Edges found by mutation testing (npm run mutation -- supervisors).
+
+/** Settles with the promise, or fails with `label` after a generous deadline instead of hanging. */
+async function within<T>(promise: Promise<T>, label: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const contextOf = (signal: AbortSignal): ChildContext => ({
+  id: 'inner',
+  supervisor: 'root',
+  signal,
+  crash: () => undefined,
+  exit: () => undefined,
+});
+
+t.test('a nested supervisor whose parent has already withdrawn it never starts a child', async (t) => {
+  const w = new World();
+  const sup = new Supervisor(w.options({ children: [w.spec('a')] }), contextOf(AbortSignal.abort()));
+  t.equal(sup.name, 'root/inner', 'named after its parent and its child id');
+  await within(t.rejects(sup.start(), /stopped before it started/), 'start');
+  await within(sup.stop(), 'stop');
+  t.same(w.log, []);
+});
+
+t.test('a nested supervisor stops when its parent withdraws it later', async (t) => {
+  const w = new World();
+  const parent = new AbortController();
+  const sup = new Supervisor(w.options({ name: 'net', children: [w.spec('a'), w.spec('b')] }), contextOf(parent.signal));
+  t.equal(sup.name, 'root/net', 'its own name under the parent path');
+  await sup.start();
+  parent.abort();
+  await within(w.until(is('child_stopped', 'a')), 'the abort stopping the children');
+  t.same(w.log, ['start:a', 'ready:a', 'start:b', 'ready:b', 'stop:b', 'stopped:b', 'stop:a', 'stopped:a']);
+  t.same(states(sup), ['a:stopped:0', 'b:stopped:0']);
+});
+
+t.test('a parent stopping while a nested supervisor is still starting withdraws the grandchild start', async (t) => {
+  const w = new World();
+  const sup = new Supervisor(
+    w.options({
+      children: [w.spec('x'), supervisorChild('inner', { children: [w.spec('p'), w.spec('q', { startUntilAborted: true })] })],
+    }),
+  );
+  const starting = sup.start();
+  starting.catch(() => undefined);
+  while (!w.log.includes('start:q')) await delay(1);
+  await within(sup.stop(), 'the parent stop');
+  await t.rejects(starting, /stopped before all its children started/);
+  t.same(w.log, ['start:x', 'ready:x', 'start:p', 'ready:p', 'start:q', 'stop:p', 'stopped:p', 'stop:x', 'stopped:x']);
+  t.equal(w.count(is('child_crashed')), 0, 'a withdrawn start is no crash, at either level');
+});
+
+t.test('the root is named by its options, else root', async (t) => {
+  const named = new Supervisor({ name: 'weft', children: [] });
+  const plain = new Supervisor({ children: [] });
+  t.equal(named.name, 'weft');
+  t.equal(plain.name, 'root');
+  await Promise.all([named.stop(), plain.stop()]);
+});
