@@ -35,7 +35,10 @@ function viewsOf(
 
 const owners = (h: Holders, key: string) => {
   const seen: string[] = [];
-  h.first(key, (o) => void seen.push(o) ?? false);
+  h.first(key, (o) => {
+    seen.push(o);
+    return false;
+  });
   return seen;
 };
 
