@@ -1,0 +1,113 @@
+// Supervisor edges found by mutation testing (npm run mutation -- supervisors): the parent's
+// abort signal reaching a nested supervisor, names, stop before start. supervisor.test.ts
+// holds the main behaviour; this file keeps its own small harness so that adding a case here
+// leaves that file, and Stryker's incremental results for it, untouched.
+import t from 'tap';
+import { Supervisor, supervisorChild, type ChildContext, type ChildSpec, type SupervisorEvent } from './index.js';
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `done` until it holds, or fails with `label` after a generous deadline instead of hanging. */
+async function until(done: () => boolean, label: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms`);
+    await delay(2);
+  }
+}
+
+/** Settles with `promise`, or rejects with `label` after a generous deadline. */
+async function within<T>(promise: Promise<T>, label: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Children that log start/ready/stop, and the supervisor events, in one place. */
+function recorder() {
+  const log: string[] = [];
+  const events: SupervisorEvent[] = [];
+  const child = (id: string, opts: { untilAborted?: boolean } = {}): ChildSpec => ({
+    id,
+    restart: 'permanent',
+    shutdownMs: 1000,
+    async start(ctx) {
+      log.push(`start:${id}`);
+      if (opts.untilAborted) {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        throw new Error(`start of ${id} aborted`);
+      }
+      log.push(`ready:${id}`);
+      return { stop: async () => void log.push(`stop:${id}`) };
+    },
+  });
+  const crashes = () => events.filter((e) => e.type === 'child_crashed').length;
+  return { log, events, child, crashes, onEvent: (e: SupervisorEvent) => void events.push(e) };
+}
+
+const contextOf = (signal: AbortSignal): ChildContext => ({
+  id: 'inner',
+  supervisor: 'root',
+  signal,
+  crash: () => undefined,
+  exit: () => undefined,
+});
+
+const states = (sup: Supervisor) => sup.status().map((s) => `${s.id}:${s.state}`);
+
+t.test('a nested supervisor whose parent has already withdrawn it never starts a child', async (t) => {
+  const r = recorder();
+  const sup = new Supervisor({ onEvent: r.onEvent, children: [r.child('a')] }, contextOf(AbortSignal.abort()));
+  t.equal(sup.name, 'root/inner', 'named after its parent and its child id');
+  await within(t.rejects(sup.start(), /stopped before it started/), 'start');
+  await within(sup.stop(), 'stop');
+  t.same(r.log, []);
+});
+
+t.test('a nested supervisor stops when its parent withdraws it later', async (t) => {
+  const r = recorder();
+  const parent = new AbortController();
+  const sup = new Supervisor(
+    { name: 'net', onEvent: r.onEvent, children: [r.child('a'), r.child('b')] },
+    contextOf(parent.signal),
+  );
+  t.equal(sup.name, 'root/net', 'its own name under the parent path');
+  await sup.start();
+  parent.abort();
+  await until(() => r.log.includes('stop:a'), 'the abort stopping the children');
+  t.same(r.log, ['start:a', 'ready:a', 'start:b', 'ready:b', 'stop:b', 'stop:a']);
+  t.same(states(sup), ['a:stopped', 'b:stopped']);
+  await within(sup.stop(), 'stop after the abort');
+});
+
+t.test('a parent stopping while a nested supervisor is still starting withdraws the grandchild start', async (t) => {
+  const r = recorder();
+  const sup = new Supervisor({
+    onEvent: r.onEvent,
+    children: [
+      r.child('x'),
+      supervisorChild('inner', { children: [r.child('p'), r.child('q', { untilAborted: true })] }),
+    ],
+  });
+  const starting = sup.start();
+  starting.catch(() => undefined);
+  await until(() => r.log.includes('start:q'), 'q starting');
+  await within(sup.stop(), 'the parent stop');
+  await t.rejects(starting, /stopped before all its children started/);
+  t.same(r.log, ['start:x', 'ready:x', 'start:p', 'ready:p', 'start:q', 'stop:p', 'stop:x']);
+  t.equal(r.crashes(), 0, 'a withdrawn start is no crash, at either level');
+});
+
+t.test('the root is named by its options, else root', async (t) => {
+  const named = new Supervisor({ name: 'weft', children: [] });
+  const plain = new Supervisor({ children: [] });
+  t.equal(named.name, 'weft');
+  t.equal(plain.name, 'root');
+  await Promise.all([named.stop(), plain.stop()]);
+});
