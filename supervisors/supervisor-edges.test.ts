@@ -111,3 +111,55 @@ t.test('the root is named by its options, else root', async (t) => {
   t.equal(plain.name, 'root');
   await Promise.all([named.stop(), plain.stop()]);
 });
+
+t.test('bad specs and limits are refused up front, each with its own message', async (t) => {
+  const r = recorder();
+  const ok = r.child('a');
+  const bad: [string, unknown, RegExp][] = [
+    ['children not an array', { children: 'a' }, /^children must be an array of child specs$/],
+    ['a missing spec', { children: [null] }, /^every child spec needs a non-empty string id$/],
+    ['an id that is not a string', { children: [{ ...ok, id: 7 }] }, /^every child spec needs a non-empty string id$/],
+    ['an empty id', { children: [{ ...ok, id: '' }] }, /^every child spec needs a non-empty string id$/],
+    ['no start function', { children: [{ ...ok, start: 'go' }] }, /^child a: start must be a function$/],
+    [
+      'shutdownMs not a number',
+      { children: [{ ...ok, shutdownMs: '5' }] },
+      /^child a: shutdownMs must be a number >= 0/,
+    ],
+    ['shutdownMs NaN', { children: [{ ...ok, shutdownMs: Number.NaN }] }, /^child a: shutdownMs must be a number >= 0/],
+    ['periodMs 0', { periodMs: 0, children: [] }, /^periodMs must be > 0, got 0$/],
+  ];
+  for (const [what, options, message] of bad) {
+    t.throws(() => new Supervisor(options as never), { name: 'TypeError', message }, what);
+  }
+  const zero = new Supervisor({ children: [{ ...ok, shutdownMs: 0 }] });
+  t.same(states(zero), ['a:stopped'], 'shutdownMs 0 is allowed');
+  await zero.stop();
+});
+
+t.test('kill(): every running child killed in reverse order at once, start rejects, stop returns', async (t) => {
+  const killed: string[] = [];
+  const child = (id: string): ChildSpec => ({
+    id,
+    restart: 'permanent',
+    shutdownMs: 1000,
+    start: async () => ({ stop: async () => undefined, kill: () => void killed.push(id) }),
+  });
+  const sup = new Supervisor({ name: 'k', children: [child('a'), child('b'), child('c')] });
+  const starting = sup.start();
+  await starting;
+  sup.kill();
+  t.same(killed, ['c', 'b', 'a']);
+  t.same(states(sup), ['a:stopped', 'b:stopped', 'c:stopped']);
+  await within(sup.stop(), 'stop after kill');
+  sup.kill();
+  t.same(killed, ['c', 'b', 'a'], 'a second kill does nothing');
+
+  const early = new Supervisor({ name: 'early', children: [child('x')] });
+  early.kill();
+  await t.rejects(within(early.start(), 'start after kill'), /supervisor early was (killed|stopped before it started)/);
+  const booting = new Supervisor({ name: 'boot', children: [child('y')] });
+  const pending = booting.start();
+  booting.kill();
+  await t.rejects(within(pending, 'start killed while booting'), /^supervisor boot was killed$/);
+});
