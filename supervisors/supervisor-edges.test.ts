@@ -163,3 +163,48 @@ t.test('kill(): every running child killed in reverse order at once, start rejec
   booting.kill();
   await t.rejects(within(pending, 'start killed while booting'), /^supervisor boot was killed$/);
 });
+
+t.test('a start that resolves to null or to a function is a crash during start', async (t) => {
+  const r = recorder();
+  let attempts = 0;
+  const odd: ChildSpec = {
+    id: 'odd',
+    restart: 'permanent',
+    shutdownMs: 100,
+    start: async () => {
+      attempts++;
+      if (attempts === 1) return null as never;
+      if (attempts === 2) return Object.assign(() => undefined, { stop: async () => undefined }) as never;
+      return { stop: async () => undefined };
+    },
+  };
+  const sup = new Supervisor({ onEvent: r.onEvent, maxRestarts: 5, children: [odd] });
+  await within(sup.start(), 'start');
+  const messages = r.events.flatMap((e) => (e.type === 'child_crashed' ? [e.error.message] : []));
+  t.same(messages, [
+    'start() of child odd did not resolve to an object with stop()',
+    'start() of child odd did not resolve to an object with stop()',
+  ]);
+  await sup.stop();
+});
+
+t.test('a grandchild whose stop hangs is killed once, by the subtree kill or by its own limit, not both', async (t) => {
+  const r = recorder();
+  let kills = 0;
+  const hanging: ChildSpec = {
+    id: 'q',
+    restart: 'permanent',
+    shutdownMs: 150,
+    start: async () => ({ stop: () => new Promise<void>(() => undefined), kill: () => void kills++ }),
+  };
+  const sup = new Supervisor({
+    onEvent: r.onEvent,
+    children: [supervisorChild('inner', { shutdownMs: 20, children: [hanging] })],
+  });
+  await sup.start();
+  await within(sup.stop(), 'stop');
+  t.equal(kills, 1, 'killed with the subtree');
+  // q's own 150 ms limit still runs out later and reports; it must not kill again.
+  await until(() => r.events.some((e) => e.type === 'child_killed' && e.id === 'q'), 'q reported killed');
+  t.equal(kills, 1, 'and not again when its own limit ran out');
+});
