@@ -3,18 +3,8 @@
 // holds the main behaviour; this file keeps its own small harness so that adding a case here
 // leaves that file, and Stryker's incremental results for it, untouched.
 import t from 'tap';
+import { eventually } from '../test/helpers/eventually.js';
 import { Supervisor, supervisorChild, type ChildContext, type ChildSpec, type SupervisorEvent } from './index.js';
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `done` until it holds, or fails with `label` after a generous deadline instead of hanging. */
-async function until(done: () => boolean, label: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`${label}: not within ${ms} ms`);
-    await delay(2);
-  }
-}
 
 /** Settles with `promise`, or rejects with `label` after a generous deadline. */
 async function within<T>(promise: Promise<T>, label: string, ms = 10_000): Promise<T> {
@@ -80,7 +70,7 @@ t.test('a nested supervisor stops when its parent withdraws it later', async (t)
   t.equal(sup.name, 'root/net', 'its own name under the parent path');
   await sup.start();
   parent.abort();
-  await until(() => r.log.includes('stop:a'), 'the abort stopping the children');
+  await eventually('the abort stopping the children', () => r.log.includes('stop:a'), 10_000, 2);
   t.same(r.log, ['start:a', 'ready:a', 'start:b', 'ready:b', 'stop:b', 'stop:a']);
   t.same(states(sup), ['a:stopped', 'b:stopped']);
   await within(sup.stop(), 'stop after the abort');
@@ -97,7 +87,7 @@ t.test('a parent stopping while a nested supervisor is still starting withdraws 
   });
   const starting = sup.start();
   starting.catch(() => undefined);
-  await until(() => r.log.includes('start:q'), 'q starting');
+  await eventually('q starting', () => r.log.includes('start:q'), 10_000, 2);
   await within(sup.stop(), 'the parent stop');
   await t.rejects(starting, /stopped before all its children started/);
   t.same(r.log, ['start:x', 'ready:x', 'start:p', 'ready:p', 'start:q', 'stop:p', 'stop:x']);
@@ -205,6 +195,11 @@ t.test('a grandchild whose stop hangs is killed once, by the subtree kill or by 
   await within(sup.stop(), 'stop');
   t.equal(kills, 1, 'killed with the subtree');
   // q's own 150 ms limit still runs out later and reports; it must not kill again.
-  await until(() => r.events.some((e) => e.type === 'child_killed' && e.id === 'q'), 'q reported killed');
+  await eventually(
+    'q reported killed',
+    () => r.events.some((e) => e.type === 'child_killed' && e.id === 'q'),
+    10_000,
+    2,
+  );
   t.equal(kills, 1, 'and not again when its own limit ran out');
 });
