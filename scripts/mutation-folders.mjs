@@ -4,6 +4,10 @@
 // kill9.test.ts and dir-lock.test.ts are left out: they re-spawn node with the parent's
 // execArgv, which carries Stryker's hook into the children (dir-lock's race then fails even
 // unmutated); power-loss.test.ts covers the durability rule in-process.
+// loader.fuzz.test.ts is left out too: every case opens the store three times, and each open
+// spawns flock (dir-lock.ts), so a case takes about a second here and the file minutes per
+// mutant (it also outlives tap's per-file limit when instrumented); journal.test.ts and
+// files.test.ts reach the same loader paths in-process with chosen damage.
 export const FOLDERS = {
   'membership/core': {
     mutate: ['membership/core/*.ts', '!membership/core/*.test.ts', '!membership/core/test-harness.ts'],
@@ -18,12 +22,15 @@ export const FOLDERS = {
       '!crdt-store/persist/*.fixture.ts',
     ],
     tests: [
+      'crdt-store/views.test.ts',
+      'crdt-store/replica-doc.test.ts',
       'crdt-store/local-store.test.ts',
       'crdt-store/conflict-winner.test.ts',
       'crdt-store/persist/journal.test.ts',
       'crdt-store/persist/files.test.ts',
       'crdt-store/persist/power-loss.test.ts',
-      'crdt-store/persist/loader.fuzz.test.ts',
+      'crdt-store/persist/records.test.ts',
+      'crdt-store/persist/dir-lock-same-process.test.ts',
     ],
   },
   dns: {
