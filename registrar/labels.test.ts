@@ -1,4 +1,5 @@
 import t from 'tap';
+import { parseEndpointRecord } from '../records/schema.js';
 import { hasWeftLabels, parseLabels, parsePortSpec, parseVipSpec } from './labels.js';
 
 t.test('a full, valid label set', async (t) => {
@@ -25,7 +26,7 @@ t.test('a full, valid label set', async (t) => {
 t.test('no labels, or none of ours', async (t) => {
   const none: (Record<string, string> | null | undefined)[] = [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }];
   for (const labels of none) {
-    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [] });
+    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} });
     t.equal(hasWeftLabels(labels), false);
   }
   t.equal(hasWeftLabels({ 'weft.port.x': '1' }), true);
@@ -162,4 +163,33 @@ t.test('weft.vip without ->PORT goes to the single named port of its protocol (i
   const two = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
   t.equal(two.vips[0]!.targetPort, 80, 'two named ports, neither 80: the VIP port, as before');
   t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/ }], 'and the label is reported');
+});
+
+t.test('weft.tags and weft.meta.<key>: hostile values are refused one by one, the rest kept, never a throw', async (t) => {
+  const p = parseLabels({
+    'weft.service': 'web',
+    'weft.tags': 'primary,v2,Primary, v3,a.b,web--1234abcd,,v2,' + 'x'.repeat(64),
+    'weft.meta.version': '2',
+    'weft.meta.bad key': 'x',
+    'weft.meta.long': 'x'.repeat(513),
+    'weft.meta.esc': '\x1b[2J',
+    'weft.meta.': 'empty key',
+  });
+  t.same(p.tags, ['primary', 'v2'], 'the good tags, once each');
+  t.same(p.meta, { version: '2' });
+  const reasons = p.problems.map((x) => `${x.label}: ${x.reason}`);
+  for (const bad of ['"Primary"', '" v3"', '"a.b"', '"web--1234abcd"', '""', `"${'x'.repeat(64)}"`]) t.ok(reasons.some((r) => r.startsWith('weft.tags:') && r.includes(bad)), `tag ${bad} refused`);
+  for (const bad of ['weft.meta.bad key', 'weft.meta.long', 'weft.meta.esc', 'weft.meta.']) t.ok(reasons.some((r) => r.startsWith(bad + ':')), `${bad} refused`);
+  t.equal(p.service, 'web', 'the container is still registered');
+});
+
+t.test('tags and meta are bounded in count', async (t) => {
+  const many = Array.from({ length: 40 }, (_, i) => `t${i}`).join(',');
+  const meta = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`weft.meta.k${String(i).padStart(2, '0')}`, 'v']));
+  const p = parseLabels({ 'weft.service': 'web', 'weft.tags': many, ...meta });
+  t.equal(p.tags.length, 32);
+  t.equal(Object.keys(p.meta).length, 32);
+  t.ok(p.problems.some((x) => x.label === 'weft.tags' && /more than 32 tags/.test(x.reason)));
+  t.equal(p.problems.filter((x) => /more than 32 weft.meta/.test(x.reason)).length, 8);
+  t.ok(parseEndpointRecord({ service: 'web', addrs: ['10.0.0.1'], ports: {}, health: 'none', vips: [], source: 'docker', tags: p.tags, meta: p.meta }), 'what is kept, a reader takes');
 });
