@@ -1,6 +1,6 @@
 // `weft service`: endpoints of processes that are not containers, through /v1/services.
 import { API_FLAGS, parseFlags } from './args.js';
-import { apiTarget, callApi, table } from './client.js';
+import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
 const HELP = `Usage: weft service <register|deregister|ls> [flags]
@@ -11,8 +11,10 @@ leaves DNS and the load balancer when this node dies, and stays across agent res
 when the agent has a data directory.
 
   weft service register NAME [--id ID] [--addr IP]... [--port NAME=PORT[/PROTO]]... [--vip 'VIP:PORT[/PROTO][->TARGET]']...
+                        [--tag TAG]... [--meta KEY=VALUE]...
   weft service deregister NAME ID
-  weft service ls                 every live service in the cluster and its endpoints
+  weft service ls [--tag TAG]...  every live service in the cluster and its endpoints (with --tag: only
+                                  the endpoints carrying every tag given)
 
 Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
@@ -20,6 +22,9 @@ Flags:
   --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
   --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip 'web:80->8080'
                 (quote it: a shell reads > as a redirection); repeatable
+  --tag T       register: a tag of the endpoint (a DNS label: T.NAME.svc.<domain> answers the
+                endpoints tagged T); ls: only endpoints with this tag; repeatable
+  --meta K=V    register: a key=value of the endpoint's metadata; repeatable
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
@@ -34,6 +39,8 @@ export async function run(argv: string[]): Promise<number> {
       addr: { type: 'string', multiple: true },
       port: { type: 'string', multiple: true },
       vip: { type: 'string', multiple: true },
+      tag: { type: 'string', multiple: true },
+      meta: { type: 'string', multiple: true },
       ...API_FLAGS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -49,13 +56,9 @@ export async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
-      const ports: Record<string, string> = {};
-      for (const p of (values.port as string[] | undefined) ?? []) {
-        const eq = p.indexOf('=');
-        if (eq <= 0) throw new UsageError(`--port ${p}: write NAME=PORT[/PROTO], e.g. http=8080`);
-        ports[p.slice(0, eq)] = p.slice(eq + 1);
-      }
-      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
+      const ports = keyValues('port', values.port as string[] | undefined, 'NAME=PORT[/PROTO], e.g. http=8080') ?? {};
+      const meta = keyValues('meta', values.meta as string[] | undefined, 'KEY=VALUE, e.g. version=2');
+      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
       const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
       console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
       return 0;
@@ -67,20 +70,40 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'ls':
-    case 'list': {
-      type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string }[] };
-      const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
-      if (values.json) {
-        console.log(JSON.stringify(services, null, 2));
-        return 0;
-      }
-      const rows = services.flatMap((s) =>
-        s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source]),
-      );
-      console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
-      return 0;
-    }
+    case 'list':
+      return list(base, values.tag as string[] | undefined, values.json === true);
     default:
       throw new UsageError(`service: unknown subcommand "${sub}"; run weft service --help`);
   }
 }
+
+/** Repeated --flag K=V as an object (undefined when none); the agent checks keys and values. */
+function keyValues(flag: string, items: string[] | undefined, form: string): Record<string, string> | undefined {
+  if (!items) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag} ${item}: write ${form}`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string; tags?: string[] }[] };
+
+/** weft service ls [--tag T]... [--json] */
+async function list(base: ApiTarget, tags: string[] | undefined, json: boolean): Promise<number> {
+  const { services } = (await callApi(base, 'GET', `/v1/services${tagQuery(tags)}`)) as { services: Svc[] };
+  if (json) {
+    console.log(JSON.stringify(services, null, 2));
+    return 0;
+  }
+  const rows = services.flatMap((s) =>
+    s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source, (e.tags ?? []).join(',')]),
+  );
+  console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'TAGS'], rows));
+  return 0;
+}
+
+/** ?tag=a&tag=b for ls --tag. */
+const tagQuery = (tags: string[] | undefined): string => (tags?.length ? '?' + tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&') : '');
