@@ -31,11 +31,16 @@
 //       Two labels that bind the same <vip>:<port>/<proto> to different target ports: the
 //       first in label-key order wins and the other is reported. Exact repeats are merged.
 //
+//   weft.tags=<tag>,...   weft.meta.<key>=<value>
+//       Tags (DNS labels: <tag>.<service>.svc.<domain>) and meta of the endpoint; see
+//       tag-labels.ts for their bounds.
+//
 // No whitespace is trimmed anywhere: a value with a stray space is refused with a reason,
 // not silently read as something else. Any other `weft.*` label is reported as unknown, so
 // a typo (weft.prot.http) is seen instead of quietly doing nothing.
 import { isIP } from 'node:net';
 import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
+import { readTagLabel, type TagLabels } from './tag-labels.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
@@ -50,7 +55,8 @@ export interface LabelProblem {
   reason: string;
 }
 
-export interface ParsedLabels {
+/** tags and meta: weft.tags and weft.meta.<key> (tag-labels.ts). */
+export interface ParsedLabels extends TagLabels {
   /** The service name; undefined when it is missing or refused (the container is then left out). */
   service: string | undefined;
   ports: Record<string, PortSpec>;
@@ -156,7 +162,7 @@ export interface LabelOptions {
  * VIP labels wins) does not depend on how Docker ordered them.
  */
 export function parseLabels(labels: Record<string, string> | null | undefined, opts: LabelOptions = {}): ParsedLabels {
-  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [] };
+  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} };
   if (!labels) return out;
   const problem = (label: string, value: string, reason: string) => out.problems.push({ label, value, reason });
   const keys = Object.keys(labels)
@@ -204,8 +210,8 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else if (clash.targetPort !== b.targetPort) {
         problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
       }
-    } else {
-      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
+    } else if (!readTagLabel(label, value, out, problem)) {
+      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)');
     }
   }
   for (const { b, label, value } of implicit) {

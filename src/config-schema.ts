@@ -15,7 +15,8 @@ export type KeyType =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
-  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' };
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' }
+  | { kind: 'tags' }; // key=value pairs: a mapping in the file, "k=v,k=v" in the environment, a repeatable flag
 
 export interface KeySpec {
   /** Dotted path in the YAML file, e.g. `api.port`. */
@@ -40,6 +41,7 @@ const nodeName: KeyType = {
 
 export const CONFIG_KEYS: readonly KeySpec[] = [
   { path: 'node.name', type: nodeName, default: defaultNodeName(), doc: 'Unique name of this node in the cluster; defaults to the host name.', flag: 'node' },
+  { path: 'node.tags', type: { kind: 'tags' }, default: {}, doc: 'Tags of this node, key=value, carried in its gossip metadata: shown by weft members and /v1/members, which filter on them (--tag role=web, exact match). In the file a mapping (tags: {role: web}); the flag is repeatable.', flag: 'tag' },
   { path: 'node.dataDir', type: { kind: 'string' }, default: '', doc: 'Directory for persisted state; empty keeps everything in memory.', flag: 'data-dir' },
 
   { path: 'gossip.bindAddr', type: { kind: 'ip' }, default: MEMBERSHIP.bindAddr, doc: 'Address the gossip UDP and TCP sockets bind to.', flag: 'bind' },
@@ -147,6 +149,7 @@ export function describeType(t: KeyType): string {
     case 'enum': return 'one of ' + t.values.join(', ');
     case 'duration': return 'a duration with its unit, such as 500ms, 10s or 2m (a bare number is refused: seconds or milliseconds?)';
     case 'ip': return 'an IPv4 or IPv6 address';
+    case 'tags': return 'key=value pairs (keys 1-64 of A-Z a-z 0-9 _ . -, values up to 128 printable characters without , and =), 256 bytes at most as JSON';
     case 'list':
       return t.item === 'hostport'
         ? 'a list of host:port'
