@@ -193,3 +193,14 @@ t.test('tags and meta are bounded in count', async (t) => {
   t.equal(p.problems.filter((x) => /more than 32 weft.meta/.test(x.reason)).length, 8);
   t.ok(parseEndpointRecord({ service: 'web', addrs: ['10.0.0.1'], ports: {}, health: 'none', vips: [], source: 'docker', tags: p.tags, meta: p.meta }), 'what is kept, a reader takes');
 });
+
+t.test('weft.port without a name: named after the service (SRV _web._tcp.web.svc)', async (t) => {
+  const p = parseLabels({ 'weft.service': 'web', 'weft.port': '8080' });
+  t.same(p.ports, { web: { port: 8080, proto: 'tcp' } });
+  t.same(p.problems, []);
+  const clash = parseLabels({ 'weft.service': 'web', 'weft.port': '8080', 'weft.port.web': '9090' });
+  t.same(clash.ports, { web: { port: 9090, proto: 'tcp' } }, 'the named label wins');
+  t.match(clash.problems, [{ label: 'weft.port', reason: /weft.port.web names the same port/ }]);
+  t.match(parseLabels({ 'weft.service': 'web', 'weft.port': 'http' }).problems, [{ label: 'weft.port', reason: /not a number/ }]);
+  t.same(parseLabels({ 'weft.port': '8080' }).ports, {}, 'no service: no port (and the container is left out)');
+});

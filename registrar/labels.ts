@@ -14,6 +14,10 @@
 //       a DNS label, <port> 1-65535, <proto> tcp or udp; tcp when left out.
 //         weft.port.http=8080    weft.port.dns=53/udp
 //
+//   weft.port=<port>[/<proto>]
+//       A port with no name of its own: it is named after the service, so its SRV name is
+//       _<service>._<proto>.<service>.svc.<domain>.
+//
 //   weft.vip=<vip>:<port>[/<proto>][-><targetPort>]
 //   weft.vip.<n>=...   (any <n> of a-z 0-9 - _, to give one container several VIPs)
 //       The container is a backend of VIP <vip> (a name, hashed into the VIP range, or a
@@ -45,6 +49,7 @@ import { readTagLabel, type TagLabels } from './tag-labels.js';
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
 const PORT_PREFIX = 'weft.port.';
+const UNNAMED_PORT_LABEL = 'weft.port';
 const VIP_LABEL = 'weft.vip';
 const VIP_PREFIX = 'weft.vip.';
 
@@ -146,6 +151,18 @@ export function parseVipSpec(value: string): VipBinding | string {
   return { vip, port: spec.port, proto: spec.proto, targetPort: targetPort ?? spec.port };
 }
 
+/**
+ * weft.port=<port>[/<proto>]: a port with no name of its own is named after the service, so
+ * its SRV name is _<service>._<proto>.<service>.svc.<domain> (README, "SRV convention").
+ */
+function nameUnnamedPort(value: string | undefined, out: ParsedLabels, problem: (label: string, value: string, reason: string) => void): void {
+  if (value === undefined || out.service === undefined) return;
+  const spec = parsePortSpec(value);
+  if (typeof spec === 'string') problem(UNNAMED_PORT_LABEL, value, spec);
+  else if (out.ports[out.service]) problem(UNNAMED_PORT_LABEL, value, `weft.port.${out.service} names the same port; give one of them`);
+  else out.ports[out.service] = spec;
+}
+
 const sameBinding = (a: VipBinding, b: VipBinding): boolean => a.vip === b.vip && a.port === b.port && a.proto === b.proto;
 
 export interface LabelOptions {
@@ -210,10 +227,11 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else if (clash.targetPort !== b.targetPort) {
         problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
       }
-    } else if (!readTagLabel(label, value, out, problem)) {
-      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)');
+    } else if (label !== UNNAMED_PORT_LABEL && !readTagLabel(label, value, out, problem)) {
+      problem(label, value, 'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)');
     }
   }
+  nameUnnamedPort(labels[UNNAMED_PORT_LABEL], out, problem);
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);

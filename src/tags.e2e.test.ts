@@ -183,6 +183,8 @@ t.test(
       'canary',
       '--meta',
       'version=3',
+      '--port',
+      '9000',
       '--api',
       a.ready.api!,
     ]);
@@ -192,6 +194,11 @@ t.test(
       async () => (await answers(b, `canary.api.svc.${D}`)).join() === '127.0.0.21',
       20_000,
       100,
+    );
+    t.same(
+      await answers(b, `_api._tcp.api.svc.${D}`, 'SRV'),
+      [`9000 api-1.api.svc.${D}.`],
+      'a port given without a name: SRV _api._tcp.api.svc',
     );
     const badTag = await runCli(['service', 'register', 'api', '--tag', 'Bad Tag', '--api', a.ready.api!]);
     t.not(badTag.code, 0);

@@ -19,7 +19,8 @@ when the agent has a data directory.
 Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
   --addr IP     the endpoint's address (default: this node's address); repeatable
-  --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
+  --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable;
+                without NAME= it is named after the service (SRV _NAME._tcp.NAME.svc.<domain>)
   --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip 'web:80->8080'
                 (quote it: a shell reads > as a redirection); repeatable
   --tag T       register: a tag of the endpoint (a DNS label: T.NAME.svc.<domain> answers the
@@ -56,7 +57,9 @@ export async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
-      const ports = keyValues('port', values.port as string[] | undefined, 'NAME=PORT[/PROTO], e.g. http=8080') ?? {};
+      // A port without NAME= is named after the service: SRV _NAME._tcp.NAME.svc.<domain>.
+      const portFlags = ((values.port as string[] | undefined) ?? []).map((p) => (p.includes('=') ? p : `${args[0]}=${p}`));
+      const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080') ?? {};
       const meta = keyValues('meta', values.meta as string[] | undefined, 'KEY=VALUE, e.g. version=2');
       const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
       const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
