@@ -132,21 +132,26 @@ function liveView() {
   return { source, emit };
 }
 
-/** endpoint address -> its instance name (from its PTR), after the writes of `order`, then the removals. */
-function namesAfter(
-  eps: { node: string; id: string; name?: string; tags: string[] }[],
-  order: number[],
-  removed: Set<number>,
-): Map<string, string> {
+type Ep = { node: string; id: string; name?: string; tags: string[] };
+/** One write: endpoint i gets tags/name variant v (an index into the variants), or goes (v undefined). */
+type Op = { i: number; v: number | undefined };
+const VARIANTS: Pick<Ep, 'name' | 'tags'>[] = [
+  { tags: [] },
+  { tags: ['primary'] },
+  { name: 'primary', tags: ['v2'] },
+  { name: 'Web', tags: ['web'] },
+];
+
+/** endpoint address -> its instance name (from its PTR), after the writes of `ops` in order. */
+function namesAfter(eps: Ep[], ops: Op[]): Map<string, string> {
   const { source, emit } = liveView();
   const z = new Zone();
   z.attach(source);
-  const key = (e: (typeof eps)[number]) => `svc/web/${e.node}/${e.id}`;
-  for (const i of order) {
-    const e = eps[i]!;
-    emit(key(e), endpoint('web', [`10.0.0.${i + 1}`], { tags: e.tags, ...(e.name ? { name: e.name } : {}) }));
+  for (const { i, v } of ops) {
+    const e = { ...eps[i]!, ...(v === undefined ? {} : VARIANTS[v]) };
+    const value = endpoint('web', [`10.0.0.${i + 1}`], { tags: e.tags, ...(e.name ? { name: e.name } : {}) });
+    emit(`svc/web/${e.node}/${e.id}`, v === undefined ? undefined : value);
   }
-  for (const i of removed) emit(key(eps[i]!), undefined);
   const out = new Map<string, string>();
   eps.forEach((_, i) => {
     const ptr = z.get(wireKey(`${i + 1}.0.0.10.in-addr.arpa`))?.rdata(TYPE.PTR)[0];
@@ -155,38 +160,49 @@ function namesAfter(
   return out;
 }
 
+/** The same final state written at once, in index order: endpoint i as its last op left it. */
+function finalOps(ops: Op[]): Op[] {
+  const last = new Map<number, number | undefined>();
+  for (const op of ops) last.set(op.i, op.v);
+  return [...last]
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => a - b)
+    .map(([i, v]) => ({ i, v }));
+}
+
+const arbHistory = arbEndpoints.chain((eps) =>
+  fc.tuple(
+    fc.constant(eps),
+    fc.array(
+      fc.record({
+        i: fc.nat(Math.max(0, eps.length - 1)),
+        v: fc.option(fc.nat(VARIANTS.length - 1), { nil: undefined, freq: 4 }),
+      }),
+      { maxLength: 40 },
+    ),
+  ),
+);
+
 t.test(
-  'property: any order of arrival (and departures) gives every endpoint the same, distinct, resolving name',
+  'property: any history of arrivals, changes and departures gives every endpoint the same, distinct, resolving name',
   async (t) => {
     fc.assert(
-      fc.property(
-        arbEndpoints.chain((eps) =>
-          fc.tuple(
-            fc.constant(eps),
-            fc.shuffledSubarray([...eps.keys()], { minLength: eps.length }),
-            fc.subarray([...eps.keys()]),
-          ),
-        ),
-        ([eps, shuffled, gone]) => {
-          const removed = new Set(gone);
-          const direct = namesAfter(
-            eps,
-            [...eps.keys()].filter((i) => !removed.has(i)),
-            new Set(),
-          );
-          const churned = namesAfter(eps, shuffled, removed);
-          if (JSON.stringify([...direct].sort()) !== JSON.stringify([...churned].sort())) return false;
-          if (direct.size !== eps.length - removed.size) return false;
-          const names = [...direct.values()];
-          const tags = new Set(eps.filter((_, i) => !removed.has(i)).flatMap((e) => e.tags));
-          return (
-            new Set(names).size === names.length &&
-            names.every((n) => n.length <= 63 + '.web.svc.weft.internal.'.length && !tags.has(n.split('.')[0]!))
-          );
-        },
-      ),
+      fc.property(arbHistory, ([eps, ops]) => {
+        if (eps.length === 0) return true;
+        const final = finalOps(ops);
+        const direct = namesAfter(eps, final);
+        const churned = namesAfter(eps, ops);
+        if (JSON.stringify([...direct].sort()) !== JSON.stringify([...churned].sort())) return false;
+        if (direct.size !== final.length) return false;
+        const names = [...direct.values()];
+        const tags = new Set(final.flatMap(({ i, v }) => ({ ...eps[i]!, ...VARIANTS[v!] }).tags));
+        return (
+          new Set(names).size === names.length &&
+          names.every((n) => n.length <= 63 + '.web.svc.weft.internal.'.length && !tags.has(n.split('.')[0]!))
+        );
+      }),
       { numRuns: 500 },
     );
-    t.pass('500 random sets of endpoints, each written in a random order with random departures');
+    t.pass('500 random histories of puts (with changing names and tags) and deletes');
   },
 );

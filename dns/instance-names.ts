@@ -17,8 +17,9 @@
 // even when a container is named primary (that one is then primary--<hash>). A tag is the
 // operator's choice for a set of endpoints; a container's name is often Docker's.
 //
-// The cost of an arrival or departure is the endpoints sharing its name (and those named
-// as a tag that appears or goes), not the whole service.
+// The cost of an arrival or departure is one endpoint, unless it turns a plain name into a
+// shared one or back (then the few endpoints of that name), or a tag appears or goes (then
+// the endpoints named as it).
 import { createHash } from 'node:crypto';
 
 const MAX_LABEL = 63;
@@ -54,11 +55,19 @@ export interface InstanceInput {
 
 interface Instance extends InstanceInput {
   base: string;
+  /** Its name when the base is shared, computed once. */
+  suffixed?: string;
+}
+
+interface Group {
+  keys: Set<string>;
+  /** Whether its one endpoint has the plain name, as of the last renaming (undefined: never named). */
+  plain?: boolean;
 }
 
 interface ServiceState {
-  /** sanitised name -> endpoint keys that have it */
-  groups: Map<string, Set<string>>;
+  /** sanitised name -> the endpoints that have it */
+  groups: Map<string, Group>;
   /** tag -> how many endpoints carry it */
   tags: Map<string, number>;
 }
@@ -83,9 +92,9 @@ export class InstanceNames {
     if (old) this.remove(key, old, touched);
     if (input) this.add(key, input, touched);
     const changed: string[] = [];
-    for (const s of new Set([old?.service, input?.service])) {
-      if (s !== undefined) this.rename(s, touched, changed);
-    }
+    // The key's service is part of the key: old and new are of the same service.
+    const service = input?.service ?? old?.service;
+    if (service !== undefined) this.rename(service, touched, input ? key : undefined, changed);
     return changed.filter((k) => k !== key);
   }
 
@@ -98,8 +107,8 @@ export class InstanceNames {
   private remove(key: string, old: Instance, touched: Set<string>): void {
     const st = this.state(old.service);
     const group = st.groups.get(old.base)!;
-    group.delete(key);
-    if (group.size === 0) st.groups.delete(old.base);
+    group.keys.delete(key);
+    if (group.keys.size === 0) st.groups.delete(old.base);
     touched.add(old.base);
     for (const tag of old.tags) {
       const n = st.tags.get(tag)! - 1;
@@ -118,8 +127,8 @@ export class InstanceNames {
     const inst: Instance = { ...input, tags: [...new Set(input.tags)], base: sanitiseLabel(input.name) };
     const st = this.state(inst.service);
     let group = st.groups.get(inst.base);
-    if (!group) st.groups.set(inst.base, (group = new Set()));
-    group.add(key);
+    if (!group) st.groups.set(inst.base, (group = { keys: new Set() }));
+    group.keys.add(key);
     touched.add(inst.base);
     for (const tag of inst.tags) {
       const n = (st.tags.get(tag) ?? 0) + 1;
@@ -129,17 +138,23 @@ export class InstanceNames {
     this.instances.set(key, inst);
   }
 
-  /** Names again every endpoint of `service` whose sanitised name is one of `bases`. */
-  private rename(service: string, bases: Set<string>, changed: string[]): void {
+  /**
+   * Names the endpoints of `service` whose sanitised name is one of `bases`: all of a group
+   * when it goes from plain to suffixed or back, else only the one that arrived (`added`),
+   * since a suffixed name depends on its own endpoint alone.
+   */
+  private rename(service: string, bases: Set<string>, added: string | undefined, changed: string[]): void {
     const st = this.services.get(service);
     if (!st) return;
     for (const base of bases) {
       const group = st.groups.get(base);
       if (!group) continue;
-      const plain = group.size === 1 && !st.tags.has(base);
-      for (const key of group) {
+      const plain = group.keys.size === 1 && !st.tags.has(base);
+      const members = plain !== group.plain ? group.keys : added !== undefined && group.keys.has(added) ? [added] : [];
+      group.plain = plain;
+      for (const key of members) {
         const inst = this.instances.get(key)!;
-        const name = plain ? base : suffixedLabel(base, inst.node, inst.id);
+        const name = plain ? base : (inst.suffixed ??= suffixedLabel(base, inst.node, inst.id));
         if (this.names.get(key) === name) continue;
         this.names.set(key, name);
         changed.push(key);
