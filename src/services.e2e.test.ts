@@ -27,7 +27,7 @@ t.test('register, list cluster-wide, deregister; a dead node\'s endpoints leave'
     return [la, lb].every((l) => l.find((s) => s.service === 'web')?.endpoints.length === 2);
   }, 10_000);
   const web = (await list(a)).find((s) => s.service === 'web')!;
-  t.same(web.endpoints.find((e) => e.id === 'w1'), { node: 'sb', id: 'w1', addrs: ['127.0.6.2'], ports: { http: { port: 8080, proto: 'tcp' }, metrics: { port: 9100, proto: 'tcp' } }, health: 'none', source: 'api' });
+  t.same(web.endpoints.find((e) => e.id === 'w1'), { node: 'sb', id: 'w1', addrs: ['127.0.6.2'], ports: { http: { port: 8080, proto: 'tcp' }, metrics: { port: 9100, proto: 'tcp' } }, health: 'none', source: 'api', dns: 'w1', tags: [], meta: {} });
   const ls = await runCli(['service', 'ls'], at(a));
   t.match(ls.stdout, /web\s+sa\s+w2\s+10\.1\.2\.3/);
 

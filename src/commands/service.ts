@@ -58,8 +58,8 @@ export async function run(argv: string[]): Promise<number> {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
       // A port without NAME= is named after the service: SRV _NAME._tcp.NAME.svc.<domain>.
-      const portFlags = ((values.port as string[] | undefined) ?? []).map((p) => (p.includes('=') ? p : `${args[0]}=${p}`));
-      const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080') ?? {};
+      const portFlags = ((values.port as string[] | undefined) ?? []).map((p) => (/^[0-9]/.test(p) ? `${args[0]}=${p}` : p));
+      const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080, or PORT[/PROTO]') ?? {};
       const meta = keyValues('meta', values.meta as string[] | undefined, 'KEY=VALUE, e.g. version=2');
       const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
       const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
