@@ -16,7 +16,7 @@ t.test('a container resolves another through the agent', { skip: dockerSkip() },
   const agent = await startAgent(t, ['--node', 'dk1', '--bind-port', '0', '--docker', 'true', '--docker-socket', engine.socket, '--dns-listen', `${SUBNET}.1:53`]);
   t.match(agent.ready.dns, `${SUBNET}.1:53`);
 
-  await engine.run(['run', '-d', '--init', '--name', 'web1', '--network', net, '--ip', `${SUBNET}.10`, '--label', 'weft.service=web', '--label', 'weft.port.http=80', engine.image, 'sleep', '600']);
+  await engine.run(['run', '-d', '--init', '--name', 'web1', '--network', net, '--ip', `${SUBNET}.10`, '--label', 'weft.service=web', '--label', 'weft.port.http=80', '--label', 'weft.tags=primary', engine.image, 'sleep', '600']);
   const services = async () => ((await (await fetch(`${agent.ready.api}/v1/services`)).json()) as { services: { service: string; endpoints: { addrs: string[] }[] }[] }).services;
   const ms = await eventually('web registered from its label', async () => (await services()).some((s) => s.service === 'web'), 15_000, 50);
   t.pass(`the registrar registered web ${ms} ms after docker run returned`);
@@ -29,7 +29,11 @@ t.test('a container resolves another through the agent', { skip: dockerSkip() },
   const viaResolvConf = await engine.run(['run', '--rm', '--network', net, '--dns', `${SUBNET}.1`, engine.image, 'sh', '-c', 'nslookup web.svc.weft.internal 2>&1; echo "exit=$?"'], { timeoutMs: 20_000 });
   t.match(viaResolvConf, new RegExp(`Address:?\\s+${SUBNET.replace(/\./g, '\\.')}\\.10[\\s\\S]*exit=0`), `through --dns alone: ${viaResolvConf}`);
   const srv = await engine.run(['run', '--rm', '--network', net, engine.image, 'nslookup', '-type=SRV', '_http._tcp.web.svc.weft.internal', `${SUBNET}.1`]).catch((e: Error) => e.message);
-  t.match(srv, /service = \d+ \d+ 80 e[0-9a-f]+\.web\.svc\.weft\.internal/, `SRV answer for the labelled port: ${srv}`);
+  t.match(srv, /service = \d+ \d+ 80 web1\.web\.svc\.weft\.internal/, `SRV answer for the labelled port, its target the container's name: ${srv}`);
+  // Issue 14: the container's name and its weft.tags label are names of their own.
+  for (const name of ['web1.web.svc.weft.internal', 'primary.web.svc.weft.internal']) {
+    t.match(await lookup(name), new RegExp(`Address:?\\s+${SUBNET.replace(/\./g, '\\.')}\\.10`), `${name} resolves in another container`);
+  }
 
   await engine.run(['stop', 'web1']);
   await eventually('web gone after docker stop', async () => !(await services()).some((s) => s.service === 'web'), 15_000, 50);
