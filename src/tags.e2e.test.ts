@@ -7,6 +7,8 @@ import { dig } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { suffixedLabel } from '../dns/instance-names.js';
+import { makePki } from '../test/helpers/identity.js';
+import { tlsArgs } from '../bench/hostile/identity-cluster.js';
 
 const FAST = [
   '--probe-interval',
@@ -227,5 +229,53 @@ t.test(
     const bad = await runCli(['members', '--tag', 'role', '--api', a.ready.api!]);
     t.equal(bad.code, 2);
     t.match(bad.stderr, /write KEY=VALUE/);
+  },
+);
+
+t.test(
+  'node tags travel in signed alives when identity is on',
+  { skip: skipUnless({ commands: ['openssl'] }) },
+  async (t) => {
+    const pki = makePki(['ia', 'ib']);
+    t.teardown(() => pki.cleanup());
+    const a = await startAgent(t, [
+      '--node',
+      'ia',
+      '--bind',
+      '127.0.8.11',
+      '--tag',
+      'role=web',
+      ...FAST,
+      ...tlsArgs(pki, 'ia'),
+    ]);
+    const b = await startAgent(t, [
+      '--node',
+      'ib',
+      '--bind',
+      '127.0.8.12',
+      '--join',
+      a.ready.gossip!,
+      '--tag',
+      'role=db',
+      ...FAST,
+      ...tlsArgs(pki, 'ib'),
+    ]);
+    for (const [x, other, role] of [
+      [a, 'ib', 'db'],
+      [b, 'ia', 'web'],
+    ] as const) {
+      await eventually(
+        `${other}'s tags, signed, reach the other node`,
+        async () => {
+          const m = (await getJson(x, `/v1/members?tag=role=${role}`)).body.members as {
+            name: string;
+            state: string;
+          }[];
+          return m.length === 1 && m[0]!.name === other && m[0]!.state === 'alive';
+        },
+        20_000,
+      );
+    }
+    t.pass('each node sees the other alive with its tags, through signed membership');
   },
 );
