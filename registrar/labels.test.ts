@@ -15,7 +15,11 @@ t.test('a full, valid label set', async (t) => {
   });
   t.same(p.problems, []);
   t.equal(p.service, 'web');
-  t.same(p.ports, { http: { port: 8080, proto: 'tcp' }, dns: { port: 53, proto: 'udp' }, metrics: { port: 9100, proto: 'tcp' } });
+  t.same(p.ports, {
+    http: { port: 8080, proto: 'tcp' },
+    dns: { port: 53, proto: 'udp' },
+    metrics: { port: 9100, proto: 'tcp' },
+  });
   t.same(p.vips, [
     { vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 },
     { vip: '10.99.0.1', port: 53, proto: 'udp', targetPort: 53 },
@@ -24,7 +28,12 @@ t.test('a full, valid label set', async (t) => {
 });
 
 t.test('no labels, or none of ours', async (t) => {
-  const none: (Record<string, string> | null | undefined)[] = [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }];
+  const none: (Record<string, string> | null | undefined)[] = [
+    undefined,
+    null,
+    {},
+    { 'org.opencontainers.image.title': 'x' },
+  ];
   for (const labels of none) {
     t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} });
     t.equal(hasWeftLabels(labels), false);
@@ -35,7 +44,23 @@ t.test('no labels, or none of ours', async (t) => {
 t.test('port specs', async (t) => {
   t.same(parsePortSpec('1'), { port: 1, proto: 'tcp' });
   t.same(parsePortSpec('65535/udp'), { port: 65535, proto: 'udp' });
-  for (const bad of ['', '0', '65536', '99999/tcp', '-1', '80 ', ' 80', '8o', '80/', '80/sctp', '80/TCP', '80/tcp/udp', '1e3', '0x50', '123456']) {
+  for (const bad of [
+    '',
+    '0',
+    '65536',
+    '99999/tcp',
+    '-1',
+    '80 ',
+    ' 80',
+    '8o',
+    '80/',
+    '80/sctp',
+    '80/TCP',
+    '80/tcp/udp',
+    '1e3',
+    '0x50',
+    '123456',
+  ]) {
     t.type(parsePortSpec(bad), 'string', `${JSON.stringify(bad)} refused`);
   }
   t.match(parsePortSpec('80/sctp'), /protocol "sctp" is not tcp or udp/);
@@ -134,21 +159,43 @@ t.test('label order from Docker does not change the outcome', async (t) => {
 });
 
 t.test('values that are not strings do not throw', async (t) => {
-  const p = parseLabels({ 'weft.service': 's', 'weft.port.x': 80 as unknown as string, 'weft.vip': null as unknown as string });
+  const p = parseLabels({
+    'weft.service': 's',
+    'weft.port.x': 80 as unknown as string,
+    'weft.vip': null as unknown as string,
+  });
   t.equal(p.service, 's');
   t.same(p.ports, {});
   t.same(p.vips, []);
 });
 
-t.test('a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)', async (t) => {
-  const { VipGuard } = await import('../lb/vip-guard.js');
-  const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
-  const p = parseLabels({ 'weft.service': 'web', 'weft.vip': '127.0.0.1:22', 'weft.vip.1': 'web:80', 'weft.vip.2': '198.18.0.9:53/udp', 'weft.vip.3': '169.254.169.254:80' }, { checkVip: (v) => guard.check(v)?.message });
-  t.same(p.vips.map((v) => v.vip), ['web', '198.18.0.9']);
-  t.same(p.problems.map((x) => x.label), ['weft.vip', 'weft.vip.3']);
-  t.match(p.problems[0].reason, /loopback/);
-  t.match(p.problems[1].reason, /link-local/);
-});
+t.test(
+  'a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)',
+  async (t) => {
+    const { VipGuard } = await import('../lb/vip-guard.js');
+    const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
+    const p = parseLabels(
+      {
+        'weft.service': 'web',
+        'weft.vip': '127.0.0.1:22',
+        'weft.vip.1': 'web:80',
+        'weft.vip.2': '198.18.0.9:53/udp',
+        'weft.vip.3': '169.254.169.254:80',
+      },
+      { checkVip: (v) => guard.check(v)?.message },
+    );
+    t.same(
+      p.vips.map((v) => v.vip),
+      ['web', '198.18.0.9'],
+    );
+    t.same(
+      p.problems.map((x) => x.label),
+      ['weft.vip', 'weft.vip.3'],
+    );
+    t.match(p.problems[0].reason, /loopback/);
+    t.match(p.problems[1].reason, /link-local/);
+  },
+);
 
 t.test('weft.vip without ->PORT goes to the single named port of its protocol (issue 14)', async (t) => {
   const one = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80' });
@@ -156,42 +203,87 @@ t.test('weft.vip without ->PORT goes to the single named port of its protocol (i
   t.same(one.vips, [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }], 'the container listens on 8080, not 80');
   const explicit = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80->80' });
   t.same(explicit.vips[0]!.targetPort, 80, 'an explicit ->80 stays');
-  const same = parseLabels({ 'weft.service': 'web', 'weft.port.http': '80', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  const same = parseLabels({
+    'weft.service': 'web',
+    'weft.port.http': '80',
+    'weft.port.admin': '9000',
+    'weft.vip': 'web:80',
+  });
   t.same([same.problems, same.vips[0]!.targetPort], [[], 80], 'a named port equal to the VIP port: that one');
   const otherProto = parseLabels({ 'weft.service': 'dns', 'weft.port.dns': '5353/udp', 'weft.vip': 'dns:53' });
   t.same(otherProto.vips[0]!.targetPort, 53, 'only named ports of the same protocol count');
-  const two = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  const two = parseLabels({
+    'weft.service': 'web',
+    'weft.port.http': '8080',
+    'weft.port.admin': '9000',
+    'weft.vip': 'web:80',
+  });
   t.equal(two.vips[0]!.targetPort, 80, 'two named ports, neither 80: the VIP port, as before');
-  t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/ }], 'and the label is reported');
+  t.match(
+    two.problems,
+    [
+      {
+        label: 'weft.vip',
+        value: 'web:80',
+        reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/,
+      },
+    ],
+    'and the label is reported',
+  );
 });
 
-t.test('weft.tags and weft.meta.<key>: hostile values are refused one by one, the rest kept, never a throw', async (t) => {
-  const p = parseLabels({
-    'weft.service': 'web',
-    'weft.tags': 'primary,v2,Primary, v3,a.b,web--1234abcd,,v2,' + 'x'.repeat(64),
-    'weft.meta.version': '2',
-    'weft.meta.bad key': 'x',
-    'weft.meta.long': 'x'.repeat(513),
-    'weft.meta.esc': '\x1b[2J',
-    'weft.meta.': 'empty key',
-  });
-  t.same(p.tags, ['primary', 'v2'], 'the good tags, once each');
-  t.same(p.meta, { version: '2' });
-  const reasons = p.problems.map((x) => `${x.label}: ${x.reason}`);
-  for (const bad of ['"Primary"', '" v3"', '"a.b"', '"web--1234abcd"', '""', `"${'x'.repeat(64)}"`]) t.ok(reasons.some((r) => r.startsWith('weft.tags:') && r.includes(bad)), `tag ${bad} refused`);
-  for (const bad of ['weft.meta.bad key', 'weft.meta.long', 'weft.meta.esc', 'weft.meta.']) t.ok(reasons.some((r) => r.startsWith(bad + ':')), `${bad} refused`);
-  t.equal(p.service, 'web', 'the container is still registered');
-});
+t.test(
+  'weft.tags and weft.meta.<key>: hostile values are refused one by one, the rest kept, never a throw',
+  async (t) => {
+    const p = parseLabels({
+      'weft.service': 'web',
+      'weft.tags': 'primary,v2,Primary, v3,a.b,web--1234abcd,,v2,' + 'x'.repeat(64),
+      'weft.meta.version': '2',
+      'weft.meta.bad key': 'x',
+      'weft.meta.long': 'x'.repeat(513),
+      'weft.meta.esc': '\x1b[2J',
+      'weft.meta.': 'empty key',
+    });
+    t.same(p.tags, ['primary', 'v2'], 'the good tags, once each');
+    t.same(p.meta, { version: '2' });
+    const reasons = p.problems.map((x) => `${x.label}: ${x.reason}`);
+    for (const bad of ['"Primary"', '" v3"', '"a.b"', '"web--1234abcd"', '""', `"${'x'.repeat(64)}"`])
+      t.ok(
+        reasons.some((r) => r.startsWith('weft.tags:') && r.includes(bad)),
+        `tag ${bad} refused`,
+      );
+    for (const bad of ['weft.meta.bad key', 'weft.meta.long', 'weft.meta.esc', 'weft.meta.'])
+      t.ok(
+        reasons.some((r) => r.startsWith(bad + ':')),
+        `${bad} refused`,
+      );
+    t.equal(p.service, 'web', 'the container is still registered');
+  },
+);
 
 t.test('tags and meta are bounded in count', async (t) => {
   const many = Array.from({ length: 40 }, (_, i) => `t${i}`).join(',');
-  const meta = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`weft.meta.k${String(i).padStart(2, '0')}`, 'v']));
+  const meta = Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`weft.meta.k${String(i).padStart(2, '0')}`, 'v']),
+  );
   const p = parseLabels({ 'weft.service': 'web', 'weft.tags': many, ...meta });
   t.equal(p.tags.length, 32);
   t.equal(Object.keys(p.meta).length, 32);
   t.ok(p.problems.some((x) => x.label === 'weft.tags' && /more than 32 tags/.test(x.reason)));
   t.equal(p.problems.filter((x) => /more than 32 weft.meta/.test(x.reason)).length, 8);
-  t.ok(parseEndpointRecord({ service: 'web', addrs: ['10.0.0.1'], ports: {}, health: 'none', vips: [], source: 'docker', tags: p.tags, meta: p.meta }), 'what is kept, a reader takes');
+  t.ok(
+    parseEndpointRecord({
+      service: 'web',
+      addrs: ['10.0.0.1'],
+      ports: {},
+      health: 'none',
+      vips: [],
+      source: 'docker',
+      tags: p.tags,
+      meta: p.meta,
+    }),
+    'what is kept, a reader takes',
+  );
 });
 
 t.test('weft.port without a name: named after the service (SRV _web._tcp.web.svc)', async (t) => {
@@ -201,6 +293,8 @@ t.test('weft.port without a name: named after the service (SRV _web._tcp.web.svc
   const clash = parseLabels({ 'weft.service': 'web', 'weft.port': '8080', 'weft.port.web': '9090' });
   t.same(clash.ports, { web: { port: 9090, proto: 'tcp' } }, 'the named label wins');
   t.match(clash.problems, [{ label: 'weft.port', reason: /weft.port.web names the same port/ }]);
-  t.match(parseLabels({ 'weft.service': 'web', 'weft.port': 'http' }).problems, [{ label: 'weft.port', reason: /not a number/ }]);
+  t.match(parseLabels({ 'weft.service': 'web', 'weft.port': 'http' }).problems, [
+    { label: 'weft.port', reason: /not a number/ },
+  ]);
   t.same(parseLabels({ 'weft.port': '8080' }).ports, {}, 'no service: no port (and the container is left out)');
 });

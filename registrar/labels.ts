@@ -96,7 +96,8 @@ export function parsePortSpec(value: string): PortSpec | string {
   const portText = slash < 0 ? value : value.slice(0, slash);
   const protoText = slash < 0 ? undefined : value.slice(slash + 1);
   const port = parsePort(portText);
-  if (port === undefined) return `port ${JSON.stringify(portText)} is not a number from 1 to 65535 (expected <port>[/tcp|udp])`;
+  if (port === undefined)
+    return `port ${JSON.stringify(portText)} is not a number from 1 to 65535 (expected <port>[/tcp|udp])`;
   const proto = parseProto(protoText);
   if (!proto) return `protocol ${JSON.stringify(protoText)} is not tcp or udp`;
   return { port, proto };
@@ -143,7 +144,8 @@ export function parseVipSpec(value: string): VipBinding | string {
     if (colon < 0) return `no :<port> (${syntax})`;
     vip = rest.slice(0, colon);
     portPart = rest.slice(colon + 1);
-    if (vip.includes(':')) return `${JSON.stringify(vip)} looks like an IPv6 address: write it in brackets, [${vip}]:<port>`;
+    if (vip.includes(':'))
+      return `${JSON.stringify(vip)} looks like an IPv6 address: write it in brackets, [${vip}]:<port>`;
     if (!isVipName(vip)) return `VIP ${JSON.stringify(vip)} is neither ${DNS_LABEL_HINT} nor an IP address`;
   }
   const spec = parsePortSpec(portPart);
@@ -155,15 +157,21 @@ export function parseVipSpec(value: string): VipBinding | string {
  * weft.port=<port>[/<proto>]: a port with no name of its own is named after the service, so
  * its SRV name is _<service>._<proto>.<service>.svc.<domain> (README, "SRV convention").
  */
-function nameUnnamedPort(value: string | undefined, out: ParsedLabels, problem: (label: string, value: string, reason: string) => void): void {
+function nameUnnamedPort(
+  value: string | undefined,
+  out: ParsedLabels,
+  problem: (label: string, value: string, reason: string) => void,
+): void {
   if (value === undefined || out.service === undefined) return;
   const spec = parsePortSpec(value);
   if (typeof spec === 'string') problem(UNNAMED_PORT_LABEL, value, spec);
-  else if (out.ports[out.service]) problem(UNNAMED_PORT_LABEL, value, `weft.port.${out.service} names the same port; give one of them`);
+  else if (out.ports[out.service])
+    problem(UNNAMED_PORT_LABEL, value, `weft.port.${out.service} names the same port; give one of them`);
   else out.ports[out.service] = spec;
 }
 
-const sameBinding = (a: VipBinding, b: VipBinding): boolean => a.vip === b.vip && a.port === b.port && a.proto === b.proto;
+const sameBinding = (a: VipBinding, b: VipBinding): boolean =>
+  a.vip === b.vip && a.port === b.port && a.proto === b.proto;
 
 export interface LabelOptions {
   /**
@@ -223,12 +231,19 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       if (!clash) {
         out.vips.push(b);
         if (!value.includes('->')) implicit.push({ b, label, value });
-      }
-      else if (clash.targetPort !== b.targetPort) {
-        problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
+      } else if (clash.targetPort !== b.targetPort) {
+        problem(
+          label,
+          value,
+          `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`,
+        );
       }
     } else if (label !== UNNAMED_PORT_LABEL && !readTagLabel(label, value, out, problem)) {
-      problem(label, value, 'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)');
+      problem(
+        label,
+        value,
+        'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)',
+      );
     }
   }
   nameUnnamedPort(labels[UNNAMED_PORT_LABEL], out, problem);
@@ -236,6 +251,7 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);
   }
-  if (!sawService && keys.length > 0) problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
+  if (!sawService && keys.length > 0)
+    problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
   return out;
 }

@@ -28,7 +28,8 @@ export function storePortOf(meta: Uint8Array | undefined): number | undefined {
   if (!meta) return undefined;
   if (storePorts.has(meta)) return storePorts.get(meta);
   const port = decodeMeta(meta)?.store;
-  const valid = Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
+  const valid =
+    Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
   storePorts.set(meta, valid);
   return valid;
 }
@@ -45,10 +46,13 @@ const TAG_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,128}$/;
 export function nodeTagsProblem(tags: Record<string, unknown>): string | undefined {
   for (const [k, v] of Object.entries(tags)) {
     if (!TAG_KEY.test(k)) return `tag key ${JSON.stringify(k)}: 1-64 of A-Z, a-z, 0-9, _, . and -`;
-    if (typeof v !== 'string' || !TAG_VALUE.test(v)) return `tag ${k}: the value must be up to 128 printable characters, without "," and "="`;
+    if (typeof v !== 'string' || !TAG_VALUE.test(v))
+      return `tag ${k}: the value must be up to 128 printable characters, without "," and "="`;
   }
   const bytes = Buffer.byteLength(JSON.stringify(tags));
-  return bytes > NODE_TAGS_MAX_BYTES ? `the tags take ${bytes} bytes of gossip metadata; at most ${NODE_TAGS_MAX_BYTES}` : undefined;
+  return bytes > NODE_TAGS_MAX_BYTES
+    ? `the tags take ${bytes} bytes of gossip metadata; at most ${NODE_TAGS_MAX_BYTES}`
+    : undefined;
 }
 
 const nodeTags = new WeakMap<Uint8Array, Record<string, string>>();
@@ -59,7 +63,11 @@ export function tagsOf(meta: Uint8Array | undefined): Record<string, string> {
   const known = nodeTags.get(meta);
   if (known) return known;
   const tags = decodeMeta(meta)?.tags;
-  const ok = typeof tags === 'object' && tags !== null && !Array.isArray(tags) && nodeTagsProblem(tags as Record<string, unknown>) === undefined;
+  const ok =
+    typeof tags === 'object' &&
+    tags !== null &&
+    !Array.isArray(tags) &&
+    nodeTagsProblem(tags as Record<string, unknown>) === undefined;
   const valid = ok ? { ...(tags as Record<string, string>) } : {};
   nodeTags.set(meta, valid);
   return valid;

@@ -50,14 +50,26 @@ export async function run(argv: string[]): Promise<number> {
   const filter = parseNodeTagFilter(tags);
   if (typeof filter === 'string') throw new UsageError(`members: --tag: ${filter}`);
   const query = tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&');
-  const { members } = (await callApi(apiTarget(values), 'GET', `/v1/members${query ? '?' + query : ''}`)) as { members: MemberBody[] };
-  const shown = members.filter((m) => !values.state || m.state === values.state).sort((a, b) => a.name.localeCompare(b.name));
+  const { members } = (await callApi(apiTarget(values), 'GET', `/v1/members${query ? '?' + query : ''}`)) as {
+    members: MemberBody[];
+  };
+  const shown = members
+    .filter((m) => !values.state || m.state === values.state)
+    .sort((a, b) => a.name.localeCompare(b.name));
   if (values.json) {
     console.log(JSON.stringify(shown, null, 2));
     return 0;
   }
   const addr = (m: MemberBody) => (m.addr.includes(':') ? `[${m.addr}]:${m.port}` : `${m.addr}:${m.port}`);
-  const tagText = (m: MemberBody) => Object.entries(m.tags ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-  console.log(table(['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'TAGS', 'META'], shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, tagText(m), m.meta])));
+  const tagText = (m: MemberBody) =>
+    Object.entries(m.tags ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  console.log(
+    table(
+      ['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'TAGS', 'META'],
+      shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, tagText(m), m.meta]),
+    ),
+  );
   return 0;
 }

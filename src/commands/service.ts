@@ -58,12 +58,31 @@ export async function run(argv: string[]): Promise<number> {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
       // A port without NAME= is named after the service: SRV _NAME._tcp.NAME.svc.<domain>.
-      const portFlags = ((values.port as string[] | undefined) ?? []).map((p) => (/^[0-9]/.test(p) ? `${args[0]}=${p}` : p));
+      const portFlags = ((values.port as string[] | undefined) ?? []).map((p) =>
+        /^[0-9]/.test(p) ? `${args[0]}=${p}` : p,
+      );
       const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080, or PORT[/PROTO]') ?? {};
       const meta = keyValues('meta', values.meta as string[] | undefined, 'KEY=VALUE, e.g. version=2');
-      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
-      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
-      console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
+      const body = {
+        service: args[0],
+        id: values.id,
+        addrs: values.addr,
+        ports,
+        vips: values.vip,
+        tags: values.tag,
+        meta,
+      };
+      const r = (await callApi(base, 'POST', '/v1/services', body)) as {
+        service: string;
+        id: string;
+        endpoint: { addrs: string[] };
+        replaced?: boolean;
+      };
+      console.log(
+        r.replaced
+          ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given`
+          : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`,
+      );
       return 0;
     }
     case 'deregister': {
@@ -92,7 +111,18 @@ function keyValues(flag: string, items: string[] | undefined, form: string): Rec
   return out;
 }
 
-type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string; tags?: string[] }[] };
+type Svc = {
+  service: string;
+  endpoints: {
+    node: string;
+    id: string;
+    addrs: string[];
+    ports: Record<string, { port: number; proto: string }>;
+    health: string;
+    source: string;
+    tags?: string[];
+  }[];
+};
 
 /** weft service ls [--tag T]... [--json] */
 async function list(base: ApiTarget, tags: string[] | undefined, json: boolean): Promise<number> {
@@ -102,11 +132,23 @@ async function list(base: ApiTarget, tags: string[] | undefined, json: boolean):
     return 0;
   }
   const rows = services.flatMap((s) =>
-    s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source, (e.tags ?? []).join(',')]),
+    s.endpoints.map((e) => [
+      s.service,
+      e.node,
+      e.id,
+      e.addrs.join(','),
+      Object.entries(e.ports)
+        .map(([n, p]) => `${n}=${p.port}/${p.proto}`)
+        .join(','),
+      e.health,
+      e.source,
+      (e.tags ?? []).join(','),
+    ]),
   );
   console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'TAGS'], rows));
   return 0;
 }
 
 /** ?tag=a&tag=b for ls --tag. */
-const tagQuery = (tags: string[] | undefined): string => (tags?.length ? '?' + tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&') : '');
+const tagQuery = (tags: string[] | undefined): string =>
+  tags?.length ? '?' + tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&') : '';
