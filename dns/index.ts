@@ -18,7 +18,7 @@
 //   random.ts       ids and 0x20 bits from node:crypto
 //   server.ts       UDP/TCP listeners, upstream sockets, timer; metrics.ts prom-client export
 export { DnsServer, DnsStartError, type DnsServerOptions, type DnsLog, type ListenAddr } from './server.js';
-export { Zone, endpointLabel, type RecordSource, type VipSource, type SourceEvent, type ZoneOptions } from './zone.js';
+export { Zone, type RecordSource, type VipSource, type SourceEvent, type ZoneOptions } from './zone.js';
 export { Responder, type ResponderOptions } from './answer.js';
 export { Forwarder, type ForwarderOptions, type Upstream } from './forwarder.js';
 export { DnsStats } from './stats.js';
@@ -26,3 +26,4 @@ export { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 export { RecursionAcl, checkRecursionAllow } from './client-acl.js';
 export { DEFAULTS } from './defaults.js';
 export { ResponseRateLimiter } from './rrl.js';
+export { sanitiseLabel, suffixedLabel } from './instance-names.js';

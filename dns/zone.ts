@@ -5,14 +5,18 @@
 //
 //   node/<node>             <node>.node.<domain> A/AAAA, and the PTR of its address
 //   svc/<svc>/<node>/<id>   <svc>.svc.<domain> A/AAAA (serving endpoints only),
-//                           <ep>.<svc>.svc.<domain> A/AAAA (the endpoint's own name, SRV target),
-//                           _<port>._<proto>.<svc>.svc.<domain> SRV, PTRs of its addresses
+//                           <tag>.<svc>.svc.<domain> A/AAAA (serving endpoints with that tag),
+//                           <inst>.<svc>.svc.<domain> A/AAAA (the endpoint's own name, SRV target),
+//                           _<port>._<proto>.<svc>.svc.<domain> SRV, and the same under each tag,
+//                           PTRs of its addresses (to <inst>)
 //   a VIP (VipSource)       <vip>.vip.<domain> A/AAAA, and its PTR
 //
-// <ep> is a hash of the endpoint's node and id, so every node names an endpoint the same way.
+// <inst> is the endpoint's readable name (instance-names.ts): from the container name or the
+// registration id, the same on every node. Under <svc>.svc the labels never clash: SRV names
+// start with '_', which tags and instance names cannot; a tag wins over an instance name.
 import { DEFAULTS } from './defaults.js';
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { InstanceNames } from './instance-names.js';
 import {
   NODE_PREFIX,
   SERVICE_PREFIX,
@@ -25,7 +29,7 @@ import {
 } from '../records/schema.js';
 import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
-import type { RecordSource, SourceEvent } from '../records/schema.js';
+import type { EndpointRecord, RecordSource, SourceEvent } from '../records/schema.js';
 export type { RecordSource, SourceEvent };
 
 /**
@@ -135,6 +139,7 @@ export const ZONE_SKIP_REASONS: readonly ZoneSkipReason[] = [
 ];
 
 type Item = [name: string, rd: Rdata];
+type ZoneEndpoint = { node: string; id: string; rec: EndpointRecord };
 
 export class Zone {
   readonly domain: string;
@@ -148,6 +153,9 @@ export class Zone {
   /** contributor -> the name keys it added records to */
   private readonly contributed = new Map<string, string[]>();
   private readonly apex: NameEntry;
+  /** Every endpoint that parses, serving or not (all of them take part in naming). */
+  private readonly endpoints = new Map<string, ZoneEndpoint>();
+  private readonly instanceNames = new InstanceNames();
   /** Store values and VIPs that were skipped because they do not parse, by reason (each bad value seen). */
   readonly skipped: Record<ZoneSkipReason, number> = {
     node_record: 0,
@@ -261,26 +269,55 @@ export class Zone {
   }
 
   onEndpoint(e: SourceEvent): void {
-    if (e.after === undefined) return this.contribute(e.key, []);
-    const k = parseEndpointKey(e.key);
-    const rec = parseEndpointRecord(e.after.value);
-    if (!k || !rec || rec.service !== k.service || !ownedAsKeySays(e.key, e.after.owner)) {
+    const ep = e.after === undefined ? undefined : this.readEndpoint(e.key, e.after);
+    if (ep) this.endpoints.set(e.key, ep);
+    else this.endpoints.delete(e.key);
+    const input = ep && {
+      service: ep.rec.service,
+      node: ep.node,
+      id: ep.id,
+      name: ep.rec.name ?? ep.id,
+      tags: ep.rec.tags ?? [],
+    };
+    // Another endpoint's name can change with this one (a shared name, a new tag): answer it again.
+    for (const other of this.instanceNames.set(e.key, input)) this.contributeEndpoint(other);
+    this.contributeEndpoint(e.key);
+  }
+
+  /** The endpoint at a store key, or undefined (counted) when it does not parse or sits in the wrong document. */
+  private readEndpoint(key: string, after: NonNullable<SourceEvent['after']>): ZoneEndpoint | undefined {
+    const k = parseEndpointKey(key);
+    const rec = parseEndpointRecord(after.value);
+    if (!k || !rec || rec.service !== k.service || !ownedAsKeySays(key, after.owner)) {
       this.skipped[!rec ? 'endpoint_record' : 'endpoint_key']++;
-      return this.contribute(e.key, []);
+      return undefined;
     }
-    if (!isServing(rec)) return this.contribute(e.key, []);
+    return { node: k.node, id: k.id, rec };
+  }
+
+  private contributeEndpoint(key: string): void {
+    const ep = this.endpoints.get(key);
+    const name = this.instanceNames.nameOf(key);
+    if (!ep || !name || !isServing(ep.rec)) return this.contribute(key, []);
+    const rec = ep.rec;
     const svc = `${rec.service}.svc.${this.domain}`;
-    const ep = `${endpointLabel(k.node, k.id)}.${svc}`;
+    const inst = `${name}.${svc}`;
+    const groups = [svc, ...(rec.tags ?? []).map((tag) => `${tag}.${svc}`)];
     const items: Item[] = [];
     for (const a of rec.addrs) {
-      items.push([svc, addrRdata(a)], [ep, addrRdata(a)], [reverseName(a, family(a)), { type: TYPE.PTR, target: ep }]);
+      for (const g of groups) items.push([g, addrRdata(a)]);
+      items.push([inst, addrRdata(a)], [reverseName(a, family(a)), { type: TYPE.PTR, target: inst }]);
     }
     if (rec.addrs.length > 0) {
       for (const [pn, spec] of Object.entries(rec.ports)) {
-        items.push([`_${pn}._${spec.proto}.${svc}`, { type: TYPE.SRV, port: spec.port, target: ep, addrs: rec.addrs }]);
+        for (const g of groups)
+          items.push([
+            `_${pn}._${spec.proto}.${g}`,
+            { type: TYPE.SRV, port: spec.port, target: inst, addrs: rec.addrs },
+          ]);
       }
     }
-    this.contribute(e.key, items);
+    this.contribute(key, items);
   }
 
   setVip(vip: string, addr: string | undefined): void {
@@ -379,9 +416,4 @@ function nodeLabels(node: string): string | undefined {
   if (!labels.every((l) => isServiceName(l))) return undefined;
   const joined = labels.join('.');
   return joined.length <= 180 ? joined : undefined;
-}
-
-/** The endpoint's own label: the same on every node, whatever the id looks like. */
-export function endpointLabel(node: string, id: string): string {
-  return 'e' + createHash('sha1').update(`${node}/${id}`).digest('hex').slice(0, 12);
 }

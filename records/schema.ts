@@ -20,6 +20,7 @@
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
 import { SHARED_OWNER } from '../crdt-store/names.js';
+import { parseEndpointExtras, type EndpointExtras } from './endpoint-tags.js';
 
 /** A store event, as crdt-store's watches deliver it (the parts readers use). */
 export interface SourceEvent {
@@ -109,7 +110,8 @@ export interface VipBinding {
   since?: number;
 }
 
-export interface EndpointRecord {
+/** tags, meta and name (records/endpoint-tags.ts): optional, so records of older nodes still parse. */
+export interface EndpointRecord extends EndpointExtras {
   service: string;
   /** The endpoint's addresses (IPv4 and/or IPv6), one per network it is on. */
   addrs: string[];
@@ -214,7 +216,9 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
     source: v.source,
   };
   if (typeof v.container === 'string') rec.container = v.container;
-  return rec;
+  const extras = parseEndpointExtras(v);
+  if (!extras) return undefined;
+  return Object.assign(rec, extras);
 }
 
 /** The parts of an endpoint key, or undefined if it is not one. */

@@ -30,6 +30,7 @@ t.test('a labelled container on a user-defined network', async (t) => {
     ],
     source: 'docker',
     container: info.Id,
+    name: 'web1',
   });
   t.same(m.problems, []);
   t.same(parseEndpointRecord(JSON.parse(JSON.stringify(m.record))), m.record, 'what readers parse is what was written');
@@ -160,3 +161,19 @@ t.test(
     t.match(m.problems, [{ value: '10.99.0.1:53/udp', reason: /VIP 10\.99\.0\.1 is outside lb\.vipCidr/ }]);
   },
 );
+
+t.test('tags and meta labels, and the container name, reach the record', async (t) => {
+  const info = fixture('web1');
+  info.Config!.Labels = { ...info.Config!.Labels, 'weft.tags': 'primary,v2', 'weft.meta.version': '2' };
+  const m = mapContainer(info, ctx);
+  t.equal(m.kind, 'endpoint');
+  if (m.kind !== 'endpoint') return;
+  t.same([m.record.tags, m.record.meta, m.record.name], [['primary', 'v2'], { version: '2' }, 'web1']);
+  t.same(parseEndpointRecord(JSON.parse(JSON.stringify(m.record))), m.record, 'and readers take them');
+  info.Name = '/' + 'x'.repeat(200);
+  const long = mapContainer(info, ctx);
+  t.ok(
+    long.kind === 'endpoint' && long.record.name === undefined,
+    'a name no reader would take is left out (DNS then uses the id)',
+  );
+});

@@ -17,6 +17,8 @@
 import { isIP } from 'node:net';
 import { endpointKey, type EndpointRecord, type Health } from '../records/schema.js';
 import { hasWeftLabels, parseLabels, type LabelProblem } from './labels.js';
+import { nameProblem } from '../records/endpoint-tags.js';
+import type { TagLabels } from './tag-labels.js';
 
 /** The parts of `docker inspect` output read here; everything optional, as it is external input. */
 export interface InspectInfo {
@@ -103,6 +105,7 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
     vips: parsed.vips,
     source: 'docker',
     container: info.Id,
+    ...extrasOf(info, parsed),
   };
   return {
     kind: 'endpoint',
@@ -110,4 +113,14 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
     record,
     problems: parsed.problems,
   };
+}
+
+/** Tags and meta when there are any, and the container's name (its DNS instance name) when it is one. */
+function extrasOf(info: InspectInfo, parsed: TagLabels): Pick<EndpointRecord, 'tags' | 'meta' | 'name'> {
+  const out: Pick<EndpointRecord, 'tags' | 'meta' | 'name'> = {};
+  if (parsed.tags.length) out.tags = parsed.tags;
+  if (Object.keys(parsed.meta).length) out.meta = parsed.meta;
+  const name = typeof info.Name === 'string' ? info.Name.replace(/^\//, '') : '';
+  if (!nameProblem(name)) out.name = name;
+  return out;
 }

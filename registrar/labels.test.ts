@@ -1,4 +1,5 @@
 import t from 'tap';
+import { parseEndpointRecord } from '../records/schema.js';
 import { hasWeftLabels, parseLabels, parsePortSpec, parseVipSpec } from './labels.js';
 
 t.test('a full, valid label set', async (t) => {
@@ -34,7 +35,7 @@ t.test('no labels, or none of ours', async (t) => {
     { 'org.opencontainers.image.title': 'x' },
   ];
   for (const labels of none) {
-    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [] });
+    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} });
     t.equal(hasWeftLabels(labels), false);
   }
   t.equal(hasWeftLabels({ 'weft.port.x': '1' }), true);
@@ -229,4 +230,71 @@ t.test('weft.vip without ->PORT goes to the single named port of its protocol (i
     ],
     'and the label is reported',
   );
+});
+
+t.test(
+  'weft.tags and weft.meta.<key>: hostile values are refused one by one, the rest kept, never a throw',
+  async (t) => {
+    const p = parseLabels({
+      'weft.service': 'web',
+      'weft.tags': 'primary,v2,Primary, v3,a.b,web--1234abcd,,v2,' + 'x'.repeat(64),
+      'weft.meta.version': '2',
+      'weft.meta.bad key': 'x',
+      'weft.meta.long': 'x'.repeat(513),
+      'weft.meta.esc': '\x1b[2J',
+      'weft.meta.': 'empty key',
+    });
+    t.same(p.tags, ['primary', 'v2'], 'the good tags, once each');
+    t.same(p.meta, { version: '2' });
+    const reasons = p.problems.map((x) => `${x.label}: ${x.reason}`);
+    for (const bad of ['"Primary"', '" v3"', '"a.b"', '"web--1234abcd"', '""', `"${'x'.repeat(64)}"`])
+      t.ok(
+        reasons.some((r) => r.startsWith('weft.tags:') && r.includes(bad)),
+        `tag ${bad} refused`,
+      );
+    for (const bad of ['weft.meta.bad key', 'weft.meta.long', 'weft.meta.esc', 'weft.meta.'])
+      t.ok(
+        reasons.some((r) => r.startsWith(bad + ':')),
+        `${bad} refused`,
+      );
+    t.equal(p.service, 'web', 'the container is still registered');
+  },
+);
+
+t.test('tags and meta are bounded in count', async (t) => {
+  const many = Array.from({ length: 40 }, (_, i) => `t${i}`).join(',');
+  const meta = Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`weft.meta.k${String(i).padStart(2, '0')}`, 'v']),
+  );
+  const p = parseLabels({ 'weft.service': 'web', 'weft.tags': many, ...meta });
+  t.equal(p.tags.length, 32);
+  t.equal(Object.keys(p.meta).length, 32);
+  t.ok(p.problems.some((x) => x.label === 'weft.tags' && /more than 32 tags/.test(x.reason)));
+  t.equal(p.problems.filter((x) => /more than 32 weft.meta/.test(x.reason)).length, 8);
+  t.ok(
+    parseEndpointRecord({
+      service: 'web',
+      addrs: ['10.0.0.1'],
+      ports: {},
+      health: 'none',
+      vips: [],
+      source: 'docker',
+      tags: p.tags,
+      meta: p.meta,
+    }),
+    'what is kept, a reader takes',
+  );
+});
+
+t.test('weft.port without a name: named after the service (SRV _web._tcp.web.svc)', async (t) => {
+  const p = parseLabels({ 'weft.service': 'web', 'weft.port': '8080' });
+  t.same(p.ports, { web: { port: 8080, proto: 'tcp' } });
+  t.same(p.problems, []);
+  const clash = parseLabels({ 'weft.service': 'web', 'weft.port': '8080', 'weft.port.web': '9090' });
+  t.same(clash.ports, { web: { port: 9090, proto: 'tcp' } }, 'the named label wins');
+  t.match(clash.problems, [{ label: 'weft.port', reason: /weft.port.web names the same port/ }]);
+  t.match(parseLabels({ 'weft.service': 'web', 'weft.port': 'http' }).problems, [
+    { label: 'weft.port', reason: /not a number/ },
+  ]);
+  t.same(parseLabels({ 'weft.port': '8080' }).ports, {}, 'no service: no port (and the container is left out)');
 });

@@ -14,6 +14,10 @@
 //       a DNS label, <port> 1-65535, <proto> tcp or udp; tcp when left out.
 //         weft.port.http=8080    weft.port.dns=53/udp
 //
+//   weft.port=<port>[/<proto>]
+//       A port with no name of its own: it is named after the service, so its SRV name is
+//       _<service>._<proto>.<service>.svc.<domain>.
+//
 //   weft.vip=<vip>:<port>[/<proto>][-><targetPort>]
 //   weft.vip.<n>=...   (any <n> of a-z 0-9 - _, to give one container several VIPs)
 //       The container is a backend of VIP <vip> (a name, hashed into the VIP range, or a
@@ -31,15 +35,21 @@
 //       Two labels that bind the same <vip>:<port>/<proto> to different target ports: the
 //       first in label-key order wins and the other is reported. Exact repeats are merged.
 //
+//   weft.tags=<tag>,...   weft.meta.<key>=<value>
+//       Tags (DNS labels: <tag>.<service>.svc.<domain>) and meta of the endpoint; see
+//       tag-labels.ts for their bounds.
+//
 // No whitespace is trimmed anywhere: a value with a stray space is refused with a reason,
 // not silently read as something else. Any other `weft.*` label is reported as unknown, so
 // a typo (weft.prot.http) is seen instead of quietly doing nothing.
 import { isIP } from 'node:net';
 import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
+import { readTagLabel, type TagLabels } from './tag-labels.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
 const PORT_PREFIX = 'weft.port.';
+const UNNAMED_PORT_LABEL = 'weft.port';
 const VIP_LABEL = 'weft.vip';
 const VIP_PREFIX = 'weft.vip.';
 
@@ -50,7 +60,8 @@ export interface LabelProblem {
   reason: string;
 }
 
-export interface ParsedLabels {
+/** tags and meta: weft.tags and weft.meta.<key> (tag-labels.ts). */
+export interface ParsedLabels extends TagLabels {
   /** The service name; undefined when it is missing or refused (the container is then left out). */
   service: string | undefined;
   ports: Record<string, PortSpec>;
@@ -142,6 +153,23 @@ export function parseVipSpec(value: string): VipBinding | string {
   return { vip, port: spec.port, proto: spec.proto, targetPort: targetPort ?? spec.port };
 }
 
+/**
+ * weft.port=<port>[/<proto>]: a port with no name of its own is named after the service, so
+ * its SRV name is _<service>._<proto>.<service>.svc.<domain> (README, "SRV convention").
+ */
+function nameUnnamedPort(
+  value: string | undefined,
+  out: ParsedLabels,
+  problem: (label: string, value: string, reason: string) => void,
+): void {
+  if (value === undefined || out.service === undefined) return;
+  const spec = parsePortSpec(value);
+  if (typeof spec === 'string') problem(UNNAMED_PORT_LABEL, value, spec);
+  else if (out.ports[out.service])
+    problem(UNNAMED_PORT_LABEL, value, `weft.port.${out.service} names the same port; give one of them`);
+  else out.ports[out.service] = spec;
+}
+
 const sameBinding = (a: VipBinding, b: VipBinding): boolean =>
   a.vip === b.vip && a.port === b.port && a.proto === b.proto;
 
@@ -196,7 +224,7 @@ function readVipLabel(
  * VIP labels wins) does not depend on how Docker ordered them.
  */
 export function parseLabels(labels: Record<string, string> | null | undefined, opts: LabelOptions = {}): ParsedLabels {
-  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [] };
+  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} };
   if (!labels) return out;
   const problem = (label: string, value: string, reason: string) => out.problems.push({ label, value, reason });
   const keys = Object.keys(labels)
@@ -223,10 +251,15 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else out.ports[name] = spec;
     } else if (label === VIP_LABEL || label.startsWith(VIP_PREFIX)) {
       readVipLabel(out, label, value, opts, implicit);
-    } else {
-      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
+    } else if (label !== UNNAMED_PORT_LABEL && !readTagLabel(label, value, out, problem)) {
+      problem(
+        label,
+        value,
+        'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)',
+      );
     }
   }
+  nameUnnamedPort(labels[UNNAMED_PORT_LABEL], out, problem);
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);

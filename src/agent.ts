@@ -37,6 +37,8 @@ export class Agent {
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
     const meta = new Map<string, unknown>([['version', VERSION]]);
+    // The node's tags (node.tags) ride in its gossip metadata: peers show and filter on them.
+    if (Object.keys(loaded.config.node.tags).length) meta.set('tags', loaded.config.node.tags);
     const starting = startingKeys(loaded.config.gossip);
     if (starting.ignored)
       log.warn(

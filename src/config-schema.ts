@@ -16,7 +16,8 @@ export type KeyType =
   | { kind: 'duration' } // "500ms", "1s", "2m", or a number of milliseconds
   | { kind: 'ip' }
   | { kind: 'handlers' } // events.handlers: a list of {on, exec} (src/events/handlers.ts)
-  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' };
+  | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' }
+  | { kind: 'tags' }; // key=value pairs: a mapping in the file, "k=v,k=v" in the environment, a repeatable flag
 
 export interface KeySpec {
   /** Dotted path in the YAML file, e.g. `api.port`. */
@@ -46,6 +47,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     default: defaultNodeName(),
     doc: 'Unique name of this node in the cluster; defaults to the host name.',
     flag: 'node',
+  },
+  {
+    path: 'node.tags',
+    type: { kind: 'tags' },
+    default: {},
+    doc: 'Tags of this node, key=value, carried in its gossip metadata: shown by weft members and /v1/members, which filter on them (--tag role=web, exact match). In the file a mapping (tags: {role: web}); the flag is repeatable.',
+    flag: 'tag',
   },
   {
     path: 'node.dataDir',
@@ -615,6 +623,8 @@ export function describeType(t: KeyType): string {
       return 'an IPv4 or IPv6 address';
     case 'handlers':
       return 'a list of {on, exec} handlers';
+    case 'tags':
+      return 'key=value pairs (keys 1-64 of A-Z a-z 0-9 _ . -, values up to 128 printable characters without , and =), 256 bytes at most as JSON';
     case 'list':
       return t.item === 'hostport'
         ? 'a list of host:port'

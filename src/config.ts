@@ -6,9 +6,11 @@ import { isIP } from 'node:net';
 import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
 import { parseNet } from '../dns/netset.js';
 import { parseHandlers, type EventHandler } from './events/handlers.js';
+import { nodeTagsProblem } from './node-meta.js';
 
 export interface Config {
-  node: { name: string; dataDir: string };
+  /** tags: the node's tags (issue 14), in its gossip metadata (src/node-meta.ts). */
+  node: { name: string; dataDir: string; tags: Record<string, string> };
   gossip: {
     bindAddr: string;
     bindPort: number;
@@ -266,7 +268,27 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
       }[t.item];
       return items.every(check) ? { value: items } : bad;
     }
+    case 'tags':
+      return parseNodeTags(raw) ?? bad;
   }
+}
+
+/** node.tags from a file mapping or from "k=v,k=v" (environment, joined flags); undefined when it is neither or out of bounds. */
+function parseNodeTags(raw: unknown): { value: Record<string, string> } | undefined {
+  // No prototype: a key "__proto__" is then a key (and refused), not a way to set one.
+  const tags: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (isPlainObject(raw)) {
+    // YAML reads `rack: 12` as a number: a tag value is text.
+    for (const [k, v] of Object.entries(raw)) tags[k] = typeof v === 'number' || typeof v === 'boolean' ? String(v) : v;
+  } else if (typeof raw === 'string') {
+    for (const pair of raw.split(',').filter(Boolean)) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || Object.hasOwn(tags, pair.slice(0, eq))) return undefined;
+      tags[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  } else return undefined;
+  if (nodeTagsProblem(tags)) return undefined;
+  return { value: Object.fromEntries(Object.entries(tags)) as Record<string, string> };
 }
 
 /**

@@ -41,6 +41,8 @@ t.test('a container resolves another through the agent', { skip: dockerSkip() },
     'weft.service=web',
     '--label',
     'weft.port.http=80',
+    '--label',
+    'weft.tags=primary',
     engine.image,
     'sleep',
     '600',
@@ -116,7 +118,19 @@ t.test('a container resolves another through the agent', { skip: dockerSkip() },
       `${SUBNET}.1`,
     ])
     .catch((e: Error) => e.message);
-  t.match(srv, /service = \d+ \d+ 80 e[0-9a-f]+\.web\.svc\.weft\.internal/, `SRV answer for the labelled port: ${srv}`);
+  t.match(
+    srv,
+    /service = \d+ \d+ 80 web1\.web\.svc\.weft\.internal/,
+    `SRV answer for the labelled port, its target the container's name: ${srv}`,
+  );
+  // Issue 14: the container's name and its weft.tags label are names of their own.
+  for (const name of ['web1.web.svc.weft.internal', 'primary.web.svc.weft.internal']) {
+    t.match(
+      await lookup(name),
+      new RegExp(`Address:?\\s+${SUBNET.replace(/\./g, '\\.')}\\.10`),
+      `${name} resolves in another container`,
+    );
+  }
 
   await engine.run(['stop', 'web1']);
   await eventually(

@@ -1,6 +1,9 @@
 // The gossip metadata every agent publishes about itself: a small JSON object. weft's own
-// fields are `version` and `store` (the store's replication port); the operator's text
-// from PUT /v1/members/self/meta goes in `user`. Peers read it, so it is validated here.
+// fields are `version`, `store` (the store's replication port) and `tags` (the node's tags,
+// node.tags); the operator's text from PUT /v1/members/self/meta goes in `user`. Peers read
+// it, so it is validated here. It rides in every alive (signed with the node's identity when
+// that is on), so all of it fits in membership's MAX_META_BYTES (512): tags get at most
+// NODE_TAGS_MAX_BYTES of it.
 
 export function encodeMeta(meta: ReadonlyMap<string, unknown>): Buffer {
   return Buffer.from(JSON.stringify(Object.fromEntries(meta)));
@@ -29,4 +32,60 @@ export function storePortOf(meta: Uint8Array | undefined): number | undefined {
     Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
   storePorts.set(meta, valid);
   return valid;
+}
+
+// ------------------------------------------------------------ node tags (issue 14)
+
+/** The most bytes a node's tags take in its metadata (as JSON), leaving room for weft's fields and the user's text. */
+export const NODE_TAGS_MAX_BYTES = 256;
+const TAG_KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+// Printable ASCII without ',' and '=' (the flag and environment forms separate with them).
+const TAG_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,128}$/;
+
+/** Why a set of node tags cannot be published, or undefined. */
+export function nodeTagsProblem(tags: Record<string, unknown>): string | undefined {
+  for (const [k, v] of Object.entries(tags)) {
+    if (!TAG_KEY.test(k)) return `tag key ${JSON.stringify(k)}: 1-64 of A-Z, a-z, 0-9, _, . and -`;
+    if (typeof v !== 'string' || !TAG_VALUE.test(v))
+      return `tag ${k}: the value must be up to 128 printable characters, without "," and "="`;
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(tags));
+  return bytes > NODE_TAGS_MAX_BYTES
+    ? `the tags take ${bytes} bytes of gossip metadata; at most ${NODE_TAGS_MAX_BYTES}`
+    : undefined;
+}
+
+const nodeTags = new WeakMap<Uint8Array, Record<string, string>>();
+
+/** The tags a member announced; none when it announced none, or ones that do not pass nodeTagsProblem. */
+export function tagsOf(meta: Uint8Array | undefined): Record<string, string> {
+  if (!meta) return {};
+  const known = nodeTags.get(meta);
+  if (known) return known;
+  const tags = decodeMeta(meta)?.tags;
+  const ok =
+    typeof tags === 'object' &&
+    tags !== null &&
+    !Array.isArray(tags) &&
+    nodeTagsProblem(tags as Record<string, unknown>) === undefined;
+  const valid = ok ? { ...(tags as Record<string, string>) } : {};
+  nodeTags.set(meta, valid);
+  return valid;
+}
+
+/** Does a member carry every key=value of `want` (exact match)? */
+export function hasNodeTags(meta: Uint8Array | undefined, want: Record<string, string>): boolean {
+  const tags = tagsOf(meta);
+  return Object.entries(want).every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v);
+}
+
+/** `key=value` filters (weft members --tag, /v1/members?tag=) as one object, or the reason they are not. */
+export function parseNodeTagFilter(items: readonly string[]): Record<string, string> | string {
+  const want: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return `tag filter ${JSON.stringify(item)}: write KEY=VALUE, e.g. role=web`;
+    want[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return want;
 }

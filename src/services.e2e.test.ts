@@ -87,6 +87,9 @@ t.test("register, list cluster-wide, deregister; a dead node's endpoints leave",
       ports: { http: { port: 8080, proto: 'tcp' }, metrics: { port: 9100, proto: 'tcp' } },
       health: 'none',
       source: 'api',
+      dns: 'w1',
+      tags: [],
+      meta: {},
     },
   );
   const ls = await runCli(['service', 'ls'], at(a));

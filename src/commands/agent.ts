@@ -85,6 +85,8 @@ async function cleanup(loaded: LoadedConfig): Promise<number> {
 
 /** Config flags given alone (`--insecure`), not with a value. */
 const BOOLEAN_FLAGS = new Set(['insecure']);
+/** Config flags given once per item (`--tag role=web --tag zone=a`), joined with ',' as the environment writes them. */
+const REPEATABLE_FLAGS = new Set(['tag']);
 
 const OPTIONS: Options = {
   config: { type: 'string' },
@@ -94,10 +96,20 @@ const OPTIONS: Options = {
   ...Object.fromEntries(
     CONFIG_KEYS.map((k) => [
       flagOf(k),
-      { type: BOOLEAN_FLAGS.has(flagOf(k)) ? ('boolean' as const) : ('string' as const) },
+      {
+        type: BOOLEAN_FLAGS.has(flagOf(k)) ? ('boolean' as const) : ('string' as const),
+        multiple: REPEATABLE_FLAGS.has(flagOf(k)),
+      },
     ]),
   ),
 };
+
+/** A config flag's value as the config loader takes it: text, or undefined when not given. */
+function flagText(value: unknown, flag: string): string | undefined {
+  if (BOOLEAN_FLAGS.has(flag)) return value ? 'true' : undefined;
+  if (REPEATABLE_FLAGS.has(flag)) return Array.isArray(value) ? value.join(',') : undefined;
+  return value as string | undefined;
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('agent', argv, OPTIONS);
@@ -106,16 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const inputs: ConfigInputs = {
-    flags: Object.fromEntries(
-      CONFIG_KEYS.map((k) => [
-        flagOf(k),
-        BOOLEAN_FLAGS.has(flagOf(k))
-          ? values[flagOf(k)]
-            ? 'true'
-            : undefined
-          : (values[flagOf(k)] as string | undefined),
-      ]),
-    ),
+    flags: Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), flagText(values[flagOf(k)], flagOf(k))])),
     env: process.env,
     file: values.config as string | undefined,
   };

@@ -2,16 +2,20 @@ import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 import { MEMBER_STATES } from '../../membership/validate.js';
+import { parseNodeTagFilter } from '../node-meta.js';
 
-const HELP = `Usage: weft members [--api URL] [--state STATE] [--json]
+const HELP = `Usage: weft members [--api URL] [--state STATE] [--tag KEY=VALUE]... [--json]
 
-List the cluster members this agent knows: name, address, state, incarnation, metadata and
-the time of the last change.
+List the cluster members this agent knows: name, address, state, incarnation, node tags,
+metadata and the time of the last change.
 
 Flags:
   --api URL       agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --state STATE   only members in this state: alive, suspect, dead or left
+  --tag K=V       only members whose node tags (node.tags, weft agent --tag) hold K=V, exactly
+                  (not a regular expression, as serf's -tag is: role=web never matches
+                  role=webserver); repeatable, all must hold
   --json          print the raw JSON
   -h, --help      this help`;
 
@@ -22,6 +26,7 @@ interface MemberBody {
   state: string;
   incarnation: number;
   meta: string;
+  tags?: Record<string, string>;
   lastChange: string;
 }
 
@@ -29,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags('members', argv, {
     ...API_FLAGS,
     state: { type: 'string' },
+    tag: { type: 'string', multiple: true },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -40,7 +46,13 @@ export async function run(argv: string[]): Promise<number> {
   if (state !== undefined && !(MEMBER_STATES as readonly string[]).includes(state)) {
     throw new UsageError(`members: --state takes ${MEMBER_STATES.join(', ')}, not "${state}"`);
   }
-  const { members } = (await callApi(apiTarget(values), 'GET', '/v1/members')) as { members: MemberBody[] };
+  const tags = (values.tag as string[] | undefined) ?? [];
+  const filter = parseNodeTagFilter(tags);
+  if (typeof filter === 'string') throw new UsageError(`members: --tag: ${filter}`);
+  const query = tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&');
+  const { members } = (await callApi(apiTarget(values), 'GET', `/v1/members${query ? '?' + query : ''}`)) as {
+    members: MemberBody[];
+  };
   const shown = members
     .filter((m) => !values.state || m.state === values.state)
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -49,10 +61,14 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const addr = (m: MemberBody) => (m.addr.includes(':') ? `[${m.addr}]:${m.port}` : `${m.addr}:${m.port}`);
+  const tagText = (m: MemberBody) =>
+    Object.entries(m.tags ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
   console.log(
     table(
-      ['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'META'],
-      shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, m.meta]),
+      ['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'TAGS', 'META'],
+      shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, tagText(m), m.meta]),
     ),
   );
   return 0;

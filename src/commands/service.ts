@@ -11,15 +11,21 @@ leaves DNS and the load balancer when this node dies, and stays across agent res
 when the agent has a data directory.
 
   weft service register NAME [--id ID] [--addr IP]... [--port NAME=PORT[/PROTO]]... [--vip 'VIP:PORT[/PROTO][->TARGET]']...
+                        [--tag TAG]... [--meta KEY=VALUE]...
   weft service deregister NAME ID
-  weft service ls                 every live service in the cluster and its endpoints
+  weft service ls [--tag TAG]...  every live service in the cluster and its endpoints (with --tag: only
+                                  the endpoints carrying every tag given)
 
 Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
   --addr IP     the endpoint's address (default: this node's address); repeatable
-  --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
+  --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable;
+                without NAME= it is named after the service (SRV _NAME._tcp.NAME.svc.<domain>)
   --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip 'web:80->8080'
                 (quote it: a shell reads > as a redirection); repeatable
+  --tag T       register: a tag of the endpoint (a DNS label: T.NAME.svc.<domain> answers the
+                endpoints tagged T); ls: only endpoints with this tag; repeatable
+  --meta K=V    register: a key=value of the endpoint's metadata; repeatable
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
@@ -34,6 +40,8 @@ export async function run(argv: string[]): Promise<number> {
       addr: { type: 'string', multiple: true },
       port: { type: 'string', multiple: true },
       vip: { type: 'string', multiple: true },
+      tag: { type: 'string', multiple: true },
+      meta: { type: 'string', multiple: true },
       ...API_FLAGS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -53,23 +61,21 @@ export async function run(argv: string[]): Promise<number> {
       return deregisterEndpoint(base, args);
     case 'ls':
     case 'list':
-      return listServices(base, values.json === true);
+      return list(base, values.tag as string[] | undefined, values.json === true);
     default:
       throw new UsageError(`service: unknown subcommand "${sub}"; run weft service --help`);
   }
 }
 
-type RegisterFlags = { id?: string; addr?: string[]; port?: string[]; vip?: string[] };
+type RegisterFlags = { id?: string; addr?: string[]; port?: string[]; vip?: string[]; tag?: string[]; meta?: string[] };
 
 async function registerEndpoint(base: ApiTarget, args: string[], values: RegisterFlags): Promise<number> {
   if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
-  const ports: Record<string, string> = {};
-  for (const p of values.port ?? []) {
-    const eq = p.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--port ${p}: write NAME=PORT[/PROTO], e.g. http=8080`);
-    ports[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
+  // A port without NAME= is named after the service: SRV _NAME._tcp.NAME.svc.<domain>.
+  const portFlags = (values.port ?? []).map((p) => (/^[0-9]/.test(p) ? `${args[0]}=${p}` : p));
+  const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080, or PORT[/PROTO]') ?? {};
+  const meta = keyValues('meta', values.meta, 'KEY=VALUE, e.g. version=2');
+  const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
   const r = (await callApi(base, 'POST', '/v1/services', body)) as {
     service: string;
     id: string;
@@ -91,19 +97,34 @@ async function deregisterEndpoint(base: ApiTarget, args: string[]): Promise<numb
   return 0;
 }
 
-async function listServices(base: ApiTarget, json: boolean): Promise<number> {
-  type Svc = {
-    service: string;
-    endpoints: {
-      node: string;
-      id: string;
-      addrs: string[];
-      ports: Record<string, { port: number; proto: string }>;
-      health: string;
-      source: string;
-    }[];
-  };
-  const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
+/** Repeated --flag K=V as an object (undefined when none); the agent checks keys and values. */
+function keyValues(flag: string, items: string[] | undefined, form: string): Record<string, string> | undefined {
+  if (!items) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag} ${item}: write ${form}`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+type Svc = {
+  service: string;
+  endpoints: {
+    node: string;
+    id: string;
+    addrs: string[];
+    ports: Record<string, { port: number; proto: string }>;
+    health: string;
+    source: string;
+    tags?: string[];
+  }[];
+};
+
+/** weft service ls [--tag T]... [--json] */
+async function list(base: ApiTarget, tags: string[] | undefined, json: boolean): Promise<number> {
+  const { services } = (await callApi(base, 'GET', `/v1/services${tagQuery(tags)}`)) as { services: Svc[] };
   if (json) {
     console.log(JSON.stringify(services, null, 2));
     return 0;
@@ -119,8 +140,13 @@ async function listServices(base: ApiTarget, json: boolean): Promise<number> {
         .join(','),
       e.health,
       e.source,
+      (e.tags ?? []).join(','),
     ]),
   );
-  console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
+  console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'TAGS'], rows));
   return 0;
 }
+
+/** ?tag=a&tag=b for ls --tag. */
+const tagQuery = (tags: string[] | undefined): string =>
+  tags?.length ? '?' + tags.map((t) => `tag=${encodeURIComponent(t)}`).join('&') : '';

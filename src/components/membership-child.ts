@@ -3,7 +3,7 @@
 // Stop is a graceful leave: the cluster sees `left`, not a failure.
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
-import { encodeMeta } from '../node-meta.js';
+import { encodeMeta, hasNodeTags, parseNodeTagFilter, tagsOf } from '../node-meta.js';
 import {
   Membership,
   makeConfig,
@@ -191,6 +191,7 @@ export function memberJson(m: MemberInfo) {
     state: m.state,
     incarnation: m.incarnation,
     meta: metaText(m.meta),
+    tags: tagsOf(m.meta),
     lastChange: new Date(m.lastChange).toISOString(),
   };
 }
@@ -202,9 +203,19 @@ function metaText(meta: Uint8Array): string {
 }
 
 function registerRoutes(ctx: AgentContext, handle: MembershipHandle): void {
-  ctx.api.route('GET', '/v1/members', () => ({
-    body: { members: requireMembership(handle).members().map(memberJson) },
-  }));
+  // ?tag=role=web (repeatable): only members whose node tags hold every pair, exactly.
+  ctx.api.route('GET', '/v1/members', (req) => {
+    const want = parseNodeTagFilter(req.query.getAll('tag'));
+    if (typeof want === 'string') throw new ApiError(400, want);
+    return {
+      body: {
+        members: requireMembership(handle)
+          .members()
+          .filter((m) => hasNodeTags(m.meta, want))
+          .map(memberJson),
+      },
+    };
+  });
   ctx.api.route('GET', '/v1/members/self', () => ({ body: memberJson(requireMembership(handle).localMember()) }));
   // The operator's text goes in the "user" field of the node's metadata; the other fields
   // are weft's own (version, store port), which peers rely on.

@@ -3,21 +3,22 @@
 // touches), so they leave DNS and the load balancer when this node dies. Ports and VIPs
 // take the same text as the Docker labels: "8080/tcp", "web:80->8080".
 //
-//   GET    /v1/services                      every live service, its endpoints cluster-wide
-//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?}
+//   GET    /v1/services[?tag=T]              every live service, its endpoints cluster-wide
+//   GET    /v1/services/<service>[?tag=T]    one service
+//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?}
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
 import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
 import {
   endpointKey,
   isServiceName,
-  parseEndpointKey,
   parseEndpointRecord,
   SERVICE_PREFIX,
   type EndpointRecord,
   type PortSpec,
   type VipBinding,
 } from '../../records/schema.js';
+import { listServices, tagFilter, tagsFromBody } from './service-tags.js';
 import { defaultVipTarget, parsePortSpec, parseVipSpec } from '../../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
@@ -41,27 +42,18 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
 type Running = () => { s: NonNullable<StoreHandle['current']>; m: NonNullable<MembershipHandle['current']> };
 
 function routeListServices(ctx: AgentContext, running: Running): void {
-  ctx.api.route('GET', '/v1/services', () => {
-    const services = new Map<
-      string,
-      { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string }[]
-    >();
-    for (const r of running().s.entries(SERVICE_PREFIX)) {
-      const key = parseEndpointKey(r.key);
-      const e = parseEndpointRecord(r.value);
-      if (!key || !e || key.service !== e.service) continue;
-      if (!services.has(e.service)) services.set(e.service, []);
-      services
-        .get(e.service)!
-        .push({ node: r.owner, id: key.id, addrs: e.addrs, ports: e.ports, health: e.health, source: e.source });
-    }
-    return {
-      body: {
-        services: [...services]
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([service, endpoints]) => ({ service, endpoints })),
-      },
-    };
+  // Tags: ?tag= filters, one service by name (service-tags.ts).
+  ctx.api.route('GET', '/v1/services', (req) => ({
+    body: { services: listServices(running().s.entries(SERVICE_PREFIX), tagFilter(req.query)) },
+  }));
+  ctx.api.route('GET', '/v1/services/:service', (req) => {
+    const services = listServices(running().s.entries(SERVICE_PREFIX), tagFilter(req.query), req.params.service!);
+    if (services.length === 0)
+      throw new ApiError(
+        404,
+        `no live endpoint of service ${req.params.service}${req.query.has('tag') ? ' with those tags' : ''}`,
+      );
+    return { body: services[0] };
   });
 }
 
@@ -138,7 +130,7 @@ export function endpointFromBody(
   checkVip?: (vip: string) => string | undefined,
 ): EndpointRecord {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?}');
+    throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?}');
   const b = body as Record<string, unknown>;
   if (!isServiceName(b.service))
     throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
@@ -170,7 +162,15 @@ export function endpointFromBody(
     if (ambiguous) throw new ApiError(400, `vip ${spec}: ${ambiguous}; write ${spec}->PORT`);
     vips.push(v);
   }
-  const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api' });
+  const rec = parseEndpointRecord({
+    service: b.service,
+    addrs,
+    ports,
+    health: 'none',
+    vips,
+    source: 'api',
+    ...tagsFromBody(b),
+  });
   if (!rec) throw new ApiError(400, 'a port name is not a DNS label (1-63 of a-z, 0-9 and "-")');
   return rec;
 }
