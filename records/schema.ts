@@ -18,6 +18,7 @@
 // whose owner is not alive, which the store's live view already does.
 import { isIP } from 'node:net';
 import { SHARED_OWNER } from '../crdt-store/names.js';
+import { checksServing, parseCheckRecords, type CheckRecord } from './checks.js';
 
 /** A store event, as crdt-store's watches deliver it (the parts readers use). */
 export interface SourceEvent {
@@ -110,6 +111,8 @@ export interface EndpointRecord {
   source: 'docker' | 'api';
   /** The container id, for source docker. */
   container?: string;
+  /** Health checks run by the owning node (records/checks.ts); absent: none (and in older nodes' records). */
+  checks?: CheckRecord[];
 }
 
 export interface DeclaredVip {
@@ -131,8 +134,9 @@ export const nodeKey = (node: string): string => `${NODE_PREFIX}${node}`;
 export const endpointKey = (service: string, node: string, id: string): string => `${SERVICE_PREFIX}${service}/${node}/${id}`;
 export const vipKey = (v: DeclaredVip): string => `${VIP_PREFIX}${v.vip}:${v.port}/${v.proto}`;
 
+/** Docker's healthcheck and weft's checks must both allow it: either one failing takes the endpoint out. */
 export function isServing(e: EndpointRecord): boolean {
-  return e.health === 'healthy' || e.health === 'none';
+  return (e.health === 'healthy' || e.health === 'none') && checksServing(e.checks);
 }
 
 const isPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
@@ -187,6 +191,9 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
   if (v.container !== undefined && typeof v.container !== 'string') return undefined;
   const rec: EndpointRecord = { service: v.service, addrs: [...(v.addrs as string[])], ports, health: v.health as Health, vips, source: v.source };
   if (typeof v.container === 'string') rec.container = v.container;
+  const checks = parseCheckRecords(v.checks);
+  if (checks === false) return undefined;
+  if (checks) rec.checks = checks;
   return rec;
 }
 

@@ -36,6 +36,8 @@
 // a typo (weft.prot.http) is seen instead of quietly doing nothing.
 import { isIP } from 'node:net';
 import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
+import type { CheckDef } from '../records/checks.js';
+import { CHECK_PREFIX, parseCheckLabels } from './check-labels.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
@@ -56,6 +58,10 @@ export interface ParsedLabels {
   ports: Record<string, PortSpec>;
   vips: VipBinding[];
   problems: LabelProblem[];
+  /** weft.check.* (check-labels.ts). */
+  checks: CheckDef[];
+  /** A weft.check.* label was refused: the container's health cannot be known, so it is left out. */
+  checksRefused?: boolean;
 }
 
 /** True when any label is in weft's namespace: the container is meant for weft. */
@@ -156,7 +162,7 @@ export interface LabelOptions {
  * VIP labels wins) does not depend on how Docker ordered them.
  */
 export function parseLabels(labels: Record<string, string> | null | undefined, opts: LabelOptions = {}): ParsedLabels {
-  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [] };
+  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [], checks: [] };
   if (!labels) return out;
   const problem = (label: string, value: string, reason: string) => out.problems.push({ label, value, reason });
   const keys = Object.keys(labels)
@@ -204,9 +210,17 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else if (clash.targetPort !== b.targetPort) {
         problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
       }
+    } else if (label.startsWith(CHECK_PREFIX)) {
+      continue; // read together below: the settings apply to every check
     } else {
-      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
+      problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>, weft.check.*)');
     }
+  }
+  const checks = parseCheckLabels(labels);
+  out.checks = checks.checks;
+  if (checks.problem) {
+    out.problems.push(checks.problem);
+    out.checksRefused = true;
   }
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);

@@ -7,6 +7,7 @@ import { DEFAULTS as DNS } from '../dns/defaults.js';
 import { DEFAULTS as LB } from '../lb/defaults.js';
 import { DEFAULTS as MEMBERSHIP } from '../membership/defaults.js';
 import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
+import { DEFAULTS as CHECKS } from '../checks/defaults.js';
 
 export type KeyType =
   | { kind: 'string'; pattern?: RegExp; patternDoc?: string }
@@ -122,6 +123,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 
   { path: 'supervision.maxRestarts', type: { kind: 'int', min: 0, max: 1000 }, default: 5, doc: 'Restart intensity: at most this many restarts of the components...', flag: 'max-restarts' },
   { path: 'supervision.periodMs', type: { kind: 'duration' }, default: 10_000, doc: '...within this period; beyond it the agent exits non-zero for its service manager to restart.', flag: 'restart-period' },
+
+  { path: 'checks.allowScripts', type: { kind: 'bool' }, default: CHECKS.allowScripts, doc: 'Accept script checks registered through the API: they run commands on this host as the agent\'s user. Never from Docker labels.', flag: 'checks-allow-scripts' },
 ];
 
 function defaultNodeName(): string {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
 import { parseNet } from '../dns/netset.js';
+import { parseDuration } from '../base/duration.js';
 
 export interface Config {
   node: { name: string; dataDir: string };
@@ -59,6 +60,8 @@ export interface Config {
   security: { insecure: boolean };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'; format: 'auto' | 'json' | 'pretty' };
   supervision: { maxRestarts: number; periodMs: number };
+  /** Health checks (checks/). */
+  checks: { allowScripts: boolean };
 }
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -216,19 +219,8 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
   }
 }
 
-/**
- * "500ms", "10s", "2m", "1h" (or 0). A number without its unit is refused, from a flag, the
- * environment or a config file alike: `--dns-ttl 5` meant 5 s to its writer and 5 ms to the
- * old parser, and no guess is right for everyone.
- */
-export function parseDuration(raw: unknown): number | undefined {
-  if (raw === 0 || raw === '0') return 0;
-  if (typeof raw !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!]!;
-  return Math.round(Number(m[1]) * unit);
-}
+// Durations are parsed in base/ so that the checks' labels and API bodies read them the same way.
+export { parseDuration };
 
 export function isHostPort(s: string): boolean {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);

@@ -2,8 +2,9 @@
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
+import { CHECK_FLAGS, CHECK_HELP, CHECK_USAGE, checkCells, checksFromFlags, runTtlPush } from './service-checks.js';
 
-const HELP = `Usage: weft service <register|deregister|ls> [flags]
+const HELP = `Usage: weft service <register|deregister|ls|pass|warn|fail> [flags]
 
 Register an endpoint of a service on this node, for a process that is not a container
 (containers are registered from their Docker labels). The endpoint is this node's: it
@@ -13,6 +14,7 @@ when the agent has a data directory.
   weft service register NAME [--id ID] [--addr IP]... [--port NAME=PORT[/PROTO]]... [--vip 'VIP:PORT[/PROTO][->TARGET]']...
   weft service deregister NAME ID
   weft service ls                 every live service in the cluster and its endpoints
+${CHECK_USAGE}
 
 Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
@@ -20,6 +22,7 @@ Flags:
   --port P      a named port for SRV, e.g. --port http=8080 or --port dns=53/udp; repeatable
   --vip V       a VIP this endpoint backs, e.g. --vip web:80 or --vip 'web:80->8080'
                 (quote it: a shell reads > as a redirection); repeatable
+${CHECK_HELP}
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
@@ -34,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       addr: { type: 'string', multiple: true },
       port: { type: 'string', multiple: true },
       vip: { type: 'string', multiple: true },
+      ...CHECK_FLAGS,
       ...API_FLAGS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -46,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const base = apiTarget(values);
+  if (await runTtlPush(sub, args, values, base)) return 0;
   switch (sub) {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
@@ -55,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
         if (eq <= 0) throw new UsageError(`--port ${p}: write NAME=PORT[/PROTO], e.g. http=8080`);
         ports[p.slice(0, eq)] = p.slice(eq + 1);
       }
-      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
+      const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, checks: checksFromFlags(values) };
       const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
       console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
       return 0;
@@ -68,16 +73,16 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'ls':
     case 'list': {
-      type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string }[] };
+      type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string; checks?: { name: string; status: string; output: string }[] }[] };
       const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
       if (values.json) {
         console.log(JSON.stringify(services, null, 2));
         return 0;
       }
       const rows = services.flatMap((s) =>
-        s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source]),
+        s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source, ...checkCells(e.checks)]),
       );
-      console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
+      console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'CHECKS', 'CHECK OUTPUT'], rows));
       return 0;
     }
     default:

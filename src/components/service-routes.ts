@@ -4,7 +4,8 @@
 // take the same text as the Docker labels: "8080/tcp", "web:80->8080".
 //
 //   GET    /v1/services                      every live service, its endpoints cluster-wide
-//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?}
+//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?, "checks"?}
+//          (checks: checks/spec.ts; a field this version does not know is a 400, not silently dropped)
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
 import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
@@ -15,6 +16,8 @@ import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';
 import { stampClaims } from '../../lb/claims.js';
 import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';
+import { parseCheckSpecs } from '../../checks/index.js';
+import { carryCheckStatus, type CheckRecord } from '../../records/checks.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -25,13 +28,13 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
   };
 
   ctx.api.route('GET', '/v1/services', () => {
-    const services = new Map<string, { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string }[]>();
+    const services = new Map<string, { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string; checks?: CheckView[] }[]>();
     for (const r of running().s.entries(SERVICE_PREFIX)) {
       const key = parseEndpointKey(r.key);
       const e = parseEndpointRecord(r.value);
       if (!key || !e || key.service !== e.service) continue;
       if (!services.has(e.service)) services.set(e.service, []);
-      services.get(e.service)!.push({ node: r.owner, id: key.id, addrs: e.addrs, ports: e.ports, health: e.health, source: e.source });
+      services.get(e.service)!.push({ node: r.owner, id: key.id, addrs: e.addrs, ports: e.ports, health: e.health, source: e.source, ...(e.checks ? { checks: e.checks.map(checkView) } : {}) });
     }
     return { body: { services: [...services].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, endpoints]) => ({ service, endpoints })) } };
   });
@@ -43,11 +46,14 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
     const members = new Set(m.members().map((x) => x.addr));
     const local = hostAddresses();
-    const rec = endpointFromBody(req.body, m.localMember().addr, (vip) => guard.check(vip, { members, local })?.message);
+    const refuseScript = ctx.config.checks.allowScripts ? undefined : 'script checks are off on this agent: they run commands on its host (turn on with checks.allowScripts)';
+    const rec = endpointFromBody(req.body, m.localMember().addr, (vip) => guard.check(vip, { members, local })?.message, refuseScript);
     const id = (req.body as { id?: string }).id ?? rec.service;
     const key = endpointKey(rec.service, ctx.config.node.name, id);
     const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
     rec.vips = stampClaims(rec.vips, prev?.vips, s, Date.now());
+    // Re-registering with the same checks keeps what the checker found (records/checks.ts).
+    if (rec.checks) rec.checks = carryCheckStatus(rec.checks, prev?.checks);
     const r = await s.put(key, rec as unknown as Parameters<typeof s.put>[1], { durable: true });
     // Registering an id again replaces the endpoint whole (ports and VIPs not given are gone):
     // said in the log and the answer, so nobody loses a port without being told.
@@ -69,12 +75,19 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
   });
 }
 
+type CheckView = Pick<CheckRecord, 'name' | 'kind' | 'target' | 'status' | 'output'> & { interval: string };
+const checkView = (c: CheckRecord): CheckView => ({ name: c.name, kind: c.kind, target: c.kind === 'ttl' ? `${c.ttlMs} ms` : c.target, interval: `${c.intervalMs} ms`, status: c.status, output: c.output });
+/** What a register body may hold: anything else is refused by name, so a typo ("check") is not silently a service without checks. */
+const BODY_FIELDS = ['service', 'id', 'addrs', 'ports', 'vips', 'checks'];
+
 const vipText = (v: VipBinding) => `${v.vip}:${v.port}/${v.proto}->${v.targetPort}`;
 
 /** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. `checkVip`: why a VIP is refused. */
-export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vip: string) => string | undefined): EndpointRecord {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?}');
+export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vip: string) => string | undefined, refuseScript?: string): EndpointRecord {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?, "checks"?}');
   const b = body as Record<string, unknown>;
+  const unknown = Object.keys(b).find((k) => !BODY_FIELDS.includes(k));
+  if (unknown !== undefined) throw new ApiError(400, `unknown field ${JSON.stringify(unknown)} (known: ${BODY_FIELDS.join(', ')})`);
   if (!isServiceName(b.service)) throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
   if (b.id !== undefined && (typeof b.id !== 'string' || !ID.test(b.id))) throw new ApiError(400, `id ${JSON.stringify(b.id)}: 1-63 letters, digits, ".", "_" or "-"`);
   const addrs = b.addrs ?? [nodeAddr];
@@ -100,7 +113,9 @@ export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vi
     if (ambiguous) throw new ApiError(400, `vip ${spec}: ${ambiguous}; write ${spec}->PORT`);
     vips.push(v);
   }
-  const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api' });
+  const checks = b.checks === undefined ? [] : parseCheckSpecs(b.checks, { refuseScript });
+  if (typeof checks === 'string') throw new ApiError(400, checks);
+  const rec = parseEndpointRecord({ service: b.service, addrs, ports, health: 'none', vips, source: 'api', ...(checks.length ? { checks: carryCheckStatus(checks, undefined) } : {}) });
   if (!rec) throw new ApiError(400, 'a port name is not a DNS label (1-63 of a-z, 0-9 and "-")');
   return rec;
 }

@@ -1,0 +1,141 @@
+// The probes: thin adapters that run one check once and say what they saw. Each resolves
+// (never rejects) within the check's timeout with a status and a short output; the
+// scheduler (scheduler.ts) decides what the result means.
+//
+//   http    GET http://<addr>:<port><path>: 2xx and 3xx pass (redirects are not followed),
+//           429 is a warning (as Consul), anything else is critical; with `body`, the first
+//           DEFAULTS.maxBodyBytes must contain it.
+//   tcp     a connection to <addr>:<port> is accepted.
+//   script  `/bin/sh -c <command>` in its own process group: exit 0 passing, 1 warning,
+//           anything else critical. At the timeout the whole group is killed (SIGKILL), so a
+//           script's children do not outlive it.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import type { CheckDef } from '../records/checks.js';
+import { DEFAULTS } from './defaults.js';
+import type { Outcome } from './scheduler.js';
+
+/** Runs `def` against an endpoint at `addr`. */
+export type Probe = (def: CheckDef, addr: string) => Promise<Outcome>;
+
+const critical = (output: string): Outcome => ({ status: 'critical', output });
+const hostPort = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+
+/** ":8080/healthz" -> port and path. */
+function splitTarget(target: string): { port: number; path: string } {
+  const slash = target.indexOf('/');
+  return { port: Number(target.slice(1, slash < 0 ? undefined : slash)), path: slash < 0 ? '/' : target.slice(slash) };
+}
+
+function httpVerdict(code: number, body: string, want: string | undefined): Outcome {
+  const said = `HTTP ${code}${body ? `: ${body.slice(0, 120)}` : ''}`;
+  if (code === 429) return { status: 'warning', output: said };
+  if (code < 200 || code >= 400) return critical(said);
+  if (want !== undefined && !body.includes(want))
+    return critical(`HTTP ${code}, but the body does not contain ${JSON.stringify(want)}`);
+  return { status: 'passing', output: said };
+}
+
+export function httpProbe(def: CheckDef, addr: string): Promise<Outcome> {
+  const { port, path } = splitTarget(def.target);
+  return new Promise((resolve) => {
+    const timer = setTimeout(
+      () => finish(critical(`timed out after ${def.timeoutMs} ms (GET ${hostPort(addr, port)}${path})`)),
+      def.timeoutMs,
+    );
+    const req = request({
+      host: addr,
+      port,
+      path,
+      method: 'GET',
+      agent: false,
+      headers: { 'user-agent': 'weft-check', connection: 'close' },
+    });
+    function finish(o: Outcome) {
+      clearTimeout(timer);
+      req.destroy();
+      resolve(o);
+    }
+    req.on('error', (err) => finish(critical(`GET ${hostPort(addr, port)}${path}: ${err.message}`)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const done = () => finish(httpVerdict(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), def.body));
+      res.on('data', (d: Buffer) => {
+        if (size < DEFAULTS.maxBodyBytes) chunks.push(d.subarray(0, DEFAULTS.maxBodyBytes - size));
+        size += d.length;
+        if (size >= DEFAULTS.maxBodyBytes) done();
+      });
+      res.on('end', done);
+      res.on('error', done);
+    });
+    req.end();
+  });
+}
+
+export function tcpProbe(def: CheckDef, addr: string): Promise<Outcome> {
+  const { port } = splitTarget(def.target);
+  return new Promise((resolve) => {
+    const sock = connect({ host: addr, port });
+    const timer = setTimeout(
+      () => finish(critical(`timed out after ${def.timeoutMs} ms connecting to ${hostPort(addr, port)}`)),
+      def.timeoutMs,
+    );
+    function finish(o: Outcome) {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(o);
+    }
+    sock.on('connect', () => finish({ status: 'passing', output: `connected to ${hostPort(addr, port)}` }));
+    sock.on('error', (err) => finish(critical(`connect ${hostPort(addr, port)}: ${err.message}`)));
+  });
+}
+
+export function scriptProbe(def: CheckDef): Promise<Outcome> {
+  return new Promise((resolve) => {
+    // detached: its own process group, so a timeout kills the script's children too.
+    const p = spawn('/bin/sh', ['-c', def.target], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let size = 0;
+    let timedOut = false;
+    const take = (d: Buffer) => {
+      if (size < DEFAULTS.maxScriptOutputBytes) out.push(d.subarray(0, DEFAULTS.maxScriptOutputBytes - size));
+      size += d.length;
+    };
+    p.stdout.on('data', take);
+    p.stderr.on('data', take);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(p.pid);
+    }, def.timeoutMs);
+    p.on('error', (err) => {
+      clearTimeout(timer);
+      resolve(critical(`cannot run the script: ${err.message}`));
+    });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      const text = Buffer.concat(out).toString('utf8').trim();
+      if (timedOut)
+        return resolve(critical(`timed out after ${def.timeoutMs} ms and was killed${text ? `: ${text}` : ''}`));
+      const status = code === 0 ? 'passing' : code === 1 ? 'warning' : 'critical';
+      resolve({ status, output: text || `exit ${code ?? 'by signal'}` });
+    });
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** The probe of each kind; ttl has none (pushed by the service). */
+export const PROBES: Record<'http' | 'tcp' | 'script', Probe> = {
+  http: httpProbe,
+  tcp: tcpProbe,
+  script: (def) => scriptProbe(def),
+};
