@@ -25,7 +25,7 @@ t.test('a full, valid label set', async (t) => {
 t.test('no labels, or none of ours', async (t) => {
   const none: (Record<string, string> | null | undefined)[] = [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }];
   for (const labels of none) {
-    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [] });
+    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [], checks: [] });
     t.equal(hasWeftLabels(labels), false);
   }
   t.equal(hasWeftLabels({ 'weft.port.x': '1' }), true);
