@@ -21,6 +21,8 @@ export const DEFAULTS = {
   maxCount: 10,
   /** The first runs are spread over the interval, at most this long: 500 checks added at once (agent start) must not fire together. */
   firstSpreadMs: 5_000,
+  /** Checks due within this many ms run together: at most 50 timer wake-ups a second however many checks, each a few ms late at most. */
+  tickMs: 20,
   /** An HTTP probe reads at most this much body, to look for the expected text and to show in the output. */
   maxBodyBytes: 4_096,
   /** A script's stdout and stderr together beyond this are cut (the process keeps running until it exits or times out). */

@@ -1,6 +1,6 @@
 // Each probe against real local servers on 127.0.0.1 port 0, and the runner's rise/fall
 // against a real HTTP server that is turned off and on.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
@@ -24,7 +24,7 @@ const def = (over: Partial<CheckDef>): CheckDef => ({
   ...over,
 });
 
-async function listen(t: Tap.Test, server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
+async function listen(t: Test, server: Server | ReturnType<typeof createTcpServer>): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   return (server.address() as AddressInfo).port;
@@ -135,7 +135,7 @@ t.test('runner: rise and fall against a real server that goes down and comes bac
   });
   t.teardown(() => runner.stop());
   const rec: CheckRecord = {
-    ...def({ target: `:${port}/`, intervalMs: 50, timeoutMs: 40, rise: 3, fall: 2 }),
+    ...def({ target: `:${port}/`, intervalMs: 100, timeoutMs: 90, rise: 3, fall: 2 }),
     status: 'critical',
     output: 'not run yet',
   };
@@ -173,7 +173,7 @@ t.test('runner: rise/fall counts are obeyed (fall 2: one failure does not take i
     ['127.0.0.1'],
     [
       {
-        ...def({ target: `:${port}/`, intervalMs: 30, timeoutMs: 25, rise: 3, fall: 2 }),
+        ...def({ target: `:${port}/`, intervalMs: 150, timeoutMs: 140, rise: 3, fall: 2 }),
         status: 'critical',
         output: '',
       },

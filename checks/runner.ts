@@ -5,6 +5,7 @@
 import { DeadlineTimer } from '../base/deadline-timer.js';
 import type { Rng } from '../base/rng.js';
 import type { CheckRecord, CheckStatus } from '../records/checks.js';
+import { DEFAULTS } from './defaults.js';
 import { PROBES, type Probe } from './probes.js';
 import { CheckScheduler, type DueCheck, type Outcome, type Transition } from './scheduler.js';
 
@@ -37,6 +38,8 @@ export class CheckRunner {
   /** endpoint -> its address and the names of its checks. */
   private readonly endpoints = new Map<string, { addr: string; names: string[] }>();
   private stopped = false;
+  /** The deadline the timer is armed for (on the tick grid). */
+  private armedAt = Infinity;
 
   constructor(private readonly opts: RunnerOptions) {
     this.sched = new CheckScheduler(opts.rng);
@@ -92,7 +95,16 @@ export class CheckRunner {
     if (this.stopped) return;
     for (const t of this.sched.expire(now)) this.report(t);
     for (const due of this.sched.due(now)) this.run(due, now);
-    this.timer.arm(this.sched.nextDeadline());
+    this.armedAt = Infinity;
+    this.arm(this.sched.nextDeadline());
+  }
+
+  /** Arms the timer on the tick grid, if `at` is before what it waits for now. */
+  private arm(at: number): void {
+    const grid = Math.ceil(at / DEFAULTS.tickMs) * DEFAULTS.tickMs;
+    if (grid >= this.armedAt) return;
+    this.armedAt = grid;
+    this.timer.arm(grid);
   }
 
   private run(due: DueCheck, started: number): void {
@@ -105,7 +117,8 @@ export class CheckRunner {
       const now = this.opts.clock();
       const t = this.sched.finish(due.id, due.gen, started, now, outcome);
       if (t) this.report(t);
-      this.timer.arm(this.sched.nextDeadline());
+      // Only this check's next run is new: no scan of every check per result.
+      this.arm(this.sched.nextOf(due.id));
     });
   }
 

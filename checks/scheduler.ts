@@ -125,6 +125,12 @@ export class CheckScheduler {
     return at;
   }
 
+  /** When this check is next due (Infinity while its probe runs, or for an unknown id). */
+  nextOf(id: string): number {
+    const s = this.slots.get(id);
+    return !s || s.running ? Infinity : s.next;
+  }
+
   status(id: string): Outcome | undefined {
     const s = this.slots.get(id);
     return s && { status: s.state.status, output: s.output };
