@@ -111,20 +111,18 @@ async function checksPerNode(): Promise<Step[]> {
     const ids = Array.from({ length: n - registered }, (_, i) => registered + i);
     for (let i = 0; i < ids.length; i += 16) {
       await Promise.all(
-        ids
-          .slice(i, i + 16)
-          .map((k) =>
-            register(a, {
-              service: 'load',
-              id: `c${k}`,
-              addrs: ['127.0.0.1'],
-              checks: [k % 2 ? { tcp: `:${tcp[k % 8]}` } : { http: `:${http[k % 8]}/` }].map((c) => ({
-                ...c,
-                interval: '1s',
-                timeout: '500ms',
-              })),
-            }),
-          ),
+        ids.slice(i, i + 16).map((k) =>
+          register(a, {
+            service: 'load',
+            id: `c${k}`,
+            addrs: ['127.0.0.1'],
+            checks: [k % 2 ? { tcp: `:${tcp[k % 8]}` } : { http: `:${http[k % 8]}/` }].map((c) => ({
+              ...c,
+              interval: '1s',
+              timeout: '500ms',
+            })),
+          }),
+        ),
       );
     }
     registered = n;

@@ -72,6 +72,18 @@ export function parseCheckLabels(labels: Record<string, string>): CheckLabels {
   };
 }
 
+/** parseLabels' part: the checks, or the problem and the mark that leaves the container out. */
+export function readCheckLabels(
+  labels: Record<string, string>,
+  out: { checks: CheckDef[]; checksRefused?: boolean; problems: { label: string; value: string; reason: string }[] },
+): void {
+  const read = parseCheckLabels(labels);
+  out.checks = read.checks;
+  if (!read.problem) return;
+  out.problems.push(read.problem);
+  out.checksRefused = true;
+}
+
 /** The label a spec error names (its first word is the field), for the log line. */
 function labelOf(reason: string): string {
   const field = /^check \d+: (\w+)/.exec(reason)?.[1];

@@ -37,7 +37,7 @@
 import { isIP } from 'node:net';
 import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
 import type { CheckDef } from '../records/checks.js';
-import { CHECK_PREFIX, parseCheckLabels } from './check-labels.js';
+import { CHECK_PREFIX, readCheckLabels } from './check-labels.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
@@ -210,18 +210,12 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else if (clash.targetPort !== b.targetPort) {
         problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
       }
-    } else if (label.startsWith(CHECK_PREFIX)) {
-      continue; // read together below: the settings apply to every check
-    } else {
+    } else if (!label.startsWith(CHECK_PREFIX)) {
+      // (weft.check.* labels are read together below: the settings apply to every check.)
       problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>, weft.check.*)');
     }
   }
-  const checks = parseCheckLabels(labels);
-  out.checks = checks.checks;
-  if (checks.problem) {
-    out.problems.push(checks.problem);
-    out.checksRefused = true;
-  }
+  readCheckLabels(labels, out);
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);

@@ -1,8 +1,9 @@
 // The health-check parts of `weft service`: --check flags for register, the TTL pushes
 // (pass, warn, fail) and the CHECKS column of ls. The agent validates every check
 // (checks/spec.ts); here flags only become the register body's `checks`.
-import type { Options } from './args.js';
-import { callApi, type ApiTarget } from './client.js';
+import { parseArgs } from 'node:util';
+import { API_FLAGS, parseFlags, type Options } from './args.js';
+import { apiTarget, callApi } from './client.js';
 import { UsageError } from './errors.js';
 
 export const CHECK_HELP = `  --check KIND=TARGET  a health check, run by this node's agent; repeatable:
@@ -23,7 +24,6 @@ export const CHECK_FLAGS = {
   'check-rise': { type: 'string' },
   'check-fall': { type: 'string' },
   'check-body': { type: 'string' },
-  note: { type: 'string' },
 } as const satisfies Options;
 
 const SETTINGS = {
@@ -55,22 +55,24 @@ export function checksFromFlags(values: Record<string, unknown>): Record<string,
 }
 
 const STATUS = { pass: 'passing', warn: 'warning', fail: 'critical' } as const;
+const TTL_FLAGS = {
+  note: { type: 'string' },
+  ...API_FLAGS,
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Options;
 
-/** weft service pass|warn|fail ID: true when `sub` was one of them. */
-export async function runTtlPush(
-  sub: string,
-  args: string[],
-  values: Record<string, unknown>,
-  base: ApiTarget,
-): Promise<boolean> {
-  if (!(sub in STATUS)) return false;
-  if (args.length !== 1) throw new UsageError(`usage: weft service ${sub} ID|SERVICE/ID [--note TEXT]`);
-  const status = STATUS[sub as keyof typeof STATUS];
-  const r = (await callApi(base, 'PUT', '/v1/checks/ttl', { endpoint: args[0], status, note: values.note })) as {
-    endpoint: string;
-  };
+/** weft service pass|warn|fail ID [--note TEXT]: its exit code, or undefined for the other subcommands. */
+export async function runTtlPush(argv: string[]): Promise<number | undefined> {
+  // Which subcommand, leniently (register's flags are not known here); then strictly.
+  const first = parseArgs({ args: argv, options: TTL_FLAGS, strict: false, allowPositionals: true }).positionals[0];
+  if (first === undefined || !(first in STATUS)) return undefined;
+  const { values, positionals } = parseFlags('service', argv, TTL_FLAGS, true);
+  const [sub, ...args] = positionals as [keyof typeof STATUS, ...string[]];
+  if (args.length !== 1 || values.help) throw new UsageError(`usage: weft service ${sub} ID|SERVICE/ID [--note TEXT]`);
+  const status = STATUS[sub];
+  await callApi(apiTarget(values), 'PUT', '/v1/checks/ttl', { endpoint: args[0], status, note: values.note });
   console.log(`${args[0]}: ttl check ${status}`);
-  return r !== undefined;
+  return 0;
 }
 
 interface CheckView {

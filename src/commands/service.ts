@@ -29,6 +29,10 @@ ${CHECK_HELP}
   -h, --help    this help`;
 
 export async function run(argv: string[]): Promise<number> {
+  return (await runTtlPush(argv)) ?? runService(argv);
+}
+
+async function runService(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'service',
     argv,
@@ -50,7 +54,6 @@ export async function run(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const base = apiTarget(values);
-  if (await runTtlPush(sub, args, values, base)) return 0;
   switch (sub) {
     case 'register': {
       if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
