@@ -35,8 +35,9 @@ const FAST = [
 const cleanups: (() => void | Promise<void>)[] = [];
 const td = { teardown: (fn: () => void | Promise<void>) => void cleanups.push(fn) };
 async function cleanup(): Promise<void> {
-  for (const fn of cleanups.reverse()) await fn();
+  for (const fn of cleanups.splice(0).reverse()) await fn();
 }
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanup().then(() => process.exit(130)));
 
 async function listen<T extends Server | TcpServer>(server: T): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -137,7 +138,7 @@ async function checksPerNode(): Promise<Step[]> {
             checks: [k % 2 ? { tcp: `:${tcp[k % 8]}` } : { http: `:${http[k % 8]}/` }].map((c) => ({
               ...c,
               interval: '1s',
-              timeout: '500ms',
+              timeout: '900ms',
             })),
           }),
         ),

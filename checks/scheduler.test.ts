@@ -47,6 +47,15 @@ t.test('rise and fall: fall failures in a row to go critical, rise passes in a r
   t.same(drive(s, 'a', [pass]), ['passing'], 'two passes in a row');
 });
 
+t.test('the first result is reported even when the status stays critical', async (t) => {
+  const s = new CheckScheduler(seededRng(1));
+  s.upsert('a', check(), 0);
+  const d = s.due(s.nextDeadline())[0]!;
+  t.same(s.finish('a', d.gen, 0, 1, fail), { id: 'a', status: 'critical', output: 'HTTP 503' });
+  const d2 = s.due(s.nextDeadline())[0]!;
+  t.equal(s.finish('a', d2.gen, 0, 1, fail), undefined, 'then only changes');
+});
+
 t.test('a transition is reported once, with its output bounded', async (t) => {
   const s = new CheckScheduler(seededRng(1));
   s.upsert('a', check({ fall: 1 }), 0);

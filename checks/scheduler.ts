@@ -143,7 +143,9 @@ export class CheckScheduler {
   }
 
   private apply(id: string, s: Slot, next: RiseFall, output: string): Transition | undefined {
-    const changed = next.status !== s.state.status;
+    // The first result is reported even when it leaves the status as it was (a new check
+    // starts critical): the record then shows what the probe said, not "not run yet".
+    const changed = next.status !== s.state.status || (!s.state.observed && next.observed);
     s.state = next;
     if (!changed) return undefined;
     s.output = boundOutput(output);
