@@ -197,3 +197,32 @@ t.test('runner: rise/fall counts are obeyed (fall 2: one failure does not take i
     'up at the first pass, down at the second failure in a row, up at the third pass in a row',
   );
 });
+
+t.test(
+  'runner: at most maxChecks checks per node; beyond it an endpoint is not checked (and stays critical)',
+  async (t) => {
+    const refused: string[] = [];
+    const runner = new CheckRunner({
+      rng: seededRng(1),
+      clock: () => performance.now(),
+      onTransition: () => {},
+      maxChecks: 3,
+      onRefused: (e) => refused.push(e),
+    });
+    t.teardown(() => runner.stop());
+    const ttl = (name: string): CheckRecord => ({
+      ...def({ name, kind: 'ttl', target: '', ttlMs: 60_000 }),
+      status: 'critical',
+      output: '',
+    });
+    runner.setEndpoint('a', ['127.0.0.1'], [ttl('ttl'), ttl('ttl-2')]);
+    runner.setEndpoint('b', ['127.0.0.1'], [ttl('ttl'), ttl('ttl-2')]);
+    t.same(runner.endpointKeys(), ['a']);
+    t.same(refused, ['b']);
+    runner.setEndpoint('a', ['127.0.0.1'], [ttl('ttl'), ttl('ttl-2'), ttl('ttl-3')]);
+    t.equal(runner.running(), 3, 'an endpoint may grow up to the cap: its own checks do not count twice');
+    runner.setEndpoint('a', ['127.0.0.1'], []);
+    runner.setEndpoint('b', ['127.0.0.1'], [ttl('ttl')]);
+    t.same(runner.endpointKeys(), ['b'], 'room again once others are gone');
+  },
+);

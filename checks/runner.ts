@@ -18,6 +18,10 @@ export interface RunnerOptions {
   /** Every probe's result, for metrics. */
   onResult?: (kind: string, status: CheckStatus) => void;
   probes?: Partial<Record<'http' | 'tcp' | 'script', Probe>>;
+  /** Default DEFAULTS.maxChecksPerNode. */
+  maxChecks?: number;
+  /** An endpoint's checks were not taken: the node runs maxChecks already. */
+  onRefused?: (endpoint: string, checks: string[], max: number) => void;
 }
 
 /** The id of one check of one endpoint in the scheduler. */
@@ -50,7 +54,12 @@ export class CheckRunner {
   setEndpoint(endpoint: string, addrs: readonly string[], checks: readonly CheckRecord[]): void {
     const now = this.opts.clock();
     const addr = probeAddress(addrs);
-    const names = addr === undefined ? [] : checks.map((c) => c.name);
+    let names = addr === undefined ? [] : checks.map((c) => c.name);
+    const max = this.opts.maxChecks ?? DEFAULTS.maxChecksPerNode;
+    if (this.running() - (this.endpoints.get(endpoint)?.names.length ?? 0) + names.length > max) {
+      this.opts.onRefused?.(endpoint, names, max);
+      names = [];
+    }
     for (const old of this.endpoints.get(endpoint)?.names ?? [])
       if (!names.includes(old)) this.sched.remove(idOf(endpoint, old));
     if (names.length === 0 || addr === undefined) this.endpoints.delete(endpoint);
@@ -71,6 +80,13 @@ export class CheckRunner {
     }
     this.tick(now);
     return found;
+  }
+
+  /** How many checks run now. */
+  running(): number {
+    let n = 0;
+    for (const e of this.endpoints.values()) n += e.names.length;
+    return n;
   }
 
   /** The endpoints (record keys) that have checks here. */

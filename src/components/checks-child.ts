@@ -49,6 +49,12 @@ export function checksChild(ctx: AgentContext, store: StoreHandle, handle: Check
         clock: () => performance.now(),
         onTransition: write,
         onResult,
+        // Not checked means not known to be healthy: its checks are written critical.
+        onRefused: (endpoint, checks, max) => {
+          const output = `not run: this node runs ${max} checks already (checks/defaults.ts maxChecksPerNode)`;
+          log.warn({ endpoint, max }, `the checks of ${endpoint} are not run: ${output}`);
+          for (const check of checks) write(endpoint, check, { id: '', status: 'critical', output });
+        },
       });
       // This node's endpoints only: the owner runs the checks, everyone reads the result.
       const unwatch = s.watch(SERVICE_PREFIX, (e) => {
