@@ -40,7 +40,14 @@ export interface ChangeAuth {
   /** The auth record of a change this node made in `docId`. */
   sign(docId: DocId, change: Uint8Array): Uint8Array;
   /** The writer's node name, or why the change is refused. `actor` is the change's Automerge actor. */
-  verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject;
+  verify(
+    docId: DocId,
+    change: Uint8Array,
+    hash: string,
+    actor: string,
+    auth: Uint8Array | undefined,
+    now: number,
+  ): string | AuthReject;
   /** The writer of a change already verified here (for records to name their writer). */
   writerOfActor(actor: string): string | undefined;
   /** Has every certificate seen for node `name` expired by `now` (the store's clock)? False if none was seen. */
@@ -51,7 +58,8 @@ const DOMAIN = 'store-change';
 const SIG_BYTES = 64;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-const signedBytes = (docId: DocId, change: Uint8Array): Buffer => Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
+const signedBytes = (docId: DocId, change: Uint8Array): Buffer =>
+  Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
 /** The name half of an actor (names.ts actorId): 16 hex digits of the name's hash. */
 const actorName = (actor: string): string => actor.slice(0, 16);
 
@@ -120,7 +128,14 @@ export class SignedChanges implements ChangeAuth {
     return Buffer.concat([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownCert]);
   }
 
-  verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject {
+  verify(
+    docId: DocId,
+    change: Uint8Array,
+    hash: string,
+    actor: string,
+    auth: Uint8Array | undefined,
+    now: number,
+  ): string | AuthReject {
     const key = `${docId}\0${hash}`;
     const known = this.verified.get(key);
     if (known !== undefined) return this.identity.verifier.isRevoked(known) ? 'revoked' : known;
@@ -155,7 +170,8 @@ export class SignedChanges implements ChangeAuth {
 // write (its chunks start with its own magic bytes), so the loader tells them apart.
 const AUTH_MAGIC = Buffer.from('WEFTAUTH');
 
-export const isAuthChunk = (chunk: Uint8Array): boolean => chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
+export const isAuthChunk = (chunk: Uint8Array): boolean =>
+  chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
 
 /**
  * On disk an auth chunk holds each certificate once: [certificates, [hash, signature,
@@ -185,7 +201,8 @@ export function readAuthChunk(chunk: Uint8Array): [string, Uint8Array][] | undef
     const certs = v[0] as unknown[];
     const out: [string, Uint8Array][] = [];
     for (const e of v[1] as unknown[]) {
-      if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array)) return undefined;
+      if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array))
+        return undefined;
       const der = certs[e[2] as number];
       if (!(der instanceof Uint8Array)) return undefined;
       if (e[1].length !== SIG_BYTES) return undefined;

@@ -98,7 +98,11 @@ export class FastPath {
 
   /** Pushes changes this node just made. */
   originate(now: number, local: readonly LocalChange[]): void {
-    const changes = local.map((c): WireChange => (c.auth ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth } : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
+    const changes = local.map((c): WireChange =>
+      c.auth
+        ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth }
+        : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change },
+    );
     for (const c of changes) {
       this.seen.add(c.id);
       this.gotten(now, c);
@@ -114,7 +118,8 @@ export class FastPath {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
     if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
-      for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin);
+      for (const child of this.eager.children(this.self, m.limit))
+        this.push(child.name, child.limit, m.changes, m.origin);
     }
     for (const c of m.changes) {
       if (this.seen.has(c.id)) {
@@ -151,7 +156,8 @@ export class FastPath {
       if (c) changes.push(c);
     }
     this.stats.graftedChanges += changes.length;
-    for (const batch of this.batches(changes)) this.send(from, { t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch });
+    for (const batch of this.batches(changes))
+      this.send(from, { t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch });
   }
 
   tick(now: number): void {

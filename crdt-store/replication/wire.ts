@@ -61,7 +61,16 @@ export type Message =
   | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean };
 
 // not_member: from an address that is no live member's store (core.ts), counted when dropped.
-export const REJECT_REASONS = ['malformed', 'unknown_type', 'invalid_field', 'too_many', 'bad_change', 'bad_sync', 'unexpected', 'not_member'] as const;
+export const REJECT_REASONS = [
+  'malformed',
+  'unknown_type',
+  'invalid_field',
+  'too_many',
+  'bad_change',
+  'bad_sync',
+  'unexpected',
+  'not_member',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Decoded = { ok: true; msg: Message } | { ok: false; reason: RejectReason };
@@ -85,7 +94,14 @@ export function encode(m: Message): Uint8Array {
   const code = CODE.get(m.t)!;
   switch (m.t) {
     case 'push':
-      return packr.pack([code, m.origin, m.limit, m.changes.map((c) => (c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change]))]);
+      return packr.pack([
+        code,
+        m.origin,
+        m.limit,
+        m.changes.map((c) =>
+          c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change],
+        ),
+      ]);
     case 'ihave':
       return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
@@ -95,13 +111,23 @@ export function encode(m: Message): Uint8Array {
     case 'groups':
       return packr.pack([code, m.root, m.groups]);
     case 'sync':
-      return packr.pack([code, m.session, m.round, m.groups, m.entries.map((e) => [e.docId, e.epoch, e.hash]), m.items.map(syncItem)]);
+      return packr.pack([
+        code,
+        m.session,
+        m.round,
+        m.groups,
+        m.entries.map((e) => [e.docId, e.epoch, e.hash]),
+        m.items.map(syncItem),
+      ]);
     case 'sync-reply':
       return packr.pack([code, m.session, m.items.map(syncItem), m.more]);
   }
 }
 
-const syncItem = (s: SyncItem) => (s.auths && s.auths.size > 0 ? [s.docId, s.epoch, s.msg, [...s.auths].map(([h, a]) => [Buffer.from(h, 'hex'), a])] : [s.docId, s.epoch, s.msg]);
+const syncItem = (s: SyncItem) =>
+  s.auths && s.auths.size > 0
+    ? [s.docId, s.epoch, s.msg, [...s.auths].map(([h, a]) => [Buffer.from(h, 'hex'), a])]
+    : [s.docId, s.epoch, s.msg];
 
 class Invalid extends Error {
   constructor(readonly reason: RejectReason) {
@@ -113,21 +139,25 @@ const fail = (reason: RejectReason = 'invalid_field'): never => {
   throw new Invalid(reason);
 };
 
-const u32 = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail());
+const u32 = (v: unknown): number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail();
 const epoch = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail());
 const docId = (v: unknown): DocId => (typeof v === 'string' && parseDocId(v) ? v : fail());
 const name = (v: unknown): string => (typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME ? v : fail());
 const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array && v.length > 0 ? v : fail());
 const id = (v: unknown): ChangeId => (v instanceof Uint8Array && v.length === 8 ? idHex(v) : fail());
-const limit = (v: unknown): number => (v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail());
+const limit = (v: unknown): number =>
+  v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail();
 const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {
   if (!Array.isArray(v)) return fail();
   if (v.length > max) return fail('too_many');
   return v.map(each);
 };
-const tuple = (v: unknown, n: number, upTo = n): unknown[] => (Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail());
+const tuple = (v: unknown, n: number, upTo = n): unknown[] =>
+  Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail();
 const hash = (v: unknown): string => (v instanceof Uint8Array && v.length === 32 ? idHex(v) : fail());
-const group = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail());
+const group = (v: unknown): number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail();
 
 function parse(v: unknown): Message {
   if (!Array.isArray(v) || v.length === 0) return fail('malformed');
