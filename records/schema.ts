@@ -21,6 +21,7 @@
 import { isIP } from 'node:net';
 import { SHARED_OWNER } from '../crdt-store/names.js';
 import { parseEndpointExtras, type EndpointExtras } from './endpoint-tags.js';
+import { checksServing, parseCheckRecords, type CheckRecord } from './checks.js';
 
 /** A store event, as crdt-store's watches deliver it (the parts readers use). */
 export interface SourceEvent {
@@ -123,6 +124,8 @@ export interface EndpointRecord extends EndpointExtras {
   source: 'docker' | 'api';
   /** The container id, for source docker. */
   container?: string;
+  /** Health checks run by the owning node (records/checks.ts); absent: none (and in older nodes' records). */
+  checks?: CheckRecord[];
 }
 
 export interface DeclaredVip {
@@ -145,8 +148,9 @@ export const endpointKey = (service: string, node: string, id: string): string =
   `${SERVICE_PREFIX}${service}/${node}/${id}`;
 export const vipKey = (v: DeclaredVip): string => `${VIP_PREFIX}${v.vip}:${v.port}/${v.proto}`;
 
+/** Docker's healthcheck and weft's checks must both allow it: either one failing takes the endpoint out. */
 export function isServing(e: EndpointRecord): boolean {
-  return e.health === 'healthy' || e.health === 'none';
+  return (e.health === 'healthy' || e.health === 'none') && checksServing(e.checks);
 }
 
 const isPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
@@ -216,6 +220,9 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
     source: v.source,
   };
   if (typeof v.container === 'string') rec.container = v.container;
+  const checks = parseCheckRecords(v.checks);
+  if (checks === false) return undefined;
+  if (checks) rec.checks = checks;
   const extras = parseEndpointExtras(v);
   if (!extras) return undefined;
   return Object.assign(rec, extras);

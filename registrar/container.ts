@@ -16,6 +16,7 @@
 //     cannot be understood must not make an endpoint look healthy.
 import { isIP } from 'node:net';
 import { endpointKey, type EndpointRecord, type Health } from '../records/schema.js';
+import { carryCheckStatus } from '../records/checks.js';
 import { hasWeftLabels, parseLabels, type LabelProblem } from './labels.js';
 import { nameProblem } from '../records/endpoint-tags.js';
 import type { TagLabels } from './tag-labels.js';
@@ -93,6 +94,12 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
   const parsed = parseLabels(labels, { checkVip: ctx.checkVip });
   if (parsed.service === undefined)
     return { kind: 'invalid', reason: 'no usable weft.service label', problems: parsed.problems };
+  if (parsed.checksRefused)
+    return {
+      kind: 'invalid',
+      reason: 'a weft.check.* label is refused, so its health cannot be known',
+      problems: parsed.problems,
+    };
   const addrs = addressesOf(info, ctx.nodeAddr);
   if (typeof addrs === 'string') return { kind: 'invalid', reason: addrs, problems: parsed.problems };
   const ports: EndpointRecord['ports'] = {};
@@ -107,6 +114,8 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
     container: info.Id,
     ...extrasOf(info, parsed),
   };
+  // Checks start critical here; the registrar carries the checker's status over when it writes (registrar.ts).
+  if (parsed.checks.length) record.checks = carryCheckStatus(parsed.checks, undefined);
   return {
     kind: 'endpoint',
     key: endpointKey(parsed.service, ctx.node, shortId(info.Id)),

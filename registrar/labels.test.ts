@@ -35,7 +35,15 @@ t.test('no labels, or none of ours', async (t) => {
     { 'org.opencontainers.image.title': 'x' },
   ];
   for (const labels of none) {
-    t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} });
+    t.same(parseLabels(labels), {
+      service: undefined,
+      ports: {},
+      vips: [],
+      problems: [],
+      tags: [],
+      meta: {},
+      checks: [],
+    });
     t.equal(hasWeftLabels(labels), false);
   }
   t.equal(hasWeftLabels({ 'weft.port.x': '1' }), true);

@@ -45,6 +45,8 @@
 import { isIP } from 'node:net';
 import { isServiceName, isVipName, type PortSpec, type Proto, type VipBinding } from '../records/schema.js';
 import { readTagLabel, type TagLabels } from './tag-labels.js';
+import type { CheckDef } from '../records/checks.js';
+import { CHECK_PREFIX, readCheckLabels } from './check-labels.js';
 
 export const LABEL_NS = 'weft.';
 export const SERVICE_LABEL = 'weft.service';
@@ -67,6 +69,10 @@ export interface ParsedLabels extends TagLabels {
   ports: Record<string, PortSpec>;
   vips: VipBinding[];
   problems: LabelProblem[];
+  /** weft.check.* (check-labels.ts). */
+  checks: CheckDef[];
+  /** A weft.check.* label was refused: the container's health cannot be known, so it is left out. */
+  checksRefused?: boolean;
 }
 
 /** True when any label is in weft's namespace: the container is meant for weft. */
@@ -224,7 +230,7 @@ function readVipLabel(
  * VIP labels wins) does not depend on how Docker ordered them.
  */
 export function parseLabels(labels: Record<string, string> | null | undefined, opts: LabelOptions = {}): ParsedLabels {
-  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {} };
+  const out: ParsedLabels = { service: undefined, ports: {}, vips: [], problems: [], tags: [], meta: {}, checks: [] };
   if (!labels) return out;
   const problem = (label: string, value: string, reason: string) => out.problems.push({ label, value, reason });
   const keys = Object.keys(labels)
@@ -251,15 +257,21 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       else out.ports[name] = spec;
     } else if (label === VIP_LABEL || label.startsWith(VIP_PREFIX)) {
       readVipLabel(out, label, value, opts, implicit);
-    } else if (label !== UNNAMED_PORT_LABEL && !readTagLabel(label, value, out, problem)) {
+    } else if (
+      label !== UNNAMED_PORT_LABEL &&
+      !label.startsWith(CHECK_PREFIX) &&
+      !readTagLabel(label, value, out, problem)
+    ) {
+      // (weft.check.* labels are read together below: the settings apply to every check.)
       problem(
         label,
         value,
-        'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>)',
+        'unknown weft label (known: weft.service, weft.port, weft.port.<name>, weft.vip, weft.vip.<n>, weft.tags, weft.meta.<key>, weft.check.*)',
       );
     }
   }
   nameUnnamedPort(labels[UNNAMED_PORT_LABEL], out, problem);
+  readCheckLabels(labels, out);
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);

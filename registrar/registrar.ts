@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { Counter, Gauge } from 'prom-client';
 import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records/schema.js';
 import { stampClaims } from '../lb/claims.js';
+import { carryCheckStatus } from '../records/checks.js';
 import { mapContainer, shortId, type InspectInfo } from './container.js';
 import {
   EngineWatcher,
@@ -410,10 +411,10 @@ export class Registrar {
   private async write(key: string, mapped: EndpointRecord): Promise<void> {
     const cur = this.opts.store.get(key, { view: 'all' });
     // VIP claims: kept from the record this one replaces, else the VIP's current claim, else now (lb/claims.ts).
-    const record = {
-      ...mapped,
-      vips: stampClaims(mapped.vips, parseEndpointRecord(cur?.value)?.vips, this.opts.store, Date.now()),
-    };
+    const prev = parseEndpointRecord(cur?.value);
+    const record = { ...mapped, vips: stampClaims(mapped.vips, prev?.vips, this.opts.store, Date.now()) };
+    // The checker's findings survive a rewrite of the record (a Docker event): records/checks.ts.
+    if (mapped.checks) record.checks = carryCheckStatus(mapped.checks, prev?.checks);
     if (cur && cur.owner === this.opts.node && sameJson(cur.value, record)) return;
     // The record is plain JSON already (strings, numbers, arrays, objects).
     const value = record as unknown as Json;

@@ -28,9 +28,10 @@ export const LAYERS = {
   dns: ['base', 'records'],
   lb: ['base', 'records'],
   overlay: ['base', 'records', 'crdt-store'],
-  registrar: ['base', 'records', 'crdt-store', 'lb'],
+  checks: ['base', 'records'],
+  registrar: ['base', 'records', 'crdt-store', 'lb', 'checks'],
   props: ['base', 'records', 'membership', 'crdt-store', 'supervisors', 'dns', 'lb', 'overlay'],
-  src: ['base', 'records', 'membership', 'crdt-store', 'dns', 'lb', 'overlay', 'registrar', 'supervisors'],
+  src: ['base', 'records', 'membership', 'crdt-store', 'dns', 'lb', 'overlay', 'checks', 'registrar', 'supervisors'],
   // The benches and the test helpers drive everything, the daemon included.
   bench: ['*'],
   test: ['*'],

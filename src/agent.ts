@@ -16,6 +16,7 @@ import { dnsChild, type DnsHandle } from './components/dns-child.js';
 import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
 import { lbChild, type LbHandle } from './components/lb-child.js';
 import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
+import { checksChild, type ChecksHandle } from './components/checks-child.js';
 import { Keyring, loadIdentity } from '../membership/index.js';
 import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
@@ -32,6 +33,7 @@ export class Agent {
   readonly registrar: RegistrarHandle = {};
   readonly lb: LbHandle = {};
   readonly overlay: OverlayHandle = {};
+  readonly checks: ChecksHandle = {};
 
   /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used, IdentityError when the tls files cannot. */
   constructor(loaded: LoadedConfig, log: Logger) {
@@ -84,6 +86,8 @@ export class Agent {
       ...(lb.datapath !== 'off' ? [lbChild(this.ctx, this.store, this.lb)] : []),
       ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
       ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
+      // Health checks of this node's endpoints (checks/): their results are in the records DNS and the LB read.
+      checksChild(this.ctx, this.store, this.checks),
       ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay)] : []),
       apiChild(this.ctx),
     ];

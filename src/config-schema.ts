@@ -7,6 +7,7 @@ import { DEFAULTS as DNS } from '../dns/defaults.js';
 import { DEFAULTS as LB } from '../lb/defaults.js';
 import { DEFAULTS as MEMBERSHIP } from '../membership/defaults.js';
 import { DEFAULTS as OVERLAY } from '../overlay/defaults.js';
+import { DEFAULTS as CHECKS } from '../checks/defaults.js';
 
 export type KeyType =
   | { kind: 'string'; pattern?: RegExp; patternDoc?: string }
@@ -580,6 +581,14 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     default: 10_000,
     doc: '...within this period; beyond it the agent exits non-zero for its service manager to restart.',
     flag: 'restart-period',
+  },
+
+  {
+    path: 'checks.allowScripts',
+    type: { kind: 'bool' },
+    default: CHECKS.allowScripts,
+    doc: "Accept script checks registered through the API: they run commands on this host as the agent's user. Never from Docker labels.",
+    flag: 'checks-allow-scripts',
   },
 ];
 

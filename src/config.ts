@@ -7,6 +7,7 @@ import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config
 import { parseNet } from '../dns/netset.js';
 import { parseHandlers, type EventHandler } from './events/handlers.js';
 import { nodeTagsProblem } from './node-meta.js';
+import { parseDuration } from '../base/duration.js';
 
 export interface Config {
   /** tags: the node's tags (issue 14), in its gossip metadata (src/node-meta.ts). */
@@ -89,6 +90,8 @@ export interface Config {
   supervision: { maxRestarts: number; periodMs: number };
   /** serf-style handlers of user and member events (src/events/handlers.ts). */
   events: { handlers: EventHandler[]; handlerTimeout: number };
+  /** Health checks (checks/). */
+  checks: { allowScripts: boolean };
 }
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -291,19 +294,8 @@ function parseNodeTags(raw: unknown): { value: Record<string, string> } | undefi
   return { value: Object.fromEntries(Object.entries(tags)) as Record<string, string> };
 }
 
-/**
- * "500ms", "10s", "2m", "1h" (or 0). A number without its unit is refused, from a flag, the
- * environment or a config file alike: `--dns-ttl 5` meant 5 s to its writer and 5 ms to the
- * old parser, and no guess is right for everyone.
- */
-export function parseDuration(raw: unknown): number | undefined {
-  if (raw === 0 || raw === '0') return 0;
-  if (typeof raw !== 'string') return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2]!]!;
-  return Math.round(Number(m[1]) * unit);
-}
+// Durations are parsed in base/ so that the checks' labels and API bodies read them the same way.
+export { parseDuration };
 
 export function isHostPort(s: string): boolean {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);

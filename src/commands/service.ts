@@ -2,8 +2,9 @@
 import { API_FLAGS, parseFlags } from './args.js';
 import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
+import { CHECK_FLAGS, CHECK_HELP, CHECK_USAGE, checkCells, checksFromFlags, runTtlPush } from './service-checks.js';
 
-const HELP = `Usage: weft service <register|deregister|ls> [flags]
+const HELP = `Usage: weft service <register|deregister|ls|pass|warn|fail> [flags]
 
 Register an endpoint of a service on this node, for a process that is not a container
 (containers are registered from their Docker labels). The endpoint is this node's: it
@@ -15,6 +16,8 @@ when the agent has a data directory.
   weft service deregister NAME ID
   weft service ls [--tag TAG]...  every live service in the cluster and its endpoints (with --tag: only
                                   the endpoints carrying every tag given)
+  weft service ls                 every live service in the cluster and its endpoints
+${CHECK_USAGE}
 
 Flags:
   --id ID       endpoint id, unique on this node (default: the service name)
@@ -26,12 +29,17 @@ Flags:
   --tag T       register: a tag of the endpoint (a DNS label: T.NAME.svc.<domain> answers the
                 endpoints tagged T); ls: only endpoints with this tag; repeatable
   --meta K=V    register: a key=value of the endpoint's metadata; repeatable
+${CHECK_HELP}
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
   --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        ls: print JSON
   -h, --help    this help`;
 
 export async function run(argv: string[]): Promise<number> {
+  return (await runTtlPush(argv)) ?? runService(argv);
+}
+
+async function runService(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'service',
     argv,
@@ -42,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       vip: { type: 'string', multiple: true },
       tag: { type: 'string', multiple: true },
       meta: { type: 'string', multiple: true },
+      ...CHECK_FLAGS,
       ...API_FLAGS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -67,7 +76,14 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-type RegisterFlags = { id?: string; addr?: string[]; port?: string[]; vip?: string[]; tag?: string[]; meta?: string[] };
+type RegisterFlags = {
+  id?: string;
+  addr?: string[];
+  port?: string[];
+  vip?: string[];
+  tag?: string[];
+  meta?: string[];
+} & Record<string, unknown>;
 
 async function registerEndpoint(base: ApiTarget, args: string[], values: RegisterFlags): Promise<number> {
   if (args.length !== 1) throw new UsageError('usage: weft service register NAME [flags]; see weft service --help');
@@ -75,7 +91,16 @@ async function registerEndpoint(base: ApiTarget, args: string[], values: Registe
   const portFlags = (values.port ?? []).map((p) => (/^[0-9]/.test(p) ? `${args[0]}=${p}` : p));
   const ports = keyValues('port', portFlags, 'NAME=PORT[/PROTO], e.g. http=8080, or PORT[/PROTO]') ?? {};
   const meta = keyValues('meta', values.meta, 'KEY=VALUE, e.g. version=2');
-  const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip, tags: values.tag, meta };
+  const body = {
+    service: args[0],
+    id: values.id,
+    addrs: values.addr,
+    ports,
+    vips: values.vip,
+    tags: values.tag,
+    meta,
+    checks: checksFromFlags(values),
+  };
   const r = (await callApi(base, 'POST', '/v1/services', body)) as {
     service: string;
     id: string;
@@ -119,6 +144,7 @@ type Svc = {
     health: string;
     source: string;
     tags?: string[];
+    checks?: { name: string; status: string; output: string }[];
   }[];
 };
 
@@ -141,9 +167,12 @@ async function list(base: ApiTarget, tags: string[] | undefined, json: boolean):
       e.health,
       e.source,
       (e.tags ?? []).join(','),
+      ...checkCells(e.checks),
     ]),
   );
-  console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'TAGS'], rows));
+  console.log(
+    table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE', 'TAGS', 'CHECKS', 'CHECK OUTPUT'], rows),
+  );
   return 0;
 }
 

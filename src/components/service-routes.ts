@@ -5,7 +5,8 @@
 //
 //   GET    /v1/services[?tag=T]              every live service, its endpoints cluster-wide
 //   GET    /v1/services/<service>[?tag=T]    one service
-//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?}
+//   POST   /v1/services                      {"service", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?, "checks"?}
+//          (checks: checks/spec.ts; a field this version does not know is a 400, not silently dropped)
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
 import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
@@ -25,6 +26,8 @@ import type { StoreHandle } from './store-child.js';
 import { isIP } from 'node:net';
 import { stampClaims } from '../../lb/claims.js';
 import { hostAddresses, VipGuard } from '../../lb/vip-guard.js';
+import { parseCheckSpecs } from '../../checks/index.js';
+import { carryCheckStatus } from '../../records/checks.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -65,15 +68,21 @@ function routeRegisterEndpoint(ctx: AgentContext, running: Running): void {
     const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
     const members = new Set(m.members().map((x) => x.addr));
     const local = hostAddresses();
+    const refuseScript = ctx.config.checks.allowScripts
+      ? undefined
+      : 'script checks are off on this agent: they run commands on its host (turn on with checks.allowScripts)';
     const rec = endpointFromBody(
       req.body,
       m.localMember().addr,
       (vip) => guard.check(vip, { members, local })?.message,
+      refuseScript,
     );
     const id = (req.body as { id?: string }).id ?? rec.service;
     const key = endpointKey(rec.service, ctx.config.node.name, id);
     const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
     rec.vips = stampClaims(rec.vips, prev?.vips, s, Date.now());
+    // Re-registering with the same checks keeps what the checker found (records/checks.ts).
+    if (rec.checks) rec.checks = carryCheckStatus(rec.checks, prev?.checks);
     const r = await s.put(key, rec as unknown as Parameters<typeof s.put>[1], { durable: true });
     // Registering an id again replaces the endpoint whole (ports and VIPs not given are gone):
     // said in the log and the answer, so nobody loses a port without being told.
@@ -121,6 +130,9 @@ function routeDeregisterEndpoint(ctx: AgentContext, running: Running): void {
   });
 }
 
+/** What a register body may hold: anything else is refused by name, so a typo ("check") is not silently a service without checks. */
+const BODY_FIELDS = ['service', 'id', 'addrs', 'ports', 'vips', 'tags', 'meta', 'checks'];
+
 const vipText = (v: VipBinding) => `${v.vip}:${v.port}/${v.proto}->${v.targetPort}`;
 
 /** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. `checkVip`: why a VIP is refused. */
@@ -128,10 +140,17 @@ export function endpointFromBody(
   body: unknown,
   nodeAddr: string,
   checkVip?: (vip: string) => string | undefined,
+  refuseScript?: string,
 ): EndpointRecord {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?}');
+    throw new ApiError(
+      400,
+      'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?, "tags"?, "meta"?, "checks"?}',
+    );
   const b = body as Record<string, unknown>;
+  const unknown = Object.keys(b).find((k) => !BODY_FIELDS.includes(k));
+  if (unknown !== undefined)
+    throw new ApiError(400, `unknown field ${JSON.stringify(unknown)} (known: ${BODY_FIELDS.join(', ')})`);
   if (!isServiceName(b.service))
     throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
   if (b.id !== undefined && (typeof b.id !== 'string' || !ID.test(b.id)))
@@ -162,6 +181,8 @@ export function endpointFromBody(
     if (ambiguous) throw new ApiError(400, `vip ${spec}: ${ambiguous}; write ${spec}->PORT`);
     vips.push(v);
   }
+  const checks = b.checks === undefined ? [] : parseCheckSpecs(b.checks, { refuseScript });
+  if (typeof checks === 'string') throw new ApiError(400, checks);
   const rec = parseEndpointRecord({
     service: b.service,
     addrs,
@@ -170,6 +191,7 @@ export function endpointFromBody(
     vips,
     source: 'api',
     ...tagsFromBody(b),
+    ...(checks.length ? { checks: carryCheckStatus(checks, undefined) } : {}),
   });
   if (!rec) throw new ApiError(400, 'a port name is not a DNS label (1-63 of a-z, 0-9 and "-")');
   return rec;

@@ -9,6 +9,7 @@ import { ApiError } from '../api.js';
 import { InstanceNames } from '../../dns/instance-names.js';
 import { metaProblem, tagProblem, tagsProblem, type EndpointExtras } from '../../records/endpoint-tags.js';
 import { parseEndpointKey, parseEndpointRecord, type EndpointRecord, type PortSpec } from '../../records/schema.js';
+import type { CheckRecord } from '../../records/checks.js';
 
 /** The tags and meta of a register body, or an ApiError saying what is wrong. */
 export function tagsFromBody(b: Record<string, unknown>): EndpointExtras {
@@ -47,7 +48,18 @@ export interface EndpointView {
   source: string;
   tags: string[];
   meta: Record<string, string>;
+  checks?: CheckView[];
 }
+
+type CheckView = Pick<CheckRecord, 'name' | 'kind' | 'target' | 'status' | 'output'> & { interval: string };
+const checkView = (c: CheckRecord): CheckView => ({
+  name: c.name,
+  kind: c.kind,
+  target: c.kind === 'ttl' ? `${c.ttlMs} ms` : c.target,
+  interval: `${c.intervalMs} ms`,
+  status: c.status,
+  output: c.output,
+});
 
 interface Row {
   key: string;
@@ -90,6 +102,7 @@ export function listServices(
       source: rec.source,
       tags: rec.tags ?? [],
       meta: rec.meta ?? {},
+      ...(rec.checks ? { checks: rec.checks.map(checkView) } : {}),
     };
     const list = services.get(rec.service);
     if (list) list.push(view);
