@@ -141,6 +141,7 @@ t.test("a user event runs every node's handler exactly once; oversized events ar
 });
 
 t.test('a bad events.handlers entry is a config error naming it', async (t) => {
+  // hermetic: a config error; the agent exits before it listens
   const r = await runCli([
     'agent',
     '--node',

@@ -47,10 +47,12 @@ t.test(
         `oh${i + 1}`,
         '--bind',
         h.underlay,
+        // hermetic: this host namespace's own gossip port
         '--bind-port',
         '7946',
         '--api-addr',
         h.underlay,
+        // hermetic: this host namespace's own DNS address
         '--dns-listen',
         `${h.underlay}:8600`,
         '--docker',

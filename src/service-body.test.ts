@@ -17,7 +17,7 @@ const refused = (body: unknown, refuseScript?: string): ApiError => {
 t.test('an unknown field is a 400 naming it', async (t) => {
   for (const [field, value] of [
     ['check', [{ http: ':8080' }]],
-    ['tags', ['a']],
+    ['tag', ['a']],
     ['port', { http: '80' }],
     ['__proto__x', 1],
   ] as const) {
