@@ -32,6 +32,18 @@ export async function memberRefusals(agents: Parameters<typeof metric>[0]): Prom
   return sum;
 }
 
+/** What mallory (at `attacker`) forges about node2, whose signed incarnation is `inc`; each with what it is. */
+function membershipForgeries(inc: number, attacker: string, mallory: SignedMembership): [string, PacketMessage][] {
+  const takeover: Alive = { t: 'alive', incarnation: inc + 5, node: { name: 'node2', addr: attacker, port: 7946 }, meta: new Uint8Array(0) };
+  return [
+    ['dead about an incarnation node2 never signed', { t: 'dead', incarnation: inc + 1, node: 'node2', from: 'node1' }],
+    ['suspect about an incarnation node2 never signed', { t: 'suspect', incarnation: inc + 3, node: 'node2', from: 'node3' }],
+    ['high-incarnation alive of node2, unsigned', takeover],
+    ["high-incarnation alive of node2, signed with mallory's certificate", { ...takeover, incarnation: inc + 6, sig: mallory.sign('alive', aliveBytes({ ...takeover, incarnation: inc + 6 })), cert: mallory.ownCert(true) }],
+    ['leave of node2, unsigned', { t: 'dead', incarnation: inc, node: 'node2', from: 'node2' }],
+  ];
+}
+
 export async function keyHolderForgesMembership(t: Teardown, opts: { identity?: boolean } = {}): Promise<AttackResult> {
   const identity = opts.identity ?? true;
   const net = '127.0.135';
@@ -45,15 +57,7 @@ export async function keyHolderForgesMembership(t: Teardown, opts: { identity?: 
   const inc = (await view(node2))!.incarnation;
 
   const attacker = `${net}.99`;
-  const mallory = new SignedMembership(pki.identity('mallory'));
-  const takeover: Alive = { t: 'alive', incarnation: inc + 5, node: { name: 'node2', addr: attacker, port: 7946 }, meta: new Uint8Array(0) };
-  const forgeries: [string, PacketMessage][] = [
-    ['dead about an incarnation node2 never signed', { t: 'dead', incarnation: inc + 1, node: 'node2', from: 'node1' }],
-    ['suspect about an incarnation node2 never signed', { t: 'suspect', incarnation: inc + 3, node: 'node2', from: 'node3' }],
-    ['high-incarnation alive of node2, unsigned', takeover],
-    ["high-incarnation alive of node2, signed with mallory's certificate", { ...takeover, incarnation: inc + 6, sig: mallory.sign('alive', aliveBytes({ ...takeover, incarnation: inc + 6 })), cert: mallory.ownCert(true) }],
-    ['leave of node2, unsigned', { t: 'dead', incarnation: inc, node: 'node2', from: 'node2' }],
-  ];
+  const forgeries = membershipForgeries(inc, attacker, new SignedMembership(pki.identity('mallory')));
   const wire = { label: '', keyring: new Keyring([key]) };
   const before = await memberRefusals([node1, node3]);
   for (const target of [node1, node3]) await sendDatagrams(attacker, endpoint(target.ready.gossip!), forgeries.map(([, m]) => encodePacket([m], wire)));

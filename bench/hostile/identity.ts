@@ -69,6 +69,31 @@ function node2Forgeries(store: StoreNode, mallory: SignedChanges, attackerAddr: 
   ];
 }
 
+/** Sends from mallory's own store socket: the agents hear only members' store endpoints. */
+function storeSender(store: StoreNode, agents: AgentProcess[]): (bytes: Uint8Array) => void {
+  const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+  return (bytes) => {
+    for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
+  };
+}
+
+/** Mallory's records that the agents show now, one line each: which agent shows which key. */
+async function forgedShown(agents: AgentProcess[], attackerAddr: string): Promise<string[]> {
+  const seen: string[] = [];
+  for (const [i, a] of agents.entries()) {
+    for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2')), ...(await liveRecords(a, 'kv/config/db'))]) {
+      if (JSON.stringify(r.value).includes(attackerAddr) || JSON.stringify(r.value).includes('mallory')) seen.push(`node${i + 1} shows ${r.key}`);
+    }
+  }
+  return seen;
+}
+
+/** With IDENTITY_DEBUG set, prints each agent's nonzero store rejection counters to stderr. */
+async function debugStoreRejects(agents: AgentProcess[]): Promise<void> {
+  if (!process.env.IDENTITY_DEBUG) return;
+  for (const a of agents) console.error((await (await fetch(a.ready.api + '/metrics')).text()).split('\n').filter((l) => l.startsWith('weft_store_rejected_total') && !l.endsWith(' 0')).join('\n'));
+}
+
 /** `identity: false` runs the same attack on a key-only cluster (it must fail there: the check that it can). */
 export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boolean; identity?: boolean }): Promise<AttackResult> {
   const identity = opts.identity ?? true;
@@ -83,25 +108,11 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
 
   const { store, mallory } = await startMallory(t, agents, { key, pki, identity, attackerAddr });
-  // From mallory's own store socket: the agents hear only members' store endpoints.
-  const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
-    for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
-  };
+  const send = storeSender(store, agents);
   const forgeries = node2Forgeries(store, mallory, attackerAddr);
   const before = await rejectCounts(agents);
-  let forged = 0;
   const seen: string[] = [];
-  const look = async () => {
-    for (const [i, a] of agents.entries()) {
-      for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2')), ...(await liveRecords(a, 'kv/config/db'))]) {
-        if (JSON.stringify(r.value).includes(attackerAddr) || JSON.stringify(r.value).includes('mallory')) {
-          forged++;
-          seen.push(`node${i + 1} shows ${r.key}`);
-        }
-      }
-    }
-  };
+  const look = async () => void seen.push(...(await forgedShown(agents, attackerAddr)));
   const rounds = opts.smoke ? 1 : 3;
   for (let round = 0; round < rounds; round++) {
     for (const [, bytes] of forgeries) {
@@ -113,10 +124,9 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   await sleep(1500); // repair rounds: nothing forged may come back through a sync either
   await look();
   const after = await rejectCounts(agents);
-  if (process.env.IDENTITY_DEBUG) {
-    for (const a of agents) console.error((await (await fetch(a.ready.api + '/metrics')).text()).split('\n').filter((l) => l.startsWith('weft_store_rejected_total') && !l.endsWith(' 0')).join('\n'));
-  }
+  await debugStoreRejects(agents);
   const counted = after - before;
+  const forged = seen.length;
   const expected = forgeries.length * rounds * agents.length;
   const heardMs = await node2HeardAfter(agents, node2Addr);
   return {
