@@ -12,7 +12,7 @@ import type { StoreNode } from '../../crdt-store/store-node.js';
 import { SignedChanges } from '../../crdt-store/change-auth.js';
 import { actorId, bucketOf, ownDocId } from '../../crdt-store/names.js';
 import { generateKey } from '../../membership/keyring.js';
-import { api, liveRecords, metric, startKeyHolder, tempDirs } from './store.js';
+import { api, liveRecords, metric, startKeyHolder, storeSender, tempDirs } from './store.js';
 import { forgedOwnDocPush, sharedWritePush } from './store-forge.js';
 import type { AttackResult } from './result.js';
 import { keyHolderForgesMembership } from './identity-membership.js';
@@ -20,10 +20,6 @@ import { startIdentityCluster } from './identity-cluster.js';
 import { SignedMembership } from '../../membership/member-signer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const endpoint = (p: string) => {
-  const [addr, port] = p.split(':');
-  return { addr: addr!, port: Number(port) };
-};
 
 /** node2 keeps being heard: the ms until a write of node2's after the attack reaches everyone, or -1. */
 async function node2HeardAfter(agents: AgentProcess[], node2Addr: string): Promise<number> {
@@ -67,14 +63,6 @@ function node2Forgeries(store: StoreNode, mallory: SignedChanges, attackerAddr: 
     ['current epoch, node2\'s lifted signature', forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), () => stolen)],
     ['shared write as node2\'s actor', sharedWritePush('kv/config/db', { by: 'mallory' }, bucketOf('kv/config/db'), actorId('node2', epoch), own)],
   ];
-}
-
-/** Sends from mallory's own store socket: the agents hear only members' store endpoints. */
-function storeSender(store: StoreNode, agents: AgentProcess[]): (bytes: Uint8Array) => void {
-  const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
-  return (bytes) => {
-    for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
-  };
 }
 
 /** Mallory's records that the agents show now, one line each: which agent shows which key. */

@@ -80,6 +80,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ non-member forgery
 
+/** kv/config/db written at node1 and service web at node2, once every agent holds both. */
+async function seedKvAndWeb(agents: AgentProcess[], net: string): Promise<void> {
+  await api(agents[0]!, 'PUT', '/v1/kv/config/db', { host: 'db.internal' });
+  await api(agents[1]!, 'POST', '/v1/services', { service: 'web', id: 'web', addrs: [`${net}.2`], ports: { http: '8080/tcp' } });
+  await eventually('kv/config/db and web at every agent', async () => {
+    const ok = await Promise.all(agents.map(async (a) => (await liveRecords(a, 'kv/config/db')).length === 1 && (await liveRecords(a, 'svc/web/')).length === 1));
+    return ok.every(Boolean);
+  }, 10_000);
+}
+
+/** The non-member's writes that took, one line each: which agent shows what. */
+async function nonMemberWritesTaken(agents: AgentProcess[], attackerAddr: string): Promise<string[]> {
+  const detail: string[] = [];
+  for (const [i, a] of agents.entries()) {
+    const web = await liveRecords(a, 'svc/web/');
+    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) detail.push(`node${i + 1}: web has the attacker's address`);
+    if ((await liveRecords(a, 'kv/config/db')).length === 0) detail.push(`node${i + 1}: kv/config/db deleted`);
+    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) detail.push(`node${i + 1}: VIP on port 22 declared`);
+  }
+  return detail;
+}
+
 /**
  * A peer that is no member: a real StoreNode bound to its own address, told (by a fake
  * membership) that the agents are its peers. It repairs with them (which reads their
@@ -88,12 +110,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
   const net = '127.0.121';
   const agents = await startCluster(t, net, 3);
-  await api(agents[0]!, 'PUT', '/v1/kv/config/db', { host: 'db.internal' });
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'web', id: 'web', addrs: [`${net}.2`], ports: { http: '8080/tcp' } });
-  await eventually('kv/config/db and web at every agent', async () => {
-    const ok = await Promise.all(agents.map(async (a) => (await liveRecords(a, 'kv/config/db')).length === 1 && (await liveRecords(a, 'svc/web/')).length === 1));
-    return ok.every(Boolean);
-  }, 10_000);
+  await seedKvAndWeb(agents, net);
 
   const attackerAddr = `${net}.99`;
   const victims: SourceMember[] = agents.map((a, i) => ({ name: `node${i + 1}`, ...endpointPort(a.ready.store!), state: 'alive' }));
@@ -117,13 +134,7 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   await mallory.put('vip/ssh:22/tcp', { vip: 'ssh', port: 22, proto: 'tcp' }, { shared: true });
   await sleep(opts.smoke ? 2500 : 4000); // pushes, then a few repair rounds
 
-  const detail: string[] = [];
-  for (const [i, a] of agents.entries()) {
-    const web = await liveRecords(a, 'svc/web/');
-    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) detail.push(`node${i + 1}: web has the attacker's address`);
-    if ((await liveRecords(a, 'kv/config/db')).length === 0) detail.push(`node${i + 1}: kv/config/db deleted`);
-    if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) detail.push(`node${i + 1}: VIP on port 22 declared`);
-  }
+  const detail = await nonMemberWritesTaken(agents, attackerAddr);
   const forged = detail.length; // one line per forged record that took
   const notMember = await metric(agents, 'weft_store_rejected_total{reason="not_member"}');
   return {
@@ -207,6 +218,40 @@ async function sendForgedEpochs(send: (bytes: Uint8Array) => void, attackerAddr:
   await sleep(300);
 }
 
+/** Sends from the key holder's own store socket to every agent's store port: the agents hear only members' store endpoints. */
+export function storeSender(store: StoreNode, agents: AgentProcess[]): (bytes: Uint8Array) => void {
+  const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+  return (bytes) => {
+    for (const a of agents) inner.transport.sendPacket(endpointPort(a.ready.store!), inner.envelope.seal(bytes));
+  };
+}
+
+/** node2's api records and node record at every agent that carry the attacker's address. */
+async function attackerRecords(agents: AgentProcess[], attackerAddr: string): Promise<number> {
+  let forged = 0;
+  for (const a of agents) {
+    for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))]) if (JSON.stringify(r.value).includes(attackerAddr)) forged++;
+  }
+  return forged;
+}
+
+/** Whether every agent holds node2's record and its two api endpoints, none with the attacker's address. */
+async function node2RealEverywhere(agents: AgentProcess[], attackerAddr: string): Promise<boolean> {
+  for (const a of agents) {
+    const recs = [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))];
+    if (recs.length !== 3 || recs.some((r) => JSON.stringify(r.value).includes(attackerAddr))) return false;
+  }
+  return true;
+}
+
+/** Stops node2 and starts it again (on `net`.2, joined to node1) with `args`, in place in `agents`. */
+async function restartNode2(t: Teardown, agents: AgentProcess[], net: string, args: string[]): Promise<AgentProcess> {
+  agents[1]!.proc.kill('SIGTERM');
+  await agents[1]!.exited;
+  agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args, '--join', agents[0]!.ready.gossip!]);
+  return agents[1];
+}
+
 export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
   const net = '127.0.122';
   const key = generateKey();
@@ -220,21 +265,11 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   const store = await startKeyHolder(t, agents, key, attackerAddr);
   await eventually('every agent sees api at node2', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api/node2/')))).every((r) => r.length === 1), 10_000);
 
-  const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
-    for (const a of agents) inner.transport.sendPacket(endpointPort(a.ready.store!), inner.envelope.seal(bytes));
-  };
-  await sendForgedEpochs(send, attackerAddr);
+  await sendForgedEpochs(storeSender(store, agents), attackerAddr);
   const t0 = Date.now();
   // node2 writes after the attack; every agent must hear it, and see only node2's real records.
   await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
-  const heard = async () => {
-    for (const a of agents) {
-      const recs = [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))];
-      if (recs.length !== 3 || recs.some((r) => JSON.stringify(r.value).includes(attackerAddr))) return false;
-    }
-    return true;
-  };
+  const heard = () => node2RealEverywhere(agents, attackerAddr);
   let heardMs = -1;
   try {
     await eventually('node2 heard with its real records everywhere', heard, opts.smoke ? 10_000 : 15_000);
@@ -242,16 +277,10 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   } catch {
     // counted below
   }
-  let forged = 0;
-  for (const a of agents) {
-    for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))]) if (JSON.stringify(r.value).includes(attackerAddr)) forged++;
-  }
+  const forged = await attackerRecords(agents, attackerAddr);
 
   // node2 restarts from its data directory: its records must come back, and be heard.
-  agents[1]!.proc.kill('SIGTERM');
-  await agents[1]!.exited;
-  const again = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
-  agents[1] = again;
+  const again = await restartNode2(t, agents, net, args(2));
   const problems = again.lines.filter((l) => (l.level as number) >= 40 && /store|data dir|epoch|log/i.test(String(l.msg))).map((l) => String(l.msg));
   let afterRestart = true;
   try {
@@ -305,19 +334,8 @@ async function sendRetiredKeyPackets(t: Teardown, agents: AgentProcess[], retire
   return { sent, opened: sent - (after - before), seen };
 }
 
-/**
- * 3 agents with keyring files rotate from key A to key B with weft keyring (install B,
- * use B, remove A) while writing; then store packets sealed with A are sent to every
- * agent, and one agent restarts from its keyring file.
- */
-export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<RotationReport> {
-  const net = '127.0.123';
-  const A = generateKey();
-  const B = generateKey();
-  const dir = tempDirs(t, 'keyring');
-  const keyFile = (i: number) => `${dir(i)}-keys.json`;
-  const args = (i: number) => ['--encrypt', A, '--keyring-file', keyFile(i), '--data-dir', dir(i)];
-  const agents = await startCluster(t, net, 3, args);
+/** Writes a fresh kv key at the agents in turn and checks every agent reads it: `steps` says for each whether it replicated. */
+function replicationProbe(agents: AgentProcess[]): { writeAndRead: (step: string) => Promise<void>; steps: string[]; replicated: () => boolean } {
   const steps: string[] = [];
   let replicated = true;
   let n = 0;
@@ -333,15 +351,39 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
       steps.push(`${step}: NOT replicated`);
     }
   };
-  const keyring = async (a: AgentProcess) => (await api(a, 'GET', '/v1/keyring')).body as { live: number; keys: { fingerprint: string; nodes: number; primaryOn: number }[] };
+  return { writeAndRead, steps, replicated: () => replicated };
+}
+
+type KeyringStatus = { live: number; keys: { fingerprint: string; nodes: number; primaryOn: number }[] };
+
+/** `weft keyring` run against node1's API, and a wait until every agent's keyring status satisfies a predicate. */
+function keyringControl(agents: AgentProcess[]): { cli: (...argv: string[]) => Promise<string>; until: (what: string, pred: (s: KeyringStatus) => boolean) => Promise<unknown> } {
+  const keyring = async (a: AgentProcess) => (await api(a, 'GET', '/v1/keyring')).body as KeyringStatus;
   const cli = async (...argv: string[]) => {
     const r = await runCli(['keyring', ...argv, '--api', agents[0]!.ready.api!]);
     if (r.code !== 0) throw new Error(`weft keyring ${argv[0]} failed (${r.code}): ${r.stderr.trim()}`);
     return r.stdout;
   };
+  const until = (what: string, pred: (s: KeyringStatus) => boolean) => eventually(what, async () => (await Promise.all(agents.map(keyring))).every(pred), 15_000, 100);
+  return { cli, until };
+}
+
+/**
+ * 3 agents with keyring files rotate from key A to key B with weft keyring (install B,
+ * use B, remove A) while writing; then store packets sealed with A are sent to every
+ * agent, and one agent restarts from its keyring file.
+ */
+export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<RotationReport> {
+  const net = '127.0.123';
+  const A = generateKey();
+  const B = generateKey();
+  const dir = tempDirs(t, 'keyring');
+  const keyFile = (i: number) => `${dir(i)}-keys.json`;
+  const args = (i: number) => ['--encrypt', A, '--keyring-file', keyFile(i), '--data-dir', dir(i)];
+  const agents = await startCluster(t, net, 3, args);
+  const { writeAndRead, steps, replicated } = replicationProbe(agents);
+  const { cli, until } = keyringControl(agents);
   const fp = (k: string) => createHash('sha256').update(Buffer.from(k, 'base64')).digest('hex').slice(0, 16);
-  const until = (what: string, pred: (s: Awaited<ReturnType<typeof keyring>>) => boolean) =>
-    eventually(what, async () => (await Promise.all(agents.map(keyring))).every(pred), 15_000, 100);
 
   await writeAndRead('before');
   await cli('install', B);
@@ -360,18 +402,16 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
   const { sent, opened, seen } = await sendRetiredKeyPackets(t, agents, A, `${net}.99`, opts.smoke ? 3 : 20);
 
   // node2 restarts, reading its keyring file (the flags still say A).
-  agents[1]!.proc.kill('SIGTERM');
-  await agents[1]!.exited;
-  agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
+  await restartNode2(t, agents, net, args(2));
   let rejoined: boolean;
   try {
     await eventually('node2 sees 3 node records again', async () => (await liveRecords(agents[1]!, 'node/')).length === 3, 15_000);
     await writeAndRead('after restart');
-    rejoined = replicated;
+    rejoined = replicated();
   } catch {
     rejoined = false;
   }
-  return { replicatedAtEveryStep: replicated, steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: opened, retiredWriteSeen: seen, restartRejoined: rejoined };
+  return { replicatedAtEveryStep: replicated(), steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: opened, retiredWriteSeen: seen, restartRejoined: rejoined };
 }
 
 export async function retiredKey(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
