@@ -581,6 +581,33 @@ function wireCounters(weftNet: string, serfNet: string): NftCounters | undefined
   ]);
 }
 
+/** Logs each cluster's idle payload rate, and statsd lines serf sent that could not be read. */
+function logIdle(idle: IdleTraffic, agents: number, statsd: StatsdSink, log: (l: string) => void): void {
+  log(`idle: weft ${(idle.weft.bytes / agents / idle.seconds).toFixed(0)} B/agent/s, serf ${(idle.serf.bytes / agents / idle.seconds).toFixed(0)} B/agent/s`);
+  if (statsd.malformed > 0) log(`statsd: ${statsd.malformed} malformed lines`);
+}
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : round3(a / b);
+}
+
+/** The comparison of both clusters' results, with how it was measured and under what load. */
+function comparison(weftRes: ClusterResult, serfRes: ClusterResult, idle: IdleTraffic, run: { nft: boolean; serfStarted: number; loadBefore: number[]; started: number }): RealResult {
+  return {
+    weft: weftRes,
+    serf: serfRes,
+    detect_ratio: ratio(weftRes.detect_p50_s, serfRes.detect_p50_s),
+    bytes_ratio: ratio(weftRes.idle_bytes_per_agent_s, serfRes.idle_bytes_per_agent_s),
+    wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
+    bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${run.nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
+    idle_seconds: round3(idle.seconds),
+    idle_after_s: round3((idle.startedAt - run.serfStarted) / 1000),
+    loadavg_before: run.loadBefore,
+    loadavg_after: loadavg().map(round3),
+    wall_s: round3((performance.now() - run.started) / 1000),
+  };
+}
+
 export async function runRealComparison(opts: RealOptions): Promise<RealResult> {
   const started = performance.now();
   const log = opts.log ?? (() => {});
@@ -614,8 +641,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
 
     const { weftForm, serfForm, serfStarted } = await formClusters(weft, serf, { weft: weftAlarms, serf: serfAlarms }, o, log);
     const idle = await measureIdle(weft, serf, nft, o.idleS);
-    log(`idle: weft ${(idle.weft.bytes / agents / idle.seconds).toFixed(0)} B/agent/s, serf ${(idle.serf.bytes / agents / idle.seconds).toFixed(0)} B/agent/s`);
-    if (statsd.malformed > 0) log(`statsd: ${statsd.malformed} malformed lines`);
+    logIdle(idle, agents, statsd, log);
 
     const weftTrials: TrialResult[] = [];
     const serfTrials: TrialResult[] = [];
@@ -623,20 +649,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
 
     const weftRes = summarize(weft, weftTrials, weftForm, idle.weft, idle.weftWire, idle.seconds, weftAlarms);
     const serfRes = summarize(serf, serfTrials, serfForm, idle.serf, idle.serfWire, idle.seconds, serfAlarms);
-    const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round3(a / b));
-    return {
-      weft: weftRes,
-      serf: serfRes,
-      detect_ratio: ratio(weftRes.detect_p50_s, serfRes.detect_p50_s),
-      bytes_ratio: ratio(weftRes.idle_bytes_per_agent_s, serfRes.idle_bytes_per_agent_s),
-      wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
-      bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
-      idle_seconds: round3(idle.seconds),
-      idle_after_s: round3((idle.startedAt - serfStarted) / 1000),
-      loadavg_before: loadBefore,
-      loadavg_after: loadavg().map(round3),
-      wall_s: round3((performance.now() - started) / 1000),
-    };
+    return comparison(weftRes, serfRes, idle, { nft: nft !== undefined, serfStarted, loadBefore, started });
   } finally {
     for (const off of [...weftAlarms.offs, ...serfAlarms.offs]) off();
     await group.killAll();
@@ -655,11 +668,14 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** The table rows of a real comparison, for this file's main and for bench/membership.ts. */
-export function realTable(r: RealResult): string[] {
-  const f = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? 'n/a' : `${v}${unit}`);
-  const rows: [string, string, string, string][] = [
-    ['', 'weft', 'serf', 'weft/serf'],
+const shown = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? 'n/a' : `${v}${unit}`);
+
+type Row = [string, string, string, string];
+
+/** Rows on forming the cluster and detecting a kill -9. */
+function detectionRows(r: RealResult): Row[] {
+  const f = shown;
+  return [
     ['agents', String(r.weft.agents), String(r.serf.agents), ''],
     ['cluster formed (start to whole)', f(r.weft.form_s, ' s'), f(r.serf.form_s, ' s'), ''],
     [`kill -9 -> dead/failed at all, p50 (${r.weft.trials.length} trials)`, f(r.weft.detect_p50_s, ' s'), f(r.serf.detect_p50_s, ' s'), f(r.detect_ratio)],
@@ -669,6 +685,13 @@ export function realTable(r: RealResult): string[] {
     ['  phase: first dead anywhere, p50', f(r.weft.first_dead_p50_s, ' s'), f(r.serf.first_dead_p50_s, ' s'), ''],
     ['  weft by polling /v1/members, p50', f(r.weft.poll_detect_p50_s, ' s'), '', ''],
     ['  whole again after restart, p50', f(pct(r.weft.trials.map((t) => t.rejoin_s), 50), ' s'), f(pct(r.serf.trials.map((t) => t.rejoin_s), 50), ' s'), ''],
+  ];
+}
+
+/** Rows on idle traffic and false alarms. */
+function idleRows(r: RealResult): Row[] {
+  const f = shown;
+  return [
     [`idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s window)`, f(r.weft.idle_bytes_per_agent_s), f(r.serf.idle_bytes_per_agent_s), f(r.bytes_ratio)],
     ['idle UDP datagrams/agent/s (own counters)', f(r.weft.idle_msgs_per_agent_s), f(r.serf.idle_msgs_per_agent_s), ''],
     ['idle wire bytes/agent/s (nft, IP)', f(r.weft.idle_wire_bytes_per_agent_s), f(r.serf.idle_wire_bytes_per_agent_s), f(r.wire_bytes_ratio)],
@@ -678,6 +701,11 @@ export function realTable(r: RealResult): string[] {
     ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
     ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
   ];
+}
+
+/** The table rows of a real comparison, for this file's main and for bench/membership.ts. */
+export function realTable(r: RealResult): string[] {
+  const rows: Row[] = [['', 'weft', 'serf', 'weft/serf'], ...detectionRows(r), ...idleRows(r)];
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
   const lines = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ').trimEnd());
   lines.push(`bytes: ${r.bytes_method}; idle window from ${r.idle_after_s.toFixed(0)} s after the agents started`);
