@@ -17,7 +17,18 @@ import type { AttackResult } from './result.js';
 export type { AttackResult } from './result.js';
 
 /** Fast timings, so that an attack and its verdict take seconds. */
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4', '--push-pull-interval', '5s'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+  '--push-pull-interval',
+  '5s',
+];
 
 /** Collects cleanups, run in reverse order, as tap's t.teardown does. */
 export class Cleanup {
@@ -26,7 +37,10 @@ export class Cleanup {
     this.#fns.push(fn);
   }
   async run(): Promise<void> {
-    for (const fn of this.#fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of this.#fns.splice(0).reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
   }
 }
 
@@ -51,7 +65,11 @@ function endpoint(a: AgentProcess): { addr: string; port: number } {
 }
 
 /** Sends datagrams from `from` (a loopback address of the attacker's) and closes the socket. */
-export async function sendDatagrams(from: string, to: { addr: string; port: number }, bufs: readonly Uint8Array[]): Promise<void> {
+export async function sendDatagrams(
+  from: string,
+  to: { addr: string; port: number },
+  bufs: readonly Uint8Array[],
+): Promise<void> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
@@ -98,7 +116,8 @@ function forgedInViews(views: MemberJson[][]): number {
   return huge + wrong;
 }
 
-const viewsText = (views: MemberJson[][]) => views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ');
+const viewsText = (views: MemberJson[][]) =>
+  views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ');
 
 /** Whether every running agent of `agents` sees each of `names` alive. */
 async function aliveEverywhere(agents: AgentProcess[], names: string[]): Promise<boolean> {
@@ -107,8 +126,24 @@ async function aliveEverywhere(agents: AgentProcess[], names: string[]): Promise
 }
 
 /** Agent a<i> on `base`.<i>, joined to `join` when given. */
-function startNumbered(cleanup: Cleanup, base: string, i: number, join: string | undefined, keyArgs: string[]): Promise<AgentProcess> {
-  return startAgent(cleanup, ['--node', `a${i}`, '--bind', `${base}.${i}`, '--bind-port', '0', ...(join ? ['--join', join] : []), ...keyArgs, ...FAST]);
+function startNumbered(
+  cleanup: Cleanup,
+  base: string,
+  i: number,
+  join: string | undefined,
+  keyArgs: string[],
+): Promise<AgentProcess> {
+  return startAgent(cleanup, [
+    '--node',
+    `a${i}`,
+    '--bind',
+    `${base}.${i}`,
+    '--bind-port',
+    '0',
+    ...(join ? ['--join', join] : []),
+    ...keyArgs,
+    ...FAST,
+  ]);
 }
 
 /** a1, a2 and a3, the last two joined to a1, once they all see each other alive. */
@@ -121,7 +156,11 @@ async function startTrio(cleanup: Cleanup, base: string, keyArgs: string[]): Pro
 }
 
 /** Sends the forged packets (from `base`.9) to a1 and a2 and waits for them to spread: the agents that exited since. */
-async function sendForgedIncarnations(trio: AgentProcess[], base: string, key: string | undefined): Promise<AgentProcess[]> {
+async function sendForgedIncarnations(
+  trio: AgentProcess[],
+  base: string,
+  key: string | undefined,
+): Promise<AgentProcess[]> {
   const [a1, a2, a3] = trio as [AgentProcess, AgentProcess, AgentProcess];
   const packets = forgedIncarnations({ label: '', keyring: key ? new Keyring([key]) : undefined }, endpoint(a3));
   await sendDatagrams(`${base}.9`, endpoint(a1), packets);
@@ -144,11 +183,33 @@ async function restartA2AndJudge(
 ): Promise<AttackResult> {
   const { name, trio, base, keyArgs } = o;
   const a2 = trio[1]!;
-  const args = ['--node', 'a2', '--bind', `${base}.2`, '--bind-port', String(endpoint(a2).port), '--join', trio[0]!.ready.gossip!, ...keyArgs, ...FAST];
+  const args = [
+    '--node',
+    'a2',
+    '--bind',
+    `${base}.2`,
+    '--bind-port',
+    String(endpoint(a2).port),
+    '--join',
+    trio[0]!.ready.gossip!,
+    ...keyArgs,
+    ...FAST,
+  ];
   const restarted = await restartAgent(cleanup, a2, args);
-  if (typeof restarted === 'string') return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${restarted}`].join('; ') };
+  if (typeof restarted === 'string')
+    return {
+      name,
+      held: false,
+      crashes: crashes + 1,
+      forged_accepted: 0,
+      detail: [...details, `a2 crashed on restart: ${restarted}`].join('; '),
+    };
   trio[1] = restarted;
-  const healed = await eventually('a2 and a3 alive in every view after the restart', () => aliveEverywhere(trio, ['a1', 'a2', 'a3']), 20_000).then(
+  const healed = await eventually(
+    'a2 and a3 alive in every view after the restart',
+    () => aliveEverywhere(trio, ['a1', 'a2', 'a3']),
+    20_000,
+  ).then(
     () => true,
     () => false,
   );
@@ -160,7 +221,13 @@ async function restartA2AndJudge(
   const views = await Promise.all(trio.filter(running).map(members));
   const forged = forgedInViews(views);
   if (!healed || forged > 0) details.push(`views: ${viewsText(views)}`);
-  return { name, held: crashes === 0 && forged === 0 && healed, crashes, forged_accepted: forged, detail: details.join('; ') || undefined };
+  return {
+    name,
+    held: crashes === 0 && forged === 0 && healed,
+    crashes,
+    forged_accepted: forged,
+    detail: details.join('; ') || undefined,
+  };
 }
 
 /**
@@ -178,7 +245,8 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     const trio = await startTrio(cleanup, opts.base, keyArgs);
     const exited = await sendForgedIncarnations(trio, opts.base, key);
     const details: string[] = [];
-    if (exited.length > 0) details.push(`exited after the forged packets: ${exited.map((a) => a.ready.gossip).join(', ')}`);
+    if (exited.length > 0)
+      details.push(`exited after the forged packets: ${exited.map((a) => a.ready.gossip).join(', ')}`);
     return await restartA2AndJudge(cleanup, { name, trio, base: opts.base, keyArgs }, exited.length, details);
   } finally {
     await cleanup.run();
@@ -198,7 +266,12 @@ const FRAME_4MIB = 4 * 1024 * 1024;
  * prefix, then as much of the body as the server takes, in 64 KiB writes. Resolves when the
  * server closes it or `stopAt` passes.
  */
-function floodConnection(from: string, to: { addr: string; port: number }, hello: Uint8Array | undefined, stopAt: number): Promise<number> {
+function floodConnection(
+  from: string,
+  to: { addr: string; port: number },
+  hello: Uint8Array | undefined,
+  stopAt: number,
+): Promise<number> {
   return new Promise((resolve) => {
     let sent = 0;
     const sock: Socket = connect({ host: to.addr, port: to.port, localAddress: from });
@@ -232,7 +305,14 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
  * forged hello as `hellos` says (half: a quarter of each wave gets none). Counts into `sent`.
  */
 async function floodWaves(
-  o: { ip: (i: number) => string; gossipAt: { addr: string; port: number }; storeAt: { addr: string; port: number }; connections: number; hellos?: 'none' | 'all' | 'half'; stopAt: number },
+  o: {
+    ip: (i: number) => string;
+    gossipAt: { addr: string; port: number };
+    storeAt: { addr: string; port: number };
+    connections: number;
+    hellos?: 'none' | 'all' | 'half';
+    stopAt: number;
+  },
   sent: { attempted: number; bytes: number },
 ): Promise<void> {
   const sources = 8;
@@ -254,7 +334,11 @@ async function floodWaves(
 
 /** Writes the KV entry the joining agent must receive by repair. */
 async function putProbe(v1: AgentProcess): Promise<void> {
-  const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify('before') });
+  const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify('before'),
+  });
   if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
 }
 
@@ -278,13 +362,32 @@ function rssPeakSampler(cleanup: Cleanup, pid: number, baseline: number): { stop
 }
 
 /** Starts v2 joined to v1: the ms until v1 sees it alive and it holds the probe entry, or -1 past `deadlineMs`. */
-async function joinWithRepair(cleanup: Cleanup, ip: (i: number) => string, v1: AgentProcess, deadlineMs: number): Promise<number> {
+async function joinWithRepair(
+  cleanup: Cleanup,
+  ip: (i: number) => string,
+  v1: AgentProcess,
+  deadlineMs: number,
+): Promise<number> {
   const joinStarted = Date.now();
-  const v2 = await startAgent(cleanup, ['--node', 'v2', '--bind', ip(2), '--bind-port', '0', '--join', v1.ready.gossip!, ...FAST]);
-  return eventually('v2 joined v1 and holds the KV entry written before it came', async () => {
-    const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
-    return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
-  }, deadlineMs).then(
+  const v2 = await startAgent(cleanup, [
+    '--node',
+    'v2',
+    '--bind',
+    ip(2),
+    '--bind-port',
+    '0',
+    '--join',
+    v1.ready.gossip!,
+    ...FAST,
+  ]);
+  return eventually(
+    'v2 joined v1 and holds the KV entry written before it came',
+    async () => {
+      const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
+      return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
+    },
+    deadlineMs,
+  ).then(
     () => Date.now() - joinStarted,
     () => -1,
   );
@@ -297,14 +400,21 @@ async function joinWithRepair(cleanup: Cleanup, ip: (i: number) => string, v1: A
  * (gossip push/pull) and must receive a KV entry written before it came (store repair).
  * Held when the agent's RSS grows by at most 32 MB and the join and the repair succeed.
  */
-export async function streamFloodAttack(opts: { smoke: boolean; base: string; hellos?: 'none' | 'all' | 'half'; connections?: number }): Promise<AttackResult> {
+export async function streamFloodAttack(opts: {
+  smoke: boolean;
+  base: string;
+  hellos?: 'none' | 'all' | 'half';
+  connections?: number;
+}): Promise<AttackResult> {
   const name = 'stream_flood';
   const cleanup = new Cleanup();
   try {
     const ip = (i: number) => `${opts.base}.${i}`;
     // NODE_OPTIONS cleared: under tap it loads tap's TypeScript loader into the agent, which
     // then measures tap as well as weft.
-    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], { NODE_OPTIONS: '' });
+    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], {
+      NODE_OPTIONS: '',
+    });
     await putProbe(v1);
     await new Promise((r) => setTimeout(r, 500));
     const baseline = rssMb(v1.proc.pid!);
@@ -331,7 +441,11 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
       held,
       crashes,
       detail: `${sent.attempted} connections, ${Math.round(sent.bytes / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
-      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: sent.attempted, stream_flood_join_ms: joined },
+      figures: {
+        rss_growth_mb_stream_flood: growth,
+        stream_flood_connections: sent.attempted,
+        stream_flood_join_ms: joined,
+      },
     };
   } finally {
     await cleanup.run();
@@ -352,7 +466,11 @@ export async function metric(a: AgentProcess, name: string, labels = ''): Promis
  * The recording post: a UDP socket on `addr` that keeps every packet it receives which
  * `look` opens and which carries an alive or suspect.
  */
-async function startRecorder(cleanup: Cleanup, addr: string, look: WireOptions): Promise<{ sock: UdpSocket; captured: Buffer[] }> {
+async function startRecorder(
+  cleanup: Cleanup,
+  addr: string,
+  look: WireOptions,
+): Promise<{ sock: UdpSocket; captured: Buffer[] }> {
   const sock = createSocket('udp4');
   cleanup.teardown(() => new Promise<void>((resolve) => sock.close(() => resolve())));
   await new Promise<void>((resolve) => sock.bind(0, addr, () => resolve()));
@@ -401,9 +519,35 @@ export async function replayAttack(opts: { base: string }): Promise<AttackResult
   try {
     const key = generateKey();
     const ip = (i: number) => `${opts.base}.${i}`;
-    const r1 = await startAgent(cleanup, ['--node', 'r1', '--bind', ip(1), '--bind-port', '0', '--encrypt', key, ...FAST]);
-    const r2 = await startAgent(cleanup, ['--node', 'r2', '--bind', ip(2), '--bind-port', '0', '--encrypt', key, '--join', r1.ready.gossip!, ...FAST]);
-    await eventually('r1 and r2 see each other', async () => (await members(r1)).length === 2 && (await members(r2)).length === 2, 15_000);
+    const r1 = await startAgent(cleanup, [
+      '--node',
+      'r1',
+      '--bind',
+      ip(1),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      ...FAST,
+    ]);
+    const r2 = await startAgent(cleanup, [
+      '--node',
+      'r2',
+      '--bind',
+      ip(2),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      '--join',
+      r1.ready.gossip!,
+      ...FAST,
+    ]);
+    await eventually(
+      'r1 and r2 see each other',
+      async () => (await members(r1)).length === 2 && (await members(r2)).length === 2,
+      15_000,
+    );
 
     // A UDP socket r1 believes is member "tap".
     const look: WireOptions = { label: '', keyring: new Keyring([key]), acceptUnstamped: true };
