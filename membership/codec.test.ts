@@ -2,8 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
+import { DEFAULTS } from './defaults.js';
 import {
-  DEFAULT_UDP_PAYLOAD,
   decodePacket,
   decodeStream,
   encodePacket,
@@ -277,18 +277,18 @@ t.test('splitIntoPackets fills packets up to the budget and hands back what can 
   });
   const msgs: PacketMessage[] = [];
   for (let i = 0; i < 60; i++) msgs.push(alive(i, 100));
-  const huge: PacketMessage = { t: 'user', data: new Uint8Array(DEFAULT_UDP_PAYLOAD) };
+  const huge: PacketMessage = { t: 'user', data: new Uint8Array(DEFAULTS.swim.udpPayload) };
   msgs.splice(10, 0, huge);
   const { packets, oversized } = splitIntoPackets(msgs, o);
   t.same(oversized, [huge]);
   t.equal(packets.flat().length, 60, 'every other message is in some packet');
   const sizes = packets.map((p) => encodePacket(p, o).length);
   t.ok(
-    sizes.every((s) => s <= DEFAULT_UDP_PAYLOAD),
+    sizes.every((s) => s <= DEFAULTS.swim.udpPayload),
     `all within budget: ${sizes.join(',')}`,
   );
   t.ok(
-    sizes.slice(0, -1).every((s) => s > DEFAULT_UDP_PAYLOAD - encodedSize(alive(1, 100))),
+    sizes.slice(0, -1).every((s) => s > DEFAULTS.swim.udpPayload - encodedSize(alive(1, 100))),
     'no packet but the last could have taken one more',
   );
 });

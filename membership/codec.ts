@@ -29,11 +29,10 @@ import { NONCE_BYTES, SEAL_OVERHEAD, type Keyring } from './keyring.js';
 import type { ReplayWindow } from './replay-window.js';
 import { fromWire, toWire } from './wire-schema.js';
 import { checkMessage } from './validate.js';
+import { DEFAULTS } from './defaults.js';
 
 export const WIRE_VERSION = 1;
 export const MAX_LABEL_BYTES = 255;
-/** The default UDP payload budget, as memberlist: fits a 1500-byte MTU with room for IP/UDP headers and tunnels. */
-export const DEFAULT_UDP_PAYLOAD = 1400;
 /** Largest UDP payload IPv4 can carry; anything bigger did not come from a datagram. */
 export const MAX_PACKET_BYTES = 65507;
 
@@ -125,7 +124,7 @@ export function packetOverhead(opts: WireOptions, count: number): number {
 export function splitIntoPackets(
   msgs: readonly PacketMessage[],
   opts: WireOptions,
-  budget: number = DEFAULT_UDP_PAYLOAD,
+  budget: number = DEFAULTS.swim.udpPayload,
 ): { packets: PacketMessage[][]; oversized: PacketMessage[] } {
   const packets: PacketMessage[][] = [];
   const oversized: PacketMessage[] = [];

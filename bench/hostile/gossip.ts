@@ -2,7 +2,7 @@
 // them and assert, `npm run bench -- hostile` runs them once and prints what they measured.
 // Each attack starts real agents on loopback (127.0.2.0/24 and up), attacks them through
 // their real sockets, measures, and stops everything it started, even when it fails.
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { Envelope } from '../../crdt-store/envelope.js';
@@ -17,7 +17,18 @@ import type { AttackResult } from './result.js';
 export type { AttackResult } from './result.js';
 
 /** Fast timings, so that an attack and its verdict take seconds. */
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4', '--push-pull-interval', '5s'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+  '--push-pull-interval',
+  '5s',
+];
 
 /** Collects cleanups, run in reverse order, as tap's t.teardown does. */
 export class Cleanup {
@@ -26,7 +37,10 @@ export class Cleanup {
     this.#fns.push(fn);
   }
   async run(): Promise<void> {
-    for (const fn of this.#fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of this.#fns.splice(0).reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
   }
 }
 
@@ -51,7 +65,11 @@ function endpoint(a: AgentProcess): { addr: string; port: number } {
 }
 
 /** Sends datagrams from `from` (a loopback address of the attacker's) and closes the socket. */
-export async function sendDatagrams(from: string, to: { addr: string; port: number }, bufs: readonly Uint8Array[]): Promise<void> {
+export async function sendDatagrams(
+  from: string,
+  to: { addr: string; port: number },
+  bufs: readonly Uint8Array[],
+): Promise<void> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
@@ -98,7 +116,119 @@ function forgedInViews(views: MemberJson[][]): number {
   return huge + wrong;
 }
 
-const viewsText = (views: MemberJson[][]) => views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ');
+const viewsText = (views: MemberJson[][]) =>
+  views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ');
+
+/** Whether every running agent of `agents` sees each of `names` alive. */
+async function aliveEverywhere(agents: AgentProcess[], names: string[]): Promise<boolean> {
+  const views = await Promise.all(agents.filter(running).map(members));
+  return views.every((v) => names.every((n) => v.find((m) => m.name === n)?.state === 'alive'));
+}
+
+/** Agent a<i> on `base`.<i>, joined to `join` when given. */
+function startNumbered(
+  cleanup: Cleanup,
+  base: string,
+  i: number,
+  join: string | undefined,
+  keyArgs: string[],
+): Promise<AgentProcess> {
+  return startAgent(cleanup, [
+    '--node',
+    `a${i}`,
+    '--bind',
+    `${base}.${i}`,
+    '--bind-port',
+    '0',
+    ...(join ? ['--join', join] : []),
+    ...keyArgs,
+    ...FAST,
+  ]);
+}
+
+/** a1, a2 and a3, the last two joined to a1, once they all see each other alive. */
+async function startTrio(cleanup: Cleanup, base: string, keyArgs: string[]): Promise<AgentProcess[]> {
+  const a1 = await startNumbered(cleanup, base, 1, undefined, keyArgs);
+  const a2 = await startNumbered(cleanup, base, 2, a1.ready.gossip!, keyArgs);
+  const a3 = await startNumbered(cleanup, base, 3, a1.ready.gossip!, keyArgs);
+  await eventually('3 agents see each other alive', () => aliveEverywhere([a1, a2, a3], ['a1', 'a2', 'a3']), 20_000);
+  return [a1, a2, a3];
+}
+
+/** Sends the forged packets (from `base`.9) to a1 and a2 and waits for them to spread: the agents that exited since. */
+async function sendForgedIncarnations(
+  trio: AgentProcess[],
+  base: string,
+  key: string | undefined,
+): Promise<AgentProcess[]> {
+  const [a1, a2, a3] = trio as [AgentProcess, AgentProcess, AgentProcess];
+  const packets = forgedIncarnations({ label: '', keyring: key ? new Keyring([key]) : undefined }, endpoint(a3));
+  await sendDatagrams(`${base}.9`, endpoint(a1), packets);
+  await sendDatagrams(`${base}.9`, endpoint(a2), packets);
+  // Long enough for the refutation to be encoded several times and for gossip to spread.
+  await new Promise((r) => setTimeout(r, 3000));
+  return trio.filter((a) => !running(a));
+}
+
+/**
+ * Restarts a2 (as systemd would after a crash, or by hand) and judges: it must not crash
+ * again, and every view must heal and hold nothing forged. `crashes` and `details` carry
+ * what was seen before the restart.
+ */
+async function restartA2AndJudge(
+  cleanup: Cleanup,
+  o: { name: string; trio: AgentProcess[]; base: string; keyArgs: string[] },
+  crashes: number,
+  details: string[],
+): Promise<AttackResult> {
+  const { name, trio, base, keyArgs } = o;
+  const a2 = trio[1]!;
+  const args = [
+    '--node',
+    'a2',
+    '--bind',
+    `${base}.2`,
+    '--bind-port',
+    String(endpoint(a2).port),
+    '--join',
+    trio[0]!.ready.gossip!,
+    ...keyArgs,
+    ...FAST,
+  ];
+  const restarted = await restartAgent(cleanup, a2, args);
+  if (typeof restarted === 'string')
+    return {
+      name,
+      held: false,
+      crashes: crashes + 1,
+      forged_accepted: 0,
+      detail: [...details, `a2 crashed on restart: ${restarted}`].join('; '),
+    };
+  trio[1] = restarted;
+  const healed = await eventually(
+    'a2 and a3 alive in every view after the restart',
+    () => aliveEverywhere(trio, ['a1', 'a2', 'a3']),
+    20_000,
+  ).then(
+    () => true,
+    () => false,
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  if (!running(restarted)) {
+    crashes++;
+    details.push('a2 crashed again after its restart');
+  }
+  const views = await Promise.all(trio.filter(running).map(members));
+  const forged = forgedInViews(views);
+  if (!healed || forged > 0) details.push(`views: ${viewsText(views)}`);
+  return {
+    name,
+    held: crashes === 0 && forged === 0 && healed,
+    crashes,
+    forged_accepted: forged,
+    detail: details.join('; ') || undefined,
+  };
+}
 
 /**
  * Forged incarnation: one `dead` message about a2 at incarnation 2^53-1, sent (as a key holder
@@ -112,45 +242,12 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
   try {
     const key = opts.keyed ? generateKey() : undefined;
     const keyArgs = key ? ['--encrypt', key] : [];
-    const ip = (i: number) => `${opts.base}.${i}`;
-    const start = (i: number, join?: string) =>
-      startAgent(cleanup, ['--node', `a${i}`, '--bind', ip(i), '--bind-port', '0', ...(join ? ['--join', join] : []), ...keyArgs, ...FAST]);
-    const a1 = await start(1);
-    const seed = a1.ready.gossip!;
-    let a2 = await start(2, seed);
-    const a3 = await start(3, seed);
-    const all = () => [a1, a2, a3];
-    const aliveEverywhere = async (names: string[]) =>
-      (await Promise.all(all().filter(running).map(members))).every((v) => names.every((n) => v.find((m) => m.name === n)?.state === 'alive'));
-    await eventually('3 agents see each other alive', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000);
-
-    const packets = forgedIncarnations({ label: '', keyring: key ? new Keyring([key]) : undefined }, endpoint(a3));
-    await sendDatagrams(ip(9), endpoint(a1), packets);
-    await sendDatagrams(ip(9), endpoint(a2), packets);
-
-    // Long enough for the refutation to be encoded several times and for gossip to spread.
-    await new Promise((r) => setTimeout(r, 3000));
-    let crashes = all().filter((a) => !running(a)).length;
+    const trio = await startTrio(cleanup, opts.base, keyArgs);
+    const exited = await sendForgedIncarnations(trio, opts.base, key);
     const details: string[] = [];
-    if (crashes > 0) details.push(`exited after the forged packets: ${all().filter((a) => !running(a)).map((a) => a.ready.gossip).join(', ')}`);
-
-    // Restart a2 (as systemd would after a crash, or by hand): it must not crash again.
-    const restarted = await restartAgent(cleanup, a2, ['--node', 'a2', '--bind', ip(2), '--bind-port', String(endpoint(a2).port), '--join', seed, ...keyArgs, ...FAST]);
-    if (typeof restarted === 'string') return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${restarted}`].join('; ') };
-    a2 = restarted;
-    const healed = await eventually('a2 and a3 alive in every view after the restart', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000).then(
-      () => true,
-      () => false,
-    );
-    await new Promise((r) => setTimeout(r, 2000));
-    if (!running(a2)) {
-      crashes++;
-      details.push('a2 crashed again after its restart');
-    }
-    const views = await Promise.all(all().filter(running).map(members));
-    const forged = forgedInViews(views);
-    if (!healed || forged > 0) details.push(`views: ${viewsText(views)}`);
-    return { name, held: crashes === 0 && forged === 0 && healed, crashes, forged_accepted: forged, detail: details.join('; ') || undefined };
+    if (exited.length > 0)
+      details.push(`exited after the forged packets: ${exited.map((a) => a.ready.gossip).join(', ')}`);
+    return await restartA2AndJudge(cleanup, { name, trio, base: opts.base, keyArgs }, exited.length, details);
   } finally {
     await cleanup.run();
   }
@@ -169,7 +266,12 @@ const FRAME_4MIB = 4 * 1024 * 1024;
  * prefix, then as much of the body as the server takes, in 64 KiB writes. Resolves when the
  * server closes it or `stopAt` passes.
  */
-function floodConnection(from: string, to: { addr: string; port: number }, hello: Uint8Array | undefined, stopAt: number): Promise<number> {
+function floodConnection(
+  from: string,
+  to: { addr: string; port: number },
+  hello: Uint8Array | undefined,
+  stopAt: number,
+): Promise<number> {
   return new Promise((resolve) => {
     let sent = 0;
     const sock: Socket = connect({ host: to.addr, port: to.port, localAddress: from });
@@ -203,7 +305,14 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
  * forged hello as `hellos` says (half: a quarter of each wave gets none). Counts into `sent`.
  */
 async function floodWaves(
-  o: { ip: (i: number) => string; gossipAt: { addr: string; port: number }; storeAt: { addr: string; port: number }; connections: number; hellos?: 'none' | 'all' | 'half'; stopAt: number },
+  o: {
+    ip: (i: number) => string;
+    gossipAt: { addr: string; port: number };
+    storeAt: { addr: string; port: number };
+    connections: number;
+    hellos?: 'none' | 'all' | 'half';
+    stopAt: number;
+  },
   sent: { attempted: number; bytes: number },
 ): Promise<void> {
   const sources = 8;
@@ -223,6 +332,67 @@ async function floodWaves(
   }
 }
 
+/** Writes the KV entry the joining agent must receive by repair. */
+async function putProbe(v1: AgentProcess): Promise<void> {
+  const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify('before'),
+  });
+  if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
+}
+
+/** Samples the RSS of process `pid` every 100 ms until stopped: the peak seen, from `baseline`. */
+function rssPeakSampler(cleanup: Cleanup, pid: number, baseline: number): { stop: () => number } {
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMb(pid));
+    } catch {
+      // exited: counted by the caller
+    }
+  }, 100);
+  cleanup.teardown(() => clearInterval(sampler));
+  return {
+    stop: () => {
+      clearInterval(sampler);
+      return peak;
+    },
+  };
+}
+
+/** Starts v2 joined to v1: the ms until v1 sees it alive and it holds the probe entry, or -1 past `deadlineMs`. */
+async function joinWithRepair(
+  cleanup: Cleanup,
+  ip: (i: number) => string,
+  v1: AgentProcess,
+  deadlineMs: number,
+): Promise<number> {
+  const joinStarted = Date.now();
+  const v2 = await startAgent(cleanup, [
+    '--node',
+    'v2',
+    '--bind',
+    ip(2),
+    '--bind-port',
+    '0',
+    '--join',
+    v1.ready.gossip!,
+    ...FAST,
+  ]);
+  return eventually(
+    'v2 joined v1 and holds the KV entry written before it came',
+    async () => {
+      const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
+      return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
+    },
+    deadlineMs,
+  ).then(
+    () => Date.now() - joinStarted,
+    () => -1,
+  );
+}
+
 /**
  * Stream flood: connections that announce 4 MiB frames and dump or trickle bytes, at
  * the gossip and the store port of one agent, half without a hello and half behind a
@@ -230,16 +400,22 @@ async function floodWaves(
  * (gossip push/pull) and must receive a KV entry written before it came (store repair).
  * Held when the agent's RSS grows by at most 32 MB and the join and the repair succeed.
  */
-export async function streamFloodAttack(opts: { smoke: boolean; base: string; hellos?: 'none' | 'all' | 'half'; connections?: number }): Promise<AttackResult> {
+export async function streamFloodAttack(opts: {
+  smoke: boolean;
+  base: string;
+  hellos?: 'none' | 'all' | 'half';
+  connections?: number;
+}): Promise<AttackResult> {
   const name = 'stream_flood';
   const cleanup = new Cleanup();
   try {
     const ip = (i: number) => `${opts.base}.${i}`;
     // NODE_OPTIONS cleared: under tap it loads tap's TypeScript loader into the agent, which
     // then measures tap as well as weft.
-    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], { NODE_OPTIONS: '' });
-    const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify('before') });
-    if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
+    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], {
+      NODE_OPTIONS: '',
+    });
+    await putProbe(v1);
     await new Promise((r) => setTimeout(r, 500));
     const baseline = rssMb(v1.proc.pid!);
 
@@ -249,30 +425,14 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
     const connections = opts.connections ?? (opts.smoke ? 160 : 400); // over 64 per port: old agents refused the 65th
     const durationMs = opts.smoke ? 6_000 : 12_000;
     const stopAt = Date.now() + durationMs;
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      try {
-        peak = Math.max(peak, rssMb(v1.proc.pid!));
-      } catch {
-        // exited: counted below
-      }
-    }, 100);
-    cleanup.teardown(() => clearInterval(sampler));
+    const sampler = rssPeakSampler(cleanup, v1.proc.pid!, baseline);
     const sent = { attempted: 0, bytes: 0 };
     const flood = floodWaves({ ip, gossipAt, storeAt, connections, hellos: opts.hellos, stopAt }, sent);
 
     await new Promise((r) => setTimeout(r, 1000)); // the flood is in full swing
-    const joinStarted = Date.now();
-    const v2 = await startAgent(cleanup, ['--node', 'v2', '--bind', ip(2), '--bind-port', '0', '--join', v1.ready.gossip!, ...FAST]);
-    const joined = await eventually('v2 joined v1 and holds the KV entry written before it came', async () => {
-      const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
-      return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
-    }, durationMs).then(
-      () => Date.now() - joinStarted,
-      () => -1,
-    );
+    const joined = await joinWithRepair(cleanup, ip, v1, durationMs);
     await flood;
-    clearInterval(sampler);
+    const peak = sampler.stop();
     const crashes = running(v1) ? 0 : 1;
     const growth = Math.round((peak - baseline) * 10) / 10;
     const held = crashes === 0 && growth <= 32 && joined >= 0;
@@ -281,7 +441,11 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
       held,
       crashes,
       detail: `${sent.attempted} connections, ${Math.round(sent.bytes / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
-      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: sent.attempted, stream_flood_join_ms: joined },
+      figures: {
+        rss_growth_mb_stream_flood: growth,
+        stream_flood_connections: sent.attempted,
+        stream_flood_join_ms: joined,
+      },
     };
   } finally {
     await cleanup.run();
@@ -299,6 +463,50 @@ export async function metric(a: AgentProcess, name: string, labels = ''): Promis
 }
 
 /**
+ * The recording post: a UDP socket on `addr` that keeps every packet it receives which
+ * `look` opens and which carries an alive or suspect.
+ */
+async function startRecorder(
+  cleanup: Cleanup,
+  addr: string,
+  look: WireOptions,
+): Promise<{ sock: UdpSocket; captured: Buffer[] }> {
+  const sock = createSocket('udp4');
+  cleanup.teardown(() => new Promise<void>((resolve) => sock.close(() => resolve())));
+  await new Promise<void>((resolve) => sock.bind(0, addr, () => resolve()));
+  const captured: Buffer[] = [];
+  sock.on('message', (buf) => {
+    const r = decodePacket(buf, look);
+    if (r.ok && r.msgs.some((m) => m.t === 'alive' || m.t === 'suspect')) captured.push(buf);
+  });
+  return { sock, captured };
+}
+
+/** Announces the recorder to `to` as member "tap", in a packet sealed by an insider, both the current and the pre-replay-protection way. */
+async function announceTap(sock: UdpSocket, to: { addr: string; port: number }, look: WireOptions): Promise<void> {
+  const { address, port } = sock.address();
+  const body = packUnchecked([[4, Math.floor(Date.now() / 1000), ['tap', address, port], new Uint8Array(0)]]);
+  // Also sealed as agents before replay protection did (mode 1, no sender time), so the
+  // attack runs against them too; newer agents refuse that copy as stale.
+  const legacyHeader = Buffer.from([1, 1, 0]);
+  for (const intro of [sealBody(body, look), Buffer.concat([legacyHeader, look.keyring!.seal(body, legacyHeader)])]) {
+    await new Promise<void>((resolve) => sock.send(intro, to.port, to.addr, () => resolve()));
+  }
+}
+
+/** Sends each packet twice (from `from`) to each agent: how many copies each refused as replayed. */
+async function replayTwice(from: string, agents: AgentProcess[], replays: Buffer[]): Promise<number[]> {
+  const replayed = (a: AgentProcess) => metric(a, 'weft_gossip_rejected_total', 'reason="replayed"');
+  const before = await Promise.all(agents.map(replayed));
+  for (const p of replays) {
+    for (const a of agents) await sendDatagrams(from, endpoint(a), [p, p]);
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const after = await Promise.all(agents.map(replayed));
+  return after.map((n, i) => n - before[i]!);
+}
+
+/**
  * Replay: a captured encrypted packet, sent again. A fake member (the attacker,
  * who holds no key here; it merely records) announces itself to agent r1 with a packet
  * sealed by an insider, then records what r1 gossips to it; every recorded packet that
@@ -311,41 +519,45 @@ export async function replayAttack(opts: { base: string }): Promise<AttackResult
   try {
     const key = generateKey();
     const ip = (i: number) => `${opts.base}.${i}`;
-    const r1 = await startAgent(cleanup, ['--node', 'r1', '--bind', ip(1), '--bind-port', '0', '--encrypt', key, ...FAST]);
-    const r2 = await startAgent(cleanup, ['--node', 'r2', '--bind', ip(2), '--bind-port', '0', '--encrypt', key, '--join', r1.ready.gossip!, ...FAST]);
-    await eventually('r1 and r2 see each other', async () => (await members(r1)).length === 2 && (await members(r2)).length === 2, 15_000);
+    const r1 = await startAgent(cleanup, [
+      '--node',
+      'r1',
+      '--bind',
+      ip(1),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      ...FAST,
+    ]);
+    const r2 = await startAgent(cleanup, [
+      '--node',
+      'r2',
+      '--bind',
+      ip(2),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      '--join',
+      r1.ready.gossip!,
+      ...FAST,
+    ]);
+    await eventually(
+      'r1 and r2 see each other',
+      async () => (await members(r1)).length === 2 && (await members(r2)).length === 2,
+      15_000,
+    );
 
-    // The recording post: a UDP socket r1 believes is member "tap".
-    const sock = createSocket('udp4');
-    cleanup.teardown(() => new Promise<void>((resolve) => sock.close(() => resolve())));
-    await new Promise<void>((resolve) => sock.bind(0, ip(9), () => resolve()));
-    const tapPort = sock.address().port;
-    const captured: Buffer[] = [];
+    // A UDP socket r1 believes is member "tap".
     const look: WireOptions = { label: '', keyring: new Keyring([key]), acceptUnstamped: true };
-    sock.on('message', (buf) => {
-      const r = decodePacket(buf, look);
-      if (r.ok && r.msgs.some((m) => m.t === 'alive' || m.t === 'suspect')) captured.push(buf);
-    });
-    const body = packUnchecked([[4, Math.floor(Date.now() / 1000), ['tap', ip(9), tapPort], new Uint8Array(0)]]);
-    // Also sealed as agents before replay protection did (mode 1, no sender time), so the
-    // attack runs against them too; newer agents refuse that copy as stale.
-    const legacyHeader = Buffer.from([1, 1, 0]);
-    for (const intro of [sealBody(body, look), Buffer.concat([legacyHeader, look.keyring!.seal(body, legacyHeader)])]) {
-      await new Promise<void>((resolve) => sock.send(intro, endpoint(r1).port, ip(1), () => resolve()));
-    }
+    const { sock, captured } = await startRecorder(cleanup, ip(9), look);
+    await announceTap(sock, endpoint(r1), look);
     await eventually('r1 gossiped an alive or suspect to the tap', () => captured.length >= 3, 15_000);
 
-    const before = await metric(r2, 'weft_gossip_rejected_total', 'reason="replayed"');
-    const beforeOwn = await metric(r1, 'weft_gossip_rejected_total', 'reason="replayed"');
     const replays = captured.slice(0, 3);
-    for (const p of replays) {
-      await sendDatagrams(ip(8), endpoint(r2), [p, p]);
-      // r1 sealed it and never received it: the first copy is new to r1, the second a replay.
-      await sendDatagrams(ip(8), endpoint(r1), [p, p]);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-    const refused = (await metric(r2, 'weft_gossip_rejected_total', 'reason="replayed"')) - before;
-    const refusedOwn = (await metric(r1, 'weft_gossip_rejected_total', 'reason="replayed"')) - beforeOwn;
+    // r1 sealed them and never received them: the first copy is new to r1, the second a replay.
+    const [refused, refusedOwn] = (await replayTwice(ip(8), [r2, r1], replays)) as [number, number];
     const accepted = Math.max(0, replays.length - refused) + Math.max(0, replays.length - refusedOwn);
     return {
       name,

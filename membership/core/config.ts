@@ -65,6 +65,7 @@ const LAN: SwimConfig = {
   healIntervalMs: 10_000,
   reapAfterMs: 24 * 3600_000,
   tcpTimeoutMs: 10_000,
+  /** As memberlist: fits a 1500-byte MTU with room for IP/UDP headers and tunnels. The default for every UDP budget (codec.ts). */
   udpPayload: 1400,
   packetOverhead: 48,
   messageOverhead: 2,
