@@ -100,8 +100,10 @@ t.test(
       ['B', b],
     ] as const) {
       const ms = await eventually(
-        `primary.web.svc answers only the tagged endpoint at ${who}`,
-        async () => (await answers(x, `primary.web.svc.${D}`)).join() === '127.0.0.11',
+        `every endpoint has reached ${who}, and primary.web.svc answers only the tagged one`,
+        async () =>
+          (await answers(x, `web.svc.${D}`)).length === 3 &&
+          (await answers(x, `primary.web.svc.${D}`)).join() === '127.0.0.11',
         20_000,
         100,
       );
