@@ -34,7 +34,7 @@ import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
 import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
-import { authChunk, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
+import { authChunk, certKey, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -626,6 +626,39 @@ export class LocalStore {
     this.pending.clear();
   }
 
+  /**
+   * Certificates that came with changes (a push, a sync session, the journal): each is
+   * checked against the CA before the records referencing it can use it; a refused one is
+   * counted as bad_cert.
+   */
+  learnCerts(ders: readonly Uint8Array[] | undefined): void {
+    if (!this.auth || !ders || ders.length === 0) return;
+    const refused = this.auth.learnCerts(ders, this.clock());
+    for (let i = 0; i < refused; i++) this.rejected('bad_cert');
+  }
+
+  /**
+   * The certificates the given auth records reference, each once, for a peer to check
+   * them; those whose reference is in `sent` are left out, and the rest added to it. At
+   * most `max` (the rest go with a later message).
+   */
+  certsFor(auths: Iterable<Uint8Array | undefined>, sent = new Set<string>(), max = Infinity): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (!this.auth) return out;
+    for (const a of auths) {
+      if (out.length >= max) break;
+      if (!a) continue;
+      const k = certKey(a);
+      if (sent.has(k)) continue;
+      sent.add(k);
+      const der = this.auth.certOf(a);
+      if (der) out.push(der);
+    }
+    return out;
+  }
+
+  private readonly certOf = (a: Uint8Array): Uint8Array | undefined => this.auth?.certOf(a);
+
   // ------------------------------------------------------------ maintenance
 
   /**
@@ -734,7 +767,7 @@ export class LocalStore {
   private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
     for (const d of this.docs.values()) {
       yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
-      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths) };
+      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths, this.certOf) };
       d.unpersistedAuths = [];
     }
   }
@@ -900,8 +933,9 @@ export class LocalStore {
     const doc = this.freshDoc(p.docId, kind, p.epoch);
     for (const chunk of p.chunks) {
       if (isAuthChunk(chunk)) {
-        const entries = readAuthChunk(chunk);
-        if (entries) for (const [h, a] of entries) doc.auths.set(h, a);
+        const read = readAuthChunk(chunk);
+        if (read) this.learnCerts(read.certs);
+        if (read) for (const [h, a] of read.entries) doc.auths.set(h, a);
         else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');
         continue;
       }
@@ -949,7 +983,7 @@ export class LocalStore {
       if (a) entries.push([h, a]);
     }
     doc.unpersistedAuths = [];
-    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries));
+    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries, this.certOf));
   }
 
   /**
@@ -962,7 +996,7 @@ export class LocalStore {
     for (const c of infos) {
       const a = auths.get(c.hash);
       const r = this.auth!.verify(docId, c.bytes, c.hash, c.actor, a, now);
-      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked') return r;
+      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked' || r === 'unknown_cert') return r;
       if (a) keep.set(c.hash, a);
     }
     return keep;
