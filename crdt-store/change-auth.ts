@@ -131,6 +131,11 @@ export class SignedChanges implements ChangeAuth {
     for (const l of this.listeners) l.revoked?.(node);
   }
 
+  /** Certificates known by reference here (bounded; only CA-issued ones enter). */
+  get certsKnown(): number {
+    return this.book.size;
+  }
+
   get certFingerprint(): string {
     return this.identity.cert.fingerprint;
   }

@@ -10,7 +10,8 @@ import { fingerprintOf, type TrustedCert } from './identity.js';
 import { LruMap } from '../base/lru.js';
 
 /** The reference of a certificate, from its fingerprint (hex). */
-export const certRef = (fingerprintHex: string): Uint8Array => Buffer.from(fingerprintHex.slice(0, CERT_REF_BYTES * 2), 'hex');
+export const certRef = (fingerprintHex: string): Uint8Array =>
+  Buffer.from(fingerprintHex.slice(0, CERT_REF_BYTES * 2), 'hex');
 
 /** The reference of a certificate's DER bytes. */
 export const certRefOfDer = (der: Uint8Array): Uint8Array => certRef(fingerprintOf(der));
