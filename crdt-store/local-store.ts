@@ -35,6 +35,7 @@ import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
 import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
 import { authChunk, certKey, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
+import { OwnSignatures } from './own-signatures.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -63,8 +64,8 @@ export interface LocalChange {
   epoch: number;
   hash: string;
   change: Uint8Array;
-  /** Its auth record (change-auth.ts), with identity on. */
-  auth?: Uint8Array;
+  /** Its auth record (change-auth.ts), with identity on: signed when first read (own-signatures.ts). */
+  readonly auth?: Uint8Array;
 }
 
 /** What became of changes or a document received from a peer. */
@@ -175,6 +176,8 @@ export class LocalStore {
   private readonly keyOwner: KeyOwnerRule | undefined;
   private readonly maxEpochAheadMs: number;
   private readonly auth: ChangeAuth | undefined;
+  /** This node's changes not signed yet (signed in batches, at the first need: own-signatures.ts). */
+  private readonly own: OwnSignatures | undefined;
   private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
 
   private readonly docs = new Map<DocId, ReplicaDoc>();
@@ -215,6 +218,7 @@ export class LocalStore {
     this.keyOwner = opts.keyOwner;
     this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULTS.maxEpochAheadMs;
     this.auth = opts.auth;
+    this.own = opts.auth && new OwnSignatures(opts.auth);
     const keyOwner = this.keyOwner;
     this.views = new Views(
       this.holders,
@@ -547,6 +551,7 @@ export class LocalStore {
   syncAuths(docId: DocId, epoch: number, message: Uint8Array): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     if (!this.auth) return out;
+    this.own?.signAll();
     const doc = this.docs.get(docId);
     const held = doc && doc.epoch === epoch ? doc : this.pending.get(docId);
     if (!held) return out;
@@ -744,10 +749,10 @@ export class LocalStore {
       this.counters.localChanges++;
       this.reindex(doc, changes);
       this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
-      const auth = this.signChange(doc, committed);
+      const local = localChange(doc, committed, this.own?.add(doc, committed.hash, committed.change));
       this.persistAuths(doc);
       for (const o of this.observers) {
-        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change, auth });
+        o.localChange?.(local);
         o.docUpdated?.(doc);
       }
     }
@@ -765,6 +770,7 @@ export class LocalStore {
   }
 
   private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
+    this.own?.signAll();
     for (const d of this.docs.values()) {
       yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
       if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths, this.certOf) };
@@ -883,11 +889,13 @@ export class LocalStore {
       }
     }
     this.persistence?.chunk(id, epoch, doc.saveIncremental());
-    const auth = this.signChange(doc, first);
+    // Signed at once: an epoch's first change is what peers need to adopt it.
+    const local = localChange(doc, first, this.own?.add(doc, first.hash, first.change));
+    this.own?.signAll();
     this.persistAuths(doc);
     this.persistence?.sync();
     for (const o of this.observers) {
-      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change, auth });
+      o.localChange?.(local);
       o.docUpdated?.(doc);
     }
   }
@@ -962,21 +970,13 @@ export class LocalStore {
     if (doc.owner !== this.name) doc.hibernate();
   }
 
-  /** Signs a change this node just made and keeps the record beside it (with identity on). */
-  private signChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }): Uint8Array | undefined {
-    if (!this.auth) return undefined;
-    const auth = this.auth.sign(doc.id, c.change);
-    doc.auths.set(c.hash, auth);
-    doc.unpersistedAuths.push(c.hash);
-    return auth;
-  }
-
   /** Auth records of `doc` not on disk yet go after its content (never before: see keepAuths). */
   private persistAuths(doc: ReplicaDoc, now = false): void {
     // Batched: one journal record per change would double the log's growth (and its
     // compactions). What a crash loses is re-signed on demand for our own changes
     // (syncAuths); other writers' are fetched again from peers that hold them.
     if (doc.unpersistedAuths.length === 0 || (!now && doc.unpersistedAuths.length < AUTH_BATCH)) return;
+    this.own?.signAll();
     const entries: [string, Uint8Array][] = [];
     for (const h of doc.unpersistedAuths) {
       const a = doc.auths.get(h);
@@ -1023,6 +1023,13 @@ function authsByHash(chunks: readonly Uint8Array[], infos: readonly ChangeInfo[]
     const h = hashOf.get(c);
     if (a && h) out.set(h, a);
   });
+  return out;
+}
+
+/** A change this node made, for observers; its auth record is read (and signed) when first asked for. */
+function localChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }, auth: (() => Uint8Array | undefined) | undefined): LocalChange {
+  const out: LocalChange = { docId: doc.id, epoch: doc.epoch, hash: c.hash, change: c.change };
+  if (auth) Object.defineProperty(out, 'auth', { get: auth, enumerable: true });
   return out;
 }
 
