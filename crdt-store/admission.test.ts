@@ -28,7 +28,7 @@ t.test('n/X takes only changes authored by X in that epoch, writing keys X may h
   t.equal(a.applyRemote(ownDocId('b'), e, [change(ownDocId('b'), e, actorId('b', e + 1), { 'node/b': { addr: '1.2.3.4' } })]), 'invalid', 'b\'s actor of another epoch');
   t.equal(a.applyRemote(ownDocId('b'), e, [change(ownDocId('b'), e, actorId('b', e), { 'svc/web/c/1': {} })]), 'invalid', 'a key of c');
   t.equal(a.applyRemote(ownDocId('b'), e, [change(ownDocId('b'), e, actorId('b', e), { 'kv/x': 1 })]), 'invalid', 'a shared key space');
-  t.same(a.stats().admitRejects, { undecodable: 0, foreign_actor: 2, foreign_key: 2, wrong_bucket: 0, not_a_record_op: 0, future_epoch: 0, unsigned: 0, bad_signature: 0, bad_cert: 0, wrong_signer: 0, revoked: 0 });
+  t.same(a.stats().admitRejects, { undecodable: 0, foreign_actor: 2, foreign_key: 2, wrong_bucket: 0, not_a_record_op: 0, future_epoch: 0, unsigned: 0, bad_signature: 0, bad_cert: 0, wrong_signer: 0, revoked: 0, unknown_cert: 0 });
   t.same(a.keys('', { view: 'all' }), [], 'nothing was taken');
   t.equal(a.applyRemote(ownDocId('b'), e, [change(ownDocId('b'), e, actorId('b', e), { 'node/b': { addr: '1.2.3.4' }, 'svc/web/b/1': {}, other: 1 })]), 'applied', 'b\'s own change');
   t.same(a.keys('', { view: 'all' }), ['node/b', 'other', 'svc/web/b/1']);
