@@ -18,7 +18,7 @@ const skip = skipUnless({ commands: ['openssl'] });
 
 class Counting extends SignedChanges {
   signs = 0;
-  sign(docId: DocId, change: Uint8Array): Uint8Array {
+  override sign(docId: DocId, change: Uint8Array): Uint8Array {
     this.signs++;
     return super.sign(docId, change);
   }
