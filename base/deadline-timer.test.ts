@@ -5,7 +5,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('fires once at the deadline, re-arming to the same deadline is a no-op', async (t) => {
   const fired: number[] = [];
-  const timer = new DeadlineTimer(() => performance.now(), (now) => fired.push(now));
+  const timer = new DeadlineTimer(
+    () => performance.now(),
+    (now) => fired.push(now),
+  );
   const at = performance.now() + 20;
   timer.arm(at);
   timer.arm(at);
@@ -16,7 +19,10 @@ t.test('fires once at the deadline, re-arming to the same deadline is a no-op', 
 
 t.test('a new deadline replaces the old; Infinity and stop() cancel', async (t) => {
   const fired: string[] = [];
-  const timer = new DeadlineTimer(() => performance.now(), () => fired.push('x'));
+  const timer = new DeadlineTimer(
+    () => performance.now(),
+    () => fired.push('x'),
+  );
   timer.arm(performance.now() + 10_000);
   timer.arm(performance.now() + 10);
   await sleep(50);

@@ -21,16 +21,19 @@ export class DeadlineTimer {
   }
 
   private schedule(at: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.stopped) return;
-      const now = this.clock();
-      // Node starts a timer from the event loop's cached time, which a busy loop leaves behind
-      // real time, so a timer can run a few milliseconds early: wait out the rest.
-      if (now < at) return this.schedule(at);
-      this.at = Infinity;
-      this.fire(now);
-    }, Math.max(0, Math.ceil(at - this.clock())));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (this.stopped) return;
+        const now = this.clock();
+        // Node starts a timer from the event loop's cached time, which a busy loop leaves behind
+        // real time, so a timer can run a few milliseconds early: wait out the rest.
+        if (now < at) return this.schedule(at);
+        this.at = Infinity;
+        this.fire(now);
+      },
+      Math.max(0, Math.ceil(at - this.clock())),
+    );
     // The sockets keep a running node alive; a pending deadline alone must not hold the process.
     this.timer.unref();
   }

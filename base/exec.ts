@@ -70,7 +70,14 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
       clearTimeout(timer);
       const stderr = Buffer.concat(err).toString('utf8');
       if (tooMuch) return reject(new CommandError(`${what}: more than ${max} bytes of output`, stderr, null));
-      if (code === null) return reject(new CommandError(`${what} was killed (${signal ?? 'no status'}): it ran too long or was stopped`, stderr, null));
+      if (code === null)
+        return reject(
+          new CommandError(
+            `${what} was killed (${signal ?? 'no status'}): it ran too long or was stopped`,
+            stderr,
+            null,
+          ),
+        );
       resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr, code });
     });
     p.stdin.on('error', () => {}); // the process may exit before reading all of it; 'close' reports why
@@ -82,5 +89,9 @@ export function exec(argv: readonly string[], opts: RunOptions = {}): Promise<Ex
 export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<string> {
   const r = await exec(argv, opts);
   if (r.code === 0) return r.stdout;
-  throw new CommandError(`${argv.slice(0, 3).join(' ')} failed (${r.code}): ${firstLines(r.stderr) || 'no message'}`, r.stderr, r.code);
+  throw new CommandError(
+    `${argv.slice(0, 3).join(' ')} failed (${r.code}): ${firstLines(r.stderr) || 'no message'}`,
+    r.stderr,
+    r.code,
+  );
 }

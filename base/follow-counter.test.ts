@@ -6,7 +6,14 @@ t.test('followCounter adds what a total grew by, and never goes back when the co
   const registry = new Registry();
   let instance: object | undefined = {};
   let total = 0;
-  followCounter(registry, 'x_total', 'x', [], () => (instance ? [[{}, total]] : []), () => instance);
+  followCounter(
+    registry,
+    'x_total',
+    'x',
+    [],
+    () => (instance ? [[{}, total]] : []),
+    () => instance,
+  );
   const value = async () => Number(/x_total (\d+)/.exec(await registry.metrics())![1]);
   t.equal(await value(), 0, 'appears at 0');
   total = 5;

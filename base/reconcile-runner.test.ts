@@ -128,12 +128,19 @@ t.test('passes start at least minIntervalMs apart', async (t) => {
   const h = harness({ minIntervalMs: 500 });
   h.runner.request();
   await h.clock.advance(10);
-  t.same(h.starts.map((s) => s[0]), [10]);
+  t.same(
+    h.starts.map((s) => s[0]),
+    [10],
+  );
   h.runner.request();
   await h.clock.advance(100);
   t.equal(h.starts.length, 1, 'the second change waits for the interval');
   await h.clock.advance(400);
-  t.same(h.starts.map((s) => s[0]), [10, 510], 'then runs once the interval from the last start is over');
+  t.same(
+    h.starts.map((s) => s[0]),
+    [10, 510],
+    'then runs once the interval from the last start is over',
+  );
 });
 
 t.test('one pass at a time: changes during a pass cause exactly one more, after it', async (t) => {
@@ -157,7 +164,10 @@ t.test('one pass at a time: changes during a pass cause exactly one more, after 
   h.release();
   await h.clock.advance(100);
   t.equal(h.maxInFlight, 1, 'never two passes at once');
-  t.ok(h.starts.length >= 2 && h.starts.length <= 3, `one follow-up for the changes (runNow may add its own): ${h.starts.length}`);
+  t.ok(
+    h.starts.length >= 2 && h.starts.length <= 3,
+    `one follow-up for the changes (runNow may add its own): ${h.starts.length}`,
+  );
 });
 
 t.test('a failure retries as a full pass with doubling backoff, capped, reset by success', async (t) => {
@@ -168,8 +178,14 @@ t.test('a failure retries as a full pass with doubling backoff, capped, reset by
   await h.clock.advance(10);
   await h.clock.advance(20_000);
   t.same(retries, [1000, 2000, 4000, 8000, 8000], 'delays double up to retryMaxMs');
-  t.same(h.starts.map((s) => s[0]), [10, 1010, 3010, 7010, 15010]);
-  t.ok(h.starts.slice(1).every((s) => s[1]), 'retries are full passes');
+  t.same(
+    h.starts.map((s) => s[0]),
+    [10, 1010, 3010, 7010, 15010],
+  );
+  t.ok(
+    h.starts.slice(1).every((s) => s[1]),
+    'retries are full passes',
+  );
   t.equal(h.runner.last?.ok, false, 'still failing at 20 s');
   await h.clock.advance(10_000);
   t.equal(h.runner.last?.ok, true);
@@ -199,7 +215,10 @@ t.test('the periodic full pass, and its status shape', async (t) => {
   await h.clock.advance(1);
   t.same(h.starts, [[10_000, true]]);
   await h.clock.advance(10_000);
-  t.same(h.starts.map((s) => s[0]), [10_000, 20_000]);
+  t.same(
+    h.starts.map((s) => s[0]),
+    [10_000, 20_000],
+  );
   const s = h.runner.last!;
   t.same(Object.keys(s).sort(), ['at', 'changed', 'durationMs', 'full', 'ok']);
   t.match(s, { ok: true, changed: true, full: true, durationMs: 0 });

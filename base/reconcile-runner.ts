@@ -197,7 +197,14 @@ export class ReconcileRunner {
       const j = this.o.retryJitter;
       retryIn = Math.round(this.retryMs * (1 - j / 2 + j * this.random()));
       this.dueRetry = this.timers.now() + retryIn;
-      status = { at, durationMs: round(this.timers.now() - t0), ok: false, changed: false, full, error: err instanceof Error ? err.message : String(err) };
+      status = {
+        at,
+        durationMs: round(this.timers.now() - t0),
+        ok: false,
+        changed: false,
+        full,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
     this.passCount++;
     this.lastStatus = status;

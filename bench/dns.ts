@@ -34,7 +34,10 @@ const progress = (l: string) => console.error(`  ${l}`);
 
 const missing = missingCommands(['dnsperf', 'dnsmasq']);
 if (missing.length) {
-  for (const cmd of missing) console.error(`bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`);
+  for (const cmd of missing)
+    console.error(
+      `bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`,
+    );
   printAbsent(missing, { qps: null, qps_ratio_vs_dnsmasq: null, p99_ms_at_20k: null, cached_forward_qps: null });
   process.exit(SMOKE ? 0 : 1);
 }
@@ -62,7 +65,9 @@ writeFileSync(join(dir, 'zone.txt'), zoneQueries);
 writeFileSync(join(dir, 'fwd.txt'), fwdQueries);
 
 // ---------------------------------------------------------------- servers
-const upstream = await TestUpstream.start(UPSTREAM, (q) => ({ answers: [{ type: 'A', name: q.name, ttl: 3600, data: '192.0.2.1' }] }));
+const upstream = await TestUpstream.start(UPSTREAM, (q) => ({
+  answers: [{ type: 'A', name: q.name, ttl: 3600, data: '192.0.2.1' }],
+}));
 
 async function freePort(addr: string): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -73,7 +78,18 @@ async function freePort(addr: string): Promise<number> {
 }
 
 async function startWeft(): Promise<number> {
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, join(import.meta.dirname, 'dns-server.js'), WEFT, String(SERVICES), String(PER), upstream.label], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...AGENT_NODE_FLAGS,
+      join(import.meta.dirname, 'dns-server.js'),
+      WEFT,
+      String(SERVICES),
+      String(PER),
+      upstream.label,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
@@ -88,7 +104,20 @@ async function startDnsmasq(): Promise<number> {
   const port = await freePort(DNSMASQ);
   const child = spawn(
     'dnsmasq',
-    ['-C', '/dev/null', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`, `--port=${port}`, `--listen-address=${DNSMASQ}`, '--bind-interfaces', '--keep-in-foreground', '--cache-size=10000', '--local-ttl=5', '--user=root'],
+    [
+      '-C',
+      '/dev/null',
+      '--no-resolv',
+      '--no-hosts',
+      `--addn-hosts=${join(dir, 'hosts')}`,
+      `--port=${port}`,
+      `--listen-address=${DNSMASQ}`,
+      '--bind-interfaces',
+      '--keep-in-foreground',
+      '--cache-size=10000',
+      '--local-ttl=5',
+      '--user=root',
+    ],
     { stdio: 'ignore' },
   );
   children.push(child);
@@ -113,7 +142,12 @@ interface PerfResult {
 const run = promisify(execFile);
 
 /** One dnsperf run. Asynchronous: the upstream for forwarded names answers from this process meanwhile. */
-async function perf(server: string, port: number, file: string, o: { seconds: number; qps?: number; verbose?: boolean }): Promise<PerfResult> {
+async function perf(
+  server: string,
+  port: number,
+  file: string,
+  o: { seconds: number; qps?: number; verbose?: boolean },
+): Promise<PerfResult> {
   const args = ['-s', server, '-p', String(port), '-d', file, '-l', String(o.seconds), '-q', '100', '-t', '2'];
   if (o.qps) args.push('-Q', String(o.qps));
   if (o.verbose) args.push('-v');
@@ -178,7 +212,9 @@ const askedBefore = upstream.asked.length;
 const cached: number[] = [];
 for (let r = 0; r < rounds; r++) cached.push((await perf(WEFT, weftPort, fwdFile, { seconds })).qps);
 const upstreamDuring = upstream.asked.length - askedBefore;
-progress(`cached forwards: ${cached.map((q) => round(q)).join(', ')} qps; upstream asked ${upstreamDuring} times meanwhile`);
+progress(
+  `cached forwards: ${cached.map((q) => round(q)).join(', ')} qps; upstream asked ${upstreamDuring} times meanwhile`,
+);
 
 for (const c of children) c.kill('SIGTERM');
 await upstream.close();
@@ -210,9 +246,12 @@ const rows: [string, string, string, string][] = [
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
   ['forwarded, cache hits', `${result.cached_forward_qps} qps`, '', `upstream asked ${upstreamDuring}x during`],
 ];
-console.log(`DNS: ${SERVICES} service names x ${PER} endpoints, dnsperf -q 100, ${seconds} s runs, median of ${rounds}; load average ${result.load_average_at_start} at start`);
+console.log(
+  `DNS: ${SERVICES} service names x ${PER} endpoints, dnsperf -q 100, ${seconds} s runs, median of ${rounds}; load average ${result.load_average_at_start} at start`,
+);
 const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-for (const r of rows) console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}  ${r[3]}`.trimEnd());
+for (const r of rows)
+  console.log(`  ${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}  ${r[3]}`.trimEnd());
 console.log('');
 console.log(JSON.stringify(result));
 process.exit(0);

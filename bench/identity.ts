@@ -85,7 +85,8 @@ try {
     const s = openStore(dir, { name: 'node-0', clock, auth });
     let i = 0;
     const start = performance.now();
-    while (performance.now() - start < ms) s.store.put(`svc/web/node-0/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i: i++ });
+    while (performance.now() - start < ms)
+      s.store.put(`svc/web/node-0/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i: i++ });
     // Own changes are signed in batches (crdt-store/own-signatures.ts): the last batch counts too.
     s.store.flushAuths();
     s.journal.flush();
@@ -105,22 +106,36 @@ try {
   const store_updates_per_s_unsigned = Math.round(median(unsigned));
   const store_updates_per_s_signed = Math.round(median(signed));
   const ratio = +(store_updates_per_s_signed / store_updates_per_s_unsigned).toFixed(3);
-  log(`local updates: ${store_updates_per_s_signed}/s signed, ${store_updates_per_s_unsigned}/s unsigned (ratio ${ratio})`);
+  log(
+    `local updates: ${store_updates_per_s_signed}/s signed, ${store_updates_per_s_unsigned}/s unsigned (ratio ${ratio})`,
+  );
 
   // Simulated visibility at N nodes.
   const simOpts = { nodes: SIM_N, updates: smoke ? 30 : 200, intervalMs: 50, linkMs: 1, idleS: 2, log };
   const plain = runStoreSim(simOpts);
-  const withId = runStoreSim({ ...simOpts, auth: (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }) });
-  log(`sim N=${SIM_N}: visible p50/p99 ${withId.visible_p50_ms}/${withId.visible_p99_ms} ms signed, ${plain.visible_p50_ms}/${plain.visible_p99_ms} ms unsigned; bytes per node per update ${withId.bytes_per_node_per_update} vs ${plain.bytes_per_node_per_update}`);
+  const withId = runStoreSim({
+    ...simOpts,
+    auth: (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }),
+  });
+  log(
+    `sim N=${SIM_N}: visible p50/p99 ${withId.visible_p50_ms}/${withId.visible_p99_ms} ms signed, ${plain.visible_p50_ms}/${plain.visible_p99_ms} ms unsigned; bytes per node per update ${withId.bytes_per_node_per_update} vs ${plain.bytes_per_node_per_update}`,
+  );
 
   // Signed membership on the wire.
   const member = new SignedMembership(ids.get('node-0')!);
-  const alive: Alive = { t: 'alive', incarnation: Math.floor(Date.now() / 1000), node: { name: 'node-0', addr: '10.0.0.1', port: 7946 }, meta: new Uint8Array(20) };
+  const alive: Alive = {
+    t: 'alive',
+    incarnation: Math.floor(Date.now() / 1000),
+    node: { name: 'node-0', addr: '10.0.0.1', port: 7946 },
+    meta: new Uint8Array(20),
+  };
   const aliveSig = member.sign('alive', aliveBytes(alive));
   const alive_bytes_unsigned = encodedSize(alive);
   const alive_bytes_signed_ref = encodedSize({ ...alive, sig: aliveSig, cert: member.ownCert(false) });
   const alive_bytes_signed_full = encodedSize({ ...alive, sig: aliveSig, cert: member.ownCert(true) });
-  log(`alive on the wire: ${alive_bytes_unsigned} bytes unsigned, ${alive_bytes_signed_ref} signed (certificate by reference), ${alive_bytes_signed_full} with the whole certificate`);
+  log(
+    `alive on the wire: ${alive_bytes_unsigned} bytes unsigned, ${alive_bytes_signed_ref} signed (certificate by reference), ${alive_bytes_signed_full} with the whole certificate`,
+  );
 
   // The real-agent attacks.
   let forged_accepted = 0;

@@ -7,7 +7,14 @@ import { LbDriver } from '../lb/index.js';
 const cfg = JSON.parse(process.argv[2]) as { port: number; backends: [string, number][] };
 const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
 cfg.backends.forEach(([addr, port], i) =>
-  store.put(`svc/web/bench/${i}`, { service: 'web', addrs: [addr], ports: {}, health: 'none', vips: [{ vip: 'web', port: cfg.port, proto: 'tcp', targetPort: port }], source: 'api' }),
+  store.put(`svc/web/bench/${i}`, {
+    service: 'web',
+    addrs: [addr],
+    ports: {},
+    health: 'none',
+    vips: [{ vip: 'web', port: cfg.port, proto: 'tcp', targetPort: port }],
+    source: 'api',
+  }),
 );
 const lb = await LbDriver.start({ source: store, datapath: 'userspace' });
 console.log(JSON.stringify({ listen: lb.dnsVips.get('web'), status: lb.status().vips[0] }));

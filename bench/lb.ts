@@ -71,7 +71,9 @@ async function lab(name: string): Promise<Lab> {
   const host = async (last: number): Promise<string> => {
     const ns = `${tag}${name}h${last}`;
     await addNs(ns);
-    await run(['ip', '-n', hub, '-batch', '-'], { input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n` });
+    await run(['ip', '-n', hub, '-batch', '-'], {
+      input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n`,
+    });
     await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add 10.77.0.${last}/24 dev eth0\nlink set eth0 up\n` });
     await run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], { netns: ns });
     return ns;
@@ -120,7 +122,10 @@ async function backends(l: Lab): Promise<void> {
 }
 
 async function wrkRps(ns: string, url: string): Promise<number> {
-  const out = await run(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '-H', 'Connection: close', url], { netns: ns, timeoutMs: (seconds + 30) * 1000 });
+  const out = await run(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '-H', 'Connection: close', url], {
+    netns: ns,
+    timeoutMs: (seconds + 30) * 1000,
+  });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const errs = /Socket errors: (.*)/.exec(out);
   if (errs) progress(`  wrk ${url}: socket errors ${errs[1]}`);
@@ -129,7 +134,10 @@ async function wrkRps(ns: string, url: string): Promise<number> {
 }
 
 async function bulk(ns: string, url: string): Promise<number> {
-  const out = await run(['curl', '-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', url], { netns: ns, timeoutMs: 60_000 });
+  const out = await run(['curl', '-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', url], {
+    netns: ns,
+    timeoutMs: 60_000,
+  });
   const [speed, size] = out.trim().split(' ').map(Number);
   if (size !== 100 * 1048576) throw new Error(`bulk transfer through ${url} got ${size} bytes`);
   return speed;
@@ -140,7 +148,14 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const endpoint = (addr: string, port: number, vipPort: number) => ({ service: 'web', addrs: [addr], ports: {}, health: 'none', vips: [{ vip: 'web', port: vipPort, proto: 'tcp', targetPort: port }], source: 'api' });
+const endpoint = (addr: string, port: number, vipPort: number) => ({
+  service: 'web',
+  addrs: [addr],
+  ports: {},
+  health: 'none',
+  vips: [{ vip: 'web', port: vipPort, proto: 'tcp', targetPort: port }],
+  source: 'api',
+});
 
 type Labs = { direct: Lab; nft: Lab; proxy: Lab; haproxy: Lab | undefined };
 type Path = keyof Labs;
@@ -148,10 +163,20 @@ type Path = keyof Labs;
 /** One lab per path, each with its backends; the VIP programmed by weft's nft datapath, its userspace proxy, and HAProxy when installed. */
 async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver }> {
   console.error('namespaces and backends ...');
-  const labs = { direct: await lab('d'), nft: await lab('n'), proxy: await lab('p'), haproxy: has('haproxy') ? await lab('h') : undefined };
+  const labs = {
+    direct: await lab('d'),
+    nft: await lab('n'),
+    proxy: await lab('p'),
+    haproxy: has('haproxy') ? await lab('h') : undefined,
+  };
   for (const l of Object.values(labs)) if (l) await backends(l);
 
-  const urls: Record<keyof typeof labs, string> = { direct: 'http://10.77.0.11:80', nft: '', proxy: '', haproxy: 'http://127.0.0.1:8080' };
+  const urls: Record<keyof typeof labs, string> = {
+    direct: 'http://10.77.0.11:80',
+    nft: '',
+    proxy: '',
+    haproxy: 'http://127.0.0.1:8080',
+  };
 
   const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
   store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
@@ -160,7 +185,17 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
   cleanups.push(() => lb.cleanup());
   urls.nft = `http://${lb.vips.get('web')}:80`;
 
-  const proxy = await startIn(labs.proxy.client, [process.execPath, fileURLToPath(new URL('./lb-proxy.js', import.meta.url)), JSON.stringify({ port: 80, backends: [['10.77.0.11', 80], ['10.77.0.12', 80]] })]);
+  const proxy = await startIn(labs.proxy.client, [
+    process.execPath,
+    fileURLToPath(new URL('./lb-proxy.js', import.meta.url)),
+    JSON.stringify({
+      port: 80,
+      backends: [
+        ['10.77.0.11', 80],
+        ['10.77.0.12', 80],
+      ],
+    }),
+  ]);
   const listen = (JSON.parse(proxy.line) as { listen: string }).listen;
   urls.proxy = `http://${listen}:80`;
 
@@ -197,7 +232,11 @@ async function startHaproxy(client: string): Promise<void> {
 }
 
 /** Rounds of wrk and a bulk download over every path; the rates per path. */
-async function measurePaths(labs: Labs, urls: Record<Path, string>, order: readonly Path[]): Promise<{ rps: Record<string, number[]>; bw: Record<string, number[]> }> {
+async function measurePaths(
+  labs: Labs,
+  urls: Record<Path, string>,
+  order: readonly Path[],
+): Promise<{ rps: Record<string, number[]>; bw: Record<string, number[]> }> {
   const rps: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
   const bw: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
   for (let r = 0; r < rounds; r++) {
@@ -208,7 +247,9 @@ async function measurePaths(labs: Labs, urls: Record<Path, string>, order: reado
       const client = labs[p]!.client;
       if (has('wrk')) rps[p].push(await wrkRps(client, `${urls[p]}/`));
       if (has('curl')) bw[p].push(await bulk(client, `${urls[p]}/bulk`));
-      progress(`${p}: ${rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${bw[p].length ? (bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s`);
+      progress(
+        `${p}: ${rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${bw[p].length ? (bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s`,
+      );
     }
   }
   return { rps, bw };
@@ -222,7 +263,12 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
   const big = new LocalStore({ name: 'bench', clock: () => Date.now() });
   big.batch(() => {
     for (let v = 0; v < VIPS; v++) {
-      for (let b = 0; b < PER_VIP; b++) big.put(`svc/s${v}/bench/${b}`, { ...endpoint(`10.${b + 1}.${v >> 8}.${v & 255}`, 8080, 80), service: `s${v}`, vips: [{ vip: `vip-${v}`, port: 80, proto: 'tcp', targetPort: 8080 }] });
+      for (let b = 0; b < PER_VIP; b++)
+        big.put(`svc/s${v}/bench/${b}`, {
+          ...endpoint(`10.${b + 1}.${v >> 8}.${v & 255}`, 8080, 80),
+          service: `s${v}`,
+          vips: [{ vip: `vip-${v}`, port: 80, proto: 'tcp', targetPort: 8080 }],
+        });
     }
   });
   const t0 = performance.now();
@@ -231,8 +277,11 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
   cleanups.push(() => lbBig.cleanup());
   const rules = await run(['nft', 'list', 'map', 'ip', 'weft', 'vips'], { netns: pns });
   const elements = (rules.match(/goto v-/g) ?? []).length;
-  const addrs = (await run(['ip', '-n', pns, '-o', '-4', 'addr', 'show', 'dev', 'weft-vip0'])).trim().split('\n').length;
-  if (elements !== VIPS || addrs !== VIPS) throw new Error(`programmed ${elements} map elements and ${addrs} addresses, expected ${VIPS} each`);
+  const addrs = (await run(['ip', '-n', pns, '-o', '-4', 'addr', 'show', 'dev', 'weft-vip0']))
+    .trim()
+    .split('\n').length;
+  if (elements !== VIPS || addrs !== VIPS)
+    throw new Error(`programmed ${elements} map elements and ${addrs} addresses, expected ${VIPS} each`);
   progress(`programmed in ${programMs.toFixed(0)} ms (first pass ${lbBig.status().lastReconcile?.durationMs} ms)`);
 
   const updates: number[] = [];
@@ -242,23 +291,39 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
     const passes = lbBig.status().passes;
     const port = 9000 + i;
     const u0 = performance.now();
-    big.put(`svc/s${target}/bench/1`, { ...endpoint('10.4.1.244', port, 80), service: `s${target}`, vips: [{ vip: `vip-${target}`, port: 80, proto: 'tcp', targetPort: port }] });
+    big.put(`svc/s${target}/bench/1`, {
+      ...endpoint('10.4.1.244', port, 80),
+      service: `s${target}`,
+      vips: [{ vip: `vip-${target}`, port: 80, proto: 'tcp', targetPort: port }],
+    });
     putMs.push(performance.now() - u0);
     while (lbBig.status().passes === passes) await new Promise((r) => setImmediate(r));
     const ms = performance.now() - u0;
-    if (!(await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: pns })).includes(`10.4.1.244 . ${port}`)) throw new Error('the updated backend is not in the table');
+    if (!(await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: pns })).includes(`10.4.1.244 . ${port}`))
+      throw new Error('the updated backend is not in the table');
     updates.push(ms);
     await new Promise((r) => setTimeout(r, 100));
   }
-  progress(`update to live: ${updates.map((u) => u.toFixed(0)).join(', ')} ms (of which the store's put: ${putMs.map((u) => u.toFixed(0)).join(', ')} ms)`);
+  progress(
+    `update to live: ${updates.map((u) => u.toFixed(0)).join(', ')} ms (of which the store's put: ${putMs.map((u) => u.toFixed(0)).join(', ')} ms)`,
+  );
 
   return { programMs, updates, putMs };
 }
 
 /** The table and the final JSON line. */
-function report(o: { load: number; order: readonly Path[]; rps: Record<string, number[]>; bw: Record<string, number[]>; programMs: number; updates: number[]; putMs: number[] }): void {
+function report(o: {
+  load: number;
+  order: readonly Path[];
+  rps: Record<string, number[]>;
+  bw: Record<string, number[]>;
+  programMs: number;
+  updates: number[];
+  putMs: number[];
+}): void {
   const { load, order, rps, bw, programMs, updates, putMs } = o;
-  const m = (xs: Record<string, number[]>) => Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, v.length ? median(v) : NaN]));
+  const m = (xs: Record<string, number[]>) =>
+    Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, v.length ? median(v) : NaN]));
   const R = m(rps);
   const B = m(bw);
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? +(a / b).toFixed(3) : null);
@@ -272,16 +337,29 @@ function report(o: { load: number; order: readonly Path[]; rps: Record<string, n
     ...(SMOKE ? { smoke: true, program_ms: Math.round(programMs), vips: VIPS, backends_per_vip: PER_VIP } : {}),
     absent,
   };
-  console.log(`L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start`);
+  console.log(
+    `L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start`,
+  );
   console.log(`  ${'path'.padEnd(10)} ${'req/s'.padStart(9)} ${'bulk MB/s'.padStart(10)}`);
-  for (const p of order) console.log(`  ${p.padEnd(10)} ${R[p].toFixed(0).padStart(9)} ${(B[p] / 1e6).toFixed(0).padStart(10)}`);
+  for (const p of order)
+    console.log(`  ${p.padEnd(10)} ${R[p].toFixed(0).padStart(9)} ${(B[p] / 1e6).toFixed(0).padStart(10)}`);
   if (absent.length) console.log(`  not measured (missing ${absent.join(', ')}): null in the JSON line`);
   console.log('');
-  console.log(`  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`);
-  console.log(`  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both)`);
-  console.log(`  program ${VIPS} VIPs x ${PER_VIP} backends from empty: ${Math.round(programMs)} ms   (aim <= 1,000 at 1,000 x 10)`);
-  console.log(`  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of ${UPDATES}   (aim <= 100)`);
-  console.log(`    of which the store's own put (Automerge, 10,000 keys): ${median(putMs).toFixed(1)} ms; the LB's part: ${(median(updates) - median(putMs)).toFixed(1)} ms`);
+  console.log(
+    `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`,
+  );
+  console.log(
+    `  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both)`,
+  );
+  console.log(
+    `  program ${VIPS} VIPs x ${PER_VIP} backends from empty: ${Math.round(programMs)} ms   (aim <= 1,000 at 1,000 x 10)`,
+  );
+  console.log(
+    `  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of ${UPDATES}   (aim <= 100)`,
+  );
+  console.log(
+    `    of which the store's own put (Automerge, 10,000 keys): ${median(putMs).toFixed(1)} ms; the LB's part: ${(median(updates) - median(putMs)).toFixed(1)} ms`,
+  );
   console.log(JSON.stringify(res));
 }
 
@@ -297,7 +375,11 @@ async function main(): Promise<void> {
 }
 
 if (!kernelUsable()) {
-  printAbsent(['root, ip and nft', ...absent], { nft_rps_ratio_vs_direct: null, program_1000x10_ms: null, update_to_live_ms: null });
+  printAbsent(['root, ip and nft', ...absent], {
+    nft_rps_ratio_vs_direct: null,
+    program_1000x10_ms: null,
+    update_to_live_ms: null,
+  });
   rmSync(tmp, { recursive: true, force: true });
   process.exit(SMOKE ? 0 : 1);
 }

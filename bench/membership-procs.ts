@@ -25,7 +25,12 @@ export interface Proc {
 }
 
 /** The first line of `proc` that `pred` accepts; rejects when `timeoutMs` passes or the process exits first. */
-function waitForLine(proc: Proc, pred: (text: string) => boolean, timeoutMs: number, what: string): Promise<{ text: string; at: number }> {
+function waitForLine(
+  proc: Proc,
+  pred: (text: string) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<{ text: string; at: number }> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | undefined, v?: { text: string; at: number }) => {
       clearTimeout(timer);
@@ -36,8 +41,13 @@ function waitForLine(proc: Proc, pred: (text: string) => boolean, timeoutMs: num
     const off = proc.onLine((text, at) => {
       if (pred(text)) done(undefined, { text, at });
     });
-    const timer = setTimeout(() => done(new Error(`${proc.name}: no ${what} within ${timeoutMs} ms; last lines:\n${proc.tail()}`)), timeoutMs);
-    void proc.exited.then((code) => done(new Error(`${proc.name} exited (${code}) before ${what}; last lines:\n${proc.tail()}`)));
+    const timer = setTimeout(
+      () => done(new Error(`${proc.name}: no ${what} within ${timeoutMs} ms; last lines:\n${proc.tail()}`)),
+      timeoutMs,
+    );
+    void proc.exited.then((code) =>
+      done(new Error(`${proc.name} exited (${code}) before ${what}; last lines:\n${proc.tail()}`)),
+    );
   });
 }
 

@@ -175,7 +175,21 @@ class WeftCluster implements Impl {
   async start(i: number): Promise<void> {
     // Its own address for gossip (as serf), every other listener on port 0: 20 agents
     // cannot share the default DNS or store ports.
-    const args = [CLI, 'agent', ...HERMETIC_AGENT_FLAGS, '--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT), '--preset', 'lan', '--log-format', 'json'];
+    const args = [
+      CLI,
+      'agent',
+      ...HERMETIC_AGENT_FLAGS,
+      '--node',
+      this.names[i],
+      '--bind',
+      ipOf(this.net, i),
+      '--bind-port',
+      String(GOSSIP_PORT),
+      '--preset',
+      'lan',
+      '--log-format',
+      'json',
+    ];
     if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
     const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
     this.procs[i] = p;
@@ -195,10 +209,12 @@ class WeftCluster implements Impl {
   }
 
   async aliveViews(): Promise<(Set<string> | undefined)[]> {
-    return Promise.all(this.names.map(async (_, i) => {
-      const ms = await this.members(i);
-      return ms && new Set(ms.filter((m) => m.state === 'alive').map((m) => m.name));
-    }));
+    return Promise.all(
+      this.names.map(async (_, i) => {
+        const ms = await this.members(i);
+        return ms && new Set(ms.filter((m) => m.state === 'alive').map((m) => m.name));
+      }),
+    );
   }
 
   parse(text: string): ParsedEvent | undefined {
@@ -219,16 +235,18 @@ class WeftCluster implements Impl {
   async counters(): Promise<{ bytes: number; msgs: number }> {
     let bytes = 0;
     let msgs = 0;
-    await Promise.all(this.names.map(async (_, i) => {
-      const text = await fetchText(`${this.apis[i]}/metrics`);
-      const num = (name: string) => {
-        const m = new RegExp(`^${name} ([0-9.eE+]+)$`, 'm').exec(text);
-        if (!m) throw new Error(`${this.names[i]}: no ${name} in /metrics`);
-        return Number(m[1]);
-      };
-      bytes += num('weft_gossip_bytes_out_total');
-      msgs += num('weft_gossip_packets_out_total');
-    }));
+    await Promise.all(
+      this.names.map(async (_, i) => {
+        const text = await fetchText(`${this.apis[i]}/metrics`);
+        const num = (name: string) => {
+          const m = new RegExp(`^${name} ([0-9.eE+]+)$`, 'm').exec(text);
+          if (!m) throw new Error(`${this.names[i]}: no ${name} in /metrics`);
+          return Number(m[1]);
+        };
+        bytes += num('weft_gossip_bytes_out_total');
+        msgs += num('weft_gossip_packets_out_total');
+      }),
+    );
     return { bytes, msgs };
   }
 }
@@ -257,7 +275,19 @@ class SerfCluster implements Impl {
     const cfg = join(this.dir, `serf-${i + 1}.json`);
     writeFileSync(cfg, JSON.stringify({ statsd_addr: `127.0.0.1:${this.statsd.ports[i]}` }));
     // hermetic: serf's agent, on its own address (127.0.11.x), as weft's are on 127.0.10.x
-    const args = ['agent', '-node', this.names[i], '-bind', `${ipOf(this.net, i)}:${GOSSIP_PORT}`, '-rpc-addr', this.rpc(i), '-profile=lan', '-log-level=info', '-config-file', cfg];
+    const args = [
+      'agent',
+      '-node',
+      this.names[i],
+      '-bind',
+      `${ipOf(this.net, i)}:${GOSSIP_PORT}`,
+      '-rpc-addr',
+      this.rpc(i),
+      '-profile=lan',
+      '-log-level=info',
+      '-config-file',
+      cfg,
+    ];
     if (i > 0) args.push('-retry-join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`, '-retry-interval', '1s');
     const p = this.group.spawn(this.names[i], this.bin, args, cleanEnv());
     this.procs[i] = p;
@@ -265,18 +295,28 @@ class SerfCluster implements Impl {
   }
 
   aliveViews(): Promise<(Set<string> | undefined)[]> {
-    return Promise.all(this.names.map((_, i) => new Promise<Set<string> | undefined>((resolve) => {
-      if (!this.procs[i]?.running()) return resolve(undefined);
-      execFile(this.bin, ['members', '-format', 'json', '-rpc-addr', this.rpc(i)], { timeout: 5000 }, (err, stdout) => {
-        if (err) return resolve(undefined);
-        try {
-          const ms = (JSON.parse(stdout) as { members: { name: string; status: string }[] }).members;
-          resolve(new Set(ms.filter((m) => m.status === 'alive').map((m) => m.name)));
-        } catch {
-          resolve(undefined);
-        }
-      });
-    })));
+    return Promise.all(
+      this.names.map(
+        (_, i) =>
+          new Promise<Set<string> | undefined>((resolve) => {
+            if (!this.procs[i]?.running()) return resolve(undefined);
+            execFile(
+              this.bin,
+              ['members', '-format', 'json', '-rpc-addr', this.rpc(i)],
+              { timeout: 5000 },
+              (err, stdout) => {
+                if (err) return resolve(undefined);
+                try {
+                  const ms = (JSON.parse(stdout) as { members: { name: string; status: string }[] }).members;
+                  resolve(new Set(ms.filter((m) => m.status === 'alive').map((m) => m.name)));
+                } catch {
+                  resolve(undefined);
+                }
+              },
+            );
+          }),
+      ),
+    );
   }
 
   parse(text: string): ParsedEvent | undefined {
@@ -307,12 +347,14 @@ class FalseAlarms {
   watch(impl: Impl, i: number): void {
     const p = impl.procs[i];
     if (!p) return;
-    this.offs.push(p.onLine((text) => {
-      const e = impl.parse(text);
-      if (!e || this.down.has(e.subject)) return;
-      if (e.type === 'dead') this.deaths++;
-      else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
-    }));
+    this.offs.push(
+      p.onLine((text) => {
+        const e = impl.parse(text);
+        if (!e || this.down.has(e.subject)) return;
+        if (e.type === 'dead') this.deaths++;
+        else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
+      }),
+    );
   }
 }
 
@@ -320,7 +362,9 @@ async function waitWhole(impl: Impl, pollMs: number, timeoutMs: number): Promise
   const t0 = performance.now();
   for (;;) {
     const views = await impl.aliveViews();
-    const whole = views.every((v) => v !== undefined && v.size === impl.names.length && impl.names.every((n) => v.has(n)));
+    const whole = views.every(
+      (v) => v !== undefined && v.size === impl.names.length && impl.names.every((n) => v.has(n)),
+    );
     if (whole) return (performance.now() - t0) / 1000;
     if (performance.now() - t0 > timeoutMs) {
       const worst = views.map((v, i) => `${impl.names[i]}:${v ? v.size : 'no answer'}`).join(' ');
@@ -337,12 +381,15 @@ async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) =>
   // The rest in small batches: 20 processes starting at once on 2 cores would only queue.
   for (let i = 1; i < impl.names.length; i += 4) {
     const batch = [];
-    for (let j = i; j < Math.min(impl.names.length, i + 4); j++) batch.push(impl.start(j).then(() => alarms.watch(impl, j)));
+    for (let j = i; j < Math.min(impl.names.length, i + 4); j++)
+      batch.push(impl.start(j).then(() => alarms.watch(impl, j)));
     await Promise.all(batch);
   }
   const whole = await waitWhole(impl, 250, WHOLE_TIMEOUT_MS);
   const formS = (performance.now() - t0) / 1000;
-  log(`${impl.kind}: ${impl.names.length} agents up and whole after ${formS.toFixed(1)} s (last ${whole.toFixed(1)} s waiting for convergence)`);
+  log(
+    `${impl.kind}: ${impl.names.length} agents up and whole after ${formS.toFixed(1)} s (last ${whole.toFixed(1)} s waiting for convergence)`,
+  );
   return formS;
 }
 
@@ -359,19 +406,25 @@ interface VictimWatch {
 function watchVictim(impl: Impl, victim: string | undefined, observers: number[]): VictimWatch {
   const offs: (() => void)[] = [];
   let allDead!: () => void;
-  const w: VictimWatch = { deadAt: new Map(), allDead: new Promise<void>((r) => (allDead = r)), stop: () => offs.forEach((off) => off()) };
+  const w: VictimWatch = {
+    deadAt: new Map(),
+    allDead: new Promise<void>((r) => (allDead = r)),
+    stop: () => offs.forEach((off) => off()),
+  };
   for (const i of observers) {
-    offs.push(impl.procs[i]!.onLine((text, at) => {
-      const e = impl.parse(text);
-      if (!e || e.subject !== victim) return;
-      if (e.type === 'suspect') w.firstSuspect ??= at;
-      if (e.type === 'declared') w.firstDead ??= at;
-      if (e.type === 'dead') {
-        w.firstDead ??= at;
-        if (!w.deadAt.has(i)) w.deadAt.set(i, at);
-        if (w.deadAt.size === observers.length) allDead();
-      }
-    }));
+    offs.push(
+      impl.procs[i]!.onLine((text, at) => {
+        const e = impl.parse(text);
+        if (!e || e.subject !== victim) return;
+        if (e.type === 'suspect') w.firstSuspect ??= at;
+        if (e.type === 'declared') w.firstDead ??= at;
+        if (e.type === 'dead') {
+          w.firstDead ??= at;
+          if (!w.deadAt.has(i)) w.deadAt.set(i, at);
+          if (w.deadAt.size === observers.length) allDead();
+        }
+      }),
+    );
   }
   return w;
 }
@@ -380,18 +433,26 @@ function watchVictim(impl: Impl, victim: string | undefined, observers: number[]
  * weft only: polls /v1/members of every observer until each shows the victim dead. finish()
  * lets the poller see the last observer too (it lags the log by up to one poll), up to 3 s.
  */
-function pollMembers(impl: Impl, victim: string | undefined, observers: number[]): { at: Map<number, number>; finish(): Promise<void> } {
+function pollMembers(
+  impl: Impl,
+  victim: string | undefined,
+  observers: number[],
+): { at: Map<number, number>; finish(): Promise<void> } {
   const at = new Map<number, number>();
   let polling = impl instanceof WeftCluster;
   const poller = (async () => {
     if (!(impl instanceof WeftCluster)) return;
     while (polling && at.size < observers.length) {
       const tick = performance.now();
-      await Promise.all(observers.filter((i) => !at.has(i)).map(async (i) => {
-        const ms = await impl.members(i);
-        const m = ms?.find((x) => x.name === victim);
-        if (m && (m.state === 'dead' || m.state === 'left')) at.set(i, performance.now());
-      }));
+      await Promise.all(
+        observers
+          .filter((i) => !at.has(i))
+          .map(async (i) => {
+            const ms = await impl.members(i);
+            const m = ms?.find((x) => x.name === victim);
+            if (m && (m.state === 'dead' || m.state === 'left')) at.set(i, performance.now());
+          }),
+      );
       await sleep(Math.max(0, POLL_MS - (performance.now() - tick)));
     }
   })();
@@ -404,7 +465,12 @@ function pollMembers(impl: Impl, victim: string | undefined, observers: number[]
   return { at, finish };
 }
 
-async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log: (l: string) => void): Promise<TrialResult> {
+async function runTrial(
+  impl: Impl,
+  victimIdx: number,
+  alarms: FalseAlarms,
+  log: (l: string) => void,
+): Promise<TrialResult> {
   const victim = impl.names[victimIdx];
   const observers = impl.names.map((_, i) => i).filter((i) => i !== victimIdx);
   const seen = watchVictim(impl, victim, observers);
@@ -414,7 +480,10 @@ async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log:
   const polled = pollMembers(impl, victim, observers);
 
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([seen.allDead.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), DETECT_TIMEOUT_MS)))]);
+  const timedOut = await Promise.race([
+    seen.allDead.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), DETECT_TIMEOUT_MS))),
+  ]);
   clearTimeout(timer);
   await polled.finish();
   seen.stop();
@@ -428,8 +497,12 @@ async function runTrial(impl: Impl, victimIdx: number, alarms: FalseAlarms, log:
     first_dead_s: s(seen.firstDead),
     rejoin_s: null,
   };
-  if (impl instanceof WeftCluster) res.poll_all_dead_s = polled.at.size === observers.length ? s(Math.max(...polled.at.values())) : null;
-  if (timedOut) log(`${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${seen.deadAt.size}/${observers.length} observers)`);
+  if (impl instanceof WeftCluster)
+    res.poll_all_dead_s = polled.at.size === observers.length ? s(Math.max(...polled.at.values())) : null;
+  if (timedOut)
+    log(
+      `${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${seen.deadAt.size}/${observers.length} observers)`,
+    );
   res.rejoin_s = await restartVictim(impl, victimIdx, alarms);
   return res;
 }
@@ -445,16 +518,36 @@ async function restartVictim(impl: Impl, victimIdx: number, alarms: FalseAlarms)
   return rejoin;
 }
 
-function summarize(impl: Impl, trials: TrialResult[], formS: number, idle: { bytes: number; msgs: number }, wire: NftTotals | null, idleS: number, alarms: FalseAlarms): ClusterResult {
+function summarize(
+  impl: Impl,
+  trials: TrialResult[],
+  formS: number,
+  idle: { bytes: number; msgs: number },
+  wire: NftTotals | null,
+  idleS: number,
+  alarms: FalseAlarms,
+): ClusterResult {
   const n = impl.names.length;
   const r: ClusterResult = {
     impl: impl.kind,
     agents: n,
     trials,
-    detect_p50_s: pct(trials.map((t) => t.all_dead_s), 50),
-    detect_max_s: pct(trials.map((t) => t.all_dead_s), 100),
-    first_suspect_p50_s: pct(trials.map((t) => t.first_suspect_s), 50),
-    first_dead_p50_s: pct(trials.map((t) => t.first_dead_s), 50),
+    detect_p50_s: pct(
+      trials.map((t) => t.all_dead_s),
+      50,
+    ),
+    detect_max_s: pct(
+      trials.map((t) => t.all_dead_s),
+      100,
+    ),
+    first_suspect_p50_s: pct(
+      trials.map((t) => t.first_suspect_s),
+      50,
+    ),
+    first_dead_p50_s: pct(
+      trials.map((t) => t.first_dead_s),
+      50,
+    ),
     form_s: round3(formS),
     idle_bytes_per_agent_s: round1(idle.bytes / n / idleS),
     idle_msgs_per_agent_s: round3(idle.msgs / n / idleS),
@@ -466,7 +559,11 @@ function summarize(impl: Impl, trials: TrialResult[], formS: number, idle: { byt
     false_deaths: alarms.deaths,
     false_suspicions: alarms.suspicionEpisodes.size,
   };
-  if (impl.kind === 'weft') r.poll_detect_p50_s = pct(trials.map((t) => t.poll_all_dead_s), 50);
+  if (impl.kind === 'weft')
+    r.poll_detect_p50_s = pct(
+      trials.map((t) => t.poll_all_dead_s),
+      50,
+    );
   return r;
 }
 
@@ -480,7 +577,9 @@ function realSettings(opts: RealOptions) {
   if (agents < 3 || agents > 254) throw new Error(`agents must be 3..254, got ${agents}`);
   const weftNet = opts.weftNet ?? process.env.BENCH_WEFT_NET ?? '127.0.10';
   const serfNet = opts.serfNet ?? process.env.BENCH_SERF_NET ?? '127.0.11';
-  for (const net of [weftNet, serfNet]) if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
+  for (const net of [weftNet, serfNet])
+    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net))
+      throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
   if (weftNet === serfNet) throw new Error('weft and serf need different address ranges');
   return {
     agents,
@@ -531,7 +630,12 @@ async function measureIdle(weft: Impl, serf: Impl, nft: NftCounters | undefined,
   const s1 = await serf.counters();
   const n1 = nft?.read();
   const idleActual = (performance.now() - i0) / 1000;
-  const diff = (a: NftTotals, b: NftTotals): NftTotals => ({ udpBytes: b.udpBytes - a.udpBytes, udpPackets: b.udpPackets - a.udpPackets, tcpBytes: b.tcpBytes - a.tcpBytes, tcpPackets: b.tcpPackets - a.tcpPackets });
+  const diff = (a: NftTotals, b: NftTotals): NftTotals => ({
+    udpBytes: b.udpBytes - a.udpBytes,
+    udpPackets: b.udpPackets - a.udpPackets,
+    tcpBytes: b.tcpBytes - a.tcpBytes,
+    tcpPackets: b.tcpPackets - a.tcpPackets,
+  });
   return {
     weft: { bytes: w1.bytes - w0.bytes, msgs: w1.msgs - w0.msgs },
     serf: { bytes: s1.bytes - s0.bytes, msgs: s1.msgs - s0.msgs },
@@ -543,7 +647,12 @@ async function measureIdle(weft: Impl, serf: Impl, nft: NftCounters | undefined,
 }
 
 /** kill -9 trials; one victim per trial, never the seed (index 0), the same for both. */
-async function runTrials(trials: number, agents: number, clusters: readonly (readonly [Impl, FalseAlarms, TrialResult[]])[], log: (l: string) => void): Promise<void> {
+async function runTrials(
+  trials: number,
+  agents: number,
+  clusters: readonly (readonly [Impl, FalseAlarms, TrialResult[]])[],
+  log: (l: string) => void,
+): Promise<void> {
   for (let t = 0; t < trials; t++) {
     const victimIdx = 1 + ((t * 7 + 3) % (agents - 1));
     for (const [impl, alarms, out] of clusters) {
@@ -551,13 +660,21 @@ async function runTrials(trials: number, agents: number, clusters: readonly (rea
       const r = await runTrial(impl, victimIdx, alarms, log);
       out.push(r);
       const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
-      log(`trial ${t + 1}/${trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`);
+      log(
+        `trial ${t + 1}/${trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`,
+      );
     }
   }
 }
 
 /** Starts both clusters, then waits until both are in steady state; the seconds each took to form, and when serf's started. */
-async function formClusters(weft: Impl, serf: Impl, alarms: { weft: FalseAlarms; serf: FalseAlarms }, o: { settleS: number; steadyS: number; idleS: number }, log: (l: string) => void) {
+async function formClusters(
+  weft: Impl,
+  serf: Impl,
+  alarms: { weft: FalseAlarms; serf: FalseAlarms },
+  o: { settleS: number; steadyS: number; idleS: number },
+  log: (l: string) => void,
+) {
   const weftForm = await startCluster(weft, alarms.weft, log);
   const serfStarted = performance.now();
   const serfForm = await startCluster(serf, alarms.serf, log);
@@ -567,7 +684,9 @@ async function formClusters(weft: Impl, serf: Impl, alarms: { weft: FalseAlarms;
   // wait until the youngest agent has run `steadyS` seconds, and at least `settleS`.
   const youngestAge = (performance.now() - serfStarted) / 1000;
   const waitS = Math.max(o.settleS, o.steadyS - youngestAge);
-  log(`settling ${waitS.toFixed(0)} s (every agent >= ${o.steadyS} s old, so both are in steady state), then ${o.idleS} s idle for traffic`);
+  log(
+    `settling ${waitS.toFixed(0)} s (every agent >= ${o.steadyS} s old, so both are in steady state), then ${o.idleS} s idle for traffic`,
+  );
   await sleep(waitS * 1000);
   return { weftForm, serfForm, serfStarted };
 }
@@ -612,14 +731,30 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     nft = opts.nft === false ? undefined : wireCounters(o.weftNet, o.serfNet);
     if (!nft) log('nft not usable (needs root and nft): no wire-level cross-check');
 
-    const { weftForm, serfForm, serfStarted } = await formClusters(weft, serf, { weft: weftAlarms, serf: serfAlarms }, o, log);
+    const { weftForm, serfForm, serfStarted } = await formClusters(
+      weft,
+      serf,
+      { weft: weftAlarms, serf: serfAlarms },
+      o,
+      log,
+    );
     const idle = await measureIdle(weft, serf, nft, o.idleS);
-    log(`idle: weft ${(idle.weft.bytes / agents / idle.seconds).toFixed(0)} B/agent/s, serf ${(idle.serf.bytes / agents / idle.seconds).toFixed(0)} B/agent/s`);
+    log(
+      `idle: weft ${(idle.weft.bytes / agents / idle.seconds).toFixed(0)} B/agent/s, serf ${(idle.serf.bytes / agents / idle.seconds).toFixed(0)} B/agent/s`,
+    );
     if (statsd.malformed > 0) log(`statsd: ${statsd.malformed} malformed lines`);
 
     const weftTrials: TrialResult[] = [];
     const serfTrials: TrialResult[] = [];
-    await runTrials(opts.trials, agents, [[weft, weftAlarms, weftTrials], [serf, serfAlarms, serfTrials]], log);
+    await runTrials(
+      opts.trials,
+      agents,
+      [
+        [weft, weftAlarms, weftTrials],
+        [serf, serfAlarms, serfTrials],
+      ],
+      log,
+    );
 
     const weftRes = summarize(weft, weftTrials, weftForm, idle.weft, idle.weftWire, idle.seconds, weftAlarms);
     const serfRes = summarize(serf, serfTrials, serfForm, idle.serf, idle.serfWire, idle.seconds, serfAlarms);
@@ -662,26 +797,85 @@ export function realTable(r: RealResult): string[] {
     ['', 'weft', 'serf', 'weft/serf'],
     ['agents', String(r.weft.agents), String(r.serf.agents), ''],
     ['cluster formed (start to whole)', f(r.weft.form_s, ' s'), f(r.serf.form_s, ' s'), ''],
-    [`kill -9 -> dead/failed at all, p50 (${r.weft.trials.length} trials)`, f(r.weft.detect_p50_s, ' s'), f(r.serf.detect_p50_s, ' s'), f(r.detect_ratio)],
+    [
+      `kill -9 -> dead/failed at all, p50 (${r.weft.trials.length} trials)`,
+      f(r.weft.detect_p50_s, ' s'),
+      f(r.serf.detect_p50_s, ' s'),
+      f(r.detect_ratio),
+    ],
     ['  max', f(r.weft.detect_max_s, ' s'), f(r.serf.detect_max_s, ' s'), ''],
-    ['  all trials', r.weft.trials.map((t) => f(t.all_dead_s)).join(' '), r.serf.trials.map((t) => f(t.all_dead_s)).join(' '), ''],
+    [
+      '  all trials',
+      r.weft.trials.map((t) => f(t.all_dead_s)).join(' '),
+      r.serf.trials.map((t) => f(t.all_dead_s)).join(' '),
+      '',
+    ],
     ['  phase: first suspicion, p50', f(r.weft.first_suspect_p50_s, ' s'), f(r.serf.first_suspect_p50_s, ' s'), ''],
     ['  phase: first dead anywhere, p50', f(r.weft.first_dead_p50_s, ' s'), f(r.serf.first_dead_p50_s, ' s'), ''],
     ['  weft by polling /v1/members, p50', f(r.weft.poll_detect_p50_s, ' s'), '', ''],
-    ['  whole again after restart, p50', f(pct(r.weft.trials.map((t) => t.rejoin_s), 50), ' s'), f(pct(r.serf.trials.map((t) => t.rejoin_s), 50), ' s'), ''],
-    [`idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s window)`, f(r.weft.idle_bytes_per_agent_s), f(r.serf.idle_bytes_per_agent_s), f(r.bytes_ratio)],
+    [
+      '  whole again after restart, p50',
+      f(
+        pct(
+          r.weft.trials.map((t) => t.rejoin_s),
+          50,
+        ),
+        ' s',
+      ),
+      f(
+        pct(
+          r.serf.trials.map((t) => t.rejoin_s),
+          50,
+        ),
+        ' s',
+      ),
+      '',
+    ],
+    [
+      `idle payload bytes/agent/s (${r.idle_seconds.toFixed(0)} s window)`,
+      f(r.weft.idle_bytes_per_agent_s),
+      f(r.serf.idle_bytes_per_agent_s),
+      f(r.bytes_ratio),
+    ],
     ['idle UDP datagrams/agent/s (own counters)', f(r.weft.idle_msgs_per_agent_s), f(r.serf.idle_msgs_per_agent_s), ''],
-    ['idle wire bytes/agent/s (nft, IP)', f(r.weft.idle_wire_bytes_per_agent_s), f(r.serf.idle_wire_bytes_per_agent_s), f(r.wire_bytes_ratio)],
-    ['idle wire packets/agent/s (nft)', f(r.weft.idle_wire_packets_per_agent_s), f(r.serf.idle_wire_packets_per_agent_s), ''],
-    ['  of which UDP bytes / TCP (push/pull) bytes', `${f(r.weft.idle_wire_udp_bytes_per_agent_s)} / ${f(r.weft.idle_wire_tcp_bytes_per_agent_s)}`, `${f(r.serf.idle_wire_udp_bytes_per_agent_s)} / ${f(r.serf.idle_wire_tcp_bytes_per_agent_s)}`, ''],
-    ['  mean UDP payload per datagram (B)', f(r.weft.idle_udp_payload_per_datagram), f(r.serf.idle_udp_payload_per_datagram), ''],
+    [
+      'idle wire bytes/agent/s (nft, IP)',
+      f(r.weft.idle_wire_bytes_per_agent_s),
+      f(r.serf.idle_wire_bytes_per_agent_s),
+      f(r.wire_bytes_ratio),
+    ],
+    [
+      'idle wire packets/agent/s (nft)',
+      f(r.weft.idle_wire_packets_per_agent_s),
+      f(r.serf.idle_wire_packets_per_agent_s),
+      '',
+    ],
+    [
+      '  of which UDP bytes / TCP (push/pull) bytes',
+      `${f(r.weft.idle_wire_udp_bytes_per_agent_s)} / ${f(r.weft.idle_wire_tcp_bytes_per_agent_s)}`,
+      `${f(r.serf.idle_wire_udp_bytes_per_agent_s)} / ${f(r.serf.idle_wire_tcp_bytes_per_agent_s)}`,
+      '',
+    ],
+    [
+      '  mean UDP payload per datagram (B)',
+      f(r.weft.idle_udp_payload_per_datagram),
+      f(r.serf.idle_udp_payload_per_datagram),
+      '',
+    ],
     ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
     ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
   ];
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
-  const lines = rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c]))).join('  ').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((cell, c) => (c === 0 ? cell.padEnd(w[c]) : cell.padStart(w[c])))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.push(`bytes: ${r.bytes_method}; idle window from ${r.idle_after_s.toFixed(0)} s after the agents started`);
-  lines.push(`load average before ${r.loadavg_before.join(' ')}, after ${r.loadavg_after.join(' ')} (2 cores; other work may share them); wall ${r.wall_s} s`);
+  lines.push(
+    `load average before ${r.loadavg_before.join(' ')}, after ${r.loadavg_after.join(' ')} (2 cores; other work may share them); wall ${r.wall_s} s`,
+  );
   return lines;
 }
 
@@ -691,7 +885,12 @@ async function main(): Promise<void> {
     console.log('serf is not installed: nothing to compare with');
     process.exit(2);
   }
-  const r = await runRealComparison({ agents: Number(agents), trials: Number(trials), idleSeconds: process.env.BENCH_IDLE_S ? Number(process.env.BENCH_IDLE_S) : undefined, log: (l) => console.error(l) });
+  const r = await runRealComparison({
+    agents: Number(agents),
+    trials: Number(trials),
+    idleSeconds: process.env.BENCH_IDLE_S ? Number(process.env.BENCH_IDLE_S) : undefined,
+    log: (l) => console.error(l),
+  });
   for (const l of realTable(r)) console.log(l);
   console.log(JSON.stringify(r));
 }

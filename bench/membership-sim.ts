@@ -58,18 +58,27 @@ const TRIAL_TIMEOUT_MS = 180_000;
  * Time from now until every up node other than `subject` has reported `done` for it,
  * taken from the exact event times, not from polling.
  */
-function timeUntilAll(cluster: MembershipCluster, subject: string, done: (e: RecordedEvent) => boolean, alreadyDone: (observer: string) => boolean): number | undefined {
+function timeUntilAll(
+  cluster: MembershipCluster,
+  subject: string,
+  done: (e: RecordedEvent) => boolean,
+  alreadyDone: (observer: string) => boolean,
+): number | undefined {
   const start = cluster.now;
   const waiting = new Set(cluster.upNodes().filter((n) => n !== subject && !alreadyDone(n)));
   let last = start;
   const off = cluster.onEvent((e) => {
     if (e.member.name === subject && done(e) && waiting.delete(e.observer)) last = e.at;
   });
-  const finished = cluster.runUntilTrue(() => {
-    // Observers that crashed meanwhile no longer count.
-    for (const n of waiting) if (cluster.host(n).status === 'down') waiting.delete(n);
-    return waiting.size === 0;
-  }, TRIAL_TIMEOUT_MS, 100);
+  const finished = cluster.runUntilTrue(
+    () => {
+      // Observers that crashed meanwhile no longer count.
+      for (const n of waiting) if (cluster.host(n).status === 'down') waiting.delete(n);
+      return waiting.size === 0;
+    },
+    TRIAL_TIMEOUT_MS,
+    100,
+  );
   off();
   return finished === undefined ? undefined : last - start;
 }
@@ -86,7 +95,12 @@ function trafficTotals(cluster: MembershipCluster): { bytes: number; msgs: numbe
 }
 
 /** Trials in one cluster: crash a member and time until all see it dead, then add one and time until all see it alive. */
-function crashAndJoinTrials(cluster: MembershipCluster, trials: number, seed: number, log: (line: string) => void): { deadTimes: number[]; joinTimes: number[] } {
+function crashAndJoinTrials(
+  cluster: MembershipCluster,
+  trials: number,
+  seed: number,
+  log: (line: string) => void,
+): { deadTimes: number[]; joinTimes: number[] } {
   const deadTimes: number[] = [];
   const joinTimes: number[] = [];
   let pick = seed >>> 0;
@@ -115,14 +129,23 @@ function crashAndJoinTrials(cluster: MembershipCluster, trials: number, seed: nu
       (o) => cluster.core(o)?.member(joiner)?.state === 'alive',
     );
     if (join !== undefined) joinTimes.push(join / 1000);
-    log(`trial ${i + 1}/${trials}: dead ${dead === undefined ? 'timeout' : (dead / 1000).toFixed(2) + ' s'}, join ${join === undefined ? 'timeout' : (join / 1000).toFixed(2) + ' s'}`);
+    log(
+      `trial ${i + 1}/${trials}: dead ${dead === undefined ? 'timeout' : (dead / 1000).toFixed(2) + ' s'}, join ${join === undefined ? 'timeout' : (join / 1000).toFixed(2) + ' s'}`,
+    );
     cluster.run(2000);
   }
   return { deadTimes, joinTimes };
 }
 
 /** Lifeguard: 5 % loss everywhere, one member paused 2 s out of every 5 s; how many members were declared dead while up. */
-function lifeguardFalseDeaths(opts: { nodes: number; seed: number; lifeguardSeconds?: number; config: SwimConfig; measure: (m: Message) => number; log: (line: string) => void }): number {
+function lifeguardFalseDeaths(opts: {
+  nodes: number;
+  seed: number;
+  lifeguardSeconds?: number;
+  config: SwimConfig;
+  measure: (m: Message) => number;
+  log: (line: string) => void;
+}): number {
   const { seed, config, measure, log } = opts;
   const lg = new MembershipCluster({ nodes: opts.nodes, seed: seed + 1, config, measure, link: { loss: 0.05 } });
   let falseDeaths = 0;
@@ -150,7 +173,8 @@ export async function runMembershipSim(opts: MembershipSimOptions): Promise<Memb
   const cluster = new MembershipCluster({ nodes: opts.nodes, seed, config, measure });
   cluster.run(30_000); // past start-up: everyone's first gossip of itself is done
   const before = trafficTotals(cluster);
-  const idleMs = opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
+  const idleMs =
+    opts.idleSeconds !== undefined ? opts.idleSeconds * 1000 : pushPullScale(config.pushPullIntervalMs, opts.nodes);
   cluster.run(idleMs);
   const after = trafficTotals(cluster);
   const memberSeconds = cluster.upNodes().length * (idleMs / 1000);
@@ -179,7 +203,12 @@ function round(x: number): number {
 
 async function main(): Promise<void> {
   const [nodes = '1000', trials = '20', seed = '1'] = process.argv.slice(2);
-  const r = await runMembershipSim({ nodes: Number(nodes), trials: Number(trials), seed: Number(seed), log: (l) => console.error(l) });
+  const r = await runMembershipSim({
+    nodes: Number(nodes),
+    trials: Number(trials),
+    seed: Number(seed),
+    log: (l) => console.error(l),
+  });
   const rows: [string, string][] = [
     ['nodes', nodes],
     ['trials', trials],

@@ -69,7 +69,16 @@ export async function startStatsd(agents: number): Promise<StatsdSink> {
   return {
     ports: sockets.map((s) => s.address().port),
     totals: (i) => ({ ...totals[i] }),
-    sum: () => totals.reduce((a, t) => ({ udpBytes: a.udpBytes + t.udpBytes, udpPackets: a.udpPackets + t.udpPackets, tcpBytes: a.tcpBytes + t.tcpBytes, tcpWrites: a.tcpWrites + t.tcpWrites }), zero()),
+    sum: () =>
+      totals.reduce(
+        (a, t) => ({
+          udpBytes: a.udpBytes + t.udpBytes,
+          udpPackets: a.udpPackets + t.udpPackets,
+          tcpBytes: a.tcpBytes + t.tcpBytes,
+          tcpWrites: a.tcpWrites + t.tcpWrites,
+        }),
+        zero(),
+      ),
     get malformed() {
       return malformed;
     },

@@ -26,7 +26,12 @@ if (flag('BENCH_SKIP_SIM')) {
   console.log('simulated: skipped (BENCH_SKIP_SIM=1)\n');
 } else {
   console.error(`simulated: ${nodes} nodes, ${simTrials} trials, lan preset ...`);
-  sim = await runMembershipSim({ nodes, trials: simTrials, log: progress, ...(SMOKE ? { idleSeconds: 5, lifeguardSeconds: 5 } : {}) });
+  sim = await runMembershipSim({
+    nodes,
+    trials: simTrials,
+    log: progress,
+    ...(SMOKE ? { idleSeconds: 5, lifeguardSeconds: 5 } : {}),
+  });
   const rows: [string, string, string][] = [
     ['crash -> dead at 100 % of members, p50', `${sim.dead_p50_s} s`, ''],
     ['crash -> dead at 100 % of members, p99', `${sim.dead_p99_s} s`, 'aim <= 15 s'],
@@ -56,8 +61,16 @@ if (flag('BENCH_SKIP_REAL')) {
 } else {
   console.error(`real: ${agents} weft + ${agents} serf agents on loopback, ${realTrials} kill -9 trials each ...`);
   const smoke = SMOKE ? { settleSeconds: 1, steadySeconds: 1, nft: false } : {};
-  real = await runRealComparison({ agents, trials: realTrials, idleSeconds: env.BENCH_IDLE_S || SMOKE ? num('BENCH_IDLE_S', 30, 2) : undefined, log: progress, ...smoke });
-  console.log(`real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`);
+  real = await runRealComparison({
+    agents,
+    trials: realTrials,
+    idleSeconds: env.BENCH_IDLE_S || SMOKE ? num('BENCH_IDLE_S', 30, 2) : undefined,
+    log: progress,
+    ...smoke,
+  });
+  console.log(
+    `real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`,
+  );
   for (const l of realTable(real)) console.log(`  ${l}`);
   console.log('');
 }
@@ -91,7 +104,11 @@ console.log(
     real_wire_bytes_ratio_vs_serf: real?.wire_bytes_ratio ?? null,
     real_weft_false_deaths: real?.weft.false_deaths ?? null,
     real_serf_false_deaths: real?.serf.false_deaths ?? null,
-    real_bytes_method: real ? (real.weft.idle_wire_bytes_per_agent_s === null ? 'counters (weft /metrics, serf statsd)' : 'counters (weft /metrics, serf statsd); nft cross-check') : null,
+    real_bytes_method: real
+      ? real.weft.idle_wire_bytes_per_agent_s === null
+        ? 'counters (weft /metrics, serf statsd)'
+        : 'counters (weft /metrics, serf statsd); nft cross-check'
+      : null,
     real_wall_s: real?.wall_s ?? null,
     smoke: SMOKE,
     absent,
@@ -100,5 +117,10 @@ console.log(
 
 function serfVersion(): string {
   const r = spawnSync(env.BENCH_SERF_BIN ?? 'serf', ['version'], { encoding: 'utf8' });
-  return (r.stdout ?? '').split('\n')[0].replace(/^Serf\s*/i, '').trim() || '(unknown version)';
+  return (
+    (r.stdout ?? '')
+      .split('\n')[0]
+      .replace(/^Serf\s*/i, '')
+      .trim() || '(unknown version)'
+  );
 }

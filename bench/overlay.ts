@@ -34,7 +34,12 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const quiet: OverlayLog = { debug() {}, info() {}, warn() {}, error: (o, m) => progress(`error: ${m} ${JSON.stringify(o)}`) };
+const quiet: OverlayLog = {
+  debug() {},
+  info() {},
+  warn() {},
+  error: (o, m) => progress(`error: ${m} ${JSON.stringify(o)}`),
+};
 const store = (name: string) => new LocalStore({ name, clock: () => Date.now() });
 function pipe(from: LocalStore, to: LocalStore): void {
   for (const d of from.documents()) to.applyRemote(d.id, d.epoch, [d.save()]);
@@ -51,7 +56,11 @@ const has = (cmd: string) => {
 
 if (process.getuid?.() !== 0 || !has('ip') || !has('bridge')) {
   console.error('the overlay bench needs root and iproute2 (ip, bridge)');
-  printAbsent(['root and iproute2'], { join_to_reachable_ms: null, throughput_ratio_vs_manual: null, program_200_peers_ms: null });
+  printAbsent(['root and iproute2'], {
+    join_to_reachable_ms: null,
+    throughput_ratio_vs_manual: null,
+    program_200_peers_ms: null,
+  });
   process.exit(SMOKE ? 0 : 2);
 }
 
@@ -72,7 +81,15 @@ async function threeHosts(): Promise<{ f: Hosts; sites: Site[] }> {
 }
 
 const start = (s: Site, everyMs = 10_000) =>
-  OverlayDriver.start({ store: s.store, node: s.name, netns: s.host.ns, underlay: s.host.underlay, log: quiet, registry: new Registry(), reconcileEveryMs: everyMs });
+  OverlayDriver.start({
+    store: s.store,
+    node: s.name,
+    netns: s.host.ns,
+    underlay: s.host.underlay,
+    log: quiet,
+    registry: new Registry(),
+    reconcileEveryMs: everyMs,
+  });
 
 async function addContainerFor(s: Site, subnet: string) {
   const p = parsePrefix(subnet)!;
@@ -91,7 +108,14 @@ async function joinTrial(): Promise<number> {
     }
     // The joiner's subnet is what the lease rule gives it against the store as it is.
     const all = readLeases(c.store.entries(OVERLAY_PREFIX, { view: 'all' })).leases;
-    const d = decideLease(c.name, undefined, all, { cidr: parsePrefix('10.42.0.0/16')!, subnetLen: 24 }, { addr: c.host.underlay, mac: vtepMac(c.name), vni: 1, port: 4789 }, Date.now());
+    const d = decideLease(
+      c.name,
+      undefined,
+      all,
+      { cidr: parsePrefix('10.42.0.0/16')!, subnetLen: 24 },
+      { addr: c.host.underlay, mac: vtepMac(c.name), vni: 1, port: 4789 },
+      Date.now(),
+    );
     if (d.kind !== 'claim') throw new Error('no subnet for the joiner');
     // Its container exists before the agent starts (as a container started with the host would).
     await c.host.ip('link', 'add', 'weft0', 'type', 'bridge');
@@ -105,7 +129,8 @@ async function joinTrial(): Promise<number> {
       if (performance.now() - t0 > 15_000) throw new Error('joiner not reachable within 15 s');
     }
     const ms = performance.now() - t0;
-    if (c.overlay.status().lease!.subnet !== d.record.subnet) throw new Error('the joiner took another subnet than predicted');
+    if (c.overlay.status().lease!.subnet !== d.record.subnet)
+      throw new Error('the joiner took another subnet than predicted');
     return ms;
   } finally {
     for (const s of sites) await s.overlay?.stop();
@@ -147,7 +172,14 @@ async function throughput(): Promise<{ weft: number[]; manual: number[] }> {
       ];
       await sh('ip', ['-n', me.ns, '-batch', '-'], lines.join('\n') + '\n');
       await sh('bridge', ['-n', me.ns, 'fdb', 'add', mac(j), 'dev', 'vxm', 'dst', peer.underlay, 'self', 'permanent']);
-      return me.addContainer({ bridge: 'brm', addr: `10.99.${i}.2`, len: 24, gateway: `10.99.${i}.1`, mtu: 1450, prober: false });
+      return me.addContainer({
+        bridge: 'brm',
+        addr: `10.99.${i}.2`,
+        len: 24,
+        gateway: `10.99.${i}.1`,
+        mtu: 1450,
+        prober: false,
+      });
     };
     const ma = await manual(a.host, 1, b.host, 2);
     const mb = await manual(b.host, 2, a.host, 1);
@@ -185,7 +217,14 @@ async function programTrials(): Promise<number[]> {
       const name = `peer-${i}`;
       names.push(name);
       const s = store(name);
-      s.put(`${OVERLAY_PREFIX}${name}`, leaseValue({ subnet: `10.42.${i}.0/24`, claimedAt: 1, vtep: { addr: `192.168.${100 + (i >> 8)}.${(i & 255) + 1}`, mac: vtepMac(name), vni: 1, port: 4789 } }));
+      s.put(
+        `${OVERLAY_PREFIX}${name}`,
+        leaseValue({
+          subnet: `10.42.${i}.0/24`,
+          claimedAt: 1,
+          vtep: { addr: `192.168.${100 + (i >> 8)}.${(i & 255) + 1}`, mac: vtepMac(name), vni: 1, port: 4789 },
+        }),
+      );
       pipe(s, site.store);
     }
     site.store.setAlive(names);
@@ -197,7 +236,8 @@ async function programTrials(): Promise<number[]> {
       const ms = performance.now() - t0;
       await o.stop();
       const a = await new IpAdapter({ netns: site.host.ns }).read('weft.vx', 'weft0');
-      if (a.routes.length !== PEERS || a.fdb.length !== PEERS || a.neigh.filter((n) => n.permanent).length !== PEERS) throw new Error(`programmed ${a.routes.length} routes, ${a.fdb.length} fdb entries, not ${PEERS}`);
+      if (a.routes.length !== PEERS || a.fdb.length !== PEERS || a.neigh.filter((n) => n.permanent).length !== PEERS)
+        throw new Error(`programmed ${a.routes.length} routes, ${a.fdb.length} fdb entries, not ${PEERS}`);
       out.push(ms);
       progress(`program ${PEERS} peers: ${ms.toFixed(0)} ms`);
     }
@@ -242,4 +282,12 @@ const w0 = Math.max(...rows.map((r) => r[0].length));
 const w1 = Math.max(...rows.map((r) => r[1].length));
 for (const [k, v, aim] of rows) console.log(`  ${k.padEnd(w0)}  ${v.padStart(w1)}  ${aim}`.trimEnd());
 console.log('');
-console.log(JSON.stringify({ join_to_reachable_ms: joinP50, throughput_ratio_vs_manual: ratio, program_200_peers_ms: SMOKE ? null : programP50, ...(SMOKE ? { smoke: true, peers: PEERS, program_ms: programP50 } : {}), absent: has('iperf3') ? [] : ['iperf3'] }));
+console.log(
+  JSON.stringify({
+    join_to_reachable_ms: joinP50,
+    throughput_ratio_vs_manual: ratio,
+    program_200_peers_ms: SMOKE ? null : programP50,
+    ...(SMOKE ? { smoke: true, peers: PEERS, program_ms: programP50 } : {}),
+    absent: has('iperf3') ? [] : ['iperf3'],
+  }),
+);

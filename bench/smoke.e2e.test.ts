@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { requireSystem } from '../test/helpers/system.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const files = readdirSync(new URL('.', import.meta.url)).filter((f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_'));
+const files = readdirSync(new URL('.', import.meta.url)).filter(
+  (f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_'),
+);
 const listed = files.filter((f) => !f.includes('-')).map((f) => f.slice(0, -3));
 const benches = listed;
 /**
@@ -30,7 +32,11 @@ t.setTimeout(900_000);
 function runBench(name: string): Promise<{ code: number | string; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, ['--expose-gc', `dist/bench/${name}.js`, '--smoke', ...(SMOKE_ARGS[name] ?? [])], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      ['--expose-gc', `dist/bench/${name}.js`, '--smoke', ...(SMOKE_ARGS[name] ?? [])],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -44,7 +50,8 @@ function runBench(name: string): Promise<{ code: number | string; stdout: string
 }
 
 t.test('every bench is found', async (t) => {
-  for (const b of ['startup', 'store', 'dns', 'lb', 'overlay', 'props', 'membership', 'hostile', 'identity', 'tests']) t.ok(benches.includes(b), b);
+  for (const b of ['startup', 'store', 'dns', 'lb', 'overlay', 'props', 'membership', 'hostile', 'identity', 'tests'])
+    t.ok(benches.includes(b), b);
 });
 
 for (const name of benches) {
@@ -59,11 +66,18 @@ for (const name of benches) {
     } catch {
       json = undefined;
     }
-    t.ok(json !== null && typeof json === 'object' && !Array.isArray(json), `last line is a JSON object: ${last.slice(0, 200)}`);
+    t.ok(
+      json !== null && typeof json === 'object' && !Array.isArray(json),
+      `last line is a JSON object: ${last.slice(0, 200)}`,
+    );
     const absent = (json as { absent?: unknown } | undefined)?.absent;
     if (Array.isArray(absent) && absent.length) {
       t.comment(`${name}: peers absent: ${absent.join(', ')}`);
-      if (requireSystem()) t.notOk(absent.some((a) => ciInstalls.test(String(a))), `WEFT_REQUIRE_SYSTEM=1: ${absent.join(', ')} should be here`);
+      if (requireSystem())
+        t.notOk(
+          absent.some((a) => ciInstalls.test(String(a))),
+          `WEFT_REQUIRE_SYSTEM=1: ${absent.join(', ')} should be here`,
+        );
     }
     t.comment(`${name} --smoke took ${(r.ms / 1000).toFixed(1)} s`);
   });

@@ -19,7 +19,11 @@ interface Subject {
 }
 
 const subjects: Subject[] = [
-  { name: 'weft agent', args: [CLI, 'agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'], isReady: (l) => l.includes('weft agent ready') },
+  {
+    name: 'weft agent',
+    args: [CLI, 'agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'],
+    isReady: (l) => l.includes('weft agent ready'),
+  },
   { name: 'floor (node -e http server)', args: ['-e', FLOOR], isReady: (l) => l.trim() === 'ready' },
 ];
 
@@ -74,9 +78,19 @@ const [weft, floor] = results as [(typeof results)[0], (typeof results)[0]];
 
 console.log(`startup, median of ${RUNS}; RSS after ${IDLE_MS / 1000}s idle\n`);
 console.log('subject                         ready ms   idle RSS MB');
-for (const r of results) console.log(`${r.name.padEnd(30)}  ${r.readyMs.toFixed(1).padStart(8)}   ${r.rssMb.toFixed(1).padStart(11)}`);
-console.log(`\nweft / floor: ready ${(weft.readyMs / floor.readyMs).toFixed(2)}x (aim <= 3x), RSS ${weft.rssMb.toFixed(1)} MB (aim < 100 MB)`);
-console.log(JSON.stringify({ ready_ms: round(weft.readyMs), rss_mb: round(weft.rssMb), floor_ready_ms: round(floor.readyMs), floor_rss_mb: round(floor.rssMb) }));
+for (const r of results)
+  console.log(`${r.name.padEnd(30)}  ${r.readyMs.toFixed(1).padStart(8)}   ${r.rssMb.toFixed(1).padStart(11)}`);
+console.log(
+  `\nweft / floor: ready ${(weft.readyMs / floor.readyMs).toFixed(2)}x (aim <= 3x), RSS ${weft.rssMb.toFixed(1)} MB (aim < 100 MB)`,
+);
+console.log(
+  JSON.stringify({
+    ready_ms: round(weft.readyMs),
+    rss_mb: round(weft.rssMb),
+    floor_ready_ms: round(floor.readyMs),
+    floor_rss_mb: round(floor.rssMb),
+  }),
+);
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;

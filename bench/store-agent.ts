@@ -16,14 +16,25 @@ const now = () => performance.timeOrigin + performance.now();
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
 const membership = await Membership.start({ name: name!, bindAddr: addr!, bindPort: port });
-const store = await StoreNode.start({ name: name!, dataDir: dataDir!, bind: addr!, port: port + 1, membership, gossipPort: port });
+const store = await StoreNode.start({
+  name: name!,
+  dataDir: dataDir!,
+  bind: addr!,
+  port: port + 1,
+  membership,
+  gossipPort: port,
+});
 store.watch('bench/', (e) => {
   if (!e.initial && e.after) out({ seen: e.key, at: now() });
 });
 // The same in the all view: replication alone, whatever membership thinks of the writer.
-store.watch('bench/', (e) => {
-  if (!e.initial && e.after) out({ held: e.key, at: now() });
-}, { view: 'all' });
+store.watch(
+  'bench/',
+  (e) => {
+    if (!e.initial && e.after) out({ held: e.key, at: now() });
+  },
+  { view: 'all' },
+);
 if (seed) void membership.join([seed]);
 out({ ready: name });
 
@@ -35,7 +46,15 @@ for await (const line of createInterface({ input: process.stdin })) {
     out({ put: cmd.key, at });
   } else if (cmd.op === 'stats') {
     const s = store.stats();
-    out({ stats: { members: s.replication.members, root: store.digestRoot(), docs: s.store.docs, replication: s.replication, rss: process.memoryUsage().rss } });
+    out({
+      stats: {
+        members: s.replication.members,
+        root: store.digestRoot(),
+        docs: s.store.docs,
+        replication: s.replication,
+        rss: process.memoryUsage().rss,
+      },
+    });
   } else if (cmd.op === 'stop') {
     await store.stop();
     await membership.leave(500);

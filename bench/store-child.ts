@@ -18,7 +18,18 @@ if (mode === 'rss') {
   gc();
   const mem = process.memoryUsage();
   const stats = opened.store.stats();
-  console.log(JSON.stringify({ rss_mb: mem.rss / 1e6, rss_before_mb: before / 1e6, heap_total_mb: mem.heapTotal / 1e6, heap_mb: mem.heapUsed / 1e6, external_mb: (mem.external + mem.arrayBuffers) / 1e6, docs: stats.docs, records: stats.records, digest: core.stats().digestDocs }));
+  console.log(
+    JSON.stringify({
+      rss_mb: mem.rss / 1e6,
+      rss_before_mb: before / 1e6,
+      heap_total_mb: mem.heapTotal / 1e6,
+      heap_mb: mem.heapUsed / 1e6,
+      external_mb: (mem.external + mem.arrayBuffers) / 1e6,
+      docs: stats.docs,
+      records: stats.records,
+      digest: core.stats().digestDocs,
+    }),
+  );
   opened.close();
 } else if (mode === 'churn') {
   const [keys, total, early] = args.map(Number);

@@ -40,12 +40,15 @@ export function measureUpdateRates(log: (l: string) => void, seconds = 3): Updat
     };
     // Warm-up (JIT, wasm), then one update per key per call.
     rate((i) => (s.store.put(`svc/web/node-1/c${i % 30}`, { addr: '10.0.0.1', port: 8000 + (i % 1000) }), 1));
-    const single = rate((i) => (s.store.put(`svc/web/node-1/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i }), 1));
+    const single = rate(
+      (i) => (s.store.put(`svc/web/node-1/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i }), 1),
+    );
     log(`single-key updates: ${single}/s`);
     const batch = 100;
     const batched = rate((i) => {
       s.store.batch(() => {
-        for (let j = 0; j < batch; j++) s.store.put(`svc/web/node-1/c${(i + j) % 1000}`, { addr: '10.0.0.1', port: 8000 + j, i });
+        for (let j = 0; j < batch; j++)
+          s.store.put(`svc/web/node-1/c${(i + j) % 1000}`, { addr: '10.0.0.1', port: 8000 + j, i });
       });
       return batch;
     });
@@ -77,7 +80,12 @@ export function measureChurn(log: (l: string) => void, keys = 1000, total = 1_00
   const t0 = performance.now();
   try {
     const s = openStore(dir, { name: 'bench', clock });
-    const write = (i: number) => s.store.put(`svc/app/c${i % keys}`, { addr: `10.1.${(i >> 8) & 255}.${i & 255}`, port: 1024 + (i % 50000), gen: i });
+    const write = (i: number) =>
+      s.store.put(`svc/app/c${i % keys}`, {
+        addr: `10.1.${(i >> 8) & 255}.${i & 255}`,
+        port: 1024 + (i % 50000),
+        gen: i,
+      });
     let i = 0;
     for (; i < early; i++) write(i);
     s.journal.flush();
@@ -89,7 +97,9 @@ export function measureChurn(log: (l: string) => void, keys = 1000, total = 1_00
       write(i);
       if (i + 1 === next) {
         s.journal.flush();
-        log(`churn: after ${next} updates: rss ${rssMb().toFixed(1)} MB, data dir ${dirBytes(dir)} B (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+        log(
+          `churn: after ${next} updates: rss ${rssMb().toFixed(1)} MB, data dir ${dirBytes(dir)} B (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
         next *= 10;
       }
     }

@@ -50,7 +50,14 @@ interface Timeline {
 function startAgent(i: number, dir: string, port: number, tl: Timeline): Promise<Agent> {
   return new Promise((resolve, reject) => {
     const addr = `127.0.20.${i + 1}`;
-    const args = [agentJs, `a${i + 1}`, addr, String(port), join(dir, `a${i + 1}`), ...(i > 0 ? [`127.0.20.1:${port}`] : [])];
+    const args = [
+      agentJs,
+      `a${i + 1}`,
+      addr,
+      String(port),
+      join(dir, `a${i + 1}`),
+      ...(i > 0 ? [`127.0.20.1:${port}`] : []),
+    ];
     const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
     const a: Agent = { proc, send: (v) => proc.stdin!.write(JSON.stringify(v) + '\n'), lines: [] };
     proc.on('error', reject);
@@ -73,7 +80,8 @@ function startAgent(i: number, dir: string, port: number, tl: Timeline): Promise
 
 function agentStats(a: Agent): Promise<{ members: number; root: number; rss: number }> {
   return new Promise((resolve) => {
-    const wait = (m: Record<string, unknown>) => (m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait));
+    const wait = (m: Record<string, unknown>) =>
+      m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait);
     a.lines.push(wait);
     a.send({ op: 'stats' });
   });
@@ -109,7 +117,13 @@ function latencies(tl: Timeline, agents: number): { lat: number[]; heldLat: numb
 type Rep = { fastPath: Record<string, number>; repair: Record<string, number> };
 const repOf = (x: unknown) => (x as { replication: Rep }).replication;
 
-export async function runStoreReal(opts: { agents: number; updates: number; intervalMs: number; port?: number; log: (l: string) => void }): Promise<StoreRealResult> {
+export async function runStoreReal(opts: {
+  agents: number;
+  updates: number;
+  intervalMs: number;
+  port?: number;
+  log: (l: string) => void;
+}): Promise<StoreRealResult> {
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-store-real-'));
   const port = opts.port ?? 17946;
@@ -132,7 +146,9 @@ export async function runStoreReal(opts: { agents: number; updates: number; inte
     const rss = final.map((s) => s.rss / 1e6);
     const fp = final.map(repOf);
     const sum = (f: (x: Rep) => number) => fp.reduce((a, x) => a + f(x), 0) - initial.reduce((a, x) => a + f(x), 0);
-    opts.log(`fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`);
+    opts.log(
+      `fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`,
+    );
     const { lat, heldLat, missing } = latencies(tl, opts.agents);
     if (missing) opts.log(`warning: ${missing} updates not seen everywhere`);
     return {

@@ -27,7 +27,11 @@ export interface RssResult {
   data_dir_bytes: number;
 }
 
-function childRss(dir: string, name: string, flags: string[] = []): { rss_mb: number; heap_total_mb: number; heap_mb: number; external_mb: number; docs: number; records: number } {
+function childRss(
+  dir: string,
+  name: string,
+  flags: string[] = [],
+): { rss_mb: number; heap_total_mb: number; heap_mb: number; external_mb: number; docs: number; records: number } {
   const r = spawnSync(process.execPath, ['--expose-gc', ...flags, child, 'rss', dir, name], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -35,22 +39,37 @@ function childRss(dir: string, name: string, flags: string[] = []): { rss_mb: nu
 
 /** Writes, as node-0's data directory, every node's own document with `perNode` endpoint records; returns the snapshot's bytes. */
 export function prepareClusterDir(dir: string, nodes: number, perNode: number): number {
-    const journal = new Journal(new FsStoreFiles(dir), { name: 'node-0' });
-    const docs: { docId: string; epoch: number; bytes: Uint8Array }[] = [];
-    const epoch = Date.now();
-    for (let n = 0; n < nodes; n++) {
-      const name = `node-${n}`;
-      const doc = ReplicaDoc.create(ownDocId(name), { kind: 'own', owner: name }, epoch, actorId(name, epoch), DEFAULT_VALUE_LIMITS);
-      for (let e = 0; e < perNode; e++) {
-        doc.put(`svc/app-${e}/${name}/c${e}`, canonicalJson({ addr: `10.${n >> 8}.${n & 255}.${e + 2}`, port: 8000 + e, proto: 'tcp', container: `c${e}-${name}`, labels: { service: `app-${e}` } }));
-      }
-      doc.commit(true);
-      docs.push({ docId: doc.id, epoch, bytes: doc.save() });
-      doc.free();
+  const journal = new Journal(new FsStoreFiles(dir), { name: 'node-0' });
+  const docs: { docId: string; epoch: number; bytes: Uint8Array }[] = [];
+  const epoch = Date.now();
+  for (let n = 0; n < nodes; n++) {
+    const name = `node-${n}`;
+    const doc = ReplicaDoc.create(
+      ownDocId(name),
+      { kind: 'own', owner: name },
+      epoch,
+      actorId(name, epoch),
+      DEFAULT_VALUE_LIMITS,
+    );
+    for (let e = 0; e < perNode; e++) {
+      doc.put(
+        `svc/app-${e}/${name}/c${e}`,
+        canonicalJson({
+          addr: `10.${n >> 8}.${n & 255}.${e + 2}`,
+          port: 8000 + e,
+          proto: 'tcp',
+          container: `c${e}-${name}`,
+          labels: { service: `app-${e}` },
+        }),
+      );
     }
-    journal.compact(docs);
-    journal.close();
-    return journal.stats().snapshotBytes;
+    doc.commit(true);
+    docs.push({ docId: doc.id, epoch, bytes: doc.save() });
+    doc.free();
+  }
+  journal.compact(docs);
+  journal.close();
+  return journal.stats().snapshotBytes;
 }
 
 export function measureClusterRss(nodes: number, perNode: number, log: (l: string) => void): RssResult {
@@ -61,16 +80,32 @@ export function measureClusterRss(nodes: number, perNode: number, log: (l: strin
     const full = childRss(dir, 'node-0', [...AGENT_NODE_FLAGS]);
     const base = childRss(empty, 'node-0', [...AGENT_NODE_FLAGS]);
     const defaults = childRss(dir, 'node-0');
-    log(`${nodes} nodes x ${perNode} records: ${full.docs} documents, ${full.records} records, rss ${full.rss_mb.toFixed(1)} MB (JS heap ${full.heap_mb.toFixed(1)} MB used of ${full.heap_total_mb.toFixed(1)} MB, wasm+buffers ${full.external_mb.toFixed(1)} MB; empty store: rss ${base.rss_mb.toFixed(1)} MB, heap ${base.heap_mb.toFixed(1)}, wasm+buffers ${base.external_mb.toFixed(1)}), snapshot ${bytes} B`);
-    return { nodes, per_node: perNode, rss_mb: +full.rss_mb.toFixed(1), rss_default_flags_mb: +defaults.rss_mb.toFixed(1), empty_rss_mb: +base.rss_mb.toFixed(1), data_dir_bytes: bytes };
+    log(
+      `${nodes} nodes x ${perNode} records: ${full.docs} documents, ${full.records} records, rss ${full.rss_mb.toFixed(1)} MB (JS heap ${full.heap_mb.toFixed(1)} MB used of ${full.heap_total_mb.toFixed(1)} MB, wasm+buffers ${full.external_mb.toFixed(1)} MB; empty store: rss ${base.rss_mb.toFixed(1)} MB, heap ${base.heap_mb.toFixed(1)}, wasm+buffers ${base.external_mb.toFixed(1)}), snapshot ${bytes} B`,
+    );
+    return {
+      nodes,
+      per_node: perNode,
+      rss_mb: +full.rss_mb.toFixed(1),
+      rss_default_flags_mb: +defaults.rss_mb.toFixed(1),
+      empty_rss_mb: +base.rss_mb.toFixed(1),
+      data_dir_bytes: bytes,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(empty, { recursive: true, force: true });
   }
 }
 
-export function measureChurnInChild(keys: number, total: number, early: number): import('./store-local.js').ChurnResult {
-  const r = spawnSync(process.execPath, ['--expose-gc', child, 'churn', String(keys), String(total), String(early)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+export function measureChurnInChild(
+  keys: number,
+  total: number,
+  early: number,
+): import('./store-local.js').ChurnResult {
+  const r = spawnSync(process.execPath, ['--expose-gc', child, 'churn', String(keys), String(total), String(early)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error('churn child failed');
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }

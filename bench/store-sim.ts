@@ -49,7 +49,11 @@ function clusterIO(c: StoreCluster, names: string[]) {
 }
 
 /** Per key written: ms until the last node's live view showed it; keys not seen by all are missing. */
-function visibleLatencies(writtenAt: Map<string, number>, seenAt: Map<string, number[]>, nodes: number): { lat: number[]; missing: number } {
+function visibleLatencies(
+  writtenAt: Map<string, number>,
+  seenAt: Map<string, number[]>,
+  nodes: number,
+): { lat: number[]; missing: number } {
   const lat: number[] = [];
   let missing = 0;
   for (const [key, at] of writtenAt) {
@@ -60,9 +64,24 @@ function visibleLatencies(writtenAt: Map<string, number>, seenAt: Map<string, nu
   return { lat, missing };
 }
 
-export function runStoreSim(opts: { nodes: number; updates: number; intervalMs: number; linkMs: number; idleS: number; seed?: number; log: (l: string) => void; auth?: StoreClusterOptions['auth'] }): StoreSimResult {
+export function runStoreSim(opts: {
+  nodes: number;
+  updates: number;
+  intervalMs: number;
+  linkMs: number;
+  idleS: number;
+  seed?: number;
+  log: (l: string) => void;
+  auth?: StoreClusterOptions['auth'];
+}): StoreSimResult {
   const t0 = performance.now();
-  const c = new StoreCluster({ nodes: opts.nodes, seed: opts.seed ?? 42, config: makeConfig('lan'), link: { latency: latency.constant(opts.linkMs) }, auth: opts.auth });
+  const c = new StoreCluster({
+    nodes: opts.nodes,
+    seed: opts.seed ?? 42,
+    config: makeConfig('lan'),
+    link: { latency: latency.constant(opts.linkMs) },
+    auth: opts.auth,
+  });
   const names = c.names();
   // When each node's live view first showed each key.
   const seenAt = new Map<string, number[]>();

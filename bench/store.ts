@@ -44,9 +44,23 @@ const nodes = num('BENCH_STORE_NODES', 100, 5);
 if (!flag('BENCH_SKIP_SIM')) {
   console.error(`sim: ${nodes} nodes, 1 ms links ...`);
   // Isolated updates (5/s cluster-wide): every announcement carries one change.
-  sim = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200, 5), intervalMs: 200, linkMs: 1, idleS: SMOKE ? 1 : 30, log: progress });
+  sim = runStoreSim({
+    nodes,
+    updates: num('BENCH_STORE_UPDATES', 200, 5),
+    intervalMs: 200,
+    linkMs: 1,
+    idleS: SMOKE ? 1 : 30,
+    log: progress,
+  });
   // A steadier stream (50/s cluster-wide): announcements batch several changes.
-  simBurst = runStoreSim({ nodes, updates: num('BENCH_STORE_UPDATES', 200, 5), intervalMs: 20, linkMs: 1, idleS: 1, log: progress });
+  simBurst = runStoreSim({
+    nodes,
+    updates: num('BENCH_STORE_UPDATES', 200, 5),
+    intervalMs: 20,
+    linkMs: 1,
+    idleS: 1,
+    log: progress,
+  });
   table(`simulated: ${nodes} nodes, 1 ms one-way links, lan membership preset`, [
     ['update visible at every node, p50', `${sim.visible_p50_ms} ms`, ''],
     ['update visible at every node, p99', `${sim.visible_p99_ms} ms`, 'aim <= 100 ms'],
@@ -55,7 +69,11 @@ if (!flag('BENCH_SKIP_SIM')) {
     ['messages received per node per update (50 updates/s)', String(simBurst.msgs_per_node_per_update), ''],
     ['bytes received per node per update (5 updates/s)', `${sim.bytes_per_node_per_update} B`, ''],
     ['bytes received per node per update (50 updates/s)', `${simBurst.bytes_per_node_per_update} B`, ''],
-    ['repair traffic per node when idle', `${sim.idle_repair_bytes_per_node_s} B/s (${sim.idle_repair_msgs_per_node_s} msgs/s)`, ''],
+    [
+      'repair traffic per node when idle',
+      `${sim.idle_repair_bytes_per_node_s} B/s (${sim.idle_repair_msgs_per_node_s} msgs/s)`,
+      '',
+    ],
     ['wall time', `${(sim.wall_s + simBurst.wall_s).toFixed(1)} s`, ''],
   ]);
 }
@@ -67,16 +85,24 @@ if (!flag('BENCH_SKIP_REAL')) {
   console.error(`real: ${agents} agents on loopback ...`);
   const load = loadavg()[0];
   realLoad = load;
-  real = await runStoreReal({ agents, updates: num('BENCH_STORE_REAL_UPDATES', 100, 3), intervalMs: 100, log: progress });
-  table(`real: ${agents} agents (one process each, membership + store) on 127.0.20.x, lan preset; load average ${load.toFixed(1)} at start`, [
-    ['update visible at every agent, p50', `${real.visible_p50_ms} ms`, ''],
-    ['update visible at every agent, p99', `${real.visible_p99_ms} ms`, 'aim <= 200 ms'],
-    ['update held at every agent (all view), p50', `${real.held_p50_ms} ms`, ''],
-    ['update held at every agent (all view), p99', `${real.held_p99_ms} ms`, ''],
-    ['updates not seen everywhere', String(real.missing), ''],
-    ['agent RSS, p50', `${real.agent_rss_mb_p50} MB`, ''],
-    ['wall time', `${real.wall_s} s`, ''],
-  ]);
+  real = await runStoreReal({
+    agents,
+    updates: num('BENCH_STORE_REAL_UPDATES', 100, 3),
+    intervalMs: 100,
+    log: progress,
+  });
+  table(
+    `real: ${agents} agents (one process each, membership + store) on 127.0.20.x, lan preset; load average ${load.toFixed(1)} at start`,
+    [
+      ['update visible at every agent, p50', `${real.visible_p50_ms} ms`, ''],
+      ['update visible at every agent, p99', `${real.visible_p99_ms} ms`, 'aim <= 200 ms'],
+      ['update held at every agent (all view), p50', `${real.held_p50_ms} ms`, ''],
+      ['update held at every agent (all view), p99', `${real.held_p99_ms} ms`, ''],
+      ['updates not seen everywhere', String(real.missing), ''],
+      ['agent RSS, p50', `${real.agent_rss_mb_p50} MB`, ''],
+      ['wall time', `${real.wall_s} s`, ''],
+    ],
+  );
 }
 
 let churn: ChurnResult | null = null;
@@ -97,12 +123,15 @@ const rssNodes = SMOKE ? 20 : 1000;
 const rssPer = SMOKE ? 3 : 30;
 console.error(`rss: ${rssNodes} nodes x ${rssPer} records ...`);
 const rss: RssResult = measureClusterRss(rssNodes, rssPer, progress);
-table('one agent holding a 1,000-node cluster, 30 records per node (fresh process, store + journal + replication core)', [
-  ['RSS with the agent\'s V8 flags', `${rss.rss_mb} MB`, 'aim <= 150 MB'],
-  ['RSS with Node\'s default flags', `${rss.rss_default_flags_mb} MB`, ''],
-  ['RSS of an empty store (Node + Automerge)', `${rss.empty_rss_mb} MB`, ''],
-  ['snapshot on disk', `${rss.data_dir_bytes} B`, ''],
-]);
+table(
+  'one agent holding a 1,000-node cluster, 30 records per node (fresh process, store + journal + replication core)',
+  [
+    ["RSS with the agent's V8 flags", `${rss.rss_mb} MB`, 'aim <= 150 MB'],
+    ["RSS with Node's default flags", `${rss.rss_default_flags_mb} MB`, ''],
+    ['RSS of an empty store (Node + Automerge)', `${rss.empty_rss_mb} MB`, ''],
+    ['snapshot on disk', `${rss.data_dir_bytes} B`, ''],
+  ],
+);
 
 console.log(`total wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(

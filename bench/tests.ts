@@ -40,12 +40,23 @@ symlinkSync(realpathSync(join(repo, 'node_modules')), join(scratch, 'node_module
 /** Runs one test file in the scratch copy; true when it passed. */
 function passes(test: string): { ok: boolean; ms: number; tail: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['node_modules/tap/dist/esm/run.mjs', '--reporter=terse', '--disable-coverage', test], { cwd: scratch, encoding: 'utf8', env: { ...process.env, PROPS_SEED: process.env.PROPS_SEED ?? '18' } });
-  return { ok: r.status === 0, ms: performance.now() - t0, tail: (r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ') };
+  const r = spawnSync(
+    process.execPath,
+    ['node_modules/tap/dist/esm/run.mjs', '--reporter=terse', '--disable-coverage', test],
+    { cwd: scratch, encoding: 'utf8', env: { ...process.env, PROPS_SEED: process.env.PROPS_SEED ?? '18' } },
+  );
+  return {
+    ok: r.status === 0,
+    ms: performance.now() - t0,
+    tail: (r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | '),
+  };
 }
 
 const patch = (m: Mutant, reverse: boolean) =>
-  spawnSync('git', ['apply', ...(reverse ? ['-R'] : []), join(repo, 'test/mutants', m.patch)], { cwd: scratch, encoding: 'utf8' });
+  spawnSync('git', ['apply', ...(reverse ? ['-R'] : []), join(repo, 'test/mutants', m.patch)], {
+    cwd: scratch,
+    encoding: 'utf8',
+  });
 
 const rows: { name: string; baseline: boolean; applied: boolean; killed: boolean; seconds: number }[] = [];
 for (const m of mutants) {
@@ -61,12 +72,32 @@ for (const m of mutants) {
   const mutated = passes(m.test);
   patch(m, true);
   console.error(`  ${mutated.ok ? 'SURVIVED' : 'killed'} by ${m.test} in ${(mutated.ms / 1000).toFixed(1)} s`);
-  rows.push({ name: m.name, baseline: base.ok, applied: true, killed: base.ok && !mutated.ok, seconds: +(mutated.ms / 1000).toFixed(1) });
+  rows.push({
+    name: m.name,
+    baseline: base.ok,
+    applied: true,
+    killed: base.ok && !mutated.ok,
+    seconds: +(mutated.ms / 1000).toFixed(1),
+  });
 }
 
 const killed = rows.filter((r) => r.killed).length;
-console.log(`regression mutants (test/mutants/), each against its test on a scratch copy of HEAD${SMOKE ? ' (smoke: the first only)' : ''}`);
-for (const r of rows) console.log(`  ${r.killed ? 'killed  ' : 'SURVIVED'}  ${r.name.padEnd(26)} ${!r.applied ? 'patch does not apply' : !r.baseline ? 'test fails unmutated' : `${r.seconds} s`}`);
+console.log(
+  `regression mutants (test/mutants/), each against its test on a scratch copy of HEAD${SMOKE ? ' (smoke: the first only)' : ''}`,
+);
+for (const r of rows)
+  console.log(
+    `  ${r.killed ? 'killed  ' : 'SURVIVED'}  ${r.name.padEnd(26)} ${!r.applied ? 'patch does not apply' : !r.baseline ? 'test fails unmutated' : `${r.seconds} s`}`,
+  );
 console.log(`  ${killed} of ${rows.length} killed`);
-console.log(JSON.stringify({ mutants: rows.length, mutants_killed: killed, baseline_failures: rows.filter((r) => !r.baseline).length, smoke: SMOKE, absent, killed: Object.fromEntries(rows.map((r) => [r.name, r.killed])) }));
+console.log(
+  JSON.stringify({
+    mutants: rows.length,
+    mutants_killed: killed,
+    baseline_failures: rows.filter((r) => !r.baseline).length,
+    smoke: SMOKE,
+    absent,
+    killed: Object.fromEntries(rows.map((r) => [r.name, r.killed])),
+  }),
+);
 process.exitCode = killed === rows.length ? 0 : 1;

@@ -28,7 +28,15 @@ import { AUTH_REJECTS } from './change-auth.js';
 export type KeyOwnerRule = (key: string) => string | undefined;
 
 // The last ones are change-auth.ts's: signatures, with identity on.
-export const ADMIT_REJECTS = ['undecodable', 'foreign_actor', 'foreign_key', 'wrong_bucket', 'not_a_record_op', 'future_epoch', ...AUTH_REJECTS] as const;
+export const ADMIT_REJECTS = [
+  'undecodable',
+  'foreign_actor',
+  'foreign_key',
+  'wrong_bucket',
+  'not_a_record_op',
+  'future_epoch',
+  ...AUTH_REJECTS,
+] as const;
 export type AdmitReject = (typeof ADMIT_REJECTS)[number];
 
 /** May a document owned by `owner` (a node, or SHARED_OWNER) hold `key` under `rule`? */
@@ -43,7 +51,12 @@ interface DecodedChange {
 }
 
 /** Why the decoded change may not enter the document `kind` at `epoch`, or undefined. */
-function checkChange(c: DecodedChange, kind: DocKind, epoch: number, rule: KeyOwnerRule | undefined): AdmitReject | undefined {
+function checkChange(
+  c: DecodedChange,
+  kind: DocKind,
+  epoch: number,
+  rule: KeyOwnerRule | undefined,
+): AdmitReject | undefined {
   if (kind.kind === 'own' && c.actor !== actorId(kind.owner, epoch)) return 'foreign_actor';
   const owner = kind.kind === 'own' ? kind.owner : SHARED_OWNER;
   for (const op of c.ops) {
@@ -60,7 +73,12 @@ function checkChange(c: DecodedChange, kind: DocKind, epoch: number, rule: KeyOw
  * Checks chunks (single changes, or saved documents) bound for document `kind` at `epoch`.
  * Never throws: bytes it cannot read are 'undecodable'.
  */
-export function checkChunks(chunks: readonly Uint8Array[], kind: DocKind, epoch: number, rule: KeyOwnerRule | undefined): AdmitReject | undefined {
+export function checkChunks(
+  chunks: readonly Uint8Array[],
+  kind: DocKind,
+  epoch: number,
+  rule: KeyOwnerRule | undefined,
+): AdmitReject | undefined {
   for (const chunk of chunks) {
     const r = checkChunk(chunk, kind, epoch, rule);
     if (r) return r;
@@ -69,7 +87,12 @@ export function checkChunks(chunks: readonly Uint8Array[], kind: DocKind, epoch:
 }
 
 /** Checks the changes a sync message carries (Automerge sends them as changes or as a saved document). */
-export function checkSyncMessage(message: Uint8Array, kind: DocKind, epoch: number, rule: KeyOwnerRule | undefined): AdmitReject | undefined {
+export function checkSyncMessage(
+  message: Uint8Array,
+  kind: DocKind,
+  epoch: number,
+  rule: KeyOwnerRule | undefined,
+): AdmitReject | undefined {
   let chunks: Uint8Array[];
   try {
     chunks = amDecodeSyncChanges(message);
@@ -101,7 +124,12 @@ export function carriesUnknownChanges(message: Uint8Array, has: (hash: string) =
   }
 }
 
-function checkChunk(chunk: Uint8Array, kind: DocKind, epoch: number, rule: KeyOwnerRule | undefined): AdmitReject | undefined {
+function checkChunk(
+  chunk: Uint8Array,
+  kind: DocKind,
+  epoch: number,
+  rule: KeyOwnerRule | undefined,
+): AdmitReject | undefined {
   if (chunk.length === 0) return undefined; // nothing to apply (Automerge takes it as a no-op)
   let changes: DecodedChange[];
   try {

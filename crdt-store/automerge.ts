@@ -36,10 +36,16 @@ function loadWasmApi(): WasmApi {
   try {
     api = require(bindings) as Partial<WasmApi>;
   } catch (err) {
-    throw new Error(`crdt-store: cannot load Automerge's wasm bindings at ${bindings} (${(err as Error).message}); this store is written against @automerge/automerge 3.5`, { cause: err });
+    throw new Error(
+      `crdt-store: cannot load Automerge's wasm bindings at ${bindings} (${(err as Error).message}); this store is written against @automerge/automerge 3.5`,
+      { cause: err },
+    );
   }
   for (const fn of ['create', 'load', 'initSyncState', 'decodeChange', 'decodeSyncMessage'] as const) {
-    if (typeof api[fn] !== 'function') throw new Error(`crdt-store: Automerge's wasm bindings at ${bindings} lack ${fn}(); this store is written against @automerge/automerge 3.5`);
+    if (typeof api[fn] !== 'function')
+      throw new Error(
+        `crdt-store: Automerge's wasm bindings at ${bindings} lack ${fn}(); this store is written against @automerge/automerge 3.5`,
+      );
   }
   return api as WasmApi;
 }
@@ -49,7 +55,9 @@ const wasm = loadWasmApi();
 // Make sure the package's own entry point initialised the same module (it calls UseApi on
 // import); a document it creates must be an instance of the class we drive.
 if (!(Automerge.getBackend(Automerge.init()) instanceof (wasm.create().constructor as new () => AmDoc))) {
-  throw new Error('crdt-store: Automerge wasm bindings loaded twice; the low-level and high-level APIs would not share documents');
+  throw new Error(
+    'crdt-store: Automerge wasm bindings loaded twice; the low-level and high-level APIs would not share documents',
+  );
 }
 
 export const amCreate = (actor: string): AmDoc => wasm.create({ actor });
@@ -60,7 +68,8 @@ export const amLoad = (data: Uint8Array, actor: string): AmDoc => wasm.load(data
 export const amInitSyncState = (): AmSyncState => wasm.initSyncState();
 
 /** Throws on bytes that are not a change. */
-export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[]; actor: string } => wasm.decodeChange(change);
+export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[]; actor: string } =>
+  wasm.decodeChange(change);
 
 /** The change chunks a sync message carries (each a change or a saved document). Throws on bytes that are not one. */
 export const amDecodeSyncChanges = (message: Uint8Array): Uint8Array[] => wasm.decodeSyncMessage(message).changes;

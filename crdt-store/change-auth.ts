@@ -47,7 +47,14 @@ import { CERT_REF_BYTES } from '../membership/messages.js';
 import { LruMap } from '../base/lru.js';
 import { actorId, parseDocId, type DocId } from './names.js';
 
-export const AUTH_REJECTS = ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked', 'unknown_cert'] as const;
+export const AUTH_REJECTS = [
+  'unsigned',
+  'bad_signature',
+  'bad_cert',
+  'wrong_signer',
+  'revoked',
+  'unknown_cert',
+] as const;
 export type AuthReject = (typeof AUTH_REJECTS)[number];
 
 /** What the store needs of identity: sign its own changes, check everyone's. */
@@ -55,7 +62,14 @@ export interface ChangeAuth {
   /** The auth record of a change this node made in `docId`. */
   sign(docId: DocId, change: Uint8Array): Uint8Array;
   /** The writer's node name, or why the change is refused. `actor` is the change's Automerge actor. */
-  verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject;
+  verify(
+    docId: DocId,
+    change: Uint8Array,
+    hash: string,
+    actor: string,
+    auth: Uint8Array | undefined,
+    now: number,
+  ): string | AuthReject;
   /** The writer of a change already verified here (for records to name their writer). */
   writerOfActor(actor: string): string | undefined;
   /** Has every certificate seen for node `name` expired by `now` (the store's clock)? False if none was seen. */
@@ -76,7 +90,8 @@ export const certKey = (auth: Uint8Array): string => bytesKey(auth.subarray(SIG_
 const MAX_CERT_BYTES = 4096;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-const signedBytes = (docId: DocId, change: Uint8Array): Buffer => Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
+const signedBytes = (docId: DocId, change: Uint8Array): Buffer =>
+  Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
 /** The name half of an actor (names.ts actorId): 16 hex digits of the name's hash. */
 const actorName = (actor: string): string => actor.slice(0, 16);
 
@@ -156,7 +171,10 @@ export class SignedChanges implements ChangeAuth {
     let refused = 0;
     for (const der of ders) {
       // Expired ones too: shared documents keep history signed while they were valid.
-      const c = der.byteLength <= MAX_CERT_BYTES ? this.identity.verifier.check(der, now + this.clockOffsetMs, true) : 'bad_cert';
+      const c =
+        der.byteLength <= MAX_CERT_BYTES
+          ? this.identity.verifier.check(der, now + this.clockOffsetMs, true)
+          : 'bad_cert';
       if (typeof c === 'string') refused++;
       else this.book.add(c);
     }
@@ -168,7 +186,14 @@ export class SignedChanges implements ChangeAuth {
     return tail.byteLength > CERT_REF_BYTES ? tail : this.book.get(tail)?.der;
   }
 
-  verify(docId: DocId, change: Uint8Array, hash: string, actor: string, auth: Uint8Array | undefined, now: number): string | AuthReject {
+  verify(
+    docId: DocId,
+    change: Uint8Array,
+    hash: string,
+    actor: string,
+    auth: Uint8Array | undefined,
+    now: number,
+  ): string | AuthReject {
     const key = `${docId}\0${hash}`;
     const known = this.verified.get(key);
     if (known !== undefined) return this.identity.verifier.isRevoked(known) ? 'revoked' : known;
@@ -217,14 +242,18 @@ export class SignedChanges implements ChangeAuth {
 // write (its chunks start with its own magic bytes), so the loader tells them apart.
 const AUTH_MAGIC = Buffer.from('WEFTAUTH');
 
-export const isAuthChunk = (chunk: Uint8Array): boolean => chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
+export const isAuthChunk = (chunk: Uint8Array): boolean =>
+  chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
 
 /**
  * On disk an auth chunk holds each certificate it references once: [certificates,
  * [hash, signature, certificate index]...]; the loader learns them (checked against the CA)
  * before the records that reference them. A record whose certificate is unknown is left out.
  */
-export function authChunk(entries: Iterable<[string, Uint8Array]>, certOf: (auth: Uint8Array) => Uint8Array | undefined): Uint8Array {
+export function authChunk(
+  entries: Iterable<[string, Uint8Array]>,
+  certOf: (auth: Uint8Array) => Uint8Array | undefined,
+): Uint8Array {
   const certs: Uint8Array[] = [];
   const index = new Map<string, number>();
   const rows: [Buffer, Uint8Array, number][] = [];
@@ -257,7 +286,8 @@ export function readAuthChunk(chunk: Uint8Array): ReadAuthChunk | undefined {
     const refs = (certs as Uint8Array[]).map(certRefOfDer);
     const entries: [string, Uint8Array][] = [];
     for (const e of v[1] as unknown[]) {
-      if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array)) return undefined;
+      if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array))
+        return undefined;
       const ref = typeof e[2] === 'number' ? refs[e[2]] : undefined;
       if (!ref || e[1].length !== SIG_BYTES) return undefined;
       entries.push([Buffer.from(e[0]).toString('hex'), Buffer.concat([e[1], ref])]);

@@ -28,7 +28,12 @@ function race(busyName: string, idleName: string, rounds: number) {
 
 t.test('concurrent writes: the greater Lamport counter wins on every replica, in both actor orders', async (t) => {
   // Both name orders, so neither "lowest op id" nor "actor that sorts first" can pass.
-  for (const [busy, idle] of [['a', 'b'], ['b', 'a'], ['node-9', 'node-1'], ['node-1', 'node-9']]) {
+  for (const [busy, idle] of [
+    ['a', 'b'],
+    ['b', 'a'],
+    ['node-9', 'node-1'],
+    ['node-1', 'node-9'],
+  ]) {
     const r = race(busy, idle, 3);
     t.equal(r.busy, r.want, `${busy} wrote 3 times, ${idle} once: ${busy}'s replica holds ${busy}'s last write`);
     t.equal(r.idle, r.want, `${busy} wrote 3 times, ${idle} once: ${idle}'s replica holds ${busy}'s last write`);

@@ -17,7 +17,14 @@ const VERSION = 1;
 const PLAIN = 0;
 const GCM = 1;
 
-export const ENVELOPE_REJECTS = ['too_short', 'bad_version', 'wrong_label', 'encryption_mismatch', 'bad_crc', 'decrypt_failed'] as const;
+export const ENVELOPE_REJECTS = [
+  'too_short',
+  'bad_version',
+  'wrong_label',
+  'encryption_mismatch',
+  'bad_crc',
+  'decrypt_failed',
+] as const;
 export type EnvelopeReject = (typeof ENVELOPE_REJECTS)[number];
 
 export interface EnvelopeOptions {

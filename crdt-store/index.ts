@@ -32,7 +32,15 @@ export { StoreValueError, type Json, type ValueLimits, DEFAULT_VALUE_LIMITS } fr
 export { SHARED_OWNER, SHARED_BUCKETS, MAX_KEY_BYTES } from './names.js';
 export { openStore, openMemoryStore, type OpenedStore } from './persist/open.js';
 export { StoreFileError, type JournalStats } from './persist/journal.js';
-export { StoreCore, DEFAULT_REPLICATION, type ReplicationConfig, type ReplicationStats, type StoreOutput, type Member, type Peer } from './replication/core.js';
+export {
+  StoreCore,
+  DEFAULT_REPLICATION,
+  type ReplicationConfig,
+  type ReplicationStats,
+  type StoreOutput,
+  type Member,
+  type Peer,
+} from './replication/core.js';
 export { REJECT_REASONS as REPLICATION_REJECT_REASONS } from './replication/wire.js';
 export { ENVELOPE_REJECTS } from './envelope.js';
 export { ADMIT_REJECTS, type AdmitReject, type KeyOwnerRule } from './admission.js';

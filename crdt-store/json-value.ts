@@ -59,7 +59,9 @@ export function canonicalJson(value: unknown, limits: ValueLimits = DEFAULT_VALU
     } else {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
-        throw new StoreValueError(`${path} is a ${(v as object).constructor?.name ?? 'non-plain object'}: only plain objects can be stored`);
+        throw new StoreValueError(
+          `${path} is a ${(v as object).constructor?.name ?? 'non-plain object'}: only plain objects can be stored`,
+        );
       }
       if (Object.getOwnPropertySymbols(v).length > 0) throw new StoreValueError(`${path} has symbol keys`);
       const keys = Object.keys(v).sort();
@@ -77,7 +79,8 @@ export function canonicalJson(value: unknown, limits: ValueLimits = DEFAULT_VALU
   walk(value, 'value', 0);
   const text = parts.join('');
   const utf8 = Buffer.byteLength(text, 'utf8');
-  if (utf8 > limits.maxBytes) throw new StoreValueError(`value is ${utf8} bytes of JSON, over the ${limits.maxBytes}-byte limit`);
+  if (utf8 > limits.maxBytes)
+    throw new StoreValueError(`value is ${utf8} bytes of JSON, over the ${limits.maxBytes}-byte limit`);
   return text;
 }
 
@@ -94,7 +97,9 @@ function scalarJson(v: unknown, path: string): string | undefined {
     case 'object':
       return v === null ? 'null' : undefined;
     default:
-      throw new StoreValueError(`${path} is a ${typeof v}: only JSON values (null, boolean, number, string, array, plain object) can be stored`);
+      throw new StoreValueError(
+        `${path} is a ${typeof v}: only JSON values (null, boolean, number, string, array, plain object) can be stored`,
+      );
   }
 }
 

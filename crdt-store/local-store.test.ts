@@ -9,7 +9,11 @@ function clock() {
   return c;
 }
 
-function store(name: string, c = clock(), extra: Partial<ConstructorParameters<typeof LocalStore>[0]> = {}): LocalStore {
+function store(
+  name: string,
+  c = clock(),
+  extra: Partial<ConstructorParameters<typeof LocalStore>[0]> = {},
+): LocalStore {
   return new LocalStore({ name, clock: c.fn, ...extra });
 }
 
@@ -40,7 +44,10 @@ function events(s: LocalStore, prefix = '', view: 'live' | 'all' = 'live') {
 t.test('get, put, update, delete, keys', async (t) => {
   const s = store('a');
   t.equal(s.get('x'), undefined);
-  t.same(s.put('svc/web/1', { port: 80 }), { changed: true, record: { key: 'svc/web/1', value: { port: 80 }, owner: 'a' } });
+  t.same(s.put('svc/web/1', { port: 80 }), {
+    changed: true,
+    record: { key: 'svc/web/1', value: { port: 80 }, owner: 'a' },
+  });
   s.put('svc/web/2', 'two');
   s.put('svc/db/1', [1, 2]);
   s.put('other', null);
@@ -87,7 +94,10 @@ t.test('values are JSON only, with a clear error', async (t) => {
     } catch (e) {
       caught = e;
     }
-    t.ok(caught instanceof StoreValueError && re.test((caught as Error).message), `${String(re)}: ${(caught as Error)?.message}`);
+    t.ok(
+      caught instanceof StoreValueError && re.test((caught as Error).message),
+      `${String(re)}: ${(caught as Error)?.message}`,
+    );
   }
   t.throws(() => s.put('', 1), StoreValueError);
   t.throws(() => s.put('a\nb', 1), StoreValueError);
@@ -96,7 +106,11 @@ t.test('values are JSON only, with a clear error', async (t) => {
   t.same(s.keys(), [], 'nothing was written');
   const shared = { a: [1, 2] };
   s.put('ok', { x: shared, y: shared, big: 1e300, neg: -0.5, s: 'ü\u2028' });
-  t.same(s.get('ok')!.value, { x: { a: [1, 2] }, y: { a: [1, 2] }, big: 1e300, neg: -0.5, s: 'ü\u2028' }, 'a repeated (acyclic) object is fine');
+  t.same(
+    s.get('ok')!.value,
+    { x: { a: [1, 2] }, y: { a: [1, 2] }, big: 1e300, neg: -0.5, s: 'ü\u2028' },
+    'a repeated (acyclic) object is fine',
+  );
 });
 
 t.test('watch: current entries first, then one event per real change', async (t) => {
@@ -175,7 +189,10 @@ t.test('replicas converge; merges that change nothing are silent', async (t) => 
   copyAll(a, b);
   copyAll(b, a);
   t.equal(wb.changes().length, before);
-  t.same(wa.changes().map((e) => e.key), ['a/x', 'b/y']);
+  t.same(
+    wa.changes().map((e) => e.key),
+    ['a/x', 'b/y'],
+  );
 });
 
 t.test('concurrent shared writes: one winner everywhere; a write beats a concurrent delete', async (t) => {
@@ -225,7 +242,13 @@ t.test('live view hides records of owners not alive; events on liveness changes'
   a.setAlive(['b', 'c']);
   a.setAlive([]);
   t.equal(a.get('svc/1'), undefined);
-  t.same(live.changes().map((e) => [e.before?.value, e.after?.value]), [[undefined, 'b1'], ['b1', undefined]]);
+  t.same(
+    live.changes().map((e) => [e.before?.value, e.after?.value]),
+    [
+      [undefined, 'b1'],
+      ['b1', undefined],
+    ],
+  );
   t.equal(all.changes().length, 0, 'the all view did not change');
   t.same(a.keys('', { view: 'all' }), ['svc/1']);
 });
@@ -244,10 +267,21 @@ t.test('reaping: same rule everywhere, refused until the owner is back', async (
   const all = events(a, '', 'all');
   t.same(a.reap(), ['b']);
   t.equal(a.doc(ownDocId('b')), undefined);
-  t.same(all.changes().map((e) => [e.key, e.after]), [['k', undefined]]);
-  t.equal(a.applyRemote(ownDocId('b'), b.ownEpoch, [b.doc(ownDocId('b'))!.save()]), 'refused', 'a straggler copy is refused');
+  t.same(
+    all.changes().map((e) => [e.key, e.after]),
+    [['k', undefined]],
+  );
+  t.equal(
+    a.applyRemote(ownDocId('b'), b.ownEpoch, [b.doc(ownDocId('b'))!.save()]),
+    'refused',
+    'a straggler copy is refused',
+  );
   a.setAlive(['b']);
-  t.equal(a.applyRemote(ownDocId('b'), b.ownEpoch, [b.doc(ownDocId('b'))!.save()]), 'applied', 'accepted once b is alive again');
+  t.equal(
+    a.applyRemote(ownDocId('b'), b.ownEpoch, [b.doc(ownDocId('b'))!.save()]),
+    'applied',
+    'accepted once b is alive again',
+  );
   t.same(a.get('k')?.value, 1);
   t.equal(a.stats().docsReaped, 1);
 });
@@ -276,7 +310,7 @@ t.test('a newer epoch that arrives without its first change waits for repair', a
   for (let i = 0; i < 8; i++) a.put('k', i);
   const last = changes[changes.length - 1];
   const first = changes.find((c) => c.epoch === last.epoch)!;
-  t.not(first, last, 'the last change is not its epoch\'s first');
+  t.not(first, last, "the last change is not its epoch's first");
   t.equal(b.applyRemote(last.docId, last.epoch, [last.change]), 'incomplete');
   t.equal(b.applyRemote(first.docId, first.epoch, [first.change]), 'applied');
 });

@@ -29,11 +29,33 @@
 
 import { DEFAULTS } from './defaults.js';
 import { canonicalJson, DEFAULT_VALUE_LIMITS, StoreValueError, type Json, type ValueLimits } from './json-value.js';
-import { actorId, bucketOf, checkKey, checkNodeName, ownDocId, parseDocId, sharedDocId, SHARED_OWNER, type DocId, type DocKind } from './names.js';
+import {
+  actorId,
+  bucketOf,
+  checkKey,
+  checkNodeName,
+  ownDocId,
+  parseDocId,
+  sharedDocId,
+  SHARED_OWNER,
+  type DocId,
+  type DocKind,
+} from './names.js';
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
 import type { AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
-import { ADMIT_REJECTS, carriesUnknownChanges, changesIn, changesInSync, checkChunks, checkSyncMessage, mayHold, type AdmitReject, type ChangeInfo, type KeyOwnerRule } from './admission.js';
+import {
+  ADMIT_REJECTS,
+  carriesUnknownChanges,
+  changesIn,
+  changesInSync,
+  checkChunks,
+  checkSyncMessage,
+  mayHold,
+  type AdmitReject,
+  type ChangeInfo,
+  type KeyOwnerRule,
+} from './admission.js';
 import { authChunk, certKey, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
 import { OwnSignatures } from './own-signatures.js';
 
@@ -204,7 +226,14 @@ export class LocalStore {
   private txn: Txn | undefined;
   /** When replaceOwnEpoch last started an epoch (our clock). */
   private forcedEpochAt = -Infinity;
-  private readonly counters = { localChanges: 0, remoteChangesApplied: 0, epochsStarted: 0, docsAdopted: 0, docsReaped: 0, remoteRejected: 0 };
+  private readonly counters = {
+    localChanges: 0,
+    remoteChangesApplied: 0,
+    epochsStarted: 0,
+    docsAdopted: 0,
+    docsReaped: 0,
+    remoteRejected: 0,
+  };
 
   constructor(opts: LocalStoreOptions) {
     checkNodeName(opts.name);
@@ -451,7 +480,12 @@ export class LocalStore {
   }
 
   /** Applies changes a peer pushed. Never throws. */
-  applyRemote(docId: DocId, epoch: number, changes: Uint8Array[], auths?: readonly (Uint8Array | undefined)[]): RemoteOutcome {
+  applyRemote(
+    docId: DocId,
+    epoch: number,
+    changes: Uint8Array[],
+    auths?: readonly (Uint8Array | undefined)[],
+  ): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
@@ -569,7 +603,13 @@ export class LocalStore {
   }
 
   /** Takes a peer's sync message about (docId, epoch). Never throws. */
-  receiveSync(docId: DocId, epoch: number, state: AmSyncState, message: Uint8Array, auths?: ReadonlyMap<string, Uint8Array>): RemoteOutcome {
+  receiveSync(
+    docId: DocId,
+    epoch: number,
+    state: AmSyncState,
+    message: Uint8Array,
+    auths?: ReadonlyMap<string, Uint8Array>,
+  ): RemoteOutcome {
     const kind = parseDocId(docId);
     if (!kind || !validEpoch(epoch)) return this.rejected();
     if (this.futureEpoch(epoch)) return this.rejected('future_epoch');
@@ -596,7 +636,10 @@ export class LocalStore {
     if (!doc) return 'stale';
     // Our own current epoch has one writer, us: a peer cannot hold a change of it we lack,
     // so any it sends is forged.
-    const bad = doc.owner === this.name ? carriesUnknownChanges(message, (h) => doc.hasChange(h)) : checkSyncMessage(message, kind, epoch, this.keyOwner);
+    const bad =
+      doc.owner === this.name
+        ? carriesUnknownChanges(message, (h) => doc.hasChange(h))
+        : checkSyncMessage(message, kind, epoch, this.keyOwner);
     // Someone holds a forgery of our current epoch (a key holder who wrote with our actor
     // before our own first change reached a peer): a new epoch replaces it everywhere.
     if (bad && doc.owner === this.name) this.replaceOwnEpoch();
@@ -757,7 +800,10 @@ export class LocalStore {
       }
     }
     const own = this.docs.get(ownDocId(this.name))!;
-    if (txn.docs.has(own) && own.changeCount > Math.max(this.compaction.minChanges, this.compaction.factor * own.size)) {
+    if (
+      txn.docs.has(own) &&
+      own.changeCount > Math.max(this.compaction.minChanges, this.compaction.factor * own.size)
+    ) {
       this.startOwnEpoch(this.nextEpoch());
       wrote = true;
     }
@@ -782,7 +828,9 @@ export class LocalStore {
     const owner = shared ? SHARED_OWNER : this.name;
     if (!mayHold(this.keyOwner, key, owner)) {
       const want = this.keyOwner!(key)!;
-      throw new StoreValueError(`key ${key} belongs in ${want === SHARED_OWNER ? 'the shared records' : `node ${want}'s own records`}, not in ${shared ? 'the shared records' : 'this node\'s own records'}`);
+      throw new StoreValueError(
+        `key ${key} belongs in ${want === SHARED_OWNER ? 'the shared records' : `node ${want}'s own records`}, not in ${shared ? 'the shared records' : "this node's own records"}`,
+      );
     }
     if (!shared) return this.docs.get(ownDocId(this.name))!;
     const id = sharedDocId(bucketOf(key));
@@ -800,7 +848,8 @@ export class LocalStore {
 
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
   private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
-    const actor = kind.kind === 'own' && kind.owner === this.name ? actorId(this.name, epoch) : actorId(this.name, this.session);
+    const actor =
+      kind.kind === 'own' && kind.owner === this.name ? actorId(this.name, epoch) : actorId(this.name, this.session);
     return ReplicaDoc.create(docId, kind, epoch, actor, this.limits);
   }
 
@@ -840,7 +889,8 @@ export class LocalStore {
     }
     for (const k of touched) this.views.refresh(k);
     old?.free();
-    if (doc.owner !== SHARED_OWNER && !this.isAlive(doc.owner) && !this.deadSince.has(doc.owner)) this.deadSince.set(doc.owner, this.clock());
+    if (doc.owner !== SHARED_OWNER && !this.isAlive(doc.owner) && !this.deadSince.has(doc.owner))
+      this.deadSince.set(doc.owner, this.clock());
     this.counters.docsAdopted++;
     this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
     this.persistAuths(doc);
@@ -930,12 +980,18 @@ export class LocalStore {
   private loadPersisted(p: PersistedDoc): void {
     const kind = parseDocId(p.docId);
     if (!kind || !validEpoch(p.epoch)) {
-      this.onError(new StoreValueError(`persisted document id ${JSON.stringify(p.docId)} or epoch ${p.epoch} is invalid`), 'load');
+      this.onError(
+        new StoreValueError(`persisted document id ${JSON.stringify(p.docId)} or epoch ${p.epoch} is invalid`),
+        'load',
+      );
       return;
     }
     if (kind.kind === 'own' && kind.owner !== this.name && this.futureEpoch(p.epoch)) {
       // Taken before epochs were bounded: its owner's real epochs would all be refused as stale.
-      this.onError(new StoreValueError(`persisted document ${p.docId} has epoch ${p.epoch}, beyond the clock: dropped`), 'load');
+      this.onError(
+        new StoreValueError(`persisted document ${p.docId} has epoch ${p.epoch}, beyond the clock: dropped`),
+        'load',
+      );
       return;
     }
     const doc = this.freshDoc(p.docId, kind, p.epoch);
@@ -990,13 +1046,25 @@ export class LocalStore {
    * Checks every change's signature (change-auth.ts): the auth records to keep, or why
    * the lot is refused (one bad change refuses the message: an honest sender never sends one).
    */
-  private verifyChanges(docId: DocId, infos: readonly ChangeInfo[], auths: ReadonlyMap<string, Uint8Array>): Map<string, Uint8Array> | AdmitReject {
+  private verifyChanges(
+    docId: DocId,
+    infos: readonly ChangeInfo[],
+    auths: ReadonlyMap<string, Uint8Array>,
+  ): Map<string, Uint8Array> | AdmitReject {
     const keep = new Map<string, Uint8Array>();
     const now = this.clock();
     for (const c of infos) {
       const a = auths.get(c.hash);
       const r = this.auth!.verify(docId, c.bytes, c.hash, c.actor, a, now);
-      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked' || r === 'unknown_cert') return r;
+      if (
+        r === 'unsigned' ||
+        r === 'bad_signature' ||
+        r === 'bad_cert' ||
+        r === 'wrong_signer' ||
+        r === 'revoked' ||
+        r === 'unknown_cert'
+      )
+        return r;
       if (a) keep.set(c.hash, a);
     }
     return keep;
@@ -1015,7 +1083,11 @@ export class LocalStore {
 }
 
 /** The auth records given beside pushed chunks, by the hash of each chunk's change. */
-function authsByHash(chunks: readonly Uint8Array[], infos: readonly ChangeInfo[], auths: readonly (Uint8Array | undefined)[] | undefined): Map<string, Uint8Array> {
+function authsByHash(
+  chunks: readonly Uint8Array[],
+  infos: readonly ChangeInfo[],
+  auths: readonly (Uint8Array | undefined)[] | undefined,
+): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   const hashOf = new Map(infos.map((c) => [c.bytes, c.hash]));
   chunks.forEach((c, i) => {
@@ -1027,7 +1099,11 @@ function authsByHash(chunks: readonly Uint8Array[], infos: readonly ChangeInfo[]
 }
 
 /** A change this node made, for observers; its auth record is read (and signed) when first asked for. */
-function localChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }, auth: (() => Uint8Array | undefined) | undefined): LocalChange {
+function localChange(
+  doc: ReplicaDoc,
+  c: { hash: string; change: Uint8Array },
+  auth: (() => Uint8Array | undefined) | undefined,
+): LocalChange {
   const out: LocalChange = { docId: doc.id, epoch: doc.epoch, hash: c.hash, change: c.change };
   if (auth) Object.defineProperty(out, 'auth', { get: auth, enumerable: true });
   return out;

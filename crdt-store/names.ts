@@ -45,7 +45,10 @@ export function isNodeName(name: unknown): name is string {
 }
 
 export function checkNodeName(name: unknown): asserts name is string {
-  if (!isNodeName(name)) throw new StoreValueError(`node name ${JSON.stringify(name)} is not usable: a non-empty string without control characters, at most ${MAX_NODE_NAME_BYTES} bytes, not "${SHARED_OWNER}"`);
+  if (!isNodeName(name))
+    throw new StoreValueError(
+      `node name ${JSON.stringify(name)} is not usable: a non-empty string without control characters, at most ${MAX_NODE_NAME_BYTES} bytes, not "${SHARED_OWNER}"`,
+    );
 }
 
 export type DocId = string;
@@ -82,7 +85,9 @@ export const ownerOfDoc = (kind: DocKind): string => (kind.kind === 'own' ? kind
 export function actorId(node: string, epoch: number): string {
   const a = murmur3(node, 1).toString(16).padStart(8, '0');
   const b = murmur3(node, 2).toString(16).padStart(8, '0');
-  const hi = Math.floor(epoch / 2 ** 32).toString(16).padStart(8, '0');
+  const hi = Math.floor(epoch / 2 ** 32)
+    .toString(16)
+    .padStart(8, '0');
   const lo = (epoch >>> 0).toString(16).padStart(8, '0');
   return a + b + hi + lo;
 }

@@ -84,7 +84,14 @@ export class ReplicaDoc {
   }
 
   /** From bytes written by save() or concatenated saveIncremental() chunks; throws if Automerge cannot read them. */
-  static load(id: DocId, kind: DocKind, epoch: number, bytes: Uint8Array, actor: string, limits: ValueLimits): ReplicaDoc {
+  static load(
+    id: DocId,
+    kind: DocKind,
+    epoch: number,
+    bytes: Uint8Array,
+    actor: string,
+    limits: ValueLimits,
+  ): ReplicaDoc {
     return new ReplicaDoc(id, kind, epoch, amLoad(bytes, actor), actor, limits);
   }
 
@@ -197,7 +204,8 @@ export class ReplicaDoc {
       const at = id.indexOf('@');
       const counter = Number(id.slice(0, at));
       const actor = id.slice(at + 1);
-      if (!best || counter > best.counter || (counter === best.counter && actor > best.actor)) best = { counter, actor };
+      if (!best || counter > best.counter || (counter === best.counter && actor > best.actor))
+        best = { counter, actor };
     }
     return best;
   }
@@ -257,9 +265,12 @@ export class ReplicaDoc {
     // costs several times the application and grows with the document (4 ms at 10k keys).
     const keys = touchedKeys(chunks);
     const changesBefore = this.changes;
-    return this.merging(() => {
-      for (const c of chunks) this.am.loadIncremental(c);
-    }, (changesAfter) => (keys && changesAfter === changesBefore + chunks.length ? keys : undefined));
+    return this.merging(
+      () => {
+        for (const c of chunks) this.am.loadIncremental(c);
+      },
+      (changesAfter) => (keys && changesAfter === changesBefore + chunks.length ? keys : undefined),
+    );
   }
 
   /** Applies a saveIncremental()/save() chunk. Throws on bytes Automerge rejects. */

@@ -13,7 +13,12 @@ const [name, bind, portArg, dataDir, seed] = process.argv.slice(2);
 const port = Number(portArg);
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
-const membership = await Membership.start({ name: name!, bindAddr: bind!, bindPort: port, config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }) });
+const membership = await Membership.start({
+  name: name!,
+  bindAddr: bind!,
+  bindPort: port,
+  config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }),
+});
 const store = await StoreNode.start({
   name: name!,
   dataDir: dataDir!,
@@ -28,10 +33,20 @@ if (seed) void membership.join([seed]);
 out({ ready: true, epoch: store.store.ownEpoch, problems: store.problems.map((p) => p.message) });
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const cmd = JSON.parse(line) as { id: number; op: string; key?: string; value?: unknown; durable?: boolean; shared?: boolean };
+  const cmd = JSON.parse(line) as {
+    id: number;
+    op: string;
+    key?: string;
+    value?: unknown;
+    durable?: boolean;
+    shared?: boolean;
+  };
   switch (cmd.op) {
     case 'put':
-      out({ id: cmd.id, result: await store.put(cmd.key!, cmd.value as never, { durable: cmd.durable, shared: cmd.shared }) });
+      out({
+        id: cmd.id,
+        result: await store.put(cmd.key!, cmd.value as never, { durable: cmd.durable, shared: cmd.shared }),
+      });
       break;
     case 'get':
       out({ id: cmd.id, result: store.get(cmd.key!) ?? null });
@@ -41,7 +56,14 @@ for await (const line of createInterface({ input: process.stdin })) {
       break;
     case 'debug': {
       const core = (store as unknown as { core: { eager: { size: number }; members: Map<string, unknown> } }).core;
-      out({ id: cmd.id, result: { ring: core.eager.size, members: [...core.members], mem: membership.members().map((m) => [m.name, m.addr, m.port, m.state]) } });
+      out({
+        id: cmd.id,
+        result: {
+          ring: core.eager.size,
+          members: [...core.members],
+          mem: membership.members().map((m) => [m.name, m.addr, m.port, m.state]),
+        },
+      });
       break;
     }
     case 'stats':

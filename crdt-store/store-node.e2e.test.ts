@@ -24,9 +24,13 @@ let nextId = 1;
 function startAgent(t: { teardown(fn: () => void): void }, i: number, dataDir: string, seed?: number): Promise<Agent> {
   const name = `s${i}`;
   const addr = `127.0.3.${i}`;
-  const proc = spawn(process.execPath, [...process.execArgv, fixture, name, addr, String(PORT), dataDir, ...(seed ? [`127.0.3.${seed}:${PORT}`] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [...process.execArgv, fixture, name, addr, String(PORT), dataDir, ...(seed ? [`127.0.3.${seed}:${PORT}`] : [])],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const pending = new Map<number, (v: unknown) => void>();
   const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
   t.teardown(() => {
@@ -36,7 +40,13 @@ function startAgent(t: { teardown(fn: () => void): void }, i: number, dataDir: s
     proc.on('error', reject);
     const lines = createInterface({ input: proc.stdout! });
     lines.on('line', (line) => {
-      const msg = JSON.parse(line) as { ready?: boolean; id?: number; result?: unknown; epoch: number; problems: string[] };
+      const msg = JSON.parse(line) as {
+        ready?: boolean;
+        id?: number;
+        result?: unknown;
+        epoch: number;
+        problems: string[];
+      };
       if (msg.ready) {
         resolve({
           name,
@@ -68,19 +78,49 @@ t.test('5 store agents on loopback', async (t) => {
 
   // A write at one is visible at all (the live view: every owner must be known alive).
   await agents[0].call('put', { key: 'svc/web/s1', value: { port: 80 } });
-  const seen = await eventually('s1\'s write visible at all 5', async () => (await Promise.all(agents.map((a) => a.call('get', { key: 'svc/web/s1' }) as Promise<Rec>))).every((r) => r?.owner === 's1'), 20_000);
+  const seen = await eventually(
+    "s1's write visible at all 5",
+    async () =>
+      (await Promise.all(agents.map((a) => a.call('get', { key: 'svc/web/s1' }) as Promise<Rec>))).every(
+        (r) => r?.owner === 's1',
+      ),
+    20_000,
+  );
   t.pass(`a write at s1 was visible at all 5 within ${seen} ms of the cluster forming`);
   // Once every store knows every member and document, a write travels by the fast path, not by repair.
   type Stats = { replication: { members: number; digestDocs: number; fastPath: { changesApplied: number } } };
-  await eventually('every store knows 4 peers and 5 documents', async () => ((await Promise.all(agents.map((a) => a.call('stats')))) as Stats[]).every((s) => s.replication.members === 4 && s.replication.digestDocs >= 5), 20_000);
+  await eventually(
+    'every store knows 4 peers and 5 documents',
+    async () =>
+      ((await Promise.all(agents.map((a) => a.call('stats')))) as Stats[]).every(
+        (s) => s.replication.members === 4 && s.replication.digestDocs >= 5,
+      ),
+    20_000,
+  );
   const before = (await Promise.all(agents.map((a) => a.call('stats')))) as Stats[];
   await agents[3].call('put', { key: 'svc/db/s4', value: 1 });
-  await eventually('s4\'s write visible at all 5', async () => (await Promise.all(agents.map((a) => a.call('get', { key: 'svc/db/s4' }) as Promise<Rec>))).every((r) => r !== null), 5_000);
+  await eventually(
+    "s4's write visible at all 5",
+    async () =>
+      (await Promise.all(agents.map((a) => a.call('get', { key: 'svc/db/s4' }) as Promise<Rec>))).every(
+        (r) => r !== null,
+      ),
+    5_000,
+  );
   const after = (await Promise.all(agents.map((a) => a.call('stats')))) as typeof before;
-  const pushed = after.filter((s, i) => i !== 3 && s.replication.fastPath.changesApplied > before[i].replication.fastPath.changesApplied).length;
+  const pushed = after.filter(
+    (s, i) => i !== 3 && s.replication.fastPath.changesApplied > before[i].replication.fastPath.changesApplied,
+  ).length;
   t.equal(pushed, 4, 'the 4 others applied it from a push');
   await agents[1].call('put', { key: 'cfg/x', value: 'shared', shared: true });
-  await eventually('a shared write visible at all', async () => (await Promise.all(agents.map((a) => a.call('get', { key: 'cfg/x' }) as Promise<Rec>))).every((r) => r?.owner === '*'), 10_000);
+  await eventually(
+    'a shared write visible at all',
+    async () =>
+      (await Promise.all(agents.map((a) => a.call('get', { key: 'cfg/x' }) as Promise<Rec>))).every(
+        (r) => r?.owner === '*',
+      ),
+    10_000,
+  );
   t.pass('a shared write was visible at all 5');
 
   // Durable writes at s3, then kill -9 and restart from its data directory.
@@ -89,20 +129,32 @@ t.test('5 store agents on loopback', async (t) => {
   agents[2].proc.kill('SIGKILL');
   await agents[2].exited;
   agents[2] = await startAgent(t, 3, dataDir(3), 1);
-  t.ok(agents[2].ready.epoch > epochBefore, 'the restarted node\'s epoch rose');
-  t.same(agents[2].ready.problems.filter((p) => !p.includes('interrupted write')), [], 'no damage reported');
+  t.ok(agents[2].ready.epoch > epochBefore, "the restarted node's epoch rose");
+  t.same(
+    agents[2].ready.problems.filter((p) => !p.includes('interrupted write')),
+    [],
+    'no damage reported',
+  );
   const keysAfter = (await agents[2].call('keys')) as string[];
   t.same(keysAfter.filter((k) => k.startsWith('d/s3/')).length, 20, 'all 20 durable writes are back at s3');
-  await eventually('s3\'s durable writes visible everywhere after its restart', async () => {
-    const all = await Promise.all(agents.map((a) => a.call('get', { key: 'd/s3/19' }) as Promise<Rec>));
-    return all.every((r) => r?.value === 19);
-  }, 20_000);
-  t.pass('s3\'s records came back everywhere under its new epoch');
+  await eventually(
+    "s3's durable writes visible everywhere after its restart",
+    async () => {
+      const all = await Promise.all(agents.map((a) => a.call('get', { key: 'd/s3/19' }) as Promise<Rec>));
+      return all.every((r) => r?.value === 19);
+    },
+    20_000,
+  );
+  t.pass("s3's records came back everywhere under its new epoch");
 
   // A node that joins late catches up completely (through repair: it missed every push).
   const late = await startAgent(t, 6, dataDir(6), 2);
   const expected = ((await agents[0].call('keys')) as string[]).sort();
-  const caughtUp = await eventually('the late node holds everything', async () => JSON.stringify(((await late.call('keys')) as string[]).sort()) === JSON.stringify(expected), 20_000);
+  const caughtUp = await eventually(
+    'the late node holds everything',
+    async () => JSON.stringify(((await late.call('keys')) as string[]).sort()) === JSON.stringify(expected),
+    20_000,
+  );
   t.pass(`the late node caught up (${expected.length} records) in ${caughtUp} ms`);
   const stats = (await late.call('stats')) as { replication: { repair: { docsRepaired: number } } };
   t.ok(stats.replication.repair.docsRepaired >= 5, `${stats.replication.repair.docsRepaired} documents came by repair`);

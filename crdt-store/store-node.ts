@@ -27,7 +27,14 @@ import type { ChangeAuth } from './change-auth.js';
 import type { LocalStore, LocalStoreStats, Mutator, ReadOptions, UpdateOptions, UpdateResult } from './local-store.js';
 import type { JournalStats, StoreFileError } from './persist/journal.js';
 import { openMemoryStore, openStore, type OpenedStore } from './persist/open.js';
-import { StoreCore, type Member, type Peer, type ReplicationConfig, type ReplicationStats, type StoreOutput } from './replication/core.js';
+import {
+  StoreCore,
+  type Member,
+  type Peer,
+  type ReplicationConfig,
+  type ReplicationStats,
+  type StoreOutput,
+} from './replication/core.js';
 import type { StoreRecord, WatchHandler } from './views.js';
 
 /** What the store needs of membership (membership/membership.ts's Membership fits). */
@@ -95,7 +102,10 @@ export class StoreNode {
   readonly name: string;
   /** What start-up found wrong with the data directory (it started anyway). */
   readonly problems: readonly StoreFileError[];
-  private readonly envelopeRejects = Object.fromEntries(ENVELOPE_REJECTS.map((r) => [r, 0])) as Record<EnvelopeReject, number>;
+  private readonly envelopeRejects = Object.fromEntries(ENVELOPE_REJECTS.map((r) => [r, 0])) as Record<
+    EnvelopeReject,
+    number
+  >;
   private streamFailures = 0;
   private readonly timer: DeadlineTimer;
   private flushScheduled = false;
@@ -138,7 +148,14 @@ export class StoreNode {
     const onError = opts.onError ?? (() => {});
     const keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
     const envelope = new Envelope({ label: opts.label ?? '', keyring });
-    const storeOpts = { name: opts.name, clock, reapAfterMs: opts.reapAfterMs, keyOwner: opts.keyOwner, auth: opts.auth, onError: (e: unknown, ctx: string) => onError(asError(e), ctx) };
+    const storeOpts = {
+      name: opts.name,
+      clock,
+      reapAfterMs: opts.reapAfterMs,
+      keyOwner: opts.keyOwner,
+      auth: opts.auth,
+      onError: (e: unknown, ctx: string) => onError(asError(e), ctx),
+    };
     const opened = opts.dataDir === undefined ? openMemoryStore(storeOpts) : openStore(opts.dataDir, storeOpts);
     for (const p of opened.problems) onError(p, 'data directory');
     const transport = new Transport({ onError, hello: sealedHello(envelope) });
@@ -154,7 +171,8 @@ export class StoreNode {
     const peerEndpoint =
       opts.peerEndpoint ??
       ((m: { addr: string; port: number }) => {
-        if (offset === undefined) throw new Error('crdt-store: cannot tell peers\' store ports: give gossipPort or peerEndpoint');
+        if (offset === undefined)
+          throw new Error("crdt-store: cannot tell peers' store ports: give gossipPort or peerEndpoint");
         return { addr: m.addr, port: m.port + offset };
       });
     // eslint-disable-next-line prefer-const -- the core's emit reads it before the node exists; a const there would throw
@@ -227,7 +245,9 @@ export class StoreNode {
 
   /** Deletes every key of `keys` in one change per document (one fsync if durable); resolves with how many there were. */
   async deleteAll(keys: string[], opts: UpdateOptions = {}): Promise<number> {
-    const n = this.core.store.batch(() => keys.filter((k) => this.core.store.delete(k, { ...opts, durable: false })).length);
+    const n = this.core.store.batch(
+      () => keys.filter((k) => this.core.store.delete(k, { ...opts, durable: false })).length,
+    );
     await this.afterWrite(opts.durable === true);
     return n;
   }
@@ -306,7 +326,11 @@ export class StoreNode {
 
   private async stream(to: Peer, bytes: Uint8Array, request: boolean): Promise<void> {
     try {
-      const reply = await this.transport.request(to, this.envelope.seal(bytes), this.opts.streamTimeoutMs ?? DEFAULTS.streamTimeoutMs);
+      const reply = await this.transport.request(
+        to,
+        this.envelope.seal(bytes),
+        this.opts.streamTimeoutMs ?? DEFAULTS.streamTimeoutMs,
+      );
       if (this.closed || !request) return;
       if (reply.length === 0) {
         this.core.receiveStreamReply(clock(), to, new Uint8Array(0));

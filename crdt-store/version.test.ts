@@ -18,7 +18,7 @@ t.test('versionOf: agreed across replicas, grows with every write that saw the l
   t.ok(v2 > v1, `a later write elsewhere: ${v1} -> ${v2}`);
   t.equal(a.versionOf('kv/x'), v2);
   a.put('kv/y', 1, { shared: true });
-  t.equal(a.versionOf('kv/x'), v2, 'another key\'s write leaves it alone');
+  t.equal(a.versionOf('kv/x'), v2, "another key's write leaves it alone");
   a.put('kv/x', 2, { shared: true });
   t.equal(a.versionOf('kv/x'), v2, 'an equal value writes nothing, so the version stays');
   a.delete('kv/x', { shared: true });

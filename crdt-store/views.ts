@@ -28,7 +28,8 @@ export interface WatchEvent {
 
 export type WatchHandler = (event: WatchEvent) => void;
 
-const ownerOrder = (a: string, b: string): number => (a === b ? 0 : a === SHARED_OWNER ? -1 : b === SHARED_OWNER ? 1 : a < b ? -1 : 1);
+const ownerOrder = (a: string, b: string): number =>
+  a === b ? 0 : a === SHARED_OWNER ? -1 : b === SHARED_OWNER ? 1 : a < b ? -1 : 1;
 
 /**
  * key -> the documents holding it, in resolution order. Nearly every key has one holder,
@@ -132,7 +133,8 @@ export class Views {
   watch(prefix: string, handler: WatchHandler, view: ViewName): () => void {
     const w: Watcher = { prefix, handler, view };
     this.watchers.add(w);
-    for (const r of this.entries(prefix, view)) this.queue.push({ w, e: { key: r.key, before: undefined, after: r, initial: true } });
+    for (const r of this.entries(prefix, view))
+      this.queue.push({ w, e: { key: r.key, before: undefined, after: r, initial: true } });
     this.flush();
     return () => {
       this.watchers.delete(w);
@@ -175,7 +177,8 @@ export class Views {
     if (after) this.shown[view].set(key, after);
     else this.shown[view].delete(key);
     for (const w of this.watchers) {
-      if (w.view === view && key.startsWith(w.prefix)) this.queue.push({ w, e: { key, before, after, initial: false } });
+      if (w.view === view && key.startsWith(w.prefix))
+        this.queue.push({ w, e: { key, before, after, initial: false } });
     }
   }
 }

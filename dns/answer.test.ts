@@ -37,13 +37,22 @@ t.test('A, AAAA, SRV (targets resolve in the additional section), PTR, SOA, NS',
   const epA = `${endpointLabel('n1', 'a')}.web.svc.weft.internal`;
   t.ok(targets.some((x) => x.target === epA));
   const extra = srv.additionals!.filter((x) => x.type !== 'OPT');
-  t.same(extra.filter((x) => x.name === epA).map((x) => x.data).sort(), ['10.1.0.1', 'fd00::1'], 'every target has its addresses in the additional section');
+  t.same(
+    extra
+      .filter((x) => x.name === epA)
+      .map((x) => x.data)
+      .sort(),
+    ['10.1.0.1', 'fd00::1'],
+    'every target has its addresses in the additional section',
+  );
   t.same(data(decode(ask(query(epA, 'A'))).answers), ['10.1.0.1'], 'and resolves on its own');
 
   t.same(data(decode(ask(query('1.0.1.10.in-addr.arpa', 'PTR'))).answers), [epA]);
   t.same(data(decode(ask(query('1.0.0.10.in-addr.arpa', 'PTR'))).answers), ['n1.node.weft.internal']);
   const soa = decode(ask(query('weft.internal', 'SOA')));
-  t.match(soa.answers, [{ type: 'SOA', data: { mname: 'n1.node.weft.internal', rname: 'hostmaster.weft.internal', minimum: 5 } }]);
+  t.match(soa.answers, [
+    { type: 'SOA', data: { mname: 'n1.node.weft.internal', rname: 'hostmaster.weft.internal', minimum: 5 } },
+  ]);
   const ns = decode(ask(query('weft.internal', 'NS')));
   t.same(data(ns.answers), ['n1.node.weft.internal']);
   t.same(data(ns.additionals!.filter((x) => x.type === 'A')), ['10.0.0.1'], 'the NS address comes along');
@@ -66,9 +75,17 @@ t.test('NXDOMAIN and NODATA both carry the SOA, whose minimum is the negative TT
     const nodata = decode(ask(query(name, type)));
     t.equal(nodata.rcode, 'NOERROR', `${name} ${type}: the name exists`);
     t.equal(nodata.answers!.length, 0);
-    t.match(nodata.authorities, [{ type: 'SOA', name: 'weft.internal', data: { minimum: 7 } }], `${name} ${type}: SOA in authority`);
+    t.match(
+      nodata.authorities,
+      [{ type: 'SOA', name: 'weft.internal', data: { minimum: 7 } }],
+      `${name} ${type}: SOA in authority`,
+    );
   }
-  t.equal(decode(ask(query('deeper.web.svc.weft.internal', 'A'))).rcode, 'NXDOMAIN', 'below an existing name: NXDOMAIN');
+  t.equal(
+    decode(ask(query('deeper.web.svc.weft.internal', 'A'))).rcode,
+    'NXDOMAIN',
+    'below an existing name: NXDOMAIN',
+  );
   t.equal(decode(ask(query('x.weft.internal', 'A'))).rcode, 'NXDOMAIN');
   t.equal(decode(ask(query('api.vip.weft.internal', 'A'))).rcode, 'NXDOMAIN', 'no VIP source: VIP names do not exist');
 });
@@ -78,7 +95,10 @@ t.test("matching ignores case and the answer keeps the query's", async (t) => {
   const a = decode(ask(query('WeB.SvC.Weft.INTERNAL', 'A')));
   t.equal(a.rcode, 'NOERROR');
   t.equal(a.answers!.length, 3);
-  t.ok(a.answers!.every((x) => x.name === 'WeB.SvC.Weft.INTERNAL'), 'owner names spelled as asked');
+  t.ok(
+    a.answers!.every((x) => x.name === 'WeB.SvC.Weft.INTERNAL'),
+    'owner names spelled as asked',
+  );
   t.equal(a.questions![0].name, 'WeB.SvC.Weft.INTERNAL');
   const nx = decode(ask(query('NoPe.Weft.Internal', 'A')));
   t.equal(nx.rcode, 'NXDOMAIN');
@@ -109,7 +129,11 @@ t.test('EDNS: payload size honoured, 512 without EDNS, TC when it does not fit, 
   const noEdns = decode(ask(query('big.svc.weft.internal', 'A', { edns: false })));
   t.ok(noEdns.flag_tc, 'no EDNS: 60 A records do not fit 512 bytes');
   // 12 header + 27 question, then 16 bytes per A record: 29 whole ones fit 512.
-  t.equal(noEdns.answers!.length, 29, 'as many whole records as fit, for clients that never retry over TCP (musl < 1.2.4)');
+  t.equal(
+    noEdns.answers!.length,
+    29,
+    'as many whole records as fit, for clients that never retry over TCP (musl < 1.2.4)',
+  );
   t.equal(noEdns.additionals!.length, 0, 'and no OPT without EDNS');
 
   const small = ask(query('big.svc.weft.internal', 'A', { edns: 1232 }))!;
@@ -119,7 +143,10 @@ t.test('EDNS: payload size honoured, 512 without EDNS, TC when it does not fit, 
   t.match(d.additionals, [{ type: 'OPT', udpPayloadSize: 1232 }], 'our OPT says what we send');
 
   t.ok(decode(ask(query('big.svc.weft.internal', 'A', { edns: 600 }))).flag_tc, 'a client offering 600 bytes gets TC');
-  t.ok(decode(ask(query('big.svc.weft.internal', 'A', { edns: 100 }))).flag_tc, 'a client offering under 512 is held to 512');
+  t.ok(
+    decode(ask(query('big.svc.weft.internal', 'A', { edns: 100 }))).flag_tc,
+    'a client offering under 512 is held to 512',
+  );
   const offered = decode(ask(query('web.svc.weft.internal', 'A', { edns: 100 })));
   t.notOk(offered.flag_tc, 'a small answer fits whatever was offered');
 
@@ -134,7 +161,11 @@ t.test('EDNS: payload size honoured, 512 without EDNS, TC when it does not fit, 
   for (let size = 512; size <= 1232; size += 7) {
     const b = ask(query('big.svc.weft.internal', 'A', { edns: size }))!;
     const d = decode(b);
-    if (b.length > size || d.answers.length !== Math.min(60, Math.floor((size - 39 - 11) / 16)) || d.flag_tc !== d.answers.length < 60) {
+    if (
+      b.length > size ||
+      d.answers.length !== Math.min(60, Math.floor((size - 39 - 11) / 16)) ||
+      d.flag_tc !== d.answers.length < 60
+    ) {
       t.fail(`EDNS ${size}: ${b.length} bytes, ${d.answers.length} records, tc ${d.flag_tc}`);
       break;
     }
@@ -152,7 +183,14 @@ t.test('errors: NOTIMP, FORMERR, REFUSED, BADVERS; responses are dropped', async
   t.equal(n.rcode, 'NOTIMP');
   t.equal(n.id, 4242);
 
-  const two = dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'a.weft.internal' }, { type: 'A', name: 'b.weft.internal' }] });
+  const two = dnsPacket.encode({
+    type: 'query',
+    id: 7,
+    questions: [
+      { type: 'A', name: 'a.weft.internal' },
+      { type: 'A', name: 'b.weft.internal' },
+    ],
+  });
   t.equal(decode(ask(two)).rcode, 'FORMERR', 'qdcount 2');
   const zero = dnsPacket.encode({ type: 'query', id: 7, questions: [] });
   const z = decode(ask(zero));
@@ -195,16 +233,25 @@ t.test('answers follow the store: a change is visible on the next query', async 
 t.test('truncation keeps whole records: SRV answers first, additional addresses dropped without TC', async (t) => {
   const { s, ask } = setup();
   const n = 12;
-  for (let i = 0; i < n; i++) s.put(`svc/wide/n1/e${i}`, endpoint('wide', [`10.8.0.${i + 1}`, `fd00::8:${i + 1}`], { ports: { http: { port: 8000 + i, proto: 'tcp' } } }));
+  for (let i = 0; i < n; i++)
+    s.put(
+      `svc/wide/n1/e${i}`,
+      endpoint('wide', [`10.8.0.${i + 1}`, `fd00::8:${i + 1}`], { ports: { http: { port: 8000 + i, proto: 'tcp' } } }),
+    );
   const full = decode(ask(query('_http._tcp.wide.svc.weft.internal', 'SRV'), true));
   t.equal(full.answers.length, n);
-  t.equal(full.additionals.filter((x) => x.type !== 'OPT').length, 2 * n, 'TCP: every target\'s two addresses');
+  t.equal(full.additionals.filter((x) => x.type !== 'OPT').length, 2 * n, "TCP: every target's two addresses");
   let answersOnly = 0;
   for (let size = 512; size <= 1232; size += 8) {
     const b = ask(query('_http._tcp.wide.svc.weft.internal', 'SRV', { edns: size }))!;
     const d = decode(b);
     const extra = d.additionals.filter((x) => x.type !== 'OPT');
-    if (b.length > size || d.flag_tc !== d.answers.length < n || (d.answers.length < n && extra.length > 0) || d.additionals.at(-1)?.type !== 'OPT') {
+    if (
+      b.length > size ||
+      d.flag_tc !== d.answers.length < n ||
+      (d.answers.length < n && extra.length > 0) ||
+      d.additionals.at(-1)?.type !== 'OPT'
+    ) {
       t.fail(`EDNS ${size}: ${b.length} bytes, ${d.answers.length} SRV, ${extra.length} addresses, tc ${d.flag_tc}`);
       break;
     }

@@ -88,7 +88,8 @@ export class Responder<C = unknown> {
     if (q.edns && q.ednsVersion !== 0) return this.error(msg, q, BADVERS);
     const qtype = q.qtype;
     if (qtype === TYPE.OPT) return this.error(msg, q, RCODE.FORMERR);
-    if (qtype === TYPE.AXFR || qtype === TYPE.IXFR || qtype === TYPE.MAILA || qtype === TYPE.MAILB) return this.error(msg, q, RCODE.NOTIMP);
+    if (qtype === TYPE.AXFR || qtype === TYPE.IXFR || qtype === TYPE.MAILA || qtype === TYPE.MAILB)
+      return this.error(msg, q, RCODE.NOTIMP);
 
     const entry = this.zone.find(msg, HEADER_LEN, q.nameLen, q.hash);
     if (entry !== undefined && q.qclass === CLASS_IN) {
@@ -102,7 +103,18 @@ export class Responder<C = unknown> {
       if (++prepared.next === rot.length) prepared.next = 0;
       this.lastSource = 'zone';
       this.stats.answered(qtype, RCODE.NOERROR);
-      return this.compose(msg, q, tcp, prepared.flags, RCODE.NOERROR, prepared.an, prepared.ns, prepared.ar, rot[at], prepared.ends[at]);
+      return this.compose(
+        msg,
+        q,
+        tcp,
+        prepared.flags,
+        RCODE.NOERROR,
+        prepared.an,
+        prepared.ns,
+        prepared.ar,
+        rot[at],
+        prepared.ends[at],
+      );
     }
     if (this.zone.inZone(queryKey(msg, q))) {
       if (q.qclass !== CLASS_IN) return this.error(msg, q, RCODE.REFUSED);
@@ -164,7 +176,18 @@ export class Responder<C = unknown> {
    * TCP (musl before 1.2.4) still gets addresses; TC is set when an answer or authority record
    * was left out (RFC 2181 9: additional records may be dropped silently).
    */
-  private compose(msg: Buffer, q: Query, tcp: boolean, flags: number, rcode: number, an: number, ns: number, ar: number, sec: Buffer, ends?: Uint32Array): Buffer {
+  private compose(
+    msg: Buffer,
+    q: Query,
+    tcp: boolean,
+    flags: number,
+    rcode: number,
+    an: number,
+    ns: number,
+    ar: number,
+    sec: Buffer,
+    ends?: Uint32Array,
+  ): Buffer {
     const qEnd = q.qEnd;
     const opt = q.edns ? OPT_LEN : 0;
     let secLen = sec.length;
@@ -195,7 +218,8 @@ export class Responder<C = unknown> {
     const size = qEnd + 2 + this.soa.length + opt;
     this.lastSource = 'zone';
     this.stats.answered(q.qtype, RCODE.NXDOMAIN);
-    if (size > this.udpLimit(q, tcp)) return this.compose(msg, q, tcp, FLAG_AA, RCODE.NXDOMAIN, 0, 1, 0, Buffer.alloc(size));
+    if (size > this.udpLimit(q, tcp))
+      return this.compose(msg, q, tcp, FLAG_AA, RCODE.NXDOMAIN, 0, 1, 0, Buffer.alloc(size));
     const out = Buffer.allocUnsafe(size);
     msg.copy(out, 0, 0, qEnd);
     this.header(out, q, FLAG_AA, RCODE.NXDOMAIN, 0, 1, opt ? 1 : 0);

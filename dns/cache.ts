@@ -22,7 +22,8 @@ export class AnswerCache {
   private readonly map = new Map<string, CachedAnswer>();
 
   constructor(readonly maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new Error(`DNS cache size ${maxEntries} is not a whole number >= 0`);
+    if (!Number.isInteger(maxEntries) || maxEntries < 0)
+      throw new Error(`DNS cache size ${maxEntries} is not a whole number >= 0`);
   }
 
   get(key: string, now: number): CachedAnswer | undefined {

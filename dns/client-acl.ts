@@ -31,7 +31,9 @@ export interface RecursionAclOptions {
 
 /** Checks the list and says what is wrong with it, for a config error. */
 export function checkRecursionAllow(allow: readonly string[]): string | undefined {
-  for (const a of allow) if (a !== 'docker' && a !== 'overlay' && !parseNet(a)) return `"${a}" is neither a CIDR (a.b.c.d/n or v6/n) nor docker or overlay`;
+  for (const a of allow)
+    if (a !== 'docker' && a !== 'overlay' && !parseNet(a))
+      return `"${a}" is neither a CIDR (a.b.c.d/n or v6/n) nor docker or overlay`;
   return undefined;
 }
 

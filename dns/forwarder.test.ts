@@ -19,7 +19,10 @@ type Out = ForwarderOutput<number>;
 function core(opts: { upstreams?: number; maxOutstanding?: number; timeoutMs?: number } = {}) {
   const stats = new DnsStats();
   const ups = Array.from({ length: opts.upstreams ?? 2 }, (_, i) => parseUpstream(`127.0.0.${i + 1}:53`));
-  const fwd = new Forwarder<number>({ upstreams: ups, maxOutstanding: opts.maxOutstanding, timeoutMs: opts.timeoutMs ?? 1000, random: seq() }, stats);
+  const fwd = new Forwarder<number>(
+    { upstreams: ups, maxOutstanding: opts.maxOutstanding, timeoutMs: opts.timeoutMs ?? 1000, random: seq() },
+    stats,
+  );
   const r = new Responder<number>(new Zone(), stats, fwd);
   /** A client query at `now`; the immediate answer if any. */
   const ask = (now: number, name: string, client = 1, o: { rd?: boolean } = {}) => {
@@ -36,10 +39,22 @@ function core(opts: { upstreams?: number; maxOutstanding?: number; timeoutMs?: n
       return false;
     });
   /** The upstream answers the query it was sent in `send`. */
-  const reply = (now: number, send: Out, answers: Answer[], o: { rcode?: number; authorities?: Answer[]; tc?: boolean } = {}) => {
+  const reply = (
+    now: number,
+    send: Out,
+    answers: Answer[],
+    o: { rcode?: number; authorities?: Answer[]; tc?: boolean } = {},
+  ) => {
     if (send.kind !== 'send') throw new Error('not a send');
     const q = dnsPacket.decode(send.bytes);
-    const bytes = dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.RECURSION_AVAILABLE | (o.tc ? dnsPacket.TRUNCATED_RESPONSE : 0) | (o.rcode ?? 0), questions: q.questions, answers, authorities: o.authorities ?? [] });
+    const bytes = dnsPacket.encode({
+      type: 'response',
+      id: q.id,
+      flags: dnsPacket.RECURSION_AVAILABLE | (o.tc ? dnsPacket.TRUNCATED_RESPONSE : 0) | (o.rcode ?? 0),
+      questions: q.questions,
+      answers,
+      authorities: o.authorities ?? [],
+    });
     fwd.response(now, send.upstream, send.tcp, bytes, send.id);
   };
   return { fwd, stats, ask, take, reply, done };
@@ -134,11 +149,19 @@ t.test('concurrency limit, coalescing, RD=0, unmatched responses, TC -> TCP', as
 
   fwd.response(0, 0, false, Buffer.from('garbage!garbage!'), (sendA as { id: number }).id);
   fwd.response(0, 1, false, query('a.example', 'A'), (sendA as { id: number }).id);
-  t.same(stats.upstreamSpoofs, { source: 0, id: 0, question: 0, case: 0, not_response: 2 }, 'garbage and non-responses are dropped');
+  t.same(
+    stats.upstreamSpoofs,
+    { source: 0, id: 0, question: 0, case: 0, not_response: 2 },
+    'garbage and non-responses are dropped',
+  );
 
   reply(0, sendA, [A('a.example', 60)]);
   reply(0, sendB, [A('b.example', 60)]);
-  t.same(take().map((o) => (o.kind === 'reply' ? o.client : -1)), [1, 2, 3], 'both waiting clients of a, then b');
+  t.same(
+    take().map((o) => (o.kind === 'reply' ? o.client : -1)),
+    [1, 2, 3],
+    'both waiting clients of a, then b',
+  );
   ask(0, 'big.example', 6);
   const [big] = take();
   reply(0, big, [], { tc: true });
@@ -157,21 +180,35 @@ t.test('spoofing: a reply counts only with the id, the question and the 0x20 cas
   t.equal(name.toLowerCase(), 'spoof-target.example', 'the name goes up lowercased, then 0x20-cased');
   t.not(name, name.toLowerCase(), 'some letters are upper case');
   const forged = (o: { id?: number; name?: string; type?: 'A' | 'AAAA' }) =>
-    dnsPacket.encode({ type: 'response', id: o.id ?? send.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: [{ type: o.type ?? 'A', name: o.name ?? name }], answers: [A(o.name ?? name, 300, '6.6.6.6')] });
+    dnsPacket.encode({
+      type: 'response',
+      id: o.id ?? send.id,
+      flags: dnsPacket.RECURSION_AVAILABLE,
+      questions: [{ type: o.type ?? 'A', name: o.name ?? name }],
+      answers: [A(o.name ?? name, 300, '6.6.6.6')],
+    });
   fwd.response(0, 0, false, forged({ id: send.id ^ 1 }), send.id);
   fwd.response(0, 0, false, forged({ name: name.toLowerCase() }), send.id);
   fwd.response(0, 0, false, forged({ name: name.toUpperCase() }), send.id);
   fwd.response(0, 0, false, forged({ name: 'other.example' }), send.id);
   fwd.response(0, 0, false, forged({ type: 'AAAA' }), send.id);
   fwd.response(0, 1, false, forged({}), send.id);
-  t.same(stats.upstreamSpoofs, { source: 0, id: 2, question: 2, case: 2, not_response: 0 }, 'each forgery dropped, by reason (the last: an upstream not asked)');
+  t.same(
+    stats.upstreamSpoofs,
+    { source: 0, id: 2, question: 2, case: 2, not_response: 0 },
+    'each forgery dropped, by reason (the last: an upstream not asked)',
+  );
   t.same(take(), [], 'nothing reached the client');
   t.same(done, [], 'the query still waits for its real answer');
   reply(0, send, [A(name, 60, '192.0.2.9')]);
   const [answer] = take();
   const d = decode((answer as { bytes: Buffer }).bytes);
-  t.same(d.answers.map((a) => a.data), ['192.0.2.9'], 'the real answer is taken');
-  t.equal(d.questions[0].name, 'Spoof-Target.Example', "the client sees its own case");
+  t.same(
+    d.answers.map((a) => a.data),
+    ['192.0.2.9'],
+    'the real answer is taken',
+  );
+  t.equal(d.questions[0].name, 'Spoof-Target.Example', 'the client sees its own case');
   t.same(done, [send.id], 'then the query is done (its socket closes)');
 });
 
@@ -187,7 +224,18 @@ t.test('query ids and 0x20 bits come from node:crypto by default: no two queries
     const [send] = fwd.outbox.splice(0) as Extract<Out, { kind: 'send' }>[];
     ids.add(send.id);
     names.add(dnsPacket.decode(send.bytes).questions![0].name);
-    fwd.response(0, 0, false, dnsPacket.encode({ type: 'response', id: send.id, flags: 0x8002, questions: dnsPacket.decode(send.bytes).questions }), send.id);
+    fwd.response(
+      0,
+      0,
+      false,
+      dnsPacket.encode({
+        type: 'response',
+        id: send.id,
+        flags: 0x8002,
+        questions: dnsPacket.decode(send.bytes).questions,
+      }),
+      send.id,
+    );
     fwd.outbox.length = 0;
   }
   t.ok(ids.size > 190, `ids spread (${ids.size} distinct of 200)`);
@@ -195,10 +243,22 @@ t.test('query ids and 0x20 bits come from node:crypto by default: no two queries
 });
 
 t.test('resolv.conf: nameservers without our own address', async (t) => {
-  const text = '# comment\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\nsearch x\nnameserver bogus\n';
-  t.same(upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 53 }]).map((u) => u.label), ['10.0.0.2:53', '[fe80::1]:53']);
-  t.same(upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 8600 }]).map((u) => u.label), ['127.0.0.1:53', '10.0.0.2:53', '[fe80::1]:53'], 'another port is not us');
-  t.same(upstreamsFromResolvConf(text, [{ addr: '0.0.0.0', port: 53 }], ['10.0.0.2']).map((u) => u.label), ['[fe80::1]:53'], 'a wildcard on 53 is every local address');
+  const text =
+    '# comment\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\nsearch x\nnameserver bogus\n';
+  t.same(
+    upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 53 }]).map((u) => u.label),
+    ['10.0.0.2:53', '[fe80::1]:53'],
+  );
+  t.same(
+    upstreamsFromResolvConf(text, [{ addr: '127.0.0.1', port: 8600 }]).map((u) => u.label),
+    ['127.0.0.1:53', '10.0.0.2:53', '[fe80::1]:53'],
+    'another port is not us',
+  );
+  t.same(
+    upstreamsFromResolvConf(text, [{ addr: '0.0.0.0', port: 53 }], ['10.0.0.2']).map((u) => u.label),
+    ['[fe80::1]:53'],
+    'a wildcard on 53 is every local address',
+  );
   t.same(parseUpstream('[::1]:5353'), { host: '::1', port: 5353, label: '[::1]:5353' });
   t.same(parseUpstream('10.0.0.1:5353'), { host: '10.0.0.1', port: 5353, label: '10.0.0.1:5353' });
   t.throws(() => parseUpstream('10.0.0.1:0'), /bad port/);
@@ -215,7 +275,12 @@ async function upstreams(t: { teardown(fn: () => unknown): void }) {
 
 t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP upstream', async (t) => {
   const { one, two } = await upstreams(t);
-  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.10', port: 0 }], upstreams: [one.label, two.label], upstreamTimeoutMs: 300 });
+  const dns = await DnsServer.start({
+    source: newStore(),
+    listen: [{ addr: '127.0.6.10', port: 0 }],
+    upstreams: [one.label, two.label],
+    upstreamTimeoutMs: 300,
+  });
   t.teardown(() => dns.stop());
   const r = new Resolver({ timeout: 3000, tries: 1 });
   r.setServers([`127.0.6.10:${dns.addresses[0].port}`]);
@@ -229,7 +294,10 @@ t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP u
   two.handler = () => 'drop';
   await t.rejects(r.resolve4('nobody.example.test'), { code: 'ESERVFAIL' }, 'both silent: SERVFAIL');
 
-  two.handler = (q) => ({ truncateUdp: true, answers: Array.from({ length: 80 }, (_, i) => A(q.name, 60, `198.51.100.${i + 1}`)) });
+  two.handler = (q) => ({
+    truncateUdp: true,
+    answers: Array.from({ length: 80 }, (_, i) => A(q.name, 60, `198.51.100.${i + 1}`)),
+  });
   const many = await r.resolve4('many.example.test');
   t.equal(many.length, 80, 'a truncated upstream answer is fetched again over TCP and relayed whole');
   t.ok(two.asked.some((a) => a.tcp && a.name.toLowerCase() === 'many.example.test'));
@@ -239,79 +307,138 @@ t.test('forwarding through the server: answers, cache, failover, SERVFAIL, TCP u
   t.match(metrics, new RegExp(`weft_dns_upstream_failures_total\\{upstream="${one.label}"\\} [1-9]`));
 });
 
-t.test('each upstream query leaves from a fresh port; a burst of one name is one query; sockets are bounded and closed', async (t) => {
-  const ports: number[] = [];
-  const up = await TestUpstream.start('127.0.6.40', (q) => (q.name.toLowerCase().startsWith('silent') ? 'drop' : { answers: [A(q.name, 0, '192.0.2.1')] }));
-  up.onQuery = (_, port) => ports.push(port);
-  t.teardown(() => up.close());
-  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.41', port: 0 }], upstreams: [up.label], maxOutstanding: 8, upstreamTimeoutMs: 300 });
-  t.teardown(() => dns.stop());
-  const r = new Resolver({ timeout: 3000, tries: 1 });
-  r.setServers([`127.0.6.41:${dns.addresses[0].port}`]);
-  for (let i = 0; i < 20; i++) await r.resolve4(`p${i}.example.test`);
-  t.equal(new Set(ports).size, 20, `20 queries, 20 source ports (${ports.slice(0, 5).join(', ')}, ...)`);
+t.test(
+  'each upstream query leaves from a fresh port; a burst of one name is one query; sockets are bounded and closed',
+  async (t) => {
+    const ports: number[] = [];
+    const up = await TestUpstream.start('127.0.6.40', (q) =>
+      q.name.toLowerCase().startsWith('silent') ? 'drop' : { answers: [A(q.name, 0, '192.0.2.1')] },
+    );
+    up.onQuery = (_, port) => ports.push(port);
+    t.teardown(() => up.close());
+    const dns = await DnsServer.start({
+      source: newStore(),
+      listen: [{ addr: '127.0.6.41', port: 0 }],
+      upstreams: [up.label],
+      maxOutstanding: 8,
+      upstreamTimeoutMs: 300,
+    });
+    t.teardown(() => dns.stop());
+    const r = new Resolver({ timeout: 3000, tries: 1 });
+    r.setServers([`127.0.6.41:${dns.addresses[0].port}`]);
+    for (let i = 0; i < 20; i++) await r.resolve4(`p${i}.example.test`);
+    t.equal(new Set(ports).size, 20, `20 queries, 20 source ports (${ports.slice(0, 5).join(', ')}, ...)`);
 
-  up.asked.length = 0;
-  await Promise.all(Array.from({ length: 50 }, () => r.resolve4('burst.example.test')));
-  t.equal(up.asked.length, 1, '50 clients asking one name at once: one upstream query');
+    up.asked.length = 0;
+    await Promise.all(Array.from({ length: 50 }, () => r.resolve4('burst.example.test')));
+    t.equal(up.asked.length, 1, '50 clients asking one name at once: one upstream query');
 
-  const fds = () => readdirSync('/proc/self/fd').length;
-  const before = fds();
-  // The client waits long enough that only a server that never answers looks like a timeout,
-  // even with the event loop slowed by other test files (3 s was once not enough in CI).
-  const patient = new Resolver({ timeout: 10_000, tries: 1 });
-  patient.setServers(r.getServers());
-  const silent = Array.from({ length: 40 }, (_, i) => patient.resolve4(`silent${i}.example.test`).catch((e: { code: string }) => e.code));
-  await new Promise((res) => setTimeout(res, 100));
-  const during = fds() - before;
-  t.ok(during <= 8 + 2, `40 questions to a silent upstream hold at most maxOutstanding sockets (${during} more descriptors)`);
-  t.same(new Set(await Promise.all(silent)), new Set(['ESERVFAIL']), 'past the limit SERVFAIL at once, the rest on timeout');
-  await new Promise((res) => setTimeout(res, 100));
-  t.ok(fds() - before <= 1, `all closed after the timeouts (${fds() - before})`);
-});
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    // The client waits long enough that only a server that never answers looks like a timeout,
+    // even with the event loop slowed by other test files (3 s was once not enough in CI).
+    const patient = new Resolver({ timeout: 10_000, tries: 1 });
+    patient.setServers(r.getServers());
+    const silent = Array.from({ length: 40 }, (_, i) =>
+      patient.resolve4(`silent${i}.example.test`).catch((e: { code: string }) => e.code),
+    );
+    await new Promise((res) => setTimeout(res, 100));
+    const during = fds() - before;
+    t.ok(
+      during <= 8 + 2,
+      `40 questions to a silent upstream hold at most maxOutstanding sockets (${during} more descriptors)`,
+    );
+    t.same(
+      new Set(await Promise.all(silent)),
+      new Set(['ESERVFAIL']),
+      'past the limit SERVFAIL at once, the rest on timeout',
+    );
+    await new Promise((res) => setTimeout(res, 100));
+    t.ok(fds() - before <= 1, `all closed after the timeouts (${fds() - before})`);
+  },
+);
 
-t.test('dig +norec outside the zone: from the cache, else REFUSED', { skip: skipUnless({ commands: ['dig'] }) }, async (t) => {
-  const { one, two } = await upstreams(t);
-  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.11', port: 0 }], upstreams: [one.label, two.label] });
-  t.teardown(() => dns.stop());
-  const port = dns.addresses[0].port;
-  t.equal((await dig('127.0.6.11', port, ['cold.example.test', '+norec'])).status, 'REFUSED');
-  t.equal(one.asked.length, 0, 'nothing went upstream');
-  const warm = await dig('127.0.6.11', port, ['cold.example.test']);
-  t.equal(warm.status, 'NOERROR');
-  t.ok(warm.flags.includes('ra'), 'recursion available');
-  t.notOk(warm.flags.includes('aa'), 'not authoritative outside the zone');
-  const cached = await dig('127.0.6.11', port, ['cold.example.test', '+norec']);
-  t.same(cached.answer.map((r) => r[4]), ['192.0.2.1'], 'now from the cache');
-});
+t.test(
+  'dig +norec outside the zone: from the cache, else REFUSED',
+  { skip: skipUnless({ commands: ['dig'] }) },
+  async (t) => {
+    const { one, two } = await upstreams(t);
+    const dns = await DnsServer.start({
+      source: newStore(),
+      listen: [{ addr: '127.0.6.11', port: 0 }],
+      upstreams: [one.label, two.label],
+    });
+    t.teardown(() => dns.stop());
+    const port = dns.addresses[0].port;
+    t.equal((await dig('127.0.6.11', port, ['cold.example.test', '+norec'])).status, 'REFUSED');
+    t.equal(one.asked.length, 0, 'nothing went upstream');
+    const warm = await dig('127.0.6.11', port, ['cold.example.test']);
+    t.equal(warm.status, 'NOERROR');
+    t.ok(warm.flags.includes('ra'), 'recursion available');
+    t.notOk(warm.flags.includes('aa'), 'not authoritative outside the zone');
+    const cached = await dig('127.0.6.11', port, ['cold.example.test', '+norec']);
+    t.same(
+      cached.answer.map((r) => r[4]),
+      ['192.0.2.1'],
+      'now from the cache',
+    );
+  },
+);
 
 t.test('forward: false refuses names outside the zone; no upstreams at all is a warning, not a failure', async (t) => {
   const warnings: string[] = [];
   const log = { debug() {}, info() {}, warn: (_: object, m: string) => void warnings.push(m), error() {} };
-  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.12', port: 0 }], resolvConf: '/nonexistent/resolv.conf', log });
+  const dns = await DnsServer.start({
+    source: newStore(),
+    listen: [{ addr: '127.0.6.12', port: 0 }],
+    resolvConf: '/nonexistent/resolv.conf',
+    log,
+  });
   t.teardown(() => dns.stop());
   t.match(warnings, [/no upstream resolvers/]);
   t.equal(dns.forwarder, undefined);
 });
 
-t.test('upstream health changes are logged once each: down after failures in a row, up at its next answer', async (t) => {
-  const up = await TestUpstream.start('127.0.6.50', (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] }));
-  t.teardown(() => up.close());
-  const lines: { level: string; msg: string }[] = [];
-  const at = (level: string) => (_: object, msg: string) => void lines.push({ level, msg });
-  const log = { debug() {}, info: at('info'), warn: at('warn'), error: at('error') };
-  const dns = await DnsServer.start({ source: newStore(), listen: [{ addr: '127.0.6.51', port: 0 }], upstreams: [up.label], upstreamTimeoutMs: 200, log });
-  t.teardown(() => dns.stop());
-  const r = new Resolver({ timeout: 5000, tries: 1 });
-  r.setServers([`127.0.6.51:${dns.addresses[0].port}`]);
-  const health = () => lines.filter((l) => l.msg.startsWith('DNS upstream'));
+t.test(
+  'upstream health changes are logged once each: down after failures in a row, up at its next answer',
+  async (t) => {
+    const up = await TestUpstream.start('127.0.6.50', (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] }));
+    t.teardown(() => up.close());
+    const lines: { level: string; msg: string }[] = [];
+    const at = (level: string) => (_: object, msg: string) => void lines.push({ level, msg });
+    const log = { debug() {}, info: at('info'), warn: at('warn'), error: at('error') };
+    const dns = await DnsServer.start({
+      source: newStore(),
+      listen: [{ addr: '127.0.6.51', port: 0 }],
+      upstreams: [up.label],
+      upstreamTimeoutMs: 200,
+      log,
+    });
+    t.teardown(() => dns.stop());
+    const r = new Resolver({ timeout: 5000, tries: 1 });
+    r.setServers([`127.0.6.51:${dns.addresses[0].port}`]);
+    const health = () => lines.filter((l) => l.msg.startsWith('DNS upstream'));
 
-  t.same(await r.resolve4('a.example.test'), ['192.0.2.9']);
-  up.handler = () => 'drop';
-  for (let i = 0; i < 4; i++) await t.rejects(r.resolve4(`dead${i}.example.test`), { code: 'ESERVFAIL' });
-  t.match(health(), [{ level: 'warn', msg: new RegExp(`^DNS upstream ${up.label} is down \\(no answer within 200 ms, 2 times in a row\\)`) }], 'one warning for four failures');
-  up.handler = (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] });
-  for (let i = 0; i < 3; i++) t.same(await r.resolve4(`back${i}.example.test`), ['192.0.2.9']);
-  t.match(health(), [{ level: 'warn' }, { level: 'info', msg: `DNS upstream ${up.label} answers again` }], 'and one line when it is back');
-  t.equal(health().length, 2);
-});
+    t.same(await r.resolve4('a.example.test'), ['192.0.2.9']);
+    up.handler = () => 'drop';
+    for (let i = 0; i < 4; i++) await t.rejects(r.resolve4(`dead${i}.example.test`), { code: 'ESERVFAIL' });
+    t.match(
+      health(),
+      [
+        {
+          level: 'warn',
+          msg: new RegExp(`^DNS upstream ${up.label} is down \\(no answer within 200 ms, 2 times in a row\\)`),
+        },
+      ],
+      'one warning for four failures',
+    );
+    up.handler = (q) => ({ answers: [A(q.name, 0, '192.0.2.9')] });
+    for (let i = 0; i < 3; i++) t.same(await r.resolve4(`back${i}.example.test`), ['192.0.2.9']);
+    t.match(
+      health(),
+      [{ level: 'warn' }, { level: 'info', msg: `DNS upstream ${up.label} answers again` }],
+      'and one line when it is back',
+    );
+    t.equal(health().length, 2);
+  },
+);

@@ -172,7 +172,17 @@ export class Forwarder<C> {
     if (this.pending.size >= this.maxOutstanding || this.upstreams.length === 0) return this.overloaded(cq);
     const id = this.freshId();
     const bytes = this.upstreamQuery(id, cq);
-    const p: Pending<C> = { id, cacheKey, bytes, qEnd: HEADER_LEN + cq.question.length, waiters: [cq], tried: [], current: -1, attempt: 0, done: false };
+    const p: Pending<C> = {
+      id,
+      cacheKey,
+      bytes,
+      qEnd: HEADER_LEN + cq.question.length,
+      waiters: [cq],
+      tried: [],
+      current: -1,
+      attempt: 0,
+      done: false,
+    };
     this.pending.set(id, p);
     this.byKey.set(cacheKey, p);
     this.tryNext(p, now);
@@ -211,7 +221,11 @@ export class Forwarder<C> {
       return this.send(p, index, true, now);
     }
     if (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED || rcode === RCODE.NOTIMP || rcode === RCODE.FORMERR) {
-      this.failure(index, now, `rcode ${rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : rcode === RCODE.NOTIMP ? 'NOTIMP' : 'FORMERR'}`);
+      this.failure(
+        index,
+        now,
+        `rcode ${rcode === RCODE.SERVFAIL ? 'SERVFAIL' : rcode === RCODE.REFUSED ? 'REFUSED' : rcode === RCODE.NOTIMP ? 'NOTIMP' : 'FORMERR'}`,
+      );
       return this.tryNext(p, now);
     }
     this.success(index);
@@ -412,7 +426,13 @@ export class Forwarder<C> {
     const tc = size > cq.udpSize;
     if (tc) size = qEnd + opt;
     const out = Buffer.allocUnsafe(size);
-    const flags = 0x8000 | (cq.flags & (FLAG_RD | FLAG_CD)) | FLAG_RA | (tc ? FLAG_TC : 0) | (e.ad && (cq.dnssecOk || cq.flags & FLAG_AD) ? FLAG_AD : 0) | e.rcode;
+    const flags =
+      0x8000 |
+      (cq.flags & (FLAG_RD | FLAG_CD)) |
+      FLAG_RA |
+      (tc ? FLAG_TC : 0) |
+      (e.ad && (cq.dnssecOk || cq.flags & FLAG_AD) ? FLAG_AD : 0) |
+      e.rcode;
     out.writeUInt16BE(cq.id, 0);
     out.writeUInt16BE(flags, 2);
     out.writeUInt16BE(1, 4);

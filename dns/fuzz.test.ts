@@ -83,7 +83,10 @@ t.test(`${N} hostile packets into the core: no throw, every answer readable, goo
   const stats = new DnsStats();
   const zone = new Zone({ nodeName: 'n1' });
   zone.attach(setup());
-  const fwd = new Forwarder<number>({ upstreams: [parseUpstream('127.0.0.1:1')], maxOutstanding: 64, timeoutMs: 100 }, stats);
+  const fwd = new Forwarder<number>(
+    { upstreams: [parseUpstream('127.0.0.1:1')], maxOutstanding: 64, timeoutMs: 100 },
+    stats,
+  );
   const r = new Responder<number>(zone, stats, fwd);
   const rand = rng(0x5eed);
   const seeds = corpus();
@@ -115,7 +118,11 @@ t.test(`${N} hostile packets into the core: no throw, every answer readable, goo
   const malformed = Object.values(stats.malformed).reduce((a, b) => a + b, 0);
   t.ok(malformed > N / 4, `malformed packets counted (${malformed}) by reason: ${JSON.stringify(stats.malformed)}`);
   const good = decode(r.handle(query('web.svc.weft.internal', 'A'), false));
-  t.same(good.answers.map((a) => a.data), ['10.1.0.1'], 'a good query is still answered right');
+  t.same(
+    good.answers.map((a) => a.data),
+    ['10.1.0.1'],
+    'a good query is still answered right',
+  );
 });
 
 t.test('hostile packets over real UDP and TCP: the server stays up and answers', async (t) => {
@@ -133,11 +140,13 @@ t.test('hostile packets over real UDP and TCP: the server stays up and answers',
   }
 
   for (let c = 0; c < 20; c++) {
-    const stream = Buffer.concat(Array.from({ length: 20 }, () => {
-      const p = hostile(rand, seeds);
-      const len = rand() < 0.9 ? p.length : Math.floor(rand() * 65536);
-      return Buffer.concat([Buffer.from([len >> 8, len & 0xff]), p]);
-    }));
+    const stream = Buffer.concat(
+      Array.from({ length: 20 }, () => {
+        const p = hostile(rand, seeds);
+        const len = rand() < 0.9 ? p.length : Math.floor(rand() * 65536);
+        return Buffer.concat([Buffer.from([len >> 8, len & 0xff]), p]);
+      }),
+    );
     await new Promise<void>((resolve) => {
       const conn = net.connect(port, '127.0.7.1', () => conn.end(stream));
       conn.on('data', () => {});
@@ -154,7 +163,11 @@ t.test('hostile packets over real UDP and TCP: the server stays up and answers',
     });
     sock.send(query('web.svc.weft.internal', 'A', { id: 999 }), port, '127.0.7.1');
   });
-  t.same(decode(answer).answers.map((a) => a.data), ['10.1.0.1'], 'still answering over UDP');
+  t.same(
+    decode(answer).answers.map((a) => a.data),
+    ['10.1.0.1'],
+    'still answering over UDP',
+  );
   const tcp = await new Promise<Buffer>((resolve, reject) => {
     const q = query('web.svc.weft.internal', 'A', { id: 1000 });
     const conn = net.connect(port, '127.0.7.1', () => conn.write(Buffer.concat([Buffer.from([0, q.length]), q])));
@@ -168,6 +181,10 @@ t.test('hostile packets over real UDP and TCP: the server stays up and answers',
     });
     conn.on('error', reject);
   });
-  t.same(decode(tcp).answers.map((a) => a.data), ['10.1.0.1'], 'and over TCP');
+  t.same(
+    decode(tcp).answers.map((a) => a.data),
+    ['10.1.0.1'],
+    'and over TCP',
+  );
   t.ok(Object.values(dns.stats.malformed).reduce((a, b) => a + b, 0) > 1000, 'the bad ones were counted');
 });

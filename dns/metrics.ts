@@ -9,14 +9,21 @@ import { followCounter } from '../base/follow-counter.js';
 
 /** The latency histogram, from the counts the server keeps per source. */
 const LATENCY_NAME = 'weft_dns_query_duration_seconds';
-const LATENCY_HELP = 'Time from receiving a query to sending its answer, by where the answer came from (zone, cache, upstream, error)';
+const LATENCY_HELP =
+  'Time from receiving a query to sending its answer, by where the answer came from (zone, cache, upstream, error)';
 
 class FollowedHistogram extends Histogram<'source'> {
   constructor(
     registry: Registry,
     private readonly stats: DnsStats,
   ) {
-    super({ name: LATENCY_NAME, help: LATENCY_HELP, labelNames: ['source'], buckets: LATENCY_BUCKETS_S, registers: [registry] });
+    super({
+      name: LATENCY_NAME,
+      help: LATENCY_HELP,
+      labelNames: ['source'],
+      buckets: LATENCY_BUCKETS_S,
+      registers: [registry],
+    });
   }
 
   override async get(): ReturnType<Histogram<'source'>['get']> {
@@ -25,7 +32,8 @@ class FollowedHistogram extends Histogram<'source'> {
 
   // The registry reads this one when a metric has it (prom-client 15); Histogram.get calls it too.
   async getForPromString(): ReturnType<Histogram<'source'>['get']> {
-    const values: { value: number; labels: Partial<Record<'source' | 'le', string | number>>; metricName: string }[] = [];
+    const values: { value: number; labels: Partial<Record<'source' | 'le', string | number>>; metricName: string }[] =
+      [];
     SOURCES.forEach((source, i) => {
       const l = this.stats.latency[i];
       let cum = 0;
@@ -38,45 +46,137 @@ class FollowedHistogram extends Histogram<'source'> {
       values.push({ value: l.count, labels: { source }, metricName: `${LATENCY_NAME}_count` });
     });
     const own = this as unknown as { type: never; aggregator: never; collect: never };
-    return { name: LATENCY_NAME, help: LATENCY_HELP, type: own.type, aggregator: own.aggregator, collect: own.collect, values };
+    return {
+      name: LATENCY_NAME,
+      help: LATENCY_HELP,
+      type: own.type,
+      aggregator: own.aggregator,
+      collect: own.collect,
+      values,
+    };
   }
 }
 
-export function registerDnsMetrics(registry: Registry, stats: DnsStats, zone: Zone, forwarder: Forwarder<unknown> | undefined, rrl?: ResponseRateLimiter): void {
-  followCounter(registry, 'weft_dns_queries_total', 'DNS answers sent, by query type and response code', ['qtype', 'rcode'], () => {
-    const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
-    QTYPE_LABELS.forEach((qtype, qi) =>
-      RCODE_LABELS.forEach((rcode, ri) => {
-        const v = stats.queries[qi * RCODE_LABELS.length + ri];
-        if (v > 0) out.push([{ qtype, rcode }, v]);
-      }),
-    );
-    return out;
-  });
+export function registerDnsMetrics(
+  registry: Registry,
+  stats: DnsStats,
+  zone: Zone,
+  forwarder: Forwarder<unknown> | undefined,
+  rrl?: ResponseRateLimiter,
+): void {
+  followCounter(
+    registry,
+    'weft_dns_queries_total',
+    'DNS answers sent, by query type and response code',
+    ['qtype', 'rcode'],
+    () => {
+      const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
+      QTYPE_LABELS.forEach((qtype, qi) =>
+        RCODE_LABELS.forEach((rcode, ri) => {
+          const v = stats.queries[qi * RCODE_LABELS.length + ri];
+          if (v > 0) out.push([{ qtype, rcode }, v]);
+        }),
+      );
+      return out;
+    },
+  );
   new FollowedHistogram(registry, stats);
-  followCounter(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [[{}, stats.cacheHits]]);
-  followCounter(registry, 'weft_dns_cache_misses_total', 'Forwarded questions not in the cache', [], () => [[{}, stats.cacheMisses]]);
-  followCounter(registry, 'weft_dns_upstream_failures_total', 'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream', ['upstream'], () =>
-    [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
-  );
-  followCounter(registry, 'weft_dns_upstream_spoof_total', 'Upstream replies dropped as possible spoofs (or garbled), by reason: source, id, question, case (0x20), not_response', ['reason'], () =>
-    Object.entries(stats.upstreamSpoofs).map(([reason, n]) => [{ reason }, n]),
-  );
-  followCounter(registry, 'weft_dns_recursion_refused_total', 'Names outside the zone answered REFUSED because the client is not in dns.recursionAllow', [], () => [[{}, stats.recursionRefused]]);
-  followCounter(registry, 'weft_dns_rate_limited_total', 'UDP responses over the per-network rate limit, by action: slip (sent empty with TC) or drop', ['action'], () => [
-    [{ action: 'slip' }, rrl?.slipped ?? 0],
-    [{ action: 'drop' }, rrl?.dropped ?? 0],
+  followCounter(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [
+    [{}, stats.cacheHits],
   ]);
-  new Gauge({ name: 'weft_dns_rate_limit_networks', help: 'Client networks the response-rate limiter tracks', registers: [registry], collect() { this.set(rrl?.clients ?? 0); } });
-  followCounter(registry, 'weft_dns_forward_overload_total', 'Questions answered SERVFAIL because too many were waiting on upstreams', [], () => [[{}, stats.overloaded]]);
-  followCounter(registry, 'weft_dns_malformed_packets_total', 'Packets that are not a well-formed query, by reason', ['reason'], () =>
-    Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
+  followCounter(registry, 'weft_dns_cache_misses_total', 'Forwarded questions not in the cache', [], () => [
+    [{}, stats.cacheMisses],
+  ]);
+  followCounter(
+    registry,
+    'weft_dns_upstream_failures_total',
+    'Upstream timeouts, errors, SERVFAIL/REFUSED answers and unreadable responses, by upstream',
+    ['upstream'],
+    () => [...stats.upstreamFailures].map(([upstream, n]) => [{ upstream }, n]),
   );
-  followCounter(registry, 'weft_dns_zone_skipped_records_total', 'Store records (and VIPs) left out of the zone because their value does not parse, by reason', ['reason'], () =>
-    ZONE_SKIP_REASONS.map((reason) => [{ reason }, zone.skipped[reason]]),
+  followCounter(
+    registry,
+    'weft_dns_upstream_spoof_total',
+    'Upstream replies dropped as possible spoofs (or garbled), by reason: source, id, question, case (0x20), not_response',
+    ['reason'],
+    () => Object.entries(stats.upstreamSpoofs).map(([reason, n]) => [{ reason }, n]),
   );
-  new Gauge({ name: 'weft_dns_zone_names', help: 'Names in the zone that hold records', registers: [registry], collect() { this.set(zone.stats.names); } });
-  new Gauge({ name: 'weft_dns_zone_records', help: 'Records in the zone', registers: [registry], collect() { this.set(zone.stats.records); } });
-  new Gauge({ name: 'weft_dns_cache_entries', help: 'Answers in the forwarding cache', registers: [registry], collect() { this.set(forwarder?.cache.size ?? 0); } });
-  new Gauge({ name: 'weft_dns_upstream_outstanding', help: 'Upstream queries in flight', registers: [registry], collect() { this.set(forwarder?.outstanding ?? 0); } });
+  followCounter(
+    registry,
+    'weft_dns_recursion_refused_total',
+    'Names outside the zone answered REFUSED because the client is not in dns.recursionAllow',
+    [],
+    () => [[{}, stats.recursionRefused]],
+  );
+  followCounter(
+    registry,
+    'weft_dns_rate_limited_total',
+    'UDP responses over the per-network rate limit, by action: slip (sent empty with TC) or drop',
+    ['action'],
+    () => [
+      [{ action: 'slip' }, rrl?.slipped ?? 0],
+      [{ action: 'drop' }, rrl?.dropped ?? 0],
+    ],
+  );
+  new Gauge({
+    name: 'weft_dns_rate_limit_networks',
+    help: 'Client networks the response-rate limiter tracks',
+    registers: [registry],
+    collect() {
+      this.set(rrl?.clients ?? 0);
+    },
+  });
+  followCounter(
+    registry,
+    'weft_dns_forward_overload_total',
+    'Questions answered SERVFAIL because too many were waiting on upstreams',
+    [],
+    () => [[{}, stats.overloaded]],
+  );
+  followCounter(
+    registry,
+    'weft_dns_malformed_packets_total',
+    'Packets that are not a well-formed query, by reason',
+    ['reason'],
+    () => Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
+  );
+  followCounter(
+    registry,
+    'weft_dns_zone_skipped_records_total',
+    'Store records (and VIPs) left out of the zone because their value does not parse, by reason',
+    ['reason'],
+    () => ZONE_SKIP_REASONS.map((reason) => [{ reason }, zone.skipped[reason]]),
+  );
+  new Gauge({
+    name: 'weft_dns_zone_names',
+    help: 'Names in the zone that hold records',
+    registers: [registry],
+    collect() {
+      this.set(zone.stats.names);
+    },
+  });
+  new Gauge({
+    name: 'weft_dns_zone_records',
+    help: 'Records in the zone',
+    registers: [registry],
+    collect() {
+      this.set(zone.stats.records);
+    },
+  });
+  new Gauge({
+    name: 'weft_dns_cache_entries',
+    help: 'Answers in the forwarding cache',
+    registers: [registry],
+    collect() {
+      this.set(forwarder?.cache.size ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'weft_dns_upstream_outstanding',
+    help: 'Upstream queries in flight',
+    registers: [registry],
+    collect() {
+      this.set(forwarder?.outstanding ?? 0);
+    },
+  });
 }

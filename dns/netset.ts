@@ -92,7 +92,15 @@ export function clientAddress(s: string, groups: Uint16Array = scratch): number 
   const v4 = ipv4Number(s);
   if (v4 >= 0) return v4;
   if (!ipv6Groups(s, groups)) return -2;
-  if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0 && groups[5] === 0xffff) return groups[6] * 65536 + groups[7];
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  )
+    return groups[6] * 65536 + groups[7];
   return -1;
 }
 

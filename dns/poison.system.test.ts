@@ -8,11 +8,20 @@ import t from 'tap';
 import { skipUnless } from '../test/helpers/system.js';
 import { poisonAttack } from '../bench/hostile/dns.js';
 
-t.test('forged answers to the known source port never reach the cache', { skip: skipUnless({ root: true, commands: ['ip', 'python3'] }) }, async (t) => {
-  const r = await poisonAttack(t, { rounds: 5, spoofsPerRound: 40_000, delayMs: 800, stopAtFirst: true, tag: 'pt' });
-  t.comment(`${r.spoofsSent} forged answers over ${r.rounds} rounds in ${r.seconds.toFixed(1)} s; first poisoned round: ${r.firstPoisonedRound ?? 'none'}`);
-  t.equal(r.poisonedRounds, 0, 'no round was poisoned');
-  t.equal(r.rounds, 5, 'every round ran');
-  const spoofs = r.stats.upstreamSpoofs as Record<string, number> | undefined;
-  t.ok(spoofs && spoofs.id + spoofs.case > 1000, `the forged answers reached the query's socket and were dropped as spoofs (${JSON.stringify(spoofs)})`);
-});
+t.test(
+  'forged answers to the known source port never reach the cache',
+  { skip: skipUnless({ root: true, commands: ['ip', 'python3'] }) },
+  async (t) => {
+    const r = await poisonAttack(t, { rounds: 5, spoofsPerRound: 40_000, delayMs: 800, stopAtFirst: true, tag: 'pt' });
+    t.comment(
+      `${r.spoofsSent} forged answers over ${r.rounds} rounds in ${r.seconds.toFixed(1)} s; first poisoned round: ${r.firstPoisonedRound ?? 'none'}`,
+    );
+    t.equal(r.poisonedRounds, 0, 'no round was poisoned');
+    t.equal(r.rounds, 5, 'every round ran');
+    const spoofs = r.stats.upstreamSpoofs as Record<string, number> | undefined;
+    t.ok(
+      spoofs && spoofs.id + spoofs.case > 1000,
+      `the forged answers reached the query's socket and were dropped as spoofs (${JSON.stringify(spoofs)})`,
+    );
+  },
+);

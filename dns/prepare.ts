@@ -21,7 +21,9 @@ export function prepare(zone: Zone, entry: NameEntry, qtype: number): Prepared {
 
   if (qtype === TYPE.ANY && has) {
     // RFC 8482: a minimal answer instead of everything the name holds.
-    return build(zone, entry, base, [[{ section: 'an', owner: entry.name, rd: { type: TYPE.HINFO, cpu: 'RFC8482', os: '' } }]]);
+    return build(zone, entry, base, [
+      [{ section: 'an', owner: entry.name, rd: { type: TYPE.HINFO, cpu: 'RFC8482', os: '' } }],
+    ]);
   }
   const rds = has ? entry.rdata(qtype) : [];
   if (rds.length === 0) {
@@ -50,11 +52,17 @@ function additional(zone: Zone, rds: Rdata[]): Out[] {
     if (rd.type === TYPE.SRV) {
       if (seen.has(rd.target)) continue;
       seen.add(rd.target);
-      for (const addr of rd.addrs) out.push({ section: 'ar', owner: rd.target, rd: addr.includes(':') ? { type: TYPE.AAAA, addr } : { type: TYPE.A, addr } });
+      for (const addr of rd.addrs)
+        out.push({
+          section: 'ar',
+          owner: rd.target,
+          rd: addr.includes(':') ? { type: TYPE.AAAA, addr } : { type: TYPE.A, addr },
+        });
     } else if (rd.type === TYPE.NS) {
       const ns = zone.get(wireKey(rd.target));
       if (!ns) continue;
-      for (const a of [...ns.rdata(TYPE.A), ...ns.rdata(TYPE.AAAA)]) out.push({ section: 'ar', owner: rd.target, rd: a });
+      for (const a of [...ns.rdata(TYPE.A), ...ns.rdata(TYPE.AAAA)])
+        out.push({ section: 'ar', owner: rd.target, rd: a });
     }
   }
   return out;

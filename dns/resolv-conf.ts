@@ -18,7 +18,8 @@ export function parseUpstream(s: string): Upstream {
     port = Number(t.slice(t.indexOf(':') + 1));
   }
   if (isIP(host) === 0) throw new Error(`DNS upstream "${s}" is not an IP address (host, host:port or [v6]:port)`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`DNS upstream "${s}" has a bad port (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`DNS upstream "${s}" has a bad port (1-65535)`);
   return { host, port, label: isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
@@ -38,7 +39,11 @@ const WILDCARD = new Set(['0.0.0.0', '::']);
  * The upstreams of a resolv.conf, without the addresses weft listens on. `localAddrs` are
  * this host's addresses: a wildcard listener on port 53 answers on all of them.
  */
-export function upstreamsFromResolvConf(text: string, listen: { addr: string; port: number }[], localAddrs: string[] = []): Upstream[] {
+export function upstreamsFromResolvConf(
+  text: string,
+  listen: { addr: string; port: number }[],
+  localAddrs: string[] = [],
+): Upstream[] {
   const ours = new Set<string>();
   for (const l of listen) {
     if (l.port !== 53) continue;

@@ -86,8 +86,11 @@ type TcpClient = { conn: net.Socket };
 type Client = UdpClient | TcpClient;
 
 // A literal address needs no lookup; dgram's default goes through dns.lookup and a tick per send.
-const literal = (address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void =>
-  cb(null, address, net.isIP(address) === 6 ? 6 : 4);
+const literal = (
+  address: string,
+  family: unknown,
+  cb: (err: Error | null, address: string, family: number) => void,
+): void => cb(null, address, net.isIP(address) === 6 ? 6 : 4);
 
 const now = (): number => performance.now();
 
@@ -133,19 +136,42 @@ export class DnsServer {
     this.forwarder =
       opts.forward === false || upstreams.length === 0
         ? undefined
-        : new Forwarder<Client>({ upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs }, this.stats);
-    this.upHosts = upstreams.map((u) => (net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host));
-    this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, { maxUdpPayload: opts.maxUdpPayload ?? DEFAULTS.udpPayload });
-    this.acl = new RecursionAcl({ allow: opts.recursionAllow, overlayCidr: opts.overlayCidr, interfaces: opts.interfaces ?? networkInterfaces });
+        : new Forwarder<Client>(
+            { upstreams, cacheSize: opts.cacheSize, maxOutstanding: opts.maxOutstanding, timeoutMs: this.timeoutMs },
+            this.stats,
+          );
+    this.upHosts = upstreams.map((u) =>
+      net.isIP(u.host) === 6 ? new URL(`http://[${u.host}]`).hostname.slice(1, -1) : u.host,
+    );
+    this.responder = new Responder<Client>(this.zone, this.stats, this.forwarder, {
+      maxUdpPayload: opts.maxUdpPayload ?? DEFAULTS.udpPayload,
+    });
+    this.acl = new RecursionAcl({
+      allow: opts.recursionAllow,
+      overlayCidr: opts.overlayCidr,
+      interfaces: opts.interfaces ?? networkInterfaces,
+    });
     const rl = opts.rateLimit ?? {};
     const exempt = (rl.exempt ?? DEFAULTS.rateLimitExempt).map((c) => {
       const n = parseNet(c);
       if (!n) throw new Error(`DNS rate-limit exemption "${c}" is not a CIDR (a.b.c.d/n or v6/n)`);
       return n;
     });
-    this.rrl = new ResponseRateLimiter({ ratePerS: rl.ratePerS ?? DEFAULTS.rateLimit, burst: rl.burst, slip: rl.slip, maxClients: rl.maxClients, exempt: new NetSet(exempt) });
+    this.rrl = new ResponseRateLimiter({
+      ratePerS: rl.ratePerS ?? DEFAULTS.rateLimit,
+      burst: rl.burst,
+      slip: rl.slip,
+      maxClients: rl.maxClients,
+      exempt: new NetSet(exempt),
+    });
     this.registry = opts.registry ?? new Registry();
-    registerDnsMetrics(this.registry, this.stats, this.zone, this.forwarder as Forwarder<unknown> | undefined, this.rrl);
+    registerDnsMetrics(
+      this.registry,
+      this.stats,
+      this.zone,
+      this.forwarder as Forwarder<unknown> | undefined,
+      this.rrl,
+    );
   }
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
@@ -153,11 +179,15 @@ export class DnsServer {
     if (listen.length === 0) throw new DnsStartError('DNS needs at least one listen address');
     for (const l of listen) {
       if (net.isIP(l.addr) === 0) throw new DnsStartError(`DNS listen address "${l.addr}" is not an IP address`);
-      if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535) throw new DnsStartError(`DNS listen port ${l.port} is not a port (0-65535)`);
+      if (!Number.isInteger(l.port) || l.port < 0 || l.port > 65535)
+        throw new DnsStartError(`DNS listen port ${l.port} is not a port (0-65535)`);
     }
     let upstreams: Upstream[] = [];
     try {
-      if (opts.forward !== false) upstreams = opts.upstreams ? opts.upstreams.map(parseUpstream) : defaultUpstreams(opts.resolvConf ?? DEFAULTS.resolvConf, listen);
+      if (opts.forward !== false)
+        upstreams = opts.upstreams
+          ? opts.upstreams.map(parseUpstream)
+          : defaultUpstreams(opts.resolvConf ?? DEFAULTS.resolvConf, listen);
     } catch (err) {
       throw new DnsStartError((err as Error).message);
     }
@@ -173,13 +203,26 @@ export class DnsServer {
       await server.stop();
       throw err;
     }
-    if (opts.forward !== false && upstreams.length === 0) server.log.warn({}, `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? DEFAULTS.resolvConf} after our own address); names outside ${server.zone.domain} are refused`);
+    if (opts.forward !== false && upstreams.length === 0)
+      server.log.warn(
+        {},
+        `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? DEFAULTS.resolvConf} after our own address); names outside ${server.zone.domain} are refused`,
+      );
     server.detach = server.zone.attach(opts.source, opts.vips);
     server.housekeeping = setInterval(() => {
       server.acl.refresh(now());
       server.reportHostile();
     }, DEFAULTS.housekeepingMs).unref();
-    server.log.info({ listen: server.addresses.map((a) => `${a.addr}:${a.port}`), domain: server.zone.domain, upstreams: upstreams.map((u) => u.label), recursionAllow: server.acl.describe(), rateLimit: server.rrl.rate }, 'DNS serving');
+    server.log.info(
+      {
+        listen: server.addresses.map((a) => `${a.addr}:${a.port}`),
+        domain: server.zone.domain,
+        upstreams: upstreams.map((u) => u.label),
+        recursionAllow: server.acl.describe(),
+        rateLimit: server.rrl.rate,
+      },
+      'DNS serving',
+    );
     return server;
   }
 
@@ -268,9 +311,21 @@ export class DnsServer {
     const refused = this.stats.recursionRefused;
     const limited = this.rrl.dropped + this.rrl.slipped;
     const r = this.reported;
-    if (spoofs > r.spoofs) this.log.warn({ dropped: spoofs - r.spoofs, byReason: { ...this.stats.upstreamSpoofs } }, 'DNS: upstream replies dropped as possible spoofs (wrong source, id, question or 0x20 case); see weft_dns_upstream_spoof_total');
-    if (refused > r.refused) this.log.info({ refused: refused - r.refused, allowed: this.acl.describe() }, 'DNS: recursion refused to clients outside dns.recursionAllow');
-    if (limited > r.limited) this.log.info({ limited: limited - r.limited, networks: this.rrl.clients }, 'DNS: UDP answers over dns.rateLimit dropped or slipped');
+    if (spoofs > r.spoofs)
+      this.log.warn(
+        { dropped: spoofs - r.spoofs, byReason: { ...this.stats.upstreamSpoofs } },
+        'DNS: upstream replies dropped as possible spoofs (wrong source, id, question or 0x20 case); see weft_dns_upstream_spoof_total',
+      );
+    if (refused > r.refused)
+      this.log.info(
+        { refused: refused - r.refused, allowed: this.acl.describe() },
+        'DNS: recursion refused to clients outside dns.recursionAllow',
+      );
+    if (limited > r.limited)
+      this.log.info(
+        { limited: limited - r.limited, networks: this.rrl.clients },
+        'DNS: UDP answers over dns.rateLimit dropped or slipped',
+      );
     this.reported = { spoofs, refused, limited };
   }
 
@@ -373,7 +428,11 @@ export class DnsServer {
     for (const h of fwd.healthChanges.splice(0)) {
       const label = fwd.upstreams[h.upstream]!.label;
       if (h.up) this.log.info({ upstream: label }, `DNS upstream ${label} answers again`);
-      else this.log.warn({ upstream: label, reason: h.reason }, `DNS upstream ${label} is down (${h.reason}, ${DOWN_AFTER} times in a row): its queries go to the other upstreams, or get SERVFAIL if none is left`);
+      else
+        this.log.warn(
+          { upstream: label, reason: h.reason },
+          `DNS upstream ${label} is down (${h.reason}, ${DOWN_AFTER} times in a row): its queries go to the other upstreams, or get SERVFAIL if none is left`,
+        );
     }
     const outs = fwd.outbox.splice(0);
     for (const o of outs) {
@@ -446,15 +505,30 @@ function writeFramed(conn: net.Socket, msg: Buffer): void {
 }
 
 /** Runs a bind and turns its failure into a sentence for a person. */
-async function listenOrExplain(l: ListenAddr, port: number, bind: (done: (err: Error | null) => void) => void): Promise<void> {
+async function listenOrExplain(
+  l: ListenAddr,
+  port: number,
+  bind: (done: (err: Error | null) => void) => void,
+): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     bind((err) => {
       if (!err) return resolve();
       const code = (err as NodeJS.ErrnoException).code;
       const at = `${net.isIP(l.addr) === 6 ? `[${l.addr}]` : l.addr}:${port}`;
-      if (code === 'EADDRINUSE') reject(new DnsStartError(`DNS address ${at} is in use (another DNS server?); choose another DNS listen address or port`));
-      else if (code === 'EACCES') reject(new DnsStartError(`DNS address ${at} needs root or CAP_NET_BIND_SERVICE (ports below 1024); run as root, grant the capability, or use a port above 1023`));
-      else if (code === 'EADDRNOTAVAIL') reject(new DnsStartError(`DNS address ${l.addr} is not an address of this host`));
+      if (code === 'EADDRINUSE')
+        reject(
+          new DnsStartError(
+            `DNS address ${at} is in use (another DNS server?); choose another DNS listen address or port`,
+          ),
+        );
+      else if (code === 'EACCES')
+        reject(
+          new DnsStartError(
+            `DNS address ${at} needs root or CAP_NET_BIND_SERVICE (ports below 1024); run as root, grant the capability, or use a port above 1023`,
+          ),
+        );
+      else if (code === 'EADDRNOTAVAIL')
+        reject(new DnsStartError(`DNS address ${l.addr} is not an address of this host`));
       else reject(new DnsStartError(`DNS address ${at} cannot be used: ${code ?? err.message}`));
     });
   });

@@ -3,7 +3,16 @@
 import { MALFORMED_REASONS, TYPE, type MalformedReason } from './wire.js';
 
 export const QTYPE_LABELS = ['A', 'AAAA', 'SRV', 'PTR', 'SOA', 'NS', 'ANY', 'other'] as const;
-export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other'] as const;
+export const RCODE_LABELS = [
+  'NOERROR',
+  'FORMERR',
+  'SERVFAIL',
+  'NXDOMAIN',
+  'NOTIMP',
+  'REFUSED',
+  'BADVERS',
+  'other',
+] as const;
 /** Where an answer came from, for the latency histogram. */
 export const SOURCES = ['zone', 'cache', 'upstream', 'error'] as const;
 export type Source = (typeof SOURCES)[number];
@@ -14,7 +23,9 @@ export type Source = (typeof SOURCES)[number];
  */
 export const SPOOF_REASONS = ['source', 'id', 'question', 'case', 'not_response'] as const;
 export type SpoofReason = (typeof SPOOF_REASONS)[number];
-export const LATENCY_BUCKETS_S = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const LATENCY_BUCKETS_S = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 const qtypeIndex = (t: number): number => {
   switch (t) {
@@ -42,7 +53,9 @@ const rcodeIndex = (r: number): number => (r <= 5 ? r : r === 16 ? 6 : 7);
 export class DnsStats {
   /** [qtype][rcode] answers sent */
   readonly queries = new Float64Array(QTYPE_LABELS.length * RCODE_LABELS.length);
-  readonly malformed: Record<MalformedReason, number> = Object.fromEntries(MALFORMED_REASONS.map((r) => [r, 0])) as Record<MalformedReason, number>;
+  readonly malformed: Record<MalformedReason, number> = Object.fromEntries(
+    MALFORMED_REASONS.map((r) => [r, 0]),
+  ) as Record<MalformedReason, number>;
   cacheHits = 0;
   cacheMisses = 0;
   /** Queries refused because too many were already waiting on upstreams. */
@@ -52,7 +65,10 @@ export class DnsStats {
   /** Upstream timeouts, errors, SERVFAIL/REFUSED answers and unusable responses, by upstream. */
   readonly upstreamFailures = new Map<string, number>();
   /** Upstream replies dropped because they answer no query as we asked it (spoofed, or garbled), by reason. */
-  readonly upstreamSpoofs: Record<SpoofReason, number> = Object.fromEntries(SPOOF_REASONS.map((r) => [r, 0])) as Record<SpoofReason, number>;
+  readonly upstreamSpoofs: Record<SpoofReason, number> = Object.fromEntries(SPOOF_REASONS.map((r) => [r, 0])) as Record<
+    SpoofReason,
+    number
+  >;
   /** Latency per source: counts per bucket (cumulative at export), sum and count. */
   readonly latency = SOURCES.map(() => ({ buckets: new Float64Array(LATENCY_BUCKETS_S.length), sum: 0, count: 0 }));
 

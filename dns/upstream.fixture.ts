@@ -91,7 +91,11 @@ export class TestUpstream {
     return dnsPacket.encode({
       type: 'response',
       id: q.id,
-      flags: (tc ? dnsPacket.TRUNCATED_RESPONSE : 0) | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcodeBits(r.rcode ?? 'NOERROR'),
+      flags:
+        (tc ? dnsPacket.TRUNCATED_RESPONSE : 0) |
+        dnsPacket.RECURSION_DESIRED |
+        dnsPacket.RECURSION_AVAILABLE |
+        rcodeBits(r.rcode ?? 'NOERROR'),
       questions: q.questions,
       answers: tc ? [] : (r.answers ?? []),
       authorities: tc ? [] : (r.authorities ?? []),
@@ -101,7 +105,10 @@ export class TestUpstream {
 
   async close(): Promise<void> {
     for (const c of this.conns) c.destroy();
-    await Promise.all([new Promise<void>((r) => this.udp.close(() => r())), new Promise<void>((r) => this.tcp.close(() => r()))]);
+    await Promise.all([
+      new Promise<void>((r) => this.udp.close(() => r())),
+      new Promise<void>((r) => this.tcp.close(() => r())),
+    ]);
   }
 }
 
@@ -109,5 +116,10 @@ const rcodeBits = (r: string): number => ({ NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3
 
 /** An SOA for negative answers of a test zone. */
 export function testSoa(zone: string, ttl: number, minimum: number): Answer {
-  return { type: 'SOA', name: zone, ttl, data: { mname: `ns.${zone}`, rname: `admin.${zone}`, serial: 1, refresh: 60, retry: 60, expire: 60, minimum } };
+  return {
+    type: 'SOA',
+    name: zone,
+    ttl,
+    data: { mname: `ns.${zone}`, rname: `admin.${zone}`, serial: 1, refresh: 60, retry: 60, expire: 60, minimum },
+  };
 }

@@ -354,7 +354,13 @@ export function ipv6Bytes(addr: string): number[] {
     a = a.slice(0, lastColon + 1) + '0:0';
   }
   const [head, rest] = a.includes('::') ? a.split('::') : [a, undefined];
-  const groups = (s: string | undefined): number[] => (s ? s.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
+  const groups = (s: string | undefined): number[] =>
+    s
+      ? s
+          .split(':')
+          .filter((g) => g !== '')
+          .map((g) => parseInt(g, 16))
+      : [];
   const h = groups(head);
   const r = groups(rest);
   const all = rest === undefined ? h : [...h, ...new Array<number>(8 - h.length - r.length).fill(0), ...r];

@@ -82,7 +82,14 @@ t.test('only the names a change touches lose their precomputed answers', async (
   t.equal(a.prepared, marker, 'a kept its answers');
   t.equal(b.prepared, undefined, 'b lost them');
   t.equal(changed.length, 1, 'one change event');
-  t.same(changed[0].sort(), [wireKey('2.2.0.10.in-addr.arpa'), wireKey('b.svc.weft.internal'), wireKey(`${endpointLabel('n1', '2')}.b.svc.weft.internal`)].sort());
+  t.same(
+    changed[0].sort(),
+    [
+      wireKey('2.2.0.10.in-addr.arpa'),
+      wireKey('b.svc.weft.internal'),
+      wireKey(`${endpointLabel('n1', '2')}.b.svc.weft.internal`),
+    ].sort(),
+  );
 });
 
 t.test('malformed values are skipped and counted, never thrown', async (t) => {

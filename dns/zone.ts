@@ -13,7 +13,16 @@
 import { DEFAULTS } from './defaults.js';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { NODE_PREFIX, SERVICE_PREFIX, isServiceName, isServing, ownedAsKeySays, parseEndpointKey, parseEndpointRecord, parseNodeRecord } from '../records/schema.js';
+import {
+  NODE_PREFIX,
+  SERVICE_PREFIX,
+  isServiceName,
+  isServing,
+  ownedAsKeySays,
+  parseEndpointKey,
+  parseEndpointRecord,
+  parseNodeRecord,
+} from '../records/schema.js';
 import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
 
 import type { RecordSource, SourceEvent } from '../records/schema.js';
@@ -31,7 +40,16 @@ export type Rdata =
   | { type: typeof TYPE.A | typeof TYPE.AAAA; addr: string }
   | { type: typeof TYPE.PTR | typeof TYPE.NS; target: string }
   | { type: typeof TYPE.SRV; port: number; target: string; addrs: string[] }
-  | { type: typeof TYPE.SOA; mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+  | {
+      type: typeof TYPE.SOA;
+      mname: string;
+      rname: string;
+      serial: number;
+      refresh: number;
+      retry: number;
+      expire: number;
+      minimum: number;
+    };
 
 /** Answers the responder precomputed for one name and type (see answer.ts). */
 export interface Prepared {
@@ -108,7 +126,13 @@ export interface ZoneOptions {
 }
 
 export type ZoneSkipReason = 'node_record' | 'node_name' | 'endpoint_record' | 'endpoint_key' | 'vip';
-export const ZONE_SKIP_REASONS: readonly ZoneSkipReason[] = ['node_record', 'node_name', 'endpoint_record', 'endpoint_key', 'vip'];
+export const ZONE_SKIP_REASONS: readonly ZoneSkipReason[] = [
+  'node_record',
+  'node_name',
+  'endpoint_record',
+  'endpoint_key',
+  'vip',
+];
 
 type Item = [name: string, rd: Rdata];
 
@@ -125,7 +149,13 @@ export class Zone {
   private readonly contributed = new Map<string, string[]>();
   private readonly apex: NameEntry;
   /** Store values and VIPs that were skipped because they do not parse, by reason (each bad value seen). */
-  readonly skipped: Record<ZoneSkipReason, number> = { node_record: 0, node_name: 0, endpoint_record: 0, endpoint_key: 0, vip: 0 };
+  readonly skipped: Record<ZoneSkipReason, number> = {
+    node_record: 0,
+    node_name: 0,
+    endpoint_record: 0,
+    endpoint_key: 0,
+    vip: 0,
+  };
   /** Called after each change with the names whose answers changed (tests, metrics). */
   onChange: ((names: string[]) => void) | undefined = undefined;
   private recordCount = 0;
@@ -137,9 +167,22 @@ export class Zone {
     this.domain = labels.join('.') + '.';
     this.domainKey = wireKey(this.domain);
     this.ttl = opts.ttlS ?? DEFAULTS.ttlS;
-    if (!Number.isInteger(this.ttl) || this.ttl < 0 || this.ttl > 86400) throw new Error(`DNS TTL ${opts.ttlS} is not a whole number of seconds from 0 to 86400`);
-    this.nsName = opts.nodeName !== undefined && nodeLabels(opts.nodeName) ? `${nodeLabels(opts.nodeName)}.node.${this.domain}` : `ns.${this.domain}`;
-    this.soa = { type: TYPE.SOA, mname: this.nsName, rname: `hostmaster.${this.domain}`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: this.ttl };
+    if (!Number.isInteger(this.ttl) || this.ttl < 0 || this.ttl > 86400)
+      throw new Error(`DNS TTL ${opts.ttlS} is not a whole number of seconds from 0 to 86400`);
+    this.nsName =
+      opts.nodeName !== undefined && nodeLabels(opts.nodeName)
+        ? `${nodeLabels(opts.nodeName)}.node.${this.domain}`
+        : `ns.${this.domain}`;
+    this.soa = {
+      type: TYPE.SOA,
+      mname: this.nsName,
+      rname: `hostmaster.${this.domain}`,
+      serial: 1,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: this.ttl,
+    };
     this.apex = new NameEntry(this.domainKey, this.domain);
     this.add(this.apex);
     this.contribute('@', [
@@ -150,7 +193,10 @@ export class Zone {
 
   /** Follows the source (and the VIP source) until the returned function is called. */
   attach(source: RecordSource, vips?: VipSource): () => void {
-    const stops = [source.watch(NODE_PREFIX, (e) => this.onNode(e)), source.watch(SERVICE_PREFIX, (e) => this.onEndpoint(e))];
+    const stops = [
+      source.watch(NODE_PREFIX, (e) => this.onNode(e)),
+      source.watch(SERVICE_PREFIX, (e) => this.onEndpoint(e)),
+    ];
     if (vips) stops.push(vips.watch((vip, addr) => this.setVip(vip, addr)));
     return () => {
       for (const s of stops) s();
@@ -208,7 +254,10 @@ export class Zone {
       return this.contribute(e.key, []);
     }
     const name = `${labels}.node.${this.domain}`;
-    this.contribute(e.key, [[name, addrRdata(rec.addr)], [reverseName(rec.addr, family(rec.addr)), { type: TYPE.PTR, target: name }]]);
+    this.contribute(e.key, [
+      [name, addrRdata(rec.addr)],
+      [reverseName(rec.addr, family(rec.addr)), { type: TYPE.PTR, target: name }],
+    ]);
   }
 
   onEndpoint(e: SourceEvent): void {
@@ -242,7 +291,10 @@ export class Zone {
       return this.contribute(key, []);
     }
     const name = `${vip}.vip.${this.domain}`;
-    this.contribute(key, [[name, addrRdata(addr)], [reverseName(addr, family(addr)), { type: TYPE.PTR, target: name }]]);
+    this.contribute(key, [
+      [name, addrRdata(addr)],
+      [reverseName(addr, family(addr)), { type: TYPE.PTR, target: name }],
+    ]);
   }
 
   // ------------------------------------------------------------ names
@@ -316,7 +368,6 @@ export class Zone {
     if (e !== this.apex && e.records === 0 && e.descendants === 0 && this.names.get(e.key) === e) this.remove(e);
   }
 }
-
 
 const family = (addr: string): 4 | 6 => (isIP(addr) === 6 ? 6 : 4);
 

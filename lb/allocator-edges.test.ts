@@ -7,10 +7,15 @@ import { allocate, inCidr, intToIpv4, ipv4ToInt, parseCidr } from './allocator.j
 
 t.test('parseCidr: surrounding space is fine, anything else around the CIDR is not', async (t) => {
   t.match(parseCidr(' 10.0.0.0/8 \n'), { text: '10.0.0.0/8' });
-  for (const bad of ['x10.0.0.0/8', '10.0.0.0/8x', '10.0.0/8', '10.0.0.0/', '256.0.0.0/8']) t.throws(() => parseCidr(bad), /not an IPv4 CIDR/, bad);
+  for (const bad of ['x10.0.0.0/8', '10.0.0.0/8x', '10.0.0/8', '10.0.0.0/', '256.0.0.0/8'])
+    t.throws(() => parseCidr(bad), /not an IPv4 CIDR/, bad);
   t.match(parseCidr('10.200.100.10/32'), { text: '10.200.100.10/32', size: 1, first: 0 });
   t.match(parseCidr('10.0.0.0/0'), { base: 0, text: '0.0.0.0/0', first: 1, size: 2 ** 32 - 2 });
-  t.match(parseCidr('10.0.0.7/31'), { text: '10.0.0.6/31', first: 0, size: 2 }, 'a /31 has no network or broadcast address');
+  t.match(
+    parseCidr('10.0.0.7/31'),
+    { text: '10.0.0.6/31', first: 0, size: 2 },
+    'a /31 has no network or broadcast address',
+  );
   t.match(parseCidr('10.0.0.7/30'), { text: '10.0.0.4/30', first: 1, size: 2 });
 });
 
@@ -52,14 +57,22 @@ t.test('a nearly full range: every usable address is found, none twice, none out
 t.test('collision order is by code point, the same in any input order', async (t) => {
   const c = parseCidr('10.0.0.0/30'); // two slots
   // By code point 'B' < 'a' < 'c' (a locale order would put 'a' first).
-  for (const names of [['a', 'B', 'c'], ['c', 'a', 'B'], ['B', 'c', 'a']]) t.same(allocate(names, c).unallocated, ['c'], names.join(','));
+  for (const names of [
+    ['a', 'B', 'c'],
+    ['c', 'a', 'B'],
+    ['B', 'c', 'a'],
+  ])
+    t.same(allocate(names, c).unallocated, ['c'], names.join(','));
 });
 
 t.test('with no claims, a literal keeps its slot against a name that hashes onto it', async (t) => {
   const c = parseCidr('10.0.0.0/30');
   let name = '';
   for (let i = 0; !name; i++) if (allocate([`n${i}`], c).addrs.get(`n${i}`) === '10.0.0.1') name = `n${i}`;
-  for (const order of [[name, '10.0.0.1'], ['10.0.0.1', name]]) {
+  for (const order of [
+    [name, '10.0.0.1'],
+    ['10.0.0.1', name],
+  ]) {
     const a = allocate(order, c);
     t.equal(a.addrs.get('10.0.0.1'), '10.0.0.1');
     t.equal(a.addrs.get(name), '10.0.0.2');

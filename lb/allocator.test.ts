@@ -59,7 +59,9 @@ t.test('the smallest colliding name keeps the slot; the others move (found by se
   // Two names whose first probe lands on the same slot.
   const alone = (n: string) => allocate([n], cidr).addrs.get(n);
   let pair: [string, string] | undefined;
-  for (let i = 0; !pair && i < 50; i++) for (let j = i + 1; !pair && j < 50; j++) if (alone(`a${i}`) === alone(`a${j}`)) pair = [`a${i}`, `a${j}`].sort() as [string, string];
+  for (let i = 0; !pair && i < 50; i++)
+    for (let j = i + 1; !pair && j < 50; j++)
+      if (alone(`a${i}`) === alone(`a${j}`)) pair = [`a${i}`, `a${j}`].sort() as [string, string];
   t.ok(pair, 'a colliding pair exists');
   const [lo, hi] = pair!;
   const both = allocate([hi, lo], cidr).addrs;
@@ -87,25 +89,63 @@ t.test('an existing VIP keeps its address when a name sorting before it is added
   for (const n of base) t.equal(after.addrs.get(n), before.addrs.get(n), `${n} keeps ${before.addrs.get(n)}`);
   t.same(after.unallocated, ['eta'], 'the CIDR is full: the latest claim gets no address');
   // Not full: eta gets a free slot, zeta stays.
-  const three = new Map([['alpha', 1], ['beta', 2], ['zeta', 3]]);
+  const three = new Map([
+    ['alpha', 1],
+    ['beta', 2],
+    ['zeta', 3],
+  ]);
   const b3 = allocate(three.keys(), cidr, three);
   const a3 = allocate([...three.keys(), 'eta'], cidr, new Map([...three, ['eta', 4]]));
   t.equal(a3.addrs.get('zeta'), b3.addrs.get('zeta'), 'zeta keeps its address when eta arrives');
   t.not(a3.addrs.get('eta'), a3.addrs.get('zeta'));
 });
 
-t.test('claims order the allocation: equal claims fall back to the names, literals in the CIDR claim like names', async (t) => {
-  const cidr = parseCidr('10.9.0.0/30'); // 2 slots
-  const alone = (n: string) => allocate([n], cidr).addrs.get(n)!;
-  let pair: [string, string] | undefined;
-  for (let i = 0; !pair && i < 50; i++) for (let j = i + 1; !pair && j < 50; j++) if (alone(`a${i}`) === alone(`a${j}`)) pair = [`a${i}`, `a${j}`].sort() as [string, string];
-  const [lo, hi] = pair!;
-  t.equal(allocate([lo, hi], cidr, new Map([[lo, 5], [hi, 5]])).addrs.get(lo), alone(lo), 'a tie: the smaller name');
-  t.equal(allocate([lo, hi], cidr, new Map([[lo, 6], [hi, 5]])).addrs.get(hi), alone(hi), 'the earlier claim keeps the slot, whatever its name');
-  // A literal IP declared later on the address a name holds does not take it.
-  const held = alone(lo);
-  const lit = allocate([lo, held], cidr, new Map([[lo, 1], [held, 2]]));
-  t.equal(lit.addrs.get(lo), held, 'the name keeps its address');
-  t.notOk(lit.addrs.has(held), 'the later literal gets nothing');
-  t.same(lit.conflicts.get(held), lo, 'and is reported as a conflict with the holder');
-});
+t.test(
+  'claims order the allocation: equal claims fall back to the names, literals in the CIDR claim like names',
+  async (t) => {
+    const cidr = parseCidr('10.9.0.0/30'); // 2 slots
+    const alone = (n: string) => allocate([n], cidr).addrs.get(n)!;
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair && i < 50; i++)
+      for (let j = i + 1; !pair && j < 50; j++)
+        if (alone(`a${i}`) === alone(`a${j}`)) pair = [`a${i}`, `a${j}`].sort() as [string, string];
+    const [lo, hi] = pair!;
+    t.equal(
+      allocate(
+        [lo, hi],
+        cidr,
+        new Map([
+          [lo, 5],
+          [hi, 5],
+        ]),
+      ).addrs.get(lo),
+      alone(lo),
+      'a tie: the smaller name',
+    );
+    t.equal(
+      allocate(
+        [lo, hi],
+        cidr,
+        new Map([
+          [lo, 6],
+          [hi, 5],
+        ]),
+      ).addrs.get(hi),
+      alone(hi),
+      'the earlier claim keeps the slot, whatever its name',
+    );
+    // A literal IP declared later on the address a name holds does not take it.
+    const held = alone(lo);
+    const lit = allocate(
+      [lo, held],
+      cidr,
+      new Map([
+        [lo, 1],
+        [held, 2],
+      ]),
+    );
+    t.equal(lit.addrs.get(lo), held, 'the name keeps its address');
+    t.notOk(lit.addrs.has(held), 'the later literal gets nothing');
+    t.same(lit.conflicts.get(held), lo, 'and is reported as a conflict with the holder');
+  },
+);

@@ -79,14 +79,21 @@ const isLiteral = (v: string): boolean => isIPv4(v) || v.includes(':');
  * claims (VIP -> claim time; a VIP without one claims at 0). `reserved`: addresses inside
  * the CIDR no VIP may take (members' own addresses).
  */
-export function allocate(vips: Iterable<string>, cidr: Cidr, claims?: ReadonlyMap<string, number>, reserved: Iterable<string> = []): Allocation {
+export function allocate(
+  vips: Iterable<string>,
+  cidr: Cidr,
+  claims?: ReadonlyMap<string, number>,
+  reserved: Iterable<string> = [],
+): Allocation {
   const addrs = new Map<string, string>();
   const conflicts = new Map<string, string>();
   const taken = new Map<number, string>();
   for (const r of reserved) if (inCidr(cidr, r)) taken.set(ipv4ToInt(r) - cidr.base - cidr.first, '');
   const claim = (v: string): number => claims?.get(v) ?? 0;
   // Literals first on a tie, so that with no claims at all a literal keeps its slot (as before).
-  const order = [...new Set(vips)].sort((a, b) => claim(a) - claim(b) || Number(isLiteral(b)) - Number(isLiteral(a)) || byCodePoint(a, b));
+  const order = [...new Set(vips)].sort(
+    (a, b) => claim(a) - claim(b) || Number(isLiteral(b)) - Number(isLiteral(a)) || byCodePoint(a, b),
+  );
   const unallocated: string[] = [];
   for (const v of order) {
     if (isLiteral(v)) {

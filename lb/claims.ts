@@ -17,7 +17,10 @@ import type { DeclaredVip, EndpointRecord, VipBinding } from '../records/schema.
 import { parseDeclaredVip, parseEndpointRecord, SERVICE_PREFIX, VIP_PREFIX } from '../records/schema.js';
 
 /** VIP name or literal -> its claim: the earliest `since` among the records naming it. */
-export function vipClaims(endpoints: Iterable<{ rec: EndpointRecord }>, declared: Iterable<DeclaredVip>): Map<string, number> {
+export function vipClaims(
+  endpoints: Iterable<{ rec: EndpointRecord }>,
+  declared: Iterable<DeclaredVip>,
+): Map<string, number> {
   const claims = new Map<string, number>();
   const see = (vip: string, since: number | undefined) => {
     const s = since ?? 0;
@@ -49,7 +52,10 @@ const sinceOf = (b: unknown): number | undefined => {
  * Reads every endpoint record, cheaply (a record naming none of `names` is not parsed):
  * called only when a binding is new.
  */
-export function claimsInStore(store: ClaimSource, names: ReadonlySet<string>): { claims: Map<string, number>; latest: number } {
+export function claimsInStore(
+  store: ClaimSource,
+  names: ReadonlySet<string>,
+): { claims: Map<string, number>; latest: number } {
   const endpoints: { rec: EndpointRecord }[] = [];
   const declared: DeclaredVip[] = [];
   let latest = -1;
@@ -83,9 +89,15 @@ export function claimsInStore(store: ClaimSource, names: ReadonlySet<string>): {
  * new VIP) now, or just after the latest claim in the store when that is later (as overlay
  * leases are stamped: a writer whose clock is behind never outranks a VIP it has seen).
  */
-export function stampClaims<T extends Pick<VipBinding, 'vip' | 'since'>>(items: readonly T[], previous: readonly Pick<VipBinding, 'vip' | 'since'>[] | undefined, store: ClaimSource, now: number): T[] {
+export function stampClaims<T extends Pick<VipBinding, 'vip' | 'since'>>(
+  items: readonly T[],
+  previous: readonly Pick<VipBinding, 'vip' | 'since'>[] | undefined,
+  store: ClaimSource,
+  now: number,
+): T[] {
   const prev = new Map<string, number>();
-  for (const p of previous ?? []) if (p.since !== undefined) prev.set(p.vip, Math.min(p.since, prev.get(p.vip) ?? Infinity));
+  for (const p of previous ?? [])
+    if (p.since !== undefined) prev.set(p.vip, Math.min(p.since, prev.get(p.vip) ?? Infinity));
   const need = new Set(items.filter((b) => b.since === undefined && !prev.has(b.vip)).map((b) => b.vip));
   const { claims, latest } = claimsInStore(store, need);
   const at = Math.max(0, Math.floor(now));

@@ -79,12 +79,24 @@ interface VipEntry {
 function sortedVips(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, string>): DesiredVip[] {
   const out: DesiredVip[] = [];
   for (const [key, v] of vips) {
-    out.push({ key, vip: v.vip, addr: addrs.get(v.vip), port: v.port, proto: v.proto, backends: [...v.backends.values()].sort(byBackend) });
+    out.push({
+      key,
+      vip: v.vip,
+      addr: addrs.get(v.vip),
+      port: v.port,
+      proto: v.proto,
+      backends: [...v.backends.values()].sort(byBackend),
+    });
   }
   return out.sort((a, b) => cmp(a.key, b.key));
 }
 
-export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Iterable<DeclaredVip>, cidr: Cidr, opts: DesiredOptions = {}): DesiredState {
+export function computeDesired(
+  endpoints: Iterable<EndpointEntry>,
+  declared: Iterable<DeclaredVip>,
+  cidr: Cidr,
+  opts: DesiredOptions = {},
+): DesiredState {
   const eps = [...endpoints];
   const decl = [...declared];
   // Literal VIPs the guard refuses for what every node sees alike, each checked once.
@@ -129,7 +141,14 @@ export function computeDesired(endpoints: Iterable<EndpointEntry>, declared: Ite
       const addr = addrs.get(v.vip);
       if (addr === undefined || !opts.local.has(addr)) continue;
       const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
-      refusedByKey.set(key, { key, vip: v.vip, reason: 'local_address', message: message ?? `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr` });
+      refusedByKey.set(key, {
+        key,
+        vip: v.vip,
+        reason: 'local_address',
+        message:
+          message ??
+          `VIP ${v.vip} got ${addr}, an address of this node: it is not programmed here; take that address off the node or out of lb.vipCidr`,
+      });
       vips.delete(key);
     }
   }

@@ -15,9 +15,24 @@ t.test('hostile literal VIPs in the store: refused, logged once, counted', async
   const warnings: string[] = [];
   const log = { debug() {}, info() {}, error() {}, warn: (_o: object, msg: string) => void warnings.push(msg) };
   const registry = new Registry();
-  const lb = await LbDriver.start({ source: store, datapath: 'userspace', proxyCidr: '127.206.0.0/16', vipAllow: ['10.60.0.0/24'], log, registry });
+  const lb = await LbDriver.start({
+    source: store,
+    datapath: 'userspace',
+    proxyCidr: '127.206.0.0/16',
+    vipAllow: ['10.60.0.0/24'],
+    log,
+    registry,
+  });
   t.teardown(() => lb.stop());
-  peer.put('svc/evil/n2/x', endpoint('evil', ['10.60.0.9'], { vips: [{ vip: '127.0.0.1', port: 22, proto: 'tcp', targetPort: 22 }, { vip: '10.60.0.1', port: 7946, proto: 'udp', targetPort: 7946 }] }));
+  peer.put(
+    'svc/evil/n2/x',
+    endpoint('evil', ['10.60.0.9'], {
+      vips: [
+        { vip: '127.0.0.1', port: 22, proto: 'tcp', targetPort: 22 },
+        { vip: '10.60.0.1', port: 7946, proto: 'udp', targetPort: 7946 },
+      ],
+    }),
+  );
   peer.put('vip/169.254.169.254:80/tcp', { vip: '169.254.169.254', port: 80, proto: 'tcp' }, { shared: true });
   for (let i = 0; i < 5; i++) await lb.reconcileNow(i % 2 === 0);
   const s = lb.status();
@@ -30,7 +45,11 @@ t.test('hostile literal VIPs in the store: refused, logged once, counted', async
       ['169.254.169.254:80/tcp', 'link_local'],
     ],
   );
-  t.equal(warnings.filter((w) => /refused VIP/.test(w)).length, 3, `one log line per VIP across 5 passes: ${warnings.join(' | ')}`);
+  t.equal(
+    warnings.filter((w) => /refused VIP/.test(w)).length,
+    3,
+    `one log line per VIP across 5 passes: ${warnings.join(' | ')}`,
+  );
   const metrics = await registry.metrics();
   t.match(metrics, /weft_lb_refused_vips_total\{reason="loopback"\} 1/);
   t.match(metrics, /weft_lb_refused_vips_total\{reason="member_address"\} 1/);

@@ -126,7 +126,10 @@ export class LbDriver {
   private refusedSeen = new Map<string, RefusalReason>();
   private conflictsSeen = new Set<string>();
   private lastRangeInUse = '';
-  private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>;
+  private readonly refusedTotal = Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<
+    RefusalReason,
+    number
+  >;
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
   private reconciles = { ok: 0, error: 0 };
@@ -134,7 +137,13 @@ export class LbDriver {
   private lastUnallocated = '';
   private warnedConntrack = false;
 
-  private constructor(opts: LbOptions, datapath: NftDatapath | UserspaceProxy, vipCidr: Cidr, proxyCidr: Cidr, guard: VipGuard) {
+  private constructor(
+    opts: LbOptions,
+    datapath: NftDatapath | UserspaceProxy,
+    vipCidr: Cidr,
+    proxyCidr: Cidr,
+    guard: VipGuard,
+  ) {
     this.guard = guard;
     this.datapath = datapath;
     this.vipCidr = vipCidr;
@@ -146,7 +155,11 @@ export class LbDriver {
       onPass: (s, retryInMs) => {
         this.metrics.duration.observe(s.durationMs / 1000);
         if (!s.ok) this.log.error({ err: s.error, retryInMs }, 'load balancer pass failed; retrying');
-        else if (s.changed) this.log.debug({ ms: s.durationMs, vips: this.desired.vips.length, full: s.full }, 'load balancer applied a change');
+        else if (s.changed)
+          this.log.debug(
+            { ms: s.durationMs, vips: this.desired.vips.length, full: s.full },
+            'load balancer applied a change',
+          );
       },
     });
     this.dnsVips = datapath.kind === 'nft' ? this.vips : new VipTable();
@@ -161,7 +174,8 @@ export class LbDriver {
       refused: this.refusedTotal,
       proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
     }));
-    this.index.onSkip = (key, reason) => this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
+    this.index.onSkip = (key, reason) =>
+      this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
   }
 
   static async start(opts: LbOptions): Promise<LbDriver> {
@@ -174,25 +188,40 @@ export class LbDriver {
       throw new LbStartError((err as Error).message);
     }
     const choice = opts.datapath ?? DEFAULTS.datapath;
-    if (!['auto', 'nft', 'userspace'].includes(choice)) throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
+    if (!['auto', 'nft', 'userspace'].includes(choice))
+      throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
     if (choice !== 'userspace') {
       const root = process.getuid?.() === 0;
       const usable = root && (await Nft.usable({ netns: opts.netns }));
       if (choice === 'nft' && !usable) {
-        throw new LbStartError(root ? 'the nft datapath needs a working `nft` command: install nftables, or use datapath userspace' : 'the nft datapath needs root: run as root, or use datapath userspace');
+        throw new LbStartError(
+          root
+            ? 'the nft datapath needs a working `nft` command: install nftables, or use datapath userspace'
+            : 'the nft datapath needs root: run as root, or use datapath userspace',
+        );
       }
       kind = usable ? 'nft' : 'userspace';
     }
     let lb: LbDriver | undefined = undefined;
     const datapath =
       kind === 'nft'
-        ? new NftDatapath({ netns: opts.netns, table: opts.table, iface: opts.iface, affinity: opts.affinity, vipCidr: vipCidr.text })
+        ? new NftDatapath({
+            netns: opts.netns,
+            table: opts.table,
+            iface: opts.iface,
+            affinity: opts.affinity,
+            vipCidr: vipCidr.text,
+          })
         : new UserspaceProxy({
             ...opts.proxy,
             policy: opts.policy,
             onEvent: (what, detail) => {
-              if (what === 'listen_failed') lb?.log.warn(detail, 'load balancer proxy cannot listen for a VIP (a port below 1024 needs root or CAP_NET_BIND_SERVICE; or the port is taken)');
+              if (what === 'listen_failed')
+                lb?.log.warn(
+                  detail,
+                  'load balancer proxy cannot listen for a VIP (a port below 1024 needs root or CAP_NET_BIND_SERVICE; or the port is taken)',
+                );
               else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
             },
           });
@@ -222,10 +251,18 @@ export class LbDriver {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
-      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr, { guard: this.guard, members: this.index.memberAddrs(), local: this.local });
+      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr, {
+        guard: this.guard,
+        members: this.index.memberAddrs(),
+        local: this.local,
+      });
       this.noteRefused(desired);
       const unalloc = desired.unallocated.join(',');
-      if (unalloc !== this.lastUnallocated && unalloc) this.log.warn({ vipCidr: this.vipCidr.text, names: desired.unallocated }, 'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr');
+      if (unalloc !== this.lastUnallocated && unalloc)
+        this.log.warn(
+          { vipCidr: this.vipCidr.text, names: desired.unallocated },
+          'VIP CIDR is full: these VIPs have no address; configure a larger vipCidr',
+        );
       this.lastUnallocated = unalloc;
       if (this.datapath.kind === 'nft') {
         const r = await this.datapath.apply(desired.vips, full, this.rangeIsFree());
@@ -233,7 +270,10 @@ export class LbDriver {
         changed = r.changed;
         if (r.conntrackError && !this.warnedConntrack) {
           this.warnedConntrack = true;
-          this.log.warn({ err: r.conntrackError }, 'load balancer: UDP clients may keep reaching removed backends until their flows expire');
+          this.log.warn(
+            { err: r.conntrackError },
+            'load balancer: UDP clients may keep reaching removed backends until their flows expire',
+          );
         }
       } else {
         const listen = allocate(
@@ -245,13 +285,19 @@ export class LbDriver {
         for (const v of desired.vips) {
           const addr = listen.get(v.vip);
           if (addr === undefined || v.addr === undefined) continue;
-          this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
+          this.proxyVips.set(v.key, {
+            key: v.key,
+            proto: v.proto,
+            listen: { addr, port: v.port },
+            backends: v.backends,
+          });
         }
         const r = await this.datapath.apply([...this.proxyVips.values()]);
         this.applyFailures += r.failed.length;
         changed = r.changed;
         const local = new Map<string, string>();
-        for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
+        for (const v of desired.vips)
+          if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
         this.dnsVips.set(local);
       }
       this.desired = desired;
@@ -280,7 +326,11 @@ export class LbDriver {
   private rangeIsFree(): boolean {
     const inUse = [...this.local, ...this.index.memberAddrs()].filter((a) => this.guard.inVipCidr(a)).sort();
     const key = inUse.join(',');
-    if (inUse.length && key !== this.lastRangeInUse) this.log.error({ vipCidr: this.vipCidr.text, inUse }, `lb.vipCidr ${this.vipCidr.text} holds addresses in use (${inUse.slice(0, 5).join(', ')}): traffic to the range is not refused on this node, and VIP names may shadow real hosts; choose a range no host uses (the default 198.18.0.0/15)`);
+    if (inUse.length && key !== this.lastRangeInUse)
+      this.log.error(
+        { vipCidr: this.vipCidr.text, inUse },
+        `lb.vipCidr ${this.vipCidr.text} holds addresses in use (${inUse.slice(0, 5).join(', ')}): traffic to the range is not refused on this node, and VIP names may shadow real hosts; choose a range no host uses (the default 198.18.0.0/15)`,
+      );
     this.lastRangeInUse = key;
     return inUse.length === 0;
   }
@@ -299,7 +349,11 @@ export class LbDriver {
     for (const [lit, holder] of desired.conflicts) {
       const key = `${lit} ${holder}`;
       conflicts.add(key);
-      if (!this.conflictsSeen.has(key)) this.log.warn({ vip: lit, holder }, `load balancer: VIP ${lit} is the address VIP ${holder} already holds (the earlier claim); it gets no address`);
+      if (!this.conflictsSeen.has(key))
+        this.log.warn(
+          { vip: lit, holder },
+          `load balancer: VIP ${lit} is the address VIP ${holder} already holds (the earlier claim); it gets no address`,
+        );
     }
     this.conflictsSeen = conflicts;
   }
@@ -320,7 +374,14 @@ export class LbDriver {
       vipAllow: [...this.guard.allow],
       refused: this.desired.refused.map((r) => ({ key: r.key, reason: r.reason, error: r.message })),
       vips: this.desired.vips.map((v) => {
-        const s: VipStatus = { key: v.key, vip: v.vip, addr: v.addr, port: v.port, proto: v.proto, backends: v.backends.map((b) => (b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`)) };
+        const s: VipStatus = {
+          key: v.key,
+          vip: v.vip,
+          addr: v.addr,
+          port: v.port,
+          proto: v.proto,
+          backends: v.backends.map((b) => (b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`)),
+        };
         const p = this.proxyVips.get(v.key);
         if (p) {
           s.listen = `${p.listen.addr}:${p.listen.port}`;

@@ -18,7 +18,8 @@ export class DummyInterface {
 
   constructor(opts: DummyOptions = {}) {
     this.name = opts.name ?? DEFAULTS.iface;
-    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(this.name)) throw new Error(`interface name "${this.name}" is not a valid Linux interface name (1-15 letters, digits, _.-)`);
+    if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(this.name))
+      throw new Error(`interface name "${this.name}" is not a valid Linux interface name (1-15 letters, digits, _.-)`);
     this.netns = opts.netns;
   }
 
@@ -32,7 +33,8 @@ export class DummyInterface {
     try {
       out = await this.ip(['-j', 'addr', 'show', 'dev', this.name]);
     } catch (err) {
-      if (/does not exist|Cannot find device/i.test(String((err as { stderr?: string }).stderr ?? err))) return undefined;
+      if (/does not exist|Cannot find device/i.test(String((err as { stderr?: string }).stderr ?? err)))
+        return undefined;
       throw err;
     }
     const links = JSON.parse(out || '[]') as { addr_info?: { family: string; local: string; prefixlen: number }[] }[];

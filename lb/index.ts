@@ -14,7 +14,15 @@
 //   metrics.ts       weft_lb_* metrics
 //   defaults.ts      DEFAULTS: every default, with its reason
 //   driver.ts        LbDriver: watches, passes on the reconcile runner (base/), status
-export { LbDriver, LbStartError, type LbOptions, type LbStatus, type VipStatus, type LbLog, type DatapathChoice } from './driver.js';
+export {
+  LbDriver,
+  LbStartError,
+  type LbOptions,
+  type LbStatus,
+  type VipStatus,
+  type LbLog,
+  type DatapathChoice,
+} from './driver.js';
 export { allocate, parseCidr, type Cidr, type Allocation } from './allocator.js';
 export { DEFAULTS } from './defaults.js';
 export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend, type RefusedVip } from './desired.js';

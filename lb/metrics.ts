@@ -17,7 +17,6 @@ export interface LbCounters {
   proxy: ProxyStats | undefined;
 }
 
-
 export class LbMetrics {
   readonly duration: Histogram;
 
@@ -39,7 +38,11 @@ export class LbMetrics {
       });
     gauge('weft_lb_vips', 'VIPs in the desired state (name or IP, port, protocol)', (c) => c.vips);
     gauge('weft_lb_backends', 'Backends across all VIPs', (c) => c.backends);
-    gauge('weft_lb_unallocated_vips', 'VIP names without an address because the VIP CIDR is full', (c) => c.unallocated);
+    gauge(
+      'weft_lb_unallocated_vips',
+      'VIP names without an address because the VIP CIDR is full',
+      (c) => c.unallocated,
+    );
     reconcileCounters(registry, read);
     proxyCounters(registry, read);
   }
@@ -54,15 +57,33 @@ function reconcileCounters(registry: Registry, read: () => LbCounters): void {
       [{ result: 'error' }, r.error],
     ];
   });
-  followCounter(registry, 'weft_lb_rule_apply_failures_total', 'Datapath transactions (nft -f, ip -batch, listeners) that failed', [], () => [[{}, read().applyFailures]]);
-  followCounter(registry, 'weft_lb_skipped_records_total', 'Store records skipped because they do not parse, by reason', ['reason'], () => {
-    const s = read().skipped;
-    return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
-  });
-  followCounter(registry, 'weft_lb_refused_vips_total', 'VIPs refused because their address may not be a VIP (loopback, link-local, a member\'s or this node\'s address, outside the VIP ranges...), by reason; once per VIP', ['reason'], () => {
-    const r = read().refused;
-    return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
-  });
+  followCounter(
+    registry,
+    'weft_lb_rule_apply_failures_total',
+    'Datapath transactions (nft -f, ip -batch, listeners) that failed',
+    [],
+    () => [[{}, read().applyFailures]],
+  );
+  followCounter(
+    registry,
+    'weft_lb_skipped_records_total',
+    'Store records skipped because they do not parse, by reason',
+    ['reason'],
+    () => {
+      const s = read().skipped;
+      return SKIP_REASONS.map((reason) => [{ reason }, s[reason]]);
+    },
+  );
+  followCounter(
+    registry,
+    'weft_lb_refused_vips_total',
+    "VIPs refused because their address may not be a VIP (loopback, link-local, a member's or this node's address, outside the VIP ranges...), by reason; once per VIP",
+    ['reason'],
+    () => {
+      const r = read().refused;
+      return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
+    },
+  );
 }
 
 /** What the userspace proxy did; nothing while the nft datapath runs. */
@@ -91,7 +112,25 @@ function proxyCounters(registry: Registry, read: () => LbCounters): void {
       [{ direction: 'to_clients' }, p.bytesToClients],
     ]),
   );
-  followCounter(registry, 'weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', [], proxy((p) => [[{}, p.connectFailures]]));
-  followCounter(registry, 'weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', [], proxy((p) => [[{}, p.ejections]]));
-  followCounter(registry, 'weft_lb_proxy_fail_open_total', 'Picks made among ejected backends because every backend was ejected', [], proxy((p) => [[{}, p.failOpen]]));
+  followCounter(
+    registry,
+    'weft_lb_proxy_connect_failures_total',
+    'Backend connects that failed or timed out',
+    [],
+    proxy((p) => [[{}, p.connectFailures]]),
+  );
+  followCounter(
+    registry,
+    'weft_lb_proxy_ejections_total',
+    'Backends ejected by passive checks',
+    [],
+    proxy((p) => [[{}, p.ejections]]),
+  );
+  followCounter(
+    registry,
+    'weft_lb_proxy_fail_open_total',
+    'Picks made among ejected backends because every backend was ejected',
+    [],
+    proxy((p) => [[{}, p.failOpen]]),
+  );
 }

@@ -7,14 +7,37 @@ import t from 'tap';
 import type { DesiredVip } from './desired.js';
 import { emptyActual, matches, parseActual, planNft, renderFull, type NftActual } from './nft-plan.js';
 
-const vip = (key: string, addr: string, port: number, backends: string[], proto: 'tcp' | 'udp' = 'tcp'): DesiredVip => ({
-  key, vip: key.split(':')[0], addr, port, proto, backends: backends.map((a) => ({ addr: a, port: 8080 })),
+const vip = (
+  key: string,
+  addr: string,
+  port: number,
+  backends: string[],
+  proto: 'tcp' | 'udp' = 'tcp',
+): DesiredVip => ({
+  key,
+  vip: key.split(':')[0],
+  addr,
+  port,
+  proto,
+  backends: backends.map((a) => ({ addr: a, port: 8080 })),
 });
-const plan = planNft([vip('web:80/tcp', '198.18.0.5', 80, ['10.1.0.1', '10.1.0.2']), vip('dns:53/udp', '198.18.0.6', 53, ['10.1.0.3'], 'udp')], 'none', '198.18.0.0/15');
+const plan = planNft(
+  [
+    vip('web:80/tcp', '198.18.0.5', 80, ['10.1.0.1', '10.1.0.2']),
+    vip('dns:53/udp', '198.18.0.6', 53, ['10.1.0.3'], 'udp'),
+  ],
+  'none',
+  '198.18.0.0/15',
+);
 
 /** One element as nft -j prints it: concatenations as {concat}, prefixes as {prefix}, ports as numbers. */
 function elem(text: string): unknown {
-  const part = (p: string): unknown => (/^\d+$/.test(p) ? Number(p) : p.includes('/') ? { prefix: { addr: p.split('/')[0], len: Number(p.split('/')[1]) } } : p);
+  const part = (p: string): unknown =>
+    /^\d+$/.test(p)
+      ? Number(p)
+      : p.includes('/')
+        ? { prefix: { addr: p.split('/')[0], len: Number(p.split('/')[1]) } }
+        : p;
   const parts = text.split(' . ');
   return parts.length > 1 ? { concat: parts.map(part) } : part(text);
 }
@@ -31,11 +54,16 @@ function listing(script: string, table = 'weft'): unknown[] {
     const [, kind, name] = head;
     if (kind === 'chain') {
       items.push({ chain: { family: 'ip', table, name } });
-      for (const l of lines) if (!l.startsWith('type ')) items.push({ rule: { family: 'ip', table, chain: name, expr: l } });
+      for (const l of lines)
+        if (!l.startsWith('type ')) items.push({ rule: { family: 'ip', table, chain: name, expr: l } });
       continue;
     }
-    const elems = /^elements = \{ (.*) \}$/.exec(lines.find((l) => l.startsWith('elements')) ?? '')?.[1].split(', ') ?? [];
-    const elem2 = kind === 'map' ? elems.map((e) => [elem(e.split(' : ')[0]), { goto: { target: e.split(' : goto ')[1] } }]) : elems.map(elem);
+    const elems =
+      /^elements = \{ (.*) \}$/.exec(lines.find((l) => l.startsWith('elements')) ?? '')?.[1].split(', ') ?? [];
+    const elem2 =
+      kind === 'map'
+        ? elems.map((e) => [elem(e.split(' : ')[0]), { goto: { target: e.split(' : goto ')[1] } }])
+        : elems.map(elem);
     items.push({ [kind]: { family: 'ip', table, name, elem: elem2 } });
   }
   return items;
@@ -57,11 +85,26 @@ t.test('the table weft writes reads back as exactly the plan', async (t) => {
 t.test('other tables and malformed items are not read as ours', async (t) => {
   const other = listing(renderFull(planNft([vip('x:1/tcp', '198.18.0.9', 1, ['10.9.9.9'])])), 'other');
   const noise: unknown[] = [
-    null, 7, [], 'set',
+    null,
+    7,
+    [],
+    'set',
     { set: { table: 'weft', name: 'vip-addrs', elem: 'not a list' } },
     { set: { table: 'weft', name: 'unknown-set', elem: ['198.18.0.99'] } },
     { map: { table: 'weft', name: 'other-map', elem: [['198.18.0.99', { goto: { target: 'v-0000000000000000' } }]] } },
-    { map: { table: 'weft', name: 'vips', elem: [['only one'], ['a', 'b', 'c'], 5, ['198.18.0.98 . tcp . 1', { jump: { target: 'x' } }], ['198.18.0.97 . tcp . 1', { goto: {} }]] } },
+    {
+      map: {
+        table: 'weft',
+        name: 'vips',
+        elem: [
+          ['only one'],
+          ['a', 'b', 'c'],
+          5,
+          ['198.18.0.98 . tcp . 1', { jump: { target: 'x' } }],
+          ['198.18.0.97 . tcp . 1', { goto: {} }],
+        ],
+      },
+    },
     { chain: { table: 'weft', name: 5 } },
     { rule: { table: 'weft', chain: 5 } },
   ];
@@ -78,20 +121,92 @@ t.test('any difference from the plan is a mismatch', async (t) => {
   const base = () => parseActual(json(full));
   const [chain] = plan.chains.keys();
   const cases: [string, (a: NftActual) => void][] = [
-    ['no table', (a) => { a.exists = false; }],
-    ['a VIP mapped to another chain', (a) => { a.vmap.set([...a.vmap.keys()][0], 'v-ffffffffffffffff'); }],
-    ['a VIP mapping missing', (a) => { a.vmap.delete([...a.vmap.keys()][0]); }],
-    ['a VIP mapping too many', (a) => { a.vmap.set('198.18.0.99 . tcp . 1', chain); }],
-    ['a hairpin pair too many', (a) => { a.hairpin.add('10.9.9.9 . 10.9.9.9'); }],
-    ['a hairpin pair replaced', (a) => { a.hairpin.delete([...a.hairpin][0]); a.hairpin.add('10.9.9.9 . 10.9.9.9'); }],
-    ['an address replaced', (a) => { a.vipAddrs.delete([...a.vipAddrs][0]); a.vipAddrs.add('198.18.0.99'); }],
-    ['a base chain missing a rule', (a) => { a.chains.set('postrouting', 1); }],
-    ['a base chain gone', (a) => { a.chains.delete('input'); }],
-    ['a VIP chain the plan does not have', (a) => { a.chains.set('v-0123456789abcdef', 1); }],
-    ['a chain of another name', (a) => { a.chains.set('mine', 0); }],
-    ['a VIP chain missing', (a) => { a.chains.delete(chain); }],
-    ['a VIP chain with two rules', (a) => { a.chains.set(chain, 2); }],
-    ['the layout chain with a rule', (a) => { for (const k of a.chains.keys()) if (k.startsWith('layout-')) a.chains.set(k, 1); }],
+    [
+      'no table',
+      (a) => {
+        a.exists = false;
+      },
+    ],
+    [
+      'a VIP mapped to another chain',
+      (a) => {
+        a.vmap.set([...a.vmap.keys()][0], 'v-ffffffffffffffff');
+      },
+    ],
+    [
+      'a VIP mapping missing',
+      (a) => {
+        a.vmap.delete([...a.vmap.keys()][0]);
+      },
+    ],
+    [
+      'a VIP mapping too many',
+      (a) => {
+        a.vmap.set('198.18.0.99 . tcp . 1', chain);
+      },
+    ],
+    [
+      'a hairpin pair too many',
+      (a) => {
+        a.hairpin.add('10.9.9.9 . 10.9.9.9');
+      },
+    ],
+    [
+      'a hairpin pair replaced',
+      (a) => {
+        a.hairpin.delete([...a.hairpin][0]);
+        a.hairpin.add('10.9.9.9 . 10.9.9.9');
+      },
+    ],
+    [
+      'an address replaced',
+      (a) => {
+        a.vipAddrs.delete([...a.vipAddrs][0]);
+        a.vipAddrs.add('198.18.0.99');
+      },
+    ],
+    [
+      'a base chain missing a rule',
+      (a) => {
+        a.chains.set('postrouting', 1);
+      },
+    ],
+    [
+      'a base chain gone',
+      (a) => {
+        a.chains.delete('input');
+      },
+    ],
+    [
+      'a VIP chain the plan does not have',
+      (a) => {
+        a.chains.set('v-0123456789abcdef', 1);
+      },
+    ],
+    [
+      'a chain of another name',
+      (a) => {
+        a.chains.set('mine', 0);
+      },
+    ],
+    [
+      'a VIP chain missing',
+      (a) => {
+        a.chains.delete(chain);
+      },
+    ],
+    [
+      'a VIP chain with two rules',
+      (a) => {
+        a.chains.set(chain, 2);
+      },
+    ],
+    [
+      'the layout chain with a rule',
+      (a) => {
+        for (const k of a.chains.keys()) if (k.startsWith('layout-')) a.chains.set(k, 1);
+      },
+    ],
   ];
   for (const [why, change] of cases) {
     const a = base();
@@ -114,8 +229,14 @@ t.test('the base chains hold the rules the datapath depends on, each at its hook
   // A backend reached through a VIP answers the VIP's client via this host: masquerade the
   // DNATed traffic of a VIP address, and hairpin traffic (backend to itself through the VIP).
   t.match(hook('postrouting'), /^type nat hook postrouting priority srcnat; policy accept;$/);
-  t.same(chains.get('postrouting'), ['ct status dnat ip saddr @vip-addrs masquerade', 'ct status dnat ip saddr . ip daddr @hairpin masquerade']);
+  t.same(chains.get('postrouting'), [
+    'ct status dnat ip saddr @vip-addrs masquerade',
+    'ct status dnat ip saddr . ip daddr @hairpin masquerade',
+  ]);
   // A VIP address that was not DNATed (no backends) refuses new connections, never reaches a local service.
   t.match(hook('input'), /^type filter hook input priority filter; policy accept;$/);
-  t.same(chains.get('input'), ['ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset', 'ct state new ip daddr @vip-addrs meta l4proto udp reject']);
+  t.same(chains.get('input'), [
+    'ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset',
+    'ct state new ip daddr @vip-addrs meta l4proto udp reject',
+  ]);
 });

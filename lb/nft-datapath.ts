@@ -103,7 +103,9 @@ export class NftDatapath {
    */
   private async forgetUdpFlows(vips: readonly DesiredVip[]): Promise<string | undefined> {
     const next = new Map<string, Set<string>>();
-    for (const v of vips) if (v.proto === 'udp' && v.addr) next.set(`${v.addr} ${v.port}`, new Set(v.backends.map((b) => `${b.addr} ${b.port}`)));
+    for (const v of vips)
+      if (v.proto === 'udp' && v.addr)
+        next.set(`${v.addr} ${v.port}`, new Set(v.backends.map((b) => `${b.addr} ${b.port}`)));
     const gone: [string, string][] = [];
     for (const [vip, backends] of this.udp) for (const b of backends) if (!next.get(vip)?.has(b)) gone.push([vip, b]);
     this.udp = next;
@@ -111,7 +113,23 @@ export class NftDatapath {
       const [va, vp] = vip.split(' ');
       const [ba, bp] = b.split(' ');
       try {
-        await run(['conntrack', '-D', '-p', 'udp', '--orig-dst', va, '--orig-port-dst', vp, '--reply-src', ba, '--reply-port-src', bp], { netns: this.netns });
+        await run(
+          [
+            'conntrack',
+            '-D',
+            '-p',
+            'udp',
+            '--orig-dst',
+            va,
+            '--orig-port-dst',
+            vp,
+            '--reply-src',
+            ba,
+            '--reply-port-src',
+            bp,
+          ],
+          { netns: this.netns },
+        );
       } catch (err) {
         const msg = String((err as { stderr?: string }).stderr ?? err);
         if (/0 flow entries/.test(msg)) continue; // nothing to forget: exit status 1

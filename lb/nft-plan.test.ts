@@ -2,7 +2,13 @@ import t from 'tap';
 import type { DesiredVip } from './desired.js';
 import { LAYOUT_VERSION, emptyActual, matches, parseActual, planNft, renderDiff, renderFull } from './nft-plan.js';
 
-const vip = (key: string, addr: string, port: number, backends: [string, number][], proto: 'tcp' | 'udp' = 'tcp'): DesiredVip => ({
+const vip = (
+  key: string,
+  addr: string,
+  port: number,
+  backends: [string, number][],
+  proto: 'tcp' | 'udp' = 'tcp',
+): DesiredVip => ({
   key,
   vip: key.split(':')[0],
   addr,
@@ -23,13 +29,20 @@ t.test('the plan: one chain per VIP with backends, its address in the sets, name
   t.equal(p.chains.size, 2);
   const [c] = [...p.chains].filter(([, c]) => c.key === 'web:80/tcp');
   t.match(c[0], /^v-[0-9a-f]{16}$/);
-  t.equal(c[1].rule, 'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }');
+  t.equal(
+    c[1].rule,
+    'meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.1.0.1 . 8080, 1 : 10.1.0.2 . 8080 }',
+  );
   t.equal(p.vmap.get('198.18.0.5 . tcp . 80'), c[0]);
-  t.same([...p.vipAddrs], ['198.18.0.5', '198.18.0.6', '198.18.0.7'], 'a VIP without backends still has its address (refused, not passed to a local service)');
+  t.same(
+    [...p.vipAddrs],
+    ['198.18.0.5', '198.18.0.6', '198.18.0.7'],
+    'a VIP without backends still has its address (refused, not passed to a local service)',
+  );
   t.same([...p.hairpin], ['10.1.0.1 . 10.1.0.1', '10.1.0.2 . 10.1.0.2', '10.1.0.3 . 10.1.0.3']);
   t.match([...planNft([web], 'source').chains.values()][0].rule, /jhash ip saddr mod 2 map/);
   const six = planNft([vip('fd00::1:80/tcp', 'fd00::1', 80, [['fd00::2', 80]])]);
-  t.same(six.skipped, ['fd00::1:80/tcp'], 'IPv6 VIPs are not this table\'s');
+  t.same(six.skipped, ['fd00::1:80/tcp'], "IPv6 VIPs are not this table's");
   const again = planNft([web, dns, empty]);
   t.same([...again.chains.keys()], [...p.chains.keys()], 'same input, same chain names');
   const moved = planNft([{ ...web, backends: web.backends.slice(1) }]);
@@ -41,8 +54,14 @@ t.test('the full script: table rewritten in one file, chains on several lines', 
   t.match(s, /^table ip weft \{\n\}\ndelete table ip weft\ntable ip weft \{\n/);
   t.match(s, new RegExp(`comment "weft lb ${LAYOUT_VERSION}`));
   t.match(s, new RegExp(`chain layout-${LAYOUT_VERSION} \\{\n  \\}`), 'the layout version, readable in nft -j output');
-  t.match(s, /map vips \{\n {4}type ipv4_addr \. inet_proto \. inet_service : verdict\n {4}elements = \{ 198\.18\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 198\.18\.0\.6 \. udp \. 53 : goto v-/);
-  t.match(s, /chain output \{\n {4}type nat hook output priority -100; policy accept;\n {4}ip daddr \. meta l4proto \. th dport vmap @vips\n {2}\}/);
+  t.match(
+    s,
+    /map vips \{\n {4}type ipv4_addr \. inet_proto \. inet_service : verdict\n {4}elements = \{ 198\.18\.0\.5 \. tcp \. 80 : goto v-[0-9a-f]{16}, 198\.18\.0\.6 \. udp \. 53 : goto v-/,
+  );
+  t.match(
+    s,
+    /chain output \{\n {4}type nat hook output priority -100; policy accept;\n {4}ip daddr \. meta l4proto \. th dport vmap @vips\n {2}\}/,
+  );
   t.match(s, /meta l4proto udp dnat ip to numgen random mod 1 map \{ 0 : 10\.1\.0\.3 \. 5353 \} comment "dns:53\/udp"/);
   t.notMatch(renderFull(planNft([])), /elements/, 'no empty element lists');
 });
@@ -54,12 +73,22 @@ t.test('the diff: nothing when equal; new chains before the map, old chains last
   const d = renderDiff(a, b)!.split('\n').filter(Boolean);
   const newChain = [...b.chains.keys()][0];
   const old = [...a.chains.keys()];
-  t.same(d.slice(0, 3), [`add chain ip weft ${newChain}`, `flush chain ip weft ${newChain}`, `add rule ip weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`]);
-  t.same(d.slice(3, 5), ['delete element ip weft vips { 198.18.0.5 . tcp . 80, 198.18.0.6 . udp . 53 }', `add element ip weft vips { 198.18.0.5 . tcp . 80 : goto ${newChain} }`]);
+  t.same(d.slice(0, 3), [
+    `add chain ip weft ${newChain}`,
+    `flush chain ip weft ${newChain}`,
+    `add rule ip weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`,
+  ]);
+  t.same(d.slice(3, 5), [
+    'delete element ip weft vips { 198.18.0.5 . tcp . 80, 198.18.0.6 . udp . 53 }',
+    `add element ip weft vips { 198.18.0.5 . tcp . 80 : goto ${newChain} }`,
+  ]);
   t.ok(d.includes('delete element ip weft vip-addrs { 198.18.0.6 }'));
   t.ok(d.includes('add element ip weft vip-addrs { 198.18.0.7 }'));
   t.ok(d.includes('delete element ip weft hairpin { 10.1.0.2 . 10.1.0.2, 10.1.0.3 . 10.1.0.3 }'));
-  t.same(d.slice(-2), old.map((c) => `delete chain ip weft ${c}`));
+  t.same(
+    d.slice(-2),
+    old.map((c) => `delete chain ip weft ${c}`),
+  );
 });
 
 t.test('reading nft -j output back: matches only the exact table', async (t) => {
@@ -70,18 +99,62 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
       nftables: [
         { metainfo: { version: '1.0.6' } },
         { table: { family: 'ip', name: 'weft', handle: 1 } },
-        { set: { family: 'ip', name: 'vip-addrs', table: 'weft', type: 'ipv4_addr', elem: over.elems ?? ['198.18.0.5', '198.18.0.7'] } },
-        { set: { family: 'ip', name: 'hairpin', table: 'weft', type: ['ipv4_addr', 'ipv4_addr'], elem: [{ concat: ['10.1.0.1', '10.1.0.1'] }, { concat: ['10.1.0.2', '10.1.0.2'] }] } },
-        { map: { family: 'ip', name: 'vips', table: 'weft', map: 'verdict', elem: [[{ concat: ['198.18.0.5', 'tcp', 80] }, { goto: { target: chain } }]] } },
-        { set: { family: 'ip', name: 'vip-range', table: 'weft', type: 'ipv4_addr', flags: ['interval'], elem: over.range ?? [{ prefix: { addr: '198.18.0.0', len: 15 } }] } },
-        ...['prerouting', 'output', 'postrouting', 'input', 'range-output', 'range-forward', over.layout ?? `layout-${LAYOUT_VERSION}`, chain].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
+        {
+          set: {
+            family: 'ip',
+            name: 'vip-addrs',
+            table: 'weft',
+            type: 'ipv4_addr',
+            elem: over.elems ?? ['198.18.0.5', '198.18.0.7'],
+          },
+        },
+        {
+          set: {
+            family: 'ip',
+            name: 'hairpin',
+            table: 'weft',
+            type: ['ipv4_addr', 'ipv4_addr'],
+            elem: [{ concat: ['10.1.0.1', '10.1.0.1'] }, { concat: ['10.1.0.2', '10.1.0.2'] }],
+          },
+        },
+        {
+          map: {
+            family: 'ip',
+            name: 'vips',
+            table: 'weft',
+            map: 'verdict',
+            elem: [[{ concat: ['198.18.0.5', 'tcp', 80] }, { goto: { target: chain } }]],
+          },
+        },
+        {
+          set: {
+            family: 'ip',
+            name: 'vip-range',
+            table: 'weft',
+            type: 'ipv4_addr',
+            flags: ['interval'],
+            elem: over.range ?? [{ prefix: { addr: '198.18.0.0', len: 15 } }],
+          },
+        },
+        ...[
+          'prerouting',
+          'output',
+          'postrouting',
+          'input',
+          'range-output',
+          'range-forward',
+          over.layout ?? `layout-${LAYOUT_VERSION}`,
+          chain,
+        ].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
         { rule: { table: 'weft', chain: 'prerouting' } },
         { rule: { table: 'weft', chain: 'output' } },
         { rule: { table: 'weft', chain: 'postrouting' } },
         { rule: { table: 'weft', chain: 'postrouting' } },
         { rule: { table: 'weft', chain: 'input' } },
         { rule: { table: 'weft', chain: 'input' } },
-        ...['range-output', 'range-output', 'range-forward', 'range-forward'].map((c) => ({ rule: { table: 'weft', chain: c } })),
+        ...['range-output', 'range-output', 'range-forward', 'range-forward'].map((c) => ({
+          rule: { table: 'weft', chain: c },
+        })),
         { rule: { table: 'weft', chain } },
         ...(over.extraRule ? [{ rule: { table: 'weft', chain } }] : []),
       ],
@@ -94,10 +167,19 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
   t.notOk(matches(p, emptyActual()));
 });
 
-t.test('the VIP range: what is not DNATed to a backend is refused locally, from local processes and forwarded alike', async (t) => {
-  const s = renderFull(planNft([web], 'none', '198.18.0.0/15'));
-  t.match(s, /set vip-range \{\n {4}type ipv4_addr\n {4}flags interval\n {4}elements = \{ 198\.18\.0\.0\/15 \}/);
-  t.match(s, /chain range-output \{\n {4}type filter hook output priority filter; policy accept;\n {4}ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range ip daddr != @vip-addrs reject/);
-  t.match(s, /chain range-forward \{\n {4}type filter hook forward priority filter; policy accept;\n {4}ip daddr @vip-range meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range reject/);
-  t.equal(renderDiff(planNft([web], 'none', '198.18.0.0/15'), planNft([web], 'none', '198.18.0.0/15')), undefined);
-});
+t.test(
+  'the VIP range: what is not DNATed to a backend is refused locally, from local processes and forwarded alike',
+  async (t) => {
+    const s = renderFull(planNft([web], 'none', '198.18.0.0/15'));
+    t.match(s, /set vip-range \{\n {4}type ipv4_addr\n {4}flags interval\n {4}elements = \{ 198\.18\.0\.0\/15 \}/);
+    t.match(
+      s,
+      /chain range-output \{\n {4}type filter hook output priority filter; policy accept;\n {4}ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range ip daddr != @vip-addrs reject/,
+    );
+    t.match(
+      s,
+      /chain range-forward \{\n {4}type filter hook forward priority filter; policy accept;\n {4}ip daddr @vip-range meta l4proto tcp reject with tcp reset\n {4}ip daddr @vip-range reject/,
+    );
+    t.equal(renderDiff(planNft([web], 'none', '198.18.0.0/15'), planNft([web], 'none', '198.18.0.0/15')), undefined);
+  },
+);

@@ -50,7 +50,10 @@ export interface NftPlan {
 }
 
 const BASE_CHAINS: Record<string, string[]> = {
-  prerouting: ['type nat hook prerouting priority dstnat; policy accept;', 'ip daddr . meta l4proto . th dport vmap @vips'],
+  prerouting: [
+    'type nat hook prerouting priority dstnat; policy accept;',
+    'ip daddr . meta l4proto . th dport vmap @vips',
+  ],
   output: ['type nat hook output priority -100; policy accept;', 'ip daddr . meta l4proto . th dport vmap @vips'],
   postrouting: [
     'type nat hook postrouting priority srcnat; policy accept;',
@@ -92,7 +95,10 @@ const SETS = [
 ];
 
 /** Names the layout above; a table with another version (an older weft) is rewritten whole. */
-export const LAYOUT_VERSION = createHash('sha256').update(JSON.stringify([BASE_CHAINS, SETS])).digest('hex').slice(0, 12);
+export const LAYOUT_VERSION = createHash('sha256')
+  .update(JSON.stringify([BASE_CHAINS, SETS]))
+  .digest('hex')
+  .slice(0, 12);
 // Stryker restore all
 const TABLE_COMMENT = `weft lb ${LAYOUT_VERSION}, managed by weft: do not edit`;
 // nft 1.0.6 leaves the table's comment out of its JSON, so the version is also the name of
@@ -103,7 +109,14 @@ const isVipChain = (name: string): boolean => /^v-[0-9a-f]{16}$/.test(name);
 
 /** `vipCidr`: the VIP range to refuse locally (its network address and length, as `198.18.0.0/15`). */
 export function planNft(vips: readonly DesiredVip[], affinity: Affinity = 'none', vipCidr?: string): NftPlan {
-  const plan: NftPlan = { chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set(), range: new Set(vipCidr ? [vipCidr] : []), skipped: [] };
+  const plan: NftPlan = {
+    chains: new Map(),
+    vmap: new Map(),
+    vipAddrs: new Set(),
+    hairpin: new Set(),
+    range: new Set(vipCidr ? [vipCidr] : []),
+    skipped: [],
+  };
   for (const v of vips) {
     if (v.addr === undefined) continue;
     if (!isIPv4(v.addr)) {
@@ -140,7 +153,13 @@ function elements(items: Iterable<string>): string | undefined {
  * atomically, so no packet sees a half-written or empty table.
  */
 export function renderFull(plan: NftPlan, table = 'weft'): string {
-  const out = [`table ip ${table} {`, '}', `delete table ip ${table}`, `table ip ${table} {`, `  comment "${TABLE_COMMENT}"`];
+  const out = [
+    `table ip ${table} {`,
+    '}',
+    `delete table ip ${table}`,
+    `table ip ${table} {`,
+    `  comment "${TABLE_COMMENT}"`,
+  ];
   const set = (head: string, type: string, elems: string | undefined) => {
     out.push(`  ${head} {`, `    type ${type}`);
     if (elems) out.push(`    ${elems}`);
@@ -149,7 +168,11 @@ export function renderFull(plan: NftPlan, table = 'weft'): string {
   set('set vip-addrs', 'ipv4_addr', elements(plan.vipAddrs));
   set('set hairpin', 'ipv4_addr . ipv4_addr', elements(plan.hairpin));
   set('set vip-range', 'ipv4_addr\n    flags interval', elements(plan.range));
-  set('map vips', 'ipv4_addr . inet_proto . inet_service : verdict', elements([...plan.vmap].map(([k, c]) => `${k} : goto ${c}`)));
+  set(
+    'map vips',
+    'ipv4_addr . inet_proto . inet_service : verdict',
+    elements([...plan.vmap].map(([k, c]) => `${k} : goto ${c}`)),
+  );
   // Each chain on several lines: nft 1.0.6 refused some chains written on one line.
   for (const [name, lines] of Object.entries(BASE_CHAINS)) {
     out.push(`  chain ${name} {`, ...lines.map((l) => `    ${l}`), '  }');
@@ -204,10 +227,18 @@ export interface NftActual {
   range: Set<string>;
 }
 
-export const emptyActual = (): NftActual => ({ exists: false, chains: new Map(), vmap: new Map(), vipAddrs: new Set(), hairpin: new Set(), range: new Set() });
+export const emptyActual = (): NftActual => ({
+  exists: false,
+  chains: new Map(),
+  vmap: new Map(),
+  vipAddrs: new Set(),
+  hairpin: new Set(),
+  range: new Set(),
+});
 
 type JsonObj = Record<string, unknown>;
-const obj = (v: unknown): JsonObj | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObj) : undefined);
+const obj = (v: unknown): JsonObj | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObj) : undefined;
 
 /** An element as nft -j prints it ("a", {concat: [...]}, or a number) -> "a . b . c". */
 function elemText(v: unknown): string {
@@ -228,12 +259,21 @@ export function parseActual(json: string, table = 'weft'): NftActual {
     const tbl = obj(it.table);
     if (tbl && tbl.name === table) a.exists = true;
     const chain = obj(it.chain);
-    if (chain && chain.table === table && typeof chain.name === 'string') a.chains.set(chain.name, a.chains.get(chain.name) ?? 0);
+    if (chain && chain.table === table && typeof chain.name === 'string')
+      a.chains.set(chain.name, a.chains.get(chain.name) ?? 0);
     const rule = obj(it.rule);
-    if (rule && rule.table === table && typeof rule.chain === 'string') a.chains.set(rule.chain, (a.chains.get(rule.chain) ?? 0) + 1);
+    if (rule && rule.table === table && typeof rule.chain === 'string')
+      a.chains.set(rule.chain, (a.chains.get(rule.chain) ?? 0) + 1);
     const set = obj(it.set);
     if (set && set.table === table && Array.isArray(set.elem)) {
-      const into = set.name === 'vip-addrs' ? a.vipAddrs : set.name === 'hairpin' ? a.hairpin : set.name === 'vip-range' ? a.range : undefined;
+      const into =
+        set.name === 'vip-addrs'
+          ? a.vipAddrs
+          : set.name === 'hairpin'
+            ? a.hairpin
+            : set.name === 'vip-range'
+              ? a.range
+              : undefined;
       for (const e of set.elem) into?.add(elemText(e));
     }
     const map = obj(it.map);
@@ -251,7 +291,8 @@ export function parseActual(json: string, table = 'weft'): NftActual {
 /** Whether the kernel holds exactly the plan (chains compared by name and rule count). */
 export function matches(plan: NftPlan, actual: NftActual): boolean {
   if (!actual.exists || actual.chains.get(LAYOUT_CHAIN) !== 0) return false;
-  for (const [name, lines] of Object.entries(BASE_CHAINS)) if (actual.chains.get(name) !== lines.length - 1) return false;
+  for (const [name, lines] of Object.entries(BASE_CHAINS))
+    if (actual.chains.get(name) !== lines.length - 1) return false;
   let vipChains = 0;
   for (const [name, rules] of actual.chains) {
     if (name in BASE_CHAINS || name === LAYOUT_CHAIN) continue;
@@ -259,9 +300,14 @@ export function matches(plan: NftPlan, actual: NftActual): boolean {
     vipChains++;
   }
   if (vipChains !== plan.chains.size) return false;
-  return sameMap(plan.vmap, actual.vmap) && sameSet(plan.vipAddrs, actual.vipAddrs) && sameSet(plan.hairpin, actual.hairpin) && sameSet(plan.range, actual.range);
+  return (
+    sameMap(plan.vmap, actual.vmap) &&
+    sameSet(plan.vipAddrs, actual.vipAddrs) &&
+    sameSet(plan.hairpin, actual.hairpin) &&
+    sameSet(plan.range, actual.range)
+  );
 }
 
 const sameSet = (a: Set<string>, b: Set<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
-const sameMap = (a: Map<string, string>, b: Map<string, string>): boolean => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-
+const sameMap = (a: Map<string, string>, b: Map<string, string>): boolean =>
+  a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);

@@ -43,9 +43,29 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
   // The box: a container namespace behind the router.
   const box = `${lab.prefix}box`;
   await run(['ip', 'netns', 'add', box]);
-  t.teardown(() => run(['ip', 'netns', 'del', box]).then(() => undefined, () => undefined));
-  await lab.exec(router.ns, ['ip', '-batch', '-'], `link add veth-box type veth peer name eth0 netns ${box}\naddr add 10.88.0.1/24 dev veth-box\nlink set veth-box up\n`);
-  await lab.exec(box, ['ip', '-batch', '-'], ['link set lo up', 'addr add 10.88.0.2/24 dev eth0', ...SOURCES.map((a) => `addr add ${a}/24 dev eth0`), 'link set eth0 up', 'route add default via 10.88.0.1', ''].join('\n'));
+  t.teardown(() =>
+    run(['ip', 'netns', 'del', box]).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
+  await lab.exec(
+    router.ns,
+    ['ip', '-batch', '-'],
+    `link add veth-box type veth peer name eth0 netns ${box}\naddr add 10.88.0.1/24 dev veth-box\nlink set veth-box up\n`,
+  );
+  await lab.exec(
+    box,
+    ['ip', '-batch', '-'],
+    [
+      'link set lo up',
+      'addr add 10.88.0.2/24 dev eth0',
+      ...SOURCES.map((a) => `addr add ${a}/24 dev eth0`),
+      'link set eth0 up',
+      'route add default via 10.88.0.1',
+      '',
+    ].join('\n'),
+  );
   await lab.exec(router.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   for (const b of backends) await lab.exec(b.ns, ['ip', 'route', 'add', '10.88.0.0/24', 'via', router.addr]);
   await lab.backend({ ns: box, addr: '10.88.0.2' }, 'boxed', { tcp: 8080 });
@@ -53,14 +73,27 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
   await lab.backend(router, 'router-local', { tcp: 9999 });
 
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
-  for (const b of backends) store.put(`svc/web/n1/${b.addr}`, endpoint('web', [b.addr], { vips: [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }] }));
-  store.put('svc/self/n1/box', endpoint('self', ['10.88.0.2'], { vips: [{ vip: 'self', port: 80, proto: 'tcp', targetPort: 8080 }] }));
+  for (const b of backends)
+    store.put(
+      `svc/web/n1/${b.addr}`,
+      endpoint('web', [b.addr], { vips: [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }] }),
+    );
+  store.put(
+    'svc/self/n1/box',
+    endpoint('self', ['10.88.0.2'], { vips: [{ vip: 'self', port: 80, proto: 'tcp', targetPort: 8080 }] }),
+  );
   const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: router.ns, affinity: 'source' });
   t.teardown(() => lb.cleanup());
   const web = lb.vips.get('web')!;
   const self = lb.vips.get('self')!;
 
-  const connect = async (ns: string, host: string, port: number, n: number, froms: string[]): Promise<Record<string, Record<string, number>>> => {
+  const connect = async (
+    ns: string,
+    host: string,
+    port: number,
+    n: number,
+    froms: string[],
+  ): Promise<Record<string, Record<string, number>>> => {
     const p = lab.node(ns, CONNECT, [host, String(port), String(n), ...froms]);
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
@@ -70,7 +103,11 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
 
   await t.test('hairpin: the box reaches its own backend through the VIP', async (t) => {
     const r = await connect(box, self, 80, 5, ['-']);
-    t.same(r['-'], { boxed: 5 }, `5 connections from the box to ${self}:80 answered by the box itself (without the masquerade its own address comes back to it, and the kernel drops it): ${JSON.stringify(r)}`);
+    t.same(
+      r['-'],
+      { boxed: 5 },
+      `5 connections from the box to ${self}:80 answered by the box itself (without the masquerade its own address comes back to it, and the kernel drops it): ${JSON.stringify(r)}`,
+    );
   });
 
   await t.test('input chain: a VIP port that is no VIP is refused, never the local service', async (t) => {
@@ -83,7 +120,13 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
   await t.test('source affinity: one client, one backend; clients spread', async (t) => {
     const r = await connect(box, web, 80, 10, SOURCES);
     const picks = SOURCES.map((s) => Object.keys(r[s] ?? {}));
-    t.ok(picks.every((p) => p.length === 1 && /^b1[123]$/.test(p[0]!)), `every source always reaches one backend: ${JSON.stringify(r)}`);
-    t.ok(new Set(picks.map((p) => p[0])).size >= 2, `8 sources spread over more than one backend: ${JSON.stringify(r)}`);
+    t.ok(
+      picks.every((p) => p.length === 1 && /^b1[123]$/.test(p[0]!)),
+      `every source always reaches one backend: ${JSON.stringify(r)}`,
+    );
+    t.ok(
+      new Set(picks.map((p) => p[0])).size >= 2,
+      `8 sources spread over more than one backend: ${JSON.stringify(r)}`,
+    );
   });
 });

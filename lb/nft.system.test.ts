@@ -32,7 +32,11 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   await Promise.all(hosts.map((h, i) => lab.backend(h, `b${BACKENDS[i]}`, { tcp: 8080, udp: 8081 })));
   const c: LabClient = await lab.client(client);
   // Someone else's table in the same namespace: it must come through untouched.
-  await lab.exec(client.ns, ['nft', '-f', '-'], 'table inet other {\n  chain c {\n    type filter hook input priority 0; policy accept;\n    tcp dport 9999 counter\n  }\n}\n');
+  await lab.exec(
+    client.ns,
+    ['nft', '-f', '-'],
+    'table inet other {\n  chain c {\n    type filter hook input priority 0; policy accept;\n    tcp dport 9999 counter\n  }\n}\n',
+  );
   const rulesetBefore = await lab.exec(client.ns, ['nft', 'list', 'ruleset']);
 
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
@@ -52,11 +56,18 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   t.teardown(() => lb.cleanup());
   const vip = lb.vips.get('web')!;
   t.match(vip, /^198\.1[89]\./, 'the VIP got an address in 198.18.0.0/15');
-  t.match(await lab.exec(client.ns, ['ip', '-j', 'addr', 'show', 'dev', 'weft-vip0']), `"local":"${vip}"`, 'on the dummy interface');
+  t.match(
+    await lab.exec(client.ns, ['ip', '-j', 'addr', 'show', 'dev', 'weft-vip0']),
+    `"local":"${vip}"`,
+    'on the dummy interface',
+  );
 
   await t.test('TCP connections spread near-uniformly over every backend (chi-square, p = 0.01)', async (t) => {
     const s = await uniformSpread(t, () => c.tcp(vip, 80, 600));
-    t.ok(s.every((x) => x > 0), `every backend reached: ${s}`);
+    t.ok(
+      s.every((x) => x > 0),
+      `every backend reached: ${s}`,
+    );
   });
 
   await t.test('UDP too', async (t) => {
@@ -66,19 +77,34 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   await t.test('a deleted record, then a dead owner: no new connection reaches them after the pass', async (t) => {
     const passes = lb.status().passes;
     store.delete('svc/web/n1/b13');
-    const ms = await eventually('a pass after the delete', () => lb.status().passes > passes && lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 2, 2000, 5);
+    const ms = await eventually(
+      'a pass after the delete',
+      () => lb.status().passes > passes && lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 2,
+      2000,
+      5,
+    );
     t.ok(ms < 500, `reconciled ${ms} ms after the change`);
     let counts = await c.tcp(vip, 80, 200);
     t.same(Object.keys(counts).sort(), ['b11', 'b12'], `b13 gets nothing: ${JSON.stringify(counts)}`);
     const udp = await c.udp(vip, 53, 100);
     t.same(Object.keys(udp).sort(), ['b11', 'b12'], 'nor UDP');
     store.setAlive([]); // n2 (b12's owner) is dead
-    await eventually('b12 gone', () => lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 1, 2000, 5);
+    await eventually(
+      'b12 gone',
+      () => lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 1,
+      2000,
+      5,
+    );
     counts = await c.tcp(vip, 80, 100);
     t.same(counts, { b11: 100 }, 'only b11 while n2 is dead');
     store.setAlive(['n2']);
     store.put('svc/web/n1/b13', endpoint('web', ['10.77.0.13'], { vips: binding }));
-    await eventually('all back', () => lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 3, 2000, 5);
+    await eventually(
+      'all back',
+      () => lb.status().vips.find((v) => v.key === 'web:80/tcp')!.backends.length === 3,
+      2000,
+      5,
+    );
     counts = await c.tcp(vip, 80, 150);
     t.same(Object.keys(counts).sort(), ['b11', 'b12', 'b13'], 'and back');
   });
@@ -91,7 +117,11 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
     t.equal(await c.ping('kept'), `${first} ping`, 'stopped: rules stay, the connection works');
     t.same(Object.keys(await c.tcp(vip, 80, 60)).sort(), ['b11', 'b12', 'b13'], 'and new connections still spread');
     lb = await LbDriver.start(opts);
-    t.equal(await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'ip', 'weft']), table, 'after the restart the table is identical, handles included: nothing rewritten, nothing duplicated');
+    t.equal(
+      await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'ip', 'weft']),
+      table,
+      'after the restart the table is identical, handles included: nothing rewritten, nothing duplicated',
+    );
     t.equal(await c.ping('kept'), `${first} ping`, 'the established connection survived');
   });
 
@@ -99,18 +129,36 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
     await lab.exec(client.ns, ['nft', 'delete', 'table', 'ip', 'weft']);
     // The next change's incremental transaction fails on the missing table; the same pass rewrites it whole.
     store.put('svc/web/n1/b13', endpoint('web', ['10.77.0.13'], { vips: binding, health: 'unhealthy' }));
-    await eventually('restored', async () => (await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: client.ns }).catch(() => '')).includes('dnat'), 3000, 20);
-    t.same(Object.keys(await c.tcp(vip, 80, 100)).sort(), ['b11', 'b12'], 'working, with the unhealthy backend left out');
+    await eventually(
+      'restored',
+      async () =>
+        (await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: client.ns }).catch(() => '')).includes('dnat'),
+      3000,
+      20,
+    );
+    t.same(
+      Object.keys(await c.tcp(vip, 80, 100)).sort(),
+      ['b11', 'b12'],
+      'working, with the unhealthy backend left out',
+    );
     await lab.exec(client.ns, ['nft', 'add', 'rule', 'ip', 'weft', 'output', 'counter']);
     await lb.reconcileNow(true);
     const listed = await lab.exec(client.ns, ['nft', 'list', 'chain', 'ip', 'weft', 'output']);
     t.notMatch(listed, /counter/, 'a full check removed the stray rule');
   });
 
-  await t.test('only weft\'s table changed; cleanup removes it and the interface', async (t) => {
-    t.equal(withoutWeft(await lab.exec(client.ns, ['nft', 'list', 'ruleset'])), withoutWeft(rulesetBefore), 'everything but table ip weft as it was');
+  await t.test("only weft's table changed; cleanup removes it and the interface", async (t) => {
+    t.equal(
+      withoutWeft(await lab.exec(client.ns, ['nft', 'list', 'ruleset'])),
+      withoutWeft(rulesetBefore),
+      'everything but table ip weft as it was',
+    );
     await lb.cleanup();
-    t.equal(await lab.exec(client.ns, ['nft', 'list', 'ruleset']), rulesetBefore, 'after cleanup the ruleset is exactly as before');
+    t.equal(
+      await lab.exec(client.ns, ['nft', 'list', 'ruleset']),
+      rulesetBefore,
+      'after cleanup the ruleset is exactly as before',
+    );
     t.notMatch(await lab.exec(client.ns, ['ip', 'link']), /weft-vip0/);
     t.same(await c.tcp(vip, 80, 5), { error: 5 }, 'the VIP is gone');
   });

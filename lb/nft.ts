@@ -24,7 +24,10 @@ export class Nft {
 
   async read(): Promise<NftActual> {
     try {
-      return parseActual(await run([this.nft, '-j', 'list', 'table', 'ip', this.table], { netns: this.netns }), this.table);
+      return parseActual(
+        await run([this.nft, '-j', 'list', 'table', 'ip', this.table], { netns: this.netns }),
+        this.table,
+      );
     } catch (err) {
       // No table yet: the same as an empty one. nft says "No such file or directory".
       if (/No such file|does not exist/i.test(String((err as { stderr?: string }).stderr ?? err))) return emptyActual();
@@ -39,13 +42,19 @@ export class Nft {
 
   /** Deletes our table (and so every rule of ours); no error if it is not there. */
   async remove(): Promise<void> {
-    await run([this.nft, '-f', '-'], { netns: this.netns, input: `table ip ${this.table} {\n}\ndelete table ip ${this.table}\n` });
+    await run([this.nft, '-f', '-'], {
+      netns: this.netns,
+      input: `table ip ${this.table} {\n}\ndelete table ip ${this.table}\n`,
+    });
   }
 
   /** Whether nft runs here (and we may use it): `nft list tables` works. */
   static async usable(opts: NftOptions = {}): Promise<boolean> {
     try {
-      await run([opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables'], { netns: opts.netns, timeoutMs: DEFAULTS.nftProbeTimeoutMs });
+      await run([opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables'], {
+        netns: opts.netns,
+        timeoutMs: DEFAULTS.nftProbeTimeoutMs,
+      });
       return true;
     } catch {
       return false;

@@ -67,7 +67,10 @@ async function counts(host: string, port: number, n: number): Promise<Record<str
 }
 
 /** A connection kept open: ask() sends a line and resolves with the reply. */
-async function held(host: string, port: number): Promise<{ name: string; ask: () => Promise<string>; close: () => void }> {
+async function held(
+  host: string,
+  port: number,
+): Promise<{ name: string; ask: () => Promise<string>; close: () => void }> {
   const c = net.connect({ host, port });
   const lines: string[] = [];
   const waiters: ((l: string) => void)[] = [];
@@ -97,7 +100,9 @@ async function held(host: string, port: number): Promise<{ name: string; ask: ()
   };
 }
 
-const bind = (port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') => [{ vip: 'web', port, proto, targetPort }];
+const bind = (port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') => [
+  { vip: 'web', port, proto, targetPort },
+];
 
 async function start(t: Teardown, store: LocalStore, extra: Partial<LbOptions> = {}): Promise<LbDriver> {
   const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, ...extra });
@@ -110,7 +115,11 @@ const VIP_PORT = 20000 + (process.pid % 20000);
 t.test('spread, removal and draining over TCP; listen address answered for DNS', async (t) => {
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
   const names = ['a', 'b', 'c'];
-  for (const n of names) store.put(`svc/web/n1/${n}`, endpoint('web', ['127.0.0.1'], { vips: bind(VIP_PORT, (await tcpBackend(t, n)).port) }));
+  for (const n of names)
+    store.put(
+      `svc/web/n1/${n}`,
+      endpoint('web', ['127.0.0.1'], { vips: bind(VIP_PORT, (await tcpBackend(t, n)).port) }),
+    );
   const registry = new Registry();
   const lb = await start(t, store, { registry });
   const listen = lb.dnsVips.get('web')!;
@@ -127,7 +136,11 @@ t.test('spread, removal and draining over TCP; listen address answered for DNS',
   store.delete(`svc/web/n1/${kept.name}`);
   await eventually('a pass', () => lb.status().passes > passes, 2000, 5);
   const after = await counts(listen, VIP_PORT, 60);
-  t.same(Object.keys(after).sort(), names.filter((n) => n !== kept.name), `new connections avoid the removed backend: ${JSON.stringify(after)}`);
+  t.same(
+    Object.keys(after).sort(),
+    names.filter((n) => n !== kept.name),
+    `new connections avoid the removed backend: ${JSON.stringify(after)}`,
+  );
   t.equal(await kept.ask(), `${kept.name} ping`, 'draining: the established connection still works');
   kept.close();
 
@@ -139,17 +152,31 @@ t.test('spread, removal and draining over TCP; listen address answered for DNS',
 
 t.test('least-connections prefers the idle backend', async (t) => {
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
-  for (const n of ['a', 'b']) store.put(`svc/web/n1/${n}`, endpoint('web', ['127.0.0.1'], { vips: bind(VIP_PORT + 1, (await tcpBackend(t, n)).port) }));
+  for (const n of ['a', 'b'])
+    store.put(
+      `svc/web/n1/${n}`,
+      endpoint('web', ['127.0.0.1'], { vips: bind(VIP_PORT + 1, (await tcpBackend(t, n)).port) }),
+    );
   const lb = await start(t, store, { policy: 'least-connections' });
   const listen = lb.dnsVips.get('web')!;
   const first = await held(listen, VIP_PORT + 1);
   const second = await held(listen, VIP_PORT + 1);
   t.not(second.name, first.name, 'the second connection goes to the backend without one');
   second.close();
-  await eventually('the proxy saw the close', () => (lb.datapath as import('./proxy.js').UserspaceProxy).activeConnections === 1, 2000, 5);
+  await eventually(
+    'the proxy saw the close',
+    () => (lb.datapath as import('./proxy.js').UserspaceProxy).activeConnections === 1,
+    2000,
+    5,
+  );
   // Round-robin alone would alternate; least-connections keeps choosing the idle one.
   const next = [await hello(listen, VIP_PORT + 1)];
-  await eventually('closed', () => (lb.datapath as import('./proxy.js').UserspaceProxy).activeConnections === 1, 2000, 5);
+  await eventually(
+    'closed',
+    () => (lb.datapath as import('./proxy.js').UserspaceProxy).activeConnections === 1,
+    2000,
+    5,
+  );
   next.push(await hello(listen, VIP_PORT + 1));
   t.same(next, [second.name, second.name], 'while one backend is busy, short connections keep going to the other');
   first.close();
@@ -164,7 +191,11 @@ t.test('passive checks eject a backend that refuses; fail-open when all are ejec
   const lb = await start(t, store, { proxy: { ejectMs: 10_000 } });
   const listen = lb.dnsVips.get('web')!;
   const stats = (lb.datapath as import('./proxy.js').UserspaceProxy).stats;
-  t.same(await counts(listen, VIP_PORT + 2, 40), { good: 40 }, 'every connection served: the failed connect is retried on the other backend');
+  t.same(
+    await counts(listen, VIP_PORT + 2, 40),
+    { good: 40 },
+    'every connection served: the failed connect is retried on the other backend',
+  );
   t.equal(stats.connectFailures, 1, 'the refusing backend was tried once, then ejected');
   t.equal(stats.ejections, 1);
 
@@ -180,7 +211,11 @@ t.test('passive checks eject a backend that refuses; fail-open when all are ejec
 
 t.test('UDP: sessions spread, replies come back, removal applies to new sessions', async (t) => {
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
-  for (const n of ['a', 'b']) store.put(`svc/dns/n1/${n}`, endpoint('dns', ['127.0.0.1'], { vips: bind(VIP_PORT + 3, await udpBackend(t, n), 'udp') }));
+  for (const n of ['a', 'b'])
+    store.put(
+      `svc/dns/n1/${n}`,
+      endpoint('dns', ['127.0.0.1'], { vips: bind(VIP_PORT + 3, await udpBackend(t, n), 'udp') }),
+    );
   const lb = await start(t, store);
   const listen = lb.dnsVips.get('web')!;
   const ask = () =>

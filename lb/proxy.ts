@@ -144,7 +144,12 @@ class VipListener {
       this.listenError = undefined;
     } catch (err) {
       this.listenError = (err as Error).message;
-      this.p.onEvent?.('listen_failed', { vip: this.vip.key, listen: `${addr}:${port}`, proto: this.vip.proto, error: this.listenError });
+      this.p.onEvent?.('listen_failed', {
+        vip: this.vip.key,
+        listen: `${addr}:${port}`,
+        proto: this.vip.proto,
+        error: this.listenError,
+      });
     }
   }
 
@@ -265,7 +270,16 @@ export class UserspaceProxy {
   readonly udpIdleMs: number;
   readonly now: () => number;
   readonly onEvent: ProxyOptions['onEvent'];
-  readonly stats: ProxyStats = { tcpConnections: 0, udpSessions: 0, bytesFromClients: 0, bytesToClients: 0, connectFailures: 0, ejections: 0, failOpen: 0, dropped: 0 };
+  readonly stats: ProxyStats = {
+    tcpConnections: 0,
+    udpSessions: 0,
+    bytesFromClients: 0,
+    bytesToClients: 0,
+    connectFailures: 0,
+    ejections: 0,
+    failOpen: 0,
+    dropped: 0,
+  };
   private readonly ejectMs: number;
   private readonly ejectMaxMs: number;
   private readonly listeners = new Map<string, VipListener>();
@@ -280,10 +294,13 @@ export class UserspaceProxy {
     this.udpIdleMs = opts.udpIdleMs ?? DEFAULTS.udpIdleMs;
     this.now = opts.now ?? (() => performance.now());
     this.onEvent = opts.onEvent;
-    this.sweeper = setInterval(() => {
-      const now = this.now();
-      for (const l of this.listeners.values()) l.sweep(now);
-    }, Math.max(100, this.udpIdleMs / 4));
+    this.sweeper = setInterval(
+      () => {
+        const now = this.now();
+        for (const l of this.listeners.values()) l.sweep(now);
+      },
+      Math.max(100, this.udpIdleMs / 4),
+    );
     this.sweeper.unref();
   }
 
@@ -323,7 +340,9 @@ export class UserspaceProxy {
       if (l.backends.map((b) => b.id).join(',') !== before) changed = true;
     }
     await Promise.all(opening);
-    const failed = [...this.listeners.values()].filter((l) => l.listenError !== undefined).map((l) => `${l.vip.key} on ${l.vip.listen.addr}:${l.vip.listen.port}: ${l.listenError}`);
+    const failed = [...this.listeners.values()]
+      .filter((l) => l.listenError !== undefined)
+      .map((l) => `${l.vip.key} on ${l.vip.listen.addr}:${l.vip.listen.port}: ${l.listenError}`);
     return { changed, failed };
   }
 

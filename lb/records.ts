@@ -72,7 +72,11 @@ export class RecordIndex {
     const on = (e: SourceEvent) => {
       if (this.apply(e)) changed();
     };
-    const stops = [source.watch(SERVICE_PREFIX, on), source.watch(VIP_PREFIX, on), source.watch(NODE_PREFIX, on, { view: 'all' })];
+    const stops = [
+      source.watch(SERVICE_PREFIX, on),
+      source.watch(VIP_PREFIX, on),
+      source.watch(NODE_PREFIX, on, { view: 'all' }),
+    ];
     return () => {
       for (const s of stops) s();
     };

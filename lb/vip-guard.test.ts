@@ -33,7 +33,10 @@ t.test('literal VIPs only inside vipCidr or vipAllow', async (t) => {
   t.equal(reason('fd00:1::5'), 'outside_range');
   t.equal(reason('198.18.0.0'), 'network_address');
   t.equal(reason('198.19.255.255'), 'network_address');
-  t.match(guard.check('8.8.8.8')!.message, /outside lb\.vipCidr \(198\.18\.0\.0\/15\) or lb\.vipAllow \(10\.99\.0\.0\/24, fd00:99::\/64\)/);
+  t.match(
+    guard.check('8.8.8.8')!.message,
+    /outside lb\.vipCidr \(198\.18\.0\.0\/15\) or lb\.vipAllow \(10\.99\.0\.0\/24, fd00:99::\/64\)/,
+  );
   t.equal(reason('web'), undefined, 'a name is not checked here');
 });
 
@@ -44,7 +47,10 @@ t.test("a member's address or one of this node's is refused, even inside the ran
 });
 
 t.test('the allow-list is validated', async (t) => {
-  t.throws(() => new VipGuard({ vipCidr: '198.18.0.0/15', allow: ['10.0.0.0'] }), /lb\.vipAllow entry "10\.0\.0\.0" is not a CIDR/);
+  t.throws(
+    () => new VipGuard({ vipCidr: '198.18.0.0/15', allow: ['10.0.0.0'] }),
+    /lb\.vipAllow entry "10\.0\.0\.0" is not a CIDR/,
+  );
   t.throws(() => new VipGuard({ vipCidr: '198.18.0.0/15', allow: ['10.0.0.0/33'] }));
   t.same(parseAnyCidr('fd00::/8'), { addr: 'fd00::', prefix: 8, family: 'ipv6' });
   t.equal(parseAnyCidr('nonsense/8'), undefined);

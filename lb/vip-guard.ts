@@ -12,8 +12,29 @@ import { BlockList, isIP, isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { inCidr, ipv4ToInt, parseCidr, type Cidr } from './allocator.js';
 
-export type RefusalReason = 'unspecified' | 'loopback' | 'link_local' | 'multicast' | 'broadcast' | 'reserved' | 'network_address' | 'outside_range' | 'member_address' | 'local_address';
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['unspecified', 'loopback', 'link_local', 'multicast', 'broadcast', 'reserved', 'network_address', 'outside_range', 'member_address', 'local_address'];
+export type RefusalReason =
+  | 'unspecified'
+  | 'loopback'
+  | 'link_local'
+  | 'multicast'
+  | 'broadcast'
+  | 'reserved'
+  | 'network_address'
+  | 'outside_range'
+  | 'member_address'
+  | 'local_address';
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  'unspecified',
+  'loopback',
+  'link_local',
+  'multicast',
+  'broadcast',
+  'reserved',
+  'network_address',
+  'outside_range',
+  'member_address',
+  'local_address',
+];
 
 export interface Refusal {
   reason: RefusalReason;
@@ -81,16 +102,36 @@ export class VipGuard {
     const family = v === 4 ? 'ipv4' : 'ipv6';
     const where = `lb.vipCidr (${this.vipCidr.text})${this.allow.length ? ` or lb.vipAllow (${this.allow.join(', ')})` : ''}`;
     for (const s of specialLists) {
-      if (s.family === family && s.b.check(addr, family)) return { reason: s.reason, message: `VIP ${addr} is ${s.what}: it cannot be a VIP; use a name, or an address inside ${where}` };
+      if (s.family === family && s.b.check(addr, family))
+        return {
+          reason: s.reason,
+          message: `VIP ${addr} is ${s.what}: it cannot be a VIP; use a name, or an address inside ${where}`,
+        };
     }
     const inRange = inCidr(this.vipCidr, addr);
     if (inRange && this.vipCidr.prefix < 31) {
       const off = ipv4ToInt(addr) - this.vipCidr.base;
-      if (off === 0 || off === 2 ** (32 - this.vipCidr.prefix) - 1) return { reason: 'network_address', message: `VIP ${addr} is the network or broadcast address of lb.vipCidr (${this.vipCidr.text}); use another address` };
+      if (off === 0 || off === 2 ** (32 - this.vipCidr.prefix) - 1)
+        return {
+          reason: 'network_address',
+          message: `VIP ${addr} is the network or broadcast address of lb.vipCidr (${this.vipCidr.text}); use another address`,
+        };
     }
-    if (!inRange && !this.allowList.check(addr, family)) return { reason: 'outside_range', message: `VIP ${addr} is outside ${where}; use a name, or an address inside it (the operator can add ranges to lb.vipAllow)` };
-    if (ctx.members?.has(addr)) return { reason: 'member_address', message: `VIP ${addr} is a cluster member's own address: it would cut that node off; use another address` };
-    if (ctx.local?.has(addr)) return { reason: 'local_address', message: `VIP ${addr} is an address of this node: it would cut the node off; use another address` };
+    if (!inRange && !this.allowList.check(addr, family))
+      return {
+        reason: 'outside_range',
+        message: `VIP ${addr} is outside ${where}; use a name, or an address inside it (the operator can add ranges to lb.vipAllow)`,
+      };
+    if (ctx.members?.has(addr))
+      return {
+        reason: 'member_address',
+        message: `VIP ${addr} is a cluster member's own address: it would cut that node off; use another address`,
+      };
+    if (ctx.local?.has(addr))
+      return {
+        reason: 'local_address',
+        message: `VIP ${addr} is an address of this node: it would cut the node off; use another address`,
+      };
     return undefined;
   }
 

@@ -6,7 +6,16 @@ import { generateKey } from './keyring.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 // Fast timings so the whole file runs in well under a minute, with room for a loaded 2-core machine.
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+];
 const DETECT_BOUND_MS = 20_000;
 
 interface Member {
@@ -32,13 +41,32 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
   const seedAddr = agents[0]!.ready.gossip!;
   t.match(seedAddr, /^127\.0\.1\.1:\d+$/);
   const rest = await Promise.all(
-    Array.from({ length: 9 }, (_, i) => startAgent(t, ['--node', `n${i + 2}`, '--bind', `127.0.1.${i + 2}`, '--bind-port', '0', '--join', seedAddr, ...FAST])),
+    Array.from({ length: 9 }, (_, i) =>
+      startAgent(t, [
+        '--node',
+        `n${i + 2}`,
+        '--bind',
+        `127.0.1.${i + 2}`,
+        '--bind-port',
+        '0',
+        '--join',
+        seedAddr,
+        ...FAST,
+      ]),
+    ),
   );
   agents.push(...rest);
 
   // 30 s: in CI ten agents start beside other test files on 2 cores. On failure, say who saw what.
-  const formed = await eventually('all 10 see 10 alive', async () => (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10), 30_000).catch(async (e: Error) => {
-    const views = await Promise.all(agents.map(async (a, i) => `n${i + 1}: ${(await members(a)).map((m) => `${m.name}=${m.state}`).join(' ')}`));
+  const formed = await eventually(
+    'all 10 see 10 alive',
+    async () =>
+      (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10),
+    30_000,
+  ).catch(async (e: Error) => {
+    const views = await Promise.all(
+      agents.map(async (a, i) => `n${i + 1}: ${(await members(a)).map((m) => `${m.name}=${m.state}`).join(' ')}`),
+    );
     throw new Error(`${e.message}\n${views.join('\n')}`);
   });
   t.pass(`cluster of 10 formed in ${formed}ms`);
@@ -46,17 +74,28 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
   const victim = agents[4]!;
   victim.proc.kill('SIGKILL');
   const survivors = agents.filter((a) => a !== victim);
-  const detect = await eventually('every survivor marks n5 dead', () => stateEverywhere(survivors, 'n5', 'dead'), DETECT_BOUND_MS);
+  const detect = await eventually(
+    'every survivor marks n5 dead',
+    () => stateEverywhere(survivors, 'n5', 'dead'),
+    DETECT_BOUND_MS,
+  );
   t.pass(`kill -9 of n5 marked dead by all 9 others in ${detect}ms`);
 
   const leaver = agents[7]!;
   leaver.proc.kill('SIGTERM');
   t.equal(await leaver.exited, 0, 'the leaving agent exits 0');
   const remaining = survivors.filter((a) => a !== leaver);
-  await eventually('every remaining agent shows n8 as left', () => stateEverywhere(remaining, 'n8', 'left'), DETECT_BOUND_MS);
+  await eventually(
+    'every remaining agent shows n8 as left',
+    () => stateEverywhere(remaining, 'n8', 'left'),
+    DETECT_BOUND_MS,
+  );
   t.pass('graceful leave shows as left everywhere');
 
-  const alive = (await members(remaining[0]!)).filter((m) => m.state === 'alive').map((m) => m.name).sort();
+  const alive = (await members(remaining[0]!))
+    .filter((m) => m.state === 'alive')
+    .map((m) => m.name)
+    .sort();
   t.same(alive, ['n1', 'n10', 'n2', 'n3', 'n4', 'n6', 'n7', 'n9'], 'no false deaths among the others');
 
   await Promise.all(remaining.map(async (a) => (a.proc.kill('SIGTERM'), a.exited)));
@@ -66,40 +105,128 @@ t.test('an encrypted cluster rejects a node with the wrong key, and counts it', 
   const key = generateKey();
   const other = generateKey();
   const a = await startAgent(t, ['--node', 'k1', '--bind', '127.0.2.1', '--bind-port', '0', '--encrypt', key, ...FAST]);
-  const b = await startAgent(t, ['--node', 'k2', '--bind', '127.0.2.2', '--bind-port', '0', '--encrypt', key, '--join', a.ready.gossip!, ...FAST]);
-  await eventually('k1 and k2 see each other', async () => (await members(a)).length === 2 && (await members(b)).length === 2, 10_000);
+  const b = await startAgent(t, [
+    '--node',
+    'k2',
+    '--bind',
+    '127.0.2.2',
+    '--bind-port',
+    '0',
+    '--encrypt',
+    key,
+    '--join',
+    a.ready.gossip!,
+    ...FAST,
+  ]);
+  await eventually(
+    'k1 and k2 see each other',
+    async () => (await members(a)).length === 2 && (await members(b)).length === 2,
+    10_000,
+  );
 
-  const intruder = await startAgent(t, ['--node', 'k3', '--bind', '127.0.2.3', '--bind-port', '0', '--encrypt', other, '--join', a.ready.gossip!, ...FAST]);
-  const plain = await startAgent(t, ['--node', 'k4', '--bind', '127.0.2.4', '--bind-port', '0', '--join', a.ready.gossip!, ...FAST]);
+  const intruder = await startAgent(t, [
+    '--node',
+    'k3',
+    '--bind',
+    '127.0.2.3',
+    '--bind-port',
+    '0',
+    '--encrypt',
+    other,
+    '--join',
+    a.ready.gossip!,
+    ...FAST,
+  ]);
+  const plain = await startAgent(t, [
+    '--node',
+    'k4',
+    '--bind',
+    '127.0.2.4',
+    '--bind-port',
+    '0',
+    '--join',
+    a.ready.gossip!,
+    ...FAST,
+  ]);
   // Give them time to try: join, then the core's own retries.
   await eventually(
     'k1 counted rejected input',
-    async () => /weft_gossip_rejected_total\{reason="(decrypt_failed|encryption_mismatch)"\} [1-9]/.test(await (await fetch(`${a.ready.api}/metrics`)).text()),
+    async () =>
+      /weft_gossip_rejected_total\{reason="(decrypt_failed|encryption_mismatch)"\} [1-9]/.test(
+        await (await fetch(`${a.ready.api}/metrics`)).text(),
+      ),
     10_000,
   );
   await new Promise((r) => setTimeout(r, 2_000));
   t.same((await members(a)).map((m) => m.name).sort(), ['k1', 'k2'], 'k1 knows neither intruder');
   t.same((await members(b)).map((m) => m.name).sort(), ['k1', 'k2'], 'k2 knows neither intruder');
-  t.same((await members(intruder)).map((m) => m.name), ['k3'], 'the wrong-key node is alone');
-  t.same((await members(plain)).map((m) => m.name), ['k4'], 'the unencrypted node is alone');
+  t.same(
+    (await members(intruder)).map((m) => m.name),
+    ['k3'],
+    'the wrong-key node is alone',
+  );
+  t.same(
+    (await members(plain)).map((m) => m.name),
+    ['k4'],
+    'the unencrypted node is alone',
+  );
   const metrics = await (await fetch(`${a.ready.api}/metrics`)).text();
-  t.match(metrics, /weft_gossip_rejected_total\{reason="decrypt_failed"\} [1-9]/, 'wrong key counted as decrypt_failed');
-  t.match(metrics, /weft_gossip_rejected_total\{reason="encryption_mismatch"\} [1-9]/, 'plain packets counted as encryption_mismatch');
+  t.match(
+    metrics,
+    /weft_gossip_rejected_total\{reason="decrypt_failed"\} [1-9]/,
+    'wrong key counted as decrypt_failed',
+  );
+  t.match(
+    metrics,
+    /weft_gossip_rejected_total\{reason="encryption_mismatch"\} [1-9]/,
+    'plain packets counted as encryption_mismatch',
+  );
 
   for (const p of [a, b, intruder, plain]) p.proc.kill('SIGTERM');
   await Promise.all([a, b, intruder, plain].map((p) => p.exited));
 });
 
 t.test('a node with another cluster label is kept apart', async (t) => {
-  const a = await startAgent(t, ['--node', 'l1', '--bind', '127.0.4.1', '--bind-port', '0', '--label', 'blue', ...FAST]);
-  const b = await startAgent(t, ['--node', 'l2', '--bind', '127.0.4.2', '--bind-port', '0', '--label', 'green', '--join', a.ready.gossip!, ...FAST]);
+  const a = await startAgent(t, [
+    '--node',
+    'l1',
+    '--bind',
+    '127.0.4.1',
+    '--bind-port',
+    '0',
+    '--label',
+    'blue',
+    ...FAST,
+  ]);
+  const b = await startAgent(t, [
+    '--node',
+    'l2',
+    '--bind',
+    '127.0.4.2',
+    '--bind-port',
+    '0',
+    '--label',
+    'green',
+    '--join',
+    a.ready.gossip!,
+    ...FAST,
+  ]);
   await eventually(
     'l1 counted a wrong label',
-    async () => /weft_gossip_rejected_total\{reason="wrong_label"\} [1-9]/.test(await (await fetch(`${a.ready.api}/metrics`)).text()),
+    async () =>
+      /weft_gossip_rejected_total\{reason="wrong_label"\} [1-9]/.test(
+        await (await fetch(`${a.ready.api}/metrics`)).text(),
+      ),
     10_000,
   );
-  t.same((await members(a)).map((m) => m.name), ['l1']);
-  t.same((await members(b)).map((m) => m.name), ['l2']);
+  t.same(
+    (await members(a)).map((m) => m.name),
+    ['l1'],
+  );
+  t.same(
+    (await members(b)).map((m) => m.name),
+    ['l2'],
+  );
   for (const p of [a, b]) p.proc.kill('SIGTERM');
   await Promise.all([a, b].map((p) => p.exited));
 });

@@ -31,7 +31,12 @@ function measure(mode: CodecFigures['mode'], opts: WireOptions, ms: number): Cod
     now = process.hrtime.bigint();
   }
   const seconds = Number(now - start) / 1e9;
-  return { mode, packetBytes, roundTripsPerSecond: Math.round(n / seconds), microsPerRoundTrip: +((seconds / n) * 1e6).toFixed(2) };
+  return {
+    mode,
+    packetBytes,
+    roundTripsPerSecond: Math.round(n / seconds),
+    microsPerRoundTrip: +((seconds / n) * 1e6).toFixed(2),
+  };
 }
 
 export function benchCodec(ms = 2000): CodecFigures[] {

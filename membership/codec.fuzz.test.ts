@@ -7,7 +7,15 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
-import { REJECT_REASONS, decodePacket, decodeStream, encodePacket, type DecodeResult, type RejectReason, type WireOptions } from './codec.js';
+import {
+  REJECT_REASONS,
+  decodePacket,
+  decodeStream,
+  encodePacket,
+  type DecodeResult,
+  type RejectReason,
+  type WireOptions,
+} from './codec.js';
 import { Keyring, generateKey } from './keyring.js';
 import type { Message } from './messages.js';
 import { isMessage, isPacketMessage } from './validate.js';
@@ -33,11 +41,13 @@ function check(buf: Uint8Array, opts: WireOptions, stream = false): void {
   }
   if (r.ok) {
     if (r.msgs.length === 0) throw new Error('ok with no messages');
-    for (const m of r.msgs) if (!(stream ? isMessage(m) : isPacketMessage(m))) throw new Error('ok with an invalid message');
+    for (const m of r.msgs)
+      if (!(stream ? isMessage(m) : isPacketMessage(m))) throw new Error('ok with an invalid message');
     seen.set('ok', (seen.get('ok') ?? 0) + 1);
   } else {
     if (!REJECT_REASONS.includes(r.reason)) throw new Error(`unknown reason ${String(r.reason)}`);
-    if (r.detail !== undefined && (typeof r.detail !== 'string' || r.detail.length > 200)) throw new Error('bad detail');
+    if (r.detail !== undefined && (typeof r.detail !== 'string' || r.detail.length > 200))
+      throw new Error('bad detail');
     seen.set(r.reason, (seen.get(r.reason) ?? 0) + 1);
   }
 }
@@ -62,7 +72,20 @@ const encrypted = fc.boolean();
 
 /** A valid message whose fields are replaced, dropped or extended with arbitrary values. */
 const wrongShape = fc
-  .tuple(compound, fc.nat(), fc.nat(), fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }), fc.constantFrom('replace', 'drop', 'append', 'nest'))
+  .tuple(
+    compound,
+    fc.nat(),
+    fc.nat(),
+    fc.anything({
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withTypedArray: true,
+      withNullPrototype: true,
+    }),
+    fc.constantFrom('replace', 'drop', 'append', 'nest'),
+  )
   .map(([msgs, which, field, value, how]) => {
     const list = anyPackr.unpack(bodyOf(msgs)) as unknown[][];
     const target = list[which % list.length]!;
@@ -91,7 +114,8 @@ t.test(`decoder never throws on ${Object.values(RUNS).reduce((a, b) => a + b)}+ 
   // Random bytes, sometimes behind a plausible version/mode/label so they reach the CRC and key checks.
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 1500 }), fc.constantFrom(0, 1, 2), encrypted, (bytes, prefix, enc) => {
-      const head = prefix === 0 ? [] : prefix === 1 ? [1, enc ? 1 : 0] : [1, enc ? 1 : 0, LABEL.length, ...Buffer.from(LABEL)];
+      const head =
+        prefix === 0 ? [] : prefix === 1 ? [1, enc ? 1 : 0] : [1, enc ? 1 : 0, LABEL.length, ...Buffer.from(LABEL)];
       check(Buffer.concat([Buffer.from(head), bytes]), opts(enc));
     }),
     { numRuns: RUNS.randomBytes },
@@ -120,29 +144,47 @@ t.test(`decoder never throws on ${Object.values(RUNS).reduce((a, b) => a + b)}+ 
   // what a buggy peer holding our key could send. This is where the msgpack parser and the
   // validator are exercised.
   fc.assert(
-    fc.property(compound, encrypted, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 4 }), (msgs, enc, edits) => {
-      const body = Buffer.from(bodyOf(msgs));
-      for (const [at, value, flip] of edits) {
-        const i = at % body.length;
-        body[i] = flip ? body[i]! ^ (1 << (value & 7)) : value;
-      }
-      check(envelope(body, enc), opts(enc));
-    }),
+    fc.property(
+      compound,
+      encrypted,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
+      (msgs, enc, edits) => {
+        const body = Buffer.from(bodyOf(msgs));
+        for (const [at, value, flip] of edits) {
+          const i = at % body.length;
+          body[i] = flip ? body[i]! ^ (1 << (value & 7)) : value;
+        }
+        check(envelope(body, enc), opts(enc));
+      },
+    ),
     { numRuns: RUNS.flippedBody },
   );
 
   // Valid msgpack of any value at all, in an authentic envelope.
   fc.assert(
-    fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withObjectString: true, withSparseArray: true }), encrypted, (value, enc) => {
-      let body: Buffer;
-      try {
-        body = anyPackr.pack(value);
-      } catch {
-        return; // a value msgpackr cannot encode tells us nothing about the decoder
-      }
-      check(envelope(body, enc), opts(enc));
-      check(envelope(anyPackr.pack([value]), enc), opts(enc));
-    }),
+    fc.property(
+      fc.anything({
+        withBigInt: true,
+        withDate: true,
+        withMap: true,
+        withSet: true,
+        withTypedArray: true,
+        withNullPrototype: true,
+        withObjectString: true,
+        withSparseArray: true,
+      }),
+      encrypted,
+      (value, enc) => {
+        let body: Buffer;
+        try {
+          body = anyPackr.pack(value);
+        } catch {
+          return; // a value msgpackr cannot encode tells us nothing about the decoder
+        }
+        check(envelope(body, enc), opts(enc));
+        check(envelope(anyPackr.pack([value]), enc), opts(enc));
+      },
+    ),
     { numRuns: RUNS.anything / 2 },
   );
 
@@ -157,10 +199,23 @@ t.test(`decoder never throws on ${Object.values(RUNS).reduce((a, b) => a + b)}+ 
 
   const seconds = (Date.now() - started) / 1000;
   t.ok(inputs >= 100_000, `${inputs} inputs in ${seconds.toFixed(1)} s`);
-  const summary = [...seen].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(' ');
+  const summary = [...seen]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   t.comment(summary);
   // The fuzz is only worth something if it reaches every stage of the decoder.
-  const mustSee: (RejectReason | 'ok')[] = ['ok', 'too_short', 'bad_version', 'encryption_mismatch', 'bad_crc', 'wrong_label', 'decrypt_failed', 'malformed', 'invalid_message'];
+  const mustSee: (RejectReason | 'ok')[] = [
+    'ok',
+    'too_short',
+    'bad_version',
+    'encryption_mismatch',
+    'bad_crc',
+    'wrong_label',
+    'decrypt_failed',
+    'malformed',
+    'invalid_message',
+  ];
   for (const r of mustSee) t.ok((seen.get(r) ?? 0) > 0, `reached ${r}`);
 });
 

@@ -91,13 +91,29 @@ for (const [mode, opts] of modes) {
     const o = opts();
     const theirs = { ...o, label: 'staging' };
     t.equal(reason(decodePacket(encodePacket(oneOfEach, theirs), o)), 'wrong_label');
-    t.equal(reason(decodePacket(encodePacket(oneOfEach, { ...o, label: '' }), o)), 'wrong_label', 'unlabelled vs labelled');
-    t.equal(reason(decodePacket(encodePacket(oneOfEach, o), { ...o, label: '' })), 'wrong_label', 'labelled vs unlabelled');
+    t.equal(
+      reason(decodePacket(encodePacket(oneOfEach, { ...o, label: '' }), o)),
+      'wrong_label',
+      'unlabelled vs labelled',
+    );
+    t.equal(
+      reason(decodePacket(encodePacket(oneOfEach, o), { ...o, label: '' })),
+      'wrong_label',
+      'labelled vs unlabelled',
+    );
     // Labels of the same length differ in their bytes only: a check of the length alone
     // lets "test" into "prod" (test/mutants/codec-label-length.patch).
     for (const same of ['test', 'proe', 'Prod', 'drop']) {
-      t.equal(reason(decodePacket(encodePacket(oneOfEach, { ...o, label: same }), o)), 'wrong_label', `"${same}" into "prod", a packet`);
-      t.equal(reason(decodeStream(encodeStream([pushPull], { ...o, label: same }), o)), 'wrong_label', `"${same}" into "prod", a stream`);
+      t.equal(
+        reason(decodePacket(encodePacket(oneOfEach, { ...o, label: same }), o)),
+        'wrong_label',
+        `"${same}" into "prod", a packet`,
+      );
+      t.equal(
+        reason(decodeStream(encodeStream([pushPull], { ...o, label: same }), o)),
+        'wrong_label',
+        `"${same}" into "prod", a stream`,
+      );
     }
   });
 }
@@ -165,46 +181,53 @@ function craft(value: unknown, label = 'prod'): Buffer {
   return out;
 }
 
-t.test('authentic packets with bad contents are malformed or invalid_message, with a detail that names the field', async (t) => {
-  const o = { label: 'prod' };
-  t.equal(reason(decodePacket(craft({ t: 'ping' }), o)), 'malformed', 'body not a list');
-  t.equal(reason(decodePacket(craft([]), o)), 'malformed', 'no messages');
-  const garbage = craft(0);
-  garbage[garbage.length - 5] = 0xc1; // never-used msgpack byte
-  garbage.writeUInt32BE(crc32(garbage.subarray(0, garbage.length - 4)), garbage.length - 4);
-  t.equal(reason(decodePacket(garbage, o)), 'malformed', 'not msgpack');
-  const cases: [unknown, string][] = [
-    [[99, 1], 'message: unknown type'],
-    [[0, -1, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
-    [[0, 1.5, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
-    [[0, 2 ** 53, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
-    [[0, 1, '', ['a', '10.0.0.1', 7946]], 'ping.target: not a name of 1..255 characters'],
-    [[0, 1, 'x'.repeat(256), ['a', '10.0.0.1', 7946]], 'ping.target: not a name of 1..255 characters'],
-    [[0, 1, 'b', ['a', '10.0.0.300', 7946]], 'ping.source.addr: not an IP address literal'],
-    [[0, 1, 'b', ['a', 'example.com', 7946]], 'ping.source.addr: not an IP address literal'],
-    [[0, 1, 'b', ['a', '10.0.0.1', 0]], 'ping.source.port: not an integer in 1..65535'],
-    [[0, 1, 'b', ['a', '10.0.0.1', 65536]], 'ping.source.port: not an integer in 1..65535'],
-    [[0, 1, 'b', { name: 'a', addr: '10.0.0.1', port: 1 }], 'ping.source: not a list of 3'],
-    [[0, 1, 'b'], 'ping: not a list of 4'],
-    [[1, 1, ['c', '::1', 1], 'yes', ['a', '::1', 1]], 'ping-req.nack: not a boolean'],
-    [[2, 1, 'not bytes'], 'ack.payload: not binary'],
-    [[4, 1, ['a', '::1', 1], new Uint8Array(513)], 'alive.meta: longer than 512 bytes'],
-    [[4, 1, ['a', '::1', 1], 'meta'], 'alive.meta: not binary'],
-    [[5, 1, 'a', 7], 'suspect.from: not a name of 1..255 characters'],
-    [[6, '1', 'a', 'b'], 'dead.incarnation: not a non-negative safe integer'],
-    [[7, [1, 2]], 'user.data: not binary'],
-    [[8, true, [[['a', '::1', 1], 1, 9, new Uint8Array(0)]]], 'push-pull.states[0].state: not a member state'],
-    ['ping', 'message: not a list'],
-  ];
-  for (const [msg, detail] of cases) {
-    const r = decodeStream(craft([msg]), o);
-    t.same(r, { ok: false, reason: 'invalid_message', detail }, detail);
-  }
-});
+t.test(
+  'authentic packets with bad contents are malformed or invalid_message, with a detail that names the field',
+  async (t) => {
+    const o = { label: 'prod' };
+    t.equal(reason(decodePacket(craft({ t: 'ping' }), o)), 'malformed', 'body not a list');
+    t.equal(reason(decodePacket(craft([]), o)), 'malformed', 'no messages');
+    const garbage = craft(0);
+    garbage[garbage.length - 5] = 0xc1; // never-used msgpack byte
+    garbage.writeUInt32BE(crc32(garbage.subarray(0, garbage.length - 4)), garbage.length - 4);
+    t.equal(reason(decodePacket(garbage, o)), 'malformed', 'not msgpack');
+    const cases: [unknown, string][] = [
+      [[99, 1], 'message: unknown type'],
+      [[0, -1, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
+      [[0, 1.5, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
+      [[0, 2 ** 53, 'b', ['a', '10.0.0.1', 7946]], 'ping.seq: not a non-negative safe integer'],
+      [[0, 1, '', ['a', '10.0.0.1', 7946]], 'ping.target: not a name of 1..255 characters'],
+      [[0, 1, 'x'.repeat(256), ['a', '10.0.0.1', 7946]], 'ping.target: not a name of 1..255 characters'],
+      [[0, 1, 'b', ['a', '10.0.0.300', 7946]], 'ping.source.addr: not an IP address literal'],
+      [[0, 1, 'b', ['a', 'example.com', 7946]], 'ping.source.addr: not an IP address literal'],
+      [[0, 1, 'b', ['a', '10.0.0.1', 0]], 'ping.source.port: not an integer in 1..65535'],
+      [[0, 1, 'b', ['a', '10.0.0.1', 65536]], 'ping.source.port: not an integer in 1..65535'],
+      [[0, 1, 'b', { name: 'a', addr: '10.0.0.1', port: 1 }], 'ping.source: not a list of 3'],
+      [[0, 1, 'b'], 'ping: not a list of 4'],
+      [[1, 1, ['c', '::1', 1], 'yes', ['a', '::1', 1]], 'ping-req.nack: not a boolean'],
+      [[2, 1, 'not bytes'], 'ack.payload: not binary'],
+      [[4, 1, ['a', '::1', 1], new Uint8Array(513)], 'alive.meta: longer than 512 bytes'],
+      [[4, 1, ['a', '::1', 1], 'meta'], 'alive.meta: not binary'],
+      [[5, 1, 'a', 7], 'suspect.from: not a name of 1..255 characters'],
+      [[6, '1', 'a', 'b'], 'dead.incarnation: not a non-negative safe integer'],
+      [[7, [1, 2]], 'user.data: not binary'],
+      [[8, true, [[['a', '::1', 1], 1, 9, new Uint8Array(0)]]], 'push-pull.states[0].state: not a member state'],
+      ['ping', 'message: not a list'],
+    ];
+    for (const [msg, detail] of cases) {
+      const r = decodeStream(craft([msg]), o);
+      t.same(r, { ok: false, reason: 'invalid_message', detail }, detail);
+    }
+  },
+);
 
 t.test('a body that tries prototype pollution or msgpack extensions is rejected and pollutes nothing', async (t) => {
   const o = { label: 'prod' };
-  const proto = Buffer.concat([Buffer.from([0x91, 0x81, 0xa9]), Buffer.from('__proto__'), Buffer.from([0x81, 0xa1, 0x78, 0x01])]);
+  const proto = Buffer.concat([
+    Buffer.from([0x91, 0x81, 0xa9]),
+    Buffer.from('__proto__'),
+    Buffer.from([0x81, 0xa1, 0x78, 0x01]),
+  ]);
   const head = Buffer.from([1, 0, 4, ...Buffer.from('prod')]);
   const pkt = Buffer.concat([head, proto, Buffer.alloc(4)]);
   pkt.writeUInt32BE(crc32(pkt.subarray(0, pkt.length - 4)), pkt.length - 4);
@@ -217,10 +240,16 @@ t.test('a body that tries prototype pollution or msgpack extensions is rejected 
 
 t.test('encodePacket refuses what no receiver would accept', async (t) => {
   t.throws(() => encodePacket([], {}), /empty/);
-  t.throws(() => encodePacket([{ t: 'alive', incarnation: 1, node: addr('a'), meta: new Uint8Array(513) }], {}), /alive\.meta/);
+  t.throws(
+    () => encodePacket([{ t: 'alive', incarnation: 1, node: addr('a'), meta: new Uint8Array(513) }], {}),
+    /alive\.meta/,
+  );
   t.throws(() => encodePacket([{ t: 'nack', seq: 1 }], { label: 'x'.repeat(256) }), /label/);
   // UTF-8 cannot carry a lone surrogate: the name would arrive as a different name.
-  t.throws(() => encodePacket([{ t: 'suspect', incarnation: 1, node: 'a\uD800', from: 'b' }], {}), /suspect\.node: not well-formed Unicode/);
+  t.throws(
+    () => encodePacket([{ t: 'suspect', incarnation: 1, node: 'a\uD800', from: 'b' }], {}),
+    /suspect\.node: not well-formed Unicode/,
+  );
 });
 
 t.test('encodedSize and packetOverhead predict the packet length exactly', async (t) => {
@@ -240,7 +269,12 @@ t.test('encodedSize and packetOverhead predict the packet length exactly', async
 
 t.test('splitIntoPackets fills packets up to the budget and hands back what can only go by TCP', async (t) => {
   const o = { label: 'prod', keyring: new Keyring([key1]) };
-  const alive = (i: number, metaBytes: number): PacketMessage => ({ t: 'alive', incarnation: i, node: addr(`n${i}`), meta: new Uint8Array(metaBytes) });
+  const alive = (i: number, metaBytes: number): PacketMessage => ({
+    t: 'alive',
+    incarnation: i,
+    node: addr(`n${i}`),
+    meta: new Uint8Array(metaBytes),
+  });
   const msgs: PacketMessage[] = [];
   for (let i = 0; i < 60; i++) msgs.push(alive(i, 100));
   const huge: PacketMessage = { t: 'user', data: new Uint8Array(DEFAULT_UDP_PAYLOAD) };
@@ -249,8 +283,14 @@ t.test('splitIntoPackets fills packets up to the budget and hands back what can 
   t.same(oversized, [huge]);
   t.equal(packets.flat().length, 60, 'every other message is in some packet');
   const sizes = packets.map((p) => encodePacket(p, o).length);
-  t.ok(sizes.every((s) => s <= DEFAULT_UDP_PAYLOAD), `all within budget: ${sizes.join(',')}`);
-  t.ok(sizes.slice(0, -1).every((s) => s > DEFAULT_UDP_PAYLOAD - encodedSize(alive(1, 100))), 'no packet but the last could have taken one more');
+  t.ok(
+    sizes.every((s) => s <= DEFAULT_UDP_PAYLOAD),
+    `all within budget: ${sizes.join(',')}`,
+  );
+  t.ok(
+    sizes.slice(0, -1).every((s) => s > DEFAULT_UDP_PAYLOAD - encodedSize(alive(1, 100))),
+    'no packet but the last could have taken one more',
+  );
 });
 
 t.test('the typical compound is compact', async (t) => {
@@ -269,11 +309,27 @@ t.test('signed membership fields (issue 13) round-trip, and malformed ones are i
     { t: 'dead', incarnation: 8, node: 'b', from: 'b', sig, cert: ref },
   ];
   // Decoded binary fields are Buffers: compare the bytes.
-  const norm = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array && !Buffer.isBuffer(x) ? [...x] : x && typeof x === 'object' && (x as { type?: unknown }).type === 'Buffer' ? (x as { data: number[] }).data : x))) as unknown;
+  const norm = (v: unknown) =>
+    JSON.parse(
+      JSON.stringify(v, (_k, x: unknown) =>
+        x instanceof Uint8Array && !Buffer.isBuffer(x)
+          ? [...x]
+          : x && typeof x === 'object' && (x as { type?: unknown }).type === 'Buffer'
+            ? (x as { data: number[] }).data
+            : x,
+      ),
+    ) as unknown;
   const r = decodePacket(encodePacket(msgs, {}), {});
   t.ok(r.ok && r.msgs.length === 3);
   if (r.ok) t.same(norm(r.msgs), norm(msgs));
-  const pp: Message = { t: 'push-pull', join: false, states: [{ node, incarnation: 8, state: 'left', meta: new Uint8Array(0), sig, cert: der, leave: sig }, { node, incarnation: 8, state: 'alive', meta: new Uint8Array(0) }] };
+  const pp: Message = {
+    t: 'push-pull',
+    join: false,
+    states: [
+      { node, incarnation: 8, state: 'left', meta: new Uint8Array(0), sig, cert: der, leave: sig },
+      { node, incarnation: 8, state: 'alive', meta: new Uint8Array(0) },
+    ],
+  };
   const s = decodeStream(encodeStream([pp], {}), {});
   t.ok(s.ok);
   if (s.ok) t.same(norm(s.msgs[0]), norm(pp));
@@ -285,7 +341,11 @@ t.test('signed membership fields (issue 13) round-trip, and malformed ones are i
     crc.writeUInt32BE(crc32(Buffer.concat([head, b])));
     return Buffer.concat([head, b, crc]);
   };
-  for (const v of [[4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), new Uint8Array(10), der], [4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), sig, new Uint8Array(3)], [5, 1, 'b', 'c', sig, der]]) {
+  for (const v of [
+    [4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), new Uint8Array(10), der],
+    [4, 1, ['b', '10.0.0.2', 7946], new Uint8Array(0), sig, new Uint8Array(3)],
+    [5, 1, 'b', 'c', sig, der],
+  ]) {
     const d = decodePacket(body(v), {});
     t.notOk(d.ok, JSON.stringify(v.map((x) => (x instanceof Uint8Array ? x.length : x))));
   }

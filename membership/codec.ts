@@ -188,11 +188,17 @@ function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
   if (buf.length < HEADER_FIXED) return { ok: false, reason: 'too_short' };
   if (buf[0] !== WIRE_VERSION) return { ok: false, reason: 'bad_version', detail: `version ${buf[0]}` };
   const mode = buf[1];
-  if (mode !== MODE_PLAIN && mode !== MODE_GCM && mode !== MODE_GCM_STAMPED) return { ok: false, reason: 'bad_version', detail: `mode ${mode}` };
+  if (mode !== MODE_PLAIN && mode !== MODE_GCM && mode !== MODE_GCM_STAMPED)
+    return { ok: false, reason: 'bad_version', detail: `mode ${mode}` };
   if ((mode !== MODE_PLAIN) !== (opts.keyring !== undefined)) {
-    return { ok: false, reason: 'encryption_mismatch', detail: mode !== MODE_PLAIN ? 'encrypted, no keyring' : 'not encrypted' };
+    return {
+      ok: false,
+      reason: 'encryption_mismatch',
+      detail: mode !== MODE_PLAIN ? 'encrypted, no keyring' : 'not encrypted',
+    };
   }
-  if (mode === MODE_GCM && !opts.acceptUnstamped) return { ok: false, reason: 'stale', detail: 'no sender time (an agent from before replay protection)' };
+  if (mode === MODE_GCM && !opts.acceptUnstamped)
+    return { ok: false, reason: 'stale', detail: 'no sender time (an agent from before replay protection)' };
   const headerEnd = HEADER_FIXED + buf[2]!;
   const stampEnd = headerEnd + (mode === MODE_GCM_STAMPED ? STAMP_BYTES : 0);
   const trailer = mode === MODE_PLAIN ? CRC_BYTES : SEAL_OVERHEAD;
@@ -214,7 +220,10 @@ function open(buf: Uint8Array, opts: WireOptions, maxBytes: number): Opened {
   if (mode === MODE_GCM_STAMPED && opts.replay) {
     // Only now, once authentic: forged envelopes must not fill the replay cache.
     const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
-    const verdict = opts.replay.check(b.readDoubleBE(headerEnd), b.toString('latin1', stampEnd, stampEnd + NONCE_BYTES));
+    const verdict = opts.replay.check(
+      b.readDoubleBE(headerEnd),
+      b.toString('latin1', stampEnd, stampEnd + NONCE_BYTES),
+    );
     if (verdict !== 'ok') return { ok: false, reason: verdict };
   }
   return { ok: true, body };
@@ -234,7 +243,12 @@ export function codecEnvelope(opts: WireOptions): { seal(body: Uint8Array): Buff
   return { seal: (body) => sealBody(body, opts), open: (buf) => openBody(buf, opts) };
 }
 
-function parse<M extends Message>(buf: Uint8Array, opts: WireOptions, maxBytes: number, streamOnlyAllowed: boolean): DecodeResult<M> {
+function parse<M extends Message>(
+  buf: Uint8Array,
+  opts: WireOptions,
+  maxBytes: number,
+  streamOnlyAllowed: boolean,
+): DecodeResult<M> {
   const opened = open(buf, opts, maxBytes);
   if (!opened.ok) return opened;
   let list: unknown;
@@ -285,7 +299,11 @@ export function encodeStream(msgs: readonly Message[], opts: WireOptions): Buffe
 }
 
 /** Decodes the body of a TCP frame. Never throws. `maxBytes` should match the frame limit. */
-export function decodeStream(buf: Uint8Array, opts: WireOptions, maxBytes = Number.MAX_SAFE_INTEGER): DecodeResult<Message> {
+export function decodeStream(
+  buf: Uint8Array,
+  opts: WireOptions,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): DecodeResult<Message> {
   try {
     return parse<Message>(buf, opts, maxBytes, true);
   } catch {

@@ -50,13 +50,17 @@ t.test('frames survive any split into chunks, including empty frames and one-byt
 t.test('encrypted stream messages round-trip through frames split at random', async (t) => {
   const opts = { label: 'prod', keyring: new Keyring([generateKey()]) };
   fc.assert(
-    fc.property(fc.array(arbMessage, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 20 }), (msgs, offsets) => {
-      const reader = new FrameReader();
-      const frames = cut(frame(encodeStream(msgs, opts)), offsets).flatMap((c) => reader.push(c).frames);
-      if (frames.length !== 1) throw new Error(`got ${frames.length} frames`);
-      const r = decodeStream(frames[0]!, opts);
-      if (!r.ok || r.msgs.length !== msgs.length) throw new Error('not decoded');
-    }),
+    fc.property(
+      fc.array(arbMessage, { minLength: 1, maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      (msgs, offsets) => {
+        const reader = new FrameReader();
+        const frames = cut(frame(encodeStream(msgs, opts)), offsets).flatMap((c) => reader.push(c).frames);
+        if (frames.length !== 1) throw new Error(`got ${frames.length} frames`);
+        const r = decodeStream(frames[0]!, opts);
+        if (!r.ok || r.msgs.length !== msgs.length) throw new Error('not decoded');
+      },
+    ),
     { numRuns: 200 },
   );
   t.pass('200 random splits decoded');

@@ -14,10 +14,15 @@ t.test('a node certificate binds its name; the CA checks chain, name, validity a
   const pki = makePki(['n1', 'n2']);
   const other = makePki(['n1']);
   t.teardown(() => (pki.cleanup(), other.cleanup()));
-  for (const f of [pki.ca.cert, pki.ca.key, pki.nodes.get('n1')!.cert, pki.nodes.get('n1')!.key]) t.equal(statSync(f).mode & 0o777, 0o600, `${f} is 0600`);
+  for (const f of [pki.ca.cert, pki.ca.key, pki.nodes.get('n1')!.cert, pki.nodes.get('n1')!.key])
+    t.equal(statSync(f).mode & 0o777, 0o600, `${f} is 0600`);
 
   const now = Date.now();
-  const id = loadIdentity({ caFile: pki.ca.cert, certFile: pki.nodes.get('n1')!.cert, keyFile: pki.nodes.get('n1')!.key }, 'n1', now);
+  const id = loadIdentity(
+    { caFile: pki.ca.cert, certFile: pki.nodes.get('n1')!.cert, keyFile: pki.nodes.get('n1')!.key },
+    'n1',
+    now,
+  );
   t.equal(id.name, 'n1');
   const sig = id.sign('test', Buffer.from('hello'));
   t.ok(verifySignature(id.cert.publicKey, 'test', Buffer.from('hello'), sig), 'own signature verifies');
@@ -29,7 +34,7 @@ t.test('a node certificate binds its name; the CA checks chain, name, validity a
   const der = (p: string) => new Uint8Array(new X509Certificate(readFileSync(p)).raw);
   const n2 = v.check(der(pki.nodes.get('n2')!.cert), now);
   t.equal(typeof n2 === 'object' && n2.name, 'n2', 'n2 trusted');
-  t.equal(v.check(der(other.nodes.get('n1')!.cert), now), 'not_issued', 'another CA\'s certificate for n1 is not taken');
+  t.equal(v.check(der(other.nodes.get('n1')!.cert), now), 'not_issued', "another CA's certificate for n1 is not taken");
   t.equal(v.check(der(pki.ca.cert), now), 'not_node_cert', 'the CA certificate is no node certificate');
   t.equal(v.check(Buffer.from('garbage'), now), 'bad_cert');
   t.equal(v.check(der(pki.nodes.get('n2')!.cert), now + 400 * 86400_000), 'expired', 'expired a year on');
@@ -44,19 +49,36 @@ t.test('a node certificate binds its name; the CA checks chain, name, validity a
   t.throws(() => loadIdentity({ ...files, caFile: other.ca.cert }, 'n1', now), /not issued by this cluster's CA/);
   t.throws(() => loadIdentity({ ...files, caFile: pki.nodes.get('n2')!.cert }, 'n1', now), /not a CA certificate/);
   t.throws(() => loadIdentity(files, 'n1', now + 400 * 86400_000), /expired; renew it/);
-  t.throws(() => loadIdentity({ ...files, certFile: join(pki.dir, 'absent.pem') }, 'n1', now), /cannot read tls.certFile .*absent.pem: ENOENT/);
+  t.throws(
+    () => loadIdentity({ ...files, certFile: join(pki.dir, 'absent.pem') }, 'n1', now),
+    /cannot read tls.certFile .*absent.pem: ENOENT/,
+  );
 });
 
-t.test('a certificate the holder of the CA key did not sign is refused, even with the right name', { skip }, async (t) => {
-  const pki = makePki(['n1']);
-  t.teardown(() => pki.cleanup());
-  // A self-signed leaf claiming CN=n1 (what a node holding only the cluster key could make).
-  const key = join(pki.dir, 'mallory.key');
-  execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
-  const pem = execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-subj', '/CN=n1', '-days', '30']);
-  writeFileSync(join(pki.dir, 'mallory.pem'), pem);
-  t.throws(() => makeIdentity({ caPem: readFileSync(pki.ca.cert), certPem: pem, keyPem: readFileSync(key), name: 'n1', now: Date.now() }), /not issued/);
-});
+t.test(
+  'a certificate the holder of the CA key did not sign is refused, even with the right name',
+  { skip },
+  async (t) => {
+    const pki = makePki(['n1']);
+    t.teardown(() => pki.cleanup());
+    // A self-signed leaf claiming CN=n1 (what a node holding only the cluster key could make).
+    const key = join(pki.dir, 'mallory.key');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
+    const pem = execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-subj', '/CN=n1', '-days', '30']);
+    writeFileSync(join(pki.dir, 'mallory.pem'), pem);
+    t.throws(
+      () =>
+        makeIdentity({
+          caPem: readFileSync(pki.ca.cert),
+          certPem: pem,
+          keyPem: readFileSync(key),
+          name: 'n1',
+          now: Date.now(),
+        }),
+      /not issued/,
+    );
+  },
+);
 
 t.test('weft tls refuses to overwrite and checks the node name', { skip }, async (t) => {
   const pki = makePki(['n1']);

@@ -7,14 +7,30 @@
 // Time comes in as a parameter (milliseconds since the epoch), so the same checks run in
 // the simulator with its clock.
 
-import { createHash, createPrivateKey, createPublicKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** A problem with identity files or a certificate, said shortly for a person to fix. */
 export class IdentityError extends Error {}
 
 /** Why a certificate is not taken, as a metric label. */
-export const CERT_REJECTS = ['bad_cert', 'not_issued', 'not_node_cert', 'bad_name', 'expired', 'not_yet_valid', 'revoked'] as const;
+export const CERT_REJECTS = [
+  'bad_cert',
+  'not_issued',
+  'not_node_cert',
+  'bad_name',
+  'expired',
+  'not_yet_valid',
+  'revoked',
+] as const;
 export type CertReject = (typeof CERT_REJECTS)[number];
 
 /** A node certificate that passed every check. */
@@ -41,8 +57,14 @@ export function parseCa(pem: string | Uint8Array, source = 'CA certificate'): X5
   } catch {
     throw new IdentityError(`${source} is not a PEM or DER X.509 certificate`);
   }
-  if (!ca.ca) throw new IdentityError(`${source} is not a CA certificate (basicConstraints CA:TRUE); create one with weft tls ca create`);
-  if (ca.publicKey.asymmetricKeyType !== 'ed25519') throw new IdentityError(`${source} has a ${ca.publicKey.asymmetricKeyType} key; weft uses Ed25519 (weft tls ca create)`);
+  if (!ca.ca)
+    throw new IdentityError(
+      `${source} is not a CA certificate (basicConstraints CA:TRUE); create one with weft tls ca create`,
+    );
+  if (ca.publicKey.asymmetricKeyType !== 'ed25519')
+    throw new IdentityError(
+      `${source} has a ${ca.publicKey.asymmetricKeyType} key; weft uses Ed25519 (weft tls ca create)`,
+    );
   if (!ca.verify(ca.publicKey)) throw new IdentityError(`${source} is not self-signed`);
   return ca;
 }
@@ -132,7 +154,14 @@ export function verifySignature(key: KeyObject, domain: string, bytes: Uint8Arra
 }
 
 /** The identity from PEM texts; throws IdentityError saying what is wrong and what to do. */
-export function makeIdentity(opts: { caPem: string | Uint8Array; certPem: string | Uint8Array; keyPem: string | Uint8Array; name: string; now: number; sources?: { ca: string; cert: string; key: string } }): Identity {
+export function makeIdentity(opts: {
+  caPem: string | Uint8Array;
+  certPem: string | Uint8Array;
+  keyPem: string | Uint8Array;
+  name: string;
+  now: number;
+  sources?: { ca: string; cert: string; key: string };
+}): Identity {
   const src = opts.sources ?? { ca: 'CA certificate', cert: 'node certificate', key: 'node key' };
   const verifier = new CertVerifier(parseCa(opts.caPem, src.ca));
   let der: Uint8Array;
@@ -143,26 +172,44 @@ export function makeIdentity(opts: { caPem: string | Uint8Array; certPem: string
   }
   const cert = verifier.check(der, opts.now);
   if (typeof cert === 'string') throw new IdentityError(`${src.cert}: ${certProblem(cert)}`);
-  if (cert.name !== opts.name) throw new IdentityError(`${src.cert} is for node "${cert.name}", not "${opts.name}"; create one with weft tls cert create --node ${opts.name}`);
+  if (cert.name !== opts.name)
+    throw new IdentityError(
+      `${src.cert} is for node "${cert.name}", not "${opts.name}"; create one with weft tls cert create --node ${opts.name}`,
+    );
   let key: KeyObject;
   try {
     key = createPrivateKey(typeof opts.keyPem === 'string' ? opts.keyPem : Buffer.from(opts.keyPem));
   } catch {
     throw new IdentityError(`${src.key} is not a PEM private key`);
   }
-  if (createPublicKey(key).export({ format: 'der', type: 'spki' }).equals(cert.publicKey.export({ format: 'der', type: 'spki' })) === false) {
+  if (
+    createPublicKey(key)
+      .export({ format: 'der', type: 'spki' })
+      .equals(cert.publicKey.export({ format: 'der', type: 'spki' })) === false
+  ) {
     throw new IdentityError(`${src.key} does not belong to ${src.cert}`);
   }
-  return { name: cert.name, cert, verifier, sign: (domain, bytes) => new Uint8Array(sign(null, message(domain, bytes), key)) };
+  return {
+    name: cert.name,
+    cert,
+    verifier,
+    sign: (domain, bytes) => new Uint8Array(sign(null, message(domain, bytes), key)),
+  };
 }
 
 /** The identity from the agent's files (tls.caFile, tls.certFile, tls.keyFile). */
-export function loadIdentity(files: { caFile: string; certFile: string; keyFile: string }, name: string, now: number): Identity {
+export function loadIdentity(
+  files: { caFile: string; certFile: string; keyFile: string },
+  name: string,
+  now: number,
+): Identity {
   const read = (path: string, what: string) => {
     try {
       return readFileSync(path);
     } catch (e) {
-      throw new IdentityError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new IdentityError(
+        `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
   };
   return makeIdentity({
@@ -171,7 +218,11 @@ export function loadIdentity(files: { caFile: string; certFile: string; keyFile:
     keyPem: read(files.keyFile, 'tls.keyFile'),
     name,
     now,
-    sources: { ca: `tls.caFile ${files.caFile}`, cert: `tls.certFile ${files.certFile}`, key: `tls.keyFile ${files.keyFile}` },
+    sources: {
+      ca: `tls.caFile ${files.caFile}`,
+      cert: `tls.certFile ${files.certFile}`,
+      key: `tls.keyFile ${files.keyFile}`,
+    },
   });
 }
 
@@ -180,7 +231,7 @@ export function certProblem(r: CertReject): string {
     case 'bad_cert':
       return 'not an X.509 certificate';
     case 'not_issued':
-      return 'not issued by this cluster\'s CA (tls.caFile)';
+      return "not issued by this cluster's CA (tls.caFile)";
     case 'not_node_cert':
       return 'not a node certificate (a CA, or not Ed25519); create one with weft tls cert create';
     case 'bad_name':

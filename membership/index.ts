@@ -17,4 +17,12 @@ export { MEMBER_AUTH_REJECTS } from './core/member-auth.js';
 export { SignedMembership } from './member-signer.js';
 export { GossipBindError } from './transport.js';
 export { Keyring, parseKey, generateKey } from './keyring.js';
-export { IdentityError, makeIdentity, parseCa, loadIdentity, signRevocation, verifyRevocation, type Identity } from './identity.js';
+export {
+  IdentityError,
+  makeIdentity,
+  parseCa,
+  loadIdentity,
+  signRevocation,
+  verifyRevocation,
+  type Identity,
+} from './identity.js';

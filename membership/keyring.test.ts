@@ -45,7 +45,9 @@ t.test('the primary cannot be removed, and only installed keys can be used', asy
 });
 
 t.test('keys are 32 bytes of strict base64; errors say what is wrong without echoing the key', async (t) => {
-  t.throws(() => parseKey(randomBytes(16).toString('base64')), { message: 'encryption key must be 32 bytes (base64 of 32 random bytes), got 16' });
+  t.throws(() => parseKey(randomBytes(16).toString('base64')), {
+    message: 'encryption key must be 32 bytes (base64 of 32 random bytes), got 16',
+  });
   t.throws(() => parseKey('not base64 at all!'), { message: 'encryption key is not valid base64' });
   t.throws(() => new Keyring([]), /at least one key/);
   const raw = randomBytes(32);

@@ -27,7 +27,9 @@ export function parseKey(key: KeyInput): Buffer {
     bytes = Buffer.from(key);
   }
   if (bytes.length !== KEY_BYTES) {
-    throw new Error(`encryption key must be ${KEY_BYTES} bytes (base64 of ${KEY_BYTES} random bytes), got ${bytes.length}`);
+    throw new Error(
+      `encryption key must be ${KEY_BYTES} bytes (base64 of ${KEY_BYTES} random bytes), got ${bytes.length}`,
+    );
   }
   return bytes;
 }

@@ -13,7 +13,6 @@ import { bytesKey as key, CertBook, certRef as refOf } from './cert-book.js';
 
 const DOMAIN: Record<SignedKind, string> = { alive: 'member-alive', leave: 'member-leave' };
 
-
 export interface SignedMembershipOptions {
   /** The migration window (tls.acceptUnsigned): unsigned news of nodes never seen with a certificate is taken. */
   acceptUnsigned?: () => boolean;
@@ -63,7 +62,14 @@ export class SignedMembership implements MemberAuth {
     return full ? this.identity.cert.der : refOf(this.identity.cert.fingerprint);
   }
 
-  verify(kind: SignedKind, name: string, bytes: Uint8Array, sig: Uint8Array, cert: Uint8Array, now: number): MemberAuthReject | undefined {
+  verify(
+    kind: SignedKind,
+    name: string,
+    bytes: Uint8Array,
+    sig: Uint8Array,
+    cert: Uint8Array,
+    now: number,
+  ): MemberAuthReject | undefined {
     const standing = this.standing(name, now);
     if (standing) return standing;
     const k = `${kind}\0${name}\0${key(sig)}\0${key(cert)}\0${key(bytes)}`;
@@ -91,7 +97,14 @@ export class SignedMembership implements MemberAuth {
     return this.acceptUnsignedNow() && this.notAfter.get(name) === undefined;
   }
 
-  private check(kind: SignedKind, name: string, bytes: Uint8Array, sig: Uint8Array, cert: Uint8Array, now: number): MemberAuthReject | 'ok' {
+  private check(
+    kind: SignedKind,
+    name: string,
+    bytes: Uint8Array,
+    sig: Uint8Array,
+    cert: Uint8Array,
+    now: number,
+  ): MemberAuthReject | 'ok' {
     let tc: TrustedCert | undefined;
     if (cert.byteLength === CERT_REF_BYTES) {
       tc = this.certs.get(cert);

@@ -9,8 +9,29 @@ import { EventEmitter } from 'node:events';
 import { DEFAULTS } from './defaults.js';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { SwimCore, makeConfig, seededRng, type Endpoint, type MemberView, type Output, type SwimConfig, type SwimStats } from './core/index.js';
-import { REJECT_REASONS, codecEnvelope, isRejectReason, decodePacket, decodeStream, encodePacket, encodeStream, encodedSize, packetOverhead, type RejectReason, type WireOptions } from './codec.js';
+import {
+  SwimCore,
+  makeConfig,
+  seededRng,
+  type Endpoint,
+  type MemberView,
+  type Output,
+  type SwimConfig,
+  type SwimStats,
+} from './core/index.js';
+import {
+  REJECT_REASONS,
+  codecEnvelope,
+  isRejectReason,
+  decodePacket,
+  decodeStream,
+  encodePacket,
+  encodeStream,
+  encodedSize,
+  packetOverhead,
+  type RejectReason,
+  type WireOptions,
+} from './codec.js';
 import { Keyring } from './keyring.js';
 import { Transport, type TransportStats } from './transport.js';
 import { sealedHello } from './stream-hello.js';
@@ -69,14 +90,17 @@ export class Membership extends EventEmitter {
   private readonly config: SwimConfig;
   // A timer callback is outside every socket handler's try/catch: an exception here would
   // be uncaught and end the process, so nothing may escape it.
-  private readonly timer = new DeadlineTimer(() => this.now(), (now) => {
-    try {
-      this.core.tick(now);
-    } catch (e) {
-      this.opts.onError?.(e as Error, 'membership timer');
-    }
-    this.flush();
-  });
+  private readonly timer = new DeadlineTimer(
+    () => this.now(),
+    (now) => {
+      try {
+        this.core.tick(now);
+      } catch (e) {
+        this.opts.onError?.(e as Error, 'membership timer');
+      }
+      this.flush();
+    },
+  );
   private closed = false;
   private leaveWaiters: (() => void)[] = [];
   /** Told of each join push-pull's outcome: a reply (true), or a failure or refusal (false). */
@@ -120,10 +144,18 @@ export class Membership extends EventEmitter {
   /** Binds the gossip sockets and starts probing (alone until join). */
   static async start(opts: MembershipOptions): Promise<Membership> {
     const keyring = opts.keyring ?? (opts.keys?.length ? new Keyring(opts.keys) : undefined);
-    const wire: WireOptions = { label: opts.label ?? '', keyring, replay: new ReplayWindow(), acceptUnstamped: opts.acceptUnstamped };
+    const wire: WireOptions = {
+      label: opts.label ?? '',
+      keyring,
+      replay: new ReplayWindow(),
+      acceptUnstamped: opts.acceptUnstamped,
+    };
     // Streams open with a hello sealed like our packets: no large read before it authenticates.
     const rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-    const hello = sealedHello(codecEnvelope(wire), (reason) => (rejects[isRejectReason(reason) ? reason : 'malformed'] += 1));
+    const hello = sealedHello(
+      codecEnvelope(wire),
+      (reason) => (rejects[isRejectReason(reason) ? reason : 'malformed'] += 1),
+    );
     const transport = new Transport({ onError: opts.onError, hello });
     const bound = await transport.bind(opts.bindAddr, opts.bindPort);
     const advertise = opts.advertiseAddr || bound.addr;
@@ -357,7 +389,6 @@ export class Membership extends EventEmitter {
       if (joining) for (const w of this.joinWaiters) w(replied);
     }
   }
-
 }
 
 async function resolveSeed(seed: string): Promise<Endpoint[]> {

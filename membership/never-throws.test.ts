@@ -9,7 +9,13 @@ const config = makeConfig('lan', { probeIntervalMs: 200, probeTimeoutMs: 100, go
 
 t.test('a throwing event listener is counted and logged, and gossip goes on', async (t) => {
   const errors: string[] = [];
-  const a = await Membership.start({ name: 'a', bindAddr: '127.0.0.1', bindPort: 0, config, onError: (e, ctx) => errors.push(`${ctx}: ${e.message}`) });
+  const a = await Membership.start({
+    name: 'a',
+    bindAddr: '127.0.0.1',
+    bindPort: 0,
+    config,
+    onError: (e, ctx) => errors.push(`${ctx}: ${e.message}`),
+  });
   t.teardown(() => a.close());
   a.on('join', () => {
     throw new Error('listener bug');
@@ -19,7 +25,10 @@ t.test('a throwing event listener is counted and logged, and gossip goes on', as
   await b.join([`127.0.0.1:${a.local.port}`]);
   await eventually('a and b see each other', () => a.members().length === 2 && b.members().length === 2, 5000);
   t.ok(a.stats().listenerErrors >= 1, 'counted');
-  t.ok(errors.some((e) => e.includes('listener bug')), 'logged');
+  t.ok(
+    errors.some((e) => e.includes('listener bug')),
+    'logged',
+  );
   await new Promise((r) => setTimeout(r, 500));
   t.equal(a.members().find((m) => m.name === 'b')?.state, 'alive', 'still probing and answering');
 });

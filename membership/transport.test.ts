@@ -36,7 +36,8 @@ function rawClient(t: Test, at: Peer): Promise<Socket> {
   });
 }
 
-const closed = (s: Socket) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+const closed = (s: Socket) =>
+  new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
 
 t.test('a packet goes from one transport to another, with the sender address and counters', async (t) => {
   const a = await bound(t);
@@ -87,7 +88,10 @@ t.test('request sends one frame and returns the reply frame', async (t) => {
   t.equal(seenFrom?.addr, '127.0.0.1');
   t.match(a.tr.stats(), { streamsOut: 1 });
   t.match(b.tr.stats(), { streamsIn: 1, streamErrors: 0, handlerErrors: 0 });
-  t.ok(a.tr.stats().streamBytesOut > 0 && b.tr.stats().streamBytesIn === a.tr.stats().streamBytesOut, 'bytes counted on both sides');
+  t.ok(
+    a.tr.stats().streamBytesOut > 0 && b.tr.stats().streamBytesIn === a.tr.stats().streamBytesOut,
+    'bytes counted on both sides',
+  );
 });
 
 t.test('a request whose handler has nothing to say gets an empty reply', async (t) => {
@@ -114,7 +118,9 @@ t.test('a failing handler closes the stream, is counted, and the transport keeps
     if (++calls === 1) throw new Error('handler bug');
     return Buffer.from('fine');
   });
-  await t.rejects(a.tr.request(b.at, Buffer.from('x'), 2000), { message: `gossip request to 127.0.0.1:${b.at.port} failed: closed without a reply` });
+  await t.rejects(a.tr.request(b.at, Buffer.from('x'), 2000), {
+    message: `gossip request to 127.0.0.1:${b.at.port} failed: closed without a reply`,
+  });
   t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'fine');
   t.match(b.tr.stats(), { handlerErrors: 1 });
   t.same(errors, ['request handler']);
@@ -153,7 +159,9 @@ t.test('binding a port whose TCP side is taken also fails clearly, and frees the
   const port = (blocker.address() as { port: number }).port;
   const tr = new Transport();
   t.teardown(() => tr.close());
-  await t.rejects(tr.bind('127.0.0.1', port), { message: `gossip port 127.0.0.1:${port} is in use: choose another with --bind-port` });
+  await t.rejects(tr.bind('127.0.0.1', port), {
+    message: `gossip port 127.0.0.1:${port} is in use: choose another with --bind-port`,
+  });
   await new Promise<void>((resolve) => blocker.close(() => resolve()));
   const again = new Transport();
   t.teardown(() => again.close());
@@ -163,7 +171,10 @@ t.test('binding a port whose TCP side is taken also fails clearly, and frees the
 t.test('bind arguments are checked', async (t) => {
   await t.rejects(new Transport().bind('localhost', 7946), GossipBindError);
   await t.rejects(new Transport().bind('127.0.0.1', 70000), /not a port number/);
-  await t.rejects(new Transport().bind('192.0.2.1', 0), { code: 'EADDRNOTAVAIL', message: /192\.0\.2\.1 is not an address of this machine/ });
+  await t.rejects(new Transport().bind('192.0.2.1', 0), {
+    code: 'EADDRNOTAVAIL',
+    message: /192\.0\.2\.1 is not an address of this machine/,
+  });
 });
 
 t.test('request failures reject with short messages', async (t) => {
@@ -184,7 +195,9 @@ t.test('request failures reject with short messages', async (t) => {
 
   const gone = await bound(t);
   await gone.tr.close();
-  await t.rejects(a.tr.request(gone.at, Buffer.from('x'), 2000), { message: `gossip request to 127.0.0.1:${gone.at.port} failed: connection refused` });
+  await t.rejects(a.tr.request(gone.at, Buffer.from('x'), 2000), {
+    message: `gossip request to 127.0.0.1:${gone.at.port} failed: connection refused`,
+  });
 });
 
 t.test('a hostile stream announcing a huge frame is cut off before it is buffered', async (t) => {
@@ -243,17 +256,20 @@ t.test('authenticated streams beyond the limit are refused', async (t) => {
   for (const s of held) s.destroy();
 });
 
-t.test('streams without a hello share a small pool; a newcomer evicts the oldest, so a live peer still gets through', async (t) => {
-  const b = await bound(t, { maxPendingStreams: 3, maxStreamsPerSource: 100 });
-  b.tr.onRequest(async () => Buffer.from('ok'));
-  const silent: Socket[] = [];
-  for (let i = 0; i < 6; i++) silent.push(await rawClient(t, b.at));
-  await Promise.all(silent.slice(0, 3).map(closed));
-  t.equal(b.tr.stats().streamsUnauthenticated, 3, 'the three oldest were dropped');
-  const a = await bound(t);
-  t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'a request still goes through');
-  for (const s of silent) s.destroy();
-});
+t.test(
+  'streams without a hello share a small pool; a newcomer evicts the oldest, so a live peer still gets through',
+  async (t) => {
+    const b = await bound(t, { maxPendingStreams: 3, maxStreamsPerSource: 100 });
+    b.tr.onRequest(async () => Buffer.from('ok'));
+    const silent: Socket[] = [];
+    for (let i = 0; i < 6; i++) silent.push(await rawClient(t, b.at));
+    await Promise.all(silent.slice(0, 3).map(closed));
+    t.equal(b.tr.stats().streamsUnauthenticated, 3, 'the three oldest were dropped');
+    const a = await bound(t);
+    t.equal((await a.tr.request(b.at, Buffer.from('x'), 2000)).toString(), 'ok', 'a request still goes through');
+    for (const s of silent) s.destroy();
+  },
+);
 
 t.test('a stream that sends no hello in time is dropped', async (t) => {
   const b = await bound(t, { helloTimeoutMs: 100 });
@@ -314,7 +330,11 @@ t.test('the bytes all streams hold together are capped: the stream that goes ove
   t.notOk(first.destroyed, 'the stream within the budget stays');
   first.write(Buffer.alloc(20_000));
   await closed(first);
-  t.equal(b.tr.stats().handlerErrors + b.tr.stats().streamErrors + b.tr.stats().streamsOverBudget, 1, 'and is answered');
+  t.equal(
+    b.tr.stats().handlerErrors + b.tr.stats().streamErrors + b.tr.stats().streamsOverBudget,
+    1,
+    'and is answered',
+  );
 });
 
 t.test('with a keyring, a peer without the key cannot announce more than a hello', async (t) => {
@@ -329,7 +349,11 @@ t.test('with a keyring, a peer without the key cannot announce more than a hello
   t.equal(b.tr.stats().streamsIn, 1);
   t.equal(b.tr.stats().streamsUnauthenticated, 1, 'cut off at its hello');
   const a = await bound(t, { hello }, '127.0.0.2');
-  t.equal((await a.tr.request(b.at, Buffer.alloc(1_000_000), 2000)).toString(), 'ok', 'a key holder sends a large frame');
+  t.equal(
+    (await a.tr.request(b.at, Buffer.alloc(1_000_000), 2000)).toString(),
+    'ok',
+    'a key holder sends a large frame',
+  );
 });
 
 t.test('unsendable packets are counted, never thrown', async (t) => {

@@ -110,7 +110,10 @@ const PROCESS_STREAM_BUDGET = new ByteBudget(8 * 1024 * 1024);
 /** A token bucket per source address (burst: two seconds' worth); bounded in the sources it remembers. */
 class SourceRate {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(readonly perSecond: number, readonly maxSources = 4096) {}
+  constructor(
+    readonly perSecond: number,
+    readonly maxSources = 4096,
+  ) {}
 
   take(source: string, now = performance.now()): boolean {
     const burst = 2 * this.perSecond;
@@ -157,11 +160,20 @@ function bindError(err: NodeJS.ErrnoException, addr: string, port: number): Goss
     case 'EADDRINUSE':
       return new GossipBindError(`gossip port ${where} is in use: choose another with --bind-port`, err.code);
     case 'EADDRNOTAVAIL':
-      return new GossipBindError(`gossip address ${addr} is not an address of this machine: choose another with --bind-addr`, err.code);
+      return new GossipBindError(
+        `gossip address ${addr} is not an address of this machine: choose another with --bind-addr`,
+        err.code,
+      );
     case 'EACCES':
-      return new GossipBindError(`gossip port ${where} needs privileges this process lacks: choose a port above 1023`, err.code);
+      return new GossipBindError(
+        `gossip port ${where} needs privileges this process lacks: choose a port above 1023`,
+        err.code,
+      );
     default:
-      return new GossipBindError(`cannot bind gossip port ${where}: ${err.code ?? err.message}`, err.code ?? 'EUNKNOWN');
+      return new GossipBindError(
+        `cannot bind gossip port ${where}: ${err.code ?? err.message}`,
+        err.code ?? 'EUNKNOWN',
+      );
   }
 }
 
@@ -181,7 +193,11 @@ function describe(err: unknown): string {
 }
 
 /** Ends an inbound stream after a failure, counting it under `counter`. */
-type Fail = (err: Error, context: string, counter?: 'streamErrors' | 'handlerErrors' | 'streamsUnauthenticated' | 'streamsRefused' | 'streamsOverBudget') => void;
+type Fail = (
+  err: Error,
+  context: string,
+  counter?: 'streamErrors' | 'handlerErrors' | 'streamsUnauthenticated' | 'streamsRefused' | 'streamsOverBudget',
+) => void;
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
@@ -276,7 +292,8 @@ export class Transport {
       } catch (err) {
         await new Promise<void>((resolve) => udp.close(() => resolve()));
         // With an ephemeral port only the UDP side was checked; someone may hold the TCP one.
-        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < MAX_EPHEMERAL_ATTEMPTS) continue;
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < MAX_EPHEMERAL_ATTEMPTS)
+          continue;
         throw bindError(err as NodeJS.ErrnoException, addr, udpPort);
       }
       this.#udp = udp;
@@ -332,13 +349,18 @@ export class Transport {
     const where = hostPort(to.addr, to.port);
     if (this.#closed) return Promise.reject(new Error(`gossip request to ${where} failed: transport closed`));
     if (body.length > this.#maxFrameBytes) {
-      return Promise.reject(new Error(`gossip request to ${where} is ${body.length} bytes, over the ${this.#maxFrameBytes}-byte frame limit`));
+      return Promise.reject(
+        new Error(
+          `gossip request to ${where} is ${body.length} bytes, over the ${this.#maxFrameBytes}-byte frame limit`,
+        ),
+      );
     }
     return new Promise<Buffer>((resolve, reject) => {
       const local = this.#local;
       // Connect from our gossip address, so the peer sees the same address as for our packets
       // (several agents on 127.0.0.x would otherwise all appear as 127.0.0.1).
-      const localAddress = local && !isWildcard(local.addr) && isIP(local.addr) === isIP(to.addr) ? local.addr : undefined;
+      const localAddress =
+        local && !isWildcard(local.addr) && isIP(local.addr) === isIP(to.addr) ? local.addr : undefined;
       const socket = connect({ host: to.addr, port: to.port, localAddress });
       this.#outbound.add(socket);
       this.#stats.streamsOut++;
@@ -354,7 +376,10 @@ export class Transport {
         if (err) reject(err);
         else resolve(reply!);
       };
-      const timer = setTimeout(() => finish(new Error(`gossip request to ${where} timed out after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`gossip request to ${where} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const framed = Buffer.concat([frame(this.#hello.make()), frame(body)]);
       socket.write(framed, (err) => {
         if (!err) this.#stats.streamBytesOut += framed.length;
@@ -473,7 +498,12 @@ export class Transport {
    */
   #admitStream(socket: Socket, source: string): RequestHandler | undefined {
     const handler = this.#onRequest;
-    if (this.#closed || !handler || (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource || !this.#openRate.take(source)) {
+    if (
+      this.#closed ||
+      !handler ||
+      (this.#perSource.get(source) ?? 0) >= this.#maxStreamsPerSource ||
+      !this.#openRate.take(source)
+    ) {
       this.#stats.streamsRefused++;
       socket.destroy();
       return undefined;
@@ -512,8 +542,14 @@ export class Transport {
       reader: new FrameReader(this.#maxFrameBytes, HELLO_MAX_BYTES),
       phase: 'hello',
       held: 0,
-      helloTimer: setTimeout(() => fail(new Error(`stream from ${where} sent no hello in time`), 'inbound stream', 'streamsUnauthenticated'), this.#helloTimeoutMs),
-      timer: setTimeout(() => fail(new Error(`stream from ${where} timed out`), 'inbound stream'), this.#inboundTimeoutMs),
+      helloTimer: setTimeout(
+        () => fail(new Error(`stream from ${where} sent no hello in time`), 'inbound stream', 'streamsUnauthenticated'),
+        this.#helloTimeoutMs,
+      ),
+      timer: setTimeout(
+        () => fail(new Error(`stream from ${where} timed out`), 'inbound stream'),
+        this.#inboundTimeoutMs,
+      ),
     };
   }
 
@@ -539,7 +575,11 @@ export class Transport {
     clearTimeout(s.helloTimer);
     this.#pending.delete(s.socket);
     if (this.#inbound.size >= this.#maxInboundStreams) {
-      s.fail(new Error(`stream from ${s.where} refused: ${this.#maxInboundStreams} streams already open`), 'inbound stream', 'streamsRefused');
+      s.fail(
+        new Error(`stream from ${s.where} refused: ${this.#maxInboundStreams} streams already open`),
+        'inbound stream',
+        'streamsRefused',
+      );
       return false;
     }
     this.#inbound.add(s.socket);
@@ -567,12 +607,22 @@ export class Transport {
     // cycling the budget through garbage the collector has yet to free.
     this.#hold(s, Math.max(reader.buffered, reader.announced));
     if (!r.ok) {
-      if (s.phase === 'hello' && r.frames.length === 0) fail(new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`), 'inbound stream', 'streamsUnauthenticated');
-      else fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
+      if (s.phase === 'hello' && r.frames.length === 0)
+        fail(
+          new Error(`stream from ${where} announced a first frame over ${HELLO_MAX_BYTES} bytes before authenticating`),
+          'inbound stream',
+          'streamsUnauthenticated',
+        );
+      else
+        fail(new Error(`stream from ${where} announced a frame over ${this.#maxFrameBytes} bytes`), 'inbound stream');
       return;
     }
     if (this.#budget.used > this.#budget.max) {
-      fail(new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`), 'inbound stream', 'streamsOverBudget');
+      fail(
+        new Error(`stream from ${where} closed: inbound streams hold over ${this.#budget.max} bytes`),
+        'inbound stream',
+        'streamsOverBudget',
+      );
       return;
     }
     const frames = r.frames;

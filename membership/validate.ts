@@ -42,7 +42,8 @@ export function checkIncarnation(v: unknown, field: string): Problem {
 }
 
 export function checkPort(v: unknown, field: string): Problem {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) return `${field}: not an integer in 1..65535`;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)
+    return `${field}: not an integer in 1..65535`;
   return undefined;
 }
 
@@ -93,11 +94,14 @@ export function checkNodeAddress(v: unknown, field: string): Problem {
 /** Optional signature and certificate (issue 13): both or neither; a signature of SIG_BYTES, a certificate reference or DER. */
 function checkProof(v: Record<string, unknown>, field: string, leave = false): Problem {
   if (v.sig === undefined && v.cert === undefined && (!leave || v.leave === undefined)) return undefined;
-  const sig = (b: unknown, f: string) => (b instanceof Uint8Array && b.byteLength === SIG_BYTES ? undefined : `${f}: not a ${SIG_BYTES}-byte signature`);
+  const sig = (b: unknown, f: string) =>
+    b instanceof Uint8Array && b.byteLength === SIG_BYTES ? undefined : `${f}: not a ${SIG_BYTES}-byte signature`;
   return (
     sig(v.sig, `${field}.sig`) ??
     checkBytes(v.cert, `${field}.cert`, MAX_CERT_BYTES) ??
-    ((v.cert as Uint8Array).byteLength < CERT_REF_BYTES ? `${field}.cert: shorter than a certificate reference` : undefined) ??
+    ((v.cert as Uint8Array).byteLength < CERT_REF_BYTES
+      ? `${field}.cert: shorter than a certificate reference`
+      : undefined) ??
     (leave && v.leave !== undefined ? sig(v.leave, `${field}.leave`) : undefined)
   );
 }
@@ -156,7 +160,11 @@ export function checkPacketMessage(v: unknown): Problem {
     case 'suspect':
     case 'dead':
       return (
-        checkKeys(v, v.t === 'dead' ? ['t', 'incarnation', 'node', 'from', 'sig', 'cert'] : ['t', 'incarnation', 'node', 'from'], v.t) ??
+        checkKeys(
+          v,
+          v.t === 'dead' ? ['t', 'incarnation', 'node', 'from', 'sig', 'cert'] : ['t', 'incarnation', 'node', 'from'],
+          v.t,
+        ) ??
         checkIncarnation(v.incarnation, `${v.t}.incarnation`) ??
         checkName(v.node, `${v.t}.node`) ??
         checkName(v.from, `${v.t}.from`) ??

@@ -10,20 +10,35 @@ import { MAX_NAME_LENGTH } from './validate.js';
 
 export const arbName: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/) },
-  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: MAX_NAME_LENGTH, unit: 'grapheme-composite' }).filter((s) => s.length <= MAX_NAME_LENGTH) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .string({ minLength: 1, maxLength: MAX_NAME_LENGTH, unit: 'grapheme-composite' })
+      .filter((s) => s.length <= MAX_NAME_LENGTH),
+  },
 );
 
 export const arbAddr: fc.Arbitrary<string> = fc.oneof(fc.ipV4(), fc.ipV6());
 export const arbPort: fc.Arbitrary<number> = fc.integer({ min: 1, max: 65535 });
 export const arbCounter: fc.Arbitrary<number> = fc.oneof(fc.nat({ max: 1000 }), fc.maxSafeNat());
-export const arbIncarnation: fc.Arbitrary<number> = fc.oneof(fc.nat({ max: 1000 }), fc.nat({ max: MAX_INCARNATION }), fc.constant(MAX_INCARNATION));
+export const arbIncarnation: fc.Arbitrary<number> = fc.oneof(
+  fc.nat({ max: 1000 }),
+  fc.nat({ max: MAX_INCARNATION }),
+  fc.constant(MAX_INCARNATION),
+);
 export const arbMeta: fc.Arbitrary<Uint8Array> = fc.uint8Array({ maxLength: MAX_META_BYTES });
 
 export const arbNodeAddress: fc.Arbitrary<NodeAddress> = fc.record({ name: arbName, addr: arbAddr, port: arbPort });
 
 export const arbPacketMessage: fc.Arbitrary<PacketMessage> = fc.oneof(
   fc.record({ t: fc.constant('ping' as const), seq: arbCounter, target: arbName, source: arbNodeAddress }),
-  fc.record({ t: fc.constant('ping-req' as const), seq: arbCounter, target: arbNodeAddress, nack: fc.boolean(), source: arbNodeAddress }),
+  fc.record({
+    t: fc.constant('ping-req' as const),
+    seq: arbCounter,
+    target: arbNodeAddress,
+    nack: fc.boolean(),
+    source: arbNodeAddress,
+  }),
   fc.record({ t: fc.constant('ack' as const), seq: arbCounter, payload: arbMeta }, { requiredKeys: ['t', 'seq'] }),
   fc.record({ t: fc.constant('nack' as const), seq: arbCounter }),
   fc.record({ t: fc.constant('alive' as const), incarnation: arbIncarnation, node: arbNodeAddress, meta: arbMeta }),
@@ -41,7 +56,14 @@ export const arbPushNodeState: fc.Arbitrary<PushNodeState> = fc.record({
 
 export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   { weight: 8, arbitrary: arbPacketMessage },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('push-pull' as const), join: fc.boolean(), states: fc.array(arbPushNodeState, { maxLength: 20 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('push-pull' as const),
+      join: fc.boolean(),
+      states: fc.array(arbPushNodeState, { maxLength: 20 }),
+    }),
+  },
 );
 
 /** The compound the core sends most: a probe with five piggybacked alive updates. */

@@ -85,7 +85,8 @@ function addressFromWire(v: unknown, field: string): NodeAddress {
 
 /** A list of one of the given lengths. */
 function tupleOf(v: unknown, lengths: readonly number[], field: string): unknown[] {
-  if (!Array.isArray(v) || !lengths.includes(v.length)) throw new ShapeError(`${field}: not a list of ${lengths.join(' or ')}`);
+  if (!Array.isArray(v) || !lengths.includes(v.length))
+    throw new ShapeError(`${field}: not a list of ${lengths.join(' or ')}`);
   return v;
 }
 
@@ -98,7 +99,14 @@ function stateFromWire(v: unknown, field: string): PushNodeState {
   const [node, incarnation, code, meta] = t;
   const state = typeof code === 'number' ? STATES_BY_CODE[code] : undefined;
   if (state === undefined) throw new ShapeError(`${field}.state: not a member state`);
-  return { node: addressFromWire(node, `${field}.node`), incarnation, state, meta, ...proofFromWire(t, 4), ...(t.length === 7 ? { leave: t[6] } : {}) } as PushNodeState;
+  return {
+    node: addressFromWire(node, `${field}.node`),
+    incarnation,
+    state,
+    meta,
+    ...proofFromWire(t, 4),
+    ...(t.length === 7 ? { leave: t[6] } : {}),
+  } as PushNodeState;
 }
 
 function build(v: unknown): Message {
@@ -126,7 +134,13 @@ function build(v: unknown): Message {
       return { t: 'nack', seq: field(1) };
     case TYPE_CODES.alive:
       tupleOf(v, [4, 6], 'alive');
-      return { t: 'alive', incarnation: field(1), node: addressFromWire(v[2], 'alive.node'), meta: field(3), ...proofFromWire(v, 4) };
+      return {
+        t: 'alive',
+        incarnation: field(1),
+        node: addressFromWire(v[2], 'alive.node'),
+        meta: field(3),
+        ...proofFromWire(v, 4),
+      };
     case TYPE_CODES.suspect:
       tuple(v, 4, 'suspect');
       return { t: 'suspect', incarnation: field(1), node: field(2), from: field(3) };
@@ -139,7 +153,11 @@ function build(v: unknown): Message {
     case TYPE_CODES['push-pull']: {
       const [, join, states] = tuple(v, 3, 'push-pull');
       if (!Array.isArray(states)) throw new ShapeError('push-pull.states: not a list');
-      return { t: 'push-pull', join: join as boolean, states: states.map((s, i) => stateFromWire(s, `push-pull.states[${i}]`)) };
+      return {
+        t: 'push-pull',
+        join: join as boolean,
+        states: states.map((s, i) => stateFromWire(s, `push-pull.states[${i}]`)),
+      };
     }
     default:
       throw new ShapeError('message: unknown type');

@@ -61,7 +61,12 @@ export interface PeerOptions {
  * `claims` (every claim held, dead owners' included, as lease.ts decides), inside the
  * cluster CIDR and no wider than a subnet, on the same VNI and port. Sorted by node name.
  */
-export function peersOf(self: string, live: readonly Lease[], claims: readonly Claim[], o: PeerOptions): { peers: PeerEntry[]; skipped: { node: string; reason: SkipReason }[] } {
+export function peersOf(
+  self: string,
+  live: readonly Lease[],
+  claims: readonly Claim[],
+  o: PeerOptions,
+): { peers: PeerEntry[]; skipped: { node: string; reason: SkipReason }[] } {
   const holds = new Set(holding(claims.filter((c) => countsAsClaim(c.prefix, o.cfg))).map((c) => c.node));
   const peers: PeerEntry[] = [];
   const skipped: { node: string; reason: SkipReason }[] = [];

@@ -37,7 +37,12 @@ export interface DockerNetworkPlan {
 }
 
 /** The create options of the Docker network for `subnet` on `bridge`. */
-export function dockerNetworkPlan(o: { subnet: string; bridge: string; mtu: number; name?: string }): DockerNetworkPlan {
+export function dockerNetworkPlan(o: {
+  subnet: string;
+  bridge: string;
+  mtu: number;
+  name?: string;
+}): DockerNetworkPlan {
   const p = parsePrefix(o.subnet);
   if (!p) throw new RangeError(`subnet "${o.subnet}" is not an IPv4 prefix`);
   return {

@@ -11,9 +11,20 @@ const skip = skipUnless({ commands: ['ip'] });
 
 t.test('a failing pass is retried within seconds, as a full pass, and says why', { skip }, async (t) => {
   const lines: string[] = [];
-  const log = { debug() {}, info() {}, warn: (_o: object, m: string) => void lines.push(m), error: (_o: object, m: string) => void lines.push(m) };
+  const log = {
+    debug() {},
+    info() {},
+    warn: (_o: object, m: string) => void lines.push(m),
+    error: (_o: object, m: string) => void lines.push(m),
+  };
   // A period far longer than the test: any pass after the first is a retry.
-  const o = await OverlayDriver.start({ store: newStore('h1'), node: 'h1', underlay: '192.0.2.77', log, reconcileEveryMs: 600_000 });
+  const o = await OverlayDriver.start({
+    store: newStore('h1'),
+    node: 'h1',
+    underlay: '192.0.2.77',
+    log,
+    reconcileEveryMs: 600_000,
+  });
   t.teardown(() => o.stop());
   t.equal(o.status().state, 'waiting');
   t.match(o.status().lastReconcile, { ok: false, error: /192\.0\.2\.77 is on no device/ });

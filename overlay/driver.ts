@@ -14,13 +14,31 @@ import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.
 import type { StoreRecord, WatchEvent } from '../crdt-store/views.js';
 import { parseIPv4, parsePrefix, subnetCount, type Prefix } from './cidr.js';
 import { DEFAULTS, overlayRunnerTimings } from './defaults.js';
-import { gatewayAddr, peersOf, vtepAddr, vtepMac, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
+import {
+  gatewayAddr,
+  peersOf,
+  vtepAddr,
+  vtepMac,
+  VXLAN_OVERHEAD,
+  type DesiredState,
+  type PeerEntry,
+  type SkipReason,
+} from './desired.js';
 import { IpAdapter, type HostLinks } from './ip.js';
 import type { LeaseConfig } from './lease.js';
 import { LeaseKeeper, type LeaseStore } from './lease-keeper.js';
 import { OverlayMetrics } from './metrics.js';
 import { plan, planCleanup, type Command } from './plan.js';
-import { MAX_SUBNET_LEN, MAX_VNI, MIN_SUBNET_LEN, OVERLAY_PREFIX, readLeases, type Lease, type LeaseRecord, type Vtep } from './records.js';
+import {
+  MAX_SUBNET_LEN,
+  MAX_VNI,
+  MIN_SUBNET_LEN,
+  OVERLAY_PREFIX,
+  readLeases,
+  type Lease,
+  type LeaseRecord,
+  type Vtep,
+} from './records.js';
 import { UnderlayFinder, type Underlay } from './underlay.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
@@ -107,23 +125,39 @@ const DEV_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 export function resolveOptions(o: OverlayOptions): Resolved {
   const cidrText = o.cidr ?? DEFAULTS.cidr;
   const cidr = parsePrefix(cidrText);
-  if (!cidr) throw new OverlayConfigError(`overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`);
+  if (!cidr)
+    throw new OverlayConfigError(
+      `overlay cidr "${cidrText}" is not an IPv4 prefix with its host bits zero (e.g. 10.42.0.0/16)`,
+    );
   const subnetLen = o.subnetPrefix ?? DEFAULTS.subnetPrefix;
   if (!Number.isInteger(subnetLen) || subnetLen < Math.max(cidr.len, MIN_SUBNET_LEN) || subnetLen > MAX_SUBNET_LEN)
-    throw new OverlayConfigError(`overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`);
-  if (subnetCount(cidr, subnetLen) > 1 << 20) throw new OverlayConfigError(`overlay cidr ${cidrText} holds more than 2^20 /${subnetLen} subnets: use a longer subnet prefix`);
+    throw new OverlayConfigError(
+      `overlay subnet prefix /${subnetLen} must be between /${Math.max(cidr.len, MIN_SUBNET_LEN)} (the cidr's) and /${MAX_SUBNET_LEN}`,
+    );
+  if (subnetCount(cidr, subnetLen) > 1 << 20)
+    throw new OverlayConfigError(
+      `overlay cidr ${cidrText} holds more than 2^20 /${subnetLen} subnets: use a longer subnet prefix`,
+    );
   const vni = o.vni ?? DEFAULTS.vni;
-  if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI) throw new OverlayConfigError(`overlay vni ${vni} must be an integer from 1 to ${MAX_VNI}`);
+  if (!Number.isInteger(vni) || vni < 1 || vni > MAX_VNI)
+    throw new OverlayConfigError(`overlay vni ${vni} must be an integer from 1 to ${MAX_VNI}`);
   const port = o.port ?? DEFAULTS.port;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new OverlayConfigError(`overlay port ${port} must be 1-65535`);
-  if (o.underlay !== undefined && parseIPv4(o.underlay) === undefined) throw new OverlayConfigError(`overlay underlay "${o.underlay}" is not an IPv4 address`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new OverlayConfigError(`overlay port ${port} must be 1-65535`);
+  if (o.underlay !== undefined && parseIPv4(o.underlay) === undefined)
+    throw new OverlayConfigError(`overlay underlay "${o.underlay}" is not an IPv4 address`);
   const device = o.device ?? DEFAULTS.device;
   const bridge = o.bridge === false ? undefined : (o.bridge ?? DEFAULTS.bridge);
-  for (const [what, name] of [['device', device], ['bridge', bridge]] as const)
-    if (name !== undefined && !DEV_NAME.test(name)) throw new OverlayConfigError(`overlay ${what} name "${name}" must be 1-15 letters, digits, '.', '-' or '_'`);
+  for (const [what, name] of [
+    ['device', device],
+    ['bridge', bridge],
+  ] as const)
+    if (name !== undefined && !DEV_NAME.test(name))
+      throw new OverlayConfigError(`overlay ${what} name "${name}" must be 1-15 letters, digits, '.', '-' or '_'`);
   if (bridge === device) throw new OverlayConfigError('overlay bridge and device need different names');
   const everyMs = o.reconcileEveryMs ?? DEFAULTS.reconcileEveryMs;
-  if (!(everyMs >= DEFAULTS.minReconcileEveryMs)) throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below ${DEFAULTS.minReconcileEveryMs} ms`);
+  if (!(everyMs >= DEFAULTS.minReconcileEveryMs))
+    throw new OverlayConfigError(`overlay reconcile period ${everyMs} ms is below ${DEFAULTS.minReconcileEveryMs} ms`);
   return { cidrText, cidr, subnetLen, vni, port, device, bridge, everyMs };
 }
 
@@ -156,7 +190,12 @@ export class OverlayDriver {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
-    this.underlays = new UnderlayFinder({ configured: opts.underlay, node: opts.node, probe: DEFAULTS.defaultRouteProbe, routeTo: (dst) => this.ip.routeTo(dst) });
+    this.underlays = new UnderlayFinder({
+      configured: opts.underlay,
+      node: opts.node,
+      probe: DEFAULTS.defaultRouteProbe,
+      routeTo: (dst) => this.ip.routeTo(dst),
+    });
     this.leases = new LeaseKeeper({
       node: opts.node,
       store: opts.store,
@@ -237,11 +276,17 @@ export class OverlayDriver {
   /** Stops, then removes the devices weft made (and with them every route, neighbour and FDB entry on them). */
   async cleanup(): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     await this.stop();
-    return OverlayDriver.cleanupHost({ netns: this.opts.netns, device: this.cfg.device, bridge: this.cfg.bridge ?? false });
+    return OverlayDriver.cleanupHost({
+      netns: this.opts.netns,
+      device: this.cfg.device,
+      bridge: this.cfg.bridge ?? false,
+    });
   }
 
   /** Removes weft's overlay devices from a host without a running driver (`weft agent --cleanup`). */
-  static async cleanupHost(o: { netns?: string; device?: string; bridge?: string | false } = {}): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
+  static async cleanupHost(
+    o: { netns?: string; device?: string; bridge?: string | false } = {},
+  ): Promise<{ removed: string[]; failed: { line: string; error: string }[] }> {
     const ip = new IpAdapter({ netns: o.netns });
     const names = [o.device ?? DEFAULTS.device, ...(o.bridge === false ? [] : [o.bridge ?? DEFAULTS.bridge])];
     const actual = await ip.read(names[0], names[1]);
@@ -280,18 +325,29 @@ export class OverlayDriver {
     this.st.underlay = underlay ?? null;
     if (!underlay) {
       this.st.state = 'waiting';
-      throw new Error(this.opts.underlay ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses` : 'no underlay address found (no peer, no default route): set overlay.underlay');
+      throw new Error(
+        this.opts.underlay
+          ? `underlay address ${this.opts.underlay} is on no device of this host: set overlay.underlay to one of its addresses`
+          : 'no underlay address found (no peer, no default route): set overlay.underlay',
+      );
     }
     const vtep: Vtep = { addr: underlay.addr, mac: this.mac, vni: this.cfg.vni, port: this.cfg.port };
     const lease = await this.leases.keep(all, vtep);
     this.st.lease = lease ?? null;
     if (!lease) {
       this.st.state = 'exhausted';
-      throw new Error(`no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`);
+      throw new Error(
+        `no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`,
+      );
     }
     this.st.state = 'held';
     const prefix = parsePrefix(lease.subnet)!;
-    const { peers, skipped } = peersOf(this.opts.node, live, all, { cfg: this.leaseCfg, vni: this.cfg.vni, port: this.cfg.port, underlay: underlay.addr });
+    const { peers, skipped } = peersOf(this.opts.node, live, all, {
+      cfg: this.leaseCfg,
+      vni: this.cfg.vni,
+      port: this.cfg.port,
+      underlay: underlay.addr,
+    });
     this.st.peers = peers;
     this.st.skipped = skipped;
     this.metrics.peers.set(peers.length);
@@ -299,7 +355,16 @@ export class OverlayDriver {
     for (const s of skipped) counts[s.reason] = (counts[s.reason] ?? 0) + 1;
     this.metrics.setSkipped(counts);
     return {
-      device: { name: this.cfg.device, vni: this.cfg.vni, port: this.cfg.port, local: underlay.addr, dev: underlay.dev, mtu: underlay.mtu - VXLAN_OVERHEAD, mac: this.mac, addr: `${vtepAddr(prefix)}/32` },
+      device: {
+        name: this.cfg.device,
+        vni: this.cfg.vni,
+        port: this.cfg.port,
+        local: underlay.addr,
+        dev: underlay.dev,
+        mtu: underlay.mtu - VXLAN_OVERHEAD,
+        mac: this.mac,
+        addr: `${vtepAddr(prefix)}/32`,
+      },
       bridge: this.cfg.bridge ? { name: this.cfg.bridge, addr: `${gatewayAddr(prefix)}/${prefix.len}` } : undefined,
       peers,
     };
@@ -323,7 +388,9 @@ export class OverlayDriver {
       if (applied.failures > 0) {
         this.st.applyFailures += applied.failures;
         this.metrics.applyFailures.inc(applied.failures);
-        throw new Error(`${applied.failures} of ${cmds.length} ip/bridge commands failed, first: "${r.failed[0].line}": ${r.failed[0].error}`);
+        throw new Error(
+          `${applied.failures} of ${cmds.length} ip/bridge commands failed, first: "${r.failed[0].line}": ${r.failed[0].error}`,
+        );
       }
       this.st.programmed = summarize(await this.ip.read(this.cfg.device, this.cfg.bridge), this.cfg);
     } else if (!this.st.programmed) this.st.programmed = summarize(actual, this.cfg);
@@ -337,7 +404,11 @@ export class OverlayDriver {
     this.st.forwarding = (await this.ip.forwarding()) ?? null;
     // Said when it turns off, not through problem(): a clean pass clears that, and the
     // next pass that applies commands would say it again.
-    if (this.st.forwarding === false && was !== false && this.cfg.bridge) this.log.warn({}, 'overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1');
+    if (this.st.forwarding === false && was !== false && this.cfg.bridge)
+      this.log.warn(
+        {},
+        'overlay: IPv4 forwarding is off, so containers cannot reach other hosts: set net.ipv4.ip_forward=1',
+      );
   }
 
   /** Logs a problem once until it changes or clears, not on every pass. */

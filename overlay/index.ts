@@ -16,10 +16,45 @@
 //   lease-keeper.ts  keeps this node's lease in the store
 //   defaults.ts  DEFAULTS: every default, with its reason
 //   driver.ts    OverlayDriver: watches, passes on the reconcile runner, status
-export { OverlayDriver, OverlayConfigError, resolveOptions, type OverlayOptions, type OverlayStatus, type OverlayStore, type OverlayLog } from './driver.js';
-export { OVERLAY_PREFIX, leaseKey, parseLease, parseLeaseRecord, readLeases, type Lease, type LeaseRecord, type Vtep, type BadReason } from './records.js';
-export { decideLease, holding, precedes, probeOrder, type LeaseConfig, type LeaseDecision, type Claim } from './lease.js';
-export { peersOf, vtepMac, vtepAddr, gatewayAddr, VXLAN_OVERHEAD, type DesiredState, type PeerEntry, type SkipReason } from './desired.js';
+export {
+  OverlayDriver,
+  OverlayConfigError,
+  resolveOptions,
+  type OverlayOptions,
+  type OverlayStatus,
+  type OverlayStore,
+  type OverlayLog,
+} from './driver.js';
+export {
+  OVERLAY_PREFIX,
+  leaseKey,
+  parseLease,
+  parseLeaseRecord,
+  readLeases,
+  type Lease,
+  type LeaseRecord,
+  type Vtep,
+  type BadReason,
+} from './records.js';
+export {
+  decideLease,
+  holding,
+  precedes,
+  probeOrder,
+  type LeaseConfig,
+  type LeaseDecision,
+  type Claim,
+} from './lease.js';
+export {
+  peersOf,
+  vtepMac,
+  vtepAddr,
+  gatewayAddr,
+  VXLAN_OVERHEAD,
+  type DesiredState,
+  type PeerEntry,
+  type SkipReason,
+} from './desired.js';
 export { plan, planCleanup, type ActualState, type Command } from './plan.js';
 export { IpAdapter } from './ip.js';
 export { DEFAULTS } from './defaults.js';

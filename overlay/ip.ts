@@ -8,7 +8,16 @@
 // rather than the pass failing.
 import { exec, type ExecResult } from '../base/exec.js';
 import { DEFAULTS } from './defaults.js';
-import { batchLine, normDst, type ActualState, type Command, type FdbState, type LinkState, type NeighState, type RouteState } from './plan.js';
+import {
+  batchLine,
+  normDst,
+  type ActualState,
+  type Command,
+  type FdbState,
+  type LinkState,
+  type NeighState,
+  type RouteState,
+} from './plan.js';
 
 export interface IpAdapterOptions {
   /** Run every command in this network namespace (`ip -n`). */
@@ -72,7 +81,13 @@ export function parseAddrShow(json: string, names: readonly string[]): HostLinks
     const data = isObject(info.info_data) ? info.info_data : {};
     const vxlan =
       kind === 'vxlan'
-        ? { id: num(data.id) ?? -1, port: num(data.port) ?? -1, local: str(data.local), link: str(data.link), learning: data.learning !== false }
+        ? {
+            id: num(data.id) ?? -1,
+            port: num(data.port) ?? -1,
+            local: str(data.local),
+            link: str(data.link),
+            learning: data.learning !== false,
+          }
         : undefined;
     links[name] = { name, kind, up: arr(l.flags).includes('UP'), mtu, mac: str(l.address) ?? '', vxlan, addrs };
   }
@@ -157,7 +172,7 @@ export class IpAdapter {
    */
   async apply(cmds: readonly Command[]): Promise<ApplyResult> {
     const result: ApplyResult = { ran: cmds.length, failed: [] };
-    for (let i = 0; i < cmds.length; ) {
+    for (let i = 0; i < cmds.length;) {
       let j = i;
       while (j < cmds.length && cmds[j].tool === cmds[i].tool) j++;
       const lines = cmds.slice(i, j).map(batchLine);
@@ -200,6 +215,7 @@ export function attributeFailures(lines: readonly string[], stderr: string): { l
       pending = [];
     } else if (raw.trim()) pending.push(raw.trim());
   }
-  if (out.length === 0) out.push({ line: lines.join(' / ').slice(0, 200), error: pending.join('; ') || 'batch failed' });
+  if (out.length === 0)
+    out.push({ line: lines.join(' / ').slice(0, 200), error: pending.join('; ') || 'batch failed' });
   return out;
 }

@@ -40,7 +40,11 @@ export class LeaseKeeper {
     if (d.kind === 'exhausted') {
       if (own) await store.delete(key);
       this.ownMemo = undefined;
-      if (d.lostTo) log.warn({ lostTo: d.lostTo, subnet: own?.subnet }, 'overlay: lost the subnet to an earlier claim and none is free');
+      if (d.lostTo)
+        log.warn(
+          { lostTo: d.lostTo, subnet: own?.subnet },
+          'overlay: lost the subnet to an earlier claim and none is free',
+        );
       return undefined;
     }
     const value = leaseValue(d.record);
@@ -48,7 +52,11 @@ export class LeaseKeeper {
       await store.update(key, () => value, { durable: true });
       if (d.kind === 'claim') {
         this.o.onClaim();
-        if (d.lostTo) log.warn({ subnet: d.record.subnet, was: own?.subnet, lostTo: d.lostTo }, 'overlay: subnet lost to an earlier claim; claimed another');
+        if (d.lostTo)
+          log.warn(
+            { subnet: d.record.subnet, was: own?.subnet, lostTo: d.lostTo },
+            'overlay: subnet lost to an earlier claim; claimed another',
+          );
         else log.info({ subnet: d.record.subnet }, 'overlay: claimed a subnet');
       }
     }

@@ -104,11 +104,20 @@ export type LeaseDecision =
  * What `self` should hold, given its current claim (if any), the others' claims (every
  * claim the store holds, dead owners' included) and the VTEP it publishes.
  */
-export function decideLease(self: string, own: Lease | undefined, claims: readonly Claim[], cfg: LeaseConfig, vtep: Vtep, now: number): LeaseDecision {
+export function decideLease(
+  self: string,
+  own: Lease | undefined,
+  claims: readonly Claim[],
+  cfg: LeaseConfig,
+  vtep: Vtep,
+  now: number,
+): LeaseDecision {
   const others = claims.filter((c) => c.node !== self && countsAsClaim(c.prefix, cfg));
   let lostTo: string | undefined;
   if (own && fitsConfig(own.prefix, cfg)) {
-    const winner = others.find((o) => precedes(o, own) && (contains(o.prefix, own.prefix) || contains(own.prefix, o.prefix)));
+    const winner = others.find(
+      (o) => precedes(o, own) && (contains(o.prefix, own.prefix) || contains(own.prefix, o.prefix)),
+    );
     if (!winner) return { kind: 'keep', record: { subnet: own.subnet, claimedAt: own.claimedAt, vtep } };
     lostTo = winner.node;
   }

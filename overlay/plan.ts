@@ -7,7 +7,6 @@
 // cache and are left alone unless they shadow a desired one.
 import type { DesiredState, PeerEntry } from './desired.js';
 
-
 export interface VxlanInfo {
   id: number;
   port: number;
@@ -75,7 +74,15 @@ export const normDst = (dst: string): string => (dst.includes('/') ? dst : `${ds
 
 function vxlanMatches(l: LinkState, d: DesiredState['device']): boolean {
   const v = l.vxlan;
-  return l.kind === 'vxlan' && v !== undefined && v.id === d.vni && v.port === d.port && v.local === d.local && v.link === d.dev && !v.learning;
+  return (
+    l.kind === 'vxlan' &&
+    v !== undefined &&
+    v.id === d.vni &&
+    v.port === d.port &&
+    v.local === d.local &&
+    v.link === d.dev &&
+    !v.learning
+  );
 }
 
 /**
@@ -105,7 +112,29 @@ function planDevice(out: Command[], d: DesiredState['device'], existing: LinkSta
     cur = undefined;
   }
   if (!cur) {
-    out.push(ip('link', 'link', 'add', dev, 'address', d.mac, 'mtu', d.mtu, 'type', 'vxlan', 'id', d.vni, 'dstport', d.port, 'local', d.local, 'dev', d.dev, 'nolearning'));
+    out.push(
+      ip(
+        'link',
+        'link',
+        'add',
+        dev,
+        'address',
+        d.mac,
+        'mtu',
+        d.mtu,
+        'type',
+        'vxlan',
+        'id',
+        d.vni,
+        'dstport',
+        d.port,
+        'local',
+        d.local,
+        'dev',
+        d.dev,
+        'nolearning',
+      ),
+    );
     fresh = true;
   } else {
     if (cur.mtu !== d.mtu) out.push(ip('link', 'link', 'set', 'dev', dev, 'mtu', d.mtu));
@@ -137,22 +166,28 @@ function planRoutes(out: Command[], dev: string, peers: readonly PeerEntry[], ro
     const p = want.get(normDst(r.dst));
     // Kept only when alone: a delete of another route to the same destination could hit it.
     if (p && r.gateway === p.gateway && r.onlink && perDst.get(normDst(r.dst)) === 1) routeOk.add(normDst(r.dst));
-    else routeDel.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
+    else
+      routeDel.push(ip('route', 'route', 'del', normDst(r.dst), 'dev', dev, ...(r.gateway ? ['via', r.gateway] : [])));
   }
   // A delete without a gateway removes the first route to that destination, which may be
   // one being kept: the exact ones go first.
   routeDel.sort((a, b) => Number(!a.args.includes('via')) - Number(!b.args.includes('via')));
   out.push(...routeDel);
-  for (const p of peers) if (!routeOk.has(normDst(p.subnet))) out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
+  for (const p of peers)
+    if (!routeOk.has(normDst(p.subnet)))
+      out.push(ip('route', 'route', 'replace', p.subnet, 'via', p.gateway, 'dev', dev, 'onlink'));
 }
 
 // Neighbours last among ip's lines: `ip neigh` ends the whole batch on a failure
 // (iproute2 6.1 exits), where the other commands let -force go on.
 function planNeighbours(out: Command[], dev: string, peers: readonly PeerEntry[], neigh: ActualState['neigh']): void {
   const wantGw = new Map<string, PeerEntry>(peers.map((p) => [p.gateway, p]));
-  for (const n of neigh) if (n.permanent && !wantGw.has(n.dst)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
+  for (const n of neigh)
+    if (n.permanent && !wantGw.has(n.dst)) out.push(ip('neigh', 'neigh', 'del', n.dst, 'dev', dev));
   const neighOk = new Set(neigh.filter((n) => n.permanent).map((n) => `${n.dst} ${n.lladdr}`));
-  for (const p of peers) if (!neighOk.has(`${p.gateway} ${p.mac}`)) out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
+  for (const p of peers)
+    if (!neighOk.has(`${p.gateway} ${p.mac}`))
+      out.push(ip('neigh', 'neigh', 'replace', p.gateway, 'lladdr', p.mac, 'dev', dev, 'nud', 'permanent'));
 }
 
 // A unicast MAC has one remote in a VXLAN FDB (`append` adds remotes only to the
@@ -164,7 +199,8 @@ function planFdb(out: Command[], dev: string, peers: readonly PeerEntry[], fdb: 
   for (const [mac, entries] of fdbByMac) {
     const p = wantMac.get(mac);
     if (p && entries.length === 1) continue;
-    for (const f of entries) if (!p || f.dst !== p.underlay) out.push(br('fdb', 'del', mac, 'dev', dev, 'dst', f.dst, 'self'));
+    for (const f of entries)
+      if (!p || f.dst !== p.underlay) out.push(br('fdb', 'del', mac, 'dev', dev, 'dst', f.dst, 'self'));
   }
   for (const p of peers) {
     const entries = fdbByMac.get(p.mac) ?? [];

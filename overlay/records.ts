@@ -89,7 +89,10 @@ export function parseLease(r: StoreRecord): Lease | BadReason {
 }
 
 /** The leases among `records` (entries under OVERLAY_PREFIX), and the skipped ones. */
-export function readLeases(records: Iterable<StoreRecord>): { leases: Lease[]; bad: { key: string; reason: BadReason }[] } {
+export function readLeases(records: Iterable<StoreRecord>): {
+  leases: Lease[];
+  bad: { key: string; reason: BadReason }[];
+} {
   const leases: Lease[] = [];
   const bad: { key: string; reason: BadReason }[] = [];
   for (const r of records) {
@@ -101,6 +104,14 @@ export function readLeases(records: Iterable<StoreRecord>): { leases: Lease[]; b
 }
 
 /** The record as stored (plain JSON, fields in a fixed order). */
-export function leaseValue(l: LeaseRecord): { subnet: string; claimedAt: number; vtep: { addr: string; mac: string; vni: number; port: number } } {
-  return { subnet: l.subnet, claimedAt: l.claimedAt, vtep: { addr: l.vtep.addr, mac: l.vtep.mac, vni: l.vtep.vni, port: l.vtep.port } };
+export function leaseValue(l: LeaseRecord): {
+  subnet: string;
+  claimedAt: number;
+  vtep: { addr: string; mac: string; vni: number; port: number };
+} {
+  return {
+    subnet: l.subnet,
+    claimedAt: l.claimedAt,
+    vtep: { addr: l.vtep.addr, mac: l.vtep.mac, vni: l.vtep.vni, port: l.vtep.port },
+  };
 }

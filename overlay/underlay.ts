@@ -39,7 +39,9 @@ export class UnderlayFinder {
     if (this.o.configured) return on(this.o.configured, 'config');
     const kept = this.kept && on(this.kept.addr, this.kept.source);
     if (kept) return (this.kept = kept);
-    const targets: [string, string][] = live.filter((l) => l.node !== this.o.node).map((l) => [l.vtep.addr, `route to ${l.node}`]);
+    const targets: [string, string][] = live
+      .filter((l) => l.node !== this.o.node)
+      .map((l) => [l.vtep.addr, `route to ${l.node}`]);
     targets.push([this.o.probe, 'default route']);
     for (const [dst, source] of targets) {
       const r = await this.o.routeTo(dst);

@@ -40,7 +40,9 @@ const CONVERGE_BOUND_MS = S + 3 * H + 10_000;
 const WARMUP_MS = 3000;
 const ATTACK_MS = 30_000;
 
-t.comment(`hostile member among ${N} honest nodes, ${RUNS} runs, PROPS_SEED=${SEED}; convergence bound ${CONVERGE_BOUND_MS} ms`);
+t.comment(
+  `hostile member among ${N} honest nodes, ${RUNS} runs, PROPS_SEED=${SEED}; convergence bound ${CONVERGE_BOUND_MS} ms`,
+);
 
 // ------------------------------------------------------------------ the hostile repertoire
 
@@ -58,7 +60,20 @@ const incArb: fc.Arbitrary<IncSpec> = fc.oneof(
   fc.record({ rel: fc.constant('lead' as const), delta: fc.integer({ min: -3, max: 3 }) }),
   fc.record({
     rel: fc.constant('abs' as const),
-    value: fc.oneof(fc.constantFrom(0, 1, MAX_INCARNATION - 1, MAX_INCARNATION, MAX_INCARNATION + 1, Number.MAX_SAFE_INTEGER, -1, 1.5, NaN), fc.nat({ max: MAX_INCARNATION })),
+    value: fc.oneof(
+      fc.constantFrom(
+        0,
+        1,
+        MAX_INCARNATION - 1,
+        MAX_INCARNATION,
+        MAX_INCARNATION + 1,
+        Number.MAX_SAFE_INTEGER,
+        -1,
+        1.5,
+        NaN,
+      ),
+      fc.nat({ max: MAX_INCARNATION }),
+    ),
   }),
 );
 
@@ -69,8 +84,25 @@ type Forged =
   | { kind: 'garbage'; value: unknown };
 
 const forgedArb: fc.Arbitrary<Forged> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('alive' as const), about: whoArb, inc: incArb, addrOf: whoArb, meta: fc.uint8Array({ maxLength: 600 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('suspect' as const, 'dead' as const), about: whoArb, inc: incArb, from: whoArb }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('alive' as const),
+      about: whoArb,
+      inc: incArb,
+      addrOf: whoArb,
+      meta: fc.uint8Array({ maxLength: 600 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('suspect' as const, 'dead' as const),
+      about: whoArb,
+      inc: incArb,
+      from: whoArb,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('valid' as const), msg: arbPacketMessage }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('garbage' as const), value: fc.anything({ maxDepth: 2 }) }) },
 );
@@ -92,7 +124,13 @@ const sendArb: fc.Arbitrary<Send> = fc.record({
 const attackArb = fc.array(sendArb, { minLength: 1, maxLength: 60 }).map((s) => [...s].sort((a, b) => a.at - b.at));
 
 /** A member that answers nothing: it only speaks when the schedule says so. */
-const MUTE: SimApp = { datagram() {}, stream: () => undefined, streamReply() {}, wake() {}, nextDeadline: () => Infinity };
+const MUTE: SimApp = {
+  datagram() {},
+  stream: () => undefined,
+  streamReply() {},
+  wake() {},
+  nextDeadline: () => Infinity,
+};
 
 // ------------------------------------------------------------------ the property
 
@@ -107,7 +145,8 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
       const evil = new SimHost(EVIL, EVIL_ADDR, c.scheduler);
       c.network.attach(evil);
       evil.bind(GOSSIP_PORT, MUTE);
-      const addrOf = (who: string) => (who === EVIL ? EVIL_ADDR : NAMES.includes(who) ? c.endpointOf(who).addr : '192.0.2.1');
+      const addrOf = (who: string) =>
+        who === EVIL ? EVIL_ADDR : NAMES.includes(who) ? c.endpointOf(who).addr : '192.0.2.1';
       const incarnation = (spec: IncSpec, about: string, receiver: string): number => {
         if (spec.rel === 'abs') return spec.value;
         if (spec.rel === 'lead') return Math.floor(c.host(receiver).now / 1000) + config.incarnationLeadS + spec.delta;
@@ -117,7 +156,12 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
       const build = (f: Forged, receiver: string): unknown => {
         switch (f.kind) {
           case 'alive':
-            return { t: 'alive', incarnation: incarnation(f.inc, f.about, receiver), node: { name: f.about, addr: addrOf(f.addrOf), port: GOSSIP_PORT }, meta: f.meta };
+            return {
+              t: 'alive',
+              incarnation: incarnation(f.inc, f.about, receiver),
+              node: { name: f.about, addr: addrOf(f.addrOf), port: GOSSIP_PORT },
+              meta: f.meta,
+            };
           case 'suspect':
           case 'dead':
             return { t: f.kind, incarnation: incarnation(f.inc, f.about, receiver), node: f.about, from: f.from };
@@ -129,7 +173,21 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
       };
       c.run(WARMUP_MS);
       // The hostile node joins as a member first, as a key holder can.
-      for (const n of NAMES) c.network.sendDatagram(evil, GOSSIP_PORT, c.endpointOf(n), [{ t: 'alive', incarnation: 1, node: { name: EVIL, addr: EVIL_ADDR, port: GOSSIP_PORT }, meta: new Uint8Array(0) }], 40);
+      for (const n of NAMES)
+        c.network.sendDatagram(
+          evil,
+          GOSSIP_PORT,
+          c.endpointOf(n),
+          [
+            {
+              t: 'alive',
+              incarnation: 1,
+              node: { name: EVIL, addr: EVIL_ADDR, port: GOSSIP_PORT },
+              meta: new Uint8Array(0),
+            },
+          ],
+          40,
+        );
       const start = c.now;
       for (const s of attack) {
         c.scheduler.at(start + s.at, () => {
@@ -141,9 +199,21 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
               if (typeof m !== 'object' || m === null) return m as PushNodeState; // garbage where a state belongs
               const v = m as Partial<Message> & { node?: unknown; incarnation?: unknown; meta?: unknown };
               const name = typeof v.node === 'string' ? v.node : (v.node as { name?: unknown } | undefined)?.name;
-              return { node: { name, addr: addrOf(String(name)), port: GOSSIP_PORT }, incarnation: v.incarnation, state: v.t === 'dead' ? 'dead' : v.t === 'suspect' ? 'suspect' : 'alive', meta: v.meta ?? new Uint8Array(0) } as unknown as PushNodeState;
+              return {
+                node: { name, addr: addrOf(String(name)), port: GOSSIP_PORT },
+                incarnation: v.incarnation,
+                state: v.t === 'dead' ? 'dead' : v.t === 'suspect' ? 'suspect' : 'alive',
+                meta: v.meta ?? new Uint8Array(0),
+              } as unknown as PushNodeState;
             });
-            c.network.openStream(evil, GOSSIP_PORT, c.endpointOf(to), { t: 'push-pull', join: s.msgs.length % 2 === 0, states }, 100, () => 0);
+            c.network.openStream(
+              evil,
+              GOSSIP_PORT,
+              c.endpointOf(to),
+              { t: 'push-pull', join: s.msgs.length % 2 === 0, states },
+              100,
+              () => 0,
+            );
           } else {
             c.network.sendDatagram(evil, GOSSIP_PORT, c.endpointOf(to), msgs, 100);
           }
@@ -158,7 +228,12 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
           const core = c.core(o)!;
           return NAMES.every((n) => {
             const m = n === o ? core.localMember() : core.member(n);
-            return m !== undefined && m.state === 'alive' && Number.isSafeInteger(m.incarnation) && m.incarnation <= MAX_INCARNATION;
+            return (
+              m !== undefined &&
+              m.state === 'alive' &&
+              Number.isSafeInteger(m.incarnation) &&
+              m.incarnation <= MAX_INCARNATION
+            );
           });
         });
       // A member whose clock is behind its peers' cannot outbid news they accepted at the
@@ -167,15 +242,30 @@ t.test('a hostile member crashes no honest node and cannot keep the honest clust
       const bound = CONVERGE_BOUND_MS + (Math.max(...skews) - Math.min(...skews));
       const done = c.runUntilTrue(agreed, bound, 250);
       if (done === undefined) {
-        const views = NAMES.map((o) => `${o}: ${NAMES.filter((n) => n !== o).map((n) => `${n}=${c.core(o)!.member(n)?.state ?? 'unknown'}@${c.core(o)!.member(n)?.incarnation}`).join(' ')}`);
-        throw new Error(`cluster seed ${seed}: honest nodes disagree ${bound} ms after the attack ended\n${views.join('\n')}`);
+        const views = NAMES.map(
+          (o) =>
+            `${o}: ${NAMES.filter((n) => n !== o)
+              .map((n) => `${n}=${c.core(o)!.member(n)?.state ?? 'unknown'}@${c.core(o)!.member(n)?.incarnation}`)
+              .join(' ')}`,
+        );
+        throw new Error(
+          `cluster seed ${seed}: honest nodes disagree ${bound} ms after the attack ended\n${views.join('\n')}`,
+        );
       }
       worst = Math.max(worst, done - stop);
       return true;
     }),
-    { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: true, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
+    {
+      numRuns: RUNS,
+      seed: SEED,
+      interruptAfterTimeLimit: TIME_LIMIT_MS,
+      markInterruptAsFailure: true,
+      ...(PATH ? { path: PATH, endOnFailure: true } : {}),
+    },
   );
-  t.comment(`${sent} hostile messages; worst time to agreement after the attack: ${worst} ms (bound ${CONVERGE_BOUND_MS} ms + the run's clock spread)`);
+  t.comment(
+    `${sent} hostile messages; worst time to agreement after the attack: ${worst} ms (bound ${CONVERGE_BOUND_MS} ms + the run's clock spread)`,
+  );
   t.pass('no honest node threw; the honest cluster agreed in every run');
   meter.report(t, 'membership: hostile member, no crash, converges', N, SEED);
 });

@@ -36,10 +36,29 @@ const SETTLE_MS = 30_000;
 
 t.comment(`hostile store props: ${N} nodes (${HOSTILE} hostile), ${RUNS} runs, PROPS_SEED=${SEED}`);
 
-type Kind = 'epoch_max' | 'epoch_far' | 'foreign_actor' | 'shared_owned_key' | 'wrong_bucket' | 'own_doc_foreign_key' | 'garbage' | 'same_epoch' | 'near_epoch';
+type Kind =
+  | 'epoch_max'
+  | 'epoch_far'
+  | 'foreign_actor'
+  | 'shared_owned_key'
+  | 'wrong_bucket'
+  | 'own_doc_foreign_key'
+  | 'garbage'
+  | 'same_epoch'
+  | 'near_epoch';
 /** Forgeries the store cannot tell from the owner without signatures: allowed to show until the owner's next epoch. */
 const UNDETECTABLE: readonly Kind[] = ['same_epoch', 'near_epoch'];
-const KINDS: readonly Kind[] = ['epoch_max', 'epoch_far', 'foreign_actor', 'shared_owned_key', 'wrong_bucket', 'own_doc_foreign_key', 'garbage', 'same_epoch', 'near_epoch'];
+const KINDS: readonly Kind[] = [
+  'epoch_max',
+  'epoch_far',
+  'foreign_actor',
+  'shared_owned_key',
+  'wrong_bucket',
+  'own_doc_foreign_key',
+  'garbage',
+  'same_epoch',
+  'near_epoch',
+];
 
 interface Forgery {
   at: number;
@@ -50,8 +69,17 @@ interface Forgery {
 }
 
 const honestArb = fc.integer({ min: 0, max: HONEST.length - 1 }).map((i) => HONEST[i]!);
-const forgeryArb: fc.Arbitrary<Forgery> = fc.record({ at: fc.integer({ min: 0, max: WINDOW_MS }), kind: fc.constantFrom(...KINDS), victim: honestArb, to: honestArb });
-const writeArb = fc.record({ at: fc.integer({ min: 0, max: WINDOW_MS }), node: honestArb, key: fc.constantFrom('node', 'svc') });
+const forgeryArb: fc.Arbitrary<Forgery> = fc.record({
+  at: fc.integer({ min: 0, max: WINDOW_MS }),
+  kind: fc.constantFrom(...KINDS),
+  victim: honestArb,
+  to: honestArb,
+});
+const writeArb = fc.record({
+  at: fc.integer({ min: 0, max: WINDOW_MS }),
+  node: honestArb,
+  key: fc.constantFrom('node', 'svc'),
+});
 
 const FORGED = 'mallory';
 const FORGED_UNDETECTABLE = 'mallory-undetectable';
@@ -91,67 +119,95 @@ function forge(c: StoreCluster, f: Forgery): Uint8Array {
 function forgedVisible(c: StoreCluster, at: string, marker: string): string | undefined {
   for (const view of ['all', 'live'] as const) {
     for (const r of c.store(at).entries('', { view })) {
-      if ((r.value as { by?: string } | null)?.by === marker) return `${at} shows ${r.key} = ${JSON.stringify(r.value)} (owner ${r.owner}, ${view} view)`;
+      if ((r.value as { by?: string } | null)?.by === marker)
+        return `${at} shows ${r.key} = ${JSON.stringify(r.value)} (owner ${r.owner}, ${view} view)`;
     }
   }
   return undefined;
 }
 
-t.test('a hostile member never changes another node\'s records, and the cluster still converges', async (t) => {
+t.test("a hostile member never changes another node's records, and the cluster still converges", async (t) => {
   const meter = new PropertyMeter();
   let forgeries = 0;
   let rejected = 0;
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.array(forgeryArb, { minLength: 1, maxLength: 30 }), fc.array(writeArb, { minLength: 1, maxLength: 30 }), (seed, forgeriesList, writes) => {
-      const c = new StoreCluster({ nodes: N, seed, config, keyOwner: recordOwner, replication: { repairIntervalMs: 500 } });
-      meter.run(c);
-      c.run(WARMUP_MS);
-      const report = (detail: string) => `cluster seed ${seed}; forgeries ${JSON.stringify(forgeriesList)}; writes ${JSON.stringify(writes)}\n${detail}`;
-      let counter = 0;
-      for (const w of writes) {
-        c.membership.scheduler.at(c.now + w.at, () => {
-          const key = w.key === 'node' ? `node/${w.node}` : `svc/web/${w.node}/1`;
-          c.write(w.node, key, { by: w.node, n: ++counter });
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      fc.array(forgeryArb, { minLength: 1, maxLength: 30 }),
+      fc.array(writeArb, { minLength: 1, maxLength: 30 }),
+      (seed, forgeriesList, writes) => {
+        const c = new StoreCluster({
+          nodes: N,
+          seed,
+          config,
+          keyOwner: recordOwner,
+          replication: { repairIntervalMs: 500 },
         });
-      }
-      const hostileAddr = c.membership.host(HOSTILE).addr;
-      for (const f of forgeriesList) {
-        c.membership.scheduler.at(c.now + f.at, () => c.inject(f.to, { addr: hostileAddr, port: STORE_PORT }, forge(c, f)));
-      }
-      forgeries += forgeriesList.length;
-      // never: checked every 250 ms of the window and the settling after it
-      let problem: string | undefined;
-      const check = () => {
-        for (const n of c.upNodes()) if (n !== HOSTILE) problem ??= forgedVisible(c, n, FORGED);
-        return problem !== undefined;
-      };
-      c.runUntilTrue(check, WINDOW_MS + 1000, 250);
-      if (problem) throw new Error(report(`a detectable forgery was accepted: ${problem}`));
-      // eventually: converged, and each honest node's records everywhere as it holds them
-      const settled = () => {
-        if (check() || !c.storesAgree()) return false;
-        for (const n of c.upNodes()) {
-          if (n === HOSTILE) continue;
-          if (forgedVisible(c, n, FORGED_UNDETECTABLE)) return false;
-          for (const v of HONEST) {
-            for (const key of [`node/${v}`, `svc/web/${v}/1`]) {
-              if (JSON.stringify(c.store(n).get(key, { view: 'all' })) !== JSON.stringify(c.store(v).get(key, { view: 'all' }))) return false;
+        meter.run(c);
+        c.run(WARMUP_MS);
+        const report = (detail: string) =>
+          `cluster seed ${seed}; forgeries ${JSON.stringify(forgeriesList)}; writes ${JSON.stringify(writes)}\n${detail}`;
+        let counter = 0;
+        for (const w of writes) {
+          c.membership.scheduler.at(c.now + w.at, () => {
+            const key = w.key === 'node' ? `node/${w.node}` : `svc/web/${w.node}/1`;
+            c.write(w.node, key, { by: w.node, n: ++counter });
+          });
+        }
+        const hostileAddr = c.membership.host(HOSTILE).addr;
+        for (const f of forgeriesList) {
+          c.membership.scheduler.at(c.now + f.at, () =>
+            c.inject(f.to, { addr: hostileAddr, port: STORE_PORT }, forge(c, f)),
+          );
+        }
+        forgeries += forgeriesList.length;
+        // never: checked every 250 ms of the window and the settling after it
+        let problem: string | undefined;
+        const check = () => {
+          for (const n of c.upNodes()) if (n !== HOSTILE) problem ??= forgedVisible(c, n, FORGED);
+          return problem !== undefined;
+        };
+        c.runUntilTrue(check, WINDOW_MS + 1000, 250);
+        if (problem) throw new Error(report(`a detectable forgery was accepted: ${problem}`));
+        // eventually: converged, and each honest node's records everywhere as it holds them
+        const settled = () => {
+          if (check() || !c.storesAgree()) return false;
+          for (const n of c.upNodes()) {
+            if (n === HOSTILE) continue;
+            if (forgedVisible(c, n, FORGED_UNDETECTABLE)) return false;
+            for (const v of HONEST) {
+              for (const key of [`node/${v}`, `svc/web/${v}/1`]) {
+                if (
+                  JSON.stringify(c.store(n).get(key, { view: 'all' })) !==
+                  JSON.stringify(c.store(v).get(key, { view: 'all' }))
+                )
+                  return false;
+              }
             }
           }
+          return true;
+        };
+        const done = c.runUntilTrue(settled, SETTLE_MS, 250);
+        if (problem) throw new Error(report(`a detectable forgery was accepted: ${problem}`));
+        if (done === undefined) {
+          const left = c
+            .upNodes()
+            .map((n) => forgedVisible(c, n, FORGED_UNDETECTABLE))
+            .filter(Boolean);
+          throw new Error(
+            report(
+              `not settled ${SETTLE_MS} ms after the forging stopped: digest groups ${JSON.stringify(c.rootGroups())}; forged records left: ${left.join('; ') || 'none'}`,
+            ),
+          );
         }
+        for (const n of HONEST) if (c.isUp(n)) rejected += c.store(n).stats().remoteRejected;
+        // the own documents stayed each owner's
+        for (const v of HONEST)
+          if (c.isUp(v) && c.store(v).doc(ownDocId(v)) === undefined)
+            throw new Error(report(`${v} lost its own document`));
         return true;
-      };
-      const done = c.runUntilTrue(settled, SETTLE_MS, 250);
-      if (problem) throw new Error(report(`a detectable forgery was accepted: ${problem}`));
-      if (done === undefined) {
-        const left = c.upNodes().map((n) => forgedVisible(c, n, FORGED_UNDETECTABLE)).filter(Boolean);
-        throw new Error(report(`not settled ${SETTLE_MS} ms after the forging stopped: digest groups ${JSON.stringify(c.rootGroups())}; forged records left: ${left.join('; ') || 'none'}`));
-      }
-      for (const n of HONEST) if (c.isUp(n)) rejected += c.store(n).stats().remoteRejected;
-      // the own documents stayed each owner's
-      for (const v of HONEST) if (c.isUp(v) && c.store(v).doc(ownDocId(v)) === undefined) throw new Error(report(`${v} lost its own document`));
-      return true;
-    }),
+      },
+    ),
     { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
   );
   t.comment(`${forgeries} forgeries injected, ${rejected} remote changes rejected at honest nodes`);

@@ -44,7 +44,15 @@ const WINDOW_MS = 15_000;
 const SETTLE_MS = 30_000;
 const FORGED = 'mallory';
 
-const KINDS = ['same_epoch_unsigned', 'same_epoch_own_sig', 'near_epoch_own_sig', 'stolen_sig', 'garbage_sig', 'shared_as_victim', 'replay'] as const;
+const KINDS = [
+  'same_epoch_unsigned',
+  'same_epoch_own_sig',
+  'near_epoch_own_sig',
+  'stolen_sig',
+  'garbage_sig',
+  'shared_as_victim',
+  'replay',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Forgery {
@@ -55,112 +63,175 @@ interface Forgery {
 }
 
 const honestArb = fc.integer({ min: 0, max: HONEST.length - 1 }).map((i) => HONEST[i]!);
-const forgeryArb: fc.Arbitrary<Forgery> = fc.record({ at: fc.integer({ min: 0, max: WINDOW_MS }), kind: fc.constantFrom(...KINDS), victim: honestArb, to: honestArb });
-const writeArb = fc.record({ at: fc.integer({ min: 0, max: WINDOW_MS }), node: honestArb, key: fc.constantFrom('node', 'svc') });
-
-t.test('a compromised member with its own certificate never changes another node\'s records', { skip: skipUnless({ commands: ['openssl'] }) }, async (t) => {
-  const pki = makePki(NAMES);
-  t.teardown(() => pki.cleanup());
-  const base = Date.now();
-  const ids = new Map(NAMES.map((n) => [n, pki.identity(n, base)]));
-  const hostileAuth = new SignedChanges(ids.get(HOSTILE)!, { clockOffsetMs: base });
-  const meter = new PropertyMeter();
-  let forgeries = 0;
-  let rejected = 0;
-  const reasons: Record<string, number> = {};
-  fc.assert(
-    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.array(forgeryArb, { minLength: 1, maxLength: 25 }), fc.array(writeArb, { minLength: 1, maxLength: 25 }), (seed, forgeriesList, writes) => {
-      // The victims' real signed changes, as the hostile node sees them pass (to steal and replay).
-      const seen = new Map<string, LocalChange[]>();
-      const c = new StoreCluster({
-        nodes: N,
-        seed,
-        config,
-        keyOwner: recordOwner,
-        replication: { repairIntervalMs: 500 },
-        auth: IDENTITY ? (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }) : undefined,
-        onStart: (name, store) => store.observe({ localChange: (ch) => (seen.get(name) ?? seen.set(name, []).get(name)!).push(ch) }),
-      });
-      meter.run(c);
-      c.run(WARMUP_MS);
-      const report = (detail: string) => `cluster seed ${seed}; forgeries ${JSON.stringify(forgeriesList)}; writes ${JSON.stringify(writes)}\n${detail}`;
-      let counter = 0;
-      for (const w of writes) {
-        c.membership.scheduler.at(c.now + w.at, () => {
-          const key = w.key === 'node' ? `node/${w.node}` : `svc/web/${w.node}/1`;
-          c.write(w.node, key, { by: w.node, n: ++counter });
-        });
-      }
-      const forge = (f: Forgery): Uint8Array => {
-        const records = { [`node/${f.victim}`]: { by: FORGED, n: -1 }, [`svc/web/${f.victim}/1`]: { by: FORGED, n: -1 } };
-        const now = c.membership.host(f.to).now;
-        const epoch = c.isUp(f.victim) ? c.store(f.victim).ownEpoch : Math.max(1, Math.floor(now));
-        const own: ForgeSigner = (d, ch) => hostileAuth.sign(d, ch);
-        const victimChanges = seen.get(f.victim) ?? [];
-        const stolen = victimChanges.find((x) => x.auth)?.auth;
-        switch (f.kind) {
-          case 'same_epoch_unsigned':
-            return forgedOwnDocPush(f.victim, epoch, records);
-          case 'same_epoch_own_sig':
-            return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), own);
-          case 'near_epoch_own_sig':
-            return forgedOwnDocPush(f.victim, Math.floor(now) + 10 * 60_000, records, actorId(f.victim, Math.floor(now) + 10 * 60_000), own);
-          case 'stolen_sig':
-            return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), () => stolen);
-          case 'garbage_sig':
-            return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), () => new Uint8Array(100).fill(7));
-          case 'shared_as_victim': {
-            const key = `kv/of-${f.victim}`;
-            const session = c.isUp(f.victim) ? c.store(f.victim).session : epoch;
-            return sharedWritePush(key, { by: FORGED, n: -1 }, bucketOf(key), actorId(f.victim, session), own);
-          }
-          case 'replay': {
-            const old = victimChanges.slice(0, 4).map((x) => ({ docId: x.docId, epoch: x.epoch, id: changeId(x.hash), change: x.change, ...(x.auth ? { auth: x.auth } : {}) }));
-            return encode({ t: 'push', origin: HOSTILE, limit: NO_FORWARD, changes: old });
-          }
-        }
-      };
-      const hostileAddr = c.membership.host(HOSTILE).addr;
-      for (const f of forgeriesList) c.membership.scheduler.at(c.now + f.at, () => c.inject(f.to, { addr: hostileAddr, port: STORE_PORT }, forge(f)));
-      forgeries += forgeriesList.length;
-      const visible = (at: string): string | undefined => {
-        for (const view of ['all', 'live'] as const) {
-          for (const r of c.store(at).entries('', { view })) if ((r.value as { by?: string } | null)?.by === FORGED) return `${at} shows ${r.key} = ${JSON.stringify(r.value)} (owner ${r.owner}, ${view} view)`;
-        }
-        return undefined;
-      };
-      let problem: string | undefined;
-      const check = () => {
-        for (const n of c.upNodes()) if (n !== HOSTILE) problem ??= visible(n);
-        return problem !== undefined;
-      };
-      c.runUntilTrue(check, WINDOW_MS + 1000, 250);
-      if (problem) throw new Error(report(`a forgery was accepted: ${problem}`));
-      const settled = () => {
-        if (check() || !c.storesAgree()) return false;
-        for (const n of c.upNodes()) {
-          for (const v of HONEST) {
-            for (const key of [`node/${v}`, `svc/web/${v}/1`]) {
-              if (JSON.stringify(c.store(n).get(key, { view: 'all' })) !== JSON.stringify(c.store(v).get(key, { view: 'all' }))) return false;
-            }
-          }
-        }
-        return true;
-      };
-      const done = c.runUntilTrue(settled, SETTLE_MS, 250);
-      if (problem) throw new Error(report(`a forgery was accepted: ${problem}`));
-      if (done === undefined) throw new Error(report(`not settled ${SETTLE_MS} ms after the forging stopped: digest groups ${JSON.stringify(c.rootGroups())}`));
-      for (const n of HONEST) {
-        if (!c.isUp(n)) continue;
-        rejected += c.store(n).stats().remoteRejected;
-        for (const [r, k] of Object.entries(c.store(n).stats().admitRejects)) if (k > 0) reasons[r] = (reasons[r] ?? 0) + k;
-      }
-      for (const v of HONEST) if (c.isUp(v) && c.store(v).doc(ownDocId(v)) === undefined) throw new Error(report(`${v} lost its own document`));
-      return true;
-    }),
-    { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
-  );
-  t.comment(`${forgeries} forgeries injected, ${rejected} remote changes rejected at honest nodes, by reason ${JSON.stringify(reasons)}`);
-  meter.report(t, `compromised member with a certificate: no forgery accepted, converged (identity ${IDENTITY ? 'on' : 'OFF'})`, N, SEED);
-  t.pass('held in every run');
+const forgeryArb: fc.Arbitrary<Forgery> = fc.record({
+  at: fc.integer({ min: 0, max: WINDOW_MS }),
+  kind: fc.constantFrom(...KINDS),
+  victim: honestArb,
+  to: honestArb,
 });
+const writeArb = fc.record({
+  at: fc.integer({ min: 0, max: WINDOW_MS }),
+  node: honestArb,
+  key: fc.constantFrom('node', 'svc'),
+});
+
+t.test(
+  "a compromised member with its own certificate never changes another node's records",
+  { skip: skipUnless({ commands: ['openssl'] }) },
+  async (t) => {
+    const pki = makePki(NAMES);
+    t.teardown(() => pki.cleanup());
+    const base = Date.now();
+    const ids = new Map(NAMES.map((n) => [n, pki.identity(n, base)]));
+    const hostileAuth = new SignedChanges(ids.get(HOSTILE)!, { clockOffsetMs: base });
+    const meter = new PropertyMeter();
+    let forgeries = 0;
+    let rejected = 0;
+    const reasons: Record<string, number> = {};
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        fc.array(forgeryArb, { minLength: 1, maxLength: 25 }),
+        fc.array(writeArb, { minLength: 1, maxLength: 25 }),
+        (seed, forgeriesList, writes) => {
+          // The victims' real signed changes, as the hostile node sees them pass (to steal and replay).
+          const seen = new Map<string, LocalChange[]>();
+          const c = new StoreCluster({
+            nodes: N,
+            seed,
+            config,
+            keyOwner: recordOwner,
+            replication: { repairIntervalMs: 500 },
+            auth: IDENTITY ? (name) => new SignedChanges(ids.get(name)!, { clockOffsetMs: base }) : undefined,
+            onStart: (name, store) =>
+              store.observe({ localChange: (ch) => (seen.get(name) ?? seen.set(name, []).get(name)!).push(ch) }),
+          });
+          meter.run(c);
+          c.run(WARMUP_MS);
+          const report = (detail: string) =>
+            `cluster seed ${seed}; forgeries ${JSON.stringify(forgeriesList)}; writes ${JSON.stringify(writes)}\n${detail}`;
+          let counter = 0;
+          for (const w of writes) {
+            c.membership.scheduler.at(c.now + w.at, () => {
+              const key = w.key === 'node' ? `node/${w.node}` : `svc/web/${w.node}/1`;
+              c.write(w.node, key, { by: w.node, n: ++counter });
+            });
+          }
+          const forge = (f: Forgery): Uint8Array => {
+            const records = {
+              [`node/${f.victim}`]: { by: FORGED, n: -1 },
+              [`svc/web/${f.victim}/1`]: { by: FORGED, n: -1 },
+            };
+            const now = c.membership.host(f.to).now;
+            const epoch = c.isUp(f.victim) ? c.store(f.victim).ownEpoch : Math.max(1, Math.floor(now));
+            const own: ForgeSigner = (d, ch) => hostileAuth.sign(d, ch);
+            const victimChanges = seen.get(f.victim) ?? [];
+            const stolen = victimChanges.find((x) => x.auth)?.auth;
+            switch (f.kind) {
+              case 'same_epoch_unsigned':
+                return forgedOwnDocPush(f.victim, epoch, records);
+              case 'same_epoch_own_sig':
+                return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), own);
+              case 'near_epoch_own_sig':
+                return forgedOwnDocPush(
+                  f.victim,
+                  Math.floor(now) + 10 * 60_000,
+                  records,
+                  actorId(f.victim, Math.floor(now) + 10 * 60_000),
+                  own,
+                );
+              case 'stolen_sig':
+                return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), () => stolen);
+              case 'garbage_sig':
+                return forgedOwnDocPush(f.victim, epoch, records, actorId(f.victim, epoch), () =>
+                  new Uint8Array(100).fill(7),
+                );
+              case 'shared_as_victim': {
+                const key = `kv/of-${f.victim}`;
+                const session = c.isUp(f.victim) ? c.store(f.victim).session : epoch;
+                return sharedWritePush(key, { by: FORGED, n: -1 }, bucketOf(key), actorId(f.victim, session), own);
+              }
+              case 'replay': {
+                const old = victimChanges
+                  .slice(0, 4)
+                  .map((x) => ({
+                    docId: x.docId,
+                    epoch: x.epoch,
+                    id: changeId(x.hash),
+                    change: x.change,
+                    ...(x.auth ? { auth: x.auth } : {}),
+                  }));
+                return encode({ t: 'push', origin: HOSTILE, limit: NO_FORWARD, changes: old });
+              }
+            }
+          };
+          const hostileAddr = c.membership.host(HOSTILE).addr;
+          for (const f of forgeriesList)
+            c.membership.scheduler.at(c.now + f.at, () =>
+              c.inject(f.to, { addr: hostileAddr, port: STORE_PORT }, forge(f)),
+            );
+          forgeries += forgeriesList.length;
+          const visible = (at: string): string | undefined => {
+            for (const view of ['all', 'live'] as const) {
+              for (const r of c.store(at).entries('', { view }))
+                if ((r.value as { by?: string } | null)?.by === FORGED)
+                  return `${at} shows ${r.key} = ${JSON.stringify(r.value)} (owner ${r.owner}, ${view} view)`;
+            }
+            return undefined;
+          };
+          let problem: string | undefined;
+          const check = () => {
+            for (const n of c.upNodes()) if (n !== HOSTILE) problem ??= visible(n);
+            return problem !== undefined;
+          };
+          c.runUntilTrue(check, WINDOW_MS + 1000, 250);
+          if (problem) throw new Error(report(`a forgery was accepted: ${problem}`));
+          const settled = () => {
+            if (check() || !c.storesAgree()) return false;
+            for (const n of c.upNodes()) {
+              for (const v of HONEST) {
+                for (const key of [`node/${v}`, `svc/web/${v}/1`]) {
+                  if (
+                    JSON.stringify(c.store(n).get(key, { view: 'all' })) !==
+                    JSON.stringify(c.store(v).get(key, { view: 'all' }))
+                  )
+                    return false;
+                }
+              }
+            }
+            return true;
+          };
+          const done = c.runUntilTrue(settled, SETTLE_MS, 250);
+          if (problem) throw new Error(report(`a forgery was accepted: ${problem}`));
+          if (done === undefined)
+            throw new Error(
+              report(
+                `not settled ${SETTLE_MS} ms after the forging stopped: digest groups ${JSON.stringify(c.rootGroups())}`,
+              ),
+            );
+          for (const n of HONEST) {
+            if (!c.isUp(n)) continue;
+            rejected += c.store(n).stats().remoteRejected;
+            for (const [r, k] of Object.entries(c.store(n).stats().admitRejects))
+              if (k > 0) reasons[r] = (reasons[r] ?? 0) + k;
+          }
+          for (const v of HONEST)
+            if (c.isUp(v) && c.store(v).doc(ownDocId(v)) === undefined)
+              throw new Error(report(`${v} lost its own document`));
+          return true;
+        },
+      ),
+      { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
+    );
+    t.comment(
+      `${forgeries} forgeries injected, ${rejected} remote changes rejected at honest nodes, by reason ${JSON.stringify(reasons)}`,
+    );
+    meter.report(
+      t,
+      `compromised member with a certificate: no forgery accepted, converged (identity ${IDENTITY ? 'on' : 'OFF'})`,
+      N,
+      SEED,
+    );
+    t.pass('held in every run');
+  },
+);

@@ -70,7 +70,9 @@ function params(): fc.Parameters<unknown> {
 }
 
 t.comment(`props: ${N} nodes, ${RUNS} runs per property, PROPS_SEED=${SEED}`);
-t.comment(`bounds: crash→dead ${CRASH_BOUND_MS} ms, converge ${CONVERGE_BOUND_MS} ms, partition merge ${MERGE_BOUND_MS} ms`);
+t.comment(
+  `bounds: crash→dead ${CRASH_BOUND_MS} ms, converge ${CONVERGE_BOUND_MS} ms, partition merge ${MERGE_BOUND_MS} ms`,
+);
 
 // ------------------------------------------------------------------ generators
 
@@ -124,7 +126,13 @@ t.test('after faults stop, every live node agrees on the live set within the bou
       const start = c.now;
       const done = c.runUntilTrue(() => c.converged(), CONVERGE_BOUND_MS + 5000, 250);
       if (done === undefined) {
-        throw new Error(report(seed, faults, `not converged after ${CONVERGE_BOUND_MS + 5000} ms: ${JSON.stringify(c.disagreements().slice(0, 5))}`));
+        throw new Error(
+          report(
+            seed,
+            faults,
+            `not converged after ${CONVERGE_BOUND_MS + 5000} ms: ${JSON.stringify(c.disagreements().slice(0, 5))}`,
+          ),
+        );
       }
       worst = Math.max(worst, done - start);
       return true;
@@ -153,8 +161,12 @@ t.test('a crashed node is dead at every live node within the bound', async (t) =
         const start = c.now;
         const done = c.runUntilTrue(() => c.deadEverywhere(victim), CRASH_BOUND_MS, 100);
         if (done === undefined) {
-          const holdouts = c.upNodes().filter((o) => ['alive', 'suspect'].includes(c.core(o)?.member(victim)?.state ?? ''));
-          throw new Error(`cluster seed ${seed}, loss ${loss}: ${victim} crashed at ${start} ms still live at ${holdouts.join(',')} after ${CRASH_BOUND_MS} ms`);
+          const holdouts = c
+            .upNodes()
+            .filter((o) => ['alive', 'suspect'].includes(c.core(o)?.member(victim)?.state ?? ''));
+          throw new Error(
+            `cluster seed ${seed}, loss ${loss}: ${victim} crashed at ${start} ms still live at ${holdouts.join(',')} after ${CRASH_BOUND_MS} ms`,
+          );
         }
         worst = Math.max(worst, done - start);
         return true;
@@ -180,17 +192,25 @@ t.test('tiny cluster: a crashed node of 3 is dead at both others within Smin(3) 
   const bound = suspicionTimeout(config.suspicionMult, n, config.probeIntervalMs) + 4 * config.probeIntervalMs;
   let worst = 0;
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 2 ** 30 }), fc.constantFrom(...names), fc.integer({ min: 0, max: 10_000 }), (seed, victim, delay) => {
-      const c = new MembershipCluster({ nodes: n, seed, config });
-      meter.run(c);
-      c.run(WARMUP_MS + delay);
-      c.crash(victim);
-      const start = c.now;
-      const done = c.runUntilTrue(() => c.deadEverywhere(victim), bound, 100);
-      if (done === undefined) throw new Error(`cluster seed ${seed}: ${victim} of 3 crashed at ${start} ms is not dead at both others after ${bound} ms`);
-      worst = Math.max(worst, done - start);
-      return true;
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 2 ** 30 }),
+      fc.constantFrom(...names),
+      fc.integer({ min: 0, max: 10_000 }),
+      (seed, victim, delay) => {
+        const c = new MembershipCluster({ nodes: n, seed, config });
+        meter.run(c);
+        c.run(WARMUP_MS + delay);
+        c.crash(victim);
+        const start = c.now;
+        const done = c.runUntilTrue(() => c.deadEverywhere(victim), bound, 100);
+        if (done === undefined)
+          throw new Error(
+            `cluster seed ${seed}: ${victim} of 3 crashed at ${start} ms is not dead at both others after ${bound} ms`,
+          );
+        worst = Math.max(worst, done - start);
+        return true;
+      },
+    ),
     params(),
   );
   t.comment(`worst crash→dead in a 3-node cluster: ${worst} ms (bound ${bound} ms)`);
@@ -212,7 +232,8 @@ t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a liv
         const falseDeaths: string[] = [];
         let armed = false;
         c.onEvent((e) => {
-          if (e.type === 'dead' && e.subjectUp) falseDeaths.push(`${e.observer} declared ${e.member.name} dead at ${e.at} ms`);
+          if (e.type === 'dead' && e.subjectUp)
+            falseDeaths.push(`${e.observer} declared ${e.member.name} dead at ${e.at} ms`);
           if (e.type === 'suspect') suspicions++;
           // Armed: the sleeper was suspected, so only Lifeguard and refutation kept it alive.
           if (e.type === 'suspect' && e.member.name === sleeper) armed = true;
@@ -238,7 +259,10 @@ t.test('Lifeguard: 5 % loss and one member paused 2 s at a time never kill a liv
   );
   t.comment(`suspicions raised and refuted meanwhile: ${suspicions}`);
   t.pass('no false deaths');
-  t.ok(meter.armedRate >= 0.5, `the sleeper was suspected in ${(meter.armedRate * 100).toFixed(0)} % of runs (at least 50 % wanted)`);
+  t.ok(
+    meter.armedRate >= 0.5,
+    `the sleeper was suspected in ${(meter.armedRate * 100).toFixed(0)} % of runs (at least 50 % wanted)`,
+  );
   meter.report(t, 'membership: no false death (Lifeguard)', N, SEED, { armed: true });
 });
 
@@ -262,7 +286,9 @@ t.test('a healed partition merges within the bound', async (t) => {
         const done = c.runUntilTrue(() => c.converged(), MERGE_BOUND_MS, 250);
         if (done === undefined) {
           const split = groups.map((g) => `[${g.join(',')}]`).join(' | ');
-          throw new Error(`cluster seed ${seed}, loss ${loss}: partition ${split} for ${duration} ms not merged ${MERGE_BOUND_MS} ms after healing: ${JSON.stringify(c.disagreements().slice(0, 5))}`);
+          throw new Error(
+            `cluster seed ${seed}, loss ${loss}: partition ${split} for ${duration} ms not merged ${MERGE_BOUND_MS} ms after healing: ${JSON.stringify(c.disagreements().slice(0, 5))}`,
+          );
         }
         worst = Math.max(worst, done - start);
         return true;

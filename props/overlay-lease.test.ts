@@ -44,9 +44,16 @@ const STEP_EVERY_MS = 1000;
 const INITIAL_NAMES = Array.from({ length: INITIAL }, (_, i) => `node-${i}`);
 const JOIN_NAMES = Array.from({ length: JOINERS }, (_, i) => `join-${i}`);
 const ALL_NAMES = [...INITIAL_NAMES, ...JOIN_NAMES];
-const vtepOf = (name: string) => ({ addr: `192.168.0.${ALL_NAMES.indexOf(name) + 1}`, mac: vtepMac(name), vni: 1, port: 4789 });
+const vtepOf = (name: string) => ({
+  addr: `192.168.0.${ALL_NAMES.indexOf(name) + 1}`,
+  mac: vtepMac(name),
+  vni: 1,
+  port: 4789,
+});
 
-t.comment(`overlay lease props: ${INITIAL} nodes + ${JOINERS} joining, 16 subnets, ${RUNS} runs, PROPS_SEED=${SEED}; bound after faults ${BOUND_MS} ms`);
+t.comment(
+  `overlay lease props: ${INITIAL} nodes + ${JOINERS} joining, 16 subnets, ${RUNS} runs, PROPS_SEED=${SEED}; bound after faults ${BOUND_MS} ms`,
+);
 
 const nodeArb = fc.constantFrom(...INITIAL_NAMES, ...JOIN_NAMES);
 const groupsArb = fc.array(fc.integer({ min: 0, max: 2 }), { minLength: N, maxLength: N }).map((sides) => {
@@ -58,13 +65,22 @@ const faultArb: fc.Arbitrary<Fault> = (() => {
   const at = fc.integer({ min: 0, max: FAULT_WINDOW_MS });
   return fc.oneof(
     { weight: 2, arbitrary: fc.record({ at, kind: fc.constant('crash' as const), node: nodeArb }) },
-    { weight: 2, arbitrary: fc.record({ at, kind: fc.constant('restart' as const), node: nodeArb, newAddress: fc.constant(false) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        at,
+        kind: fc.constant('restart' as const),
+        node: nodeArb,
+        newAddress: fc.constant(false),
+      }),
+    },
     { weight: 3, arbitrary: fc.record({ at, kind: fc.constant('partition' as const), groups: groupsArb }) },
     { weight: 1, arbitrary: fc.record({ at, kind: fc.constant('heal' as const) }) },
   );
 })();
 
-const leasesIn = (store: LocalStore, view: 'live' | 'all'): Lease[] => readLeases(store.entries(OVERLAY_PREFIX, { view })).leases;
+const leasesIn = (store: LocalStore, view: 'live' | 'all'): Lease[] =>
+  readLeases(store.entries(OVERLAY_PREFIX, { view })).leases;
 
 t.test('concurrent joins under partitions: disjoint leases, kept across restarts, peers = live nodes', async (t) => {
   const meter = new PropertyMeter();
@@ -91,9 +107,11 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
           const all = leasesIn(store, 'all');
           const own = all.find((l) => l.node === name);
           const d = decideLease(name, own, all, cfg, vtepOf(name), c.now + skew.get(name)!);
-          if (d.kind === 'exhausted') throw new Error(`${name}: no subnet left with ${d.held} claims: the CIDR is sized so this cannot happen`);
+          if (d.kind === 'exhausted')
+            throw new Error(`${name}: no subnet left with ${d.held} claims: the CIDR is sized so this cannot happen`);
           if (d.kind === 'claim' && own) moves++;
-          if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(leaseValue(d.record))) c.write(name, leaseKey(name), leaseValue(d.record), { durable: true });
+          if (!own || JSON.stringify(leaseValue(own)) !== JSON.stringify(leaseValue(d.record)))
+            c.write(name, leaseKey(name), leaseValue(d.record), { durable: true });
         };
         const early: string[] = [];
         const soon = (name: string) => {
@@ -114,13 +132,17 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
         });
         meter.run(c);
         for (const n of early) c.membership.scheduler.at(c.now + 1, () => step(n));
-        c.membership.partition(firstSplit.map((g) => g.filter((n) => INITIAL_NAMES.includes(n) || JOIN_NAMES.includes(n))));
+        c.membership.partition(
+          firstSplit.map((g) => g.filter((n) => INITIAL_NAMES.includes(n) || JOIN_NAMES.includes(n))),
+        );
         const tick = () => {
           for (const n of c.upNodes()) soon(n);
           c.membership.scheduler.at(c.now + STEP_EVERY_MS, tick);
         };
         tick();
-        JOIN_NAMES.forEach((name, i) => c.membership.scheduler.at(joinAt[i], () => c.addNode(name, [INITIAL_NAMES[i % INITIAL]])));
+        JOIN_NAMES.forEach((name, i) =>
+          c.membership.scheduler.at(joinAt[i], () => c.addNode(name, [INITIAL_NAMES[i % INITIAL]])),
+        );
         for (const f of faults) {
           c.membership.scheduler.at(f.at, () => {
             if (!c.names().includes('node' in f ? f.node : INITIAL_NAMES[0])) return; // a joiner that has not joined yet
@@ -149,7 +171,12 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
         const done = c.runUntilTrue(settled, BOUND_MS + 10_000, 250);
         const report = (detail: string) =>
           `seed ${seed}; first split ${JSON.stringify(firstSplit)}; joins at ${joinAt.join(', ')} ms; skews ${skews.join(', ')}\nfaults:\n${describeFaults(faults) || '(none)'}\n${detail}`;
-        if (done === undefined) throw new Error(report(`not settled ${BOUND_MS + 10_000} ms after faults stopped: groups ${JSON.stringify(c.rootGroups())}`));
+        if (done === undefined)
+          throw new Error(
+            report(
+              `not settled ${BOUND_MS + 10_000} ms after faults stopped: groups ${JSON.stringify(c.rootGroups())}`,
+            ),
+          );
         worst = Math.max(worst, done - start);
 
         const up = c.upNodes();
@@ -158,13 +185,22 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
           const live = leasesIn(c.store(n), 'live');
           const mine = live.filter((l) => up.includes(l.node));
           for (let i = 0; i < mine.length; i++)
-            for (let j = i + 1; j < mine.length; j++) if (overlaps(mine[i].prefix, mine[j].prefix)) throw new Error(report(`${n} sees ${mine[i].node} and ${mine[j].node} both on ${mine[i].subnet} / ${mine[j].subnet}`));
+            for (let j = i + 1; j < mine.length; j++)
+              if (overlaps(mine[i].prefix, mine[j].prefix))
+                throw new Error(
+                  report(`${n} sees ${mine[i].node} and ${mine[j].node} both on ${mine[i].subnet} / ${mine[j].subnet}`),
+                );
           const missing = up.filter((m) => !mine.some((l) => l.node === m));
           if (missing.length) throw new Error(report(`${n} sees no lease of live ${missing.join(', ')}`));
           const peers = peersOf(n, live, all, { cfg, vni: 1, port: 4789, underlay: vtepOf(n).addr });
           const want = up.filter((m) => m !== n).sort();
           const got = peers.peers.map((p) => p.node).sort();
-          if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(report(`${n} plans peers ${got.join(',')} but the live nodes are ${want.join(',')}; skipped ${JSON.stringify(peers.skipped)}`));
+          if (JSON.stringify(got) !== JSON.stringify(want))
+            throw new Error(
+              report(
+                `${n} plans peers ${got.join(',')} but the live nodes are ${want.join(',')}; skipped ${JSON.stringify(peers.skipped)}`,
+              ),
+            );
         }
         // A restart from disk keeps the lease, unless it had lost it meanwhile to an earlier claim.
         const all = leasesIn(c.store(up[0]), 'all');
@@ -173,14 +209,19 @@ t.test('concurrent joins under partitions: disjoint leases, kept across restarts
           const now = all.find((l) => l.node === n);
           if (!before || !now || before === now.subnet) continue;
           const winner = all.find((l) => l.node !== n && l.subnet === before);
-          if (!winner) throw new Error(report(`${n} held ${before} before its crash and ${now.subnet} after, with nobody else on ${before}`));
+          if (!winner)
+            throw new Error(
+              report(`${n} held ${before} before its crash and ${now.subnet} after, with nobody else on ${before}`),
+            );
         }
         return true;
       },
     ),
     { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
   );
-  t.comment(`worst time to settled leases after faults: ${worst} ms (bound ${BOUND_MS} ms); ${moves} moves after a lost conflict`);
+  t.comment(
+    `worst time to settled leases after faults: ${worst} ms (bound ${BOUND_MS} ms); ${moves} moves after a lost conflict`,
+  );
   t.ok(moves > 0, 'conflicts happened and were resolved (the property was exercised)');
   meter.report(t, 'overlay: disjoint leases, peers = live nodes', N, SEED);
 });

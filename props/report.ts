@@ -16,7 +16,9 @@ export interface PropertyFigures {
 }
 
 export function reportProperty(t: { comment(msg: string): void }, f: PropertyFigures): void {
-  t.comment(`PROP ${JSON.stringify({ ...f, simulatedMs: Math.round(f.simulatedMs), wallMs: Math.round(f.wallMs), ...(f.armed !== undefined ? { armed: Math.round(f.armed * 1000) / 1000 } : {}) })}`);
+  t.comment(
+    `PROP ${JSON.stringify({ ...f, simulatedMs: Math.round(f.simulatedMs), wallMs: Math.round(f.wallMs), ...(f.armed !== undefined ? { armed: Math.round(f.armed * 1000) / 1000 } : {}) })}`,
+  );
 }
 
 /** Counts a property's runs and their simulated time: call run(cluster) once per run. */
@@ -44,9 +46,23 @@ export class PropertyMeter {
     return this.runs ? this.armedRuns / this.runs : 0;
   }
 
-  report(t: { comment(msg: string): void }, property: string, nodes: number, seed: number, opts: { armed?: boolean } = {}): void {
+  report(
+    t: { comment(msg: string): void },
+    property: string,
+    nodes: number,
+    seed: number,
+    opts: { armed?: boolean } = {},
+  ): void {
     this.settle();
-    reportProperty(t, { property, runs: this.runs, nodes, simulatedMs: this.simulated, wallMs: performance.now() - this.started, seed, ...(opts.armed ? { armed: this.armedRate } : {}) });
+    reportProperty(t, {
+      property,
+      runs: this.runs,
+      nodes,
+      simulatedMs: this.simulated,
+      wallMs: performance.now() - this.started,
+      seed,
+      ...(opts.armed ? { armed: this.armedRate } : {}),
+    });
   }
 
   private settle(): void {

@@ -41,7 +41,13 @@ t.test('injected crashes: the agent keeps serving within the intensity, gives up
   const started = performance.now();
   await fc.assert(
     fc.asyncProperty(
-      fc.array(fc.record({ gapMs: fc.integer({ min: 0, max: 4000 }), target: fc.integer({ min: 0, max: COMPONENTS.length - 1 }) }), { minLength: 1, maxLength: 14 }),
+      fc.array(
+        fc.record({
+          gapMs: fc.integer({ min: 0, max: 4000 }),
+          target: fc.integer({ min: 0, max: COMPONENTS.length - 1 }),
+        }),
+        { minLength: 1, maxLength: 14 },
+      ),
       async (schedule) => {
         runs++;
         let clock = 0;
@@ -62,7 +68,14 @@ t.test('injected crashes: the agent keeps serving within the intensity, gives up
             };
           },
         }));
-        const sup = new Supervisor({ name: 'weft', strategy: 'rest_for_one', maxRestarts: MAX_RESTARTS, periodMs: PERIOD_MS, children, now: () => clock });
+        const sup = new Supervisor({
+          name: 'weft',
+          strategy: 'rest_for_one',
+          maxRestarts: MAX_RESTARTS,
+          periodMs: PERIOD_MS,
+          children,
+          now: () => clock,
+        });
         let gaveUp = false;
         void sup.gaveUp.then(() => (gaveUp = true));
         await sup.start();
@@ -78,17 +91,32 @@ t.test('injected crashes: the agent keeps serving within the intensity, gives up
             const startsBefore = comps[step.target]!.starts;
             comps[step.target]!.ctx!.crash(new Error(`injected crash ${k} of ${COMPONENTS[step.target]}`));
             if (shouldGiveUp) {
-              if (!(await settle(() => gaveUp))) throw new Error(`crash ${k} at ${clock} ms is the ${window.length}th in ${PERIOD_MS} ms, but the tree did not give up`);
+              if (!(await settle(() => gaveUp)))
+                throw new Error(
+                  `crash ${k} at ${clock} ms is the ${window.length}th in ${PERIOD_MS} ms, but the tree did not give up`,
+                );
               gaveUpRuns++;
               return;
             }
             // Serving again means restarted (crash handling is asynchronous: the old incarnation may still look fine).
-            const ok = await settle(() => comps[step.target]!.starts > startsBefore && comps.every((c) => c.serving) && sup.status().every((s) => s.state === 'running'));
-            if (gaveUp) throw new Error(`the tree gave up at crash ${k} (${clock} ms) with only ${window.length} restarts in the window`);
-            if (!ok) throw new Error(`after crash ${k} of ${COMPONENTS[step.target]} not every component serves: ${JSON.stringify(sup.status())}`);
+            const ok = await settle(
+              () =>
+                comps[step.target]!.starts > startsBefore &&
+                comps.every((c) => c.serving) &&
+                sup.status().every((s) => s.state === 'running'),
+            );
+            if (gaveUp)
+              throw new Error(
+                `the tree gave up at crash ${k} (${clock} ms) with only ${window.length} restarts in the window`,
+              );
+            if (!ok)
+              throw new Error(
+                `after crash ${k} of ${COMPONENTS[step.target]} not every component serves: ${JSON.stringify(sup.status())}`,
+              );
             // rest_for_one: the crashed component and those after it were restarted, none before it.
             const restartedFrom = comps.findIndex((c) => c.starts > 1);
-            if (restartedFrom !== -1 && restartedFrom < Math.min(...schedule.slice(0, k + 1).map((s) => s.target))) throw new Error(`a component before every crashed one was restarted`);
+            if (restartedFrom !== -1 && restartedFrom < Math.min(...schedule.slice(0, k + 1).map((s) => s.target)))
+              throw new Error(`a component before every crashed one was restarted`);
           }
         } finally {
           virtualMs += clock;
@@ -98,6 +126,15 @@ t.test('injected crashes: the agent keeps serving within the intensity, gives up
     ),
     { numRuns: RUNS, seed: SEED, ...(PATH ? { path: PATH, endOnFailure: true } : {}) },
   );
-  t.pass(`${runs} runs, ${crashes} injected crashes; ${gaveUpRuns} runs exceeded the intensity and gave up exactly then`);
-  reportProperty(t, { property: 'supervision: serves within intensity, gives up beyond', runs, nodes: 1, simulatedMs: virtualMs, wallMs: performance.now() - started, seed: SEED });
+  t.pass(
+    `${runs} runs, ${crashes} injected crashes; ${gaveUpRuns} runs exceeded the intensity and gave up exactly then`,
+  );
+  reportProperty(t, {
+    property: 'supervision: serves within intensity, gives up beyond',
+    runs,
+    nodes: 1,
+    simulatedMs: virtualMs,
+    wallMs: performance.now() - started,
+    seed: SEED,
+  });
 });

@@ -16,7 +16,8 @@ t.test('recordOwner: owned key spaces name their node, shared ones "*", others n
   t.equal(recordOwner('vip/web:80/tcp'), '*');
   t.equal(recordOwner('keyring-op'), '*');
   t.equal(recordOwner('other/thing'), undefined);
-  for (const k of ['node/', 'node/a/b', 'svc/web', 'svc/web/x', 'overlay/']) t.equal(recordOwner(k), '', `${k}: belongs nowhere`);
+  for (const k of ['node/', 'node/a/b', 'svc/web', 'svc/web/x', 'overlay/'])
+    t.equal(recordOwner(k), '', `${k}: belongs nowhere`);
   t.ok(ownedAsKeySays('svc/web/n1/a', 'n1'));
   t.notOk(ownedAsKeySays('svc/web/n1/a', '*'));
   t.notOk(ownedAsKeySays('svc/web/n1/a', 'n2'));

@@ -48,7 +48,13 @@ export const KEYRING_OP_KEY = 'keyring-op';
  * nowhere: SHARED_OWNER would let anyone write it, so it gets an owner no node has.
  */
 export function recordOwner(key: string): string | undefined {
-  if (key.startsWith(KV_PREFIX) || key.startsWith(VIP_PREFIX) || key === KEYRING_OP_KEY || key.startsWith(REVOKED_PREFIX)) return SHARED_OWNER;
+  if (
+    key.startsWith(KV_PREFIX) ||
+    key.startsWith(VIP_PREFIX) ||
+    key === KEYRING_OP_KEY ||
+    key.startsWith(REVOKED_PREFIX)
+  )
+    return SHARED_OWNER;
   if (key.startsWith(SERVICE_PREFIX)) return parseEndpointKey(key)?.node ?? NOBODY;
   for (const prefix of [NODE_PREFIX, OVERLAY_PREFIX, KEYRING_PREFIX]) {
     if (key.startsWith(prefix)) {
@@ -128,7 +134,8 @@ export function isServiceName(name: unknown): name is string {
 }
 
 export const nodeKey = (node: string): string => `${NODE_PREFIX}${node}`;
-export const endpointKey = (service: string, node: string, id: string): string => `${SERVICE_PREFIX}${service}/${node}/${id}`;
+export const endpointKey = (service: string, node: string, id: string): string =>
+  `${SERVICE_PREFIX}${service}/${node}/${id}`;
 export const vipKey = (v: DeclaredVip): string => `${VIP_PREFIX}${v.vip}:${v.port}/${v.proto}`;
 
 export function isServing(e: EndpointRecord): boolean {
@@ -152,7 +159,15 @@ export function parseNodeRecord(v: unknown): NodeRecord | undefined {
 const isSince = (s: unknown): s is number => s === undefined || (Number.isSafeInteger(s) && (s as number) >= 0);
 
 export function parseVipBinding(v: unknown): VipBinding | undefined {
-  if (!isObject(v) || !isVipName(v.vip) || !isPort(v.port) || !isProto(v.proto) || !isPort(v.targetPort) || !isSince(v.since)) return undefined;
+  if (
+    !isObject(v) ||
+    !isVipName(v.vip) ||
+    !isPort(v.port) ||
+    !isProto(v.proto) ||
+    !isPort(v.targetPort) ||
+    !isSince(v.since)
+  )
+    return undefined;
   const b: VipBinding = { vip: v.vip, port: v.port, proto: v.proto, targetPort: v.targetPort };
   if (v.since !== undefined) b.since = v.since;
   return b;
@@ -185,7 +200,14 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
   }
   if (v.source !== 'docker' && v.source !== 'api') return undefined;
   if (v.container !== undefined && typeof v.container !== 'string') return undefined;
-  const rec: EndpointRecord = { service: v.service, addrs: [...(v.addrs as string[])], ports, health: v.health as Health, vips, source: v.source };
+  const rec: EndpointRecord = {
+    service: v.service,
+    addrs: [...(v.addrs as string[])],
+    ports,
+    health: v.health as Health,
+    vips,
+    source: v.source,
+  };
   if (typeof v.container === 'string') rec.container = v.container;
   return rec;
 }

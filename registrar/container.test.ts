@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { parseEndpointRecord, isServing } from '../records/schema.js';
 import { addressesOf, healthOf, mapContainer, type InspectInfo } from './container.js';
 
-const fixture = (name: string): InspectInfo => JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as InspectInfo;
+const fixture = (name: string): InspectInfo =>
+  JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as InspectInfo;
 const ctx = { node: 'n1', nodeAddr: '192.0.2.10' };
 
 t.test('a labelled container on a user-defined network', async (t) => {
@@ -17,7 +18,11 @@ t.test('a labelled container on a user-defined network', async (t) => {
   t.same(m.record, {
     service: 'web',
     addrs: ['10.213.7.2'],
-    ports: { dns: { port: 53, proto: 'udp' }, http: { port: 8080, proto: 'tcp' }, metrics: { port: 9100, proto: 'tcp' } },
+    ports: {
+      dns: { port: 53, proto: 'udp' },
+      http: { port: 8080, proto: 'tcp' },
+      metrics: { port: 9100, proto: 'tcp' },
+    },
     health: 'none',
     vips: [
       { vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 },
@@ -28,12 +33,20 @@ t.test('a labelled container on a user-defined network', async (t) => {
   });
   t.same(m.problems, []);
   t.same(parseEndpointRecord(JSON.parse(JSON.stringify(m.record))), m.record, 'what readers parse is what was written');
-  t.same(Object.keys(m.record.ports), ['dns', 'http', 'metrics'], 'ports in name order, so equal containers give equal values');
+  t.same(
+    Object.keys(m.record.ports),
+    ['dns', 'http', 'metrics'],
+    'ports in name order, so equal containers give equal values',
+  );
 });
 
 t.test('two networks, one with IPv6: every address, sorted', async (t) => {
   const m = mapContainer(fixture('dual1'), ctx);
-  t.match(m, { kind: 'endpoint', key: 'svc/dual/n1/29cb95842649', record: { addrs: ['10.213.7.3', '10.213.8.2', 'fd00:213:8::2'] } });
+  t.match(m, {
+    kind: 'endpoint',
+    key: 'svc/dual/n1/29cb95842649',
+    record: { addrs: ['10.213.7.3', '10.213.8.2', 'fd00:213:8::2'] },
+  });
   const info = fixture('dual1');
   const nets = info.NetworkSettings!.Networks!;
   const reversed = { ...info, NetworkSettings: { Networks: Object.fromEntries(Object.entries(nets).reverse()) } };
@@ -41,14 +54,23 @@ t.test('two networks, one with IPv6: every address, sorted', async (t) => {
 });
 
 t.test('network mode host: the node address', async (t) => {
-  t.match(mapContainer(fixture('host1'), ctx), { kind: 'endpoint', record: { service: 'hosty', addrs: ['192.0.2.10'], ports: { ssh: { port: 2222, proto: 'tcp' } } } });
-  t.match(mapContainer(fixture('host1'), { node: 'n1', nodeAddr: undefined }), { kind: 'invalid', reason: /network mode host.*no address/ });
+  t.match(mapContainer(fixture('host1'), ctx), {
+    kind: 'endpoint',
+    record: { service: 'hosty', addrs: ['192.0.2.10'], ports: { ssh: { port: 2222, proto: 'tcp' } } },
+  });
+  t.match(mapContainer(fixture('host1'), { node: 'n1', nodeAddr: undefined }), {
+    kind: 'invalid',
+    reason: /network mode host.*no address/,
+  });
   t.match(mapContainer(fixture('host1'), { node: 'n1', nodeAddr: 'not-an-ip' }), { kind: 'invalid' });
 });
 
 t.test('no address of its own: network none, or another container’s namespace', async (t) => {
   t.match(mapContainer(fixture('none1'), ctx), { kind: 'invalid', reason: /network mode none/, problems: [] });
-  t.match(mapContainer(fixture('shared1'), ctx), { kind: 'invalid', reason: /shares the network of container 6db0e73c993d.*label that container/ });
+  t.match(mapContainer(fixture('shared1'), ctx), {
+    kind: 'invalid',
+    reason: /shares the network of container 6db0e73c993d.*label that container/,
+  });
 });
 
 t.test('health follows the healthcheck', async (t) => {
@@ -89,10 +111,17 @@ t.test('bad labels: a bad service name leaves the container out, other bad label
     ],
   });
   const m = mapContainer(fixture('badport1'), ctx);
-  t.match(m, { kind: 'endpoint', key: 'svc/api/n1/d9bdbb325b01', record: { ports: { ok: { port: 81, proto: 'tcp' } }, vips: [] } });
+  t.match(m, {
+    kind: 'endpoint',
+    key: 'svc/api/n1/d9bdbb325b01',
+    record: { ports: { ok: { port: 81, proto: 'tcp' } }, vips: [] },
+  });
   if (m.kind === 'endpoint') {
     t.same(Object.keys(m.record.ports), ['ok']);
-    t.same(m.problems.map((p) => p.label), ['weft.port.http', 'weft.prot.x', 'weft.vip']);
+    t.same(
+      m.problems.map((p) => p.label),
+      ['weft.port.http', 'weft.prot.x', 'weft.vip'],
+    );
   }
 });
 
@@ -102,20 +131,32 @@ t.test('malformed inspect output never throws', async (t) => {
     { Id: '' },
     { Id: 'x', State: null, Config: null },
     { Id: 'abc', State: { Running: true }, Config: { Labels: { 'weft.service': 'x' } } },
-    { Id: 'abc', State: { Running: true }, Config: { Labels: { 'weft.service': 'x' } }, NetworkSettings: { Networks: { a: null, b: { IPAddress: 'nope', GlobalIPv6Address: 7 } } } },
+    {
+      Id: 'abc',
+      State: { Running: true },
+      Config: { Labels: { 'weft.service': 'x' } },
+      NetworkSettings: { Networks: { a: null, b: { IPAddress: 'nope', GlobalIPv6Address: 7 } } },
+    },
   ];
   for (const j of junk) t.doesNotThrow(() => mapContainer(j as InspectInfo, ctx));
   t.match(mapContainer(junk[3] as InspectInfo, ctx), { kind: 'invalid', reason: /no IP address/ });
   t.match(mapContainer(junk[4] as InspectInfo, ctx), { kind: 'invalid', reason: /no IP address/ });
 });
 
-t.test('a weft.vip label on an address the VIP guard refuses is a problem; the endpoint stays (issue 12, item 8)', async (t) => {
-  const { VipGuard } = await import('../lb/vip-guard.js');
-  const guard = new VipGuard({ vipCidr: '198.18.0.0/15' }); // web1's 10.99.0.1 is outside it
-  const info = fixture('web1');
-  const m = mapContainer(info, { ...ctx, checkVip: (v) => guard.check(v)?.message });
-  t.equal(m.kind, 'endpoint');
-  if (m.kind !== 'endpoint') return;
-  t.same(m.record.vips.map((v) => v.vip), ['web'], 'the refused binding is left out');
-  t.match(m.problems, [{ value: '10.99.0.1:53/udp', reason: /VIP 10\.99\.0\.1 is outside lb\.vipCidr/ }]);
-});
+t.test(
+  'a weft.vip label on an address the VIP guard refuses is a problem; the endpoint stays (issue 12, item 8)',
+  async (t) => {
+    const { VipGuard } = await import('../lb/vip-guard.js');
+    const guard = new VipGuard({ vipCidr: '198.18.0.0/15' }); // web1's 10.99.0.1 is outside it
+    const info = fixture('web1');
+    const m = mapContainer(info, { ...ctx, checkVip: (v) => guard.check(v)?.message });
+    t.equal(m.kind, 'endpoint');
+    if (m.kind !== 'endpoint') return;
+    t.same(
+      m.record.vips.map((v) => v.vip),
+      ['web'],
+      'the refused binding is left out',
+    );
+    t.match(m.problems, [{ value: '10.99.0.1:53/udp', reason: /VIP 10\.99\.0\.1 is outside lb\.vipCidr/ }]);
+  },
+);

@@ -66,25 +66,31 @@ export function isRunning(info: InspectInfo): boolean {
 export function addressesOf(info: InspectInfo, nodeAddr: string | undefined): string[] | string {
   const mode = info.HostConfig?.NetworkMode ?? '';
   if (mode === 'host') {
-    if (nodeAddr === undefined || isIP(nodeAddr) === 0) return 'runs in network mode host, and this node has no address to give it';
+    if (nodeAddr === undefined || isIP(nodeAddr) === 0)
+      return 'runs in network mode host, and this node has no address to give it';
     return [nodeAddr];
   }
-  if (mode.startsWith('container:')) return `shares the network of container ${shortId(mode.slice('container:'.length))}, so it has no address of its own; label that container instead`;
+  if (mode.startsWith('container:'))
+    return `shares the network of container ${shortId(mode.slice('container:'.length))}, so it has no address of its own; label that container instead`;
   const addrs = new Set<string>();
   for (const net of Object.values(info.NetworkSettings?.Networks ?? {})) {
     if (!net) continue;
     if (typeof net.IPAddress === 'string' && isIP(net.IPAddress) === 4) addrs.add(net.IPAddress);
-    if (typeof net.GlobalIPv6Address === 'string' && isIP(net.GlobalIPv6Address) === 6) addrs.add(net.GlobalIPv6Address);
+    if (typeof net.GlobalIPv6Address === 'string' && isIP(net.GlobalIPv6Address) === 6)
+      addrs.add(net.GlobalIPv6Address);
   }
-  if (addrs.size === 0) return mode === 'none' ? 'runs in network mode none, so it has no address' : 'has no IP address on any network';
+  if (addrs.size === 0)
+    return mode === 'none' ? 'runs in network mode none, so it has no address' : 'has no IP address on any network';
   return [...addrs].sort();
 }
 
 export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
   const labels = info.Config?.Labels;
-  if (typeof info.Id !== 'string' || info.Id === '' || !hasWeftLabels(labels) || !isRunning(info)) return { kind: 'none' };
+  if (typeof info.Id !== 'string' || info.Id === '' || !hasWeftLabels(labels) || !isRunning(info))
+    return { kind: 'none' };
   const parsed = parseLabels(labels, { checkVip: ctx.checkVip });
-  if (parsed.service === undefined) return { kind: 'invalid', reason: 'no usable weft.service label', problems: parsed.problems };
+  if (parsed.service === undefined)
+    return { kind: 'invalid', reason: 'no usable weft.service label', problems: parsed.problems };
   const addrs = addressesOf(info, ctx.nodeAddr);
   if (typeof addrs === 'string') return { kind: 'invalid', reason: addrs, problems: parsed.problems };
   const ports: EndpointRecord['ports'] = {};
@@ -98,5 +104,10 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
     source: 'docker',
     container: info.Id,
   };
-  return { kind: 'endpoint', key: endpointKey(parsed.service, ctx.node, shortId(info.Id)), record, problems: parsed.problems };
+  return {
+    kind: 'endpoint',
+    key: endpointKey(parsed.service, ctx.node, shortId(info.Id)),
+    record,
+    problems: parsed.problems,
+  };
 }

@@ -83,8 +83,10 @@ export function describeEngineError(err: unknown, socket: string): string {
     case 'ABORT_ERR':
       return `the Docker engine at ${socket} did not answer in time`;
   }
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `the Docker engine at ${socket} did not answer in time`;
-  if (typeof e?.statusCode === 'number') return `the Docker engine at ${socket} answered ${e.statusCode}${e.reason ? ` (${e.reason})` : ''}`;
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return `the Docker engine at ${socket} did not answer in time`;
+  if (typeof e?.statusCode === 'number')
+    return `the Docker engine at ${socket} answered ${e.statusCode}${e.reason ? ` (${e.reason})` : ''}`;
   const msg = err instanceof Error ? err.message : String(err);
   return `cannot use the Docker engine at ${socket}: ${msg.split('\n')[0]}`;
 }
@@ -109,10 +111,15 @@ function parseEvent(line: string): EngineEvent | undefined {
   const o = v as { Type?: unknown; Action?: unknown; Actor?: { ID?: unknown; Attributes?: unknown } };
   if (o.Type !== 'container' && o.Type !== 'network') return undefined;
   if (typeof o.Action !== 'string' || typeof o.Actor !== 'object' || o.Actor === null) return undefined;
-  const attrs = typeof o.Actor.Attributes === 'object' && o.Actor.Attributes !== null ? (o.Actor.Attributes as Record<string, unknown>) : {};
+  const attrs =
+    typeof o.Actor.Attributes === 'object' && o.Actor.Attributes !== null
+      ? (o.Actor.Attributes as Record<string, unknown>)
+      : {};
   const action = o.Action.split(':')[0];
   if (o.Type === 'network') {
-    return typeof attrs.container === 'string' ? { type: 'network', action, id: attrs.container, labels: {} } : undefined;
+    return typeof attrs.container === 'string'
+      ? { type: 'network', action, id: attrs.container, labels: {} }
+      : undefined;
   }
   if (typeof o.Actor.ID !== 'string') return undefined;
   const labels: Record<string, string> = {};
@@ -184,7 +191,11 @@ export class EngineWatcher {
     return {
       listContainers: async () => {
         const list = await docker.listContainers({ all: true, abortSignal: this.signal() });
-        return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, running: c.State === 'running' || c.State === 'paused' }));
+        return list.map((c) => ({
+          id: c.Id,
+          labels: c.Labels ?? {},
+          running: c.State === 'running' || c.State === 'paused',
+        }));
       },
       inspect: async (id) => {
         try {
@@ -221,7 +232,12 @@ export class EngineWatcher {
       // told once per outage. A different kind of trouble (permissions) is told too.
       const story = isAway(err) ? 'away' : reason;
       if (wasConnected || story !== this.logged) {
-        this.opts.logger.warn({ socket: this.opts.socket, reason }, wasConnected ? `connection to the Docker engine lost: ${reason}; reconnecting with backoff` : `${reason}; retrying with backoff (up to ${Math.round((this.opts.backoff?.maxMs ?? 30_000) / 1000)} s apart)`);
+        this.opts.logger.warn(
+          { socket: this.opts.socket, reason },
+          wasConnected
+            ? `connection to the Docker engine lost: ${reason}; reconnecting with backoff`
+            : `${reason}; retrying with backoff (up to ${Math.round((this.opts.backoff?.maxMs ?? 30_000) / 1000)} s apart)`,
+        );
         this.logged = story;
       } else {
         this.opts.logger.debug({ socket: this.opts.socket, reason }, 'Docker engine still unreachable');
@@ -236,10 +252,19 @@ export class EngineWatcher {
   private async session(): Promise<void> {
     // Read DOCKER_HOST's quirks out: the socket is resolved by the caller, and a tcp
     // DOCKER_HOST must not redirect a registrar that is meant for the local engine.
-    this.docker ??= new Docker({ socketPath: this.opts.socket, host: undefined, port: undefined, protocol: 'http', timeout: undefined } as Docker.DockerOptions);
+    this.docker ??= new Docker({
+      socketPath: this.opts.socket,
+      host: undefined,
+      port: undefined,
+      protocol: 'http',
+      timeout: undefined,
+    } as Docker.DockerOptions);
     const docker = this.docker;
     // The typings know no options for version(); dockerode takes an abortSignal there too.
-    const version = await (docker.version as (o: { abortSignal: AbortSignal }) => Promise<Docker.DockerVersion>).call(docker, { abortSignal: this.signal() });
+    const version = await (docker.version as (o: { abortSignal: AbortSignal }) => Promise<Docker.DockerVersion>).call(
+      docker,
+      { abortSignal: this.signal() },
+    );
     const events: Docker.GetEventsOptions & { abortSignal: AbortSignal } = {
       filters: { type: ['container', 'network'], event: [...CONTAINER_ACTIONS, ...NETWORK_ACTIONS] },
       abortSignal: this.stopCtl.signal,
@@ -273,7 +298,10 @@ export class EngineWatcher {
     this._connected = true;
     this._lastError = undefined;
     this.logged = undefined;
-    this.opts.logger.info({ socket: this.opts.socket, version: version.Version }, `connected to the Docker engine at ${this.opts.socket} (Docker ${version.Version})`);
+    this.opts.logger.info(
+      { socket: this.opts.socket, version: version.Version },
+      `connected to the Docker engine at ${this.opts.socket} (Docker ${version.Version})`,
+    );
     try {
       await this.opts.handlers.onConnected(this.client(docker), { version: String(version.Version) });
     } catch (err) {

@@ -14,7 +14,11 @@ t.test('a full, valid label set', async (t) => {
   });
   t.same(p.problems, []);
   t.equal(p.service, 'web');
-  t.same(p.ports, { http: { port: 8080, proto: 'tcp' }, dns: { port: 53, proto: 'udp' }, metrics: { port: 9100, proto: 'tcp' } });
+  t.same(p.ports, {
+    http: { port: 8080, proto: 'tcp' },
+    dns: { port: 53, proto: 'udp' },
+    metrics: { port: 9100, proto: 'tcp' },
+  });
   t.same(p.vips, [
     { vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 },
     { vip: '10.99.0.1', port: 53, proto: 'udp', targetPort: 53 },
@@ -23,7 +27,12 @@ t.test('a full, valid label set', async (t) => {
 });
 
 t.test('no labels, or none of ours', async (t) => {
-  const none: (Record<string, string> | null | undefined)[] = [undefined, null, {}, { 'org.opencontainers.image.title': 'x' }];
+  const none: (Record<string, string> | null | undefined)[] = [
+    undefined,
+    null,
+    {},
+    { 'org.opencontainers.image.title': 'x' },
+  ];
   for (const labels of none) {
     t.same(parseLabels(labels), { service: undefined, ports: {}, vips: [], problems: [] });
     t.equal(hasWeftLabels(labels), false);
@@ -34,7 +43,23 @@ t.test('no labels, or none of ours', async (t) => {
 t.test('port specs', async (t) => {
   t.same(parsePortSpec('1'), { port: 1, proto: 'tcp' });
   t.same(parsePortSpec('65535/udp'), { port: 65535, proto: 'udp' });
-  for (const bad of ['', '0', '65536', '99999/tcp', '-1', '80 ', ' 80', '8o', '80/', '80/sctp', '80/TCP', '80/tcp/udp', '1e3', '0x50', '123456']) {
+  for (const bad of [
+    '',
+    '0',
+    '65536',
+    '99999/tcp',
+    '-1',
+    '80 ',
+    ' 80',
+    '8o',
+    '80/',
+    '80/sctp',
+    '80/TCP',
+    '80/tcp/udp',
+    '1e3',
+    '0x50',
+    '123456',
+  ]) {
     t.type(parsePortSpec(bad), 'string', `${JSON.stringify(bad)} refused`);
   }
   t.match(parsePortSpec('80/sctp'), /protocol "sctp" is not tcp or udp/);
@@ -133,21 +158,43 @@ t.test('label order from Docker does not change the outcome', async (t) => {
 });
 
 t.test('values that are not strings do not throw', async (t) => {
-  const p = parseLabels({ 'weft.service': 's', 'weft.port.x': 80 as unknown as string, 'weft.vip': null as unknown as string });
+  const p = parseLabels({
+    'weft.service': 's',
+    'weft.port.x': 80 as unknown as string,
+    'weft.vip': null as unknown as string,
+  });
   t.equal(p.service, 's');
   t.same(p.ports, {});
   t.same(p.vips, []);
 });
 
-t.test('a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)', async (t) => {
-  const { VipGuard } = await import('../lb/vip-guard.js');
-  const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
-  const p = parseLabels({ 'weft.service': 'web', 'weft.vip': '127.0.0.1:22', 'weft.vip.1': 'web:80', 'weft.vip.2': '198.18.0.9:53/udp', 'weft.vip.3': '169.254.169.254:80' }, { checkVip: (v) => guard.check(v)?.message });
-  t.same(p.vips.map((v) => v.vip), ['web', '198.18.0.9']);
-  t.same(p.problems.map((x) => x.label), ['weft.vip', 'weft.vip.3']);
-  t.match(p.problems[0].reason, /loopback/);
-  t.match(p.problems[1].reason, /link-local/);
-});
+t.test(
+  'a weft.vip label on an address the VIP guard refuses is reported like any bad label (issue 12, item 8)',
+  async (t) => {
+    const { VipGuard } = await import('../lb/vip-guard.js');
+    const guard = new VipGuard({ vipCidr: '198.18.0.0/15' });
+    const p = parseLabels(
+      {
+        'weft.service': 'web',
+        'weft.vip': '127.0.0.1:22',
+        'weft.vip.1': 'web:80',
+        'weft.vip.2': '198.18.0.9:53/udp',
+        'weft.vip.3': '169.254.169.254:80',
+      },
+      { checkVip: (v) => guard.check(v)?.message },
+    );
+    t.same(
+      p.vips.map((v) => v.vip),
+      ['web', '198.18.0.9'],
+    );
+    t.same(
+      p.problems.map((x) => x.label),
+      ['weft.vip', 'weft.vip.3'],
+    );
+    t.match(p.problems[0].reason, /loopback/);
+    t.match(p.problems[1].reason, /link-local/);
+  },
+);
 
 t.test('weft.vip without ->PORT goes to the single named port of its protocol (issue 14)', async (t) => {
   const one = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80' });
@@ -155,11 +202,31 @@ t.test('weft.vip without ->PORT goes to the single named port of its protocol (i
   t.same(one.vips, [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }], 'the container listens on 8080, not 80');
   const explicit = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.vip': 'web:80->80' });
   t.same(explicit.vips[0]!.targetPort, 80, 'an explicit ->80 stays');
-  const same = parseLabels({ 'weft.service': 'web', 'weft.port.http': '80', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  const same = parseLabels({
+    'weft.service': 'web',
+    'weft.port.http': '80',
+    'weft.port.admin': '9000',
+    'weft.vip': 'web:80',
+  });
   t.same([same.problems, same.vips[0]!.targetPort], [[], 80], 'a named port equal to the VIP port: that one');
   const otherProto = parseLabels({ 'weft.service': 'dns', 'weft.port.dns': '5353/udp', 'weft.vip': 'dns:53' });
   t.same(otherProto.vips[0]!.targetPort, 53, 'only named ports of the same protocol count');
-  const two = parseLabels({ 'weft.service': 'web', 'weft.port.http': '8080', 'weft.port.admin': '9000', 'weft.vip': 'web:80' });
+  const two = parseLabels({
+    'weft.service': 'web',
+    'weft.port.http': '8080',
+    'weft.port.admin': '9000',
+    'weft.vip': 'web:80',
+  });
   t.equal(two.vips[0]!.targetPort, 80, 'two named ports, neither 80: the VIP port, as before');
-  t.match(two.problems, [{ label: 'weft.vip', value: 'web:80', reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/ }], 'and the label is reported');
+  t.match(
+    two.problems,
+    [
+      {
+        label: 'weft.vip',
+        value: 'web:80',
+        reason: /port 80, which no named port is; pick one of admin \(9000\), http \(8080\); write web:80->PORT/,
+      },
+    ],
+    'and the label is reported',
+  );
 });

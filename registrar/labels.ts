@@ -85,7 +85,8 @@ export function parsePortSpec(value: string): PortSpec | string {
   const portText = slash < 0 ? value : value.slice(0, slash);
   const protoText = slash < 0 ? undefined : value.slice(slash + 1);
   const port = parsePort(portText);
-  if (port === undefined) return `port ${JSON.stringify(portText)} is not a number from 1 to 65535 (expected <port>[/tcp|udp])`;
+  if (port === undefined)
+    return `port ${JSON.stringify(portText)} is not a number from 1 to 65535 (expected <port>[/tcp|udp])`;
   const proto = parseProto(protoText);
   if (!proto) return `protocol ${JSON.stringify(protoText)} is not tcp or udp`;
   return { port, proto };
@@ -132,7 +133,8 @@ export function parseVipSpec(value: string): VipBinding | string {
     if (colon < 0) return `no :<port> (${syntax})`;
     vip = rest.slice(0, colon);
     portPart = rest.slice(colon + 1);
-    if (vip.includes(':')) return `${JSON.stringify(vip)} looks like an IPv6 address: write it in brackets, [${vip}]:<port>`;
+    if (vip.includes(':'))
+      return `${JSON.stringify(vip)} looks like an IPv6 address: write it in brackets, [${vip}]:<port>`;
     if (!isVipName(vip)) return `VIP ${JSON.stringify(vip)} is neither ${DNS_LABEL_HINT} nor an IP address`;
   }
   const spec = parsePortSpec(portPart);
@@ -140,7 +142,8 @@ export function parseVipSpec(value: string): VipBinding | string {
   return { vip, port: spec.port, proto: spec.proto, targetPort: targetPort ?? spec.port };
 }
 
-const sameBinding = (a: VipBinding, b: VipBinding): boolean => a.vip === b.vip && a.port === b.port && a.proto === b.proto;
+const sameBinding = (a: VipBinding, b: VipBinding): boolean =>
+  a.vip === b.vip && a.port === b.port && a.proto === b.proto;
 
 export interface LabelOptions {
   /**
@@ -200,9 +203,12 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
       if (!clash) {
         out.vips.push(b);
         if (!value.includes('->')) implicit.push({ b, label, value });
-      }
-      else if (clash.targetPort !== b.targetPort) {
-        problem(label, value, `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`);
+      } else if (clash.targetPort !== b.targetPort) {
+        problem(
+          label,
+          value,
+          `${b.vip}:${b.port}/${b.proto} is already bound to target port ${clash.targetPort} by another weft.vip label`,
+        );
       }
     } else {
       problem(label, value, 'unknown weft label (known: weft.service, weft.port.<name>, weft.vip, weft.vip.<n>)');
@@ -212,6 +218,7 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);
   }
-  if (!sawService && keys.length > 0) problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
+  if (!sawService && keys.length > 0)
+    problem(SERVICE_LABEL, '', 'missing: the container has weft.* labels but no weft.service, so it is left out');
   return out;
 }

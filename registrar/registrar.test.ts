@@ -24,7 +24,15 @@ function tmp(t: { teardown(fn: () => void): void }): string {
   return dir;
 }
 
-const rec = (over: Partial<EndpointRecord>): EndpointRecord => ({ service: 'web', addrs: ['10.0.0.1'], ports: {}, health: 'none', vips: [], source: 'docker', ...over });
+const rec = (over: Partial<EndpointRecord>): EndpointRecord => ({
+  service: 'web',
+  addrs: ['10.0.0.1'],
+  ports: {},
+  health: 'none',
+  vips: [],
+  source: 'docker',
+  ...over,
+});
 
 t.test('resolveSocket: explicit, DOCKER_HOST unix://, anything else', async (t) => {
   t.same(resolveSocket('/x.sock', { DOCKER_HOST: 'unix:///y.sock' }), { socket: '/x.sock' });
@@ -32,7 +40,10 @@ t.test('resolveSocket: explicit, DOCKER_HOST unix://, anything else', async (t) 
   t.same(resolveSocket(undefined, { DOCKER_HOST: 'unix:///y.sock' }), { socket: '/y.sock' });
   t.same(resolveSocket(undefined, {}), { socket: DEFAULT_SOCKET });
   t.same(resolveSocket(undefined, { DOCKER_HOST: 'unix://' }).socket, DEFAULT_SOCKET);
-  t.match(resolveSocket(undefined, { DOCKER_HOST: 'tcp://10.0.0.1:2375' }), { socket: DEFAULT_SOCKET, warning: /not a unix:\/\/ socket/ });
+  t.match(resolveSocket(undefined, { DOCKER_HOST: 'tcp://10.0.0.1:2375' }), {
+    socket: DEFAULT_SOCKET,
+    warning: /not a unix:\/\/ socket/,
+  });
 });
 
 t.test('engine errors read as a person would want them', async (t) => {
@@ -40,7 +51,10 @@ t.test('engine errors read as a person would want them', async (t) => {
   t.equal(describeEngineError(e('ENOENT'), '/s'), 'no Docker engine at /s');
   t.equal(describeEngineError(e('ECONNREFUSED'), '/s'), 'no Docker engine at /s');
   t.match(describeEngineError(e('EACCES'), '/s'), /no permission to use \/s; run weft as root/);
-  t.match(describeEngineError(Object.assign(new Error('boom'), { statusCode: 500, reason: 'server error' }), '/s'), /answered 500 \(server error\)/);
+  t.match(
+    describeEngineError(Object.assign(new Error('boom'), { statusCode: 500, reason: 'server error' }), '/s'),
+    /answered 500 \(server error\)/,
+  );
   t.match(describeEngineError(new Error('first line\nsecond'), '/s'), /: first line$/);
 });
 
@@ -51,7 +65,15 @@ t.test('no engine at all: starts, not connected, one log line, keeps retrying', 
   const registry = new Registry();
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
   const t0 = Date.now();
-  const r = await Registrar.start({ node: 'n1', nodeAddr: '127.0.0.1', store, logger: log, socket, registry, backoff: fast });
+  const r = await Registrar.start({
+    node: 'n1',
+    nodeAddr: '127.0.0.1',
+    store,
+    logger: log,
+    socket,
+    registry,
+    backoff: fast,
+  });
   t.teardown(() => r.stop());
   t.ok(Date.now() - t0 < 2000, 'start does not wait for Docker');
   t.match(r.status(), { socket, connected: false, containers: 0, lastError: `no Docker engine at ${socket}` });
@@ -104,13 +126,31 @@ t.test('two registrars on one registry (a restart under a supervisor) share the 
   const dir = tmp(t);
   const registry = new Registry();
   const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
-  const a = await Registrar.start({ node: 'n1', store, logger: captureLogger(), socket: join(dir, 'x.sock'), registry, backoff: fast });
+  const a = await Registrar.start({
+    node: 'n1',
+    store,
+    logger: captureLogger(),
+    socket: join(dir, 'x.sock'),
+    registry,
+    backoff: fast,
+  });
   await a.stop();
-  const b = await Registrar.start({ node: 'n1', store, logger: captureLogger(), socket: join(dir, 'x.sock'), registry, backoff: fast });
+  const b = await Registrar.start({
+    node: 'n1',
+    store,
+    logger: captureLogger(),
+    socket: join(dir, 'x.sock'),
+    registry,
+    backoff: fast,
+  });
   await b.stop();
   t.equal((await registry.getMetricsAsJSON()).filter((m) => m.name.startsWith('weft_registrar_')).length, 5);
 });
 
 // Both stores of crdt-store fit the registrar's narrow interface (checked by the compiler).
-export type StoresFit = [LocalStore extends EndpointStore ? true : never, StoreNode extends EndpointStore ? true : never, Logger extends RegistrarLogger ? true : never];
+export type StoresFit = [
+  LocalStore extends EndpointStore ? true : never,
+  StoreNode extends EndpointStore ? true : never,
+  Logger extends RegistrarLogger ? true : never,
+];
 export const storesFit: StoresFit = [true, true, true];

@@ -18,7 +18,13 @@ import { Counter, Gauge } from 'prom-client';
 import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord } from '../records/schema.js';
 import { stampClaims } from '../lb/claims.js';
 import { mapContainer, shortId, type InspectInfo } from './container.js';
-import { EngineWatcher, describeEngineError, type EngineClient, type EngineEvent, type RegistrarLogger } from './engine.js';
+import {
+  EngineWatcher,
+  describeEngineError,
+  type EngineClient,
+  type EngineEvent,
+  type RegistrarLogger,
+} from './engine.js';
 import { hasWeftLabels, type LabelProblem } from './labels.js';
 import type { BackoffOptions } from './backoff.js';
 import type { Json } from '../crdt-store/json-value.js';
@@ -75,13 +81,19 @@ export const DEFAULT_SOCKET = '/var/run/docker.sock';
 const CONCURRENCY = 8;
 
 /** The socket to use, and a warning when DOCKER_HOST was set to something that is not one. */
-export function resolveSocket(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): { socket: string; warning?: string } {
+export function resolveSocket(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { socket: string; warning?: string } {
   const strip = (s: string) => (s.startsWith('unix://') ? s.slice('unix://'.length) : s);
   if (explicit) return { socket: strip(explicit) };
   const host = env.DOCKER_HOST;
   if (!host) return { socket: DEFAULT_SOCKET };
   if (host.startsWith('unix://') && host.length > 'unix://'.length) return { socket: strip(host) };
-  return { socket: DEFAULT_SOCKET, warning: `DOCKER_HOST=${host} is not a unix:// socket; the registrar watches the local engine at ${DEFAULT_SOCKET}` };
+  return {
+    socket: DEFAULT_SOCKET,
+    warning: `DOCKER_HOST=${host} is not a unix:// socket; the registrar watches the local engine at ${DEFAULT_SOCKET}`,
+  };
 }
 
 function metric<T>(registry: Registry | undefined, name: string, make: (registers: Registry[]) => T): T {
@@ -100,11 +112,53 @@ interface Metrics {
 
 function makeMetrics(registry: Registry | undefined): Metrics {
   return {
-    containers: metric(registry, 'weft_registrar_containers', (registers) => new Gauge({ name: 'weft_registrar_containers', help: 'Docker containers this node has endpoint records for', registers })),
-    connected: metric(registry, 'weft_registrar_connected', (registers) => new Gauge({ name: 'weft_registrar_connected', help: '1 while the Docker engine is connected', registers })),
-    events: metric(registry, 'weft_registrar_events_total', (registers) => new Counter({ name: 'weft_registrar_events_total', help: 'Docker events received, by action', labelNames: ['action'] as const, registers })),
-    labelErrors: metric(registry, 'weft_registrar_label_errors_total', (registers) => new Counter({ name: 'weft_registrar_label_errors_total', help: 'weft.* container labels refused (counted once per container)', registers })),
-    reconnects: metric(registry, 'weft_registrar_reconnects_total', (registers) => new Counter({ name: 'weft_registrar_reconnects_total', help: 'Times the Docker engine could not be reached or was lost and a new attempt was scheduled', registers })),
+    containers: metric(
+      registry,
+      'weft_registrar_containers',
+      (registers) =>
+        new Gauge({
+          name: 'weft_registrar_containers',
+          help: 'Docker containers this node has endpoint records for',
+          registers,
+        }),
+    ),
+    connected: metric(
+      registry,
+      'weft_registrar_connected',
+      (registers) =>
+        new Gauge({ name: 'weft_registrar_connected', help: '1 while the Docker engine is connected', registers }),
+    ),
+    events: metric(
+      registry,
+      'weft_registrar_events_total',
+      (registers) =>
+        new Counter({
+          name: 'weft_registrar_events_total',
+          help: 'Docker events received, by action',
+          labelNames: ['action'] as const,
+          registers,
+        }),
+    ),
+    labelErrors: metric(
+      registry,
+      'weft_registrar_label_errors_total',
+      (registers) =>
+        new Counter({
+          name: 'weft_registrar_label_errors_total',
+          help: 'weft.* container labels refused (counted once per container)',
+          registers,
+        }),
+    ),
+    reconnects: metric(
+      registry,
+      'weft_registrar_reconnects_total',
+      (registers) =>
+        new Counter({
+          name: 'weft_registrar_reconnects_total',
+          help: 'Times the Docker engine could not be reached or was lost and a new attempt was scheduled',
+          registers,
+        }),
+    ),
   };
 }
 
@@ -115,12 +169,19 @@ function sameJson(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  for (const k of ka)
+    if (
+      !Object.prototype.hasOwnProperty.call(b, k) ||
+      !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    )
+      return false;
   return true;
 }
 
 function describeProblems(reason: string | undefined, problems: LabelProblem[]): string {
-  const parts = problems.map((p) => (p.label === 'weft.service' && p.value === '' ? p.reason : `${p.label}=${JSON.stringify(p.value)}: ${p.reason}`));
+  const parts = problems.map((p) =>
+    p.label === 'weft.service' && p.value === '' ? p.reason : `${p.label}=${JSON.stringify(p.value)}: ${p.reason}`,
+  );
   return [reason ? `left out (${reason})` : undefined, ...parts].filter(Boolean).join('; ');
 }
 
@@ -240,7 +301,10 @@ export class Registrar {
     this.resyncError = undefined;
     this.lastSync = new Date().toISOString();
     this.metrics.containers.set(this.index.size);
-    this.log.info({ containers: this.index.size, watched: this.watched.size }, `in sync with Docker: ${this.index.size} container(s) registered`);
+    this.log.info(
+      { containers: this.index.size, watched: this.watched.size },
+      `in sync with Docker: ${this.index.size} container(s) registered`,
+    );
   }
 
   // ------------------------------------------------------------ work queue
@@ -292,7 +356,10 @@ export class Registrar {
       await this.apply(id, info);
     } catch (err) {
       // A store refusal (value over the limits, say) must not stop the registrar.
-      this.log.error({ container: shortId(id), err: err instanceof Error ? err.message : String(err) }, `cannot write the endpoint record of container ${shortId(id)}`);
+      this.log.error(
+        { container: shortId(id), err: err instanceof Error ? err.message : String(err) },
+        `cannot write the endpoint record of container ${shortId(id)}`,
+      );
     }
   }
 
@@ -300,7 +367,9 @@ export class Registrar {
 
   private async apply(id: string, info: InspectInfo | undefined): Promise<void> {
     if (this.stopped) return;
-    const mapped = info ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr, checkVip: this.opts.checkVip }) : ({ kind: 'none' } as const);
+    const mapped = info
+      ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr, checkVip: this.opts.checkVip })
+      : ({ kind: 'none' } as const);
     if (!info) this.reported.delete(id);
     const name = (info?.Name ?? '').replace(/^\//, '') || shortId(id);
     if (mapped.kind === 'none') this.watched.delete(id);
@@ -322,11 +391,18 @@ export class Registrar {
       this.index.set(id, mapped.key);
       await this.write(mapped.key, mapped.record);
       // Once per container (and again only if its record moves to another key).
-      if (old !== mapped.key) this.log.info({ container: shortId(id), name, key: mapped.key }, `registered Docker container ${name} as ${mapped.record.service}`);
+      if (old !== mapped.key)
+        this.log.info(
+          { container: shortId(id), name, key: mapped.key },
+          `registered Docker container ${name} as ${mapped.record.service}`,
+        );
     } else if (old !== undefined) {
       this.index.delete(id);
       await this.remove(old);
-      this.log.info({ container: shortId(id), name, key: old }, `deregistered Docker container ${name} (${info ? 'no longer labelled or running' : 'gone'})`);
+      this.log.info(
+        { container: shortId(id), name, key: old },
+        `deregistered Docker container ${name} (${info ? 'no longer labelled or running' : 'gone'})`,
+      );
     }
     this.metrics.containers.set(this.index.size);
   }
@@ -334,7 +410,10 @@ export class Registrar {
   private async write(key: string, mapped: EndpointRecord): Promise<void> {
     const cur = this.opts.store.get(key, { view: 'all' });
     // VIP claims: kept from the record this one replaces, else the VIP's current claim, else now (lb/claims.ts).
-    const record = { ...mapped, vips: stampClaims(mapped.vips, parseEndpointRecord(cur?.value)?.vips, this.opts.store, Date.now()) };
+    const record = {
+      ...mapped,
+      vips: stampClaims(mapped.vips, parseEndpointRecord(cur?.value)?.vips, this.opts.store, Date.now()),
+    };
     if (cur && cur.owner === this.opts.node && sameJson(cur.value, record)) return;
     // The record is plain JSON already (strings, numbers, arrays, objects).
     const value = record as unknown as Json;
@@ -368,12 +447,17 @@ export class Registrar {
 
   /** Start-up without an engine: remove the docker records an earlier run left. */
   private async dropStale(): Promise<void> {
-    const keys = this.opts.store.keys(SERVICE_PREFIX, { view: 'all' }).filter((k) => parseEndpointKey(k)?.node === this.opts.node && this.isOwnDockerRecord(k));
+    const keys = this.opts.store
+      .keys(SERVICE_PREFIX, { view: 'all' })
+      .filter((k) => parseEndpointKey(k)?.node === this.opts.node && this.isOwnDockerRecord(k));
     if (keys.length === 0) return;
     for (const k of keys) {
       if (this.client) return; // the engine came up meanwhile: the resync decides
       await this.opts.store.delete(k);
     }
-    this.log.info({ removed: keys.length }, `removed ${keys.length} Docker endpoint record(s) left from an earlier run: no engine to confirm the containers run`);
+    this.log.info(
+      { removed: keys.length },
+      `removed ${keys.length} Docker endpoint record(s) left from an earlier run: no engine to confirm the containers run`,
+    );
   }
 }

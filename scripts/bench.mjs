@@ -6,7 +6,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
 const [name, ...rest] = process.argv.slice(2);
-const available = () => readdirSync('bench').filter((f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_') && !f.includes('-')).map((f) => f.slice(0, -3));
+const available = () =>
+  readdirSync('bench')
+    .filter((f) => f.endsWith('.ts') && !f.includes('.test.') && !f.startsWith('_') && !f.includes('-'))
+    .map((f) => f.slice(0, -3));
 if (!name) {
   console.error(`usage: npm run bench -- <name>\navailable: ${available().join(', ')}`);
   process.exit(2);

@@ -48,10 +48,13 @@ export function importsOf(text) {
   const out = [];
   const lineOf = (i) => text.slice(0, i).split('\n').length;
   // Statements start a line (a string that mentions `from '…'` mid-line is not one).
-  for (const m of text.matchAll(/^[ \t]*(?:import|export)\b[^;'"`]*?\bfrom\s*'(\.{1,2}\/[^']+)'|^[ \t]*import\s*'(\.{1,2}\/[^']+)'/gm)) {
+  for (const m of text.matchAll(
+    /^[ \t]*(?:import|export)\b[^;'"`]*?\bfrom\s*'(\.{1,2}\/[^']+)'|^[ \t]*import\s*'(\.{1,2}\/[^']+)'/gm,
+  )) {
     out.push({ spec: m[1] ?? m[2], line: lineOf(m.index) });
   }
-  for (const m of text.matchAll(/\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g)) out.push({ spec: m[1], line: lineOf(m.index) });
+  for (const m of text.matchAll(/\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g))
+    out.push({ spec: m[1], line: lineOf(m.index) });
   return out;
 }
 
@@ -64,13 +67,20 @@ export function violations(file, text) {
     const target = posix.normalize(posix.join(posix.dirname(file), spec));
     const to = target.split('/')[0];
     for (const e of ENTRIES) {
-      if (file.startsWith(e.from) && to === e.folder && target !== e.entry) out.push(`${file}:${line}: ${e.from} imports ${e.folder}/ through ${e.entry} only, not ${target}`);
+      if (file.startsWith(e.from) && to === e.folder && target !== e.entry)
+        out.push(`${file}:${line}: ${e.from} imports ${e.folder}/ through ${e.entry} only, not ${target}`);
     }
     if (to === top || allowed === undefined || allowed.includes('*')) continue;
     const may = new Set(isTest(file) ? TESTS_MAY : allowed);
-    if (!may.has(to)) out.push(`${file}:${line}: ${top}/ may not import ${to === '..' || !(to in LAYERS) ? target : to + '/'} (${spec}); ${top}/ imports ${[...may].map((f) => f + '/').join(', ') || 'nothing of weft'}`);
+    if (!may.has(to))
+      out.push(
+        `${file}:${line}: ${top}/ may not import ${to === '..' || !(to in LAYERS) ? target : to + '/'} (${spec}); ${top}/ imports ${[...may].map((f) => f + '/').join(', ') || 'nothing of weft'}`,
+      );
   }
-  if (allowed === undefined) out.push(`${file}: ${top}/ is not in the layer table (scripts/check-imports.mjs LAYERS): add it there and in docs/ARCHITECTURE.md`);
+  if (allowed === undefined)
+    out.push(
+      `${file}: ${top}/ is not in the layer table (scripts/check-imports.mjs LAYERS): add it there and in docs/ARCHITECTURE.md`,
+    );
   return out;
 }
 
@@ -109,7 +119,10 @@ export function check(root) {
     const text = readFileSync(join(root, file), 'utf8');
     problems.push(...violations(file, text));
     const ts = (p) => p.replace(/\.js$/, '.ts');
-    graph.set(file, importsOf(text).map(({ spec }) => ts(posix.normalize(posix.join(posix.dirname(file), spec)))));
+    graph.set(
+      file,
+      importsOf(text).map(({ spec }) => ts(posix.normalize(posix.join(posix.dirname(file), spec)))),
+    );
   }
   for (const c of cycles(graph)) problems.push(`import cycle: ${c}`);
   return problems;
@@ -121,7 +134,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const problems = check(root);
   for (const p of problems) console.log(p);
   if (problems.length) {
-    console.log(`\n${problems.length} import(s) break the layer rules (scripts/check-imports.mjs, docs/ARCHITECTURE.md "Layers")`);
+    console.log(
+      `\n${problems.length} import(s) break the layer rules (scripts/check-imports.mjs, docs/ARCHITECTURE.md "Layers")`,
+    );
     process.exit(1);
   }
   console.log(`imports follow the layers (${relative(process.cwd(), root) || '.'})`);

@@ -10,8 +10,21 @@ export const FOLDERS = {
     tests: ['membership/core/*.test.ts'],
   },
   'crdt-store': {
-    mutate: ['crdt-store/views.ts', 'crdt-store/replica-doc.ts', 'crdt-store/persist/*.ts', '!crdt-store/persist/*.test.ts', '!crdt-store/persist/*.fixture.ts'],
-    tests: ['crdt-store/local-store.test.ts', 'crdt-store/conflict-winner.test.ts', 'crdt-store/persist/journal.test.ts', 'crdt-store/persist/files.test.ts', 'crdt-store/persist/power-loss.test.ts', 'crdt-store/persist/loader.fuzz.test.ts'],
+    mutate: [
+      'crdt-store/views.ts',
+      'crdt-store/replica-doc.ts',
+      'crdt-store/persist/*.ts',
+      '!crdt-store/persist/*.test.ts',
+      '!crdt-store/persist/*.fixture.ts',
+    ],
+    tests: [
+      'crdt-store/local-store.test.ts',
+      'crdt-store/conflict-winner.test.ts',
+      'crdt-store/persist/journal.test.ts',
+      'crdt-store/persist/files.test.ts',
+      'crdt-store/persist/power-loss.test.ts',
+      'crdt-store/persist/loader.fuzz.test.ts',
+    ],
   },
   dns: {
     mutate: ['dns/answer.ts', 'dns/zone.ts', 'dns/wire.ts'],

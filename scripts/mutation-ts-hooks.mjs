@@ -39,7 +39,12 @@ export async function load(url, context, next) {
     ts ??= (await import('typescript')).default;
     const out = ts.transpileModule(source, {
       fileName: file,
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, inlineSourceMap: true, inlineSources: false },
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        inlineSourceMap: true,
+        inlineSources: false,
+      },
     }).outputText;
     mkdirSync(cacheDir, { recursive: true });
     const partial = `${cached}.${process.pid}`;

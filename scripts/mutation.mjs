@@ -33,7 +33,15 @@ process.exit(failed ? 1 : 0);
 function score(path) {
   const report = JSON.parse(readFileSync(path, 'utf8'));
   const n = { files: 0, mutants: 0, killed: 0, survived: 0, timeout: 0, no_coverage: 0, ignored: 0, errors: 0 };
-  const key = { Killed: 'killed', Survived: 'survived', Timeout: 'timeout', NoCoverage: 'no_coverage', Ignored: 'ignored', CompileError: 'errors', RuntimeError: 'errors' };
+  const key = {
+    Killed: 'killed',
+    Survived: 'survived',
+    Timeout: 'timeout',
+    NoCoverage: 'no_coverage',
+    Ignored: 'ignored',
+    CompileError: 'errors',
+    RuntimeError: 'errors',
+  };
   for (const file of Object.values(report.files)) {
     n.files++;
     for (const m of file.mutants) {

@@ -49,23 +49,34 @@ createInterface({ input: tap.stdout }).on('line', (line) => {
   process.stdout.write(line + '\n');
   const m = depth1.exec(line);
   if (m) {
-    if (/# SKIP/i.test(m[2])) { skipped++; skips.push(m[2]); }
-    else if (m[1]) { failed++; failures.push(m[2]); }
-    else passed++;
+    if (/# SKIP/i.test(m[2])) {
+      skipped++;
+      skips.push(m[2]);
+    } else if (m[1]) {
+      failed++;
+      failures.push(m[2]);
+    } else passed++;
     return;
   }
   const f = depth0.exec(line);
   // A file that failed without any failing subtest (a crash at load time, a timeout) still counts.
   if (f && f[1]) fileFailures++;
   // A whole file skipped (t.plan(0, why)) is a skip too.
-  else if (f && /# SKIP/i.test(f[2])) { skipped++; skips.push(f[2]); }
+  else if (f && /# SKIP/i.test(f[2])) {
+    skipped++;
+    skips.push(f[2]);
+  }
 });
 
 tap.on('close', (code) => {
   if (fileFailures > 0 && failed === 0) failed = fileFailures;
   if (failures.length) console.log('\nfailed:\n' + failures.map((f) => '  - ' + f).join('\n'));
   const skipFails = requireSystem && skipped > 0;
-  if (skipFails) console.log('\nskipped with WEFT_REQUIRE_SYSTEM=1 (every prerequisite should be here):\n' + skips.map((s) => '  - ' + s).join('\n'));
+  if (skipFails)
+    console.log(
+      '\nskipped with WEFT_REQUIRE_SYSTEM=1 (every prerequisite should be here):\n' +
+        skips.map((s) => '  - ' + s).join('\n'),
+    );
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(code === 0 && failed === 0 && !skipFails ? 0 : 1);
 });

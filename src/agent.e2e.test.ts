@@ -22,7 +22,10 @@ t.test('agent serves /v1/health, /v1/status and /metrics, reloads on SIGHUP, exi
   t.equal(health.status, 200);
   t.same(await health.json(), { status: 'ok' });
 
-  const status = (await (await fetch(`${api}/v1/status`)).json()) as { node: string; components: { id: string; state: string }[] };
+  const status = (await (await fetch(`${api}/v1/status`)).json()) as {
+    node: string;
+    components: { id: string; state: string }[];
+  };
   t.equal(status.node, 'e2e-1');
   t.ok(status.components.some((c) => c.id === 'api' && c.state === 'running'));
 
@@ -47,7 +50,11 @@ t.test('agent serves /v1/health, /v1/status and /metrics, reloads on SIGHUP, exi
 
   // The rotation is real: a node that only knows the new key can now join.
   const b = await startAgent(t, ['--bind-port', '0', '--node', 'e2e-2', '--encrypt', keyB, '--join', a.ready.gossip!]);
-  await eventually('e2e-2 joined with the rotated key', async () => ((await (await fetch(`${api}/v1/members`)).json()) as { members: unknown[] }).members.length === 2, 10_000);
+  await eventually(
+    'e2e-2 joined with the rotated key',
+    async () => ((await (await fetch(`${api}/v1/members`)).json()) as { members: unknown[] }).members.length === 2,
+    10_000,
+  );
   b.proc.kill('SIGTERM');
   t.equal(await b.exited, 0);
 
@@ -58,7 +65,10 @@ t.test('agent serves /v1/health, /v1/status and /metrics, reloads on SIGHUP, exi
 
   a.proc.kill('SIGTERM');
   t.equal(await a.exited, 0, 'SIGTERM exits 0');
-  t.ok(a.lines.some((l) => l.msg === 'stopped'), 'the stop was logged');
+  t.ok(
+    a.lines.some((l) => l.msg === 'stopped'),
+    'the stop was logged',
+  );
 });
 
 t.test('SIGINT is a graceful stop too', async (t) => {
@@ -72,7 +82,11 @@ t.test('a port in use: the agent says so in one line and exits 1', async (t) => 
   const port = new URL(first.ready.api!).port;
   const second = await runCli(['agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, '--api-port', port]);
   t.equal(second.code, 1);
-  const fatal = second.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.level === 60);
+  const fatal = second.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { level: number; msg: string })
+    .find((l) => l.level === 60);
   t.match(fatal?.msg, new RegExp(`^could not start: API address 127\\.0\\.0\\.1:${port} is in use`));
   t.notMatch(second.stdout + second.stderr, /\n\s+at /, 'no stack trace');
   first.proc.kill('SIGTERM');
@@ -83,17 +97,33 @@ t.test('config errors exit 2 with the key, value and what is allowed, and no sta
   const r = await runCli(['agent', ...HERMETIC_AGENT_FLAGS, '--api-port', 'x', '--preset', 'fast']);
   t.equal(r.code, 2);
   t.equal(r.stdout, '');
-  t.match(r.stderr, /^weft: config error: 2 config problems:\n {2}- gossip\.preset = "fast" \(from --preset\): must be one of lan, wan, local\n {2}- api\.port = "x" \(from --api-port\): must be an integer from 0 to 65535\n$/);
-  const clash = await runCli(['agent', ...HERMETIC_AGENT_FLAGS, '--probe-interval', '100ms', '--probe-timeout', '200ms']);
+  t.match(
+    r.stderr,
+    /^weft: config error: 2 config problems:\n {2}- gossip\.preset = "fast" \(from --preset\): must be one of lan, wan, local\n {2}- api\.port = "x" \(from --api-port\): must be an integer from 0 to 65535\n$/,
+  );
+  const clash = await runCli([
+    'agent',
+    ...HERMETIC_AGENT_FLAGS,
+    '--probe-interval',
+    '100ms',
+    '--probe-timeout',
+    '200ms',
+  ]);
   t.equal(clash.code, 2, 'timings that clash are a config error, not a crash loop');
-  t.equal(clash.stderr, 'weft: config error: gossip timings: gossip.probeTimeout must be > 0 and < gossip.probeInterval\n');
+  t.equal(
+    clash.stderr,
+    'weft: config error: gossip timings: gossip.probeTimeout must be > 0 and < gossip.probeInterval\n',
+  );
   const env = await runCli(['agent', ...HERMETIC_AGENT_FLAGS], { WEFT_LOG_LEVEL: 'chatty' });
   t.equal(env.code, 2);
   t.match(env.stderr, /log\.level = "chatty" \(from WEFT_LOG_LEVEL\)/);
 });
 
 t.test('--print-config shows the effective config and where each value came from', async (t) => {
-  const r = await runCli(['agent', '--print-config', '--api-port', '9999'], { WEFT_GOSSIP_PRESET: 'wan', WEFT_GOSSIP_KEYS: Buffer.alloc(32).toString('base64') });
+  const r = await runCli(['agent', '--print-config', '--api-port', '9999'], {
+    WEFT_GOSSIP_PRESET: 'wan',
+    WEFT_GOSSIP_KEYS: Buffer.alloc(32).toString('base64'),
+  });
   t.equal(r.code, 0);
   t.match(r.stdout, /port: 9999 {2}# flag/);
   t.match(r.stdout, /preset: wan {2}# env/);
@@ -118,7 +148,10 @@ t.test('help and usage errors', async (t) => {
   const free = await freePort();
   const down = await runCli(['status', '--api', `http://127.0.0.1:${free}`]);
   t.equal(down.code, 1);
-  t.equal(down.stderr, `weft: cannot reach the agent at http://127.0.0.1:${free} (ECONNREFUSED): is \`weft agent\` running? Point elsewhere with --api\n`);
+  t.equal(
+    down.stderr,
+    `weft: cannot reach the agent at http://127.0.0.1:${free} (ECONNREFUSED): is \`weft agent\` running? Point elsewhere with --api\n`,
+  );
 });
 
 function freePort(): Promise<number> {

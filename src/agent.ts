@@ -38,7 +38,11 @@ export class Agent {
     const registry = createRegistry();
     const meta = new Map<string, unknown>([['version', VERSION]]);
     const starting = startingKeys(loaded.config.gossip);
-    if (starting.ignored) log.warn({ keyFile: loaded.config.gossip.keyFile }, `the keyring file ${loaded.config.gossip.keyFile} exists, so the keys given by flag, environment or config file are ignored (it holds the current keyring; change it with weft keyring)`);
+    if (starting.ignored)
+      log.warn(
+        { keyFile: loaded.config.gossip.keyFile },
+        `the keyring file ${loaded.config.gossip.keyFile} exists, so the keys given by flag, environment or config file are ignored (it holds the current keyring; change it with weft keyring)`,
+      );
     this.ctx = {
       config: loaded.config,
       log,
@@ -87,7 +91,11 @@ export class Agent {
     const { api, registry, config } = this.ctx;
     // A component that is turned off says so, and how to turn it on, instead of a bare 404.
     const off: [string, boolean, string][] = [
-      ['/v1/vips', config.lb.datapath === 'off', 'the load balancer is off (lb.datapath off); start the agent with --lb-datapath auto'],
+      [
+        '/v1/vips',
+        config.lb.datapath === 'off',
+        'the load balancer is off (lb.datapath off); start the agent with --lb-datapath auto',
+      ],
       ['/v1/docker', !config.docker.enabled, 'the Docker registrar is off; start the agent with --docker true'],
       ['/v1/overlay', !config.overlay.enabled, 'the overlay is off; start the agent with --overlay true (needs root)'],
     ];
@@ -99,7 +107,10 @@ export class Agent {
       // A running registrar that cannot reach Docker registers nothing: not "ok".
       const docker = this.dockerProblem();
       return down.length || docker
-        ? { status: 503, body: { status: 'degraded', down: down.map((c) => c.id), ...(docker ? { registrar: docker } : {}) } }
+        ? {
+            status: 503,
+            body: { status: 'degraded', down: down.map((c) => c.id), ...(docker ? { registrar: docker } : {}) },
+          }
         : { body: { status: 'ok' } };
     });
     api.route('GET', '/v1/status', () => ({
@@ -180,7 +191,10 @@ export class Agent {
     const id = loadIdentity(tls, node.name, Date.now());
     if (id.cert.fingerprint === auth.certFingerprint) return false;
     auth.setIdentity(id);
-    this.ctx.log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, 'identity: renewed node certificate in use');
+    this.ctx.log.info(
+      { fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() },
+      'identity: renewed node certificate in use',
+    );
     return true;
   }
 
@@ -206,7 +220,10 @@ export class Agent {
       try {
         writeKeyringFile(file, ring.keys());
       } catch (err) {
-        this.ctx.log.error({ keyFile: file, err: (err as Error).message }, `cannot write the keyring file ${file}: ${(err as Error).message}; a restart would start with the old keys`);
+        this.ctx.log.error(
+          { keyFile: file, err: (err as Error).message },
+          `cannot write the keyring file ${file}: ${(err as Error).message}; a restart would start with the old keys`,
+        );
       }
     }
     this.ctx.log.info({ keys: ring?.keys().length ?? 0 }, 'keyring changed (gossip and store)');
@@ -219,8 +236,18 @@ function flatten(list: ReturnType<Supervisor['status']>): ReturnType<Supervisor[
 }
 
 function supervisorEventLogger(log: Logger, registry: Registry): (e: SupervisorEvent) => void {
-  const restarts = new Counter({ name: 'weft_component_restarts_total', help: 'Component restarts by the supervision tree', labelNames: ['component'], registers: [registry] });
-  const crashes = new Counter({ name: 'weft_component_crashes_total', help: 'Component crashes seen by the supervision tree', labelNames: ['component'], registers: [registry] });
+  const restarts = new Counter({
+    name: 'weft_component_restarts_total',
+    help: 'Component restarts by the supervision tree',
+    labelNames: ['component'],
+    registers: [registry],
+  });
+  const crashes = new Counter({
+    name: 'weft_component_crashes_total',
+    help: 'Component crashes seen by the supervision tree',
+    labelNames: ['component'],
+    registers: [registry],
+  });
   return (e) => {
     const where = `${e.supervisor}/${'id' in e ? e.id : ''}`;
     switch (e.type) {
@@ -236,7 +263,10 @@ function supervisorEventLogger(log: Logger, registry: Registry): (e: SupervisorE
         log.error({ component: where, err: e.error.message, during: e.during }, `${where} failed: ${e.error.message}`);
         break;
       case 'child_killed':
-        log.warn({ component: where, afterMs: e.afterMs }, `${where} did not stop within ${e.afterMs}ms and was killed`);
+        log.warn(
+          { component: where, afterMs: e.afterMs },
+          `${where} did not stop within ${e.afterMs}ms and was killed`,
+        );
         break;
       case 'child_stop_failed':
         log.warn({ component: where, err: e.error.message }, `${where} failed to stop cleanly: ${e.error.message}`);
@@ -255,7 +285,10 @@ function identityOf(config: LoadedConfig['config'], log: Logger): SignedChanges 
   const tls = config.tls;
   if (!tls.caFile) return undefined;
   const id = loadIdentity(tls, config.node.name, Date.now());
-  log.info({ fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() }, `identity: node certificate for ${id.name}; store changes are signed and checked`);
+  log.info(
+    { fingerprint: id.cert.fingerprint.slice(0, 16), notAfter: new Date(id.cert.notAfter).toISOString() },
+    `identity: node certificate for ${id.name}; store changes are signed and checked`,
+  );
   // The window is read at every unsigned change, so a SIGHUP that closes it applies at once.
   return new SignedChanges(id, { acceptUnsigned: () => config.tls.acceptUnsigned });
 }

@@ -56,7 +56,11 @@ export function hostOf(authority: string): string | undefined {
 }
 
 function normalHost(h: string): string | undefined {
-  const n = h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const n = h
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   return n || undefined;
 }
 
@@ -88,30 +92,58 @@ export function checkAccess(policy: AccessPolicy, req: RequestFacts): Refusal | 
     const host = hostOf(h.host);
     const local = req.localAddress ? normalHost(req.localAddress.replace(/^::ffff:/, '')) : undefined;
     if (!host || !(policy.hosts.has(host) || (host === local && isIP(host) !== 0))) {
-      return { status: 403, reason: 'host', message: `Host "${h.host.slice(0, 100)}" is not a name of this agent; if it should be, add it to api.allowedHosts` };
+      return {
+        status: 403,
+        reason: 'host',
+        message: `Host "${h.host.slice(0, 100)}" is not a name of this agent; if it should be, add it to api.allowedHosts`,
+      };
     }
   }
   // A browser names the page's origin; the API serves no pages, so any other origin is a
   // cross-site request (CSRF or a rebinding page). Same-origin means the Host's own authority.
   if (h.origin !== undefined && !sameOrigin(h.origin, h.host)) {
-    return { status: 403, reason: 'origin', message: 'cross-origin requests are refused: the API takes no requests from web pages' };
+    return {
+      status: 403,
+      reason: 'origin',
+      message: 'cross-origin requests are refused: the API takes no requests from web pages',
+    };
   }
   const write = !READS.has(req.method);
   if (policy.token && !PUBLIC_PATHS.has(req.path)) {
     const given = tokenOf(h);
     if (given === undefined) {
-      return { status: 401, reason: 'no_token', message: 'this agent needs an API token: send it as X-Weft-Token or Authorization: Bearer (weft commands read WEFT_TOKEN_FILE, WEFT_TOKEN or --token-file)' };
+      return {
+        status: 401,
+        reason: 'no_token',
+        message:
+          'this agent needs an API token: send it as X-Weft-Token or Authorization: Bearer (weft commands read WEFT_TOKEN_FILE, WEFT_TOKEN or --token-file)',
+      };
     }
     const isWrite = sameSecret(given, policy.token);
-    const isRead = !isWrite && policy.readToken !== undefined && policy.readToken !== '' && sameSecret(given, policy.readToken);
-    if (!isWrite && !isRead) return { status: 401, reason: 'bad_token', message: 'the API token was not accepted; check it against the agent\'s api.tokenFile' };
-    if (write && !isWrite) return { status: 403, reason: 'read_only_token', message: 'this token may only read; writes need the agent\'s api.token' };
+    const isRead =
+      !isWrite && policy.readToken !== undefined && policy.readToken !== '' && sameSecret(given, policy.readToken);
+    if (!isWrite && !isRead)
+      return {
+        status: 401,
+        reason: 'bad_token',
+        message: "the API token was not accepted; check it against the agent's api.tokenFile",
+      };
+    if (write && !isWrite)
+      return {
+        status: 403,
+        reason: 'read_only_token',
+        message: "this token may only read; writes need the agent's api.token",
+      };
   }
   if (write) {
     const type = h['content-type'];
     const hasBody = Number(h['content-length'] ?? 0) > 0 || h['transfer-encoding'] !== undefined;
     if ((hasBody || type !== undefined) && !isJson(type)) {
-      return { status: 415, reason: 'content_type', message: `writes take Content-Type: application/json${type ? `, not "${String(type).slice(0, 60)}"` : ''}` };
+      return {
+        status: 415,
+        reason: 'content_type',
+        message: `writes take Content-Type: application/json${type ? `, not "${String(type).slice(0, 60)}"` : ''}`,
+      };
     }
   }
   return undefined;
@@ -126,7 +158,10 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
     return false; // "null" (sandboxed frames, file:) and junk
   }
   try {
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.host.toLowerCase() === new URL(`http://${host}`).host.toLowerCase();
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      u.host.toLowerCase() === new URL(`http://${host}`).host.toLowerCase()
+    );
   } catch {
     return false;
   }

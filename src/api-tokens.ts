@@ -14,7 +14,8 @@ export interface ApiTokens {
 export function resolveApiTokens(api: Config['api']): ApiTokens {
   const warnings: string[] = [];
   const one = (direct: string, file: string, key: string): string | undefined => {
-    if (direct && file) throw new Error(`api.${key} and api.${key}File are both set; keep one (the file: flags show in ps)`);
+    if (direct && file)
+      throw new Error(`api.${key} and api.${key}File are both set; keep one (the file: flags show in ps)`);
     if (!file) return direct || undefined;
     const s = readSecretFile(file, `api.${key}File`);
     if (s.warning) warnings.push(s.warning);
@@ -22,7 +23,9 @@ export function resolveApiTokens(api: Config['api']): ApiTokens {
   };
   const token = one(api.token, api.tokenFile, 'token');
   const readToken = one(api.readToken, api.readTokenFile, 'readToken');
-  if (readToken && !token) throw new Error('api.readToken is set without api.token: a read-only token needs a write token beside it');
-  if (readToken && readToken === token) throw new Error('api.readToken is the same as api.token; give the read-only token its own value');
+  if (readToken && !token)
+    throw new Error('api.readToken is set without api.token: a read-only token needs a write token beside it');
+  if (readToken && readToken === token)
+    throw new Error('api.readToken is the same as api.token; give the read-only token its own value');
   return { token, readToken, warnings };
 }

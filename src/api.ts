@@ -38,7 +38,10 @@ export type Handler = (req: ApiRequest) => ApiReply | Promise<ApiReply>;
 
 /** An error whose message is meant for the API caller (4xx). */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -105,14 +108,42 @@ export class ApiServer {
   /** Per kind of refusal: when it was last logged, and how many since. */
   private readonly warned = new Map<string, { at: number; since: number }>();
 
-  constructor(private readonly log: Logger, registry: Registry) {
-    this.requests = new Counter({ name: 'weft_api_requests_total', help: 'HTTP API requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
-    this.refused = new Counter({ name: 'weft_api_refused_total', help: 'HTTP API requests and connections refused, by reason', labelNames: ['reason'], registers: [registry] });
+  constructor(
+    private readonly log: Logger,
+    registry: Registry,
+  ) {
+    this.requests = new Counter({
+      name: 'weft_api_requests_total',
+      help: 'HTTP API requests by route and status',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    });
+    this.refused = new Counter({
+      name: 'weft_api_refused_total',
+      help: 'HTTP API requests and connections refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
     for (const reason of [...REFUSAL_REASONS, ...CONNECTION_REFUSALS]) this.refused.inc({ reason }, 0);
-    this.streamsCut = new Counter({ name: 'weft_api_streams_cut_total', help: 'Watch streams cut off because the client did not read', labelNames: ['reason'], registers: [registry] });
+    this.streamsCut = new Counter({
+      name: 'weft_api_streams_cut_total',
+      help: 'Watch streams cut off because the client did not read',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
     for (const reason of STREAM_CUTS) this.streamsCut.inc({ reason }, 0);
-    const connections: Gauge = new Gauge({ name: 'weft_api_connections', help: 'Open HTTP API connections', registers: [registry], collect: () => connections.set([...this.perClient.values()].reduce((a, b) => a + b, 0)) });
-    const watches: Gauge = new Gauge({ name: 'weft_api_watches', help: 'Open watch streams', registers: [registry], collect: () => watches.set(this.watches) });
+    const connections: Gauge = new Gauge({
+      name: 'weft_api_connections',
+      help: 'Open HTTP API connections',
+      registers: [registry],
+      collect: () => connections.set([...this.perClient.values()].reduce((a, b) => a + b, 0)),
+    });
+    const watches: Gauge = new Gauge({
+      name: 'weft_api_watches',
+      help: 'Open watch streams',
+      registers: [registry],
+      collect: () => watches.set(this.watches),
+    });
   }
 
   route(method: Method, pattern: string, handler: Handler): void {
@@ -136,12 +167,22 @@ export class ApiServer {
     server.maxConnections = limits.maxConnections;
     server.on('drop', (d?: { remoteAddress?: string }) => {
       this.refused.inc({ reason: 'connections_total' });
-      this.warnRated('connections_total', d?.remoteAddress, `API connection refused: ${limits.maxConnections} are open (api.maxConnections)`);
+      this.warnRated(
+        'connections_total',
+        d?.remoteAddress,
+        `API connection refused: ${limits.maxConnections} are open (api.maxConnections)`,
+      );
     });
     server.on('connection', (socket: Socket) => this.admit(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) =>
-        reject(new Error(e.code === 'EADDRINUSE' ? `API address ${addr}:${port} is in use: stop the other agent or choose another with --api-port` : `cannot listen on API address ${addr}:${port}: ${e.code ?? e.message}`));
+        reject(
+          new Error(
+            e.code === 'EADDRINUSE'
+              ? `API address ${addr}:${port} is in use: stop the other agent or choose another with --api-port`
+              : `cannot listen on API address ${addr}:${port}: ${e.code ?? e.message}`,
+          ),
+        );
       server.once('error', onError);
       server.listen(port, addr, () => {
         server.off('error', onError);
@@ -168,7 +209,11 @@ export class ApiServer {
     const n = this.perClient.get(client) ?? 0;
     if (n >= this.limits.maxConnectionsPerClient) {
       this.refused.inc({ reason: 'connections_per_client' });
-      this.warnRated('connections_per_client', client, `API connection refused: ${client} already has ${n} open (api.maxConnectionsPerClient)`);
+      this.warnRated(
+        'connections_per_client',
+        client,
+        `API connection refused: ${client} already has ${n} open (api.maxConnectionsPerClient)`,
+      );
       socket.destroy();
       return;
     }
@@ -188,11 +233,20 @@ export class ApiServer {
     // Nothing the API answers may be cached by a browser or proxy, or sniffed into HTML.
     res.setHeader('cache-control', 'no-store');
     res.setHeader('x-content-type-options', 'nosniff');
-    const refusal = checkAccess(this.access, { method: req.method ?? 'GET', path: url.pathname, headers: req.headers, localAddress: req.socket.localAddress });
+    const refusal = checkAccess(this.access, {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      headers: req.headers,
+      localAddress: req.socket.localAddress,
+    });
     if (refusal) {
       this.refused.inc({ reason: refusal.reason });
       this.requests.inc({ route: 'refused', status: String(refusal.status) });
-      this.warnRated(refusal.reason, req.socket.remoteAddress, `API request ${req.method} ${url.pathname.slice(0, 100)} refused: ${refusal.message}`);
+      this.warnRated(
+        refusal.reason,
+        req.socket.remoteAddress,
+        `API request ${req.method} ${url.pathname.slice(0, 100)} refused: ${refusal.message}`,
+      );
       const headers: Record<string, string> = { 'content-type': 'application/json', connection: 'close' };
       if (refusal.status === 401) headers['www-authenticate'] = 'Bearer realm="weft"';
       res.writeHead(refusal.status, headers);
@@ -204,15 +258,27 @@ export class ApiServer {
       const route = candidates.find((r) => r.method === req.method);
       if (!route) {
         throw candidates.length
-          ? new ApiError(405, `method ${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((c) => c.method).join(', ')}`)
+          ? new ApiError(
+              405,
+              `method ${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((c) => c.method).join(', ')}`,
+            )
           : new ApiError(404, `no such endpoint: ${url.pathname}`);
       }
       routeLabel = '/' + route.segments.join('/');
       const body = req.method === 'POST' || req.method === 'PUT' ? await readJsonBody(req) : undefined;
-      reply = await route.handler({ method: route.method, path: url.pathname, query: url.searchParams, body, params: matchSegments(route.segments, segments)! });
+      reply = await route.handler({
+        method: route.method,
+        path: url.pathname,
+        query: url.searchParams,
+        body,
+        params: matchSegments(route.segments, segments)!,
+      });
       if (reply.stream && this.watches >= this.limits.maxWatches) {
         this.refused.inc({ reason: 'watch_limit' });
-        throw new ApiError(503, `too many watch streams are open (${this.limits.maxWatches}, api.maxWatches); try again later`);
+        throw new ApiError(
+          503,
+          `too many watch streams are open (${this.limits.maxWatches}, api.maxWatches); try again later`,
+        );
       }
     } catch (e) {
       if (e instanceof ApiError) reply = { status: e.status, body: { error: e.message } };
@@ -264,8 +330,16 @@ export class ApiServer {
     const cut = (reason: (typeof STREAM_CUTS)[number]) => {
       if (!finish()) return;
       this.streamsCut.inc({ reason });
-      this.warnRated(`cut_${reason}`, res.socket?.remoteAddress, `API watch cut off: the client ${reason === 'stalled' ? 'read nothing' : 'fell too far behind'}`);
-      res.end(JSON.stringify({ error: `watch cut off: the client ${reason === 'stalled' ? `read nothing for ${streamStallMs / 1000}s` : `fell ${streamMaxPending} events behind`}; watch again to get the current entries` }) + '\n');
+      this.warnRated(
+        `cut_${reason}`,
+        res.socket?.remoteAddress,
+        `API watch cut off: the client ${reason === 'stalled' ? 'read nothing' : 'fell too far behind'}`,
+      );
+      res.end(
+        JSON.stringify({
+          error: `watch cut off: the client ${reason === 'stalled' ? `read nothing for ${streamStallMs / 1000}s` : `fell ${streamMaxPending} events behind`}; watch again to get the current entries`,
+        }) + '\n',
+      );
       // The last line cannot reach a client that does not read; do not keep its buffers.
       setTimeout(() => (res.socket ? res.socket.resetAndDestroy() : res.destroy()), 1_000).unref();
     };

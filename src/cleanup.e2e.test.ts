@@ -7,7 +7,8 @@ import { CLI } from '../test/helpers/agent-process.js';
 import { skipUnless } from '../test/helpers/system.js';
 
 const NS = 'weft-cleanup-test';
-const inNs = (...argv: string[]) => execFileSync('ip', ['netns', 'exec', NS, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const inNs = (...argv: string[]) =>
+  execFileSync('ip', ['netns', 'exec', NS, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const cleanup = () => {
   try {
     return { code: 0, out: inNs(process.execPath, CLI, 'agent', '--cleanup') };
@@ -17,31 +18,36 @@ const cleanup = () => {
   }
 };
 
-t.test('weft agent --cleanup removes weft\'s kernel state and nothing else', { skip: skipUnless({ root: true, commands: ['ip', 'nft'] }) }, async (t) => {
-  try {
-    execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
-  } catch {
-    // not left over
-  }
-  execFileSync('ip', ['netns', 'add', NS]);
-  t.teardown(() => execFileSync('ip', ['netns', 'del', NS]));
-  inNs('nft', 'add', 'table', 'ip', 'weft');
-  inNs('nft', 'add', 'table', 'ip', 'other');
-  inNs('ip', 'link', 'add', 'weft-vip0', 'type', 'bridge');
-  inNs('ip', 'link', 'add', 'weft.vx', 'type', 'vxlan', 'id', '1', 'dstport', '4789');
-  inNs('ip', 'link', 'add', 'weft0', 'type', 'bridge');
-  inNs('ip', 'link', 'add', 'other0', 'type', 'bridge');
+t.test(
+  "weft agent --cleanup removes weft's kernel state and nothing else",
+  { skip: skipUnless({ root: true, commands: ['ip', 'nft'] }) },
+  async (t) => {
+    try {
+      execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
+    } catch {
+      // not left over
+    }
+    execFileSync('ip', ['netns', 'add', NS]);
+    t.teardown(() => execFileSync('ip', ['netns', 'del', NS]));
+    inNs('nft', 'add', 'table', 'ip', 'weft');
+    inNs('nft', 'add', 'table', 'ip', 'other');
+    inNs('ip', 'link', 'add', 'weft-vip0', 'type', 'bridge');
+    inNs('ip', 'link', 'add', 'weft.vx', 'type', 'vxlan', 'id', '1', 'dstport', '4789');
+    inNs('ip', 'link', 'add', 'weft0', 'type', 'bridge');
+    inNs('ip', 'link', 'add', 'other0', 'type', 'bridge');
 
-  const first = cleanup();
-  t.equal(first.code, 0, first.out);
-  for (const what of ['nft table ip weft', 'interface weft-vip0', 'weft.vx', 'weft0']) t.match(first.out, what, `reports ${what} removed`);
-  t.notMatch(inNs('nft', 'list', 'tables'), /table ip weft\b/, 'the nft table is gone');
-  t.match(inNs('nft', 'list', 'tables'), /table ip other/, 'another table stays');
-  const links = inNs('ip', '-o', 'link', 'show');
-  for (const dev of ['weft-vip0', 'weft.vx', 'weft0:']) t.notMatch(links, dev, `${dev} is gone`);
-  t.match(links, /other0/, 'another bridge stays');
+    const first = cleanup();
+    t.equal(first.code, 0, first.out);
+    for (const what of ['nft table ip weft', 'interface weft-vip0', 'weft.vx', 'weft0'])
+      t.match(first.out, what, `reports ${what} removed`);
+    t.notMatch(inNs('nft', 'list', 'tables'), /table ip weft\b/, 'the nft table is gone');
+    t.match(inNs('nft', 'list', 'tables'), /table ip other/, 'another table stays');
+    const links = inNs('ip', '-o', 'link', 'show');
+    for (const dev of ['weft-vip0', 'weft.vx', 'weft0:']) t.notMatch(links, dev, `${dev} is gone`);
+    t.match(links, /other0/, 'another bridge stays');
 
-  const again = cleanup();
-  t.equal(again.code, 0);
-  t.match(again.out, /nothing of weft's to remove/, 'a second run finds nothing');
-});
+    const again = cleanup();
+    t.equal(again.code, 0);
+    t.match(again.out, /nothing of weft's to remove/, 'a second run finds nothing');
+  },
+);

@@ -9,7 +9,8 @@ import { OverlayDriver } from '../overlay/index.js';
 export async function cleanupHost(config: Config): Promise<{ removed: string[]; failed: string[] }> {
   const removed: string[] = [];
   const failed: string[] = [];
-  if (process.getuid?.() !== 0) return { removed, failed: ['weft agent --cleanup needs root (the kernel state it removes is root\'s)'] };
+  if (process.getuid?.() !== 0)
+    return { removed, failed: ["weft agent --cleanup needs root (the kernel state it removes is root's)"] };
   if (await Nft.usable()) {
     const nft = new Nft();
     try {

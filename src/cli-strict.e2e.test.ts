@@ -51,7 +51,10 @@ t.test('kv watch survives an agent restart and prints each change once', async (
   const env = { WEFT_API: a.ready.api! };
   t.equal((await runCli(['kv', 'put', 'w/a', '1'], env)).code, 0);
 
-  const watch = spawn(process.execPath, [CLI, 'kv', 'watch', 'w/'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const watch = spawn(process.execPath, [CLI, 'kv', 'watch', 'w/'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => void watch.kill('SIGKILL'));
   let out = '';
   let err = '';
@@ -69,13 +72,30 @@ t.test('kv watch survives an agent restart and prints each change once', async (
   await eventually('the watch reconnects', () => /reconnected/.test(err), 20_000);
   t.equal((await runCli(['kv', 'put', 'w/b', '2'], env)).code, 0);
   t.equal((await runCli(['kv', 'del', 'w/a'], env)).code, 0);
-  await eventually('the watch prints the changes after the restart', () => out.includes('put w/b 2') && out.includes('del w/a'), 20_000);
-  t.same(out.trim().split('\n'), ['put w/a 1', 'put w/b 2', 'del w/a'], 'each change once: w/a is not printed again on the resync');
+  await eventually(
+    'the watch prints the changes after the restart',
+    () => out.includes('put w/b 2') && out.includes('del w/a'),
+    20_000,
+  );
+  t.same(
+    out.trim().split('\n'),
+    ['put w/a 1', 'put w/b 2', 'del w/a'],
+    'each change once: w/a is not printed again on the resync',
+  );
 });
 
 t.test('Docker unreachable: /v1/health and weft status say so, not "ok"', async (t) => {
   const socket = `${t.testdir()}/no-docker.sock`;
-  const a = await startAgent(t, ['--node', 'cs3', '--bind', '127.0.9.4', '--docker', 'true', '--docker-socket', socket]);
+  const a = await startAgent(t, [
+    '--node',
+    'cs3',
+    '--bind',
+    '127.0.9.4',
+    '--docker',
+    'true',
+    '--docker-socket',
+    socket,
+  ]);
   const res = await fetch(`${a.ready.api}/v1/health`);
   const body = (await res.json()) as { status: string; registrar?: string };
   t.equal(res.status, 503, 'health is not 200');
@@ -85,29 +105,64 @@ t.test('Docker unreachable: /v1/health and weft status say so, not "ok"', async 
   t.equal(st.code, 0, st.stderr);
   t.match(st.stdout, new RegExp(`docker: UNREACHABLE at ${socket}`));
   const plain = await startAgent(t, ['--node', 'cs4', '--bind', '127.0.9.5']);
-  t.same(await (await fetch(`${plain.ready.api}/v1/health`)).json(), { status: 'ok' }, 'with the registrar off, health is ok');
+  t.same(
+    await (await fetch(`${plain.ready.api}/v1/health`)).json(),
+    { status: 'ok' },
+    'with the registrar off, health is ok',
+  );
 });
 
 t.test('service register, re-register (replaces, logged) and deregister are logged once at info', async (t) => {
   const a = await startAgent(t, ['--node', 'cs5', '--bind', '127.0.9.6']);
   const env = { WEFT_API: a.ready.api! };
-  const reg = await runCli(['service', 'register', 'web', '--id', 'w1', '--port', 'http=8080', '--vip', 'web:80->8080'], env);
+  const reg = await runCli(
+    ['service', 'register', 'web', '--id', 'w1', '--port', 'http=8080', '--vip', 'web:80->8080'],
+    env,
+  );
   t.equal(reg.code, 0, reg.stderr);
   await a.waitForLine((l) => l.msg === 'registered service endpoint web/w1 at 127.0.9.6');
   const again = await runCli(['service', 'register', 'web', '--id', 'w1', '--port', 'metrics=9100'], env);
-  t.match(again.stdout, /^replaced web\/w1: now at 127\.0\.9\.6, with only the ports and VIPs given/, 'the CLI says it replaced');
-  const line = await a.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('re-registered service endpoint web/w1'));
-  t.match(line, { level: 30, before: { ports: { http: { port: 8080 } }, vips: ['web:80/tcp->8080'] }, after: { ports: { metrics: { port: 9100 } }, vips: [] } }, 'the log shows what was replaced');
+  t.match(
+    again.stdout,
+    /^replaced web\/w1: now at 127\.0\.9\.6, with only the ports and VIPs given/,
+    'the CLI says it replaced',
+  );
+  const line = await a.waitForLine(
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('re-registered service endpoint web/w1'),
+  );
+  t.match(
+    line,
+    {
+      level: 30,
+      before: { ports: { http: { port: 8080 } }, vips: ['web:80/tcp->8080'] },
+      after: { ports: { metrics: { port: 9100 } }, vips: [] },
+    },
+    'the log shows what was replaced',
+  );
   t.equal((await runCli(['service', 'register', 'web', '--id', 'w1', '--port', 'metrics=9100'], env)).code, 0);
   t.equal((await runCli(['service', 'deregister', 'web', 'w1'], env)).code, 0);
   await a.waitForLine((l) => l.msg === 'deregistered service endpoint web/w1');
-  t.equal(a.lines.filter((l) => typeof l.msg === 'string' && /registered service endpoint web\/w1/.test(l.msg)).length, 3, 'one line each: the same registration again logs nothing');
+  t.equal(
+    a.lines.filter((l) => typeof l.msg === 'string' && /registered service endpoint web\/w1/.test(l.msg)).length,
+    3,
+    'one line each: the same registration again logs nothing',
+  );
 
   // A VIP without ->PORT goes to the single named port, as for Docker labels.
-  const post = (body: unknown) => fetch(`${a.ready.api}/v1/services`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-  const one = (await (await post({ service: 'api', ports: { http: '8080' }, vips: ['api:80'] })).json()) as { endpoint: { vips: { targetPort: number }[] } };
+  const post = (body: unknown) =>
+    fetch(`${a.ready.api}/v1/services`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    });
+  const one = (await (await post({ service: 'api', ports: { http: '8080' }, vips: ['api:80'] })).json()) as {
+    endpoint: { vips: { targetPort: number }[] };
+  };
   t.equal(one.endpoint.vips[0]!.targetPort, 8080, 'api:80 with the one named port http=8080 goes to 8080');
   const two = await post({ service: 'api2', ports: { http: '8080', admin: '9000' }, vips: ['api2:80'] });
   t.equal(two.status, 400, 'two named ports and neither 80: refused');
-  t.match(((await two.json()) as { error: string }).error, /pick one of http \(8080\), admin \(9000\); write api2:80->PORT/);
+  t.match(
+    ((await two.json()) as { error: string }).error,
+    /pick one of http \(8080\), admin \(9000\); write api2:80->PORT/,
+  );
 });

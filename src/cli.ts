@@ -10,15 +10,30 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   agent: { summary: 'run the weft daemon on this node', load: () => import('./commands/agent.js') },
-  chaos: { summary: 'inject faults (drop, partition, pause, kill) into a weft dev-cluster', load: () => import('./commands/chaos.js') },
-  'dev-cluster': { summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)', load: () => import('./commands/dev-cluster.js') },
-  keygen: { summary: 'print a fresh gossip encryption key, or with --token an API token', load: () => import('./commands/keygen.js') },
-  keyring: { summary: 'list, install, use and remove the cluster\'s encryption keys (gossip and store)', load: () => import('./commands/keyring.js') },
+  chaos: {
+    summary: 'inject faults (drop, partition, pause, kill) into a weft dev-cluster',
+    load: () => import('./commands/chaos.js'),
+  },
+  'dev-cluster': {
+    summary: 'start N agents on this machine as one cluster (Ctrl-C stops them)',
+    load: () => import('./commands/dev-cluster.js'),
+  },
+  keygen: {
+    summary: 'print a fresh gossip encryption key, or with --token an API token',
+    load: () => import('./commands/keygen.js'),
+  },
+  keyring: {
+    summary: "list, install, use and remove the cluster's encryption keys (gossip and store)",
+    load: () => import('./commands/keyring.js'),
+  },
   kv: { summary: 'get, put, delete, list and watch keys of the shared store', load: () => import('./commands/kv.js') },
   members: { summary: 'list the cluster members a running agent knows', load: () => import('./commands/members.js') },
   overlay: { summary: "show this node's overlay lease and peers", load: () => import('./commands/overlay.js') },
   service: { summary: 'register, deregister and list service endpoints', load: () => import('./commands/service.js') },
-  tls: { summary: 'create the cluster CA and node certificates (per-node identity)', load: () => import('./commands/tls.js') },
+  tls: {
+    summary: 'create the cluster CA and node certificates (per-node identity)',
+    load: () => import('./commands/tls.js'),
+  },
   vip: { summary: 'declare, remove and list virtual IPs', load: () => import('./commands/vip.js') },
   status: { summary: "show a running agent's status", load: () => import('./commands/status.js') },
   version: { summary: 'print the version of weft (also --version)', load: async () => ({ run: printVersion }) },

@@ -58,7 +58,11 @@ t.test('WEFT_CONFIG names the file when no --config is given', async (t) => {
 
 t.test('values of every type are parsed from strings and from YAML', async (t) => {
   const f = file('gossip:\n  join: ["10.0.0.1:7946", "node-b.example:7946"]\nsupervision:\n  periodMs: 30s\n');
-  const { config } = await loadConfig({ file: f, env: { WEFT_GOSSIP_BIND_ADDR: '::1' }, flags: { 'max-restarts': '7' } });
+  const { config } = await loadConfig({
+    file: f,
+    env: { WEFT_GOSSIP_BIND_ADDR: '::1' },
+    flags: { 'max-restarts': '7' },
+  });
   t.same(config.gossip.join, ['10.0.0.1:7946', 'node-b.example:7946']);
   t.equal(config.supervision.periodMs, 30_000);
   t.equal(config.gossip.bindAddr, '::1');
@@ -69,7 +73,10 @@ t.test('values of every type are parsed from strings and from YAML', async (t) =
 
 t.test('each error names the key, the value, the source and what is allowed', async (t) => {
   const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
-    [{ flags: { 'api-port': '99999' } }, /^api\.port = "99999" \(from --api-port\): must be an integer from 0 to 65535$/],
+    [
+      { flags: { 'api-port': '99999' } },
+      /^api\.port = "99999" \(from --api-port\): must be an integer from 0 to 65535$/,
+    ],
     [{ flags: { 'api-port': 'eighty' } }, /^api\.port = "eighty" .*integer/],
     [{ env: { WEFT_API_PORT: '-1' } }, /^api\.port = "-1" \(from WEFT_API_PORT\): must be an integer/],
     [{ flags: { 'api-addr': 'localhost' } }, /^api\.addr = "localhost" .*must be an IPv4 or IPv6 address/],
@@ -77,7 +84,10 @@ t.test('each error names the key, the value, the source and what is allowed', as
     [{ flags: { 'log-level': 'loud' } }, /^log\.level = "loud" .*one of trace, debug/],
     [{ flags: { 'log-format': 'xml' } }, /^log\.format = "xml" .*one of auto, json, pretty/],
     [{ flags: { 'restart-period': '10 parsecs' } }, /^supervision\.periodMs = "10 parsecs" .*a duration/],
-    [{ flags: { 'dns-ttl': '5' } }, /^dns\.ttl = "5" \(from --dns-ttl\): must be a duration with its unit, such as 500ms, 10s or 2m \(a bare number is refused/],
+    [
+      { flags: { 'dns-ttl': '5' } },
+      /^dns\.ttl = "5" \(from --dns-ttl\): must be a duration with its unit, such as 500ms, 10s or 2m \(a bare number is refused/,
+    ],
     [{ env: { WEFT_DNS_TTL: '30' } }, /^dns\.ttl = "30" \(from WEFT_DNS_TTL\): must be a duration with its unit/],
     [{ flags: { join: 'nohost' } }, /^gossip\.join = "nohost" .*list of host:port/],
     [{ flags: { join: '10.0.0.1:0' } }, /^gossip\.join .*list of host:port/],
@@ -94,21 +104,32 @@ t.test('each error names the key, the value, the source and what is allowed', as
 });
 
 t.test('all problems are reported at once', async (t) => {
-  const problems = await problemsOf(loadConfig({ flags: { 'api-port': 'x', preset: 'y' }, env: { WEFT_LOG_LEVEL: 'z' } }));
+  const problems = await problemsOf(
+    loadConfig({ flags: { 'api-port': 'x', preset: 'y' }, env: { WEFT_LOG_LEVEL: 'z' } }),
+  );
   t.equal(problems.length, 3);
   const err = new ConfigError(problems);
   t.match(err.message, /^3 config problems:\n {2}- /);
 });
 
 t.test('file errors: unreadable, not YAML, wrong shape, unknown keys, wrong types', async (t) => {
-  t.match((await problemsOf(loadConfig({ file: join(dir, 'missing.yaml') })))[0], /missing\.yaml: cannot be read \(ENOENT\)/);
+  t.match(
+    (await problemsOf(loadConfig({ file: join(dir, 'missing.yaml') })))[0],
+    /missing\.yaml: cannot be read \(ENOENT\)/,
+  );
   t.match((await problemsOf(loadConfig({ file: file('api:\n  port: [1\n') })))[0], /line \d+: not valid YAML/);
   t.match((await problemsOf(loadConfig({ file: file('- a\n- b\n') })))[0], /must be a mapping of sections/);
   t.match((await problemsOf(loadConfig({ file: file('api: 8947\n') })))[0], /api must be a mapping of keys/);
-  t.match((await problemsOf(loadConfig({ file: file('api:\n  Port: 1\n') })))[0], /unknown key api\.Port \(did you mean api\.port\?\)/);
+  t.match(
+    (await problemsOf(loadConfig({ file: file('api:\n  Port: 1\n') })))[0],
+    /unknown key api\.Port \(did you mean api\.port\?\)/,
+  );
   t.match((await problemsOf(loadConfig({ file: file('dns:\n  port: 53\n') })))[0], /unknown key dns\.port$/);
   t.match((await problemsOf(loadConfig({ file: file('api:\n  port: 1\n  port: 2\n') })))[0], /not valid YAML/);
-  t.match((await problemsOf(loadConfig({ file: file('gossip:\n  join: 7946\n') })))[0], /^gossip\.join = 7946 \(in .*\): must be a list of host:port/);
+  t.match(
+    (await problemsOf(loadConfig({ file: file('gossip:\n  join: 7946\n') })))[0],
+    /^gossip\.join = 7946 \(in .*\): must be a list of host:port/,
+  );
   t.match((await problemsOf(loadConfig({ file: file('log:\n  level: [info]\n') })))[0], /^log\.level = \["info"\]/);
 });
 

@@ -40,10 +40,35 @@ export interface Config {
   store: { bindPort: number };
   /** Per-node identity files (issue 13); all empty: identity off. */
   tls: { caFile: string; certFile: string; keyFile: string; acceptUnsigned: boolean };
-  dns: { listen: string[]; domain: string; ttl: number; forward: boolean; upstreams: string[]; recursionAllow: string[]; rateLimit: number; rateLimitSlip: number; rateLimitExempt: string[] };
+  dns: {
+    listen: string[];
+    domain: string;
+    ttl: number;
+    forward: boolean;
+    upstreams: string[];
+    recursionAllow: string[];
+    rateLimit: number;
+    rateLimitSlip: number;
+    rateLimitExempt: string[];
+  };
   docker: { enabled: boolean; socket: string };
-  lb: { datapath: 'auto' | 'nft' | 'userspace' | 'off'; vipCidr: string; vipAllow: string[]; proxyCidr: string; affinity: 'none' | 'source'; policy: 'round-robin' | 'least-connections' };
-  overlay: { enabled: boolean; cidr: string; subnetPrefix: number; vni: number; port: number; underlay: string; bridge: string };
+  lb: {
+    datapath: 'auto' | 'nft' | 'userspace' | 'off';
+    vipCidr: string;
+    vipAllow: string[];
+    proxyCidr: string;
+    affinity: 'none' | 'source';
+    policy: 'round-robin' | 'least-connections';
+  };
+  overlay: {
+    enabled: boolean;
+    cidr: string;
+    subnetPrefix: number;
+    vni: number;
+    port: number;
+    underlay: string;
+    bridge: string;
+  };
   api: {
     addr: string;
     port: number;
@@ -117,7 +142,8 @@ export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfi
     }
     // An unset override stays undefined: the preset decides.
     // Defaults are written in the schema in their parsed form (durations in ms).
-    const parsed = raw === undefined ? { value: undefined } : source === 'default' ? { value: raw } : parseValue(spec, raw);
+    const parsed =
+      raw === undefined ? { value: undefined } : source === 'default' ? { value: raw } : parseValue(spec, raw);
     if ('error' in parsed) {
       problems.push(`${spec.path} = ${show(spec, raw)} (${origin}): must be ${parsed.error}`);
       continue;
@@ -149,13 +175,17 @@ async function readConfigFile(file: string, problems: string[]): Promise<Map<str
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const where = e.linePos?.[0] ? ` line ${e.linePos[0].line}` : '';
-    problems.push(`config file ${file}${where}: not valid YAML (${e.code}: ${e.message.split('\n')[0]!.replace(/ at line.*/, '')})`);
+    problems.push(
+      `config file ${file}${where}: not valid YAML (${e.code}: ${e.message.split('\n')[0]!.replace(/ at line.*/, '')})`,
+    );
     return values;
   }
   const root: unknown = doc.toJS();
   if (root === null || root === undefined) return values;
   if (!isPlainObject(root)) {
-    problems.push(`config file ${file}: must be a mapping of sections (${[...new Set(CONFIG_KEYS.map((k) => k.path.split('.')[0]))].join(', ')})`);
+    problems.push(
+      `config file ${file}: must be a mapping of sections (${[...new Set(CONFIG_KEYS.map((k) => k.path.split('.')[0]))].join(', ')})`,
+    );
     return values;
   }
   const known = new Set(CONFIG_KEYS.map((k) => k.path));
@@ -189,7 +219,8 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
       return { value: raw };
     }
     case 'int': {
-      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      const n =
+        typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isSafeInteger(n) || n < t.min || n > t.max) return bad;
       return { value: n };
     }
@@ -208,9 +239,24 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
     case 'ip':
       return typeof raw === 'string' && isIP(raw) !== 0 ? { value: raw } : bad;
     case 'list': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof raw === 'string'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined;
       if (!items || !items.every((i) => typeof i === 'string')) return bad;
-      const check = { hostport: isHostPort, key: isKey, listen: isListenAddr, upstream: isUpstream, cidr: isCidr, recursion: (s: string) => s === 'docker' || s === 'overlay' || isCidr(s), string: () => true }[t.item];
+      const check = {
+        hostport: isHostPort,
+        key: isKey,
+        listen: isListenAddr,
+        upstream: isUpstream,
+        cidr: isCidr,
+        recursion: (s: string) => s === 'docker' || s === 'overlay' || isCidr(s),
+        string: () => true,
+      }[t.item];
       return items.every(check) ? { value: items } : bad;
     }
   }

@@ -53,16 +53,27 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     // Only after a successful start: a start that fails is reported once, below.
     agent.gaveUp
       .then((err) => {
-        log.fatal({ err: err.message }, `too many component failures; exiting for the service manager to restart weft: ${err.message}`);
+        log.fatal(
+          { err: err.message },
+          `too many component failures; exiting for the service manager to restart weft: ${err.message}`,
+        );
         return stop('supervisor gave up', 1);
       })
       .then(resolveExit, (e: unknown) => {
         // Still exit for the service manager: a daemon whose supervisor gave up must not linger.
-        log.fatal({ err: (e as Error).message }, `too many component failures, and the stop failed: ${(e as Error).message}`);
+        log.fatal(
+          { err: (e as Error).message },
+          `too many component failures, and the stop failed: ${(e as Error).message}`,
+        );
         resolveExit(1);
       });
 
-    log.info(ready, `weft agent ready: ${Object.entries(ready).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    log.info(
+      ready,
+      `weft agent ready: ${Object.entries(ready)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   } catch (e) {
     if (stopping) return stopping; // a signal during start is an ordinary stop
     const cause = rootCause(e);
@@ -97,7 +108,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: import('./log.js'
   } catch (e) {
     log.error(`SIGHUP: node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
-  log.info({ applied, needRestart }, `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` + (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''));
+  log.info(
+    { applied, needRestart },
+    `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` +
+      (needRestart.length ? `; needs a restart to change: ${needRestart.join(', ')}` : ''),
+  );
 }
 
 /** The innermost reason, which is the one an operator can act on (e.g. "port in use"). */

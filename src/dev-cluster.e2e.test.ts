@@ -33,23 +33,49 @@ function startDevCluster(t: { teardown(fn: () => void): void }, args: string[]) 
 t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them all', async (t) => {
   const dc = startDevCluster(t, ['--nodes', '4', '--subnet', '91']);
   await dc.up;
-  const formed = await eventually('every agent sees 4 alive members', async () => {
-    const views = await Promise.all([1, 2, 3, 4].map(async (i) => ((await (await fetch(`http://127.91.0.${i}:8947/v1/members`)).json()) as { members: Member[] }).members));
-    return views.every((v) => v.filter((m) => m.state === 'alive').length === 4);
-  }, 15_000, 200);
+  const formed = await eventually(
+    'every agent sees 4 alive members',
+    async () => {
+      const views = await Promise.all(
+        [1, 2, 3, 4].map(
+          async (i) =>
+            ((await (await fetch(`http://127.91.0.${i}:8947/v1/members`)).json()) as { members: Member[] }).members,
+        ),
+      );
+      return views.every((v) => v.filter((m) => m.state === 'alive').length === 4);
+    },
+    15_000,
+    200,
+  );
   t.ok(formed >= 0, 'every agent sees 4 alive members');
   // Each agent proxies VIPs on its own loopback addresses, so one VIP listens at all four.
-  const reg = await fetch('http://127.91.0.1:8947/v1/services', { method: 'POST', body: JSON.stringify({ service: 'web', addrs: ['127.91.0.1'], vips: ['web:8080'] }), headers: { 'content-type': 'application/json' } });
+  const reg = await fetch('http://127.91.0.1:8947/v1/services', {
+    method: 'POST',
+    body: JSON.stringify({ service: 'web', addrs: ['127.91.0.1'], vips: ['web:8080'] }),
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(reg.status, 201);
   type Vips = { vips: { vip: string; listen?: string; error?: string }[] };
-  await eventually('the VIP listens at every agent', async () => {
-    const views = await Promise.all([1, 2, 3, 4].map(async (i) => ((await (await fetch(`http://127.91.0.${i}:8947/v1/vips`)).json()) as Vips).vips.find((v) => v.vip === 'web')));
-    return views.every((v) => v?.listen !== undefined && v.error === undefined);
-  }, 10_000, 200);
+  await eventually(
+    'the VIP listens at every agent',
+    async () => {
+      const views = await Promise.all(
+        [1, 2, 3, 4].map(async (i) =>
+          ((await (await fetch(`http://127.91.0.${i}:8947/v1/vips`)).json()) as Vips).vips.find((v) => v.vip === 'web'),
+        ),
+      );
+      return views.every((v) => v?.listen !== undefined && v.error === undefined);
+    },
+    10_000,
+    200,
+  );
   t.pass('one VIP, four proxies, no address clash');
   dc.proc.kill('SIGINT');
   t.equal(await dc.exited, 0, 'exits 0 on Ctrl-C');
-  const gone = await fetch('http://127.91.0.1:8947/v1/health').then(() => false, () => true);
+  const gone = await fetch('http://127.91.0.1:8947/v1/health').then(
+    () => false,
+    () => true,
+  );
   t.ok(gone, 'the agents are stopped');
 });
 
@@ -59,31 +85,55 @@ t.test('dev-cluster rejects bad flags', async (t) => {
   t.match(r.stderr, /--nodes must be an integer from 1 to 250/);
 });
 
-t.test('dev-cluster --netns: one namespace per agent, all removed after', { skip: skipUnless({ root: true, commands: ['ip'] }) }, async (t) => {
-  const dc = startDevCluster(t, ['--nodes', '3', '--netns', '--subnet', '93']);
-  t.teardown(() => {
-    for (const ns of ['weft-dev-93-1', 'weft-dev-93-2', 'weft-dev-93-3', 'weft-dev-93-hub']) {
-      // (the root leg weft-dev-93 goes with the hub namespace)
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        // already gone
+t.test(
+  'dev-cluster --netns: one namespace per agent, all removed after',
+  { skip: skipUnless({ root: true, commands: ['ip'] }) },
+  async (t) => {
+    const dc = startDevCluster(t, ['--nodes', '3', '--netns', '--subnet', '93']);
+    t.teardown(() => {
+      for (const ns of ['weft-dev-93-1', 'weft-dev-93-2', 'weft-dev-93-3', 'weft-dev-93-hub']) {
+        // (the root leg weft-dev-93 goes with the hub namespace)
+        try {
+          execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+        } catch {
+          // already gone
+        }
       }
-    }
-  });
-  await dc.up;
-  const formed = await eventually('agents in namespaces form one cluster', () => {
-    const out = execFileSync('ip', ['netns', 'exec', 'weft-dev-93-2', process.execPath, CLI, 'members', '--json', '--api', 'http://10.93.0.2:8947'], { encoding: 'utf8' });
-    return (JSON.parse(out) as Member[]).filter((m) => m.state === 'alive').length === 3;
-  }, 15_000, 200);
-  t.ok(formed >= 0, 'agents in separate namespaces form one cluster over the bridge');
-  const fromHere = ((await (await fetch('http://10.93.0.3:8947/v1/members')).json()) as { members: Member[] }).members;
-  t.equal(fromHere.length, 3, 'the agents\' APIs are reachable from the root namespace through the hub');
-  dc.proc.kill('SIGINT');
-  t.equal(await dc.exited, 0);
-  t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /weft-dev-93/, 'namespaces removed');
-  t.notMatch(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }), /weft-dev-93/, 'the root leg is removed');
-});
+    });
+    await dc.up;
+    const formed = await eventually(
+      'agents in namespaces form one cluster',
+      () => {
+        const out = execFileSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            'weft-dev-93-2',
+            process.execPath,
+            CLI,
+            'members',
+            '--json',
+            '--api',
+            'http://10.93.0.2:8947',
+          ],
+          { encoding: 'utf8' },
+        );
+        return (JSON.parse(out) as Member[]).filter((m) => m.state === 'alive').length === 3;
+      },
+      15_000,
+      200,
+    );
+    t.ok(formed >= 0, 'agents in separate namespaces form one cluster over the bridge');
+    const fromHere = ((await (await fetch('http://10.93.0.3:8947/v1/members')).json()) as { members: Member[] })
+      .members;
+    t.equal(fromHere.length, 3, "the agents' APIs are reachable from the root namespace through the hub");
+    dc.proc.kill('SIGINT');
+    t.equal(await dc.exited, 0);
+    t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /weft-dev-93/, 'namespaces removed');
+    t.notMatch(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }), /weft-dev-93/, 'the root leg is removed');
+  },
+);
 
 function execFileSyncStatus(args: string[]): { status: number | null; stderr: string } {
   try {

@@ -7,9 +7,13 @@ import t from 'tap';
 import { keyHolderWithCertificate } from '../bench/hostile/identity.js';
 import { skipUnless } from '../test/helpers/system.js';
 
-t.test('a key holder with its own certificate cannot forge another node\'s records', { skip: skipUnless({ commands: ['openssl'] }) }, async (t) => {
-  const r = await keyHolderWithCertificate(t, { smoke: true, identity: process.env.IDENTITY_OFF !== '1' });
-  t.comment(r.detail ?? '');
-  t.equal(r.forged_accepted, 0, 'no forged record seen at any agent');
-  t.ok(r.held, r.detail ?? r.name);
-});
+t.test(
+  "a key holder with its own certificate cannot forge another node's records",
+  { skip: skipUnless({ commands: ['openssl'] }) },
+  async (t) => {
+    const r = await keyHolderWithCertificate(t, { smoke: true, identity: process.env.IDENTITY_OFF !== '1' });
+    t.comment(r.detail ?? '');
+    t.equal(r.forged_accepted, 0, 'no forged record seen at any agent');
+    t.ok(r.held, r.detail ?? r.name);
+  },
+);

@@ -17,7 +17,13 @@ t.test('keyring file: written 0600 and atomically, read back, errors say what is
   chmodSync(f, 0o644);
   readKeyringFile(f);
   t.equal(statSync(f).mode & 0o777, 0o600, 'a readable file is closed again');
-  for (const [text, why] of [['{nope', /not JSON/], ['nope', /key 1: encryption key must be 32 bytes/], ['[]', /non-empty JSON list/], ['["abc"]', /key 1: encryption key must be 32 bytes/], [`["${A}", 3]`, /non-empty JSON list/]] as const) {
+  for (const [text, why] of [
+    ['{nope', /not JSON/],
+    ['nope', /key 1: encryption key must be 32 bytes/],
+    ['[]', /non-empty JSON list/],
+    ['["abc"]', /key 1: encryption key must be 32 bytes/],
+    [`["${A}", 3]`, /non-empty JSON list/],
+  ] as const) {
     writeFileSync(f, text);
     t.throws(() => readKeyringFile(f), why);
   }
@@ -40,7 +46,11 @@ t.test('starting keys: the file wins over flags (as Consul); without a file, fla
   t.same(readKeyringFile(f), [A], 'seeded from the flags');
   writeKeyringFile(f, [B]);
   t.same(startingKeys({ keys: [A], keyFile: f }), { keys: [B], ignored: true });
-  t.same(startingKeys({ keys: [], keyFile: f }), { keys: [B], ignored: false }, 'keys from the file alone: none on the command line');
+  t.same(
+    startingKeys({ keys: [], keyFile: f }),
+    { keys: [B], ignored: false },
+    'keys from the file alone: none on the command line',
+  );
   t.notOk(existsSync(`${dir}/none.json`));
   t.same(startingKeys({ keys: [], keyFile: `${dir}/none.json` }), { keys: [], ignored: false });
 });
@@ -62,13 +72,20 @@ t.test('cluster keyring ops: use needs every live node, remove never a primary; 
     ['n3', { primary: fa, keys: [fa] }],
   ]);
   const counts = countKeys(live, held);
-  t.same(counts.find((c) => c.fingerprint === fb), { fingerprint: fb, nodes: 2, primaryOn: 0, missing: ['n3'] });
+  t.same(
+    counts.find((c) => c.fingerprint === fb),
+    { fingerprint: fb, nodes: 2, primaryOn: 0, missing: ['n3'] },
+  );
   t.same(planOp('install', B, [A], live, counts), { keys: [A, B] });
   t.match(planOp('use', B, [A, B], live, counts), { refused: /installed on 2 of 3 live nodes \(missing on n3\)/ });
   held.set('n3', { primary: fa, keys: [fa, fb] });
   t.same(planOp('use', B, [A, B], live, countKeys(live, held)), { keys: [B, A] });
-  t.match(planOp('remove', A, [A, B], live, countKeys(live, held)), { refused: /is the primary key: use another key first/ });
-  t.match(planOp('remove', A, [B, A], live, countKeys(live, held)), { refused: /still the primary key on 3 live node/ });
+  t.match(planOp('remove', A, [A, B], live, countKeys(live, held)), {
+    refused: /is the primary key: use another key first/,
+  });
+  t.match(planOp('remove', A, [B, A], live, countKeys(live, held)), {
+    refused: /still the primary key on 3 live node/,
+  });
   for (const n of live) held.set(n, { primary: fb, keys: [fb, fa] });
   t.same(planOp('remove', A, [B, A], live, countKeys(live, held)), { keys: [B] });
 

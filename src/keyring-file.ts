@@ -14,14 +14,18 @@ export function readKeyringFile(path: string): string[] | undefined {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new KeyringFileError(`keyring file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new KeyringFileError(
+      `keyring file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   let v: unknown;
   try {
     // A lone key (what `weft keygen --out FILE` writes) is a keyring of one.
     v = /^\s*[A-Za-z0-9+/]+=*\s*$/.test(text) ? [text.trim()] : JSON.parse(text);
   } catch {
-    throw new KeyringFileError(`keyring file ${path}: not JSON; it must be a list of base64 keys, primary first, e.g. ["<output of: openssl rand -base64 32>"]`);
+    throw new KeyringFileError(
+      `keyring file ${path}: not JSON; it must be a list of base64 keys, primary first, e.g. ["<output of: openssl rand -base64 32>"]`,
+    );
   }
   if (!Array.isArray(v) || v.length === 0 || !v.every((k) => typeof k === 'string')) {
     throw new KeyringFileError(`keyring file ${path}: must be a non-empty JSON list of base64 keys, primary first`);
@@ -51,7 +55,9 @@ export function writeKeyringFile(path: string, keys: readonly string[]): void {
     }
     renameSync(tmp, path);
   } catch (err) {
-    throw new KeyringFileError(`keyring file ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its directory exists and is writable`);
+    throw new KeyringFileError(
+      `keyring file ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that its directory exists and is writable`,
+    );
   }
 }
 
@@ -63,7 +69,8 @@ export function writeKeyringFile(path: string, keys: readonly string[]): void {
 export function startingKeys(g: { keys: readonly string[]; keyFile: string }): { keys: string[]; ignored: boolean } {
   if (!g.keyFile) return { keys: [...g.keys], ignored: false };
   const fromFile = readKeyringFile(g.keyFile);
-  if (fromFile) return { keys: fromFile, ignored: g.keys.length > 0 && JSON.stringify(fromFile) !== JSON.stringify(g.keys) };
+  if (fromFile)
+    return { keys: fromFile, ignored: g.keys.length > 0 && JSON.stringify(fromFile) !== JSON.stringify(g.keys) };
   if (g.keys.length > 0) writeKeyringFile(g.keyFile, g.keys);
   return { keys: [...g.keys], ignored: false };
 }

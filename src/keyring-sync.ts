@@ -42,7 +42,14 @@ export function nodeKeysOf(ring: Keyring): NodeKeys {
 
 export function parseNodeKeys(v: unknown): NodeKeys | undefined {
   const o = v as Partial<NodeKeys> | undefined;
-  if (typeof o !== 'object' || o === null || typeof o.primary !== 'string' || !Array.isArray(o.keys) || !o.keys.every((k) => typeof k === 'string')) return undefined;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.primary !== 'string' ||
+    !Array.isArray(o.keys) ||
+    !o.keys.every((k) => typeof k === 'string')
+  )
+    return undefined;
   return { primary: o.primary, keys: o.keys };
 }
 
@@ -88,7 +95,12 @@ export function countKeys(live: readonly string[], held: ReadonlyMap<string, Nod
   for (const n of live) for (const k of held.get(n)?.keys ?? []) fps.add(k);
   return [...fps].sort().map((fp) => {
     const holders = live.filter((n) => held.get(n)?.keys.includes(fp));
-    return { fingerprint: fp, nodes: holders.length, primaryOn: live.filter((n) => held.get(n)?.primary === fp).length, missing: live.filter((n) => !holders.includes(n)) };
+    return {
+      fingerprint: fp,
+      nodes: holders.length,
+      primaryOn: live.filter((n) => held.get(n)?.primary === fp).length,
+      missing: live.filter((n) => !holders.includes(n)),
+    };
   });
 }
 
@@ -96,7 +108,13 @@ export function countKeys(live: readonly string[], held: ReadonlyMap<string, Nod
  * The keyring the whole cluster should hold after `op`, or a refusal a person can act on.
  * `current`: this node's keys, primary first.
  */
-export function planOp(op: KeyringOp, key: string, current: readonly string[], live: readonly string[], counts: readonly KeyCount[]): { keys: string[] } | { refused: string } {
+export function planOp(
+  op: KeyringOp,
+  key: string,
+  current: readonly string[],
+  live: readonly string[],
+  counts: readonly KeyCount[],
+): { keys: string[] } | { refused: string } {
   const k = parseKey(key).toString('base64');
   const fp = fingerprint(k);
   const count = counts.find((c) => c.fingerprint === fp);
@@ -106,13 +124,21 @@ export function planOp(op: KeyringOp, key: string, current: readonly string[], l
     case 'use': {
       const missing = count ? count.missing : [...live];
       if (missing.length > 0) {
-        return { refused: `key ${fp} is installed on ${live.length - missing.length} of ${live.length} live nodes (missing on ${missing.join(', ')}): install it everywhere first (weft keyring install), then use it once weft keyring list shows ${live.length}/${live.length}` };
+        return {
+          refused: `key ${fp} is installed on ${live.length - missing.length} of ${live.length} live nodes (missing on ${missing.join(', ')}): install it everywhere first (weft keyring install), then use it once weft keyring list shows ${live.length}/${live.length}`,
+        };
       }
       return { keys: [k, ...current.filter((x) => x !== k)] };
     }
     case 'remove': {
-      if (current[0] === k) return { refused: `key ${fp} is the primary key: use another key first (weft keyring use), then remove this one` };
-      if (count && count.primaryOn > 0) return { refused: `key ${fp} is still the primary key on ${count.primaryOn} live node(s): wait until weft keyring list shows the new primary everywhere, then remove it` };
+      if (current[0] === k)
+        return {
+          refused: `key ${fp} is the primary key: use another key first (weft keyring use), then remove this one`,
+        };
+      if (count && count.primaryOn > 0)
+        return {
+          refused: `key ${fp} is still the primary key on ${count.primaryOn} live node(s): wait until weft keyring list shows the new primary everywhere, then remove it`,
+        };
       return { keys: current.filter((x) => x !== k) };
     }
   }
@@ -128,15 +154,25 @@ export interface KeyringStore {
  * Follows keyring-op and publishes this node's fingerprints until the returned function is
  * called. `changed` is the agent's keyringChanged (file, listeners); `onError` logs.
  */
-export function followKeyringOps(node: string, ring: Keyring, store: KeyringStore, changed: () => void, onError: (msg: string) => void): { publish(): void; stop(): void } {
+export function followKeyringOps(
+  node: string,
+  ring: Keyring,
+  store: KeyringStore,
+  changed: () => void,
+  onError: (msg: string) => void,
+): { publish(): void; stop(): void } {
   const publish = () => {
-    store.put(nodeKeysKey(node), nodeKeysOf(ring) as never, { durable: true }).catch((e: Error) => onError(`cannot publish this node's key fingerprints: ${e.message}`));
+    store
+      .put(nodeKeysKey(node), nodeKeysOf(ring) as never, { durable: true })
+      .catch((e: Error) => onError(`cannot publish this node's key fingerprints: ${e.message}`));
   };
   const unwatch = store.watch(KEYRING_OP_KEY, (e) => {
     if (e.key !== KEYRING_OP_KEY || !e.after) return;
     const keys = openKeys(ring, e.after.value);
     if (!keys) {
-      onError('a keyring change from the cluster does not open with any installed key (or is malformed): ignored; this node may have missed a rotation (check weft keyring list)');
+      onError(
+        'a keyring change from the cluster does not open with any installed key (or is malformed): ignored; this node may have missed a rotation (check weft keyring list)',
+      );
       return;
     }
     try {

@@ -2,8 +2,17 @@
 import t from 'tap';
 import { startAgent, runCli, type AgentProcess } from '../test/helpers/agent-process.js';
 
-async function api(a: AgentProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+async function api(
+  a: AgentProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(a.ready.api + path, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -28,14 +37,22 @@ t.test('check-and-set, recursive delete, invalid JSON and empty keys', async (t)
   t.match(stale.body.error, new RegExp(`at index ${i2}, not ${i1}`));
   t.same((await api(a, 'GET', '/v1/kv/cfg')).body.value, { v: 2 }, 'nothing written by the refused put');
   t.equal((await api(a, 'PUT', '/v1/kv/cfg?cas=x', 1)).status, 400, 'a cas that is no number: 400');
-  t.same(((await api(a, 'GET', '/v1/kv?prefix=cf')).body.entries as unknown[])[0], { key: 'cfg', value: { v: 2 }, index: i2 }, 'ls shows the index');
+  t.same(
+    ((await api(a, 'GET', '/v1/kv?prefix=cf')).body.entries as unknown[])[0],
+    { key: 'cfg', value: { v: 2 }, index: i2 },
+    'ls shows the index',
+  );
 
   // The CLI: a mismatch exits 1 with the reason, a bad index exits 2.
   const casBad = await runCli(['kv', 'put', '--cas', String(i1), 'cfg', '{"v":4}'], env);
   t.equal(casBad.code, 1, 'kv put --cas with a stale index: exit 1');
   t.match(casBad.stderr, /cas: "cfg" is at index \d+, not \d+/);
   t.notMatch(casBad.stderr, /at \S+:\d+:\d+/, 'no stack trace');
-  t.equal((await runCli(['kv', 'put', '--cas', String(i2), 'cfg', '{"v":4}'], env)).code, 0, 'kv put --cas at the current index');
+  t.equal(
+    (await runCli(['kv', 'put', '--cas', String(i2), 'cfg', '{"v":4}'], env)).code,
+    0,
+    'kv put --cas at the current index',
+  );
   t.equal((await runCli(['kv', 'put', '--cas', 'soon', 'cfg', '1'], env)).code, 2, '--cas soon: usage error');
 
   // Invalid JSON is refused unless --raw.
@@ -49,13 +66,21 @@ t.test('check-and-set, recursive delete, invalid JSON and empty keys', async (t)
   t.equal((await api(a, 'GET', '/v1/kv/n')).body.value, 42, 'valid JSON is stored as JSON');
 
   // Empty keys: exit 2 in the CLI, 400 in the API.
-  for (const args of [['put', '', '1'], ['get', ''], ['del', ''], ['del', '--recurse', '']]) {
+  for (const args of [
+    ['put', '', '1'],
+    ['get', ''],
+    ['del', ''],
+    ['del', '--recurse', ''],
+  ]) {
     const r = await runCli(['kv', ...args], env);
     t.equal(r.code, 2, `kv ${args.join(' ')}: exit 2`);
     t.match(r.stderr, /key is empty/);
   }
   const emptyPut = await api(a, 'PUT', '/v1/kv/', 1);
-  t.ok(emptyPut.status >= 400 && emptyPut.status < 500, `PUT /v1/kv/: refused (${emptyPut.status}: ${emptyPut.body.error})`);
+  t.ok(
+    emptyPut.status >= 400 && emptyPut.status < 500,
+    `PUT /v1/kv/: refused (${emptyPut.status}: ${emptyPut.body.error})`,
+  );
   t.equal((await api(a, 'PUT', '/v1/kv/%2F', 1)).status, 200, 'the key "/" is a key (not empty)');
   t.equal((await api(a, 'DELETE', '/v1/kv/%2F', 1)).status, 200);
 
@@ -63,7 +88,11 @@ t.test('check-and-set, recursive delete, invalid JSON and empty keys', async (t)
   for (const k of ['app/a', 'app/b', 'app/c/d', 'apple']) t.equal((await api(a, 'PUT', `/v1/kv/${k}`, 1)).status, 200);
   const rec = await api(a, 'DELETE', '/v1/kv/app/?recurse=true');
   t.same(rec.body, { prefix: 'app/', deleted: 3 });
-  t.same(((await api(a, 'GET', '/v1/kv?prefix=app')).body.entries as { key: string }[]).map((e) => e.key), ['apple'], 'apple is not under app/');
+  t.same(
+    ((await api(a, 'GET', '/v1/kv?prefix=app')).body.entries as { key: string }[]).map((e) => e.key),
+    ['apple'],
+    'apple is not under app/',
+  );
   for (const k of ['x/1', 'x/2']) t.equal((await api(a, 'PUT', `/v1/kv/${k}`, 1)).status, 200);
   const cli = await runCli(['kv', 'delete', '--recurse', 'x/'], env);
   t.equal(cli.code, 0, cli.stderr);

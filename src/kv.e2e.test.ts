@@ -4,11 +4,29 @@ import t from 'tap';
 import { startAgent, runCli, type AgentProcess } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+];
 const NET = '127.0.5';
 
-async function api(a: AgentProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+async function api(
+  a: AgentProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(a.ready.api + path, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -25,15 +43,30 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
     for (let i = 1; i <= 6; i++) rmSync(dirs(i), { recursive: true, force: true });
   });
   const start = (i: number, seed?: string) =>
-    startAgent(t, ['--node', `kv${i}`, '--bind', `${NET}.${i}`, '--bind-port', '0', '--data-dir', dirs(i), ...FAST, ...(seed ? ['--join', seed] : [])]);
+    startAgent(t, [
+      '--node',
+      `kv${i}`,
+      '--bind',
+      `${NET}.${i}`,
+      '--bind-port',
+      '0',
+      '--data-dir',
+      dirs(i),
+      ...FAST,
+      ...(seed ? ['--join', seed] : []),
+    ]);
 
   const agents: AgentProcess[] = [await start(1)];
   const seed = agents[0]!.ready.gossip!;
   agents.push(...(await Promise.all([2, 3, 4, 5].map((i) => start(i, seed)))));
-  await eventually('all 5 see 5 store peers', async () => {
-    const views = await Promise.all(agents.map((a) => api(a, 'GET', '/v1/store?prefix=node/')));
-    return views.every((v) => (v.body.entries as unknown[]).length === 5);
-  }, 20_000);
+  await eventually(
+    'all 5 see 5 store peers',
+    async () => {
+      const views = await Promise.all(agents.map((a) => api(a, 'GET', '/v1/store?prefix=node/')));
+      return views.every((v) => (v.body.entries as unknown[]).length === 5);
+    },
+    20_000,
+  );
 
   // A watch at kv5 started before the writes: the current entries first, then each change once.
   const events: Record<string, unknown>[] = [];
@@ -58,8 +91,18 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   })();
 
   const t0 = Date.now();
-  t.match((await api(agents[0]!, 'PUT', '/v1/kv/w/a', { n: 1 })).body, { key: 'w/a', value: { n: 1 }, changed: true, index: Number });
-  const ms = await eventually('w/a visible at all 5', async () => (await Promise.all(agents.map((a) => valueAt(a, 'w/a')))).every((v) => JSON.stringify(v) === '{"n":1}'), 10_000, 20);
+  t.match((await api(agents[0]!, 'PUT', '/v1/kv/w/a', { n: 1 })).body, {
+    key: 'w/a',
+    value: { n: 1 },
+    changed: true,
+    index: Number,
+  });
+  const ms = await eventually(
+    'w/a visible at all 5',
+    async () => (await Promise.all(agents.map((a) => valueAt(a, 'w/a')))).every((v) => JSON.stringify(v) === '{"n":1}'),
+    10_000,
+    20,
+  );
   t.pass(`a write at kv1 was visible at all 5 within ${Date.now() - t0} ms (${ms} ms of polling)`);
 
   // Rewriting the same value changes nothing and fires no event; a delete fires one.
@@ -77,7 +120,11 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   );
 
   // Bad input is refused with a reason and stores nothing.
-  const bad = await fetch(`${agents[0]!.ready.api}/v1/kv/w/c`, { method: 'PUT', body: '{not json', headers: { 'content-type': 'application/json' } });
+  const bad = await fetch(`${agents[0]!.ready.api}/v1/kv/w/c`, {
+    method: 'PUT',
+    body: '{not json',
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(bad.status, 400, 'a body that is not JSON is refused');
   t.equal((await api(agents[0]!, 'PUT', '/v1/kv/w/c')).status, 400, 'an empty body is refused');
   t.equal((await api(agents[0]!, 'GET', '/v1/kv/w/c')).status, 404);
@@ -92,7 +139,11 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   await agents[2]!.exited;
   agents[2] = await start(3, seed);
   const back = await Promise.all(Array.from({ length: 20 }, (_, i) => valueAt(agents[2]!, `d/${i}`)));
-  t.same(back, Array.from({ length: 20 }, (_, i) => ({ i })), 'all 20 durable writes are back at kv3 right after its restart');
+  t.same(
+    back,
+    Array.from({ length: 20 }, (_, i) => ({ i })),
+    'all 20 durable writes are back at kv3 right after its restart',
+  );
   const get = await runCli(['kv', 'get', 'd/7'], { WEFT_API: agents[2]!.ready.api! });
   t.equal(get.stdout.trim().replace(/\s+/g, ''), '{"i":7}', 'weft kv get prints the value');
   const ls = await runCli(['kv', 'ls', 'd/1'], { WEFT_API: agents[2]!.ready.api! });
@@ -101,14 +152,37 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   // A node that joins late catches up through repair.
   const late = await start(6, seed);
   agents.push(late);
-  const lateMs = await eventually('the late node holds every key', async () => {
-    const r = await api(late, 'GET', '/v1/kv');
-    return (r.body.entries as unknown[]).length === 21;
-  }, 20_000, 50);
+  const lateMs = await eventually(
+    'the late node holds every key',
+    async () => {
+      const r = await api(late, 'GET', '/v1/kv');
+      return (r.body.entries as unknown[]).length === 21;
+    },
+    20_000,
+    50,
+  );
   t.pass(`the late node caught up (21 keys) in ${lateMs} ms`);
 
   // Another process on a data directory in use is refused with a clear reason.
-  const clash = await runCli(['agent', '--node', 'kv1b', '--bind', `${NET}.9`, '--bind-port', '0', '--store-port', '0', '--api-port', '0', '--dns-listen', '127.0.0.1:0', '--data-dir', dirs(1), '--log-format', 'json']);
+  const clash = await runCli([
+    'agent',
+    '--node',
+    'kv1b',
+    '--bind',
+    `${NET}.9`,
+    '--bind-port',
+    '0',
+    '--store-port',
+    '0',
+    '--api-port',
+    '0',
+    '--dns-listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    dirs(1),
+    '--log-format',
+    'json',
+  ]);
   t.equal(clash.code, 1, 'an agent on a data directory in use exits 1');
   t.match(clash.stdout + clash.stderr, /data directory .* is in use by process \d+/);
 });

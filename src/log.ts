@@ -18,5 +18,14 @@ export async function createLogger(opts: LogOptions): Promise<Logger> {
   if (!pretty) return pino(base, dest === process.stdout ? pino.destination({ fd: 1, sync: true }) : (dest as never));
   // pino-pretty in-process and synchronous: no worker thread, so the last lines before exit are never lost.
   const { default: prettyStream } = await import('pino-pretty');
-  return pino(base, prettyStream({ destination: dest as never, sync: true, colorize: (dest as NodeJS.WriteStream).isTTY === true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  return pino(
+    base,
+    prettyStream({
+      destination: dest as never,
+      sync: true,
+      colorize: (dest as NodeJS.WriteStream).isTTY === true,
+      ignore: 'pid,hostname',
+      translateTime: 'HH:MM:ss.l',
+    }),
+  );
 }

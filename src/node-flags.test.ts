@@ -12,5 +12,9 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
     t.ok(start.includes(flag), `npm start has ${flag}: ${start}`);
   }
   // hermetic: a pattern read from the source, no agent is started here
-  t.match(read('./commands/dev-cluster.ts'), /\.\.\.AGENT_NODE_FLAGS, CLI, 'agent'/, 'dev-cluster starts agents with them');
+  t.match(
+    read('./commands/dev-cluster.ts'),
+    /\.\.\.AGENT_NODE_FLAGS, CLI, 'agent'/,
+    'dev-cluster starts agents with them',
+  );
 });

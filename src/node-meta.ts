@@ -25,7 +25,8 @@ export function storePortOf(meta: Uint8Array | undefined): number | undefined {
   if (!meta) return undefined;
   if (storePorts.has(meta)) return storePorts.get(meta);
   const port = decodeMeta(meta)?.store;
-  const valid = Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
+  const valid =
+    Number.isInteger(port) && (port as number) > 0 && (port as number) <= 65535 ? (port as number) : undefined;
   storePorts.set(meta, valid);
   return valid;
 }

@@ -22,8 +22,15 @@ export function readSecretFile(path: string, what: string): Secret {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     throw new SecretFileError(`${what} ${path} cannot be read (${code})`);
   }
-  const value = text.split('\n').map((l) => l.trim()).find((l) => l !== '');
-  if (!value) throw new SecretFileError(`${what} ${path} is empty; write a secret into it, e.g. with \`weft keygen --token\``);
-  const warning = mode & 0o044 ? `${what} ${path} is readable by ${mode & 0o004 ? 'everyone' : 'its group'}; chmod 600 it` : undefined;
+  const value = text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
+  if (!value)
+    throw new SecretFileError(`${what} ${path} is empty; write a secret into it, e.g. with \`weft keygen --token\``);
+  const warning =
+    mode & 0o044
+      ? `${what} ${path} is readable by ${mode & 0o004 ? 'everyone' : 'its group'}; chmod 600 it`
+      : undefined;
   return { value, warning };
 }

@@ -25,8 +25,11 @@ function openssl(args: string[], cwd: string): void {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new IdentityError('the openssl command is needed to create certificates (apt-get install openssl)');
-    throw new IdentityError(`openssl ${args[0]} failed: ${err.stderr?.toString().trim().split('\n')[0] ?? err.message}`);
+    if (err.code === 'ENOENT')
+      throw new IdentityError('the openssl command is needed to create certificates (apt-get install openssl)');
+    throw new IdentityError(
+      `openssl ${args[0]} failed: ${err.stderr?.toString().trim().split('\n')[0] ?? err.message}`,
+    );
   }
 }
 
@@ -45,10 +48,14 @@ function newKeyPem(): string {
 }
 
 function refuseExisting(...paths: string[]): void {
-  for (const p of paths) if (existsSync(p)) throw new IdentityError(`${p} exists; remove it first or choose another --dir`);
+  for (const p of paths)
+    if (existsSync(p)) throw new IdentityError(`${p} exists; remove it first or choose another --dir`);
 }
 
-const serial = () => `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '7')}`; // positive, 128 bits
+const serial = () =>
+  `0x${randomBytes(16)
+    .toString('hex')
+    .replace(/^[89a-f]/, '7')}`; // positive, 128 bits
 
 /** A new CA: `<dir>/weft-ca.pem` and `<dir>/weft-ca-key.pem`. */
 export function createCa(dir: string, opts: { days?: number; commonName?: string } = {}): CaFiles {
@@ -57,8 +64,28 @@ export function createCa(dir: string, opts: { days?: number; commonName?: string
   const keyPem = newKeyPem();
   const certPem = inScratch((tmp) => {
     writeFileSync(join(tmp, 'ca.key'), keyPem, { mode: 0o600 });
-    openssl(['req', '-x509', '-new', '-key', 'ca.key', '-subj', `/CN=${opts.commonName ?? 'weft cluster CA'}`, '-days', String(opts.days ?? 3650), '-set_serial', serial(),
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', 'ca.pem'], tmp);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'ca.key',
+        '-subj',
+        `/CN=${opts.commonName ?? 'weft cluster CA'}`,
+        '-days',
+        String(opts.days ?? 3650),
+        '-set_serial',
+        serial(),
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+        '-out',
+        'ca.pem',
+      ],
+      tmp,
+    );
     return readFileSync(join(tmp, 'ca.pem'), 'utf8');
   });
   writeFileSync(out.key, keyPem, { mode: 0o600, flag: 'wx' });
@@ -72,7 +99,10 @@ export function createCa(dir: string, opts: { days?: number; commonName?: string
  * before anything is written.
  */
 export function createNodeCert(opts: { node: string; dir: string; ca: CaFiles; days?: number }): CaFiles {
-  if (!NODE_NAME.test(opts.node)) throw new IdentityError(`node name ${JSON.stringify(opts.node)}: 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  if (!NODE_NAME.test(opts.node))
+    throw new IdentityError(
+      `node name ${JSON.stringify(opts.node)}: 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
   const out = { cert: join(opts.dir, `${opts.node}.pem`), key: join(opts.dir, `${opts.node}-key.pem`) };
   refuseExisting(out.cert, out.key);
   const caPem = readFileSync(opts.ca.cert);
@@ -82,8 +112,32 @@ export function createNodeCert(opts: { node: string; dir: string; ca: CaFiles; d
     writeFileSync(join(tmp, 'node.key'), keyPem, { mode: 0o600 });
     writeFileSync(join(tmp, 'ca.pem'), caPem, { mode: 0o600 });
     writeFileSync(join(tmp, 'ca.key'), readFileSync(opts.ca.key), { mode: 0o600 });
-    openssl(['req', '-x509', '-new', '-key', 'node.key', '-subj', `/CN=${opts.node}`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-days', String(opts.days ?? 365), '-set_serial', serial(),
-      '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'keyUsage=critical,digitalSignature', '-out', 'node.pem'], tmp);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        'node.key',
+        '-subj',
+        `/CN=${opts.node}`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-days',
+        String(opts.days ?? 365),
+        '-set_serial',
+        serial(),
+        '-addext',
+        'basicConstraints=critical,CA:FALSE',
+        '-addext',
+        'keyUsage=critical,digitalSignature',
+        '-out',
+        'node.pem',
+      ],
+      tmp,
+    );
     return readFileSync(join(tmp, 'node.pem'), 'utf8');
   });
   makeIdentity({ caPem, certPem, keyPem, name: opts.node, now: Date.now() + 1000 });

@@ -68,7 +68,12 @@ t.test('a fault goes to onFault, nact prints nothing, and the actor keeps going'
 t.test('dispatch to a stopped actor is a silent no-op', async (t) => {
   const system = newActorSystem();
   const seen: string[] = [];
-  const ref = spawnSerial<string>(system, 'gone', async (m) => void seen.push(m), () => undefined);
+  const ref = spawnSerial<string>(
+    system,
+    'gone',
+    async (m) => void seen.push(m),
+    () => undefined,
+  );
   stop(ref);
   t.doesNotThrow(() => dispatch(ref, 'late'));
   stop(system);

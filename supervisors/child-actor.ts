@@ -86,7 +86,12 @@ class ChildSlot {
     this.spec = opts.spec;
     // receive() turns every failure of the component into a reply, so no fault can reach
     // nact here; the no-op only keeps nact's printing default policy out.
-    this.ref = spawnSerial<ChildMsg>(opts.parent, this.spec.id, (msg) => this.receive(msg), () => undefined);
+    this.ref = spawnSerial<ChildMsg>(
+      opts.parent,
+      this.spec.id,
+      (msg) => this.receive(msg),
+      () => undefined,
+    );
   }
 
   private async receive(msg: ChildMsg): Promise<void> {
@@ -125,7 +130,11 @@ class ChildSlot {
     if (controller.signal.aborted) {
       // Became unwanted while starting: release it now, nobody will stop it later.
       await stopWithin(handle, spec.shutdownMs);
-      return { ok: false, error: new Error(`start of ${spec.id} withdrawn: supervisor is shutting down`), aborted: true };
+      return {
+        ok: false,
+        error: new Error(`start of ${spec.id} withdrawn: supervisor is shutting down`),
+        aborted: true,
+      };
     }
     this.current = { n, handle, controller, ended: false, stopCalled: false, killed: false };
     return { ok: true, incarnation: n, handle };
@@ -137,7 +146,8 @@ class ChildSlot {
       id: this.spec.id,
       supervisor: this.opts.supervisor,
       signal,
-      crash: (err: unknown) => dispatch(this.ref, { type: 'ended', incarnation: n, exit: { normal: false, error: asError(err) } }),
+      crash: (err: unknown) =>
+        dispatch(this.ref, { type: 'ended', incarnation: n, exit: { normal: false, error: asError(err) } }),
       exit: () => dispatch(this.ref, { type: 'ended', incarnation: n, exit: { normal: true } }),
     };
     linkContext(ctx, { parentActor: this.ref, emit: this.opts.emit });
@@ -152,7 +162,10 @@ class ChildSlot {
     inc.controller.abort();
     inc.stopCalled = true;
     try {
-      return await stopWithin({ stop: () => inc.handle.stop(), kill: () => killIncarnation(inc) }, this.spec.shutdownMs);
+      return await stopWithin(
+        { stop: () => inc.handle.stop(), kill: () => killIncarnation(inc) },
+        this.spec.shutdownMs,
+      );
     } finally {
       if (this.stopping === inc) this.stopping = undefined;
     }

@@ -2,10 +2,7 @@
 import type { Child } from './types.js';
 import { asError } from './errors.js';
 
-export type StopOutcome =
-  | { kind: 'stopped' }
-  | { kind: 'killed'; afterMs: number }
-  | { kind: 'failed'; error: Error };
+export type StopOutcome = { kind: 'stopped' } | { kind: 'killed'; afterMs: number } | { kind: 'failed'; error: Error };
 
 /**
  * Calls `child.stop()`; if it has not settled after `shutdownMs`, calls `kill()` (when

@@ -148,7 +148,9 @@ class World {
     while (this.count(pred) < times) {
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`timed out waiting for ${label}; events: ${this.events.map((e) => `${e.type}:${'id' in e ? e.id : e.supervisor}`).join(' ')}`);
+        throw new Error(
+          `timed out waiting for ${label}; events: ${this.events.map((e) => `${e.type}:${'id' in e ? e.id : e.supervisor}`).join(' ')}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
@@ -213,9 +215,7 @@ t.test('starts children in order, each after the previous is ready, and stops th
 
 t.test('one_for_one: only the crashed child restarts, siblings keep their state', async (t) => {
   const w = new World();
-  const sup = new Supervisor(
-    w.options({ strategy: 'one_for_one', children: [w.spec('a'), w.spec('b'), w.spec('c')] }),
-  );
+  const sup = new Supervisor(w.options({ strategy: 'one_for_one', children: [w.spec('a'), w.spec('b'), w.spec('c')] }));
   await sup.start();
   w.current('a').count = 1;
   w.current('b').count = 2;
@@ -224,7 +224,11 @@ t.test('one_for_one: only the crashed child restarts, siblings keep their state'
   w.current('b').ctx.crash(new Error('boom'));
   await w.until(is('child_restarted', 'b'));
 
-  t.same(w.since(mark), ['stop:b', 'stopped:b', 'start:b', 'ready:b'], 'the crashed child is released, then started again');
+  t.same(
+    w.since(mark),
+    ['stop:b', 'stopped:b', 'start:b', 'ready:b'],
+    'the crashed child is released, then started again',
+  );
   t.equal(w.current('a').n, 1);
   t.equal(w.current('a').count, 1, 'a kept its state');
   t.equal(w.current('c').n, 1);
@@ -261,8 +265,18 @@ t.test('one_for_all: a crash restarts all, stopping in reverse and starting in o
   await w.until(is('child_restarted', 'c'));
 
   t.same(w.since(mark), [
-    'stop:c', 'stopped:c', 'stop:b', 'stopped:b', 'stop:a', 'stopped:a',
-    'start:a', 'ready:a', 'start:b', 'ready:b', 'start:c', 'ready:c',
+    'stop:c',
+    'stopped:c',
+    'stop:b',
+    'stopped:b',
+    'stop:a',
+    'stopped:a',
+    'start:a',
+    'ready:a',
+    'start:b',
+    'ready:b',
+    'start:c',
+    'ready:c',
   ]);
   for (const id of ['a', 'b', 'c']) {
     t.equal(w.current(id).n, 2, `${id} restarted`);
@@ -285,8 +299,18 @@ t.test('rest_for_one: the crashed child and those after it restart, earlier ones
   w.current('b').ctx.crash(new Error('boom'));
   await w.until(is('child_restarted', 'd'));
   t.same(w.since(mark), [
-    'stop:d', 'stopped:d', 'stop:c', 'stopped:c', 'stop:b', 'stopped:b',
-    'start:b', 'ready:b', 'start:c', 'ready:c', 'start:d', 'ready:d',
+    'stop:d',
+    'stopped:d',
+    'stop:c',
+    'stopped:c',
+    'stop:b',
+    'stopped:b',
+    'start:b',
+    'ready:b',
+    'start:c',
+    'ready:c',
+    'start:d',
+    'ready:d',
   ]);
   t.equal(w.current('a').n, 1);
   t.equal(w.current('a').count, 1, 'a, started before b, kept its state');
@@ -333,9 +357,7 @@ t.test('intensity: one restart too many stops all children in reverse and gives 
 t.test('intensity window slides: restarts spread out over time are fine', async (t) => {
   const w = new World();
   let now = 0;
-  const sup = new Supervisor(
-    w.options({ maxRestarts: 1, periodMs: 1000, now: () => now, children: [w.spec('a')] }),
-  );
+  const sup = new Supervisor(w.options({ maxRestarts: 1, periodMs: 1000, now: () => now, children: [w.spec('a')] }));
   await sup.start();
   for (let i = 1; i <= 4; i++) {
     now += 1500;
@@ -355,7 +377,12 @@ t.test('a nested supervisor that gives up is restarted by its parent', async (t)
       strategy: 'one_for_one',
       children: [
         w.spec('x'),
-        supervisorChild('inner', { strategy: 'one_for_one', maxRestarts: 1, periodMs: 60_000, children: [w.spec('p'), w.spec('q')] }),
+        supervisorChild('inner', {
+          strategy: 'one_for_one',
+          maxRestarts: 1,
+          periodMs: 60_000,
+          children: [w.spec('p'), w.spec('q')],
+        }),
         w.spec('y'),
       ],
     }),
@@ -391,15 +418,19 @@ t.test('a nested supervisor that gives up is restarted by its parent', async (t)
   t.equal(w.current('x').count, 10, 'sibling before kept its state');
   t.equal(w.current('y').count, 20, 'sibling after kept its state');
   t.equal(w.current('q').count, 0, 'q is fresh');
-  t.same(sup.status()[1], {
-    id: 'inner',
-    state: 'running',
-    restarts: 1,
-    children: [
-      { id: 'p', state: 'running', restarts: 0 },
-      { id: 'q', state: 'running', restarts: 0 },
-    ],
-  }, 'the new inner supervisor has a fresh intensity and fresh counters');
+  t.same(
+    sup.status()[1],
+    {
+      id: 'inner',
+      state: 'running',
+      restarts: 1,
+      children: [
+        { id: 'p', state: 'running', restarts: 0 },
+        { id: 'q', state: 'running', restarts: 0 },
+      ],
+    },
+    'the new inner supervisor has a fresh intensity and fresh counters',
+  );
   t.equal(w.count(is('gave_up')), 1, 'only the inner supervisor gave up');
 
   // The new inner supervisor is wired the same way: it escalates again.
@@ -410,7 +441,16 @@ t.test('a nested supervisor that gives up is restarted by its parent', async (t)
 
   const stopMark = w.log.length;
   await sup.stop();
-  t.same(w.since(stopMark), ['stop:y', 'stopped:y', 'stop:q', 'stopped:q', 'stop:p', 'stopped:p', 'stop:x', 'stopped:x']);
+  t.same(w.since(stopMark), [
+    'stop:y',
+    'stopped:y',
+    'stop:q',
+    'stopped:q',
+    'stop:p',
+    'stopped:p',
+    'stop:x',
+    'stopped:x',
+  ]);
   t.equal(w.overlaps, 0);
 });
 
@@ -456,8 +496,17 @@ t.test('a child that does not stop within shutdownMs is killed and the superviso
   w.current('a').ctx.crash(new Error('boom'));
   await w.until(is('child_restarted', 'c'));
   t.same(w.since(mark), [
-    'stop:c', 'stop:b', 'kill:b', 'stop:a', 'stopped:a',
-    'start:a', 'ready:a', 'start:b', 'ready:b', 'start:c', 'ready:c',
+    'stop:c',
+    'stop:b',
+    'kill:b',
+    'stop:a',
+    'stopped:a',
+    'start:a',
+    'ready:a',
+    'start:b',
+    'ready:b',
+    'start:c',
+    'ready:c',
   ]);
   t.ok(Date.now() - t0 >= 50, 'waited the shutdown timeouts');
   t.ok(w.instances.get('b')![0]!.killed, 'b#1 was killed');
@@ -468,7 +517,11 @@ t.test('a child that does not stop within shutdownMs is killed and the superviso
 
   const stopMark = w.log.length;
   await sup.stop();
-  t.same(w.since(stopMark), ['stop:c', 'stop:b', 'kill:b', 'stop:a', 'stopped:a'], 'shutdown is not held up by hung children either');
+  t.same(
+    w.since(stopMark),
+    ['stop:c', 'stop:b', 'kill:b', 'stop:a', 'stopped:a'],
+    'shutdown is not held up by hung children either',
+  );
   t.same(states(sup), ['a:stopped:1', 'b:stopped:1', 'c:stopped:1']);
 });
 
@@ -487,7 +540,9 @@ t.test('a stop() that rejects is reported and followed by kill()', async (t) => 
 t.test('transient: a normal exit is final, a crash restarts it', async (t) => {
   const w = new World();
   const sup = new Supervisor(
-    w.options({ children: [w.spec('a', { restart: 'transient' }), w.spec('b', { restart: 'transient' }), w.spec('c')] }),
+    w.options({
+      children: [w.spec('a', { restart: 'transient' }), w.spec('b', { restart: 'transient' }), w.spec('c')],
+    }),
   );
   await sup.start();
   let mark = w.log.length;
@@ -541,7 +596,11 @@ t.test('temporary: never restarted, not even by a sibling group restart', async 
   mark = w.log.length;
   w.current('a').ctx.crash(new Error('boom'));
   await w.until(is('child_restarted', 'a'));
-  t.same(w.since(mark), ['stop:t3', 'stopped:t3', 'stop:a', 'stopped:a', 'start:a', 'ready:a'], 'temporary t3 stopped with the group and not started again');
+  t.same(
+    w.since(mark),
+    ['stop:t3', 'stopped:t3', 'stop:a', 'stopped:a', 'start:a', 'ready:a'],
+    'temporary t3 stopped with the group and not started again',
+  );
   t.same(states(sup), ['a:running:1', 't1:stopped:0', 't2:stopped:0', 't3:stopped:0']);
   t.equal(w.incarnations('t1') + w.incarnations('t2') + w.incarnations('t3'), 3);
   await sup.stop();
@@ -566,7 +625,11 @@ t.test('a start() that rejects counts as a crash', async (t) => {
     const w = new World();
     const sup = new Supervisor(
       w.options({
-        children: [w.spec('a'), w.spec('b', { failStart: (n) => (n === 1 ? new Error('port busy') : undefined) }), w.spec('c')],
+        children: [
+          w.spec('a'),
+          w.spec('b', { failStart: (n) => (n === 1 ? new Error('port busy') : undefined) }),
+          w.spec('c'),
+        ],
       }),
     );
     await sup.start();
@@ -579,12 +642,26 @@ t.test('a start() that rejects counts as a crash', async (t) => {
   t.test('while booting, past the intensity: start() rejects and the root gives up', async (t) => {
     const w = new World();
     const sup = new Supervisor(
-      w.options({ maxRestarts: 2, children: [w.spec('a'), w.spec('b', { failStart: () => new Error('no') }), w.spec('c')] }),
+      w.options({
+        maxRestarts: 2,
+        children: [w.spec('a'), w.spec('b', { failStart: () => new Error('no') }), w.spec('c')],
+      }),
     );
     const gaveUp = sup.gaveUp;
     await t.rejects(sup.start(), GaveUpError);
     t.ok((await gaveUp) instanceof GaveUpError);
-    t.same(w.log, ['start:a', 'ready:a', 'start:b', 'failed:b', 'start:b', 'failed:b', 'start:b', 'failed:b', 'stop:a', 'stopped:a']);
+    t.same(w.log, [
+      'start:a',
+      'ready:a',
+      'start:b',
+      'failed:b',
+      'start:b',
+      'failed:b',
+      'start:b',
+      'failed:b',
+      'stop:a',
+      'stopped:a',
+    ]);
     t.equal(w.incarnations('c'), 0);
   });
 
@@ -593,15 +670,33 @@ t.test('a start() that rejects counts as a crash', async (t) => {
     const sup = new Supervisor(
       w.options({
         strategy: 'rest_for_one',
-        children: [w.spec('a'), w.spec('b', { failStart: (n) => (n === 2 ? new Error('flaky') : undefined) }), w.spec('c')],
+        children: [
+          w.spec('a'),
+          w.spec('b', { failStart: (n) => (n === 2 ? new Error('flaky') : undefined) }),
+          w.spec('c'),
+        ],
       }),
     );
     await sup.start();
     const mark = w.log.length;
     w.current('b').ctx.crash(new Error('boom'));
     await w.until(is('child_restarted', 'c'));
-    t.same(w.since(mark), ['stop:c', 'stopped:c', 'stop:b', 'stopped:b', 'start:b', 'failed:b', 'start:b', 'ready:b', 'start:c', 'ready:c']);
-    t.same(w.events.filter(is('child_crashed', 'b')).map((e) => 'during' in e && e.during), ['run', 'start']);
+    t.same(w.since(mark), [
+      'stop:c',
+      'stopped:c',
+      'stop:b',
+      'stopped:b',
+      'start:b',
+      'failed:b',
+      'start:b',
+      'ready:b',
+      'start:c',
+      'ready:c',
+    ]);
+    t.same(
+      w.events.filter(is('child_crashed', 'b')).map((e) => 'during' in e && e.during),
+      ['run', 'start'],
+    );
     t.same(states(sup), ['a:running:0', 'b:running:1', 'c:running:1']);
     await sup.stop();
   });
@@ -720,7 +815,11 @@ t.test('a parent kills a nested supervisor that does not stop in time', async (t
   );
   await sup.start();
   await sup.stop();
-  t.same(w.log.slice(-5), ['stop:q', 'kill:q', 'kill:p', 'stop:x', 'stopped:x'], 'kill reaches every running grandchild, then the parent carries on');
+  t.same(
+    w.log.slice(-5),
+    ['stop:q', 'kill:q', 'kill:p', 'stop:x', 'stopped:x'],
+    'kill reaches every running grandchild, then the parent carries on',
+  );
   t.match(w.events.find(is('child_killed', 'inner')), { supervisor: 'root', afterMs: 40 });
   t.ok(w.current('p').killed);
 });
@@ -731,7 +830,8 @@ t.test('nothing leaks: no unhandled rejection, no console output, a throwing onE
   process.on('unhandledRejection', onUnhandled);
   const printed: unknown[][] = [];
   const original = { log: console.log, error: console.error, warn: console.warn, info: console.info };
-  for (const k of ['log', 'error', 'warn', 'info'] as const) console[k] = (...args: unknown[]) => void printed.push(args);
+  for (const k of ['log', 'error', 'warn', 'info'] as const)
+    console[k] = (...args: unknown[]) => void printed.push(args);
   try {
     const w = new World();
     const sup = new Supervisor({
@@ -771,7 +871,10 @@ t.test('rejects bad specs up front', async (t) => {
   const w = new World();
   t.throws(() => new Supervisor({ children: [w.spec('a'), w.spec('a')] }), /duplicate child id a/);
   t.throws(() => new Supervisor({ children: [{ ...w.spec('a'), shutdownMs: -1 }] }), /shutdownMs/);
-  t.throws(() => new Supervisor({ children: [{ ...w.spec('a'), restart: 'sometimes' as RestartType }] }), /restart type/);
+  t.throws(
+    () => new Supervisor({ children: [{ ...w.spec('a'), restart: 'sometimes' as RestartType }] }),
+    /restart type/,
+  );
   t.throws(() => new Supervisor({ strategy: 'all_for_one' as 'one_for_all', children: [] }), /strategy/);
   t.throws(() => new Supervisor({ maxRestarts: -1, children: [] }), /maxRestarts/);
 });

@@ -213,7 +213,9 @@ export class Supervisor implements Child {
       // A fault in the supervisor's own logic leaves its bookkeeping in doubt: like a
       // crashed OTP supervisor, take the subtree down and let the parent decide.
       const error = asError(err);
-      await this.#giveUp(new GaveUpError(this.name, `supervisor ${this.name} failed: ${error.message}`, { cause: error }));
+      await this.#giveUp(
+        new GaveUpError(this.name, `supervisor ${this.name} failed: ${error.message}`, { cause: error }),
+      );
     }
   }
 
@@ -286,7 +288,9 @@ export class Supervisor implements Child {
     const record = recordRestart(this.#restartTimes, this.#now(), this.#limits);
     this.#restartTimes = record.times;
     if (record.exceeded) {
-      const last = exit.normal ? `child ${slot.spec.id} exited` : `child ${slot.spec.id} crashed: ${exit.error.message}`;
+      const last = exit.normal
+        ? `child ${slot.spec.id} exited`
+        : `child ${slot.spec.id} crashed: ${exit.error.message}`;
       await this.#giveUp(
         new GaveUpError(
           this.name,
@@ -387,11 +391,13 @@ function validateSpecs(specs: readonly ChildSpec[]): void {
   if (!Array.isArray(specs)) throw new TypeError('children must be an array of child specs');
   const seen = new Set<string>();
   for (const spec of specs) {
-    if (typeof spec?.id !== 'string' || spec.id === '') throw new TypeError('every child spec needs a non-empty string id');
+    if (typeof spec?.id !== 'string' || spec.id === '')
+      throw new TypeError('every child spec needs a non-empty string id');
     if (seen.has(spec.id)) throw new TypeError(`duplicate child id ${spec.id}`);
     seen.add(spec.id);
     if (typeof spec.start !== 'function') throw new TypeError(`child ${spec.id}: start must be a function`);
-    if (!RESTART_TYPES.includes(spec.restart)) throw new TypeError(`child ${spec.id}: unknown restart type ${String(spec.restart)}`);
+    if (!RESTART_TYPES.includes(spec.restart))
+      throw new TypeError(`child ${spec.id}: unknown restart type ${String(spec.restart)}`);
     if (typeof spec.shutdownMs !== 'number' || !(spec.shutdownMs >= 0)) {
       throw new TypeError(`child ${spec.id}: shutdownMs must be a number >= 0 (or Infinity)`);
     }

@@ -30,7 +30,9 @@ export interface Finding {
 function scanned(): string[] {
   return (readdirSync(root, { recursive: true }) as string[])
     .filter((f) => !f.startsWith('node_modules') && !f.startsWith('dist') && !f.startsWith('.') && f.endsWith('.ts'))
-    .filter((f) => /\.test\.ts$|\.fixture\.ts$/.test(f) || f.startsWith(join('test', 'helpers')) || f.startsWith('bench'))
+    .filter(
+      (f) => /\.test\.ts$|\.fixture\.ts$/.test(f) || f.startsWith(join('test', 'helpers')) || f.startsWith('bench'),
+    )
     .filter((f) => f !== join('test', 'hermetic.test.ts') && f !== join('test', 'tiers.test.ts')) // the lints name the patterns
     .sort();
 }
@@ -59,7 +61,8 @@ function closing(text: string, open: number): number {
   return text.length;
 }
 
-const allowed = (lines: string[], line: number, last: number) => lines.slice(Math.max(0, line - 4), last + 1).some((l) => /\/\/.*\bhermetic:/.test(l));
+const allowed = (lines: string[], line: number, last: number) =>
+  lines.slice(Math.max(0, line - 4), last + 1).some((l) => /\/\/.*\bhermetic:/.test(l));
 
 export function lint(file: string, text: string): Finding[] {
   const out: Finding[] = [];
@@ -67,7 +70,8 @@ export function lint(file: string, text: string): Finding[] {
   const lineOf = (i: number) => text.slice(0, i).split('\n').length - 1;
   const add = (at: number, end: number, why: string) => {
     const line = lineOf(at);
-    if (!allowed(lines, line, lineOf(end))) out.push({ file, line: line + 1, why, text: lines[line]!.trim().slice(0, 160) });
+    if (!allowed(lines, line, lineOf(end)))
+      out.push({ file, line: line + 1, why, text: lines[line]!.trim().slice(0, 160) });
   };
   const literal = [
     new RegExp(`['"\`]--(?:bind-port|store-port|api-port)['"\`]\\s*,\\s*['"\`]?${DEFAULT}\\b`, 'g'),
@@ -75,14 +79,21 @@ export function lint(file: string, text: string): Finding[] {
     new RegExp(`['"\`]--dns-listen['"\`]\\s*,\\s*['"\`][^'"\`]*:${DEFAULT}\\b`, 'g'),
     new RegExp(`\\.(?:listen|bind)\\(\\s*(?:\\{\\s*port:\\s*)?${DEFAULT}\\b`, 'g'),
   ];
-  for (const re of literal) for (const m of text.matchAll(re)) add(m.index!, m.index! + m[0].length, `a default port as a listen port: ${m[0]}`);
+  for (const re of literal)
+    for (const m of text.matchAll(re))
+      add(m.index!, m.index! + m[0].length, `a default port as a listen port: ${m[0]}`);
   for (const m of text.matchAll(/(?:\bCLI\s*,\s*|\[\s*)'agent'/g)) {
     const open = m[0].startsWith('[') ? m.index! : opener(text, m.index!);
     const argv = text.slice(open, closing(text, open) + 1);
     if (/'--(?:help|print-config|cleanup|version)'/.test(argv)) continue; // never listens
     if (/HERMETIC_(?:AGENT|PORT)_FLAGS/.test(argv)) continue;
     const unset = ['--bind-port', '--store-port', '--api-port', '--dns-listen'].filter((f) => !argv.includes(`'${f}'`));
-    if (unset.length) add(m.index!, open + argv.length, `an agent started with ${unset.join(', ')} on the default (pass HERMETIC_AGENT_FLAGS)`);
+    if (unset.length)
+      add(
+        m.index!,
+        open + argv.length,
+        `an agent started with ${unset.join(', ')} on the default (pass HERMETIC_AGENT_FLAGS)`,
+      );
   }
   return out;
 }
@@ -112,5 +123,9 @@ t.test('no test, helper or bench depends on a default port being free', async (t
   const files = scanned();
   t.ok(files.length > 50, `${files.length} files read`);
   const findings = files.flatMap((f) => lint(f, readFileSync(join(root, f), 'utf8')));
-  t.same(findings.map((f) => `${relative('.', f.file)}:${f.line}: ${f.why}\n      ${f.text}`), [], 'findings (fix them, or mark a legitimate case with `// hermetic: <why>`)');
+  t.same(
+    findings.map((f) => `${relative('.', f.file)}:${f.line}: ${f.why}\n      ${f.text}`),
+    [],
+    'findings (fix them, or mark a legitimate case with `// hermetic: <why>`)',
+  );
 });

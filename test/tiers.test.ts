@@ -14,9 +14,14 @@ import { join } from 'node:path';
 const root = fileURLToPath(new URL('..', import.meta.url));
 // The two lints name the patterns they look for; they are unit tests.
 const LINTS = ['test/tiers.test.ts', 'test/hermetic.test.ts'];
-const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.test.ts') && !/^(node_modules|dist)\//.test(f) && !f.startsWith('.') && !LINTS.includes(f)).sort();
+const files = (readdirSync(root, { recursive: true }) as string[])
+  .filter(
+    (f) => f.endsWith('.test.ts') && !/^(node_modules|dist)\//.test(f) && !f.startsWith('.') && !LINTS.includes(f),
+  )
+  .sort();
 
-const needsRoot = (src: string) => /skipUnless\(\s*\{[^}]*root:\s*true/.test(src) || /helpers\/(netns|hosts|docker)\.js/.test(src);
+const needsRoot = (src: string) =>
+  /skipUnless\(\s*\{[^}]*root:\s*true/.test(src) || /helpers\/(netns|hosts|docker)\.js/.test(src);
 // (`CLI, 'agent'` followed by a slash is a pattern read from a source file, not a start.)
 const startsAgent = (src: string) => /helpers\/agent-process\.js/.test(src) || /\bCLI\s*,\s*'agent'(?!\/)/.test(src);
 
@@ -24,9 +29,11 @@ export function tierProblems(file: string, src: string): string[] {
   const out: string[] = [];
   const system = file.endsWith('.system.test.ts');
   const e2e = file.endsWith('.e2e.test.ts');
-  if (needsRoot(src) && !system && !e2e) out.push(`${file}: needs root, the kernel or Docker: name it *.system.test.ts`);
+  if (needsRoot(src) && !system && !e2e)
+    out.push(`${file}: needs root, the kernel or Docker: name it *.system.test.ts`);
   if (startsAgent(src) && !e2e) out.push(`${file}: starts a real agent: name it *.e2e.test.ts`);
-  if (system && !/skipUnless\(|dockerSkip\(/.test(src)) out.push(`${file}: a system test that needs nothing (no skipUnless): a unit test?`);
+  if (system && !/skipUnless\(|dockerSkip\(/.test(src))
+    out.push(`${file}: a system test that needs nothing (no skipUnless): a unit test?`);
   return out;
 }
 
@@ -34,13 +41,32 @@ t.test('the rule itself', async (t) => {
   t.same(tierProblems('a/x.test.ts', "{ skip: skipUnless({ root: true, commands: ['ip'] }) }").length, 1);
   t.same(tierProblems('a/x.test.ts', "import { NetLab } from '../test/helpers/netns.js'").length, 1);
   t.same(tierProblems('a/x.test.ts', "await import('../test/helpers/agent-process.js')").length, 1);
-  t.same(tierProblems('a/x.system.test.ts', "import { startAgent } from '../test/helpers/agent-process.js'; skipUnless({ root: true })").length, 1);
-  t.same(tierProblems('a/x.e2e.test.ts', "import { startAgent } from '../test/helpers/agent-process.js'; skipUnless({ root: true })"), []);
-  t.same(tierProblems('a/x.test.ts', "{ skip: skipUnless({ commands: ['dig'] }) }"), [], 'a common program (dig) is fine in a unit test');
+  t.same(
+    tierProblems(
+      'a/x.system.test.ts',
+      "import { startAgent } from '../test/helpers/agent-process.js'; skipUnless({ root: true })",
+    ).length,
+    1,
+  );
+  t.same(
+    tierProblems(
+      'a/x.e2e.test.ts',
+      "import { startAgent } from '../test/helpers/agent-process.js'; skipUnless({ root: true })",
+    ),
+    [],
+  );
+  t.same(
+    tierProblems('a/x.test.ts', "{ skip: skipUnless({ commands: ['dig'] }) }"),
+    [],
+    'a common program (dig) is fine in a unit test',
+  );
   t.same(tierProblems('a/x.system.test.ts', 'no prerequisites').length, 1);
 });
 
 t.test('every test file is in the tier its name says', async (t) => {
   t.ok(files.length > 50, `${files.length} test files`);
-  t.same(files.flatMap((f) => tierProblems(f, readFileSync(join(root, f), 'utf8'))), []);
+  t.same(
+    files.flatMap((f) => tierProblems(f, readFileSync(join(root, f), 'utf8'))),
+    [],
+  );
 });

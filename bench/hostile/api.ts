@@ -12,7 +12,9 @@ import type { AttackResult } from './result.js';
 
 // From bench/hostile/ under tap, or from dist/bench/hostile/ when built.
 const HERE = fileURLToPath(import.meta.url);
-const CLI = fileURLToPath(new URL(HERE.includes('/dist/') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
+const CLI = fileURLToPath(
+  new URL(HERE.includes('/dist/') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url),
+);
 
 /** The RSS budget the stalled-watcher attack may cost (the figure rss_growth_mb_stalled_watchers of `bench hostile`). */
 export const RSS_BUDGET_MB = 32;
@@ -30,10 +32,37 @@ export interface ApiAgent {
  * Starts `weft agent` with only what the API attacks need: API on a free loopback port,
  * no DNS, no Docker, the userspace LB (no root). `nofile` runs it under that descriptor limit.
  */
-export async function startApiAgent(opts: { args?: string[]; env?: NodeJS.ProcessEnv; nofile?: number } = {}): Promise<ApiAgent> {
-  const agentArgs = [CLI, 'agent', '--log-format', 'json', '--api-port', '0', '--bind-port', '0', '--store-port', '0', '--dns-listen', '', '--docker', 'false', '--lb-datapath', 'userspace', '--proxy-cidr', '127.240.0.0/16', ...(opts.args ?? [])];
-  const [cmd, args] = opts.nofile ? ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, ...agentArgs]] : [process.execPath, agentArgs];
-  const proc = spawn(cmd as string, args as string[], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startApiAgent(
+  opts: { args?: string[]; env?: NodeJS.ProcessEnv; nofile?: number } = {},
+): Promise<ApiAgent> {
+  const agentArgs = [
+    CLI,
+    'agent',
+    '--log-format',
+    'json',
+    '--api-port',
+    '0',
+    '--bind-port',
+    '0',
+    '--store-port',
+    '0',
+    '--dns-listen',
+    '',
+    '--docker',
+    'false',
+    '--lb-datapath',
+    'userspace',
+    '--proxy-cidr',
+    '127.240.0.0/16',
+    ...(opts.args ?? []),
+  ];
+  const [cmd, args] = opts.nofile
+    ? ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, ...agentArgs]]
+    : [process.execPath, agentArgs];
+  const proc = spawn(cmd as string, args as string[], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -42,7 +71,10 @@ export async function startApiAgent(opts: { args?: string[]; env?: NodeJS.Proces
     await exited;
   };
   const ready = await new Promise<Record<string, string>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent not ready within 15s; stderr: ${stderr.slice(-300)}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`agent not ready within 15s; stderr: ${stderr.slice(-300)}`)),
+      15_000,
+    );
     createInterface({ input: proc.stdout! }).on('line', (text) => {
       if (!text.includes('weft agent ready')) return;
       clearTimeout(timer);
@@ -62,15 +94,34 @@ export interface HttpAnswer {
 }
 
 /** One HTTP request with exactly the headers given (Host and Origin included), from `localAddress`. */
-export function httpRequest(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; localAddress?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export function httpRequest(
+  url: string,
+  o: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    localAddress?: string;
+    timeoutMs?: number;
+  } = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', headers: o.headers, localAddress: o.localAddress, agent: false, timeout: o.timeoutMs ?? 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      {
+        method: o.method ?? 'GET',
+        headers: o.headers,
+        localAddress: o.localAddress,
+        agent: false,
+        timeout: o.timeoutMs ?? 5_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end(o.body);
@@ -89,11 +140,23 @@ export function openFds(pid: number): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reads through the API as a legitimate local client (headers as `weft` sends them). */
-async function legit(agent: ApiAgent, method: string, path: string, body?: unknown, token?: string, timeoutMs?: number): Promise<HttpAnswer> {
+async function legit(
+  agent: ApiAgent,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+  timeoutMs?: number,
+): Promise<HttpAnswer> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers['x-weft-token'] = token;
-  return httpRequest(agent.api + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), timeoutMs });
+  return httpRequest(agent.api + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    timeoutMs,
+  });
 }
 
 /**
@@ -103,31 +166,65 @@ async function legit(agent: ApiAgent, method: string, path: string, body?: unkno
 export async function csrfAttack(agent: ApiAgent): Promise<AttackResult> {
   const evil = { origin: 'http://evil.example', 'content-type': 'text/plain;charset=UTF-8' };
   const attempts: { what: string; method: string; path: string; headers: Record<string, string>; body: unknown }[] = [
-    { what: 'service', method: 'POST', path: '/v1/services', headers: evil, body: { service: 'csrf', id: 'c1', addrs: ['10.66.6.6'] } },
+    {
+      what: 'service',
+      method: 'POST',
+      path: '/v1/services',
+      headers: evil,
+      body: { service: 'csrf', id: 'c1', addrs: ['10.66.6.6'] },
+    },
     { what: 'vip', method: 'POST', path: '/v1/vips', headers: evil, body: { vip: 'csrf:22' } },
     { what: 'kv', method: 'PUT', path: '/v1/kv/csrf/a', headers: evil, body: { owned: true } },
     { what: 'join', method: 'POST', path: '/v1/members/join', headers: evil, body: { seeds: ['127.0.0.1:9'] } },
     // A form post from an old browser or a plugin: text/plain and no Origin at all.
-    { what: 'service (no Origin)', method: 'POST', path: '/v1/services', headers: { 'content-type': 'text/plain' }, body: { service: 'csrf2', addrs: ['10.66.6.7'] } },
+    {
+      what: 'service (no Origin)',
+      method: 'POST',
+      path: '/v1/services',
+      headers: { 'content-type': 'text/plain' },
+      body: { service: 'csrf2', addrs: ['10.66.6.7'] },
+    },
     // JSON from a foreign Origin (a browser would preflight; the agent must not rely on that).
-    { what: 'kv (JSON, foreign Origin)', method: 'PUT', path: '/v1/kv/csrf/b', headers: { origin: 'http://evil.example', 'content-type': 'application/json' }, body: 1 },
-    { what: 'kv (Origin null)', method: 'PUT', path: '/v1/kv/csrf/c', headers: { origin: 'null', 'content-type': 'application/json' }, body: 1 },
+    {
+      what: 'kv (JSON, foreign Origin)',
+      method: 'PUT',
+      path: '/v1/kv/csrf/b',
+      headers: { origin: 'http://evil.example', 'content-type': 'application/json' },
+      body: 1,
+    },
+    {
+      what: 'kv (Origin null)',
+      method: 'PUT',
+      path: '/v1/kv/csrf/c',
+      headers: { origin: 'null', 'content-type': 'application/json' },
+      body: 1,
+    },
   ];
   const accepted: string[] = [];
   for (const a of attempts) {
-    const r = await httpRequest(agent.api + a.path, { method: a.method, headers: a.headers, body: JSON.stringify(a.body) });
+    const r = await httpRequest(agent.api + a.path, {
+      method: a.method,
+      headers: a.headers,
+      body: JSON.stringify(a.body),
+    });
     if (r.status < 400) accepted.push(`${a.what} (${r.status})`);
   }
   const services = (await legit(agent, 'GET', '/v1/services')).body;
   const vips = (await legit(agent, 'GET', '/v1/store?prefix=vip/')).body;
   const kv = (await legit(agent, 'GET', '/v1/kv?prefix=csrf/')).body;
-  const created = [services.includes('csrf') && 'service', vips.includes('csrf') && 'vip', kv.includes('csrf/') && 'kv'].filter(Boolean) as string[];
+  const created = [
+    services.includes('csrf') && 'service',
+    vips.includes('csrf') && 'vip',
+    kv.includes('csrf/') && 'kv',
+  ].filter(Boolean) as string[];
   const held = accepted.length === 0 && created.length === 0;
   return {
     name: 'api_csrf',
     held,
     forged_accepted: accepted.length,
-    detail: held ? `${attempts.length} cross-site writes refused, nothing created` : `accepted: ${accepted.join(', ') || 'none'}; created: ${created.join(', ') || 'nothing'}`,
+    detail: held
+      ? `${attempts.length} cross-site writes refused, nothing created`
+      : `accepted: ${accepted.join(', ') || 'none'}; created: ${created.join(', ') || 'nothing'}`,
   };
 }
 
@@ -148,15 +245,27 @@ export async function rebindingAttack(agent: ApiAgent): Promise<AttackResult> {
   for (const headers of tries) {
     for (const path of ['/v1/kv?prefix=rebind/', '/v1/kv/rebind/secret', '/v1/store']) {
       const r = await httpRequest(agent.api + path, { headers });
-      if (r.status < 400 || r.body.includes(secret)) leaked.push(`${path} with ${JSON.stringify(headers)} (${r.status})`);
+      if (r.status < 400 || r.body.includes(secret))
+        leaked.push(`${path} with ${JSON.stringify(headers)} (${r.status})`);
     }
   }
   const held = leaked.length === 0;
-  return { name: 'api_dns_rebinding', held, forged_accepted: leaked.length, detail: held ? `${tries.length * 3} rebinding reads refused` : `answered: ${leaked.slice(0, 3).join('; ')}` };
+  return {
+    name: 'api_dns_rebinding',
+    held,
+    forged_accepted: leaked.length,
+    detail: held ? `${tries.length * 3} rebinding reads refused` : `answered: ${leaked.slice(0, 3).join('; ')}`,
+  };
 }
 
 /** `n` connections to `port` from `src`, paced, each added to `sockets` as it is made. */
-async function openConnections(port: number, src: string, n: number, sockets: Socket[], onClose: () => void): Promise<void> {
+async function openConnections(
+  port: number,
+  src: string,
+  n: number,
+  sockets: Socket[],
+  onClose: () => void,
+): Promise<void> {
   for (let i = 0; i < n; i++) {
     const s = connect({ host: '127.0.0.1', port, localAddress: src });
     s.on('error', () => {});
@@ -200,7 +309,8 @@ export async function slowlorisAttack(opts: { smoke: boolean }): Promise<AttackR
       let answered = false;
       let why = '';
       try {
-        answered = (await httpRequest(`${agent.api}/v1/health`, { localAddress: '127.0.0.1', timeoutMs: 3_000 })).status === 200;
+        answered =
+          (await httpRequest(`${agent.api}/v1/health`, { localAddress: '127.0.0.1', timeoutMs: 3_000 })).status === 200;
       } catch (e) {
         why = (e as Error).message;
       }
@@ -215,7 +325,14 @@ export async function slowlorisAttack(opts: { smoke: boolean }): Promise<AttackR
         held,
         crashes: agent.proc.exitCode !== null ? 1 : 0,
         detail: `${sockets.length} slow connections, ${openAfterConnect} kept open by the agent; normal request ${answered ? 'answered' : `failed (${why})`}; ${stillOpen} still open after 15 s`,
-        figures: { api_fd_exhaustion: answered ? 0 : 1, slowloris_connections: sockets.length, slowloris_accepted: openAfterConnect, slowloris_agent_fds: fds, slowloris_open_after_15s: stillOpen, slowloris_all_cut_ms: cutMs },
+        figures: {
+          api_fd_exhaustion: answered ? 0 : 1,
+          slowloris_connections: sockets.length,
+          slowloris_accepted: openAfterConnect,
+          slowloris_agent_fds: fds,
+          slowloris_open_after_15s: stillOpen,
+          slowloris_all_cut_ms: cutMs,
+        },
       };
     } finally {
       clearInterval(drip);
@@ -271,7 +388,14 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
     let putsFailed = 0;
     for (let i = 0; i < updates; i++) {
       const t0 = Date.now();
-      const ok = await legit(agent, 'PUT', `/v1/kv/flood/${String(i % keys).padStart(4, '0')}`, `${i}`.padEnd(16 * 1024, 'y'), undefined, 30_000).then(
+      const ok = await legit(
+        agent,
+        'PUT',
+        `/v1/kv/flood/${String(i % keys).padStart(4, '0')}`,
+        `${i}`.padEnd(16 * 1024, 'y'),
+        undefined,
+        30_000,
+      ).then(
         (r) => r.status === 200,
         () => false,
       );
@@ -300,7 +424,12 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
       held,
       crashes: agent.proc.exitCode !== null ? 1 : 0,
       detail: `${watchers} watchers of ${keys} x 16 KB (then ${updates} changes) that never read: RSS ${baseRss.toFixed(0)} -> peak ${peak.toFixed(0)} MB; ${putsFailed} of ${updates} writes failed; ${Number.isNaN(cutMs) ? `not cut off within 20 s (${fds - baseFds} connections open)` : `cut off after ${(cutMs / 1000).toFixed(1)} s`}`,
-      figures: { rss_growth_mb_stalled_watchers: Math.round(growth * 10) / 10, stalled_watchers_cut_ms: cutMs, stalled_watchers_put_ms_max: putMsMax, stalled_watchers_puts_failed: putsFailed },
+      figures: {
+        rss_growth_mb_stalled_watchers: Math.round(growth * 10) / 10,
+        stalled_watchers_cut_ms: cutMs,
+        stalled_watchers_put_ms_max: putMsMax,
+        stalled_watchers_puts_failed: putsFailed,
+      },
     };
   } finally {
     for (const s of sockets) s.destroy();
@@ -317,7 +446,11 @@ export async function unauthenticatedWriteAttack(): Promise<AttackResult> {
   const agent = await startApiAgent({ env: { WEFT_API_TOKEN: token } });
   try {
     const accepted: string[] = [];
-    for (const [what, t] of [['no token', undefined], ['wrong token', token + 'x'], ['empty token', '']] as const) {
+    for (const [what, t] of [
+      ['no token', undefined],
+      ['wrong token', token + 'x'],
+      ['empty token', ''],
+    ] as const) {
       const r = await legit(agent, 'PUT', '/v1/kv/auth/x', what, t);
       if (r.status < 400) accepted.push(what);
       const s = await legit(agent, 'POST', '/v1/services', { service: 'unauth', addrs: ['10.66.6.8'] }, t);
@@ -325,7 +458,14 @@ export async function unauthenticatedWriteAttack(): Promise<AttackResult> {
     }
     const ok = (await legit(agent, 'PUT', '/v1/kv/auth/y', 1, token)).status === 200;
     const held = accepted.length === 0 && ok;
-    return { name: 'api_unauthenticated_write', held, forged_accepted: accepted.length, detail: held ? 'writes without the token refused; with it accepted' : `accepted without the token: ${accepted.join(', ') || 'none'}; with the token: ${ok ? 'accepted' : 'refused'}` };
+    return {
+      name: 'api_unauthenticated_write',
+      held,
+      forged_accepted: accepted.length,
+      detail: held
+        ? 'writes without the token refused; with it accepted'
+        : `accepted without the token: ${accepted.join(', ') || 'none'}; with the token: ${ok ? 'accepted' : 'refused'}`,
+    };
   } finally {
     await agent.stop();
   }

@@ -35,7 +35,14 @@ function bigTxt(name: string, bytes: number) {
 }
 
 if (role === 'upstream') {
-  const up = await TestUpstream.start(String(opts.addr), (q) => (q.type === 'TXT' ? { answers: bigTxt(q.name, Number(opts.bigTxt ?? 1000)) } : { answers: [{ type: 'A', name: q.name, ttl: 0, data: '192.0.2.1' }] }), Number(opts.port ?? 53));
+  const up = await TestUpstream.start(
+    String(opts.addr),
+    (q) =>
+      q.type === 'TXT'
+        ? { answers: bigTxt(q.name, Number(opts.bigTxt ?? 1000)) }
+        : { answers: [{ type: 'A', name: q.name, ttl: 0, data: '192.0.2.1' }] },
+    Number(opts.port ?? 53),
+  );
   up.delayMs = Number(opts.delayMs ?? 0);
   up.onQuery = (name, port) => print({ query: name.toLowerCase(), port });
   print({ ready: true, port: up.port });
@@ -44,7 +51,14 @@ if (role === 'upstream') {
   store.put('node/n1', { addr: '10.0.0.1' });
   // A service with many endpoints: its answer is the biggest one the zone gives anyone.
   for (let i = 0; i < Number(opts.bigService ?? 0); i++) {
-    store.put(endpointKey('big', 'n1', `e${i}`), { service: 'big', addrs: [`10.9.${i >> 8}.${(i & 255) + 1}`], ports: {}, health: 'none', vips: [], source: 'api' });
+    store.put(endpointKey('big', 'n1', `e${i}`), {
+      service: 'big',
+      addrs: [`10.9.${i >> 8}.${(i & 255) + 1}`],
+      ports: {},
+      health: 'none',
+      vips: [],
+      source: 'api',
+    });
   }
   const dns = await DnsServer.start({
     source: store,
@@ -66,15 +80,26 @@ if (role === 'upstream') {
       const timer = setTimeout(() => done({ rcode: 'TIMEOUT', addrs: [] }), 5000);
       s.on('message', (m) => {
         const p = dnsPacket.decode(m) as unknown as { rcode?: string; answers?: { type: string; data: unknown }[] };
-        done({ rcode: p.rcode ?? 'NOERROR', addrs: (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data)) });
+        done({
+          rcode: p.rcode ?? 'NOERROR',
+          addrs: (p.answers ?? []).filter((a) => a.type === 'A').map((a) => String(a.data)),
+        });
       });
-      s.send(dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] }), self.port, self.addr);
+      s.send(
+        dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] }),
+        self.port,
+        self.addr,
+      );
     });
   createInterface({ input: process.stdin }).on('line', (line) => {
     const cmd = JSON.parse(line) as { op: string; name?: string };
     if (cmd.op === 'ask') void ask(String(cmd.name)).then(print);
     else if (cmd.op === 'stats') {
-      const stats = JSON.parse(JSON.stringify(dns.stats, (_, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : ArrayBuffer.isView(v) ? undefined : v))) as Record<string, unknown>;
+      const stats = JSON.parse(
+        JSON.stringify(dns.stats, (_, v: unknown) =>
+          v instanceof Map ? Object.fromEntries(v) : ArrayBuffer.isView(v) ? undefined : v,
+        ),
+      ) as Record<string, unknown>;
       // The rate limiter's counters (absent before it existed).
       const rrl = (dns as unknown as { rrl?: { dropped: number; slipped: number } }).rrl;
       print({ stats: { ...stats, rrlDropped: rrl?.dropped, rrlSlipped: rrl?.slipped } });
@@ -104,12 +129,21 @@ if (role === 'upstream') {
     onReply?.(r);
   };
   const q = (name: string, type: string, id: number): Buffer =>
-    dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: type as 'A', name }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never] });
+    dnsPacket.encode({
+      type: 'query',
+      id,
+      flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ type: type as 'A', name }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never],
+    });
   type Cmd = { op: string; server: string; port: number; name: string; type: string; count?: number };
   const ops: Record<string, (c: Cmd) => Promise<unknown>> = {
     ask: (c) =>
       new Promise((resolve) => {
-        const timer = setTimeout(() => ((onReply = undefined), resolve({ rcode: 'TIMEOUT', answers: 0, tc: false, bytes: 0 })), 3000);
+        const timer = setTimeout(
+          () => ((onReply = undefined), resolve({ rcode: 'TIMEOUT', answers: 0, tc: false, bytes: 0 })),
+          3000,
+        );
         onReply = (r) => {
           clearTimeout(timer);
           onReply = undefined;

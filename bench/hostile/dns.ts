@@ -16,7 +16,12 @@ import { NetLab, type Host, type Teardown } from '../../test/helpers/netns.js';
 import type { AttackResult } from './result.js';
 
 /** dist/bench/hostile/dns-peers.js, from this file as source (tap) or as compiled. */
-const PEERS = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? './dns-peers.js' : '../../dist/bench/hostile/dns-peers.js', import.meta.url));
+const PEERS = fileURLToPath(
+  new URL(
+    import.meta.url.includes('/dist/') ? './dns-peers.js' : '../../dist/bench/hostile/dns-peers.js',
+    import.meta.url,
+  ),
+);
 
 /** The forged answer's address: an answer with it is a poisoned cache. */
 export const FORGED = '6.6.6.6';
@@ -60,11 +65,18 @@ for line in sys.stdin:
 /** Lines of a child's stdout as parsed JSON (or raw text), with a wait for the next match. */
 class Lines {
   private readonly queue: unknown[] = [];
-  private readonly waiters: { pred: (l: unknown) => boolean; resolve: (l: unknown) => void; reject: (e: Error) => void }[] = [];
+  private readonly waiters: {
+    pred: (l: unknown) => boolean;
+    resolve: (l: unknown) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   private stderr = '';
   listener: ((l: unknown) => void) | undefined;
 
-  constructor(readonly proc: ChildProcess, readonly what: string) {
+  constructor(
+    readonly proc: ChildProcess,
+    readonly what: string,
+  ) {
     proc.stderr?.on('data', (d) => (this.stderr = (this.stderr + d).slice(-2000)));
     createInterface({ input: proc.stdout! }).on('line', (text) => {
       let l: unknown = text;
@@ -118,18 +130,38 @@ interface Peers {
 }
 
 /** A lab of three hosts: the forwarder (.2, listening on loopback and on its address), its upstream (.3), and a third (.4). */
-async function peers(t: Teardown | undefined, o: { delayMs: number; timeoutMs: number; bigService?: number; server?: object; tag: string }): Promise<Peers> {
+async function peers(
+  t: Teardown | undefined,
+  o: { delayMs: number; timeoutMs: number; bigService?: number; server?: object; tag: string },
+): Promise<Peers> {
   const lab = await NetLab.create(t, { subnet: '10.77.9', tag: o.tag });
   try {
     const [fwdHost, upHost, other] = [await lab.addHost(2), await lab.addHost(3), await lab.addHost(4)];
-    const upstream = new Lines(lab.spawn(upHost.ns, [process.execPath, PEERS, 'upstream', JSON.stringify({ addr: upHost.addr, port: 53, delayMs: o.delayMs, bigTxt: 1000 })]), 'upstream');
+    const upstream = new Lines(
+      lab.spawn(upHost.ns, [
+        process.execPath,
+        PEERS,
+        'upstream',
+        JSON.stringify({ addr: upHost.addr, port: 53, delayMs: o.delayMs, bigTxt: 1000 }),
+      ]),
+      'upstream',
+    );
     await upstream.next(has('ready'));
     const forwarder = new Lines(
       lab.spawn(fwdHost.ns, [
         process.execPath,
         PEERS,
         'forwarder',
-        JSON.stringify({ listen: [{ addr: '127.0.0.1', port: 0 }, { addr: fwdHost.addr, port: 53 }], upstream: `${upHost.addr}:53`, timeoutMs: o.timeoutMs, bigService: o.bigService ?? 0, server: o.server }),
+        JSON.stringify({
+          listen: [
+            { addr: '127.0.0.1', port: 0 },
+            { addr: fwdHost.addr, port: 53 },
+          ],
+          upstream: `${upHost.addr}:53`,
+          timeoutMs: o.timeoutMs,
+          bigService: o.bigService ?? 0,
+          server: o.server,
+        }),
       ]),
       'forwarder',
     );
@@ -157,12 +189,18 @@ export interface PoisonResult {
  * learns its source port and floods `spoofsPerRound` forged answers at it while the upstream
  * waits `delayMs`. A round is poisoned when the client's answer is FORGED.
  */
-export async function poisonAttack(t: Teardown | undefined, o: { rounds: number; spoofsPerRound: number; delayMs?: number; stopAtFirst?: boolean; tag?: string }): Promise<PoisonResult> {
+export async function poisonAttack(
+  t: Teardown | undefined,
+  o: { rounds: number; spoofsPerRound: number; delayMs?: number; stopAtFirst?: boolean; tag?: string },
+): Promise<PoisonResult> {
   const delayMs = o.delayMs ?? 300;
   const p = await peers(t, { delayMs, timeoutMs: delayMs + 2000, tag: o.tag ?? 'p' });
   const t0 = performance.now();
   try {
-    const spoofer = new Lines(p.lab.spawn(p.other.ns, ['python3', '-c', SPOOFER, p.upHost.addr, '53', p.fwdHost.addr, FORGED]), 'spoofer');
+    const spoofer = new Lines(
+      p.lab.spawn(p.other.ns, ['python3', '-c', SPOOFER, p.upHost.addr, '53', p.fwdHost.addr, FORGED]),
+      'spoofer',
+    );
     await spoofer.next((l) => l === 'ready');
     const run = Math.random().toString(36).slice(2, 8);
     let spoofsSent = 0;
@@ -179,7 +217,7 @@ export async function poisonAttack(t: Teardown | undefined, o: { rounds: number;
       const answer = p.forwarder.next<{ addrs: string[]; rcode: string }>(has('addrs'), delayMs + 10_000);
       p.forwarder.send({ op: 'ask', name });
       const done = await spoofer.next<string>((l) => typeof l === 'string' && l.startsWith('done'), 60_000);
-      spoofsSent += Number(done.split(" ")[1]);
+      spoofsSent += Number(done.split(' ')[1]);
       if (process.env.DNS_ATTACK_DEBUG) console.error(`round ${round}: ${done}`);
       const a = await answer;
       if (a.addrs.includes(FORGED)) {
@@ -189,8 +227,17 @@ export async function poisonAttack(t: Teardown | undefined, o: { rounds: number;
       }
     }
     p.upstream.listener = undefined;
-    const stats = (await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))).stats;
-    return { rounds: Math.min(round, o.rounds), spoofsSent, poisonedRounds, firstPoisonedRound, stats, seconds: (performance.now() - t0) / 1000 };
+    const stats = (
+      await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))
+    ).stats;
+    return {
+      rounds: Math.min(round, o.rounds),
+      spoofsSent,
+      poisonedRounds,
+      firstPoisonedRound,
+      stats,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     await p.lab.destroy();
   }
@@ -231,8 +278,17 @@ export interface AmplificationResult {
  * networks) asks for an external TXT of 1,000 bytes and for weft's biggest name (a service
  * with `bigService` endpoints), once each and then `count` times as fast as it can.
  */
-export async function amplificationAttack(t: Teardown | undefined, o: { count: number; bigService?: number; tag?: string; server?: object }): Promise<AmplificationResult> {
-  const p = await peers(t, { delayMs: 0, timeoutMs: 1500, bigService: o.bigService ?? 60, tag: o.tag ?? 'a', server: o.server });
+export async function amplificationAttack(
+  t: Teardown | undefined,
+  o: { count: number; bigService?: number; tag?: string; server?: object },
+): Promise<AmplificationResult> {
+  const p = await peers(t, {
+    delayMs: 0,
+    timeoutMs: 1500,
+    bigService: o.bigService ?? 60,
+    tag: o.tag ?? 'a',
+    server: o.server,
+  });
   try {
     const client = new Lines(p.lab.spawn(p.other.ns, [process.execPath, PEERS, 'client']), 'client');
     await client.next(has('ready'));
@@ -243,20 +299,47 @@ export async function amplificationAttack(t: Teardown | undefined, o: { count: n
       return r;
     };
     const external = await call<{ rcode: string }>({ op: 'ask', name: 'www.outside.example', type: 'A' });
-    const bigExternal = await call<{ rcode: string; bytes: number }>({ op: 'ask', name: 'big.amp.example', type: 'TXT' });
-    const zoneName = await call<{ rcode: string; answers: number }>({ op: 'ask', name: 'n1.node.weft.internal', type: 'A' });
-    const bigZone = await call<{ rcode: string; answers: number; tc: boolean; bytes: number }>({ op: 'ask', name: 'big.svc.weft.internal', type: 'A' });
+    const bigExternal = await call<{ rcode: string; bytes: number }>({
+      op: 'ask',
+      name: 'big.amp.example',
+      type: 'TXT',
+    });
+    const zoneName = await call<{ rcode: string; answers: number }>({
+      op: 'ask',
+      name: 'n1.node.weft.internal',
+      type: 'A',
+    });
+    const bigZone = await call<{ rcode: string; answers: number; tc: boolean; bytes: number }>({
+      op: 'ask',
+      name: 'big.svc.weft.internal',
+      type: 'A',
+    });
     const floodExternal = await call<Flood>({ op: 'flood', name: 'big.amp.example', type: 'TXT', count: o.count });
     const floodZone = await call<Flood>({ op: 'flood', name: 'big.svc.weft.internal', type: 'A', count: o.count });
     const floodSmall = await call<Flood>({ op: 'flood', name: 'n1.node.weft.internal', type: 'A', count: o.count });
     const loopbackAnswer = p.forwarder.next<{ rcode: string; addrs: string[] }>(has('addrs'));
     p.forwarder.send({ op: 'ask', name: 'www.outside.example' });
     const loopback = await loopbackAnswer;
-    const stats = (await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))).stats;
+    const stats = (
+      await (p.forwarder.send({ op: 'stats' }), p.forwarder.next<{ stats: Record<string, unknown> }>(has('stats')))
+    ).stats;
     const ratio = (f: Flood) => (f.bytesIn ? f.bytesOut / f.bytesIn : 0);
     const ratioExternal = ratio(floodExternal);
     const ratioZone = ratio(floodZone);
-    return { external, bigExternal, zoneName, bigZone, floodExternal, floodZone, floodSmall, ratioExternal, ratioZone, amplification: Math.max(ratioExternal, ratioZone), loopback, stats };
+    return {
+      external,
+      bigExternal,
+      zoneName,
+      bigZone,
+      floodExternal,
+      floodZone,
+      floodSmall,
+      ratioExternal,
+      ratioZone,
+      amplification: Math.max(ratioExternal, ratioZone),
+      loopback,
+      stats,
+    };
   } finally {
     await p.lab.destroy();
   }
@@ -266,7 +349,12 @@ export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackRes
   const out: AttackResult[] = [];
   const want = opts.smoke ? 2_000 : 100_000;
   const perRound = opts.smoke ? 1_000 : 40_000;
-  const poison = await poisonAttack(undefined, { rounds: Math.ceil(want / perRound), spoofsPerRound: perRound, delayMs: opts.smoke ? 300 : 800, tag: 'bp' });
+  const poison = await poisonAttack(undefined, {
+    rounds: Math.ceil(want / perRound),
+    spoofsPerRound: perRound,
+    delayMs: opts.smoke ? 300 : 800,
+    tag: 'bp',
+  });
   // Forged answers that reached the query's own socket (right address, port) and were dropped there.
   const spoofs = (poison.stats.upstreamSpoofs ?? {}) as Record<string, number>;
   const dropped = Object.values(spoofs).reduce((a, b) => a + b, 0);
@@ -275,14 +363,23 @@ export async function runDnsAttacks(opts: { smoke: boolean }): Promise<AttackRes
     held: poison.poisonedRounds === 0,
     forged_accepted: poison.poisonedRounds,
     detail: `${poison.spoofsSent} forged answers to the known source port over ${poison.rounds} queries (${dropped} reached the query's socket and were dropped: ${JSON.stringify(spoofs)}); ${poison.poisonedRounds} poisoned`,
-    figures: { poison_success: poison.poisonedRounds, poison_spoofs_sent: poison.spoofsSent, poison_spoofs_dropped: dropped, poison_rounds: poison.rounds },
+    figures: {
+      poison_success: poison.poisonedRounds,
+      poison_spoofs_sent: poison.spoofsSent,
+      poison_spoofs_dropped: dropped,
+      poison_rounds: poison.rounds,
+    },
   });
   const amp = await amplificationAttack(undefined, { count: opts.smoke ? 2_000 : 20_000, tag: 'ba' });
   out.push({
     name: 'dns_amplification',
     held: amp.amplification <= 3 && amp.external.rcode === 'REFUSED',
     detail: `client outside the allowed networks: external name ${amp.external.rcode}; flood of a 1,000-byte TXT ${amp.ratioExternal.toFixed(2)}x, of the zone's biggest answer ${amp.ratioZone.toFixed(2)}x (${amp.floodZone.full} full, ${amp.floodZone.truncated} truncated of ${amp.floodZone.sent})`,
-    figures: { dns_amplification: round2(amp.amplification), dns_amplification_external: round2(amp.ratioExternal), dns_amplification_zone: round2(amp.ratioZone) },
+    figures: {
+      dns_amplification: round2(amp.amplification),
+      dns_amplification_external: round2(amp.ratioExternal),
+      dns_amplification_zone: round2(amp.ratioZone),
+    },
   });
   return out;
 }

@@ -17,7 +17,18 @@ import type { AttackResult } from './result.js';
 export type { AttackResult } from './result.js';
 
 /** Fast timings, so that an attack and its verdict take seconds. */
-const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4', '--push-pull-interval', '5s'];
+const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+  '--push-pull-interval',
+  '5s',
+];
 
 /** Collects cleanups, run in reverse order, as tap's t.teardown does. */
 export class Cleanup {
@@ -26,7 +37,10 @@ export class Cleanup {
     this.#fns.push(fn);
   }
   async run(): Promise<void> {
-    for (const fn of this.#fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of this.#fns.splice(0).reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
   }
 }
 
@@ -51,7 +65,11 @@ function endpoint(a: AgentProcess): { addr: string; port: number } {
 }
 
 /** Sends datagrams from `from` (a loopback address of the attacker's) and closes the socket. */
-export async function sendDatagrams(from: string, to: { addr: string; port: number }, bufs: readonly Uint8Array[]): Promise<void> {
+export async function sendDatagrams(
+  from: string,
+  to: { addr: string; port: number },
+  bufs: readonly Uint8Array[],
+): Promise<void> {
   const sock = createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
@@ -91,14 +109,26 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     const keyArgs = key ? ['--encrypt', key] : [];
     const ip = (i: number) => `${opts.base}.${i}`;
     const start = (i: number, join?: string) =>
-      startAgent(cleanup, ['--node', `a${i}`, '--bind', ip(i), '--bind-port', '0', ...(join ? ['--join', join] : []), ...keyArgs, ...FAST]);
+      startAgent(cleanup, [
+        '--node',
+        `a${i}`,
+        '--bind',
+        ip(i),
+        '--bind-port',
+        '0',
+        ...(join ? ['--join', join] : []),
+        ...keyArgs,
+        ...FAST,
+      ]);
     const a1 = await start(1);
     const seed = a1.ready.gossip!;
     let a2 = await start(2, seed);
     const a3 = await start(3, seed);
     const all = () => [a1, a2, a3];
     const aliveEverywhere = async (names: string[]) =>
-      (await Promise.all(all().filter(running).map(members))).every((v) => names.every((n) => v.find((m) => m.name === n)?.state === 'alive'));
+      (await Promise.all(all().filter(running).map(members))).every((v) =>
+        names.every((n) => v.find((m) => m.name === n)?.state === 'alive'),
+      );
     await eventually('3 agents see each other alive', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000);
 
     const packets = forgedIncarnations({ label: '', keyring: key ? new Keyring([key]) : undefined }, endpoint(a3));
@@ -109,7 +139,13 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     await new Promise((r) => setTimeout(r, 3000));
     let crashes = all().filter((a) => !running(a)).length;
     const details: string[] = [];
-    if (crashes > 0) details.push(`exited after the forged packets: ${all().filter((a) => !running(a)).map((a) => a.ready.gossip).join(', ')}`);
+    if (crashes > 0)
+      details.push(
+        `exited after the forged packets: ${all()
+          .filter((a) => !running(a))
+          .map((a) => a.ready.gossip)
+          .join(', ')}`,
+      );
 
     // Restart a2 (as systemd would after a crash, or by hand): it must not crash again.
     if (running(a2)) {
@@ -118,12 +154,33 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     }
     const addr2 = endpoint(a2);
     try {
-      a2 = await startAgent(cleanup, ['--node', 'a2', '--bind', ip(2), '--bind-port', String(addr2.port), '--join', seed, ...keyArgs, ...FAST]);
+      a2 = await startAgent(cleanup, [
+        '--node',
+        'a2',
+        '--bind',
+        ip(2),
+        '--bind-port',
+        String(addr2.port),
+        '--join',
+        seed,
+        ...keyArgs,
+        ...FAST,
+      ]);
     } catch (e) {
       const line = /"msg":"(internal error[^"]*)"/.exec((e as Error).message)?.[1];
-      return { name, held: false, crashes: crashes + 1, forged_accepted: 0, detail: [...details, `a2 crashed on restart: ${line ?? (e as Error).message.slice(0, 200)}`].join('; ') };
+      return {
+        name,
+        held: false,
+        crashes: crashes + 1,
+        forged_accepted: 0,
+        detail: [...details, `a2 crashed on restart: ${line ?? (e as Error).message.slice(0, 200)}`].join('; '),
+      };
     }
-    const healed = await eventually('a2 and a3 alive in every view after the restart', () => aliveEverywhere(['a1', 'a2', 'a3']), 20_000).then(
+    const healed = await eventually(
+      'a2 and a3 alive in every view after the restart',
+      () => aliveEverywhere(['a1', 'a2', 'a3']),
+      20_000,
+    ).then(
       () => true,
       () => false,
     );
@@ -136,8 +193,17 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
     const huge = views.flat().filter((m) => m.incarnation > 0xffffffff).length;
     const wrong = views.flat().filter((m) => m.state !== 'alive').length;
     const forged = huge + wrong;
-    if (!healed || forged > 0) details.push(`views: ${views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ')}`);
-    return { name, held: crashes === 0 && forged === 0 && healed, crashes, forged_accepted: forged, detail: details.join('; ') || undefined };
+    if (!healed || forged > 0)
+      details.push(
+        `views: ${views.map((v) => v.map((m) => `${m.name}=${m.state}@${m.incarnation}`).join(' ')).join(' | ')}`,
+      );
+    return {
+      name,
+      held: crashes === 0 && forged === 0 && healed,
+      crashes,
+      forged_accepted: forged,
+      detail: details.join('; ') || undefined,
+    };
   } finally {
     await cleanup.run();
   }
@@ -156,7 +222,12 @@ const FRAME_4MIB = 4 * 1024 * 1024;
  * prefix, then as much of the body as the server takes, in 64 KiB writes. Resolves when the
  * server closes it or `stopAt` passes.
  */
-function floodConnection(from: string, to: { addr: string; port: number }, hello: Uint8Array | undefined, stopAt: number): Promise<number> {
+function floodConnection(
+  from: string,
+  to: { addr: string; port: number },
+  hello: Uint8Array | undefined,
+  stopAt: number,
+): Promise<number> {
   return new Promise((resolve) => {
     let sent = 0;
     const sock: Socket = connect({ host: to.addr, port: to.port, localAddress: from });
@@ -190,7 +261,14 @@ function floodConnection(from: string, to: { addr: string; port: number }, hello
  * forged hello as `hellos` says (half: a quarter of each wave gets none). Counts into `sent`.
  */
 async function floodWaves(
-  o: { ip: (i: number) => string; gossipAt: { addr: string; port: number }; storeAt: { addr: string; port: number }; connections: number; hellos?: 'none' | 'all' | 'half'; stopAt: number },
+  o: {
+    ip: (i: number) => string;
+    gossipAt: { addr: string; port: number };
+    storeAt: { addr: string; port: number };
+    connections: number;
+    hellos?: 'none' | 'all' | 'half';
+    stopAt: number;
+  },
   sent: { attempted: number; bytes: number },
 ): Promise<void> {
   const sources = 8;
@@ -217,15 +295,26 @@ async function floodWaves(
  * (gossip push/pull) and must receive a KV entry written before it came (store repair).
  * Held when the agent's RSS grows by at most 32 MB and the join and the repair succeed.
  */
-export async function streamFloodAttack(opts: { smoke: boolean; base: string; hellos?: 'none' | 'all' | 'half'; connections?: number }): Promise<AttackResult> {
+export async function streamFloodAttack(opts: {
+  smoke: boolean;
+  base: string;
+  hellos?: 'none' | 'all' | 'half';
+  connections?: number;
+}): Promise<AttackResult> {
   const name = 'stream_flood';
   const cleanup = new Cleanup();
   try {
     const ip = (i: number) => `${opts.base}.${i}`;
     // NODE_OPTIONS cleared: under tap it loads tap's TypeScript loader into the agent, which
     // then measures tap as well as weft.
-    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], { NODE_OPTIONS: '' });
-    const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify('before') });
+    const v1 = await startAgent(cleanup, ['--node', 'v1', '--bind', ip(1), '--bind-port', '0', ...FAST], {
+      NODE_OPTIONS: '',
+    });
+    const put = await fetch(`${v1.ready.api}/v1/kv/flood/probe`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify('before'),
+    });
     if (!put.ok) throw new Error(`kv put failed: ${put.status} ${await put.text()}`);
     await new Promise((r) => setTimeout(r, 500));
     const baseline = rssMb(v1.proc.pid!);
@@ -250,11 +339,25 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
 
     await new Promise((r) => setTimeout(r, 1000)); // the flood is in full swing
     const joinStarted = Date.now();
-    const v2 = await startAgent(cleanup, ['--node', 'v2', '--bind', ip(2), '--bind-port', '0', '--join', v1.ready.gossip!, ...FAST]);
-    const joined = await eventually('v2 joined v1 and holds the KV entry written before it came', async () => {
-      const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
-      return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
-    }, durationMs).then(
+    const v2 = await startAgent(cleanup, [
+      '--node',
+      'v2',
+      '--bind',
+      ip(2),
+      '--bind-port',
+      '0',
+      '--join',
+      v1.ready.gossip!,
+      ...FAST,
+    ]);
+    const joined = await eventually(
+      'v2 joined v1 and holds the KV entry written before it came',
+      async () => {
+        const r = await fetch(`${v2.ready.api}/v1/kv/flood/probe`);
+        return r.ok && (await members(v1)).some((m) => m.name === 'v2' && m.state === 'alive');
+      },
+      durationMs,
+    ).then(
       () => Date.now() - joinStarted,
       () => -1,
     );
@@ -268,7 +371,11 @@ export async function streamFloodAttack(opts: { smoke: boolean; base: string; he
       held,
       crashes,
       detail: `${sent.attempted} connections, ${Math.round(sent.bytes / 1e6)} MB sent; RSS ${baseline.toFixed(0)} -> peak ${peak.toFixed(0)} MB; join and repair ${joined >= 0 ? `in ${joined} ms` : 'failed'}`,
-      figures: { rss_growth_mb_stream_flood: growth, stream_flood_connections: sent.attempted, stream_flood_join_ms: joined },
+      figures: {
+        rss_growth_mb_stream_flood: growth,
+        stream_flood_connections: sent.attempted,
+        stream_flood_join_ms: joined,
+      },
     };
   } finally {
     await cleanup.run();
@@ -298,9 +405,35 @@ export async function replayAttack(opts: { base: string }): Promise<AttackResult
   try {
     const key = generateKey();
     const ip = (i: number) => `${opts.base}.${i}`;
-    const r1 = await startAgent(cleanup, ['--node', 'r1', '--bind', ip(1), '--bind-port', '0', '--encrypt', key, ...FAST]);
-    const r2 = await startAgent(cleanup, ['--node', 'r2', '--bind', ip(2), '--bind-port', '0', '--encrypt', key, '--join', r1.ready.gossip!, ...FAST]);
-    await eventually('r1 and r2 see each other', async () => (await members(r1)).length === 2 && (await members(r2)).length === 2, 15_000);
+    const r1 = await startAgent(cleanup, [
+      '--node',
+      'r1',
+      '--bind',
+      ip(1),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      ...FAST,
+    ]);
+    const r2 = await startAgent(cleanup, [
+      '--node',
+      'r2',
+      '--bind',
+      ip(2),
+      '--bind-port',
+      '0',
+      '--encrypt',
+      key,
+      '--join',
+      r1.ready.gossip!,
+      ...FAST,
+    ]);
+    await eventually(
+      'r1 and r2 see each other',
+      async () => (await members(r1)).length === 2 && (await members(r2)).length === 2,
+      15_000,
+    );
 
     // The recording post: a UDP socket r1 believes is member "tap".
     const sock = createSocket('udp4');

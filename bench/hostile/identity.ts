@@ -28,9 +28,19 @@ const endpoint = (p: string) => {
 /** node2 keeps being heard: the ms until a write of node2's after the attack reaches everyone, or -1. */
 async function node2HeardAfter(agents: AgentProcess[], node2Addr: string): Promise<number> {
   const t0 = Date.now();
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
+  await api(agents[1]!, 'POST', '/v1/services', {
+    service: 'api2',
+    id: 'api2',
+    addrs: [node2Addr],
+    ports: { http: '8081/tcp' },
+  });
   try {
-    await eventually('node2 heard everywhere after the attack', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api2/node2/')))).every((r) => r.length === 1), 10_000);
+    await eventually(
+      'node2 heard everywhere after the attack',
+      async () =>
+        (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api2/node2/')))).every((r) => r.length === 1),
+      10_000,
+    );
     return Date.now() - t0;
   } catch {
     return -1; // reported by the caller
@@ -38,13 +48,23 @@ async function node2HeardAfter(agents: AgentProcess[], node2Addr: string): Promi
 }
 
 /** Mallory: membership and a store with the key and its own valid certificate, joined, holding node2's document. */
-async function startMallory(t: Teardown, agents: AgentProcess[], o: { key: string; pki: TestPki; identity: boolean; attackerAddr: string }): Promise<{ store: StoreNode; mallory: SignedChanges }> {
+async function startMallory(
+  t: Teardown,
+  agents: AgentProcess[],
+  o: { key: string; pki: TestPki; identity: boolean; attackerAddr: string },
+): Promise<{ store: StoreNode; mallory: SignedChanges }> {
   const { key, pki, identity, attackerAddr } = o;
   // Its membership is signed with its certificate too: signed agents take no unsigned member.
   const mallory = new SignedChanges(pki.identity('mallory'));
   const members = identity ? new SignedMembership(pki.identity('mallory')) : undefined;
   const store = await startKeyHolder(t, agents, key, attackerAddr, members && { members, changes: mallory });
-  await eventually('mallory holds node2\'s document', async () => (!identity || (store.store.doc(ownDocId('node2'))?.auths.size ?? 0) > 0) && store.get('svc/api/node2/api', { view: 'all' }) !== undefined, 15_000);
+  await eventually(
+    "mallory holds node2's document",
+    async () =>
+      (!identity || (store.store.doc(ownDocId('node2'))?.auths.size ?? 0) > 0) &&
+      store.get('svc/api/node2/api', { view: 'all' }) !== undefined,
+    15_000,
+  );
   return { store, mallory };
 }
 
@@ -52,7 +72,14 @@ async function startMallory(t: Teardown, agents: AgentProcess[], o: { key: strin
 function node2Forgeries(store: StoreNode, mallory: SignedChanges, attackerAddr: string): [string, Uint8Array][] {
   const forgedRecords = {
     'node/node2': { addr: attackerAddr },
-    'svc/api/node2/api': { service: 'api', addrs: [attackerAddr], ports: { http: { port: 8080, proto: 'tcp' } }, health: 'none', vips: [], source: 'api' },
+    'svc/api/node2/api': {
+      service: 'api',
+      addrs: [attackerAddr],
+      ports: { http: { port: 8080, proto: 'tcp' } },
+      health: 'none',
+      vips: [],
+      source: 'api',
+    },
   };
   const node2Doc = store.store.doc(ownDocId('node2'))!;
   const epoch = node2Doc.epoch;
@@ -64,28 +91,50 @@ function node2Forgeries(store: StoreNode, mallory: SignedChanges, attackerAddr: 
     ['current epoch, signed by mallory', forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), own)],
     ['+10 min epoch, signed by mallory', forgedOwnDocPush('node2', ahead, forgedRecords, actorId('node2', ahead), own)],
     ['+10 min epoch, unsigned', forgedOwnDocPush('node2', ahead, forgedRecords)],
-    ['current epoch, node2\'s lifted signature', forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), () => stolen)],
-    ['shared write as node2\'s actor', sharedWritePush('kv/config/db', { by: 'mallory' }, bucketOf('kv/config/db'), actorId('node2', epoch), own)],
+    [
+      "current epoch, node2's lifted signature",
+      forgedOwnDocPush('node2', epoch, forgedRecords, actorId('node2', epoch), () => stolen),
+    ],
+    [
+      "shared write as node2's actor",
+      sharedWritePush('kv/config/db', { by: 'mallory' }, bucketOf('kv/config/db'), actorId('node2', epoch), own),
+    ],
   ];
 }
 
 /** `identity: false` runs the same attack on a key-only cluster (it must fail there: the check that it can). */
-export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boolean; identity?: boolean }): Promise<AttackResult> {
+export async function keyHolderWithCertificate(
+  t: Teardown,
+  opts: { smoke: boolean; identity?: boolean },
+): Promise<AttackResult> {
   const identity = opts.identity ?? true;
   const net = '127.0.131';
   const key = generateKey();
   const pki = makePki(['node1', 'node2', 'node3', 'mallory']);
   t.teardown(() => pki.cleanup());
   const dir = tempDirs(t, 'identity');
-  const agents = await startIdentityCluster(t, net, 3, identity ? pki : undefined, (i) => ['--encrypt', key, '--data-dir', dir(i)]);
+  const agents = await startIdentityCluster(t, net, 3, identity ? pki : undefined, (i) => [
+    '--encrypt',
+    key,
+    '--data-dir',
+    dir(i),
+  ]);
   const node2Addr = `${net}.2`;
   const attackerAddr = `${net}.99`;
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
+  await api(agents[1]!, 'POST', '/v1/services', {
+    service: 'api',
+    id: 'api',
+    addrs: [node2Addr],
+    ports: { http: '8080/tcp' },
+  });
 
   const { store, mallory } = await startMallory(t, agents, { key, pki, identity, attackerAddr });
   // From mallory's own store socket: the agents hear only members' store endpoints.
   const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+    const inner = store as unknown as {
+      transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void };
+      envelope: { seal(b: Uint8Array): Buffer };
+    };
     for (const a of agents) inner.transport.sendPacket(endpoint(a.ready.store!), inner.envelope.seal(bytes));
   };
   const forgeries = node2Forgeries(store, mallory, attackerAddr);
@@ -94,7 +143,11 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   const seen: string[] = [];
   const look = async () => {
     for (const [i, a] of agents.entries()) {
-      for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2')), ...(await liveRecords(a, 'kv/config/db'))]) {
+      for (const r of [
+        ...(await liveRecords(a, 'svc/api')),
+        ...(await liveRecords(a, 'node/node2')),
+        ...(await liveRecords(a, 'kv/config/db')),
+      ]) {
         if (JSON.stringify(r.value).includes(attackerAddr) || JSON.stringify(r.value).includes('mallory')) {
           forged++;
           seen.push(`node${i + 1} shows ${r.key}`);
@@ -114,24 +167,35 @@ export async function keyHolderWithCertificate(t: Teardown, opts: { smoke: boole
   await look();
   const after = await rejectCounts(agents);
   if (process.env.IDENTITY_DEBUG) {
-    for (const a of agents) console.error((await (await fetch(a.ready.api + '/metrics')).text()).split('\n').filter((l) => l.startsWith('weft_store_rejected_total') && !l.endsWith(' 0')).join('\n'));
+    for (const a of agents)
+      console.error(
+        (await (await fetch(a.ready.api + '/metrics')).text())
+          .split('\n')
+          .filter((l) => l.startsWith('weft_store_rejected_total') && !l.endsWith(' 0'))
+          .join('\n'),
+      );
   }
   const counted = after - before;
   const expected = forgeries.length * rounds * agents.length;
   const heardMs = await node2HeardAfter(agents, node2Addr);
   return {
-    name: 'identity: a key holder with its own certificate forges node2 (current and +10 min epochs, unsigned, own signature, lifted signature, node2\'s actor in shared records)',
+    name: "identity: a key holder with its own certificate forges node2 (current and +10 min epochs, unsigned, own signature, lifted signature, node2's actor in shared records)",
     held: forged === 0 && (!identity || counted >= expected) && heardMs >= 0,
     forged_accepted: forged,
     detail: `${forgeries.length} forgeries x ${rounds} to ${agents.length} agents: ${counted} refused and counted (${expected} sent), ${forged} seen${seen.length ? ` (${seen.slice(0, 3).join('; ')})` : ''}; node2 heard after: ${heardMs >= 0 ? `${heardMs} ms` : 'no'}`,
-    figures: { identity_forged_accepted: forged, identity_forgeries_counted: counted, identity_forgeries_sent: expected },
+    figures: {
+      identity_forged_accepted: forged,
+      identity_forgeries_counted: counted,
+      identity_forgeries_sent: expected,
+    },
   };
 }
 
 /** Remote changes refused for a signature reason, over all agents. */
 async function rejectCounts(agents: AgentProcess[]): Promise<number> {
   let sum = 0;
-  for (const r of ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked', 'unknown_cert']) sum += await metric(agents, `weft_store_rejected_total{reason="change_${r}"}`);
+  for (const r of ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked', 'unknown_cert'])
+    sum += await metric(agents, `weft_store_rejected_total{reason="change_${r}"}`);
   return sum;
 }
 

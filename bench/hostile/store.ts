@@ -35,10 +35,28 @@ import type { MemberAuth } from '../../membership/core/member-auth.js';
 
 export type { AttackResult };
 
-export const FAST = ['--probe-interval', '500ms', '--probe-timeout', '250ms', '--gossip-interval', '100ms', '--suspicion-mult', '4'];
+export const FAST = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+];
 
-export async function api(a: AgentProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+export async function api(
+  a: AgentProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(a.ready.api + path, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.text();
   let parsed: Record<string, unknown>;
   try {
@@ -50,7 +68,10 @@ export async function api(a: AgentProcess, method: string, path: string, body?: 
 }
 
 /** Records of the store's live view under `prefix` at `a`: what DNS, the LB and the API read. */
-export async function liveRecords(a: AgentProcess, prefix: string): Promise<{ key: string; value: unknown; owner: string }[]> {
+export async function liveRecords(
+  a: AgentProcess,
+  prefix: string,
+): Promise<{ key: string; value: unknown; owner: string }[]> {
   const r = await api(a, 'GET', `/v1/store?prefix=${encodeURIComponent(prefix)}&view=live`);
   return (r.body.entries as { key: string; value: unknown; owner: string }[] | undefined) ?? [];
 }
@@ -61,12 +82,32 @@ const endpointPort = (p: string) => {
 };
 
 /** `n` agents on `net`.1..n joined into one cluster, each seeing every node/ record. */
-export async function startCluster(t: Teardown, net: string, n: number, extra: (i: number) => string[] = () => []): Promise<AgentProcess[]> {
-  const start = (i: number, seed?: string) => startAgent(t, ['--node', `node${i}`, '--bind', `${net}.${i}`, '--bind-port', '0', ...FAST, ...extra(i), ...(seed ? ['--join', seed] : [])]);
+export async function startCluster(
+  t: Teardown,
+  net: string,
+  n: number,
+  extra: (i: number) => string[] = () => [],
+): Promise<AgentProcess[]> {
+  const start = (i: number, seed?: string) =>
+    startAgent(t, [
+      '--node',
+      `node${i}`,
+      '--bind',
+      `${net}.${i}`,
+      '--bind-port',
+      '0',
+      ...FAST,
+      ...extra(i),
+      ...(seed ? ['--join', seed] : []),
+    ]);
   const agents = [await start(1)];
   const seed = agents[0]!.ready.gossip!;
   for (let i = 2; i <= n; i++) agents.push(await start(i, seed));
-  await eventually(`all ${n} agents see ${n} node records`, async () => (await Promise.all(agents.map((a) => liveRecords(a, 'node/')))).every((r) => r.length === n), 20_000);
+  await eventually(
+    `all ${n} agents see ${n} node records`,
+    async () => (await Promise.all(agents.map((a) => liveRecords(a, 'node/')))).every((r) => r.length === n),
+    20_000,
+  );
   return agents;
 }
 
@@ -89,14 +130,32 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   const net = '127.0.121';
   const agents = await startCluster(t, net, 3);
   await api(agents[0]!, 'PUT', '/v1/kv/config/db', { host: 'db.internal' });
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'web', id: 'web', addrs: [`${net}.2`], ports: { http: '8080/tcp' } });
-  await eventually('kv/config/db and web at every agent', async () => {
-    const ok = await Promise.all(agents.map(async (a) => (await liveRecords(a, 'kv/config/db')).length === 1 && (await liveRecords(a, 'svc/web/')).length === 1));
-    return ok.every(Boolean);
-  }, 10_000);
+  await api(agents[1]!, 'POST', '/v1/services', {
+    service: 'web',
+    id: 'web',
+    addrs: [`${net}.2`],
+    ports: { http: '8080/tcp' },
+  });
+  await eventually(
+    'kv/config/db and web at every agent',
+    async () => {
+      const ok = await Promise.all(
+        agents.map(
+          async (a) =>
+            (await liveRecords(a, 'kv/config/db')).length === 1 && (await liveRecords(a, 'svc/web/')).length === 1,
+        ),
+      );
+      return ok.every(Boolean);
+    },
+    10_000,
+  );
 
   const attackerAddr = `${net}.99`;
-  const victims: SourceMember[] = agents.map((a, i) => ({ name: `node${i + 1}`, ...endpointPort(a.ready.store!), state: 'alive' }));
+  const victims: SourceMember[] = agents.map((a, i) => ({
+    name: `node${i + 1}`,
+    ...endpointPort(a.ready.store!),
+    state: 'alive',
+  }));
   const membership: MembershipSource = { members: () => victims, on: () => undefined, off: () => undefined };
   const mallory = await StoreNode.start({
     name: 'mallory',
@@ -111,7 +170,14 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   await sleep(opts.smoke ? 1500 : 3000); // repair with every agent: reads their shared documents if they answer
   const read = mallory.get('kv/config/db', { view: 'all' }) !== undefined;
 
-  const evil = { service: 'web', addrs: [attackerAddr], ports: { http: { port: 8080, proto: 'tcp' } }, health: 'none', vips: [{ vip: 'ssh', port: 22, proto: 'tcp', targetPort: 22 }], source: 'api' };
+  const evil = {
+    service: 'web',
+    addrs: [attackerAddr],
+    ports: { http: { port: 8080, proto: 'tcp' } },
+    health: 'none',
+    vips: [{ vip: 'ssh', port: 22, proto: 'tcp', targetPort: 22 }],
+    source: 'api',
+  };
   await mallory.put('svc/web/node1/evil', evil as never, { shared: true });
   await mallory.delete('kv/config/db', { shared: true });
   await mallory.put('vip/ssh:22/tcp', { vip: 'ssh', port: 22, proto: 'tcp' }, { shared: true });
@@ -120,7 +186,8 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
   const detail: string[] = [];
   for (const [i, a] of agents.entries()) {
     const web = await liveRecords(a, 'svc/web/');
-    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr))) detail.push(`node${i + 1}: web has the attacker's address`);
+    if (web.some((r) => JSON.stringify(r.value).includes(attackerAddr)))
+      detail.push(`node${i + 1}: web has the attacker's address`);
     if ((await liveRecords(a, 'kv/config/db')).length === 0) detail.push(`node${i + 1}: kv/config/db deleted`);
     if ((await liveRecords(a, 'vip/ssh:22/tcp')).length > 0) detail.push(`node${i + 1}: VIP on port 22 declared`);
   }
@@ -130,7 +197,9 @@ export async function nonMemberForgery(t: Teardown, opts: { smoke: boolean }): P
     name: 'store: forged records from a non-member',
     held: forged === 0,
     forged_accepted: forged,
-    detail: forged ? detail.join('; ') : `nothing changed on any of 3 agents (attacker could read the documents: ${read}); ${notMember} store messages dropped as not from a member`,
+    detail: forged
+      ? detail.join('; ')
+      : `nothing changed on any of 3 agents (attacker could read the documents: ${read}); ${notMember} store messages dropped as not from a member`,
     figures: { store_forged_nonmember: forged, store_not_member_drops: notMember },
   };
 }
@@ -161,7 +230,15 @@ export async function startKeyHolder(
   identity?: { members: MemberAuth; changes: ChangeAuth },
 ): Promise<StoreNode> {
   const meta = new Map<string, unknown>();
-  const m = await Membership.start({ name: 'mallory', bindAddr: attackerAddr, bindPort: 0, keys: [key], config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }), meta: encodeMeta(meta), auth: identity?.members });
+  const m = await Membership.start({
+    name: 'mallory',
+    bindAddr: attackerAddr,
+    bindPort: 0,
+    keys: [key],
+    config: makeConfig('local', { probeIntervalMs: 500, probeTimeoutMs: 250 }),
+    meta: encodeMeta(meta),
+    auth: identity?.members,
+  });
   t.teardown(() => m.close());
   const store = await StoreNode.start({
     name: 'mallory',
@@ -181,10 +258,18 @@ export async function startKeyHolder(
   meta.set('store', store.local.port);
   m.updateMeta(encodeMeta(meta));
   await m.join([agents[0]!.ready.gossip!]);
-  await eventually('the agents see mallory as a member', async () => {
-    const views = await Promise.all(agents.map((a) => api(a, 'GET', '/v1/members')));
-    return views.every((v) => (v.body.members as { name: string; state: string; meta: string }[]).some((x) => x.name === 'mallory' && x.state === 'alive' && x.meta.includes('"store"')));
-  }, 15_000);
+  await eventually(
+    'the agents see mallory as a member',
+    async () => {
+      const views = await Promise.all(agents.map((a) => api(a, 'GET', '/v1/members')));
+      return views.every((v) =>
+        (v.body.members as { name: string; state: string; meta: string }[]).some(
+          (x) => x.name === 'mallory' && x.state === 'alive' && x.meta.includes('"store"'),
+        ),
+      );
+    },
+    15_000,
+  );
   return store;
 }
 
@@ -192,7 +277,14 @@ export async function startKeyHolder(
 async function sendForgedEpochs(send: (bytes: Uint8Array) => void, attackerAddr: string): Promise<void> {
   const forgedRecords = {
     'node/node2': { addr: attackerAddr },
-    'svc/api/node2/api': { service: 'api', addrs: [attackerAddr], ports: { http: { port: 8080, proto: 'tcp' } }, health: 'none', vips: [], source: 'api' },
+    'svc/api/node2/api': {
+      service: 'api',
+      addrs: [attackerAddr],
+      ports: { http: { port: 8080, proto: 'tcp' } },
+      health: 'none',
+      vips: [],
+      source: 'api',
+    },
   };
   const epochs = [2 ** 53 - 1, Date.now() + 365 * 86400_000, Date.now() + 10 * 60_000];
   for (const e of epochs) {
@@ -215,19 +307,36 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   const agents = await startCluster(t, net, 3, args);
   const node2Addr = `${net}.2`;
   const attackerAddr = `${net}.99`;
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api', id: 'api', addrs: [node2Addr], ports: { http: '8080/tcp' } });
+  await api(agents[1]!, 'POST', '/v1/services', {
+    service: 'api',
+    id: 'api',
+    addrs: [node2Addr],
+    ports: { http: '8080/tcp' },
+  });
 
   const store = await startKeyHolder(t, agents, key, attackerAddr);
-  await eventually('every agent sees api at node2', async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api/node2/')))).every((r) => r.length === 1), 10_000);
+  await eventually(
+    'every agent sees api at node2',
+    async () => (await Promise.all(agents.map((a) => liveRecords(a, 'svc/api/node2/')))).every((r) => r.length === 1),
+    10_000,
+  );
 
   const send = (bytes: Uint8Array) => {
-    const inner = store as unknown as { transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void }; envelope: { seal(b: Uint8Array): Buffer } };
+    const inner = store as unknown as {
+      transport: { sendPacket(to: { addr: string; port: number }, b: Uint8Array): void };
+      envelope: { seal(b: Uint8Array): Buffer };
+    };
     for (const a of agents) inner.transport.sendPacket(endpointPort(a.ready.store!), inner.envelope.seal(bytes));
   };
   await sendForgedEpochs(send, attackerAddr);
   const t0 = Date.now();
   // node2 writes after the attack; every agent must hear it, and see only node2's real records.
-  await api(agents[1]!, 'POST', '/v1/services', { service: 'api2', id: 'api2', addrs: [node2Addr], ports: { http: '8081/tcp' } });
+  await api(agents[1]!, 'POST', '/v1/services', {
+    service: 'api2',
+    id: 'api2',
+    addrs: [node2Addr],
+    ports: { http: '8081/tcp' },
+  });
   const heard = async () => {
     for (const a of agents) {
       const recs = [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))];
@@ -244,15 +353,29 @@ export async function keyHolderEpoch(t: Teardown, opts: { smoke: boolean }): Pro
   }
   let forged = 0;
   for (const a of agents) {
-    for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))]) if (JSON.stringify(r.value).includes(attackerAddr)) forged++;
+    for (const r of [...(await liveRecords(a, 'svc/api')), ...(await liveRecords(a, 'node/node2'))])
+      if (JSON.stringify(r.value).includes(attackerAddr)) forged++;
   }
 
   // node2 restarts from its data directory: its records must come back, and be heard.
   agents[1]!.proc.kill('SIGTERM');
   await agents[1]!.exited;
-  const again = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
+  const again = await startAgent(t, [
+    '--node',
+    'node2',
+    '--bind',
+    `${net}.2`,
+    '--bind-port',
+    '0',
+    ...FAST,
+    ...args(2),
+    '--join',
+    agents[0]!.ready.gossip!,
+  ]);
   agents[1] = again;
-  const problems = again.lines.filter((l) => (l.level as number) >= 40 && /store|data dir|epoch|log/i.test(String(l.msg))).map((l) => String(l.msg));
+  const problems = again.lines
+    .filter((l) => (l.level as number) >= 40 && /store|data dir|epoch|log/i.test(String(l.msg)))
+    .map((l) => String(l.msg));
   let afterRestart = true;
   try {
     await eventually('node2 after its restart: its records everywhere', heard, 15_000);
@@ -288,7 +411,13 @@ export interface RotationReport {
 }
 
 /** The retired key: `perAgent` store packets sealed with `retired` from `from` to every agent's store port; how many were sent and opened, and whether the forged write was seen. */
-async function sendRetiredKeyPackets(t: Teardown, agents: AgentProcess[], retired: string, from: string, perAgent: number): Promise<{ sent: number; opened: number; seen: boolean }> {
+async function sendRetiredKeyPackets(
+  t: Teardown,
+  agents: AgentProcess[],
+  retired: string,
+  from: string,
+  perAgent: number,
+): Promise<{ sent: number; opened: number; seen: boolean }> {
   const before = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
   const oldRing = new Envelope({ label: '', keyring: new Keyring([retired]) });
   const sock = createSocket('udp4');
@@ -296,7 +425,8 @@ async function sendRetiredKeyPackets(t: Teardown, agents: AgentProcess[], retire
   await new Promise<void>((r) => sock.bind(0, from, r));
   for (const a of agents) {
     const to = endpointPort(a.ready.store!);
-    for (let i = 0; i < perAgent; i++) sock.send(oldRing.seal(sharedWritePush('kv/retired', 'forged with a retired key')), to.port, to.addr);
+    for (let i = 0; i < perAgent; i++)
+      sock.send(oldRing.seal(sharedWritePush('kv/retired', 'forged with a retired key')), to.port, to.addr);
   }
   await sleep(1500);
   const after = await metric(agents, 'weft_store_rejected_total{reason="envelope_decrypt_failed"}');
@@ -326,14 +456,23 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
     const key = `rot/${++n}`;
     await api(writer, 'PUT', `/v1/kv/${key}`, step);
     try {
-      await eventually(`${key} (${step}) at every agent`, async () => (await Promise.all(agents.map((a) => liveRecords(a, `kv/${key}`)))).every((r) => r.length === 1), 10_000, 50);
+      await eventually(
+        `${key} (${step}) at every agent`,
+        async () => (await Promise.all(agents.map((a) => liveRecords(a, `kv/${key}`)))).every((r) => r.length === 1),
+        10_000,
+        50,
+      );
       steps.push(`${step}: replicated`);
     } catch {
       replicated = false;
       steps.push(`${step}: NOT replicated`);
     }
   };
-  const keyring = async (a: AgentProcess) => (await api(a, 'GET', '/v1/keyring')).body as { live: number; keys: { fingerprint: string; nodes: number; primaryOn: number }[] };
+  const keyring = async (a: AgentProcess) =>
+    (await api(a, 'GET', '/v1/keyring')).body as {
+      live: number;
+      keys: { fingerprint: string; nodes: number; primaryOn: number }[];
+    };
   const cli = async (...argv: string[]) => {
     const r = await runCli(['keyring', ...argv, '--api', agents[0]!.ready.api!]);
     if (r.code !== 0) throw new Error(`weft keyring ${argv[0]} failed (${r.code}): ${r.stderr.trim()}`);
@@ -362,16 +501,39 @@ export async function rotation(t: Teardown, opts: { smoke: boolean }): Promise<R
   // node2 restarts, reading its keyring file (the flags still say A).
   agents[1]!.proc.kill('SIGTERM');
   await agents[1]!.exited;
-  agents[1] = await startAgent(t, ['--node', 'node2', '--bind', `${net}.2`, '--bind-port', '0', ...FAST, ...args(2), '--join', agents[0]!.ready.gossip!]);
+  agents[1] = await startAgent(t, [
+    '--node',
+    'node2',
+    '--bind',
+    `${net}.2`,
+    '--bind-port',
+    '0',
+    ...FAST,
+    ...args(2),
+    '--join',
+    agents[0]!.ready.gossip!,
+  ]);
   let rejoined: boolean;
   try {
-    await eventually('node2 sees 3 node records again', async () => (await liveRecords(agents[1]!, 'node/')).length === 3, 15_000);
+    await eventually(
+      'node2 sees 3 node records again',
+      async () => (await liveRecords(agents[1]!, 'node/')).length === 3,
+      15_000,
+    );
     await writeAndRead('after restart');
     rejoined = replicated;
   } catch {
     rejoined = false;
   }
-  return { replicatedAtEveryStep: replicated, steps, keyFile: { keys: fileKeys, mode }, retiredSent: sent, retiredOpened: opened, retiredWriteSeen: seen, restartRejoined: rejoined };
+  return {
+    replicatedAtEveryStep: replicated,
+    steps,
+    keyFile: { keys: fileKeys, mode },
+    retiredSent: sent,
+    retiredOpened: opened,
+    retiredWriteSeen: seen,
+    restartRejoined: rejoined,
+  };
 }
 
 export async function retiredKey(t: Teardown, opts: { smoke: boolean }): Promise<AttackResult> {
@@ -394,9 +556,16 @@ export async function runStoreAttacks(opts: { smoke: boolean }): Promise<AttackR
     try {
       out.push(await attack(t, opts));
     } catch (err) {
-      out.push({ name: `store: ${attack.name}`, held: false, detail: `the attack could not run: ${(err as Error).message}` });
+      out.push({
+        name: `store: ${attack.name}`,
+        held: false,
+        detail: `the attack could not run: ${(err as Error).message}`,
+      });
     } finally {
-      for (const fn of fns.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+      for (const fn of fns.reverse())
+        await Promise.resolve()
+          .then(fn)
+          .catch(() => undefined);
     }
   }
   return out;

@@ -33,7 +33,10 @@ class Cleanup implements Teardown {
     this.fns.push(fn);
   }
   async done(): Promise<void> {
-    for (const fn of this.fns.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    for (const fn of this.fns.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
   }
 }
 
@@ -75,10 +78,23 @@ export async function literalVipOnOwnAddress(opts: { smoke: boolean }): Promise<
       { vip: '169.254.169.254', port: 80 },
       { vip: '0.0.0.0', port: 9000 },
     ];
-    peer.put('svc/evil/n2/x', endpoint('evil', [attacker.addr], { vips: hostile.map((h) => ({ vip: h.vip, port: h.port, proto: 'tcp' as const, targetPort: 8080 })) }));
+    peer.put(
+      'svc/evil/n2/x',
+      endpoint('evil', [attacker.addr], {
+        vips: hostile.map((h) => ({ vip: h.vip, port: h.port, proto: 'tcp' as const, targetPort: 8080 })),
+      }),
+    );
     peer.put(`vip/${node.addr}:9000/tcp`, { vip: node.addr, port: 9000, proto: 'tcp' }, { shared: true });
     // The lab's subnet is allowed for literal VIPs: the node's own address must be refused as such, not merely as out of range.
-    const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, vipAllow: [`${lab.subnet}.0/24`], table: 'weftvo', iface: 'weftvo0' });
+    const lb = await LbDriver.start({
+      source: store,
+      datapath: 'nft',
+      netns: node.ns,
+      vipCidr: VIP_CIDR,
+      vipAllow: [`${lab.subnet}.0/24`],
+      table: 'weftvo',
+      iface: 'weftvo0',
+    });
     c.teardown(() => lb.cleanup());
     await lb.reconcileNow(true);
     const n = opts.smoke ? 10 : 50;
@@ -127,12 +143,31 @@ export async function vipTrafficLeavesHost(opts: { smoke: boolean }): Promise<At
     await lab.exec(node.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     // A container's traffic is routed through the node.
     await lab.exec(container.ns, ['ip', 'route', 'add', VIP_CIDR, 'via', node.addr]);
-    await lab.exec(router.ns, ['nft', '-f', '-'], `table ip probe {\n  chain pre {\n    type filter hook prerouting priority -300; policy accept;\n    ip daddr ${VIP_CIDR} counter\n  }\n}\n`);
+    await lab.exec(
+      router.ns,
+      ['nft', '-f', '-'],
+      `table ip probe {\n  chain pre {\n    type filter hook prerouting priority -300; policy accept;\n    ip daddr ${VIP_CIDR} counter\n  }\n}\n`,
+    );
 
     const { store } = stores();
     const key = 'svc/web/n1/b3';
-    store.put(key, endpoint('web', [backend.addr], { vips: [{ vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 }, { vip: 'web', port: 53, proto: 'udp', targetPort: 8081 }] }));
-    const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: node.ns, vipCidr: VIP_CIDR, table: 'weftvl', iface: 'weftvl0' });
+    store.put(
+      key,
+      endpoint('web', [backend.addr], {
+        vips: [
+          { vip: 'web', port: 80, proto: 'tcp', targetPort: 8080 },
+          { vip: 'web', port: 53, proto: 'udp', targetPort: 8081 },
+        ],
+      }),
+    );
+    const lb = await LbDriver.start({
+      source: store,
+      datapath: 'nft',
+      netns: node.ns,
+      vipCidr: VIP_CIDR,
+      table: 'weftvl',
+      iface: 'weftvl0',
+    });
     c.teardown(() => lb.cleanup());
     const vip = lb.vips.get('web')!;
     const fromNode = await lab.client(node);
@@ -169,10 +204,25 @@ export async function vipAddressMoved(opts: { smoke: boolean }): Promise<AttackR
   void opts;
   return guarded(name, async (c) => {
     // A /29: 6 addresses, all taken by the first six VIPs.
-    const a = await startAgent(c, ['--node', 'vm', '--bind', '127.0.9.1', '--bind-port', '0', '--proxy-cidr', '127.205.0.0/16', '--vip-cidr', '198.18.0.0/29']);
+    const a = await startAgent(c, [
+      '--node',
+      'vm',
+      '--bind',
+      '127.0.9.1',
+      '--bind-port',
+      '0',
+      '--proxy-cidr',
+      '127.205.0.0/16',
+      '--vip-cidr',
+      '198.18.0.0/29',
+    ]);
     const api = a.ready.api!;
     const add = async (vip: string) => {
-      const r = await fetch(`${api}/v1/vips`, { method: 'POST', body: JSON.stringify({ vip: `${vip}:80` }), headers: { 'content-type': 'application/json' } });
+      const r = await fetch(`${api}/v1/vips`, {
+        method: 'POST',
+        body: JSON.stringify({ vip: `${vip}:80` }),
+        headers: { 'content-type': 'application/json' },
+      });
       if (r.status !== 201) throw new Error(`POST /v1/vips ${vip}: ${r.status} ${await r.text()}`);
       await new Promise((r) => setTimeout(r, 5)); // distinct claim times
     };
@@ -193,7 +243,9 @@ export async function vipAddressMoved(opts: { smoke: boolean }): Promise<AttackR
     return {
       name,
       held: moved.length === 0,
-      detail: moved.length ? `adding eta moved ${moved.map((v) => `${v} ${before.get(v)} -> ${after.get(v) ?? 'none'}`).join(', ')}` : `no VIP moved; eta got ${after.get('eta') ?? 'no address (the CIDR is full)'}`,
+      detail: moved.length
+        ? `adding eta moved ${moved.map((v) => `${v} ${before.get(v)} -> ${after.get(v) ?? 'none'}`).join(', ')}`
+        : `no VIP moved; eta got ${after.get('eta') ?? 'no address (the CIDR is full)'}`,
       figures: { vip_addresses_moved: moved.length },
     };
   });
@@ -203,7 +255,8 @@ export async function runVipAttacks(opts: { smoke: boolean }): Promise<AttackRes
   const out: AttackResult[] = [];
   const why = missing({ root: true, commands: ['nft', 'ip'] });
   if (why) {
-    for (const name of ['literal-vip-own-address', 'vip-traffic-leaves-host']) out.push({ name, held: false, detail: `not run: ${why}` });
+    for (const name of ['literal-vip-own-address', 'vip-traffic-leaves-host'])
+      out.push({ name, held: false, detail: `not run: ${why}` });
   } else {
     out.push(await literalVipOnOwnAddress(opts));
     out.push(await vipTrafficLeavesHost(opts));

@@ -52,10 +52,11 @@ function racerIn(dir: string): Racer {
   const p = spawn(process.execPath, ['--input-type=module', '-e', racer, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
   const closed = new Promise<void>((resolve) => p.once('close', () => resolve()));
   const lines = createInterface({ input: p.stdout });
-  const next = () => new Promise<string>((resolve) => {
-    lines.once('line', resolve);
-    void closed.then(() => resolve('exited'));
-  });
+  const next = () =>
+    new Promise<string>((resolve) => {
+      lines.once('line', resolve);
+      void closed.then(() => resolve('exited'));
+    });
   const ready = next();
   return {
     ready,
@@ -83,7 +84,9 @@ if (process.argv[2] === undefined) {
 
   t.test('a lock whose holder was killed is free at once, whatever its file says', async (t) => {
     const dir = t.testdir();
-    const holder = spawn(process.execPath, [...process.execArgv, self, 'hold', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, [...process.execArgv, self, 'hold', dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
     t.match(tryLock(dir), /in use by process \d+/);
     holder.kill('SIGKILL');

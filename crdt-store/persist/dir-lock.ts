@@ -23,8 +23,13 @@ export const LOCK_FILE = 'store.lock';
 const HELD = 75;
 
 export class DataDirInUseError extends Error {
-  constructor(readonly dir: string, readonly pid: number | undefined) {
-    super(`data directory ${dir} is in use by ${pid ? `process ${pid}` : 'another process'}; stop that agent or give this one another data directory`);
+  constructor(
+    readonly dir: string,
+    readonly pid: number | undefined,
+  ) {
+    super(
+      `data directory ${dir} is in use by ${pid ? `process ${pid}` : 'another process'}; stop that agent or give this one another data directory`,
+    );
     this.name = 'DataDirInUseError';
   }
 }
@@ -33,11 +38,16 @@ export class DataDirInUseError extends Error {
 export function lockDataDir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
   const fd = openSync(path, 'a+', 0o600);
-  const locked = spawnSync('flock', ['--nonblock', '--conflict-exit-code', String(HELD), '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
+  const locked = spawnSync('flock', ['--nonblock', '--conflict-exit-code', String(HELD), '3'], {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+    encoding: 'utf8',
+  });
   if (locked.status !== 0) {
     closeSync(fd);
     if (locked.status === HELD) throw new DataDirInUseError(dir, holderOf(path));
-    const why = locked.error ? `the flock program is missing (${(locked.error as NodeJS.ErrnoException).code}); install util-linux` : (locked.stderr || `flock exited ${locked.status}`).trim();
+    const why = locked.error
+      ? `the flock program is missing (${(locked.error as NodeJS.ErrnoException).code}); install util-linux`
+      : (locked.stderr || `flock exited ${locked.status}`).trim();
     throw new Error(`cannot lock data directory ${dir}: ${why}`);
   }
   // The pid is only for the message a second starter prints; the lock is the flock.

@@ -5,7 +5,11 @@ import { writeSync } from 'node:fs';
 import { openStore } from './open.js';
 
 const [dir, name, startArg] = process.argv.slice(2);
-const opened = openStore(dir!, { name: name!, clock: () => performance.timeOrigin + performance.now(), journal: { minLogBytes: 32 * 1024 } });
+const opened = openStore(dir!, {
+  name: name!,
+  clock: () => performance.timeOrigin + performance.now(),
+  journal: { minLogBytes: 32 * 1024 },
+});
 writeSync(1, `epoch ${opened.store.ownEpoch}\n`);
 for (let i = Number(startArg); ; i++) {
   opened.store.put(`loose/${i % 7}`, i);

@@ -35,7 +35,10 @@ export interface StoreFiles {
  * stand between the journal and the kernel and lose, at a simulated power cut, everything
  * that was never fsynced (crdt-store/persist/power-loss.fixture.ts).
  */
-export type DiskIo = Pick<typeof fs, 'openSync' | 'writeSync' | 'fsyncSync' | 'ftruncateSync' | 'renameSync' | 'closeSync'>;
+export type DiskIo = Pick<
+  typeof fs,
+  'openSync' | 'writeSync' | 'fsyncSync' | 'ftruncateSync' | 'renameSync' | 'closeSync'
+>;
 
 export class FsStoreFiles implements StoreFiles {
   private readonly fds = new Map<string, number>();

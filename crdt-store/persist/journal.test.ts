@@ -27,11 +27,14 @@ t.test('state survives a restart; the own epoch keeps rising', async (t) => {
 
   const b = open(dir);
   t.same(b.problems, []);
-  t.same(b.store.entries('', { view: 'all' }).map((r) => [r.key, r.value, r.owner]), [
-    ['n2/k', 'v', 'n2'],
-    ['own/2', [1, 2, 3], 'n1'],
-    ['shared/1', 'S', '*'],
-  ]);
+  t.same(
+    b.store.entries('', { view: 'all' }).map((r) => [r.key, r.value, r.owner]),
+    [
+      ['n2/k', 'v', 'n2'],
+      ['own/2', [1, 2, 3], 'n1'],
+      ['shared/1', 'S', '*'],
+    ],
+  );
   t.ok(b.store.ownEpoch > epoch1, `epoch ${b.store.ownEpoch} > ${epoch1} although the clock stood still`);
   const epoch2 = b.store.ownEpoch;
   b.close();
@@ -81,7 +84,11 @@ t.test('a torn tail is cut at the last good record, quietly but reported', async
   t.same(b.store.keys('', { view: 'all' }), ['k/1', 'k/2']);
   b.store.put('k/3', 3, { durable: true });
   b.close();
-  t.same(readdirSync(dir).filter((f) => f.includes('corrupt')), [], 'a torn tail is not quarantined');
+  t.same(
+    readdirSync(dir).filter((f) => f.includes('corrupt')),
+    [],
+    'a torn tail is not quarantined',
+  );
   const c = open(dir);
   t.same(c.problems, []);
   t.same(c.store.keys('', { view: 'all' }), ['k/1', 'k/2', 'k/3']);

@@ -64,7 +64,9 @@ function decodeRecord(payload: Uint8Array): LogRecord | undefined {
   if (!Array.isArray(v)) return undefined;
   switch (v[0]) {
     case CHUNK:
-      return v.length === 4 && parseDocId(v[1]) && isEpoch(v[2]) && v[3] instanceof Uint8Array ? { t: CHUNK, docId: v[1], epoch: v[2], bytes: v[3] } : undefined;
+      return v.length === 4 && parseDocId(v[1]) && isEpoch(v[2]) && v[3] instanceof Uint8Array
+        ? { t: CHUNK, docId: v[1], epoch: v[2], bytes: v[3] }
+        : undefined;
     case DROP:
       return v.length === 2 && parseDocId(v[1]) ? { t: DROP, docId: v[1] } : undefined;
     case META:
@@ -194,7 +196,11 @@ export class Journal implements Persistence {
   }
 
   maybeCompact(snapshot: () => Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }>): void {
-    if (!this.mustCompact && this.logBytes + this.pendingBytes <= Math.max(this.minLogBytes, this.compactRatio * this.snapshotBytes)) return;
+    if (
+      !this.mustCompact &&
+      this.logBytes + this.pendingBytes <= Math.max(this.minLogBytes, this.compactRatio * this.snapshotBytes)
+    )
+      return;
     this.compact(snapshot());
   }
 
@@ -241,7 +247,12 @@ export class Journal implements Persistence {
   }
 
   stats(): JournalStats {
-    return { logBytes: this.logBytes + this.pendingBytes, snapshotBytes: this.snapshotBytes, compactions: this.compactions, syncs: this.syncs };
+    return {
+      logBytes: this.logBytes + this.pendingBytes,
+      snapshotBytes: this.snapshotBytes,
+      compactions: this.compactions,
+      syncs: this.syncs,
+    };
   }
 
   close(): void {
@@ -289,12 +300,22 @@ export class Journal implements Persistence {
       kept++;
       offset += 8 + payload.length;
     }
-    if (isSnapshot && !stop && !sawEnd) stop = { offset: goodBytes, reason: 'the snapshot ends before its end record', tornTail: false };
+    if (isSnapshot && !stop && !sawEnd)
+      stop = { offset: goodBytes, reason: 'the snapshot ends before its end record', tornTail: false };
     if (!stop) return goodBytes;
 
     const torn = stop.tornTail && !isSnapshot;
     const copy = torn ? undefined : this.files.quarantine(file);
-    this.problems.push(new StoreFileError(this.files.describe(file), stop.offset, stop.reason, torn ? 'torn-tail' : 'corrupt', kept, copy));
+    this.problems.push(
+      new StoreFileError(
+        this.files.describe(file),
+        stop.offset,
+        stop.reason,
+        torn ? 'torn-tail' : 'corrupt',
+        kept,
+        copy,
+      ),
+    );
     this.mustCompact = true; // rewrite what was kept, so the damage is not read again
     if (isSnapshot) return goodBytes;
     if (goodBytes < HEADER_BYTES) {

@@ -11,7 +11,9 @@ const fixture = fileURLToPath(new URL('./durable-writer.fixture.ts', import.meta
 
 function runAndKill(dir: string, start: number, killAfterAcks: number): Promise<{ acked: number[]; epoch: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, fixture, dir, 'n1', String(start)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, fixture, dir, 'n1', String(start)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const acked: number[] = [];
     let epoch = 0;
     let buf = '';
@@ -28,7 +30,11 @@ function runAndKill(dir: string, start: number, killAfterAcks: number): Promise<
       }
     });
     child.on('error', reject);
-    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve({ acked, epoch }) : reject(new Error(`writer exited without being killed (${signal})`))));
+    child.on('exit', (_code, signal) =>
+      signal === 'SIGKILL'
+        ? resolve({ acked, epoch })
+        : reject(new Error(`writer exited without being killed (${signal})`)),
+    );
   });
 }
 
@@ -44,10 +50,16 @@ t.test('acknowledged durable writes survive kill -9', async (t) => {
     all.push(...acked);
     start = acked[acked.length - 1] + 1;
     const check = openStore(dir, { name: 'n1', clock: () => 0 });
-    t.ok(check.problems.every((p) => p.kind === 'torn-tail'), `round ${round}: only torn tails (${check.problems.map((p) => p.message).join('; ')})`);
+    t.ok(
+      check.problems.every((p) => p.kind === 'torn-tail'),
+      `round ${round}: only torn tails (${check.problems.map((p) => p.message).join('; ')})`,
+    );
     const missing = all.filter((i) => check.store.get(`durable/${i}`, { view: 'all' })?.value === undefined);
     t.same(missing, [], `round ${round}: all ${all.length} acknowledged writes are there`);
-    t.same(check.store.get(`durable/${all[all.length - 1]}`)?.value, { i: all[all.length - 1], pad: 'p'.repeat(all[all.length - 1] % 300) });
+    t.same(check.store.get(`durable/${all[all.length - 1]}`)?.value, {
+      i: all[all.length - 1],
+      pad: 'p'.repeat(all[all.length - 1] % 300),
+    });
     check.close();
   }
 });

@@ -49,7 +49,11 @@ function load(log: Uint8Array | undefined, snapshot: Uint8Array | undefined) {
   opened.store.put('after', 1, { durable: true });
   opened.close();
   const again = openStore(dir, { name: 'n1', clock });
-  const reopened = { keys: again.store.keys('k/', { view: 'all' }), after: again.store.get('after')?.value, problems: again.problems };
+  const reopened = {
+    keys: again.store.keys('k/', { view: 'all' }),
+    after: again.store.get('after')?.value,
+    problems: again.problems,
+  };
   again.close();
   rmSync(dir, { recursive: true });
   return { keys, problems, errors, reopened };
@@ -72,9 +76,12 @@ t.test('a log cut anywhere keeps a prefix; only a cut inside a record is reporte
     fc.property(fc.integer({ min: 0, max: base.log.length }), (cut) => {
       const r = load(base.log.subarray(0, cut), base.snapshot);
       if (!isPrefix(r.keys)) throw new Error(`cut at ${cut}: kept ${r.keys} is not a prefix`);
-      if (r.problems.some((p) => p.kind !== 'torn-tail')) throw new Error(`cut at ${cut}: ${r.problems.map((p) => p.message)}`);
-      if (cut === base.log.length && (r.keys.length !== WRITES || r.problems.length)) throw new Error('the whole log lost something');
-      if (r.reopened.after !== 1 || r.reopened.problems.length || r.reopened.keys.length !== r.keys.length) throw new Error(`cut at ${cut}: not clean after recovery`);
+      if (r.problems.some((p) => p.kind !== 'torn-tail'))
+        throw new Error(`cut at ${cut}: ${r.problems.map((p) => p.message)}`);
+      if (cut === base.log.length && (r.keys.length !== WRITES || r.problems.length))
+        throw new Error('the whole log lost something');
+      if (r.reopened.after !== 1 || r.reopened.problems.length || r.reopened.keys.length !== r.keys.length)
+        throw new Error(`cut at ${cut}: not clean after recovery`);
       return true;
     }),
     { numRuns: RUNS },
@@ -91,7 +98,8 @@ t.test('any byte flipped in the log: reported, a prefix kept, never a throw', as
       if (r.problems.length !== 1) throw new Error(`flip at ${at}: ${r.problems.length} problems reported`);
       if (!isPrefix(r.keys)) throw new Error(`flip at ${at}: kept ${r.keys}`);
       if (!r.problems[0].message.includes(LOG_FILE)) throw new Error('the report does not name the file');
-      if (r.reopened.after !== 1 || r.reopened.problems.length) throw new Error(`flip at ${at}: not clean after recovery`);
+      if (r.reopened.after !== 1 || r.reopened.problems.length)
+        throw new Error(`flip at ${at}: not clean after recovery`);
       return true;
     }),
     { numRuns: RUNS },
@@ -103,15 +111,22 @@ t.test('any byte flipped in the log: reported, a prefix kept, never a throw', as
 // snapshot record is lost cannot be rebuilt from the log alone (its peers still hold it).
 t.test('any damage to the snapshot: reported, what is kept is consistent, never a throw', async (t) => {
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: base.snapshot.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (at, x, cut) => {
-      const snap = Buffer.from(base.snapshot);
-      snap[at] ^= x;
-      const r = load(base.log, cut ? snap.subarray(0, at) : snap);
-      if (r.problems.length !== 1 || r.problems[0].kind !== 'corrupt') throw new Error(`snapshot damage at ${at}: ${r.problems.map((p) => p.message)}`);
-      if (!isPrefix(r.keys)) throw new Error(`snapshot damage at ${at}: kept ${r.keys}`);
-      if (r.reopened.after !== 1 || r.reopened.problems.length) throw new Error(`snapshot damage at ${at}: not clean after recovery`);
-      return true;
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: base.snapshot.length - 1 }),
+      fc.integer({ min: 1, max: 255 }),
+      fc.boolean(),
+      (at, x, cut) => {
+        const snap = Buffer.from(base.snapshot);
+        snap[at] ^= x;
+        const r = load(base.log, cut ? snap.subarray(0, at) : snap);
+        if (r.problems.length !== 1 || r.problems[0].kind !== 'corrupt')
+          throw new Error(`snapshot damage at ${at}: ${r.problems.map((p) => p.message)}`);
+        if (!isPrefix(r.keys)) throw new Error(`snapshot damage at ${at}: kept ${r.keys}`);
+        if (r.reopened.after !== 1 || r.reopened.problems.length)
+          throw new Error(`snapshot damage at ${at}: not clean after recovery`);
+        return true;
+      },
+    ),
     { numRuns: RUNS },
   );
   t.pass();
@@ -122,15 +137,31 @@ t.test('random bytes, and well-framed records with random payloads', async (t) =
   const header = base.log.subarray(0, 8);
   const payload = fc.oneof(
     fc.uint8Array({ maxLength: 64 }),
-    fc.tuple(fc.constantFrom(1, 2, 3, 9, 7), fc.string(), fc.oneof(fc.integer(), fc.double()), fc.uint8Array({ maxLength: 64 })).map((v) => packr.pack(v)),
-    fc.tuple(fc.constant(1), fc.constantFrom('n/n1', 'n/x', 's/3'), fc.nat(), fc.uint8Array({ maxLength: 200 })).map((v) => packr.pack(v)),
+    fc
+      .tuple(
+        fc.constantFrom(1, 2, 3, 9, 7),
+        fc.string(),
+        fc.oneof(fc.integer(), fc.double()),
+        fc.uint8Array({ maxLength: 64 }),
+      )
+      .map((v) => packr.pack(v)),
+    fc
+      .tuple(fc.constant(1), fc.constantFrom('n/n1', 'n/x', 's/3'), fc.nat(), fc.uint8Array({ maxLength: 200 }))
+      .map((v) => packr.pack(v)),
   );
   fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.array(payload, { maxLength: 5 }).map((ps) => Buffer.concat([header, ...ps.map(frameRecord)]))), fc.boolean(), (bytes, asSnapshot) => {
-      const r = asSnapshot ? load(undefined, bytes) : load(bytes, undefined);
-      if (r.reopened.after !== 1 || r.reopened.problems.length) throw new Error('not clean after recovery');
-      return true;
-    }),
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.array(payload, { maxLength: 5 }).map((ps) => Buffer.concat([header, ...ps.map(frameRecord)])),
+      ),
+      fc.boolean(),
+      (bytes, asSnapshot) => {
+        const r = asSnapshot ? load(undefined, bytes) : load(bytes, undefined);
+        if (r.reopened.after !== 1 || r.reopened.problems.length) throw new Error('not clean after recovery');
+        return true;
+      },
+    ),
     { numRuns: RUNS },
   );
   t.ok(existsSync(work));

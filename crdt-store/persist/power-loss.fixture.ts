@@ -39,7 +39,9 @@ export class PowerLossDisk implements DiskIo {
   fsyncSync = (fd: number): void => {
     fs.fsyncSync(fd);
     if (this.paths.get(fd) === this.dir) {
-      this.durableNames = new Map(fs.readdirSync(this.dir).map((name) => [name, fs.statSync(join(this.dir, name)).ino]));
+      this.durableNames = new Map(
+        fs.readdirSync(this.dir).map((name) => [name, fs.statSync(join(this.dir, name)).ino]),
+      );
     } else {
       this.synced.set(fs.fstatSync(fd).ino, fs.readFileSync(this.paths.get(fd)!));
     }

@@ -48,10 +48,18 @@ export interface ScanResult {
 export function scanRecords(bytes: Uint8Array, magic: string): ScanResult {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < HEADER_BYTES) {
-    return { records: [], goodBytes: 0, stop: buf.length === 0 ? undefined : { offset: 0, reason: 'file shorter than its header', tornTail: true } };
+    return {
+      records: [],
+      goodBytes: 0,
+      stop: buf.length === 0 ? undefined : { offset: 0, reason: 'file shorter than its header', tornTail: true },
+    };
   }
   if (buf.toString('latin1', 0, HEADER_BYTES) !== magic) {
-    return { records: [], goodBytes: 0, stop: { offset: 0, reason: `not a ${magic.trim()} file (bad header)`, tornTail: false } };
+    return {
+      records: [],
+      goodBytes: 0,
+      stop: { offset: 0, reason: `not a ${magic.trim()} file (bad header)`, tornTail: false },
+    };
   }
   const records: Uint8Array[] = [];
   let off = HEADER_BYTES;

@@ -61,7 +61,8 @@ export interface Member {
   port: number;
 }
 
-export type StoreOutput = { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
+export type StoreOutput =
+  { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
 
 export interface ReplicationStats {
   fastPath: FastPathStats;
@@ -118,7 +119,18 @@ export class StoreCore {
   private nextReapAt: number;
   private nextHibernateAt: number;
   private readonly rejects = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  private readonly io = { packetsOut: 0, packetBytesOut: 0, streamsOut: 0, streamBytesOut: 0, packetsIn: 0, packetBytesIn: 0, streamsIn: 0, streamBytesIn: 0, unroutable: 0, heldReplayed: 0 };
+  private readonly io = {
+    packetsOut: 0,
+    packetBytesOut: 0,
+    streamsOut: 0,
+    streamBytesOut: 0,
+    packetsIn: 0,
+    packetBytesIn: 0,
+    streamsIn: 0,
+    streamBytesIn: 0,
+    unroutable: 0,
+    heldReplayed: 0,
+  };
 
   constructor(opts: StoreCoreOptions) {
     this.store = opts.store;
@@ -235,7 +247,13 @@ export class StoreCore {
   }
 
   nextDeadline(): number {
-    return Math.min(this.nextRepairAt, this.nextReapAt, this.nextHibernateAt, this.fast.nextDeadline(), this.repair.nextDeadline());
+    return Math.min(
+      this.nextRepairAt,
+      this.nextReapAt,
+      this.nextHibernateAt,
+      this.fast.nextDeadline(),
+      this.repair.nextDeadline(),
+    );
   }
 
   /** What to send; pushes what local writes changed since the last call. */
@@ -382,7 +400,8 @@ export class StoreCore {
     const heads = own?.heads() ?? [];
     if (!own || heads.length !== 1) return;
     const change = own.getChange(heads[0]);
-    if (change) this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change, auth: own.auths.get(heads[0]) });
+    if (change)
+      this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change, auth: own.auths.get(heads[0]) });
   }
 }
 

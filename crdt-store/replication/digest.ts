@@ -55,7 +55,8 @@ export class Digest {
   }
 
   root(): number {
-    if (this.rootCache === undefined) this.rootCache = murmur3(Array.from(this.groupHashes, (h) => h.toString(36)).join(','), 0x7007);
+    if (this.rootCache === undefined)
+      this.rootCache = murmur3(Array.from(this.groupHashes, (h) => h.toString(36)).join(','), 0x7007);
     return this.rootCache;
   }
 

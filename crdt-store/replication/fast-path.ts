@@ -22,7 +22,16 @@ import type { LocalChange, LocalStore } from '../local-store.js';
 import type { Peer } from './repair.js';
 import type { BroadcastRing } from './ring.js';
 import { LruMap, LruSet } from '../../base/lru.js';
-import { changeId, MAX_CERTS, NO_FORWARD, type Certs, type ChangeId, type ChangeRef, type Message, type WireChange } from './wire.js';
+import {
+  changeId,
+  MAX_CERTS,
+  NO_FORWARD,
+  type Certs,
+  type ChangeId,
+  type ChangeRef,
+  type Message,
+  type WireChange,
+} from './wire.js';
 
 export interface FastPathConfig {
   /** Largest message sent as a packet; a change too big for one goes alone over a stream. */
@@ -110,7 +119,11 @@ export class FastPath {
 
   /** Pushes changes this node just made. */
   originate(now: number, local: readonly LocalChange[]): void {
-    const changes = local.map((c): WireChange => (c.auth ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth } : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change }));
+    const changes = local.map((c): WireChange =>
+      c.auth
+        ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth }
+        : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change },
+    );
     for (const c of changes) {
       this.seen.add(c.id);
       this.gotten(now, c);
@@ -135,7 +148,8 @@ export class FastPath {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
     if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
-      for (const child of this.eager.children(this.self, m.limit)) this.push(child.name, child.limit, m.changes, m.origin, m.certs);
+      for (const child of this.eager.children(this.self, m.limit))
+        this.push(child.name, child.limit, m.changes, m.origin, m.certs);
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
@@ -179,7 +193,8 @@ export class FastPath {
       undefined,
       MAX_CERTS,
     );
-    for (const batch of this.batches(changes, certs)) this.send(from, withCerts({ t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch }, certs));
+    for (const batch of this.batches(changes, certs))
+      this.send(from, withCerts({ t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch }, certs));
   }
 
   tick(now: number): void {

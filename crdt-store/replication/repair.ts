@@ -175,7 +175,11 @@ export class Repair {
       return;
     }
     s.round++;
-    this.send(s.peer, withCerts({ t: 'sync', session: s.id, round: s.round, groups: [], entries: [], items }, this.certsOf(s, items)), 'request');
+    this.send(
+      s.peer,
+      withCerts({ t: 'sync', session: s.id, round: s.round, groups: [], entries: [], items }, this.certsOf(s, items)),
+      'request',
+    );
   }
 
   /** The driver could not reach the peer of our session. */
@@ -241,7 +245,13 @@ export class Repair {
     for (const item of items) {
       if (!s.states.has(key(item.docId, item.epoch)) && s.states.size >= this.config.maxDocsPerSession) continue;
       this.stats.syncMessagesIn++;
-      const outcome = this.store.receiveSync(item.docId, item.epoch, this.stateFor(s, item.docId, item.epoch), item.msg, item.auths);
+      const outcome = this.store.receiveSync(
+        item.docId,
+        item.epoch,
+        this.stateFor(s, item.docId, item.epoch),
+        item.msg,
+        item.auths,
+      );
       if (outcome === 'invalid') this.badSync++;
       if (outcome === 'applied') this.stats.docsRepaired++;
     }
@@ -253,7 +263,9 @@ export class Repair {
       const msg = this.store.generateSync(st.docId, st.epoch, st.state);
       if (msg) {
         const auths = this.store.syncAuths(st.docId, st.epoch, msg);
-        items.push(auths.size > 0 ? { docId: st.docId, epoch: st.epoch, msg, auths } : { docId: st.docId, epoch: st.epoch, msg });
+        items.push(
+          auths.size > 0 ? { docId: st.docId, epoch: st.epoch, msg, auths } : { docId: st.docId, epoch: st.epoch, msg },
+        );
       }
     }
     this.stats.syncMessagesOut += items.length;

@@ -52,7 +52,9 @@ t.test('views that differ by a few members: no duplicates, only the unknown ones
       const names = Array.from({ length: n }, (_, i) => `node-${i}`);
       // Each node misses a few members from its view (stale membership).
       const missing = new Set(holes.map((h) => names[1 + (h % (n - 1))]));
-      const { received } = broadcast(names, names[0], (node) => names.filter((x) => x === node || !missing.has(x) || node.length % 2 === 0));
+      const { received } = broadcast(names, names[0], (node) =>
+        names.filter((x) => x === node || !missing.has(x) || node.length % 2 === 0),
+      );
       for (const [x, k] of received) if (k > 1) throw new Error(`${x} received ${k} copies`);
       return true;
     }),

@@ -79,7 +79,7 @@ export class BroadcastRing {
       if (d === 0 || d >= span) break; // fingers only move further round the ring
       if (picked.length === 0 || picked[picked.length - 1] !== s) picked.push(s);
     }
-    return picked.map((s, j) => ({ name: s.name, limit: j + 1 < picked.length ? picked[j + 1].pos : limit ?? me }));
+    return picked.map((s, j) => ({ name: s.name, limit: j + 1 < picked.length ? picked[j + 1].pos : (limit ?? me) }));
   }
 }
 

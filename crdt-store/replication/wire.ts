@@ -60,11 +60,28 @@ export type Message =
   | { t: 'graft'; ids: ChangeId[] }
   | { t: 'digest'; root: number }
   | { t: 'groups'; root: number; groups: number[] }
-  | { t: 'sync'; session: number; round: number; groups: number[]; entries: DocEntry[]; items: SyncItem[]; certs?: Certs }
+  | {
+      t: 'sync';
+      session: number;
+      round: number;
+      groups: number[];
+      entries: DocEntry[];
+      items: SyncItem[];
+      certs?: Certs;
+    }
   | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean; certs?: Certs };
 
 // not_member: from an address that is no live member's store (core.ts), counted when dropped.
-export const REJECT_REASONS = ['malformed', 'unknown_type', 'invalid_field', 'too_many', 'bad_change', 'bad_sync', 'unexpected', 'not_member'] as const;
+export const REJECT_REASONS = [
+  'malformed',
+  'unknown_type',
+  'invalid_field',
+  'too_many',
+  'bad_change',
+  'bad_sync',
+  'unexpected',
+  'not_member',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export type Decoded = { ok: true; msg: Message } | { ok: false; reason: RejectReason };
@@ -91,7 +108,21 @@ export function encode(m: Message): Uint8Array {
   const code = CODE.get(m.t)!;
   switch (m.t) {
     case 'push':
-      return packr.pack(withCerts([code, m.origin, m.limit, m.changes.map((c) => (c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change]))], m.certs));
+      return packr.pack(
+        withCerts(
+          [
+            code,
+            m.origin,
+            m.limit,
+            m.changes.map((c) =>
+              c.auth
+                ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth]
+                : [c.docId, c.epoch, idBytes(c.id), c.change],
+            ),
+          ],
+          m.certs,
+        ),
+      );
     case 'ihave':
       return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
@@ -101,16 +132,25 @@ export function encode(m: Message): Uint8Array {
     case 'groups':
       return packr.pack([code, m.root, m.groups]);
     case 'sync':
-      return packr.pack(withCerts([code, m.session, m.round, m.groups, m.entries.map((e) => [e.docId, e.epoch, e.hash]), m.items.map(syncItem)], m.certs));
+      return packr.pack(
+        withCerts(
+          [code, m.session, m.round, m.groups, m.entries.map((e) => [e.docId, e.epoch, e.hash]), m.items.map(syncItem)],
+          m.certs,
+        ),
+      );
     case 'sync-reply':
       return packr.pack(withCerts([code, m.session, m.items.map(syncItem), m.more], m.certs));
   }
 }
 
 /** Certificates go last, and only when there are some: a message without is as before. */
-const withCerts = (fields: unknown[], certs: Certs | undefined): unknown[] => (certs && certs.length > 0 ? [...fields, certs] : fields);
+const withCerts = (fields: unknown[], certs: Certs | undefined): unknown[] =>
+  certs && certs.length > 0 ? [...fields, certs] : fields;
 
-const syncItem = (s: SyncItem) => (s.auths && s.auths.size > 0 ? [s.docId, s.epoch, s.msg, [...s.auths].map(([h, a]) => [Buffer.from(h, 'hex'), a])] : [s.docId, s.epoch, s.msg]);
+const syncItem = (s: SyncItem) =>
+  s.auths && s.auths.size > 0
+    ? [s.docId, s.epoch, s.msg, [...s.auths].map(([h, a]) => [Buffer.from(h, 'hex'), a])]
+    : [s.docId, s.epoch, s.msg];
 
 class Invalid extends Error {
   constructor(readonly reason: RejectReason) {
@@ -122,24 +162,29 @@ const fail = (reason: RejectReason = 'invalid_field'): never => {
   throw new Invalid(reason);
 };
 
-const u32 = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail());
+const u32 = (v: unknown): number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail();
 const epoch = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail());
 const docId = (v: unknown): DocId => (typeof v === 'string' && parseDocId(v) ? v : fail());
 const name = (v: unknown): string => (typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME ? v : fail());
 const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array && v.length > 0 ? v : fail());
 const id = (v: unknown): ChangeId => (v instanceof Uint8Array && v.length === 8 ? idHex(v) : fail());
-const limit = (v: unknown): number => (v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail());
+const limit = (v: unknown): number =>
+  v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail();
 const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {
   if (!Array.isArray(v)) return fail();
   if (v.length > max) return fail('too_many');
   return v.map(each);
 };
-const tuple = (v: unknown, n: number, upTo = n): unknown[] => (Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail());
+const tuple = (v: unknown, n: number, upTo = n): unknown[] =>
+  Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail();
 const hash = (v: unknown): string => (v instanceof Uint8Array && v.length === 32 ? idHex(v) : fail());
-const cert = (v: unknown): Uint8Array => (v instanceof Uint8Array && v.length > 0 && v.length <= MAX_CERT_BYTES ? v : fail());
+const cert = (v: unknown): Uint8Array =>
+  v instanceof Uint8Array && v.length > 0 && v.length <= MAX_CERT_BYTES ? v : fail();
 /** The optional certificates field: absent, or a bounded list of bounded byte strings. */
 const certs = (v: unknown): { certs?: Certs } => (v === undefined ? {} : { certs: list(v, cert, MAX_CERTS) });
-const group = (v: unknown): number => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail());
+const group = (v: unknown): number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail();
 
 function parse(v: unknown): Message {
   if (!Array.isArray(v) || v.length === 0) return fail('malformed');
@@ -194,7 +239,13 @@ function parse(v: unknown): Message {
     }
     case 'sync-reply': {
       const [, s, is, more, cts] = tuple(v, 4, 5);
-      return { t: type, session: u32(s), items: list(is, syncItemOf), more: typeof more === 'boolean' ? more : fail(), ...certs(cts) };
+      return {
+        t: type,
+        session: u32(s),
+        items: list(is, syncItemOf),
+        more: typeof more === 'boolean' ? more : fail(),
+        ...certs(cts),
+      };
     }
   }
 }

@@ -11,7 +11,11 @@ t.test('least transmitted first, each up to the limit', async (t) => {
   q.enqueue('b', msg('b'), 40);
   const first: PacketMessage[] = [];
   t.equal(q.take(50, 2, 3, first), 42, 'bytes used, overhead included');
-  t.same(first.map((m) => (m as { node: string }).node), ['b'], 'the fresher (never sent) goes first when only one fits');
+  t.same(
+    first.map((m) => (m as { node: string }).node),
+    ['b'],
+    'the fresher (never sent) goes first when only one fits',
+  );
   const both: PacketMessage[] = [];
   q.take(1000, 2, 3, both);
   t.equal(both.length, 2);

@@ -56,7 +56,13 @@ export class BroadcastQueue {
    * value is the bytes they use, overheads included. The updates about the nodes in
    * `first`, if queued, are taken before any other (a fresh verdict being flooded).
    */
-  take(budget: number, perMessage: number, limit: number, out: PacketMessage[] = [], first: readonly string[] = []): number {
+  take(
+    budget: number,
+    perMessage: number,
+    limit: number,
+    out: PacketMessage[] = [],
+    first: readonly string[] = [],
+  ): number {
     const taken: QueuedBroadcast[] = [];
     let left = budget;
     for (const key of first) {

@@ -124,8 +124,10 @@ export function validateConfig(c: SwimConfig): void {
   if (c.probeTimeoutMs <= 0 || c.probeTimeoutMs >= c.probeIntervalMs) {
     throw new RangeError('membership config probeTimeoutMs must be > 0 and < probeIntervalMs');
   }
-  if (c.gossipNodes > 0 && c.gossipIntervalMs <= 0) throw new RangeError('membership config gossipIntervalMs must be > 0');
+  if (c.gossipNodes > 0 && c.gossipIntervalMs <= 0)
+    throw new RangeError('membership config gossipIntervalMs must be > 0');
   if (c.awarenessMaxMultiplier < 1) throw new RangeError('membership config awarenessMaxMultiplier must be >= 1');
   if (c.suspicionMaxTimeoutMult < 1) throw new RangeError('membership config suspicionMaxTimeoutMult must be >= 1');
-  if (c.udpPayload <= c.packetOverhead + 64) throw new RangeError('membership config udpPayload too small for the packet overhead');
+  if (c.udpPayload <= c.packetOverhead + 64)
+    throw new RangeError('membership config udpPayload too small for the packet overhead');
 }

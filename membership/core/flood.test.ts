@@ -14,11 +14,17 @@ t.test('a dead learnt from a peer goes out at once to gossipNodes other live mem
   withPeers(core, PEERS);
   core.receive(5, endpointOf('c'), dead('b', 1, 'c'));
   const out = core.takeOutputs();
-  t.same(events(out).map((e) => e.type), ['dead']);
+  t.same(
+    events(out).map((e) => e.type),
+    ['dead'],
+  );
   const flood = packets(out).filter((p) => carriesDead(p, 'b'));
   t.equal(flood.length, core.config.gossipNodes, 'one packet per gossip node, without a tick');
   t.equal(new Set(flood.map((p) => `${p.to.addr}:${p.to.port}`)).size, flood.length, 'distinct targets');
-  t.notOk(flood.some((p) => isTo(p, 'c') || isTo(p, 'b')), 'not back to the sender, nor to the dead');
+  t.notOk(
+    flood.some((p) => isTo(p, 'c') || isTo(p, 'b')),
+    'not back to the sender, nor to the dead',
+  );
   t.equal(flood[0].msgs[0].t, 'dead', 'the verdict leads the packet');
 
   // Already known: no second flood.

@@ -18,7 +18,15 @@ export function isName(v: unknown): v is string {
 export function isNodeAddress(v: unknown): v is NodeAddress {
   if (typeof v !== 'object' || v === null) return false;
   const a = v as Record<string, unknown>;
-  return isName(a.name) && typeof a.addr === 'string' && a.addr.length > 0 && typeof a.port === 'number' && Number.isInteger(a.port) && a.port >= 0 && a.port <= 65535;
+  return (
+    isName(a.name) &&
+    typeof a.addr === 'string' &&
+    a.addr.length > 0 &&
+    typeof a.port === 'number' &&
+    Number.isInteger(a.port) &&
+    a.port >= 0 &&
+    a.port <= 65535
+  );
 }
 
 export function isMeta(v: unknown): v is Uint8Array {

@@ -16,7 +16,11 @@ t.test('an accusation far ahead of the clock is believed by no third party', asy
   t.equal(core.member('b')?.state, 'alive', 'b stays alive');
   t.equal(core.member('b')?.incarnation, 1, 'and keeps the incarnation it announced');
   t.equal(core.stats().implausibleIncarnations, 2, 'both counted');
-  t.same(messages(core.takeOutputs()).filter((m) => m.t === 'dead' || m.t === 'suspect'), [], 'and not gossiped on');
+  t.same(
+    messages(core.takeOutputs()).filter((m) => m.t === 'dead' || m.t === 'suspect'),
+    [],
+    'and not gossiped on',
+  );
 });
 
 t.test('a forged alive far ahead of the clock does not take over a member', async (t) => {
@@ -31,7 +35,11 @@ t.test('the accused does not try to outbid an implausible accusation', async (t)
   const core = makeCore('self', { now: NOW, incarnation: NOW_S });
   withPeers(core, ['b'], NOW);
   core.receive(NOW, endpointOf('b'), dead('self', MAX_INCARNATION, 'b'));
-  core.receive(NOW, endpointOf('b'), alive('self', MAX_INCARNATION, new Uint8Array([1]), { name: 'self', addr: '10.9.9.9', port: 1 }));
+  core.receive(
+    NOW,
+    endpointOf('b'),
+    alive('self', MAX_INCARNATION, new Uint8Array([1]), { name: 'self', addr: '10.9.9.9', port: 1 }),
+  );
   t.equal(core.localMember().incarnation, NOW_S);
   t.equal(core.stats().refutations, 0);
 });
@@ -56,7 +64,10 @@ t.test('with the lead check off, an accusation at the top cannot push the incarn
   core.updateMeta(1, new Uint8Array([1]));
   t.equal(core.localMember().incarnation, MAX_INCARNATION, 'a metadata change stays at the top');
   const sent = messages(core.takeOutputs()).filter((m) => m.t === 'alive');
-  t.ok(sent.every((m) => m.t === 'alive' && m.incarnation <= MAX_INCARNATION), 'nothing unencodable is sent');
+  t.ok(
+    sent.every((m) => m.t === 'alive' && m.incarnation <= MAX_INCARNATION),
+    'nothing unencodable is sent',
+  );
 });
 
 t.test('a start incarnation above the bound is clamped', async (t) => {

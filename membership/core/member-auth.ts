@@ -35,7 +35,14 @@ export interface MemberAuth {
   /** Our certificate: its DER, or (full false) its short reference once peers know it. */
   ownCert(full: boolean): Uint8Array;
   /** undefined when `sig` is `name`'s signature over `bytes` under the certificate `cert` (DER or reference). */
-  verify(kind: SignedKind, name: string, bytes: Uint8Array, sig: Uint8Array, cert: Uint8Array, now: number): MemberAuthReject | undefined;
+  verify(
+    kind: SignedKind,
+    name: string,
+    bytes: Uint8Array,
+    sig: Uint8Array,
+    cert: Uint8Array,
+    now: number,
+  ): MemberAuthReject | undefined;
   /** The DER of a certificate verified here, from its DER or its reference (push/pull carries DERs). */
   certificate(cert: Uint8Array): Uint8Array | undefined;
   /** Why `name` may no longer be a member ('revoked', 'expired'), or undefined. */
@@ -73,7 +80,13 @@ function f64(n: number): Uint8Array {
 
 /** The bytes a node signs for its alive. */
 export function aliveBytes(a: Pick<Alive, 'incarnation' | 'node' | 'meta'>): Uint8Array {
-  return concat([...field(enc.encode(a.node.name)), ...field(enc.encode(a.node.addr)), f64(a.node.port), f64(a.incarnation), ...field(a.meta)]);
+  return concat([
+    ...field(enc.encode(a.node.name)),
+    ...field(enc.encode(a.node.addr)),
+    f64(a.node.port),
+    f64(a.incarnation),
+    ...field(a.meta),
+  ]);
 }
 
 /** The bytes a node signs for its leave. */
@@ -120,7 +133,14 @@ export function toyAuth(pki: ToyPki, name: string): MemberAuth & { verified: num
     verified: 0,
     sign: (kind: SignedKind, bytes: Uint8Array) => toySig(pki.secrets.get(name) ?? 0, kind, bytes),
     ownCert: () => enc.encode(name),
-    verify(kind: SignedKind, subject: string, bytes: Uint8Array, sig: Uint8Array, cert: Uint8Array, now: number): MemberAuthReject | undefined {
+    verify(
+      kind: SignedKind,
+      subject: string,
+      bytes: Uint8Array,
+      sig: Uint8Array,
+      cert: Uint8Array,
+      now: number,
+    ): MemberAuthReject | undefined {
       const certName = new TextDecoder().decode(cert);
       const secret = pki.secrets.get(certName);
       if (secret === undefined || certName !== subject) return 'bad_cert';

@@ -4,7 +4,15 @@ import { ProbeRing } from './probe-ring.js';
 import { Xoshiro128 } from '../../base/rng.js';
 
 function member(name: string): Member {
-  return { name, addr: `10.0.0.${name.length}`, port: 7946, meta: new Uint8Array(), incarnation: 0, state: 'alive', lastChange: 0 };
+  return {
+    name,
+    addr: `10.0.0.${name.length}`,
+    port: 7946,
+    meta: new Uint8Array(),
+    incarnation: 0,
+    state: 'alive',
+    lastChange: 0,
+  };
 }
 
 /** Every node's view of the same cluster, each with its own table and ring. */
@@ -21,7 +29,10 @@ t.test('with agreeing views and clocks, every round probes every member exactly 
   const nodes = cluster(names);
   for (let round = 1000; round < 1000 + 3 * names.length; round++) {
     const probed = nodes.map((n) => n.ring.target(round)?.name);
-    t.notOk(probed.some((p, i) => p === undefined || p === nodes[i].name), `round ${round}: everyone probes someone else`);
+    t.notOk(
+      probed.some((p, i) => p === undefined || p === nodes[i].name),
+      `round ${round}: everyone probes someone else`,
+    );
     t.equal(new Set(probed).size, names.length, `round ${round}: a permutation`);
   }
 });

@@ -6,7 +6,10 @@ import type { SwimCore } from './swim.js';
 import { endpointOf, events, isTo, makeCore, messages, packets, suspect, withPeers } from './test-harness.js';
 
 /** Tick until the core sends a ping; returns it, the time, and everything produced. */
-function untilPing(core: SwimCore, limit = 60_000): { ping: Ping; packet: PacketOutput; now: number; outputs: Output[] } {
+function untilPing(
+  core: SwimCore,
+  limit = 60_000,
+): { ping: Ping; packet: PacketOutput; now: number; outputs: Output[] } {
   const outputs: Output[] = [];
   for (;;) {
     const now = core.nextDeadline();
@@ -44,14 +47,22 @@ t.test('an acked probe raises no suspicion and improves health (awareness improv
   t.equal(core.healthScore(), 0);
   const later = advance(core, now + 999);
   t.same(events(later), [], 'no suspicion');
-  t.same(packets(later).filter((p) => p.msgs[0]?.t === 'ping-req'), [], 'no indirect probe needed');
+  t.same(
+    packets(later).filter((p) => p.msgs[0]?.t === 'ping-req'),
+    [],
+    'no indirect probe needed',
+  );
 });
 
 t.test('unanswered probe: ping-req to k others after probeTimeout, then suspect at the interval', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   const { ping, now } = untilPing(core);
-  t.same(packets(advance(core, now + 499)).filter((p) => p.msgs[0]?.t === 'ping-req'), [], 'waits probeTimeout');
+  t.same(
+    packets(advance(core, now + 499)).filter((p) => p.msgs[0]?.t === 'ping-req'),
+    [],
+    'waits probeTimeout',
+  );
   const reqs = packets(advance(core, now + 500)).filter((p) => p.msgs[0]?.t === 'ping-req');
   t.equal(reqs.length, 3, 'indirectChecks = 3');
   for (const r of reqs) {
@@ -95,7 +106,10 @@ t.test('all nacks arrive: the target is at fault, our health is unchanged', asyn
   core.receive(now + 800, reqs[0].to, { t: 'nack', seq: ping.seq }); // a duplicate does not overcount
   const out = advance(core, now + 1000);
   t.equal(core.healthScore(), 0);
-  t.ok(events(out).some((e) => e.type === 'suspect'), 'but the target is suspected');
+  t.ok(
+    events(out).some((e) => e.type === 'suspect'),
+    'but the target is suspected',
+  );
 });
 
 t.test('no one to ask: a failed probe counts +1 against ourselves', async (t) => {
@@ -145,13 +159,22 @@ t.test('buddy system: a probe of a suspect carries the suspicion, and the target
   );
   core.receive(probe.now + 1, endpointOf('b'), reply!.msgs);
   t.equal(core.member('b')?.state, 'alive');
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['alive']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['alive'],
+  );
 });
 
 t.test('ping-req relay: forwards the ack with the requester seq, or nacks after probeTimeout', async (t) => {
   const core = makeCore('self');
   withPeers(core, PEERS);
-  const req = { t: 'ping-req' as const, seq: 77, target: { name: 'd', addr: endpointOf('d').addr, port: 7946 }, nack: true, source: { name: 'c', ...endpointOf('c') } };
+  const req = {
+    t: 'ping-req' as const,
+    seq: 77,
+    target: { name: 'd', addr: endpointOf('d').addr, port: 7946 },
+    nack: true,
+    source: { name: 'c', ...endpointOf('c') },
+  };
   core.receive(10, endpointOf('c'), req);
   const ping = packets(core.takeOutputs()).find((p) => isTo(p, 'd'));
   t.ok(ping && ping.msgs[0].t === 'ping' && ping.msgs[0].target === 'd', 'pings the target by name');
@@ -159,11 +182,19 @@ t.test('ping-req relay: forwards the ack with the requester seq, or nacks after 
   core.receive(20, endpointOf('d'), { t: 'ack', seq: relaySeq });
   const fwd = packets(core.takeOutputs()).find((p) => isTo(p, 'c'));
   t.same(fwd?.msgs[0], { t: 'ack', seq: 77 });
-  t.same(packets(advance(core, 10 + 500)).filter((p) => p.msgs[0]?.t === 'nack'), [], 'no nack after an ack');
+  t.same(
+    packets(advance(core, 10 + 500)).filter((p) => p.msgs[0]?.t === 'nack'),
+    [],
+    'no nack after an ack',
+  );
 
   core.receive(1000, endpointOf('c'), { ...req, seq: 78 });
   core.takeOutputs();
-  t.same(packets(advance(core, 1399)).filter((p) => p.msgs[0]?.t === 'nack'), [], 'not before 80 % of the indirect window');
+  t.same(
+    packets(advance(core, 1399)).filter((p) => p.msgs[0]?.t === 'nack'),
+    [],
+    'not before 80 % of the indirect window',
+  );
   const nack = packets(advance(core, 1400)).find((p) => p.msgs[0]?.t === 'nack');
   t.ok(nack && isTo(nack, 'c'));
   t.same(nack?.msgs[0], { t: 'nack', seq: 78 });
@@ -171,8 +202,16 @@ t.test('ping-req relay: forwards the ack with the requester seq, or nacks after 
 
 t.test('a ping for another name is not answered (restart at a reused address, memberlist#222)', async (t) => {
   const core = makeCore('self');
-  core.receive(0, endpointOf('b'), { t: 'ping', seq: 5, target: 'someone-else', source: { name: 'b', ...endpointOf('b') } });
-  t.same(messages(core.takeOutputs()).filter((m) => m.t === 'ack'), []);
+  core.receive(0, endpointOf('b'), {
+    t: 'ping',
+    seq: 5,
+    target: 'someone-else',
+    source: { name: 'b', ...endpointOf('b') },
+  });
+  t.same(
+    messages(core.takeOutputs()).filter((m) => m.t === 'ack'),
+    [],
+  );
   core.receive(0, endpointOf('b'), { t: 'ping', seq: 6, target: 'self', source: { name: 'b', ...endpointOf('b') } });
   const ack = packets(core.takeOutputs()).find((p) => p.msgs[0]?.t === 'ack');
   t.ok(ack && isTo(ack, 'b'));
@@ -182,7 +221,10 @@ t.test('a ping for another name is not answered (restart at a reused address, me
 t.test('acks and nacks for unknown or expired seqs are counted and ignored', async (t) => {
   const core = makeCore('self');
   withPeers(core, PEERS);
-  core.receive(0, endpointOf('b'), [{ t: 'ack', seq: 999 }, { t: 'nack', seq: 998 }]);
+  core.receive(0, endpointOf('b'), [
+    { t: 'ack', seq: 999 },
+    { t: 'nack', seq: 998 },
+  ]);
   t.equal(core.stats().staleAcks, 2);
   const { ping, now } = untilPing(core);
   advance(core, now + 1000);

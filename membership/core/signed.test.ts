@@ -4,7 +4,18 @@
 import t from 'tap';
 import type { Alive, Dead, PushNodeState, PushPull } from '../messages.js';
 import { aliveBytes, leaveBytes, toyAuth, toyPki, type ToyPki } from './member-auth.js';
-import { addrOf, alive, dead, endpointOf, events, makeCore, messages, runTimers, streams, suspect } from './test-harness.js';
+import {
+  addrOf,
+  alive,
+  dead,
+  endpointOf,
+  events,
+  makeCore,
+  messages,
+  runTimers,
+  streams,
+  suspect,
+} from './test-harness.js';
 
 const NAMES = ['self', 'b', 'c', 'mallory'];
 const enc = new TextEncoder();
@@ -16,14 +27,23 @@ function setup(pki: ToyPki = toyPki(NAMES)) {
 }
 
 /** `name`'s alive signed by `signer` (by default the node itself). */
-function signed(pki: ToyPki, name: string, incarnation: number, opts: { signer?: string; meta?: Uint8Array<ArrayBuffer>; address?: ReturnType<typeof addrOf> } = {}): Alive {
+function signed(
+  pki: ToyPki,
+  name: string,
+  incarnation: number,
+  opts: { signer?: string; meta?: Uint8Array<ArrayBuffer>; address?: ReturnType<typeof addrOf> } = {},
+): Alive {
   const a = alive(name, incarnation, opts.meta, opts.address ?? addrOf(name));
   const signer = opts.signer ?? name;
   return { ...a, sig: toyAuth(pki, signer).sign('alive', aliveBytes(a)), cert: enc.encode(signer) };
 }
 
 function signedLeave(pki: ToyPki, name: string, incarnation: number): Dead {
-  return { ...dead(name, incarnation, name), sig: toyAuth(pki, name).sign('leave', leaveBytes(name, incarnation)), cert: enc.encode(name) };
+  return {
+    ...dead(name, incarnation, name),
+    sig: toyAuth(pki, name).sign('leave', leaveBytes(name, incarnation)),
+    cert: enc.encode(name),
+  };
 }
 
 function known(core: ReturnType<typeof makeCore>, pki: ToyPki, names: string[]): void {
@@ -43,7 +63,11 @@ t.test('only the node raises its incarnation: forged alives for others are refus
   t.same([...core.member('b')!.meta], [], 'and its metadata');
   const r = core.stats().authRejects;
   t.same([r.unsigned, r.bad_cert, r.bad_signature], [1, 1, 2], 'each refusal counted by reason');
-  t.same(messages(core.takeOutputs()).filter((m) => m.t === 'alive'), [], 'nothing forged is gossiped on');
+  t.same(
+    messages(core.takeOutputs()).filter((m) => m.t === 'alive'),
+    [],
+    'nothing forged is gossiped on',
+  );
   core.receive(2, endpointOf('c'), signed(pki, 'b', 9, { meta: new Uint8Array([1]) }));
   t.equal(core.member('b')?.incarnation, 9, "b's own alive is taken");
 });
@@ -90,17 +114,33 @@ t.test('our own leave and alives are signed', async (t) => {
   core.leave(1);
   const d = messages(core.takeOutputs()).find((m) => m.t === 'dead');
   const check = toyAuth(pki, 'b');
-  t.ok(d && d.t === 'dead' && d.sig && d.cert && check.verify('leave', 'self', leaveBytes('self', d.incarnation), d.sig, d.cert, 1) === undefined, 'leave verifies');
+  t.ok(
+    d &&
+      d.t === 'dead' &&
+      d.sig &&
+      d.cert &&
+      check.verify('leave', 'self', leaveBytes('self', d.incarnation), d.sig, d.cert, 1) === undefined,
+    'leave verifies',
+  );
   const { core: other } = setup();
   const state = other.receiveStream(0, endpointOf('b'), { t: 'push-pull', join: true, states: [] });
   const me = state?.states.find((s) => s.node.name === 'self');
-  t.ok(me?.sig && me.cert && check.verify('alive', 'self', aliveBytes(me), me.sig, me.cert, 0) === undefined, 'push/pull entry verifies');
+  t.ok(
+    me?.sig && me.cert && check.verify('alive', 'self', aliveBytes(me), me.sig, me.cert, 0) === undefined,
+    'push/pull entry verifies',
+  );
 });
 
 t.test('push/pull cannot inject unsigned or forged state', async (t) => {
   const { pki, core } = setup();
   known(core, pki, ['b', 'c', 'mallory']);
-  const entry = (a: Alive, state: PushNodeState['state']): PushNodeState => ({ node: a.node, incarnation: a.incarnation, state, meta: a.meta, ...(a.sig ? { sig: a.sig, cert: a.cert } : {}) });
+  const entry = (a: Alive, state: PushNodeState['state']): PushNodeState => ({
+    node: a.node,
+    incarnation: a.incarnation,
+    state,
+    meta: a.meta,
+    ...(a.sig ? { sig: a.sig, cert: a.cert } : {}),
+  });
   const forged: PushPull = {
     t: 'push-pull',
     join: false,
@@ -113,11 +153,25 @@ t.test('push/pull cannot inject unsigned or forged state', async (t) => {
     ],
   };
   core.receiveStream(1, endpointOf('mallory'), forged);
-  t.same(['b', 'c'].map((n) => [core.member(n)?.state, core.member(n)?.incarnation]), [['alive', 1], ['alive', 1]], 'b and c unchanged');
+  t.same(
+    ['b', 'c'].map((n) => [core.member(n)?.state, core.member(n)?.incarnation]),
+    [
+      ['alive', 1],
+      ['alive', 1],
+    ],
+    'b and c unchanged',
+  );
   t.equal(core.member('newcomer'), undefined, 'no unsigned stranger learnt');
-  t.ok(core.stats().authRejects.unsigned >= 3 && core.stats().authRejects.bad_cert === 1, JSON.stringify(core.stats().authRejects));
+  t.ok(
+    core.stats().authRejects.unsigned >= 3 && core.stats().authRejects.bad_cert === 1,
+    JSON.stringify(core.stats().authRejects),
+  );
   // A signed entry of a newer life, as an honest peer relays it, is taken with its proof.
-  core.receiveStream(2, endpointOf('c'), { t: 'push-pull', join: false, states: [entry(signed(pki, 'b', 3), 'suspect')] });
+  core.receiveStream(2, endpointOf('c'), {
+    t: 'push-pull',
+    join: false,
+    states: [entry(signed(pki, 'b', 3), 'suspect')],
+  });
   t.same([core.member('b')?.state, core.member('b')?.incarnation], ['suspect', 3]);
 });
 
@@ -154,7 +208,11 @@ t.test('a revoked member is failed, stays failed, and its gossip is refused', as
   t.equal(core.member('b')?.state, 'alive', 'its gossip is refused');
   const r = core.stats().authRejects;
   t.same([r.revoked, r.refused_sender], [1, 1]);
-  t.equal(core.receiveStream(4, endpointOf('mallory'), { t: 'push-pull', join: false, states: [] }), undefined, 'and so are its streams');
+  t.equal(
+    core.receiveStream(4, endpointOf('mallory'), { t: 'push-pull', join: false, states: [] }),
+    undefined,
+    'and so are its streams',
+  );
 });
 
 t.test('a member whose certificate expires is failed at its next probe', async (t) => {

@@ -67,33 +67,51 @@ t.test('suspect: suspect event, re-gossiped; dead on the dynamic timeout', async
   withPeers(core, PEERS);
   core.receive(1000, endpointOf('c'), suspect('b', 1, 'c'));
   const out = core.takeOutputs();
-  t.same(events(out).map((e) => e.type), ['suspect']);
+  t.same(
+    events(out).map((e) => e.type),
+    ['suspect'],
+  );
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'c'));
   // n = 6 live: log10(6) < 1 is floored at 1, so min = 4 s, max = 6 * min = 24 s; k = 2.
   // b is silent, so our own probe of it fails: one confirmation, which brings the
   // timeout to max - log(2)/log(3) * (max - min) = 11.38 s.
   const silent = new Set(['b']);
-  t.notOk(events(runTimers(core, 1000 + 4000, silent)).some((e) => e.type === 'dead'), 'not at min');
+  t.notOk(
+    events(runTimers(core, 1000 + 4000, silent)).some((e) => e.type === 'dead'),
+    'not at min',
+  );
   const until = runTimers(core, 1000 + 11_381 + 1000, silent);
   const deadEvent = events(until).find((e) => e.type === 'dead' && e.member.name === 'b');
   t.ok(deadEvent, 'dead well before max');
-  t.ok(deadEvent!.member.lastChange >= 1000 + 11_381, `not before the one-confirmation timeout (${deadEvent!.member.lastChange})`);
+  t.ok(
+    deadEvent!.member.lastChange >= 1000 + 11_381,
+    `not before the one-confirmation timeout (${deadEvent!.member.lastChange})`,
+  );
   t.equal(core.member('b')?.state, 'dead');
   const gossiped = [...messages(until), ...messages(runTimers(core, 1000 + 11_381 + 2000, silent))];
-  t.ok(gossiped.some((m) => m.t === 'dead' && m.node === 'b' && m.from === 'self'), 'our verdict is gossiped');
+  t.ok(
+    gossiped.some((m) => m.t === 'dead' && m.node === 'b' && m.from === 'self'),
+    'our verdict is gossiped',
+  );
 });
 
-t.test('a suspect that answers our probe is no longer suspected here, even if its refutation never reached us', async (t) => {
-  const core = makeCore();
-  withPeers(core, PEERS);
-  core.receive(1000, endpointOf('c'), suspect('b', 1, 'c'));
-  core.takeOutputs();
-  const out = runTimers(core, 60_000); // b acks pings but never refutes
-  t.ok(events(out).some((e) => e.type === 'alive' && e.member.name === 'b'), 'cleared when our probe of b was acked');
-  t.notOk(events(out).some((e) => e.type === 'dead'));
-  t.equal(core.member('b')?.state, 'alive');
-  t.equal(core.member('b')?.incarnation, 1, 'locally: no incarnation invented');
-});
+t.test(
+  'a suspect that answers our probe is no longer suspected here, even if its refutation never reached us',
+  async (t) => {
+    const core = makeCore();
+    withPeers(core, PEERS);
+    core.receive(1000, endpointOf('c'), suspect('b', 1, 'c'));
+    core.takeOutputs();
+    const out = runTimers(core, 60_000); // b acks pings but never refutes
+    t.ok(
+      events(out).some((e) => e.type === 'alive' && e.member.name === 'b'),
+      'cleared when our probe of b was acked',
+    );
+    t.notOk(events(out).some((e) => e.type === 'dead'));
+    t.equal(core.member('b')?.state, 'alive');
+    t.equal(core.member('b')?.incarnation, 1, 'locally: no incarnation invented');
+  },
+);
 
 t.test('first-hand evidence: our own failed probe plus k confirmations → dead exactly at min', async (t) => {
   const core = makeCore();
@@ -108,7 +126,10 @@ t.test('first-hand evidence: our own failed probe plus k confirmations → dead 
   core.receive(start, endpointOf('c'), suspect('b', 1, 'c'));
   core.receive(start, endpointOf('d'), suspect('b', 1, 'd'));
   t.notOk(events(runTimers(core, start + 4000 - 1, silent)).some((e) => e.type === 'dead'));
-  t.ok(events(runTimers(core, start + 4000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'no grace for a verdict we saw ourselves');
+  t.ok(
+    events(runTimers(core, start + 4000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'),
+    'no grace for a verdict we saw ourselves',
+  );
 });
 
 t.test('second-hand only: one probe of our own first; a silent suspect is declared when the grace ends', async (t) => {
@@ -119,9 +140,15 @@ t.test('second-hand only: one probe of our own first; a silent suspect is declar
   core.receive(0, endpointOf('e'), [suspect('b', 1, 'e')]);
   core.takeOutputs();
   const silent = new Set(['b']);
-  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'), 'not before min = 4 s');
+  t.notOk(
+    events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'),
+    'not before min = 4 s',
+  );
   const out = runTimers(core, 6000, silent);
-  t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'by min + the 2-interval grace');
+  t.ok(
+    events(out).some((e) => e.type === 'dead' && e.member.name === 'b'),
+    'by min + the 2-interval grace',
+  );
 });
 
 t.test('a refutation during the grace saves the suspect', async (t) => {
@@ -132,14 +159,22 @@ t.test('a refutation during the grace saves the suspect', async (t) => {
   const silent = new Set(['b']);
   const atMin = runTimers(core, 4000, silent);
   t.ok(
-    packets(atMin).some((p) => isTo(p, 'b') && p.msgs.some((m) => m.t === 'suspect' && m.node === 'b') && p.msgs[0].t === 'ping'),
+    packets(atMin).some(
+      (p) => isTo(p, 'b') && p.msgs.some((m) => m.t === 'suspect' && m.node === 'b') && p.msgs[0].t === 'ping',
+    ),
     'second-hand news: a grace probe (with the suspicion) at min instead of a verdict',
   );
   t.equal(core.member('b')?.state, 'suspect');
   // b was stalled (a GC pause): our probe fails at 5 s, its answer arrives at 5.5 s.
-  t.notOk(events(runTimers(core, 5499, silent)).some((e) => e.type === 'dead'), 'a failed grace probe does not cut the grace short');
+  t.notOk(
+    events(runTimers(core, 5499, silent)).some((e) => e.type === 'dead'),
+    'a failed grace probe does not cut the grace short',
+  );
   core.receive(5500, endpointOf('b'), alive('b', 2));
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['alive']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['alive'],
+  );
   t.notOk(events(runTimers(core, 60_000)).some((e) => e.type === 'dead'));
 });
 
@@ -153,10 +188,16 @@ t.test('a suspicion of a higher incarnation restarts the timer instead of confir
   t.equal(core.member('b')?.incarnation, 2);
   t.same(core.peekBroadcast('b'), suspect('b', 2, 'c'));
   const silent = new Set(['b']);
-  t.notOk(events(runTimers(core, 3000 + 4000 - 1, silent)).some((e) => e.type === 'dead'), 'not at the old deadline (4 s)');
+  t.notOk(
+    events(runTimers(core, 3000 + 4000 - 1, silent)).some((e) => e.type === 'dead'),
+    'not at the old deadline (4 s)',
+  );
   core.receive(3001, endpointOf('d'), [suspect('b', 2, 'd')]);
   core.receive(3001, endpointOf('e'), [suspect('b', 2, 'e')]);
-  t.ok(events(runTimers(core, 3000 + 4000, silent)).some((e) => e.type === 'dead'), 'a fresh timer from the new suspicion');
+  t.ok(
+    events(runTimers(core, 3000 + 4000, silent)).some((e) => e.type === 'dead'),
+    'a fresh timer from the new suspicion',
+  );
 });
 
 t.test('old suspect (lower incarnation) is ignored', async (t) => {
@@ -177,7 +218,11 @@ t.test('double suspect: same accuser is not re-gossiped; a new one confirms and 
   core.receive(1, endpointOf('d'), alive('zz', 1)); // unrelated traffic, replaces nothing about b
   core.receive(1, endpointOf('c'), suspect('b', 1, 'c'));
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'c'));
-  t.same(events(core.takeOutputs()).filter((e) => e.member.name === 'b'), [], 'no second suspect event');
+  t.same(
+    events(core.takeOutputs()).filter((e) => e.member.name === 'b'),
+    [],
+    'no second suspect event',
+  );
 
   core.receive(2, endpointOf('d'), suspect('b', 1, 'd'));
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'd'), 'the confirmation is gossiped on');
@@ -185,9 +230,15 @@ t.test('double suspect: same accuser is not re-gossiped; a new one confirms and 
   // k = 2 confirmations reached: deadline = start + min = 4 s instead of max = 24 s (plus
   // at most one probe interval of our own check, the news being second-hand).
   const silent = new Set(['b']);
-  t.notOk(events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'), 'not before min');
+  t.notOk(
+    events(runTimers(core, 3999, silent)).some((e) => e.type === 'dead'),
+    'not before min',
+  );
   const out = runTimers(core, 6000, silent);
-  t.ok(events(out).some((e) => e.type === 'dead' && e.member.name === 'b'), 'dead at the minimum timeout (plus the grace, if the news was second-hand)');
+  t.ok(
+    events(out).some((e) => e.type === 'dead' && e.member.name === 'b'),
+    'dead at the minimum timeout (plus the grace, if the news was second-hand)',
+  );
 });
 
 t.test('suspect about ourselves: refute with a higher incarnation, health score rises', async (t) => {
@@ -233,36 +284,60 @@ t.test('dead: dead event; a replayed alive of the same incarnation does not resu
   core.receive(0, endpointOf('b'), alive('b', 10));
   core.takeOutputs();
   core.receive(5, endpointOf('c'), dead('b', 10, 'c'));
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['dead']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['dead'],
+  );
   core.receive(6, endpointOf('c'), alive('b', 10));
   t.equal(core.member('b')?.state, 'dead', 'alive-replay ignored');
   t.same(events(core.takeOutputs()), []);
   core.receive(7, endpointOf('b'), alive('b', 11));
   t.equal(core.member('b')?.state, 'alive', 'a refutation brings it back');
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['join'],
+  );
 });
 
-t.test('a member we hold dead or suspect that talks to us is told of our verdict, at most once per probe interval', async (t) => {
-  const core = makeCore();
-  withPeers(core, PEERS);
-  core.receive(0, endpointOf('c'), dead('b', 1, 'c'));
-  core.takeOutputs();
-  const hello = { t: 'ack' as const, seq: 12345 };
-  core.receive(100, endpointOf('b'), hello);
-  const told = packets(core.takeOutputs()).filter((p) => isTo(p, 'b'));
-  t.ok(told.some((p) => p.msgs.some((m) => m.t === 'dead' && m.node === 'b' && m.incarnation === 1 && m.from === 'self')));
-  core.receive(600, endpointOf('b'), hello);
-  t.same(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')), [], 'not again within the interval');
-  core.receive(1100, endpointOf('b'), hello);
-  t.equal(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')).length, 1);
-  core.receive(1200, endpointOf('c'), hello);
-  t.same(packets(core.takeOutputs()).filter((p) => isTo(p, 'c')), [], 'live members are not bothered');
-  core.receive(1300, endpointOf('e'), suspect('d', 1, 'e'));
-  core.takeOutputs();
-  core.receive(1400, endpointOf('d'), hello);
-  const toD = packets(core.takeOutputs()).filter((p) => isTo(p, 'd'));
-  t.ok(toD.some((p) => p.msgs.some((m) => m.t === 'suspect' && m.node === 'd' && m.from === 'self')), 'a suspect is told it is suspected');
-});
+t.test(
+  'a member we hold dead or suspect that talks to us is told of our verdict, at most once per probe interval',
+  async (t) => {
+    const core = makeCore();
+    withPeers(core, PEERS);
+    core.receive(0, endpointOf('c'), dead('b', 1, 'c'));
+    core.takeOutputs();
+    const hello = { t: 'ack' as const, seq: 12345 };
+    core.receive(100, endpointOf('b'), hello);
+    const told = packets(core.takeOutputs()).filter((p) => isTo(p, 'b'));
+    t.ok(
+      told.some((p) =>
+        p.msgs.some((m) => m.t === 'dead' && m.node === 'b' && m.incarnation === 1 && m.from === 'self'),
+      ),
+    );
+    core.receive(600, endpointOf('b'), hello);
+    t.same(
+      packets(core.takeOutputs()).filter((p) => isTo(p, 'b')),
+      [],
+      'not again within the interval',
+    );
+    core.receive(1100, endpointOf('b'), hello);
+    t.equal(packets(core.takeOutputs()).filter((p) => isTo(p, 'b')).length, 1);
+    core.receive(1200, endpointOf('c'), hello);
+    t.same(
+      packets(core.takeOutputs()).filter((p) => isTo(p, 'c')),
+      [],
+      'live members are not bothered',
+    );
+    core.receive(1300, endpointOf('e'), suspect('d', 1, 'e'));
+    core.takeOutputs();
+    core.receive(1400, endpointOf('d'), hello);
+    const toD = packets(core.takeOutputs()).filter((p) => isTo(p, 'd'));
+    t.ok(
+      toD.some((p) => p.msgs.some((m) => m.t === 'suspect' && m.node === 'd' && m.from === 'self')),
+      'a suspect is told it is suspected',
+    );
+  },
+);
 
 t.test('double dead is not re-gossiped; old dead is ignored', async (t) => {
   const core = makeCore();
@@ -283,9 +358,15 @@ t.test('suspect → alive by refutation: alive event and the suspicion timer is 
   core.receive(0, endpointOf('c'), suspect('b', 1, 'c'));
   core.takeOutputs();
   core.receive(10, endpointOf('b'), alive('b', 2));
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['alive']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['alive'],
+  );
   const later = runTimers(core, 60_000);
-  t.notOk(events(later).some((e) => e.type === 'dead'), 'no stale timer fires');
+  t.notOk(
+    events(later).some((e) => e.type === 'dead'),
+    'no stale timer fires',
+  );
   t.equal(core.member('b')?.state, 'alive');
 });
 
@@ -293,7 +374,10 @@ t.test('dead from the node itself means left', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   core.receive(0, endpointOf('b'), dead('b', 1, 'b'));
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['leave']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['leave'],
+  );
   t.equal(core.member('b')?.state, 'left');
 });
 
@@ -304,17 +388,35 @@ t.test('leave(): we turn left, gossip it, and report when it has gone out enough
   const out = core.takeOutputs();
   t.equal(core.localMember().state, 'left');
   t.ok(events(out).some((e) => e.type === 'leave' && e.member.name === 'self'));
-  t.ok(messages(out).some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'), 'sent at once, not at the next gossip round');
-  t.notOk(out.some((o) => o.kind === 'left'), 'not done after one round');
+  t.ok(
+    messages(out).some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'),
+    'sent at once, not at the next gossip round',
+  );
+  t.notOk(
+    out.some((o) => o.kind === 'left'),
+    'not done after one round',
+  );
   const rest = runTimers(core, 10_000);
-  t.ok(rest.some((o) => o.kind === 'left'), 'done once transmitted retransmit-limit times');
-  t.notOk(rest.some((o) => o.kind === 'packet' && o.msgs[0]?.t === 'ping'), 'a leaving node stops probing');
+  t.ok(
+    rest.some((o) => o.kind === 'left'),
+    'done once transmitted retransmit-limit times',
+  );
+  t.notOk(
+    rest.some((o) => o.kind === 'packet' && o.msgs[0]?.t === 'ping'),
+    'a leaving node stops probing',
+  );
   core.receive(20_000, endpointOf('b'), suspect('self', 5, 'b'));
   t.equal(core.localMember().state, 'left', 'a leaving node does not refute');
   core.receive(20_001, endpointOf('b'), { t: 'ping', seq: 9, target: 'self', source: addrOf('b') });
   const answer = messages(core.takeOutputs());
-  t.notOk(answer.some((m) => m.t === 'ack'), 'a probe of a leaving node is not acked...');
-  t.ok(answer.some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'), '...but answered with the leave');
+  t.notOk(
+    answer.some((m) => m.t === 'ack'),
+    'a probe of a leaving node is not acked...',
+  );
+  t.ok(
+    answer.some((m) => m.t === 'dead' && m.node === 'self' && m.from === 'self'),
+    '...but answered with the leave',
+  );
 });
 
 t.test('leave() alone is done at once', async (t) => {
@@ -332,7 +434,13 @@ t.test('reap: dead and left members are forgotten after reapAfterMs', async (t) 
   const early = runTimers(core, 59_000);
   t.notOk(events(early).some((e) => e.type === 'reap'));
   const late = runTimers(core, 71_000);
-  t.same(events(late).filter((e) => e.type === 'reap').map((e) => e.member.name).sort(), ['b', 'd']);
+  t.same(
+    events(late)
+      .filter((e) => e.type === 'reap')
+      .map((e) => e.member.name)
+      .sort(),
+    ['b', 'd'],
+  );
   t.equal(core.member('b'), undefined);
   t.equal(core.member('c')?.state, 'alive', 'live members stay');
 });
@@ -343,7 +451,10 @@ t.test('updateMeta: new incarnation, gossiped, update event; over 512 bytes thro
   core.updateMeta(5, new Uint8Array([9]));
   t.equal(core.localMember().incarnation, 1);
   t.same(core.peekBroadcast('self'), alive('self', 1, new Uint8Array([9])));
-  t.same(events(core.takeOutputs()).map((e) => e.type), ['update']);
+  t.same(
+    events(core.takeOutputs()).map((e) => e.type),
+    ['update'],
+  );
   t.throws(() => core.updateMeta(6, new Uint8Array(MAX_META_BYTES + 1)), RangeError);
   t.throws(() => makeCore('x', { meta: new Uint8Array(MAX_META_BYTES + 1) }), RangeError);
 });
@@ -380,7 +491,10 @@ t.test('restart at a new address (memberlist#157, #222, PR #345)', async (t) => 
     core.takeOutputs();
     core.receive(1, { addr: moved.addr, port: moved.port }, alive('b', 4, undefined, moved));
     t.equal(core.member('b')?.addr, '10.9.9.9');
-    t.same(events(core.takeOutputs()).map((e) => e.type), ['update']);
+    t.same(
+      events(core.takeOutputs()).map((e) => e.type),
+      ['update'],
+    );
   });
   t.test('the old life is dead: any incarnation at a new address rejoins', async (t) => {
     const core = makeCore();
@@ -390,7 +504,10 @@ t.test('restart at a new address (memberlist#157, #222, PR #345)', async (t) => 
     core.receive(2, { addr: moved.addr, port: moved.port }, alive('b', 0, undefined, moved));
     t.equal(core.member('b')?.state, 'alive');
     t.equal(core.member('b')?.addr, '10.9.9.9');
-    t.same(events(core.takeOutputs()).map((e) => e.type), ['join']);
+    t.same(
+      events(core.takeOutputs()).map((e) => e.type),
+      ['join'],
+    );
   });
   t.test('hearing an old life of ourselves (other address, higher incarnation) makes us outbid it', async (t) => {
     const core = makeCore('self');

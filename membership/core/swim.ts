@@ -27,7 +27,16 @@ import { Awareness } from './awareness.js';
 import { aliveBytes, leaveBytes, MEMBER_AUTH_REJECTS, type MemberAuth, type MemberAuthReject } from './member-auth.js';
 import { BroadcastQueue } from './broadcast-queue.js';
 import { makeConfig, validateConfig, type SwimConfig } from './config.js';
-import { bytesEqual, isCounter, isIncarnation, isMeta, isName, isNodeAddress, isProofBytes, isPushNodeState } from './guards.js';
+import {
+  bytesEqual,
+  isCounter,
+  isIncarnation,
+  isMeta,
+  isName,
+  isNodeAddress,
+  isProofBytes,
+  isPushNodeState,
+} from './guards.js';
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
@@ -148,7 +157,8 @@ export class SwimCore {
 
   constructor(opts: SwimCoreOptions) {
     const meta = opts.meta ?? new Uint8Array(0);
-    if (meta.byteLength > MAX_META_BYTES) throw new RangeError(`node metadata is ${meta.byteLength} bytes, at most ${MAX_META_BYTES} allowed`);
+    if (meta.byteLength > MAX_META_BYTES)
+      throw new RangeError(`node metadata is ${meta.byteLength} bytes, at most ${MAX_META_BYTES} allowed`);
     if (!isNodeAddress(opts.self)) throw new TypeError('self must be a NodeAddress {name, addr, port}');
     this.config = opts.config ?? makeConfig('lan');
     validateConfig(this.config);
@@ -159,10 +169,17 @@ export class SwimCore {
     this.now = opts.now;
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
-    this.outbox = new Outbox(this.config, this.queue, this.sizeOf, () => this.transmitLimit(), this.counters, (to) => {
-      const m = this.table.atEndpoint(to.addr, to.port);
-      return m === undefined || m.state === 'alive';
-    });
+    this.outbox = new Outbox(
+      this.config,
+      this.queue,
+      this.sizeOf,
+      () => this.transmitLimit(),
+      this.counters,
+      (to) => {
+        const m = this.table.atEndpoint(to.addr, to.port);
+        return m === undefined || m.state === 'alive';
+      },
+    );
     const self: Member = {
       name: opts.self.name,
       addr: opts.self.addr,
@@ -182,7 +199,8 @@ export class SwimCore {
     const firstProbe = this.ring ? this.alignedRoundAtOrAfter(opts.now + 1) : opts.now + this.jitter(c.probeIntervalMs);
     this.timers.set(firstProbe, (t) => this.probeRound(t));
     if (c.gossipNodes > 0) this.timers.set(opts.now + this.jitter(c.gossipIntervalMs), (t) => this.gossipRound(t));
-    if (c.pushPullIntervalMs > 0) this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
+    if (c.pushPullIntervalMs > 0)
+      this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
     const maintenance = this.maintenanceInterval();
     this.timers.set(opts.now + this.jitter(maintenance), (t) => this.maintenanceRound(t));
   }
@@ -387,15 +405,36 @@ export class SwimCore {
         case 'nack':
           return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
-          if (!(isIncarnation(msg.incarnation) && isNodeAddress(msg.node) && isMeta(msg.meta) && isProofBytes(msg.sig) && isProofBytes(msg.cert))) return this.reject();
+          if (!(
+            isIncarnation(msg.incarnation) &&
+            isNodeAddress(msg.node) &&
+            isMeta(msg.meta) &&
+            isProofBytes(msg.sig) &&
+            isProofBytes(msg.cert)
+          ))
+            return this.reject();
           return this.plausible(msg.incarnation, msg.node.name) ? this.onAlive(msg, false) : undefined;
         case 'suspect':
           if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from))) return this.reject();
-          return this.plausible(msg.incarnation, msg.node, true) && this.vouched(msg.incarnation, msg.node) ? this.onSuspect(msg, false, from) : undefined;
+          return this.plausible(msg.incarnation, msg.node, true) && this.vouched(msg.incarnation, msg.node)
+            ? this.onSuspect(msg, false, from)
+            : undefined;
         case 'dead':
-          if (!(isIncarnation(msg.incarnation) && isName(msg.node) && isName(msg.from) && isProofBytes(msg.sig) && isProofBytes(msg.cert))) return this.reject();
+          if (!(
+            isIncarnation(msg.incarnation) &&
+            isName(msg.node) &&
+            isName(msg.from) &&
+            isProofBytes(msg.sig) &&
+            isProofBytes(msg.cert)
+          ))
+            return this.reject();
           if (!this.plausible(msg.incarnation, msg.node, true)) return;
-          if (msg.from === msg.node ? !this.admitLeave(msg.node, msg.incarnation, msg.sig, msg.cert) : !this.vouched(msg.incarnation, msg.node)) return;
+          if (
+            msg.from === msg.node
+              ? !this.admitLeave(msg.node, msg.incarnation, msg.sig, msg.cert)
+              : !this.vouched(msg.incarnation, msg.node)
+          )
+            return;
           return this.onDead(msg, from);
         case 'user':
           if (!(msg.data instanceof Uint8Array)) return this.reject();
@@ -452,7 +491,12 @@ export class SwimCore {
   }
 
   /** Is this leave signed by the node that leaves (or unsigned and may be taken)? */
-  private admitLeave(name: string, incarnation: number, sig: Uint8Array | undefined, cert: Uint8Array | undefined): boolean {
+  private admitLeave(
+    name: string,
+    incarnation: number,
+    sig: Uint8Array | undefined,
+    cert: Uint8Array | undefined,
+  ): boolean {
     const auth = this.auth;
     if (!auth || name === this.table.self.name) return true; // our own leave: refuted if it is not ours
     cert ??= this.table.get(name)?.proof?.cert;
@@ -511,7 +555,8 @@ export class SwimCore {
     for (const m of only ? [only] : this.table.values()) {
       if (m !== this.table.self && isLive(m) && auth.standing(m.name, this.now) !== undefined) doomed.push(m);
     }
-    for (const m of doomed) this.onDead({ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name });
+    for (const m of doomed)
+      this.onDead({ t: 'dead', incarnation: m.incarnation, node: m.name, from: this.table.self.name });
   }
 
   // ---------------------------------------------------------------- failure detection
@@ -519,7 +564,9 @@ export class SwimCore {
   private probeRound(now: number): void {
     const interval = this.awareness.scale(this.config.probeIntervalMs);
     if (!this.leaving) {
-      const target = this.ring ? this.ring.target(Math.floor(now / this.config.probeIntervalMs)) : this.table.nextProbeTarget();
+      const target = this.ring
+        ? this.ring.target(Math.floor(now / this.config.probeIntervalMs))
+        : this.table.nextProbeTarget();
       // A certificate that expired (or a revocation) fails its member at its next probe.
       if (target) this.failOutOfStanding(target);
       if (target && isLive(target)) this.probe(now, target, interval);
@@ -542,7 +589,8 @@ export class SwimCore {
     const msgs: PacketMessage[] = [ping];
     // Lifeguard buddy system: a suspect hears of it on the probe itself, so it can refute
     // even if the suspicion gossip never reaches it.
-    if (target.state === 'suspect') msgs.push({ t: 'suspect', incarnation: target.incarnation, node: target.name, from: me.name });
+    if (target.state === 'suspect')
+      msgs.push({ t: 'suspect', incarnation: target.incarnation, node: target.name, from: me.name });
     const probe: Probe = {
       kind: 'probe',
       seq,
@@ -550,7 +598,9 @@ export class SwimCore {
       incarnation: target.incarnation,
       expectedNacks: 0,
       nacks: 0,
-      indirectTimer: this.timers.set(now + this.awareness.scale(this.config.probeTimeoutMs), () => this.startIndirect(probe)),
+      indirectTimer: this.timers.set(now + this.awareness.scale(this.config.probeTimeoutMs), () =>
+        this.startIndirect(probe),
+      ),
       expireTimer: this.timers.set(now + interval, () => this.expireProbe(probe)),
     };
     this.pending.set(seq, probe);
@@ -590,7 +640,12 @@ export class SwimCore {
     if (this.leaving) return;
     const target = this.table.get(probe.target);
     if (!target || !isLive(target)) return;
-    this.onSuspect({ t: 'suspect', incarnation: probe.incarnation, node: target.name, from: this.table.self.name }, false, undefined, true);
+    this.onSuspect(
+      { t: 'suspect', incarnation: probe.incarnation, node: target.name, from: this.table.self.name },
+      false,
+      undefined,
+      true,
+    );
   }
 
   private onPing(from: Endpoint, ping: Ping): void {
@@ -622,7 +677,9 @@ export class SwimCore {
       timer: this.timers.set(this.now + this.relayTimeout(), () => this.expireRelay(seq, relay)),
     };
     this.pending.set(seq, relay);
-    this.outbox.send(req.target, [{ t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } }]);
+    this.outbox.send(req.target, [
+      { t: 'ping', seq, target: req.target.name, source: { name: me.name, addr: me.addr, port: me.port } },
+    ]);
   }
 
   /**
@@ -749,7 +806,9 @@ export class SwimCore {
     const suspicion = m.suspicion;
     if (!suspicion) return;
     this.timers.cancel(m.suspicionTimer);
-    m.suspicionTimer = this.timers.set(Math.max(this.now, suspicion.deadline()), () => this.suspicionExpired(m, suspicion));
+    m.suspicionTimer = this.timers.set(Math.max(this.now, suspicion.deadline()), () =>
+      this.suspicionExpired(m, suspicion),
+    );
   }
 
   private clearSuspicion(m: Member): void {
@@ -829,7 +888,15 @@ export class SwimCore {
     // Only news gets this far, so each (node, incarnation) is verified about once.
     if (!this.admitAlive(a)) return;
     if (!m) {
-      m = { name: a.node.name, addr: a.node.addr, port: a.node.port, meta: a.meta, incarnation: a.incarnation, state: 'dead', lastChange: this.now };
+      m = {
+        name: a.node.name,
+        addr: a.node.addr,
+        port: a.node.port,
+        meta: a.meta,
+        incarnation: a.incarnation,
+        state: 'dead',
+        lastChange: this.now,
+      };
       this.table.add(m);
       isNew = true;
     }
@@ -861,7 +928,13 @@ export class SwimCore {
   private onAliveAboutSelf(a: Alive): void {
     const me = this.table.self;
     if (this.leaving || a.incarnation < me.incarnation) return;
-    if (a.incarnation === me.incarnation && a.node.addr === me.addr && a.node.port === me.port && bytesEqual(a.meta, me.meta)) return;
+    if (
+      a.incarnation === me.incarnation &&
+      a.node.addr === me.addr &&
+      a.node.port === me.port &&
+      bytesEqual(a.meta, me.meta)
+    )
+      return;
     // With identity on, only a life of ours that signed it (a restart elsewhere) makes us outbid it.
     if (!this.admitAlive(a)) return;
     // Someone holds a different picture of us at our incarnation or above: a previous
@@ -881,7 +954,11 @@ export class SwimCore {
     if (this.leaving || (m.toldAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
     m.toldAt = this.now;
     const me = this.table.self.name;
-    this.outbox.send(m, [m.state === 'dead' ? { t: 'dead', incarnation: m.incarnation, node: m.name, from: me } : { t: 'suspect', incarnation: m.incarnation, node: m.name, from: me }]);
+    this.outbox.send(m, [
+      m.state === 'dead'
+        ? { t: 'dead', incarnation: m.incarnation, node: m.name, from: me }
+        : { t: 'suspect', incarnation: m.incarnation, node: m.name, from: me },
+    ]);
   }
 
   /**
@@ -980,7 +1057,10 @@ export class SwimCore {
     // Still queued (not sent or replaced by newer news within this input)?
     const queued = keys.filter((k) => this.queue.peek(k)?.t === 'dead');
     if (queued.length === 0) return;
-    const targets = this.table.sample(this.config.gossipNodes, (m) => m.state === 'alive' && !exclude.has(endpointKey(m)));
+    const targets = this.table.sample(
+      this.config.gossipNodes,
+      (m) => m.state === 'alive' && !exclude.has(endpointKey(m)),
+    );
     for (const target of targets) if (!this.outbox.gossip(target, queued)) return;
   }
 
@@ -1023,7 +1103,9 @@ export class SwimCore {
         this.outbox.stream(peer, this.fullState(false));
       }
     }
-    this.timers.set(now + pushPullScale(this.config.pushPullIntervalMs, this.table.liveCount()), (t) => this.pushPullRound(t));
+    this.timers.set(now + pushPullScale(this.config.pushPullIntervalMs, this.table.liveCount()), (t) =>
+      this.pushPullRound(t),
+    );
   }
 
   private maintenanceInterval(): number {
@@ -1081,8 +1163,22 @@ export class SwimCore {
       // from allocating (and, in the simulator, from re-encoding) 1,000 fresh objects.
       let e = m.pushState;
       const proof = this.auth ? this.proofOf(m) : undefined;
-      if (!e || e.incarnation !== m.incarnation || e.state !== m.state || e.meta !== m.meta || e.node.addr !== m.addr || e.node.port !== m.port || e.sig !== proof?.sig || e.leave !== proof?.leave) {
-        e = { node: { name: m.name, addr: m.addr, port: m.port }, incarnation: m.incarnation, state: m.state, meta: m.meta };
+      if (
+        !e ||
+        e.incarnation !== m.incarnation ||
+        e.state !== m.state ||
+        e.meta !== m.meta ||
+        e.node.addr !== m.addr ||
+        e.node.port !== m.port ||
+        e.sig !== proof?.sig ||
+        e.leave !== proof?.leave
+      ) {
+        e = {
+          node: { name: m.name, addr: m.addr, port: m.port },
+          incarnation: m.incarnation,
+          state: m.state,
+          meta: m.meta,
+        };
         // The signed alive at this incarnation travels with the entry, with the full
         // certificate: the receiver may know none yet (a joining node).
         if (proof) {
@@ -1126,7 +1222,13 @@ export class SwimCore {
       }
       if (!this.plausible(s.incarnation, s.node.name, s.state !== 'alive')) continue;
       if (this.auth && !this.mergeSigned(s, quiet)) continue;
-      const alive: Alive = { t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta, ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}) };
+      const alive: Alive = {
+        t: 'alive',
+        incarnation: s.incarnation,
+        node: s.node,
+        meta: s.meta,
+        ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}),
+      };
       switch (s.state) {
         case 'alive':
           this.onAlive(alive, quiet);
@@ -1158,7 +1260,16 @@ export class SwimCore {
     if (s.state === 'alive') return true; // onAlive verifies it
     const m = this.table.get(name);
     if (name !== this.table.self.name && (!m || s.incarnation > (m.vouched ?? -1))) {
-      this.onAlive({ t: 'alive', incarnation: s.incarnation, node: s.node, meta: s.meta, ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}) }, quiet);
+      this.onAlive(
+        {
+          t: 'alive',
+          incarnation: s.incarnation,
+          node: s.node,
+          meta: s.meta,
+          ...(s.sig && s.cert ? { sig: s.sig, cert: s.cert } : {}),
+        },
+        quiet,
+      );
     }
     return this.vouched(s.incarnation, name);
   }
@@ -1170,7 +1281,9 @@ export class SwimCore {
     const auth = this.auth!;
     if (m === this.table.self) {
       const a = this.selfAlive();
-      return a.sig ? { sig: a.sig, cert: auth.ownCert(true), ...(m.state === 'left' ? { leave: this.selfLeave().sig } : {}) } : undefined;
+      return a.sig
+        ? { sig: a.sig, cert: auth.ownCert(true), ...(m.state === 'left' ? { leave: this.selfLeave().sig } : {}) }
+        : undefined;
     }
     if (!m.proof || m.vouched !== m.incarnation) return undefined;
     const cert = auth.certificate(m.proof.cert);
@@ -1181,8 +1294,20 @@ export class SwimCore {
   private selfAlive(): Alive {
     const me = this.table.self;
     const cached = this.ownAlive;
-    if (cached && cached.incarnation === me.incarnation && cached.node.addr === me.addr && cached.node.port === me.port && cached.meta === me.meta) return cached;
-    const a: Alive = { t: 'alive', incarnation: me.incarnation, node: { name: me.name, addr: me.addr, port: me.port }, meta: me.meta };
+    if (
+      cached &&
+      cached.incarnation === me.incarnation &&
+      cached.node.addr === me.addr &&
+      cached.node.port === me.port &&
+      cached.meta === me.meta
+    )
+      return cached;
+    const a: Alive = {
+      t: 'alive',
+      incarnation: me.incarnation,
+      node: { name: me.name, addr: me.addr, port: me.port },
+      meta: me.meta,
+    };
     if (this.auth) {
       // The certificate goes out whole in our first alive (the join announcement) and after
       // a renewal; later alives name it by reference, which peers have learnt by then (a
@@ -1222,5 +1347,13 @@ export class SwimCore {
 }
 
 function view(m: Member): MemberView {
-  return { name: m.name, addr: m.addr, port: m.port, state: m.state, incarnation: m.incarnation, meta: m.meta, lastChange: m.lastChange };
+  return {
+    name: m.name,
+    addr: m.addr,
+    port: m.port,
+    state: m.state,
+    incarnation: m.incarnation,
+    meta: m.meta,
+    lastChange: m.lastChange,
+  };
 }

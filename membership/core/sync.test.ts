@@ -81,7 +81,11 @@ t.test('a suspicion learnt from a push-pull is second-hand: probed once before a
   for (let seed = 1; seed < 50; seed++) {
     const core = makeCore('self', { seed });
     withPeers(core, PEERS);
-    const pp: PushPull = { t: 'push-pull', join: false, states: [{ node: addrOf('b'), incarnation: 1, state: 'suspect', meta: new Uint8Array() }] };
+    const pp: PushPull = {
+      t: 'push-pull',
+      join: false,
+      states: [{ node: addrOf('b'), incarnation: 1, state: 'suspect', meta: new Uint8Array() }],
+    };
     core.receiveStream(0, endpointOf('c'), pp);
     core.receive(0, endpointOf('d'), [suspect('b', 1, 'd'), suspect('b', 1, 'e')]); // k confirmations: min = 4 s
     core.takeOutputs();
@@ -89,10 +93,22 @@ t.test('a suspicion learnt from a push-pull is second-hand: probed once before a
     const before = runTimers(core, 3999, silent);
     if (packets(before).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping')) continue; // we probed b ourselves
     const atMin = runTimers(core, 4000, silent);
-    t.notOk(events(atMin).some((e) => e.type === 'dead'), `seed ${seed}: no verdict at min on push-pull news alone`);
-    t.ok(packets(atMin).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'), 'a probe of our own instead');
-    t.notOk(events(runTimers(core, 5999, silent)).some((e) => e.type === 'dead'), 'the grace runs two probe intervals');
-    t.ok(events(runTimers(core, 6000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'), 'and then the verdict');
+    t.notOk(
+      events(atMin).some((e) => e.type === 'dead'),
+      `seed ${seed}: no verdict at min on push-pull news alone`,
+    );
+    t.ok(
+      packets(atMin).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'),
+      'a probe of our own instead',
+    );
+    t.notOk(
+      events(runTimers(core, 5999, silent)).some((e) => e.type === 'dead'),
+      'the grace runs two probe intervals',
+    );
+    t.ok(
+      events(runTimers(core, 6000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'),
+      'and then the verdict',
+    );
     return;
   }
   t.fail('no seed met the premise');
@@ -112,11 +128,20 @@ t.test('gossip: queued updates go to gossipNodes members per round, recently dea
   core.receive(0, endpointOf('x'), dead('b', 1, 'x'));
   core.takeOutputs();
   const early = runTimers(core, 1000);
-  t.ok(packets(early).some((p) => isTo(p, 'b') && p.msgs[0].t !== 'ping'), 'dead b still gets gossip, so it could refute');
-  t.notOk(packets(early).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'), 'but is not probed');
+  t.ok(
+    packets(early).some((p) => isTo(p, 'b') && p.msgs[0].t !== 'ping'),
+    'dead b still gets gossip, so it could refute',
+  );
+  t.notOk(
+    packets(early).some((p) => isTo(p, 'b') && p.msgs[0].t === 'ping'),
+    'but is not probed',
+  );
   core.broadcastUser(6000, new Uint8Array([1]));
   const late = runTimers(core, 9000);
-  t.notOk(packets(late).some((p) => isTo(p, 'b')), 'not after gossipToTheDeadTime');
+  t.notOk(
+    packets(late).some((p) => isTo(p, 'b')),
+    'not after gossipToTheDeadTime',
+  );
   t.ok(packets(late).some((p) => isTo(p, 'c') && p.msgs.some((m) => m.t === 'user')));
 });
 
@@ -128,9 +153,15 @@ t.test('piggyback: gossip rides on probe traffic within the datagram budget', as
   const out = runTimers(core, 3000);
   const pings = packets(out).filter((p) => p.msgs[0].t === 'ping');
   t.ok(pings.length > 0);
-  t.ok(pings.every((p) => p.msgs.length > 1), 'every ping carries gossip');
+  t.ok(
+    pings.every((p) => p.msgs.length > 1),
+    'every ping carries gossip',
+  );
   for (const p of packets(out)) t.ok(p.bytes <= 1400, `packet of ${p.bytes} bytes fits udpPayload`);
-  t.ok(packets(out).some((p) => p.bytes > 1000), 'and packets are filled, not sent one message at a time');
+  t.ok(
+    packets(out).some((p) => p.bytes > 1000),
+    'and packets are filled, not sent one message at a time',
+  );
 });
 
 t.test('no gossip rides on packets to a member we suspect: those copies would likely be lost', async (t) => {
@@ -141,7 +172,12 @@ t.test('no gossip rides on packets to a member we suspect: those copies would li
   core.takeOutputs();
   const toB = packets(runTimers(core, 10_000, new Set(['b']))).filter((p) => isTo(p, 'b') && p.msgs[0].t === 'ping');
   t.ok(toB.length > 0, 'b is probed');
-  for (const p of toB) t.same(p.msgs.map((m) => m.t), ['ping', 'suspect'], 'the probe and the buddy suspicion only');
+  for (const p of toB)
+    t.same(
+      p.msgs.map((m) => m.t),
+      ['ping', 'suspect'],
+      'the probe and the buddy suspicion only',
+    );
 });
 
 t.test('retransmit limit: each update is sent retransmitMult * ceil(log10(n+1)) times', async (t) => {
@@ -158,7 +194,10 @@ t.test('user payloads are delivered, not relayed', async (t) => {
   const queued = core.queuedBroadcasts();
   core.receive(0, endpointOf('b'), { t: 'user', data: new Uint8Array([1, 2]) });
   const out = core.takeOutputs();
-  t.same(out.filter((o) => o.kind === 'user'), [{ kind: 'user', from: endpointOf('b'), data: new Uint8Array([1, 2]) }]);
+  t.same(
+    out.filter((o) => o.kind === 'user'),
+    [{ kind: 'user', from: endpointOf('b'), data: new Uint8Array([1, 2]) }],
+  );
   t.equal(core.queuedBroadcasts(), queued, 'nothing queued for relaying');
 });
 
@@ -230,16 +269,38 @@ t.test('handlers never throw on odd input', async (t) => {
   t.doesNotThrow(() => {
     for (const j of junk) core.receive(1, endpointOf('b'), j as never);
     core.receive(1, endpointOf('b'), junk as never);
-    core.receiveStream(1, endpointOf('b'), { t: 'push-pull', join: false, states: [null, 1, { node: {} }, ...junk] } as never);
+    core.receiveStream(1, endpointOf('b'), {
+      t: 'push-pull',
+      join: false,
+      states: [null, 1, { node: {} }, ...junk],
+    } as never);
     core.receiveStream(1, endpointOf('b'), null as never);
     core.receiveStreamReply(1, endpointOf('b'), { t: 'push-pull' } as never);
     core.receiveStreamReply(1, endpointOf('b'), 7 as never);
     // random field soup
     for (let i = 0; i < 2000; i++) {
       const pick = <T>(xs: T[]): T => xs[Math.floor(rng.next() * xs.length)];
-      const msg: Record<string, unknown> = { t: pick(['ping', 'ping-req', 'ack', 'nack', 'alive', 'suspect', 'dead', 'user', 'push-pull']) };
+      const msg: Record<string, unknown> = {
+        t: pick(['ping', 'ping-req', 'ack', 'nack', 'alive', 'suspect', 'dead', 'user', 'push-pull']),
+      };
       for (const f of ['seq', 'incarnation', 'node', 'from', 'target', 'meta', 'source', 'nack', 'data', 'states']) {
-        if (rng.next() < 0.5) msg[f] = pick<unknown>([0, 1, -1, 2 ** 60, NaN, 'b', 'self', '', null, {}, [], new Uint8Array(3), addrOf('b'), true]);
+        if (rng.next() < 0.5)
+          msg[f] = pick<unknown>([
+            0,
+            1,
+            -1,
+            2 ** 60,
+            NaN,
+            'b',
+            'self',
+            '',
+            null,
+            {},
+            [],
+            new Uint8Array(3),
+            addrOf('b'),
+            true,
+          ]);
       }
       core.receive(2 + i, endpointOf('b'), msg as never);
     }
@@ -251,9 +312,38 @@ t.test('handlers never throw on odd input', async (t) => {
 
 t.test('config presets carry memberlist values', async (t) => {
   const lan = makeConfig('lan');
-  t.match(lan, { probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, retransmitMult: 4, suspicionMult: 4, suspicionMaxTimeoutMult: 6, gossipIntervalMs: 200, gossipNodes: 3, pushPullIntervalMs: 30_000, awarenessMaxMultiplier: 8, gossipToTheDeadTimeMs: 30_000, udpPayload: 1400 });
-  t.match(makeConfig('wan'), { probeIntervalMs: 5000, probeTimeoutMs: 3000, suspicionMult: 6, gossipNodes: 4, gossipIntervalMs: 500, pushPullIntervalMs: 60_000, gossipToTheDeadTimeMs: 60_000 });
-  t.match(makeConfig('local'), { probeTimeoutMs: 200, indirectChecks: 1, retransmitMult: 2, suspicionMult: 3, gossipIntervalMs: 100, pushPullIntervalMs: 15_000, gossipToTheDeadTimeMs: 15_000 });
+  t.match(lan, {
+    probeIntervalMs: 1000,
+    probeTimeoutMs: 500,
+    indirectChecks: 3,
+    retransmitMult: 4,
+    suspicionMult: 4,
+    suspicionMaxTimeoutMult: 6,
+    gossipIntervalMs: 200,
+    gossipNodes: 3,
+    pushPullIntervalMs: 30_000,
+    awarenessMaxMultiplier: 8,
+    gossipToTheDeadTimeMs: 30_000,
+    udpPayload: 1400,
+  });
+  t.match(makeConfig('wan'), {
+    probeIntervalMs: 5000,
+    probeTimeoutMs: 3000,
+    suspicionMult: 6,
+    gossipNodes: 4,
+    gossipIntervalMs: 500,
+    pushPullIntervalMs: 60_000,
+    gossipToTheDeadTimeMs: 60_000,
+  });
+  t.match(makeConfig('local'), {
+    probeTimeoutMs: 200,
+    indirectChecks: 1,
+    retransmitMult: 2,
+    suspicionMult: 3,
+    gossipIntervalMs: 100,
+    pushPullIntervalMs: 15_000,
+    gossipToTheDeadTimeMs: 15_000,
+  });
   t.equal(makeConfig('lan', { probeIntervalMs: 2000 }).probeIntervalMs, 2000);
   t.throws(() => makeConfig('lan', { probeTimeoutMs: 5000 }), RangeError);
   t.throws(() => makeConfig('lan', { gossipNodes: -1 }), RangeError);

@@ -95,7 +95,9 @@ function answer(core: SwimCore, now: number, produced: Output[], silent: Readonl
       if (m.t === 'ping' && m.target === peer) {
         core.receive(now, o.to, { t: 'ack', seq: m.seq });
       } else if (m.t === 'ping-req') {
-        const reply = silent.has(m.target.name) ? { t: 'nack' as const, seq: m.seq } : { t: 'ack' as const, seq: m.seq };
+        const reply = silent.has(m.target.name)
+          ? { t: 'nack' as const, seq: m.seq }
+          : { t: 'ack' as const, seq: m.seq };
         core.receive(now, o.to, reply);
       }
     }

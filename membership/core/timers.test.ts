@@ -10,7 +10,10 @@ t.test('heap pops in order', async (t) => {
   for (const x of xs) h.push(x);
   const out: number[] = [];
   for (let x = h.pop(); x !== undefined; x = h.pop()) out.push(x);
-  t.same(out, [...xs].sort((a, b) => a - b));
+  t.same(
+    out,
+    [...xs].sort((a, b) => a - b),
+  );
 });
 
 t.test('timers fire in deadline order, ties in order set, cancelled never', async (t) => {
@@ -45,7 +48,10 @@ t.test('seeded generator is deterministic and split streams differ', async (t) =
   const a = new Xoshiro128(7);
   const b = new Xoshiro128(7);
   const xs = Array.from({ length: 5 }, () => a.next());
-  t.same(xs, Array.from({ length: 5 }, () => b.next()));
+  t.same(
+    xs,
+    Array.from({ length: 5 }, () => b.next()),
+  );
   for (const x of xs) t.ok(x >= 0 && x < 1);
   const c = new Xoshiro128(7).split();
   t.not(c.next(), new Xoshiro128(7).next());

@@ -5,7 +5,13 @@ import type { MembershipCluster } from './membership-cluster.js';
 
 export type Fault =
   | { at: number; kind: 'crash'; node: string }
-  | { at: number; kind: 'restart'; node: string; newAddress: boolean; /** its clock set this far off after the reboot */ skewMs?: number }
+  | {
+      at: number;
+      kind: 'restart';
+      node: string;
+      newAddress: boolean;
+      /** its clock set this far off after the reboot */ skewMs?: number;
+    }
   | { at: number; kind: 'pause'; node: string; ms: number }
   | { at: number; kind: 'partition'; groups: string[][] }
   | { at: number; kind: 'heal' }
@@ -24,7 +30,8 @@ export function applyFault(cluster: MembershipCluster, f: Fault): void {
       return;
     case 'restart':
       // Only a crashed node restarts; a schedule may name one that is still running.
-      if (cluster.host(f.node).status === 'down') cluster.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
+      if (cluster.host(f.node).status === 'down')
+        cluster.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
       return;
     case 'pause':
       cluster.pause(f.node, f.ms);

@@ -163,7 +163,7 @@ export class SimHost {
 
   /** Sets the clock offset of a machine that has not booted its apps yet. */
   setSkew(ms: number): void {
-    if (this.slots.size > 0) throw new Error('set a host\'s clock skew before its apps start (or at restart)');
+    if (this.slots.size > 0) throw new Error("set a host's clock skew before its apps start (or at restart)");
     this.skew = ms;
   }
 }

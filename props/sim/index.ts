@@ -19,7 +19,13 @@ export { Scheduler, type ScheduledEvent } from './scheduler.js';
 export { SimNetwork, DEFAULT_LINK, type LinkProfile, type TrafficCounters } from './network.js';
 export { SimHost, type SimApp, type HostStatus } from './host.js';
 export { SwimApp, type SwimAppHooks } from './swim-app.js';
-export { MembershipCluster, GOSSIP_PORT, type MembershipClusterOptions, type RecordedEvent, type SimMember } from './membership-cluster.js';
+export {
+  MembershipCluster,
+  GOSSIP_PORT,
+  type MembershipClusterOptions,
+  type RecordedEvent,
+  type SimMember,
+} from './membership-cluster.js';
 export * as latency from './latency.js';
 export { Xoshiro128 } from '../../base/rng.js';
 export { scheduleFaults, applyFault, describeFaults, skewFromSeed, type Fault } from './faults.js';

@@ -158,7 +158,10 @@ export class MembershipCluster {
     const up = this.upNodes();
     this.boot(name, this.nextAddr());
     const via = seeds ?? (up.length > 0 ? [up[Math.floor(this.rng.next() * up.length)]] : []);
-    this.join(name, via.map((s) => this.endpointOf(s)));
+    this.join(
+      name,
+      via.map((s) => this.endpointOf(s)),
+    );
   }
 
   join(name: string, seeds: Endpoint[]): void {
@@ -182,7 +185,10 @@ export class MembershipCluster {
    * Boot a crashed node again with a fresh core (incarnation 0 unless given), at a new
    * address if asked, and join it through a random up node.
    */
-  restart(name: string, opts: { newAddress?: boolean; incarnation?: number; seeds?: string[]; skewMs?: number } = {}): void {
+  restart(
+    name: string,
+    opts: { newAddress?: boolean; incarnation?: number; seeds?: string[]; skewMs?: number } = {},
+  ): void {
     const m = this.node(name);
     if (m.host.status !== 'down') this.crash(name);
     const addr = opts.newAddress ? this.nextAddr() : m.host.addr;
@@ -192,7 +198,10 @@ export class MembershipCluster {
     this.startCore(m, opts.incarnation ?? 0);
     const up = this.upNodes().filter((n) => n !== name);
     const via = opts.seeds ?? (up.length > 0 ? [up[Math.floor(this.rng.next() * up.length)]] : []);
-    this.join(name, via.map((s) => this.endpointOf(s)));
+    this.join(
+      name,
+      via.map((s) => this.endpointOf(s)),
+    );
   }
 
   pause(name: string, ms: number): void {
@@ -323,7 +332,14 @@ export class MembershipCluster {
       alignedProbing: this.alignedProbing,
       auth: this.auth?.(m.name),
     });
-    m.app = new SwimApp(core, m.host, GOSSIP_PORT, this.network, { onEvent: (host, e, now) => this.record(host, e, now) }, this.measure);
+    m.app = new SwimApp(
+      core,
+      m.host,
+      GOSSIP_PORT,
+      this.network,
+      { onEvent: (host, e, now) => this.record(host, e, now) },
+      this.measure,
+    );
     m.host.bind(GOSSIP_PORT, m.app);
   }
 
@@ -343,7 +359,13 @@ export class MembershipCluster {
       // With signed membership, each node's own signed announcement stands for it.
       const own = m.app!.core.peekBroadcast(self.name);
       const proof = own?.t === 'alive' && own.sig && own.cert ? { sig: own.sig, cert: own.cert } : {};
-      states.push({ node: { name: self.name, addr: self.addr, port: self.port }, incarnation: self.incarnation, state: 'alive', meta: self.meta, ...proof });
+      states.push({
+        node: { name: self.name, addr: self.addr, port: self.port },
+        incarnation: self.incarnation,
+        state: 'alive',
+        meta: self.meta,
+        ...proof,
+      });
     }
     const full: PushPull = { t: 'push-pull', join: false, states };
     for (const m of this.members.values()) {

@@ -37,7 +37,17 @@ export interface TrafficCounters {
 }
 
 function zeroCounters(): TrafficCounters {
-  return { packetsOut: 0, bytesOut: 0, packetsIn: 0, bytesIn: 0, packetsDropped: 0, streamsOut: 0, streamBytesOut: 0, streamBytesIn: 0, streamsFailed: 0 };
+  return {
+    packetsOut: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsDropped: 0,
+    streamsOut: 0,
+    streamBytesOut: 0,
+    streamBytesIn: 0,
+    streamsFailed: 0,
+  };
 }
 
 export class SimNetwork {
@@ -165,7 +175,8 @@ export class SimNetwork {
     }
     const from: Endpoint = { addr: src.addr, port: srcPort };
     this.scheduleDatagram(src.id, from, to, payload, bytes, link);
-    if (link.duplicate > 0 && this.rng.next() < link.duplicate) this.scheduleDatagram(src.id, from, to, payload, bytes, link);
+    if (link.duplicate > 0 && this.rng.next() < link.duplicate)
+      this.scheduleDatagram(src.id, from, to, payload, bytes, link);
   }
 
   /**
@@ -173,7 +184,14 @@ export class SimNetwork {
    * delay unless the hosts cannot reach each other; the reply, if the receiving app
    * returns one, travels back the same way. Nothing is delivered to a crashed sender.
    */
-  openStream(src: SimHost, srcPort: number, to: Endpoint, payload: unknown, bytes: number, replyBytes: (reply: unknown) => number): void {
+  openStream(
+    src: SimHost,
+    srcPort: number,
+    to: Endpoint,
+    payload: unknown,
+    bytes: number,
+    replyBytes: (reply: unknown) => number,
+  ): void {
     const out = this.counters(src.id);
     out.streamsOut++;
     out.streamBytesOut += bytes;
@@ -217,7 +235,14 @@ export class SimNetwork {
     });
   }
 
-  private scheduleDatagram(srcId: string, from: Endpoint, to: Endpoint, payload: unknown, bytes: number, link: LinkProfile): void {
+  private scheduleDatagram(
+    srcId: string,
+    from: Endpoint,
+    to: Endpoint,
+    payload: unknown,
+    bytes: number,
+    link: LinkProfile,
+  ): void {
     let delay = link.latency(this.rng);
     if (link.reorder > 0 && this.rng.next() < link.reorder) delay += this.rng.next() * link.reorderDelayMs;
     this.scheduler.after(delay, () => {
@@ -244,7 +269,12 @@ export class SimNetwork {
     const key = `${fromId}>${toId}`;
     let p = this.linkOverrides.get(key);
     if (!p) {
-      p = { ...this.profile, ...(this.hostOverrides.get(fromId) ?? {}), ...(this.hostOverrides.get(toId) ?? {}), ...(this.explicitLinks.get(key) ?? {}) };
+      p = {
+        ...this.profile,
+        ...(this.hostOverrides.get(fromId) ?? {}),
+        ...(this.hostOverrides.get(toId) ?? {}),
+        ...(this.explicitLinks.get(key) ?? {}),
+      };
       this.linkOverrides.set(key, p);
     }
     return p;

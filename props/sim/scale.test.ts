@@ -12,7 +12,9 @@ t.test(`${NODES} nodes, 60 s of virtual time, under 60 s of wall time`, async (t
   const formed = performance.now();
   c.run(60_000);
   const wall = (performance.now() - started) / 1000;
-  t.comment(`formed in ${((formed - started) / 1000).toFixed(2)} s, 60 s simulated in ${wall.toFixed(2)} s wall, ${c.scheduler.eventsProcessed} events`);
+  t.comment(
+    `formed in ${((formed - started) / 1000).toFixed(2)} s, 60 s simulated in ${wall.toFixed(2)} s wall, ${c.scheduler.eventsProcessed} events`,
+  );
   t.ok(wall < 60, `wall time ${wall.toFixed(2)} s`);
   t.ok(c.converged(), 'and the idle cluster stays converged');
 });

@@ -88,7 +88,10 @@ t.test('duplication and reordering', async (t) => {
   s.runUntil(1000);
   t.ok(rb.got.length > 250, `duplicates delivered (${rb.got.length})`);
   const order = rb.got.map((g) => g.payload as number);
-  t.ok(order.some((v, i) => i > 0 && v < order[i - 1]), 'some arrive out of order');
+  t.ok(
+    order.some((v, i) => i > 0 && v < order[i - 1]),
+    'some arrive out of order',
+  );
 });
 
 t.test('partitions block both ways until healed; one-way blocks only one', async (t) => {
@@ -103,8 +106,14 @@ t.test('partitions block both ways until healed; one-way blocks only one', async
   net.sendDatagram(a, 1, { addr: '10.0.0.2', port: 1 }, 3, 1);
   net.sendDatagram(b, 1, { addr: '10.0.0.1', port: 1 }, 4, 1);
   s.runUntil(200);
-  t.same(rb.got.map((g) => g.payload), []);
-  t.same(ra.got.map((g) => g.payload), [4]);
+  t.same(
+    rb.got.map((g) => g.payload),
+    [],
+  );
+  t.same(
+    ra.got.map((g) => g.payload),
+    [4],
+  );
 });
 
 t.test('a partition starting while a packet is in flight drops it', async (t) => {
@@ -157,7 +166,10 @@ t.test('streams deliver request and reply reliably, despite loss', async (t) => 
   const { s, net, a, ra, rb } = world({ loss: 0.9 });
   net.openStream(a, 1, { addr: '10.0.0.2', port: 1 }, 'req', 3, () => 5);
   s.runUntil(100);
-  t.same(rb.got.map((g) => g.payload), ['req']);
+  t.same(
+    rb.got.map((g) => g.payload),
+    ['req'],
+  );
   t.same(ra.replies, [{ echo: 'req' }]);
   t.equal(net.counters('b').streamBytesOut, 5);
 });
@@ -171,5 +183,8 @@ t.test('a host restarted at a new address receives what is sent there, not what 
   net.sendDatagram(a, 1, { addr: '10.0.0.2', port: 1 }, 'old', 1);
   net.sendDatagram(a, 1, { addr: '10.0.0.3', port: 1 }, 'new', 1);
   s.runUntil(100);
-  t.same(rb.got.map((g) => g.payload), ['new']);
+  t.same(
+    rb.got.map((g) => g.payload),
+    ['new'],
+  );
 });

@@ -51,7 +51,8 @@ export class StoreApp implements SimApp {
   drain(now: number): void {
     for (const o of this.core.takeOutputs(now)) {
       if (o.kind === 'packet') this.network.sendDatagram(this.host, this.port, o.to, o.bytes, o.bytes.length);
-      else this.network.openStream(this.host, this.port, o.to, o.bytes, o.bytes.length, (r) => (r as Uint8Array).length);
+      else
+        this.network.openStream(this.host, this.port, o.to, o.bytes, o.bytes.length, (r) => (r as Uint8Array).length);
       this.hooks.onOutput?.(this.host, o, now);
     }
     this.journal?.flush();

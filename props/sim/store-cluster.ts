@@ -104,7 +104,13 @@ export class StoreCluster {
    * result once the write has returned (durable writes: once synced). Nothing happens at
    * a node that is down, and a paused one writes when it resumes.
    */
-  write(name: string, key: string, value: Json | undefined, opts: UpdateOptions = {}, ack?: (r: UpdateResult | boolean) => void): void {
+  write(
+    name: string,
+    key: string,
+    value: Json | undefined,
+    opts: UpdateOptions = {},
+    ack?: (r: UpdateResult | boolean) => void,
+  ): void {
     const host = this.membership.host(name);
     host.deliver(() => {
       const app = this.slots.get(name)?.app;
@@ -151,7 +157,8 @@ export class StoreCluster {
   applyFault(f: Fault): void {
     if (f.kind === 'crash') this.crash(f.node);
     else if (f.kind === 'restart') {
-      if (this.membership.host(f.node).status === 'down') this.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
+      if (this.membership.host(f.node).status === 'down')
+        this.restart(f.node, { newAddress: f.newAddress, skewMs: f.skewMs });
     } else applyFault(this.membership, f);
   }
 
@@ -189,7 +196,14 @@ export class StoreCluster {
     const slot = this.slots.get(name)!;
     const host = this.membership.host(name);
     const journal = new Journal(slot.disk, { ...this.opts.journal, name });
-    const store = new LocalStore({ name, clock: () => host.now, persistence: journal, reapAfterMs: this.opts.reapAfterMs, keyOwner: this.opts.keyOwner, auth: this.opts.auth?.(name) });
+    const store = new LocalStore({
+      name,
+      clock: () => host.now,
+      persistence: journal,
+      reapAfterMs: this.opts.reapAfterMs,
+      keyOwner: this.opts.keyOwner,
+      auth: this.opts.auth?.(name),
+    });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
     const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });
     slot.app = new StoreApp(core, journal, host, STORE_PORT, this.membership.network, this.opts.hooks);
@@ -205,7 +219,9 @@ export class StoreCluster {
     const host = this.membership.host(name);
     if (!app || host.status === 'down') return;
     const view = this.membership.view(name) ?? [];
-    const live = view.filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => ({ name: m.name, addr: m.addr, port: STORE_PORT }));
+    const live = view
+      .filter((m) => m.state === 'alive' || m.state === 'suspect')
+      .map((m) => ({ name: m.name, addr: m.addr, port: STORE_PORT }));
     host.deliver(() => {
       if (slot.app !== app) return;
       app.core.setMembers(host.now, live);

@@ -69,7 +69,9 @@ export class SwimApp implements SimApp {
           this.network.sendDatagram(this.host, this.port, o.to, o.msgs, o.bytes);
           break;
         case 'stream':
-          this.network.openStream(this.host, this.port, o.to, o.msg, this.streamSize(o.msg), (r) => this.streamSize(r as Message));
+          this.network.openStream(this.host, this.port, o.to, o.msg, this.streamSize(o.msg), (r) =>
+            this.streamSize(r as Message),
+          );
           break;
         case 'event':
           this.hooks.onEvent?.(this.host, o, now);

@@ -7,7 +7,10 @@ import { ChaosPlanner, type Fault } from './planner.js';
 import { parsePlan, PolicyError } from './policy.js';
 import { faultRules, openCluster, type DevCluster } from './cluster.js';
 
-const nodes = Array.from({ length: 6 }, (_, i) => ({ name: `dev-${i + 1}`, meta: i < 3 ? '{"user":"zone=a"}' : '{"user":"zone=b"}' }));
+const nodes = Array.from({ length: 6 }, (_, i) => ({
+  name: `dev-${i + 1}`,
+  meta: i < 3 ? '{"user":"zone=a"}' : '{"user":"zone=b"}',
+}));
 
 function schedule(seed: number) {
   const plan = parsePlan({
@@ -45,13 +48,16 @@ t.test('the planner is deterministic, heals every fault, and keeps to its target
   t.equal(a.active.size, 0, 'nothing is left in place at the end');
   const partitions = a.log.filter((l) => l.includes('partition'));
   t.ok(partitions.length >= 4, `${partitions.length} partitions`);
-  for (const l of partitions) t.match(l, /partition dev-[456](\+dev-[456])? \| /, `only zone=b nodes are cut off: ${l}`);
+  for (const l of partitions)
+    t.match(l, /partition dev-[456](\+dev-[456])? \| /, `only zone=b nodes are cut off: ${l}`);
   const kills = a.log.filter((l) => l.includes(' kill '));
   t.ok(kills.length > 3 && kills.length < 15, `probability 0.5 every 2 s for 30 s: ${kills.length} kills`);
 });
 
 t.test('policy problems are reported together, naming the key', async (t) => {
-  const e = t.throws(() => parsePlan({ for: 'soon', policies: [{ mode: 'explode', probability: 2, colour: 'red', targets: { count: 0 } }] })) as PolicyError;
+  const e = t.throws(() =>
+    parsePlan({ for: 'soon', policies: [{ mode: 'explode', probability: 2, colour: 'red', targets: { count: 0 } }] }),
+  ) as PolicyError;
   t.ok(e instanceof PolicyError);
   t.match(e.message, /for "soon"/);
   t.match(e.message, /policies\[0\]\.mode "explode": is one of drop, partition, latency, pause, kill/);
@@ -61,8 +67,21 @@ t.test('policy problems are reported together, naming the key', async (t) => {
 });
 
 t.test('nft rules for drop and partition', async (t) => {
-  const c = { subnet: 9, netns: true, nodes: nodes.map((n, i) => ({ name: n.name, addr: `10.9.0.${i + 1}`, ns: `weft-dev-9-${i + 1}` })) } as unknown as DevCluster;
-  const base = { id: 3, policy: 0, targets: ['dev-1'], loss: 0.3, delayMs: 0, ports: [7946, 7947], startMs: 0, endMs: 1 };
+  const c = {
+    subnet: 9,
+    netns: true,
+    nodes: nodes.map((n, i) => ({ name: n.name, addr: `10.9.0.${i + 1}`, ns: `weft-dev-9-${i + 1}` })),
+  } as unknown as DevCluster;
+  const base = {
+    id: 3,
+    policy: 0,
+    targets: ['dev-1'],
+    loss: 0.3,
+    delayMs: 0,
+    ports: [7946, 7947],
+    startMs: 0,
+    endMs: 1,
+  };
   const drop = faultRules(c, { ...base, mode: 'drop', others: [] });
   t.match(drop, /table inet weft-chaos-3 \{/);
   t.match(drop, /th dport \{ 7946, 7947 \} numgen random mod 100 < 30 drop/);
@@ -74,7 +93,10 @@ t.test('nft rules for drop and partition', async (t) => {
 t.test('chaos refuses what is not a running dev cluster', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-chaos-'));
   t.throws(() => openCluster(dir), /no dev cluster in/, 'no cluster.json');
-  writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ devCluster: process.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [] }));
+  writeFileSync(
+    join(dir, 'cluster.json'),
+    JSON.stringify({ devCluster: process.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [] }),
+  );
   t.throws(() => openCluster(dir), /is not running/, 'the pid is not a dev-cluster');
 });
 
@@ -88,15 +110,39 @@ t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev clu
     fake.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const node = (i: number, over: Record<string, unknown> = {}) => ({ name: `dev-${i}`, addr: `10.9.0.${i}`, ns: `weft-dev-9-${i}`, pid: null, paused: false, api: `http://10.9.0.${i}:8947`, ...over });
-  const base = { devCluster: fake.pid, subnet: 9, netns: true, control: join(dir, 'control.sock'), nodes: [node(1), node(2)] };
+  const node = (i: number, over: Record<string, unknown> = {}) => ({
+    name: `dev-${i}`,
+    addr: `10.9.0.${i}`,
+    ns: `weft-dev-9-${i}`,
+    pid: null,
+    paused: false,
+    api: `http://10.9.0.${i}:8947`,
+    ...over,
+  });
+  const base = {
+    devCluster: fake.pid,
+    subnet: 9,
+    netns: true,
+    control: join(dir, 'control.sock'),
+    nodes: [node(1), node(2)],
+  };
   const write = (c: unknown) => writeFileSync(join(dir, 'cluster.json'), typeof c === 'string' ? c : JSON.stringify(c));
   write(base);
   t.equal(openCluster(dir).nodes.length, 2, 'the real shape is accepted');
   const forged: [string, unknown][] = [
-    ['a subnet that is a RegExp', { ...base, subnet: '9|victim', nodes: [node(1, { addr: '10.9|victim.0.1', ns: 'victim-1', api: 'http://10.9|victim.0.1:8947' })] }],
+    [
+      'a subnet that is a RegExp',
+      {
+        ...base,
+        subnet: '9|victim',
+        nodes: [node(1, { addr: '10.9|victim.0.1', ns: 'victim-1', api: 'http://10.9|victim.0.1:8947' })],
+      },
+    ],
     ['a namespace of someone else', { ...base, nodes: [node(1, { ns: 'victim-ns' })] }],
-    ['an address that injects nft syntax', { ...base, nodes: [node(1, { addr: '10.9.0.1 } accept; ip saddr { 1.2.3.4' })] }],
+    [
+      'an address that injects nft syntax',
+      { ...base, nodes: [node(1, { addr: '10.9.0.1 } accept; ip saddr { 1.2.3.4' })] },
+    ],
     ['an address outside the subnet', { ...base, nodes: [node(1, { addr: '10.8.0.1' })] }],
     ['a node out of order', { ...base, nodes: [node(2)] }],
     ['a subnet out of range', { ...base, subnet: 300 }],

@@ -33,7 +33,11 @@ export interface DevCluster {
 export class ChaosRefused extends Error {}
 
 /** What a dev cluster names its i-th agent (from 0): chaos accepts exactly this and nothing else. */
-export function devNode(subnet: number, netns: boolean, i: number): { name: string; addr: string; ns: string | null; api: string } {
+export function devNode(
+  subnet: number,
+  netns: boolean,
+  i: number,
+): { name: string; addr: string; ns: string | null; api: string } {
   const addr = `${netns ? 10 : 127}.${subnet}.0.${i + 1}`;
   return { name: `dev-${i + 1}`, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : null, api: `http://${addr}:8947` };
 }
@@ -48,7 +52,10 @@ export const MAX_DEV_NODES = 250;
  */
 export function openCluster(dir: string): DevCluster {
   const file = join(dir, 'cluster.json');
-  if (!existsSync(file)) throw new ChaosRefused(`no dev cluster in ${dir} (no cluster.json): start one with \`weft dev-cluster --dir ${dir}\``);
+  if (!existsSync(file))
+    throw new ChaosRefused(
+      `no dev cluster in ${dir} (no cluster.json): start one with \`weft dev-cluster --dir ${dir}\``,
+    );
   const c = parseCluster(readFileSync(file, 'utf8'), dir);
   const cmdline = (() => {
     try {
@@ -57,7 +64,8 @@ export function openCluster(dir: string): DevCluster {
       return '';
     }
   })();
-  if (!cmdline.includes('dev-cluster')) throw new ChaosRefused(`the dev cluster of ${dir} (pid ${c.devCluster}) is not running`);
+  if (!cmdline.includes('dev-cluster'))
+    throw new ChaosRefused(`the dev cluster of ${dir} (pid ${c.devCluster}) is not running`);
   return c;
 }
 
@@ -74,7 +82,8 @@ function parseCluster(text: string, dir: string): DevCluster {
   if (!isInt(c.devCluster, 1, 2 ** 22)) throw bad('devCluster is not a pid');
   if (!isInt(c.subnet, 1, 254)) throw bad('subnet is not an integer from 1 to 254');
   if (typeof c.netns !== 'boolean') throw bad('netns is not true or false');
-  if (!Array.isArray(c.nodes) || c.nodes.length > MAX_DEV_NODES) throw bad(`nodes is not a list of at most ${MAX_DEV_NODES}`);
+  if (!Array.isArray(c.nodes) || c.nodes.length > MAX_DEV_NODES)
+    throw bad(`nodes is not a list of at most ${MAX_DEV_NODES}`);
   const subnet = c.subnet;
   const netns = c.netns;
   const nodes = c.nodes.map((n: unknown, i): ClusterNode => {
@@ -82,7 +91,8 @@ function parseCluster(text: string, dir: string): DevCluster {
     const got = n as Partial<ClusterNode> | null;
     if (typeof got !== 'object' || got === null) throw bad(`node ${i + 1} is not an object`);
     for (const k of ['name', 'addr', 'ns', 'api'] as const) {
-      if (got[k] !== want[k]) throw bad(`node ${i + 1}'s ${k} is ${JSON.stringify(got[k])}, not ${JSON.stringify(want[k])}`);
+      if (got[k] !== want[k])
+        throw bad(`node ${i + 1}'s ${k} is ${JSON.stringify(got[k])}, not ${JSON.stringify(want[k])}`);
     }
     if (got.pid !== null && !isInt(got.pid, 1, 2 ** 22)) throw bad(`node ${want.name}'s pid is not a pid`);
     if (typeof got.paused !== 'boolean') throw bad(`node ${want.name}'s paused is not true or false`);
@@ -99,12 +109,19 @@ function isInt(v: unknown, min: number, max: number): v is number {
 /** Asks the dev-cluster to act on one of its agents. */
 export function controlNode(c: DevCluster, name: string, action: 'kill' | 'start' | 'pause' | 'resume'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: c.control, method: 'POST', path: `/nodes/${encodeURIComponent(name)}/${action}`, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`dev-cluster refused ${action} ${name}: ${body}`))));
-    });
-    req.on('error', (e) => reject(new Error(`cannot reach the dev cluster's control socket ${c.control}: ${e.message}`)));
+    const req = request(
+      { socketPath: c.control, method: 'POST', path: `/nodes/${encodeURIComponent(name)}/${action}`, timeout: 30_000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`dev-cluster refused ${action} ${name}: ${body}`)),
+        );
+      },
+    );
+    req.on('error', (e) =>
+      reject(new Error(`cannot reach the dev cluster's control socket ${c.control}: ${e.message}`)),
+    );
     req.end();
   });
 }
@@ -135,19 +152,24 @@ export function faultRules(c: DevCluster, f: Fault): string {
     const ports = f.ports.join(', ');
     const pct = Math.round(f.loss * 100);
     const when = pct >= 100 ? 'drop' : `numgen random mod 100 < ${pct} drop`;
-    return chains(() => [`meta l4proto { tcp, udp } th dport { ${ports} } ${when}`, `meta l4proto { tcp, udp } th sport { ${ports} } ${when}`]);
+    return chains(() => [
+      `meta l4proto { tcp, udp } th dport { ${ports} } ${when}`,
+      `meta l4proto { tcp, udp } th sport { ${ports} } ${when}`,
+    ]);
   }
   throw new Error(`no nft rules for mode ${f.mode}`);
 }
 
 function nsOf(c: DevCluster, name: string): string {
   const n = c.nodes.find((x) => x.name === name);
-  if (!c.netns || !n?.ns) throw new ChaosRefused('network faults need a dev cluster started with --netns (one namespace per agent)');
+  if (!c.netns || !n?.ns)
+    throw new ChaosRefused('network faults need a dev cluster started with --netns (one namespace per agent)');
   return n.ns;
 }
 
 /** Runs a command inside the target's namespace; a failure to undo a fault that is already gone (its namespace went with a stopped cluster) is no failure. */
-const inNs = (c: DevCluster, name: string, argv: string[], input?: string) => run(argv, { netns: nsOf(c, name), input });
+const inNs = (c: DevCluster, name: string, argv: string[], input?: string) =>
+  run(argv, { netns: nsOf(c, name), input });
 const undo = (p: Promise<unknown>) => p.catch(() => undefined);
 
 type Action = (c: DevCluster, f: Fault, name: string) => Promise<unknown>;
@@ -165,9 +187,13 @@ const ACTIONS: Record<Mode, { inject: Action; heal: Action }> = {
   // netem is the only delay qdisc; kernels without CONFIG_NET_SCH_NETEM refuse it.
   latency: {
     inject: (c, f, n) =>
-      inNs(c, n, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${f.delayMs}ms`]).catch((e: Error) => {
-        throw new ChaosRefused(`latency needs tc netem, which this kernel refuses (${e.message}); use drop or partition`);
-      }),
+      inNs(c, n, ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${f.delayMs}ms`]).catch(
+        (e: Error) => {
+          throw new ChaosRefused(
+            `latency needs tc netem, which this kernel refuses (${e.message}); use drop or partition`,
+          );
+        },
+      ),
     heal: (c, _f, n) => undo(inNs(c, n, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])),
   },
   pause: { inject: (c, _f, n) => controlNode(c, n, 'pause'), heal: (c, _f, n) => controlNode(c, n, 'resume') },

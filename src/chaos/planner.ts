@@ -70,14 +70,38 @@ export class ChaosPlanner {
     const busy = new Set([...this.active.values()].flatMap((f) => f.targets));
     const re = p.targets.match ? new RegExp(p.targets.match) : undefined;
     const eligible = nodes.filter(
-      (n) => !busy.has(n.name) && (!p.targets.names || p.targets.names.includes(n.name)) && (!re || re.test(n.name)) && (!p.targets.meta || n.meta.includes(p.targets.meta)),
+      (n) =>
+        !busy.has(n.name) &&
+        (!p.targets.names || p.targets.names.includes(n.name)) &&
+        (!re || re.test(n.name)) &&
+        (!p.targets.meta || n.meta.includes(p.targets.meta)),
     );
     if (eligible.length === 0) return undefined;
     const pool = [...eligible].sort((a, b) => (a.name < b.name ? -1 : 1));
     shuffle(this.rng, pool);
-    const targets = pool.slice(0, p.targets.count).map((n) => n.name).sort();
-    const others = p.mode === 'partition' ? nodes.map((n) => n.name).filter((n) => !targets.includes(n)).sort() : [];
+    const targets = pool
+      .slice(0, p.targets.count)
+      .map((n) => n.name)
+      .sort();
+    const others =
+      p.mode === 'partition'
+        ? nodes
+            .map((n) => n.name)
+            .filter((n) => !targets.includes(n))
+            .sort()
+        : [];
     if (p.mode === 'partition' && others.length === 0) return undefined;
-    return { id: this.nextId++, policy: i, mode: p.mode, targets, others, loss: p.loss, delayMs: p.delayMs, ports: p.ports, startMs: now, endMs: Math.min(now + p.durationMs, this.plan.forMs) };
+    return {
+      id: this.nextId++,
+      policy: i,
+      mode: p.mode,
+      targets,
+      others,
+      loss: p.loss,
+      delayMs: p.delayMs,
+      ports: p.ports,
+      startMs: now,
+      endMs: Math.min(now + p.durationMs, this.plan.forMs),
+    };
   }
 }

@@ -49,7 +49,11 @@ export const DEFAULT_PORTS = [7946, 7947];
 
 export class PolicyError extends Error {
   constructor(readonly problems: string[]) {
-    super(problems.length === 1 ? problems[0] : `${problems.length} problems with the chaos policy:\n  - ${problems.join('\n  - ')}`);
+    super(
+      problems.length === 1
+        ? problems[0]
+        : `${problems.length} problems with the chaos policy:\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -64,7 +68,9 @@ export function parsePlan(raw: unknown): ChaosPlan {
   const forMs = raw.for === undefined ? 60_000 : parseDuration(raw.for);
   if (forMs === undefined || forMs <= 0) problems.push(`for ${JSON.stringify(raw.for)} is not a duration such as 60s`);
   if (!Array.isArray(raw.policies) || raw.policies.length === 0) problems.push('policies must be a non-empty list');
-  const policies = (Array.isArray(raw.policies) ? raw.policies : []).map((p, i) => parsePolicy(p, `policies[${i}]`, problems));
+  const policies = (Array.isArray(raw.policies) ? raw.policies : []).map((p, i) =>
+    parsePolicy(p, `policies[${i}]`, problems),
+  );
   if (problems.length) throw new PolicyError(problems);
   return { seed: seed as number, forMs: forMs!, policies: policies as Policy[] };
 }
@@ -76,10 +82,12 @@ function parsePolicy(p: unknown, where: string, problems: string[]): Policy | un
   }
   const bad = (key: string, what: string) => problems.push(`${where}.${key} ${JSON.stringify(p[key])}: ${what}`);
   const known = new Set(['mode', 'probability', 'interval', 'duration', 'targets', 'loss', 'delay', 'ports']);
-  for (const k of Object.keys(p)) if (!known.has(k)) problems.push(`${where}: unknown key ${k} (known: ${[...known].join(', ')})`);
+  for (const k of Object.keys(p))
+    if (!known.has(k)) problems.push(`${where}: unknown key ${k} (known: ${[...known].join(', ')})`);
   if (!MODES.includes(p.mode as Mode)) bad('mode', `is one of ${MODES.join(', ')}`);
   const probability = p.probability ?? 1;
-  if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) bad('probability', 'is a number from 0 to 1');
+  if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1))
+    bad('probability', 'is a number from 0 to 1');
   const intervalMs = parseDuration(p.interval ?? '5s');
   if (intervalMs === undefined || intervalMs < 100) bad('interval', 'is a duration of at least 100ms');
   const durationMs = parseDuration(p.duration ?? '3s');
@@ -89,12 +97,14 @@ function parsePolicy(p: unknown, where: string, problems: string[]): Policy | un
   const delayMs = parseDuration(p.delay ?? '100ms');
   if (delayMs === undefined || delayMs < 1) bad('delay', 'is a duration such as 100ms');
   const ports = p.ports ?? DEFAULT_PORTS;
-  if (!Array.isArray(ports) || ports.length === 0 || !ports.every((x) => Number.isInteger(x) && x >= 1 && x <= 65535)) bad('ports', 'is a non-empty list of ports');
+  if (!Array.isArray(ports) || ports.length === 0 || !ports.every((x) => Number.isInteger(x) && x >= 1 && x <= 65535))
+    bad('ports', 'is a non-empty list of ports');
   const t = p.targets ?? {};
   let targets: Targets = { count: 1 };
   if (!isObject(t)) bad('targets', 'is a mapping of names, match, meta, count');
   else {
-    if (t.names !== undefined && (!Array.isArray(t.names) || !t.names.every((n) => typeof n === 'string'))) bad('targets', 'names is a list of node names');
+    if (t.names !== undefined && (!Array.isArray(t.names) || !t.names.every((n) => typeof n === 'string')))
+      bad('targets', 'names is a list of node names');
     if (t.match !== undefined) {
       try {
         new RegExp(String(t.match));
@@ -105,7 +115,21 @@ function parsePolicy(p: unknown, where: string, problems: string[]): Policy | un
     if (t.meta !== undefined && typeof t.meta !== 'string') bad('targets', 'meta is text');
     const count = t.count ?? 1;
     if (!Number.isInteger(count) || (count as number) < 1) bad('targets', 'count is an integer of at least 1');
-    targets = { names: t.names as string[] | undefined, match: t.match as string | undefined, meta: t.meta as string | undefined, count: count as number };
+    targets = {
+      names: t.names as string[] | undefined,
+      match: t.match as string | undefined,
+      meta: t.meta as string | undefined,
+      count: count as number,
+    };
   }
-  return { mode: p.mode as Mode, probability: probability as number, intervalMs: intervalMs!, durationMs: durationMs!, targets, loss: loss as number, delayMs: delayMs!, ports: ports as number[] };
+  return {
+    mode: p.mode as Mode,
+    probability: probability as number,
+    intervalMs: intervalMs!,
+    durationMs: durationMs!,
+    targets,
+    loss: loss as number,
+    delayMs: delayMs!,
+    ports: ports as number[],
+  };
 }

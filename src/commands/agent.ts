@@ -7,7 +7,12 @@ import { CommandFailed, UsageError } from './errors.js';
 
 export function agentHelp(): string {
   const rows = CONFIG_KEYS.map((k) => {
-    const def = k.secret || k.path === "node.name" ? "" : k.default === undefined ? " (default: the preset's)" : ` (default: ${JSON.stringify(k.default)})`;
+    const def =
+      k.secret || k.path === 'node.name'
+        ? ''
+        : k.default === undefined
+          ? " (default: the preset's)"
+          : ` (default: ${JSON.stringify(k.default)})`;
     const type = BOOLEAN_FLAGS.has(flagOf(k)) ? 'a flag without a value' : describeType(k.type);
     return `  --${flagOf(k).padEnd(16)} ${k.doc}${def}\n  ${''.padEnd(18)} ${type}; env ${envOf(k)}; file ${k.path}`;
   });
@@ -56,12 +61,14 @@ async function printConfig(loaded: LoadedConfig): Promise<number> {
   const { stringify } = await import('yaml');
   const shown = redacted(loaded.config) as unknown as Record<string, Record<string, unknown>>;
   let section = '';
-  const lines = stringify(shown).split('\n').map((line) => {
-    const top = /^(\w+):/.exec(line);
-    if (top) section = top[1]!;
-    const key = /^ {2}(\w+):/.exec(line);
-    return key ? `${line}  # ${loaded.sources[`${section}.${key[1]}`]}` : line;
-  });
+  const lines = stringify(shown)
+    .split('\n')
+    .map((line) => {
+      const top = /^(\w+):/.exec(line);
+      if (top) section = top[1]!;
+      const key = /^ {2}(\w+):/.exec(line);
+      return key ? `${line}  # ${loaded.sources[`${section}.${key[1]}`]}` : line;
+    });
   console.log(lines.join('\n').trimEnd());
   return 0;
 }
@@ -72,7 +79,7 @@ async function cleanup(loaded: LoadedConfig): Promise<number> {
   const r = await cleanupHost(loaded.config);
   for (const line of r.removed) console.log(`removed ${line}`);
   for (const f of r.failed) console.error(`could not remove: ${f}`);
-  if (r.removed.length === 0 && r.failed.length === 0) console.log('nothing of weft\'s to remove');
+  if (r.removed.length === 0 && r.failed.length === 0) console.log("nothing of weft's to remove");
   return r.failed.length ? 1 : 0;
 }
 
@@ -84,7 +91,12 @@ const OPTIONS: Options = {
   'print-config': { type: 'boolean' },
   cleanup: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  ...Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), { type: BOOLEAN_FLAGS.has(flagOf(k)) ? ('boolean' as const) : ('string' as const) }])),
+  ...Object.fromEntries(
+    CONFIG_KEYS.map((k) => [
+      flagOf(k),
+      { type: BOOLEAN_FLAGS.has(flagOf(k)) ? ('boolean' as const) : ('string' as const) },
+    ]),
+  ),
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -94,7 +106,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const inputs: ConfigInputs = {
-    flags: Object.fromEntries(CONFIG_KEYS.map((k) => [flagOf(k), BOOLEAN_FLAGS.has(flagOf(k)) ? (values[flagOf(k)] ? 'true' : undefined) : (values[flagOf(k)] as string | undefined)])),
+    flags: Object.fromEntries(
+      CONFIG_KEYS.map((k) => [
+        flagOf(k),
+        BOOLEAN_FLAGS.has(flagOf(k))
+          ? values[flagOf(k)]
+            ? 'true'
+            : undefined
+          : (values[flagOf(k)] as string | undefined),
+      ]),
+    ),
     env: process.env,
     file: values.config as string | undefined,
   };
@@ -109,7 +130,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const exposure = unprotectedExposure(loaded.config);
   if (exposure && !loaded.config.security.insecure) throw new UsageError(exposureMessage(exposure));
-  if (exposure) console.error(`weft: warning: running with --insecure: ${exposure.exposed.join(' and ')} with ${exposure.missing.join(' and ')}`);
+  if (exposure)
+    console.error(
+      `weft: warning: running with --insecure: ${exposure.exposed.join(' and ')} with ${exposure.missing.join(' and ')}`,
+    );
   const { startDaemon } = await import('../daemon.js');
   try {
     return await startDaemon(loaded, inputs);

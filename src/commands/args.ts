@@ -8,7 +8,9 @@ export function parseFlags(command: string, argv: string[], options: Options, al
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {
-    const msg = (e as Error).message.replace(/\. To specify.*$/s, '').replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1');
+    const msg = (e as Error).message
+      .replace(/\. To specify.*$/s, '')
+      .replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1');
     throw new UsageError(`${command}: ${msg}; run weft ${command} --help`);
   }
 }
@@ -18,6 +20,9 @@ export const API_FLAGS = { api: { type: 'string' }, 'token-file': { type: 'strin
 
 /** API base URL from --api, WEFT_API or the default listen address. */
 export function apiBase(flag: string | undefined): string {
-  const v = flag ?? process.env.WEFT_API ?? `http://${process.env.WEFT_API_ADDR ?? '127.0.0.1'}:${process.env.WEFT_API_PORT ?? '8947'}`;
+  const v =
+    flag ??
+    process.env.WEFT_API ??
+    `http://${process.env.WEFT_API_ADDR ?? '127.0.0.1'}:${process.env.WEFT_API_PORT ?? '8947'}`;
   return v.startsWith('http') ? v.replace(/\/$/, '') : `http://${v}`;
 }

@@ -60,11 +60,16 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!values.cluster) throw new UsageError('chaos: --cluster DIR is required (the --dir of a running weft dev-cluster)');
+  if (!values.cluster)
+    throw new UsageError('chaos: --cluster DIR is required (the --dir of a running weft dev-cluster)');
   if (!values.policy === !values.mode) throw new UsageError('chaos: give either --policy FILE or --mode MODE');
   let plan: ChaosPlan;
   try {
-    plan = parsePlan(values.policy ? readPolicy(values.policy as string) : planFromFlags(values as Record<string, string | string[] | undefined>));
+    plan = parsePlan(
+      values.policy
+        ? readPolicy(values.policy as string)
+        : planFromFlags(values as Record<string, string | string[] | undefined>),
+    );
   } catch (e) {
     if (e instanceof PolicyError) throw new UsageError(`chaos: ${e.message}`);
     throw e;
@@ -127,7 +132,12 @@ async function targetNodes(c: DevCluster): Promise<TargetNode[]> {
     c.nodes.map(async (n) => {
       let meta = '';
       try {
-        meta = ((await (await fetch(`${n.api}/v1/members/self`, { signal: AbortSignal.timeout(2000) })).json()) as { meta?: string }).meta ?? '';
+        meta =
+          (
+            (await (await fetch(`${n.api}/v1/members/self`, { signal: AbortSignal.timeout(2000) })).json()) as {
+              meta?: string;
+            }
+          ).meta ?? '';
       } catch {
         // unreachable now: it can still be chosen by name
       }
@@ -143,7 +153,9 @@ export async function runChaos(c: DevCluster, plan: ChaosPlan): Promise<number> 
   let stopping = false;
   const stop = () => (stopping = true);
   process.once('SIGINT', stop).once('SIGTERM', stop);
-  console.error(`chaos: ${plan.policies.length} policies for ${plan.forMs / 1000}s on ${c.nodes.length} nodes, seed ${plan.seed}`);
+  console.error(
+    `chaos: ${plan.policies.length} policies for ${plan.forMs / 1000}s on ${c.nodes.length} nodes, seed ${plan.seed}`,
+  );
   let failures = 0;
   const act = async (what: 'inject' | 'heal', f: Fault) => {
     try {

@@ -13,7 +13,10 @@ export interface ApiTarget {
  * From a command's --api and --token-file; else WEFT_TOKEN_FILE, WEFT_TOKEN, then the
  * agent's own WEFT_API_TOKEN_FILE / WEFT_API_TOKEN (a shell set up for the agent works too).
  */
-export function apiTarget(values: { api?: unknown; 'token-file'?: unknown }, env: NodeJS.ProcessEnv = process.env): ApiTarget {
+export function apiTarget(
+  values: { api?: unknown; 'token-file'?: unknown },
+  env: NodeJS.ProcessEnv = process.env,
+): ApiTarget {
   const base = apiBase(values.api as string | undefined);
   const fromFile = (file: string, what: string) => {
     try {
@@ -76,7 +79,9 @@ export async function callApi(target: ApiTarget, method: string, path: string, b
 /** The failure to show when the agent's API does not answer at all. */
 export function unreachable(base: string, e: unknown): CommandFailed {
   const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-  return new CommandFailed(`cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`);
+  return new CommandFailed(
+    `cannot reach the agent at ${base} (${cause}): is \`weft agent\` running? Point elsewhere with --api`,
+  );
 }
 
 /** Left-aligned columns for terminal tables. */

@@ -58,7 +58,31 @@ function planNodes(count: number, subnet: number, netns: boolean, dir: string, p
     // In namespaces the agents bind 10.X.0.i, beyond loopback but inside this machine's own
     // namespaces: a dev cluster runs without keys or token, so it says --insecure.
     const open = netns ? ['--insecure'] : [];
-    const args = [...AGENT_NODE_FLAGS, CLI, 'agent', '--node', name, '--bind', addr, '--bind-port', '7946', '--api-addr', addr, '--dns-listen', `${addr}:8600`, '--docker', 'false', ...lb, ...open, '--data-dir', join(dir, name), '--log-format', 'json', ...(i > 0 ? ['--join', seed] : []), ...passThrough];
+    const args = [
+      ...AGENT_NODE_FLAGS,
+      CLI,
+      'agent',
+      '--node',
+      name,
+      '--bind',
+      addr,
+      '--bind-port',
+      '7946',
+      '--api-addr',
+      addr,
+      '--dns-listen',
+      `${addr}:8600`,
+      '--docker',
+      'false',
+      ...lb,
+      ...open,
+      '--data-dir',
+      join(dir, name),
+      '--log-format',
+      'json',
+      ...(i > 0 ? ['--join', seed] : []),
+      ...passThrough,
+    ];
     return { name, addr, ns: ns ?? undefined, args };
   });
 }
@@ -79,11 +103,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const count = Number(values.nodes ?? 3);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_DEV_NODES) throw new UsageError(`dev-cluster: --nodes must be an integer from 1 to ${MAX_DEV_NODES}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEV_NODES)
+    throw new UsageError(`dev-cluster: --nodes must be an integer from 1 to ${MAX_DEV_NODES}`);
   const subnet = Number(values.subnet ?? 42);
-  if (!Number.isInteger(subnet) || subnet < 1 || subnet > 254) throw new UsageError('dev-cluster: --subnet must be an integer from 1 to 254');
+  if (!Number.isInteger(subnet) || subnet < 1 || subnet > 254)
+    throw new UsageError('dev-cluster: --subnet must be an integer from 1 to 254');
   const netns = values.netns === true;
-  if (netns && process.getuid?.() !== 0) throw new CommandFailed('dev-cluster --netns needs root (it creates network namespaces); run it with sudo or drop --netns');
+  if (netns && process.getuid?.() !== 0)
+    throw new CommandFailed(
+      'dev-cluster --netns needs root (it creates network namespaces); run it with sudo or drop --netns',
+    );
   const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'weft-dev-'));
   mkdirSync(dir, { recursive: true });
 
@@ -117,7 +146,10 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   console.log(`dev cluster of ${count} agents is up; logs in ${dir}; state in ${state.file}\n`);
-  for (const n of nodes) console.log(`  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`);
+  for (const n of nodes)
+    console.log(
+      `  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`,
+    );
   console.log(`\n\`weft chaos --cluster ${dir} ...\` injects faults into it. Ctrl-C stops them all.`);
   await signalled;
   return 0;
@@ -144,7 +176,15 @@ class ClusterState {
       subnet: this.subnet,
       netns: this.netns,
       control: join(this.dir, CONTROL_SOCKET),
-      nodes: this.nodes.map((n) => ({ name: n.name, addr: n.addr, ns: n.ns ?? null, pid: running(n) ? n.proc!.pid : null, paused: n.paused === true, api: `http://${n.addr}:8947`, dns: `${n.addr}:8600` })),
+      nodes: this.nodes.map((n) => ({
+        name: n.name,
+        addr: n.addr,
+        ns: n.ns ?? null,
+        pid: running(n) ? n.proc!.pid : null,
+        paused: n.paused === true,
+        api: `http://${n.addr}:8947`,
+        dns: `${n.addr}:8600`,
+      })),
     };
     writeFileSync(this.file + '.tmp', JSON.stringify(body, null, 2));
     renameSync(this.file + '.tmp', this.file);
@@ -158,7 +198,9 @@ class ClusterState {
 const running = (n: Node) => n.proc !== undefined && n.proc.exitCode === null && n.proc.signalCode === null;
 
 async function startNode(n: Node, dir: string, state: ClusterState): Promise<void> {
-  n.proc = n.ns ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  n.proc = n.ns
+    ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   n.paused = false;
   const log = createWriteStream(join(dir, `${n.name}.log`), { flags: 'a' });
   n.proc.stdout!.pipe(log);
@@ -183,7 +225,8 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
     };
     const m = /^\/nodes\/([^/]+)\/(kill|stop|start|pause|resume)$/.exec(req.url ?? '');
     const n = m && nodes.find((x) => x.name === decodeURIComponent(m[1]!));
-    if (req.method !== 'POST' || !m || !n) return reply(404, { error: 'POST /nodes/<name>/kill|stop|start|pause|resume' });
+    if (req.method !== 'POST' || !m || !n)
+      return reply(404, { error: 'POST /nodes/<name>/kill|stop|start|pause|resume' });
     if (stopping()) return reply(409, { error: 'the dev cluster is stopping' });
     const act = async (): Promise<unknown> => {
       switch (m[2]) {
@@ -206,7 +249,10 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
       state.write();
       return { name: n.name, running: running(n), paused: n.paused === true };
     };
-    act().then((body) => reply(200, body), (e: Error) => reply(409, { error: e.message }));
+    act().then(
+      (body) => reply(200, body),
+      (e: Error) => reply(409, { error: e.message }),
+    );
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -23,7 +23,11 @@ export function generateToken(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('keygen', argv, { token: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('keygen', argv, {
+    token: { type: 'boolean' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -38,7 +42,11 @@ export async function run(argv: string[]): Promise<number> {
     writeFileSync(out, secret + '\n', { mode: 0o600, flag: 'wx' });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CommandFailed(code === 'EEXIST' ? `${out} exists; remove it first or choose another file` : `cannot write ${out} (${code ?? 'error'})`);
+    throw new CommandFailed(
+      code === 'EEXIST'
+        ? `${out} exists; remove it first or choose another file`
+        : `cannot write ${out} (${code ?? 'error'})`,
+    );
   }
   console.error(`wrote a new ${values.token ? 'API token' : 'gossip key'} to ${out}`);
   return 0;

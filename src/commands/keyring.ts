@@ -23,11 +23,23 @@ Flags:
 interface KeyringStatus {
   encryption: boolean;
   live: number;
-  keys: { fingerprint: string; nodes: number; primaryOn: number; missing: string[]; local: boolean; localPrimary: boolean }[];
+  keys: {
+    fingerprint: string;
+    nodes: number;
+    primaryOn: number;
+    missing: string[];
+    local: boolean;
+    localPrimary: boolean;
+  }[];
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('keyring', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags(
+    'keyring',
+    argv,
+    { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
   const [sub, ...args] = positionals;
   if (values.help || !sub) {
     console.log(HELP);
@@ -46,14 +58,28 @@ export async function run(argv: string[]): Promise<number> {
         console.log('encryption is off (no keys)');
         return 0;
       }
-      console.log(table(['KEY', 'NODES', 'PRIMARY ON', 'HERE', 'MISSING ON'], s.keys.map((k) => [k.fingerprint, `${k.nodes}/${s.live}`, `${k.primaryOn}`, k.localPrimary ? 'primary' : k.local ? 'yes' : 'no', k.missing.join(',') || '-'])));
+      console.log(
+        table(
+          ['KEY', 'NODES', 'PRIMARY ON', 'HERE', 'MISSING ON'],
+          s.keys.map((k) => [
+            k.fingerprint,
+            `${k.nodes}/${s.live}`,
+            `${k.primaryOn}`,
+            k.localPrimary ? 'primary' : k.local ? 'yes' : 'no',
+            k.missing.join(',') || '-',
+          ]),
+        ),
+      );
       return 0;
     }
     case 'install':
     case 'use':
     case 'remove': {
       if (args.length !== 1) throw new UsageError(`usage: weft keyring ${sub} KEY`);
-      const r = (await callApi(target, 'POST', '/v1/keyring', { op: sub, key: args[0] })) as { fingerprint: string; keys: string[] };
+      const r = (await callApi(target, 'POST', '/v1/keyring', { op: sub, key: args[0] })) as {
+        fingerprint: string;
+        keys: string[];
+      };
       const done = { install: 'installed', use: 'now the primary key', remove: 'removed' }[sub];
       console.log(`key ${r.fingerprint} ${done} here; every node follows (weft keyring list shows how far)`);
       return 0;

@@ -91,7 +91,10 @@ interface KvCall {
 /** Refuses a subcommand given the wrong number of arguments or an empty key. */
 function wantArgs({ sub, args }: KvCall, n: number, usage: string): void {
   if (args.length !== n) throw new UsageError(`usage: weft kv ${usage}`);
-  if (args[0] === '') throw new UsageError(`kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`);
+  if (args[0] === '')
+    throw new UsageError(
+      `kv ${sub}: the key is empty; name one, as in weft kv ${usage.replace('KEY', 'app/config').replace('PREFIX', 'app/')}`,
+    );
 }
 
 async function get(call: KvCall): Promise<number> {
@@ -106,7 +109,12 @@ async function put(call: KvCall): Promise<number> {
   wantArgs(call, 2, 'put KEY VALUE');
   const cas = values.cas === undefined ? '' : `${durable ? '&' : '?'}cas=${casIndex(values.cas as string)}`;
   const text = args[1] === '-' ? await readStdin() : args[1]!;
-  const r = (await callApi(call.base, 'PUT', path(args[0]!) + durable + cas, parseValue(text, values.raw === true || values.string === true))) as { changed: boolean };
+  const r = (await callApi(
+    call.base,
+    'PUT',
+    path(args[0]!) + durable + cas,
+    parseValue(text, values.raw === true || values.string === true),
+  )) as { changed: boolean };
   if (!r.changed) console.error('unchanged: the key already had this value');
   return 0;
 }
@@ -115,7 +123,11 @@ async function del(call: KvCall): Promise<number> {
   const { args, durable } = call;
   if (call.values.recurse) {
     wantArgs(call, 1, 'del --recurse PREFIX');
-    const r = (await callApi(call.base, 'DELETE', path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true')) as { deleted: number };
+    const r = (await callApi(
+      call.base,
+      'DELETE',
+      path(args[0]!) + (durable ? `${durable}&` : '?') + 'recurse=true',
+    )) as { deleted: number };
     console.error(`deleted ${r.deleted} key${r.deleted === 1 ? '' : 's'} under "${args[0]}"`);
     return 0;
   }
@@ -127,8 +139,17 @@ async function del(call: KvCall): Promise<number> {
 
 async function list({ base, args, values }: KvCall): Promise<number> {
   if (args.length > 1) throw new UsageError('usage: weft kv ls [PREFIX]');
-  const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as { entries: { key: string; value: unknown; index: number }[] };
-  console.log(values.json ? JSON.stringify(r.entries, null, 2) : table(['KEY', 'INDEX', 'VALUE'], r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)])));
+  const r = (await callApi(base, 'GET', `/v1/kv?prefix=${encodeURIComponent(args[0] ?? '')}`)) as {
+    entries: { key: string; value: unknown; index: number }[];
+  };
+  console.log(
+    values.json
+      ? JSON.stringify(r.entries, null, 2)
+      : table(
+          ['KEY', 'INDEX', 'VALUE'],
+          r.entries.map((e) => [e.key, String(e.index), JSON.stringify(e.value)]),
+        ),
+  );
   return 0;
 }
 
@@ -139,12 +160,15 @@ export function parseValue(text: string, raw: boolean): unknown {
     return JSON.parse(text);
   } catch {
     const hint = text.length > 40 ? `${text.slice(0, 40)}...` : text;
-    throw new UsageError(`kv put: the value is not JSON (${hint}); quote a string ('"text"') or pass --raw to store it as typed`);
+    throw new UsageError(
+      `kv put: the value is not JSON (${hint}); quote a string ('"text"') or pass --raw to store it as typed`,
+    );
   }
 }
 
 function casIndex(v: string): number {
-  if (!/^\d{1,15}$/.test(v)) throw new UsageError(`kv put: --cas takes the key's index (a whole number; 0: only if absent), not "${v}"`);
+  if (!/^\d{1,15}$/.test(v))
+    throw new UsageError(`kv put: --cas takes the key's index (a whole number; 0: only if absent), not "${v}"`);
   return Number(v);
 }
 
@@ -179,11 +203,14 @@ async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<
       continue;
     }
     const resync = connectedOnce;
-    if (resync) process.stderr.write(`weft: reconnected to the agent at ${target.base}; printing what changed meanwhile\n`);
+    if (resync)
+      process.stderr.write(`weft: reconnected to the agent at ${target.base}; printing what changed meanwhile\n`);
     connectedOnce = true;
     backoffMs = 250;
     await printWatch(res, { target, prefix, seen, print, resync });
-    process.stderr.write(`weft: the agent at ${target.base} closed the watch (it stopped or restarted, or cut a client that did not read); reconnecting (Ctrl-C stops)\n`);
+    process.stderr.write(
+      `weft: the agent at ${target.base} closed the watch (it stopped or restarted, or cut a client that did not read); reconnecting (Ctrl-C stops)\n`,
+    );
   }
 }
 
@@ -194,7 +221,9 @@ async function watch(target: ApiTarget, prefix: string, json: boolean): Promise<
 async function openWatch(target: ApiTarget, prefix: string, connectedOnce: boolean): Promise<Response | undefined> {
   let res: Response;
   try {
-    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, { headers: authHeaders(target) });
+    res = await fetch(`${target.base}/v1/kv?watch=true&prefix=${encodeURIComponent(prefix)}`, {
+      headers: authHeaders(target),
+    });
   } catch (e) {
     if (!connectedOnce) throw unreachable(target.base, e);
     return undefined;

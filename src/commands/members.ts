@@ -41,12 +41,19 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`members: --state takes ${MEMBER_STATES.join(', ')}, not "${state}"`);
   }
   const { members } = (await callApi(apiTarget(values), 'GET', '/v1/members')) as { members: MemberBody[] };
-  const shown = members.filter((m) => !values.state || m.state === values.state).sort((a, b) => a.name.localeCompare(b.name));
+  const shown = members
+    .filter((m) => !values.state || m.state === values.state)
+    .sort((a, b) => a.name.localeCompare(b.name));
   if (values.json) {
     console.log(JSON.stringify(shown, null, 2));
     return 0;
   }
   const addr = (m: MemberBody) => (m.addr.includes(':') ? `[${m.addr}]:${m.port}` : `${m.addr}:${m.port}`);
-  console.log(table(['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'META'], shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, m.meta])));
+  console.log(
+    table(
+      ['NAME', 'ADDRESS', 'STATE', 'INCARNATION', 'LAST CHANGE', 'META'],
+      shown.map((m) => [m.name, addr(m), m.state, String(m.incarnation), m.lastChange, m.meta]),
+    ),
+  );
   return 0;
 }

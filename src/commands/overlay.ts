@@ -27,7 +27,11 @@ interface OverlayStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('overlay', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('overlay', argv, {
+    ...API_FLAGS,
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -37,9 +41,16 @@ export async function run(argv: string[]): Promise<number> {
     console.log(JSON.stringify(s, null, 2));
     return 0;
   }
-  console.log(`node ${s.node}: ${s.state}; lease ${s.lease?.subnet ?? '-'} of ${s.cidr}; underlay ${s.underlay ? `${s.underlay.addr} on ${s.underlay.dev} (mtu ${s.underlay.mtu})` : '-'}`);
+  console.log(
+    `node ${s.node}: ${s.state}; lease ${s.lease?.subnet ?? '-'} of ${s.cidr}; underlay ${s.underlay ? `${s.underlay.addr} on ${s.underlay.dev} (mtu ${s.underlay.mtu})` : '-'}`,
+  );
   console.log(`reconciles ${s.reconciles}, drift repaired ${s.driftRepaired}, apply failures ${s.applyFailures}\n`);
-  console.log(table(['PEER', 'SUBNET', 'VTEP', 'UNDERLAY', 'MAC'], s.peers.map((p) => [p.node, p.subnet, p.gateway, p.underlay, p.mac])));
+  console.log(
+    table(
+      ['PEER', 'SUBNET', 'VTEP', 'UNDERLAY', 'MAC'],
+      s.peers.map((p) => [p.node, p.subnet, p.gateway, p.underlay, p.mac]),
+    ),
+  );
   for (const k of s.skipped) console.log(`skipped ${k.node}: ${k.reason}`);
   return 0;
 }

@@ -56,8 +56,17 @@ export async function run(argv: string[]): Promise<number> {
         ports[p.slice(0, eq)] = p.slice(eq + 1);
       }
       const body = { service: args[0], id: values.id, addrs: values.addr, ports, vips: values.vip };
-      const r = (await callApi(base, 'POST', '/v1/services', body)) as { service: string; id: string; endpoint: { addrs: string[] }; replaced?: boolean };
-      console.log(r.replaced ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given` : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`);
+      const r = (await callApi(base, 'POST', '/v1/services', body)) as {
+        service: string;
+        id: string;
+        endpoint: { addrs: string[] };
+        replaced?: boolean;
+      };
+      console.log(
+        r.replaced
+          ? `replaced ${r.service}/${r.id}: now at ${r.endpoint.addrs.join(', ')}, with only the ports and VIPs given`
+          : `registered ${r.service}/${r.id} at ${r.endpoint.addrs.join(', ')}`,
+      );
       return 0;
     }
     case 'deregister': {
@@ -68,14 +77,34 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'ls':
     case 'list': {
-      type Svc = { service: string; endpoints: { node: string; id: string; addrs: string[]; ports: Record<string, { port: number; proto: string }>; health: string; source: string }[] };
+      type Svc = {
+        service: string;
+        endpoints: {
+          node: string;
+          id: string;
+          addrs: string[];
+          ports: Record<string, { port: number; proto: string }>;
+          health: string;
+          source: string;
+        }[];
+      };
       const { services } = (await callApi(base, 'GET', '/v1/services')) as { services: Svc[] };
       if (values.json) {
         console.log(JSON.stringify(services, null, 2));
         return 0;
       }
       const rows = services.flatMap((s) =>
-        s.endpoints.map((e) => [s.service, e.node, e.id, e.addrs.join(','), Object.entries(e.ports).map(([n, p]) => `${n}=${p.port}/${p.proto}`).join(','), e.health, e.source]),
+        s.endpoints.map((e) => [
+          s.service,
+          e.node,
+          e.id,
+          e.addrs.join(','),
+          Object.entries(e.ports)
+            .map(([n, p]) => `${n}=${p.port}/${p.proto}`)
+            .join(','),
+          e.health,
+          e.source,
+        ]),
       );
       console.log(table(['SERVICE', 'NODE', 'ID', 'ADDRESSES', 'PORTS', 'HEALTH', 'SOURCE'], rows));
       return 0;

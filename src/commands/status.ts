@@ -20,7 +20,11 @@ interface StatusBody {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('status', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('status', argv, {
+    ...API_FLAGS,
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return 0;
@@ -31,8 +35,16 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   console.log(`node ${status.node}  version ${status.version}  up ${status.uptimeS}s\n`);
-  console.log(table(['COMPONENT', 'STATE', 'RESTARTS'], status.components.map((c) => [c.id, c.state, String(c.restarts)])));
+  console.log(
+    table(
+      ['COMPONENT', 'STATE', 'RESTARTS'],
+      status.components.map((c) => [c.id, c.state, String(c.restarts)]),
+    ),
+  );
   const r = status.registrar;
-  if (r) console.log(`\ndocker: ${r.connected ? `connected at ${r.socket}, ${r.containers} container(s) registered` : `UNREACHABLE at ${r.socket}${r.lastError ? ` (${r.lastError})` : ''}: no container is registered from this node until it is back`}`);
+  if (r)
+    console.log(
+      `\ndocker: ${r.connected ? `connected at ${r.socket}, ${r.containers} container(s) registered` : `UNREACHABLE at ${r.socket}${r.lastError ? ` (${r.lastError})` : ''}: no container is registered from this node until it is back`}`,
+    );
   return 0;
 }

@@ -36,7 +36,16 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     'tls',
     argv,
-    { dir: { type: 'string' }, days: { type: 'string' }, node: { type: 'string' }, ca: { type: 'string' }, 'ca-key': { type: 'string' }, api: { type: 'string' }, 'token-file': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    {
+      dir: { type: 'string' },
+      days: { type: 'string' },
+      node: { type: 'string' },
+      ca: { type: 'string' },
+      'ca-key': { type: 'string' },
+      api: { type: 'string' },
+      'token-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     true,
   );
   const what = positionals.join(' ');
@@ -48,7 +57,8 @@ export async function run(argv: string[]): Promise<number> {
   let days: number | undefined;
   if (values.days !== undefined) {
     days = Number(values.days);
-    if (!Number.isInteger(days) || days < 1 || days > 36500) throw new UsageError(`tls: --days ${values.days}: a whole number of days, 1 to 36500`);
+    if (!Number.isInteger(days) || days < 1 || days > 36500)
+      throw new UsageError(`tls: --days ${values.days}: a whole number of days, 1 to 36500`);
   }
   try {
     switch (what) {
@@ -60,9 +70,14 @@ export async function run(argv: string[]): Promise<number> {
       case 'cert create': {
         const node = values.node as string | undefined;
         if (!node) throw new UsageError('tls cert create: --node NAME is needed');
-        const ca = { cert: resolve((values.ca as string | undefined) ?? `${dir}/weft-ca.pem`), key: resolve((values['ca-key'] as string | undefined) ?? `${dir}/weft-ca-key.pem`) };
+        const ca = {
+          cert: resolve((values.ca as string | undefined) ?? `${dir}/weft-ca.pem`),
+          key: resolve((values['ca-key'] as string | undefined) ?? `${dir}/weft-ca-key.pem`),
+        };
         const f = createNodeCert({ node, dir, ca, days });
-        console.log(`created ${f.cert} and ${f.key} for node ${node}; give the agent --tls-ca-file ${ca.cert} --tls-cert-file ${f.cert} --tls-key-file ${f.key}`);
+        console.log(
+          `created ${f.cert} and ${f.key} for node ${node}; give the agent --tls-ca-file ${ca.cert} --tls-cert-file ${f.cert} --tls-key-file ${f.key}`,
+        );
         return 0;
       }
       case 'revoke': {
@@ -71,7 +86,9 @@ export async function run(argv: string[]): Promise<number> {
         const caKey = resolve((values['ca-key'] as string | undefined) ?? `${dir}/weft-ca-key.pem`);
         const signature = Buffer.from(signRevocation(readFileSync(caKey), node)).toString('base64');
         await callApi(apiTarget(values), 'POST', '/v1/tls/revocations', { node, signature });
-        console.log(`node ${node} revoked: every node drops its records and refuses its changes as the revocation reaches it`);
+        console.log(
+          `node ${node} revoked: every node drops its records and refuses its changes as the revocation reaches it`,
+        );
         return 0;
       }
       default:
@@ -79,7 +96,8 @@ export async function run(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof IdentityError) throw new CommandFailed(`tls: ${e.message}`);
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CommandFailed(`tls: ${(e as Error).message.replace(/^ENOENT: /, '')}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CommandFailed(`tls: ${(e as Error).message.replace(/^ENOENT: /, '')}`);
     throw e;
   }
 }

@@ -31,7 +31,12 @@ interface VipStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags('vip', argv, { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseFlags(
+    'vip',
+    argv,
+    { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    true,
+  );
   const [sub, ...args] = positionals;
   if (values.help || !sub) {
     console.log(HELP);
@@ -41,9 +46,21 @@ export async function run(argv: string[]): Promise<number> {
   switch (sub) {
     case 'add': {
       if (args.length !== 1) throw new UsageError('usage: weft vip add VIP:PORT[/tcp|udp]');
-      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as { vip: string; port: number; proto: string; existed?: boolean; changed?: boolean };
+      const r = (await callApi(base, 'POST', '/v1/vips', { vip: args[0] })) as {
+        vip: string;
+        port: number;
+        proto: string;
+        existed?: boolean;
+        changed?: boolean;
+      };
       const name = `${r.vip}:${r.port}/${r.proto}`;
-      console.log(!r.existed ? `declared ${name}` : r.changed ? `${name} was already declared: updated` : `${name} was already declared: unchanged`);
+      console.log(
+        !r.existed
+          ? `declared ${name}`
+          : r.changed
+            ? `${name} was already declared: updated`
+            : `${name} was already declared: unchanged`,
+      );
       return 0;
     }
     case 'rm': {
@@ -56,13 +73,28 @@ export async function run(argv: string[]): Promise<number> {
     }
     case 'ls':
     case 'list': {
-      const status = (await callApi(base, 'GET', '/v1/vips')) as { datapath: string; vips: VipStatus[]; refused?: { key: string; error: string }[] };
+      const status = (await callApi(base, 'GET', '/v1/vips')) as {
+        datapath: string;
+        vips: VipStatus[];
+        refused?: { key: string; error: string }[];
+      };
       if (values.json) {
         console.log(JSON.stringify(status, null, 2));
         return 0;
       }
       console.log(`datapath: ${status.datapath}`);
-      console.log(table(['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'], status.vips.map((v) => [`${v.vip}:${v.port}/${v.proto}`, v.addr ?? '-', v.listen ?? '-', v.backends.join(',') || '-', v.error ?? ''])));
+      console.log(
+        table(
+          ['VIP', 'ADDRESS', 'LISTEN', 'BACKENDS', 'ERROR'],
+          status.vips.map((v) => [
+            `${v.vip}:${v.port}/${v.proto}`,
+            v.addr ?? '-',
+            v.listen ?? '-',
+            v.backends.join(',') || '-',
+            v.error ?? '',
+          ]),
+        ),
+      );
       // VIPs in the store that this node refuses to program (a literal on a forbidden address).
       for (const r of status.refused ?? []) console.log(`refused ${r.key}: ${r.error}`);
       return 0;

@@ -44,7 +44,10 @@ export function dnsChild(ctx: AgentContext, store: StoreHandle, lb: LbHandle, ha
       });
       handle.current = server;
       ctx.instanceRegistries.add(registry);
-      ctx.listening.set('dns', server.addresses.map((a) => (a.addr.includes(':') ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`)).join(' '));
+      ctx.listening.set(
+        'dns',
+        server.addresses.map((a) => (a.addr.includes(':') ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`)).join(' '),
+      );
       return {
         async stop() {
           ctx.instanceRegistries.delete(registry);

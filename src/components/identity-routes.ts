@@ -19,10 +19,18 @@ export function registerIdentityRoutes(ctx: AgentContext, handle: StoreHandle): 
     const node = body?.node;
     const sig = typeof body?.signature === 'string' ? Buffer.from(body.signature, 'base64') : undefined;
     if (typeof node !== 'string' || !NAME.test(node)) throw new ApiError(400, '"node" is a node name');
-    if (!sig || !verifyRevocation(auth.verifier.ca, node, sig)) throw new ApiError(403, `the signature does not revoke ${node} under this cluster's CA (weft tls revoke signs with the CA key)`);
+    if (!sig || !verifyRevocation(auth.verifier.ca, node, sig))
+      throw new ApiError(
+        403,
+        `the signature does not revoke ${node} under this cluster's CA (weft tls revoke signs with the CA key)`,
+      );
     const store = handle.current;
     if (!store) throw new ApiError(503, 'the store is not running; see /v1/status');
-    await store.put(REVOKED_PREFIX + node, { node, signature: sig.toString('base64') }, { shared: true, durable: true });
+    await store.put(
+      REVOKED_PREFIX + node,
+      { node, signature: sig.toString('base64') },
+      { shared: true, durable: true },
+    );
     return { status: 201, body: { node, revoked: true } };
   });
 }

@@ -26,7 +26,8 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
     async start() {
       if (!store.current) throw new Error('the load balancer needs the store, which is not running');
       const { datapath, vipCidr, vipAllow, proxyCidr, affinity, policy } = config.lb;
-      if (datapath === 'off') throw new Error('lb.datapath is off: the agent should not have started the load balancer');
+      if (datapath === 'off')
+        throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
       const lb = await LbDriver.start({
         source: store.current,
@@ -73,7 +74,12 @@ function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHand
     const key = vipKey({ vip: parsed.vip, port: parsed.port, proto: parsed.proto });
     // Re-declaring keeps the claim it had; a new one takes the VIP's current claim, or now.
     const prev = parseDeclaredVip(store.current.get(key, { view: 'all' })?.value);
-    const [vip] = stampClaims([{ vip: parsed.vip, port: parsed.port, proto: parsed.proto }], prev ? [prev] : [], store.current, Date.now());
+    const [vip] = stampClaims(
+      [{ vip: parsed.vip, port: parsed.port, proto: parsed.proto }],
+      prev ? [prev] : [],
+      store.current,
+      Date.now(),
+    );
     const r = await store.current.put(key, vip, { shared: true, durable: true });
     // existed: the CLI says "already declared" rather than "declared" again.
     return { status: prev ? 200 : 201, body: { ...vip, changed: r.changed, existed: prev !== undefined } };
@@ -83,7 +89,11 @@ function registerVipRoutes(ctx: AgentContext, store: StoreHandle, handle: LbHand
     const vip = parseDeclaredVip({ vip: req.params.vip, port: Number(req.params.port), proto: req.params.proto });
     if (!vip) throw new ApiError(400, 'write /v1/vips/<name or IP>/<port>/<tcp|udp>');
     const deleted = await store.current.delete(vipKey(vip), { shared: true, durable: true });
-    if (!deleted) throw new ApiError(404, `no declared VIP ${vip.vip}:${vip.port}/${vip.proto} (VIPs from container labels go with their containers)`);
+    if (!deleted)
+      throw new ApiError(
+        404,
+        `no declared VIP ${vip.vip}:${vip.port}/${vip.proto} (VIPs from container labels go with their containers)`,
+      );
     return { body: { ...vip, deleted } };
   });
 }
@@ -100,5 +110,8 @@ export function vipRefusal(ctx: AgentContext, store: StoreHandle, handle: LbHand
     const n = parseNodeRecord(r.value);
     if (n) members.add(n.addr);
   }
-  return new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow }).check(vip, { members, local: hostAddresses() });
+  return new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow }).check(vip, {
+    members,
+    local: hostAddresses(),
+  });
 }

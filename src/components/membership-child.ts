@@ -61,7 +61,9 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
         throw new Error(`gossip timings: ${(e as Error).message.replace(/^membership config /, '')}`, { cause: e });
       }
       const changeAuth = ctx.changeAuth;
-      const signed = changeAuth ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned }) : undefined;
+      const signed = changeAuth
+        ? new SignedMembership(changeAuth.current, { acceptUnsigned: () => config.tls.acceptUnsigned })
+        : undefined;
       const m = await startMembership(ctx, swim, signed);
       handle.current = m;
       const unfollowIdentity = followIdentity(ctx, m, signed);
@@ -89,7 +91,11 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
 }
 
 /** Binds the gossip sockets with the agent's config, keyring and identity. */
-function startMembership(ctx: AgentContext, swim: SwimConfig, signed: SignedMembership | undefined): Promise<Membership> {
+function startMembership(
+  ctx: AgentContext,
+  swim: SwimConfig,
+  signed: SignedMembership | undefined,
+): Promise<Membership> {
   const { config, log } = ctx;
   const g = config.gossip;
   return Membership.start({
@@ -128,7 +134,12 @@ function followIdentity(ctx: AgentContext, m: Membership, signed: SignedMembersh
 
 function logMemberEvents(m: Membership, log: AgentContext['log']): void {
   for (const type of ['join', 'alive', 'suspect', 'dead', 'leave'] as const) {
-    m.on(type, (member: MemberInfo) => log.info({ member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation }, `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`));
+    m.on(type, (member: MemberInfo) =>
+      log.info(
+        { member: member.name, addr: `${member.addr}:${member.port}`, incarnation: member.incarnation },
+        `member ${member.name} ${type === 'leave' ? 'left' : type === 'join' ? 'joined' : `is ${type}`}`,
+      ),
+    );
   }
 }
 
@@ -146,9 +157,17 @@ function logRefusals(m: Membership, log: AgentContext['log'], periodMs = 30_000)
   let last = { ...m.stats().swim.authRejects };
   const timer = setInterval(() => {
     const now = m.stats().swim.authRejects;
-    const grown = Object.fromEntries(MEMBER_AUTH_REJECTS.map((r) => [r, now[r] - last[r]]).filter(([, n]) => (n as number) > 0));
+    const grown = Object.fromEntries(
+      MEMBER_AUTH_REJECTS.map((r) => [r, now[r] - last[r]]).filter(([, n]) => (n as number) > 0),
+    );
     last = { ...now };
-    if (Object.keys(grown).length > 0) log.warn({ refused: grown }, `membership: refused gossip not signed by its node (${Object.entries(grown).map(([r, n]) => `${r} ${n}`).join(', ')}); see weft_gossip_rejected_total`);
+    if (Object.keys(grown).length > 0)
+      log.warn(
+        { refused: grown },
+        `membership: refused gossip not signed by its node (${Object.entries(grown)
+          .map(([r, n]) => `${r} ${n}`)
+          .join(', ')}); see weft_gossip_rejected_total`,
+      );
   }, periodMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -178,7 +197,9 @@ function metaText(meta: Uint8Array): string {
 }
 
 function registerRoutes(ctx: AgentContext, handle: MembershipHandle): void {
-  ctx.api.route('GET', '/v1/members', () => ({ body: { members: requireMembership(handle).members().map(memberJson) } }));
+  ctx.api.route('GET', '/v1/members', () => ({
+    body: { members: requireMembership(handle).members().map(memberJson) },
+  }));
   ctx.api.route('GET', '/v1/members/self', () => ({ body: memberJson(requireMembership(handle).localMember()) }));
   // The operator's text goes in the "user" field of the node's metadata; the other fields
   // are weft's own (version, store port), which peers rely on.
@@ -188,14 +209,19 @@ function registerRoutes(ctx: AgentContext, handle: MembershipHandle): void {
     const m = requireMembership(handle);
     const next = new Map(ctx.meta).set('user', text);
     const bytes = encodeMeta(next);
-    if (bytes.length > MAX_META_BYTES) throw new ApiError(400, `metadata would be ${bytes.length} bytes; at most ${MAX_META_BYTES} are allowed, so shorten the text`);
+    if (bytes.length > MAX_META_BYTES)
+      throw new ApiError(
+        400,
+        `metadata would be ${bytes.length} bytes; at most ${MAX_META_BYTES} are allowed, so shorten the text`,
+      );
     ctx.meta.set('user', text);
     ctx.publishMeta();
     return { body: memberJson(m.localMember()) };
   });
   ctx.api.route('POST', '/v1/members/join', async (req) => {
     const seeds = (req.body as { seeds?: unknown } | undefined)?.seeds;
-    if (!Array.isArray(seeds) || !seeds.every((s) => typeof s === 'string')) throw new ApiError(400, 'body must be {"seeds": ["host:port", ...]}');
+    if (!Array.isArray(seeds) || !seeds.every((s) => typeof s === 'string'))
+      throw new ApiError(400, 'body must be {"seeds": ["host:port", ...]}');
     return { body: { answered: await requireMembership(handle).join(seeds) } };
   });
 }
@@ -215,38 +241,90 @@ function registerMetrics(ctx: AgentContext, handle: MembershipHandle): void {
   });
   const stats = () => handle.current?.stats();
   const swimCounter = (name: string, help: string, pick: (s: ReturnType<Membership['stats']>) => number) =>
-    followCounter(ctx.registry, name, help, [], () => {
-      const s = stats();
-      return s ? [[{}, pick(s)]] : [];
-    }, () => handle.current);
+    followCounter(
+      ctx.registry,
+      name,
+      help,
+      [],
+      () => {
+        const s = stats();
+        return s ? [[{}, pick(s)]] : [];
+      },
+      () => handle.current,
+    );
   swimCounter('weft_gossip_probes_total', 'Probes sent', (s) => s.swim.probes);
-  swimCounter('weft_gossip_probe_failures_total', 'Probes with no ack, direct or indirect', (s) => s.swim.probeFailures);
+  swimCounter(
+    'weft_gossip_probe_failures_total',
+    'Probes with no ack, direct or indirect',
+    (s) => s.swim.probeFailures,
+  );
   swimCounter('weft_gossip_suspicions_total', 'Suspicions raised by this node', (s) => s.swim.suspicionsRaised);
-  swimCounter('weft_gossip_refutations_total', 'Times this node refuted a suspicion of itself', (s) => s.swim.refutations);
+  swimCounter(
+    'weft_gossip_refutations_total',
+    'Times this node refuted a suspicion of itself',
+    (s) => s.swim.refutations,
+  );
   swimCounter('weft_gossip_push_pulls_total', 'Full-state exchanges', (s) => s.swim.pushPulls);
-  swimCounter('weft_gossip_bytes_in_total', 'Gossip bytes received, UDP and TCP', (s) => s.transport.packetBytesIn + s.transport.streamBytesIn);
-  swimCounter('weft_gossip_bytes_out_total', 'Gossip bytes sent, UDP and TCP', (s) => s.transport.packetBytesOut + s.transport.streamBytesOut);
+  swimCounter(
+    'weft_gossip_bytes_in_total',
+    'Gossip bytes received, UDP and TCP',
+    (s) => s.transport.packetBytesIn + s.transport.streamBytesIn,
+  );
+  swimCounter(
+    'weft_gossip_bytes_out_total',
+    'Gossip bytes sent, UDP and TCP',
+    (s) => s.transport.packetBytesOut + s.transport.streamBytesOut,
+  );
   swimCounter('weft_gossip_packets_in_total', 'Gossip packets received', (s) => s.transport.packetsIn);
   swimCounter('weft_gossip_packets_out_total', 'Gossip packets sent', (s) => s.transport.packetsOut);
   swimCounter('weft_gossip_stream_failures_total', 'Outbound gossip streams that failed', (s) => s.streamFailures);
-  swimCounter('weft_gossip_encode_failures_total', 'Outgoing gossip messages dropped because they could not be encoded', (s) => s.encodeFailures);
-  swimCounter('weft_gossip_implausible_incarnations_total', 'Gossip news ignored: incarnation too far ahead of the clock (forged)', (s) => s.swim.implausibleIncarnations);
+  swimCounter(
+    'weft_gossip_encode_failures_total',
+    'Outgoing gossip messages dropped because they could not be encoded',
+    (s) => s.encodeFailures,
+  );
+  swimCounter(
+    'weft_gossip_implausible_incarnations_total',
+    'Gossip news ignored: incarnation too far ahead of the clock (forged)',
+    (s) => s.swim.implausibleIncarnations,
+  );
   // Decoder rejects, then membership news refused by identity (issue 13: unsigned, bad_signature, ...).
-  followCounter(ctx.registry, 'weft_gossip_rejected_total', 'Gossip input rejected by the decoder or by identity, by reason', ['reason'], () => {
-    const s = stats();
-    if (!s) return [];
-    const rows: [{ reason: string }, number][] = REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]);
-    for (const reason of MEMBER_AUTH_REJECTS) rows.push([{ reason }, s.swim.authRejects[reason]]);
-    return rows;
-  }, () => handle.current);
-  followCounter(ctx.registry, 'weft_gossip_streams_rejected_total', 'Inbound gossip streams closed or refused, by reason', ['reason'], () => {
-    const s = stats();
-    if (!s) return [];
-    return [
-      [{ reason: 'refused' }, s.transport.streamsRefused],
-      [{ reason: 'unauthenticated' }, s.transport.streamsUnauthenticated],
-      [{ reason: 'over_budget' }, s.transport.streamsOverBudget],
-    ];
-  }, () => handle.current);
-  new Gauge({ name: 'weft_gossip_health_score', help: 'Lifeguard local health score (0 is healthy)', registers, collect() { this.set(handle.current?.stats().swim.healthScore ?? 0); } });
+  followCounter(
+    ctx.registry,
+    'weft_gossip_rejected_total',
+    'Gossip input rejected by the decoder or by identity, by reason',
+    ['reason'],
+    () => {
+      const s = stats();
+      if (!s) return [];
+      const rows: [{ reason: string }, number][] = REJECT_REASONS.map((reason) => [{ reason }, s.rejects[reason]]);
+      for (const reason of MEMBER_AUTH_REJECTS) rows.push([{ reason }, s.swim.authRejects[reason]]);
+      return rows;
+    },
+    () => handle.current,
+  );
+  followCounter(
+    ctx.registry,
+    'weft_gossip_streams_rejected_total',
+    'Inbound gossip streams closed or refused, by reason',
+    ['reason'],
+    () => {
+      const s = stats();
+      if (!s) return [];
+      return [
+        [{ reason: 'refused' }, s.transport.streamsRefused],
+        [{ reason: 'unauthenticated' }, s.transport.streamsUnauthenticated],
+        [{ reason: 'over_budget' }, s.transport.streamsOverBudget],
+      ];
+    },
+    () => handle.current,
+  );
+  new Gauge({
+    name: 'weft_gossip_health_score',
+    help: 'Lifeguard local health score (0 is healthy)',
+    registers,
+    collect() {
+      this.set(handle.current?.stats().swim.healthScore ?? 0);
+    },
+  });
 }

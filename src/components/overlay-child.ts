@@ -15,7 +15,12 @@ export interface OverlayHandle {
   current?: OverlayDriver;
 }
 
-export function overlayChild(ctx: AgentContext, membership: MembershipHandle, store: StoreHandle, handle: OverlayHandle): ChildSpec {
+export function overlayChild(
+  ctx: AgentContext,
+  membership: MembershipHandle,
+  store: StoreHandle,
+  handle: OverlayHandle,
+): ChildSpec {
   const { config, log } = ctx;
   ctx.api.route('GET', '/v1/overlay', () => {
     if (!handle.current) throw new ApiError(503, 'the overlay is not running; see /v1/status');

@@ -13,7 +13,12 @@ export interface RegistrarHandle {
   current?: Registrar;
 }
 
-export function registrarChild(ctx: AgentContext, membership: MembershipHandle, store: StoreHandle, handle: RegistrarHandle): ChildSpec {
+export function registrarChild(
+  ctx: AgentContext,
+  membership: MembershipHandle,
+  store: StoreHandle,
+  handle: RegistrarHandle,
+): ChildSpec {
   const { config, log } = ctx;
   ctx.api.route('GET', '/v1/docker', () => {
     if (!handle.current) throw new ApiError(503, 'the Docker registrar is not running; see /v1/status');
@@ -31,7 +36,8 @@ export function registrarChild(ctx: AgentContext, membership: MembershipHandle, 
         node: config.node.name,
         nodeAddr: m.localMember().addr,
         // A weft.vip label on a loopback, member's or this host's address is a bad label (lb/vip-guard.ts).
-        checkVip: (vip) => guard.check(vip, { members: new Set(m.members().map((x) => x.addr)), local: hostAddresses() })?.message,
+        checkVip: (vip) =>
+          guard.check(vip, { members: new Set(m.members().map((x) => x.addr)), local: hostAddresses() })?.message,
         store: store.current,
         socket: config.docker.socket || undefined,
         logger: log.child({ component: 'registrar' }),

@@ -8,7 +8,16 @@
 //   DELETE /v1/services/<service>/<id>       remove one of this node's API endpoints
 import type { AgentContext } from './context.js';
 import { ApiError } from '../api.js';
-import { endpointKey, isServiceName, parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX, type EndpointRecord, type PortSpec, type VipBinding } from '../../records/schema.js';
+import {
+  endpointKey,
+  isServiceName,
+  parseEndpointKey,
+  parseEndpointRecord,
+  SERVICE_PREFIX,
+  type EndpointRecord,
+  type PortSpec,
+  type VipBinding,
+} from '../../records/schema.js';
 import { defaultVipTarget, parsePortSpec, parseVipSpec } from '../../registrar/labels.js';
 import type { MembershipHandle } from './membership-child.js';
 import type { StoreHandle } from './store-child.js';
@@ -25,15 +34,26 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
   };
 
   ctx.api.route('GET', '/v1/services', () => {
-    const services = new Map<string, { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string }[]>();
+    const services = new Map<
+      string,
+      { node: string; id: string; addrs: string[]; ports: Record<string, PortSpec>; health: string; source: string }[]
+    >();
     for (const r of running().s.entries(SERVICE_PREFIX)) {
       const key = parseEndpointKey(r.key);
       const e = parseEndpointRecord(r.value);
       if (!key || !e || key.service !== e.service) continue;
       if (!services.has(e.service)) services.set(e.service, []);
-      services.get(e.service)!.push({ node: r.owner, id: key.id, addrs: e.addrs, ports: e.ports, health: e.health, source: e.source });
+      services
+        .get(e.service)!
+        .push({ node: r.owner, id: key.id, addrs: e.addrs, ports: e.ports, health: e.health, source: e.source });
     }
-    return { body: { services: [...services].sort(([a], [b]) => (a < b ? -1 : 1)).map(([service, endpoints]) => ({ service, endpoints })) } };
+    return {
+      body: {
+        services: [...services]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([service, endpoints]) => ({ service, endpoints })),
+      },
+    };
   });
 
   ctx.api.route('POST', '/v1/services', async (req) => {
@@ -43,7 +63,11 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
     const members = new Set(m.members().map((x) => x.addr));
     const local = hostAddresses();
-    const rec = endpointFromBody(req.body, m.localMember().addr, (vip) => guard.check(vip, { members, local })?.message);
+    const rec = endpointFromBody(
+      req.body,
+      m.localMember().addr,
+      (vip) => guard.check(vip, { members, local })?.message,
+    );
     const id = (req.body as { id?: string }).id ?? rec.service;
     const key = endpointKey(rec.service, ctx.config.node.name, id);
     const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
@@ -52,19 +76,43 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
     // Registering an id again replaces the endpoint whole (ports and VIPs not given are gone):
     // said in the log and the answer, so nobody loses a port without being told.
     const what = `${rec.service}/${id}`;
-    if (!prev) ctx.log.info({ service: rec.service, id, addrs: rec.addrs }, `registered service endpoint ${what} at ${rec.addrs.join(', ')}`);
-    else if (r.changed) ctx.log.info({ service: rec.service, id, before: { addrs: prev.addrs, ports: prev.ports, vips: prev.vips.map(vipText) }, after: { addrs: rec.addrs, ports: rec.ports, vips: rec.vips.map(vipText) } }, `re-registered service endpoint ${what}: replaced its addresses, ports and VIPs with the ones given`);
-    return { status: prev ? 200 : 201, body: { service: rec.service, id, endpoint: rec, changed: r.changed, replaced: prev !== undefined } };
+    if (!prev)
+      ctx.log.info(
+        { service: rec.service, id, addrs: rec.addrs },
+        `registered service endpoint ${what} at ${rec.addrs.join(', ')}`,
+      );
+    else if (r.changed)
+      ctx.log.info(
+        {
+          service: rec.service,
+          id,
+          before: { addrs: prev.addrs, ports: prev.ports, vips: prev.vips.map(vipText) },
+          after: { addrs: rec.addrs, ports: rec.ports, vips: rec.vips.map(vipText) },
+        },
+        `re-registered service endpoint ${what}: replaced its addresses, ports and VIPs with the ones given`,
+      );
+    return {
+      status: prev ? 200 : 201,
+      body: { service: rec.service, id, endpoint: rec, changed: r.changed, replaced: prev !== undefined },
+    };
   });
 
   ctx.api.route('DELETE', '/v1/services/:service/:id', async (req) => {
     const { s } = running();
     const key = endpointKey(req.params.service!, ctx.config.node.name, req.params.id!);
     const current = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
-    if (!current) throw new ApiError(404, `this node has no endpoint ${req.params.id} of service ${req.params.service}`);
-    if (current.source !== 'api') throw new ApiError(409, `endpoint ${req.params.id} of ${req.params.service} comes from Docker; stop the container instead`);
+    if (!current)
+      throw new ApiError(404, `this node has no endpoint ${req.params.id} of service ${req.params.service}`);
+    if (current.source !== 'api')
+      throw new ApiError(
+        409,
+        `endpoint ${req.params.id} of ${req.params.service} comes from Docker; stop the container instead`,
+      );
     await s.delete(key, { durable: true });
-    ctx.log.info({ service: req.params.service, id: req.params.id }, `deregistered service endpoint ${req.params.service}/${req.params.id}`);
+    ctx.log.info(
+      { service: req.params.service, id: req.params.id },
+      `deregistered service endpoint ${req.params.service}/${req.params.id}`,
+    );
     return { body: { service: req.params.service, id: req.params.id, deleted: true } };
   });
 }
@@ -72,16 +120,25 @@ export function registerServiceRoutes(ctx: AgentContext, membership: MembershipH
 const vipText = (v: VipBinding) => `${v.vip}:${v.port}/${v.proto}->${v.targetPort}`;
 
 /** The endpoint a POST body describes, or an ApiError naming the first thing wrong with it. `checkVip`: why a VIP is refused. */
-export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vip: string) => string | undefined): EndpointRecord {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?}');
+export function endpointFromBody(
+  body: unknown,
+  nodeAddr: string,
+  checkVip?: (vip: string) => string | undefined,
+): EndpointRecord {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ApiError(400, 'body must be {"service": "<name>", "id"?, "addrs"?, "ports"?, "vips"?}');
   const b = body as Record<string, unknown>;
-  if (!isServiceName(b.service)) throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
-  if (b.id !== undefined && (typeof b.id !== 'string' || !ID.test(b.id))) throw new ApiError(400, `id ${JSON.stringify(b.id)}: 1-63 letters, digits, ".", "_" or "-"`);
+  if (!isServiceName(b.service))
+    throw new ApiError(400, `service ${JSON.stringify(b.service)} is not a DNS label: 1-63 of a-z, 0-9 and "-"`);
+  if (b.id !== undefined && (typeof b.id !== 'string' || !ID.test(b.id)))
+    throw new ApiError(400, `id ${JSON.stringify(b.id)}: 1-63 letters, digits, ".", "_" or "-"`);
   const addrs = b.addrs ?? [nodeAddr];
-  if (!Array.isArray(addrs) || addrs.length === 0 || !addrs.every((a) => typeof a === 'string' && isIP(a) !== 0)) throw new ApiError(400, 'addrs must be a non-empty list of IP addresses (default: this node\'s address)');
+  if (!Array.isArray(addrs) || addrs.length === 0 || !addrs.every((a) => typeof a === 'string' && isIP(a) !== 0))
+    throw new ApiError(400, "addrs must be a non-empty list of IP addresses (default: this node's address)");
   const ports: Record<string, PortSpec> = {};
   const portsIn = b.ports ?? {};
-  if (typeof portsIn !== 'object' || portsIn === null || Array.isArray(portsIn)) throw new ApiError(400, 'ports must be {"<name>": "<port>[/tcp|udp]"}');
+  if (typeof portsIn !== 'object' || portsIn === null || Array.isArray(portsIn))
+    throw new ApiError(400, 'ports must be {"<name>": "<port>[/tcp|udp]"}');
   for (const [name, spec] of Object.entries(portsIn)) {
     const p = typeof spec === 'string' ? parsePortSpec(spec) : `"${String(spec)}" is not text`;
     if (typeof p === 'string') throw new ApiError(400, `port ${name}: ${p}`);
@@ -89,7 +146,8 @@ export function endpointFromBody(body: unknown, nodeAddr: string, checkVip?: (vi
   }
   const vips: VipBinding[] = [];
   const vipsIn = b.vips ?? [];
-  if (!Array.isArray(vipsIn)) throw new ApiError(400, 'vips must be a list of "<vip>:<port>[/<proto>][-><targetPort>]"');
+  if (!Array.isArray(vipsIn))
+    throw new ApiError(400, 'vips must be a list of "<vip>:<port>[/<proto>][-><targetPort>]"');
   for (const spec of vipsIn) {
     const v = typeof spec === 'string' ? parseVipSpec(spec) : `${JSON.stringify(spec)} is not text`;
     if (typeof v === 'string') throw new ApiError(400, `vip: ${v}`);

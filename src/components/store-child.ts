@@ -45,7 +45,12 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       if (sync) ctx.keyringListeners.add(sync.publish);
       const stopRevocations = followRevocations(ctx, store);
       const s = store.stats().store;
-      log.info({ docs: s.docs, records: s.records, epoch: s.ownEpoch, dataDir: config.node.dataDir || null }, config.node.dataDir ? `store loaded ${s.records} records from ${config.node.dataDir}` : 'store is in memory only (no --data-dir)');
+      log.info(
+        { docs: s.docs, records: s.records, epoch: s.ownEpoch, dataDir: config.node.dataDir || null },
+        config.node.dataDir
+          ? `store loaded ${s.records} records from ${config.node.dataDir}`
+          : 'store is in memory only (no --data-dir)',
+      );
       return {
         async stop() {
           stopRevocations();
@@ -84,7 +89,10 @@ async function startStoreNode(ctx: AgentContext, m: Membership): Promise<StoreNo
     });
   } catch (err) {
     if (err instanceof GossipBindError && err.code === 'EADDRINUSE') {
-      throw new Error(`store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`, { cause: err });
+      throw new Error(
+        `store port ${g.bindAddr}:${config.store.bindPort} is in use: stop the other agent or choose another with --store-port`,
+        { cause: err },
+      );
     }
     throw err;
   }

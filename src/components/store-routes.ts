@@ -17,7 +17,14 @@
 //   GET    /v1/store?prefix=P&view=live|all
 import type { AgentContext, StoreHandle } from './context.js';
 import { ApiError, type ApiRequest } from '../api.js';
-import { SHARED_OWNER, StoreValueError, type Json, type StoreRecord, type StoreNode, type WatchEvent } from '../../crdt-store/index.js';
+import {
+  SHARED_OWNER,
+  StoreValueError,
+  type Json,
+  type StoreRecord,
+  type StoreNode,
+  type WatchEvent,
+} from '../../crdt-store/index.js';
 import { KV_PREFIX } from '../../records/schema.js';
 
 function requireStore(handle: StoreHandle): StoreNode {
@@ -33,7 +40,11 @@ function flag(req: ApiRequest, name: string): boolean {
 }
 
 const userKey = (r: StoreRecord) => r.key.slice(KV_PREFIX.length);
-const kvJson = (r: StoreRecord, store: StoreNode) => ({ key: userKey(r), value: r.value, index: store.versionOf(r.key) ?? 0 });
+const kvJson = (r: StoreRecord, store: StoreNode) => ({
+  key: userKey(r),
+  value: r.value,
+  index: store.versionOf(r.key) ?? 0,
+});
 
 /** The user key of a /v1/kv/<key> request; an empty one is refused (it would name the whole space). */
 function keyOf(req: ApiRequest): string {
@@ -47,7 +58,8 @@ function keyOf(req: ApiRequest): string {
 function casOf(req: ApiRequest): number | undefined {
   const v = req.query.get('cas');
   if (v === null) return undefined;
-  if (!/^\d{1,15}$/.test(v)) throw new ApiError(400, `?cas= takes the key's index (a whole number, 0: only if absent), not "${v}"`);
+  if (!/^\d{1,15}$/.test(v))
+    throw new ApiError(400, `?cas= takes the key's index (a whole number, 0: only if absent), not "${v}"`);
   return Number(v);
 }
 
@@ -73,7 +85,11 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
         store.watch(prefix, (e: WatchEvent) => {
           const key = e.key.slice(KV_PREFIX.length);
           // No index here: it costs an Automerge lookup per watcher per change (GET has it).
-          send(e.after ? { op: 'put', key, value: e.after.value, initial: e.initial } : { op: 'delete', key, initial: e.initial });
+          send(
+            e.after
+              ? { op: 'put', key, value: e.after.value, initial: e.initial }
+              : { op: 'delete', key, initial: e.initial },
+          );
         }),
     };
   });
@@ -86,7 +102,8 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
   });
 
   api.route('PUT', '/v1/kv/*key', async (req) => {
-    if (req.body === undefined) throw new ApiError(400, 'the body is the value: any JSON (a string needs quotes: "text")');
+    if (req.body === undefined)
+      throw new ApiError(400, 'the body is the value: any JSON (a string needs quotes: "text")');
     const key = keyOf(req);
     const cas = casOf(req);
     const durable = flag(req, 'durable');
@@ -94,10 +111,19 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
     // Checked and written in one turn of the event loop: nothing else writes in between.
     const at = store.versionOf(KV_PREFIX + key) ?? 0;
     if (cas !== undefined && cas !== at) {
-      throw new ApiError(409, at === 0 ? `cas: "${key}" does not exist (index 0), not at index ${cas}` : cas === 0 ? `cas: "${key}" exists (index ${at}); 0 writes only a new key` : `cas: "${key}" is at index ${at}, not ${cas}: it changed since you read it`);
+      throw new ApiError(
+        409,
+        at === 0
+          ? `cas: "${key}" does not exist (index 0), not at index ${cas}`
+          : cas === 0
+            ? `cas: "${key}" exists (index ${at}); 0 writes only a new key`
+            : `cas: "${key}" is at index ${at}, not ${cas}: it changed since you read it`,
+      );
     }
     const r = await write(() => store.put(KV_PREFIX + key, req.body as Json, { shared: true, durable }));
-    return { body: { key, value: r.record?.value ?? null, changed: r.changed, index: store.versionOf(KV_PREFIX + key) ?? 0 } };
+    return {
+      body: { key, value: r.record?.value ?? null, changed: r.changed, index: store.versionOf(KV_PREFIX + key) ?? 0 },
+    };
   });
 
   api.route('DELETE', '/v1/kv/*key', async (req) => {
@@ -105,7 +131,10 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
     const durable = flag(req, 'durable');
     const store = requireStore(handle);
     if (flag(req, 'recurse')) {
-      const keys = store.entries(KV_PREFIX + key, { view: 'all' }).filter((r) => r.owner === SHARED_OWNER).map((r) => r.key);
+      const keys = store
+        .entries(KV_PREFIX + key, { view: 'all' })
+        .filter((r) => r.owner === SHARED_OWNER)
+        .map((r) => r.key);
       const deleted = await write(() => store.deleteAll(keys, { shared: true, durable }));
       return { body: { prefix: key, deleted } };
     }
@@ -119,6 +148,15 @@ export function registerStoreRoutes(ctx: AgentContext, handle: StoreHandle): voi
     const store = requireStore(handle);
     const entries = store.entries(req.query.get('prefix') ?? '', { view });
     // writer: who wrote it (shared records: the winning write's node; with identity on, proven by its signature).
-    return { body: { entries: entries.map((r) => ({ key: r.key, owner: r.owner, writer: store.writerOf(r.key, { view }) ?? null, value: r.value })) } };
+    return {
+      body: {
+        entries: entries.map((r) => ({
+          key: r.key,
+          owner: r.owner,
+          writer: store.writerOf(r.key, { view }) ?? null,
+          value: r.value,
+        })),
+      },
+    };
   });
 }

@@ -6,7 +6,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 // From test/helpers/*.ts (tap) the build is in dist/; compiled into dist/test/helpers (a bench imports this), it is beside us.
-export const CLI = fileURLToPath(new URL(import.meta.url.endsWith('.js') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url));
+export const CLI = fileURLToPath(
+  new URL(import.meta.url.endsWith('.js') ? '../../src/cli.js' : '../../dist/src/cli.js', import.meta.url),
+);
 
 export interface AgentProcess {
   proc: ChildProcess;
@@ -24,9 +26,15 @@ export interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -43,11 +51,33 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
  * test/hermetic.test.ts checks that nothing starts an agent on a default port.
  * HERMETIC_PORT_FLAGS are the ports alone, for a bench that measures the default agent.
  */
-export const HERMETIC_PORT_FLAGS: readonly string[] = ['--bind-port', '0', '--api-port', '0', '--store-port', '0', '--dns-listen', '127.0.0.1:0'];
-export const HERMETIC_AGENT_FLAGS: readonly string[] = [...HERMETIC_PORT_FLAGS, '--dns-forward', 'false', '--docker', 'false', '--lb-datapath', 'userspace'];
+export const HERMETIC_PORT_FLAGS: readonly string[] = [
+  '--bind-port',
+  '0',
+  '--api-port',
+  '0',
+  '--store-port',
+  '0',
+  '--dns-listen',
+  '127.0.0.1:0',
+];
+export const HERMETIC_AGENT_FLAGS: readonly string[] = [
+  ...HERMETIC_PORT_FLAGS,
+  '--dns-forward',
+  'false',
+  '--docker',
+  'false',
+  '--lb-datapath',
+  'userspace',
+];
 
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
-export async function startAgent(t: Teardown, args: string[], env: NodeJS.ProcessEnv = {}, readyTimeoutMs = 30_000): Promise<AgentProcess> {
+export async function startAgent(
+  t: Teardown,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  readyTimeoutMs = 30_000,
+): Promise<AgentProcess> {
   const proc = spawn(process.execPath, [CLI, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +86,8 @@ export async function startAgent(t: Teardown, args: string[], env: NodeJS.Proces
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
+    [];
   let stderr = '';
   proc.stderr.on('data', (d) => (stderr += d));
   createInterface({ input: proc.stdout }).on('line', (text) => {
@@ -79,11 +110,28 @@ export async function startAgent(t: Teardown, args: string[], env: NodeJS.Proces
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const seen = lines.find(pred);
       if (seen) return resolve(seen);
-      const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs}ms; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `no matching log line within ${timeoutMs}ms; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`,
+            ),
+          ),
+        timeoutMs,
+      );
       waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then((code) => reject(new Error(`agent exited (${code}) before the expected line; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`)));
+      void exited.then((code) =>
+        reject(
+          new Error(
+            `agent exited (${code}) before the expected line; stderr: ${stderr.slice(-500)}; last lines: ${JSON.stringify(lines.slice(-5))}`,
+          ),
+        ),
+      );
     });
-  const readyLine = await waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'), readyTimeoutMs);
+  const readyLine = await waitForLine(
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('weft agent ready'),
+    readyTimeoutMs,
+  );
   return { proc, lines, ready: readyLine as Record<string, string>, exited, waitForLine };
 }
 

@@ -37,7 +37,10 @@ export function query(name: string, type: RecordType | 'ANY' | number, o: QueryO
     id: o.id ?? 4242,
     flags: o.rd === false ? 0 : dnsPacket.RECURSION_DESIRED,
     questions: [{ type: qtype === undefined ? (type as RecordType) : 'A', name, class: o.class ?? 'IN' }],
-    additionals: edns === false ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: edns, flags: o.dnssecOk ? dnsPacket.DNSSEC_OK : 0 } as never],
+    additionals:
+      edns === false
+        ? []
+        : [{ type: 'OPT', name: '.', udpPayloadSize: edns, flags: o.dnssecOk ? dnsPacket.DNSSEC_OK : 0 } as never],
   });
   if (qtype !== undefined) bytes.writeUInt16BE(qtype, 12 + nameWireLength(name));
   return bytes;
@@ -90,10 +93,15 @@ export interface DigResult {
 /** Runs dig against a server on loopback; the records come back as whitespace-split lines. */
 export function dig(server: string, port: number, args: string[]): Promise<DigResult> {
   return new Promise((resolve, reject) => {
-    execFile('dig', [`@${server}`, '-p', String(port), '+time=2', '+tries=1', ...args], { timeout: 10_000 }, (err, stdout) => {
-      if (err && !stdout) return reject(err);
-      resolve(parseDig(stdout));
-    });
+    execFile(
+      'dig',
+      [`@${server}`, '-p', String(port), '+time=2', '+tries=1', ...args],
+      { timeout: 10_000 },
+      (err, stdout) => {
+        if (err && !stdout) return reject(err);
+        resolve(parseDig(stdout));
+      },
+    );
   });
 }
 
@@ -103,7 +111,20 @@ export function parseDig(out: string): DigResult {
   const udp = /; EDNS: version: \d+, flags:[^;]*; udp: (\d+)/.exec(out)?.[1];
   const section = (title: string): string[][] => {
     const m = new RegExp(`;; ${title} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(out);
-    return m ? m[1].split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/)) : [];
+    return m
+      ? m[1]
+          .split('\n')
+          .filter((l) => l && !l.startsWith(';'))
+          .map((l) => l.split(/\s+/))
+      : [];
   };
-  return { status, flags, answer: section('ANSWER'), authority: section('AUTHORITY'), additional: section('ADDITIONAL'), udp: udp ? Number(udp) : undefined, raw: out };
+  return {
+    status,
+    flags,
+    answer: section('ANSWER'),
+    authority: section('AUTHORITY'),
+    additional: section('ADDITIONAL'),
+    udp: udp ? Number(udp) : undefined,
+    raw: out,
+  };
 }

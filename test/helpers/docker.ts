@@ -23,7 +23,20 @@
 // then SIGKILL after 15 s), removes bridges a killed dockerd left, unmounts what it
 // mounted under the directory and deletes the directory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, symlinkSync, copyFileSync, chmodSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  symlinkSync,
+  copyFileSync,
+  chmodSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -83,7 +96,8 @@ export function isStaticElf(path: string): boolean {
 
 /** The static busybox to build the image from, or undefined. Debian's busybox-static puts it at /bin/busybox. */
 export function staticBusybox(): string | undefined {
-  for (const p of ['/bin/busybox', '/usr/bin/busybox', onPath('busybox')]) if (p && existsSync(p) && isStaticElf(p)) return p;
+  for (const p of ['/bin/busybox', '/usr/bin/busybox', onPath('busybox')])
+    if (p && existsSync(p) && isStaticElf(p)) return p;
   return undefined;
 }
 
@@ -99,12 +113,21 @@ export function dockerSkip(): string | false {
   return why;
 }
 
-function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: NodeJS.ReadableStream; timeoutMs?: number } = {}): Promise<string> {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: NodeJS.ReadableStream; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = execFile(cmd, args, { env: opts.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
-      else resolve(String(stdout).trim());
-    });
+    const p = execFile(
+      cmd,
+      args,
+      { env: opts.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr).trim() || err.message}`));
+        else resolve(String(stdout).trim());
+      },
+    );
     if (opts.input) opts.input.pipe(p.stdin!);
     else p.stdin?.end();
   });
@@ -119,7 +142,8 @@ async function busyboxRootfsTar(dir: string): Promise<NodeJS.ReadableStream> {
   chmodSync(bb, 0o755);
   for (const a of (await sh(bb, ['--list'])).split('\n')) {
     const name = a.trim();
-    if (name && name !== 'busybox' && !existsSync(join(root, 'bin', name))) symlinkSync('busybox', join(root, 'bin', name));
+    if (name && name !== 'busybox' && !existsSync(join(root, 'bin', name)))
+      symlinkSync('busybox', join(root, 'bin', name));
   }
   return spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout!;
 }
@@ -141,7 +165,7 @@ function leftoverProcesses(dir: string): number[] {
     }
   }
   const out = new Set(roots);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, pp] of parent) {
       if (!out.has(pid) && out.has(pp)) {
@@ -199,20 +223,29 @@ class Dockerd {
     const p = spawn(
       'dockerd',
       [
-        '--data-root', join(dir, 'data'),
-        '--exec-root', join(dir, 'exec'),
-        '--pidfile', join(dir, 'docker.pid'),
-        '-H', `unix://${this.socket}`,
-        '--storage-driver', 'vfs',
-        '--bridge', 'none',
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        '-H',
+        `unix://${this.socket}`,
+        '--storage-driver',
+        'vfs',
+        '--bridge',
+        'none',
         '--iptables=false',
         '--ip-forward=false',
         '--ip-masq=false',
         '--userland-proxy=false',
-        '--default-address-pool', `base=${this.pool},size=24`,
-        '--log-level', 'warn',
+        '--default-address-pool',
+        `base=${this.pool},size=24`,
+        '--log-level',
+        'warn',
         // Containers whose PID 1 ignores SIGTERM (busybox sleep) would hold a stop for 15 s.
-        '--shutdown-timeout', '1',
+        '--shutdown-timeout',
+        '1',
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -234,7 +267,8 @@ class Dockerd {
       } catch {
         /* not up yet */
       }
-      if (Date.now() - t0 > 30_000) throw new Error(`dockerd did not answer on ${this.socket} within 30 s; its log ends: ${this.logTail(800)}`);
+      if (Date.now() - t0 > 30_000)
+        throw new Error(`dockerd did not answer on ${this.socket} within 30 s; its log ends: ${this.logTail(800)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -250,10 +284,15 @@ class Dockerd {
 }
 
 /** Every container and network of a running engine, removed; the networks' bridges noted in `bridges`. */
-async function removeContainersAndNetworks(run: (args: string[]) => Promise<string>, bridges: Set<string>): Promise<void> {
+async function removeContainersAndNetworks(
+  run: (args: string[]) => Promise<string>,
+  bridges: Set<string>,
+): Promise<void> {
   const ids = (await run(['ps', '-aq']).catch(() => '')).split('\n').filter(Boolean);
   if (ids.length) await run(['rm', '-f', ...ids]).catch(() => '');
-  const nets = (await run(['network', 'ls', '-q', '--filter', 'type=custom']).catch(() => '')).split('\n').filter(Boolean);
+  const nets = (await run(['network', 'ls', '-q', '--filter', 'type=custom']).catch(() => ''))
+    .split('\n')
+    .filter(Boolean);
   for (const n of nets) bridges.add(`br-${n.slice(0, 12)}`);
   if (nets.length) await run(['network', 'rm', ...nets]).catch(() => '');
 }
@@ -280,7 +319,8 @@ export async function startDocker(t: Teardown): Promise<DockerEngine> {
   const docker = new Dockerode({ socketPath: socket });
   const dockerd = new Dockerd(dir, socket, docker, pool);
   const bridges = new Set<string>();
-  const run = (args: string[], opts: { timeoutMs?: number } = {}) => sh('docker', args, { env, timeoutMs: opts.timeoutMs });
+  const run = (args: string[], opts: { timeoutMs?: number } = {}) =>
+    sh('docker', args, { env, timeoutMs: opts.timeoutMs });
 
   t.teardown(async () => {
     try {

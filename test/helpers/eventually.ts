@@ -1,5 +1,10 @@
 /** Polls `check` until it holds; resolves with the ms it took, or rejects naming `what` after timeoutMs. */
-export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<number> {
+export async function eventually(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<number> {
   const t0 = Date.now();
   for (;;) {
     if (await check()) return Date.now() - t0;

@@ -29,7 +29,8 @@ export function sh(cmd: string, args: readonly string[], input?: string): Promis
 }
 
 /** `ip -n ns -batch` of several lines, failing on the first error. */
-const ipBatch = (ns: string | undefined, lines: string[]) => sh('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], lines.join('\n') + '\n');
+const ipBatch = (ns: string | undefined, lines: string[]) =>
+  sh('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], lines.join('\n') + '\n');
 
 const PROBER = String.raw`
 const net = require('node:net');
@@ -63,7 +64,9 @@ export class Container {
 
   /** Starts the prober (echo server + connect requests). */
   async startProber(): Promise<void> {
-    const p = spawn('ip', ['netns', 'exec', this.ns, process.execPath, '-e', PROBER, String(PROBE_PORT)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const p = spawn('ip', ['netns', 'exec', this.ns, process.execPath, '-e', PROBER, String(PROBE_PORT)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     this.proc = p;
     const rl = createInterface({ input: p.stdout! });
     await new Promise<void>((resolve, reject) => {
@@ -117,7 +120,14 @@ export class Host {
    * A container on `bridge` (which must exist) at `addr`/`len` with `gateway` as default
    * route and `mtu` on its interface.
    */
-  async addContainer(o: { bridge: string; addr: string; len: number; gateway: string; mtu: number; prober?: boolean }): Promise<Container> {
+  async addContainer(o: {
+    bridge: string;
+    addr: string;
+    len: number;
+    gateway: string;
+    mtu: number;
+    prober?: boolean;
+  }): Promise<Container> {
     const ns = `${this.ns}c${this.containers.length}`;
     const hostSide = `c${this.containers.length}`;
     await sh('ip', ['netns', 'add', ns]);
@@ -125,8 +135,16 @@ export class Host {
     const c = new Container(ns, o.addr, this);
     this.containers.push(c);
     this.fixture.containers.push(c);
-    await ipBatch(this.ns, [`link add ${hostSide} mtu ${o.mtu} type veth peer name eth0 netns ${ns}`, `link set ${hostSide} master ${o.bridge} up`]);
-    await ipBatch(ns, ['link set lo up', `link set eth0 mtu ${o.mtu} up`, `addr add ${o.addr}/${o.len} dev eth0`, `route add default via ${o.gateway}`]);
+    await ipBatch(this.ns, [
+      `link add ${hostSide} mtu ${o.mtu} type veth peer name eth0 netns ${ns}`,
+      `link set ${hostSide} master ${o.bridge} up`,
+    ]);
+    await ipBatch(ns, [
+      'link set lo up',
+      `link set eth0 mtu ${o.mtu} up`,
+      `addr add ${o.addr}/${o.len} dev eth0`,
+      `route add default via ${o.gateway}`,
+    ]);
     if (o.prober !== false) await c.startProber();
     return c;
   }

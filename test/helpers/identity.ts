@@ -33,7 +33,13 @@ export function makePki(names: readonly string[] = []): TestPki {
     },
     identity(name, now = Date.now()) {
       const f = pki.node(name);
-      return makeIdentity({ caPem: readFileSync(ca.cert), certPem: readFileSync(f.cert), keyPem: readFileSync(f.key), name, now });
+      return makeIdentity({
+        caPem: readFileSync(ca.cert),
+        certPem: readFileSync(f.cert),
+        keyPem: readFileSync(f.key),
+        name,
+        now,
+      });
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -57,7 +57,9 @@ export class NetLab {
     const ns = `${this.prefix}h${last}`;
     const addr = `${this.subnet}.${last}`;
     await this.addNs(ns);
-    await run(['ip', '-n', this.hub, '-batch', '-'], { input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n` });
+    await run(['ip', '-n', this.hub, '-batch', '-'], {
+      input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n`,
+    });
     await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add ${addr}/24 dev eth0\nlink set eth0 up\n` });
     // Many short connections from one client: reuse TIME_WAIT ports (MACHINE-NOTES).
     await run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1'], { netns: ns });
@@ -84,7 +86,11 @@ export class NetLab {
   }
 
   /** Starts a backend named `name` on the host (TCP on tcpPort, UDP on udpPort); resolves once it listens. */
-  async backend(h: Host, name: string, ports: { tcp?: number; udp?: number } = { tcp: 8080, udp: 8081 }): Promise<ChildProcess> {
+  async backend(
+    h: Host,
+    name: string,
+    ports: { tcp?: number; udp?: number } = { tcp: 8080, udp: 8081 },
+  ): Promise<ChildProcess> {
     const p = this.node(h.ns, BACKEND, [name, String(ports.tcp ?? 0), String(ports.udp ?? 0)]);
     await firstLine(p, 10_000);
     return p;
@@ -101,7 +107,12 @@ export class NetLab {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const exits = [...this.procs].map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')))));
+    const exits = [...this.procs].map(
+      (p) =>
+        new Promise<void>((r) =>
+          p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')),
+        ),
+    );
     await Promise.all(exits);
     for (const ns of this.namespaces.reverse()) await run(['ip', 'netns', 'del', ns]).catch(() => {});
   }
