@@ -58,6 +58,7 @@ t.test('n/X takes only changes authored by X in that epoch, writing keys X may h
     bad_cert: 0,
     wrong_signer: 0,
     revoked: 0,
+    unknown_cert: 0,
   });
   t.same(a.keys('', { view: 'all' }), [], 'nothing was taken');
   t.equal(

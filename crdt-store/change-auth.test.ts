@@ -30,6 +30,9 @@ t.test(
       new LocalStore({ name: n, clock: () => Date.now(), keyOwner: recordOwner, auth: auth(n) });
     const a = mk('a');
     const b = mk('b');
+    // Records name certificates by reference: b learns them as a push or a sync would bring them.
+    b.learnCerts(['a', 'm'].map((n) => pki.identity(n, now).cert.der));
+    a.learnCerts([pki.identity('m', now).cert.der]);
     const seen: LocalChange[] = [];
     a.observe({ localChange: (c) => seen.push(c) });
     // Its own epoch's first change (made at start, before the observer).
@@ -115,6 +118,7 @@ t.test("a node restarted from its data directory still proves other writers' cha
   a.observe({ localChange: (c) => seen.push(c) });
   a.put('kv/k', 'from a', { shared: true });
   const opened = openStore(dir, { name: 'b', clock: () => Date.now(), keyOwner: recordOwner, auth: auth('b') });
+  opened.store.learnCerts(a.certsFor(seen.map((c) => c.auth)));
   for (const c of seen) opened.store.applyRemote(c.docId, c.epoch, [c.change], [c.auth]);
   t.equal(opened.store.get('kv/k')?.value, 'from a');
   opened.close();
@@ -131,8 +135,10 @@ t.test("a node restarted from its data directory still proves other writers' cha
     const m1 = c.generateSync(docId, 0, sc);
     if (m1) again.store.receiveSync(docId, 0, sb, m1, c.syncAuths(docId, 0, m1));
     const m2 = again.store.generateSync(docId, 0, sb);
-    if (m2)
-      t.not(c.receiveSync(docId, 0, sc, m2, again.store.syncAuths(docId, 0, m2)), 'invalid', `round ${round}: taken`);
+    const auths2 = m2 && again.store.syncAuths(docId, 0, m2);
+    // As a repair session does: the certificates of the records, from the sender's book.
+    if (auths2) c.learnCerts(again.store.certsFor(auths2.values()));
+    if (m2) t.not(c.receiveSync(docId, 0, sc, m2, auths2!), 'invalid', `round ${round}: taken`);
     if (!m1 && !m2) break;
   }
   t.equal(c.get('kv/k')?.value, 'from a', "c has a's record, proven by a's signature kept on b's disk");
@@ -165,8 +171,10 @@ t.test(
       const m1 = c.generateSync(docId, 0, sc);
       if (m1) again.store.receiveSync(docId, 0, sa, m1, c.syncAuths(docId, 0, m1));
       const m2 = again.store.generateSync(docId, 0, sa);
-      if (m2)
-        t.not(c.receiveSync(docId, 0, sc, m2, again.store.syncAuths(docId, 0, m2)), 'invalid', `round ${round}: taken`);
+      const auths2 = m2 && again.store.syncAuths(docId, 0, m2);
+      // As a repair session does: the certificates of the records, from the sender's book.
+      if (auths2) c.learnCerts(again.store.certsFor(auths2.values()));
+      if (m2) t.not(c.receiveSync(docId, 0, sc, m2, auths2!), 'invalid', `round ${round}: taken`);
       if (!m1 && !m2) break;
     }
     t.equal(c.get('kv/crash')?.value, 'kept', 're-signed and taken');
@@ -197,6 +205,7 @@ t.test(
     });
     const own = a.doc(ownDocId('a'))!;
     const h = own.heads()[0]!;
+    b.learnCerts(a.certsFor(own.auths.values()));
     b.applyRemote(own.id, own.epoch, [own.getChange(h)!], [own.auths.get(h)]);
     const seen: LocalChange[] = [];
     a.observe({ localChange: (c) => seen.push(c) });

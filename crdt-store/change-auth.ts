@@ -11,14 +11,27 @@
 //   push        each change with its auth record (wire.ts WireChange.auth)
 //   sync        each sync message with the auth records of the changes in it
 //               (SyncItem.auths), looked up in the sender's side table
-// An auth record is the signature (64 bytes) followed by the writer's certificate (DER).
+// An auth record is the signature (64 bytes) followed by the writer's certificate's
+// reference (16 bytes, membership/cert-book.ts): a whole certificate (~600 bytes) in every
+// record made signed writes cost as much in copying, memory and bytes as the change.
+// The certificates themselves travel beside the records that need them, and each is
+// checked against the CA before it is kept (learnCerts, a bounded book):
+//   push        the writer's, with its first pushes (and again every little while), and
+//               always in the answer to a graft (a node that could not check a change
+//               leaves it unseen, so its lazy peer's announcement brings it back with them)
+//   sync        those of the records in the session, once per session
+//   journal     each auth chunk holds each certificate it references once
+// A record whose certificate is unknown here is refused and counted ('unknown_cert'), never
+// applied or kept; an unknown reference costs a failed lookup, never memory. A record
+// holding the whole certificate (an agent from before references) is still taken.
 //
 // What is checked, per change:
 //   - a record is there (else 'unsigned', unless the migration window accepts unsigned);
-//   - the certificate is issued by the cluster CA and names a node, and is not revoked
-//     ('bad_cert', 'revoked'); for a node's own document also within its validity: an
-//     expired node writes nothing. Shared documents keep history written by nodes long
-//     gone, whose certificates may have expired since; that history stays readable;
+//   - the certificate is known here ('unknown_cert'), was issued by the cluster CA and
+//     names a node, and is not revoked ('bad_cert', 'revoked'); for a node's own document
+//     also within its validity: an expired node writes nothing. Shared documents keep
+//     history written by nodes long gone, whose certificates may have expired since; that
+//     history stays readable;
 //   - the writer may write it ('wrong_signer'): n/X only by X, and in any document the
 //     change's Automerge actor must be the writer's (its name half, names.ts actorId), so
 //     no one can spend another node's sequence numbers;
@@ -28,11 +41,20 @@
 
 import { DEFAULTS } from './defaults.js';
 import { Packr } from 'msgpackr';
-import { verifySignature, type Identity, type CertVerifier } from '../membership/identity.js';
+import { verifySignature, type Identity, type CertVerifier, type TrustedCert } from '../membership/identity.js';
+import { bytesKey, CertBook, certRefOfDer } from '../membership/cert-book.js';
+import { CERT_REF_BYTES } from '../membership/messages.js';
 import { LruMap } from '../base/lru.js';
 import { actorId, parseDocId, type DocId } from './names.js';
 
-export const AUTH_REJECTS = ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked'] as const;
+export const AUTH_REJECTS = [
+  'unsigned',
+  'bad_signature',
+  'bad_cert',
+  'wrong_signer',
+  'revoked',
+  'unknown_cert',
+] as const;
 export type AuthReject = (typeof AUTH_REJECTS)[number];
 
 /** What the store needs of identity: sign its own changes, check everyone's. */
@@ -52,10 +74,20 @@ export interface ChangeAuth {
   writerOfActor(actor: string): string | undefined;
   /** Has every certificate seen for node `name` expired by `now` (the store's clock)? False if none was seen. */
   expired(name: string, now: number): boolean;
+  /** Keeps the certificates that pass the CA's check (for the records that reference them); returns how many did not. */
+  learnCerts(ders: readonly Uint8Array[], now: number): number;
+  /** The certificate (DER) an auth record references, if known here. */
+  certOf(auth: Uint8Array): Uint8Array | undefined;
 }
 
 const DOMAIN = 'store-change';
 const SIG_BYTES = 64;
+/** Signature and certificate reference. */
+export const AUTH_BYTES = SIG_BYTES + CERT_REF_BYTES;
+/** What an auth record's certificate is known by: its reference (or the whole certificate, from an older agent). */
+export const certKey = (auth: Uint8Array): string => bytesKey(auth.subarray(SIG_BYTES));
+/** Larger is no certificate (weft's are ~600 bytes): not worth parsing. */
+const MAX_CERT_BYTES = 4096;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 const signedBytes = (docId: DocId, change: Uint8Array): Buffer =>
@@ -78,7 +110,9 @@ export class SignedChanges implements ChangeAuth {
   /** Actor name half -> node name, from verified changes (bounded: one per node seen). */
   private readonly writers = new LruMap<string, string>(65_536);
   private readonly acceptUnsigned: () => boolean;
-  private ownCert: Uint8Array;
+  /** Certificates checked against the CA, by reference (this node's own included). */
+  private readonly book = new CertBook();
+  private ownRef: Uint8Array;
   /** Latest notAfter among the certificates seen per node (a renewal extends it). */
   private readonly notAfter = new LruMap<string, number>(65_536);
   private readonly clockOffsetMs: number;
@@ -89,7 +123,7 @@ export class SignedChanges implements ChangeAuth {
   ) {
     this.verified = new LruMap(opts.cacheSize ?? DEFAULTS.changeAuthCacheSize);
     this.acceptUnsigned = opts.acceptUnsigned ?? (() => false);
-    this.ownCert = identity.cert.der;
+    this.ownRef = this.book.add(identity.cert);
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;
     this.writers.set(actorName(actorId(identity.name, 0)), identity.name);
   }
@@ -112,6 +146,11 @@ export class SignedChanges implements ChangeAuth {
     for (const l of this.listeners) l.revoked?.(node);
   }
 
+  /** Certificates known by reference here (bounded; only CA-issued ones enter). */
+  get certsKnown(): number {
+    return this.book.size;
+  }
+
   get certFingerprint(): string {
     return this.identity.cert.fingerprint;
   }
@@ -120,12 +159,31 @@ export class SignedChanges implements ChangeAuth {
   setIdentity(identity: Identity): void {
     // The same CA and its revocations: only the signing key and certificate change.
     this.identity = { ...identity, verifier: this.identity.verifier };
-    this.ownCert = identity.cert.der;
+    this.ownRef = this.book.add(identity.cert);
     for (const l of this.listeners) l.renewed?.(this.identity);
   }
 
   sign(docId: DocId, change: Uint8Array): Uint8Array {
-    return Buffer.concat([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownCert]);
+    return Buffer.concat([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownRef]);
+  }
+
+  learnCerts(ders: readonly Uint8Array[], now: number): number {
+    let refused = 0;
+    for (const der of ders) {
+      // Expired ones too: shared documents keep history signed while they were valid.
+      const c =
+        der.byteLength <= MAX_CERT_BYTES
+          ? this.identity.verifier.check(der, now + this.clockOffsetMs, true)
+          : 'bad_cert';
+      if (typeof c === 'string') refused++;
+      else this.book.add(c);
+    }
+    return refused;
+  }
+
+  certOf(auth: Uint8Array): Uint8Array | undefined {
+    const tail = auth.subarray(SIG_BYTES);
+    return tail.byteLength > CERT_REF_BYTES ? tail : this.book.get(tail)?.der;
   }
 
   verify(
@@ -140,12 +198,11 @@ export class SignedChanges implements ChangeAuth {
     const known = this.verified.get(key);
     if (known !== undefined) return this.identity.verifier.isRevoked(known) ? 'revoked' : known;
     if (!auth) return this.acceptUnsigned() ? (this.writers.get(actorName(actor)) ?? '?') : 'unsigned';
-    if (auth.length <= SIG_BYTES) return 'bad_signature';
+    if (auth.length < AUTH_BYTES) return 'bad_signature';
     const sig = auth.subarray(0, SIG_BYTES);
-    const der = auth.subarray(SIG_BYTES);
     const kind = parseDocId(docId);
-    const cert = this.identity.verifier.check(der, now + this.clockOffsetMs, kind?.kind === 'shared');
-    if (typeof cert === 'string') return cert === 'revoked' ? 'revoked' : 'bad_cert';
+    const cert = this.certFor(auth.subarray(SIG_BYTES), now + this.clockOffsetMs, kind?.kind === 'shared');
+    if (typeof cert === 'string') return cert;
     const writer = cert.name;
     if (kind?.kind === 'own' && kind.owner !== writer) return 'wrong_signer';
     if (actorName(actor) !== actorName(actorId(writer, 0))) return 'wrong_signer';
@@ -154,6 +211,21 @@ export class SignedChanges implements ChangeAuth {
     this.verified.set(key, writer);
     this.writers.set(actorName(actor), writer);
     return writer;
+  }
+
+  /** The certificate of an auth record's tail (a reference, or a whole certificate from an older agent), checked at `at` (wall-clock ms). */
+  private certFor(tail: Uint8Array, at: number, allowExpired: boolean): TrustedCert | AuthReject {
+    const verifier = this.identity.verifier;
+    if (tail.byteLength > CERT_REF_BYTES) {
+      const c = tail.byteLength <= MAX_CERT_BYTES ? verifier.check(tail, at, allowExpired) : 'bad_cert';
+      if (typeof c === 'string') return c === 'revoked' ? 'revoked' : 'bad_cert';
+      this.book.add(c);
+      return c;
+    }
+    const c = this.book.get(tail);
+    if (!c) return 'unknown_cert';
+    if (verifier.isRevoked(c.name) || verifier.isRevoked(c.fingerprint)) return 'revoked';
+    return at < c.notBefore || (at > c.notAfter && !allowExpired) ? 'bad_cert' : c;
   }
 
   expired(name: string, now: number): boolean {
@@ -174,41 +246,53 @@ export const isAuthChunk = (chunk: Uint8Array): boolean =>
   chunk.length >= AUTH_MAGIC.length && AUTH_MAGIC.equals(chunk.subarray(0, AUTH_MAGIC.length));
 
 /**
- * On disk an auth chunk holds each certificate once: [certificates, [hash, signature,
- * certificate index]...]; a record per change would repeat the same ~340 bytes and make
- * the journal compact several times as often.
+ * On disk an auth chunk holds each certificate it references once: [certificates,
+ * [hash, signature, certificate index]...]; the loader learns them (checked against the CA)
+ * before the records that reference them. A record whose certificate is unknown is left out.
  */
-export function authChunk(entries: Iterable<[string, Uint8Array]>): Uint8Array {
+export function authChunk(
+  entries: Iterable<[string, Uint8Array]>,
+  certOf: (auth: Uint8Array) => Uint8Array | undefined,
+): Uint8Array {
   const certs: Uint8Array[] = [];
   const index = new Map<string, number>();
   const rows: [Buffer, Uint8Array, number][] = [];
   for (const [h, a] of entries) {
-    const sig = a.subarray(0, SIG_BYTES);
-    const der = a.subarray(SIG_BYTES);
-    const k = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    const k = certKey(a);
     let i = index.get(k);
-    if (i === undefined) index.set(k, (i = certs.push(der) - 1));
-    rows.push([Buffer.from(h, 'hex'), sig, i]);
+    if (i === undefined) {
+      const der = certOf(a);
+      if (!der) continue;
+      index.set(k, (i = certs.push(der) - 1));
+    }
+    rows.push([Buffer.from(h, 'hex'), a.subarray(0, SIG_BYTES), i]);
   }
   return Buffer.concat([AUTH_MAGIC, packr.pack([certs, rows])]);
 }
 
-/** The (hash, auth record) pairs of an auth chunk, or undefined if it is damaged. */
-export function readAuthChunk(chunk: Uint8Array): [string, Uint8Array][] | undefined {
+/** An auth chunk read back: its certificates, and (hash, auth record) pairs referencing them. */
+export interface ReadAuthChunk {
+  certs: Uint8Array[];
+  entries: [string, Uint8Array][];
+}
+
+/** The certificates and records of an auth chunk, or undefined if it is damaged. */
+export function readAuthChunk(chunk: Uint8Array): ReadAuthChunk | undefined {
   try {
     const v = packr.unpack(chunk.subarray(AUTH_MAGIC.length)) as unknown;
     if (!Array.isArray(v) || v.length !== 2 || !Array.isArray(v[0]) || !Array.isArray(v[1])) return undefined;
     const certs = v[0] as unknown[];
-    const out: [string, Uint8Array][] = [];
+    if (!certs.every((c) => c instanceof Uint8Array)) return undefined;
+    const refs = (certs as Uint8Array[]).map(certRefOfDer);
+    const entries: [string, Uint8Array][] = [];
     for (const e of v[1] as unknown[]) {
       if (!Array.isArray(e) || !(e[0] instanceof Uint8Array) || e[0].length !== 32 || !(e[1] instanceof Uint8Array))
         return undefined;
-      const der = certs[e[2] as number];
-      if (!(der instanceof Uint8Array)) return undefined;
-      if (e[1].length !== SIG_BYTES) return undefined;
-      out.push([Buffer.from(e[0]).toString('hex'), Buffer.concat([e[1], der])]);
+      const ref = typeof e[2] === 'number' ? refs[e[2]] : undefined;
+      if (!ref || e[1].length !== SIG_BYTES) return undefined;
+      entries.push([Buffer.from(e[0]).toString('hex'), Buffer.concat([e[1], ref])]);
     }
-    return out;
+    return { certs: certs as Uint8Array[], entries };
   } catch {
     return undefined;
   }

@@ -56,7 +56,8 @@ import {
   type ChangeInfo,
   type KeyOwnerRule,
 } from './admission.js';
-import { authChunk, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
+import { authChunk, certKey, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
+import { OwnSignatures } from './own-signatures.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -85,8 +86,8 @@ export interface LocalChange {
   epoch: number;
   hash: string;
   change: Uint8Array;
-  /** Its auth record (change-auth.ts), with identity on. */
-  auth?: Uint8Array;
+  /** Its auth record (change-auth.ts), with identity on: signed when first read (own-signatures.ts). */
+  readonly auth?: Uint8Array;
 }
 
 /** What became of changes or a document received from a peer. */
@@ -197,6 +198,8 @@ export class LocalStore {
   private readonly keyOwner: KeyOwnerRule | undefined;
   private readonly maxEpochAheadMs: number;
   private readonly auth: ChangeAuth | undefined;
+  /** This node's changes not signed yet (signed in batches, at the first need: own-signatures.ts). */
+  private readonly own: OwnSignatures | undefined;
   private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
 
   private readonly docs = new Map<DocId, ReplicaDoc>();
@@ -244,6 +247,7 @@ export class LocalStore {
     this.keyOwner = opts.keyOwner;
     this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULTS.maxEpochAheadMs;
     this.auth = opts.auth;
+    this.own = opts.auth && new OwnSignatures(opts.auth);
     const keyOwner = this.keyOwner;
     this.views = new Views(
       this.holders,
@@ -596,6 +600,7 @@ export class LocalStore {
   syncAuths(docId: DocId, epoch: number, message: Uint8Array): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>();
     if (!this.auth) return out;
+    this.own?.signAll();
     const doc = this.docs.get(docId);
     const held = doc && doc.epoch === epoch ? doc : this.pending.get(docId);
     if (!held) return out;
@@ -684,6 +689,39 @@ export class LocalStore {
     this.pending.clear();
   }
 
+  /**
+   * Certificates that came with changes (a push, a sync session, the journal): each is
+   * checked against the CA before the records referencing it can use it; a refused one is
+   * counted as bad_cert.
+   */
+  learnCerts(ders: readonly Uint8Array[] | undefined): void {
+    if (!this.auth || !ders || ders.length === 0) return;
+    const refused = this.auth.learnCerts(ders, this.clock());
+    for (let i = 0; i < refused; i++) this.rejected('bad_cert');
+  }
+
+  /**
+   * The certificates the given auth records reference, each once, for a peer to check
+   * them; those whose reference is in `sent` are left out, and the rest added to it. At
+   * most `max` (the rest go with a later message).
+   */
+  certsFor(auths: Iterable<Uint8Array | undefined>, sent = new Set<string>(), max = Infinity): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (!this.auth) return out;
+    for (const a of auths) {
+      if (out.length >= max) break;
+      if (!a) continue;
+      const k = certKey(a);
+      if (sent.has(k)) continue;
+      sent.add(k);
+      const der = this.auth.certOf(a);
+      if (der) out.push(der);
+    }
+    return out;
+  }
+
+  private readonly certOf = (a: Uint8Array): Uint8Array | undefined => this.auth?.certOf(a);
+
   // ------------------------------------------------------------ maintenance
 
   /**
@@ -769,10 +807,10 @@ export class LocalStore {
       this.counters.localChanges++;
       this.reindex(doc, changes);
       this.persistence?.chunk(doc.id, doc.epoch, doc.saveIncremental());
-      const auth = this.signChange(doc, committed);
+      const local = localChange(doc, committed, this.own?.add(doc, committed.hash, committed.change));
       this.persistAuths(doc);
       for (const o of this.observers) {
-        o.localChange?.({ docId: doc.id, epoch: doc.epoch, hash: committed.hash, change: committed.change, auth });
+        o.localChange?.(local);
         o.docUpdated?.(doc);
       }
     }
@@ -793,9 +831,10 @@ export class LocalStore {
   }
 
   private *snapshot(): Iterable<{ docId: DocId; epoch: number; bytes: Uint8Array }> {
+    this.own?.signAll();
     for (const d of this.docs.values()) {
       yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
-      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths) };
+      if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths, this.certOf) };
       d.unpersistedAuths = [];
     }
   }
@@ -915,11 +954,13 @@ export class LocalStore {
       }
     }
     this.persistence?.chunk(id, epoch, doc.saveIncremental());
-    const auth = this.signChange(doc, first);
+    // Signed at once: an epoch's first change is what peers need to adopt it.
+    const local = localChange(doc, first, this.own?.add(doc, first.hash, first.change));
+    this.own?.signAll();
     this.persistAuths(doc);
     this.persistence?.sync();
     for (const o of this.observers) {
-      o.localChange?.({ docId: id, epoch, hash: first.hash, change: first.change, auth });
+      o.localChange?.(local);
       o.docUpdated?.(doc);
     }
   }
@@ -971,8 +1012,9 @@ export class LocalStore {
     const doc = this.freshDoc(p.docId, kind, p.epoch);
     for (const chunk of p.chunks) {
       if (isAuthChunk(chunk)) {
-        const entries = readAuthChunk(chunk);
-        if (entries) for (const [h, a] of entries) doc.auths.set(h, a);
+        const read = readAuthChunk(chunk);
+        if (read) this.learnCerts(read.certs);
+        if (read) for (const [h, a] of read.entries) doc.auths.set(h, a);
         else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');
         continue;
       }
@@ -999,28 +1041,20 @@ export class LocalStore {
     if (doc.owner !== this.name) doc.hibernate();
   }
 
-  /** Signs a change this node just made and keeps the record beside it (with identity on). */
-  private signChange(doc: ReplicaDoc, c: { hash: string; change: Uint8Array }): Uint8Array | undefined {
-    if (!this.auth) return undefined;
-    const auth = this.auth.sign(doc.id, c.change);
-    doc.auths.set(c.hash, auth);
-    doc.unpersistedAuths.push(c.hash);
-    return auth;
-  }
-
   /** Auth records of `doc` not on disk yet go after its content (never before: see keepAuths). */
   private persistAuths(doc: ReplicaDoc, now = false): void {
     // Batched: one journal record per change would double the log's growth (and its
     // compactions). What a crash loses is re-signed on demand for our own changes
     // (syncAuths); other writers' are fetched again from peers that hold them.
     if (doc.unpersistedAuths.length === 0 || (!now && doc.unpersistedAuths.length < AUTH_BATCH)) return;
+    this.own?.signAll();
     const entries: [string, Uint8Array][] = [];
     for (const h of doc.unpersistedAuths) {
       const a = doc.auths.get(h);
       if (a) entries.push([h, a]);
     }
     doc.unpersistedAuths = [];
-    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries));
+    if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries, this.certOf));
   }
 
   /**
@@ -1037,7 +1071,14 @@ export class LocalStore {
     for (const c of infos) {
       const a = auths.get(c.hash);
       const r = this.auth!.verify(docId, c.bytes, c.hash, c.actor, a, now);
-      if (r === 'unsigned' || r === 'bad_signature' || r === 'bad_cert' || r === 'wrong_signer' || r === 'revoked')
+      if (
+        r === 'unsigned' ||
+        r === 'bad_signature' ||
+        r === 'bad_cert' ||
+        r === 'wrong_signer' ||
+        r === 'revoked' ||
+        r === 'unknown_cert'
+      )
         return r;
       if (a) keep.set(c.hash, a);
     }
@@ -1069,6 +1110,17 @@ function authsByHash(
     const h = hashOf.get(c);
     if (a && h) out.set(h, a);
   });
+  return out;
+}
+
+/** A change this node made, for observers; its auth record is read (and signed) when first asked for. */
+function localChange(
+  doc: ReplicaDoc,
+  c: { hash: string; change: Uint8Array },
+  auth: (() => Uint8Array | undefined) | undefined,
+): LocalChange {
+  const out: LocalChange = { docId: doc.id, epoch: doc.epoch, hash: c.hash, change: c.change };
+  if (auth) Object.defineProperty(out, 'auth', { get: auth, enumerable: true });
   return out;
 }
 

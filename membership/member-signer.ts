@@ -9,11 +9,9 @@ import { CERT_REF_BYTES } from './messages.js';
 import { verifySignature, type CertVerifier, type Identity, type TrustedCert } from './identity.js';
 import type { MemberAuth, MemberAuthReject, SignedKind } from './core/member-auth.js';
 import { LruMap } from '../base/lru.js';
+import { bytesKey as key, CertBook, certRef as refOf } from './cert-book.js';
 
 const DOMAIN: Record<SignedKind, string> = { alive: 'member-alive', leave: 'member-leave' };
-
-const refOf = (fingerprintHex: string): Uint8Array => Buffer.from(fingerprintHex.slice(0, CERT_REF_BYTES * 2), 'hex');
-const key = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
 export interface SignedMembershipOptions {
   /** The migration window (tls.acceptUnsigned): unsigned news of nodes never seen with a certificate is taken. */
@@ -26,7 +24,7 @@ export interface SignedMembershipOptions {
 
 export class SignedMembership implements MemberAuth {
   /** Certificates verified here, by reference. */
-  private readonly certs = new LruMap<string, TrustedCert>(65_536);
+  private readonly certs = new CertBook();
   /** (kind, signature, bytes) -> verdict: each (node, incarnation) is paid for once. */
   private readonly verdicts: LruMap<string, MemberAuthReject | 'ok'>;
   /** Latest notAfter of the certificates seen per node: a node's standing ends with it. */
@@ -86,7 +84,7 @@ export class SignedMembership implements MemberAuth {
 
   certificate(cert: Uint8Array): Uint8Array | undefined {
     if (cert.byteLength !== CERT_REF_BYTES) return cert;
-    return this.certs.get(key(cert))?.der;
+    return this.certs.get(cert)?.der;
   }
 
   standing(name: string, now: number): 'revoked' | 'expired' | undefined {
@@ -109,7 +107,7 @@ export class SignedMembership implements MemberAuth {
   ): MemberAuthReject | 'ok' {
     let tc: TrustedCert | undefined;
     if (cert.byteLength === CERT_REF_BYTES) {
-      tc = this.certs.get(key(cert));
+      tc = this.certs.get(cert);
       if (!tc) return 'unknown_cert';
       if (now + this.clockOffsetMs > tc.notAfter) return 'expired';
     } else {
@@ -125,7 +123,7 @@ export class SignedMembership implements MemberAuth {
   }
 
   private remember(tc: TrustedCert): void {
-    this.certs.set(key(refOf(tc.fingerprint)), tc);
+    this.certs.add(tc);
     if ((this.notAfter.get(tc.name) ?? -Infinity) < tc.notAfter) this.notAfter.set(tc.name, tc.notAfter);
   }
 }

@@ -190,7 +190,7 @@ export async function keyHolderWithCertificate(
 /** Remote changes refused for a signature reason, over all agents. */
 async function rejectCounts(agents: AgentProcess[]): Promise<number> {
   let sum = 0;
-  for (const r of ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked'])
+  for (const r of ['unsigned', 'bad_signature', 'bad_cert', 'wrong_signer', 'revoked', 'unknown_cert'])
     sum += await metric(agents, `weft_store_rejected_total{reason="change_${r}"}`);
   return sum;
 }

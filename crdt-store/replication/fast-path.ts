@@ -10,12 +10,28 @@
 //
 // Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
 // before is neither applied nor announced again, and a push is forwarded once per range.
+//
+// With identity, auth records name their writer's certificate by reference (change-auth.ts).
+// A writer's pushes carry its certificate when it was not sent in the last certResendMs, and
+// relays pass it on with the push, so the whole tree learns it once; an answer to a graft
+// always carries the certificates of its changes. A change whose certificate a node does
+// not know is refused and stays unseen: its lazy peer's next announcement grafts it back,
+// certificate included (and repair syncs it, certificates included, if that fails too).
 
 import type { LocalChange, LocalStore } from '../local-store.js';
 import type { Peer } from './repair.js';
 import type { BroadcastRing } from './ring.js';
 import { LruMap, LruSet } from '../../base/lru.js';
-import { changeId, NO_FORWARD, type ChangeId, type ChangeRef, type Message, type WireChange } from './wire.js';
+import {
+  changeId,
+  MAX_CERTS,
+  NO_FORWARD,
+  type Certs,
+  type ChangeId,
+  type ChangeRef,
+  type Message,
+  type WireChange,
+} from './wire.js';
 
 export interface FastPathConfig {
   /** Largest message sent as a packet; a change too big for one goes alone over a stream. */
@@ -53,6 +69,8 @@ export type SendTo = (to: string | Peer, msg: Message) => void;
 /** Rough bytes of a change inside a push, for packing several into one packet. */
 const changeBytes = (c: WireChange) => c.change.length + (c.auth?.length ?? 0) + c.docId.length + 24;
 const PUSH_OVERHEAD = 64;
+/** A writer's certificate rides its pushes again after this long: for nodes that joined or restarted since. */
+const CERT_RESEND_MS = 30_000;
 /** Grafts per missing change before leaving it to repair. */
 const GRAFT_TRIES = 3;
 /** Ids per announcement: ~30 bytes each, so a burst goes over streams in a few large messages. */
@@ -82,6 +100,9 @@ export class FastPath {
   private lazyAt = Infinity;
   /** Announced ids not received yet: when to ask whom for them. */
   private readonly grafts = new Map<ChangeId, { at: number; from: Peer; tries: number }>();
+  /** Certificates (by reference) our pushes carried since certsDueAt - certResendMs. */
+  private readonly certsSent = new Set<string>();
+  private certsDueAt = -Infinity;
 
   constructor(
     private readonly self: string,
@@ -108,9 +129,18 @@ export class FastPath {
       this.gotten(now, c);
     }
     this.stats.changesOriginated += changes.length;
+    if (now >= this.certsDueAt) {
+      this.certsDueAt = now + CERT_RESEND_MS;
+      this.certsSent.clear();
+    }
+    const certs = this.store.certsFor(
+      local.map((c) => c.auth),
+      this.certsSent,
+      MAX_CERTS,
+    );
     const children = this.eager.children(this.self);
-    for (const batch of this.batches(changes)) {
-      for (const child of children) this.push(child.name, child.limit, batch);
+    for (const batch of this.batches(changes, certs)) {
+      for (const child of children) this.push(child.name, child.limit, batch, this.self, certs);
     }
   }
 
@@ -119,8 +149,9 @@ export class FastPath {
     // Forward first: the subtree's latency then does not include applying it here.
     if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
       for (const child of this.eager.children(this.self, m.limit))
-        this.push(child.name, child.limit, m.changes, m.origin);
+        this.push(child.name, child.limit, m.changes, m.origin, m.certs);
     }
+    this.store.learnCerts(m.certs);
     for (const c of m.changes) {
       if (this.seen.has(c.id)) {
         this.stats.duplicates++;
@@ -156,8 +187,14 @@ export class FastPath {
       if (c) changes.push(c);
     }
     this.stats.graftedChanges += changes.length;
-    for (const batch of this.batches(changes))
-      this.send(from, { t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch });
+    // Asked for: whoever grafts may lack the writers' certificates (it may have refused the push for that).
+    const certs = this.store.certsFor(
+      changes.map((c) => c.auth),
+      undefined,
+      MAX_CERTS,
+    );
+    for (const batch of this.batches(changes, certs))
+      this.send(from, withCerts({ t: 'push', origin: this.self, limit: NO_FORWARD, changes: batch }, certs));
   }
 
   tick(now: number): void {
@@ -200,9 +237,9 @@ export class FastPath {
     return at;
   }
 
-  private push(to: string, limit: number, changes: WireChange[], origin = this.self): void {
+  private push(to: string, limit: number, changes: WireChange[], origin: string, certs: Certs | undefined): void {
     this.stats.pushesOut++;
-    this.send(to, { t: 'push', origin, limit, changes });
+    this.send(to, withCerts({ t: 'push', origin, limit, changes }, certs));
   }
 
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
@@ -214,16 +251,17 @@ export class FastPath {
   }
 
   /** Groups changes into pushes that fit a packet; a change too big for one travels alone. */
-  private batches(changes: WireChange[]): WireChange[][] {
+  private batches(changes: WireChange[], certs: Certs): WireChange[][] {
     const out: WireChange[][] = [];
     let cur: WireChange[] = [];
-    let bytes = PUSH_OVERHEAD;
+    const overhead = certs.reduce((n, c) => n + c.length + 4, PUSH_OVERHEAD);
+    let bytes = overhead;
     for (const c of changes) {
       const b = changeBytes(c);
       if (cur.length > 0 && bytes + b > this.config.udpPayload) {
         out.push(cur);
         cur = [];
-        bytes = PUSH_OVERHEAD;
+        bytes = overhead;
       }
       cur.push(c);
       bytes += b;
@@ -232,3 +270,6 @@ export class FastPath {
     return out;
   }
 }
+
+type Push = Extract<Message, { t: 'push' }>;
+const withCerts = (m: Push, certs: Certs | undefined): Push => (certs && certs.length > 0 ? { ...m, certs } : m);

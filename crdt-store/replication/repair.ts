@@ -14,8 +14,8 @@ import type { LocalStore } from '../local-store.js';
 import type { DocId } from '../names.js';
 import type { Rng } from '../../base/rng.js';
 import { groupOf, type Digest } from './digest.js';
-import type { DocEntry, Message, SyncItem } from './wire.js';
-import { MAX_ITEMS } from './wire.js';
+import type { Certs, DocEntry, Message, SyncItem } from './wire.js';
+import { MAX_CERTS, MAX_ITEMS } from './wire.js';
 
 export interface Peer {
   addr: string;
@@ -55,6 +55,8 @@ interface Session {
   round: number;
   states: Map<string, { docId: DocId; epoch: number; state: AmSyncState }>;
   lastActivity: number;
+  /** Certificates (by reference) this session sent the peer already: each goes once. */
+  certsSent: Set<string>;
 }
 
 const key = (docId: DocId, epoch: number) => `${docId}@${epoch}`;
@@ -130,7 +132,7 @@ export class Repair {
       for (const d of docs) entries.push(d);
     }
     const id = Math.floor(this.rng.next() * 0xffffffff) >>> 0;
-    this.outbound = { id, peer: from, round: 0, states: new Map(), lastActivity: now };
+    this.outbound = { id, peer: from, round: 0, states: new Map(), lastActivity: now, certsSent: new Set() };
     this.stats.sessionsStarted++;
     this.send(from, { t: 'sync', session: id, round: 0, groups: picked, entries, items: [] }, 'request');
   }
@@ -146,7 +148,7 @@ export class Repair {
         return { t: 'sync-reply', session: m.session, items: [], more: false };
       }
       if (s) this.close(this.inbound, k, s);
-      s = { id: m.session, peer: from, round: 0, states: new Map(), lastActivity: now };
+      s = { id: m.session, peer: from, round: 0, states: new Map(), lastActivity: now, certsSent: new Set() };
       this.inbound.set(k, s);
       const targets = this.differingDocs(m.groups, m.entries);
       more = targets.length > this.config.maxDocsPerSession;
@@ -156,24 +158,28 @@ export class Repair {
     }
     s.lastActivity = now;
     s.round = m.round;
-    this.receive(s, m.items);
+    this.receive(s, m.items, m.certs);
     const items = this.generate(s);
     if (items.length === 0 && m.items.length === 0 && m.round > 0) this.close(this.inbound, k, s);
-    return { t: 'sync-reply', session: m.session, items, more };
+    return withCerts({ t: 'sync-reply', session: m.session, items, more }, this.certsOf(s, items));
   }
 
   onSyncReply(now: number, from: Peer, m: Extract<Message, { t: 'sync-reply' }>): void {
     const s = this.outbound;
     if (!s || s.id !== m.session || s.peer.addr !== from.addr || s.peer.port !== from.port) return;
     s.lastActivity = now;
-    this.receive(s, m.items);
+    this.receive(s, m.items, m.certs);
     const items = this.generate(s);
     if ((items.length === 0 && m.items.length === 0) || s.round + 1 >= this.config.maxSyncRounds) {
       this.finish(s, m.more);
       return;
     }
     s.round++;
-    this.send(s.peer, { t: 'sync', session: s.id, round: s.round, groups: [], entries: [], items }, 'request');
+    this.send(
+      s.peer,
+      withCerts({ t: 'sync', session: s.id, round: s.round, groups: [], entries: [], items }, this.certsOf(s, items)),
+      'request',
+    );
   }
 
   /** The driver could not reach the peer of our session. */
@@ -233,7 +239,9 @@ export class Repair {
     return st.state;
   }
 
-  private receive(s: Session, items: SyncItem[]): void {
+  private receive(s: Session, items: SyncItem[], certs: Certs | undefined): void {
+    // Before the records that reference them.
+    this.store.learnCerts(certs);
     for (const item of items) {
       if (!s.states.has(key(item.docId, item.epoch)) && s.states.size >= this.config.maxDocsPerSession) continue;
       this.stats.syncMessagesIn++;
@@ -264,6 +272,15 @@ export class Repair {
     return items;
   }
 
+  /** The certificates the items' auth records reference that this session has not sent yet. */
+  private certsOf(s: Session, items: SyncItem[]): Certs {
+    return this.store.certsFor(
+      items.flatMap((i) => (i.auths ? [...i.auths.values()] : [])),
+      s.certsSent,
+      MAX_CERTS,
+    );
+  }
+
   private finish(s: Session, more: boolean): void {
     this.stats.sessionsCompleted++;
     if (more) this.continueWith = s.peer;
@@ -287,4 +304,9 @@ export class Repair {
     // once no session could still be filling them.
     if (!this.outbound && this.inbound.size === 0) this.store.dropPending();
   }
+}
+
+/** A message with its certificates, when there are any (the field is left out otherwise). */
+function withCerts<M extends Extract<Message, { t: 'sync' | 'sync-reply' }>>(m: M, certs: Certs): M {
+  return certs.length > 0 ? { ...m, certs } : m;
 }

@@ -51,14 +51,25 @@ export interface SyncItem {
   auths?: Map<string, Uint8Array>;
 }
 
+/** Certificates (DER) for the auth records of a message that references them (change-auth.ts), with identity on. */
+export type Certs = Uint8Array[];
+
 export type Message =
-  | { t: 'push'; origin: string; limit: number; changes: WireChange[] }
+  | { t: 'push'; origin: string; limit: number; changes: WireChange[]; certs?: Certs }
   | { t: 'ihave'; items: ChangeRef[] }
   | { t: 'graft'; ids: ChangeId[] }
   | { t: 'digest'; root: number }
   | { t: 'groups'; root: number; groups: number[] }
-  | { t: 'sync'; session: number; round: number; groups: number[]; entries: DocEntry[]; items: SyncItem[] }
-  | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean };
+  | {
+      t: 'sync';
+      session: number;
+      round: number;
+      groups: number[];
+      entries: DocEntry[];
+      items: SyncItem[];
+      certs?: Certs;
+    }
+  | { t: 'sync-reply'; session: number; items: SyncItem[]; more: boolean; certs?: Certs };
 
 // not_member: from an address that is no live member's store (core.ts), counted when dropped.
 export const REJECT_REASONS = [
@@ -80,6 +91,9 @@ const CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
 
 /** Bounds on lists in one message: far above what a sender makes, low enough that a hostile one costs little. */
 export const MAX_ITEMS = 4096;
+/** Certificates in one message: one per writer whose records it carries (a sync of a shared document may name many). */
+export const MAX_CERTS = 256;
+const MAX_CERT_BYTES = 4096;
 const MAX_NAME = 256;
 
 const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
@@ -94,14 +108,21 @@ export function encode(m: Message): Uint8Array {
   const code = CODE.get(m.t)!;
   switch (m.t) {
     case 'push':
-      return packr.pack([
-        code,
-        m.origin,
-        m.limit,
-        m.changes.map((c) =>
-          c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change],
+      return packr.pack(
+        withCerts(
+          [
+            code,
+            m.origin,
+            m.limit,
+            m.changes.map((c) =>
+              c.auth
+                ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth]
+                : [c.docId, c.epoch, idBytes(c.id), c.change],
+            ),
+          ],
+          m.certs,
         ),
-      ]);
+      );
     case 'ihave':
       return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
@@ -111,18 +132,20 @@ export function encode(m: Message): Uint8Array {
     case 'groups':
       return packr.pack([code, m.root, m.groups]);
     case 'sync':
-      return packr.pack([
-        code,
-        m.session,
-        m.round,
-        m.groups,
-        m.entries.map((e) => [e.docId, e.epoch, e.hash]),
-        m.items.map(syncItem),
-      ]);
+      return packr.pack(
+        withCerts(
+          [code, m.session, m.round, m.groups, m.entries.map((e) => [e.docId, e.epoch, e.hash]), m.items.map(syncItem)],
+          m.certs,
+        ),
+      );
     case 'sync-reply':
-      return packr.pack([code, m.session, m.items.map(syncItem), m.more]);
+      return packr.pack(withCerts([code, m.session, m.items.map(syncItem), m.more], m.certs));
   }
 }
+
+/** Certificates go last, and only when there are some: a message without is as before. */
+const withCerts = (fields: unknown[], certs: Certs | undefined): unknown[] =>
+  certs && certs.length > 0 ? [...fields, certs] : fields;
 
 const syncItem = (s: SyncItem) =>
   s.auths && s.auths.size > 0
@@ -156,6 +179,10 @@ const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {
 const tuple = (v: unknown, n: number, upTo = n): unknown[] =>
   Array.isArray(v) && v.length >= n && v.length <= upTo ? v : fail();
 const hash = (v: unknown): string => (v instanceof Uint8Array && v.length === 32 ? idHex(v) : fail());
+const cert = (v: unknown): Uint8Array =>
+  v instanceof Uint8Array && v.length > 0 && v.length <= MAX_CERT_BYTES ? v : fail();
+/** The optional certificates field: absent, or a bounded list of bounded byte strings. */
+const certs = (v: unknown): { certs?: Certs } => (v === undefined ? {} : { certs: list(v, cert, MAX_CERTS) });
 const group = (v: unknown): number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < DIGEST_GROUPS ? v : fail();
 
@@ -165,12 +192,13 @@ function parse(v: unknown): Message {
   if (typeof v[0] !== 'number' || !type) return fail('unknown_type');
   switch (type) {
     case 'push': {
-      const [, o, l, cs] = tuple(v, 4);
+      const [, o, l, cs, cts] = tuple(v, 4, 5);
       return {
         t: type,
         origin: name(o),
         limit: limit(l),
         changes: list(cs, wireChangeOf),
+        ...certs(cts),
       };
     }
     case 'ihave': {
@@ -194,25 +222,35 @@ function parse(v: unknown): Message {
       if (groups.length !== DIGEST_GROUPS) fail();
       return { t: type, root: u32(r), groups };
     }
-    case 'sync': {
-      const [, s, r, gs, es, is] = tuple(v, 6);
+    case 'sync':
+      return parseSync(v);
+    case 'sync-reply': {
+      const [, s, is, more, cts] = tuple(v, 4, 5);
       return {
         t: type,
         session: u32(s),
-        round: u32(r),
-        groups: list(gs, group, DIGEST_GROUPS),
-        entries: list(es, (x) => {
-          const [d, e, h] = tuple(x, 3);
-          return { docId: docId(d), epoch: epoch(e), hash: u32(h) };
-        }),
         items: list(is, syncItemOf),
+        more: typeof more === 'boolean' ? more : fail(),
+        ...certs(cts),
       };
     }
-    case 'sync-reply': {
-      const [, s, is, more] = tuple(v, 4);
-      return { t: type, session: u32(s), items: list(is, syncItemOf), more: typeof more === 'boolean' ? more : fail() };
-    }
   }
+}
+
+function parseSync(v: unknown[]): Message {
+  const [, s, r, gs, es, is, cts] = tuple(v, 6, 7);
+  return {
+    t: 'sync',
+    session: u32(s),
+    round: u32(r),
+    groups: list(gs, group, DIGEST_GROUPS),
+    entries: list(es, (x) => {
+      const [d, e, h] = tuple(x, 3);
+      return { docId: docId(d), epoch: epoch(e), hash: u32(h) };
+    }),
+    items: list(is, syncItemOf),
+    ...certs(cts),
+  };
 }
 
 const wireChangeOf = (c: unknown): WireChange => {
