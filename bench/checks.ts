@@ -13,7 +13,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { resolvesA, startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import { resolvesA, startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { SMOKE, envNumber } from './_env.js';
 
@@ -21,16 +21,6 @@ const ROUNDS = envNumber('BENCH_ROUNDS', 5, 1);
 const WINDOW_MS = envNumber('BENCH_WINDOW_MS', 10_000, 1_000);
 const STEPS = (process.env.BENCH_STEPS ?? (SMOKE ? '20' : '250,500,1000')).split(',').map(Number);
 const CPU_BUDGET = 5; // % of one core
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 
 const cleanups: (() => void | Promise<void>)[] = [];
 const td = { teardown: (fn: () => void | Promise<void>) => void cleanups.push(fn) };

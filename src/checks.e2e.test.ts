@@ -5,19 +5,14 @@
 import t from 'tap';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolvesA, runCli, startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import {
+  resolvesA,
+  runCli,
+  startAgent,
+  type AgentProcess,
+  FAST_GOSSIP_FLAGS as FAST,
+} from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
-
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 
 interface Vips {
   vips: { vip: string; backends: string[] }[];

@@ -3,19 +3,9 @@
 // failure-detection bound, with no write by anyone.
 import t from 'tap';
 import { Resolver } from 'node:dns/promises';
-import { startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import { startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 // Suspicion at 3 nodes with these timings lasts ~1-2 s; add probing and gossip, and room for a loaded machine.
 const DETECT_BOUND_MS = 10_000;
 

@@ -4,22 +4,12 @@
 // leased subnet. Containers reach each other across hosts; when a host's agent is killed,
 // its route leaves the other hosts.
 import t from 'tap';
-import { CLI } from '../test/helpers/agent-process.js';
+import { CLI, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { Hosts, type Container, type Host } from '../test/helpers/hosts.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { AGENT_NODE_FLAGS } from './node-flags.js';
 
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 const BOUND_MS = 15_000;
 
 /** The subnet's first address on the host's weft0, once the agent has leased and programmed it. */

@@ -1,19 +1,8 @@
 // Endpoints registered through the API and `weft service`, seen cluster-wide; gone from
 // the live view when their node dies.
 import t from 'tap';
-import { startAgent, runCli } from '../test/helpers/agent-process.js';
+import { startAgent, runCli, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
-
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 
 interface Services {
   services: {

@@ -2,7 +2,7 @@
 // the API at either node, asked for with dig at both; ?tag= in the API, --tag in the CLI;
 // node tags in weft members.
 import t from 'tap';
-import { runCli, startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import { runCli, startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { dig } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { skipUnless } from '../test/helpers/system.js';
@@ -10,16 +10,6 @@ import { suffixedLabel } from '../dns/instance-names.js';
 import { makePki } from '../test/helpers/identity.js';
 import { tlsArgs } from '../bench/hostile/identity-cluster.js';
 
-const FAST = [
-  '--probe-interval',
-  '300ms',
-  '--probe-timeout',
-  '150ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '2',
-];
 const D = 'weft.internal';
 
 async function digAt(a: AgentProcess, name: string, type = 'A') {

@@ -71,6 +71,21 @@ export const HERMETIC_AGENT_FLAGS: readonly string[] = [
   'userspace',
 ];
 
+/**
+ * Gossip timings for tests and benches that wait on membership: a failure is detected in
+ * about a second instead of the LAN preset's several, and nothing else changes.
+ */
+export const FAST_GOSSIP_FLAGS: readonly string[] = [
+  '--probe-interval',
+  '300ms',
+  '--probe-timeout',
+  '150ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '2',
+];
+
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
 // `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts).
 export async function startAgent(
