@@ -24,6 +24,10 @@ import { vtepMac } from '../overlay/desired.js';
 import { leaseValue, OVERLAY_PREFIX, readLeases } from '../overlay/records.js';
 import { Hosts, sh, type Host } from '../test/helpers/hosts.js';
 import { envNumber, printAbsent, SMOKE } from './_env.js';
+import { DEFAULTS } from '../overlay/defaults.js';
+
+// Leases in the overlay's default CIDR, which the agents here run with.
+const CIDR_HEAD = DEFAULTS.cidr.split('.').slice(0, 2).join('.');
 
 const TRIALS = envNumber('BENCH_OVERLAY_TRIALS', 5, 1);
 const ROUNDS = envNumber('BENCH_OVERLAY_ROUNDS', 5, 1);
@@ -112,7 +116,7 @@ async function joinTrial(): Promise<number> {
       c.name,
       undefined,
       all,
-      { cidr: parsePrefix('10.42.0.0/16')!, subnetLen: 24 },
+      { cidr: parsePrefix(DEFAULTS.cidr)!, subnetLen: 24 },
       { addr: c.host.underlay, mac: vtepMac(c.name), vni: 1, port: 4789 },
       Date.now(),
     );
@@ -220,7 +224,7 @@ async function programTrials(): Promise<number[]> {
       s.put(
         `${OVERLAY_PREFIX}${name}`,
         leaseValue({
-          subnet: `10.42.${i}.0/24`,
+          subnet: `${CIDR_HEAD}.${i}.0/24`,
           claimedAt: 1,
           vtep: { addr: `192.168.${100 + (i >> 8)}.${(i & 255) + 1}`, mac: vtepMac(name), vni: 1, port: 4789 },
         }),
