@@ -95,6 +95,8 @@ async function network(t: Test, name: string): Promise<string> {
 
 const ipOn = (id: string, net: string) =>
   engine.run(['inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, id]);
+// The container's name, which the record keeps as the endpoint's instance name (issue 14).
+const nameOf = async (id: string) => (await engine.run(['inspect', '-f', '{{.Name}}', id])).replace(/^\//, '');
 const key = (service: string, id: string) => endpointKey(service, NODE, id.slice(0, 12));
 
 t.test(
@@ -142,6 +144,7 @@ t.test(
           ],
           source: 'docker',
           container: web,
+          name: await nameOf(web),
         },
         [key('hosty', host)]: {
           service: 'hosty',
@@ -151,6 +154,7 @@ t.test(
           vips: [],
           source: 'docker',
           container: host,
+          name: await nameOf(host),
         },
       },
       'the containers running at start are read from the list',
