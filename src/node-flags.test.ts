@@ -14,7 +14,7 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
   // hermetic: a pattern read from the source, no agent is started here
   t.match(
     read('./commands/dev-cluster.ts'),
-    /\.\.\.AGENT_NODE_FLAGS, CLI, 'agent'/,
+    /\.\.\.AGENT_NODE_FLAGS,\s*CLI,\s*'agent'/,
     'dev-cluster starts agents with them',
   );
 });
