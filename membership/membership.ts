@@ -225,6 +225,11 @@ export class Membership extends EventEmitter {
     return this.core.members().map((m) => this.info(m));
   }
 
+  /** How long a dead or left member is kept before it is forgotten (the preset's, or gossip.reapAfter). */
+  get reapAfterMs(): number {
+    return this.config.reapAfterMs;
+  }
+
   localMember(): MemberInfo {
     return this.info(this.core.localMember());
   }
