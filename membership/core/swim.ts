@@ -864,7 +864,8 @@ export class SwimCore {
       return;
     }
     this.clearSuspicion(m);
-    if (m.state === 'dead' || m.state === 'left') return;
+    if (m.state === 'left') return;
+    if (m.state === 'dead') return this.takeLateLeave(m, d);
     if (m === this.table.self) {
       if (!this.leaving) this.refute(d.incarnation, d.from);
       return;
@@ -880,6 +881,21 @@ export class SwimCore {
     this.table.setState(m, left ? 'left' : 'dead');
     m.lastChange = this.now;
     this.emitEvent(left ? 'leave' : 'dead', m);
+  }
+
+  /**
+   * A member held dead says itself that it left: its leave lost the race against our failure
+   * detection, which is common when a leaving node stops soon after. memberlist keeps it dead;
+   * we take the node's own word (signed, with identity on), so a graceful leave ends as left on
+   * every node, and pass it on so that others who also declared it dead converge.
+   */
+  private takeLateLeave(m: Member, d: Dead): void {
+    if (d.from !== d.node || m === this.table.self) return;
+    this.broadcast(m.name, d);
+    m.incarnation = d.incarnation;
+    this.table.setState(m, 'left');
+    m.lastChange = this.now;
+    this.emitEvent('leave', m);
   }
 
   private onAlive(a: Alive, quiet: boolean): void {
