@@ -33,3 +33,20 @@ export async function readStdin(): Promise<string> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8').replace(/\n$/, '');
 }
+
+/**
+ * parseFlags with -h/--help added: the flags, or undefined once the help is printed (the
+ * command then exits 0).
+ */
+export function parseCommand(
+  help: string,
+  command: string,
+  argv: string[],
+  options: Options,
+  allowPositionals = false,
+) {
+  const parsed = parseFlags(command, argv, { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals);
+  if (!parsed.values.help) return parsed;
+  console.log(help);
+  return undefined;
+}

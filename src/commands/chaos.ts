@@ -1,7 +1,7 @@
 // `weft chaos`: failure injection into a `weft dev-cluster`, after Docker's Entropy.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { ChaosPlanner, type Fault, type TargetNode } from '../chaos/planner.js';
 import { parsePlan, PolicyError, POLICY_FORMAT, unfitPolicies, type ChaosPlan } from '../chaos/policy.js';
@@ -45,7 +45,7 @@ Modes marked (--netns) need a dev cluster started with --netns; chaos checks thi
 first roll.`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('chaos', argv, {
+  const parsed = parseCommand(HELP, 'chaos', argv, {
     cluster: { type: 'string' },
     policy: { type: 'string' },
     mode: { type: 'string' },
@@ -60,12 +60,9 @@ export async function run(argv: string[]): Promise<number> {
     delay: { type: 'string' },
     for: { type: 'string' },
     seed: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   if (!values.cluster)
     throw new UsageError('chaos: --cluster DIR is required (the --dir of a running weft dev-cluster)');
   if (!values.policy === !values.mode) throw new UsageError('chaos: give either --policy FILE or --mode MODE');

@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync, writeFil
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS } from '../node-flags.js';
 import { CONTROL_SOCKET, MAX_DEV_NODES, controlNode, devNode, openCluster, type DevCluster } from '../chaos/cluster.js';
@@ -104,17 +104,14 @@ export async function run(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const own = dash === -1 ? argv : argv.slice(0, dash);
   const passThrough = dash === -1 ? [] : argv.slice(dash + 1);
-  const { values } = parseFlags('dev-cluster', own, {
+  const parsed = parseCommand(HELP, 'dev-cluster', own, {
     nodes: { type: 'string' },
     subnet: { type: 'string' },
     netns: { type: 'boolean' },
     dir: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const count = Number(values.nodes ?? 3);
   if (!Number.isInteger(count) || count < 1 || count > MAX_DEV_NODES)
     throw new UsageError(`dev-cluster: --nodes must be an integer from 1 to ${MAX_DEV_NODES}`);
@@ -339,16 +336,9 @@ function reportDeath(n: Node, code: number | null, signal: NodeJS.Signals | null
 
 /** `weft dev-cluster restart NODE --dir DIR`: through the running dev-cluster's control socket. */
 async function restart(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'dev-cluster',
-    argv,
-    { dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'dev-cluster', argv, { dir: { type: 'string' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const dir = values.dir as string | undefined;
   if (positionals.length !== 1 || !dir)
     throw new UsageError('usage: weft dev-cluster restart NODE --dir DIR (the directory the dev cluster printed)');

@@ -1,6 +1,6 @@
 // `weft event NAME [PAYLOAD]`: fire a user event to every node's handlers (serf event).
 import { MAX_EVENT_BYTES } from '../../membership/index.js';
-import { API_FLAGS, parseFlags, readStdin } from './args.js';
+import { API_FLAGS, parseCommand, readStdin } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -26,16 +26,9 @@ Example:
   weft event deploy '{"app": "web", "version": "1.4.2"}'`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'event',
-    argv,
-    { ...API_FLAGS, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'event', argv, API_FLAGS, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length < 1 || positionals.length > 2)
     throw new UsageError('usage: weft event NAME [PAYLOAD]; run weft event --help');
   const [name, arg = ''] = positionals as [string, string?];

@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -14,16 +14,9 @@ Flags:
   -h, --help      this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'force-leave',
-    argv,
-    { ...API_FLAGS, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'force-leave', argv, API_FLAGS, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError('usage: weft force-leave NODE');
   const node = positionals[0]!;
   const r = (await callApi(apiTarget(values), 'POST', `/v1/members/${encodeURIComponent(node)}/force-leave`)) as {

@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { CommandFailed, UsageError } from './errors.js';
 
@@ -16,16 +16,9 @@ Flags:
   -h, --help      this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'join',
-    argv,
-    { ...API_FLAGS, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'join', argv, API_FLAGS, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError("usage: weft join ADDR... (host:port of a member's gossip port)");
   const seeds = positionals.map((a) => (/:\d+$/.test(a) ? a : `${a}:7946`));
   const { answered } = (await callApi(apiTarget(values), 'POST', '/v1/members/join', { seeds })) as {

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { generateKey } from '../../membership/keyring.js';
-import { parseFlags } from './args.js';
+import { parseCommand } from './args.js';
 import { CommandFailed } from './errors.js';
 
 const HELP = `Usage: weft keygen [--token] [--out FILE]
@@ -23,15 +23,12 @@ export function generateToken(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('keygen', argv, {
+  const parsed = parseCommand(HELP, 'keygen', argv, {
     token: { type: 'boolean' },
     out: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const secret = values.token ? generateToken() : generateKey();
   const out = values.out as string | undefined;
   if (!out) {

@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { CommandFailed } from './errors.js';
 
@@ -13,11 +13,9 @@ Flags:
   -h, --help      this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('leave', argv, { ...API_FLAGS, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'leave', argv, API_FLAGS);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const target = apiTarget(values);
   await callApi(target, 'POST', '/v1/agent/leave');
   // The agent is gone when its API stops answering; a graceful stop takes at most 30 s.

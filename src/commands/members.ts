@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 import { MEMBER_STATES } from '../../membership/validate.js';
@@ -31,17 +31,14 @@ interface MemberBody {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('members', argv, {
+  const parsed = parseCommand(HELP, 'members', argv, {
     ...API_FLAGS,
     state: { type: 'string' },
     tag: { type: 'string', multiple: true },
     json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const state = values.state as string | undefined;
   if (state !== undefined && !(MEMBER_STATES as readonly string[]).includes(state)) {
     throw new UsageError(`members: --state takes ${MEMBER_STATES.join(', ')}, not "${state}"`);

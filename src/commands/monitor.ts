@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, authHeaders, refused, unreachable } from './client.js';
 import { CommandFailed } from './errors.js';
 
@@ -30,13 +30,10 @@ export async function run(argv: string[]): Promise<number> {
     ...API_FLAGS,
     level: { type: 'string' },
     json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   } as const;
-  const { values } = parseFlags('monitor', argv, options);
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'monitor', argv, options);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const target = apiTarget(values);
   let res: Response;
   try {

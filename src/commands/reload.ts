@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { CommandFailed } from './errors.js';
 import type { ReloadResult } from '../daemon-routes.js';
@@ -14,11 +14,9 @@ Flags:
   -h, --help      this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('reload', argv, { ...API_FLAGS, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'reload', argv, API_FLAGS);
+  if (!parsed) return 0;
+  const { values } = parsed;
   const r = (await callApi(apiTarget(values), 'POST', '/v1/agent/reload')) as ReloadResult;
   console.log(`applied: ${r.applied.join(', ') || 'nothing changed'}`);
   if (r.needRestart.length) console.log(`needs a restart to change: ${r.needRestart.join(', ')}`);

@@ -1,4 +1,4 @@
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 
 const HELP = `Usage: weft status [--api URL] [--json]
@@ -20,15 +20,12 @@ interface StatusBody {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('status', argv, {
+  const parsed = parseCommand(HELP, 'status', argv, {
     ...API_FLAGS,
     json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values } = parsed;
   const status = (await callApi(apiTarget(values), 'GET', '/v1/status')) as StatusBody;
   if (values.json) {
     console.log(JSON.stringify(status, null, 2));

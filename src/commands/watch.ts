@@ -3,7 +3,7 @@ import { parseDuration } from '../config.js';
 import { deliver, type WatchFlags } from '../watch/deliver.js';
 import { WATCH_KINDS, type WatchKind } from '../watch/snapshot.js';
 import { StateWatcher } from '../watch/state-watcher.js';
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -64,7 +64,8 @@ function durationFlag(name: string, v: unknown, fallback: number, min: number): 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const parsed = parseCommand(
+    HELP,
     'watch',
     argv,
     {
@@ -73,14 +74,11 @@ export async function run(argv: string[]): Promise<number> {
       quiet: { type: 'string' },
       timeout: { type: 'string' },
       poll: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [kindName, prefix = '', ...extra] = positionals;
   if (!kindName)
     throw new UsageError(
