@@ -37,7 +37,7 @@ export interface MembershipClusterOptions {
   alignedProbing?: boolean;
   /** How far each node's clock is off the simulation's (default: none). */
   skewMs?: (name: string) => number;
-  /** How late each node's timers fire, in ms (SimHost.timerLateMs); default 0. */
+  /** Each timer of each node fires late by a uniform draw in [0, timerLateMs) ms (SimHost.timerLate); default 0. */
   timerLateMs?: number;
   /** Signed membership per node (issue 13; membership/core/member-auth.ts); default none: unsigned. */
   memberAuth?: (name: string) => MemberAuth | undefined;
@@ -318,7 +318,10 @@ export class MembershipCluster {
   private boot(name: string, addr: string): SimMember {
     const host = new SimHost(name, addr, this.scheduler);
     if (this.skewMs) host.setSkew(this.skewMs(name));
-    host.timerLateMs = this.timerLateMs;
+    if (this.timerLateMs > 0) {
+      const rng = this.rng.split();
+      host.timerLate = () => rng.next() * this.timerLateMs;
+    }
     this.network.attach(host);
     const m: SimMember = { name, host, app: undefined, left: false };
     this.members.set(name, m);
