@@ -206,7 +206,8 @@ class WeftCluster implements Impl {
     if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
     const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
     this.procs[i] = p;
-    const ready = await p.waitFor((t) => t.includes('weft agent ready'), 30_000, 'ready line');
+    // Generous: 20 agents loading every module at once on a shared 2-core host took over 30 s.
+    const ready = await p.waitFor((t) => t.includes('weft agent ready'), 120_000, 'ready line');
     const line = JSON.parse(ready.text) as { api?: string };
     if (!line.api) throw new Error(`${this.names[i]}: ready line without api: ${ready.text}`);
     this.apis[i] = line.api;

@@ -15,6 +15,7 @@
 // probed every other round and a crash waited for an in-phase prober: 3-6 s to the first
 // suspicion.
 
+import fc from 'fast-check';
 import t from 'tap';
 import { makeConfig } from '../membership/core/config.js';
 import { suspicionTimeout } from '../membership/core/math.js';
@@ -98,3 +99,33 @@ for (const n of [20, 30, 50]) {
     },
   );
 }
+
+// The fixed round schedule must not buy speed with safety: with timers up to 40 ms late, a
+// live member stalled for up to 3 s at a time (a GC pause, a starved process) while 1 or 2
+// others crash, no live member is ever declared dead, and the crashes are still dead
+// everywhere within the bound above (stretched by the lateness of the timers on the path).
+t.test('property: late timers and a stalled live member beside 1-2 crashes: 0 false deaths', async (t) => {
+  const n = 20;
+  const runs = Number(process.env.PROPS_RUNS ?? 8);
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1000 }),
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 300, max: 3000 }),
+      fc.integer({ min: 1, max: 2 }),
+      (seed, lateMs, stallMs, crashes) => {
+        const c = new MembershipCluster({ nodes: n, seed, timerLateMs: lateMs });
+        c.run(5000);
+        const names = c.names();
+        const slow = names[2];
+        for (let at = 0; at < 20_000; at += stallMs + 700)
+          c.scheduler.at(c.now + at, () => c.host(slow).pause(stallMs));
+        const d = crashAndWatch(c, names.slice(7, 7 + crashes));
+        const bound = deadBound(n) + 4 * lateMs;
+        return d.falseDeaths === 0 && Math.max(...d.deadAll) <= bound;
+      },
+    ),
+    { numRuns: runs, seed: 17 },
+  );
+  t.pass(`${runs} runs`);
+});
