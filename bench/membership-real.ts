@@ -114,8 +114,10 @@ export interface ClusterResult {
   idle_wire_tcp_bytes_per_agent_s: number | null;
   /** nftables: mean UDP payload per datagram (IP length minus 28 bytes of IPv4 + UDP headers). */
   idle_udp_payload_per_datagram: number | null;
-  /** Observer-level dead/failed events about members that were not killed. */
+  /** Observer-level dead/failed events about members that were not killed, once the cluster was whole. */
   false_deaths: number;
+  /** The same while the cluster was forming (agents starting, not yet all seen alive). */
+  false_deaths_forming: number;
   /** Distinct suspicion episodes about members that were not killed. */
   false_suspicions: number;
 }
@@ -354,6 +356,9 @@ class SerfCluster implements Impl {
 /** Counts events about members that were not killed; `down` holds the killed ones. */
 class FalseAlarms {
   deaths = 0;
+  /** Deaths counted before the cluster was first whole (agents still starting). */
+  deathsForming = 0;
+  formed = false;
   readonly suspicionEpisodes = new Set<string>();
   readonly down = new Set<string>();
   readonly offs: (() => void)[] = [];
@@ -365,8 +370,10 @@ class FalseAlarms {
       p.onLine((text) => {
         const e = impl.parse(text);
         if (!e || this.down.has(e.subject)) return;
-        if (e.type === 'dead') this.deaths++;
-        else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
+        if (e.type === 'dead') {
+          if (this.formed) this.deaths++;
+          else this.deathsForming++;
+        } else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
       }),
     );
   }
@@ -400,6 +407,7 @@ async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) =>
     await Promise.all(batch);
   }
   const whole = await waitWhole(impl, 250, WHOLE_TIMEOUT_MS);
+  alarms.formed = true;
   const formS = (performance.now() - t0) / 1000;
   log(
     `${impl.kind}: ${impl.names.length} agents up and whole after ${formS.toFixed(1)} s (last ${whole.toFixed(1)} s waiting for convergence)`,
@@ -588,6 +596,7 @@ function summarize(
     idle_wire_tcp_bytes_per_agent_s: wire ? round1(wire.tcpBytes / n / idleS) : null,
     idle_udp_payload_per_datagram: wire && wire.udpPackets > 0 ? round1(wire.udpBytes / wire.udpPackets - 28) : null,
     false_deaths: alarms.deaths,
+    false_deaths_forming: alarms.deathsForming,
     false_suspicions: alarms.suspicionEpisodes.size,
   };
   if (impl.kind === 'weft')
@@ -952,7 +961,8 @@ function idleRows(r: RealResult): Row[] {
       f(r.serf.idle_udp_payload_per_datagram),
       '',
     ],
-    ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
+    ['false deaths (observer events), once whole', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
+    ['  while forming', String(r.weft.false_deaths_forming), String(r.serf.false_deaths_forming), ''],
     ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
   ];
 }

@@ -128,6 +128,7 @@ console.log(
     sim_bytes_per_member_s: sim?.bytes_per_member_s ?? null,
     ...cellRatios,
     real_false_deaths: reals.length ? reals.reduce((a, r) => a + r.result.weft.false_deaths, 0) : null,
+    real_false_deaths_forming: reals.length ? reals.reduce((a, r) => a + r.result.weft.false_deaths_forming, 0) : null,
     real_serf_false_deaths_all: reals.length ? reals.reduce((a, r) => a + r.result.serf.false_deaths, 0) : null,
     real_cells: reals.map((r) => `${r.cell.agents}:${r.cell.weftMode}`),
     ...cellLoads,
