@@ -37,6 +37,7 @@ import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { HERMETIC_AGENT_FLAGS } from '../test/helpers/agent-process.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const MEMBERSHIP_ONLY = fileURLToPath(new URL('./membership-only.js', import.meta.url));
 const GOSSIP_PORT = 7946;
 const SERF_RPC_PORT = 7373;
 const DETECT_TIMEOUT_MS = 90_000;
@@ -55,6 +56,16 @@ export interface RealOptions {
   idleSeconds?: number;
   /** Count wire bytes with host nftables counters when root and nft allow; default true. */
   nft?: boolean;
+  /** How many agents each kind of trial kills at once (`trials` of each); default [1]. */
+  kills?: number[];
+  /**
+   * 'agent' (default): `weft agent` as a user runs it, every component at its default but
+   * for the ports, Docker, forwarding and the nft datapath, which would clash on one host
+   * (HERMETIC_AGENT_FLAGS); 'membership': membership alone (bench/membership-only.ts).
+   */
+  weftMode?: 'agent' | 'membership';
+  /** No idle window (and no wait for steady state): detection only. */
+  skipIdle?: boolean;
   weftNet?: string;
   serfNet?: string;
   serfBin?: string;
@@ -62,8 +73,13 @@ export interface RealOptions {
 }
 
 export interface TrialResult {
+  /** The victims' names, comma separated. */
   victim: string;
-  /** Seconds from kill -9 until the last observer's dead/failed log line; null on timeout. */
+  /** Agents killed at once. */
+  killed: number;
+  /** 1-minute load average when the kill was sent. */
+  load1: number;
+  /** Seconds from kill -9 until the last observer's dead/failed log line about the last victim; null on timeout. */
   all_dead_s: number | null;
   first_suspect_s: number | null;
   first_dead_s: number | null;
@@ -79,6 +95,9 @@ export interface ClusterResult {
   trials: TrialResult[];
   detect_p50_s: number | null;
   detect_max_s: number | null;
+  /** detect_p50_s of the trials that killed k at once, by k. */
+  detect_p50_by_kill: Record<string, number | null>;
+  first_suspect_p50_by_kill: Record<string, number | null>;
   first_suspect_p50_s: number | null;
   first_dead_p50_s: number | null;
   poll_detect_p50_s?: number | null;
@@ -95,8 +114,10 @@ export interface ClusterResult {
   idle_wire_tcp_bytes_per_agent_s: number | null;
   /** nftables: mean UDP payload per datagram (IP length minus 28 bytes of IPv4 + UDP headers). */
   idle_udp_payload_per_datagram: number | null;
-  /** Observer-level dead/failed events about members that were not killed. */
+  /** Observer-level dead/failed events about members that were not killed, once the cluster was whole. */
   false_deaths: number;
+  /** The same while the cluster was forming (agents starting, not yet all seen alive). */
+  false_deaths_forming: number;
   /** Distinct suspicion episodes about members that were not killed. */
   false_suspicions: number;
 }
@@ -105,6 +126,9 @@ export interface RealResult {
   weft: ClusterResult;
   serf: ClusterResult;
   detect_ratio: number | null;
+  /** weft / serf of detect_p50_by_kill, by agents killed at once. */
+  detect_ratio_by_kill: Record<string, number | null>;
+  weft_mode: 'agent' | 'membership';
   bytes_ratio: number | null;
   wire_bytes_ratio: number | null;
   bytes_method: string;
@@ -168,6 +192,7 @@ class WeftCluster implements Impl {
     private readonly group: ProcGroup,
     private readonly net: string,
     agents: number,
+    private readonly mode: 'agent' | 'membership' = 'agent',
   ) {
     this.names = Array.from({ length: agents }, (_, i) => `weft-${i + 1}`);
   }
@@ -175,25 +200,16 @@ class WeftCluster implements Impl {
   async start(i: number): Promise<void> {
     // Its own address for gossip (as serf), every other listener on port 0: 20 agents
     // cannot share the default DNS or store ports.
-    const args = [
-      CLI,
-      'agent',
-      ...HERMETIC_AGENT_FLAGS,
-      '--node',
-      this.names[i],
-      '--bind',
-      ipOf(this.net, i),
-      '--bind-port',
-      String(GOSSIP_PORT),
-      '--preset',
-      'lan',
-      '--log-format',
-      'json',
-    ];
+    const own = ['--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT)];
+    const args =
+      this.mode === 'membership'
+        ? [MEMBERSHIP_ONLY, ...own]
+        : [CLI, 'agent', ...HERMETIC_AGENT_FLAGS, ...own, '--preset', 'lan', '--log-format', 'json'];
     if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
     const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
     this.procs[i] = p;
-    const ready = await p.waitFor((t) => t.includes('weft agent ready'), 30_000, 'ready line');
+    // Generous: 20 agents loading every module at once on a shared 2-core host took over 30 s.
+    const ready = await p.waitFor((t) => t.includes('weft agent ready'), 120_000, 'ready line');
     const line = JSON.parse(ready.text) as { api?: string };
     if (!line.api) throw new Error(`${this.names[i]}: ready line without api: ${ready.text}`);
     this.apis[i] = line.api;
@@ -340,6 +356,9 @@ class SerfCluster implements Impl {
 /** Counts events about members that were not killed; `down` holds the killed ones. */
 class FalseAlarms {
   deaths = 0;
+  /** Deaths counted before the cluster was first whole (agents still starting). */
+  deathsForming = 0;
+  formed = false;
   readonly suspicionEpisodes = new Set<string>();
   readonly down = new Set<string>();
   readonly offs: (() => void)[] = [];
@@ -351,8 +370,10 @@ class FalseAlarms {
       p.onLine((text) => {
         const e = impl.parse(text);
         if (!e || this.down.has(e.subject)) return;
-        if (e.type === 'dead') this.deaths++;
-        else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
+        if (e.type === 'dead') {
+          if (this.formed) this.deaths++;
+          else this.deathsForming++;
+        } else if (e.type === 'suspect') this.suspicionEpisodes.add(e.episode ?? e.subject);
       }),
     );
   }
@@ -386,6 +407,7 @@ async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) =>
     await Promise.all(batch);
   }
   const whole = await waitWhole(impl, 250, WHOLE_TIMEOUT_MS);
+  alarms.formed = true;
   const formS = (performance.now() - t0) / 1000;
   log(
     `${impl.kind}: ${impl.names.length} agents up and whole after ${formS.toFixed(1)} s (last ${whole.toFixed(1)} s waiting for convergence)`,
@@ -393,17 +415,17 @@ async function startCluster(impl: Impl, alarms: FalseAlarms, log: (l: string) =>
   return formS;
 }
 
-/** What the observers' logs say about `victim`: its first suspicion, first death, and when each observer saw it dead. */
+/** What the observers' logs say about the victims: the first suspicion, first death, and when each observer had seen every victim dead. */
 interface VictimWatch {
   deadAt: Map<number, number>;
   firstSuspect?: number;
   firstDead?: number;
-  /** Resolves once every observer logged the victim dead. */
+  /** Resolves once every observer logged every victim dead. */
   allDead: Promise<void>;
   stop(): void;
 }
 
-function watchVictim(impl: Impl, victim: string | undefined, observers: number[]): VictimWatch {
+function watchVictims(impl: Impl, victims: readonly string[], observers: number[]): VictimWatch {
   const offs: (() => void)[] = [];
   let allDead!: () => void;
   const w: VictimWatch = {
@@ -412,15 +434,17 @@ function watchVictim(impl: Impl, victim: string | undefined, observers: number[]
     stop: () => offs.forEach((off) => off()),
   };
   for (const i of observers) {
+    const seenDead = new Set<string>();
     offs.push(
       impl.procs[i]!.onLine((text, at) => {
         const e = impl.parse(text);
-        if (!e || e.subject !== victim) return;
+        if (!e || !victims.includes(e.subject)) return;
         if (e.type === 'suspect') w.firstSuspect ??= at;
         if (e.type === 'declared') w.firstDead ??= at;
         if (e.type === 'dead') {
           w.firstDead ??= at;
-          if (!w.deadAt.has(i)) w.deadAt.set(i, at);
+          seenDead.add(e.subject);
+          if (seenDead.size === victims.length && !w.deadAt.has(i)) w.deadAt.set(i, at);
           if (w.deadAt.size === observers.length) allDead();
         }
       }),
@@ -430,16 +454,18 @@ function watchVictim(impl: Impl, victim: string | undefined, observers: number[]
 }
 
 /**
- * weft only: polls /v1/members of every observer until each shows the victim dead. finish()
- * lets the poller see the last observer too (it lags the log by up to one poll), up to 3 s.
+ * weft only: polls /v1/members of every observer until each shows every victim dead.
+ * finish() lets the poller see the last observer too (it lags the log by up to one poll), up to 3 s.
  */
 function pollMembers(
   impl: Impl,
-  victim: string | undefined,
+  victims: readonly string[],
   observers: number[],
 ): { at: Map<number, number>; finish(): Promise<void> } {
   const at = new Map<number, number>();
   let polling = impl instanceof WeftCluster;
+  const gone = (ms: WeftMember[] | undefined) =>
+    victims.every((v) => ms?.some((x) => x.name === v && (x.state === 'dead' || x.state === 'left')));
   const poller = (async () => {
     if (!(impl instanceof WeftCluster)) return;
     while (polling && at.size < observers.length) {
@@ -448,9 +474,7 @@ function pollMembers(
         observers
           .filter((i) => !at.has(i))
           .map(async (i) => {
-            const ms = await impl.members(i);
-            const m = ms?.find((x) => x.name === victim);
-            if (m && (m.state === 'dead' || m.state === 'left')) at.set(i, performance.now());
+            if (gone(await impl.members(i))) at.set(i, performance.now());
           }),
       );
       await sleep(Math.max(0, POLL_MS - (performance.now() - tick)));
@@ -465,19 +489,21 @@ function pollMembers(
   return { at, finish };
 }
 
+/** kill -9 of every victim at once; times until every other agent holds them all dead. */
 async function runTrial(
   impl: Impl,
-  victimIdx: number,
+  victimIdxs: readonly number[],
   alarms: FalseAlarms,
   log: (l: string) => void,
 ): Promise<TrialResult> {
-  const victim = impl.names[victimIdx];
-  const observers = impl.names.map((_, i) => i).filter((i) => i !== victimIdx);
-  const seen = watchVictim(impl, victim, observers);
-  alarms.down.add(victim);
+  const victims = victimIdxs.map((i) => impl.names[i]);
+  const observers = impl.names.map((_, i) => i).filter((i) => !victimIdxs.includes(i));
+  const seen = watchVictims(impl, victims, observers);
+  for (const v of victims) alarms.down.add(v);
+  const load1 = round3(loadavg()[0]);
   const t0 = performance.now();
-  const killed = impl.procs[victimIdx]!.kill9();
-  const polled = pollMembers(impl, victim, observers);
+  const killed = victimIdxs.map((i) => impl.procs[i]!.kill9());
+  const polled = pollMembers(impl, victims, observers);
 
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
@@ -487,11 +513,13 @@ async function runTrial(
   clearTimeout(timer);
   await polled.finish();
   seen.stop();
-  await killed;
+  await Promise.all(killed);
 
   const s = (at: number | undefined) => (at === undefined ? null : round3((at - t0) / 1000));
   const res: TrialResult = {
-    victim,
+    victim: victims.join(','),
+    killed: victims.length,
+    load1,
     all_dead_s: timedOut ? null : s(Math.max(...seen.deadAt.values())),
     first_suspect_s: s(seen.firstSuspect),
     first_dead_s: s(seen.firstDead),
@@ -501,21 +529,30 @@ async function runTrial(
     res.poll_all_dead_s = polled.at.size === observers.length ? s(Math.max(...polled.at.values())) : null;
   if (timedOut)
     log(
-      `${impl.kind}: ${victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${seen.deadAt.size}/${observers.length} observers)`,
+      `${impl.kind}: ${res.victim} not dead everywhere within ${DETECT_TIMEOUT_MS / 1000} s (${seen.deadAt.size}/${observers.length} observers)`,
     );
-  res.rejoin_s = await restartVictim(impl, victimIdx, alarms);
+  res.rejoin_s = await restartVictims(impl, victimIdxs, alarms);
   return res;
 }
 
-/** Restarts the victim, same name and address; the seconds until the cluster is whole again. */
-async function restartVictim(impl: Impl, victimIdx: number, alarms: FalseAlarms): Promise<number> {
+/** Restarts the victims, same names and addresses; the seconds until the cluster is whole again. */
+async function restartVictims(impl: Impl, victimIdxs: readonly number[], alarms: FalseAlarms): Promise<number> {
   const r0 = performance.now();
-  await impl.start(victimIdx);
-  alarms.watch(impl, victimIdx);
+  for (const i of victimIdxs) {
+    await impl.start(i);
+    alarms.watch(impl, i);
+  }
   await waitWhole(impl, impl.kind === 'weft' ? 200 : 500, WHOLE_TIMEOUT_MS);
   const rejoin = round3((performance.now() - r0) / 1000);
-  alarms.down.delete(impl.names[victimIdx]);
+  for (const i of victimIdxs) alarms.down.delete(impl.names[i]);
   return rejoin;
+}
+
+/** The p50 of `f` over the trials of each kill size. */
+function byKill(trials: readonly TrialResult[], f: (t: TrialResult) => number | null): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const k of new Set(trials.map((t) => t.killed))) out[k] = pct(trials.filter((t) => t.killed === k).map(f), 50);
+  return out;
 }
 
 function summarize(
@@ -540,6 +577,8 @@ function summarize(
       trials.map((t) => t.all_dead_s),
       100,
     ),
+    detect_p50_by_kill: byKill(trials, (t) => t.all_dead_s),
+    first_suspect_p50_by_kill: byKill(trials, (t) => t.first_suspect_s),
     first_suspect_p50_s: pct(
       trials.map((t) => t.first_suspect_s),
       50,
@@ -557,6 +596,7 @@ function summarize(
     idle_wire_tcp_bytes_per_agent_s: wire ? round1(wire.tcpBytes / n / idleS) : null,
     idle_udp_payload_per_datagram: wire && wire.udpPackets > 0 ? round1(wire.udpBytes / wire.udpPackets - 28) : null,
     false_deaths: alarms.deaths,
+    false_deaths_forming: alarms.deathsForming,
     false_suspicions: alarms.suspicionEpisodes.size,
   };
   if (impl.kind === 'weft')
@@ -581,14 +621,19 @@ function realSettings(opts: RealOptions) {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net))
       throw new Error(`${net}: only 127.0.0.0/8 is allowed (three octets, e.g. 127.0.10)`);
   if (weftNet === serfNet) throw new Error('weft and serf need different address ranges');
+  // Without an idle window: a token one-second window, right after forming.
+  const skipIdle = opts.skipIdle === true;
   return {
     agents,
     settleS: opts.settleSeconds ?? 5,
-    idleS: opts.idleSeconds ?? 30,
-    steadyS: opts.steadySeconds ?? 65,
+    idleS: skipIdle ? 1 : (opts.idleSeconds ?? 30),
+    steadyS: skipIdle ? 0 : (opts.steadySeconds ?? 65),
     weftNet,
     serfNet,
     serfBin: opts.serfBin ?? process.env.BENCH_SERF_BIN ?? 'serf',
+    kills: opts.kills ?? [1],
+    weftMode: opts.weftMode ?? 'agent',
+    skipIdle,
   };
 }
 
@@ -646,25 +691,38 @@ async function measureIdle(weft: Impl, serf: Impl, nft: NftCounters | undefined,
   };
 }
 
-/** kill -9 trials; one victim per trial, never the seed (index 0), the same for both. */
+/** `k` distinct victims for trial `t`, never the seed (index 0); the same for both clusters. */
+function victimsOf(t: number, k: number, agents: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; out.length < k; j++) {
+    const i = 1 + ((t * 7 + 3 + j * 5) % (agents - 1));
+    if (!out.includes(i)) out.push(i);
+  }
+  return out;
+}
+
+/** kill -9 trials: `trials` of each size in `kills` (agents killed at once), weft and serf in turn. */
 async function runTrials(
   trials: number,
+  kills: readonly number[],
   agents: number,
   clusters: readonly (readonly [Impl, FalseAlarms, TrialResult[]])[],
   log: (l: string) => void,
 ): Promise<void> {
-  for (let t = 0; t < trials; t++) {
-    const victimIdx = 1 + ((t * 7 + 3) % (agents - 1));
-    for (const [impl, alarms, out] of clusters) {
-      await sleep(2000);
-      const r = await runTrial(impl, victimIdx, alarms, log);
-      out.push(r);
-      const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
-      log(
-        `trial ${t + 1}/${trials} ${impl.kind}: kill -9 ${r.victim}: first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`,
-      );
+  let n = 0;
+  for (const k of kills)
+    for (let t = 0; t < trials; t++, n++) {
+      const victimIdxs = victimsOf(n, k, agents);
+      for (const [impl, alarms, out] of clusters) {
+        await sleep(2000);
+        const r = await runTrial(impl, victimIdxs, alarms, log);
+        out.push(r);
+        const poll = r.poll_all_dead_s !== undefined ? `, polled ${r.poll_all_dead_s ?? 'timeout'} s` : '';
+        log(
+          `trial ${n + 1}/${trials * kills.length} ${impl.kind}: kill -9 ${r.victim} (load ${r.load1}): first suspect ${r.first_suspect_s} s, first dead ${r.first_dead_s} s, dead everywhere ${r.all_dead_s ?? 'timeout'} s${poll}; whole again ${r.rejoin_s} s after restart`,
+        );
+      }
     }
-  }
 }
 
 /** Starts both clusters, then waits until both are in steady state; the seconds each took to form, and when serf's started. */
@@ -717,12 +775,19 @@ function comparison(
   weftRes: ClusterResult,
   serfRes: ClusterResult,
   idle: IdleTraffic,
-  run: { nft: boolean; serfStarted: number; loadBefore: number[]; started: number },
+  run: { nft: boolean; serfStarted: number; loadBefore: number[]; started: number; weftMode: 'agent' | 'membership' },
 ): RealResult {
   return {
     weft: weftRes,
     serf: serfRes,
     detect_ratio: ratio(weftRes.detect_p50_s, serfRes.detect_p50_s),
+    detect_ratio_by_kill: Object.fromEntries(
+      Object.keys(weftRes.detect_p50_by_kill).map((k) => [
+        k,
+        ratio(weftRes.detect_p50_by_kill[k], serfRes.detect_p50_by_kill[k] ?? null),
+      ]),
+    ),
+    weft_mode: run.weftMode,
     bytes_ratio: ratio(weftRes.idle_bytes_per_agent_s, serfRes.idle_bytes_per_agent_s),
     wire_bytes_ratio: ratio(weftRes.idle_wire_bytes_per_agent_s, serfRes.idle_wire_bytes_per_agent_s),
     bytes_method: `payload counters: weft /metrics weft_gossip_bytes_out_total; serf memberlist.udp.sent+tcp.sent via statsd${run.nft ? '; cross-check: nftables IP bytes on lo, same rules for both' : ''}`,
@@ -759,7 +824,7 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
   const serfAlarms = new FalseAlarms();
   try {
     statsd = await startStatsd(agents);
-    const weft = new WeftCluster(group, o.weftNet, agents);
+    const weft = new WeftCluster(group, o.weftNet, agents, o.weftMode);
     const serf = new SerfCluster(group, o.serfNet, agents, o.serfBin, dir, statsd);
 
     nft = opts.nft === false ? undefined : wireCounters(o.weftNet, o.serfNet);
@@ -775,21 +840,13 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
     const idle = await measureIdle(weft, serf, nft, o.idleS);
     logIdle(idle, agents, statsd, log);
 
-    const weftTrials: TrialResult[] = [];
-    const serfTrials: TrialResult[] = [];
-    await runTrials(
-      opts.trials,
-      agents,
-      [
-        [weft, weftAlarms, weftTrials],
-        [serf, serfAlarms, serfTrials],
-      ],
-      log,
-    );
-
+    const [weftTrials, serfTrials]: TrialResult[][] = [[], []];
+    const clusters = [[weft, weftAlarms, weftTrials] as const, [serf, serfAlarms, serfTrials] as const];
+    await runTrials(opts.trials, o.kills, agents, clusters, log);
     const weftRes = summarize(weft, weftTrials, weftForm, idle.weft, idle.weftWire, idle.seconds, weftAlarms);
     const serfRes = summarize(serf, serfTrials, serfForm, idle.serf, idle.serfWire, idle.seconds, serfAlarms);
-    return comparison(weftRes, serfRes, idle, { nft: nft !== undefined, serfStarted, loadBefore, started });
+    const run = { nft: nft !== undefined, serfStarted, loadBefore, started, weftMode: o.weftMode };
+    return comparison(weftRes, serfRes, idle, run);
   } finally {
     for (const off of [...weftAlarms.offs, ...serfAlarms.offs]) off();
     await group.killAll();
@@ -812,26 +869,40 @@ const shown = (v: number | null | undefined, unit = '') => (v === null || v === 
 
 type Row = [string, string, string, string];
 
+function trialList(trials: readonly TrialResult[], k: string): string {
+  return trials
+    .filter((t) => String(t.killed) === k)
+    .map((t) => `${shown(t.all_dead_s)} (${t.load1})`)
+    .join(' ');
+}
+
 /** Rows on forming the cluster and detecting a kill -9. */
 function detectionRows(r: RealResult): Row[] {
   const f = shown;
   return [
-    ['agents', String(r.weft.agents), String(r.serf.agents), ''],
-    ['cluster formed (start to whole)', f(r.weft.form_s, ' s'), f(r.serf.form_s, ' s'), ''],
     [
-      `kill -9 -> dead/failed at all, p50 (${r.weft.trials.length} trials)`,
-      f(r.weft.detect_p50_s, ' s'),
-      f(r.serf.detect_p50_s, ' s'),
-      f(r.detect_ratio),
-    ],
-    ['  max', f(r.weft.detect_max_s, ' s'), f(r.serf.detect_max_s, ' s'), ''],
-    [
-      '  all trials',
-      r.weft.trials.map((t) => f(t.all_dead_s)).join(' '),
-      r.serf.trials.map((t) => f(t.all_dead_s)).join(' '),
+      'agents',
+      `${r.weft.agents} (${r.weft_mode === 'agent' ? 'weft agent, all components' : 'membership only'})`,
+      String(r.serf.agents),
       '',
     ],
-    ['  phase: first suspicion, p50', f(r.weft.first_suspect_p50_s, ' s'), f(r.serf.first_suspect_p50_s, ' s'), ''],
+    ['cluster formed (start to whole)', f(r.weft.form_s, ' s'), f(r.serf.form_s, ' s'), ''],
+    ...Object.keys(r.weft.detect_p50_by_kill).flatMap((k): Row[] => [
+      [
+        `kill -9 of ${k} at once -> dead/failed at all, p50 (${r.weft.trials.filter((t) => String(t.killed) === k).length} trials)`,
+        f(r.weft.detect_p50_by_kill[k], ' s'),
+        f(r.serf.detect_p50_by_kill[k], ' s'),
+        f(r.detect_ratio_by_kill[k]),
+      ],
+      ['  all trials (load average at the kill)', trialList(r.weft.trials, k), trialList(r.serf.trials, k), ''],
+      [
+        '  phase: first suspicion, p50',
+        f(r.weft.first_suspect_p50_by_kill[k], ' s'),
+        f(r.serf.first_suspect_p50_by_kill[k], ' s'),
+        '',
+      ],
+    ]),
+    ['all trials: dead everywhere, max', f(r.weft.detect_max_s, ' s'), f(r.serf.detect_max_s, ' s'), ''],
     ['  phase: first dead anywhere, p50', f(r.weft.first_dead_p50_s, ' s'), f(r.serf.first_dead_p50_s, ' s'), ''],
     ['  weft by polling /v1/members, p50', f(r.weft.poll_detect_p50_s, ' s'), '', ''],
     [
@@ -890,7 +961,8 @@ function idleRows(r: RealResult): Row[] {
       f(r.serf.idle_udp_payload_per_datagram),
       '',
     ],
-    ['false deaths (observer events)', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
+    ['false deaths (observer events), once whole', String(r.weft.false_deaths), String(r.serf.false_deaths), ''],
+    ['  while forming', String(r.weft.false_deaths_forming), String(r.serf.false_deaths_forming), ''],
     ['false suspicions (episodes)', String(r.weft.false_suspicions), String(r.serf.false_suspicions), ''],
   ];
 }

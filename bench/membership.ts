@@ -2,13 +2,18 @@
 // benchmarks"):
 //   1. Simulated, N = BENCH_NODES (1000) nodes, lan preset, BENCH_TRIALS (20) trials
 //      (bench/membership-sim.ts).
-//   2. Real, side by side with serf: BENCH_AGENTS (20) weft agents and as many serf agents on
-//      loopback, BENCH_REAL_TRIALS (5) kill -9 trials, BENCH_IDLE_S (30) s of idle traffic
-//      (bench/membership-real.ts). Skipped, with real_* null, when serf is not installed.
+//   2. Real, side by side with serf, one run per cell of BENCH_REAL_CELLS (default
+//      "20:agent,50:membership": 20 full weft agents, then 50 membership-only weft nodes,
+//      each beside as many serf agents on loopback; bench/membership-real.ts). In each,
+//      BENCH_REAL_TRIALS (2) kill -9 trials for each count in BENCH_KILLS ("1,2") of agents
+//      killed at once. Idle traffic (BENCH_IDLE_S, 30 s) is measured in the first cell only.
+//      Skipped, with real_* null, when serf is not installed.
 // BENCH_SKIP_SIM=1 / BENCH_SKIP_REAL=1 run one half. --smoke: 20 simulated nodes, 1 trial,
-// 3 real agents of each, 1 trial, 2 s idle, no nft counters; serf missing is reported in
-// `absent`. Progress goes to stderr; stdout has the
-// tables, and its last line is one JSON object (ratios are weft / serf, lower is better).
+// 3 real agents of each, 1 trial of 1 kill, 2 s idle, no nft counters; serf missing is
+// reported in `absent`. Progress goes to stderr; stdout has the tables, with the load
+// average at each kill, and its last line is one JSON object (ratios are weft / serf,
+// lower is better): real_detect_ratio_vs_serf_<agents>x<killed> per cell, real_false_deaths
+// (weft, every cell).
 import { spawnSync } from 'node:child_process';
 import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
@@ -49,9 +54,30 @@ if (flag('BENCH_SKIP_SIM')) {
   console.log('');
 }
 
-let real: RealResult | null = null;
-const agents = num('BENCH_AGENTS', 20, 3);
-const realTrials = num('BENCH_REAL_TRIALS', 5, 1);
+/** One real comparison: agents of each, and whether weft runs as the whole agent or membership alone. */
+interface Cell {
+  agents: number;
+  weftMode: 'agent' | 'membership';
+}
+
+/**
+ * BENCH_REAL_CELLS, e.g. "20:agent,50:membership" (the default): 20 full weft agents
+ * next to 20 serf agents, then 50 membership-only weft nodes next to 50 serf agents (50
+ * full agents and 50 serf agents do not fit on a 2-core machine beside other work).
+ */
+function realCells(): Cell[] {
+  const spec = env.BENCH_REAL_CELLS ?? (SMOKE ? '3:agent' : '20:agent,50:membership');
+  return spec.split(',').map((c) => {
+    const [n, mode = 'agent'] = c.trim().split(':');
+    if (!/^\d+$/.test(n) || (mode !== 'agent' && mode !== 'membership'))
+      throw new Error(`BENCH_REAL_CELLS: ${c}: expected AGENTS:agent or AGENTS:membership`);
+    return { agents: Number(n), weftMode: mode };
+  });
+}
+
+const reals: { cell: Cell; result: RealResult }[] = [];
+const realTrials = num('BENCH_REAL_TRIALS', 2, 1);
+const kills = (env.BENCH_KILLS ?? (SMOKE ? '1' : '1,2')).split(',').map(Number);
 const absent: string[] = [];
 if (flag('BENCH_SKIP_REAL')) {
   console.log('real vs serf: skipped (BENCH_SKIP_REAL=1)');
@@ -59,21 +85,39 @@ if (flag('BENCH_SKIP_REAL')) {
   absent.push('serf');
   console.log('real vs serf: skipped, serf is not installed (apt-get install serf); real_* are null');
 } else {
-  console.error(`real: ${agents} weft + ${agents} serf agents on loopback, ${realTrials} kill -9 trials each ...`);
-  const smoke = SMOKE ? { settleSeconds: 1, steadySeconds: 1, nft: false } : {};
-  real = await runRealComparison({
-    agents,
-    trials: realTrials,
-    idleSeconds: env.BENCH_IDLE_S || SMOKE ? num('BENCH_IDLE_S', 30, 2) : undefined,
-    log: progress,
-    ...smoke,
-  });
-  console.log(
-    `real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`,
-  );
-  for (const l of realTable(real)) console.log(`  ${l}`);
-  console.log('');
+  for (const [i, cell] of realCells().entries()) {
+    console.error(
+      `real: ${cell.agents} weft (${cell.weftMode}) + ${cell.agents} serf agents on loopback, ${realTrials} trials killing each of ${kills.join(', ')} at once ...`,
+    );
+    const smoke = SMOKE ? { settleSeconds: 1, steadySeconds: 1, nft: false } : {};
+    // Idle traffic is measured in the first cell only: it needs every agent a minute old.
+    const result = await runRealComparison({
+      agents: cell.agents,
+      trials: realTrials,
+      kills,
+      weftMode: cell.weftMode,
+      skipIdle: i > 0,
+      idleSeconds: env.BENCH_IDLE_S || SMOKE ? num('BENCH_IDLE_S', 30, 2) : undefined,
+      log: progress,
+      ...smoke,
+    });
+    reals.push({ cell, result });
+    console.log(
+      `real, side by side with serf ${serfVersion()} (lan profile on both; weft on ${env.BENCH_WEFT_NET ?? '127.0.10'}.x, serf on ${env.BENCH_SERF_NET ?? '127.0.11'}.x)`,
+    );
+    for (const l of realTable(result)) console.log(`  ${l}`);
+    if (i > 0) console.log('  (no idle window in this run: its idle rows mean nothing)');
+    console.log('');
+  }
 }
+const real = reals[0]?.result ?? null;
+/** real_detect_ratio_vs_serf_<agents>x<killed>, for every cell and kill size run. */
+const cellRatios: Record<string, number | null> = {};
+for (const { cell, result } of reals)
+  for (const k of kills)
+    cellRatios[`real_detect_ratio_vs_serf_${cell.agents}x${k}`] = result.detect_ratio_by_kill[k] ?? null;
+const cellLoads: Record<string, number[]> = {};
+for (const { cell, result } of reals) cellLoads[`real_load1_${cell.agents}`] = result.weft.trials.map((t) => t.load1);
 
 console.log(`total wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(
@@ -82,6 +126,12 @@ console.log(
     sim_join_p99_s: sim?.join_p99_s ?? null,
     sim_false_deaths: sim?.false_deaths ?? null,
     sim_bytes_per_member_s: sim?.bytes_per_member_s ?? null,
+    ...cellRatios,
+    real_false_deaths: reals.length ? reals.reduce((a, r) => a + r.result.weft.false_deaths, 0) : null,
+    real_false_deaths_forming: reals.length ? reals.reduce((a, r) => a + r.result.weft.false_deaths_forming, 0) : null,
+    real_serf_false_deaths_all: reals.length ? reals.reduce((a, r) => a + r.result.serf.false_deaths, 0) : null,
+    real_cells: reals.map((r) => `${r.cell.agents}:${r.cell.weftMode}`),
+    ...cellLoads,
     real_detect_ratio_vs_serf: real?.detect_ratio ?? null,
     real_bytes_ratio_vs_serf: real?.bytes_ratio ?? null,
     sim_nodes: sim ? nodes : null,
@@ -90,7 +140,7 @@ console.log(
     sim_join_p50_s: sim?.join_p50_s ?? null,
     sim_msgs_per_member_s: sim?.msgs_per_member_s ?? null,
     sim_wall_s: sim?.wall_s ?? null,
-    real_agents: real ? agents : null,
+    real_agents: real ? real.weft.agents : null,
     real_trials: real ? realTrials : null,
     real_weft_detect_p50_s: real?.weft.detect_p50_s ?? null,
     real_serf_detect_p50_s: real?.serf.detect_p50_s ?? null,

@@ -3,7 +3,18 @@ import t from 'tap';
 import type { Ping } from '../messages.js';
 import type { Output, PacketOutput } from './outputs.js';
 import type { SwimCore } from './swim.js';
-import { endpointOf, events, isTo, makeCore, messages, packets, suspect, withPeers } from './test-harness.js';
+import {
+  endpointOf,
+  events,
+  isTo,
+  makeCore,
+  messages,
+  packets,
+  packetsLedBy,
+  runTimers,
+  suspect,
+  withPeers,
+} from './test-harness.js';
 
 /** Tick until the core sends a ping; returns it, the time, and everything produced. */
 function untilPing(
@@ -245,5 +256,21 @@ t.test('probing is round-robin: every live member once per round', async (t) => 
       seen.push(p.ping.target);
     }
     t.same([...seen].sort(), peers, `round ${round}`);
+  }
+});
+
+t.test('aligned probing: timers that fire late skip no round (one probe per interval)', async (t) => {
+  // A real timer never fires early and on a busy host fires milliseconds late. Scheduling
+  // the next round at the first boundary after (woken + interval) then lands one round
+  // further each time: the node probed every other round, and a crashed member waited
+  // for the one node whose turn it was to happen to be in phase (issue 17: 5.8 s to the
+  // first suspicion with 30 agents, where the ring promises about one interval).
+  const interval = 1000;
+  const seconds = 30;
+  for (const lateMs of [0, 1, 3, 250]) {
+    const core = makeCore('self', { alignedProbing: true, config: { probeIntervalMs: interval } });
+    withPeers(core, PEERS);
+    const pings = packetsLedBy(runTimers(core, seconds * interval, new Set(), lateMs), 'ping');
+    t.ok(pings.length >= seconds - 1, `${lateMs} ms late: ${pings.length} probes in ${seconds} intervals`);
   }
 });

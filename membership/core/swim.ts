@@ -590,8 +590,19 @@ export class SwimCore {
       if (target && isLive(target)) this.probe(now, target, interval);
     }
     // Set after the probe's own expiry so that, at the same instant, expiry runs first.
-    const next = this.ring ? this.alignedRoundAtOrAfter(now + interval) : now + interval;
+    const next = this.ring ? this.alignedRoundAfter(now, interval) : now + interval;
     this.timers.set(next, (t) => this.probeRound(t));
+  }
+
+  /**
+   * The boundary `interval` after the start of the round `now` falls in. Counted from the
+   * round, not from `now`: a timer fires a little late (always, on a real host), and the
+   * first boundary after `now + interval` would then skip a round every time, halving the
+   * probe rate and leaving a crashed member's turn to nodes out of phase (issue 17).
+   */
+  private alignedRoundAfter(now: number, interval: number): number {
+    const i = this.config.probeIntervalMs;
+    return (Math.floor(now / i) + Math.max(1, Math.round(interval / i))) * i;
   }
 
   /** The first round boundary at or after `t`. */

@@ -32,6 +32,8 @@ export interface HarnessOptions {
   incarnation?: number;
   /** Signed membership (member-auth.ts). */
   auth?: MemberAuth;
+  /** Cluster-aligned probe rounds (probe-ring.ts), as the daemon runs. */
+  alignedProbing?: boolean;
 }
 
 export function makeCore(name = 'self', opts: HarnessOptions = {}): SwimCore {
@@ -43,6 +45,7 @@ export function makeCore(name = 'self', opts: HarnessOptions = {}): SwimCore {
     meta: opts.meta,
     incarnation: opts.incarnation,
     auth: opts.auth,
+    alignedProbing: opts.alignedProbing,
   });
 }
 
@@ -71,10 +74,16 @@ export function withPeers(core: SwimCore, names: readonly string[], now = 0): vo
  * `silent` answer nothing. The fake peers never react to gossip, so a suspected peer
  * does not refute unless the test makes it.
  */
-export function runTimers(core: SwimCore, until: number, silent: ReadonlySet<string> = new Set()): Output[] {
+export function runTimers(
+  core: SwimCore,
+  until: number,
+  silent: ReadonlySet<string> = new Set(),
+  /** Every wake-up comes this much after the deadline asked for, as a real timer does. */
+  lateMs = 0,
+): Output[] {
   const out: Output[] = [];
   for (;;) {
-    const d = core.nextDeadline();
+    const d = core.nextDeadline() + lateMs;
     if (d > until) break;
     core.tick(d);
     const produced = core.takeOutputs();

@@ -46,6 +46,13 @@ export class SimHost {
    * it runs and only differs between machines, or after a reboot.
    */
   private skew = 0;
+  /**
+   * How late this machine's timers fire: a real setTimeout never fires early and on a
+   * busy host fires milliseconds late, which a core that schedules relative to the
+   * instant it was woken must tolerate. Drawn per wake-up; the default fires at the
+   * deadline exactly.
+   */
+  timerLate: () => number = () => 0;
 
   constructor(
     /** Stable identity of the machine across restarts (not an address). */
@@ -96,7 +103,7 @@ export class SimHost {
     if (slot.wakeEvent && !slot.wakeEvent.cancelled && slot.wakeAt <= deadline) return;
     if (slot.wakeEvent) slot.wakeEvent.cancelled = true;
     slot.wakeAt = deadline;
-    slot.wakeEvent = this.scheduler.at(deadline - this.skew, () => {
+    slot.wakeEvent = this.scheduler.at(deadline - this.skew + this.timerLate(), () => {
       slot.wakeEvent = undefined;
       slot.wakeAt = Infinity;
       slot.wakeQueued = true;

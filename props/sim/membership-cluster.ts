@@ -37,6 +37,8 @@ export interface MembershipClusterOptions {
   alignedProbing?: boolean;
   /** How far each node's clock is off the simulation's (default: none). */
   skewMs?: (name: string) => number;
+  /** Each timer of each node fires late by a uniform draw in [0, timerLateMs) ms (SimHost.timerLate); default 0. */
+  timerLateMs?: number;
   /** Signed membership per node (issue 13; membership/core/member-auth.ts); default none: unsigned. */
   memberAuth?: (name: string) => MemberAuth | undefined;
 }
@@ -70,10 +72,12 @@ export class MembershipCluster {
   private readonly measure: MeasureFn | undefined;
   private readonly alignedProbing: boolean;
   private readonly skewMs: ((name: string) => number) | undefined;
+  private readonly timerLateMs: number;
   private readonly auth: ((name: string) => MemberAuth | undefined) | undefined;
 
   constructor(opts: MembershipClusterOptions) {
     this.skewMs = opts.skewMs;
+    this.timerLateMs = opts.timerLateMs ?? 0;
     this.auth = opts.memberAuth;
     this.rng = new Xoshiro128(opts.seed ?? 1);
     this.network = new SimNetwork(this.scheduler, this.rng.split(), opts.link);
@@ -314,6 +318,10 @@ export class MembershipCluster {
   private boot(name: string, addr: string): SimMember {
     const host = new SimHost(name, addr, this.scheduler);
     if (this.skewMs) host.setSkew(this.skewMs(name));
+    if (this.timerLateMs > 0) {
+      const rng = this.rng.split();
+      host.timerLate = () => rng.next() * this.timerLateMs;
+    }
     this.network.attach(host);
     const m: SimMember = { name, host, app: undefined, left: false };
     this.members.set(name, m);
