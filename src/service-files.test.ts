@@ -9,7 +9,7 @@ import { loadServiceDefs, planServiceSync, type ServiceDef } from './service-fil
 import { YAML_LIMITS } from './yaml-text.js';
 import type { EndpointRecord } from '../records/schema.js';
 
-function dirWith(t: Tap.Test, files: Record<string, string>): string {
+function dirWith(t: { teardown(fn: () => void): void }, files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'weft-svcfiles-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
