@@ -6,7 +6,7 @@ import { DeadlineTimer } from '../base/deadline-timer.js';
 import type { Rng } from '../base/rng.js';
 import type { CheckRecord, CheckStatus } from '../records/checks.js';
 import { DEFAULTS } from './defaults.js';
-import { PROBES, type Probe } from './probes.js';
+import { httpProbe, KeepAlivePool, PROBES, type Probe } from './probes.js';
 import { CheckScheduler, type DueCheck, type Outcome, type Transition } from './scheduler.js';
 
 export interface RunnerOptions {
@@ -44,6 +44,9 @@ export class CheckRunner {
   private stopped = false;
   /** The deadline the timer is armed for (on the tick grid). */
   private armedAt = Infinity;
+  /** Idle keep-alive connections of the HTTP checks, by target (http-probe.ts). */
+  private readonly pool = new KeepAlivePool();
+  private readonly httpKept: Probe = (def, addr) => httpProbe(def, addr, this.pool);
 
   constructor(private readonly opts: RunnerOptions) {
     this.sched = new CheckScheduler(opts.rng);
@@ -105,6 +108,7 @@ export class CheckRunner {
   stop(): void {
     this.stopped = true;
     this.timer.stop();
+    this.pool.close();
   }
 
   private tick(now: number): void {
@@ -125,7 +129,9 @@ export class CheckRunner {
 
   private run(due: DueCheck, started: number): void {
     const addr = this.endpoints.get(splitId(due.id).endpoint)?.addr;
-    const probe = due.def.kind === 'ttl' ? undefined : (this.opts.probes?.[due.def.kind] ?? PROBES[due.def.kind]);
+    const kind = due.def.kind;
+    const probe =
+      kind === 'ttl' ? undefined : (this.opts.probes?.[kind] ?? (kind === 'http' ? this.httpKept : PROBES[kind]));
     if (!probe || addr === undefined) return;
     void probe(due.def, addr).then((outcome) => {
       if (this.stopped) return;

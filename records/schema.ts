@@ -124,6 +124,11 @@ export interface EndpointRecord extends EndpointExtras {
   source: 'docker' | 'api';
   /** The container id, for source docker. */
   container?: string;
+  /**
+   * Source api only: the service file (or config file) that defines it (src/service-files.ts),
+   * so a reload knows what is its own to update and remove. Older versions ignore it.
+   */
+  file?: string;
   /** Health checks run by the owning node (records/checks.ts); absent: none (and in older nodes' records). */
   checks?: CheckRecord[];
 }
@@ -156,6 +161,8 @@ export function isServing(e: EndpointRecord): boolean {
 const isPort = (p: unknown): p is number => Number.isInteger(p) && (p as number) >= 1 && (p as number) <= 65535;
 const isProto = (p: unknown): p is Proto => p === 'tcp' || p === 'udp';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+// A path as the file field holds it: printable, bounded (it is shown in tables).
+export const FILE_ORIGIN = /^[\x20-\x7e]{1,1024}$/;
 const HEALTH: readonly Health[] = ['healthy', 'starting', 'unhealthy', 'none'];
 
 /** A VIP is a service-style name or a literal IP. */
@@ -220,6 +227,10 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
     source: v.source,
   };
   if (typeof v.container === 'string') rec.container = v.container;
+  if (v.file !== undefined) {
+    if (typeof v.file !== 'string' || !FILE_ORIGIN.test(v.file)) return undefined;
+    rec.file = v.file;
+  }
   const checks = parseCheckRecords(v.checks);
   if (checks === false) return undefined;
   if (checks) rec.checks = checks;

@@ -17,6 +17,7 @@ import { registrarChild, type RegistrarHandle } from './components/registrar-chi
 import { lbChild, type LbHandle } from './components/lb-child.js';
 import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
 import { checksChild, type ChecksHandle } from './components/checks-child.js';
+import { serviceFilesChild, type ServiceFilesHandle, type SyncResult } from './components/service-files-child.js';
 import { Keyring, loadIdentity } from '../membership/index.js';
 import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
@@ -34,10 +35,13 @@ export class Agent {
   readonly lb: LbHandle = {};
   readonly overlay: OverlayHandle = {};
   readonly checks: ChecksHandle = {};
+  readonly serviceFiles: ServiceFilesHandle = {};
+  private readonly configFile: string;
 
   /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used, IdentityError when the tls files cannot. */
   constructor(loaded: LoadedConfig, log: Logger) {
     const registry = createRegistry();
+    this.configFile = loaded.file ?? 'config';
     const meta = new Map<string, unknown>([['version', VERSION]]);
     // The node's tags (node.tags) ride in its gossip metadata: peers show and filter on them.
     if (Object.keys(loaded.config.node.tags).length) meta.set('tags', loaded.config.node.tags);
@@ -86,6 +90,8 @@ export class Agent {
       ...(lb.datapath !== 'off' ? [lbChild(this.ctx, this.store, this.lb)] : []),
       ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
       ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
+      // Service definitions from services.list and services.dir: this node's records, like the API's.
+      serviceFilesChild(this.ctx, this.membership, this.store, this.serviceFiles, this.configFile),
       // Health checks of this node's endpoints (checks/): their results are in the records DNS and the LB read.
       checksChild(this.ctx, this.store, this.checks),
       ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay)] : []),
@@ -177,6 +183,7 @@ export class Agent {
       this.ctx.log.level = next.log.level;
       return true;
     }
+    if (path === 'services.list' || path === 'services.dir') return true; // read by reloadServiceFiles
     if (path === 'tls.acceptUnsigned') return this.ctx.changeAuth !== undefined; // read live by changeAuth
     if (path === 'gossip.keys' || path === 'gossip.keyFile') {
       // Applied by reloadKeyring. Turning encryption on or off needs a restart (and a
@@ -184,6 +191,13 @@ export class Agent {
       return this.ctx.keyring !== undefined && (next.gossip.keys.length > 0 || next.gossip.keyFile !== '');
     }
     return false;
+  }
+
+  /** SIGHUP: the service files again (src/service-files.ts); errors when the set was refused (nothing changed). */
+  async reloadServiceFiles(): Promise<SyncResult> {
+    const sync = this.serviceFiles.current?.sync;
+    if (!sync) return { errors: ['service files not reloaded: the store is not running; see /v1/status'] };
+    return sync();
   }
 
   /**

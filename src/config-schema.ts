@@ -18,6 +18,7 @@ export type KeyType =
   | { kind: 'ip' }
   | { kind: 'handlers' } // events.handlers: a list of {on, exec} (src/events/handlers.ts)
   | { kind: 'list'; item: 'hostport' | 'string' | 'key' | 'listen' | 'upstream' | 'cidr' | 'recursion' }
+  | { kind: 'services' } // services.list: service definitions, as the API's register body (src/service-files.ts)
   | { kind: 'tags' }; // key=value pairs: a mapping in the file, "k=v,k=v" in the environment, a repeatable flag
 
 export interface KeySpec {
@@ -590,6 +591,24 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: "Accept script checks registered through the API: they run commands on this host as the agent's user. Never from Docker labels.",
     flag: 'checks-allow-scripts',
   },
+
+  // Service definitions as files (issue 14, src/service-files.ts).
+  {
+    path: 'services.list',
+    type: { kind: 'services' },
+    default: [],
+    doc: 'Services this node registers, each as the body of POST /v1/services: {service, id?, addrs?, ports?, vips?, tags?, meta?, checks?}. Owned by this node like API registrations; a SIGHUP or weft reload adds, updates and removes them. A set with any problem (bad field, id given twice) is not applied and the running set stays.',
+    flag: 'services',
+    reloadable: true,
+  },
+  {
+    path: 'services.dir',
+    type: { kind: 'string' },
+    default: '',
+    doc: 'Directory of service definition files (*.yaml, *.yml, *.json; hidden files are skipped), each one service as in services.list or a list of them. Read at start and at every SIGHUP or weft reload, all or nothing: a bad file is reported by name and nothing changes. Empty: none.',
+    flag: 'services-dir',
+    reloadable: true,
+  },
 ];
 
 function defaultNodeName(): string {
@@ -632,6 +651,8 @@ export function describeType(t: KeyType): string {
       return 'an IPv4 or IPv6 address';
     case 'handlers':
       return 'a list of {on, exec} handlers';
+    case 'services':
+      return 'a list of service definitions (each as the body of POST /v1/services; JSON from a flag or the environment)';
     case 'tags':
       return 'key=value pairs (keys 1-64 of A-Z a-z 0-9 _ . -, values up to 128 printable characters without , and =), 256 bytes at most as JSON';
     case 'list':

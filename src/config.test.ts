@@ -1,5 +1,6 @@
 import t from 'tap';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, isHostPort, loadConfig, parseDuration, redacted } from './config.js';
@@ -159,4 +160,28 @@ t.test('helpers', async (t) => {
   t.same(config.gossip.keys, [key]);
   t.same(redacted(config).gossip.keys, ['<redacted>']);
   t.same(config.gossip.keys, [key], 'redacted() leaves the original alone');
+});
+
+// Issue 14 (service files share this reader, src/yaml-text.ts): a hostile config file is a
+// config problem, never a crash, a hang or seconds of CPU.
+t.test('hostile config files: alias bomb, FIFO, deep nesting, services.list', async (t) => {
+  let bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n';
+  for (let i = 0, prev = 'a'; i < 9; prev = `b${i}`, i++)
+    bomb += `b${i}: &b${i} [${Array.from({ length: 9 }, () => `*${prev}`).join(',')}]\n`;
+  t.match((await problemsOf(loadConfig({ file: file(bomb) })))[0], /not usable YAML \(Excessive alias count/);
+  const fifo = join(dir, 'fifo.yaml');
+  execFileSync('mkfifo', [fifo]);
+  t.match((await problemsOf(loadConfig({ file: fifo })))[0], /fifo\.yaml: is not a regular file/);
+  const started = performance.now();
+  t.match(
+    (await problemsOf(loadConfig({ file: file('log: ' + '['.repeat(100_000)) })))[0],
+    /line 1: nested deeper than 32 levels/,
+  );
+  t.ok(performance.now() - started < 1_000, 'refused before the parser spends seconds on it');
+  const { config } = await loadConfig({ file: file('services:\n  list:\n    - service: web\n  dir: /x\n') });
+  t.same(config.services, { list: [{ service: 'web' }], dir: '/x' });
+  t.match(
+    (await problemsOf(loadConfig({ file: file('services:\n  list: [web]\n') })))[0],
+    /services.list = \["web"\].*must be a list of service definitions/,
+  );
 });

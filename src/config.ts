@@ -1,13 +1,13 @@
 // Effective config = defaults < file (YAML) < WEFT_* environment < flags.
 // Every problem is collected and reported at once, each naming the key, the value,
 // where it came from and what is allowed, so an operator fixes them in one go.
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { CONFIG_KEYS, type KeySpec, describeType, envOf, flagOf } from './config-schema.js';
 import { parseNet } from '../dns/netset.js';
 import { parseHandlers, type EventHandler } from './events/handlers.js';
 import { nodeTagsProblem } from './node-meta.js';
 import { parseDuration } from '../base/duration.js';
+import { parseYamlText, readBoundedFile } from './yaml-text.js';
 
 export interface Config {
   /** tags: the node's tags (issue 14), in its gossip metadata (src/node-meta.ts). */
@@ -92,6 +92,8 @@ export interface Config {
   events: { handlers: EventHandler[]; handlerTimeout: number };
   /** Health checks (checks/). */
   checks: { allowScripts: boolean };
+  /** Service definitions as files (src/service-files.ts): the bodies are checked when they are applied. */
+  services: { dir: string; list: unknown[] };
 }
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -170,25 +172,18 @@ export async function loadConfig(inputs: ConfigInputs = {}): Promise<LoadedConfi
 
 async function readConfigFile(file: string, problems: string[]): Promise<Map<string, unknown>> {
   const values = new Map<string, unknown>();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    problems.push(`config file ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  // Bounded and depth-checked as the service files are (src/yaml-text.ts).
+  const read = readBoundedFile(file);
+  if ('error' in read) {
+    problems.push(`config file ${file}: ${read.error}`);
     return values;
   }
-  // yaml is only needed when a file is given; keep it off the default start path.
-  const { parseDocument } = await import('yaml');
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const where = e.linePos?.[0] ? ` line ${e.linePos[0].line}` : '';
-    problems.push(
-      `config file ${file}${where}: not valid YAML (${e.code}: ${e.message.split('\n')[0]!.replace(/ at line.*/, '')})`,
-    );
+  const parsed = await parseYamlText(read.text);
+  if ('error' in parsed) {
+    problems.push(`config file ${file}${parsed.line ? ` line ${parsed.line}` : ''}: ${parsed.error}`);
     return values;
   }
-  const root: unknown = doc.toJS();
+  const root = parsed.value;
   if (root === null || root === undefined) return values;
   if (!isPlainObject(root)) {
     problems.push(
@@ -273,6 +268,8 @@ export function parseValue(spec: KeySpec, raw: unknown): Parsed {
     }
     case 'tags':
       return parseNodeTags(raw) ?? bad;
+    case 'services':
+      return parseServiceList(raw) ?? bad;
   }
 }
 
@@ -292,6 +289,20 @@ function parseNodeTags(raw: unknown): { value: Record<string, string> } | undefi
   } else return undefined;
   if (nodeTagsProblem(tags)) return undefined;
   return { value: Object.fromEntries(Object.entries(tags)) as Record<string, string> };
+}
+
+/** services.list: a list of mappings from the file, or JSON from a flag or the environment. Each is checked when applied (src/service-files.ts). */
+function parseServiceList(raw: unknown): { value: unknown[] } | undefined {
+  let v = raw;
+  if (typeof raw === 'string') {
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(v) || v.length > 2000 || !v.every(isPlainObject)) return undefined;
+  return { value: v };
 }
 
 // Durations are parsed in base/ so that the checks' labels and API bodies read them the same way.

@@ -131,7 +131,11 @@ async function reload(agent: Agent, inputs: ConfigInputs, log: Logger): Promise<
   } catch (e) {
     errors.push(`node certificate not reloaded, the running one stays: ${(e as Error).message}`);
   }
+  // Each problem is logged by the service files' own component, naming the file.
+  const services = await agent.reloadServiceFiles();
+  if (services.applied) applied.push(services.applied);
   for (const err of errors) log.error(`SIGHUP: ${err}`);
+  errors.push(...services.errors.map((e) => `service definitions not applied, the running set stays: ${e}`));
   log.info(
     { applied, needRestart },
     `SIGHUP: config reloaded; applied: ${applied.join(', ') || 'nothing changed'}` +

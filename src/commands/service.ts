@@ -143,6 +143,7 @@ type Svc = {
     ports: Record<string, { port: number; proto: string }>;
     health: string;
     source: string;
+    file?: string;
     tags?: string[];
     checks?: { name: string; status: string; output: string }[];
   }[];
@@ -165,7 +166,8 @@ async function list(base: ApiTarget, tags: string[] | undefined, json: boolean):
         .map(([n, p]) => `${n}=${p.port}/${p.proto}`)
         .join(','),
       e.health,
-      e.source,
+      // Where it came from: docker, api, or the definition file's path.
+      e.file ?? e.source,
       (e.tags ?? []).join(','),
       ...checkCells(e.checks),
     ]),

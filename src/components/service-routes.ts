@@ -63,23 +63,12 @@ function routeListServices(ctx: AgentContext, running: Running): void {
 function routeRegisterEndpoint(ctx: AgentContext, running: Running): void {
   ctx.api.route('POST', '/v1/services', async (req) => {
     const { s, m } = running();
-    // A literal VIP on a special, foreign, member's or this host's address is refused here
-    // as every load balancer would skip it (lb/vip-guard.ts).
-    const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
-    const members = new Set(m.members().map((x) => x.addr));
-    const local = hostAddresses();
-    const refuseScript = ctx.config.checks.allowScripts
-      ? undefined
-      : 'script checks are off on this agent: they run commands on its host (turn on with checks.allowScripts)';
-    const rec = endpointFromBody(
-      req.body,
-      m.localMember().addr,
-      (vip) => guard.check(vip, { members, local })?.message,
-      refuseScript,
-    );
+    const { checkVip, refuseScript } = registrationRules(ctx, m);
+    const rec = endpointFromBody(req.body, m.localMember().addr, checkVip, refuseScript);
     const id = (req.body as { id?: string }).id ?? rec.service;
     const key = endpointKey(rec.service, ctx.config.node.name, id);
     const prev = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
+    if (prev?.file !== undefined) throw new ApiError(409, definedInFile(rec.service, id, prev.file));
     rec.vips = stampClaims(rec.vips, prev?.vips, s, Date.now());
     // Re-registering with the same checks keeps what the checker found (records/checks.ts).
     if (rec.checks) rec.checks = carryCheckStatus(rec.checks, prev?.checks);
@@ -116,6 +105,8 @@ function routeDeregisterEndpoint(ctx: AgentContext, running: Running): void {
     const current = parseEndpointRecord(s.get(key, { view: 'all' })?.value);
     if (!current)
       throw new ApiError(404, `this node has no endpoint ${req.params.id} of service ${req.params.service}`);
+    if (current.file !== undefined)
+      throw new ApiError(409, definedInFile(req.params.service!, req.params.id!, current.file));
     if (current.source !== 'api')
       throw new ApiError(
         409,
@@ -128,6 +119,26 @@ function routeDeregisterEndpoint(ctx: AgentContext, running: Running): void {
     );
     return { body: { service: req.params.service, id: req.params.id, deleted: true } };
   });
+}
+
+/** Service files own their records (src/service-files.ts): the API does not change them behind the file's back. */
+const definedInFile = (service: string, id: string, file: string) =>
+  `endpoint ${id} of ${service} is defined in ${file}; change or remove it there, then run weft reload`;
+
+/** What this agent refuses in a registration beyond its shape (the API's and the service files'). */
+export function registrationRules(
+  ctx: AgentContext,
+  m: Pick<NonNullable<MembershipHandle['current']>, 'members'>,
+): { checkVip: (vip: string) => string | undefined; refuseScript: string | undefined } {
+  // A literal VIP on a special, foreign, member's or this host's address is refused here
+  // as every load balancer would skip it (lb/vip-guard.ts).
+  const guard = new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow });
+  const members = new Set(m.members().map((x) => x.addr));
+  const local = hostAddresses();
+  const refuseScript = ctx.config.checks.allowScripts
+    ? undefined
+    : 'script checks are off on this agent: they run commands on its host (turn on with checks.allowScripts)';
+  return { checkVip: (vip) => guard.check(vip, { members, local })?.message, refuseScript };
 }
 
 /** What a register body may hold: anything else is refused by name, so a typo ("check") is not silently a service without checks. */

@@ -45,7 +45,9 @@ export interface EndpointView {
   addrs: string[];
   ports: Record<string, PortSpec>;
   health: string;
+  /** docker, api, or file (defined in `file`, src/service-files.ts). */
   source: string;
+  file?: string;
   tags: string[];
   meta: Record<string, string>;
   checks?: CheckView[];
@@ -99,7 +101,7 @@ export function listServices(
       addrs: rec.addrs,
       ports: rec.ports,
       health: rec.health,
-      source: rec.source,
+      ...(rec.file !== undefined ? { source: 'file', file: rec.file } : { source: rec.source }),
       tags: rec.tags ?? [],
       meta: rec.meta ?? {},
       ...(rec.checks ? { checks: rec.checks.map(checkView) } : {}),
