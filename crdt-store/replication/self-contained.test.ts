@@ -13,7 +13,6 @@ import { recordOwner } from '../../records/schema.js';
 import { seededRng } from '../../base/rng.js';
 import { makePki } from '../../test/helpers/identity.js';
 import { skipUnless } from '../../test/helpers/system.js';
-import { encodeMeta, readsCertRefs, CERT_REFS_META_KEY } from '../../src/node-meta.js';
 
 const skip = skipUnless({ commands: ['openssl'] });
 const NEW = { addr: '127.0.0.2', port: 7947 };
@@ -92,20 +91,4 @@ t.test('sync messages for an older member: each record expanded, the list droppe
   // A record whose certificate is unknown here stays as it is (the receiver refuses it, as before).
   const kept = selfContained(msg, () => undefined);
   t.equal(kept.t === 'sync-reply' && kept.items[0]!.auths!.get('ab'.repeat(32)), short);
-});
-
-t.test('the metadata flag: only members announcing certRefs read references', async (t) => {
-  t.ok(
-    readsCertRefs(
-      encodeMeta(
-        new Map<string, unknown>([
-          ['version', '0.1.0'],
-          [CERT_REFS_META_KEY, 1],
-        ]),
-      ),
-    ),
-  );
-  t.notOk(readsCertRefs(encodeMeta(new Map<string, unknown>([['version', '0.1.0']]))), 'an older agent: no flag');
-  t.notOk(readsCertRefs(undefined));
-  t.notOk(readsCertRefs(Buffer.from('not json')));
 });
