@@ -2,7 +2,9 @@
 //   sign_us, verify_us          median per store change (Ed25519 over the change, certificate
 //                               learnt once, by reference after; verify without the cache)
 //   store_updates_per_s_*       local single-key updates per second, signed and unsigned
-//                               (signing is on the write path; the ratio must be >= 0.7)
+//                               (signing is on the write path; the ratio must be >= 0.7);
+//                               store_updates_ratio_cpu the same by CPU time, load_avg_1m
+//                               the machine's load when it was measured
 //   sim_visible_p*_ms_*         simulated update-to-visible-everywhere time at N nodes, signed
 //                               and unsigned (simulated time: it shows what larger messages
 //                               do to the broadcast, not CPU, which the lines above measure)
@@ -14,7 +16,7 @@
 //                               after a key holder forged its membership (bench/hostile/identity-membership.ts)
 // The last line is the JSON of the figures.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../crdt-store/persist/open.js';
@@ -78,36 +80,51 @@ try {
   const verify_us = +median(verifyUs).toFixed(1);
   log(`sign: ${sign_us} us, verify: ${verify_us} us per change (median of ${changes.length}; ${bad} failed)`);
 
-  // Local update rate, signed and unsigned, interleaved so machine load hits both alike.
-  // As bench store's updates_per_s: one key per update on a data directory (journal, not durable).
-  const rate = (auth: SignedChanges | undefined, ms: number): number => {
+  // Local update rate, signed and unsigned. As bench store's updates_per_s: one key per
+  // update on a data directory (journal, not durable). Each run does the same fixed number
+  // of updates (a run timed to a deadline does more Automerge work, and more journal
+  // compactions, the faster it goes), after a warm-up of several runs (Automerge's wasm
+  // and the JIT take seconds to settle). Runs go in pairs, signed and unsigned back to
+  // back in alternating order; the ratio is the median of the pairs' ratios, so a change
+  // of machine load between pairs moves both sides of a ratio alike. The ratio by CPU time
+  // (process.cpuUsage) is printed too: on a loaded machine it is the steadier figure.
+  const perRun = smoke ? 1000 : 3000;
+  const rate = (auth: SignedChanges | undefined): { wall: number; cpu: number } => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-bench-identity-'));
     const s = openStore(dir, { name: 'node-0', clock, auth });
-    let i = 0;
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
-    while (performance.now() - start < ms)
-      s.store.put(`svc/web/node-0/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i: i++ });
+    for (let i = 0; i < perRun; i++)
+      s.store.put(`svc/web/node-0/c${i % 1000}`, { addr: '10.0.0.1', port: 8000 + (i % 977), i });
     // Own changes are signed in batches (crdt-store/own-signatures.ts): the last batch counts too.
     s.store.flushAuths();
     s.journal.flush();
-    const r = i / ((performance.now() - start) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const r = { wall: perRun / ((performance.now() - start) / 1000), cpu: perRun / ((cpu.user + cpu.system) / 1e6) };
     s.close();
     rmSync(dir, { recursive: true, force: true });
     return r;
   };
-  rate(undefined, 300);
-  rate(signer, 300);
-  const signed: number[] = [];
-  const unsigned: number[] = [];
-  for (let k = 0; k < (smoke ? 2 : 5); k++) {
-    unsigned.push(rate(undefined, smoke ? 400 : 1000));
-    signed.push(rate(new SignedChanges(ids.get('node-0')!), smoke ? 400 : 1000));
+  const signedAuth = () => new SignedChanges(ids.get('node-0')!);
+  for (let k = 0; k < (smoke ? 1 : 3); k++) {
+    rate(undefined);
+    rate(signedAuth());
   }
-  const store_updates_per_s_unsigned = Math.round(median(unsigned));
-  const store_updates_per_s_signed = Math.round(median(signed));
-  const ratio = +(store_updates_per_s_signed / store_updates_per_s_unsigned).toFixed(3);
+  const signed: { wall: number; cpu: number }[] = [];
+  const unsigned: { wall: number; cpu: number }[] = [];
+  for (let k = 0; k < (smoke ? 2 : 9); k++) {
+    if (k % 2 === 0) unsigned.push(rate(undefined));
+    signed.push(rate(signedAuth()));
+    if (k % 2 === 1) unsigned.push(rate(undefined));
+  }
+  const store_updates_per_s_unsigned = Math.round(median(unsigned.map((r) => r.wall)));
+  const store_updates_per_s_signed = Math.round(median(signed.map((r) => r.wall)));
+  const pairRatio = (f: 'wall' | 'cpu') => +median(signed.map((s, i) => s[f] / unsigned[i]![f])).toFixed(3);
+  const ratio = pairRatio('wall');
+  const store_updates_ratio_cpu = pairRatio('cpu');
+  const load_avg_1m = +loadavg()[0]!.toFixed(2);
   log(
-    `local updates: ${store_updates_per_s_signed}/s signed, ${store_updates_per_s_unsigned}/s unsigned (ratio ${ratio})`,
+    `local updates: ${store_updates_per_s_signed}/s signed, ${store_updates_per_s_unsigned}/s unsigned (ratio ${ratio}; by CPU time ${store_updates_ratio_cpu}; load average ${load_avg_1m})`,
   );
 
   // Simulated visibility at N nodes.
@@ -158,6 +175,8 @@ try {
       store_updates_per_s_signed,
       store_updates_per_s_unsigned,
       store_updates_ratio: ratio,
+      store_updates_ratio_cpu,
+      load_avg_1m,
       sim_nodes: SIM_N,
       sim_visible_p50_ms_signed: withId.visible_p50_ms,
       sim_visible_p99_ms_signed: withId.visible_p99_ms,

@@ -90,8 +90,15 @@ export const certKey = (auth: Uint8Array): string => bytesKey(auth.subarray(SIG_
 const MAX_CERT_BYTES = 4096;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-const signedBytes = (docId: DocId, change: Uint8Array): Buffer =>
-  Buffer.concat([Buffer.from(docId), Buffer.from([0]), change]);
+const ZERO = Uint8Array.of(0);
+/** Document ids as bytes: few (own documents and shared buckets), and each write or check needs one. */
+const docIdBytes = new LruMap<string, Buffer>(4096);
+/** What a change's signature covers: the document id, a zero, the change's bytes (as parts, copied once by the signer). */
+function signedParts(docId: DocId, change: Uint8Array): Uint8Array[] {
+  let id = docIdBytes.get(docId);
+  if (!id) docIdBytes.set(docId, (id = Buffer.from(docId)));
+  return [id, ZERO, change];
+}
 /** The name half of an actor (names.ts actorId): 16 hex digits of the name's hash. */
 const actorName = (actor: string): string => actor.slice(0, 16);
 
@@ -164,7 +171,11 @@ export class SignedChanges implements ChangeAuth {
   }
 
   sign(docId: DocId, change: Uint8Array): Uint8Array {
-    return Buffer.concat([this.identity.sign(DOMAIN, signedBytes(docId, change)), this.ownRef]);
+    // Not from Buffer's shared pool: a record lives as long as its change, and would pin a slab.
+    const out = new Uint8Array(AUTH_BYTES);
+    out.set(this.identity.sign(DOMAIN, signedParts(docId, change)), 0);
+    out.set(this.ownRef, SIG_BYTES);
+    return out;
   }
 
   learnCerts(ders: readonly Uint8Array[], now: number): number {
@@ -206,7 +217,7 @@ export class SignedChanges implements ChangeAuth {
     const writer = cert.name;
     if (kind?.kind === 'own' && kind.owner !== writer) return 'wrong_signer';
     if (actorName(actor) !== actorName(actorId(writer, 0))) return 'wrong_signer';
-    if (!verifySignature(cert.publicKey, DOMAIN, signedBytes(docId, change), sig)) return 'bad_signature';
+    if (!verifySignature(cert.publicKey, DOMAIN, signedParts(docId, change), sig)) return 'bad_signature';
     if ((this.notAfter.get(writer) ?? -Infinity) < cert.notAfter) this.notAfter.set(writer, cert.notAfter);
     this.verified.set(key, writer);
     this.writers.set(actorName(actor), writer);
@@ -257,14 +268,20 @@ export function authChunk(
   const certs: Uint8Array[] = [];
   const index = new Map<string, number>();
   const rows: [Buffer, Uint8Array, number][] = [];
+  // Runs of records share a certificate (a node's own changes all do): compare with the
+  // last one's bytes before building a map key.
+  let last: Uint8Array | undefined;
+  let lastIndex = -1;
   for (const [h, a] of entries) {
-    const k = certKey(a);
-    let i = index.get(k);
+    const tail = a.subarray(SIG_BYTES);
+    let i = last && Buffer.compare(tail, last) === 0 ? lastIndex : index.get(certKey(a));
     if (i === undefined) {
       const der = certOf(a);
       if (!der) continue;
-      index.set(k, (i = certs.push(der) - 1));
+      index.set(certKey(a), (i = certs.push(der) - 1));
     }
+    last = tail;
+    lastIndex = i;
     rows.push([Buffer.from(h, 'hex'), a.subarray(0, SIG_BYTES), i]);
   }
   return Buffer.concat([AUTH_MAGIC, packr.pack([certs, rows])]);

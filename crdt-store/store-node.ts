@@ -63,6 +63,11 @@ export interface StoreNodeOptions {
   membership: MembershipSource;
   /** Own gossip port, to derive peers' store ports (default: the members' entry for `name`). */
   gossipPort?: number;
+  /**
+   * With identity on: does a member read auth records by certificate reference? One that
+   * does not (an older agent, in a rolling upgrade) is sent self-contained records. Default: all do.
+   */
+  readsCertRefs?: (member: SourceMember) => boolean;
   /** Where a member's store listens; default: its gossip address, gossip port + (port - gossipPort). */
   peerEndpoint?: (member: SourceMember) => Peer;
   /** Cluster label and encryption keys (base64 AES-256, first encrypts), as for gossip. */
@@ -382,7 +387,8 @@ export class StoreNode {
       if (m.name === this.name || (m.state !== 'alive' && m.state !== 'suspect')) continue;
       alive.push(m.name);
       try {
-        peers.push({ name: m.name, ...this.peerEndpoint(m) });
+        const legacy = this.opts.auth !== undefined && this.opts.readsCertRefs?.(m) === false;
+        peers.push({ name: m.name, ...this.peerEndpoint(m), ...(legacy ? { selfContainedAuth: true } : {}) });
       } catch (err) {
         this.opts.onError?.(asError(err), 'peer endpoint');
       }

@@ -136,15 +136,30 @@ export interface Identity {
   name: string;
   cert: TrustedCert;
   verifier: CertVerifier;
-  sign(domain: string, bytes: Uint8Array): Uint8Array;
+  /** Ed25519 over the domain and `bytes` (or its parts, in order: the same as over their concatenation). */
+  sign(domain: string, bytes: Uint8Array | readonly Uint8Array[]): Uint8Array;
 }
 
-/** Ed25519 over a domain-separated message, so a signature made for one purpose means nothing in another. */
-function message(domain: string, bytes: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`weft/${domain}\0`), bytes]);
+// The few domains' prefixes, encoded once: a store write signs on its path.
+const prefixes = new Map<string, Buffer>();
+
+/**
+ * Ed25519 over a domain-separated message, so a signature made for one purpose means
+ * nothing in another. Built in one copy from its parts (a change is signed as document id
+ * and change bytes, not concatenated twice).
+ */
+function message(domain: string, bytes: Uint8Array | readonly Uint8Array[]): Buffer {
+  let prefix = prefixes.get(domain);
+  if (!prefix) prefixes.set(domain, (prefix = Buffer.from(`weft/${domain}\0`)));
+  return Buffer.concat(bytes instanceof Uint8Array ? [prefix, bytes] : [prefix, ...bytes]);
 }
 
-export function verifySignature(key: KeyObject, domain: string, bytes: Uint8Array, sig: Uint8Array): boolean {
+export function verifySignature(
+  key: KeyObject,
+  domain: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+  sig: Uint8Array,
+): boolean {
   if (sig.length !== 64) return false;
   try {
     return verify(null, message(domain, bytes), key, sig);
@@ -193,7 +208,9 @@ export function makeIdentity(opts: {
     name: cert.name,
     cert,
     verifier,
-    sign: (domain, bytes) => new Uint8Array(sign(null, message(domain, bytes), key)),
+    // The KeyObject parsed once; OpenSSL's per-call setup was measured at well under 1 % of
+    // a signature here (openssl speed, which reuses its context: the same 40 us of CPU).
+    sign: (domain, bytes) => sign(null, message(domain, bytes), key),
   };
 }
 

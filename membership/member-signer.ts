@@ -9,7 +9,7 @@ import { CERT_REF_BYTES } from './messages.js';
 import { verifySignature, type CertVerifier, type Identity, type TrustedCert } from './identity.js';
 import type { MemberAuth, MemberAuthReject, SignedKind } from './core/member-auth.js';
 import { LruMap } from '../base/lru.js';
-import { bytesKey as key, CertBook, certRef as refOf } from './cert-book.js';
+import { bytesKey as key, CertBook, certRef as refOf, certRefOfDer } from './cert-book.js';
 
 const DOMAIN: Record<SignedKind, string> = { alive: 'member-alive', leave: 'member-leave' };
 
@@ -25,6 +25,8 @@ export interface SignedMembershipOptions {
 export class SignedMembership implements MemberAuth {
   /** Certificates verified here, by reference. */
   private readonly certs = new CertBook();
+  /** A DER's reference, per received copy: an old agent's push/pull names every certificate whole. */
+  private readonly refsOfDer = new WeakMap<Uint8Array, Uint8Array>();
   /** (kind, signature, bytes) -> verdict: each (node, incarnation) is paid for once. */
   private readonly verdicts: LruMap<string, MemberAuthReject | 'ok'>;
   /** Latest notAfter of the certificates seen per node: a node's standing ends with it. */
@@ -42,6 +44,11 @@ export class SignedMembership implements MemberAuth {
     this.clockOffsetMs = opts.clockOffsetMs ?? 0;
     this.verdicts = new LruMap(opts.cacheSize ?? 16_384);
     this.remember(identity.cert);
+  }
+
+  /** How many certificates the book holds (bounded: only CA-issued ones enter). */
+  get knownCertificates(): number {
+    return this.certs.size;
   }
 
   get verifier(): CertVerifier {
@@ -85,6 +92,13 @@ export class SignedMembership implements MemberAuth {
   certificate(cert: Uint8Array): Uint8Array | undefined {
     if (cert.byteLength !== CERT_REF_BYTES) return cert;
     return this.certs.get(cert)?.der;
+  }
+
+  certRef(cert: Uint8Array): Uint8Array {
+    if (cert.byteLength === CERT_REF_BYTES) return cert;
+    let ref = this.refsOfDer.get(cert);
+    if (!ref) this.refsOfDer.set(cert, (ref = certRefOfDer(cert)));
+    return ref;
   }
 
   standing(name: string, now: number): 'revoked' | 'expired' | undefined {

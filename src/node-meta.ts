@@ -34,6 +34,26 @@ export function storePortOf(meta: Uint8Array | undefined): number | undefined {
   return valid;
 }
 
+// ------------------------------------------------------------ certificate references (issue 13)
+
+/**
+ * The field by which an agent announces that it reads auth records naming their certificate
+ * by reference (crdt-store/change-auth.ts). A member without it runs an older weft: its peers
+ * send it self-contained records (crdt-store/replication/self-contained.ts), so a cluster
+ * can be upgraded node by node with identity on.
+ */
+export const CERT_REFS_META_KEY = 'certRefs';
+
+const certRefReaders = new WeakMap<Uint8Array, boolean>();
+
+/** Does a member read auth records by certificate reference (it announced CERT_REFS_META_KEY)? */
+export function readsCertRefs(meta: Uint8Array | undefined): boolean {
+  if (!meta) return false;
+  let yes = certRefReaders.get(meta);
+  if (yes === undefined) certRefReaders.set(meta, (yes = decodeMeta(meta)?.[CERT_REFS_META_KEY] === 1));
+  return yes;
+}
+
 // ------------------------------------------------------------ node tags (issue 14)
 
 /** The most bytes a node's tags take in its metadata (as JSON), leaving room for weft's fields and the user's text. */

@@ -31,6 +31,7 @@ import type { Rng } from '../../base/rng.js';
 import type { LocalChange, LocalStore } from '../local-store.js';
 import { DEFAULTS } from '../defaults.js';
 import { ownDocId } from '../names.js';
+import { selfContained } from './self-contained.js';
 import { Digest } from './digest.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
 import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
@@ -59,6 +60,8 @@ export interface Member {
   name: string;
   addr: string;
   port: number;
+  /** An agent from before certificate references (rolling upgrade): it is sent self-contained auth records. */
+  selfContainedAuth?: boolean;
 }
 
 export type StoreOutput =
@@ -111,6 +114,9 @@ export class StoreCore {
   /** `addr:port` of every member's store, and every member address: who is heard. */
   private memberEndpoints = new Set<string>();
   private memberAddrs = new Set<string>();
+  /** Store endpoints and addresses of members that read only self-contained auth records (self-contained.ts). */
+  private legacyEndpoints = new Set<string>();
+  private legacyAddrs = new Set<string>();
   private held: { at: number; from: Peer; bytes: Uint8Array }[] = [];
   private outbox: LocalChange[] = [];
   private outputs: StoreOutput[] = [];
@@ -170,6 +176,9 @@ export class StoreCore {
     this.members = next;
     this.memberEndpoints = new Set([...next.values()].map(endpointKey));
     this.memberAddrs = new Set([...next.values()].map((p) => p.addr));
+    const legacy = members.filter((m) => m.selfContainedAuth && m.name !== this.store.name);
+    this.legacyEndpoints = new Set(legacy.map(endpointKey));
+    this.legacyAddrs = new Set(legacy.map((m) => m.addr));
     if (changed) {
       this.memberList = names;
       this.eager.setMembers([this.store.name, ...names]);
@@ -205,6 +214,8 @@ export class StoreCore {
     if (msg?.t === 'sync') reply = this.repair.onSync(now, from, msg);
     else if (msg) this.handle(now, from, msg);
     this.flush(now);
+    // A stream comes from an ephemeral port: a legacy member at that address gets the old form.
+    if (reply && this.legacyAddrs.has(from.addr)) reply = selfContained(reply, this.certOf);
     return reply && this.count(encode(reply), 'stream');
   }
 
@@ -365,7 +376,7 @@ export class StoreCore {
       this.io.unroutable++;
       return;
     }
-    const bytes = encode(msg);
+    const bytes = encode(this.legacyEndpoints.has(endpointKey(peer)) ? selfContained(msg, this.certOf) : msg);
     const out: StoreOutput =
       mode === 'auto' && bytes.length <= this.config.udpPayload
         ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
@@ -373,6 +384,8 @@ export class StoreCore {
     if (this.emit) this.emit(out);
     else this.outputs.push(out);
   }
+
+  private readonly certOf = (auth: Uint8Array): Uint8Array | undefined => this.store.certsFor([auth])[0];
 
   private count(bytes: Uint8Array, kind: 'packet' | 'stream'): Uint8Array {
     if (kind === 'packet') {

@@ -43,8 +43,10 @@ export interface MemberAuth {
     cert: Uint8Array,
     now: number,
   ): MemberAuthReject | undefined;
-  /** The DER of a certificate verified here, from its DER or its reference (push/pull carries DERs). */
+  /** The DER of a certificate verified here, from its DER or its reference (push/pull sends it to peers that lack it). */
   certificate(cert: Uint8Array): Uint8Array | undefined;
+  /** A certificate's short reference, from its DER or its reference (what push/pull entries name it by). */
+  certRef(cert: Uint8Array): Uint8Array;
   /** Why `name` may no longer be a member ('revoked', 'expired'), or undefined. */
   standing(name: string, now: number): 'revoked' | 'expired' | undefined;
   /** May an unsigned alive or leave of `name` be taken (the migration window, for nodes without a certificate)? */
@@ -153,6 +155,7 @@ export function toyAuth(pki: ToyPki, name: string): MemberAuth & { verified: num
       return undefined;
     },
     certificate: (cert: Uint8Array) => cert,
+    certRef: (cert: Uint8Array) => cert,
     standing: (subject: string, now: number): 'revoked' | 'expired' | undefined =>
       pki.revoked.has(subject) ? 'revoked' : now > (pki.expiresAt.get(subject) ?? Infinity) ? 'expired' : undefined,
     acceptUnsigned: (subject: string) => pki.unsigned.accept && !seen.has(subject),

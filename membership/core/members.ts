@@ -29,12 +29,15 @@ export interface Member {
   suspicionTimer?: Timer;
   /** This member as a push/pull entry, reused while it still matches (see SwimCore.fullState). */
   pushState?: PushNodeState;
+  /** The same entry with the certificate whole, for a peer that lacks it (identity on). */
+  pushStateWhole?: PushNodeState;
   /**
    * With identity on: the highest incarnation the member itself announced (signed, or
    * unsigned in the migration window), and the signature and certificate of that alive.
    * Claims about higher incarnations are refused.
    */
   vouched?: number;
+  /** `cert` is the certificate's reference (MemberAuth.certRef). */
   proof?: { sig: Uint8Array; cert: Uint8Array };
   /** Its signed leave, when it left. */
   leaveSig?: Uint8Array;

@@ -101,6 +101,11 @@ interface Relay {
 /** How far above a member's known incarnation an accusation of it may be (see plausible()). */
 const ACCUSATION_SLACK = 16;
 
+/** A certificate reference as a set key (16 bytes, one char each). */
+function refKey(ref: Uint8Array): string {
+  return String.fromCharCode(...ref);
+}
+
 function endpointKey(e: Endpoint): string {
   return `${e.addr}:${e.port}`;
 }
@@ -229,7 +234,7 @@ export class SwimCore {
     if (this.refusedSender(from)) return undefined;
     let reply: PushPull | undefined;
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') {
-      if (this.mergeChecked(msg)) reply = this.fullState(false);
+      if (this.mergeChecked(msg)) reply = this.fullState(false, this.certsKnownTo(msg));
     } else {
       this.dispatch(from, msg as PacketMessage);
     }
@@ -242,8 +247,10 @@ export class SwimCore {
     this.advance(now);
     if (this.refusedSender(from)) return;
     this.heardFrom(from);
+    this.inputFrom = from; // we opened the stream to its gossip address: ask it for what it named and we lack
     if (msg && typeof msg === 'object' && msg.t === 'push-pull') this.mergeChecked(msg);
     else this.counters.rejectedMessages++;
+    this.inputFrom = undefined;
     this.flush();
   }
 
@@ -544,13 +551,16 @@ export class SwimCore {
   }
 
   /**
-   * A relayed alive named a certificate only by reference and we do not have it: the
-   * relay verified it, so it has it; a push/pull with it (entries carry certificates)
-   * brings it. At most one such request per probe interval.
+   * A relayed alive or a push/pull entry named a certificate only by reference and we do
+   * not have it: the relay verified it, so it has it; our push/pull lists that member
+   * without it, so the reply carries it whole. A stream we answer comes from no gossip
+   * address: then any live member, which most likely holds it too. At most one such
+   * request per probe interval, however many references were unknown.
    */
   private pullCertificates(): void {
-    const from = this.inputFrom;
-    if (!from || this.leaving || this.now < this.nextCertPull) return;
+    if (this.leaving || this.now < this.nextCertPull) return;
+    const from = this.inputFrom ?? this.table.sample(1, (m) => m.state === 'alive')[0];
+    if (!from) return;
     this.nextCertPull = this.now + this.config.probeIntervalMs;
     this.outbox.stream(from, this.fullState(false));
   }
@@ -947,7 +957,7 @@ export class SwimCore {
     }
     if (this.auth) {
       m.vouched = a.incarnation;
-      m.proof = a.sig && a.cert ? { sig: a.sig, cert: a.cert } : undefined;
+      m.proof = a.sig && a.cert ? { sig: a.sig, cert: this.auth.certRef(a.cert) } : undefined;
       m.leaveSig = undefined;
     }
 
@@ -1201,41 +1211,60 @@ export class SwimCore {
     }
   }
 
-  private fullState(join: boolean): PushPull {
+  /**
+   * Our full state. With identity on, each entry carries its member's signed alive and
+   * names the certificate by reference, whole only where the peer may lack it: in a reply,
+   * each certificate the peer's own push did not name (a joining node names none but its
+   * own); in a push we start, only ours. A receiver that lacks one refuses that entry,
+   * counted, and pulls (pullCertificates): its push lists the member without it.
+   */
+  private fullState(join: boolean, peerKnows?: ReadonlySet<string>): PushPull {
     const states: PushNodeState[] = [];
-    for (const m of this.table.values()) {
-      // Entries are immutable messages; reusing unchanged ones keeps a 1,000-member sync
-      // from allocating (and, in the simulator, from re-encoding) 1,000 fresh objects.
-      let e = m.pushState;
-      const proof = this.auth ? this.proofOf(m) : undefined;
-      if (
-        !e ||
-        e.incarnation !== m.incarnation ||
-        e.state !== m.state ||
-        e.meta !== m.meta ||
-        e.node.addr !== m.addr ||
-        e.node.port !== m.port ||
-        e.sig !== proof?.sig ||
-        e.leave !== proof?.leave
-      ) {
-        e = {
-          node: { name: m.name, addr: m.addr, port: m.port },
-          incarnation: m.incarnation,
-          state: m.state,
-          meta: m.meta,
-        };
-        // The signed alive at this incarnation travels with the entry, with the full
-        // certificate: the receiver may know none yet (a joining node).
-        if (proof) {
-          e.sig = proof.sig;
-          e.cert = proof.cert;
-          if (proof.leave) e.leave = proof.leave;
-        }
-        m.pushState = e;
-      }
-      states.push(e);
-    }
+    for (const m of this.table.values()) states.push(this.pushEntry(m, peerKnows));
     return { t: 'push-pull', join, states };
+  }
+
+  private pushEntry(m: Member, peerKnows: ReadonlySet<string> | undefined): PushNodeState {
+    // Entries are immutable messages; reusing unchanged ones keeps a 1,000-member sync
+    // from allocating (and, in the simulator, from re-encoding) 1,000 fresh objects.
+    let e = m.pushState;
+    const proof = this.auth ? this.proofOf(m) : undefined;
+    if (
+      !e ||
+      e.incarnation !== m.incarnation ||
+      e.state !== m.state ||
+      e.meta !== m.meta ||
+      e.node.addr !== m.addr ||
+      e.node.port !== m.port ||
+      e.sig !== proof?.sig ||
+      e.leave !== proof?.leave ||
+      (proof && !bytesEqual(e.cert ?? new Uint8Array(0), proof.ref))
+    ) {
+      e = {
+        node: { name: m.name, addr: m.addr, port: m.port },
+        incarnation: m.incarnation,
+        state: m.state,
+        meta: m.meta,
+      };
+      if (proof) {
+        e.sig = proof.sig;
+        e.cert = proof.ref;
+        if (proof.leave) e.leave = proof.leave;
+      }
+      m.pushState = e;
+      m.pushStateWhole = undefined;
+    }
+    if (!proof || !(peerKnows ? !peerKnows.has(refKey(proof.ref)) : m === this.table.self)) return e;
+    if (m.pushStateWhole?.cert !== proof.der) m.pushStateWhole = { ...e, cert: proof.der };
+    return m.pushStateWhole;
+  }
+
+  /** The certificates a peer's push shows it holds: those its entries name, whole or by reference. */
+  private certsKnownTo(msg: PushPull): Set<string> | undefined {
+    if (!this.auth || !Array.isArray(msg.states)) return undefined;
+    const known = new Set<string>();
+    for (const s of msg.states) if (isPushNodeState(s) && s.cert) known.add(refKey(this.auth.certRef(s.cert)));
+    return known;
   }
 
   private mergeChecked(msg: PushPull): boolean {
@@ -1321,19 +1350,20 @@ export class SwimCore {
 
   // ---------------------------------------------------------------- helpers
 
-  /** What proves a member's current state to others (push/pull), with the certificate in full. */
-  private proofOf(m: Member): { sig: Uint8Array; cert: Uint8Array; leave?: Uint8Array } | undefined {
+  /** What proves a member's current state to others (push/pull): its certificate's reference and DER. */
+  private proofOf(m: Member): { sig: Uint8Array; ref: Uint8Array; der: Uint8Array; leave?: Uint8Array } | undefined {
     const auth = this.auth!;
     if (m === this.table.self) {
       const a = this.selfAlive();
-      return a.sig
-        ? { sig: a.sig, cert: auth.ownCert(true), ...(m.state === 'left' ? { leave: this.selfLeave().sig } : {}) }
-        : undefined;
+      if (!a.sig) return undefined;
+      const leave = m.state === 'left' ? { leave: this.selfLeave().sig } : {};
+      return { sig: a.sig, ref: auth.ownCert(false), der: auth.ownCert(true), ...leave };
     }
     if (!m.proof || m.vouched !== m.incarnation) return undefined;
-    const cert = auth.certificate(m.proof.cert);
-    if (!cert) return undefined;
-    return { sig: m.proof.sig, cert, ...(m.state === 'left' && m.leaveSig ? { leave: m.leaveSig } : {}) };
+    const der = auth.certificate(m.proof.cert);
+    if (!der) return undefined;
+    const leave = m.state === 'left' && m.leaveSig ? { leave: m.leaveSig } : {};
+    return { sig: m.proof.sig, ref: m.proof.cert, der, ...leave };
   }
 
   private selfAlive(): Alive {
