@@ -69,3 +69,56 @@ export function dockerNetworkArgs(plan: DockerNetworkPlan): string[] {
   args.push(plan.Name);
   return args;
 }
+
+/** What the engine holds under the network's name (a thin read of `docker network inspect`). */
+export interface DockerNetworkActual {
+  id: string;
+  subnet: string | undefined;
+  gateway: string | undefined;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** Containers attached, running or not. */
+  containers: { id: string; name: string }[];
+}
+
+/** One call to the engine; the adapter runs them in order and stops at the first failure. */
+export type DockerNetworkStep =
+  | { kind: 'create'; plan: DockerNetworkPlan }
+  | { kind: 'disconnect'; network: string; container: string }
+  | { kind: 'remove'; network: string }
+  | { kind: 'connect'; container: string };
+
+export type DockerNetworkVerdict = 'in-line' | 'missing' | 'moved' | 'foreign';
+
+/** The options that decide whether the network still fits the lease (others are Docker's own). */
+const KEY_OPTIONS = ['com.docker.network.bridge.name', 'com.docker.network.driver.mtu'] as const;
+
+/**
+ * The steps from what the engine holds to `want` (sans-IO). Missing: create it. Held on
+ * another subnet, gateway, bridge or MTU (the lease moved): take every container off,
+ * remove it, create it anew and put the containers back (Docker gives them addresses in
+ * the new subnet). A network of that name weft did not make (no weft.overlay.subnet
+ * label) is someone else's: nothing is touched, the verdict says so.
+ */
+export function planDockerNetwork(
+  want: DockerNetworkPlan,
+  actual: DockerNetworkActual | undefined,
+): { verdict: DockerNetworkVerdict; steps: DockerNetworkStep[] } {
+  if (!actual) return { verdict: 'missing', steps: [{ kind: 'create', plan: want }] };
+  if (actual.labels['weft.overlay.subnet'] === undefined) return { verdict: 'foreign', steps: [] };
+  const c = want.IPAM.Config[0];
+  const fits =
+    actual.subnet === c.Subnet &&
+    actual.gateway === c.Gateway &&
+    KEY_OPTIONS.every((k) => actual.options[k] === want.Options[k]);
+  if (fits) return { verdict: 'in-line', steps: [] };
+  return {
+    verdict: 'moved',
+    steps: [
+      ...actual.containers.map((x) => ({ kind: 'disconnect' as const, network: actual.id, container: x.id })),
+      { kind: 'remove', network: actual.id },
+      { kind: 'create', plan: want },
+      ...actual.containers.map((x) => ({ kind: 'connect' as const, container: x.id })),
+    ],
+  };
+}
