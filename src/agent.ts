@@ -88,7 +88,7 @@ export class Agent {
       ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
       // Health checks of this node's endpoints (checks/): their results are in the records DNS and the LB read.
       checksChild(this.ctx, this.store, this.checks),
-      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay)] : []),
+      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay, this.dns)] : []),
       apiChild(this.ctx),
     ];
   }

@@ -21,6 +21,8 @@ import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
 import type { MembershipHandle } from './membership-child.js';
+import type { DnsHandle } from './dns-child.js';
+import { GatewayDns } from './gateway-dns.js';
 
 export interface OverlayHandle {
   current?: OverlayDriver;
@@ -33,6 +35,7 @@ export function overlayChild(
   membership: MembershipHandle,
   store: StoreHandle,
   handle: OverlayHandle,
+  dns: DnsHandle,
 ): ChildSpec {
   const { config, log } = ctx;
   ctx.api.route('GET', '/v1/overlay', () => {
@@ -49,6 +52,7 @@ export function overlayChild(
       const registry = new Registry();
       let latest: OverlayStatus | undefined;
       const keeper = dockerKeeper(ctx, () => latest);
+      const gatewayDns = new GatewayDns(dns, log.child({ component: 'overlay' }));
       const overlay = await OverlayDriver.start({
         store: store.current,
         node: config.node.name,
@@ -64,6 +68,7 @@ export function overlayChild(
         onPass: (st) => {
           latest = st;
           keeper?.request();
+          gatewayDns.follow(st);
         },
       });
       latest = overlay.status();
@@ -77,6 +82,7 @@ export function overlayChild(
           if (handle.current === overlay) handle.current = undefined;
           if (handle.docker === keeper) handle.docker = undefined;
           await keeper?.stop();
+          await gatewayDns.stop();
           await overlay.stop();
         },
       };
