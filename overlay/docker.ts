@@ -2,9 +2,9 @@
 // bridge, so containers started with `--network weft` get overlay addresses and reach
 // containers on other nodes through the routes weft programs.
 //
-// This file only computes the network's create options (dockerode's createNetwork body,
-// the same as `docker network create` flags); creating it is the agent's job, after the
-// lease is held and the bridge exists, and again when the lease changes (remove, create).
+// This file computes the network's create options (dockerode's createNetwork body, the
+// same as `docker network create` flags) and, sans-IO, the steps from what the engine holds
+// to them; docker-network.ts runs those steps after every overlay pass and periodically.
 //
 // Why the options are these:
 //   - com.docker.network.bridge.name: Docker's bridge driver adopts an existing bridge of
@@ -16,13 +16,10 @@
 //   - enable_ip_masquerade=false: Docker's rule masquerades everything leaving the bridge
 //     for another device, which would hide container addresses from the other nodes'
 //     containers (they would see this node's VTEP address). Traffic to outside the cluster
-//     CIDR then needs a masquerade rule of its own (flannel's: -s cidr ! -d cidr), which
-//     weft does not install yet: containers on the weft network reach other nodes'
-//     containers, not the internet. Attach them to a second network for that.
+//     CIDR gets weft's own masquerade instead (host-rules.ts, flannel's: -s cidr ! -d cidr).
 //   - Docker's FORWARD policy DROP (set by dockerd with iptables=true) lets in only
-//     replies to connections from the bridge; new connections from other nodes to a
-//     container need an ACCEPT for the cluster CIDR in DOCKER-USER. weft does not add it
-//     yet either: set it by hand or run dockerd with --iptables=false.
+//     replies to connections from the bridge; host-rules.ts accepts overlay to overlay
+//     traffic in DOCKER-USER so containers on other nodes can open connections.
 import { DEFAULTS } from './defaults.js';
 import { formatIPv4, parsePrefix } from './cidr.js';
 

@@ -198,13 +198,7 @@ export class OverlayDriver {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
-    if (opts.hostRules && this.cfg.bridge)
-      this.hostRules = new HostRules({
-        cidr: this.cfg.cidrText,
-        netns: opts.netns,
-        setForwarding: opts.hostRules.setForwarding,
-        timeoutMs: DEFAULTS.commandTimeoutMs,
-      });
+    this.hostRules = hostRulesFor(opts, this.cfg);
     this.underlays = new UnderlayFinder({
       configured: opts.underlay,
       node: opts.node,
@@ -225,14 +219,7 @@ export class OverlayDriver {
     this.runner = new ReconcileRunner({
       pass: () => this.pass(),
       ...overlayRunnerTimings(this.cfg.everyMs),
-      onPass: (s) => {
-        this.st.reconciles++;
-        this.metrics.reconciles.inc();
-        this.metrics.duration.observe(s.durationMs / 1000);
-        this.st.lastReconcile = s;
-        if (s.ok) this.lastProblem = '';
-        opts.onPass?.(this.status());
-      },
+      onPass: (s) => this.passed(s),
     });
     this.st = {
       node: opts.node,
@@ -310,6 +297,15 @@ export class OverlayDriver {
     const cmds = planCleanup(actual, names);
     const r = await ip.apply(cmds);
     return { removed: cmds.map((c) => c.args[c.args.length - 1]), failed: r.failed };
+  }
+
+  private passed(s: ReconcileStatus): void {
+    this.st.reconciles++;
+    this.metrics.reconciles.inc();
+    this.metrics.duration.observe(s.durationMs / 1000);
+    this.st.lastReconcile = s;
+    if (s.ok) this.lastProblem = '';
+    this.opts.onPass?.(this.status());
   }
 
   status(): OverlayStatus {
@@ -449,6 +445,17 @@ export class OverlayDriver {
     }
     return leases;
   }
+}
+
+/** The host rules, when asked for and there is a bridge for containers. */
+function hostRulesFor(opts: OverlayOptions, cfg: Resolved): HostRules | undefined {
+  if (!opts.hostRules || !cfg.bridge) return undefined;
+  return new HostRules({
+    cidr: cfg.cidrText,
+    netns: opts.netns,
+    setForwarding: opts.hostRules.setForwarding,
+    timeoutMs: DEFAULTS.commandTimeoutMs,
+  });
 }
 
 function summarize(a: Awaited<ReturnType<IpAdapter['read']>>, cfg: Resolved): OverlayStatus['programmed'] {

@@ -49,9 +49,7 @@ export interface HostRulesStatus {
 }
 
 export class HostRules {
-  constructor(
-    private readonly o: { cidr: string; netns?: string; setForwarding: boolean; timeoutMs: number },
-  ) {}
+  constructor(private readonly o: { cidr: string; netns?: string; setForwarding: boolean; timeoutMs: number }) {}
 
   /** A tool that is not installed (no iptables without Docker) reads as a failed command. */
   private run(argv: string[], input?: string): Promise<ExecResult> {

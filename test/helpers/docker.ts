@@ -16,6 +16,9 @@
 // 10.200.0.0-10.249.255.255 per engine, so two engines at once do not hand out the same
 // subnet; pass a --subnet to pin one.
 //
+// startDocker(t, { netns, iptables: true }) runs dockerd inside a network namespace instead
+// (through nsenter: `ip netns exec` breaks dockerd), where iptables rules stay in it.
+//
 // busybox `sleep` as PID 1 ignores SIGTERM, so `docker stop` and stopping the engine would
 // wait 10 s for it: run containers with --init (or --stop-timeout 1).
 //
