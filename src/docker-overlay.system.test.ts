@@ -14,6 +14,9 @@ import { eventually } from '../test/helpers/eventually.js';
 // Ceilings, not expectations: three dockerds and agents on a loaded 2-core machine start slowly.
 const BOUND_MS = 90_000;
 
+// Three dockerds on vfs and three agents: minutes on a loaded 2-core machine, not 30 s.
+t.setTimeout(480_000);
+
 t.test(
   'docker run --network weft on three hosts: reach by address, name and VIP; a dead host leaves; a restart changes nothing',
   { skip: dockerSkip() || (process.getuid?.() !== 0 && 'needs root') },
