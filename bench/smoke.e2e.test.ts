@@ -50,7 +50,19 @@ function runBench(name: string): Promise<{ code: number | string; stdout: string
 }
 
 t.test('every bench is found', async (t) => {
-  for (const b of ['startup', 'store', 'dns', 'lb', 'overlay', 'props', 'membership', 'hostile', 'identity', 'tests'])
+  for (const b of [
+    'startup',
+    'store',
+    'dns',
+    'lb',
+    'overlay',
+    'props',
+    'membership',
+    'hostile',
+    'identity',
+    'tests',
+    'hosts',
+  ])
     t.ok(benches.includes(b), b);
 });
 

@@ -242,6 +242,26 @@ export class DnsServer {
     await Promise.all(closing);
   }
 
+  /**
+   * Listens on one more address while running (the overlay's gateway, once its bridge holds
+   * it, for containers started with `--dns <gateway>`); a no-op when already bound there.
+   */
+  async listenOn(l: ListenAddr): Promise<void> {
+    if (this.stopped || this.addresses.some((a) => a.addr === l.addr && (l.port === 0 || a.port === l.port))) return;
+    await this.bind(l);
+    this.log.info({ listen: `${l.addr}:${l.port}` }, 'DNS serving on one more address');
+  }
+
+  /** Stops listening on an address listenOn added. */
+  async stopListening(addr: string, port: number): Promise<void> {
+    const i = this.addresses.findIndex((a) => a.addr === addr && a.port === port);
+    if (i < 0 || this.stopped) return;
+    const [udp] = this.udp.splice(i, 1);
+    const [tcp] = this.tcp.splice(i, 1);
+    this.addresses.splice(i, 1);
+    await Promise.all([new Promise((r) => udp.close(() => r(null))), new Promise((r) => tcp.close(() => r(null)))]);
+  }
+
   // ------------------------------------------------------------ listening
 
   private async bind(l: ListenAddr): Promise<void> {

@@ -24,6 +24,8 @@ export const DEFAULTS = {
   bridge: 'weft0',
   /** Docker network on the bridge, named after weft so `docker run --network weft` reads right. */
   dockerNetwork: 'weft',
+  /** The DNS server also listens on the gateway at this port: Docker's `--dns` takes an address only, so 53. */
+  gatewayDnsPort: 53,
   /** Full pass period: repairs hand edits within seconds while a pass (a few `ip -json` reads) stays cheap. */
   reconcileEveryMs: 10_000,
   /** Below this a periodic pass would keep a core busy on a big cluster. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { dockerNetworkArgs, dockerNetworkPlan } from './docker.js';
+import { dockerNetworkArgs, dockerNetworkPlan, planDockerNetwork } from './docker.js';
 
 t.test('the Docker network on the lease: weft bridge, subnet, gateway .1, VXLAN MTU, no masquerade', async (t) => {
   const plan = dockerNetworkPlan({ subnet: '10.42.7.0/24', bridge: 'weft0', mtu: 1450 });
@@ -35,3 +35,37 @@ t.test('the Docker network on the lease: weft bridge, subnet, gateway .1, VXLAN 
   ]);
   t.throws(() => dockerNetworkPlan({ subnet: '10.42.7.1/24', bridge: 'weft0', mtu: 1450 }), /not an IPv4 prefix/);
 });
+
+t.test(
+  'the network plan: created when missing, left when in line, moved with its containers, foreign left alone',
+  async (t) => {
+    const want = dockerNetworkPlan({ subnet: '172.16.3.0/24', bridge: 'weft0', mtu: 1450 });
+    const held = (subnet: string, labels: Record<string, string> = { 'weft.overlay.subnet': subnet }) => ({
+      id: 'n1',
+      subnet,
+      gateway: subnet.replace('.0/24', '.1'),
+      options: { ...want.Options },
+      labels,
+      containers: [
+        { id: 'c1', name: 'a' },
+        { id: 'c2', name: 'b' },
+      ],
+    });
+    t.same(planDockerNetwork(want, undefined), { verdict: 'missing', steps: [{ kind: 'create', plan: want }] });
+    t.same(planDockerNetwork(want, held('172.16.3.0/24')), { verdict: 'in-line', steps: [] });
+    t.same(planDockerNetwork(want, held('172.16.9.0/24')).steps, [
+      { kind: 'disconnect', network: 'n1', container: 'c1' },
+      { kind: 'disconnect', network: 'n1', container: 'c2' },
+      { kind: 'remove', network: 'n1' },
+      { kind: 'create', plan: want },
+      { kind: 'connect', container: 'c1' },
+      { kind: 'connect', container: 'c2' },
+    ]);
+    const otherMtu = {
+      ...held('172.16.3.0/24'),
+      options: { ...want.Options, 'com.docker.network.driver.mtu': '1500' },
+    };
+    t.equal(planDockerNetwork(want, otherMtu).verdict, 'moved', 'an MTU change recreates it too');
+    t.same(planDockerNetwork(want, held('172.16.9.0/24', {})), { verdict: 'foreign', steps: [] });
+  },
+);

@@ -2,9 +2,9 @@
 // bridge, so containers started with `--network weft` get overlay addresses and reach
 // containers on other nodes through the routes weft programs.
 //
-// This file only computes the network's create options (dockerode's createNetwork body,
-// the same as `docker network create` flags); creating it is the agent's job, after the
-// lease is held and the bridge exists, and again when the lease changes (remove, create).
+// This file computes the network's create options (dockerode's createNetwork body, the
+// same as `docker network create` flags) and, sans-IO, the steps from what the engine holds
+// to them; docker-network.ts runs those steps after every overlay pass and periodically.
 //
 // Why the options are these:
 //   - com.docker.network.bridge.name: Docker's bridge driver adopts an existing bridge of
@@ -16,13 +16,10 @@
 //   - enable_ip_masquerade=false: Docker's rule masquerades everything leaving the bridge
 //     for another device, which would hide container addresses from the other nodes'
 //     containers (they would see this node's VTEP address). Traffic to outside the cluster
-//     CIDR then needs a masquerade rule of its own (flannel's: -s cidr ! -d cidr), which
-//     weft does not install yet: containers on the weft network reach other nodes'
-//     containers, not the internet. Attach them to a second network for that.
+//     CIDR gets weft's own masquerade instead (host-rules.ts, flannel's: -s cidr ! -d cidr).
 //   - Docker's FORWARD policy DROP (set by dockerd with iptables=true) lets in only
-//     replies to connections from the bridge; new connections from other nodes to a
-//     container need an ACCEPT for the cluster CIDR in DOCKER-USER. weft does not add it
-//     yet either: set it by hand or run dockerd with --iptables=false.
+//     replies to connections from the bridge; host-rules.ts accepts overlay to overlay
+//     traffic in DOCKER-USER so containers on other nodes can open connections.
 import { DEFAULTS } from './defaults.js';
 import { formatIPv4, parsePrefix } from './cidr.js';
 
@@ -68,4 +65,57 @@ export function dockerNetworkArgs(plan: DockerNetworkPlan): string[] {
   for (const [k, v] of Object.entries(plan.Labels)) args.push('--label', `${k}=${v}`);
   args.push(plan.Name);
   return args;
+}
+
+/** What the engine holds under the network's name (a thin read of `docker network inspect`). */
+export interface DockerNetworkActual {
+  id: string;
+  subnet: string | undefined;
+  gateway: string | undefined;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** Containers attached, running or not. */
+  containers: { id: string; name: string }[];
+}
+
+/** One call to the engine; the adapter runs them in order and stops at the first failure. */
+export type DockerNetworkStep =
+  | { kind: 'create'; plan: DockerNetworkPlan }
+  | { kind: 'disconnect'; network: string; container: string }
+  | { kind: 'remove'; network: string }
+  | { kind: 'connect'; container: string };
+
+export type DockerNetworkVerdict = 'in-line' | 'missing' | 'moved' | 'foreign';
+
+/** The options that decide whether the network still fits the lease (others are Docker's own). */
+const KEY_OPTIONS = ['com.docker.network.bridge.name', 'com.docker.network.driver.mtu'] as const;
+
+/**
+ * The steps from what the engine holds to `want` (sans-IO). Missing: create it. Held on
+ * another subnet, gateway, bridge or MTU (the lease moved): take every container off,
+ * remove it, create it anew and put the containers back (Docker gives them addresses in
+ * the new subnet). A network of that name weft did not make (no weft.overlay.subnet
+ * label) is someone else's: nothing is touched, the verdict says so.
+ */
+export function planDockerNetwork(
+  want: DockerNetworkPlan,
+  actual: DockerNetworkActual | undefined,
+): { verdict: DockerNetworkVerdict; steps: DockerNetworkStep[] } {
+  if (!actual) return { verdict: 'missing', steps: [{ kind: 'create', plan: want }] };
+  if (actual.labels['weft.overlay.subnet'] === undefined) return { verdict: 'foreign', steps: [] };
+  const c = want.IPAM.Config[0];
+  const fits =
+    actual.subnet === c.Subnet &&
+    actual.gateway === c.Gateway &&
+    KEY_OPTIONS.every((k) => actual.options[k] === want.Options[k]);
+  if (fits) return { verdict: 'in-line', steps: [] };
+  return {
+    verdict: 'moved',
+    steps: [
+      ...actual.containers.map((x) => ({ kind: 'disconnect' as const, network: actual.id, container: x.id })),
+      { kind: 'remove', network: actual.id },
+      { kind: 'create', plan: want },
+      ...actual.containers.map((x) => ({ kind: 'connect' as const, container: x.id })),
+    ],
+  };
 }

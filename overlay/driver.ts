@@ -40,6 +40,7 @@ import {
   type Vtep,
 } from './records.js';
 import { UnderlayFinder, type Underlay } from './underlay.js';
+import { HostRules, type HostRulesStatus } from './host-rules.js';
 
 /** What the driver needs of the store: LocalStore and StoreNode both fit. */
 export interface OverlayStore extends LeaseStore {
@@ -77,6 +78,10 @@ export interface OverlayOptions {
   reconcileEveryMs?: number;
   /** Wall clock for claim times. Default Date.now. */
   now?: () => number;
+  /** Keep the masquerade, DOCKER-USER and (setForwarding) ip_forward host rules (host-rules.ts); needs a bridge. Default: none. */
+  hostRules?: { setForwarding: boolean };
+  /** Called after every pass (the Docker network keeper follows the lease from here). */
+  onPass?: (status: OverlayStatus) => void;
 }
 
 export class OverlayConfigError extends Error {
@@ -100,6 +105,8 @@ export interface OverlayStatus {
   programmed: { device: boolean; bridge: boolean; routes: number; neighbours: number; fdb: number } | null;
   /** IPv4 forwarding in the namespace; off means containers cannot reach other hosts. */
   forwarding: boolean | null;
+  /** The masquerade, DOCKER-USER and ip_forward rules, when the driver keeps them. */
+  hostRules: HostRulesStatus | null;
   lastReconcile: ReconcileStatus | null;
   reconciles: number;
   driftRepaired: number;
@@ -175,6 +182,7 @@ export class OverlayDriver {
 
   private readonly underlays: UnderlayFinder;
   private readonly leases: LeaseKeeper;
+  private readonly hostRules: HostRules | undefined;
   /** The desired state of the last pass that applied without failures, as text, for drift detection. */
   private lastClean: string | undefined;
   private readonly badSeen = new Map<string, string>();
@@ -190,6 +198,7 @@ export class OverlayDriver {
     this.registry = opts.registry ?? new Registry();
     this.metrics = new OverlayMetrics(this.registry);
     this.ip = new IpAdapter({ netns: opts.netns });
+    this.hostRules = hostRulesFor(opts, this.cfg);
     this.underlays = new UnderlayFinder({
       configured: opts.underlay,
       node: opts.node,
@@ -210,13 +219,7 @@ export class OverlayDriver {
     this.runner = new ReconcileRunner({
       pass: () => this.pass(),
       ...overlayRunnerTimings(this.cfg.everyMs),
-      onPass: (s) => {
-        this.st.reconciles++;
-        this.metrics.reconciles.inc();
-        this.metrics.duration.observe(s.durationMs / 1000);
-        this.st.lastReconcile = s;
-        if (s.ok) this.lastProblem = '';
-      },
+      onPass: (s) => this.passed(s),
     });
     this.st = {
       node: opts.node,
@@ -232,6 +235,7 @@ export class OverlayDriver {
       skipped: [],
       programmed: null,
       forwarding: null,
+      hostRules: null,
       lastReconcile: null,
       reconciles: 0,
       driftRepaired: 0,
@@ -295,6 +299,15 @@ export class OverlayDriver {
     return { removed: cmds.map((c) => c.args[c.args.length - 1]), failed: r.failed };
   }
 
+  private passed(s: ReconcileStatus): void {
+    this.st.reconciles++;
+    this.metrics.reconciles.inc();
+    this.metrics.duration.observe(s.durationMs / 1000);
+    this.st.lastReconcile = s;
+    if (s.ok) this.lastProblem = '';
+    this.opts.onPass?.(this.status());
+  }
+
   status(): OverlayStatus {
     return structuredClone(this.st);
   }
@@ -307,8 +320,10 @@ export class OverlayDriver {
     try {
       const host = await this.ip.links(this.cfg.bridge ? [this.cfg.device, this.cfg.bridge] : [this.cfg.device]);
       const desired = await this.desiredState(host);
+      const rules = await this.hostRules?.ensure();
+      if (rules) this.st.hostRules = rules.status;
       const commands = await this.converge(desired, host, applied);
-      return { changed: commands > 0 };
+      return { changed: commands > 0 || (rules?.changed ?? 0) > 0 };
     } catch (err) {
       if (applied.failures === 0) this.metrics.reconcileErrors.inc();
       this.lastClean = undefined;
@@ -430,6 +445,17 @@ export class OverlayDriver {
     }
     return leases;
   }
+}
+
+/** The host rules, when asked for and there is a bridge for containers. */
+function hostRulesFor(opts: OverlayOptions, cfg: Resolved): HostRules | undefined {
+  if (!opts.hostRules || !cfg.bridge) return undefined;
+  return new HostRules({
+    cidr: cfg.cidrText,
+    netns: opts.netns,
+    setForwarding: opts.hostRules.setForwarding,
+    timeoutMs: DEFAULTS.commandTimeoutMs,
+  });
 }
 
 function summarize(a: Awaited<ReturnType<IpAdapter['read']>>, cfg: Resolved): OverlayStatus['programmed'] {

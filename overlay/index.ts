@@ -11,7 +11,9 @@
 //   desired.ts   the desired state: device, bridge, peers
 //   plan.ts      desired + actual -> ip/bridge commands (sans-IO)
 //   ip.ts        ip -json / ip -batch adapter, with a netns option
-//   docker.ts    the Docker network on the node's subnet
+//   docker.ts    the Docker network on the node's subnet: create options and the sans-IO plan
+//   docker-network.ts  keeps that network in line through dockerode (DockerNetworkKeeper)
+//   host-rules.ts  masquerade (nft), DOCKER-USER accept (iptables), ip_forward
 //   underlay.ts  finds the underlay address and device
 //   lease-keeper.ts  keeps this node's lease in the store
 //   defaults.ts  DEFAULTS: every default, with its reason
@@ -58,4 +60,18 @@ export {
 export { plan, planCleanup, type ActualState, type Command } from './plan.js';
 export { IpAdapter } from './ip.js';
 export { DEFAULTS } from './defaults.js';
-export { dockerNetworkPlan, dockerNetworkArgs, type DockerNetworkPlan } from './docker.js';
+export {
+  dockerNetworkPlan,
+  dockerNetworkArgs,
+  planDockerNetwork,
+  type DockerNetworkPlan,
+  type DockerNetworkActual,
+  type DockerNetworkStep,
+} from './docker.js';
+export {
+  DockerNetworkKeeper,
+  DockerodeNetworks,
+  type DockerNetworks,
+  type DockerNetworkStatus,
+} from './docker-network.js';
+export { HostRules, MASQ_TABLE, type HostRulesStatus } from './host-rules.js';

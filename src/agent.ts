@@ -94,7 +94,7 @@ export class Agent {
       serviceFilesChild(this.ctx, this.membership, this.store, this.serviceFiles, this.configFile),
       // Health checks of this node's endpoints (checks/): their results are in the records DNS and the LB read.
       checksChild(this.ctx, this.store, this.checks),
-      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay)] : []),
+      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay, this.dns)] : []),
       apiChild(this.ctx),
     ];
   }

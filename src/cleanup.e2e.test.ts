@@ -1,10 +1,12 @@
 // `weft agent --cleanup` in a network namespace of the test's own, holding what an agent
 // leaves behind on purpose (the LB's nft table and VIP interface, the overlay's devices)
-// and things that are not weft's, which must stay.
+// and things that are not weft's, which must stay. Also the overlay's masquerade table and
+// DOCKER-USER rule.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { CLI } from '../test/helpers/agent-process.js';
 import { skipUnless } from '../test/helpers/system.js';
+import { dockerUserRule } from '../overlay/host-rules.js';
 
 const NS = 'weft-cleanup-test';
 const inNs = (...argv: string[]) =>
@@ -20,7 +22,7 @@ const cleanup = () => {
 
 t.test(
   "weft agent --cleanup removes weft's kernel state and nothing else",
-  { skip: skipUnless({ root: true, commands: ['ip', 'nft'] }) },
+  { skip: skipUnless({ root: true, commands: ['ip', 'nft', 'iptables'] }) },
   async (t) => {
     try {
       execFileSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
@@ -35,6 +37,11 @@ t.test(
     inNs('ip', 'link', 'add', 'weft.vx', 'type', 'vxlan', 'id', '1', 'dstport', '4789');
     inNs('ip', 'link', 'add', 'weft0', 'type', 'bridge');
     inNs('ip', 'link', 'add', 'other0', 'type', 'bridge');
+    // The overlay's host rules (overlay/host-rules.ts): its masquerade table and its DOCKER-USER rule, next to one that is not weft's.
+    inNs('nft', 'add', 'table', 'ip', 'weft_overlay');
+    inNs('iptables', '-w', '-N', 'DOCKER-USER');
+    inNs('iptables', '-w', '-A', 'DOCKER-USER', '-j', 'RETURN');
+    inNs('iptables', '-w', '-I', ...dockerUserRule('172.16.0.0/16'));
 
     const first = cleanup();
     t.equal(first.code, 0, first.out);
@@ -45,6 +52,10 @@ t.test(
     const links = inNs('ip', '-o', 'link', 'show');
     for (const dev of ['weft-vip0', 'weft.vx', 'weft0:']) t.notMatch(links, dev, `${dev} is gone`);
     t.match(links, /other0/, 'another bridge stays');
+    t.notMatch(inNs('nft', 'list', 'tables'), /weft_overlay/, 'the masquerade table is gone');
+    const dockerUser = inNs('iptables', '-w', '-S', 'DOCKER-USER');
+    t.notMatch(dockerUser, /weft overlay/, "weft's DOCKER-USER rule is gone");
+    t.match(dockerUser, /-A DOCKER-USER -j RETURN/, "dockerd's own rule stays");
 
     const again = cleanup();
     t.equal(again.code, 0);

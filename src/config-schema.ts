@@ -447,6 +447,20 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: "Bridge for local containers, holding the subnet's first address; empty: no bridge.",
     flag: 'overlay-bridge',
   },
+  {
+    path: 'overlay.docker',
+    type: { kind: 'bool' },
+    default: true,
+    doc: "Keep a Docker network `weft` on this node's subnet and bridge (with docker.enabled and a bridge), so `docker run --network weft` puts containers on the overlay.",
+    flag: 'overlay-docker',
+  },
+  {
+    path: 'overlay.setForwarding',
+    type: { kind: 'bool' },
+    default: true,
+    doc: 'Turn net.ipv4.ip_forward on while the overlay runs (containers on other hosts are reached through it).',
+    flag: 'overlay-set-forwarding',
+  },
 
   {
     path: 'docker.enabled',

@@ -72,6 +72,8 @@ export interface Config {
     port: number;
     underlay: string;
     bridge: string;
+    docker: boolean;
+    setForwarding: boolean;
   };
   api: {
     addr: string;

@@ -24,6 +24,32 @@ interface OverlayStatus {
   reconciles: number;
   driftRepaired: number;
   applyFailures: number;
+  forwarding?: boolean | null;
+  hostRules?: { masquerade: boolean; dockerUser: string | null; setForwarding: boolean } | null;
+  docker?: {
+    name: string;
+    verdict: string | null;
+    subnet: string | null;
+    gateway: string | null;
+    containers: number;
+    notReconnected: string[];
+  } | null;
+}
+
+/** The forwarding, host rules and Docker network lines. */
+function hostLines(s: OverlayStatus): string[] {
+  const out: string[] = [];
+  const h = s.hostRules;
+  const fwd = s.forwarding === null || s.forwarding === undefined ? '?' : s.forwarding ? 'on' : 'off';
+  out.push(
+    `ip_forward ${fwd} (setForwarding ${h ? String(h.setForwarding) : '-'}); masquerade ${h?.masquerade ? 'on' : '-'}; DOCKER-USER ${h?.dockerUser ?? '-'}`,
+  );
+  const d = s.docker;
+  if (d)
+    out.push(
+      `docker network ${d.name || 'weft'}: ${d.verdict ?? '-'}; subnet ${d.subnet ?? '-'} gateway ${d.gateway ?? '-'} (DNS on :53); ${d.containers} container(s)${d.notReconnected.length ? `; not reconnected: ${d.notReconnected.join(' ')}` : ''}`,
+    );
+  return out;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -44,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(
     `node ${s.node}: ${s.state}; lease ${s.lease?.subnet ?? '-'} of ${s.cidr}; underlay ${s.underlay ? `${s.underlay.addr} on ${s.underlay.dev} (mtu ${s.underlay.mtu})` : '-'}`,
   );
+  for (const l of hostLines(s)) console.log(l);
   console.log(`reconciles ${s.reconciles}, drift repaired ${s.driftRepaired}, apply failures ${s.applyFailures}\n`);
   console.log(
     table(

@@ -5,14 +5,29 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
 import { isIP } from 'node:net';
-import { OverlayDriver } from '../../overlay/index.js';
+import Dockerode from 'dockerode';
+import {
+  DockerNetworkKeeper,
+  DockerodeNetworks,
+  DEFAULTS as OVERLAY_DEFAULTS,
+  dockerNetworkPlan,
+  OverlayDriver,
+  VXLAN_OVERHEAD,
+  type DockerNetworkPlan,
+  type OverlayStatus,
+} from '../../overlay/index.js';
+import { resolveSocket } from '../../registrar/index.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
 import type { MembershipHandle } from './membership-child.js';
+import type { DnsHandle } from './dns-child.js';
+import { GatewayDns } from './gateway-dns.js';
 
 export interface OverlayHandle {
   current?: OverlayDriver;
+  /** The Docker network keeper, with overlay.docker, docker.enabled and a bridge. */
+  docker?: DockerNetworkKeeper;
 }
 
 export function overlayChild(
@@ -20,11 +35,12 @@ export function overlayChild(
   membership: MembershipHandle,
   store: StoreHandle,
   handle: OverlayHandle,
+  dns: DnsHandle,
 ): ChildSpec {
   const { config, log } = ctx;
   ctx.api.route('GET', '/v1/overlay', () => {
     if (!handle.current) throw new ApiError(503, 'the overlay is not running; see /v1/status');
-    return { body: handle.current.status() };
+    return { body: { ...handle.current.status(), docker: handle.docker?.status() ?? null } };
   });
   return {
     id: 'overlay',
@@ -34,6 +50,9 @@ export function overlayChild(
       if (!store.current) throw new Error('the overlay needs the store, which is not running');
       const o = config.overlay;
       const registry = new Registry();
+      let latest: OverlayStatus | undefined;
+      const keeper = dockerKeeper(ctx, () => latest);
+      const gatewayDns = new GatewayDns(dns, log.child({ component: 'overlay' }));
       const overlay = await OverlayDriver.start({
         store: store.current,
         node: config.node.name,
@@ -45,13 +64,25 @@ export function overlayChild(
         bridge: o.bridge || false,
         log: log.child({ component: 'overlay' }),
         registry,
+        hostRules: o.bridge ? { setForwarding: o.setForwarding } : undefined,
+        onPass: (st) => {
+          latest = st;
+          keeper?.request();
+          gatewayDns.follow(st);
+        },
       });
+      latest = overlay.status();
+      keeper?.start();
       handle.current = overlay;
+      handle.docker = keeper;
       ctx.instanceRegistries.add(registry);
       return {
         async stop() {
           ctx.instanceRegistries.delete(registry);
           if (handle.current === overlay) handle.current = undefined;
+          if (handle.docker === keeper) handle.docker = undefined;
+          await keeper?.stop();
+          await gatewayDns.stop();
           await overlay.stop();
         },
       };
@@ -67,4 +98,23 @@ function underlayFromGossip(membership: MembershipHandle): string | undefined {
   const addr = membership.current?.localMember().addr;
   if (!addr || isIP(addr) !== 4 || addr.startsWith('127.') || addr === '0.0.0.0') return undefined;
   return addr;
+}
+
+/** The Docker network `weft` on the lease, when Docker and a bridge are on; undefined otherwise. */
+function dockerKeeper(ctx: AgentContext, status: () => OverlayStatus | undefined): DockerNetworkKeeper | undefined {
+  const { config, log } = ctx;
+  if (!config.overlay.docker || !config.docker.enabled || !config.overlay.bridge) return undefined;
+  const docker = new Dockerode({ socketPath: resolveSocket(config.docker.socket || undefined).socket });
+  return new DockerNetworkKeeper({
+    engine: new DockerodeNetworks(docker),
+    want: () => wantedNetwork(status(), config.overlay.bridge),
+    log: log.child({ component: 'overlay' }),
+    everyMs: OVERLAY_DEFAULTS.reconcileEveryMs,
+  });
+}
+
+/** The network the lease asks for: its subnet, this bridge, the VXLAN device's MTU. */
+export function wantedNetwork(st: OverlayStatus | undefined, bridge: string): DockerNetworkPlan | undefined {
+  if (st?.state !== 'held' || !st.lease || !st.underlay) return undefined;
+  return dockerNetworkPlan({ subnet: st.lease.subnet, bridge, mtu: st.underlay.mtu - VXLAN_OVERHEAD });
 }

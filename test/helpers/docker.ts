@@ -16,6 +16,9 @@
 // 10.200.0.0-10.249.255.255 per engine, so two engines at once do not hand out the same
 // subnet; pass a --subnet to pin one.
 //
+// startDocker(t, { netns, iptables: true }) runs dockerd inside a network namespace instead
+// (through nsenter: `ip netns exec` breaks dockerd), where iptables rules stay in it.
+//
 // busybox `sleep` as PID 1 ignores SIGTERM, so `docker stop` and stopping the engine would
 // wait 10 s for it: run containers with --init (or --stop-timeout 1).
 //
@@ -200,6 +203,7 @@ class Dockerd {
     private readonly socket: string,
     private readonly docker: Dockerode,
     private readonly pool: string,
+    private readonly place: EngineOptions = {},
   ) {
     this.logPath = join(dir, 'dockerd.log');
   }
@@ -220,9 +224,14 @@ class Dockerd {
   async start(): Promise<void> {
     const { dir } = this;
     const log = openSync(this.logPath, 'a');
+    // In a namespace through nsenter: `ip netns exec` remounts /sys, and dockerd then finds
+    // no devices cgroup (MACHINE-NOTES).
+    const ns = this.place.netns ? ['nsenter', `--net=/run/netns/${this.place.netns}`] : [];
+    const iptables = this.place.netns && this.place.iptables;
     const p = spawn(
-      'dockerd',
+      ns[0] ?? 'dockerd',
       [
+        ...(ns.length ? [ns[1]!, 'dockerd'] : []),
         '--data-root',
         join(dir, 'data'),
         '--exec-root',
@@ -235,7 +244,7 @@ class Dockerd {
         'vfs',
         '--bridge',
         'none',
-        '--iptables=false',
+        `--iptables=${iptables ? 'true' : 'false'}`,
         '--ip-forward=false',
         '--ip-masq=false',
         '--userland-proxy=false',
@@ -311,13 +320,20 @@ async function removeLeftovers(dir: string, bridges: Set<string>): Promise<void>
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function startDocker(t: Teardown): Promise<DockerEngine> {
+export interface EngineOptions {
+  /** Run dockerd in this network namespace (its bridges and rules stay there). */
+  netns?: string;
+  /** With netns: let dockerd program iptables (its FORWARD policy and DOCKER-USER chain) in that namespace. */
+  iptables?: boolean;
+}
+
+export async function startDocker(t: Teardown, opts: EngineOptions = {}): Promise<DockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-docker-'));
   const socket = join(dir, 'docker.sock');
   const pool = `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`;
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
   const docker = new Dockerode({ socketPath: socket });
-  const dockerd = new Dockerd(dir, socket, docker, pool);
+  const dockerd = new Dockerd(dir, socket, docker, pool, opts);
   const bridges = new Set<string>();
   const run = (args: string[], opts: { timeoutMs?: number } = {}) =>
     sh('docker', args, { env, timeoutMs: opts.timeoutMs });
