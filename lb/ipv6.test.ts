@@ -118,7 +118,7 @@ t.test('hostile IPv6 VIPs and backends: refused with a reason', async (t) => {
     ['::1', undefined],
     ['fd00:77::1', undefined],
     ['10.1.0.1', undefined],
-  ])
+  ] as const)
     t.equal(backendRefusal(addr), reason, `backend ${addr}: ${reason ?? 'accepted'}`);
 
   const s = newStore('n1');
