@@ -44,6 +44,7 @@ export class NftDatapath {
   private applied: NftPlan | undefined;
   private readonly netns: string | undefined;
   private syncedAddrs: string | undefined;
+  private legacyChecked = false;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -72,7 +73,11 @@ export class NftDatapath {
     }
     if (fullCheck || !this.applied) {
       const actual = await this.nft.read();
-      if (!matches(plan, actual)) {
+      // Once per start: weft's table of before IPv6 beside ours (a downgrade and upgrade
+      // again) would hook VIP traffic twice; the full write deletes it.
+      const legacy = !this.legacyChecked && (await this.nft.legacyExists());
+      this.legacyChecked = true;
+      if (legacy || !matches(plan, actual)) {
         try {
           await this.nft.apply(renderFull(plan, this.nft.table));
         } catch (err) {

@@ -60,7 +60,8 @@ t.test('IPv6 and IPv4 VIPs in one inet table', { skip }, async (t) => {
       vips: [{ vip: 'fd00:5::77', port: 80, proto: 'tcp', targetPort: 8080 }],
     }),
   );
-  const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: client.ns, vipCidr6: 'fd00:5::/64' });
+  const opts = { source: store, datapath: 'nft' as const, netns: client.ns, vipCidr6: 'fd00:5::/64' };
+  let lb = await LbDriver.start(opts);
   t.teardown(() => lb.cleanup());
   const v4 = lb.vips.get('web')!;
   const v6 = lb.vips.get6('web')!;
@@ -72,6 +73,12 @@ t.test('IPv6 and IPv4 VIPs in one inet table', { skip }, async (t) => {
     const tables = await lab.exec(client.ns, ['nft', 'list', 'tables']);
     t.match(tables, /table inet weft/);
     t.notMatch(tables, /table ip weft/, 'the old table does not stay beside the new one');
+    // A downgrade and an upgrade again: the inet table is in place and matches, and an old
+    // agent's ip table stands beside it. The restarted agent must not keep both.
+    await lb.stop();
+    await lab.exec(client.ns, ['nft', 'add', 'table', 'ip', 'weft']);
+    lb = await LbDriver.start(opts);
+    t.notMatch(await lab.exec(client.ns, ['nft', 'list', 'tables']), /table ip weft/, 'removed at restart too');
   });
 
   await t.test('a client reaches the IPv6 VIP; only IPv6 backends answer it', async (t) => {
