@@ -10,7 +10,7 @@
 //
 // Datapaths:
 //   nft        (root and nft present; the default then) VIP addresses from vipCidr on the
-//              weft-vip0 dummy interface, DNAT in the `ip weft` table. Clients anywhere on
+//              weft-vip0 dummy interface, DNAT in the `inet weft` table. Clients anywhere on
 //              the node (local processes, containers routed through it) use the VIP address.
 //   userspace  a proxy per VIP listening on a loopback address allocated from proxyCidr
 //              (127.128.0.0/9 by default: on Linux every 127/8 address is local, no setup)
