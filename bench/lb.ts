@@ -275,7 +275,7 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
   const lbBig = await LbDriver.start({ source: big, datapath: 'nft', netns: pns });
   const programMs = performance.now() - t0;
   cleanups.push(() => lbBig.cleanup());
-  const rules = await run(['nft', 'list', 'map', 'ip', 'weft', 'vips'], { netns: pns });
+  const rules = await run(['nft', 'list', 'map', 'inet', 'weft', 'vips'], { netns: pns });
   const elements = (rules.match(/goto v-/g) ?? []).length;
   const addrs = (await run(['ip', '-n', pns, '-o', '-4', 'addr', 'show', 'dev', 'weft-vip0']))
     .trim()
@@ -299,7 +299,7 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
     putMs.push(performance.now() - u0);
     while (lbBig.status().passes === passes) await new Promise((r) => setImmediate(r));
     const ms = performance.now() - u0;
-    if (!(await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: pns })).includes(`10.4.1.244 . ${port}`))
+    if (!(await run(['nft', 'list', 'table', 'inet', 'weft'], { netns: pns })).includes(`10.4.1.244 . ${port}`))
       throw new Error('the updated backend is not in the table');
     updates.push(ms);
     await new Promise((r) => setTimeout(r, 100));

@@ -137,6 +137,28 @@ t.test('VIP names come from the VIP source, and their PTRs', async (t) => {
   t.equal(z.skipped.vip, 1);
 });
 
+t.test('a VIP name with an IPv6 address: AAAA beside A, and its ip6.arpa PTR', async (t) => {
+  let emit: (vip: string, addr: string | undefined, addr6?: string) => void = () => {};
+  const vips: VipSource = {
+    watch(h) {
+      emit = h;
+      h('api', '198.18.0.7', 'fd00:5::7');
+      return () => {};
+    },
+  };
+  const z = new Zone();
+  t.teardown(z.attach(newStore(), vips));
+  t.same(addrs(z, 'api.vip.weft.internal'), ['198.18.0.7']);
+  t.same(addrs(z, 'api.vip.weft.internal', TYPE.AAAA), ['fd00:5::7']);
+  const ptr6 = '7.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.5.0.0.0.0.0.d.f.ip6.arpa';
+  t.same(addrs(z, ptr6, TYPE.PTR), ['api.vip.weft.internal.']);
+  emit('api', '198.18.0.7', undefined);
+  t.same(addrs(z, 'api.vip.weft.internal', TYPE.AAAA), [], 'the IPv6 address gone: no AAAA');
+  t.equal(z.get(wireKey(ptr6)), undefined);
+  emit('api', undefined, 'fd00:5::8');
+  t.same(addrs(z, 'api.vip.weft.internal', TYPE.AAAA), ['fd00:5::8'], 'an IPv6 address alone still answers');
+});
+
 t.test('options are checked', async (t) => {
   t.throws(() => new Zone({ ttlS: -1 }), /TTL/);
   t.throws(() => new Zone({ domain: '.' }), /root/);

@@ -34,10 +34,11 @@ export type { RecordSource, SourceEvent };
 
 /**
  * Where VIP addresses come from (the load balancer allocates them). `watch` delivers every
- * current VIP at once, then each change; addr undefined means the VIP is gone.
+ * current VIP at once, then each change; both addresses undefined means the VIP is gone.
+ * addr6: the VIP's IPv6 address (lb.vipCidr6), answered as AAAA.
  */
 export interface VipSource {
-  watch(handler: (vip: string, addr: string | undefined) => void): () => void;
+  watch(handler: (vip: string, addr: string | undefined, addr6?: string) => void): () => void;
 }
 
 export type Rdata =
@@ -205,7 +206,7 @@ export class Zone {
       source.watch(NODE_PREFIX, (e) => this.onNode(e)),
       source.watch(SERVICE_PREFIX, (e) => this.onEndpoint(e)),
     ];
-    if (vips) stops.push(vips.watch((vip, addr) => this.setVip(vip, addr)));
+    if (vips) stops.push(vips.watch((vip, addr, addr6) => this.setVip(vip, addr, addr6)));
     return () => {
       for (const s of stops) s();
     };
@@ -320,18 +321,22 @@ export class Zone {
     this.contribute(key, items);
   }
 
-  setVip(vip: string, addr: string | undefined): void {
+  setVip(vip: string, addr: string | undefined, addr6?: string): void {
     const key = `vip:${vip}`;
-    if (addr === undefined) return this.contribute(key, []);
-    if (!isServiceName(vip) || isIP(addr) === 0) {
+    const addrs = [addr, addr6].filter((a): a is string => a !== undefined);
+    if (addrs.length === 0) return this.contribute(key, []);
+    if (!isServiceName(vip) || addrs.some((a) => isIP(a) === 0)) {
       this.skipped.vip++;
       return this.contribute(key, []);
     }
     const name = `${vip}.vip.${this.domain}`;
-    this.contribute(key, [
-      [name, addrRdata(addr)],
-      [reverseName(addr, family(addr)), { type: TYPE.PTR, target: name }],
-    ]);
+    this.contribute(
+      key,
+      addrs.flatMap((a): Item[] => [
+        [name, addrRdata(a)],
+        [reverseName(a, family(a)), { type: TYPE.PTR, target: name }],
+      ]),
+    );
   }
 
   // ------------------------------------------------------------ names

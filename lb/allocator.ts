@@ -13,7 +13,7 @@
 // records arrive in, the same claims give the same map.
 // When the CIDR is full, the latest claims get no address (reported, not fatal).
 import { createHash } from 'node:crypto';
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 const PROBES = 16;
 
@@ -56,6 +56,96 @@ export function inCidr(cidr: Cidr, addr: string): boolean {
   return n - cidr.base >= 0 && n - cidr.base < 2 ** (32 - cidr.prefix);
 }
 
+/** An IPv6 CIDR (lb.vipCidr6). Slots are the offsets from the network address, at most 2^48 of them. */
+export interface Cidr6 {
+  family: 'ipv6';
+  base: bigint;
+  prefix: number;
+  first: number;
+  size: number;
+  text: string;
+}
+
+export function ipv6ToBig(a: string): bigint {
+  let text = a.toLowerCase().replace(/%.*$/, '');
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const n = ipv4ToInt(v4[1]);
+    text = text.slice(0, v4.index) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/** RFC 5952's text (as nft and inet_ntop print it): the longest run of two or more zero groups is `::`. */
+export function bigToIpv6(n: bigint): string {
+  const g = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = [-1, 0];
+  for (let i = 0; i < 8;) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > best[1] && j - i >= 2) best = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best[0] < 0) return hex.join(':');
+  return `${hex.slice(0, best[0]).join(':')}::${hex.slice(best[0] + best[1]).join(':')}`;
+}
+
+/** An address as nft prints it: IPv6 in RFC 5952 form, IPv4 unchanged. */
+export const canonicalIp = (a: string): string => (isIPv6(a) ? bigToIpv6(ipv6ToBig(a)) : a);
+
+/** An IPv6 CIDR (lb.vipCidr6). Throws a short message a person can act on. */
+export function parseCidr6(text: string): Cidr6 {
+  const m = /^([0-9a-fA-F:]+)\/(\d+)$/.exec(text.trim());
+  if (!m || !isIPv6(m[1]) || +m[2] > 128)
+    throw new Error(`VIP CIDR "${text}" is not an IPv6 CIDR like fd00:5:0:0::/64`);
+  const prefix = +m[2];
+  const host = 128n - BigInt(prefix);
+  const base = (ipv6ToBig(m[1]) >> host) << host;
+  const total = 2n ** host;
+  // The first address is the subnet-router anycast address (RFC 4291): not handed out.
+  const first = total > 1n ? 1 : 0;
+  const size = Number(total - BigInt(first) < 2n ** 48n ? total - BigInt(first) : 2n ** 48n);
+  return { family: 'ipv6', base, prefix, first, size, text: `${bigToIpv6(base)}/${prefix}` };
+}
+
+export function inCidr6(cidr: Cidr6, addr: string): boolean {
+  if (!isIPv6(addr)) return false;
+  const off = ipv6ToBig(addr) - cidr.base;
+  return off >= 0n && off < 2n ** BigInt(128 - cidr.prefix);
+}
+
+/** A CIDR of either family as slots: what the allocation below needs of it. */
+interface Slots {
+  size: number;
+  /** The slot of an address, or undefined when it is outside the slots. */
+  slotOf(addr: string): number | undefined;
+  addrOf(slot: number): string;
+}
+
+function slotsOf(cidr: Cidr | Cidr6): Slots {
+  if ('family' in cidr) {
+    return {
+      size: cidr.size,
+      slotOf: (a) => {
+        if (!inCidr6(cidr, a)) return undefined;
+        const s = ipv6ToBig(a) - cidr.base - BigInt(cidr.first);
+        return s < BigInt(cidr.size) ? Number(s) : undefined;
+      },
+      addrOf: (s) => bigToIpv6(cidr.base + BigInt(cidr.first + s)),
+    };
+  }
+  return {
+    size: cidr.size,
+    slotOf: (a) => (inCidr(cidr, a) ? ipv4ToInt(a) - cidr.base - cidr.first : undefined),
+    addrOf: (s) => intToIpv4((cidr.base + cidr.first + s) >>> 0),
+  };
+}
+
 function probe(name: string, k: number, size: number): number {
   const h = createHash('sha256').update(`${name}\0${k}`).digest();
   // 48 bits of hash, so the modulo is near-uniform for any CIDR size.
@@ -81,14 +171,18 @@ const isLiteral = (v: string): boolean => isIPv4(v) || v.includes(':');
  */
 export function allocate(
   vips: Iterable<string>,
-  cidr: Cidr,
+  cidr: Cidr | Cidr6,
   claims?: ReadonlyMap<string, number>,
   reserved: Iterable<string> = [],
 ): Allocation {
   const addrs = new Map<string, string>();
   const conflicts = new Map<string, string>();
   const taken = new Map<number, string>();
-  for (const r of reserved) if (inCidr(cidr, r)) taken.set(ipv4ToInt(r) - cidr.base - cidr.first, '');
+  const slots = slotsOf(cidr);
+  for (const r of reserved) {
+    const s = slots.slotOf(r);
+    if (s !== undefined) taken.set(s, '');
+  }
   const claim = (v: string): number => claims?.get(v) ?? 0;
   // Literals first on a tie, so that with no claims at all a literal keeps its slot (as before).
   const order = [...new Set(vips)].sort(
@@ -97,11 +191,11 @@ export function allocate(
   const unallocated: string[] = [];
   for (const v of order) {
     if (isLiteral(v)) {
-      if (!inCidr(cidr, v)) {
+      const s = slots.slotOf(v);
+      if (s === undefined) {
         addrs.set(v, v);
         continue;
       }
-      const s = ipv4ToInt(v) - cidr.base - cidr.first;
       const holder = taken.get(s);
       if (holder !== undefined) conflicts.set(v, holder);
       else {
@@ -110,22 +204,22 @@ export function allocate(
       }
       continue;
     }
-    if (taken.size >= cidr.size) {
+    if (taken.size >= slots.size) {
       unallocated.push(v);
       continue;
     }
     let slot = -1;
     let last = 0;
     for (let k = 0; k < PROBES && slot < 0; k++) {
-      last = probe(v, k, cidr.size);
+      last = probe(v, k, slots.size);
       if (!taken.has(last)) slot = last;
     }
-    for (let i = 1; slot < 0 && i <= cidr.size; i++) {
-      const s = (last + i) % cidr.size;
+    for (let i = 1; slot < 0 && i <= slots.size; i++) {
+      const s = (last + i) % slots.size;
       if (!taken.has(s)) slot = s;
     }
     taken.set(slot, v);
-    addrs.set(v, intToIpv4((cidr.base + cidr.first + slot) >>> 0));
+    addrs.set(v, slots.addrOf(slot));
   }
   return { addrs, unallocated, conflicts };
 }

@@ -12,6 +12,11 @@ export const DEFAULTS = {
    * inside datacenters. 131,070 addresses.
    */
   vipCidr: '198.18.0.0/15',
+  /**
+   * No IPv6 VIP addresses unless asked: a host with IPv6 off would refuse them, and the
+   * operator picks the range (a ULA /64 of fd00::/8 that no host uses).
+   */
+  vipCidr6: '',
   /** Literal-IP VIPs only inside vipCidr unless the operator names more: a VIP may shadow a real host. */
   vipAllow: [] as readonly string[],
   /** Where the userspace datapath listens: on Linux every 127/8 address is local, and 127.128/9 is rarely used. */
@@ -20,7 +25,7 @@ export const DEFAULTS = {
   affinity: 'none',
   /** Userspace: round-robin needs no state shared between VIPs and is fair when backends are alike. */
   policy: 'round-robin',
-  /** nft table (family ip): one table of weft's own, so a cleanup is one `delete table`. */
+  /** nft table (family inet, both IP families): one table of weft's own, so a cleanup is one `delete table`. */
   table: 'weft',
   /** Dummy interface holding the VIP addresses, so the kernel accepts traffic to them. */
   iface: 'weft-vip0',

@@ -5,7 +5,12 @@
 // A VIP exists while any live endpoint binds it (whatever its health) or a `vip/` record
 // declares it, so its address does not come and go with its endpoints' health. Its backends
 // are the serving endpoints (health healthy or none) bound to it: each of the endpoint's
-// addresses of the VIP address's family, at the binding's target port.
+// addresses of the VIP address's family, at the binding's target port. With lb.vipCidr6 a
+// named VIP also gets an IPv6 address (addr6), whose backends (backends6) are the
+// endpoints' IPv6 addresses: a VIP address never gets a backend of the other family
+// (filtered, not refused: a dual-stack endpoint is normal). IPv6 backends the kernel cannot
+// reach as written (link-local, multicast, unspecified, IPv4-mapped) are left out and
+// listed in `droppedBackends` with the reason.
 //
 // With a guard, literal VIPs it refuses are left out (vip-guard.ts): those refused for what
 // every node sees alike (the address, the ranges, members' node records) before
@@ -13,10 +18,10 @@
 // addresses after it, since only this node must not program them.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { isServing, type DeclaredVip, type Proto } from '../records/schema.js';
-import { allocate, type Cidr } from './allocator.js';
+import { allocate, type Allocation, type Cidr, type Cidr6 } from './allocator.js';
 import { vipClaims } from './claims.js';
 import type { EndpointEntry } from './records.js';
-import type { RefusalReason, VipGuard } from './vip-guard.js';
+import { backendRefusal, type RefusalReason, type VipGuard } from './vip-guard.js';
 
 export interface Backend {
   addr: string;
@@ -33,6 +38,24 @@ export interface DesiredVip {
   port: number;
   proto: Proto;
   backends: Backend[];
+  /** A named VIP's IPv6 address (lb.vipCidr6), when there is one. */
+  addr6?: string;
+  /** The backends of addr6 (IPv6). */
+  backends6?: Backend[];
+}
+
+/** A VIP's addresses, each with its backends. */
+export function vipAddresses(v: DesiredVip): { addr: string; backends: Backend[] }[] {
+  const out: { addr: string; backends: Backend[] }[] = [];
+  if (v.addr !== undefined) out.push({ addr: v.addr, backends: v.backends });
+  if (v.addr6 !== undefined) out.push({ addr: v.addr6, backends: v.backends6 ?? [] });
+  return out;
+}
+
+export interface DroppedBackend {
+  key: string;
+  addr: string;
+  reason: RefusalReason;
 }
 
 export interface RefusedVip {
@@ -46,6 +69,10 @@ export interface DesiredState {
   vips: DesiredVip[];
   /** VIP name or literal IP -> address. */
   addrs: Map<string, string>;
+  /** VIP name -> its IPv6 address (with lb.vipCidr6). */
+  addrs6: Map<string, string>;
+  /** IPv6 backends left out because the kernel cannot reach them as written. */
+  droppedBackends: DroppedBackend[];
   unallocated: string[];
   /** Literal IPs in the CIDR whose address an earlier claim holds -> the VIP holding it. */
   conflicts: Map<string, string>;
@@ -60,6 +87,8 @@ export interface DesiredOptions {
   members?: ReadonlySet<string>;
   /** This node's own addresses: VIPs there are not programmed here. */
   local?: ReadonlySet<string>;
+  /** lb.vipCidr6: named VIPs also get an IPv6 address from it. */
+  cidr6?: Cidr6;
 }
 
 export const vipId = (vip: string, port: number, proto: Proto): string => `${vip}:${port}/${proto}`;
@@ -73,20 +102,28 @@ interface VipEntry {
   port: number;
   proto: Proto;
   backends: Map<string, Backend>;
+  backends6: Map<string, Backend>;
 }
 
 /** The VIPs with their allocated addresses, in key order, backends sorted. */
-function sortedVips(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, string>): DesiredVip[] {
+function sortedVips(
+  vips: Map<string, VipEntry>,
+  addrs: ReadonlyMap<string, string>,
+  addrs6: ReadonlyMap<string, string>,
+): DesiredVip[] {
   const out: DesiredVip[] = [];
   for (const [key, v] of vips) {
-    out.push({
+    const d: DesiredVip = {
       key,
       vip: v.vip,
       addr: addrs.get(v.vip),
       port: v.port,
       proto: v.proto,
       backends: [...v.backends.values()].sort(byBackend),
-    });
+    };
+    const a6 = addrs6.get(v.vip);
+    if (a6 !== undefined) Object.assign(d, { addr6: a6, backends6: [...v.backends6.values()].sort(byBackend) });
+    out.push(d);
   }
   return out.sort((a, b) => cmp(a.key, b.key));
 }
@@ -95,13 +132,14 @@ function sortedVips(vips: Map<string, VipEntry>, addrs: ReadonlyMap<string, stri
 function refuseLocalAddresses(
   vips: Map<string, VipEntry>,
   addrs: ReadonlyMap<string, string>,
+  addrs6: ReadonlyMap<string, string>,
   refused: Map<string, RefusedVip>,
   opts: DesiredOptions,
 ): void {
   if (!opts.guard || !opts.local?.size) return;
   for (const [key, v] of vips) {
-    const addr = addrs.get(v.vip);
-    if (addr === undefined || !opts.local.has(addr)) continue;
+    const addr = [addrs.get(v.vip), addrs6.get(v.vip)].find((a) => a !== undefined && opts.local?.has(a));
+    if (addr === undefined) continue;
     const message = isIP(v.vip) ? opts.guard.check(v.vip, { local: opts.local })?.message : undefined;
     refused.set(key, {
       key,
@@ -115,15 +153,67 @@ function refuseLocalAddresses(
   }
 }
 
-/** Each bound endpoint's addresses of the VIP's family become its backends, on the binding's target port. */
-function addBackends(bound: [EndpointEntry, VipEntry, number][], addrs: ReadonlyMap<string, string>): void {
+/**
+ * Each bound endpoint's addresses of the VIP's family become its backends, on the binding's
+ * target port; with an IPv6 address too (addr6), its IPv6 addresses become backends6.
+ */
+function addBackends(
+  bound: [EndpointEntry, VipEntry, number][],
+  addrs: ReadonlyMap<string, string>,
+  addrs6: ReadonlyMap<string, string>,
+  dropped: DroppedBackend[],
+): void {
   for (const [e, v, targetPort] of bound) {
     const six = isIPv6(addrs.get(v.vip) ?? '0.0.0.0');
     for (const a of e.rec.addrs) {
-      if (six ? !isIPv6(a) : !isIPv4(a)) continue;
-      v.backends.set(`${a} ${targetPort}`, { addr: a, port: targetPort });
+      const into = isIPv4(a)
+        ? six
+          ? undefined
+          : v.backends
+        : six
+          ? v.backends
+          : addrs6.has(v.vip)
+            ? v.backends6
+            : undefined;
+      if (!into) continue;
+      const reason = backendRefusal(a);
+      if (reason) dropped.push({ key: vipId(v.vip, v.port, v.proto), addr: a, reason });
+      else into.set(`${a} ${targetPort}`, { addr: a, port: targetPort });
     }
   }
+}
+
+/**
+ * Addresses for the VIPs: names and IPv4 literals from lb.vipCidr; with lb.vipCidr6, names
+ * also from it (addrs6) and IPv6 literals checked against it. Both in claim order, so the
+ * earliest claim keeps its address in each family.
+ */
+function allocateBoth(
+  vips: string[],
+  cidr: Cidr,
+  claims: ReadonlyMap<string, number>,
+  opts: DesiredOptions,
+): Allocation & { addrs6: Map<string, string> } {
+  const members = opts.members ?? [];
+  const cidr6 = opts.cidr6;
+  if (!cidr6) return { ...allocate(vips, cidr, claims, members), addrs6: new Map() };
+  const r = allocate(
+    vips.filter((v) => !isIPv6(v)),
+    cidr,
+    claims,
+    members,
+  );
+  const r6 = allocate(
+    vips.filter((v) => isIP(v) !== 4),
+    cidr6,
+    claims,
+    members,
+  );
+  const addrs6 = new Map<string, string>();
+  for (const [v, a] of r6.addrs) (isIP(v) ? r.addrs : addrs6).set(v, a);
+  for (const [v, h] of r6.conflicts) r.conflicts.set(v, h);
+  const unallocated = [...new Set([...r.unallocated, ...r6.unallocated])];
+  return { addrs: r.addrs, conflicts: r.conflicts, unallocated, addrs6 };
 }
 
 export function computeDesired(
@@ -152,7 +242,7 @@ export function computeDesired(
       return undefined;
     }
     let v = vips.get(key);
-    if (!v) vips.set(key, (v = { vip, port, proto, backends: new Map() }));
+    if (!v) vips.set(key, (v = { vip, port, proto, backends: new Map(), backends6: new Map() }));
     return v;
   };
   for (const d of decl) touch(d.vip, d.port, d.proto);
@@ -164,16 +254,17 @@ export function computeDesired(
     }
   }
   const claims = vipClaims(eps, decl);
-  const { addrs, unallocated, conflicts } = allocate(
+  const { addrs, addrs6, unallocated, conflicts } = allocateBoth(
     [...vips.values()].map((v) => v.vip),
     cidr,
     claims,
-    opts.members ?? [],
+    opts,
   );
   // Only now: this node's own addresses must not change what the others compute.
-  refuseLocalAddresses(vips, addrs, refusedByKey, opts);
-  addBackends(bound, addrs);
-  const out = sortedVips(vips, addrs);
+  refuseLocalAddresses(vips, addrs, addrs6, refusedByKey, opts);
+  const droppedBackends: DroppedBackend[] = [];
+  addBackends(bound, addrs, addrs6, droppedBackends);
+  const out = sortedVips(vips, addrs, addrs6);
   const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
-  return { vips: out, addrs, unallocated, conflicts, refused };
+  return { vips: out, addrs, addrs6, droppedBackends, unallocated, conflicts, refused };
 }

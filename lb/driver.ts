@@ -10,7 +10,7 @@
 //
 // Datapaths:
 //   nft        (root and nft present; the default then) VIP addresses from vipCidr on the
-//              weft-vip0 dummy interface, DNAT in the `ip weft` table. Clients anywhere on
+//              weft-vip0 dummy interface, DNAT in the `inet weft` table. Clients anywhere on
 //              the node (local processes, containers routed through it) use the VIP address.
 //   userspace  a proxy per VIP listening on a loopback address allocated from proxyCidr
 //              (127.128.0.0/9 by default: on Linux every 127/8 address is local, no setup)
@@ -20,7 +20,7 @@
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
 import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
-import { allocate, parseCidr, type Cidr } from './allocator.js';
+import { allocate, parseCidr, parseCidr6, type Cidr, type Cidr6 } from './allocator.js';
 import { vipClaims } from './claims.js';
 import { DEFAULTS, lbRunnerTimings } from './defaults.js';
 import { computeDesired, type DesiredState } from './desired.js';
@@ -45,6 +45,8 @@ export interface LbOptions {
   datapath?: DatapathChoice;
   /** Where VIP names get their addresses. Every node of a cluster must use the same one. Default 198.18.0.0/15. */
   vipCidr?: string;
+  /** With it, VIP names also get an IPv6 address from here (AAAA), and literal IPv6 VIPs may lie in it. Default none. */
+  vipCidr6?: string;
   /** Where literal-IP VIPs may be besides vipCidr: IPv4 or IPv6 CIDRs. Default none. */
   vipAllow?: readonly string[];
   /** Userspace datapath: where its listen addresses come from. Default 127.128.0.0/9. */
@@ -75,17 +77,22 @@ export interface VipStatus {
   vip: string;
   /** The VIP's address (the same on every node); undefined when the CIDR is full. */
   addr: string | undefined;
+  /** Its IPv6 address, with lb.vipCidr6. */
+  addr6?: string;
   port: number;
   proto: 'tcp' | 'udp';
   /** Userspace: where this node's proxy listens for it. */
   listen?: string;
   backends: string[];
+  /** The backends of addr6. */
+  backends6?: string[];
   error?: string;
 }
 
 export interface LbStatus {
   datapath: 'nft' | 'userspace';
   vipCidr: string;
+  vipCidr6?: string;
   vipAllow: string[];
   /** VIPs left out because their address may not be a VIP, with the reason. */
   refused: { key: string; reason: RefusalReason; error: string }[];
@@ -102,6 +109,9 @@ export class LbStartError extends Error {
   override name = 'LbStartError';
 }
 
+const hostPort = (b: { addr: string; port: number }): string =>
+  b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`;
+
 const silent: LbLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class LbDriver {
@@ -117,7 +127,18 @@ export class LbDriver {
   private readonly log: LbLog;
   private readonly runner: ReconcileRunner;
   private readonly metrics: LbMetrics;
-  private desired: DesiredState = { vips: [], addrs: new Map(), unallocated: [], conflicts: new Map(), refused: [] };
+  private desired: DesiredState = {
+    vips: [],
+    addrs: new Map(),
+    addrs6: new Map(),
+    droppedBackends: [],
+    unallocated: [],
+    conflicts: new Map(),
+    refused: [],
+  };
+  private readonly vipCidr6: Cidr6 | undefined;
+  /** "key addr" of IPv6 backends left out and logged already. */
+  private droppedSeen = new Set<string>();
   readonly guard: VipGuard;
   /** This node's own addresses (not the VIP interface's), refreshed on full passes and every few seconds. */
   private local = new Set<string>();
@@ -130,6 +151,7 @@ export class LbDriver {
     RefusalReason,
     number
   >;
+  private readonly droppedBackendsTotal: Partial<Record<RefusalReason, number>> = {};
   private proxyVips = new Map<string, ProxyVip>();
   private detach: (() => void) | undefined;
   private reconciles = { ok: 0, error: 0 };
@@ -147,6 +169,7 @@ export class LbDriver {
     this.guard = guard;
     this.datapath = datapath;
     this.vipCidr = vipCidr;
+    this.vipCidr6 = guard.vipCidr6;
     this.proxyCidr = proxyCidr;
     this.log = opts.log ?? silent;
     this.runner = new ReconcileRunner({
@@ -172,6 +195,7 @@ export class LbDriver {
       applyFailures: this.applyFailures,
       skipped: this.index.skipped,
       refused: this.refusedTotal,
+      droppedBackends: this.droppedBackendsTotal,
       proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
     }));
     this.index.onSkip = (key, reason) =>
@@ -183,7 +207,8 @@ export class LbDriver {
     const proxyCidr = parseCidr(opts.proxyCidr ?? DEFAULTS.proxyCidr);
     let guard: VipGuard;
     try {
-      guard = new VipGuard({ vipCidr, allow: opts.vipAllow });
+      const vipCidr6 = opts.vipCidr6 ? parseCidr6(opts.vipCidr6) : undefined;
+      guard = new VipGuard({ vipCidr, vipCidr6, allow: opts.vipAllow });
     } catch (err) {
       throw new LbStartError((err as Error).message);
     }
@@ -211,7 +236,7 @@ export class LbDriver {
             table: opts.table,
             iface: opts.iface,
             affinity: opts.affinity,
-            vipCidr: vipCidr.text,
+            vipCidr: [vipCidr.text, ...(guard.vipCidr6 ? [guard.vipCidr6.text] : [])],
           })
         : new UserspaceProxy({
             ...opts.proxy,
@@ -255,8 +280,10 @@ export class LbDriver {
         guard: this.guard,
         members: this.index.memberAddrs(),
         local: this.local,
+        cidr6: this.vipCidr6,
       });
       this.noteRefused(desired);
+      this.noteDropped(desired);
       const unalloc = desired.unallocated.join(',');
       if (unalloc !== this.lastUnallocated && unalloc)
         this.log.warn(
@@ -279,7 +306,7 @@ export class LbDriver {
         changed = await this.applyUserspace(this.datapath, desired);
       }
       this.desired = desired;
-      this.vips.set(desired.addrs);
+      this.vips.set(desired.addrs, desired.addrs6);
       this.reconciles.ok++;
       return { changed };
     } catch (err) {
@@ -301,7 +328,10 @@ export class LbDriver {
     for (const v of desired.vips) {
       const addr = listen.get(v.vip);
       if (addr === undefined || v.addr === undefined) continue;
-      this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends: v.backends });
+      // One listener (a loopback IPv4 address) serves both families' backends: a proxy
+      // connects to either, and the host has a single IPv6 loopback address to listen on.
+      const backends = [...v.backends, ...(v.backends6 ?? [])];
+      this.proxyVips.set(v.key, { key: v.key, proto: v.proto, listen: { addr, port: v.port }, backends });
     }
     const r = await proxy.apply([...this.proxyVips.values()]);
     this.applyFailures += r.failed.length;
@@ -357,6 +387,22 @@ export class LbDriver {
     this.conflictsSeen = conflicts;
   }
 
+  /** Logs and counts each IPv6 backend left out once (as long as it stays left out). */
+  private noteDropped(desired: DesiredState): void {
+    const now = new Set<string>();
+    for (const d of desired.droppedBackends) {
+      const id = `${d.key} ${d.addr}`;
+      now.add(id);
+      if (this.droppedSeen.has(id)) continue;
+      this.droppedBackendsTotal[d.reason] = (this.droppedBackendsTotal[d.reason] ?? 0) + 1;
+      this.log.warn(
+        { vip: d.key, backend: d.addr, reason: d.reason },
+        `load balancer left backend ${d.addr} out of VIP ${d.key} (${d.reason}): the kernel cannot reach it as written; give the endpoint a global IPv6 or an IPv4 address`,
+      );
+    }
+    this.droppedSeen = now;
+  }
+
   /**
    * Why a literal VIP would be refused here (members and this node's addresses as of the
    * last pass), or undefined: for the API, so a writer gets a 400 instead of a record
@@ -370,6 +416,7 @@ export class LbDriver {
     return {
       datapath: this.datapath.kind,
       vipCidr: this.vipCidr.text,
+      ...(this.vipCidr6 ? { vipCidr6: this.vipCidr6.text } : {}),
       vipAllow: [...this.guard.allow],
       refused: this.desired.refused.map((r) => ({ key: r.key, reason: r.reason, error: r.message })),
       vips: this.desired.vips.map((v) => {
@@ -379,8 +426,9 @@ export class LbDriver {
           addr: v.addr,
           port: v.port,
           proto: v.proto,
-          backends: v.backends.map((b) => (b.addr.includes(':') ? `[${b.addr}]:${b.port}` : `${b.addr}:${b.port}`)),
+          backends: v.backends.map(hostPort),
         };
+        if (v.addr6 !== undefined) Object.assign(s, { addr6: v.addr6, backends6: (v.backends6 ?? []).map(hostPort) });
         const p = this.proxyVips.get(v.key);
         if (p) {
           s.listen = `${p.listen.addr}:${p.listen.port}`;

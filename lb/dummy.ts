@@ -6,6 +6,8 @@
 import { DEFAULTS } from './defaults.js';
 import { run } from '../base/exec.js';
 
+const hostCidr = (a: string): string => (a.includes(':') ? `${a}/128` : `${a}/32`);
+
 export interface DummyOptions {
   /** Default weft-vip0. */
   name?: string;
@@ -27,7 +29,7 @@ export class DummyInterface {
     return run(['ip', ...(this.netns ? ['-n', this.netns] : []), ...args], { input });
   }
 
-  /** The IPv4 addresses on the interface, or undefined if there is no such interface. */
+  /** The IPv4 and global IPv6 addresses on the interface (not the kernel's own link-local), or undefined if there is no such interface. */
   async addresses(): Promise<Set<string> | undefined> {
     let out: string;
     try {
@@ -37,9 +39,11 @@ export class DummyInterface {
         return undefined;
       throw err;
     }
-    const links = JSON.parse(out || '[]') as { addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+    const links = JSON.parse(out || '[]') as { addr_info?: { family: string; local: string; scope?: string }[] }[];
     const set = new Set<string>();
-    for (const l of links) for (const a of l.addr_info ?? []) if (a.family === 'inet') set.add(a.local);
+    for (const l of links)
+      for (const a of l.addr_info ?? [])
+        if (a.family === 'inet' || (a.family === 'inet6' && a.scope !== 'link')) set.add(a.local);
     return set;
   }
 
@@ -51,8 +55,11 @@ export class DummyInterface {
       await this.create();
       have = new Set();
     }
-    for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${a}/32 dev ${this.name}`);
-    for (const a of addrs) if (!have.has(a)) cmds.push(`addr add ${a}/32 dev ${this.name}`);
+    for (const a of have) if (!addrs.has(a)) cmds.push(`addr del ${hostCidr(a)} dev ${this.name}`);
+    // nodad: a VIP address is ours by construction, and duplicate address detection would
+    // keep it tentative (unusable) for a second or more.
+    for (const a of addrs)
+      if (!have.has(a)) cmds.push(`addr add ${hostCidr(a)} dev ${this.name}${a.includes(':') ? ' nodad' : ''}`);
     if (cmds.length > 0) await this.ip(['-batch', '-'], cmds.join('\n') + '\n');
     return cmds.length;
   }

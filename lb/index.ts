@@ -7,7 +7,7 @@
 //   records.ts       store records (svc/, vip/, node/) parsed and validated; RecordSource
 //   desired.ts       records + allocator -> every VIP with address and backends (pure)
 //   vip-source.ts    VIP name -> address with change notification (DNS's VipSource)
-//   nft-plan.ts      desired -> nft script; nft JSON -> comparable state (pure)
+//   nft-plan.ts      desired -> nft script (one inet table, both families); nft JSON -> comparable state (pure)
 //   nft.ts, dummy.ts the adapters: nft, ip (dummy interface), run by base/exec.ts
 //   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
 //   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining
@@ -23,7 +23,7 @@ export {
   type LbLog,
   type DatapathChoice,
 } from './driver.js';
-export { allocate, parseCidr, type Cidr, type Allocation } from './allocator.js';
+export { allocate, parseCidr, parseCidr6, type Cidr, type Cidr6, type Allocation } from './allocator.js';
 export { DEFAULTS } from './defaults.js';
 export { computeDesired, vipId, type DesiredVip, type DesiredState, type Backend, type RefusedVip } from './desired.js';
 export { vipClaims, stampClaims } from './claims.js';

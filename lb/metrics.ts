@@ -14,6 +14,8 @@ export interface LbCounters {
   applyFailures: number;
   skipped: Record<SkipReason, number>;
   refused: Record<RefusalReason, number>;
+  /** IPv6 backends left out of VIPs, by reason (desired.ts). */
+  droppedBackends: Partial<Record<RefusalReason, number>>;
   proxy: ProxyStats | undefined;
 }
 
@@ -82,6 +84,16 @@ function reconcileCounters(registry: Registry, read: () => LbCounters): void {
     () => {
       const r = read().refused;
       return REFUSAL_REASONS.map((reason) => [{ reason }, r[reason]]);
+    },
+  );
+  followCounter(
+    registry,
+    'weft_lb_dropped_backends_total',
+    'IPv6 backends left out of a VIP because the kernel cannot reach them as written (link-local, multicast, unspecified, IPv4-mapped), by reason; once per backend',
+    ['reason'],
+    () => {
+      const r = read().droppedBackends;
+      return REFUSAL_REASONS.filter((reason) => r[reason] !== undefined).map((reason) => [{ reason }, r[reason]!]);
     },
   );
 }

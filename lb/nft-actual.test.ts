@@ -225,18 +225,27 @@ t.test('the base chains hold the rules the datapath depends on, each at its hook
   // Traffic to a VIP goes through the map, from outside (prerouting) and from this host (output).
   t.match(hook('prerouting'), /^type nat hook prerouting priority dstnat; policy accept;$/);
   t.match(hook('output'), /^type nat hook output priority -100; policy accept;$/);
-  for (const c of ['prerouting', 'output']) t.same(chains.get(c), ['ip daddr . meta l4proto . th dport vmap @vips'], c);
+  for (const c of ['prerouting', 'output'])
+    t.same(
+      chains.get(c),
+      ['ip daddr . meta l4proto . th dport vmap @vips', 'ip6 daddr . meta l4proto . th dport vmap @vips6'],
+      c,
+    );
   // A backend reached through a VIP answers the VIP's client via this host: masquerade the
   // DNATed traffic of a VIP address, and hairpin traffic (backend to itself through the VIP).
   t.match(hook('postrouting'), /^type nat hook postrouting priority srcnat; policy accept;$/);
   t.same(chains.get('postrouting'), [
     'ct status dnat ip saddr @vip-addrs masquerade',
     'ct status dnat ip saddr . ip daddr @hairpin masquerade',
+    'ct status dnat ip6 saddr @vip-addrs6 masquerade',
+    'ct status dnat ip6 saddr . ip6 daddr @hairpin6 masquerade',
   ]);
   // A VIP address that was not DNATed (no backends) refuses new connections, never reaches a local service.
   t.match(hook('input'), /^type filter hook input priority filter; policy accept;$/);
   t.same(chains.get('input'), [
     'ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset',
     'ct state new ip daddr @vip-addrs meta l4proto udp reject',
+    'ct state new ip6 daddr @vip-addrs6 meta l4proto tcp reject with tcp reset',
+    'ct state new ip6 daddr @vip-addrs6 meta l4proto udp reject',
   ]);
 });

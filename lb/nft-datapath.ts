@@ -7,7 +7,7 @@
 // restart that finds its own rules in place writes nothing), on the resync timer, and
 // after any failed transaction (a table someone else changed shows up as a failure).
 import { DEFAULTS } from './defaults.js';
-import type { DesiredVip } from './desired.js';
+import { vipAddresses, type DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
 import { run } from '../base/exec.js';
 import { Nft } from './nft.js';
@@ -18,8 +18,8 @@ export interface NftDatapathOptions {
   table?: string;
   iface?: string;
   affinity?: Affinity;
-  /** The VIP CIDR (`198.18.0.0/15`): traffic to it that is not DNATed is refused, never routed. */
-  vipCidr?: string;
+  /** The VIP CIDRs (`198.18.0.0/15`, and lb.vipCidr6): traffic to them that is not DNATed is refused, never routed. */
+  vipCidr?: string | readonly string[];
 }
 
 export interface ApplyResult {
@@ -29,7 +29,7 @@ export interface ApplyResult {
   full: boolean;
   /** Transactions that failed in this pass (the pass still converged if it returned). */
   failures: number;
-  /** VIPs this datapath cannot program (not IPv4). */
+  /** VIPs this datapath cannot program (an address that is no IP). */
   skipped: string[];
   /** UDP flows to removed backends that could not be forgotten (no `conntrack` command). */
   conntrackError?: string;
@@ -40,10 +40,11 @@ export class NftDatapath {
   readonly nft: Nft;
   readonly iface: DummyInterface;
   private readonly affinity: Affinity;
-  private readonly vipCidr: string | undefined;
+  private readonly vipCidr: string | readonly string[] | undefined;
   private applied: NftPlan | undefined;
   private readonly netns: string | undefined;
   private syncedAddrs: string | undefined;
+  private legacyChecked = false;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -72,7 +73,11 @@ export class NftDatapath {
     }
     if (fullCheck || !this.applied) {
       const actual = await this.nft.read();
-      if (!matches(plan, actual)) {
+      // Once per start: weft's table of before IPv6 beside ours (a downgrade and upgrade
+      // again) would hook VIP traffic twice; the full write deletes it.
+      const legacy = !this.legacyChecked && (await this.nft.legacyExists());
+      this.legacyChecked = true;
+      if (legacy || !matches(plan, actual)) {
         try {
           await this.nft.apply(renderFull(plan, this.nft.table));
         } catch (err) {
@@ -104,8 +109,9 @@ export class NftDatapath {
   private async forgetUdpFlows(vips: readonly DesiredVip[]): Promise<string | undefined> {
     const next = new Map<string, Set<string>>();
     for (const v of vips)
-      if (v.proto === 'udp' && v.addr)
-        next.set(`${v.addr} ${v.port}`, new Set(v.backends.map((b) => `${b.addr} ${b.port}`)));
+      if (v.proto === 'udp')
+        for (const a of vipAddresses(v))
+          next.set(`${a.addr} ${v.port}`, new Set(a.backends.map((b) => `${b.addr} ${b.port}`)));
     const gone: [string, string][] = [];
     for (const [vip, backends] of this.udp) for (const b of backends) if (!next.get(vip)?.has(b)) gone.push([vip, b]);
     this.udp = next;

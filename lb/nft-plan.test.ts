@@ -41,8 +41,6 @@ t.test('the plan: one chain per VIP with backends, its address in the sets, name
   );
   t.same([...p.hairpin], ['10.1.0.1 . 10.1.0.1', '10.1.0.2 . 10.1.0.2', '10.1.0.3 . 10.1.0.3']);
   t.match([...planNft([web], 'source').chains.values()][0].rule, /jhash ip saddr mod 2 map/);
-  const six = planNft([vip('fd00::1:80/tcp', 'fd00::1', 80, [['fd00::2', 80]])]);
-  t.same(six.skipped, ['fd00::1:80/tcp'], "IPv6 VIPs are not this table's");
   const again = planNft([web, dns, empty]);
   t.same([...again.chains.keys()], [...p.chains.keys()], 'same input, same chain names');
   const moved = planNft([{ ...web, backends: web.backends.slice(1) }]);
@@ -51,7 +49,11 @@ t.test('the plan: one chain per VIP with backends, its address in the sets, name
 
 t.test('the full script: table rewritten in one file, chains on several lines', async (t) => {
   const s = renderFull(planNft([web, dns]));
-  t.match(s, /^table ip weft \{\n\}\ndelete table ip weft\ntable ip weft \{\n/);
+  t.match(
+    s,
+    /^table inet weft \{\n\}\ndelete table inet weft\ntable ip weft \{\n\}\ndelete table ip weft\ntable inet weft \{\n/,
+    'the inet table rewritten, and the ip table of before IPv6 deleted in the same transaction',
+  );
   t.match(s, new RegExp(`comment "weft lb ${LAYOUT_VERSION}`));
   t.match(s, new RegExp(`chain layout-${LAYOUT_VERSION} \\{\n  \\}`), 'the layout version, readable in nft -j output');
   t.match(
@@ -60,7 +62,7 @@ t.test('the full script: table rewritten in one file, chains on several lines', 
   );
   t.match(
     s,
-    /chain output \{\n {4}type nat hook output priority -100; policy accept;\n {4}ip daddr \. meta l4proto \. th dport vmap @vips\n {2}\}/,
+    /chain output \{\n {4}type nat hook output priority -100; policy accept;\n {4}ip daddr \. meta l4proto \. th dport vmap @vips\n {4}ip6 daddr \. meta l4proto \. th dport vmap @vips6\n {2}\}/,
   );
   t.match(s, /meta l4proto udp dnat ip to numgen random mod 1 map \{ 0 : 10\.1\.0\.3 \. 5353 \} comment "dns:53\/udp"/);
   t.notMatch(renderFull(planNft([])), /elements/, 'no empty element lists');
@@ -74,20 +76,20 @@ t.test('the diff: nothing when equal; new chains before the map, old chains last
   const newChain = [...b.chains.keys()][0];
   const old = [...a.chains.keys()];
   t.same(d.slice(0, 3), [
-    `add chain ip weft ${newChain}`,
-    `flush chain ip weft ${newChain}`,
-    `add rule ip weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`,
+    `add chain inet weft ${newChain}`,
+    `flush chain inet weft ${newChain}`,
+    `add rule inet weft ${newChain} meta l4proto tcp dnat ip to numgen random mod 1 map { 0 : 10.1.0.1 . 8080 } comment "web:80/tcp"`,
   ]);
   t.same(d.slice(3, 5), [
-    'delete element ip weft vips { 198.18.0.5 . tcp . 80, 198.18.0.6 . udp . 53 }',
-    `add element ip weft vips { 198.18.0.5 . tcp . 80 : goto ${newChain} }`,
+    'delete element inet weft vips { 198.18.0.5 . tcp . 80, 198.18.0.6 . udp . 53 }',
+    `add element inet weft vips { 198.18.0.5 . tcp . 80 : goto ${newChain} }`,
   ]);
-  t.ok(d.includes('delete element ip weft vip-addrs { 198.18.0.6 }'));
-  t.ok(d.includes('add element ip weft vip-addrs { 198.18.0.7 }'));
-  t.ok(d.includes('delete element ip weft hairpin { 10.1.0.2 . 10.1.0.2, 10.1.0.3 . 10.1.0.3 }'));
+  t.ok(d.includes('delete element inet weft vip-addrs { 198.18.0.6 }'));
+  t.ok(d.includes('add element inet weft vip-addrs { 198.18.0.7 }'));
+  t.ok(d.includes('delete element inet weft hairpin { 10.1.0.2 . 10.1.0.2, 10.1.0.3 . 10.1.0.3 }'));
   t.same(
     d.slice(-2),
-    old.map((c) => `delete chain ip weft ${c}`),
+    old.map((c) => `delete chain inet weft ${c}`),
   );
 });
 
@@ -98,10 +100,10 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
     JSON.stringify({
       nftables: [
         { metainfo: { version: '1.0.6' } },
-        { table: { family: 'ip', name: 'weft', handle: 1 } },
+        { table: { family: 'inet', name: 'weft', handle: 1 } },
         {
           set: {
-            family: 'ip',
+            family: 'inet',
             name: 'vip-addrs',
             table: 'weft',
             type: 'ipv4_addr',
@@ -110,7 +112,7 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
         },
         {
           set: {
-            family: 'ip',
+            family: 'inet',
             name: 'hairpin',
             table: 'weft',
             type: ['ipv4_addr', 'ipv4_addr'],
@@ -119,7 +121,7 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
         },
         {
           map: {
-            family: 'ip',
+            family: 'inet',
             name: 'vips',
             table: 'weft',
             map: 'verdict',
@@ -128,7 +130,7 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
         },
         {
           set: {
-            family: 'ip',
+            family: 'inet',
             name: 'vip-range',
             table: 'weft',
             type: 'ipv4_addr',
@@ -145,16 +147,16 @@ t.test('reading nft -j output back: matches only the exact table', async (t) => 
           'range-forward',
           over.layout ?? `layout-${LAYOUT_VERSION}`,
           chain,
-        ].map((name) => ({ chain: { family: 'ip', table: 'weft', name } })),
-        { rule: { table: 'weft', chain: 'prerouting' } },
-        { rule: { table: 'weft', chain: 'output' } },
-        { rule: { table: 'weft', chain: 'postrouting' } },
-        { rule: { table: 'weft', chain: 'postrouting' } },
-        { rule: { table: 'weft', chain: 'input' } },
-        { rule: { table: 'weft', chain: 'input' } },
-        ...['range-output', 'range-output', 'range-forward', 'range-forward'].map((c) => ({
-          rule: { table: 'weft', chain: c },
-        })),
+        ].map((name) => ({ chain: { family: 'inet', table: 'weft', name } })),
+        // The base chains' rules: each IPv4 rule and its IPv6 twin.
+        ...[
+          ['prerouting', 2],
+          ['output', 2],
+          ['postrouting', 4],
+          ['input', 4],
+          ['range-output', 4],
+          ['range-forward', 4],
+        ].flatMap(([c, n]) => Array.from({ length: n as number }, () => ({ rule: { table: 'weft', chain: c } }))),
         { rule: { table: 'weft', chain } },
         ...(over.extraRule ? [{ rule: { table: 'weft', chain } }] : []),
       ],

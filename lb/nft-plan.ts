@@ -1,8 +1,12 @@
 // The nftables datapath, planned without touching the kernel: desired VIPs -> a plan ->
 // nft script text; `nft -j list table` output -> the same plan shape, for comparison.
 //
-// One table of our own, `ip weft` (IPv4: VIP addresses come from an IPv4 CIDR; VIPs or
-// backends of another family are left to the userspace path and counted as skipped):
+// One table of our own, `inet weft`, for both families in one transaction (kube-proxy runs
+// one table per family, `ip` and `ip6`, from two proxiers; one table here means one
+// read, one atomic apply and one cleanup). Every set and map below has an IPv6 twin named
+// `<name>6` (the sets of an inet table are typed), and every rule an `ip6` twin. A VIP
+// address gets only backends of its own family; a dual-stack named VIP is two addresses.
+// The table of weft before IPv6, `ip weft`, is deleted by every full write (upgrade).
 //
 //   set vip-addrs      every VIP address (also on the weft-vip0 dummy interface)
 //   set hairpin        backend . backend, for a backend reaching its own VIP
@@ -15,7 +19,7 @@
 //   chain input        filter: a new connection still addressed to a VIP (no backends, or a
 //                      port that is not a VIP's) is refused, rather than reaching a local
 //                      service listening on 0.0.0.0
-//   set vip-range      the VIP CIDR (lb.vipCidr)
+//   set vip-range      the VIP CIDRs (lb.vipCidr, lb.vipCidr6)
 //   chain range-output filter: local processes' packets to an address of the VIP CIDR that
 //                      is not a live VIP are refused (TCP reset, else ICMP unreachable)
 //   chain range-forward filter: the same for containers and forwarded traffic. Together:
@@ -30,8 +34,9 @@
 // a change of backends is a new chain, a map element pointing at it, and the old chain
 // deleted, all in one transaction. Comparing actual and desired is then comparing names.
 import { createHash } from 'node:crypto';
-import { isIPv4 } from 'node:net';
-import type { DesiredVip } from './desired.js';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { canonicalIp } from './allocator.js';
+import { vipAddresses, type Backend, type DesiredVip } from './desired.js';
 
 export type Affinity = 'none' | 'source';
 
@@ -43,55 +48,67 @@ export interface NftPlan {
   vipAddrs: Set<string>;
   /** "a . a" for each backend address a */
   hairpin: Set<string>;
-  /** The VIP CIDR, "addr/len" (empty: no range guarded). */
+  /** The VIP CIDRs, "addr/len" (empty: no range guarded). */
   range: Set<string>;
-  /** VIPs this datapath cannot program (not IPv4), by key. */
+  /** VIPs this datapath cannot program (an address that is no IP), by key. */
   skipped: string[];
 }
 
+// Each rule of the IPv4 layout has its IPv6 twin (ip6 daddr, @...6 sets, icmpv6): an inet
+// table hooks both families, but its sets and maps are typed, so each family has its own.
 const BASE_CHAINS: Record<string, string[]> = {
   prerouting: [
     'type nat hook prerouting priority dstnat; policy accept;',
     'ip daddr . meta l4proto . th dport vmap @vips',
+    'ip6 daddr . meta l4proto . th dport vmap @vips6',
   ],
-  output: ['type nat hook output priority -100; policy accept;', 'ip daddr . meta l4proto . th dport vmap @vips'],
+  output: [
+    'type nat hook output priority -100; policy accept;',
+    'ip daddr . meta l4proto . th dport vmap @vips',
+    'ip6 daddr . meta l4proto . th dport vmap @vips6',
+  ],
   postrouting: [
     'type nat hook postrouting priority srcnat; policy accept;',
     'ct status dnat ip saddr @vip-addrs masquerade',
     'ct status dnat ip saddr . ip daddr @hairpin masquerade',
+    'ct status dnat ip6 saddr @vip-addrs6 masquerade',
+    'ct status dnat ip6 saddr . ip6 daddr @hairpin6 masquerade',
   ],
   input: [
     'type filter hook input priority filter; policy accept;',
     'ct state new ip daddr @vip-addrs meta l4proto tcp reject with tcp reset',
     'ct state new ip daddr @vip-addrs meta l4proto udp reject',
+    'ct state new ip6 daddr @vip-addrs6 meta l4proto tcp reject with tcp reset',
+    'ct state new ip6 daddr @vip-addrs6 meta l4proto udp reject',
   ],
   'range-output': [
     'type filter hook output priority filter; policy accept;',
     'ip daddr @vip-range ip daddr != @vip-addrs meta l4proto tcp reject with tcp reset',
     'ip daddr @vip-range ip daddr != @vip-addrs reject with icmp type host-unreachable',
+    'ip6 daddr @vip-range6 ip6 daddr != @vip-addrs6 meta l4proto tcp reject with tcp reset',
+    'ip6 daddr @vip-range6 ip6 daddr != @vip-addrs6 reject with icmpv6 type addr-unreachable',
   ],
   'range-forward': [
     'type filter hook forward priority filter; policy accept;',
     'ip daddr @vip-range meta l4proto tcp reject with tcp reset',
     'ip daddr @vip-range reject with icmp type host-unreachable',
+    'ip6 daddr @vip-range6 meta l4proto tcp reject with tcp reset',
+    'ip6 daddr @vip-range6 reject with icmpv6 type addr-unreachable',
   ],
 };
 
+/** The sets and maps, by plan field: IPv4 elements go to the first name, IPv6 ones to the second. */
+const SET_TYPES = [
+  ['vipAddrs', 'set', 'vip-addrs', 'ipv4_addr', 'ipv6_addr', ''],
+  ['hairpin', 'set', 'hairpin', 'ipv4_addr . ipv4_addr', 'ipv6_addr . ipv6_addr', ''],
+  ['range', 'set', 'vip-range', 'ipv4_addr', 'ipv6_addr', 'flags interval'],
+] as const;
+
 // Stryker disable all: SETS and the hash only name the layout's version; another text is another version, which rewrites the table once, as an upgrade does.
 const SETS = [
-  'set vip-addrs {',
-  '  type ipv4_addr',
-  '}',
-  'set hairpin {',
-  '  type ipv4_addr . ipv4_addr',
-  '}',
-  'set vip-range {',
-  '  type ipv4_addr',
-  '  flags interval',
-  '}',
-  'map vips {',
-  '  type ipv4_addr . inet_proto . inet_service : verdict',
-  '}',
+  ...SET_TYPES.map(([, kind, name, t4, t6, flags]) => [kind, name, t4, t6, flags].join(' ')),
+  'map vips ipv4_addr . inet_proto . inet_service : verdict',
+  'map vips6 ipv6_addr . inet_proto . inet_service : verdict',
 ];
 
 /** Names the layout above; a table with another version (an older weft) is rewritten whole. */
@@ -105,36 +122,56 @@ const TABLE_COMMENT = `weft lb ${LAYOUT_VERSION}, managed by weft: do not edit`;
 // an empty chain, which the JSON does show.
 const LAYOUT_CHAIN = `layout-${LAYOUT_VERSION}`;
 
+/** The table's family: inet, one table hooking IPv4 and IPv6. */
+export const FAMILY = 'inet';
+/** weft's table before IPv6 VIPs: removed on upgrade and by cleanup. */
+export const LEGACY_FAMILY = 'ip';
+
 const isVipChain = (name: string): boolean => /^v-[0-9a-f]{16}$/.test(name);
 
-/** `vipCidr`: the VIP range to refuse locally (its network address and length, as `198.18.0.0/15`). */
-export function planNft(vips: readonly DesiredVip[], affinity: Affinity = 'none', vipCidr?: string): NftPlan {
+/** `vipCidr`: the VIP ranges to refuse locally (network address and length, as `198.18.0.0/15`, `fd00:5::/64`). */
+export function planNft(
+  vips: readonly DesiredVip[],
+  affinity: Affinity = 'none',
+  vipCidr?: string | readonly string[],
+): NftPlan {
+  const ranges = vipCidr === undefined ? [] : typeof vipCidr === 'string' ? [vipCidr] : vipCidr;
   const plan: NftPlan = {
     chains: new Map(),
     vmap: new Map(),
     vipAddrs: new Set(),
     hairpin: new Set(),
-    range: new Set(vipCidr ? [vipCidr] : []),
+    range: new Set(ranges),
     skipped: [],
   };
   for (const v of vips) {
-    if (v.addr === undefined) continue;
-    if (!isIPv4(v.addr)) {
-      plan.skipped.push(v.key);
-      continue;
+    for (const a of vipAddresses(v)) {
+      if (isIP(a.addr) === 0) plan.skipped.push(v.key);
+      else planVip(plan, v, a.addr, a.backends, affinity);
     }
-    plan.vipAddrs.add(v.addr);
-    const backends = v.backends.filter((b) => isIPv4(b.addr));
-    if (backends.length === 0) continue;
-    const pick = affinity === 'source' ? 'jhash ip saddr mod' : 'numgen random mod';
-    const elems = backends.map((b, i) => `${i} : ${b.addr} . ${b.port}`).join(', ');
-    const rule = `meta l4proto ${v.proto} dnat ip to ${pick} ${backends.length} map { ${elems} }`;
-    const name = 'v-' + createHash('sha256').update(`${v.key}\n${rule}`).digest('hex').slice(0, 16);
-    plan.chains.set(name, { rule, key: v.key });
-    plan.vmap.set(`${v.addr} . ${v.proto} . ${v.port}`, name);
-    for (const b of backends) plan.hairpin.add(`${b.addr} . ${b.addr}`);
   }
   return plan;
+}
+
+/** One address of a VIP: its address in the sets, and a chain when it has backends of its own family. */
+function planVip(plan: NftPlan, v: DesiredVip, vipAddr: string, all: readonly Backend[], affinity: Affinity): void {
+  // Addresses as nft prints them, so that the kernel's table compares equal to the plan.
+  const addr = canonicalIp(vipAddr);
+  plan.vipAddrs.add(addr);
+  const six = isIPv6(addr);
+  // Never a backend of the other family: the DNAT of one family cannot reach the other.
+  const backends = all
+    .filter((b) => (six ? isIPv6(b.addr) : isIPv4(b.addr)))
+    .map((b) => ({ addr: canonicalIp(b.addr), port: b.port }));
+  if (backends.length === 0) return;
+  const fam = six ? 'ip6' : 'ip';
+  const pick = affinity === 'source' ? `jhash ${fam} saddr mod` : 'numgen random mod';
+  const elems = backends.map((b, i) => `${i} : ${b.addr} . ${b.port}`).join(', ');
+  const rule = `meta l4proto ${v.proto} dnat ${fam} to ${pick} ${backends.length} map { ${elems} }`;
+  const name = 'v-' + createHash('sha256').update(`${v.key}\n${rule}`).digest('hex').slice(0, 16);
+  plan.chains.set(name, { rule, key: v.key });
+  plan.vmap.set(`${addr} . ${v.proto} . ${v.port}`, name);
+  for (const b of backends) plan.hairpin.add(`${b.addr} . ${b.addr}`);
 }
 
 // A VIP key is a DNS label or an IP, a port and a protocol: nothing that needs escaping
@@ -142,37 +179,51 @@ export function planNft(vips: readonly DesiredVip[], affinity: Affinity = 'none'
 const comment = (key: string): string => `comment "${key.replace(/[^a-zA-Z0-9.:/_-]/g, '_')}"`;
 const ruleLine = (c: { rule: string; key: string }): string => `${c.rule} ${comment(c.key)}`;
 
-function elements(items: Iterable<string>): string | undefined {
-  const list = [...items];
+function elements(list: string[]): string | undefined {
   return list.length ? `elements = { ${list.join(', ')} }` : undefined;
 }
+
+/** Whether a set element or map key ("a", "a . b", "a/len", "a . tcp . 80") is of the IPv6 family. */
+const isSix = (elem: string): boolean => elem.split(' . ')[0].includes(':');
+/** A plan's elements split by family: [IPv4, IPv6]. */
+const byFamily = (items: Iterable<string>): [string[], string[]] => {
+  const list = [...items];
+  return [list.filter((e) => !isSix(e)), list.filter(isSix)];
+};
+const vmapElems = (plan: NftPlan): string[] => [...plan.vmap].map(([k, c]) => `${k} : goto ${c}`);
 
 /**
  * The whole table, replacing whatever is there, as one transaction: the table is created if
  * missing (so the delete cannot fail), deleted and written again. nft applies a file
- * atomically, so no packet sees a half-written or empty table.
+ * atomically, so no packet sees a half-written or empty table. weft's table of before IPv6
+ * (`ip weft`) goes in the same transaction, so an upgraded node never has both hooked.
  */
 export function renderFull(plan: NftPlan, table = 'weft'): string {
   const out = [
-    `table ip ${table} {`,
+    `table ${FAMILY} ${table} {`,
     '}',
-    `delete table ip ${table}`,
-    `table ip ${table} {`,
+    `delete table ${FAMILY} ${table}`,
+    `table ${LEGACY_FAMILY} ${table} {`,
+    '}',
+    `delete table ${LEGACY_FAMILY} ${table}`,
+    `table ${FAMILY} ${table} {`,
     `  comment "${TABLE_COMMENT}"`,
   ];
-  const set = (head: string, type: string, elems: string | undefined) => {
+  const set = (head: string, type: string, flags: string, elems: string[]) => {
     out.push(`  ${head} {`, `    type ${type}`);
-    if (elems) out.push(`    ${elems}`);
+    if (flags) out.push(`    ${flags}`);
+    const e = elements(elems);
+    if (e) out.push(`    ${e}`);
     out.push('  }');
   };
-  set('set vip-addrs', 'ipv4_addr', elements(plan.vipAddrs));
-  set('set hairpin', 'ipv4_addr . ipv4_addr', elements(plan.hairpin));
-  set('set vip-range', 'ipv4_addr\n    flags interval', elements(plan.range));
-  set(
-    'map vips',
-    'ipv4_addr . inet_proto . inet_service : verdict',
-    elements([...plan.vmap].map(([k, c]) => `${k} : goto ${c}`)),
-  );
+  for (const [field, kind, name, t4, t6, flags] of SET_TYPES) {
+    const [v4, v6] = byFamily(plan[field]);
+    set(`${kind} ${name}`, t4, flags, v4);
+    set(`${kind} ${name}6`, t6, flags, v6);
+  }
+  const [m4, m6] = byFamily(vmapElems(plan));
+  set('map vips', 'ipv4_addr . inet_proto . inet_service : verdict', '', m4);
+  set('map vips6', 'ipv6_addr . inet_proto . inet_service : verdict', '', m6);
   // Each chain on several lines: nft 1.0.6 refused some chains written on one line.
   for (const [name, lines] of Object.entries(BASE_CHAINS)) {
     out.push(`  chain ${name} {`, ...lines.map((l) => `    ${l}`), '  }');
@@ -183,6 +234,21 @@ export function renderFull(plan: NftPlan, table = 'weft'): string {
   return out.join('\n');
 }
 
+/** `delete element` / `add element` lines for a set or map whose IPv6 twin is `<name>6`. */
+function elementOps(t: string, name: string, del: string[], add: string[]): string[] {
+  const out: string[] = [];
+  const [d4, d6] = byFamily(del);
+  const [a4, a6] = byFamily(add);
+  for (const [op, list, set] of [
+    ['delete', d4, name],
+    ['delete', d6, `${name}6`],
+    ['add', a4, name],
+    ['add', a6, `${name}6`],
+  ] as const)
+    if (list.length) out.push(`${op} element ${t} ${set} { ${list.join(', ')} }`);
+  return out;
+}
+
 /**
  * The commands that turn `from` (what was last applied) into `to`, or undefined when they
  * are the same. New chains first, then the map and sets, then old chains, so nothing is
@@ -190,7 +256,7 @@ export function renderFull(plan: NftPlan, table = 'weft'): string {
  * makes re-adding a chain that exists harmless.
  */
 export function renderDiff(from: NftPlan, to: NftPlan, table = 'weft'): string | undefined {
-  const t = `ip ${table}`;
+  const t = `${FAMILY} ${table}`;
   const out: string[] = [];
   for (const [name, c] of to.chains) {
     if (from.chains.has(name)) continue;
@@ -200,23 +266,23 @@ export function renderDiff(from: NftPlan, to: NftPlan, table = 'weft'): string |
   const addVmap: string[] = [];
   for (const [k, c] of from.vmap) if (to.vmap.get(k) !== c) delVmap.push(k);
   for (const [k, c] of to.vmap) if (from.vmap.get(k) !== c) addVmap.push(`${k} : goto ${c}`);
-  if (delVmap.length) out.push(`delete element ${t} vips { ${delVmap.join(', ')} }`);
-  if (addVmap.length) out.push(`add element ${t} vips { ${addVmap.join(', ')} }`);
-  for (const [set, a, b] of [
-    ['vip-addrs', from.vipAddrs, to.vipAddrs],
-    ['hairpin', from.hairpin, to.hairpin],
-    ['vip-range', from.range, to.range],
-  ] as const) {
-    const del = [...a].filter((x) => !b.has(x));
-    const add = [...b].filter((x) => !a.has(x));
-    if (del.length) out.push(`delete element ${t} ${set} { ${del.join(', ')} }`);
-    if (add.length) out.push(`add element ${t} ${set} { ${add.join(', ')} }`);
+  out.push(...elementOps(t, 'vips', delVmap, addVmap));
+  for (const [field, , name] of SET_TYPES) {
+    const [a, b] = [from[field], to[field]];
+    out.push(
+      ...elementOps(
+        t,
+        name,
+        [...a].filter((x) => !b.has(x)),
+        [...b].filter((x) => !a.has(x)),
+      ),
+    );
   }
   for (const name of from.chains.keys()) if (!to.chains.has(name)) out.push(`delete chain ${t} ${name}`);
   return out.length ? out.join('\n') + '\n' : undefined;
 }
 
-/** What `nft -j list table ip <table>` shows, in the plan's terms. */
+/** What `nft -j list table inet <table>` shows, in the plan's terms. */
 export interface NftActual {
   exists: boolean;
   /** chain name -> number of rules */
@@ -266,18 +332,12 @@ export function parseActual(json: string, table = 'weft'): NftActual {
       a.chains.set(rule.chain, (a.chains.get(rule.chain) ?? 0) + 1);
     const set = obj(it.set);
     if (set && set.table === table && Array.isArray(set.elem)) {
-      const into =
-        set.name === 'vip-addrs'
-          ? a.vipAddrs
-          : set.name === 'hairpin'
-            ? a.hairpin
-            : set.name === 'vip-range'
-              ? a.range
-              : undefined;
+      const field = SET_TYPES.find(([, , name]) => set.name === name || set.name === `${name}6`)?.[0];
+      const into = field ? a[field] : undefined;
       for (const e of set.elem) into?.add(elemText(e));
     }
     const map = obj(it.map);
-    if (map && map.table === table && map.name === 'vips' && Array.isArray(map.elem)) {
+    if (map && map.table === table && (map.name === 'vips' || map.name === 'vips6') && Array.isArray(map.elem)) {
       for (const e of map.elem) {
         if (!Array.isArray(e) || e.length !== 2) continue;
         const target = obj(obj(e[1])?.goto)?.target;

@@ -18,7 +18,7 @@ const BACKENDS = [11, 12, 13];
 const withoutWeft = (ruleset: string): string =>
   ruleset
     .split(/\n(?=table )/)
-    .filter((b) => !b.startsWith('table ip weft '))
+    .filter((b) => !b.startsWith('table inet weft '))
     .map((b) => b.trim())
     .join('\n');
 
@@ -112,13 +112,13 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   await t.test('a restart keeps established connections and rewrites nothing', async (t) => {
     const first = await c.open('kept', vip, 80);
     t.match(first, /^b1[123]$/);
-    const table = await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'ip', 'weft']);
+    const table = await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'inet', 'weft']);
     await lb.stop();
     t.equal(await c.ping('kept'), `${first} ping`, 'stopped: rules stay, the connection works');
     t.same(Object.keys(await c.tcp(vip, 80, 60)).sort(), ['b11', 'b12', 'b13'], 'and new connections still spread');
     lb = await LbDriver.start(opts);
     t.equal(
-      await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'ip', 'weft']),
+      await lab.exec(client.ns, ['nft', '-a', 'list', 'table', 'inet', 'weft']),
       table,
       'after the restart the table is identical, handles included: nothing rewritten, nothing duplicated',
     );
@@ -126,13 +126,13 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
   });
 
   await t.test('a table removed or damaged behind our back is restored', async (t) => {
-    await lab.exec(client.ns, ['nft', 'delete', 'table', 'ip', 'weft']);
+    await lab.exec(client.ns, ['nft', 'delete', 'table', 'inet', 'weft']);
     // The next change's incremental transaction fails on the missing table; the same pass rewrites it whole.
     store.put('svc/web/n1/b13', endpoint('web', ['10.77.0.13'], { vips: binding, health: 'unhealthy' }));
     await eventually(
       'restored',
       async () =>
-        (await run(['nft', 'list', 'table', 'ip', 'weft'], { netns: client.ns }).catch(() => '')).includes('dnat'),
+        (await run(['nft', 'list', 'table', 'inet', 'weft'], { netns: client.ns }).catch(() => '')).includes('dnat'),
       3000,
       20,
     );
@@ -141,9 +141,9 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
       ['b11', 'b12'],
       'working, with the unhealthy backend left out',
     );
-    await lab.exec(client.ns, ['nft', 'add', 'rule', 'ip', 'weft', 'output', 'counter']);
+    await lab.exec(client.ns, ['nft', 'add', 'rule', 'inet', 'weft', 'output', 'counter']);
     await lb.reconcileNow(true);
-    const listed = await lab.exec(client.ns, ['nft', 'list', 'chain', 'ip', 'weft', 'output']);
+    const listed = await lab.exec(client.ns, ['nft', 'list', 'chain', 'inet', 'weft', 'output']);
     t.notMatch(listed, /counter/, 'a full check removed the stray rule');
   });
 
@@ -151,7 +151,7 @@ t.test('nft datapath in network namespaces', { skip }, async (t) => {
     t.equal(
       withoutWeft(await lab.exec(client.ns, ['nft', 'list', 'ruleset'])),
       withoutWeft(rulesetBefore),
-      'everything but table ip weft as it was',
+      'everything but table inet weft as it was',
     );
     await lb.cleanup();
     t.equal(

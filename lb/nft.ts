@@ -1,8 +1,9 @@
-// The nft adapter: reads our table as JSON and applies scripts with `nft -f -` (one
-// transaction each). It never touches another table.
+// The nft adapter: reads our table (`inet weft`) as JSON and applies scripts with
+// `nft -f -` (one transaction each). It never touches another table, except weft's own
+// table of before IPv6 (`ip weft`), which it removes.
 import { DEFAULTS } from './defaults.js';
 import { run } from '../base/exec.js';
-import { emptyActual, parseActual, type NftActual } from './nft-plan.js';
+import { emptyActual, FAMILY, LEGACY_FAMILY, parseActual, type NftActual } from './nft-plan.js';
 
 export interface NftOptions {
   table?: string;
@@ -22,10 +23,10 @@ export class Nft {
     this.nft = opts.nft ?? DEFAULTS.nftCommand;
   }
 
-  async read(): Promise<NftActual> {
+  async read(family: string = FAMILY): Promise<NftActual> {
     try {
       return parseActual(
-        await run([this.nft, '-j', 'list', 'table', 'ip', this.table], { netns: this.netns }),
+        await run([this.nft, '-j', 'list', 'table', family, this.table], { netns: this.netns }),
         this.table,
       );
     } catch (err) {
@@ -35,16 +36,22 @@ export class Nft {
     }
   }
 
+  /** Whether weft's table of before IPv6 (`ip weft`) is still there. */
+  async legacyExists(): Promise<boolean> {
+    return (await this.read(LEGACY_FAMILY)).exists;
+  }
+
   /** Applies a script as one transaction: all of it or none. */
   async apply(script: string): Promise<void> {
     await run([this.nft, '-f', '-'], { netns: this.netns, input: script });
   }
 
-  /** Deletes our table (and so every rule of ours); no error if it is not there. */
+  /** Deletes our table, and the one of before IPv6 (so every rule of ours); no error if they are not there. */
   async remove(): Promise<void> {
+    const t = this.table;
     await run([this.nft, '-f', '-'], {
       netns: this.netns,
-      input: `table ip ${this.table} {\n}\ndelete table ip ${this.table}\n`,
+      input: [FAMILY, LEGACY_FAMILY].map((f) => `table ${f} ${t} {\n}\ndelete table ${f} ${t}\n`).join(''),
     });
   }
 

@@ -10,7 +10,7 @@
 // load balancer skips the record). Pure: members' and local addresses are passed in.
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { inCidr, ipv4ToInt, parseCidr, type Cidr } from './allocator.js';
+import { inCidr, inCidr6, ipv4ToInt, ipv6ToBig, parseCidr, parseCidr6, type Cidr, type Cidr6 } from './allocator.js';
 
 export type RefusalReason =
   | 'unspecified'
@@ -79,14 +79,28 @@ export interface GuardContext {
   local?: ReadonlySet<string>;
 }
 
+// IPv6 backends the kernel cannot DNAT to as written: a link-local address needs its
+// interface (a zone a record cannot carry), multicast and unspecified are no hosts, and an
+// IPv4-mapped address is an IPv4 host (its endpoint should give the IPv4 address). ::1 is
+// accepted, as 127.0.0.1 is for IPv4: a backend on the node itself, for its own clients.
+const BAD_BACKENDS6 = specialLists.filter((s) => s.family === 'ipv6' && s.reason !== 'loopback');
+
+/** Why an IPv6 backend address is left out of a VIP, or undefined (IPv4 backends are taken as they are). */
+export function backendRefusal(addr: string): RefusalReason | undefined {
+  if (isIP(addr) !== 6) return undefined;
+  return BAD_BACKENDS6.find((s) => s.b.check(addr, 'ipv6'))?.reason;
+}
+
 export class VipGuard {
   readonly vipCidr: Cidr;
+  readonly vipCidr6: Cidr6 | undefined;
   readonly allow: readonly string[];
   private readonly allowList = new BlockList();
 
   /** Throws a short message naming the bad entry. */
-  constructor(opts: { vipCidr: string | Cidr; allow?: readonly string[] }) {
+  constructor(opts: { vipCidr: string | Cidr; vipCidr6?: string | Cidr6; allow?: readonly string[] }) {
     this.vipCidr = typeof opts.vipCidr === 'string' ? parseCidr(opts.vipCidr) : opts.vipCidr;
+    this.vipCidr6 = typeof opts.vipCidr6 === 'string' ? parseCidr6(opts.vipCidr6) : opts.vipCidr6;
     this.allow = [...(opts.allow ?? [])];
     for (const a of this.allow) {
       const c = parseAnyCidr(a);
@@ -100,7 +114,7 @@ export class VipGuard {
     const v = isIP(addr);
     if (v === 0) return undefined; // a name: its address comes from the allocator
     const family = v === 4 ? 'ipv4' : 'ipv6';
-    const where = `lb.vipCidr (${this.vipCidr.text})${this.allow.length ? ` or lb.vipAllow (${this.allow.join(', ')})` : ''}`;
+    const where = `lb.vipCidr (${this.vipCidr.text})${this.vipCidr6 ? `, lb.vipCidr6 (${this.vipCidr6.text})` : ''}${this.allow.length ? ` or lb.vipAllow (${this.allow.join(', ')})` : ''}`;
     for (const s of specialLists) {
       if (s.family === family && s.b.check(addr, family))
         return {
@@ -108,8 +122,14 @@ export class VipGuard {
           message: `VIP ${addr} is ${s.what}: it cannot be a VIP; use a name, or an address inside ${where}`,
         };
     }
-    const inRange = inCidr(this.vipCidr, addr);
-    if (inRange && this.vipCidr.prefix < 31) {
+    const inRange6 = this.vipCidr6 !== undefined && inCidr6(this.vipCidr6, addr);
+    if (inRange6 && this.vipCidr6!.first === 1 && ipv6ToBig(addr) === this.vipCidr6!.base)
+      return {
+        reason: 'network_address',
+        message: `VIP ${addr} is the subnet-router anycast address of lb.vipCidr6 (${this.vipCidr6!.text}); use another address`,
+      };
+    const inRange = inCidr(this.vipCidr, addr) || inRange6;
+    if (inRange && !inRange6 && this.vipCidr.prefix < 31) {
       const off = ipv4ToInt(addr) - this.vipCidr.base;
       if (off === 0 || off === 2 ** (32 - this.vipCidr.prefix) - 1)
         return {
@@ -135,9 +155,11 @@ export class VipGuard {
     return undefined;
   }
 
-  /** Whether `addr` is an IPv4 address inside the VIP CIDR (for the allocator's reserved slots). */
+  /** Whether `addr` is inside a VIP CIDR (lb.vipCidr, or lb.vipCidr6 when set). */
   inVipCidr(addr: string): boolean {
-    return isIPv4(addr) && inCidr(this.vipCidr, addr);
+    return (
+      (isIPv4(addr) && inCidr(this.vipCidr, addr)) || (this.vipCidr6 !== undefined && inCidr6(this.vipCidr6, addr))
+    );
   }
 }
 

@@ -31,6 +31,8 @@ t.test(
     }
     execFileSync('ip', ['netns', 'add', NS]);
     t.teardown(() => execFileSync('ip', ['netns', 'del', NS]));
+    inNs('nft', 'add', 'table', 'inet', 'weft');
+    // The table of an agent from before IPv6 VIPs: an upgraded host may still hold it.
     inNs('nft', 'add', 'table', 'ip', 'weft');
     inNs('nft', 'add', 'table', 'ip', 'other');
     inNs('ip', 'link', 'add', 'weft-vip0', 'type', 'bridge');
@@ -45,9 +47,9 @@ t.test(
 
     const first = cleanup();
     t.equal(first.code, 0, first.out);
-    for (const what of ['nft table ip weft', 'interface weft-vip0', 'weft.vx', 'weft0'])
+    for (const what of ['nft table inet weft', 'nft table ip weft', 'interface weft-vip0', 'weft.vx', 'weft0'])
       t.match(first.out, what, `reports ${what} removed`);
-    t.notMatch(inNs('nft', 'list', 'tables'), /table ip weft\b/, 'the nft table is gone');
+    t.notMatch(inNs('nft', 'list', 'tables'), /table (inet|ip) weft\b/, 'both nft tables are gone');
     t.match(inNs('nft', 'list', 'tables'), /table ip other/, 'another table stays');
     const links = inNs('ip', '-o', 'link', 'show');
     for (const dev of ['weft-vip0', 'weft.vx', 'weft0:']) t.notMatch(links, dev, `${dev} is gone`);

@@ -19,13 +19,14 @@ export async function cleanupHost(config: Config): Promise<{ removed: string[]; 
   if (await Nft.usable()) {
     const nft = new Nft();
     try {
-      const before = await nft.read();
-      if (before.exists) {
+      // inet weft, and ip weft of an agent from before IPv6 VIPs.
+      const found = [(await nft.read()).exists && 'inet', (await nft.legacyExists()) && 'ip'].filter(Boolean);
+      if (found.length) {
         await nft.remove();
-        removed.push('nft table ip weft');
+        removed.push(...found.map((f) => `nft table ${f} weft`));
       }
     } catch (e) {
-      failed.push(`nft table ip weft: ${(e as Error).message}`);
+      failed.push(`nft table inet weft: ${(e as Error).message}`);
     }
   }
   const vipIf = new DummyInterface();

@@ -368,6 +368,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     flag: 'vip-cidr',
   },
   {
+    path: 'lb.vipCidr6',
+    type: {
+      kind: 'string',
+      pattern: /^$|^[0-9a-fA-F:]+\/\d{1,3}$/,
+      patternDoc: 'an IPv6 CIDR such as fd00:5::/64 (ULA), or empty for no IPv6 VIP addresses',
+    },
+    default: LB.vipCidr6,
+    doc: 'With it, VIP names also get an IPv6 address from here (AAAA), the same on every node; literal IPv6 VIPs may lie in it. Empty (default): VIPs are IPv4 only.',
+    flag: 'vip-cidr6',
+  },
+  {
     path: 'lb.vipAllow',
     type: { kind: 'list', item: 'cidr' },
     default: [...LB.vipAllow],

@@ -59,6 +59,7 @@ export interface Config {
   lb: {
     datapath: 'auto' | 'nft' | 'userspace' | 'off';
     vipCidr: string;
+    vipCidr6: string;
     vipAllow: string[];
     proxyCidr: string;
     affinity: 'none' | 'source';

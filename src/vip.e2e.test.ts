@@ -10,7 +10,15 @@ import { eventually } from '../test/helpers/eventually.js';
 
 interface Vips {
   datapath: string;
-  vips: { vip: string; addr?: string; port: number; proto: string; listen?: string; backends: string[] }[];
+  vips: {
+    vip: string;
+    addr?: string;
+    addr6?: string;
+    port: number;
+    proto: string;
+    listen?: string;
+    backends: string[];
+  }[];
 }
 
 t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) => {
@@ -201,5 +209,53 @@ t.test(
     const r = await vipAddressMoved({ smoke: true });
     t.ok(r.held, r.detail ?? r.name);
     t.equal(r.figures?.vip_addresses_moved, 0);
+  },
+);
+
+t.test(
+  'IPv6 VIPs through the API: inside lb.vipCidr6 accepted, hostile ones refused with 400 and a reason (issue 15)',
+  async (t) => {
+    const a = await startAgent(t, [
+      '--node',
+      'v6',
+      '--bind',
+      '127.0.8.61',
+      '--bind-port',
+      '0',
+      '--proxy-cidr',
+      '127.206.0.0/16',
+      '--vip-cidr6',
+      'fd00:5::/64',
+    ]);
+    const api = a.ready.api!;
+    const post = async (path: string, body: unknown) => {
+      const r = await fetch(`${api}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+      return { status: r.status, body: (await r.json()) as { error?: string } };
+    };
+    for (const [spec, why] of [
+      ['[fe80::1]:80', /link-local/],
+      ['[ff02::1]:80', /multicast/],
+      ['[::1]:22', /loopback/],
+      ['[::]:22', /unspecified/],
+      ['[::ffff:198.18.0.5]:80', /IPv4-mapped/],
+      ['[fd00:5::]:80', /subnet-router anycast address of lb\.vipCidr6/],
+      ['[fd00:6::1]:80', /outside lb\.vipCidr \(198\.18\.0\.0\/15\), lb\.vipCidr6 \(fd00:5::\/64\)/],
+    ] as const) {
+      const r = await post('/v1/vips', { vip: spec });
+      t.equal(r.status, 400, `POST /v1/vips ${spec}: ${r.body.error}`);
+      t.match(r.body.error, why);
+    }
+    t.equal((await post('/v1/vips', { vip: '[fd00:5::9]:80' })).status, 201, 'an address in lb.vipCidr6 is accepted');
+    t.equal((await post('/v1/vips', { vip: 'web:80' })).status, 201);
+    const vips = async () => (await (await fetch(`${api}/v1/vips`)).json()) as Vips & { vipCidr6?: string };
+    await eventually('both VIPs are up', async () => (await vips()).vips.length === 2, 10_000, 50);
+    const v = await vips();
+    t.equal(v.vipCidr6, 'fd00:5::/64');
+    t.match(v.vips.find((x) => x.vip === 'web')?.addr6, /^fd00:5::/, 'the name has an IPv6 address too');
+    t.same(v.vips.map((x) => x.vip).sort(), ['fd00:5::9', 'web'], 'nothing refused was stored');
   },
 );

@@ -25,7 +25,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
     shutdownMs: 5_000,
     async start() {
       if (!store.current) throw new Error('the load balancer needs the store, which is not running');
-      const { datapath, vipCidr, vipAllow, proxyCidr, affinity, policy } = config.lb;
+      const { datapath, vipCidr, vipCidr6, vipAllow, proxyCidr, affinity, policy } = config.lb;
       if (datapath === 'off')
         throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
@@ -33,6 +33,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
         source: store.current,
         datapath,
         vipCidr,
+        vipCidr6: vipCidr6 || undefined,
         vipAllow,
         proxyCidr,
         affinity,
@@ -110,7 +111,8 @@ export function vipRefusal(ctx: AgentContext, store: StoreHandle, handle: LbHand
     const n = parseNodeRecord(r.value);
     if (n) members.add(n.addr);
   }
-  return new VipGuard({ vipCidr: ctx.config.lb.vipCidr, allow: ctx.config.lb.vipAllow }).check(vip, {
+  const { vipCidr, vipCidr6, vipAllow } = ctx.config.lb;
+  return new VipGuard({ vipCidr, vipCidr6: vipCidr6 || undefined, allow: vipAllow }).check(vip, {
     members,
     local: hostAddresses(),
   });
