@@ -43,7 +43,12 @@ function firstListener(text: string | undefined): { addr: string; port: number }
 
 function ask(target: { addr: string; port: number }, name: string, type: RecordType): Promise<DnsAnswer> {
   const id = Math.floor(Math.random() * 65536);
-  const query = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] });
+  const query = dnsPacket.encode({
+    type: 'query',
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ type, name }],
+  });
   const sock = createSocket(isIP(target.addr) === 6 ? 'udp6' : 'udp4');
   const started = performance.now();
   return new Promise<DnsAnswer>((resolve, reject) => {
@@ -52,7 +57,10 @@ function ask(target: { addr: string; port: number }, name: string, type: RecordT
       sock.close();
       f();
     };
-    const timer = setTimeout(() => done(() => reject(new ApiError(504, `no DNS answer within ${TIMEOUT_MS / 1000} s`))), TIMEOUT_MS);
+    const timer = setTimeout(
+      () => done(() => reject(new ApiError(504, `no DNS answer within ${TIMEOUT_MS / 1000} s`))),
+      TIMEOUT_MS,
+    );
     sock.on('error', (e) => done(() => reject(new ApiError(502, `DNS query failed: ${e.message}`))));
     sock.on('message', (msg) => {
       let p: dnsPacket.Packet;

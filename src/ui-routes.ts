@@ -55,7 +55,10 @@ export function registerUiRoutes(api: ApiServer, sources: UiSources, dir = uiDir
   const serve = (name: string) => {
     const text = files.get(name);
     if (text === undefined)
-      throw new ApiError(404, files.size ? `no such file: /ui/${name}` : 'the dashboard is not built: run npm run build');
+      throw new ApiError(
+        404,
+        files.size ? `no such file: /ui/${name}` : 'the dashboard is not built: run npm run build',
+      );
     return { text, contentType: TYPES[extname(name)], headers: { 'content-security-policy': UI_CSP } };
   };
   api.route('GET', '/ui', () => serve('index.html'));

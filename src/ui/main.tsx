@@ -40,8 +40,18 @@ function Login({ onDone, failed }: { onDone: () => void; failed: boolean }) {
       >
         <h2>This agent needs its API token</h2>
         <p class="muted">It is kept in this tab only (sessionStorage) and sent with each request.</p>
-        {failed && <p class="error" role="alert">The token was not accepted; check it against the agent's api.tokenFile.</p>}
-        <input type="password" aria-label="API token" value={t} onInput={(e) => setT(e.currentTarget.value)} autoFocus />{' '}
+        {failed && (
+          <p class="error" role="alert">
+            The token was not accepted; check it against the agent's api.tokenFile.
+          </p>
+        )}
+        <input
+          type="password"
+          aria-label="API token"
+          value={t}
+          onInput={(e) => setT(e.currentTarget.value)}
+          autoFocus
+        />{' '}
         <button type="submit">Open</button>
       </form>
     </main>
@@ -50,7 +60,8 @@ function Login({ onDone, failed }: { onDone: () => void; failed: boolean }) {
 
 function App() {
   const [view, setView] = useState<ViewName>(current());
-  const [auth, setAuth] = useState<'checking' | 'ok' | 'needed' | 'refused'>('checking');
+  // The view starts at once, its stream in parallel with this check: a 401 from either shows the login.
+  const [auth, setAuth] = useState<'ok' | 'needed' | 'refused'>('ok');
   const check = () =>
     call('GET', '/v1/members/self').then(
       () => setAuth('ok'),
@@ -64,7 +75,8 @@ function App() {
     const onKey = (e: KeyboardEvent) => {
       const n = Number(e.key);
       const tag = (e.target as HTMLElement).tagName;
-      if (n >= 1 && n <= 7 && !['INPUT', 'TEXTAREA', 'SELECT'].includes(tag)) location.hash = Object.keys(VIEWS)[n - 1]!;
+      if (n >= 1 && n <= 7 && !['INPUT', 'TEXTAREA', 'SELECT'].includes(tag))
+        location.hash = Object.keys(VIEWS)[n - 1]!;
     };
     addEventListener('hashchange', onHash);
     addEventListener('keydown', onKey);
@@ -75,7 +87,6 @@ function App() {
     };
   }, []);
   if (auth === 'needed' || auth === 'refused') return <Login failed={auth === 'refused'} onDone={() => void check()} />;
-  if (auth === 'checking') return <p class="muted">Connecting…</p>;
   const Shown = VIEWS[view][1];
   return (
     <>

@@ -61,7 +61,12 @@ export function Dns() {
     <section aria-labelledby="h-dns">
       <h2 id="h-dns">DNS</h2>
       <form class="bar" onSubmit={(e) => (e.preventDefault(), void ask())}>
-        <input aria-label="name" placeholder="web.svc.weft.internal" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input
+          aria-label="name"
+          placeholder="web.svc.weft.internal"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
         <select aria-label="type" value={type} onChange={(e) => setType(e.currentTarget.value)}>
           {['A', 'AAAA', 'SRV', 'TXT', 'PTR', 'CNAME', 'NS', 'SOA', 'MX'].map((t) => (
             <option key={t}>{t}</option>
@@ -69,7 +74,11 @@ export function Dns() {
         </select>
         <button type="submit">Query</button>
       </form>
-      {out?.error && <p class="error" role="alert">{out.error}</p>}
+      {out?.error && (
+        <p class="error" role="alert">
+          {out.error}
+        </p>
+      )}
       {out?.answer && (
         <div data-dns-answer>
           <p>
@@ -100,8 +109,8 @@ export function Dns() {
               .join(', ')}
       </p>
       <p>
-        Forwarder cache: {total ? `${((100 * c.hits) / total).toFixed(1)} % hits` : 'no forwarded questions yet'} ({c.hits}{' '}
-        hits, {c.misses} misses)
+        Forwarder cache: {total ? `${((100 * c.hits) / total).toFixed(1)} % hits` : 'no forwarded questions yet'} (
+        {c.hits} hits, {c.misses} misses)
       </p>
     </section>
   );

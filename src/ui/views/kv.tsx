@@ -56,7 +56,10 @@ export function Kv() {
     try {
       value = JSON.parse(text);
     } catch (e) {
-      return setMsg({ ok: false, text: `Not saved: the value is not valid JSON (${(e as Error).message}). A string needs quotes: "text".` });
+      return setMsg({
+        ok: false,
+        text: `Not saved: the value is not valid JSON (${(e as Error).message}). A string needs quotes: "text".`,
+      });
     }
     if (!key) return setMsg({ ok: false, text: 'Not saved: give the key a name.' });
     try {
@@ -85,7 +88,7 @@ export function Kv() {
         {error && <span class="error">{error}</span>}
       </div>
       <div class="split">
-        <ul class="timeline" style={{ maxHeight: '28rem' }} aria-label="keys">
+        <ul class="timeline" style={{ maxHeight: '28rem' }} aria-label="stored keys">
           {keys.map((k) => (
             <li key={k}>
               <a href="#kv" data-key={k} onClick={(e) => (e.preventDefault(), open(k))}>
@@ -95,7 +98,13 @@ export function Kv() {
           ))}
         </ul>
         <form onSubmit={(e) => (e.preventDefault(), void save())}>
-          <input aria-label="key" placeholder="key" value={key} onInput={(e) => setKey(e.currentTarget.value)} style={{ width: '100%' }} />
+          <input
+            aria-label="key"
+            placeholder="key"
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value)}
+            style={{ width: '100%' }}
+          />
           <textarea aria-label="value (JSON)" value={text} onInput={(e) => setText(e.currentTarget.value)} />
           <div class="bar">
             <button type="submit">Save</button>

@@ -28,11 +28,19 @@ export function Overlay() {
           </p>
           <table>
             <thead>
-              <tr>{cols.map((c) => <th key={c}>{c}</th>)}</tr>
+              <tr>
+                {cols.map((c) => (
+                  <th key={c}>{c}</th>
+                ))}
+              </tr>
             </thead>
             <tbody>
               {s.peers.map((p, i) => (
-                <tr key={i}>{cols.map((c) => <td key={c}>{typeof p[c] === 'object' ? JSON.stringify(p[c]) : String(p[c])}</td>)}</tr>
+                <tr key={i}>
+                  {cols.map((c) => (
+                    <td key={c}>{typeof p[c] === 'object' ? JSON.stringify(p[c]) : String(p[c])}</td>
+                  ))}
+                </tr>
               ))}
             </tbody>
           </table>

@@ -43,7 +43,9 @@ export function Services() {
   );
   const shown = all.filter(
     (e) =>
-      (!name || e.service.includes(name)) && (!tag || e.tags.some((t) => t.includes(tag))) && (!health || e.health === health),
+      (!name || e.service.includes(name)) &&
+      (!tag || e.tags.some((t) => t.includes(tag))) &&
+      (!health || e.health === health),
   );
   return (
     <section aria-labelledby="h-services">
@@ -53,8 +55,18 @@ export function Services() {
       </h2>
       <StreamState v={v} error={r.error} />
       <div class="bar">
-        <input aria-label="filter by service name" placeholder="service" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        <input aria-label="filter by tag" placeholder="tag" value={tag} onInput={(e) => setTag(e.currentTarget.value)} />
+        <input
+          aria-label="filter by service name"
+          placeholder="service"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
+        <input
+          aria-label="filter by tag"
+          placeholder="tag"
+          value={tag}
+          onInput={(e) => setTag(e.currentTarget.value)}
+        />
         <select aria-label="filter by health" value={health} onChange={(e) => setHealth(e.currentTarget.value)}>
           <option value="">any health</option>
           {['passing', 'warning', 'critical', 'none'].map((h) => (

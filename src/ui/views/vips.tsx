@@ -33,7 +33,8 @@ export function Vips() {
             Datapath <b>{s.datapath}</b>, addresses from {s.vipCidr}. Last reconcile:{' '}
             {s.lastReconcile ? (
               <span class={s.lastReconcile.ok ? 'ok' : 'error'}>
-                {s.lastReconcile.at} ({s.lastReconcile.ok ? 'ok' : s.lastReconcile.error}, {s.lastReconcile.durationMs} ms)
+                {s.lastReconcile.at} ({s.lastReconcile.ok ? 'ok' : s.lastReconcile.error}, {s.lastReconcile.durationMs}{' '}
+                ms)
               </span>
             ) : (
               'none yet'
