@@ -87,15 +87,23 @@ export function Cluster() {
           </Row>
         )}
       />
+      <Timeline changes={s.timeline} />
+    </section>
+  );
+}
+
+function Timeline({ changes }: { changes: Change[] }) {
+  return (
+    <>
       <h2>Recent changes</h2>
       <ul class="timeline" aria-live="polite">
-        {seen.current.timeline.length === 0 && <li class="muted">None since this page opened.</li>}
-        {seen.current.timeline.map((c, i) => (
+        {changes.length === 0 && <li class="muted">None since this page opened.</li>}
+        {changes.map((c, i) => (
           <li key={i}>
             <span class="muted">{c.at.slice(11, 19)}</span> {c.text}
           </li>
         ))}
       </ul>
-    </section>
+    </>
   );
 }

@@ -46,6 +46,30 @@ export function Dns() {
   const v = useView('dns');
   const m = readOf<string>(v, '/metrics');
   const { c, rates } = useRates(m.body);
+  const total = c.hits + c.misses;
+  return (
+    <section aria-labelledby="h-dns">
+      <h2 id="h-dns">DNS</h2>
+      <Ask />
+      <h2>Queries</h2>
+      {m.error && <p class="error">{m.error}</p>}
+      <p>
+        {Object.keys(c.byRcode).length === 0
+          ? 'No queries answered yet.'
+          : Object.entries(c.byRcode)
+              .map(([k, n]) => `${k}: ${n} (${(rates[k] ?? 0).toFixed(1)}/s)`)
+              .join(', ')}
+      </p>
+      <p>
+        Forwarder cache: {total ? `${((100 * c.hits) / total).toFixed(1)} % hits` : 'no forwarded questions yet'} (
+        {c.hits} hits, {c.misses} misses)
+      </p>
+    </section>
+  );
+}
+
+/** A question to the agent's DNS server, and its answer as the server gave it. */
+function Ask() {
   const [name, setName] = useState('');
   const [type, setType] = useState('A');
   const [out, setOut] = useState<{ answer?: Answer; error?: string } | undefined>();
@@ -56,10 +80,8 @@ export function Dns() {
       setOut({ error: (e as Error).message });
     }
   };
-  const total = c.hits + c.misses;
   return (
-    <section aria-labelledby="h-dns">
-      <h2 id="h-dns">DNS</h2>
+    <>
       <form class="bar" onSubmit={(e) => (e.preventDefault(), void ask())}>
         <input
           aria-label="name"
@@ -79,39 +101,30 @@ export function Dns() {
           {out.error}
         </p>
       )}
-      {out?.answer && (
-        <div data-dns-answer>
-          <p>
-            {out.answer.rcode}
-            {out.answer.truncated && ' (truncated)'}, {out.answer.answers.length} answers in {out.answer.ms} ms
-          </p>
-          <table>
-            <tbody>
-              {out.answer.answers.map((a, i) => (
-                <tr key={i}>
-                  <td>{a.name}</td>
-                  <td>{a.type}</td>
-                  <td>{a.ttl}</td>
-                  <td>{typeof a.data === 'string' ? a.data : JSON.stringify(a.data)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <h2>Queries</h2>
-      {m.error && <p class="error">{m.error}</p>}
+      {out?.answer && <AnswerTable a={out.answer} />}
+    </>
+  );
+}
+
+function AnswerTable({ a }: { a: Answer }) {
+  return (
+    <div data-dns-answer>
       <p>
-        {Object.keys(c.byRcode).length === 0
-          ? 'No queries answered yet.'
-          : Object.entries(c.byRcode)
-              .map(([k, n]) => `${k}: ${n} (${(rates[k] ?? 0).toFixed(1)}/s)`)
-              .join(', ')}
+        {a.rcode}
+        {a.truncated && ' (truncated)'}, {a.answers.length} answers in {a.ms} ms
       </p>
-      <p>
-        Forwarder cache: {total ? `${((100 * c.hits) / total).toFixed(1)} % hits` : 'no forwarded questions yet'} (
-        {c.hits} hits, {c.misses} misses)
-      </p>
-    </section>
+      <table>
+        <tbody>
+          {a.answers.map((x, i) => (
+            <tr key={i}>
+              <td>{x.name}</td>
+              <td>{x.type}</td>
+              <td>{x.ttl}</td>
+              <td>{typeof x.data === 'string' ? x.data : JSON.stringify(x.data)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

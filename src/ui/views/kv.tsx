@@ -44,38 +44,12 @@ export function Kv() {
   const { entries, error } = useKv(prefix);
   const [key, setKey] = useState('');
   const [text, setText] = useState('');
-  const [msg, setMsg] = useState<{ ok: boolean; text: string } | undefined>();
+  const [msg, setMsg] = useState<Message>();
   const keys = [...entries.keys()].sort();
   const open = (k: string) => {
     setKey(k);
     setText(JSON.stringify(entries.get(k), null, 2));
     setMsg(undefined);
-  };
-  const save = async () => {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (e) {
-      return setMsg({
-        ok: false,
-        text: `Not saved: the value is not valid JSON (${(e as Error).message}). A string needs quotes: "text".`,
-      });
-    }
-    if (!key) return setMsg({ ok: false, text: 'Not saved: give the key a name.' });
-    try {
-      await call('PUT', keyPath(key), value);
-      setMsg({ ok: true, text: `Saved ${key}.` });
-    } catch (e) {
-      setMsg({ ok: false, text: `Not saved: ${(e as Error).message}` });
-    }
-  };
-  const remove = async () => {
-    try {
-      await call('DELETE', keyPath(key));
-      setMsg({ ok: true, text: `Deleted ${key}.` });
-    } catch (e) {
-      setMsg({ ok: false, text: `Not deleted: ${(e as Error).message}` });
-    }
   };
   return (
     <section aria-labelledby="h-kv">
@@ -97,28 +71,76 @@ export function Kv() {
             </li>
           ))}
         </ul>
-        <form onSubmit={(e) => (e.preventDefault(), void save())}>
-          <input
-            aria-label="key"
-            placeholder="key"
-            value={key}
-            onInput={(e) => setKey(e.currentTarget.value)}
-            style={{ width: '100%' }}
-          />
-          <textarea aria-label="value (JSON)" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-          <div class="bar">
-            <button type="submit">Save</button>
-            <button type="button" onClick={() => void remove()} disabled={!entries.has(key)}>
-              Delete
-            </button>
-          </div>
-          {msg && (
-            <p class={msg.ok ? 'ok' : 'error'} role="alert" data-kv-message>
-              {msg.text}
-            </p>
-          )}
-        </form>
+        <Editor {...{ keyName: key, setKey, text, setText, msg, setMsg, exists: entries.has(key) }} />
       </div>
     </section>
+  );
+}
+
+type Message = { ok: boolean; text: string } | undefined;
+
+interface EditorProps {
+  /** The key being edited (not `key`: Preact keeps that prop for itself). */
+  keyName: string;
+  setKey: (k: string) => void;
+  text: string;
+  setText: (t: string) => void;
+  msg: Message;
+  setMsg: (m: Message) => void;
+  exists: boolean;
+}
+
+/** Saves only JSON (checked here first, then by the agent); a string needs its quotes. */
+async function save(key: string, text: string): Promise<Message> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return {
+      ok: false,
+      text: `Not saved: the value is not valid JSON (${(e as Error).message}). A string needs quotes: "text".`,
+    };
+  }
+  if (!key) return { ok: false, text: 'Not saved: give the key a name.' };
+  try {
+    await call('PUT', keyPath(key), value);
+    return { ok: true, text: `Saved ${key}.` };
+  } catch (e) {
+    return { ok: false, text: `Not saved: ${(e as Error).message}` };
+  }
+}
+
+async function remove(key: string): Promise<Message> {
+  try {
+    await call('DELETE', keyPath(key));
+    return { ok: true, text: `Deleted ${key}.` };
+  } catch (e) {
+    return { ok: false, text: `Not deleted: ${(e as Error).message}` };
+  }
+}
+
+function Editor({ keyName: key, setKey, text, setText, msg, setMsg, exists }: EditorProps) {
+  return (
+    <form onSubmit={(e) => (e.preventDefault(), void save(key, text).then(setMsg))}>
+      <input
+        aria-label="key"
+        placeholder="key"
+        value={key}
+        onInput={(e) => setKey(e.currentTarget.value)}
+        style={{ width: '100%' }}
+      />
+      <textarea aria-label="value (JSON)" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      <div class="bar">
+        <button type="submit">Save</button>
+        <button type="button" onClick={() => void remove(key).then(setMsg)} disabled={!exists}>
+          Delete
+        </button>
+      </div>
+      {msg && (
+        <p class={msg.ok ? 'ok' : 'error'} role="alert" data-kv-message>
+          {msg.text}
+        </p>
+      )}
+    </form>
   );
 }

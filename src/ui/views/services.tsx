@@ -33,9 +33,7 @@ export const portsText = (p: unknown): string =>
 export function Services() {
   const v = useView('services');
   const r = readOf<{ services: Service[] }>(v, '/v1/services');
-  const [name, setName] = useState('');
-  const [tag, setTag] = useState('');
-  const [health, setHealth] = useState('');
+  const [f, setF] = useState<Filter>({ name: '', tag: '', health: '' });
   const [open, setOpen] = useState<Flat | undefined>();
   const all = useMemo(
     () => (r.body?.services ?? []).flatMap((s) => s.endpoints.map((e) => ({ ...e, service: s.service }))),
@@ -43,9 +41,9 @@ export function Services() {
   );
   const shown = all.filter(
     (e) =>
-      (!name || e.service.includes(name)) &&
-      (!tag || e.tags.some((t) => t.includes(tag))) &&
-      (!health || e.health === health),
+      (!f.name || e.service.includes(f.name)) &&
+      (!f.tag || e.tags.some((t) => t.includes(f.tag))) &&
+      (!f.health || e.health === f.health),
   );
   return (
     <section aria-labelledby="h-services">
@@ -54,27 +52,7 @@ export function Services() {
         <span class="muted">in {r.body?.services.length ?? 0} services</span>
       </h2>
       <StreamState v={v} error={r.error} />
-      <div class="bar">
-        <input
-          aria-label="filter by service name"
-          placeholder="service"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
-        <input
-          aria-label="filter by tag"
-          placeholder="tag"
-          value={tag}
-          onInput={(e) => setTag(e.currentTarget.value)}
-        />
-        <select aria-label="filter by health" value={health} onChange={(e) => setHealth(e.currentTarget.value)}>
-          <option value="">any health</option>
-          {['passing', 'warning', 'critical', 'none'].map((h) => (
-            <option key={h}>{h}</option>
-          ))}
-        </select>
-        <span class="muted">{shown.length} shown</span>
-      </div>
+      <Filters f={f} setF={setF} shown={shown.length} />
       <Row cols={COLS} head>
         <span>Service</span>
         <span>Node</span>
@@ -106,15 +84,54 @@ export function Services() {
           </Row>
         )}
       />
-      {open && (
-        <div>
-          <h2>
-            {open.dns} <span class="muted">owned by node {open.node}</span>{' '}
-            <button onClick={() => setOpen(undefined)}>Close</button>
-          </h2>
-          <pre>{JSON.stringify(open, null, 2)}</pre>
-        </div>
-      )}
+      {open && <EndpointRecord e={open} close={() => setOpen(undefined)} />}
     </section>
+  );
+}
+
+interface Filter {
+  name: string;
+  tag: string;
+  health: string;
+}
+
+function Filters({ f, setF, shown }: { f: Filter; setF: (f: Filter) => void; shown: number }) {
+  return (
+    <div class="bar">
+      <input
+        aria-label="filter by service name"
+        placeholder="service"
+        value={f.name}
+        onInput={(e) => setF({ ...f, name: e.currentTarget.value })}
+      />
+      <input
+        aria-label="filter by tag"
+        placeholder="tag"
+        value={f.tag}
+        onInput={(e) => setF({ ...f, tag: e.currentTarget.value })}
+      />
+      <select
+        aria-label="filter by health"
+        value={f.health}
+        onChange={(e) => setF({ ...f, health: e.currentTarget.value })}
+      >
+        <option value="">any health</option>
+        {['passing', 'warning', 'critical', 'none'].map((h) => (
+          <option key={h}>{h}</option>
+        ))}
+      </select>
+      <span class="muted">{shown} shown</span>
+    </div>
+  );
+}
+
+function EndpointRecord({ e, close }: { e: Flat; close: () => void }) {
+  return (
+    <div>
+      <h2>
+        {e.dns} <span class="muted">owned by node {e.node}</span> <button onClick={close}>Close</button>
+      </h2>
+      <pre>{JSON.stringify(e, null, 2)}</pre>
+    </div>
   );
 }
