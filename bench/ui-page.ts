@@ -89,12 +89,17 @@ export async function firstRender(
     route.fulfill({ status: 200, contentType: 'application/x-ndjson', body: line }),
   );
   await page.goto(`${origin}/ui/#${view}`);
-  // Evaluated in the page (a string: this file is type-checked without the DOM).
-  const ms = await page.waitForFunction(
-    `document.querySelector('[data-count="${count}"]') && document.querySelector('[data-member],[data-endpoint]') && performance.now()`,
-    undefined,
-    { polling: 'raf', timeout: 20_000 },
-  );
+  const ms = await page.waitForFunction(rendered, count, { polling: 'raf', timeout: 20_000 });
   const rows = await page.locator('[data-member],[data-endpoint]').count();
   return { ms: Math.round((await ms.jsonValue()) as number), rows, page };
+}
+
+/**
+ * Runs in the page (a function, not a string: the page's CSP forbids eval): the time since
+ * navigation once the view shows `n` items and its first rows, else false.
+ */
+function rendered(n: number): number | false {
+  const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
+  const done = doc.querySelector(`[data-count="${n}"]`) && doc.querySelector('[data-member],[data-endpoint]');
+  return done ? performance.now() : false;
 }
