@@ -19,6 +19,18 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard (src/ui) runs in the browser: its own tsconfig (DOM, JSX for Preact).
+    files: ['src/ui/**/*.ts', 'src/ui/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { project: './src/ui/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+      'max-depth': ['error', 4],
+      '@typescript-eslint/no-floating-promises': 'error',
+    },
+  },
+  {
     // A tap test is one long callback of steps, and tap itself awaits the subtests that
     // t.test() returns; the limits are for the code under test.
     files: ['**/*.test.ts'],

@@ -60,6 +60,8 @@ writeFileSync(
   JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', private: true }, null, 2) + '\n',
 );
 copyAutomerge(join(repo, 'node_modules/@automerge/automerge'), join(lib, 'node_modules/@automerge/automerge'));
+// The dashboard's static files (scripts/build-ui.mjs), beside the bundle: src/ui-routes.ts looks there.
+cpSync(join(repo, 'dist/ui'), join(lib, 'dist/ui'), { recursive: true });
 mkdirSync(join(lib, 'bin'));
 cpSync(process.execPath, join(lib, 'bin/node'));
 

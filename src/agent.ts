@@ -2,7 +2,7 @@
 // started in dependency order (each only once the one before is ready) and stopped
 // in reverse. Components that have not landed yet are absent, never stand-ins.
 import { ApiServer } from './api.js';
-import type { Config, LoadedConfig } from './config.js';
+import { redacted, type Config, type LoadedConfig } from './config.js';
 import type { Logger } from './log.js';
 import { Counter, createRegistry, type Registry } from './metrics.js';
 import { VERSION } from './version.js';
@@ -22,6 +22,7 @@ import { Keyring, loadIdentity } from '../membership/index.js';
 import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
 import type { AgentContext } from './components/context.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 export class Agent {
   readonly ctx: AgentContext;
@@ -79,6 +80,11 @@ export class Agent {
     this.gaveUp = this.root.gaveUp;
     this.routes();
     registerServiceRoutes(this.ctx, this.membership, this.store);
+    registerUiRoutes(this.ctx.api, {
+      membership: this.membership,
+      config: () => ({ config: redacted(this.ctx.config), sources: loaded.sources }),
+      dnsAddr: () => this.ctx.listening.get('dns'),
+    });
   }
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */

@@ -38,6 +38,13 @@ export interface RequestFacts {
 /** Paths that need no token (still Host- and Origin-checked): liveness probes. */
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(['/v1/health']);
 
+/**
+ * The dashboard's static files (src/ui-routes.ts) need no token either: a browser cannot send
+ * one on navigation, and they hold no data; the page asks for the token and sends it with
+ * every API call it makes.
+ */
+const isPublic = (path: string) => PUBLIC_PATHS.has(path) || path === '/ui' || path.startsWith('/ui/');
+
 /** The names the API answers to: its address, loopback names, the node's name and addresses, and the operator's. */
 export function allowedHosts(o: { apiAddr: string; nodeName: string; addrs: string[]; extra: string[] }): Set<string> {
   const hosts = new Set(['localhost', '127.0.0.1', '::1']);
@@ -99,8 +106,9 @@ export function checkAccess(policy: AccessPolicy, req: RequestFacts): Refusal | 
       };
     }
   }
-  // A browser names the page's origin; the API serves no pages, so any other origin is a
-  // cross-site request (CSRF or a rebinding page). Same-origin means the Host's own authority.
+  // A browser names the page's origin; the only pages the API serves are its own dashboard's,
+  // so any other origin is a cross-site request (CSRF or a rebinding page). Same-origin means
+  // the Host's own authority.
   if (h.origin !== undefined && !sameOrigin(h.origin, h.host)) {
     return {
       status: 403,
@@ -109,7 +117,7 @@ export function checkAccess(policy: AccessPolicy, req: RequestFacts): Refusal | 
     };
   }
   const write = !READS.has(req.method);
-  if (policy.token && !PUBLIC_PATHS.has(req.path)) {
+  if (policy.token && !isPublic(req.path)) {
     const given = tokenOf(h);
     if (given === undefined) {
       return {

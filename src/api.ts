@@ -26,6 +26,8 @@ export interface ApiReply {
   /** Raw text (e.g. Prometheus exposition) instead of JSON. */
   text?: string;
   contentType?: string;
+  /** Extra response headers (the dashboard's Content-Security-Policy). */
+  headers?: Record<string, string>;
   /**
    * A stream of JSON lines (NDJSON) instead of one body, kept open until the client goes
    * away or the server closes; `start` returns what to do then. Lines wait in a queue and
@@ -235,25 +237,10 @@ export class ApiServer {
     res.setHeader('x-content-type-options', 'nosniff');
     if (this.refuseByAccess(req, res, url)) return;
     try {
-      const candidates = this.routes.filter((r) => matchSegments(r.segments, segments) !== undefined);
-      const route = candidates.find((r) => r.method === req.method);
-      if (!route) {
-        throw candidates.length
-          ? new ApiError(
-              405,
-              `method ${req.method} is not allowed on ${url.pathname}; allowed: ${candidates.map((c) => c.method).join(', ')}`,
-            )
-          : new ApiError(404, `no such endpoint: ${url.pathname}`);
-      }
+      const route = this.find(req.method ?? 'GET', url.pathname, segments);
       routeLabel = '/' + route.segments.join('/');
       const body = req.method === 'POST' || req.method === 'PUT' ? await readJsonBody(req) : undefined;
-      reply = await route.handler({
-        method: route.method,
-        path: url.pathname,
-        query: url.searchParams,
-        body,
-        params: matchSegments(route.segments, segments)!,
-      });
+      reply = await this.run(route, url, segments, body);
       if (reply.stream && this.watches >= this.limits.maxWatches) {
         this.refused.inc({ reason: 'watch_limit' });
         throw new ApiError(
@@ -271,6 +258,49 @@ export class ApiServer {
     const status = reply.status ?? 200;
     this.requests.inc({ route: routeLabel, status: String(status) });
     this.sendReply(res, status, reply);
+  }
+
+  /** The route for a method and path, or the 404/405 ApiError that says why there is none. */
+  private find(method: string, pathname: string, segments: string[]): Route {
+    const candidates = this.routes.filter((r) => matchSegments(r.segments, segments) !== undefined);
+    const route = candidates.find((r) => r.method === method);
+    if (route) return route;
+    throw candidates.length
+      ? new ApiError(
+          405,
+          `method ${method} is not allowed on ${pathname}; allowed: ${candidates.map((c) => c.method).join(', ')}`,
+        )
+      : new ApiError(404, `no such endpoint: ${pathname}`);
+  }
+
+  private run(route: Route, url: URL, segments: string[], body: unknown): ApiReply | Promise<ApiReply> {
+    return route.handler({
+      method: route.method,
+      path: url.pathname,
+      query: url.searchParams,
+      body,
+      params: matchSegments(route.segments, segments)!,
+    });
+  }
+
+  /**
+   * A GET answered in-process, as a client would get it but without the access checks (the
+   * caller is a route that passed them): the dashboard's view streams read the API this way,
+   * so that what the page shows is what the API answers. Streams and errors come back as
+   * {status, body}.
+   */
+  async get(path: string): Promise<{ status: number; body: unknown }> {
+    const url = new URL(path, 'http://localhost');
+    const segments = url.pathname.split('/').filter(Boolean);
+    try {
+      const reply = await this.run(this.find('GET', url.pathname, segments), url, segments, undefined);
+      if (reply.stream) throw new ApiError(400, `${url.pathname} is a stream`);
+      return { status: reply.status ?? 200, body: reply.text ?? reply.body ?? {} };
+    } catch (e) {
+      if (e instanceof ApiError) return { status: e.status, body: { error: e.message } };
+      this.log.error({ err: e, path: url.pathname }, 'API handler failed (in-process read)');
+      return { status: 500, body: { error: 'internal error; see the agent log' } };
+    }
   }
 
   /** Answers a request that api.access refuses (token, origin, host) and says so; true if it was refused. */
@@ -302,7 +332,7 @@ export class ApiServer {
       res.flushHeaders();
       this.openStream(res, reply.stream);
     } else if (reply.text !== undefined) {
-      res.writeHead(status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8' });
+      res.writeHead(status, { 'content-type': reply.contentType ?? 'text/plain; charset=utf-8', ...reply.headers });
       res.end(reply.text);
     } else {
       res.writeHead(status, { 'content-type': 'application/json' });
