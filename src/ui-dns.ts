@@ -52,7 +52,11 @@ function ask(target: { addr: string; port: number }, name: string, type: RecordT
   const sock = createSocket(isIP(target.addr) === 6 ? 'udp6' : 'udp4');
   const started = performance.now();
   return new Promise<DnsAnswer>((resolve, reject) => {
+    let settled = false;
+    // Once only: an error after the timeout (or the reverse) must not close the socket twice.
     const done = (f: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.close();
       f();

@@ -8,10 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Resolver } from 'node:dns/promises';
 import t from 'tap';
 import {
   FAST_GOSSIP_FLAGS,
+  resolvesA,
   runCli,
   startAgent,
   type AgentProcess,
@@ -86,15 +86,14 @@ async function answers(what: string, a: AgentProcess): Promise<void> {
 
 /** DNS for the service and the VIP, and a request through the VIP, at one agent: what failed, or undefined. */
 async function probe(a: AgentProcess): Promise<string | undefined> {
-  const r = new Resolver({ timeout: 1000, tries: 2 });
-  r.setServers([a.ready.dns!]);
+  if ((await resolvesA(a, 'web.svc.weft.internal')).length === 0) return 'no A for web.svc';
+  const [vip] = await resolvesA(a, 'web.vip.weft.internal');
+  if (!vip) return 'no A for web.vip';
   try {
-    if ((await r.resolve4('web.svc.weft.internal')).length === 0) return 'no A for web.svc';
-    const [vip] = await r.resolve4('web.vip.weft.internal');
     const body = await (await fetch(`http://${vip}:8080/`, { signal: AbortSignal.timeout(2000) })).text();
     return /^backend \d/.test(body) ? undefined : `VIP answered ${JSON.stringify(body)}`;
   } catch (e) {
-    return (e as Error).message;
+    return `VIP: ${(e as Error).message}`;
   }
 }
 
