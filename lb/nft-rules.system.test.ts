@@ -10,6 +10,7 @@ import t from 'tap';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
 import { NetLab } from '../test/helpers/netns.js';
+import { ownLeftover } from '../test/helpers/leftovers.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { LbDriver } from './driver.js';
 import { run } from '../base/exec.js';
@@ -43,6 +44,7 @@ t.test('nft rules: hairpin, refusals on the input chain, source affinity', { ski
   // The box: a container namespace behind the router.
   const box = `${lab.prefix}box`;
   await run(['ip', 'netns', 'add', box]);
+  ownLeftover('netns', box);
   t.teardown(() =>
     run(['ip', 'netns', 'del', box]).then(
       () => undefined,

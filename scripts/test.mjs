@@ -33,6 +33,16 @@ if (at >= 0) {
 }
 const requireSystem = process.env.WEFT_REQUIRE_SYSTEM === '1';
 
+// What a killed earlier run left (namespaces, dockerd directories and bridges, agents): its
+// ledger names it (test/helpers/leftovers.ts). Built by the pretest step.
+try {
+  const { sweepLeftovers } = await import('../dist/test/helpers/leftovers.js');
+  const removed = sweepLeftovers();
+  if (removed.length) console.log(`# removed what an interrupted run left: ${removed.join(', ')}`);
+} catch (err) {
+  console.log(`# no sweep of an earlier run's leftovers: ${err.message.split('\n')[0]}`);
+}
+
 const tap = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', '--reporter=tap', ...args, ...files], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -6,6 +6,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { CLI } from '../test/helpers/agent-process.js';
 import { skipUnless } from '../test/helpers/system.js';
+import { ownLeftover } from '../test/helpers/leftovers.js';
 import { dockerUserRule } from '../overlay/host-rules.js';
 
 const NS = 'weft-cleanup-test';
@@ -30,6 +31,7 @@ t.test(
       // not left over
     }
     execFileSync('ip', ['netns', 'add', NS]);
+    ownLeftover('netns', NS);
     t.teardown(() => execFileSync('ip', ['netns', 'del', NS]));
     inNs('nft', 'add', 'table', 'inet', 'weft');
     // The table of an agent from before IPv6 VIPs: an upgraded host may still hold it.

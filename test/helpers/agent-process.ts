@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { ownLeftover } from './leftovers.js';
 
 // From test/helpers/*.ts (tap) the build is in dist/; compiled into dist/test/helpers (a bench imports this), it is beside us.
 export const CLI = fileURLToPath(
@@ -100,6 +101,7 @@ export async function startAgent(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (proc.pid) ownLeftover('pid', proc.pid);
   t.teardown(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });

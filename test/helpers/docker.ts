@@ -34,17 +34,16 @@ import {
   openSync,
   readFileSync,
   readSync,
-  readdirSync,
   symlinkSync,
   copyFileSync,
   chmodSync,
-  rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Dockerode from 'dockerode';
 import { missing, requireSystem } from './system.js';
 import type { Teardown } from './agent-process.js';
+import { ownLeftover, removeDockerDir } from './leftovers.js';
 
 export const BUSYBOX_IMAGE = 'local/busybox:1';
 
@@ -149,47 +148,6 @@ async function busyboxRootfsTar(dir: string): Promise<NodeJS.ReadableStream> {
       symlinkSync('busybox', join(root, 'bin', name));
   }
   return spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout!;
-}
-
-/** Processes started for this engine that outlived it (a killed dockerd leaves containerd shims and their containers), with their descendants. */
-function leftoverProcesses(dir: string): number[] {
-  const parent = new Map<number, number>();
-  const roots: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const pid = Number(name);
-    if (pid === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) roots.push(pid);
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const out = new Set(roots);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, pp] of parent) {
-      if (!out.has(pid) && out.has(pp)) {
-        out.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...out];
-}
-
-function mountsUnder(dir: string): string[] {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((p): p is string => typeof p === 'string' && (p === dir || p.startsWith(dir + '/')))
-      .sort((a, b) => b.length - a.length);
-  } catch {
-    return [];
-  }
 }
 
 /** One dockerd on a private directory and socket; start() again after stop() restarts it. */
@@ -308,16 +266,8 @@ async function removeContainersAndNetworks(
 
 /** What a killed dockerd can leave behind: processes, bridges, mounts (netns, shm), the directory. */
 async function removeLeftovers(dir: string, bridges: Set<string>): Promise<void> {
-  for (const pid of leftoverProcesses(dir)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
   for (const b of bridges) if (existsSync(`/sys/class/net/${b}`)) await sh('ip', ['link', 'del', b]).catch(() => '');
-  for (const m of mountsUnder(dir)) await sh('umount', ['-l', m]).catch(() => '');
-  rmSync(dir, { recursive: true, force: true });
+  removeDockerDir(dir);
 }
 
 export interface EngineOptions {
@@ -329,6 +279,7 @@ export interface EngineOptions {
 
 export async function startDocker(t: Teardown, opts: EngineOptions = {}): Promise<DockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-docker-'));
+  ownLeftover('docker', dir);
   const socket = join(dir, 'docker.sock');
   const pool = `10.${200 + Math.floor(Math.random() * 50)}.0.0/16`;
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: join(dir, 'cli') };
@@ -360,7 +311,10 @@ export async function startDocker(t: Teardown, opts: EngineOptions = {}): Promis
     run: async (args, opts) => {
       const out = await run(args, opts);
       // Bridges of networks made here, to remove if dockerd dies before it can.
-      if (args[0] === 'network' && args[1] === 'create') bridges.add(`br-${out.slice(0, 12)}`);
+      if (args[0] === 'network' && args[1] === 'create') {
+        bridges.add(`br-${out.slice(0, 12)}`);
+        ownLeftover('bridge', `br-${out.slice(0, 12)}`);
+      }
       return out;
     },
     stopDaemon: () => dockerd.stop(),

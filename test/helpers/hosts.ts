@@ -12,6 +12,7 @@
 // every device in them); call it from t.teardown so it runs on failure too.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { ownLeftover } from './leftovers.js';
 
 export const UNDERLAY_PREFIX = '192.168.77.';
 export const PROBE_PORT = 7000;
@@ -131,6 +132,7 @@ export class Host {
     const ns = `${this.ns}c${this.containers.length}`;
     const hostSide = `c${this.containers.length}`;
     await sh('ip', ['netns', 'add', ns]);
+    ownLeftover('netns', ns);
     this.fixture.namespaces.push(ns);
     const c = new Container(ns, o.addr, this);
     this.containers.push(c);
@@ -168,6 +170,7 @@ export class Hosts {
     const f = new Hosts();
     try {
       await sh('ip', ['netns', 'add', f.hub]);
+      ownLeftover('netns', f.hub);
       f.namespaces.push(f.hub);
       await ipBatch(f.hub, ['link set lo up', 'link add br0 type bridge', 'link set br0 up']);
       for (let i = 0; i < n; i++) await f.addHost();
@@ -182,6 +185,7 @@ export class Hosts {
     const i = this.hosts.length + 1;
     const ns = `${this.prefix}h${i}`;
     await sh('ip', ['netns', 'add', ns]);
+    ownLeftover('netns', ns);
     this.namespaces.push(ns);
     const host = new Host(this, i, ns, `${UNDERLAY_PREFIX}${10 + i}`);
     this.hosts.push(host);

@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { run } from '../../base/exec.js';
+import { ownLeftover } from './leftovers.js';
 
 export interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -48,6 +49,7 @@ export class NetLab {
 
   private async addNs(ns: string): Promise<void> {
     await run(['ip', 'netns', 'add', ns]);
+    ownLeftover('netns', ns);
     this.namespaces.push(ns);
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
   }
