@@ -132,6 +132,19 @@ t.test('--print-config shows the effective config and where each value came from
   t.notMatch(r.stdout, /AAAAAAAA/, 'keys are never printed');
 });
 
+t.test('a list flag given twice keeps both values (--join a --join b)', async (t) => {
+  const r = await runCli([
+    'agent',
+    '--print-config',
+    '--join',
+    '127.0.0.2:7946',
+    '--join',
+    '127.0.0.3:7946,127.0.0.4:7946',
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /join: {2}# flag\n {4}- 127\.0\.0\.2:7946\n {4}- 127\.0\.0\.3:7946\n {4}- 127\.0\.0\.4:7946\n/);
+});
+
 t.test('help and usage errors', async (t) => {
   const help = await runCli(['--help']);
   t.equal(help.code, 0);

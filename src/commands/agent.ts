@@ -85,8 +85,13 @@ async function cleanup(loaded: LoadedConfig): Promise<number> {
 
 /** Config flags given alone (`--insecure`), not with a value. */
 const BOOLEAN_FLAGS = new Set(['insecure']);
-/** Config flags given once per item (`--tag role=web --tag zone=a`), joined with ',' as the environment writes them. */
-const REPEATABLE_FLAGS = new Set(['tag']);
+/**
+ * Config flags given once per item (`--tag role=web --tag zone=a`, `--join a --join b`), joined
+ * with ',' as the environment writes them: every list, and the tags.
+ */
+const REPEATABLE_FLAGS = new Set(
+  CONFIG_KEYS.filter((k) => k.type.kind === 'list' || k.type.kind === 'tags').map(flagOf),
+);
 
 const OPTIONS: Options = {
   config: { type: 'string' },
