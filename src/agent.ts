@@ -65,6 +65,7 @@ export class Agent {
       keyringChanged: () => this.keyringChanged(),
       keyringListeners: new Set(),
       changeAuth: identityOf(loaded.config, log),
+      leaveOnStop: false,
     };
     const { supervision } = loaded.config;
     this.root = new Supervisor({
@@ -160,7 +161,9 @@ export class Agent {
     return Object.fromEntries(this.ctx.listening);
   }
 
-  stop(): Promise<void> {
+  /** `leave`: announce a graceful leave first (weft leave, SIGINT); without it the others see a failure, or nothing if we restart in time. */
+  stop(opts: { leave: boolean }): Promise<void> {
+    this.ctx.leaveOnStop = opts.leave;
     return this.root.stop();
   }
 

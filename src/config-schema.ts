@@ -87,6 +87,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     flag: 'advertise',
   },
   {
+    path: 'gossip.leaveOnTerminate',
+    type: { kind: 'bool' },
+    default: false,
+    doc: 'Leave the cluster on SIGTERM. Off: SIGTERM (systemctl stop or restart) stops without leaving, so a restart changes nothing elsewhere; SIGINT and weft leave always leave.',
+    flag: 'leave-on-terminate',
+  },
+  {
     path: 'gossip.join',
     type: { kind: 'list', item: 'hostport' },
     default: [],

@@ -17,6 +17,8 @@ export interface Config {
     bindPort: number;
     advertiseAddr: string;
     join: string[];
+    /** SIGTERM leaves the cluster too (SIGINT and weft leave always do). */
+    leaveOnTerminate: boolean;
     preset: 'lan' | 'wan' | 'local';
     label: string;
     keys: string[];

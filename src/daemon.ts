@@ -1,5 +1,7 @@
 // The process around the agent: logger, ready line, signals and exit codes.
 // SIGTERM/SIGINT stop gracefully and exit 0; SIGHUP reloads what is safe to reload;
+// SIGINT and `weft leave` leave the cluster first, SIGTERM only with gossip.leaveOnTerminate
+// (as serf: a service manager's stop or restart must not take the node's records away);
 // a root supervisor that gives up exits 1 so that systemd (or any service manager) restarts us.
 import { Agent } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
@@ -25,13 +27,13 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
-  const exitAfter = (reason: string, code: number) => void stop(reason, code).then(resolveExit);
-  const onSignal = (sig: NodeJS.Signals) => exitAfter(sig, 0);
+  const exitAfter = (reason: string, code: number, leave: boolean) => void stop(reason, code, leave).then(resolveExit);
+  const onSignal = (sig: NodeJS.Signals) => exitAfter(sig, 0, sig === 'SIGINT' || config.gossip.leaveOnTerminate);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => void reload(agent, inputs, log));
   registerDaemonRoutes(agent.ctx.api, {
-    leave: () => exitAfter('leave', LEFT_EXIT_CODE),
+    leave: () => exitAfter('leave', LEFT_EXIT_CODE, true),
     reload: () => reload(agent, inputs, log),
     tap,
   });
@@ -58,7 +60,7 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
     if (signalled) return signalled; // a signal during start is an ordinary stop
     const cause = rootCause(e);
     log.fatal({ err: (e as Error).message }, `could not start: ${cause}`);
-    await stop('start failed', 1);
+    await stop('start failed', 1, false);
     return 1;
   }
   const code = await exited;
@@ -67,19 +69,19 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   return code;
 }
 
-type Stop = (reason: string, code: number) => Promise<number>;
+type Stop = (reason: string, code: number, leave: boolean) => Promise<number>;
 
 /** One stop however many ask for it (signals, a supervisor giving up), bounded to 30s. `stopping`: the stop under way, if any. */
 function gracefulStop(agent: Agent, log: Logger): { stop: Stop; stopping: () => Promise<number> | undefined } {
   let stopping: Promise<number> | undefined;
-  const stop = (reason: string, code: number): Promise<number> => {
+  const stop: Stop = (reason, code, leave) => {
     stopping ??= (async () => {
-      log.info({ reason }, `stopping (${reason})`);
+      log.info({ reason, leave }, `stopping (${reason}${leave ? ', leaving the cluster' : ''})`);
       const timer = setTimeout(() => {
         log.error('graceful stop took over 30s; exiting now');
         process.exit(code || 1);
       }, 30_000).unref();
-      await agent.stop().catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
+      await agent.stop({ leave }).catch((e: unknown) => log.error({ err: e }, 'error while stopping'));
       clearTimeout(timer);
       log.info('stopped');
       return code;
@@ -96,7 +98,8 @@ function exitWhenSupervisorGivesUp(agent: Agent, log: Logger, stop: Stop, exit: 
         { err: err.message },
         `too many component failures; exiting for the service manager to restart weft: ${err.message}`,
       );
-      return stop('supervisor gave up', 1);
+      // Exit 1 for the service manager to start us again: a restart, not a leave.
+      return stop('supervisor gave up', 1, false);
     })
     .then(exit, (e: unknown) => {
       // Still exit for the service manager: a daemon whose supervisor gave up must not linger.

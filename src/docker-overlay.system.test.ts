@@ -83,12 +83,14 @@ async function scenario(t: Test, f: DockerHosts): Promise<void> {
   // Host 1's agent restarts: the network and the container's address stay, and it still works.
   agents[0]!.kill('SIGTERM');
   await new Promise((r) => agents[0]!.once('exit', r));
+  // SIGTERM is not a leave: host 2 keeps host 1's route while host 1's agent is down.
+  await eventually('web-b reaches web-a while host 1’s agent is down', async () => (await ask(b, 'web-b', ips[0]!)) === 'web-a', 10_000, 200); // prettier-ignore
+  t.pass('web-b reaches web-a while host 1’s agent is down');
   f.startAgent(hosts[0]!);
   await eventually('the restarted agent answers DNS', async () => (await dig(hosts[0]!, 'web-b.svc.weft.internal')).trim() === ips[1], BOUND_MS, 200); // prettier-ignore
   t.same(await weftNetwork(a), nets[0], 'the weft network was not recreated');
   t.comment(`restarted: ${Date.now() - t0} ms into the scenario`);
   t.equal(await containerAddr(a, 'web-a'), ips[0], 'web-a kept its address');
-  // SIGTERM is a graceful leave: host 2 drops host 1's route until it has joined again.
   const back = await eventually('web-b reaches web-a again', async () => (await ask(b, 'web-b', ips[0]!)) === 'web-a', BOUND_MS, 200); // prettier-ignore
   t.pass(`web-b reaches web-a at the same address ${back} ms after the restarted agent answered DNS`);
   // The DNS on the gateway is the restarted agent's new server, bound after its first overlay pass.

@@ -34,6 +34,8 @@ export interface AgentContext {
   keyringListeners: Set<() => void>;
   /** Per-node identity (tls.*): signs this node's store changes and checks everyone's; undefined: identity off. */
   changeAuth: SignedChanges | undefined;
+  /** Set before the agent stops: whether membership announces a leave (weft leave, SIGINT) or just goes quiet (a restart). */
+  leaveOnStop: boolean;
 }
 
 /** The running store, for the routes and metrics that read it (the store component sets it; a restart replaces it). */

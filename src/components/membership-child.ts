@@ -80,7 +80,8 @@ export function membershipChild(ctx: AgentContext, handle: MembershipHandle): Ch
           detachEvents();
           unfollowIdentity();
           stopRefusalLog();
-          await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
+          // Not on a restart: the others keep us (and our records) alive until we are back.
+          if (ctx.leaveOnStop) await m.leave(Math.min(5_000, swim.probeIntervalMs * 3)).catch(() => undefined);
           await m.close();
           if (handle.current === m) handle.current = undefined;
         },
