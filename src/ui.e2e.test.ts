@@ -162,6 +162,35 @@ t.test('three agents in chromium: members, services, VIPs, kill -9, KV edits, on
     { hello: 'world' },
     'the bad edit wrote nothing',
   );
+  // A save is a compare-and-swap: a change made meanwhile elsewhere is not overwritten.
+  t.equal((await runCli(['kv', 'put', 'ui/greeting', '{"hello": "cli"}'], env)).code, 0);
+  await eventually(
+    'the CLI’s write reached the page’s agent',
+    async () => (await runCli(['kv', 'get', 'ui/greeting'], { ...env, WEFT_API: a.ready.api! })).stdout.includes('cli'),
+    10_000,
+  );
+  await page.getByLabel('value (JSON)').fill('{"hello": "page"}');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('was changed by someone else').waitFor();
+  t.same(
+    JSON.parse((await runCli(['kv', 'get', 'ui/greeting'], env)).stdout),
+    { hello: 'cli' },
+    'a stale edit from the page does not overwrite the newer value',
+  );
+  await page.locator('[data-key="ui/greeting"]').click();
+  await eventually(
+    'the reopened key shows the newer value',
+    async () => (await page.getByLabel('value (JSON)').inputValue()).includes('cli'),
+    10_000,
+  );
+  await page.getByLabel('value (JSON)').fill('{"hello": "again"}');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByText('Saved ui/greeting.').waitFor();
+  await eventually(
+    'an edit of the reopened key is saved',
+    async () => (await runCli(['kv', 'get', 'ui/greeting'], env)).stdout.includes('again'),
+    10_000,
+  );
   await shot(page, 'kv');
 
   await page.keyboard.press('6');

@@ -1,7 +1,9 @@
 // KV: browse by prefix (live, from the store's watch stream), view, edit and delete. A value
-// must be JSON before it is sent; the agent's own validation still decides.
+// must be JSON before it is sent; the agent's own validation still decides. A save is a
+// compare-and-swap against the index the key had when it was opened (0 for a key that was
+// not opened: create only), so an edit never overwrites a change made meanwhile by someone else.
 import { useEffect, useState } from 'preact/hooks';
-import { call, follow } from '../api.js';
+import { ApiFailure, call, follow } from '../api.js';
 
 interface KvLine {
   op: 'put' | 'delete';
@@ -45,11 +47,16 @@ export function Kv() {
   const [key, setKey] = useState('');
   const [text, setText] = useState('');
   const [msg, setMsg] = useState<Message>();
+  const [base, setBase] = useState<Base>();
   const keys = [...entries.keys()].sort();
+  // The value and its index from one read: the watch stream's value may be older than the index.
   const open = (k: string) => {
     setKey(k);
-    setText(JSON.stringify(entries.get(k), null, 2));
     setMsg(undefined);
+    call<{ value: unknown; index: number }>('GET', keyPath(k)).then(
+      (r) => (setText(JSON.stringify(r.value, null, 2)), setBase({ key: k, index: r.index })),
+      (e: Error) => setMsg({ ok: false, text: `Could not open ${k}: ${e.message}` }),
+    );
   };
   return (
     <section aria-labelledby="h-kv">
@@ -71,13 +78,15 @@ export function Kv() {
             </li>
           ))}
         </ul>
-        <Editor {...{ keyName: key, setKey, text, setText, msg, setMsg, exists: entries.has(key) }} />
+        <Editor {...{ keyName: key, setKey, text, setText, msg, setMsg, exists: entries.has(key), base, setBase }} />
       </div>
     </section>
   );
 }
 
 type Message = { ok: boolean; text: string } | undefined;
+/** The key last opened (or saved) and its index then. */
+type Base = { key: string; index: number } | undefined;
 
 interface EditorProps {
   /** The key being edited (not `key`: Preact keeps that prop for itself). */
@@ -88,10 +97,12 @@ interface EditorProps {
   msg: Message;
   setMsg: (m: Message) => void;
   exists: boolean;
+  base: Base;
+  setBase: (b: Base) => void;
 }
 
 /** Saves only JSON (checked here first, then by the agent); a string needs its quotes. */
-async function save(key: string, text: string): Promise<Message> {
+async function save(key: string, text: string, base: Base, setBase: (b: Base) => void): Promise<Message> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -102,10 +113,20 @@ async function save(key: string, text: string): Promise<Message> {
     };
   }
   if (!key) return { ok: false, text: 'Not saved: give the key a name.' };
+  const cas = base?.key === key ? base.index : 0;
   try {
-    await call('PUT', keyPath(key), value);
+    const r = await call<{ index: number }>('PUT', `${keyPath(key)}?cas=${cas}`, value);
+    setBase({ key, index: r.index });
     return { ok: true, text: `Saved ${key}.` };
   } catch (e) {
+    if (e instanceof ApiFailure && e.status === 409)
+      return {
+        ok: false,
+        text:
+          cas === 0
+            ? `Not saved: ${key} already exists. Open it from the list to edit it.`
+            : `Not saved: ${key} was changed by someone else since you opened it. Open it again to see the new value.`,
+      };
     return { ok: false, text: `Not saved: ${(e as Error).message}` };
   }
 }
@@ -119,9 +140,9 @@ async function remove(key: string): Promise<Message> {
   }
 }
 
-function Editor({ keyName: key, setKey, text, setText, msg, setMsg, exists }: EditorProps) {
+function Editor({ keyName: key, setKey, text, setText, msg, setMsg, exists, base, setBase }: EditorProps) {
   return (
-    <form onSubmit={(e) => (e.preventDefault(), void save(key, text).then(setMsg))}>
+    <form onSubmit={(e) => (e.preventDefault(), void save(key, text, base, setBase).then(setMsg))}>
       <input
         aria-label="key"
         placeholder="key"
