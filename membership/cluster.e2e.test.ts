@@ -1,21 +1,12 @@
 // Real UDP and TCP: agents as separate processes on loopback addresses, talking through
 // the daemon's own sockets. No root needed: Linux routes all of 127.0.0.0/8 to lo.
 import t from 'tap';
-import { startAgent, type AgentProcess } from '../test/helpers/agent-process.js';
+import { startAgent, STEADY_GOSSIP_FLAGS, type AgentProcess } from '../test/helpers/agent-process.js';
 import { generateKey } from './keyring.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 // Fast timings so the whole file runs in well under a minute, with room for a loaded 2-core machine.
-const FAST = [
-  '--probe-interval',
-  '500ms',
-  '--probe-timeout',
-  '250ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '4',
-];
+const FAST = STEADY_GOSSIP_FLAGS;
 const DETECT_BOUND_MS = 20_000;
 
 interface Member {

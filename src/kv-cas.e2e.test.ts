@@ -1,20 +1,6 @@
 // KV check-and-set, recursive delete and strict values, on a real agent through /v1/kv and `weft kv`.
 import t from 'tap';
-import { startAgent, runCli, type AgentProcess } from '../test/helpers/agent-process.js';
-
-async function api(
-  a: AgentProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+import { apiCall as api, runCli, startAgent } from '../test/helpers/agent-process.js';
 
 t.test('check-and-set, recursive delete, invalid JSON and empty keys', async (t) => {
   const a = await startAgent(t, ['--node', 'cas1', '--bind', '127.0.9.1']);

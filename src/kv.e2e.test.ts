@@ -1,34 +1,16 @@
 // The store in the daemon: 5 `weft agent` processes on loopback, each with a data
 // directory, written and read through /v1/kv and `weft kv`. Real UDP, TCP and fsync.
 import t from 'tap';
-import { startAgent, runCli, type AgentProcess } from '../test/helpers/agent-process.js';
+import {
+  apiCall as api,
+  runCli,
+  startAgent,
+  STEADY_GOSSIP_FLAGS as FAST,
+  type AgentProcess,
+} from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
-const FAST = [
-  '--probe-interval',
-  '500ms',
-  '--probe-timeout',
-  '250ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '4',
-];
 const NET = '127.0.5';
-
-async function api(
-  a: AgentProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 const valueAt = async (a: AgentProcess, key: string) => {
   const r = await api(a, 'GET', `/v1/kv/${encodeURIComponent(key)}`);

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { Envelope } from '../../crdt-store/envelope.js';
 import { frame } from '../../membership/framing.js';
 import { sealedHello } from '../../membership/stream-hello.js';
-import { startAgent, type AgentProcess } from '../../test/helpers/agent-process.js';
+import { startAgent, STEADY_GOSSIP_FLAGS, type AgentProcess } from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { codecEnvelope, decodePacket, packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
 import { Keyring, generateKey } from '../../membership/keyring.js';
@@ -17,18 +17,7 @@ import type { AttackResult } from './result.js';
 export type { AttackResult } from './result.js';
 
 /** Fast timings, so that an attack and its verdict take seconds. */
-const FAST = [
-  '--probe-interval',
-  '500ms',
-  '--probe-timeout',
-  '250ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '4',
-  '--push-pull-interval',
-  '5s',
-];
+const FAST = [...STEADY_GOSSIP_FLAGS, '--push-pull-interval', '5s'];
 
 /** Collects cleanups, run in reverse order, as tap's t.teardown does. */
 export class Cleanup {

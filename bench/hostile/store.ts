@@ -20,7 +20,14 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startAgent, type AgentProcess, type Teardown } from '../../test/helpers/agent-process.js';
+import {
+  apiCall,
+  runCli,
+  startAgent,
+  STEADY_GOSSIP_FLAGS,
+  type AgentProcess,
+  type Teardown,
+} from '../../test/helpers/agent-process.js';
 import { eventually } from '../../test/helpers/eventually.js';
 import { StoreNode, type MembershipSource, type SourceMember } from '../../crdt-store/store-node.js';
 import { Envelope } from '../../crdt-store/envelope.js';
@@ -35,37 +42,8 @@ import type { MemberAuth } from '../../membership/core/member-auth.js';
 
 export type { AttackResult };
 
-export const FAST = [
-  '--probe-interval',
-  '500ms',
-  '--probe-timeout',
-  '250ms',
-  '--gossip-interval',
-  '100ms',
-  '--suspicion-mult',
-  '4',
-];
-
-export async function api(
-  a: AgentProcess,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(a.ready.api + path, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { 'content-type': 'application/json' },
-  });
-  const text = await res.text();
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    parsed = { text };
-  }
-  return { status: res.status, body: parsed };
-}
+export const FAST = STEADY_GOSSIP_FLAGS;
+export const api = apiCall;
 
 /** Records of the store's live view under `prefix` at `a`: what DNS, the LB and the API read. */
 export async function liveRecords(

@@ -87,6 +87,41 @@ export const FAST_GOSSIP_FLAGS: readonly string[] = [
   '2',
 ];
 
+/**
+ * Gossip timings for clusters of 5–10 agents on a busy machine: fast enough to wait on, and
+ * slow enough that a loaded machine does not make false suspicions.
+ */
+export const STEADY_GOSSIP_FLAGS: readonly string[] = [
+  '--probe-interval',
+  '500ms',
+  '--probe-timeout',
+  '250ms',
+  '--gossip-interval',
+  '100ms',
+  '--suspicion-mult',
+  '4',
+];
+
+/** One HTTP call to an agent's API with a JSON body: the status and the parsed body (`{text}` when not JSON). */
+export async function apiCall(
+  a: AgentProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(a.ready.api + path, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    return { status: res.status, body: { text } };
+  }
+}
+
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
 // `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts).
 export async function startAgent(
