@@ -2,8 +2,6 @@
 // the arrival time of every line, wait for a line, kill -9. Every process spawned through a
 // ProcGroup is remembered, so one synchronous call kills whatever is left (finally, SIGINT).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 
 export type LineListener = (text: string, at: number) => void;
@@ -24,35 +22,6 @@ export interface Proc {
   tail(n?: number): string;
   /** SIGKILL; resolves once the process has exited. */
   kill9(): Promise<void>;
-  /** Back to nice 0, every thread, after a boot at BOOT_NICE (see ProcGroup.spawn). */
-  booted(): void;
-}
-
-/**
- * Agents boot at this nice value and run at 0 once ready. Fifty agents booting on one
- * 2-core host is the bench's doing (a real host boots one): the bench and every agent share
- * one scheduling group (autogroup), and four Node processes booting at once (~0.4 s of CPU
- * each) left the running members without CPU for 4-12 s at a time while using ~1 % of it
- * themselves (their logged event-loop stalls), longer than the suspicion timeout, so they
- * were declared dead while the cluster formed. Same for serf's agents.
- */
-export const BOOT_NICE = 10;
-
-/** Every thread of `pid` back to nice 0 (threads inherit nice when created; setpriority sets one thread). */
-function restoreNice(pid: number): void {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return; // gone, or not Linux: nothing to restore
-  }
-  for (const tid of tids) {
-    try {
-      setPriority(Number(tid), 0);
-    } catch {
-      /* the thread ended meanwhile, or no right to raise priority: it stays at BOOT_NICE, as serf's */
-    }
-  }
 }
 
 /** The first line of `proc` that `pred` accepts; rejects when `timeoutMs` passes or the process exits first. */
@@ -86,8 +55,7 @@ export class ProcGroup {
   readonly #procs = new Set<Proc>();
 
   spawn(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-    // nice(1), so that every thread the process starts inherits it.
-    const child = spawn('nice', ['-n', String(BOOT_NICE), cmd, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid === undefined) throw new Error(`could not start ${name}: ${cmd} ${args.join(' ')}`);
     const listeners = new Set<LineListener>();
     const recent: string[] = [];
@@ -122,7 +90,6 @@ export class ProcGroup {
       },
       waitFor: (pred, timeoutMs, what = 'the expected line') => waitForLine(proc, pred, timeoutMs, what),
       tail: (n = 8) => recent.slice(-n).join('\n'),
-      booted: () => restoreNice(child.pid!),
       async kill9() {
         if (!exitedFlag) {
           try {

@@ -210,7 +210,6 @@ class WeftCluster implements Impl {
     this.procs[i] = p;
     // Generous: 20 agents loading every module at once on a shared 2-core host took over 30 s.
     const ready = await p.waitFor((t) => t.includes('weft agent ready'), 120_000, 'ready line');
-    p.booted();
     const line = JSON.parse(ready.text) as { api?: string };
     if (!line.api) throw new Error(`${this.names[i]}: ready line without api: ${ready.text}`);
     this.apis[i] = line.api;
@@ -309,7 +308,6 @@ class SerfCluster implements Impl {
     const p = this.group.spawn(this.names[i], this.bin, args, cleanEnv());
     this.procs[i] = p;
     await p.waitFor((t) => t.includes('Serf agent running!'), 30_000, '"Serf agent running!"');
-    p.booted();
   }
 
   aliveViews(): Promise<(Set<string> | undefined)[]> {
