@@ -705,7 +705,7 @@ export class SwimCore {
     const suspicion = target.suspicion;
     if (!suspicion || target.incarnation !== probe.incarnation) return;
     let changed = false;
-    for (const relay of probe.nackedBy) if (suspicion.confirm(relay)) changed = true;
+    for (const relay of probe.nackedBy) if (suspicion.witness(relay)) changed = true;
     if (changed) this.rescheduleSuspicion(target);
   }
 
