@@ -13,7 +13,9 @@
 // reported in `absent`. Progress goes to stderr; stdout has the tables, with the load
 // average at each kill, and its last line is one JSON object (ratios are weft / serf,
 // lower is better): real_detect_ratio_vs_serf_<agents>x<killed> per cell, real_false_deaths
-// (weft, every cell).
+// (weft, every cell). BENCH_MEMBERSHIP_TRACE=FILE keeps weft's member events, event-loop
+// stalls and refutations (membership-only nodes) and ends with a report of each false death
+// (bench/membership-trace.ts; `node dist/bench/membership-trace.js FILE` reads it again).
 import { spawnSync } from 'node:child_process';
 import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
