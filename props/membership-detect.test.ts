@@ -8,12 +8,9 @@
 //     for the next boundary, where the ring hands it to exactly one prober, whose probe
 //     fails one interval later; the suspicion then spreads in a few gossip rounds;
 //   dead everywhere <= 2P + 2L + 5G + Smin(n): every observer's suspicion is confirmed
-//     (k = suspicionMult - 2 probers, one per round, or, for the first prober, the relays
-//     that nacked its failed probe: Suspicion.witness) and so runs the shortest timeout
+//     (k = suspicionMult - 2 probers, one per round) and so runs the shortest timeout
 //     Smin(n) = suspicionMult * log10(n) * P from when it heard (8.2 s at n = 20, 8.9 s at
-//     30, 9.8 s at 50; seen: 6.6-7.1, 7.5-7.6, 8.2-8.6 s). The witnesses matter when
-//     Lifeguard stretches the other probers' intervals (a loaded host): without them the
-//     first prober waited for later probers' suspicions, past Smin(n).
+//     30, 9.8 s at 50; seen: 6.6-7.1, 7.5-7.6, 8.2-8.6 s).
 // Before the fix of the probe round after a late timer (swim.ts alignedRoundAfter), a node
 // probed every other round and a crash waited for an in-phase prober: 3-6 s to the first
 // suspicion.

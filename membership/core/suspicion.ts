@@ -6,8 +6,6 @@ import { remainingSuspicionTime } from './math.js';
 export class Suspicion {
   private readonly confirmedBy = new Set<string>();
   private confirmations = 0;
-  /** Relays whose nack witnessed our own failed probe (SwimCore.confirmByNacks); local, never re-gossiped. */
-  private readonly witnesses = new Set<string>();
   /** End of the one grace period granted (see SwimCore.suspicionExpired), if any. */
   graceUntil: number | undefined;
   /** We saw the failure ourselves (our own probe), rather than only hearing of it. */
@@ -28,16 +26,13 @@ export class Suspicion {
     this.confirmedBy.add(from);
   }
 
-  /** Independent confirmations: gossiped ones, plus witnesses that have not also confirmed by gossip. */
   get count(): number {
-    let extra = 0;
-    for (const w of this.witnesses) if (!this.confirmedBy.has(w)) extra++;
-    return this.confirmations + extra;
+    return this.confirmations;
   }
 
   /** Absolute time at which the member is declared dead, given what is known now. */
   deadline(): number {
-    const d = this.startMs + remainingSuspicionTime(Math.min(this.count, this.k), this.k, 0, this.minMs, this.maxMs);
+    const d = this.startMs + remainingSuspicionTime(this.confirmations, this.k, 0, this.minMs, this.maxMs);
     return this.graceUntil === undefined ? d : Math.max(d, this.graceUntil);
   }
 
@@ -45,17 +40,6 @@ export class Suspicion {
    * Record an independent confirmation. Returns true when it was new information worth
    * re-gossiping; false for duplicates or once k confirmations already reached the floor.
    */
-  /**
-   * Record a relay that nacked our own failed probe of the suspect. It shortens the timeout
-   * as a confirmation does, but leaves confirm() as it was, so the relay's own suspicion,
-   * if it gossips one, is still news that we pass on. Returns true when the count grew.
-   */
-  witness(from: string): boolean {
-    if (this.confirmedBy.has(from) || this.witnesses.has(from) || this.count >= this.k) return false;
-    this.witnesses.add(from);
-    return true;
-  }
-
   confirm(from: string): boolean {
     if (this.confirmations >= this.k) return false;
     if (this.confirmedBy.has(from)) return false;

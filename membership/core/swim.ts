@@ -85,8 +85,6 @@ interface Probe {
   incarnation: number;
   expectedNacks: number;
   nacks: number;
-  /** The relays that nacked: each pinged the target itself, unanswered (see expireProbe). */
-  nackedBy: string[];
   indirectTimer: Timer;
   expireTimer: Timer;
 }
@@ -430,7 +428,7 @@ export class SwimCore {
         case 'ack':
           return isCounter(msg.seq) ? this.onAck(msg.seq) : this.reject();
         case 'nack':
-          return isCounter(msg.seq) ? this.onNack(msg.seq, from) : this.reject();
+          return isCounter(msg.seq) ? this.onNack(msg.seq) : this.reject();
         case 'alive':
           if (!(
             isIncarnation(msg.incarnation) &&
@@ -639,7 +637,6 @@ export class SwimCore {
       incarnation: target.incarnation,
       expectedNacks: 0,
       nacks: 0,
-      nackedBy: [],
       indirectTimer: this.timers.set(now + this.awareness.scale(this.config.probeTimeoutMs), () =>
         this.startIndirect(probe),
       ),
@@ -688,25 +685,6 @@ export class SwimCore {
       undefined,
       true,
     );
-    this.confirmByNacks(target, probe);
-  }
-
-  /**
-   * Lifeguard counts independent suspicions of a member as confirmations, each shortening
-   * the suspicion towards its floor Smin(n). A relay that nacked our ping-req is such a
-   * witness: it heard us, pinged the target itself and got no answer. So our own failed
-   * probe comes with its confirmations, and the suspicion runs Smin(n) from our failure
-   * rather than the maximum until other probers' suspicions arrive, which on a loaded host
-   * (Lifeguard stretching everyone's probe interval) came after Smin had passed (issue 17).
-   * The floor is unchanged: the suspect still has Smin(n) to refute. Kept local (not
-   * gossiped): the relays did not suspect the member themselves.
-   */
-  private confirmByNacks(target: Member, probe: Probe): void {
-    const suspicion = target.suspicion;
-    if (!suspicion || target.incarnation !== probe.incarnation) return;
-    let changed = false;
-    for (const relay of probe.nackedBy) if (suspicion.witness(relay)) changed = true;
-    if (changed) this.rescheduleSuspicion(target);
   }
 
   private onPing(from: Endpoint, ping: Ping): void {
@@ -796,13 +774,10 @@ export class SwimCore {
     this.emitEvent('alive', m);
   }
 
-  private onNack(seq: number, from: Endpoint): void {
+  private onNack(seq: number): void {
     const handler = this.pending.get(seq);
     if (handler?.kind === 'probe') {
       if (handler.nacks < handler.expectedNacks) handler.nacks++;
-      const relay = this.table.atEndpoint(from.addr, from.port);
-      if (relay && relay.name !== handler.target && !handler.nackedBy.includes(relay.name))
-        handler.nackedBy.push(relay.name);
     } else {
       this.counters.staleAcks++;
     }
