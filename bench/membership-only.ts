@@ -8,6 +8,7 @@
 // Run: `node dist/bench/membership-only.js --node NAME --bind ADDR --bind-port PORT [--join ADDR:PORT]`.
 
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Membership, makeConfig, type MemberInfo } from '../membership/index.js';
 
@@ -36,6 +37,47 @@ for (const type of ['join', 'suspect', 'dead', 'alive'] as const) {
     log({ level: 'info', msg, member: m.name, incarnation: m.incarnation });
   });
 }
+
+// Evidence for false deaths (issue 17): every event-loop stall over STALL_LOG_MS, measured
+// by perf_hooks, with the CPU this process used meanwhile (high: our own work, GC or JIT;
+// low: the host did not run us) and its GC pauses; and every refutation we sent (our
+// incarnation then). bench/membership-trace.ts lines them up with each false death.
+const STALL_LOG_MS = 300;
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+let refutations = 0;
+let cpu = process.cpuUsage();
+let windowStart = performance.now();
+setInterval(() => {
+  const maxMs = loopDelay.max / 1e6;
+  loopDelay.reset();
+  const used = process.cpuUsage(cpu);
+  cpu = process.cpuUsage();
+  const windowMs = performance.now() - windowStart;
+  windowStart = performance.now();
+  if (maxMs > STALL_LOG_MS) {
+    const cpuMs = Math.round((used.user + used.system) / 1000);
+    log({
+      level: 'info',
+      msg: 'loop stall',
+      stall_ms: Math.round(maxMs),
+      window_ms: Math.round(windowMs),
+      cpu_ms: cpuMs,
+      gc_ms: Math.round(gcMs),
+    });
+  }
+  gcMs = 0;
+  const s = membership.stats().swim;
+  if (s.refutations !== refutations) {
+    refutations = s.refutations;
+    const me = membership.localMember();
+    log({ level: 'info', msg: 'refuted', refutations, incarnation: me.incarnation, health: s.healthScore });
+  }
+}, 250).unref();
 
 const server = createServer((req, res) => {
   if (req.url === '/v1/members') {

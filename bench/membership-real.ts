@@ -27,7 +27,7 @@
 // Run directly: `node dist/bench/membership-real.js [agents] [trials]`.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -353,6 +353,10 @@ class SerfCluster implements Impl {
   }
 }
 
+/** BENCH_MEMBERSHIP_TRACE=FILE: weft's member events, loop stalls and refutations, one JSON line each (bench/membership-trace.ts reads it). */
+const TRACE = process.env.BENCH_MEMBERSHIP_TRACE;
+const TRACED = /"msg":"(member |loop stall|refuted)/;
+
 /** Counts events about members that were not killed; `down` holds the killed ones. */
 class FalseAlarms {
   deaths = 0;
@@ -368,6 +372,8 @@ class FalseAlarms {
     if (!p) return;
     this.offs.push(
       p.onLine((text) => {
+        if (TRACE && impl.kind === 'weft' && TRACED.test(text))
+          appendFileSync(TRACE, `${JSON.stringify({ agent: impl.names[i], formed: this.formed, line: text })}\n`);
         const e = impl.parse(text);
         if (!e || this.down.has(e.subject)) return;
         if (e.type === 'dead') {
@@ -500,6 +506,7 @@ async function runTrial(
   const observers = impl.names.map((_, i) => i).filter((i) => !victimIdxs.includes(i));
   const seen = watchVictims(impl, victims, observers);
   for (const v of victims) alarms.down.add(v);
+  if (TRACE && impl.kind === 'weft') appendFileSync(TRACE, `${JSON.stringify({ kill: victims, time: Date.now() })}\n`);
   const load1 = round3(loadavg()[0]);
   const t0 = performance.now();
   const killed = victimIdxs.map((i) => impl.procs[i]!.kill9());
@@ -545,6 +552,8 @@ async function restartVictims(impl: Impl, victimIdxs: readonly number[], alarms:
   await waitWhole(impl, impl.kind === 'weft' ? 200 : 500, WHOLE_TIMEOUT_MS);
   const rejoin = round3((performance.now() - r0) / 1000);
   for (const i of victimIdxs) alarms.down.delete(impl.names[i]);
+  if (TRACE && impl.kind === 'weft')
+    appendFileSync(TRACE, `${JSON.stringify({ whole: victimIdxs.map((i) => impl.names[i]), time: Date.now() })}\n`);
   return rejoin;
 }
 

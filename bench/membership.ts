@@ -13,11 +13,14 @@
 // reported in `absent`. Progress goes to stderr; stdout has the tables, with the load
 // average at each kill, and its last line is one JSON object (ratios are weft / serf,
 // lower is better): real_detect_ratio_vs_serf_<agents>x<killed> per cell, real_false_deaths
-// (weft, every cell).
+// (weft, every cell). BENCH_MEMBERSHIP_TRACE=FILE keeps weft's member events, event-loop
+// stalls and refutations (membership-only nodes) and ends with a report of each false death
+// (bench/membership-trace.ts; `node dist/bench/membership-trace.js FILE` reads it again).
 import { spawnSync } from 'node:child_process';
 import { runMembershipSim, type MembershipSimResult } from './membership-sim.js';
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
 import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
+import { traceReport } from './membership-trace.js';
 
 const env = process.env;
 
@@ -119,6 +122,9 @@ for (const { cell, result } of reals)
 const cellLoads: Record<string, number[]> = {};
 for (const { cell, result } of reals) cellLoads[`real_load1_${cell.agents}`] = result.weft.trials.map((t) => t.load1);
 
+// BENCH_MEMBERSHIP_TRACE=FILE: what weft's own logs say about each false death (issue 17).
+const trace = env.BENCH_MEMBERSHIP_TRACE && reals.length ? traceReport(env.BENCH_MEMBERSHIP_TRACE) : undefined;
+if (trace) console.log(`trace ${env.BENCH_MEMBERSHIP_TRACE}:\n${trace.lines.map((l) => `  ${l}`).join('\n')}\n`);
 console.log(`total wall time ${((performance.now() - started) / 1000).toFixed(1)} s`);
 console.log(
   JSON.stringify({
@@ -154,6 +160,7 @@ console.log(
     real_wire_bytes_ratio_vs_serf: real?.wire_bytes_ratio ?? null,
     real_weft_false_deaths: real?.weft.false_deaths ?? null,
     real_serf_false_deaths: real?.serf.false_deaths ?? null,
+    ...trace?.figures,
     real_bytes_method: real
       ? real.weft.idle_wire_bytes_per_agent_s === null
         ? 'counters (weft /metrics, serf statsd)'
