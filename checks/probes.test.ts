@@ -257,3 +257,48 @@ t.test(
     t.same(runner.endpointKeys(), ['b'], 'room again once others are gone');
   },
 );
+
+t.test(
+  'runner: a script in a record runs on this host only when allowed, and a container script never does',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-check-'));
+    const script = (name: string): CheckRecord => ({
+      ...def({ name, kind: 'script', target: `touch ${join(dir, name)}`, intervalMs: 100, timeoutMs: 90 }),
+      status: 'critical',
+      output: '',
+    });
+    const outputs = new Map<string, string>();
+    const execs: string[] = [];
+    const make = (over: Partial<ConstructorParameters<typeof CheckRunner>[0]>) => {
+      const r = new CheckRunner({
+        rng: seededRng(3),
+        clock: () => performance.now(),
+        onTransition: (e, c, tr) => outputs.set(`${e}#${c}`, tr.output),
+        ...over,
+      });
+      t.teardown(() => r.stop());
+      return r;
+    };
+    const off = make({});
+    off.setEndpoint('api', ['127.0.0.1'], [script('host')]);
+    off.setEndpoint('docker', ['127.0.0.1'], [script('container')], 'c'.repeat(64));
+    await eventually('both reported', () => outputs.size === 2, 10_000, 10);
+    t.match(outputs.get('api#host'), /not run: scripts are off here \(checks.allowScripts\)/);
+    t.match(outputs.get('docker#container'), /not run: scripts in containers are off here/);
+    const on = make({
+      hostScripts: true,
+      containerExec: async (d, container) => {
+        execs.push(`${container.slice(0, 3)} ${d.target}`);
+        return { status: 'warning', output: 'exec ran' };
+      },
+    });
+    on.setEndpoint('api2', ['127.0.0.1'], [script('host2')]);
+    on.setEndpoint('docker2', ['127.0.0.1'], [script('container2')], 'c'.repeat(64));
+    await eventually('both ran', () => outputs.size === 4, 10_000, 10);
+    t.equal(outputs.get('docker2#container2'), 'exec ran', "the container's script went to the container");
+    t.match(execs[0], /^ccc touch /);
+    off.stop();
+    on.stop();
+    t.same(readdirSync(dir).sort(), ['host2'], 'only the allowed host script ran on this host');
+  },
+);
