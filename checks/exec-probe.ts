@@ -85,25 +85,47 @@ export class ContainerExec {
   }
 }
 
+/** Calls to the engine (create, start, inspect) that take longer than this fail the run. As the registrar's. */
+export const ENGINE_TIMEOUT_MS = 10_000;
+
 async function execOnce(docker: Docker, def: CheckDef, container: string, argv: string[]): Promise<Outcome> {
-  const abortSignal = AbortSignal.timeout(def.timeoutMs);
   let exec: Docker.Exec | undefined;
   try {
-    exec = await docker
-      .getContainer(container)
-      .exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Tty: false, abortSignal } as Docker.ExecCreateOptions);
-    const stream = (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false, abortSignal }))!;
+    exec = await docker.getContainer(container).exec({
+      Cmd: argv,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      abortSignal: AbortSignal.timeout(ENGINE_TIMEOUT_MS),
+    } as Docker.ExecCreateOptions);
+    const stream = await started(exec);
+    // The check's timeout is the command's, as Docker HEALTHCHECK's: the engine's own
+    // latency (a busy dockerd takes a second to start an exec) does not count against it.
+    const timeout = AbortSignal.timeout(def.timeoutMs);
     const out = new FrameReader();
-    const ended = await untilEnd(stream, out, abortSignal);
-    if (!ended) return await timedOut(exec, def, out.text());
-    const code = await exitCode(exec, abortSignal);
-    if (code === undefined) return await timedOut(exec, def, out.text());
+    if (!(await untilEnd(stream, out, timeout))) return await timedOut(exec, def, container, out.text());
+    const code = await exitCode(exec);
+    if (code === undefined) return critical(`the Docker engine did not say the exit code of the script${said(out)}`);
     const status = code === 0 ? 'passing' : code === 1 ? 'warning' : 'critical';
     return { status, output: out.text() || `exit ${code}` };
   } catch (err) {
-    if (abortSignal.aborted && exec) return await timedOut(exec, def, '');
-    if (abortSignal.aborted) return critical(`timed out after ${def.timeoutMs} ms: the Docker engine did not answer`);
     return critical(`cannot run the script in container ${short(container)}: ${engineMessage(err)}`);
+  }
+}
+
+const said = (out: FrameReader) => (out.text() ? `: ${out.text()}` : '');
+
+/** Starts the exec attached. The signal is aborted only if the start takes too long: on the attached stream it would cut the command's output. */
+async function started(exec: Docker.Exec): Promise<NodeJS.ReadableStream> {
+  const ctl = new AbortController();
+  const timer = setTimeout(
+    () => ctl.abort(new Error('the Docker engine did not start the exec in time')),
+    ENGINE_TIMEOUT_MS,
+  );
+  try {
+    return (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false, abortSignal: ctl.signal }))!;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -117,7 +139,6 @@ function untilEnd(stream: NodeJS.ReadableStream, out: FrameReader, signal: Abort
       resolve(ended);
     };
     const onAbort = () => done(false);
-    if (signal.aborted) return done(false);
     signal.addEventListener('abort', onAbort);
     s.on('data', (d: Buffer) => out.push(d));
     s.on('end', () => done(true));
@@ -126,44 +147,65 @@ function untilEnd(stream: NodeJS.ReadableStream, out: FrameReader, signal: Abort
   });
 }
 
-/** The exit code once the engine has it; undefined if it does not before the timeout. */
-async function exitCode(exec: Docker.Exec, abortSignal: AbortSignal): Promise<number | undefined> {
-  // The stream can end a moment before the engine records the exit.
-  for (let wait = 5; !abortSignal.aborted; wait = Math.min(wait * 2, 100)) {
-    const info = await exec.inspect({ abortSignal });
+/** The exit code once the engine has it (the stream can end a moment before it records the exit). */
+async function exitCode(exec: Docker.Exec): Promise<number | undefined> {
+  const deadline = performance.now() + ENGINE_TIMEOUT_MS;
+  for (let wait = 5; performance.now() < deadline; wait = Math.min(wait * 2, 200)) {
+    const info = await exec.inspect({ abortSignal: AbortSignal.timeout(ENGINE_TIMEOUT_MS) });
     if (!info.Running && typeof info.ExitCode === 'number') return info.ExitCode;
     await new Promise((r) => setTimeout(r, wait));
   }
   return undefined;
 }
 
-async function timedOut(exec: Docker.Exec, def: CheckDef, text: string): Promise<Outcome> {
-  const killed = await killExec(exec);
-  const said = text ? `: ${text}` : '';
-  return critical(`timed out after ${def.timeoutMs} ms and ${killed}${said}`);
+async function timedOut(exec: Docker.Exec, def: CheckDef, container: string, text: string): Promise<Outcome> {
+  const killed = await killExec(exec, container);
+  return critical(`timed out after ${def.timeoutMs} ms and ${killed}${text ? `: ${text}` : ''}`);
 }
 
-/** Kills the exec's process and all below it; what happened, for the output. */
-async function killExec(exec: Docker.Exec): Promise<string> {
-  let pid: number;
-  try {
-    const info = await exec.inspect({ abortSignal: AbortSignal.timeout(2_000) });
-    if (!info.Running) return 'had exited';
-    pid = info.Pid;
-  } catch {
-    return 'could not be killed (the engine did not say its pid)';
-  }
-  if (!(pid > 1)) return 'could not be killed (the engine did not say its pid)';
-  let n = 0;
+/**
+ * Kills the exec's process and all below it; what happened, for the output. Only processes
+ * in the container's cgroup: should the agent see another pid namespace than the engine,
+ * the engine's pid could name an unrelated process here.
+ */
+async function killExec(exec: Docker.Exec, container: string): Promise<string> {
+  const pid = await pidOf(exec);
+  if (pid === 'exited') return 'had exited';
+  if (pid === undefined) return 'could not be killed (the engine did not say its pid)';
+  if (!inContainer(pid, container)) return `could not be killed (no process ${pid} of the container here)`;
   for (const p of [pid, ...descendants(pid)]) {
     try {
-      process.kill(p, 'SIGKILL');
-      n++;
+      if (inContainer(p, container)) process.kill(p, 'SIGKILL');
     } catch {
-      // gone already, or not ours to see (another pid namespace)
+      // gone already
     }
   }
-  return n > 0 ? 'was killed' : `could not be killed (no process ${pid} here: another pid namespace?)`;
+  return 'was killed';
+}
+
+/** The exec's pid. A busy engine says Running with pid 0 until runc has started the process: ask again. */
+async function pidOf(exec: Docker.Exec): Promise<number | 'exited' | undefined> {
+  const deadline = performance.now() + ENGINE_TIMEOUT_MS;
+  for (let wait = 10; performance.now() < deadline; wait = Math.min(wait * 2, 250)) {
+    try {
+      const info = await exec.inspect({ abortSignal: AbortSignal.timeout(ENGINE_TIMEOUT_MS) });
+      if (!info.Running) return 'exited';
+      if (info.Pid > 1) return info.Pid;
+    } catch {
+      return undefined;
+    }
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  return undefined;
+}
+
+/** Whether process `pid` here is in the container's cgroup (Docker names its cgroups by the full id). */
+function inContainer(pid: number, container: string): boolean {
+  try {
+    return container.length >= 12 && readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(container);
+  } catch {
+    return false;
+  }
 }
 
 /** Every process below `root`, from /proc. */
