@@ -21,7 +21,7 @@ import { KIND_FIELDS, SETTING_FIELDS, parseCheckSpecs } from '../checks/index.js
 
 export const CHECK_PREFIX = 'weft.check.';
 const SCRIPT_REFUSED =
-  'scripts in containers are off on this agent (turn on with checks.allowContainerScripts), or use Docker HEALTHCHECK';
+  'script: scripts in containers are off on this agent (turn on with checks.allowContainerScripts), or use Docker HEALTHCHECK';
 
 export interface CheckLabelOptions {
   /** weft.check.script runs inside the container (checks.allowContainerScripts); otherwise it is refused. */
