@@ -30,7 +30,7 @@ export class FrameReader {
   private readonly parts: Buffer[] = [];
   private kept = 0;
 
-  constructor(private readonly max = DEFAULTS.maxScriptOutputBytes) {}
+  constructor(private readonly max: number = DEFAULTS.maxScriptOutputBytes) {}
 
   push(chunk: Buffer): void {
     let i = 0;
