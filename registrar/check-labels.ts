@@ -3,14 +3,16 @@
 //   weft.check.http=:8080/healthz    GET the container's address, port 8080, /healthz
 //   weft.check.tcp=:5432             connect to the container's address, port 5432
 //   weft.check.ttl=30s               the service pushes its status (weft service pass|warn|fail)
+//   weft.check.script=/bin/check -q  runs inside the container, by Docker exec (checks/exec-probe.ts),
+//                                    an argv (checks/exec-command.ts); only with checks.allowContainerScripts
 //   weft.check.interval=5s  weft.check.timeout=2s  weft.check.rise=2  weft.check.fall=3
 //   weft.check.body=ok               (http) the body must contain this
 //       The settings apply to every check of the container.
 //
-// weft.check.script is refused: a label is written by whoever can start a container, and
-// a script check runs its command on this host, as the agent's user, outside the
-// container. A command inside the container is what Docker's HEALTHCHECK already runs,
-// and its status counts (records/schema.ts isServing).
+// weft.check.script never runs on this host: a label is written by whoever can start a
+// container, so its command runs inside that container, which that person controls
+// anyway. The checker knows it from the record (source docker, with the container's id).
+// Without checks.allowContainerScripts the label is refused.
 //
 // A check label that cannot be read leaves the container out (not registered): an
 // endpoint whose health cannot be known must not be served as healthy.
@@ -19,7 +21,12 @@ import { KIND_FIELDS, SETTING_FIELDS, parseCheckSpecs } from '../checks/index.js
 
 export const CHECK_PREFIX = 'weft.check.';
 const SCRIPT_REFUSED =
-  'script checks are not taken from labels: whoever starts a container would run a command on this host; use Docker HEALTHCHECK, which runs inside the container';
+  'script: scripts in containers are off on this agent (turn on with checks.allowContainerScripts), or use Docker HEALTHCHECK';
+
+export interface CheckLabelOptions {
+  /** weft.check.script runs inside the container (checks.allowContainerScripts); otherwise it is refused. */
+  containerScripts?: boolean;
+}
 
 export interface CheckLabels {
   checks: CheckDef[];
@@ -28,7 +35,7 @@ export interface CheckLabels {
 }
 
 /** Reads every weft.check.* label of one container (the others are ignored). */
-export function parseCheckLabels(labels: Record<string, string>): CheckLabels {
+export function parseCheckLabels(labels: Record<string, string>, opts: CheckLabelOptions = {}): CheckLabels {
   const kinds: Record<string, string>[] = [];
   const settings: Record<string, string> = {};
   for (const label of Object.keys(labels)
@@ -63,7 +70,10 @@ export function parseCheckLabels(labels: Record<string, string>): CheckLabels {
   }
   // body is for http only: a container with http and tcp checks gives it to the http one.
   const specs = kinds.map((k) => ({ ...k, ...settings, ...('http' in k ? {} : { body: undefined }) }));
-  const parsed = parseCheckSpecs(specs, { refuseScript: SCRIPT_REFUSED });
+  const parsed = parseCheckSpecs(
+    specs,
+    opts.containerScripts ? { scriptIn: 'container' } : { refuseScript: SCRIPT_REFUSED },
+  );
   if (typeof parsed !== 'string') return { checks: parsed };
   const culprit = labelOf(parsed);
   return {
@@ -76,8 +86,9 @@ export function parseCheckLabels(labels: Record<string, string>): CheckLabels {
 export function readCheckLabels(
   labels: Record<string, string>,
   out: { checks: CheckDef[]; checksRefused?: boolean; problems: { label: string; value: string; reason: string }[] },
+  opts: CheckLabelOptions = {},
 ): void {
-  const read = parseCheckLabels(labels);
+  const read = parseCheckLabels(labels, opts);
   out.checks = read.checks;
   if (!read.problem) return;
   out.problems.push(read.problem);

@@ -40,6 +40,8 @@ export interface MapContext {
   nodeAddr: string | undefined;
   /** Why a literal VIP is refused (labels.ts LabelOptions). */
   checkVip?: (vip: string) => string | undefined;
+  /** weft.check.script labels are taken (checks.allowContainerScripts). */
+  containerScripts?: boolean;
 }
 
 export type Mapped =
@@ -91,7 +93,7 @@ export function mapContainer(info: InspectInfo, ctx: MapContext): Mapped {
   const labels = info.Config?.Labels;
   if (typeof info.Id !== 'string' || info.Id === '' || !hasWeftLabels(labels) || !isRunning(info))
     return { kind: 'none' };
-  const parsed = parseLabels(labels, { checkVip: ctx.checkVip });
+  const parsed = parseLabels(labels, { checkVip: ctx.checkVip, containerScripts: ctx.containerScripts });
   if (parsed.service === undefined)
     return { kind: 'invalid', reason: 'no usable weft.service label', problems: parsed.problems };
   if (parsed.checksRefused)

@@ -185,6 +185,8 @@ export interface LabelOptions {
    * address, outside the VIP ranges...), or undefined. The label is then a problem.
    */
   checkVip?: (vip: string) => string | undefined;
+  /** weft.check.script is taken, to run inside the container (check-labels.ts). */
+  containerScripts?: boolean;
 }
 
 /** A VIP label that left out ->targetPort: resolved against the named ports once all are read. */
@@ -271,7 +273,7 @@ export function parseLabels(labels: Record<string, string> | null | undefined, o
     }
   }
   nameUnnamedPort(labels[UNNAMED_PORT_LABEL], out, problem);
-  readCheckLabels(labels, out);
+  readCheckLabels(labels, out, { containerScripts: opts.containerScripts });
   for (const { b, label, value } of implicit) {
     const ambiguous = defaultVipTarget(b, out.ports);
     if (ambiguous) problem(label, value, `${ambiguous}; write ${value}->PORT`);

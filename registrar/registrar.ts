@@ -48,6 +48,8 @@ export interface RegistrarOptions {
   nodeAddr?: string;
   /** Why a literal VIP in a label is refused (lb/vip-guard.ts), reported like other bad labels. */
   checkVip?: (vip: string) => string | undefined;
+  /** Take weft.check.script labels, to run inside their container (checks.allowContainerScripts). */
+  containerScripts?: boolean;
   store: EndpointStore;
   logger: RegistrarLogger;
   /**
@@ -369,7 +371,12 @@ export class Registrar {
   private async apply(id: string, info: InspectInfo | undefined): Promise<void> {
     if (this.stopped) return;
     const mapped = info
-      ? mapContainer(info, { node: this.opts.node, nodeAddr: this.opts.nodeAddr, checkVip: this.opts.checkVip })
+      ? mapContainer(info, {
+          node: this.opts.node,
+          nodeAddr: this.opts.nodeAddr,
+          checkVip: this.opts.checkVip,
+          containerScripts: this.opts.containerScripts,
+        })
       : ({ kind: 'none' } as const);
     if (!info) this.reported.delete(id);
     const name = (info?.Name ?? '').replace(/^\//, '') || shortId(id);

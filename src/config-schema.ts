@@ -623,6 +623,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: "Accept script checks registered through the API: they run commands on this host as the agent's user. Never from Docker labels.",
     flag: 'checks-allow-scripts',
   },
+  {
+    path: 'checks.allowContainerScripts',
+    type: { kind: 'bool' },
+    default: CHECKS.allowContainerScripts,
+    doc: 'Run the weft.check.script label of a container inside that container (Docker exec, as an argv; ["sh", "-c", "..."] for a shell). Off: such labels are refused and the container is not registered.',
+    flag: 'checks-allow-container-scripts',
+  },
 
   // Service definitions as files (issue 14, src/service-files.ts).
   {

@@ -96,7 +96,7 @@ export interface Config {
   /** serf-style handlers of user and member events (src/events/handlers.ts). */
   events: { handlers: EventHandler[]; handlerTimeout: number };
   /** Health checks (checks/). */
-  checks: { allowScripts: boolean };
+  checks: { allowScripts: boolean; allowContainerScripts: boolean };
   /** Service definitions as files (src/service-files.ts): the bodies are checked when they are applied. */
   services: { dir: string; list: unknown[] };
 }

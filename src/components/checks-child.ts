@@ -11,7 +11,8 @@ import type { AgentContext, StoreHandle } from './context.js';
 import { ApiError } from '../api.js';
 import { Counter, Gauge } from '../metrics.js';
 import { seededRng } from '../../base/rng.js';
-import { CheckRunner, type Transition } from '../../checks/index.js';
+import { CheckRunner, ContainerExec, type Transition } from '../../checks/index.js';
+import { resolveSocket } from '../../registrar/index.js';
 import { parseEndpointKey, parseEndpointRecord, SERVICE_PREFIX } from '../../records/schema.js';
 import { boundOutput, CHECK_STATUSES, type CheckStatus } from '../../records/checks.js';
 import type { Json } from '../../crdt-store/json-value.js';
@@ -49,6 +50,8 @@ export function checksChild(ctx: AgentContext, store: StoreHandle, handle: Check
         clock: () => performance.now(),
         onTransition: write,
         onResult,
+        hostScripts: ctx.config.checks.allowScripts,
+        containerExec: containerExecOf(ctx),
         // Not checked means not known to be healthy: its checks are written critical.
         onRefused: (endpoint, checks, max) => {
           const output = `not run: this node runs ${max} checks already (checks/defaults.ts maxChecksPerNode)`;
@@ -60,7 +63,9 @@ export function checksChild(ctx: AgentContext, store: StoreHandle, handle: Check
       const unwatch = s.watch(SERVICE_PREFIX, (e) => {
         if (parseEndpointKey(e.key)?.node !== node) return;
         const rec = e.after?.owner === node ? parseEndpointRecord(e.after.value) : undefined;
-        runner.setEndpoint(e.key, rec?.addrs ?? [], rec?.checks ?? []);
+        // A container's script checks run inside it: the registrar wrote the record, from its labels.
+        const container = rec?.source === 'docker' ? rec.container : undefined;
+        runner.setEndpoint(e.key, rec?.addrs ?? [], rec?.checks ?? [], container);
       });
       handle.current = runner;
       return {
@@ -72,6 +77,14 @@ export function checksChild(ctx: AgentContext, store: StoreHandle, handle: Check
       };
     },
   };
+}
+
+/** How a container's script checks run here: by Docker exec, when the operator allows them and Docker is on. */
+function containerExecOf(ctx: AgentContext): ContainerExec['probe'] | undefined {
+  const { checks, docker } = ctx.config;
+  if (!checks.allowContainerScripts || !docker.enabled) return undefined;
+  const exec = new ContainerExec(resolveSocket(docker.socket || undefined).socket);
+  return (def, container) => exec.probe(def, container);
 }
 
 /** The record with one check's status replaced; undefined (no write) when the check is gone or already says so. */

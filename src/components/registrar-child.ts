@@ -38,6 +38,7 @@ export function registrarChild(
         // A weft.vip label on a loopback, member's or this host's address is a bad label (lb/vip-guard.ts).
         checkVip: (vip) =>
           guard.check(vip, { members: new Set(m.members().map((x) => x.addr)), local: hostAddresses() })?.message,
+        containerScripts: config.checks.allowContainerScripts,
         store: store.current,
         socket: config.docker.socket || undefined,
         logger: log.child({ component: 'registrar' }),
