@@ -54,6 +54,7 @@ export interface Config {
     rateLimit: number;
     rateLimitSlip: number;
     rateLimitExempt: string[];
+    workers: number;
   };
   docker: { enabled: boolean; socket: string };
   lb: {
