@@ -94,9 +94,20 @@ function registerWorkerMetrics(registry: Registry, pool: DnsWorkerPool): void {
       this.set(pool.running);
     },
   });
-  followCounter(registry, 'weft_dns_worker_restarts_total', 'DNS worker processes that exited and were replaced', [], () => [
-    [{}, pool.restarts],
-  ]);
+  followCounter(
+    registry,
+    'weft_dns_worker_answers_total',
+    'DNS answers sent by the worker processes (also in weft_dns_queries_total)',
+    [],
+    () => [[{}, pool.answers()]],
+  );
+  followCounter(
+    registry,
+    'weft_dns_worker_restarts_total',
+    'DNS worker processes that exited and were replaced',
+    [],
+    () => [[{}, pool.restarts]],
+  );
   new Gauge({
     name: 'weft_dns_worker_zone_lag',
     help: 'Zone changes the furthest-behind DNS worker has yet to apply',

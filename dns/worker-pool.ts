@@ -116,6 +116,13 @@ export class DnsWorkerPool {
     return lag;
   }
 
+  /** Answers the workers sent, running or gone. */
+  answers(): number {
+    let n = this.retired.total;
+    for (const s of this.slots) if (s?.stats) for (const v of s.stats.queries) n += v;
+    return n;
+  }
+
   /** Adds every worker's counters, running or gone, to `into`. */
   totals(into: DnsStats): { slipped: number; dropped: number } {
     into.add(this.retired.snapshot());
