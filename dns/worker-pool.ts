@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE_PREFIX, SERVICE_PREFIX } from '../records/schema.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { DnsStats, type StatsSnapshot } from './stats.js';
-import type { DnsLog } from './server.js';
+import type { Log as DnsLog } from '../base/log.js';
 import type { RecordSource, VipSource } from './zone.js';
 import type { FromWorker, ToWorker, WorkerInit, ZoneEvent } from './worker-protocol.js';
 

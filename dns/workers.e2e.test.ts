@@ -94,18 +94,13 @@ t.test('DNS workers: same zone, hostile packets, a killed worker', async (t) => 
     answers: [{ type: 'A', name: q.name, ttl: 60, data: '192.0.2.7' }],
   }));
   t.teardown(() => up.close());
-  const agent = await startAgent(t, [
-    '--node',
-    'w',
-    '--bind',
-    '127.0.0.1',
-    '--dns-workers',
-    '1',
-    '--dns-forward',
-    'true',
-    '--dns-upstreams',
-    up.label,
-  ]);
+  const agent = await startAgent(
+    t,
+    ['--node', 'w', '--bind', '127.0.0.1', '--dns-workers', '1', '--dns-forward', 'true', '--dns-upstreams', up.label],
+    {},
+    // The agent starts in seconds; a busy CI machine has taken over 30.
+    90_000,
+  );
   const port = Number(agent.ready.dns!.split(':')[1]);
   await register(agent, 'web', 'web1', '10.9.0.1');
   await eventually('web resolves', async () => (await allSay(port, 'web.svc.weft.internal', '10.9.0.1', 5)).ok, 10_000);
