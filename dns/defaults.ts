@@ -51,6 +51,8 @@ export const DEFAULTS = {
   workers: 1,
   /** UDP queries per second that start the workers: far above what a node's own clients ask, so an idle agent has none. */
   workerStartQps: 2_000,
+  /** Workers that read no query for this long stop (and start again under load): a burst does not leave processes behind for good. */
+  workerIdleMs: 300_000,
   /** How often the Docker bridges are read again for the recursion ACL, and hostile traffic is summed up in the log. */
   housekeepingMs: 30_000,
 } as const;

@@ -77,6 +77,10 @@ export interface DnsServerOptions {
   workers?: number;
   /** UDP queries per second that start the workers. Default 2,000; 0 starts them with the server. */
   workerStartQps?: number;
+  /** Workers that read no query for this long stop until load returns. Default 5 min. */
+  workerIdleMs?: number;
+  /** The workers' entry point (tests running TypeScript pass dist's compiled worker.js). */
+  workerScript?: string;
   log?: DnsLog;
   /** Where the weft_dns_* metrics go. Default: a registry of its own (see `registry`). */
   registry?: Registry;
@@ -229,6 +233,9 @@ export class DnsServer {
         if (i >= 0 && !this.stopped) this.onUdp(this.udp[i], msg, { address, port });
       },
       log: this.log,
+      script: opts.workerScript,
+      // Started with the server (workerStartQps 0), nothing would start them again.
+      idleMs: (opts.workerStartQps ?? DEFAULTS.workerStartQps) > 0 ? opts.workerIdleMs : Infinity,
     });
   }
 

@@ -7,8 +7,8 @@
 // - The zone: the pool follows the same store view and VIP source as the agent's zone and
 //   relays every change, numbered, to each worker; a new worker first gets every current
 //   record in one message. A worker reports the number it answers from (lag()).
-// - Started lazily: the server calls start() once UDP load passes a threshold, so an idle
-//   agent has no extra process.
+// - Started lazily: the server calls start() once UDP load passes a threshold, and stopped
+//   again after idleMs without a query, so an idle agent has no extra process.
 // - Supervised: a worker that exits is started again after a backoff; after MAX_RESTARTS in
 //   RESTART_WINDOW_MS the pool gives up (logged) and the agent answers alone. A worker never
 //   takes the agent down, and the socket keeps being read by the agent meanwhile.
@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { NODE_PREFIX, SERVICE_PREFIX } from '../records/schema.js';
+import { DEFAULTS } from './defaults.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { DnsStats, type StatsSnapshot } from './stats.js';
 import type { Log as DnsLog } from '../base/log.js';
@@ -43,12 +44,17 @@ export interface WorkerPoolOptions {
   /** A query a worker left to the agent (a name to forward or refuse). */
   relay: (at: string, msg: Buffer, address: string, port: number) => void;
   log: DnsLog;
+  /** The worker's entry point. Default worker.js beside this module (tests: the compiled one). */
+  script?: string;
+  /** No queries read by the workers for this long and they stop. Default DEFAULTS.workerIdleMs. */
+  idleMs?: number;
 }
 
 interface Slot {
   proc: ChildProcess;
   ready: boolean;
   seq: number;
+  packets: number;
   stats?: StatsSnapshot;
   limited: { slipped: number; dropped: number };
 }
@@ -68,16 +74,30 @@ export class DnsWorkerPool {
   private readonly recentRestarts: number[] = [];
   private started = false;
   private stopping = false;
+  /** Stopping the workers for want of work (they start again under load). */
+  private retiring = false;
   private gaveUp = false;
+  /** When a worker last reported queries read, and the timer that looks for idleness. */
+  private lastBusy = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     this.slots = new Array<Slot | undefined>(opts.count).fill(undefined);
   }
 
-  /** Starts the workers (once; later calls do nothing). */
+  /** Starts the workers (later calls do nothing while they run). */
   start(): void {
-    if (this.started || this.stopping || this.opts.count === 0) return;
+    if (this.started || this.stopping || this.gaveUp || this.opts.count === 0) return;
     this.started = true;
+    this.lastBusy = Date.now();
+    const idleMs = this.opts.idleMs ?? DEFAULTS.workerIdleMs;
+    this.idleTimer = setInterval(
+      () => {
+        const booting = this.slots.some((slot) => slot !== undefined && !slot.ready);
+        if (!booting && Date.now() - this.lastBusy >= idleMs) void this.retire();
+      },
+      Math.min(idleMs / 4, 60_000),
+    ).unref();
     const { source, vips } = this.opts;
     this.detach = [
       source.watch(NODE_PREFIX, (e) => this.change(`n:${e.key}`, { k: 'node', e }, e.after === undefined)),
@@ -94,9 +114,27 @@ export class DnsWorkerPool {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.stopAll();
+  }
+
+  /** No queries for idleMs: the workers go (an idle agent has no extra process) until load returns. */
+  private async retire(): Promise<void> {
+    if (this.retiring || this.stopping || !this.started) return;
+    this.retiring = true;
+    await this.stopAll();
+    this.zone.clear();
+    this.opts.rrl.share(1);
+    this.retiring = false;
+    this.started = false;
+    this.opts.log.info({}, 'DNS workers stopped: no load for a while (they start again under load)');
+  }
+
+  private async stopAll(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
     for (const d of this.detach) d();
-    const exits = this.slots.map((s) => (s ? this.kill(s.proc) : undefined));
-    await Promise.all(exits);
+    this.detach = [];
+    await Promise.all(this.slots.map((s) => (s ? this.kill(s.proc) : undefined)));
   }
 
   /** Workers running and answering. */
@@ -158,13 +196,18 @@ export class DnsWorkerPool {
   // ------------------------------------------------------------ processes
 
   private spawn(i: number): void {
-    const proc = fork(workerPath, [], {
+    const script = this.opts.script ?? workerPath;
+    // The agent's flags, less those that would clash (a second debugger on the same port) or
+    // write profiles; a script given compiled needs no loader (a test's TypeScript one takes seconds).
+    const drop = this.opts.script
+      ? /^--(inspect|cpu-prof|heap-prof|import|loader|experimental-loader)/
+      : /^--(inspect|cpu-prof|heap-prof)/;
+    const proc = fork(script, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      // The agent's flags, less those that would clash (a second debugger on the same port) or write profiles.
-      execArgv: process.execArgv.filter((a) => !/^--(inspect|cpu-prof|heap-prof)/.test(a)),
+      execArgv: process.execArgv.filter((a) => !drop.test(a)),
     });
-    const slot: Slot = { proc, ready: false, seq: 0, limited: { slipped: 0, dropped: 0 } };
+    const slot: Slot = { proc, ready: false, seq: 0, packets: 0, limited: { slipped: 0, dropped: 0 } };
     this.slots[i] = slot;
     proc.on('message', (m: FromWorker) => this.onMessage(slot, m));
     proc.on('error', (err) => this.opts.log.warn({ err: err.message }, 'DNS worker process error'));
@@ -178,9 +221,13 @@ export class DnsWorkerPool {
       this.post(slot, { t: 'zone', seq: this.seq, events: [...this.zone.values()] });
       for (const [at, sock] of this.opts.sockets()) this.post(slot, { t: 'socket', at }, sock);
       slot.ready = true;
+      // Idle counts from when a worker can read: starting one can take longer than idleMs on a busy host.
+      this.lastBusy = Date.now();
     } else if (m.t === 'relay') {
       this.opts.relay(m.at, Buffer.from(m.msg.buffer, m.msg.byteOffset, m.msg.byteLength), m.address, m.port);
     } else if (m.t === 'stats') {
+      if (m.packets !== slot.packets) this.lastBusy = Date.now();
+      slot.packets = m.packets;
       slot.seq = m.seq;
       slot.stats = m.stats;
       slot.limited = m.limited;
@@ -210,7 +257,7 @@ export class DnsWorkerPool {
     if (slot.stats) this.retired.add(slot.stats);
     this.retiredLimited.slipped += slot.limited.slipped;
     this.retiredLimited.dropped += slot.limited.dropped;
-    if (this.stopping) return;
+    if (this.stopping || this.retiring) return;
     this.restarts++;
     const t = Date.now();
     this.recentRestarts.push(t);
@@ -228,7 +275,7 @@ export class DnsWorkerPool {
     this.opts.log.warn({ code, signal, restarts: this.restarts }, 'DNS worker exited; starting another');
     const delay = BACKOFF_MS * 2 ** (this.recentRestarts.length - 1);
     setTimeout(() => {
-      if (!this.stopping && this.slots[i] === undefined) this.spawn(i);
+      if (!this.stopping && !this.retiring && this.started && this.slots[i] === undefined) this.spawn(i);
     }, delay).unref();
   }
 

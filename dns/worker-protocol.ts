@@ -36,5 +36,5 @@ export type FromWorker =
   | { t: 'ready'; pid: number }
   /** A query the worker does not answer (a name outside the zone): the agent forwards or refuses it. */
   | { t: 'relay'; at: string; msg: Uint8Array; address: string; port: number }
-  /** The worker's counters since it started, and the zone version it answers from. */
-  | { t: 'stats'; seq: number; stats: StatsSnapshot; limited: { slipped: number; dropped: number } };
+  /** The worker's counters since it started, datagrams read, and the zone version it answers from. */
+  | { t: 'stats'; seq: number; packets: number; stats: StatsSnapshot; limited: { slipped: number; dropped: number } };

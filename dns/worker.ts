@@ -110,6 +110,7 @@ class DnsWorker {
     send({
       t: 'stats',
       seq: this.seq,
+      packets: this.packets,
       stats: this.stats.snapshot(),
       limited: { slipped: this.rrl.slipped, dropped: this.rrl.dropped },
     });
