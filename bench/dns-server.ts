@@ -33,6 +33,9 @@ const dns = await DnsServer.start({
   nodeName: 'bench',
   upstreams: upstream ? [upstream] : [],
   forward: upstream !== undefined,
+  // BENCH_DNS_WORKERS: dns.workers (default: the agent's default).
+  workers: process.env.BENCH_DNS_WORKERS ? Number(process.env.BENCH_DNS_WORKERS) : undefined,
+  log: { debug() {}, info() {}, warn: (o, m) => console.error(m, o), error: (o, m) => console.error(m, o) },
 });
 process.stdout.write(JSON.stringify({ port: dns.addresses[0].port, names: dns.zone.stats.names }) + '\n');
 process.stdin.resume();

@@ -6,7 +6,10 @@
 // (percentiles from dnsperf -v per-query lines), and the qps of forwarded names answered
 // from weft's cache (upstream: a tiny local server; the cache is warmed first). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
-// Knobs: BENCH_DNS_SECONDS (4) per run, BENCH_DNS_ROUNDS (3).
+// Answers are checked during each max-qps run (bench/dns-check.ts): `wrong_answers` must be 0.
+// weft runs as the agent does by default: dns.workers worker processes, started under load
+// (BENCH_DNS_WORKERS overrides; `weft_worker_processes` says how many ran).
+// Knobs: BENCH_DNS_SECONDS (4) per run, BENCH_DNS_ROUNDS (3), BENCH_DNS_WORKERS.
 // --smoke: one round of 0.5 s runs; without dnsperf or dnsmasq the JSON line names them in
 // `absent` (figures null).
 // Progress on stderr; the table on stdout; the last line is one JSON object.
@@ -19,6 +22,7 @@ import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { TestUpstream } from '../dns/upstream.fixture.js';
 import { benchAddr } from './dns-data.js';
+import { checkAnswers, type CheckResult } from './dns-check.js';
 import { envNumber as num, missingCommands, printAbsent, SMOKE } from './_env.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 
@@ -38,7 +42,14 @@ if (missing.length) {
     console.error(
       `bench dns needs \`${cmd}\` on PATH (apt-get install -y ${cmd === 'dnsmasq' ? 'dnsmasq-base' : 'dnsperf'})`,
     );
-  printAbsent(missing, { qps: null, qps_ratio_vs_dnsmasq: null, p99_ms_at_20k: null, cached_forward_qps: null });
+  printAbsent(missing, {
+    qps: null,
+    qps_ratio_vs_dnsmasq: null,
+    p99_ms_at_20k: null,
+    dnsmasq_p99_ms_at_20k: null,
+    wrong_answers: null,
+    cached_forward_qps: null,
+  });
   process.exit(SMOKE ? 0 : 1);
 }
 
@@ -168,6 +179,19 @@ async function perf(
   return r;
 }
 
+/** The DNS worker processes weft's server runs (children named dns/worker.js). */
+async function workerProcesses(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0;
+  try {
+    const { stdout } = await run('pgrep', ['-P', String(pid), '-f', 'dns/worker'], { encoding: 'utf8' });
+    return stdout.split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    return 0; // pgrep exits 1 when none
+  }
+}
+
+const sum = (xs: CheckResult[], k: 'checked' | 'wrong' | 'unanswered') => xs.reduce((a, c) => a + c[k], 0);
+
 const round = (x: number, d = 0) => Math.round(x * 10 ** d) / 10 ** d;
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -185,6 +209,8 @@ await perf(WEFT, weftPort, zoneFile, { seconds: warmS });
 await perf(DNSMASQ, dnsmasqPort, zoneFile, { seconds: warmS });
 
 const max = { weft: [] as number[], dnsmasq: [] as number[] };
+const checks = { weft: [] as CheckResult[], dnsmasq: [] as CheckResult[] };
+const sample = SMOKE ? 50 : 500;
 const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
 for (let r = 0; r < rounds; r++) {
   // Alternate who goes first, so a slow patch of the machine does not always hit one side.
@@ -194,9 +220,16 @@ for (let r = 0; r < rounds; r++) {
   ];
   if (r % 2) order.reverse();
   for (const [who, addr, port] of order) {
-    const m = await perf(addr, port, zoneFile, { seconds });
+    // Answers are checked while the load runs (weft's workers answer only under load).
+    const [m, c] = await Promise.all([
+      perf(addr, port, zoneFile, { seconds }),
+      checkAnswers(addr, port, { count: sample, ms: seconds * 700, services: SERVICES, per: PER, nx: who === 'weft' }),
+    ]);
     max[who].push(m.qps);
-    progress(`round ${r + 1}: ${who} max ${round(m.qps)} qps (lost ${m.lost})`);
+    checks[who].push(c);
+    progress(
+      `round ${r + 1}: ${who} max ${round(m.qps)} qps (lost ${m.lost}); answers checked ${c.checked}, wrong ${c.wrong}, unanswered ${c.unanswered}${c.examples.length ? `: ${c.examples.join('; ')}` : ''}`,
+    );
   }
   for (const [who, addr, port] of order) {
     const l = await perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true });
@@ -216,6 +249,7 @@ progress(
   `cached forwards: ${cached.map((q) => round(q)).join(', ')} qps; upstream asked ${upstreamDuring} times meanwhile`,
 );
 
+const weftWorkers = await workerProcesses(children[0]?.pid);
 for (const c of children) c.kill('SIGTERM');
 await upstream.close();
 
@@ -230,10 +264,16 @@ const result = {
   p99_ms_at_20k: p('weft', 'p99_ms'),
   dnsmasq_p50_ms_at_20k: p('dnsmasq', 'p50_ms'),
   dnsmasq_p99_ms_at_20k: p('dnsmasq', 'p99_ms'),
+  wrong_answers: sum(checks.weft, 'wrong'),
+  answers_checked: sum(checks.weft, 'checked'),
+  answers_unanswered: sum(checks.weft, 'unanswered'),
+  dnsmasq_wrong_answers: sum(checks.dnsmasq, 'wrong'),
+  weft_worker_processes: weftWorkers,
   cached_forward_qps: round(median(cached)),
   rounds,
   seconds_per_run: seconds,
   load_average_at_start: round(load0, 1),
+  load_avg_1m: round(loadavg()[0], 1),
   smoke: SMOKE,
   absent: [] as string[],
 };
@@ -244,6 +284,12 @@ const rows: [string, string, string, string][] = [
   ['  each run', max.weft.map((x) => round(x)).join(' '), max.dnsmasq.map((x) => round(x)).join(' '), ''],
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
+  [
+    'answers checked under load',
+    `${result.answers_checked}, ${result.wrong_answers} wrong`,
+    `${sum(checks.dnsmasq, 'checked')}, ${result.dnsmasq_wrong_answers} wrong`,
+    `weft unanswered ${result.answers_unanswered}; weft workers ${weftWorkers}`,
+  ],
   ['forwarded, cache hits', `${result.cached_forward_qps} qps`, '', `upstream asked ${upstreamDuring}x during`],
 ];
 console.log(

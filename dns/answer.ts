@@ -28,6 +28,11 @@ import type { Zone } from './zone.js';
 export interface ResponderOptions {
   /** The largest UDP answer we send to an EDNS client, whatever it offers. Default 1232 (DNS flag day 2020). */
   maxUdpPayload?: number;
+  /**
+   * Names outside the zone are forwarded somewhere else (a DNS worker process hands them to
+   * its agent): set RA and leave them to the caller (wantsForward) though there is no forwarder here.
+   */
+  forwardsElsewhere?: boolean;
 }
 
 /** How many records, from the first, end within `room` bytes (`ends` ascends: binary search). */
@@ -57,8 +62,11 @@ export class Responder<C = unknown> {
   ) {
     this.maxUdp = Math.max(512, Math.min(65535, opts.maxUdpPayload ?? DEFAULTS.udpPayload));
     this.soa = soaTail(zone);
-    this.raFlag = forwarder ? FLAG_RA : 0;
+    this.forwards = forwarder !== undefined || opts.forwardsElsewhere === true;
+    this.raFlag = this.forwards ? FLAG_RA : 0;
   }
+
+  private readonly forwards: boolean;
 
   private pendingForward: Buffer | undefined = undefined;
 
@@ -120,7 +128,7 @@ export class Responder<C = unknown> {
       if (q.qclass !== CLASS_IN) return this.error(msg, q, RCODE.REFUSED);
       return this.nxdomain(msg, q, tcp);
     }
-    if (this.forwarder === undefined) return this.error(msg, q, RCODE.REFUSED);
+    if (!this.forwards) return this.error(msg, q, RCODE.REFUSED);
     this.pendingForward = msg;
     this.lastSource = 'upstream';
     return undefined;
@@ -139,6 +147,11 @@ export class Responder<C = unknown> {
     const msg = this.pendingForward!;
     this.pendingForward = undefined;
     return this.error(msg, this.q, RCODE.REFUSED);
+  }
+
+  /** Leaves the query just handled to someone else (forwardsElsewhere): the next handle() starts afresh. */
+  dropForward(): void {
+    this.pendingForward = undefined;
   }
 
   forward(now: number, tcp: boolean, client: C): Buffer | undefined {

@@ -43,6 +43,16 @@ export const DEFAULTS = {
   maxTcpConnections: 256,
   /** A TCP client with nothing to say for this long is closed (RFC 7766 suggests seconds), freeing its slot. */
   tcpIdleMs: 10_000,
+  /**
+   * DNS worker processes beside the agent, reading the same UDP sockets: one more core for the
+   * answer path on a 2-core host (the agent itself reads too, so two readers); raise it on a
+   * bigger host that serves much DNS. Each costs a Node process (~40 MB) while it runs.
+   */
+  workers: 1,
+  /** UDP queries per second that start the workers: far above what a node's own clients ask, so an idle agent has none. */
+  workerStartQps: 2_000,
+  /** Workers that read no query for this long stop (and start again under load): a burst does not leave processes behind for good. */
+  workerIdleMs: 300_000,
   /** How often the Docker bridges are read again for the recursion ACL, and hostile traffic is summed up in the log. */
   housekeepingMs: 30_000,
 } as const;

@@ -17,6 +17,8 @@
 //   rrl.ts          response-rate limiting per client network, with slip
 //   random.ts       ids and 0x20 bits from node:crypto
 //   server.ts       UDP/TCP listeners, upstream sockets, timer; metrics.ts prom-client export
+//   worker-pool.ts  worker processes sharing the UDP sockets (dns.workers), fed the zone's changes;
+//   worker.ts       their entry point (worker-protocol.ts: the messages between them)
 export { DnsServer, DnsStartError, type DnsServerOptions, type DnsLog, type ListenAddr } from './server.js';
 export { Zone, type RecordSource, type VipSource, type SourceEvent, type ZoneOptions } from './zone.js';
 export { Responder, type ResponderOptions } from './answer.js';

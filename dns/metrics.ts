@@ -6,6 +6,7 @@ import { ZONE_SKIP_REASONS, type Zone } from './zone.js';
 import type { Forwarder } from './forwarder.js';
 import type { ResponseRateLimiter } from './rrl.js';
 import { followCounter } from '../base/follow-counter.js';
+import type { DnsWorkerPool } from './worker-pool.js';
 
 /** The latency histogram, from the counts the server keeps per source. */
 const LATENCY_NAME = 'weft_dns_query_duration_seconds';
@@ -15,7 +16,7 @@ const LATENCY_HELP =
 class FollowedHistogram extends Histogram<'source'> {
   constructor(
     registry: Registry,
-    private readonly stats: DnsStats,
+    private readonly stats: () => DnsStats,
   ) {
     super({
       name: LATENCY_NAME,
@@ -34,8 +35,9 @@ class FollowedHistogram extends Histogram<'source'> {
   async getForPromString(): ReturnType<Histogram<'source'>['get']> {
     const values: { value: number; labels: Partial<Record<'source' | 'le', string | number>>; metricName: string }[] =
       [];
+    const latency = this.stats().latency;
     SOURCES.forEach((source, i) => {
-      const l = this.stats.latency[i];
+      const l = latency[i];
       let cum = 0;
       LATENCY_BUCKETS_S.forEach((le, b) => {
         cum += l.buckets[b];
@@ -57,20 +59,68 @@ class FollowedHistogram extends Histogram<'source'> {
   }
 }
 
+/**
+ * What the metrics read: the agent's own counters (forwarder, cache, upstreams) and, when DNS
+ * worker processes answer too, the sums with theirs (answers, latency, malformed packets,
+ * refusals, rate-limited responses).
+ */
+export interface DnsCounters {
+  own: DnsStats;
+  all: () => DnsStats;
+  limited: () => { slipped: number; dropped: number };
+  workers?: DnsWorkerPool;
+}
+
 export function registerDnsMetrics(
   registry: Registry,
-  stats: DnsStats,
+  counters: DnsCounters,
   zone: Zone,
   forwarder: Forwarder<unknown> | undefined,
   rrl?: ResponseRateLimiter,
 ): void {
-  registerAnswerCounters(registry, stats);
-  registerRejectCounters(registry, stats, zone, rrl);
+  registerAnswerCounters(registry, counters);
+  registerRejectCounters(registry, counters, zone);
   registerDnsGauges(registry, zone, forwarder, rrl);
+  if (counters.workers) registerWorkerMetrics(registry, counters.workers);
+}
+
+// The worker processes (worker-pool.ts): how many answer, how often one was replaced, how far behind the zone they are.
+function registerWorkerMetrics(registry: Registry, pool: DnsWorkerPool): void {
+  new Gauge({
+    name: 'weft_dns_workers',
+    help: 'DNS worker processes answering UDP next to the agent (dns.workers; started under load)',
+    registers: [registry],
+    collect() {
+      this.set(pool.running);
+    },
+  });
+  followCounter(
+    registry,
+    'weft_dns_worker_answers_total',
+    'DNS answers sent by the worker processes (also in weft_dns_queries_total)',
+    [],
+    () => [[{}, pool.answers()]],
+  );
+  followCounter(
+    registry,
+    'weft_dns_worker_restarts_total',
+    'DNS worker processes that exited and were replaced',
+    [],
+    () => [[{}, pool.restarts]],
+  );
+  new Gauge({
+    name: 'weft_dns_worker_zone_lag',
+    help: 'Zone changes the furthest-behind DNS worker has yet to apply',
+    registers: [registry],
+    collect() {
+      this.set(pool.lag());
+    },
+  });
 }
 
 // What was answered and how: by type and code, latency, the cache and the upstreams.
-function registerAnswerCounters(registry: Registry, stats: DnsStats): void {
+function registerAnswerCounters(registry: Registry, counters: DnsCounters): void {
+  const stats = counters.own;
   followCounter(
     registry,
     'weft_dns_queries_total',
@@ -78,16 +128,17 @@ function registerAnswerCounters(registry: Registry, stats: DnsStats): void {
     ['qtype', 'rcode'],
     () => {
       const out: [Partial<Record<'qtype' | 'rcode', string>>, number][] = [];
+      const all = counters.all();
       QTYPE_LABELS.forEach((qtype, qi) =>
         RCODE_LABELS.forEach((rcode, ri) => {
-          const v = stats.queries[qi * RCODE_LABELS.length + ri];
+          const v = all.queries[qi * RCODE_LABELS.length + ri];
           if (v > 0) out.push([{ qtype, rcode }, v]);
         }),
       );
       return out;
     },
   );
-  new FollowedHistogram(registry, stats);
+  new FollowedHistogram(registry, counters.all);
   followCounter(registry, 'weft_dns_cache_hits_total', 'Forwarded questions answered from the cache', [], () => [
     [{}, stats.cacheHits],
   ]);
@@ -104,12 +155,8 @@ function registerAnswerCounters(registry: Registry, stats: DnsStats): void {
 }
 
 // Input turned away or cut short: spoofs, refused recursion, rate limits, overload, malformed packets, bad records.
-function registerRejectCounters(
-  registry: Registry,
-  stats: DnsStats,
-  zone: Zone,
-  rrl: ResponseRateLimiter | undefined,
-): void {
+function registerRejectCounters(registry: Registry, counters: DnsCounters, zone: Zone): void {
+  const stats = counters.own;
   followCounter(
     registry,
     'weft_dns_upstream_spoof_total',
@@ -122,17 +169,20 @@ function registerRejectCounters(
     'weft_dns_recursion_refused_total',
     'Names outside the zone answered REFUSED because the client is not in dns.recursionAllow',
     [],
-    () => [[{}, stats.recursionRefused]],
+    () => [[{}, counters.all().recursionRefused]],
   );
   followCounter(
     registry,
     'weft_dns_rate_limited_total',
     'UDP responses over the per-network rate limit, by action: slip (sent empty with TC) or drop',
     ['action'],
-    () => [
-      [{ action: 'slip' }, rrl?.slipped ?? 0],
-      [{ action: 'drop' }, rrl?.dropped ?? 0],
-    ],
+    () => {
+      const l = counters.limited();
+      return [
+        [{ action: 'slip' }, l.slipped],
+        [{ action: 'drop' }, l.dropped],
+      ];
+    },
   );
   followCounter(
     registry,
@@ -146,7 +196,7 @@ function registerRejectCounters(
     'weft_dns_malformed_packets_total',
     'Packets that are not a well-formed query, by reason',
     ['reason'],
-    () => Object.entries(stats.malformed).map(([reason, n]) => [{ reason }, n]),
+    () => Object.entries(counters.all().malformed).map(([reason, n]) => [{ reason }, n]),
   );
   followCounter(
     registry,

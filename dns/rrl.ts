@@ -36,8 +36,10 @@ interface Bucket {
 const groups = new Uint16Array(8);
 
 export class ResponseRateLimiter {
-  readonly rate: number;
-  readonly burst: number;
+  rate: number;
+  burst: number;
+  private readonly fullRate: number;
+  private readonly fullBurst: number;
   readonly slip: number;
   readonly maxClients: number;
   private readonly exempt: NetSet | undefined;
@@ -48,9 +50,20 @@ export class ResponseRateLimiter {
   constructor(opts: RrlOptions) {
     this.rate = opts.ratePerS;
     this.burst = Math.max(1, opts.burst ?? opts.ratePerS);
+    this.fullRate = this.rate;
+    this.fullBurst = this.burst;
     this.slip = opts.slip ?? DEFAULTS.rateLimitSlip;
     this.maxClients = opts.maxClients ?? DEFAULTS.rateLimitMaxClients;
     this.exempt = opts.exempt;
+  }
+
+  /**
+   * Keeps 1/readers of the limit: with DNS worker processes reading the same socket, each
+   * limits on its own, so the networks' total stays within the configured rate.
+   */
+  share(readers: number): void {
+    this.rate = this.fullRate / readers;
+    this.burst = Math.max(1, this.fullBurst / readers);
   }
 
   get clients(): number {

@@ -21,6 +21,7 @@ import { registerDnsMetrics } from './metrics.js';
 import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
 import { Zone, type RecordSource, type VipSource } from './zone.js';
+import { DnsWorkerPool } from './worker-pool.js';
 
 export interface ListenAddr {
   addr: string;
@@ -69,6 +70,17 @@ export interface DnsServerOptions {
   interfaces?: Interfaces;
   /** Response-rate limiting on UDP, per client /24 or /56. Default 1000/s, burst 1000, slip 2, loopback exempt. */
   rateLimit?: { ratePerS?: number; burst?: number; slip?: number; maxClients?: number; exempt?: readonly string[] };
+  /**
+   * Worker processes that answer UDP for the zone from the same sockets (worker-pool.ts), on
+   * other cores. Default 1. They start once UDP queries arrive faster than workerStartQps.
+   */
+  workers?: number;
+  /** UDP queries per second that start the workers. Default 2,000; 0 starts them with the server. */
+  workerStartQps?: number;
+  /** Workers that read no query for this long stop until load returns. Default 5 min. */
+  workerIdleMs?: number;
+  /** The workers' entry point (tests running TypeScript pass dist's compiled worker.js). */
+  workerScript?: string;
   log?: DnsLog;
   /** Where the weft_dns_* metrics go. Default: a registry of its own (see `registry`). */
   registry?: Registry;
@@ -94,6 +106,11 @@ const literal = (
 
 const now = (): number => performance.now();
 
+/** How many UDP queries go between two checks of the load (countLoad): no timer, nothing at all when idle. */
+const LOAD_CHECK_EVERY = 1024;
+
+const atKey = (a: ListenAddr): string => `${a.addr}:${a.port}`;
+
 /** Over UDP a client outside recursionAllow gets at most this many times its query's size (more is truncated: TCP). */
 export const UNTRUSTED_AMPLIFICATION = 3;
 
@@ -104,6 +121,8 @@ export class DnsServer {
   readonly forwarder: Forwarder<Client> | undefined;
   readonly acl: RecursionAcl;
   readonly rrl: ResponseRateLimiter;
+  /** The worker processes (undefined with workers 0). */
+  workers: DnsWorkerPool | undefined;
   /** The bound addresses, UDP and TCP on each (ports resolved when 0 was asked). */
   readonly addresses: ListenAddr[] = [];
   private readonly responder: Responder<Client>;
@@ -126,6 +145,10 @@ export class DnsServer {
   private readonly maxTcp: number;
   private readonly timeoutMs: number;
   private stopped = false;
+  /** UDP queries since the last load check, and when that was (see countLoad). */
+  private loadCount = 0;
+  private loadMark = 0;
+  private readonly loadWindowMs: number;
 
   private constructor(opts: DnsServerOptions, upstreams: Upstream[]) {
     this.log = opts.log ?? silent;
@@ -164,14 +187,72 @@ export class DnsServer {
       maxClients: rl.maxClients,
       exempt: new NetSet(exempt),
     });
+    this.workers = this.workerPool(opts, rl.ratePerS ?? DEFAULTS.rateLimit);
+    const startQps = opts.workerStartQps ?? DEFAULTS.workerStartQps;
+    this.loadWindowMs = startQps > 0 ? (LOAD_CHECK_EVERY * 1000) / startQps : 0;
     this.registry = opts.registry ?? new Registry();
     registerDnsMetrics(
       this.registry,
-      this.stats,
+      { own: this.stats, all: () => this.allStats(), limited: () => this.limited(), workers: this.workers },
       this.zone,
       this.forwarder as Forwarder<unknown> | undefined,
       this.rrl,
     );
+  }
+
+  private workerPool(opts: DnsServerOptions, ratePerS: number): DnsWorkerPool | undefined {
+    const count = opts.workers ?? DEFAULTS.workers;
+    if (!Number.isInteger(count) || count < 0 || count > 64)
+      throw new Error(`DNS workers ${count} is not a whole number from 0 to 64`);
+    if (count === 0) return undefined;
+    const rl = opts.rateLimit ?? {};
+    return new DnsWorkerPool({
+      count,
+      init: {
+        domain: this.zone.domain,
+        ttlS: this.zone.ttl,
+        nodeName: opts.nodeName,
+        maxUdpPayload: opts.maxUdpPayload ?? DEFAULTS.udpPayload,
+        forwards: this.forwarder !== undefined,
+        recursionAllow: opts.recursionAllow,
+        overlayCidr: opts.overlayCidr,
+        rateLimit: {
+          ratePerS,
+          burst: this.rrl.burst,
+          slip: this.rrl.slip,
+          maxClients: rl.maxClients,
+          exempt: rl.exempt ?? DEFAULTS.rateLimitExempt,
+        },
+      },
+      source: opts.source,
+      vips: opts.vips,
+      rrl: this.rrl,
+      sockets: () => this.udp.map((s, i): [string, dgram.Socket] => [atKey(this.addresses[i]), s]),
+      relay: (at, msg, address, port) => {
+        const i = this.addresses.findIndex((a) => atKey(a) === at);
+        if (i >= 0 && !this.stopped) this.onUdp(this.udp[i], msg, { address, port });
+      },
+      log: this.log,
+      script: opts.workerScript,
+      // Started with the server (workerStartQps 0), nothing would start them again.
+      idleMs: (opts.workerStartQps ?? DEFAULTS.workerStartQps) > 0 ? opts.workerIdleMs : Infinity,
+    });
+  }
+
+  /** Every process's answers (the agent's and its workers'). */
+  private allStats(): DnsStats {
+    if (!this.workers) return this.stats;
+    const all = new DnsStats();
+    all.add(this.stats.snapshot());
+    this.workers.totals(all);
+    return all;
+  }
+
+  private limited(): { slipped: number; dropped: number } {
+    const own = { slipped: this.rrl.slipped, dropped: this.rrl.dropped };
+    if (!this.workers) return own;
+    const w = this.workers.totals(new DnsStats());
+    return { slipped: own.slipped + w.slipped, dropped: own.dropped + w.dropped };
   }
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
@@ -209,6 +290,7 @@ export class DnsServer {
         `DNS: no upstream resolvers (none left in ${opts.resolvConf ?? DEFAULTS.resolvConf} after our own address); names outside ${server.zone.domain} are refused`,
       );
     server.detach = server.zone.attach(opts.source, opts.vips);
+    if (server.workers && server.loadWindowMs === 0) server.workers.start();
     server.housekeeping = setInterval(() => {
       server.acl.refresh(now());
       server.reportHostile();
@@ -232,6 +314,7 @@ export class DnsServer {
     this.detach();
     if (this.timer) clearTimeout(this.timer);
     if (this.housekeeping) clearInterval(this.housekeeping);
+    const workers = this.workers?.stop();
     for (const c of this.conns) c.destroy();
     for (const c of this.upstreamTcp) c.destroy();
     const closing: Promise<void>[] = [];
@@ -240,6 +323,7 @@ export class DnsServer {
     for (const s of this.udp) closing.push(new Promise((r) => s.close(() => r())));
     for (const s of this.tcp) closing.push(new Promise((r) => s.close(() => r())));
     await Promise.all(closing);
+    await workers;
   }
 
   /**
@@ -258,7 +342,8 @@ export class DnsServer {
     if (i < 0 || this.stopped) return;
     const [udp] = this.udp.splice(i, 1);
     const [tcp] = this.tcp.splice(i, 1);
-    this.addresses.splice(i, 1);
+    const [gone] = this.addresses.splice(i, 1);
+    this.workers?.removeSocket(atKey(gone));
     await Promise.all([new Promise((r) => udp.close(() => r(null))), new Promise((r) => tcp.close(() => r(null)))]);
   }
 
@@ -303,12 +388,14 @@ export class DnsServer {
       this.udp.push(sock);
       this.tcp.push(server);
       this.addresses.push({ addr: l.addr, port });
+      this.workers?.addSocket(atKey({ addr: l.addr, port }), sock);
       return;
     }
   }
 
-  private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: { address: string; port: number }): void {
     const t0 = now();
+    if (++this.loadCount === LOAD_CHECK_EVERY) this.checkLoad(t0);
     const r = this.responder;
     const trusted = this.acl.allows(rinfo.address, t0);
     let out = r.handle(msg, false, trusted ? 0 : UNTRUSTED_AMPLIFICATION * msg.length);
@@ -323,6 +410,13 @@ export class DnsServer {
     }
     if (out !== undefined) this.sendUdp(sock, out, rinfo.address, rinfo.port, t0);
     this.observe(r.lastSource, t0);
+  }
+
+  /** Every LOAD_CHECK_EVERY queries: that many within the window is workerStartQps or more, time for the workers. */
+  private checkLoad(t: number): void {
+    this.loadCount = 0;
+    if (this.workers && t - this.loadMark < this.loadWindowMs) this.workers.start();
+    this.loadMark = t;
   }
 
   /** One log line per period for what hostile or misdirected traffic did, never one per packet. */

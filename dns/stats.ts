@@ -50,6 +50,14 @@ const qtypeIndex = (t: number): number => {
 
 const rcodeIndex = (r: number): number => (r <= 5 ? r : r === 16 ? 6 : 7);
 
+/** What snapshot() copies: the counters a worker process keeps (it neither forwards nor caches). */
+export interface StatsSnapshot {
+  queries: Float64Array;
+  malformed: Record<MalformedReason, number>;
+  recursionRefused: number;
+  latency: { buckets: Float64Array; sum: number; count: number }[];
+}
+
 export class DnsStats {
   /** [qtype][rcode] answers sent */
   readonly queries = new Float64Array(QTYPE_LABELS.length * RCODE_LABELS.length);
@@ -71,6 +79,37 @@ export class DnsStats {
   >;
   /** Latency per source: counts per bucket (cumulative at export), sum and count. */
   readonly latency = SOURCES.map(() => ({ buckets: new Float64Array(LATENCY_BUCKETS_S.length), sum: 0, count: 0 }));
+
+  /** The counters a DNS worker process sends its agent (worker-pool.ts sums them into the metrics). */
+  snapshot(): StatsSnapshot {
+    return {
+      queries: this.queries.slice(),
+      malformed: { ...this.malformed },
+      recursionRefused: this.recursionRefused,
+      latency: this.latency.map((l) => ({ buckets: l.buckets.slice(), sum: l.sum, count: l.count })),
+    };
+  }
+
+  /** Adds a worker's counters to these. */
+  add(s: StatsSnapshot): void {
+    for (let i = 0; i < this.queries.length; i++) this.queries[i] += s.queries[i] ?? 0;
+    for (const r of MALFORMED_REASONS) this.malformed[r] += s.malformed[r] ?? 0;
+    this.recursionRefused += s.recursionRefused;
+    s.latency.forEach((l, i) => {
+      const mine = this.latency[i];
+      if (!mine) return;
+      for (let b = 0; b < mine.buckets.length; b++) mine.buckets[b] += l.buckets[b] ?? 0;
+      mine.sum += l.sum;
+      mine.count += l.count;
+    });
+  }
+
+  /** Answers sent, all types and codes. */
+  get total(): number {
+    let n = 0;
+    for (const v of this.queries) n += v;
+    return n;
+  }
 
   answered(qtype: number, rcode: number): void {
     this.queries[qtypeIndex(qtype) * RCODE_LABELS.length + rcodeIndex(rcode)]++;

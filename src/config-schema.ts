@@ -355,6 +355,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: 'Client networks the rate limit never applies to, CIDRs.',
     flag: 'dns-rate-limit-exempt',
   },
+  {
+    path: 'dns.workers',
+    type: { kind: 'int', min: 0, max: 64 },
+    default: DNS.workers,
+    doc: `Worker processes that answer UDP queries for the zone beside the agent, reading the same sockets (more cores for DNS); started once queries arrive faster than ${DNS.workerStartQps}/s and stopped after ${DNS.workerIdleMs / 60_000} minutes without one, restarted if one exits. 0: the agent answers alone.`,
+    flag: 'dns-workers',
+  },
 
   {
     path: 'lb.datapath',

@@ -56,6 +56,7 @@ export interface Config {
     rateLimit: number;
     rateLimitSlip: number;
     rateLimitExempt: string[];
+    workers: number;
   };
   docker: { enabled: boolean; socket: string };
   lb: {

@@ -66,6 +66,9 @@ if (role === 'upstream') {
     listen: opts.listen as { addr: string; port: number }[],
     upstreams: [String(opts.upstream)],
     upstreamTimeoutMs: Number(opts.timeoutMs ?? 1500),
+    // The counters below are this process's (dns.stats, the rate limiter's): no worker
+    // processes, which a flood would start (dns/workers.e2e.test.ts covers them under attack).
+    workers: 0,
     ...((opts.server as object | undefined) ?? {}),
   });
   const self = dns.addresses[0];

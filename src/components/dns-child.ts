@@ -39,6 +39,7 @@ export function dnsChild(ctx: AgentContext, store: StoreHandle, lb: LbHandle, ha
         // `overlay` in recursionAllow: the overlay's containers are this node's clients only when it runs.
         overlayCidr: config.overlay.enabled ? config.overlay.cidr : undefined,
         rateLimit: { ratePerS: d.rateLimit, slip: d.rateLimitSlip, exempt: d.rateLimitExempt },
+        workers: d.workers,
         log: log.child({ component: 'dns' }),
         registry,
       });

@@ -1,0 +1,58 @@
+// DNS workers come and go with the load (worker-pool.ts): started when queries arrive faster
+// than workerStartQps, stopped after workerIdleMs without one, started again by the next
+// load, and gone when the server stops. Real worker processes on loopback.
+import t from 'tap';
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { DnsServer } from './server.js';
+import { decode, endpoint, newStore, query } from '../test/helpers/dns.js';
+import { eventually } from '../test/helpers/eventually.js';
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+t.test('workers start under load, stop when idle, start again, and go with the server', async (t) => {
+  const store = newStore('n1');
+  store.put('svc/web/n1/a', endpoint('web', ['10.1.0.1']));
+  const dns = await DnsServer.start({
+    source: store,
+    listen: [{ addr: '127.0.0.1', port: 0 }],
+    forward: false,
+    workers: 1,
+    // Low: this process both sends the load and answers it.
+    workerStartQps: 200,
+    workerIdleMs: 3000,
+    // The compiled worker (npx tsc -p tsconfig.json): started through tap's TypeScript loader it takes tens of seconds here.
+    workerScript: fileURLToPath(new URL('../dist/dns/worker.js', import.meta.url)),
+  });
+  t.teardown(() => dns.stop());
+  const { port } = dns.addresses[0];
+  const pool = dns.workers!;
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => sock.close());
+  const replies: number[] = [];
+  sock.on('message', (m) => replies.push(decode(m).answers.length));
+  const load = () => {
+    for (let i = 0; i < 3000; i++) sock.send(query('web.svc.weft.internal', 'A', { id: i }), port, '127.0.0.1');
+  };
+
+  t.equal(pool.running, 0, 'no worker before any load');
+  await eventually('a worker runs under load', () => (load(), pool.running === 1), 30_000, 300);
+  const [first] = pool.pids;
+  await eventually('the idle worker is gone', () => pool.running === 0 && !alive(first!), 30_000);
+  t.equal(pool.restarts, 0, 'stopping an idle worker is no restart');
+  replies.length = 0;
+  await eventually('the next load starts one again', () => (load(), pool.running === 1), 30_000, 300);
+  t.not(pool.pids[0], first, 'a new process');
+  t.ok(replies.length > 0 && replies.every((n) => n === 1), 'every answer carries the address meanwhile');
+  const [second] = pool.pids;
+  await dns.stop();
+  await eventually('the worker goes with the server', () => !alive(second!), 10_000);
+});

@@ -1,0 +1,40 @@
+// The messages between the agent's DNS server and its worker processes (worker-pool.ts and
+// worker.ts), over the child_process IPC channel with advanced serialization (Buffers and
+// typed arrays cross as they are). Types only.
+import type { StatsSnapshot } from './stats.js';
+import type { SourceEvent } from './zone.js';
+
+/** What a worker needs to answer as the agent does, all plain data. */
+export interface WorkerInit {
+  domain: string;
+  ttlS: number;
+  nodeName?: string;
+  maxUdpPayload: number;
+  /** Whether the agent forwards names outside the zone (RA set; such queries go back to it). */
+  forwards: boolean;
+  recursionAllow?: readonly string[];
+  overlayCidr?: string;
+  /** This worker's share of the rate limit (the configured one divided by the readers of the socket). */
+  rateLimit: { ratePerS: number; burst: number; slip: number; maxClients?: number; exempt: readonly string[] };
+}
+
+/** One change the zone follows: a store record (node/ or svc/) or a VIP. */
+export type ZoneEvent =
+  | { k: 'node'; e: SourceEvent }
+  | { k: 'svc'; e: SourceEvent }
+  | { k: 'vip'; vip: string; addr: string | undefined; addr6: string | undefined };
+
+export type ToWorker =
+  | { t: 'init'; init: WorkerInit }
+  /** The zone's events up to `seq` (a new worker gets every current record in one). */
+  | { t: 'zone'; seq: number; events: ZoneEvent[] }
+  /** Comes with the bound UDP socket as the IPC handle; `at` names the listen address. */
+  | { t: 'socket'; at: string }
+  | { t: 'close'; at: string };
+
+export type FromWorker =
+  | { t: 'ready'; pid: number }
+  /** A query the worker does not answer (a name outside the zone): the agent forwards or refuses it. */
+  | { t: 'relay'; at: string; msg: Uint8Array; address: string; port: number }
+  /** The worker's counters since it started, datagrams read, and the zone version it answers from. */
+  | { t: 'stats'; seq: number; packets: number; stats: StatsSnapshot; limited: { slipped: number; dropped: number } };

@@ -1,0 +1,132 @@
+// A DNS worker process: answers UDP queries for the zone from the agent's own listening
+// sockets, passed to it over IPC (the same file descriptor: the kernel hands each datagram
+// to whichever process reads first). It keeps its own copy of the zone, built by the same
+// zone.ts from the store events the agent relays, and its own rate limiter holding a share of
+// the limit. Anything else (names to forward or refuse) goes back to the agent as it came.
+// It exits when the agent goes away (the IPC channel closes).
+//
+// Started by worker-pool.ts: node dns/worker.js
+import type dgram from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+import { Responder } from './answer.js';
+import { RecursionAcl } from './client-acl.js';
+import { DEFAULTS } from './defaults.js';
+import { NetSet, parseNet, type Net } from './netset.js';
+import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
+import { DnsStats } from './stats.js';
+import { Zone } from './zone.js';
+import type { FromWorker, ToWorker, WorkerInit, ZoneEvent } from './worker-protocol.js';
+
+/** Over UDP an untrusted client gets at most this many times its query (server.ts's UNTRUSTED_AMPLIFICATION). */
+const AMPLIFICATION = 3;
+/** How often the counters go to the agent (only when they changed): the metrics lag by at most this. */
+const STATS_MS = 1000;
+
+class DnsWorker {
+  private readonly zone: Zone;
+  private readonly responder: Responder;
+  private readonly acl: RecursionAcl;
+  private readonly rrl: ResponseRateLimiter;
+  private readonly stats = new DnsStats();
+  private readonly sockets = new Map<string, dgram.Socket>();
+  private seq = 0;
+  /** Datagrams read, and how many the last report covered. */
+  private packets = 0;
+  private reported = -1;
+  private reportedSeq = -1;
+
+  constructor(init: WorkerInit) {
+    this.zone = new Zone({ domain: init.domain, ttlS: init.ttlS, nodeName: init.nodeName });
+    this.responder = new Responder(this.zone, this.stats, undefined, {
+      maxUdpPayload: init.maxUdpPayload,
+      forwardsElsewhere: init.forwards,
+    });
+    this.acl = new RecursionAcl({
+      allow: init.recursionAllow,
+      overlayCidr: init.overlayCidr,
+      interfaces: networkInterfaces,
+    });
+    const rl = init.rateLimit;
+    this.rrl = new ResponseRateLimiter({
+      ratePerS: rl.ratePerS,
+      burst: rl.burst,
+      slip: rl.slip,
+      maxClients: rl.maxClients,
+      exempt: new NetSet(rl.exempt.map((c) => parseNet(c)).filter((n): n is Net => n !== undefined)),
+    });
+    setInterval(() => this.report(), STATS_MS).unref();
+    setInterval(() => this.acl.refresh(performance.now()), DEFAULTS.housekeepingMs).unref();
+  }
+
+  onMessage(m: ToWorker, handle: unknown): void {
+    if (m.t === 'zone') this.apply(m.seq, m.events);
+    else if (m.t === 'socket') this.listen(m.at, handle as dgram.Socket);
+    else if (m.t === 'close') {
+      this.sockets.get(m.at)?.close();
+      this.sockets.delete(m.at);
+    }
+  }
+
+  private apply(seq: number, events: ZoneEvent[]): void {
+    for (const ev of events) {
+      if (ev.k === 'node') this.zone.onNode(ev.e);
+      else if (ev.k === 'svc') this.zone.onEndpoint(ev.e);
+      else this.zone.setVip(ev.vip, ev.addr, ev.addr6);
+    }
+    this.seq = seq;
+    // The agent's lag gauge (and its tests) learn the new version now, not at the next report.
+    this.report();
+  }
+
+  private listen(at: string, sock: dgram.Socket): void {
+    this.sockets.set(at, sock);
+    sock.on('error', () => {});
+    sock.on('message', (msg, rinfo) => this.onUdp(at, sock, msg, rinfo));
+  }
+
+  private onUdp(at: string, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const t0 = performance.now();
+    this.packets++;
+    const r = this.responder;
+    const trusted = this.acl.allows(rinfo.address, t0);
+    const out = r.handle(msg, false, trusted ? 0 : AMPLIFICATION * msg.length);
+    if (out === undefined) {
+      if (r.wantsForward) {
+        r.dropForward();
+        send({ t: 'relay', at, msg, address: rinfo.address, port: rinfo.port });
+      }
+      return;
+    }
+    const v = this.rrl.check(rinfo.address, t0);
+    if (v === RRL_SEND) sock.send(out, rinfo.port, rinfo.address);
+    else if (v === RRL_SLIP) sock.send(slipResponse(out), rinfo.port, rinfo.address);
+    this.stats.observe(r.lastSource, (performance.now() - t0) / 1000);
+  }
+
+  private report(): void {
+    if (this.packets === this.reported && this.seq === this.reportedSeq) return;
+    this.reported = this.packets;
+    this.reportedSeq = this.seq;
+    send({
+      t: 'stats',
+      seq: this.seq,
+      packets: this.packets,
+      stats: this.stats.snapshot(),
+      limited: { slipped: this.rrl.slipped, dropped: this.rrl.dropped },
+    });
+  }
+}
+
+function send(m: FromWorker): void {
+  if (process.connected) process.send!(m);
+}
+
+let worker: DnsWorker | undefined;
+process.on('message', (m: ToWorker, handle: unknown) => {
+  if (m.t === 'init') worker = new DnsWorker(m.init);
+  else worker?.onMessage(m, handle);
+});
+// Listening now: the agent sends init, the zone and the sockets in answer.
+send({ t: 'ready', pid: process.pid });
+// The agent is gone (or let go of us): nothing left to answer for.
+process.on('disconnect', () => process.exit(0));
