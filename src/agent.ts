@@ -188,6 +188,8 @@ export class Agent {
 
   /** Resolves with the addresses to print on the ready line once every component is ready. */
   async start(): Promise<Record<string, string>> {
+    // With the "started" line of each component, what start-up spends on each (bench startup).
+    this.ctx.log.debug('starting components');
     await this.root.start();
     return Object.fromEntries(this.ctx.listening);
   }
