@@ -101,7 +101,8 @@ async function startWeft(group: ProcGroup, net: string, i: number, join: string 
     ...(join ? ['--join', join] : []),
   ];
   const proc = group.spawn(`weft-${i + 1}`, process.execPath, args, cleanEnv());
-  const ready = await proc.waitFor((t) => t.includes('weft agent ready'), 120_000, 'ready line');
+  // Generous: 30 agents loading their modules on a shared 2-core host.
+  const ready = await proc.waitFor((t) => t.includes('weft agent ready'), 300_000, 'ready line');
   return { proc, api: (JSON.parse(ready.text) as { api?: string }).api };
 }
 

@@ -4,12 +4,14 @@
 // opens an HTTP server. Runs of the two alternate. Then where the time goes: the module load
 // cost of each part (bench/startup-modules.ts, in a fresh process), and one more start at
 // debug level whose log says when each component had started.
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HERMETIC_PORT_FLAGS } from '../test/helpers/agent-process.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -26,14 +28,41 @@ interface Subject {
   isReady: (line: string) => boolean;
 }
 
+const AGENT_ARGS = ['agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'];
+const isAgentReady = (l: string) => l.includes('weft agent ready');
+const bundle = buildBundle();
+
 const subjects: Subject[] = [
-  {
-    name: 'weft agent',
-    args: [...AGENT_NODE_FLAGS, CLI, 'agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'],
-    isReady: (l) => l.includes('weft agent ready'),
-  },
+  { name: 'weft agent (dist/)', args: [...AGENT_NODE_FLAGS, CLI, ...AGENT_ARGS], isReady: isAgentReady },
   { name: 'floor (node -e http server)', args: ['-e', FLOOR], isReady: (l) => l.trim() === 'ready' },
+  ...(bundle
+    ? [
+        {
+          name: 'weft agent (bundle, as packaged)',
+          args: [...AGENT_NODE_FLAGS, bundle, ...AGENT_ARGS],
+          isReady: isAgentReady,
+        },
+      ]
+    : []),
 ];
+
+/**
+ * The single-file bundle the package ships (scripts/bundle.mjs), in build/bench-startup with
+ * the package.json it reads its version from; undefined (and said) when esbuild is missing.
+ */
+function buildBundle(): string | undefined {
+  const dir = fileURLToPath(new URL('../../build/bench-startup/', import.meta.url));
+  const out = join(dir, 'dist/weft.mjs');
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../scripts/bundle.mjs', import.meta.url)), out], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.log(`bundle: not built, so not timed (${(r.stderr || r.error?.message || '').split('\n')[0]})`);
+    return undefined;
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'weft', version: VERSION, type: 'module' }));
+  return out;
+}
 
 /** Starts the subject; resolves with ms to ready and the process, still running. */
 interface Started {
@@ -93,7 +122,7 @@ async function measureAll(list: Subject[]): Promise<{ name: string; readyMs: num
 }
 
 const results = await measureAll(subjects);
-const [weft, floor] = results as [(typeof results)[0], (typeof results)[0]];
+const [weft, floor, bundled] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]?];
 const load1 = loadavg()[0]!;
 
 console.log(`startup, median of ${RUNS}; RSS after ${IDLE_MS / 1000}s idle; load average ${load1.toFixed(2)}\n`);
@@ -103,6 +132,7 @@ for (const r of results)
 console.log(
   `\nweft / floor: ready ${(weft.readyMs / floor.readyMs).toFixed(2)}x (aim <= 3x), RSS ${weft.rssMb.toFixed(1)} MB (aim <= 70 MB)`,
 );
+if (bundled) console.log(`bundle / floor: ready ${(bundled.readyMs / floor.readyMs).toFixed(2)}x`);
 const modules = moduleCosts();
 console.log(`\nmodule load, by part, in the order the agent needs them (median of ${MODULE_RUNS} fresh processes)`);
 console.log(`${'part'.padEnd(46)}  ${'ms'.padStart(7)}  ${'RSS MB'.padStart(7)}`);
@@ -120,6 +150,8 @@ console.log(
     floor_ready_ms: round(floor.readyMs),
     floor_rss_mb: round(floor.rssMb),
     ready_ratio_vs_floor: round(weft.readyMs / floor.readyMs),
+    bundle_ready_ms: bundled ? round(bundled.readyMs) : null,
+    bundle_rss_mb: bundled ? round(bundled.rssMb) : null,
     modules_ms: round(modules.reduce((a, m) => a + m.ms, 0)),
     load_avg_1m: round(load1),
   }),
