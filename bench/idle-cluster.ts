@@ -16,8 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { ProcGroup, cleanEnv, sleep, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { serfInstalled } from './membership-real.js';
+import { envFlag, envNumber as num } from './_env.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+// BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
+const CLI = process.env.BENCH_WEFT_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const GOSSIP_PORT = 7946;
 const SERF_RPC_PORT = 7373;
 const TICK = 100; // /proc/<pid>/stat counts clock ticks (USER_HZ, 100 on Linux)
@@ -288,4 +291,31 @@ export function idleTable(r: IdleResult): string[] {
 function round(x: number, digits: number): number {
   const k = 10 ** digits;
   return Math.round(x * k) / k;
+}
+
+/** The bench's knobs (bench/idle.ts lists them), at smoke sizes under --smoke. */
+export function idleOptions(serfBin: string): IdleOptions {
+  return {
+    agents: num('BENCH_IDLE_AGENTS', 30, 3),
+    settleS: num('BENCH_IDLE_SETTLE_S', 40, 1),
+    idleS: num('BENCH_IDLE_S', 60, 2),
+    windows: num('BENCH_IDLE_WINDOWS', 4, 2),
+    serfBin,
+    log: (l) => console.error(`  ${l}`),
+  };
+}
+
+/**
+ * For bench/membership.ts: the idle comparison with this bench's knobs, its table printed,
+ * and its figures; null figures when serf is missing, with BENCH_SKIP_IDLE=1 or
+ * BENCH_SKIP_REAL=1, and under --smoke (`npm run bench -- idle --smoke` covers it).
+ */
+export async function idleForMembershipBench(smoke: boolean): Promise<Record<string, number | null>> {
+  const serfBin = process.env.BENCH_SERF_BIN ?? 'serf';
+  if (smoke || envFlag('BENCH_SKIP_IDLE') || envFlag('BENCH_SKIP_REAL') || !serfInstalled(serfBin))
+    return idleFigures(null);
+  const r = await runIdleComparison(idleOptions(serfBin));
+  console.log(`\nidle: ${r.agents} weft agents (membership + store) beside ${r.agents} serf agents (bench idle)`);
+  for (const l of idleTable(r)) console.log(`  ${l}`);
+  return idleFigures(r);
 }

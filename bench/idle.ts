@@ -6,8 +6,8 @@
 // idle_cpu_ratio_vs_serf (aim <= 1), idle_rss_mb (aim <= 60), real_bytes_ratio_vs_serf, and
 // the figures behind them.
 import { serfInstalled } from './membership-real.js';
-import { idleFigures, idleTable, runIdleComparison } from './idle-cluster.js';
-import { envNumber as num, printAbsent, SMOKE } from './_env.js';
+import { idleFigures, idleOptions, idleTable, runIdleComparison } from './idle-cluster.js';
+import { printAbsent, SMOKE } from './_env.js';
 import { loadavg } from 'node:os';
 
 const serfBin = process.env.BENCH_SERF_BIN ?? 'serf';
@@ -18,14 +18,7 @@ if (!serfInstalled(serfBin)) {
   }
   printAbsent(['serf'], { ...idleFigures(null), real_bytes_ratio_vs_serf: null, load_avg_1m: loadavg()[0] });
 } else {
-  const r = await runIdleComparison({
-    agents: num('BENCH_IDLE_AGENTS', 30, 3),
-    settleS: num('BENCH_IDLE_SETTLE_S', 40, 1),
-    idleS: num('BENCH_IDLE_S', 60, 2),
-    windows: num('BENCH_IDLE_WINDOWS', 4, 2),
-    serfBin,
-    log: (l) => console.error(`  ${l}`),
-  });
+  const r = await runIdleComparison(idleOptions(serfBin));
   console.log(`idle: ${r.agents} weft agents (membership + store) beside ${r.agents} serf agents, ${r.seconds} s\n`);
   for (const l of idleTable(r)) console.log(`  ${l}`);
   const bytesRatio = r.serf.bytes_per_agent_s ? r.weft.bytes_per_agent_s / r.serf.bytes_per_agent_s : null;
