@@ -21,6 +21,7 @@ import { runMembershipSim, type MembershipSimResult } from './membership-sim.js'
 import { realTable, runRealComparison, serfInstalled, type RealResult } from './membership-real.js';
 import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
 import { traceReport } from './membership-trace.js';
+import { idleForMembershipBench } from './idle-cluster.js';
 
 const env = process.env;
 
@@ -167,6 +168,7 @@ console.log(
         : 'counters (weft /metrics, serf statsd); nft cross-check'
       : null,
     real_wall_s: real?.wall_s ?? null,
+    ...(await idleForMembershipBench(SMOKE)),
     smoke: SMOKE,
     absent,
   }),

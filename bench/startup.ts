@@ -1,14 +1,24 @@
 // `npm run bench -- startup`: time from process start to ready, and idle RSS after 10 s,
-// for `weft agent` and for the floor: a bare node process that opens an HTTP server.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// for `weft agent` (every component at its default but the overlay, which needs a bridge;
+// run with the V8 flags of the `weft` command) and for the floor: a bare node process that
+// opens an HTTP server. Runs of the two alternate. Then where the time goes: the module load
+// cost of each part (bench/startup-modules.ts, in a fresh process), and one more start at
+// debug level whose log says when each component had started.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HERMETIC_PORT_FLAGS } from '../test/helpers/agent-process.js';
+import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const MODULES = fileURLToPath(new URL('./startup-modules.js', import.meta.url));
 const RUNS = num('BENCH_RUNS', 10, 1);
 const IDLE_MS = num('BENCH_IDLE_MS', 10_000, 500);
+const MODULE_RUNS = num('BENCH_MODULE_RUNS', 3, 1);
 
 const FLOOR = `require('node:http').createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1', () => console.log('ready'))`;
 
@@ -18,20 +28,57 @@ interface Subject {
   isReady: (line: string) => boolean;
 }
 
+const AGENT_ARGS = ['agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'];
+const isAgentReady = (l: string) => l.includes('weft agent ready');
+const bundle = buildBundle();
+
 const subjects: Subject[] = [
-  {
-    name: 'weft agent',
-    args: [CLI, 'agent', '--log-format', 'json', ...HERMETIC_PORT_FLAGS, '--bind-port', '0'],
-    isReady: (l) => l.includes('weft agent ready'),
-  },
+  { name: 'weft agent (dist/)', args: [...AGENT_NODE_FLAGS, CLI, ...AGENT_ARGS], isReady: isAgentReady },
   { name: 'floor (node -e http server)', args: ['-e', FLOOR], isReady: (l) => l.trim() === 'ready' },
+  ...(bundle
+    ? [
+        {
+          name: 'weft agent (bundle, as packaged)',
+          args: [...AGENT_NODE_FLAGS, bundle, ...AGENT_ARGS],
+          isReady: isAgentReady,
+        },
+      ]
+    : []),
 ];
 
+/**
+ * The single-file bundle the package ships (scripts/bundle.mjs), in build/bench-startup with
+ * the package.json it reads its version from; undefined (and said) when esbuild is missing.
+ */
+function buildBundle(): string | undefined {
+  const dir = fileURLToPath(new URL('../../build/bench-startup/', import.meta.url));
+  const out = join(dir, 'dist/weft.mjs');
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../scripts/bundle.mjs', import.meta.url)), out], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.log(`bundle: not built, so not timed (${(r.stderr || r.error?.message || '').split('\n')[0]})`);
+    return undefined;
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'weft', version: VERSION, type: 'module' }));
+  return out;
+}
+
 /** Starts the subject; resolves with ms to ready and the process, still running. */
-function startOnce(s: Subject): Promise<{ ms: number; pid: number; kill: () => Promise<void> }> {
+interface Started {
+  ms: number;
+  pid: number;
+  /** Wall clock at spawn, and the lines up to ready. */
+  spawnedAt: number;
+  lines: string[];
+  kill: () => Promise<void>;
+}
+
+function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, s.args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const spawnedAt = Date.now();
+    const p = spawn(process.execPath, [...s.args, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d;
@@ -40,7 +87,8 @@ function startOnce(s: Subject): Promise<{ ms: number; pid: number; kill: () => P
         const ms = performance.now() - t0;
         p.stdout.off('data', onData);
         p.stdout.resume();
-        resolve({ ms, pid: p.pid!, kill: () => new Promise((r) => (p.once('exit', () => r()), p.kill('SIGTERM'))) });
+        const kill = () => new Promise<void>((r) => (p.once('exit', () => r()), p.kill('SIGTERM')));
+        resolve({ ms, pid: p.pid!, spawnedAt, lines, kill });
       }
     };
     p.stdout.on('data', onData);
@@ -66,7 +114,7 @@ async function measureAll(list: Subject[]): Promise<{ name: string; readyMs: num
       await r.kill();
     }
   }
-  const idle = await Promise.all(list.map(startOnce));
+  const idle = await Promise.all(list.map((s) => startOnce(s)));
   await new Promise((r) => setTimeout(r, IDLE_MS));
   const rss = idle.map((p) => rssMb(p.pid));
   await Promise.all(idle.map((p) => p.kill()));
@@ -74,23 +122,82 @@ async function measureAll(list: Subject[]): Promise<{ name: string; readyMs: num
 }
 
 const results = await measureAll(subjects);
-const [weft, floor] = results as [(typeof results)[0], (typeof results)[0]];
+const [weft, floor, bundled] = results as [(typeof results)[0], (typeof results)[0], (typeof results)[0]?];
+const load1 = loadavg()[0]!;
 
-console.log(`startup, median of ${RUNS}; RSS after ${IDLE_MS / 1000}s idle\n`);
+console.log(`startup, median of ${RUNS}; RSS after ${IDLE_MS / 1000}s idle; load average ${load1.toFixed(2)}\n`);
 console.log('subject                         ready ms   idle RSS MB');
 for (const r of results)
   console.log(`${r.name.padEnd(30)}  ${r.readyMs.toFixed(1).padStart(8)}   ${r.rssMb.toFixed(1).padStart(11)}`);
 console.log(
-  `\nweft / floor: ready ${(weft.readyMs / floor.readyMs).toFixed(2)}x (aim <= 3x), RSS ${weft.rssMb.toFixed(1)} MB (aim < 100 MB)`,
+  `\nweft / floor: ready ${(weft.readyMs / floor.readyMs).toFixed(2)}x (aim <= 3x), RSS ${weft.rssMb.toFixed(1)} MB (aim <= 70 MB)`,
 );
+if (bundled) console.log(`bundle / floor: ready ${(bundled.readyMs / floor.readyMs).toFixed(2)}x`);
+const modules = moduleCosts();
+console.log(`\nmodule load, by part, in the order the agent needs them (median of ${MODULE_RUNS} fresh processes)`);
+console.log(`${'part'.padEnd(46)}  ${'ms'.padStart(7)}  ${'RSS MB'.padStart(7)}`);
+for (const m of modules)
+  console.log(`${m.step.padEnd(46)}  ${m.ms.toFixed(1).padStart(7)}  ${m.rss_mb.toFixed(1).padStart(7)}`);
+const phases = await startPhases();
+console.log('\none start at debug level: time to each point, and what it took');
+console.log(`${'point'.padEnd(46)}  ${'at ms'.padStart(7)}  ${'took'.padStart(7)}`);
+for (const p of phases)
+  console.log(`${p.point.padEnd(46)}  ${p.at.toFixed(0).padStart(7)}  ${p.took.toFixed(0).padStart(7)}`);
 console.log(
   JSON.stringify({
     ready_ms: round(weft.readyMs),
     rss_mb: round(weft.rssMb),
     floor_ready_ms: round(floor.readyMs),
     floor_rss_mb: round(floor.rssMb),
+    ready_ratio_vs_floor: round(weft.readyMs / floor.readyMs),
+    bundle_ready_ms: bundled ? round(bundled.readyMs) : null,
+    bundle_rss_mb: bundled ? round(bundled.rssMb) : null,
+    modules_ms: round(modules.reduce((a, m) => a + m.ms, 0)),
+    load_avg_1m: round(load1),
   }),
 );
+
+/** Each part's median load cost over MODULE_RUNS fresh processes. */
+function moduleCosts(): { step: string; ms: number; rss_mb: number }[] {
+  const runs: { step: string; ms: number; rss_mb: number }[][] = [];
+  for (let i = 0; i < MODULE_RUNS; i++)
+    runs.push(JSON.parse(execFileSync(process.execPath, [...AGENT_NODE_FLAGS, MODULES], { encoding: 'utf8' })));
+  return runs[0]!.map((m, j) => ({
+    step: m.step,
+    ms: median(runs.map((r) => r[j]!.ms)),
+    rss_mb: median(runs.map((r) => r[j]!.rss_mb)),
+  }));
+}
+
+/** From one start at debug level: spawn to "starting components" (modules, config, assembly), then each component. */
+async function startPhases(): Promise<{ point: string; at: number; took: number }[]> {
+  const r = await startOnce(subjects[0]!, ['--log-level', 'debug']);
+  await r.kill();
+  const points: { point: string; at: number; took: number }[] = [];
+  let prev = r.spawnedAt;
+  for (const text of r.lines) {
+    let l: { time?: string | number; msg?: string };
+    try {
+      l = JSON.parse(text) as typeof l;
+    } catch {
+      continue;
+    }
+    const m =
+      l.msg === 'starting components' ? ['modules, config, assembly'] : /^weft\/(\S+) started$/.exec(l.msg ?? '');
+    const point = m
+      ? m.length > 1
+        ? `component ${m[1]}`
+        : m[0]!
+      : l.msg?.startsWith('weft agent ready')
+        ? 'ready line'
+        : undefined;
+    if (!point || l.time === undefined) continue;
+    const at = new Date(l.time).getTime();
+    points.push({ point, at: at - r.spawnedAt, took: at - prev });
+    prev = at;
+  }
+  return points;
+}
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;

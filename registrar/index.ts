@@ -10,5 +10,6 @@ export {
   type EndpointStore,
 } from './registrar.js';
 export type { RegistrarLogger } from './engine.js';
+export { importDockerode } from './engine.js';
 export { parseLabels, type ParsedLabels, type LabelProblem } from './labels.js';
 export { mapContainer, type InspectInfo, type Mapped } from './container.js';

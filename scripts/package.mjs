@@ -12,7 +12,7 @@
 //
 // Env: WEFT_DEB_COMPRESS (default "xz") and WEFT_DEB_LEVEL (default 6), WEFT_PACKAGE_OUT (default
 // build/); the test passes gzip, 1 and its own folder.
-import { build } from 'esbuild';
+import { bundleCli } from './bundle.mjs';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,30 +30,7 @@ const lib = join(root, 'usr/lib/weft');
 rmSync(root, { recursive: true, force: true });
 mkdirSync(join(lib, 'dist'), { recursive: true });
 
-await build({
-  entryPoints: [join(repo, 'dist/src/cli.js')],
-  outfile: join(lib, 'dist/weft.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // Automerge stays a package (see above); native add-ons are optional to their users
-  // (msgpackr, ssh2 via dockerode), which fall back to JavaScript when they are absent.
-  external: ['@automerge/automerge', '*.node', 'cpu-features', 'msgpackr-extract'],
-  // Bundled CommonJS dependencies use require() and __dirname (ssh2's emscripten code, via
-  // dockerode); an ES module has neither of its own.
-  banner: {
-    js: [
-      "import { createRequire as weftCreateRequire } from 'node:module';",
-      "import { dirname as weftDirname } from 'node:path';",
-      "import { fileURLToPath as weftFileURLToPath } from 'node:url';",
-      'const require = weftCreateRequire(import.meta.url);',
-      'const __filename = weftFileURLToPath(import.meta.url);',
-      'const __dirname = weftDirname(__filename);',
-    ].join(' '),
-  },
-  logLevel: 'warning',
-});
+await bundleCli(join(lib, 'dist/weft.mjs'));
 // src/version.ts reads ../package.json relative to the bundle.
 writeFileSync(
   join(lib, 'package.json'),

@@ -8,7 +8,7 @@
 //   *.test.ts         unit: no root, no agent, seconds; props/ is not in it (npm run props).
 // Without --tier (npm test) every file runs. Under WEFT_REQUIRE_SYSTEM=1 (CI) a skipped test
 // is a failure: everything CI installs must run.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -34,14 +34,14 @@ if (at >= 0) {
 const requireSystem = process.env.WEFT_REQUIRE_SYSTEM === '1';
 
 // What a killed earlier run left (namespaces, dockerd directories and bridges, agents): its
-// ledger names it (test/helpers/leftovers.ts). Built by the pretest step.
-try {
-  const { sweepLeftovers } = await import('../dist/test/helpers/leftovers.js');
-  const removed = sweepLeftovers();
-  if (removed.length) console.log(`# removed what an interrupted run left: ${removed.join(', ')}`);
-} catch (err) {
-  console.log(`# no sweep of an earlier run's leftovers: ${err.message.split('\n')[0]}`);
-}
+// ledger names it (test/helpers/leftovers.ts, built by the pretest step; run, not imported:
+// scripts/ imports nothing of weft).
+const sweep = spawnSync(process.execPath, ['dist/test/helpers/leftovers.js', 'sweep'], { encoding: 'utf8' });
+if (sweep.stdout) process.stdout.write(sweep.stdout);
+if (sweep.status !== 0)
+  console.log(
+    `# no sweep of an earlier run's leftovers: ${(sweep.stderr || sweep.error?.message || '').split('\n')[0]}`,
+  );
 
 const tap = spawn(process.execPath, ['node_modules/tap/dist/esm/run.mjs', '--reporter=tap', ...args, ...files], {
   stdio: ['ignore', 'pipe', 'inherit'],

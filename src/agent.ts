@@ -12,10 +12,10 @@ import { apiChild } from './components/api-child.js';
 import { membershipChild, type MembershipHandle } from './components/membership-child.js';
 import { storeChild, type StoreHandle } from './components/store-child.js';
 import { registerServiceRoutes } from './components/service-routes.js';
-import { dnsChild, type DnsHandle } from './components/dns-child.js';
-import { registrarChild, type RegistrarHandle } from './components/registrar-child.js';
-import { lbChild, type LbHandle } from './components/lb-child.js';
-import { overlayChild, type OverlayHandle } from './components/overlay-child.js';
+import type * as DnsChild from './components/dns-child.js';
+import type * as RegistrarChild from './components/registrar-child.js';
+import type * as LbChild from './components/lb-child.js';
+import type * as OverlayChild from './components/overlay-child.js';
 import { checksChild, type ChecksHandle } from './components/checks-child.js';
 import { serviceFilesChild, type ServiceFilesHandle, type SyncResult } from './components/service-files-child.js';
 import { Keyring, loadIdentity } from '../membership/index.js';
@@ -23,6 +23,34 @@ import { SignedChanges } from '../crdt-store/change-auth.js';
 import { reconcileKeyring, readKeyringFile, startingKeys, writeKeyringFile } from './keyring-file.js';
 import type { AgentContext } from './components/context.js';
 import { registerUiRoutes } from './ui-routes.js';
+
+type DnsHandle = DnsChild.DnsHandle;
+type RegistrarHandle = RegistrarChild.RegistrarHandle;
+type LbHandle = LbChild.LbHandle;
+type OverlayHandle = OverlayChild.OverlayHandle;
+
+/** The modules of the components a config may leave off; a module is absent when its component is off. */
+export interface OptionalComponents {
+  lb?: typeof LbChild | undefined;
+  dns?: typeof DnsChild | undefined;
+  registrar?: typeof RegistrarChild | undefined;
+  overlay?: typeof OverlayChild | undefined;
+}
+
+/**
+ * Loads the modules of the optional components `config` turns on, and only those: a node
+ * without the LB, DNS, Docker or the overlay never loads their code (nor what it pulls in).
+ */
+export async function loadOptionalComponents(config: Config): Promise<OptionalComponents> {
+  const { dns, docker, lb, overlay } = config;
+  const [l, d, r, o] = await Promise.all([
+    lb.datapath !== 'off' ? import('./components/lb-child.js') : undefined,
+    dns.listen.length ? import('./components/dns-child.js') : undefined,
+    docker.enabled ? import('./components/registrar-child.js') : undefined,
+    overlay.enabled ? import('./components/overlay-child.js') : undefined,
+  ]);
+  return { lb: l, dns: d, registrar: r, overlay: o };
+}
 
 export class Agent {
   readonly ctx: AgentContext;
@@ -40,7 +68,11 @@ export class Agent {
   private readonly configFile: string;
 
   /** Throws KeyringFileError (src/keyring-file.ts) when the keyring file cannot be used, IdentityError when the tls files cannot. */
-  constructor(loaded: LoadedConfig, log: Logger) {
+  constructor(
+    loaded: LoadedConfig,
+    log: Logger,
+    private readonly optional: OptionalComponents,
+  ) {
     const registry = createRegistry();
     this.configFile = loaded.file ?? 'config';
     const meta = new Map<string, unknown>([['version', VERSION]]);
@@ -90,18 +122,18 @@ export class Agent {
 
   /** Ordered: what others depend on first; the API last, so it only answers once the rest is up. */
   private children(): ChildSpec[] {
-    const { dns, docker, lb, overlay } = this.ctx.config;
+    const { lb, dns, registrar, overlay } = this.optional;
     return [
       membershipChild(this.ctx, this.membership),
       storeChild(this.ctx, this.membership, this.store),
-      ...(lb.datapath !== 'off' ? [lbChild(this.ctx, this.store, this.lb)] : []),
-      ...(dns.listen.length ? [dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
-      ...(docker.enabled ? [registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
+      ...(lb ? [lb.lbChild(this.ctx, this.store, this.lb)] : []),
+      ...(dns ? [dns.dnsChild(this.ctx, this.store, this.lb, this.dns)] : []),
+      ...(registrar ? [registrar.registrarChild(this.ctx, this.membership, this.store, this.registrar)] : []),
       // Service definitions from services.list and services.dir: this node's records, like the API's.
       serviceFilesChild(this.ctx, this.membership, this.store, this.serviceFiles, this.configFile),
       // Health checks of this node's endpoints (checks/): their results are in the records DNS and the LB read.
       checksChild(this.ctx, this.store, this.checks),
-      ...(overlay.enabled ? [overlayChild(this.ctx, this.membership, this.store, this.overlay, this.dns)] : []),
+      ...(overlay ? [overlay.overlayChild(this.ctx, this.membership, this.store, this.overlay, this.dns)] : []),
       apiChild(this.ctx),
     ];
   }
@@ -157,6 +189,8 @@ export class Agent {
 
   /** Resolves with the addresses to print on the ready line once every component is ready. */
   async start(): Promise<Record<string, string>> {
+    // With the "started" line of each component, what start-up spends on each (bench startup).
+    this.ctx.log.debug('starting components');
     await this.root.start();
     return Object.fromEntries(this.ctx.listening);
   }

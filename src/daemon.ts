@@ -3,7 +3,7 @@
 // SIGINT and `weft leave` leave the cluster first, SIGTERM only with gossip.leaveOnTerminate
 // (as serf: a service manager's stop or restart must not take the node's records away);
 // a root supervisor that gives up exits 1 so that systemd (or any service manager) restarts us.
-import { Agent } from './agent.js';
+import { Agent, loadOptionalComponents } from './agent.js';
 import { ConfigError, loadConfig, type ConfigInputs, type LoadedConfig } from './config.js';
 import { createLogger, LogTap, type Logger } from './log.js';
 import { LEFT_EXIT_CODE, registerDaemonRoutes, type ReloadResult } from './daemon-routes.js';
@@ -14,9 +14,10 @@ export async function startDaemon(loaded: LoadedConfig, inputs: ConfigInputs): P
   const { config } = loaded;
   const tap = new LogTap();
   const log = await createLogger({ level: config.log.level, format: config.log.format, name: config.node.name, tap });
+  const optional = await loadOptionalComponents(config);
   let agent: Agent;
   try {
-    agent = new Agent(loaded, log);
+    agent = new Agent(loaded, log, optional);
   } catch (e) {
     if (!(e instanceof KeyringFileError) && !(e instanceof IdentityError)) throw e;
     log.fatal(e.message);

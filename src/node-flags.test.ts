@@ -17,4 +17,9 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
     /\.\.\.AGENT_NODE_FLAGS,\s*CLI,\s*'agent'/,
     'dev-cluster starts agents with them',
   );
+  t.match(
+    read('../test/helpers/agent-process.ts'),
+    /\[process\.execPath, \.\.\.AGENT_NODE_FLAGS, CLI\]/,
+    'the tests start agents with them',
+  );
 });

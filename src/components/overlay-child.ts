@@ -5,7 +5,6 @@
 import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext } from './context.js';
 import { isIP } from 'node:net';
-import Dockerode from 'dockerode';
 import {
   DockerNetworkKeeper,
   DockerodeNetworks,
@@ -16,7 +15,7 @@ import {
   type DockerNetworkPlan,
   type OverlayStatus,
 } from '../../overlay/index.js';
-import { resolveSocket } from '../../registrar/index.js';
+import { importDockerode, resolveSocket } from '../../registrar/index.js';
 import { ApiError } from '../api.js';
 import { Registry } from '../metrics.js';
 import type { StoreHandle } from './store-child.js';
@@ -51,7 +50,7 @@ export function overlayChild(
       const o = config.overlay;
       const registry = new Registry();
       let latest: OverlayStatus | undefined;
-      const keeper = dockerKeeper(ctx, () => latest);
+      const keeper = await dockerKeeper(ctx, () => latest);
       const gatewayDns = new GatewayDns(dns, log.child({ component: 'overlay' }));
       const overlay = await OverlayDriver.start({
         store: store.current,
@@ -101,9 +100,14 @@ function underlayFromGossip(membership: MembershipHandle): string | undefined {
 }
 
 /** The Docker network `weft` on the lease, when Docker and a bridge are on; undefined otherwise. */
-function dockerKeeper(ctx: AgentContext, status: () => OverlayStatus | undefined): DockerNetworkKeeper | undefined {
+async function dockerKeeper(
+  ctx: AgentContext,
+  status: () => OverlayStatus | undefined,
+): Promise<DockerNetworkKeeper | undefined> {
   const { config, log } = ctx;
   if (!config.overlay.docker || !config.docker.enabled || !config.overlay.bridge) return undefined;
+  // Loaded only here: a node without the Docker network never pays for dockerode.
+  const Dockerode = await importDockerode();
   const docker = new Dockerode({ socketPath: resolveSocket(config.docker.socket || undefined).socket });
   return new DockerNetworkKeeper({
     engine: new DockerodeNetworks(docker),

@@ -5,6 +5,7 @@ import { Resolver } from 'node:dns/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ownLeftover } from './leftovers.js';
+import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 
 // From test/helpers/*.ts (tap) the build is in dist/; compiled into dist/test/helpers (a bench imports this), it is beside us.
 export const CLI = fileURLToPath(
@@ -123,13 +124,14 @@ export async function apiCall(
 }
 
 // 30 s: ten agents loading their modules at once on a busy 2-core machine took over 15 s.
-// `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts).
+// `weft`: the command that is weft (the packaged one in test/package.e2e.test.ts); by default
+// with the V8 flags of the shebang and the packaged wrapper, so tests run the agent as operators do.
 export async function startAgent(
   t: Teardown,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   readyTimeoutMs = 30_000,
-  weft: readonly string[] = [process.execPath, CLI],
+  weft: readonly string[] = [process.execPath, ...AGENT_NODE_FLAGS, CLI],
 ): Promise<AgentProcess> {
   const [exe, ...pre] = weft as [string, ...string[]];
   const proc = spawn(exe, [...pre, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {

@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type LeftoverKind = 'netns' | 'docker' | 'bridge' | 'pid';
 
@@ -164,4 +165,10 @@ export function sweepLeftovers(dir = LEDGER_DIR): string[] {
     unlinkSync(join(dir, file));
   }
   return removed;
+}
+
+// `node dist/test/helpers/leftovers.js sweep`: what `npm test` runs first (scripts/test.mjs).
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'sweep') {
+  const removed = sweepLeftovers();
+  if (removed.length) console.log(`# removed what an interrupted run left: ${removed.join(', ')}`);
 }
