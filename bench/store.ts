@@ -15,7 +15,7 @@
 // Progress on stderr; the tables on stdout; the last line is one JSON object.
 import { measureUpdateRates, type UpdateRates, type ChurnResult } from './store-local.js';
 import { runStoreSim, type StoreSimResult } from './store-sim.js';
-import { runStoreReal, type StoreRealResult } from './store-real.js';
+import { LATE_MS, runStoreReal, type StoreRealResult } from './store-real.js';
 import { measureChurnInChild, measureClusterRss, type RssResult } from './store-rss.js';
 import { loadavg } from 'node:os';
 import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
@@ -99,6 +99,20 @@ if (!flag('BENCH_SKIP_REAL')) {
       ['update held at every agent (all view), p50', `${real.held_p50_ms} ms`, ''],
       ['update held at every agent (all view), p99', `${real.held_p99_ms} ms`, ''],
       ['updates not seen everywhere', String(real.missing), ''],
+      ['messages received per agent per update', String(real.msgs_per_node_per_update), 'aim <= 2'],
+      ...Object.entries(real.paths).map(([path, p]): [string, string, string] => [
+        `  arrivals by ${path}: all / later than ${LATE_MS} ms (latest)`,
+        `${p.arrivals} / ${p.late} (${p.late_max_ms} ms)`,
+        '',
+      ]),
+      [
+        "  path of each update's last arrival",
+        Object.entries(real.last_by_path)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        '',
+      ],
+      ['event-loop delay, worst agent: p99 / max', `${real.loop_p99_ms_max} / ${real.loop_max_ms_max} ms`, ''],
       ['agent RSS, p50', `${real.agent_rss_mb_p50} MB`, ''],
       ['wall time', `${real.wall_s} s`, ''],
     ],
@@ -155,6 +169,8 @@ console.log(
     real_held_p99_ms: real?.held_p99_ms ?? null,
     real_load_avg: real ? +realLoad.toFixed(1) : null,
     real_missing: real?.missing ?? null,
+    real_msgs_per_node_per_update: real?.msgs_per_node_per_update ?? null,
+    real_last_by_path: real?.last_by_path ?? null,
     churn_updates: churn?.total_updates ?? null,
     rss_mb_1000x30_default_flags: rss.rss_default_flags_mb,
     rss_mb_empty_store: rss.empty_rss_mb,

@@ -36,7 +36,7 @@ import { Digest } from './digest.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
 import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
 import { BroadcastRing } from './ring.js';
-import { decode, encode, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
+import { decode, encode, NO_FORWARD, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
 
 export type { Peer } from './repair.js';
 
@@ -63,6 +63,9 @@ export interface Member {
   /** An agent from before certificate references (rolling upgrade): it is sent self-contained auth records. */
   selfContainedAuth?: boolean;
 }
+
+/** The path a remote change came in by: an eager push, a graft's answer, or a repair session. */
+export type ArrivalPath = 'push' | 'graft' | 'repair';
 
 export type StoreOutput =
   { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
@@ -121,6 +124,8 @@ export class StoreCore {
   private outbox: LocalChange[] = [];
   private outputs: StoreOutput[] = [];
   private readonly emit: ((o: StoreOutput) => void) | undefined;
+  /** What the core is applying right now (a watch handler called from inside it reads this). */
+  private via: ArrivalPath | undefined;
   private nextRepairAt: number;
   private nextReapAt: number;
   private nextHibernateAt: number;
@@ -211,7 +216,7 @@ export class StoreCore {
     }
     const msg = this.decode(bytes);
     let reply: Message | undefined;
-    if (msg?.t === 'sync') reply = this.repair.onSync(now, from, msg);
+    if (msg?.t === 'sync') reply = this.arriving('repair', () => this.repair.onSync(now, from, msg));
     else if (msg) this.handle(now, from, msg);
     this.flush(now);
     // A stream comes from an ephemeral port: a legacy member at that address gets the old form.
@@ -224,7 +229,7 @@ export class StoreCore {
     this.io.streamBytesIn += bytes.length;
     if (bytes.length === 0) return; // the peer had nothing to say
     const msg = this.decode(bytes);
-    if (msg?.t === 'sync-reply') this.repair.onSyncReply(now, from, msg);
+    if (msg?.t === 'sync-reply') this.arriving('repair', () => this.repair.onSyncReply(now, from, msg));
     else if (msg) this.rejects.unexpected++;
     this.flush(now);
   }
@@ -288,6 +293,14 @@ export class StoreCore {
     };
   }
 
+  /**
+   * The path of the remote change being applied, when called from a watch handler the core
+   * set off (undefined otherwise): for measuring which path late updates took.
+   */
+  arrivalPath(): ArrivalPath | undefined {
+    return this.via;
+  }
+
   /** The digest root: equal on two nodes when they hold the same documents at the same heads. */
   digestRoot(): number {
     return this.digest.root();
@@ -298,7 +311,7 @@ export class StoreCore {
   private handle(now: number, from: Peer, msg: Message): void {
     switch (msg.t) {
       case 'push':
-        this.fast.onPush(now, msg);
+        this.arriving(msg.limit === NO_FORWARD ? 'graft' : 'push', () => this.fast.onPush(now, msg));
         return;
       case 'ihave':
         this.fast.onIHave(now, from, msg);
@@ -314,6 +327,15 @@ export class StoreCore {
         return;
       default:
         this.rejects.unexpected++; // a session message outside a stream
+    }
+  }
+
+  private arriving<T>(via: ArrivalPath, f: () => T): T {
+    this.via = via;
+    try {
+      return f();
+    } finally {
+      this.via = undefined;
     }
   }
 

@@ -61,6 +61,8 @@ export interface FastPathStats {
   graftsOut: number;
   graftsIn: number;
   graftedChanges: number;
+  /** Changes applied from a graft's answer (the lazy path), not the eager push. */
+  graftedApplied: number;
 }
 
 /** Sends to a member by name, or to an address. */
@@ -89,6 +91,7 @@ export class FastPath {
     graftsOut: 0,
     graftsIn: 0,
     graftedChanges: 0,
+    graftedApplied: 0,
   };
   /** Changes Automerge rejected (counted by the core as bad_change). */
   badChanges = 0;
@@ -163,7 +166,10 @@ export class FastPath {
         continue;
       }
       if (outcome === 'incomplete') this.stats.incomplete++;
-      if (outcome === 'applied' || outcome === 'unchanged') this.stats.changesApplied++;
+      if (outcome === 'applied' || outcome === 'unchanged') {
+        this.stats.changesApplied++;
+        if (m.limit === NO_FORWARD) this.stats.graftedApplied++;
+      }
       // Seen even when incomplete: grafting it again would not help, repair will.
       this.seen.add(c.id);
       this.grafts.delete(c.id);
