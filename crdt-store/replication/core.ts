@@ -41,6 +41,8 @@ import { decode, encode, NO_FORWARD, REJECT_REASONS, type Message, type RejectRe
 export type { Peer } from './repair.js';
 
 export interface ReplicationConfig extends FastPathConfig, RepairConfig {
+  /** Children per node in the eager broadcast tree (ring.ts): depth is ceil(log_F N). */
+  treeFanout: number;
   /** Mean time between anti-entropy rounds (each one is jittered to 0.5x-1.5x). */
   repairIntervalMs: number;
   /** How often the reaping rule runs. */
@@ -108,7 +110,7 @@ export class StoreCore {
   readonly config: ReplicationConfig;
   private readonly rng: Rng;
   private readonly digest = new Digest();
-  private readonly eager = new BroadcastRing(0);
+  private readonly eager: BroadcastRing;
   private readonly lazy = new BroadcastRing(1);
   private readonly fast: FastPath;
   private readonly repair: Repair;
@@ -148,6 +150,7 @@ export class StoreCore {
     this.rng = opts.rng;
     this.config = { ...DEFAULT_REPLICATION, ...opts.config };
     this.emit = opts.emit;
+    this.eager = new BroadcastRing(0, this.config.treeFanout);
     const send = (to: string | Peer, msg: Message, mode: 'auto' | 'request' = 'auto') => this.send(to, msg, mode);
     this.fast = new FastPath(this.store.name, this.store, this.eager, this.lazy, this.config, send);
     this.repair = new Repair(this.store, this.digest, this.config, send, this.rng);
@@ -311,7 +314,7 @@ export class StoreCore {
   private handle(now: number, from: Peer, msg: Message): void {
     switch (msg.t) {
       case 'push':
-        this.arriving(msg.limit === NO_FORWARD ? 'graft' : 'push', () => this.fast.onPush(now, msg));
+        this.arriving(msg.limit === NO_FORWARD ? 'graft' : 'push', () => this.fast.onPush(now, from, msg));
         return;
       case 'ihave':
         this.fast.onIHave(now, from, msg);
