@@ -17,7 +17,13 @@ const now = () => performance.timeOrigin + performance.now();
 const out = (v: unknown) => process.stdout.write(JSON.stringify(v) + '\n');
 
 const membership = await Membership.start({ name: name!, bindAddr: addr!, bindPort: port });
+// BENCH_STORE_REPLICATION: replication settings as JSON (a run with the old tree and no
+// announcements on pushes, for the before/after comparison in one run).
+const replication = process.env.BENCH_STORE_REPLICATION
+  ? (JSON.parse(process.env.BENCH_STORE_REPLICATION) as Record<string, number>)
+  : undefined;
 const store = await StoreNode.start({
+  replication,
   name: name!,
   dataDir: dataDir!,
   bind: addr!,
