@@ -23,6 +23,15 @@ export interface StoreRealResult {
   held_p99_ms: number;
   missing: number;
   agent_rss_mb_p50: number;
+  /** Messages (packets and streams) the store received per agent per update, during the updates. */
+  msgs_per_node_per_update: number;
+  /** Per path (push, graft, repair, none): arrivals, and of them those later than LATE_MS after the put. */
+  paths: Record<string, { arrivals: number; late: number; late_max_ms: number }>;
+  /** The last arrival of each update (what sets its latency): how many came by each path. */
+  last_by_path: Record<string, number>;
+  /** Worst event-loop delay p99 and max over the agents (a hop waits for its process). */
+  loop_p99_ms_max: number;
+  loop_max_ms_max: number;
   form_s: number;
   wall_s: number;
 }
@@ -39,9 +48,13 @@ const pct = (xs: number[], p: number) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** When each key was put, and when each agent saw it (and held it). */
+/** An arrival later than this after its put counts as late in the per-path table. */
+export const LATE_MS = 100;
+
+/** When each key was put, and when each agent saw it (by which path), and held it. */
 interface Timeline {
   seen: Map<string, number[]>;
+  via: Map<string, string[]>;
   held: Map<string, number[]>;
   put: Map<string, number>;
 }
@@ -66,7 +79,9 @@ function startAgent(i: number, dir: string, port: number, tl: Timeline): Promise
       if (m.ready) resolve(a);
       if (typeof m.seen === 'string') {
         if (!tl.seen.has(m.seen)) tl.seen.set(m.seen, []);
+        if (!tl.via.has(m.seen)) tl.via.set(m.seen, []);
         tl.seen.get(m.seen)!.push(m.at as number);
+        tl.via.get(m.seen)!.push(String(m.via));
       }
       if (typeof m.held === 'string') {
         if (!tl.held.has(m.held)) tl.held.set(m.held, []);
@@ -78,10 +93,17 @@ function startAgent(i: number, dir: string, port: number, tl: Timeline): Promise
   });
 }
 
-function agentStats(a: Agent): Promise<{ members: number; root: number; rss: number }> {
+interface AgentStats {
+  members: number;
+  root: number;
+  rss: number;
+  loop_p99_ms: number;
+  loop_max_ms: number;
+}
+
+function agentStats(a: Agent): Promise<AgentStats> {
   return new Promise((resolve) => {
-    const wait = (m: Record<string, unknown>) =>
-      m.stats ? resolve(m.stats as { members: number; root: number; rss: number }) : a.lines.push(wait);
+    const wait = (m: Record<string, unknown>) => (m.stats ? resolve(m.stats as AgentStats) : a.lines.push(wait));
     a.lines.push(wait);
     a.send({ op: 'stats' });
   });
@@ -114,7 +136,35 @@ function latencies(tl: Timeline, agents: number): { lat: number[]; heldLat: numb
   return { lat, heldLat, missing };
 }
 
-type Rep = { fastPath: Record<string, number>; repair: Record<string, number> };
+/** Where the time went: arrivals by path, the late ones, and the path of each update's last arrival. */
+function byPath(tl: Timeline): Pick<StoreRealResult, 'paths' | 'last_by_path'> {
+  const paths: StoreRealResult['paths'] = {};
+  const last: Record<string, number> = {};
+  for (const [key, put] of tl.put) {
+    const at = tl.seen.get(key) ?? [];
+    const via = tl.via.get(key) ?? [];
+    let worst = -1;
+    for (let i = 0; i < at.length; i++) {
+      const p = (paths[via[i]] ??= { arrivals: 0, late: 0, late_max_ms: 0 });
+      const lat = at[i] - put;
+      p.arrivals++;
+      if (lat > LATE_MS) {
+        p.late++;
+        p.late_max_ms = Math.max(p.late_max_ms, +lat.toFixed(1));
+      }
+      if (worst < 0 || at[i] > at[worst]) worst = i;
+    }
+    if (worst >= 0) last[via[worst]] = (last[via[worst]] ?? 0) + 1;
+  }
+  return { paths, last_by_path: last };
+}
+
+type Rep = {
+  fastPath: Record<string, number>;
+  repair: Record<string, number>;
+  packetsIn: number;
+  streamsIn: number;
+};
 const repOf = (x: unknown) => (x as { replication: Rep }).replication;
 
 export async function runStoreReal(opts: {
@@ -128,13 +178,14 @@ export async function runStoreReal(opts: {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-store-real-'));
   const port = opts.port ?? 17946;
   const agents: Agent[] = [];
-  const tl: Timeline = { seen: new Map(), held: new Map(), put: new Map() };
+  const tl: Timeline = { seen: new Map(), via: new Map(), held: new Map(), put: new Map() };
   try {
     agents.push(await startAgent(0, dir, port, tl));
     for (let i = 1; i < opts.agents; i++) agents.push(await startAgent(i, dir, port, tl));
     const formS = await waitFormed(agents);
     opts.log(`${opts.agents} agents formed and in agreement after ${formS.toFixed(1)} s`);
     const initial = (await Promise.all(agents.map(agentStats))).map(repOf);
+    for (const a of agents) a.send({ op: 'begin' });
     let rnd = 777;
     for (let i = 0; i < opts.updates; i++) {
       rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0;
@@ -147,7 +198,7 @@ export async function runStoreReal(opts: {
     const fp = final.map(repOf);
     const sum = (f: (x: Rep) => number) => fp.reduce((a, x) => a + f(x), 0) - initial.reduce((a, x) => a + f(x), 0);
     opts.log(
-      `fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied, ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`,
+      `fast path: ${sum((x) => x.fastPath.pushesIn)} pushes in, ${sum((x) => x.fastPath.changesApplied)} applied (${sum((x) => x.fastPath.graftedApplied)} grafted), ${sum((x) => x.fastPath.incomplete)} incomplete, ${sum((x) => x.fastPath.ihavesIn)} announcements in, ${sum((x) => x.fastPath.graftsOut)} grafts; repair: ${sum((x) => x.repair.docsRepaired)} documents repaired`,
     );
     const { lat, heldLat, missing } = latencies(tl, opts.agents);
     if (missing) opts.log(`warning: ${missing} updates not seen everywhere`);
@@ -162,6 +213,10 @@ export async function runStoreReal(opts: {
       held_p99_ms: +pct(heldLat, 99).toFixed(1),
       missing,
       agent_rss_mb_p50: +pct(rss, 50).toFixed(1),
+      msgs_per_node_per_update: +(sum((x) => x.packetsIn + x.streamsIn) / opts.agents / opts.updates).toFixed(3),
+      ...byPath(tl),
+      loop_p99_ms_max: +Math.max(...final.map((s) => s.loop_p99_ms)).toFixed(1),
+      loop_max_ms_max: +Math.max(...final.map((s) => s.loop_max_ms)).toFixed(1),
       form_s: +formS.toFixed(1),
       wall_s: +((performance.now() - t0) / 1000).toFixed(1),
     };

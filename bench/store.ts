@@ -4,6 +4,8 @@
 //      (bench/store-sim.ts); real, BENCH_STORE_AGENTS (20) agents on loopback
 //      (bench/store-real.ts).
 //   3. Messages and bytes received per node per update, sim (same run as 2).
+//   3b. The real bench's conditions modelled in the sim (busy host: slow hops, a few lost
+//      datagrams), today's fast path against the old one on the same seeds (runBusySim).
 //   4. Store bytes per node per second when nothing changes, sim.
 //   5. Churn: 1,000 keys updated BENCH_STORE_CHURN (1,000,000) times, RSS and data dir
 //      against the same keys after 10,000 updates (fresh process).
@@ -14,8 +16,8 @@
 // updates, 20 nodes x 3 records).
 // Progress on stderr; the tables on stdout; the last line is one JSON object.
 import { measureUpdateRates, type UpdateRates, type ChurnResult } from './store-local.js';
-import { runStoreSim, type StoreSimResult } from './store-sim.js';
-import { runStoreReal, type StoreRealResult } from './store-real.js';
+import { runBusySim, runStoreSim, type BusySimResult, type StoreSimResult } from './store-sim.js';
+import { LATE_MS, runStoreReal, type StoreRealResult } from './store-real.js';
 import { measureChurnInChild, measureClusterRss, type RssResult } from './store-rss.js';
 import { loadavg } from 'node:os';
 import { envFlag as flag, envNumber as num, SMOKE } from './_env.js';
@@ -78,6 +80,39 @@ if (!flag('BENCH_SKIP_SIM')) {
   ]);
 }
 
+let busy: BusySimResult | null = null;
+if (!flag('BENCH_SKIP_SIM')) {
+  console.error('sim: 20 nodes on a modelled busy host, today against the old fast path ...');
+  busy = runBusySim({
+    nodes: SMOKE ? 5 : 20,
+    updates: num('BENCH_STORE_UPDATES', 200, 5),
+    seeds: SMOKE ? [1] : [1, 2, 3],
+  });
+  table(
+    'simulated busy host (bench/store-sim.ts runBusySim): hops 1-12 ms, 2 % descheduled, 0.3 % loss; 10 updates/s',
+    [
+      ['update visible at every node, p50: today / old fast path', `${busy.p50_ms} / ${busy.old_p50_ms} ms`, ''],
+      [
+        'update visible at every node, p99: today / old fast path',
+        `${busy.p99_ms} / ${busy.old_p99_ms} ms`,
+        'aim <= 200 ms',
+      ],
+      [
+        'messages received per node per update: today / old',
+        `${busy.msgs_per_node_per_update} / ${busy.old_msgs_per_node_per_update}`,
+        'aim <= 2',
+      ],
+      [
+        "path of each update's last arrival (today)",
+        Object.entries(busy.last_by_path)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        '',
+      ],
+    ],
+  );
+}
+
 let real: StoreRealResult | null = null;
 let realLoad = 0;
 const agents = num('BENCH_STORE_AGENTS', 20, 3);
@@ -99,6 +134,20 @@ if (!flag('BENCH_SKIP_REAL')) {
       ['update held at every agent (all view), p50', `${real.held_p50_ms} ms`, ''],
       ['update held at every agent (all view), p99', `${real.held_p99_ms} ms`, ''],
       ['updates not seen everywhere', String(real.missing), ''],
+      ['messages received per agent per update', String(real.msgs_per_node_per_update), 'aim <= 2'],
+      ...Object.entries(real.paths).map(([path, p]): [string, string, string] => [
+        `  arrivals by ${path}: all / later than ${LATE_MS} ms (latest)`,
+        `${p.arrivals} / ${p.late} (${p.late_max_ms} ms)`,
+        '',
+      ]),
+      [
+        "  path of each update's last arrival",
+        Object.entries(real.last_by_path)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        '',
+      ],
+      ['event-loop delay, worst agent: p99 / max', `${real.loop_p99_ms_max} / ${real.loop_max_ms_max} ms`, ''],
       ['agent RSS, p50', `${real.agent_rss_mb_p50} MB`, ''],
       ['wall time', `${real.wall_s} s`, ''],
     ],
@@ -150,11 +199,16 @@ console.log(
     sim_visible_p50_ms: sim?.visible_p50_ms ?? null,
     sim_bytes_per_node_per_update: sim?.bytes_per_node_per_update ?? null,
     sim_msgs_per_node_per_update_50_per_s: simBurst?.msgs_per_node_per_update ?? null,
+    busy_sim_p99_ms: busy?.p99_ms ?? null,
+    busy_sim_old_p99_ms: busy?.old_p99_ms ?? null,
+    busy_sim_msgs_per_node_per_update: busy?.msgs_per_node_per_update ?? null,
     real_agents: real ? agents : null,
     real_visible_p50_ms: real?.visible_p50_ms ?? null,
     real_held_p99_ms: real?.held_p99_ms ?? null,
     real_load_avg: real ? +realLoad.toFixed(1) : null,
     real_missing: real?.missing ?? null,
+    real_msgs_per_node_per_update: real?.msgs_per_node_per_update ?? null,
+    real_last_by_path: real?.last_by_path ?? null,
     churn_updates: churn?.total_updates ?? null,
     rss_mb_1000x30_default_flags: rss.rss_default_flags_mb,
     rss_mb_empty_store: rss.empty_rss_mb,

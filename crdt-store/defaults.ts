@@ -31,12 +31,21 @@ export const DEFAULTS = {
   replication: {
     /** The store's payload per datagram when no envelope wraps it (StoreNode subtracts the envelope's overhead). */
     udpPayload: UDP_BYTES,
+    // Eager tree arity: 8 children per node keeps 20 nodes within 2 hops and 1,000 within 4
+    // (a binary tree: 5 and 10). Each hop costs a relay's scheduling delay, which on a busy
+    // host is most of a change's latency, and a lost push costs at most N / 8 nodes. Every
+    // node still receives each change once; only the origin sends more (8 packets).
+    treeFanout: 8,
     /** Plumtree's lazy announcements on: a lost eager push comes back without waiting for anti-entropy. */
     lazyPath: true,
     // Announcements batch a quarter second of changes: at a few updates per second that is
     // well under one lazy message per node per update, and a lost push still comes back in
     // ~0.3 s, sooner than anti-entropy (one round a second) would find it.
     lazyDelayMs: 250,
+    // Ids of changes got in the last second ride every push (up to 16, ~10 bytes each): at a
+    // few updates per second a node that missed a push hears of it on the next one it
+    // receives, within an update interval or two, and sends nothing extra to learn it.
+    pushAnnounceMs: 1000,
     /** Wait for the eager push this long after an announcement before grafting: a LAN round trip and some. */
     graftDelayMs: 20,
     /** Change hashes remembered as seen (duplicate suppression): minutes of changes at a busy cluster's rate. */

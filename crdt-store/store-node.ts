@@ -29,6 +29,7 @@ import type { JournalStats, StoreFileError } from './persist/journal.js';
 import { openMemoryStore, openStore, type OpenedStore } from './persist/open.js';
 import {
   StoreCore,
+  type ArrivalPath,
   type Member,
   type Peer,
   type ReplicationConfig,
@@ -266,6 +267,11 @@ export class StoreNode {
       envelopeRejects: { ...this.envelopeRejects },
       streamFailures: this.streamFailures,
     };
+  }
+
+  /** StoreCore.arrivalPath: which path the change a watch handler is told of came by. */
+  arrivalPath(): ArrivalPath | undefined {
+    return this.core.arrivalPath();
   }
 
   /** The anti-entropy digest root: equal on two nodes when they hold the same documents at the same heads. */

@@ -36,11 +36,13 @@ import { Digest } from './digest.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
 import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
 import { BroadcastRing } from './ring.js';
-import { decode, encode, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
+import { decode, encode, NO_FORWARD, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
 
 export type { Peer } from './repair.js';
 
 export interface ReplicationConfig extends FastPathConfig, RepairConfig {
+  /** Children per node in the eager broadcast tree (ring.ts): depth is ceil(log_F N). */
+  treeFanout: number;
   /** Mean time between anti-entropy rounds (each one is jittered to 0.5x-1.5x). */
   repairIntervalMs: number;
   /** How often the reaping rule runs. */
@@ -63,6 +65,9 @@ export interface Member {
   /** An agent from before certificate references (rolling upgrade): it is sent self-contained auth records. */
   selfContainedAuth?: boolean;
 }
+
+/** The path a remote change came in by: an eager push, a graft's answer, or a repair session. */
+export type ArrivalPath = 'push' | 'graft' | 'repair';
 
 export type StoreOutput =
   { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
@@ -105,7 +110,7 @@ export class StoreCore {
   readonly config: ReplicationConfig;
   private readonly rng: Rng;
   private readonly digest = new Digest();
-  private readonly eager = new BroadcastRing(0);
+  private readonly eager: BroadcastRing;
   private readonly lazy = new BroadcastRing(1);
   private readonly fast: FastPath;
   private readonly repair: Repair;
@@ -121,6 +126,8 @@ export class StoreCore {
   private outbox: LocalChange[] = [];
   private outputs: StoreOutput[] = [];
   private readonly emit: ((o: StoreOutput) => void) | undefined;
+  /** What the core is applying right now (a watch handler called from inside it reads this). */
+  private via: ArrivalPath | undefined;
   private nextRepairAt: number;
   private nextReapAt: number;
   private nextHibernateAt: number;
@@ -143,6 +150,7 @@ export class StoreCore {
     this.rng = opts.rng;
     this.config = { ...DEFAULT_REPLICATION, ...opts.config };
     this.emit = opts.emit;
+    this.eager = new BroadcastRing(0, this.config.treeFanout);
     const send = (to: string | Peer, msg: Message, mode: 'auto' | 'request' = 'auto') => this.send(to, msg, mode);
     this.fast = new FastPath(this.store.name, this.store, this.eager, this.lazy, this.config, send);
     this.repair = new Repair(this.store, this.digest, this.config, send, this.rng);
@@ -211,7 +219,7 @@ export class StoreCore {
     }
     const msg = this.decode(bytes);
     let reply: Message | undefined;
-    if (msg?.t === 'sync') reply = this.repair.onSync(now, from, msg);
+    if (msg?.t === 'sync') reply = this.arriving('repair', () => this.repair.onSync(now, from, msg));
     else if (msg) this.handle(now, from, msg);
     this.flush(now);
     // A stream comes from an ephemeral port: a legacy member at that address gets the old form.
@@ -224,7 +232,7 @@ export class StoreCore {
     this.io.streamBytesIn += bytes.length;
     if (bytes.length === 0) return; // the peer had nothing to say
     const msg = this.decode(bytes);
-    if (msg?.t === 'sync-reply') this.repair.onSyncReply(now, from, msg);
+    if (msg?.t === 'sync-reply') this.arriving('repair', () => this.repair.onSyncReply(now, from, msg));
     else if (msg) this.rejects.unexpected++;
     this.flush(now);
   }
@@ -288,6 +296,14 @@ export class StoreCore {
     };
   }
 
+  /**
+   * The path of the remote change being applied, when called from a watch handler the core
+   * set off (undefined otherwise): for measuring which path late updates took.
+   */
+  arrivalPath(): ArrivalPath | undefined {
+    return this.via;
+  }
+
   /** The digest root: equal on two nodes when they hold the same documents at the same heads. */
   digestRoot(): number {
     return this.digest.root();
@@ -298,7 +314,7 @@ export class StoreCore {
   private handle(now: number, from: Peer, msg: Message): void {
     switch (msg.t) {
       case 'push':
-        this.fast.onPush(now, msg);
+        this.arriving(msg.limit === NO_FORWARD ? 'graft' : 'push', () => this.fast.onPush(now, from, msg));
         return;
       case 'ihave':
         this.fast.onIHave(now, from, msg);
@@ -314,6 +330,15 @@ export class StoreCore {
         return;
       default:
         this.rejects.unexpected++; // a session message outside a stream
+    }
+  }
+
+  private arriving<T>(via: ArrivalPath, f: () => T): T {
+    this.via = via;
+    try {
+      return f();
+    } finally {
+      this.via = undefined;
     }
   }
 

@@ -8,6 +8,13 @@
 // milliseconds, not a repair interval. A node receives one push per change and at most
 // one announcement per lazy window whatever the write rate.
 //
+// Announcements also ride the pushes a node sends anyway: every push carries the ids of
+// the changes its sender got in the last pushAnnounceMs (at most ANNOUNCE_IDS, each once
+// it is graftDelayMs old, so the eager push has had its time). A node that missed a push
+// then hears of it on the next push it receives from anyone who has it, and grafts it,
+// typically within an update interval or two and with no message of its own; the batched
+// announcements to the lazy peer remain for quiet times, when no push follows.
+//
 // Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
 // before is neither applied nor announced again, and a push is forwarded once per range.
 //
@@ -46,6 +53,8 @@ export interface FastPathConfig {
   seenCapacity: number;
   /** Changes kept to answer grafts. */
   recentCapacity: number;
+  /** Ids of changes got this recently ride every push this node sends (0: never). */
+  pushAnnounceMs: number;
 }
 
 export interface FastPathStats {
@@ -61,6 +70,12 @@ export interface FastPathStats {
   graftsOut: number;
   graftsIn: number;
   graftedChanges: number;
+  /** Changes applied from a graft's answer (the lazy path), not the eager push. */
+  graftedApplied: number;
+  /** Ids announced on pushes, sent and received; grafts they set off. */
+  announcedOut: number;
+  announcedIn: number;
+  announcedGrafts: number;
 }
 
 /** Sends to a member by name, or to an address. */
@@ -69,12 +84,16 @@ export type SendTo = (to: string | Peer, msg: Message) => void;
 /** Rough bytes of a change inside a push, for packing several into one packet. */
 const changeBytes = (c: WireChange) => c.change.length + (c.auth?.length ?? 0) + c.docId.length + 24;
 const PUSH_OVERHEAD = 64;
+/** Bytes of one announced id on a push (8 bytes and msgpack's header). */
+const ANN_BYTES = 10;
 /** A writer's certificate rides its pushes again after this long: for nodes that joined or restarted since. */
 const CERT_RESEND_MS = 30_000;
 /** Grafts per missing change before leaving it to repair. */
 const GRAFT_TRIES = 3;
 /** Ids per announcement: ~30 bytes each, so a burst goes over streams in a few large messages. */
 const LAZY_BATCH = 1024;
+/** Ids announced on one push at most (10 bytes each), the newest: the memory of `lately` too. */
+const ANNOUNCE_IDS = 16;
 
 export class FastPath {
   readonly stats: FastPathStats = {
@@ -89,6 +108,10 @@ export class FastPath {
     graftsOut: 0,
     graftsIn: 0,
     graftedChanges: 0,
+    graftedApplied: 0,
+    announcedOut: 0,
+    announcedIn: 0,
+    announcedGrafts: 0,
   };
   /** Changes Automerge rejected (counted by the core as bad_change). */
   badChanges = 0;
@@ -97,6 +120,8 @@ export class FastPath {
   private readonly forwarded: LruSet<string>;
   private readonly recent: LruMap<ChangeId, WireChange>;
   private lazyItems: ChangeRef[] = [];
+  /** The last ANNOUNCE_IDS changes this node got, oldest first: what its pushes announce. */
+  private readonly lately: { id: ChangeId; at: number }[] = [];
   private lazyAt = Infinity;
   /** Announced ids not received yet: when to ask whom for them. */
   private readonly grafts = new Map<ChangeId, { at: number; from: Peer; tries: number }>();
@@ -139,17 +164,20 @@ export class FastPath {
       MAX_CERTS,
     );
     const children = this.eager.children(this.self);
-    for (const batch of this.batches(changes, certs)) {
-      for (const child of children) this.push(child.name, child.limit, batch, this.self, certs);
+    if (children.length === 0) return;
+    const ann = this.announcements(now, changes);
+    for (const batch of this.batches(changes, certs, ann)) {
+      for (const child of children) this.push(child.name, child.limit, batch, this.self, certs, ann);
     }
   }
 
-  onPush(now: number, m: Extract<Message, { t: 'push' }>): void {
+  onPush(now: number, from: Peer, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
     if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
-      for (const child of this.eager.children(this.self, m.limit))
-        this.push(child.name, child.limit, m.changes, m.origin, m.certs);
+      const children = this.eager.children(this.self, m.limit);
+      const ann = children.length > 0 ? this.announcements(now, m.changes) : undefined;
+      for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
@@ -163,11 +191,25 @@ export class FastPath {
         continue;
       }
       if (outcome === 'incomplete') this.stats.incomplete++;
-      if (outcome === 'applied' || outcome === 'unchanged') this.stats.changesApplied++;
+      if (outcome === 'applied' || outcome === 'unchanged') {
+        this.stats.changesApplied++;
+        if (m.limit === NO_FORWARD) this.stats.graftedApplied++;
+      }
       // Seen even when incomplete: grafting it again would not help, repair will.
       this.seen.add(c.id);
       this.grafts.delete(c.id);
       if (outcome !== 'incomplete') this.gotten(now, c);
+    }
+    if (m.ann) this.announced(now, from, m.ann);
+  }
+
+  /** Ids a push announced: those not received yet are grafted from its sender, as after an ihave. */
+  private announced(now: number, from: Peer, ids: ChangeId[]): void {
+    this.stats.announcedIn += ids.length;
+    for (const id of ids) {
+      if (this.seen.has(id) || this.grafts.has(id)) continue;
+      this.stats.announcedGrafts++;
+      this.grafts.set(id, { at: now + this.config.graftDelayMs, from, tries: 0 });
     }
   }
 
@@ -237,24 +279,47 @@ export class FastPath {
     return at;
   }
 
-  private push(to: string, limit: number, changes: WireChange[], origin: string, certs: Certs | undefined): void {
+  private push(
+    to: string,
+    limit: number,
+    changes: WireChange[],
+    origin: string,
+    certs: Certs | undefined,
+    ann: ChangeId[] | undefined,
+  ): void {
     this.stats.pushesOut++;
-    this.send(to, withCerts({ t: 'push', origin, limit, changes }, certs));
+    const m = withCerts({ t: 'push', origin, limit, changes }, certs);
+    if (ann && ann.length > 0) this.stats.announcedOut += ann.length;
+    this.send(to, ann && ann.length > 0 ? { ...m, ann } : m);
+  }
+
+  /** Ids to announce on a push of `changes` now: got between graftDelayMs and pushAnnounceMs ago, not in it. */
+  private announcements(now: number, changes: readonly WireChange[]): ChangeId[] | undefined {
+    if (this.config.pushAnnounceMs <= 0 || this.lately.length === 0) return undefined;
+    const ids: ChangeId[] = [];
+    for (const l of this.lately) {
+      const age = now - l.at;
+      if (age > this.config.pushAnnounceMs || age < this.config.graftDelayMs) continue;
+      if (!changes.some((c) => c.id === l.id)) ids.push(l.id);
+    }
+    return ids.length > 0 ? ids : undefined;
   }
 
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
   private gotten(now: number, c: WireChange): void {
     this.recent.set(c.id, c);
+    this.lately.push({ id: c.id, at: now });
+    if (this.lately.length > ANNOUNCE_IDS) this.lately.shift();
     if (!this.config.lazyPath) return;
     this.lazyItems.push({ docId: c.docId, epoch: c.epoch, id: c.id });
     if (this.lazyAt === Infinity) this.lazyAt = now + this.config.lazyDelayMs;
   }
 
   /** Groups changes into pushes that fit a packet; a change too big for one travels alone. */
-  private batches(changes: WireChange[], certs: Certs): WireChange[][] {
+  private batches(changes: WireChange[], certs: Certs, ann?: ChangeId[]): WireChange[][] {
     const out: WireChange[][] = [];
     let cur: WireChange[] = [];
-    const overhead = certs.reduce((n, c) => n + c.length + 4, PUSH_OVERHEAD);
+    const overhead = certs.reduce((n, c) => n + c.length + 4, PUSH_OVERHEAD + (ann?.length ?? 0) * ANN_BYTES);
     let bytes = overhead;
     for (const c of changes) {
       const b = changeBytes(c);

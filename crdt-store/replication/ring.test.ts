@@ -4,10 +4,10 @@ import { BroadcastRing } from './ring.js';
 import { Digest, DIGEST_GROUPS } from './digest.js';
 
 /** Runs one broadcast from `origin` over rings built from each node's `view`; returns receipts per node and the depth. */
-function broadcast(names: string[], origin: string, view: (node: string) => string[]) {
+function broadcast(names: string[], origin: string, view: (node: string) => string[], fanout = 2) {
   const rings = new Map<string, BroadcastRing>();
   for (const n of names) {
-    const r = new BroadcastRing(0);
+    const r = new BroadcastRing(0, fanout);
     r.setMembers(view(n));
     rings.set(n, r);
   }
@@ -46,14 +46,36 @@ t.test('with one view everywhere, every node gets a broadcast exactly once withi
   t.pass();
 });
 
+t.test('with fan-out F, every node gets a broadcast exactly once within ceil(log_F N) hops', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 2, max: 16 }), fc.nat(), (n, f, o) => {
+      const names = Array.from({ length: n }, (_, i) => `node-${i}`);
+      const origin = names[o % n];
+      const { received, depth } = broadcast(names, origin, () => names, f);
+      for (const x of names) {
+        const k = received.get(x) ?? 0;
+        if (x === origin ? k !== 0 : k !== 1) throw new Error(`${x} received ${k} copies (n=${n}, f=${f})`);
+      }
+      // log_F N computed with a little slack for floating point (log(8)/log(2) is not exactly 3).
+      if (depth > Math.ceil(Math.log(n) / Math.log(f) - 1e-9)) throw new Error(`depth ${depth} for n=${n}, f=${f}`);
+      return true;
+    }),
+    { numRuns: 100 },
+  );
+  t.pass();
+});
+
 t.test('views that differ by a few members: no duplicates, only the unknown ones missed', async (t) => {
   fc.assert(
     fc.property(fc.integer({ min: 5, max: 120 }), fc.array(fc.nat(), { maxLength: 4 }), (n, holes) => {
       const names = Array.from({ length: n }, (_, i) => `node-${i}`);
       // Each node misses a few members from its view (stale membership).
       const missing = new Set(holes.map((h) => names[1 + (h % (n - 1))]));
-      const { received } = broadcast(names, names[0], (node) =>
-        names.filter((x) => x === node || !missing.has(x) || node.length % 2 === 0),
+      const { received } = broadcast(
+        names,
+        names[0],
+        (node) => names.filter((x) => x === node || !missing.has(x) || node.length % 2 === 0),
+        1 + (n % 9),
       );
       for (const [x, k] of received) if (k > 1) throw new Error(`${x} received ${k} copies`);
       return true;

@@ -1,9 +1,12 @@
 // Broadcast trees over a ring of the live members. Each member sits at a 52-bit position
 // (a salted hash of its name); a broadcast hands every member one range of the ring to
-// cover. A node covering (itself, limit) sends to its successors at index distance 1, 2,
-// 4, 8, ... inside the range, each child covering up to the next child: the range halves
-// at every hop, so everyone is reached once, in at most ceil(log2 N) hops, with N - 1
-// messages (El-Ansary et al., "Efficient broadcast in structured P2P networks").
+// cover. A node covering (itself, limit) splits the M members inside its range into up to
+// `fanout` (F) equal runs and sends to the first member of each, which covers up to the
+// next one: every range shrinks F-fold at each hop, so everyone is reached once, in at most
+// ceil(log_F N) hops, with N - 1 messages (El-Ansary et al., "Efficient broadcast in
+// structured P2P networks", with arity F). A wide fan-out keeps the tree shallow: every
+// hop costs a scheduling delay and an event-loop turn at a relay, and a push lost on the
+// way costs its whole subtree, at most N / F nodes. The price is F sends at the origin.
 //
 // Ranges travel as ring positions, not names or indices, so two nodes whose member lists
 // differ a little still split the ring consistently; a member one node does not know is
@@ -29,7 +32,10 @@ export class BroadcastRing {
   private readonly index = new Map<string, number>();
   private readonly positions = new Map<string, number>();
 
-  constructor(private readonly salt: number) {}
+  constructor(
+    private readonly salt: number,
+    private readonly fanout = 2,
+  ) {}
 
   position(name: string): number {
     let p = this.positions.get(name);
@@ -72,14 +78,25 @@ export class BroadcastRing {
     if (i === undefined || n < 2) return [];
     const me = this.slots[i].pos;
     const span = limit === undefined ? RING_SIZE : distance(me, limit) || RING_SIZE;
+    const m = this.inRange(i, me, span);
+    const runs = Math.min(Math.max(2, this.fanout), m);
     const picked: Slot[] = [];
-    for (let step = 1; step < n; step *= 2) {
-      const s = this.slots[(i + step) % n];
-      const d = distance(me, s.pos);
-      if (d === 0 || d >= span) break; // fingers only move further round the ring
-      if (picked.length === 0 || picked[picked.length - 1] !== s) picked.push(s);
-    }
+    for (let r = 0; r < runs; r++) picked.push(this.slots[(i + 1 + Math.floor((r * m) / runs)) % n]);
     return picked.map((s, j) => ({ name: s.name, limit: j + 1 < picked.length ? picked[j + 1].pos : (limit ?? me) }));
+  }
+
+  /** How many members follow slot i within `span` of its position (binary search over the sorted ring). */
+  private inRange(i: number, me: number, span: number): number {
+    const n = this.slots.length;
+    let lo = 0; // slots i+1 .. i+lo are in range
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      const d = distance(me, this.slots[(i + mid) % n].pos);
+      if (d !== 0 && d < span) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 }
 

@@ -36,7 +36,7 @@ function item(i: SyncItem, certOf: (a: Uint8Array) => Uint8Array | undefined): S
 export function selfContained(msg: Message, certOf: (a: Uint8Array) => Uint8Array | undefined): Message {
   switch (msg.t) {
     case 'push':
-      return { ...msg, changes: msg.changes.map((c) => change(c, certOf)), certs: undefined };
+      return { ...msg, changes: msg.changes.map((c) => change(c, certOf)), certs: undefined, ann: undefined };
     case 'sync':
     case 'sync-reply':
       return { ...msg, items: msg.items.map((i) => item(i, certOf)), certs: undefined };

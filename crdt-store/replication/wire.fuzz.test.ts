@@ -22,12 +22,16 @@ const bytes = fc.uint8Array({ minLength: 1, maxLength: 50 });
 const u32 = fc.nat({ max: 0xffffffff });
 
 const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({
-    t: fc.constant('push' as const),
-    origin: fc.string({ minLength: 1, maxLength: 10 }),
-    limit: fc.oneof(fc.constant(NO_FORWARD), fc.nat({ max: 2 ** 52 - 1 })),
-    changes: fc.array(fc.record({ docId, epoch, id, change: bytes }), { maxLength: 4 }),
-  }),
+  fc.record(
+    {
+      t: fc.constant('push' as const),
+      origin: fc.string({ minLength: 1, maxLength: 10 }),
+      limit: fc.oneof(fc.constant(NO_FORWARD), fc.nat({ max: 2 ** 52 - 1 })),
+      changes: fc.array(fc.record({ docId, epoch, id, change: bytes }), { maxLength: 4 }),
+      ann: fc.array(id, { minLength: 1, maxLength: 4 }),
+    },
+    { requiredKeys: ['t', 'origin', 'limit', 'changes'] },
+  ),
   fc.record({ t: fc.constant('ihave' as const), items: fc.array(fc.record({ docId, epoch, id }), { maxLength: 4 }) }),
   fc.record({ t: fc.constant('graft' as const), ids: fc.array(id, { maxLength: 4 }) }),
   fc.record({ t: fc.constant('digest' as const), root: u32 }),

@@ -3,7 +3,8 @@
 // the core counts (a Prometheus label).
 //
 //   push        changes, eagerly, down broadcast ring 0 (limit = end of the receiver's range;
-//               NO_FORWARD for a graft's answer)
+//               NO_FORWARD for a graft's answer); `ann` announces the ids of other changes
+//               the sender got lately (lazy announcements riding a message sent anyway)
 //   ihave       ids of changes the sender has, lazily, to its lazy peer (Plumtree's lazy push)
 //   graft       "send me these", to the sender of an ihave whose pushes never came
 //   digest      anti-entropy: the root of the sender's two-level digest
@@ -55,7 +56,7 @@ export interface SyncItem {
 export type Certs = Uint8Array[];
 
 export type Message =
-  | { t: 'push'; origin: string; limit: number; changes: WireChange[]; certs?: Certs }
+  | { t: 'push'; origin: string; limit: number; changes: WireChange[]; certs?: Certs; ann?: ChangeId[] }
   | { t: 'ihave'; items: ChangeRef[] }
   | { t: 'graft'; ids: ChangeId[] }
   | { t: 'digest'; root: number }
@@ -93,6 +94,8 @@ const CODE = new Map<string, number>(TYPES.map((t, i) => [t, i + 1]));
 export const MAX_ITEMS = 4096;
 /** Certificates in one message: one per writer whose records it carries (a sync of a shared document may name many). */
 export const MAX_CERTS = 256;
+/** Ids announced on one push: a sender puts at most fast-path.ts's ANNOUNCE_IDS there. */
+export const MAX_ANN = 64;
 const MAX_CERT_BYTES = 4096;
 const MAX_NAME = 256;
 
@@ -109,7 +112,7 @@ export function encode(m: Message): Uint8Array {
   switch (m.t) {
     case 'push':
       return packr.pack(
-        withCerts(
+        withTail(
           [
             code,
             m.origin,
@@ -121,6 +124,7 @@ export function encode(m: Message): Uint8Array {
             ),
           ],
           m.certs,
+          m.ann,
         ),
       );
     case 'ihave':
@@ -146,6 +150,10 @@ export function encode(m: Message): Uint8Array {
 /** Certificates go last, and only when there are some: a message without is as before. */
 const withCerts = (fields: unknown[], certs: Certs | undefined): unknown[] =>
   certs && certs.length > 0 ? [...fields, certs] : fields;
+
+/** A push's optional tail: certificates, then announced ids (after an empty certificates list if there are none). */
+const withTail = (fields: unknown[], certs: Certs | undefined, ann: ChangeId[] | undefined): unknown[] =>
+  ann && ann.length > 0 ? [...fields, certs ?? [], ann.map(idBytes)] : withCerts(fields, certs);
 
 const syncItem = (s: SyncItem) =>
   s.auths && s.auths.size > 0
@@ -192,13 +200,15 @@ function parse(v: unknown): Message {
   if (typeof v[0] !== 'number' || !type) return fail('unknown_type');
   switch (type) {
     case 'push': {
-      const [, o, l, cs, cts] = tuple(v, 4, 5);
+      const [, o, l, cs, cts, ann] = tuple(v, 4, 6);
+      const c = certs(cts);
       return {
         t: type,
         origin: name(o),
         limit: limit(l),
         changes: list(cs, wireChangeOf),
-        ...certs(cts),
+        ...(c.certs && c.certs.length > 0 ? c : {}),
+        ...(ann === undefined ? {} : { ann: list(ann, id, MAX_ANN) }),
       };
     }
     case 'ihave': {
