@@ -20,10 +20,16 @@ export type ToWorker = { t: 'apply'; seq: number; vips: ProxyVip[] } | { t: 'sto
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'applied'; seq: number; changed: boolean; failed: string[]; errors: (string | null)[] }
+  /** errors: [listener id, listen error] of the listeners that could not listen. */
+  | { t: 'applied'; seq: number; changed: boolean; failed: string[]; errors: [string, string][] }
   /** Cumulative counters of this worker since it started, and its open connections. */
   | { t: 'stats'; stats: ProxyStats; active: number }
   | { t: 'event'; what: 'ejected' | 'listen_failed'; detail: Record<string, unknown> };
+
+/** A VIP's listener: protocol, address, port (as UserspaceProxy keys it). */
+export function listenerId(v: ProxyVip): string {
+  return `${v.proto} ${v.listen.addr} ${v.listen.port}`;
+}
 
 export function zeroStats(): ProxyStats {
   return {

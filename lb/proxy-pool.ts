@@ -9,14 +9,25 @@
 //   - A worker that dies is replaced (backoff while it keeps dying young) and given the
 //     current VIPs; its last reported counters are kept, so sums never go backwards.
 //   - Draining is per worker, as in-process: a backend that leaves takes no new connections.
+//   - UDP VIPs go to worker 0 only: a UDP session is a client address mapped to a backend,
+//     and datagrams of one client spread over workers would spread over backends.
 import cluster, { type Worker } from 'node:cluster';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from './defaults.js';
 import type { ProxyStats, ProxyVip } from './proxy.js';
-import { addStats, WORKER_OPTIONS_ENV, zeroStats, type FromWorker, type WorkerOptions } from './proxy-ipc.js';
+import {
+  addStats,
+  listenerId,
+  WORKER_OPTIONS_ENV,
+  zeroStats,
+  type FromWorker,
+  type WorkerOptions,
+} from './proxy-ipc.js';
 
 export interface PoolOptions extends WorkerOptions {
   workers: number;
-  /** Replies to an apply slower than this count as failed for that worker. Default 10 s. */
+  /** Replies to an apply slower than this count as failed for that worker (it gets the VIPs when it is up). Default 30 s. */
   applyTimeoutMs?: number;
   onEvent?: (what: 'ejected' | 'listen_failed' | 'worker_exited', detail: Record<string, unknown>) => void;
 }
@@ -35,11 +46,18 @@ interface Slot {
 
 type Applied = Extract<FromWorker, { t: 'applied' }>;
 
-// The worker runs as the same kind of file as this one (.ts under tap, .js from dist/).
-const WORKER_FILE = new URL(
-  import.meta.url.endsWith('.ts') ? './proxy-worker.ts' : './proxy-worker.js',
-  import.meta.url,
-).pathname;
+/**
+ * The worker's file and node flags: the compiled worker next to this module, run by plain
+ * node. From the TypeScript sources (tests under tap) the build's copy in dist/ when there
+ * is one, as the agent tests use; compiling TypeScript in every worker took seconds.
+ */
+function workerProgram(): { exec: string; execArgv: string[] } {
+  const js = fileURLToPath(new URL('./proxy-worker.js', import.meta.url));
+  if (existsSync(js)) return { exec: js, execArgv: [] };
+  const built = fileURLToPath(new URL('../dist/lb/proxy-worker.js', import.meta.url));
+  if (existsSync(built)) return { exec: built, execArgv: [] };
+  return { exec: fileURLToPath(new URL('./proxy-worker.ts', import.meta.url)), execArgv: process.execArgv };
+}
 
 export class ProxyPool {
   readonly kind = 'userspace' as const;
@@ -97,7 +115,7 @@ export class ProxyPool {
       }
       changed ||= r.changed;
       for (const f of r.failed) failed.add(f);
-      r.errors.forEach((e, i) => e !== null && errors.set(listenerId(vips[i]), e));
+      for (const [id, e] of r.errors) errors.set(id, e);
     }
     this.errors = errors;
     return { changed, failed: [...failed] };
@@ -124,7 +142,7 @@ export class ProxyPool {
   private send(s: Slot): Promise<Applied | undefined> {
     const seq = ++this.seq;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done(undefined), this.opts.applyTimeoutMs ?? 10_000);
+      const timer = setTimeout(() => done(undefined), this.opts.applyTimeoutMs ?? 30_000);
       const done = (r: Applied | undefined): void => {
         clearTimeout(timer);
         s.pending.delete(seq);
@@ -134,7 +152,8 @@ export class ProxyPool {
       void s.ready.then(() => {
         if (!s.pending.has(seq)) return;
         if (!s.worker.isConnected()) return done(undefined);
-        s.worker.send({ t: 'apply', seq, vips: this.vips }, (err: Error | null) => err && done(undefined));
+        const vips = s.index === 0 ? this.vips : this.vips.filter((v) => v.proto === 'tcp');
+        s.worker.send({ t: 'apply', seq, vips }, (err: Error | null) => err && done(undefined));
       });
     });
   }
@@ -152,7 +171,7 @@ export class ProxyPool {
     };
     // Frozen at the first fork of this process: set before it (see the header).
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: WORKER_FILE, args: [], silent: false });
+    cluster.setupPrimary({ ...workerProgram(), args: [], silent: false });
     const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(options) });
     let onReady = (): void => {};
     const ready = new Promise<void>((r) => (onReady = r));
@@ -201,8 +220,4 @@ export class ProxyPool {
     }, delay);
     this.timers.add(timer);
   }
-}
-
-function listenerId(v: ProxyVip): string {
-  return `${v.proto} ${v.listen.addr} ${v.listen.port}`;
 }

@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { DEFAULTS } from './defaults.js';
 import { UserspaceProxy } from './proxy.js';
-import { WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerOptions } from './proxy-ipc.js';
+import { listenerId, WORKER_OPTIONS_ENV, type FromWorker, type ToWorker, type WorkerOptions } from './proxy-ipc.js';
 
 if (!cluster.isWorker || !process.send) {
   console.error('lb/proxy-worker runs as a cluster worker of the load balancer, not on its own');
@@ -34,7 +34,12 @@ process.on('message', (m: ToWorker) => {
   if (m.t === 'stop') return exit();
   if (m.t !== 'apply') return;
   void proxy.apply(m.vips).then((r) => {
-    send({ t: 'applied', seq: m.seq, ...r, errors: m.vips.map((v) => proxy.listenError(v) ?? null) });
+    const errors: [string, string][] = [];
+    for (const v of m.vips) {
+      const e = proxy.listenError(v);
+      if (e !== undefined) errors.push([listenerId(v), e]);
+    }
+    send({ t: 'applied', seq: m.seq, ...r, errors });
     report();
   });
 });

@@ -104,8 +104,9 @@ const bind = (port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') =>
   { vip: 'web', port, proto, targetPort },
 ];
 
+/** The proxy in this process (proxyWorkers 0): exact spreads and counters; proxy-pool.test.ts covers workers. */
 async function start(t: Teardown, store: LocalStore, extra: Partial<LbOptions> = {}): Promise<LbDriver> {
-  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, ...extra });
+  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, proxyWorkers: 0, ...extra });
   t.teardown(() => lb.stop());
   return lb;
 }
