@@ -36,7 +36,10 @@ const UPDATES = SMOKE ? 1 : 7;
 const absent = missingCommands(['wrk', 'curl', 'haproxy']);
 const has = (cmd: string) => !absent.includes(cmd);
 const conns = num('BENCH_LB_CONNECTIONS', 32);
-const proxyWorkers = num('BENCH_LB_PROXY_WORKERS', DEFAULTS.proxyWorkers, 0);
+/** The proxy's acceptor processes; 0 (allowed here, unlike envNumber's figures) runs it in one process. */
+const proxyWorkers = Number(process.env.BENCH_LB_PROXY_WORKERS ?? DEFAULTS.proxyWorkers);
+if (!Number.isInteger(proxyWorkers) || proxyWorkers < 0)
+  throw new Error(`BENCH_LB_PROXY_WORKERS=${process.env.BENCH_LB_PROXY_WORKERS}: expected 0 or more`);
 const progress = (l: string) => console.error(`  ${l}`);
 const tag = `wlb${process.pid}`;
 const namespaces: string[] = [];
