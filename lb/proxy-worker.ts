@@ -13,6 +13,10 @@ if (!cluster.isWorker || !process.send) {
   process.exit(2);
 }
 
+// Clients that reset or vanish make socket errors by the thousand, each capturing a stack
+// trace nobody reads (the proxy's profile showed it per connection); this process has no other use for them.
+Error.stackTraceLimit = 0;
+
 const opts = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? '{}') as WorkerOptions;
 const send = (m: FromWorker): void => {
   if (process.connected) process.send!(m);
