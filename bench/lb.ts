@@ -18,13 +18,13 @@
 // whole bench is (its figures null).
 // Progress on stderr; the table on stdout; the last line is one JSON object.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalStore } from '../crdt-store/local-store.js';
-import { LbDriver } from '../lb/index.js';
+import { DEFAULTS, LbDriver } from '../lb/index.js';
 import { run } from '../base/exec.js';
 import { envNumber as num, kernelUsable, missingCommands, printAbsent, SMOKE } from './_env.js';
 
@@ -36,6 +36,10 @@ const UPDATES = SMOKE ? 1 : 7;
 const absent = missingCommands(['wrk', 'curl', 'haproxy']);
 const has = (cmd: string) => !absent.includes(cmd);
 const conns = num('BENCH_LB_CONNECTIONS', 32);
+/** The proxy's acceptor processes; 0 (allowed here, unlike envNumber's figures) runs it in one process. */
+const proxyWorkers = Number(process.env.BENCH_LB_PROXY_WORKERS ?? DEFAULTS.proxyWorkers);
+if (!Number.isInteger(proxyWorkers) || proxyWorkers < 0)
+  throw new Error(`BENCH_LB_PROXY_WORKERS=${process.env.BENCH_LB_PROXY_WORKERS}: expected 0 or more`);
 const progress = (l: string) => console.error(`  ${l}`);
 const tag = `wlb${process.pid}`;
 const namespaces: string[] = [];
@@ -121,16 +125,31 @@ async function backends(l: Lab): Promise<void> {
   await Promise.all(l.backends.map((ns) => startIn(ns, [process.execPath, '--input-type=module', '-e', BACKEND])));
 }
 
-async function wrkRps(ns: string, url: string): Promise<number> {
+/** utime + stime in ms of a process and its descendants (the proxy's workers; HAProxy's threads are in its own). */
+function treeCpuMs(pid: number): number {
+  let ms = 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' '))
+      if (c) ms += treeCpuMs(Number(c));
+  } catch {
+    // it exited
+  }
+  return ms;
+}
+
+async function wrkRps(ns: string, url: string): Promise<{ rps: number; requests: number }> {
   const out = await run(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '-H', 'Connection: close', url], {
     netns: ns,
     timeoutMs: (seconds + 30) * 1000,
   });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const n = /(\d+) requests in/.exec(out);
   const errs = /Socket errors: (.*)/.exec(out);
   if (errs) progress(`  wrk ${url}: socket errors ${errs[1]}`);
-  if (!m) throw new Error(`wrk printed no rate: ${out}`);
-  return Number(m[1]);
+  if (!m || !n) throw new Error(`wrk printed no rate: ${out}`);
+  return { rps: Number(m[1]), requests: Number(n[1]) };
 }
 
 async function bulk(ns: string, url: string): Promise<number> {
@@ -159,9 +178,11 @@ const endpoint = (addr: string, port: number, vipPort: number) => ({
 
 type Labs = { direct: Lab; nft: Lab; proxy: Lab; haproxy: Lab | undefined };
 type Path = keyof Labs;
+/** The process (tree) doing the proxying on a path, whose CPU time is measured: proxy and haproxy only. */
+type Pids = Partial<Record<Path, number>>;
 
 /** One lab per path, each with its backends; the VIP programmed by weft's nft datapath, its userspace proxy, and HAProxy when installed. */
-async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver }> {
+async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver; pids: Pids }> {
   console.error('namespaces and backends ...');
   const labs = {
     direct: await lab('d'),
@@ -190,6 +211,7 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
     fileURLToPath(new URL('./lb-proxy.js', import.meta.url)),
     JSON.stringify({
       port: 80,
+      workers: proxyWorkers,
       backends: [
         ['10.77.0.11', 80],
         ['10.77.0.12', 80],
@@ -199,12 +221,13 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
   const listen = (JSON.parse(proxy.line) as { listen: string }).listen;
   urls.proxy = `http://${listen}:80`;
 
-  if (labs.haproxy) await startHaproxy(labs.haproxy.client);
-  return { labs, urls, lb };
+  const pids: Pids = { proxy: proxy.proc.pid };
+  if (labs.haproxy) pids.haproxy = await startHaproxy(labs.haproxy.client);
+  return { labs, urls, lb, pids };
 }
 
 /** HAProxy in the lab's client namespace, round robin over both backends. */
-async function startHaproxy(client: string): Promise<void> {
+async function startHaproxy(client: string): Promise<number | undefined> {
   const cfg = join(tmp, 'haproxy.cfg');
   writeFileSync(
     cfg,
@@ -229,30 +252,55 @@ async function startHaproxy(client: string): Promise<void> {
   const hap = spawn('ip', ['netns', 'exec', client, 'haproxy', '-f', cfg, '-db'], { stdio: 'ignore' });
   procs.push(hap);
   await new Promise((r) => setTimeout(r, 500));
+  return hap.pid;
 }
 
-/** Rounds of wrk and a bulk download over every path; the rates per path. */
+type Series = Record<string, number[]>;
+const series = (): Series => ({ direct: [], nft: [], proxy: [], haproxy: [] });
+/** Rates per path, and the CPU time the proxying process (tree) spent: ms per 1,000 connections and per GB. */
+interface Measured {
+  rps: Series;
+  bw: Series;
+  cpuPerKConn: Series;
+  cpuPerGb: Series;
+}
+
+/** Rounds of wrk and a bulk download over every path, with the proxies' CPU time per unit of work. */
 async function measurePaths(
   labs: Labs,
   urls: Record<Path, string>,
   order: readonly Path[],
-): Promise<{ rps: Record<string, number[]>; bw: Record<string, number[]> }> {
-  const rps: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
-  const bw: Record<string, number[]> = { direct: [], nft: [], proxy: [], haproxy: [] };
+  pids: Pids,
+): Promise<Measured> {
+  const m: Measured = { rps: series(), bw: series(), cpuPerKConn: series(), cpuPerGb: series() };
+  const cpu = (p: Path) => (pids[p] === undefined ? NaN : treeCpuMs(pids[p]));
   for (let r = 0; r < rounds; r++) {
     console.error(`round ${r + 1}/${rounds} ...`);
     // Rotate the order each round, so no path always runs first (or right after another).
     const o = order.map((_, i) => order[(i + r) % order.length]);
     for (const p of o) {
       const client = labs[p]!.client;
-      if (has('wrk')) rps[p].push(await wrkRps(client, `${urls[p]}/`));
-      if (has('curl')) bw[p].push(await bulk(client, `${urls[p]}/bulk`));
+      if (has('wrk')) {
+        const c0 = cpu(p);
+        const w = await wrkRps(client, `${urls[p]}/`);
+        m.rps[p].push(w.rps);
+        if (pids[p] !== undefined) m.cpuPerKConn[p].push(((cpu(p) - c0) * 1000) / w.requests);
+      }
+      if (has('curl')) {
+        const c0 = cpu(p);
+        m.bw[p].push(await bulk(client, `${urls[p]}/bulk`));
+        if (pids[p] !== undefined) m.cpuPerGb[p].push(((cpu(p) - c0) * 1e9) / (100 * 1048576));
+      }
+      const cpuNote =
+        pids[p] === undefined
+          ? ''
+          : ` (CPU ${m.cpuPerKConn[p].at(-1)?.toFixed(0) ?? '-'} ms/1k conns, ${m.cpuPerGb[p].at(-1)?.toFixed(0) ?? '-'} ms/GB)`;
       progress(
-        `${p}: ${rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${bw[p].length ? (bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s`,
+        `${p}: ${m.rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${m.bw[p].length ? (m.bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s${cpuNote}`,
       );
     }
   }
-  return { rps, bw };
+  return m;
 }
 
 /** Programs VIPS x PER_VIP from empty in a namespace of its own, then times single backend updates until their rule is live. */
@@ -311,45 +359,56 @@ async function measureProgramming(): Promise<{ programMs: number; updates: numbe
   return { programMs, updates, putMs };
 }
 
-/** The table and the final JSON line. */
-function report(o: {
-  load: number;
-  order: readonly Path[];
-  rps: Record<string, number[]>;
-  bw: Record<string, number[]>;
-  programMs: number;
-  updates: number[];
-  putMs: number[];
-}): void {
-  const { load, order, rps, bw, programMs, updates, putMs } = o;
-  const m = (xs: Record<string, number[]>) =>
-    Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, v.length ? median(v) : NaN]));
-  const R = m(rps);
-  const B = m(bw);
-  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? +(a / b).toFixed(3) : null);
-  const res = {
+const medians = (xs: Series): Record<string, number> =>
+  Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, v.length ? median(v) : NaN]));
+const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? +(a / b).toFixed(3) : null);
+
+/** The figures of the JSON line. */
+function figures(load: number, m: Measured, programMs: number, updates: number[]) {
+  const [R, B, C, G] = [m.rps, m.bw, m.cpuPerKConn, m.cpuPerGb].map(medians);
+  return {
     nft_rps_ratio_vs_direct: ratio(R.nft, R.direct),
     nft_bulk_ratio_vs_direct: ratio(B.nft, B.direct),
     proxy_rps_ratio_vs_haproxy: ratio(R.proxy, R.haproxy),
     proxy_bulk_ratio_vs_haproxy: ratio(B.proxy, B.haproxy),
+    // CPU time per unit of work: what the proxies cost, whatever else the host was doing.
+    proxy_cpu_per_conn_ratio_vs_haproxy: ratio(C.proxy, C.haproxy),
+    proxy_cpu_per_byte_ratio_vs_haproxy: ratio(G.proxy, G.haproxy),
+    proxy_workers: proxyWorkers,
     program_1000x10_ms: SMOKE ? null : Math.round(programMs),
     update_to_live_ms: +median(updates).toFixed(1),
+    load_avg_1m: +load.toFixed(2),
     ...(SMOKE ? { smoke: true, program_ms: Math.round(programMs), vips: VIPS, backends_per_vip: PER_VIP } : {}),
     absent,
   };
+}
+
+/** The table and the final JSON line. */
+function report(o: {
+  load: number;
+  order: readonly Path[];
+  m: Measured;
+  programMs: number;
+  updates: number[];
+  putMs: number[];
+}): void {
+  const { load, order, m, programMs, updates, putMs } = o;
+  const [R, B, C, G] = [m.rps, m.bw, m.cpuPerKConn, m.cpuPerGb].map(medians);
+  const res = figures(load, m, programMs, updates);
   console.log(
-    `L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start`,
+    `L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start; proxy workers ${proxyWorkers}`,
   );
-  console.log(`  ${'path'.padEnd(10)} ${'req/s'.padStart(9)} ${'bulk MB/s'.padStart(10)}`);
-  for (const p of order)
-    console.log(`  ${p.padEnd(10)} ${R[p].toFixed(0).padStart(9)} ${(B[p] / 1e6).toFixed(0).padStart(10)}`);
+  const cols = ['req/s', 'bulk MB/s', 'CPU ms/1k conn', 'CPU ms/GB'];
+  console.log(`  ${'path'.padEnd(10)} ${cols.map((c) => c.padStart(15)).join(' ')}`);
+  const cell = (x: number, scale = 1) => (Number.isFinite(x) ? (x / scale).toFixed(0) : '-').padStart(15);
+  for (const p of order) console.log(`  ${p.padEnd(10)} ${cell(R[p])} ${cell(B[p], 1e6)} ${cell(C[p])} ${cell(G[p])}`);
   if (absent.length) console.log(`  not measured (missing ${absent.join(', ')}): null in the JSON line`);
   console.log('');
   console.log(
     `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`,
   );
   console.log(
-    `  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both)`,
+    `  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both); CPU per connection x${res.proxy_cpu_per_conn_ratio_vs_haproxy}, per byte x${res.proxy_cpu_per_byte_ratio_vs_haproxy}`,
   );
   console.log(
     `  program ${VIPS} VIPs x ${PER_VIP} backends from empty: ${Math.round(programMs)} ms   (aim <= 1,000 at 1,000 x 10)`,
@@ -365,13 +424,13 @@ function report(o: {
 
 async function main(): Promise<void> {
   const load = loadavg()[0];
-  const { labs, urls, lb } = await startPaths();
+  const { labs, urls, lb, pids } = await startPaths();
   const order = (['direct', 'nft', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
-  const { rps, bw } = await measurePaths(labs, urls, order);
+  const m = await measurePaths(labs, urls, order, pids);
   await lb.cleanup();
   cleanups.length = 0;
   const { programMs, updates, putMs } = await measureProgramming();
-  report({ load, order, rps, bw, programMs, updates, putMs });
+  report({ load, order, m, programMs, updates, putMs });
 }
 
 if (!kernelUsable()) {

@@ -59,6 +59,19 @@ export const DEFAULTS = {
   maxAttempts: 3,
   /** Userspace proxy: a UDP session idle this long is closed: request/response protocols reuse it, and idle ones free their socket. */
   udpIdleMs: 30_000,
+  /**
+   * Userspace proxy: acceptor processes (node:cluster workers sharing each listening socket).
+   * One Node process tops out at one core for new connections, while HAProxy uses a thread
+   * per core; two use both cores of a small host. 0: the proxy runs in the agent's process.
+   * Workers start with the first VIP, so a node without VIPs pays nothing.
+   */
+  proxyWorkers: 2,
+  /** A worker reports its counters this often (and after each change), so summed counters lag by at most this. */
+  proxyStatsMs: 500,
+  /** A worker that crashed is replaced after this, doubling while it keeps crashing young... */
+  proxyRestartMs: 100,
+  /** ...up to 5 s, so a worker that cannot start does not spin the host. */
+  proxyRestartMaxMs: 5_000,
 } as const;
 
 /** The runner's timing for the load balancer's passes. */

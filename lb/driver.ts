@@ -29,6 +29,7 @@ import { Nft } from './nft.js';
 import { NftDatapath } from './nft-datapath.js';
 import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
+import { ProxyPool } from './proxy-pool.js';
 import { RecordIndex, type RecordSource } from './records.js';
 import { VipTable } from './vip-source.js';
 import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
@@ -57,6 +58,8 @@ export interface LbOptions {
   policy?: Policy;
   /** Userspace: timeouts and passive checks. */
   proxy?: Omit<ProxyOptions, 'policy' | 'onEvent'>;
+  /** Userspace: acceptor processes (cluster workers); 0 runs the proxy in this process. Default 2. */
+  proxyWorkers?: number;
   /** nft: run nft and ip in this network namespace (tests, benches). */
   netns?: string;
   /** nft table name (family ip). Default weft. */
@@ -121,7 +124,7 @@ export class LbDriver {
   readonly dnsVips: VipTable;
   readonly registry: Registry;
   readonly index = new RecordIndex();
-  readonly datapath: NftDatapath | UserspaceProxy;
+  readonly datapath: NftDatapath | UserspaceProxy | ProxyPool;
   private readonly vipCidr: Cidr;
   private readonly proxyCidr: Cidr;
   private readonly log: LbLog;
@@ -161,7 +164,7 @@ export class LbDriver {
 
   private constructor(
     opts: LbOptions,
-    datapath: NftDatapath | UserspaceProxy,
+    datapath: NftDatapath | UserspaceProxy | ProxyPool,
     vipCidr: Cidr,
     proxyCidr: Cidr,
     guard: VipGuard,
@@ -238,18 +241,9 @@ export class LbDriver {
             affinity: opts.affinity,
             vipCidr: [vipCidr.text, ...(guard.vipCidr6 ? [guard.vipCidr6.text] : [])],
           })
-        : new UserspaceProxy({
-            ...opts.proxy,
-            policy: opts.policy,
-            onEvent: (what, detail) => {
-              if (what === 'listen_failed')
-                lb?.log.warn(
-                  detail,
-                  'load balancer proxy cannot listen for a VIP (a port below 1024 needs root or CAP_NET_BIND_SERVICE; or the port is taken)',
-                );
-              else lb?.log.info(detail, 'load balancer ejected a backend after a failed connect');
-            },
-          });
+        : userspaceDatapath(opts, (what, detail) =>
+            lb?.log[what === 'ejected' ? 'info' : 'warn'](detail, EVENTS[what]),
+          );
     lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.runner.request());
@@ -318,7 +312,7 @@ export class LbDriver {
   }
 
   /** The userspace proxy listens for each VIP on an address of its own range, which DNS then answers for the VIP. */
-  private async applyUserspace(proxy: UserspaceProxy, desired: DesiredState): Promise<boolean> {
+  private async applyUserspace(proxy: UserspaceProxy | ProxyPool, desired: DesiredState): Promise<boolean> {
     const listen = allocate(
       desired.vips.map((v) => v.vip),
       this.proxyCidr,
@@ -450,7 +444,7 @@ export class LbDriver {
   async stop(): Promise<void> {
     this.detach?.();
     await this.runner.stop();
-    if (this.datapath.kind === 'userspace') this.datapath.stop();
+    if (this.datapath.kind === 'userspace') await this.datapath.stop();
   }
 
   /** stop(), then removes weft's nft table and dummy interface. */
@@ -458,4 +452,32 @@ export class LbDriver {
     await this.stop();
     if (this.datapath.kind === 'nft') await this.datapath.cleanup();
   }
+}
+
+const EVENTS = {
+  listen_failed:
+    'load balancer proxy cannot listen for a VIP (a port below 1024 needs root or CAP_NET_BIND_SERVICE; or the port is taken)',
+  ejected: 'load balancer ejected a backend after a failed connect',
+  worker_exited: 'load balancer proxy worker exited; it is replaced',
+} as const;
+
+/** The userspace proxy: in this process, or on opts.proxyWorkers cluster workers. */
+function userspaceDatapath(
+  opts: LbOptions,
+  onEvent: (what: keyof typeof EVENTS, detail: Record<string, unknown>) => void,
+): UserspaceProxy | ProxyPool {
+  const workers = opts.proxyWorkers ?? DEFAULTS.proxyWorkers;
+  if (workers <= 0) return new UserspaceProxy({ ...opts.proxy, policy: opts.policy, onEvent });
+  const p = opts.proxy ?? {};
+  const { connectTimeoutMs, ejectMs, ejectMaxMs, maxAttempts, udpIdleMs } = p; // a clock cannot cross processes
+  return new ProxyPool({
+    connectTimeoutMs,
+    ejectMs,
+    ejectMaxMs,
+    maxAttempts,
+    udpIdleMs,
+    policy: opts.policy,
+    workers,
+    onEvent,
+  });
 }

@@ -104,8 +104,9 @@ const bind = (port: number, targetPort: number, proto: 'tcp' | 'udp' = 'tcp') =>
   { vip: 'web', port, proto, targetPort },
 ];
 
+/** The proxy in this process (proxyWorkers 0): exact spreads and counters; proxy-pool.test.ts covers workers. */
 async function start(t: Teardown, store: LocalStore, extra: Partial<LbOptions> = {}): Promise<LbDriver> {
-  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, ...extra });
+  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, proxyWorkers: 0, ...extra });
   t.teardown(() => lb.stop());
   return lb;
 }
@@ -249,3 +250,39 @@ t.test('a port that cannot be listened on is reported, not fatal', async (t) => 
   t.equal(await hello(lb1.dnsVips.get('web')!, VIP_PORT + 4), 'a');
   t.equal((await lb2.registry.getSingleMetricAsString('weft_lb_rule_apply_failures_total')).includes(' 1'), true);
 });
+
+t.test(
+  'bulk bytes arrive intact and in order through a slow reader (the one read buffer per connection)',
+  async (t) => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const data = randomBytes(8 << 20);
+    const server = net.createServer((c) => {
+      c.on('error', () => {});
+      c.end(data);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.teardown(() => server.close());
+    const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
+    const port = (server.address() as net.AddressInfo).port;
+    store.put('svc/web/n1/a', endpoint('web', ['127.0.0.1'], { vips: bind(VIP_PORT + 5, port) }));
+    const lb = await start(t, store);
+    const hash = createHash('sha256');
+    let got = 0;
+    await new Promise<void>((resolve, reject) => {
+      const c = net.connect({ host: lb.dnsVips.get('web')!, port: VIP_PORT + 5 });
+      c.on('data', (d: Buffer) => {
+        hash.update(d);
+        got += d.length;
+        // Stall now and then, so the proxy's writes to us queue and its reads must wait.
+        if (got % 7 === 0 || d.length > 32_000) {
+          c.pause();
+          setTimeout(() => c.resume(), 2);
+        }
+      });
+      c.on('end', resolve);
+      c.on('error', reject);
+    });
+    t.equal(got, data.length, 'every byte');
+    t.equal(hash.digest('hex'), createHash('sha256').update(data).digest('hex'), 'the same bytes in the same order');
+  },
+);

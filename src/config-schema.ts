@@ -424,6 +424,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: 'Userspace: how a backend is chosen.',
     flag: 'lb-policy',
   },
+  {
+    path: 'lb.proxyWorkers',
+    type: { kind: 'int', min: 0, max: 64 },
+    default: LB.proxyWorkers,
+    doc: "Userspace: acceptor processes sharing the proxy's sockets (started with the first VIP); 0 runs the proxy in the agent's process.",
+    flag: 'proxy-workers',
+  },
 
   {
     path: 'overlay.enabled',

@@ -67,6 +67,7 @@ export interface Config {
     proxyCidr: string;
     affinity: 'none' | 'source';
     policy: 'round-robin' | 'least-connections';
+    proxyWorkers: number;
   };
   overlay: {
     enabled: boolean;

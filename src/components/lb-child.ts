@@ -25,7 +25,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
     shutdownMs: 5_000,
     async start() {
       if (!store.current) throw new Error('the load balancer needs the store, which is not running');
-      const { datapath, vipCidr, vipCidr6, vipAllow, proxyCidr, affinity, policy } = config.lb;
+      const { datapath, vipCidr, vipCidr6, vipAllow, proxyCidr, affinity, policy, proxyWorkers } = config.lb;
       if (datapath === 'off')
         throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
@@ -38,6 +38,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
         proxyCidr,
         affinity,
         policy,
+        proxyWorkers,
         log: log.child({ component: 'lb' }),
         registry,
       });

@@ -1,0 +1,50 @@
+// The messages between the userspace proxy's pool (proxy-pool.ts, in the agent) and its
+// cluster workers (proxy-worker.ts). Plain JSON over the cluster's IPC channel.
+import type { ProxyStats, ProxyVip, Policy } from './proxy.js';
+
+/** What a worker's UserspaceProxy is built with (the serialisable part of ProxyOptions). */
+export interface WorkerOptions {
+  policy?: Policy;
+  connectTimeoutMs?: number;
+  ejectMs?: number;
+  ejectMaxMs?: number;
+  maxAttempts?: number;
+  udpIdleMs?: number;
+  statsMs?: number;
+}
+
+/** The environment variable that carries WorkerOptions to a worker (cluster.fork's env). */
+export const WORKER_OPTIONS_ENV = 'WEFT_PROXY_WORKER_OPTIONS';
+
+export type ToWorker = { t: 'apply'; seq: number; vips: ProxyVip[] } | { t: 'stop' };
+
+export type FromWorker =
+  | { t: 'ready' }
+  /** errors: [listener id, listen error] of the listeners that could not listen. */
+  | { t: 'applied'; seq: number; changed: boolean; failed: string[]; errors: [string, string][] }
+  /** Cumulative counters of this worker since it started, and its open connections. */
+  | { t: 'stats'; stats: ProxyStats; active: number }
+  | { t: 'event'; what: 'ejected' | 'listen_failed'; detail: Record<string, unknown> };
+
+/** A VIP's listener: protocol, address, port (as UserspaceProxy keys it). */
+export function listenerId(v: ProxyVip): string {
+  return `${v.proto} ${v.listen.addr} ${v.listen.port}`;
+}
+
+export function zeroStats(): ProxyStats {
+  return {
+    tcpConnections: 0,
+    udpSessions: 0,
+    bytesFromClients: 0,
+    bytesToClients: 0,
+    connectFailures: 0,
+    ejections: 0,
+    failOpen: 0,
+    dropped: 0,
+  };
+}
+
+/** Adds b's counters into a. */
+export function addStats(a: ProxyStats, b: ProxyStats): void {
+  for (const k of Object.keys(a) as (keyof ProxyStats)[]) a[k] += b[k] ?? 0;
+}

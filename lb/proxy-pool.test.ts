@@ -1,0 +1,157 @@
+// The userspace proxy on cluster workers (proxy-pool.ts): real worker processes, real
+// sockets on loopback. Exact spreads and passive checks are proxy.test.ts's (in-process).
+import net from 'node:net';
+import t from 'tap';
+import { eventually } from '../test/helpers/eventually.js';
+import { ProxyPool } from './proxy-pool.js';
+import type { ProxyVip } from './proxy.js';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** A backend that writes its name and closes; or, held, echoes lines. */
+async function backend(t: Teardown, name: string): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((c) => {
+    sockets.add(c);
+    c.on('close', () => sockets.delete(c));
+    c.on('error', () => {});
+    c.write(`${name}\n`);
+    c.on('data', (d) => c.write(`${name} ${String(d).trim()}\n`));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Connects, reads the first line, closes: the backend's name, or 'error'. */
+function hello(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const done = (v: string) => (clearTimeout(timer), c.destroy(), resolve(v));
+    const timer = setTimeout(() => done('timeout'), 10_000);
+    c.on('data', (d) => ((buf += d), buf.includes('\n') && done(buf.split('\n')[0])));
+    c.on('error', () => done('error'));
+    c.on('close', () => done('error'));
+  });
+}
+
+/** A port free right now (bound, then closed): where the pool listens. */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function pool(t: Teardown, workers = 2): Promise<{ p: ProxyPool; vip: ProxyVip; port: number }> {
+  const port = await freePort();
+  const backends = [
+    { addr: '127.0.0.1', port: await backend(t, 'a') },
+    { addr: '127.0.0.1', port: await backend(t, 'b') },
+  ];
+  const vip: ProxyVip = { key: 'web', proto: 'tcp', listen: { addr: '127.0.0.1', port }, backends };
+  const p = new ProxyPool({ workers, statsMs: 50 });
+  t.teardown(() => p.stop());
+  return { p, vip, port };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+t.test('workers start with the first VIP, serve it, and stop with the pool', async (t) => {
+  const { p, vip, port } = await pool(t);
+  t.same(await p.apply([]), { changed: false, failed: [] });
+  t.equal(p.pids.length, 0, 'no VIP, no worker');
+  const r = await p.apply([vip]);
+  t.same(r, { changed: true, failed: [] });
+  t.equal(p.pids.length, 2, 'two workers');
+  const got = await Promise.all(Array.from({ length: 20 }, () => hello(port)));
+  t.same([...new Set(got)].sort(), ['a', 'b'], `both backends served: ${got.join(',')}`);
+  const pids = p.pids;
+  await p.stop();
+  t.same(pids.filter(alive), [], 'no worker outlives the pool');
+});
+
+t.test('counters are summed across workers, and kept when a worker dies', async (t) => {
+  const { p, vip, port } = await pool(t);
+  await p.apply([vip]);
+  for (let i = 0; i < 4; i++) await Promise.all(Array.from({ length: 10 }, () => hello(port)));
+  await eventually('40 connections and their bytes counted', () => p.stats.bytesToClients === 80, 20_000, 20);
+  t.equal(p.stats.tcpConnections, 40);
+  process.kill(p.pids[0], 'SIGKILL');
+  await eventually('the dead worker replaced', () => p.pids.length === 2 && p.restarts === 1, 20_000, 20);
+  t.equal(p.stats.tcpConnections, 40, "the dead worker's connections still counted");
+  await Promise.all(Array.from({ length: 10 }, () => hello(port)));
+  await eventually('50 and their bytes counted', () => p.stats.bytesToClients === 100, 20_000, 20);
+  t.equal(p.stats.tcpConnections, 50, 'summed over the live workers and the dead one');
+});
+
+t.test('a worker killed under load is replaced and connections keep flowing', async (t) => {
+  const { p, vip, port } = await pool(t);
+  await p.apply([vip]);
+  let stop = false;
+  const results: string[] = [];
+  const load = (async () => {
+    while (!stop) results.push(...(await Promise.all(Array.from({ length: 5 }, () => hello(port)))));
+  })();
+  await eventually('load flowing', () => results.length >= 20, 20_000, 20);
+  const [victim] = p.pids;
+  process.kill(victim, 'SIGKILL');
+  await eventually('replaced', () => p.pids.length === 2 && !p.pids.includes(victim), 20_000, 20);
+  const mark = results.length;
+  await eventually('more served after the kill', () => results.length >= mark + 40, 20_000, 20);
+  stop = true;
+  await load;
+  const after = results.slice(mark);
+  t.same(
+    after.filter((r) => r !== 'a' && r !== 'b'),
+    [],
+    'every connection after the replacement was served',
+  );
+});
+
+t.test('a backend leaving drains: held connections run on, new ones avoid it', async (t) => {
+  const { p, vip, port } = await pool(t);
+  await p.apply([vip]);
+  const c = net.connect({ host: '127.0.0.1', port });
+  c.on('error', () => {});
+  t.teardown(() => c.destroy());
+  const first = await new Promise<string>((r) => c.once('data', (d) => r(String(d).trim())));
+  const stay = vip.backends.find((_b, i) => ['a', 'b'][i] !== first)!;
+  await p.apply([{ ...vip, backends: [stay] }]);
+  const got = await Promise.all(Array.from({ length: 10 }, () => hello(port)));
+  t.same([...new Set(got)], [first === 'a' ? 'b' : 'a'], 'new connections go to the backend that stayed');
+  c.write('ping\n');
+  const reply = await new Promise<string>((r) => c.once('data', (d) => r(String(d).trim())));
+  t.equal(reply, `${first} ping`, 'the held connection still works');
+});
+
+t.test('hostile clients: half-open and reset connections never crash a worker', async (t) => {
+  const { p, vip, port } = await pool(t);
+  await p.apply([vip]);
+  const pids = p.pids;
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < 50; i++) {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('error', () => {});
+    sockets.push(s);
+    if (i % 2) s.once('connect', () => s.resetAndDestroy());
+    else s.once('connect', () => s.end()); // half-open: our side closed, theirs still open
+  }
+  t.teardown(() => sockets.forEach((s) => s.destroy()));
+  await eventually('all dealt with', () => sockets.every((s) => s.destroyed || s.writableEnded), 20_000, 20);
+  t.match(await hello(port), /^[ab]$/, 'still serving');
+  t.same(p.pids, pids, 'no worker died');
+  t.equal(p.restarts, 0);
+});
