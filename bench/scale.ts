@@ -1,0 +1,167 @@
+// `npm run bench -- scale`: how the cost per node grows with the cluster's size (issue 17).
+//   - SWIM in the simulator at BENCH_SCALE_SWIM nodes (1000,3000,10000), 60 simulated s each;
+//   - the full stack (membership, store, DNS zone, LB planning) in the simulator at
+//     BENCH_SCALE_FULL nodes (100,300,1000);
+//   - real agents (membership + store) on loopback at BENCH_SCALE_REAL (10,30,50).
+// Per node: CPU, memory, bytes per second and the time to detect a crash. Each simulated
+// size runs in a process of its own (bench/scale-sim.ts), one after another.
+// `--smoke`: tiny sizes, seconds. The last line is one JSON object.
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { SMOKE } from './_env.js';
+import type { FullRow, SwimRow } from './scale-sim.js';
+import { runReal, type RealRow } from './scale-real.js';
+
+const simJs = fileURLToPath(new URL('./scale-sim.js', import.meta.url));
+const log = (l: string) => console.error(`  ${l}`);
+
+function sizes(name: string, dflt: string, smoke: string): number[] {
+  const v = process.env[name] || (SMOKE ? smoke : dflt);
+  const ns = v.split(',').map(Number);
+  if (ns.some((n) => !Number.isInteger(n) || n < 2)) throw new Error(`${name}=${v}: expected sizes like 10,30,50`);
+  return ns;
+}
+
+const SWIM = sizes('BENCH_SCALE_SWIM', '1000,3000,10000', '30,60');
+const SWIM_S = SMOKE ? 10 : 60;
+const FULL = sizes('BENCH_SCALE_FULL', '100,300,1000', '8,16');
+const REAL = sizes('BENCH_SCALE_REAL', '10,30,50', '3');
+const IDLE_S = SMOKE ? 2 : 20;
+/** Per simulated size; a size that does not fit is reported, not waited on for ever. */
+const CHILD_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 1800) * 1000;
+
+type Failed = { kind: string; nodes: number; error: string };
+
+function simRow(kind: 'swim' | 'full', n: number): SwimRow | FullRow | Failed {
+  const args = ['--expose-gc', '--max-old-space-size=16384', simJs, kind, String(n)];
+  if (kind === 'swim') args.push(String(SWIM_S));
+  else args.push(String(SMOKE ? 2 : 10));
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
+  const last = r.stdout?.trim().split('\n').at(-1) ?? '';
+  if (r.status === 0 && last.startsWith('{')) return JSON.parse(last) as SwimRow | FullRow;
+  const why = r.error?.message ?? r.signal ?? `exit ${r.status}`;
+  return { kind, nodes: n, error: `${why}: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}` };
+}
+
+const isFailed = (r: object): r is Failed => 'error' in r;
+
+/** Growth of a per-node figure from the smallest size to the largest, against ln(N)'s. */
+function growth<T extends { nodes?: number; agents?: number }>(
+  rows: T[],
+  f: (r: T) => number | null,
+): { growth: number | null; log_growth: number | null } {
+  const ok = rows.filter((r) => f(r) !== null && f(r)! > 0);
+  if (ok.length < 2) return { growth: null, log_growth: null };
+  const [a, b] = [ok[0]!, ok.at(-1)!];
+  const size = (r: T) => r.nodes ?? r.agents ?? 0;
+  const g = f(b)! / f(a)!;
+  return { growth: +g.toFixed(2), log_growth: +(Math.log(size(b)) / Math.log(size(a))).toFixed(2) };
+}
+
+function table(title: string, rows: object[], cols: string[]): void {
+  console.log(`\n${title}`);
+  const cells = rows.map((r) => cols.map((c) => String((r as Record<string, unknown>)[c] ?? '-')));
+  const w = cols.map((c, i) => Math.max(c.length, ...cells.map((x) => x[i]!.length)));
+  console.log(cols.map((c, i) => c.padStart(w[i]!)).join('  '));
+  for (const x of cells) console.log(x.map((v, i) => v.padStart(w[i]!)).join('  '));
+}
+
+function growthLine(what: string, g: { growth: number | null; log_growth: number | null }): string {
+  if (g.growth === null || g.log_growth === null) return `${what}: n/a`;
+  const verdict = g.growth <= g.log_growth ? 'within log N' : 'faster than log N';
+  return `${what}: x${g.growth} (log N grows x${g.log_growth}) ${verdict}`;
+}
+
+async function main(): Promise<void> {
+  const load = loadavg()[0]!;
+  const swim: (SwimRow | Failed)[] = [];
+  for (const n of SWIM) {
+    log(`swim ${n} nodes, ${SWIM_S} simulated s ...`);
+    swim.push(simRow('swim', n) as SwimRow | Failed);
+  }
+  const full: (FullRow | Failed)[] = [];
+  for (const n of FULL) {
+    log(`full stack ${n} nodes ...`);
+    full.push(simRow('full', n) as FullRow | Failed);
+  }
+  const real: RealRow[] = [];
+  for (const n of REAL) real.push(await runReal(n, IDLE_S, log));
+
+  const swimOk = swim.filter((r): r is SwimRow => !isFailed(r));
+  const fullOk = full.filter((r): r is FullRow => !isFailed(r));
+  const failed = [...swim, ...full].filter(isFailed);
+  table('SWIM, simulated (lan preset)', swimOk, [
+    'nodes',
+    'form_wall_s',
+    'wall_s',
+    'cpu_s',
+    'events',
+    'cpu_ms_per_node_s',
+    'heap_kb_per_node',
+    'bytes_per_node_s',
+    'msgs_per_node_s',
+    'detect_s',
+  ]);
+  table('Full stack, simulated (membership, store in memory, DNS zone, LB index)', fullOk, [
+    'nodes',
+    'form_wall_s',
+    'form_cpu_s',
+    'form_sim_s',
+    'idle_cpu_ms_per_node_s',
+    'heap_kb_per_node',
+    'bytes_per_node_s',
+    'lb_plan_ms',
+    'detect_s',
+  ]);
+  table('Real agents (membership + store), loopback', real, [
+    'agents',
+    'form_s',
+    'idle_cpu_pct',
+    'rss_mb',
+    'bytes_per_node_s',
+    'detect_s',
+  ]);
+  for (const f of failed) console.log(`${f.kind} ${f.nodes}: did not finish: ${f.error}`);
+
+  const g = {
+    swim_cpu: growth(swimOk, (r) => r.cpu_ms_per_node_s),
+    swim_bytes: growth(swimOk, (r) => r.bytes_per_node_s),
+    swim_memory: growth(swimOk, (r) => r.heap_kb_per_node),
+    swim_detect: growth(swimOk, (r) => r.detect_s),
+    full_cpu: growth(fullOk, (r) => r.idle_cpu_ms_per_node_s),
+    full_bytes: growth(fullOk, (r) => r.bytes_per_node_s),
+    full_memory: growth(fullOk, (r) => r.heap_kb_per_node),
+    real_cpu: growth(real, (r) => r.idle_cpu_pct),
+    real_bytes: growth(real, (r) => r.bytes_per_node_s),
+    real_rss: growth(real, (r) => r.rss_mb),
+    real_detect: growth(real, (r) => r.detect_s),
+  };
+  console.log('\nPer-node cost, smallest to largest size:');
+  for (const [k, v] of Object.entries(g)) console.log(`  ${growthLine(k, v)}`);
+  console.log(`load_avg_1m at start: ${load.toFixed(2)}`);
+
+  const at = <T extends { nodes: number }>(rows: T[], n: number) => rows.find((r) => r.nodes === n);
+  const realAt = (n: number) => real.find((r) => r.agents === n)?.idle_cpu_pct;
+  const c10 = realAt(10);
+  const c50 = realAt(50);
+  console.log(
+    JSON.stringify({
+      swim_10000_wall_s: at(swimOk, 10000)?.wall_s ?? null,
+      full_1000_form_wall_s: at(fullOk, 1000)?.form_wall_s ?? null,
+      cpu_per_node_growth_10_to_50: c10 && c50 ? +(c50 / c10).toFixed(2) : null,
+      load_avg_1m: +load.toFixed(2),
+      growth: g,
+      swim: swim,
+      full: full,
+      real,
+      ...(SMOKE ? { smoke: true } : {}),
+    }),
+  );
+  if (failed.length > 0 && !SMOKE) process.exitCode = 1;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
