@@ -166,7 +166,8 @@ function bootFull(nodes: number, seed: number): FullStack {
     nodes,
     seed,
     config: makeConfig('lan'),
-    persist: false,
+    // BENCH_SCALE_PERSIST=1: on a SimDisk, as before the in-memory option (for before/after figures).
+    persist: process.env.BENCH_SCALE_PERSIST === '1',
     onStart: (name, store) => {
       const zone = new Zone({ nodeName: name });
       zone.attach(store);

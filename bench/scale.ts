@@ -7,7 +7,7 @@
 // size runs in a process of its own (bench/scale-sim.ts), one after another.
 // `--smoke`: tiny sizes, seconds. The last line is one JSON object.
 import { spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SMOKE } from './_env.js';
 import type { FullRow, SwimRow } from './scale-sim.js';
@@ -31,7 +31,8 @@ const IDLE_S = SMOKE ? 2 : 20;
 /** Per simulated size; a size that does not fit is reported, not waited on for ever. */
 const CHILD_TIMEOUT_MS = Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 1800) * 1000;
 
-type Failed = { kind: string; nodes: number; error: string };
+/** A size that failed, or (`skipped`) was not run because it would not fit in memory. */
+type Failed = { kind: string; nodes: number; error: string; skipped?: boolean };
 
 function simRow(kind: 'swim' | 'full', n: number): SwimRow | FullRow | Failed {
   const args = ['--expose-gc', '--max-old-space-size=16384', simJs, kind, String(n)];
@@ -73,25 +74,38 @@ function growthLine(what: string, g: { growth: number | null; log_growth: number
   return `${what}: x${g.growth} (log N grows x${g.log_growth}) ${verdict}`;
 }
 
-async function main(): Promise<void> {
-  const load = loadavg()[0]!;
-  const swim: (SwimRow | Failed)[] = [];
-  for (const n of SWIM) {
-    log(`swim ${n} nodes, ${SWIM_S} simulated s ...`);
-    swim.push(simRow('swim', n) as SwimRow | Failed);
-  }
-  const full: (FullRow | Failed)[] = [];
-  for (const n of FULL) {
-    log(`full stack ${n} nodes ...`);
-    full.push(simRow('full', n) as FullRow | Failed);
-  }
-  const real: RealRow[] = [];
-  for (const n of REAL) real.push(await runReal(n, IDLE_S, log));
+/**
+ * Every member's record on every node: memory grows as N² in the simulator. A size whose
+ * heap, projected from the last size that ran, would not fit in BENCH_SCALE_MAX_GB (default:
+ * half the machine's memory) is reported as not run, with the projection, instead of
+ * swapping the shared machine to death.
+ */
+const MAX_HEAP_MB = Number(process.env.BENCH_SCALE_MAX_GB ?? totalmem() / 2e9) * 1000;
 
-  const swimOk = swim.filter((r): r is SwimRow => !isFailed(r));
-  const fullOk = full.filter((r): r is FullRow => !isFailed(r));
-  const failed = [...swim, ...full].filter(isFailed);
-  table('SWIM, simulated (lan preset)', swimOk, [
+function projectedMb(prev: SwimRow | FullRow | undefined, n: number): number {
+  return prev ? prev.heap_mb * (n / prev.nodes) ** 2 : 0;
+}
+
+function simSeries(kind: 'swim' | 'full', ns: number[]): (SwimRow | FullRow | Failed)[] {
+  const rows: (SwimRow | FullRow | Failed)[] = [];
+  let prev: SwimRow | FullRow | undefined;
+  for (const n of ns) {
+    const need = projectedMb(prev, n);
+    if (need > MAX_HEAP_MB) {
+      const error = `not run: projected heap ${(need / 1000).toFixed(1)} GB (from ${prev!.nodes} nodes, N²) > ${(MAX_HEAP_MB / 1000).toFixed(1)} GB`;
+      rows.push({ kind, nodes: n, error, skipped: true });
+      continue;
+    }
+    log(`${kind} ${n} nodes ...`);
+    const r = simRow(kind, n);
+    rows.push(r);
+    if (!isFailed(r)) prev = r;
+  }
+  return rows;
+}
+
+function printTables(swim: SwimRow[], full: FullRow[], real: RealRow[], failed: Failed[]): void {
+  table('SWIM, simulated (lan preset)', swim, [
     'nodes',
     'form_wall_s',
     'wall_s',
@@ -103,7 +117,7 @@ async function main(): Promise<void> {
     'msgs_per_node_s',
     'detect_s',
   ]);
-  table('Full stack, simulated (membership, store in memory, DNS zone, LB index)', fullOk, [
+  table('Full stack, simulated (membership, store in memory, DNS zone, LB index)', full, [
     'nodes',
     'form_wall_s',
     'form_cpu_s',
@@ -122,16 +136,18 @@ async function main(): Promise<void> {
     'bytes_per_node_s',
     'detect_s',
   ]);
-  for (const f of failed) console.log(`${f.kind} ${f.nodes}: did not finish: ${f.error}`);
+  for (const f of failed) console.log(`${f.kind} ${f.nodes}: ${f.error}`);
+}
 
+function growths(swim: SwimRow[], full: FullRow[], real: RealRow[]) {
   const g = {
-    swim_cpu: growth(swimOk, (r) => r.cpu_ms_per_node_s),
-    swim_bytes: growth(swimOk, (r) => r.bytes_per_node_s),
-    swim_memory: growth(swimOk, (r) => r.heap_kb_per_node),
-    swim_detect: growth(swimOk, (r) => r.detect_s),
-    full_cpu: growth(fullOk, (r) => r.idle_cpu_ms_per_node_s),
-    full_bytes: growth(fullOk, (r) => r.bytes_per_node_s),
-    full_memory: growth(fullOk, (r) => r.heap_kb_per_node),
+    swim_cpu: growth(swim, (r) => r.cpu_ms_per_node_s),
+    swim_bytes: growth(swim, (r) => r.bytes_per_node_s),
+    swim_memory: growth(swim, (r) => r.heap_kb_per_node),
+    swim_detect: growth(swim, (r) => r.detect_s),
+    full_cpu: growth(full, (r) => r.idle_cpu_ms_per_node_s),
+    full_bytes: growth(full, (r) => r.bytes_per_node_s),
+    full_memory: growth(full, (r) => r.heap_kb_per_node),
     real_cpu: growth(real, (r) => r.idle_cpu_pct),
     real_bytes: growth(real, (r) => r.bytes_per_node_s),
     real_rss: growth(real, (r) => r.rss_mb),
@@ -139,8 +155,21 @@ async function main(): Promise<void> {
   };
   console.log('\nPer-node cost, smallest to largest size:');
   for (const [k, v] of Object.entries(g)) console.log(`  ${growthLine(k, v)}`);
-  console.log(`load_avg_1m at start: ${load.toFixed(2)}`);
+  return g;
+}
 
+async function main(): Promise<void> {
+  const load = loadavg()[0]!;
+  const swim = simSeries('swim', SWIM);
+  const full = simSeries('full', FULL);
+  const real: RealRow[] = [];
+  for (const n of REAL) real.push(await runReal(n, IDLE_S, log));
+  const swimOk = swim.filter((r): r is SwimRow => !isFailed(r));
+  const fullOk = full.filter((r): r is FullRow => !isFailed(r));
+  const failed = [...swim, ...full].filter(isFailed);
+  printTables(swimOk, fullOk, real, failed);
+  const g = growths(swimOk, fullOk, real);
+  console.log(`load_avg_1m at start: ${load.toFixed(2)}`);
   const at = <T extends { nodes: number }>(rows: T[], n: number) => rows.find((r) => r.nodes === n);
   const realAt = (n: number) => real.find((r) => r.agents === n)?.idle_cpu_pct;
   const c10 = realAt(10);
@@ -152,13 +181,13 @@ async function main(): Promise<void> {
       cpu_per_node_growth_10_to_50: c10 && c50 ? +(c50 / c10).toFixed(2) : null,
       load_avg_1m: +load.toFixed(2),
       growth: g,
-      swim: swim,
-      full: full,
+      swim,
+      full,
       real,
       ...(SMOKE ? { smoke: true } : {}),
     }),
   );
-  if (failed.length > 0 && !SMOKE) process.exitCode = 1;
+  if (failed.some((f) => !f.skipped) && !SMOKE) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -62,6 +62,7 @@ t.test('every bench is found', async (t) => {
     'identity',
     'tests',
     'hosts',
+    'scale',
   ])
     t.ok(benches.includes(b), b);
 });
