@@ -82,17 +82,27 @@ function growthLine(what: string, g: { growth: number | null; log_growth: number
  */
 const MAX_HEAP_MB = Number(process.env.BENCH_SCALE_MAX_GB ?? totalmem() / 2e9) * 1000;
 
-function projectedMb(prev: SwimRow | FullRow | undefined, n: number): number {
-  return prev ? prev.heap_mb * (n / prev.nodes) ** 2 : 0;
+/** Likewise for CPU: a size projected (N², as forming is) past BENCH_SCALE_MAX_CPU_S (default 1800) is not run. */
+const MAX_CPU_S = Number(process.env.BENCH_SCALE_MAX_CPU_S ?? 1800);
+
+/** Why size `n` would not fit, projected as N² from the last size that ran; undefined if it fits. */
+function wontFit(prev: SwimRow | FullRow | undefined, n: number): string | undefined {
+  if (!prev) return undefined;
+  const k = (n / prev.nodes) ** 2;
+  const from = `from ${prev.nodes} nodes, N²`;
+  if (prev.heap_mb * k > MAX_HEAP_MB)
+    return `not run: projected heap ${((prev.heap_mb * k) / 1000).toFixed(1)} GB (${from}) > ${(MAX_HEAP_MB / 1000).toFixed(1)} GB`;
+  if (prev.cpu_s * k > MAX_CPU_S)
+    return `not run: projected ${Math.round(prev.cpu_s * k)} s CPU (${from}) > ${MAX_CPU_S} s`;
+  return undefined;
 }
 
 function simSeries(kind: 'swim' | 'full', ns: number[]): (SwimRow | FullRow | Failed)[] {
   const rows: (SwimRow | FullRow | Failed)[] = [];
   let prev: SwimRow | FullRow | undefined;
   for (const n of ns) {
-    const need = projectedMb(prev, n);
-    if (need > MAX_HEAP_MB) {
-      const error = `not run: projected heap ${(need / 1000).toFixed(1)} GB (from ${prev!.nodes} nodes, N²) > ${(MAX_HEAP_MB / 1000).toFixed(1)} GB`;
+    const error = wontFit(prev, n);
+    if (error) {
       rows.push({ kind, nodes: n, error, skipped: true });
       continue;
     }
