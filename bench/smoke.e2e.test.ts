@@ -63,6 +63,7 @@ t.test('every bench is found', async (t) => {
     'tests',
     'hosts',
     'idle',
+    'scale',
   ])
     t.ok(benches.includes(b), b);
 });

@@ -28,6 +28,12 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
   replication?: Partial<ReplicationConfig>;
   reapAfterMs?: number;
   journal?: Omit<JournalOptions, 'name'>;
+  /**
+   * false: every store in memory only, as an agent without --data-dir (a restart comes
+   * back empty and is filled by its peers). Saves each node journaling every document it
+   * adopts, which dominates forming a large simulated cluster. Default true (SimDisk).
+   */
+  persist?: boolean;
   hooks?: StoreAppHooks;
   /** Which document each key belongs in (LocalStoreOptions.keyOwner); default none. */
   keyOwner?: KeyOwnerRule;
@@ -195,7 +201,7 @@ export class StoreCluster {
   private startStore(name: string): void {
     const slot = this.slots.get(name)!;
     const host = this.membership.host(name);
-    const journal = new Journal(slot.disk, { ...this.opts.journal, name });
+    const journal = this.opts.persist === false ? undefined : new Journal(slot.disk, { ...this.opts.journal, name });
     const store = new LocalStore({
       name,
       clock: () => host.now,
