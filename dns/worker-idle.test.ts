@@ -7,15 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DnsServer } from './server.js';
 import { decode, endpoint, newStore, query } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { pidAlive as alive } from '../test/helpers/leftovers.js';
 
 t.test('workers start under load, stop when idle, start again, and go with the server', async (t) => {
   const store = newStore('n1');

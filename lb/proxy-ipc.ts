@@ -1,6 +1,7 @@
 // The messages between the userspace proxy's pool (proxy-pool.ts, in the agent) and its
 // cluster workers (proxy-worker.ts). Plain JSON over the cluster's IPC channel.
 import type { ProxyStats, ProxyVip, Policy } from './proxy.js';
+export { zeroStats } from './proxy.js';
 
 /** What a worker's UserspaceProxy is built with (the serialisable part of ProxyOptions). */
 export interface WorkerOptions {
@@ -29,19 +30,6 @@ export type FromWorker =
 /** A VIP's listener: protocol, address, port (as UserspaceProxy keys it). */
 export function listenerId(v: ProxyVip): string {
   return `${v.proto} ${v.listen.addr} ${v.listen.port}`;
-}
-
-export function zeroStats(): ProxyStats {
-  return {
-    tcpConnections: 0,
-    udpSessions: 0,
-    bytesFromClients: 0,
-    bytesToClients: 0,
-    connectFailures: 0,
-    ejections: 0,
-    failOpen: 0,
-    dropped: 0,
-  };
 }
 
 /** Adds b's counters into a. */

@@ -5,6 +5,7 @@ import t from 'tap';
 import { eventually } from '../test/helpers/eventually.js';
 import { ProxyPool } from './proxy-pool.js';
 import type { ProxyVip } from './proxy.js';
+import { pidAlive as alive } from '../test/helpers/leftovers.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -59,15 +60,6 @@ async function pool(t: Teardown, workers = 2): Promise<{ p: ProxyPool; vip: Prox
   t.teardown(() => p.stop());
   return { p, vip, port };
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test('workers start with the first VIP, serve it, and stop with the pool', async (t) => {
   const { p, vip, port } = await pool(t);

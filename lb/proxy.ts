@@ -54,6 +54,20 @@ export interface ProxyStats {
   dropped: number;
 }
 
+/** Every counter at 0: a new proxy's, or a sum's start. */
+export function zeroStats(): ProxyStats {
+  return {
+    tcpConnections: 0,
+    udpSessions: 0,
+    bytesFromClients: 0,
+    bytesToClients: 0,
+    connectFailures: 0,
+    ejections: 0,
+    failOpen: 0,
+    dropped: 0,
+  };
+}
+
 /**
  * Bytes from src to dst with backpressure and half-close, without stream.pipe: pipe adds
  * about ten listeners and a closure per direction to every connection, which showed in
@@ -327,16 +341,7 @@ export class UserspaceProxy {
   readonly udpIdleMs: number;
   readonly now: () => number;
   readonly onEvent: ProxyOptions['onEvent'];
-  readonly stats: ProxyStats = {
-    tcpConnections: 0,
-    udpSessions: 0,
-    bytesFromClients: 0,
-    bytesToClients: 0,
-    connectFailures: 0,
-    ejections: 0,
-    failOpen: 0,
-    dropped: 0,
-  };
+  readonly stats: ProxyStats = zeroStats();
   private readonly ejectMs: number;
   private readonly ejectMaxMs: number;
   private readonly listeners = new Map<string, VipListener>();

@@ -27,6 +27,16 @@ export function startTime(pid: number): string | undefined {
   }
 }
 
+/** Whether a process with this pid exists (signal 0 checks without sending). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let ledger: string | undefined;
 
 /** Notes that this process made `kind` (a namespace name, a docker directory, a bridge, or a pid). */
