@@ -74,6 +74,18 @@ export const HERMETIC_AGENT_FLAGS: readonly string[] = [
 ];
 
 /**
+ * HERMETIC_AGENT_FLAGS less those `args` gives itself: a list flag given twice keeps both
+ * values (`--dns-listen 127.0.0.1:0 --dns-listen X` is two listeners), so a caller's own value
+ * must replace the default, not join it.
+ */
+export function hermeticDefaults(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < HERMETIC_AGENT_FLAGS.length; i += 2)
+    if (!args.includes(HERMETIC_AGENT_FLAGS[i]!)) out.push(HERMETIC_AGENT_FLAGS[i]!, HERMETIC_AGENT_FLAGS[i + 1]!);
+  return out;
+}
+
+/**
  * Gossip timings for tests and benches that wait on membership: a failure is detected in
  * about a second instead of the LAN preset's several, and nothing else changes.
  */
@@ -134,7 +146,7 @@ export async function startAgent(
   weft: readonly string[] = [process.execPath, ...AGENT_NODE_FLAGS, CLI],
 ): Promise<AgentProcess> {
   const [exe, ...pre] = weft as [string, ...string[]];
-  const proc = spawn(exe, [...pre, 'agent', '--log-format', 'json', ...HERMETIC_AGENT_FLAGS, ...args], {
+  const proc = spawn(exe, [...pre, 'agent', '--log-format', 'json', ...hermeticDefaults(args), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
