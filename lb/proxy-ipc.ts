@@ -1,18 +1,16 @@
 // The messages between the userspace proxy's pool (proxy-pool.ts, in the agent) and its
 // cluster workers (proxy-worker.ts). Plain JSON over the cluster's IPC channel.
-import type { ProxyStats, ProxyVip, Policy } from './proxy.js';
+import type { ProxyOptions, ProxyStats, ProxyVip } from './proxy.js';
 export { zeroStats } from './proxy.js';
 
 /** What a worker's UserspaceProxy is built with (the serialisable part of ProxyOptions). */
-export interface WorkerOptions {
-  policy?: Policy;
-  connectTimeoutMs?: number;
-  ejectMs?: number;
-  ejectMaxMs?: number;
-  maxAttempts?: number;
-  udpIdleMs?: number;
+export type WorkerOptions = Pick<
+  ProxyOptions,
+  'policy' | 'connectTimeoutMs' | 'ejectMs' | 'ejectMaxMs' | 'maxAttempts' | 'udpIdleMs'
+> & {
+  /** How often the worker reports its counters. */
   statsMs?: number;
-}
+};
 
 /** The environment variable that carries WorkerOptions to a worker (cluster.fork's env). */
 export const WORKER_OPTIONS_ENV = 'WEFT_PROXY_WORKER_OPTIONS';

@@ -3,29 +3,12 @@
 import net from 'node:net';
 import t from 'tap';
 import { eventually } from '../test/helpers/eventually.js';
+import { tcpBackend } from './proxy.fixture.js';
 import { ProxyPool } from './proxy-pool.js';
 import type { ProxyVip } from './proxy.js';
 import { pidAlive as alive } from '../test/helpers/leftovers.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-/** A backend that writes its name and closes; or, held, echoes lines. */
-async function backend(t: Teardown, name: string): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    sockets.add(c);
-    c.on('close', () => sockets.delete(c));
-    c.on('error', () => {});
-    c.write(`${name}\n`);
-    c.on('data', (d) => c.write(`${name} ${String(d).trim()}\n`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as net.AddressInfo).port;
-}
 
 /** Connects, reads the first line, closes: the backend's name, or 'error'. */
 function hello(port: number): Promise<string> {
@@ -52,8 +35,8 @@ async function freePort(): Promise<number> {
 async function pool(t: Teardown, workers = 2): Promise<{ p: ProxyPool; vip: ProxyVip; port: number }> {
   const port = await freePort();
   const backends = [
-    { addr: '127.0.0.1', port: await backend(t, 'a') },
-    { addr: '127.0.0.1', port: await backend(t, 'b') },
+    { addr: '127.0.0.1', port: (await tcpBackend(t, 'a')).port },
+    { addr: '127.0.0.1', port: (await tcpBackend(t, 'b')).port },
   ];
   const vip: ProxyVip = { key: 'web', proto: 'tcp', listen: { addr: '127.0.0.1', port }, backends };
   const p = new ProxyPool({ workers, statsMs: 50 });

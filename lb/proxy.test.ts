@@ -6,27 +6,10 @@ import { Registry } from 'prom-client';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
 import { eventually } from '../test/helpers/eventually.js';
+import { tcpBackend } from './proxy.fixture.js';
 import { LbDriver, type LbOptions } from './driver.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-/** A TCP backend that says its name, then echoes lines prefixed with it. */
-async function tcpBackend(t: Teardown, name: string, port = 0): Promise<{ port: number; server: net.Server }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((c) => {
-    sockets.add(c);
-    c.on('close', () => sockets.delete(c));
-    c.on('error', () => {});
-    c.write(`${name}\n`);
-    c.on('data', (d) => c.write(`${name} ${String(d).trim()}\n`));
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return { port: (server.address() as net.AddressInfo).port, server };
-}
 
 async function udpBackend(t: Teardown, name: string): Promise<number> {
   const s = dgram.createSocket('udp4');
