@@ -76,6 +76,8 @@ export interface FastPathStats {
   announcedOut: number;
   announcedIn: number;
   announcedGrafts: number;
+  /** Grafts not started: MAX_PENDING_GRAFTS were waited for already. */
+  graftsRefused: number;
 }
 
 /** Sends to a member by name, or to an address. */
@@ -90,6 +92,12 @@ const ANN_BYTES = 10;
 const CERT_RESEND_MS = 30_000;
 /** Grafts per missing change before leaving it to repair. */
 const GRAFT_TRIES = 3;
+/**
+ * Missing changes waited for at once, at most. Ids come from the network (ihaves, and the
+ * announcements on pushes): a peer announcing made-up ids must not grow this without end.
+ * A change beyond it is left to repair, as after GRAFT_TRIES.
+ */
+export const MAX_PENDING_GRAFTS = 4096;
 /** Ids per announcement: ~30 bytes each, so a burst goes over streams in a few large messages. */
 const LAZY_BATCH = 1024;
 /** Ids announced on one push at most (10 bytes each), the newest: the memory of `lately` too. */
@@ -112,6 +120,7 @@ export class FastPath {
     announcedOut: 0,
     announcedIn: 0,
     announcedGrafts: 0,
+    graftsRefused: 0,
   };
   /** Changes Automerge rejected (counted by the core as bad_change). */
   badChanges = 0;
@@ -208,8 +217,7 @@ export class FastPath {
     this.stats.announcedIn += ids.length;
     for (const id of ids) {
       if (this.seen.has(id) || this.grafts.has(id)) continue;
-      this.stats.announcedGrafts++;
-      this.grafts.set(id, { at: now + this.config.graftDelayMs, from, tries: 0 });
+      if (this.awaitGraft(now, from, id)) this.stats.announcedGrafts++;
     }
   }
 
@@ -217,8 +225,23 @@ export class FastPath {
     this.stats.ihavesIn++;
     for (const item of m.items) {
       if (this.seen.has(item.id) || this.grafts.has(item.id) || !this.store.accepts(item.docId)) continue;
-      this.grafts.set(item.id, { at: now + this.config.graftDelayMs, from, tries: 0 });
+      this.awaitGraft(now, from, item.id);
     }
+  }
+
+  /** Grafts `id` from `from` after graftDelayMs unless it arrives first; false (counted) when MAX_PENDING_GRAFTS wait already. */
+  private awaitGraft(now: number, from: Peer, id: ChangeId): boolean {
+    if (this.grafts.size >= MAX_PENDING_GRAFTS) {
+      this.stats.graftsRefused++;
+      return false;
+    }
+    this.grafts.set(id, { at: now + this.config.graftDelayMs, from, tries: 0 });
+    return true;
+  }
+
+  /** Missing changes waited for now (at most MAX_PENDING_GRAFTS). */
+  get pendingGrafts(): number {
+    return this.grafts.size;
   }
 
   onGraft(from: Peer, m: Extract<Message, { t: 'graft' }>): void {
