@@ -741,6 +741,11 @@ export class LocalStore {
     this.persistence?.sync();
   }
 
+  /** Sign bursts of own changes in batches (every member reads batch records), or each alone. */
+  signsInBatches(on: boolean): void {
+    if (this.own) this.own.batches = on;
+  }
+
   /** Writes every auth record not on disk yet (before the journal closes, or a durable sync). */
   flushAuths(): void {
     for (const d of this.docs.values()) this.persistAuths(d, true);
@@ -1012,7 +1017,7 @@ export class LocalStore {
     const doc = this.freshDoc(p.docId, kind, p.epoch);
     for (const chunk of p.chunks) {
       if (isAuthChunk(chunk)) {
-        const read = readAuthChunk(chunk);
+        const read = readAuthChunk(chunk, p.docId);
         if (read) this.learnCerts(read.certs);
         if (read) for (const [h, a] of read.entries) doc.auths.set(h, a);
         else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');

@@ -16,11 +16,16 @@ import type { DocId } from './names.js';
 
 const skip = skipUnless({ commands: ['openssl'] });
 
+/** Counts the changes signed, alone or in a batch. */
 class Counting extends SignedChanges {
   signs = 0;
   override sign(docId: DocId, change: Uint8Array): Uint8Array {
     this.signs++;
     return super.sign(docId, change);
+  }
+  override signBatch(docId: DocId, hashes: readonly string[]): Uint8Array[] {
+    this.signs += hashes.length;
+    return super.signBatch(docId, hashes);
   }
 }
 

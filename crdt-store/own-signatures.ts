@@ -5,8 +5,10 @@
 // signing each one between Automerge's work (measured: the key and the curve's tables stay
 // in cache). A crash before the signing loses nothing a peer could need: a change of ours
 // without its record is signed again when a sync asks for it (LocalStore.syncAuths).
+// Where every member reads them, a batch is signed once for up to MAX_BATCH changes
+// (change-auth.ts signBatch); an agent from before them could not check such a record.
 
-import type { ChangeAuth } from './change-auth.js';
+import { MAX_BATCH, type ChangeAuth } from './change-auth.js';
 import type { ReplicaDoc } from './replica-doc.js';
 
 interface Pending {
@@ -18,6 +20,9 @@ interface Pending {
 
 export class OwnSignatures {
   private pending: Pending[] = [];
+
+  /** Sign up to MAX_BATCH changes with one signature (every member reads batch records)? */
+  batches = true;
 
   constructor(private readonly auth: ChangeAuth) {}
 
@@ -40,9 +45,30 @@ export class OwnSignatures {
     const list = this.pending;
     if (list.length === 0) return;
     this.pending = [];
+    const step = this.batches && this.auth.signBatch ? MAX_BATCH : 1;
+    // A batch is one document's: on disk it is one row of that document's signatures.
+    const byDoc = new Map<ReplicaDoc, Pending[]>();
     for (const p of list) {
-      p.auth = this.auth.sign(p.doc.id, p.change);
-      p.doc.auths.set(p.hash, p.auth);
+      const mine = byDoc.get(p.doc);
+      if (mine) mine.push(p);
+      else byDoc.set(p.doc, [p]);
     }
+    for (const mine of byDoc.values())
+      for (let at = 0; at < mine.length; at += step) this.signPart(mine.slice(at, at + step));
+  }
+
+  private signPart(part: Pending[]): void {
+    const doc = part[0]!.doc;
+    const auths =
+      part.length > 1 && this.auth.signBatch
+        ? this.auth.signBatch(
+            doc.id,
+            part.map((p) => p.hash),
+          )
+        : part.map((p) => this.auth.sign(doc.id, p.change));
+    part.forEach((p, i) => {
+      p.auth = auths[i]!;
+      p.doc.auths.set(p.hash, p.auth);
+    });
   }
 }

@@ -69,6 +69,11 @@ export interface StoreNodeOptions {
    * does not (an older agent, in a rolling upgrade) is sent self-contained records. Default: all do.
    */
   readsCertRefs?: (member: SourceMember) => boolean;
+  /**
+   * With identity on: does a member read batch-signed auth records? This node signs bursts
+   * of its changes in batches only while every live member does. Default: all do.
+   */
+  readsBatchSigs?: (member: SourceMember) => boolean;
   /** Where a member's store listens; default: its gossip address, gossip port + (port - gossipPort). */
   peerEndpoint?: (member: SourceMember) => Peer;
   /** Cluster label and encryption keys (base64 AES-256, first encrypts), as for gossip. */
@@ -389,9 +394,11 @@ export class StoreNode {
     if (this.closed) return;
     const peers: Member[] = [];
     const alive: string[] = [];
+    let batches = true;
     for (const m of this.opts.membership.members()) {
       if (m.name === this.name || (m.state !== 'alive' && m.state !== 'suspect')) continue;
       alive.push(m.name);
+      if (this.opts.readsBatchSigs?.(m) === false) batches = false;
       try {
         const legacy = this.opts.auth !== undefined && this.opts.readsCertRefs?.(m) === false;
         peers.push({ name: m.name, ...this.peerEndpoint(m), ...(legacy ? { selfContainedAuth: true } : {}) });
@@ -399,6 +406,7 @@ export class StoreNode {
         this.opts.onError?.(asError(err), 'peer endpoint');
       }
     }
+    this.store.signsInBatches(batches);
     this.core.setMembers(clock(), peers, alive);
     this.flush();
   }

@@ -44,15 +44,30 @@ export function storePortOf(meta: Uint8Array | undefined): number | undefined {
  */
 export const CERT_REFS_META_KEY = 'certRefs';
 
-const certRefReaders = new WeakMap<Uint8Array, boolean>();
+/**
+ * The field by which an agent announces that it reads batch-signed auth records (a burst
+ * of changes under one signature, crdt-store/change-auth.ts signBatch). A node signs in
+ * batches only while every member announces it.
+ */
+export const BATCH_SIGS_META_KEY = 'batchSigs';
 
-/** Does a member read auth records by certificate reference (it announced CERT_REFS_META_KEY)? */
-export function readsCertRefs(meta: Uint8Array | undefined): boolean {
+const flagsSeen = new Map<string, WeakMap<Uint8Array, boolean>>();
+
+/** Did a member announce `key: 1` in its metadata? */
+function announces(meta: Uint8Array | undefined, key: string): boolean {
   if (!meta) return false;
-  let yes = certRefReaders.get(meta);
-  if (yes === undefined) certRefReaders.set(meta, (yes = decodeMeta(meta)?.[CERT_REFS_META_KEY] === 1));
+  let seen = flagsSeen.get(key);
+  if (!seen) flagsSeen.set(key, (seen = new WeakMap()));
+  let yes = seen.get(meta);
+  if (yes === undefined) seen.set(meta, (yes = decodeMeta(meta)?.[key] === 1));
   return yes;
 }
+
+/** Does a member read auth records by certificate reference (it announced CERT_REFS_META_KEY)? */
+export const readsCertRefs = (meta: Uint8Array | undefined): boolean => announces(meta, CERT_REFS_META_KEY);
+
+/** Does a member read batch-signed auth records (it announced BATCH_SIGS_META_KEY)? */
+export const readsBatchSigs = (meta: Uint8Array | undefined): boolean => announces(meta, BATCH_SIGS_META_KEY);
 
 // ------------------------------------------------------------ node tags (issue 14)
 

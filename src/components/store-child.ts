@@ -6,7 +6,7 @@ import type { ChildSpec } from '../../supervisors/index.js';
 import type { AgentContext, StoreHandle } from './context.js';
 import { StoreNode, type SourceMember } from '../../crdt-store/store-node.js';
 import { GossipBindError, type Membership } from '../../membership/index.js';
-import { CERT_REFS_META_KEY, readsCertRefs, storePortOf } from '../node-meta.js';
+import { BATCH_SIGS_META_KEY, CERT_REFS_META_KEY, readsBatchSigs, readsCertRefs, storePortOf } from '../node-meta.js';
 import { nodeKey, recordOwner } from '../../records/schema.js';
 import type { MembershipHandle } from './membership-child.js';
 import { registerStoreMetrics } from './store-metrics.js';
@@ -39,6 +39,7 @@ export function storeChild(ctx: AgentContext, membership: MembershipHandle, hand
       ctx.listening.set('store', `${store.local.addr}:${store.local.port}`);
       ctx.meta.set('store', store.local.port);
       ctx.meta.set(CERT_REFS_META_KEY, 1);
+      ctx.meta.set(BATCH_SIGS_META_KEY, 1);
       ctx.publishMeta();
       const self = m.localMember();
       await store.put(nodeKey(config.node.name), { addr: self.addr });
@@ -90,6 +91,7 @@ async function startStoreNode(ctx: AgentContext, m: Membership): Promise<StoreNo
       keyOwner: recordOwner,
       auth: ctx.changeAuth,
       readsCertRefs: (member) => readsCertRefs(member.meta),
+      readsBatchSigs: (member) => readsBatchSigs(member.meta),
       reapAfterMs: g.reapAfter,
       onError: (err, context) => log.debug({ err: err.message, context }, `store: ${context}: ${err.message}`),
     });
