@@ -142,11 +142,14 @@ export class Responder<C = unknown> {
     return this.pendingForward !== undefined;
   }
 
-  /** REFUSED for the query just handled, instead of forwarding it (a client not allowed to recurse). */
-  refuseForward(): Buffer {
+  /**
+   * An error answer for the query just handled, instead of forwarding it: REFUSED (a client not
+   * allowed to recurse) or SERVFAIL (no room to forward it now).
+   */
+  refuseForward(rcode: number = RCODE.REFUSED): Buffer {
     const msg = this.pendingForward!;
     this.pendingForward = undefined;
-    return this.error(msg, this.q, RCODE.REFUSED);
+    return this.error(msg, this.q, rcode);
   }
 
   /** Leaves the query just handled to someone else (forwardsElsewhere): the next handle() starts afresh. */

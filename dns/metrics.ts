@@ -108,6 +108,13 @@ function registerWorkerMetrics(registry: Registry, pool: DnsWorkerPool): void {
     [],
     () => [[{}, pool.restarts]],
   );
+  followCounter(
+    registry,
+    'weft_dns_worker_relays_refused_total',
+    'Names to forward a DNS worker answered SERVFAIL instead of relaying them to the agent, by reason (relay_backlog: MAX_RELAY_BACKLOG relays not yet read by a busy agent)',
+    ['reason'],
+    () => Object.entries(pool.relays().refused).map(([reason, n]) => [{ reason }, n]),
+  );
   new Gauge({
     name: 'weft_dns_worker_zone_lag',
     help: 'Zone changes the furthest-behind DNS worker has yet to apply',

@@ -13,7 +13,8 @@
 //   RESTART_WINDOW_MS the pool gives up (logged) and the agent answers alone. A worker never
 //   takes the agent down, and the socket keeps being read by the agent meanwhile.
 // - Counters: each worker sends its own every second; totals() adds them (and those of
-//   workers gone) to the agent's, so the metrics count every answer once.
+//   workers gone) to the agent's, so the metrics count every answer once. relays() does the
+//   same for the queries workers relayed to the agent or answered SERVFAIL for want of room.
 import { fork, type ChildProcess } from 'node:child_process';
 import type dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,14 @@ import type { ResponseRateLimiter } from './rrl.js';
 import { DnsStats, type StatsSnapshot } from './stats.js';
 import type { Log as DnsLog } from '../base/log.js';
 import type { RecordSource, VipSource } from './zone.js';
-import type { FromWorker, ToWorker, WorkerInit, ZoneEvent } from './worker-protocol.js';
+import {
+  RELAY_REFUSALS,
+  type FromWorker,
+  type RelayCounts,
+  type ToWorker,
+  type WorkerInit,
+  type ZoneEvent,
+} from './worker-protocol.js';
 
 /** More restarts than this within the window and the pool stops trying (the agent keeps answering). */
 export const MAX_RESTARTS = 5;
@@ -57,6 +65,14 @@ interface Slot {
   packets: number;
   stats?: StatsSnapshot;
   limited: { slipped: number; dropped: number };
+  relays: RelayCounts;
+}
+
+const noRelays = (): RelayCounts => ({ sent: 0, refused: { relay_backlog: 0 } });
+
+function addRelays(into: RelayCounts, r: RelayCounts): void {
+  into.sent += r.sent;
+  for (const k of RELAY_REFUSALS) into.refused[k] += r.refused[k] ?? 0;
 }
 
 const workerPath = fileURLToPath(
@@ -71,6 +87,8 @@ export class DnsWorkerPool {
   private detach: (() => void)[] = [];
   private readonly retired = new DnsStats();
   private readonly retiredLimited = { slipped: 0, dropped: 0 };
+  private readonly retiredRelays = noRelays();
+  private retiredPackets = 0;
   private readonly recentRestarts: number[] = [];
   private started = false;
   private stopping = false;
@@ -161,6 +179,21 @@ export class DnsWorkerPool {
     return n;
   }
 
+  /** Datagrams the workers read, running or gone (as last reported). */
+  packets(): number {
+    let n = this.retiredPackets;
+    for (const s of this.slots) if (s) n += s.packets;
+    return n;
+  }
+
+  /** Queries the workers relayed to the agent or answered SERVFAIL instead, running or gone. */
+  relays(): RelayCounts {
+    const sum = noRelays();
+    addRelays(sum, this.retiredRelays);
+    for (const s of this.slots) if (s) addRelays(sum, s.relays);
+    return sum;
+  }
+
   /** Adds every worker's counters, running or gone, to `into`. */
   totals(into: DnsStats): { slipped: number; dropped: number } {
     into.add(this.retired.snapshot());
@@ -207,7 +240,14 @@ export class DnsWorkerPool {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       execArgv: process.execArgv.filter((a) => !drop.test(a)),
     });
-    const slot: Slot = { proc, ready: false, seq: 0, packets: 0, limited: { slipped: 0, dropped: 0 } };
+    const slot: Slot = {
+      proc,
+      ready: false,
+      seq: 0,
+      packets: 0,
+      limited: { slipped: 0, dropped: 0 },
+      relays: noRelays(),
+    };
     this.slots[i] = slot;
     proc.on('message', (m: FromWorker) => this.onMessage(slot, m));
     proc.on('error', (err) => this.opts.log.warn({ err: err.message }, 'DNS worker process error'));
@@ -231,6 +271,7 @@ export class DnsWorkerPool {
       slot.seq = m.seq;
       slot.stats = m.stats;
       slot.limited = m.limited;
+      slot.relays = m.relays;
     }
   }
 
@@ -257,6 +298,8 @@ export class DnsWorkerPool {
     if (slot.stats) this.retired.add(slot.stats);
     this.retiredLimited.slipped += slot.limited.slipped;
     this.retiredLimited.dropped += slot.limited.dropped;
+    addRelays(this.retiredRelays, slot.relays);
+    this.retiredPackets += slot.packets;
     if (this.stopping || this.retiring) return;
     this.restarts++;
     const t = Date.now();

@@ -1,6 +1,6 @@
 // The messages between the agent's DNS server and its worker processes (worker-pool.ts and
 // worker.ts), over the child_process IPC channel with advanced serialization (Buffers and
-// typed arrays cross as they are). Types only.
+// typed arrays cross as they are). Types, and the bound both sides know.
 import type { StatsSnapshot } from './stats.js';
 import type { SourceEvent } from './zone.js';
 
@@ -37,4 +37,27 @@ export type FromWorker =
   /** A query the worker does not answer (a name outside the zone): the agent forwards or refuses it. */
   | { t: 'relay'; at: string; msg: Uint8Array; address: string; port: number }
   /** The worker's counters since it started, datagrams read, and the zone version it answers from. */
-  | { t: 'stats'; seq: number; packets: number; stats: StatsSnapshot; limited: { slipped: number; dropped: number } };
+  | {
+      t: 'stats';
+      seq: number;
+      packets: number;
+      stats: StatsSnapshot;
+      limited: { slipped: number; dropped: number };
+      relays: RelayCounts;
+    };
+
+/** Why a worker answered a name to forward itself instead of relaying it: relay_backlog (MAX_RELAY_BACKLOG reached). */
+export const RELAY_REFUSALS = ['relay_backlog'] as const;
+export type RelayRefusal = (typeof RELAY_REFUSALS)[number];
+
+/** Queries a worker relayed to the agent, and those it answered SERVFAIL instead, by reason. */
+export interface RelayCounts {
+  sent: number;
+  refused: Record<RelayRefusal, number>;
+}
+
+/**
+ * Relays a worker has handed to its IPC channel that are not yet written to the agent's end
+ * (the agent is slow to read): past this many a name to forward is answered SERVFAIL instead.
+ */
+export const MAX_RELAY_BACKLOG = 2048;

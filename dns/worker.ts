@@ -2,7 +2,12 @@
 // sockets, passed to it over IPC (the same file descriptor: the kernel hands each datagram
 // to whichever process reads first). It keeps its own copy of the zone, built by the same
 // zone.ts from the store events the agent relays, and its own rate limiter holding a share of
-// the limit. Anything else (names to forward or refuse) goes back to the agent as it came.
+// the limit. Anything else (names to forward or refuse) goes back to the agent as it came,
+// unless MAX_RELAY_BACKLOG relays are still waiting to be written to a slow agent: then it is
+// answered SERVFAIL here (counted, relay_backlog), as the agent's forwarder answers when
+// overloaded. A client gets a prompt failure (and tries its next server) rather than a
+// timeout, the answer is no bigger than the query and goes through the rate limit, and the
+// worker's memory stays bounded however long the agent is busy.
 // It exits when the agent goes away (the IPC channel closes).
 //
 // Started by worker-pool.ts: node dns/worker.js
@@ -14,8 +19,16 @@ import { DEFAULTS } from './defaults.js';
 import { NetSet, parseNet, type Net } from './netset.js';
 import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
 import { DnsStats } from './stats.js';
+import { RCODE } from './wire.js';
 import { Zone } from './zone.js';
-import type { FromWorker, ToWorker, WorkerInit, ZoneEvent } from './worker-protocol.js';
+import {
+  MAX_RELAY_BACKLOG,
+  type FromWorker,
+  type RelayCounts,
+  type ToWorker,
+  type WorkerInit,
+  type ZoneEvent,
+} from './worker-protocol.js';
 
 /** Over UDP an untrusted client gets at most this many times its query (server.ts's UNTRUSTED_AMPLIFICATION). */
 const AMPLIFICATION = 3;
@@ -34,6 +47,9 @@ class DnsWorker {
   private packets = 0;
   private reported = -1;
   private reportedSeq = -1;
+  /** Relays handed to process.send whose write has not completed (the agent is not reading). */
+  private relaying = 0;
+  private readonly relays: RelayCounts = { sent: 0, refused: { relay_backlog: 0 } };
 
   constructor(init: WorkerInit) {
     this.zone = new Zone({ domain: init.domain, ttlS: init.ttlS, nodeName: init.nodeName });
@@ -89,18 +105,29 @@ class DnsWorker {
     this.packets++;
     const r = this.responder;
     const trusted = this.acl.allows(rinfo.address, t0);
-    const out = r.handle(msg, false, trusted ? 0 : AMPLIFICATION * msg.length);
+    let out = r.handle(msg, false, trusted ? 0 : AMPLIFICATION * msg.length);
     if (out === undefined) {
-      if (r.wantsForward) {
+      if (!r.wantsForward) return;
+      if (this.relaying < MAX_RELAY_BACKLOG) {
         r.dropForward();
-        send({ t: 'relay', at, msg, address: rinfo.address, port: rinfo.port });
+        this.relay({ t: 'relay', at, msg, address: rinfo.address, port: rinfo.port });
+        return;
       }
-      return;
+      this.relays.refused.relay_backlog++;
+      out = r.refuseForward(RCODE.SERVFAIL);
     }
     const v = this.rrl.check(rinfo.address, t0);
     if (v === RRL_SEND) sock.send(out, rinfo.port, rinfo.address);
     else if (v === RRL_SLIP) sock.send(slipResponse(out), rinfo.port, rinfo.address);
     this.stats.observe(r.lastSource, (performance.now() - t0) / 1000);
+  }
+
+  /** To the agent, counted until written: the callback comes once the message left the queue. */
+  private relay(m: FromWorker): void {
+    if (!process.connected) return;
+    this.relaying++;
+    this.relays.sent++;
+    process.send!(m, undefined, undefined, () => this.relaying--);
   }
 
   private report(): void {
@@ -113,6 +140,7 @@ class DnsWorker {
       packets: this.packets,
       stats: this.stats.snapshot(),
       limited: { slipped: this.rrl.slipped, dropped: this.rrl.dropped },
+      relays: { sent: this.relays.sent, refused: { ...this.relays.refused } },
     });
   }
 }

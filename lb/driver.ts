@@ -200,6 +200,7 @@ export class LbDriver {
       refused: this.refusedTotal,
       droppedBackends: this.droppedBackendsTotal,
       proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
+      proxyRestarts: this.datapath instanceof ProxyPool ? this.datapath.restarts : undefined,
     }));
     this.index.onSkip = (key, reason) =>
       this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');

@@ -17,6 +17,8 @@ export interface LbCounters {
   /** IPv6 backends left out of VIPs, by reason (desired.ts). */
   droppedBackends: Partial<Record<RefusalReason, number>>;
   proxy: ProxyStats | undefined;
+  /** Proxy worker processes replaced after they died (proxy-pool.ts); undefined without workers. */
+  proxyRestarts: number | undefined;
 }
 
 export class LbMetrics {
@@ -137,6 +139,16 @@ function proxyCounters(registry: Registry, read: () => LbCounters): void {
     'Backends ejected by passive checks',
     [],
     proxy((p) => [[{}, p.ejections]]),
+  );
+  followCounter(
+    registry,
+    'weft_lb_proxy_worker_restarts_total',
+    'Userspace proxy worker processes (lb.proxyWorkers) that exited and were replaced',
+    [],
+    () => {
+      const n = read().proxyRestarts;
+      return n === undefined ? [] : [[{}, n]];
+    },
   );
   followCounter(
     registry,

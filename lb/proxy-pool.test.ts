@@ -7,13 +7,17 @@ import { tcpBackend } from './proxy.fixture.js';
 import { ProxyPool } from './proxy-pool.js';
 import type { ProxyVip } from './proxy.js';
 import { pidAlive as alive } from '../test/helpers/leftovers.js';
+import { Registry } from 'prom-client';
+import { LocalStore } from '../crdt-store/local-store.js';
+import { endpoint } from '../test/helpers/dns.js';
+import { LbDriver } from './driver.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
 /** Connects, reads the first line, closes: the backend's name, or 'error'. */
-function hello(port: number): Promise<string> {
+function hello(port: number, host = '127.0.0.1'): Promise<string> {
   return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port });
+    const c = net.connect({ host, port });
     let buf = '';
     const done = (v: string) => (clearTimeout(timer), c.destroy(), resolve(v));
     const timer = setTimeout(() => done('timeout'), 10_000);
@@ -129,4 +133,26 @@ t.test('hostile clients: half-open and reset connections never crash a worker', 
   t.match(await hello(port), /^[ab]$/, 'still serving');
   t.same(p.pids, pids, 'no worker died');
   t.equal(p.restarts, 0);
+});
+
+t.test('a killed worker counts on /metrics (weft_lb_proxy_worker_restarts_total)', async (t) => {
+  const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
+  const backend = await tcpBackend(t, 'a');
+  const port = await freePort();
+  store.put(
+    'svc/web/n1/a',
+    endpoint('web', ['127.0.0.1'], { vips: [{ vip: 'web', port, proto: 'tcp', targetPort: backend.port }] }),
+  );
+  const registry = new Registry();
+  const lb = await LbDriver.start({ source: store, datapath: 'userspace', debounceMs: 5, proxyWorkers: 1, registry });
+  t.teardown(() => lb.stop());
+  const pool = lb.datapath as ProxyPool;
+  const restarts = async () => /^weft_lb_proxy_worker_restarts_total (\d+)$/m.exec(await registry.metrics())?.[1];
+  await eventually('a worker serves the VIP', async () => (await hello(port, lb.dnsVips.get('web'))) === 'a', 30_000);
+  t.equal(await restarts(), '0', 'no restart yet, and the counter is there');
+  const [victim] = pool.pids;
+  process.kill(victim, 'SIGKILL');
+  await eventually('the killed worker counted', async () => (await restarts()) === '1', 30_000);
+  t.not(pool.pids[0], victim, 'a new worker');
+  await eventually('the new worker serves', async () => (await hello(port, lb.dnsVips.get('web'))) === 'a', 30_000);
 });

@@ -5,13 +5,36 @@ import { UsageError } from './errors.js';
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseFlags(command: string, argv: string[], options: Options, allowPositionals = false) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {
-    const msg = (e as Error).message
-      .replace(/\. To specify.*$/s, '')
-      .replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1');
-    throw new UsageError(`${command}: ${msg}; run weft ${command} --help`);
+    throw new UsageError(`${command}: ${flagProblem((e as Error).message)}; run weft ${command} --help`);
+  }
+  const api = parsed.values.api;
+  if (typeof api === 'string' && !isApiAddress(api))
+    throw new UsageError(
+      `${command}: --api "${api}" is not an agent address (as http://127.0.0.1:8947 or 127.0.0.1:8947); run weft ${command} --help`,
+    );
+  return parsed;
+}
+
+/** parseArgs's complaint in a few words, on one line (its own runs to three). */
+function flagProblem(message: string): string {
+  const flag = /^Option '(?:-\w, )?(-[^' ]+)/.exec(message)?.[1];
+  if (flag && /argument (is ambiguous|missing)/.test(message))
+    return `${flag} needs a value (for one that starts with "-", write ${flag}=VALUE)`;
+  return message
+    .replace(/^Unknown option '([^']+)'.*$/s, 'unknown flag $1')
+    .replace(/\.?\s*To specify.*$/s, '')
+    .replace(/\s*\n\s*/g, ' ');
+}
+
+function isApiAddress(v: string): boolean {
+  try {
+    return new URL(v.startsWith('http') ? v : `http://${v}`).hostname !== '';
+  } catch {
+    return false;
   }
 }
 
@@ -49,4 +72,10 @@ export function parseCommand(
   if (!parsed.values.help) return parsed;
   console.log(help);
   return undefined;
+}
+
+/** A command of subcommands run without one: a usage error, its help on stderr (exit 2, as `weft` alone). */
+export function noSubcommand(help: string): number {
+  console.error(help);
+  return 2;
 }

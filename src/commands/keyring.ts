@@ -1,6 +1,6 @@
 // `weft keyring`: the gossip and store encryption keys of the whole running cluster, as
 // serf's `keys`, through /v1/keyring (src/keyring-sync.ts).
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, noSubcommand, parseCommand } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -17,6 +17,7 @@ Keys are base64 of 32 random bytes (openssl rand -base64 32). Lists show fingerp
 
 Flags:
   --api URL     agent API (default: $WEFT_API or http://127.0.0.1:8947)
+  --token-file F  API token file (default: $WEFT_TOKEN_FILE, or $WEFT_TOKEN)
   --json        list: print JSON
   -h, --help    this help`;
 
@@ -34,17 +35,11 @@ interface KeyringStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'keyring',
-    argv,
-    { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
+  const parsed = parseCommand(HELP, 'keyring', argv, { ...API_FLAGS, json: { type: 'boolean' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [sub, ...args] = positionals;
-  if (values.help || !sub) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
+  if (!sub) return noSubcommand(HELP);
   const target = apiTarget(values);
   switch (sub) {
     case 'list':

@@ -1,5 +1,5 @@
 // `weft kv`: the cluster-wide key-value store, through the local agent's /v1/kv.
-import { API_FLAGS, parseFlags, readStdin } from './args.js';
+import { API_FLAGS, noSubcommand, parseCommand, readStdin, type Options } from './args.js';
 import { apiTarget, callApi, openStream, streamJson, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -29,29 +29,24 @@ Flags:
   --json        get/ls/watch: print JSON (watch: one object per line)
   -h, --help    this help`;
 
+const KV_FLAGS = {
+  ...API_FLAGS,
+  durable: { type: 'boolean' },
+  string: { type: 'boolean' },
+  raw: { type: 'boolean' },
+  cas: { type: 'string' },
+  recurse: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const satisfies Options;
+
 const path = (key: string) => `/v1/kv/${encodeURIComponent(key)}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'kv',
-    argv,
-    {
-      ...API_FLAGS,
-      durable: { type: 'boolean' },
-      string: { type: 'boolean' },
-      raw: { type: 'boolean' },
-      cas: { type: 'string' },
-      recurse: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    true,
-  );
+  const parsed = parseCommand(HELP, 'kv', argv, KV_FLAGS, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [sub, ...args] = positionals;
-  if (values.help || !sub) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
+  if (!sub) return noSubcommand(HELP);
   const call: KvCall = { base: apiTarget(values), sub, args, values, durable: values.durable ? '?durable=true' : '' };
   if (values.cas !== undefined && sub !== 'put') throw new UsageError('kv: --cas goes with put');
   if (values.recurse && sub !== 'del' && sub !== 'delete') throw new UsageError('kv: --recurse goes with del');
@@ -81,7 +76,7 @@ interface KvCall {
   base: ApiTarget;
   sub: string;
   args: string[];
-  values: ReturnType<typeof parseFlags>['values'];
+  values: NonNullable<ReturnType<typeof parseCommand>>['values'];
   /** The query string of --durable, or nothing. */
   durable: string;
 }

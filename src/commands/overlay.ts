@@ -1,5 +1,5 @@
 // `weft overlay`: this node's overlay lease, peers and programmed state, from /v1/overlay.
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, parseCommand } from './args.js';
 import { apiTarget, callApi, table } from './client.js';
 
 const HELP = `Usage: weft overlay [--api URL] [--json]
@@ -53,15 +53,9 @@ function hostLines(s: OverlayStatus): string[] {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags('overlay', argv, {
-    ...API_FLAGS,
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommand(HELP, 'overlay', argv, { ...API_FLAGS, json: { type: 'boolean' } });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const s = (await callApi(apiTarget(values), 'GET', '/v1/overlay')) as OverlayStatus;
   if (values.json) {
     console.log(JSON.stringify(s, null, 2));

@@ -2,7 +2,7 @@
 // (pass, warn, fail) and the CHECKS column of ls. The agent validates every check
 // (checks/spec.ts); here flags only become the register body's `checks`.
 import { parseArgs } from 'node:util';
-import { API_FLAGS, parseFlags, type Options } from './args.js';
+import { API_FLAGS, parseCommand, type Options } from './args.js';
 import { apiTarget, callApi } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -55,20 +55,21 @@ export function checksFromFlags(values: Record<string, unknown>): Record<string,
 }
 
 const STATUS = { pass: 'passing', warn: 'warning', fail: 'critical' } as const;
-const TTL_FLAGS = {
-  note: { type: 'string' },
-  ...API_FLAGS,
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies Options;
+const TTL_FLAGS = { note: { type: 'string' }, ...API_FLAGS } as const satisfies Options;
 
-/** weft service pass|warn|fail ID [--note TEXT]: its exit code, or undefined for the other subcommands. */
-export async function runTtlPush(argv: string[]): Promise<number | undefined> {
+/**
+ * weft service pass|warn|fail ID [--note TEXT]: its exit code, or undefined for the other
+ * subcommands. `help`: the service command's.
+ */
+export async function runTtlPush(help: string, argv: string[]): Promise<number | undefined> {
   // Which subcommand, leniently (register's flags are not known here); then strictly.
   const first = parseArgs({ args: argv, options: TTL_FLAGS, strict: false, allowPositionals: true }).positionals[0];
   if (first === undefined || !(first in STATUS)) return undefined;
-  const { values, positionals } = parseFlags('service', argv, TTL_FLAGS, true);
+  const parsed = parseCommand(help, 'service', argv, TTL_FLAGS, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [sub, ...args] = positionals as [keyof typeof STATUS, ...string[]];
-  if (args.length !== 1 || values.help) throw new UsageError(`usage: weft service ${sub} ID|SERVICE/ID [--note TEXT]`);
+  if (args.length !== 1) throw new UsageError(`usage: weft service ${sub} ID|SERVICE/ID [--note TEXT]`);
   const status = STATUS[sub];
   await callApi(apiTarget(values), 'PUT', '/v1/checks/ttl', { endpoint: args[0], status, note: values.note });
   console.log(`${args[0]}: ttl check ${status}`);

@@ -1,5 +1,5 @@
 // `weft service`: endpoints of processes that are not containers, through /v1/services.
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, noSubcommand, parseCommand } from './args.js';
 import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 import { CHECK_FLAGS, CHECK_HELP, CHECK_USAGE, checkCells, checksFromFlags, runTtlPush } from './service-checks.js';
@@ -36,11 +36,12 @@ ${CHECK_HELP}
   -h, --help    this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  return (await runTtlPush(argv)) ?? runService(argv);
+  return (await runTtlPush(HELP, argv)) ?? runService(argv);
 }
 
 async function runService(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const parsed = parseCommand(
+    HELP,
     'service',
     argv,
     {
@@ -53,15 +54,13 @@ async function runService(argv: string[]): Promise<number> {
       ...CHECK_FLAGS,
       ...API_FLAGS,
       json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [sub, ...args] = positionals;
-  if (values.help || !sub) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
+  if (!sub) return noSubcommand(HELP);
   const base = apiTarget(values);
   switch (sub) {
     case 'register':

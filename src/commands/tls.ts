@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { IdentityError, signRevocation } from '../../membership/identity.js';
 import { apiTarget, callApi } from './client.js';
 import { createCa, createNodeCert } from '../tls-files.js';
-import { parseFlags } from './args.js';
+import { API_FLAGS, noSubcommand, parseCommand } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 
 const HELP = `Usage: weft tls ca create [--dir DIR] [--days N]
@@ -33,7 +33,8 @@ Flags:
   -h, --help      this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
+  const parsed = parseCommand(
+    HELP,
     'tls',
     argv,
     {
@@ -42,17 +43,14 @@ export async function run(argv: string[]): Promise<number> {
       node: { type: 'string' },
       ca: { type: 'string' },
       'ca-key': { type: 'string' },
-      api: { type: 'string' },
-      'token-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...API_FLAGS,
     },
     true,
   );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const what = positionals.join(' ');
-  if (values.help || !what) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
+  if (!what) return noSubcommand(HELP);
   const dir = resolve((values.dir as string | undefined) ?? '.');
   const days = parseDays(values.days as string | undefined);
   try {

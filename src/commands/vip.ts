@@ -1,5 +1,5 @@
 // `weft vip`: virtual IPs, through /v1/vips.
-import { API_FLAGS, parseFlags } from './args.js';
+import { API_FLAGS, noSubcommand, parseCommand } from './args.js';
 import { apiTarget, callApi, table, type ApiTarget } from './client.js';
 import { UsageError } from './errors.js';
 
@@ -31,17 +31,11 @@ interface VipStatus {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    'vip',
-    argv,
-    { ...API_FLAGS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    true,
-  );
+  const parsed = parseCommand(HELP, 'vip', argv, { ...API_FLAGS, json: { type: 'boolean' } }, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const [sub, ...args] = positionals;
-  if (values.help || !sub) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
-  }
+  if (!sub) return noSubcommand(HELP);
   const base = apiTarget(values);
   switch (sub) {
     case 'add':
