@@ -1,6 +1,9 @@
 // `npm run bench -- identity [--smoke]`: what per-node identity (README "Identity") costs and holds.
 //   sign_us, verify_us          median per store change (Ed25519 over the change, certificate
 //                               learnt once, by reference after; verify without the cache)
+//   sign_us_batched, verify_us_batched  the same per change of a burst of MAX_BATCH changes
+//                               under one signature (own-signatures.ts), the receiver paying
+//                               the signature once per burst
 //   store_updates_per_s_*       local single-key updates per second, signed and unsigned
 //                               (signing is on the write path; the ratio must be >= 0.7);
 //                               store_updates_ratio_cpu the same by CPU time, load_avg_1m
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openStore } from '../crdt-store/persist/open.js';
 import { LocalStore, type LocalChange } from '../crdt-store/local-store.js';
-import { SignedChanges } from '../crdt-store/change-auth.js';
+import { MAX_BATCH, SignedChanges } from '../crdt-store/change-auth.js';
 import { changeHash } from '../crdt-store/replica-doc.js';
 import { amDecodeChange } from '../crdt-store/automerge.js';
 import { makePki } from '../test/helpers/identity.js';
@@ -79,6 +82,31 @@ try {
   const sign_us = +median(signUs).toFixed(1);
   const verify_us = +median(verifyUs).toFixed(1);
   log(`sign: ${sign_us} us, verify: ${verify_us} us per change (median of ${changes.length}; ${bad} failed)`);
+
+  // A burst (own-signatures.ts): MAX_BATCH changes under one signature, per change, and a
+  // receiver's check of them, which pays the signature once per batch.
+  const batchSignUs: number[] = [];
+  const batchVerifyUs: number[] = [];
+  const batchVerifier = new SignedChanges(ids.get('node-1')!, { cacheSize: 1 });
+  batchVerifier.learnCerts([signer.certOf(auths[0]!)!], Date.now());
+  for (let at = 0; at + MAX_BATCH <= changes.length; at += MAX_BATCH) {
+    const part = changes.slice(at, at + MAX_BATCH);
+    const hashes = part.map((c) => changeHash(c.change)!);
+    const actors = part.map((c) => (amDecodeChange(c.change) as { actor: string }).actor);
+    let s = performance.now();
+    const records = signer.signBatch(part[0]!.docId, hashes);
+    batchSignUs.push(((performance.now() - s) * 1000) / MAX_BATCH);
+    s = performance.now();
+    part.forEach((c, i) => {
+      if (batchVerifier.verify(c.docId, c.change, hashes[i]!, actors[i]!, records[i], Date.now()) !== 'node-0') bad++;
+    });
+    batchVerifyUs.push(((performance.now() - s) * 1000) / MAX_BATCH);
+  }
+  const sign_us_batched = +median(batchSignUs).toFixed(1);
+  const verify_us_batched = +median(batchVerifyUs).toFixed(1);
+  log(
+    `in bursts of ${MAX_BATCH}: sign ${sign_us_batched} us, verify ${verify_us_batched} us per change (median of ${batchSignUs.length} bursts; ${bad} failed)`,
+  );
 
   // Local update rate, signed and unsigned. As bench store's updates_per_s: one key per
   // update on a data directory (journal, not durable). Each run does the same fixed number
@@ -171,6 +199,8 @@ try {
     JSON.stringify({
       sign_us,
       verify_us,
+      sign_us_batched,
+      verify_us_batched,
       verify_failed: bad,
       store_updates_per_s_signed,
       store_updates_per_s_unsigned,
