@@ -258,6 +258,11 @@ export class LbDriver {
     return this.datapath.kind;
   }
 
+  /** Passes run so far (status() has it too, but builds every VIP's status). */
+  get passes(): number {
+    return this.runner.passes;
+  }
+
   /** Runs a pass now (after any running one) and resolves when the datapath holds the current records. */
   async reconcileNow(full = false): Promise<void> {
     await this.runner.runNow(full);
