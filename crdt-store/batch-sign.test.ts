@@ -9,30 +9,17 @@ import t, { type Test } from 'tap';
 import { LocalStore, type LocalChange } from './local-store.js';
 import { AUTH_BYTES, MAX_BATCH, SignedChanges, authChunk, readAuthChunk } from './change-auth.js';
 import { openStore } from './persist/open.js';
-import { ownDocId, type DocId } from './names.js';
+import { ownDocId } from './names.js';
 import { recordOwner } from '../records/schema.js';
-import { makePki } from '../test/helpers/identity.js';
+import { CountingSignedChanges, makePki } from '../test/helpers/identity.js';
 import { skipUnless } from '../test/helpers/system.js';
 
 const skip = skipUnless({ commands: ['openssl'] });
 
-/** Counts the Ed25519 signatures made, alone or for a batch. */
-class Counting extends SignedChanges {
-  signatures = 0;
-  override sign(docId: DocId, change: Uint8Array): Uint8Array {
-    this.signatures++;
-    return super.sign(docId, change);
-  }
-  override signBatch(docId: DocId, hashes: readonly string[]): Uint8Array[] {
-    this.signatures++;
-    return super.signBatch(docId, hashes);
-  }
-}
-
 function pair(t: Test) {
   const pki = makePki(['a', 'b', 'm']);
   t.teardown(() => pki.cleanup());
-  const auth = new Counting(pki.identity('a'));
+  const auth = new CountingSignedChanges(pki.identity('a'));
   const mk = (n: string, a: SignedChanges) =>
     new LocalStore({ name: n, clock: () => Date.now(), keyOwner: recordOwner, auth: a });
   const a = mk('a', auth);

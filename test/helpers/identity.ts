@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeIdentity, type Identity } from '../../membership/identity.js';
 import { createCa, createNodeCert, type CaFiles } from '../../src/tls-files.js';
+import { SignedChanges } from '../../crdt-store/change-auth.js';
+import type { DocId } from '../../crdt-store/names.js';
 
 export interface TestPki {
   dir: string;
@@ -45,4 +47,20 @@ export function makePki(names: readonly string[] = []): TestPki {
   };
   for (const n of names) pki.node(n);
   return pki;
+}
+
+/** SignedChanges that counts what it signs: Ed25519 signatures made, and changes they cover. */
+export class CountingSignedChanges extends SignedChanges {
+  signatures = 0;
+  changes = 0;
+  override sign(docId: DocId, change: Uint8Array): Uint8Array {
+    this.signatures++;
+    this.changes++;
+    return super.sign(docId, change);
+  }
+  override signBatch(docId: DocId, hashes: readonly string[]): Uint8Array[] {
+    this.signatures++;
+    this.changes += hashes.length;
+    return super.signBatch(docId, hashes);
+  }
 }
