@@ -12,11 +12,9 @@
 // host 2's "container" across the overlay.
 import t, { type Test } from 'tap';
 import { dockerSkip, type DockerEngine } from '../test/helpers/docker.js';
-import { containerAddr, DockerHosts, runService, weftNetwork } from '../test/helpers/docker-hosts.js';
-import { sh, type Host } from '../test/helpers/hosts.js';
+import { containerAddr, DockerHosts, runService, weftCli as weft, weftNetwork } from '../test/helpers/docker-hosts.js';
+import type { Host } from '../test/helpers/hosts.js';
 import { eventually } from '../test/helpers/eventually.js';
-import { CLI } from '../test/helpers/agent-process.js';
-import { AGENT_NODE_FLAGS } from './node-flags.js';
 import { probeOrder } from '../overlay/lease.js';
 import { contains, parsePrefix } from '../overlay/cidr.js';
 
@@ -44,10 +42,6 @@ interface OverlayView {
     notReconnected: string[];
   } | null;
 }
-
-/** `weft <args>` against the agent of `h` (its API is on the host's underlay address). */
-const weft = (h: Host, ...args: string[]) =>
-  sh('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, ...args, '--api', `http://${h.underlay}:8947`]); // prettier-ignore
 
 async function overlayOf(h: Host): Promise<OverlayView | undefined> {
   const out = await weft(h, 'overlay', '--json').catch(() => '');

@@ -4,7 +4,7 @@
 // the Docker network `weft` on its lease. Containers run busybox `nc` answering their own
 // name on SERVICE_PORT, labelled as a service of that name and as backends of VIP web.
 import { CLI, FAST_GOSSIP_FLAGS, type Teardown } from './agent-process.js';
-import { Hosts, type Host } from './hosts.js';
+import { Hosts, sh, type Host } from './hosts.js';
 import { startDocker, type DockerEngine } from './docker.js';
 import { eventually } from './eventually.js';
 import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
@@ -119,6 +119,10 @@ export class DockerHosts {
     ];
   }
 }
+
+/** `weft <args>` (the CLI) run in host `h` against its agent's API on the host's underlay address. */
+export const weftCli = (h: Host, ...args: string[]) =>
+  sh('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, ...args, '--api', `http://${h.underlay}:8947`]); // prettier-ignore
 
 /** The weft network's id and gateway on an engine, or undefined while there is none. */
 export async function weftNetwork(engine: DockerEngine): Promise<{ id: string; gateway: string } | undefined> {
