@@ -79,6 +79,7 @@ export interface Config {
     bridge: string;
     docker: boolean;
     setForwarding: boolean;
+    notrack: boolean;
   };
   api: {
     addr: string;
