@@ -22,7 +22,7 @@
 // --smoke: only the package install (three dockerds on vfs take minutes on a loaded 2-core
 // machine); the Docker figures are null and `smoke` says so.
 // Progress on stderr; the table on stdout; the last line is one JSON object.
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,28 +156,44 @@ async function dockerRunBreakdown(e: DockerEngine): Promise<Record<string, numbe
   return Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, Math.round(median(v))]));
 }
 
-/** A command in a network namespace given as nsenter's --net argument; resolves with its stdout. */
-const inNet = (net: string, argv: string[]) =>
-  new Promise<string>((resolve, reject) => {
-    execFile('nsenter', [`--net=${net}`, ...argv], { timeout: 60_000, maxBuffer: 16 << 20 }, (err, out, errOut) =>
-      err ? reject(new Error(`${argv.join(' ')}: ${errOut.trim() || err.message}`)) : resolve(out),
+/** A command in a network namespace given as nsenter's --net argument: its stdout, and a way to stop it. */
+function inNet(net: string, argv: string[]): { done: Promise<string>; kill: () => void } {
+  let child: ChildProcess | undefined;
+  const done = new Promise<string>((resolve, reject) => {
+    child = execFile(
+      'nsenter',
+      [`--net=${net}`, ...argv],
+      { timeout: 60_000, maxBuffer: 16 << 20 },
+      (err, out, errOut) =>
+        err ? reject(new Error(`${argv.join(' ')}: ${errOut.trim() || out.trim() || err.message}`)) : resolve(out),
     );
   });
+  return { done, kill: () => child?.kill('SIGKILL') };
+}
 
 /** Gbit/s received by an iperf3 server at `addr` in namespace `to` from a client in `from` (SECONDS s, STREAMS streams). */
 async function iperfRate(from: string, to: string, addr: string, port: number): Promise<number> {
-  // -1: the server exits after one test, so nothing is left behind.
-  const server = inNet(to, ['iperf3', '-s', '-1', '-p', String(port)]).catch(() => '');
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Refused until the server listens: retried, and only the run that connected counts.
-    const out = await inNet(from, ['iperf3', '-J', '-c', addr, '-p', String(port), '-t', String(SECONDS), '-P', String(STREAMS)]).catch(() => ''); // prettier-ignore
-    if (out) {
-      await server;
-      return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9; // prettier-ignore
+  let last = '';
+  // A test that fails once started (a reset under load) leaves its one-shot server gone: a new server, a new port.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const p = String(port + attempt * 1000);
+    const server = inNet(to, ['iperf3', '-s', '-1', '-p', p]);
+    server.done.catch(() => '');
+    try {
+      for (let i = 0; i < 50; i++) {
+        const client = inNet(from, ['iperf3', '-J', '-c', addr, '-p', p, '-t', String(SECONDS), '-P', String(STREAMS)]);
+        const out = await client.done.catch((e: Error) => ((last = e.message), ''));
+        if (out) return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9; // prettier-ignore
+        // Refused until the server listens: retried; anything else needs a new server.
+        if (!/refused/i.test(last)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      server.kill();
     }
-    await new Promise((r) => setTimeout(r, 100));
+    progress(`iperf3 to ${addr}:${p} failed (${last.slice(0, 200)}); again`);
   }
-  throw new Error(`no iperf3 connection to ${addr}:${port}`);
+  throw new Error(`iperf3 to ${addr}: ${last}`);
 }
 
 /**
