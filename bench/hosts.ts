@@ -171,6 +171,16 @@ function inNet(net: string, argv: string[]): { done: Promise<string>; kill: () =
   return { done, kill: () => child?.kill('SIGKILL') };
 }
 
+/** Bits per second an iperf3 -J client reports the server received; undefined when the test broke off (exit 0 all the same). */
+function received(json: string): number | undefined {
+  try {
+    const bps = (JSON.parse(json) as { end?: { sum_received?: { bits_per_second?: unknown } } }).end?.sum_received?.bits_per_second; // prettier-ignore
+    return typeof bps === 'number' && bps > 0 ? bps : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Gbit/s received by an iperf3 server at `addr` in namespace `to` from a client in `from` (SECONDS s, STREAMS streams). */
 async function iperfRate(from: string, to: string, addr: string, port: number): Promise<number> {
   let last = '';
@@ -183,7 +193,9 @@ async function iperfRate(from: string, to: string, addr: string, port: number): 
       for (let i = 0; i < 50; i++) {
         const client = inNet(from, ['iperf3', '-J', '-c', addr, '-p', p, '-t', String(SECONDS), '-P', String(STREAMS)]);
         const out = await client.done.catch((e: Error) => ((last = e.message), ''));
-        if (out) return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9; // prettier-ignore
+        const bps = out ? received(out) : undefined;
+        if (bps !== undefined) return bps / 1e9;
+        if (out) last = `no result: ${out.slice(0, 300)}`;
         // Refused until the server listens: retried; anything else needs a new server.
         if (!/refused/i.test(last)) break;
         await new Promise((r) => setTimeout(r, 100));
