@@ -79,7 +79,7 @@ export interface OverlayOptions {
   /** Wall clock for claim times. Default Date.now. */
   now?: () => number;
   /** Keep the masquerade, DOCKER-USER and (setForwarding) ip_forward host rules (host-rules.ts); needs a bridge. Default: none. */
-  hostRules?: { setForwarding: boolean; notrack?: boolean };
+  hostRules?: { setForwarding: boolean };
   /** Called after every pass (the Docker network keeper follows the lease from here). */
   onPass?: (status: OverlayStatus) => void;
 }
@@ -454,8 +454,6 @@ function hostRulesFor(opts: OverlayOptions, cfg: Resolved): HostRules | undefine
     cidr: cfg.cidrText,
     netns: opts.netns,
     setForwarding: opts.hostRules.setForwarding,
-    // Untracked VXLAN packets unless turned off (host-rules.ts says why).
-    notrackPort: opts.hostRules.notrack === false ? undefined : cfg.port,
     timeoutMs: DEFAULTS.commandTimeoutMs,
   });
 }

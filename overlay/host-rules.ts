@@ -10,20 +10,12 @@
 //     runs with iptables on); weft does not make it.
 //   - net.ipv4.ip_forward=1 (overlay.setForwarding): the host forwards between its bridge
 //     and the VXLAN device. Cleanup leaves it on: other software may rely on it.
-//   - notrack for the VXLAN UDP port (overlay.notrack), in the same table: the outer
-//     packets skip conntrack. Every inner flow hashes to its own outer source port, so
-//     each would be a conntrack entry of its own, and every outer packet a lookup on both
-//     hosts; the inner packets are still tracked (the masquerade and Docker's rules need
-//     that). Measured with iperf3 between containers on two hosts (bench hosts): about
-//     0.86 of the underlay's throughput without it, about 0.94 with it. A host firewall
-//     must then accept the port by `udp dport`, not by `ct state` (the packets are
-//     untracked); the port table in the README says so.
 import { exec, type ExecResult } from '../base/exec.js';
 
 export const MASQ_TABLE = 'weft_overlay';
 
-/** The nft script that replaces weft's overlay table: the masquerade for `cidr`, and notrack for `vxlanPort` if given (sans-IO). */
-export function masqueradeScript(cidr: string, vxlanPort?: number): string {
+/** The nft script that replaces weft's overlay table with the masquerade for `cidr` (sans-IO). */
+export function masqueradeScript(cidr: string): string {
   // Declaring the table first makes the delete valid when it does not exist yet: one atomic replace.
   return [
     `table ip ${MASQ_TABLE}`,
@@ -33,29 +25,14 @@ export function masqueradeScript(cidr: string, vxlanPort?: number): string {
     '    type nat hook postrouting priority srcnat; policy accept;',
     `    ip saddr ${cidr} ip daddr != ${cidr} masquerade`,
     '  }',
-    ...(vxlanPort === undefined
-      ? []
-      : [...notrackChain('prerouting', vxlanPort), ...notrackChain('output', vxlanPort)]),
     '}',
     '',
   ].join('\n');
 }
 
-/** A raw-priority chain on `hook` that leaves the VXLAN packets untracked. */
-const notrackChain = (hook: 'prerouting' | 'output', port: number): string[] => [
-  `  chain vxlan_${hook} {`,
-  `    type filter hook ${hook} priority raw; policy accept;`,
-  `    udp dport ${port} notrack`,
-  '  }',
-];
-
-/** Whether `nft list table` output holds the masquerade for `cidr`, and notrack exactly when `vxlanPort` is given. */
-export function hasMasquerade(listing: string, cidr: string, vxlanPort?: number): boolean {
-  if (!listing.includes(`ip saddr ${cidr} ip daddr != ${cidr} masquerade`)) return false;
-  const notracks = listing.split('\n').filter((l) => l.includes('notrack')).length;
-  return vxlanPort === undefined
-    ? notracks === 0
-    : notracks === 2 && listing.includes(`udp dport ${vxlanPort} notrack`);
+/** Whether `nft list table` output holds the masquerade for `cidr`. */
+export function hasMasquerade(listing: string, cidr: string): boolean {
+  return listing.includes(`ip saddr ${cidr} ip daddr != ${cidr} masquerade`);
 }
 
 /** The DOCKER-USER rule accepting overlay to overlay traffic, as iptables arguments after -C/-I/-D. */
@@ -65,8 +42,6 @@ export function dockerUserRule(cidr: string): string[] {
 
 export interface HostRulesStatus {
   masquerade: boolean;
-  /** Whether the VXLAN packets skip conntrack (overlay.notrack). */
-  notrack: boolean;
   /** accepted: weft's rule is in; absent: dockerd's chain is not there (no iptables dockerd). */
   dockerUser: 'accepted' | 'absent' | null;
   /** Whether weft sets net.ipv4.ip_forward (overlay.setForwarding). */
@@ -74,16 +49,7 @@ export interface HostRulesStatus {
 }
 
 export class HostRules {
-  constructor(
-    private readonly o: {
-      cidr: string;
-      netns?: string;
-      setForwarding: boolean;
-      /** The VXLAN port to leave untracked; undefined: tracked. */
-      notrackPort?: number;
-      timeoutMs: number;
-    },
-  ) {}
+  constructor(private readonly o: { cidr: string; netns?: string; setForwarding: boolean; timeoutMs: number }) {}
 
   /** A tool that is not installed (no iptables without Docker) reads as a failed command. */
   private run(argv: string[], input?: string): Promise<ExecResult> {
@@ -98,8 +64,8 @@ export class HostRules {
   async ensure(): Promise<{ status: HostRulesStatus; changed: number }> {
     let changed = 0;
     const list = await this.run(['nft', 'list', 'table', 'ip', MASQ_TABLE]);
-    if (list.code !== 0 || !hasMasquerade(list.stdout, this.o.cidr, this.o.notrackPort)) {
-      const r = await this.run(['nft', '-f', '-'], masqueradeScript(this.o.cidr, this.o.notrackPort));
+    if (list.code !== 0 || !hasMasquerade(list.stdout, this.o.cidr)) {
+      const r = await this.run(['nft', '-f', '-'], masqueradeScript(this.o.cidr));
       if (r.code !== 0) throw new Error(`nft: the overlay masquerade: ${r.stderr.trim()}`);
       changed++;
     }
@@ -121,8 +87,7 @@ export class HostRules {
         changed++;
       }
     }
-    const notrack = this.o.notrackPort !== undefined;
-    return { status: { masquerade: true, notrack, dockerUser, setForwarding: this.o.setForwarding }, changed };
+    return { status: { masquerade: true, dockerUser, setForwarding: this.o.setForwarding }, changed };
   }
 
   /** Removes the masquerade table and the DOCKER-USER rule; returns what it removed. */

@@ -493,13 +493,6 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     doc: 'Turn net.ipv4.ip_forward on while the overlay runs (containers on other hosts are reached through it).',
     flag: 'overlay-set-forwarding',
   },
-  {
-    path: 'overlay.notrack',
-    type: { kind: 'bool' },
-    default: true,
-    doc: 'Leave the VXLAN UDP packets (overlay.port) out of conntrack: faster, and no conntrack entry per inner flow. A host firewall must then accept the port by `udp dport`, not by `ct state`.',
-    flag: 'overlay-notrack',
-  },
 
   {
     path: 'docker.enabled',

@@ -79,7 +79,6 @@ export interface Config {
     bridge: string;
     docker: boolean;
     setForwarding: boolean;
-    notrack: boolean;
   };
   api: {
     addr: string;

@@ -25,7 +25,7 @@ interface OverlayStatus {
   driftRepaired: number;
   applyFailures: number;
   forwarding?: boolean | null;
-  hostRules?: { masquerade: boolean; notrack?: boolean; dockerUser: string | null; setForwarding: boolean } | null;
+  hostRules?: { masquerade: boolean; dockerUser: string | null; setForwarding: boolean } | null;
   docker?: {
     name: string;
     verdict: string | null;
@@ -44,7 +44,7 @@ function hostLines(s: OverlayStatus): string[] {
   const h = s.hostRules;
   const fwd = s.forwarding === null || s.forwarding === undefined ? '?' : s.forwarding ? 'on' : 'off';
   out.push(
-    `ip_forward ${fwd} (setForwarding ${h ? String(h.setForwarding) : '-'}); masquerade ${h?.masquerade ? 'on' : '-'}; vxlan notrack ${h?.notrack ? 'on' : '-'}; DOCKER-USER ${h?.dockerUser ?? '-'}`,
+    `ip_forward ${fwd} (setForwarding ${h ? String(h.setForwarding) : '-'}); masquerade ${h?.masquerade ? 'on' : '-'}; DOCKER-USER ${h?.dockerUser ?? '-'}`,
   );
   const d = s.docker;
   if (d)

@@ -63,7 +63,7 @@ export function overlayChild(
         bridge: o.bridge || false,
         log: log.child({ component: 'overlay' }),
         registry,
-        hostRules: o.bridge ? { setForwarding: o.setForwarding, notrack: o.notrack } : undefined,
+        hostRules: o.bridge ? { setForwarding: o.setForwarding } : undefined,
         onPass: (st) => {
           latest = st;
           keeper?.request();
