@@ -19,6 +19,16 @@
 //      (Before: busybox nc piping 256 MiB, a run of tens of ms dominated by process starts.)
 //   3. package_install_s: `dpkg --root` install of the .deb scripts/package.mjs builds (not
 //      timed) into a throwaway root, then its agent started to the ready line.
+// Measured here (2026-12-05, 2 cores at load 7-11; medians of 3):
+//   - docker run: --network weft 1191-1570 ms, a plain bridge 1199-1443, none 851-1497;
+//     create 109-279 and start 909-1302 of it. weft adds nothing to `docker run` beyond
+//     the noise, and host 3's agent answers the name 0-110 ms after `docker run -d`
+//     returned (its registrar sees the start event before the CLI returns), so
+//     container_to_container_ms (1.4-2.4 s) is dockerd's and runc's start on vfs.
+//   - throughput (single stream, 8 x 2 s): 0.77, 0.77, 0.83. Offloads (ethtool -k): GSO
+//     is kept end to end (the veth underlay has tx-udp_tnl-segmentation and -csum on, GRO
+//     is on for weft.vx), so the overlay's extra hops, not segmentation, are the cost.
+//     Tried: VXLAN notrack (raw chains) and noudpcsum: no gain beyond the noise.
 // --smoke: only the package install (three dockerds on vfs take minutes on a loaded 2-core
 // machine); the Docker figures are null and `smoke` says so.
 // Progress on stderr; the table on stdout; the last line is one JSON object.
