@@ -32,6 +32,8 @@ interface OverlayStatus {
     subnet: string | null;
     gateway: string | null;
     containers: number;
+    /** Times the network was recreated on a new subnet (the lease moved). */
+    moved?: number;
     notReconnected: string[];
   } | null;
 }
@@ -47,7 +49,7 @@ function hostLines(s: OverlayStatus): string[] {
   const d = s.docker;
   if (d)
     out.push(
-      `docker network ${d.name || 'weft'}: ${d.verdict ?? '-'}; subnet ${d.subnet ?? '-'} gateway ${d.gateway ?? '-'} (DNS on :53); ${d.containers} container(s)${d.notReconnected.length ? `; not reconnected: ${d.notReconnected.join(' ')}` : ''}`,
+      `docker network ${d.name || 'weft'}: ${d.verdict ?? '-'}; subnet ${d.subnet ?? '-'} gateway ${d.gateway ?? '-'} (DNS on :53); ${d.containers} container(s)${d.moved ? `; moved with the lease ${d.moved} time(s)` : ''}${d.notReconnected.length ? `; not reconnected: ${d.notReconnected.join(' ')}` : ''}`,
     );
   return out;
 }

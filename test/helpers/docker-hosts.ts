@@ -4,13 +4,30 @@
 // the Docker network `weft` on its lease. Containers run busybox `nc` answering their own
 // name on SERVICE_PORT, labelled as a service of that name and as backends of VIP web.
 import { CLI, FAST_GOSSIP_FLAGS, type Teardown } from './agent-process.js';
-import { Hosts, type Host } from './hosts.js';
+import { Hosts, sh, type Host } from './hosts.js';
 import { startDocker, type DockerEngine } from './docker.js';
 import { eventually } from './eventually.js';
 import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 import type { ChildProcess } from 'node:child_process';
 
 export const SERVICE_PORT = '7000';
+
+/** What differs for one agent from the usual (test/helpers docker-hosts' defaults). */
+export interface AgentVariant {
+  /** Node name; default dh<index>. */
+  node?: string;
+  /** Join the other hosts at start; default true. */
+  join?: boolean;
+  /** More flags (they come last, so a repeated scalar flag wins). */
+  extra?: readonly string[];
+}
+
+export interface DockerHostsOptions {
+  /** Hosts with a dockerd: the first `engines` (default all); the others run their agent with --docker false. */
+  engines?: number;
+  /** Start every agent at once (default); false: the caller starts them with startAgent. */
+  agents?: boolean;
+}
 
 export class DockerHosts {
   readonly engines: DockerEngine[] = [];
@@ -21,24 +38,26 @@ export class DockerHosts {
   private constructor(readonly hosts: Hosts) {}
 
   /** n hosts, each with dockerd and an agent; torn down through `t` (pass or fail). */
-  static async create(t: Teardown, n = 3): Promise<DockerHosts> {
+  static async create(t: Teardown, n = 3, o: DockerHostsOptions = {}): Promise<DockerHosts> {
     const hosts = await Hosts.create(n);
     t.teardown(() => hosts.destroy());
     const f = new DockerHosts(hosts);
     // One at a time: three dockerds starting at once on two cores time out their containerd.
-    for (const h of hosts.hosts) f.engines.push(await startDocker(t, { netns: h.ns, iptables: true }));
-    for (const h of hosts.hosts) f.agents.push(f.startAgent(h));
+    for (const h of hosts.hosts.slice(0, o.engines ?? n))
+      f.engines.push(await startDocker(t, { netns: h.ns, iptables: true }));
+    if (o.agents !== false) for (const h of hosts.hosts) f.agents.push(f.startAgent(h));
     return f;
   }
 
-  startAgent(h: Host): ChildProcess {
+  startAgent(h: Host, v: AgentVariant = {}): ChildProcess {
+    const engine = this.engines[h.index - 1];
     // hermetic: each agent runs in its own host namespace, so the default ports are its own
     const p = this.hosts.spawnIn(h.ns, process.execPath, [
       ...AGENT_NODE_FLAGS,
       CLI,
       'agent',
       '--node',
-      `dh${h.index}`,
+      v.node ?? `dh${h.index}`,
       '--bind',
       h.underlay,
       // hermetic: this host namespace's own gossip port
@@ -49,8 +68,7 @@ export class DockerHosts {
       // hermetic: this host namespace's own DNS address
       '--dns-listen',
       `${h.underlay}:8600`,
-      '--docker-socket',
-      this.engines[h.index - 1]!.socket,
+      ...(engine ? ['--docker-socket', engine.socket] : ['--docker', 'false']),
       '--lb-datapath',
       'nft',
       '--overlay',
@@ -59,12 +77,17 @@ export class DockerHosts {
       'json',
       '--insecure', // the test's own namespaces: no keys or token needed
       // Each joins the others (as an operator lists seeds), so a restarted one finds them again.
-      '--join',
-      this.hosts.hosts
-        .filter((o) => o !== h)
-        .map((o) => `${o.underlay}:7946`)
-        .join(','),
+      ...(v.join === false
+        ? []
+        : [
+            '--join',
+            this.hosts.hosts
+              .filter((o) => o !== h)
+              .map((o) => `${o.underlay}:7946`)
+              .join(','),
+          ]),
       ...FAST_GOSSIP_FLAGS,
+      ...(v.extra ?? []),
     ]);
     const keep = (d: Buffer) => this.logs.set(h.index, ((this.logs.get(h.index) ?? '') + d.toString()).slice(-2500));
     p.stdout!.on('data', keep);
@@ -96,6 +119,10 @@ export class DockerHosts {
     ];
   }
 }
+
+/** `weft <args>` (the CLI) run in host `h` against its agent's API on the host's underlay address. */
+export const weftCli = (h: Host, ...args: string[]) =>
+  sh('ip', ['netns', 'exec', h.ns, process.execPath, ...AGENT_NODE_FLAGS, CLI, ...args, '--api', `http://${h.underlay}:8947`]); // prettier-ignore
 
 /** The weft network's id and gateway on an engine, or undefined while there is none. */
 export async function weftNetwork(engine: DockerEngine): Promise<{ id: string; gateway: string } | undefined> {
