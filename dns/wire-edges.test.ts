@@ -132,6 +132,15 @@ t.test('the parser: header fields, EDNS fields, and the 255-byte name limit', as
   );
   t.notOk(parse(msg([...wire('a'), ...A_IN, ...opt(512, 0, 0x7f)], { ar: 1 })).q.dnssecOk, 'DO is the top bit only');
 
+  const reused = new Query();
+  parseQuery(msg([...wire('a'), ...A_IN, ...opt(4000, 1, 0x80)], { ar: 1 }), reused);
+  parseQuery(msg([...wire('a'), ...A_IN]), reused);
+  t.same(
+    [reused.edns, reused.udpSize, reused.ednsVersion, reused.dnssecOk],
+    [false, 0, 0, false],
+    "a reused Query keeps nothing of the last query's EDNS",
+  );
+
   const l63 = 'a'.repeat(63);
   // 63+63+63+61 with their length bytes and the root: 255 bytes, the most a name may have.
   const longest = wire(l63, l63, l63, 'c'.repeat(61));

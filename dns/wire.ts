@@ -141,7 +141,12 @@ export function queryKey(msg: Buffer, q: Query): string {
  */
 export function parseQuery(msg: Buffer, q: Query): Parse {
   q.bad = undefined;
+  // The Query is reused: EDNS fields left from the last query would reach this one (a DO bit
+  // from another client's query made a plain query's forwarded copy ask for DNSSEC records).
   q.edns = false;
+  q.udpSize = 0;
+  q.ednsVersion = 0;
+  q.dnssecOk = false;
   q.qEnd = 0;
   q.nameLen = 0;
   q.key = '';
