@@ -194,6 +194,10 @@ t.test('skipName: lengths, pointers and the 255-byte bound', async (t) => {
   t.equal(skipName(b, 8), -1, 'so is one forward');
   t.equal(skipName(b, 10), -2, 'a pointer cut in half: the message ended');
   t.equal(skipName(b, 11), -2);
+  t.equal(skipName(Buffer.from([...wire('ab'), 0xc0, 0]), 4), 6, 'a pointer that ends the message');
+  // 63+63+63+62 label bytes with their lengths: 256 bytes before the root, one too many.
+  const over = Buffer.from(wire('x'.repeat(63), 'x'.repeat(63), 'x'.repeat(63), 'x'.repeat(62)));
+  t.equal(skipName(over, 0), -1);
   // 4 labels of 63: 256 bytes before the root.
   const long = Buffer.from(wire(...Array(4).fill('x'.repeat(63))));
   t.equal(skipName(long, 0), -1);

@@ -172,6 +172,12 @@ t.test('change events name only the names that changed, and none when nothing di
     'the withdrawn VIP left nothing behind to withdraw again',
   );
   t.same(z.stats, { names: 3, records: 4 });
+
+  // A name another contributor keeps alive: withdrawing the VIP must forget it was ever the VIP's.
+  z.onNode({ key: 'node/n9', after: { value: { addr: '11.0.0.2' } } });
+  z.setVip('api', undefined);
+  z.setVip('api', '11.0.0.3');
+  t.same(events.at(-1), [wireKey('3.0.0.11.in-addr.arpa'), wireKey('api.vip.weft.internal')]);
 });
 
 t.test('empty non-terminals: NODATA while something below has records, NXDOMAIN after', async (t) => {
