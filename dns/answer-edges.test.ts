@@ -204,6 +204,42 @@ t.test('forwarding: what the forwarder is handed, and the ways out of it', async
   t.equal(r.lastSource, 'zone');
 });
 
+t.test(
+  "forwarded answers: an immediate one is an error's, a cached one the cache's, and both are counted",
+  async (t) => {
+    const stats = new DnsStats();
+    const fwd = new SeenForwarder(stats);
+    const r = new Responder<number>(zone(), stats, fwd);
+    t.equal(r.handle(query('out.example', 'AAAA', { rd: false }), false), undefined);
+    t.equal(decode(r.forward(1, false, 1)).rcode, 'REFUSED', 'no RD: refused by the forwarder at once');
+    t.equal(r.lastSource, 'error');
+    t.equal(stats.count('AAAA', 'REFUSED'), 1);
+
+    r.handle(query('out.example', 'AAAA'), false);
+    t.equal(r.forward(2, false, 2), undefined);
+    const sent = fwd.outbox.find((o) => o.kind === 'send')!;
+    t.ok(sent && sent.kind === 'send');
+    if (sent.kind !== 'send') return;
+    // The upstream's answer: its question as sent, then one AAAA record (60 s).
+    const qEnd = sent.bytes.length - 11;
+    const reply = Buffer.concat([
+      sent.bytes.subarray(0, qEnd),
+      Buffer.from([0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0xfd, ...Array(14).fill(0), 1]),
+    ]);
+    reply.writeUInt16BE(0x8180, 2);
+    reply.writeUInt16BE(1, 6);
+    reply.writeUInt16BE(0, 10);
+    fwd.response(3, sent.upstream, false, reply, sent.id);
+    t.equal(stats.count('AAAA', 'NOERROR'), 1, 'the waiting client was answered (the forwarder counts that one)');
+
+    r.handle(query('out.example', 'AAAA'), false);
+    const cached = decode(r.forward(4, false, 3));
+    t.same([cached.rcode, cached.answers[0]?.data], ['NOERROR', 'fd00::1']);
+    t.equal(r.lastSource, 'cache');
+    t.equal(stats.count('AAAA', 'NOERROR'), 1);
+  },
+);
+
 t.test('forwarding elsewhere: outside names are left to the caller', async (t) => {
   const r = new Responder<number>(zone(), new DnsStats(), undefined, { forwardsElsewhere: true });
   t.equal(r.handle(query('x.example', 'A'), false), undefined);
