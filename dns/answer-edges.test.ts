@@ -236,7 +236,7 @@ t.test(
     const cached = decode(r.forward(4, false, 3));
     t.same([cached.rcode, cached.answers[0]?.data], ['NOERROR', 'fd00::1']);
     t.equal(r.lastSource, 'cache');
-    t.equal(stats.count('AAAA', 'NOERROR'), 1);
+    t.equal(stats.count('AAAA', 'NOERROR'), 2, 'the cached answer is counted by the responder');
   },
 );
 
