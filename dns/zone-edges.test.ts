@@ -153,6 +153,13 @@ t.test('VIPs: IPv6 alone, and bad addresses skipped', async (t) => {
   t.equal(z.get(wireKey('api.vip.weft.internal')), undefined, 'a bad value withdraws the old one');
   z.setVip('db', 'nope');
   t.equal(z.skipped.vip, 2);
+  z.setVip('db', '11.0.0.2');
+  z.setVip('web', '11.0.0.3');
+  t.same(
+    [targets(z, 'db.vip.weft.internal'), targets(z, 'web.vip.weft.internal')],
+    [['11.0.0.2'], ['11.0.0.3']],
+    'each VIP is its own contributor: a second does not withdraw the first',
+  );
 });
 
 t.test('change events name only the names that changed, and none when nothing did', async (t) => {
