@@ -22,8 +22,8 @@ export default {
   mutate: spec.mutate,
   // The tap runner records coverage per test file, so each mutant runs only the files that reach it.
   coverageAnalysis: 'perTest',
-  // Two cores shared with others: at most two workers.
-  concurrency: 2,
+  // Two cores shared with others: at most two workers; WEFT_MUTATION_CONCURRENCY=1 leaves one free.
+  concurrency: Number(process.env.WEFT_MUTATION_CONCURRENCY ?? 2),
   // A loaded machine makes a slow run look like an infinite loop; give it room.
   timeoutMS: 15000,
   timeoutFactor: 2,

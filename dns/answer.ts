@@ -71,6 +71,7 @@ export class Responder<C = unknown> {
   private pendingForward: Buffer | undefined = undefined;
 
   /** What the last handled query was answered from (for the latency histogram). */
+  // Stryker disable next-line StringLiteral: read only after handle() has set it
   lastSource: 'zone' | 'cache' | 'upstream' | 'error' = 'zone';
 
   /** The UDP size cap of the query being handled (0: none). */

@@ -35,7 +35,15 @@ export const FOLDERS = {
   },
   dns: {
     mutate: ['dns/answer.ts', 'dns/zone.ts', 'dns/wire.ts'],
-    tests: ['dns/answer.test.ts', 'dns/zone.test.ts', 'dns/fuzz.test.ts'],
+    // The *-edges files first: they are fast, and a mutant one of them kills stops there (forceBail).
+    tests: [
+      'dns/wire-edges.test.ts',
+      'dns/answer-edges.test.ts',
+      'dns/zone-edges.test.ts',
+      'dns/answer.test.ts',
+      'dns/zone.test.ts',
+      'dns/fuzz.test.ts',
+    ],
   },
   lb: {
     mutate: ['lb/allocator.ts', 'lb/nft-plan.ts'],
