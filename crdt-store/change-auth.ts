@@ -389,15 +389,13 @@ export function authChunk(
     const [h, a] = list[k]!;
     const i = certIndex(a);
     const whole = i === undefined ? 0 : wholeBatchAt(list, k);
-    if (i === undefined) k++;
-    else if (whole > 0) {
+    if (whole > 0)
       rows.push([list.slice(k, k + whole).map(([hh]) => Buffer.from(hh, 'hex')), a.subarray(0, SIG_BYTES), i]);
-      k += whole;
-    } else {
+    else if (i !== undefined) {
       const row = [Buffer.from(h, 'hex'), a.subarray(0, SIG_BYTES), i];
       rows.push(isBatchRecord(a) ? [...row, a.subarray(AUTH_BYTES)] : row);
-      k++;
     }
+    k += Math.max(1, whole);
   }
   return Buffer.concat([AUTH_MAGIC, packr.pack([certs, rows])]);
 }
