@@ -89,14 +89,19 @@ t.test('5 store agents on loopback', async (t) => {
   t.pass(`a write at s1 was visible at all 5 within ${seen} ms of the cluster forming`);
   // Once every store knows every member and document, a write travels by the fast path, not by repair.
   type Stats = { replication: { members: number; digestDocs: number; fastPath: { changesApplied: number } } };
+  let last: Stats[] = [];
   await eventually(
     'every store knows 4 peers and 5 documents',
-    async () =>
-      ((await Promise.all(agents.map((a) => a.call('stats')))) as Stats[]).every(
-        (s) => s.replication.members === 4 && s.replication.digestDocs >= 5,
-      ),
+    async () => {
+      last = (await Promise.all(agents.map((a) => a.call('stats')))) as Stats[];
+      return last.every((s) => s.replication.members === 4 && s.replication.digestDocs >= 5);
+    },
     20_000,
-  );
+  ).catch((err: Error) => {
+    // Which store lacked what, for a failure seen once in CI (a flake under load, or not).
+    const seen = last.map((s, i) => `s${i + 1} ${s.replication.members} peers, ${s.replication.digestDocs} documents`);
+    throw new Error(`${err.message} (last seen: ${seen.join('; ')})`);
+  });
   const before = (await Promise.all(agents.map((a) => a.call('stats')))) as Stats[];
   await agents[3].call('put', { key: 'svc/db/s4', value: 1 });
   await eventually(
