@@ -72,7 +72,7 @@ export interface ChangeAuth {
   /** The auth record of a change this node made in `docId`. */
   sign(docId: DocId, change: Uint8Array): Uint8Array;
   /** The auth records of 2 to MAX_BATCH changes this node made in `docId` (by hash, hex), signed together. */
-  signBatch?(docId: DocId, hashes: readonly string[]): Uint8Array[];
+  signBatch(docId: DocId, hashes: readonly string[]): Uint8Array[];
   /** The writer's node name, or why the change is refused. `actor` is the change's Automerge actor. */
   verify(
     docId: DocId,

@@ -45,7 +45,7 @@ export class OwnSignatures {
     const list = this.pending;
     if (list.length === 0) return;
     this.pending = [];
-    const step = this.batches && this.auth.signBatch ? MAX_BATCH : 1;
+    const step = this.batches ? MAX_BATCH : 1;
     // A batch is one document's: on disk it is one row of that document's signatures.
     const byDoc = new Map<ReplicaDoc, Pending[]>();
     for (const p of list) {
@@ -60,7 +60,7 @@ export class OwnSignatures {
   private signPart(part: Pending[]): void {
     const doc = part[0]!.doc;
     const auths =
-      part.length > 1 && this.auth.signBatch
+      part.length > 1
         ? this.auth.signBatch(
             doc.id,
             part.map((p) => p.hash),
