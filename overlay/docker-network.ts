@@ -9,9 +9,9 @@ import { overlayRunnerTimings } from './defaults.js';
 import {
   planDockerNetwork,
   type DockerNetworkActual,
-  type DockerNetworkPlan,
   type DockerNetworkStep,
   type DockerNetworkVerdict,
+  type DockerNetworkWant,
 } from './docker.js';
 import type { OverlayLog } from './driver.js';
 
@@ -71,13 +71,17 @@ export interface DockerNetworkStatus {
   moved: number;
   /** Containers that could not be put back on the network after a move, by name. */
   notReconnected: string[];
+  /** Containers taken off while no subnet is held (verdict withdrawn), by name: put back once a lease returns. */
+  parked: string[];
   lastReconcile: ReconcileStatus | null;
 }
 
 export interface DockerNetworkKeeperOptions {
   engine: DockerNetworks;
-  /** The network wanted now, or undefined while the overlay holds no lease. */
-  want: () => DockerNetworkPlan | undefined;
+  /** The network's name (the plan's Name). */
+  name: string;
+  /** The network wanted now; 'withdraw' when the lease was lost and none is free; undefined while there is no decision yet. */
+  want: () => DockerNetworkWant | undefined;
   log: OverlayLog;
   everyMs: number;
 }
@@ -86,6 +90,8 @@ export class DockerNetworkKeeper {
   private readonly runner: ReconcileRunner;
   private readonly st: DockerNetworkStatus;
   private lastProblem = '';
+  /** Containers taken off by a withdrawal, id to name, until a lease returns. */
+  private readonly parked = new Map<string, string>();
 
   constructor(private readonly opts: DockerNetworkKeeperOptions) {
     this.st = {
@@ -98,6 +104,7 @@ export class DockerNetworkKeeper {
       created: 0,
       moved: 0,
       notReconnected: [],
+      parked: [],
       lastReconcile: null,
     };
     this.runner = new ReconcileRunner({
@@ -138,16 +145,19 @@ export class DockerNetworkKeeper {
       this.st.verdict = 'waiting';
       return { changed: false };
     }
-    this.st.name = want.Name;
-    const actual = await this.opts.engine.inspect(want.Name);
-    const { verdict, steps } = planDockerNetwork(want, actual);
+    const name = this.opts.name;
+    this.st.name = name;
+    const actual = await this.opts.engine.inspect(name);
+    const { verdict, steps } = planDockerNetwork(want, actual, [...this.parked.keys()]);
     this.st.verdict = verdict;
     if (verdict === 'foreign')
       this.problem(
-        `overlay: a Docker network "${want.Name}" exists that weft did not create; remove it (docker network rm ${want.Name}) so weft can make its own`,
+        `overlay: a Docker network "${name}" exists that weft did not create; remove it (docker network rm ${name}) so weft can make its own`,
       );
+    if (verdict === 'withdrawn') for (const c of actual?.containers ?? []) this.parked.set(c.id, c.name);
     if (steps.length > 0) await this.applySteps(want, verdict, steps);
-    const now = steps.length > 0 ? await this.opts.engine.inspect(want.Name) : actual;
+    this.st.parked = [...this.parked.values()];
+    const now = steps.length > 0 ? await this.opts.engine.inspect(name) : actual;
     this.st.id = now?.id ?? null;
     this.st.subnet = now?.subnet ?? null;
     this.st.gateway = now?.gateway ?? null;
@@ -155,25 +165,36 @@ export class DockerNetworkKeeper {
     return { changed: steps.length > 0 };
   }
 
-  private async applySteps(want: DockerNetworkPlan, verdict: DockerNetworkVerdict, steps: DockerNetworkStep[]) {
+  private async applySteps(want: DockerNetworkWant, verdict: DockerNetworkVerdict, steps: DockerNetworkStep[]) {
     const failedConnects: string[] = [];
+    const unparked: string[] = [];
     for (const s of steps) {
       try {
-        await this.opts.engine.apply(want.Name, s);
+        await this.opts.engine.apply(this.opts.name, s);
       } catch (err) {
         // A container removed meanwhile cannot be put back; the others still can.
         if (s.kind !== 'connect') throw err;
-        failedConnects.push(s.container.slice(0, 12));
+        failedConnects.push(this.parked.get(s.container) ?? s.container.slice(0, 12));
+        this.parked.delete(s.container);
+        continue;
       }
+      if (s.kind !== 'connect' || !this.parked.has(s.container)) continue;
+      unparked.push(this.parked.get(s.container)!);
+      this.parked.delete(s.container);
     }
     if (verdict === 'missing') this.st.created++;
     if (verdict === 'moved') this.st.moved++;
     this.st.notReconnected = failedConnects;
     this.opts.log.warn(
-      { network: want.Name, subnet: want.IPAM.Config[0].Subnet, verdict, notReconnected: failedConnects },
-      verdict === 'moved'
-        ? 'overlay: the lease moved: Docker network recreated on the new subnet and its containers reconnected'
-        : 'overlay: Docker network created on the lease',
+      {
+        network: this.opts.name,
+        subnet: want === 'withdraw' ? null : want.IPAM.Config[0].Subnet,
+        verdict,
+        notReconnected: failedConnects,
+        parked: [...this.parked.values()],
+        unparked,
+      },
+      MESSAGES[verdict],
     );
   }
 
@@ -183,3 +204,12 @@ export class DockerNetworkKeeper {
     this.opts.log.warn({}, msg);
   }
 }
+
+const MESSAGES: Record<DockerNetworkVerdict, string> = {
+  moved: 'overlay: the lease moved: Docker network recreated on the new subnet and its containers reconnected',
+  missing: 'overlay: Docker network created on the lease',
+  'in-line': 'overlay: containers taken off while no subnet was held are back on the Docker network',
+  withdrawn:
+    'overlay: no subnet held (lost to an earlier claim, none free): Docker network removed and its containers taken off until a lease returns',
+  foreign: "overlay: the Docker network is not weft's",
+};

@@ -69,3 +69,51 @@ t.test(
     t.same(planDockerNetwork(want, held('172.16.9.0/24', {})), { verdict: 'foreign', steps: [] });
   },
 );
+
+t.test('a lost lease withdraws the network; its containers come back on the next lease', async (t) => {
+  const want = dockerNetworkPlan({ subnet: '172.16.3.0/24', bridge: 'weft0', mtu: 1450 });
+  const held = (
+    subnet: string,
+    containers: string[],
+    labels: Record<string, string> = { 'weft.overlay.subnet': subnet },
+  ) => ({
+    id: 'n1',
+    subnet,
+    gateway: subnet.replace('.0/24', '.1'),
+    options: { ...want.Options },
+    labels,
+    containers: containers.map((id) => ({ id, name: `name-${id}` })),
+  });
+  t.same(planDockerNetwork('withdraw', held('172.16.9.0/24', ['c1', 'c2'])), {
+    verdict: 'withdrawn',
+    steps: [
+      { kind: 'disconnect', network: 'n1', container: 'c1' },
+      { kind: 'disconnect', network: 'n1', container: 'c2' },
+      { kind: 'remove', network: 'n1' },
+    ],
+  });
+  t.same(planDockerNetwork('withdraw', undefined), { verdict: 'withdrawn', steps: [] }, 'nothing left to withdraw');
+  t.same(planDockerNetwork('withdraw', held('172.16.9.0/24', ['c1'], {})), { verdict: 'foreign', steps: [] });
+  t.same(
+    planDockerNetwork(want, undefined, ['c1', 'c2']).steps,
+    [
+      { kind: 'create', plan: want },
+      { kind: 'connect', container: 'c1' },
+      { kind: 'connect', container: 'c2' },
+    ],
+    'a lease back: created and the parked containers connected',
+  );
+  t.same(
+    planDockerNetwork(want, held('172.16.3.0/24', ['c1']), ['c1', 'c2']),
+    { verdict: 'in-line', steps: [{ kind: 'connect', container: 'c2' }] },
+    'a parked container already attached is not connected twice',
+  );
+  t.same(
+    planDockerNetwork(want, held('172.16.9.0/24', ['c1']), ['c2']).steps.filter((s) => s.kind === 'connect'),
+    [
+      { kind: 'connect', container: 'c1' },
+      { kind: 'connect', container: 'c2' },
+    ],
+    'a move puts back both its own containers and the parked ones',
+  );
+});

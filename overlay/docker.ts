@@ -85,7 +85,10 @@ export type DockerNetworkStep =
   | { kind: 'remove'; network: string }
   | { kind: 'connect'; container: string };
 
-export type DockerNetworkVerdict = 'in-line' | 'missing' | 'moved' | 'foreign';
+export type DockerNetworkVerdict = 'in-line' | 'missing' | 'moved' | 'foreign' | 'withdrawn';
+
+/** What the keeper wants: the network on the lease, or none at all (the lease was lost and no subnet is free). */
+export type DockerNetworkWant = DockerNetworkPlan | 'withdraw';
 
 /** The options that decide whether the network still fits the lease (others are Docker's own). */
 const KEY_OPTIONS = ['com.docker.network.bridge.name', 'com.docker.network.driver.mtu'] as const;
@@ -96,26 +99,46 @@ const KEY_OPTIONS = ['com.docker.network.bridge.name', 'com.docker.network.drive
  * remove it, create it anew and put the containers back (Docker gives them addresses in
  * the new subnet). A network of that name weft did not make (no weft.overlay.subnet
  * label) is someone else's: nothing is touched, the verdict says so.
+ *
+ * Withdraw: the node lost its subnet to an earlier claim and none is free, so the
+ * containers' addresses now belong to another node's subnet; they are taken off and the
+ * network removed, so neither they nor a new `docker run --network weft` use them. The
+ * caller keeps the containers taken off (`parked`) and passes them back: once a lease
+ * returns they are connected to the network on it.
  */
 export function planDockerNetwork(
-  want: DockerNetworkPlan,
+  want: DockerNetworkWant,
   actual: DockerNetworkActual | undefined,
+  parked: readonly string[] = [],
 ): { verdict: DockerNetworkVerdict; steps: DockerNetworkStep[] } {
-  if (!actual) return { verdict: 'missing', steps: [{ kind: 'create', plan: want }] };
-  if (actual.labels['weft.overlay.subnet'] === undefined) return { verdict: 'foreign', steps: [] };
+  if (actual && actual.labels['weft.overlay.subnet'] === undefined) return { verdict: 'foreign', steps: [] };
+  const attached = actual?.containers.map((x) => x.id) ?? [];
+  if (want === 'withdraw') {
+    if (!actual) return { verdict: 'withdrawn', steps: [] };
+    return { verdict: 'withdrawn', steps: [...disconnectAll(actual), { kind: 'remove', network: actual.id }] };
+  }
+  const unpark = parked
+    .filter((id) => !attached.includes(id))
+    .map((id) => ({ kind: 'connect' as const, container: id }));
+  if (!actual) return { verdict: 'missing', steps: [{ kind: 'create', plan: want }, ...unpark] };
   const c = want.IPAM.Config[0];
   const fits =
     actual.subnet === c.Subnet &&
     actual.gateway === c.Gateway &&
     KEY_OPTIONS.every((k) => actual.options[k] === want.Options[k]);
-  if (fits) return { verdict: 'in-line', steps: [] };
+  if (fits) return { verdict: 'in-line', steps: unpark };
   return {
     verdict: 'moved',
     steps: [
-      ...actual.containers.map((x) => ({ kind: 'disconnect' as const, network: actual.id, container: x.id })),
+      ...disconnectAll(actual),
       { kind: 'remove', network: actual.id },
       { kind: 'create', plan: want },
-      ...actual.containers.map((x) => ({ kind: 'connect' as const, container: x.id })),
+      ...attached.map((id) => ({ kind: 'connect' as const, container: id })),
+      ...unpark,
     ],
   };
+}
+
+function disconnectAll(actual: DockerNetworkActual): DockerNetworkStep[] {
+  return actual.containers.map((x) => ({ kind: 'disconnect' as const, network: actual.id, container: x.id }));
 }

@@ -65,6 +65,7 @@ export {
   dockerNetworkArgs,
   planDockerNetwork,
   type DockerNetworkPlan,
+  type DockerNetworkWant,
   type DockerNetworkActual,
   type DockerNetworkStep,
 } from './docker.js';

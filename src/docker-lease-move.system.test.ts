@@ -12,11 +12,19 @@
 // host 2's "container" across the overlay.
 import t, { type Test } from 'tap';
 import { dockerSkip, type DockerEngine } from '../test/helpers/docker.js';
-import { containerAddr, DockerHosts, runService, weftCli as weft, weftNetwork } from '../test/helpers/docker-hosts.js';
+import {
+  containerAddr,
+  DockerHosts,
+  inSubnet,
+  leaseOf,
+  overlayOf,
+  runService,
+  weftCli as weft,
+  weftNetwork,
+} from '../test/helpers/docker-hosts.js';
 import type { Host } from '../test/helpers/hosts.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { probeOrder } from '../overlay/lease.js';
-import { contains, parsePrefix } from '../overlay/cidr.js';
 
 const BOUND_MS = 90_000;
 t.setTimeout(300_000);
@@ -30,29 +38,6 @@ function collidingName(): string {
   const first = (n: string) => probeOrder(n, 2).next().value;
   for (let i = 0; ; i++) if (first(`dh2-${i}`) === first('dh1')) return `dh2-${i}`;
 }
-
-interface OverlayView {
-  state: string;
-  lease: { subnet: string } | null;
-  docker: {
-    verdict: string | null;
-    subnet: string | null;
-    containers: number;
-    moved: number;
-    notReconnected: string[];
-  } | null;
-}
-
-async function overlayOf(h: Host): Promise<OverlayView | undefined> {
-  const out = await weft(h, 'overlay', '--json').catch(() => '');
-  try {
-    return JSON.parse(out) as OverlayView;
-  } catch {
-    return undefined;
-  }
-}
-
-const inSubnet = (addr: string, subnet: string) => contains(parsePrefix(subnet)!, parsePrefix(`${addr}/32`)!);
 
 t.test(
   'a lease that moves takes the weft network and its containers along',
@@ -70,10 +55,10 @@ async function scenario(t: Test, f: DockerHosts): Promise<void> {
   const [h1, h2] = f.hosts.hosts as [Host, Host];
   const engine = f.engines[0] as DockerEngine;
   f.startAgent(h2, { node: collidingName(), join: false, extra: OVERLAY_FLAGS });
-  const first = await leaseOf(h2);
+  const first = await leaseOf(h2, BOUND_MS);
   let log = '';
   f.startAgent(h1, { join: false, extra: OVERLAY_FLAGS }).stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  t.equal(await leaseOf(h1), first, `both nodes claimed ${first} while apart`);
+  t.equal(await leaseOf(h1, BOUND_MS), first, `both nodes claimed ${first} while apart`);
   const net = (await f.networks(BOUND_MS))[0]!;
   const before = await runService(engine, 'web-a', net.gateway);
   t.ok(inSubnet(before, first), `web-a is at ${before}, in ${first}`);
@@ -101,17 +86,6 @@ async function scenario(t: Test, f: DockerHosts): Promise<void> {
   t.match(await weft(h1, 'overlay'), /docker network weft: in-line; subnet .*; 1 container\(s\); moved with the lease 1 time/, 'weft overlay says so'); // prettier-ignore
   t.match(log, /the lease moved: Docker network recreated on the new subnet and its containers reconnected/, 'and the log'); // prettier-ignore
   await reachesAcross(t, engine, h2, first);
-}
-
-/** The subnet `h`'s agent holds, once it holds one. */
-async function leaseOf(h: Host): Promise<string> {
-  let subnet = '';
-  await eventually(`the agent on host ${h.index} holds a lease`, async () => {
-    const v = await overlayOf(h);
-    subnet = v?.state === 'held' ? (v.lease?.subnet ?? '') : '';
-    return subnet !== '';
-  }, BOUND_MS, 200); // prettier-ignore
-  return subnet;
 }
 
 /** web-a, on its new address, and a "container" on host 2's bridge reach each other over the overlay. */

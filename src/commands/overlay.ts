@@ -35,6 +35,8 @@ interface OverlayStatus {
     /** Times the network was recreated on a new subnet (the lease moved). */
     moved?: number;
     notReconnected: string[];
+    /** Containers taken off while no subnet is held, put back once a lease returns. */
+    parked?: string[];
   } | null;
 }
 
@@ -49,7 +51,7 @@ function hostLines(s: OverlayStatus): string[] {
   const d = s.docker;
   if (d)
     out.push(
-      `docker network ${d.name || 'weft'}: ${d.verdict ?? '-'}; subnet ${d.subnet ?? '-'} gateway ${d.gateway ?? '-'} (DNS on :53); ${d.containers} container(s)${d.moved ? `; moved with the lease ${d.moved} time(s)` : ''}${d.notReconnected.length ? `; not reconnected: ${d.notReconnected.join(' ')}` : ''}`,
+      `docker network ${d.name || 'weft'}: ${d.verdict ?? '-'}; subnet ${d.subnet ?? '-'} gateway ${d.gateway ?? '-'} (DNS on :53); ${d.containers} container(s)${d.moved ? `; moved with the lease ${d.moved} time(s)` : ''}${d.notReconnected.length ? `; not reconnected: ${d.notReconnected.join(' ')}` : ''}${d.parked?.length ? `; taken off until a subnet is free: ${d.parked.join(' ')}` : ''}`,
     );
   return out;
 }

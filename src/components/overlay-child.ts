@@ -12,7 +12,7 @@ import {
   dockerNetworkPlan,
   OverlayDriver,
   VXLAN_OVERHEAD,
-  type DockerNetworkPlan,
+  type DockerNetworkWant,
   type OverlayStatus,
 } from '../../overlay/index.js';
 import { importDockerode, resolveSocket } from '../../registrar/index.js';
@@ -111,14 +111,19 @@ async function dockerKeeper(
   const docker = new Dockerode({ socketPath: resolveSocket(config.docker.socket || undefined).socket });
   return new DockerNetworkKeeper({
     engine: new DockerodeNetworks(docker),
+    name: OVERLAY_DEFAULTS.dockerNetwork,
     want: () => wantedNetwork(status(), config.overlay.bridge),
     log: log.child({ component: 'overlay' }),
     everyMs: OVERLAY_DEFAULTS.reconcileEveryMs,
   });
 }
 
-/** The network the lease asks for: its subnet, this bridge, the VXLAN device's MTU. */
-export function wantedNetwork(st: OverlayStatus | undefined, bridge: string): DockerNetworkPlan | undefined {
+/**
+ * The network the lease asks for: its subnet, this bridge, the VXLAN device's MTU; none
+ * (withdraw) once the lease is lost with no subnet free; undefined before either is known.
+ */
+export function wantedNetwork(st: OverlayStatus | undefined, bridge: string): DockerNetworkWant | undefined {
+  if (st?.state === 'exhausted') return 'withdraw';
   if (st?.state !== 'held' || !st.lease || !st.underlay) return undefined;
   return dockerNetworkPlan({ subnet: st.lease.subnet, bridge, mtu: st.underlay.mtu - VXLAN_OVERHEAD });
 }

@@ -9,6 +9,7 @@ import { startDocker, type DockerEngine } from './docker.js';
 import { eventually } from './eventually.js';
 import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 import type { ChildProcess } from 'node:child_process';
+import { contains, parsePrefix } from '../../overlay/cidr.js';
 
 export const SERVICE_PORT = '7000';
 
@@ -149,3 +150,39 @@ export const containerAddr = (engine: DockerEngine, name: string) =>
 /** What a container's connection to `target`:SERVICE_PORT reads (the server's name), or '' on failure. */
 export const ask = (engine: DockerEngine, from: string, target: string) =>
   engine.run(['exec', from, 'timeout', '3', 'nc', target, SERVICE_PORT], { timeoutMs: 10_000 }).catch(() => '');
+
+/** What `weft overlay --json` says, in the parts the Docker network tests read. */
+export interface OverlayView {
+  state: string;
+  lease: { subnet: string } | null;
+  docker: {
+    verdict: string | null;
+    subnet: string | null;
+    containers: number;
+    moved: number;
+    notReconnected: string[];
+    parked: string[];
+  } | null;
+}
+
+export async function overlayOf(h: Host): Promise<OverlayView | undefined> {
+  const out = await weftCli(h, 'overlay', '--json').catch(() => '');
+  try {
+    return JSON.parse(out) as OverlayView;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The subnet `h`'s agent holds, once it holds one. */
+export async function leaseOf(h: Host, withinMs: number): Promise<string> {
+  let subnet = '';
+  await eventually(`the agent on host ${h.index} holds a lease`, async () => {
+    const v = await overlayOf(h);
+    subnet = v?.state === 'held' ? (v.lease?.subnet ?? '') : '';
+    return subnet !== '';
+  }, withinMs, 200); // prettier-ignore
+  return subnet;
+}
+
+export const inSubnet = (addr: string, subnet: string) => contains(parsePrefix(subnet)!, parsePrefix(`${addr}/32`)!);
