@@ -156,7 +156,7 @@ export class DockerNetworkKeeper {
       );
     if (verdict === 'withdrawn') for (const c of actual?.containers ?? []) this.parked.set(c.id, c.name);
     if (steps.length > 0) await this.applySteps(want, verdict, steps);
-    this.st.parked = [...this.parked.values()];
+    this.st.parked = [...this.parked.values()].sort();
     const now = steps.length > 0 ? await this.opts.engine.inspect(name) : actual;
     this.st.id = now?.id ?? null;
     this.st.subnet = now?.subnet ?? null;
