@@ -12,10 +12,12 @@
 // here when host 2 is killed and force-left, which drops its claim. A second container,
 // removed while it was off, cannot be put back: that one is reported as not reconnected.
 import t, { type Test } from 'tap';
-import { dockerSkip, type DockerEngine } from '../test/helpers/docker.js';
+import type { DockerEngine } from '../test/helpers/docker.js';
 import {
   containerAddr,
-  DockerHosts,
+  dockerHostsSkip,
+  onDockerHosts,
+  type DockerHosts,
   inSubnet,
   leaseOf,
   overlayOf,
@@ -35,14 +37,8 @@ const OVERLAY_FLAGS = ['--overlay-cidr', CIDR, '--overlay-subnet-prefix', '24'];
 
 t.test(
   'a lease lost with no subnet free takes the containers off, and a freed subnet puts them back',
-  { skip: dockerSkip() || (process.getuid?.() !== 0 && 'needs root') },
-  async (t) => {
-    const f = await DockerHosts.create(t, 2, { engines: 1, agents: false });
-    await scenario(t, f).catch((err: unknown) => {
-      for (const line of f.explain()) t.comment(line);
-      throw err;
-    });
-  },
+  { skip: dockerHostsSkip() },
+  (t) => onDockerHosts(t, 2, { engines: 1, agents: false }, scenario),
 );
 
 async function scenario(t: Test, f: DockerHosts): Promise<void> {

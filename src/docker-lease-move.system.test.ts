@@ -11,10 +11,12 @@
 // and put the container back on it with an address in the new subnet, reachable from
 // host 2's "container" across the overlay.
 import t, { type Test } from 'tap';
-import { dockerSkip, type DockerEngine } from '../test/helpers/docker.js';
+import type { DockerEngine } from '../test/helpers/docker.js';
 import {
   containerAddr,
-  DockerHosts,
+  dockerHostsSkip,
+  onDockerHosts,
+  type DockerHosts,
   inSubnet,
   leaseOf,
   overlayOf,
@@ -39,16 +41,8 @@ function collidingName(): string {
   for (let i = 0; ; i++) if (first(`dh2-${i}`) === first('dh1')) return `dh2-${i}`;
 }
 
-t.test(
-  'a lease that moves takes the weft network and its containers along',
-  { skip: dockerSkip() || (process.getuid?.() !== 0 && 'needs root') },
-  async (t) => {
-    const f = await DockerHosts.create(t, 2, { engines: 1, agents: false });
-    await scenario(t, f).catch((err: unknown) => {
-      for (const line of f.explain()) t.comment(line);
-      throw err;
-    });
-  },
+t.test('a lease that moves takes the weft network and its containers along', { skip: dockerHostsSkip() }, (t) =>
+  onDockerHosts(t, 2, { engines: 1, agents: false }, scenario),
 );
 
 async function scenario(t: Test, f: DockerHosts): Promise<void> {

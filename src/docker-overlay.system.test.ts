@@ -7,8 +7,16 @@
 // the nft datapath. A killed host's endpoints leave DNS; a restarted agent changes nothing.
 import t, { type Test } from 'tap';
 import { sh, type Host } from '../test/helpers/hosts.js';
-import { dockerSkip, type DockerEngine } from '../test/helpers/docker.js';
-import { ask, containerAddr, DockerHosts, runService, weftNetwork } from '../test/helpers/docker-hosts.js';
+import type { DockerEngine } from '../test/helpers/docker.js';
+import {
+  ask,
+  containerAddr,
+  dockerHostsSkip,
+  onDockerHosts,
+  runService,
+  weftNetwork,
+  type DockerHosts,
+} from '../test/helpers/docker-hosts.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 // Ceilings, not expectations: three dockerds and agents on a loaded 2-core machine start slowly.
@@ -19,14 +27,10 @@ t.setTimeout(480_000);
 
 t.test(
   'docker run --network weft on three hosts: reach by address, name and VIP; a dead host leaves; a restart changes nothing',
-  { skip: dockerSkip() || (process.getuid?.() !== 0 && 'needs root') },
+  { skip: dockerHostsSkip() },
   async (t) => {
     const t0 = Date.now();
-    const f = await DockerHosts.create(t);
-    await scenario(t, f).catch((err: unknown) => {
-      for (const line of f.explain()) t.comment(line);
-      throw err;
-    });
+    await onDockerHosts(t, 3, {}, scenario);
     t.comment(`wall time ${Date.now() - t0} ms`);
   },
 );

@@ -5,10 +5,11 @@
 // name on SERVICE_PORT, labelled as a service of that name and as backends of VIP web.
 import { CLI, FAST_GOSSIP_FLAGS, type Teardown } from './agent-process.js';
 import { Hosts, sh, type Host } from './hosts.js';
-import { startDocker, type DockerEngine } from './docker.js';
+import { dockerSkip, startDocker, type DockerEngine } from './docker.js';
 import { eventually } from './eventually.js';
 import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
 import type { ChildProcess } from 'node:child_process';
+import type { Test } from 'tap';
 import { contains, parsePrefix } from '../../overlay/cidr.js';
 
 export const SERVICE_PORT = '7000';
@@ -119,6 +120,23 @@ export class DockerHosts {
       ...this.engines.map((e, i) => `dockerd ${i + 1}'s log ends:\n${e.logTail(1500)}`),
     ];
   }
+}
+
+/** Why a test on Docker hosts cannot run here (no Docker, not root), or false: tap's skip option. */
+export const dockerHostsSkip = (): string | false => dockerSkip() || (process.getuid?.() !== 0 && 'needs root');
+
+/** Runs `scenario` on fresh Docker hosts torn down with `t`; a failure prints the agents' and dockerds' logs. */
+export async function onDockerHosts(
+  t: Test,
+  n: number,
+  o: DockerHostsOptions,
+  scenario: (t: Test, f: DockerHosts) => Promise<void>,
+): Promise<void> {
+  const f = await DockerHosts.create(t, n, o);
+  await scenario(t, f).catch((err: unknown) => {
+    for (const line of f.explain()) t.comment(line);
+    throw err;
+  });
 }
 
 /** `weft <args>` (the CLI) run in host `h` against its agent's API on the host's underlay address. */
