@@ -18,6 +18,7 @@ import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 import { serfInstalled } from './membership-real.js';
 import { envFlag, envNumber as num } from './_env.js';
+import { residentMb } from './proc-memory.js';
 
 // BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
 const CLI = process.env.BENCH_WEFT_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -44,6 +45,8 @@ export interface Side {
   cpu_pct_windows: number[];
   rss_mb_median: number;
   rss_mb_max: number;
+  /** The anonymous part of RSS (bench/proc-memory.ts): what the agent itself holds. */
+  rss_anon_mb_median: number;
   bytes_per_agent_s: number;
 }
 
@@ -68,11 +71,6 @@ function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function metricsText(api: string): Promise<string> {
@@ -201,13 +199,16 @@ async function sample(weft: Member[], serf: Member[], statsd: StatsdSink, o: Idl
 }
 
 function side(ms: Member[], cpuWindows: number[], bytes: number, seconds: number): Side {
-  const rss = ms.map((m) => rssMb(m.proc.pid)).sort((a, b) => a - b);
+  const mem = ms.map((m) => residentMb(m.proc.pid));
+  const rss = mem.map((m) => m.rss).sort((a, b) => a - b);
+  const anon = mem.map((m) => m.anon).sort((a, b) => a - b);
   const total = cpuWindows.reduce((a, b) => a + b, 0);
   return {
     cpu_pct_per_agent: round(total / cpuWindows.length, 3),
     cpu_pct_windows: cpuWindows.map((c) => round(c, 3)),
     rss_mb_median: round(rss[Math.floor(rss.length / 2)]!, 1),
     rss_mb_max: round(rss.at(-1)!, 1),
+    rss_anon_mb_median: round(anon[Math.floor(anon.length / 2)]!, 1),
     bytes_per_agent_s: round(bytes / ms.length / seconds, 1),
   };
 }
@@ -263,9 +264,11 @@ export function idleFigures(r: IdleResult | null): Record<string, number | null>
   return {
     idle_cpu_ratio_vs_serf: ratio(r?.weft.cpu_pct_per_agent, r?.serf.cpu_pct_per_agent),
     idle_rss_mb: r?.weft.rss_mb_median ?? null,
+    idle_rss_anon_mb: r?.weft.rss_anon_mb_median ?? null,
     idle_cpu_pct: r?.weft.cpu_pct_per_agent ?? null,
     serf_idle_cpu_pct: r?.serf.cpu_pct_per_agent ?? null,
     serf_idle_rss_mb: r?.serf.rss_mb_median ?? null,
+    serf_idle_rss_anon_mb: r?.serf.rss_anon_mb_median ?? null,
     idle_wire_bytes_per_s: r?.weft.bytes_per_agent_s ?? null,
     serf_idle_wire_bytes_per_s: r?.serf.bytes_per_agent_s ?? null,
   };
@@ -278,6 +281,7 @@ export function idleTable(r: IdleResult): string[] {
     ['  per window', r.weft.cpu_pct_windows.join(' '), r.serf.cpu_pct_windows.join(' '), ''],
     ['RSS per agent, median MB', String(r.weft.rss_mb_median), String(r.serf.rss_mb_median), 'weft <= 60'],
     ['RSS per agent, max MB', String(r.weft.rss_mb_max), String(r.serf.rss_mb_max), ''],
+    ['  of it anonymous, median MB', String(r.weft.rss_anon_mb_median), String(r.serf.rss_anon_mb_median), ''],
     ['bytes sent per agent per s', String(r.weft.bytes_per_agent_s), String(r.serf.bytes_per_agent_s), ''],
   ];
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((x) => x[c]!.length)));

@@ -5,7 +5,7 @@
 // cost of each part (bench/startup-modules.ts, in a fresh process), and one more start at
 // debug level whose log says when each component had started.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { HERMETIC_PORT_FLAGS } from '../test/helpers/agent-process.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
 import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
+import { residentMb } from './proc-memory.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const MODULES = fileURLToPath(new URL('./startup-modules.js', import.meta.url));
@@ -96,11 +97,6 @@ function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
   });
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Runs of the two subjects alternate, so both see the same background load on a noisy machine. */
@@ -116,7 +112,7 @@ async function measureAll(list: Subject[]): Promise<{ name: string; readyMs: num
   }
   const idle = await Promise.all(list.map((s) => startOnce(s)));
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const rss = idle.map((p) => rssMb(p.pid));
+  const rss = idle.map((p) => residentMb(p.pid!).rss);
   await Promise.all(idle.map((p) => p.kill()));
   return list.map((s, j) => ({ name: s.name, readyMs: median(times[j]!), rssMb: rss[j]! }));
 }
