@@ -28,7 +28,7 @@ import { IpAdapter, type HostLinks } from './ip.js';
 import type { LeaseConfig } from './lease.js';
 import { LeaseKeeper, type LeaseStore } from './lease-keeper.js';
 import { OverlayMetrics } from './metrics.js';
-import { plan, planCleanup, type Command } from './plan.js';
+import { plan, planCleanup, planWithdraw, type Command } from './plan.js';
 import {
   MAX_SUBNET_LEN,
   MAX_VNI,
@@ -351,6 +351,7 @@ export class OverlayDriver {
     this.st.lease = lease ?? null;
     if (!lease) {
       this.st.state = 'exhausted';
+      await this.withdraw(host);
       throw new Error(
         `no free /${this.cfg.subnetLen} left in ${this.st.cidr}: widen overlay.cidr or lengthen overlay.subnetPrefix`,
       );
@@ -383,6 +384,26 @@ export class OverlayDriver {
       bridge: this.cfg.bridge ? { name: this.cfg.bridge, addr: `${gatewayAddr(prefix)}/${prefix.len}` } : undefined,
       peers,
     };
+  }
+
+  /** No lease: takes this node's overlay addresses and peer entries off the devices (plan.ts, planWithdraw). */
+  private async withdraw(host: HostLinks): Promise<void> {
+    const cmds = planWithdraw(
+      await this.ip.read(this.cfg.device, this.cfg.bridge, host),
+      this.cfg.device,
+      this.cfg.bridge,
+    );
+    if (cmds.length === 0) return;
+    const r = await this.ip.apply(cmds);
+    for (const c of cmds) this.metrics.command(c.kind);
+    this.st.applyFailures += r.failed.length;
+    this.metrics.applyFailures.inc(r.failed.length);
+    this.st.peers = [];
+    this.st.programmed = summarize(await this.ip.read(this.cfg.device, this.cfg.bridge), this.cfg);
+    this.log.warn(
+      { commands: cmds.length, failed: r.failed.length },
+      "overlay: no subnet held: this node's overlay addresses and routes to peers removed until a lease returns",
+    );
   }
 
   /** Applies the commands that take the kernel to the desired state; returns how many there were, throws when some failed. */

@@ -1,6 +1,14 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { plan, planCleanup, emptyActual, type ActualState, type Command, type LinkState } from './plan.js';
+import {
+  plan,
+  planCleanup,
+  planWithdraw,
+  emptyActual,
+  type ActualState,
+  type Command,
+  type LinkState,
+} from './plan.js';
 import type { DesiredState, PeerEntry } from './desired.js';
 import { vtepMac } from './desired.js';
 import { attributeFailures, parseAddrShow, parseFdb, parseNeigh, parseRoutes } from './ip.js';
@@ -164,6 +172,25 @@ t.test('minimal changes: a peer leaves, a peer moves, an entry is lost, the MTU 
     'ip link del dev weft.vx',
     'ip link del dev weft0',
   ]);
+});
+
+t.test('a lost lease with no subnet free: addresses and peer entries go, the devices stay', async (t) => {
+  const held = apply(emptyActual(), plan(desired([peer(2), peer(3)]), emptyActual()), 'weft.vx');
+  const cmds = planWithdraw(held, 'weft.vx', 'weft0');
+  const gone = apply(held, cmds, 'weft.vx');
+  t.same(Object.keys(gone.links).sort(), ['weft.vx', 'weft0'], 'both devices kept');
+  t.same([gone.links['weft.vx'].addrs, gone.links['weft0'].addrs], [[], []], 'no overlay address left');
+  t.same([gone.routes, gone.neigh, gone.fdb], [[], [], []], 'no peer entry left');
+  const first = lines(cmds).findIndex((l) => l.startsWith('ip addr del'));
+  t.ok(
+    lines(cmds)
+      .slice(first)
+      .every((l) => l.startsWith('ip addr del')),
+    'addresses last: the last one going flushes routes',
+  );
+  t.same(planWithdraw(gone, 'weft.vx', 'weft0'), [], 'nothing more to do');
+  t.same(plan(desired([peer(2), peer(3)]), gone).length > 0, true, 'a lease back programs them again');
+  t.same(plan(desired([peer(2), peer(3)]), apply(gone, plan(desired([peer(2), peer(3)]), gone), 'weft.vx')), []);
 });
 
 t.test('property: planning on the result of applying a plan yields nothing, from any state', async (t) => {

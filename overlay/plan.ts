@@ -217,6 +217,28 @@ function addrs(out: Command[], dev: string, have: readonly string[], want: reado
   for (const a of have) if (!want.includes(a)) out.push(ip('addr', 'addr', 'del', a, 'dev', dev));
 }
 
+/**
+ * The lease was lost and no subnet is free: this node's overlay addresses (the VTEP's and
+ * the gateway on the bridge, now another node's) and every peer entry go, so the host no
+ * longer routes that subnet to its own bridge. The devices stay: Docker's network names the
+ * bridge, and the next lease gets its addresses back on them.
+ */
+export function planWithdraw(actual: ActualState, device: string, bridge: string | undefined): Command[] {
+  const out: Command[] = [];
+  const dev = actual.links[device];
+  if (dev) {
+    // Entries before addresses: the last address going flushes the routes, and a delete of
+    // a route already gone would count as a failure.
+    planRoutes(out, device, [], actual.routes);
+    planNeighbours(out, device, [], actual.neigh);
+    planFdb(out, device, [], actual.fdb);
+    addrs(out, device, dev.addrs, []);
+  }
+  const gw = bridge === undefined ? undefined : actual.links[bridge];
+  if (gw) addrs(out, bridge!, gw.addrs, []);
+  return out;
+}
+
 /** Removes weft's devices; the kernel drops their addresses, routes, neighbours and FDB entries with them. */
 export function planCleanup(actual: ActualState, names: readonly string[]): Command[] {
   return names.filter((n) => actual.links[n]).map((n) => ip('link', 'link', 'del', 'dev', n));

@@ -25,7 +25,7 @@ import {
   weftCli as weft,
   weftNetwork,
 } from '../test/helpers/docker-hosts.js';
-import type { Host } from '../test/helpers/hosts.js';
+import { sh, type Host } from '../test/helpers/hosts.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 const BOUND_MS = 90_000;
@@ -66,6 +66,7 @@ async function scenario(t: Test, f: DockerHosts): Promise<void> {
   t.match((await overlayOf(h1))?.docker, { verdict: 'withdrawn', parked: ['web-a', 'web-b'] }, 'the API names the container taken off'); // prettier-ignore
   t.match(await weft(h1, 'overlay'), /docker network weft: withdrawn;.*taken off until a subnet is free: web-a web-b/, 'weft overlay says so'); // prettier-ignore
   t.match(log, /no subnet held .*: Docker network removed and its containers taken off until a lease returns/, 'and the log'); // prettier-ignore
+  t.same(await overlayRoutes(h1), { gateway: [], routes: [] }, "host 1 holds no overlay address and no route to host 2's subnet"); // prettier-ignore
   const refused = await engine.run(['run', '--rm', '--network', 'weft', engine.image, 'true']).then(() => '', (e: Error) => e.message); // prettier-ignore
   t.match(refused, /network weft not found/, 'a new container cannot take an address on the lost subnet');
 
@@ -83,5 +84,13 @@ async function scenario(t: Test, f: DockerHosts): Promise<void> {
     return after !== '' && after !== '<no value>' && inSubnet(after, CIDR);
   }, BOUND_MS, 200); // prettier-ignore
   t.pass(`web-a is back at ${after}`);
+  t.same(await overlayRoutes(h1), { gateway: ['172.16.12.1'], routes: [] }, 'the gateway is back on the bridge');
   t.match((await overlayOf(h1))?.docker, { verdict: 'in-line', containers: 1, parked: [], notReconnected: ['web-b'] }, 'web-b, removed meanwhile, is reported, and nothing is left taken off'); // prettier-ignore
+}
+
+/** Host h's IPv4 addresses on the bridge, and its routes through the VXLAN device. */
+async function overlayRoutes(h: Host): Promise<{ gateway: string[]; routes: string[] }> {
+  const addrs = JSON.parse(await sh('ip', ['-n', h.ns, '-j', '-4', 'addr', 'show', 'dev', 'weft0'])) as { addr_info: { local: string }[] }[]; // prettier-ignore
+  const routes = JSON.parse(await sh('ip', ['-n', h.ns, '-j', '-4', 'route', 'show', 'dev', 'weft.vx'])) as { dst: string }[]; // prettier-ignore
+  return { gateway: addrs.flatMap((a) => a.addr_info.map((i) => i.local)), routes: routes.map((r) => r.dst) };
 }
