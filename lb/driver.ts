@@ -279,7 +279,7 @@ export class LbDriver {
   private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed: boolean;
     try {
-      if (full || performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) {
+      if (full || this.localAt === -Infinity) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
@@ -311,6 +311,7 @@ export class LbDriver {
         this.vips.set(desired.addrs, desired.addrs6);
       this.desired = desired;
       this.reconciles.ok++;
+      if (performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) void this.refreshLocal();
       return { changed };
     } catch (err) {
       this.reconciles.error++;
@@ -365,6 +366,24 @@ export class LbDriver {
     for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
     this.dnsVips.set(local);
     return r.changed;
+  }
+
+  /**
+   * Re-reads this node's addresses after a pass rather than inside it: reading costs a
+   * process, which would lengthen the change that happens to fall on it (issue 17). A
+   * change asks for another pass; a failure waits for the next full pass, which reads them.
+   */
+  private async refreshLocal(): Promise<void> {
+    this.localAt = performance.now();
+    try {
+      const next = await this.localAddresses();
+      const same = next.size === this.local.size && [...next].every((a) => this.local.has(a));
+      if (same) return;
+      this.local = next;
+      this.runner.request();
+    } catch (err) {
+      this.log.debug({ err }, "load balancer could not read this node's addresses; the next full pass will");
+    }
   }
 
   /** This node's addresses, the VIP interface's left out: from the kernel (nft, in its namespace) or Node (userspace). */

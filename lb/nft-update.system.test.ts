@@ -98,3 +98,40 @@ t.test(`one backend of ${VIPS} VIPs x ${PER_VIP} changes: only that VIP is writt
     t.match(again, `${other} . tcp . 80 : goto v-`);
   });
 });
+
+t.test("this node's addresses, re-read after a pass, still refuse a VIP on one of them", { skip }, async (t) => {
+  const lab = await NetLab.create(t, { tag: 'l' });
+  const host = await lab.addHost(1);
+  const store = new LocalStore({ name: 'n1', clock: () => Date.now() });
+  store.put(
+    'svc/lit/n1/a',
+    endpoint('lit', ['10.77.0.9'], { vips: [{ vip: '10.88.0.5', port: 80, proto: 'tcp', targetPort: 80 }] }),
+  );
+  const lb = await LbDriver.start({
+    source: store,
+    datapath: 'nft',
+    netns: host.ns,
+    vipAllow: ['10.88.0.0/24'],
+    resyncMs: 600_000,
+  });
+  t.teardown(() => lb.cleanup());
+  const map = () => lab.exec(host.ns, ['nft', 'list', 'map', 'inet', 'weft', 'vips']);
+  t.match(await map(), '10.88.0.5 . tcp . 80', 'programmed while no interface has it');
+  await lab.exec(host.ns, ['ip', 'addr', 'add', '10.88.0.5/32', 'dev', 'lo']);
+  // Addresses are re-read at most every localAddrsRefreshMs (5 s), after a pass. One change
+  // after that: its pass runs on the old addresses, the re-read finds the new one and asks
+  // for another pass, with no further change.
+  await new Promise((r) => setTimeout(r, 5500));
+  store.put(
+    'svc/other/n1/a',
+    endpoint('other', ['10.77.0.8'], { vips: [{ vip: 'other', port: 80, proto: 'tcp', targetPort: 80 }] }),
+  );
+  await eventually(
+    'refused as an address of this node',
+    () => lb.status().refused.some((r) => r.key === '10.88.0.5:80/tcp' && r.reason === 'local_address'),
+    3000,
+    50,
+  );
+  await eventually('out of the map', async () => !(await map()).includes('10.88.0.5 . tcp'), 3000, 50);
+  t.pass('the VIP left the map');
+});
