@@ -32,7 +32,7 @@ async function monitor(lab: NetLab, ns: string): Promise<() => Promise<string[]>
       await lab.exec(ns, ['nft', '-f', '-'], probe);
       return out.includes(`probe${process.pid}`);
     },
-    5000,
+    10_000,
     50,
   );
   const after = () => out.split(`delete table inet probe${process.pid}`).at(-1)!;
@@ -40,7 +40,7 @@ async function monitor(lab: NetLab, ns: string): Promise<() => Promise<string[]>
     // Its output reaches us a little after the transaction: wait for the transaction's
     // generation line (the first one after the probe's delete is the probe's own), then a
     // little longer, so that a second transaction would show too.
-    await eventually('the monitor caught up', () => (after().match(/# new generation/g) ?? []).length >= 2, 3000, 20);
+    await eventually('the monitor caught up', () => (after().match(/# new generation/g) ?? []).length >= 2, 10_000, 20);
     await new Promise((r) => setTimeout(r, 300));
     p.kill('SIGKILL');
     return after()
@@ -65,7 +65,7 @@ t.test(`one backend of ${VIPS} VIPs x ${PER_VIP} changes: only that VIP is writt
   const stop = await monitor(lab, host.ns);
   const passes = lb.passes;
   store.put(`svc/s${TARGET}/n1/1`, rec(TARGET, '10.99.1.244', 9000));
-  await eventually('a pass after the put', () => lb.passes > passes, 5000, 5);
+  await eventually('a pass after the put', () => lb.passes > passes, 10_000, 5);
   const lines = await stop();
 
   t.ok(lines.length > 0 && lines.length <= 12, `a handful of commands reached the kernel (${lines.length})`);
@@ -120,7 +120,8 @@ t.test("this node's addresses, re-read after a pass, still refuse a VIP on one o
   await lab.exec(host.ns, ['ip', 'addr', 'add', '10.88.0.5/32', 'dev', 'lo']);
   // Addresses are re-read at most every localAddrsRefreshMs (5 s), after a pass. One change
   // after that: its pass runs on the old addresses, the re-read finds the new one and asks
-  // for another pass, with no further change.
+  // for another pass, with no further change. (Timeouts are long for a loaded host: without
+  // that pass, nothing would happen for the 10 minutes of resyncMs.)
   await new Promise((r) => setTimeout(r, 5500));
   store.put(
     'svc/other/n1/a',
@@ -129,9 +130,9 @@ t.test("this node's addresses, re-read after a pass, still refuse a VIP on one o
   await eventually(
     'refused as an address of this node',
     () => lb.status().refused.some((r) => r.key === '10.88.0.5:80/tcp' && r.reason === 'local_address'),
-    3000,
+    10_000,
     50,
   );
-  await eventually('out of the map', async () => !(await map()).includes('10.88.0.5 . tcp'), 3000, 50);
+  await eventually('out of the map', async () => !(await map()).includes('10.88.0.5 . tcp'), 10_000, 50);
   t.pass('the VIP left the map');
 });
