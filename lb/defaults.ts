@@ -47,7 +47,7 @@ export const DEFAULTS = {
   retryMaxMs: 30_000,
   /** ±10 %: nodes that failed together (a bad record everywhere) do not retry in lockstep. */
   retryJitter: 0.2,
-  /** The node's own addresses are re-read at most this often outside full passes: they change rarely, and reading costs a process. */
+  /** The node's own addresses are re-read (after a pass, off its path) at most this often outside full passes: they change rarely, and reading costs a process. */
   localAddrsRefreshMs: 5_000,
   /** Userspace proxy: a backend that has not accepted in 2 s is down or overloaded; try another. */
   connectTimeoutMs: 2_000,

@@ -71,7 +71,7 @@ export interface DesiredState {
   addrs: Map<string, string>;
   /** VIP name -> its IPv6 address (with lb.vipCidr6). */
   addrs6: Map<string, string>;
-  /** IPv6 backends left out because the kernel cannot reach them as written. */
+  /** IPv6 backends left out because the kernel cannot reach them as written, by VIP key and address. */
   droppedBackends: DroppedBackend[];
   unallocated: string[];
   /** Literal IPs in the CIDR whose address an earlier claim holds -> the VIP holding it. */
@@ -93,11 +93,13 @@ export interface DesiredOptions {
 
 export const vipId = (vip: string, port: number, proto: Proto): string => `${vip}:${port}/${proto}`;
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byBackend = (a: Backend, b: Backend): number => cmp(a.addr, b.addr) || a.port - b.port;
+/** Backends left out, by VIP key and address: not in the order records arrived. */
+export const byDropped = (a: DroppedBackend, b: DroppedBackend): number => cmp(a.key, b.key) || cmp(a.addr, b.addr);
 
 /** A VIP while the desired state is built: its backends keyed by address and port. */
-interface VipEntry {
+export interface VipEntry {
   vip: string;
   port: number;
   proto: Proto;
@@ -106,7 +108,7 @@ interface VipEntry {
 }
 
 /** The VIPs with their allocated addresses, in key order, backends sorted. */
-function sortedVips(
+export function sortedVips(
   vips: Map<string, VipEntry>,
   addrs: ReadonlyMap<string, string>,
   addrs6: ReadonlyMap<string, string>,
@@ -129,7 +131,7 @@ function sortedVips(
 }
 
 /** Takes out of `vips` (into `refused`) each VIP allocated an address of this node. */
-function refuseLocalAddresses(
+export function refuseLocalAddresses(
   vips: Map<string, VipEntry>,
   addrs: ReadonlyMap<string, string>,
   addrs6: ReadonlyMap<string, string>,
@@ -157,7 +159,7 @@ function refuseLocalAddresses(
  * Each bound endpoint's addresses of the VIP's family become its backends, on the binding's
  * target port; with an IPv6 address too (addr6), its IPv6 addresses become backends6.
  */
-function addBackends(
+export function addBackends(
   bound: [EndpointEntry, VipEntry, number][],
   addrs: ReadonlyMap<string, string>,
   addrs6: ReadonlyMap<string, string>,
@@ -188,7 +190,7 @@ function addBackends(
  * also from it (addrs6) and IPv6 literals checked against it. Both in claim order, so the
  * earliest claim keeps its address in each family.
  */
-function allocateBoth(
+export function allocateBoth(
   vips: string[],
   cidr: Cidr,
   claims: ReadonlyMap<string, number>,
@@ -264,6 +266,7 @@ export function computeDesired(
   refuseLocalAddresses(vips, addrs, addrs6, refusedByKey, opts);
   const droppedBackends: DroppedBackend[] = [];
   addBackends(bound, addrs, addrs6, droppedBackends);
+  droppedBackends.sort(byDropped);
   const out = sortedVips(vips, addrs, addrs6);
   const refused = [...refusedByKey.values()].sort((a, b) => cmp(a.key, b.key));
   return { vips: out, addrs, addrs6, droppedBackends, unallocated, conflicts, refused };

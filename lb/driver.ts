@@ -23,7 +23,8 @@ import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.
 import { allocate, parseCidr, parseCidr6, type Cidr, type Cidr6 } from './allocator.js';
 import { vipClaims } from './claims.js';
 import { DEFAULTS, lbRunnerTimings } from './defaults.js';
-import { computeDesired, type DesiredState } from './desired.js';
+import { type DesiredState } from './desired.js';
+import { DesiredIndex } from './desired-index.js';
 import { LbMetrics } from './metrics.js';
 import { Nft } from './nft.js';
 import { NftDatapath } from './nft-datapath.js';
@@ -31,6 +32,7 @@ import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { ProxyPool } from './proxy-pool.js';
 import { RecordIndex, type RecordSource } from './records.js';
+import { SERVICE_PREFIX } from '../records/schema.js';
 import { VipTable } from './vip-source.js';
 import { hostAddresses, REFUSAL_REASONS, VipGuard, type Refusal, type RefusalReason } from './vip-guard.js';
 
@@ -156,6 +158,10 @@ export class LbDriver {
   >;
   private readonly droppedBackendsTotal: Partial<Record<RefusalReason, number>> = {};
   private proxyVips = new Map<string, ProxyVip>();
+  /** The desired state kept change by change; rebuilt from every record on each full pass. */
+  private desiredIndex: DesiredIndex | undefined;
+  /** Endpoint and declared-VIP keys changed since the last pass. */
+  private readonly changedKeys = new Set<string>();
   private detach: (() => void) | undefined;
   private reconciles = { ok: 0, error: 0 };
   private applyFailures = 0;
@@ -202,6 +208,7 @@ export class LbDriver {
       proxy: this.datapath.kind === 'userspace' ? this.datapath.stats : undefined,
       proxyRestarts: this.datapath instanceof ProxyPool ? this.datapath.restarts : undefined,
     }));
+    this.index.onRecord = (key) => this.changedKeys.add(key);
     this.index.onSkip = (key, reason) =>
       this.log.warn({ key, reason }, 'load balancer skipped a store record that does not parse');
   }
@@ -272,16 +279,11 @@ export class LbDriver {
   private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed: boolean;
     try {
-      if (full || performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) {
+      if (full || this.localAt === -Infinity) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
-      const desired = computeDesired(this.index.endpoints.values(), this.index.declared.values(), this.vipCidr, {
-        guard: this.guard,
-        members: this.index.memberAddrs(),
-        local: this.local,
-        cidr6: this.vipCidr6,
-      });
+      const desired = this.desiredState(full);
       this.noteRefused(desired);
       this.noteDropped(desired);
       const unalloc = desired.unallocated.join(',');
@@ -305,16 +307,41 @@ export class LbDriver {
       } else {
         changed = await this.applyUserspace(this.datapath, desired);
       }
+      if (desired.addrs !== this.desired.addrs || desired.addrs6 !== this.desired.addrs6)
+        this.vips.set(desired.addrs, desired.addrs6);
       this.desired = desired;
-      this.vips.set(desired.addrs, desired.addrs6);
       this.reconciles.ok++;
+      if (performance.now() - this.localAt > DEFAULTS.localAddrsRefreshMs) void this.refreshLocal();
       return { changed };
     } catch (err) {
       this.reconciles.error++;
       this.applyFailures++;
+      this.desiredIndex = undefined;
       if (this.datapath.kind === 'nft') this.datapath.invalidate();
       throw err;
     }
+  }
+
+  /**
+   * The desired state: on a full pass (and the first) from every record, as computeDesired
+   * builds it; otherwise from the last one and the records changed since (desired-index.ts).
+   */
+  private desiredState(full: boolean): DesiredState {
+    const keys = [...this.changedKeys];
+    this.changedKeys.clear();
+    let d = this.desiredIndex;
+    if (full || !d) {
+      d = DesiredIndex.of(this.index.endpoints, this.index.declared, this.vipCidr, {
+        guard: this.guard,
+        cidr6: this.vipCidr6,
+      });
+    } else {
+      for (const k of keys)
+        if (k.startsWith(SERVICE_PREFIX)) d.endpoint(k, this.index.endpoints.get(k));
+        else d.declare(k, this.index.declared.get(k));
+    }
+    this.desiredIndex = d;
+    return d.compute({ members: this.index.memberAddrs(), local: this.local });
   }
 
   /** The userspace proxy listens for each VIP on an address of its own range, which DNS then answers for the VIP. */
@@ -339,6 +366,24 @@ export class LbDriver {
     for (const v of desired.vips) if (v.addr !== undefined && listen.has(v.vip)) local.set(v.vip, listen.get(v.vip)!);
     this.dnsVips.set(local);
     return r.changed;
+  }
+
+  /**
+   * Re-reads this node's addresses after a pass rather than inside it: reading costs a
+   * process, which would lengthen the change that happens to fall on it (issue 17). A
+   * change asks for another pass; a failure waits for the next full pass, which reads them.
+   */
+  private async refreshLocal(): Promise<void> {
+    this.localAt = performance.now();
+    try {
+      const next = await this.localAddresses();
+      const same = next.size === this.local.size && [...next].every((a) => this.local.has(a));
+      if (same) return;
+      this.local = next;
+      this.runner.request();
+    } catch (err) {
+      this.log.debug({ err }, "load balancer could not read this node's addresses; the next full pass will");
+    }
   }
 
   /** This node's addresses, the VIP interface's left out: from the kernel (nft, in its namespace) or Node (userspace). */

@@ -6,8 +6,10 @@
 //   vip-guard.ts     which literal IPs may be VIPs (not loopback, metadata, members' or own...)
 //   records.ts       store records (svc/, vip/, node/) parsed and validated; RecordSource
 //   desired.ts       records + allocator -> every VIP with address and backends (pure)
+//   desired-index.ts the same, kept change by change (a pass after a change costs what it touches)
 //   vip-source.ts    VIP name -> address with change notification (DNS's VipSource)
 //   nft-plan.ts      desired -> nft script (one inet table, both families); nft JSON -> comparable state (pure)
+//   nft-plan-index.ts the applied plan VIP by VIP: a change's commands only
 //   nft.ts, dummy.ts the adapters: nft, ip (dummy interface), run by base/exec.ts
 //   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
 //   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining

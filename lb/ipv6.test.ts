@@ -136,8 +136,8 @@ t.test('hostile IPv6 VIPs and backends: refused with a reason', async (t) => {
   );
   t.same(
     d.droppedBackends.map((b) => `${b.addr} ${b.reason}`),
-    ['fe80::1 link_local', 'ff02::1 multicast', '::ffff:10.1.0.1 reserved'],
-    'the others left out, each with its reason',
+    ['::ffff:10.1.0.1 reserved', 'fe80::1 link_local', 'ff02::1 multicast'],
+    'the others left out, each with its reason (by VIP key and address)',
   );
   t.same(
     d.refused.map((r) => `${r.vip} ${r.reason}`),

@@ -1,9 +1,9 @@
 // The kernel datapath: our nft table plus the VIP addresses on the dummy interface.
 //
-// Level-triggered: a pass plans the whole desired table. Between full checks it diffs the
-// plan against what it last applied (kube-proxy's partial sync) and applies the difference
-// as one transaction; a full check reads the table from the kernel and, if it differs at
-// all, rewrites it whole in one transaction. Full checks run on the first pass (so a
+// Level-triggered: between full checks a pass plans only the VIPs that changed since what it
+// last applied (nft-plan-index.ts; kube-proxy's partial sync) and applies their commands as
+// one transaction; a full check plans the whole table, reads the table from the kernel and,
+// if it differs at all, rewrites it whole in one transaction. Full checks run on the first pass (so a
 // restart that finds its own rules in place writes nothing), on the resync timer, and
 // after any failed transaction (a table someone else changed shows up as a failure).
 import { DEFAULTS } from './defaults.js';
@@ -11,7 +11,11 @@ import { vipAddresses, type DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
 import { run } from '../base/exec.js';
 import { Nft } from './nft.js';
-import { matches, planNft, renderDiff, renderFull, type Affinity, type NftPlan } from './nft-plan.js';
+import { matches, renderDiff, renderFull, type Affinity } from './nft-plan.js';
+import { PlanIndex } from './nft-plan-index.js';
+
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean =>
+  a.size === b.size && [...a].every((x) => b.has(x));
 
 export interface NftDatapathOptions {
   netns?: string;
@@ -41,9 +45,13 @@ export class NftDatapath {
   readonly iface: DummyInterface;
   private readonly affinity: Affinity;
   private readonly vipCidr: string | readonly string[] | undefined;
-  private applied: NftPlan | undefined;
+  /** What was last applied, VIP by VIP; undefined: read the kernel on the next pass. */
+  private index: PlanIndex | undefined;
+  /** The VIP ranges guarded in `index`'s plan. */
+  private indexRange = '';
   private readonly netns: string | undefined;
-  private syncedAddrs: string | undefined;
+  /** Whether the interface held the plan's addresses after the last pass. */
+  private addrsSynced = false;
   private legacyChecked = false;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
@@ -58,43 +66,64 @@ export class NftDatapath {
 
   /** `guardRange`: refuse traffic to the VIP CIDR that is not DNATed (off when the CIDR holds addresses in use). */
   async apply(vips: readonly DesiredVip[], fullCheck: boolean, guardRange = true): Promise<ApplyResult> {
-    const plan = planNft(vips, this.affinity, guardRange ? this.vipCidr : undefined);
-    const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: plan.skipped };
-    if (this.applied && !fullCheck) {
-      const script = renderDiff(this.applied, plan, this.nft.table);
-      try {
-        if (script) await this.nft.apply(script);
-        res.changed = script !== undefined;
-        this.applied = plan;
-      } catch {
-        res.failures++;
-        this.applied = undefined;
+    const range = guardRange ? this.vipCidr : undefined;
+    const ranges = range === undefined ? [] : typeof range === 'string' ? [range] : [...range];
+    const rangeKey = ranges.join(' ');
+    const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: [] };
+    let next: PlanIndex | undefined;
+    let addrsChanged = true;
+    const old = this.index;
+    if (old && !fullCheck) {
+      let script: string | undefined;
+      if (old.incremental && rangeKey === this.indexRange) {
+        // The usual pass: only the VIPs that changed are planned and written.
+        const u = old.update(vips);
+        if (u) [next, script, addrsChanged] = [old, renderDiff(u.from, u.to, this.nft.table), u.addrsChanged];
+      } else {
+        next = new PlanIndex(vips, this.affinity, ranges);
+        script = renderDiff(old.plan, next.plan, this.nft.table);
+        addrsChanged = !sameSet(old.plan.vipAddrs, next.plan.vipAddrs);
+      }
+      this.index = undefined;
+      if (next) {
+        try {
+          if (script) await this.nft.apply(script);
+          res.changed = script !== undefined;
+          this.index = next;
+        } catch {
+          res.failures++;
+          next = undefined;
+        }
       }
     }
-    if (fullCheck || !this.applied) {
+    if (fullCheck || !this.index) {
+      next ??= new PlanIndex(vips, this.affinity, ranges);
+      addrsChanged = true;
       const actual = await this.nft.read();
       // Once per start: weft's table of before IPv6 beside ours (a downgrade and upgrade
       // again) would hook VIP traffic twice; the full write deletes it.
       const legacy = !this.legacyChecked && (await this.nft.legacyExists());
       this.legacyChecked = true;
-      if (legacy || !matches(plan, actual)) {
+      if (legacy || !matches(next.plan, actual)) {
         try {
-          await this.nft.apply(renderFull(plan, this.nft.table));
+          await this.nft.apply(renderFull(next.plan, this.nft.table));
         } catch (err) {
           res.failures++;
           throw err;
         }
         res.changed = res.full = true;
       }
-      this.applied = plan;
+      this.index = next;
     }
+    this.indexRange = rangeKey;
+    const plan = this.index.plan;
+    res.skipped = plan.skipped;
     // Addresses after rules: a new VIP's address is routed only once its DNAT is in place.
     // Like the table, the interface is read on full checks and when the addresses change.
-    const addrs = [...plan.vipAddrs].sort().join(' ');
-    if (fullCheck || addrs !== this.syncedAddrs) {
-      this.syncedAddrs = undefined;
+    if (fullCheck || addrsChanged || !this.addrsSynced) {
+      this.addrsSynced = false;
       if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
-      this.syncedAddrs = addrs;
+      this.addrsSynced = true;
     }
     const err = await this.forgetUdpFlows(vips);
     if (err) res.conntrackError = err;
@@ -159,8 +188,8 @@ export class NftDatapath {
 
   /** Forget what was applied, so the next pass reads the kernel. */
   invalidate(): void {
-    this.applied = undefined;
-    this.syncedAddrs = undefined;
+    this.index = undefined;
+    this.addrsSynced = false;
   }
 
   /** Removes the table and the interface. */

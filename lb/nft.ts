@@ -5,6 +5,15 @@ import { DEFAULTS } from './defaults.js';
 import { run } from '../base/exec.js';
 import { emptyActual, FAMILY, LEGACY_FAMILY, parseActual, type NftActual } from './nft-plan.js';
 
+/**
+ * nft inside a named network namespace, through nsenter: it enters the network namespace
+ * only, where `ip netns exec` also makes a mount namespace and remounts /sys, which nft
+ * does not need (about 10 ms more per call, measured here; a pass makes one call).
+ */
+export function inNetns(netns: string | undefined, argv: string[]): string[] {
+  return netns === undefined ? argv : ['nsenter', `--net=/run/netns/${netns}`, ...argv];
+}
+
 export interface NftOptions {
   table?: string;
   netns?: string;
@@ -26,7 +35,7 @@ export class Nft {
   async read(family: string = FAMILY): Promise<NftActual> {
     try {
       return parseActual(
-        await run([this.nft, '-j', 'list', 'table', family, this.table], { netns: this.netns }),
+        await run(inNetns(this.netns, [this.nft, '-j', 'list', 'table', family, this.table])),
         this.table,
       );
     } catch (err) {
@@ -43,14 +52,13 @@ export class Nft {
 
   /** Applies a script as one transaction: all of it or none. */
   async apply(script: string): Promise<void> {
-    await run([this.nft, '-f', '-'], { netns: this.netns, input: script });
+    await run(inNetns(this.netns, [this.nft, '-f', '-']), { input: script });
   }
 
   /** Deletes our table, and the one of before IPv6 (so every rule of ours); no error if they are not there. */
   async remove(): Promise<void> {
     const t = this.table;
-    await run([this.nft, '-f', '-'], {
-      netns: this.netns,
+    await run(inNetns(this.netns, [this.nft, '-f', '-']), {
       input: [FAMILY, LEGACY_FAMILY].map((f) => `table ${f} ${t} {\n}\ndelete table ${f} ${t}\n`).join(''),
     });
   }
@@ -58,8 +66,7 @@ export class Nft {
   /** Whether nft runs here (and we may use it): `nft list tables` works. */
   static async usable(opts: NftOptions = {}): Promise<boolean> {
     try {
-      await run([opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables'], {
-        netns: opts.netns,
+      await run(inNetns(opts.netns, [opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables']), {
         timeoutMs: DEFAULTS.nftProbeTimeoutMs,
       });
       return true;

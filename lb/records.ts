@@ -44,13 +44,20 @@ export class RecordIndex {
   readonly skipped: Record<SkipReason, number> = { endpoint_record: 0, endpoint_key: 0, vip_record: 0, vip_key: 0 };
   /** Called for each record skipped (for a log line). */
   onSkip: ((key: string, reason: SkipReason) => void) | undefined = undefined;
+  /** Called with the key of each endpoint or declared VIP event, after it is applied (for an incremental reader). */
+  onRecord: ((key: string) => void) | undefined = undefined;
 
   /** Applies one event; true if what the LB reads changed. */
   apply(e: SourceEvent): boolean {
-    if (e.key.startsWith(SERVICE_PREFIX)) return this.onEndpoint(e);
-    if (e.key.startsWith(VIP_PREFIX)) return this.onDeclared(e);
+    if (e.key.startsWith(SERVICE_PREFIX)) return this.noted(e.key, this.onEndpoint(e));
+    if (e.key.startsWith(VIP_PREFIX)) return this.noted(e.key, this.onDeclared(e));
     if (e.key.startsWith(NODE_PREFIX)) return this.onNode(e);
     return false;
+  }
+
+  private noted(key: string, changed: boolean): boolean {
+    if (changed) this.onRecord?.(key);
+    return changed;
   }
 
   /** Every member's address the store knows of. */
