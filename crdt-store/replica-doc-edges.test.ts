@@ -81,3 +81,27 @@ t.test('freeing a document drops its signatures and those waiting to be written'
   t.equal(a.auths.size, 0);
   t.same(a.unpersistedAuths, []);
 });
+
+t.test('a concurrent change after a save is in the next increment (two heads where there was one)', async (t) => {
+  const a = create('a');
+  a.put('base', '0');
+  a.commit();
+  const b = replicaOf(a, 'b');
+  a.put('mine', '1');
+  a.commit();
+  const first = a.saveIncremental();
+  b.put('theirs', '2'); // concurrent with a's last change
+  a.applyChanges([b.commit()!.change]);
+  t.equal(a.heads().length, 2);
+  const second = a.saveIncremental();
+  t.ok(second.length > 0, 'the new head is written');
+  const back = ReplicaDoc.load(
+    a.id,
+    a.kind,
+    a.epoch,
+    Buffer.concat([first, second]),
+    actorId('z', 1),
+    DEFAULT_VALUE_LIMITS,
+  );
+  t.same([...back.keys()].sort(), ['base', 'mine', 'theirs'], 'the journal holds both branches');
+});

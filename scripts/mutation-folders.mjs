@@ -28,6 +28,7 @@ export const FOLDERS = {
       'crdt-store/persist/journal-edges.test.ts',
       'crdt-store/persist/files-edges.test.ts',
       'crdt-store/persist/records-edges.test.ts',
+      'crdt-store/persist/open-edges.test.ts',
       'crdt-store/views.test.ts',
       'crdt-store/replica-doc.test.ts',
       'crdt-store/local-store.test.ts',
