@@ -21,7 +21,14 @@ export const FOLDERS = {
       '!crdt-store/persist/*.test.ts',
       '!crdt-store/persist/*.fixture.ts',
     ],
+    // The *-edges files first: they are fast, and a mutant one of them kills stops there (forceBail).
     tests: [
+      'crdt-store/views-edges.test.ts',
+      'crdt-store/replica-doc-edges.test.ts',
+      'crdt-store/persist/journal-edges.test.ts',
+      'crdt-store/persist/files-edges.test.ts',
+      'crdt-store/persist/records-edges.test.ts',
+      'crdt-store/persist/open-edges.test.ts',
       'crdt-store/views.test.ts',
       'crdt-store/replica-doc.test.ts',
       'crdt-store/local-store.test.ts',
