@@ -2,12 +2,11 @@
 // the folder table is scripts/mutation-folders.mjs). Each test file runs as tap would run it alone
 // (node on the .ts file) on the mutated .ts in Stryker's sandbox, never dist/; the .ts is
 // transpiled on load by scripts/mutation-ts-hooks.mjs.
-import { FOLDERS } from './scripts/mutation-folders.mjs';
+import { target, targetNames } from './scripts/mutation-folders.mjs';
 
-const folder = process.env.WEFT_MUTATION_FOLDER ?? '';
-const spec = FOLDERS[folder];
-if (!spec) throw new Error(`WEFT_MUTATION_FOLDER: one of ${Object.keys(FOLDERS).join(', ')}`);
-const slug = folder.replaceAll('/', '-');
+const spec = target(process.env.WEFT_MUTATION_FOLDER ?? '');
+if (!spec) throw new Error(`WEFT_MUTATION_FOLDER: one of ${targetNames().join(', ')}`);
+const slug = spec.slug;
 
 export default {
   testRunner: 'tap',
