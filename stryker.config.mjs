@@ -2,18 +2,20 @@
 // the folder table is scripts/mutation-folders.mjs). Each test file runs as tap would run it alone
 // (node on the .ts file) on the mutated .ts in Stryker's sandbox, never dist/; the .ts is
 // transpiled on load by scripts/mutation-ts-hooks.mjs.
-import { FOLDERS } from './scripts/mutation-folders.mjs';
+import { target, targetNames } from './scripts/mutation-folders.mjs';
 
-const folder = process.env.WEFT_MUTATION_FOLDER ?? '';
-const spec = FOLDERS[folder];
-if (!spec) throw new Error(`WEFT_MUTATION_FOLDER: one of ${Object.keys(FOLDERS).join(', ')}`);
-const slug = folder.replaceAll('/', '-');
+const spec = target(process.env.WEFT_MUTATION_FOLDER ?? '');
+if (!spec) throw new Error(`WEFT_MUTATION_FOLDER: one of ${targetNames().join(', ')}`);
+// Re-checking survivors against new test files only (a few minutes, where the whole set is an
+// hour): WEFT_MUTATION_TESTS=a.test.ts,b.test.ts with `--mutate <file:lines>`; its own report.
+const tests = process.env.WEFT_MUTATION_TESTS?.split(',') ?? spec.tests;
+const slug = process.env.WEFT_MUTATION_TESTS ? `${spec.slug}-recheck` : spec.slug;
 
 export default {
   testRunner: 'tap',
   plugins: ['@stryker-mutator/tap-runner'],
   tap: {
-    testFiles: spec.tests,
+    testFiles: tests,
     // Not tap's ts-node loader: it transpiles every source again in every process, about
     // half of each run's CPU. This one transpiles the instrumented sources once (its header says why).
     nodeArgs: ['--import=./scripts/mutation-ts-hooks.mjs'],

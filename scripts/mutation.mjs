@@ -1,31 +1,31 @@
 #!/usr/bin/env node
-// `npm run mutation -- [folder...]`: runs Stryker on each folder (all of them without an
-// argument) and prints, per folder, one JSON line with its score. Not part of `npm test` or
+// `npm run mutation -- [folder[:part]...]`: runs Stryker on each folder or part (every folder
+// without an argument) and prints, per folder, one JSON line with its score. Not part of `npm test` or
 // CI: a folder takes minutes to an hour. Stryker's own report is in reports/mutation/.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { FOLDERS } from './mutation-folders.mjs';
+import { FOLDERS, target, targetNames } from './mutation-folders.mjs';
 
-const asked = process.argv.slice(2).map((f) => f.replace(/\/+$/, ''));
-const unknown = asked.filter((f) => !FOLDERS[f]);
+const asked = process.argv.slice(2);
+const unknown = asked.filter((f) => !target(f));
 if (unknown.length) {
-  console.error(`unknown folder ${unknown.join(', ')}: use one of ${Object.keys(FOLDERS).join(', ')}`);
+  console.error(`unknown folder ${unknown.join(', ')}: use one of ${targetNames().join(', ')}`);
   process.exit(2);
 }
 const stryker = 'node_modules/@stryker-mutator/core/bin/stryker.js';
 
 let failed = false;
-for (const folder of asked.length ? asked : Object.keys(FOLDERS)) {
+for (const t of (asked.length ? asked : Object.keys(FOLDERS)).map(target)) {
   const run = spawnSync(process.execPath, [stryker, 'run', 'stryker.config.mjs'], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, WEFT_MUTATION_FOLDER: folder },
+    env: { ...process.env, WEFT_MUTATION_FOLDER: t.name },
   });
   if (run.status !== 0) {
-    console.log(JSON.stringify({ folder, error: `stryker exited with ${run.status ?? run.signal}` }));
+    console.log(JSON.stringify({ folder: t.name, error: `stryker exited with ${run.status ?? run.signal}` }));
     failed = true;
     continue;
   }
-  console.log(JSON.stringify({ folder, ...score(`reports/mutation/${folder.replaceAll('/', '-')}.json`) }));
+  console.log(JSON.stringify({ folder: t.name, ...score(`reports/mutation/${t.slug}.json`) }));
 }
 process.exit(failed ? 1 : 0);
 
