@@ -5,7 +5,7 @@
 //     starts agents;
 //   - a file that starts a real agent (test/helpers/agent-process.ts, or `CLI, 'agent'`)
 //     is *.e2e.test.ts;
-//   - a *.system.test.ts file does need something (it calls skipUnless or dockerSkip).
+//   - a *.system.test.ts file does need something (it calls skipUnless, dockerSkip or dockerHostsSkip).
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ export function tierProblems(file: string, src: string): string[] {
   if (needsRoot(src) && !system && !e2e)
     out.push(`${file}: needs root, the kernel or Docker: name it *.system.test.ts`);
   if (startsAgent(src) && !e2e) out.push(`${file}: starts a real agent: name it *.e2e.test.ts`);
-  if (system && !/skipUnless\(|dockerSkip\(/.test(src))
+  if (system && !/skipUnless\(|dockerSkip\(|dockerHostsSkip\(/.test(src))
     out.push(`${file}: a system test that needs nothing (no skipUnless): a unit test?`);
   return out;
 }
