@@ -6,6 +6,8 @@
 //      overlay and over a VXLAN pair configured by hand between the same host namespaces
 //      (same MTU, same shape: bridge, VXLAN device, static FDB and neighbour entries),
 //      interleaved rounds (BENCH_OVERLAY_ROUNDS, 5), medians; the ratio is weft / by hand.
+//      Host to host on the underlay too, so the table shows what VXLAN itself costs here
+//      (by hand / underlay) apart from what weft adds (weft / by hand).
 //   3. Program 200 peers from empty: a host's store holds 200 peers' leases (one
 //      LocalStore per peer); time from OverlayDriver.start to its first pass done (devices,
 //      200 routes, neighbours and FDB entries in the kernel). p50 of the trials.
@@ -153,7 +155,10 @@ async function iperf(f: Hosts, from: string, to: string): Promise<number> {
   return bps / 1e9;
 }
 
-async function throughput(): Promise<{ weft: number[]; manual: number[] }> {
+type Path = 'weft' | 'manual' | 'underlay';
+const PATHS: Path[] = ['weft', 'manual', 'underlay'];
+
+async function throughput(): Promise<Record<Path, number[]>> {
   const { f, sites } = await threeHosts();
   try {
     const [a, b] = sites;
@@ -189,21 +194,24 @@ async function throughput(): Promise<{ weft: number[]; manual: number[] }> {
     const mb = await manual(b.host, 2, a.host, 1);
     const wa = a.host.containers[0];
     const wb = b.host.containers[0];
-    for (const c of [wb, mb]) f.spawnIn(c.ns, 'iperf3', ['-s']);
+    for (const ns of [wb.ns, mb.ns, b.host.ns]) f.spawnIn(ns, 'iperf3', ['-s']);
     await new Promise((r) => setTimeout(r, 300));
     if (!(await wa.connect(wb.addr, 2000))) throw new Error('weft path not reachable');
-    const weft: number[] = [];
-    const hand: number[] = [];
+    const ends: Record<Path, [string, string]> = {
+      weft: [wa.ns, wb.addr],
+      manual: [ma.ns, mb.addr],
+      underlay: [a.host.ns, b.host.underlay],
+    };
+    const out: Record<Path, number[]> = { weft: [], manual: [], underlay: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which goes first, so a trend in the machine's load hits both alike.
-      const order = r % 2 === 0 ? ['weft', 'manual'] : ['manual', 'weft'];
-      for (const which of order) {
-        const g = which === 'weft' ? await iperf(f, wa.ns, wb.addr) : await iperf(f, ma.ns, mb.addr);
-        (which === 'weft' ? weft : hand).push(g);
+      // Rotate which goes first, so a trend in the machine's load hits every path alike.
+      for (const which of [...PATHS.slice(r % 3), ...PATHS.slice(0, r % 3)]) {
+        const g = await iperf(f, ...ends[which]);
+        out[which].push(g);
         progress(`round ${r + 1}: ${which} ${g.toFixed(2)} Gbit/s`);
       }
     }
-    return { weft, manual: hand };
+    return out;
   } finally {
     for (const s of sites) await s.overlay?.stop();
     await f.destroy();
@@ -260,7 +268,7 @@ for (let i = 0; i < TRIALS; i++) {
   joins.push(await joinTrial());
   progress(`trial ${i + 1}: ${joins[i].toFixed(0)} ms`);
 }
-let tput: { weft: number[]; manual: number[] } | null = null;
+let tput: Record<Path, number[]> | null = null;
 if (has('iperf3')) {
   console.error(`throughput, ${ROUNDS} interleaved rounds of ${IPERF_S} s ...`);
   tput = await throughput();
@@ -269,7 +277,8 @@ console.error(`program ${PEERS} peers from empty, ${TRIALS} trials ...`);
 const programs = await programTrials();
 
 const joinP50 = Math.round(median(joins));
-const ratio = tput ? Math.round((median(tput.weft) / median(tput.manual)) * 1000) / 1000 : null;
+const over = (a: Path, b: Path) => (tput ? Math.round((median(tput[a]) / median(tput[b])) * 1000) / 1000 : null);
+const ratio = over('weft', 'manual');
 const programP50 = Math.round(median(programs));
 const rows: [string, string, string][] = [
   ['join to reachable (3 hosts), p50', `${joinP50} ms`, 'aim <= 2,000 ms'],
@@ -277,6 +286,9 @@ const rows: [string, string, string][] = [
   ['TCP throughput over weft, median', tput ? `${median(tput.weft).toFixed(2)} Gbit/s` : 'n/a', ''],
   ['TCP throughput over VXLAN by hand, median', tput ? `${median(tput.manual).toFixed(2)} Gbit/s` : 'n/a', ''],
   ['  ratio weft / by hand', ratio === null ? 'n/a' : String(ratio), 'aim >= 0.95'],
+  ['TCP throughput host to host on the underlay', tput ? `${median(tput.underlay).toFixed(2)} Gbit/s` : 'n/a', ''],
+  ['  ratio by hand / underlay (what VXLAN costs)', String(over('manual', 'underlay') ?? 'n/a'), ''],
+  ['  ratio weft / underlay', String(over('weft', 'underlay') ?? 'n/a'), ''],
   [`program ${PEERS} peers from empty, p50`, `${programP50} ms`, 'aim <= 1,000 ms'],
   ['  trials', programs.map((x) => x.toFixed(0)).join(', ') + ' ms', ''],
   ['wall time', `${((performance.now() - t0) / 1000).toFixed(1)} s`, ''],
@@ -290,6 +302,8 @@ console.log(
   JSON.stringify({
     join_to_reachable_ms: joinP50,
     throughput_ratio_vs_manual: ratio,
+    manual_vs_underlay_ratio: over('manual', 'underlay'),
+    weft_vs_underlay_ratio: over('weft', 'underlay'),
     program_200_peers_ms: SMOKE ? null : programP50,
     ...(SMOKE ? { smoke: true, peers: PEERS, program_ms: programP50 } : {}),
     absent: has('iperf3') ? [] : ['iperf3'],
