@@ -9,7 +9,8 @@
 // SOAK_S sets the chaos length (default 20 s in CI; longer for a real soak).
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import { CLI } from '../test/helpers/agent-process.js';
@@ -36,6 +37,38 @@ const FAST = [
 const addr = (i: number) => `10.${SUBNET}.0.${i}`;
 const api = (i: number) => `http://${addr(i)}:8947`;
 const CONVERGE_BOUND_MS = 45_000;
+
+/** The test dir goes with the test; a failure keeps the agents' logs for reading. */
+function keepLogs(dir: string): void {
+  const kept = mkdtempSync(join(tmpdir(), 'weft-soak-'));
+  for (const f of readdirSync(dir)) if (f.endsWith('.log')) copyFileSync(join(dir, f), join(kept, f));
+  console.error(`# the dev cluster's logs are kept in ${kept}`);
+}
+
+/** Each agent's last membership events (its log is JSON, one line each): what a failure report needs. */
+function memberLines(dir: string, n: number, last = 12): string[] {
+  return Array.from({ length: n }, (_, i) => {
+    const name = `dev-${i + 1}`;
+    let lines: string[];
+    try {
+      lines = readFileSync(join(dir, `${name}.log`), 'utf8').split('\n');
+    } catch {
+      return [`${name}: no log`];
+    }
+    const events = lines
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { time?: number; msg?: string; incarnation?: number };
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((e) => e?.msg?.startsWith('member ') || e?.msg?.includes('refut'))
+      .slice(-last)
+      .map((e) => `  ${new Date(e!.time ?? 0).toISOString().slice(11, 23)} ${e!.msg} @${e!.incarnation ?? ''}`);
+    return [`${name}'s last membership events:`, ...events];
+  }).flat();
+}
 
 async function getJson<T>(url: string): Promise<T | undefined> {
   try {
@@ -169,19 +202,30 @@ t.test(
 
     // 1. Membership: everyone alive everywhere.
     const t0 = Date.now();
+    let notAlive: string[] = [];
     await eventually(
       'all 8 alive at all 8',
       async () => {
         const views = await Promise.all(
           Array.from({ length: N }, (_, i) =>
-            getJson<{ members: { name: string; state: string }[] }>(`${api(i + 1)}/v1/members`),
+            getJson<{ members: { name: string; state: string; incarnation?: number }[] }>(`${api(i + 1)}/v1/members`),
           ),
         );
-        return views.every((v) => v?.members.filter((m) => m.state === 'alive').length === N);
+        notAlive = views.flatMap((v, i) =>
+          v === undefined
+            ? [`dev-${i + 1}: no answer`]
+            : v.members.length !== N || v.members.some((m) => m.state !== 'alive')
+              ? [`dev-${i + 1} sees ${v.members.map((m) => `${m.name}=${m.state}/${m.incarnation}`).join(' ')}`]
+              : [],
+        );
+        return notAlive.length === 0;
       },
       CONVERGE_BOUND_MS,
       250,
-    );
+    ).catch((err: Error) => {
+      keepLogs(dir);
+      throw new Error([err.message, ...notAlive, ...memberLines(dir, N)].join('\n'));
+    });
     t.pass(`membership agreed on 8 alive ${Date.now() - t0} ms after the chaos ended`);
 
     // 3. Store: identical replicas holding every acknowledged durable write.
