@@ -316,3 +316,34 @@ t.test('another node verifies our alive and our leave; the leave names our certi
   if (d) other.receive(3, endpointOf('self'), d);
   t.equal(other.member('self')?.state, 'left', 'our leave verifies as a leave');
 });
+
+t.test(
+  'an alive learnt from a suspect entry and too large for a packet goes by stream as a well-formed alive',
+  async (t) => {
+    // Small datagrams and large metadata: the alive the entry stands for goes by stream at once.
+    const pki = toyPki(NAMES);
+    pki.unsigned.accept = true; // the migration window: u has a signature but no certificate
+    const core = makeCore('self', { auth: refAuth(pki, 'self').auth, config: { udpPayload: 200 } });
+    for (const n of ['b', 'c']) core.receive(0, endpointOf(n), signedAlive(pki, n, 1));
+    core.takeOutputs();
+    const meta = new Uint8Array(200).fill(1);
+    const a = alive('u', 1, meta);
+    const entry: PushNodeState = {
+      node: a.node,
+      incarnation: 1,
+      state: 'suspect',
+      meta,
+      sig: sign(pki, 'u', 'alive', aliveBytes(a)),
+    };
+    core.receiveStream(1, endpointOf('c'), { t: 'push-pull', join: false, states: [entry] });
+    t.equal(core.member('u')?.state, 'suspect');
+    const sent = streams(core.takeOutputs()).filter((s) => s.msg.t !== 'push-pull');
+    t.ok(sent.length > 0, 'sent by stream');
+    t.same(
+      sent.map((s) => Object.keys(s.msg).sort()),
+      sent.map(() => ['incarnation', 'meta', 'node', 't']),
+      'an alive, without a signature that has no certificate beside it',
+    );
+    t.ok(sent.every((s) => s.msg.t === 'alive'));
+  },
+);
