@@ -1202,7 +1202,6 @@ export class SwimCore {
     const peers = this.table.liveOthers();
     // Stryker disable next-line ConditionalExpression: there is a candidate here, so with no peers candidates.length / 0 is Infinity and min(1, Infinity) is 1
     const chance = peers === 0 ? 1 : Math.min(1, candidates.length / peers);
-    // Stryker disable next-line EqualityOperator: differs only on a draw exactly equal to chance: never at chance 1 (draws are below 1), with probability 2^-32 below it
     if (this.rng.next() >= chance) return;
     const target = candidates[randomInt(this.rng, candidates.length)];
     this.counters.healAttempts++;
