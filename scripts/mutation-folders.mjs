@@ -30,7 +30,7 @@ export const FOLDERS = {
       swim1: ['membership/core/swim.ts:1-505'], // options, constructor, public API, dispatch
       swim2: ['membership/core/swim.ts:506-795'], // admission, probing, acks and nacks
       swim3: ['membership/core/swim.ts:796-1088'], // suspicion, dead, alive, refutation
-      swim4: ['membership/core/swim.ts:1089-1437'], // gossip, push-pull, merge, own messages
+      swim4: ['membership/core/swim.ts:1089-1447'], // gossip, push-pull, merge, own messages
     },
   },
   'crdt-store': {
