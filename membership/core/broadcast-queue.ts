@@ -86,8 +86,13 @@ export class BroadcastQueue {
       }
     }
     for (const entry of taken) {
+      // An earlier entry's onDone may have queued news replacing this one (or pruned or
+      // cleared it): it has left the queue already, so it is neither sent nor counted again.
+      if (!this.buckets[entry.transmits].delete(entry)) {
+        left += entry.bytes + perMessage;
+        continue;
+      }
       out.push(entry.msg);
-      this.buckets[entry.transmits].delete(entry);
       entry.transmits++;
       if (entry.transmits >= limit) {
         this.count--;
