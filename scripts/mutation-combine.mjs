@@ -3,8 +3,10 @@
 // A mutant is killed (or timed out) if any report says so, and ignored if the newest report that
 // has it says so (a `// Stryker disable` marker added since). Mutant ids differ per run and
 // markers or fixes shift lines, so a mutant is named by its mutator, replacement, columns and
-// the text of its line (with the count of identical lines above it); a mutant whose line is
-// gone from the newest source is dropped. Prints one JSON line per file and one for the total.
+// the text of its line (a trailing marker aside) with the count of identical lines above it; a
+// mutant whose line is gone from the newest source is dropped. Re-check a mutant spanning several
+// lines with a range holding all of them (`--mutate file:63-66`): a one-line range leaves it out.
+// Prints one JSON line per file and one for the total.
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
@@ -16,7 +18,7 @@ if (reports.length === 0) throw new Error('usage: mutation-combine.mjs <full.jso
 function lineKeys(source) {
   const seen = new Map();
   return source.split('\n').map((l) => {
-    const text = l.trim();
+    const text = l.replace(/\s*\/\/ Stryker (disable|restore) .*$/, '').trim(); // a marker at the end of the line before
     const n = seen.get(text) ?? 0;
     seen.set(text, n + 1);
     return `${text}#${n}`;
