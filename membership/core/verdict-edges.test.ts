@@ -277,3 +277,26 @@ t.test('push/pull passes on the signature of a signed member, and nothing for an
   t.equal(entryOf('f')?.cert, undefined, 'no certificate for f');
   t.equal(entryOf('e')?.sig, undefined, 'no signature for e');
 });
+
+t.test('a packet from the suspect counts as heard only after the suspicion began', async (t) => {
+  // b stops answering; our own probe fails at `start` (first-hand: no grace period). A packet
+  // from b in the same millisecond came before the failure, so b is declared at once; one
+  // a millisecond later shows b runs, and it gets the grace probe (two probe intervals).
+  const silent = new Set(['b']);
+  const run = (packetAt?: number) => {
+    const core = makeCore('self');
+    withPeers(core, PEERS);
+    const out = runTimers(core, packetAt === undefined ? 60_000 : packetAt - 1, silent);
+    if (packetAt !== undefined) {
+      core.receive(packetAt, endpointOf('b'), { t: 'user', data: new Uint8Array([1]) });
+      out.push(...core.takeOutputs(), ...runTimers(core, 60_000, silent));
+    }
+    const at = (type: string) => events(out).find((e) => e.type === type && e.member.name === 'b')?.member.lastChange;
+    return { suspect: at('suspect'), dead: at('dead') };
+  };
+  const plain = run();
+  const start = plain.suspect!;
+  t.ok(start > 0 && plain.dead! > start, `suspect at ${start}, dead at ${plain.dead}`);
+  t.equal(run(start).dead, plain.dead, 'a packet at the same millisecond: no grace');
+  t.ok(run(start + 1).dead! >= plain.dead! + 2000, 'a packet a millisecond later: the grace probe first');
+});
