@@ -60,7 +60,9 @@ export class BroadcastQueue {
     budget: number,
     perMessage: number,
     limit: number,
+    // Stryker disable next-line ArrayDeclaration: a caller that passes no out reads only the bytes used; the default array is never read
     out: PacketMessage[] = [],
+    // Stryker disable next-line ArrayDeclaration: a default that names no queued node takes nothing first, as the empty default does
     first: readonly string[] = [],
   ): number {
     const taken: QueuedBroadcast[] = [];
@@ -86,11 +88,17 @@ export class BroadcastQueue {
       }
     }
     for (const entry of taken) {
+      // An earlier entry's onDone may have queued news replacing this one (or pruned or
+      // cleared it): it has left the queue already, so it is neither sent nor counted again.
+      if (!this.buckets[entry.transmits].delete(entry)) {
+        left += entry.bytes + perMessage;
+        continue;
+      }
       out.push(entry.msg);
-      this.buckets[entry.transmits].delete(entry);
       entry.transmits++;
       if (entry.transmits >= limit) {
         this.count--;
+        // Stryker disable next-line LogicalOperator: byKey holds no undefined key, and a queued entry with a key is always its key's entry there (enqueue replaces the old one, remove and take drop both)
         if (entry.key !== undefined && this.byKey.get(entry.key) === entry) this.byKey.delete(entry.key);
         entry.onDone?.();
       } else {
@@ -122,12 +130,14 @@ export class BroadcastQueue {
 
   private remove(entry: QueuedBroadcast): void {
     this.buckets[entry.transmits].delete(entry);
+    // Stryker disable next-line LogicalOperator: byKey holds no undefined key, and a queued entry with a key is always its key's entry there (enqueue replaces the old one, remove and take drop both)
     if (entry.key !== undefined && this.byKey.get(entry.key) === entry) this.byKey.delete(entry.key);
     this.count--;
     entry.onDone?.();
   }
 
   private pruneMostTransmitted(): void {
+    // Stryker disable next-line ArithmeticOperator,LogicalOperator: buckets[length] does not exist and is skipped; below bucket 0 every entry has been walked, so count <= maxQueued (never negative) already
     for (let t = this.buckets.length - 1; t >= 0 && this.count > this.maxQueued; t--) {
       const bucket = this.buckets[t];
       if (!bucket) continue;

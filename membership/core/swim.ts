@@ -871,7 +871,7 @@ export class SwimCore {
     const heard = (m.lastHeard ?? -Infinity) > suspicion.startMs;
     if (suspicion.graceUntil === undefined && !this.leaving && (!suspicion.firstHand || heard)) {
       const interval = this.awareness.scale(this.config.probeIntervalMs);
-      suspicion.graceUntil = this.now + 2 * interval;
+      suspicion.graceUntil = this.now + 2 * interval; // Stryker disable next-line BooleanLiteral: firstHand is read only while graceUntil is undefined, which it is no longer
       suspicion.firstHand = false;
       this.probe(this.now, m, interval);
       this.rescheduleSuspicion(m);
@@ -951,11 +951,11 @@ export class SwimCore {
         addr: a.node.addr,
         port: a.node.port,
         meta: a.meta,
-        incarnation: a.incarnation,
+        incarnation: a.incarnation, // Stryker disable next-line StringLiteral: setState(m, 'alive') below replaces it, and the table counts a '' state as nothing, where 'dead' is counted and uncounted
         state: 'dead',
         lastChange: this.now,
       };
-      this.table.add(m);
+      this.table.add(m); // Stryker disable next-line BooleanLiteral: a new member starts as 'dead', which makes the same 'join' as no old state
       isNew = true;
     }
     if (this.auth) {
@@ -1028,7 +1028,7 @@ export class SwimCore {
     const me = this.table.self;
     if (this.outbox.queuedFor(to).some((m) => m.t === 'alive' && m.node.name === me.name)) return;
     // Reuse the queued announcement if current, so piggybacking does not send it twice.
-    const queued = this.queue.peek(me.name);
+    const queued = this.queue.peek(me.name); // Stryker disable next-line StringLiteral: selfAlive() returns the very object queued while it is current (it caches it), so passing the queued one over sends the same message
     this.outbox.send(to, [queued?.t === 'alive' && queued.incarnation === me.incarnation ? queued : this.selfAlive()]);
   }
 
