@@ -120,6 +120,10 @@ export class SwimCore {
   private readonly table: MemberTable;
   private readonly ring: ProbeRing | undefined;
   private readonly timers = new TimerQueue();
+  /** The gossip rounds' grid: the first round's time; every round falls gossipInterval apart from it. */
+  private gossipPhase: number | undefined;
+  /** Whether a gossip round is scheduled; none is while the queue is empty (gossipRound). */
+  private gossipScheduled = false;
   private readonly queue: BroadcastQueue;
   private readonly awareness: Awareness;
   private readonly pending = new Map<number, Probe | Relay>();
@@ -204,7 +208,10 @@ export class SwimCore {
     const c = this.config;
     const firstProbe = this.ring ? this.alignedRoundAtOrAfter(opts.now + 1) : opts.now + this.jitter(c.probeIntervalMs);
     this.timers.set(firstProbe, (t) => this.probeRound(t));
-    if (c.gossipNodes > 0) this.timers.set(opts.now + this.jitter(c.gossipIntervalMs), (t) => this.gossipRound(t));
+    if (c.gossipNodes > 0) {
+      this.gossipPhase = opts.now + this.jitter(c.gossipIntervalMs);
+      this.scheduleGossip(this.gossipPhase);
+    }
     if (c.pushPullIntervalMs > 0)
       this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
     const maintenance = this.maintenanceInterval();
@@ -357,6 +364,7 @@ export class SwimCore {
       }
     } else {
       this.queue.enqueue(undefined, msg, bytes);
+      this.wakeGossip();
     }
     this.flush();
   }
@@ -1086,9 +1094,28 @@ export class SwimCore {
 
   // ---------------------------------------------------------------- dissemination
 
+  /**
+   * A round with nothing queued sends nothing, so rounds stop once the queue is empty and
+   * broadcast() starts them again on the same grid (wakeGossip): an idle node is not woken
+   * every gossip interval (5 times a second on lan) for nothing. What is sent, and when, is
+   * the same as with rounds that never stop.
+   */
   private gossipRound(now: number): void {
+    this.gossipScheduled = false;
     this.sendGossip(this.config.gossipNodes);
-    this.timers.set(now + this.config.gossipIntervalMs, (t) => this.gossipRound(t));
+    if (this.queue.size > 0) this.scheduleGossip(now + this.config.gossipIntervalMs);
+  }
+
+  private scheduleGossip(at: number): void {
+    this.gossipScheduled = true;
+    this.timers.set(at, (t) => this.gossipRound(t));
+  }
+
+  /** Something was queued: the next round on the grid, strictly after now (a round due now has run already). */
+  private wakeGossip(): void {
+    if (this.gossipScheduled || this.gossipPhase === undefined) return;
+    const i = this.config.gossipIntervalMs;
+    this.scheduleGossip(this.gossipPhase + (Math.floor((this.now - this.gossipPhase) / i) + 1) * i);
   }
 
   /** End of an input: flood new deaths, then turn the queued messages into outputs. */
@@ -1147,6 +1174,7 @@ export class SwimCore {
       return;
     }
     this.queue.enqueue(key, msg, bytes, onDone);
+    this.wakeGossip();
   }
 
   private transmitLimit(): number {
