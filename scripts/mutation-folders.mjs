@@ -27,10 +27,10 @@ export const FOLDERS = {
       rest1: ['membership/core/{config,guards,members,outbox,size,heap,timers,awareness,suspicion,math}.ts'],
       rest2: ['membership/core/{member-auth,broadcast-queue,probe-ring,index,outputs}.ts'],
       swim: ['membership/core/swim.ts'],
-      swim1: ['membership/core/swim.ts:1-505'], // options, constructor, public API, dispatch
-      swim2: ['membership/core/swim.ts:506-795'], // admission, probing, acks and nacks
-      swim3: ['membership/core/swim.ts:796-1088'], // suspicion, dead, alive, refutation
-      swim4: ['membership/core/swim.ts:1089-1447'], // gossip, push-pull, merge, own messages
+      swim1: ['membership/core/swim.ts:1-513'], // options, constructor, public API, dispatch
+      swim2: ['membership/core/swim.ts:514-803'], // admission, probing, acks and nacks
+      swim3: ['membership/core/swim.ts:804-1096'], // suspicion, dead, alive, refutation
+      swim4: ['membership/core/swim.ts:1097-1475'], // gossip, push-pull, merge, own messages
     },
   },
   'crdt-store': {

@@ -135,6 +135,33 @@ t.test(
   },
 );
 
+t.test(
+  'dev-cluster --netns whose directory is removed under it still stops cleanly and removes its namespaces',
+  { skip: skipUnless({ root: true, commands: ['ip'] }) },
+  async (t) => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    // A test's temporary directory goes before the test's own teardown stops the cluster.
+    const dir = mkdtempSync('/tmp/weft-dc-');
+    const dc = startDevCluster(t, ['--nodes', '2', '--netns', '--subnet', '92', '--dir', dir]);
+    t.teardown(() => {
+      for (const ns of ['weft-dev-92-1', 'weft-dev-92-2', 'weft-dev-92-hub']) {
+        try {
+          execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+        } catch {
+          // removed by dev-cluster, as it should be
+        }
+      }
+    });
+    await dc.up;
+    rmSync(dir, { recursive: true, force: true });
+    dc.proc.kill('SIGINT');
+    t.equal(await dc.exited, 0, 'stopped without a crash');
+    t.match(dc.output(), /cannot write .*cluster\.json/, 'and said what it could not write');
+    t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), /weft-dev-92/, 'namespaces removed');
+    t.notMatch(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' }), /weft-dev-92/, 'the root leg is removed');
+  },
+);
+
 t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   // Short: the control socket's path must fit a unix socket address (108 bytes); tap's test dirs do not.

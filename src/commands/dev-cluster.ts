@@ -137,9 +137,12 @@ export async function run(argv: string[]): Promise<number> {
     stopping = true;
     console.log('\nstopping the dev cluster...');
     control?.close();
-    await Promise.all(nodes.map((n) => stopAgent(n)));
-    if (netns) removeNamespaces(nodes, hub, subnet);
-    state.remove();
+    try {
+      await Promise.all(nodes.map((n) => stopAgent(n)));
+    } finally {
+      if (netns) removeNamespaces(nodes, hub, subnet);
+      state.remove();
+    }
   };
   const signalled = new Promise<void>((resolve) => {
     const onSignal = () => void stopAll().then(resolve);
@@ -175,6 +178,7 @@ function printClusterUp(dir: string, stateFile: string, nodes: Node[]): void {
  */
 class ClusterState {
   readonly file: string;
+  private warned = false;
   constructor(
     private readonly dir: string,
     private readonly subnet: number,
@@ -200,8 +204,15 @@ class ClusterState {
         dns: `${n.addr}:8600`,
       })),
     };
-    writeFileSync(this.file + '.tmp', JSON.stringify(body, null, 2));
-    renameSync(this.file + '.tmp', this.file);
+    try {
+      writeFileSync(this.file + '.tmp', JSON.stringify(body, null, 2));
+      renameSync(this.file + '.tmp', this.file);
+    } catch (e) {
+      // The directory was removed under us (a test's temporary directory, an rm -rf): the
+      // agents and namespaces must still be stopped and removed, so this is no reason to die.
+      if (!this.warned) console.error(`dev-cluster: cannot write ${this.file}: ${(e as Error).message}`);
+      this.warned = true;
+    }
   }
 
   remove(): void {
@@ -220,6 +231,7 @@ async function startNode(n: Node, dir: string, state: ClusterState): Promise<voi
   n.tail = [];
   const logFile = join(dir, `${n.name}.log`);
   const log = createWriteStream(logFile, { flags: 'a' });
+  log.on('error', () => {}); // a removed directory loses the log, not the cluster
   proc.stdout!.pipe(log);
   proc.stderr!.pipe(log);
   const keep = (d: Buffer) => (n.tail = [...n.tail, ...String(d).split('\n').filter(Boolean)].slice(-TAIL_LINES));
