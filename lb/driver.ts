@@ -20,6 +20,7 @@
 //              CAP_NET_BIND_SERVICE (status and the log say so).
 import { Registry } from 'prom-client';
 import { ReconcileRunner, type ReconcileStatus } from '../base/reconcile-runner.js';
+import { sameSet } from '../base/sets.js';
 import { allocate, parseCidr, parseCidr6, type Cidr, type Cidr6 } from './allocator.js';
 import { vipClaims } from './claims.js';
 import { DEFAULTS, lbRunnerTimings } from './defaults.js';
@@ -377,8 +378,7 @@ export class LbDriver {
     this.localAt = performance.now();
     try {
       const next = await this.localAddresses();
-      const same = next.size === this.local.size && [...next].every((a) => this.local.has(a));
-      if (same) return;
+      if (sameSet(next, this.local)) return;
       this.local = next;
       this.runner.request();
     } catch (err) {

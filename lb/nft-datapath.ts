@@ -10,12 +10,10 @@ import { DEFAULTS } from './defaults.js';
 import { vipAddresses, type DesiredVip } from './desired.js';
 import { DummyInterface } from './dummy.js';
 import { run } from '../base/exec.js';
+import { sameSet } from '../base/sets.js';
 import { Nft } from './nft.js';
 import { matches, renderDiff, renderFull, type Affinity } from './nft-plan.js';
 import { PlanIndex } from './nft-plan-index.js';
-
-const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean =>
-  a.size === b.size && [...a].every((x) => b.has(x));
 
 export interface NftDatapathOptions {
   netns?: string;

@@ -35,6 +35,7 @@
 // deleted, all in one transaction. Comparing actual and desired is then comparing names.
 import { createHash } from 'node:crypto';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { sameSet } from '../base/sets.js';
 import { canonicalIp } from './allocator.js';
 import { vipAddresses, type Backend, type DesiredVip } from './desired.js';
 
@@ -368,6 +369,5 @@ export function matches(plan: NftPlan, actual: NftActual): boolean {
   );
 }
 
-const sameSet = (a: Set<string>, b: Set<string>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
 const sameMap = (a: Map<string, string>, b: Map<string, string>): boolean =>
   a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
