@@ -210,7 +210,7 @@ export class SwimCore {
     this.timers.set(firstProbe, (t) => this.probeRound(t));
     if (c.gossipNodes > 0) {
       this.gossipPhase = opts.now + this.jitter(c.gossipIntervalMs);
-      this.scheduleGossip(this.gossipPhase);
+      this.scheduleGossip(this.gossipPhase - c.gossipIntervalMs);
     }
     if (c.pushPullIntervalMs > 0)
       this.timers.set(opts.now + this.jitter(c.pushPullIntervalMs), (t) => this.pushPullRound(t));
@@ -1096,26 +1096,28 @@ export class SwimCore {
 
   /**
    * A round with nothing queued sends nothing, so rounds stop once the queue is empty and
-   * broadcast() starts them again on the same grid (wakeGossip): an idle node is not woken
-   * every gossip interval (5 times a second on lan) for nothing. What is sent, and when, is
-   * the same as with rounds that never stop.
+   * broadcast() starts them again (wakeGossip): an idle node is not woken every gossip
+   * interval (5 times a second on lan) for nothing. Rounds keep to one grid, so news waits
+   * for the next round just as with rounds that never stop; only news queued by a timer at
+   * the very instant of a round waits for the round after.
    */
   private gossipRound(now: number): void {
     this.gossipScheduled = false;
     this.sendGossip(this.config.gossipNodes);
-    if (this.queue.size > 0) this.scheduleGossip(now + this.config.gossipIntervalMs);
+    if (this.queue.size > 0) this.scheduleGossip(now);
   }
 
-  private scheduleGossip(at: number): void {
-    this.gossipScheduled = true;
-    this.timers.set(at, (t) => this.gossipRound(t));
-  }
-
-  /** Something was queued: the next round on the grid, strictly after now (a round due now has run already). */
+  /** Something was queued: the next round, unless one is due already. */
   private wakeGossip(): void {
-    if (this.gossipScheduled || this.gossipPhase === undefined) return;
+    if (!this.gossipScheduled && this.gossipPhase !== undefined) this.scheduleGossip(this.now);
+  }
+
+  /** The round of the grid strictly after `after` (a round due then has run already). */
+  private scheduleGossip(after: number): void {
     const i = this.config.gossipIntervalMs;
-    this.scheduleGossip(this.gossipPhase + (Math.floor((this.now - this.gossipPhase) / i) + 1) * i);
+    const phase = this.gossipPhase!;
+    this.gossipScheduled = true;
+    this.timers.set(phase + (Math.floor((after - phase) / i) + 1) * i, (t) => this.gossipRound(t));
   }
 
   /** End of an input: flood new deaths, then turn the queued messages into outputs. */
