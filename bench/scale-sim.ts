@@ -71,6 +71,10 @@ export interface FullRow {
   dns_answers: number;
   /** Crash until no survivor's live view (DNS, LB) holds its endpoint, simulated seconds. */
   detect_s: number | null;
+  /** While forming, per node: documents adopted, pushed changes that could not apply yet (left to repair), sync messages taken. */
+  form_adopted_per_node: number;
+  form_incomplete_per_node: number;
+  form_sync_msgs_per_node: number;
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -181,6 +185,8 @@ function bootFull(nodes: number, seed: number): FullStack {
     config: makeConfig('lan'),
     // BENCH_SCALE_PERSIST=1: on a SimDisk, as before the in-memory option (for before/after figures).
     persist: process.env.BENCH_SCALE_PERSIST === '1',
+    // BENCH_SCALE_SHARE=0: every node its own copy of every document (for before/after figures).
+    shareDocs: process.env.BENCH_SCALE_SHARE !== '0',
     onStart: (name, store) => {
       const zone = new Zone({ nodeName: name });
       zone.attach(store);
@@ -220,6 +226,7 @@ export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
   if (formed === undefined) throw new Error(`full stack: ${nodes} nodes did not form within 600 simulated s`);
   const formWall = (performance.now() - t0) / 1000;
   const formCpu = cpuS(cpu0);
+  const counts = formCounts(c);
   const before = sent(c.membership);
   const idleCpu0 = process.cpuUsage();
   c.run(idleS * 1000);
@@ -247,7 +254,24 @@ export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
     lb_plan_ms: r3(planMs),
     dns_answers: dnsAnswers,
     detect_s: hidden === undefined ? null : r2(hidden / 1000),
+    form_adopted_per_node: r2(counts.adopted / nodes),
+    form_incomplete_per_node: r2(counts.incomplete / nodes),
+    form_sync_msgs_per_node: r2(counts.syncMsgs / nodes),
   };
+}
+
+/** Where forming's Automerge work went, summed over the nodes. */
+function formCounts(c: StoreCluster): { adopted: number; incomplete: number; syncMsgs: number } {
+  let adopted = 0;
+  let incomplete = 0;
+  let syncMsgs = 0;
+  for (const n of c.upNodes()) {
+    const s = c.core(n).stats();
+    adopted += c.store(n).stats().docsAdopted;
+    incomplete += s.fastPath.incomplete;
+    syncMsgs += s.repair.syncMessagesIn;
+  }
+  return { adopted, incomplete, syncMsgs };
 }
 
 function main(): void {

@@ -58,6 +58,7 @@ import {
 } from './admission.js';
 import { authChunk, certKey, isAuthChunk, readAuthChunk, type ChangeAuth } from './change-auth.js';
 import { OwnSignatures } from './own-signatures.js';
+import type { DocPool } from './doc-pool.js';
 
 export type Mutator = (current: Json | undefined) => Json | undefined;
 
@@ -155,6 +156,12 @@ export interface LocalStoreOptions {
    * change must carry a valid signature of a writer allowed to write it. Default: none.
    */
   auth?: ChangeAuth;
+  /**
+   * Shares read-only Automerge documents with the other stores of this process that hold
+   * the same history of another node's document (doc-pool.ts): for a simulator running
+   * many stores. Default: none (every document is this store's own).
+   */
+  docPool?: DocPool;
 }
 
 export interface LocalStoreStats {
@@ -198,6 +205,7 @@ export class LocalStore {
   private readonly keyOwner: KeyOwnerRule | undefined;
   private readonly maxEpochAheadMs: number;
   private readonly auth: ChangeAuth | undefined;
+  private readonly docPool: DocPool | undefined;
   /** This node's changes not signed yet (signed in batches, at the first need: own-signatures.ts). */
   private readonly own: OwnSignatures | undefined;
   private readonly admitRejects = Object.fromEntries(ADMIT_REJECTS.map((r) => [r, 0])) as Record<AdmitReject, number>;
@@ -247,6 +255,8 @@ export class LocalStore {
     this.keyOwner = opts.keyOwner;
     this.maxEpochAheadMs = opts.maxEpochAheadMs ?? DEFAULTS.maxEpochAheadMs;
     this.auth = opts.auth;
+    this.docPool = opts.docPool;
+    this.docPool?.bindLimits(this.limits);
     this.own = opts.auth && new OwnSignatures(opts.auth);
     const keyOwner = this.keyOwner;
     this.views = new Views(
@@ -868,9 +878,9 @@ export class LocalStore {
 
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
   private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
-    const actor =
-      kind.kind === 'own' && kind.owner === this.name ? actorId(this.name, epoch) : actorId(this.name, this.session);
-    return ReplicaDoc.create(docId, kind, epoch, actor, this.limits);
+    const mine = kind.kind === 'own' && kind.owner === this.name;
+    const actor = mine ? actorId(this.name, epoch) : actorId(this.name, this.session);
+    return ReplicaDoc.create(docId, kind, epoch, actor, this.limits, mine ? undefined : this.docPool);
   }
 
   /** Key changes of a document we hold: indexes, views, persistence, replication digests. */

@@ -14,28 +14,16 @@ import { parseStoredJson, type Json, type ValueLimits } from './json-value.js';
 import type { DocId, DocKind } from './names.js';
 import { ownerOfDoc } from './names.js';
 import { murmur3 } from './hash.js';
+import { DocPool, FrozenDoc, type Transition } from './doc-pool.js';
+import type { Entry, StoreRecord } from './entry.js';
 
-/** One record as a reader sees it; views.ts re-exports it with the views built from these. */
-export interface StoreRecord {
-  readonly key: string;
-  readonly value: Json;
-  /** The node that owns it, or SHARED_OWNER ("*") for a shared record. */
-  readonly owner: string;
-}
+export type { StoreRecord } from './entry.js';
 
 /** A key whose visible text changed: from `before` to `after` (undefined = absent). */
 export interface KeyChange {
   key: string;
   before: string | undefined;
   after: string | undefined;
-}
-
-interface Entry {
-  text: string;
-  /** Decoded on first read and shared (frozen) by every reader after. */
-  value?: Json;
-  /** The record readers get, made once per text. */
-  record?: StoreRecord;
 }
 
 /** The stored text each record was made from: how views tell a real change from a new object. */
@@ -45,18 +33,24 @@ export const textOf = (r: StoreRecord): string | undefined => recordTexts.get(r)
 
 export class ReplicaDoc {
   readonly owner: string;
-  /** The live Automerge document; undefined while hibernating (then `saved` holds it). */
+  /** The live Automerge document; undefined while hibernating (then `saved` holds it) or shared. */
   private live: AmDoc | undefined;
+  /** With a pool (doc-pool.ts): the read-only document shared with replicas at the same history, instead of `live`. */
+  private frozen: FrozenDoc | undefined;
   private saved: Uint8Array | undefined;
   /** Set by every use of the document; hibernateIfIdle() clears it (a second-chance clock). */
   private used = true;
   /** Heads as of the last saveIncremental(): the journal holds everything up to them. */
   private persistedHeads: string[] = [];
-  private readonly entries = new Map<string, Entry>();
+  /** While shared, the FrozenDoc's own map (never changed: a private copy is taken first). */
+  private entries = new Map<string, Entry>();
+  /** Keys the last merge re-read, and how many of them held bad values: a transition for the pool. */
+  private lastTouched: string[] = [];
+  private lastBad = 0;
   private headsCache: string[] | undefined;
   private headsHashCache: number | undefined;
   /** Changes in this document's history; the measure of when to compact. */
-  private changes: number;
+  private changes = 0;
   /** Auth records of the changes held, by change hash (change-auth.ts), with identity on. */
   readonly auths = new Map<string, Uint8Array>();
   /** Hashes of auth records not yet given to persistence (LocalStore writes them after the document's own chunk). */
@@ -69,18 +63,39 @@ export class ReplicaDoc {
     readonly id: DocId,
     readonly kind: DocKind,
     readonly epoch: number,
-    am: AmDoc,
+    am: AmDoc | FrozenDoc,
     private readonly actor: string,
     private readonly limits: ValueLimits,
+    private readonly pool?: DocPool,
   ) {
     this.owner = ownerOfDoc(kind);
-    this.live = am;
-    this.changes = am.stats().numChanges;
-    for (const key of am.keys('_root')) this.refresh(key);
+    if (am instanceof FrozenDoc) {
+      this.share(am);
+      return;
+    }
+    const doc = am;
+    this.live = doc;
+    this.changes = doc.stats().numChanges;
+    for (const key of doc.keys('_root')) this.refresh(key);
   }
 
-  static create(id: DocId, kind: DocKind, epoch: number, actor: string, limits: ValueLimits): ReplicaDoc {
-    return new ReplicaDoc(id, kind, epoch, amCreate(actor), actor, limits);
+  /**
+   * An empty document. With `pool`, it starts as the pool's empty document of (id, epoch)
+   * and follows or joins the pool's documents while nobody writes it locally (for replicas
+   * of other nodes' documents; a local write takes a private copy).
+   */
+  static create(
+    id: DocId,
+    kind: DocKind,
+    epoch: number,
+    actor: string,
+    limits: ValueLimits,
+    pool?: DocPool,
+  ): ReplicaDoc {
+    if (!pool) return new ReplicaDoc(id, kind, epoch, amCreate(actor), actor, limits);
+    const key = DocPool.key(id, epoch, []);
+    const empty = pool.get(key) ?? pool.add(key, amCreate(actor), [], 0, new Map());
+    return new ReplicaDoc(id, kind, epoch, empty, actor, limits, pool);
   }
 
   /** From bytes written by save() or concatenated saveIncremental() chunks; throws if Automerge cannot read them. */
@@ -103,6 +118,7 @@ export class ReplicaDoc {
    */
   private get am(): AmDoc {
     this.used = true;
+    if (this.frozen) return this.frozen.am; // read-only: anything that writes calls mutable() first
     if (!this.live) {
       if (this.freed || !this.saved) throw new Error(`crdt-store: document ${this.id} was freed`);
       this.live = amLoad(this.saved, this.actor);
@@ -113,7 +129,7 @@ export class ReplicaDoc {
 
   /** Saves and frees the Automerge document if nothing used it since the last call; true if it hibernated. */
   hibernateIfIdle(): boolean {
-    if (!this.live || this.freed) return false;
+    if (!this.live || this.freed) return false; // a shared document costs this replica nothing
     if (this.used) {
       this.used = false;
       return false;
@@ -132,7 +148,12 @@ export class ReplicaDoc {
   }
 
   get hibernating(): boolean {
-    return this.live === undefined;
+    return this.live === undefined && this.frozen === undefined;
+  }
+
+  /** Reading a document shared through a DocPool (doc-pool.ts). */
+  get shared(): boolean {
+    return this.frozen !== undefined;
   }
 
   // ------------------------------------------------------------ reading
@@ -224,7 +245,7 @@ export class ReplicaDoc {
   put(key: string, text: string): KeyChange | undefined {
     const before = this.entries.get(key)?.text;
     if (before === text) return undefined;
-    this.am.put('_root', key, text, 'str');
+    this.mutable().put('_root', key, text, 'str');
     this.entries.set(key, { text });
     return { key, before, after: text };
   }
@@ -233,7 +254,7 @@ export class ReplicaDoc {
   remove(key: string): KeyChange | undefined {
     const before = this.entries.get(key)?.text;
     if (before === undefined && this.am.get('_root', key) === undefined) return undefined;
-    this.am.delete('_root', key);
+    this.mutable().delete('_root', key);
     this.entries.delete(key);
     return { key, before, after: undefined };
   }
@@ -245,7 +266,8 @@ export class ReplicaDoc {
    */
   commit(evenIfEmpty = false): { hash: string; change: Uint8Array } | undefined {
     // time 0: no wall clock in changes, so a replay is byte-identical.
-    const hash = this.am.commit(null, 0) ?? (evenIfEmpty ? this.am.emptyChange(null, 0) : null);
+    const am = this.mutable();
+    const hash = am.commit(null, 0) ?? (evenIfEmpty ? am.emptyChange(null, 0) : null);
     if (!hash) return undefined;
     this.changes++;
     this.invalidateHeads();
@@ -263,24 +285,36 @@ export class ReplicaDoc {
   applyChanges(chunks: Uint8Array[]): KeyChange[] {
     // Which keys the changes touch, read from the changes themselves: Automerge's diff
     // costs several times the application and grows with the document (4 ms at 10k keys).
+    const from = this.frozen;
+    const known = from && this.pool!.transition(from, chunks);
+    if (known) return this.follow(known);
     const keys = touchedKeys(chunks);
     const changesBefore = this.changes;
-    return this.merging(
+    const out = this.merging(
       () => {
-        for (const c of chunks) this.am.loadIncremental(c);
+        const am = this.mutable();
+        for (const c of chunks) am.loadIncremental(c);
       },
       (changesAfter) => (keys && changesAfter === changesBefore + chunks.length ? keys : undefined),
     );
+    this.rejoin();
+    if (from && this.frozen)
+      this.pool!.remember(from, chunks, { to: this.frozen, touched: this.lastTouched, bad: this.lastBad });
+    return out;
   }
 
   /** Applies a saveIncremental()/save() chunk. Throws on bytes Automerge rejects. */
   loadIncremental(bytes: Uint8Array): KeyChange[] {
-    return this.merging(() => this.am.loadIncremental(bytes));
+    const out = this.merging(() => this.mutable().loadIncremental(bytes));
+    this.rejoin();
+    return out;
   }
 
   /** Applies a peer's sync message. Throws on bytes Automerge rejects. */
   receiveSync(state: AmSyncState, message: Uint8Array): KeyChange[] {
-    return this.merging(() => this.am.receiveSyncMessage(state, message));
+    const out = this.merging(() => this.mutable().receiveSyncMessage(state, message));
+    this.rejoin();
+    return out;
   }
 
   generateSync(state: AmSyncState): Uint8Array | null {
@@ -304,6 +338,7 @@ export class ReplicaDoc {
   }
 
   save(): Uint8Array {
+    if (this.frozen) return this.frozen.am.save();
     return this.live ? this.live.save() : this.saved!;
   }
 
@@ -312,6 +347,8 @@ export class ReplicaDoc {
     this.freed = true;
     this.auths.clear();
     this.unpersistedAuths = [];
+    if (this.frozen) this.pool!.release(this.frozen);
+    this.frozen = undefined;
     this.live?.free();
     this.live = undefined;
     this.saved = undefined;
@@ -325,6 +362,8 @@ export class ReplicaDoc {
    * waited for these were released too, or some of these now wait) Automerge's diff says.
    */
   private merging(apply: () => unknown, known?: (changesAfter: number) => Set<string> | undefined): KeyChange[] {
+    this.lastTouched = [];
+    this.lastBad = 0;
     const before = this.am.getHeads();
     apply();
     const after = this.am.getHeads();
@@ -340,13 +379,79 @@ export class ReplicaDoc {
       }
     }
     const out: KeyChange[] = [];
+    const bad = this.badValues;
+    this.lastTouched = [...touched];
     for (const key of touched) {
       const beforeText = this.entries.get(key)?.text;
       this.refresh(key);
       const afterText = this.entries.get(key)?.text;
       if (beforeText !== afterText) out.push({ key, before: beforeText, after: afterText });
     }
+    this.lastBad = this.badValues - bad;
     return out;
+  }
+
+  // ------------------------------------------------------------ sharing (doc-pool.ts)
+
+  /** Points this replica at `d`, whose history it now reads as its own. */
+  private share(d: FrozenDoc): void {
+    this.pool!.acquire(d);
+    this.frozen = d;
+    this.entries = d.entries as Map<string, Entry>;
+    this.changes = d.changes;
+    this.headsCache = d.heads as string[];
+    this.headsHashCache = undefined;
+  }
+
+  /** The document for writing: a private copy of the shared one, first, if it was shared. */
+  private mutable(): AmDoc {
+    const d = this.frozen;
+    if (!d) return this.am;
+    this.live = d.am.fork(this.actor);
+    this.entries = new Map(d.entries);
+    this.frozen = undefined;
+    this.pool!.release(d);
+    return this.live;
+  }
+
+  /** Another replica went from here with the same bytes: the same history and key changes, without Automerge. */
+  private follow(t: Transition): KeyChange[] {
+    const from = this.frozen!;
+    this.lastTouched = t.touched as string[];
+    this.lastBad = t.bad;
+    if (t.to === from) return [];
+    const out: KeyChange[] = [];
+    for (const key of t.touched) {
+      const beforeText = this.entries.get(key)?.text;
+      const afterText = t.to.entries.get(key)?.text;
+      if (beforeText !== afterText) out.push({ key, before: beforeText, after: afterText });
+    }
+    this.badValues += t.bad;
+    this.share(t.to);
+    this.pool!.release(from);
+    this.used = true;
+    return out;
+  }
+
+  /**
+   * After a merge into a private copy: with nothing waiting inside it and one writer,
+   * this replica joins the pool's document of the same history, or gives its own to the
+   * pool. Only replicas created with a pool, and never while a local write is staged.
+   */
+  private rejoin(): void {
+    const am = this.live;
+    if (!this.pool || !am) return;
+    if (am.pendingOps() > 0 || am.getMissingDeps([]).length > 0) return;
+    // Several writers: Automerge numbers actors in the order a replica met them, and a
+    // saved document (which sync sends a peer that has none) shows that order, so two
+    // replicas with the same heads can still send different bytes. One writer (every
+    // node's own document) has one order.
+    if (am.stats().numActors > 1) return;
+    const key = DocPool.key(this.id, this.epoch, this.heads());
+    const d = this.pool.add(key, am, this.heads(), this.changes, this.entries);
+    this.live = undefined;
+    if (d.am !== am) am.free();
+    this.share(d);
   }
 
   /** Re-reads one key from Automerge; anything but valid JSON text hides the key. */

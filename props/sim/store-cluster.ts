@@ -16,6 +16,7 @@ import type { ChangeAuth } from '../../crdt-store/change-auth.js';
 import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.js';
 import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
 import { murmur3 } from '../../crdt-store/hash.js';
+import { DocPool } from '../../crdt-store/doc-pool.js';
 import { Xoshiro128 } from '../../base/rng.js';
 import { applyFault, type Fault } from './faults.js';
 import { MembershipCluster, type MembershipClusterOptions } from './membership-cluster.js';
@@ -39,6 +40,12 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
   keyOwner?: KeyOwnerRule;
   /** Identity (issue 13): each node's ChangeAuth (signs its changes, checks everyone's); default none. */
   auth?: (name: string) => ChangeAuth | undefined;
+  /**
+   * Share read-only Automerge documents between the nodes' stores where they hold the same
+   * history (crdt-store/doc-pool.ts): the same messages in the same order, without N copies
+   * of every document and N applications of every change. A DocPool, or true for a new one.
+   */
+  shareDocs?: boolean | DocPool;
   /** Called when a node's store (re)starts, e.g. to attach watches. */
   onStart?(name: string, store: LocalStore): void;
 }
@@ -53,9 +60,12 @@ export class StoreCluster {
   readonly membership: MembershipCluster;
   private readonly slots = new Map<string, StoreSlot>();
   private readonly seed: number;
+  /** The documents the stores share (StoreClusterOptions.shareDocs), if they do. */
+  readonly docPool: DocPool | undefined;
 
   constructor(private readonly opts: StoreClusterOptions) {
     this.seed = opts.seed ?? 1;
+    this.docPool = opts.shareDocs === true ? new DocPool() : opts.shareDocs || undefined;
     this.membership = new MembershipCluster(opts);
     for (const name of this.membership.names()) this.addSlot(name);
     this.membership.onEvent((e) => this.refreshMembers(e.observer));
@@ -209,6 +219,7 @@ export class StoreCluster {
       reapAfterMs: this.opts.reapAfterMs,
       keyOwner: this.opts.keyOwner,
       auth: this.opts.auth?.(name),
+      docPool: this.docPool,
     });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
     const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });

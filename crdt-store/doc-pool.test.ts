@@ -1,0 +1,153 @@
+// DocPool (doc-pool.ts): stores sharing read-only documents must each still see only what
+// reached them, and the pool must stay within its bound.
+import t from 'tap';
+import { DocPool } from './doc-pool.js';
+import { LocalStore, type LocalChange } from './local-store.js';
+import { ownDocId, sharedDocId, bucketOf } from './names.js';
+
+const NOW = 1_700_000_000_000;
+/** A store that holds every writer of these tests alive (the live view shows only their records). */
+function store(name: string, docPool?: DocPool): LocalStore {
+  const s = new LocalStore({ name, clock: () => NOW, docPool });
+  s.setAlive(['a', 'b', 'c', 'w', ...Array.from({ length: 6 }, (_, i) => `w${i}`)]);
+  return s;
+}
+
+/** What `s` writes from now on, as its peers would receive it. */
+function record(s: LocalStore): LocalChange[] {
+  const out: LocalChange[] = [];
+  s.observe({ localChange: (c) => out.push(c) });
+  return out;
+}
+
+/** `s`'s own document as a peer first receives it: its whole history. */
+function ownDoc(s: LocalStore) {
+  const d = s.doc(ownDocId(s.name))!;
+  return { id: d.id, epoch: d.epoch, bytes: d.save() };
+}
+
+t.test('two stores share a document until one of them receives a change the other did not', async (t) => {
+  const pool = new DocPool();
+  const [a, b] = [store('a', pool), store('b', pool)];
+  const c = store('c');
+  const sent = record(c);
+  c.put('svc/web/c/1', { port: 80 });
+  const d = ownDoc(c);
+  t.equal(a.applyRemote(d.id, d.epoch, [d.bytes]), 'applied');
+  t.equal(b.applyRemote(d.id, d.epoch, [d.bytes]), 'applied');
+  t.ok(a.doc(d.id)!.shared && b.doc(d.id)!.shared, 'both read the pooled document');
+  const before = pool.stats();
+
+  c.put('svc/web/c/2', { port: 81 });
+  const x = sent.at(-1)!;
+  t.equal(a.applyRemote(x.docId, x.epoch, [x.change]), 'applied');
+  t.same(a.get('svc/web/c/2')?.value, { port: 81 }, 'a has the change');
+  t.equal(b.get('svc/web/c/2'), undefined, 'b does not: it never received it');
+  t.same(b.keys(), ['svc/web/c/1']);
+  t.not(a.doc(d.id)!.heads()[0], b.doc(d.id)!.heads()[0], 'different heads');
+
+  // b receives the same bytes: it follows a's transition, without applying them itself.
+  const events: string[] = [];
+  b.watch('svc/', (e) => {
+    if (!e.initial) events.push(e.key);
+  });
+  t.equal(b.applyRemote(x.docId, x.epoch, [x.change]), 'applied');
+  t.same(b.get('svc/web/c/2')?.value, { port: 81 });
+  t.same(events, ['svc/web/c/2'], 'b sees the change as its own event');
+  t.equal(pool.stats().hits, before.hits + 1, 'followed from the pool');
+  t.same(a.doc(d.id)!.heads(), b.doc(d.id)!.heads());
+  t.equal(b.applyRemote(x.docId, x.epoch, [x.change]), 'unchanged', 'a duplicate changes nothing');
+  for (const s of [a, b, c]) s.close();
+  t.equal(pool.stats().unreferenced, pool.stats().docs, 'closed stores hold nothing');
+});
+
+t.test('a local write to a shared document stays with its writer', async (t) => {
+  const pool = new DocPool();
+  const [a, b] = [store('a', pool), store('b', pool)];
+  const w = store('w');
+  const key = 'kv/x';
+  const id = sharedDocId(bucketOf(key));
+  w.put(key, 1, { shared: true });
+  const bytes = w.doc(id)!.save();
+  a.applyRemote(id, 0, [bytes]);
+  b.applyRemote(id, 0, [bytes]);
+  t.ok(a.doc(id)!.shared && b.doc(id)!.shared);
+
+  const fromA = record(a);
+  a.put(key, 2, { shared: true });
+  t.notOk(a.doc(id)!.shared, "a writes its own copy, not the pool's");
+  t.equal(a.get(key)?.value, 2);
+  t.equal(b.get(key)?.value, 1, 'b still reads 1');
+  t.ok(b.doc(id)!.shared);
+
+  // Concurrent writes at a and b: each holds its own until they exchange changes.
+  const fromB = record(b);
+  b.put(key, 3, { shared: true });
+  t.equal(a.get(key)?.value, 2);
+  t.equal(b.get(key)?.value, 3);
+  const ca = fromA.at(-1)!;
+  const cb = fromB.at(-1)!;
+  a.applyRemote(cb.docId, cb.epoch, [cb.change]);
+  b.applyRemote(ca.docId, ca.epoch, [ca.change]);
+  t.equal(a.get(key)?.value, b.get(key)?.value, 'they agree once both have both');
+  t.same(a.doc(id)!.heads().sort(), b.doc(id)!.heads().sort());
+  t.equal(a.doc(id)!.save().length > 0, true);
+  for (const s of [a, b, w]) s.close();
+});
+
+t.test('a change that waits for a missing one keeps its replica private', async (t) => {
+  const pool = new DocPool();
+  const [a, b] = [store('a', pool), store('b', pool)];
+  const c = store('c');
+  const d0 = ownDoc(c);
+  a.applyRemote(d0.id, d0.epoch, [d0.bytes]);
+  b.applyRemote(d0.id, d0.epoch, [d0.bytes]);
+  const sent = record(c);
+  c.put('node/c', { addr: '10.0.0.1' });
+  c.put('svc/web/c/1', { port: 80 });
+  const [first, second] = sent;
+  t.equal(a.applyRemote(second!.docId, second!.epoch, [second!.change]), 'unchanged', 'waits for the first');
+  t.notOk(a.doc(d0.id)!.shared, 'its waiting change is its alone');
+  t.equal(b.applyRemote(first!.docId, first!.epoch, [first!.change]), 'applied');
+  t.same(b.keys(), ['node/c'], 'b has only the first: nothing of what waits at a');
+  t.equal(a.applyRemote(first!.docId, first!.epoch, [first!.change]), 'applied');
+  t.same(a.keys(), ['node/c', 'svc/web/c/1'], 'a has both once the first came');
+  t.ok(a.doc(d0.id)!.shared, 'and joins the pool again');
+  t.notOk(b.get('svc/web/c/1'));
+  for (const s of [a, b, c]) s.close();
+});
+
+t.test('the pool frees unreferenced documents beyond its capacity, never one in use', async (t) => {
+  const pool = new DocPool(2);
+  const a = store('a', pool);
+  const writers = Array.from({ length: 6 }, (_, i) => store(`w${i}`));
+  for (const w of writers) {
+    const sent = record(w);
+    const d = ownDoc(w);
+    a.applyRemote(d.id, d.epoch, [d.bytes]);
+    for (let i = 0; i < 3; i++) {
+      w.put(`svc/web/${w.name}/${i}`, i);
+      const c = sent.at(-1)!;
+      a.applyRemote(c.docId, c.epoch, [c.change]);
+    }
+  }
+  const s = pool.stats();
+  t.ok(s.unreferenced <= 2, `unreferenced ${s.unreferenced} <= capacity`);
+  t.ok(s.freed > 0, 'older histories were freed');
+  t.equal(s.docs - s.unreferenced, 6, 'the six documents a reads are kept');
+  for (const w of writers) {
+    t.same(a.keys(`svc/web/${w.name}/`).length, 3);
+    t.equal(a.doc(ownDocId(w.name))!.save().length > 0, true, 'readable after the evictions');
+  }
+  a.close();
+  t.throws(() => new DocPool(0), /capacity/);
+});
+
+t.test('stores with other value limits cannot share a pool', async (t) => {
+  const pool = new DocPool();
+  store('a', pool);
+  t.throws(
+    () => new LocalStore({ name: 'b', clock: () => NOW, docPool: pool, limits: { maxBytes: 10 } }),
+    /same value limits/,
+  );
+});
