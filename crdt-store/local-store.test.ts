@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LocalStore, type LocalChange } from './local-store.js';
+import { LocalStore, MAX_WAITING_DOCS, type LocalChange } from './local-store.js';
 import { StoreValueError } from './json-value.js';
 import { SHARED_OWNER, ownDocId } from './names.js';
 import type { WatchEvent } from './views.js';
@@ -303,16 +303,42 @@ t.test('own document: compacted by new epochs, peers follow without spurious eve
   t.equal(b.applyRemote(ownDocId('a'), e0, [new Uint8Array(0)]), 'stale', 'an old epoch is ignored');
 });
 
-t.test('a newer epoch that arrives without its first change waits for repair', async (t) => {
+t.test("a change that arrives before its epoch's first change waits for it", async (t) => {
   const a = store('a', clock(), { compaction: { minChanges: 3, factor: 1 } });
   const b = store('b');
   const changes = pipe(a, store('sink'));
   for (let i = 0; i < 8; i++) a.put('k', i);
-  const last = changes[changes.length - 1];
-  const first = changes.find((c) => c.epoch === last.epoch)!;
-  t.not(first, last, "the last change is not its epoch's first");
+  const last = changes[changes.length - 1]!;
+  const epoch = changes.filter((c) => c.epoch === last.epoch);
+  t.ok(epoch.length > 1, "the last change is not its epoch's first");
   t.equal(b.applyRemote(last.docId, last.epoch, [last.change]), 'incomplete');
-  t.equal(b.applyRemote(first.docId, first.epoch, [first.change]), 'applied');
+  t.equal(b.get('k', { view: 'all' }), undefined, 'nothing shows before the first change');
+  t.equal(b.applyRemote(epoch[0]!.docId, epoch[0]!.epoch, [epoch[0]!.change]), 'applied');
+  for (const c of epoch.slice(1, -1)) b.applyRemote(c.docId, c.epoch, [c.change]);
+  t.equal(b.get('k', { view: 'all' })?.value, 7, 'the change that came early is applied once it can be');
+  t.same(b.doc(last.docId)!.heads(), [last.hash]);
+});
+
+t.test('documents waiting for their first change are bounded', async (t) => {
+  const b = store('b');
+  const owners = Array.from({ length: MAX_WAITING_DOCS + 2 }, (_, i) => store(`w${i}`));
+  const firsts = owners.map((w) => {
+    const d = w.doc(ownDocId(w.name))!;
+    return { id: d.id, epoch: d.epoch, change: d.getChange(d.heads()[0]!)! };
+  });
+  for (const w of owners) {
+    const sent = pipe(w, store('sink'));
+    w.put(`node/${w.name}`, 1);
+    const c = sent[0];
+    t.equal(b.applyRemote(c!.docId, c!.epoch, [c!.change]), 'incomplete');
+  }
+  for (const f of firsts) t.equal(b.applyRemote(f.id, f.epoch, [f.change]), 'applied');
+  const held = owners.filter((w) => b.get(`node/${w.name}`, { view: 'all' }) !== undefined).map((w) => w.name);
+  t.same(
+    held,
+    owners.slice(2).map((w) => w.name),
+    'the oldest two waiting documents were dropped (left to repair), the rest kept',
+  );
 });
 
 t.test('bad input from peers is rejected and counted, the store intact', async (t) => {

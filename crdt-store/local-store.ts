@@ -186,6 +186,12 @@ export interface LocalStoreStats {
 }
 
 const FORCED_EPOCH_EVERY_MS = 1000;
+/**
+ * Pushed changes that came before their epoch's first change, kept until it comes, for
+ * this many documents at most (the oldest is dropped, left to repair): an Automerge
+ * document each, and a peer can push such changes for any document.
+ */
+export const MAX_WAITING_DOCS = 256;
 /** Auth records buffered per document before they go to the journal as one chunk. */
 const AUTH_BATCH = 64;
 
@@ -213,6 +219,8 @@ export class LocalStore {
   private readonly docs = new Map<DocId, ReplicaDoc>();
   /** Higher-epoch documents being filled by a sync session, adopted once they hold their first change. */
   private readonly pending = new Map<DocId, ReplicaDoc>();
+  /** Newer-epoch documents holding pushed changes that came before the epoch's first change (oldest first). */
+  private readonly waiting = new Map<DocId, ReplicaDoc>();
   private readonly holders = new Holders();
   private readonly views: Views;
   private readonly observers: StoreObserver[] = [];
@@ -545,12 +553,15 @@ export class LocalStore {
         const changed = current.applyChanges(changes);
         return this.merged(current, changed) ? 'applied' : 'unchanged';
       }
-      // A newer epoch (or a first sight): adoptable only from its first change.
-      const fresh = this.freshDoc(docId, kind, epoch);
+      // A newer epoch (or a first sight): adoptable only from its first change. Changes
+      // that come before it (pushes that took different paths through the tree, or a lost
+      // first push) wait for it inside the document, instead of each costing a repair.
+      const waiting = this.waiting.get(docId);
+      const fresh = waiting?.epoch === epoch ? waiting : this.freshDoc(docId, kind, epoch);
       keepAuths(fresh, signed);
       fresh.applyChanges(changes);
       if (fresh.empty) {
-        fresh.free();
+        if (fresh !== waiting) this.wait(fresh);
         return 'incomplete';
       }
       this.adopt(fresh);
@@ -693,6 +704,23 @@ export class LocalStore {
     }
   }
 
+  /** Keeps a document whose epoch's first change has not come yet (see MAX_WAITING_DOCS). */
+  private wait(doc: ReplicaDoc): void {
+    const had = this.waiting.get(doc.id);
+    if (had && had.epoch > doc.epoch) {
+      doc.free();
+      return;
+    }
+    had?.free();
+    this.waiting.delete(doc.id);
+    if (this.waiting.size >= MAX_WAITING_DOCS) {
+      const [oldest, d] = this.waiting.entries().next().value as [DocId, ReplicaDoc];
+      d.free();
+      this.waiting.delete(oldest);
+    }
+    this.waiting.set(doc.id, doc);
+  }
+
   /** Forget documents a finished sync session left half-filled. */
   dropPending(): void {
     for (const p of this.pending.values()) p.free();
@@ -785,6 +813,8 @@ export class LocalStore {
   /** Frees every Automerge document; the store is unusable after. */
   close(): void {
     for (const d of this.docs.values()) d.free();
+    for (const d of this.waiting.values()) d.free();
+    this.waiting.clear();
     this.dropPending();
     this.docs.clear();
   }
@@ -906,6 +936,11 @@ export class LocalStore {
   private adopt(doc: ReplicaDoc): void {
     const old = this.docs.get(doc.id);
     this.docs.set(doc.id, doc);
+    const waiting = this.waiting.get(doc.id);
+    if (waiting && waiting.epoch <= doc.epoch) {
+      if (waiting !== doc) waiting.free();
+      this.waiting.delete(doc.id);
+    }
     const touched = new Set<string>();
     if (old) {
       for (const k of old.keys()) {
@@ -932,6 +967,8 @@ export class LocalStore {
     const doc = this.docs.get(docId);
     this.pending.get(docId)?.free();
     this.pending.delete(docId);
+    this.waiting.get(docId)?.free();
+    this.waiting.delete(docId);
     if (!doc) return;
     this.docs.delete(docId);
     for (const k of doc.keys()) {
