@@ -67,9 +67,42 @@ export const amLoad = (data: Uint8Array, actor: string): AmDoc => wasm.load(data
 
 export const amInitSyncState = (): AmSyncState => wasm.initSyncState();
 
-/** Throws on bytes that are not a change. */
-export const amDecodeChange = (change: Uint8Array): { hash: string; deps: string[]; actor: string } =>
-  wasm.decodeChange(change);
+type DecodedChange = ReturnType<WasmApi['decodeChange']>;
+
+/**
+ * Decoded changes (or why they are not changes) by their bytes, least recently used
+ * first. A pushed change is decoded by admission, again for the keys it touches, and with
+ * identity for its signature; in a simulator, by every node of the process.
+ */
+const decoded = new Map<string, DecodedChange | Error>();
+let decodeCacheEntries = 256;
+/** Changes larger than this are decoded every time (their key would be as large). */
+const MAX_CACHED_CHANGE_BYTES = 4096;
+
+/** How many decoded changes to keep (a simulator running many stores keeps more). */
+export function amDecodeCacheSize(entries: number): void {
+  decodeCacheEntries = Math.max(0, Math.floor(entries));
+  while (decoded.size > decodeCacheEntries) decoded.delete(decoded.keys().next().value!);
+}
+
+/** Throws on bytes that are not a change. What it returns is shared: never change it. */
+export function amDecodeChange(change: Uint8Array): DecodedChange {
+  if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
+  const key = Buffer.from(change.buffer, change.byteOffset, change.byteLength).toString('latin1');
+  let d = decoded.get(key);
+  if (d !== undefined) decoded.delete(key);
+  else {
+    try {
+      d = wasm.decodeChange(change);
+    } catch (err) {
+      d = err instanceof Error ? err : new Error(String(err));
+    }
+    if (decoded.size >= decodeCacheEntries) decoded.delete(decoded.keys().next().value!);
+  }
+  decoded.set(key, d);
+  if (d instanceof Error) throw d;
+  return d;
+}
 
 /** The change chunks a sync message carries (each a change or a saved document). Throws on bytes that are not one. */
 export const amDecodeSyncChanges = (message: Uint8Array): Uint8Array[] => wasm.decodeSyncMessage(message).changes;

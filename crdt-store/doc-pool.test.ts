@@ -95,26 +95,50 @@ t.test('a local write to a shared document stays with its writer', async (t) => 
   for (const s of [a, b, w]) s.close();
 });
 
-t.test('a change that waits for a missing one keeps its replica private', async (t) => {
+t.test('a change that waits for a missing one is shared only with replicas that got the same bytes', async (t) => {
   const pool = new DocPool();
-  const [a, b] = [store('a', pool), store('b', pool)];
+  const [a, b, e] = [store('a', pool), store('b', pool), store('e', pool)];
   const c = store('c');
   const d0 = ownDoc(c);
-  a.applyRemote(d0.id, d0.epoch, [d0.bytes]);
-  b.applyRemote(d0.id, d0.epoch, [d0.bytes]);
+  for (const s of [a, b, e]) s.applyRemote(d0.id, d0.epoch, [d0.bytes]);
   const sent = record(c);
   c.put('node/c', { addr: '10.0.0.1' });
   c.put('svc/web/c/1', { port: 80 });
   const [first, second] = sent;
   t.equal(a.applyRemote(second!.docId, second!.epoch, [second!.change]), 'unchanged', 'waits for the first');
-  t.notOk(a.doc(d0.id)!.shared, 'its waiting change is its alone');
   t.equal(b.applyRemote(first!.docId, first!.epoch, [first!.change]), 'applied');
   t.same(b.keys(), ['node/c'], 'b has only the first: nothing of what waits at a');
+  const hits = pool.stats().hits;
+  t.equal(e.applyRemote(second!.docId, second!.epoch, [second!.change]), 'unchanged', 'e waits likewise');
+  t.equal(pool.stats().hits, hits + 1, "e follows a's history, the waiting change inside");
   t.equal(a.applyRemote(first!.docId, first!.epoch, [first!.change]), 'applied');
   t.same(a.keys(), ['node/c', 'svc/web/c/1'], 'a has both once the first came');
-  t.ok(a.doc(d0.id)!.shared, 'and joins the pool again');
-  t.notOk(b.get('svc/web/c/1'));
-  for (const s of [a, b, c]) s.close();
+  t.equal(e.applyRemote(first!.docId, first!.epoch, [first!.change]), 'applied');
+  t.same(e.keys(), ['node/c', 'svc/web/c/1'], 'so does e');
+  t.notOk(b.get('svc/web/c/1'), 'b still lacks the second');
+  t.equal(b.applyRemote(second!.docId, second!.epoch, [second!.change]), 'applied');
+  t.same(b.doc(d0.id)!.heads(), a.doc(d0.id)!.heads());
+  for (const s of [a, b, c, e]) s.close();
+});
+
+t.test("a new epoch's last change first, then its first, at two replicas", async (t) => {
+  const pool = new DocPool();
+  const [a, e] = [store('a', pool), store('e', pool)];
+  const c = store('c');
+  const d = c.doc(ownDocId('c'))!;
+  const first = { docId: d.id, epoch: d.epoch, change: d.getChange(d.heads()[0]!)! };
+  const sent = record(c);
+  c.put('node/c', { addr: '10.0.0.1' });
+  c.put('svc/web/c/1', { port: 80 });
+  const order = [sent[1]!, first, sent[0]!];
+  for (const s of [a, e]) {
+    const outcomes = order.map((x) => s.applyRemote(x.docId, x.epoch, [x.change]));
+    t.same(outcomes, ['incomplete', 'applied', 'applied'], `${s.name}: adopted with the first change`);
+    t.same(s.keys(), ['node/c', 'svc/web/c/1'], `${s.name} has every change`);
+  }
+  t.ok(pool.stats().hits >= 3, 'e followed a');
+  t.same(a.doc(d.id)!.heads(), c.doc(d.id)!.heads());
+  for (const s of [a, e, c]) s.close();
 });
 
 t.test('the pool frees unreferenced documents beyond its capacity, never one in use', async (t) => {

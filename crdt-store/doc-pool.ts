@@ -11,11 +11,12 @@
 // it, and puts the result back in the pool if another replica can use it. Nothing is
 // ever changed in place, so no replica sees another's changes through the pool.
 //
-// Only histories with nothing waiting and one writer are pooled: Automerge keeps changes
-// whose dependencies are missing inside the document, invisible in its heads, and numbers
-// the actors of a document in the order it met them (a saved document, which sync sends,
-// shows that order), so two documents with the same heads could still differ there. Every
-// node's own document has one writer; a shared document with several stays private.
+// Only histories with nothing waiting and one writer are found by their content: Automerge
+// keeps changes whose dependencies are missing inside the document, invisible in its heads,
+// and numbers the actors of a document in the order it met them (a saved document, which
+// sync sends, shows that order), so two documents with the same heads could still differ
+// there. Every node's own document has one writer. Any other result of applying bytes to a
+// pooled document is pooled too, but reached only by that transition (addTransient).
 //
 // Bounded: at most `capacity` documents no replica points at are kept (the oldest used
 // are freed first, down to three quarters of it), and the transitions are a memo cleared when they outgrow 4 x capacity.
@@ -102,6 +103,19 @@ export class DocPool {
     if (had) return had;
     const d = new FrozenDoc(key, am, heads, changes, entries, ++this.serials);
     this.docs.set(key, d);
+    this.unreferenced++;
+    return d;
+  }
+
+  /**
+   * Puts a document in the pool that only a transition leads to (it is never found by its
+   * content): the result of bytes applied to a pooled document, when its heads do not say
+   * all of it. The caller must never change or free it after.
+   */
+  addTransient(am: AmDoc, heads: readonly string[], changes: number, entries: ReadonlyMap<string, Entry>): FrozenDoc {
+    const serial = ++this.serials;
+    const d = new FrozenDoc(`#${serial}`, am, heads, changes, entries, serial);
+    this.docs.set(d.key, d);
     this.unreferenced++;
     return d;
   }

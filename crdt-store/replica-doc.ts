@@ -298,6 +298,14 @@ export class ReplicaDoc {
       (changesAfter) => (keys && changesAfter === changesBefore + chunks.length ? keys : undefined),
     );
     this.rejoin();
+    if (from && this.live) {
+      // Not findable by its content (something waits inside it, or it has several writers),
+      // but the same bytes from the same history give it again: other replicas follow it.
+      const am = this.live;
+      const heads = this.heads();
+      this.live = undefined;
+      this.share(this.pool!.addTransient(am, heads, this.changes, this.entries));
+    }
     if (from && this.frozen)
       this.pool!.remember(from, chunks, { to: this.frozen, touched: this.lastTouched, bad: this.lastBad });
     return out;

@@ -17,6 +17,7 @@ import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.j
 import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
 import { murmur3 } from '../../crdt-store/hash.js';
 import { DocPool } from '../../crdt-store/doc-pool.js';
+import { amDecodeCacheSize } from '../../crdt-store/automerge.js';
 import { Xoshiro128 } from '../../base/rng.js';
 import { applyFault, type Fault } from './faults.js';
 import { MembershipCluster, type MembershipClusterOptions } from './membership-cluster.js';
@@ -66,6 +67,8 @@ export class StoreCluster {
   constructor(private readonly opts: StoreClusterOptions) {
     this.seed = opts.seed ?? 1;
     this.docPool = opts.shareDocs === true ? new DocPool() : opts.shareDocs || undefined;
+    // Every node decodes every change: keep them all decoded once (this process's cache).
+    if (this.docPool) amDecodeCacheSize(65_536);
     this.membership = new MembershipCluster(opts);
     for (const name of this.membership.names()) this.addSlot(name);
     this.membership.onEvent((e) => this.refreshMembers(e.observer));

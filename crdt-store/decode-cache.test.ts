@@ -1,0 +1,47 @@
+// amDecodeChange (automerge.ts) decodes each change's bytes once while they are cached.
+import t from 'tap';
+import { amCreate, amDecodeChange, amDecodeCacheSize } from './automerge.js';
+
+function changes(n: number): Uint8Array[] {
+  const d = amCreate('aa');
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    d.put('_root', `k${i}`, `v${i}`, 'str');
+    d.commit(null, 0);
+    out.push(d.getLastLocalChange()!);
+  }
+  d.free();
+  return out;
+}
+
+t.test('the same bytes decode once; other bytes are not confused with them', async (t) => {
+  const [a, b] = changes(2);
+  const da = amDecodeChange(a!);
+  t.equal(amDecodeChange(Uint8Array.from(a!)), da, 'equal bytes in another array: the decoded change already made');
+  t.not(amDecodeChange(b!), da);
+  t.not(amDecodeChange(b!).hash, da.hash);
+  const inside = new Uint8Array(a!.length + 8);
+  inside.set(a!, 4);
+  t.equal(amDecodeChange(inside.subarray(4, 4 + a!.length)), da, 'a view into a larger buffer reads only its bytes');
+});
+
+t.test('bytes that are not a change throw every time', async (t) => {
+  const junk = new Uint8Array([1, 2, 3, 4, 5]);
+  t.throws(() => amDecodeChange(junk));
+  t.throws(() => amDecodeChange(junk), 'again, from the cache');
+});
+
+t.test('the cache is bounded, least recently used out first', async (t) => {
+  amDecodeCacheSize(2);
+  const [a, b, c] = changes(3);
+  const da = amDecodeChange(a!);
+  amDecodeChange(b!);
+  amDecodeChange(a!); // a is now the most recent
+  amDecodeChange(c!); // b goes
+  t.equal(amDecodeChange(a!), da, 'a stayed');
+  const db = amDecodeChange(b!);
+  t.equal(db.hash, amDecodeChange(b!).hash);
+  amDecodeCacheSize(0);
+  t.not(amDecodeChange(a!), amDecodeChange(a!), 'size 0: no cache');
+  amDecodeCacheSize(256);
+});
