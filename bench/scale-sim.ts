@@ -17,11 +17,28 @@
 //   SWIM 3,000 nodes: a 5 GB heap (N² member records, ~500 B each: Member, its Map and
 //     probe-order slots, push/pull entry), and over 5 min CPU: GC over the large heap grows
 //     faster than N². 10,000 nodes would hold 10^8 records, ~50 GB: it does not fit here.
-//   Full stack 100 nodes: 217 s CPU to form on SimDisk. Automerge work per (node, document)
-//     pair: fast-path adoption (applyChanges, save for the journal) ~35 %, repair syncs
-//     (generate/receive sync messages, admission decoding each change) ~45 %, GC 22 %.
-//     `persist: false` (stores in memory, the agent's default) drops the journal's saves
-//     and copies; the rest is one Automerge document per node per document, N² in all.
+//   Full stack, forming (2026-12-05, load 1.5-16). One document per node (n/<node>: its
+//     node record and endpoint), so N per store, N² in the process; each epoch has three
+//     changes here (its empty first change, the node record, the endpoint), three pushes.
+//     The lan model jitters every packet alone, so a node's three pushes reorder: about
+//     one change per (node, document) pair came before its epoch's first change, was
+//     dropped, and left to repair (0.7 documents repaired per pair, ~2.5 sync messages
+//     each). 100 nodes took 86 s CPU: repair 50 % (admission decoding every change of
+//     every sync message 19 %), fast-path adoption 24 % (a new Automerge document per
+//     pair, ~1-5 ms of wasm), GC 28 %; CPU per pair grew with N (5.7 ms at 30, 8.8 at 100).
+//   Now: the stores share read-only documents of the same history (crdt-store/doc-pool.ts:
+//     a change is applied once per process, every other node follows the transition; same
+//     messages in the same order, props/sim/store-share.test.ts), each change is decoded
+//     once (automerge.ts), and a change that comes before its epoch's first waits for it
+//     instead of costing a repair (a protocol fix: no sync messages while forming).
+//     Forming CPU: 100 nodes 5.3 s, 150 9.1 s, 300 29.8 s (load 14-28). What is left is
+//     each node's own work per record, N² in the process (150 nodes: the views and the
+//     watches behind them 13 %, the DNS zone 11 % of it; applying the first copy of each
+//     change and following the rest; GC 17 %).
+//   Full stack, memory: ~9 KB per (node, record) pair at 100 nodes: DNS zone ~4.8 KB (names,
+//     encoded rdata), store ~3.7 KB (views, digest, the fast path's seen/recent changes),
+//     membership ~0.5 KB. 1,000 nodes would need ~9 GB: BENCH_SCALE_VIEWS_EVERY=10 runs
+//     the zone and LB index on every 10th node only.
 import { pathToFileURL } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { makeConfig } from '../membership/core/config.js';
@@ -71,6 +88,8 @@ export interface FullRow {
   dns_answers: number;
   /** Crash until no survivor's live view (DNS, LB) holds its endpoint, simulated seconds. */
   detect_s: number | null;
+  /** Nodes running the DNS zone and LB index (BENCH_SCALE_VIEWS_EVERY; all by default). */
+  views_nodes: number;
   /** While forming, per node: documents adopted, pushed changes that could not apply yet (left to repair), sync messages taken. */
   form_adopted_per_node: number;
   form_incomplete_per_node: number;
@@ -176,6 +195,13 @@ interface FullStack {
   indexes: Map<string, RecordIndex>;
 }
 
+/**
+ * BENCH_SCALE_VIEWS_EVERY=k: the DNS zone and LB index on every k-th node only (default 1,
+ * every node). Each holds every node's records, ~5 KB per record per node: at 1,000 nodes
+ * 10^6 records, ~5 GB in one process, beside the stores' ~3.7 GB.
+ */
+const VIEWS_EVERY = Math.max(1, Number(process.env.BENCH_SCALE_VIEWS_EVERY ?? 1));
+
 function bootFull(nodes: number, seed: number): FullStack {
   const responders = new Map<string, Responder<unknown>>();
   const indexes = new Map<string, RecordIndex>();
@@ -188,6 +214,7 @@ function bootFull(nodes: number, seed: number): FullStack {
     // BENCH_SCALE_SHARE=0: every node its own copy of every document (for before/after figures).
     shareDocs: process.env.BENCH_SCALE_SHARE !== '0',
     onStart: (name, store) => {
+      if (VIEWS_EVERY > 1 && Number(name.slice(name.lastIndexOf('-') + 1)) % VIEWS_EVERY !== 0) return;
       const zone = new Zone({ nodeName: name });
       zone.attach(store);
       responders.set(name, new Responder(zone, undefined, undefined, {}));
@@ -212,6 +239,9 @@ function timeToHidden(c: StoreCluster, victim: string, limitMs: number): number 
   return done === undefined ? undefined : done - start;
 }
 
+/** Simulated time between forming and the idle measurement. */
+const SETTLE_MS = 5000;
+
 export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
   const base = heapMb();
   const cpu0 = process.cpuUsage();
@@ -227,6 +257,9 @@ export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
   const formWall = (performance.now() - t0) / 1000;
   const formCpu = cpuS(cpu0);
   const counts = formCounts(c);
+  // Idle is measured from SETTLE_MS after forming: the stores agree within a check or two
+  // now, while membership's first rounds (push-pull with every new member) still run.
+  c.run(SETTLE_MS);
   const before = sent(c.membership);
   const idleCpu0 = process.cpuUsage();
   c.run(idleS * 1000);
@@ -235,7 +268,7 @@ export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
   const plan0 = performance.now();
   const cidr = parseCidr('11.0.0.0/8');
   for (const idx of indexes.values()) computeDesired(idx.endpoints.values(), idx.declared.values(), cidr);
-  const planMs = (performance.now() - plan0) / nodes;
+  const planMs = (performance.now() - plan0) / indexes.size;
   const dnsAnswers = answerCount(responders.get(first)!, 'web.svc.weft.internal');
   const hidden = timeToHidden(c, c.names()[Math.floor(nodes / 2)]!, 120_000);
   const heap = heapMb() - base;
@@ -254,6 +287,7 @@ export function runFull(nodes: number, seed = 1, idleS = 10): FullRow {
     lb_plan_ms: r3(planMs),
     dns_answers: dnsAnswers,
     detect_s: hidden === undefined ? null : r2(hidden / 1000),
+    views_nodes: indexes.size,
     form_adopted_per_node: r2(counts.adopted / nodes),
     form_incomplete_per_node: r2(counts.incomplete / nodes),
     form_sync_msgs_per_node: r2(counts.syncMsgs / nodes),

@@ -1,7 +1,10 @@
 // `npm run bench -- scale`: how the cost per node grows with the cluster's size (issue 17).
 //   - SWIM in the simulator at BENCH_SCALE_SWIM nodes (1000,3000,10000), 60 simulated s each;
 //   - the full stack (membership, store, DNS zone, LB planning) in the simulator at
-//     BENCH_SCALE_FULL nodes (100,300,1000);
+//     BENCH_SCALE_FULL nodes (100,300,1000); the stores share read-only documents
+//     (crdt-store/doc-pool.ts), so forming costs each node's own work, not N Automerge
+//     copies; memory is still ~9 KB per (node, record) pair, N² (BENCH_SCALE_VIEWS_EVERY=k:
+//     DNS zone and LB index on every k-th node, for 1,000 nodes in under 8 GB);
 //   - real agents (membership + store) on loopback at BENCH_SCALE_REAL (10,30,50).
 // Per node: CPU, memory, bytes per second and the time to detect a crash. Each simulated
 // size runs in a process of its own (bench/scale-sim.ts), one after another.
@@ -137,6 +140,7 @@ function printTables(swim: SwimRow[], full: FullRow[], real: RealRow[], failed: 
     'bytes_per_node_s',
     'lb_plan_ms',
     'detect_s',
+    'views_nodes',
   ]);
   table('Real agents (membership + store), loopback', real, [
     'agents',
