@@ -31,10 +31,16 @@
 //     messages in the same order, props/sim/store-share.test.ts), each change is decoded
 //     once (automerge.ts), and a change that comes before its epoch's first waits for it
 //     instead of costing a repair (a protocol fix: no sync messages while forming).
-//     Forming CPU: 100 nodes 5.3 s, 150 9.1 s, 300 29.8 s (load 14-28). What is left is
-//     each node's own work per record, N² in the process (150 nodes: the views and the
-//     watches behind them 13 %, the DNS zone 11 % of it; applying the first copy of each
-//     change and following the rest; GC 17 %).
+//     Forming, wall / CPU s: 100 nodes 4.0 / 5.8 (20.5 / 37.8 with BENCH_SCALE_SHARE=0;
+//     load 5), 300 nodes 35 / 30-41 (load 10-28), 1,000 nodes with the zone and LB index on
+//     100 of them 698 / 622 (load 6-88, heap 3.5 GB, 5.9 GB RSS): far from issue 17's 120 s
+//     (there, more than 256 documents wait at once at some nodes: 5 sync messages per node).
+//     What is left is each node's own work per record, N² in the process (300 nodes: the
+//     views and the watches behind them 24 %, the DNS zone 21 % of it, GC 18 %, the
+//     scheduler 5 %, applying the first copy of each change and following the rest 7 %;
+//     0.3-0.6 ms per record per node here, GC and the simulator included). Getting 1,000 under 120 s would
+//     take sharing what each node derives (views, zone, index), which would no longer
+//     simulate separate nodes, or running them on more cores.
 //   Full stack, memory: ~9 KB per (node, record) pair at 100 nodes: DNS zone ~4.8 KB (names,
 //     encoded rdata), store ~3.7 KB (views, digest, the fast path's seen/recent changes),
 //     membership ~0.5 KB. 1,000 nodes would need ~9 GB: BENCH_SCALE_VIEWS_EVERY=10 runs
