@@ -29,7 +29,6 @@ export class ProbeRing {
   private selfIndex = -1;
   // Stryker disable next-line ObjectLiteral,UnaryOperator: the first target() always builds: cycles count from time 0 and table versions from 0, so neither is -1
   private builtFor = { cycle: -1, version: -1 };
-  private readonly hashes = new WeakMap<Member, number>();
 
   constructor(private readonly table: MemberTable) {}
 
@@ -55,12 +54,9 @@ export class ProbeRing {
     const keyed: { m: Member; key: number }[] = [];
     for (const m of this.table.values()) {
       if (!isLive(m)) continue;
-      let h = this.hashes.get(m);
-      if (h === undefined) {
-        h = nameHash(m.name);
-        this.hashes.set(m, h);
-      }
-      keyed.push({ m, key: mix32(h ^ salt) });
+      // Hashed again at each build (once a cycle of N rounds, or when the live set changes):
+      // a few ns a member, where a cache cost an entry per member for good.
+      keyed.push({ m, key: mix32(nameHash(m.name) ^ salt) });
     }
     keyed.sort((a, b) => a.key - b.key || (a.m.name < b.m.name ? -1 : a.m.name > b.m.name ? 1 : 0));
     this.ring = keyed.map((k) => k.m);
