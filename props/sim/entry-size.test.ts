@@ -93,3 +93,11 @@ t.test('an entry of another shape is measured by encoding it', async (t) => {
   for (const e of odd)
     t.equal(entrySize(e as unknown as PushNodeState), pack(e).length, JSON.stringify(Object.keys(e)));
 });
+
+t.test('keys that objects inherit are not taken for entry keys', async (t) => {
+  const base = { node: { name: 'n', addr: 'a', port: 1 }, incarnation: 1, state: 'alive', meta: new Uint8Array(1) };
+  for (const k of ['constructor', 'toString', '__proto__x']) {
+    const e = { ...base, [k]: new Uint8Array(2) };
+    t.equal(entrySize(e as unknown as PushNodeState), pack(e).length, k);
+  }
+});

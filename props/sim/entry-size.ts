@@ -31,33 +31,51 @@ function uintBytes(x: unknown): number {
 // Keys with their string headers.
 const NODE_KEYS = 3 + strBytes('name') + strBytes('addr') + strBytes('port');
 const ENTRY_KEYS = 3 + strBytes('node') + strBytes('incarnation') + strBytes('state') + strBytes('meta');
-const REQUIRED: Record<string, true> = { node: true, incarnation: true, state: true, meta: true };
-const OPTIONAL: Record<string, number> = { sig: strBytes('sig'), cert: strBytes('cert'), leave: strBytes('leave') };
+const SIG_KEY = strBytes('sig');
+const CERT_KEY = strBytes('cert');
+const LEAVE_KEY = strBytes('leave');
 
-function computed(e: PushNodeState): number {
-  const node = e.node as unknown;
-  if (typeof node !== 'object' || node === null || Object.getPrototypeOf(node) !== Object.prototype) return NaN;
-  const nodeKeys = Object.keys(node);
-  if (nodeKeys.length !== 3 || typeof e.node.name !== 'string' || typeof e.node.addr !== 'string') return NaN;
-  let bytes = ENTRY_KEYS + NODE_KEYS + strBytes(e.node.name) + strBytes(e.node.addr) + uintBytes(e.node.port);
-  if (typeof e.state !== 'string') return NaN;
-  bytes += uintBytes(e.incarnation) + strBytes(e.state) + binBytes(e.meta);
-  const keys = Object.keys(e);
-  if (keys.length < 4) return NaN;
-  for (let i = 4; i < keys.length; i++) {
-    const k = keys[i]!;
-    const key = OPTIONAL[k];
-    if (key === undefined) return NaN;
-    bytes += key + binBytes(e[k as 'sig' | 'cert' | 'leave']);
+const isPlain = (o: unknown): o is Record<string, unknown> =>
+  typeof o === 'object' && o !== null && Object.getPrototypeOf(o) === Object.prototype;
+
+/** The entry's size, or NaN when it is not the usual shape. Keys are walked with for-in: no array per entry. */
+function computed(e: Record<string, unknown>): number {
+  let bytes = ENTRY_KEYS;
+  let i = 0;
+  for (const k in e) {
+    if (i < 4) {
+      // The four required keys first, in any order (an entry built elsewhere may order them differently).
+      if (k !== 'node' && k !== 'incarnation' && k !== 'state' && k !== 'meta') return NaN;
+    } else if (k === 'sig') bytes += SIG_KEY + binBytes(e.sig);
+    else if (k === 'cert') bytes += CERT_KEY + binBytes(e.cert);
+    else if (k === 'leave') bytes += LEAVE_KEY + binBytes(e.leave);
+    else return NaN;
+    i++;
   }
-  // The four required keys in any order (an entry built elsewhere may order them differently).
-  for (let i = 0; i < 4; i++) if (!(keys[i]! in REQUIRED)) return NaN;
-  return bytes;
+  if (i < 4 || typeof e.state !== 'string') return NaN;
+  const node = e.node;
+  if (!isPlain(node) || typeof node.name !== 'string' || typeof node.addr !== 'string') return NaN;
+  let keys = 0;
+  for (const k in node) {
+    if (k !== 'name' && k !== 'addr' && k !== 'port') return NaN;
+    keys++;
+  }
+  if (keys !== 3) return NaN;
+  return (
+    bytes +
+    uintBytes(e.incarnation) +
+    strBytes(e.state) +
+    binBytes(e.meta) +
+    NODE_KEYS +
+    strBytes(node.name) +
+    strBytes(node.addr) +
+    uintBytes(node.port)
+  );
 }
 
 /** defaultMeasure(entry), without encoding a well-formed entry. */
 export function entrySize(e: PushNodeState): number {
-  if (typeof e === 'object' && e !== null && Object.getPrototypeOf(e) === Object.prototype) {
+  if (isPlain(e)) {
     const n = computed(e);
     if (!Number.isNaN(n)) return n;
   }
