@@ -10,13 +10,24 @@
 // Prints one JSON line. CPU is this process's (user + system), the figure that does not
 // depend on how busy the shared machine is; wall time is printed beside it.
 //
-// Where the time goes (node --cpu-prof, 2026-12-04, machine load 10-60):
-//   SWIM 1,000 nodes, 60 s: ~16 s CPU. GC 27 %; forming (every node merges the N-entry
-//     full state: onAlive, MemberTable.add) 24 %; push-pull streams (fullState, merge,
-//     stream size) ~20 %; probes and gossip through the scheduler and network ~30 %.
-//   SWIM 3,000 nodes: a 5 GB heap (N² member records, ~500 B each: Member, its Map and
-//     probe-order slots, push/pull entry), and over 5 min CPU: GC over the large heap grows
-//     faster than N². 10,000 nodes would hold 10^8 records, ~50 GB: it does not fit here.
+// Where the time goes, SWIM (node --cpu-prof and heap snapshots, 2026-12-05, load 6-16):
+//   Memory: every node holds every member, N² records, 220 B each at 3,000 nodes (208 B at
+//     1,000; the tables' hash maps fill unevenly): the Member object 104 B, its entries in
+//     MemberTable's two Maps (by name, by endpoint) ~95 B, probe order and ring slots 16 B.
+//     Until issue 17 a record was 426-484 B: a cached push/pull entry and its node (104 B),
+//     a property array for fields added after creation (64 B), a probe-ring hash WeakMap
+//     entry (74 B). props/sim/memory.test.ts holds the figure at 300 nodes.
+//   1,000 nodes, 60 s: 7 s CPU (14 s before). 3,000 nodes: 57 s CPU, 2.0 GB heap, 5.3 GB
+//     peak RSS (5 GB heap and over 5 min before). At 3,000: GC 40 % (the young generation
+//     fills every quarter of a simulated second or so, so timers and scheduled events
+//     outlive scavenges and are copied and promoted); push-pull merges 17 %; forming (every
+//     node merges the N-entry full state) 12 %; probe-ring rebuilds 12 % (a scan of N
+//     members, twice per node: first round, the crash); datagrams 8 %; push-pull sizes 6 %.
+//     Messages are shared objects between simulated nodes, never encoded or decoded: push-
+//     pull sizes are worked out from the entries' fields (props/sim/entry-size.ts).
+//   10,000 nodes: 10^8 records, ~22 GB of heap projected from 3,000 (N²): it does not fit
+//     here. It needs records without an object each (per-node columns of states and
+//     incarnations over a shared name index), a different MemberTable.
 //   Full stack 100 nodes: 217 s CPU to form on SimDisk. Automerge work per (node, document)
 //     pair: fast-path adoption (applyChanges, save for the journal) ~35 %, repair syncs
 //     (generate/receive sync messages, admission decoding each change) ~45 %, GC 22 %.
