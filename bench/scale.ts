@@ -85,11 +85,17 @@ const MAX_HEAP_MB = Number(process.env.BENCH_SCALE_MAX_GB ?? totalmem() / 2e9) *
 /** Likewise for CPU: a size projected (N², as forming is) past BENCH_SCALE_MAX_CPU_S (default 1800) is not run. */
 const MAX_CPU_S = Number(process.env.BENCH_SCALE_MAX_CPU_S ?? 1800);
 
-/** Why size `n` would not fit, projected as N² from the last size that ran; undefined if it fits. */
+/**
+ * Why size `n` would not fit, projected as N² from the last size that ran; undefined if it
+ * fits. The heap after a full collection is the records themselves (SWIM: about 220 B a
+ * member record at 3,000 nodes, growing slowly with N as the tables' hash maps do), so
+ * the projection is a floor: the process also needs room for garbage between collections.
+ */
 function wontFit(prev: SwimRow | FullRow | undefined, n: number): string | undefined {
   if (!prev) return undefined;
   const k = (n / prev.nodes) ** 2;
-  const from = `from ${prev.nodes} nodes, N²`;
+  const perRecord = Math.round((prev.heap_mb * 1e6) / prev.nodes ** 2);
+  const from = `from ${prev.nodes} nodes, N², ${perRecord} B a record`;
   if (prev.heap_mb * k > MAX_HEAP_MB)
     return `not run: projected heap ${((prev.heap_mb * k) / 1000).toFixed(1)} GB (${from}) > ${(MAX_HEAP_MB / 1000).toFixed(1)} GB`;
   if (prev.cpu_s * k > MAX_CPU_S)
@@ -123,6 +129,7 @@ function printTables(swim: SwimRow[], full: FullRow[], real: RealRow[], failed: 
     'events',
     'cpu_ms_per_node_s',
     'heap_kb_per_node',
+    'rss_peak_mb',
     'bytes_per_node_s',
     'msgs_per_node_s',
     'detect_s',
