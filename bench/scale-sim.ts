@@ -10,13 +10,24 @@
 // Prints one JSON line. CPU is this process's (user + system), the figure that does not
 // depend on how busy the shared machine is; wall time is printed beside it.
 //
-// Where the time goes (node --cpu-prof, 2026-12-04, machine load 10-60):
-//   SWIM 1,000 nodes, 60 s: ~16 s CPU. GC 27 %; forming (every node merges the N-entry
-//     full state: onAlive, MemberTable.add) 24 %; push-pull streams (fullState, merge,
-//     stream size) ~20 %; probes and gossip through the scheduler and network ~30 %.
-//   SWIM 3,000 nodes: a 5 GB heap (N² member records, ~500 B each: Member, its Map and
-//     probe-order slots, push/pull entry), and over 5 min CPU: GC over the large heap grows
-//     faster than N². 10,000 nodes would hold 10^8 records, ~50 GB: it does not fit here.
+// Where the time goes, SWIM (node --cpu-prof and heap snapshots, 2026-12-05, load 6-16):
+//   Memory: every node holds every member, N² records, 220 B each at 3,000 nodes (208 B at
+//     1,000; the tables' hash maps fill unevenly): the Member object 104 B, its entries in
+//     MemberTable's two Maps (by name, by endpoint) ~95 B, probe order and ring slots 16 B.
+//     Until issue 17 a record was 426-484 B: a cached push/pull entry and its node (104 B),
+//     a property array for fields added after creation (64 B), a probe-ring hash WeakMap
+//     entry (74 B). props/sim/memory.test.ts holds the figure at 300 nodes.
+//   1,000 nodes, 60 s: 7 s CPU (14 s before). 3,000 nodes: 57 s CPU, 2.0 GB heap, 5.3 GB
+//     peak RSS (5 GB heap and over 5 min before). At 3,000: GC 40 % (the young generation
+//     fills every quarter of a simulated second or so, so timers and scheduled events
+//     outlive scavenges and are copied and promoted); push-pull merges 17 %; forming (every
+//     node merges the N-entry full state) 12 %; probe-ring rebuilds 12 % (a scan of N
+//     members, twice per node: first round, the crash); datagrams 8 %; push-pull sizes 6 %.
+//     Messages are shared objects between simulated nodes, never encoded or decoded: push-
+//     pull sizes are worked out from the entries' fields (props/sim/entry-size.ts).
+//   10,000 nodes: 10^8 records, ~22 GB of heap projected from 3,000 (N²): it does not fit
+//     here. It needs records without an object each (per-node columns of states and
+//     incarnations over a shared name index), a different MemberTable.
 //   Full stack, forming (2026-12-05, load 1.5-16). One document per node (n/<node>: its
 //     node record and endpoint), so N per store, N² in the process; each epoch has three
 //     changes here (its empty first change, the node record, the endpoint), three pushes.
@@ -38,9 +49,9 @@
 //     What is left is each node's own work per record, N² in the process (300 nodes: the
 //     views and the watches behind them 24 %, the DNS zone 21 % of it, GC 18 %, the
 //     scheduler 5 %, applying the first copy of each change and following the rest 7 %;
-//     0.3-0.6 ms per record per node here, GC and the simulator included). Getting 1,000 under 120 s would
-//     take sharing what each node derives (views, zone, index), which would no longer
-//     simulate separate nodes, or running them on more cores.
+//     0.3-0.6 ms per record per node here, GC and the simulator included). Getting 1,000
+//     under 120 s would take sharing what each node derives (views, zone, index), which
+//     would no longer simulate separate nodes, or running them on more cores.
 //   Full stack, memory: ~9 KB per (node, record) pair at 100 nodes: DNS zone ~4.8 KB (names,
 //     encoded rdata), store ~3.7 KB (views, digest, the fast path's seen/recent changes),
 //     membership ~0.5 KB. 1,000 nodes would need ~9 GB: BENCH_SCALE_VIEWS_EVERY=10 runs
@@ -69,6 +80,8 @@ export interface SwimRow {
   cpu_ms_per_node_s: number;
   heap_mb: number;
   heap_kb_per_node: number;
+  /** The process's peak resident set: the heap above plus garbage between collections and V8's spaces. */
+  rss_peak_mb: number;
   bytes_per_node_s: number;
   msgs_per_node_s: number;
   /** Crash until every survivor holds it dead, simulated seconds (null: not within a minute more). */
@@ -157,19 +170,23 @@ export function runSwim(nodes: number, simS: number, seed = 1): SwimRow {
   const victim = c.names()[Math.floor(nodes / 2)]!;
   c.crash(victim);
   const dead = timeToDead(c, victim, simS * 1000, 60_000);
-  const heap = heapMb() - base;
+  // CPU and wall before the heap is measured: its forced full collection of an N² heap
+  // (3 s at 3,000 nodes) is the measurement's cost, not the simulation's.
   const cpu = cpuS(cpu0);
+  const wall = (performance.now() - t0) / 1000;
+  const heap = heapMb() - base;
   return {
     kind: 'swim',
     nodes,
     sim_s: r2(c.now / 1000),
     form_wall_s: r2(formWall),
-    wall_s: r2((performance.now() - t0) / 1000),
+    wall_s: r2(wall),
     cpu_s: r2(cpu),
     events: c.scheduler.eventsProcessed,
     cpu_ms_per_node_s: r3((cpu * 1000) / nodes / (c.now / 1000)),
     heap_mb: r2(heap),
     heap_kb_per_node: r2((heap * 1000) / nodes),
+    rss_peak_mb: Math.round(process.resourceUsage().maxRSS / 1000),
     bytes_per_node_s: r2(perNodeS(after.bytes - before.bytes)),
     msgs_per_node_s: r2(perNodeS(after.msgs - before.msgs)),
     detect_s: dead === undefined ? null : r2(dead / 1000),

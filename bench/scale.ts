@@ -92,13 +92,19 @@ const MAX_HEAP_MB = Number(process.env.BENCH_SCALE_MAX_GB ?? totalmem() / 2e9) *
  */
 const MAX_CPU_S = Number(process.env.BENCH_SCALE_MAX_CPU_S ?? 1800);
 
-/** Why size `n` would not fit, projected from the last size that ran; undefined if it fits. */
+/**
+ * Why size `n` would not fit, projected from the last size that ran; undefined if it fits.
+ * The heap after a full collection is the records themselves (SWIM: about 220 B a member
+ * record at 3,000 nodes, growing slowly with N as the tables' hash maps do), so the heap
+ * projection (N²) is a floor: the process also needs room for garbage between collections.
+ */
 function wontFit(prev: SwimRow | FullRow | undefined, n: number): string | undefined {
   if (!prev) return undefined;
   const k = (n / prev.nodes) ** 2;
   const cpuExp = prev.kind === 'full' ? 2.5 : 2;
   const kCpu = (n / prev.nodes) ** cpuExp;
-  const from = `from ${prev.nodes} nodes`;
+  const perRecord = Math.round((prev.heap_mb * 1e6) / prev.nodes ** 2);
+  const from = `from ${prev.nodes} nodes, ${perRecord} B a record`;
   if (prev.heap_mb * k > MAX_HEAP_MB)
     return `not run: projected heap ${((prev.heap_mb * k) / 1000).toFixed(1)} GB (${from}, N²) > ${(MAX_HEAP_MB / 1000).toFixed(1)} GB`;
   if (prev.cpu_s * kCpu > MAX_CPU_S)
@@ -132,6 +138,7 @@ function printTables(swim: SwimRow[], full: FullRow[], real: RealRow[], failed: 
     'events',
     'cpu_ms_per_node_s',
     'heap_kb_per_node',
+    'rss_peak_mb',
     'bytes_per_node_s',
     'msgs_per_node_s',
     'detect_s',

@@ -29,8 +29,8 @@ export const FOLDERS = {
       swim: ['membership/core/swim.ts'],
       swim1: ['membership/core/swim.ts:1-513'], // options, constructor, public API, dispatch
       swim2: ['membership/core/swim.ts:514-803'], // admission, probing, acks and nacks
-      swim3: ['membership/core/swim.ts:804-1096'], // suspicion, dead, alive, refutation
-      swim4: ['membership/core/swim.ts:1097-1477'], // gossip, push-pull, merge, own messages
+      swim3: ['membership/core/swim.ts:804-1101'], // suspicion, dead, alive, refutation
+      swim4: ['membership/core/swim.ts:1102-1485'], // gossip, push-pull, merge, own messages
     },
   },
   'crdt-store': {

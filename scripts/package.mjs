@@ -1,8 +1,10 @@
 // `npm run package`: builds build/weft_<version>_<arch>.deb from dist/ (run after tsc).
 //
 // What it ships, and why (README, "Install on hosts"):
-// - dist/weft.mjs: the CLI and agent bundled by esbuild into one ES module, so the host
-//   needs no npm and no build step, and start-up reads one file instead of ~400 modules.
+// - dist/: the CLI and agent bundled by esbuild (scripts/bundle.mjs), so the host needs no npm
+//   and no build step, and start-up reads one file instead of ~400 modules: weft.cjs runs
+//   weft-main.cjs with V8's code cache, made here by the Node the package ships (bin/node),
+//   and the DNS and proxy workers beside them.
 // - node_modules/@automerge/automerge, pruned to its Node entry points: crdt-store/automerge.ts
 //   loads Automerge's wasm bindings by path next to that entry (they read the .wasm file
 //   beside them), so the package keeps Automerge as a package, and the bundle imports it.
@@ -12,7 +14,7 @@
 //
 // Env: WEFT_DEB_COMPRESS (default "xz") and WEFT_DEB_LEVEL (default 6), WEFT_PACKAGE_OUT (default
 // build/); the test passes gzip, 1 and its own folder.
-import { bundleCli } from './bundle.mjs';
+import { bundleCli, makeCodeCache } from './bundle.mjs';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,7 +32,7 @@ const lib = join(root, 'usr/lib/weft');
 rmSync(root, { recursive: true, force: true });
 mkdirSync(join(lib, 'dist'), { recursive: true });
 
-await bundleCli(join(lib, 'dist/weft.mjs'));
+await bundleCli(join(lib, 'dist'));
 // src/version.ts reads ../package.json relative to the bundle.
 writeFileSync(
   join(lib, 'package.json'),
@@ -41,6 +43,8 @@ copyAutomerge(join(repo, 'node_modules/@automerge/automerge'), join(lib, 'node_m
 cpSync(join(repo, 'dist/ui'), join(lib, 'dist/ui'), { recursive: true });
 mkdirSync(join(lib, 'bin'));
 cpSync(process.execPath, join(lib, 'bin/node'));
+// After the package.json (the agent reads its version) and Automerge are in place.
+await makeCodeCache(join(lib, 'dist'), join(lib, 'bin/node'), AGENT_NODE_FLAGS);
 
 writeExecutable(
   join(root, 'usr/bin/weft'),
@@ -50,7 +54,7 @@ writeExecutable(
     '# Beside this script (an install into another root), else where the package puts it.',
     'lib="${0%/bin/weft}/lib/weft"',
     '[ -x "$lib/bin/node" ] || lib=/usr/lib/weft',
-    `exec "$lib/bin/node" ${AGENT_NODE_FLAGS.join(' ')} "$lib/dist/weft.mjs" "$@"`,
+    `exec "$lib/bin/node" ${AGENT_NODE_FLAGS.join(' ')} "$lib/dist/weft.cjs" "$@"`,
     '',
   ].join('\n'),
 );

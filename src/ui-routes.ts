@@ -124,7 +124,7 @@ function watchView(
   };
 }
 
-/** dist/ui beside dist/src (the npm build), or ui/ beside the packaged bundle (dist/weft.mjs). */
+/** dist/ui beside dist/src (the npm build), or ui/ beside the packaged bundle (dist/weft-main.cjs). */
 function uiDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   return [join(here, '../ui'), join(here, 'ui')].find((d) => existsSync(join(d, 'index.html'))) ?? join(here, '../ui');

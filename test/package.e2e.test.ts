@@ -1,7 +1,9 @@
 // The .deb (issue 15): `npm run package`'s script builds it, dpkg installs it into a
 // throwaway root (--root, maintainer scripts run without a chroot, as DPKG_ROOT says), and
 // from there: the systemd unit verifies clean, `weft --version` and `--print-config` run with
-// no Node or npm on PATH, and the packaged agent starts and answers its API and DNS.
+// no Node or npm on PATH and with the code cache the package was built with, and the packaged
+// agent starts, answers its API, and serves a VIP through its userspace proxy's workers (which
+// it forks from files beside the bundle).
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
@@ -16,10 +18,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent } from './helpers/agent-process.js';
+import { eventually } from './helpers/eventually.js';
 import { skipUnless } from './helpers/system.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -117,6 +122,13 @@ t.test(
       t.match(c.stdout, /dataDir: \/var\/lib\/weft {2}# file/, 'the packaged config file is read and valid');
     });
 
+    t.test('the packaged command runs with its code cache', async (t) => {
+      const v = spawnSync(weft, ['--version'], { ...bare, env: { ...bare.env, WEFT_CODE_CACHE_DEBUG: '1' } });
+      t.equal(v.status, 0, v.stderr);
+      t.match(v.stderr, /^weft: code cache used \(/, 'V8 took the cache made when the package was built');
+      t.equal(v.stdout.trim(), version);
+    });
+
     t.test('the packaged agent starts and serves', async (t) => {
       const agent = await startAgent(
         t,
@@ -131,6 +143,41 @@ t.test(
       t.equal(put.status, 0, put.stderr);
       const get = spawnSync(weft, ['kv', 'get', 'pkg/x', '--api', agent.ready.api!], bare);
       t.match(get.stdout, /"ok": ?true/);
+    });
+
+    t.test("the packaged agent's userspace proxy workers serve a VIP", async (t) => {
+      const backend = createServer((_req, res) => res.end('from the backend\n'));
+      await new Promise<void>((r) => backend.listen(0, '127.0.9.10', r));
+      t.teardown(() => backend.close());
+      const port = (backend.address() as AddressInfo).port;
+      const agent = await startAgent(
+        t,
+        ['--node', 'pkg2', '--bind', '127.0.9.1', '--lb-datapath', 'userspace', '--proxy-cidr', '127.202.0.0/16'],
+        bare.env,
+        60_000,
+        [weft],
+      );
+      const api = ['--api', agent.ready.api!];
+      const reg = spawnSync(
+        weft,
+        ['service', 'register', 'web', '--addr', '127.0.9.10', '--vip', `web:8080->${port}`, ...api],
+        bare,
+      );
+      t.equal(reg.status, 0, reg.stderr);
+      const web = async () => {
+        const res = await fetch(`${agent.ready.api}/v1/vips`);
+        const { vips } = (await res.json()) as { vips: { vip: string; listen?: string; backends: string[] }[] };
+        return vips.find((v) => v.vip === 'web' && v.backends.length === 1);
+      };
+      await eventually('the VIP has its backend', async () => (await web()) !== undefined, 10_000);
+      const listen = (await web())!.listen;
+      t.equal(
+        await (await fetch(`http://${listen}/`)).text(),
+        'from the backend\n',
+        'traffic through the VIP reaches the backend',
+      );
+      const metrics = await (await fetch(`${agent.ready.api}/metrics`)).text();
+      t.notMatch(metrics, /weft_lb_proxy_worker_restarts_total [1-9]/, 'no proxy worker died');
     });
   },
 );

@@ -237,3 +237,26 @@ t.test('sample draws different members from call to call', async (t) => {
   for (let i = 0; i < 20; i++) for (const m of tb.sample(2, (m) => few.has(m.name))) picks.add(m.name);
   t.equal(picks.size, 6, 'every qualifying member is picked sometimes');
 });
+
+t.test('gone counts dead and left others through add, setState and remove', async (t) => {
+  const tb = table();
+  t.equal(tb.gone(), 0, 'nobody yet');
+  const a = member('a', 'dead');
+  const b = member('b', 'left');
+  const c = member('c');
+  for (const m of [a, b, c]) tb.add(m);
+  t.equal(tb.gone(), 2, 'a dead and a left member added');
+  tb.setState(c, 'left');
+  t.equal(tb.gone(), 3, 'alive to left');
+  tb.setState(b, 'dead');
+  t.equal(tb.gone(), 3, 'left to dead stays gone');
+  tb.setState(a, 'suspect');
+  t.equal(tb.gone(), 2, 'dead to suspect is no longer gone');
+  tb.setState(tb.self, 'left');
+  t.equal(tb.gone(), 2, 'self leaving is not counted');
+  tb.remove(b);
+  tb.remove(c);
+  t.equal(tb.gone(), 0, 'removed');
+  tb.remove(c);
+  t.equal(tb.gone(), 0, 'a second remove changes nothing');
+});

@@ -6,7 +6,7 @@
 // in lockstep. Counts of live members are kept incrementally because every gossip packet
 // needs N (for the retransmit limit) and scanning 1,000 records per packet would dominate.
 
-import type { MemberState, PushNodeState } from '../messages.js';
+import type { MemberState } from '../messages.js';
 import { randomInt, shuffle, type Rng } from '../../base/rng.js';
 import type { Suspicion } from './suspicion.js';
 import type { Timer } from './timers.js';
@@ -27,10 +27,6 @@ export interface Member {
   toldAt?: number;
   suspicion?: Suspicion;
   suspicionTimer?: Timer;
-  /** This member as a push/pull entry, reused while it still matches (see SwimCore.fullState). */
-  pushState?: PushNodeState;
-  /** The same entry with the certificate whole, for a peer that lacks it (identity on). */
-  pushStateWhole?: PushNodeState;
   /**
    * With identity on: the highest incarnation the member itself announced (signed, or
    * unsigned in the migration window), and the signature and certificate of that alive.
@@ -56,6 +52,7 @@ export class MemberTable {
   private probeIndex = 0;
   private liveOthersCount = 0;
   private deadCount = 0;
+  private leftCount = 0;
   private liveVersion = 0;
 
   constructor(
@@ -91,6 +88,11 @@ export class MemberTable {
   /** Members in state dead (not left) other than self. */
   dead(): number {
     return this.deadCount;
+  }
+
+  /** Members in state dead or left other than self: those reaping may remove. */
+  gone(): number {
+    return this.deadCount + this.leftCount;
   }
 
   /** N as the scaling formulas use it: live members, self included. */
@@ -205,5 +207,6 @@ export class MemberTable {
   private count(state: MemberState, delta: number): void {
     if (state === 'alive' || state === 'suspect') this.liveOthersCount += delta;
     else if (state === 'dead') this.deadCount += delta;
+    else if (state === 'left') this.leftCount += delta;
   }
 }

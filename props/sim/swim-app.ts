@@ -5,6 +5,7 @@ import type { Message, PacketMessage, PushPull } from '../../membership/messages
 import type { MemberEventOutput, Output } from '../../membership/core/outputs.js';
 import { defaultMeasure, type MeasureFn } from '../../membership/core/size.js';
 import type { SwimCore } from '../../membership/core/swim.js';
+import { entrySize } from './entry-size.js';
 import type { SimApp, SimHost } from './host.js';
 import type { SimNetwork } from './network.js';
 
@@ -15,13 +16,13 @@ export interface SwimAppHooks {
 
 /**
  * Bytes of a stream message by the default measure. A push-pull is summed entry by
- * entry: entries are reused objects, so with the memoised measure a 1,000-member sync
- * costs lookups, not an encode. Within a few bytes of encoding the whole message.
+ * entry, each worked out from its fields (entrySize), so a 1,000-member sync costs
+ * arithmetic, not an encode. Within a few bytes of encoding the whole message.
  */
 export function defaultStreamSize(msg: Message): number {
   if (msg.t !== 'push-pull') return defaultMeasure(msg);
   let bytes = 24; // the envelope: type tag, join flag, array header
-  for (const s of msg.states) bytes += defaultMeasure(s as unknown as Message);
+  for (const s of msg.states) bytes += entrySize(s);
   return bytes;
 }
 

@@ -53,7 +53,7 @@ interface Node {
 /** Lines of a dead agent's output shown with the news. */
 const TAIL_LINES = 8;
 
-// The script this process runs as: dist/src/cli.js in a checkout, dist/weft.mjs when packaged.
+// The script this process runs as: dist/src/cli.js in a checkout, dist/weft.cjs (the launcher) when packaged.
 const CLI = process.argv[1]!;
 
 /** The agents to start and each one's command line. */

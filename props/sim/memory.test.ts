@@ -1,0 +1,31 @@
+// Memory per member record in the simulator (issue 17): every simulated node holds every
+// member, N² records, so the bytes of one record decide the largest cluster that fits
+// (bench `scale`). About 260 B each at 300 nodes, everything the cluster holds divided by
+// N²; 484 B while each record carried a cached push/pull entry, a property array and a
+// probe-ring hash. The bound leaves 1.7 times today's figure: the run is deterministic
+// and measured after full collections, so only a real change of the records moves it.
+import t from 'tap';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MembershipCluster } from './membership-cluster.js';
+
+const NODES = 300;
+const BOUND_B = 450;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function heapUsed(): number {
+  for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+t.test(`${NODES} nodes hold each member in under ${BOUND_B} bytes`, async (t) => {
+  const before = heapUsed();
+  const c = new MembershipCluster({ nodes: NODES, seed: 1 });
+  c.run(40_000); // past every node's first push/pull (within 30 s) and its first probes
+  const perRecord = (heapUsed() - before) / NODES ** 2;
+  t.comment(`${perRecord.toFixed(0)} B per member record (${NODES} nodes, everything the cluster holds)`);
+  t.ok(perRecord < BOUND_B, `${perRecord.toFixed(0)} B per record`);
+  t.ok(c.converged(), 'the cluster is whole, so every node holds every member');
+});
