@@ -42,10 +42,11 @@
 //     messages in the same order, props/sim/store-share.test.ts), each change is decoded
 //     once (automerge.ts), and a change that comes before its epoch's first waits for it
 //     instead of costing a repair (a protocol fix: no sync messages while forming).
-//     Forming, wall / CPU s: 100 nodes 4.0 / 5.8 (20.5 / 37.8 with BENCH_SCALE_SHARE=0;
-//     load 5), 300 nodes 35 / 30-41 (load 10-28), 1,000 nodes with the zone and LB index on
-//     100 of them 698 / 622 (load 6-88, heap 3.5 GB, 5.9 GB RSS): far from issue 17's 120 s
-//     (there, more than 256 documents wait at once at some nodes: 5 sync messages per node).
+//     Forming, wall / CPU s: 100 nodes 3.6-4.0 / 5.1-5.8 (20.5 / 37.8 with
+//     BENCH_SCALE_SHARE=0; load 2-5), 300 nodes 27.5 / 32.5 (load 2; 35 / 41 at load
+//     10-28), 1,000 nodes with the zone and LB index on 100 of them 438 / 612 (load 3-6;
+//     heap 3.3 GB, 5.8 GB RSS; 698 s wall at load 6-88): far from issue 17's 120 s (there,
+//     more than 256 documents wait at once at some nodes: 5 sync messages per node).
 //     What is left is each node's own work per record, N² in the process (300 nodes: the
 //     views and the watches behind them 24 %, the DNS zone 21 % of it, GC 18 %, the
 //     scheduler 5 %, applying the first copy of each change and following the rest 7 %;
