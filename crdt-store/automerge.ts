@@ -14,6 +14,8 @@
 
 import type * as Automerge from '@automerge/automerge';
 import { createRequire } from 'node:module';
+import { LruMap } from '../base/lru.js';
+import { bytesKey } from '../membership/cert-book.js';
 import { dirname, join } from 'node:path';
 
 /** A low-level Automerge document. */
@@ -69,32 +71,36 @@ type DecodedChange = ReturnType<WasmApi['decodeChange']>;
  * first. A pushed change is decoded by admission, again for the keys it touches, and with
  * identity for its signature; in a simulator, by every node of the process.
  */
-const decoded = new Map<string, DecodedChange | Error>();
 let decodeCacheEntries = 256;
+let decoded = new LruMap<string, DecodedChange | Error>(decodeCacheEntries);
 /** Changes larger than this are decoded every time (their key would be as large). */
 const MAX_CACHED_CHANGE_BYTES = 4096;
+/**
+ * Nor is a change of more ops kept: Automerge's columns run-length encode, so a few bytes
+ * can decode to thousands of ops, and a peer could pin them all in the cache.
+ */
+const MAX_CACHED_CHANGE_OPS = 64;
 
-/** How many decoded changes to keep (a simulator running many stores keeps more). */
+/** How many decoded changes to keep (a simulator running many stores keeps more); empties the cache. */
 export function amDecodeCacheSize(entries: number): void {
   decodeCacheEntries = Math.max(0, Math.floor(entries));
-  while (decoded.size > decodeCacheEntries) decoded.delete(decoded.keys().next().value!);
+  decoded = new LruMap(decodeCacheEntries);
 }
 
 /** Throws on bytes that are not a change. What it returns is shared: never change it. */
 export function amDecodeChange(change: Uint8Array): DecodedChange {
   if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
-  const key = Buffer.from(change.buffer, change.byteOffset, change.byteLength).toString('latin1');
+  const key = bytesKey(change);
   let d = decoded.get(key);
-  if (d !== undefined) decoded.delete(key);
-  else {
+  if (d === undefined) {
     try {
       d = wasm.decodeChange(change);
     } catch (err) {
       d = err instanceof Error ? err : new Error(String(err));
     }
-    if (decoded.size >= decodeCacheEntries) decoded.delete(decoded.keys().next().value!);
   }
-  decoded.set(key, d);
+  // Set again on a hit too: that makes it the most recently used.
+  if (((d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) decoded.set(key, d);
   if (d instanceof Error) throw d;
   return d;
 }

@@ -45,3 +45,19 @@ t.test('the cache is bounded, least recently used out first', async (t) => {
   t.not(amDecodeChange(a!), amDecodeChange(a!), 'size 0: no cache');
   amDecodeCacheSize(256);
 });
+
+t.test('a change of many ops is decoded every time, never kept', async (t) => {
+  // Automerge's columns run-length encode: few bytes can decode to many ops, which a peer
+  // could otherwise pin in the cache.
+  const d = amCreate('bb');
+  for (let i = 0; i < 100; i++) d.put('_root', `k${i}`, 'v', 'str');
+  d.commit(null, 0);
+  const many = d.getLastLocalChange()!;
+  d.free();
+  t.ok(many.length <= 4096, `small in bytes (${many.length})`);
+  const first = amDecodeChange(many) as unknown as { ops: unknown[] };
+  t.equal(first.ops.length, 100);
+  t.not(amDecodeChange(many), first, 'decoded afresh');
+  const [small] = changes(1);
+  t.equal(amDecodeChange(small!), amDecodeChange(small!), 'a one-op change is still kept');
+});

@@ -23,6 +23,7 @@
 
 import type { AmDoc } from './automerge.js';
 import type { Entry } from './entry.js';
+import { bytesKey } from '../membership/cert-book.js';
 
 export type { Entry } from './entry.js';
 
@@ -183,6 +184,6 @@ export class DocPool {
 /** The state and the exact bytes: equal keys mean the same input to the same history. */
 function transitionKey(from: FrozenDoc, chunks: readonly Uint8Array[]): string {
   let k = `${from.serial}|`;
-  for (const c of chunks) k += `${c.length}:${Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1')}`;
+  for (const c of chunks) k += `${c.length}:${bytesKey(c)}`;
   return k;
 }

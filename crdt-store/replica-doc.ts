@@ -370,8 +370,10 @@ export class ReplicaDoc {
    * waited for these were released too, or some of these now wait) Automerge's diff says.
    */
   private merging(apply: () => unknown, known?: (changesAfter: number) => Set<string> | undefined): KeyChange[] {
-    this.lastTouched = [];
-    this.lastBad = 0;
+    if (this.pool) {
+      this.lastTouched = [];
+      this.lastBad = 0;
+    }
     const before = this.am.getHeads();
     apply();
     const after = this.am.getHeads();
@@ -388,14 +390,17 @@ export class ReplicaDoc {
     }
     const out: KeyChange[] = [];
     const bad = this.badValues;
-    this.lastTouched = [...touched];
     for (const key of touched) {
       const beforeText = this.entries.get(key)?.text;
       this.refresh(key);
       const afterText = this.entries.get(key)?.text;
       if (beforeText !== afterText) out.push({ key, before: beforeText, after: afterText });
     }
-    this.lastBad = this.badValues - bad;
+    // What the pool records of this merge, for replicas that follow it (no pool: nobody reads it).
+    if (this.pool) {
+      this.lastTouched = [...touched];
+      this.lastBad = this.badValues - bad;
+    }
     return out;
   }
 
