@@ -4,6 +4,10 @@
 // opens an HTTP server. Runs of the two alternate. Then where the time goes: the module load
 // cost of each part (bench/startup-modules.ts, in a fresh process), and one more start at
 // debug level whose log says when each component had started.
+//
+// As root, every process runs in a network namespace of the bench's own: an agent at its
+// defaults programs the LB's nft table and VIP interface, which it leaves on purpose when it
+// stops (so VIP traffic survives a restart), and the host's own would be overwritten.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,11 +83,25 @@ interface Started {
   kill: () => Promise<void>;
 }
 
+/** The bench's own network namespace (root only; `ip netns exec` execs, so the pid is node's), deleted on exit. */
+const netns = process.getuid?.() === 0 ? makeNetns(`wt${process.pid}start`) : undefined;
+
+function makeNetns(ns: string): string {
+  execFileSync('ip', ['netns', 'add', ns]);
+  process.on('exit', () => spawnSync('ip', ['netns', 'del', ns]));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
 function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const spawnedAt = Date.now();
-    const p = spawn(process.execPath, [...s.args, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const argv = [process.execPath, ...s.args, ...extra];
+    const p = netns
+      ? spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d;
@@ -153,7 +171,7 @@ console.log(`\nmodule load, by part, in the order the agent needs them (median o
 console.log(`${'part'.padEnd(46)}  ${'ms'.padStart(7)}  ${'RSS MB'.padStart(7)}`);
 for (const m of modules)
   console.log(`${m.step.padEnd(46)}  ${m.ms.toFixed(1).padStart(7)}  ${m.rss_mb.toFixed(1).padStart(7)}`);
-const phases = await startPhases();
+const phases = await startPhases(bundled ? subjects[2]! : subjects[0]!);
 console.log('\none start at debug level: time to each point, and what it took');
 console.log(`${'point'.padEnd(46)}  ${'at ms'.padStart(7)}  ${'took'.padStart(7)}`);
 for (const p of phases)
@@ -190,9 +208,9 @@ function moduleCosts(): { step: string; ms: number; rss_mb: number }[] {
   }));
 }
 
-/** From one start at debug level: spawn to "starting components" (modules, config, assembly), then each component. */
-async function startPhases(): Promise<{ point: string; at: number; took: number }[]> {
-  const r = await startOnce(subjects[0]!, ['--log-level', 'debug']);
+/** From one start of the headline subject at debug level: spawn to "starting components" (modules, config, assembly), then each component. */
+async function startPhases(subject: Subject): Promise<{ point: string; at: number; took: number }[]> {
+  const r = await startOnce(subject, ['--log-level', 'debug']);
   await r.kill();
   const points: { point: string; at: number; took: number }[] = [];
   let prev = r.spawnedAt;

@@ -47,9 +47,12 @@ export class DummyInterface {
     return set;
   }
 
-  /** Makes the interface exist, be up, and hold exactly `addrs`. Returns how many addresses changed. */
-  async sync(addrs: Set<string>): Promise<number> {
-    let have = await this.addresses();
+  /**
+   * Makes the interface exist, be up, and hold exactly `addrs`. Returns how many addresses
+   * changed. `read` is what `addresses()` said, if the caller has just asked.
+   */
+  async sync(addrs: Set<string>, read?: { have: Set<string> | undefined }): Promise<number> {
+    let have = read ? read.have : await this.addresses();
     const cmds: string[] = [];
     if (have === undefined) {
       await this.create();
@@ -64,14 +67,15 @@ export class DummyInterface {
     return cmds.length;
   }
 
+  /** Adds the interface and sets it up in one `ip -batch` (it stops at a failing line). */
   private async create(): Promise<void> {
+    const up = `link set ${this.name} up\n`;
     try {
-      await this.ip(['link', 'add', this.name, 'type', 'dummy']);
+      await this.ip(['-batch', '-'], `link add ${this.name} type dummy\n${up}`);
     } catch (err) {
       if (!/Unknown device type/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
-      await this.ip(['link', 'add', this.name, 'type', 'bridge']);
+      await this.ip(['-batch', '-'], `link add ${this.name} type bridge\n${up}`);
     }
-    await this.ip(['link', 'set', this.name, 'up']);
   }
 
   async remove(): Promise<void> {

@@ -70,6 +70,7 @@ export class NftDatapath {
     const res: ApplyResult = { changed: false, full: false, failures: 0, skipped: [] };
     let next: PlanIndex | undefined;
     let addrsChanged = true;
+    let ifaceRead: { have: Set<string> | undefined } | undefined;
     const old = this.index;
     if (old && !fullCheck) {
       let script: string | undefined;
@@ -97,20 +98,7 @@ export class NftDatapath {
     if (fullCheck || !this.index) {
       next ??= new PlanIndex(vips, this.affinity, ranges);
       addrsChanged = true;
-      const actual = await this.nft.read();
-      // Once per start: weft's table of before IPv6 beside ours (a downgrade and upgrade
-      // again) would hook VIP traffic twice; the full write deletes it.
-      const legacy = !this.legacyChecked && (await this.nft.legacyExists());
-      this.legacyChecked = true;
-      if (legacy || !matches(next.plan, actual)) {
-        try {
-          await this.nft.apply(renderFull(next.plan, this.nft.table));
-        } catch (err) {
-          res.failures++;
-          throw err;
-        }
-        res.changed = res.full = true;
-      }
+      ifaceRead = await this.writeFull(next, res);
       this.index = next;
     }
     this.indexRange = rangeKey;
@@ -120,12 +108,43 @@ export class NftDatapath {
     // Like the table, the interface is read on full checks and when the addresses change.
     if (fullCheck || addrsChanged || !this.addrsSynced) {
       this.addrsSynced = false;
-      if ((await this.iface.sync(plan.vipAddrs)) > 0) res.changed = true;
+      if ((await this.iface.sync(plan.vipAddrs, ifaceRead)) > 0) res.changed = true;
       this.addrsSynced = true;
     }
     const err = await this.forgetUdpFlows(vips);
     if (err) res.conntrackError = err;
     return res;
+  }
+
+  /**
+   * A full check: reads the table and writes it whole if it is not what `next` plans.
+   * Returns what the VIP interface holds, read beside the table (undefined if that read failed).
+   */
+  private async writeFull(next: PlanIndex, res: ApplyResult): Promise<{ have: Set<string> | undefined } | undefined> {
+    // The reads go out together: each is a process start (`nft`, `ip`), and they are most
+    // of the load balancer's share of an agent's start. Once per start: weft's table of
+    // before IPv6 beside ours (a downgrade and upgrade again) would hook VIP traffic twice;
+    // the full write deletes it.
+    const [actual, legacy, iface] = await Promise.all([
+      this.nft.read(),
+      !this.legacyChecked && this.nft.legacyExists(),
+      // A failed read is left to the interface's sync to report, after the rules are written.
+      this.iface.addresses().then(
+        (have) => ({ have }),
+        () => undefined,
+      ),
+    ]);
+    this.legacyChecked = true;
+    if (legacy || !matches(next.plan, actual)) {
+      try {
+        await this.nft.apply(renderFull(next.plan, this.nft.table));
+      } catch (err) {
+        res.failures++;
+        throw err;
+      }
+      res.changed = res.full = true;
+    }
+    return iface;
   }
 
   /**
