@@ -24,7 +24,8 @@ const common = {
   // to JavaScript when they are absent. dockerode and the optional components stay lazy in the
   // bundle: esbuild keeps a dynamic import() as a deferred initialiser, so a node without
   // Docker never evaluates it.
-  external: ['@automerge/automerge', '*.node', 'cpu-features', 'msgpackr-extract'],
+  external: ['@automerge/automerge', '*.node', 'cpu-features'],
+  plugins: [notShipped('msgpackr-extract')],
   // Names are kept (logs and errors name functions); whitespace and syntax are not: the
   // source is what V8 reads and hashes on every start, 2.5 MB instead of 4.
   minifyWhitespace: true,
@@ -32,6 +33,24 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
+
+/**
+ * An optional native add-on the package does not ship, as a module that throws: its user
+ * falls back to JavaScript at once, as on a host, instead of searching node_modules folders
+ * up to the root (and finding the build machine's copy: the startup bench's bundle loaded
+ * msgpackr-extract's add-on from the repository, ~20 ms that no host pays).
+ */
+function notShipped(name) {
+  return {
+    name: `not-shipped:${name}`,
+    setup(b) {
+      b.onResolve({ filter: new RegExp(`^${name}$`) }, () => ({ path: name, namespace: 'not-shipped' }));
+      b.onLoad({ filter: /.*/, namespace: 'not-shipped' }, () => ({
+        contents: `throw new Error('${name} is not part of the package');`,
+      }));
+    },
+  };
+}
 
 /** CommonJS: a module's own URL is its file's, and dynamic imports of Node's modules are require()s. */
 const asCommonJs = {
