@@ -228,9 +228,11 @@ export class LbDriver {
     if (!['auto', 'nft', 'userspace'].includes(choice))
       throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
+    let probe: Awaited<ReturnType<typeof Nft.probe>>;
     if (choice !== 'userspace') {
       const root = process.getuid?.() === 0;
-      const usable = root && (await Nft.usable({ netns: opts.netns }));
+      probe = root ? await Nft.probe({ netns: opts.netns }) : undefined;
+      const usable = probe !== undefined;
       if (choice === 'nft' && !usable) {
         throw new LbStartError(
           root
@@ -249,6 +251,7 @@ export class LbDriver {
             iface: opts.iface,
             affinity: opts.affinity,
             vipCidr: [vipCidr.text, ...(guard.vipCidr6 ? [guard.vipCidr6.text] : [])],
+            tables: probe?.tables,
           })
         : userspaceDatapath(opts, (what, detail) =>
             lb?.log[what === 'ejected' ? 'info' : 'warn'](detail, EVENTS[what]),

@@ -12,7 +12,7 @@ import { DummyInterface } from './dummy.js';
 import { run } from '../base/exec.js';
 import { sameSet } from '../base/sets.js';
 import { Nft } from './nft.js';
-import { matches, renderDiff, renderFull, type Affinity } from './nft-plan.js';
+import { emptyActual, FAMILY, LEGACY_FAMILY, matches, renderDiff, renderFull, type Affinity } from './nft-plan.js';
 import { PlanIndex } from './nft-plan-index.js';
 
 export interface NftDatapathOptions {
@@ -22,6 +22,11 @@ export interface NftDatapathOptions {
   affinity?: Affinity;
   /** The VIP CIDRs (`198.18.0.0/15`, and lb.vipCidr6): traffic to them that is not DNATed is refused, never routed. */
   vipCidr?: string | readonly string[];
+  /**
+   * The tables `Nft.probe` listed just before ("family name"): the first full check reads
+   * only those of ours that exist. Each read is a process start, at the agent's start.
+   */
+  tables?: ReadonlySet<string>;
 }
 
 export interface ApplyResult {
@@ -51,6 +56,8 @@ export class NftDatapath {
   /** Whether the interface held the plan's addresses after the last pass. */
   private addrsSynced = false;
   private legacyChecked = false;
+  /** `tables` until the first full check. */
+  private probedTables: ReadonlySet<string> | undefined;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -58,6 +65,7 @@ export class NftDatapath {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? DEFAULTS.affinity;
+    this.probedTables = opts.tables;
     this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }
@@ -125,9 +133,12 @@ export class NftDatapath {
     // of the load balancer's share of an agent's start. Once per start: weft's table of
     // before IPv6 beside ours (a downgrade and upgrade again) would hook VIP traffic twice;
     // the full write deletes it.
+    const probed = this.probedTables;
+    this.probedTables = undefined;
+    const listed = (family: string) => probed === undefined || probed.has(`${family} ${this.nft.table}`);
     const [actual, legacy, iface] = await Promise.all([
-      this.nft.read(),
-      !this.legacyChecked && this.nft.legacyExists(),
+      listed(FAMILY) ? this.nft.read() : emptyActual(),
+      !this.legacyChecked && listed(LEGACY_FAMILY) && this.nft.legacyExists(),
       // A failed read is left to the interface's sync to report, after the rules are written.
       this.iface.addresses().then(
         (have) => ({ have }),

@@ -65,13 +65,40 @@ export class Nft {
 
   /** Whether nft runs here (and we may use it): `nft list tables` works. */
   static async usable(opts: NftOptions = {}): Promise<boolean> {
+    return (await Nft.probe(opts)) !== undefined;
+  }
+
+  /**
+   * `nft -j list tables`: undefined if nft does not run here (or we may not use it), else
+   * the tables it lists as "family name" (`tables` undefined if the list could not be read).
+   */
+  static async probe(opts: NftOptions = {}): Promise<{ tables?: ReadonlySet<string> } | undefined> {
+    let out: string;
     try {
-      await run(inNetns(opts.netns, [opts.nft ?? DEFAULTS.nftCommand, 'list', 'tables']), {
+      out = await run(inNetns(opts.netns, [opts.nft ?? DEFAULTS.nftCommand, '-j', 'list', 'tables']), {
         timeoutMs: DEFAULTS.nftProbeTimeoutMs,
       });
-      return true;
     } catch {
-      return false;
+      return undefined;
     }
+    return { tables: parseTables(out) };
+  }
+}
+
+/** The tables of `nft -j list tables` as "family name"; undefined for output of another shape. */
+export function parseTables(json: string): Set<string> | undefined {
+  try {
+    const items = (JSON.parse(json) as { nftables?: unknown }).nftables;
+    if (!Array.isArray(items)) return undefined;
+    const tables = new Set<string>();
+    for (const item of items as { table?: { family?: unknown; name?: unknown } }[]) {
+      const t = item?.table;
+      if (t === undefined) continue;
+      if (typeof t.family !== 'string' || typeof t.name !== 'string') return undefined;
+      tables.add(`${t.family} ${t.name}`);
+    }
+    return tables;
+  } catch {
+    return undefined;
   }
 }
