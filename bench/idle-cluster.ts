@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcGroup, cleanEnv, sleep, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
-import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { serfInstalled } from './membership-real.js';
 import { envFlag, envNumber as num } from './_env.js';
 import { residentMb } from './proc-memory.js';
@@ -101,7 +101,7 @@ async function startWeft(group: ProcGroup, net: string, i: number, join: string 
     ...['--preset', 'lan', '--log-format', 'json'],
     ...(join ? ['--join', join] : []),
   ];
-  const proc = group.spawn(`weft-${i + 1}`, process.execPath, args, cleanEnv());
+  const proc = group.spawn(`weft-${i + 1}`, process.execPath, args, agentEnv(cleanEnv()));
   // Generous: 30 agents loading their modules on a shared 2-core host.
   const ready = await proc.waitFor((t) => t.includes('weft agent ready'), 300_000, 'ready line');
   return { proc, api: (JSON.parse(ready.text) as { api?: string }).api };

@@ -32,6 +32,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { nftUsable, removeNftTable, setupNft, type NftCounters, type NftTotals } from './membership-nft.js';
+import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { cleanEnv, ProcGroup, sleep, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { HERMETIC_AGENT_FLAGS } from '../test/helpers/agent-process.js';
@@ -203,10 +204,20 @@ class WeftCluster implements Impl {
     const own = ['--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT)];
     const args =
       this.mode === 'membership'
-        ? [MEMBERSHIP_ONLY, ...own]
-        : [CLI, 'agent', ...HERMETIC_AGENT_FLAGS, ...own, '--preset', 'lan', '--log-format', 'json'];
+        ? [...AGENT_NODE_FLAGS, MEMBERSHIP_ONLY, ...own]
+        : [
+            ...AGENT_NODE_FLAGS,
+            CLI,
+            'agent',
+            ...HERMETIC_AGENT_FLAGS,
+            ...own,
+            '--preset',
+            'lan',
+            '--log-format',
+            'json',
+          ];
     if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
-    const p = this.group.spawn(this.names[i], process.execPath, args, cleanEnv());
+    const p = this.group.spawn(this.names[i], process.execPath, args, agentEnv(cleanEnv()));
     this.procs[i] = p;
     // Generous: 20 agents loading every module at once on a shared 2-core host took over 30 s.
     const ready = await p.waitFor((t) => t.includes('weft agent ready'), 120_000, 'ready line');

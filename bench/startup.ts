@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HERMETIC_PORT_FLAGS } from '../test/helpers/agent-process.js';
-import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
 import { residentMb } from './proc-memory.js';
@@ -30,6 +30,8 @@ const FLOOR = `require('node:http').createServer((q, s) => s.end('ok')).listen(0
 interface Subject {
   name: string;
   args: string[];
+  /** The agent's environment (its malloc tuning, as the package's wrapper and npm start set it); the floor's is the bench's. */
+  env?: NodeJS.ProcessEnv;
   isReady: (line: string) => boolean;
 }
 
@@ -38,13 +40,19 @@ const isAgentReady = (l: string) => l.includes('weft agent ready');
 const bundle = buildBundle();
 
 const subjects: Subject[] = [
-  { name: 'weft agent (dist/)', args: [...AGENT_NODE_FLAGS, CLI, ...AGENT_ARGS], isReady: isAgentReady },
+  {
+    name: 'weft agent (dist/)',
+    args: [...AGENT_NODE_FLAGS, CLI, ...AGENT_ARGS],
+    env: agentEnv(),
+    isReady: isAgentReady,
+  },
   { name: 'floor (node -e http server)', args: ['-e', FLOOR], isReady: (l) => l.trim() === 'ready' },
   ...(bundle
     ? [
         {
           name: 'weft agent (bundle, as packaged)',
           args: [...AGENT_NODE_FLAGS, bundle, ...AGENT_ARGS],
+          env: agentEnv(),
           isReady: isAgentReady,
         },
       ]
@@ -99,9 +107,9 @@ function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
     const t0 = performance.now();
     const spawnedAt = Date.now();
     const argv = [process.execPath, ...s.args, ...extra];
-    const p = netns
-      ? spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    const stdio: ['ignore', 'pipe', 'inherit'] = ['ignore', 'pipe', 'inherit'];
+    const opts = { env: s.env, stdio };
+    const p = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], opts) : spawn(argv[0]!, argv.slice(1), opts);
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d;

@@ -13,7 +13,7 @@ import { Journal } from '../crdt-store/persist/journal.js';
 import { ReplicaDoc } from '../crdt-store/replica-doc.js';
 import { canonicalJson, DEFAULT_VALUE_LIMITS } from '../crdt-store/json-value.js';
 import { actorId, ownDocId } from '../crdt-store/names.js';
-import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 
 const child = fileURLToPath(new URL('./store-child.js', import.meta.url));
 
@@ -32,7 +32,10 @@ function childRss(
   name: string,
   flags: string[] = [],
 ): { rss_mb: number; heap_total_mb: number; heap_mb: number; external_mb: number; docs: number; records: number } {
-  const r = spawnSync(process.execPath, ['--expose-gc', ...flags, child, 'rss', dir, name], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...flags, child, 'rss', dir, name], {
+    encoding: 'utf8',
+    env: agentEnv(),
+  });
   if (r.status !== 0) throw new Error(`rss child failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
-const { AGENT_NODE_FLAGS } = await import(join(repo, 'dist/src/node-flags.js'));
+const { AGENT_NODE_FLAGS, AGENT_GLIBC_TUNABLES } = await import(join(repo, 'dist/src/node-flags.js'));
 const { exampleConfig } = await import(join(repo, 'dist/src/config-example.js'));
 
 const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
@@ -54,6 +54,8 @@ writeExecutable(
     '# Beside this script (an install into another root), else where the package puts it.',
     'lib="${0%/bin/weft}/lib/weft"',
     '[ -x "$lib/bin/node" ] || lib=/usr/lib/weft',
+    '# malloc gives back what the start frees (src/node-flags.ts); a GLIBC_TUNABLES of the host wins.',
+    `export GLIBC_TUNABLES="\${GLIBC_TUNABLES:-${AGENT_GLIBC_TUNABLES}}"`,
     `exec "$lib/bin/node" ${AGENT_NODE_FLAGS.join(' ')} "$lib/dist/weft.cjs" "$@"`,
     '',
   ].join('\n'),

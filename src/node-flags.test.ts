@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { AGENT_NODE_FLAGS } from './node-flags.js';
+import { AGENT_GLIBC_TUNABLES, AGENT_NODE_FLAGS, agentEnv } from './node-flags.js';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
 
@@ -22,4 +22,14 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
     /\[process\.execPath, \.\.\.AGENT_NODE_FLAGS, CLI\]/,
     'the tests start agents with them',
   );
+});
+
+t.test("the agent's malloc tuning is in its environment wherever it is started, a host's own winning", async (t) => {
+  const start = (JSON.parse(read('../package.json')) as { scripts: { start: string } }).scripts.start;
+  t.ok(start.startsWith(`GLIBC_TUNABLES=\${GLIBC_TUNABLES:-${AGENT_GLIBC_TUNABLES}} `), `npm start: ${start}`);
+  t.match(read('./commands/dev-cluster.ts'), /env: agentEnv\(\)/, 'dev-cluster');
+  // the package's wrapper: test/package.e2e.test.ts reads the running agent's environment
+  t.equal(agentEnv({ PATH: '/bin' }).GLIBC_TUNABLES, AGENT_GLIBC_TUNABLES);
+  t.equal(agentEnv({ PATH: '/bin' }).PATH, '/bin');
+  t.equal(agentEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=1');
 });

@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_GLIBC_TUNABLES } from '../src/node-flags.js';
 import { startAgent } from './helpers/agent-process.js';
 import { eventually } from './helpers/eventually.js';
 import { skipUnless } from './helpers/system.js';
@@ -139,6 +140,10 @@ t.test(
       );
       const health = await fetch(`${agent.ready.api}/v1/health`);
       t.equal(health.status, 200);
+      // The wrapper execs node, so the agent's pid is node's.
+      const environ = readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8').split('\0');
+      const tunables = `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? AGENT_GLIBC_TUNABLES}`;
+      t.ok(environ.includes(tunables), `the wrapper tunes malloc (src/node-flags.ts): ${tunables}`);
       const put = spawnSync(weft, ['kv', 'put', 'pkg/x', '{"ok":true}', '--api', agent.ready.api!], bare);
       t.equal(put.status, 0, put.stderr);
       const get = spawnSync(weft, ['kv', 'get', 'pkg/x', '--api', agent.ready.api!], bare);

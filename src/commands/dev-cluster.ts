@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommand } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
-import { AGENT_NODE_FLAGS } from '../node-flags.js';
+import { AGENT_NODE_FLAGS, agentEnv } from '../node-flags.js';
 import { CONTROL_SOCKET, MAX_DEV_NODES, controlNode, devNode, openCluster, type DevCluster } from '../chaos/cluster.js';
 
 export const STATE_FILE = 'cluster.json';
@@ -224,8 +224,11 @@ const running = (n: Node) => n.proc !== undefined && n.proc.exitCode === null &&
 
 async function startNode(n: Node, dir: string, state: ClusterState): Promise<void> {
   const proc = (n.proc = n.ns
-    ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, n.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    ? spawn('ip', ['netns', 'exec', n.ns, process.execPath, ...n.args], {
+        env: agentEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, n.args, { env: agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] }));
   n.paused = false;
   n.stopping = false;
   n.tail = [];
