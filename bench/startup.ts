@@ -18,6 +18,7 @@ import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
 import { residentMb } from './proc-memory.js';
+import { inNetns } from '../lb/nft.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const MODULES = fileURLToPath(new URL('./startup-modules.js', import.meta.url));
@@ -91,7 +92,11 @@ interface Started {
   kill: () => Promise<void>;
 }
 
-/** The bench's own network namespace (root only; `ip netns exec` execs, so the pid is node's), deleted on exit. */
+/**
+ * The bench's own network namespace (root only), deleted on exit. Every subject, the floor
+ * too, enters it through nsenter (lb/nft.ts's inNetns: the network namespace alone, not
+ * `ip netns exec`'s mount namespace and /sys remount), which execs: the pid is node's.
+ */
 const netns = process.getuid?.() === 0 ? makeNetns(`wt${process.pid}start`) : undefined;
 
 function makeNetns(ns: string): string {
@@ -109,7 +114,8 @@ function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
     const argv = [process.execPath, ...s.args, ...extra];
     const stdio: ['ignore', 'pipe', 'inherit'] = ['ignore', 'pipe', 'inherit'];
     const opts = { env: s.env, stdio };
-    const p = netns ? spawn('ip', ['netns', 'exec', netns, ...argv], opts) : spawn(argv[0]!, argv.slice(1), opts);
+    const [cmd, ...rest] = inNetns(netns, argv);
+    const p = spawn(cmd!, rest, opts);
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d;
