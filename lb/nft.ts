@@ -63,7 +63,7 @@ export class Nft {
     });
   }
 
-  /** Whether nft runs here (and we may use it): `nft list tables` works. */
+  /** Whether nft runs here (and we may use it): `nft -j list tables` works (reading our table needs its JSON too). */
   static async usable(opts: NftOptions = {}): Promise<boolean> {
     return (await Nft.probe(opts)) !== undefined;
   }
