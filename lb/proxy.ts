@@ -288,7 +288,11 @@ class VipListener implements RelayHost {
     const tried: BackendState[] = [];
     let up: net.Socket | undefined;
     let clientGone = false;
-    client.on('error', () => up?.destroy());
+    client.on('error', () => {
+      // Before 'close': the destroyed attempt's own close must already see that the client left.
+      clientGone = true;
+      up?.destroy();
+    });
     client.on('close', () => {
       clientGone = true;
       this.sockets.delete(client);
