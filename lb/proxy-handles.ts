@@ -19,7 +19,12 @@
 //
 // The bindings are node internals: `available` is false when this node lacks them, and
 // the proxy uses net.Socket instead (proxy.ts).
-import type { ProxyStats } from './proxy.js';
+/** The counters the relay adds to (proxy.ts's ProxyStats). */
+export interface RelayStats {
+  bytesFromClients: number;
+  bytesToClients: number;
+  dropped: number;
+}
 
 /** What a backend is to the relay (proxy.ts's BackendState). */
 export interface RelayBackend {
@@ -34,7 +39,7 @@ export interface RelayBackend {
 
 /** The VIP listener a connection belongs to (proxy.ts's VipListener). */
 export interface RelayHost {
-  readonly stats: ProxyStats;
+  readonly stats: RelayStats;
   readonly maxAttempts: number;
   /** The next backend, not one of `tried`; undefined when there is none. */
   pick(tried: readonly RelayBackend[]): RelayBackend | undefined;
