@@ -142,8 +142,11 @@ const UV_EOF = -4095;
 
 /** Bytes read per read call (as net.Socket reads). */
 const READ_BUFFER = 64 * 1024;
-/** Buffers kept for reuse; more open connections allocate, and their buffers are dropped at close. */
-const POOL_MAX = 128;
+/**
+ * Buffers kept for reuse (two per open connection): 32 connections at once fit, and an idle
+ * process keeps at most 4 MB; beyond that connections allocate and their buffers are dropped.
+ */
+const POOL_MAX = 64;
 const pool: Buffer[] = [];
 const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
 /** Buffers handed back (tests: a buffer must not return while a write still holds it). */
