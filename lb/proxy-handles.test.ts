@@ -134,6 +134,46 @@ for (const relay of RELAYS) {
     },
   );
 
+  t.test(
+    `${relay}: what a client sends while the connect is under way (several reads, more than a read buffer) arrives in order`,
+    async (t) => {
+      const hole = await blackhole(t);
+      // The backend answers with the length and hash of everything up to "END\n".
+      const server = net.createServer((c) => {
+        const parts: Buffer[] = [];
+        c.on('error', () => {});
+        c.on('data', (d: Buffer) => {
+          parts.push(d);
+          const all = Buffer.concat(parts);
+          if (all.subarray(-4).toString() === 'END\n')
+            c.end(`${all.length} ${createHash('sha256').update(all).digest('hex')}\n`);
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      t.teardown(() => server.close());
+      const good = (server.address() as net.AddressInfo).port;
+      const { proxy, port } = await proxyTo(t, [hole, good], { relay, connectTimeoutMs: 300, ejectMs: 60_000 });
+      const chunks = [Buffer.from('one\n'), Buffer.from('two\n'), randomBytes(100_000), Buffer.from('END\n')];
+      const all = Buffer.concat(chunks);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const c = net.connect({ host: '127.0.0.1', port });
+        let buf = '';
+        c.on('data', (d) => (buf += d));
+        c.on('end', () => resolve(buf));
+        c.on('error', reject);
+        c.once('connect', async () => {
+          for (const ch of chunks) {
+            c.write(ch);
+            await new Promise((r) => setTimeout(r, 30)); // separate reads on the proxy's side
+          }
+        });
+      });
+      t.equal(answer, `${all.length} ${createHash('sha256').update(all).digest('hex')}\n`, 'every byte, in order');
+      t.equal(proxy.stats.connectFailures, 1, 'the bytes were sent during the first, failed attempt');
+      await eventually('closed', () => proxy.activeConnections === 0, 2000, 5);
+    },
+  );
+
   t.test(`${relay}: a client that resets while the connect is under way is no verdict on the backend`, async (t) => {
     const hole = await blackhole(t);
     const { proxy, port } = await proxyTo(t, [hole], { relay, connectTimeoutMs: 300 });

@@ -142,6 +142,8 @@ const UV_EOF = -4095;
 
 /** Bytes read per read call (as net.Socket reads). */
 const READ_BUFFER = 64 * 1024;
+/** Before the backend is connected, a client's bytes are held while at least this much of its buffer is free. */
+const HELD_ROOM = 4096;
 /**
  * Buffers kept for reuse (two per open connection): 32 connections at once fit, and an idle
  * process keeps at most 4 MB; beyond that connections allocate and their buffers are dropped.
@@ -210,8 +212,10 @@ export class Conn {
   private closed = false;
   private cBuf: Buffer | undefined;
   private uBuf: Buffer | undefined;
-  /** Bytes read from the client before the backend was connected (in cBuf). */
+  /** Bytes read from the client before the backend was connected (at the start of cBuf). */
   private held = 0;
+  /** Reading from the client stopped while held bytes filled cBuf. */
+  private cPaused = false;
   /** FIN read from the client / from the backend. */
   private cEof = false;
   private uEof = false;
@@ -282,8 +286,12 @@ export class Conn {
     if (this.held > 0) {
       const n = this.held;
       this.held = 0;
+      this.client.useUserBuffer(this.cBuf!);
       if (!this.write(false, this.cBuf!.subarray(0, n))) return;
-      if (this.uWrites === 0 && !this.cEof) this.client.readStart();
+      // cBuf is free for the next read once the write is done: now, or at writeDone.
+      if (this.uWrites > 0) this.client.readStop();
+      else if (this.cPaused && !this.cEof) this.client.readStart();
+      this.cPaused = false;
     }
     if (this.cEof) this.endTo(false);
   }
@@ -311,9 +319,15 @@ export class Conn {
     if (n > 0) {
       this.host.stats.bytesFromClients += n;
       if (!this.connected) {
-        // Hold them until the backend is connected; stop reading meanwhile.
-        this.held = n;
-        this.client.readStop();
+        // Held until the backend is connected (most requests arrive before its SYN-ACK).
+        // Reading goes on into the rest of cBuf rather than stopping and restarting, which
+        // cost two epoll_ctl calls a connection; only a full buffer stops it.
+        this.held += n;
+        if (READ_BUFFER - this.held >= HELD_ROOM) this.client.useUserBuffer(this.cBuf!.subarray(this.held));
+        else {
+          this.cPaused = true;
+          this.client.readStop();
+        }
         return;
       }
       if (this.write(false, this.cBuf!.subarray(0, n)) && this.uWrites > 0) this.client.readStop();
