@@ -16,7 +16,7 @@ const RELAYS = ['handles', 'streams'] as const;
 
 async function proxyTo(
   t: Teardown,
-  backends: number[],
+  backends: (number | { addr: string; port: number })[],
   opts: ProxyOptions,
 ): Promise<{ proxy: UserspaceProxy; port: number }> {
   // A free port for the listener (bound, then closed).
@@ -31,7 +31,7 @@ async function proxyTo(
       key: 'web:80/tcp',
       proto: 'tcp',
       listen: { addr: '127.0.0.1', port },
-      backends: backends.map((p) => ({ addr: '127.0.0.1', port: p })),
+      backends: backends.map((p) => (typeof p === 'number' ? { addr: '127.0.0.1', port: p } : p)),
     },
   ]);
   if (r.failed.length) throw new Error(r.failed.join('; '));
@@ -173,6 +173,19 @@ for (const relay of RELAYS) {
       await eventually('closed', () => proxy.activeConnections === 0, 2000, 5);
     },
   );
+
+  t.test(`${relay}: an IPv6 backend (::1) behind an IPv4 listener`, async (t) => {
+    const server = net.createServer((c) => {
+      c.on('error', () => {});
+      c.end(`from ${c.localAddress}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    t.teardown(() => server.close());
+    const six = { addr: '::1', port: (server.address() as net.AddressInfo).port };
+    const { proxy, port } = await proxyTo(t, [six], { relay });
+    t.equal(await firstLine(port), 'from ::1');
+    t.equal(proxy.stats.connectFailures, 0);
+  });
 
   t.test(`${relay}: a client that resets while the connect is under way is no verdict on the backend`, async (t) => {
     const hole = await blackhole(t);

@@ -11,6 +11,9 @@
 //   - Draining: a backend leaving the desired state takes no new connections, and its
 //     established ones run until either side closes. A VIP that goes away stops listening;
 //     its TCP connections also run on. (UDP sessions of a removed VIP end with it.)
+//   - TCP bytes are relayed on libuv's handles (proxy-handles.ts: about a third of the CPU
+//     per new connection of net.Socket streams); the stream relay below is the fallback
+//     for a node without those bindings, and `relay: 'streams'` in tests.
 import { DEFAULTS } from './defaults.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
