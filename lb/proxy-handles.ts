@@ -225,8 +225,6 @@ export class Conn {
   /** Our FIN sent (shutdown) to the client / to the backend. */
   private cShut = false;
   private uShut = false;
-  /** Handles not yet closed of this connection's two (their close hands the buffers back). */
-  private open = 2;
 
   constructor(
     private readonly host: RelayHost,
@@ -419,17 +417,16 @@ export class Conn {
     if (this.up !== undefined) {
       if (!this.connected) this.host.connecting.delete(this);
       this.backend!.active--;
-      this.up.close(this.onHandleClosed);
-    } else this.open--;
-    this.client.close(this.onHandleClosed);
-  }
-
-  /** Both handles closed: their pending writes are cancelled, so no one holds the buffers. */
-  private readonly onHandleClosed = (): void => {
-    if (--this.open > 0) return;
-    for (const b of [this.cBuf, this.uBuf]) if (b !== undefined && pool.length < POOL_MAX) pool.push(b);
+      this.up.close();
+    }
+    this.client.close();
+    // The buffers are free now: libuv's close stops reading and closes the socket at once
+    // (uv__stream_close), so a write still queued is only cancelled later, never made. No
+    // close callbacks: each would be one more call into JS per handle.
+    if (this.cBuf !== undefined && pool.length < POOL_MAX) pool.push(this.cBuf);
+    if (this.uBuf !== undefined && pool.length < POOL_MAX) pool.push(this.uBuf);
     this.cBuf = this.uBuf = undefined;
-  };
+  }
 }
 
 function noop(): void {}
