@@ -14,7 +14,10 @@
 //   resolved, nft and the addresses in place), and store update of one backend -> the
 //   transaction committed (median and p90 of BENCH_LB_UPDATES, 15).
 //   BENCH_LB_ONLY=programming measures only that (no paths, no wrk or haproxy): for a host
-//   too loaded for the throughput rows.
+//   too loaded for the throughput rows. BENCH_LB_ONLY=proxy measures only the proxy and
+//   HAProxy paths (no programming): alternate runs of it to compare proxy changes.
+//   BENCH_LB_PROXY_NODE_OPTIONS: NODE_OPTIONS of the proxy's process and its acceptors only
+//   (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: each acceptor writes its profile when it exits).
 // --smoke: 1 round of 1 s, 20 VIPs x 2 backends, 1 update. A path whose tool is missing
 // (wrk, curl, haproxy) is left out and named in `absent`; without root, ip and nft the
 // whole bench is (its figures null).
@@ -36,6 +39,10 @@ const VIPS = SMOKE ? 20 : 1000;
 const PER_VIP = SMOKE ? 2 : 10;
 const UPDATES = SMOKE ? 1 : num('BENCH_LB_UPDATES', 15, 1);
 const ONLY_PROGRAMMING = process.env.BENCH_LB_ONLY === 'programming';
+const ONLY_PROXY = process.env.BENCH_LB_ONLY === 'proxy';
+if (![undefined, '', 'programming', 'proxy'].includes(process.env.BENCH_LB_ONLY))
+  throw new Error(`BENCH_LB_ONLY=${process.env.BENCH_LB_ONLY}: expected programming or proxy`);
+const proxyNodeOptions = process.env.BENCH_LB_PROXY_NODE_OPTIONS;
 const absent = missingCommands(['wrk', 'curl', 'haproxy']);
 const has = (cmd: string) => !absent.includes(cmd);
 const conns = num('BENCH_LB_CONNECTIONS', 32);
@@ -112,8 +119,12 @@ net.createServer({ noDelay: true }, (c) => {
 }).listen({ port: 80, backlog: 4096 }, () => console.log('ready'));
 `;
 
-function startIn(ns: string, argv: string[]): Promise<{ proc: ChildProcess; line: string }> {
-  const proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startIn(
+  ns: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
   procs.push(proc);
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
@@ -181,17 +192,17 @@ const endpoint = (addr: string, port: number, vipPort: number) => ({
   source: 'api',
 });
 
-type Labs = { direct: Lab; nft: Lab; proxy: Lab; haproxy: Lab | undefined };
+type Labs = { direct: Lab | undefined; nft: Lab | undefined; proxy: Lab; haproxy: Lab | undefined };
 type Path = keyof Labs;
 /** The process (tree) doing the proxying on a path, whose CPU time is measured: proxy and haproxy only. */
 type Pids = Partial<Record<Path, number>>;
 
 /** One lab per path, each with its backends; the VIP programmed by weft's nft datapath, its userspace proxy, and HAProxy when installed. */
-async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver; pids: Pids }> {
+async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver | undefined; pids: Pids }> {
   console.error('namespaces and backends ...');
   const labs = {
-    direct: await lab('d'),
-    nft: await lab('n'),
+    direct: ONLY_PROXY ? undefined : await lab('d'),
+    nft: ONLY_PROXY ? undefined : await lab('n'),
     proxy: await lab('p'),
     haproxy: has('haproxy') ? await lab('h') : undefined,
   };
@@ -204,25 +215,33 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
     haproxy: 'http://127.0.0.1:8080',
   };
 
-  const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
-  store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
-  store.put('svc/web/bench/b', endpoint('10.77.0.12', 80, 80));
-  const lb = await LbDriver.start({ source: store, datapath: 'nft', netns: labs.nft.client });
-  cleanups.push(() => lb.cleanup());
-  urls.nft = `http://${lb.vips.get('web')}:80`;
+  let lb: LbDriver | undefined;
+  if (labs.nft) {
+    const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
+    store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
+    store.put('svc/web/bench/b', endpoint('10.77.0.12', 80, 80));
+    const nft = await LbDriver.start({ source: store, datapath: 'nft', netns: labs.nft.client });
+    cleanups.push(() => nft.cleanup());
+    urls.nft = `http://${nft.vips.get('web')}:80`;
+    lb = nft;
+  }
 
-  const proxy = await startIn(labs.proxy.client, [
-    process.execPath,
-    fileURLToPath(new URL('./lb-proxy.js', import.meta.url)),
-    JSON.stringify({
-      port: 80,
-      workers: proxyWorkers,
-      backends: [
-        ['10.77.0.11', 80],
-        ['10.77.0.12', 80],
-      ],
-    }),
-  ]);
+  const proxy = await startIn(
+    labs.proxy.client,
+    [
+      process.execPath,
+      fileURLToPath(new URL('./lb-proxy.js', import.meta.url)),
+      JSON.stringify({
+        port: 80,
+        workers: proxyWorkers,
+        backends: [
+          ['10.77.0.11', 80],
+          ['10.77.0.12', 80],
+        ],
+      }),
+    ],
+    proxyNodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: proxyNodeOptions },
+  );
   const listen = (JSON.parse(proxy.line) as { listen: string }).listen;
   urls.proxy = `http://${listen}:80`;
 
@@ -413,21 +432,24 @@ function report(o: {
   for (const p of order) console.log(`  ${p.padEnd(10)} ${cell(R[p])} ${cell(B[p], 1e6)} ${cell(C[p])} ${cell(G[p])}`);
   if (absent.length) console.log(`  not measured (missing ${absent.join(', ')}): null in the JSON line`);
   console.log('');
-  console.log(
-    `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`,
-  );
+  if (!ONLY_PROXY)
+    console.log(
+      `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`,
+    );
   console.log(
     `  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both); CPU per connection x${res.proxy_cpu_per_conn_ratio_vs_haproxy}, per byte x${res.proxy_cpu_per_byte_ratio_vs_haproxy}`,
   );
-  console.log(
-    `  program ${VIPS} VIPs x ${PER_VIP} backends from empty: ${Math.round(programMs)} ms   (aim <= 1,000 at 1,000 x 10)`,
-  );
-  console.log(
-    `  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of ${UPDATES}, p90 ${res.update_to_live_p90_ms} ms   (aim <= 100)`,
-  );
-  console.log(
-    `    of which the store's own put (Automerge, 10,000 keys): ${median(putMs).toFixed(1)} ms; the LB's part: ${(median(updates) - median(putMs)).toFixed(1)} ms`,
-  );
+  if (!ONLY_PROXY) {
+    console.log(
+      `  program ${VIPS} VIPs x ${PER_VIP} backends from empty: ${Math.round(programMs)} ms   (aim <= 1,000 at 1,000 x 10)`,
+    );
+    console.log(
+      `  store update of one backend -> rule live: ${res.update_to_live_ms} ms median of ${UPDATES}, p90 ${res.update_to_live_p90_ms} ms   (aim <= 100)`,
+    );
+    console.log(
+      `    of which the store's own put (Automerge, 10,000 keys): ${median(putMs).toFixed(1)} ms; the LB's part: ${(median(updates) - median(putMs)).toFixed(1)} ms`,
+    );
+  }
   console.log(JSON.stringify(res));
 }
 
@@ -439,10 +461,12 @@ async function main(): Promise<void> {
     const { labs, urls, lb, pids } = await startPaths();
     order = (['direct', 'nft', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
     m = await measurePaths(labs, urls, order, pids);
-    await lb.cleanup();
+    await lb?.cleanup();
     cleanups.length = 0;
   }
-  const { programMs, updates, putMs } = await measureProgramming();
+  const { programMs, updates, putMs } = ONLY_PROXY
+    ? { programMs: NaN, updates: [NaN], putMs: [NaN] }
+    : await measureProgramming();
   report({ load, order, m, programMs, updates, putMs });
 }
 

@@ -11,9 +11,21 @@
 //   - Draining: a backend leaving the desired state takes no new connections, and its
 //     established ones run until either side closes. A VIP that goes away stops listening;
 //     its TCP connections also run on. (UDP sessions of a removed VIP end with it.)
+//   - TCP bytes are relayed on libuv's handles (proxy-handles.ts: about a third of the CPU
+//     per new connection of net.Socket streams); the stream relay below is the fallback
+//     for a node without those bindings, and `relay: 'streams'` in tests.
 import { DEFAULTS } from './defaults.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import {
+  acceptOnHandles,
+  available as handlesAvailable,
+  Conn,
+  ConnectSweep,
+  type ClientHandle,
+  type RelayBackend,
+  type RelayHost,
+} from './proxy-handles.js';
 import type { Proto } from '../records/schema.js';
 import type { Backend } from './desired.js';
 
@@ -38,6 +50,11 @@ export interface ProxyOptions {
   maxAttempts?: number;
   /** A UDP session (client address -> backend) idle this long is closed. Default 30 s. */
   udpIdleMs?: number;
+  /**
+   * How TCP bytes are relayed: on libuv's handles (proxy-handles.ts; the default where node
+   * has them) or through net.Socket streams (the fallback; tests run both).
+   */
+  relay?: 'handles' | 'streams';
   now?: () => number;
   onEvent?: (what: 'ejected' | 'listen_failed', detail: Record<string, unknown>) => void;
 }
@@ -114,14 +131,17 @@ function connectUpstream(b: { addr: string; port: number }, client: net.Socket):
   return s;
 }
 
-class BackendState {
+class BackendState implements RelayBackend {
   active = 0;
   failures = 0;
   ejectedUntil = 0;
+  readonly family: number;
   constructor(
     readonly addr: string,
     readonly port: number,
-  ) {}
+  ) {
+    this.family = net.isIP(addr);
+  }
   get id(): string {
     return `${this.addr} ${this.port}`;
   }
@@ -134,7 +154,7 @@ interface UdpSession {
   queue: Buffer[] | undefined;
 }
 
-class VipListener {
+class VipListener implements RelayHost {
   /** The backends new connections may go to. */
   backends: BackendState[] = [];
   private rr = 0;
@@ -143,6 +163,8 @@ class VipListener {
   private readonly sessions = new Map<string, UdpSession>();
   listenError: string | undefined;
   private readonly sockets = new Set<net.Socket>();
+  /** Connections relayed on handles (proxy-handles.ts). */
+  readonly conns = new Set<Conn>();
 
   constructor(
     readonly vip: ProxyVip,
@@ -153,13 +175,30 @@ class VipListener {
     return `${this.vip.proto} ${this.vip.listen.addr} ${this.vip.listen.port}`;
   }
 
+  get stats(): ProxyStats {
+    return this.p.stats;
+  }
+
+  get maxAttempts(): number {
+    return this.p.maxAttempts;
+  }
+
+  get connecting(): ConnectSweep {
+    return this.p.connecting;
+  }
+
+  connectFailed(b: RelayBackend): void {
+    this.p.stats.connectFailures++;
+    this.p.eject(b, this.vip.key);
+  }
+
   setBackends(list: Backend[]): void {
     const old = new Map(this.backends.map((b) => [b.id, b]));
     this.backends = list.map((b) => old.get(`${b.addr} ${b.port}`) ?? new BackendState(b.addr, b.port));
   }
 
   /** The next backend for a connection, not one of `tried`; no allocation on this path (it runs per connection). */
-  pick(tried: readonly BackendState[]): BackendState | undefined {
+  pick(tried: readonly RelayBackend[]): BackendState | undefined {
     const b = this.choose(tried, this.p.now());
     if (b !== undefined) return b;
     const open = this.choose(tried, Infinity);
@@ -168,7 +207,7 @@ class VipListener {
   }
 
   /** Round-robin or least-connections among backends not tried and not ejected at `now` (Infinity: ignore ejection). */
-  private choose(tried: readonly BackendState[], now: number): BackendState | undefined {
+  private choose(tried: readonly RelayBackend[], now: number): BackendState | undefined {
     const list = this.backends;
     const n = list.length;
     let best: BackendState | undefined;
@@ -199,6 +238,8 @@ class VipListener {
           });
         });
         server.on('error', () => {});
+        if (this.p.relay === 'handles' && !acceptOnHandles(server, (h) => this.onHandle(h)))
+          throw new Error('the listening socket has no handle to accept on');
         this.server = server;
       } else {
         const sock = dgram.createSocket(net.isIPv6(addr) ? 'udp6' : 'udp4');
@@ -231,7 +272,17 @@ class VipListener {
     this.udp?.close();
     for (const s of this.sessions.values()) s.up.close();
     this.sessions.clear();
-    if (destroyConnections) for (const s of this.sockets) s.destroy();
+    if (destroyConnections) {
+      for (const s of this.sockets) s.destroy();
+      for (const c of this.conns) c.destroy();
+    }
+  }
+
+  private onHandle(client: ClientHandle): void {
+    this.p.stats.tcpConnections++;
+    const c = new Conn(this, client);
+    this.conns.add(c);
+    c.start();
   }
 
   private onConnection(client: net.Socket): void {
@@ -240,7 +291,11 @@ class VipListener {
     const tried: BackendState[] = [];
     let up: net.Socket | undefined;
     let clientGone = false;
-    client.on('error', () => up?.destroy());
+    client.on('error', () => {
+      // Before 'close': the destroyed attempt's own close must already see that the client left.
+      clientGone = true;
+      up?.destroy();
+    });
     client.on('close', () => {
       clientGone = true;
       this.sockets.delete(client);
@@ -341,7 +396,10 @@ export class UserspaceProxy {
   readonly udpIdleMs: number;
   readonly now: () => number;
   readonly onEvent: ProxyOptions['onEvent'];
+  readonly relay: 'handles' | 'streams';
   readonly stats: ProxyStats = zeroStats();
+  /** Backend connects under way (handles relay), timed out by one sweep. */
+  readonly connecting: ConnectSweep;
   private readonly ejectMs: number;
   private readonly ejectMaxMs: number;
   private readonly listeners = new Map<string, VipListener>();
@@ -356,6 +414,8 @@ export class UserspaceProxy {
     this.udpIdleMs = opts.udpIdleMs ?? DEFAULTS.udpIdleMs;
     this.now = opts.now ?? (() => performance.now());
     this.onEvent = opts.onEvent;
+    this.relay = opts.relay === 'streams' || !handlesAvailable ? 'streams' : 'handles';
+    this.connecting = new ConnectSweep(this.connectTimeoutMs, this.now);
     this.sweeper = setInterval(
       () => {
         const now = this.now();
@@ -366,7 +426,7 @@ export class UserspaceProxy {
     this.sweeper.unref();
   }
 
-  eject(b: BackendState, vip: string): void {
+  eject(b: RelayBackend, vip: string): void {
     b.failures++;
     const ms = Math.min(this.ejectMaxMs, this.ejectMs * 2 ** Math.min(20, b.failures - 1));
     b.ejectedUntil = this.now() + ms;
@@ -423,6 +483,7 @@ export class UserspaceProxy {
   stop(): void {
     clearInterval(this.sweeper);
     for (const l of this.listeners.values()) l.close(true);
+    this.connecting.stop();
     this.listeners.clear();
   }
 }
