@@ -140,21 +140,41 @@ const UV_EOF = -4095;
 
 // ---- read buffers ------------------------------------------------------------------------
 
-/** Bytes read per read call (as net.Socket reads). */
-const READ_BUFFER = 64 * 1024;
+// Each open connection holds its two read buffers for as long as it is open (libuv reads
+// into them), so their size is what an idle connection costs: a backend's side reads as
+// much as net.Socket does (downloads are the bulk), a client's side less (requests and
+// uploads are mostly small), 80 KB a connection in all (the stream relay's was 64 KB).
+/** Bytes read per read call from a backend (as net.Socket reads). */
+const UPSTREAM_BUFFER = 64 * 1024;
+/** Bytes read per read call from a client. */
+const CLIENT_BUFFER = 16 * 1024;
 /** Before the backend is connected, a client's bytes are held while at least this much of its buffer is free. */
 const HELD_ROOM = 4096;
 /**
- * Buffers kept for reuse (two per open connection): 32 connections at once fit, and an idle
- * process keeps at most 4 MB; beyond that connections allocate and their buffers are dropped.
+ * Buffers kept for reuse, of each size (one per open connection): 32 connections at once fit,
+ * and an idle process keeps at most 2.5 MB; beyond that buffers are allocated and dropped.
  */
-const POOL_MAX = 64;
-const pool: Buffer[] = [];
-const takeBuffer = (): Buffer => pool.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
-/** Buffers handed back (tests: a buffer must not return while a write still holds it). */
+const POOL_MAX = 32;
+class BufferPool {
+  private readonly free: Buffer[] = [];
+  constructor(readonly bytes: number) {}
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.bytes);
+  }
+  give(b: Buffer | undefined): void {
+    if (b !== undefined && this.free.length < POOL_MAX) this.free.push(b);
+  }
+  /** Buffers handed back (tests: a buffer must not return while a write still holds it). */
+  get size(): number {
+    return this.free.length;
+  }
+}
+const clientBuffers = new BufferPool(CLIENT_BUFFER);
+const upstreamBuffers = new BufferPool(UPSTREAM_BUFFER);
+/** Buffers handed back, both sizes (tests). */
 export const bufferPool = {
   get size(): number {
-    return pool.length;
+    return clientBuffers.size + upstreamBuffers.size;
   },
 };
 
@@ -238,7 +258,7 @@ export class Conn {
     c.setNoDelay(true);
     // Reading at once (not only once connected) hears a client that resets or leaves while
     // the backend connect is under way; its first bytes wait in cBuf.
-    c.useUserBuffer((this.cBuf = takeBuffer()));
+    c.useUserBuffer((this.cBuf = clientBuffers.take()));
     if (c.readStart() !== 0) return this.destroy();
     this.attempt();
   }
@@ -279,7 +299,7 @@ export class Conn {
     b.failures = 0;
     b.ejectedUntil = 0;
     up.setNoDelay(true);
-    up.useUserBuffer((this.uBuf = takeBuffer()));
+    up.useUserBuffer((this.uBuf = upstreamBuffers.take()));
     if (up.readStart() !== 0) return this.destroy();
     if (this.held > 0) {
       const n = this.held;
@@ -321,7 +341,7 @@ export class Conn {
         // Reading goes on into the rest of cBuf rather than stopping and restarting, which
         // cost two epoll_ctl calls a connection; only a full buffer stops it.
         this.held += n;
-        if (READ_BUFFER - this.held >= HELD_ROOM) this.client.useUserBuffer(this.cBuf!.subarray(this.held));
+        if (CLIENT_BUFFER - this.held >= HELD_ROOM) this.client.useUserBuffer(this.cBuf!.subarray(this.held));
         else {
           this.cPaused = true;
           this.client.readStop();
@@ -423,8 +443,8 @@ export class Conn {
     // The buffers are free now: libuv's close stops reading and closes the socket at once
     // (uv__stream_close), so a write still queued is only cancelled later, never made. No
     // close callbacks: each would be one more call into JS per handle.
-    if (this.cBuf !== undefined && pool.length < POOL_MAX) pool.push(this.cBuf);
-    if (this.uBuf !== undefined && pool.length < POOL_MAX) pool.push(this.uBuf);
+    clientBuffers.give(this.cBuf);
+    upstreamBuffers.give(this.uBuf);
     this.cBuf = this.uBuf = undefined;
   }
 }
