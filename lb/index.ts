@@ -13,6 +13,7 @@
 //   nft.ts, dummy.ts the adapters: nft, ip (dummy interface), run by base/exec.ts
 //   nft-datapath.ts  the kernel datapath (diff from last applied; full check reads the kernel)
 //   proxy.ts         the userspace datapath: TCP/UDP proxy, passive checks, fail-open, draining
+//   proxy-handles.ts its TCP relay on libuv's handles (node internals; net.Socket where absent)
 //   metrics.ts       weft_lb_* metrics
 //   defaults.ts      DEFAULTS: every default, with its reason
 //   driver.ts        LbDriver: watches, passes on the reconcile runner (base/), status
