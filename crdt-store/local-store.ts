@@ -239,6 +239,8 @@ export class LocalStore {
   private lastEpoch: number;
   /** The epoch of this run: names this node's Automerge actor in shared documents. */
   readonly session: number;
+  /** actorId(name, session), made once: every replica of another owner's document gets it. */
+  private sessionActor: string | undefined;
   private txn: Txn | undefined;
   /** When replaceOwnEpoch last started an epoch (our clock). */
   private forcedEpochAt = -Infinity;
@@ -909,7 +911,7 @@ export class LocalStore {
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
   private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
     const mine = kind.kind === 'own' && kind.owner === this.name;
-    const actor = mine ? actorId(this.name, epoch) : actorId(this.name, this.session);
+    const actor = mine ? actorId(this.name, epoch) : (this.sessionActor ??= actorId(this.name, this.session));
     return ReplicaDoc.create(docId, kind, epoch, actor, this.limits, mine ? undefined : this.docPool);
   }
 
