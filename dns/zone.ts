@@ -24,7 +24,7 @@ import {
   isServing,
   ownedAsKeySays,
   parseEndpointKey,
-  parseEndpointRecord,
+  endpointRecordOf,
   parseNodeRecord,
 } from '../records/schema.js';
 import { TYPE, isSubdomainKey, keyHash, labelsOf, nameOfKey, reverseName, sameKey, wireKey } from './wire.js';
@@ -339,7 +339,7 @@ export class Zone {
   /** The endpoint at a store key, or undefined (counted) when it does not parse or sits in the wrong document. */
   private readEndpoint(key: string, after: NonNullable<SourceEvent['after']>): ZoneEndpoint | undefined {
     const k = parseEndpointKey(key);
-    const rec = parseEndpointRecord(after.value);
+    const rec = endpointRecordOf(after.value);
     if (!k || !rec || rec.service !== k.service || !ownedAsKeySays(key, after.owner)) {
       this.skipped[!rec ? 'endpoint_record' : 'endpoint_key']++;
       return undefined;
