@@ -68,12 +68,13 @@
 //     lean (wire key only, one contributor inline, shared records: 4.9 -> 2.8 KB per pair)
 //     and endpoint records parsed once per store value for the zone and LB index together
 //     (records/schema.ts endpointRecordOf; 0.7 -> 0.2 KB per pair for the index).
-//     Forming, wall / CPU s: 100 nodes 3.1 / 4.4 (load 2), 300 nodes 25.7 / 27.9 (load 2;
-//     heap 552 MB, was 795), 1,000 nodes (views on 100) 485 / 516 with the profiler on
-//     (load 1-8) and 616 / 593 without it at load 8-10; heap 2.8 GB, 5.2 GB peak RSS;
-//     form_sim_s 0.5 (was 1.5: no repairs). Still 4-5x issue 17's 120 s. At 1,000 nodes
-//     forming is 3M packet receptions (three pushes per node, every node receives each
-//     once), ~170 µs of CPU each: GC 26 %, applying the change (27 %: following the
+//     Forming, wall / CPU s: 100 nodes 3.1 / 4.4 (load 2), 300 nodes 21.1-25.7 / 25.0-27.9
+//     (load 2; heap 552 MB, was 795), 1,000 nodes (views on 100) 322 / 453 at load 0.8-3.4
+//     (the CPU includes V8's parallel GC threads; 485 / 516 with the profiler on at load
+//     1-8, 616 / 593 at load 8-10); heap 2.8 GB, 5.2 GB peak RSS; form_sim_s 0.5 (was 1.5:
+//     no repairs). Still 2.7x issue 17's 120 s. At 1,000 nodes forming is 3M packet
+//     receptions (three pushes per node, every node receives each once), ~150-170 µs of
+//     CPU each: GC 26 %, applying the change (27 %: following the
 //     pooled document 9 %, admission 4 %, views and watches 3 %, adopting 3 %), msgpack
 //     encode/decode of the forwarded pushes 14 % (new 8 KB encoder buffers 4 %), the
 //     queue and the simulated network ~9 %, the dedup windows 8 %, the broadcast ring's
