@@ -30,11 +30,10 @@ export class LruMap<K, V> {
 }
 
 export class LruSet<K> {
-  private readonly map: LruMap<K, true>;
+  // Its own Map rather than an LruMap: add() needs one lookup and one insert, not three.
+  private readonly map = new Map<K, true>();
 
-  constructor(capacity: number) {
-    this.map = new LruMap(capacity);
-  }
+  constructor(private readonly capacity: number) {}
 
   has(k: K): boolean {
     return this.map.has(k);
@@ -44,6 +43,7 @@ export class LruSet<K> {
   add(k: K): boolean {
     if (this.map.has(k)) return false;
     this.map.set(k, true);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
     return true;
   }
 

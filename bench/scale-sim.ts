@@ -42,21 +42,51 @@
 //     messages in the same order, props/sim/store-share.test.ts), each change is decoded
 //     once (automerge.ts), and a change that comes before its epoch's first waits for it
 //     instead of costing a repair (a protocol fix: no sync messages while forming).
-//     Forming, wall / CPU s: 100 nodes 3.6-4.0 / 5.1-5.8 (20.5 / 37.8 with
-//     BENCH_SCALE_SHARE=0; load 2-5), 300 nodes 27.5 / 32.5 (load 2; 35 / 41 at load
-//     10-28), 1,000 nodes with the zone and LB index on 100 of them 438 / 612 (load 3-6;
-//     heap 3.3 GB, 5.8 GB RSS; 698 s wall at load 6-88): far from issue 17's 120 s (there,
-//     more than 256 documents wait at once at some nodes: 5 sync messages per node).
-//     What is left is each node's own work per record, N² in the process (300 nodes: the
-//     views and the watches behind them 24 %, the DNS zone 21 % of it, GC 18 %, the
-//     scheduler 5 %, applying the first copy of each change and following the rest 7 %;
-//     0.3-0.6 ms per record per node here, GC and the simulator included). Getting 1,000
-//     under 120 s would take sharing what each node derives (views, zone, index), which
-//     would no longer simulate separate nodes, or running them on more cores.
-//   Full stack, memory: ~9 KB per (node, record) pair at 100 nodes: DNS zone ~4.8 KB (names,
-//     encoded rdata), store ~3.7 KB (views, digest, the fast path's seen/recent changes),
-//     membership ~0.5 KB. 1,000 nodes would need ~9 GB: BENCH_SCALE_VIEWS_EVERY=10 runs
-//     the zone and LB index on every 10th node only.
+//     Forming, wall / CPU s, before issue 17's second pass: 100 nodes 3.6-4.0 / 5.1-5.8
+//     (20.5 / 37.8 with BENCH_SCALE_SHARE=0; load 2-5), 300 nodes 27.5 / 32.5 (load 2),
+//     1,000 nodes with the zone and LB index on 100 of them 438 / 612 (load 3-6; heap
+//     3.3 GB, 5.8 GB RSS; 5.4 sync messages per node: more than 256 documents waited at once).
+//   Second pass (2026-12-05). What grows faster than N per node, from profiles at 300 and
+//     1,000 nodes (--cpu-prof; the 1,000-node runs with the views on every 10th node):
+//     - GC: 18-22 % of forming at 300, 26-28 % at 1,000. Every node holds state per other
+//       node (N² in the process, 2.8 GB at 1,000), each major GC marks all of it, and the
+//       scavenges promote most of what forming allocates (it is kept);
+//     - the event queue: 8 % at 300, 10-12 % at 1,000 (pop+sift over ~1M packets in flight,
+//       a cache miss per compared object);
+//     - the fast path's dedup windows (seen, forwarded: 16,384 ids; recent: 4,096 changes):
+//       7 % at 1,000. Forming puts every change in every node's windows, 3N entries each, so
+//       the maps outgrow the caches; the recent window also pins the packet each change
+//       came in (8 KB msgpackr slabs here: RSS 5 GB beside a 2.8 GB heap, and
+//       createUnsafeBuffer 4 % of CPU);
+//     - the documents waiting for their epoch's first change: a node waits for ~1/3 of the
+//       others at once, past the 256 cap from ~700 nodes, and each one dropped cost a repair.
+//     Cut: a live member's own document no longer counts against the waiting cap (one per
+//     member, held anyway once it comes; others stay capped at 256: no sync message while
+//     forming 1,000); the event queue is a 4-ary heap over typed arrays (3M pop+push with
+//     800k in flight: 2.6 s, was 7-10.5); LruSet.add one lookup and insert, not three;
+//     admission's actor check and the store's session actor made once; the DNS zone's names
+//     lean (wire key only, one contributor inline, shared records: 4.9 -> 2.8 KB per pair)
+//     and endpoint records parsed once per store value for the zone and LB index together
+//     (records/schema.ts endpointRecordOf; 0.7 -> 0.2 KB per pair for the index).
+//     Forming, wall / CPU s: 100 nodes 3.1 / 4.4 (load 2), 300 nodes 21.1-25.7 / 25.0-27.9
+//     (load 2; heap 552 MB, was 795), 1,000 nodes (views on 100) 322 / 453 at load 0.8-3.4
+//     (the CPU includes V8's parallel GC threads; 485 / 516 with the profiler on at load
+//     1-8, 616 / 593 at load 8-10); heap 2.8 GB, 5.2 GB peak RSS; form_sim_s 0.5 (was 1.5:
+//     no repairs). Still 2.7x issue 17's 120 s. At 1,000 nodes forming is 3M packet
+//     receptions (three pushes per node, every node receives each once), ~150-170 µs of
+//     CPU each: GC 26 %, applying the change (27 %: following the
+//     pooled document 9 %, admission 4 %, views and watches 3 %, adopting 3 %), msgpack
+//     encode/decode of the forwarded pushes 14 % (new 8 KB encoder buffers 4 %), the
+//     queue and the simulated network ~9 %, the dedup windows 8 %, the broadcast ring's
+//     children 3 %. Under 120 s needs ~40 µs a reception: fewer
+//     receptions (a node's writes of one moment in one push: 3 -> 2 here, a protocol
+//     change), dedup windows and a recent window that hold ids, not bytes (answer grafts
+//     from the document), and fewer objects per (node, record) for the GC to mark.
+//   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
+//     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
+//     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
+//     1,000 would need ~6.4 GB of heap: BENCH_SCALE_VIEWS_EVERY=10 runs the zone and LB
+//     index on every 10th node only.
 import { pathToFileURL } from 'node:url';
 import dnsPacket from 'dns-packet';
 import { makeConfig } from '../membership/core/config.js';
@@ -221,8 +251,8 @@ interface FullStack {
 
 /**
  * BENCH_SCALE_VIEWS_EVERY=k: the DNS zone and LB index on every k-th node only (default 1,
- * every node). Each holds every node's records, ~5 KB per record per node: at 1,000 nodes
- * 10^6 records, ~5 GB in one process, beside the stores' ~3.7 GB.
+ * every node). Each holds every node's records, ~3 KB per other node: at 1,000 nodes 10^6
+ * pairs, ~3 GB in one process, beside the stores' and membership's ~3.3 GB.
  */
 const VIEWS_EVERY = Math.max(1, Number(process.env.BENCH_SCALE_VIEWS_EVERY ?? 1));
 

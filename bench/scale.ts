@@ -3,7 +3,7 @@
 //   - the full stack (membership, store, DNS zone, LB planning) in the simulator at
 //     BENCH_SCALE_FULL nodes (100,300,1000); the stores share read-only documents
 //     (crdt-store/doc-pool.ts), so forming costs each node's own work, not N Automerge
-//     copies; memory is still ~9 KB per (node, record) pair, N² (BENCH_SCALE_VIEWS_EVERY=k:
+//     copies; memory is still ~6.4 KB per pair of nodes, N² (BENCH_SCALE_VIEWS_EVERY=k:
 //     DNS zone and LB index on every k-th node, for 1,000 nodes in under 8 GB);
 //   - real agents (membership + store) on loopback at BENCH_SCALE_REAL (10,30,50).
 // Per node: CPU, memory, bytes per second and the time to detect a crash. Each simulated

@@ -341,6 +341,42 @@ t.test('documents waiting for their first change are bounded', async (t) => {
   );
 });
 
+t.test("live members' documents wait beyond the bound; others' stay bounded", async (t) => {
+  const b = store('b');
+  const members = Array.from({ length: MAX_WAITING_DOCS + 2 }, (_, i) => store(`m${i}`));
+  const strangers = Array.from({ length: MAX_WAITING_DOCS + 1 }, (_, i) => store(`x${i}`));
+  b.setAlive(members.map((m) => m.name));
+  const firstOf = (w: LocalStore) => {
+    const d = w.doc(ownDocId(w.name))!;
+    return { id: d.id, epoch: d.epoch, change: d.getChange(d.heads()[0]!)! };
+  };
+  const firsts = new Map([...members, ...strangers].map((w) => [w.name, firstOf(w)]));
+  // Members and strangers interleaved: a stranger's flood must not push members' documents out.
+  for (const w of [...members, ...strangers].sort((p, q) => (p.name.slice(1) < q.name.slice(1) ? -1 : 1))) {
+    const sent = pipe(w, store('sink'));
+    w.put(`node/${w.name}`, 1);
+    t.equal(b.applyRemote(sent[0]!.docId, sent[0]!.epoch, [sent[0]!.change]), 'incomplete');
+  }
+  for (const f of firsts.values()) b.applyRemote(f.id, f.epoch, [f.change]);
+  const held = (ws: LocalStore[]) => ws.filter((w) => b.get(`node/${w.name}`, { view: 'all' }) !== undefined).length;
+  t.equal(held(members), members.length, 'every member document waited and was adopted whole');
+  t.equal(held(strangers), MAX_WAITING_DOCS, 'of the others, the oldest went beyond the bound');
+
+  // A member that died while its document waits counts like the others from then on.
+  const c = store('c');
+  const late = Array.from({ length: MAX_WAITING_DOCS + 1 }, (_, i) => store(`y${i}`));
+  c.setAlive(['y0']);
+  const early = new Map(late.map((w) => [w.name, firstOf(w)]));
+  for (const w of late) {
+    const sent = pipe(w, store('sink'));
+    w.put(`node/${w.name}`, 1);
+    c.applyRemote(sent[0]!.docId, sent[0]!.epoch, [sent[0]!.change]);
+    if (w.name === 'y0') c.setAlive([]);
+  }
+  for (const f of early.values()) c.applyRemote(f.id, f.epoch, [f.change]);
+  t.equal(c.get('node/y0', { view: 'all' }), undefined, 'y0, dead and oldest, was dropped (left to repair)');
+});
+
 t.test('bad input from peers is rejected and counted, the store intact', async (t) => {
   const a = store('a');
   const b = store('b');

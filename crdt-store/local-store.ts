@@ -189,7 +189,13 @@ const FORCED_EPOCH_EVERY_MS = 1000;
 /**
  * Pushed changes that came before their epoch's first change, kept until it comes, for
  * this many documents at most (the oldest is dropped, left to repair): an Automerge
- * document each, and a peer can push such changes for any document.
+ * document each, and a peer can push such changes for any document. A live member's own
+ * document does not count: there is one per member, and the store holds it anyway once
+ * its first change comes, so waiting for it costs at most one more document per member
+ * (forming a cluster of N, every node waits for about a third of the N at once; a fixed
+ * cap left the rest to repair above ~700 nodes). Any other document (an owner membership
+ * does not hold alive, a shared one) counts, as before: what a peer can make this node
+ * hold beyond its members' documents stays MAX_WAITING_DOCS.
  */
 export const MAX_WAITING_DOCS = 256;
 /** Auth records buffered per document before they go to the journal as one chunk. */
@@ -221,6 +227,8 @@ export class LocalStore {
   private readonly pending = new Map<DocId, ReplicaDoc>();
   /** Newer-epoch documents holding pushed changes that came before the epoch's first change (oldest first). */
   private readonly waiting = new Map<DocId, ReplicaDoc>();
+  /** The waiting documents that count against MAX_WAITING_DOCS (not a live member's own), oldest first. */
+  private readonly waitingOthers = new Set<DocId>();
   private readonly holders = new Holders();
   private readonly views: Views;
   private readonly observers: StoreObserver[] = [];
@@ -239,6 +247,8 @@ export class LocalStore {
   private lastEpoch: number;
   /** The epoch of this run: names this node's Automerge actor in shared documents. */
   readonly session: number;
+  /** actorId(name, session), made once: every replica of another owner's document gets it. */
+  private sessionActor: string | undefined;
   private txn: Txn | undefined;
   /** When replaceOwnEpoch last started an epoch (our clock). */
   private forcedEpochAt = -Infinity;
@@ -417,6 +427,8 @@ export class LocalStore {
       }
       const doc = this.docs.get(ownDocId(owner));
       if (doc) for (const key of doc.keys()) this.views.refresh(key);
+      // An owner no longer alive: its waiting document counts like any other's from now on.
+      if (!next.has(owner) && this.waiting.has(ownDocId(owner))) this.countWaiting(ownDocId(owner));
     }
     this.views.flush();
   }
@@ -712,13 +724,26 @@ export class LocalStore {
       return;
     }
     had?.free();
-    this.waiting.delete(doc.id);
-    if (this.waiting.size >= MAX_WAITING_DOCS) {
-      const [oldest, d] = this.waiting.entries().next().value as [DocId, ReplicaDoc];
-      d.free();
-      this.waiting.delete(oldest);
-    }
+    this.unwait(doc.id);
     this.waiting.set(doc.id, doc);
+    if (doc.owner === SHARED_OWNER || !this.alive.has(doc.owner)) this.countWaiting(doc.id);
+  }
+
+  /** Counts a waiting document against MAX_WAITING_DOCS, dropping the oldest counted one if full. */
+  private countWaiting(id: DocId): void {
+    if (this.waitingOthers.has(id)) return;
+    if (this.waitingOthers.size >= MAX_WAITING_DOCS) {
+      const oldest = this.waitingOthers.values().next().value as DocId;
+      this.waiting.get(oldest)?.free();
+      this.unwait(oldest);
+    }
+    this.waitingOthers.add(id);
+  }
+
+  /** Forgets a waiting document (not freed here). */
+  private unwait(id: DocId): void {
+    this.waiting.delete(id);
+    this.waitingOthers.delete(id);
   }
 
   /** Forget documents a finished sync session left half-filled. */
@@ -815,6 +840,7 @@ export class LocalStore {
     for (const d of this.docs.values()) d.free();
     for (const d of this.waiting.values()) d.free();
     this.waiting.clear();
+    this.waitingOthers.clear();
     this.dropPending();
     this.docs.clear();
   }
@@ -909,7 +935,7 @@ export class LocalStore {
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
   private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
     const mine = kind.kind === 'own' && kind.owner === this.name;
-    const actor = mine ? actorId(this.name, epoch) : actorId(this.name, this.session);
+    const actor = mine ? actorId(this.name, epoch) : (this.sessionActor ??= actorId(this.name, this.session));
     return ReplicaDoc.create(docId, kind, epoch, actor, this.limits, mine ? undefined : this.docPool);
   }
 
@@ -939,7 +965,7 @@ export class LocalStore {
     const waiting = this.waiting.get(doc.id);
     if (waiting && waiting.epoch <= doc.epoch) {
       if (waiting !== doc) waiting.free();
-      this.waiting.delete(doc.id);
+      this.unwait(doc.id);
     }
     const touched = new Set<string>();
     if (old) {
@@ -968,7 +994,7 @@ export class LocalStore {
     this.pending.get(docId)?.free();
     this.pending.delete(docId);
     this.waiting.get(docId)?.free();
-    this.waiting.delete(docId);
+    this.unwait(docId);
     if (!doc) return;
     this.docs.delete(docId);
     for (const k of doc.keys()) {

@@ -7,6 +7,7 @@
 //   s/<bucket>   shared records (owner SHARED_OWNER), any node writes them; a key's
 //                bucket is murmur3(key) mod SHARED_BUCKETS.
 
+import { LruMap } from '../base/lru.js';
 import { murmur3 } from './hash.js';
 import { StoreValueError } from './json-value.js';
 
@@ -83,11 +84,17 @@ export const ownerOfDoc = (kind: DocKind): string => (kind.kind === 'own' ? kind
  * no actor ever reuses a sequence number, even after losing an unsynced tail.
  */
 export function actorId(node: string, epoch: number): string {
-  const a = murmur3(node, 1).toString(16).padStart(8, '0');
-  const b = murmur3(node, 2).toString(16).padStart(8, '0');
+  let half = nameHalves.get(node);
+  if (half === undefined) {
+    half = murmur3(node, 1).toString(16).padStart(8, '0') + murmur3(node, 2).toString(16).padStart(8, '0');
+    nameHalves.set(node, half);
+  }
   const hi = Math.floor(epoch / 2 ** 32)
     .toString(16)
     .padStart(8, '0');
   const lo = (epoch >>> 0).toString(16).padStart(8, '0');
-  return a + b + hi + lo;
+  return half + hi + lo;
 }
+
+/** actorId's name half by node, made once: admission checks every change it takes against its writer's. */
+const nameHalves = new LruMap<string, string>(4096);

@@ -118,6 +118,22 @@ export function nameHash(key: Buffer): number {
   return h & 0x3fffffff;
 }
 
+/** nameHash of a wire key held as a latin1 string (zone.ts keeps keys as strings only). */
+export function keyHash(key: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), FNV_PRIME);
+  return h & 0x3fffffff;
+}
+
+/** sameName against a wire key held as a latin1 string. */
+export function sameKey(msg: Buffer, off: number, key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = msg[off + i];
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** Whether the name at msg[off..] equals `key` (lowercased wire form), ASCII case-insensitively. */
 export function sameName(msg: Buffer, off: number, key: Buffer): boolean {
   for (let i = 0; i < key.length; i++) {

@@ -24,10 +24,10 @@ import {
   isServing,
   ownedAsKeySays,
   parseEndpointKey,
-  parseEndpointRecord,
+  endpointRecordOf,
   parseNodeRecord,
 } from '../records/schema.js';
-import { TYPE, isSubdomainKey, labelsOf, nameHash, nameOfKey, reverseName, sameName, wireKey } from './wire.js';
+import { TYPE, isSubdomainKey, keyHash, labelsOf, nameOfKey, reverseName, sameKey, wireKey } from './wire.js';
 
 import type { EndpointRecord, RecordSource, SourceEvent } from '../records/schema.js';
 export type { RecordSource, SourceEvent };
@@ -70,9 +70,19 @@ export interface Prepared {
   next: number;
 }
 
+/**
+ * One name of the zone. A zone holds a few names per record of every node (its instance
+ * name, PTRs), so an entry is kept small: its wire key is its only string (the dotted name
+ * is derived when an answer is first prepared, and the hot path compares a query's bytes
+ * with the key's characters), and the one contributor nearly every name has is held
+ * inline; only a name several contributors share (a service's A and SRV names) has a Map.
+ */
 export class NameEntry {
-  /** contributor -> the records it adds here */
-  readonly by = new Map<string, Rdata[]>();
+  /** The first contributor's records, inline (a contributor that adds none is not held). */
+  private c0: string | undefined = undefined;
+  private r0: Rdata[] | undefined = undefined;
+  /** contributor -> the records it adds here, for every further contributor. */
+  private more: Map<string, Rdata[]> | undefined = undefined;
   records = 0;
   /** Whether this name is counted as holding records (in the zone's name count and its ancestors' descendants). */
   counted = false;
@@ -81,28 +91,69 @@ export class NameEntry {
   /** Filled by the responder on first use, dropped whenever this name changes. */
   prepared: Map<number, Prepared> | undefined = undefined;
 
-  /** The key's bytes and hash, for the hot path's lookup straight from a query's bytes. */
-  readonly keyBytes: Buffer;
+  /** nameHash of the key, for the hot path's lookup straight from a query's bytes. */
   readonly hash: number;
   /** The next entry whose key has the same hash. */
   nextInHash: NameEntry | undefined = undefined;
 
   constructor(
+    /** The wire key (wire.ts wireKey): lowercase labels, each after its length, latin1. */
     readonly key: string,
-    /** Lowercase, with the trailing dot. */
-    readonly name: string,
   ) {
-    this.keyBytes = Buffer.from(key, 'latin1');
-    this.hash = nameHash(this.keyBytes);
+    this.hash = keyHash(key);
+  }
+
+  /** Lowercase, with the trailing dot. */
+  get name(): string {
+    return nameOfKey(this.key);
+  }
+
+  /** Adds one record of `contributor`; true when it had none here before. */
+  put(contributor: string, rd: Rdata): boolean {
+    if (this.c0 === contributor) {
+      this.r0!.push(rd);
+      return false;
+    }
+    const list = this.more?.get(contributor);
+    if (list) {
+      list.push(rd);
+      return false;
+    }
+    if (this.c0 === undefined) {
+      this.c0 = contributor;
+      this.r0 = [rd];
+    } else (this.more ??= new Map()).set(contributor, [rd]);
+    return true;
+  }
+
+  /** Drops every record of `contributor`; returns how many there were. */
+  withdraw(contributor: string): number {
+    if (this.c0 === contributor) {
+      const n = this.r0!.length;
+      this.c0 = undefined;
+      this.r0 = undefined;
+      return n;
+    }
+    const list = this.more?.get(contributor);
+    if (!list) return 0;
+    this.more!.delete(contributor);
+    if (this.more!.size === 0) this.more = undefined;
+    return list.length;
+  }
+
+  /** Every contributor's records, contributors in key order. */
+  private byContributor(): Rdata[][] {
+    const all: [string, Rdata[]][] = this.more ? [...this.more] : [];
+    if (this.c0 !== undefined) all.push([this.c0, this.r0!]);
+    return all.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
   }
 
   /** This name's records of one type in a stable order (contributors in key order), without duplicates. */
   rdata(type: number): Rdata[] {
-    const keys = [...this.by.keys()].sort();
     const out: Rdata[] = [];
     const seen = new Set<string>();
-    for (const k of keys) {
-      for (const r of this.by.get(k)!) {
+    for (const rs of this.byContributor()) {
+      for (const r of rs) {
         if (r.type !== type) continue;
         const id = JSON.stringify(r);
         if (seen.has(id)) continue;
@@ -115,7 +166,7 @@ export class NameEntry {
 
   types(): Set<number> {
     const s = new Set<number>();
-    for (const rs of this.by.values()) for (const r of rs) s.add(r.type);
+    for (const rs of this.byContributor()) for (const r of rs) s.add(r.type);
     return s;
   }
 }
@@ -151,8 +202,8 @@ export class Zone {
   private readonly names = new Map<string, NameEntry>();
   /** The same entries by nameHash (collisions chained through nextInHash). */
   private readonly byHash = new Map<number, NameEntry>();
-  /** contributor -> the name keys it added records to */
-  private readonly contributed = new Map<string, string[]>();
+  /** contributor -> the names it added records to */
+  private readonly contributed = new Map<string, NameEntry[]>();
   private readonly apex: NameEntry;
   /** Every endpoint that parses, serving or not (all of them take part in naming). */
   private readonly endpoints = new Map<string, ZoneEndpoint>();
@@ -192,7 +243,7 @@ export class Zone {
       expire: 86400,
       minimum: this.ttl,
     };
-    this.apex = new NameEntry(this.domainKey, this.domain);
+    this.apex = new NameEntry(this.domainKey);
     this.add(this.apex);
     this.contribute('@', [
       [this.domain, this.soa],
@@ -219,7 +270,7 @@ export class Zone {
   /** The entry for the name at msg[off..off+len) with that nameHash, if any. */
   find(msg: Buffer, off: number, len: number, hash: number): NameEntry | undefined {
     for (let e = this.byHash.get(hash); e !== undefined; e = e.nextInHash) {
-      if (e.keyBytes.length === len && sameName(msg, off, e.keyBytes)) return e;
+      if (e.key.length === len && sameKey(msg, off, e.key)) return e;
     }
     return undefined;
   }
@@ -288,7 +339,7 @@ export class Zone {
   /** The endpoint at a store key, or undefined (counted) when it does not parse or sits in the wrong document. */
   private readEndpoint(key: string, after: NonNullable<SourceEvent['after']>): ZoneEndpoint | undefined {
     const k = parseEndpointKey(key);
-    const rec = parseEndpointRecord(after.value);
+    const rec = endpointRecordOf(after.value);
     if (!k || !rec || rec.service !== k.service || !ownedAsKeySays(key, after.owner)) {
       this.skipped[!rec ? 'endpoint_record' : 'endpoint_key']++;
       return undefined;
@@ -305,9 +356,12 @@ export class Zone {
     const inst = `${name}.${svc}`;
     const groups = [svc, ...(rec.tags ?? []).map((tag) => `${tag}.${svc}`)];
     const items: Item[] = [];
+    // One record object per address, held by each name it answers under (records are never changed).
+    const ptr: Rdata = { type: TYPE.PTR, target: inst };
     for (const a of rec.addrs) {
-      for (const g of groups) items.push([g, addrRdata(a)]);
-      items.push([inst, addrRdata(a)], [reverseName(a, family(a)), { type: TYPE.PTR, target: inst }]);
+      const rd = addrRdata(a);
+      for (const g of groups) items.push([g, rd]);
+      items.push([inst, rd], [reverseName(a, family(a)), ptr]);
     }
     if (rec.addrs.length > 0) {
       for (const [pn, spec] of Object.entries(rec.ports)) {
@@ -342,38 +396,30 @@ export class Zone {
   // ------------------------------------------------------------ names
 
   private contribute(contributor: string, items: Item[]): void {
-    const touched = new Set<string>();
-    for (const key of this.contributed.get(contributor) ?? []) {
-      const entry = this.names.get(key);
-      if (!entry) continue;
-      const n = entry.by.get(contributor)?.length ?? 0;
-      entry.by.delete(contributor);
+    const touched = new Set<NameEntry>();
+    for (const entry of this.contributed.get(contributor) ?? []) {
+      const n = entry.withdraw(contributor);
       this.recordCount -= n;
       entry.records -= n;
-      touched.add(key);
+      touched.add(entry);
     }
-    const keys: string[] = [];
+    const entries: NameEntry[] = [];
     for (const [name, rd] of items) {
       const key = wireKey(name);
       let entry = this.names.get(key);
       if (!entry) {
-        entry = new NameEntry(key, labelsOf(name).join('.') + '.');
+        entry = new NameEntry(key);
         this.add(entry);
       }
-      const list = entry.by.get(contributor);
-      if (list) list.push(rd);
-      else {
-        entry.by.set(contributor, [rd]);
-        keys.push(key);
-      }
+      if (entry.put(contributor, rd)) entries.push(entry);
       entry.records++;
       this.recordCount++;
-      touched.add(key);
+      touched.add(entry);
     }
-    if (keys.length) this.contributed.set(contributor, keys);
+    if (entries.length) this.contributed.set(contributor, entries);
     else this.contributed.delete(contributor);
-    for (const key of touched) this.settle(this.names.get(key)!);
-    if (touched.size && this.onChange) this.onChange([...touched]);
+    for (const entry of touched) this.settle(entry);
+    if (touched.size && this.onChange) this.onChange([...touched].map((e) => e.key));
   }
 
   /** After a name's records changed: drop its answers, keep the empty non-terminals above it right. */
@@ -396,7 +442,7 @@ export class Zone {
       k = k.slice(k.charCodeAt(0) + 1);
       let e = this.names.get(k);
       if (!e) {
-        e = new NameEntry(k, nameOfKey(k));
+        e = new NameEntry(k);
         this.add(e);
       }
       e.descendants += d;

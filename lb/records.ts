@@ -11,7 +11,7 @@ import {
   VIP_PREFIX,
   parseDeclaredVip,
   parseEndpointKey,
-  parseEndpointRecord,
+  endpointRecordOf,
   ownedAsKeySays,
   vipKey,
   type DeclaredVip,
@@ -98,7 +98,7 @@ export class RecordIndex {
     const had = this.endpoints.delete(e.key);
     if (e.after === undefined) return had;
     const k = parseEndpointKey(e.key);
-    const rec = parseEndpointRecord(e.after.value);
+    const rec = endpointRecordOf(e.after.value);
     if (!rec) {
       this.skip(e.key, 'endpoint_record');
       return had;

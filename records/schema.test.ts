@@ -1,7 +1,14 @@
 // Which document each key belongs in, and the readers' own check of it (docs/ARCHITECTURE.md,
 // "Owner writes, and the live view"); the store enforces the same rule (crdt-store/admission.test.ts).
 import t from 'tap';
-import { ownedAsKeySays, recordOwner, type RecordSource, type SourceEvent } from './schema.js';
+import {
+  endpointRecordOf,
+  ownedAsKeySays,
+  parseEndpointRecord,
+  recordOwner,
+  type RecordSource,
+  type SourceEvent,
+} from './schema.js';
 import { RecordIndex } from '../lb/records.js';
 import { Zone } from '../dns/zone.js';
 import { wireKey } from '../dns/wire.js';
@@ -51,4 +58,25 @@ t.test('the LB and DNS readers skip records held by anyone but the owner the key
   t.equal(zone.get(wireKey('n2.node.weft.internal')), undefined, 'no node name from a record n2 does not own');
   t.equal(zone.skipped.endpoint_key, 2);
   t.equal(zone.skipped.node_name, 1);
+});
+
+t.test('a frozen store value is parsed once, and every reader holds the same frozen record', async (t) => {
+  const freeze = <T>(v: T): T => {
+    if (typeof v === 'object' && v !== null) {
+      for (const c of Object.values(v)) freeze(c);
+      Object.freeze(v);
+    }
+    return v;
+  };
+  const value = freeze(endpoint('web', ['10.0.0.1'], { ports: { http: { port: 80, proto: 'tcp' } } }));
+  const a = endpointRecordOf(value)!;
+  t.same(a, parseEndpointRecord(value), 'as parseEndpointRecord reads it');
+  t.equal(endpointRecordOf(value), a, 'the same object the second time');
+  t.ok(Object.isFrozen(a) && Object.isFrozen(a.addrs) && Object.isFrozen(a.ports.http), 'frozen, deep');
+  t.throws(() => (a.addrs as string[]).push('10.0.0.2'), 'a reader cannot change what another reads');
+  const loose = endpoint('web', ['10.0.0.1']);
+  t.not(endpointRecordOf(loose), endpointRecordOf(loose), 'a value that could change is parsed afresh');
+  const bad = freeze({ service: 'web' });
+  t.equal(endpointRecordOf(bad), undefined);
+  t.equal(endpointRecordOf(bad), undefined, 'a bad value stays bad');
 });

@@ -239,6 +239,32 @@ export function parseEndpointRecord(v: unknown): EndpointRecord | undefined {
   return Object.assign(rec, extras);
 }
 
+/** Parsed endpoints by the store value they came from (see endpointRecordOf). */
+const parsedEndpoints = new WeakMap<object, EndpointRecord | null>();
+
+/**
+ * parseEndpointRecord for the readers that keep what they parse (the DNS zone, the LB
+ * index): a store value is deep-frozen and never changes, so it is parsed once, and every
+ * reader of that value holds the same parsed record, deep-frozen in turn (read it, never
+ * change it). A value that is not frozen is parsed afresh each time.
+ */
+export function endpointRecordOf(v: unknown): EndpointRecord | undefined {
+  if (!isObject(v) || !Object.isFrozen(v)) return parseEndpointRecord(v);
+  let rec = parsedEndpoints.get(v);
+  if (rec === undefined) {
+    rec = parseEndpointRecord(v) ?? null;
+    if (rec) deepFreeze(rec);
+    parsedEndpoints.set(v, rec);
+  }
+  return rec ?? undefined;
+}
+
+function deepFreeze(v: unknown): void {
+  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
+  for (const child of Object.values(v)) deepFreeze(child);
+  Object.freeze(v);
+}
+
 /** The parts of an endpoint key, or undefined if it is not one. */
 export function parseEndpointKey(key: string): { service: string; node: string; id: string } | undefined {
   if (!key.startsWith(SERVICE_PREFIX)) return undefined;
