@@ -28,7 +28,7 @@ import { type DesiredState } from './desired.js';
 import { DesiredIndex } from './desired-index.js';
 import { LbMetrics } from './metrics.js';
 import { Nft } from './nft.js';
-import { NftDatapath } from './nft-datapath.js';
+import { NftDatapath, namespaceAddresses } from './nft-datapath.js';
 import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { ProxyPool } from './proxy-pool.js';
@@ -149,6 +149,8 @@ export class LbDriver {
   /** This node's own addresses (not the VIP interface's), refreshed on full passes and every few seconds. */
   private local = new Set<string>();
   private localAt = -Infinity;
+  /** `local` was read for the first pass, full as it is. */
+  private localPrimed = false;
   /** VIP key -> reason, for VIPs refused and logged already (a log line per VIP, not per pass). */
   private refusedSeen = new Map<string, RefusalReason>();
   private conflictsSeen = new Set<string>();
@@ -229,8 +231,12 @@ export class LbDriver {
       throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
     let probe: Awaited<ReturnType<typeof Nft.probe>>;
+    let local: Promise<Set<string> | undefined> | undefined;
     if (choice !== 'userspace') {
       const root = process.getuid?.() === 0;
+      // The nft datapath's first pass needs this node's addresses (`ip`): read beside the
+      // probe (`nft`), as each is a process start, most of the load balancer's start.
+      if (root) local = namespaceAddresses(opts.netns, opts.iface ?? DEFAULTS.iface).catch(() => undefined);
       probe = root ? await Nft.probe({ netns: opts.netns }) : undefined;
       const usable = probe !== undefined;
       if (choice === 'nft' && !usable) {
@@ -257,6 +263,7 @@ export class LbDriver {
             lb?.log[what === 'ejected' ? 'info' : 'warn'](detail, EVENTS[what]),
           );
     lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
+    if (kind === 'nft') lb.primeLocal(await local);
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.runner.request());
     await lb.runner.runNow(true);
@@ -283,10 +290,11 @@ export class LbDriver {
   private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed: boolean;
     try {
-      if (full || this.localAt === -Infinity) {
+      if ((full && !this.localPrimed) || this.localAt === -Infinity) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
+      this.localPrimed = false;
       const desired = this.desiredState(full);
       this.noteRefused(desired);
       this.noteDropped(desired);
@@ -377,6 +385,14 @@ export class LbDriver {
    * process, which would lengthen the change that happens to fall on it (issue 17). A
    * change asks for another pass; a failure waits for the next full pass, which reads them.
    */
+  /** This node's addresses, read just before the first pass (which then does not read them again). */
+  private primeLocal(addrs: Set<string> | undefined): void {
+    if (addrs === undefined) return;
+    this.local = addrs;
+    this.localAt = performance.now();
+    this.localPrimed = true;
+  }
+
   private async refreshLocal(): Promise<void> {
     this.localAt = performance.now();
     try {

@@ -68,7 +68,7 @@ export class DummyInterface {
   }
 
   /** Adds the interface and sets it up in one `ip -batch` (it stops at a failing line). */
-  private async create(): Promise<void> {
+  async create(): Promise<void> {
     const up = `link set ${this.name} up\n`;
     try {
       await this.ip(['-batch', '-'], `link add ${this.name} type dummy\n${up}`);

@@ -146,16 +146,27 @@ export class NftDatapath {
       ),
     ]);
     this.legacyChecked = true;
+    // A missing interface (a fresh host) is added while the rules are written: it gets no
+    // address until the sync after them, so no VIP is routed before its DNAT is in place.
+    // If adding fails, the sync tries again and reports it.
+    const added =
+      iface !== undefined && iface.have === undefined
+        ? this.iface.create().then(
+            () => ({ have: new Set<string>() }),
+            () => undefined,
+          )
+        : undefined;
     if (legacy || !matches(next.plan, actual)) {
       try {
         await this.nft.apply(renderFull(next.plan, this.nft.table));
       } catch (err) {
         res.failures++;
+        await added; // not left running into the retry
         throw err;
       }
       res.changed = res.full = true;
     }
-    return iface;
+    return added ? await added : iface;
   }
 
   /**
@@ -203,15 +214,8 @@ export class NftDatapath {
   }
 
   /** The namespace's IPv4 and IPv6 addresses, the VIP interface's left out. */
-  async localAddresses(): Promise<Set<string>> {
-    const out = await run(['ip', '-j', 'addr', 'show'], { netns: this.netns });
-    const links = JSON.parse(out || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
-    const set = new Set<string>();
-    for (const l of links) {
-      if (l.ifname === this.iface.name) continue;
-      for (const a of l.addr_info ?? []) if (typeof a.local === 'string') set.add(a.local);
-    }
-    return set;
+  localAddresses(): Promise<Set<string>> {
+    return namespaceAddresses(this.netns, this.iface.name);
   }
 
   /** Forget what was applied, so the next pass reads the kernel. */
@@ -226,4 +230,16 @@ export class NftDatapath {
     await this.nft.remove();
     await this.iface.remove();
   }
+}
+
+/** The IPv4 and IPv6 addresses of a namespace (`ip -j addr show`), those of `leaveOut` left out. */
+export async function namespaceAddresses(netns: string | undefined, leaveOut: string): Promise<Set<string>> {
+  const out = await run(['ip', '-j', 'addr', 'show'], { netns });
+  const links = JSON.parse(out || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+  const set = new Set<string>();
+  for (const l of links) {
+    if (l.ifname === leaveOut) continue;
+    for (const a of l.addr_info ?? []) if (typeof a.local === 'string') set.add(a.local);
+  }
+  return set;
 }
