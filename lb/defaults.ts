@@ -66,6 +66,13 @@ export const DEFAULTS = {
    * Workers start with the first VIP, so a node without VIPs pays nothing.
    */
   proxyWorkers: 2,
+  /**
+   * Userspace proxy: TCP connections one process holds open; a client beyond it is closed at
+   * accept (counted, weft_lb_proxy_refused_total). Each open connection holds its read
+   * buffers (80 KB, lb/proxy-handles.ts), so this bounds what idle connections can make a
+   * process hold: 320 MB. HAProxy's maxconn is of the same order on a small host.
+   */
+  proxyMaxConnections: 4096,
   /** A worker reports its counters this often (and after each change), so summed counters lag by at most this. */
   proxyStatsMs: 500,
   /** A worker that crashed is replaced after this, doubling while it keeps crashing young... */

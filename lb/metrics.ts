@@ -126,20 +126,28 @@ function proxyCounters(registry: Registry, read: () => LbCounters): void {
       [{ direction: 'to_clients' }, p.bytesToClients],
     ]),
   );
-  followCounter(
-    registry,
-    'weft_lb_proxy_connect_failures_total',
-    'Backend connects that failed or timed out',
-    [],
-    proxy((p) => [[{}, p.connectFailures]]),
-  );
-  followCounter(
-    registry,
-    'weft_lb_proxy_ejections_total',
-    'Backends ejected by passive checks',
-    [],
-    proxy((p) => [[{}, p.ejections]]),
-  );
+  const counts: [string, string, keyof ProxyStats][] = [
+    ['weft_lb_proxy_connect_failures_total', 'Backend connects that failed or timed out', 'connectFailures'],
+    ['weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', 'ejections'],
+    [
+      'weft_lb_proxy_refused_total',
+      'TCP clients closed at accept: their proxy process held its limit of open connections (4096) already',
+      'refused',
+    ],
+    [
+      'weft_lb_proxy_fail_open_total',
+      'Picks made among ejected backends because every backend was ejected',
+      'failOpen',
+    ],
+  ];
+  for (const [name, help, field] of counts)
+    followCounter(
+      registry,
+      name,
+      help,
+      [],
+      proxy((p) => [[{}, p[field]]]),
+    );
   followCounter(
     registry,
     'weft_lb_proxy_worker_restarts_total',
@@ -149,12 +157,5 @@ function proxyCounters(registry: Registry, read: () => LbCounters): void {
       const n = read().proxyRestarts;
       return n === undefined ? [] : [[{}, n]];
     },
-  );
-  followCounter(
-    registry,
-    'weft_lb_proxy_fail_open_total',
-    'Picks made among ejected backends because every backend was ejected',
-    [],
-    proxy((p) => [[{}, p.failOpen]]),
   );
 }

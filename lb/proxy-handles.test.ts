@@ -256,6 +256,29 @@ for (const relay of RELAYS) {
     if (relay === 'handles') t.ok(bufferPool.size > 0, 'buffers were handed back for reuse');
   });
 
+  t.test(`${relay}: past maxConnections open, a new client is closed at accept and counted`, async (t) => {
+    const backend = await tcpBackend(t, 'b');
+    const { proxy, port } = await proxyTo(t, [backend.port], { relay, maxConnections: 2 });
+    const open: net.Socket[] = [];
+    t.teardown(() => open.forEach((c) => c.destroy()));
+    const connect = (): Promise<{ c: net.Socket; line: string }> =>
+      new Promise((resolve) => {
+        const c = net.connect({ host: '127.0.0.1', port });
+        open.push(c);
+        c.on('error', () => {});
+        c.once('data', (d) => resolve({ c, line: String(d).trim() }));
+        c.once('close', () => resolve({ c, line: 'closed' }));
+      });
+    const [a, b] = [await connect(), await connect()];
+    t.same([a.line, b.line], ['b', 'b'], 'two idle connections are held open');
+    t.equal((await connect()).line, 'closed', 'the third is closed before it reaches a backend');
+    t.equal(proxy.stats.refused, 1, 'and counted');
+    a.c.destroy();
+    await eventually('a slot free', () => proxy.activeConnections === 1, 2000, 5);
+    t.equal((await connect()).line, 'b', 'once one closes, a new client is served');
+    t.equal(proxy.stats.refused, 1);
+  });
+
   t.test(`${relay}: a backend that resets mid-stream closes the client; stop() closes what is open`, async (t) => {
     const server = net.createServer((c) => {
       c.on('error', () => {});

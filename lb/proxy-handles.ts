@@ -45,8 +45,8 @@ export interface RelayHost {
   pick(tried: readonly RelayBackend[]): RelayBackend | undefined;
   /** A connect to b failed or timed out: count it and eject b. */
   connectFailed(b: RelayBackend): void;
-  /** The listener's open connections (closed on stop). */
-  readonly conns: Set<Conn>;
+  /** The connection is closed (the listener forgets it). */
+  release(c: Conn): void;
   /** Connections whose connect is under way, swept for timeouts. */
   readonly connecting: ConnectSweep;
 }
@@ -433,7 +433,7 @@ export class Conn {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    this.host.conns.delete(this);
+    this.host.release(this);
     if (this.up !== undefined) {
       if (!this.connected) this.host.connecting.delete(this);
       this.backend!.active--;

@@ -55,6 +55,8 @@ export interface ProxyOptions {
    * has them) or through net.Socket streams (the fallback; tests run both).
    */
   relay?: 'handles' | 'streams';
+  /** TCP connections this process holds open at most; more are closed at accept. Default 4096. */
+  maxConnections?: number;
   now?: () => number;
   onEvent?: (what: 'ejected' | 'listen_failed', detail: Record<string, unknown>) => void;
 }
@@ -69,6 +71,8 @@ export interface ProxyStats {
   failOpen: number;
   /** Client connections closed because no backend could be reached. */
   dropped: number;
+  /** Client connections closed at accept: the process held maxConnections already. */
+  refused: number;
 }
 
 /** Every counter at 0: a new proxy's, or a sum's start. */
@@ -82,6 +86,7 @@ export function zeroStats(): ProxyStats {
     ejections: 0,
     failOpen: 0,
     dropped: 0,
+    refused: 0,
   };
 }
 
@@ -164,7 +169,7 @@ class VipListener implements RelayHost {
   listenError: string | undefined;
   private readonly sockets = new Set<net.Socket>();
   /** Connections relayed on handles (proxy-handles.ts). */
-  readonly conns = new Set<Conn>();
+  private readonly conns = new Set<Conn>();
 
   constructor(
     readonly vip: ProxyVip,
@@ -278,15 +283,31 @@ class VipListener implements RelayHost {
     }
   }
 
+  /** A connection on handles is closed. */
+  release(c: Conn): void {
+    if (this.conns.delete(c)) this.p.openTcp--;
+  }
+
+  /** Whether a new client is over the process's limit: then it is counted, and the caller closes it. */
+  private refuse(): boolean {
+    if (this.p.openTcp < this.p.maxConnections) return false;
+    this.p.stats.refused++;
+    return true;
+  }
+
   private onHandle(client: ClientHandle): void {
+    if (this.refuse()) return client.close();
     this.p.stats.tcpConnections++;
+    this.p.openTcp++;
     const c = new Conn(this, client);
     this.conns.add(c);
     c.start();
   }
 
   private onConnection(client: net.Socket): void {
+    if (this.refuse()) return void client.destroy();
     this.p.stats.tcpConnections++;
+    this.p.openTcp++;
     this.sockets.add(client);
     const tried: BackendState[] = [];
     let up: net.Socket | undefined;
@@ -298,6 +319,7 @@ class VipListener implements RelayHost {
     });
     client.on('close', () => {
       clientGone = true;
+      this.p.openTcp--;
       this.sockets.delete(client);
       this.p.stats.bytesFromClients += client.bytesRead;
       this.p.stats.bytesToClients += client.bytesWritten;
@@ -398,6 +420,9 @@ export class UserspaceProxy {
   readonly onEvent: ProxyOptions['onEvent'];
   readonly relay: 'handles' | 'streams';
   readonly stats: ProxyStats = zeroStats();
+  readonly maxConnections: number;
+  /** TCP client connections open now, every listener's. */
+  openTcp = 0;
   /** Backend connects under way (handles relay), timed out by one sweep. */
   readonly connecting: ConnectSweep;
   private readonly ejectMs: number;
@@ -415,6 +440,7 @@ export class UserspaceProxy {
     this.now = opts.now ?? (() => performance.now());
     this.onEvent = opts.onEvent;
     this.relay = opts.relay === 'streams' || !handlesAvailable ? 'streams' : 'handles';
+    this.maxConnections = opts.maxConnections ?? DEFAULTS.proxyMaxConnections;
     this.connecting = new ConnectSweep(this.connectTimeoutMs, this.now);
     this.sweeper = setInterval(
       () => {
