@@ -10,13 +10,11 @@ import { Zone } from './zone.js';
 import { keyHash, nameHash, nameOfKey, TYPE } from './wire.js';
 import { query } from '../test/helpers/dns.js';
 import type { SourceEvent } from '../records/schema.js';
+import { Xoshiro128 } from '../base/rng.js';
 
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 0x100000000;
-  };
+  const g = new Xoshiro128(seed);
+  return () => g.next();
 }
 
 const NODES = ['n1', 'n2', 'Web.Node', 'n_bad', 'c1'];

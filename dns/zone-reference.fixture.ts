@@ -1,6 +1,7 @@
 // The zone as it was before its names were made lean (git 0965da7, dns/zone.ts): the
 // reference zone-lean.test.ts checks the current zone against, answer for answer, over
-// random record sets. Not used by the daemon.
+// random record sets. Not used by the daemon. It pins what the zone answers, not how: a
+// change meant to alter an answer changes this file too (or retires it with its test).
 // The zone: names and their records, kept current from the store's live view one record at
 // a time. Every store record (and every VIP) is a "contributor" that adds records to a few
 // names; a change withdraws what that contributor added and adds what it adds now, so only
