@@ -191,7 +191,8 @@ t.test(
     await h1.host.ip('route', 'del', s2, 'dev', 'weft.vx');
     await h1.host.bridgeCmd('fdb', 'del', vtepMac('h3'), 'dev', 'weft.vx', 'dst', h3.host.underlay, 'self');
     await h1.host.ip('neigh', 'del', hostAt(parsePrefix(s2)!, 0), 'dev', 'weft.vx');
-    t.not(JSON.stringify(await entries(h1.host)), JSON.stringify(expected([h2, h3])), 'the edits took');
+    // No read of the kernel here to see that the edits took: the periodic pass may already
+    // have repaired them (seen in CI). The three repairs counted below say they took.
     const t2 = Date.now();
     await eventually(
       'h1 repaired',
