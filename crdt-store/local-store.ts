@@ -248,7 +248,7 @@ export class LocalStore {
   /** The epoch of this run: names this node's Automerge actor in shared documents. */
   readonly session: number;
   /** actorId(name, session), made once: every replica of another owner's document gets it. */
-  private sessionActor: string | undefined;
+  private readonly sessionActor: string;
   private txn: Txn | undefined;
   /** When replaceOwnEpoch last started an epoch (our clock). */
   private forcedEpochAt = -Infinity;
@@ -287,6 +287,7 @@ export class LocalStore {
     const loaded = this.persistence?.loaded ?? { docs: [], maxEpoch: 0 };
     this.lastEpoch = loaded.maxEpoch;
     this.session = this.nextEpoch();
+    this.sessionActor = actorId(this.name, this.session);
     for (const p of loaded.docs) this.loadPersisted(p);
     // A new epoch at every start (see the header): the own records as they were persisted.
     this.startOwnEpoch(this.session);
@@ -935,7 +936,7 @@ export class LocalStore {
   /** Automerge actor: ours for this run. We never write other owners' documents, so one actor does for all. */
   private freshDoc(docId: DocId, kind: DocKind, epoch: number): ReplicaDoc {
     const mine = kind.kind === 'own' && kind.owner === this.name;
-    const actor = mine ? actorId(this.name, epoch) : (this.sessionActor ??= actorId(this.name, this.session));
+    const actor = mine ? actorId(this.name, epoch) : this.sessionActor;
     return ReplicaDoc.create(docId, kind, epoch, actor, this.limits, mine ? undefined : this.docPool);
   }
 
