@@ -12,11 +12,11 @@
 // BENCH_ROUNDS (5), BENCH_WINDOW_MS (10000), BENCH_STEPS (comma list, 250,500,1000).
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolvesA, startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { SMOKE, envNumber } from './_env.js';
+import { cpuMs } from './proc-cpu.js';
 
 const ROUNDS = envNumber('BENCH_ROUNDS', 5, 1);
 const WINDOW_MS = envNumber('BENCH_WINDOW_MS', 10_000, 1_000);
@@ -74,12 +74,6 @@ async function checkToDns(): Promise<number[]> {
   a.proc.kill('SIGKILL');
   b.proc.kill('SIGKILL');
   return times;
-}
-
-/** utime + stime of a process, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 async function metric(a: AgentProcess, re: RegExp): Promise<number> {

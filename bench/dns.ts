@@ -3,7 +3,8 @@
 //         (bench/dns-server.ts) so this harness does not share its event loop;
 //   dnsmasq: the same 1,000 names and addresses from a hosts file.
 // Figures: max qps (dnsperf unthrottled, 100 outstanding), p50/p99 latency at 20,000 qps
-// (percentiles from dnsperf -v per-query lines), and the qps of forwarded names answered
+// (percentiles from dnsperf -v per-query lines) and the server's CPU per query there
+// (/proc; weft's agent and workers together), and the qps of forwarded names answered
 // from weft's cache (upstream: a tiny local server; the cache is warmed first). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
 // Answers are checked during each max-qps run (bench/dns-check.ts): `wrong_answers` must be 0.
@@ -25,6 +26,7 @@ import { benchAddr } from './dns-data.js';
 import { checkAnswers, type CheckResult } from './dns-check.js';
 import { envNumber as num, missingCommands, printAbsent, SMOKE } from './_env.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
+import { treeCpuMs } from './proc-cpu.js';
 
 const SERVICES = 1000;
 const PER = 2;
@@ -202,6 +204,8 @@ const median = (xs: number[]) => {
 const load0 = loadavg()[0];
 const weftPort = await startWeft();
 const dnsmasqPort = await startDnsmasq();
+// The server processes (weft's with its workers), for the CPU each answer costs.
+const serverPid = { weft: children[0]!.pid!, dnsmasq: children[1]!.pid! };
 const zoneFile = join(dir, 'zone.txt');
 
 // Warm-up: weft precomputes answers on first use and V8 optimises the hot path.
@@ -212,6 +216,8 @@ const max = { weft: [] as number[], dnsmasq: [] as number[] };
 const checks = { weft: [] as CheckResult[], dnsmasq: [] as CheckResult[] };
 const sample = SMOKE ? 50 : 500;
 const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
+/** Server CPU per answered query at 20k qps, µs: what decides max qps when the load generator shares the cores. */
+const cpuPerQuery = { weft: [] as number[], dnsmasq: [] as number[] };
 for (let r = 0; r < rounds; r++) {
   // Alternate who goes first, so a slow patch of the machine does not always hit one side.
   const order: ['weft' | 'dnsmasq', string, number][] = [
@@ -232,9 +238,14 @@ for (let r = 0; r < rounds; r++) {
     );
   }
   for (const [who, addr, port] of order) {
+    const cpu0 = treeCpuMs(serverPid[who]);
     const l = await perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true });
+    const us = ((treeCpuMs(serverPid[who]) - cpu0) * 1000) / Math.max(1, l.completed);
     at20k[who].push(l);
-    progress(`round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms`);
+    cpuPerQuery[who].push(us);
+    progress(
+      `round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${round(us, 1)} µs CPU a query`,
+    );
   }
 }
 
@@ -264,6 +275,8 @@ const result = {
   p99_ms_at_20k: p('weft', 'p99_ms'),
   dnsmasq_p50_ms_at_20k: p('dnsmasq', 'p50_ms'),
   dnsmasq_p99_ms_at_20k: p('dnsmasq', 'p99_ms'),
+  cpu_us_per_query_at_20k: round(median(cpuPerQuery.weft), 1),
+  dnsmasq_cpu_us_per_query_at_20k: round(median(cpuPerQuery.dnsmasq), 1),
   wrong_answers: sum(checks.weft, 'wrong'),
   answers_checked: sum(checks.weft, 'checked'),
   answers_unanswered: sum(checks.weft, 'unanswered'),
@@ -284,6 +297,12 @@ const rows: [string, string, string, string][] = [
   ['  each run', max.weft.map((x) => round(x)).join(' '), max.dnsmasq.map((x) => round(x)).join(' '), ''],
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
+  [
+    'server CPU a query at 20k',
+    `${result.cpu_us_per_query_at_20k} µs`,
+    `${result.dnsmasq_cpu_us_per_query_at_20k} µs`,
+    'weft: agent + workers',
+  ],
   [
     'answers checked under load',
     `${result.answers_checked}, ${result.wrong_answers} wrong`,

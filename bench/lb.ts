@@ -23,7 +23,7 @@
 // whole bench is (its figures null).
 // Progress on stderr; the table on stdout; the last line is one JSON object.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,6 +32,7 @@ import { LocalStore } from '../crdt-store/local-store.js';
 import { DEFAULTS, LbDriver } from '../lb/index.js';
 import { run } from '../base/exec.js';
 import { envNumber as num, kernelUsable, missingCommands, printAbsent, SMOKE } from './_env.js';
+import { treeCpuMs } from './proc-cpu.js';
 
 const rounds = num('BENCH_LB_ROUNDS', 3, 1);
 const seconds = num('BENCH_LB_SECONDS', 4, 1);
@@ -137,20 +138,6 @@ function startIn(
 
 async function backends(l: Lab): Promise<void> {
   await Promise.all(l.backends.map((ns) => startIn(ns, [process.execPath, '--input-type=module', '-e', BACKEND])));
-}
-
-/** utime + stime in ms of a process and its descendants (the proxy's workers; HAProxy's threads are in its own). */
-function treeCpuMs(pid: number): number {
-  let ms = 0;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' '))
-      if (c) ms += treeCpuMs(Number(c));
-  } catch {
-    // it exited
-  }
-  return ms;
 }
 
 async function wrkRps(ns: string, url: string): Promise<{ rps: number; requests: number }> {

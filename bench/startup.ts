@@ -9,7 +9,7 @@
 // defaults programs the LB's nft table and VIP interface, which it leaves on purpose when it
 // stops (so VIP traffic survives a restart), and the host's own would be overwritten.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { VERSION } from '../src/version.js';
 import { envNumber as num } from './_env.js';
 import { residentMb } from './proc-memory.js';
+import { cpuMs } from './proc-cpu.js';
 import { inNetns } from '../lb/nft.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -122,22 +123,16 @@ function startOnce(s: Subject, extra: string[] = []): Promise<Started> {
       const lines = buf.split('\n');
       if (lines.some(s.isReady)) {
         const ms = performance.now() - t0;
-        const cpuMs = cpuMsOf(p.pid!);
+        const cpu = cpuMs(p.pid!);
         p.stdout.off('data', onData);
         p.stdout.resume();
         const kill = () => new Promise<void>((r) => (p.once('exit', () => r()), p.kill('SIGTERM')));
-        resolve({ ms, cpuMs, pid: p.pid!, spawnedAt, lines, kill });
+        resolve({ ms, cpuMs: cpu, pid: p.pid!, spawnedAt, lines, kill });
       }
     };
     p.stdout.on('data', onData);
     p.once('exit', (code) => reject(new Error(`${s.name} exited (${code}) before ready`)));
   });
-}
-
-/** utime + stime from /proc/<pid>/stat, in ms (clock ticks of 10 ms): less at the mercy of the host's load than wall time. */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -22,6 +22,7 @@ import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
 import { Zone, type RecordSource, type VipSource } from './zone.js';
 import { DnsWorkerPool } from './worker-pool.js';
+import { serveUdp, type UdpSend } from './udp-handle.js';
 
 export interface ListenAddr {
   addr: string;
@@ -93,7 +94,7 @@ export class DnsStartError extends Error {
 
 const silent: DnsLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-type UdpClient = { sock: dgram.Socket; address: string; port: number };
+type UdpClient = { send: UdpSend; address: string; port: number };
 type TcpClient = { conn: net.Socket };
 type Client = UdpClient | TcpClient;
 
@@ -127,6 +128,8 @@ export class DnsServer {
   readonly addresses: ListenAddr[] = [];
   private readonly responder: Responder<Client>;
   private readonly udp: dgram.Socket[] = [];
+  /** Each UDP socket's answer path (udp-handle.ts), by the same index. */
+  private readonly udpSend: UdpSend[] = [];
   private readonly tcp: net.Server[] = [];
   private readonly conns = new Set<net.Socket>();
   private readonly upstreamTcp = new Set<net.Socket>();
@@ -230,7 +233,7 @@ export class DnsServer {
       sockets: () => this.udp.map((s, i): [string, dgram.Socket] => [atKey(this.addresses[i]), s]),
       relay: (at, msg, address, port) => {
         const i = this.addresses.findIndex((a) => atKey(a) === at);
-        if (i >= 0 && !this.stopped) this.onUdp(this.udp[i], msg, { address, port });
+        if (i >= 0 && !this.stopped) this.onUdp(this.udpSend[i], msg, address, port);
       },
       log: this.log,
       script: opts.workerScript,
@@ -341,6 +344,7 @@ export class DnsServer {
     const i = this.addresses.findIndex((a) => a.addr === addr && a.port === port);
     if (i < 0 || this.stopped) return;
     const [udp] = this.udp.splice(i, 1);
+    this.udpSend.splice(i, 1);
     const [tcp] = this.tcp.splice(i, 1);
     const [gone] = this.addresses.splice(i, 1);
     this.workers?.removeSocket(atKey(gone));
@@ -383,9 +387,10 @@ export class DnsServer {
         // the kernel's limits apply
       }
       sock.on('error', (err) => this.log.warn({ err: err.message }, 'DNS UDP socket error'));
-      sock.on('message', (msg, rinfo) => this.onUdp(sock, msg, rinfo));
+      const { send } = serveUdp(sock, (msg, address, port) => this.onUdp(send, msg, address, port));
       server.on('error', (err) => this.log.warn({ err: err.message }, 'DNS TCP listener error'));
       this.udp.push(sock);
+      this.udpSend.push(send);
       this.tcp.push(server);
       this.addresses.push({ addr: l.addr, port });
       this.workers?.addSocket(atKey({ addr: l.addr, port }), sock);
@@ -393,22 +398,22 @@ export class DnsServer {
     }
   }
 
-  private onUdp(sock: dgram.Socket, msg: Buffer, rinfo: { address: string; port: number }): void {
+  private onUdp(send: UdpSend, msg: Buffer, address: string, port: number): void {
     const t0 = now();
     if (++this.loadCount === LOAD_CHECK_EVERY) this.checkLoad(t0);
     const r = this.responder;
-    const trusted = this.acl.allows(rinfo.address, t0);
+    const trusted = this.acl.allows(address, t0);
     let out = r.handle(msg, false, trusted ? 0 : UNTRUSTED_AMPLIFICATION * msg.length);
     if (out === undefined && r.wantsForward) {
       if (trusted) {
-        out = r.forward(t0, false, { sock, address: rinfo.address, port: rinfo.port });
+        out = r.forward(t0, false, { send, address, port });
         if (this.forwarder!.outbox.length) this.flush();
       } else {
         this.stats.recursionRefused++;
         out = r.refuseForward();
       }
     }
-    if (out !== undefined) this.sendUdp(sock, out, rinfo.address, rinfo.port, t0);
+    if (out !== undefined) this.sendUdp(send, out, address, port, t0);
     this.observe(r.lastSource, t0);
   }
 
@@ -444,10 +449,10 @@ export class DnsServer {
   }
 
   /** A UDP response, through the rate limiter. */
-  private sendUdp(sock: dgram.Socket, out: Buffer, address: string, port: number, t: number): void {
+  private sendUdp(send: UdpSend, out: Buffer, address: string, port: number, t: number): void {
     const v = this.rrl.check(address, t);
-    if (v === RRL_SEND) sock.send(out, port, address);
-    else if (v === RRL_SLIP) sock.send(slipResponse(out), port, address);
+    if (v === RRL_SEND) send(out, port, address);
+    else if (v === RRL_SLIP) send(slipResponse(out), port, address);
   }
 
   private observe(source: Source, t0: number): void {
@@ -574,7 +579,7 @@ export class DnsServer {
 
   private replyTo(o: Extract<ForwarderOutput<Client>, { kind: 'reply' }>): void {
     const c = o.client;
-    if ('sock' in c) this.sendUdp(c.sock, o.bytes, c.address, c.port, now());
+    if ('send' in c) this.sendUdp(c.send, o.bytes, c.address, c.port, now());
     else if (!c.conn.destroyed) writeFramed(c.conn, o.bytes);
     this.observe(o.rcode === 2 ? 'error' : 'upstream', o.at);
   }

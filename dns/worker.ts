@@ -21,6 +21,7 @@ import { ResponseRateLimiter, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js'
 import { DnsStats } from './stats.js';
 import { RCODE } from './wire.js';
 import { Zone } from './zone.js';
+import { serveUdp, type UdpSend } from './udp-handle.js';
 import {
   MAX_RELAY_BACKLOG,
   type FromWorker,
@@ -97,28 +98,28 @@ class DnsWorker {
   private listen(at: string, sock: dgram.Socket): void {
     this.sockets.set(at, sock);
     sock.on('error', () => {});
-    sock.on('message', (msg, rinfo) => this.onUdp(at, sock, msg, rinfo));
+    const { send } = serveUdp(sock, (msg, address, port) => this.onUdp(at, send, msg, address, port));
   }
 
-  private onUdp(at: string, sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onUdp(at: string, send: UdpSend, msg: Buffer, address: string, port: number): void {
     const t0 = performance.now();
     this.packets++;
     const r = this.responder;
-    const trusted = this.acl.allows(rinfo.address, t0);
+    const trusted = this.acl.allows(address, t0);
     let out = r.handle(msg, false, trusted ? 0 : AMPLIFICATION * msg.length);
     if (out === undefined) {
       if (!r.wantsForward) return;
       if (this.relaying < MAX_RELAY_BACKLOG) {
         r.dropForward();
-        this.relay({ t: 'relay', at, msg, address: rinfo.address, port: rinfo.port });
+        this.relay({ t: 'relay', at, msg, address, port });
         return;
       }
       this.relays.refused.relay_backlog++;
       out = r.refuseForward(RCODE.SERVFAIL);
     }
-    const v = this.rrl.check(rinfo.address, t0);
-    if (v === RRL_SEND) sock.send(out, rinfo.port, rinfo.address);
-    else if (v === RRL_SLIP) sock.send(slipResponse(out), rinfo.port, rinfo.address);
+    const v = this.rrl.check(address, t0);
+    if (v === RRL_SEND) send(out, port, address);
+    else if (v === RRL_SLIP) send(slipResponse(out), port, address);
     this.stats.observe(r.lastSource, (performance.now() - t0) / 1000);
   }
 
