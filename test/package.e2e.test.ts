@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_GLIBC_TUNABLES } from '../src/node-flags.js';
+import { AGENT_GLIBC_TUNABLES, AGENT_NODE_FLAGS } from '../src/node-flags.js';
 import { startAgent } from './helpers/agent-process.js';
 import { eventually } from './helpers/eventually.js';
 import { skipUnless } from './helpers/system.js';
@@ -144,6 +144,8 @@ t.test(
       const environ = readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8').split('\0');
       const tunables = `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? AGENT_GLIBC_TUNABLES}`;
       t.ok(environ.includes(tunables), `the wrapper tunes malloc (src/node-flags.ts): ${tunables}`);
+      const cmdline = readFileSync(`/proc/${agent.proc.pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of AGENT_NODE_FLAGS) t.ok(cmdline.includes(flag), `the wrapper runs node with ${flag}`);
       const put = spawnSync(weft, ['kv', 'put', 'pkg/x', '{"ok":true}', '--api', agent.ready.api!], bare);
       t.equal(put.status, 0, put.stderr);
       const get = spawnSync(weft, ['kv', 'get', 'pkg/x', '--api', agent.ready.api!], bare);
