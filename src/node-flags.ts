@@ -18,8 +18,8 @@
 // what a thread frees stays in its arena (glibc trims only the top of it): the agent's heap
 // is small, so three more threads bought nothing but arenas. An idle member of a 30-agent
 // cluster 83-85 -> 79 MB RSS (anonymous 39-41 -> 35), one holding a 1,000-node cluster's
-// store 108-109 -> 98-102 MB, a start ~8 ms less CPU; local update rates and DNS CPU per
-// query unchanged (`npm run bench -- idle`, `store`, `dns`, `startup`).
+// store 108-109 -> 98-102 MB, RSS after start ~1 MB less; start time, local update rates and
+// DNS CPU per query unchanged (`npm run bench -- idle`, `store`, `dns`, `startup`).
 export const AGENT_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
   '--wasm-lazy-validation',
