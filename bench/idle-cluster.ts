@@ -9,7 +9,7 @@
 //     memberlist's counters sent to a statsd listener here (bench/membership-statsd.ts).
 // weft's memory is broken down from one agent's /metrics (heap, external, array buffers).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,12 +19,12 @@ import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { serfInstalled } from './membership-real.js';
 import { envFlag, envNumber as num } from './_env.js';
 import { residentMb } from './proc-memory.js';
+import { cpuMs } from './proc-cpu.js';
 
 // BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
 const CLI = process.env.BENCH_WEFT_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const GOSSIP_PORT = 7946;
 const SERF_RPC_PORT = 7373;
-const TICK = 100; // /proc/<pid>/stat counts clock ticks (USER_HZ, 100 on Linux)
 
 export interface IdleOptions {
   agents: number;
@@ -66,12 +66,6 @@ interface Member {
 }
 
 const ipOf = (net: string, i: number) => `${net}.${i + 1}`;
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-}
 
 async function metricsText(api: string): Promise<string> {
   const r = await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5000) });
@@ -174,7 +168,7 @@ function serfBytes(statsd: StatsdSink): number {
   return s.udpBytes + s.tcpBytes;
 }
 
-const sumTicks = (ms: Member[]) => ms.reduce((a, m) => a + cpuTicks(m.proc.pid), 0);
+const sumCpuMs = (ms: Member[]) => ms.reduce((a, m) => a + cpuMs(m.proc.pid), 0);
 
 /** Both clusters over the same windows: CPU % of a core per agent in each window, and bytes over all. */
 async function sample(weft: Member[], serf: Member[], statsd: StatsdSink, o: IdleOptions) {
@@ -183,11 +177,12 @@ async function sample(weft: Member[], serf: Member[], statsd: StatsdSink, o: Idl
   const b0 = { weft: await weftBytes(weft), serf: serfBytes(statsd) };
   const t0 = performance.now();
   for (let w = 0; w < o.windows; w++) {
-    const start = { weft: sumTicks(weft), serf: sumTicks(serf), at: performance.now() };
+    const start = { weft: sumCpuMs(weft), serf: sumCpuMs(serf), at: performance.now() };
     await sleep((o.idleS * 1000) / o.windows);
     const s = (performance.now() - start.at) / 1000;
-    cpu.weft.push((100 * (sumTicks(weft) - start.weft)) / TICK / s / weft.length);
-    cpu.serf.push((100 * (sumTicks(serf) - start.serf)) / TICK / s / serf.length);
+    // ms of CPU per s of wall, per agent: / 10 is % of a core.
+    cpu.weft.push((sumCpuMs(weft) - start.weft) / 10 / s / weft.length);
+    cpu.serf.push((sumCpuMs(serf) - start.serf) / 10 / s / serf.length);
     load1.push(loadavg()[0]!);
     o.log(
       `window ${w + 1}/${o.windows}: weft ${cpu.weft.at(-1)!.toFixed(2)} %, serf ${cpu.serf.at(-1)!.toFixed(2)} % of a core per agent`,
