@@ -80,10 +80,17 @@ t.test('WEFT_DNS_UDP=dgram serves through dgram', async (t) => {
   t.notOk(serveUdp(sock, () => {}).viaHandle);
 });
 
-t.test('a send after the socket closed is dropped, not thrown', async (t) => {
-  const sock = dgram.createSocket('udp4');
-  await bound(sock, '127.0.0.1');
-  const path = serveUdp(sock, () => {});
-  await new Promise<void>((r) => sock.close(() => r()));
-  t.doesNotThrow(() => path.send(Buffer.from('late'), 9, '127.0.0.1'));
-});
+for (const viaHandle of [true, false]) {
+  t.test(
+    `through ${viaHandle ? 'the handle' : 'dgram'}: a send on a closed socket is dropped, not thrown`,
+    async (t) => {
+      const sock = dgram.createSocket('udp4');
+      await bound(sock, '127.0.0.1');
+      const path = serveUdp(sock, () => {}, { viaHandle });
+      sock.close();
+      t.doesNotThrow(() => path.send(Buffer.from('late'), 9, '127.0.0.1'), 'at once');
+      await new Promise<void>((r) => sock.once('close', () => r()));
+      t.doesNotThrow(() => path.send(Buffer.from('later'), 9, '127.0.0.1'), 'once closed');
+    },
+  );
+}

@@ -71,21 +71,27 @@ export function serveUdp(
   const handle = SendWrapCtor && (opts.viaHandle ?? process.env.WEFT_DNS_UDP !== 'dgram') ? handleOf(sock) : undefined;
   if (!handle || !SendWrapCtor) {
     sock.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port));
-    return { send: (out, port, address) => sock.send(out, port, address), viaHandle: false, queued: () => 0 };
+    const send: UdpSend = (out, port, address) => {
+      try {
+        sock.send(out, port, address);
+      } catch {
+        // closed (ERR_SOCKET_DGRAM_NOT_RUNNING): a forwarded answer that came back after its
+        // listen address was removed has nobody to go to
+      }
+    };
+    return { send, viaHandle: false, queued: () => 0 };
   }
   const Wrap = SendWrapCtor;
-  let closed = false;
   let queued = 0;
   let req = new Wrap();
   const list: Buffer[] = [];
-  sock.once('close', () => (closed = true));
   handle.onmessage = (nread, _h, buf, rinfo) => {
     if (nread >= 0) onDatagram(buf, rinfo.address, rinfo.port);
     // As dgram reports a failed read: to the socket's error listeners.
     else sock.emit('error', Object.assign(new Error(`recvmsg ${getSystemErrorName(nread)}`), { errno: nread }));
   };
+  // A closed handle refuses the send (EBADF, returned, not thrown), as a full one queues it.
   const send: UdpSend = (out, port, address) => {
-    if (closed) return;
     req.list = out;
     list[0] = out;
     const r = handle.send(req, list, 1, port, address, false);
