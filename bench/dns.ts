@@ -90,7 +90,8 @@ async function freePort(addr: string): Promise<number> {
   return p;
 }
 
-async function startWeft(): Promise<number> {
+/** Starts weft's DNS child: its port, and its pid (its workers are its children). */
+async function startWeft(): Promise<{ port: number; pid: number }> {
   const child = spawn(
     process.execPath,
     [
@@ -110,10 +111,10 @@ async function startWeft(): Promise<number> {
   });
   const { port, names } = JSON.parse(line) as { port: number; names: number };
   progress(`weft serving ${names} names on ${WEFT}:${port} (pid ${child.pid})`);
-  return port;
+  return { port, pid: child.pid! };
 }
 
-async function startDnsmasq(): Promise<number> {
+async function startDnsmasq(): Promise<{ port: number; pid: number }> {
   const port = await freePort(DNSMASQ);
   const child = spawn(
     'dnsmasq',
@@ -140,7 +141,7 @@ async function startDnsmasq(): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   progress(`dnsmasq serving ${SERVICES} names on ${DNSMASQ}:${port} (pid ${child.pid})`);
-  return port;
+  return { port, pid: child.pid! };
 }
 
 // ---------------------------------------------------------------- dnsperf
@@ -202,10 +203,11 @@ const median = (xs: number[]) => {
 
 // ---------------------------------------------------------------- runs
 const load0 = loadavg()[0];
-const weftPort = await startWeft();
-const dnsmasqPort = await startDnsmasq();
+const weft = await startWeft();
+const dnsmasq = await startDnsmasq();
+const [weftPort, dnsmasqPort] = [weft.port, dnsmasq.port];
 // The server processes (weft's with its workers), for the CPU each answer costs.
-const serverPid = { weft: children[0]!.pid!, dnsmasq: children[1]!.pid! };
+const serverPid = { weft: weft.pid, dnsmasq: dnsmasq.pid };
 const zoneFile = join(dir, 'zone.txt');
 
 // Warm-up: weft precomputes answers on first use and V8 optimises the hot path.
@@ -260,7 +262,7 @@ progress(
   `cached forwards: ${cached.map((q) => round(q)).join(', ')} qps; upstream asked ${upstreamDuring} times meanwhile`,
 );
 
-const weftWorkers = await workerProcesses(children[0]?.pid);
+const weftWorkers = await workerProcesses(weft.pid);
 for (const c of children) c.kill('SIGTERM');
 await upstream.close();
 

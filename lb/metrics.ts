@@ -131,7 +131,7 @@ function proxyCounters(registry: Registry, read: () => LbCounters): void {
     ['weft_lb_proxy_ejections_total', 'Backends ejected by passive checks', 'ejections'],
     [
       'weft_lb_proxy_refused_total',
-      'TCP clients closed at accept: their proxy process held its limit of open connections (4096) already',
+      'TCP clients closed at accept: their proxy process held its limit of open connections already (4096 by default)',
       'refused',
     ],
     [
