@@ -27,8 +27,7 @@ import { DEFAULTS, lbRunnerTimings } from './defaults.js';
 import { type DesiredState } from './desired.js';
 import { DesiredIndex } from './desired-index.js';
 import { LbMetrics } from './metrics.js';
-import { Nft } from './nft.js';
-import { NftDatapath, namespaceAddresses } from './nft-datapath.js';
+import { NftDatapath, readKernelAtStart, type KernelAtStart } from './nft-datapath.js';
 import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { ProxyPool } from './proxy-pool.js';
@@ -76,6 +75,8 @@ export interface LbOptions {
   log?: LbLog;
   /** Where the weft_lb_* metrics go. Default: a registry of its own. */
   registry?: Registry;
+  /** LbDriver.readKernel's read, begun earlier with the same options (else start reads). */
+  kernel?: Promise<KernelAtStart>;
 }
 
 export interface VipStatus {
@@ -230,15 +231,11 @@ export class LbDriver {
     if (!['auto', 'nft', 'userspace'].includes(choice))
       throw new LbStartError(`load balancer datapath "${choice}" is not one of auto, nft, userspace`);
     let kind: 'nft' | 'userspace' = choice === 'nft' ? 'nft' : 'userspace';
-    let probe: Awaited<ReturnType<typeof Nft.probe>>;
-    let local: Promise<Set<string> | undefined> | undefined;
+    let kernel: KernelAtStart | undefined;
     if (choice !== 'userspace') {
       const root = process.getuid?.() === 0;
-      // The nft datapath's first pass needs this node's addresses (`ip`): read beside the
-      // probe (`nft`), as each is a process start, most of the load balancer's start.
-      if (root) local = namespaceAddresses(opts.netns, opts.iface ?? DEFAULTS.iface).catch(() => undefined);
-      probe = root ? await Nft.probe({ netns: opts.netns }) : undefined;
-      const usable = probe !== undefined;
+      kernel = await (opts.kernel ?? LbDriver.readKernel(opts));
+      const usable = kernel?.nft !== undefined;
       if (choice === 'nft' && !usable) {
         throw new LbStartError(
           root
@@ -257,19 +254,31 @@ export class LbDriver {
             iface: opts.iface,
             affinity: opts.affinity,
             vipCidr: [vipCidr.text, ...(guard.vipCidr6 ? [guard.vipCidr6.text] : [])],
-            tables: probe?.tables,
+            atStart: kernel,
           })
         : userspaceDatapath(opts, (what, detail) =>
             lb?.log[what === 'ejected' ? 'info' : 'warn'](detail, EVENTS[what]),
           );
     lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
-    if (kind === 'nft') lb.primeLocal(await local);
+    if (kind === 'nft') lb.primeLocal(kernel?.addrs?.local);
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.runner.request());
     await lb.runner.runNow(true);
     lb.runner.start();
     lb.log.info({ datapath: kind, vipCidr: vipCidr.text, vips: lb.desired.vips.length }, 'load balancer started');
     return lb;
+  }
+
+  /**
+   * The kernel reads the nft datapath's start needs (nft, our table, the addresses), begun
+   * now so that they can run while other components start; undefined where the nft
+   * datapath cannot be chosen (datapath userspace, or not root).
+   */
+  static readKernel(
+    opts: Pick<LbOptions, 'datapath' | 'netns' | 'table' | 'iface'>,
+  ): Promise<KernelAtStart> | undefined {
+    if ((opts.datapath ?? DEFAULTS.datapath) === 'userspace' || process.getuid?.() !== 0) return undefined;
+    return readKernelAtStart(opts);
   }
 
   get kind(): 'nft' | 'userspace' {

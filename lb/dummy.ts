@@ -8,6 +8,19 @@ import { run } from '../base/exec.js';
 
 const hostCidr = (a: string): string => (a.includes(':') ? `${a}/128` : `${a}/32`);
 
+/** One link of `ip -j addr show`. */
+export interface IpLink {
+  ifname?: string;
+  addr_info?: { family?: string; local?: string; scope?: string }[];
+}
+
+/** Adds to `into` the link's IPv4 and global IPv6 addresses: those a VIP interface holds (not the kernel's own link-local). */
+export function vipAddressesOf(link: IpLink, into: Set<string>): void {
+  for (const a of link.addr_info ?? [])
+    if (typeof a.local === 'string' && (a.family === 'inet' || (a.family === 'inet6' && a.scope !== 'link')))
+      into.add(a.local);
+}
+
 export interface DummyOptions {
   /** Default weft-vip0. */
   name?: string;
@@ -39,11 +52,8 @@ export class DummyInterface {
         return undefined;
       throw err;
     }
-    const links = JSON.parse(out || '[]') as { addr_info?: { family: string; local: string; scope?: string }[] }[];
     const set = new Set<string>();
-    for (const l of links)
-      for (const a of l.addr_info ?? [])
-        if (a.family === 'inet' || (a.family === 'inet6' && a.scope !== 'link')) set.add(a.local);
+    for (const l of JSON.parse(out || '[]') as IpLink[]) vipAddressesOf(l, set);
     return set;
   }
 

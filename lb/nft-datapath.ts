@@ -8,11 +8,20 @@
 // after any failed transaction (a table someone else changed shows up as a failure).
 import { DEFAULTS } from './defaults.js';
 import { vipAddresses, type DesiredVip } from './desired.js';
-import { DummyInterface } from './dummy.js';
+import { DummyInterface, vipAddressesOf, type IpLink } from './dummy.js';
 import { run } from '../base/exec.js';
 import { sameSet } from '../base/sets.js';
 import { Nft } from './nft.js';
-import { emptyActual, FAMILY, LEGACY_FAMILY, matches, renderDiff, renderFull, type Affinity } from './nft-plan.js';
+import {
+  emptyActual,
+  FAMILY,
+  LEGACY_FAMILY,
+  matches,
+  renderDiff,
+  renderFull,
+  type Affinity,
+  type NftActual,
+} from './nft-plan.js';
 import { PlanIndex } from './nft-plan-index.js';
 
 export interface NftDatapathOptions {
@@ -22,11 +31,41 @@ export interface NftDatapathOptions {
   affinity?: Affinity;
   /** The VIP CIDRs (`198.18.0.0/15`, and lb.vipCidr6): traffic to them that is not DNATed is refused, never routed. */
   vipCidr?: string | readonly string[];
-  /**
-   * The tables `Nft.probe` listed just before ("family name"): the first full check reads
-   * only those of ours that exist. Each read is a process start, at the agent's start.
-   */
-  tables?: ReadonlySet<string>;
+  /** The kernel as readKernelAtStart found it: the first full check reads only what it lacks. */
+  atStart?: KernelAtStart;
+}
+
+/** One `ip -j addr show`: the namespace's addresses, and the VIP interface's. */
+export interface AddressRead {
+  /** Every address but the VIP interface's. */
+  local: Set<string>;
+  /** The VIP interface's IPv4 and global IPv6 addresses; `have` undefined: there is no such interface. */
+  iface: { have: Set<string> | undefined };
+}
+
+/**
+ * What the first full check needs from the kernel, read at once. Each read is a process
+ * start (`nft`, `ip`), and they were most of the load balancer's share of an agent's start
+ * when made one after another; begun early (LbDriver.readKernel), they overlap the starts
+ * of the components before it.
+ */
+export interface KernelAtStart {
+  /** `nft -j list tables` (Nft.probe): undefined if nft does not run here. */
+  nft: { tables?: ReadonlySet<string> } | undefined;
+  /** Our table (empty if absent); undefined if the read failed, and the first full check reads it again. */
+  actual: NftActual | undefined;
+  /** undefined if `ip` failed. */
+  addrs: AddressRead | undefined;
+}
+
+export function readKernelAtStart(opts: { netns?: string; table?: string; iface?: string }): Promise<KernelAtStart> {
+  const { netns } = opts;
+  return Promise.all([
+    Nft.probe({ netns }),
+    // Read whether or not the probe will list it: in the same round, it costs no wait.
+    new Nft({ netns, table: opts.table }).read().catch(() => undefined),
+    readAddresses(netns, opts.iface ?? DEFAULTS.iface).catch(() => undefined),
+  ]).then(([nft, actual, addrs]) => ({ nft, actual, addrs }));
 }
 
 export interface ApplyResult {
@@ -56,8 +95,8 @@ export class NftDatapath {
   /** Whether the interface held the plan's addresses after the last pass. */
   private addrsSynced = false;
   private legacyChecked = false;
-  /** `tables` until the first full check. */
-  private probedTables: ReadonlySet<string> | undefined;
+  /** `atStart` until the first full check. */
+  private atStart: KernelAtStart | undefined;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -65,7 +104,7 @@ export class NftDatapath {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? DEFAULTS.affinity;
-    this.probedTables = opts.tables;
+    this.atStart = opts.atStart;
     this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }
@@ -129,21 +168,22 @@ export class NftDatapath {
    * Returns what the VIP interface holds, read beside the table (undefined if that read failed).
    */
   private async writeFull(next: PlanIndex, res: ApplyResult): Promise<{ have: Set<string> | undefined } | undefined> {
-    // The reads go out together: each is a process start (`nft`, `ip`), and they are most
-    // of the load balancer's share of an agent's start. Once per start: weft's table of
-    // before IPv6 beside ours (a downgrade and upgrade again) would hook VIP traffic twice;
-    // the full write deletes it.
-    const probed = this.probedTables;
-    this.probedTables = undefined;
+    // What the start read is used once; the rest goes out together (each is a process
+    // start). Once per start: weft's table of before IPv6 beside ours (a downgrade and
+    // upgrade again) would hook VIP traffic twice; the full write deletes it.
+    const first = this.atStart;
+    this.atStart = undefined;
+    const probed = first?.nft?.tables;
     const listed = (family: string) => probed === undefined || probed.has(`${family} ${this.nft.table}`);
     const [actual, legacy, iface] = await Promise.all([
-      listed(FAMILY) ? this.nft.read() : emptyActual(),
+      first?.actual ?? (listed(FAMILY) ? this.nft.read() : emptyActual()),
       !this.legacyChecked && listed(LEGACY_FAMILY) && this.nft.legacyExists(),
       // A failed read is left to the interface's sync to report, after the rules are written.
-      this.iface.addresses().then(
-        (have) => ({ have }),
-        () => undefined,
-      ),
+      first?.addrs?.iface ??
+        this.iface.addresses().then(
+          (have) => ({ have }),
+          () => undefined,
+        ),
     ]);
     this.legacyChecked = true;
     // A missing interface (a fresh host) is added while the rules are written: it gets no
@@ -214,8 +254,8 @@ export class NftDatapath {
   }
 
   /** The namespace's IPv4 and IPv6 addresses, the VIP interface's left out. */
-  localAddresses(): Promise<Set<string>> {
-    return namespaceAddresses(this.netns, this.iface.name);
+  async localAddresses(): Promise<Set<string>> {
+    return (await readAddresses(this.netns, this.iface.name)).local;
   }
 
   /** Forget what was applied, so the next pass reads the kernel. */
@@ -232,14 +272,14 @@ export class NftDatapath {
   }
 }
 
-/** The IPv4 and IPv6 addresses of a namespace (`ip -j addr show`), those of `leaveOut` left out. */
-export async function namespaceAddresses(netns: string | undefined, leaveOut: string): Promise<Set<string>> {
+/** The addresses of a namespace (`ip -j addr show`): the interface `iface`'s apart. */
+export async function readAddresses(netns: string | undefined, iface: string): Promise<AddressRead> {
   const out = await run(['ip', '-j', 'addr', 'show'], { netns });
-  const links = JSON.parse(out || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
-  const set = new Set<string>();
-  for (const l of links) {
-    if (l.ifname === leaveOut) continue;
-    for (const a of l.addr_info ?? []) if (typeof a.local === 'string') set.add(a.local);
+  const local = new Set<string>();
+  let have: Set<string> | undefined;
+  for (const l of JSON.parse(out || '[]') as IpLink[]) {
+    if (l.ifname === iface) vipAddressesOf(l, (have ??= new Set()));
+    else for (const a of l.addr_info ?? []) if (typeof a.local === 'string') local.add(a.local);
   }
-  return set;
+  return { local, iface: { have } };
 }

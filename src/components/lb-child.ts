@@ -19,6 +19,10 @@ export interface LbHandle {
 export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle): ChildSpec {
   const { config, log } = ctx;
   registerVipRoutes(ctx, store, handle);
+  // The kernel reads of the first start (process starts of nft and ip), begun now: they run
+  // while membership and the store start. A restart reads again.
+  const choice = config.lb.datapath;
+  let early = choice === 'off' ? undefined : LbDriver.readKernel({ datapath: choice });
   return {
     id: 'lb',
     restart: 'permanent',
@@ -29,6 +33,8 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
       if (datapath === 'off')
         throw new Error('lb.datapath is off: the agent should not have started the load balancer');
       const registry = new Registry();
+      const kernel = early;
+      early = undefined;
       const lb = await LbDriver.start({
         source: store.current,
         datapath,
@@ -41,6 +47,7 @@ export function lbChild(ctx: AgentContext, store: StoreHandle, handle: LbHandle)
         proxyWorkers,
         log: log.child({ component: 'lb' }),
         registry,
+        kernel,
       });
       handle.current = lb;
       ctx.instanceRegistries.add(registry);
