@@ -15,6 +15,43 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * Modules the package leaves out, each replaced by a stand-in:
+ * - msgpackr-extract, an optional native add-on: a module that throws, so that its user falls
+ *   back to JavaScript at once, as on a host, instead of searching node_modules folders up to
+ *   the root (and finding the build machine's copy: the startup bench's bundle loaded its
+ *   add-on from the repository, ~20 ms that no host pays);
+ * - prom-client's Pushgateway, which weft never uses: a class that throws when made. Its
+ *   module loads https, tls and zlib at prom-client's top, Node modules a default agent does
+ *   not otherwise load before it is ready (~3 ms of each start compiling them).
+ */
+const LEFT_OUT = [
+  {
+    name: 'msgpackr-extract',
+    importer: /./,
+    contents: "throw new Error('msgpackr-extract is not part of the package');",
+  },
+  {
+    name: './lib/pushgateway',
+    importer: /[\\/]prom-client[\\/]/,
+    contents:
+      "module.exports = class Pushgateway { constructor() { throw new Error('the Pushgateway is not part of the package'); } };",
+  },
+];
+
+const leftOut = {
+  name: 'left-out',
+  setup(b) {
+    for (const [i, m] of LEFT_OUT.entries()) {
+      const filter = new RegExp(`^${m.name.replace(/[./]/g, '\\$&')}$`);
+      b.onResolve({ filter }, (args) =>
+        m.importer.test(args.importer) ? { path: String(i), namespace: 'left-out' } : undefined,
+      );
+    }
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({ contents: LEFT_OUT[Number(args.path)].contents }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -25,7 +62,7 @@ const common = {
   // bundle: esbuild keeps a dynamic import() as a deferred initialiser, so a node without
   // Docker never evaluates it.
   external: ['@automerge/automerge', '*.node', 'cpu-features'],
-  plugins: [notShipped('msgpackr-extract')],
+  plugins: [leftOut],
   // Names are kept (logs and errors name functions); whitespace and syntax are not: the
   // source is what V8 reads and hashes on every start, 2.5 MB instead of 4.
   minifyWhitespace: true,
@@ -33,24 +70,6 @@ const common = {
   legalComments: 'none',
   logLevel: 'warning',
 };
-
-/**
- * An optional native add-on the package does not ship, as a module that throws: its user
- * falls back to JavaScript at once, as on a host, instead of searching node_modules folders
- * up to the root (and finding the build machine's copy: the startup bench's bundle loaded
- * msgpackr-extract's add-on from the repository, ~20 ms that no host pays).
- */
-function notShipped(name) {
-  return {
-    name: `not-shipped:${name}`,
-    setup(b) {
-      b.onResolve({ filter: new RegExp(`^${name}$`) }, () => ({ path: name, namespace: 'not-shipped' }));
-      b.onLoad({ filter: /.*/, namespace: 'not-shipped' }, () => ({
-        contents: `throw new Error('${name} is not part of the package');`,
-      }));
-    },
-  };
-}
 
 /** CommonJS: a module's own URL is its file's, and dynamic imports of Node's modules are require()s. */
 const asCommonJs = {

@@ -131,15 +131,28 @@ t.test(
     });
 
     t.test('the packaged agent starts and serves', async (t) => {
+      // The Node modules the agent loaded, written when it exits.
+      const modules = join(dir, 'modules.txt');
+      const preload = join(dir, 'modules.cjs');
+      writeFileSync(
+        preload,
+        `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(modules)}, process.moduleLoadList.join('\\n')));\n`,
+      );
       const agent = await startAgent(
         t,
         ['--node', 'pkg1', '--bind', '127.0.0.1', '--data-dir', join(dir, 'data')],
-        bare.env,
+        { ...bare.env, NODE_OPTIONS: `--require ${preload}` },
         60_000,
         [weft],
       );
       const health = await fetch(`${agent.ready.api}/v1/health`);
       t.equal(health.status, 200);
+      const metrics = await fetch(`${agent.ready.api}/metrics`);
+      t.match(
+        await metrics.text(),
+        /^weft_members\b/m,
+        'prom-client serves the metrics (the bundle leaves out only its Pushgateway)',
+      );
       // The wrapper execs node, so the agent's pid is node's.
       const environ = readFileSync(`/proc/${agent.proc.pid}/environ`, 'utf8').split('\0');
       const tunables = `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? AGENT_GLIBC_TUNABLES}`;
@@ -150,6 +163,14 @@ t.test(
       t.equal(put.status, 0, put.stderr);
       const get = spawnSync(weft, ['kv', 'get', 'pkg/x', '--api', agent.ready.api!], bare);
       t.match(get.stdout, /"ok": ?true/);
+      agent.proc.kill('SIGTERM');
+      await agent.exited;
+      const loaded = readFileSync(modules, 'utf8').split('\n');
+      t.ok(loaded.includes('NativeModule http'), 'the module list was written');
+      t.notOk(
+        loaded.includes('NativeModule tls'),
+        "a default agent never loads Node's tls (prom-client's Pushgateway did)",
+      );
     });
 
     t.test("the packaged agent's userspace proxy workers serve a VIP", async (t) => {
