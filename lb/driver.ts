@@ -27,7 +27,7 @@ import { DEFAULTS, lbRunnerTimings } from './defaults.js';
 import { type DesiredState } from './desired.js';
 import { DesiredIndex } from './desired-index.js';
 import { LbMetrics } from './metrics.js';
-import { NftDatapath, readKernelAtStart, type KernelAtStart } from './nft-datapath.js';
+import { NftDatapath, readKernelAtStart, type KernelAtStart, type KernelState } from './nft-datapath.js';
 import type { Affinity } from './nft-plan.js';
 import { UserspaceProxy, type Policy, type ProxyOptions, type ProxyVip } from './proxy.js';
 import { ProxyPool } from './proxy-pool.js';
@@ -150,8 +150,8 @@ export class LbDriver {
   /** This node's own addresses (not the VIP interface's), refreshed on full passes and every few seconds. */
   private local = new Set<string>();
   private localAt = -Infinity;
-  /** `local` was read for the first pass, full as it is. */
-  private localPrimed = false;
+  /** The kernel as read at the start (nft): the first pass's full check takes it instead of reading. */
+  private startState: KernelState | undefined;
   /** VIP key -> reason, for VIPs refused and logged already (a log line per VIP, not per pass). */
   private refusedSeen = new Map<string, RefusalReason>();
   private conflictsSeen = new Set<string>();
@@ -254,13 +254,13 @@ export class LbDriver {
             iface: opts.iface,
             affinity: opts.affinity,
             vipCidr: [vipCidr.text, ...(guard.vipCidr6 ? [guard.vipCidr6.text] : [])],
-            atStart: kernel,
+            tables: kernel?.nft?.tables,
           })
         : userspaceDatapath(opts, (what, detail) =>
             lb?.log[what === 'ejected' ? 'info' : 'warn'](detail, EVENTS[what]),
           );
     lb = new LbDriver(opts, datapath, vipCidr, proxyCidr, guard);
-    if (kind === 'nft') lb.primeLocal(kernel?.addrs?.local);
+    if (kind === 'nft') lb.startState = kernel;
     const started = lb;
     lb.detach = lb.index.attach(opts.source, () => started.runner.request());
     await lb.runner.runNow(true);
@@ -299,11 +299,19 @@ export class LbDriver {
   private async pass(full: boolean): Promise<{ changed: boolean }> {
     let changed: boolean;
     try {
-      if ((full && !this.localPrimed) || this.localAt === -Infinity) {
+      // A full check reads the kernel first: our table, and this node's addresses with it.
+      let state: KernelState | undefined;
+      if (full && this.datapath.kind === 'nft') {
+        state = this.startState ?? (await this.datapath.readState());
+        this.startState = undefined;
+      }
+      if (state?.addrs) {
+        this.local = state.addrs.local;
+        this.localAt = performance.now();
+      } else if (full || this.localAt === -Infinity) {
         this.local = await this.localAddresses();
         this.localAt = performance.now();
       }
-      this.localPrimed = false;
       const desired = this.desiredState(full);
       this.noteRefused(desired);
       this.noteDropped(desired);
@@ -315,7 +323,7 @@ export class LbDriver {
         );
       this.lastUnallocated = unalloc;
       if (this.datapath.kind === 'nft') {
-        const r = await this.datapath.apply(desired.vips, full, this.rangeIsFree());
+        const r = await this.datapath.apply(desired.vips, full, this.rangeIsFree(), state);
         this.applyFailures += r.failures;
         changed = r.changed;
         if (r.conntrackError && !this.warnedConntrack) {
@@ -394,14 +402,6 @@ export class LbDriver {
    * process, which would lengthen the change that happens to fall on it (issue 17). A
    * change asks for another pass; a failure waits for the next full pass, which reads them.
    */
-  /** This node's addresses, read just before the first pass (which then does not read them again). */
-  private primeLocal(addrs: Set<string> | undefined): void {
-    if (addrs === undefined) return;
-    this.local = addrs;
-    this.localAt = performance.now();
-    this.localPrimed = true;
-  }
-
   private async refreshLocal(): Promise<void> {
     this.localAt = performance.now();
     try {

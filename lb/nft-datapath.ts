@@ -12,16 +12,7 @@ import { DummyInterface, vipAddressesOf, type IpLink } from './dummy.js';
 import { run } from '../base/exec.js';
 import { sameSet } from '../base/sets.js';
 import { Nft } from './nft.js';
-import {
-  emptyActual,
-  FAMILY,
-  LEGACY_FAMILY,
-  matches,
-  renderDiff,
-  renderFull,
-  type Affinity,
-  type NftActual,
-} from './nft-plan.js';
+import { LEGACY_FAMILY, matches, renderDiff, renderFull, type Affinity, type NftActual } from './nft-plan.js';
 import { PlanIndex } from './nft-plan-index.js';
 
 export interface NftDatapathOptions {
@@ -31,8 +22,11 @@ export interface NftDatapathOptions {
   affinity?: Affinity;
   /** The VIP CIDRs (`198.18.0.0/15`, and lb.vipCidr6): traffic to them that is not DNATed is refused, never routed. */
   vipCidr?: string | readonly string[];
-  /** The kernel as readKernelAtStart found it: the first full check reads only what it lacks. */
-  atStart?: KernelAtStart;
+  /**
+   * The tables `Nft.probe` listed at the start ("family name"): the first full check looks
+   * for weft's table of before IPv6 only if it is listed (each read is a process start).
+   */
+  tables?: ReadonlySet<string>;
 }
 
 /** One `ip -j addr show`: the namespace's addresses, and the VIP interface's. */
@@ -44,28 +38,35 @@ export interface AddressRead {
 }
 
 /**
- * What the first full check needs from the kernel, read at once. Each read is a process
- * start (`nft`, `ip`), and they were most of the load balancer's share of an agent's start
- * when made one after another; begun early (LbDriver.readKernel), they overlap the starts
- * of the components before it.
+ * What a full check reads of the kernel: our table and the addresses, in one round of
+ * process starts (`nft`, `ip`). Each start costs the agent's main thread a few ms, and
+ * made one after another they were most of the load balancer's share of a start.
  */
-export interface KernelAtStart {
-  /** `nft -j list tables` (Nft.probe): undefined if nft does not run here. */
-  nft: { tables?: ReadonlySet<string> } | undefined;
-  /** Our table (empty if absent); undefined if the read failed, and the first full check reads it again. */
+export interface KernelState {
+  /** Our table (empty if absent); undefined if the read failed, and the check reads it again. */
   actual: NftActual | undefined;
   /** undefined if `ip` failed. */
   addrs: AddressRead | undefined;
 }
 
+/** The kernel at the start: whether nft runs here, beside the first full check's reads. */
+export interface KernelAtStart extends KernelState {
+  /** `nft -j list tables` (Nft.probe): undefined if nft does not run here. */
+  nft: { tables?: ReadonlySet<string> } | undefined;
+}
+
 export function readKernelAtStart(opts: { netns?: string; table?: string; iface?: string }): Promise<KernelAtStart> {
-  const { netns } = opts;
+  const nft = new Nft({ netns: opts.netns, table: opts.table });
   return Promise.all([
-    Nft.probe({ netns }),
-    // Read whether or not the probe will list it: in the same round, it costs no wait.
-    new Nft({ netns, table: opts.table }).read().catch(() => undefined),
-    readAddresses(netns, opts.iface ?? DEFAULTS.iface).catch(() => undefined),
-  ]).then(([nft, actual, addrs]) => ({ nft, actual, addrs }));
+    Nft.probe({ netns: opts.netns }),
+    readKernelState(nft, opts.netns, opts.iface ?? DEFAULTS.iface),
+  ]).then(([probe, state]) => ({ nft: probe, ...state }));
+}
+
+function readKernelState(nft: Nft, netns: string | undefined, iface: string): Promise<KernelState> {
+  return Promise.all([nft.read().catch(() => undefined), readAddresses(netns, iface).catch(() => undefined)]).then(
+    ([actual, addrs]) => ({ actual, addrs }),
+  );
 }
 
 export interface ApplyResult {
@@ -95,8 +96,8 @@ export class NftDatapath {
   /** Whether the interface held the plan's addresses after the last pass. */
   private addrsSynced = false;
   private legacyChecked = false;
-  /** `atStart` until the first full check. */
-  private atStart: KernelAtStart | undefined;
+  /** `tables` until the first full check. */
+  private probedTables: ReadonlySet<string> | undefined;
   /** UDP VIP "addr port" -> its backends "addr port", as last applied. */
   private udp = new Map<string, Set<string>>();
 
@@ -104,13 +105,26 @@ export class NftDatapath {
     this.nft = new Nft({ table: opts.table, netns: opts.netns });
     this.iface = new DummyInterface({ name: opts.iface, netns: opts.netns });
     this.affinity = opts.affinity ?? DEFAULTS.affinity;
-    this.atStart = opts.atStart;
+    this.probedTables = opts.tables;
     this.vipCidr = opts.vipCidr;
     this.netns = opts.netns;
   }
 
-  /** `guardRange`: refuse traffic to the VIP CIDR that is not DNATed (off when the CIDR holds addresses in use). */
-  async apply(vips: readonly DesiredVip[], fullCheck: boolean, guardRange = true): Promise<ApplyResult> {
+  /** What a full check reads (apply takes it), in one round. */
+  readState(): Promise<KernelState> {
+    return readKernelState(this.nft, this.netns, this.iface.name);
+  }
+
+  /**
+   * `guardRange`: refuse traffic to the VIP CIDR that is not DNATed (off when the CIDR holds
+   * addresses in use). `state`: what readState said just before, for a full check.
+   */
+  async apply(
+    vips: readonly DesiredVip[],
+    fullCheck: boolean,
+    guardRange = true,
+    state?: KernelState,
+  ): Promise<ApplyResult> {
     const range = guardRange ? this.vipCidr : undefined;
     const ranges = range === undefined ? [] : typeof range === 'string' ? [range] : [...range];
     const rangeKey = ranges.join(' ');
@@ -145,7 +159,7 @@ export class NftDatapath {
     if (fullCheck || !this.index) {
       next ??= new PlanIndex(vips, this.affinity, ranges);
       addrsChanged = true;
-      ifaceRead = await this.writeFull(next, res);
+      ifaceRead = await this.writeFull(next, res, state);
       this.index = next;
     }
     this.indexRange = rangeKey;
@@ -167,19 +181,23 @@ export class NftDatapath {
    * A full check: reads the table and writes it whole if it is not what `next` plans.
    * Returns what the VIP interface holds, read beside the table (undefined if that read failed).
    */
-  private async writeFull(next: PlanIndex, res: ApplyResult): Promise<{ have: Set<string> | undefined } | undefined> {
-    // What the start read is used once; the rest goes out together (each is a process
-    // start). Once per start: weft's table of before IPv6 beside ours (a downgrade and
-    // upgrade again) would hook VIP traffic twice; the full write deletes it.
-    const first = this.atStart;
-    this.atStart = undefined;
-    const probed = first?.nft?.tables;
-    const listed = (family: string) => probed === undefined || probed.has(`${family} ${this.nft.table}`);
+  private async writeFull(
+    next: PlanIndex,
+    res: ApplyResult,
+    state: KernelState | undefined,
+  ): Promise<{ have: Set<string> | undefined } | undefined> {
+    // What `state` lacks is read here, together (each read is a process start). Once per
+    // start: weft's table of before IPv6 beside ours (a downgrade and upgrade again) would
+    // hook VIP traffic twice; the full write deletes it.
+    const probed = this.probedTables;
+    this.probedTables = undefined;
     const [actual, legacy, iface] = await Promise.all([
-      first?.actual ?? (listed(FAMILY) ? this.nft.read() : emptyActual()),
-      !this.legacyChecked && listed(LEGACY_FAMILY) && this.nft.legacyExists(),
+      state?.actual ?? this.nft.read(),
+      !this.legacyChecked &&
+        (probed === undefined || probed.has(`${LEGACY_FAMILY} ${this.nft.table}`)) &&
+        this.nft.legacyExists(),
       // A failed read is left to the interface's sync to report, after the rules are written.
-      first?.addrs?.iface ??
+      state?.addrs?.iface ??
         this.iface.addresses().then(
           (have) => ({ have }),
           () => undefined,

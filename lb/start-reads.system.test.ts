@@ -1,8 +1,9 @@
 // System test (root, nft, ip): the kernel reads of the load balancer's start are one round
 // of process starts that can run before it (LbDriver.readKernel, which the agent begins
 // while membership and the store start), and the first pass then starts only the writes it
-// needs: none at all on a restart that finds its rules in place. Every `nft` and `ip` the
-// test process starts goes through a logging shim on PATH.
+// needs: none at all on a restart that finds its rules in place. A later full check reads
+// the table and the addresses once each. Every `nft` and `ip` the test process starts goes
+// through a logging shim on PATH.
 import t, { type Test } from 'tap';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,6 +90,14 @@ t.test('the start reads the kernel in one early round; the first pass only write
   lb = await LbDriver.start({ ...opts, kernel });
   t.same(calls.take(), [], 'a restart that finds its rules in place starts no process');
   t.equal(lb.vips.get('web'), vip, 'and keeps the VIP');
+
+  // The periodic full check: one round of reads, this node's addresses with the interface's.
+  await lb.reconcileNow(true);
+  t.same(
+    calls.take(),
+    ['ip -j addr show', 'nft -j list table inet weft'],
+    'a full check reads twice, and writes nothing',
+  );
 });
 
 t.test('no early read where the nft datapath cannot be chosen', async (t) => {
