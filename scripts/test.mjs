@@ -9,7 +9,7 @@
 // Without --tier (npm test) every file runs. Under WEFT_REQUIRE_SYSTEM=1 (CI) a skipped test
 // is a failure: everything CI installs must run.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const TIERS = {
@@ -30,6 +30,13 @@ if (at >= 0) {
   args.splice(at, 2);
   files = testFiles().filter(TIERS[tier]);
   console.log(`# tier ${tier}: ${files.length} files`);
+}
+// A folder stands for its test files: given one, tap runs every file in it, fixtures and
+// workers too (lb/proxy-worker.ts then "fails" with its usage exit).
+for (let i = args.length - 1; i >= 0; i--) {
+  if (args[i].startsWith('-') || !isFolder(args[i])) continue;
+  const dir = `${args[i].replace(/\/+$/, '')}/`;
+  args.splice(i, 1, ...testFiles().filter((f) => dir === './' || f.startsWith(dir)));
 }
 const requireSystem = process.env.WEFT_REQUIRE_SYSTEM === '1';
 
@@ -96,4 +103,12 @@ function testFiles() {
   return readdirSync('.', { recursive: true })
     .filter((f) => f.endsWith('.test.ts') && !/^(node_modules|dist)\//.test(f) && !f.startsWith('.'))
     .sort();
+}
+
+function isFolder(path) {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
