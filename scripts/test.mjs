@@ -10,6 +10,7 @@
 // is a failure: everything CI installs must run.
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const TIERS = {
@@ -33,10 +34,17 @@ if (at >= 0) {
 }
 // A folder stands for its test files: given one, tap runs every file in it, fixtures and
 // workers too (lb/proxy-worker.ts then "fails" with its usage exit).
+// Any spelling of it (./lb, lb/, an absolute path); one without test files is an error, not
+// an empty list (tap given no file runs them all).
 for (let i = args.length - 1; i >= 0; i--) {
   if (args[i].startsWith('-') || !isFolder(args[i])) continue;
-  const dir = `${args[i].replace(/\/+$/, '')}/`;
-  args.splice(i, 1, ...testFiles().filter((f) => dir === './' || f.startsWith(dir)));
+  const dir = relative('.', args[i]);
+  const inside = testFiles().filter((f) => dir === '' || f.startsWith(`${dir}${sep}`));
+  if (inside.length === 0) {
+    console.error(`no test files in ${args[i]}`);
+    process.exit(2);
+  }
+  args.splice(i, 1, ...inside);
 }
 const requireSystem = process.env.WEFT_REQUIRE_SYSTEM === '1';
 
