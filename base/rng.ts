@@ -12,7 +12,7 @@ export function randomInt(rng: Rng, n: number): number {
 }
 
 /** Fisher-Yates in place. */
-export function shuffle<T>(rng: Rng, items: T[]): void {
+export function shuffle<T>(rng: Rng, items: { length: number; [i: number]: T }): void {
   for (let i = items.length - 1; i > 0; i--) {
     const j = randomInt(rng, i + 1);
     const tmp = items[i];

@@ -40,6 +40,7 @@ import {
 import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
+import type { MemberRegistry } from './member-registry.js';
 import { Outbox } from './outbox.js';
 import type { Endpoint, MemberEventType, MemberView, Output, SwimStats } from './outputs.js';
 import { randomInt, type Rng } from '../../base/rng.js';
@@ -75,6 +76,8 @@ export interface SwimCoreOptions {
    * their signatures (member-auth.ts). Without it membership is unsigned, as before.
    */
   auth?: MemberAuth;
+  /** Names and places shared with other cores of this process (the simulator's nodes); default one of its own. */
+  registry?: MemberRegistry;
 }
 
 /** Our own probe of a member, keyed by the ping's seq. */
@@ -199,7 +202,7 @@ export class SwimCore {
       state: 'alive',
       lastChange: opts.now,
     };
-    this.table = new MemberTable(self, this.rng);
+    this.table = new MemberTable(self, this.rng, opts.registry);
     this.ring = opts.alignedProbing ? new ProbeRing(this.table) : undefined;
     // Announce ourselves: the first peers we talk to carry the news on.
     this.broadcast(self.name, this.selfAlive());
@@ -488,7 +491,9 @@ export class SwimCore {
   /** The member living at `from`, noting that it just proved to be running. */
   private heardFrom(from: Endpoint): Member | undefined {
     const m = from && typeof from.addr === 'string' ? this.table.atEndpoint(from.addr, from.port) : undefined;
-    if (m) m.lastHeard = this.now;
+    // Read only against a running suspicion's start (suspicionExpired): kept only while one
+    // runs, so that hearing from a member costs no record.
+    if (m?.suspicion) m.lastHeard = this.now;
     return m;
   }
 
@@ -663,7 +668,7 @@ export class SwimCore {
     const target = this.table.get(probe.target);
     if (!target) return;
     const me = this.table.self;
-    const peers = this.table.sample(this.config.indirectChecks, (m) => m.state === 'alive' && m !== target);
+    const peers = this.table.sample(this.config.indirectChecks, (m) => m.state === 'alive' && m.name !== target.name);
     const req: IndirectPing = {
       t: 'ping-req',
       seq: probe.seq,
@@ -865,10 +870,12 @@ export class SwimCore {
     this.timers.cancel(m.suspicionTimer);
     m.suspicion = undefined;
     m.suspicionTimer = undefined;
+    m.lastHeard = undefined;
   }
 
   private suspicionExpired(m: Member, suspicion: Suspicion): void {
-    if (m.suspicion !== suspicion || m.state !== 'suspect' || this.table.get(m.name) !== m) return;
+    // A member reaped since loses its suspicion with its record.
+    if (m.suspicion !== suspicion || m.state !== 'suspect') return;
     // Grace: gossip is probabilistic, and with loss a node can miss every copy of a
     // refutation. Before acting on second-hand news only, or when the suspect has sent us
     // something since the suspicion began (so it runs), probe it ourselves, with the
@@ -954,7 +961,7 @@ export class SwimCore {
     // Only news gets this far, so each (node, incarnation) is verified about once.
     if (!this.admitAlive(a)) return;
     if (!m) {
-      m = {
+      m = this.table.add({
         name: a.node.name,
         addr: a.node.addr,
         port: a.node.port,
@@ -962,13 +969,7 @@ export class SwimCore {
         incarnation: a.incarnation, // Stryker disable next-line StringLiteral: setState(m, 'alive') below replaces it, and the table counts a '' state as nothing, where 'dead' is counted and uncounted
         state: 'dead',
         lastChange: this.now,
-        // Declared up front so that every record has one shape with these in the object
-        // itself: added later, they cost a second allocation per record (N² in the simulator).
-        lastHeard: undefined,
-        suspicion: undefined,
-        suspicionTimer: undefined,
-      };
-      this.table.add(m); // Stryker disable next-line BooleanLiteral: a new member starts as 'dead', which makes the same 'join' as no old state
+      }); // Stryker disable next-line BooleanLiteral: a new member starts as 'dead', which makes the same 'join' as no old state
       isNew = true;
     }
     if (this.auth) {
@@ -982,8 +983,7 @@ export class SwimCore {
     const metaChanged = !bytesEqual(m.meta, a.meta);
     if (!quiet) this.broadcast(m.name, a);
     m.incarnation = a.incarnation;
-    m.meta = a.meta;
-    this.table.move(m, a.node.addr, a.node.port);
+    this.table.move(m, a.node.addr, a.node.port, a.meta);
     this.table.setState(m, 'alive');
 
     let event: MemberEventType | undefined;

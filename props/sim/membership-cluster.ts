@@ -10,6 +10,7 @@ import type { Endpoint, MemberEventOutput, MemberView } from '../../membership/c
 import { Xoshiro128 } from '../../base/rng.js';
 import type { MeasureFn } from '../../membership/core/size.js';
 import { SwimCore } from '../../membership/core/swim.js';
+import { MemberRegistry } from '../../membership/core/member-registry.js';
 import type { MemberAuth } from '../../membership/core/member-auth.js';
 import { SimHost } from './host.js';
 import { SimNetwork, type LinkProfile, type TrafficCounters } from './network.js';
@@ -74,6 +75,12 @@ export class MembershipCluster {
   private readonly skewMs: ((name: string) => number) | undefined;
   private readonly timerLateMs: number;
   private readonly auth: ((name: string) => MemberAuth | undefined) | undefined;
+  /**
+   * Shared by every node's member table: each keeps small numbers per member, not an
+   * object (N² in one process). A crashed node's table is dropped without giving its
+   * names back, so they stay counted until the run ends.
+   */
+  private readonly registry = new MemberRegistry();
 
   constructor(opts: MembershipClusterOptions) {
     this.skewMs = opts.skewMs;
@@ -339,6 +346,7 @@ export class MembershipCluster {
       measure: this.measure,
       alignedProbing: this.alignedProbing,
       auth: this.auth?.(m.name),
+      registry: this.registry,
     });
     m.app = new SwimApp(
       core,
