@@ -38,21 +38,43 @@ t.test('places: shared when equal, indexed while held, dropped with the last hol
   const r = new MemberRegistry();
   const id = r.acquire('a');
   const p = r.place(id, '10.0.0.1', 7946, new Uint8Array([1]));
+  t.same([r.placeAt(p).addr, r.placeAt(p).port, r.placeAt(p).meta], ['10.0.0.1', 7946, new Uint8Array([1])]);
+  t.same(r.placeAt(p).node, { name: 'a', addr: '10.0.0.1', port: 7946 }, 'its address as messages carry it');
   t.equal(r.place(id, '10.0.0.1', 7946, new Uint8Array([1])), p, 'equal metadata, the same place');
   t.not(r.place(id, '10.0.0.1', 7946, new Uint8Array([2])), p, 'other metadata, another place');
-  t.not(r.place(id, '10.0.0.2', 7946, p.meta), p, 'another address');
-  t.not(r.place(id, '10.0.0.1', 7947, p.meta), p, 'another port');
+  t.not(r.place(id, '10.0.0.2', 7946, r.placeAt(p).meta), p, 'another address');
+  t.not(r.place(id, '10.0.0.1', 7947, r.placeAt(p).meta), p, 'another port');
   t.equal(r.at('10.0.0.1', 7946)?.length, 2, 'both places at the endpoint are indexed');
   r.drop(p);
   t.equal(r.at('10.0.0.1', 7946)?.length, 2, 'the first place is held twice');
   r.drop(p);
   t.equal(r.at('10.0.0.1', 7946)?.length, 1, 'dropped with its last holder');
-  t.not(r.place(id, '10.0.0.1', 7946, new Uint8Array([1])), p, 'a place dropped is made anew');
-  for (const q of [...r.at('10.0.0.1', 7946)!]) r.drop(q);
-  r.drop(r.at('10.0.0.2', 7946)![0]);
-  r.drop(r.at('10.0.0.1', 7947)![0]);
+  const again = r.place(id, '10.0.0.1', 7946, new Uint8Array([1]));
+  t.equal(again, p, 'its number is reused');
+  t.equal(r.at('10.0.0.1', 7946)?.length, 2, 'and the place made anew is indexed');
+  for (const q of [...r.at('10.0.0.1', 7946)!]) r.drop(q.no);
+  r.drop(r.at('10.0.0.2', 7946)![0].no);
+  r.drop(r.at('10.0.0.1', 7947)![0].no);
   t.equal(r.at('10.0.0.1', 7946), undefined, 'nothing left at the endpoint');
   t.equal(r.at('10.0.0.2', 7946), undefined);
+  r.drop(p);
+  t.equal(r.at('10.0.0.1', 7946), undefined, 'a place dropped twice changes nothing');
+});
+
+t.test('entries: one per place, incarnation and state, frozen', async (t) => {
+  const r = new MemberRegistry();
+  const place = r.placeAt(r.place(r.acquire('a'), '10.0.0.1', 7946, new Uint8Array()));
+  const e = r.entry(place, 3, 'alive');
+  t.same(e, {
+    node: { name: 'a', addr: '10.0.0.1', port: 7946 },
+    incarnation: 3,
+    state: 'alive',
+    meta: new Uint8Array(),
+  });
+  t.ok(Object.isFrozen(e), 'nobody may change a shared entry');
+  t.equal(r.entry(place, 3, 'alive'), e, 'asked again, the same');
+  t.not(r.entry(place, 4, 'alive'), e, 'another incarnation, another entry');
+  t.equal(r.entry(place, 4, 'suspect').state, 'suspect', 'another state, another entry');
 });
 
 t.test('tables sharing a registry: each sees its own records only', async (t) => {

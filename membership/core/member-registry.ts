@@ -9,14 +9,25 @@
 //
 // Names and places are counted: a number whose name no table holds any more is reused, and
 // a place no table holds is dropped, so churning names and addresses leave nothing behind.
+import type { MemberState, NodeAddress, PushNodeState } from '../messages.js';
 import { bytesEqual } from './guards.js';
 
 /** Where a member lives and the metadata it announced, as some table holds it. Never changed: a move makes a new one. */
 export interface Place {
+  /** The place's own number (a table keeps this, not a reference: numbers cost the GC nothing). */
+  readonly no: number;
   readonly id: number;
   readonly addr: string;
   readonly port: number;
   readonly meta: Uint8Array;
+  /** The member's address as messages carry it. */
+  readonly node: Readonly<NodeAddress>;
+  /**
+   * The last push/pull entry (without proofs) made from this place, handed out again while
+   * a table holds the same incarnation and state: the simulator's nodes then send the same
+   * objects, where each push/pull built N new ones, held while in flight.
+   */
+  entry: Readonly<PushNodeState> | undefined;
 }
 
 interface CountedPlace extends Place {
@@ -35,12 +46,18 @@ const RINGS_KEPT = 4;
 
 export class MemberRegistry {
   private readonly ids = new Map<string, number>();
+  /** The last name found, and its number: a push/pull entry is looked up three times in a row. */
+  private lastName: string | undefined = undefined;
+  private lastId = 0;
   private readonly names: (string | undefined)[] = [];
   private nameRefs = new Uint32Array(16);
   private hashes = new Uint32Array(16);
   private readonly free: number[] = [];
   /** Per number, the last place made for it: the next table that holds the same finds it here. */
   private readonly latest: (CountedPlace | undefined)[] = [];
+  /** Places by number; 0 is none. */
+  private readonly places: (CountedPlace | undefined)[] = [undefined];
+  private readonly freePlaces: number[] = [];
   /** Places some table holds, by port then address. */
   private readonly byEndpoint = new Map<number, Map<string, CountedPlace[]>>();
   /** Rings built lately, newest first. */
@@ -48,7 +65,7 @@ export class MemberRegistry {
 
   /** One more holder of `name`; its number. */
   acquire(name: string): number {
-    let id = this.ids.get(name);
+    let id = name === this.lastName ? this.lastId : this.ids.get(name);
     if (id === undefined) {
       id = this.free.pop() ?? this.names.length;
       if (id >= this.nameRefs.length) this.grow(id);
@@ -57,6 +74,8 @@ export class MemberRegistry {
       this.hashes[id] = nameHash(name);
     }
     this.nameRefs[id]++;
+    this.lastName = name;
+    this.lastId = id;
     return id;
   }
 
@@ -65,6 +84,7 @@ export class MemberRegistry {
     if (--this.nameRefs[id] > 0) return;
     const name = this.names[id];
     if (name !== undefined) this.ids.delete(name);
+    if (name === this.lastName) this.lastName = undefined;
     this.names[id] = undefined;
     this.latest[id] = undefined;
     this.free.push(id);
@@ -72,7 +92,13 @@ export class MemberRegistry {
 
   /** The number of a name some table holds, if any. */
   lookup(name: string): number | undefined {
-    return this.ids.get(name);
+    if (name === this.lastName) return this.lastId;
+    const id = this.ids.get(name);
+    if (id !== undefined) {
+      this.lastName = name;
+      this.lastId = id;
+    }
+    return id;
   }
 
   nameOf(id: number): string {
@@ -88,14 +114,17 @@ export class MemberRegistry {
     return this.names.length;
   }
 
-  /** A place for the member, shared with any table that holds the same; the caller holds it until drop(). */
-  place(id: number, addr: string, port: number, meta: Uint8Array): Place {
+  /** The number of a place for the member, shared with any table that holds the same; the caller holds it until drop(). */
+  place(id: number, addr: string, port: number, meta: Uint8Array): number {
     const last = this.latest[id];
     if (last && last.addr === addr && last.port === port && (last.meta === meta || bytesEqual(last.meta, meta))) {
       last.refs++;
-      return last;
+      return last.no;
     }
-    const p: CountedPlace = { id, addr, port, meta, refs: 1 };
+    const node = Object.freeze({ name: this.nameOf(id), addr, port });
+    const no = this.freePlaces.pop() ?? this.places.length;
+    const p: CountedPlace = { no, id, addr, port, meta, node, entry: undefined, refs: 1 };
+    this.places[no] = p;
     this.latest[id] = p;
     let byAddr = this.byEndpoint.get(port);
     if (!byAddr) {
@@ -105,12 +134,19 @@ export class MemberRegistry {
     const here = byAddr.get(addr);
     if (here) here.push(p);
     else byAddr.set(addr, [p]);
-    return p;
+    return no;
   }
 
-  drop(place: Place): void {
-    const p = place as CountedPlace;
-    if (--p.refs > 0) return;
+  /** The place under a number some table holds. */
+  placeAt(no: number): Place {
+    return this.places[no] as Place;
+  }
+
+  drop(no: number): void {
+    const p = this.places[no];
+    if (!p || --p.refs > 0) return;
+    this.places[no] = undefined;
+    this.freePlaces.push(no);
     if (this.latest[p.id] === p) this.latest[p.id] = undefined;
     const byAddr = this.byEndpoint.get(p.port);
     const here = byAddr?.get(p.addr);
@@ -142,6 +178,13 @@ export class MemberRegistry {
     this.rings.unshift({ cycle, sum, ring });
     if (this.rings.length > RINGS_KEPT) this.rings.pop();
     return ring;
+  }
+
+  /** The member as a push/pull entry without proofs, shared with any table that holds the same. */
+  entry(place: Place, incarnation: number, state: MemberState): Readonly<PushNodeState> {
+    const e = place.entry;
+    if (e && e.incarnation === incarnation && e.state === state) return e;
+    return (place.entry = Object.freeze({ node: place.node, incarnation, state, meta: place.meta }));
   }
 
   /** Places some table holds at `addr:port`. */

@@ -11,11 +11,12 @@
 // writes them. Such a Member stands for the name while the table holds it: compare members
 // by name, not by object.
 
-import type { MemberState } from '../messages.js';
+import type { MemberState, PushNodeState } from '../messages.js';
 import { randomInt, shuffle, type Rng } from '../../base/rng.js';
 import { MemberRegistry, type Place } from './member-registry.js';
 import type { Suspicion } from './suspicion.js';
 import type { Timer } from './timers.js';
+import type { MemberView } from './outputs.js';
 
 export interface Member {
   readonly name: string;
@@ -100,7 +101,8 @@ class Columns {
   state = new Uint8Array(16);
   incarnation = new Uint32Array(16);
   lastChange = new Float64Array(16);
-  readonly places: (Place | undefined)[] = [];
+  /** The registry's number of each record's place (0: none). */
+  places = new Uint32Array(16);
   readonly extras = new Map<number, Extras>();
 
   constructor(readonly registry: MemberRegistry) {}
@@ -122,14 +124,17 @@ class Columns {
     const changed = new Float64Array(n);
     changed.set(this.lastChange);
     this.lastChange = changed;
+    const places = new Uint32Array(n);
+    places.set(this.places);
+    this.places = places;
   }
 
   place(id: number): Place {
-    return this.places[id] as Place;
+    return this.registry.placeAt(this.places[id]);
   }
 
   relocate(id: number, addr: string, port: number, meta: Uint8Array): void {
-    const old = this.place(id);
+    const old = this.places[id];
     this.places[id] = this.registry.place(id, addr, port, meta);
     this.registry.drop(old);
   }
@@ -304,6 +309,50 @@ export class MemberTable {
     return id < this.cols.state.length && isLiveCode(this.cols.state[id]);
   }
 
+  /**
+   * Whether we hold `name` alive or suspect at `addr:port` at `incarnation` or above (self
+   * excluded): most entries of a push/pull, checked without a handle each.
+   */
+  holdsAt(name: string, addr: string, port: number, incarnation: number): boolean {
+    const id = this.cols.registry.lookup(name);
+    if (id === undefined || !this.cols.holds(id)) return false;
+    const p = this.cols.place(id);
+    return p.addr === addr && p.port === port && incarnation <= this.cols.incarnation[id];
+  }
+
+  /** The member's fields as events carry them, read at once. */
+  view(m: Member): MemberView {
+    const id = this.heldId(m);
+    if (id === undefined) {
+      const { name, addr, port, state, incarnation, meta, lastChange } = m;
+      return { name, addr, port, state, incarnation, meta, lastChange };
+    }
+    const cols = this.cols;
+    const p = cols.place(id);
+    return {
+      name: p.node.name,
+      addr: p.addr,
+      port: p.port,
+      state: STATES[cols.state[id]],
+      incarnation: cols.incarnation[id],
+      meta: p.meta,
+      lastChange: cols.lastChange[id],
+    };
+  }
+
+  /** A member as a push/pull entry without proofs (the caller must not change it: it is shared). */
+  entryOf(m: Member): Readonly<PushNodeState> {
+    const id = this.heldId(m);
+    if (id === undefined)
+      return {
+        node: { name: m.name, addr: m.addr, port: m.port },
+        incarnation: m.incarnation,
+        state: m.state,
+        meta: m.meta,
+      };
+    return this.cols.registry.entry(this.cols.place(id), this.cols.incarnation[id], STATES[this.cols.state[id]]);
+  }
+
   /** Known members, self included. */
   get size(): number {
     return this.added.length + 1;
@@ -334,20 +383,23 @@ export class MemberTable {
     return this.liveOthersCount + (isLive(this.self) ? 1 : 0);
   }
 
-  /** Holds a record made from `member` (a name already held keeps its record); the member as held. */
+  /**
+   * Holds a record of `member`'s name, address, metadata, incarnation, state and last change
+   * (the rarer fields start unset); a name already held keeps its record. The member as held.
+   */
   add(member: Member): Member {
-    const known = this.get(member.name);
-    if (known) return known;
+    if (member.name === this.self.name) return this.self;
     const cols = this.cols;
     const id = cols.registry.acquire(member.name);
+    if (cols.holds(id)) {
+      cols.registry.release(id);
+      return new Row(cols, id);
+    }
     cols.fit(id);
     cols.state[id] = CODES[member.state];
     cols.incarnation[id] = member.incarnation;
     cols.lastChange[id] = member.lastChange;
     cols.places[id] = cols.registry.place(id, member.addr, member.port, member.meta);
-    const row = new Row(cols, id);
-    for (const k of ['lastHeard', 'toldAt', 'suspicion', 'suspicionTimer', 'vouched', 'proof', 'leaveSig'] as const)
-      if (member[k] !== undefined) cols.setExtra(id, k, member[k]);
     this.added.push(id);
     // A random slot, not the end: if every node appended, a newcomer would be probed by
     // all of them at the same late point of their rounds.
@@ -360,7 +412,7 @@ export class MemberTable {
     }
     this.count(member.state, +1);
     if (isLive(member)) this.liveVersion++;
-    return row;
+    return new Row(cols, id);
   }
 
   /**
@@ -377,8 +429,8 @@ export class MemberTable {
     this.count(state, -1);
     if (isLiveCode(cols.state[id])) this.liveVersion++;
     cols.state[id] = 0;
-    cols.registry.drop(cols.place(id));
-    cols.places[id] = undefined;
+    cols.registry.drop(cols.places[id]);
+    cols.places[id] = 0;
     cols.extras.delete(id);
     this.added.remove(id);
     const i = this.order.remove(id);
@@ -392,8 +444,10 @@ export class MemberTable {
     if (!places) return undefined;
     for (const p of places) {
       if (!this.cols.holds(p.id)) continue;
-      const q = this.cols.place(p.id);
-      if (q.addr === addr && q.port === port) return new Row(this.cols, p.id);
+      const q = this.cols.places[p.id];
+      if (q === p.no) return new Row(this.cols, p.id);
+      const other = this.cols.registry.placeAt(q);
+      if (other.addr === addr && other.port === port) return new Row(this.cols, p.id);
     }
     return undefined;
   }

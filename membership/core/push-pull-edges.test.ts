@@ -76,6 +76,39 @@ t.test('periodic push/pulls go to alive members only, are not joins, and stop wh
   t.equal(core.stats().pushPulls, count);
 });
 
+/** When a core with `peers` alive members sends its first push/pull (ms), nobody answering. */
+function firstPushPull(seed: number, peers: number): number | undefined {
+  const core = makeCore('self', { config: PP, seed });
+  withPeers(
+    core,
+    Array.from({ length: peers }, (_, i) => `peer-${i}`),
+  );
+  for (let d = core.nextDeadline(); d <= 10_000; d = core.nextDeadline()) {
+    core.tick(d);
+    if (pushPulls(core.takeOutputs()).length > 0) return d;
+  }
+  return undefined;
+}
+
+t.test("the first push/pull falls at the node's phase of the interval scaled to the cluster it found", async (t) => {
+  // pushPullScale(1 s, n): 1 s up to 32 members, 3 s at 100 (65-128). The phase is drawn once
+  // at the start, so a node's first sync in the big cluster comes three times as late.
+  let afterUnscaled = 0;
+  for (let seed = 1; seed <= 30; seed++) {
+    const small = firstPushPull(seed, 5);
+    const big = firstPushPull(seed, 99);
+    if (small === undefined || big === undefined) {
+      t.fail(`seed ${seed}: no push/pull within 10 s`);
+      continue;
+    }
+    t.ok(small < 1_000, `seed ${seed}: within the unscaled interval in a small cluster (${small} ms)`);
+    t.ok(big < 3_000, `seed ${seed}: within the scaled interval in a big one (${big} ms)`);
+    t.ok(Math.abs(big - 3 * small) <= 3, `seed ${seed}: at the same phase (${small} -> ${big} ms)`);
+    if (big >= 1_000) afterUnscaled++;
+  }
+  t.ok(afterUnscaled >= 10, `${afterUnscaled} of 30 first syncs after the unscaled interval`);
+});
+
 // ------------------------------------------------------------------ healing and reaping
 
 t.test('with healing off, maintenance still reaps, every 10 s, and never heals', async (t) => {

@@ -74,10 +74,15 @@ function computed(e: Record<string, unknown>): number {
 }
 
 /** defaultMeasure(entry), without encoding a well-formed entry. */
+/** Sizes of the shared entries (MemberRegistry.entry: frozen, one per member and state), worked out once each. */
+const sizes = new WeakMap<object, number>();
+
 export function entrySize(e: PushNodeState): number {
-  if (isPlain(e)) {
-    const n = computed(e);
-    if (!Number.isNaN(n)) return n;
-  }
-  return defaultMeasure(e as unknown as Message);
+  const shared = Object.isFrozen(e);
+  const known = shared ? sizes.get(e) : undefined;
+  if (known !== undefined) return known;
+  let n = isPlain(e) ? computed(e) : NaN;
+  if (Number.isNaN(n)) n = defaultMeasure(e as unknown as Message);
+  if (shared) sizes.set(e, n);
+  return n;
 }

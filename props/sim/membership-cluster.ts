@@ -367,7 +367,7 @@ export class MembershipCluster {
     for (const l of this.listeners) l(rec);
   }
 
-  /** Hand every node the full state at once, as a push-pull from a peer that knows all. */
+  /** Hand every node the full state at once, as the reply to its push-pull from a peer that knows all (no reply of its own to build and drop). */
   private formInstantly(): void {
     const states: PushPull['states'] = [];
     for (const m of this.members.values()) {
@@ -386,7 +386,7 @@ export class MembershipCluster {
     const full: PushPull = { t: 'push-pull', join: false, states };
     for (const m of this.members.values()) {
       const app = m.app!;
-      app.core.receiveStream(m.host.now, { addr: m.host.addr, port: GOSSIP_PORT }, full);
+      app.core.receiveStreamReply(m.host.now, { addr: m.host.addr, port: GOSSIP_PORT }, full);
       app.drain(m.host.now);
       m.host.touch(GOSSIP_PORT);
     }
