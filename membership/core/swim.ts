@@ -15,7 +15,6 @@ import {
   type Dead,
   type IndirectPing,
   type Message,
-  type MemberState,
   type NodeAddress,
   type PacketMessage,
   type Ping,
@@ -969,8 +968,8 @@ export class SwimCore {
     // Only news gets this far, so each (node, incarnation) is verified about once.
     if (!this.admitAlive(a)) return;
     if (!m) {
-      // Held as announced, so what follows finds nothing to change (N² times while a
-      // simulated cluster forms).
+      // Held as announced: a join, with nothing more to change (N² times while a simulated
+      // cluster forms).
       m = this.table.add({
         name: a.node.name,
         addr: a.node.addr,
@@ -988,9 +987,14 @@ export class SwimCore {
       m.leaveSig = undefined;
     }
 
-    // Stryker disable next-line ConditionalExpression: a newcomer has no suspicion to clear
-    if (!isNew) this.clearSuspicion(m);
-    const oldState: MemberState | undefined = isNew ? undefined : m.state;
+    if (isNew) {
+      if (!quiet) this.broadcast(m.name, a);
+      this.emitEvent('join', m);
+      return;
+    }
+
+    this.clearSuspicion(m);
+    const oldState = m.state;
     const metaChanged = !bytesEqual(m.meta, a.meta);
     if (!quiet) this.broadcast(m.name, a);
     m.incarnation = a.incarnation;
@@ -998,7 +1002,7 @@ export class SwimCore {
     this.table.setState(m, 'alive');
 
     let event: MemberEventType | undefined;
-    if (oldState === undefined || oldState === 'dead' || oldState === 'left') event = 'join';
+    if (oldState === 'dead' || oldState === 'left') event = 'join';
     else if (oldState === 'suspect') event = 'alive';
     else if (metaChanged || moved) event = 'update';
     if (event) {
