@@ -10,24 +10,28 @@
 // Prints one JSON line. CPU is this process's (user + system), the figure that does not
 // depend on how busy the shared machine is; wall time is printed beside it.
 //
-// Where the time goes, SWIM (node --cpu-prof and heap snapshots, 2026-12-05, load 6-16):
-//   Memory: every node holds every member, N² records, 220 B each at 3,000 nodes (208 B at
-//     1,000; the tables' hash maps fill unevenly): the Member object 104 B, its entries in
-//     MemberTable's two Maps (by name, by endpoint) ~95 B, probe order and ring slots 16 B.
-//     Until issue 17 a record was 426-484 B: a cached push/pull entry and its node (104 B),
-//     a property array for fields added after creation (64 B), a probe-ring hash WeakMap
-//     entry (74 B). props/sim/memory.test.ts holds the figure at 300 nodes.
-//   1,000 nodes, 60 s: 7 s CPU (14 s before). 3,000 nodes: 57 s CPU, 2.0 GB heap, 5.3 GB
-//     peak RSS (5 GB heap and over 5 min before). At 3,000: GC 40 % (the young generation
-//     fills every quarter of a simulated second or so, so timers and scheduled events
-//     outlive scavenges and are copied and promoted); push-pull merges 17 %; forming (every
-//     node merges the N-entry full state) 12 %; probe-ring rebuilds 12 % (a scan of N
-//     members, twice per node: first round, the crash); datagrams 8 %; push-pull sizes 6 %.
-//     Messages are shared objects between simulated nodes, never encoded or decoded: push-
-//     pull sizes are worked out from the entries' fields (props/sim/entry-size.ts).
-//   10,000 nodes: 10^8 records, ~22 GB of heap projected from 3,000 (N²): it does not fit
-//     here. It needs records without an object each (per-node columns of states and
-//     incarnations over a shared name index), a different MemberTable.
+// Where the time goes, SWIM (node --cpu-prof and heap snapshots, 2026-12-05):
+//   Memory: every node holds every member, N² records. A record was an object with entries
+//     in two Maps, 220 B at 3,000 nodes (426-484 B before that: a cached push/pull entry, a
+//     property array, a probe-ring hash), and every major GC marked all 10^8 of them at
+//     10,000 nodes (~22 GB projected). Now a table keeps columns of numbers indexed by the
+//     name's number in a MemberRegistry shared by the simulated nodes (member-registry.ts):
+//     state, incarnation, last change and the number of a shared place (address, port,
+//     metadata), ~21 B plus probe order and insertion order (8 B), outside the GC's heap.
+//     props/sim/memory.test.ts: 90 B per record at 300 nodes, everything included.
+//   CPU, at 3,000 nodes before that change: GC 40 %, push-pull merges 17 %, forming 12 %,
+//     probe-ring rebuilds 12 % (each node sorted N members at each change of the live set;
+//     now the registry builds a ring once for the tables that hold the same live set). The
+//     first push/pulls fell within 30 s of the start on every node, 2N entries per node,
+//     more than forming itself: they now fall at each node's phase of the scaled interval
+//     (swim.ts pushPullRound), and push/pull entries are shared objects, one per member and
+//     state (MemberRegistry.entry), whose sizes props/sim/entry-size.ts works out once.
+//     Messages are shared objects between simulated nodes, never encoded or decoded.
+//   3,000 nodes, 60 s: 45.6 s wall, 2.0 GB heap before; 15.6-17.9 s, 0.4 GB after.
+//   10,000 nodes, 60 s: 107 s wall, 119 s CPU, 4.2 GB heap and columns, 4.3 GB peak RSS.
+//     Forming is half of it (10^8 new records, ~0.5 µs each: the entry's checks, the name's
+//     lookup, the record, the join event); the rest is probes, gossip and the push/pulls
+//     that fall in the minute.
 //   Full stack, forming (2026-12-05, load 1.5-16). One document per node (n/<node>: its
 //     node record and endpoint), so N per store, N² in the process; each epoch has three
 //     changes here (its empty first change, the node record, the endpoint), three pushes.
