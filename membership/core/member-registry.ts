@@ -11,6 +11,7 @@
 // a place no table holds is dropped, so churning names and addresses leave nothing behind.
 import type { MemberState, NodeAddress, PushNodeState } from '../messages.js';
 import { bytesEqual } from './guards.js';
+import { capacityFor, grown } from '../../base/typed-arrays.js';
 
 /** Where a member lives and the metadata it announced, as some table holds it. Never changed: a move makes a new one. */
 export interface Place {
@@ -193,13 +194,8 @@ export class MemberRegistry {
   }
 
   private grow(id: number): void {
-    let n = this.nameRefs.length;
-    while (n <= id) n *= 2;
-    const refs = new Uint32Array(n);
-    refs.set(this.nameRefs);
-    this.nameRefs = refs;
-    const hashes = new Uint32Array(n);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
+    const n = capacityFor(this.nameRefs.length, id);
+    this.nameRefs = grown(this.nameRefs, n);
+    this.hashes = grown(this.hashes, n);
   }
 }

@@ -13,6 +13,7 @@
 
 import type { MemberState, PushNodeState } from '../messages.js';
 import { randomInt, shuffle, type Rng } from '../../base/rng.js';
+import { capacityFor, grown } from '../../base/typed-arrays.js';
 import { MemberRegistry, type Place } from './member-registry.js';
 import type { Suspicion } from './suspicion.js';
 import type { Timer } from './timers.js';
@@ -73,11 +74,7 @@ class IdList {
   }
 
   push(id: number): void {
-    if (this.length === this.buf.length) {
-      const b = new Uint32Array(this.buf.length * 2);
-      b.set(this.buf);
-      this.buf = b;
-    }
+    if (this.length === this.buf.length) this.buf = grown(this.buf, this.buf.length * 2);
     this.buf[this.length++] = id;
   }
 
@@ -113,20 +110,11 @@ class Columns {
 
   fit(id: number): void {
     if (id < this.state.length) return;
-    let n = this.state.length;
-    while (n <= id) n *= 2;
-    const state = new Uint8Array(n);
-    state.set(this.state);
-    this.state = state;
-    const inc = new Uint32Array(n);
-    inc.set(this.incarnation);
-    this.incarnation = inc;
-    const changed = new Float64Array(n);
-    changed.set(this.lastChange);
-    this.lastChange = changed;
-    const places = new Uint32Array(n);
-    places.set(this.places);
-    this.places = places;
+    const n = capacityFor(this.state.length, id);
+    this.state = grown(this.state, n);
+    this.incarnation = grown(this.incarnation, n);
+    this.lastChange = grown(this.lastChange, n);
+    this.places = grown(this.places, n);
   }
 
   place(id: number): Place {
