@@ -4,7 +4,7 @@
 // adapter in the daemon, or props/sim) owns those and talks to the core like this:
 //
 //   const core = new SwimCore({ self: {name, addr, port}, meta, config: makeConfig('lan'), rng, now,
-//                               incarnation?, measure?, alignedProbing? });
+//                               incarnation?, measure?, alignedProbing?, registry? });
 //   core.join(now, seeds);                       // push-pull with each seed; seeds are retried while cut off
 //   loop:
 //     datagram in    -> core.receive(now, from, decodedMsgs)            (one message or a compound)
@@ -37,13 +37,19 @@
 //   - a suspicion known only second-hand gets one probe of our own (and two probe intervals)
 //     before the verdict; a suspect that answers our probe is no longer suspected here;
 //   - ping-req relays nack inside the requester's window, so Lifeguard's missed-nack
-//     signal means what it says.
+//     signal means what it says;
+//   - a node's first periodic push/pull falls at its phase of the interval scaled by N, not
+//     within the unscaled one, so a large cluster started at once does not sync all at once.
+//
+// Cores in one process (the simulator's) may share a MemberRegistry: each table then keeps
+// small numbers per member over shared names and places (member-registry.ts).
 //
 // Handlers never throw on network input: malformed messages, unknown members, stale
 // seqs are counted in stats() and ignored. Programmer errors (metadata over 512 bytes,
 // a bad config, a bad self address) throw synchronously.
 
 export { SwimCore, type SwimCoreOptions } from './swim.js';
+export { MemberRegistry } from './member-registry.js';
 export { makeConfig, validateConfig, PRESETS, type PresetName, type SwimConfig } from './config.js';
 export type {
   Endpoint,

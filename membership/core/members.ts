@@ -298,8 +298,8 @@ export class MemberTable {
   }
 
   /**
-   * Whether we hold `name` alive or suspect at `addr:port` at `incarnation` or above (self
-   * excluded): most entries of a push/pull, checked without a handle each.
+   * Whether we hold a record of `name` (not self) at `addr:port` at `incarnation` or above,
+   * whatever its state: what most entries of a push/pull find, checked without a handle each.
    */
   holdsAt(name: string, addr: string, port: number, incarnation: number): boolean {
     const id = this.cols.registry.lookup(name);
