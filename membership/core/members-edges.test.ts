@@ -259,3 +259,20 @@ t.test('gone counts dead and left others through add, setState and remove', asyn
   tb.remove(c);
   t.equal(tb.gone(), 0, 'a second remove changes nothing');
 });
+
+t.test('inStates: the others in those states, in the order added, never self', async (t) => {
+  const tb = table();
+  for (const [n, st] of [
+    ['a', 'dead'],
+    ['b', 'alive'],
+    ['c', 'left'],
+    ['d', 'dead'],
+  ] as const)
+    tb.add(member(n, st, `10.0.6.${n.charCodeAt(0)}`));
+  tb.setState(tb.self, 'dead');
+  t.same(tb.inStates('dead').map(nameOf), ['a', 'd']);
+  t.same(tb.inStates('dead', 'left').map(nameOf), ['a', 'c', 'd']);
+  t.same(tb.inStates('suspect'), []);
+  tb.remove(tb.get('a')!);
+  t.same(tb.inStates('dead').map(nameOf), ['d'], 'a removed member is gone');
+});

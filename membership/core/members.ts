@@ -278,6 +278,17 @@ export class MemberTable {
     for (let i = 0; i < this.added.length; i++) yield new Row(this.cols, this.added.at(i));
   }
 
+  /** The members other than self in one of `states`, in the order added, read from the state column (no handle for the others). */
+  inStates(...states: MemberState[]): Member[] {
+    const codes = states.map((st) => CODES[st]);
+    const out: Member[] = [];
+    for (let i = 0; i < this.added.length; i++) {
+      const id = this.added.at(i);
+      if (codes.includes(this.cols.state[id])) out.push(new Row(this.cols, id));
+    }
+    return out;
+  }
+
   /** The numbers of the live members, self included when live, in no particular order. */
   liveIds(): Uint32Array {
     const out = new Uint32Array(this.liveCount());

@@ -1250,11 +1250,8 @@ export class SwimCore {
    * costs about one attempt per interval cluster-wide while a split retries at full rate.
    */
   private healRound(): void {
-    const candidates: Endpoint[] = [];
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: the loop adds only dead members, so with none it adds nothing; the count only saves the walk
-    if (this.table.dead() > 0) {
-      for (const m of this.table.values()) if (m.state === 'dead') candidates.push(m);
-    }
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: with nobody dead the walk finds nobody; the count only saves it
+    const candidates: Endpoint[] = this.table.dead() > 0 ? this.table.inStates('dead') : [];
     // Stryker disable next-line ConditionalExpression,EqualityOperator: with no seeds the loop over them adds nothing
     if (this.seeds.length > 0) {
       // Stryker disable next-line ArrayDeclaration: healing runs only while we are alive, so the loop below adds our endpoint anyway (and join() never keeps it as a seed)
@@ -1278,10 +1275,7 @@ export class SwimCore {
     // Stryker disable next-line ConditionalExpression: with nobody dead or left the walk below finds nobody to reap; the guard only saves the walk
     if (this.table.gone() === 0) return;
     const cutoff = now - this.config.reapAfterMs;
-    const doomed: Member[] = [];
-    for (const m of this.table.values()) {
-      if ((m.state === 'dead' || m.state === 'left') && m !== this.table.self && m.lastChange <= cutoff) doomed.push(m);
-    }
+    const doomed = this.table.inStates('dead', 'left').filter((m) => m.lastChange <= cutoff);
     for (const m of doomed) {
       this.table.remove(m);
       this.emitEvent('reap', m);
