@@ -34,6 +34,27 @@ t.test('numbers: one per name while held, given back when the last holder lets g
   t.equal(r.hashOf(r.lookup('n99')!), nameHash('n99'));
 });
 
+t.test('lookup: the last name and the next number are found before the map, and only when they match', async (t) => {
+  const r = new MemberRegistry();
+  const [a, b, c] = ['a', 'b', 'c'].map((n) => r.acquire(n));
+  t.same(
+    ['a', 'b', 'c', 'c', 'a', 'c', 'b'].map((n) => r.lookup(n)),
+    [a, b, c, c, a, c, b],
+    'in order, repeated, out of order',
+  );
+  r.release(b);
+  t.equal(r.lookup('a'), a);
+  t.equal(r.lookup('b'), undefined, 'the next number no longer holds it');
+  t.equal(r.lookup('c'), c);
+  r.release(c);
+  t.equal(r.lookup('c'), undefined, 'the last name found, given back');
+  t.equal(r.lookup('zz'), undefined, 'a name never held');
+  t.equal(r.acquire('d'), c, 'a freed number for a new name');
+  t.equal(r.lookup('a'), a);
+  t.equal(r.lookup('d'), c);
+  t.equal(r.lookup('c'), undefined);
+});
+
 t.test('places: shared when equal, indexed while held, dropped with the last holder', async (t) => {
   const r = new MemberRegistry();
   const id = r.acquire('a');

@@ -47,7 +47,7 @@ const RINGS_KEPT = 4;
 
 export class MemberRegistry {
   private readonly ids = new Map<string, number>();
-  /** The last name found, and its number: a push/pull entry is looked up three times in a row. */
+  /** The last name found, and its number: a push/pull entry is looked up three times in a row, and the next entry is often the next number. */
   private lastName: string | undefined = undefined;
   private lastId = 0;
   private readonly names: (string | undefined)[] = [];
@@ -94,6 +94,14 @@ export class MemberRegistry {
   /** The number of a name some table holds, if any. */
   lookup(name: string): number | undefined {
     if (name === this.lastName) return this.lastId;
+    // A push/pull lists members in the order its sender added them, often ours: try the
+    // number after the last one before the map (whose lookups missed the caches at 10,000).
+    const next = this.lastId + 1;
+    if (this.names[next] === name) {
+      this.lastName = name;
+      this.lastId = next;
+      return next;
+    }
     const id = this.ids.get(name);
     if (id !== undefined) {
       this.lastName = name;

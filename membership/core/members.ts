@@ -73,8 +73,9 @@ class IdList {
     this.buf[i] = id;
   }
 
-  push(id: number): void {
-    if (this.length === this.buf.length) this.buf = grown(this.buf, this.buf.length * 2);
+  /** Appends `id`; when full, grows to room for at least `room` (default: twice the size). */
+  push(id: number, room = 0): void {
+    if (this.length === this.buf.length) this.buf = grown(this.buf, Math.max(this.buf.length * 2, room));
     this.buf[this.length++] = id;
   }
 
@@ -110,7 +111,10 @@ class Columns {
 
   fit(id: number): void {
     if (id < this.state.length) return;
-    const n = capacityFor(this.state.length, id);
+    // Straight to every number in use in the process: the simulator's tables each come to
+    // hold all of them, and doubling there was 8 GB of copies at 10,000 nodes. A table with
+    // its own registry holds about what the registry numbers anyway.
+    const n = capacityFor(this.state.length, Math.max(id, this.registry.span - 1));
     this.state = grown(this.state, n);
     this.incarnation = grown(this.incarnation, n);
     this.lastChange = grown(this.lastChange, n);
@@ -399,12 +403,12 @@ export class MemberTable {
     cols.incarnation[id] = member.incarnation;
     cols.lastChange[id] = member.lastChange;
     cols.places[id] = cols.registry.place(id, member.addr, member.port, member.meta);
-    this.added.push(id);
+    this.added.push(id, cols.state.length);
     // A random slot, not the end: if every node appended, a newcomer would be probed by
     // all of them at the same late point of their rounds.
     const n = this.order.length;
     const offset = randomInt(this.rng, n + 1);
-    this.order.push(id);
+    this.order.push(id, cols.state.length);
     if (offset < n) {
       this.order.set(n, this.order.at(offset));
       this.order.set(offset, id);
