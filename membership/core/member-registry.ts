@@ -1,6 +1,6 @@
 // What the member tables of one process can share: each name's number, and where a member
 // lives with what it announced (its place). A table keeps per member only small numbers in
-// columns indexed by the name's number, and a reference to a shared place.
+// columns indexed by the name's number, among them the number of a shared place.
 //
 // Why: the simulator runs N nodes in one process, each holding every member, so N² records.
 // As one object per record (plus its entries in two Maps) that was ~220 B each, and the GC
