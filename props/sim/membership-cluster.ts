@@ -42,6 +42,8 @@ export interface MembershipClusterOptions {
   timerLateMs?: number;
   /** Signed membership per node (issue 13; membership/core/member-auth.ts); default none: unsigned. */
   memberAuth?: (name: string) => MemberAuth | undefined;
+  /** One MemberRegistry for every node's member table (default true), or one each as in separate processes. */
+  shareRegistry?: boolean;
 }
 
 export interface RecordedEvent {
@@ -80,11 +82,12 @@ export class MembershipCluster {
    * object (N² in one process). A crashed node's table is dropped without giving its
    * names back, so they stay counted until the run ends.
    */
-  private readonly registry = new MemberRegistry();
+  private readonly registry: MemberRegistry | undefined;
 
   constructor(opts: MembershipClusterOptions) {
     this.skewMs = opts.skewMs;
     this.timerLateMs = opts.timerLateMs ?? 0;
+    this.registry = (opts.shareRegistry ?? true) ? new MemberRegistry() : undefined;
     this.auth = opts.memberAuth;
     this.rng = new Xoshiro128(opts.seed ?? 1);
     this.network = new SimNetwork(this.scheduler, this.rng.split(), opts.link);
