@@ -27,8 +27,9 @@
 //     (swim.ts pushPullRound), and push/pull entries are shared objects, one per member and
 //     state (MemberRegistry.entry), whose sizes props/sim/entry-size.ts works out once.
 //     Messages are shared objects between simulated nodes, never encoded or decoded.
-//   3,000 nodes, 60 s: 45.6 s wall, 2.0 GB heap before; 15.6-17.9 s, 0.4 GB after.
-//   10,000 nodes, 60 s: 107 s wall, 119 s CPU, 4.2 GB heap and columns, 4.3 GB peak RSS.
+//   3,000 nodes, 60 s: 42.6-49.4 s wall, 2.0 GB heap before; 11-13 s, 0.34 GB after.
+//   10,000 nodes, 60 s: 103-119 s wall (three runs), 117-134 s CPU, 4.2 GB heap and
+//     columns, 4.0-4.4 GB peak RSS.
 //     Forming is half of it (10^8 new records, ~0.5 µs each: the entry's checks, the name's
 //     lookup, the record, the join event); the rest is probes, gossip and the push/pulls
 //     that fall in the minute.

@@ -95,7 +95,7 @@ const MAX_CPU_S = Number(process.env.BENCH_SCALE_MAX_CPU_S ?? 1800);
 /**
  * Why size `n` would not fit, projected from the last size that ran; undefined if it fits.
  * The heap after a full collection (with the typed arrays beside it) is mostly the records
- * themselves (SWIM: ~45 B a member record at 3,000 and 10,000 nodes, in columns), so the
+ * themselves (SWIM: ~40 B a member record at 3,000 and 10,000 nodes, in columns), so the
  * projection (N²) is a floor: the process also needs room for garbage between collections.
  */
 function wontFit(prev: SwimRow | FullRow | undefined, n: number): string | undefined {

@@ -148,13 +148,10 @@ class Columns {
   }
 }
 
-/** What a record read when the table removed it (MemberTable.remove). */
-type Removed = Pick<Member, 'name' | 'addr' | 'port' | 'meta' | 'incarnation' | 'state' | 'lastChange'>;
-
 /** One of our records, read and written in place. */
 class Row implements Member {
   /** Set on the handle passed to remove(): it then reads as it was, and writes go nowhere. */
-  removed: Removed | undefined = undefined;
+  removed: MemberView | undefined = undefined;
 
   constructor(
     readonly cols: Columns,
@@ -425,8 +422,7 @@ export class MemberTable {
   remove(member: Member): void {
     const id = this.heldId(member);
     if (id === undefined) return;
-    const { name, addr, port, meta, incarnation, state: st, lastChange } = member;
-    (member as Row).removed = { name, addr, port, meta, incarnation, state: st, lastChange };
+    (member as Row).removed = this.view(member);
     const cols = this.cols;
     const state = STATES[cols.state[id]];
     this.count(state, -1);
