@@ -1,5 +1,6 @@
 import t from 'tap';
 import { LruMap, LruSet } from './lru.js';
+import { costGrowth } from '../test/helpers/cost.js';
 
 t.test('a set holds at most its capacity, forgetting the oldest first', async (t) => {
   const s = new LruSet<string>(3);
@@ -22,4 +23,23 @@ t.test('a map refreshes a key it sets again', async (t) => {
   t.equal(m.get('a'), 3);
   t.notOk(m.has('b'));
   t.equal(m.size, 2);
+});
+
+t.test('the fast path windows at their default sizes cost no more per new id than tiny ones', async (t) => {
+  // A flood of changes with new ids keeps seen (16,384) and recent (4,096) full.
+  const sizes = { small: 64, large: 16_384 };
+  const show = (name: string, g: { small: number; large: number; ratio: number }) =>
+    `${name}, ns per id: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 16,384 (x${g.ratio.toFixed(1)})`;
+  const set = costGrowth(
+    sizes,
+    (n) => new LruSet<number>(n),
+    (w, i) => w.add(i),
+  );
+  t.ok(set.ratio < 6, show('LruSet', set));
+  const map = costGrowth(
+    sizes,
+    (n) => new LruMap<number, number>(n),
+    (w, i) => w.set(i, i),
+  );
+  t.ok(map.ratio < 6, show('LruMap', map));
 });

@@ -1,8 +1,12 @@
 // Bounded maps and sets that forget the oldest entry first: the dedup windows of the
-// fast path. A Map iterates in insertion order, so the oldest key is always first.
+// fast path. A Map iterates in insertion order, so the oldest key is always first;
+// OldestCursor finds it without walking the slots deleted before it (oldest.ts).
+
+import { OldestCursor } from './oldest.js';
 
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
+  private readonly oldest = new OldestCursor(this.map);
 
   constructor(private readonly capacity: number) {}
 
@@ -17,7 +21,7 @@ export class LruMap<K, V> {
   set(k: K, v: V): void {
     this.map.delete(k);
     this.map.set(k, v);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    if (this.map.size > this.capacity) this.oldest.evictOldest();
   }
 
   delete(k: K): void {
@@ -32,6 +36,7 @@ export class LruMap<K, V> {
 export class LruSet<K> {
   // Its own Map rather than an LruMap: add() needs one lookup and one insert, not three.
   private readonly map = new Map<K, true>();
+  private readonly oldest = new OldestCursor(this.map);
 
   constructor(private readonly capacity: number) {}
 
@@ -43,7 +48,7 @@ export class LruSet<K> {
   add(k: K): boolean {
     if (this.map.has(k)) return false;
     this.map.set(k, true);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+    if (this.map.size > this.capacity) this.oldest.evictOldest();
     return true;
   }
 

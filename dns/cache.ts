@@ -1,6 +1,8 @@
 // The forwarder's answer cache: bounded (least recently used goes first) and honouring TTLs.
 // Time is passed in (milliseconds on any monotonic clock); nothing here reads a clock.
 
+import { OldestCursor } from '../base/oldest.js';
+
 /** An upstream answer, stored as the bytes after its question, ready to be re-served. */
 export interface CachedAnswer {
   rcode: number;
@@ -20,6 +22,7 @@ export interface CachedAnswer {
 
 export class AnswerCache {
   private readonly map = new Map<string, CachedAnswer>();
+  private readonly leastRecent = new OldestCursor(this.map);
 
   constructor(readonly maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 0)
@@ -43,7 +46,7 @@ export class AnswerCache {
     if (this.maxEntries === 0) return;
     this.map.delete(key);
     this.map.set(key, e);
-    if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
+    if (this.map.size > this.maxEntries) this.leastRecent.evictOldest();
   }
 
   get size(): number {

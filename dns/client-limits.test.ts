@@ -8,6 +8,8 @@ import { NetSet, clientAddress, ipv4Number, ipv6Groups, parseNet } from './netse
 import { RecursionAcl, checkRecursionAllow } from './client-acl.js';
 import { ResponseRateLimiter, RRL_DROP, RRL_SEND, RRL_SLIP, slipResponse } from './rrl.js';
 import { decode } from '../test/helpers/dns.js';
+import { costGrowth } from '../test/helpers/cost.js';
+import { DEFAULTS } from './defaults.js';
 
 t.test('addresses: IPv4, IPv6 (compressed, zoned, v4 tail), v4-mapped; garbage is no address', async (t) => {
   t.equal(ipv4Number('10.1.2.3'), 0x0a010203);
@@ -126,6 +128,34 @@ t.test(
     const noSlip = new ResponseRateLimiter({ ratePerS: 1, slip: 0 });
     noSlip.check('192.0.2.1', 0);
     t.same([noSlip.check('192.0.2.1', 0), noSlip.check('192.0.2.1', 0)], [RRL_DROP, RRL_DROP], 'slip 0 drops all');
+  },
+);
+
+t.test(
+  'rate limiter: a spoofed flood from new /24s costs the same per query at 16,384 networks as at 64',
+  async (t) => {
+    const addr = (i: number) => `${10 + ((i >>> 16) & 127)}.${(i >>> 8) & 255}.${i & 255}.1`;
+    const g = costGrowth(
+      { small: 64, large: DEFAULTS.rateLimitMaxClients },
+      (maxClients) => new ResponseRateLimiter({ ratePerS: 10, maxClients }),
+      // Fill calls have negative numbers: their networks come from the top of the space.
+      (rrl, i) => rrl.check(addr(i < 0 ? 0x7fffff + i : i), 0),
+    );
+    t.ok(
+      g.ratio < 6,
+      `ns per query: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 16,384 (x${g.ratio.toFixed(1)})`,
+    );
+    const rrl = new ResponseRateLimiter({ ratePerS: 10, maxClients: 3 });
+    for (const a of ['192.0.2.1', '192.0.3.1', '192.0.4.1']) rrl.check(a, 0);
+    rrl.check('192.0.2.1', 2000); // active again after a second: the newest now
+    rrl.check('192.0.5.1', 2000);
+    rrl.check('192.0.6.1', 2000);
+    for (let i = 0; i < 20; i++) rrl.check('192.0.2.1', 2000);
+    t.not(
+      rrl.check('192.0.2.1', 2000),
+      RRL_SEND,
+      'the active network kept its spent bucket while two quieter ones went',
+    );
   },
 );
 

@@ -4,6 +4,7 @@
 // empty truncated answer (TC=1: a real client retries over TCP, which cannot be spoofed) and
 // the rest are dropped. The table is bounded: past maxClients the least recently active
 // network is forgotten. Sans-IO: the time comes in with each call.
+import { OldestCursor } from '../base/oldest.js';
 import { DEFAULTS } from './defaults.js';
 import { clientAddress, type NetSet } from './netset.js';
 import { FLAG_TC, HEADER_LEN, skipName } from './wire.js';
@@ -44,6 +45,7 @@ export class ResponseRateLimiter {
   readonly maxClients: number;
   private readonly exempt: NetSet | undefined;
   private readonly table = new Map<number | string, Bucket>();
+  private readonly quietest = new OldestCursor(this.table);
   dropped = 0;
   slipped = 0;
 
@@ -87,7 +89,7 @@ export class ResponseRateLimiter {
     if (b === undefined) {
       b = { tokens: this.burst, at: now, over: 0 };
       this.table.set(key, b);
-      if (this.table.size > this.maxClients) this.table.delete(this.table.keys().next().value!);
+      if (this.table.size > this.maxClients) this.quietest.evictOldest();
     } else {
       const elapsed = now - b.at;
       if (elapsed > 0) {

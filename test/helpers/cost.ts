@@ -1,0 +1,37 @@
+// How the cost of an operation grows with the size of a table: for tests that a bounded
+// table under a flood of new keys costs the same per call full at its default size as
+// full at a tiny one. Wall time on a shared machine is noisy, so each figure is the best
+// of a few rounds, and tests compare two sizes measured back to back rather than a time.
+
+/** The best, over `rounds`, of the ns per call that `calls` calls of `op` took (op gets the call's number). */
+export function nsPerCall(calls: number, op: (i: number) => void, rounds = 3): number {
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) op(r * calls + i);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / calls);
+  }
+  return best;
+}
+
+/**
+ * ns per call of `op` on a table made by `make(size)` and first filled by `fill` calls,
+ * at a large size over a small one. `op` and `fill` get the call's number, so keys can
+ * stay new; the figure for the large size is divided by the small size's.
+ */
+export function costGrowth<T>(
+  sizes: { small: number; large: number },
+  make: (size: number) => T,
+  op: (table: T, i: number) => void,
+  calls = 50_000,
+): { small: number; large: number; ratio: number } {
+  const at = (size: number) => {
+    const table = make(size);
+    // Full, and past the first rehash of its deleted slots: the steady state of a flood.
+    for (let i = 0; i < 3 * size; i++) op(table, -1 - i);
+    return nsPerCall(calls, (i) => op(table, i));
+  };
+  const small = at(sizes.small);
+  const large = at(sizes.large);
+  return { small, large, ratio: large / small };
+}
