@@ -17,6 +17,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { OldestCursor } from '../base/oldest.js';
 
 /** A problem with identity files or a certificate, said shortly for a person to fix. */
 export class IdentityError extends Error {}
@@ -77,6 +78,7 @@ export function parseCa(pem: string | Uint8Array, source = 'CA certificate'): X5
  */
 export class CertVerifier {
   private readonly cache = new Map<string, TrustedCert | CertReject>();
+  private readonly oldest = new OldestCursor(this.cache);
   private readonly revoked = new Set<string>();
 
   constructor(
@@ -90,7 +92,7 @@ export class CertVerifier {
     let c = this.cache.get(fp);
     if (c === undefined) {
       c = this.parse(der, fp);
-      if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
+      if (this.cache.size >= this.capacity) this.oldest.evictOldest();
       this.cache.set(fp, c);
     }
     if (typeof c === 'string') return c;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ReplayWindow } from './replay-window.js';
+import { DEFAULT_REPLAY_ENTRIES, ReplayWindow } from './replay-window.js';
+import { costGrowth } from '../test/helpers/cost.js';
 import { decodePacket, encodePacket, type WireOptions } from './codec.js';
 import { Keyring, generateKey } from './keyring.js';
 import type { PacketMessage } from './messages.js';
@@ -56,4 +57,40 @@ t.test('packets without a sender time (older agents) are refused unless acceptUn
   const legacy = Buffer.concat([h, keyring.seal(body, h)]);
   t.match(decodePacket(legacy, { keyring, replay: new ReplayWindow() }), { ok: false, reason: 'stale' });
   t.ok(decodePacket(legacy, { keyring, replay: new ReplayWindow(), acceptUnstamped: true }).ok);
+});
+
+t.test('a flood of fresh authentic packets costs the same per packet at 65,536 nonces as at 64', async (t) => {
+  // A keyholder (or a busy cluster) sending faster than maxEntries per window keeps it full.
+  let now = 1_000_000;
+  const g = costGrowth(
+    { small: 64, large: DEFAULT_REPLAY_ENTRIES },
+    (n) => new ReplayWindow(60_000, n, () => now),
+    (w, i) => {
+      now += 0.01;
+      w.check(now, `n${i}`);
+    },
+  );
+  t.ok(
+    g.ratio < 6,
+    `ns per packet: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 65,536 (x${g.ratio.toFixed(1)})`,
+  );
+});
+
+t.test('steady traffic within the window costs the same per packet with 60,000 nonces kept as with 60', async (t) => {
+  // 1,000 packets a second for a 60 s window: every packet forgets the one a minute older.
+  let now = 1_000_000;
+  let refused = 0;
+  const g = costGrowth(
+    { small: 60, large: 60_000 },
+    (n) => new ReplayWindow(n, DEFAULT_REPLAY_ENTRIES, () => now),
+    (w, i) => {
+      now += 1;
+      if (w.check(now, `s${i}`) !== 'ok') refused++;
+    },
+  );
+  t.equal(refused, 0, 'every packet within the window is taken');
+  t.ok(
+    g.ratio < 6,
+    `ns per packet: ${g.small.toFixed(0)} with 60, ${g.large.toFixed(0)} with 60,000 (x${g.ratio.toFixed(1)})`,
+  );
 });

@@ -19,6 +19,14 @@ export const DEFAULT_REPLAY_ENTRIES = 65_536;
 export class ReplayWindow {
   /** nonce (latin1 string) -> sender time; insertion order is (about) time order. */
   readonly #seen = new Map<string, number>();
+  /**
+   * The oldest nonces, walked once: a new iterator would walk every slot deleted since the
+   * table's last rehash (base/oldest.ts), on every packet. #head is the oldest still kept,
+   * taken from it but not yet forgotten. Nonces leave only through #forgetOldest and are
+   * never set again, so it stays the oldest until then.
+   */
+  #entries = this.#seen.entries();
+  #head: [string, number] | undefined;
   /** Envelopes sent at or before this time may have been forgotten: refused. */
   #floor = -Infinity;
 
@@ -39,9 +47,7 @@ export class ReplayWindow {
     if (this.#seen.has(nonce)) return 'replayed';
     this.#prune(now);
     if (this.#seen.size >= this.maxEntries) {
-      const [oldest, at] = this.#seen.entries().next().value as [string, number];
-      this.#seen.delete(oldest);
-      this.#floor = Math.max(this.#floor, at);
+      this.#floor = Math.max(this.#floor, this.#forgetOldest());
       if (sentAt <= this.#floor) return 'stale';
     }
     this.#seen.set(nonce, sentAt);
@@ -51,9 +57,24 @@ export class ReplayWindow {
   /** Forgets nonces whose time has left the window: a replay of them is stale anyway. */
   #prune(now: number): void {
     const edge = now - this.windowMs;
-    for (const [nonce, at] of this.#seen) {
-      if (at >= edge) break;
-      this.#seen.delete(nonce);
+    for (let o = this.#oldest(); o !== undefined && o[1] < edge; o = this.#oldest()) this.#forgetOldest();
+  }
+
+  #oldest(): [string, number] | undefined {
+    if (this.#head === undefined) {
+      let next = this.#entries.next();
+      // Run off the end once (the table was empty): a done iterator stays done.
+      if (next.done) next = (this.#entries = this.#seen.entries()).next();
+      this.#head = next.done ? undefined : next.value;
     }
+    return this.#head;
+  }
+
+  /** Forgets the oldest nonce (the table is not empty); its time. */
+  #forgetOldest(): number {
+    const [nonce, at] = this.#oldest()!;
+    this.#seen.delete(nonce);
+    this.#head = undefined;
+    return at;
   }
 }

@@ -1,10 +1,11 @@
 import t from 'tap';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { GossipBindError, Transport, type Peer, type TransportOptions } from './transport.js';
+import { GossipBindError, SourceRate, Transport, type Peer, type TransportOptions } from './transport.js';
 import { frame, FrameReader } from './framing.js';
 import { decodePacket, decodeStream, encodePacket, encodeStream, codecEnvelope } from './codec.js';
 import { PLAIN_HELLO, sealedHello } from './stream-hello.js';
 import { Keyring, generateKey } from './keyring.js';
+import { costGrowth } from '../test/helpers/cost.js';
 
 /** What the helpers need of a tap test: somewhere to register cleanup. */
 type Test = { teardown(fn: () => unknown): void };
@@ -392,3 +393,18 @@ t.test('a reply over the frame limit rejects the request', async (t) => {
   const r = new FrameReader(1000).push(frame(Buffer.alloc(1000)));
   t.equal(r.ok && r.frames.length, 1);
 });
+
+t.test(
+  'stream opens from ever new sources cost the same per open with 4,096 sources remembered as with 64',
+  async (t) => {
+    const g = costGrowth(
+      { small: 64, large: 4096 },
+      (n) => new SourceRate(10, n),
+      (r, i) => r.take(`10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, 0),
+    );
+    t.ok(
+      g.ratio < 4,
+      `ns per open: ${g.small.toFixed(0)} with 64, ${g.large.toFixed(0)} with 4,096 (x${g.ratio.toFixed(1)})`,
+    );
+  },
+);

@@ -16,6 +16,7 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect, isIP, type Server, type Socket } from 'node:net';
+import { OldestCursor } from '../base/oldest.js';
 import { DEFAULTS } from './defaults.js';
 import { HELLO_MAX_BYTES, FrameReader, frame } from './framing.js';
 import { PLAIN_HELLO, type StreamHello } from './stream-hello.js';
@@ -108,8 +109,9 @@ class ByteBudget {
 const PROCESS_STREAM_BUDGET = new ByteBudget(8 * 1024 * 1024);
 
 /** A token bucket per source address (burst: two seconds' worth); bounded in the sources it remembers. */
-class SourceRate {
+export class SourceRate {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #oldest = new OldestCursor(this.#buckets);
   constructor(
     readonly perSecond: number,
     readonly maxSources = 4096,
@@ -119,7 +121,7 @@ class SourceRate {
     const burst = 2 * this.perSecond;
     let b = this.#buckets.get(source);
     if (b === undefined) {
-      if (this.#buckets.size >= this.maxSources) this.#buckets.delete(this.#buckets.keys().next().value as string);
+      if (this.#buckets.size >= this.maxSources) this.#oldest.evictOldest();
       b = { tokens: burst, at: now };
       this.#buckets.set(source, b);
     } else {
