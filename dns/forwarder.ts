@@ -105,6 +105,13 @@ interface Pending<C> {
   done: boolean;
 }
 
+/** When an attempt of a pending query times out: stale once the query is done or tried again. */
+interface Deadline<C> {
+  at: number;
+  p: Pending<C>;
+  attempt: number;
+}
+
 export class Forwarder<C> {
   readonly outbox: ForwarderOutput<C>[] = [];
   /** Health changes to log, once per change (drained by the server). */
@@ -116,7 +123,7 @@ export class Forwarder<C> {
   private readonly pending = new Map<number, Pending<C>>();
   private readonly byKey = new Map<string, Pending<C>>();
   /** Attempt deadlines in the order they were set: all attempts wait equally long, so this is also deadline order. */
-  private readonly deadlines: { at: number; p: Pending<C>; attempt: number }[] = [];
+  private readonly deadlines: Deadline<C>[] = [];
   private deadlineHead = 0;
   private readonly scores: { score: number; at: number }[];
   private readonly maxOutstanding: number;
@@ -257,13 +264,9 @@ export class Forwarder<C> {
 
   /** Expires attempts whose time is up. */
   tick(now: number): void {
-    while (this.deadlineHead < this.deadlines.length) {
-      const d = this.deadlines[this.deadlineHead];
-      if (!d.p.done && d.p.attempt === d.attempt) {
-        if (d.at > now) break;
-        this.failure(d.p.current, now, `no answer within ${this.timeoutMs} ms`);
-        this.tryNext(d.p, now);
-      }
+    for (let d = this.firstLive(); d && d.at <= now; d = this.firstLive()) {
+      this.failure(d.p.current, now, `no answer within ${this.timeoutMs} ms`);
+      this.tryNext(d.p, now);
       this.deadlineHead++;
     }
     if (this.deadlineHead > 1024 && this.deadlineHead * 2 > this.deadlines.length) {
@@ -274,9 +277,19 @@ export class Forwarder<C> {
 
   /** When tick() has something to do next, if ever. */
   nextDeadline(): number | undefined {
-    for (let i = this.deadlineHead; i < this.deadlines.length; i++) {
-      const d = this.deadlines[i];
-      if (!d.p.done && d.p.attempt === d.attempt) return d.at;
+    return this.firstLive()?.at;
+  }
+
+  /**
+   * The earliest deadline of an attempt still waiting. Those answered or retried since are
+   * passed for good: the server asks for the next deadline after every query and answer,
+   * and walking them again each time made a query cost ~2 ns for each one answered within
+   * the timeout (35 µs at 10k qps).
+   */
+  private firstLive(): Deadline<C> | undefined {
+    for (; this.deadlineHead < this.deadlines.length; this.deadlineHead++) {
+      const d = this.deadlines[this.deadlineHead];
+      if (!d.p.done && d.p.attempt === d.attempt) return d;
     }
     return undefined;
   }
