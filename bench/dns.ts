@@ -5,7 +5,9 @@
 // Figures: max qps (dnsperf unthrottled, 100 outstanding), p50/p99 latency at 20,000 qps
 // (percentiles from dnsperf -v per-query lines) and the server's CPU per query there
 // (/proc; weft's agent and workers together), and the qps of forwarded names answered
-// from weft's cache (upstream: a tiny local server; the cache is warmed first). Each load runs
+// from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
+// qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
+// third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
 // Answers are checked during each max-qps run (bench/dns-check.ts): `wrong_answers` must be 0.
 // weft runs as the agent does by default: dns.workers worker processes, started under load
@@ -33,6 +35,12 @@ const PER = 2;
 const WEFT = '127.0.8.2';
 const DNSMASQ = '127.0.8.3';
 const UPSTREAM = '127.0.8.1';
+/** The forwarding comparison: the upstream both forward to, and the two forwarders. */
+const MISS_UPSTREAM = '127.0.8.4';
+const WEFT_FWD = '127.0.8.5';
+const DNSMASQ_FWD = '127.0.8.6';
+/** Names in each never-asked list: more than a run can send at any rate seen here. */
+const MISS_NAMES = SMOKE ? 20_000 : 250_000;
 const seconds = num('BENCH_DNS_SECONDS', 4, 0.5);
 const rounds = num('BENCH_DNS_ROUNDS', 3, 1);
 const warmS = SMOKE ? 0.3 : 1;
@@ -51,6 +59,7 @@ if (missing.length) {
     dnsmasq_p99_ms_at_20k: null,
     wrong_answers: null,
     cached_forward_qps: null,
+    forward_miss_ratio_vs_dnsmasq: null,
   });
   process.exit(SMOKE ? 0 : 1);
 }
@@ -76,6 +85,15 @@ for (let i = 0; i < 100; i++) fwdQueries += `f${i}.example.test A\n`;
 writeFileSync(join(dir, 'hosts'), hosts);
 writeFileSync(join(dir, 'zone.txt'), zoneQueries);
 writeFileSync(join(dir, 'fwd.txt'), fwdQueries);
+writeFileSync(join(dir, 'probe.txt'), 'probe.miss.test A\n');
+/** A list of names no server has been asked before, for one run. */
+function missFile(tag: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < MISS_NAMES; i++) lines.push(`m${i}.${tag}.miss.test A`);
+  const file = join(dir, `miss-${tag}.txt`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
 
 // ---------------------------------------------------------------- servers
 const upstream = await TestUpstream.start(UPSTREAM, (q) => ({
@@ -91,16 +109,16 @@ async function freePort(addr: string): Promise<number> {
 }
 
 /** Starts weft's DNS child: its port, and its pid (its workers are its children). */
-async function startWeft(): Promise<{ port: number; pid: number }> {
+async function startWeft(addr = WEFT, upstreamLabel = upstream.label): Promise<{ port: number; pid: number }> {
   const child = spawn(
     process.execPath,
     [
       ...AGENT_NODE_FLAGS,
       join(import.meta.dirname, 'dns-server.js'),
-      WEFT,
+      addr,
       String(SERVICES),
       String(PER),
-      upstream.label,
+      upstreamLabel,
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
@@ -110,22 +128,31 @@ async function startWeft(): Promise<{ port: number; pid: number }> {
     child.once('exit', (code) => reject(new Error(`weft DNS child exited with ${code}`)));
   });
   const { port, names } = JSON.parse(line) as { port: number; names: number };
-  progress(`weft serving ${names} names on ${WEFT}:${port} (pid ${child.pid})`);
+  progress(`weft serving ${names} names on ${addr}:${port} (pid ${child.pid})`);
   return { port, pid: child.pid! };
 }
 
-async function startDnsmasq(): Promise<{ port: number; pid: number }> {
-  const port = await freePort(DNSMASQ);
+/**
+ * Starts a dnsmasq at `addr`: by default the peer serving the zone's names from a hosts
+ * file; `args` replace those (the forwarding comparison's upstream and forwarder).
+ * Ready once it answers a query of `probe` (a dnsperf file in the bench's directory).
+ */
+async function startDnsmasq(
+  addr = DNSMASQ,
+  args = ['--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`],
+  probe = 'zone.txt',
+  role = `serving ${SERVICES} names`,
+): Promise<{ port: number; pid: number }> {
+  const port = await freePort(addr);
   const child = spawn(
     'dnsmasq',
     [
       '-C',
       '/dev/null',
       '--no-resolv',
-      '--no-hosts',
-      `--addn-hosts=${join(dir, 'hosts')}`,
+      ...args,
       `--port=${port}`,
-      `--listen-address=${DNSMASQ}`,
+      `--listen-address=${addr}`,
       '--bind-interfaces',
       '--keep-in-foreground',
       '--cache-size=10000',
@@ -137,10 +164,10 @@ async function startDnsmasq(): Promise<{ port: number; pid: number }> {
   children.push(child);
   // Ready when it answers.
   for (let i = 0; i < 50; i++) {
-    if ((await perf(DNSMASQ, port, join(dir, 'zone.txt'), { seconds: 0.2, qps: 100 })).completed > 0) break;
+    if ((await perf(addr, port, join(dir, probe), { seconds: 0.2, qps: 100 })).completed > 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  progress(`dnsmasq serving ${SERVICES} names on ${DNSMASQ}:${port} (pid ${child.pid})`);
+  progress(`dnsmasq ${role} on ${addr}:${port} (pid ${child.pid})`);
   return { port, pid: child.pid! };
 }
 
@@ -263,6 +290,44 @@ progress(
 );
 
 const weftWorkers = await workerProcesses(weft.pid);
+
+// Forwarding names never asked before: weft and dnsmasq each forward to the same dnsmasq
+// upstream, which answers every name under miss.test. The zone's servers stop first, so the
+// two cores are the forwarder's, the upstream's and dnsperf's.
+for (const c of children.splice(0)) c.kill('SIGTERM');
+const missUpstream = await startDnsmasq(
+  MISS_UPSTREAM,
+  ['--no-hosts', '--address=/miss.test/192.0.2.1'],
+  'probe.txt',
+  'answering every name under miss.test',
+);
+const missLabel = `${MISS_UPSTREAM}:${missUpstream.port}`;
+const fwd = {
+  weft: await startWeft(WEFT_FWD, missLabel),
+  dnsmasq: await startDnsmasq(
+    DNSMASQ_FWD,
+    ['--no-hosts', `--server=${MISS_UPSTREAM}#${missUpstream.port}`],
+    'probe.txt',
+    `forwarding to ${missLabel}`,
+  ),
+};
+const missQps = { weft: [] as number[], dnsmasq: [] as number[] };
+const missLost = { weft: 0, dnsmasq: 0 };
+for (let r = 0; r < rounds; r++) {
+  const order: ['weft' | 'dnsmasq', string][] = [
+    ['weft', WEFT_FWD],
+    ['dnsmasq', DNSMASQ_FWD],
+  ];
+  if (r % 2) order.reverse();
+  for (const [who, addr] of order) {
+    const file = missFile(`r${r}${who}`);
+    const m = await perf(addr, fwd[who].port, file, { seconds });
+    rmSync(file);
+    missQps[who].push(m.qps);
+    missLost[who] += m.lost;
+    progress(`round ${r + 1}: ${who} forwarding new names: ${round(m.qps)} qps (lost ${m.lost})`);
+  }
+}
 for (const c of children) c.kill('SIGTERM');
 await upstream.close();
 
@@ -285,6 +350,11 @@ const result = {
   dnsmasq_wrong_answers: sum(checks.dnsmasq, 'wrong'),
   weft_worker_processes: weftWorkers,
   cached_forward_qps: round(median(cached)),
+  forward_miss_qps: round(median(missQps.weft)),
+  dnsmasq_forward_miss_qps: round(median(missQps.dnsmasq)),
+  forward_miss_ratio_vs_dnsmasq: round(median(missQps.weft) / median(missQps.dnsmasq), 2),
+  forward_miss_lost: missLost.weft,
+  dnsmasq_forward_miss_lost: missLost.dnsmasq,
   rounds,
   seconds_per_run: seconds,
   load_average_at_start: round(load0, 1),
@@ -312,6 +382,12 @@ const rows: [string, string, string, string][] = [
     `weft unanswered ${result.answers_unanswered}; weft workers ${weftWorkers}`,
   ],
   ['forwarded, cache hits', `${result.cached_forward_qps} qps`, '', `upstream asked ${upstreamDuring}x during`],
+  [
+    'forwarded, new names (max qps)',
+    `${result.forward_miss_qps} qps`,
+    `${result.dnsmasq_forward_miss_qps} qps`,
+    `${result.forward_miss_ratio_vs_dnsmasq}  (lost ${result.forward_miss_lost} / ${result.dnsmasq_forward_miss_lost})`,
+  ],
 ];
 console.log(
   `DNS: ${SERVICES} service names x ${PER} endpoints, dnsperf -q 100, ${seconds} s runs, median of ${rounds}; load average ${result.load_average_at_start} at start`,
