@@ -70,6 +70,11 @@ export const DEFAULTS = {
     heldPacketMs: 2_000,
     /** At most 64 datagrams from unknown senders wait at once: bounded memory under spoofing. */
     heldPackets: 64,
+    // A start's new epoch waits this long for the node's first write (the agent writes its
+    // node record right after the store starts) and goes out on the same push: one push per
+    // start, not two that can arrive in either order, the write then waiting for the epoch.
+    // Without a write it goes alone, a tenth of a second late: repair would take a second.
+    ownEpochHoldMs: 100,
   },
   /** LocalStore compaction: rewrite the own document once its changes exceed max(256, 4x its size): history stays bounded, rewrites stay rare. */
   compaction: { minChanges: 256, factor: 4 },

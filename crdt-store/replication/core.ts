@@ -53,6 +53,8 @@ export interface ReplicationConfig extends FastPathConfig, RepairConfig {
   heldPacketMs: number;
   /** At most this many such datagrams wait at once (the oldest is dropped first). */
   heldPackets: number;
+  /** A start's new epoch waits this long for the node's first write, to go out with it (defaults.ts says why). */
+  ownEpochHoldMs: number;
 }
 
 /** The defaults, with their reasons, live in crdt-store/defaults.ts. */
@@ -124,6 +126,9 @@ export class StoreCore {
   private legacyAddrs = new Set<string>();
   private held: { at: number; from: Peer; bytes: Uint8Array }[] = [];
   private outbox: LocalChange[] = [];
+  /** The new epoch's first change, until the node's first write or ownEpochAt. */
+  private ownEpoch: LocalChange | undefined;
+  private ownEpochAt = Infinity;
   private outputs: StoreOutput[] = [];
   private readonly emit: ((o: StoreOutput) => void) | undefined;
   /** What the core is applying right now (a watch handler called from inside it reads this). */
@@ -162,7 +167,7 @@ export class StoreCore {
       docUpdated: (d) => this.digest.set(d.id, d.epoch, d.headsHash()),
       docRemoved: (id) => this.digest.remove(id),
     });
-    this.announceOwnEpoch();
+    this.holdOwnEpoch(opts.now);
     this.nextRepairAt = opts.now + this.repairDelay();
     this.nextReapAt = opts.now + this.config.reapCheckMs;
     this.nextHibernateAt = opts.now + this.config.hibernateEveryMs;
@@ -270,6 +275,7 @@ export class StoreCore {
       this.nextRepairAt,
       this.nextReapAt,
       this.nextHibernateAt,
+      this.ownEpochAt,
       this.fast.nextDeadline(),
       this.repair.nextDeadline(),
     );
@@ -389,6 +395,11 @@ export class StoreCore {
   }
 
   private flush(now: number): void {
+    if (this.ownEpoch && (this.outbox.length > 0 || now >= this.ownEpochAt)) {
+      this.outbox.unshift(this.ownEpoch);
+      this.ownEpoch = undefined;
+      this.ownEpochAt = Infinity;
+    }
     if (this.outbox.length === 0) return;
     const changes = this.outbox;
     this.outbox = [];
@@ -432,14 +443,18 @@ export class StoreCore {
     return this.config.repairIntervalMs * (0.5 + this.rng.next());
   }
 
-  /** A fresh epoch (every start) is pushed at once, so peers switch without waiting for repair. */
-  private announceOwnEpoch(): void {
+  /**
+   * A fresh epoch (every start) is pushed with the node's first write, or alone after
+   * ownEpochHoldMs, so peers switch without waiting for repair.
+   */
+  private holdOwnEpoch(now: number): void {
     const own = this.store.doc(ownDocId(this.store.name));
     const heads = own?.heads() ?? [];
     if (!own || heads.length !== 1) return;
     const change = own.getChange(heads[0]);
-    if (change)
-      this.outbox.push({ docId: own.id, epoch: own.epoch, hash: heads[0], change, auth: own.auths.get(heads[0]) });
+    if (!change) return;
+    this.ownEpoch = { docId: own.id, epoch: own.epoch, hash: heads[0], change, auth: own.auths.get(heads[0]) };
+    this.ownEpochAt = now + this.config.ownEpochHoldMs;
   }
 }
 
