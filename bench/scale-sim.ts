@@ -78,7 +78,8 @@
 //     (the CPU includes V8's parallel GC threads; 485 / 516 with the profiler on at load
 //     1-8, 616 / 593 at load 8-10); heap 2.8 GB, 5.2 GB peak RSS; form_sim_s 0.5 (was 1.5:
 //     no repairs). Still 2.7x issue 17's 120 s. At 1,000 nodes forming is 3M packet
-//     receptions (three pushes per node, every node receives each once), ~150-170 µs of
+//     receptions (three pushes per node, every node receives each once; two since a
+//     start's epoch rides the node's first write, below), ~150-170 µs of
 //     CPU each: GC 26 %, applying the change (27 %: following the
 //     pooled document 9 %, admission 4 %, views and watches 3 %, adopting 3 %), msgpack
 //     encode/decode of the forwarded pushes 14 % (new 8 KB encoder buffers 4 %), the
@@ -87,6 +88,14 @@
 //     receptions (a node's writes of one moment in one push: 3 -> 2 here, a protocol
 //     change), dedup windows and a recent window that hold ids, not bytes (answer grafts
 //     from the document), and fewer objects per (node, record) for the GC to mark.
+//   Third pass (2026-12-06): a start's new epoch waits up to 100 ms for the node's first
+//     write and goes out on its push (crdt-store/defaults.ts ownEpochHoldMs): two pushes
+//     per node here, and half the changes that came before their epoch (a node's two
+//     pushes still reorder). Forming 400 nodes (views on 40): 35.6 -> 26.7 s wall; both
+//     writes in one push as well would be 18.1 s, but the agent writes its endpoints when
+//     Docker lists its containers, not with its node record, so the bench keeps them apart.
+//     1,000 nodes (views on 100): 221 s wall / 285 s CPU (load 2-4), 4.1 GB heap; ~140 µs
+//     of CPU per reception, 2M receptions.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
