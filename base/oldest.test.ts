@@ -91,3 +91,55 @@ t.test('a table kept full by a flood of new keys costs the same per key at 16,38
     `ns per key: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 16,384 (x${g.ratio.toFixed(1)})`,
   );
 });
+
+t.test('oldest() names the oldest without deleting it; evictOldest() then deletes that one', async (t) => {
+  const m = new Map([
+    ['a', 1],
+    ['b', 2],
+  ]);
+  const c = new OldestCursor(m);
+  t.equal(c.oldest(), 'a');
+  t.equal(c.oldest(), 'a', 'again: nothing moved');
+  t.equal(m.size, 2, 'left in place');
+  t.equal(c.evictOldest(), 'a');
+  t.equal(c.oldest(), 'b');
+  m.delete('b');
+  m.set('c', 3);
+  t.equal(c.oldest(), 'c', 'the named key was deleted elsewhere: the next one');
+  t.equal(c.evictOldest(), 'c');
+  t.equal(c.oldest(), undefined, 'empty');
+  m.set('d', 4);
+  t.equal(c.oldest(), 'd', 'refilled');
+});
+
+t.test('with keys that never come back, oldest() and evictOldest() match a list kept in insertion order', async () => {
+  const op = fc.oneof(
+    fc.constant({ k: 'add' as const }),
+    fc.record({ k: fc.constant('delete' as const), at: fc.nat() }),
+    fc.constant({ k: 'oldest' as const }),
+    fc.constant({ k: 'evict' as const }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+      const s = new Set<number>();
+      const c = new OldestCursor(s);
+      let model: number[] = [];
+      let next = 0;
+      for (const o of ops) {
+        if (o.k === 'add') {
+          s.add(next);
+          model.push(next++);
+        } else if (o.k === 'delete') {
+          const key = model[o.at % Math.max(1, model.length)];
+          if (key === undefined) continue;
+          s.delete(key);
+          model = model.filter((x) => x !== key);
+        } else if (o.k === 'oldest') {
+          if (c.oldest() !== model[0]) return false;
+        } else if (c.evictOldest() !== model.shift()) return false;
+      }
+      return [...s].join() === model.join();
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -19,21 +19,50 @@ export type OrderedTable<K> = Map<K, unknown> | Set<K>;
 
 export class OldestCursor<K> {
   #keys: IterableIterator<K>;
+  /** A key oldest() took from the iterator, still in the table unless deleted since (#held says whether there is one). */
+  #head: K | undefined;
+  #held = false;
 
   constructor(private readonly table: OrderedTable<K>) {
     this.#keys = table.keys();
   }
 
+  /**
+   * The table's oldest key, left in place; undefined if the table is empty. For tables whose
+   * keys do not come back once deleted: a key deleted and set again after oldest() named it
+   * would still be named, though it is now the newest.
+   */
+  oldest(): K | undefined {
+    if (this.#held && this.table.has(this.#head as K)) return this.#head;
+    const next = this.#next();
+    this.#held = !next.done;
+    this.#head = next.done ? undefined : next.value;
+    return this.#head;
+  }
+
   /** Deletes the table's oldest key and returns it; undefined if the table is empty. */
   evictOldest(): K | undefined {
-    let next = this.#keys.next();
-    // An iterator that once ran off the end stays done: start again from the front.
-    if (next.done) {
-      this.#keys = this.table.keys();
-      next = this.#keys.next();
+    let key: K;
+    if (this.#held) {
+      key = this.#head as K;
+      this.#held = false;
+      this.#head = undefined;
+      // Deleted by someone else since oldest() named it: the next one is the oldest.
+      if (!this.table.has(key)) return this.evictOldest();
+    } else {
+      const next = this.#next();
       if (next.done) return undefined;
+      key = next.value;
     }
-    this.table.delete(next.value);
-    return next.value;
+    this.table.delete(key);
+    return key;
+  }
+
+  #next(): IteratorResult<K> {
+    const next = this.#keys.next();
+    if (!next.done) return next;
+    // An iterator that once ran off the end stays done: start again from the front.
+    this.#keys = this.table.keys();
+    return this.#keys.next();
   }
 }

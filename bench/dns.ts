@@ -294,7 +294,8 @@ const weftWorkers = await workerProcesses(weft.pid);
 // Forwarding names never asked before: weft and dnsmasq each forward to the same dnsmasq
 // upstream, which answers every name under miss.test. The zone's servers stop first, so the
 // two cores are the forwarder's, the upstream's and dnsperf's.
-for (const c of children.splice(0)) c.kill('SIGTERM');
+// They stay in `children`, so the exit handler still kills any that did not stop.
+for (const c of children) c.kill('SIGTERM');
 const missUpstream = await startDnsmasq(
   MISS_UPSTREAM,
   ['--no-hosts', '--address=/miss.test/192.0.2.1'],

@@ -9,6 +9,8 @@
 // envelope that old can no longer be proven fresh and is refused as stale: under a flood
 // the window narrows instead of the cache growing, and nothing forgotten becomes replayable.
 
+import { OldestCursor } from '../base/oldest.js';
+
 export type ReplayVerdict = 'ok' | 'stale' | 'replayed';
 
 /** Allowed clock skew between nodes, either way. NTP keeps them within milliseconds; a resumed VM may be seconds off. */
@@ -19,14 +21,8 @@ export const DEFAULT_REPLAY_ENTRIES = 65_536;
 export class ReplayWindow {
   /** nonce (latin1 string) -> sender time; insertion order is (about) time order. */
   readonly #seen = new Map<string, number>();
-  /**
-   * The oldest nonces, walked once: a new iterator would walk every slot deleted since the
-   * table's last rehash (base/oldest.ts), on every packet. #head is the oldest still kept,
-   * taken from it but not yet forgotten. Nonces leave only through #forgetOldest and are
-   * never set again, so it stays the oldest until then.
-   */
-  #entries = this.#seen.entries();
-  #head: [string, number] | undefined;
+  /** The oldest nonce, found without walking deleted slots (base/oldest.ts). Nonces are never set again. */
+  readonly #oldest = new OldestCursor(this.#seen);
   /** Envelopes sent at or before this time may have been forgotten: refused. */
   #floor = -Infinity;
 
@@ -57,24 +53,14 @@ export class ReplayWindow {
   /** Forgets nonces whose time has left the window: a replay of them is stale anyway. */
   #prune(now: number): void {
     const edge = now - this.windowMs;
-    for (let o = this.#oldest(); o !== undefined && o[1] < edge; o = this.#oldest()) this.#forgetOldest();
-  }
-
-  #oldest(): [string, number] | undefined {
-    if (this.#head === undefined) {
-      let next = this.#entries.next();
-      // Run off the end once (the table was empty): a done iterator stays done.
-      if (next.done) next = (this.#entries = this.#seen.entries()).next();
-      this.#head = next.done ? undefined : next.value;
-    }
-    return this.#head;
+    for (let n = this.#oldest.oldest(); n !== undefined && this.#seen.get(n)! < edge; n = this.#oldest.oldest())
+      this.#forgetOldest();
   }
 
   /** Forgets the oldest nonce (the table is not empty); its time. */
   #forgetOldest(): number {
-    const [nonce, at] = this.#oldest()!;
-    this.#seen.delete(nonce);
-    this.#head = undefined;
+    const at = this.#seen.get(this.#oldest.oldest()!)!;
+    this.#oldest.evictOldest();
     return at;
   }
 }

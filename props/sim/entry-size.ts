@@ -73,10 +73,10 @@ function computed(e: Record<string, unknown>): number {
   );
 }
 
-/** defaultMeasure(entry), without encoding a well-formed entry. */
 /** Sizes of the shared entries (MemberRegistry.entry: frozen, one per member and state), worked out once each. */
 const sizes = new WeakMap<object, number>();
 
+/** defaultMeasure(entry), without encoding a well-formed entry. */
 export function entrySize(e: PushNodeState): number {
   const shared = Object.isFrozen(e);
   const known = shared ? sizes.get(e) : undefined;
