@@ -91,7 +91,8 @@
 //   Third pass (2026-12-06): a start's new epoch waits up to 100 ms for the node's first
 //     write and goes out on its push (crdt-store/defaults.ts ownEpochHoldMs): two pushes
 //     per node here, and half the changes that came before their epoch (a node's two
-//     pushes still reorder). Forming 400 nodes (views on 40): 35.6 -> 26.7 s wall; both
+//     pushes still reorder). Forming 400 nodes (views on 40): 35.6 -> 26.7 s wall (21.2 in a
+//     later, quieter run of the submitted code); both
 //     writes in one push as well would be 18.1 s, but the agent writes its endpoints when
 //     Docker lists its containers, not with its node record, so the bench keeps them apart.
 //     1,000 nodes (views on 100): 221 s wall / 285 s CPU (load 2-4), 4.1 GB heap; ~140 µs
