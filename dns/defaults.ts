@@ -44,9 +44,9 @@ export const DEFAULTS = {
   /** A TCP client with nothing to say for this long is closed (RFC 7766 suggests seconds), freeing its slot. */
   tcpIdleMs: 10_000,
   /**
-   * DNS worker processes beside the agent, reading the same UDP sockets: one more core for the
-   * answer path on a 2-core host (the agent itself reads too, so two readers); raise it on a
-   * bigger host that serves much DNS. Each costs a Node process (~40 MB) while it runs.
+   * DNS worker processes beside the agent, reading the same UDP sockets: the answer path off
+   * the agent's event loop, and the agent's core too once the worker is busy (agent-reading.ts);
+   * raise it on a bigger host that serves much DNS. Each costs a Node process (~40 MB) while it runs.
    */
   workers: 1,
   /** UDP queries per second that start the workers: far above what a node's own clients ask, so an idle agent has none. */

@@ -94,6 +94,14 @@ function registerWorkerMetrics(registry: Registry, pool: DnsWorkerPool): void {
       this.set(pool.running);
     },
   });
+  new Gauge({
+    name: 'weft_dns_udp_readers',
+    help: 'Processes reading the DNS UDP sockets: the workers and, unless they keep up without it, the agent',
+    registers: [registry],
+    collect() {
+      this.set(pool.readers);
+    },
+  });
   followCounter(
     registry,
     'weft_dns_worker_answers_total',

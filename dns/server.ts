@@ -22,7 +22,7 @@ import { parseUpstream, upstreamsFromResolvConf } from './resolv-conf.js';
 import { DnsStats, type Source } from './stats.js';
 import { Zone, type RecordSource, type VipSource } from './zone.js';
 import { DnsWorkerPool } from './worker-pool.js';
-import { serveUdp, type UdpSend } from './udp-handle.js';
+import { serveUdp, setReading, type UdpSend } from './udp-handle.js';
 
 export interface ListenAddr {
   addr: string;
@@ -128,6 +128,8 @@ export class DnsServer {
   readonly addresses: ListenAddr[] = [];
   private readonly responder: Responder<Client>;
   private readonly udp: dgram.Socket[] = [];
+  /** False while the workers read the UDP sockets without the agent (worker-pool.ts). */
+  private agentReads = true;
   /** Each UDP socket's answer path (udp-handle.ts), by the same index. */
   private readonly udpSend: UdpSend[] = [];
   private readonly tcp: net.Server[] = [];
@@ -231,6 +233,10 @@ export class DnsServer {
       vips: opts.vips,
       rrl: this.rrl,
       sockets: () => this.udp.map((s, i): [string, dgram.Socket] => [atKey(this.addresses[i]), s]),
+      setAgentReading: (on) => {
+        this.agentReads = on;
+        return this.udp.every((s) => setReading(s, on));
+      },
       relay: (at, msg, address, port) => {
         const i = this.addresses.findIndex((a) => atKey(a) === at);
         if (i >= 0 && !this.stopped) this.onUdp(this.udpSend[i], msg, address, port);
@@ -394,6 +400,7 @@ export class DnsServer {
       this.tcp.push(server);
       this.addresses.push({ addr: l.addr, port });
       this.workers?.addSocket(atKey({ addr: l.addr, port }), sock);
+      if (!this.agentReads) setReading(sock, false);
       return;
     }
   }

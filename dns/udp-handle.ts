@@ -34,6 +34,8 @@ interface SendWrap {
 }
 
 interface UdpHandle {
+  recvStart?(): number;
+  recvStop?(): number;
   onmessage: (nread: number, handle: unknown, buf: Buffer, rinfo: { address: string; port: number }) => void;
   send(req: SendWrap, list: Buffer[], count: number, port: number, address: string, hasCallback: boolean): number;
 }
@@ -54,6 +56,18 @@ function handleOf(sock: dgram.Socket): UdpHandle | undefined {
   const h = state?.handle as Partial<UdpHandle> | null | undefined;
   if (!h || typeof h.send !== 'function' || typeof h.onmessage !== 'function') return undefined;
   return h as UdpHandle;
+}
+
+/**
+ * Stops or resumes reading `sock`; what is sent from it still goes out, and datagrams wait
+ * in the kernel for whoever else reads the socket (a DNS worker holding the same one). False
+ * when this node's socket has no handle to ask: it keeps being read.
+ */
+export function setReading(sock: dgram.Socket, on: boolean): boolean {
+  const h = handleOf(sock);
+  if (typeof h?.recvStart !== 'function' || typeof h.recvStop !== 'function') return false;
+  // recvStart on a handle already reading is harmless (udp_wrap takes UV_EALREADY as done).
+  return (on ? h.recvStart() : h.recvStop()) === 0;
 }
 
 /** Whether this node has the binding (else every socket is served through dgram). */

@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
+import { setReading } from './udp-handle.js';
 import { DnsWorkerPool } from './worker-pool.js';
 import { MAX_RELAY_BACKLOG } from './worker-protocol.js';
 import { ResponseRateLimiter } from './rrl.js';
@@ -73,6 +74,7 @@ t.test('a flood of names to forward while the agent is slow: the worker relays a
     source: newStore('n1'),
     rrl: new ResponseRateLimiter({ ...noLimit, exempt: new NetSet([]) }),
     sockets: () => [[`127.0.0.1:${port}`, sock]],
+    setAgentReading: (on) => setReading(sock, on),
     relay: () => relayed++,
     log: quiet,
     // Compiled (npx tsc -p tsconfig.json): through tap's TypeScript loader a worker takes many seconds to start.

@@ -9,6 +9,9 @@
 //   record in one message. A worker reports the number it answers from (lag()).
 // - Started lazily: the server calls start() once UDP load passes a threshold, and stopped
 //   again after idleMs without a query, so an idle agent has no extra process.
+// - Readers: while its workers keep up, the agent stops reading the sockets itself, and reads
+//   again once one nears its limit or none is left (agent-reading.ts says why). The rate
+//   limit is shared out among the processes reading, so together they hold the configured one.
 // - Supervised: a worker that exits is started again after a backoff; after MAX_RESTARTS in
 //   RESTART_WINDOW_MS the pool gives up (logged) and the agent answers alone. A worker never
 //   takes the agent down, and the socket keeps being read by the agent meanwhile.
@@ -21,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE_PREFIX, SERVICE_PREFIX } from '../records/schema.js';
 import { DEFAULTS } from './defaults.js';
 import type { ResponseRateLimiter } from './rrl.js';
+import { AgentReading } from './agent-reading.js';
 import { DnsStats, type StatsSnapshot } from './stats.js';
 import type { Log as DnsLog } from '../base/log.js';
 import type { RecordSource, VipSource } from './zone.js';
@@ -42,13 +46,15 @@ const STOP_GRACE_MS = 2_000;
 export interface WorkerPoolOptions {
   count: number;
   /** As the agent's own server answers; the rate limit is the full one (the pool shares it out). */
-  init: WorkerInit;
+  init: Omit<WorkerInit, 'readers'>;
   source: RecordSource;
   vips?: VipSource;
   /** The agent's rate limiter: it keeps its share while workers run. */
   rrl: ResponseRateLimiter;
   /** The agent's bound UDP sockets by listen address ("addr:port"). */
   sockets: () => Iterable<[string, dgram.Socket]>;
+  /** Stops or resumes the agent's own reading of the sockets; false when it cannot stop (it goes on reading). */
+  setAgentReading: (on: boolean) => boolean;
   /** A query a worker left to the agent (a name to forward or refuse). */
   relay: (at: string, msg: Buffer, address: string, port: number) => void;
   log: DnsLog;
@@ -66,6 +72,9 @@ interface Slot {
   stats?: StatsSnapshot;
   limited: { slipped: number; dropped: number };
   relays: RelayCounts;
+  /** Its last load report: busy share of its time, and the sockets it reads. */
+  busy?: number;
+  sockets: number;
 }
 
 const noRelays = (): RelayCounts => ({ sent: 0, refused: { relay_backlog: 0 } });
@@ -98,6 +107,13 @@ export class DnsWorkerPool {
   /** When a worker last reported queries read, and the timer that looks for idleness. */
   private lastBusy = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  private readonly agentReading = new AgentReading();
+  /** Whether the agent reads its sockets now. */
+  private agentOn = true;
+  /** The agent's sockets could not stop being read (no handle): it always reads. */
+  private agentPinned = false;
+  /** The processes the rate limit is shared among, as last told to all. */
+  private sharedAmong = 1;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     this.slots = new Array<Slot | undefined>(opts.count).fill(undefined);
@@ -125,7 +141,6 @@ export class DnsWorkerPool {
       this.detach.push(
         vips.watch((vip, addr, addr6) => this.change(`v:${vip}`, { k: 'vip', vip, addr, addr6 }, !addr && !addr6)),
       );
-    this.opts.rrl.share(1 + this.opts.count);
     for (let i = 0; i < this.slots.length; i++) this.spawn(i);
     this.opts.log.info({ workers: this.opts.count }, 'DNS workers started: UDP answers on more cores');
   }
@@ -139,9 +154,11 @@ export class DnsWorkerPool {
   private async retire(): Promise<void> {
     if (this.retiring || this.stopping || !this.started) return;
     this.retiring = true;
+    this.agentReading.reading = true;
+    this.agentReads(true);
     await this.stopAll();
     this.zone.clear();
-    this.opts.rrl.share(1);
+    this.reshare();
     this.retiring = false;
     this.started = false;
     this.opts.log.info({}, 'DNS workers stopped: no load for a while (they start again under load)');
@@ -153,6 +170,11 @@ export class DnsWorkerPool {
     for (const d of this.detach) d();
     this.detach = [];
     await Promise.all(this.slots.map((s) => (s ? this.kill(s.proc) : undefined)));
+  }
+
+  /** Processes reading the UDP sockets: the workers running and, unless it stepped aside, the agent. */
+  get readers(): number {
+    return this.running + (this.agentOn ? 1 : 0);
   }
 
   /** Workers running and answering. */
@@ -247,6 +269,7 @@ export class DnsWorkerPool {
       packets: 0,
       limited: { slipped: 0, dropped: 0 },
       relays: noRelays(),
+      sockets: 0,
     };
     this.slots[i] = slot;
     proc.on('message', (m: FromWorker) => this.onMessage(slot, m));
@@ -256,11 +279,11 @@ export class DnsWorkerPool {
 
   private onMessage(slot: Slot, m: FromWorker): void {
     if (m.t === 'ready') {
-      const init: WorkerInit = { ...this.opts.init, rateLimit: this.share(this.opts.init.rateLimit) };
-      this.post(slot, { t: 'init', init });
+      slot.ready = true;
+      this.post(slot, { t: 'init', init: { ...this.opts.init, readers: this.readers } });
       this.post(slot, { t: 'zone', seq: this.seq, events: [...this.zone.values()] });
       for (const [at, sock] of this.opts.sockets()) this.post(slot, { t: 'socket', at }, sock);
-      slot.ready = true;
+      this.reshare();
       // Idle counts from when a worker can read: starting one can take longer than idleMs on a busy host.
       this.lastBusy = Date.now();
     } else if (m.t === 'relay') {
@@ -272,12 +295,45 @@ export class DnsWorkerPool {
       slot.stats = m.stats;
       slot.limited = m.limited;
       slot.relays = m.relays;
+    } else if (m.t === 'load') {
+      slot.busy = m.busy;
+      slot.sockets = m.sockets;
+      this.balance();
     }
   }
 
-  private share(rl: WorkerInit['rateLimit']): WorkerInit['rateLimit'] {
-    const readers = 1 + this.opts.count;
-    return { ...rl, ratePerS: rl.ratePerS / readers, burst: Math.max(1, rl.burst / readers) };
+  /** After a load report or a worker gone: whether the agent reads too (agent-reading.ts). */
+  private balance(): void {
+    const sockets = [...this.opts.sockets()].length;
+    let workers = 0;
+    let busiest = 0;
+    for (const s of this.slots) {
+      if (!s?.ready || s.busy === undefined || s.sockets < sockets) continue;
+      workers++;
+      busiest = Math.max(busiest, s.busy);
+    }
+    this.agentReads(this.agentPinned || this.agentReading.update(Date.now(), workers, busiest));
+  }
+
+  private agentReads(on: boolean): void {
+    if (on !== this.agentOn) {
+      if (this.opts.setAgentReading(on)) this.agentOn = on;
+      else {
+        this.agentPinned = true;
+        this.agentOn = this.agentReading.reading = true;
+        this.opts.setAgentReading(true);
+      }
+    }
+    this.reshare();
+  }
+
+  /** Each process reading holds an equal share of the rate limit: told to all whenever their number changes. */
+  private reshare(): void {
+    const n = Math.max(1, this.readers);
+    if (n === this.sharedAmong) return;
+    this.sharedAmong = n;
+    this.opts.rrl.share(n);
+    for (const s of this.slots) if (s?.ready) this.post(s, { t: 'readers', n });
   }
 
   private post(slot: Slot, m: ToWorker, handle?: dgram.Socket): void {
@@ -301,6 +357,8 @@ export class DnsWorkerPool {
     addRelays(this.retiredRelays, slot.relays);
     this.retiredPackets += slot.packets;
     if (this.stopping || this.retiring) return;
+    // The agent reads again at once if no worker is left reading.
+    this.balance();
     this.restarts++;
     const t = Date.now();
     this.recentRestarts.push(t);
@@ -312,7 +370,7 @@ export class DnsWorkerPool {
           `DNS workers exited ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 1000} s: the agent answers alone (see the log above; restart the agent to try again)`,
         );
       this.gaveUp = true;
-      if (this.running === 0 && this.slots.every((s) => s === undefined)) this.opts.rrl.share(1);
+      this.balance();
       return;
     }
     this.opts.log.warn({ code, signal, restarts: this.restarts }, 'DNS worker exited; starting another');

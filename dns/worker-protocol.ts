@@ -14,8 +14,10 @@ export interface WorkerInit {
   forwards: boolean;
   recursionAllow?: readonly string[];
   overlayCidr?: string;
-  /** This worker's share of the rate limit (the configured one divided by the readers of the socket). */
+  /** The configured rate limit: a worker holds its share of it (see `readers`). */
   rateLimit: { ratePerS: number; burst: number; slip: number; maxClients?: number; exempt: readonly string[] };
+  /** The processes reading the sockets as this worker starts: it holds 1/readers of the rate limit until told otherwise. */
+  readers: number;
 }
 
 /** One change the zone follows: a store record (node/ or svc/) or a VIP. */
@@ -30,7 +32,9 @@ export type ToWorker =
   | { t: 'zone'; seq: number; events: ZoneEvent[] }
   /** Comes with the bound UDP socket as the IPC handle; `at` names the listen address. */
   | { t: 'socket'; at: string }
-  | { t: 'close'; at: string };
+  | { t: 'close'; at: string }
+  /** The processes now reading the sockets (the agent among them or not): each holds that share of the rate limit. */
+  | { t: 'readers'; n: number };
 
 export type FromWorker =
   | { t: 'ready'; pid: number }
@@ -44,7 +48,9 @@ export type FromWorker =
       stats: StatsSnapshot;
       limited: { slipped: number; dropped: number };
       relays: RelayCounts;
-    };
+    }
+  /** Every LOAD_REPORT_MS (agent-reading.ts): the share of the time the worker was busy since the last, and the sockets it reads. */
+  | { t: 'load'; busy: number; sockets: number };
 
 /** Why a worker answered a name to forward itself instead of relaying it: relay_backlog (MAX_RELAY_BACKLOG reached). */
 export const RELAY_REFUSALS = ['relay_backlog'] as const;

@@ -2,7 +2,8 @@
 // sockets, passed to it over IPC (the same file descriptor: the kernel hands each datagram
 // to whichever process reads first). It keeps its own copy of the zone, built by the same
 // zone.ts from the store events the agent relays, and its own rate limiter holding a share of
-// the limit. Anything else (names to forward or refuse) goes back to the agent as it came,
+// the limit (one per process reading, the agent among them or not: agent-reading.ts, which
+// the worker's load reports feed). Anything else (names to forward or refuse) goes back to the agent as it came,
 // unless MAX_RELAY_BACKLOG relays are still waiting to be written to a slow agent: then it is
 // answered SERVFAIL here (counted, relay_backlog), as the agent's forwarder answers when
 // overloaded. A client gets a prompt failure (and tries its next server) rather than a
@@ -22,6 +23,7 @@ import { DnsStats } from './stats.js';
 import { RCODE } from './wire.js';
 import { Zone } from './zone.js';
 import { serveUdp, type UdpSend } from './udp-handle.js';
+import { LOAD_REPORT_MS } from './agent-reading.js';
 import {
   MAX_RELAY_BACKLOG,
   type FromWorker,
@@ -71,12 +73,20 @@ class DnsWorker {
       maxClients: rl.maxClients,
       exempt: new NetSet(rl.exempt.map((c) => parseNet(c)).filter((n): n is Net => n !== undefined)),
     });
+    this.rrl.share(init.readers);
     setInterval(() => this.report(), STATS_MS).unref();
+    let mark = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      send({ t: 'load', busy: performance.eventLoopUtilization(now, mark).utilization, sockets: this.sockets.size });
+      mark = now;
+    }, LOAD_REPORT_MS).unref();
     setInterval(() => this.acl.refresh(performance.now()), DEFAULTS.housekeepingMs).unref();
   }
 
   onMessage(m: ToWorker, handle: unknown): void {
     if (m.t === 'zone') this.apply(m.seq, m.events);
+    else if (m.t === 'readers') this.rrl.share(m.n);
     else if (m.t === 'socket') this.listen(m.at, handle as dgram.Socket);
     else if (m.t === 'close') {
       this.sockets.get(m.at)?.close();
