@@ -2,7 +2,7 @@
 // worker keeps up, back once one is busy for BUSY_REPORTS reports or none is left, and the
 // tries at stepping aside again spaced further apart while the load lasts.
 import t from 'tap';
-import { AgentReading, BUSY_REPORTS, HELP_AT, HOLD_MS, MAX_HOLD_MS, TRIAL_MS } from './agent-reading.js';
+import { AgentReading, BUSY_REPORTS, HELP_AT, HOLD_MS, MAX_HOLD_MS, RELAY_AT, TRIAL_MS } from './agent-reading.js';
 
 const CALM = 0.3;
 const BUSY = HELP_AT;
@@ -33,6 +33,17 @@ t.test('one busy report is not a load; BUSY_REPORTS in a row are', async (t) => 
   at += 250;
   t.equal(r.update(at, 1, CALM), true, 'the worker is calmer with help: the agent stays');
   t.equal(r.update(at + HOLD_MS, 1, CALM), false, 'after the hold it tries stepping aside');
+});
+
+t.test('a worker relaying much of what it reads (names to forward) gets the agent reading too', async (t) => {
+  const r = new AgentReading();
+  t.equal(r.update(0, 1, CALM, 0.1), false, 'a few relays: aside');
+  t.equal(r.update(TRIAL_MS, 1, CALM, RELAY_AT), false, 'one report of many');
+  const at = TRIAL_MS + 250;
+  t.equal(r.update(at, 1, CALM, RELAY_AT), true, 'two in a row: the agent reads');
+  t.equal(r.update(at + HOLD_MS - 1, 1, CALM, RELAY_AT), true, 'while they last');
+  t.equal(r.update(at + 2 * HOLD_MS - 2, 1, CALM, 0), true, 'a hold after the last of them');
+  t.equal(r.update(at + 2 * HOLD_MS - 1, 1, CALM, 0), false, 'then aside');
 });
 
 t.test('help needed again within the trial doubles the hold, up to its cap; a good try resets it', async (t) => {

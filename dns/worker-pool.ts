@@ -72,8 +72,9 @@ interface Slot {
   stats?: StatsSnapshot;
   limited: { slipped: number; dropped: number };
   relays: RelayCounts;
-  /** Its last load report: busy share of its time, and the sockets it reads. */
+  /** Its last load report: busy share of its time, share of its reads relayed, and the sockets it reads. */
   busy?: number;
+  relayed: number;
   sockets: number;
 }
 
@@ -269,6 +270,7 @@ export class DnsWorkerPool {
       packets: 0,
       limited: { slipped: 0, dropped: 0 },
       relays: noRelays(),
+      relayed: 0,
       sockets: 0,
     };
     this.slots[i] = slot;
@@ -297,6 +299,7 @@ export class DnsWorkerPool {
       slot.relays = m.relays;
     } else if (m.t === 'load') {
       slot.busy = m.busy;
+      slot.relayed = m.relayed;
       slot.sockets = m.sockets;
       this.balance();
     }
@@ -307,12 +310,14 @@ export class DnsWorkerPool {
     const sockets = [...this.opts.sockets()].length;
     let workers = 0;
     let busiest = 0;
+    let relayed = 0;
     for (const s of this.slots) {
       if (!s?.ready || s.busy === undefined || s.sockets < sockets) continue;
       workers++;
       busiest = Math.max(busiest, s.busy);
+      relayed = Math.max(relayed, s.relayed);
     }
-    this.agentReads(this.agentPinned || this.agentReading.update(Date.now(), workers, busiest));
+    this.agentReads(this.agentPinned || this.agentReading.update(Date.now(), workers, busiest, relayed));
   }
 
   private agentReads(on: boolean): void {

@@ -49,8 +49,8 @@ export type FromWorker =
       limited: { slipped: number; dropped: number };
       relays: RelayCounts;
     }
-  /** Every LOAD_REPORT_MS (agent-reading.ts): the share of the time the worker was busy since the last, and the sockets it reads. */
-  | { t: 'load'; busy: number; sockets: number };
+  /** Every LOAD_REPORT_MS (agent-reading.ts): since the last, the share of its time the worker was busy and of its reads it relayed; the sockets it reads. */
+  | { t: 'load'; busy: number; relayed: number; sockets: number };
 
 /** Why a worker answered a name to forward itself instead of relaying it: relay_backlog (MAX_RELAY_BACKLOG reached). */
 export const RELAY_REFUSALS = ['relay_backlog'] as const;

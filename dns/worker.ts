@@ -76,10 +76,18 @@ class DnsWorker {
     this.rrl.share(init.readers);
     setInterval(() => this.report(), STATS_MS).unref();
     let mark = performance.eventLoopUtilization();
+    let [packets, relays] = [0, 0];
     setInterval(() => {
       const now = performance.eventLoopUtilization();
-      send({ t: 'load', busy: performance.eventLoopUtilization(now, mark).utilization, sockets: this.sockets.size });
-      mark = now;
+      const read = this.packets - packets;
+      const relayed = read > 0 ? (this.relays.sent - relays) / read : 0;
+      send({
+        t: 'load',
+        busy: performance.eventLoopUtilization(now, mark).utilization,
+        relayed,
+        sockets: this.sockets.size,
+      });
+      [mark, packets, relays] = [now, this.packets, this.relays.sent];
     }, LOAD_REPORT_MS).unref();
     setInterval(() => this.acl.refresh(performance.now()), DEFAULTS.housekeepingMs).unref();
   }
