@@ -2,33 +2,15 @@
 // than workerStartQps, stopped after workerIdleMs without one, started again by the next
 // load, and gone when the server stops. Real worker processes on loopback.
 import t from 'tap';
-import dgram from 'node:dgram';
-import { fileURLToPath } from 'node:url';
-import { DnsServer } from './server.js';
-import { decode, endpoint, newStore, query } from '../test/helpers/dns.js';
+import { decode, query } from '../test/helpers/dns.js';
+import { serverWithWorker } from '../test/helpers/dns-worker.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { pidAlive as alive } from '../test/helpers/leftovers.js';
 
 t.test('workers start under load, stop when idle, start again, and go with the server', async (t) => {
-  const store = newStore('n1');
-  store.put('svc/web/n1/a', endpoint('web', ['10.1.0.1']));
-  const dns = await DnsServer.start({
-    source: store,
-    listen: [{ addr: '127.0.0.1', port: 0 }],
-    forward: false,
-    workers: 1,
-    // Low: this process both sends the load and answers it.
-    workerStartQps: 200,
-    workerIdleMs: 3000,
-    // The compiled worker (npx tsc -p tsconfig.json): started through tap's TypeScript loader it takes tens of seconds here.
-    workerScript: fileURLToPath(new URL('../dist/dns/worker.js', import.meta.url)),
-  });
-  t.teardown(() => dns.stop());
-  const { port } = dns.addresses[0];
+  // workerStartQps low: this process both sends the load and answers it.
+  const { dns, port, client: sock } = await serverWithWorker(t, { workerStartQps: 200, workerIdleMs: 3000 });
   const pool = dns.workers!;
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  t.teardown(() => sock.close());
   const replies: number[] = [];
   sock.on('message', (m) => replies.push(decode(m).answers.length));
   const load = () => {

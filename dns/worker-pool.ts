@@ -14,7 +14,7 @@
 //   limit is shared out among the processes reading, so together they hold the configured one.
 // - Supervised: a worker that exits is started again after a backoff; after MAX_RESTARTS in
 //   RESTART_WINDOW_MS the pool gives up (logged) and the agent answers alone. A worker never
-//   takes the agent down, and the socket keeps being read by the agent meanwhile.
+//   takes the agent down, and the agent reads the socket again at once.
 // - Counters: each worker sends its own every second; totals() adds them (and those of
 //   workers gone) to the agent's, so the metrics count every answer once. relays() does the
 //   same for the queries workers relayed to the agent or answered SERVFAIL for want of room.

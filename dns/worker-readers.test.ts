@@ -3,30 +3,13 @@
 // each query; the agent again at once when the worker is killed. Real worker processes on
 // loopback.
 import t from 'tap';
-import dgram from 'node:dgram';
-import { fileURLToPath } from 'node:url';
-import { DnsServer } from './server.js';
-import { decode, endpoint, newStore, query } from '../test/helpers/dns.js';
+import { decode, query } from '../test/helpers/dns.js';
+import { serverWithWorker } from '../test/helpers/dns-worker.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 t.test('the agent steps aside while its worker keeps up, and reads again when it is gone', async (t) => {
-  const store = newStore('n1');
-  store.put('svc/web/n1/a', endpoint('web', ['10.1.0.1']));
-  const dns = await DnsServer.start({
-    source: store,
-    listen: [{ addr: '127.0.0.1', port: 0 }],
-    forward: false,
-    workers: 1,
-    workerStartQps: 0,
-    // The compiled worker (npx tsc -p tsconfig.json): started through tap's TypeScript loader it takes tens of seconds here.
-    workerScript: fileURLToPath(new URL('../dist/dns/worker.js', import.meta.url)),
-  });
-  t.teardown(() => dns.stop());
-  const { port } = dns.addresses[0];
+  const { dns, port, client: sock } = await serverWithWorker(t, { workerStartQps: 0 });
   const pool = dns.workers!;
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  t.teardown(() => sock.close());
   let replies = 0;
   let wrong = 0;
   sock.on('message', (m) => (decode(m).answers.length === 1 ? replies++ : wrong++));
