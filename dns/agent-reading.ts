@@ -3,9 +3,9 @@
 // Every process reading one UDP socket is woken for each datagram, and all but the one that
 // gets it find nothing: libuv cannot ask epoll for EPOLLEXCLUSIVE, and Node 20 has no
 // SO_REUSEPORT to give each process a socket of its own. At 20,000 queries/s that cost the
-// agent and one worker 30.5-34 µs of CPU a query together, against 22.4 µs with the worker
-// reading alone (`npm run bench -- dns`, cpu_us_per_query_at_20k). But at full load a second
-// reader answers more: 69-72k against 61-63k queries/s in the same runs.
+// agent and one worker 30.5-35 µs of CPU a query together, against 22.4-24 µs with the
+// worker reading alone (`npm run bench -- dns`, cpu_us_per_query_at_20k). But at full load a
+// second reader answers more: 69-72k against 61-63k queries/s in alternate runs.
 //
 // So the agent steps aside while its workers keep up, and reads again as soon as one of them
 // nears its limit. Each worker reports its event-loop utilisation (the busy share of its
@@ -14,11 +14,13 @@
 // and at once when none is left reading. It also reads while a worker hands it RELAY_AT or
 // more of what it reads (names to forward: only the agent forwards), since each of those
 // then crossed the IPC channel for nothing: cached forwards at full load fell from 39-51k
-// to 33k queries/s with the worker reading them all. With the agent reading too, a worker's load no longer
-// says whether it would keep up alone (both are woken for every query), so the agent tries
-// stepping aside again HOLD_MS after the worker was last busy, that hold doubled up to MAX_HOLD_MS each time the
-// worker needed help again within TRIAL_MS of a try. At a sustained full load that is a
-// quarter of a second alone per minute.
+// to 33k queries/s with the worker reading them all.
+//
+// With the agent reading too, a worker's load no longer says whether it would keep up alone
+// (both are woken for every query), so the agent tries stepping aside again HOLD_MS after
+// the worker was last busy, a hold doubled up to MAX_HOLD_MS each time the worker needed
+// help again within TRIAL_MS of a try. At a sustained full load that is half a second with
+// one reader per minute.
 //
 // Stepping aside also keeps DNS load off the event loop that runs membership and the store.
 

@@ -17,13 +17,17 @@ export function nsPerCall(calls: number, op: (i: number) => void, rounds = 3): n
 /**
  * ns per call of `op` on a table made by `make(size)` and first filled by `fill` calls,
  * at a large size over a small one. `op` and `fill` get the call's number, so keys can
- * stay new; the figure for the large size is divided by the small size's.
+ * stay new; the figure for the large size is divided by the small size's. The comparison
+ * is made `attempts` times and the lowest ratio kept: a busy moment of the machine (CI
+ * runs tests side by side) can slow one size and not the other, but a cost that grows
+ * with the table shows in every attempt.
  */
 export function costGrowth<T>(
   sizes: { small: number; large: number },
   make: (size: number) => T,
   op: (table: T, i: number) => void,
   calls = 50_000,
+  attempts = 5,
 ): { small: number; large: number; ratio: number } {
   const at = (size: number) => {
     const table = make(size);
@@ -31,7 +35,11 @@ export function costGrowth<T>(
     for (let i = 0; i < 3 * size; i++) op(table, -1 - i);
     return nsPerCall(calls, (i) => op(table, i));
   };
-  const small = at(sizes.small);
-  const large = at(sizes.large);
-  return { small, large, ratio: large / small };
+  let best = { small: 0, large: 0, ratio: Infinity };
+  for (let i = 0; i < attempts; i++) {
+    const small = at(sizes.small);
+    const large = at(sizes.large);
+    if (large / small < best.ratio) best = { small, large, ratio: large / small };
+  }
+  return best;
 }
