@@ -3,12 +3,12 @@
 // to whichever process reads first). It keeps its own copy of the zone, built by the same
 // zone.ts from the store events the agent relays, and its own rate limiter holding a share of
 // the limit (one per process reading, the agent among them or not: agent-reading.ts, which
-// the worker's load reports feed). Anything else (names to forward or refuse) goes back to the agent as it came,
-// unless MAX_RELAY_BACKLOG relays are still waiting to be written to a slow agent: then it is
-// answered SERVFAIL here (counted, relay_backlog), as the agent's forwarder answers when
-// overloaded. A client gets a prompt failure (and tries its next server) rather than a
-// timeout, the answer is no bigger than the query and goes through the rate limit, and the
-// worker's memory stays bounded however long the agent is busy.
+// the worker's load reports feed). Anything else (names to forward or refuse) goes back to
+// the agent as it came, unless MAX_RELAY_BACKLOG relays are still waiting to be written to a
+// slow agent: then it is answered SERVFAIL here (counted, relay_backlog), as the agent's
+// forwarder answers when overloaded. A client gets a prompt failure (and tries its next
+// server) rather than a timeout, the answer is no bigger than the query and goes through the
+// rate limit, and the worker's memory stays bounded however long the agent is busy.
 // It exits when the agent goes away (the IPC channel closes).
 //
 // Started by worker-pool.ts: node dns/worker.js
