@@ -59,7 +59,6 @@ t.test('help needed again within the trial doubles the hold, up to its cap; a go
     at = helped + hold;
     t.equal(r.update(at, 1, CALM), false, `aside after ${hold} ms of help`);
     at = report(r, at + 250, BUSY_REPORTS, BUSY);
-    t.ok(at - 250 - (helped + hold) < TRIAL_MS, 'help needed again within the trial');
     t.equal(r.reading, true, 'helping again');
     holds.push(hold);
     hold = Math.min(2 * hold, MAX_HOLD_MS);

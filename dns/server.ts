@@ -235,7 +235,8 @@ export class DnsServer {
       sockets: () => this.udp.map((s, i): [string, dgram.Socket] => [atKey(this.addresses[i]), s]),
       setAgentReading: (on) => {
         this.agentReads = on;
-        return this.udp.every((s) => setReading(s, on));
+        // Every socket, even after one that cannot stop: none is left behind in the other state.
+        return this.udp.map((s) => setReading(s, on)).every(Boolean);
       },
       relay: (at, msg, address, port) => {
         const i = this.addresses.findIndex((a) => atKey(a) === at);
