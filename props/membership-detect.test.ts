@@ -8,9 +8,10 @@
 //     for the next boundary, where the ring hands it to exactly one prober, whose probe
 //     fails one interval later; the suspicion then spreads in a few gossip rounds;
 //   dead everywhere <= 2P + 2L + 5G + Smin(n): every observer's suspicion is confirmed
-//     (k = suspicionMult - 2 probers, one per round) and so runs the shortest timeout
-//     Smin(n) = suspicionMult * log10(n) * P from when it heard (8.2 s at n = 20, 8.9 s at
-//     30, 9.8 s at 50; seen: 6.6-7.1, 7.5-7.6, 8.2-8.6 s).
+//     (k = suspicionMult - 2 probers, one per round, and one more) and so runs at most the
+//     minimum timeout Smin(n) = suspicionMult * log10(n) * P from when it heard (8.2 s at
+//     n = 20, 8.9 s at 30, 9.8 s at 50; seen: 5.5-5.8, 6.0-6.2, 6.4-6.7 s; 6.6-7.1, 7.5-7.6
+//     and 8.2-8.6 s before weft counted the confirmation past k, math.ts).
 // Before the fix of the probe round after a late timer (swim.ts alignedRoundAfter), a node
 // probed every other round and a crash waited for an in-phase prober: 3-6 s to the first
 // suspicion.
@@ -18,7 +19,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { makeConfig } from '../membership/core/config.js';
-import { suspicionTimeout } from '../membership/core/math.js';
+import { suspicionTimeout, suspicionTimeoutAfter } from '../membership/core/math.js';
 import { MembershipCluster } from './sim/index.js';
 
 const config = makeConfig('lan');
@@ -26,12 +27,16 @@ const P = config.probeIntervalMs;
 const G = config.gossipIntervalMs;
 const LATE_MS = 3;
 const SUSPECT_BOUND_MS = 2 * P + 2 * LATE_MS + 5 * G;
-const deadBound = (n: number) => SUSPECT_BOUND_MS + suspicionTimeout(config.suspicionMult, n, P);
+const K = config.suspicionMult - 2;
+const deadBound = (n: number) =>
+  SUSPECT_BOUND_MS + suspicionTimeoutAfter(K + 1, K, suspicionTimeout(config.suspicionMult, n, P), Infinity);
 
 interface Detection {
   /** Per victim: ms from the crash until every survivor suspected it (or held it dead). */
   suspectAll: number[];
   deadAll: number[];
+  /** Per victim: when the stalled survivor, if any, held it dead. */
+  stalledDead: number[];
   falseDeaths: number;
 }
 
@@ -46,18 +51,24 @@ function scatteredCluster(n: number, seed: number): MembershipCluster {
   return c;
 }
 
-function crashAndWatch(c: MembershipCluster, victims: string[]): Detection {
+/** @param stalled a survivor left out of "everywhere": it cannot hear while it stalls */
+function crashAndWatch(c: MembershipCluster, victims: string[], stalled?: string): Detection {
   const t0 = c.now;
-  const survivors = c.upNodes().filter((x) => !victims.includes(x));
+  const survivors = c.upNodes().filter((x) => !victims.includes(x) && x !== stalled);
   const suspected = new Map(victims.map((v) => [v, new Set<string>()]));
   const dead = new Map(victims.map((v) => [v, new Set<string>()]));
   const suspectAll = new Map<string, number>();
   const deadAll = new Map<string, number>();
   let falseDeaths = 0;
+  const stalledHeard = new Map<string, number>();
   const off = c.onEvent((e) => {
     if (e.type === 'dead' && e.subjectUp) falseDeaths++;
     const v = e.member.name;
     if (!victims.includes(v) || (e.type !== 'suspect' && e.type !== 'dead')) return;
+    if (e.observer === stalled) {
+      if (e.type === 'dead' && !stalledHeard.has(v)) stalledHeard.set(v, e.at - t0);
+      return;
+    }
     suspected.get(v)!.add(e.observer);
     if (e.type === 'dead') dead.get(v)!.add(e.observer);
     if (suspected.get(v)!.size === survivors.length && !suspectAll.has(v)) suspectAll.set(v, e.at - t0);
@@ -67,7 +78,7 @@ function crashAndWatch(c: MembershipCluster, victims: string[]): Detection {
   c.run(deadBound(survivors.length + victims.length) + 10_000);
   off();
   const get = (m: Map<string, number>) => victims.map((v) => m.get(v) ?? Infinity);
-  return { suspectAll: get(suspectAll), deadAll: get(deadAll), falseDeaths };
+  return { suspectAll: get(suspectAll), deadAll: get(deadAll), stalledDead: get(stalledHeard), falseDeaths };
 }
 
 for (const n of [20, 30, 50]) {
@@ -100,10 +111,11 @@ for (const n of [20, 30, 50]) {
   );
 }
 
-// The fixed round schedule must not buy speed with safety: with timers up to 40 ms late, a
-// live member stalled for up to 3 s at a time (a GC pause, a starved process) while 1 or 2
+// Speed must not be bought with safety: with timers up to 40 ms late, a
+// live member stalled for up to 4 s at a time (a GC pause, a starved process) while 1 or 2
 // others crash, no live member is ever declared dead, and the crashes are still dead
-// everywhere within the bound above (stretched by the lateness of the timers on the path).
+// everywhere within the bound above (stretched by the lateness of the timers on the path),
+// save on the stalled member, which hears at the latest one stall later.
 t.test('property: late timers and a stalled live member beside 1-2 crashes: 0 false deaths', async (t) => {
   const n = 20;
   const runs = Number(process.env.PROPS_RUNS ?? 8);
@@ -111,7 +123,7 @@ t.test('property: late timers and a stalled live member beside 1-2 crashes: 0 fa
     fc.property(
       fc.integer({ min: 1, max: 1000 }),
       fc.integer({ min: 0, max: 40 }),
-      fc.integer({ min: 300, max: 3000 }),
+      fc.integer({ min: 300, max: 4000 }),
       fc.integer({ min: 1, max: 2 }),
       (seed, lateMs, stallMs, crashes) => {
         const c = new MembershipCluster({ nodes: n, seed, timerLateMs: lateMs });
@@ -120,9 +132,9 @@ t.test('property: late timers and a stalled live member beside 1-2 crashes: 0 fa
         const slow = names[2];
         for (let at = 0; at < 20_000; at += stallMs + 700)
           c.scheduler.at(c.now + at, () => c.host(slow).pause(stallMs));
-        const d = crashAndWatch(c, names.slice(7, 7 + crashes));
+        const d = crashAndWatch(c, names.slice(7, 7 + crashes), slow);
         const bound = deadBound(n) + 4 * lateMs;
-        return d.falseDeaths === 0 && Math.max(...d.deadAll) <= bound;
+        return d.falseDeaths === 0 && Math.max(...d.deadAll) <= bound && Math.max(...d.stalledDead) <= bound + stallMs;
       },
     ),
     { numRuns: runs, seed: 17 },

@@ -1,7 +1,14 @@
 // Golden values from hashicorp/memberlist's util_test.go and suspicion_test.go: the
 // formulas must agree with memberlist to the millisecond for like-for-like comparisons.
 import t from 'tap';
-import { pushPullScale, remainingSuspicionTime, retransmitLimit, suspicionTimeout } from './math.js';
+import {
+  confirmationsCounted,
+  pushPullScale,
+  remainingSuspicionTime,
+  retransmitLimit,
+  suspicionTimeout,
+  suspicionTimeoutAfter,
+} from './math.js';
 
 t.test('suspicion timeout golden values (memberlist TestSuspicionTimeout)', async (t) => {
   const golden: [number, number][] = [
@@ -37,6 +44,19 @@ t.test('remaining suspicion time golden values (memberlist TestSuspicion_remaini
     t.equal(remainingSuspicionTime(n, k, elapsed, min, max), expected, `n=${n} k=${k} elapsed=${elapsed}`);
   }
   t.equal(remainingSuspicionTime(0, 0, 0, 2000, 30_000), 2000, 'k=0 expects no confirmations: straight to min');
+});
+
+t.test('past k, one more confirmation takes the timeout below min (weft, not memberlist)', async (t) => {
+  // lan at 20 members: min 5.2 s, max 31.2 s, k = 2.
+  const [min, max, k] = [5204, 31_224, 2];
+  for (let n = 0; n <= k; n++) {
+    t.equal(suspicionTimeoutAfter(n, k, min, max), remainingSuspicionTime(n, k, 0, min, max), `n=${n}: Lifeguard's`);
+  }
+  t.equal(suspicionTimeoutAfter(k + 1, k, min, max), 3903, 'k + 1: 3/4 of min');
+  t.equal(suspicionTimeoutAfter(k + 5, k, min, max), 3903, 'no further: one step only');
+  t.equal(confirmationsCounted(k), k + 1);
+  t.equal(confirmationsCounted(0), 0, 'k = 0 counts none');
+  t.equal(suspicionTimeoutAfter(3, 0, 2000, 12_000), 2000, 'k = 0: min whatever is heard');
 });
 
 t.test('push/pull interval scales past 32 nodes (memberlist TestPushPullScale)', async (t) => {

@@ -10,7 +10,11 @@ t.test('suspicion starts at max and shrinks with each new confirmation', async (
   t.ok(s.confirm('c'));
   t.ok(s.confirm('d'));
   t.equal(s.deadline(), 3000, 'k confirmations: start + min');
-  t.notOk(s.confirm('e'), 'beyond k nothing changes, nothing to re-gossip');
+  t.ok(s.confirm('e'), 'one past k is new evidence, gossiped on');
+  t.equal(s.deadline(), 1000 + 1600, 'k + 1 confirmations: start + min * (k + 1) / (k + 2)');
+  t.notOk(s.confirm('f'), 'beyond k + 1 nothing changes, nothing to re-gossip');
+  t.equal(s.deadline(), 1000 + 1600);
+  t.equal(s.count, 4);
 });
 
 t.test('duplicate confirmations and the originator do not count', async (t) => {

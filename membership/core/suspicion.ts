@@ -1,7 +1,7 @@
 // Bookkeeping for one suspected member: who has independently confirmed the suspicion,
 // and therefore when it turns into a death. Pure arithmetic; the core owns the timer.
 
-import { remainingSuspicionTime } from './math.js';
+import { confirmationsCounted, suspicionTimeoutAfter } from './math.js';
 
 export class Suspicion {
   private readonly confirmedBy = new Set<string>();
@@ -14,7 +14,8 @@ export class Suspicion {
   /**
    * @param from who raised the suspicion first; never counted as a confirmation, since our
    *   own suspicion may gossip back to us.
-   * @param k confirmations that drive the timeout all the way down to `minMs`.
+   * @param k confirmations that drive the timeout down to `minMs`; one more takes it a step
+   *   below (math.ts suspicionTimeoutAfter).
    */
   constructor(
     from: string,
@@ -32,16 +33,16 @@ export class Suspicion {
 
   /** Absolute time at which the member is declared dead, given what is known now. */
   deadline(): number {
-    const d = this.startMs + remainingSuspicionTime(this.confirmations, this.k, 0, this.minMs, this.maxMs);
+    const d = this.startMs + suspicionTimeoutAfter(this.confirmations, this.k, this.minMs, this.maxMs);
     return this.graceUntil === undefined ? d : Math.max(d, this.graceUntil);
   }
 
   /**
    * Record an independent confirmation. Returns true when it was new information worth
-   * re-gossiping; false for duplicates or once k confirmations already reached the floor.
+   * re-gossiping; false for duplicates or once all that count (k + 1) are in.
    */
   confirm(from: string): boolean {
-    if (this.confirmations >= this.k) return false;
+    if (this.confirmations >= confirmationsCounted(this.k)) return false;
     if (this.confirmedBy.has(from)) return false;
     this.confirmedBy.add(from);
     this.confirmations++;

@@ -852,7 +852,8 @@ export class SwimCore {
     m.lastChange = this.now;
 
     // k confirmations reach the minimum timeout two probe rounds before the nominal
-    // suspicionMult rounds; tiny clusters cannot supply them, so they expect none.
+    // suspicionMult rounds, and one more a step below (math.ts suspicionTimeoutAfter); tiny
+    // clusters cannot supply them, so they expect none.
     const n = this.table.liveCount();
     let k = this.config.suspicionMult - 2;
     if (n - 2 < k) k = 0;
