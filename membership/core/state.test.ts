@@ -132,6 +132,25 @@ t.test('first-hand evidence: our own failed probe plus k confirmations → dead 
   );
 });
 
+t.test('first-hand evidence and one confirmation past k → dead at 3/4 of min, and the last one gossiped', async (t) => {
+  const core = makeCore();
+  withPeers(core, PEERS);
+  const silent = new Set(['b']);
+  let start = -1;
+  for (let until = 1000; start < 0 && until < 60_000; until += 100) {
+    const ev = events(runTimers(core, until, silent)).find((e) => e.type === 'suspect' && e.member.name === 'b');
+    if (ev) start = ev.member.lastChange;
+  }
+  t.ok(start > 0, 'our probe of silent b failed');
+  for (const from of ['c', 'd', 'e']) core.receive(start, endpointOf(from), suspect('b', 1, from));
+  t.same(core.peekBroadcast('b'), suspect('b', 1, 'e'), 'the third confirmation is news, gossiped on');
+  t.notOk(events(runTimers(core, start + 3000 - 1, silent)).some((e) => e.type === 'dead'));
+  t.ok(
+    events(runTimers(core, start + 3000, silent)).some((e) => e.type === 'dead' && e.member.name === 'b'),
+    'min 4 s * (k + 1) / (k + 2) = 3 s',
+  );
+});
+
 t.test('second-hand only: one probe of our own first; a silent suspect is declared when the grace ends', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
