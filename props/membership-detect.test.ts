@@ -19,7 +19,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { makeConfig } from '../membership/core/config.js';
-import { suspicionTimeout, suspicionTimeoutAfter } from '../membership/core/math.js';
+import { expectedConfirmations, suspicionTimeout, suspicionTimeoutAfter } from '../membership/core/math.js';
 import { MembershipCluster } from './sim/index.js';
 
 const config = makeConfig('lan');
@@ -27,9 +27,12 @@ const P = config.probeIntervalMs;
 const G = config.gossipIntervalMs;
 const LATE_MS = 3;
 const SUSPECT_BOUND_MS = 2 * P + 2 * LATE_MS + 5 * G;
-const K = config.suspicionMult - 2;
-const deadBound = (n: number) =>
-  SUSPECT_BOUND_MS + suspicionTimeoutAfter(K + 1, K, suspicionTimeout(config.suspicionMult, n, P), Infinity);
+// The shortest suspicion timeout: k + 1 confirmations (math.ts).
+const deadBound = (n: number) => {
+  const k = expectedConfirmations(config.suspicionMult, n);
+  const min = suspicionTimeout(config.suspicionMult, n, P);
+  return SUSPECT_BOUND_MS + suspicionTimeoutAfter(k + 1, k, min, config.suspicionMaxTimeoutMult * min);
+};
 
 interface Detection {
   /** Per victim: ms from the crash until every survivor suspected it (or held it dead). */

@@ -3,6 +3,7 @@
 import t from 'tap';
 import {
   confirmationsCounted,
+  expectedConfirmations,
   pushPullScale,
   remainingSuspicionTime,
   retransmitLimit,
@@ -57,6 +58,13 @@ t.test('past k, one more confirmation takes the timeout below min (weft, not mem
   t.equal(confirmationsCounted(k), k + 1);
   t.equal(confirmationsCounted(0), 0, 'k = 0 counts none');
   t.equal(suspicionTimeoutAfter(3, 0, 2000, 12_000), 2000, 'k = 0: min whatever is heard');
+});
+
+t.test('k is suspicionMult - 2, or 0 where too few others live to confirm', async (t) => {
+  t.equal(expectedConfirmations(4, 20), 2);
+  t.equal(expectedConfirmations(4, 4), 2, 'four members: two others besides the suspecter and the suspect');
+  t.equal(expectedConfirmations(4, 3), 0);
+  t.equal(expectedConfirmations(2, 20), 0);
 });
 
 t.test('push/pull interval scales past 32 nodes (memberlist TestPushPullScale)', async (t) => {

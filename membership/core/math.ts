@@ -24,6 +24,16 @@ export function remainingSuspicionTime(n: number, k: number, elapsedMs: number, 
 }
 
 /**
+ * Lifeguard's k, the independent confirmations that bring a suspicion down to its minimum
+ * timeout two probe rounds before the nominal suspicionMult rounds: suspicionMult - 2, or
+ * none in a cluster of `live` members too small to supply them.
+ */
+export function expectedConfirmations(suspicionMult: number, live: number): number {
+  const k = suspicionMult - 2;
+  return live - 2 < k ? 0 : k;
+}
+
+/**
  * Confirmations counted: Lifeguard's k and one more (see suspicionTimeoutAfter); none when
  * k is 0, as a cluster too small to supply confirmations expects none.
  */

@@ -16,6 +16,7 @@ import {
   suspect,
   withPeers,
 } from './test-harness.js';
+import type { SwimCore } from './swim.js';
 
 const PEERS = ['b', 'c', 'd', 'e', 'f'];
 
@@ -113,15 +114,20 @@ t.test(
   },
 );
 
+/** Runs the core's timers until its own probe of `name` (kept silent) fails: when it suspected it, or -1. */
+function ownSuspicionOf(core: SwimCore, name: string, silent: Set<string>): number {
+  for (let until = 1000; until < 60_000; until += 100) {
+    const ev = events(runTimers(core, until, silent)).find((e) => e.type === 'suspect' && e.member.name === name);
+    if (ev) return ev.member.lastChange;
+  }
+  return -1;
+}
+
 t.test('first-hand evidence: our own failed probe plus k confirmations → dead exactly at min', async (t) => {
   const core = makeCore();
   withPeers(core, PEERS);
   const silent = new Set(['b']);
-  let start = -1;
-  for (let until = 1000; start < 0 && until < 60_000; until += 100) {
-    const ev = events(runTimers(core, until, silent)).find((e) => e.type === 'suspect' && e.member.name === 'b');
-    if (ev) start = ev.member.lastChange;
-  }
+  const start = ownSuspicionOf(core, 'b', silent);
   t.ok(start > 0, 'our probe of silent b failed');
   core.receive(start, endpointOf('c'), suspect('b', 1, 'c'));
   core.receive(start, endpointOf('d'), suspect('b', 1, 'd'));
@@ -136,11 +142,7 @@ t.test('first-hand evidence and one confirmation past k → dead at 3/4 of min, 
   const core = makeCore();
   withPeers(core, PEERS);
   const silent = new Set(['b']);
-  let start = -1;
-  for (let until = 1000; start < 0 && until < 60_000; until += 100) {
-    const ev = events(runTimers(core, until, silent)).find((e) => e.type === 'suspect' && e.member.name === 'b');
-    if (ev) start = ev.member.lastChange;
-  }
+  const start = ownSuspicionOf(core, 'b', silent);
   t.ok(start > 0, 'our probe of silent b failed');
   for (const from of ['c', 'd', 'e']) core.receive(start, endpointOf(from), suspect('b', 1, from));
   t.same(core.peekBroadcast('b'), suspect('b', 1, 'e'), 'the third confirmation is news, gossiped on');

@@ -36,7 +36,7 @@ import {
   isProofBytes,
   isPushNodeState,
 } from './guards.js';
-import { pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
+import { expectedConfirmations, pushPullScale, retransmitLimit, suspicionTimeout } from './math.js';
 import { ProbeRing } from './probe-ring.js';
 import { isLive, MemberTable, type Member } from './members.js';
 import type { MemberRegistry } from './member-registry.js';
@@ -851,12 +851,9 @@ export class SwimCore {
     this.table.setState(m, 'suspect');
     m.lastChange = this.now;
 
-    // k confirmations reach the minimum timeout two probe rounds before the nominal
-    // suspicionMult rounds, and one more a step below (math.ts suspicionTimeoutAfter); tiny
-    // clusters cannot supply them, so they expect none.
+    // k confirmations reach the minimum timeout, and one more a step below (math.ts).
     const n = this.table.liveCount();
-    let k = this.config.suspicionMult - 2;
-    if (n - 2 < k) k = 0;
+    const k = expectedConfirmations(this.config.suspicionMult, n);
     const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
     const max = this.config.suspicionMaxTimeoutMult * min;
     m.suspicion = new Suspicion(s.from, k, this.now, min, max);
