@@ -10,12 +10,9 @@ import {
   encodeStream,
   encodedSize,
   packetOverhead,
-  packUnchecked,
-  sealBody,
   splitIntoPackets,
   type WireOptions,
 } from './codec.js';
-import { toWire } from './wire-schema.js';
 import { Keyring, generateKey } from './keyring.js';
 import { MAX_INCARNATION, type Message, type PacketMessage } from './messages.js';
 import { arbMessage, arbPacketMessage, typicalCompound } from './wire-arbitraries.js';
@@ -352,35 +349,4 @@ t.test('signed membership fields (issue 13) round-trip, and malformed ones are i
     const d = decodePacket(body(v), {});
     t.notOk(d.ok, JSON.stringify(v.map((x) => (x instanceof Uint8Array ? x.length : x))));
   }
-});
-
-// A message is packed once and its bytes reused by every packet that carries it (codec.ts
-// packedMessages); the packet must still be exactly the list packed whole.
-t.test(
-  'a compound is the whole list packed at once, whatever its length and however often its messages were sent',
-  async (t) => {
-    const opts: WireOptions = { label: 'prod' };
-    const whole = (msgs: readonly Message[]) => sealBody(packUnchecked(msgs.map(toWire)), opts);
-    fc.assert(
-      fc.property(fc.array(arbPacketMessage, { minLength: 1, maxLength: 40 }), (msgs) => {
-        const first = encodePacket(msgs, opts);
-        for (const m of msgs) encodedSize(m);
-        const again = encodePacket([...msgs].reverse(), opts);
-        return first.equals(whole(msgs)) && again.equals(whole([...msgs].reverse()));
-      }),
-      { numRuns: 300 },
-    );
-    // The array headers past fixarray: 16 elements (array 16) and 65,536 (array 32).
-    for (const n of [15, 16, 65_535, 65_536]) {
-      const msgs: PacketMessage[] = Array.from({ length: n }, (_, i) => ({ t: 'ack', seq: i }));
-      t.ok(encodeStream(msgs, opts).equals(whole(msgs)), `${n} messages`);
-    }
-  },
-);
-
-t.test('a message measured before it is sent is still refused when invalid', async (t) => {
-  const bad = { t: 'ping', seq: -1, target: 'b', source: addr('a') } as unknown as PacketMessage;
-  t.ok(encodedSize(bad) > 0, 'measured (the core sizes what it queues)');
-  t.throws(() => encodePacket([bad], {}), /invalid message/);
-  t.throws(() => encodePacket([{ t: 'ack', seq: 1 }, bad], {}), /invalid message/, 'and again, in another compound');
 });

@@ -105,39 +105,9 @@ function arrayHeaderBytes(count: number): number {
   return count < 16 ? 1 : count < 0x10000 ? 3 : 5;
 }
 
-/**
- * Each message's packed bytes, kept with the message object. The core sizes every message
- * to fill a datagram and the packet then carries it, and gossip rides many packets as one
- * object: packing it each time was about a fifth of an idle member's JS (encodedSize, then
- * seal). A message is never changed once built, which the core's own size memo relies on too.
- * `checked`: it passed checkMessage, which seal asks once per message.
- */
-const packedMessages = new WeakMap<Message, { bytes: Buffer; checked: boolean }>();
-
-function packed(msg: Message): { bytes: Buffer; checked: boolean } {
-  let p = packedMessages.get(msg);
-  if (p === undefined) {
-    // A copy: packr's result is a view of its 8 KB working buffer, which it would keep alive.
-    p = { bytes: Buffer.from(packr.pack(toWire(msg))), checked: false };
-    packedMessages.set(msg, p);
-  }
-  return p;
-}
-
-/** The bytes of a message seal may send: throws for an invalid one (our own bug, caught here rather than by every receiver). */
-function checkedBytes(msg: Message): Buffer {
-  const known = packedMessages.get(msg);
-  if (known?.checked) return known.bytes;
-  const problem = checkMessage(msg);
-  if (problem) throw new Error(`cannot encode an invalid message: ${problem}`);
-  const p = known ?? packed(msg);
-  p.checked = true;
-  return p.bytes;
-}
-
 /** Bytes a message of this shape takes inside the body. The compound adds packetOverhead() once. */
 export function encodedSize(msg: Message): number {
-  return packed(msg).bytes.length;
+  return packr.pack(toWire(msg)).length;
 }
 
 /** Bytes a packet of `count` messages adds on top of the messages' encodedSize(). */
@@ -180,41 +150,12 @@ export function splitIntoPackets(
 
 function seal(msgs: readonly Message[], opts: WireOptions): Buffer {
   if (msgs.length === 0) throw new Error('cannot encode an empty list of messages');
-  const parts: Buffer[] = new Array(msgs.length);
-  let bytes = arrayHeaderBytes(msgs.length);
-  for (let i = 0; i < msgs.length; i++) {
-    parts[i] = checkedBytes(msgs[i]!);
-    bytes += parts[i]!.length;
+  // Our own bug, caught here rather than by every receiver silently dropping the packet.
+  for (const m of msgs) {
+    const problem = checkMessage(m);
+    if (problem) throw new Error(`cannot encode an invalid message: ${problem}`);
   }
-  return sealBody(packList(parts, bytes), opts);
-}
-
-/**
- * The msgpack array of already packed elements: its header, then the elements as they are.
- * The same bytes as packing the list whole (codec.test.ts checks), since msgpackr packs an
- * element alike inside a list or alone with these options.
- */
-function packList(parts: readonly Buffer[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  const n = parts.length;
-  let at: number;
-  if (n < 16) {
-    out[0] = 0x90 | n; // fixarray
-    at = 1;
-  } else if (n < 0x10000) {
-    out[0] = 0xdc; // array 16
-    out.writeUInt16BE(n, 1);
-    at = 3;
-  } else {
-    out[0] = 0xdd; // array 32
-    out.writeUInt32BE(n, 1);
-    at = 5;
-  }
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return sealBody(packr.pack(msgs.map(toWire)), opts);
 }
 
 /**
