@@ -643,7 +643,7 @@ export class LocalStore {
       // Our own change whose record a crash lost before it reached the disk: sign it again.
       if (!a && c.actor.slice(0, 16) === actorId(this.name, 0).slice(0, 16)) {
         a = this.auth.sign(docId, c.bytes);
-        held.auths.set(c.hash, a);
+        held.setAuth(c.hash, a);
         held.unpersistedAuths.push(c.hash);
       }
       if (a) out.set(c.hash, a);
@@ -1093,7 +1093,7 @@ export class LocalStore {
       if (isAuthChunk(chunk)) {
         const read = readAuthChunk(chunk, p.docId);
         if (read) this.learnCerts(read.certs);
-        if (read) for (const [h, a] of read.entries) doc.auths.set(h, a);
+        if (read) for (const [h, a] of read.entries) doc.setAuth(h, a);
         else this.onError(new StoreValueError(`persisted signatures of ${p.docId} are unreadable: dropped`), 'load');
         continue;
       }
@@ -1208,7 +1208,7 @@ function keepAuths(doc: ReplicaDoc, auths: Map<string, Uint8Array> | undefined):
   if (!auths) return;
   for (const [h, a] of auths) {
     if (doc.auths.has(h)) continue;
-    doc.auths.set(h, a);
+    doc.setAuth(h, a);
     doc.unpersistedAuths.push(h);
   }
 }

