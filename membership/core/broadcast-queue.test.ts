@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { PacketMessage } from '../messages.js';
 import { BroadcastQueue } from './broadcast-queue.js';
+import { costGrowth } from '../../test/helpers/cost.js';
 
 const msg = (node: string, incarnation = 1): PacketMessage => ({ t: 'suspect', incarnation, node, from: 'x' });
 
@@ -80,38 +81,22 @@ t.test('over capacity, the most transmitted entries are pruned first', async (t)
 t.test('a flood of news: with 4,096 updates queued a packet costs about what it costs with 64', async (t) => {
   // Each packet takes ~33 updates of 40 bytes and as many new ones arrive, so the queue
   // stays full and the most transmitted are pruned. take() used to walk every entry that
-  // no longer fit, thousands per packet. Only take() is timed: the enqueues around it
-  // touch the whole table, and under CI's load their cache misses alone made the large
-  // queue ~3x slower (membership/core/broadcast-queue.test.ts failed CI twice at x3.3).
+  // no longer fit, thousands per packet. Only take() is timed: the enqueues between touch
+  // the whole table, and under CI's load their cache misses alone made the large queue
+  // x3.3 slower when the whole packet was timed (this test failed CI twice so).
   const m = msg('n');
-  const takeNs = (size: number): number => {
-    const q = new BroadcastQueue(size);
-    let n = 0;
-    const packet = (): bigint => {
-      const t0 = process.hrtime.bigint();
-      q.take(1400, 2, 8);
-      const ns = process.hrtime.bigint() - t0;
-      for (let j = 0; j < 33; j++) q.enqueue(`n${n}/${j}`, m, 40);
-      n++;
-      return ns;
-    };
-    for (let i = 0; i < 3 * size; i++) packet(); // full, past the first rehash: the steady state of a flood
-    let best = Infinity;
-    for (let r = 0; r < 5; r++) {
-      let total = 0n;
-      for (let i = 0; i < 2000; i++) total += packet();
-      best = Math.min(best, Number(total) / 2000);
-    }
-    return best;
-  };
-  let small = Infinity;
-  let large = Infinity;
-  for (let a = 0; a < 3; a++) {
-    small = Math.min(small, takeNs(64));
-    large = Math.min(large, takeNs(4096));
-  }
+  const g = costGrowth(
+    { small: 64, large: 4096 },
+    (n) => new BroadcastQueue(n),
+    (q) => q.take(1400, 2, 8),
+    2000,
+    5,
+    (q, i) => {
+      for (let j = 0; j < 33; j++) q.enqueue(`n${i}/${j}`, m, 40);
+    },
+  );
   t.ok(
-    large / small < 3,
-    `ns per take: ${small.toFixed(0)} at 64, ${large.toFixed(0)} at 4,096 (x${(large / small).toFixed(1)})`,
+    g.ratio < 3,
+    `ns per take: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 4,096 (x${g.ratio.toFixed(1)})`,
   );
 });

@@ -3,13 +3,28 @@
 // full at a tiny one. Wall time on a shared machine is noisy, so each figure is the best
 // of a few rounds, and tests compare two sizes measured back to back rather than a time.
 
-/** The best, over `rounds`, of the ns per call that `calls` calls of `op` took (op gets the call's number). */
-export function nsPerCall(calls: number, op: (i: number) => void, rounds = 3): number {
+/**
+ * The best, over `rounds`, of the ns per call that `calls` calls of `op` took (op gets the
+ * call's number). With `untimed`, each call is timed alone and `untimed` runs after it
+ * off the clock: for an op whose setup would otherwise dominate what is measured.
+ */
+export function nsPerCall(calls: number, op: (i: number) => void, rounds = 3, untimed?: (i: number) => void): number {
   let best = Infinity;
   for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < calls; i++) op(r * calls + i);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / calls);
+    let ns = 0n;
+    if (untimed === undefined) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < calls; i++) op(r * calls + i);
+      ns = process.hrtime.bigint() - t0;
+    } else {
+      for (let i = 0; i < calls; i++) {
+        const t0 = process.hrtime.bigint();
+        op(r * calls + i);
+        ns += process.hrtime.bigint() - t0;
+        untimed(r * calls + i);
+      }
+    }
+    best = Math.min(best, Number(ns) / calls);
   }
   return best;
 }
@@ -20,7 +35,8 @@ export function nsPerCall(calls: number, op: (i: number) => void, rounds = 3): n
  * stay new; the figure for the large size is divided by the small size's. The comparison
  * is made `attempts` times and the lowest ratio kept: a busy moment of the machine (CI
  * runs tests side by side) can slow one size and not the other, but a cost that grows
- * with the table shows in every attempt.
+ * with the table shows in every attempt. `untimed` (table, call's number) runs after each
+ * call of `op`, filling included, off the clock (nsPerCall).
  */
 export function costGrowth<T>(
   sizes: { small: number; large: number },
@@ -28,12 +44,16 @@ export function costGrowth<T>(
   op: (table: T, i: number) => void,
   calls = 50_000,
   attempts = 5,
+  untimed?: (table: T, i: number) => void,
 ): { small: number; large: number; ratio: number } {
   const at = (size: number) => {
     const table = make(size);
     // Full, and past the first rehash of its deleted slots: the steady state of a flood.
-    for (let i = 0; i < 3 * size; i++) op(table, -1 - i);
-    return nsPerCall(calls, (i) => op(table, i));
+    for (let i = 0; i < 3 * size; i++) {
+      op(table, -1 - i);
+      untimed?.(table, -1 - i);
+    }
+    return nsPerCall(calls, (i) => op(table, i), 3, untimed && ((i) => untimed(table, i)));
   };
   let best = { small: 0, large: 0, ratio: Infinity };
   for (let i = 0; i < attempts; i++) {
