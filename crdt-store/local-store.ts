@@ -42,7 +42,7 @@ import {
   type DocKind,
 } from './names.js';
 import { ReplicaDoc, type KeyChange } from './replica-doc.js';
-import type { AmSyncState } from './automerge.js';
+import { amDecodeChange, type AmSyncState } from './automerge.js';
 import { Holders, Views, type StoreRecord, type ViewName, type WatchHandler } from './views.js';
 import {
   ADMIT_REJECTS,
@@ -514,6 +514,25 @@ export class LocalStore {
 
   get ownEpoch(): number {
     return this.docs.get(ownDocId(this.name))!.epoch;
+  }
+
+  /** A change's hash from its bytes; undefined if they are not a change. Admission decoded it already: a cache hit. */
+  changeHash(change: Uint8Array): string | undefined {
+    try {
+      return amDecodeChange(change).hash;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A change this store holds in (docId, epoch), with its auth record: to answer a graft. Undefined once it is not held there. */
+  changeOf(docId: DocId, epoch: number, hash: string): { change: Uint8Array; auth?: Uint8Array } | undefined {
+    const doc = this.docs.get(docId);
+    const change = doc?.epoch === epoch ? doc.getChange(hash) : undefined;
+    if (!doc || !change) return undefined;
+    this.own?.signAll();
+    const auth = doc.auths.get(hash);
+    return auth ? { change, auth } : { change };
   }
 
   /** Would a document with this id be taken from a peer (not our own, not a reaped owner's)? */

@@ -17,6 +17,9 @@
 //
 // Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
 // before is neither applied nor announced again, and a push is forwarded once per range.
+// A graft is answered from the store's documents: the window of recent changes holds
+// where each one is (document, epoch, hash), not its bytes, which would pin the packet
+// each came in (a msgpack slab of several KB) for as long as the window remembers it.
 //
 // With identity, auth records name their writer's certificate by reference (change-auth.ts).
 // A writer's pushes carry its certificate when it was not sent in the last certResendMs, and
@@ -26,6 +29,7 @@
 // certificate included (and repair syncs it, certificates included, if that fails too).
 
 import type { LocalChange, LocalStore } from '../local-store.js';
+import type { DocId } from '../names.js';
 import type { Peer } from './repair.js';
 import type { BroadcastRing } from './ring.js';
 import { LruMap, LruSet } from '../../base/lru.js';
@@ -80,6 +84,14 @@ export interface FastPathStats {
   graftsRefused: number;
 }
 
+/** Where a change this node got is: enough to read it back from the store for a graft. */
+interface RecentChange {
+  docId: DocId;
+  epoch: number;
+  /** Its Automerge hash (64 hex digits). */
+  hash: string;
+}
+
 /** Sends to a member by name, or to an address. */
 export type SendTo = (to: string | Peer, msg: Message) => void;
 
@@ -126,8 +138,9 @@ export class FastPath {
   badChanges = 0;
 
   private readonly seen: LruSet<ChangeId>;
-  private readonly forwarded: LruSet<string>;
-  private readonly recent: LruMap<ChangeId, WireChange>;
+  /** The range (limit) each push was last forwarded for, by its first change. */
+  private readonly forwarded: LruMap<ChangeId, number>;
+  private readonly recent: LruMap<ChangeId, RecentChange>;
   private lazyItems: ChangeRef[] = [];
   /** The last ANNOUNCE_IDS changes this node got, oldest first: what its pushes announce. */
   private readonly lately: { id: ChangeId; at: number }[] = [];
@@ -153,7 +166,7 @@ export class FastPath {
     private readonly send: SendTo,
   ) {
     this.seen = new LruSet(config.seenCapacity);
-    this.forwarded = new LruSet(config.seenCapacity);
+    this.forwarded = new LruMap(config.seenCapacity);
     this.recent = new LruMap(config.recentCapacity);
   }
 
@@ -164,10 +177,10 @@ export class FastPath {
         ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth }
         : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change },
     );
-    for (const c of changes) {
+    changes.forEach((c, i) => {
       this.seen.add(c.id);
-      this.gotten(now, c);
-    }
+      this.gotten(now, c, local[i].hash);
+    });
     this.stats.changesOriginated += changes.length;
     if (now >= this.certsDueAt) {
       this.certsDueAt = now + CERT_RESEND_MS;
@@ -189,7 +202,8 @@ export class FastPath {
   onPush(now: number, from: Peer, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
-    if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.add(`${m.changes[0].id}/${m.limit}`)) {
+    if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.get(m.changes[0].id) !== m.limit) {
+      this.forwarded.set(m.changes[0].id, m.limit);
       const children = this.eager.children(this.self, m.limit);
       const ann = children.length > 0 ? this.announcements(now, m.changes) : undefined;
       for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);
@@ -213,7 +227,8 @@ export class FastPath {
       // Seen even when incomplete: grafting it again would not help, repair will.
       this.seen.add(c.id);
       this.grafts.delete(c.id);
-      if (outcome !== 'incomplete') this.gotten(now, c);
+      const hash = outcome === 'incomplete' ? undefined : this.store.changeHash(c.change);
+      if (hash !== undefined) this.gotten(now, c, hash);
     }
     if (m.ann) this.announced(now, from, m.ann);
   }
@@ -256,8 +271,11 @@ export class FastPath {
     this.stats.graftsIn++;
     const changes: WireChange[] = [];
     for (const id of m.ids) {
-      const c = this.recent.get(id);
-      if (c) changes.push(c);
+      const r = this.recent.get(id);
+      const got = r && this.store.changeOf(r.docId, r.epoch, r.hash);
+      // Gone from the store since (a new epoch, a reaped owner): the grafter's repair has it.
+      if (!r || !got) continue;
+      changes.push({ docId: r.docId, epoch: r.epoch, id, ...got });
     }
     this.stats.graftedChanges += changes.length;
     // Asked for: whoever grafts may lack the writers' certificates (it may have refused the push for that).
@@ -341,8 +359,8 @@ export class FastPath {
   }
 
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
-  private gotten(now: number, c: WireChange): void {
-    this.recent.set(c.id, c);
+  private gotten(now: number, c: WireChange, hash: string): void {
+    this.recent.set(c.id, { docId: c.docId, epoch: c.epoch, hash });
     this.lately.push({ id: c.id, at: now });
     if (this.lately.length > ANNOUNCE_IDS) this.lately.shift();
     if (!this.config.lazyPath) return;

@@ -15,6 +15,7 @@
 // its lazy peer, an announcer placed independently of the eager tree.
 
 import { position52, RING_SIZE } from '../hash.js';
+import { LruMap } from '../../base/lru.js';
 
 export interface RingChild {
   name: string;
@@ -22,15 +23,30 @@ export interface RingChild {
   limit: number;
 }
 
-interface Slot {
-  pos: number;
-  name: string;
+/**
+ * Ring positions by salt and name, made once per process: each membership change re-places
+ * every member, and a simulator's nodes all place the same names. Bounded; a name pushed
+ * out is hashed again.
+ */
+const placed = new Map<number, LruMap<string, number>>();
+const PLACED_NAMES = 65_536;
+
+function positionOf(name: string, salt: number): number {
+  let table = placed.get(salt);
+  if (!table) placed.set(salt, (table = new LruMap(PLACED_NAMES)));
+  let p = table.get(name);
+  if (p === undefined) {
+    p = position52(name, salt);
+    table.set(name, p);
+  }
+  return p;
 }
 
 export class BroadcastRing {
-  private slots: Slot[] = [];
-  private readonly index = new Map<string, number>();
-  private readonly positions = new Map<string, number>();
+  // The members in ring order (ties by name), with their positions beside them: two arrays,
+  // not an object and a map entry per member (every node holds a ring of every member).
+  private names: string[] = [];
+  private positions = new Float64Array(0);
 
   constructor(
     private readonly salt: number,
@@ -38,34 +54,28 @@ export class BroadcastRing {
   ) {}
 
   position(name: string): number {
-    let p = this.positions.get(name);
-    if (p === undefined) {
-      p = position52(name, this.salt);
-      this.positions.set(name, p);
-    }
-    return p;
+    return positionOf(name, this.salt);
   }
 
-  /** The members (this node included). */
+  /** The members (this node included), each once. */
   setMembers(names: Iterable<string>): void {
-    const slots: Slot[] = [];
-    for (const name of names) slots.push({ pos: this.position(name), name });
-    slots.sort((a, b) => a.pos - b.pos || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    this.slots = slots;
-    this.index.clear();
-    slots.forEach((s, i) => this.index.set(s.name, i));
-    for (const n of this.positions.keys()) if (!this.index.has(n)) this.positions.delete(n);
+    const list = [...names];
+    const pos = list.map((n) => this.position(n));
+    const order = list.map((_, i) => i);
+    order.sort((a, b) => pos[a] - pos[b] || (list[a] < list[b] ? -1 : list[a] > list[b] ? 1 : 0));
+    this.names = order.map((i) => list[i]);
+    this.positions = Float64Array.from(order, (i) => pos[i]);
   }
 
   get size(): number {
-    return this.slots.length;
+    return this.names.length;
   }
 
   /** The member after `self` on this ring (undefined when alone). */
   successor(self: string): string | undefined {
-    const i = this.index.get(self);
-    if (i === undefined || this.slots.length < 2) return undefined;
-    return this.slots[(i + 1) % this.slots.length].name;
+    const i = this.indexOf(self);
+    if (i === undefined || this.names.length < 2) return undefined;
+    return this.names[(i + 1) % this.names.length];
   }
 
   /**
@@ -73,26 +83,43 @@ export class BroadcastRing {
    * and covers the whole ring).
    */
   children(self: string, limit?: number): RingChild[] {
-    const i = this.index.get(self);
-    const n = this.slots.length;
+    const i = this.indexOf(self);
+    const n = this.names.length;
     if (i === undefined || n < 2) return [];
-    const me = this.slots[i].pos;
+    const me = this.positions[i];
     const span = limit === undefined ? RING_SIZE : distance(me, limit) || RING_SIZE;
     const m = this.inRange(i, me, span);
     const runs = Math.min(Math.max(2, this.fanout), m);
-    const picked: Slot[] = [];
-    for (let r = 0; r < runs; r++) picked.push(this.slots[(i + 1 + Math.floor((r * m) / runs)) % n]);
-    return picked.map((s, j) => ({ name: s.name, limit: j + 1 < picked.length ? picked[j + 1].pos : (limit ?? me) }));
+    const picked: number[] = [];
+    for (let r = 0; r < runs; r++) picked.push((i + 1 + Math.floor((r * m) / runs)) % n);
+    return picked.map((k, j) => ({
+      name: this.names[k],
+      limit: j + 1 < picked.length ? this.positions[picked[j + 1]] : (limit ?? me),
+    }));
+  }
+
+  /** Where `name` is in ring order (binary search by its position, then its name), if it is a member. */
+  private indexOf(name: string): number | undefined {
+    const p = this.position(name);
+    let lo = 0;
+    let hi = this.names.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const q = this.positions[mid];
+      if (q < p || (q === p && this.names[mid] < name)) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.names[lo] === name ? lo : undefined;
   }
 
   /** How many members follow slot i within `span` of its position (binary search over the sorted ring). */
   private inRange(i: number, me: number, span: number): number {
-    const n = this.slots.length;
+    const n = this.names.length;
     let lo = 0; // slots i+1 .. i+lo are in range
     let hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      const d = distance(me, this.slots[(i + mid) % n].pos);
+      const d = distance(me, this.positions[(i + mid) % n]);
       if (d !== 0 && d < span) lo = mid;
       else hi = mid - 1;
     }

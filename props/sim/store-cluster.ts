@@ -61,6 +61,8 @@ export class StoreCluster {
   readonly membership: MembershipCluster;
   private readonly slots = new Map<string, StoreSlot>();
   private readonly seed: number;
+  /** Nodes whose member refresh is queued for this instant (see queueRefresh). */
+  private readonly refreshQueued = new Set<string>();
   /** The documents the stores share (StoreClusterOptions.shareDocs), if they do. */
   readonly docPool: DocPool | undefined;
 
@@ -71,7 +73,7 @@ export class StoreCluster {
     if (this.docPool) amDecodeCacheSize(65_536);
     this.membership = new MembershipCluster(opts);
     for (const name of this.membership.names()) this.addSlot(name);
-    this.membership.onEvent((e) => this.refreshMembers(e.observer));
+    this.membership.onEvent((e) => this.queueRefresh(e.observer));
     for (const name of this.membership.names()) this.startStore(name);
   }
 
@@ -230,6 +232,21 @@ export class StoreCluster {
     host.bind(STORE_PORT, slot.app);
     this.opts.onStart?.(name, store);
     this.refreshMembers(name);
+  }
+
+  /**
+   * As the daemon does (crdt-store/store-node.ts onMembers): one refresh per node per
+   * event-loop turn, here per instant, however many member events the turn brought. A
+   * push-pull that brings N members is N events, and a refresh walks every member: one
+   * each would make forming N nodes cost N^3.
+   */
+  private queueRefresh(name: string): void {
+    if (this.refreshQueued.has(name)) return;
+    this.refreshQueued.add(name);
+    this.membership.scheduler.at(this.now, () => {
+      this.refreshQueued.delete(name);
+      this.refreshMembers(name);
+    });
   }
 
   /** Feeds `name`'s store the live members of its own membership view. */
