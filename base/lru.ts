@@ -21,11 +21,13 @@ export class LruMap<K, V> {
   set(k: K, v: V): void {
     this.map.delete(k);
     this.map.set(k, v);
+    this.oldest.wrote();
     if (this.map.size > this.capacity) this.oldest.evictOldest();
   }
 
   delete(k: K): void {
     this.map.delete(k);
+    this.oldest.wrote();
   }
 
   get size(): number {
@@ -48,6 +50,7 @@ export class LruSet<K> {
   add(k: K): boolean {
     if (this.map.has(k)) return false;
     this.map.set(k, true);
+    this.oldest.wrote();
     if (this.map.size > this.capacity) this.oldest.evictOldest();
     return true;
   }

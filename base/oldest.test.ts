@@ -2,6 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { OldestCursor } from './oldest.js';
 import { costGrowth } from '../test/helpers/cost.js';
+import { memoryAfterGc } from '../test/helpers/heap.js';
+import { LruMap } from './lru.js';
 
 t.test('evicts in insertion order, from a Map or a Set', async (t) => {
   const m = new Map([
@@ -61,8 +63,10 @@ t.test('matches a list kept in insertion order, whatever else is done to the tab
           // A Map keeps a key's place when it is set again: only delete-then-set moves it.
           if (!m.has(o.key)) model.push(o.key);
           m.set(o.key, 0);
+          c.wrote();
         } else if (o.k === 'delete') {
           m.delete(o.key);
+          c.wrote();
           model = model.filter((x) => x !== o.key);
         } else if (o.k === 'clear') {
           m.clear();
@@ -142,4 +146,27 @@ t.test('with keys that never come back, oldest() and evictOldest() match a list 
     }),
     { numRuns: 500 },
   );
+});
+
+// V8 keeps every table a live iterator outlived (a rehash leaves the old one linked for
+// it): a table kept under its bound while its keys are deleted and set again, as an LRU
+// cache's hits do, never evicts, so the cursor's iterator never moved and the chain grew
+// with every compaction.
+t.test('a table under its bound whose keys are set again and again keeps no old tables', async (t) => {
+  const m = new Map<string, number>();
+  const c = new OldestCursor(m);
+  const lru = new LruMap<string, number>(65_536);
+  const key = (i: number) => `${'k'.repeat(100)}${i}`; // built anew each time, as from a packet
+  const before = memoryAfterGc().heap;
+  for (let round = 0; round < 300; round++) {
+    for (let i = 0; i < 900; i++) {
+      m.delete(key(i));
+      m.set(key(i), round);
+      c.wrote();
+      lru.set(key(i), round);
+    }
+  }
+  const grew = memoryAfterGc().heap - before;
+  t.ok(grew < 8e6, `the heap grew ${(grew / 1e6).toFixed(1)} MB over 270,000 writes to each of two tables of 900 keys`);
+  t.equal(c.evictOldest(), key(0), 'the cursor still finds the oldest');
 });

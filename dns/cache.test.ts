@@ -2,6 +2,7 @@ import t from 'tap';
 import { AnswerCache, type CachedAnswer } from './cache.js';
 import { DEFAULTS } from './defaults.js';
 import { costGrowth } from '../test/helpers/cost.js';
+import { memoryAfterGc } from '../test/helpers/heap.js';
 
 const answer = (expires: number): CachedAnswer => ({
   rcode: 0,
@@ -43,4 +44,26 @@ t.test('a client asking for ever new names costs the same per answer stored at 1
     g.ratio < 6,
     `ns per answer: ${g.small.toFixed(0)} at 64, ${g.large.toFixed(0)} at 10,000 (x${g.ratio.toFixed(1)})`,
   );
+});
+
+// A hit moves the answer to the end of the cache's order (delete, then set), and so does
+// storing a name's answer again: under its bound the cache never evicts, and its cursor's
+// idle iterator kept every table V8 compacted since (base/oldest.ts), so the heap grew
+// with every hit and every answer stored.
+t.test('a cache under its bound does not grow with hits and answers stored again', async (t) => {
+  const c = new AnswerCache(DEFAULTS.cacheSize);
+  const name = (i: number) => `name-${i}.example.com/1`;
+  for (let i = 0; i < 900; i++) c.set(name(i), answer(Infinity));
+  const before = memoryAfterGc().heap;
+  let hits = 0;
+  for (let round = 0; round < 300; round++) {
+    for (let i = 0; i < 900; i++) {
+      if (c.get(name(i), 0)) hits++;
+      c.set(name(i), answer(Infinity));
+    }
+  }
+  const grew = memoryAfterGc().heap - before;
+  t.equal(hits, 270_000);
+  t.equal(c.size, 900);
+  t.ok(grew < 8e6, `the heap grew ${(grew / 1e6).toFixed(1)} MB over 270,000 hits and stores on 900 answers`);
 });

@@ -34,11 +34,13 @@ export class AnswerCache {
     if (e === undefined) return undefined;
     if (e.expires <= now) {
       this.map.delete(key);
+      this.leastRecent.wrote();
       return undefined;
     }
     // Most recently used goes to the end of the Map's order.
     this.map.delete(key);
     this.map.set(key, e);
+    this.leastRecent.wrote();
     return e;
   }
 
@@ -46,6 +48,7 @@ export class AnswerCache {
     if (this.maxEntries === 0) return;
     this.map.delete(key);
     this.map.set(key, e);
+    this.leastRecent.wrote();
     if (this.map.size > this.maxEntries) this.leastRecent.evictOldest();
   }
 

@@ -89,6 +89,7 @@ export class ResponseRateLimiter {
     if (b === undefined) {
       b = { tokens: this.burst, at: now, over: 0 };
       this.table.set(key, b);
+      this.quietest.wrote();
       if (this.table.size > this.maxClients) this.quietest.evictOldest();
     } else {
       const elapsed = now - b.at;
@@ -98,6 +99,7 @@ export class ResponseRateLimiter {
         if (elapsed > 1000) {
           this.table.delete(key);
           this.table.set(key, b);
+          this.quietest.wrote();
         }
         b.at = now;
       }

@@ -3,15 +3,11 @@
 // it came in, and keeping the view kept the whole packet, for as long as the window (4,096
 // changes) remembers it. A graft is still answered, with the change's exact bytes.
 import t from 'tap';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { LocalStore } from '../local-store.js';
 import { StoreCore } from './core.js';
 import { decode, encode, type ChangeId } from './wire.js';
 import { Xoshiro128 } from '../../base/rng.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import { memoryAfterGc } from '../../test/helpers/heap.js';
 
 const A = { addr: '10.0.0.1', port: 7947 };
 const B = { addr: '10.0.0.2', port: 7947 };
@@ -29,12 +25,6 @@ function node(name: string, now: number): StoreCore {
   });
 }
 
-/** The off-heap memory in use after full collections. */
-function arrayBuffers(): number {
-  for (let i = 0; i < 3; i++) gc();
-  return process.memoryUsage().arrayBuffers;
-}
-
 t.test('received changes do not keep their packets; grafts are answered from the store', async (t) => {
   const now = 1_000_000;
   const a = node('a', now);
@@ -46,7 +36,7 @@ t.test('received changes do not keep their packets; grafts are answered from the
   ]);
   const ids: ChangeId[] = [];
   const sent = new Map<ChangeId, Uint8Array>();
-  const before = arrayBuffers();
+  const before = memoryAfterGc().arrayBuffers;
   for (let i = 0; i < PUSHES; i++) {
     a.store.put(`k${i}`, i);
     for (const o of a.takeOutputs(now)) {
@@ -62,7 +52,7 @@ t.test('received changes do not keep their packets; grafts are answered from the
     }
     b.takeOutputs(now);
   }
-  const held = arrayBuffers() - before;
+  const held = memoryAfterGc().arrayBuffers - before;
   t.equal(b.store.get(`k${PUSHES - 1}`)?.value, PUSHES - 1, 'b took every push');
   t.ok(
     held < (PUSHES * PACKET_BUFFER) / 4,

@@ -8,21 +8,16 @@
 // deterministic and measured after full collections, so only a real change of the records
 // moves it.
 import t from 'tap';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { MembershipCluster } from './membership-cluster.js';
+import { memoryAfterGc } from '../../test/helpers/heap.js';
 
 const NODES = 300;
 const BOUND_B = 150;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
 /** The heap and the typed arrays outside it (the member tables' columns). */
 function heapUsed(): number {
-  for (let i = 0; i < 3; i++) gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
+  const m = memoryAfterGc();
+  return m.heap + m.arrayBuffers;
 }
 
 t.test(`${NODES} nodes hold each member in under ${BOUND_B} bytes`, async (t) => {
