@@ -25,6 +25,18 @@ export class LruMap<K, V> {
     if (this.map.size > this.capacity) this.oldest.evictOldest();
   }
 
+  /** The value of `k`, made by `make` and added (as the newest) if there was none: one lookup when there is. */
+  getOrAdd(k: K, make: () => V): V {
+    let v = this.map.get(k);
+    if (v === undefined) {
+      v = make();
+      this.map.set(k, v);
+      this.oldest.wrote();
+      if (this.map.size > this.capacity) this.oldest.evictOldest();
+    }
+    return v;
+  }
+
   delete(k: K): void {
     this.map.delete(k);
     this.oldest.wrote();

@@ -48,10 +48,11 @@ export const DEFAULTS = {
     pushAnnounceMs: 1000,
     /** Wait for the eager push this long after an announcement before grafting: a LAN round trip and some. */
     graftDelayMs: 20,
-    /** Change hashes remembered as seen (duplicate suppression): minutes of changes at a busy cluster's rate. */
+    /**
+     * Change ids remembered (duplicate suppression, the ranges pushes were forwarded for, and
+     * where each change is, to answer grafts): minutes of changes at a busy cluster's rate.
+     */
     seenCapacity: 16_384,
-    /** Recent changes kept to answer grafts: more than a lazy delay's worth at any sane rate. */
-    recentCapacity: 4096,
     /** Anti-entropy with one random member per second (jittered): a missed change converges in a few seconds. */
     repairIntervalMs: 1000,
     /** Documents compared per repair session: bounds one session's work; the next round does the rest. */

@@ -24,15 +24,18 @@ export class Digest {
   private rootCache: number | undefined;
 
   set(docId: DocId, epoch: number, hash: number): void {
-    const g = groupOf(docId);
     const old = this.entries.get(docId);
+    if (old?.epoch === epoch && old.hash === hash) return;
+    const g = groupOf(docId);
     if (old) {
-      if (old.epoch === epoch && old.hash === hash) return;
-      this.groupHashes[g] ^= old.hash;
+      this.groupHashes[g] ^= old.hash ^ hash;
+      old.epoch = epoch;
+      old.hash = hash;
+    } else {
+      this.groupHashes[g] ^= hash;
+      this.entries.set(docId, { epoch, hash });
+      this.members[g].add(docId);
     }
-    this.groupHashes[g] ^= hash;
-    this.entries.set(docId, { epoch, hash });
-    this.members[g].add(docId);
     this.rootCache = undefined;
   }
 

@@ -17,9 +17,10 @@
 //
 // Changes are deduplicated by id (the first 8 bytes of the Automerge hash): a change seen
 // before is neither applied nor announced again, and a push is forwarded once per range.
-// A graft is answered from the store's documents: the window of recent changes holds
-// where each one is (document, epoch, hash), not its bytes, which would pin the packet
-// each came in (a msgpack slab of several KB) for as long as the window remembers it.
+// One window of ids holds all a node knows of each (seen, forwarded for which range, where
+// it is): one lookup per change received. A graft is answered from the store's documents:
+// the window holds where each change is (document, epoch, hash), not its bytes, which
+// would pin the packet each came in (a msgpack slab of several KB) as long as it is known.
 //
 // With identity, auth records name their writer's certificate by reference (change-auth.ts).
 // A writer's pushes carry its certificate when it was not sent in the last certResendMs, and
@@ -32,7 +33,7 @@ import type { LocalChange, LocalStore } from '../local-store.js';
 import type { DocId } from '../names.js';
 import type { Peer } from './repair.js';
 import type { BroadcastRing } from './ring.js';
-import { LruMap, LruSet } from '../../base/lru.js';
+import { LruMap } from '../../base/lru.js';
 import {
   changeId,
   MAX_CERTS,
@@ -53,10 +54,8 @@ export interface FastPathConfig {
   lazyDelayMs: number;
   /** After an announcement, wait this long for the eager push before grafting (doubling on each retry). */
   graftDelayMs: number;
-  /** Change ids remembered as seen. */
+  /** Change ids remembered: seen, forwarded, and where each change is, to answer grafts. */
   seenCapacity: number;
-  /** Changes kept to answer grafts. */
-  recentCapacity: number;
   /** Ids of changes got this recently ride every push this node sends (0: never). */
   pushAnnounceMs: number;
 }
@@ -84,13 +83,20 @@ export interface FastPathStats {
   graftsRefused: number;
 }
 
-/** Where a change this node got is: enough to read it back from the store for a graft. */
-interface RecentChange {
-  docId: DocId;
+/** What a node knows of a change id. */
+interface Known {
+  /** Taken (applied, or left to repair): neither applied nor announced again. */
+  seen: boolean;
+  /** The range (limit) a push that began with this change was last forwarded for (NaN: never). */
+  forwardedFor: number;
+  /** Where the change is, once this node has it: enough to read it back from the store for a graft. */
+  docId: DocId | undefined;
   epoch: number;
   /** Its Automerge hash (64 hex digits). */
-  hash: string;
+  hash: string | undefined;
 }
+
+const unknown = (): Known => ({ seen: false, forwardedFor: NaN, docId: undefined, epoch: 0, hash: undefined });
 
 /** Sends to a member by name, or to an address. */
 export type SendTo = (to: string | Peer, msg: Message) => void;
@@ -137,10 +143,8 @@ export class FastPath {
   /** Changes Automerge rejected (counted by the core as bad_change). */
   badChanges = 0;
 
-  private readonly seen: LruSet<ChangeId>;
-  /** The range (limit) each push was last forwarded for, by its first change. */
-  private readonly forwarded: LruMap<ChangeId, number>;
-  private readonly recent: LruMap<ChangeId, RecentChange>;
+  /** The change ids this node knows, the oldest forgotten first. */
+  private readonly known: LruMap<ChangeId, Known>;
   private lazyItems: ChangeRef[] = [];
   /** The last ANNOUNCE_IDS changes this node got, oldest first: what its pushes announce. */
   private readonly lately: { id: ChangeId; at: number }[] = [];
@@ -165,9 +169,7 @@ export class FastPath {
     private readonly config: FastPathConfig,
     private readonly send: SendTo,
   ) {
-    this.seen = new LruSet(config.seenCapacity);
-    this.forwarded = new LruMap(config.seenCapacity);
-    this.recent = new LruMap(config.recentCapacity);
+    this.known = new LruMap(config.seenCapacity);
   }
 
   /** Pushes changes this node just made. */
@@ -178,8 +180,9 @@ export class FastPath {
         : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change },
     );
     changes.forEach((c, i) => {
-      this.seen.add(c.id);
-      this.gotten(now, c, local[i].hash);
+      const k = this.known.getOrAdd(c.id, unknown);
+      k.seen = true;
+      this.gotten(now, c, local[i].hash, k);
     });
     this.stats.changesOriginated += changes.length;
     if (now >= this.certsDueAt) {
@@ -202,21 +205,26 @@ export class FastPath {
   onPush(now: number, from: Peer, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
-    if (m.limit !== NO_FORWARD && m.changes.length > 0 && this.forwarded.get(m.changes[0].id) !== m.limit) {
-      this.forwarded.set(m.changes[0].id, m.limit);
+    const first =
+      m.changes.length > 0 && m.limit !== NO_FORWARD ? this.known.getOrAdd(m.changes[0].id, unknown) : undefined;
+    if (first && first.forwardedFor !== m.limit) {
+      first.forwardedFor = m.limit;
       const children = this.eager.children(this.self, m.limit);
       const ann = children.length > 0 ? this.announcements(now, m.changes) : undefined;
       for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
-      if (this.seen.has(c.id)) {
+      const k = this.known.get(c.id);
+      if (k?.seen) {
         this.stats.duplicates++;
         continue;
       }
       const outcome = this.store.applyRemote(c.docId, c.epoch, [c.change], [c.auth]);
       if (outcome === 'invalid') {
         this.badChanges++;
+        // Not kept: made-up changes must not push real ones out of the window.
+        if (k) this.known.delete(c.id);
         continue;
       }
       if (outcome === 'incomplete') this.stats.incomplete++;
@@ -225,10 +233,11 @@ export class FastPath {
         if (m.limit === NO_FORWARD) this.stats.graftedApplied++;
       }
       // Seen even when incomplete: grafting it again would not help, repair will.
-      this.seen.add(c.id);
+      const known = k ?? this.known.getOrAdd(c.id, unknown);
+      known.seen = true;
       this.grafts.delete(c.id);
       const hash = outcome === 'incomplete' ? undefined : this.store.changeHash(c.change);
-      if (hash !== undefined) this.gotten(now, c, hash);
+      if (hash !== undefined) this.gotten(now, c, hash, known);
     }
     if (m.ann) this.announced(now, from, m.ann);
   }
@@ -237,7 +246,7 @@ export class FastPath {
   private announced(now: number, from: Peer, ids: ChangeId[]): void {
     this.stats.announcedIn += ids.length;
     for (const id of ids) {
-      if (this.seen.has(id) || this.grafts.has(id)) continue;
+      if (this.seen(id) || this.grafts.has(id)) continue;
       if (this.awaitGraft(now, from, id)) this.stats.announcedGrafts++;
     }
   }
@@ -245,7 +254,7 @@ export class FastPath {
   onIHave(now: number, from: Peer, m: Extract<Message, { t: 'ihave' }>): void {
     this.stats.ihavesIn++;
     for (const item of m.items) {
-      if (this.seen.has(item.id) || this.grafts.has(item.id) || !this.store.accepts(item.docId)) continue;
+      if (this.seen(item.id) || this.grafts.has(item.id) || !this.store.accepts(item.docId)) continue;
       this.awaitGraft(now, from, item.id);
     }
   }
@@ -271,11 +280,11 @@ export class FastPath {
     this.stats.graftsIn++;
     const changes: WireChange[] = [];
     for (const id of m.ids) {
-      const r = this.recent.get(id);
-      const got = r && this.store.changeOf(r.docId, r.epoch, r.hash);
+      const k = this.known.get(id);
+      if (k?.docId === undefined || k.hash === undefined) continue;
+      const got = this.store.changeOf(k.docId, k.epoch, k.hash);
       // Gone from the store since (a new epoch, a reaped owner): the grafter's repair has it.
-      if (!r || !got) continue;
-      changes.push({ docId: r.docId, epoch: r.epoch, id, ...got });
+      if (got) changes.push({ docId: k.docId, epoch: k.epoch, id, ...got });
     }
     this.stats.graftedChanges += changes.length;
     // Asked for: whoever grafts may lack the writers' certificates (it may have refused the push for that).
@@ -309,7 +318,7 @@ export class FastPath {
         if (g.at < this.graftsDueAt) this.graftsDueAt = g.at;
         continue;
       }
-      if (this.seen.has(id) || g.tries >= GRAFT_TRIES) {
+      if (this.seen(id) || g.tries >= GRAFT_TRIES) {
         this.grafts.delete(id);
         continue;
       }
@@ -358,9 +367,15 @@ export class FastPath {
     return ids.length > 0 ? ids : undefined;
   }
 
+  private seen(id: ChangeId): boolean {
+    return this.known.get(id)?.seen === true;
+  }
+
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
-  private gotten(now: number, c: WireChange, hash: string): void {
-    this.recent.set(c.id, { docId: c.docId, epoch: c.epoch, hash });
+  private gotten(now: number, c: WireChange, hash: string, k: Known): void {
+    k.docId = c.docId;
+    k.epoch = c.epoch;
+    k.hash = hash;
     this.lately.push({ id: c.id, at: now });
     if (this.lately.length > ANNOUNCE_IDS) this.lately.shift();
     if (!this.config.lazyPath) return;

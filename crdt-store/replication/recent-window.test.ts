@@ -75,3 +75,38 @@ t.test('received changes do not keep their packets; grafts are answered from the
   a.store.close();
   b.store.close();
 });
+
+// One window holds what a node knows of each id (fast-path.ts): pushes are remembered by
+// their first change before it is applied, to forward each once. Made-up changes are
+// dropped from it once they turn out invalid, so a peer pushing them cannot push the
+// real ones out of it (they would be applied again, and no longer answered to a graft).
+t.test('made-up changes do not push real ones out of the window', async (t) => {
+  const now = 1_000_000;
+  const a = node('a', now);
+  const b = new StoreCore({
+    store: new LocalStore({ name: 'b', clock: () => now }),
+    rng: new Xoshiro128(2),
+    now,
+    config: { lazyPath: false, ownEpochHoldMs: 0, seenCapacity: 64 },
+  });
+  a.setMembers(now, [{ name: 'b', ...B }]);
+  b.setMembers(now, [
+    { name: 'a', ...A },
+    { name: 'c', ...C },
+  ]);
+  a.store.put('k', 1);
+  const real = a.takeOutputs(now).filter((o) => o.kind === 'packet');
+  for (const o of real) b.receivePacket(now, A, o.bytes);
+  t.equal(b.store.get('k')?.value, 1);
+  const epoch = b.store.doc('n/a')!.epoch;
+  for (let i = 0; i < 200; i++) {
+    const id = i.toString(16).padStart(16, '0');
+    const junk = { docId: 'n/a', epoch, id, change: Uint8Array.from([1, 2, 3, i & 255]) };
+    b.receivePacket(now, A, encode({ t: 'push', origin: 'a', limit: 0, changes: [junk] }));
+  }
+  b.takeOutputs(now);
+  t.equal(b.stats().rejects.bad_change, 200, 'every made-up change refused and counted');
+  const dupsBefore = b.stats().fastPath.duplicates;
+  for (const o of real) b.receivePacket(now, A, o.bytes);
+  t.equal(b.stats().fastPath.duplicates - dupsBefore, real.length, 'the real pushes are still known: duplicates');
+});
