@@ -14,6 +14,20 @@ t.test('a set holds at most its capacity, forgetting the oldest first', async (t
   t.ok(s.has('b') && s.has('c') && s.has('d'));
 });
 
+t.test('getOrAdd makes a value once, adds it as the newest, and does not refresh a key it finds', async (t) => {
+  const m = new LruMap<string, { n: number }>(2);
+  let made = 0;
+  const make = () => ({ n: ++made });
+  const a = m.getOrAdd('a', make);
+  t.equal(m.getOrAdd('a', make), a, 'the same value, not made again');
+  m.getOrAdd('b', make);
+  m.getOrAdd('a', make);
+  m.getOrAdd('c', make);
+  t.equal(made, 3);
+  t.notOk(m.has('a'), 'finding a did not refresh it: the oldest went');
+  t.ok(m.has('b') && m.has('c'));
+});
+
 t.test('a map refreshes a key it sets again', async (t) => {
   const m = new LruMap<string, number>(2);
   m.set('a', 1);

@@ -20,20 +20,13 @@ export class LruMap<K, V> {
 
   set(k: K, v: V): void {
     this.map.delete(k);
-    this.map.set(k, v);
-    this.oldest.wrote();
-    if (this.map.size > this.capacity) this.oldest.evictOldest();
+    this.insert(k, v);
   }
 
   /** The value of `k`, made by `make` and added (as the newest) if there was none: one lookup when there is. */
   getOrAdd(k: K, make: () => V): V {
     let v = this.map.get(k);
-    if (v === undefined) {
-      v = make();
-      this.map.set(k, v);
-      this.oldest.wrote();
-      if (this.map.size > this.capacity) this.oldest.evictOldest();
-    }
+    if (v === undefined) this.insert(k, (v = make()));
     return v;
   }
 
@@ -44,6 +37,13 @@ export class LruMap<K, V> {
 
   get size(): number {
     return this.map.size;
+  }
+
+  /** Sets `k` (not in the map) as the newest, forgetting the oldest beyond capacity. */
+  private insert(k: K, v: V): void {
+    this.map.set(k, v);
+    this.oldest.wrote();
+    if (this.map.size > this.capacity) this.oldest.evictOldest();
   }
 }
 
