@@ -112,6 +112,11 @@
 //     same (form_sim_s, detect_s, bytes, incomplete pushes). A young generation of 32 MB
 //     (--max-semi-space-size) gains ~10 % at 500 nodes and nothing at 1,000, where the
 //     major collections of the N² heap dominate: not used.
+//     Then a leak (base/oldest.ts): a table under its bound whose keys were set again kept
+//     every table V8 compacted since, with their keys; the decode cache (bound 65,536 here,
+//     never reached) held ~250-character keys of every lookup: 1,000 nodes 244.0 s wall /
+//     308.4 s CPU, heap 1.89 GB, peak RSS 3.7 GB. One window of ids in the fast path instead
+//     of three: 258.9 / 312.8 s, 1.80 GB (within this machine's noise of the run before).
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
