@@ -1,5 +1,5 @@
-// Bounded maps and sets that forget the oldest entry first: the dedup windows of the
-// fast path. A Map iterates in insertion order, so the oldest key is always first;
+// Bounded maps that forget the oldest entry first: caches, and the fast path's window of
+// change ids. A Map iterates in insertion order, so the oldest key is always first;
 // OldestCursor finds it without walking the slots deleted before it (oldest.ts).
 
 import { OldestCursor } from './oldest.js';
@@ -44,30 +44,5 @@ export class LruMap<K, V> {
     this.map.set(k, v);
     this.oldest.wrote();
     if (this.map.size > this.capacity) this.oldest.evictOldest();
-  }
-}
-
-export class LruSet<K> {
-  // Its own Map rather than an LruMap: add() needs one lookup and one insert, not three.
-  private readonly map = new Map<K, true>();
-  private readonly oldest = new OldestCursor(this.map);
-
-  constructor(private readonly capacity: number) {}
-
-  has(k: K): boolean {
-    return this.map.has(k);
-  }
-
-  /** Adds `k`; false if it was there already. */
-  add(k: K): boolean {
-    if (this.map.has(k)) return false;
-    this.map.set(k, true);
-    this.oldest.wrote();
-    if (this.map.size > this.capacity) this.oldest.evictOldest();
-    return true;
-  }
-
-  get size(): number {
-    return this.map.size;
   }
 }
