@@ -34,12 +34,7 @@ const PLACED_NAMES = 65_536;
 function positionOf(name: string, salt: number): number {
   let table = placed.get(salt);
   if (!table) placed.set(salt, (table = new LruMap(PLACED_NAMES)));
-  let p = table.get(name);
-  if (p === undefined) {
-    p = position52(name, salt);
-    table.set(name, p);
-  }
-  return p;
+  return table.getOrAdd(name, () => position52(name, salt));
 }
 
 export class BroadcastRing {
