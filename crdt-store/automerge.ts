@@ -15,7 +15,6 @@
 import type * as Automerge from '@automerge/automerge';
 import { createRequire } from 'node:module';
 import { LruMap } from '../base/lru.js';
-import { bytesKey } from '../membership/cert-book.js';
 import { dirname, join } from 'node:path';
 
 /** A low-level Automerge document. */
@@ -70,10 +69,21 @@ type DecodedChange = ReturnType<WasmApi['decodeChange']>;
  * Decoded changes (or why they are not changes) by their bytes, least recently used
  * first. A pushed change is decoded by admission, again for the keys it touches, and with
  * identity for its signature; in a simulator, by every node of the process.
+ *
+ * Keyed by a number read from the bytes, not by the bytes as a string: that string (a
+ * change's length in characters) was made again at every lookup, three per change received,
+ * most of what a reception allocated. The bytes are compared on a hit, so a change is never
+ * taken for another whose key it shares: a peer can make its bytes collide with another
+ * change's key (the checksum is theirs to write), and costs that change a decode, no more.
  */
+interface Decoded {
+  /** A copy: a view would pin the packet it came in. */
+  bytes: Buffer;
+  d: DecodedChange | Error;
+}
 let decodeCacheEntries = 256;
-let decoded = new LruMap<string, DecodedChange | Error>(decodeCacheEntries);
-/** Changes larger than this are decoded every time (their key would be as large). */
+let decoded = new LruMap<number, Decoded>(decodeCacheEntries);
+/** Changes larger than this are decoded every time (copying them into the cache costs as much). */
 const MAX_CACHED_CHANGE_BYTES = 4096;
 /**
  * Nor is a change of more ops kept: Automerge's columns run-length encode, so a few bytes
@@ -87,20 +97,37 @@ export function amDecodeCacheSize(entries: number): void {
   decoded = new LruMap(decodeCacheEntries);
 }
 
+/**
+ * A change's cache key: its length and bytes 4-7, where Automerge's chunk header keeps a
+ * checksum (the first bytes of the change's SHA-256 hash): spread like a hash, read for free.
+ * An int32, so the key is a small integer to V8 and looking it up allocates nothing.
+ */
+function decodeKey(b: Uint8Array): number {
+  if (b.length < 8) return b.length;
+  return (((b[4]! << 24) | (b[5]! << 16) | (b[6]! << 8) | b[7]!) ^ Math.imul(b.length, 0x9e3779b1)) | 0;
+}
+
 /** Throws on bytes that are not a change. What it returns is shared: never change it. */
 export function amDecodeChange(change: Uint8Array): DecodedChange {
   if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
-  const key = bytesKey(change);
-  let d = decoded.get(key);
-  if (d === undefined) {
+  const key = decodeKey(change);
+  const hit = decoded.get(key);
+  let d: DecodedChange | Error;
+  let bytes: Buffer;
+  if (hit !== undefined && hit.bytes.equals(change)) {
+    d = hit.d;
+    bytes = hit.bytes;
+  } else {
     try {
       d = wasm.decodeChange(change);
     } catch (err) {
       d = err instanceof Error ? err : new Error(String(err));
     }
+    bytes = Buffer.from(change);
   }
   // Set again on a hit too: that makes it the most recently used.
-  if (((d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) decoded.set(key, d);
+  if (((d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS)
+    decoded.set(key, hit !== undefined && hit.bytes === bytes ? hit : { bytes, d });
   if (d instanceof Error) throw d;
   return d;
 }

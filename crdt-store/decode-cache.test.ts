@@ -25,6 +25,18 @@ t.test('the same bytes decode once; other bytes are not confused with them', asy
   t.equal(amDecodeChange(inside.subarray(4, 4 + a!.length)), da, 'a view into a larger buffer reads only its bytes');
 });
 
+t.test('bytes made to share the cache key of a change are not taken for it', async (t) => {
+  // The key is the length and the checksum field, which a peer writes as it likes.
+  const [a] = changes(1);
+  const da = amDecodeChange(a!);
+  const forged = Uint8Array.from(a!);
+  forged[forged.length - 3] ^= 1; // same length, same checksum bytes: the same key
+  const df = amDecodeChange(forged);
+  t.not(df.hash, da.hash, 'the forged bytes decode as themselves');
+  t.equal(amDecodeChange(a!).hash, da.hash, 'and the real change still as itself');
+  t.equal(amDecodeChange(Uint8Array.from(a!)).hash, da.hash);
+});
+
 t.test('bytes that are not a change throw every time', async (t) => {
   const junk = new Uint8Array([1, 2, 3, 4, 5]);
   t.throws(() => amDecodeChange(junk));

@@ -525,14 +525,18 @@ export class LocalStore {
     }
   }
 
-  /** A change this store holds in (docId, epoch), with its auth record: to answer a graft. Undefined once it is not held there. */
-  changeOf(docId: DocId, epoch: number, hash: string): { change: Uint8Array; auth?: Uint8Array } | undefined {
+  /**
+   * A change this store holds in the document `docId`, with the epoch it is in and its auth
+   * record: to answer a graft. Undefined once it is not held (a new epoch holds none of the
+   * old one's changes: its writer's actor is new).
+   */
+  changeOf(docId: DocId, hash: string): { epoch: number; change: Uint8Array; auth?: Uint8Array } | undefined {
     const doc = this.docs.get(docId);
-    const change = doc?.epoch === epoch ? doc.getChange(hash) : undefined;
+    const change = doc?.getChange(hash);
     if (!doc || !change) return undefined;
     this.own?.signAll();
     const auth = doc.auths.get(hash);
-    return auth ? { change, auth } : { change };
+    return auth ? { epoch: doc.epoch, change, auth } : { epoch: doc.epoch, change };
   }
 
   /** Would a document with this id be taken from a peer (not our own, not a reaped owner's)? */

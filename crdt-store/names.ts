@@ -63,15 +63,30 @@ export const bucketOf = (key: string): number => murmur3(key, 0x5eed) % SHARED_B
 /** What a document id names, or undefined for an id no node would use (from the wire). */
 export function parseDocId(id: unknown): DocKind | undefined {
   if (typeof id !== 'string') return undefined;
+  let kind = docKinds.get(id);
+  if (kind === undefined) {
+    kind = docKindOf(id);
+    if (kind !== undefined) docKinds.set(id, kind);
+  }
+  return kind;
+}
+
+/**
+ * Document kinds by id, made once (frozen: every holder shares one). Each change received
+ * is parsed against its document's id, twice; and every replica keeps its document's kind.
+ */
+const docKinds = new LruMap<string, DocKind>(4096);
+
+function docKindOf(id: string): DocKind | undefined {
   if (id.startsWith('n/')) {
     const owner = id.slice(2);
-    return isNodeName(owner) ? { kind: 'own', owner } : undefined;
+    return isNodeName(owner) ? Object.freeze({ kind: 'own', owner }) : undefined;
   }
   if (id.startsWith('s/')) {
     const rest = id.slice(2);
     if (!/^(0|[1-9][0-9]?)$/.test(rest)) return undefined;
     const bucket = Number(rest);
-    return bucket < SHARED_BUCKETS ? { kind: 'shared', bucket } : undefined;
+    return bucket < SHARED_BUCKETS ? Object.freeze({ kind: 'shared', bucket }) : undefined;
   }
   return undefined;
 }
@@ -84,17 +99,25 @@ export const ownerOfDoc = (kind: DocKind): string => (kind.kind === 'own' ? kind
  * no actor ever reuses a sequence number, even after losing an unsynced tail.
  */
 export function actorId(node: string, epoch: number): string {
-  let half = nameHalves.get(node);
-  if (half === undefined) {
-    half = murmur3(node, 1).toString(16).padStart(8, '0') + murmur3(node, 2).toString(16).padStart(8, '0');
-    nameHalves.set(node, half);
+  let a = actors.get(node);
+  if (a === undefined) {
+    const half = murmur3(node, 1).toString(16).padStart(8, '0') + murmur3(node, 2).toString(16).padStart(8, '0');
+    actors.set(node, (a = { half, epoch: -1, actor: '' }));
   }
-  const hi = Math.floor(epoch / 2 ** 32)
-    .toString(16)
-    .padStart(8, '0');
-  const lo = (epoch >>> 0).toString(16).padStart(8, '0');
-  return half + hi + lo;
+  if (a.epoch !== epoch) {
+    const hi = Math.floor(epoch / 2 ** 32)
+      .toString(16)
+      .padStart(8, '0');
+    const lo = (epoch >>> 0).toString(16).padStart(8, '0');
+    a.epoch = epoch;
+    a.actor = a.half + hi + lo;
+  }
+  return a.actor;
 }
 
-/** actorId's name half by node, made once: admission checks every change it takes against its writer's. */
-const nameHalves = new LruMap<string, string>(4096);
+/**
+ * actorId's name half by node, made once, and its actor in the epoch last asked for:
+ * admission checks every change it takes against its writer's, and a writer's changes come
+ * in one epoch at a time.
+ */
+const actors = new LruMap<string, { half: string; epoch: number; actor: string }>(4096);

@@ -89,14 +89,17 @@ interface Known {
   seen: boolean;
   /** The range (limit) a push that began with this change was last forwarded for (NaN: never). */
   forwardedFor: number;
-  /** Where the change is, once this node has it: enough to read it back from the store for a graft. */
+  /**
+   * Where the change is, once this node has it: enough to read it back from the store for a
+   * graft. Not its epoch: a change is found only in the epoch that holds it (a new epoch is a
+   * new writer), so the document's epoch at the time of the graft is the change's.
+   */
   docId: DocId | undefined;
-  epoch: number;
   /** Its Automerge hash (64 hex digits). */
   hash: string | undefined;
 }
 
-const unknown = (): Known => ({ seen: false, forwardedFor: NaN, docId: undefined, epoch: 0, hash: undefined });
+const unknown = (): Known => ({ seen: false, forwardedFor: NaN, docId: undefined, hash: undefined });
 
 /** Sends to a member by name, or to an address. */
 export type SendTo = (to: string | Peer, msg: Message) => void;
@@ -282,9 +285,9 @@ export class FastPath {
     for (const id of m.ids) {
       const k = this.known.get(id);
       if (k?.docId === undefined || k.hash === undefined) continue;
-      const got = this.store.changeOf(k.docId, k.epoch, k.hash);
+      const got = this.store.changeOf(k.docId, k.hash);
       // Gone from the store since (a new epoch, a reaped owner): the grafter's repair has it.
-      if (got) changes.push({ docId: k.docId, epoch: k.epoch, id, ...got });
+      if (got) changes.push({ docId: k.docId, id, ...got });
     }
     this.stats.graftedChanges += changes.length;
     // Asked for: whoever grafts may lack the writers' certificates (it may have refused the push for that).
@@ -374,7 +377,6 @@ export class FastPath {
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
   private gotten(now: number, c: WireChange, hash: string, k: Known): void {
     k.docId = c.docId;
-    k.epoch = c.epoch;
     k.hash = hash;
     this.lately.push({ id: c.id, at: now });
     if (this.lately.length > ANNOUNCE_IDS) this.lately.shift();
