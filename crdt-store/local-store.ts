@@ -667,7 +667,7 @@ export class LocalStore {
       if (!a && c.actor.slice(0, 16) === actorId(this.name, 0).slice(0, 16)) {
         a = this.auth.sign(docId, c.bytes);
         held.setAuth(c.hash, a);
-        held.unpersistedAuths.push(c.hash);
+        held.noteUnpersistedAuth(c.hash);
       }
       if (a) out.set(c.hash, a);
     }
@@ -930,7 +930,7 @@ export class LocalStore {
     for (const d of this.docs.values()) {
       yield { docId: d.id, epoch: d.epoch, bytes: d.save() };
       if (d.auths.size > 0) yield { docId: d.id, epoch: d.epoch, bytes: authChunk(d.auths, this.certOf) };
-      d.unpersistedAuths = [];
+      d.takeUnpersistedAuths();
     }
   }
 
@@ -1148,14 +1148,14 @@ export class LocalStore {
     // Batched: one journal record per change would double the log's growth (and its
     // compactions). What a crash loses is re-signed on demand for our own changes
     // (syncAuths); other writers' are fetched again from peers that hold them.
-    if (doc.unpersistedAuths.length === 0 || (!now && doc.unpersistedAuths.length < AUTH_BATCH)) return;
+    const pending = doc.unpersistedAuths.length;
+    if (pending === 0 || (!now && pending < AUTH_BATCH)) return;
     this.own?.signAll();
     const entries: [string, Uint8Array][] = [];
-    for (const h of doc.unpersistedAuths) {
+    for (const h of doc.takeUnpersistedAuths()) {
       const a = doc.auths.get(h);
       if (a) entries.push([h, a]);
     }
-    doc.unpersistedAuths = [];
     if (entries.length > 0) this.persistence?.chunk(doc.id, doc.epoch, authChunk(entries, this.certOf));
   }
 
@@ -1232,7 +1232,7 @@ function keepAuths(doc: ReplicaDoc, auths: Map<string, Uint8Array> | undefined):
   for (const [h, a] of auths) {
     if (doc.auths.has(h)) continue;
     doc.setAuth(h, a);
-    doc.unpersistedAuths.push(h);
+    doc.noteUnpersistedAuth(h);
   }
 }
 

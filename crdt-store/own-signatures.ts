@@ -33,7 +33,7 @@ export class OwnSignatures {
   add(doc: ReplicaDoc, hash: string, change: Uint8Array): () => Uint8Array | undefined {
     const p: Pending = { doc, hash, change };
     this.pending.push(p);
-    doc.unpersistedAuths.push(hash);
+    doc.noteUnpersistedAuth(hash);
     return () => {
       if (!p.auth) this.signAll();
       return p.auth;

@@ -76,7 +76,7 @@ t.test('freeing a document drops its signatures and those waiting to be written'
   a.put('k', '1');
   const { hash } = a.commit()!;
   a.setAuth(hash, new Uint8Array([1]));
-  a.unpersistedAuths.push(hash);
+  a.noteUnpersistedAuth(hash);
   a.free();
   t.equal(a.auths.size, 0);
   t.same(a.unpersistedAuths, []);

@@ -30,6 +30,11 @@ export interface KeyChange {
 const recordTexts = new WeakMap<StoreRecord, string>();
 /** The auths of every document that has none (all of them without identity). */
 const NO_AUTHS: ReadonlyMap<string, Uint8Array> = new Map();
+/**
+ * The empty list every replica starts with, shared: two empty arrays in every replica (heads
+ * persisted, auths not) were 64 B of each (node, document) pair in a simulated cluster.
+ */
+const NO_HASHES: readonly string[] = Object.freeze([]);
 
 export const textOf = (r: StoreRecord): string | undefined => recordTexts.get(r);
 
@@ -43,11 +48,11 @@ export class ReplicaDoc {
   /** Set by every use of the document; hibernateIfIdle() clears it (a second-chance clock). */
   private used = true;
   /** Heads as of the last saveIncremental(): the journal holds everything up to them. */
-  private persistedHeads: string[] = [];
+  private persistedHeads: readonly string[] = NO_HASHES;
   /** While shared, the FrozenDoc's own map (never changed: a private copy is taken first). */
   private entries = new Map<string, Entry>();
   /** Keys the last merge re-read, and how many of them held bad values: a transition for the pool. */
-  private lastTouched: string[] = [];
+  private lastTouched: readonly string[] = NO_HASHES;
   private lastBad = 0;
   private headsCache: string[] | undefined;
   private headsHashCache: number | undefined;
@@ -60,7 +65,7 @@ export class ReplicaDoc {
    */
   private authMap: Map<string, Uint8Array> | undefined;
   /** Hashes of auth records not yet given to persistence (LocalStore writes them after the document's own chunk). */
-  unpersistedAuths: string[] = [];
+  private pendingAuths: string[] | undefined;
   /** Keys a peer wrote with something other than valid JSON text (hidden, counted). */
   badValues = 0;
   private freed = false;
@@ -68,6 +73,23 @@ export class ReplicaDoc {
   /** Auth records of the changes held, by change hash (empty without identity). */
   get auths(): ReadonlyMap<string, Uint8Array> {
     return this.authMap ?? NO_AUTHS;
+  }
+
+  /** Hashes of auth records not given to persistence yet (none, in every replica without identity). */
+  get unpersistedAuths(): readonly string[] {
+    return this.pendingAuths ?? NO_HASHES;
+  }
+
+  /** The auth record of `hash` is to be given to persistence. */
+  noteUnpersistedAuth(hash: string): void {
+    (this.pendingAuths ??= []).push(hash);
+  }
+
+  /** The hashes noted since the last call, forgotten here: persistence has them now. */
+  takeUnpersistedAuths(): readonly string[] {
+    const out = this.unpersistedAuths;
+    this.pendingAuths = undefined;
+    return out;
   }
 
   /** Keeps the auth record of the change `hash`. */
@@ -351,7 +373,8 @@ export class ReplicaDoc {
   saveIncremental(): Uint8Array {
     const heads = this.heads();
     if (sameHeads(heads, this.persistedHeads)) return new Uint8Array(0);
-    const out = this.persistedHeads.length === 0 ? this.am.save() : this.am.saveSince(this.persistedHeads);
+    const since = this.persistedHeads;
+    const out = since.length === 0 ? this.am.save() : this.am.saveSince([...since]);
     this.persistedHeads = heads;
     return out;
   }
@@ -370,7 +393,7 @@ export class ReplicaDoc {
     if (this.freed) return;
     this.freed = true;
     this.authMap = undefined;
-    this.unpersistedAuths = [];
+    this.pendingAuths = undefined;
     if (this.frozen) this.pool!.release(this.frozen);
     this.frozen = undefined;
     this.live?.free();
@@ -387,7 +410,7 @@ export class ReplicaDoc {
    */
   private merging(apply: () => unknown, known?: (changesAfter: number) => Set<string> | undefined): KeyChange[] {
     if (this.pool) {
-      this.lastTouched = [];
+      this.lastTouched = NO_HASHES;
       this.lastBad = 0;
     }
     const before = this.am.getHeads();
@@ -446,7 +469,7 @@ export class ReplicaDoc {
   /** Another replica went from here with the same bytes: the same history and key changes, without Automerge. */
   private follow(t: Transition): KeyChange[] {
     const from = this.frozen!;
-    this.lastTouched = t.touched as string[];
+    this.lastTouched = t.touched;
     this.lastBad = t.bad;
     if (t.to === from) return [];
     const out: KeyChange[] = [];
@@ -509,7 +532,7 @@ export class ReplicaDoc {
   }
 }
 
-function sameHeads(a: string[], b: string[]): boolean {
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
   return b.every((h) => s.has(h));
