@@ -175,3 +175,49 @@ t.test('stores with other value limits cannot share a pool', async (t) => {
     /same value limits/,
   );
 });
+
+t.test('a transition to a document the pool freed since is not followed', async (t) => {
+  // b still reads w's first history S when a has moved S -> T -> U, and T was freed.
+  const pool = new DocPool(1);
+  const [a, b] = [store('a', pool), store('b', pool)];
+  const w = store('w');
+  const sent = record(w);
+  const d = ownDoc(w);
+  a.applyRemote(d.id, d.epoch, [d.bytes]);
+  b.applyRemote(d.id, d.epoch, [d.bytes]);
+  w.put('svc/web/w/1', 1);
+  const x = sent.at(-1)!;
+  w.put('svc/web/w/2', 2);
+  const y = sent.at(-1)!;
+  a.applyRemote(x.docId, x.epoch, [x.change]); // S -> T, remembered
+  a.applyRemote(y.docId, y.epoch, [y.change]); // T -> U: T unreferenced
+  // a lets go of everything it reads: T and U are unreferenced, past the capacity of 1.
+  a.close();
+  t.ok(pool.stats().freed > 0, 'the pool freed documents');
+  t.equal(b.applyRemote(x.docId, x.epoch, [x.change]), 'applied');
+  t.equal(b.get('svc/web/w/1')?.value, 1, 'b reads what x wrote');
+  t.equal(b.doc(x.docId)!.save().length > 0, true, 'from a document that is not freed');
+});
+
+t.test('a document remembers a bounded number of transitions', async (t) => {
+  // Twelve writers each make a first change to the same shared bucket: twelve transitions
+  // from its empty history, one per reader.
+  const pool = new DocPool();
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 12; i++)
+    if (bucketOf(`shared/k${i}`) === bucketOf('shared/k0')) keys.push(`shared/k${i}`);
+  const changes = keys.map((key, i) => {
+    const w = store(`w${i % 6}`);
+    const sent = record(w);
+    w.put(key, i, { shared: true });
+    return sent.at(-1)!;
+  });
+  t.equal(new Set(changes.map((c) => c.docId)).size, 1, 'one shared document');
+  const readers = changes.map((c, i) => {
+    const r = store(`r${i}`, pool);
+    t.equal(r.applyRemote(c.docId, c.epoch, [c.change]), 'applied');
+    return r;
+  });
+  t.ok(pool.stats().transitions <= 8, `transitions kept: ${pool.stats().transitions}`);
+  readers.forEach((r, i) => t.equal(r.get(keys[i]!)?.value, i, `reader ${i} reads its own change`));
+});

@@ -18,18 +18,26 @@
 // there. Every node's own document has one writer. Any other result of applying bytes to a
 // pooled document is pooled too, but reached only by that transition (addTransient).
 //
-// Bounded: at most `capacity` documents no replica points at are kept (the oldest used
-// are freed first, down to three quarters of it), and the transitions are a memo cleared when they outgrow 4 x capacity.
+// Bounded: at most `capacity` documents no replica points at are kept (those unreferenced
+// longest are freed first, down to three quarters of it), and each document remembers its
+// last TRANSITIONS_PER_DOC transitions, which go with it when it is freed.
+//
+// A reception costs the pool one transition lookup: each document keeps its own few, found
+// by comparing bytes, so no key is made of the change's bytes (a string of them was the
+// largest thing a reception allocated), and no map is walked or reordered per reception.
 
 import type { AmDoc } from './automerge.js';
 import type { Entry } from './entry.js';
-import { bytesKey } from '../membership/cert-book.js';
 
 export type { Entry } from './entry.js';
 
 export class FrozenDoc {
   /** Replicas pointing at it. */
   refs = 0;
+  /** Freed by the pool: a transition to it leads nowhere now. */
+  freed = false;
+  /** Transitions from this history, the newest last (see TRANSITIONS_PER_DOC). */
+  next: Remembered[] | undefined;
   constructor(
     /** docId@epoch:heads. */
     readonly key: string,
@@ -49,6 +57,19 @@ export interface Transition {
   bad: number;
 }
 
+/** A transition and the exact bytes it was made with (copies: views would pin the packets they came in). */
+interface Remembered {
+  chunks: Buffer[];
+  t: Transition;
+}
+
+/**
+ * Transitions kept per document. The replicas of one history mostly receive the same next
+ * change; a different one is a change that came out of order at some of them, or (shared
+ * documents) another writer's.
+ */
+const TRANSITIONS_PER_DOC = 8;
+
 export interface DocPoolStats {
   docs: number;
   unreferenced: number;
@@ -59,9 +80,9 @@ export interface DocPoolStats {
 }
 
 export class DocPool {
-  /** By content key, least recently used first. */
+  /** By content key, unreferenced longest first. */
   private readonly docs = new Map<string, FrozenDoc>();
-  private readonly transitions = new Map<string, Transition>();
+  private transitionCount = 0;
   private unreferenced = 0;
   private serials = 0;
   private limitsKey: string | undefined;
@@ -83,10 +104,9 @@ export class DocPool {
     return `${docId}@${epoch}:${[...heads].sort().join(',')}`;
   }
 
+  /** The document under `key`; the caller acquires it. */
   get(key: string): FrozenDoc | undefined {
-    const d = this.docs.get(key);
-    if (d) this.touch(d);
-    return d;
+    return this.docs.get(key);
   }
 
   /**
@@ -129,61 +149,65 @@ export class DocPool {
     if (d.refs <= 0) throw new Error(`crdt-store: DocPool release of ${d.key} without a reference`);
     if (--d.refs === 0) {
       this.unreferenced++;
+      // Last in line for eviction: what matters is how long nobody has pointed at it.
+      this.docs.delete(d.key);
+      this.docs.set(d.key, d);
       this.evict();
     }
   }
 
+  /** What applying `chunks` to `from` gave before, if it is remembered; the caller acquires its `to`. */
   transition(from: FrozenDoc, chunks: readonly Uint8Array[]): Transition | undefined {
-    const t = this.transitions.get(transitionKey(from, chunks));
-    if (t) this.counters.hits++;
+    const r = from.next?.find((r) => !r.t.to.freed && sameBytes(r.chunks, chunks));
+    if (r) this.counters.hits++;
     else this.counters.misses++;
-    if (t) this.touch(t.to);
-    return t;
+    return r?.t;
   }
 
   remember(from: FrozenDoc, chunks: readonly Uint8Array[], t: Transition): void {
-    if (this.transitions.size >= 4 * this.capacity) this.transitions.clear();
-    this.transitions.set(transitionKey(from, chunks), t);
+    const next = (from.next ??= []);
+    const had = next.length;
+    // Those to freed documents go first, then the oldest.
+    for (let i = next.length - 1; i >= 0; i--) if (next[i]!.t.to.freed) next.splice(i, 1);
+    if (next.length >= TRANSITIONS_PER_DOC) next.shift();
+    next.push({ chunks: chunks.map((c) => Buffer.from(c)), t });
+    this.transitionCount += next.length - had;
   }
 
   stats(): DocPoolStats {
     return {
       docs: this.docs.size,
       unreferenced: this.unreferenced,
-      transitions: this.transitions.size,
+      transitions: this.transitionCount,
       ...this.counters,
     };
   }
 
-  private touch(d: FrozenDoc): void {
-    this.docs.delete(d.key);
-    this.docs.set(d.key, d);
-  }
-
-  /** Frees the least recently used unreferenced documents beyond capacity, and every transition to or from them. */
+  /**
+   * Frees the documents unreferenced longest beyond capacity, with their transitions; those
+   * to them are passed over from now on (FrozenDoc.freed) and dropped when their document
+   * remembers its next one.
+   */
   private evict(): void {
     if (this.unreferenced <= this.capacity) return;
     // Down to three quarters at once: one scan per capacity/4 releases, not one per release.
     const target = Math.floor((this.capacity * 3) / 4);
-    const gone = new Set<number>();
     for (const d of this.docs.values()) {
       if (this.unreferenced <= target) break;
       if (d.refs > 0) continue;
       this.docs.delete(d.key);
       d.am.free();
-      gone.add(d.serial);
+      d.freed = true;
+      this.transitionCount -= d.next?.length ?? 0;
+      d.next = undefined;
       this.unreferenced--;
       this.counters.freed++;
-    }
-    for (const [k, t] of this.transitions) {
-      if (gone.has(t.to.serial) || gone.has(Number(k.slice(0, k.indexOf('|'))))) this.transitions.delete(k);
     }
   }
 }
 
-/** The state and the exact bytes: equal keys mean the same input to the same history. */
-function transitionKey(from: FrozenDoc, chunks: readonly Uint8Array[]): string {
-  let k = `${from.serial}|`;
-  for (const c of chunks) k += `${c.length}:${bytesKey(c)}`;
-  return k;
+function sameBytes(a: readonly Buffer[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!a[i]!.equals(b[i]!)) return false;
+  return true;
 }
