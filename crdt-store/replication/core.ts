@@ -33,6 +33,7 @@ import { DEFAULTS } from '../defaults.js';
 import { ownDocId } from '../names.js';
 import { selfContained } from './self-contained.js';
 import { Digest } from './digest.js';
+import { Endpoints } from './endpoints.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
 import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
 import { BroadcastRing } from './ring.js';
@@ -118,12 +119,10 @@ export class StoreCore {
   private readonly repair: Repair;
   private members = new Map<string, Peer>();
   private memberList: string[] = [];
-  /** `addr:port` of every member's store, and every member address: who is heard. */
-  private memberEndpoints = new Set<string>();
-  private memberAddrs = new Set<string>();
-  /** Store endpoints and addresses of members that read only self-contained auth records (self-contained.ts). */
-  private legacyEndpoints = new Set<string>();
-  private legacyAddrs = new Set<string>();
+  /** Every member's store endpoint (and so every member address): who is heard. */
+  private memberEndpoints = new Endpoints();
+  /** Store endpoints of members that read only self-contained auth records (self-contained.ts). */
+  private legacyEndpoints = new Endpoints();
   private held: { at: number; from: Peer; bytes: Uint8Array }[] = [];
   private outbox: LocalChange[] = [];
   /** The new epoch's first change, until the node's first write or ownEpochAt. */
@@ -187,11 +186,9 @@ export class StoreCore {
     const names = [...next.keys()];
     const changed = names.length !== this.memberList.length || names.some((n) => !this.members.has(n));
     this.members = next;
-    this.memberEndpoints = new Set([...next.values()].map(endpointKey));
-    this.memberAddrs = new Set([...next.values()].map((p) => p.addr));
+    this.memberEndpoints = new Endpoints(next.values());
     const legacy = members.filter((m) => m.selfContainedAuth && m.name !== this.store.name);
-    this.legacyEndpoints = new Set(legacy.map(endpointKey));
-    this.legacyAddrs = new Set(legacy.map((m) => m.addr));
+    this.legacyEndpoints = new Endpoints(legacy);
     if (changed) {
       this.memberList = names;
       this.eager.setMembers([this.store.name, ...names]);
@@ -206,7 +203,7 @@ export class StoreCore {
     this.io.packetsIn++;
     this.io.packetBytesIn += bytes.length;
     this.expireHeld(now);
-    if (!this.memberEndpoints.has(endpointKey(from))) {
+    if (!this.memberEndpoints.has(from)) {
       this.hold(now, from, bytes);
       return;
     }
@@ -218,7 +215,7 @@ export class StoreCore {
   receiveStream(now: number, from: Peer, bytes: Uint8Array): Uint8Array | undefined {
     this.io.streamsIn++;
     this.io.streamBytesIn += bytes.length;
-    if (!this.memberAddrs.has(from.addr)) {
+    if (!this.memberEndpoints.hasAddr(from.addr)) {
       this.rejects.not_member++;
       return undefined;
     }
@@ -228,7 +225,7 @@ export class StoreCore {
     else if (msg) this.handle(now, from, msg);
     this.flush(now);
     // A stream comes from an ephemeral port: a legacy member at that address gets the old form.
-    if (reply && this.legacyAddrs.has(from.addr)) reply = selfContained(reply, this.certOf);
+    if (reply && this.legacyEndpoints.hasAddr(from.addr)) reply = selfContained(reply, this.certOf);
     return reply && this.count(encode(reply), 'stream');
   }
 
@@ -379,7 +376,7 @@ export class StoreCore {
     if (this.held.length === 0) return;
     const keep: typeof this.held = [];
     const ready: typeof this.held = [];
-    for (const h of this.held) (this.memberEndpoints.has(endpointKey(h.from)) ? ready : keep).push(h);
+    for (const h of this.held) (this.memberEndpoints.has(h.from) ? ready : keep).push(h);
     this.held = keep;
     for (const h of ready) {
       this.io.heldReplayed++;
@@ -412,7 +409,7 @@ export class StoreCore {
       this.io.unroutable++;
       return;
     }
-    const bytes = encode(this.legacyEndpoints.has(endpointKey(peer)) ? selfContained(msg, this.certOf) : msg);
+    const bytes = encode(this.legacyEndpoints.has(peer) ? selfContained(msg, this.certOf) : msg);
     const out: StoreOutput =
       mode === 'auto' && bytes.length <= this.config.udpPayload
         ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
@@ -457,5 +454,3 @@ export class StoreCore {
     this.ownEpochAt = now + this.config.ownEpochHoldMs;
   }
 }
-
-const endpointKey = (p: Peer): string => `${p.addr}:${p.port}`;
