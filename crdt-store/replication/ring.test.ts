@@ -98,6 +98,7 @@ t.test('digest: equal contents give equal roots whatever the order; differing gr
   const diff = a.differingGroups(b.groups());
   t.equal(diff.length, 1);
   t.ok(a.docsIn(diff[0]).some((d) => d.docId === 'n/node-7'));
+  t.same(Object.keys(a.docsIn(diff[0])[0]).sort(), ['docId', 'epoch', 'hash'], 'what a sync message lists, no more');
   b.set('n/node-7', 1, 7 * 7919);
   t.equal(a.root(), b.root(), 'XOR undoes an update exactly');
   b.remove('n/node-3');
