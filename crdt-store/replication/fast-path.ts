@@ -218,8 +218,8 @@ export class FastPath {
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
-      const k = this.known.get(c.id);
-      if (k?.seen) {
+      const k = this.known.getOrAdd(c.id, unknown);
+      if (k.seen) {
         this.stats.duplicates++;
         continue;
       }
@@ -227,7 +227,7 @@ export class FastPath {
       if (outcome === 'invalid') {
         this.badChanges++;
         // Not kept: made-up changes must not push real ones out of the window.
-        if (k) this.known.delete(c.id);
+        this.known.delete(c.id);
         continue;
       }
       if (outcome === 'incomplete') this.stats.incomplete++;
@@ -236,11 +236,10 @@ export class FastPath {
         if (m.limit === NO_FORWARD) this.stats.graftedApplied++;
       }
       // Seen even when incomplete: grafting it again would not help, repair will.
-      const known = k ?? this.known.getOrAdd(c.id, unknown);
-      known.seen = true;
+      k.seen = true;
       this.grafts.delete(c.id);
       const hash = outcome === 'incomplete' ? undefined : this.store.changeHash(c.change);
-      if (hash !== undefined) this.gotten(now, c, hash, known);
+      if (hash !== undefined) this.gotten(now, c, hash, k);
     }
     if (m.ann) this.announced(now, from, m.ann);
   }
