@@ -70,9 +70,9 @@ type DecodedChange = ReturnType<WasmApi['decodeChange']>;
  * first. A pushed change is decoded by admission, again for the keys it touches, and with
  * identity for its signature; in a simulator, by every node of the process.
  *
- * Keyed by a number read from the bytes, not by the bytes as a string: that string (a
- * change's length in characters) was made again at every lookup, three per change received,
- * most of what a reception allocated. The bytes are compared on a hit, so a change is never
+ * Keyed by a number read from the bytes, not by the bytes as a string: that string (as many
+ * characters as the change has bytes) was made again at every lookup, three per change
+ * received, the largest thing a reception allocated. The bytes are compared on a hit, so a change is never
  * taken for another whose key it shares: a peer can make its bytes collide with another
  * change's key (the checksum is theirs to write), and costs that change a decode, no more.
  */
@@ -111,25 +111,20 @@ function decodeKey(b: Uint8Array): number {
 export function amDecodeChange(change: Uint8Array): DecodedChange {
   if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
   const key = decodeKey(change);
-  const hit = decoded.get(key);
-  let d: DecodedChange | Error;
-  let bytes: Buffer;
-  if (hit !== undefined && hit.bytes.equals(change)) {
-    d = hit.d;
-    bytes = hit.bytes;
-  } else {
+  let entry = decoded.get(key);
+  if (entry === undefined || !entry.bytes.equals(change)) {
+    let d: DecodedChange | Error;
     try {
       d = wasm.decodeChange(change);
     } catch (err) {
       d = err instanceof Error ? err : new Error(String(err));
     }
-    bytes = Buffer.from(change);
+    entry = { bytes: Buffer.from(change), d };
   }
   // Set again on a hit too: that makes it the most recently used.
-  if (((d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS)
-    decoded.set(key, hit !== undefined && hit.bytes === bytes ? hit : { bytes, d });
-  if (d instanceof Error) throw d;
-  return d;
+  if (((entry.d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) decoded.set(key, entry);
+  if (entry.d instanceof Error) throw entry.d;
+  return entry.d;
 }
 
 /** The change chunks a sync message carries (each a change or a saved document). Throws on bytes that are not one. */
