@@ -129,8 +129,8 @@
 //     by release instead of moving one per reception; a replica shares empty lists; members'
 //     endpoints are looked up by address and port, not as strings; the digest keeps each
 //     document's group; a change id is looked up once per change. 1,000 nodes (views on
-//     100), one after the other, load ~1: d0d598a BASE_WALL s wall / BASE_CPU s CPU, heap BASE_HEAP GB,
-//     peak RSS BASE_RSS GB; now 187.3 / 228.1 s, 1.61 GB, 3.4 GB; every simulated figure the same.
+//     100), one after the other, load ~1: d0d598a 219.8 s wall / 276.1 s CPU, heap 1.80 GB,
+//     peak RSS 3.7 GB; now 187.3 / 228.1 s, 1.61 GB, 3.4 GB; every simulated figure the same.
 //     A young-generation mark-compact (--minor-mc) makes forming 500 nodes 60 % slower.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
