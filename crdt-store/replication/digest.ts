@@ -17,13 +17,8 @@ export interface DigestEntry {
   hash: number;
 }
 
-/** The group is kept: every update of a document's heads would hash its id again. */
-interface Entry extends DigestEntry {
-  readonly group: number;
-}
-
 export class Digest {
-  private readonly entries = new Map<DocId, Entry>();
+  private readonly entries = new Map<DocId, DigestEntry>();
   private readonly groupHashes = new Uint32Array(DIGEST_GROUPS);
   private readonly members: Set<DocId>[] = Array.from({ length: DIGEST_GROUPS }, () => new Set());
   private rootCache: number | undefined;
@@ -31,15 +26,15 @@ export class Digest {
   set(docId: DocId, epoch: number, hash: number): void {
     const old = this.entries.get(docId);
     if (old?.epoch === epoch && old.hash === hash) return;
+    const g = groupOf(docId);
     if (old) {
-      this.groupHashes[old.group] ^= old.hash ^ hash;
+      this.groupHashes[g] ^= old.hash ^ hash;
       old.epoch = epoch;
       old.hash = hash;
     } else {
-      const group = groupOf(docId);
-      this.groupHashes[group] ^= hash;
-      this.entries.set(docId, { epoch, hash, group });
-      this.members[group].add(docId);
+      this.groupHashes[g] ^= hash;
+      this.entries.set(docId, { epoch, hash });
+      this.members[g].add(docId);
     }
     this.rootCache = undefined;
   }
@@ -47,9 +42,10 @@ export class Digest {
   remove(docId: DocId): void {
     const old = this.entries.get(docId);
     if (!old) return;
-    this.groupHashes[old.group] ^= old.hash;
+    const g = groupOf(docId);
+    this.groupHashes[g] ^= old.hash;
     this.entries.delete(docId);
-    this.members[old.group].delete(docId);
+    this.members[g].delete(docId);
     this.rootCache = undefined;
   }
 
@@ -80,9 +76,6 @@ export class Digest {
 
   /** The documents of group `g`, with their epochs and hashes. */
   docsIn(g: number): { docId: DocId; epoch: number; hash: number }[] {
-    return [...this.members[g]].map((docId) => {
-      const { epoch, hash } = this.entries.get(docId)!;
-      return { docId, epoch, hash };
-    });
+    return [...this.members[g]].map((docId) => ({ docId, ...this.entries.get(docId)! }));
   }
 }
