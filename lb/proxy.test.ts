@@ -202,11 +202,16 @@ t.test('UDP: sessions spread, replies come back, removal applies to new sessions
     );
   const lb = await start(t, store);
   const listen = lb.dnsVips.get('web')!;
+  // Each client keeps its socket until the test ends: a closed one's port can be handed to
+  // the next client, which then joins the first one's session (CI saw 11 / 9 once).
+  const clients: dgram.Socket[] = [];
+  t.teardown(() => clients.forEach((s) => s.close()));
   const ask = () =>
     new Promise<string>((resolve) => {
       const s = dgram.createSocket('udp4');
-      const timer = setTimeout(() => (s.close(), resolve('timeout')), 2000);
-      s.on('message', (m) => (clearTimeout(timer), s.close(), resolve(String(m))));
+      clients.push(s);
+      const timer = setTimeout(() => resolve('timeout'), 2000);
+      s.on('message', (m) => (clearTimeout(timer), resolve(String(m))));
       s.send('x', VIP_PORT + 3, listen);
     });
   const got: Record<string, number> = {};
