@@ -61,21 +61,30 @@ export const sharedDocId = (bucket: number): DocId => `s/${bucket}`;
 export const bucketOf = (key: string): number => murmur3(key, 0x5eed) % SHARED_BUCKETS;
 
 /** What a document id names, or undefined for an id no node would use (from the wire). */
-export function parseDocId(id: unknown): DocKind | undefined {
+export const parseDocId = (id: unknown): DocKind | undefined => knownDocId(id)?.kind;
+
+/**
+ * `id` as the one string of its content this process keeps, or undefined for an id no node
+ * would use. Ids decoded from the wire are new strings at every packet; every table keyed
+ * by document then finds the kept one by pointer, without hashing and comparing characters.
+ */
+export const canonicalDocId = (id: unknown): DocId | undefined => knownDocId(id)?.id;
+
+function knownDocId(id: unknown): { id: DocId; kind: DocKind } | undefined {
   if (typeof id !== 'string') return undefined;
-  let kind = docKinds.get(id);
-  if (kind === undefined) {
-    kind = docKindOf(id);
-    if (kind !== undefined) docKinds.set(id, kind);
+  let known = docIds.get(id);
+  if (known === undefined) {
+    const kind = docKindOf(id);
+    if (kind !== undefined) docIds.set(id, (known = { id, kind }));
   }
-  return kind;
+  return known;
 }
 
 /**
- * Document kinds by id, made once (frozen: every holder shares one). Each change received
+ * Document ids and kinds, made once (frozen: every holder shares one). Each change received
  * is parsed against its document's id, twice; and every replica keeps its document's kind.
  */
-const docKinds = new LruMap<string, DocKind>(4096);
+const docIds = new LruMap<string, { id: DocId; kind: DocKind }>(4096);
 
 function docKindOf(id: string): DocKind | undefined {
   if (id.startsWith('n/')) {

@@ -241,9 +241,10 @@ export class ReplicaDoc {
   headsHash(): number {
     if (this.headsHashCache === undefined) {
       const heads = [...this.heads()].sort().join(',');
-      this.headsHashCache = murmur3(`${this.id}@${this.epoch}:${heads}`, 0xd1 /* digest seed */);
+      // Kept as an int32, unboxed in the replica (digest.ts says why).
+      this.headsHashCache = murmur3(`${this.id}@${this.epoch}:${heads}`, 0xd1 /* digest seed */) | 0;
     }
-    return this.headsHashCache;
+    return this.headsHashCache >>> 0;
   }
 
   get changeCount(): number {

@@ -182,7 +182,7 @@ export class StoreCore {
    */
   setMembers(now: number, members: readonly Member[], alive?: readonly string[]): void {
     const next = new Map<string, Peer>();
-    for (const m of members) if (m.name !== this.store.name) next.set(m.name, { addr: m.addr, port: m.port });
+    for (const m of members) if (m.name !== this.store.name) next.set(m.name, m);
     const names = [...next.keys()];
     const changed = names.length !== this.memberList.length || names.some((n) => !this.members.has(n));
     this.members = next;

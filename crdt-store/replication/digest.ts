@@ -17,23 +17,33 @@ export interface DigestEntry {
   hash: number;
 }
 
+/**
+ * An entry as kept: the hash as an int32, which V8 holds in the object itself. A uint32 past
+ * 2^31 in a field is a number object of its own: one more per document on every node.
+ */
+interface Kept {
+  epoch: number;
+  hash32: number;
+}
+
 export class Digest {
-  private readonly entries = new Map<DocId, DigestEntry>();
+  private readonly entries = new Map<DocId, Kept>();
   private readonly groupHashes = new Uint32Array(DIGEST_GROUPS);
   private readonly members: Set<DocId>[] = Array.from({ length: DIGEST_GROUPS }, () => new Set());
   private rootCache: number | undefined;
 
   set(docId: DocId, epoch: number, hash: number): void {
+    const hash32 = hash | 0;
     const old = this.entries.get(docId);
-    if (old?.epoch === epoch && old.hash === hash) return;
+    if (old?.epoch === epoch && old.hash32 === hash32) return;
     const g = groupOf(docId);
     if (old) {
-      this.groupHashes[g] ^= old.hash ^ hash;
+      this.groupHashes[g] ^= old.hash32 ^ hash32;
       old.epoch = epoch;
-      old.hash = hash;
+      old.hash32 = hash32;
     } else {
-      this.groupHashes[g] ^= hash;
-      this.entries.set(docId, { epoch, hash });
+      this.groupHashes[g] ^= hash32;
+      this.entries.set(docId, { epoch, hash32 });
       this.members[g].add(docId);
     }
     this.rootCache = undefined;
@@ -43,14 +53,15 @@ export class Digest {
     const old = this.entries.get(docId);
     if (!old) return;
     const g = groupOf(docId);
-    this.groupHashes[g] ^= old.hash;
+    this.groupHashes[g] ^= old.hash32;
     this.entries.delete(docId);
     this.members[g].delete(docId);
     this.rootCache = undefined;
   }
 
   get(docId: DocId): DigestEntry | undefined {
-    return this.entries.get(docId);
+    const e = this.entries.get(docId);
+    return e && { epoch: e.epoch, hash: e.hash32 >>> 0 };
   }
 
   get size(): number {
@@ -76,6 +87,9 @@ export class Digest {
 
   /** The documents of group `g`, with their epochs and hashes. */
   docsIn(g: number): { docId: DocId; epoch: number; hash: number }[] {
-    return [...this.members[g]].map((docId) => ({ docId, ...this.entries.get(docId)! }));
+    return [...this.members[g]].map((docId) => {
+      const e = this.entries.get(docId)!;
+      return { docId, epoch: e.epoch, hash: e.hash32 >>> 0 };
+    });
   }
 }

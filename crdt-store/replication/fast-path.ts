@@ -87,8 +87,13 @@ export interface FastPathStats {
 interface Known {
   /** Taken (applied, or left to repair): neither applied nor announced again. */
   seen: boolean;
-  /** The range (limit) a push that began with this change was last forwarded for (NaN: never). */
-  forwardedFor: number;
+  /**
+   * The range (limit) a push that began with this change was last forwarded for, as its
+   * high and low LIMIT_SPLIT bits (high -1: never). A field holding a 52-bit ring position
+   * would be a number object of its own, one per change known: two small integers are not.
+   */
+  forwardedHigh: number;
+  forwardedLow: number;
   /**
    * Where the change is, once this node has it: enough to read it back from the store for a
    * graft. Not its epoch: a change is found only in the epoch that holds it (a new epoch is a
@@ -99,7 +104,22 @@ interface Known {
   hash: string | undefined;
 }
 
-const unknown = (): Known => ({ seen: false, forwardedFor: NaN, docId: undefined, hash: undefined });
+const unknown = (): Known => ({ seen: false, forwardedHigh: -1, forwardedLow: 0, docId: undefined, hash: undefined });
+
+const LIMIT_SPLIT = 2 ** 26;
+// `| 0`: both halves are under 2^26, and an int32 result is what V8 keeps unboxed (a
+// division's result stays a double, and one double stored makes the field boxed in every entry).
+const highOf = (limit: number): number => Math.floor(limit / LIMIT_SPLIT) | 0;
+const lowOf = (limit: number): number => (limit % LIMIT_SPLIT) | 0;
+
+/** Whether a push beginning with `k` was last forwarded for `limit` (a ring position, not NO_FORWARD). */
+const forwardedFor = (k: Known, limit: number): boolean =>
+  k.forwardedHigh === highOf(limit) && k.forwardedLow === lowOf(limit);
+
+function forwarded(k: Known, limit: number): void {
+  k.forwardedHigh = highOf(limit);
+  k.forwardedLow = lowOf(limit);
+}
 
 /** Sends to a member by name, or to an address. */
 export type SendTo = (to: string | Peer, msg: Message) => void;
@@ -210,8 +230,8 @@ export class FastPath {
     // Forward first: the subtree's latency then does not include applying it here.
     const first =
       m.changes.length > 0 && m.limit !== NO_FORWARD ? this.known.getOrAdd(m.changes[0].id, unknown) : undefined;
-    if (first && first.forwardedFor !== m.limit) {
-      first.forwardedFor = m.limit;
+    if (first && !forwardedFor(first, m.limit)) {
+      forwarded(first, m.limit);
       const children = this.eager.children(this.self, m.limit);
       const ann = children.length > 0 ? this.announcements(now, m.changes) : undefined;
       for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);

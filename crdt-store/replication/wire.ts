@@ -14,7 +14,8 @@
 //   sync-reply  the responder's Automerge sync messages
 
 import { Packr } from 'msgpackr';
-import { parseDocId, type DocId } from '../names.js';
+import { LruMap } from '../../base/lru.js';
+import { canonicalDocId, type DocId } from '../names.js';
 import { DIGEST_GROUPS } from './digest.js';
 
 /** 8 bytes of an Automerge change hash, as 16 hex digits: enough to tell changes apart in dedup windows. */
@@ -104,6 +105,27 @@ const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: 
 const idBytes = (id: ChangeId): Buffer => Buffer.from(id, 'hex');
 const idHex = (b: Uint8Array): ChangeId => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+/**
+ * Change ids decoded, one string per id (off: 0, as in an agent, which takes each change
+ * once). Every node of a simulator decodes every id, and its window keeps a string of its
+ * own for each: N^2 strings of the same N.
+ */
+let sharedIds: LruMap<ChangeId, ChangeId> | undefined;
+
+/** Keep up to `entries` decoded change ids one string each (0: none, the default). */
+export function shareChangeIds(entries: number): void {
+  sharedIds = entries > 0 ? new LruMap(entries) : undefined;
+}
+
+function changeIdOf(b: Uint8Array): ChangeId {
+  const id = idHex(b);
+  if (!sharedIds) return id;
+  const kept = sharedIds.get(id);
+  if (kept !== undefined) return kept;
+  sharedIds.set(id, id);
+  return id;
+}
+
 /** The id of a change from its Automerge hash (64 hex digits). */
 export const changeId = (hash: string): ChangeId => hash.slice(0, 16);
 
@@ -173,10 +195,10 @@ const fail = (reason: RejectReason = 'invalid_field'): never => {
 const u32 = (v: unknown): number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail();
 const epoch = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail());
-const docId = (v: unknown): DocId => (typeof v === 'string' && parseDocId(v) ? v : fail());
+const docId = (v: unknown): DocId => canonicalDocId(v) ?? fail();
 const name = (v: unknown): string => (typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME ? v : fail());
 const bytes = (v: unknown): Uint8Array => (v instanceof Uint8Array && v.length > 0 ? v : fail());
-const id = (v: unknown): ChangeId => (v instanceof Uint8Array && v.length === 8 ? idHex(v) : fail());
+const id = (v: unknown): ChangeId => (v instanceof Uint8Array && v.length === 8 ? changeIdOf(v) : fail());
 const limit = (v: unknown): number =>
   v === NO_FORWARD || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 52) ? (v as number) : fail();
 const list = <T>(v: unknown, each: (x: unknown) => T, max = MAX_ITEMS): T[] => {

@@ -14,7 +14,8 @@ import type { Json } from '../../crdt-store/json-value.js';
 import type { KeyOwnerRule } from '../../crdt-store/admission.js';
 import type { ChangeAuth } from '../../crdt-store/change-auth.js';
 import { Journal, type JournalOptions } from '../../crdt-store/persist/journal.js';
-import { StoreCore, type ReplicationConfig } from '../../crdt-store/replication/core.js';
+import { StoreCore, type Member, type ReplicationConfig } from '../../crdt-store/replication/core.js';
+import { shareChangeIds } from '../../crdt-store/replication/wire.js';
 import { murmur3 } from '../../crdt-store/hash.js';
 import { DocPool } from '../../crdt-store/doc-pool.js';
 import { amDecodeCacheSize } from '../../crdt-store/automerge.js';
@@ -63,14 +64,23 @@ export class StoreCluster {
   private readonly seed: number;
   /** Nodes whose member refresh is queued for this instant (see queueRefresh). */
   private readonly refreshQueued = new Set<string>();
+  /**
+   * Each member's store endpoint, one object per member for every node's store (a store
+   * keeps the ones it is given: N^2 objects if every node were given its own).
+   */
+  private readonly storeEndpoints = new Map<string, Member>();
   /** The documents the stores share (StoreClusterOptions.shareDocs), if they do. */
   readonly docPool: DocPool | undefined;
 
   constructor(private readonly opts: StoreClusterOptions) {
     this.seed = opts.seed ?? 1;
     this.docPool = opts.shareDocs === true ? new DocPool() : opts.shareDocs || undefined;
-    // Every node decodes every change: keep them all decoded once (this process's cache).
-    if (this.docPool) amDecodeCacheSize(65_536);
+    // Every node decodes every change: keep them all decoded once (this process's cache),
+    // and their ids one string each.
+    if (this.docPool) {
+      amDecodeCacheSize(65_536);
+      shareChangeIds(65_536);
+    }
     this.membership = new MembershipCluster(opts);
     for (const name of this.membership.names()) this.addSlot(name);
     this.membership.onEvent((e) => this.queueRefresh(e.observer));
@@ -249,6 +259,12 @@ export class StoreCluster {
     });
   }
 
+  private storeEndpoint(name: string, addr: string): Member {
+    let m = this.storeEndpoints.get(name);
+    if (m?.addr !== addr) this.storeEndpoints.set(name, (m = { name, addr, port: STORE_PORT }));
+    return m;
+  }
+
   /** Feeds `name`'s store the live members of its own membership view. */
   private refreshMembers(name: string): void {
     const slot = this.slots.get(name);
@@ -258,7 +274,7 @@ export class StoreCluster {
     const view = this.membership.view(name) ?? [];
     const live = view
       .filter((m) => m.state === 'alive' || m.state === 'suspect')
-      .map((m) => ({ name: m.name, addr: m.addr, port: STORE_PORT }));
+      .map((m) => this.storeEndpoint(m.name, m.addr));
     host.deliver(() => {
       if (slot.app !== app) return;
       app.core.setMembers(host.now, live);
