@@ -238,7 +238,7 @@ export class FastPath {
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
-      const k = this.known.getOrAdd(c.id, unknown);
+      const k = c === m.changes[0] && first ? first : this.known.getOrAdd(c.id, unknown);
       if (k.seen) {
         this.stats.duplicates++;
         continue;
