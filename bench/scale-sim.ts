@@ -134,6 +134,21 @@
 //     timing now follow a full collection: at 1,000 nodes forming's last major one (2 s of
 //     marking) fell into one or the other depending on the code. A young-generation
 //     mark-compact (--minor-mc) makes forming 500 nodes 60 % slower.
+//   Sixth pass (2026-12-06). perf (V8's own work included): at 1,000 nodes scavenges took
+//     32.6 s of the main thread (35-60 ms each past 1 GB of heap, ~2 MB promoted each),
+//     Map lookups on cold per-node tables 13.5 % of all samples (18 % of the main thread's).
+//     A heap snapshot after forming 300 nodes: 16.6 objects per (node, document) pair. Cut
+//     to ~8: the window's forwarded range as two 26-bit integers, not a boxed 52-bit number;
+//     the digest's and a replica's heads hash as an int32; change ids decoded as one string
+//     per id and document ids as the process's one string (wire.ts, names.ts); a store keeps
+//     the member objects it is given, shared by the simulator; and the store's live view kept
+//     as where it differs from all (views.ts). Heap per pair at 150 nodes 1,848 -> ~1,460 B
+//     (props/sim/store-memory.test.ts). 1,000 nodes (views on 100), alternating with
+//     82a21fa at load 2.4-5: heap 1.58 -> 1.24-1.25 GB, peak RSS 3.3-3.35 -> 2.9 GB; forming
+//     167.7 and 221.4 s wall against 179.5 and 198.2 (this machine's noise is larger than
+//     the change); at 600 nodes, four rounds, min form CPU 52.5 s against 54.6, median 59.3
+//     against 59.9. Fewer objects cut memory by a fifth, not time: what is left is the
+//     mutator's lookups, one cold table after another per reception.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
