@@ -7,28 +7,12 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { Holders, Views, VIEWS, type ViewName, type WatchEvent } from './views.js';
-import { ReplicaDoc, textOf, type StoreRecord } from './replica-doc.js';
-import { DEFAULT_VALUE_LIMITS } from './json-value.js';
-import { actorId, SHARED_OWNER } from './names.js';
+import { textOf, type StoreRecord } from './replica-doc.js';
+import { docOf } from './replica-doc.fixture.js';
+import { SHARED_OWNER } from './names.js';
 
 const KEYS = ['k0', 'k1', 'k2'];
 const OWNERS = [SHARED_OWNER, 'a', 'b', 'c'];
-
-let epochs = 0;
-function docOf(owner: string, values: Record<string, string>): ReplicaDoc {
-  const kind = owner === SHARED_OWNER ? ({ kind: 'shared', bucket: 0 } as const) : ({ kind: 'own', owner } as const);
-  const id = owner === SHARED_OWNER ? 's/0' : `n/${owner}`;
-  const doc = ReplicaDoc.create(
-    id,
-    kind,
-    ++epochs,
-    actorId(owner === SHARED_OWNER ? 'x' : owner, epochs),
-    DEFAULT_VALUE_LIMITS,
-  );
-  for (const [k, v] of Object.entries(values)) doc.put(k, JSON.stringify(v));
-  doc.commit();
-  return doc;
-}
 
 type Step =
   | { op: 'add'; doc: number; key: number }

@@ -3,25 +3,8 @@
 // hears exactly one event per visible difference.
 import t from 'tap';
 import { Holders, Views, type WatchEvent } from './views.js';
-import { ReplicaDoc } from './replica-doc.js';
-import { DEFAULT_VALUE_LIMITS } from './json-value.js';
-import { actorId, SHARED_OWNER } from './names.js';
-
-let epochs = 0;
-function docOf(owner: string, values: Record<string, unknown> = {}): ReplicaDoc {
-  const kind = owner === SHARED_OWNER ? ({ kind: 'shared', bucket: 0 } as const) : ({ kind: 'own', owner } as const);
-  const id = owner === SHARED_OWNER ? 's/0' : `n/${owner}`;
-  const doc = ReplicaDoc.create(
-    id,
-    kind,
-    ++epochs,
-    actorId(owner === SHARED_OWNER ? 'shared' : owner, epochs),
-    DEFAULT_VALUE_LIMITS,
-  );
-  for (const [k, v] of Object.entries(values)) doc.put(k, JSON.stringify(v));
-  doc.commit();
-  return doc;
-}
+import { docOf } from './replica-doc.fixture.js';
+import { SHARED_OWNER } from './names.js';
 
 /** A Views over `holders`, with a liveness set the test changes, and the events it heard. */
 function viewsOf(
