@@ -81,8 +81,8 @@ function knownDocId(id: unknown): { id: DocId; kind: DocKind } | undefined {
 }
 
 /**
- * Document ids and kinds, made once (frozen: every holder shares one). Each change received
- * is parsed against its document's id, twice; and every replica keeps its document's kind.
+ * Document ids and kinds, made once (kinds frozen: every holder shares one). Each change
+ * received is parsed against its document's id, twice; and every replica keeps its kind.
  */
 const docIds = new LruMap<string, { id: DocId; kind: DocKind }>(4096);
 
