@@ -144,11 +144,12 @@
 //     the member objects it is given, shared by the simulator; and the store's live view kept
 //     as where it differs from all (views.ts). Heap per pair at 150 nodes 1,848 -> ~1,460 B
 //     (props/sim/store-memory.test.ts). 1,000 nodes (views on 100), alternating with
-//     82a21fa at load 2.4-5: heap 1.58 -> 1.24-1.25 GB, peak RSS 3.3-3.35 -> 2.9 GB; forming
-//     167.7 and 221.4 s wall against 179.5 and 198.2 (this machine's noise is larger than
-//     the change); at 600 nodes, four rounds, min form CPU 52.5 s against 54.6, median 59.3
-//     against 59.9. Fewer objects cut memory by a fifth, not time: what is left is the
-//     mutator's lookups, one cold table after another per reception.
+//     82a21fa, four pairs at load 0.1-5: heap 1.57-1.59 -> 1.24-1.25 GB, peak RSS 3.2-3.35
+//     -> 2.9 GB; forming 167.7-221.4 s wall (median 182.3) against 179.5-224.4 (median
+//     200.0), faster in three pairs of four; at 600 nodes, four rounds, min form CPU 52.5 s
+//     against 54.6, median 59.3 against 59.9. Fewer objects cut memory by a fifth and time by
+//     less than a tenth: what is left is the mutator's lookups, one cold table after another
+//     per reception.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
