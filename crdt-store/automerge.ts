@@ -72,9 +72,10 @@ type DecodedChange = ReturnType<WasmApi['decodeChange']>;
  *
  * Keyed by a number read from the bytes, not by the bytes as a string: that string (as many
  * characters as the change has bytes) was made again at every lookup, three per change
- * received, the largest thing a reception allocated. The bytes are compared on a hit, so a change is never
- * taken for another whose key it shares: a peer can make its bytes collide with another
- * change's key (the checksum is theirs to write), and costs that change a decode, no more.
+ * received, the largest thing a reception allocated. The bytes are compared on a hit, so a
+ * change is never taken for another whose key it shares: a peer can make its bytes collide
+ * with another change's key (the checksum is theirs to write), and costs that change a
+ * decode, no more.
  */
 interface Decoded {
   /** A copy: a view would pin the packet it came in. */
