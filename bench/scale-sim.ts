@@ -339,6 +339,8 @@ function bootFull(nodes: number, seed: number): FullStack {
     persist: process.env.BENCH_SCALE_PERSIST === '1',
     // BENCH_SCALE_SHARE=0: every node its own copy of every document (for before/after figures).
     shareDocs: process.env.BENCH_SCALE_SHARE !== '0',
+    // BENCH_SCALE_SHARE_MSGS=0: every node decodes every packet (for before/after figures).
+    shareMessages: process.env.BENCH_SCALE_SHARE_MSGS !== '0',
     onStart: (name, store) => {
       if (VIEWS_EVERY > 1 && Number(name.slice(name.lastIndexOf('-') + 1)) % VIEWS_EVERY !== 0) return;
       const zone = new Zone({ nodeName: name });

@@ -73,7 +73,14 @@ export interface Member {
 export type ArrivalPath = 'push' | 'graft' | 'repair';
 
 export type StoreOutput =
-  { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
+  | {
+      kind: 'packet';
+      to: Peer;
+      bytes: Uint8Array;
+      /** The message the bytes encode, with StoreCoreOptions.shareMessages only. */
+      msg?: Message;
+    }
+  | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
 
 export interface ReplicationStats {
   fastPath: FastPathStats;
@@ -106,6 +113,12 @@ export interface StoreCoreOptions {
    * up every hop's apply time. It must not call back into the core.
    */
   emit?: (output: StoreOutput) => void;
+  /**
+   * A packet output also carries the message it encodes, for a simulator to hand to the
+   * receiving core instead of its bytes (receivePacket's msg): every simulated node would
+   * otherwise decode every push. The bytes are made all the same, and counted.
+   */
+  shareMessages?: boolean;
 }
 
 export class StoreCore {
@@ -123,13 +136,14 @@ export class StoreCore {
   private memberEndpoints = new Endpoints();
   /** Store endpoints of members that read only self-contained auth records (self-contained.ts). */
   private legacyEndpoints = new Endpoints();
-  private held: { at: number; from: Peer; bytes: Uint8Array }[] = [];
+  private held: { at: number; from: Peer; bytes: Uint8Array; msg: Message | undefined }[] = [];
   private outbox: LocalChange[] = [];
   /** The new epoch's first change, until the node's first write or ownEpochAt. */
   private ownEpoch: LocalChange | undefined;
   private ownEpochAt = Infinity;
   private outputs: StoreOutput[] = [];
   private readonly emit: ((o: StoreOutput) => void) | undefined;
+  private readonly shareMessages: boolean;
   /** What the core is applying right now (a watch handler called from inside it reads this). */
   private via: ArrivalPath | undefined;
   private nextRepairAt: number;
@@ -154,6 +168,7 @@ export class StoreCore {
     this.rng = opts.rng;
     this.config = { ...DEFAULT_REPLICATION, ...opts.config };
     this.emit = opts.emit;
+    this.shareMessages = opts.shareMessages ?? false;
     this.eager = new BroadcastRing(0, this.config.treeFanout);
     const send = (to: string | Peer, msg: Message, mode: 'auto' | 'request' = 'auto') => this.send(to, msg, mode);
     this.fast = new FastPath(this.store.name, this.store, this.eager, this.lazy, this.config, send);
@@ -199,15 +214,19 @@ export class StoreCore {
     this.flush(now);
   }
 
-  receivePacket(now: number, from: Peer, bytes: Uint8Array): void {
+  /**
+   * A datagram. `msg` is what `bytes` decode to, given only by a simulator that passes its
+   * nodes' messages on whole (StoreCoreOptions.shareMessages): the bytes are then not decoded.
+   */
+  receivePacket(now: number, from: Peer, bytes: Uint8Array, msg?: Message): void {
     this.io.packetsIn++;
     this.io.packetBytesIn += bytes.length;
     this.expireHeld(now);
     if (!this.memberEndpoints.has(from)) {
-      this.hold(now, from, bytes);
+      this.hold(now, from, bytes, msg);
       return;
     }
-    this.take(now, from, bytes);
+    this.take(now, from, bytes, msg);
     this.flush(now);
   }
 
@@ -345,12 +364,12 @@ export class StoreCore {
     }
   }
 
-  private take(now: number, from: Peer, bytes: Uint8Array): void {
-    const msg = this.decode(bytes);
+  private take(now: number, from: Peer, bytes: Uint8Array, shared: Message | undefined): void {
+    const msg = shared ?? this.decode(bytes);
     if (msg) this.handle(now, from, msg);
   }
 
-  private hold(now: number, from: Peer, bytes: Uint8Array): void {
+  private hold(now: number, from: Peer, bytes: Uint8Array, msg: Message | undefined): void {
     if (this.config.heldPackets <= 0) {
       this.rejects.not_member++;
       return;
@@ -359,7 +378,7 @@ export class StoreCore {
       this.held.shift();
       this.rejects.not_member++;
     }
-    this.held.push({ at: now, from, bytes });
+    this.held.push({ at: now, from, bytes, msg });
   }
 
   private expireHeld(now: number): void {
@@ -380,7 +399,7 @@ export class StoreCore {
     this.held = keep;
     for (const h of ready) {
       this.io.heldReplayed++;
-      this.take(now, h.from, h.bytes);
+      this.take(now, h.from, h.bytes, h.msg);
     }
   }
 
@@ -409,10 +428,13 @@ export class StoreCore {
       this.io.unroutable++;
       return;
     }
-    const bytes = encode(this.legacyEndpoints.has(peer) ? selfContained(msg, this.certOf) : msg);
+    const sent = this.legacyEndpoints.has(peer) ? selfContained(msg, this.certOf) : msg;
+    const bytes = encode(sent);
     const out: StoreOutput =
       mode === 'auto' && bytes.length <= this.config.udpPayload
-        ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
+        ? this.shareMessages
+          ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet'), msg: sent }
+          : { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
         : { kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' };
     if (this.emit) this.emit(out);
     else this.outputs.push(out);

@@ -133,22 +133,7 @@ export function encode(m: Message): Uint8Array {
   const code = CODE.get(m.t)!;
   switch (m.t) {
     case 'push':
-      return packr.pack(
-        withTail(
-          [
-            code,
-            m.origin,
-            m.limit,
-            m.changes.map((c) =>
-              c.auth
-                ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth]
-                : [c.docId, c.epoch, idBytes(c.id), c.change],
-            ),
-          ],
-          m.certs,
-          m.ann,
-        ),
-      );
+      return encodePush(code, m);
     case 'ihave':
       return packr.pack([code, m.items.map((c) => [c.docId, c.epoch, idBytes(c.id)])]);
     case 'graft':
@@ -167,6 +152,41 @@ export function encode(m: Message): Uint8Array {
     case 'sync-reply':
       return packr.pack(withCerts([code, m.session, m.items.map(syncItem), m.more], m.certs));
   }
+}
+
+type Push = Extract<Message, { t: 'push' }>;
+
+/**
+ * Each change list's msgpack, kept as long as the list lives: a relay sends one list to each
+ * of its children, and a simulator's nodes pass one list on (props/sim StoreCluster
+ * shareMessages), so it is encoded once, not once per push.
+ */
+const packedChanges = new WeakMap<readonly WireChange[], Uint8Array>();
+
+const changeTuple = (c: WireChange) =>
+  c.auth ? [c.docId, c.epoch, idBytes(c.id), c.change, c.auth] : [c.docId, c.epoch, idBytes(c.id), c.change];
+
+/**
+ * [code, origin, limit, changes, ...tail], byte for byte as packing it whole would give:
+ * a msgpack array is its header and then each element's own encoding.
+ */
+function encodePush(code: number, m: Push): Uint8Array {
+  let changes = packedChanges.get(m.changes);
+  if (!changes) {
+    changes = packr.pack(m.changes.map(changeTuple));
+    // Frozen: a list changed after this would go out as it was (strict mode throws instead).
+    packedChanges.set(Object.freeze(m.changes), changes);
+  }
+  const tail = withTail([], m.certs, m.ann);
+  // Both arrays are short (3 and at most 2 elements): a one-byte header each (0x90 | length).
+  const head = packr.pack([code, m.origin, m.limit]);
+  const rest = packr.pack(tail).subarray(1);
+  const out = Buffer.allocUnsafe(head.length + changes.length + rest.length);
+  out.set(head, 0);
+  out[0] = 0x90 | (4 + tail.length);
+  out.set(changes, head.length);
+  out.set(rest, head.length + changes.length);
+  return out;
 }
 
 /** Certificates go last, and only when there are some: a message without is as before. */

@@ -4,9 +4,13 @@
 // real event-loop turn.
 
 import type { StoreCore, StoreOutput } from '../../crdt-store/replication/core.js';
+import type { Message } from '../../crdt-store/replication/wire.js';
 import type { Journal } from '../../crdt-store/persist/journal.js';
 import type { SimApp, SimHost } from './host.js';
 import type { SimNetwork } from './network.js';
+
+/** A packet whose message the receiver takes whole (StoreCoreOptions.shareMessages). */
+type SharedPacket = { bytes: Uint8Array; msg: Message };
 
 export interface StoreAppHooks {
   onOutput?(host: SimHost, output: StoreOutput, now: number): void;
@@ -23,7 +27,11 @@ export class StoreApp implements SimApp {
   ) {}
 
   datagram(now: number, from: { addr: string; port: number }, payload: unknown): void {
-    this.core.receivePacket(now, from, payload as Uint8Array);
+    if (payload instanceof Uint8Array) this.core.receivePacket(now, from, payload);
+    else {
+      const shared = payload as SharedPacket;
+      this.core.receivePacket(now, from, shared.bytes, shared.msg);
+    }
     this.drain(now);
   }
 
@@ -50,7 +58,8 @@ export class StoreApp implements SimApp {
   /** Route whatever the core produced; call after driving the core (or its store) directly. */
   drain(now: number): void {
     for (const o of this.core.takeOutputs(now)) {
-      if (o.kind === 'packet') this.network.sendDatagram(this.host, this.port, o.to, o.bytes, o.bytes.length);
+      if (o.kind === 'packet')
+        this.network.sendDatagram(this.host, this.port, o.to, o.msg ? o : o.bytes, o.bytes.length);
       else
         this.network.openStream(this.host, this.port, o.to, o.bytes, o.bytes.length, (r) => (r as Uint8Array).length);
       this.hooks.onOutput?.(this.host, o, now);

@@ -48,6 +48,12 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
    * of every document and N applications of every change. A DocPool, or true for a new one.
    */
   shareDocs?: boolean | DocPool;
+  /**
+   * Hand each packet's message to its receiver whole (StoreCoreOptions.shareMessages), as
+   * the membership simulator does, instead of every node decoding every push. The bytes
+   * are still made and counted. Default false.
+   */
+  shareMessages?: boolean;
   /** Called when a node's store (re)starts, e.g. to attach watches. */
   onStart?(name: string, store: LocalStore): void;
 }
@@ -237,7 +243,13 @@ export class StoreCluster {
       docPool: this.docPool,
     });
     const rng = new Xoshiro128(this.seed ^ murmur3(name, 0x5707e) ^ Math.imul(++slot.starts, 0x9e3779b9));
-    const core = new StoreCore({ store, rng, now: host.now, config: this.opts.replication });
+    const core = new StoreCore({
+      store,
+      rng,
+      now: host.now,
+      config: this.opts.replication,
+      shareMessages: this.opts.shareMessages,
+    });
     slot.app = new StoreApp(core, journal, host, STORE_PORT, this.membership.network, this.opts.hooks);
     host.bind(STORE_PORT, slot.app);
     this.opts.onStart?.(name, store);

@@ -1,23 +1,27 @@
-// StoreClusterOptions.shareDocs (crdt-store/doc-pool.ts) must not change what the stores
-// do: for one seed, every store output (time, sender, destination, bytes) in the same order
-// as without sharing, through writes, loss, a crash and a restart from disk.
+// StoreClusterOptions.shareDocs (crdt-store/doc-pool.ts) and shareMessages (each packet's
+// message handed to its receiver whole, not decoded) must not change what the stores do:
+// for one seed, every store output (time, sender, destination, bytes) in the same order as
+// without sharing, through writes, loss, a crash and a restart from disk.
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { makeConfig } from '../../membership/core/config.js';
 import { StoreCluster } from './store-cluster.js';
 
-function run(shareDocs: boolean, persist: boolean) {
+function run(shareDocs: boolean, persist: boolean, shareMessages = false) {
   const h = createHash('sha256');
   let outputs = 0;
+  let withMessage = 0;
   const c = new StoreCluster({
     nodes: 10,
     seed: 5,
     config: makeConfig('lan'),
     persist,
     shareDocs,
+    shareMessages,
     hooks: {
       onOutput: (host, o, now) => {
         outputs++;
+        if (o.kind === 'packet' && o.msg) withMessage++;
         h.update(`${now}|${host.id}|${o.kind}|${o.to.addr}:${o.to.port}|`);
         h.update(o.bytes);
       },
@@ -39,7 +43,7 @@ function run(shareDocs: boolean, persist: boolean) {
   c.write(names[4]!, `svc/web/${names[4]}/c2`, { port: 2 });
   c.run(8000);
   const view = c.upNodes().map((n) => JSON.stringify(c.store(n).entries('', { view: 'all' })));
-  return { outputs, hash: h.digest('hex'), view, agree: c.storesAgree(), pool: c.docPool?.stats() };
+  return { outputs, hash: h.digest('hex'), view, agree: c.storesAgree(), pool: c.docPool?.stats(), withMessage };
 }
 
 for (const persist of [false, true]) {
@@ -54,3 +58,14 @@ for (const persist of [false, true]) {
     t.ok(shared.pool!.hits > 0, `pool: ${JSON.stringify(shared.pool)}`);
   });
 }
+
+t.test('the same outputs in the same order when packets are handed on whole', async (t) => {
+  const plain = run(true, false);
+  const shared = run(true, false, true);
+  t.equal(shared.outputs, plain.outputs, `${plain.outputs} outputs`);
+  t.equal(shared.hash, plain.hash, 'every output byte for byte');
+  t.same(shared.view, plain.view, 'every store holds the same records');
+  t.ok(shared.agree, 'and the stores agree');
+  t.equal(plain.withMessage, 0);
+  t.ok(shared.withMessage > 400, `${shared.withMessage} packets handed on whole`);
+});
