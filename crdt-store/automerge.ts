@@ -96,6 +96,7 @@ const MAX_CACHED_CHANGE_OPS = 64;
 export function amDecodeCacheSize(entries: number): void {
   decodeCacheEntries = Math.max(0, Math.floor(entries));
   decoded = new LruMap(decodeCacheEntries);
+  lastBytes = lastEntry = undefined;
 }
 
 /**
@@ -108,9 +109,18 @@ function decodeKey(b: Uint8Array): number {
   return (((b[4]! << 24) | (b[5]! << 16) | (b[6]! << 8) | b[7]!) ^ Math.imul(b.length, 0x9e3779b1)) | 0;
 }
 
+/**
+ * The change kept last, by the array it came in: a change received is decoded several times
+ * in a row (admission, its hash, its keys), from the same array, which bytes from the
+ * network are never written into. One array held: one packet pinned, at most.
+ */
+let lastBytes: Uint8Array | undefined;
+let lastEntry: Decoded | undefined;
+
 /** Throws on bytes that are not a change. What it returns is shared: never change it. */
 export function amDecodeChange(change: Uint8Array): DecodedChange {
   if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
+  if (change === lastBytes) return decodedOf(lastEntry!);
   const key = decodeKey(change);
   let entry = decoded.get(key);
   if (entry === undefined || !entry.bytes.equals(change)) {
@@ -123,7 +133,15 @@ export function amDecodeChange(change: Uint8Array): DecodedChange {
     entry = { bytes: Buffer.from(change), d };
   }
   // Set again on a hit too: that makes it the most recently used.
-  if (((entry.d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) decoded.set(key, entry);
+  if (((entry.d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) {
+    decoded.set(key, entry);
+    lastBytes = change;
+    lastEntry = entry;
+  }
+  return decodedOf(entry);
+}
+
+function decodedOf(entry: Decoded): DecodedChange {
   if (entry.d instanceof Error) throw entry.d;
   return entry.d;
 }

@@ -72,15 +72,12 @@ export interface Member {
 /** The path a remote change came in by: an eager push, a graft's answer, or a repair session. */
 export type ArrivalPath = 'push' | 'graft' | 'repair';
 
-export type StoreOutput =
-  | {
-      kind: 'packet';
-      to: Peer;
-      bytes: Uint8Array;
-      /** The message the bytes encode, with StoreCoreOptions.shareMessages only. */
-      msg?: Message;
-    }
-  | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean };
+export type StoreOutput = (
+  { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean }
+) & {
+  /** The message the bytes encode, with StoreCoreOptions.shareMessages only. */
+  msg?: Message;
+};
 
 export interface ReplicationStats {
   fastPath: FastPathStats;
@@ -114,9 +111,9 @@ export interface StoreCoreOptions {
    */
   emit?: (output: StoreOutput) => void;
   /**
-   * A packet output also carries the message it encodes, for a simulator to hand to the
-   * receiving core instead of its bytes (receivePacket's msg): every simulated node would
-   * otherwise decode every push. The bytes are made all the same, and counted.
+   * An output also carries the message it encodes, for a simulator to hand to the receiving
+   * core instead of its bytes (receivePacket's and receiveStream's msg): every simulated node
+   * would otherwise decode every push. The bytes are made all the same, and counted.
    */
   shareMessages?: boolean;
 }
@@ -230,15 +227,15 @@ export class StoreCore {
     this.flush(now);
   }
 
-  /** A stream from a peer; the return value, if any, is its reply. */
-  receiveStream(now: number, from: Peer, bytes: Uint8Array): Uint8Array | undefined {
+  /** A stream from a peer; the return value, if any, is its reply. `shared`: as receivePacket's msg. */
+  receiveStream(now: number, from: Peer, bytes: Uint8Array, shared?: Message): Uint8Array | undefined {
     this.io.streamsIn++;
     this.io.streamBytesIn += bytes.length;
     if (!this.memberEndpoints.hasAddr(from.addr)) {
       this.rejects.not_member++;
       return undefined;
     }
-    const msg = this.decode(bytes);
+    const msg = shared ?? this.decode(bytes);
     let reply: Message | undefined;
     if (msg?.t === 'sync') reply = this.arriving('repair', () => this.repair.onSync(now, from, msg));
     else if (msg) this.handle(now, from, msg);
@@ -432,10 +429,9 @@ export class StoreCore {
     const bytes = encode(sent);
     const out: StoreOutput =
       mode === 'auto' && bytes.length <= this.config.udpPayload
-        ? this.shareMessages
-          ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet'), msg: sent }
-          : { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
+        ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
         : { kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' };
+    if (this.shareMessages) out.msg = sent;
     if (this.emit) this.emit(out);
     else this.outputs.push(out);
   }

@@ -31,10 +31,10 @@ export interface RingChild {
 const placed = new Map<number, LruMap<string, number>>();
 const PLACED_NAMES = 65_536;
 
-function positionOf(name: string, salt: number): number {
+function placedFor(salt: number): LruMap<string, number> {
   let table = placed.get(salt);
   if (!table) placed.set(salt, (table = new LruMap(PLACED_NAMES)));
-  return table.getOrAdd(name, () => position52(name, salt));
+  return table;
 }
 
 export class BroadcastRing {
@@ -42,14 +42,22 @@ export class BroadcastRing {
   // not an object and a map entry per member (every node holds a ring of every member).
   private names: string[] = [];
   private positions = new Float64Array(0);
+  private readonly placed: LruMap<string, number>;
 
   constructor(
     private readonly salt: number,
     private readonly fanout = 2,
-  ) {}
+  ) {
+    this.placed = placedFor(salt);
+  }
 
   position(name: string): number {
-    return positionOf(name, this.salt);
+    // Not getOrAdd: its maker, a closure over the name, would be made at every call (one per packet).
+    const known = this.placed.get(name);
+    if (known !== undefined) return known;
+    const p = position52(name, this.salt);
+    this.placed.set(name, p);
+    return p;
   }
 
   /** The members (this node included), each once. */
@@ -85,12 +93,15 @@ export class BroadcastRing {
     const span = limit === undefined ? RING_SIZE : distance(me, limit) || RING_SIZE;
     const m = this.inRange(i, me, span);
     const runs = Math.min(Math.max(2, this.fanout), m);
-    const picked: number[] = [];
-    for (let r = 0; r < runs; r++) picked.push((i + 1 + Math.floor((r * m) / runs)) % n);
-    return picked.map((k, j) => ({
-      name: this.names[k],
-      limit: j + 1 < picked.length ? this.positions[picked[j + 1]] : (limit ?? me),
-    }));
+    // Each run covers up to where the next one starts; the last, up to the range's end.
+    const out: RingChild[] = [];
+    let start = (i + 1) % n;
+    for (let r = 1; r <= runs; r++) {
+      const next = (i + 1 + Math.floor((r * m) / runs)) % n;
+      out.push({ name: this.names[start], limit: r < runs ? this.positions[next] : (limit ?? me) });
+      start = next;
+    }
+    return out;
   }
 
   /** Where `name` is in ring order (binary search by its position, then its name), if it is a member. */

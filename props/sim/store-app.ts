@@ -9,8 +9,8 @@ import type { Journal } from '../../crdt-store/persist/journal.js';
 import type { SimApp, SimHost } from './host.js';
 import type { SimNetwork } from './network.js';
 
-/** A packet whose message the receiver takes whole (StoreCoreOptions.shareMessages). */
-type SharedPacket = { bytes: Uint8Array; msg: Message };
+/** A packet or stream whose message the receiver takes whole (StoreCoreOptions.shareMessages). */
+type Shared = { bytes: Uint8Array; msg: Message };
 
 export interface StoreAppHooks {
   onOutput?(host: SimHost, output: StoreOutput, now: number): void;
@@ -28,15 +28,15 @@ export class StoreApp implements SimApp {
 
   datagram(now: number, from: { addr: string; port: number }, payload: unknown): void {
     if (payload instanceof Uint8Array) this.core.receivePacket(now, from, payload);
-    else {
-      const shared = payload as SharedPacket;
-      this.core.receivePacket(now, from, shared.bytes, shared.msg);
-    }
+    else this.core.receivePacket(now, from, (payload as Shared).bytes, (payload as Shared).msg);
     this.drain(now);
   }
 
   stream(now: number, from: { addr: string; port: number }, payload: unknown): unknown {
-    const reply = this.core.receiveStream(now, from, payload as Uint8Array);
+    const reply =
+      payload instanceof Uint8Array
+        ? this.core.receiveStream(now, from, payload)
+        : this.core.receiveStream(now, from, (payload as Shared).bytes, (payload as Shared).msg);
     this.drain(now);
     return reply;
   }
@@ -61,7 +61,14 @@ export class StoreApp implements SimApp {
       if (o.kind === 'packet')
         this.network.sendDatagram(this.host, this.port, o.to, o.msg ? o : o.bytes, o.bytes.length);
       else
-        this.network.openStream(this.host, this.port, o.to, o.bytes, o.bytes.length, (r) => (r as Uint8Array).length);
+        this.network.openStream(
+          this.host,
+          this.port,
+          o.to,
+          o.msg ? o : o.bytes,
+          o.bytes.length,
+          (r) => (r as Uint8Array).length,
+        );
       this.hooks.onOutput?.(this.host, o, now);
     }
     this.journal?.flush();

@@ -49,9 +49,9 @@ export interface StoreClusterOptions extends MembershipClusterOptions {
    */
   shareDocs?: boolean | DocPool;
   /**
-   * Hand each packet's message to its receiver whole (StoreCoreOptions.shareMessages), as
-   * the membership simulator does, instead of every node decoding every push. The bytes
-   * are still made and counted. Default false.
+   * Hand each packet's and stream's message to its receiver whole
+   * (StoreCoreOptions.shareMessages), as the membership simulator does, instead of every
+   * node decoding every push. The bytes are still made and counted. Default false.
    */
   shareMessages?: boolean;
   /** Called when a node's store (re)starts, e.g. to attach watches. */
