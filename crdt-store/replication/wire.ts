@@ -181,7 +181,10 @@ function encodePush(code: number, m: Push): Uint8Array {
   // Both arrays are short (3 and at most 2 elements): a one-byte header each (0x90 | length).
   const head = packr.pack([code, m.origin, m.limit]);
   const rest = packr.pack(tail).subarray(1);
-  const out = Buffer.allocUnsafe(head.length + changes.length + rest.length);
+  // Not Buffer.allocUnsafe: its shared 8 KB slabs also hold long-lived small copies (the
+  // decode cache's), and one such copy kept a slab of spent pushes alive (heap per pair at
+  // 150 simulated nodes 1,467 -> 1,602 B).
+  const out = new Uint8Array(head.length + changes.length + rest.length);
   out.set(head, 0);
   out[0] = 0x90 | (4 + tail.length);
   out.set(changes, head.length);
