@@ -150,6 +150,22 @@
 //     against 54.6, median 59.3 against 59.9. Fewer objects cut memory by a fifth and time by
 //     less than a tenth: what is left is the mutator's lookups, one cold table after another
 //     per reception.
+//   Seventh pass (2026-12-06). A reception's allocations, sampled at 300 nodes: ~10 KB, a
+//     third of it msgpack (every relay encoded a push once per child, every node decoded
+//     it). Now a push's change list is encoded once per list (wire.ts encodePush, the same
+//     bytes: a relay's children share it, and so do all simulated nodes), the simulator
+//     hands each message to its receiver whole beside its bytes (StoreCluster shareMessages,
+//     as the SWIM simulator does; props/sim/store-share.test.ts: every output byte for byte
+//     the same), a change decoded again from the same array is not compared again, and ring
+//     positions are looked up without a closure per packet. Sampled allocation over the
+//     300-node run: 1.95 -> 1.63 GB. 500 nodes, three rounds alternating with fa2a025:
+//     forming 23.7-26.2 s wall against 26.0-30.0. 1,000 nodes (views on 100), six runs of
+//     the new code and four of fa2a025's interleaved within 50 minutes, load 1.3-2.7:
+//     forming 140.0-168.7 s wall (median 156.6) against 167.8-186.3 (median 177.5), CPU
+//     168.5-209.7 s (median 190.2) against 202.3-227.5 (216.0); heap 1.23 GB against 1.25;
+//     every simulated figure the same. A young generation of 32, 64 or 128 MB
+//     (--max-semi-space-size), with one V8 worker thread or four, was no better in
+//     alternation (64 MB: 137.4-178.6 s over five runs): the bench passes no such flag.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
