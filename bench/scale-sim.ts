@@ -158,8 +158,8 @@
 //     as the SWIM simulator does; props/sim/store-share.test.ts: every output byte for byte
 //     the same), a change decoded again from the same array is not compared again, and ring
 //     positions are looked up without a closure per packet. Sampled allocation over the
-//     300-node run: 1.95 -> 1.63 GB. 500 nodes, three rounds alternating with fa2a025:
-//     forming 23.7-26.2 s wall against 26.0-30.0. 1,000 nodes (views on 100), six runs of
+//     300-node run, with the first two: 1.95 -> 1.63 GB; 500 nodes, the same, three rounds
+//     alternating with fa2a025: forming 23.7-26.2 s wall against 26.0-30.0. 1,000 nodes (views on 100), six runs of
 //     the new code and four of fa2a025's interleaved within 50 minutes, load 1.3-2.7:
 //     forming 140.0-168.7 s wall (median 156.6) against 167.8-186.3 (median 177.5), CPU
 //     168.5-209.7 s (median 190.2) against 202.3-227.5 (216.0); heap 1.23 GB against 1.25;

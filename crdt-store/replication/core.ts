@@ -112,8 +112,8 @@ export interface StoreCoreOptions {
   emit?: (output: StoreOutput) => void;
   /**
    * An output also carries the message it encodes, for a simulator to hand to the receiving
-   * core instead of its bytes (receivePacket's and receiveStream's msg): every simulated node
-   * would otherwise decode every push. The bytes are made all the same, and counted.
+   * core instead of its bytes (receivePacket's and receiveStream's `shared`): every simulated
+   * node would otherwise decode every push. The bytes are made all the same, and counted.
    */
   shareMessages?: boolean;
 }
@@ -212,22 +212,22 @@ export class StoreCore {
   }
 
   /**
-   * A datagram. `msg` is what `bytes` decode to, given only by a simulator that passes its
+   * A datagram. `shared` is what `bytes` decode to, given only by a simulator that passes its
    * nodes' messages on whole (StoreCoreOptions.shareMessages): the bytes are then not decoded.
    */
-  receivePacket(now: number, from: Peer, bytes: Uint8Array, msg?: Message): void {
+  receivePacket(now: number, from: Peer, bytes: Uint8Array, shared?: Message): void {
     this.io.packetsIn++;
     this.io.packetBytesIn += bytes.length;
     this.expireHeld(now);
     if (!this.memberEndpoints.has(from)) {
-      this.hold(now, from, bytes, msg);
+      this.hold(now, from, bytes, shared);
       return;
     }
-    this.take(now, from, bytes, msg);
+    this.take(now, from, bytes, shared);
     this.flush(now);
   }
 
-  /** A stream from a peer; the return value, if any, is its reply. `shared`: as receivePacket's msg. */
+  /** A stream from a peer; the return value, if any, is its reply. `shared`: as receivePacket's. */
   receiveStream(now: number, from: Peer, bytes: Uint8Array, shared?: Message): Uint8Array | undefined {
     this.io.streamsIn++;
     this.io.streamBytesIn += bytes.length;

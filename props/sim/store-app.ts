@@ -4,13 +4,9 @@
 // real event-loop turn.
 
 import type { StoreCore, StoreOutput } from '../../crdt-store/replication/core.js';
-import type { Message } from '../../crdt-store/replication/wire.js';
 import type { Journal } from '../../crdt-store/persist/journal.js';
 import type { SimApp, SimHost } from './host.js';
 import type { SimNetwork } from './network.js';
-
-/** A packet or stream whose message the receiver takes whole (StoreCoreOptions.shareMessages). */
-type Shared = { bytes: Uint8Array; msg: Message };
 
 export interface StoreAppHooks {
   onOutput?(host: SimHost, output: StoreOutput, now: number): void;
@@ -27,16 +23,14 @@ export class StoreApp implements SimApp {
   ) {}
 
   datagram(now: number, from: { addr: string; port: number }, payload: unknown): void {
-    if (payload instanceof Uint8Array) this.core.receivePacket(now, from, payload);
-    else this.core.receivePacket(now, from, (payload as Shared).bytes, (payload as Shared).msg);
+    const o = payload as StoreOutput;
+    this.core.receivePacket(now, from, o.bytes, o.msg);
     this.drain(now);
   }
 
   stream(now: number, from: { addr: string; port: number }, payload: unknown): unknown {
-    const reply =
-      payload instanceof Uint8Array
-        ? this.core.receiveStream(now, from, payload)
-        : this.core.receiveStream(now, from, (payload as Shared).bytes, (payload as Shared).msg);
+    const o = payload as StoreOutput;
+    const reply = this.core.receiveStream(now, from, o.bytes, o.msg);
     this.drain(now);
     return reply;
   }
@@ -58,17 +52,9 @@ export class StoreApp implements SimApp {
   /** Route whatever the core produced; call after driving the core (or its store) directly. */
   drain(now: number): void {
     for (const o of this.core.takeOutputs(now)) {
-      if (o.kind === 'packet')
-        this.network.sendDatagram(this.host, this.port, o.to, o.msg ? o : o.bytes, o.bytes.length);
-      else
-        this.network.openStream(
-          this.host,
-          this.port,
-          o.to,
-          o.msg ? o : o.bytes,
-          o.bytes.length,
-          (r) => (r as Uint8Array).length,
-        );
+      // The output itself travels: its bytes, and its message when the core shares them.
+      if (o.kind === 'packet') this.network.sendDatagram(this.host, this.port, o.to, o, o.bytes.length);
+      else this.network.openStream(this.host, this.port, o.to, o, o.bytes.length, (r) => (r as Uint8Array).length);
       this.hooks.onOutput?.(this.host, o, now);
     }
     this.journal?.flush();

@@ -1,7 +1,7 @@
 // StoreClusterOptions.shareDocs (crdt-store/doc-pool.ts) and shareMessages (each packet's
-// and stream's message handed to its receiver whole, not decoded) must not change what the stores do:
-// for one seed, every store output (time, sender, destination, bytes) in the same order as
-// without sharing, through writes, loss, a crash and a restart from disk.
+// and stream's message handed to its receiver whole, not decoded) must not change what the
+// stores do: for one seed, every store output (time, sender, destination, bytes) in the
+// same order as without sharing, through writes, loss, a crash and a restart from disk.
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { makeConfig } from '../../membership/core/config.js';
