@@ -27,6 +27,18 @@ t.test('a map refreshes a key it sets again', async (t) => {
   t.equal(m.size, 2);
 });
 
+t.test('replace keeps the age of a key it finds, and adds one it does not as the newest', async (t) => {
+  const m = new LruMap<string, number>(2);
+  m.set('a', 1);
+  m.set('b', 2);
+  m.replace('a', 3);
+  t.equal(m.get('a'), 3, 'the new value');
+  m.replace('c', 4);
+  t.notOk(m.has('a'), 'a kept its age: the oldest, it went');
+  t.same([m.get('b'), m.get('c')], [2, 4]);
+  t.equal(m.size, 2);
+});
+
 t.test('the fast path window at its default size costs no more per new id than a tiny one', async (t) => {
   // A flood of changes with new ids keeps the window of ids (16,384) full.
   const map = costGrowth(

@@ -30,6 +30,13 @@ export class LruMap<K, V> {
     return v;
   }
 
+  /** Sets `k` to `v` where it stands (its age kept), or as the newest if it was not there: one lookup. */
+  replace(k: K, v: V): void {
+    const size = this.map.size;
+    this.map.set(k, v);
+    if (this.map.size > size) this.added();
+  }
+
   delete(k: K): void {
     this.map.delete(k);
     this.oldest.wrote();
@@ -42,6 +49,10 @@ export class LruMap<K, V> {
   /** Sets `k` (not in the map) as the newest, forgetting the oldest beyond capacity. */
   private insert(k: K, v: V): void {
     this.map.set(k, v);
+    this.added();
+  }
+
+  private added(): void {
     this.oldest.wrote();
     if (this.map.size > this.capacity) this.oldest.evictOldest();
   }

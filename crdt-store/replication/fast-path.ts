@@ -83,28 +83,61 @@ export interface FastPathStats {
   graftsRefused: number;
 }
 
-/** What a node knows of a change id. */
-interface Known {
+/**
+ * Where a change is, once a node has it: enough to read it back from the store for a graft.
+ * Not its epoch: a change is found only in the epoch that holds it (a new epoch is a new
+ * writer), so the document's epoch at the time of the graft is the change's. Immutable, so
+ * every window that has the change can hold the same one (whereOf).
+ */
+interface Where {
+  readonly docId: DocId;
+  /** Its Automerge hash (64 hex digits). */
+  readonly hash: string;
+}
+
+/** Seen, but not where: taken and left to repair (it came before what it builds on). */
+const SEEN_NOT_HELD = Object.freeze({}) as Readonly<Record<string, never>>;
+
+/**
+ * What a node knows of a change id a push of which it forwarded (the change may not be
+ * taken yet: a push is forwarded before it is applied). Forwarding is noted only where a
+ * push had children, so most changes a node takes never need one.
+ */
+class Known {
   /** Taken (applied, or left to repair): neither applied nor announced again. */
-  seen: boolean;
+  seen = false;
   /**
    * The range (limit) a push that began with this change was last forwarded for, as its
    * high and low LIMIT_SPLIT bits (high -1: never). A field holding a 52-bit ring position
    * would be a number object of its own, one per change known: two small integers are not.
    */
-  forwardedHigh: number;
-  forwardedLow: number;
-  /**
-   * Where the change is, once this node has it: enough to read it back from the store for a
-   * graft. Not its epoch: a change is found only in the epoch that holds it (a new epoch is a
-   * new writer), so the document's epoch at the time of the graft is the change's.
-   */
-  docId: DocId | undefined;
-  /** Its Automerge hash (64 hex digits). */
-  hash: string | undefined;
+  forwardedHigh = -1;
+  forwardedLow = 0;
+  where: Where | undefined = undefined;
 }
 
-const unknown = (): Known => ({ seen: false, forwardedHigh: -1, forwardedLow: 0, docId: undefined, hash: undefined });
+/**
+ * A window's entry: a Known, or, for a change seen and done with (the usual case), where it
+ * is (SEEN_NOT_HELD if nowhere). A window holds thousands of these; an object of state each
+ * was a fifth of a simulated cluster's heap.
+ */
+type Entry = Known | Where | typeof SEEN_NOT_HELD;
+
+const isSeen = (e: Entry | undefined): boolean => e !== undefined && (!(e instanceof Known) || e.seen);
+const whereIn = (e: Entry | undefined): Where | undefined =>
+  e instanceof Known ? e.where : e === SEEN_NOT_HELD ? undefined : (e as Where | undefined);
+
+/**
+ * One Where per change object: a simulator hands one push's changes to every node
+ * (StoreCoreOptions.shareMessages), and its nodes then share one where each. An agent
+ * decodes each push anew, so each change it takes gets its own, as before.
+ */
+const wheres = new WeakMap<WireChange, Where>();
+function whereOf(c: WireChange, hash: string): Where {
+  let w = wheres.get(c);
+  if (w === undefined) wheres.set(c, (w = { docId: c.docId, hash }));
+  return w;
+}
 
 const LIMIT_SPLIT = 2 ** 26;
 // `| 0`: both halves are under 2^26, and an int32 result is what V8 keeps unboxed (a
@@ -167,7 +200,7 @@ export class FastPath {
   badChanges = 0;
 
   /** The change ids this node knows, the oldest forgotten first. */
-  private readonly known: LruMap<ChangeId, Known>;
+  private readonly known: LruMap<ChangeId, Entry>;
   private lazyItems: ChangeRef[] = [];
   /** The last ANNOUNCE_IDS changes this node got, oldest first: what its pushes announce. */
   private readonly lately: { id: ChangeId; at: number }[] = [];
@@ -202,11 +235,7 @@ export class FastPath {
         ? { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change, auth: c.auth }
         : { docId: c.docId, epoch: c.epoch, id: changeId(c.hash), change: c.change },
     );
-    changes.forEach((c, i) => {
-      const k = this.known.getOrAdd(c.id, unknown);
-      k.seen = true;
-      this.gotten(now, c, local[i].hash, k);
-    });
+    changes.forEach((c, i) => this.gotten(now, c, this.known.get(c.id), whereOf(c, local[i].hash)));
     this.stats.changesOriginated += changes.length;
     if (now >= this.certsDueAt) {
       this.certsDueAt = now + CERT_RESEND_MS;
@@ -228,18 +257,20 @@ export class FastPath {
   onPush(now: number, from: Peer, m: Extract<Message, { t: 'push' }>): void {
     this.stats.pushesIn++;
     // Forward first: the subtree's latency then does not include applying it here.
-    const first =
-      m.changes.length > 0 && m.limit !== NO_FORWARD ? this.known.getOrAdd(m.changes[0].id, unknown) : undefined;
-    if (first && !forwardedFor(first, m.limit)) {
-      forwarded(first, m.limit);
+    const first = m.changes.length > 0 && m.limit !== NO_FORWARD ? m.changes[0] : undefined;
+    let firstEntry = first && this.known.get(first.id);
+    if (first && !(firstEntry instanceof Known && forwardedFor(firstEntry, m.limit))) {
       const children = this.eager.children(this.self, m.limit);
-      const ann = children.length > 0 ? this.announcements(now, m.changes) : undefined;
-      for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);
+      if (children.length > 0) {
+        forwarded((firstEntry = this.knownOf(first.id, firstEntry)), m.limit);
+        const ann = this.announcements(now, m.changes);
+        for (const child of children) this.push(child.name, child.limit, m.changes, m.origin, m.certs, ann);
+      }
     }
     this.store.learnCerts(m.certs);
     for (const c of m.changes) {
-      const k = c === m.changes[0] && first ? first : this.known.getOrAdd(c.id, unknown);
-      if (k.seen) {
+      const e = c === first ? firstEntry : this.known.get(c.id);
+      if (isSeen(e)) {
         this.stats.duplicates++;
         continue;
       }
@@ -247,7 +278,7 @@ export class FastPath {
       if (outcome === 'invalid') {
         this.badChanges++;
         // Not kept: made-up changes must not push real ones out of the window.
-        this.known.delete(c.id);
+        if (e !== undefined) this.known.delete(c.id);
         continue;
       }
       if (outcome === 'incomplete') this.stats.incomplete++;
@@ -255,11 +286,11 @@ export class FastPath {
         this.stats.changesApplied++;
         if (m.limit === NO_FORWARD) this.stats.graftedApplied++;
       }
-      // Seen even when incomplete: grafting it again would not help, repair will.
-      k.seen = true;
       this.grafts.delete(c.id);
+      // Seen even when incomplete: grafting it again would not help, repair will.
       const hash = outcome === 'incomplete' ? undefined : this.store.changeHash(c.change);
-      if (hash !== undefined) this.gotten(now, c, hash, k);
+      if (hash !== undefined) this.gotten(now, c, e, whereOf(c, hash));
+      else this.took(c.id, e, SEEN_NOT_HELD);
     }
     if (m.ann) this.announced(now, from, m.ann);
   }
@@ -302,11 +333,11 @@ export class FastPath {
     this.stats.graftsIn++;
     const changes: WireChange[] = [];
     for (const id of m.ids) {
-      const k = this.known.get(id);
-      if (k?.docId === undefined || k.hash === undefined) continue;
-      const got = this.store.changeOf(k.docId, k.hash);
+      const w = whereIn(this.known.get(id));
+      if (w === undefined) continue;
+      const got = this.store.changeOf(w.docId, w.hash);
       // Gone from the store since (a new epoch, a reaped owner): the grafter's repair has it.
-      if (got) changes.push({ docId: k.docId, id, ...got });
+      if (got) changes.push({ docId: w.docId, id, ...got });
     }
     this.stats.graftedChanges += changes.length;
     // Asked for: whoever grafts may lack the writers' certificates (it may have refused the push for that).
@@ -390,13 +421,33 @@ export class FastPath {
   }
 
   private seen(id: ChangeId): boolean {
-    return this.known.get(id)?.seen === true;
+    return isSeen(this.known.get(id));
+  }
+
+  /** `id`'s Known, made from what the window holds of it (`e`) and put in its place. */
+  private knownOf(id: ChangeId, e: Entry | undefined): Known {
+    if (e instanceof Known) return e;
+    const k = new Known();
+    if (e !== undefined) {
+      k.seen = true;
+      k.where = whereIn(e);
+    }
+    this.known.replace(id, k);
+    return k;
+  }
+
+  /** `id`, of which the window held `e`, is seen (taken), and is where `where` says. */
+  private took(id: ChangeId, e: Entry | undefined, where: Where | typeof SEEN_NOT_HELD): void {
+    if (!(e instanceof Known)) this.known.replace(id, where);
+    else {
+      e.seen = true;
+      e.where = where === SEEN_NOT_HELD ? undefined : (where as Where);
+    }
   }
 
   /** A change this node now has: kept for grafts, and announced to the lazy peer with the next batch. */
-  private gotten(now: number, c: WireChange, hash: string, k: Known): void {
-    k.docId = c.docId;
-    k.hash = hash;
+  private gotten(now: number, c: WireChange, e: Entry | undefined, where: Where): void {
+    this.took(c.id, e, where);
     this.lately.push({ id: c.id, at: now });
     if (this.lately.length > ANNOUNCE_IDS) this.lately.shift();
     if (!this.config.lazyPath) return;
