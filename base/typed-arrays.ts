@@ -1,7 +1,7 @@
 // Typed arrays cannot grow in place: the columns and lists built on them (membership's
 // member tables) move to a larger copy.
 
-type Growable = Uint8Array | Uint32Array | Float64Array;
+type Growable = Uint8Array | Int32Array | Uint32Array | Float64Array;
 
 /** `a`'s elements in a new array of the same kind with room for `n`. */
 export function grown<T extends Growable>(a: T, n: number): T {

@@ -5,6 +5,7 @@
 // another, then list only the documents of the groups that differ. XOR makes each
 // update O(1): a document's old hash is XORed out and its new one in.
 
+import { grown } from '../../base/typed-arrays.js';
 import { murmur3 } from '../hash.js';
 import type { DocId } from '../names.js';
 
@@ -17,55 +18,60 @@ export interface DigestEntry {
   hash: number;
 }
 
-/**
- * An entry as kept: the hash as an int32, which V8 holds in the object itself. A uint32 past
- * 2^31 in a field is a number object of its own: one more per document on every node.
- */
-interface Kept {
-  epoch: number;
-  hash32: number;
-}
-
 export class Digest {
-  private readonly entries = new Map<DocId, Kept>();
+  /**
+   * Each document's entry is a slot in two typed arrays: its epoch, and its hash as an int32
+   * (a uint32 past 2^31 would not fit V8's small integers). A node holds one entry per
+   * document it has: an object each was one more object per (node, document) pair for every
+   * collection to mark.
+   */
+  private readonly slots = new Map<DocId, number>();
+  private epochs = new Float64Array(16);
+  private hashes = new Int32Array(16);
+  /** Slots of removed documents, taken again before new ones. */
+  private readonly freeSlots: number[] = [];
+  private slotsUsed = 0;
   private readonly groupHashes = new Uint32Array(DIGEST_GROUPS);
   private readonly members: Set<DocId>[] = Array.from({ length: DIGEST_GROUPS }, () => new Set());
   private rootCache: number | undefined;
 
   set(docId: DocId, epoch: number, hash: number): void {
     const hash32 = hash | 0;
-    const old = this.entries.get(docId);
-    if (old?.epoch === epoch && old.hash32 === hash32) return;
+    let slot = this.slots.get(docId);
     const g = groupOf(docId);
-    if (old) {
-      this.groupHashes[g] ^= old.hash32 ^ hash32;
-      old.epoch = epoch;
-      old.hash32 = hash32;
+    if (slot !== undefined) {
+      const old = this.hashes[slot];
+      if (this.epochs[slot] === epoch && old === hash32) return;
+      this.groupHashes[g] ^= old ^ hash32;
     } else {
+      slot = this.freeSlots.pop() ?? this.newSlot();
+      this.slots.set(docId, slot);
       this.groupHashes[g] ^= hash32;
-      this.entries.set(docId, { epoch, hash32 });
       this.members[g].add(docId);
     }
+    this.epochs[slot] = epoch;
+    this.hashes[slot] = hash32;
     this.rootCache = undefined;
   }
 
   remove(docId: DocId): void {
-    const old = this.entries.get(docId);
-    if (!old) return;
+    const slot = this.slots.get(docId);
+    if (slot === undefined) return;
     const g = groupOf(docId);
-    this.groupHashes[g] ^= old.hash32;
-    this.entries.delete(docId);
+    this.groupHashes[g] ^= this.hashes[slot];
+    this.slots.delete(docId);
+    this.freeSlots.push(slot);
     this.members[g].delete(docId);
     this.rootCache = undefined;
   }
 
   get(docId: DocId): DigestEntry | undefined {
-    const e = this.entries.get(docId);
-    return e && { epoch: e.epoch, hash: e.hash32 >>> 0 };
+    const slot = this.slots.get(docId);
+    return slot === undefined ? undefined : { epoch: this.epochs[slot], hash: this.hashes[slot] >>> 0 };
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.slots.size;
   }
 
   root(): number {
@@ -87,9 +93,14 @@ export class Digest {
 
   /** The documents of group `g`, with their epochs and hashes. */
   docsIn(g: number): { docId: DocId; epoch: number; hash: number }[] {
-    return [...this.members[g]].map((docId) => {
-      const e = this.entries.get(docId)!;
-      return { docId, epoch: e.epoch, hash: e.hash32 >>> 0 };
-    });
+    return [...this.members[g]].map((docId) => ({ docId, ...this.get(docId)! }));
+  }
+
+  private newSlot(): number {
+    if (this.slotsUsed === this.epochs.length) {
+      this.epochs = grown(this.epochs, 2 * this.slotsUsed);
+      this.hashes = grown(this.hashes, 2 * this.slotsUsed);
+    }
+    return this.slotsUsed++;
   }
 }

@@ -126,3 +126,23 @@ t.test('digest: hashes past 2^31 come back as the same uint32', async (t) => {
   d.set('n/a', 3, 0xfedcba98);
   t.equal(d.root(), root, 'the same hash set again is the same digest');
 });
+
+t.test("digest: a removed document's slot is taken by the next one, and nothing of it shows", async (t) => {
+  const d = new Digest();
+  d.set('n/a', 1, 11);
+  d.set('n/b', 2, 22);
+  d.remove('n/a');
+  t.equal(d.get('n/a'), undefined);
+  d.set('n/c', 3, 33);
+  d.set('n/d', 4, 44);
+  t.same(
+    [d.get('n/a'), d.get('n/b'), d.get('n/c'), d.get('n/d')],
+    [undefined, { epoch: 2, hash: 22 }, { epoch: 3, hash: 33 }, { epoch: 4, hash: 44 }],
+  );
+  t.equal(d.size, 3);
+  const fresh = new Digest();
+  fresh.set('n/b', 2, 22);
+  fresh.set('n/c', 3, 33);
+  fresh.set('n/d', 4, 44);
+  t.equal(d.root(), fresh.root(), 'the same digest as one that never held a');
+});

@@ -8,8 +8,9 @@
 // store's live view is kept as where it differs from all (views.ts). 1,580-1,607 B while
 // pushes were encoded into Node's shared 8 KB buffer slabs, where a long-lived small copy
 // (the decode cache's) kept a slab of spent pushes alive. 1,453 B while each window held an
-// object of state per change (~3 per pair); ~1,310 B since a change taken and not forwarded
-// is held as where it is, one object per change however many nodes hold it (fast-path.ts).
+// object of state per change (~3 per pair); ~1,320 B since a change taken and not forwarded
+// is held as where it is, one object per change however many nodes hold it (fast-path.ts);
+// ~1,300 B since a digest entry is a slot in two typed arrays, not an object (digest.ts).
 // Run as the bench runs it (shared
 // documents and messages). The run is deterministic and measured after full collections:
 // only a change in what a replica holds moves it.
