@@ -31,23 +31,26 @@ export class Digest {
   /** Slots of removed documents, taken again before new ones. */
   private readonly freeSlots: number[] = [];
   private slotsUsed = 0;
+  /** Each slot's group: a group's documents are listed by one pass over the slots, not kept in a set per group. */
+  private groupOfSlot = new Uint8Array(16);
+  private readonly groupSizes = new Uint32Array(DIGEST_GROUPS);
   private readonly groupHashes = new Uint32Array(DIGEST_GROUPS);
-  private readonly members: Set<DocId>[] = Array.from({ length: DIGEST_GROUPS }, () => new Set());
   private rootCache: number | undefined;
 
   set(docId: DocId, epoch: number, hash: number): void {
     const hash32 = hash | 0;
     let slot = this.slots.get(docId);
-    const g = groupOf(docId);
     if (slot !== undefined) {
       const old = this.hashes[slot];
       if (this.epochs[slot] === epoch && old === hash32) return;
-      this.groupHashes[g] ^= old ^ hash32;
+      this.groupHashes[this.groupOfSlot[slot]] ^= old ^ hash32;
     } else {
+      const g = groupOf(docId);
       slot = this.freeSlots.pop() ?? this.newSlot();
       this.slots.set(docId, slot);
+      this.groupOfSlot[slot] = g;
+      this.groupSizes[g]++;
       this.groupHashes[g] ^= hash32;
-      this.members[g].add(docId);
     }
     this.epochs[slot] = epoch;
     this.hashes[slot] = hash32;
@@ -57,11 +60,11 @@ export class Digest {
   remove(docId: DocId): void {
     const slot = this.slots.get(docId);
     if (slot === undefined) return;
-    const g = groupOf(docId);
+    const g = this.groupOfSlot[slot];
     this.groupHashes[g] ^= this.hashes[slot];
+    this.groupSizes[g]--;
     this.slots.delete(docId);
     this.freeSlots.push(slot);
-    this.members[g].delete(docId);
     this.rootCache = undefined;
   }
 
@@ -91,15 +94,27 @@ export class Digest {
     return out;
   }
 
-  /** The documents of group `g`, with their epochs and hashes. */
-  docsIn(g: number): { docId: DocId; epoch: number; hash: number }[] {
-    return [...this.members[g]].map((docId) => ({ docId, ...this.get(docId)! }));
+  /** How many documents group `g` holds. */
+  groupSize(g: number): number {
+    return this.groupSizes[g];
+  }
+
+  /** The documents of `groups`, with their epochs and hashes. */
+  docsIn(groups: readonly number[]): { docId: DocId; epoch: number; hash: number }[] {
+    const wanted = new Uint8Array(DIGEST_GROUPS);
+    for (const g of groups) wanted[g] = 1;
+    const out: { docId: DocId; epoch: number; hash: number }[] = [];
+    for (const [docId, slot] of this.slots)
+      if (wanted[this.groupOfSlot[slot]] === 1)
+        out.push({ docId, epoch: this.epochs[slot], hash: this.hashes[slot] >>> 0 });
+    return out;
   }
 
   private newSlot(): number {
     if (this.slotsUsed === this.epochs.length) {
       this.epochs = grown(this.epochs, 2 * this.slotsUsed);
       this.hashes = grown(this.hashes, 2 * this.slotsUsed);
+      this.groupOfSlot = grown(this.groupOfSlot, 2 * this.slotsUsed);
     }
     return this.slotsUsed++;
   }

@@ -124,13 +124,14 @@ export class Repair {
     const differing = this.digest.differingGroups(groups);
     if (differing.length === 0) return;
     const picked: number[] = [];
-    const entries: DocEntry[] = [];
+    let listed = 0;
     for (const g of differing) {
-      const docs = this.digest.docsIn(g);
-      if (picked.length > 0 && entries.length + docs.length > MAX_ITEMS) break;
+      const n = this.digest.groupSize(g);
+      if (picked.length > 0 && listed + n > MAX_ITEMS) break;
       picked.push(g);
-      for (const d of docs) entries.push(d);
+      listed += n;
     }
+    const entries: DocEntry[] = this.digest.docsIn(picked);
     const id = Math.floor(this.rng.next() * 0xffffffff) >>> 0;
     this.outbound = { id, peer: from, round: 0, states: new Map(), lastActivity: now, certsSent: new Set() };
     this.stats.sessionsStarted++;
@@ -224,7 +225,7 @@ export class Repair {
       if (!mine && !this.store.accepts(docId)) return;
       out.push({ docId, epoch: Math.max(t?.epoch ?? -1, mine?.epoch ?? -1) });
     };
-    for (const g of wanted) for (const d of this.digest.docsIn(g)) consider(d.docId);
+    for (const d of this.digest.docsIn(groups)) consider(d.docId);
     for (const docId of theirs.keys()) consider(docId);
     return out;
   }

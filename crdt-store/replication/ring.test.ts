@@ -97,8 +97,9 @@ t.test('digest: equal contents give equal roots whatever the order; differing gr
   t.not(a.root(), b.root());
   const diff = a.differingGroups(b.groups());
   t.equal(diff.length, 1);
-  t.ok(a.docsIn(diff[0]).some((d) => d.docId === 'n/node-7'));
-  t.same(Object.keys(a.docsIn(diff[0])[0]).sort(), ['docId', 'epoch', 'hash'], 'what a sync message lists, no more');
+  t.ok(a.docsIn(diff).some((d) => d.docId === 'n/node-7'));
+  t.same(Object.keys(a.docsIn(diff)[0]).sort(), ['docId', 'epoch', 'hash'], 'what a sync message lists, no more');
+  t.equal(a.docsIn(diff).length, a.groupSize(diff[0]), 'as many as the group holds');
   b.set('n/node-7', 1, 7 * 7919);
   t.equal(a.root(), b.root(), 'XOR undoes an update exactly');
   b.remove('n/node-3');
@@ -112,7 +113,7 @@ t.test('digest: hashes past 2^31 come back as the same uint32', async (t) => {
   d.set('n/a', 3, 0xfedcba98);
   d.set('n/b', 4, 0x12345678);
   t.same(d.get('n/a'), { epoch: 3, hash: 0xfedcba98 });
-  const listed = [...Array(DIGEST_GROUPS).keys()].flatMap((g) => d.docsIn(g));
+  const listed = [...Array(DIGEST_GROUPS).keys()].flatMap((g) => d.docsIn([g]));
   t.same(
     listed.sort((x, y) => x.docId.localeCompare(y.docId)),
     [
@@ -140,6 +141,20 @@ t.test("digest: a removed document's slot is taken by the next one, and nothing 
     [undefined, { epoch: 2, hash: 22 }, { epoch: 3, hash: 33 }, { epoch: 4, hash: 44 }],
   );
   t.equal(d.size, 3);
+  const all = [...Array(DIGEST_GROUPS).keys()];
+  t.same(
+    d
+      .docsIn(all)
+      .map((e) => e.docId)
+      .sort(),
+    ['n/b', 'n/c', 'n/d'],
+    'listed once each, a not at all',
+  );
+  t.equal(
+    all.reduce((n, g) => n + d.groupSize(g), 0),
+    3,
+    'the groups hold three',
+  );
   const fresh = new Digest();
   fresh.set('n/b', 2, 22);
   fresh.set('n/c', 3, 33);
