@@ -166,6 +166,18 @@
 //     every simulated figure the same. A young generation of 32, 64 or 128 MB
 //     (--max-semi-space-size), with one V8 worker thread or four, was no better in
 //     alternation (64 MB: 137.4-178.6 s over five runs): the bench passes no such flag.
+//   Eighth pass (2026-12-07). Objects per (node, document) pair, from a heap snapshot at 200
+//     nodes: 10.3, three of them the fast path's window entries (an object of state per
+//     change id a node knows) and two the digest's (an entry object, a set per group). Now a
+//     change taken and not forwarded is held as where it is, one object per change however
+//     many nodes hold it (fast-path.ts whereOf; a Known only where a push had children), and
+//     a digest entry is a slot in typed arrays that knows its group. 7.1 objects per pair
+//     after the first; heap per pair at 150 nodes 1,462 -> 1,237 B. 1,000 nodes (views on
+//     100), interleaved with f3ad187 within 70 minutes, load 1.8-2.9: forming 137.7, 145.5,
+//     138.0, 184.4 s wall (median 141.7) against 189.3, 171.4, 158.5, 162.8, 161.3 (median
+//     162.8); CPU median 171.0 s against 197.4; heap 1.03-1.05 GB against 1.23-1.25. Main
+//     thread GC (--trace-gc, the whole run): mark-compact pauses and steps ~20 s against
+//     31.8, scavenges 18-19 s against 19.9. Every simulated figure the same.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
