@@ -19,8 +19,8 @@
 // before is neither applied nor announced again, and a push is forwarded once per range.
 // One window of ids holds all a node knows of each (seen, forwarded for which range, where
 // it is): one lookup per change received. A graft is answered from the store's documents:
-// the window holds where each change is (document, epoch, hash), not its bytes, which
-// would pin the packet each came in (a msgpack slab of several KB) as long as it is known.
+// the window holds where each change is (document and hash), not its bytes, which would
+// pin the packet each came in (a msgpack slab of several KB) as long as it is known.
 //
 // With identity, auth records name their writer's certificate by reference (change-auth.ts).
 // A writer's pushes carry its certificate when it was not sent in the last certResendMs, and
