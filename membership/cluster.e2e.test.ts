@@ -25,6 +25,30 @@ async function stateEverywhere(agents: AgentProcess[], name: string, state: stri
   return views.every((v) => v.find((m) => m.name === name)?.state === state);
 }
 
+/** What each agent sees, one line per agent: what a failure in CI should show. */
+async function views(agents: AgentProcess[]): Promise<string> {
+  const lines = await Promise.all(
+    agents.map(async (a) => {
+      const seen = await members(a).then(
+        (ms) => ms.map((m) => `${m.name}=${m.state}/${m.incarnation}`).join(' '),
+        (e: Error) => `no answer (${e.message})`,
+      );
+      const gone = a.proc.exitCode ?? a.proc.signalCode;
+      // An agent that exited on its own says why in its last lines.
+      const last = gone === null ? '' : ` (exited ${gone}; last lines ${JSON.stringify(a.lines.slice(-3))})`;
+      return `${a.ready.gossip}: ${seen}${last}`;
+    }),
+  );
+  return lines.join(' | ');
+}
+
+/** `waiting`, or when it fails, its error with every agent's view added. */
+async function explained(agents: AgentProcess[], waiting: Promise<number>): Promise<number> {
+  return waiting.catch(async (e: Error) => {
+    throw new Error(`${e.message}: ${await views(agents)}`);
+  });
+}
+
 t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful leave', async (t) => {
   const agents: AgentProcess[] = [];
   const seed = '127.0.1.1';
@@ -48,27 +72,24 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
   );
   agents.push(...rest);
 
-  // 30 s: in CI ten agents start beside other test files on 2 cores. On failure, say who saw what.
-  const formed = await eventually(
-    'all 10 see 10 alive',
-    async () =>
-      (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10),
-    30_000,
-  ).catch(async (e: Error) => {
-    const views = await Promise.all(
-      agents.map(async (a, i) => `n${i + 1}: ${(await members(a)).map((m) => `${m.name}=${m.state}`).join(' ')}`),
-    );
-    throw new Error(`${e.message}\n${views.join('\n')}`);
-  });
+  // 30 s: in CI ten agents start beside other test files on 2 cores.
+  const formed = await explained(
+    agents,
+    eventually(
+      'all 10 see 10 alive',
+      async () =>
+        (await Promise.all(agents.map(members))).every((v) => v.filter((m) => m.state === 'alive').length === 10),
+      30_000,
+    ),
+  );
   t.pass(`cluster of 10 formed in ${formed}ms`);
 
   const victim = agents[4]!;
   victim.proc.kill('SIGKILL');
   const survivors = agents.filter((a) => a !== victim);
-  const detect = await eventually(
-    'every survivor marks n5 dead',
-    () => stateEverywhere(survivors, 'n5', 'dead'),
-    DETECT_BOUND_MS,
+  const detect = await explained(
+    survivors,
+    eventually('every survivor marks n5 dead', () => stateEverywhere(survivors, 'n5', 'dead'), DETECT_BOUND_MS),
   );
   t.pass(`kill -9 of n5 marked dead by all 9 others in ${detect}ms`);
 
@@ -76,10 +97,13 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
   leaver.proc.kill('SIGINT'); // SIGINT leaves; SIGTERM (a service manager's stop or restart) does not
   t.equal(await leaver.exited, 0, 'the leaving agent exits 0');
   const remaining = survivors.filter((a) => a !== leaver);
-  await eventually(
-    'every remaining agent shows n8 as left',
-    () => stateEverywhere(remaining, 'n8', 'left'),
-    DETECT_BOUND_MS,
+  await explained(
+    remaining,
+    eventually(
+      'every remaining agent shows n8 as left',
+      () => stateEverywhere(remaining, 'n8', 'left'),
+      DETECT_BOUND_MS,
+    ),
   );
   t.pass('graceful leave shows as left everywhere');
 
@@ -87,7 +111,9 @@ t.test('10 agents on loopback: form a cluster, detect kill -9, show a graceful l
     .filter((m) => m.state === 'alive')
     .map((m) => m.name)
     .sort();
-  t.same(alive, ['n1', 'n10', 'n2', 'n3', 'n4', 'n6', 'n7', 'n9'], 'no false deaths among the others');
+  t.same(alive, ['n1', 'n10', 'n2', 'n3', 'n4', 'n6', 'n7', 'n9'], 'no false deaths among the others', {
+    views: await views(remaining),
+  });
 
   await Promise.all(remaining.map(async (a) => (a.proc.kill('SIGTERM'), a.exited)));
 });

@@ -70,8 +70,15 @@ const failures = [];
 const skips = [];
 const depth1 = /^ {4}(not )?ok \d+ - (.*)$/;
 const depth0 = /^(not )?ok \d+ - (.*)$/;
+const fileHeader = /^# Subtest: (.*)$/;
+// The lines of the top-level subtest under way: when it fails, the summary names the
+// assertions that failed in it and where, since CI may show only the end of the output.
+let file = '';
+let inSubtest = [];
 createInterface({ input: tap.stdout }).on('line', (line) => {
   process.stdout.write(line + '\n');
+  const header = fileHeader.exec(line);
+  if (header) file = header[1];
   const m = depth1.exec(line);
   if (m) {
     if (/# SKIP/i.test(m[2])) {
@@ -79,10 +86,12 @@ createInterface({ input: tap.stdout }).on('line', (line) => {
       skips.push(m[2]);
     } else if (m[1]) {
       failed++;
-      failures.push(m[2]);
+      failures.push([`${file}: ${m[2]}`, ...failedAssertions(inSubtest)].join('\n'));
     } else passed++;
+    inSubtest = [];
     return;
   }
+  inSubtest.push(line);
   const f = depth0.exec(line);
   // A file that failed without any failing subtest (a crash at load time, a timeout) still counts.
   if (f && f[1]) fileFailures++;
@@ -105,6 +114,26 @@ tap.on('close', (code) => {
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(code === 0 && failed === 0 && !skipFails ? 0 : 1);
 });
+
+/**
+ * The failed assertions among a subtest's TAP lines, each as `✗ name (file:line)` and the
+ * first lines of its diff; at most 24 lines in all.
+ */
+function failedAssertions(lines) {
+  const out = [];
+  for (let i = 0; i < lines.length && out.length < 24; i++) {
+    const fail = /^( {8,})not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!fail) continue;
+    const yaml = [];
+    for (let j = i + 1; j < lines.length && !/^\s+\.\.\.$/.test(lines[j]); j++) yaml.push(lines[j]);
+    const at = (key) => yaml.find((l) => l.trimStart().startsWith(`${key}: `))?.split(': ')[1];
+    const where = at('fileName') ? ` (${at('fileName')}:${at('lineNumber')})` : '';
+    out.push(`      ✗ ${fail[2]}${where}`);
+    const diff = yaml.findIndex((l) => /^\s+diff: \|/.test(l));
+    if (diff >= 0) out.push(...yaml.slice(diff + 1, diff + 9).map((l) => `        ${l.trim()}`));
+  }
+  return out.slice(0, 24);
+}
 
 /** Every test file tap's config would take (package.json "tap": **\/*.test.ts, not node_modules or dist). */
 function testFiles() {
