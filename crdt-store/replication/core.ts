@@ -37,7 +37,7 @@ import { Endpoints } from './endpoints.js';
 import { FastPath, type FastPathConfig, type FastPathStats } from './fast-path.js';
 import { Repair, type Peer, type RepairConfig, type RepairStats } from './repair.js';
 import { BroadcastRing } from './ring.js';
-import { decode, encode, NO_FORWARD, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
+import { decode, encode, encodedSize, NO_FORWARD, REJECT_REASONS, type Message, type RejectReason } from './wire.js';
 
 export type { Peer } from './repair.js';
 
@@ -72,12 +72,42 @@ export interface Member {
 /** The path a remote change came in by: an eager push, a graft's answer, or a repair session. */
 export type ArrivalPath = 'push' | 'graft' | 'repair';
 
-export type StoreOutput = (
-  { kind: 'packet'; to: Peer; bytes: Uint8Array } | { kind: 'stream'; to: Peer; bytes: Uint8Array; request: boolean }
-) & {
-  /** The message the bytes encode, with StoreCoreOptions.shareMessages only. */
-  msg?: Message;
+export type StoreOutput = ({ kind: 'packet'; to: Peer } | { kind: 'stream'; to: Peer; request: boolean }) & {
+  readonly bytes: Uint8Array;
+  /** With StoreCoreOptions.shareMessages only: the message, handed on whole, and its size (SharedOutput). */
+  readonly shared?: SharedMessage;
 };
+
+/** A message a simulator hands to its receiver whole (StoreCoreOptions.shareMessages), and the size of its bytes. */
+export interface SharedMessage {
+  readonly msg: Message;
+  readonly size: number;
+}
+
+/**
+ * An output of a core that shares its messages: its bytes are made only if read (a test
+ * that compares them). The simulator needs the message and its size, and a push's bytes,
+ * made once per child and held while the packet is in flight, were most of what forming a
+ * simulated cluster kept through its young collections.
+ */
+class SharedOutput implements SharedMessage {
+  constructor(
+    readonly kind: 'packet' | 'stream',
+    readonly to: Peer,
+    readonly msg: Message,
+    readonly size: number,
+    readonly request: boolean,
+  ) {}
+
+  /** It is its own message and size: no second object per output. */
+  get shared(): SharedMessage {
+    return this;
+  }
+
+  get bytes(): Uint8Array {
+    return encode(this.msg);
+  }
+}
 
 export interface ReplicationStats {
   fastPath: FastPathStats;
@@ -111,12 +141,14 @@ export interface StoreCoreOptions {
    */
   emit?: (output: StoreOutput) => void;
   /**
-   * An output also carries the message it encodes, for a simulator to hand to the receiving
-   * core instead of its bytes (receivePacket's and receiveStream's `shared`): every simulated
-   * node would otherwise decode every push. The bytes are made all the same, and counted.
+   * An output carries the message it encodes and its size (`shared`), for a simulator to
+   * hand to the receiving core instead of bytes: every simulated node would otherwise decode
+   * every push. Its bytes are counted, and made only if read.
    */
   shareMessages?: boolean;
 }
+
+const sizeOf = (input: Uint8Array | SharedMessage): number => (input instanceof Uint8Array ? input.length : input.size);
 
 export class StoreCore {
   readonly store: LocalStore;
@@ -133,7 +165,7 @@ export class StoreCore {
   private memberEndpoints = new Endpoints();
   /** Store endpoints of members that read only self-contained auth records (self-contained.ts). */
   private legacyEndpoints = new Endpoints();
-  private held: { at: number; from: Peer; bytes: Uint8Array; msg: Message | undefined }[] = [];
+  private held: { at: number; from: Peer; packet: Uint8Array | SharedMessage }[] = [];
   private outbox: LocalChange[] = [];
   /** The new epoch's first change, until the node's first write or ownEpochAt. */
   private ownEpoch: LocalChange | undefined;
@@ -212,37 +244,40 @@ export class StoreCore {
   }
 
   /**
-   * A datagram. `shared` is what `bytes` decode to, given only by a simulator that passes its
-   * nodes' messages on whole (StoreCoreOptions.shareMessages): the bytes are then not decoded.
+   * A datagram: its bytes, or, from a simulator that hands its nodes' messages on whole
+   * (StoreCoreOptions.shareMessages), the message and its size, not decoded.
    */
-  receivePacket(now: number, from: Peer, bytes: Uint8Array, shared?: Message): void {
+  receivePacket(now: number, from: Peer, packet: Uint8Array | SharedMessage): void {
     this.io.packetsIn++;
-    this.io.packetBytesIn += bytes.length;
+    this.io.packetBytesIn += sizeOf(packet);
     this.expireHeld(now);
     if (!this.memberEndpoints.has(from)) {
-      this.hold(now, from, bytes, shared);
+      this.hold(now, from, packet);
       return;
     }
-    this.take(now, from, bytes, shared);
+    this.take(now, from, packet);
     this.flush(now);
   }
 
-  /** A stream from a peer; the return value, if any, is its reply. `shared`: as receivePacket's. */
-  receiveStream(now: number, from: Peer, bytes: Uint8Array, shared?: Message): Uint8Array | undefined {
+  /** A stream from a peer (bytes, or a message as receivePacket's); the return value, if any, is its reply. */
+  receiveStream(now: number, from: Peer, stream: Uint8Array | SharedMessage): Uint8Array | undefined {
     this.io.streamsIn++;
-    this.io.streamBytesIn += bytes.length;
+    this.io.streamBytesIn += sizeOf(stream);
     if (!this.memberEndpoints.hasAddr(from.addr)) {
       this.rejects.not_member++;
       return undefined;
     }
-    const msg = shared ?? this.decode(bytes);
+    const msg = this.messageOf(stream);
     let reply: Message | undefined;
     if (msg?.t === 'sync') reply = this.arriving('repair', () => this.repair.onSync(now, from, msg));
     else if (msg) this.handle(now, from, msg);
     this.flush(now);
     // A stream comes from an ephemeral port: a legacy member at that address gets the old form.
     if (reply && this.legacyEndpoints.hasAddr(from.addr)) reply = selfContained(reply, this.certOf);
-    return reply && this.count(encode(reply), 'stream');
+    if (!reply) return undefined;
+    const bytes = encode(reply);
+    this.count(bytes.length, 'stream');
+    return bytes;
   }
 
   /** The reply to a stream this core asked to open with request: true. */
@@ -361,12 +396,16 @@ export class StoreCore {
     }
   }
 
-  private take(now: number, from: Peer, bytes: Uint8Array, shared: Message | undefined): void {
-    const msg = shared ?? this.decode(bytes);
+  private take(now: number, from: Peer, packet: Uint8Array | SharedMessage): void {
+    const msg = this.messageOf(packet);
     if (msg) this.handle(now, from, msg);
   }
 
-  private hold(now: number, from: Peer, bytes: Uint8Array, msg: Message | undefined): void {
+  private messageOf(input: Uint8Array | SharedMessage): Message | undefined {
+    return input instanceof Uint8Array ? this.decode(input) : input.msg;
+  }
+
+  private hold(now: number, from: Peer, packet: Uint8Array | SharedMessage): void {
     if (this.config.heldPackets <= 0) {
       this.rejects.not_member++;
       return;
@@ -375,7 +414,7 @@ export class StoreCore {
       this.held.shift();
       this.rejects.not_member++;
     }
-    this.held.push({ at: now, from, bytes, msg });
+    this.held.push({ at: now, from, packet });
   }
 
   private expireHeld(now: number): void {
@@ -396,7 +435,7 @@ export class StoreCore {
     this.held = keep;
     for (const h of ready) {
       this.io.heldReplayed++;
-      this.take(now, h.from, h.bytes, h.msg);
+      this.take(now, h.from, h.packet);
     }
   }
 
@@ -426,27 +465,29 @@ export class StoreCore {
       return;
     }
     const sent = this.legacyEndpoints.has(peer) ? selfContained(msg, this.certOf) : msg;
-    const bytes = encode(sent);
-    const out: StoreOutput =
-      mode === 'auto' && bytes.length <= this.config.udpPayload
-        ? { kind: 'packet', to: peer, bytes: this.count(bytes, 'packet') }
-        : { kind: 'stream', to: peer, bytes: this.count(bytes, 'stream'), request: mode === 'request' };
-    if (this.shareMessages) out.msg = sent;
+    const bytes = this.shareMessages ? undefined : encode(sent);
+    const size = bytes?.length ?? encodedSize(sent);
+    const kind = mode === 'auto' && size <= this.config.udpPayload ? 'packet' : 'stream';
+    this.count(size, kind);
+    const out: StoreOutput = bytes
+      ? kind === 'packet'
+        ? { kind, to: peer, bytes }
+        : { kind, to: peer, bytes, request: mode === 'request' }
+      : (new SharedOutput(kind, peer, sent, size, mode === 'request') as StoreOutput);
     if (this.emit) this.emit(out);
     else this.outputs.push(out);
   }
 
   private readonly certOf = (auth: Uint8Array): Uint8Array | undefined => this.store.certsFor([auth])[0];
 
-  private count(bytes: Uint8Array, kind: 'packet' | 'stream'): Uint8Array {
+  private count(size: number, kind: 'packet' | 'stream'): void {
     if (kind === 'packet') {
       this.io.packetsOut++;
-      this.io.packetBytesOut += bytes.length;
+      this.io.packetBytesOut += size;
     } else {
       this.io.streamsOut++;
-      this.io.streamBytesOut += bytes.length;
+      this.io.streamBytesOut += size;
     }
-    return bytes;
   }
 
   private randomMember(): Peer | undefined {

@@ -2,11 +2,12 @@
 // Its bytes must be exactly those of packing the whole message, as before: agents of both
 // kinds read each other's pushes, and the simulator's byte counts stay comparable. A list
 // sent again with another limit, other announcements or certificates must not come back
-// with the first message's fields.
+// with the first message's fields. encodedSize, which a simulator that hands messages on whole
+// counts instead of making their bytes, must be their length.
 import t from 'tap';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { encode, NO_FORWARD, type Message, type WireChange } from './wire.js';
+import { encode, encodedSize, NO_FORWARD, type Message, type WireChange } from './wire.js';
 
 // wire.ts's Packr options, and its positional form of a push.
 const packr = new Packr({ useRecords: false, moreTypes: false, variableMapSize: true });
@@ -65,6 +66,9 @@ t.test('a push is byte for byte the whole message packed, however often its list
           const got = hex(encode(m));
           const want = hex(packedWhole(m));
           if (got !== want) throw new Error(`differs:\n${got}\n${want}`);
+          // What a simulator that shares its messages counts instead of making the bytes.
+          const size = encodedSize(m);
+          if (size !== want.length / 2) throw new Error(`size ${size}, bytes ${want.length / 2}`);
         }
         return true;
       },

@@ -24,13 +24,13 @@ export class StoreApp implements SimApp {
 
   datagram(now: number, from: { addr: string; port: number }, payload: unknown): void {
     const o = payload as StoreOutput;
-    this.core.receivePacket(now, from, o.bytes, o.msg);
+    this.core.receivePacket(now, from, o.shared ?? o.bytes);
     this.drain(now);
   }
 
   stream(now: number, from: { addr: string; port: number }, payload: unknown): unknown {
     const o = payload as StoreOutput;
-    const reply = this.core.receiveStream(now, from, o.bytes, o.msg);
+    const reply = this.core.receiveStream(now, from, o.shared ?? o.bytes);
     this.drain(now);
     return reply;
   }
@@ -52,9 +52,10 @@ export class StoreApp implements SimApp {
   /** Route whatever the core produced; call after driving the core (or its store) directly. */
   drain(now: number): void {
     for (const o of this.core.takeOutputs(now)) {
-      // The output itself travels: its bytes, and its message when the core shares them.
-      if (o.kind === 'packet') this.network.sendDatagram(this.host, this.port, o.to, o, o.bytes.length);
-      else this.network.openStream(this.host, this.port, o.to, o, o.bytes.length, (r) => (r as Uint8Array).length);
+      // The output itself travels: its bytes, or its message when the core shares them.
+      const size = o.shared?.size ?? o.bytes.length;
+      if (o.kind === 'packet') this.network.sendDatagram(this.host, this.port, o.to, o, size);
+      else this.network.openStream(this.host, this.port, o.to, o, size, (r) => (r as Uint8Array).length);
       this.hooks.onOutput?.(this.host, o, now);
     }
     this.journal?.flush();

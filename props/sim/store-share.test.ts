@@ -1,7 +1,8 @@
 // StoreClusterOptions.shareDocs (crdt-store/doc-pool.ts) and shareMessages (each packet's
-// and stream's message handed to its receiver whole, not decoded) must not change what the
-// stores do: for one seed, every store output (time, sender, destination, bytes) in the
-// same order as without sharing, through writes, loss, a crash and a restart from disk.
+// and stream's message handed to its receiver whole with its size, its bytes made only when
+// read) must not change what the stores do: for one seed, every store output (time, sender,
+// destination, bytes) in the same order as without sharing, through writes, loss, a crash and
+// a restart from disk.
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { makeConfig } from '../../membership/core/config.js';
@@ -11,6 +12,8 @@ function run(shareDocs: boolean, persist: boolean, shareMessages = false) {
   const h = createHash('sha256');
   let outputs = 0;
   const withMessage = { packet: 0, stream: 0 };
+  /** A shared output's size, and the length of its bytes (made when read). */
+  const sizes: [number, number][] = [];
   const c = new StoreCluster({
     nodes: 10,
     seed: 5,
@@ -21,7 +24,10 @@ function run(shareDocs: boolean, persist: boolean, shareMessages = false) {
     hooks: {
       onOutput: (host, o, now) => {
         outputs++;
-        if (o.msg) withMessage[o.kind]++;
+        if (o.shared) {
+          withMessage[o.kind]++;
+          sizes.push([o.shared.size, o.bytes.length]);
+        }
         h.update(`${now}|${host.id}|${o.kind}|${o.to.addr}:${o.to.port}|`);
         h.update(o.bytes);
       },
@@ -43,7 +49,15 @@ function run(shareDocs: boolean, persist: boolean, shareMessages = false) {
   c.write(names[4]!, `svc/web/${names[4]}/c2`, { port: 2 });
   c.run(8000);
   const view = c.upNodes().map((n) => JSON.stringify(c.store(n).entries('', { view: 'all' })));
-  return { outputs, hash: h.digest('hex'), view, agree: c.storesAgree(), pool: c.docPool?.stats(), withMessage };
+  return {
+    outputs,
+    hash: h.digest('hex'),
+    view,
+    agree: c.storesAgree(),
+    pool: c.docPool?.stats(),
+    withMessage,
+    sizes,
+  };
 }
 
 for (const persist of [false, true]) {
@@ -71,4 +85,6 @@ t.test('the same outputs in the same order when messages are handed on whole', a
     shared.withMessage.packet > 400 && shared.withMessage.stream > 0,
     `handed on whole: ${JSON.stringify(shared.withMessage)}`,
   );
+  const wrong = shared.sizes.filter(([size, length]) => size !== length);
+  t.same(wrong, [], `each shared message's size is its bytes' length (${shared.sizes.length} compared)`);
 });
