@@ -178,6 +178,18 @@
 //     162.8); CPU median 171.0 s against 197.4; heap 1.03-1.05 GB against 1.23-1.25. Main
 //     thread GC (--trace-gc, the whole run): mark-compact pauses and steps ~20 s against
 //     31.8, scavenges 18-19 s against 19.9. Every simulated figure the same.
+//   Ninth pass (2026-12-07). The simulator's cores shared their messages but still made each
+//     push's bytes, one array per child, only to count them: ~2M arrays with their buffers
+//     outside the heap, held while the packet was in flight, so young collections kept them
+//     and major ones freed them. Now a sharing core hands on each message with its size
+//     (wire.ts encodedSize: the push's parts, not joined) and makes its bytes only if they are
+//     read (store-share.test.ts reads and compares them). 1,000 nodes (views on 100), against
+//     a880009 in alternation, load 1.3-2.3: forming 129.9 and 131.7 s wall against 171.2 and
+//     170.1, CPU 140.6 and 145.9 s against 204.1 and 208.2; two more pairs of runs of this
+//     code 122.1 and 147.8 s (load 1.7-2.0). Every simulated figure the same. Tried, not
+//     kept: a calendar queue (buckets of 1/16 ms for 64 ms, a heap beyond) in place of the
+//     4-ary heap: 125.1 and 124.7 s against 122.1 and 147.8 in alternation, and slower
+//     alone with most events beyond its horizon.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
