@@ -90,7 +90,13 @@ t.test('5 agents: writes replicate, survive kill -9, reach a late joiner; watche
   // Rewriting the same value changes nothing and fires no event; a delete fires one.
   t.equal((await api(agents[1]!, 'PUT', '/v1/kv/w/a', { n: 1 })).body.changed, false, 'an equal write is not a change');
   await api(agents[2]!, 'PUT', '/v1/kv/w/b', 'x');
-  await eventually('w/b at kv5', async () => (await valueAt(agents[4]!, 'w/b')) === 'x', 10_000, 20);
+  // At every agent, the deleting one included: a delete where the write has not arrived yet deletes nothing.
+  await eventually(
+    'w/b at all 5',
+    async () => (await Promise.all(agents.map((a) => valueAt(a, 'w/b')))).every((v) => v === 'x'),
+    10_000,
+    20,
+  );
   t.same((await api(agents[3]!, 'DELETE', '/v1/kv/w/b')).body, { key: 'w/b', deleted: true });
   await eventually('w/b gone at kv5', async () => (await valueAt(agents[4]!, 'w/b')) === undefined, 10_000, 20);
   await eventually('watch saw 3 events', () => events.length >= 3, 5_000, 20);
