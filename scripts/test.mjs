@@ -130,7 +130,12 @@ function failedAssertions(lines) {
     const where = at('fileName') ? ` (${at('fileName')}:${at('lineNumber')})` : '';
     out.push(`      ✗ ${fail[2]}${where}`);
     const diff = yaml.findIndex((l) => /^\s+diff: \|/.test(l));
-    if (diff >= 0) out.push(...yaml.slice(diff + 1, diff + 9).map((l) => `        ${l.trim()}`));
+    if (diff < 0) continue;
+    // The diff's lines are those indented deeper than its key; the next key ends it.
+    const indent = yaml[diff].search(/\S/);
+    const body = yaml.slice(diff + 1);
+    const end = body.findIndex((l) => l.search(/\S/) <= indent);
+    out.push(...body.slice(0, Math.min(end < 0 ? body.length : end, 8)).map((l) => `        ${l.trim()}`));
   }
   return out.slice(0, 24);
 }
