@@ -185,8 +185,9 @@
 //     (wire.ts encodedSize: the push's parts, not joined) and makes its bytes only if they are
 //     read (store-share.test.ts reads and compares them). 1,000 nodes (views on 100), against
 //     a880009 in alternation, load 1.3-2.3: forming 129.9 and 131.7 s wall against 171.2 and
-//     170.1, CPU 140.6 and 145.9 s against 204.1 and 208.2; two more pairs of runs of this
-//     code 122.1 and 147.8 s (load 1.7-2.0). Every simulated figure the same. Tried, not
+//     170.1, CPU 140.6 and 145.9 s against 204.1 and 208.2; two more runs of this code 122.1
+//     and 147.8 s (load 1.7-2.0); `npm run bench -- scale` 136.1 s (load 2.8). Every
+//     simulated figure the same. Tried, not
 //     kept: a calendar queue (buckets of 1/16 ms for 64 ms, a heap beyond) in place of the
 //     4-ary heap: 125.1 and 124.7 s against 122.1 and 147.8 in alternation, and slower
 //     alone with most events beyond its horizon.

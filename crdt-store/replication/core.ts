@@ -469,11 +469,10 @@ export class StoreCore {
     const size = bytes?.length ?? encodedSize(sent);
     const kind = mode === 'auto' && size <= this.config.udpPayload ? 'packet' : 'stream';
     this.count(size, kind);
-    const out: StoreOutput = bytes
-      ? kind === 'packet'
-        ? { kind, to: peer, bytes }
-        : { kind, to: peer, bytes, request: mode === 'request' }
-      : (new SharedOutput(kind, peer, sent, size, mode === 'request') as StoreOutput);
+    let out: StoreOutput;
+    if (bytes === undefined) out = new SharedOutput(kind, peer, sent, size, mode === 'request') as StoreOutput;
+    else if (kind === 'packet') out = { kind, to: peer, bytes };
+    else out = { kind, to: peer, bytes, request: mode === 'request' };
     if (this.emit) this.emit(out);
     else this.outputs.push(out);
   }
