@@ -96,7 +96,7 @@ const MAX_CACHED_CHANGE_OPS = 64;
 export function amDecodeCacheSize(entries: number): void {
   decodeCacheEntries = Math.max(0, Math.floor(entries));
   decoded = new LruMap(decodeCacheEntries);
-  lastBytes = lastEntry = undefined;
+  byArray = new WeakMap();
 }
 
 /**
@@ -110,17 +110,18 @@ function decodeKey(b: Uint8Array): number {
 }
 
 /**
- * The change kept last, by the array it came in: a change received is decoded several times
- * in a row (admission, its hash, its keys), from the same array, which bytes from the
- * network are never written into. One array held: one packet pinned, at most.
+ * Decoded changes by the array they came in, held no longer than the array: a change
+ * received is decoded several times in a row (admission, its hash, its keys) from the same
+ * array, which bytes from the network are never written into; and a simulator hands one
+ * change's array to every node, whose lookups then skip the key and the comparison of bytes.
  */
-let lastBytes: Uint8Array | undefined;
-let lastEntry: Decoded | undefined;
+let byArray = new WeakMap<Uint8Array, Decoded>();
 
 /** Throws on bytes that are not a change. What it returns is shared: never change it. */
 export function amDecodeChange(change: Uint8Array): DecodedChange {
   if (change.length > MAX_CACHED_CHANGE_BYTES || decodeCacheEntries === 0) return wasm.decodeChange(change);
-  if (change === lastBytes) return decodedOf(lastEntry!);
+  const known = byArray.get(change);
+  if (known !== undefined) return decodedOf(known);
   const key = decodeKey(change);
   let entry = decoded.get(key);
   if (entry === undefined || !entry.bytes.equals(change)) {
@@ -135,8 +136,7 @@ export function amDecodeChange(change: Uint8Array): DecodedChange {
   // Set again on a hit too: that makes it the most recently used.
   if (((entry.d as { ops?: unknown[] }).ops?.length ?? 0) <= MAX_CACHED_CHANGE_OPS) {
     decoded.set(key, entry);
-    lastBytes = change;
-    lastEntry = entry;
+    byArray.set(change, entry);
   }
   return decodedOf(entry);
 }

@@ -14,6 +14,9 @@ function changes(n: number): Uint8Array[] {
   return out;
 }
 
+/** The same bytes in another array. */
+const copy = (x: Uint8Array) => Uint8Array.from(x);
+
 t.test('the same bytes decode once; other bytes are not confused with them', async (t) => {
   const [a, b] = changes(2);
   const da = amDecodeChange(a!);
@@ -46,15 +49,27 @@ t.test('bytes that are not a change throw every time', async (t) => {
 t.test('the cache is bounded, least recently used out first', async (t) => {
   amDecodeCacheSize(2);
   const [a, b, c] = changes(3);
-  const da = amDecodeChange(a!);
-  amDecodeChange(b!);
-  amDecodeChange(a!); // a is now the most recent
-  amDecodeChange(c!); // b goes
-  t.equal(amDecodeChange(a!), da, 'a stayed');
-  const db = amDecodeChange(b!);
-  t.equal(db.hash, amDecodeChange(b!).hash);
+  // Copies: the same bytes in other arrays, found only through the bounded cache.
+  const da = amDecodeChange(copy(a!));
+  const db = amDecodeChange(copy(b!));
+  amDecodeChange(copy(a!)); // a is now the most recent
+  amDecodeChange(copy(c!)); // b goes
+  t.equal(amDecodeChange(copy(a!)), da, 'a stayed');
+  t.not(amDecodeChange(copy(b!)), db, 'b went: decoded afresh');
+  t.equal(amDecodeChange(copy(b!)).hash, db.hash);
   amDecodeCacheSize(0);
   t.not(amDecodeChange(a!), amDecodeChange(a!), 'size 0: no cache');
+  amDecodeCacheSize(256);
+});
+
+t.test('an array decoded once is known by itself, beside the bounded cache', async (t) => {
+  // A simulator hands one change's array to every node; an agent decodes one array several times.
+  amDecodeCacheSize(1);
+  const [a, b] = changes(2);
+  const da = amDecodeChange(a!);
+  amDecodeChange(b!); // a leaves the cache of one
+  t.equal(amDecodeChange(a!), da, 'the same array: the same decoded change');
+  t.not(amDecodeChange(copy(a!)), da, 'its bytes in another array: decoded afresh');
   amDecodeCacheSize(256);
 });
 

@@ -17,6 +17,7 @@ import { Packr } from 'msgpackr';
 import { LruMap } from '../../base/lru.js';
 import { canonicalDocId, type DocId } from '../names.js';
 import { DIGEST_GROUPS } from './digest.js';
+import { arrayHeaderSize, binSize, numberSize, stringSize } from './msgpack-size.js';
 
 /** 8 bytes of an Automerge change hash, as 16 hex digits: enough to tell changes apart in dedup windows. */
 export type ChangeId = string;
@@ -171,20 +172,6 @@ const changeTuple = (c: WireChange) =>
  * a msgpack array is its header and then each element's own encoding.
  */
 function encodePush(code: number, m: Push): Uint8Array {
-  const { head, changes, rest, tailLength } = pushParts(code, m);
-  // Not Buffer.allocUnsafe: its shared 8 KB slabs also hold long-lived small copies (the
-  // decode cache's), and one such copy kept a slab of spent pushes alive (heap per pair at
-  // 150 simulated nodes 1,467 -> 1,602 B).
-  const out = new Uint8Array(head.length + changes.length + rest.length);
-  out.set(head, 0);
-  out[0] = 0x90 | (4 + tailLength);
-  out.set(changes, head.length);
-  out.set(rest, head.length + changes.length);
-  return out;
-}
-
-/** A push's encoding in three parts: its head ([code, origin, limit]), its change list, the rest of its elements. */
-function pushParts(code: number, m: Push) {
   let changes = packedChanges.get(m.changes);
   if (!changes) {
     changes = packr.pack(m.changes.map(changeTuple));
@@ -195,19 +182,71 @@ function pushParts(code: number, m: Push) {
   // Both arrays are short (3 and at most 2 elements): a one-byte header each (0x90 | length).
   const head = packr.pack([code, m.origin, m.limit]);
   const rest = packr.pack(tail).subarray(1);
-  return { head, changes, rest, tailLength: tail.length };
+  // Not Buffer.allocUnsafe: its shared 8 KB slabs also hold long-lived small copies (the
+  // decode cache's), and one such copy kept a slab of spent pushes alive (heap per pair at
+  // 150 simulated nodes 1,467 -> 1,602 B).
+  const out = new Uint8Array(head.length + changes.length + rest.length);
+  out.set(head, 0);
+  out[0] = 0x90 | (4 + tail.length);
+  out.set(changes, head.length);
+  out.set(rest, head.length + changes.length);
+  return out;
 }
 
 /**
- * encode(m).length, without making the bytes of a push: a simulator that hands messages on
- * whole (StoreCoreOptions.shareMessages) needs only their size, and a push's bytes, one
- * array per child, outlived the packets in flight and were most of what its young
- * collections kept.
+ * encode(m).length, without making the bytes: a simulator that hands messages on whole
+ * (StoreCoreOptions.shareMessages) needs only their size. Made, a push's bytes (one array per
+ * child) outlived the packets in flight and were most of what its young collections kept,
+ * and packing the lazy announcements (an ihave's ids as bytes) cost more than handling them.
+ * Each case is encode's layout again, counted (msgpack-size.ts); push-encoding.test.ts
+ * compares the two for every kind counted here. A repair's messages are rare: packed.
  */
 export function encodedSize(m: Message): number {
-  if (m.t !== 'push') return encode(m).length;
-  const { head, changes, rest } = pushParts(CODE.get(m.t)!, m);
-  return head.length + changes.length + rest.length;
+  // [code, ...]: a fixarray header and a fixint code.
+  switch (m.t) {
+    case 'push': {
+      const tail = tailSize(m.certs, m.ann);
+      let changes = arrayHeaderSize(m.changes.length);
+      // Each change a tuple of 4 or 5 (a one-byte header).
+      for (const c of m.changes)
+        changes +=
+          1 +
+          stringSize(c.docId) +
+          numberSize(c.epoch) +
+          ID_SIZE +
+          binSize(c.change.length) +
+          (c.auth ? binSize(c.auth.length) : 0);
+      return 2 + stringSize(m.origin) + numberSize(m.limit) + changes + tail;
+    }
+    case 'ihave': {
+      let n = 2 + arrayHeaderSize(m.items.length);
+      for (const c of m.items) n += 1 + stringSize(c.docId) + numberSize(c.epoch) + ID_SIZE;
+      return n;
+    }
+    case 'graft':
+      return 2 + arrayHeaderSize(m.ids.length) + m.ids.length * ID_SIZE;
+    case 'digest':
+      return 2 + numberSize(m.root);
+    case 'groups': {
+      let n = 2 + numberSize(m.root) + arrayHeaderSize(m.groups.length);
+      for (const g of m.groups) n += numberSize(g);
+      return n;
+    }
+    default:
+      return encode(m).length;
+  }
+}
+
+/** A change id's bytes: 8, as bin8. */
+const ID_SIZE = binSize(8);
+
+/** What withTail adds to a push: certificates, then announced ids. */
+function tailSize(certs: Certs | undefined, ann: ChangeId[] | undefined): number {
+  const hasAnn = ann !== undefined && ann.length > 0;
+  if (!hasAnn && !(certs && certs.length > 0)) return 0;
+  let n = arrayHeaderSize(certs?.length ?? 0);
+  for (const c of certs ?? []) n += binSize(c.length);
+  return hasAnn ? n + arrayHeaderSize(ann.length) + ann.length * ID_SIZE : n;
 }
 
 /** Certificates go last, and only when there are some: a message without is as before. */
