@@ -178,7 +178,9 @@ export class Views {
   }
 
   flush(): void {
-    if (this.delivering) return; // the outer flush delivers what a handler caused, in order
+    // The outer flush delivers what a handler caused, in order. An empty queue is most calls
+    // (every change applied flushes): left as it is, not set to length 0 again.
+    if (this.delivering || this.queue.length === 0) return;
     this.delivering = true;
     try {
       for (let i = 0; i < this.queue.length; i++) {
