@@ -37,6 +37,9 @@ t.test('two stores share a document until one of them receives a change the othe
   t.equal(b.applyRemote(d.id, d.epoch, [d.bytes]), 'applied');
   t.ok(a.doc(d.id)!.shared && b.doc(d.id)!.shared, 'both read the pooled document');
   const before = pool.stats();
+  // The digest's hash of a history, which the pool keeps for its sharers: each replica's is the writer's.
+  const hashes = () => [a, b, c].map((s) => s.doc(d.id)!.headsHash());
+  t.equal(new Set(hashes()).size, 1, 'one history, one hash');
 
   c.put('svc/web/c/2', { port: 81 });
   const x = sent.at(-1)!;
@@ -45,6 +48,8 @@ t.test('two stores share a document until one of them receives a change the othe
   t.equal(b.get('svc/web/c/2'), undefined, 'b does not: it never received it');
   t.same(b.keys(), ['svc/web/c/1']);
   t.not(a.doc(d.id)!.heads()[0], b.doc(d.id)!.heads()[0], 'different heads');
+  const [ha, hb, hc] = hashes();
+  t.ok(ha === hc && hb !== ha, "a's hash is the writer's, b's still the first history's");
 
   // b receives the same bytes: it follows a's transition, without applying them itself.
   const events: string[] = [];
@@ -56,6 +61,7 @@ t.test('two stores share a document until one of them receives a change the othe
   t.same(events, ['svc/web/c/2'], 'b sees the change as its own event');
   t.equal(pool.stats().hits, before.hits + 1, 'followed from the pool');
   t.same(a.doc(d.id)!.heads(), b.doc(d.id)!.heads());
+  t.equal(new Set(hashes()).size, 1, "b's hash follows it");
   t.equal(b.applyRemote(x.docId, x.epoch, [x.change]), 'unchanged', 'a duplicate changes nothing');
   for (const s of [a, b, c]) s.close();
   t.equal(pool.stats().unreferenced, pool.stats().docs, 'closed stores hold nothing');

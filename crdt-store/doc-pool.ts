@@ -38,6 +38,11 @@ export class FrozenDoc {
   freed = false;
   /** Transitions from this history, the newest last (see TRANSITIONS_PER_DOC). */
   next: Remembered[] | undefined;
+  /**
+   * The replicas' headsHash of this history, made by the first that asks: every replica
+   * sharing a document holds the same (document, epoch), whose hash each made again.
+   */
+  headsHash: number | undefined = undefined;
   constructor(
     /** docId@epoch:heads. */
     readonly key: string,

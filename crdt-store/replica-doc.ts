@@ -243,6 +243,7 @@ export class ReplicaDoc {
       const heads = [...this.heads()].sort().join(',');
       // Kept as an int32, unboxed in the replica (digest.ts says why).
       this.headsHashCache = murmur3(`${this.id}@${this.epoch}:${heads}`, 0xd1 /* digest seed */) | 0;
+      if (this.frozen) this.frozen.headsHash = this.headsHashCache;
     }
     return this.headsHashCache >>> 0;
   }
@@ -453,7 +454,7 @@ export class ReplicaDoc {
     this.entries = d.entries as Map<string, Entry>;
     this.changes = d.changes;
     this.headsCache = d.heads as string[];
-    this.headsHashCache = undefined;
+    this.headsHashCache = d.headsHash;
   }
 
   /** The document for writing: a private copy of the shared one, first, if it was shared. */
