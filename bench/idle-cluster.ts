@@ -8,6 +8,8 @@
 //   - bytes sent per agent per second: weft from its counters (gossip + store), serf from
 //     memberlist's counters sent to a statsd listener here (bench/membership-statsd.ts).
 // weft's memory is broken down from one agent's /metrics (heap, external, array buffers).
+// Beside them runs the floor: a bare `node` with the agent's flags and environment, doing
+// nothing, whose RSS is what any agent on this Node costs before weft holds anything.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,7 +20,7 @@ import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { serfInstalled } from './membership-real.js';
 import { envFlag, envNumber as num } from './_env.js';
-import { residentMb } from './proc-memory.js';
+import { residentMb, type ResidentMb } from './proc-memory.js';
 import { cpuMs } from './proc-cpu.js';
 
 // BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
@@ -54,6 +56,8 @@ export interface IdleResult {
   agents: number;
   weft: Side;
   serf: Side;
+  /** A bare node with the agent's flags, MB, read when the agents are. */
+  floor: ResidentMb;
   /** MB of one weft agent by kind, from its /metrics. */
   weftMemory: Record<string, number>;
   load1: number[];
@@ -231,6 +235,12 @@ export async function runIdleComparison(o: IdleOptions): Promise<IdleResult> {
     o.log(`starting ${o.agents} weft agents (membership + store) and ${o.agents} serf agents ...`);
     const seed = `${ipOf(weftNet, 0)}:${GOSSIP_PORT}`;
     const weft = await startAll(o.agents, (i) => startWeft(group, weftNet, i, i > 0 ? seed : undefined));
+    const floor = group.spawn(
+      'node-floor',
+      process.execPath,
+      [...AGENT_NODE_FLAGS, '-e', 'setInterval(() => {}, 1000)'],
+      agentEnv(cleanEnv()),
+    );
     const serf = await startAll(o.agents, (i) => startSerf(group, { ...o, serfNet }, dir, statsd, i));
     const rpcOf = (i: number) => `${ipOf(serfNet, i)}:${SERF_RPC_PORT}`;
     await Promise.all([waitWhole(weft, o.serfBin, rpcOf, 'weft'), waitWhole(serf, o.serfBin, rpcOf, 'serf')]);
@@ -241,6 +251,7 @@ export async function runIdleComparison(o: IdleOptions): Promise<IdleResult> {
       agents: o.agents,
       weft: side(weft, s.cpu.weft, s.bytes.weft, s.seconds),
       serf: side(serf, s.cpu.serf, s.bytes.serf, s.seconds),
+      floor: residentMb(floor.pid),
       weftMemory: memoryOf(await metricsText(weft[0]!.api!)),
       load1: s.load1.map((l) => round(l, 2)),
       seconds: round(s.seconds, 1),
@@ -260,6 +271,8 @@ export function idleFigures(r: IdleResult | null): Record<string, number | null>
     idle_cpu_ratio_vs_serf: ratio(r?.weft.cpu_pct_per_agent, r?.serf.cpu_pct_per_agent),
     idle_rss_mb: r?.weft.rss_mb_median ?? null,
     idle_rss_anon_mb: r?.weft.rss_anon_mb_median ?? null,
+    node_floor_rss_mb: r ? round(r.floor.rss, 1) : null,
+    node_floor_rss_anon_mb: r ? round(r.floor.anon, 1) : null,
     idle_cpu_pct: r?.weft.cpu_pct_per_agent ?? null,
     serf_idle_cpu_pct: r?.serf.cpu_pct_per_agent ?? null,
     serf_idle_rss_mb: r?.serf.rss_mb_median ?? null,
@@ -277,6 +290,8 @@ export function idleTable(r: IdleResult): string[] {
     ['RSS per agent, median MB', String(r.weft.rss_mb_median), String(r.serf.rss_mb_median), 'weft <= 60'],
     ['RSS per agent, max MB', String(r.weft.rss_mb_max), String(r.serf.rss_mb_max), ''],
     ['  of it anonymous, median MB', String(r.weft.rss_anon_mb_median), String(r.serf.rss_anon_mb_median), ''],
+    ['bare node with the same flags, RSS MB', String(round(r.floor.rss, 1)), '', 'the floor'],
+    ['  of it anonymous, MB', String(round(r.floor.anon, 1)), '', ''],
     ['bytes sent per agent per s', String(r.weft.bytes_per_agent_s), String(r.serf.bytes_per_agent_s), ''],
   ];
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((x) => x[c]!.length)));
