@@ -237,7 +237,7 @@ export function encodedSize(m: Message): number {
   }
 }
 
-/** A change id's bytes: 8, as bin8. */
+/** A change id's bytes: 8 (the decoder takes no other length), as bin8. */
 const ID_SIZE = binSize(8);
 
 /** What withTail adds to a push: certificates, then announced ids. */
