@@ -207,15 +207,7 @@ export function encodedSize(m: Message): number {
     case 'push': {
       const tail = tailSize(m.certs, m.ann);
       let changes = arrayHeaderSize(m.changes.length);
-      // Each change a tuple of 4 or 5 (a one-byte header).
-      for (const c of m.changes)
-        changes +=
-          1 +
-          stringSize(c.docId) +
-          numberSize(c.epoch) +
-          ID_SIZE +
-          binSize(c.change.length) +
-          (c.auth ? binSize(c.auth.length) : 0);
+      for (const c of m.changes) changes += changeTupleSize(c);
       return 2 + stringSize(m.origin) + numberSize(m.limit) + changes + tail;
     }
     case 'ihave': {
@@ -239,6 +231,15 @@ export function encodedSize(m: Message): number {
 
 /** A change id's bytes: 8 (the decoder takes no other length), as bin8. */
 const ID_SIZE = binSize(8);
+
+/** changeTuple's length: a tuple of 4 or 5 (a one-byte header) and its elements. */
+const changeTupleSize = (c: WireChange): number =>
+  1 +
+  stringSize(c.docId) +
+  numberSize(c.epoch) +
+  ID_SIZE +
+  binSize(c.change.length) +
+  (c.auth ? binSize(c.auth.length) : 0);
 
 /** What withTail adds to a push: certificates, then announced ids. */
 function tailSize(certs: Certs | undefined, ann: ChangeId[] | undefined): number {
