@@ -3,8 +3,11 @@
 //         (bench/dns-server.ts) so this harness does not share its event loop;
 //   dnsmasq: the same 1,000 names and addresses from a hosts file.
 // Figures: max qps (dnsperf unthrottled, 100 outstanding), p50/p99 latency at 20,000 qps
-// (percentiles from dnsperf -v per-query lines) and the server's CPU per query there
-// (/proc; weft's agent and workers together), and the qps of forwarded names answered
+// (percentiles from dnsperf -v per-query lines), the server's CPU per query in both runs and
+// how much of it is user time, the rest being the kernel's (/proc; weft's agent and workers
+// together): on loopback both servers make the same syscalls a query, so the kernel's part
+// is the same and the gap in qps is the user part (Node's datagram binding and our answer
+// against dnsmasq's C), and the qps of forwarded names answered
 // from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
 // qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
 // third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
@@ -28,12 +31,14 @@ import { benchAddr } from './dns-data.js';
 import { checkAnswers, type CheckResult } from './dns-check.js';
 import { envNumber as num, missingCommands, printAbsent, SMOKE } from './_env.js';
 import { AGENT_NODE_FLAGS } from '../src/node-flags.js';
-import { treeCpuMs } from './proc-cpu.js';
+import { treeCpuSplitMs, type CpuSplit } from './proc-cpu.js';
 
 const SERVICES = 1000;
 const PER = 2;
 const WEFT = '127.0.8.2';
 const DNSMASQ = '127.0.8.3';
+/** Node's floor: a server that answers with the query's own bytes (bench/dns-floor.ts). */
+const FLOOR = '127.0.8.7';
 const UPSTREAM = '127.0.8.1';
 /** The forwarding comparison: the upstream both forward to, and the two forwarders. */
 const MISS_UPSTREAM = '127.0.8.4';
@@ -55,6 +60,7 @@ if (missing.length) {
   printAbsent(missing, {
     qps: null,
     qps_ratio_vs_dnsmasq: null,
+    node_floor_ratio_vs_dnsmasq: null,
     p99_ms_at_20k: null,
     dnsmasq_p99_ms_at_20k: null,
     wrong_answers: null,
@@ -108,28 +114,28 @@ async function freePort(addr: string): Promise<number> {
   return p;
 }
 
-/** Starts weft's DNS child: its port, and its pid (its workers are its children). */
-async function startWeft(addr = WEFT, upstreamLabel = upstream.label): Promise<{ port: number; pid: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      ...AGENT_NODE_FLAGS,
-      join(import.meta.dirname, 'dns-server.js'),
-      addr,
-      String(SERVICES),
-      String(PER),
-      upstreamLabel,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
+/** Starts a Node child of this bench (`script` prints one JSON line with its port first): its port and pid. */
+async function startNodeChild(
+  script: string,
+  args: string[],
+): Promise<{ port: number; pid: number; line: Record<string, unknown> }> {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, join(import.meta.dirname, script), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   children.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`weft DNS child exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-  const { port, names } = JSON.parse(line) as { port: number; names: number };
-  progress(`weft serving ${names} names on ${addr}:${port} (pid ${child.pid})`);
-  return { port, pid: child.pid! };
+  const parsed = JSON.parse(line) as { port: number };
+  return { port: parsed.port, pid: child.pid!, line: parsed };
+}
+
+/** Starts weft's DNS child: its port, and its pid (its workers are its children). */
+async function startWeft(addr = WEFT, upstreamLabel = upstream.label): Promise<{ port: number; pid: number }> {
+  const c = await startNodeChild('dns-server.js', [addr, String(SERVICES), String(PER), upstreamLabel]);
+  progress(`weft serving ${String(c.line.names)} names on ${addr}:${c.port} (pid ${c.pid})`);
+  return c;
 }
 
 /**
@@ -232,48 +238,79 @@ const median = (xs: number[]) => {
 const load0 = loadavg()[0];
 const weft = await startWeft();
 const dnsmasq = await startDnsmasq();
+const floor = await startNodeChild('dns-floor.js', [FLOOR]);
+progress(`Node's floor (answers each query with its own bytes) on ${FLOOR}:${floor.port} (pid ${floor.pid})`);
 const [weftPort, dnsmasqPort] = [weft.port, dnsmasq.port];
 // The server processes (weft's with its workers), for the CPU each answer costs.
-const serverPid = { weft: weft.pid, dnsmasq: dnsmasq.pid };
+const serverPid = { weft: weft.pid, dnsmasq: dnsmasq.pid, floor: floor.pid };
 const zoneFile = join(dir, 'zone.txt');
 
 // Warm-up: weft precomputes answers on first use and V8 optimises the hot path.
 await perf(WEFT, weftPort, zoneFile, { seconds: warmS });
 await perf(DNSMASQ, dnsmasqPort, zoneFile, { seconds: warmS });
+await perf(FLOOR, floor.port, zoneFile, { seconds: warmS });
 
-const max = { weft: [] as number[], dnsmasq: [] as number[] };
+type Server = keyof typeof serverPid;
+const max = { weft: [] as number[], dnsmasq: [] as number[], floor: [] as number[] };
 const checks = { weft: [] as CheckResult[], dnsmasq: [] as CheckResult[] };
 const sample = SMOKE ? 50 : 500;
 const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
-/** Server CPU per answered query at 20k qps, µs: what decides max qps when the load generator shares the cores. */
-const cpuPerQuery = { weft: [] as number[], dnsmasq: [] as number[] };
+/**
+ * Server CPU per answered query, µs, split into user and kernel time: at max qps, what
+ * decides it when the load generator shares the cores; at 20k, what a burst waits behind.
+ */
+const cpuAtMax = { weft: [] as CpuSplit[], dnsmasq: [] as CpuSplit[], floor: [] as CpuSplit[] };
+const cpuAt20k = { weft: [] as CpuSplit[], dnsmasq: [] as CpuSplit[] };
+/** Runs `load` against `who`'s server (with its workers), and its CPU per completed query in µs. */
+async function perQueryCpu<T extends { completed: number }>(
+  who: Server,
+  load: () => Promise<T>,
+): Promise<[T, CpuSplit]> {
+  const before = treeCpuSplitMs(serverPid[who]);
+  const r = await load();
+  const after = treeCpuSplitMs(serverPid[who]);
+  const per = (k: keyof CpuSplit) => ((after[k] - before[k]) * 1000) / Math.max(1, r.completed);
+  return [r, { user: per('user'), system: per('system') }];
+}
+const total = (c: CpuSplit) => c.user + c.system;
 for (let r = 0; r < rounds; r++) {
-  // Alternate who goes first, so a slow patch of the machine does not always hit one side.
-  const order: ['weft' | 'dnsmasq', string, number][] = [
+  // Alternate who goes first, so a slow patch of the machine does not always hit one side;
+  // Node's floor runs between the two.
+  const order: [Server, string, number][] = [
     ['weft', WEFT, weftPort],
+    ['floor', FLOOR, floor.port],
     ['dnsmasq', DNSMASQ, dnsmasqPort],
   ];
   if (r % 2) order.reverse();
   for (const [who, addr, port] of order) {
+    const load = perQueryCpu(who, () => perf(addr, port, zoneFile, { seconds }));
+    if (who === 'floor') {
+      // Its answers are echoes, not checked.
+      const [m, cpu] = await load;
+      max.floor.push(m.qps);
+      cpuAtMax.floor.push(cpu);
+      progress(`round ${r + 1}: Node's floor max ${round(m.qps)} qps, ${round(total(cpu), 1)} µs CPU a query`);
+      continue;
+    }
     // Answers are checked while the load runs (weft's workers answer only under load).
-    const [m, c] = await Promise.all([
-      perf(addr, port, zoneFile, { seconds }),
+    const [[m, cpu], c] = await Promise.all([
+      load,
       checkAnswers(addr, port, { count: sample, ms: seconds * 700, services: SERVICES, per: PER, nx: who === 'weft' }),
     ]);
     max[who].push(m.qps);
+    cpuAtMax[who].push(cpu);
     checks[who].push(c);
     progress(
       `round ${r + 1}: ${who} max ${round(m.qps)} qps (lost ${m.lost}); answers checked ${c.checked}, wrong ${c.wrong}, unanswered ${c.unanswered}${c.examples.length ? `: ${c.examples.join('; ')}` : ''}`,
     );
   }
   for (const [who, addr, port] of order) {
-    const cpu0 = treeCpuMs(serverPid[who]);
-    const l = await perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true });
-    const us = ((treeCpuMs(serverPid[who]) - cpu0) * 1000) / Math.max(1, l.completed);
+    if (who === 'floor') continue;
+    const [l, cpu] = await perQueryCpu(who, () => perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true }));
     at20k[who].push(l);
-    cpuPerQuery[who].push(us);
+    cpuAt20k[who].push(cpu);
     progress(
-      `round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${round(us, 1)} µs CPU a query`,
+      `round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${round(total(cpu), 1)} µs CPU a query (user ${round(cpu.user, 1)})`,
     );
   }
 }
@@ -333,18 +370,29 @@ for (const c of children) c.kill('SIGTERM');
 await upstream.close();
 
 const weftMax = median(max.weft);
+const cpuFigure = (xs: CpuSplit[], part: (c: CpuSplit) => number) => round(median(xs.map(part)), 1);
 const dnsmasqMax = median(max.dnsmasq);
 const p = (who: 'weft' | 'dnsmasq', k: 'p50_ms' | 'p99_ms') => round(median(at20k[who].map((x) => x[k]!)), 3);
 const result = {
   qps: round(weftMax),
   dnsmasq_qps: round(dnsmasqMax),
   qps_ratio_vs_dnsmasq: round(weftMax / dnsmasqMax, 2),
+  node_floor_qps: round(median(max.floor)),
+  node_floor_ratio_vs_dnsmasq: round(median(max.floor) / dnsmasqMax, 2),
   p50_ms_at_20k: p('weft', 'p50_ms'),
   p99_ms_at_20k: p('weft', 'p99_ms'),
   dnsmasq_p50_ms_at_20k: p('dnsmasq', 'p50_ms'),
   dnsmasq_p99_ms_at_20k: p('dnsmasq', 'p99_ms'),
-  cpu_us_per_query_at_20k: round(median(cpuPerQuery.weft), 1),
-  dnsmasq_cpu_us_per_query_at_20k: round(median(cpuPerQuery.dnsmasq), 1),
+  cpu_us_per_query_at_20k: cpuFigure(cpuAt20k.weft, total),
+  dnsmasq_cpu_us_per_query_at_20k: cpuFigure(cpuAt20k.dnsmasq, total),
+  user_us_per_query_at_20k: cpuFigure(cpuAt20k.weft, (c) => c.user),
+  dnsmasq_user_us_per_query_at_20k: cpuFigure(cpuAt20k.dnsmasq, (c) => c.user),
+  cpu_us_per_query_at_max: cpuFigure(cpuAtMax.weft, total),
+  dnsmasq_cpu_us_per_query_at_max: cpuFigure(cpuAtMax.dnsmasq, total),
+  user_us_per_query_at_max: cpuFigure(cpuAtMax.weft, (c) => c.user),
+  dnsmasq_user_us_per_query_at_max: cpuFigure(cpuAtMax.dnsmasq, (c) => c.user),
+  node_floor_cpu_us_per_query_at_max: cpuFigure(cpuAtMax.floor, total),
+  node_floor_user_us_per_query_at_max: cpuFigure(cpuAtMax.floor, (c) => c.user),
   wrong_answers: sum(checks.weft, 'wrong'),
   answers_checked: sum(checks.weft, 'checked'),
   answers_unanswered: sum(checks.weft, 'unanswered'),
@@ -368,13 +416,37 @@ const rows: [string, string, string, string][] = [
   ['', 'weft', 'dnsmasq', 'weft/dnsmasq'],
   ['max qps (median)', String(result.qps), String(result.dnsmasq_qps), `${result.qps_ratio_vs_dnsmasq}  (aim >= 1.0)`],
   ['  each run', max.weft.map((x) => round(x)).join(' '), max.dnsmasq.map((x) => round(x)).join(' '), ''],
+  [
+    "Node's floor: max qps",
+    String(result.node_floor_qps),
+    '',
+    `${result.node_floor_ratio_vs_dnsmasq}  (answers with the query's bytes: the most a Node server reaches here)`,
+  ],
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
+  [
+    'server CPU a query at max',
+    `${result.cpu_us_per_query_at_max} µs`,
+    `${result.dnsmasq_cpu_us_per_query_at_max} µs`,
+    'weft: agent + workers',
+  ],
+  [
+    '  of it user (rest kernel)',
+    `${result.user_us_per_query_at_max} µs`,
+    `${result.dnsmasq_user_us_per_query_at_max} µs`,
+    '',
+  ],
   [
     'server CPU a query at 20k',
     `${result.cpu_us_per_query_at_20k} µs`,
     `${result.dnsmasq_cpu_us_per_query_at_20k} µs`,
-    'weft: agent + workers',
+    '',
+  ],
+  [
+    '  of it user (rest kernel)',
+    `${result.user_us_per_query_at_20k} µs`,
+    `${result.dnsmasq_user_us_per_query_at_20k} µs`,
+    '',
   ],
   [
     'answers checked under load',
