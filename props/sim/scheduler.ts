@@ -13,7 +13,7 @@ interface Entry extends ScheduledEvent {
 }
 
 export class Scheduler {
-  private readonly heap = new EventHeap();
+  private readonly heap = new EventQueue();
   private seq = 0;
   private clock = 0;
   private processed = 0;
@@ -76,9 +76,101 @@ export class Scheduler {
 }
 
 /**
- * The event queue: a 4-ary min-heap by (at, seq). Forming a large simulated cluster holds
- * hundreds of thousands of packets in flight, and a heap of objects spends its time on
- * cache misses, loading each child's time from wherever its object lives. Here the times
+ * The event queue, by (at, seq), in buckets of one millisecond of virtual time. Only the
+ * earliest bucket is a heap (`near`); a later event is appended to its bucket's array, and
+ * a bucket becomes the heap when its time comes. Forming 1,000 simulated nodes holds
+ * hundreds of thousands of events; in one heap, each push and pop sifted through ~10 levels
+ * of arrays that big, a cache miss at each. Now a push is mostly an append, and a pop sifts
+ * a heap of one millisecond's events, which stays in cache. The order is exactly one heap's:
+ * every event in `near` is in a bucket up to `nearKey`, every event in `later` in a bucket
+ * after it, so `near`'s least is the least of all.
+ */
+class EventQueue {
+  /** Events in buckets up to nearKey: the earliest bucket, and any scheduled before its end. */
+  private readonly near = new EventHeap();
+  private nearKey = -Infinity;
+  /** Events in later buckets, in scheduling order within each. */
+  private readonly later = new Map<number, Entry[]>();
+  /** The keys of `later`, as a binary min-heap. */
+  private readonly keys: number[] = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  push(e: Entry): void {
+    this.n++;
+    const key = Math.floor(e.at);
+    if (key <= this.nearKey) {
+      this.near.push(e);
+      return;
+    }
+    const bucket = this.later.get(key);
+    if (bucket !== undefined) bucket.push(e);
+    else {
+      this.later.set(key, [e]);
+      this.pushKey(key);
+    }
+  }
+
+  peek(): Entry | undefined {
+    return this.near.size > 0 || this.advance() ? this.near.peek() : undefined;
+  }
+
+  pop(): Entry | undefined {
+    if (this.near.size === 0 && !this.advance()) return undefined;
+    this.n--;
+    return this.near.pop();
+  }
+
+  /** `near` is empty: the earliest later bucket becomes it. False when there is none. */
+  private advance(): boolean {
+    if (this.keys.length === 0) return false;
+    const key = this.popKey();
+    const bucket = this.later.get(key)!;
+    this.later.delete(key);
+    this.nearKey = key;
+    for (const e of bucket) this.near.push(e);
+    return true;
+  }
+
+  private pushKey(key: number): void {
+    const keys = this.keys;
+    let i = keys.length;
+    keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (keys[parent]! <= key) break;
+      keys[i] = keys[parent]!;
+      i = parent;
+    }
+    keys[i] = key;
+  }
+
+  private popKey(): number {
+    const keys = this.keys;
+    const top = keys[0]!;
+    const last = keys.pop()!;
+    const n = keys.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && keys[c + 1]! < keys[c]!) c++;
+      if (last <= keys[c]!) break;
+      keys[i] = keys[c]!;
+      i = c;
+    }
+    keys[i] = last;
+    return top;
+  }
+}
+
+/**
+ * A 4-ary min-heap by (at, seq): the queue's earliest bucket. A heap of objects spends its
+ * time on cache misses, loading each child's time from wherever its object lives. Here the times
  * and sequence numbers sit in typed arrays beside the entries, so a sift compares
  * neighbouring numbers; four children per level halve the depth, and a sift moves the
  * hole instead of swapping. The order is the same as any correct heap's: (at, seq) is total.
