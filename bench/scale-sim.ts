@@ -29,7 +29,10 @@
 //     Messages are shared objects between simulated nodes, never encoded or decoded.
 //   3,000 nodes, 60 s: 42.6-49.4 s wall, 2.0 GB heap before; 11-13 s, 0.34 GB after.
 //   10,000 nodes, 60 s: 103-119 s wall (three runs), 117-134 s CPU, 4.2 GB heap and
-//     columns, 4.0-4.4 GB peak RSS.
+//     columns, 4.0-4.4 GB peak RSS. Of the CPU, 19 % was faulting in the tables' columns:
+//     each had room for 16,384 members. Sized to the members in use (members.ts fit), 2.6 GB
+//     and 3.2 GB peak RSS, 20.6 s of system time against 28.7. The event queue in buckets
+//     of 1 ms (props/sim/scheduler.ts): 6 % less CPU (105-106 s wall against 112-113).
 //     Forming is half of it (10^8 new records, ~0.5 µs each: the entry's checks, the name's
 //     lookup, the record, the join event); the rest is probes, gossip and the push/pulls
 //     that fall in the minute.
