@@ -6,8 +6,9 @@
 // (percentiles from dnsperf -v per-query lines), the server's CPU per query in both runs and
 // how much of it is user time, the rest being the kernel's (/proc; weft's agent and workers
 // together): on loopback both servers make the same syscalls a query, so the kernel's part
-// is the same and the gap in qps is the user part (Node's datagram binding and our answer
-// against dnsmasq's C), and the qps of forwarded names answered
+// is about the same (within a tenth here) and the gap in qps is the user part (Node's
+// datagram binding and our answer against dnsmasq's C); Node's floor (bench/dns-floor.ts),
+// run at both loads too, shows how much of each figure is Node's; and the qps of forwarded names answered
 // from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
 // qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
 // third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
@@ -61,6 +62,7 @@ if (missing.length) {
     qps: null,
     qps_ratio_vs_dnsmasq: null,
     node_floor_ratio_vs_dnsmasq: null,
+    node_floor_p99_ms_at_20k: null,
     p99_ms_at_20k: null,
     dnsmasq_p99_ms_at_20k: null,
     wrong_answers: null,
@@ -254,13 +256,13 @@ type Server = keyof typeof serverPid;
 const max = { weft: [] as number[], dnsmasq: [] as number[], floor: [] as number[] };
 const checks = { weft: [] as CheckResult[], dnsmasq: [] as CheckResult[] };
 const sample = SMOKE ? 50 : 500;
-const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[] };
+const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[], floor: [] as PerfResult[] };
 /**
  * Server CPU per answered query, µs, split into user and kernel time: at max qps, what
  * decides it when the load generator shares the cores; at 20k, what a burst waits behind.
  */
 const cpuAtMax = { weft: [] as CpuSplit[], dnsmasq: [] as CpuSplit[], floor: [] as CpuSplit[] };
-const cpuAt20k = { weft: [] as CpuSplit[], dnsmasq: [] as CpuSplit[] };
+const cpuAt20k = { weft: [] as CpuSplit[], dnsmasq: [] as CpuSplit[], floor: [] as CpuSplit[] };
 /** Runs `load` against `who`'s server (with its workers), and its CPU per completed query in µs. */
 async function perQueryCpu<T extends { completed: number }>(
   who: Server,
@@ -305,7 +307,6 @@ for (let r = 0; r < rounds; r++) {
     );
   }
   for (const [who, addr, port] of order) {
-    if (who === 'floor') continue;
     const [l, cpu] = await perQueryCpu(who, () => perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true }));
     at20k[who].push(l);
     cpuAt20k[who].push(cpu);
@@ -372,7 +373,7 @@ await upstream.close();
 const weftMax = median(max.weft);
 const cpuFigure = (xs: CpuSplit[], part: (c: CpuSplit) => number) => round(median(xs.map(part)), 1);
 const dnsmasqMax = median(max.dnsmasq);
-const p = (who: 'weft' | 'dnsmasq', k: 'p50_ms' | 'p99_ms') => round(median(at20k[who].map((x) => x[k]!)), 3);
+const p = (who: Server, k: 'p50_ms' | 'p99_ms') => round(median(at20k[who].map((x) => x[k]!)), 3);
 const result = {
   qps: round(weftMax),
   dnsmasq_qps: round(dnsmasqMax),
@@ -391,6 +392,9 @@ const result = {
   dnsmasq_cpu_us_per_query_at_max: cpuFigure(cpuAtMax.dnsmasq, total),
   user_us_per_query_at_max: cpuFigure(cpuAtMax.weft, (c) => c.user),
   dnsmasq_user_us_per_query_at_max: cpuFigure(cpuAtMax.dnsmasq, (c) => c.user),
+  node_floor_p99_ms_at_20k: p('floor', 'p99_ms'),
+  node_floor_cpu_us_per_query_at_20k: cpuFigure(cpuAt20k.floor, total),
+  node_floor_user_us_per_query_at_20k: cpuFigure(cpuAt20k.floor, (c) => c.user),
   node_floor_cpu_us_per_query_at_max: cpuFigure(cpuAtMax.floor, total),
   node_floor_user_us_per_query_at_max: cpuFigure(cpuAtMax.floor, (c) => c.user),
   wrong_answers: sum(checks.weft, 'wrong'),
@@ -424,6 +428,7 @@ const rows: [string, string, string, string][] = [
   ],
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
+  ["  Node's floor", `${result.node_floor_p99_ms_at_20k} ms`, '', ''],
   [
     'server CPU a query at max',
     `${result.cpu_us_per_query_at_max} µs`,
@@ -446,6 +451,12 @@ const rows: [string, string, string, string][] = [
     '  of it user (rest kernel)',
     `${result.user_us_per_query_at_20k} µs`,
     `${result.dnsmasq_user_us_per_query_at_20k} µs`,
+    '',
+  ],
+  [
+    "  Node's floor",
+    `${result.node_floor_cpu_us_per_query_at_20k} µs, user ${result.node_floor_user_us_per_query_at_20k}`,
+    '',
     '',
   ],
   [
