@@ -114,8 +114,8 @@ class Columns {
     // Straight to every number in use in the process: the simulator's tables each come to
     // hold all of them, and doubling there was 8 GB of copies at 10,000 nodes. Exactly that
     // many, not the next power of two: at 10,000 nodes a power of two was 16,384 slots in
-    // each of 10,000 tables, 1.6 GB of zeroed pages nobody used, and faulting them in was a
-    // fifth of the run. A table with its own registry, whose numbers come one at a time,
+    // each of 10,000 tables, 1.6 GB of zeroed pages nobody used (faulting the columns in was a
+    // fifth of the run's CPU). A table with its own registry, whose numbers come one at a time,
     // grows by half again each time, so its copies stay linear in its size.
     const n = Math.max(id + 1, this.registry.span, Math.ceil(this.state.length * 1.5));
     this.state = grown(this.state, n);
