@@ -6,7 +6,7 @@
 // (percentiles from dnsperf -v per-query lines), the server's CPU per query in both runs and
 // how much of it is user time, the rest being the kernel's (/proc; weft's agent and workers
 // together): on loopback both servers make the same syscalls a query, so the kernel's part
-// is about the same (within a tenth here) and the gap in qps is the user part (Node's
+// is about the same (weft's a fifth more at most here) and the gap in qps is the user part (Node's
 // datagram binding and our answer against dnsmasq's C); Node's floor (bench/dns-floor.ts),
 // run at both loads too, shows how much of each figure is Node's; and the qps of forwarded names answered
 // from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
@@ -416,6 +416,31 @@ const result = {
   absent: [] as string[],
 };
 
+/** The table's rows for the servers' CPU a query at one load: in all, its user part, and Node's floor. */
+function cpuRows(at: 'max' | '20k', note: string): [string, string, string, string][] {
+  const fig = (k: keyof typeof result) => result[k];
+  return [
+    [
+      `server CPU a query at ${at}`,
+      `${fig(`cpu_us_per_query_at_${at}`)} µs`,
+      `${fig(`dnsmasq_cpu_us_per_query_at_${at}`)} µs`,
+      note,
+    ],
+    [
+      '  of it user (rest kernel)',
+      `${fig(`user_us_per_query_at_${at}`)} µs`,
+      `${fig(`dnsmasq_user_us_per_query_at_${at}`)} µs`,
+      '',
+    ],
+    [
+      "  Node's floor",
+      `${fig(`node_floor_cpu_us_per_query_at_${at}`)} µs, user ${fig(`node_floor_user_us_per_query_at_${at}`)}`,
+      '',
+      '',
+    ],
+  ];
+}
+
 const rows: [string, string, string, string][] = [
   ['', 'weft', 'dnsmasq', 'weft/dnsmasq'],
   ['max qps (median)', String(result.qps), String(result.dnsmasq_qps), `${result.qps_ratio_vs_dnsmasq}  (aim >= 1.0)`],
@@ -429,36 +454,8 @@ const rows: [string, string, string, string][] = [
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
   ["  Node's floor", `${result.node_floor_p99_ms_at_20k} ms`, '', ''],
-  [
-    'server CPU a query at max',
-    `${result.cpu_us_per_query_at_max} µs`,
-    `${result.dnsmasq_cpu_us_per_query_at_max} µs`,
-    'weft: agent + workers',
-  ],
-  [
-    '  of it user (rest kernel)',
-    `${result.user_us_per_query_at_max} µs`,
-    `${result.dnsmasq_user_us_per_query_at_max} µs`,
-    '',
-  ],
-  [
-    'server CPU a query at 20k',
-    `${result.cpu_us_per_query_at_20k} µs`,
-    `${result.dnsmasq_cpu_us_per_query_at_20k} µs`,
-    '',
-  ],
-  [
-    '  of it user (rest kernel)',
-    `${result.user_us_per_query_at_20k} µs`,
-    `${result.dnsmasq_user_us_per_query_at_20k} µs`,
-    '',
-  ],
-  [
-    "  Node's floor",
-    `${result.node_floor_cpu_us_per_query_at_20k} µs, user ${result.node_floor_user_us_per_query_at_20k}`,
-    '',
-    '',
-  ],
+  ...cpuRows('max', 'weft: agent + workers'),
+  ...cpuRows('20k', ''),
   [
     'answers checked under load',
     `${result.answers_checked}, ${result.wrong_answers} wrong`,

@@ -29,10 +29,8 @@
 //     Messages are shared objects between simulated nodes, never encoded or decoded.
 //   3,000 nodes, 60 s: 42.6-49.4 s wall, 2.0 GB heap before; 11-13 s, 0.34 GB after.
 //   10,000 nodes, 60 s: 103-119 s wall (three runs), 117-134 s CPU, 4.2 GB heap and
-//     columns, 4.0-4.4 GB peak RSS. Of the CPU, 19 % was faulting in the tables' columns:
-//     each had room for 16,384 members. Sized to the members in use (members.ts fit), 2.6 GB
-//     and 3.2 GB peak RSS, 20.6 s of system time against 28.7. The event queue in buckets
-//     of 1 ms (props/sim/scheduler.ts): 6 % less CPU (105-106 s wall against 112-113).
+//     columns, 4.0-4.4 GB peak RSS; since the eleventh pass 2.6 GB and 3.2 GB peak RSS,
+//     105.9 s in the bench of record.
 //     Forming is half of it (10^8 new records, ~0.5 µs each: the entry's checks, the name's
 //     lookup, the record, the join event); the rest is probes, gossip and the push/pulls
 //     that fall in the minute.
@@ -208,9 +206,18 @@
 //     median 120.2 s against 145.6; every simulated figure the same. The bench of record
 //     varied as much: 131.9 s in a run whose SWIM at 10,000 nodes (unchanged) took 130.4 s
 //     against 113.5 the stop before, and 91.5 s (SWIM 119.6) in the next, 40 minutes later.
-//     Looked at, not done: a larger initial old space (700
-//     nodes: 6 mark-compacts instead of 10, 0.5 s of 44.7) and the DNS zone's own cost
-//     (7.9 %, spread over a dozen functions of ~0.5 s each).
+//     Looked at, not done: a larger initial old space (700 nodes: 6 mark-compacts instead
+//     of 10, 0.5 s of 44.7) and the DNS zone's own cost (7.9 %, spread over a dozen
+//     functions of ~0.5 s each).
+//   Eleventh pass (2026-12-07), SWIM at 10,000 nodes. A profile put 19 % of the CPU in the
+//     member tables' columns (members.ts fit): each table had room for 16,384 members, and
+//     the kernel zeroed and faulted in 4.1 GB. Sized to the members in use: 2.6 GB. And the
+//     event queue is bucketed by millisecond (props/sim/scheduler.ts) with no horizon: every
+//     bucket in a map, the buckets in use in a small heap, so the far timers that made the
+//     ninth pass's calendar queue slower cost one bucket each. 6 % less CPU at 10,000 nodes
+//     (105-106 s wall against 112-113, alternating with b8e6036); the full stack at 1,000
+//     did not move beyond noise (80.7 and 82.0 s against 74.2 and 85.5), as the ninth pass
+//     found. Every simulated figure the same.
 //   Full stack, memory per (node, node record + endpoint) pair at 100 nodes (heap after
 //     GC): store and membership 3.3 KB (views, digest, the fast path's windows), DNS zone
 //     2.8 KB (was 4.9), LB index 0.2 KB (was 0.7): 6.4 KB (was 9.0). Views on every node at
