@@ -11,8 +11,8 @@
 //   (curl). Backends: a minimal HTTP responder (Node, one process each). BENCH_LB_ROUNDS (7)
 //   rounds, paths interleaved within each round; medians. One stream's rate here moves by a
 //   third from one transfer to the next on the same path. A 100 MB transfer lasted ~70 ms,
-//   a few of the CPU clock's 10 ms ticks, and runs of 3 rounds of them put the nft path
-//   anywhere from 0.57 to 1.18 x direct. The kernel's own share is small: in a perf profile
+//   a few of the CPU clock's 10 ms ticks, and runs of 3 to 7 rounds of them put the nft
+//   path anywhere from 0.57 to 1.18 x direct. The kernel's own share is small: in a perf profile
 //   of the machine, netfilter (conntrack, NAT, the chains) is 3.5 % of the busy CPU in bulk
 //   through a VIP against 2 % direct (the bridge's), and 6 % against 0.4 % for new connections.
 //   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
