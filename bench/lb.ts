@@ -4,17 +4,22 @@
 //   namespaces per path, so PAWS/TIME_WAIT of one path cannot reject another's SYNs):
 //     direct    wrk -> one backend
 //     nft       wrk -> weft's nftables VIP (the LB programs the client's namespace)
+//     routed    wrk -> one backend, through a router namespace (as a container's traffic
+//               passes through its node)
+//     nftRouted wrk -> weft's nftables VIP programmed in that router (DNAT at prerouting)
 //     proxy     wrk -> weft's userspace proxy (a process in the client's namespace)
 //     haproxy   wrk -> HAProxy, mode tcp, the same two backends (a process in the client's namespace)
 //   Figures: requests/s of short HTTP requests with keep-alive off (wrk, Connection: close:
-//   the new-connection rate), and bulk throughput of one BENCH_LB_BULK_MB (1,000) MB response
-//   (curl). Backends: a minimal HTTP responder (Node, one process each). BENCH_LB_ROUNDS (7)
-//   rounds, paths interleaved within each round; medians. One stream's rate here moves by a
-//   third from one transfer to the next on the same path. A 100 MB transfer lasted ~70 ms,
-//   a few of the CPU clock's 10 ms ticks, and runs of 3 to 7 rounds of them put the nft
-//   path anywhere from 0.57 to 1.18 x direct. The kernel's own share is small: in a perf profile
-//   of the machine, netfilter (conntrack, NAT, the chains) is 3.5 % of the busy CPU in bulk
-//   through a VIP against 2 % direct (the bridge's), and 6 % against 0.4 % for new connections.
+//   the new-connection rate), and bulk throughput of BENCH_LB_BULK_MB (1,000) MB responses
+//   (curl), BENCH_LB_BULK_REPS (4) per path per round, the paths taking turns. Backends: a
+//   minimal HTTP responder (Node, one process each). BENCH_LB_ROUNDS (7) rounds, paths
+//   interleaved within each round; medians. One stream's rate here moves by a third from one
+//   transfer to the next on the same path. A 100 MB transfer lasted ~70 ms, a few of the CPU
+//   clock's 10 ms ticks, and runs with one of them per path per round put the nft path
+//   anywhere from 0.57 to 1.18 x direct (3 to 7 rounds). The kernel's own share is small: in
+//   a perf profile of the machine, netfilter (conntrack, NAT, the chains) is 3.5 % of the
+//   busy CPU in bulk through a VIP against 2 % direct (the bridge's), and 6 % against 0.4 %
+//   for new connections.
 //   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
 //   resolved, nft and the addresses in place), and store update of one backend -> the
 //   transaction committed (median and p90 of BENCH_LB_UPDATES, 15).
@@ -41,6 +46,7 @@ import { treeCpuMs } from './proc-cpu.js';
 
 const rounds = num('BENCH_LB_ROUNDS', 7, 1);
 const BULK_MB = num('BENCH_LB_BULK_MB', 1000, 100);
+const BULK_REPS = num('BENCH_LB_BULK_REPS', 4, 1);
 const seconds = num('BENCH_LB_SECONDS', 4, 1);
 const VIPS = SMOKE ? 20 : 1000;
 const PER_VIP = SMOKE ? 2 : 10;
@@ -82,10 +88,17 @@ async function addNs(ns: string): Promise<void> {
 interface Lab {
   client: string;
   backends: string[];
+  /** Where a VIP is programmed: the client's own namespace, or the router a routed client is behind. */
+  node: string;
 }
 
-/** A hub with a bridge, a client at 10.77.0.1 and backends at 10.77.0.11, .12. */
-async function lab(name: string): Promise<Lab> {
+/**
+ * A hub with a bridge and backends at 10.77.0.11, .12. The client is at 10.77.0.1; or,
+ * routed, at 10.78.0.2 behind a router namespace that holds 10.77.0.1, as a container is
+ * behind its node: its VIP traffic is DNATed on the way through (prerouting), not as it
+ * leaves a local socket (output).
+ */
+async function lab(name: string, routed = false): Promise<Lab> {
   const hub = `${tag}${name}hub`;
   await addNs(hub);
   await run(['ip', '-n', hub, '-batch', '-'], { input: 'link add br0 type bridge\nlink set br0 up\n' });
@@ -96,11 +109,28 @@ async function lab(name: string): Promise<Lab> {
       input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n`,
     });
     await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add 10.77.0.${last}/24 dev eth0\nlink set eth0 up\n` });
-    await run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], { netns: ns });
+    await tuneClient(ns);
     return ns;
   };
-  return { client: await host(1), backends: [await host(11), await host(12)] };
+  const first = await host(1);
+  const backends = [await host(11), await host(12)];
+  if (!routed) return { client: first, backends, node: first };
+  const client = `${tag}${name}c`;
+  await addNs(client);
+  await run(['ip', '-n', first, '-batch', '-'], {
+    input: `link add r0 type veth peer name eth0 netns ${client}\naddr add 10.78.0.1/24 dev r0\nlink set r0 up\n`,
+  });
+  await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: first });
+  await run(['ip', '-n', client, '-batch', '-'], {
+    input: 'addr add 10.78.0.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.78.0.1\n',
+  });
+  await tuneClient(client);
+  for (const b of backends) await run(['ip', '-n', b, 'route', 'add', '10.78.0.0/24', 'via', '10.77.0.1']);
+  return { client, backends, node: first };
 }
+
+const tuneClient = (ns: string) =>
+  run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], { netns: ns });
 
 const BACKEND = `
 import net from 'node:net';
@@ -192,17 +222,26 @@ const endpoint = (addr: string, port: number, vipPort: number) => ({
   source: 'api',
 });
 
-type Labs = { direct: Lab | undefined; nft: Lab | undefined; proxy: Lab; haproxy: Lab | undefined };
+type Labs = {
+  direct: Lab | undefined;
+  nft: Lab | undefined;
+  routed: Lab | undefined;
+  nftRouted: Lab | undefined;
+  proxy: Lab;
+  haproxy: Lab | undefined;
+};
 type Path = keyof Labs;
 /** The process (tree) doing the proxying on a path, whose CPU time is measured: proxy and haproxy only. */
 type Pids = Partial<Record<Path, number>>;
 
 /** One lab per path, each with its backends; the VIP programmed by weft's nft datapath, its userspace proxy, and HAProxy when installed. */
-async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lb: LbDriver | undefined; pids: Pids }> {
+async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; lbs: LbDriver[]; pids: Pids }> {
   console.error('namespaces and backends ...');
   const labs = {
     direct: ONLY_PROXY ? undefined : await lab('d'),
     nft: ONLY_PROXY ? undefined : await lab('n'),
+    routed: ONLY_PROXY ? undefined : await lab('r', true),
+    nftRouted: ONLY_PROXY ? undefined : await lab('v', true),
     proxy: await lab('p'),
     haproxy: has('haproxy') ? await lab('h') : undefined,
   };
@@ -211,19 +250,23 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
   const urls: Record<keyof typeof labs, string> = {
     direct: 'http://10.77.0.11:80',
     nft: '',
+    routed: 'http://10.77.0.11:80',
+    nftRouted: '',
     proxy: '',
     haproxy: 'http://127.0.0.1:8080',
   };
 
-  let lb: LbDriver | undefined;
-  if (labs.nft) {
+  const lbs: LbDriver[] = [];
+  for (const p of ['nft', 'nftRouted'] as const) {
+    const at = labs[p];
+    if (!at) continue;
     const store = new LocalStore({ name: 'bench', clock: () => Date.now() });
     store.put('svc/web/bench/a', endpoint('10.77.0.11', 80, 80));
     store.put('svc/web/bench/b', endpoint('10.77.0.12', 80, 80));
-    const nft = await LbDriver.start({ source: store, datapath: 'nft', netns: labs.nft.client });
+    const nft = await LbDriver.start({ source: store, datapath: 'nft', netns: at.node });
     cleanups.push(() => nft.cleanup());
-    urls.nft = `http://${nft.vips.get('web')}:80`;
-    lb = nft;
+    urls[p] = `http://${nft.vips.get('web')}:80`;
+    lbs.push(nft);
   }
 
   const proxy = await startIn(
@@ -247,7 +290,7 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
 
   const pids: Pids = { proxy: proxy.proc.pid };
   if (labs.haproxy) pids.haproxy = await startHaproxy(labs.haproxy.client);
-  return { labs, urls, lb, pids };
+  return { labs, urls, lbs, pids };
 }
 
 /** HAProxy in the lab's client namespace, round robin over both backends. */
@@ -280,7 +323,7 @@ async function startHaproxy(client: string): Promise<number | undefined> {
 }
 
 type Series = Record<string, number[]>;
-const series = (): Series => ({ direct: [], nft: [], proxy: [], haproxy: [] });
+const series = (): Series => ({ direct: [], nft: [], routed: [], nftRouted: [], proxy: [], haproxy: [] });
 /** Rates per path, and the CPU time the proxying process (tree) spent: ms per 1,000 connections and per GB. */
 interface Measured {
   rps: Series;
@@ -289,7 +332,7 @@ interface Measured {
   cpuPerGb: Series;
 }
 
-/** Rounds of wrk and a bulk download over every path, with the proxies' CPU time per unit of work. */
+/** Rounds of wrk and bulk downloads over every path, with the proxies' CPU time per unit of work. */
 async function measurePaths(
   labs: Labs,
   urls: Record<Path, string>,
@@ -298,31 +341,29 @@ async function measurePaths(
 ): Promise<Measured> {
   const m: Measured = { rps: series(), bw: series(), cpuPerKConn: series(), cpuPerGb: series() };
   const cpu = (p: Path) => (pids[p] === undefined ? NaN : treeCpuMs(pids[p]));
+  const cpuNote = (p: Path, x: number[], unit: string) =>
+    pids[p] === undefined ? '' : ` (CPU ${x.at(-1)?.toFixed(0) ?? '-'} ms/${unit})`;
+  const connections = async (p: Path) => {
+    const c0 = cpu(p);
+    const w = await wrkRps(labs[p]!.client, `${urls[p]}/`);
+    m.rps[p].push(w.rps);
+    if (pids[p] !== undefined) m.cpuPerKConn[p].push(((cpu(p) - c0) * 1000) / w.requests);
+    progress(`${p}: ${w.rps.toFixed(0)} req/s${cpuNote(p, m.cpuPerKConn[p], '1k conns')}`);
+  };
+  const transfer = async (p: Path) => {
+    const c0 = cpu(p);
+    const rate = await bulk(labs[p]!.client, `${urls[p]}/bulk`);
+    m.bw[p].push(rate);
+    if (pids[p] !== undefined) m.cpuPerGb[p].push(((cpu(p) - c0) * 1e9) / (BULK_MB * 1048576));
+    progress(`${p}: ${(rate / 1e6).toFixed(0)} MB/s${cpuNote(p, m.cpuPerGb[p], 'GB')}`);
+  };
   for (let r = 0; r < rounds; r++) {
     console.error(`round ${r + 1}/${rounds} ...`);
     // Rotate the order each round, so no path always runs first (or right after another).
     const o = order.map((_, i) => order[(i + r) % order.length]);
-    for (const p of o) {
-      const client = labs[p]!.client;
-      if (has('wrk')) {
-        const c0 = cpu(p);
-        const w = await wrkRps(client, `${urls[p]}/`);
-        m.rps[p].push(w.rps);
-        if (pids[p] !== undefined) m.cpuPerKConn[p].push(((cpu(p) - c0) * 1000) / w.requests);
-      }
-      if (has('curl')) {
-        const c0 = cpu(p);
-        m.bw[p].push(await bulk(client, `${urls[p]}/bulk`));
-        if (pids[p] !== undefined) m.cpuPerGb[p].push(((cpu(p) - c0) * 1e9) / (BULK_MB * 1048576));
-      }
-      const cpuNote =
-        pids[p] === undefined
-          ? ''
-          : ` (CPU ${m.cpuPerKConn[p].at(-1)?.toFixed(0) ?? '-'} ms/1k conns, ${m.cpuPerGb[p].at(-1)?.toFixed(0) ?? '-'} ms/GB)`;
-      progress(
-        `${p}: ${m.rps[p].at(-1)?.toFixed(0) ?? '-'} req/s, ${m.bw[p].length ? (m.bw[p].at(-1)! / 1e6).toFixed(0) : '-'} MB/s${cpuNote}`,
-      );
-    }
+    if (has('wrk')) for (const p of o) await connections(p);
+    // The paths take turns transfer by transfer, so a slow spell of the machine falls on all.
+    if (has('curl')) for (let k = 0; k < BULK_REPS; k++) for (const p of o) await transfer(p);
   }
   return m;
 }
@@ -396,6 +437,9 @@ function figures(load: number, m: Measured, programMs: number, updates: number[]
   return {
     nft_rps_ratio_vs_direct: ratio(R.nft, R.direct),
     nft_bulk_ratio_vs_direct: ratio(B.nft, B.direct),
+    // A container's VIP traffic: DNATed as it passes through the node, against the same route.
+    nft_routed_rps_ratio_vs_direct: ratio(R.nftRouted, R.routed),
+    nft_routed_bulk_ratio_vs_direct: ratio(B.nftRouted, B.routed),
     proxy_rps_ratio_vs_haproxy: ratio(R.proxy, R.haproxy),
     proxy_bulk_ratio_vs_haproxy: ratio(B.proxy, B.haproxy),
     // CPU time per unit of work: what the proxies cost, whatever else the host was doing.
@@ -427,14 +471,17 @@ function report(o: {
     `L4 load balancing, ${rounds} rounds x ${seconds} s, wrk -t1 -c${conns} Connection: close; medians; load average ${load.toFixed(1)} at start; proxy workers ${proxyWorkers}`,
   );
   const cols = ['req/s', 'bulk MB/s', 'CPU ms/1k conn', 'CPU ms/GB'];
-  console.log(`  ${'path'.padEnd(10)} ${cols.map((c) => c.padStart(15)).join(' ')}`);
+  console.log(`  ${'path'.padEnd(12)} ${cols.map((c) => c.padStart(15)).join(' ')}`);
   const cell = (x: number, scale = 1) => (Number.isFinite(x) ? (x / scale).toFixed(0) : '-').padStart(15);
-  for (const p of order) console.log(`  ${p.padEnd(10)} ${cell(R[p])} ${cell(B[p], 1e6)} ${cell(C[p])} ${cell(G[p])}`);
+  for (const p of order) console.log(`  ${p.padEnd(12)} ${cell(R[p])} ${cell(B[p], 1e6)} ${cell(C[p])} ${cell(G[p])}`);
   if (absent.length) console.log(`  not measured (missing ${absent.join(', ')}): null in the JSON line`);
   console.log('');
   if (!ONLY_PROXY)
     console.log(
-      `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both)`,
+      [
+        `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both; a client on the node)`,
+        `    routed:           req/s x${res.nft_routed_rps_ratio_vs_direct}, bulk x${res.nft_routed_bulk_ratio_vs_direct}   (a client behind the node, as a container)`,
+      ].join('\n'),
     );
   console.log(
     `  proxy vs haproxy:   req/s x${res.proxy_rps_ratio_vs_haproxy}, bulk x${res.proxy_bulk_ratio_vs_haproxy}   (aim >= 0.8 both); CPU per connection x${res.proxy_cpu_per_conn_ratio_vs_haproxy}, per byte x${res.proxy_cpu_per_byte_ratio_vs_haproxy}`,
@@ -458,10 +505,10 @@ async function main(): Promise<void> {
   let order: Path[] = [];
   let m: Measured = { rps: series(), bw: series(), cpuPerKConn: series(), cpuPerGb: series() };
   if (!ONLY_PROGRAMMING) {
-    const { labs, urls, lb, pids } = await startPaths();
-    order = (['direct', 'nft', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
+    const { labs, urls, lbs, pids } = await startPaths();
+    order = (['direct', 'nft', 'routed', 'nftRouted', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
     m = await measurePaths(labs, urls, order, pids);
-    await lb?.cleanup();
+    for (const lb of lbs) await lb.cleanup();
     cleanups.length = 0;
   }
   const { programMs, updates, putMs } = ONLY_PROXY
