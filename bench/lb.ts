@@ -16,10 +16,15 @@
 //   interleaved within each round; medians. One stream's rate here moves by a third from one
 //   transfer to the next on the same path. A 100 MB transfer lasted ~70 ms, a few of the CPU
 //   clock's 10 ms ticks, and runs with one of them per path per round put the nft path
-//   anywhere from 0.57 to 1.18 x direct (3 to 7 rounds). The kernel's own share is small: in
-//   a perf profile of the machine, netfilter (conntrack, NAT, the chains) is 3.5 % of the
-//   busy CPU in bulk through a VIP against 2 % direct (the bridge's), and 6 % against 0.4 %
-//   for new connections.
+//   anywhere from 0.57 to 1.18 x direct (3 to 7 rounds).
+//   What a VIP costs a client on the node, measured by hand in a lab like these (1,000 MB
+//   transfers, 10 per variant, alternating): with weft's rules loaded, a direct connection
+//   kept its rate (conntrack alone costs little); DNAT at output to a VIP that is routed, not
+//   local, gave 0.89 x; DNAT plus masquerade, the VIP local and so the client's source (as
+//   weft has it), 0.82 x. A routed client's VIP traffic, DNATed at prerouting, kept its rate.
+//   netfilter's own functions are 3.5 % of the machine's busy CPU in such a transfer (perf);
+//   the rest of the gap lies outside them: for new connections, what grew most beside them
+//   was rerouting each packet after NAT (route lookups, dst entries made and freed).
 //   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
 //   resolved, nft and the addresses in place), and store update of one backend -> the
 //   transaction committed (median and p90 of BENCH_LB_UPDATES, 15).
