@@ -18,10 +18,11 @@
 //   clock's 10 ms ticks, and runs with one of them per path per round put the nft path
 //   anywhere from 0.57 to 1.18 x direct (3 to 7 rounds).
 //   What a VIP costs a client on the node, measured by hand in a lab like these (1,000 MB
-//   transfers, 10 per variant, alternating): with weft's rules loaded, a direct connection
-//   kept its rate (conntrack alone costs little); DNAT at output to a VIP that is routed, not
-//   local, gave 0.89 x; DNAT plus masquerade, the VIP local and so the client's source (as
-//   weft has it), 0.82 x. A routed client's VIP traffic, DNATed at prerouting, kept its rate.
+//   transfers, alternating): conntrack alone (one rule on ct state) left a direct
+//   connection's rate as it was; against direct with weft's rules loaded, DNAT at output to a
+//   VIP that is routed, not local, gave 0.89 x, and DNAT plus masquerade, the VIP local and so
+//   the client's source (as weft has it), 0.82 x (10 transfers each). A routed client's VIP
+//   traffic, DNATed at prerouting, kept its rate.
 //   netfilter's own functions are 3.5 % of the machine's busy CPU in such a transfer (perf);
 //   the rest of the gap lies outside them: for new connections, what grew most beside them
 //   was rerouting each packet after NAT (route lookups, dst entries made and freed).
@@ -114,7 +115,7 @@ async function lab(name: string, routed = false): Promise<Lab> {
       input: `link add p${last} type veth peer name eth0 netns ${ns}\nlink set p${last} master br0 up\n`,
     });
     await run(['ip', '-n', ns, '-batch', '-'], { input: `addr add 10.77.0.${last}/24 dev eth0\nlink set eth0 up\n` });
-    await tuneClient(ns);
+    await tuneTcp(ns);
     return ns;
   };
   const first = await host(1);
@@ -129,12 +130,12 @@ async function lab(name: string, routed = false): Promise<Lab> {
   await run(['ip', '-n', client, '-batch', '-'], {
     input: 'addr add 10.78.0.2/24 dev eth0\nlink set eth0 up\nroute add default via 10.78.0.1\n',
   });
-  await tuneClient(client);
+  await tuneTcp(client);
   for (const b of backends) await run(['ip', '-n', b, 'route', 'add', '10.78.0.0/24', 'via', '10.77.0.1']);
   return { client, backends, node: first };
 }
 
-const tuneClient = (ns: string) =>
+const tuneTcp = (ns: string) =>
   run(['sysctl', '-qw', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=10000 65000'], { netns: ns });
 
 const BACKEND = `
