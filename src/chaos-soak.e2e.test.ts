@@ -70,6 +70,36 @@ function memberLines(dir: string, n: number, last = 12): string[] {
   }).flat();
 }
 
+/**
+ * Each agent's process as the kernel sees it (state, CPU ticks over one second) and as
+ * dev-cluster does (paused): tells an agent left stopped from one spinning or blocked.
+ */
+async function processLines(dir: string): Promise<string[]> {
+  let nodes: { name: string; pid: number | null; paused: boolean }[];
+  try {
+    nodes = (JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { nodes: typeof nodes }).nodes;
+  } catch (e) {
+    return [`no cluster.json: ${(e as Error).message}`];
+  }
+  const stat = (pid: number | null) => {
+    try {
+      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // from field 3, the state
+      return { state: f[0], ticks: Number(f[11]) + Number(f[12]) }; // utime + stime
+    } catch {
+      return undefined;
+    }
+  };
+  const before = nodes.map((n) => stat(n.pid));
+  await new Promise((r) => setTimeout(r, 1000));
+  return nodes.map((n, i) => {
+    const [a, b] = [before[i], stat(n.pid)];
+    return a && b
+      ? `${n.name}: pid ${n.pid}, state ${b.state}, ${b.ticks - a.ticks} CPU ticks in 1 s, paused for dev-cluster: ${n.paused}`
+      : `${n.name}: pid ${n.pid}, no such process`;
+  });
+}
+
 async function getJson<T>(url: string): Promise<T | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -222,9 +252,20 @@ t.test(
       },
       CONVERGE_BOUND_MS,
       250,
-    ).catch((err: Error) => {
+    ).catch(async (err: Error) => {
       keepLogs(dir);
-      throw new Error([err.message, ...notAlive, ...memberLines(dir, N)].join('\n'));
+      const faults = chaosOut.trim().split('\n').slice(-24);
+      throw new Error(
+        [
+          err.message,
+          ...notAlive,
+          ...(await processLines(dir)),
+          'the last faults:',
+          ...faults,
+          `dev-cluster's output: ${dcOut.slice(-1500)}`,
+          ...memberLines(dir, N),
+        ].join('\n'),
+      );
     });
     t.pass(`membership agreed on 8 alive ${Date.now() - t0} ms after the chaos ended`);
 
