@@ -270,7 +270,7 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
     const act = async (): Promise<unknown> => {
       switch (m[2]) {
         case 'kill':
-          if (running(n)) n.proc!.kill('SIGKILL');
+          if (running(n)) await killAgent(n);
           break;
         case 'stop':
           await stopAgent(n);
@@ -326,6 +326,18 @@ function waitReady(n: Node): Promise<void> {
       reject(new Error(`${n.name} exited (${code}) before it was ready`));
     });
   });
+}
+
+/**
+ * SIGKILL, answered once the agent has exited. A start that comes after must find it gone:
+ * answered at once, a kill let a start find the agent not yet exited and do nothing, and
+ * the agent stayed dead (the chaos soak in CI, whose heal came seconds after the kill).
+ */
+async function killAgent(n: Node): Promise<void> {
+  const p = n.proc!;
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  p.kill('SIGKILL');
+  await exited;
 }
 
 async function stopAgent(n: Node): Promise<void> {
