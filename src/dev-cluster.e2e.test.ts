@@ -1,5 +1,7 @@
 import t from 'tap';
 import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { controlNode, openCluster } from './chaos/cluster.js';
 import { CLI } from '../test/helpers/agent-process.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { eventually } from '../test/helpers/eventually.js';
@@ -139,7 +141,6 @@ t.test(
   'dev-cluster --netns whose directory is removed under it still stops cleanly and removes its namespaces',
   { skip: skipUnless({ root: true, commands: ['ip'] }) },
   async (t) => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
     // A test's temporary directory goes before the test's own teardown stops the cluster.
     const dir = mkdtempSync('/tmp/weft-dc-');
     const dc = startDevCluster(t, ['--nodes', '2', '--netns', '--subnet', '92', '--dir', dir]);
@@ -162,8 +163,8 @@ t.test(
   },
 );
 
-t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+/** A directory for a dev cluster, removed after the test, and whose agents are killed after it. */
+function clusterDir(t: { teardown(fn: () => void): void }): string {
   // Short: the control socket's path must fit a unix socket address (108 bytes); tap's test dirs do not.
   const dir = mkdtempSync('/tmp/weft-dc-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -178,6 +179,11 @@ t.test('dev-cluster says when an agent dies, with its last log lines, and restar
       // no cluster.json: a clean stop removed it
     }
   });
+  return dir;
+}
+
+t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
+  const dir = clusterDir(t);
   const dc = startDevCluster(t, ['--nodes', '2', '--subnet', '94', '--dir', dir]);
   await dc.up;
   const cluster = JSON.parse(readFileSync(`${dir}/cluster.json`, 'utf8')) as { nodes: { name: string; pid: number }[] };
@@ -211,19 +217,7 @@ t.test('dev-cluster says when an agent dies, with its last log lines, and restar
 });
 
 t.test('a kill answered means the agent is gone: a start right after it starts the agent again', async (t) => {
-  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-  const { controlNode, openCluster } = await import('./chaos/cluster.js');
-  const dir = mkdtempSync('/tmp/weft-dc-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  t.teardown(() => {
-    try {
-      for (const n of (JSON.parse(readFileSync(`${dir}/cluster.json`, 'utf8')) as { nodes: { pid: number | null }[] })
-        .nodes)
-        if (n.pid) process.kill(n.pid, 'SIGKILL');
-    } catch {
-      // no cluster.json: a clean stop removed it
-    }
-  });
+  const dir = clusterDir(t);
   const dc = startDevCluster(t, ['--nodes', '2', '--subnet', '95', '--dir', dir]);
   await dc.up;
   const c = openCluster(dir);
