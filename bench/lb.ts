@@ -25,8 +25,9 @@
 //   traffic, DNATed at prerouting, kept its rate. Offload is not the cost: the client took
 //   ~16,900 packets per GB either way (GSO packets cross the veths, bridge and NAT whole).
 //   In such a transfer netfilter's functions take 5.5 % of the machine's busy CPU, against
-//   2 % direct (perf; the bridge's br_netfilter); the rest of the gap lies outside them: for new connections, what grew most beside them
-//   was rerouting each packet after NAT (route lookups, dst entries made and freed).
+//   2 % direct (perf; the bridge's br_netfilter). The rest of the gap lies outside them: for
+//   new connections, what grew most beside them was rerouting each packet after NAT (route
+//   lookups, dst entries made and freed).
 //   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
 //   resolved, nft and the addresses in place), and store update of one backend -> the
 //   transaction committed (median and p90 of BENCH_LB_UPDATES, 15).
