@@ -6,10 +6,10 @@
 // (percentiles from dnsperf -v per-query lines), the server's CPU per query in both runs and
 // how much of it is user time, the rest being the kernel's (/proc; weft's agent and workers
 // together): on loopback both servers make the same syscalls a query, so the kernel's part
-// is about the same (weft's a fifth more at most here) and the gap in qps is the user part (Node's
-// datagram binding and our answer against dnsmasq's C); Node's floor (bench/dns-floor.ts),
-// run at both loads too, shows how much of each figure is Node's; and the qps of forwarded names answered
-// from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
+// is about the same (weft's up to a fifth more at max qps, up to a third at 20k, from run to
+// run) and the gap in qps is the user part (Node's datagram binding and our answer against
+// dnsmasq's C); Node's floor (bench/dns-floor.ts), run at both loads too, shows how much of
+// each figure is Node's; and the qps of forwarded names answered from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
 // qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
 // third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
