@@ -2,7 +2,8 @@ import t from 'tap';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { controlNode, openCluster } from './chaos/cluster.js';
-import { CLI } from '../test/helpers/agent-process.js';
+import { CLI, freePortOffset } from '../test/helpers/agent-process.js';
+import { devPorts } from './chaos/cluster.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { eventually } from '../test/helpers/eventually.js';
 
@@ -12,6 +13,7 @@ interface Member {
 }
 
 function startDevCluster(t: { teardown(fn: () => void): void }, args: string[]) {
+  // hermetic: the lint reads each startDevCluster call's own argv.
   const proc = spawn(process.execPath, [CLI, 'dev-cluster', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (proc.exitCode === null) proc.kill('SIGKILL');
@@ -33,15 +35,19 @@ function startDevCluster(t: { teardown(fn: () => void): void }, args: string[]) 
 }
 
 t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them all', async (t) => {
-  const dc = startDevCluster(t, ['--nodes', '4', '--subnet', '91']);
+  const VIP_PORT = 8080;
+  const offset = await freePortOffset(['127.91.0.1', '127.91.0.2', '127.91.0.3', '127.91.0.4'], [VIP_PORT]);
+  const { api } = devPorts(offset);
+  const dc = startDevCluster(t, ['--nodes', '4', '--subnet', '91', '--port-offset', String(offset)]);
   await dc.up;
+  t.match(dc.output(), `dev-1    gossip 127.91.0.1:${7946 + offset}   dns 127.91.0.1:${8600 + offset}`);
   const formed = await eventually(
     'every agent sees 4 alive members',
     async () => {
       const views = await Promise.all(
         [1, 2, 3, 4].map(
           async (i) =>
-            ((await (await fetch(`http://127.91.0.${i}:8947/v1/members`)).json()) as { members: Member[] }).members,
+            ((await (await fetch(`http://127.91.0.${i}:${api}/v1/members`)).json()) as { members: Member[] }).members,
         ),
       );
       return views.every((v) => v.filter((m) => m.state === 'alive').length === 4);
@@ -51,9 +57,9 @@ t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them al
   );
   t.ok(formed >= 0, 'every agent sees 4 alive members');
   // Each agent proxies VIPs on its own loopback addresses, so one VIP listens at all four.
-  const reg = await fetch('http://127.91.0.1:8947/v1/services', {
+  const reg = await fetch(`http://127.91.0.1:${api}/v1/services`, {
     method: 'POST',
-    body: JSON.stringify({ service: 'web', addrs: ['127.91.0.1'], vips: ['web:8080'] }),
+    body: JSON.stringify({ service: 'web', addrs: ['127.91.0.1'], vips: [`web:${VIP_PORT + offset}`] }),
     headers: { 'content-type': 'application/json' },
   });
   t.equal(reg.status, 201);
@@ -63,7 +69,9 @@ t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them al
     async () => {
       const views = await Promise.all(
         [1, 2, 3, 4].map(async (i) =>
-          ((await (await fetch(`http://127.91.0.${i}:8947/v1/vips`)).json()) as Vips).vips.find((v) => v.vip === 'web'),
+          ((await (await fetch(`http://127.91.0.${i}:${api}/v1/vips`)).json()) as Vips).vips.find(
+            (v) => v.vip === 'web',
+          ),
         ),
       );
       return views.every((v) => v?.listen !== undefined && v.error === undefined);
@@ -74,7 +82,7 @@ t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them al
   t.pass('one VIP, four proxies, no address clash');
   dc.proc.kill('SIGINT');
   t.equal(await dc.exited, 0, 'exits 0 on Ctrl-C');
-  const gone = await fetch('http://127.91.0.1:8947/v1/health').then(
+  const gone = await fetch(`http://127.91.0.1:${api}/v1/health`).then(
     () => false,
     () => true,
   );
@@ -82,9 +90,18 @@ t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them al
 });
 
 t.test('dev-cluster rejects bad flags', async (t) => {
+  // hermetic: refused before any agent starts.
   const r = execFileSyncStatus(['dev-cluster', '--nodes', '0']);
   t.equal(r.status, 2);
   t.match(r.stderr, /--nodes must be an integer from 1 to 250/);
+  for (const bad of ['-1', '56589', '1.5', 'x']) {
+    const o = execFileSyncStatus(['dev-cluster', `--port-offset=${bad}`]);
+    t.equal(o.status, 2, `--port-offset ${bad}`);
+    t.match(o.stderr, /--port-offset must be an integer from 0 to 56588/);
+  }
+  const both = execFileSyncStatus(['dev-cluster', '--netns', '--port-offset', '5']);
+  t.equal(both.status, 2);
+  t.match(both.stderr, /--port-offset is for loopback mode/);
 });
 
 t.test(
@@ -184,7 +201,8 @@ function clusterDir(t: { teardown(fn: () => void): void }): string {
 
 t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
   const dir = clusterDir(t);
-  const dc = startDevCluster(t, ['--nodes', '2', '--subnet', '94', '--dir', dir]);
+  const offset = await freePortOffset(['127.94.0.1', '127.94.0.2']);
+  const dc = startDevCluster(t, ['--nodes', '2', '--subnet', '94', '--port-offset', String(offset), '--dir', dir]);
   await dc.up;
   const cluster = JSON.parse(readFileSync(`${dir}/cluster.json`, 'utf8')) as { nodes: { name: string; pid: number }[] };
   process.kill(cluster.nodes[1]!.pid, 'SIGKILL');
@@ -197,7 +215,7 @@ t.test('dev-cluster says when an agent dies, with its last log lines, and restar
   t.match(dc.output(), /\| \{.*weft agent ready/, "the last lines are the agent's own");
   const r = execFileSyncStatus(['dev-cluster', 'restart', '2', '--dir', dir]);
   t.equal(r.status, 0, r.stderr);
-  const back = await fetch('http://127.94.0.2:8947/v1/health').then((res) => res.status);
+  const back = await fetch(`http://127.94.0.2:${devPorts(offset).api}/v1/health`).then((res) => res.status);
   t.equal(back, 200, 'dev-2 answers again');
   // chaos with a netns-only mode on this loopback cluster: refused before the first roll.
   const chaos = execFileSyncStatus(['chaos', '--cluster', dir, '--mode', 'drop', '--for', '2s']);

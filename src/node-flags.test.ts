@@ -27,6 +27,7 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
 t.test("the agent's malloc tuning is in its environment wherever it is started, a host's own winning", async (t) => {
   const start = (JSON.parse(read('../package.json')) as { scripts: { start: string } }).scripts.start;
   t.ok(start.startsWith(`GLIBC_TUNABLES=\${GLIBC_TUNABLES:-${AGENT_GLIBC_TUNABLES}} `), `npm start: ${start}`);
+  // hermetic: a test's name, no dev cluster.
   t.match(read('./commands/dev-cluster.ts'), /env: agentEnv\(\)/, 'dev-cluster');
   // the package's wrapper: test/package.e2e.test.ts reads the running agent's environment
   t.equal(agentEnv({ PATH: '/bin' }).GLIBC_TUNABLES, AGENT_GLIBC_TUNABLES);

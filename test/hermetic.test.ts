@@ -7,7 +7,11 @@
 //   2. an agent started from an argv array (`CLI, 'agent', …` or `['agent', …]`) that
 //      leaves a listener on its default: it must pass HERMETIC_AGENT_FLAGS or
 //      HERMETIC_PORT_FLAGS (test/helpers/agent-process.ts), or all of --bind-port,
-//      --store-port, --api-port and --dns-listen. Agents started by startAgent() get them.
+//      --store-port, --api-port and --dns-listen. Agents started by startAgent() get them;
+//   3. a dev cluster (`'dev-cluster'` in an argv, or a startDevCluster call) on loopback
+//      without --port-offset: its agents take the default ports on 127.X.0.i, which a
+//      program holding them on every address (serf's 7946) denies. --netns clusters have
+//      namespaces of their own; `restart` talks to a running one.
 // Allowed, and so marked inline with a comment `hermetic: <why>` on the line or up to three
 // lines above: an agent inside the test's own network namespace (its own addresses, so the
 // default ports are its own), a command that exits before it listens (--help,
@@ -95,6 +99,12 @@ export function lint(file: string, text: string): Finding[] {
         `an agent started with ${unset.join(', ')} on the default (pass HERMETIC_AGENT_FLAGS)`,
       );
   }
+  for (const m of text.matchAll(/(?<!function )\bstartDevCluster\(|'dev-cluster'/g)) {
+    const open = m[0].startsWith('start') ? m.index! + m[0].length - 1 : opener(text, m.index!);
+    const argv = text.slice(open, closing(text, open) + 1);
+    if (!/['"`]--(?:netns|port-offset)\b|'restart'/.test(argv))
+      add(m.index!, open + argv.length, 'a dev cluster on the default ports of loopback (pass --port-offset)');
+  }
   return out;
 }
 
@@ -106,6 +116,8 @@ t.test('the lint finds what it is meant to find', async (t) => {
     "inNs(process.execPath, CLI, 'agent', '--bind-port', '0')",
     'server.listen(8947)',
     'sock.bind({ port: 7947 })',
+    "spawn(node, [CLI, 'dev-cluster', '--nodes', '4', '--subnet', '91'])",
+    "const dc = startDevCluster(t, ['--nodes', '2', '--dir', dir]);",
   ];
   for (const b of bad) t.equal(lint('x.test.ts', b).length, 1, b);
   const good = [
@@ -115,6 +127,10 @@ t.test('the lint finds what it is meant to find', async (t) => {
     "inNs(process.execPath, CLI, 'agent', '--cleanup')",
     "const peer = { addr: '10.0.0.1', port: 7946 }",
     "// hermetic: inside the test's own namespace\nspawn(node, [CLI, 'agent', '--bind-port', '7946'])",
+    "spawn(node, [CLI, 'dev-cluster', '--nodes', '4', '--netns', '--subnet', '91'])",
+    "startDevCluster(t, ['--nodes', '2', '--port-offset', String(offset)])",
+    "execFileSyncStatus(['dev-cluster', 'restart', '2', '--dir', dir])",
+    'function startDevCluster(t: T, args: string[]) {',
   ];
   for (const g of good) t.same(lint('x.test.ts', g), [], g);
 });

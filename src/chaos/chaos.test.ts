@@ -107,6 +107,7 @@ t.test('chaos refuses what is not a running dev cluster', async (t) => {
 t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev cluster would not write', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-chaos-'));
   // A process that looks like a running dev cluster, so only the file's contents are judged.
+  // hermetic: a sleeping node named like a dev cluster; it listens on nothing.
   const fake = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'dev-cluster'], { stdio: 'ignore' });
   t.teardown(() => {
     fake.kill('SIGKILL');
@@ -131,6 +132,14 @@ t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev clu
   const write = (c: unknown) => writeFileSync(join(dir, 'cluster.json'), typeof c === 'string' ? c : JSON.stringify(c));
   write(base);
   t.equal(openCluster(dir).nodes.length, 2, 'the real shape is accepted');
+  const loopback = (offset: number, apiPort = 8947 + offset) => ({
+    ...base,
+    netns: false,
+    portOffset: offset,
+    nodes: [node(1, { addr: '127.9.0.1', ns: null, api: `http://127.9.0.1:${apiPort}` })],
+  });
+  write(loopback(20_000));
+  t.match(openCluster(dir), { portOffset: 20_000, nodes: [{ api: 'http://127.9.0.1:28947' }] }, 'a port offset');
   const forged: [string, unknown][] = [
     [
       'a subnet that is a RegExp',
@@ -149,6 +158,9 @@ t.test('chaos refuses a cluster.json whose names, addresses or numbers a dev clu
     ['a node out of order', { ...base, nodes: [node(2)] }],
     ['a subnet out of range', { ...base, subnet: 300 }],
     ['a pid that is not one', { ...base, nodes: [node(1, { pid: -1 })] }],
+    ['an API port that is not the offset one', loopback(20_000, 8947)],
+    ['a port offset past the last port', loopback(60_000)],
+    ['a port offset in namespaces', { ...base, portOffset: 5 }],
     ['not JSON', '{"devCluster": '],
   ];
   for (const [what, c] of forged) {

@@ -26,20 +26,32 @@ export interface DevCluster {
   devCluster: number;
   subnet: number;
   netns: boolean;
+  /** Added to every default port of the agents (loopback mode only; 0 in namespaces). */
+  portOffset: number;
   control: string;
   nodes: ClusterNode[];
 }
 
 export class ChaosRefused extends Error {}
 
+/** The agent's default ports, each plus a dev cluster's --port-offset. */
+export function devPorts(offset: number): { gossip: number; store: number; dns: number; api: number } {
+  return { gossip: 7946 + offset, store: 7947 + offset, dns: 8600 + offset, api: 8947 + offset };
+}
+
+/** The largest --port-offset: the API's port, the highest, stays a port. */
+export const MAX_PORT_OFFSET = 65535 - 8947;
+
 /** What a dev cluster names its i-th agent (from 0): chaos accepts exactly this and nothing else. */
 export function devNode(
   subnet: number,
   netns: boolean,
   i: number,
+  portOffset = 0,
 ): { name: string; addr: string; ns: string | null; api: string } {
   const addr = `${netns ? 10 : 127}.${subnet}.0.${i + 1}`;
-  return { name: `dev-${i + 1}`, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : null, api: `http://${addr}:8947` };
+  const api = `http://${addr}:${devPorts(portOffset).api}`;
+  return { name: `dev-${i + 1}`, addr, ns: netns ? `weft-dev-${subnet}-${i + 1}` : null, api };
 }
 
 export const MAX_DEV_NODES = 250;
@@ -84,10 +96,14 @@ function parseCluster(text: string, dir: string): DevCluster {
   if (typeof c.netns !== 'boolean') throw bad('netns is not true or false');
   if (!Array.isArray(c.nodes) || c.nodes.length > MAX_DEV_NODES)
     throw bad(`nodes is not a list of at most ${MAX_DEV_NODES}`);
+  // Absent in the file of a dev-cluster older than --port-offset: its agents are on the defaults.
+  const portOffset = c.portOffset ?? 0;
+  if (!isInt(portOffset, 0, c.netns ? 0 : MAX_PORT_OFFSET))
+    throw bad(`portOffset is not an integer from 0 to ${c.netns ? 0 : MAX_PORT_OFFSET}`);
   const subnet = c.subnet;
   const netns = c.netns;
   const nodes = c.nodes.map((n: unknown, i): ClusterNode => {
-    const want = devNode(subnet, netns, i);
+    const want = devNode(subnet, netns, i, portOffset);
     const got = n as Partial<ClusterNode> | null;
     if (typeof got !== 'object' || got === null) throw bad(`node ${i + 1} is not an object`);
     for (const k of ['name', 'addr', 'ns', 'api'] as const) {
@@ -99,7 +115,7 @@ function parseCluster(text: string, dir: string): DevCluster {
     return { ...want, pid: got.pid ?? null, paused: got.paused };
   });
   // The socket is always the one in the directory chaos was pointed at, whatever the file says.
-  return { dir, devCluster: c.devCluster, subnet, netns, control: join(dir, CONTROL_SOCKET), nodes };
+  return { dir, devCluster: c.devCluster, subnet, netns, portOffset, control: join(dir, CONTROL_SOCKET), nodes };
 }
 
 function isInt(v: unknown, min: number, max: number): v is number {

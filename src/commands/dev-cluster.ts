@@ -10,11 +10,20 @@ import { join } from 'node:path';
 import { parseCommand } from './args.js';
 import { CommandFailed, UsageError } from './errors.js';
 import { AGENT_NODE_FLAGS, agentEnv } from '../node-flags.js';
-import { CONTROL_SOCKET, MAX_DEV_NODES, controlNode, devNode, openCluster, type DevCluster } from '../chaos/cluster.js';
+import {
+  CONTROL_SOCKET,
+  MAX_DEV_NODES,
+  MAX_PORT_OFFSET,
+  controlNode,
+  devNode,
+  devPorts,
+  openCluster,
+  type DevCluster,
+} from '../chaos/cluster.js';
 
 export const STATE_FILE = 'cluster.json';
 
-const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [-- agent flags...]
+const HELP = `Usage: weft dev-cluster [--nodes N] [--netns] [--subnet X] [--port-offset K] [-- agent flags...]
        weft dev-cluster restart NODE --dir DIR
 
 Start N weft agents on this machine and join them into one cluster. Ctrl-C stops them all
@@ -23,6 +32,10 @@ gracefully. Each agent's log goes to <dir>/<name>.log.
 Flags:
   --nodes N      number of agents (default 3, at most 250)
   --subnet X     loopback mode: agents use 127.X.0.1 .. 127.X.0.N (default 42)
+  --port-offset K
+                 loopback mode: every agent port below plus K (default 0), for a host
+                 where another program holds one of them on all addresses (serf and
+                 Consul take 7946 and 8600)
   --netns        one network namespace per agent, on a bridge (needs root and ip);
                  agents get 10.X.0.1 .. 10.X.0.N inside them
   --dir DIR      where logs go (default: a new temp dir)
@@ -30,7 +43,8 @@ Flags:
 Flags after -- are passed to every agent (e.g. -- --preset local).
 
 Every agent listens on its own address: gossip :7946, store :7947, DNS :8600, API :8947
-(in netns mode this machine reaches them through 10.X.0.254). The directory holds
+(in netns mode this machine reaches them through 10.X.0.254, and the ports are the
+namespace's own). The directory holds
 cluster.json and control.sock, through which \`weft chaos --cluster DIR\` injects faults.
 
 When an agent dies (it crashed, or was killed), dev-cluster says so, with its exit status and
@@ -57,8 +71,16 @@ const TAIL_LINES = 8;
 const CLI = process.argv[1]!;
 
 /** The agents to start and each one's command line. */
-function planNodes(count: number, subnet: number, netns: boolean, dir: string, passThrough: string[]): Node[] {
-  const seed = `${devNode(subnet, netns, 0).addr}:7946`;
+function planNodes(
+  count: number,
+  subnet: number,
+  netns: boolean,
+  portOffset: number,
+  dir: string,
+  passThrough: string[],
+): Node[] {
+  const ports = devPorts(portOffset);
+  const seed = `${devNode(subnet, netns, 0).addr}:${ports.gossip}`;
   return Array.from({ length: count }, (_, i) => {
     const { name, addr, ns } = devNode(subnet, netns, i);
     // Every agent on its own address: gossip, store, DNS and API. Docker is off unless asked
@@ -79,11 +101,15 @@ function planNodes(count: number, subnet: number, netns: boolean, dir: string, p
       '--bind',
       addr,
       '--bind-port',
-      '7946',
+      String(ports.gossip),
+      '--store-port',
+      String(ports.store),
       '--api-addr',
       addr,
+      '--api-port',
+      String(ports.api),
       '--dns-listen',
-      `${addr}:8600`,
+      `${addr}:${ports.dns}`,
       '--docker',
       'false',
       ...lb,
@@ -107,18 +133,18 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommand(HELP, 'dev-cluster', own, {
     nodes: { type: 'string' },
     subnet: { type: 'string' },
+    'port-offset': { type: 'string' },
     netns: { type: 'boolean' },
     dir: { type: 'string' },
   });
   if (!parsed) return 0;
   const { values } = parsed;
-  const count = Number(values.nodes ?? 3);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_DEV_NODES)
-    throw new UsageError(`dev-cluster: --nodes must be an integer from 1 to ${MAX_DEV_NODES}`);
-  const subnet = Number(values.subnet ?? 42);
-  if (!Number.isInteger(subnet) || subnet < 1 || subnet > 254)
-    throw new UsageError('dev-cluster: --subnet must be an integer from 1 to 254');
+  const count = intFlag(values.nodes, 'nodes', 3, 1, MAX_DEV_NODES);
+  const subnet = intFlag(values.subnet, 'subnet', 42, 1, 254);
   const netns = values.netns === true;
+  const portOffset = intFlag(values['port-offset'], 'port-offset', 0, 0, MAX_PORT_OFFSET);
+  if (netns && portOffset !== 0)
+    throw new UsageError('dev-cluster: --port-offset is for loopback mode; with --netns every agent has its own ports');
   if (netns && process.getuid?.() !== 0)
     throw new CommandFailed(
       'dev-cluster --netns needs root (it creates network namespaces); run it with sudo or drop --netns',
@@ -126,9 +152,9 @@ export async function run(argv: string[]): Promise<number> {
   const dir = (values.dir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'weft-dev-'));
   mkdirSync(dir, { recursive: true });
 
-  const nodes = planNodes(count, subnet, netns, dir, passThrough);
+  const nodes = planNodes(count, subnet, netns, portOffset, dir, passThrough);
   const hub = `weft-dev-${subnet}-hub`;
-  const state = new ClusterState(dir, subnet, netns, nodes);
+  const state = new ClusterState(dir, subnet, netns, portOffset, nodes);
 
   let stopping = false;
   let control: Server | undefined;
@@ -158,16 +184,23 @@ export async function run(argv: string[]): Promise<number> {
     throw new CommandFailed(`dev-cluster: ${(e as Error).message}; logs in ${dir}`);
   }
 
-  printClusterUp(dir, state.file, nodes);
+  printClusterUp(dir, state.file, nodes, devPorts(portOffset));
   await signalled;
   return 0;
 }
 
-function printClusterUp(dir: string, stateFile: string, nodes: Node[]): void {
+function intFlag(value: unknown, flag: string, fallback: number, min: number, max: number): number {
+  const n = Number(value ?? fallback);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`dev-cluster: --${flag} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function printClusterUp(dir: string, stateFile: string, nodes: Node[], ports: ReturnType<typeof devPorts>): void {
   console.log(`dev cluster of ${nodes.length} agents is up; logs in ${dir}; state in ${stateFile}\n`);
   for (const n of nodes)
     console.log(
-      `  ${n.name.padEnd(8)} gossip ${n.addr}:7946   dns ${n.addr}:8600   weft members --api http://${n.addr}:8947`,
+      `  ${n.name.padEnd(8)} gossip ${n.addr}:${ports.gossip}   dns ${n.addr}:${ports.dns}   weft members --api http://${n.addr}:${ports.api}`,
     );
   console.log(`\n\`weft chaos --cluster ${dir} ...\` injects faults into it. Ctrl-C stops them all.`);
 }
@@ -183,16 +216,19 @@ class ClusterState {
     private readonly dir: string,
     private readonly subnet: number,
     private readonly netns: boolean,
+    private readonly portOffset: number,
     private readonly nodes: Node[],
   ) {
     this.file = join(dir, STATE_FILE);
   }
 
   write(): void {
+    const ports = devPorts(this.portOffset);
     const body = {
       devCluster: process.pid,
       subnet: this.subnet,
       netns: this.netns,
+      portOffset: this.portOffset,
       control: join(this.dir, CONTROL_SOCKET),
       nodes: this.nodes.map((n) => ({
         name: n.name,
@@ -200,8 +236,8 @@ class ClusterState {
         ns: n.ns ?? null,
         pid: running(n) ? n.proc!.pid : null,
         paused: n.paused === true,
-        api: `http://${n.addr}:8947`,
-        dns: `${n.addr}:8600`,
+        api: `http://${n.addr}:${ports.api}`,
+        dns: `${n.addr}:${ports.dns}`,
       })),
     };
     try {

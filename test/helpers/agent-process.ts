@@ -1,11 +1,14 @@
 // Starts `weft agent` as a real process (from dist/, built by `npm test`'s pretest) and
 // waits for its ready line. Every process started here is killed in t.teardown.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ownLeftover } from './leftovers.js';
 import { AGENT_NODE_FLAGS } from '../../src/node-flags.js';
+import { devPorts } from '../../src/chaos/cluster.js';
 
 // From test/helpers/*.ts (tap) the build is in dist/; compiled into dist/test/helpers (a bench imports this), it is beside us.
 export const CLI = fileURLToPath(
@@ -83,6 +86,39 @@ export function hermeticDefaults(args: readonly string[]): string[] {
   for (let i = 0; i < HERMETIC_AGENT_FLAGS.length; i += 2)
     if (!args.includes(HERMETIC_AGENT_FLAGS[i]!)) out.push(HERMETIC_AGENT_FLAGS[i]!, HERMETIC_AGENT_FLAGS[i + 1]!);
   return out;
+}
+
+/** Whether `port` on `addr` can be bound now, over TCP and over UDP (each closed again at once). */
+async function bindable(addr: string, port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: addr, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const sock = createSocket('udp4');
+    sock.once('error', () => (sock.close(), resolve(false)));
+    sock.bind({ address: addr, port, exclusive: true }, () => sock.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A `weft dev-cluster --port-offset` for a loopback dev cluster on `addrs`: one whose ports
+ * (gossip, store, DNS and API, and `extra`, each plus the offset) are all free there, so a
+ * program holding a default port on every address (serf's 7946, Consul's 8600) cannot get in
+ * the way. Random within 10,000-50,000; a port taken between this probe and the agents' bind
+ * fails the test with the agent's own error, not a hang.
+ */
+export async function freePortOffset(addrs: readonly string[], extra: readonly number[] = []): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const offset = 10_000 + Math.floor(Math.random() * 40_000);
+    const ports = [...Object.values(devPorts(offset)), ...extra.map((p) => p + offset)];
+    let free = true;
+    for (const addr of addrs) for (const port of ports) free &&= await bindable(addr, port);
+    if (free) return offset;
+  }
+  throw new Error(`no port offset left every port free on ${addrs.join(', ')} in 50 tries`);
 }
 
 /**
