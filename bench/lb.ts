@@ -21,7 +21,12 @@
 //   transfers, alternating): conntrack alone (one rule on ct state) left a direct
 //   connection's rate as it was; against direct with weft's rules loaded, DNAT at output to a
 //   VIP that is routed, not local, gave 0.89 x, and DNAT plus masquerade, the VIP local and so
-//   the client's source (as weft has it), 0.82 x (10 transfers each). A routed client's VIP
+//   the client's source (as weft has it), 0.82 x (10 transfers each). That split did not
+//   hold in this bench: one run of 7 rounds with a third lab whose VIP was routed, not local
+//   (no masquerade), gave it 0.884 x and weft's VIP 0.80 x, each against a direct lab of its
+//   own, yet per transfer pair the two VIP paths differed by a median of 1.035 (quartiles
+//   0.86-1.14) while the two direct labs, built alike, differed by 0.91. Masquerade's share is
+//   within this noise; DNAT at output is the cost. A routed client's VIP
 //   traffic, DNATed at prerouting, kept its rate. Offload is not the cost: the client took
 //   ~16,900 packets per GB either way (GSO packets cross the veths, bridge and NAT whole).
 //   In such a transfer netfilter's functions take 5.5 % of the machine's busy CPU, against
