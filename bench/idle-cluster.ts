@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ProcGroup, cleanEnv, sleep, type Proc } from './membership-procs.js';
+import { ProcGroup, benchPorts, cleanEnv, sleep, type BenchPorts, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
 import { serfInstalled } from './membership-real.js';
@@ -25,8 +25,6 @@ import { cpuMs } from './proc-cpu.js';
 
 // BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
 const CLI = process.env.BENCH_WEFT_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const GOSSIP_PORT = 7946;
-const SERF_RPC_PORT = 7373;
 
 export interface IdleOptions {
   agents: number;
@@ -83,7 +81,13 @@ function metric(text: string, name: string): number {
 }
 
 /** weft: membership and the store, every other component off, listeners on port 0 but gossip. */
-async function startWeft(group: ProcGroup, net: string, i: number, join: string | undefined): Promise<Member> {
+async function startWeft(
+  group: ProcGroup,
+  net: string,
+  port: number,
+  i: number,
+  join: string | undefined,
+): Promise<Member> {
   const args = [
     ...AGENT_NODE_FLAGS,
     CLI,
@@ -92,9 +96,8 @@ async function startWeft(group: ProcGroup, net: string, i: number, join: string 
     `weft-${i + 1}`,
     '--bind',
     ipOf(net, i),
-    // hermetic: gossip on this agent's own loopback address (127.0.12.x), as serf's on 127.0.13.x
     '--bind-port',
-    String(GOSSIP_PORT),
+    String(port),
     ...['--api-port', '0', '--store-port', '0', '--dns-listen', '', '--lb-datapath', 'off', '--docker', 'false'],
     ...['--preset', 'lan', '--log-format', 'json'],
     ...(join ? ['--join', join] : []),
@@ -107,17 +110,17 @@ async function startWeft(group: ProcGroup, net: string, i: number, join: string 
 
 async function startSerf(
   group: ProcGroup,
-  o: IdleOptions & { serfNet: string },
+  o: IdleOptions & { serfNet: string; ports: BenchPorts },
   dir: string,
   statsd: StatsdSink,
   i: number,
 ): Promise<Member> {
   const cfg = join(dir, `serf-${i + 1}.json`);
   writeFileSync(cfg, JSON.stringify({ statsd_addr: `127.0.0.1:${statsd.ports[i]}` }));
-  // hermetic: serf's agent on its own loopback address (127.0.13.x)
-  const args = ['agent', '-node', `serf-${i + 1}`, '-bind', `${ipOf(o.serfNet, i)}:${GOSSIP_PORT}`];
-  args.push('-rpc-addr', `${ipOf(o.serfNet, i)}:${SERF_RPC_PORT}`, '-profile=lan', '-config-file', cfg);
-  if (i > 0) args.push('-retry-join', `${ipOf(o.serfNet, 0)}:${GOSSIP_PORT}`, '-retry-interval', '1s');
+  // hermetic: serf's agent, on the ports benchPorts found free
+  const args = ['agent', '-node', `serf-${i + 1}`, '-bind', `${ipOf(o.serfNet, i)}:${o.ports.gossip}`];
+  args.push('-rpc-addr', `${ipOf(o.serfNet, i)}:${o.ports.serfRpc}`, '-profile=lan', '-config-file', cfg);
+  if (i > 0) args.push('-retry-join', `${ipOf(o.serfNet, 0)}:${o.ports.gossip}`, '-retry-interval', '1s');
   const proc = group.spawn(`serf-${i + 1}`, o.serfBin, args, cleanEnv());
   await proc.waitFor((t) => t.includes('Serf agent running!'), 30_000, '"Serf agent running!"');
   return { proc };
@@ -233,16 +236,17 @@ export async function runIdleComparison(o: IdleOptions): Promise<IdleResult> {
   process.on('exit', kill);
   try {
     o.log(`starting ${o.agents} weft agents (membership + store) and ${o.agents} serf agents ...`);
-    const seed = `${ipOf(weftNet, 0)}:${GOSSIP_PORT}`;
-    const weft = await startAll(o.agents, (i) => startWeft(group, weftNet, i, i > 0 ? seed : undefined));
+    const ports = await benchPorts([weftNet, serfNet], o.agents);
+    const seed = `${ipOf(weftNet, 0)}:${ports.gossip}`;
+    const weft = await startAll(o.agents, (i) => startWeft(group, weftNet, ports.gossip, i, i > 0 ? seed : undefined));
     const floor = group.spawn(
       'node-floor',
       process.execPath,
       [...AGENT_NODE_FLAGS, '-e', 'setInterval(() => {}, 1000)'],
       agentEnv(cleanEnv()),
     );
-    const serf = await startAll(o.agents, (i) => startSerf(group, { ...o, serfNet }, dir, statsd, i));
-    const rpcOf = (i: number) => `${ipOf(serfNet, i)}:${SERF_RPC_PORT}`;
+    const serf = await startAll(o.agents, (i) => startSerf(group, { ...o, serfNet, ports }, dir, statsd, i));
+    const rpcOf = (i: number) => `${ipOf(serfNet, i)}:${ports.serfRpc}`;
     await Promise.all([waitWhole(weft, o.serfBin, rpcOf, 'weft'), waitWhole(serf, o.serfBin, rpcOf, 'serf')]);
     o.log(`both clusters whole; settling ${o.settleS} s, then ${o.idleS} s in ${o.windows} windows`);
     await sleep(o.settleS * 1000);

@@ -3,6 +3,7 @@
 // ProcGroup is remembered, so one synchronous call kills whatever is left (finally, SIGINT).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { freePortOffset } from '../test/helpers/agent-process.js';
 
 export type LineListener = (text: string, at: number) => void;
 
@@ -138,3 +139,21 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A bench's ports: gossip (weft's and serf's alike) and serf's RPC. */
+export interface BenchPorts {
+  gossip: number;
+  serfRpc: number;
+}
+
+/**
+ * The gossip port of a weft-against-serf run, and serf's RPC port: 7946 and 7373 plus one
+ * offset, probed free on every address the agents take (`<net>.1` .. `<net>.<agents>`). Each
+ * agent has a loopback address of its own, but a program holding a port on every address
+ * (a serf agent on this host takes 0.0.0.0:7946) would still refuse it the default.
+ */
+export async function benchPorts(nets: readonly string[], agents: number): Promise<BenchPorts> {
+  const addrs = nets.flatMap((net) => Array.from({ length: agents }, (_, i) => `${net}.${i + 1}`));
+  const offset = await freePortOffset(addrs, [7946, 7373]);
+  return { gossip: 7946 + offset, serfRpc: 7373 + offset };
+}

@@ -4,9 +4,9 @@
 //   - idle gossip bytes per agent per second.
 //
 // Both clusters run on loopback in the same run, with the same timing profile (weft
-// `--preset lan`, serf `-profile=lan`), every agent on its own address and the gossip port
-// 7946: weft on 127.0.10.1..N, serf on 127.0.11.1..N (BENCH_WEFT_NET / BENCH_SERF_NET change
-// the /24). Agent 1 is the seed of its cluster and is never killed.
+// `--preset lan`, serf `-profile=lan`), every agent on its own address and one gossip port
+// (7946 plus an offset probed free on all of them, bench/membership-procs.ts benchPorts):
+// weft on 127.0.10.1..N, serf on 127.0.11.1..N (BENCH_WEFT_NET / BENCH_SERF_NET change the /24). Agent 1 is the seed of its cluster and is never killed.
 //
 // Detection is timed on both sides by the same method: the arrival time, in this process, of
 // each observer's log line for the victim (weft: "member X is dead"; serf: "serf:
@@ -33,14 +33,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { nftUsable, removeNftTable, setupNft, type NftCounters, type NftTotals } from './membership-nft.js';
 import { AGENT_NODE_FLAGS, agentEnv } from '../src/node-flags.js';
-import { cleanEnv, ProcGroup, sleep, type Proc } from './membership-procs.js';
+import { benchPorts, cleanEnv, ProcGroup, sleep, type BenchPorts, type Proc } from './membership-procs.js';
 import { startStatsd, type StatsdSink } from './membership-statsd.js';
 import { HERMETIC_AGENT_FLAGS } from '../test/helpers/agent-process.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const MEMBERSHIP_ONLY = fileURLToPath(new URL('./membership-only.js', import.meta.url));
-const GOSSIP_PORT = 7946;
-const SERF_RPC_PORT = 7373;
 const DETECT_TIMEOUT_MS = 90_000;
 const WHOLE_TIMEOUT_MS = 90_000;
 const POLL_MS = 100;
@@ -193,6 +191,7 @@ class WeftCluster implements Impl {
     private readonly group: ProcGroup,
     private readonly net: string,
     agents: number,
+    private readonly port: number,
     private readonly mode: 'agent' | 'membership' = 'agent',
   ) {
     this.names = Array.from({ length: agents }, (_, i) => `weft-${i + 1}`);
@@ -201,7 +200,7 @@ class WeftCluster implements Impl {
   async start(i: number): Promise<void> {
     // Its own address for gossip (as serf), every other listener on port 0: 20 agents
     // cannot share the default DNS or store ports.
-    const own = ['--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(GOSSIP_PORT)];
+    const own = ['--node', this.names[i], '--bind', ipOf(this.net, i), '--bind-port', String(this.port)];
     const args =
       this.mode === 'membership'
         ? [...AGENT_NODE_FLAGS, MEMBERSHIP_ONLY, ...own]
@@ -216,7 +215,7 @@ class WeftCluster implements Impl {
             '--log-format',
             'json',
           ];
-    if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`);
+    if (i > 0) args.push('--join', `${ipOf(this.net, 0)}:${this.port}`);
     const p = this.group.spawn(this.names[i], process.execPath, args, agentEnv(cleanEnv()));
     this.procs[i] = p;
     // Generous: 20 agents loading every module at once on a shared 2-core host took over 30 s.
@@ -287,6 +286,7 @@ class SerfCluster implements Impl {
     private readonly group: ProcGroup,
     private readonly net: string,
     agents: number,
+    private readonly ports: BenchPorts,
     private readonly bin: string,
     private readonly dir: string,
     private readonly statsd: StatsdSink,
@@ -295,19 +295,19 @@ class SerfCluster implements Impl {
   }
 
   rpc(i: number): string {
-    return `${ipOf(this.net, i)}:${SERF_RPC_PORT}`;
+    return `${ipOf(this.net, i)}:${this.ports.serfRpc}`;
   }
 
   async start(i: number): Promise<void> {
     const cfg = join(this.dir, `serf-${i + 1}.json`);
     writeFileSync(cfg, JSON.stringify({ statsd_addr: `127.0.0.1:${this.statsd.ports[i]}` }));
-    // hermetic: serf's agent, on its own address (127.0.11.x), as weft's are on 127.0.10.x
+    // hermetic: serf's agent, on the ports benchPorts found free
     const args = [
       'agent',
       '-node',
       this.names[i],
       '-bind',
-      `${ipOf(this.net, i)}:${GOSSIP_PORT}`,
+      `${ipOf(this.net, i)}:${this.ports.gossip}`,
       '-rpc-addr',
       this.rpc(i),
       '-profile=lan',
@@ -315,7 +315,7 @@ class SerfCluster implements Impl {
       '-config-file',
       cfg,
     ];
-    if (i > 0) args.push('-retry-join', `${ipOf(this.net, 0)}:${GOSSIP_PORT}`, '-retry-interval', '1s');
+    if (i > 0) args.push('-retry-join', `${ipOf(this.net, 0)}:${this.ports.gossip}`, '-retry-interval', '1s');
     const p = this.group.spawn(this.names[i], this.bin, args, cleanEnv());
     this.procs[i] = p;
     await p.waitFor((t) => t.includes('Serf agent running!'), 30_000, '"Serf agent running!"');
@@ -770,11 +770,11 @@ async function formClusters(
 }
 
 /** nft counters of both ranges' gossip traffic on the wire, same rules for both; undefined without root and nft. */
-function wireCounters(weftNet: string, serfNet: string): NftCounters | undefined {
+function wireCounters(weftNet: string, serfNet: string, port: number): NftCounters | undefined {
   if (!nftUsable()) return undefined;
   return setupNft([
-    { label: 'weft', cidr: `${weftNet}.0/24`, port: GOSSIP_PORT },
-    { label: 'serf', cidr: `${serfNet}.0/24`, port: GOSSIP_PORT },
+    { label: 'weft', cidr: `${weftNet}.0/24`, port },
+    { label: 'serf', cidr: `${serfNet}.0/24`, port },
   ]);
 }
 
@@ -844,10 +844,11 @@ export async function runRealComparison(opts: RealOptions): Promise<RealResult> 
   const serfAlarms = new FalseAlarms();
   try {
     statsd = await startStatsd(agents);
-    const weft = new WeftCluster(group, o.weftNet, agents, o.weftMode);
-    const serf = new SerfCluster(group, o.serfNet, agents, o.serfBin, dir, statsd);
+    const ports = await benchPorts([o.weftNet, o.serfNet], agents);
+    const weft = new WeftCluster(group, o.weftNet, agents, ports.gossip, o.weftMode);
+    const serf = new SerfCluster(group, o.serfNet, agents, ports, o.serfBin, dir, statsd);
 
-    nft = opts.nft === false ? undefined : wireCounters(o.weftNet, o.serfNet);
+    nft = opts.nft === false ? undefined : wireCounters(o.weftNet, o.serfNet, ports.gossip);
     if (!nft) log('nft not usable (needs root and nft): no wire-level cross-check');
 
     const { weftForm, serfForm, serfStarted } = await formClusters(

@@ -36,7 +36,8 @@ function startDevCluster(t: { teardown(fn: () => void): void }, args: string[]) 
 
 t.test('dev-cluster on loopback: 4 agents form one cluster; SIGINT stops them all', async (t) => {
   const VIP_PORT = 8080;
-  const offset = await freePortOffset(['127.91.0.1', '127.91.0.2', '127.91.0.3', '127.91.0.4'], [VIP_PORT]);
+  const addrs = ['127.91.0.1', '127.91.0.2', '127.91.0.3', '127.91.0.4'];
+  const offset = await freePortOffset(addrs, [...Object.values(devPorts(0)), VIP_PORT]);
   const { api } = devPorts(offset);
   const dc = startDevCluster(t, ['--nodes', '4', '--subnet', '91', '--port-offset', String(offset)]);
   await dc.up;

@@ -104,18 +104,20 @@ async function bindable(addr: string, port: number): Promise<boolean> {
 }
 
 /**
- * A `weft dev-cluster --port-offset` for a loopback dev cluster on `addrs`: one whose ports
- * (gossip, store, DNS and API, and `extra`, each plus the offset) are all free there, so a
- * program holding a default port on every address (serf's 7946, Consul's 8600) cannot get in
- * the way. Random within 10,000-50,000; a port taken between this probe and the agents' bind
- * fails the test with the agent's own error, not a hang.
+ * An offset that leaves each of `ports` plus it free on every one of `addrs`, over TCP and
+ * UDP: by default the agent's four (a `weft dev-cluster --port-offset` for a loopback cluster
+ * on `addrs`). So a program holding a default port on every address (serf's 7946, Consul's
+ * 8600) cannot get in the way. Random within 10,000-50,000; a port taken between this probe
+ * and the agents' bind fails with the agent's own error, not a hang.
  */
-export async function freePortOffset(addrs: readonly string[], extra: readonly number[] = []): Promise<number> {
+export async function freePortOffset(
+  addrs: readonly string[],
+  ports: readonly number[] = Object.values(devPorts(0)),
+): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const offset = 10_000 + Math.floor(Math.random() * 40_000);
-    const ports = [...Object.values(devPorts(offset)), ...extra.map((p) => p + offset)];
     let free = true;
-    for (const addr of addrs) for (const port of ports) free &&= await bindable(addr, port);
+    for (const addr of addrs) for (const port of ports) free &&= await bindable(addr, port + offset);
     if (free) return offset;
   }
   throw new Error(`no port offset left every port free on ${addrs.join(', ')} in 50 tries`);
