@@ -5,7 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChaosPlanner, type Fault } from './planner.js';
 import { parsePlan, PolicyError, POLICY_FORMAT, unfitPolicies } from './policy.js';
-import { devNode, faultRules, MAX_DEV_NODES, openCluster, type DevCluster } from './cluster.js';
+import {
+  devNode,
+  devPorts,
+  faultRules,
+  MAX_DEV_NODES,
+  MAX_PORT_OFFSET,
+  openCluster,
+  type DevCluster,
+} from './cluster.js';
+import { CONFIG_KEYS } from '../config-schema.js';
 import { DEFAULTS as OVERLAY } from '../../overlay/defaults.js';
 import { parseIPv4, parsePrefix } from '../../overlay/cidr.js';
 
@@ -195,6 +204,22 @@ t.test(
     t.match(unfit[1], /^policies\[3\] \(latency\)/);
   },
 );
+
+t.test("a dev cluster's ports at offset 0 are the agent's defaults", async (t) => {
+  const def = (path: string) => CONFIG_KEYS.find((k) => k.path === path)?.default;
+  const dnsPort = Number(
+    String((def('dns.listen') as string[])[0])
+      .split(':')
+      .at(-1),
+  );
+  t.same(devPorts(0), {
+    gossip: def('gossip.bindPort'),
+    store: def('store.bindPort'),
+    dns: dnsPort,
+    api: def('api.port'),
+  });
+  t.equal(devPorts(MAX_PORT_OFFSET).api, 65535, 'the largest offset leaves the API a port');
+});
 
 t.test('the default overlay CIDR holds no dev-cluster address, whatever its --subnet', async (t) => {
   const cidr = parsePrefix(OVERLAY.cidr)!;

@@ -34,7 +34,7 @@ export interface DevCluster {
 
 export class ChaosRefused extends Error {}
 
-/** The agent's default ports, each plus a dev cluster's --port-offset. */
+/** The agent's default ports (src/config-schema.ts; a test checks), each plus a dev cluster's --port-offset. */
 export function devPorts(offset: number): { gossip: number; store: number; dns: number; api: number } {
   return { gossip: 7946 + offset, store: 7947 + offset, dns: 8600 + offset, api: 8947 + offset };
 }
