@@ -1,9 +1,9 @@
 import t from 'tap';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { controlNode, openCluster } from './chaos/cluster.js';
+import { createSocket } from 'node:dgram';
+import { controlNode, devPorts, openCluster } from './chaos/cluster.js';
 import { CLI, freePortOffset } from '../test/helpers/agent-process.js';
-import { devPorts } from './chaos/cluster.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { eventually } from '../test/helpers/eventually.js';
 
@@ -199,6 +199,49 @@ function clusterDir(t: { teardown(fn: () => void): void }): string {
   });
   return dir;
 }
+
+t.test("an agent that cannot start: dev-cluster says the agent's own reason, and what to do", async (t) => {
+  const offset = await freePortOffset(['127.96.0.1', '127.96.0.2']);
+  const gossip = devPorts(offset).gossip;
+  // Another program on dev-1's gossip port (on its address only: the test's own port).
+  const holder = createSocket('udp4');
+  await new Promise<void>((r) => holder.bind(gossip, '127.96.0.1', r));
+  t.teardown(() => holder.close());
+  const dir = clusterDir(t);
+  const taken = execFileSyncStatus([
+    'dev-cluster',
+    '--nodes',
+    '2',
+    '--subnet',
+    '96',
+    '--port-offset',
+    `${offset}`,
+    '--dir',
+    dir,
+  ]);
+  t.equal(taken.status, 1);
+  t.match(
+    taken.stderr,
+    `dev-1 exited (1) before it was ready: gossip port 127.96.0.1:${gossip} is in use: another program holds it on every address; add --port-offset K`,
+  );
+  t.notMatch(taken.stderr, /restart it with/, 'no restart advice: the cluster never came up');
+  // A flag the agent refuses: its own message, not just an exit status.
+  const bad = execFileSyncStatus([
+    'dev-cluster',
+    '--nodes',
+    '1',
+    '--subnet',
+    '96',
+    '--port-offset',
+    `${offset + 1}`,
+    '--dir',
+    dir,
+    '--',
+    '--no-such-flag',
+  ]);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /dev-1 exited \(2\) before it was ready: .*--no-such-flag/);
+});
 
 t.test('dev-cluster says when an agent dies, with its last log lines, and restarts one node', async (t) => {
   const dir = clusterDir(t);

@@ -277,11 +277,15 @@ async function startNode(n: Node, dir: string, state: ClusterState): Promise<voi
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   proc.once('exit', () => state.write());
+  // An agent that dies before it is ready is news through waitReady's error, to whoever
+  // started it; after that, a death is reported here.
+  let ready = false;
   // 'close': after its output has ended, so the tail is complete.
   proc.once('close', (code, signal) => {
-    if (!n.stopping && n.proc === proc) reportDeath(n, code, signal, dir, logFile);
+    if (ready && !n.stopping && n.proc === proc) reportDeath(n, code, signal, dir, logFile);
   });
   await waitReady(n);
+  ready = true;
   state.write();
 }
 
@@ -331,7 +335,11 @@ function serveControl(dir: string, nodes: Node[], state: ClusterState, stopping:
     };
     act().then(
       (body) => reply(200, body),
-      (e: Error) => reply(409, { error: e.message }),
+      (e: Error) => {
+        // A start that failed is news here too, as a death is: the agent's reason is in it.
+        if (m[2] === 'start' || m[2] === 'restart') process.stderr.write(`\n${e.message}\n`);
+        reply(409, { error: e.message });
+      },
     );
   });
   return new Promise((resolve, reject) => {
@@ -357,11 +365,35 @@ function waitReady(n: Node): Promise<void> {
         resolve();
       }
     });
-    n.proc!.once('exit', (code) => {
+    // 'close': after its output has ended, so the tail holds the agent's last words.
+    n.proc!.once('close', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${n.name} exited (${code}) before it was ready`));
+      let why = startError(n.tail);
+      // On loopback a port in use is one another program holds on every address (each agent
+      // has an address of its own): the agent's advice (--bind-port...) is not a dev cluster's.
+      const taken = why?.match(/^.*\b(?:port|address) \S+ is in use\b/)?.[0];
+      if (taken && !n.ns) why = `${taken}: another program holds it on every address; add --port-offset K (e.g. 10000)`;
+      reject(new Error(`${n.name} exited (${code}) before it was ready${why ? `: ${why}` : ''}`));
     });
   });
+}
+
+/**
+ * Why an agent did not start, from the last lines it wrote: the first error its log names
+ * (the cause; later lines are its supervisor giving up on it), or the command line's own
+ * `weft: ...` message (a flag or config error, before there is a log).
+ */
+function startError(tail: string[]): string | undefined {
+  for (const line of tail) {
+    if (line.startsWith('weft: ')) return line.slice('weft: '.length);
+    try {
+      const err = (JSON.parse(line) as { err?: unknown }).err;
+      if (typeof err === 'string') return err;
+    } catch {
+      // not a log line
+    }
+  }
+  return undefined;
 }
 
 /**
