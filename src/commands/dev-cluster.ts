@@ -366,14 +366,14 @@ function waitReady(n: Node): Promise<void> {
       }
     });
     // 'close': after its output has ended, so the tail holds the agent's last words.
-    n.proc!.once('close', (code) => {
+    n.proc!.once('close', (code, signal) => {
       clearTimeout(timer);
       let why = startError(n.tail);
       // On loopback a port in use is one another program holds on every address (each agent
       // has an address of its own): the agent's advice (--bind-port...) is not a dev cluster's.
       const taken = why?.match(/^.*\b(?:port|address) \S+ is in use\b/)?.[0];
       if (taken && !n.ns) why = `${taken}: another program holds it on every address; add --port-offset K (e.g. 10000)`;
-      reject(new Error(`${n.name} exited (${code}) before it was ready${why ? `: ${why}` : ''}`));
+      reject(new Error(`${n.name} exited (${code ?? signal}) before it was ready${why ? `: ${why}` : ''}`));
     });
   });
 }
