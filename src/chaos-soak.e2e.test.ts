@@ -16,6 +16,7 @@ import { Resolver } from 'node:dns/promises';
 import { CLI } from '../test/helpers/agent-process.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { eventually } from '../test/helpers/eventually.js';
+import { cpuMs } from '../bench/proc-cpu.js';
 
 const N = 8;
 const SUBNET = 97;
@@ -71,7 +72,7 @@ function memberLines(dir: string, n: number, last = 12): string[] {
 }
 
 /**
- * Each agent's process as the kernel sees it (state, CPU ticks over one second) and as
+ * Each agent's process as the kernel sees it (state, CPU time over one second) and as
  * dev-cluster does (paused): tells an agent left stopped from one spinning or blocked.
  */
 async function processLines(dir: string): Promise<string[]> {
@@ -82,10 +83,10 @@ async function processLines(dir: string): Promise<string[]> {
     return [`no cluster.json: ${(e as Error).message}`];
   }
   const stat = (pid: number | null) => {
+    if (pid === null) return undefined;
     try {
-      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // from field 3, the state
-      return { state: f[0], ticks: Number(f[11]) + Number(f[12]) }; // utime + stime
+      const state = /^State:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return { state, ms: cpuMs(pid) };
     } catch {
       return undefined;
     }
@@ -95,7 +96,7 @@ async function processLines(dir: string): Promise<string[]> {
   return nodes.map((n, i) => {
     const [a, b] = [before[i], stat(n.pid)];
     return a && b
-      ? `${n.name}: pid ${n.pid}, state ${b.state}, ${b.ticks - a.ticks} CPU ticks in 1 s, paused for dev-cluster: ${n.paused}`
+      ? `${n.name}: pid ${n.pid}, state ${b.state}, ${b.ms - a.ms} ms of CPU in 1 s, paused for dev-cluster: ${n.paused}`
       : `${n.name}: pid ${n.pid}, no such process`;
   });
 }

@@ -208,37 +208,29 @@ t.test("an agent that cannot start: dev-cluster says the agent's own reason, and
   await new Promise<void>((r) => holder.bind(gossip, '127.96.0.1', r));
   t.teardown(() => holder.close());
   const dir = clusterDir(t);
-  const taken = execFileSyncStatus([
-    'dev-cluster',
-    '--nodes',
-    '2',
-    '--subnet',
-    '96',
-    '--port-offset',
-    `${offset}`,
-    '--dir',
-    dir,
-  ]);
+  const devCluster = (...agentFlags: string[]) =>
+    execFileSyncStatus([
+      'dev-cluster',
+      '--nodes',
+      '2',
+      '--subnet',
+      '96',
+      '--port-offset',
+      `${offset}`,
+      '--dir',
+      dir,
+      '--',
+      ...agentFlags,
+    ]);
+  const taken = devCluster();
   t.equal(taken.status, 1);
   t.match(
     taken.stderr,
     `dev-1 exited (1) before it was ready: gossip port 127.96.0.1:${gossip} is in use: another program holds it on every address; add --port-offset K`,
   );
   t.notMatch(taken.stderr, /restart it with/, 'no restart advice: the cluster never came up');
-  // A flag the agent refuses: its own message, not just an exit status.
-  const bad = execFileSyncStatus([
-    'dev-cluster',
-    '--nodes',
-    '1',
-    '--subnet',
-    '96',
-    '--port-offset',
-    `${offset + 1}`,
-    '--dir',
-    dir,
-    '--',
-    '--no-such-flag',
-  ]);
+  // A flag the agent refuses (before it binds anything): its own message, not just an exit status.
+  const bad = devCluster('--no-such-flag');
   t.equal(bad.status, 1);
   t.match(bad.stderr, /dev-1 exited \(2\) before it was ready: .*--no-such-flag/);
 });

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Fault } from './planner.js';
+import { CONFIG_KEYS } from '../config-schema.js';
 import type { Mode } from './policy.js';
 import { run } from '../../base/exec.js';
 
@@ -34,13 +35,29 @@ export interface DevCluster {
 
 export class ChaosRefused extends Error {}
 
-/** The agent's default ports (src/config-schema.ts; a test checks), each plus a dev cluster's --port-offset. */
-export function devPorts(offset: number): { gossip: number; store: number; dns: number; api: number } {
-  return { gossip: 7946 + offset, store: 7947 + offset, dns: 8600 + offset, api: 8947 + offset };
+const defaultOf = (path: string): unknown => CONFIG_KEYS.find((k) => k.path === path)?.default;
+
+/** The agent's default ports, from the table its flags and config keys come from. */
+const DEFAULT_PORTS = {
+  gossip: Number(defaultOf('gossip.bindPort')),
+  store: Number(defaultOf('store.bindPort')),
+  // The first DNS listener's "addr:port".
+  dns: Number(
+    String((defaultOf('dns.listen') as string[])[0])
+      .split(':')
+      .at(-1),
+  ),
+  api: Number(defaultOf('api.port')),
+};
+
+/** The agent's default ports, each plus a dev cluster's --port-offset. */
+export function devPorts(offset: number): typeof DEFAULT_PORTS {
+  const p = DEFAULT_PORTS;
+  return { gossip: p.gossip + offset, store: p.store + offset, dns: p.dns + offset, api: p.api + offset };
 }
 
-/** The largest --port-offset: the API's port, the highest, stays a port. */
-export const MAX_PORT_OFFSET = 65535 - 8947;
+/** The largest --port-offset: the highest default port stays a port. */
+export const MAX_PORT_OFFSET = 65535 - Math.max(...Object.values(DEFAULT_PORTS));
 
 /** What a dev cluster names its i-th agent (from 0): chaos accepts exactly this and nothing else. */
 export function devNode(

@@ -93,13 +93,13 @@ async function bindable(addr: string, port: number): Promise<boolean> {
   const tcp = await new Promise<boolean>((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
-    srv.listen({ host: addr, port, exclusive: true }, () => srv.close(() => resolve(true)));
+    srv.listen(port, addr, () => srv.close(() => resolve(true)));
   });
   if (!tcp) return false;
   return new Promise<boolean>((resolve) => {
     const sock = createSocket('udp4');
     sock.once('error', () => (sock.close(), resolve(false)));
-    sock.bind({ address: addr, port, exclusive: true }, () => sock.close(() => resolve(true)));
+    sock.bind(port, addr, () => sock.close(() => resolve(true)));
   });
 }
 
