@@ -349,3 +349,32 @@ t.test(
     t.ok(sent.every((s) => s.msg.t === 'alive'));
   },
 );
+
+t.test("a leave passed on by a holder of left carries the leaver's signature, and verifies", async (t) => {
+  const pki = toyPki(NAMES);
+  const holder = makeCore('c', { auth: refAuth(pki, 'c').auth });
+  const missed = makeCore('d', { auth: refAuth(pki, 'd').auth });
+  for (const n of ['b', 'd']) holder.receive(0, endpointOf(n), signedAlive(pki, n, 1));
+  for (const n of ['b', 'c']) missed.receive(0, endpointOf(n), signedAlive(pki, n, 1));
+  holder.receive(1, endpointOf('b'), signedLeave(pki, 'b', 1));
+  t.equal(holder.member('b')?.state, 'left');
+  missed.receive(2, endpointOf('c'), suspect('b', 1, 'c'));
+  t.equal(missed.member('b')?.state, 'suspect');
+  holder.takeOutputs();
+  missed.takeOutputs();
+  holder.receive(3, endpointOf('d'), suspect('b', 1, 'd'));
+  const answer = holder
+    .takeOutputs()
+    .flatMap((o) => (o.kind === 'packet' && o.to.addr === endpointOf('d').addr ? o.msgs : []))
+    .filter((m): m is Dead => m.t === 'dead' && m.node === 'b');
+  t.equal(answer.length, 1, 'one leave sent back');
+  t.same(answer[0]?.sig, signedLeave(pki, 'b', 1).sig, "b's own signature over its leave");
+  missed.receive(4, endpointOf('c'), answer);
+  t.equal(missed.member('b')?.state, 'left', 'taken as left');
+  const r = missed.stats().authRejects;
+  t.equal(
+    Object.values(r).reduce((a, b) => a + b, 0),
+    0,
+    'nothing refused',
+  );
+});

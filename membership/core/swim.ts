@@ -816,6 +816,7 @@ export class SwimCore {
   private onSuspect(s: Suspect, quiet: boolean, from?: Endpoint, ownProbe = false): void {
     const m = this.table.get(s.node);
     if (!m) return;
+    if (m.state === 'left') return this.passOnLeave(m, from);
     if (s.incarnation < m.incarnation) {
       if (m === this.table.self && from) this.correct(from);
       return;
@@ -908,7 +909,7 @@ export class SwimCore {
       return;
     }
     this.clearSuspicion(m);
-    if (m.state === 'left') return;
+    if (m.state === 'left') return d.from === d.node ? undefined : this.passOnLeave(m, from);
     if (m.state === 'dead') return this.takeLateLeave(m, d);
     if (m === this.table.self) {
       if (!this.leaving) this.refute(d.incarnation, d.from);
@@ -940,6 +941,31 @@ export class SwimCore {
     this.table.setState(m, 'left');
     m.lastChange = this.now;
     this.emitEvent('leave', m);
+  }
+
+  /**
+   * A member we hold left is accused by the sender of this packet: a holder of `left` relays
+   * no claims, so the sender missed the leave (it was deaf while the leave went out) and now
+   * suspects a node that has stopped. Answer with the leave itself (signed, with identity on)
+   * so it ends at left within a probe round, rather than at dead until a push/pull comes by.
+   * Only to a member's own address, and once per probe interval per leaver, so a forged
+   * claim cannot make us reflect leaves at others.
+   */
+  private passOnLeave(m: Member, to: Endpoint | undefined): void {
+    if (!to || (m.toldAt ?? -Infinity) + this.config.probeIntervalMs > this.now) return;
+    if (!this.table.atEndpoint(to.addr, to.port)) return;
+    m.toldAt = this.now;
+    // The leave we still gossip, if we do, so that piggybacking does not send it twice.
+    const queued = this.queue.peek(m.name);
+    this.outbox.send(to, [queued?.t === 'dead' && queued.from === m.name ? queued : this.leaveOf(m)]);
+  }
+
+  private leaveOf(m: Member): Dead {
+    if (m === this.table.self) return this.selfLeave();
+    const leave: Dead = { t: 'dead', incarnation: m.incarnation, node: m.name, from: m.name };
+    if (m.leaveSig) leave.sig = m.leaveSig;
+    if (m.proof) leave.cert = m.proof.cert;
+    return leave;
   }
 
   private onAlive(a: Alive, quiet: boolean): void {

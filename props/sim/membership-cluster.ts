@@ -64,6 +64,9 @@ export interface SimMember {
   left: boolean;
 }
 
+/** How long the daemon waits for its leave to go out before it stops anyway (membership.ts). */
+const LEAVE_TIMEOUT_MS = 5_000;
+
 export class MembershipCluster {
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
@@ -222,6 +225,12 @@ export class MembershipCluster {
     this.host(name).pause(ms);
   }
 
+  /**
+   * Leave gracefully, then stop as the daemon does (membership/membership.ts leave()): once
+   * the core says the leave has been sent often enough, or after LEAVE_TIMEOUT_MS. A leaver
+   * that kept running would answer every late probe with its leave, which a real one does
+   * not: nodes that missed the leave must learn it from the others.
+   */
   leave(name: string): void {
     const m = this.node(name);
     const app = m.app;
@@ -232,6 +241,11 @@ export class MembershipCluster {
       app.drain(m.host.now);
       m.host.touch(GOSSIP_PORT);
     });
+    this.scheduler.after(LEAVE_TIMEOUT_MS, () => this.stopLeaver(m, app));
+  }
+
+  private stopLeaver(m: SimMember, app: SwimApp): void {
+    if (m.left && m.app === app) this.crash(m.name);
   }
 
   partition(groups: readonly (readonly string[])[]): void {
@@ -351,14 +365,21 @@ export class MembershipCluster {
       auth: this.auth?.(m.name),
       registry: this.registry,
     });
-    m.app = new SwimApp(
+    const app: SwimApp = new SwimApp(
       core,
       m.host,
       GOSSIP_PORT,
       this.network,
-      { onEvent: (host, e, now) => this.record(host, e, now) },
+      {
+        onEvent: (host, e, now) => this.record(host, e, now),
+        // Not from inside the drain: the datagrams queued beside it still go out.
+        onOutput: (_host, o) => {
+          if (o.kind === 'left') this.scheduler.after(0, () => this.stopLeaver(m, app));
+        },
+      },
       this.measure,
     );
+    m.app = app;
     m.host.bind(GOSSIP_PORT, m.app);
   }
 
