@@ -7,6 +7,7 @@
 //     nftLab    curl -> one backend, from the nft lab's own client past weft's rules (bulk
 //               only: wrk there would meet the VIP path's TIME_WAIT), each transfer paired
 //               with the VIP transfer of the same turn (below)
+//     nftRoutedLab  the same in the nftRouted lab, through its router
 //     routed    wrk -> one backend, through a router namespace (as a container's traffic
 //               passes through its node)
 //     nftRouted wrk -> weft's nftables VIP programmed in that router (DNAT at prerouting)
@@ -250,6 +251,8 @@ type Labs = {
   nft: Lab | undefined;
   /** The nft lab itself, to a backend's address: no lab of its own. */
   nftLab: Lab | undefined;
+  /** The nftRouted lab, the same way. */
+  nftRoutedLab: Lab | undefined;
   routed: Lab | undefined;
   nftRouted: Lab | undefined;
   proxy: Lab;
@@ -266,6 +269,7 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
     direct: ONLY_PROXY ? undefined : await lab('d'),
     nft: ONLY_PROXY ? undefined : await lab('n'),
     nftLab: undefined as Lab | undefined,
+    nftRoutedLab: undefined as Lab | undefined,
     routed: ONLY_PROXY ? undefined : await lab('r', true),
     nftRouted: ONLY_PROXY ? undefined : await lab('v', true),
     proxy: await lab('p'),
@@ -273,6 +277,7 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
   };
   for (const l of Object.values(labs)) if (l) await backends(l);
   labs.nftLab = labs.nft;
+  labs.nftRoutedLab = labs.nftRouted;
 
   const urls: Record<keyof typeof labs, string> = {
     direct: 'http://10.77.0.11:80',
@@ -280,6 +285,7 @@ async function startPaths(): Promise<{ labs: Labs; urls: Record<Path, string>; l
     nftLab: 'http://10.77.0.11:80',
     routed: 'http://10.77.0.11:80',
     nftRouted: '',
+    nftRoutedLab: 'http://10.77.0.11:80',
     proxy: '',
     haproxy: 'http://127.0.0.1:8080',
   };
@@ -351,9 +357,18 @@ async function startHaproxy(client: string): Promise<number | undefined> {
 }
 
 type Series = Record<string, number[]>;
-const series = (): Series => ({ direct: [], nft: [], nftLab: [], routed: [], nftRouted: [], proxy: [], haproxy: [] });
+const series = (): Series => ({
+  direct: [],
+  nft: [],
+  nftLab: [],
+  routed: [],
+  nftRouted: [],
+  nftRoutedLab: [],
+  proxy: [],
+  haproxy: [],
+});
 /** Paths measured by bulk transfers only. */
-const BULK_ONLY: readonly Path[] = ['nftLab'];
+const BULK_ONLY: readonly Path[] = ['nftLab', 'nftRoutedLab'];
 /** Rates per path, and the CPU time the proxying process (tree) spent: ms per 1,000 connections and per GB. */
 interface Measured {
   rps: Series;
@@ -473,6 +488,7 @@ function pairedQuartiles(a: number[], b: number[]): [number, number, number] | n
 function figures(load: number, m: Measured, programMs: number, updates: number[]) {
   const [R, B, C, G] = [m.rps, m.bw, m.cpuPerKConn, m.cpuPerGb].map(medians);
   const sameLab = pairedQuartiles(m.bw.nft, m.bw.nftLab);
+  const routedSameLab = pairedQuartiles(m.bw.nftRouted, m.bw.nftRoutedLab);
   return {
     nft_rps_ratio_vs_direct: ratio(R.nft, R.direct),
     nft_bulk_ratio_vs_direct: ratio(B.nft, B.direct),
@@ -482,6 +498,8 @@ function figures(load: number, m: Measured, programMs: number, updates: number[]
     // A container's VIP traffic: DNATed as it passes through the node, against the same route.
     nft_routed_rps_ratio_vs_direct: ratio(R.nftRouted, R.routed),
     nft_routed_bulk_ratio_vs_direct: ratio(B.nftRouted, B.routed),
+    nft_routed_bulk_ratio_vs_direct_same_lab: routedSameLab?.[1] ?? null,
+    nft_routed_bulk_ratio_vs_direct_same_lab_quartiles: routedSameLab && [routedSameLab[0], routedSameLab[2]],
     proxy_rps_ratio_vs_haproxy: ratio(R.proxy, R.haproxy),
     proxy_bulk_ratio_vs_haproxy: ratio(B.proxy, B.haproxy),
     // CPU time per unit of work: what the proxies cost, whatever else the host was doing.
@@ -496,6 +514,9 @@ function figures(load: number, m: Measured, programMs: number, updates: number[]
     absent,
   };
 }
+
+const paired = (median: number | null, quartiles: number[] | null) =>
+  `      same lab, paired: bulk x${median} (quartiles ${quartiles?.join('-') ?? '-'})   (each VIP transfer against a direct one from its own client)`;
 
 /** The table and the final JSON line. */
 function report(o: {
@@ -522,8 +543,9 @@ function report(o: {
     console.log(
       [
         `  nft vs direct:      req/s x${res.nft_rps_ratio_vs_direct}, bulk x${res.nft_bulk_ratio_vs_direct}   (aim >= 0.9 both; a client on the node)`,
-        `    same lab, paired: bulk x${res.nft_bulk_ratio_vs_direct_same_lab} (quartiles ${res.nft_bulk_ratio_vs_direct_same_lab_quartiles?.join('-') ?? '-'})   (each VIP transfer against a direct one from its own client)`,
+        paired(res.nft_bulk_ratio_vs_direct_same_lab, res.nft_bulk_ratio_vs_direct_same_lab_quartiles),
         `    routed:           req/s x${res.nft_routed_rps_ratio_vs_direct}, bulk x${res.nft_routed_bulk_ratio_vs_direct}   (a client behind the node, as a container)`,
+        paired(res.nft_routed_bulk_ratio_vs_direct_same_lab, res.nft_routed_bulk_ratio_vs_direct_same_lab_quartiles),
       ].join('\n'),
     );
   console.log(
@@ -549,7 +571,9 @@ async function main(): Promise<void> {
   let m: Measured = { rps: series(), bw: series(), cpuPerKConn: series(), cpuPerGb: series() };
   if (!ONLY_PROGRAMMING) {
     const { labs, urls, lbs, pids } = await startPaths();
-    order = (['direct', 'nft', 'nftLab', 'routed', 'nftRouted', 'proxy', 'haproxy'] as const).filter((p) => labs[p]);
+    order = (['direct', 'nft', 'nftLab', 'routed', 'nftRouted', 'nftRoutedLab', 'proxy', 'haproxy'] as const).filter(
+      (p) => labs[p],
+    );
     m = await measurePaths(labs, urls, order, pids);
     for (const lb of lbs) await lb.cleanup();
     cleanups.length = 0;
