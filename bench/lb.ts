@@ -21,28 +21,24 @@
 //   transfer to the next on the same path. A 100 MB transfer lasted ~70 ms, a few of the CPU
 //   clock's 10 ms ticks, and runs with one of them per path per round put the nft path
 //   anywhere from 0.57 to 1.18 x direct (3 to 7 rounds).
-//   What a VIP costs a client on the node, measured by hand in a lab like these (1,000 MB
-//   transfers, alternating): conntrack alone (one rule on ct state) left a direct
-//   connection's rate as it was; against direct with weft's rules loaded, DNAT at output to a
-//   VIP that is routed, not local, gave 0.89 x, and DNAT plus masquerade, the VIP local and so
-//   the client's source (as weft has it), 0.82 x (10 transfers each). That split did not
-//   hold in this bench: one run of 7 rounds with a third lab whose VIP was routed, not local
-//   (no masquerade), gave it 0.884 x and weft's VIP 0.80 x, each against a direct lab of its
-//   own, yet per transfer pair the two VIP paths differed by a median of 1.035 (quartiles
-//   0.86-1.14) while the two direct labs, built alike, differed by 0.91. Masquerade's share is
-//   within this noise; DNAT at output is the cost. A routed client's VIP
-//   traffic, DNATed at prerouting, kept its rate.
-//   Two labs built alike differ by more than the VIP costs, so the bench also pairs each VIP
-//   transfer with a direct one from the same client to the same backend in the same turn
-//   (nft_bulk_ratio_vs_direct_same_lab, the median of those ratios, with its quartiles). In
-//   a first run of 5 rounds: 0.948 per pair (quartiles 0.85-1.07), against 0.891 per pair
-//   with the direct lab's transfer of the same turn; the same-lab direct path was 0.959 x the
-//   direct lab's. What the pair leaves out is what the rules cost traffic that does not go to
-//   a VIP (conntrack on every flow): nothing measurable, by hand, above. Offload is not the cost: the client took
-//   ~16,900 packets per GB either way (GSO packets cross the veths, bridge and NAT whole).
-//   In such a transfer netfilter's functions take 5.5 % of the machine's busy CPU, against
-//   2 % direct (perf; the bridge's br_netfilter). The rest of the gap lies outside them: for
-//   new connections, what grew most beside them was rerouting each packet after NAT (route
+//   What a VIP costs a client on the node. Two labs built alike differ by more than the VIP
+//   costs: per transfer pair, two direct labs differed by a median of 0.91. So the bench also
+//   pairs each VIP transfer with a direct one from the same client to the same backend in the
+//   same turn (nft_bulk_ratio_vs_direct_same_lab, the median of those ratios, with its
+//   quartiles; the same for the routed VIP). In three runs of 5-7 rounds: 0.948, 0.955 and
+//   0.939 per pair (quartiles ~0.86-1.1), while the same runs put the VIP at 0.891, 0.89 and
+//   0.855 of the direct lab's transfer, and the nft lab's own direct transfers at 0.90-0.96 of
+//   it. That gap is the labs, not weft's rules: in one lab, with the rules (DNAT, masquerade, a
+//   ct state rule) loaded and removed in turn, 14 pairs of direct transfers gave 1.051
+//   (quartiles 0.89-1.16) with against without. The routed VIP, DNATed at prerouting in the
+//   router, kept its path's rate (0.987 per pair).
+//   Earlier measurements, against a lab of its own: masquerade's share is within the noise
+//   (a third lab whose VIP was routed, not local, so not masqueraded: per transfer pair 1.035 x
+//   weft's VIP, quartiles 0.86-1.14); DNAT at output is what remains. Offload is not the
+//   cost: the client took ~16,900 packets per GB either way (GSO packets cross the veths,
+//   bridge and NAT whole). In such a transfer netfilter's functions take 5.5 % of the
+//   machine's busy CPU, against 2 % direct (perf; the bridge's br_netfilter). For new
+//   connections, what grew most beside them was rerouting each packet after NAT (route
 //   lookups, dst entries made and freed).
 //   Programming: 1,000 VIPs x 10 backends from an empty table (LbDriver.start to
 //   resolved, nft and the addresses in place), and store update of one backend -> the

@@ -10,6 +10,7 @@ import { pidAlive as alive } from '../test/helpers/leftovers.js';
 import { Registry } from 'prom-client';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
+import { freePort } from '../test/helpers/agent-process.js';
 import { LbDriver } from './driver.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
@@ -25,15 +26,6 @@ function hello(port: number, host = '127.0.0.1'): Promise<string> {
     c.on('error', () => done('error'));
     c.on('close', () => done('error'));
   });
-}
-
-/** A port free right now (bound, then closed): where the pool listens. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function pool(t: Teardown, workers = 2): Promise<{ p: ProxyPool; vip: ProxyVip; port: number }> {

@@ -1,8 +1,7 @@
 // The CLI refuses what it cannot mean and says what happened (issue 14, "CLI strictness").
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import t from 'tap';
-import { CLI, runCli, startAgent } from '../test/helpers/agent-process.js';
+import { CLI, freePort, runCli, startAgent } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 t.test('no command exits 2 with the help; version is a command; members --state is checked', async (t) => {
@@ -26,21 +25,15 @@ t.test('no command exits 2 with the help; version is a command; members --state 
 t.test('vip add of an existing VIP says so', async (t) => {
   const a = await startAgent(t, ['--node', 'cs1', '--bind', '127.0.9.2']);
   const env = { WEFT_API: a.ready.api! };
-  const first = await runCli(['vip', 'add', 'db:5432'], env);
+  // The agent's proxy listens on the VIP's port: one free on every address, not 5432.
+  const vip = `db:${await freePort()}`;
+  const first = await runCli(['vip', 'add', vip], env);
   t.equal(first.code, 0, first.stderr);
-  t.match(first.stdout, /^declared db:5432\/tcp/);
-  const again = await runCli(['vip', 'add', 'db:5432'], env);
+  t.match(first.stdout, new RegExp(`^declared ${vip}/tcp`));
+  const again = await runCli(['vip', 'add', vip], env);
   t.equal(again.code, 0);
-  t.match(again.stdout, /db:5432\/tcp was already declared: unchanged/);
+  t.match(again.stdout, `${vip}/tcp was already declared: unchanged`);
 });
-
-async function freePort(host: string): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 t.test('kv watch survives an agent restart and prints each change once', async (t) => {
   const dir = t.testdir();

@@ -11,7 +11,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { runCli, startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
+import {
+  freePort,
+  runCli,
+  startAgent,
+  type AgentProcess,
+  FAST_GOSSIP_FLAGS as FAST,
+} from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { bundleKbGz, CHROMIUM, firstRender, fixture, newPage, openBrowser } from '../bench/ui-page.js';
@@ -64,6 +70,8 @@ t.test('three agents in chromium: members, services, VIPs, kill -9, KV edits, on
     async () => (await members()).filter((m) => m.state === 'alive').length === 3,
     20_000,
   );
+  // The agents' proxies listen on the VIP's port: one free on every address, not 8080.
+  const port = await freePort();
   for (const [x, id] of [
     [a, 'w1'],
     [b, 'w2'],
@@ -74,9 +82,9 @@ t.test('three agents in chromium: members, services, VIPs, kill -9, KV edits, on
         service: 'web',
         id,
         addrs: ['127.0.0.1'],
-        ports: { http: '8080/tcp' },
+        ports: { http: `${port}/tcp` },
         tags: ['v1'],
-        vips: ['web:8080'],
+        vips: [`web:${port}`],
       }),
     });
   }
