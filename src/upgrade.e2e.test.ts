@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import {
   FAST_GOSSIP_FLAGS,
+  freePort,
   resolvesA,
   runCli,
   startAgent,
@@ -23,6 +24,8 @@ import { requireSystem } from '../test/helpers/system.js';
 import { VERSION } from './version.js';
 
 const NODES = 4;
+/** The VIP's port, where each node's proxy listens: one free on every address, not 8080. */
+const VIP_PORT = await freePort();
 const rev = previousReleaseRev();
 const missing = rev
   ? false
@@ -90,7 +93,7 @@ async function probe(a: AgentProcess): Promise<string | undefined> {
   const [vip] = await resolvesA(a, 'web.vip.weft.internal');
   if (!vip) return 'no A for web.vip';
   try {
-    const body = await (await fetch(`http://${vip}:8080/`, { signal: AbortSignal.timeout(2000) })).text();
+    const body = await (await fetch(`http://${vip}:${VIP_PORT}/`, { signal: AbortSignal.timeout(2000) })).text();
     return /^backend \d/.test(body) ? undefined : `VIP answered ${JSON.stringify(body)}`;
   } catch (e) {
     return `VIP: ${(e as Error).message}`;
@@ -107,7 +110,17 @@ t.test('a rolling upgrade from the previous release keeps DNS, VIPs and durable 
   const be = await backends(t);
   for (let i = 0; i < NODES; i++) {
     const reg = await runCli(
-      ['service', 'register', 'web', '--id', `web-${i}`, '--addr', be[i]!.addr, '--vip', `web:8080->${be[i]!.port}`],
+      [
+        'service',
+        'register',
+        'web',
+        '--id',
+        `web-${i}`,
+        '--addr',
+        be[i]!.addr,
+        '--vip',
+        `web:${VIP_PORT}->${be[i]!.port}`,
+      ],
       { WEFT_API: agents[i]!.ready.api! },
     );
     t.equal(reg.code, 0, reg.stderr);

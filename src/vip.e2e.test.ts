@@ -5,7 +5,7 @@ import t from 'tap';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Resolver } from 'node:dns/promises';
-import { startAgent, runCli } from '../test/helpers/agent-process.js';
+import { freePort, startAgent, runCli } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 interface Vips {
@@ -38,7 +38,14 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
     '127.201.0.0/16',
   ]);
   const env = { WEFT_API: a.ready.api! };
-  const reg = await runCli(['service', 'register', 'web', '--addr', '127.0.8.10', '--vip', `web:8080->${port}`], env);
+  // The proxy listens on each VIP's port: ports free on every address, not 8080 and 5432,
+  // which a program on this host may hold (and would answer on the VIP's address).
+  const vport = await freePort();
+  const dbPort = await freePort();
+  const reg = await runCli(
+    ['service', 'register', 'web', '--addr', '127.0.8.10', '--vip', `web:${vport}->${port}`],
+    env,
+  );
   t.equal(reg.code, 0, reg.stderr);
 
   const vips = async () => (await (await fetch(`${a.ready.api}/v1/vips`)).json()) as Vips;
@@ -51,28 +58,36 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
   const web = (await vips()).vips.find((v) => v.vip === 'web')!;
   t.equal((await vips()).datapath, 'userspace');
   t.match(web.addr, /^198\.1[89]\./, `a cluster-wide address from 198.18.0.0/15: ${web.addr}`);
-  t.match(web.listen, /^127\.201\.\d+\.\d+:8080$/, `the proxy listens on loopback at the VIP port: ${web.listen}`);
+  t.match(
+    web.listen,
+    new RegExp(`^127\\.201\\.\\d+\\.\\d+:${vport}$`),
+    `the proxy listens on loopback at the VIP port: ${web.listen}`,
+  );
   t.same(web.backends, [`127.0.8.10:${port}`]);
 
   const r = new Resolver({ timeout: 1000, tries: 1 });
   r.setServers([a.ready.dns!]);
   const [addr] = await r.resolve4('web.vip.weft.internal');
-  t.equal(`${addr}:8080`, web.listen, 'DNS answers the VIP name with where this node serves it');
-  const body = await (await fetch(`http://${addr}:8080/`)).text();
+  t.equal(`${addr}:${vport}`, web.listen, 'DNS answers the VIP name with where this node serves it');
+  const body = await (await fetch(`http://${addr}:${vport}/`)).text();
   t.equal(body, 'hello from the backend\n', 'traffic through the VIP reaches the backend');
 
-  const add = await runCli(['vip', 'add', 'db:5432'], env);
+  const add = await runCli(['vip', 'add', `db:${dbPort}`], env);
   t.equal(add.code, 0, add.stderr);
   await eventually(
     'the declared VIP is listed',
-    async () => (await vips()).vips.some((v) => v.vip === 'db' && v.port === 5432),
+    async () => (await vips()).vips.some((v) => v.vip === 'db' && v.port === dbPort),
     5000,
     50,
   );
   const ls = await runCli(['vip', 'ls'], env);
-  t.match(ls.stdout, /db:5432\/tcp\s+198\.1[89]\.\S+\s+\S+\s+-/, 'weft vip ls shows it without backends');
-  t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 0);
-  t.equal((await runCli(['vip', 'rm', 'db:5432'], env)).code, 1, 'removing it twice fails');
+  t.match(
+    ls.stdout,
+    new RegExp(`db:${dbPort}/tcp\\s+198\\.1[89]\\.\\S+\\s+\\S+\\s+-`),
+    'weft vip ls shows it without backends',
+  );
+  t.equal((await runCli(['vip', 'rm', `db:${dbPort}`], env)).code, 0);
+  t.equal((await runCli(['vip', 'rm', `db:${dbPort}`], env)).code, 1, 'removing it twice fails');
   t.equal((await runCli(['vip', 'add', 'Bad Name:80'], env)).code, 1, 'a bad VIP is refused');
 
   t.equal((await runCli(['service', 'deregister', 'web', 'web'], env)).code, 0);
@@ -84,7 +99,7 @@ t.test('a VIP from a registered endpoint: DNS name, proxy, removal', async (t) =
   );
   // A new connection (fetch's pooled one may still drain, as established connections should).
   const refused = await new Promise<string>((resolve) => {
-    const s = connect(8080, addr!);
+    const s = connect(vport, addr!);
     s.once('connect', () => (s.destroy(), resolve('connected')));
     s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
@@ -126,10 +141,11 @@ t.test("kill -9 of the backend's node removes the backend from the VIP at anothe
     a.ready.gossip!,
     ...FAST,
   ]);
+  const vport = await freePort(); // each agent's proxy listens on it
   const register = (x: typeof a, id: string, addr: string) =>
     fetch(`${x.ready.api}/v1/services`, {
       method: 'POST',
-      body: JSON.stringify({ service: 'api', id, addrs: [addr], vips: ['api:80->8080'] }),
+      body: JSON.stringify({ service: 'api', id, addrs: [addr], vips: [`api:${vport}->8080`] }),
       headers: { 'content-type': 'application/json' },
     });
   t.equal((await register(a, 'a1', '10.8.0.1')).status, 201);
@@ -190,8 +206,14 @@ t.test(
       const s = await post('/v1/services', { service: 'x', addrs: ['10.8.0.9'], vips: [`${spec}->80`] });
       t.equal(s.status, 400, `POST /v1/services binding ${spec}: ${s.body.error}`);
     }
-    t.equal((await post('/v1/vips', { vip: '10.98.0.7:80' })).status, 201, 'an address in lb.vipAllow is accepted');
-    t.equal((await post('/v1/vips', { vip: '198.18.0.77:80' })).status, 201, 'and one in lb.vipCidr');
+    // Accepted VIPs get a proxy listener: on a port free on every address.
+    const vport = await freePort();
+    t.equal(
+      (await post('/v1/vips', { vip: `10.98.0.7:${vport}` })).status,
+      201,
+      'an address in lb.vipAllow is accepted',
+    );
+    t.equal((await post('/v1/vips', { vip: `198.18.0.77:${vport}` })).status, 201, 'and one in lb.vipCidr');
     const cli = await runCli(['vip', 'add', '169.254.169.254:80'], { WEFT_API: api });
     t.equal(cli.code, 1);
     t.match(cli.stderr, /169\.254\.169\.254 is a link-local address/, `the CLI says why: ${cli.stderr.trim()}`);
@@ -249,8 +271,13 @@ t.test(
       t.equal(r.status, 400, `POST /v1/vips ${spec}: ${r.body.error}`);
       t.match(r.body.error, why);
     }
-    t.equal((await post('/v1/vips', { vip: '[fd00:5::9]:80' })).status, 201, 'an address in lb.vipCidr6 is accepted');
-    t.equal((await post('/v1/vips', { vip: 'web:80' })).status, 201);
+    const vport = await freePort(); // accepted VIPs get a proxy listener
+    t.equal(
+      (await post('/v1/vips', { vip: `[fd00:5::9]:${vport}` })).status,
+      201,
+      'an address in lb.vipCidr6 is accepted',
+    );
+    t.equal((await post('/v1/vips', { vip: `web:${vport}` })).status, 201);
     const vips = async () => (await (await fetch(`${api}/v1/vips`)).json()) as Vips & { vipCidr6?: string };
     await eventually('both VIPs are up', async () => (await vips()).vips.length === 2, 10_000, 50);
     const v = await vips();
