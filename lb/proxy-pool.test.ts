@@ -2,6 +2,7 @@
 // sockets on loopback. Exact spreads and passive checks are proxy.test.ts's (in-process).
 import net from 'node:net';
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { tcpBackend } from './proxy.fixture.js';
 import { ProxyPool } from './proxy-pool.js';
@@ -10,7 +11,6 @@ import { pidAlive as alive } from '../test/helpers/leftovers.js';
 import { Registry } from 'prom-client';
 import { LocalStore } from '../crdt-store/local-store.js';
 import { endpoint } from '../test/helpers/dns.js';
-import { freePort } from '../test/helpers/agent-process.js';
 import { LbDriver } from './driver.js';
 
 type Teardown = { teardown(fn: () => unknown): void };

@@ -1,7 +1,8 @@
 // The CLI refuses what it cannot mean and says what happened (issue 14, "CLI strictness").
 import { spawn } from 'node:child_process';
 import t from 'tap';
-import { CLI, freePort, runCli, startAgent } from '../test/helpers/agent-process.js';
+import { freePort } from '../test/helpers/free-port.js';
+import { CLI, runCli, startAgent } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 t.test('no command exits 2 with the help; version is a command; members --state is checked', async (t) => {

@@ -5,19 +5,14 @@
 // members and 5,000 endpoints (fixture data behind the page's own stream route) against the
 // 1 s first-render aim. Screenshots of each view go to a folder in os.tmpdir(), printed.
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import {
-  freePort,
-  runCli,
-  startAgent,
-  type AgentProcess,
-  FAST_GOSSIP_FLAGS as FAST,
-} from '../test/helpers/agent-process.js';
+import { runCli, startAgent, type AgentProcess, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { skipUnless } from '../test/helpers/system.js';
 import { bundleKbGz, CHROMIUM, firstRender, fixture, newPage, openBrowser } from '../bench/ui-page.js';

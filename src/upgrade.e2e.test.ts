@@ -9,9 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import {
   FAST_GOSSIP_FLAGS,
-  freePort,
   resolvesA,
   runCli,
   startAgent,

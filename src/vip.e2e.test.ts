@@ -2,10 +2,11 @@
 // with a VIP binding makes the VIP; DNS answers its name with where this node's proxy
 // listens; traffic through it reaches the backend; removing the backend removes the VIP.
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Resolver } from 'node:dns/promises';
-import { freePort, startAgent, runCli } from '../test/helpers/agent-process.js';
+import { startAgent, runCli } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
 interface Vips {

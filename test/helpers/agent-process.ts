@@ -104,19 +104,6 @@ async function bindable(addr: string, port: number): Promise<boolean> {
 }
 
 /**
- * A TCP port free right now (bound on port 0, then closed), by default on every address: for
- * a listener whose port must be named in advance (an API port across a restart, a VIP's
- * port), so that it cannot meet a port another program holds.
- */
-export async function freePort(host = '0.0.0.0'): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, host, r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/**
  * An offset that leaves each of `ports` plus it free on every one of `addrs`, over TCP and
  * UDP: by default the agent's four (a `weft dev-cluster --port-offset` for a loopback cluster
  * on `addrs`). So a program holding a default port on every address (serf's 7946, Consul's
