@@ -3,6 +3,7 @@
 // endpoint comes back. Also the TTL pushes of `weft service pass|fail`, `weft service ls`
 // and the metrics.
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -51,16 +52,20 @@ t.test('a failing check takes the endpoint out of DNS and the VIP at the other a
   const a = await startAgent(t, ['--node', 'ca', '--bind', '127.0.9.1', ...FAST]);
   const b = await startAgent(t, ['--node', 'cb', '--bind', '127.0.9.2', '--join', a.ready.gossip!, ...FAST]);
   const check = { http: `:${port}/`, interval: '1s', timeout: '500ms', rise: 1, fall: 1 };
+  const vport = await freePort(); // the VIP's port, where each agent's proxy listens
   const r1 = await post(a, {
     service: 'web',
     id: 'w1',
     addrs: ['127.0.0.1'],
-    vips: [`web:80->${port}`],
+    vips: [`web:${vport}->${port}`],
     checks: [check],
   });
   t.equal(r1.status, 201, 'registered with a check');
   // A second endpoint without checks: the answer shrinks to it rather than to nothing.
-  t.equal((await post(a, { service: 'web', id: 'w2', addrs: ['127.0.0.3'], vips: [`web:80->${port}`] })).status, 201);
+  t.equal(
+    (await post(a, { service: 'web', id: 'w2', addrs: ['127.0.0.3'], vips: [`web:${vport}->${port}`] })).status,
+    201,
+  );
 
   const both = ['127.0.0.1', '127.0.0.3'];
   await eventually(

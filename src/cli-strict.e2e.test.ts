@@ -109,8 +109,9 @@ t.test('Docker unreachable: /v1/health and weft status say so, not "ok"', async 
 t.test('service register, re-register (replaces, logged) and deregister are logged once at info', async (t) => {
   const a = await startAgent(t, ['--node', 'cs5', '--bind', '127.0.9.6']);
   const env = { WEFT_API: a.ready.api! };
+  const vport = await freePort(); // the VIPs' port, where the agent's proxy listens
   const reg = await runCli(
-    ['service', 'register', 'web', '--id', 'w1', '--port', 'http=8080', '--vip', 'web:80->8080'],
+    ['service', 'register', 'web', '--id', 'w1', '--port', 'http=8080', '--vip', `web:${vport}->8080`],
     env,
   );
   t.equal(reg.code, 0, reg.stderr);
@@ -128,7 +129,7 @@ t.test('service register, re-register (replaces, logged) and deregister are logg
     line,
     {
       level: 30,
-      before: { ports: { http: { port: 8080 } }, vips: ['web:80/tcp->8080'] },
+      before: { ports: { http: { port: 8080 } }, vips: [`web:${vport}/tcp->8080`] },
       after: { ports: { metrics: { port: 9100 } }, vips: [] },
     },
     'the log shows what was replaced',
@@ -149,10 +150,10 @@ t.test('service register, re-register (replaces, logged) and deregister are logg
       body: JSON.stringify(body),
       headers: { 'content-type': 'application/json' },
     });
-  const one = (await (await post({ service: 'api', ports: { http: '8080' }, vips: ['api:80'] })).json()) as {
+  const one = (await (await post({ service: 'api', ports: { http: '8080' }, vips: [`api:${vport}`] })).json()) as {
     endpoint: { vips: { targetPort: number }[] };
   };
-  t.equal(one.endpoint.vips[0]!.targetPort, 8080, 'api:80 with the one named port http=8080 goes to 8080');
+  t.equal(one.endpoint.vips[0]!.targetPort, 8080, 'api:PORT with the one named port http=8080 goes to 8080');
   const two = await post({ service: 'api2', ports: { http: '8080', admin: '9000' }, vips: ['api2:80'] });
   t.equal(two.status, 400, 'two named ports and neither 80: refused');
   t.match(

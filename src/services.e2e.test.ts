@@ -1,6 +1,7 @@
 // Endpoints registered through the API and `weft service`, seen cluster-wide; gone from
 // the live view when their node dies.
 import t from 'tap';
+import { freePort } from '../test/helpers/free-port.js';
 import { startAgent, runCli, FAST_GOSSIP_FLAGS as FAST } from '../test/helpers/agent-process.js';
 import { eventually } from '../test/helpers/eventually.js';
 
@@ -33,6 +34,7 @@ t.test("register, list cluster-wide, deregister; a dead node's endpoints leave",
   const at = (x: typeof a) => ({ WEFT_API: x.ready.api! });
   const list = async (x: typeof a) => ((await (await fetch(`${x.ready.api}/v1/services`)).json()) as Services).services;
 
+  const vport = await freePort(); // the VIP's port, where each agent's proxy listens
   const reg = await runCli(
     [
       'service',
@@ -45,7 +47,7 @@ t.test("register, list cluster-wide, deregister; a dead node's endpoints leave",
       '--port',
       'metrics=9100/tcp',
       '--vip',
-      'web:80->8080',
+      `web:${vport}->8080`,
     ],
     at(b),
   );
