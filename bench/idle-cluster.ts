@@ -8,8 +8,11 @@
 //   - bytes sent per agent per second: weft from its counters (gossip + store), serf from
 //     memberlist's counters sent to a statsd listener here (bench/membership-statsd.ts).
 // weft's memory is broken down from one agent's /metrics (heap, external, array buffers).
-// Beside them runs the floor: a bare `node` with the agent's flags and environment, doing
-// nothing, whose RSS is what any agent on this Node costs before weft holds anything.
+// Beside them run the floors, each with the agent's flags and environment: a bare `node`
+// doing nothing, whose RSS is what any agent on this Node costs before weft holds anything;
+// one that has also loaded the Node modules an idle agent loads; and FLOOR_COPIES that hold
+// Automerge as an idle member's store does besides (bench/idle-floor.ts), the floor of the
+// stack the agent is built on. What an agent holds above that is weft's own.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,6 +28,9 @@ import { cpuMs } from './proc-cpu.js';
 
 // BENCH_WEFT_CLI: another build's dist/src/cli.js, to compare before and after a change.
 const CLI = process.env.BENCH_WEFT_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./idle-floor.js', import.meta.url));
+/** Processes at the Automerge floor, whose median is reported: one process's RSS varies by MBs. */
+const FLOOR_COPIES = 3;
 
 export interface IdleOptions {
   agents: number;
@@ -56,6 +62,10 @@ export interface IdleResult {
   serf: Side;
   /** A bare node with the agent's flags, MB, read when the agents are. */
   floor: ResidentMb;
+  /** A node that has loaded the Node modules an idle agent loads. */
+  builtinsFloor: ResidentMb;
+  /** And holds Automerge as an idle member's store does (the median of FLOOR_COPIES). */
+  stackFloor: ResidentMb;
   /** MB of one weft agent by kind, from its /metrics. */
   weftMemory: Record<string, number>;
   load1: number[];
@@ -239,12 +249,14 @@ export async function runIdleComparison(o: IdleOptions): Promise<IdleResult> {
     const ports = await benchPorts([weftNet, serfNet], o.agents);
     const seed = `${ipOf(weftNet, 0)}:${ports.gossip}`;
     const weft = await startAll(o.agents, (i) => startWeft(group, weftNet, ports.gossip, i, i > 0 ? seed : undefined));
-    const floor = group.spawn(
-      'node-floor',
-      process.execPath,
-      [...AGENT_NODE_FLAGS, '-e', 'setInterval(() => {}, 1000)'],
-      agentEnv(cleanEnv()),
+    const floorProc = (name: string, args: string[]) =>
+      group.spawn(name, process.execPath, [...AGENT_NODE_FLAGS, ...args], agentEnv(cleanEnv()));
+    const floor = floorProc('node-floor', ['-e', 'setInterval(() => {}, 1000)']);
+    const builtinsFloor = floorProc('builtins-floor', [FLOOR, 'builtins']);
+    const stackFloors = Array.from({ length: FLOOR_COPIES }, (_, i) =>
+      floorProc(`automerge-floor-${i + 1}`, [FLOOR, 'automerge', String(o.agents)]),
     );
+    await Promise.all([builtinsFloor, ...stackFloors].map((p) => p.waitFor((t) => t === 'ready', 60_000, 'ready')));
     const serf = await startAll(o.agents, (i) => startSerf(group, { ...o, serfNet, ports }, dir, statsd, i));
     const rpcOf = (i: number) => `${ipOf(serfNet, i)}:${ports.serfRpc}`;
     await Promise.all([waitWhole(weft, o.serfBin, rpcOf, 'weft'), waitWhole(serf, o.serfBin, rpcOf, 'serf')]);
@@ -256,6 +268,8 @@ export async function runIdleComparison(o: IdleOptions): Promise<IdleResult> {
       weft: side(weft, s.cpu.weft, s.bytes.weft, s.seconds),
       serf: side(serf, s.cpu.serf, s.bytes.serf, s.seconds),
       floor: residentMb(floor.pid),
+      builtinsFloor: residentMb(builtinsFloor.pid),
+      stackFloor: medianMb(stackFloors.map((p) => residentMb(p.pid))),
       weftMemory: memoryOf(await metricsText(weft[0]!.api!)),
       load1: s.load1.map((l) => round(l, 2)),
       seconds: round(s.seconds, 1),
@@ -277,6 +291,10 @@ export function idleFigures(r: IdleResult | null): Record<string, number | null>
     idle_rss_anon_mb: r?.weft.rss_anon_mb_median ?? null,
     node_floor_rss_mb: r ? round(r.floor.rss, 1) : null,
     node_floor_rss_anon_mb: r ? round(r.floor.anon, 1) : null,
+    builtins_floor_rss_mb: r ? round(r.builtinsFloor.rss, 1) : null,
+    stack_floor_rss_mb: r ? round(r.stackFloor.rss, 1) : null,
+    stack_floor_rss_anon_mb: r ? round(r.stackFloor.anon, 1) : null,
+    weft_own_rss_mb: r ? round(r.weft.rss_mb_median - r.stackFloor.rss, 1) : null,
     idle_cpu_pct: r?.weft.cpu_pct_per_agent ?? null,
     serf_idle_cpu_pct: r?.serf.cpu_pct_per_agent ?? null,
     serf_idle_rss_mb: r?.serf.rss_mb_median ?? null,
@@ -296,6 +314,15 @@ export function idleTable(r: IdleResult): string[] {
     ['  of it anonymous, median MB', String(r.weft.rss_anon_mb_median), String(r.serf.rss_anon_mb_median), ''],
     ['bare node with the same flags, RSS MB', String(round(r.floor.rss, 1)), '', 'the floor'],
     ['  of it anonymous, MB', String(round(r.floor.anon, 1)), '', ''],
+    ['  and the Node modules an agent loads', String(round(r.builtinsFloor.rss, 1)), '', ''],
+    [
+      `  and Automerge, ${r.agents} documents (median of ${FLOOR_COPIES})`,
+      String(round(r.stackFloor.rss, 1)),
+      '',
+      "the stack's floor",
+    ],
+    ['  of it anonymous, MB', String(round(r.stackFloor.anon, 1)), '', ''],
+    ["weft's own: RSS above the stack's floor", String(round(r.weft.rss_mb_median - r.stackFloor.rss, 1)), '', ''],
     ['bytes sent per agent per s', String(r.weft.bytes_per_agent_s), String(r.serf.bytes_per_agent_s), ''],
   ];
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((x) => x[c]!.length)));
@@ -304,6 +331,11 @@ export function idleTable(r: IdleResult): string[] {
   for (const [k, v] of Object.entries(r.weftMemory)) lines.push(`  ${k.padEnd(34)} ${v}`);
   lines.push('', `load average (1 min) at each window: ${r.load1.join(' ')}`);
   return lines;
+}
+
+/** The process of median RSS, with its parts. */
+function medianMb(ms: ResidentMb[]): ResidentMb {
+  return [...ms].sort((a, b) => a.rss - b.rss)[Math.floor(ms.length / 2)]!;
 }
 
 function round(x: number, digits: number): number {
