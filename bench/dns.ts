@@ -9,7 +9,9 @@
 // is about the same (weft's up to a fifth more at max qps, up to a third at 20k, from run to
 // run) and the gap in qps is the user part (Node's datagram binding and our answer against
 // dnsmasq's C); Node's floor (bench/dns-floor.ts), run at both loads too, shows how much of
-// each figure is Node's; and the qps of forwarded names answered from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
+// each figure is Node's; the 20k runs again with each server on a CPU of its own and dnsperf
+// on another (bench/cpu-affinity.ts; `_own_core` figures), as a client on another host would
+// be: sharing the cores, the tail also measures where the scheduler put server and generator; and the qps of forwarded names answered from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
 // qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
 // third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
@@ -28,6 +30,7 @@ import { join } from 'node:path';
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { TestUpstream } from '../dns/upstream.fixture.js';
+import { affinitySplit, pinTree } from './cpu-affinity.js';
 import { benchAddr } from './dns-data.js';
 import { checkAnswers, type CheckResult } from './dns-check.js';
 import { envNumber as num, missingCommands, printAbsent, SMOKE } from './_env.js';
@@ -195,12 +198,13 @@ async function perf(
   server: string,
   port: number,
   file: string,
-  o: { seconds: number; qps?: number; verbose?: boolean },
+  o: { seconds: number; qps?: number; verbose?: boolean; cpu?: number },
 ): Promise<PerfResult> {
   const args = ['-s', server, '-p', String(port), '-d', file, '-l', String(o.seconds), '-q', '100', '-t', '2'];
   if (o.qps) args.push('-Q', String(o.qps));
   if (o.verbose) args.push('-v');
-  const { stdout: out } = await run('dnsperf', args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const [cmd, argv] = o.cpu === undefined ? ['dnsperf', args] : ['taskset', ['-c', String(o.cpu), 'dnsperf', ...args]];
+  const { stdout: out } = await run(cmd, argv, { encoding: 'utf8', maxBuffer: 256 << 20 });
   const r: PerfResult = {
     qps: Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
     completed: Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0),
@@ -257,6 +261,10 @@ const max = { weft: [] as number[], dnsmasq: [] as number[], floor: [] as number
 const checks = { weft: [] as CheckResult[], dnsmasq: [] as CheckResult[] };
 const sample = SMOKE ? 50 : 500;
 const at20k = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[], floor: [] as PerfResult[] };
+/** The same with the server on a CPU of its own and dnsperf on another. */
+const at20kOwnCore = { weft: [] as PerfResult[], dnsmasq: [] as PerfResult[], floor: [] as PerfResult[] };
+const split = affinitySplit();
+if ('absent' in split) progress(`20k runs on a CPU of their own: not run (${split.absent})`);
 /**
  * Server CPU per answered query, µs, split into user and kernel time: at max qps, what
  * decides it when the load generator shares the cores; at 20k, what a burst waits behind.
@@ -313,6 +321,17 @@ for (let r = 0; r < rounds; r++) {
     progress(
       `round ${r + 1}: ${who} at 20k: ${round(l.qps)} qps, p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms, ${round(total(cpu), 1)} µs CPU a query (user ${round(cpu.user, 1)})`,
     );
+  }
+  if ('absent' in split) continue;
+  for (const [who, addr, port] of order) {
+    const unpin = pinTree(serverPid[who], String(split.server));
+    try {
+      const l = await perf(addr, port, zoneFile, { seconds, qps: 20_000, verbose: true, cpu: split.generator });
+      at20kOwnCore[who].push(l);
+      progress(`round ${r + 1}: ${who} at 20k, on a CPU of its own: p50 ${l.p50_ms} ms, p99 ${l.p99_ms} ms`);
+    } finally {
+      unpin();
+    }
   }
 }
 
@@ -373,7 +392,8 @@ await upstream.close();
 const weftMax = median(max.weft);
 const cpuFigure = (xs: CpuSplit[], part: (c: CpuSplit) => number) => round(median(xs.map(part)), 1);
 const dnsmasqMax = median(max.dnsmasq);
-const p = (who: Server, k: 'p50_ms' | 'p99_ms') => round(median(at20k[who].map((x) => x[k]!)), 3);
+const p = (who: Server, k: 'p50_ms' | 'p99_ms', runs = at20k) =>
+  runs[who].length ? round(median(runs[who].map((x) => x[k]!)), 3) : null;
 const result = {
   qps: round(weftMax),
   dnsmasq_qps: round(dnsmasqMax),
@@ -393,6 +413,11 @@ const result = {
   user_us_per_query_at_max: cpuFigure(cpuAtMax.weft, (c) => c.user),
   dnsmasq_user_us_per_query_at_max: cpuFigure(cpuAtMax.dnsmasq, (c) => c.user),
   node_floor_p99_ms_at_20k: p('floor', 'p99_ms'),
+  p50_ms_at_20k_own_core: p('weft', 'p50_ms', at20kOwnCore),
+  p99_ms_at_20k_own_core: p('weft', 'p99_ms', at20kOwnCore),
+  dnsmasq_p50_ms_at_20k_own_core: p('dnsmasq', 'p50_ms', at20kOwnCore),
+  dnsmasq_p99_ms_at_20k_own_core: p('dnsmasq', 'p99_ms', at20kOwnCore),
+  node_floor_p99_ms_at_20k_own_core: p('floor', 'p99_ms', at20kOwnCore),
   node_floor_cpu_us_per_query_at_20k: cpuFigure(cpuAt20k.floor, total),
   node_floor_user_us_per_query_at_20k: cpuFigure(cpuAt20k.floor, (c) => c.user),
   node_floor_cpu_us_per_query_at_max: cpuFigure(cpuAtMax.floor, total),
@@ -441,6 +466,22 @@ function cpuRows(at: 'max' | '20k', note: string): [string, string, string, stri
   ];
 }
 
+/** The 20k figures with server and dnsperf each on a CPU of its own, or why they are missing. */
+function ownCoreRows(): [string, string, string, string][] {
+  if ('absent' in split) return [['20k, server on a CPU of its own', '-', '-', `not run: ${split.absent}`]];
+  const ms = (x: number | null) => `${x} ms`;
+  return [
+    [
+      '20k, server on a CPU of its own: p50',
+      ms(result.p50_ms_at_20k_own_core),
+      ms(result.dnsmasq_p50_ms_at_20k_own_core),
+      `dnsperf on CPU ${split.generator}, the server on CPU ${split.server}`,
+    ],
+    ['  p99', ms(result.p99_ms_at_20k_own_core), ms(result.dnsmasq_p99_ms_at_20k_own_core), ''],
+    ["  Node's floor, p99", ms(result.node_floor_p99_ms_at_20k_own_core), '', ''],
+  ];
+}
+
 const rows: [string, string, string, string][] = [
   ['', 'weft', 'dnsmasq', 'weft/dnsmasq'],
   ['max qps (median)', String(result.qps), String(result.dnsmasq_qps), `${result.qps_ratio_vs_dnsmasq}  (aim >= 1.0)`],
@@ -454,6 +495,7 @@ const rows: [string, string, string, string][] = [
   ['p50 at 20k qps', `${result.p50_ms_at_20k} ms`, `${result.dnsmasq_p50_ms_at_20k} ms`, ''],
   ['p99 at 20k qps', `${result.p99_ms_at_20k} ms`, `${result.dnsmasq_p99_ms_at_20k} ms`, '(aim: weft <= dnsmasq)'],
   ["  Node's floor", `${result.node_floor_p99_ms_at_20k} ms`, '', ''],
+  ...ownCoreRows(),
   ...cpuRows('max', 'weft: agent + workers'),
   ...cpuRows('20k', ''),
   [
