@@ -1,0 +1,40 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { affinitySplit, pinTree } from './cpu-affinity.js';
+
+const allowed = (pid: number) => /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+
+const split = affinitySplit();
+
+t.test('a process tree is pinned to one CPU, its children with it, then given every CPU back', async (t) => {
+  if ('absent' in split) return t.skip(`needs two CPUs and taskset: ${split.absent}`);
+  // A shell with a child of its own, as the DNS server has its worker.
+  const parent = spawn('sh', ['-c', 'sleep 30 & wait'], { stdio: 'ignore' });
+  t.teardown(() => {
+    parent.kill('SIGKILL');
+  });
+  const pid = parent.pid!;
+  let child: number | undefined;
+  for (let i = 0; i < 100 && !child; i++) {
+    child = Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]) || undefined;
+    if (!child) await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(child, 'the shell started its child');
+  const every = allowed(pid);
+
+  const unpin = pinTree(pid, String(split.server));
+  t.equal(allowed(pid), String(split.server));
+  t.equal(allowed(child!), String(split.server), 'the child is pinned too');
+
+  unpin();
+  t.equal(allowed(pid), every);
+  t.equal(allowed(child!), every);
+});
+
+t.test('a process that has exited is passed over', async (t) => {
+  if ('absent' in split) return t.skip(`needs two CPUs and taskset: ${split.absent}`);
+  const p = spawn('true');
+  await new Promise((r) => p.on('exit', r));
+  t.doesNotThrow(() => pinTree(p.pid!, '0')());
+});
