@@ -11,9 +11,11 @@
 // dnsmasq's C); Node's floor (bench/dns-floor.ts), run at both loads too, shows how much of
 // each figure is Node's; the 20k runs again with each server on a CPU of its own and dnsperf
 // on another (bench/cpu-affinity.ts; `_own_core` figures), as a client on another host would
-// be: sharing the cores, the tail also measures where the scheduler put server and generator; and the qps of forwarded names answered from weft's cache (upstream: a tiny local server; the cache is warmed first), and the max
-// qps of forwarding names never asked before, weft against dnsmasq, both forwarding to a
-// third dnsmasq that answers them (every name new, so no cache helps either). Each load runs
+// be: sharing the cores, the tail also measures where the scheduler put server and generator;
+// and the qps of forwarded names answered from weft's cache (upstream: a tiny local server;
+// the cache is warmed first), and the max qps of forwarding names never asked before, weft
+// against dnsmasq, both forwarding to a third dnsmasq that answers them (every name new, so
+// no cache helps either). Each load runs
 // BENCH_DNS_ROUNDS (3) times, weft and dnsmasq interleaved; the figures are medians.
 // Answers are checked during each max-qps run (bench/dns-check.ts): `wrong_answers` must be 0.
 // weft runs as the agent does by default: dns.workers worker processes, started under load
