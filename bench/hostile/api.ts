@@ -368,27 +368,24 @@ function stalledWatch(port: number, src: string): Socket {
 }
 
 /**
- * Polls the agent's open descriptors until the watchers' connections, once seen open, are
- * closed (cutMs since `start`), or `deadline` passes (cutMs NaN); peak: the RSS seen meanwhile.
+ * Samples the agent's open descriptors and RSS every 100 ms, from when the watchers connect
+ * until stopped: when their connections, once seen open, are closed again (cutAt, NaN until
+ * then), and the peak RSS. It samples through the changes too: on a loaded host they can
+ * take longer than the stall limit, and the agent then cuts the watchers before they end.
  */
-async function waitForWatchersCut(
-  pid: number,
-  baseFds: number,
-  watchers: number,
-  start: number,
-  deadline: number,
-): Promise<{ fds: number; cutMs: number; peak: number }> {
-  let fds = openFds(pid);
-  let peak = 0;
-  let sawOpen = false;
-  while (Date.now() < deadline) {
-    await sleep(100);
-    peak = Math.max(peak, rssMb(pid));
-    fds = openFds(pid);
-    if (fds >= baseFds + watchers / 2) sawOpen = true;
-    if (sawOpen && fds <= baseFds + 5) return { fds, cutMs: Date.now() - start, peak };
-  }
-  return { fds, cutMs: NaN, peak };
+function watchForCut(pid: number, baseFds: number, watchers: number) {
+  const seen = { fds: baseFds, sawOpen: false, cutAt: NaN, peak: 0 };
+  const timer = setInterval(() => {
+    try {
+      seen.peak = Math.max(seen.peak, rssMb(pid));
+      seen.fds = openFds(pid);
+    } catch {
+      return; // the agent exited: counted as a crash
+    }
+    if (seen.fds >= baseFds + watchers / 2) seen.sawOpen = true;
+    if (seen.sawOpen && Number.isNaN(seen.cutAt) && seen.fds <= baseFds + 5) seen.cutAt = Date.now();
+  }, 100);
+  return { seen, stop: () => clearInterval(timer) };
 }
 
 /**
@@ -404,44 +401,25 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
   const updates = 16;
   const agent = await startApiAgent();
   const sockets: Socket[] = [];
+  let cut: ReturnType<typeof watchForCut> | undefined;
   try {
     await fillFlood(agent, keys);
     await sleep(500);
     const baseRss = rssMb(agent.pid);
     const baseFds = openFds(agent.pid);
     for (let i = 0; i < watchers; i++) sockets.push(stalledWatch(agent.port, `127.0.1.${(i % 4) + 2}`));
-    let peak = baseRss;
     const start = Date.now();
-    // Then changes, each of which every watcher is sent: this is what piles up in memory.
-    // (The first write waits while the agent fills 200 kernel send buffers of up to 4 MB.)
-    let putMsMax = 0;
-    let putsFailed = 0;
+    cut = watchForCut(agent.pid, baseFds, watchers);
+    const { putMsMax, putsFailed, firstWriteDone } = await sendChanges(agent, keys, updates);
     // A watcher's stall clock starts when a change waits for it, during the first write: the
     // cut is due streamStallMs after that write returns. How long the write takes (the agent
     // first fills 200 kernel buffers) depends on the host's load, so the bound starts there.
-    let firstWriteDone = 0;
-    for (let i = 0; i < updates; i++) {
-      const t0 = Date.now();
-      const ok = await legit(
-        agent,
-        'PUT',
-        `/v1/kv/flood/${String(i % keys).padStart(4, '0')}`,
-        `${i}`.padEnd(16 * 1024, 'y'),
-        undefined,
-        30_000,
-      ).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (!ok) putsFailed++;
-      if (i === 0) firstWriteDone = Date.now();
-      putMsMax = Math.max(putMsMax, Date.now() - t0);
-      peak = Math.max(peak, rssMb(agent.pid));
-    }
     const due = firstWriteDone + DEFAULT_LIMITS.streamStallMs + CUT_SLACK_MS;
-    const cut = await waitForWatchersCut(agent.pid, baseFds, watchers, start, due);
-    const { fds, cutMs } = cut;
-    peak = Math.max(peak, cut.peak);
+    while (Date.now() < due && Number.isNaN(cut.seen.cutAt)) await sleep(100);
+    cut.stop();
+    const { fds } = cut.seen;
+    const cutMs = cut.seen.cutAt - start;
+    const peak = Math.max(baseRss, cut.seen.peak);
     const growth = peak - baseRss;
     const held = growth <= RSS_BUDGET_MB && !Number.isNaN(cutMs) && putsFailed === 0;
     return {
@@ -457,9 +435,32 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
       },
     };
   } finally {
+    cut?.stop();
     for (const s of sockets) s.destroy();
     await agent.stop();
   }
+}
+
+/**
+ * `updates` changes under flood/, each of which every watcher is sent: what piles up in
+ * memory. (The first waits while the agent fills 200 kernel send buffers of up to 4 MB.)
+ */
+async function sendChanges(agent: ApiAgent, keys: number, updates: number) {
+  let putMsMax = 0;
+  let putsFailed = 0;
+  let firstWriteDone = 0;
+  for (let i = 0; i < updates; i++) {
+    const t0 = Date.now();
+    const key = `/v1/kv/flood/${String(i % keys).padStart(4, '0')}`;
+    const ok = await legit(agent, 'PUT', key, `${i}`.padEnd(16 * 1024, 'y'), undefined, 30_000).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (!ok) putsFailed++;
+    if (i === 0) firstWriteDone = Date.now();
+    putMsMax = Math.max(putMsMax, Date.now() - t0);
+  }
+  return { putMsMax, putsFailed, firstWriteDone };
 }
 
 /**
