@@ -1,12 +1,14 @@
 // Part of `npm run bench -- idle`: the floors under an idle agent's RSS, each a process with
 // the agent's flags and environment that holds what any agent on this stack must hold and
 // nothing of weft's own:
-//   builtins    a node with the Node modules an idle agent has loaded (its process.moduleLoadList:
-//               HTTP for the API, dgram and net for gossip and the store, crypto, ...);
+//   builtins    a node with the Node modules an idle agent has loaded (its
+//               process.moduleLoadList: HTTP for the API, dgram and net for gossip and the
+//               store, crypto, ...);
 //   automerge   and Automerge's wasm, loaded through the store's own door
 //               (crdt-store/automerge.ts), holding one single-record document per member as
-//               an idle member's store does, and syncing two of them once a second as
-//               anti-entropy does: wasm code compiled, a wire copy of the module, its memory.
+//               an idle member's store does, and bringing a replica of one up to date once a
+//               second as a repair does: wasm code compiled, V8's copy of the module, its
+//               memory.
 // (The bare node under both is the bench's own floor, `node -e`.) What an agent holds above
 // the last is weft's own.
 //   node dist/bench/idle-floor.js <builtins|automerge> <documents>
