@@ -4,9 +4,9 @@
 // where the scheduler put the two (a server woken behind the generator on the same core
 // waits out its time slice), not the server.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { missingCommands } from './_env.js';
+import { processTree } from './proc-cpu.js';
 
 /** The CPUs to split, or why not: one CPU, or no taskset (util-linux). */
 export function affinitySplit(): { server: number; generator: number } | { absent: string } {
@@ -15,23 +15,13 @@ export function affinitySplit(): { server: number; generator: number } | { absen
   return { server: availableParallelism() - 1, generator: 0 };
 }
 
-/** A process and its descendants (worker processes); none for one that has exited. */
-function tree(pid: number): number[] {
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
-    return [pid, ...children.flatMap((c) => tree(Number(c)))];
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Runs every thread of `pid`'s tree on `cpus` (a taskset list, "1" or "0-3"); processes it
  * starts later inherit it. Returns how to give them every CPU back.
  */
 export function pinTree(pid: number, cpus: string): () => void {
   const set = (list: string) => {
-    for (const p of tree(pid)) {
+    for (const p of processTree(pid)) {
       try {
         execFileSync('taskset', ['-a', '-p', '-c', list, String(p)], { stdio: 'ignore' });
       } catch {

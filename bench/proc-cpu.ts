@@ -22,21 +22,27 @@ export function cpuMs(pid: number): number {
   return s.user + s.system;
 }
 
+/** A process and its descendants (worker processes), parents first; none for one that has exited. */
+export function processTree(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+    return [pid, ...children.flatMap((c) => processTree(Number(c)))];
+  } catch {
+    return []; // it exited
+  }
+}
+
 /** cpuSplitMs of a process and its descendants (worker processes); 0 for one that has exited. */
 export function treeCpuSplitMs(pid: number): CpuSplit {
   const sum = { user: 0, system: 0 };
-  try {
-    const own = cpuSplitMs(pid);
-    sum.user += own.user;
-    sum.system += own.system;
-    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')) {
-      if (!c) continue;
-      const child = treeCpuSplitMs(Number(c));
-      sum.user += child.user;
-      sum.system += child.system;
+  for (const p of processTree(pid)) {
+    try {
+      const own = cpuSplitMs(p);
+      sum.user += own.user;
+      sum.system += own.system;
+    } catch {
+      // it exited since
     }
-  } catch {
-    // it exited
   }
   return sum;
 }
