@@ -11,7 +11,9 @@
 //
 // A send the kernel does not take at once (its buffer is full) is queued by libuv with its
 // request, which is then libuv's until it completes: the request holds the answer's bytes
-// (so they outlive the call) and a new one is made for the next send.
+// (so they outlive the call) and a new one is made for the next send. The agent runs with
+// --test-udp-no-try-send (src/node-flags.ts), so every send takes that way: the answers made
+// while libuv reads a burst of queries wait in its queue and leave together (sendmmsg).
 //
 // The binding and the handle are node internals: when this node lacks them the socket is
 // served through dgram as before (`viaHandle` false), and `WEFT_DNS_UDP=dgram` forces that.
@@ -25,7 +27,7 @@ export type UdpSend = (out: Buffer, port: number, address: string) => void;
 export interface UdpPath {
   readonly send: UdpSend;
   readonly viaHandle: boolean;
-  /** Sends the kernel did not take at once, queued by libuv (always 0 through dgram). */
+  /** Sends handed to libuv's queue, not sent in the call: a full kernel buffer, or every one under --test-udp-no-try-send (always 0 through dgram). */
   readonly queued: () => number;
 }
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --wasm-lazy-validation --v8-pool-size=1
+#!/usr/bin/env -S node --max-semi-space-size=4 --wasm-lazy-validation --v8-pool-size=1 --test-udp-no-try-send
 // The `weft` command. Each subcommand lives in src/commands/; this file only dispatches
 // and turns expected failures into one short line on stderr (never a stack trace).
 import { UsageError, CommandFailed } from './commands/errors.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { AGENT_GLIBC_TUNABLES, AGENT_NODE_FLAGS, agentEnv } from './node-flags.js';
 
 const read = (p: string) => readFileSync(new URL(p, import.meta.url), 'utf8');
@@ -23,6 +24,14 @@ t.test('the agent is started with the same V8 flags everywhere', async (t) => {
     'the tests start agents with them',
   );
 });
+
+t.test(
+  'this node accepts every flag the agent is started with (a node that dropped one would refuse to start it)',
+  async (t) => {
+    const r = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, '-e', ''], { encoding: 'utf8' });
+    t.equal(r.status, 0, `node ${AGENT_NODE_FLAGS.join(' ')}: ${r.stderr.trim()}`);
+  },
+);
 
 t.test("the agent's malloc tuning is in its environment wherever it is started, a host's own winning", async (t) => {
   const start = (JSON.parse(read('../package.json')) as { scripts: { start: string } }).scripts.start;

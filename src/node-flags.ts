@@ -1,4 +1,4 @@
-// The V8 flags the agent runs with, set in three places that must agree (a test checks):
+// The Node and V8 flags the agent runs with, set in three places that must agree (a test checks):
 // the `weft` shebang (src/cli.ts), `npm start` (package.json) and `weft dev-cluster`; and
 // the malloc tuning of its environment (AGENT_GLIBC_TUNABLES), which a shebang cannot set.
 //
@@ -20,10 +20,21 @@
 // cluster 83-85 -> 79 MB RSS (anonymous 39-41 -> 35), one holding a 1,000-node cluster's
 // store 108-109 -> 98-102 MB, RSS after start ~1 MB less; start time, local update rates and
 // DNS CPU per query unchanged (`npm run bench -- idle`, `store`, `dns`, `startup`).
+//
+// --test-udp-no-try-send: Node sends each UDP datagram at once (uv_udp_try_send) unless this
+// is set; with it, a send goes through libuv's queue, and sends made while earlier ones still
+// wait there (the answers to a burst of queries libuv read in one go) leave together, up to
+// 20 to a sendmmsg call. At dnsperf's full rate on loopback that is ~1.2 x the queries a
+// second from the same processes (an A/B of two weft servers, 4 interleaved rounds: 62.7-78.2
+// against 51.7-65.4 thousand); a lone send still goes out at once. The flag is Node's own
+// (node_options.cc, present from Node 12 to 26), meant for its tests: src/node-flags.test.ts
+// checks that the node running the tests accepts every flag here, and
+// src/udp-batch.system.test.ts that this one has its effect.
 export const AGENT_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
   '--wasm-lazy-validation',
   '--v8-pool-size=1',
+  '--test-udp-no-try-send',
 ];
 
 /**
