@@ -5,10 +5,11 @@
 // Figures: max qps (dnsperf unthrottled, 100 outstanding), p50/p99 latency at 20,000 qps
 // (percentiles from dnsperf -v per-query lines), the server's CPU per query in both runs and
 // how much of it is user time, the rest being the kernel's (/proc; weft's agent and workers
-// together): on loopback both servers make the same syscalls a query, so the kernel's part
-// is about the same (weft's up to a fifth more at max qps, up to a third at 20k, from run to
-// run) and the gap in qps is the user part (Node's datagram binding and our answer against
-// dnsmasq's C); Node's floor (bench/dns-floor.ts), run at both loads too, shows how much of
+// together): on loopback the kernel's part is about the same for both, a little less for
+// weft, whose answers to a burst leave in one sendmmsg (src/node-flags.ts: 8.1 against 9.1 us
+// a query at max qps, 13.4 against 16.8 at 20k, in one run), and the gap in qps is the user
+// part (Node's datagram binding and our answer against dnsmasq's C); Node's floor
+// (bench/dns-floor.ts), run at both loads too, under the same flags, shows how much of
 // each figure is Node's; the 20k runs again with each server on a CPU of its own and dnsperf
 // on another (bench/cpu-affinity.ts; `_own_core` figures), as a client on another host would
 // be: sharing the cores, the tail also measures where the scheduler put server and generator;
