@@ -3,12 +3,13 @@
 // writes. Each starts its own agent, attacks, measures and stops it. Used by
 // `npm run bench -- hostile` and by src/api-hostile.e2e.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AttackResult } from './result.js';
+import { residentMb } from '../proc-memory.js';
 import { DEFAULT_LIMITS } from '../../src/api.js';
 
 // From bench/hostile/ under tap, or from dist/bench/hostile/ when built.
@@ -129,11 +130,6 @@ export function httpRequest(
     req.on('error', reject);
     req.end(o.body);
   });
-}
-
-export function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 export function openFds(pid: number): number {
@@ -377,7 +373,7 @@ function watchForCut(pid: number, baseFds: number, watchers: number) {
   const seen = { fds: baseFds, sawOpen: false, cutAt: NaN, peak: 0 };
   const timer = setInterval(() => {
     try {
-      seen.peak = Math.max(seen.peak, rssMb(pid));
+      seen.peak = Math.max(seen.peak, residentMb(pid).rss);
       seen.fds = openFds(pid);
     } catch {
       return; // the agent exited: counted as a crash
@@ -405,7 +401,7 @@ export async function stalledWatchersAttack(opts: { smoke: boolean }): Promise<A
   try {
     await fillFlood(agent, keys);
     await sleep(500);
-    const baseRss = rssMb(agent.pid);
+    const baseRss = residentMb(agent.pid).rss;
     const baseFds = openFds(agent.pid);
     for (let i = 0; i < watchers; i++) sockets.push(stalledWatch(agent.port, `127.0.1.${(i % 4) + 2}`));
     const start = Date.now();

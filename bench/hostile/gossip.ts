@@ -3,7 +3,6 @@
 // Each attack starts real agents on loopback (127.0.2.0/24 and up), attacks them through
 // their real sockets, measures, and stops everything it started, even when it fails.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { Envelope } from '../../crdt-store/envelope.js';
 import { frame } from '../../membership/framing.js';
@@ -13,6 +12,7 @@ import { eventually } from '../../test/helpers/eventually.js';
 import { codecEnvelope, decodePacket, packUnchecked, sealBody, type WireOptions } from '../../membership/codec.js';
 import { Keyring, generateKey } from '../../membership/keyring.js';
 import type { AttackResult } from './result.js';
+import { residentMb } from '../proc-memory.js';
 
 export type { AttackResult } from './result.js';
 
@@ -242,12 +242,6 @@ export async function forgedIncarnationAttack(opts: { keyed: boolean; base: stri
   }
 }
 
-/** Resident memory of a process in MB, from /proc (VmRSS). */
-export function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
 const FRAME_4MIB = 4 * 1024 * 1024;
 
 /**
@@ -336,7 +330,7 @@ function rssPeakSampler(cleanup: Cleanup, pid: number, baseline: number): { stop
   let peak = baseline;
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMb(pid));
+      peak = Math.max(peak, residentMb(pid).rss);
     } catch {
       // exited: counted by the caller
     }
@@ -406,7 +400,7 @@ export async function streamFloodAttack(opts: {
     });
     await putProbe(v1);
     await new Promise((r) => setTimeout(r, 500));
-    const baseline = rssMb(v1.proc.pid!);
+    const baseline = residentMb(v1.proc.pid!).rss;
 
     const gossipAt = endpoint(v1);
     const [storeAddr, storePort] = v1.ready.store!.split(':');
