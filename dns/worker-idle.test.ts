@@ -6,11 +6,19 @@ import { decode, query } from '../test/helpers/dns.js';
 import { serverWithWorker } from '../test/helpers/dns-worker.js';
 import { eventually } from '../test/helpers/eventually.js';
 import { pidAlive as alive } from '../test/helpers/leftovers.js';
+import type { Log } from '../base/log.js';
 
 t.test('workers start under load, stop when idle, start again, and go with the server', async (t) => {
+  // What the pool logs, for a failure to show (one CI run in 20 saw no second worker start).
+  const logged: string[] = [];
+  const keep = (level: string) => (o: object, m?: string) =>
+    void logged.push(`${level} ${m ?? ''} ${JSON.stringify(o)}`);
+  const log: Log = { debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') };
   // workerStartQps low: this process both sends the load and answers it.
-  const { dns, port, client: sock } = await serverWithWorker(t, { workerStartQps: 200, workerIdleMs: 3000 });
+  const { dns, port, client: sock } = await serverWithWorker(t, { workerStartQps: 200, workerIdleMs: 3000, log });
   const pool = dns.workers!;
+  const state = (what: string) => () =>
+    `${what} (running ${pool.running}, pids ${pool.pids.join(',') || 'none'}, restarts ${pool.restarts}; log: ${logged.join(' | ')})`;
   const replies: number[] = [];
   sock.on('message', (m) => replies.push(decode(m).answers.length));
   const load = () => {
@@ -18,12 +26,12 @@ t.test('workers start under load, stop when idle, start again, and go with the s
   };
 
   t.equal(pool.running, 0, 'no worker before any load');
-  await eventually('a worker runs under load', () => (load(), pool.running === 1), 30_000, 300);
+  await eventually(state('a worker runs under load'), () => (load(), pool.running === 1), 30_000, 300);
   const [first] = pool.pids;
-  await eventually('the idle worker is gone', () => pool.running === 0 && !alive(first!), 30_000);
+  await eventually(state('the idle worker is gone'), () => pool.running === 0 && !alive(first!), 30_000);
   t.equal(pool.restarts, 0, 'stopping an idle worker is no restart');
   replies.length = 0;
-  await eventually('the next load starts one again', () => (load(), pool.running === 1), 30_000, 300);
+  await eventually(state('the next load starts one again'), () => (load(), pool.running === 1), 30_000, 300);
   t.not(pool.pids[0], first, 'a new process');
   t.ok(replies.length > 0 && replies.every((n) => n === 1), 'every answer carries the address meanwhile');
   const [second] = pool.pids;
