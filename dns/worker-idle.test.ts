@@ -2,6 +2,7 @@
 // than workerStartQps, stopped after workerIdleMs without one, started again by the next
 // load, and gone when the server stops. Real worker processes on loopback.
 import t from 'tap';
+import { fileURLToPath } from 'node:url';
 import { decode, query } from '../test/helpers/dns.js';
 import { serverWithWorker } from '../test/helpers/dns-worker.js';
 import { eventually } from '../test/helpers/eventually.js';
@@ -37,4 +38,34 @@ t.test('workers start under load, stop when idle, start again, and go with the s
   const [second] = pool.pids;
   await dns.stop();
   await eventually('the worker goes with the server', () => !alive(second!), 10_000);
+});
+
+t.test('a worker stopped for idleness that still reports its load does not leave the socket unread', async (t) => {
+  const {
+    dns,
+    port,
+    client: sock,
+  } = await serverWithWorker(t, {
+    workerStartQps: 200,
+    workerIdleMs: 1000,
+    workerScript: fileURLToPath(new URL('../dist/dns/worker-slow-exit.fixture.js', import.meta.url)),
+  });
+  const pool = dns.workers!;
+  const answered = new Set<number>();
+  sock.on('message', (m) => answered.add(decode(m).id));
+  const load = () => {
+    for (let i = 0; i < 3000; i++) sock.send(query('web.svc.weft.internal', 'A', { id: i }), port, '127.0.0.1');
+  };
+  await eventually('a worker runs under load', () => (load(), pool.running === 1), 30_000, 300);
+  const [first] = pool.pids;
+  await eventually('the idle worker is gone', () => pool.running === 0 && !alive(first!), 30_000);
+  // Its last reports, read while it was being stopped, were of a calm worker: the agent must
+  // not have stepped aside for a worker that is gone.
+  const id = 40_000;
+  await eventually(
+    'a query after the worker left is answered',
+    () => (sock.send(query('web.svc.weft.internal', 'A', { id }), port, '127.0.0.1'), answered.has(id)),
+    5_000,
+    250,
+  );
 });

@@ -307,6 +307,9 @@ export class DnsWorkerPool {
 
   /** After a load report or a worker gone: whether the agent reads too (agent-reading.ts). */
   private balance(): void {
+    // The workers are being stopped: one may still have a report on its way, of a calm worker,
+    // and stepping aside for it would leave the sockets unread once it is gone.
+    if (this.retiring || this.stopping) return;
     const sockets = [...this.opts.sockets()].length;
     let workers = 0;
     let busiest = 0;
