@@ -14,7 +14,9 @@
 //   limit is shared out among the processes reading, so together they hold the configured one.
 // - Supervised: a worker that exits is started again after a backoff; after MAX_RESTARTS in
 //   RESTART_WINDOW_MS the pool gives up (logged) and the agent answers alone. A worker never
-//   takes the agent down, and the agent reads the socket again at once.
+//   takes the agent down, and the agent reads the socket again at once. A worker whose load
+//   reports stop (its event loop stuck) no longer counts as reading after SILENT_MS, so the
+//   agent reads again, and after HUNG_MS it is killed and so replaced.
 // - Counters: each worker sends its own every second; totals() adds them (and those of
 //   workers gone) to the agent's, so the metrics count every answer once. relays() does the
 //   same for the queries workers relayed to the agent or answered SERVFAIL for want of room.
@@ -24,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { NODE_PREFIX, SERVICE_PREFIX } from '../records/schema.js';
 import { DEFAULTS } from './defaults.js';
 import type { ResponseRateLimiter } from './rrl.js';
-import { AgentReading } from './agent-reading.js';
+import { AgentReading, LOAD_REPORT_MS } from './agent-reading.js';
 import { DnsStats, type StatsSnapshot } from './stats.js';
 import type { Log as DnsLog } from '../base/log.js';
 import type { RecordSource, VipSource } from './zone.js';
@@ -41,6 +43,10 @@ import {
 export const MAX_RESTARTS = 5;
 export const RESTART_WINDOW_MS = 60_000;
 const BACKOFF_MS = 250;
+/** A worker with no load report for this long is not counted as reading (the agent reads). */
+export const SILENT_MS = 4 * LOAD_REPORT_MS;
+/** A worker with no load report for this long is killed (and started again, as after a crash). */
+export const HUNG_MS = 10_000;
 const STOP_GRACE_MS = 2_000;
 
 export interface WorkerPoolOptions {
@@ -76,6 +82,11 @@ interface Slot {
   busy?: number;
   relayed: number;
   sockets: number;
+  /** When it was ready or last reported its load (Date.now()). */
+  heardAt: number;
+  /** Not heard for SILENT_MS, as watch() last saw; killed for silence (HUNG_MS), not yet gone. */
+  silent: boolean;
+  killed: boolean;
 }
 
 const noRelays = (): RelayCounts => ({ sent: 0, refused: { relay_backlog: 0 } });
@@ -108,6 +119,8 @@ export class DnsWorkerPool {
   /** When a worker last reported queries read, and the timer that looks for idleness. */
   private lastBusy = 0;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Looks for workers that went silent (SILENT_MS, HUNG_MS). */
+  private watchTimer: NodeJS.Timeout | undefined;
   private readonly agentReading = new AgentReading();
   /** Whether the agent reads its sockets now. */
   private agentOn = true;
@@ -133,6 +146,7 @@ export class DnsWorkerPool {
       },
       Math.min(idleMs / 4, 60_000),
     ).unref();
+    this.watchTimer = setInterval(() => this.watch(), LOAD_REPORT_MS).unref();
     const { source, vips } = this.opts;
     this.detach = [
       source.watch(NODE_PREFIX, (e) => this.change(`n:${e.key}`, { k: 'node', e }, e.after === undefined)),
@@ -166,8 +180,9 @@ export class DnsWorkerPool {
   }
 
   private async stopAll(): Promise<void> {
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.idleTimer = undefined;
+    clearInterval(this.idleTimer);
+    clearInterval(this.watchTimer);
+    this.idleTimer = this.watchTimer = undefined;
     for (const d of this.detach) d();
     this.detach = [];
     await Promise.all(this.slots.map((s) => (s ? this.kill(s.proc) : undefined)));
@@ -272,6 +287,9 @@ export class DnsWorkerPool {
       relays: noRelays(),
       relayed: 0,
       sockets: 0,
+      heardAt: 0,
+      silent: false,
+      killed: false,
     };
     this.slots[i] = slot;
     proc.on('message', (m: FromWorker) => this.onMessage(slot, m));
@@ -282,6 +300,7 @@ export class DnsWorkerPool {
   private onMessage(slot: Slot, m: FromWorker): void {
     if (m.t === 'ready') {
       slot.ready = true;
+      slot.heardAt = Date.now();
       this.post(slot, { t: 'init', init: { ...this.opts.init, readers: this.readers } });
       this.post(slot, { t: 'zone', seq: this.seq, events: [...this.zone.values()] });
       for (const [at, sock] of this.opts.sockets()) this.post(slot, { t: 'socket', at }, sock);
@@ -298,6 +317,8 @@ export class DnsWorkerPool {
       slot.limited = m.limited;
       slot.relays = m.relays;
     } else if (m.t === 'load') {
+      // Heard again: balance() below counts it, and watch() has no change to act on.
+      [slot.heardAt, slot.silent] = [Date.now(), false];
       slot.busy = m.busy;
       slot.relayed = m.relayed;
       slot.sockets = m.sockets;
@@ -311,16 +332,42 @@ export class DnsWorkerPool {
     // and stepping aside for it would leave the sockets unread once it is gone.
     if (this.retiring || this.stopping) return;
     const sockets = [...this.opts.sockets()].length;
+    const now = Date.now();
     let workers = 0;
     let busiest = 0;
     let relayed = 0;
     for (const s of this.slots) {
-      if (!s?.ready || s.busy === undefined || s.sockets < sockets) continue;
+      if (!s?.ready || s.busy === undefined || s.sockets < sockets || now - s.heardAt > SILENT_MS) continue;
       workers++;
       busiest = Math.max(busiest, s.busy);
       relayed = Math.max(relayed, s.relayed);
     }
-    this.agentReads(this.agentPinned || this.agentReading.update(Date.now(), workers, busiest, relayed));
+    this.agentReads(this.agentPinned || this.agentReading.update(now, workers, busiest, relayed));
+  }
+
+  /**
+   * Every LOAD_REPORT_MS: a worker that stopped reporting is stuck (a loop that never yields,
+   * a stopped process) and may read nothing more, so the agent reads (balance counts only
+   * workers heard within SILENT_MS); one silent for HUNG_MS is killed, and onExit starts another.
+   * balance() runs here only when a worker falls silent or speaks again: run on every tick, it
+   * would count one busy report as many (agent-reading.ts helps after BUSY_REPORTS in a row).
+   */
+  private watch(): void {
+    const now = Date.now();
+    let changed = false;
+    for (const s of this.slots) {
+      if (!s?.ready) continue;
+      const silent = now - s.heardAt > SILENT_MS;
+      if (silent !== s.silent) [s.silent, changed] = [silent, true];
+      if (s.killed || now - s.heardAt < HUNG_MS) continue;
+      s.killed = true;
+      this.opts.log.warn(
+        { pid: s.proc.pid, silentMs: now - s.heardAt },
+        'DNS worker stopped reporting (stuck): killed, another starts',
+      );
+      s.proc.kill('SIGKILL');
+    }
+    if (changed) this.balance();
   }
 
   private agentReads(on: boolean): void {
