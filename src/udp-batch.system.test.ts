@@ -47,7 +47,9 @@ async function burst(flags: readonly string[]): Promise<{ answers: string[]; cal
       await new Promise<void>((r) => client.send(`query ${i}`, port, '127.0.0.1', () => r()));
     }
     child.stdin!.write('go\n');
-    await Promise.race([all, new Promise((r) => setTimeout(r, 10_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
     child.stdin!.end();
     await exited;
     // strace -c: "% time  seconds  usecs/call  calls  [errors]  syscall"
@@ -59,6 +61,8 @@ async function burst(flags: readonly string[]): Promise<{ answers: string[]; cal
     return { answers, calls };
   } finally {
     client.close();
+    // The fixture exits when its standard input closes, whatever became of strace.
+    child.stdin!.end();
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
