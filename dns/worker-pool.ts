@@ -349,8 +349,9 @@ export class DnsWorkerPool {
    * Every LOAD_REPORT_MS: a worker that stopped reporting is stuck (a loop that never yields,
    * a stopped process) and may read nothing more, so the agent reads (balance counts only
    * workers heard within SILENT_MS); one silent for HUNG_MS is killed, and onExit starts another.
-   * balance() runs here only when a worker falls silent or speaks again: run on every tick, it
-   * would count one busy report as many (agent-reading.ts helps after BUSY_REPORTS in a row).
+   * balance() runs here only when a worker falls silent (a report that comes runs it itself):
+   * run on every tick, it would count one busy report as many (agent-reading.ts helps after
+   * BUSY_REPORTS in a row).
    */
   private watch(): void {
     const now = Date.now();
