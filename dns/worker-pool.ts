@@ -318,7 +318,8 @@ export class DnsWorkerPool {
       slot.relays = m.relays;
     } else if (m.t === 'load') {
       // Heard again: balance() below counts it, and watch() has no change to act on.
-      [slot.heardAt, slot.silent] = [Date.now(), false];
+      slot.heardAt = Date.now();
+      slot.silent = false;
       slot.busy = m.busy;
       slot.relayed = m.relayed;
       slot.sockets = m.sockets;
@@ -359,7 +360,10 @@ export class DnsWorkerPool {
     for (const s of this.slots) {
       if (!s?.ready) continue;
       const silent = now - s.heardAt > SILENT_MS;
-      if (silent !== s.silent) [s.silent, changed] = [silent, true];
+      if (silent !== s.silent) {
+        s.silent = silent;
+        changed = true;
+      }
       if (s.killed || now - s.heardAt < HUNG_MS) continue;
       s.killed = true;
       this.opts.log.warn(

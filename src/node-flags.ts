@@ -24,9 +24,9 @@
 // --test-udp-no-try-send: Node sends each UDP datagram at once (uv_udp_try_send) unless this
 // is set; with it, a send goes through libuv's queue, and sends made while earlier ones still
 // wait there (the answers to a burst of queries libuv read in one go) leave together, up to
-// 20 to a sendmmsg call. At dnsperf's full rate on loopback that is ~1.2 x the queries a
-// second from the same processes (an A/B of two weft servers, 4 interleaved rounds: 62.7-78.2
-// against 51.7-65.4 thousand); a lone send still goes out at once. The flag is Node's own
+// 20 to a sendmmsg call. At dnsperf's full rate on loopback that is 0.98-1.27 x the queries a
+// second from the same processes, median 1.19 (two A/Bs of two weft servers, 4 interleaved
+// rounds each: 62.7-82.2 against 51.7-80.1 thousand); a lone send still goes out at once. The flag is Node's own
 // (node_options.cc, present from Node 12 to 26), meant for its tests: src/node-flags.test.ts
 // checks that the node running the tests accepts every flag here, and
 // src/udp-batch.system.test.ts that this one has its effect.
