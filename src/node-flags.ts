@@ -39,15 +39,30 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
 
 /**
  * glibc's malloc for the agent, set in its environment by the package's `weft` wrapper,
- * `npm start` and `weft dev-cluster`: the trim threshold pinned at 256 KB. Left alone,
- * glibc raises it (and the mmap threshold) each time a large block is freed, so what a
- * start allocates and frees (compiling, loading, the first passes) stays in the process for
- * good: 7 MB of an idle agent's malloc heap, RSS 72-73 -> 68.5-69 MB (packaged bundle, 10 s
- * idle, smaps). Its default, 128 KB, gives back 0.3 MB more but trims and regrows the heap
- * all through the start: 455 brk calls to ready, against 56 left alone and 182 at 256 KB
- * (at 1 MB: 70 calls, but 70.0 MB). A host's own GLIBC_TUNABLES wins.
+ * `npm start` and `weft dev-cluster` (the DNS and proxy workers inherit it):
+ *
+ * trim_threshold=262144: the heap's free top is given back past 256 KB. Left alone, glibc
+ * raises it (and the mmap threshold) each time a large block is freed, so what a start
+ * allocates and frees (compiling, loading, the first passes) stays in the process for good:
+ * 7 MB of an idle agent's malloc heap, RSS 72-73 -> 68.5-69 MB (packaged bundle, 10 s idle,
+ * smaps). Its default, 128 KB, gives back 0.3 MB more but trims and regrows the heap all
+ * through the start: 455 brk calls to ready, against 56 left alone and 182 at 256 KB (at
+ * 1 MB: 70 calls, but 70.0 MB).
+ *
+ * mmap_threshold=32768: a block of 32 KB or more gets a mapping of its own, unmapped when
+ * freed. Most such blocks are V8's compiler zones (TurboFan's 32 KB segments, Liftoff's
+ * for Automerge's wasm): thousands while a member joins and its code warms up, each freed
+ * within its compile. On the heap, anything long-lived allocated meanwhile pins the pages
+ * under them, and an idle member of a 20-agent cluster kept 12 to 29 MB of malloc heap,
+ * RSS 75-84 MB; with their own mappings 71-74 MB, idle CPU the same (7 agents each, side
+ * by side, 75 s after the join). The reads of sockets do not allocate that much (strace:
+ * no mmap under DNS or TCP load), so the hot paths pay nothing; a start pays ~5 % more CPU
+ * (`npm run bench -- startup`, ready_cpu_ms medians 210 against 200). 16 KB gave no less RSS
+ * and cost more at start.
+ *
+ * A host's own GLIBC_TUNABLES wins.
  */
-export const AGENT_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=262144';
+export const AGENT_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=262144:glibc.malloc.mmap_threshold=32768';
 
 /** `env` with the agent's malloc tuning, unless it sets GLIBC_TUNABLES itself. */
 export function agentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
