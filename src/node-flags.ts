@@ -39,7 +39,7 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
 
 /**
  * glibc's malloc for the agent, set in its environment by the package's `weft` wrapper,
- * `npm start` and `weft dev-cluster` (the DNS and proxy workers inherit it):
+ * `npm start` and `weft dev-cluster`:
  *
  * trim_threshold=262144: the heap's free top is given back past 256 KB. Left alone, glibc
  * raises it (and the mmap threshold) each time a large block is freed, so what a start
@@ -60,7 +60,9 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
  * (`npm run bench -- startup`, ready_cpu_ms medians 210 against 200). 16 KB gave no less RSS
  * and cost more at start.
  *
- * A host's own GLIBC_TUNABLES wins.
+ * A host's own GLIBC_TUNABLES wins. The DNS and proxy workers inherit it (`npm run bench -- dns` and `lb` measure them so).
+ * /proc/PID/environ shows only the first tunable: glibc (2.36 here) cuts the original string
+ * there once it has read them all, and keeps the whole list in the environment it hands on.
  */
 export const AGENT_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=262144:glibc.malloc.mmap_threshold=32768';
 
