@@ -44,11 +44,16 @@ t.test("the agent's malloc tuning is in its environment wherever it is started, 
   t.equal(agentEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }).GLIBC_TUNABLES, 'glibc.malloc.arena_max=1');
 });
 
-t.test("under the agent's malloc tuning a freed block of 32 KB or more goes back to the kernel", async (t) => {
-  // 256 blocks of 40 KB: on the heap they would stay there (only the heap's top is ever
-  // trimmed); mapped one by one they leave with their free. The child counts its anonymous
-  // mappings outside [heap] before and after holding them (glibc alone decides where they go).
-  const child = `
+t.test(
+  "under the agent's malloc tuning a block of 32 KB or more is a mapping of its own (unmapped when freed)",
+  async (t) => {
+    // 256 blocks of 40 KB: on the heap they would stay there (only the heap's top is ever
+    // trimmed); mapped one by one they leave with their free. The child counts its anonymous
+    // mappings outside [heap] before and after holding them (glibc alone decides where they go).
+    // A block that fits a chunk already free in the heap still goes there, and the process's
+    // other mappings move a little meanwhile: most blocks, not all, is what tells the two apart
+    // (under the old tuning the mappings grew 2,304 KB).
+    const child = `
     const fs = require('node:fs');
     const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\\n')
       .filter((l) => / rw-p 00000000 00:00 0 *$/.test(l))
@@ -57,8 +62,12 @@ t.test("under the agent's malloc tuning a freed block of 32 KB or more goes back
     const held = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(40000));
     process.stdout.write(String(mapped() - before) + ' ' + held.length);
   `;
-  const r = spawnSync(process.execPath, ['-e', child], { encoding: 'utf8', env: agentEnv({ PATH: process.env.PATH }) });
-  t.equal(r.status, 0, r.stderr);
-  const grownKb = Number(r.stdout.split(' ')[0]);
-  t.ok(grownKb >= 256 * 40, `256 blocks of 40 KB each mapped on its own: anonymous mappings grew ${grownKb} KB`);
-});
+    const r = spawnSync(process.execPath, ['-e', child], {
+      encoding: 'utf8',
+      env: agentEnv({ PATH: process.env.PATH }),
+    });
+    t.equal(r.status, 0, r.stderr);
+    const grownKb = Number(r.stdout.split(' ')[0]);
+    t.ok(grownKb >= 200 * 40, `most of 256 blocks of 40 KB mapped on their own: anonymous mappings grew ${grownKb} KB`);
+  },
+);

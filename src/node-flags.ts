@@ -26,10 +26,10 @@
 // wait there (the answers to a burst of queries libuv read in one go) leave together, up to
 // 20 to a sendmmsg call. At dnsperf's full rate on loopback that is 0.98-1.27 x the queries a
 // second from the same processes, median 1.19 (two A/Bs of two weft servers, 4 interleaved
-// rounds each: 62.7-82.2 against 51.7-80.1 thousand); a lone send still goes out at once. The flag is Node's own
-// (node_options.cc, present from Node 12 to 26), meant for its tests: src/node-flags.test.ts
-// checks that the node running the tests accepts every flag here, and
-// src/udp-batch.system.test.ts that this one has its effect.
+// rounds each: 62.7-82.2 against 51.7-80.1 thousand); a lone send still goes out at once.
+// The flag is Node's own (node_options.cc, present from Node 12 to 26), meant for its tests:
+// src/node-flags.test.ts checks that the node running the tests accepts every flag here,
+// and src/udp-batch.system.test.ts that this one has its effect.
 export const AGENT_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=4',
   '--wasm-lazy-validation',
@@ -53,16 +53,17 @@ export const AGENT_NODE_FLAGS: readonly string[] = [
  * freed. Most such blocks are V8's compiler zones (TurboFan's 32 KB segments, Liftoff's
  * for Automerge's wasm): thousands while a member joins and its code warms up, each freed
  * within its compile. On the heap, anything long-lived allocated meanwhile pins the pages
- * under them, and an idle member of a 20-agent cluster kept 12 to 29 MB of malloc heap,
- * RSS 75-84 MB; with their own mappings 71-74 MB, idle CPU the same (7 agents each, side
- * by side, 75 s after the join). The reads of sockets do not allocate that much (strace:
+ * under them: an idle member of a 20-agent cluster kept 12 MB of malloc heap (smaps: 7.3
+ * main, 4.6 a thread's arena), and such members' RSS was 75-84 MB; with their own mappings
+ * 71-74 MB, idle CPU the same (7 agents each, side by side, 75 s after the join). The reads of sockets do not allocate that much (strace:
  * no mmap under DNS or TCP load), so the hot paths pay nothing; a start pays ~5 % more CPU
  * (`npm run bench -- startup`, ready_cpu_ms medians 210 against 200). 16 KB gave no less RSS
  * and cost more at start.
  *
- * A host's own GLIBC_TUNABLES wins. The DNS and proxy workers inherit it (`npm run bench -- dns` and `lb` measure them so).
- * /proc/PID/environ shows only the first tunable: glibc (2.36 here) cuts the original string
- * there once it has read them all, and keeps the whole list in the environment it hands on.
+ * A host's own GLIBC_TUNABLES wins. The DNS and proxy workers inherit it (`npm run bench --
+ * dns` and `lb` measure them so). /proc/PID/environ shows only the first tunable: glibc
+ * (2.36 here) cuts the original string there once it has read them all, and keeps the whole
+ * list in the environment it hands on.
  */
 export const AGENT_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=262144:glibc.malloc.mmap_threshold=32768';
 
